@@ -1,0 +1,152 @@
+"""The database: chosen at run time from a URL, shared by every model through one proxy.
+
+SQLite (the default) runs in WAL mode with foreign keys on, a busy timeout and IMMEDIATE
+write transactions, so two admins and the daily run wait for each other instead of
+failing half-way. PostgreSQL is reached through a ``postgresql://`` URL.
+"""
+
+import contextlib
+import os
+import stat
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from peewee import (
+    DatabaseProxy,
+    Model,
+    OperationalError,
+    PostgresqlDatabase,
+    SqliteDatabase,
+)
+
+database = DatabaseProxy()
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "cache_size": -64_000,
+    "synchronous": "normal",
+}
+BUSY_TIMEOUT_SECONDS = 10
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+def sqlite_path_from_url(url: str) -> str | None:
+    """The file path of a ``sqlite:///`` URL (or a bare path), None for other engines."""
+    if "://" not in url:
+        return url
+    parsed = urlparse(url)
+    if parsed.scheme != "sqlite":
+        return None
+    # sqlite:////abs/path -> /abs/path ; sqlite:///rel/path -> rel/path
+    path = unquote(url[len("sqlite:///"):])
+    return path or ":memory:"
+
+
+def connect_url(url: str):
+    """Build (but do not open) the peewee database for a URL."""
+    sqlite_path = sqlite_path_from_url(url)
+    if sqlite_path is not None:
+        if sqlite_path != ":memory:":
+            _create_private_file(Path(sqlite_path))
+        return SqliteDatabase(
+            sqlite_path,
+            pragmas=SQLITE_PRAGMAS,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            lock_type="IMMEDIATE",
+        )
+    parsed = urlparse(url)
+    if parsed.scheme in ("postgresql", "postgres"):
+        return PostgresqlDatabase(
+            parsed.path.lstrip("/"),
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            host=parsed.hostname,
+            port=parsed.port,
+        )
+    raise ValueError(
+        f"database URL {url!r}: use sqlite:///PATH or postgresql://USER@HOST:PORT/NAME"
+    )
+
+
+def _create_private_file(path: Path) -> None:
+    """Billing data is private: a new SQLite file is readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, stat.S_IRUSR | stat.S_IWUSR)
+        os.close(fd)
+
+
+def is_sqlite(db=None) -> bool:
+    db = db or database.obj
+    return isinstance(db, SqliteDatabase)
+
+
+def is_postgres(db=None) -> bool:
+    db = db or database.obj
+    return isinstance(db, PostgresqlDatabase)
+
+
+def bind(url_or_db):
+    """Point every model at this database; returns the real database object."""
+    db = connect_url(url_or_db) if isinstance(url_or_db, str) else url_or_db
+    database.initialize(db)
+    return db
+
+
+def migrate(db=None) -> list[str]:
+    """Create or upgrade the schema to the newest migration. Returns what was applied."""
+    from playhouse.migrations import Runner
+
+    db = db or database.obj
+    runner = Runner(db, directory=str(MIGRATIONS_DIR))
+    return runner.up()
+
+
+def pending_migrations(db=None) -> list[str]:
+    from playhouse.migrations import Runner
+
+    db = db or database.obj
+    return [m.name for m in Runner(db, directory=str(MIGRATIONS_DIR)).status() if not m.applied]
+
+
+def write_transaction():
+    """One short write transaction (IMMEDIATE on SQLite, so it waits for the lock up front)."""
+    return database.atomic()
+
+
+def with_retry(fn, *, attempts: int = 5, pause: float = 0.2):
+    """Run ``fn`` and retry it when the database reports a transient lock.
+
+    After the bound is reached the error propagates with a clear message.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except OperationalError as exc:
+            text = str(exc).lower()
+            transient = "locked" in text or "busy" in text or "could not serialize" in text
+            if not transient or attempt == attempts:
+                raise OperationalError(
+                    f"the database stayed busy after {attempt} tries: {exc}"
+                ) from exc
+            time.sleep(pause * attempt)
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def connection():
+    """Open a connection for this thread if none is open; close it afterwards if we opened it."""
+    opened = database.connect(reuse_if_open=True)
+    try:
+        yield database
+    finally:
+        if opened:
+            database.close()

@@ -1,0 +1,79 @@
+"""Money helpers (rules §1): Decimal only, ROUND_HALF_UP to the cent, rounded once.
+
+Rounding goes through `fractions.Fraction`, so a prorated amount such as 30 × 9 / 31
+is carried exactly until the one rounding that the rules allow, and the result never
+depends on the decimal context's precision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal, Inexact, InvalidOperation, localcontext
+from fractions import Fraction
+
+CENT = Decimal("0.01")
+
+MoneyInput = Decimal | int | str | Fraction
+
+
+def to_fraction(value: Decimal | int | str | Fraction) -> Fraction:
+    """The exact value of a money-like input. Floats are refused: they are never exact."""
+    if isinstance(value, (float, bool)) or not isinstance(value, (Decimal, int, str, Fraction)):
+        raise TypeError(f"money must be Decimal, int, str or Fraction, not {type(value).__name__}")
+    if isinstance(value, str):
+        try:
+            value = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a number") from None
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValueError(f"{value} is not a finite amount")
+    return Fraction(value)
+
+
+def round_money(value: MoneyInput) -> Decimal:
+    """Round to 2 places, halves away from zero (ROUND_HALF_UP): 0.125 → 0.13, −0.125 → −0.13."""
+    exact = to_fraction(value)
+    hundredths = abs(exact) * 100
+    cents = (2 * hundredths.numerator + hundredths.denominator) // (2 * hundredths.denominator)
+    return from_cents(-cents if exact < 0 else cents)
+
+
+def to_cents(value: Decimal | int) -> int:
+    """Integer cents of an amount that is already whole cents (1.50 and 1.500 both give 150)."""
+    if isinstance(value, (str, Fraction)):
+        raise TypeError(f"to_cents takes Decimal or int, not {type(value).__name__}")
+    cents = to_fraction(value) * 100
+    if cents.denominator != 1:
+        raise ValueError(f"{value} has more than 2 decimal places; round it first")
+    return cents.numerator
+
+
+def from_cents(cents: int) -> Decimal:
+    """The amount of `cents`, always with exactly 2 decimal places (150 → 1.50)."""
+    if isinstance(cents, bool) or not isinstance(cents, int):
+        raise TypeError(f"cents must be int, not {type(cents).__name__}")
+    return Decimal(cents).scaleb(-2)
+
+
+def format_money(amount: Decimal | int, currency: str = "USD") -> str:
+    """`1,234.50 USD`, `-4.00 USD`. The amount is rounded to the cent for display."""
+    if isinstance(amount, (str, Fraction)):
+        raise TypeError(f"format_money takes Decimal or int, not {type(amount).__name__}")
+    rounded = round_money(amount)
+    text = f"{abs(rounded):,.2f}"
+    sign = "-" if rounded < 0 else ""
+    return f"{sign}{text} {currency}" if currency else f"{sign}{text}"
+
+
+def sum_money(amounts: Iterable[Decimal | int]) -> Decimal:
+    """Exact sum (at least 2 places shown). Raises rather than round if it cannot be exact."""
+    total = Decimal("0.00")
+    with localcontext() as ctx:
+        ctx.traps[Inexact] = True
+        for amount in amounts:
+            if isinstance(amount, (float, bool)) or not isinstance(amount, (Decimal, int)):
+                raise TypeError(f"sum_money adds Decimal or int, not {type(amount).__name__}")
+            if isinstance(amount, Decimal) and not amount.is_finite():
+                raise ValueError(f"{amount} is not a finite amount")
+            total += amount
+    return total

@@ -1,0 +1,90 @@
+"""Shared fixtures. Database tests take the `db` fixture and run once per engine.
+
+`--engines sqlite,postgres` (default both, or HOSTDESK_TEST_ENGINES) picks the engines. The
+PostgreSQL server is started by the suite itself and stopped at the end.
+"""
+
+import os
+import shutil
+
+import pytest
+
+from models.db import bind, database, migrate
+from tests.pgserver import PostgresServer
+
+ENGINES = ("sqlite", "postgres")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--engines",
+        default=os.environ.get("HOSTDESK_TEST_ENGINES", ",".join(ENGINES)),
+        help="comma separated database engines to run the database tests on",
+    )
+
+
+def pytest_generate_tests(metafunc):
+    if "engine" in metafunc.fixturenames:
+        engines = [e for e in metafunc.config.getoption("engines").split(",") if e]
+        metafunc.parametrize("engine", engines, scope="session")
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path, monkeypatch):
+    """Tests never see the developer's config, data dir or database."""
+    for key in list(os.environ):
+        if key.startswith("HOSTDESK_") and key != "HOSTDESK_TEST_ENGINES":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("HOSTDESK_SECRET_KEY", "test-secret-key-for-hostdesk-tests-only")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    server = PostgresServer().start()
+    server.admin_sql("CREATE DATABASE hostdesk_template")
+    template = bind(server.url("hostdesk_template"))
+    migrate(template)
+    template.execute_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    template.close()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    template = bind(f"sqlite:///{path}")
+    migrate(template)
+    template.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    template.close()
+    return path
+
+
+_counter = iter(range(1, 10**9))
+
+
+@pytest.fixture
+def db_url(engine, request, tmp_path):
+    """A URL of a fresh, migrated, empty database of the engine under test."""
+    if engine == "sqlite":
+        path = tmp_path / "hostdesk.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    server = request.getfixturevalue("pg_server")
+    name = f"test_{os.getpid()}_{next(_counter)}"
+    server.admin_sql(f"CREATE DATABASE {name} TEMPLATE hostdesk_template")
+    return server.url(name)
+
+
+@pytest.fixture
+def db(db_url):
+    """The real database bound to every model, opened for this test."""
+    real = bind(db_url)
+    real.connect(reuse_if_open=True)
+    yield real
+    if not real.is_closed():
+        real.close()
+    database.initialize(None)

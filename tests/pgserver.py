@@ -1,0 +1,87 @@
+"""A throw-away PostgreSQL server for the test suite: initdb in a temp dir, a free port.
+
+initdb and postgres refuse to run as root, so as root the server runs as the
+unprivileged `postgres` system user.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _find_binary(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    raise RuntimeError(f"PostgreSQL's {name} was not found on PATH or under /usr/lib/postgresql")
+
+
+class PostgresServer:
+    def __init__(self):
+        self.port = _free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="hostdesk-pg-"))
+        self.data = self.root / "data"
+        self.as_root = os.geteuid() == 0
+        self.user = "postgres" if self.as_root else os.environ.get("USER", "postgres")
+
+    def _run(self, *args: str, **kwargs):
+        command = list(args)
+        if self.as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, check=True, capture_output=True, text=True, **kwargs)
+
+    def start(self) -> "PostgresServer":
+        if self.as_root:
+            shutil.chown(self.root, user="postgres")
+        self._run(_find_binary("initdb"), "-D", str(self.data), "-U", self.user,
+                  "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8")
+        self._run(
+            _find_binary("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w",
+            "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                  "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                  "-c max_connections=200",
+            "start",
+        )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("PostgreSQL did not start: " + (self.root / "log").read_text())
+
+    def url(self, dbname: str) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{dbname}"
+
+    def admin_sql(self, sql: str) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="postgres")
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        try:
+            self._run(_find_binary("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,127 @@
+"""The database layer on both engines: exact money, dates, constraints, migrations."""
+
+from decimal import Decimal
+
+import peewee
+import pendulum
+import pytest
+
+from models import schema
+from models.db import MIGRATIONS_DIR, bind, is_sqlite, migrate, pending_migrations
+from models.schema import Client, Invoice, InvoiceLine, LineKind
+
+
+def make_client(**kw):
+    fields = dict(first_name="Ada", last_name="Lovelace", email="ada@example.com")
+    fields.update(kw)
+    return Client.create(**fields)
+
+
+def test_money_reads_back_exactly_and_sums_exactly(db):
+    client = make_client(credit=Decimal("0.10"))
+    invoice = Invoice.create(client=client, date=pendulum.date(2026, 1, 1),
+                             due_date=pendulum.date(2026, 1, 1), payment_method="banktransfer")
+    for _ in range(10):
+        InvoiceLine.create(invoice=invoice, kind=LineKind.CUSTOM, description="x",
+                           amount=Decimal("0.10"))
+    assert Client.get_by_id(client.id).credit == Decimal("0.10")
+    total = InvoiceLine.select(peewee.fn.SUM(InvoiceLine.amount)).scalar()
+    # Integer cents: the database sum is exact (a float sum of 0.1 ten times is not 1.0).
+    assert total == 100
+    assert InvoiceLine.amount.python_value(total) == Decimal("1.00")
+
+
+def test_money_refuses_floats_and_fractions_of_a_cent(db):
+    with pytest.raises(TypeError):
+        make_client(credit=0.1)
+    with pytest.raises(ValueError):
+        make_client(credit=Decimal("0.001"))
+
+
+def test_dates_round_trip_as_pendulum_dates(db):
+    client = make_client()
+    invoice = Invoice.create(client=client, date=pendulum.date(2028, 2, 29),
+                             due_date=pendulum.date(2028, 3, 31), payment_method="card")
+    fresh = Invoice.get_by_id(invoice.id)
+    assert fresh.date == pendulum.date(2028, 2, 29)
+    assert isinstance(fresh.due_date, pendulum.Date)
+    assert isinstance(fresh.created_at, pendulum.DateTime)
+    assert fresh.created_at.timezone_name == "UTC"
+    assert Invoice.select().where(Invoice.due_date <= pendulum.date(2028, 3, 31)).count() == 1
+    assert Invoice.select().where(Invoice.due_date < pendulum.date(2028, 3, 31)).count() == 0
+
+
+def test_one_live_renewal_line_per_item_and_period(db):
+    client = make_client()
+    invoice = Invoice.create(client=client, date=pendulum.date(2026, 1, 1),
+                             due_date=pendulum.date(2026, 1, 15), payment_method="card")
+    line = dict(invoice=invoice, kind=LineKind.RENEWAL, item_type="service", item_id=7,
+                period_start=pendulum.date(2026, 1, 15), description="Hosting",
+                amount=Decimal("10.00"))
+    first = InvoiceLine.create(**line)
+    with pytest.raises(peewee.IntegrityError):
+        with db.atomic():
+            InvoiceLine.create(**line)
+    # A cancelled line does not count: the period can be billed again.
+    first.cancelled = True
+    first.save()
+    InvoiceLine.create(**line)
+    # Other kinds (prorata) are not renewal lines.
+    InvoiceLine.create(**{**line, "kind": LineKind.PRORATA})
+    assert InvoiceLine.select().count() == 3
+
+
+def test_check_constraints_refuse_negative_prices_and_unknown_statuses(db):
+    with pytest.raises(peewee.IntegrityError):
+        with db.atomic():
+            make_client(status="vanished")
+    with pytest.raises(peewee.IntegrityError):
+        with db.atomic():
+            make_client(credit=Decimal("-1.00"))
+
+
+def test_sqlite_runs_with_wal_foreign_keys_and_immediate_transactions(tmp_path):
+    db = bind(f"sqlite:///{tmp_path / 'pragmas.db'}")
+    db.connect()
+    assert is_sqlite(db)
+    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    assert db._lock_type == "IMMEDIATE"
+    assert (tmp_path / "pragmas.db").stat().st_mode & 0o077 == 0  # owner only
+    db.close()
+
+
+def test_schema_is_fully_migrated(db):
+    assert pending_migrations(db) == []
+    tables = set(db.get_tables())
+    assert {m._meta.table_name for m in schema.ALL_TABLES} <= tables
+
+
+def test_upgrade_from_first_migration_keeps_every_row(engine, request, tmp_path):
+    """Create a database at migration 0001, fill it, upgrade to the newest: all rows intact."""
+    from playhouse.migrations import Runner
+
+    if engine == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        server = request.getfixturevalue("pg_server")
+        server.admin_sql("CREATE DATABASE upgrade_test")
+        url = server.url("upgrade_test")
+    old = bind(url)
+    runner = Runner(old, directory=str(MIGRATIONS_DIR))
+    first = runner.migrations()[0].name
+    assert runner.up(target=first) == [first]
+    old.execute_sql(
+        "INSERT INTO client (first_name, last_name, company, email, phone, address, city, "
+        "postcode, country, status, separate_invoices, credit, default_payment_method, notes, "
+        "created_at, version) VALUES ('Old', 'Timer', '', 'old@example.com', '', '', '', '', "
+        "'', 'active', %s, 1234, 'card', 'kept', '2020-01-01 00:00:00', 1)"
+        % ("0" if engine == "sqlite" else "false")
+    )
+    applied = migrate(old)
+    assert applied == [m.name for m in runner.migrations()[1:]]
+    client = Client.get(Client.email == "old@example.com")
+    assert (client.first_name, client.credit, client.notes) == ("Old", Decimal("12.34"), "kept")
+    assert pending_migrations(old) == []
+    old.close()
