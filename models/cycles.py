@@ -85,11 +85,13 @@ def parse_cycle(text: str | Cycle | None, field: str) -> Cycle:
     """A cycle from its value (`semiannually`, `one_time`) or label (`Semi-Annually`), any case."""
     if isinstance(text, Cycle):
         return text
-    cycle = _BY_SQUASHED.get(_squash(text or "")) if isinstance(text, str) else None
+    if text is not None and not isinstance(text, str):
+        raise TypeError(f"{field}: expected text, got {type(text).__name__}")
+    if text is None or not text.strip():
+        raise ValidationError(field, "choose a billing cycle")
+    cycle = _BY_SQUASHED.get(_squash(text))
     if cycle is None:
-        shown = (text or "").strip() if isinstance(text, str) else repr(text)
-        if not shown:
-            raise ValidationError(field, "choose a billing cycle")
+        shown = text.strip()
         choices = ", ".join(c.value for c in Cycle)
         raise ValidationError(field, f"'{shown[:24]}' is not a billing cycle; choose one of: {choices}")
     return cycle
@@ -285,9 +287,10 @@ class UpgradeQuote:
 
     `credit` and `charge` are each rounded once from their exact values; `discount` is
     rounded to the cent. `payable` = charge − credit − discount, made of those rounded
-    figures so the quote adds up on screen and on the invoice; it is never negative.
-    When that difference is negative, `credit_to_client` is its size if
-    `credit_on_downgrade` is on, else 0 (the client gets nothing back).
+    figures so the quote adds up on screen and on the invoice, floored at 0.
+    `credit_to_client` is what a downgrade gives back when `credit_on_downgrade` is on:
+    credit − charge when positive, else 0. It is always 0 with the setting off. A
+    discount never adds to it (it can only bring the payable down to 0).
     `new_ndd` is the NDD after the change: unchanged, except from `free` (today + 1 new
     cycle) and to `free` (None: a free service has no NDD).
     `old_period_days`/`new_period_days` are L and L' (0 for a free side).
@@ -400,7 +403,9 @@ def upgrade_quote(
     credit, charge, discount_r = round_money(exact.credit), round_money(exact.charge), round_money(discount)
     difference = charge - credit - discount_r
     zero = Decimal("0.00")
-    refund = -difference if difference < 0 and credit_on_downgrade else zero
+    # Only the downgrade itself (credit above charge) is refundable; a discount can bring
+    # the payable down to zero but never turns into client credit.
+    refund = max(credit - charge, zero) if credit_on_downgrade else zero
     return UpgradeQuote(
         credit=credit,
         charge=charge,

@@ -52,7 +52,8 @@ def from_cents(cents: int) -> Decimal:
     """The amount of `cents`, always with exactly 2 decimal places (150 → 1.50)."""
     if isinstance(cents, bool) or not isinstance(cents, int):
         raise TypeError(f"cents must be int, not {type(cents).__name__}")
-    return Decimal(cents).scaleb(-2)
+    sign, digits, _ = Decimal(cents).as_tuple()
+    return Decimal((sign, digits, -2))  # exact at any size, unlike scaleb under the context
 
 
 def format_money(amount: Decimal | int, currency: str = "USD") -> str:

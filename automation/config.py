@@ -1,0 +1,176 @@
+"""Configuration: defaults, then a TOML file found nearest-first, then the environment.
+
+Files searched, first found wins: `--config PATH`, `./hostdesk.toml`, the user's config
+directory (`~/.config/hostdesk/hostdesk.toml` on Linux). Every setting may be overridden by
+an environment variable `HOSTDESK_<NAME>` (e.g. `HOSTDESK_INVOICE_DAYS=7`); the database by
+`HOSTDESK_DB`. Keys may sit at the top level or in any [section]: sections are for reading
+only. Unknown keys and bad values are reported all at once.
+"""
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import platformdirs
+
+from models.cycles import DayBasis
+from models.errors import ValidationError, ValidationErrors
+from models.settings import SECRET_SETTINGS, Settings
+
+APP_NAME = "hostdesk"
+CONFIG_FILE = "hostdesk.toml"
+EXTRA_KEYS = ("database_url", "secret_key")
+
+
+def default_database_url() -> str:
+    data_dir = Path(platformdirs.user_data_dir(APP_NAME))
+    return f"sqlite:///{data_dir / 'hostdesk.db'}"
+
+
+@dataclass(frozen=True)
+class Config:
+    settings: Settings
+    database_url: str
+    secret_key: str
+    sources: dict  # name -> where its value came from
+    config_file: Path | None
+
+
+def find_config_file(explicit: str | None = None) -> Path | None:
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ValidationErrors([ValidationError("--config", f"no config file at {path}")])
+        return path
+    for candidate in (Path.cwd() / CONFIG_FILE,
+                      Path(platformdirs.user_config_dir(APP_NAME)) / CONFIG_FILE):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _flatten(document: dict) -> dict:
+    flat = {}
+    for key, value in document.items():
+        if isinstance(value, dict) and key not in ("invoice_days_per_cycle",):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def _coerce(name: str, default, raw, source: str):
+    """Turn a TOML or environment value into the setting's type, or say what is wrong."""
+    where = f"{name} (from {source})"
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        if isinstance(default, DayBasis):
+            return DayBasis(str(raw).strip())
+        if isinstance(default, int):
+            if isinstance(raw, bool) or (isinstance(raw, float)):
+                raise ValueError("expected a whole number")
+            value = int(str(raw).strip())
+            if value < 0:
+                raise ValueError("must not be negative")
+            return value
+        if isinstance(default, float):
+            value = float(raw)
+            if not value > 0:
+                raise ValueError("must be positive")
+            return value
+        if isinstance(default, tuple):
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            return tuple(int(str(i).strip()) for i in items if str(i).strip())
+        if isinstance(default, dict):
+            if not isinstance(raw, dict):
+                raise ValueError("expected a table")
+            return {str(k): int(v) for k, v in raw.items()}
+        return str(raw)
+    except (ValueError, TypeError) as exc:
+        message = str(exc)
+        if isinstance(default, DayBasis):
+            message = "expected calendar or thirty_day"
+        raise ValidationError(where, message) from None
+
+
+def load_config(config_path: str | None = None, database_url: str | None = None,
+                environ=None) -> Config:
+    environ = os.environ if environ is None else environ
+    path = find_config_file(config_path)
+    document = {}
+    errors = []
+    if path is not None:
+        try:
+            document = _flatten(tomllib.loads(path.read_text()))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValidationErrors([ValidationError(str(path), f"not valid TOML: {exc}")])
+
+    defaults = Settings()
+    known = {f.name for f in fields(Settings)} | set(EXTRA_KEYS)
+    for key in document:
+        if key not in known:
+            errors.append(ValidationError(f"{key} (in {path})", "unknown setting"))
+
+    values, sources = {}, {}
+    for f in fields(Settings):
+        default = getattr(defaults, f.name)
+        env_key = f"HOSTDESK_{f.name.upper()}"
+        try:
+            if env_key in environ:
+                values[f.name] = _coerce(f.name, default, environ[env_key], env_key)
+                sources[f.name] = f"environment {env_key}"
+            elif f.name in document:
+                values[f.name] = _coerce(f.name, default, document[f.name], str(path))
+                sources[f.name] = str(path)
+            else:
+                sources[f.name] = "default"
+        except ValidationError as exc:
+            errors.append(exc)
+
+    if database_url:
+        db_url, sources["database_url"] = database_url, "--db"
+    elif environ.get("HOSTDESK_DB"):
+        db_url, sources["database_url"] = environ["HOSTDESK_DB"], "environment HOSTDESK_DB"
+    elif document.get("database_url"):
+        db_url, sources["database_url"] = str(document["database_url"]), str(path)
+    else:
+        db_url, sources["database_url"] = default_database_url(), "default"
+
+    if environ.get("HOSTDESK_SECRET_KEY"):
+        secret, sources["secret_key"] = environ["HOSTDESK_SECRET_KEY"], "environment HOSTDESK_SECRET_KEY"
+    elif document.get("secret_key"):
+        secret, sources["secret_key"] = str(document["secret_key"]), str(path)
+    else:
+        secret, sources["secret_key"] = "", "not set"
+
+    if errors:
+        raise ValidationErrors(errors)
+    settings = replace(defaults, **values)
+    return Config(settings, db_url, secret, sources, path)
+
+
+def describe(config: Config) -> list[tuple[str, str, str]]:
+    """(name, value, source) rows for `hostdesk config show`, secrets masked."""
+    rows = [("config_file", str(config.config_file or "(none found)"), "search")]
+    rows.append(("database_url", config.database_url, config.sources["database_url"]))
+    rows.append(("secret_key", "****" if config.secret_key else "(not set)",
+                 config.sources["secret_key"]))
+    for f in fields(Settings):
+        value = getattr(config.settings, f.name)
+        if f.name in SECRET_SETTINGS and value:
+            shown = "****"
+        elif isinstance(value, DayBasis):
+            shown = value.value
+        else:
+            shown = str(value)
+        rows.append((f.name, shown, config.sources[f.name]))
+    return rows

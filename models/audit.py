@@ -1,0 +1,66 @@
+"""The activity log: who did what to which record, with the values before and after."""
+
+import json
+from decimal import Decimal
+
+import pendulum
+
+from models.schema import ActivityLog
+
+REDACTED = "[secret]"
+SECRET_FIELDS = frozenset({"password", "epp_code", "secret", "smtp_password"})
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (pendulum.Date, pendulum.DateTime)):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def snapshot(record, names=None) -> dict:
+    """The record's field values as plain JSON-ready data, secrets redacted."""
+    result = {}
+    for field in record._meta.sorted_fields:
+        if names is not None and field.name not in names:
+            continue
+        value = record.__data__.get(field.name)
+        result[field.name] = REDACTED if field.name in SECRET_FIELDS and value else _plain(value)
+    return result
+
+
+def changed(before: dict, after: dict) -> tuple[dict, dict]:
+    """Only the keys whose values differ."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def record(admin_login: str, action: str, object_type: str, object_id=None, *,
+           client_id=None, description: str = "", before=None, after=None) -> ActivityLog:
+    """Write one activity-log row (call inside the transaction that makes the change)."""
+    return ActivityLog.create(
+        admin_login=admin_login,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        client_id=client_id,
+        description=description,
+        before=json.dumps(before, default=_plain, sort_keys=True) if before is not None else "",
+        after=json.dumps(after, default=_plain, sort_keys=True) if after is not None else "",
+    )
+
+
+def record_many(rows: list[dict]) -> None:
+    """Bulk activity-log rows (mass updates, the daily run), in batches."""
+    prepared = []
+    for row in rows:
+        row = dict(row)
+        for key in ("before", "after"):
+            if key in row and not isinstance(row[key], str):
+                row[key] = json.dumps(row[key], default=_plain, sort_keys=True)
+        prepared.append(row)
+    for start in range(0, len(prepared), 500):
+        ActivityLog.insert_many(prepared[start:start + 500]).execute()

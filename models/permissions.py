@@ -1,0 +1,57 @@
+"""Roles and the permissions they grant (rules §12). A refused action names the permission."""
+
+from models.errors import PermissionDenied
+from models.schema import Admin
+
+VIEW_SERVICES = "view products/services"
+EDIT_SERVICES = "edit products/services"
+DELETE_SERVICES = "delete products/services"
+SERVER_OPERATIONS = "perform server operations"
+UPGRADE_ORDERS = "create upgrade/downgrade orders"
+GENERATE_DUE_INVOICES = "generate due invoices"
+ADD_ORDER = "add new order"
+VIEW_CANCELLATIONS = "view cancellation requests"
+MANAGE_CANCELLATIONS = "manage cancellation requests"
+MASS_UPDATE = "mass update"
+MANAGE_INVOICES = "manage invoices"
+MANAGE_ADMINS = "manage admins"
+
+ALL_PERMISSIONS = frozenset({
+    VIEW_SERVICES, EDIT_SERVICES, DELETE_SERVICES, SERVER_OPERATIONS, UPGRADE_ORDERS,
+    GENERATE_DUE_INVOICES, ADD_ORDER, VIEW_CANCELLATIONS, MANAGE_CANCELLATIONS, MASS_UPDATE,
+    MANAGE_INVOICES, MANAGE_ADMINS,
+})
+
+ROLES = {
+    "full": ALL_PERMISSIONS,
+    "sales": frozenset({VIEW_SERVICES, EDIT_SERVICES, UPGRADE_ORDERS, GENERATE_DUE_INVOICES,
+                        ADD_ORDER, VIEW_CANCELLATIONS, MANAGE_INVOICES}),
+    "support": frozenset({VIEW_SERVICES, EDIT_SERVICES, SERVER_OPERATIONS, VIEW_CANCELLATIONS,
+                          MANAGE_CANCELLATIONS}),
+}
+
+SYSTEM_LOGIN = "system"  # the daily run acts as this login, with every permission
+
+
+def permissions_of(role: str) -> frozenset:
+    return ROLES.get(role, frozenset())
+
+
+def has_permission(admin: Admin | None, permission: str) -> bool:
+    if admin is None or not admin.active:
+        return False
+    return permission in permissions_of(admin.role)
+
+
+def require(admin: Admin | None, permission: str) -> None:
+    if not has_permission(admin, permission):
+        raise PermissionDenied(permission, admin.login if admin is not None else None)
+
+
+def find_admin(login: str) -> Admin | None:
+    return Admin.get_or_none(Admin.login == login)
+
+
+def system_admin() -> Admin:
+    """The identity of unattended work (cron, the headless CLI acting for a portal)."""
+    return Admin(login=SYSTEM_LOGIN, name="Daily run", role="full", active=True)
