@@ -126,9 +126,9 @@ def test_label_refuses_backwards_dates():
         ("90.00", Cycle.QUARTERLY, d(2028, 1, 1), d(2028, 1, 15), 1, "13.85", "14.00"),
         ("180.00", Cycle.SEMIANNUALLY, d(2028, 1, 1), d(2028, 1, 11), 1, "9.89", "10.00"),
         ("240.00", Cycle.BIENNIALLY, d(2028, 1, 1), d(2028, 1, 31), 1, "9.85", "10.00"),
-        ("360.00", Cycle.TRIENNIALLY, d(2028, 1, 1), d(2028, 1, 31), 1, "9.86", "10.00"),
+        ("360.00", Cycle.TRIENNIALLY, d(2028, 1, 1), d(2028, 1, 31), 1, "9.85", "10.00"),
         # two whole years of a monthly item
-        ("10.00", Cycle.MONTHLY, d(2027, 1, 15), d(2029, 1, 15), 15, "240.00", "243.33"),
+        ("10.00", Cycle.MONTHLY, d(2027, 1, 15), d(2029, 1, 15), 15, "240.00", "243.67"),
     ],
 )
 def test_ndd_change_prorata_cases(amount, cycle, old, new, anchor, calendar, thirty):
