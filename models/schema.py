@@ -595,6 +595,15 @@ class EmailOutbox(BaseModel):
         indexes = ((("status", "id"), False),)
 
 
+class EmailTemplate(BaseModel):
+    """An admin-editable email template (Jinja2, rendered in a sandbox)."""
+
+    name = CharField(unique=True, max_length=100)
+    subject = CharField(max_length=500)
+    body = TextField()
+    version = IntegerField(default=1)
+
+
 class EmailLog(BaseModel):
     """One row per delivery attempt of an outbox message."""
 
@@ -645,5 +654,5 @@ ALL_TABLES = [
     ConfigOptionChoice, ConfigOptionPrice, CatalogAddon, CatalogAddonPrice, CatalogAddonProduct,
     Promotion, PromotionProduct, Tld, Order, Service, ServiceAddon, Domain, ServiceConfigOption,
     Invoice, InvoiceLine, Payment, CreditEntry, Upgrade, CancellationRequest, ModuleJob,
-    EmailOutbox, EmailLog, ActivityLog, RunLock, CronRun,
+    EmailOutbox, EmailLog, ActivityLog, RunLock, CronRun, EmailTemplate,
 ]
