@@ -7,6 +7,7 @@ failing half-way. PostgreSQL is reached through a ``postgresql://`` URL.
 
 import contextlib
 import os
+import sqlite3
 import stat
 import time
 from pathlib import Path
@@ -56,12 +57,15 @@ def connect_url(url: str):
     if sqlite_path is not None:
         if sqlite_path != ":memory:":
             _create_private_file(Path(sqlite_path))
-        return SqliteDatabase(
+        db = SqliteDatabase(
             sqlite_path,
             pragmas=SQLITE_PRAGMAS,
             timeout=BUSY_TIMEOUT_SECONDS,
             lock_type="IMMEDIATE",
         )
+        # Bulk inserts read back their ids with RETURNING (SQLite 3.35+).
+        db.returning_clause = sqlite3.sqlite_version_info >= (3, 35, 0)
+        return db
     parsed = urlparse(url)
     if parsed.scheme in ("postgresql", "postgres"):
         return PostgresqlDatabase(
