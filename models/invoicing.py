@@ -1,0 +1,447 @@
+"""Invoices, lines, payments and credit (rules §4, §5).
+
+An invoice's total is always the exact sum of its live (not cancelled) lines. Paying a line
+takes effect exactly once: a line is claimed by `UPDATE ... SET applied_at WHERE applied_at IS
+NULL`, and only the transaction that claims it applies its effect, however many times or by
+however many admins the same payment is recorded.
+"""
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pendulum
+from peewee import IntegrityError, fn
+
+from models import audit
+from models.cycles import Cycle
+from models.db import database, is_postgres
+from models.emails import queue_email
+from models.errors import RuleViolation, ValidationError
+from models.items import model_for, period_end
+from models.money import format_money, sum_money
+from models.parsing import parse_amount
+from models.schema import (
+    Client,
+    ClientGroup,
+    CreditEntry,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    ItemType,
+    LineKind,
+    ModuleJob,
+    Payment,
+    Product,
+    Service,
+    ServiceAddon,
+    ServiceStatus,
+)
+
+OVERDUE_REASON = "Overdue on payment"
+NON_PAYMENT_REASONS = ("", OVERDUE_REASON)
+CREDIT_METHOD = "credit"
+
+
+@dataclass
+class LineSpec:
+    """A line to put on a new invoice."""
+
+    kind: str
+    description: str
+    amount: Decimal
+    item_type: str | None = None
+    item_id: int | None = None
+    period_start: pendulum.Date | None = None
+    period_end: pendulum.Date | None = None
+    upgrade: int | None = None
+
+    def row(self, invoice_id: int, sort_order: int) -> dict:
+        return dict(invoice=invoice_id, kind=self.kind, description=self.description[:500],
+                    amount=self.amount, item_type=self.item_type, item_id=self.item_id,
+                    period_start=self.period_start, period_end=self.period_end,
+                    upgrade=self.upgrade, sort_order=sort_order)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def live_lines(invoice_id: int) -> list[InvoiceLine]:
+    return list(InvoiceLine.select()
+                .where((InvoiceLine.invoice == invoice_id) & (InvoiceLine.cancelled == False))  # noqa: E712
+                .order_by(InvoiceLine.sort_order, InvoiceLine.id))
+
+
+def balance(invoice: Invoice) -> Decimal:
+    return invoice.total - invoice.amount_paid
+
+
+def _lock_invoice(invoice_id: int) -> Invoice:
+    """Read the invoice inside the current transaction, locked against concurrent payers.
+
+    PostgreSQL takes a row lock; SQLite's IMMEDIATE transaction already holds the write lock.
+    """
+    query = Invoice.select().where(Invoice.id == invoice_id)
+    if is_postgres():
+        query = query.for_update()
+    invoice = query.first()
+    if invoice is None:
+        raise ValidationError("invoice", f"invoice #{invoice_id} does not exist")
+    return invoice
+
+
+def _retotal(invoice_id: int) -> Decimal:
+    """Set the invoice total to the exact sum of its live lines; return it."""
+    cents = (InvoiceLine.select(fn.COALESCE(fn.SUM(InvoiceLine.amount), 0))
+             .where((InvoiceLine.invoice == invoice_id) & (InvoiceLine.cancelled == False))  # noqa: E712
+             .scalar())
+    total = InvoiceLine.amount.python_value(cents)
+    Invoice.update(total=total, version=Invoice.version + 1).where(Invoice.id == invoice_id).execute()
+    return total
+
+
+# --- creating invoices -------------------------------------------------------------------
+
+
+def create_invoice(client_id: int, lines: list[LineSpec], *, date: pendulum.Date,
+                   due_date: pendulum.Date, payment_method: str, admin_login: str,
+                   order_id: int | None = None, send_email: bool = True,
+                   company_name: str = "") -> Invoice:
+    """Write one invoice with its lines (inside the caller's transaction, or its own)."""
+    if not lines:
+        raise ValidationError("lines", "an invoice needs at least one line")
+    with database.atomic():
+        total = sum_money(line.amount for line in lines)
+        invoice = Invoice.create(client=client_id, order=order_id, date=date, due_date=due_date,
+                                 payment_method=payment_method, total=total,
+                                 status=InvoiceStatus.UNPAID)
+        InvoiceLine.insert_many([line.row(invoice.id, i) for i, line in enumerate(lines)]).execute()
+        audit.record(admin_login, "invoice.create", "invoice", invoice.id, client_id=client_id,
+                     description=f"invoice #{invoice.id} for {format_money(total)}",
+                     after={"total": total, "due_date": due_date, "lines": len(lines)})
+        if send_email:
+            queue_invoice_email(invoice, company_name=company_name)
+        if total == 0:
+            _mark_paid(invoice, date, admin_login)
+        return invoice
+
+
+def queue_invoice_email(invoice: Invoice, *, company_name: str = "") -> None:
+    client = Client.get_by_id(invoice.client_id)
+    queue_email("invoice_created", to=client.email, client_id=client.id,
+                related_type="invoice", related_id=invoice.id,
+                context={"client": client, "invoice": invoice,
+                         "lines": live_lines(invoice.id),
+                         "total": format_money(invoice.total),
+                         "company_name": company_name})
+
+
+# --- payments ----------------------------------------------------------------------------
+
+
+@dataclass
+class PaymentResult:
+    invoice: Invoice
+    payment: Payment | None
+    applied_lines: list[int] = field(default_factory=list)
+    credited: Decimal = Decimal("0.00")
+    duplicate: bool = False
+
+
+def record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str,
+                   transaction_ref: str = "", admin_login: str,
+                   today: pendulum.Date | None = None) -> PaymentResult:
+    """Record a payment; when it covers the total, mark the invoice paid and apply its lines.
+
+    The same gateway transaction (method + reference) recorded twice is refused by a unique
+    index and reported as a duplicate; line effects can never run twice.
+    """
+    amount = parse_amount(str(amount), "amount", allow_zero=False)
+    if not method or not method.strip():
+        raise ValidationError("method", "is required")
+    today = today or date
+    try:
+        with database.atomic():
+            invoice = _lock_invoice(invoice_id)
+            if transaction_ref.strip() and Payment.select().where(
+                    (Payment.invoice == invoice.id) & (Payment.method == method.strip())
+                    & (Payment.transaction_ref == transaction_ref.strip())).exists():
+                return PaymentResult(invoice=invoice, payment=None, duplicate=True)
+            if invoice.status == InvoiceStatus.CANCELLED:
+                raise ValidationError("invoice", f"invoice #{invoice.id} is cancelled; "
+                                                 "mark it unpaid before recording a payment")
+            if invoice.status in (InvoiceStatus.PAID, InvoiceStatus.REFUNDED):
+                raise ValidationError("invoice", f"invoice #{invoice.id} is already {invoice.status}")
+            payment = Payment.create(invoice=invoice.id, amount=amount, date=date,
+                                     method=method.strip(), transaction_ref=transaction_ref.strip(),
+                                     admin_login=admin_login)
+            paid_total = invoice.amount_paid + amount
+            Invoice.update(amount_paid=paid_total, version=Invoice.version + 1).where(
+                Invoice.id == invoice.id).execute()
+            invoice.amount_paid = paid_total
+            audit.record(admin_login, "payment.add", "invoice", invoice.id,
+                         client_id=invoice.client_id,
+                         description=f"payment of {format_money(amount)} ({method})",
+                         after={"amount": amount, "method": method, "ref": transaction_ref,
+                                "date": date})
+            result = PaymentResult(invoice=invoice, payment=payment)
+            if paid_total >= invoice.total:
+                overpaid = paid_total - invoice.total
+                if overpaid > 0:
+                    _add_credit(invoice.client_id, overpaid,
+                                f"Overpayment of invoice #{invoice.id}", invoice.id)
+                    result.credited = overpaid
+                result.applied_lines = _mark_paid(invoice, date, admin_login, today=today)
+            return result
+    except IntegrityError:
+        if transaction_ref.strip():
+            invoice = Invoice.get_by_id(invoice_id)
+            return PaymentResult(invoice=invoice, payment=None, duplicate=True)
+        raise
+
+
+def _mark_paid(invoice: Invoice, paid_date: pendulum.Date, admin_login: str,
+               today: pendulum.Date | None = None) -> list[int]:
+    Invoice.update(status=InvoiceStatus.PAID, paid_date=paid_date,
+                   version=Invoice.version + 1).where(Invoice.id == invoice.id).execute()
+    invoice.status = InvoiceStatus.PAID
+    applied = []
+    for line in live_lines(invoice.id):
+        if _claim(line):
+            _apply_line(line, admin_login)
+            applied.append(line.id)
+    _unsuspend_paid_up_services(invoice, today or paid_date, admin_login)
+    return applied
+
+
+def _claim(line: InvoiceLine) -> bool:
+    """Take the right to apply this line's effect; False if it was already applied."""
+    claimed = (InvoiceLine.update(applied_at=pendulum.now("UTC"))
+               .where((InvoiceLine.id == line.id) & (InvoiceLine.applied_at.is_null()))
+               .execute())
+    return claimed == 1
+
+
+def _apply_line(line: InvoiceLine, admin_login: str) -> None:
+    if line.kind == LineKind.RENEWAL and line.item_type:
+        _advance_due_date(line, to=line.period_end, admin_login=admin_login)
+    elif line.kind == LineKind.PRORATA and line.item_type:
+        _advance_due_date(line, to=line.period_end, admin_login=admin_login, reanchor=True)
+    elif line.kind == LineKind.UPGRADE and line.upgrade:
+        from models.upgrades import apply_upgrade
+
+        apply_upgrade(line.upgrade, admin_login)
+    elif line.kind == LineKind.FIRST and line.item_type:
+        _after_first_payment(line, admin_login)
+
+
+def _advance_due_date(line: InvoiceLine, *, to: pendulum.Date, admin_login: str,
+                      reanchor: bool = False) -> None:
+    model = model_for(line.item_type)
+    item = model.get_or_none(model.id == line.item_id)
+    if item is None or to is None:
+        return
+    if item.next_due_date is not None and item.next_due_date >= to and not reanchor:
+        return  # a later period was already paid; never move the NDD back
+    changes = {"next_due_date": to}
+    if reanchor:
+        changes["anchor_day"] = to.day
+    model.update(**changes, version=model.version + 1).where(model.id == item.id).execute()
+    audit.record(admin_login, "item.next_due_date", line.item_type, item.id,
+                 description=f"paid line #{line.id}: next due date {item.next_due_date} → {to}",
+                 before={"next_due_date": item.next_due_date}, after={"next_due_date": to})
+
+
+def _after_first_payment(line: InvoiceLine, admin_login: str) -> None:
+    """A paid first-order line provisions per the product's auto-setup (rules §5, §9)."""
+    if line.item_type != ItemType.SERVICE:
+        return
+    service = Service.get_or_none(Service.id == line.item_id)
+    if service is None:
+        return
+    if service.billing_cycle == Cycle.ONE_TIME.value and service.next_due_date is not None:
+        Service.update(next_due_date=None, version=Service.version + 1).where(
+            Service.id == service.id).execute()
+    product = Product.get_by_id(service.product_id)
+    if service.status == ServiceStatus.PENDING and product.auto_setup == "on_payment":
+        queue_module_job(service.id, "create", source="payment")
+
+
+def queue_module_job(service_id: int, command: str, *, source: str, arguments: dict | None = None,
+                     addon_id: int | None = None) -> ModuleJob:
+    """A module command to run outside this transaction (the outbox for provisioning)."""
+    return ModuleJob.create(service=service_id, addon=addon_id, command=command,
+                            arguments=json.dumps(arguments or {}), status="queued", source=source)
+
+
+def has_overdue_invoices(service_id: int, today: pendulum.Date, *, exclude_invoice: int | None = None) -> bool:
+    query = (InvoiceLine.select(InvoiceLine.id)
+             .join(Invoice)
+             .where((InvoiceLine.item_type == ItemType.SERVICE) & (InvoiceLine.item_id == service_id)
+                    & (InvoiceLine.cancelled == False)  # noqa: E712
+                    & (Invoice.status == InvoiceStatus.UNPAID) & (Invoice.due_date < today)))
+    if exclude_invoice is not None:
+        query = query.where(Invoice.id != exclude_invoice)
+    return query.exists()
+
+
+def _unsuspend_paid_up_services(invoice: Invoice, today: pendulum.Date, admin_login: str) -> None:
+    """Services suspended for non-payment come back when nothing else is overdue (rules §5)."""
+    service_ids = {line.item_id for line in live_lines(invoice.id) if line.item_type == ItemType.SERVICE}
+    addon_parents = (ServiceAddon.select(ServiceAddon.service)
+                     .join(InvoiceLine, on=((InvoiceLine.item_id == ServiceAddon.id)
+                                            & (InvoiceLine.item_type == ItemType.ADDON)))
+                     .where(InvoiceLine.invoice == invoice.id))
+    service_ids |= {a.service_id for a in addon_parents}
+    for service in Service.select().where(Service.id.in_(list(service_ids))):
+        if service.status != ServiceStatus.SUSPENDED:
+            continue
+        if service.suspension_reason not in NON_PAYMENT_REASONS:
+            continue  # a custom reason keeps it suspended
+        if has_overdue_invoices(service.id, today):
+            continue
+        already = ModuleJob.select().where((ModuleJob.service == service.id)
+                                           & (ModuleJob.command == "unsuspend")
+                                           & (ModuleJob.status == "queued")).exists()
+        if not already:
+            queue_module_job(service.id, "unsuspend", source="payment")
+
+
+# --- credit ------------------------------------------------------------------------------
+
+
+def _add_credit(client_id: int, amount: Decimal, description: str, invoice_id: int | None) -> None:
+    Client.update(credit=Client.credit + amount, version=Client.version + 1).where(
+        Client.id == client_id).execute()
+    CreditEntry.create(client=client_id, amount=amount, description=description, invoice=invoice_id)
+
+
+def add_credit(client_id: int, amount, description: str, admin_login: str,
+               invoice_id: int | None = None) -> None:
+    amount = parse_amount(str(amount), "credit", allow_zero=False)
+    with database.atomic():
+        _add_credit(client_id, amount, description, invoice_id)
+        audit.record(admin_login, "client.credit", "client", client_id, client_id=client_id,
+                     description=f"credit {format_money(amount)}: {description}",
+                     after={"credit_added": amount})
+
+
+def apply_credit(invoice_id: int, amount, *, admin_login: str, today: pendulum.Date) -> PaymentResult:
+    """Pay (part of) an invoice from the client's credit balance."""
+    amount = parse_amount(str(amount), "amount", allow_zero=False)
+    with database.atomic():
+        invoice = _lock_invoice(invoice_id)
+        client = Client.get_by_id(invoice.client_id)
+        if amount > client.credit:
+            raise ValidationError("amount", f"the client has only {format_money(client.credit)} credit")
+        if amount > balance(invoice):
+            raise ValidationError("amount", f"the invoice balance is {format_money(balance(invoice))}")
+        taken = (Client.update(credit=Client.credit - amount, version=Client.version + 1)
+                 .where((Client.id == client.id) & (Client.credit >= amount)).execute())
+        if taken != 1:
+            raise RuleViolation("the client's credit changed meanwhile; try again")
+        CreditEntry.create(client=client.id, amount=-amount,
+                           description=f"Applied to invoice #{invoice.id}", invoice=invoice.id)
+        return record_payment(invoice.id, amount, date=today, method=CREDIT_METHOD,
+                              admin_login=admin_login, today=today)
+
+
+# --- cancelling and editing ----------------------------------------------------------------
+
+
+def cancel_invoice(invoice_id: int, admin_login: str) -> Invoice:
+    """Cancel an unpaid invoice; its lines are cancelled too, so their periods can be billed again."""
+    with database.atomic():
+        invoice = _lock_invoice(invoice_id)
+        if invoice.status == InvoiceStatus.CANCELLED:
+            raise ValidationError("invoice", f"invoice #{invoice.id} is already cancelled")
+        if invoice.status != InvoiceStatus.UNPAID or invoice.amount_paid > 0:
+            raise ValidationError("invoice", f"invoice #{invoice.id} has payments; refund them first")
+        Invoice.update(status=InvoiceStatus.CANCELLED, version=Invoice.version + 1).where(
+            Invoice.id == invoice.id).execute()
+        InvoiceLine.update(cancelled=True).where(InvoiceLine.invoice == invoice.id).execute()
+        audit.record(admin_login, "invoice.cancel", "invoice", invoice.id, client_id=invoice.client_id,
+                     before={"status": invoice.status}, after={"status": InvoiceStatus.CANCELLED})
+        return Invoice.get_by_id(invoice.id)
+
+
+def reopen_invoice(invoice_id: int, admin_login: str, line_ids: list[int] | None = None) -> Invoice:
+    """Mark a cancelled invoice unpaid again, reviving its lines (or just `line_ids`)."""
+    with database.atomic():
+        invoice = _lock_invoice(invoice_id)
+        if invoice.status != InvoiceStatus.CANCELLED and line_ids is None:
+            raise ValidationError("invoice", f"invoice #{invoice.id} is not cancelled")
+        query = InvoiceLine.update(cancelled=False).where(InvoiceLine.invoice == invoice.id)
+        if line_ids is not None:
+            query = query.where(InvoiceLine.id.in_(line_ids))
+        try:
+            with database.atomic():
+                query.execute()
+        except IntegrityError:
+            raise RuleViolation(f"invoice #{invoice.id} cannot be reopened: a period on it has "
+                                "been invoiced again since it was cancelled") from None
+        Invoice.update(status=InvoiceStatus.UNPAID, version=Invoice.version + 1).where(
+            Invoice.id == invoice.id).execute()
+        _retotal(invoice.id)
+        audit.record(admin_login, "invoice.reopen", "invoice", invoice.id, client_id=invoice.client_id,
+                     before={"status": invoice.status}, after={"status": InvoiceStatus.UNPAID})
+        return Invoice.get_by_id(invoice.id)
+
+
+def cancel_lines(line_ids: list[int], admin_login: str, reason: str) -> list[int]:
+    """Cancel unpaid lines and re-total their invoices; an invoice left empty is cancelled.
+
+    Returns the ids actually cancelled (lines on paid invoices are left alone).
+    """
+    if not line_ids:
+        return []
+    with database.atomic():
+        lines = list(InvoiceLine.select(InvoiceLine, Invoice).join(Invoice)
+                     .where(InvoiceLine.id.in_(line_ids) & (InvoiceLine.cancelled == False)  # noqa: E712
+                            & (Invoice.status == InvoiceStatus.UNPAID)))
+        cancelled = [line.id for line in lines]
+        if not cancelled:
+            return []
+        InvoiceLine.update(cancelled=True).where(InvoiceLine.id.in_(cancelled)).execute()
+        for invoice_id in sorted({line.invoice_id for line in lines}):
+            total = _retotal(invoice_id)
+            if not live_lines(invoice_id):
+                Invoice.update(status=InvoiceStatus.CANCELLED).where(Invoice.id == invoice_id).execute()
+            elif total <= Invoice.get_by_id(invoice_id).amount_paid:
+                invoice = Invoice.get_by_id(invoice_id)
+                _mark_paid(invoice, invoice.date, admin_login)
+            audit.record(admin_login, "invoice.lines_cancelled", "invoice", invoice_id,
+                         description=reason, after={"lines": [i for i in cancelled]})
+        return cancelled
+
+
+def remove_line(line_id: int, admin_login: str) -> Invoice:
+    line = InvoiceLine.get_or_none(InvoiceLine.id == line_id)
+    if line is None:
+        raise ValidationError("line", f"line #{line_id} does not exist")
+    if not cancel_lines([line_id], admin_login, f"line #{line_id} removed"):
+        raise ValidationError("line", f"line #{line_id} is on an invoice that is not unpaid")
+    return Invoice.get_by_id(line.invoice_id)
+
+
+def unpaid_lines_of_item(item_type: str, item_id: int) -> list[int]:
+    return [line.id for line in InvoiceLine.select(InvoiceLine.id).join(Invoice)
+            .where((InvoiceLine.item_type == item_type) & (InvoiceLine.item_id == item_id)
+                   & (InvoiceLine.cancelled == False)  # noqa: E712
+                   & (Invoice.status == InvoiceStatus.UNPAID))]
+
+
+def separate_invoices_for(client: Client) -> bool:
+    if client.separate_invoices:
+        return True
+    if client.group_id:
+        group = ClientGroup.get_or_none(ClientGroup.id == client.group_id)
+        return bool(group and group.separate_invoices)
+    return False
+
+
+def renewal_line_spec(item_type: str, item, start: pendulum.Date, label: str) -> LineSpec:
+    end = period_end(item_type, item, start)
+    return LineSpec(kind=LineKind.RENEWAL, item_type=item_type, item_id=item.id,
+                    period_start=start, period_end=end, amount=item.recurring_amount,
+                    description=f"{label} ({start.isoformat()} - {end.subtract(days=1).isoformat()})")

@@ -1,0 +1,448 @@
+"""Renewal invoicing (rules §4): the daily run's invoices, one client's due invoices on demand,
+and "invoice selected items" early. One code path for all three.
+
+Work is done per chunk of clients, so one client's lines always land in one run's grouping,
+with set-based reads and bulk inserts in one short transaction per chunk. What is already
+billed is excluded by the selection itself (and refused by the unique index on live renewal
+lines), so a rerun, a crash or a concurrent biller never bills a period twice.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable, Iterable
+
+import pendulum
+from peewee import JOIN, IntegrityError, fn
+
+from models import audit
+from models.cycles import Cycle
+from models.db import database
+from models.emails import queue_email
+from models.invoicing import LineSpec, renewal_line_spec
+from models.items import model_for, period_end
+from models.money import format_money, sum_money
+from models.schema import (
+    CancellationRequest,
+    Client,
+    ClientGroup,
+    Domain,
+    DomainStatus,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    ItemType,
+    LineKind,
+    Product,
+    Service,
+    ServiceAddon,
+    ServiceStatus,
+)
+from models.settings import Settings
+
+NON_RECURRING = (Cycle.FREE.value, Cycle.ONE_TIME.value)
+DOMAIN_CYCLES = {1: Cycle.ANNUALLY, 2: Cycle.BIENNIALLY, 3: Cycle.TRIENNIALLY}
+
+
+@dataclass
+class Candidate:
+    """One item whose next period(s) may be billed."""
+
+    item_type: str
+    item: object  # the Service / ServiceAddon / Domain row
+    client_id: int
+    payment_method: str
+    label: str
+    cycle_key: str  # for the per-cycle invoice_days setting
+    parent_service_id: int | None = None  # addons: the service; domains: matched by name
+    domain_name: str = ""
+
+
+@dataclass
+class RenewalResult:
+    invoices: int = 0
+    lines: int = 0
+    amount: Decimal = Decimal("0.00")
+    invoice_ids: list = field(default_factory=list)
+    failures: list = field(default_factory=list)  # {"item": ..., "error": ...}
+
+
+# --- selection -----------------------------------------------------------------------------
+
+
+def _open_cancellation(service_id_column):
+    return fn.EXISTS(CancellationRequest.select(CancellationRequest.id).where(
+        (CancellationRequest.service == service_id_column) & (CancellationRequest.status == "open")))
+
+
+def _unpaid_renewal(item_type: str, item_id_column):
+    return fn.EXISTS(InvoiceLine.select(InvoiceLine.id).join(Invoice).where(
+        (InvoiceLine.item_type == item_type) & (InvoiceLine.item_id == item_id_column)
+        & (InvoiceLine.kind == LineKind.RENEWAL) & (InvoiceLine.cancelled == False)  # noqa: E712
+        & (Invoice.status == InvoiceStatus.UNPAID)))
+
+
+def _service_query(horizon, standard: bool, client_ids=None):
+    query = (Service.select(Service, Product.name.alias("product_name"))
+             .join(Product)
+             .where(Service.status.in_(ServiceStatus.BILLABLE)
+                    & Service.billing_cycle.not_in(NON_RECURRING)
+                    & Service.next_due_date.is_null(False) & (Service.next_due_date <= horizon)
+                    & (Service.auto_terminate_end_of_cycle == False)  # noqa: E712
+                    & ~_open_cancellation(Service.id)))
+    if standard:
+        query = query.where(~_unpaid_renewal(ItemType.SERVICE, Service.id))
+    if client_ids is not None:
+        query = query.where(Service.client.in_(client_ids))
+    return query
+
+
+def _addon_query(horizon, standard: bool, client_ids=None):
+    query = (ServiceAddon.select(ServiceAddon, Service.client.alias("client_id_"),
+                                 Service.payment_method.alias("payment_method_"))
+             .join(Service)
+             .where(ServiceAddon.status.in_(ServiceStatus.BILLABLE)
+                    & ServiceAddon.billing_cycle.not_in(NON_RECURRING)
+                    & ServiceAddon.next_due_date.is_null(False)
+                    & (ServiceAddon.next_due_date <= horizon)
+                    & (Service.auto_terminate_end_of_cycle == False)  # noqa: E712
+                    & ~_open_cancellation(Service.id)))
+    if standard:
+        query = query.where(~_unpaid_renewal(ItemType.ADDON, ServiceAddon.id))
+    if client_ids is not None:
+        query = query.where(Service.client.in_(client_ids))
+    return query
+
+
+def _domain_query(horizon, standard: bool, client_ids=None):
+    query = Domain.select().where(
+        (Domain.status == DomainStatus.ACTIVE) & (Domain.auto_renew == True)  # noqa: E712
+        & Domain.next_due_date.is_null(False) & (Domain.next_due_date <= horizon))
+    if standard:
+        query = query.where(~_unpaid_renewal(ItemType.DOMAIN, Domain.id))
+    if client_ids is not None:
+        query = query.where(Domain.client.in_(client_ids))
+    return query
+
+
+def _candidates(horizon, standard: bool, client_ids) -> list[Candidate]:
+    found = []
+    for service in _service_query(horizon, standard, client_ids).objects():
+        label = service.product_name + (f" - {service.domain}" if service.domain else "")
+        found.append(Candidate(ItemType.SERVICE, service, service.client_id, service.payment_method,
+                               label, service.billing_cycle, domain_name=service.domain))
+    for addon in _addon_query(horizon, standard, client_ids).objects():
+        found.append(Candidate(ItemType.ADDON, addon, addon.client_id_, addon.payment_method_,
+                               f"Addon: {addon.name}", addon.billing_cycle,
+                               parent_service_id=addon.service_id))
+    for domain in _domain_query(horizon, standard, client_ids):
+        years = int(domain.years or 1)
+        found.append(Candidate(ItemType.DOMAIN, domain, domain.client_id, domain.payment_method,
+                               f"Domain renewal - {domain.name} - {years} year{'s' if years > 1 else ''}",
+                               DOMAIN_CYCLES.get(years, Cycle.ANNUALLY).value,
+                               domain_name=domain.name))
+    return found
+
+
+def _client_ids_with_candidates(horizon, standard: bool, only: Iterable[int] | None) -> list[int]:
+    """The clients that have something to bill, sorted (cheap: ids only, through indexes)."""
+    only = list(only) if only is not None else None
+    ids = set()
+    for query in (_service_query(horizon, standard, only).select(Service.client).distinct(),
+                  _addon_query(horizon, standard, only).select(Service.client).distinct(),
+                  _domain_query(horizon, standard, only).select(Domain.client).distinct()):
+        ids.update(row[0] for row in query.tuples())
+    return sorted(ids)
+
+
+def _latest_billed_ends(candidates: list[Candidate]) -> dict:
+    """(item_type, item_id) -> the end of its latest live renewal line (continuous invoicing)."""
+    ends = {}
+    by_type = defaultdict(list)
+    for c in candidates:
+        by_type[c.item_type].append(c.item.id)
+    for item_type, ids in by_type.items():
+        for start in range(0, len(ids), 500):
+            rows = (InvoiceLine.select(InvoiceLine.item_id, fn.MAX(InvoiceLine.period_end))
+                    .where((InvoiceLine.item_type == item_type)
+                           & InvoiceLine.item_id.in_(ids[start:start + 500])
+                           & (InvoiceLine.kind == LineKind.RENEWAL)
+                           & (InvoiceLine.cancelled == False))  # noqa: E712
+                    .group_by(InvoiceLine.item_id).tuples())
+            for item_id, end in rows:
+                ends[(item_type, item_id)] = InvoiceLine.period_end.python_value(end)
+    return ends
+
+
+def _billed_starts(candidates: list[Candidate]) -> set:
+    """(item_type, item_id, period_start) of every live renewal line of these items."""
+    billed = set()
+    by_type = defaultdict(list)
+    for c in candidates:
+        by_type[c.item_type].append(c.item.id)
+    for item_type, ids in by_type.items():
+        for start in range(0, len(ids), 500):
+            rows = (InvoiceLine.select(InvoiceLine.item_id, InvoiceLine.period_start)
+                    .where((InvoiceLine.item_type == item_type)
+                           & InvoiceLine.item_id.in_(ids[start:start + 500])
+                           & (InvoiceLine.kind == LineKind.RENEWAL)
+                           & (InvoiceLine.cancelled == False))  # noqa: E712
+                    .tuples())
+            for item_id, period_start in rows:
+                billed.add((item_type, item_id, InvoiceLine.period_start.python_value(period_start)))
+    return billed
+
+
+# --- periods and grouping --------------------------------------------------------------------
+
+
+def _periods_to_bill(candidate: Candidate, today, settings: Settings, continuous: bool,
+                     latest_end, billed: set) -> list[LineSpec]:
+    item = candidate.item
+    threshold = today.add(days=settings.invoice_days_for(candidate.cycle_key))
+    start = item.next_due_date
+    if continuous and latest_end is not None and latest_end > start:
+        start = latest_end
+    specs = []
+    while start <= threshold:
+        if (candidate.item_type, item.id, start) not in billed and item.recurring_amount > 0:
+            specs.append(renewal_line_spec(candidate.item_type, item, start, candidate.label))
+        if not continuous:
+            break
+        start = period_end(candidate.item_type, item, start)
+    return specs
+
+
+def _group_key(candidate: Candidate, spec: LineSpec, separate: bool, service_due: dict):
+    due = spec.period_start
+    if not separate:
+        return (candidate.client_id, due, candidate.payment_method)
+    if candidate.item_type == ItemType.SERVICE:
+        return (candidate.client_id, due, candidate.payment_method, "service", candidate.item.id)
+    parent = candidate.parent_service_id
+    if candidate.item_type == ItemType.DOMAIN:
+        parent = service_due.get(("domain", candidate.client_id, candidate.domain_name, due))
+    if parent is not None and (parent, due) in service_due:
+        return (candidate.client_id, due, service_due[(parent, due)], "service", parent)
+    return (candidate.client_id, due, candidate.payment_method, candidate.item_type, candidate.item.id)
+
+
+def _separate_clients(client_ids: list[int]) -> set:
+    rows = (Client.select(Client.id).join(ClientGroup, JOIN.LEFT_OUTER)
+            .where(Client.id.in_(client_ids)
+                   & ((Client.separate_invoices == True) | (ClientGroup.separate_invoices == True)))  # noqa: E712
+            .tuples())
+    return {row[0] for row in rows}
+
+
+def plan_invoices(candidates: list[Candidate], today, settings: Settings, *,
+                  continuous: bool, separate_clients: set) -> dict:
+    """Group the lines to write into invoices: key -> (client_id, due, method, [LineSpec])."""
+    latest = _latest_billed_ends(candidates) if continuous else {}
+    billed = _billed_starts(candidates)
+    per_candidate = [(c, _periods_to_bill(c, today, settings, continuous,
+                                          latest.get((c.item_type, c.item.id)), billed))
+                     for c in candidates]
+    service_due = {}
+    for c, specs in per_candidate:
+        if c.item_type == ItemType.SERVICE:
+            for spec in specs:
+                service_due[(c.item.id, spec.period_start)] = c.payment_method
+                if c.domain_name:
+                    service_due[("domain", c.client_id, c.domain_name, spec.period_start)] = c.item.id
+    groups = {}
+    for c, specs in per_candidate:
+        separate = c.client_id in separate_clients
+        for spec in specs:
+            key = _group_key(c, spec, separate, service_due)
+            if key not in groups:
+                groups[key] = (c.client_id, spec.period_start, key[2], [])
+            groups[key][3].append(spec)
+    return groups
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def write_invoices(groups: dict, today, *, admin_login: str, send_emails: bool,
+                   company_name: str = "") -> RenewalResult:
+    """Insert the planned invoices and their lines in bulk (inside the caller's transaction)."""
+    result = RenewalResult()
+    planned = list(groups.values())
+    if not planned:
+        return result
+    invoice_rows = [dict(client=client_id, date=today, due_date=due, payment_method=method,
+                         total=sum_money(s.amount for s in specs), status=InvoiceStatus.UNPAID)
+                    for client_id, due, method, specs in planned]
+    ids = []
+    for start in range(0, len(invoice_rows), 500):
+        ids.extend(row[0] for row in Invoice.insert_many(invoice_rows[start:start + 500])
+                   .returning(Invoice.id).tuples().execute())
+    line_rows = []
+    audit_rows = []
+    for invoice_id, (client_id, due, method, specs), row in zip(ids, planned, invoice_rows):
+        for i, spec in enumerate(specs):
+            line_rows.append(spec.row(invoice_id, i))
+        audit_rows.append(dict(admin_login=admin_login, action="invoice.create",
+                               object_type="invoice", object_id=invoice_id, client_id=client_id,
+                               description=f"renewal invoice #{invoice_id} for "
+                                           f"{format_money(row['total'])}",
+                               after={"total": str(row["total"]), "due_date": due.isoformat(),
+                                      "lines": len(specs)}))
+        result.amount += row["total"]
+    for start in range(0, len(line_rows), 500):
+        InvoiceLine.insert_many(line_rows[start:start + 500]).execute()
+    audit.record_many(audit_rows)
+    if send_emails:
+        _queue_invoice_emails(ids, company_name)
+    result.invoices, result.lines, result.invoice_ids = len(ids), len(line_rows), ids
+    return result
+
+
+def _queue_invoice_emails(invoice_ids: list[int], company_name: str) -> None:
+    invoices = {i.id: i for i in Invoice.select().where(Invoice.id.in_(invoice_ids))}
+    clients = {c.id: c for c in Client.select().where(
+        Client.id.in_({i.client_id for i in invoices.values()}))}
+    lines = defaultdict(list)
+    for line in InvoiceLine.select().where(InvoiceLine.invoice.in_(invoice_ids)).order_by(
+            InvoiceLine.sort_order):
+        lines[line.invoice_id].append(line)
+    for invoice_id in invoice_ids:
+        invoice = invoices[invoice_id]
+        client = clients[invoice.client_id]
+        queue_email("invoice_created", to=client.email, client_id=client.id,
+                    related_type="invoice", related_id=invoice.id,
+                    context={"client": client, "invoice": invoice, "lines": lines[invoice_id],
+                             "total": format_money(invoice.total), "company_name": company_name})
+
+
+def _max_horizon(today, settings: Settings):
+    days = max([settings.invoice_days, *settings.invoice_days_per_cycle.values()] or [0])
+    return today.add(days=int(days))
+
+
+def generate_due_invoices(today, settings: Settings, *, admin_login: str = "system",
+                          client_ids: Iterable[int] | None = None, dry_run: bool = False,
+                          send_emails: bool = True,
+                          progress: Callable[[int, int], None] | None = None,
+                          heartbeat: Callable[[], None] | None = None) -> RenewalResult:
+    """Bill every item due by `today` (rules §4): the daily run, or one client on demand."""
+    standard = not settings.continuous_invoicing
+    horizon = _max_horizon(today, settings)
+    clients = _client_ids_with_candidates(horizon, standard, client_ids)
+    total = RenewalResult()
+    chunk_size = max(1, settings.batch_size // 4)
+    for done in range(0, len(clients), chunk_size):
+        chunk = clients[done:done + chunk_size]
+        chunk_result = _bill_chunk(chunk, today, settings, horizon, standard, admin_login,
+                                   dry_run, send_emails and settings.send_invoice_emails)
+        total.invoices += chunk_result.invoices
+        total.lines += chunk_result.lines
+        total.amount += chunk_result.amount
+        total.failures.extend(chunk_result.failures)
+        if len(total.invoice_ids) < 1000:
+            total.invoice_ids.extend(chunk_result.invoice_ids[:1000])
+        if progress:
+            progress(min(done + chunk_size, len(clients)), len(clients))
+        if heartbeat:
+            heartbeat()
+    return total
+
+
+def _bill_chunk(client_ids, today, settings, horizon, standard, admin_login, dry_run,
+                send_emails) -> RenewalResult:
+    for attempt in range(3):
+        try:
+            with database.atomic() as transaction:
+                candidates = _candidates(horizon, standard, client_ids)
+                groups = plan_invoices(candidates, today, settings,
+                                       continuous=not standard,
+                                       separate_clients=_separate_clients(client_ids))
+                if dry_run:
+                    transaction.rollback()
+                    return RenewalResult(invoices=len(groups),
+                                         lines=sum(len(g[3]) for g in groups.values()),
+                                         amount=sum_money(s.amount for g in groups.values() for s in g[3]))
+                return write_invoices(groups, today, admin_login=admin_login,
+                                      send_emails=send_emails, company_name=settings.company_name)
+        except IntegrityError as exc:
+            # Someone billed one of these periods meanwhile; the next selection excludes it.
+            last_error = exc
+    return RenewalResult(failures=[{"item": f"clients {client_ids[0]}–{client_ids[-1]}",
+                                    "error": f"could not bill: {last_error}"}])
+
+
+# --- invoice selected items early ------------------------------------------------------------
+
+
+@dataclass
+class SelectedItemsResult:
+    invoice_ids: list = field(default_factory=list)
+    refused: list = field(default_factory=list)  # (item_type, item_id, reason)
+
+
+EARLY_STATUSES = (ServiceStatus.PENDING, ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED)
+
+
+def invoice_selected_items(items: list[tuple[str, int]], today, settings: Settings, *,
+                           admin_login: str, send_email: bool = True) -> SelectedItemsResult:
+    """Bill each ticked item's next unbilled period now, whatever `invoice_days` says.
+
+    Items the admin chose together share an invoice per due date and payment method, even for
+    a client with `separate_invoices` on.
+    """
+    result = SelectedItemsResult()
+    groups = {}
+    with database.atomic():
+        for item_type, item_id in items:
+            model = model_for(item_type)
+            item = model.get_or_none(model.id == item_id)
+            refusal, candidate = _early_candidate(item_type, item)
+            if refusal:
+                result.refused.append((item_type, item_id, refusal))
+                continue
+            start = item.next_due_date
+            exists = (InvoiceLine.select().where(
+                (InvoiceLine.item_type == item_type) & (InvoiceLine.item_id == item_id)
+                & (InvoiceLine.kind == LineKind.RENEWAL) & (InvoiceLine.period_start == start)
+                & (InvoiceLine.cancelled == False)).exists())  # noqa: E712
+            if exists:
+                result.refused.append((item_type, item_id,
+                                       f"the period from {start} is already invoiced"))
+                continue
+            spec = renewal_line_spec(item_type, item, start, candidate.label)
+            key = (candidate.client_id, start, candidate.payment_method)
+            groups.setdefault(key, (candidate.client_id, start, candidate.payment_method, []))[3].append(spec)
+        written = write_invoices(groups, today, admin_login=admin_login, send_emails=send_email,
+                                 company_name=settings.company_name)
+        result.invoice_ids = written.invoice_ids
+    return result
+
+
+def _early_candidate(item_type: str, item):
+    if item is None:
+        return "does not exist", None
+    if item_type == ItemType.DOMAIN:
+        if item.status not in (DomainStatus.ACTIVE, DomainStatus.PENDING):
+            return f"is {item.status}", None
+        years = int(item.years or 1)
+        label = f"Domain renewal - {item.name} - {years} year{'s' if years > 1 else ''}"
+        return _no_ndd(item) or None, Candidate(item_type, item, item.client_id, item.payment_method,
+                                                label, Cycle.ANNUALLY.value)
+    if item.status not in EARLY_STATUSES:
+        return f"is {item.status}; only pending, active or suspended items can be invoiced", None
+    if item.billing_cycle in NON_RECURRING:
+        return f"has a {Cycle(item.billing_cycle).label.lower()} cycle", None
+    if item_type == ItemType.ADDON:
+        service = Service.get_by_id(item.service_id)
+        return _no_ndd(item) or None, Candidate(item_type, item, service.client_id,
+                                                service.payment_method, f"Addon: {item.name}",
+                                                item.billing_cycle)
+    product = Product.get_by_id(item.product_id)
+    label = product.name + (f" - {item.domain}" if item.domain else "")
+    return _no_ndd(item) or None, Candidate(item_type, item, item.client_id, item.payment_method,
+                                            label, item.billing_cycle)
+
+
+def _no_ndd(item) -> str:
+    return "has no next due date" if item.next_due_date is None else ""

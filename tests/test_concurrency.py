@@ -1,0 +1,36 @@
+"""Two processes paying the same invoice at the same moment: one application, never two."""
+
+import multiprocessing
+import time
+from decimal import Decimal
+
+import pendulum
+import pytest
+
+from models import invoicing
+from models.invoicing import LineSpec
+from models.schema import LineKind, Payment, Service
+from tests import factories as make
+from tests.workers import record_payment
+
+
+@pytest.mark.parametrize("refs", [("SAME", "SAME"), ("admin-a", "admin-b")])
+def test_two_processes_pay_at_once_and_the_period_is_applied_once(db, db_url, refs):
+    make.ensure_template("invoice_created")
+    service = make.service(next_due_date=pendulum.date(2026, 1, 1))
+    invoice = invoicing.create_invoice(
+        service.client_id,
+        [LineSpec(kind=LineKind.RENEWAL, description="Hosting", amount=Decimal("10.00"),
+                  item_type="service", item_id=service.id, period_start=pendulum.date(2026, 1, 1),
+                  period_end=pendulum.date(2026, 2, 1))],
+        date=pendulum.date(2025, 12, 18), due_date=pendulum.date(2026, 1, 1),
+        payment_method="card", admin_login="t")
+    db.close()
+    start_at = time.time() + 1.5
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        outcomes = pool.starmap(record_payment, [(db_url, invoice.id, ref, start_at) for ref in refs])
+    db.connect(reuse_if_open=True)
+    assert sorted(o.split(":")[0] for o in outcomes) == sorted(
+        ["paid", "duplicate" if refs[0] == refs[1] else "refused"])
+    assert Payment.select().count() == 1
+    assert Service.get_by_id(service.id).next_due_date == pendulum.date(2026, 2, 1)

@@ -1,0 +1,192 @@
+"""Renewal invoicing (rules §4): when, what, grouping, modes, early invoicing, reruns."""
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pendulum
+import pytest
+
+from models import invoicing
+from models.renewals import generate_due_invoices, invoice_selected_items
+from models.schema import CancellationRequest, Invoice, InvoiceLine
+from models.settings import Settings
+from tests import factories as make
+
+D = Decimal
+NDD = pendulum.date(2026, 3, 15)
+SETTINGS = Settings()
+
+
+@pytest.fixture(autouse=True)
+def templates(db):
+    make.ensure_template("invoice_created")
+
+
+def run(today, settings=SETTINGS, **kw):
+    return generate_due_invoices(today, settings, **kw)
+
+
+def test_invoice_is_generated_exactly_invoice_days_before_ndd_and_only_once(db):
+    service = make.service(next_due_date=NDD, recurring_amount=D("12.34"))
+    assert run(NDD.subtract(days=15)).invoices == 0
+    result = run(NDD.subtract(days=14))
+    assert (result.invoices, result.lines, result.amount) == (1, 1, D("12.34"))
+    invoice = Invoice.get()
+    assert (invoice.due_date, invoice.date, invoice.total) == (NDD, NDD.subtract(days=14), D("12.34"))
+    line = InvoiceLine.get()
+    assert (line.kind, line.item_id, line.period_start, line.period_end) == (
+        "renewal", service.id, NDD, pendulum.date(2026, 4, 15))
+    assert line.description.endswith("(2026-03-15 - 2026-04-14)")
+    # the same day again, and the next days: nothing new while the line is unpaid
+    for day in range(0, 40, 3):
+        assert run(NDD.subtract(days=14).add(days=day)).invoices == 0
+    assert InvoiceLine.select().count() == 1
+
+
+def test_per_cycle_invoice_days(db):
+    make.service(next_due_date=NDD, billing_cycle="annually", recurring_amount=D("100.00"))
+    settings = replace(SETTINGS, invoice_days_per_cycle={"annually": 30})
+    assert run(NDD.subtract(days=31), settings).invoices == 0
+    assert run(NDD.subtract(days=30), settings).invoices == 1
+
+
+def test_after_payment_the_next_period_is_billed(db):
+    service = make.service(next_due_date=NDD)
+    run(NDD.subtract(days=14))
+    invoice = Invoice.get()
+    invoicing.record_payment(invoice.id, "10.00", date=NDD, method="card", admin_login="t")
+    assert run(NDD).invoices == 0  # next NDD 2026-04-15 is 31 days away
+    result = run(pendulum.date(2026, 4, 1))
+    assert result.invoices == 1
+    assert InvoiceLine.select().order_by(InvoiceLine.id.desc()).get().period_start == pendulum.date(2026, 4, 15)
+    assert service.id == InvoiceLine.get().item_id
+
+
+def test_standard_mode_waits_for_payment_continuous_does_not(db):
+    make.service(next_due_date=NDD)
+    run(NDD.subtract(days=14))
+    later = pendulum.date(2026, 4, 2)  # next period (04-15) is within 14 days
+    assert run(later).invoices == 0
+    continuous = replace(SETTINGS, continuous_invoicing=True)
+    result = run(later, continuous)
+    assert result.invoices == 1
+    starts = [l.period_start for l in InvoiceLine.select().order_by(InvoiceLine.period_start)]
+    assert starts == [NDD, pendulum.date(2026, 4, 15)]
+    assert run(later, continuous).invoices == 0
+
+
+def test_continuous_mode_catches_up_missed_periods(db):
+    make.service(next_due_date=pendulum.date(2026, 1, 31), anchor_day=31)
+    continuous = replace(SETTINGS, continuous_invoicing=True, invoice_days=0)
+    run(pendulum.date(2026, 4, 1), continuous)
+    starts = [l.period_start for l in InvoiceLine.select().order_by(InvoiceLine.period_start)]
+    assert starts == [pendulum.date(2026, 1, 31), pendulum.date(2026, 2, 28), pendulum.date(2026, 3, 31)]
+
+
+@pytest.mark.parametrize("status", ["pending", "terminated", "cancelled", "completed", "fraud"])
+def test_only_active_and_suspended_items_are_billed(db, status):
+    make.service(next_due_date=NDD, status=status)
+    make.service(next_due_date=NDD, status="suspended")
+    assert run(NDD).invoices == 1
+
+
+def test_free_one_time_cancellation_requests_and_auto_terminate_are_skipped(db):
+    make.service(next_due_date=NDD, billing_cycle="one_time")
+    make.service(next_due_date=None, billing_cycle="free", recurring_amount=D("0.00"))
+    requested = make.service(next_due_date=NDD)
+    CancellationRequest.create(service=requested, type="end_of_period", reason="moving")
+    make.addon(requested)
+    make.service(next_due_date=NDD, auto_terminate_end_of_cycle=True)
+    assert run(NDD).invoices == 0
+
+
+def test_lines_of_one_client_share_an_invoice_by_due_date_and_method(db):
+    client = make.client()
+    a = make.service(client, next_due_date=NDD, recurring_amount=D("10.00"))
+    make.addon(a, recurring_amount=D("2.50"))
+    make.service(client, next_due_date=NDD, recurring_amount=D("5.00"))
+    make.service(client, next_due_date=NDD.add(days=1), recurring_amount=D("7.00"))
+    make.service(client, next_due_date=NDD, recurring_amount=D("3.00"), payment_method="card")
+    make.domain(client, next_due_date=NDD, recurring_amount=D("12.00"))
+    run(NDD)
+    invoices = {(i.due_date, i.payment_method): i.total for i in Invoice.select()}
+    assert invoices == {
+        (NDD, "banktransfer"): D("29.50"),
+        (NDD.add(days=1), "banktransfer"): D("7.00"),
+        (NDD, "card"): D("3.00"),
+    }
+
+
+def test_separate_invoices_gives_one_invoice_per_service_with_its_addons_and_domain(db):
+    client = make.client(separate_invoices=True)
+    a = make.service(client, next_due_date=NDD, recurring_amount=D("10.00"), domain="a.com")
+    make.addon(a, recurring_amount=D("2.00"))
+    make.addon(a, recurring_amount=D("3.00"), next_due_date=NDD.add(days=5), anchor_day=20)
+    make.domain(client, name="a.com", next_due_date=NDD, recurring_amount=D("12.00"))
+    make.service(client, next_due_date=NDD, recurring_amount=D("5.00"))
+    run(NDD.add(days=5))
+    totals = sorted(i.total for i in Invoice.select())
+    assert totals == [D("3.00"), D("5.00"), D("24.00")]
+    grouped = make.group(separate_invoices=True)
+    other = make.client(group=grouped)
+    make.service(other, next_due_date=NDD, recurring_amount=D("1.00"))
+    make.service(other, next_due_date=NDD, recurring_amount=D("2.00"))
+    assert run(NDD).invoices == 2
+
+
+def test_zero_amount_items_are_not_billed(db):
+    make.service(next_due_date=NDD, recurring_amount=D("0.00"))
+    assert run(NDD).invoices == 0
+
+
+def test_dry_run_reports_what_the_real_run_then_does(db):
+    for i in range(5):
+        client = make.client()
+        make.service(client, next_due_date=NDD, recurring_amount=D("10.00") + i)
+        make.service(client, next_due_date=NDD.add(days=2))
+    planned = run(NDD, dry_run=True)
+    assert Invoice.select().count() == 0 and InvoiceLine.select().count() == 0
+    done = run(NDD)
+    assert (planned.invoices, planned.lines, planned.amount) == (done.invoices, done.lines, done.amount)
+    assert (done.invoices, done.lines) == (10, 10)
+
+
+def test_one_client_on_demand_uses_the_same_rules(db):
+    mine, other = make.client(), make.client()
+    make.service(mine, next_due_date=NDD)
+    make.service(other, next_due_date=NDD)
+    result = run(NDD, client_ids=[mine.id])
+    assert result.invoices == 1 and Invoice.get().client_id == mine.id
+    assert run(NDD).invoices == 1  # the other client is billed by the daily run
+
+
+def test_batches_never_split_a_clients_invoice(db):
+    settings = replace(SETTINGS, batch_size=4)  # one client per chunk
+    clients = [make.client() for _ in range(5)]
+    for client in clients:
+        for _ in range(3):
+            make.service(client, next_due_date=NDD)
+    seen = []
+    result = run(NDD, settings, progress=lambda done, total: seen.append((done, total)))
+    assert result.invoices == 5 and result.lines == 15
+    assert seen[-1] == (5, 5)
+
+
+def test_invoice_selected_items_early(db):
+    client = make.client(separate_invoices=True)
+    a = make.service(client, next_due_date=NDD.add(months=2), recurring_amount=D("10.00"))
+    b = make.service(client, next_due_date=NDD.add(months=2), recurring_amount=D("20.00"))
+    c = make.addon(a, next_due_date=NDD.add(months=3), recurring_amount=D("2.00"))
+    gone = make.service(client, status="terminated")
+    result = invoice_selected_items([("service", a.id), ("service", b.id), ("addon", c.id),
+                                     ("service", gone.id)], NDD, SETTINGS, admin_login="t")
+    assert len(result.invoice_ids) == 2
+    totals = sorted(Invoice.get_by_id(i).total for i in result.invoice_ids)
+    assert totals == [D("2.00"), D("30.00")]
+    assert result.refused == [("service", gone.id, "is terminated; only pending, active or "
+                                                   "suspended items can be invoiced")]
+    again = invoice_selected_items([("service", a.id)], NDD, SETTINGS, admin_login="t")
+    assert again.invoice_ids == []
+    assert "already invoiced" in again.refused[0][2]
+    # the daily run does not bill those periods a second time
+    assert run(NDD.add(months=3)).invoices == 0
