@@ -58,7 +58,7 @@ class RunReport:
         return all(not t["failures"] for t in self.tasks.values())
 
     def to_json(self) -> str:
-        return json.dumps({**asdict(self), "ok": self.ok}, indent=2, sort_keys=True)
+        return json.dumps({**asdict(self), "ok": self.ok}, indent=2, default=str)
 
 
 def _registered_tasks() -> list[tuple[str, Callable[[RunContext], TaskResult]]]:

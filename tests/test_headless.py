@@ -1,0 +1,130 @@
+"""The headless path never imports the TUI framework; the CLI works end to end."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))
+CORE_PACKAGES = ["models", "automation"]
+
+
+def _core_modules() -> list[str]:
+    root = Path(__file__).resolve().parent.parent
+    names = []
+    for package in CORE_PACKAGES:
+        for path in (root / package).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            module = ".".join(path.relative_to(root).with_suffix("").parts)
+            names.append(module.removesuffix(".__init__"))
+    return sorted(names)
+
+
+def test_core_modules_never_import_textual_or_rich():
+    modules = _core_modules()
+    assert "models.invoicing" in modules and "automation.cron" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_cron_command_never_imports_textual(tmp_path):
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    code = (
+        "import sys\n"
+        "from tui.cli import main\n"
+        f"main(['--db', {url!r}, 'init'])\n"
+        f"rc = main(['--db', {url!r}, 'cron', '--date', '2026-01-01', '--json'])\n"
+        "assert rc == 0, rc\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
+        "print('IMPORTED:' + ','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "IMPORTED:"
+
+
+def run_cli(*args, env=None, timeout=60):
+    return subprocess.run([HOSTDESK, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def test_init_then_cron_prints_a_json_report(tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    init = run_cli("--db", url, "init")
+    assert init.returncode == 0, init.stderr
+    assert "database ready" in init.stdout
+    cron = run_cli("--db", url, "cron", "--date", "2026-01-01", "--json")
+    assert cron.returncode == 0, cron.stderr
+    report = json.loads(cron.stdout)
+    assert report["date"] == "2026-01-01" and report["ok"] is True
+    assert list(report["tasks"]) == ["invoices", "reminders", "cancellations", "suspensions",
+                                     "terminations", "fixed_term", "module_queue", "email"]
+    assert (tmp_path / "x.db").stat().st_mode & 0o077 == 0
+
+
+def test_cron_refuses_an_uninitialised_database_and_bad_dates(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = run_cli("--db", url, "cron")
+    assert result.returncode != 0 and "hostdesk init" in result.stderr
+    run_cli("--db", url, "init")
+    bad = run_cli("--db", url, "cron", "--date", "2026-02-30")
+    assert bad.returncode == 2 and "--date: 2026-02-30 is not a date" in bad.stderr
+
+
+def test_a_second_concurrent_cron_exits_at_once(engine, db_url):
+    """While one run holds the lock, another exits non-zero immediately, changing nothing."""
+    from models import runlock
+    from models.db import bind
+    from models.schema import CronRun
+
+    db = bind(db_url)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        acquired, _ = runlock.acquire(holder=f"{os.uname().nodename}:{holder.pid}")
+        assert acquired
+        started = time.monotonic()
+        second = run_cli("--db", db_url, "cron", "--date", "2026-01-01", "--json")
+        assert second.returncode == 3
+        assert "a daily run is in progress" in second.stderr
+        assert time.monotonic() - started < 10
+        assert CronRun.select().count() == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder is gone (as after a SIGKILL): its stale lock is taken over.
+    after = run_cli("--db", db_url, "cron", "--date", "2026-01-01", "--json")
+    assert after.returncode == 0, after.stderr
+    assert CronRun.select().count() == 1
+    db.close()
+
+
+def test_config_show_names_each_source(tmp_path):
+    (tmp_path / "hostdesk.toml").write_text('[billing]\ninvoice_days = 7\n')
+    result = run_cli("--db", f"sqlite:///{tmp_path / 'c.db'}", "config", "show",
+                     env={"HOSTDESK_SUSPEND_DAYS": "9"})
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert "7" in lines["invoice_days"] and "hostdesk.toml" in lines["invoice_days"]
+    assert "9" in lines["suspend_days"] and "HOSTDESK_SUSPEND_DAYS" in lines["suspend_days"]
+    assert "(default)" in lines["terminate_days"]
+    assert "(--db)" in lines["database_url"]
+
+
+def test_config_errors_are_all_reported(tmp_path):
+    (tmp_path / "hostdesk.toml").write_text('invoice_days = "soon"\ncolour = "blue"\n'
+                                            'prorata_day_basis = "lunar"\n')
+    result = run_cli("config", "show")
+    assert result.returncode == 2
+    assert "invoice_days" in result.stderr and "colour" in result.stderr
+    assert "prorata_day_basis" in result.stderr and "calendar or thirty_day" in result.stderr
