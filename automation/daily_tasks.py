@@ -1,42 +1,137 @@
 """The daily run's tasks in rules §11 order. Each is `task(ctx) -> TaskResult`.
 
-The billing, cancellation and provisioning work each task does lives in `models/` and
-`automation/` modules; this file only orders them.
+The rules each task applies live in `models/`; module commands go through the provisioning
+runner, so a failure lands in the module queue with its error instead of stopping the run.
 """
 
 from automation.cron import RunContext, TaskResult
+from models import cancellations, overdue
+from models.clock import Clock
+from models.errors import HostdeskError
+from models.permissions import SYSTEM_LOGIN
+from models.renewals import generate_due_invoices
+from models.schema import Service
 
 
 def generate_invoices(ctx: RunContext) -> TaskResult:
-    return TaskResult()
+    result = generate_due_invoices(
+        ctx.today, ctx.settings, admin_login=SYSTEM_LOGIN, dry_run=ctx.dry_run,
+        send_emails=ctx.send_emails,
+        progress=lambda done, total: ctx.progress("invoices", done, total),
+        heartbeat=ctx.heartbeat)
+    return TaskResult(done=result.invoices, failures=result.failures,
+                      details={"lines": result.lines, "amount": str(result.amount)})
 
 
 def send_reminders(ctx: RunContext) -> TaskResult:
-    return TaskResult()
+    if not ctx.send_emails:
+        return TaskResult(details={"skipped": "emails are off for this run"})
+    total, after = 0, 0
+    while True:
+        queued, after = overdue.queue_reminders(ctx.today, ctx.settings, dry_run=ctx.dry_run,
+                                                after_id=after, limit=ctx.batch_size)
+        total += queued
+        if not after:
+            return TaskResult(done=total)
+        ctx.heartbeat()
+
+
+def _run_module(ctx: RunContext, service_id: int, command: str, **arguments):
+    """Run a module command for the daily run; returns (succeeded, error message)."""
+    from automation.provisioning.runner import run_command
+
+    try:
+        result = run_command(service_id, command, admin_login=SYSTEM_LOGIN,
+                             clock=Clock(ctx.settings.timezone, ctx.today), source="cron",
+                             send_email=ctx.send_emails, **arguments)
+    except HostdeskError as exc:
+        return False, str(exc)
+    return result.success, result.message
+
+
+def _for_each(ctx: RunContext, select, act, label: str) -> TaskResult:
+    """Page through `select(after_id=, limit=)` ids and `act` on each (or count, in a dry run)."""
+    outcome = TaskResult()
+    after, seen = 0, set()
+    while True:
+        ids = select(after_id=after, limit=ctx.batch_size)
+        if not ids:
+            return outcome
+        for item_id in ids:
+            if item_id in seen:
+                continue
+            seen.add(item_id)
+            if ctx.dry_run:
+                outcome.done += 1
+                continue
+            ok, error = act(item_id)
+            if ok:
+                outcome.done += 1
+            else:
+                outcome.failures.append({"item": f"{label} #{item_id}", "error": error})
+        after = ids[-1]
+        ctx.heartbeat()
 
 
 def process_cancellations(ctx: RunContext) -> TaskResult:
-    return TaskResult()
+    if not ctx.settings.process_cancellations:
+        return TaskResult(details={"skipped": "process_cancellations is off"})
+
+    def select(after_id, limit):
+        return [r.id for r in cancellations.due_requests(ctx.today, after_id=after_id, limit=limit)]
+
+    def act(request_id):
+        from models.schema import CancellationRequest
+
+        request = CancellationRequest.get_by_id(request_id)
+        service = Service.get_by_id(request.service_id)
+        if service.status in ("active", "suspended"):
+            ok, error = _run_module(ctx, service.id, "terminate")
+            if not ok:
+                return False, error
+        cancellations.complete_request(request_id, ctx.today, SYSTEM_LOGIN)
+        return True, ""
+
+    requests = _for_each(ctx, select, act, "cancellation request")
+
+    def select_auto(after_id, limit):
+        return [s.id for s in cancellations.due_auto_terminations(ctx.today, after_id=after_id,
+                                                                  limit=limit)]
+
+    auto = _for_each(ctx, select_auto, lambda sid: _run_module(ctx, sid, "terminate"),
+                     "service (auto-terminate)")
+    return TaskResult(done=requests.done + auto.done, failures=requests.failures + auto.failures,
+                      details={"requests": requests.done, "auto_terminated": auto.done})
 
 
 def suspend_overdue(ctx: RunContext) -> TaskResult:
-    return TaskResult()
+    return _for_each(ctx, lambda **page: overdue.services_to_suspend(ctx.today, ctx.settings, **page),
+                     lambda sid: _run_module(ctx, sid, "suspend", reason=""),  # blank: non-payment
+                     "service")
 
 
 def terminate_overdue(ctx: RunContext) -> TaskResult:
-    return TaskResult()
+    return _for_each(ctx, lambda **page: overdue.services_to_terminate(ctx.today, ctx.settings, **page),
+                     lambda sid: _run_module(ctx, sid, "terminate"), "service")
 
 
 def terminate_fixed_term(ctx: RunContext) -> TaskResult:
-    return TaskResult()
+    def select(after_id, limit):
+        return [s.id for s in cancellations.due_fixed_term(ctx.today, after_id=after_id, limit=limit)]
+
+    return _for_each(ctx, select, lambda sid: _run_module(ctx, sid, "terminate"), "service")
 
 
 def retry_module_queue(ctx: RunContext) -> TaskResult:
-    return TaskResult()
+    from automation.provisioning.runner import module_queue_task
+
+    return module_queue_task(ctx)
 
 
 def deliver_email(ctx: RunContext) -> TaskResult:
-    return TaskResult()
+    from automation.mail import email_task
+
+    return email_task(ctx)
 
 
 TASKS = [

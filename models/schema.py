@@ -592,7 +592,10 @@ class EmailOutbox(BaseModel):
     sent_at = UTCDateTimeField(null=True)
 
     class Meta:
-        indexes = ((("status", "id"), False),)
+        indexes = (
+            (("status", "id"), False),
+            (("related_type", "related_id", "template"), False),
+        )
 
 
 class EmailTemplate(BaseModel):

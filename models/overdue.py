@@ -1,0 +1,120 @@
+"""What the daily run suspends, terminates and reminds about (rules §4, §11).
+
+Each selection excludes what is already done (status changed, reminder queued, module job
+pending), so running the same day again finds nothing new.
+"""
+
+import pendulum
+from peewee import fn
+
+from models.db import database
+from models.emails import queue_email
+from models.money import format_money
+from models.schema import (
+    Client,
+    EmailOutbox,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    ItemType,
+    ModuleJob,
+    Service,
+    ServiceStatus,
+)
+from models.settings import Settings
+
+
+def _has_unpaid_line_due_by(cutoff: pendulum.Date):
+    return fn.EXISTS(InvoiceLine.select(InvoiceLine.id).join(Invoice).where(
+        (InvoiceLine.item_type == ItemType.SERVICE) & (InvoiceLine.item_id == Service.id)
+        & (InvoiceLine.cancelled == False)  # noqa: E712
+        & (Invoice.status == InvoiceStatus.UNPAID) & (Invoice.due_date <= cutoff)))
+
+
+def _not_overridden(today: pendulum.Date):
+    return ((Service.override_suspend == False)  # noqa: E712
+            | (Service.override_suspend_until.is_null(False) & (Service.override_suspend_until < today)))
+
+
+def _no_pending_job(command: str):
+    return ~fn.EXISTS(ModuleJob.select(ModuleJob.id).where(
+        (ModuleJob.service == Service.id) & (ModuleJob.command == command)
+        & ModuleJob.status.in_(("queued", "failed"))))
+
+
+def overdue_services(today: pendulum.Date, days: int, statuses: tuple, command: str, *,
+                     after_id: int = 0, limit: int = 500) -> list[int]:
+    """Ids of services with an unpaid line due at least `days` ago, not exempted by override."""
+    cutoff = today.subtract(days=days)
+    query = (Service.select(Service.id)
+             .where(Service.status.in_(statuses) & (Service.id > after_id)
+                    & _has_unpaid_line_due_by(cutoff) & _not_overridden(today)
+                    & _no_pending_job(command))
+             .order_by(Service.id).limit(limit))
+    return [row[0] for row in query.tuples()]
+
+
+def services_to_suspend(today, settings: Settings, **page) -> list[int]:
+    if not settings.suspend_enabled:
+        return []
+    return overdue_services(today, settings.suspend_days, (ServiceStatus.ACTIVE,), "suspend", **page)
+
+
+def services_to_terminate(today, settings: Settings, **page) -> list[int]:
+    if not settings.terminate_enabled:
+        return []
+    return overdue_services(today, settings.terminate_days,
+                            (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED), "terminate", **page)
+
+
+# --- reminders -----------------------------------------------------------------------------
+
+REMINDER_TEMPLATES = ("invoice_reminder", "overdue_reminder_1", "overdue_reminder_2",
+                      "overdue_reminder_3")
+
+
+def reminder_level(invoice_due: pendulum.Date, today: pendulum.Date, settings: Settings) -> str | None:
+    """The reminder an unpaid invoice is due for today: the latest level reached, or None."""
+    level = None
+    if (invoice_due - today).days <= settings.reminder_days_before and today < invoice_due:
+        level = "invoice_reminder"
+    for number, days in enumerate(settings.overdue_reminder_days, start=1):
+        if (today - invoice_due).days >= days:
+            level = f"overdue_reminder_{min(number, 3)}"
+    return level
+
+
+def queue_reminders(today: pendulum.Date, settings: Settings, *, dry_run: bool = False,
+                    after_id: int = 0, limit: int = 500) -> tuple[int, int]:
+    """Queue today's reminders for one page of unpaid invoices. Returns (queued, last id seen).
+
+    Each level is sent at most once per invoice: an outbox row for it means it was sent.
+    """
+    horizon = today.add(days=settings.reminder_days_before)
+    invoices = list(Invoice.select(Invoice, Client).join(Client)
+                    .where((Invoice.status == InvoiceStatus.UNPAID) & (Invoice.due_date <= horizon)
+                           & (Invoice.id > after_id))
+                    .order_by(Invoice.id).limit(limit))
+    if not invoices:
+        return 0, 0
+    sent = {(row.related_id, row.template) for row in EmailOutbox.select(
+        EmailOutbox.related_id, EmailOutbox.template).where(
+        (EmailOutbox.related_type == "invoice")
+        & EmailOutbox.related_id.in_([i.id for i in invoices])
+        & EmailOutbox.template.in_(REMINDER_TEMPLATES))}
+    queued = 0
+    with database.atomic():
+        for invoice in invoices:
+            level = reminder_level(invoice.due_date, today, settings)
+            if level is None or (invoice.id, level) in sent:
+                continue
+            queued += 1
+            if dry_run:
+                continue
+            queue_email(level, to=invoice.client.email, client_id=invoice.client_id,
+                        related_type="invoice", related_id=invoice.id,
+                        context={"client": invoice.client, "invoice": invoice,
+                                 "total": format_money(invoice.total - invoice.amount_paid),
+                                 "due_date": invoice.due_date.isoformat(),
+                                 "company_name": settings.company_name})
+    return queued, invoices[-1].id

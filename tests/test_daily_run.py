@@ -1,0 +1,192 @@
+"""Scenarios of the daily run on a fixed calendar (rules §4, §5, §10, §11).
+
+Every scenario runs the day twice: the second run must find nothing new (the Kill Bill pattern).
+"""
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pendulum
+import pytest
+
+from automation.cron import run_daily
+from models import cancellations, invoicing
+from models.clock import Clock
+from models.schema import (
+    CancellationRequest,
+    EmailOutbox,
+    Invoice,
+    InvoiceLine,
+    ModuleJob,
+    Service,
+    ServiceAddon,
+)
+from models.settings import Settings
+from tests import factories as make
+
+D = Decimal
+NDD = pendulum.date(2026, 3, 15)
+SETTINGS = Settings(smtp_port=1)  # no mail server: delivery fails and is retried later
+
+
+def day(d, settings=SETTINGS, **kw):
+    """Run the daily run for day `d` twice; return the first report, checking the second is empty."""
+    first = run_daily(settings, Clock("UTC", d), **kw)
+    again = run_daily(settings, Clock("UTC", d), **kw)
+    for name, result in again.tasks.items():
+        if name in ("email", "module_queue"):
+            continue  # delivery retries are governed by their own backoff
+        assert result["done"] == 0, f"second run on {d} did {name} again: {result}"
+    return first
+
+
+def done(report, task):
+    return report.tasks[task]["done"]
+
+
+def status(service):
+    return Service.get_by_id(service.id).status
+
+
+def pay(invoice, on):
+    invoicing.record_payment(invoice.id, str(invoice.total - invoice.amount_paid), date=on,
+                             method="card", admin_login="tester")
+
+
+def test_renewal_invoice_generated_invoice_days_before_ndd(db):
+    make.service(next_due_date=NDD)
+    assert done(day(NDD.subtract(days=15)), "invoices") == 0
+    assert done(day(NDD.subtract(days=14)), "invoices") == 1
+    assert Invoice.get().due_date == NDD
+
+
+def test_overdue_suspension_override_and_unsuspension_on_payment(db):
+    plain = make.service(next_due_date=NDD)
+    until = make.service(next_due_date=NDD, override_suspend=True,
+                         override_suspend_until=NDD.add(days=10))
+    never = make.service(next_due_date=NDD, override_suspend=True, override_suspend_until=None)
+    day(NDD.subtract(days=14))
+    assert done(day(NDD.add(days=4)), "suspensions") == 0
+    report = day(NDD.add(days=5))
+    assert done(report, "suspensions") == 1
+    assert (status(plain), status(until), status(never)) == ("suspended", "active", "active")
+    assert Service.get_by_id(plain.id).suspension_reason == invoicing.OVERDUE_REASON
+    day(NDD.add(days=11))  # the override date has passed
+    assert (status(until), status(never)) == ("suspended", "active")
+    pay(Invoice.get(Invoice.client == plain.client_id), NDD.add(days=12))
+    report = day(NDD.add(days=12))
+    assert done(report, "module_queue") == 1
+    assert status(plain) == "active"
+
+
+def test_custom_suspension_reason_stays_suspended_after_payment(db):
+    service = make.service(next_due_date=NDD, status="suspended", suspension_reason="Abuse")
+    day(NDD.subtract(days=14))
+    pay(Invoice.get(), NDD)
+    day(NDD.add(days=1))
+    assert status(service) == "suspended"
+    assert ModuleJob.select().count() == 0
+
+
+def test_overdue_termination_at_terminate_days(db):
+    service = make.service(next_due_date=NDD)
+    backups = make.addon(service)
+    day(NDD.subtract(days=14))
+    assert done(day(NDD.add(days=29)), "terminations") == 0
+    assert status(service) == "suspended"
+    assert done(day(NDD.add(days=30)), "terminations") == 1
+    assert status(service) == "terminated"
+    assert ServiceAddon.get_by_id(backups.id).status == "cancelled"
+
+
+def test_switched_off_suspension_and_termination(db):
+    service = make.service(next_due_date=NDD)
+    settings = replace(SETTINGS, suspend_enabled=False, terminate_enabled=False)
+    day(NDD.subtract(days=14), settings)
+    day(NDD.add(days=40), settings)
+    assert status(service) == "active"
+
+
+def test_immediate_cancellation_at_next_run_with_addons(db):
+    service = make.service(next_due_date=NDD)
+    addon = make.addon(service)
+    day(NDD.subtract(days=14))
+    request = cancellations.request_cancellation(service.id, "immediate", "closing shop",
+                                                 requested_by="tester")
+    assert Invoice.get().status == "cancelled"  # its unpaid lines were cancelled
+    assert done(day(NDD.subtract(days=13)), "cancellations") == 1
+    assert status(service) == "cancelled"
+    assert ServiceAddon.get_by_id(addon.id).status == "cancelled"
+    assert CancellationRequest.get_by_id(request.id).status == "completed"
+
+
+def test_end_of_period_cancellation_on_its_ndd(db):
+    service = make.service(next_due_date=NDD)
+    cancellations.request_cancellation(service.id, "end_of_period", "too expensive",
+                                       requested_by="tester")
+    assert done(day(NDD.subtract(days=14)), "invoices") == 0  # no renewal for it
+    assert done(day(NDD.subtract(days=1)), "cancellations") == 0
+    assert status(service) == "active"
+    assert done(day(NDD), "cancellations") == 1
+    assert status(service) == "cancelled"
+
+
+def test_cancellation_processing_can_be_switched_off(db):
+    service = make.service(next_due_date=NDD)
+    cancellations.request_cancellation(service.id, "immediate", "bye", requested_by="tester")
+    day(NDD, replace(SETTINGS, process_cancellations=False))
+    assert status(service) == "active"
+
+
+def test_admin_auto_terminate_at_end_of_cycle(db):
+    service = make.service(next_due_date=NDD)
+    day(NDD.subtract(days=14))
+    cancellations.set_auto_terminate(service.id, True, "customer asked", "tester")
+    assert Invoice.get().status == "cancelled"
+    day(NDD.subtract(days=1))
+    assert status(service) == "active"
+    day(NDD)
+    assert status(service) == "terminated"
+
+
+def test_fixed_term_product_terminates_after_its_days(db):
+    trial = make.product(auto_terminate_days=30)
+    service = make.service(product_row=trial, registration_date=pendulum.date(2026, 3, 1),
+                           next_due_date=pendulum.date(2026, 4, 1), recurring_amount=D("0.00"))
+    day(pendulum.date(2026, 3, 30))
+    assert status(service) == "active"
+    assert done(day(pendulum.date(2026, 3, 31)), "fixed_term") == 1
+    assert status(service) == "terminated"
+
+
+def test_reminders_sent_once_each(db):
+    make.service(next_due_date=NDD)
+    day(NDD.subtract(days=14))
+    templates = lambda: sorted(e.template for e in EmailOutbox.select().where(  # noqa: E731
+        EmailOutbox.template != "invoice_created"))
+    day(NDD.subtract(days=8))
+    assert templates() == []
+    day(NDD.subtract(days=7))
+    assert templates() == ["invoice_reminder"]
+    day(NDD.add(days=1))
+    day(NDD.add(days=2))
+    assert templates() == ["invoice_reminder", "overdue_reminder_1"]
+    day(NDD.add(days=14))
+    assert templates() == ["invoice_reminder", "overdue_reminder_1", "overdue_reminder_3"]
+
+
+def test_dry_run_reports_the_counts_of_the_real_run_and_changes_nothing(db):
+    for i in range(4):
+        make.service(next_due_date=NDD)
+    overdue = make.service(next_due_date=NDD.subtract(months=1))
+    invoicing.create_invoice(
+        overdue.client_id,
+        [invoicing.renewal_line_spec("service", overdue, overdue.next_due_date, "Hosting")],
+        date=NDD.subtract(months=1), due_date=overdue.next_due_date, payment_method="card",
+        admin_login="t")
+    dry = run_daily(SETTINGS, Clock("UTC", NDD), dry_run=True)
+    assert Invoice.select().count() == 1 and status(overdue) == "active"
+    real = run_daily(SETTINGS, Clock("UTC", NDD))
+    for task in ("invoices", "reminders", "suspensions", "terminations", "cancellations"):
+        assert done(dry, task) == done(real, task), task
+    assert done(real, "invoices") == 4 and done(real, "suspensions") == 1
