@@ -23,6 +23,20 @@ CONFIG_FILE = "hostdesk.toml"
 EXTRA_KEYS = ("database_url", "secret_key")
 
 
+def key_file_path() -> Path:
+    """Where `hostdesk init` keeps a generated secret key when none is configured."""
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "secret.key"
+
+
+def write_key_file(key: str) -> Path:
+    path = key_file_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return path
+
+
 def default_database_url() -> str:
     data_dir = Path(platformdirs.user_data_dir(APP_NAME))
     return f"sqlite:///{data_dir / 'hostdesk.db'}"
@@ -149,6 +163,8 @@ def load_config(config_path: str | None = None, database_url: str | None = None,
         secret, sources["secret_key"] = environ["HOSTDESK_SECRET_KEY"], "environment HOSTDESK_SECRET_KEY"
     elif document.get("secret_key"):
         secret, sources["secret_key"] = str(document["secret_key"]), str(path)
+    elif key_file_path().is_file():
+        secret, sources["secret_key"] = key_file_path().read_text().strip(), str(key_file_path())
     else:
         secret, sources["secret_key"] = "", "not set"
 

@@ -128,3 +128,18 @@ def test_config_errors_are_all_reported(tmp_path):
     assert result.returncode == 2
     assert "invoice_days" in result.stderr and "colour" in result.stderr
     assert "prorata_day_basis" in result.stderr and "calendar or thirty_day" in result.stderr
+
+
+def test_missing_secret_key_is_a_clear_startup_error_and_init_creates_one(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "HOSTDESK_SECRET_KEY"}
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    run = lambda *a: subprocess.run([HOSTDESK, *a], capture_output=True, text=True,  # noqa: E731
+                                    env=env, timeout=60)
+    init = run("--db", url, "init")
+    assert init.returncode == 0 and "generated a secret key" in init.stdout
+    key_file = tmp_path / "xdg-config" / "hostdesk" / "secret.key"
+    assert key_file.stat().st_mode & 0o077 == 0 and len(key_file.read_text().strip()) > 20
+    assert run("--db", url, "cron", "--date", "2026-01-01").returncode == 0
+    key_file.unlink()
+    refused = run("--db", url, "cron", "--date", "2026-01-01")
+    assert refused.returncode == 2 and "no secret key is configured" in refused.stderr

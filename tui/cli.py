@@ -71,9 +71,33 @@ def _open_database(config, *, create: bool = False):
     return db
 
 
+def _require_secret_key(config) -> None:
+    from models import secrets
+
+    if not config.secret_key:
+        raise SystemExit(_fail(str(secrets.MissingSecretKey())))
+
+
+def _ensure_secret_key(config):
+    """init/demo on a fresh machine: generate a private key file when no key is configured."""
+    from dataclasses import replace
+
+    from automation.config import write_key_file
+    from models import secrets
+
+    if config.secret_key:
+        return config
+    key = secrets.new_key()
+    path = write_key_file(key)
+    print(f"generated a secret key in {path} (keep it: it decrypts stored passwords)")
+    secrets.configure(key)
+    return replace(config, secret_key=key)
+
+
 def cmd_init(args, config) -> int:
     from models.admins import ensure_first_admin
 
+    config = _ensure_secret_key(config)
     db = _open_database(config, create=True)
     admin = ensure_first_admin(args.login or getpass.getuser())
     print(f"database ready: {config.database_url}")
@@ -89,6 +113,7 @@ def cmd_cron(args, config) -> int:
     from models.errors import RunInProgress
     from models.parsing import parse_date
 
+    _require_secret_key(config)
     clock = Clock(config.settings.timezone)
     if args.date:
         try:
@@ -150,6 +175,7 @@ def cmd_config_show(args, config) -> int:
 def cmd_demo(args, config) -> int:
     from automation.demo import build_demo
 
+    config = _ensure_secret_key(config)
     db = _open_database(config, create=True)
     summary = build_demo(seed=args.seed, clients=args.clients,
                          today=pendulum.today(config.settings.timezone).date(),
@@ -164,6 +190,7 @@ def cmd_demo(args, config) -> int:
 def cmd_tui(args, config) -> int:
     from tui.app import run_tui
 
+    _require_secret_key(config)
     db = _open_database(config)
     db.close()
     return run_tui(config, login=args.login or getpass.getuser())
@@ -181,6 +208,9 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     except ValidationError as exc:
         return _fail(f"config: {exc}")
+    from models import secrets
+
+    secrets.configure(config.secret_key)
     try:
         if args.command == "init":
             return cmd_init(args, config)
