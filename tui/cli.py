@@ -38,6 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     cron.add_argument("--json", action="store_true", help="print a machine-readable report")
     cron.add_argument("--no-email", action="store_true", help="queue no emails in this run")
 
+    cancel = sub.add_parser("cancel-request", help="file a cancellation request for a service")
+    cancel.add_argument("service_id", metavar="SERVICE_ID")
+    cancel.add_argument("--type", required=True, choices=["immediate", "end_of_period"],
+                        dest="cancel_type")
+    cancel.add_argument("--reason", required=True)
+    cancel.add_argument("--domain-auto-renew-off", action="store_true",
+                        help="also turn off auto-renew of the service's domain")
+
     config = sub.add_parser("config", help="show the resolved configuration")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION")
     config_sub.add_parser("show", help="print every setting, its value and where it came from")
@@ -162,6 +170,32 @@ def _print_summary(report) -> None:
     print("all tasks succeeded" if report.ok else "some tasks failed")
 
 
+def cmd_cancel_request(args, config) -> int:
+    from models.cancellations import request_cancellation
+    from models.errors import HostdeskError, ValidationError
+    from models.parsing import parse_int_id
+    from models.permissions import MANAGE_CANCELLATIONS, find_admin, require
+
+    db = _open_database(config)
+    try:
+        service_id = parse_int_id(args.service_id, "SERVICE_ID")
+        login = args.login or getpass.getuser()
+        require(find_admin(login), MANAGE_CANCELLATIONS)
+        request = request_cancellation(
+            service_id, args.cancel_type, args.reason, requested_by=login,
+            disable_domain_auto_renew=args.domain_auto_renew_off,
+            admin_notice_email=config.settings.admin_notice_email,
+            company_name=config.settings.company_name)
+    except ValidationError as exc:
+        return _fail(str(exc))
+    except HostdeskError as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    finally:
+        db.close()
+    print(f"cancellation request #{request.id} filed for service #{service_id} ({request.type})")
+    return EXIT_OK
+
+
 def cmd_config_show(args, config) -> int:
     from automation.config import describe
 
@@ -216,6 +250,8 @@ def main(argv=None) -> int:
             return cmd_init(args, config)
         if args.command == "cron":
             return cmd_cron(args, config)
+        if args.command == "cancel-request":
+            return cmd_cancel_request(args, config)
         if args.command == "config":
             if args.config_command != "show":
                 return _fail("usage: hostdesk config show")

@@ -1,0 +1,45 @@
+"""`hostdesk cancel-request` files requests headlessly (for a client portal)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pendulum
+
+from models.schema import Admin, CancellationRequest, Invoice
+from tests import factories as make
+
+HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))
+
+
+def cli(db_url, *args, login="portal"):
+    return subprocess.run([HOSTDESK, "--db", db_url, "--login", login, "cancel-request", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cancel_request_from_the_command_line(db, db_url):
+    make.ensure_template("admin_cancellation_notice")
+    Admin.create(login="portal", role="support")
+    Admin.create(login="sales", role="sales")
+    service = make.service(next_due_date=pendulum.date(2026, 3, 1))
+    free = make.service(billing_cycle="free", next_due_date=None)
+    db.close()
+
+    ok = cli(db_url, str(service.id), "--type", "end_of_period", "--reason", "moving away")
+    assert ok.returncode == 0, ok.stderr
+    assert f"service #{service.id}" in ok.stdout
+    again = cli(db_url, str(service.id), "--type", "immediate", "--reason", "now")
+    assert again.returncode == 1 and "already has an open cancellation request" in again.stderr
+    assert cli(db_url, str(free.id), "--type", "immediate", "--reason", "x").returncode == 1
+    bad = cli(db_url, "abc", "--type", "immediate", "--reason", "x")
+    assert bad.returncode == 2 and "SERVICE_ID" in bad.stderr
+    denied = cli(db_url, str(free.id), "--type", "immediate", "--reason", "x", login="sales")
+    assert denied.returncode == 1 and "manage cancellation requests" in denied.stderr
+    unknown = cli(db_url, str(free.id), "--type", "immediate", "--reason", "x", login="nobody")
+    assert unknown.returncode == 1
+
+    db.connect(reuse_if_open=True)
+    requests = list(CancellationRequest.select())
+    assert [(r.service_id, r.type, r.reason, r.requested_by) for r in requests] == [
+        (service.id, "end_of_period", "moving away", "portal")]
+    assert Invoice.select().count() == 0
