@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Callable, Iterable
 
 import pendulum
-from peewee import JOIN, IntegrityError, fn
+from peewee import JOIN, IntegrityError
 
 from models import audit
 from models.cycles import Cycle
@@ -68,36 +68,25 @@ class RenewalResult:
 
 
 # --- selection -----------------------------------------------------------------------------
+# The queries use only indexed columns; what blocks an item (an open cancellation request, an
+# unpaid earlier renewal, an already billed period) is read for the whole chunk in a few batched
+# queries and applied in Python. Correlated NOT EXISTS per candidate made PostgreSQL's planner
+# scan invoice_line once per service.
 
 
-def _open_cancellation(service_id_column):
-    return fn.EXISTS(CancellationRequest.select(CancellationRequest.id).where(
-        (CancellationRequest.service == service_id_column) & (CancellationRequest.status == "open")))
-
-
-def _unpaid_renewal(item_type: str, item_id_column):
-    return fn.EXISTS(InvoiceLine.select(InvoiceLine.id).join(Invoice).where(
-        (InvoiceLine.item_type == item_type) & (InvoiceLine.item_id == item_id_column)
-        & (InvoiceLine.kind == LineKind.RENEWAL) & (InvoiceLine.cancelled == False)  # noqa: E712
-        & (Invoice.status == InvoiceStatus.UNPAID)))
-
-
-def _service_query(horizon, standard: bool, client_ids=None):
+def _service_query(horizon, client_ids=None):
     query = (Service.select(Service, Product.name.alias("product_name"))
              .join(Product)
              .where(Service.status.in_(ServiceStatus.BILLABLE)
                     & Service.billing_cycle.not_in(NON_RECURRING)
                     & Service.next_due_date.is_null(False) & (Service.next_due_date <= horizon)
-                    & (Service.auto_terminate_end_of_cycle == False)  # noqa: E712
-                    & ~_open_cancellation(Service.id)))
-    if standard:
-        query = query.where(~_unpaid_renewal(ItemType.SERVICE, Service.id))
+                    & (Service.auto_terminate_end_of_cycle == False)))  # noqa: E712
     if client_ids is not None:
         query = query.where(Service.client.in_(client_ids))
     return query
 
 
-def _addon_query(horizon, standard: bool, client_ids=None):
+def _addon_query(horizon, client_ids=None):
     query = (ServiceAddon.select(ServiceAddon, Service.client.alias("client_id_"),
                                  Service.payment_method.alias("payment_method_"))
              .join(Service)
@@ -105,92 +94,95 @@ def _addon_query(horizon, standard: bool, client_ids=None):
                     & ServiceAddon.billing_cycle.not_in(NON_RECURRING)
                     & ServiceAddon.next_due_date.is_null(False)
                     & (ServiceAddon.next_due_date <= horizon)
-                    & (Service.auto_terminate_end_of_cycle == False)  # noqa: E712
-                    & ~_open_cancellation(Service.id)))
-    if standard:
-        query = query.where(~_unpaid_renewal(ItemType.ADDON, ServiceAddon.id))
+                    & (Service.auto_terminate_end_of_cycle == False)))  # noqa: E712
     if client_ids is not None:
         query = query.where(Service.client.in_(client_ids))
     return query
 
 
-def _domain_query(horizon, standard: bool, client_ids=None):
+def _domain_query(horizon, client_ids=None):
     query = Domain.select().where(
         (Domain.status == DomainStatus.ACTIVE) & (Domain.auto_renew == True)  # noqa: E712
         & Domain.next_due_date.is_null(False) & (Domain.next_due_date <= horizon))
-    if standard:
-        query = query.where(~_unpaid_renewal(ItemType.DOMAIN, Domain.id))
     if client_ids is not None:
         query = query.where(Domain.client.in_(client_ids))
     return query
 
 
-def _candidates(horizon, standard: bool, client_ids) -> list[Candidate]:
+def _candidates(horizon, client_ids) -> list[Candidate]:
     found = []
-    for service in _service_query(horizon, standard, client_ids).objects():
+    for service in _service_query(horizon, client_ids).objects():
         label = service.product_name + (f" - {service.domain}" if service.domain else "")
         found.append(Candidate(ItemType.SERVICE, service, service.client_id, service.payment_method,
-                               label, service.billing_cycle, domain_name=service.domain))
-    for addon in _addon_query(horizon, standard, client_ids).objects():
+                               label, service.billing_cycle, parent_service_id=service.id,
+                               domain_name=service.domain))
+    for addon in _addon_query(horizon, client_ids).objects():
         found.append(Candidate(ItemType.ADDON, addon, addon.client_id_, addon.payment_method_,
                                f"Addon: {addon.name}", addon.billing_cycle,
                                parent_service_id=addon.service_id))
-    for domain in _domain_query(horizon, standard, client_ids):
+    for domain in _domain_query(horizon, client_ids):
         years = int(domain.years or 1)
         found.append(Candidate(ItemType.DOMAIN, domain, domain.client_id, domain.payment_method,
                                f"Domain renewal - {domain.name} - {years} year{'s' if years > 1 else ''}",
                                DOMAIN_CYCLES.get(years, Cycle.ANNUALLY).value,
                                domain_name=domain.name))
-    return found
+    return _without_open_cancellations(found)
 
 
-def _client_ids_with_candidates(horizon, standard: bool, only: Iterable[int] | None) -> list[int]:
-    """The clients that have something to bill, sorted (cheap: ids only, through indexes)."""
+def _without_open_cancellations(candidates: list[Candidate]) -> list[Candidate]:
+    service_ids = list({c.parent_service_id for c in candidates if c.parent_service_id})
+    cancelling = set()
+    for start in range(0, len(service_ids), 500):
+        cancelling.update(row[0] for row in CancellationRequest.select(CancellationRequest.service)
+                          .where(CancellationRequest.service.in_(service_ids[start:start + 500])
+                                 & (CancellationRequest.status == "open")).tuples())
+    return [c for c in candidates if c.parent_service_id not in cancelling]
+
+
+def _client_ids_with_candidates(horizon, only: Iterable[int] | None) -> list[int]:
+    """The clients that may have something to bill, sorted (cheap: ids only, through indexes)."""
     only = list(only) if only is not None else None
     ids = set()
-    for query in (_service_query(horizon, standard, only).select(Service.client).distinct(),
-                  _addon_query(horizon, standard, only).select(Service.client).distinct(),
-                  _domain_query(horizon, standard, only).select(Domain.client).distinct()):
+    for query in (_service_query(horizon, only).select(Service.client).distinct(),
+                  _addon_query(horizon, only).select(Service.client).distinct(),
+                  _domain_query(horizon, only).select(Domain.client).distinct()):
         ids.update(row[0] for row in query.tuples())
     return sorted(ids)
 
 
-def _latest_billed_ends(candidates: list[Candidate]) -> dict:
-    """(item_type, item_id) -> the end of its latest live renewal line (continuous invoicing)."""
-    ends = {}
+@dataclass
+class BillingHistory:
+    """What is already billed for a chunk's items (live renewal lines only)."""
+
+    billed: set = field(default_factory=set)  # (item_type, item_id, period_start)
+    latest_end: dict = field(default_factory=dict)  # (item_type, item_id) -> period end
+    unpaid: set = field(default_factory=set)  # (item_type, item_id) with an unpaid renewal
+
+
+def _billing_history(candidates: list[Candidate]) -> BillingHistory:
+    history = BillingHistory()
     by_type = defaultdict(list)
     for c in candidates:
         by_type[c.item_type].append(c.item.id)
     for item_type, ids in by_type.items():
         for start in range(0, len(ids), 500):
-            rows = (InvoiceLine.select(InvoiceLine.item_id, fn.MAX(InvoiceLine.period_end))
-                    .where((InvoiceLine.item_type == item_type)
-                           & InvoiceLine.item_id.in_(ids[start:start + 500])
-                           & (InvoiceLine.kind == LineKind.RENEWAL)
-                           & (InvoiceLine.cancelled == False))  # noqa: E712
-                    .group_by(InvoiceLine.item_id).tuples())
-            for item_id, end in rows:
-                ends[(item_type, item_id)] = InvoiceLine.period_end.python_value(end)
-    return ends
-
-
-def _billed_starts(candidates: list[Candidate]) -> set:
-    """(item_type, item_id, period_start) of every live renewal line of these items."""
-    billed = set()
-    by_type = defaultdict(list)
-    for c in candidates:
-        by_type[c.item_type].append(c.item.id)
-    for item_type, ids in by_type.items():
-        for start in range(0, len(ids), 500):
-            rows = (InvoiceLine.select(InvoiceLine.item_id, InvoiceLine.period_start)
+            rows = (InvoiceLine.select(InvoiceLine.item_id, InvoiceLine.period_start,
+                                       InvoiceLine.period_end, Invoice.status)
+                    .join(Invoice)
                     .where((InvoiceLine.item_type == item_type)
                            & InvoiceLine.item_id.in_(ids[start:start + 500])
                            & (InvoiceLine.kind == LineKind.RENEWAL)
                            & (InvoiceLine.cancelled == False))  # noqa: E712
                     .tuples())
-            for item_id, period_start in rows:
-                billed.add((item_type, item_id, InvoiceLine.period_start.python_value(period_start)))
-    return billed
+            for item_id, period_start, end, status in rows:
+                key = (item_type, item_id)
+                history.billed.add((item_type, item_id, InvoiceLine.period_start.python_value(period_start)))
+                end = InvoiceLine.period_end.python_value(end)
+                if end is not None and (key not in history.latest_end or end > history.latest_end[key]):
+                    history.latest_end[key] = end
+                if status == InvoiceStatus.UNPAID:
+                    history.unpaid.add(key)
+    return history
 
 
 # --- periods and grouping --------------------------------------------------------------------
@@ -238,10 +230,12 @@ def _separate_clients(client_ids: list[int]) -> set:
 def plan_invoices(candidates: list[Candidate], today, settings: Settings, *,
                   continuous: bool, separate_clients: set) -> dict:
     """Group the lines to write into invoices: key -> (client_id, due, method, [LineSpec])."""
-    latest = _latest_billed_ends(candidates) if continuous else {}
-    billed = _billed_starts(candidates)
+    history = _billing_history(candidates)
+    if not continuous:  # standard mode: nothing new while an earlier renewal is unpaid
+        candidates = [c for c in candidates if (c.item_type, c.item.id) not in history.unpaid]
     per_candidate = [(c, _periods_to_bill(c, today, settings, continuous,
-                                          latest.get((c.item_type, c.item.id)), billed))
+                                          history.latest_end.get((c.item_type, c.item.id)),
+                                          history.billed))
                      for c in candidates]
     service_due = {}
     for c, specs in per_candidate:
@@ -329,7 +323,7 @@ def generate_due_invoices(today, settings: Settings, *, admin_login: str = "syst
     """Bill every item due by `today` (rules §4): the daily run, or one client on demand."""
     standard = not settings.continuous_invoicing
     horizon = _max_horizon(today, settings)
-    clients = _client_ids_with_candidates(horizon, standard, client_ids)
+    clients = _client_ids_with_candidates(horizon, client_ids)
     total = RenewalResult()
     chunk_size = max(1, settings.batch_size // 4)
     for done in range(0, len(clients), chunk_size):
@@ -354,7 +348,7 @@ def _bill_chunk(client_ids, today, settings, horizon, standard, admin_login, dry
     for attempt in range(3):
         try:
             with database.atomic() as transaction:
-                candidates = _candidates(horizon, standard, client_ids)
+                candidates = _candidates(horizon, client_ids)
                 groups = plan_invoices(candidates, today, settings,
                                        continuous=not standard,
                                        separate_clients=_separate_clients(client_ids))

@@ -67,16 +67,27 @@ _counter = iter(range(1, 10**9))
 
 
 @pytest.fixture
-def db_url(engine, request, tmp_path):
-    """A URL of a fresh, migrated, empty database of the engine under test."""
-    if engine == "sqlite":
-        path = tmp_path / "hostdesk.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
-    server = request.getfixturevalue("pg_server")
-    name = f"test_{os.getpid()}_{next(_counter)}"
-    server.admin_sql(f"CREATE DATABASE {name} TEMPLATE hostdesk_template")
-    return server.url(name)
+def new_database_url(engine, request, tmp_path):
+    """A factory of URLs of fresh, migrated, empty databases of the engine under test."""
+
+    def make() -> str:
+        number = next(_counter)
+        if engine == "sqlite":
+            path = tmp_path / f"hostdesk-{number}.db"
+            shutil.copy(request.getfixturevalue("sqlite_template"), path)
+            return f"sqlite:///{path}"
+        server = request.getfixturevalue("pg_server")
+        name = f"test_{os.getpid()}_{number}"
+        server.admin_sql(f"CREATE DATABASE {name} TEMPLATE hostdesk_template")
+        return server.url(name)
+
+    return make
+
+
+@pytest.fixture
+def db_url(new_database_url):
+    """The URL of a fresh, migrated, empty database of the engine under test."""
+    return new_database_url()
 
 
 @pytest.fixture

@@ -1,0 +1,122 @@
+"""The real `hostdesk cron` process: one run at a time, and crash-safe under SIGKILL."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from models.db import bind
+from models.schema import Client, CronRun, Invoice, InvoiceLine, Product, ProductPrice, Service
+
+HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))
+DUE = pendulum.date(2026, 6, 1)
+CLIENTS, SERVICES_PER_CLIENT = 600, 5
+
+
+def build_host(db_url):
+    """3,000 services of 600 clients, all due on DUE (a host that bills on the 1st)."""
+    db = bind(db_url)
+    with db.atomic():
+        product = Product.create(name="Shared", type="shared")
+        ProductPrice.create(product=product, cycle="monthly", price=Decimal("9.99"))
+        Client.insert_many([dict(first_name="C", last_name=str(i), email=f"c{i}@example.com")
+                            for i in range(CLIENTS)]).execute()
+        ids = [c.id for c in Client.select(Client.id).order_by(Client.id)]
+        rows = [dict(client=cid, product=product.id, status="active", billing_cycle="monthly",
+                     registration_date=pendulum.date(2025, 6, 1), next_due_date=DUE, anchor_day=1,
+                     recurring_amount=Decimal("9.99") + k, payment_method="card",
+                     domain=f"s{cid}-{k}.example.com")
+                for cid in ids for k in range(SERVICES_PER_CLIENT)]
+        for start in range(0, len(rows), 500):
+            Service.insert_many(rows[start:start + 500]).execute()
+    db.close()
+
+
+def state(db_url):
+    """Everything the run writes, keyed without database ids."""
+    db = bind(db_url)
+    invoices = {}
+    for invoice in Invoice.select():
+        lines = tuple(sorted((l.item_id, l.period_start.isoformat(), str(l.amount), l.cancelled)
+                             for l in InvoiceLine.select().where(InvoiceLine.invoice == invoice.id)))
+        key = (invoice.client_id, invoice.due_date.isoformat(), invoice.payment_method)
+        assert key not in invoices, f"client billed twice: {key}"
+        invoices[key] = (str(invoice.total), invoice.status, lines)
+    ndds = {s.id: (s.next_due_date, s.status) for s in Service.select()}
+    db.close()
+    return invoices, ndds
+
+
+def cron(db_url, *extra, env=None):
+    return subprocess.Popen([HOSTDESK, "--db", db_url, "cron", "--date", DUE.isoformat(),
+                             "--json", "--no-email", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "HOSTDESK_BATCH_SIZE": "100", **(env or {})})
+
+
+def count_invoices(db_url) -> int:
+    db = bind(db_url)
+    try:
+        return Invoice.select().count()
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def host(db_url):
+    build_host(db_url)
+    return db_url
+
+
+def test_two_concurrent_runs_one_refuses_and_everything_is_billed_once(host):
+    first, second = cron(host), cron(host)
+    outputs = [p.communicate(timeout=300) for p in (first, second)]
+    codes = sorted([first.returncode, second.returncode])
+    assert codes == [0, 3], outputs
+    refused = outputs[[first.returncode, second.returncode].index(3)]
+    assert "a daily run is in progress" in refused[1]
+    invoices, _ = state(host)
+    assert len(invoices) == CLIENTS
+    assert all(len(lines) == SERVICES_PER_CLIENT for _, _, lines in invoices.values())
+
+
+@pytest.mark.parametrize("kill_after_invoices", [1, CLIENTS // 3, (2 * CLIENTS) // 3])
+def test_killed_run_rerun_equals_a_clean_run(host, kill_after_invoices, new_database_url):
+    process = cron(host)
+    deadline = time.monotonic() + 120
+    while count_invoices(host) < kill_after_invoices and time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        time.sleep(0.005)
+    killed_midway = process.poll() is None
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    partial = count_invoices(host)
+    assert killed_midway and 0 < partial < CLIENTS, f"kill landed at {partial} invoices"
+
+    rerun = cron(host)
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err  # the dead holder's lock was taken over
+
+    clean = new_database_url()
+    build_host(clean)
+    clean_run = cron(clean)
+    clean_run.communicate(timeout=300)
+    assert state(host) == state(clean)
+
+    invoices, ndds = state(host)
+    assert len(invoices) == CLIENTS
+    for total, status, lines in invoices.values():
+        assert status == "unpaid" and len(lines) == SERVICES_PER_CLIENT
+        assert Decimal(total) == sum(Decimal(amount) for _, _, amount, _ in lines)
+    expected_total = sum((Decimal("9.99") + k) for k in range(SERVICES_PER_CLIENT)) * CLIENTS
+    assert sum(Decimal(t) for t, _, _ in invoices.values()) == expected_total
+    db = bind(host)
+    assert CronRun.select().where(CronRun.status == "succeeded").count() == 1
+    db.close()
