@@ -42,7 +42,8 @@ def _run_module(ctx: RunContext, service_id: int, command: str, **arguments):
 
     try:
         result = run_command(service_id, command, admin_login=SYSTEM_LOGIN,
-                             clock=Clock(ctx.settings.timezone, ctx.today), source="cron",
+                             clock=Clock(ctx.settings.timezone, ctx.today),
+                             settings=ctx.settings, source="cron",
                              send_email=ctx.send_emails, **arguments)
     except HostdeskError as exc:
         return False, str(exc)

@@ -82,14 +82,16 @@ def request_cancellation(service_id: int, cancel_type: str, reason: str, *, requ
                      description=f"{cancel_type} cancellation requested: {reason}",
                      after={"request": request.id, "type": cancel_type,
                             "cancelled_lines": cancelled})
+        request = CancellationRequest.get_by_id(request.id)
+        client = Client.get_by_id(service.client_id)
+        context = {"client": client, "service": service, "cancellation": request,
+                   "company_name": company_name}
+        queue_email("cancellation_confirmation", to=client.email, client_id=client.id,
+                    related_type="cancellation", related_id=request.id, context=context)
         if admin_notice_email:
-            client = Client.get_by_id(service.client_id)
             queue_email("admin_cancellation_notice", to=admin_notice_email, client_id=client.id,
-                        related_type="cancellation", related_id=request.id,
-                        context={"client": client, "service": service, "request": request,
-                                 "reason": reason, "type": cancel_type,
-                                 "company_name": company_name})
-        return CancellationRequest.get_by_id(request.id)
+                        related_type="cancellation", related_id=request.id, context=context)
+        return request
 
 
 def delete_request(request_id: int, admin_login: str, *, reopen_invoices: bool = False) -> None:
@@ -155,10 +157,6 @@ def complete_request(request_id: int, today: pendulum.Date, admin_login: str) ->
                      f"cancellation request #{request.id} processed")
         CancellationRequest.update(status="completed", completed_at=pendulum.now("UTC")).where(
             CancellationRequest.id == request.id).execute()
-        client = Client.get_by_id(service.client_id)
-        queue_email("cancellation_confirmation", to=client.email, client_id=client.id,
-                    related_type="service", related_id=service.id,
-                    context={"client": client, "service": service, "request": request})
 
 
 # --- admin auto-terminate at end of cycle, fixed term --------------------------------------

@@ -9,7 +9,6 @@ from peewee import fn
 
 from models.db import database
 from models.emails import queue_email
-from models.money import format_money
 from models.schema import (
     Client,
     EmailOutbox,
@@ -114,7 +113,8 @@ def queue_reminders(today: pendulum.Date, settings: Settings, *, dry_run: bool =
             queue_email(level, to=invoice.client.email, client_id=invoice.client_id,
                         related_type="invoice", related_id=invoice.id,
                         context={"client": invoice.client, "invoice": invoice,
-                                 "total": format_money(invoice.total - invoice.amount_paid),
-                                 "due_date": invoice.due_date.isoformat(),
-                                 "company_name": settings.company_name})
+                                 "days_until_due": (invoice.due_date - today).days,
+                                 "days_overdue": (today - invoice.due_date).days,
+                                 "company_name": settings.company_name,
+                                 "currency": settings.currency})
     return queued, invoices[-1].id

@@ -12,6 +12,7 @@ import pytest
 from automation.cron import run_daily
 from models import cancellations, invoicing
 from models.clock import Clock
+from models.overdue import REMINDER_TEMPLATES
 from models.schema import (
     CancellationRequest,
     EmailOutbox,
@@ -163,7 +164,7 @@ def test_reminders_sent_once_each(db):
     make.service(next_due_date=NDD)
     day(NDD.subtract(days=14))
     templates = lambda: sorted(e.template for e in EmailOutbox.select().where(  # noqa: E731
-        EmailOutbox.template != "invoice_created"))
+        EmailOutbox.template.in_(REMINDER_TEMPLATES)))
     day(NDD.subtract(days=8))
     assert templates() == []
     day(NDD.subtract(days=7))
