@@ -1,0 +1,399 @@
+"""The service page's rules (rules §6): editing, moving, deleting, addons, resending the welcome.
+
+A save is one transaction guarded by the version the admin opened: if another admin saved
+since, nothing is written and `StaleRecordError` says so. Every field arrives as typed text
+and is parsed here, all problems reported at once.
+"""
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pendulum
+
+from models import audit, secrets
+from models.cycles import Cycle, parse_cycle
+from models.db import database
+from models.emails import queue_email
+from models.errors import StaleRecordError, ValidationError, ValidationErrors
+from models.invoicing import LineSpec, cancel_lines, create_invoice, unpaid_lines_of_item
+from models.items import period_end
+from models.parsing import (
+    clean_text,
+    parse_amount,
+    parse_date,
+    parse_int_id,
+    parse_optional_date,
+    parse_override_until,
+    parse_quantity,
+)
+from models.permissions import DELETE_SERVICES, EDIT_SERVICES, require
+from models.schema import (
+    Admin,
+    CatalogAddon,
+    CatalogAddonPrice,
+    Client,
+    ClientStatus,
+    ConfigOptionPrice,
+    ItemType,
+    LineKind,
+    Product,
+    ProductPrice,
+    Promotion,
+    Server,
+    Service,
+    ServiceAddon,
+    ServiceConfigOption,
+    ServiceStatus,
+)
+
+TEXT_FIELDS = {  # field -> max length
+    "domain": 253, "dedicated_ip": 45, "username": 100, "subscription_id": 100,
+    "suspension_reason": 500, "auto_terminate_reason": 500, "admin_notes": 20000,
+    "payment_method": 50,
+}
+
+
+@dataclass
+class ServiceEdit:
+    """The parsed changes of a service-page save (only the fields the admin touched)."""
+
+    values: dict
+    password: str | None = None  # new clear-text password, encrypted on save
+
+
+def parse_service_form(form: dict[str, str]) -> ServiceEdit:
+    """Parse the typed fields of the service page; every bad field is reported together."""
+    values, errors = {}, []
+
+    def take(name, parser):
+        if name not in form:
+            return
+        try:
+            values[name] = parser(form[name])
+        except ValidationError as exc:
+            errors.append(exc)
+
+    for name, length in TEXT_FIELDS.items():
+        take(name, lambda text, n=name, ln=length: clean_text(text, n, ln))
+    take("status", lambda t: _choice(t, "status", ServiceStatus.ALL))
+    take("registration_date", lambda t: parse_date(t, "registration_date"))
+    take("next_due_date", lambda t: parse_optional_date(t, "next_due_date"))
+    take("quantity", lambda t: parse_quantity(t, "quantity", max_value=100000))
+    take("first_payment_amount", lambda t: parse_amount(t, "first_payment_amount"))
+    take("recurring_amount", lambda t: parse_amount(t, "recurring_amount"))
+    take("billing_cycle", lambda t: parse_cycle(t, "billing_cycle").value)
+    take("product", lambda t: _existing(Product, t, "product"))
+    take("server", lambda t: _existing(Server, t, "server", optional=True))
+    take("promotion", lambda t: _promotion_id(t))
+    take("override_suspend_until", lambda t: parse_override_until(t, "override_suspend_until"))
+    take("auto_terminate_end_of_cycle", lambda t: _flag(t, "auto_terminate_end_of_cycle"))
+    password = None
+    if form.get("password"):
+        try:
+            password = clean_text(form["password"], "password", 128)
+        except ValidationError as exc:
+            errors.append(exc)
+    if errors:
+        raise ValidationErrors(errors)
+    if "override_suspend_until" in values:
+        kind, until = values.pop("override_suspend_until")
+        values["override_suspend"] = kind != "clear"
+        values["override_suspend_until"] = until if kind == "date" else None
+    return ServiceEdit(values, password)
+
+
+def _choice(text: str, field: str, allowed) -> str:
+    value = (text or "").strip().lower()
+    if value not in allowed:
+        raise ValidationError(field, f"'{text}' is not one of {', '.join(allowed)}")
+    return value
+
+
+def _flag(text: str, field: str) -> bool:
+    value = (text or "").strip().lower()
+    if value in ("1", "true", "yes", "y", "on"):
+        return True
+    if value in ("", "0", "false", "no", "n", "off"):
+        return False
+    raise ValidationError(field, f"'{text}' is not yes or no")
+
+
+def _existing(model, text: str, field: str, optional: bool = False):
+    if optional and not (text or "").strip():
+        return None
+    record_id = parse_int_id(text, field)
+    if not model.select().where(model.id == record_id).exists():
+        raise ValidationError(field, f"there is no {field} #{record_id}")
+    return record_id
+
+
+def _promotion_id(text: str):
+    code = (text or "").strip()
+    if not code:
+        return None
+    promotion = Promotion.get_or_none(Promotion.code == code)
+    if promotion is None:
+        raise ValidationError("promotion", f"there is no promotion with the code '{code}'")
+    return promotion.id
+
+
+def recurring_price(product_id: int, cycle: str, service_id: int | None = None) -> Decimal:
+    """Auto-recalculate (rules §6): product price for the cycle plus configurable options.
+
+    The promotion discount is taken off by the caller (models.promotions) when one applies.
+    """
+    price = ProductPrice.get_or_none((ProductPrice.product == product_id) & (ProductPrice.cycle == cycle))
+    if price is None:
+        raise ValidationError("billing_cycle", f"the product has no price for {cycle}")
+    total = price.price
+    if service_id is not None:
+        for chosen in ServiceConfigOption.select().where(ServiceConfigOption.service == service_id):
+            if chosen.choice_id is None:
+                continue
+            option_price = ConfigOptionPrice.get_or_none(
+                (ConfigOptionPrice.choice == chosen.choice_id) & (ConfigOptionPrice.cycle == cycle))
+            if option_price is not None:
+                total += option_price.price * max(1, chosen.quantity or 1)
+    return total
+
+
+def _recalculated_amount(service: Service, values: dict) -> Decimal:
+    product_id = values.get("product", service.product_id)
+    cycle = values.get("billing_cycle", service.billing_cycle)
+    amount = recurring_price(product_id, cycle, service.id)
+    promotion_id = values.get("promotion", service.promotion_id)
+    if promotion_id:
+        from models import promotions
+
+        discount = promotions.discount_for(Promotion.get_by_id(promotion_id), amount, Decimal("0"))
+        amount -= discount.recurring
+    return amount
+
+
+def save_service(service_id: int, expected_version: int, edit: ServiceEdit, admin: Admin, *,
+                 auto_recalculate: bool = False) -> Service:
+    """Write the service page in one transaction, refusing a stale save."""
+    require(admin, EDIT_SERVICES)
+    with database.atomic():
+        service = Service.get_or_none(Service.id == service_id)
+        if service is None:
+            raise ValidationError("service", f"service #{service_id} does not exist")
+        values = dict(edit.values)
+        if values.get("next_due_date") and values["next_due_date"] != service.next_due_date:
+            values["anchor_day"] = values["next_due_date"].day  # the admin set a new anchor
+        if auto_recalculate:
+            values["recurring_amount"] = _recalculated_amount(service, values)
+        if edit.password is not None:
+            values["password"] = secrets.encrypt(edit.password)
+        if values.get("billing_cycle") == Cycle.FREE.value:
+            values["next_due_date"] = None
+        before = audit.snapshot(service, values)
+        updated = (Service.update(**values, version=Service.version + 1,
+                                  updated_at=pendulum.now("UTC"))
+                   .where((Service.id == service_id) & (Service.version == expected_version))
+                   .execute())
+        if updated != 1:
+            raise StaleRecordError(f"service #{service_id} was changed by someone else since you "
+                                   "opened it; nothing was saved — reload to see their changes")
+        fresh = Service.get_by_id(service_id)
+        after = audit.snapshot(fresh, values)
+        changed_before, changed_after = audit.changed(before, after)
+        audit.record(admin.login, "service.edit", "service", service_id, client_id=fresh.client_id,
+                     description=f"edited {', '.join(sorted(changed_after)) or 'nothing'}",
+                     before=changed_before, after=changed_after)
+        return fresh
+
+
+# --- move, delete, welcome ------------------------------------------------------------------
+
+
+def move_service(service_id: int, target_client_id: int, admin: Admin, *,
+                 cancel_old_unpaid: bool = False) -> Service:
+    """Give the service (and its addons) to another client; invoices stay with the old one."""
+    require(admin, EDIT_SERVICES)
+    with database.atomic():
+        service = Service.get_or_none(Service.id == service_id)
+        if service is None:
+            raise ValidationError("service", f"service #{service_id} does not exist")
+        target = Client.get_or_none(Client.id == target_client_id)
+        if target is None:
+            raise ValidationError("client", f"there is no client #{target_client_id}")
+        if target.id == service.client_id:
+            raise ValidationError("client", "the service already belongs to this client")
+        if target.status == ClientStatus.CLOSED:
+            raise ValidationError("client", f"client #{target.id} is closed")
+        cancelled = []
+        if cancel_old_unpaid:
+            line_ids = unpaid_lines_of_item(ItemType.SERVICE, service.id)
+            for addon in ServiceAddon.select(ServiceAddon.id).where(ServiceAddon.service == service.id):
+                line_ids += unpaid_lines_of_item(ItemType.ADDON, addon.id)
+            cancelled = cancel_lines(line_ids, admin.login, f"service #{service.id} moved")
+        Service.update(client=target.id, version=Service.version + 1).where(
+            Service.id == service.id).execute()
+        audit.record(admin.login, "service.move", "service", service.id, client_id=target.id,
+                     description=f"moved from client #{service.client_id} to #{target.id}",
+                     before={"client": service.client_id},
+                     after={"client": target.id, "cancelled_lines": cancelled})
+        return Service.get_by_id(service.id)
+
+
+def delete_service(service_id: int, admin: Admin) -> dict:
+    """Delete the record only (the module is never called); the full record goes to the log."""
+    require(admin, DELETE_SERVICES)
+    with database.atomic():
+        service = Service.get_or_none(Service.id == service_id)
+        if service is None:
+            raise ValidationError("service", f"service #{service_id} does not exist")
+        snapshot = {
+            "service": audit.snapshot(service),
+            "addons": [audit.snapshot(a) for a in ServiceAddon.select().where(ServiceAddon.service == service.id)],
+            "config_options": [audit.snapshot(o) for o in ServiceConfigOption.select().where(
+                ServiceConfigOption.service == service.id)],
+        }
+        # The password is kept encrypted in the log, so the record can be restored by hand.
+        snapshot["service"]["password"] = service.password
+        Service.delete().where(Service.id == service.id).execute()
+        audit.record(admin.login, "service.delete", "service", service.id,
+                     client_id=service.client_id,
+                     description=f"deleted service #{service.id} ({service.domain or 'no domain'}); "
+                                 "the server account was not touched",
+                     before=snapshot)
+        return snapshot
+
+
+def resend_welcome(service_id: int, admin: Admin, *, company_name: str = "") -> None:
+    require(admin, EDIT_SERVICES)
+    with database.atomic():
+        service = Service.get_by_id(service_id)
+        product = Product.get_by_id(service.product_id)
+        client = Client.get_by_id(service.client_id)
+        template = product.welcome_email or f"welcome_{product.type}"
+        context = {"client": client, "service": service, "product": product,
+                   "company_name": company_name}
+        if service.password:
+            context["password"] = secrets.decrypt(service.password)
+        queue_email(template, to=client.email, client_id=client.id, related_type="service",
+                    related_id=service.id, context=context)
+        audit.record(admin.login, "service.resend_welcome", "service", service.id,
+                     client_id=client.id, description=f"welcome email '{template}' queued again")
+
+
+# --- addons ---------------------------------------------------------------------------------
+
+
+def add_addon(service_id: int, admin: Admin, today: pendulum.Date, *,
+              catalog_addon_id: int | None = None, name: str = "", price: str = "",
+              cycle: str = "", generate_invoice: bool = True) -> ServiceAddon:
+    """Add a predefined (catalog price and cycle) or custom addon; invoice it unless unticked."""
+    require(admin, EDIT_SERVICES)
+    with database.atomic():
+        service = Service.get_by_id(service_id)
+        setup_fee = Decimal("0.00")
+        if catalog_addon_id:
+            catalog = CatalogAddon.get_or_none(CatalogAddon.id == catalog_addon_id)
+            if catalog is None:
+                raise ValidationError("addon", f"there is no catalog addon #{catalog_addon_id}")
+            cycle_value = parse_cycle(cycle, "cycle").value if cycle else None
+            prices = CatalogAddonPrice.select().where(CatalogAddonPrice.addon == catalog.id)
+            chosen = next((p for p in prices if cycle_value in (None, p.cycle)), None)
+            if chosen is None:
+                raise ValidationError("cycle", f"{catalog.name} has no price for {cycle}")
+            name, amount, cycle_value, setup_fee = catalog.name, chosen.price, chosen.cycle, chosen.setup_fee
+        else:
+            name = clean_text(name, "name", 200, required=True)
+            amount = parse_amount(price, "price")
+            cycle_value = parse_cycle(cycle, "cycle").value
+        recurring = Cycle(cycle_value).is_recurring
+        ndd = today if recurring or cycle_value == Cycle.ONE_TIME.value else None
+        addon = ServiceAddon.create(service=service.id, catalog_addon=catalog_addon_id or None,
+                                    name=name, setup_fee=setup_fee, recurring_amount=amount,
+                                    billing_cycle=cycle_value, status=ServiceStatus.ACTIVE,
+                                    registration_date=today, next_due_date=ndd,
+                                    anchor_day=today.day)
+        invoice_id = None
+        if generate_invoice and cycle_value != Cycle.FREE.value and amount + setup_fee > 0:
+            specs = []
+            if recurring:
+                end = period_end(ItemType.ADDON, addon, today)
+                specs.append(LineSpec(kind=LineKind.RENEWAL, description=f"Addon: {name} "
+                                      f"({today} - {end.subtract(days=1)})", amount=amount,
+                                      item_type=ItemType.ADDON, item_id=addon.id,
+                                      period_start=today, period_end=end))
+            else:
+                specs.append(LineSpec(kind=LineKind.FIRST, description=f"Addon: {name}",
+                                      amount=amount, item_type=ItemType.ADDON, item_id=addon.id))
+            if setup_fee > 0:
+                specs.append(LineSpec(kind=LineKind.SETUP, description=f"Setup fee: {name}",
+                                      amount=setup_fee, item_type=ItemType.ADDON, item_id=addon.id))
+            invoice_id = create_invoice(service.client_id, specs, date=today, due_date=today,
+                                        payment_method=service.payment_method,
+                                        admin_login=admin.login).id
+        audit.record(admin.login, "addon.add", "addon", addon.id, client_id=service.client_id,
+                     description=f"addon {name} added to service #{service.id}",
+                     after={**audit.snapshot(addon), "invoice": invoice_id})
+        return addon
+
+
+def edit_addon(addon_id: int, expected_version: int, form: dict[str, str], admin: Admin) -> ServiceAddon:
+    require(admin, EDIT_SERVICES)
+    values, errors = {}, []
+    parsers = {
+        "name": lambda t: clean_text(t, "name", 200, required=True),
+        "recurring_amount": lambda t: parse_amount(t, "recurring_amount"),
+        "billing_cycle": lambda t: parse_cycle(t, "billing_cycle").value,
+        "status": lambda t: _choice(t, "status", ServiceStatus.ALL),
+        "next_due_date": lambda t: parse_optional_date(t, "next_due_date"),
+        "termination_date": lambda t: parse_optional_date(t, "termination_date"),
+        "notes": lambda t: clean_text(t, "notes", 5000),
+    }
+    for name, text in form.items():
+        if name not in parsers:
+            errors.append(ValidationError(name, "is not an addon field"))
+            continue
+        try:
+            values[name] = parsers[name](text)
+        except ValidationError as exc:
+            errors.append(exc)
+    if errors:
+        raise ValidationErrors(errors)
+    with database.atomic():
+        addon = ServiceAddon.get_by_id(addon_id)
+        status = values.get("status", addon.status)
+        if "termination_date" in values and values["termination_date"] != addon.termination_date \
+                and status not in (ServiceStatus.TERMINATED, ServiceStatus.CANCELLED):
+            raise ValidationError("termination_date", "can be edited only while the addon is "
+                                                      "terminated or cancelled")
+        before = audit.snapshot(addon, values)
+        updated = (ServiceAddon.update(**values, version=ServiceAddon.version + 1)
+                   .where((ServiceAddon.id == addon_id) & (ServiceAddon.version == expected_version))
+                   .execute())
+        if updated != 1:
+            raise StaleRecordError(f"addon #{addon_id} was changed by someone else; nothing was saved")
+        fresh = ServiceAddon.get_by_id(addon_id)
+        audit.record(admin.login, "addon.edit", "addon", addon_id, before=before,
+                     after=audit.snapshot(fresh, values))
+        return fresh
+
+
+def delete_addon(addon_id: int, admin: Admin) -> None:
+    require(admin, DELETE_SERVICES)
+    with database.atomic():
+        addon = ServiceAddon.get_or_none(ServiceAddon.id == addon_id)
+        if addon is None:
+            raise ValidationError("addon", f"addon #{addon_id} does not exist")
+        ServiceAddon.delete().where(ServiceAddon.id == addon_id).execute()
+        audit.record(admin.login, "addon.delete", "addon", addon_id, before=audit.snapshot(addon),
+                     description=f"addon {addon.name} deleted from service #{addon.service_id}")
+
+
+def deleted_service_snapshot(service_id: int) -> dict | None:
+    """The record a deletion kept in the activity log (to restore it by hand)."""
+    from models.schema import ActivityLog
+
+    row = (ActivityLog.select().where((ActivityLog.object_type == "service")
+                                      & (ActivityLog.object_id == service_id)
+                                      & (ActivityLog.action == "service.delete"))
+           .order_by(ActivityLog.id.desc()).first())
+    return json.loads(row.before) if row else None
+
