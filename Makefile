@@ -7,10 +7,11 @@ DEMO_DB ?= $(CURDIR)/demo.db
 
 .PHONY: demo test bench install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tests/fixtures/hostdesk_example_module/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[postgres,test]'
+	$(BIN)/pip install --quiet --no-deps -e tests/fixtures/hostdesk_example_module
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -38,7 +38,7 @@ from models.schema import (
     ServiceStatus,
 )
 
-OVERDUE_REASON = "Overdue on payment"
+from models.lifecycle import NON_PAYMENT_REASON as OVERDUE_REASON  # noqa: E402
 NON_PAYMENT_REASONS = ("", OVERDUE_REASON)
 CREDIT_METHOD = "credit"
 

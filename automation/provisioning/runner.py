@@ -1,0 +1,344 @@
+"""Runs a module command for a service and records what happened (rules §8).
+
+The module is called outside any transaction (it may wait on a remote server); its answer is
+then written in one transaction: on success the state change of `models.lifecycle` (status,
+activity log, email), on failure the error in the activity log and, for automation, a
+module-queue job. The admin's screen and the daily run both come through `run_command`.
+"""
+
+import json
+from dataclasses import dataclass
+
+from peewee import JOIN
+
+from automation.cron import RunContext, TaskResult
+from automation.provisioning import registry
+from automation.provisioning.base import (
+    CHANGE_PACKAGE,
+    CHANGE_PASSWORD,
+    COMMAND_LABELS,
+    CREATE,
+    SERVICE_COMMANDS,
+    SUSPEND,
+    TERMINATE,
+    TEST_CONNECTION,
+    UNSUSPEND,
+    ClientInfo,
+    CommandResult,
+    ProductInfo,
+    ProvisioningModule,
+    ServerInfo,
+    ServiceParams,
+)
+from models import audit, lifecycle, modulequeue, secrets
+from models.clock import Clock
+from models.db import connection, database
+from models.errors import RuleViolation, StaleRecordError, ValidationError
+from models.permissions import (
+    SERVER_OPERATIONS,
+    SYSTEM_LOGIN,
+    find_admin,
+    has_permission,
+    require,
+)
+from models.schema import (
+    Client,
+    ConfigOption,
+    ConfigOptionChoice,
+    ModuleJob,
+    Product,
+    Server,
+    Service,
+    ServiceConfigOption,
+)
+from models.settings import Settings
+
+SOURCES = ("admin", "cron")
+_ARGUMENTS = {SUSPEND: {"reason"}, CHANGE_PASSWORD: {"new_password"}}
+_MAX_PASSWORD_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Who runs the command, and the installation's today and settings."""
+
+    admin_login: str
+    clock: Clock
+    settings: Settings
+
+
+def run_command(service_id: int, command: str, *, admin_login: str, clock: Clock,
+                settings: Settings, source: str = "admin", send_email: bool = True,
+                **arguments) -> CommandResult:
+    """Run `command` (a built-in command or one of the module's custom commands).
+
+    Refused before the module is called (RuleViolation, ValidationError, PermissionDenied)
+    when the command does not apply. Otherwise returns the module's result, recorded.
+    Arguments: `reason` for suspend (blank = non-payment), `new_password` for change_password.
+    """
+    if source not in SOURCES:
+        raise ValidationError("source", f"must be one of {', '.join(SOURCES)}")
+    if source == "admin":
+        require(find_admin(admin_login), SERVER_OPERATIONS)
+    with connection():
+        return _run(service_id, command, arguments, _Context(admin_login, clock, settings),
+                    source=source, send_email=send_email, queue_failure=(source == "cron"))
+
+
+def command_availability(service: Service, admin=None) -> dict[str, tuple[bool, str]]:
+    """For the command bar: every command of the service's module -> (available, why not).
+
+    Built-in commands first in their usual order, then the module's custom commands. With
+    `admin`, a missing permission greys every command.
+    """
+    try:
+        module = registry.get_module(service.product.module)
+    except registry.UnknownModule as exc:
+        return {command: (False, str(exc)) for command in SERVICE_COMMANDS}
+    commands = list(SERVICE_COMMANDS) + list(module.custom_commands())
+    if admin is not None and not has_permission(admin, SERVER_OPERATIONS):
+        why = f"needs the permission '{SERVER_OPERATIONS}'"
+        return {command: (False, why) for command in commands}
+    return {command: _availability(module, command, service.status) for command in commands}
+
+
+def command_labels(service: Service) -> dict[str, str]:
+    """Labels for the command bar, the module's custom commands included."""
+    labels = {command: COMMAND_LABELS[command] for command in SERVICE_COMMANDS}
+    try:
+        labels.update(registry.get_module(service.product.module).custom_commands())
+    except registry.UnknownModule:
+        pass
+    return labels
+
+
+def retry_job(job_id: int, *, admin_login: str, clock: Clock,
+              settings: Settings) -> CommandResult:
+    """An admin retries a queued job now. The job is done on success, or keeps the new error."""
+    require(find_admin(admin_login), SERVER_OPERATIONS)
+    with connection():
+        execute = _job_executor(_Context(admin_login, clock, settings), source="admin")
+        return modulequeue.retry(job_id, execute, admin_login=admin_login)
+
+
+def module_queue_task(ctx: RunContext) -> TaskResult:
+    """The daily run's "retry the module queue" task (rules §11)."""
+    context = _Context(SYSTEM_LOGIN, Clock(ctx.settings.timezone, ctx.today), ctx.settings)
+    outcome = modulequeue.retry_due(ctx, _job_executor(context, source="cron",
+                                                       send_email=ctx.send_emails))
+    return TaskResult(done=outcome.done, failures=outcome.failures, details=outcome.details)
+
+
+def check_server_connection(server_id: int, *, admin_login: str) -> CommandResult:
+    """Ask the server's module whether it can reach the server; logged either way."""
+    require(find_admin(admin_login), SERVER_OPERATIONS)
+    with connection():
+        server = Server.get_or_none(Server.id == server_id)
+        if server is None:
+            raise ValidationError("server", f"there is no server #{server_id}")
+        module = registry.get_module(server.module)
+        if TEST_CONNECTION not in module.supported_commands():
+            raise RuleViolation(f"the {module.display_name} module cannot test a connection")
+        result = _call(module, lambda: module.test_connection(_server_info(server)))
+        outcome = "succeeded" if result.success else "failed"
+        with database.atomic():
+            audit.record(admin_login, "server.test_connection", "server", server.id,
+                         description=f"Test Connection {outcome} for server {server.name}: "
+                                     f"{result.message}",
+                         after={"success": result.success, "message": result.message})
+        return result
+
+
+# --- running one command ------------------------------------------------------------------
+
+
+def _run(service_id: int, command: str, arguments: dict, context: _Context, *,
+         source: str, send_email: bool, queue_failure: bool) -> CommandResult:
+    service = _load_service(service_id)
+    module = registry.get_module(service.product.module)
+    available, why = _availability(module, command, service.status)
+    if not available:
+        raise RuleViolation(f"service #{service_id}: {why}")
+    arguments = _checked_arguments(command, arguments)
+    params = _service_params(service)
+    result = _call(module, lambda: _invoke(module, command, params, arguments))
+    admin_login = context.admin_login
+    with database.atomic():
+        _log_attempt(service, module, command, result, admin_login, source)
+        if result.success:
+            result = _apply_success(params, command, arguments, result, context, send_email)
+            modulequeue.record_success(service.id, command, admin_login)
+        elif queue_failure and command != CHANGE_PASSWORD:  # a password is never queued
+            queued = {**arguments, "send_email": send_email}
+            modulequeue.enqueue_failure(service.id, command, queued, result.message,
+                                        source=source, admin_login=admin_login)
+    return result
+
+
+def _job_executor(context: _Context, *, source: str, send_email: bool = True):
+    """Runs a queued job; the queue itself records the outcome on the job."""
+    def execute(job: ModuleJob) -> CommandResult:
+        arguments = modulequeue.arguments_of(job)
+        wants_email = bool(arguments.pop("send_email", True)) and send_email
+        return _run(job.service_id, job.command, arguments, context, source=source,
+                    send_email=wants_email, queue_failure=False)
+    return execute
+
+
+def _availability(module: ProvisioningModule, command: str, status: str) -> tuple[bool, str]:
+    if command in SERVICE_COMMANDS:
+        if command not in module.supported_commands():
+            return False, (f"the {module.display_name} module does not support "
+                           f"{COMMAND_LABELS[command]}")
+    elif command not in module.custom_commands():
+        return False, f"the {module.display_name} module has no command '{command}'"
+    return lifecycle.command_allowed(command, status)
+
+
+def _checked_arguments(command: str, arguments: dict) -> dict:
+    unexpected = set(arguments) - _ARGUMENTS.get(command, set())
+    if unexpected:
+        raise ValidationError(sorted(unexpected)[0],
+                              f"is not an argument of {COMMAND_LABELS.get(command, command)}")
+    if command == SUSPEND:
+        return {"reason": lifecycle.suspension_reason(arguments.get("reason"))}
+    if command == CHANGE_PASSWORD:
+        password = arguments.get("new_password") or ""
+        if not password.strip():
+            raise ValidationError("new_password", "is required")
+        if len(password) > _MAX_PASSWORD_LENGTH:
+            raise ValidationError("new_password",
+                                  f"is longer than {_MAX_PASSWORD_LENGTH} characters")
+        # Encrypted now, so a missing key stops the command before the server changes.
+        return {"new_password": password, "stored_password": secrets.encrypt(password)}
+    return {}
+
+
+def _invoke(module: ProvisioningModule, command: str, params: ServiceParams,
+            arguments: dict) -> CommandResult:
+    if command == SUSPEND:
+        return module.suspend(params, arguments["reason"])
+    if command == CHANGE_PASSWORD:
+        return module.change_password(params, arguments["new_password"])
+    if command in SERVICE_COMMANDS:
+        return getattr(module, command)(params)
+    return module.run_custom(command, params)
+
+
+def _call(module: ProvisioningModule, call) -> CommandResult:
+    """The module's answer; a module that crashes or answers nonsense has failed."""
+    try:
+        result = call()
+    except Exception as exc:  # a third-party module's bug must be a failure, not a crash
+        return CommandResult.failed(f"the {module.display_name} module raised "
+                                    f"{type(exc).__name__}: {exc}")
+    if not isinstance(result, CommandResult):
+        return CommandResult.failed(f"the {module.display_name} module returned "
+                                    f"{type(result).__name__}, not a CommandResult")
+    return result
+
+
+def _apply_success(params: ServiceParams, command: str, arguments: dict,
+                   result: CommandResult, context: _Context, send_email: bool) -> CommandResult:
+    """The state change the module's success calls for (rules §8)."""
+    service_id, login = params.service_id, context.admin_login
+    email = {"settings": context.settings, "send_email": send_email}
+    try:
+        if command == CREATE:
+            lifecycle.activate(service_id, login, password=params.password, **email)
+        elif command == SUSPEND:
+            lifecycle.suspend(service_id, arguments["reason"], login, **email)
+        elif command == UNSUSPEND:
+            lifecycle.unsuspend(service_id, login, **email)
+        elif command == TERMINATE:
+            lifecycle.terminate(service_id, login, today=context.clock.today(), **email)
+        elif command == CHANGE_PACKAGE:
+            lifecycle.change_package(service_id, login)
+        elif command == CHANGE_PASSWORD:
+            lifecycle.change_password(service_id, arguments["stored_password"], login)
+    except (RuleViolation, StaleRecordError) as exc:
+        # The module did act; only the record could not follow. Say both, keep the truth.
+        note = (f"{result.message}; but the service changed meanwhile, so hostdesk did not "
+                f"update it ({exc})")
+        audit.record(login, "module.state_not_updated", "service", service_id,
+                     client_id=params.client.id, description=note)
+        return CommandResult(True, note, result.data)
+    return result
+
+
+def _log_attempt(service: Service, module: ProvisioningModule, command: str,
+                 result: CommandResult, admin_login: str, source: str) -> None:
+    label = COMMAND_LABELS.get(command) or module.custom_commands().get(command, command)
+    outcome = "Successful" if result.success else "Failed"
+    audit.record(admin_login, f"module.{command}", "service", service.id,
+                 client_id=service.client_id,
+                 description=f"Module {label} {outcome} - Service ID: {service.id}"
+                             + (f" - {result.message}" if result.message else ""),
+                 after={"success": result.success, "message": result.message,
+                        "module": module.name, "source": source})
+
+
+# --- what a module gets -------------------------------------------------------------------
+
+
+def _load_service(service_id: int) -> Service:
+    service = (Service.select(Service, Product, Client, Server)
+               .join(Product).switch(Service)
+               .join(Client).switch(Service)
+               .join(Server, JOIN.LEFT_OUTER)
+               .where(Service.id == service_id).get_or_none())
+    if service is None:
+        raise ValidationError("service", f"there is no service #{service_id}")
+    return service
+
+
+def _service_params(service: Service) -> ServiceParams:
+    product, client = service.product, service.client
+    return ServiceParams(
+        service_id=service.id,
+        status=service.status,
+        client=ClientInfo(client.id, client.display_name, client.email, client.company),
+        product=ProductInfo(product.id, product.name, product.type, product.module),
+        server=_server_info(service.server) if service.server_id else None,
+        domain=service.domain,
+        username=service.username,
+        password=secrets.decrypt(service.password),
+        config_options=_config_options(service.id),
+        module_settings=_json_settings(product.module_settings, f"product {product.name}"),
+    )
+
+
+def _server_info(server: Server) -> ServerInfo:
+    return ServerInfo(server.id, server.name, server.hostname, server.ip_address,
+                      _json_settings(server.settings, f"server {server.name}"))
+
+
+def _json_settings(text: str, owner: str) -> dict:
+    """Module settings as the module needs them: encrypted values (credentials) decrypted."""
+    try:
+        settings = json.loads(text or "{}")
+    except ValueError:
+        raise ValidationError("module_settings", f"the module settings of {owner} are not "
+                                                 "valid JSON") from None
+    if not isinstance(settings, dict):
+        raise ValidationError("module_settings", f"the module settings of {owner} are not a "
+                                                 "JSON object")
+    return {key: secrets.decrypt(value) if _is_encrypted(value) else value
+            for key, value in settings.items()}
+
+
+def _is_encrypted(value) -> bool:
+    return isinstance(value, str) and value.startswith(secrets.PREFIX)
+
+
+def _config_options(service_id: int) -> dict:
+    rows = (ServiceConfigOption
+            .select(ServiceConfigOption.quantity, ConfigOption.name, ConfigOption.option_type,
+                    ConfigOptionChoice.name.alias("choice_name"))
+            .join(ConfigOption).switch(ServiceConfigOption)
+            .join(ConfigOptionChoice, JOIN.LEFT_OUTER)
+            .where(ServiceConfigOption.service == service_id)
+            .order_by(ConfigOption.sort_order, ConfigOption.id)
+            .dicts())
+    return {row["name"]: row["quantity"] if row["option_type"] == "quantity"
+            else row["choice_name"] for row in rows}
