@@ -19,6 +19,8 @@ from models.db import database, is_postgres
 from models.emails import queue_email
 from models.errors import RuleViolation, ValidationError
 from models.items import model_for, period_end
+from models.lifecycle import NON_PAYMENT_REASON
+from models.modulequeue import withdraw
 from models.money import format_money, sum_money
 from models.parsing import parse_amount
 from models.schema import (
@@ -38,7 +40,7 @@ from models.schema import (
     ServiceStatus,
 )
 
-from models.lifecycle import NON_PAYMENT_REASON as OVERDUE_REASON  # noqa: E402
+OVERDUE_REASON = NON_PAYMENT_REASON
 NON_PAYMENT_REASONS = ("", OVERDUE_REASON)
 CREDIT_METHOD = "credit"
 
@@ -294,6 +296,8 @@ def _unsuspend_paid_up_services(invoice: Invoice, today: pendulum.Date, admin_lo
                      .where(InvoiceLine.invoice == invoice.id))
     service_ids |= {a.service_id for a in addon_parents}
     for service in Service.select().where(Service.id.in_(list(service_ids))):
+        if service.status == ServiceStatus.ACTIVE and not has_overdue_invoices(service.id, today):
+            withdraw(service.id, "suspend", f"invoice #{invoice.id} paid", admin_login)
         if service.status != ServiceStatus.SUSPENDED:
             continue
         if service.suspension_reason not in NON_PAYMENT_REASONS:

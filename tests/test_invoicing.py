@@ -209,3 +209,15 @@ def test_lines_are_applied_exactly_once_even_if_marked_paid_again(db):
     assert applied == []
     assert Service.get_by_id(service.id).next_due_date == FEB1
     assert InvoiceLine.get().applied_at is not None
+
+
+def test_paying_withdraws_a_failed_suspension_from_the_module_queue(db):
+    from models import modulequeue
+
+    service = make.service()
+    invoice = renewal_invoice(service)
+    modulequeue.enqueue_failure(service.id, "suspend", {"reason": ""}, "server down", source="cron",
+                                admin_login="system")
+    invoicing.record_payment(invoice.id, "10.00", date=JAN1, method="card", admin_login="t")
+    job = ModuleJob.get(ModuleJob.command == "suspend")
+    assert job.status == "dismissed" and "paid" in job.last_error
