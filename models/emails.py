@@ -1,21 +1,540 @@
 """Emails as outbox rows: rendered from a template and written in the caller's transaction.
 
 Delivery is `automation.mail`'s job. Templates are Jinja2 rendered in a sandbox, so an admin
-who edits one cannot run code.
+who edits one cannot run code; a variable a template uses but the context lacks is an error
+naming the template and the variable, never a silent blank.
+
+What a template sees is plain data, never a database row: a `Client`, `Service`, `Invoice`,
+`Order`, `InvoiceLine`, `Upgrade`, `Payment` or `CancellationRequest` put into the context is
+turned into a small dict of display values (money formatted with `format_money`, dates as
+YYYY-MM-DD), and secrets (service passwords, EPP codes) are never copied. The one exception
+is the welcome email's explicit top-level `password` variable.
+
+An admin's edited template is a row of `email_template` that overrides the default of the
+same name. A new template must be named after the default it extends
+(`welcome_vps_gold` extends `welcome_vps`): it gets that default's variables.
 """
 
-from jinja2.sandbox import SandboxedEnvironment
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from functools import lru_cache
 
-from models.schema import EmailOutbox, EmailTemplate
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.exceptions import TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from peewee import IntegrityError, Model, SelectBase
 
-DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
-    # name: (subject, body)
-    "order_confirmation": ("Order confirmation #{{ order.number }}",
-                           "Dear {{ client.first_name }},\n\nThank you for your order "
-                           "#{{ order.number }}.\n"),
+from models import audit
+from models.cycles import Cycle
+from models.db import database
+from models.errors import StaleRecordError, ValidationError
+from models.money import format_money
+from models.schema import (
+    CancellationRequest,
+    Client,
+    EmailOutbox,
+    EmailTemplate,
+    Invoice,
+    InvoiceLine,
+    Order,
+    Payment,
+    Service,
+    Upgrade,
+)
+from models.settings import Settings
+
+DEFAULT_CURRENCY = Settings().currency
+SUBJECT_MAX = 500  # the outbox column's width
+SECRET_KEYS = audit.SECRET_FIELDS  # never copied into a context (but see `password`)
+
+# --- what each variable holds (shown to the admin who edits a template) -----------------
+
+VARIABLES: dict[str, str] = {
+    "company_name": "your company's name (setting company_name)",
+    "currency": "the currency code amounts are shown in",
+    "client": "client.id, first_name, last_name, full_name, company, email",
+    "service": ("service.id, product, product_type, product_group, domain, username, "
+                "dedicated_ip, server, server_hostname, server_ip, status, billing_cycle, "
+                "registration_date, next_due_date, first_payment_amount, recurring_amount, "
+                "quantity, suspension_reason, termination_date"),
+    "password": "the service's password in clear, or empty (welcome emails only)",
+    "invoice": ("invoice.id, number, date, due_date, paid_date, status, payment_method, "
+                "total, amount_paid, balance"),
+    "lines": "list of lines, each: description, amount, period_start, period_end",
+    "order": "order.id, number, date, status, payment_method, amount, promo_code",
+    "payment": "payment.amount, date, method, transaction_ref",
+    "upgrade": ("upgrade.old_product, new_product, old_cycle, new_cycle, old_amount, "
+                "new_amount, credit, charge, discount, payable"),
+    "cancellation": "cancellation.id, type, type_label, reason, requested_by, date",
+    "days_until_due": "whole days from today to the invoice's due date",
+    "days_overdue": "whole days the invoice is past its due date",
+    "title": "the notice's one-line title",
+    "message": "the notice's text",
 }
 
-_env = SandboxedEnvironment(autoescape=False)
+_SIGNATURE = "\nKind regards,\n{{ company_name }}\n"
+_LINES = ("{% for line in lines %}\n"
+          "  {{ line.description }}: {{ line.amount }}\n"
+          "{% endfor %}")
+_INVOICE_SUMMARY = ("Invoice #{{ invoice.number }}\n"
+                    "Invoice date: {{ invoice.date }}\n"
+                    "Due date: {{ invoice.due_date }}\n"
+                    "Payment method: {{ invoice.payment_method }}\n\n"
+                    "Items:\n" + _LINES +
+                    "Total: {{ invoice.total }}\n"
+                    "Balance due: {{ invoice.balance }}\n")
+# `+%}` keeps the newline after the tag (trim_blocks would eat it).
+_SERVICE_SUMMARY = ("Product/service: {{ service.product }}\n"
+                    "{% if service.domain %}Domain: {{ service.domain }}\n{% endif +%}")
+
+
+def _welcome_body(kind: str, access: str) -> str:
+    return ("Dear {{ client.first_name }},\n\n"
+            f"Your {kind} is now active. Please keep this email: it holds the details "
+            "you need to use it.\n\n" + _SERVICE_SUMMARY +
+            "Billing: {{ service.recurring_amount }} {{ service.billing_cycle }}"
+            "{% if service.next_due_date %}, next due {{ service.next_due_date }}{% endif +%}\n\n"
+            f"{access}"
+            "Username: {{ service.username }}\n"
+            "{% if password %}Password: {{ password }}\n{% endif +%}"
+            "\nChange the password after your first login.\n" + _SIGNATURE)
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    subject: str
+    body: str
+    purpose: str
+    variables: tuple[str, ...]
+
+
+_CLIENT_SERVICE = ("company_name", "currency", "client", "service")
+_CLIENT_INVOICE = ("company_name", "currency", "client", "invoice", "lines")
+
+SPECS: dict[str, TemplateSpec] = {
+    "order_confirmation": TemplateSpec(
+        "Order confirmation #{{ order.number }}",
+        "Dear {{ client.first_name }},\n\n"
+        "Thank you for your order #{{ order.number }} placed on {{ order.date }}.\n\n"
+        "Items:\n" + _LINES +
+        "Order total: {{ order.amount }}\n"
+        "Payment method: {{ order.payment_method }}\n\n"
+        "We will let you know as soon as your order is set up.\n" + _SIGNATURE,
+        "sent to the client when an order is placed (order form tick)",
+        ("company_name", "currency", "client", "order", "lines")),
+    "invoice_created": TemplateSpec(
+        "Invoice #{{ invoice.number }} created",
+        "Dear {{ client.first_name }},\n\n"
+        "A new invoice has been created for you.\n\n" + _INVOICE_SUMMARY + _SIGNATURE,
+        "sent when an invoice is created (order form tick, daily run)",
+        _CLIENT_INVOICE),
+    "invoice_payment_confirmation": TemplateSpec(
+        "Payment received for invoice #{{ invoice.number }}",
+        "Dear {{ client.first_name }},\n\n"
+        "Thank you: we received {{ payment.amount }} by {{ payment.method }} on "
+        "{{ payment.date }} for invoice #{{ invoice.number }}.\n\n" + _INVOICE_SUMMARY
+        + _SIGNATURE,
+        "sent when a payment is recorded against an invoice",
+        _CLIENT_INVOICE + ("payment",)),
+    "welcome_shared": TemplateSpec(
+        "Your hosting account {{ service.domain or service.product }} is ready",
+        _welcome_body("hosting account",
+                      "Server: {{ service.server_hostname }} ({{ service.server_ip }})\n"),
+        "welcome email of a shared hosting service (sent on Create)",
+        _CLIENT_SERVICE + ("password",)),
+    "welcome_reseller": TemplateSpec(
+        "Your reseller account {{ service.domain or service.product }} is ready",
+        _welcome_body("reseller account",
+                      "Server: {{ service.server_hostname }} ({{ service.server_ip }})\n"),
+        "welcome email of a reseller service (sent on Create)",
+        _CLIENT_SERVICE + ("password",)),
+    "welcome_vps": TemplateSpec(
+        "Your VPS {{ service.domain or service.product }} is ready",
+        _welcome_body("virtual server",
+                      "IP address: {{ service.dedicated_ip or service.server_ip }}\n"),
+        "welcome email of a VPS service (sent on Create)",
+        _CLIENT_SERVICE + ("password",)),
+    "welcome_dedicated": TemplateSpec(
+        "Your dedicated server {{ service.domain or service.product }} is ready",
+        _welcome_body("dedicated server",
+                      "IP address: {{ service.dedicated_ip or service.server_ip }}\n"),
+        "welcome email of a dedicated server (sent on Create)",
+        _CLIENT_SERVICE + ("password",)),
+    "welcome_other": TemplateSpec(
+        "Your {{ service.product }} is ready",
+        _welcome_body("service", ""),
+        "welcome email of any other product (sent on Create)",
+        _CLIENT_SERVICE + ("password",)),
+    "service_suspended": TemplateSpec(
+        "Service suspended: {{ service.domain or service.product }}",
+        "Dear {{ client.first_name }},\n\n"
+        "Your service has been suspended.\n\n" + _SERVICE_SUMMARY +
+        "Reason: {{ service.suspension_reason or 'Overdue on payment' }}\n\n"
+        "Please contact us to have it reactivated.\n" + _SIGNATURE,
+        "sent when a service is suspended",
+        _CLIENT_SERVICE),
+    "service_unsuspended": TemplateSpec(
+        "Service reactivated: {{ service.domain or service.product }}",
+        "Dear {{ client.first_name }},\n\n"
+        "Your service has been reactivated and is available again.\n\n" + _SERVICE_SUMMARY
+        + _SIGNATURE,
+        "sent when a service is unsuspended",
+        _CLIENT_SERVICE),
+    "upgrade_confirmation": TemplateSpec(
+        "Upgrade complete: {{ service.domain or service.product }}",
+        "Dear {{ client.first_name }},\n\n"
+        "Your service has been changed from {{ upgrade.old_product }} "
+        "({{ upgrade.old_cycle }}) to {{ upgrade.new_product }} ({{ upgrade.new_cycle }}).\n\n"
+        + _SERVICE_SUMMARY +
+        "New recurring amount: {{ upgrade.new_amount }}\n"
+        "Next due date: {{ service.next_due_date }}\n" + _SIGNATURE,
+        "sent when a paid upgrade or downgrade has been applied (product upgrade email)",
+        _CLIENT_SERVICE + ("upgrade",)),
+    "service_terminated": TemplateSpec(
+        "Service terminated: {{ service.domain or service.product }}",
+        "Dear {{ client.first_name }},\n\n"
+        "Your service has been terminated"
+        "{% if service.termination_date %} on {{ service.termination_date }}{% endif +%}.\n\n"
+        + _SERVICE_SUMMARY +
+        "\nIts data has been removed from our servers.\n" + _SIGNATURE,
+        "sent when a service is terminated (product termination email, fixed term)",
+        _CLIENT_SERVICE),
+    "cancellation_confirmation": TemplateSpec(
+        "Cancellation request received: {{ service.domain or service.product }}",
+        "Dear {{ client.first_name }},\n\n"
+        "We received your request to cancel this service:\n\n" + _SERVICE_SUMMARY +
+        "Cancellation: {{ cancellation.type_label }}\n"
+        "{% if cancellation.type == 'end_of_period' %}"
+        "The service stays active until {{ service.next_due_date }}.\n"
+        "{% endif %}"
+        "Any unpaid invoice for it has been cancelled.\n" + _SIGNATURE,
+        "sent to the client when a cancellation request is entered",
+        _CLIENT_SERVICE + ("cancellation",)),
+    "admin_cancellation_notice": TemplateSpec(
+        "[{{ company_name }}] Cancellation request #{{ cancellation.id }}: "
+        "{{ service.domain or service.product }}",
+        "A cancellation request was entered on {{ cancellation.date }} "
+        "by {{ cancellation.requested_by }}.\n\n"
+        "Client: {{ client.full_name }} (#{{ client.id }}, {{ client.email }})\n"
+        "Service #{{ service.id }}: {{ service.product }} {{ service.domain }}\n"
+        "Type: {{ cancellation.type_label }}\n"
+        "Reason: {{ cancellation.reason }}\n",
+        "sent to the admins (setting admin_notice_email) for a cancellation request",
+        _CLIENT_SERVICE + ("cancellation",)),
+    "admin_notice": TemplateSpec(
+        "[{{ company_name }}] {{ title }}",
+        "{{ message }}\n",
+        "a generic notice to the admins (setting admin_notice_email)",
+        ("company_name", "currency", "title", "message")),
+    "invoice_reminder": TemplateSpec(
+        "Payment reminder: invoice #{{ invoice.number }} is due on {{ invoice.due_date }}",
+        "Dear {{ client.first_name }},\n\n"
+        "This is a reminder that invoice #{{ invoice.number }} is due in "
+        "{{ days_until_due }} day{{ 's' if days_until_due != 1 else '' }}.\n\n" + _INVOICE_SUMMARY
+        + _SIGNATURE,
+        "unpaid invoice reminder, sent before the due date",
+        _CLIENT_INVOICE + ("days_until_due",)),
+    "overdue_reminder_1": TemplateSpec(
+        "First overdue notice: invoice #{{ invoice.number }}",
+        "Dear {{ client.first_name }},\n\n"
+        "Invoice #{{ invoice.number }} was due on {{ invoice.due_date }} and is now "
+        "{{ days_overdue }} day{{ 's' if days_overdue != 1 else '' }} overdue.\n\n"
+        + _INVOICE_SUMMARY
+        + "\nPlease pay it to avoid an interruption of your services.\n" + _SIGNATURE,
+        "first overdue notice",
+        _CLIENT_INVOICE + ("days_overdue",)),
+    "overdue_reminder_2": TemplateSpec(
+        "Second overdue notice: invoice #{{ invoice.number }}",
+        "Dear {{ client.first_name }},\n\n"
+        "Invoice #{{ invoice.number }} is still unpaid, {{ days_overdue }} days after its "
+        "due date of {{ invoice.due_date }}.\n\n" + _INVOICE_SUMMARY
+        + "\nServices with overdue invoices are suspended. Please pay it now.\n" + _SIGNATURE,
+        "second overdue notice",
+        _CLIENT_INVOICE + ("days_overdue",)),
+    "overdue_reminder_3": TemplateSpec(
+        "Final overdue notice: invoice #{{ invoice.number }}",
+        "Dear {{ client.first_name }},\n\n"
+        "Invoice #{{ invoice.number }} is {{ days_overdue }} days overdue. This is our last "
+        "notice before the services it covers are terminated and their data removed.\n\n"
+        + _INVOICE_SUMMARY + _SIGNATURE,
+        "third and final overdue notice",
+        _CLIENT_INVOICE + ("days_overdue",)),
+}
+
+DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
+    name: (spec.subject, spec.body) for name, spec in SPECS.items()}
+
+WELCOME_BY_PRODUCT_TYPE = {kind: f"welcome_{kind}" for kind in
+                           ("shared", "reseller", "vps", "dedicated", "other")}
+
+# --- the sandbox ------------------------------------------------------------------------
+
+_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,99}$")
+_MAX_REPEAT = 100_000  # longest string/list a template may build with * or **
+
+
+class _Vars(dict):
+    """A dict that knows its place in the context, so a missing key is reported by path."""
+
+    __slots__ = ("_path",)
+
+    def __init__(self, values: dict, path: str):
+        super().__init__(values)
+        self._path = path
+
+
+class _NamedUndefined(StrictUndefined):
+    """StrictUndefined whose message names the whole path: 'invoice.totl' is undefined."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        if not self._undefined_hint and isinstance(self._undefined_obj, _Vars):
+            return f"'{self._undefined_obj._path}.{self._undefined_name}' is undefined"
+        return super()._undefined_message
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, plus a bound on `*` and `**` so a template cannot exhaust memory."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and isinstance(right, int) and abs(right) > 100:
+            raise SecurityError("exponent too large")
+        sequences = (str, list, tuple)
+        if operator == "*" and isinstance(left, sequences) != isinstance(right, sequences):
+            sequence, count = (left, right) if isinstance(left, sequences) else (right, left)
+            if isinstance(count, int) and len(sequence) * count > _MAX_REPEAT:
+                raise SecurityError("the result of * would be too large")
+        return super().call_binop(context, operator, left, right)
+
+
+_env = _Sandbox(autoescape=False, undefined=_NamedUndefined, trim_blocks=True,
+                lstrip_blocks=True, keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str):
+    return _env.from_string(source)
+
+
+@lru_cache(maxsize=512)
+def _source_problem(source: str) -> str | None:
+    """What is wrong with template text, or None. Refuses at save time what the sandbox
+    would refuse at render time, even in a branch a sample context does not reach."""
+    try:
+        tree = _env.parse(source)
+    except TemplateSyntaxError as exc:
+        return f", line {exc.lineno}: {exc.message}"
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Getitem):
+            name = node.arg.value if isinstance(node.arg, nodes.Const) else None
+        else:
+            name = node.name
+        if isinstance(name, str) and name.startswith("_"):
+            return (f" refers to '{name}': names starting with '_' reach Python internals "
+                    "and are not allowed")
+    return None
+
+
+def _check_source(source: str, part: str, template: str) -> None:
+    problem = _source_problem(source)
+    if problem is not None:
+        raise ValidationError(part, f"email template '{template}'{problem}")
+
+
+def _render_part(source: str, context: dict, part: str, template: str) -> str:
+    try:
+        return _compiled(source).render(context)
+    except SecurityError as exc:
+        raise ValidationError(
+            part, f"email template '{template}' tries something not allowed in a template: {exc}"
+        ) from None
+    except UndefinedError as exc:
+        raise ValidationError(
+            part, f"email template '{template}' uses a variable this email does not have: "
+                  f"{exc.message}") from None
+    except TemplateSyntaxError as exc:
+        raise ValidationError(
+            part, f"email template '{template}', line {exc.lineno}: {exc.message}") from None
+    except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
+        raise ValidationError(part, f"email template '{template}' failed: {exc}") from None
+
+
+# --- turning rows into plain template values -------------------------------------------
+
+
+def _cycle_label(value: str) -> str:
+    try:
+        return Cycle(value).label
+    except ValueError:
+        return value
+
+
+def client_vars(client: Client) -> dict:
+    return {"id": client.id, "first_name": client.first_name, "last_name": client.last_name,
+            "full_name": f"{client.first_name} {client.last_name}".strip(),
+            "company": client.company, "email": client.email}
+
+
+def service_vars(service: Service) -> dict:
+    product = service.product
+    server = service.server if service.server_id else None
+    return {
+        "id": service.id, "product": product.name, "product_type": product.type,
+        "product_group": product.group_name, "domain": service.domain,
+        "username": service.username, "dedicated_ip": service.dedicated_ip,
+        "server": server.name if server else "",
+        "server_hostname": server.hostname if server else "",
+        "server_ip": server.ip_address if server else "",
+        "status": service.status, "billing_cycle": _cycle_label(service.billing_cycle),
+        "registration_date": service.registration_date, "next_due_date": service.next_due_date,
+        "first_payment_amount": service.first_payment_amount,
+        "recurring_amount": service.recurring_amount, "quantity": service.quantity,
+        "suspension_reason": service.suspension_reason,
+        "termination_date": service.termination_date,
+    }
+
+
+def invoice_vars(invoice: Invoice) -> dict:
+    return {"id": invoice.id, "number": invoice.number, "date": invoice.date,
+            "due_date": invoice.due_date, "paid_date": invoice.paid_date,
+            "status": invoice.status, "payment_method": invoice.payment_method,
+            "total": invoice.total, "amount_paid": invoice.amount_paid,
+            "balance": invoice.total - invoice.amount_paid}
+
+
+def line_vars(line: InvoiceLine) -> dict:
+    return {"description": line.description, "amount": line.amount,
+            "period_start": line.period_start, "period_end": line.period_end}
+
+
+def order_vars(order: Order) -> dict:
+    return {"id": order.id, "number": order.number, "date": order.created_at.date(),
+            "status": order.status, "payment_method": order.payment_method,
+            "amount": order.amount, "promo_code": order.promo_code}
+
+
+def payment_vars(payment: Payment) -> dict:
+    return {"amount": payment.amount, "date": payment.date, "method": payment.method,
+            "transaction_ref": payment.transaction_ref}
+
+
+def upgrade_vars(upgrade: Upgrade) -> dict:
+    return {"old_product": upgrade.old_product.name, "new_product": upgrade.new_product.name,
+            "old_cycle": _cycle_label(upgrade.old_cycle),
+            "new_cycle": _cycle_label(upgrade.new_cycle),
+            "old_amount": upgrade.old_amount, "new_amount": upgrade.new_amount,
+            "credit": upgrade.credit, "charge": upgrade.charge, "discount": upgrade.discount,
+            "payable": upgrade.payable}
+
+
+def cancellation_vars(request: CancellationRequest) -> dict:
+    labels = {"immediate": "Immediate", "end_of_period": "End of billing period"}
+    return {"id": request.id, "type": request.type,
+            "type_label": labels.get(request.type, request.type), "reason": request.reason,
+            "requested_by": request.requested_by, "date": request.created_at.date()}
+
+
+_VIEWS = {Client: client_vars, Service: service_vars, Invoice: invoice_vars,
+          InvoiceLine: line_vars, Order: order_vars, Payment: payment_vars,
+          Upgrade: upgrade_vars, CancellationRequest: cancellation_vars}
+
+
+def _row_vars(row: Model) -> dict:
+    """Any other row: its fields, minus secrets, with foreign keys as ids."""
+    values = {}
+    for field in row._meta.sorted_fields:
+        if field.name in SECRET_KEYS:
+            continue
+        values[field.name] = row.__data__.get(field.name)
+    return values
+
+
+def _plain(value, path: str, currency: str):
+    """`value` as something a template may see: str, int, bool, _Vars or list."""
+    if value is None:
+        return ""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        raise ValidationError("context", f"{path} is a float; amounts are Decimal")
+    if isinstance(value, Decimal):
+        return format_money(value, currency)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Model):
+        view = _VIEWS.get(type(value), _row_vars)
+        return _plain(view(value), path, currency)
+    if isinstance(value, dict):
+        secret = SECRET_KEYS.intersection(value)
+        if secret:
+            names = ", ".join(sorted(secret))
+            raise ValidationError("context", f"{path} holds a secret ({names}); "
+                                             "secrets never go into an email")
+        return _Vars({str(k): _plain(v, f"{path}.{k}", currency) for k, v in value.items()}, path)
+    if isinstance(value, (list, tuple, SelectBase)):
+        return [_plain(item, f"{path}[{i}]", currency) for i, item in enumerate(value)]
+    raise ValidationError("context", f"{path}: a {type(value).__name__} cannot go into an email")
+
+
+def _related_client(context: dict):
+    for key in ("invoice", "service", "order"):
+        row = context.get(key)
+        if isinstance(row, Model) and getattr(row, "client_id", None):
+            return Client.get_by_id(row.client_id)
+    return None
+
+
+def template_context(template: str, context: dict) -> _Vars:
+    """The context as the template sees it: plain values, secrets refused, and the obvious
+    related data filled in (an invoice's live lines, the client of an invoice or service)."""
+    context = dict(context)
+    if "password" in context:
+        if not base_template(template).startswith("welcome_"):
+            raise ValidationError("context", f"a password may only go into a welcome email, "
+                                             f"not '{template}'")
+        if not isinstance(context["password"], str):
+            raise ValidationError("context", "password must be text")
+    invoice = context.get("invoice")
+    if "lines" not in context and isinstance(invoice, Invoice):
+        context["lines"] = list(InvoiceLine.select()
+                                .where((InvoiceLine.invoice == invoice.id)
+                                       & (InvoiceLine.cancelled == False))  # noqa: E712
+                                .order_by(InvoiceLine.sort_order, InvoiceLine.id))
+    if "client" not in context:
+        client = _related_client(context)
+        if client is not None:
+            context["client"] = client
+    currency = context.setdefault("currency", DEFAULT_CURRENCY)
+    plain = {}
+    for key, value in context.items():
+        plain[key] = value if key == "password" else _plain(value, key, currency)
+    return _Vars(plain, "")
+
+
+# --- templates: defaults, admin overrides ----------------------------------------------
+
+
+def base_template(name: str) -> str:
+    """The default template `name` is, or extends (`welcome_vps_gold` → `welcome_vps`)."""
+    if name in SPECS:
+        return name
+    bases = [default for default in SPECS if name.startswith(default + "_")]
+    if not bases:
+        raise ValidationError("template", f"'{name}' is not a template and extends none")
+    return max(bases, key=len)
 
 
 def template_for(name: str) -> tuple[str, str]:
@@ -23,18 +542,208 @@ def template_for(name: str) -> tuple[str, str]:
     if stored is not None:
         return stored.subject, stored.body
     if name not in DEFAULT_TEMPLATES:
-        raise KeyError(f"no email template named {name!r}")
+        raise ValidationError("template", f"there is no email template named '{name}'")
     return DEFAULT_TEMPLATES[name]
 
 
+def _render_text(name: str, subject: str, body: str, context) -> tuple[str, str]:
+    rendered_subject = " ".join(_render_part(subject, context, "subject", name).split())
+    if len(rendered_subject) > SUBJECT_MAX:
+        rendered_subject = rendered_subject[:SUBJECT_MAX - 1] + "…"
+    return rendered_subject, _render_part(body, context, "body", name)
+
+
 def render(name: str, context: dict) -> tuple[str, str]:
+    """(subject, body) of template `name` (the admin's version if edited) for `context`."""
     subject, body = template_for(name)
-    return _env.from_string(subject).render(context).strip(), _env.from_string(body).render(context)
+    for source, part in ((subject, "subject"), (body, "body")):
+        _check_source(source, part, name)
+    return _render_text(name, subject, body, template_context(name, context))
+
+
+_SAMPLE_VALUES = {
+    "company_name": "Example Hosting",
+    "currency": "USD",
+    "client": {"id": 42, "first_name": "Ada", "last_name": "Lovelace",
+               "full_name": "Ada Lovelace", "company": "Analytical Engines Ltd",
+               "email": "ada@example.com"},
+    "service": {"id": 1001, "product": "Starter Hosting", "product_type": "shared",
+                "product_group": "Web Hosting", "domain": "example.com", "username": "adal",
+                "dedicated_ip": "", "server": "web1", "server_hostname": "web1.example.net",
+                "server_ip": "192.0.2.10", "status": "active", "billing_cycle": "Monthly",
+                "registration_date": "2026-01-31", "next_due_date": "2026-03-31",
+                "first_payment_amount": "10.00 USD", "recurring_amount": "10.00 USD",
+                "quantity": 1, "suspension_reason": "", "termination_date": ""},
+    "password": "sample-Passw0rd",
+    "invoice": {"id": 512, "number": "512", "date": "2026-03-17", "due_date": "2026-03-31",
+                "paid_date": "", "status": "unpaid", "payment_method": "banktransfer",
+                "total": "1,210.00 USD", "amount_paid": "0.00 USD", "balance": "1,210.00 USD"},
+    "lines": [{"description": "Starter Hosting - example.com (2026-03-31 - 2026-04-29)",
+               "amount": "10.00 USD", "period_start": "2026-03-31", "period_end": "2026-04-30"},
+              {"description": "Dedicated Server (2026-03-31 - 2026-04-29)",
+               "amount": "1,200.00 USD", "period_start": "2026-03-31",
+               "period_end": "2026-04-30"}],
+    "order": {"id": 7, "number": "4820175396", "date": "2026-03-17", "status": "pending",
+              "payment_method": "banktransfer", "amount": "1,210.00 USD", "promo_code": ""},
+    "payment": {"amount": "1,210.00 USD", "date": "2026-03-20", "method": "banktransfer",
+                "transaction_ref": "TX-20260320-1"},
+    "upgrade": {"old_product": "Starter Hosting", "new_product": "Business Hosting",
+                "old_cycle": "Monthly", "new_cycle": "Monthly", "old_amount": "10.00 USD",
+                "new_amount": "25.00 USD", "credit": "4.00 USD", "charge": "10.00 USD",
+                "discount": "0.00 USD", "payable": "6.00 USD"},
+    "cancellation": {"id": 3, "type": "end_of_period", "type_label": "End of billing period",
+                     "reason": "Moving to a bigger plan elsewhere", "requested_by": "ada",
+                     "date": "2026-03-17"},
+    "days_until_due": 7,
+    "days_overdue": 14,
+    "title": "Daily run finished with failures",
+    "message": "2 module commands failed; see the module queue.",
+}
+
+
+def sample_context(name: str) -> dict:
+    """Realistic values for every variable template `name` documents (for previews)."""
+    return {var: _SAMPLE_VALUES[var] for var in SPECS[base_template(name)].variables}
+
+
+def preview(name: str, subject: str, body: str) -> tuple[str, str]:
+    """Render unsaved template text with the sample context; errors name the field."""
+    for source, part in ((subject, "subject"), (body, "body")):
+        _check_source(source, part, name)
+    return _render_text(name, subject, body, template_context(name, sample_context(name)))
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    name: str
+    subject: str
+    body: str
+    version: int  # 0: the built-in default, never edited
+    customised: bool
+    base: str  # the default it is or extends
+    purpose: str
+    variables: tuple[tuple[str, str], ...]  # (name, what it holds)
+
+
+def _info(name: str, stored: EmailTemplate | None) -> TemplateInfo:
+    base = base_template(name)
+    spec = SPECS[base]
+    subject, body = (stored.subject, stored.body) if stored else (spec.subject, spec.body)
+    return TemplateInfo(name, subject, body, stored.version if stored else 0,
+                        stored is not None, base, spec.purpose,
+                        tuple((var, VARIABLES[var]) for var in spec.variables))
+
+
+def list_templates() -> list[TemplateInfo]:
+    """Every template: the defaults (edited or not) and the admins' own, by name."""
+    stored = {row.name: row for row in EmailTemplate.select()}
+    names = sorted(set(SPECS) | set(stored))
+    return [_info(name, stored.get(name)) for name in names]
+
+
+def get_template(name: str) -> TemplateInfo:
+    return _info(name, EmailTemplate.get_or_none(EmailTemplate.name == name))
+
+
+def _validate_name(name: str) -> str:
+    name = (name or "").strip()
+    if not _NAME_PATTERN.match(name):
+        raise ValidationError("name", "use 2-100 lowercase letters, digits and '_', "
+                                      "starting with a letter")
+    try:
+        base_template(name)
+    except ValidationError:
+        raise ValidationError("name", f"a new template is named after the one it extends, "
+                                      f"e.g. welcome_vps_gold; '{name}' extends none") from None
+    return name
+
+
+def save_template(name: str, subject: str, body: str, admin_login: str,
+                  expected_version: int) -> TemplateInfo:
+    """Save an admin's version of a template. `expected_version` is the version the admin
+    opened (0 for a default never edited); if someone saved since, StaleRecordError."""
+    name = _validate_name(name)
+    subject = (subject or "").strip()
+    if not subject:
+        raise ValidationError("subject", "is required")
+    if len(subject) > SUBJECT_MAX:
+        raise ValidationError("subject", f"is longer than {SUBJECT_MAX} characters")
+    if not (body or "").strip():
+        raise ValidationError("body", "is required")
+    rendered_subject, _ = preview(name, subject, body)
+    if not rendered_subject:
+        raise ValidationError("subject", "renders as an empty line")
+    stale = StaleRecordError(f"email template '{name}' was changed by someone else since you "
+                             "opened it; reload it and apply your change again")
+    try:
+        with database.atomic():
+            stored = EmailTemplate.get_or_none(EmailTemplate.name == name)
+            current = stored.version if stored else 0
+            if current != expected_version:
+                raise stale
+            before = {"subject": stored.subject, "body": stored.body} if stored else None
+            if stored is None:
+                row = EmailTemplate.create(name=name, subject=subject, body=body, version=1)
+            else:
+                updated = (EmailTemplate
+                           .update(subject=subject, body=body, version=EmailTemplate.version + 1)
+                           .where((EmailTemplate.id == stored.id)
+                                  & (EmailTemplate.version == expected_version))
+                           .execute())
+                if updated != 1:
+                    raise stale
+                row = EmailTemplate.get_by_id(stored.id)
+            audit.record(admin_login, "email_template.save", "email_template", row.id,
+                         description=f"edited email template {name}",
+                         before=before, after={"subject": subject, "body": body})
+    except IntegrityError:  # another admin created the same override at the same moment
+        raise stale from None
+    return _info(name, row)
+
+
+def reset_template(name: str, admin_login: str, expected_version: int) -> TemplateInfo | None:
+    """Drop the admin's version: the default applies again (an extension is deleted)."""
+    with database.atomic():
+        stored = EmailTemplate.get_or_none(EmailTemplate.name == name)
+        if stored is None or stored.version != expected_version:
+            raise StaleRecordError(f"email template '{name}' was changed by someone else since "
+                                   "you opened it; reload it")
+        deleted = (EmailTemplate.delete()
+                   .where((EmailTemplate.id == stored.id)
+                          & (EmailTemplate.version == expected_version)).execute())
+        if deleted != 1:
+            raise StaleRecordError(f"email template '{name}' was changed by someone else")
+        audit.record(admin_login, "email_template.reset", "email_template", stored.id,
+                     description=f"reset email template {name} to the default",
+                     before={"subject": stored.subject, "body": stored.body}, after=None)
+    return get_template(name) if name in SPECS else None
+
+
+# --- the outbox -------------------------------------------------------------------------
+
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def check_address(address: str, field: str = "to") -> str:
+    address = (address or "").strip()
+    if len(address) > 254 or not _ADDRESS.match(address):
+        raise ValidationError(field, f"'{address[:60]}' is not an email address")
+    return address
+
+
+def email_context(settings: Settings, **values) -> dict:
+    """A context with the installation's company name and currency, plus `values`."""
+    return {"company_name": settings.company_name, "currency": settings.currency, **values}
 
 
 def queue_email(template: str, *, to: str, context: dict, client_id: int | None = None,
                 related_type: str = "", related_id: int | None = None) -> EmailOutbox:
-    """Render `template` and queue it (call inside the transaction of the change that causes it)."""
+    """Render `template` and queue it (call inside the transaction of the change that causes it).
+
+    Raises ValidationError when the address is not one or the template cannot be rendered
+    with `context` (the message names the template and the variable)."""
+    to = check_address(to)
     subject, body = render(template, context)
     return EmailOutbox.create(to_address=to, subject=subject, body=body, template=template,
-                              client=client_id, related_type=related_type, related_id=related_id)
+                              client=client_id, related_type=related_type,
+                              related_id=related_id)
