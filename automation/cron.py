@@ -71,6 +71,9 @@ def _registered_tasks() -> list[tuple[str, Callable[[RunContext], TaskResult]]]:
 def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
               send_emails: bool = True, progress=None) -> RunReport:
     """Run the daily tasks for `clock.today()`. Raises RunInProgress if another run holds the lock."""
+    from models.emails import configure_defaults
+
+    configure_defaults(settings)
     today = clock.today()
     started = pendulum.now("UTC")
     holder = runlock.this_holder()

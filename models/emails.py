@@ -497,6 +497,15 @@ def _related_client(context: dict):
     return None
 
 
+_installation_defaults: dict = {}
+
+
+def configure_defaults(settings: Settings) -> None:
+    """The installation's company name and currency, for every email whose caller leaves
+    them out (called once at start-up by the CLI, the TUI and the daily run)."""
+    _installation_defaults.update(company_name=settings.company_name, currency=settings.currency)
+
+
 def template_context(template: str, context: dict) -> _Vars:
     """The context as the template sees it: plain values, secrets refused, and the obvious
     related data filled in (an invoice's live lines, the client of an invoice or service)."""
@@ -517,6 +526,8 @@ def template_context(template: str, context: dict) -> _Vars:
         client = _related_client(context)
         if client is not None:
             context["client"] = client
+    for key, value in _installation_defaults.items():
+        context.setdefault(key, value)
     currency = context.setdefault("currency", DEFAULT_CURRENCY)
     plain = {}
     for key, value in context.items():

@@ -242,9 +242,10 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     except ValidationError as exc:
         return _fail(f"config: {exc}")
-    from models import secrets
+    from models import emails, secrets
 
     secrets.configure(config.secret_key)
+    emails.configure_defaults(config.settings)
     try:
         if args.command == "init":
             return cmd_init(args, config)
