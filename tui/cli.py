@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     cancel.add_argument("--domain-auto-renew-off", action="store_true",
                         help="also turn off auto-renew of the service's domain")
 
+    backup = sub.add_parser("backup", help="copy the database consistently, even while in use")
+    backup.add_argument("file", metavar="FILE")
+    restore = sub.add_parser("restore", help="replace the database with a backup")
+    restore.add_argument("file", metavar="FILE")
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
     config = sub.add_parser("config", help="show the resolved configuration")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION")
     config_sub.add_parser("show", help="print every setting, its value and where it came from")
@@ -196,6 +202,34 @@ def cmd_cancel_request(args, config) -> int:
     return EXIT_OK
 
 
+def cmd_backup(args, config) -> int:
+    from automation.backup import BackupError, backup
+
+    try:
+        path = backup(config.database_url, args.file)
+    except BackupError as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    print(f"backup written to {path}")
+    return EXIT_OK
+
+
+def cmd_restore(args, config) -> int:
+    from automation.backup import BackupError, restore
+
+    if not args.yes:
+        if not sys.stdin.isatty():
+            return _fail("restore replaces every record; add --yes to confirm")
+        answer = input(f"Replace the database {config.database_url} with {args.file}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return _fail("nothing restored", EXIT_FAILED)
+    try:
+        path = restore(config.database_url, args.file)
+    except BackupError as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    print(f"restored {path} from {args.file}")
+    return EXIT_OK
+
+
 def cmd_config_show(args, config) -> int:
     from automation.config import describe
 
@@ -253,6 +287,10 @@ def main(argv=None) -> int:
             return cmd_cron(args, config)
         if args.command == "cancel-request":
             return cmd_cancel_request(args, config)
+        if args.command == "backup":
+            return cmd_backup(args, config)
+        if args.command == "restore":
+            return cmd_restore(args, config)
         if args.command == "config":
             if args.config_command != "show":
                 return _fail("usage: hostdesk config show")
