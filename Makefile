@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml tests/fixtures/hostdesk_example_module/pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	$(BIN)/hostdesk --db sqlite:///$(DEMO_DB) demo
 
 test: $(STAMP)

@@ -9,10 +9,12 @@ import shutil
 
 import pytest
 
+from models import secrets
 from models.db import bind, database, migrate
 from tests.pgserver import PostgresServer
 
 ENGINES = ("sqlite", "postgres")
+TEST_SECRET_KEY = "test-secret-key-for-hostdesk-tests-only"
 
 
 def pytest_addoption(parser):
@@ -37,7 +39,8 @@ def isolated_environment(tmp_path, monkeypatch):
             monkeypatch.delenv(key)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    monkeypatch.setenv("HOSTDESK_SECRET_KEY", "test-secret-key-for-hostdesk-tests-only")
+    monkeypatch.setenv("HOSTDESK_SECRET_KEY", TEST_SECRET_KEY)
+    secrets.configure(TEST_SECRET_KEY)
     monkeypatch.chdir(tmp_path)
 
 

@@ -265,7 +265,7 @@ def cmd_tui(args, config) -> int:
 
 
 def main(argv=None) -> int:
-    from models.errors import ValidationError, ValidationErrors
+    from models.errors import HostdeskError, ValidationError, ValidationErrors
 
     args = _parser().parse_args(argv)
     try:
@@ -301,6 +301,8 @@ def main(argv=None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     except ValueError as exc:
+        return _fail(str(exc))
+    except HostdeskError as exc:
         return _fail(str(exc))
 
 
