@@ -129,7 +129,7 @@ def cmd_cron(args, config) -> int:
 
     _require_secret_key(config)
     clock = Clock(config.settings.timezone)
-    if args.date:
+    if args.date is not None:
         try:
             clock = clock.on(parse_date(args.date, "--date"))
         except Exception as exc:
