@@ -22,3 +22,94 @@ def record_payment(url: str, invoice_id: int, ref: str, start_at: float) -> str:
         return f"refused: {exc}"
     finally:
         db.close()
+
+
+def admin_session(url: str, seed: int, seconds: float, login: str) -> dict:
+    """Random admin work (payments, edits, module commands) until the deadline; returns counts.
+
+    Only the refusals an admin may meet (stale save, already paid, command not applicable) are
+    counted; anything else — a "database is locked" error included — fails the test."""
+    import random
+
+    import pendulum
+
+    from automation.provisioning.runner import run_command
+    from models import invoicing, secrets, services
+    from models.clock import Clock
+    from models.db import bind
+    from models.errors import RuleViolation, StaleRecordError, ValidationError, ValidationErrors
+    from models.permissions import find_admin
+    from models.schema import Invoice, Service
+    from models.settings import Settings
+
+    secrets.configure("stress")
+    db = bind(url)
+    db.connect()
+    rng = random.Random(seed)
+    admin = find_admin(login)
+    counts = {"payments": 0, "duplicate_payments": 0, "edits": 0, "stale": 0, "commands": 0,
+              "refused": 0}
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        action = rng.random()
+        try:
+            if action < 0.45:
+                unpaid = list(Invoice.select(Invoice.id, Invoice.total, Invoice.amount_paid)
+                              .where(Invoice.status == "unpaid").order_by(Invoice.id).limit(20))
+                if not unpaid:
+                    continue
+                invoice = rng.choice(unpaid)
+                ref = f"{login}-{rng.randrange(40)}"  # references repeat: duplicates happen
+                result = invoicing.record_payment(
+                    invoice.id, str(invoice.total - invoice.amount_paid),
+                    date=pendulum.date(2026, 6, 1), method="card", transaction_ref=ref,
+                    admin_login=login)
+                counts["duplicate_payments" if result.duplicate else "payments"] += 1
+            elif action < 0.8:
+                service = Service.get_by_id(rng.randrange(1, 201))
+                form = {"admin_notes": f"note {rng.random()}", "recurring_amount": f"{rng.randrange(5, 50)}.00"}
+                services.save_service(service.id, service.version,
+                                      services.parse_service_form(form), admin)
+                counts["edits"] += 1
+            else:
+                service_id = rng.randrange(1, 201)
+                command = "unsuspend" if Service.get_by_id(service_id).status == "suspended" else "suspend"
+                run_command(service_id, command, admin_login=login,
+                            clock=Clock("UTC", pendulum.date(2026, 6, 1)), settings=Settings(),
+                            reason="stress")
+                counts["commands"] += 1
+        except StaleRecordError:
+            counts["stale"] += 1
+        except (ValidationError, ValidationErrors, RuleViolation):
+            counts["refused"] += 1
+    db.close()
+    return counts
+
+
+def daily_runs(url: str, seconds: float) -> dict:
+    """The daily run, day after day, until the deadline."""
+    import pendulum
+
+    from automation.cron import run_daily
+    from models import secrets
+    from models.clock import Clock
+    from models.db import bind
+    from models.errors import RunInProgress
+    from models.settings import Settings
+
+    secrets.configure("stress")
+    db = bind(url)
+    db.connect()
+    day, runs, failures = pendulum.date(2026, 5, 20), 0, []
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            report = run_daily(Settings(batch_size=50), Clock("UTC", day))
+            runs += 1
+            failures += [f for t in report.tasks.values() for f in t["failures"]
+                         if t is not report.tasks.get("email")]
+        except RunInProgress:
+            pass
+        day = day.add(days=1)
+    db.close()
+    return {"runs": runs, "failures": failures}
