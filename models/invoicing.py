@@ -152,7 +152,7 @@ class PaymentResult:
 
 def record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str,
                    transaction_ref: str = "", admin_login: str,
-                   today: pendulum.Date | None = None) -> PaymentResult:
+                   today: pendulum.Date | None = None, settings=None) -> PaymentResult:
     """Record a payment; when it covers the total, mark the invoice paid and apply its lines.
 
     The same gateway transaction (method + reference) recorded twice is refused by a unique
@@ -193,7 +193,8 @@ def record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str,
                     _add_credit(invoice.client_id, overpaid,
                                 f"Overpayment of invoice #{invoice.id}", invoice.id)
                     result.credited = overpaid
-                result.applied_lines = _mark_paid(invoice, date, admin_login, today=today)
+                result.applied_lines = _mark_paid(invoice, date, admin_login, today=today,
+                                                  settings=settings)
             return result
     except IntegrityError:
         if transaction_ref.strip():
@@ -203,14 +204,14 @@ def record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str,
 
 
 def _mark_paid(invoice: Invoice, paid_date: pendulum.Date, admin_login: str,
-               today: pendulum.Date | None = None) -> list[int]:
+               today: pendulum.Date | None = None, settings=None) -> list[int]:
     Invoice.update(status=InvoiceStatus.PAID, paid_date=paid_date,
                    version=Invoice.version + 1).where(Invoice.id == invoice.id).execute()
     invoice.status = InvoiceStatus.PAID
     applied = []
     for line in live_lines(invoice.id):
         if _claim(line):
-            _apply_line(line, admin_login)
+            _apply_line(line, admin_login, settings)
             applied.append(line.id)
     _unsuspend_paid_up_services(invoice, today or paid_date, admin_login)
     return applied
@@ -224,7 +225,7 @@ def _claim(line: InvoiceLine) -> bool:
     return claimed == 1
 
 
-def _apply_line(line: InvoiceLine, admin_login: str) -> None:
+def _apply_line(line: InvoiceLine, admin_login: str, settings=None) -> None:
     if line.kind == LineKind.RENEWAL and line.item_type:
         _advance_due_date(line, to=line.period_end, admin_login=admin_login)
     elif line.kind == LineKind.PRORATA and line.item_type:
@@ -232,7 +233,7 @@ def _apply_line(line: InvoiceLine, admin_login: str) -> None:
     elif line.kind == LineKind.UPGRADE and line.upgrade:
         from models.upgrades import apply_upgrade
 
-        apply_upgrade(line.upgrade, admin_login)
+        apply_upgrade(line.upgrade, admin_login, settings)
     elif line.kind == LineKind.FIRST and line.item_type:
         _after_first_payment(line, admin_login)
 
@@ -364,6 +365,7 @@ def cancel_invoice(invoice_id: int, admin_login: str) -> Invoice:
         Invoice.update(status=InvoiceStatus.CANCELLED, version=Invoice.version + 1).where(
             Invoice.id == invoice.id).execute()
         InvoiceLine.update(cancelled=True).where(InvoiceLine.invoice == invoice.id).execute()
+        _cancel_upgrades(invoice.id, admin_login)
         audit.record(admin_login, "invoice.cancel", "invoice", invoice.id, client_id=invoice.client_id,
                      before={"status": invoice.status}, after={"status": InvoiceStatus.CANCELLED})
         return Invoice.get_by_id(invoice.id)
@@ -387,6 +389,9 @@ def reopen_invoice(invoice_id: int, admin_login: str, line_ids: list[int] | None
         Invoice.update(status=InvoiceStatus.UNPAID, version=Invoice.version + 1).where(
             Invoice.id == invoice.id).execute()
         _retotal(invoice.id)
+        from models.upgrades import reinstate_upgrades_of_invoice
+
+        reinstate_upgrades_of_invoice(invoice.id, admin_login)
         audit.record(admin_login, "invoice.reopen", "invoice", invoice.id, client_id=invoice.client_id,
                      before={"status": invoice.status}, after={"status": InvoiceStatus.UNPAID})
         return Invoice.get_by_id(invoice.id)
@@ -408,6 +413,7 @@ def cancel_lines(line_ids: list[int], admin_login: str, reason: str) -> list[int
             return []
         InvoiceLine.update(cancelled=True).where(InvoiceLine.id.in_(cancelled)).execute()
         for invoice_id in sorted({line.invoice_id for line in lines}):
+            _cancel_upgrades(invoice_id, admin_login)
             total = _retotal(invoice_id)
             if not live_lines(invoice_id):
                 Invoice.update(status=InvoiceStatus.CANCELLED).where(Invoice.id == invoice_id).execute()
@@ -417,6 +423,14 @@ def cancel_lines(line_ids: list[int], admin_login: str, reason: str) -> list[int
             audit.record(admin_login, "invoice.lines_cancelled", "invoice", invoice_id,
                          description=reason, after={"lines": [i for i in cancelled]})
         return cancelled
+
+
+def _cancel_upgrades(invoice_id: int, admin_login: str) -> None:
+    """An upgrade whose invoice line is cancelled will never be paid: close it, so the service
+    can be upgraded again."""
+    from models.upgrades import cancel_upgrades_of_invoice
+
+    cancel_upgrades_of_invoice(invoice_id, admin_login)
 
 
 def remove_line(line_id: int, admin_login: str) -> Invoice:

@@ -1,0 +1,281 @@
+"""The upgrade/downgrade screen, driven by keys through `tui.app.make_app` (rules §7)."""
+
+import os
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from automation.provisioning import registry
+from automation.provisioning.builtin import NoneModule
+from models import upgrades
+from models.clock import Clock
+from models.schema import (
+    Admin,
+    Client,
+    ConfigOption,
+    ConfigOptionChoice,
+    ConfigOptionPrice,
+    Invoice,
+    ModuleJob,
+    Order,
+    Promotion,
+    Service,
+    Upgrade,
+)
+from models.settings import Settings
+from tests import factories as make
+from tests.tui.conftest import run
+from tui.screens import upgrade as upgrade_screen
+from tui.screens.invoices import InvoiceScreen, PaymentDialog
+from tui.screens.upgrade import UpgradeScreen
+
+D = Decimal
+TODAY = pendulum.date(2026, 4, 19)  # 12 days before the NDD, in April (30 days)
+NDD = pendulum.date(2026, 5, 1)
+CLOCK = Clock("UTC", TODAY)
+SIZE = (120, 40)
+# Pictures of the screens to look at (tools/svg2png); kept out of the source tree.
+SCREENSHOTS = Path(os.environ.get("HOSTDESK_SCREENSHOTS", tempfile.gettempdir()))
+
+
+class RecordingModule(NoneModule):
+    calls: list = []
+
+    def change_package(self, params):
+        RecordingModule.calls.append((params.service_id, params.product.name))
+        return super().change_package(params)
+
+
+@pytest.fixture(autouse=True)
+def setup(db, monkeypatch):
+    monkeypatch.setattr(upgrade_screen, "QUOTE_DELAY", 0.01)  # no need to wait for typing
+    make.ensure_template("invoice_created")
+    Admin.create(login="boss", role="full")
+    RecordingModule.calls = []
+    monkeypatch.setattr(registry, "get_module", lambda name: RecordingModule())
+
+
+@pytest.fixture
+def plans(db):
+    small = make.product(name="Small", prices={"monthly": "10.00", "annually": "100.00"})
+    big = make.product(name="Big", prices={"monthly": "25.00", "annually": "150.00"})
+    return small, big
+
+
+async def settle(app, pilot):
+    """Until the quote timer, the workers and the answers they posted are all done."""
+    for _ in range(8):
+        await pilot.pause(0.02)
+        if not any(w.is_running for w in app.workers):
+            await pilot.pause()
+            if not any(w.is_running for w in app.workers):
+                break
+        await app.workers.wait_for_complete()
+
+
+def quote_panel(app) -> str:
+    return str(app.screen.query_one("#upgrade-quote").render())
+
+
+async def open_upgrade(app, pilot, service_id):
+    await app.push_screen(UpgradeScreen(service_id))
+    await settle(app, pilot)
+    return app.screen
+
+
+async def choose(pilot, screen, widget_id, value):
+    screen.query_one(f"#{widget_id}").value = value
+    await settle(pilot.app, pilot)
+
+
+def test_quote_on_screen_matches_the_rules_then_confirm_and_pay(db, app_for, plans):
+    small, big = plans
+    service = make.service(product_row=small, next_due_date=NDD)
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_upgrade(app, pilot, service.id)
+            assert "Now: Small (Monthly) 10.00 USD" in str(screen.query_one("#upgrade-current").render())
+            assert "Choose another product" in quote_panel(app)
+            assert screen.check_action("confirm", ()) is None  # nothing to confirm yet
+            await choose(pilot, screen, "new-product", big.id)
+            panel = quote_panel(app)
+            assert "Small (Monthly) → Big (Monthly)" in panel
+            assert "Days remaining                 12  of 30\n" in panel
+            assert "Credit                  -4.00 USD  10.00 × 12/30" in panel
+            assert "Charge                  10.00 USD  25.00 × 12/30" in panel
+            assert "Payable                  6.00 USD" in panel
+            assert "New recurring           25.00 USD  Monthly" in panel
+            assert "Next due date          2026-05-01  stays" in panel
+            app.save_screenshot("upgrade_quote.svg", str(SCREENSHOTS))
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+            assert isinstance(app.screen, InvoiceScreen)
+            invoice = Invoice.get()
+            assert app.screen.invoice_id == invoice.id
+            assert invoice.total == D("6.00")
+            assert Service.get_by_id(service.id).product_id == small.id  # nothing until paid
+            await pilot.press("p")
+            await settle(app, pilot)
+            assert isinstance(app.screen, PaymentDialog)
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+            assert "  PAID" in str(app.screen.query_one("#invoice-summary").render())
+
+    run(scenario())
+    fresh = Service.get_by_id(service.id)
+    assert (fresh.product_id, fresh.billing_cycle, fresh.recurring_amount, fresh.next_due_date) == (
+        big.id, "monthly", D("25.00"), NDD)
+    assert RecordingModule.calls == [(service.id, "Big")]
+    assert (Upgrade.get().status, Order.get().status, ModuleJob.get().status) == (
+        "applied", "active", "done")
+
+
+def test_cycle_change_and_a_promotion_code_requote(db, app_for, plans):
+    small, big = plans
+    service = make.service(product_row=small, next_due_date=NDD)
+    Promotion.create(code="HALF", type="percentage", value=D("50.00"))
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_upgrade(app, pilot, service.id)
+            await choose(pilot, screen, "new-product", big.id)
+            await choose(pilot, screen, "new-cycle", "annually")
+            panel = quote_panel(app)
+            assert "Small (Monthly) → Big (Annually)" in panel
+            assert "Charge                   4.93 USD  150.00 × 12/365" in panel
+            assert "Payable                  0.93 USD" in panel
+            screen.query_one("#promo-code").focus()
+            await pilot.press(*"half")
+            await settle(app, pilot)
+            panel = quote_panel(app)
+            assert "Promotion               -0.47 USD  HALF" in panel
+            assert "Payable                  0.46 USD" in panel
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+
+    run(scenario())
+    assert Invoice.get().total == D("0.46")
+    assert Upgrade.get().new_cycle == "annually"
+
+
+def test_a_bad_promotion_code_is_shown_under_its_field_and_nothing_can_be_confirmed(db, app_for, plans):
+    small, big = plans
+    service = make.service(product_row=small, next_due_date=NDD)
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_upgrade(app, pilot, service.id)
+            await choose(pilot, screen, "new-product", big.id)
+            await choose(pilot, screen, "promo-code", "NOPE")
+            assert "no promotion with the code 'NOPE'" in str(screen.query_one("#error-promo_code").render())
+            assert screen.check_action("confirm", ()) is None
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+            assert app.screen is screen
+
+    run(scenario())
+    assert Order.select().count() == 0
+
+
+def test_configurable_option_change_through_the_same_screen(db, app_for, plans):
+    small, _ = plans
+    disk = ConfigOption.create(product=small, name="Disk", option_type="dropdown")
+    ten = ConfigOptionChoice.create(option=disk, name="10 GB", sort_order=1)
+    fifty = ConfigOptionChoice.create(option=disk, name="50 GB", sort_order=2)
+    ConfigOptionPrice.create(choice=fifty, cycle="monthly", price=D("5.00"))
+    service = make.service(product_row=small, next_due_date=NDD)
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_upgrade(app, pilot, service.id)
+            assert screen.query_one(f"#option-{disk.id}").value == ten.id
+            await choose(pilot, screen, f"option-{disk.id}", fifty.id)
+            panel = quote_panel(app)
+            assert "Disk: 10 GB → 50 GB" in panel
+            assert "Charge                   2.00 USD  5.00 × 12/30" in panel
+            assert "New recurring           15.00 USD" in panel
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+            assert isinstance(app.screen, InvoiceScreen)
+
+    run(scenario())
+    assert Invoice.get().total == D("2.00")
+    assert upgrades.current_config_choices(service.id) == {}  # applies on payment only
+
+
+def test_a_downgrade_is_applied_at_once_with_its_credit(db, app_for, plans):
+    small, big = plans
+    service = make.service(product_row=big, next_due_date=NDD, recurring_amount=D("25.00"))
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_upgrade(app, pilot, service.id)
+            await choose(pilot, screen, "new-product", small.id)
+            panel = quote_panel(app)
+            assert "Payable                  0.00 USD" in panel
+            assert "Credit to client         6.00 USD" in panel
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+            assert "  PAID" in str(app.screen.query_one("#invoice-summary").render())
+
+    run(scenario())
+    assert Service.get_by_id(service.id).product_id == small.id
+    assert Client.get_by_id(service.client_id).credit == D("6.00")
+    assert RecordingModule.calls == [(service.id, "Small")]
+
+
+def test_refusals_are_said_in_the_quote_panel(db, app_for, plans):
+    small, big = plans
+    terminated = make.service(product_row=small, status="terminated", next_due_date=NDD)
+    no_ndd = make.service(product_row=small, next_due_date=None)
+    waiting = make.service(product_row=small, next_due_date=NDD)
+    upgrades.create_upgrade(waiting.id, big.id, "annually", TODAY, Settings(), admin_login="boss")
+    before = (Order.select().count(), Invoice.select().count())
+    cases = [(terminated, "is terminated; only active or suspended services"),
+             (no_ndd, "a recurring service needs a next due date"),
+             (waiting, "already has an upgrade waiting for payment")]
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            for service, message in cases:
+                screen = await open_upgrade(app, pilot, service.id)
+                await choose(pilot, screen, "new-product", big.id)
+                assert message in quote_panel(app)
+                assert screen.check_action("confirm", ()) is None
+                await pilot.press("ctrl+s")
+                await settle(app, pilot)
+                assert app.screen is screen
+                await pilot.press("escape")
+                await settle(app, pilot)
+
+    run(scenario())
+    assert (Order.select().count(), Invoice.select().count()) == before
+
+
+def test_without_the_permission_the_quote_shows_but_cannot_be_confirmed(db, app_for, plans):
+    small, big = plans
+    Admin.create(login="helper", role="support")
+    service = make.service(product_row=small, next_due_date=NDD)
+
+    async def scenario():
+        app = app_for("helper", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_upgrade(app, pilot, service.id)
+            await choose(pilot, screen, "new-product", big.id)
+            assert "Payable                  6.00 USD" in quote_panel(app)
+            assert screen.check_action("confirm", ()) is None
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+
+    run(scenario())
+    assert Order.select().count() == 0

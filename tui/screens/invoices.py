@@ -1,0 +1,923 @@
+"""Invoices: the list (filter by status, client, due date) and one invoice with its lines and
+payments, where an admin records a payment, applies client credit, cancels the invoice, marks
+a cancelled one unpaid again or removes a line.
+
+Every rule is in `models.invoicing` / `models.upgrades`; this module asks them, in thread
+workers, and shows the database's answer. After a payment, the module commands that payment
+queued (provisioning, Change Package of a paid upgrade, unsuspension) are run at once when the
+admin may perform server operations (WHMCS runs them on payment); otherwise the daily run does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+import pendulum
+from peewee import fn
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Label, Select, Static
+from textual.worker import Worker, WorkerState
+
+from models import invoicing, upgrades
+from models.clock import Clock
+from models.db import connection, database
+from models.errors import HostdeskError, ValidationError
+from models.listing import InvoiceSource, ListFilter
+from models.money import format_money
+from models.parsing import clean_text, parse_date, parse_int_id, parse_optional_date
+from models.permissions import (
+    GENERATE_DUE_INVOICES,
+    MANAGE_INVOICES,
+    SERVER_OPERATIONS,
+    find_admin,
+    has_permission,
+    require,
+)
+from models.renewals import generate_due_invoices
+from models.schema import (
+    Client,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    ItemType,
+    ModuleJob,
+    Order,
+    Payment,
+    Upgrade,
+)
+from models.settings import Settings
+from tui.screens.areas import BY_KEY
+from tui.screens.base import HostdeskScreen
+from tui.screens.lists import ListScreen
+from tui.widgets.biglist import BigList
+from tui.widgets.cells import fit, status_look
+
+FILTER_DELAY = 0.3  # seconds of quiet typing before the list is filtered again
+
+
+# --- what the screens read ------------------------------------------------------------------
+
+
+@dataclass
+class InvoiceView:
+    """One invoice as its screen shows it, read in one go."""
+
+    invoice: Invoice
+    client: Client
+    order_number: str
+    lines: list[InvoiceLine]
+    payments: list[Payment]
+    upgrade: Upgrade | None
+
+    @property
+    def balance(self) -> Decimal:
+        return max(invoicing.balance(self.invoice), Decimal("0.00"))
+
+    @property
+    def overpaid(self) -> Decimal:
+        """Paid beyond the total: it went to the client's credit."""
+        return max(-invoicing.balance(self.invoice), Decimal("0.00"))
+
+    @property
+    def status(self) -> str:
+        return self.invoice.status
+
+    def service_ids(self) -> set[int]:
+        return {line.item_id for line in self.lines
+                if line.item_type == ItemType.SERVICE and line.item_id and not line.cancelled}
+
+
+def load_invoice_view(invoice_id: int) -> InvoiceView | None:
+    invoice = Invoice.get_or_none(Invoice.id == invoice_id)
+    if invoice is None:
+        return None
+    order = Order.get_or_none(Order.id == invoice.order_id) if invoice.order_id else None
+    lines = list(InvoiceLine.select().where(InvoiceLine.invoice == invoice.id)
+                 .order_by(InvoiceLine.cancelled, InvoiceLine.sort_order, InvoiceLine.id))
+    payments = list(Payment.select().where(Payment.invoice == invoice.id).order_by(Payment.id))
+    return InvoiceView(invoice=invoice, client=Client.get_by_id(invoice.client_id),
+                       order_number=order.number if order else "", lines=lines,
+                       payments=payments, upgrade=upgrades.upgrade_of_invoice(invoice.id))
+
+
+def last_module_job_id() -> int:
+    return ModuleJob.select(fn.COALESCE(fn.MAX(ModuleJob.id), 0)).scalar() or 0
+
+
+def run_new_module_jobs(service_ids, after_job_id: int, login: str, clock: Clock,
+                        settings: Settings) -> list[str]:
+    """Run the module jobs queued for these services since `after_job_id` (a payment's
+    provisioning, Change Package or unsuspension) now; one line per job saying how it went.
+
+    Without the permission to perform server operations they stay queued for the daily run.
+    """
+    from automation.provisioning.runner import retry_job  # automation is loaded only when needed
+
+    jobs = list(ModuleJob.select().where((ModuleJob.id > after_job_id)
+                                         & ModuleJob.service.in_(list(service_ids) or [0])
+                                         & (ModuleJob.status == "queued"))
+                .order_by(ModuleJob.id))
+    if not jobs:
+        return []
+    if not has_permission(find_admin(login), SERVER_OPERATIONS):
+        return [f"{len(jobs)} module command(s) queued for the daily run "
+                f"(running them needs “{SERVER_OPERATIONS}”)"]
+    said = []
+    for job in jobs:
+        label = job.command.replace("_", " ")
+        try:
+            result = retry_job(job.id, admin_login=login, clock=clock, settings=settings)
+        except HostdeskError as exc:
+            said.append(f"{label} of service #{job.service_id} not run: {exc}")
+            continue
+        outcome = "done" if result.success else "failed (kept in the module queue)"
+        detail = f": {result.message}" if result.message else ""
+        said.append(f"{label} of service #{job.service_id} {outcome}{detail}")
+    return said
+
+
+def _money(amount: Decimal | None, currency: str) -> Text:
+    return Text(format_money(amount if amount is not None else Decimal("0.00"), currency),
+                justify="right")
+
+
+def status_part(status: str) -> tuple[str, str]:
+    """A status word in its colour (ux.md: one colour per status, everywhere)."""
+    look = status_look(status)
+    return status.upper(), f"bold $status-{look}" if look else "bold"
+
+
+# --- dialogs ----------------------------------------------------------------------------------
+
+
+DIALOG_CSS = """
+    align: center middle;
+    & > .dialog {
+        width: 80%;
+        max-width: 90;
+        height: auto;
+        border: round $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    & .dialog--keys { margin-top: 1; color: $text-muted; }
+    & .dialog--row { height: 1; margin-top: 1; }
+    & .dialog--label { width: 24; color: $text-muted; }
+    & .dialog--input { width: 1fr; }
+    & .field-error { color: $text-error; height: auto; padding-left: 24; }
+    & #form-error { padding-left: 0; margin-top: 1; }
+"""
+
+
+class ConfirmDialog(ModalScreen[bool], inherit_bindings=False):
+    """Says what will happen; `y` or enter does it, `n` or escape does not."""
+
+    DEFAULT_CSS = "ConfirmDialog {" + DIALOG_CSS + "}"
+
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, title: str, message: str, yes: str = "Yes") -> None:
+        super().__init__()
+        self._title, self._message, self._yes = title, message, yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self._title, style="bold"), classes="dialog--title")
+            yield Static(Text(self._message), classes="dialog--body")
+            yield Static(Text.assemble(("y", "bold"), f"/enter {self._yes}   ",
+                                       ("n", "bold"), "/escape keep as is"),
+                         classes="dialog--keys")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class FormDialog(ModalScreen[object], inherit_bindings=False):
+    """A small form: inputs with a message line under each; ctrl+s submits in a worker.
+
+    A refused submit keeps every typed value and shows the message under the field it names
+    (or at the bottom). Subclasses give `FIELDS` and `submit(values) -> result`.
+    """
+
+    DEFAULT_CSS = "FormDialog {" + DIALOG_CSS + "}"
+    FIELDS: tuple[tuple[str, str], ...] = ()  # (field name, label)
+    TITLE = ""
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Save", id="form.save"),
+        Binding("escape", "cancel", "Cancel", id="form.cancel"),
+        Binding("tab", "app.focus_next", "Next field", show=False, id="form.next"),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, id="form.previous"),
+    ]
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__()
+        self.initial = values
+        self.working = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self.TITLE, style="bold"), classes="dialog--title")
+            for name, label in self.FIELDS:
+                with Horizontal(classes="dialog--row"):
+                    yield Label(label, classes="dialog--label")
+                    yield Input(self.initial.get(name, ""), id=f"field-{name}",
+                                classes="dialog--input", compact=True)
+                yield self._error_line(f"error-{name}")
+            yield self._error_line("form-error")
+            yield Static(Text.assemble(("ctrl+s", "bold"), " save   ", ("escape", "bold"),
+                                       " cancel   ", ("tab", "bold"), " next field"),
+                         classes="dialog--keys")
+
+    def on_mount(self) -> None:
+        first = self.query(Input).first()
+        first.focus()
+
+    @staticmethod
+    def _error_line(widget_id: str) -> Static:
+        line = Static("", id=widget_id, classes="field-error")
+        line.display = False  # shown only while it has something to say
+        return line
+
+    def _say_error(self, widget_id: str, text) -> None:
+        line = self.query_one(f"#{widget_id}", Static)
+        line.update(text)
+        line.display = bool(text)
+
+    def values(self) -> dict[str, str]:
+        return {name: self.query_one(f"#field-{name}", Input).value for name, _ in self.FIELDS}
+
+    def action_cancel(self) -> None:
+        if not self.working:
+            self.dismiss(None)
+
+    def action_submit(self) -> None:
+        if self.working:
+            return
+        self.working = True
+        self._clear_errors()
+        self._say_error("form-error", "working…")
+        self._run(self.values())
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="form-submit",
+          description="save the form")
+    def _run(self, values: dict[str, str]) -> None:
+        try:
+            with connection():
+                result = self.submit(values)
+        except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck form
+            self.app.call_from_thread(self._refused, exc)
+            return
+        self.app.call_from_thread(self.dismiss, result)
+
+    def submit(self, values: dict[str, str]):  # pragma: no cover - every form overrides it
+        raise NotImplementedError
+
+    def _clear_errors(self) -> None:
+        for widget in self.query(".field-error"):
+            widget.update("")
+            widget.display = False
+
+    def _refused(self, exc: Exception) -> None:
+        self.working = False
+        self._say_error("form-error", "")
+        field_name = getattr(exc, "field", None)
+        known = field_name in {name for name, _ in self.FIELDS}
+        if known:
+            self._say_error(f"error-{field_name}", Text(exc.message))
+            self.query_one(f"#field-{field_name}", Input).focus()
+        else:
+            self._say_error("form-error", Text(str(exc)))
+
+
+@dataclass
+class ActionOutcome:
+    """What an invoice action did, said once by the screen."""
+
+    message: str
+    severity: str = "information"
+    notes: list[str] = field(default_factory=list)
+
+
+class PaymentDialog(FormDialog):
+    TITLE = "Add payment"
+    FIELDS = (("amount", "Amount"), ("date", "Date (YYYY-MM-DD)"), ("method", "Payment method"),
+              ("transaction_ref", "Transaction reference"))
+
+    def __init__(self, view: InvoiceView, login: str, clock: Clock, settings: Settings) -> None:
+        super().__init__({"amount": f"{view.balance:.2f}", "date": clock.today().isoformat(),
+                          "method": view.invoice.payment_method, "transaction_ref": ""})
+        self.TITLE = (f"Add payment to invoice #{view.invoice.id} (balance "
+                      f"{format_money(view.balance, settings.currency)})")
+        self.view, self.login, self.clock, self.settings = view, login, clock, settings
+
+    def submit(self, values: dict[str, str]) -> ActionOutcome:
+        require(find_admin(self.login), MANAGE_INVOICES)
+        date = parse_date(values["date"], "date")
+        method = clean_text(values["method"], "method", 50, required=True)
+        reference = clean_text(values["transaction_ref"], "transaction_ref", 200)
+        before = last_module_job_id()
+        result = invoicing.record_payment(self.view.invoice.id, values["amount"], date=date,
+                                          method=method, transaction_ref=reference,
+                                          admin_login=self.login, today=self.clock.today())
+        if result.duplicate:
+            return ActionOutcome(f"{method} transaction “{reference}” is already recorded on "
+                                 f"invoice #{self.view.invoice.id}; nothing changed", "warning")
+        return _payment_outcome(result, self.view, before, self.login, self.clock, self.settings)
+
+
+class CreditDialog(FormDialog):
+    TITLE = "Apply client credit"
+    FIELDS = (("amount", "Amount of credit to apply"),)
+
+    def __init__(self, view: InvoiceView, login: str, clock: Clock, settings: Settings) -> None:
+        usable = min(view.client.credit, view.balance)
+        super().__init__({"amount": f"{usable:.2f}"})
+        currency = settings.currency
+        self.TITLE = (f"Apply credit to invoice #{view.invoice.id} (client credit "
+                      f"{format_money(view.client.credit, currency)}, balance "
+                      f"{format_money(view.balance, currency)})")
+        self.view, self.login, self.clock, self.settings = view, login, clock, settings
+
+    def submit(self, values: dict[str, str]) -> ActionOutcome:
+        require(find_admin(self.login), MANAGE_INVOICES)
+        before = last_module_job_id()
+        result = invoicing.apply_credit(self.view.invoice.id, values["amount"],
+                                        admin_login=self.login, today=self.clock.today())
+        return _payment_outcome(result, self.view, before, self.login, self.clock, self.settings)
+
+
+def _payment_outcome(result: invoicing.PaymentResult, view: InvoiceView, jobs_before: int,
+                     login: str, clock: Clock, settings: Settings) -> ActionOutcome:
+    currency = settings.currency
+    invoice = result.invoice
+    amount = result.payment.amount if result.payment else Decimal("0.00")
+    text = f"Payment of {format_money(amount, currency)} recorded on invoice #{invoice.id}"
+    if invoice.status == InvoiceStatus.PAID:
+        text += f"; the invoice is paid ({len(result.applied_lines)} line(s) applied)"
+    else:
+        text += f"; balance {format_money(invoicing.balance(invoice), currency)}"
+    if result.credited:
+        text += f"; {format_money(result.credited, currency)} overpaid went to client credit"
+    try:
+        notes = run_new_module_jobs(view.service_ids(), jobs_before, login, clock, settings)
+    except Exception as exc:  # the payment is recorded; the jobs stay queued for the daily run
+        notes = [f"module commands were not run now ({type(exc).__name__}: {exc}); they wait "
+                 "in the module queue"]
+    return ActionOutcome(text, notes=notes)
+
+
+# --- one invoice ------------------------------------------------------------------------------
+
+
+class InvoiceScreen(HostdeskScreen):
+    """One invoice: lines, totals, payments, and what an admin can do with it."""
+
+    HELP = ("One invoice. `p` records a payment (amount, date, method, transaction reference); "
+            "a partial payment leaves a balance, an overpayment becomes client credit. `c` pays "
+            "from the client's credit. `x` cancels an unpaid invoice (its periods can be billed "
+            "again), `u` marks a cancelled invoice unpaid again, `d` removes the highlighted "
+            "line. Paying a line applies it once: a renewal moves the next due date, an "
+            "upgrade changes the service and runs Change Package.")
+
+    DEFAULT_CSS = """
+    InvoiceScreen #invoice-summary { height: auto; padding: 0 1; margin-bottom: 1; }
+    InvoiceScreen .section-title { padding: 0 1; margin-top: 1; text-style: bold; color: $text-muted; }
+    InvoiceScreen #invoice-lines { height: 1fr; min-height: 3; }
+    InvoiceScreen #invoice-payments { height: auto; max-height: 8; }
+    """
+    AUTO_FOCUS = "#invoice-lines"
+    BINDINGS = [
+        Binding("p", "add_payment", "Payment", tooltip="record a payment", id="invoice.payment"),
+        Binding("c", "apply_credit", "Credit", tooltip="pay from the client's credit",
+                id="invoice.credit"),
+        Binding("x", "cancel_invoice", "Cancel", tooltip="cancel the invoice",
+                id="invoice.cancel"),
+        Binding("u", "mark_unpaid", "Unpaid", tooltip="mark a cancelled invoice unpaid again",
+                id="invoice.reopen"),
+        Binding("d,delete", "remove_line", "Remove line", tooltip="remove the highlighted line",
+                id="invoice.remove_line"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="invoice.reload"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, view: InvoiceView | None) -> None:
+            super().__init__()
+            self.view = view
+
+    class ActionDone(Message):
+        def __init__(self, outcome: ActionOutcome | None, error: Exception | None = None) -> None:
+            super().__init__()
+            self.outcome = outcome
+            self.error = error
+
+    def __init__(self, invoice_id: int) -> None:
+        super().__init__(id=f"invoice-{invoice_id}")
+        self.invoice_id = invoice_id
+        self.view: InvoiceView | None = None
+        self.busy = False
+
+    @property
+    def currency(self) -> str:
+        return self.app.settings.currency
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(f"Invoice #{self.invoice_id}")
+        yield Static("loading…", id="invoice-summary")
+        yield Label("Lines", classes="section-title")
+        yield DataTable(id="invoice-lines", cursor_type="row", zebra_stripes=True)
+        yield Label("Payments", classes="section-title")
+        yield DataTable(id="invoice-payments", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="invoice-state", classes="status-line")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        lines = self.query_one("#invoice-lines", DataTable)
+        lines.add_column("Description", key="description")
+        lines.add_column("Kind", key="kind")
+        lines.add_column(Text("Amount", justify="right"), key="amount", width=16)
+        payments = self.query_one("#invoice-payments", DataTable)
+        payments.add_column("Date", key="date")
+        payments.add_column("Method", key="method")
+        payments.add_column("Reference", key="reference")
+        payments.add_column(Text("Amount", justify="right"), key="amount", width=16)
+        payments.add_column("By", key="by")
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self.view is not None:
+            self.reload()
+
+    # --- reading ----------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self._load()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="invoice-load",
+          description="read the invoice")
+    def _load(self) -> None:
+        with connection():
+            view = load_invoice_view(self.invoice_id)
+        self.post_message(self.Loaded(view))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group == "invoice-load":
+            self.query_one("#invoice-summary", Static).update(
+                Text(f"Could not read invoice #{self.invoice_id}: {event.worker.error}"))
+
+    def on_invoice_screen_loaded(self, message: Loaded) -> None:
+        self.view = message.view
+        if self.view is None:
+            self.query_one("#invoice-summary", Static).update(
+                f"Invoice #{self.invoice_id} does not exist (any more).")
+            self.refresh_bindings()
+            return
+        self._show_summary(self.view)
+        self._show_lines(self.view)
+        self._show_payments(self.view)
+        self.refresh_bindings()
+
+    def _show_summary(self, view: InvoiceView) -> None:
+        invoice, currency = view.invoice, self.currency
+        client = view.client
+        first = [("Invoice ", "bold"), (f"#{invoice.id}", "bold"), "  ", status_part(invoice.status)]
+        if view.order_number:
+            first.append(f"   order {view.order_number}")
+        if view.upgrade is not None:
+            first.append(f"   upgrade #{view.upgrade.id} {view.upgrade.status}")
+        third = [f"Date {invoice.date}   Due {invoice.due_date}   "
+                 f"Paid {invoice.paid_date or '—'}   Method {invoice.payment_method}"]
+        if invoice.status == InvoiceStatus.UNPAID and invoice.due_date < self.app.clock.today():
+            third.append(("   OVERDUE", "bold $status-fraud"))
+        fourth = [("Total ", "bold"), format_money(invoice.total, currency),
+                  "   Paid ", format_money(invoice.amount_paid, currency),
+                  ("   Balance ", "bold"), format_money(view.balance, currency)]
+        if view.overpaid:
+            fourth.append(f"   ({format_money(view.overpaid, currency)} overpaid, "
+                          "added to client credit)")
+        second = [f"Client #{client.id} {client.display_name}   credit "
+                  f"{format_money(client.credit, currency)}"]
+        self.query_one("#invoice-summary", Static).update(
+            Content("\n").join(Content.assemble(*parts) for parts in (first, second, third, fourth)))
+
+    def on_resize(self) -> None:
+        if self.view is not None:
+            self._show_lines(self.view)
+
+    def _show_lines(self, view: InvoiceView) -> None:
+        table = self.query_one("#invoice-lines", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        # Kind and amount stay on screen at 80 columns: the description is cut to fit.
+        width = max(16, self.size.width - 36)
+        for line in view.lines:
+            style = "dim strike" if line.cancelled else ""
+            description = line.description + (" (removed)" if line.cancelled else "")
+            table.add_row(Text(fit(description, width).rstrip(), style=style),
+                          Text(line.kind, style=style),
+                          Text(format_money(line.amount, self.currency), style=style,
+                               justify="right"),
+                          key=str(line.id))
+        if view.lines:
+            table.move_cursor(row=min(cursor, len(view.lines) - 1))
+
+    def _show_payments(self, view: InvoiceView) -> None:
+        table = self.query_one("#invoice-payments", DataTable)
+        table.clear()
+        for payment in view.payments:
+            table.add_row(Text(str(payment.date)), Text(payment.method),
+                          Text(payment.transaction_ref or "—"),
+                          _money(payment.amount, self.currency), Text(payment.admin_login),
+                          key=str(payment.id))
+        state = self.query_one("#invoice-state", Static)
+        state.update(f"{len(view.lines)} line(s) · {len(view.payments)} payment(s)"
+                     if view.payments else f"{len(view.lines)} line(s) · no payments yet")
+
+    # --- what applies now -------------------------------------------------------------
+
+    def highlighted_line(self) -> InvoiceLine | None:
+        if self.view is None or not self.view.lines:
+            return None
+        table = self.query_one("#invoice-lines", DataTable)
+        row = table.cursor_row
+        return self.view.lines[row] if 0 <= row < len(self.view.lines) else None
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action not in ("add_payment", "apply_credit", "cancel_invoice", "mark_unpaid",
+                          "remove_line"):
+            return super().check_action(action, parameters)
+        view = self.view
+        if view is None or self.busy or not has_permission(self.app.admin, MANAGE_INVOICES):
+            return None
+        unpaid = view.status == InvoiceStatus.UNPAID
+        if action == "add_payment":
+            return True if unpaid else None
+        if action == "apply_credit":
+            return True if unpaid and view.client.credit > 0 and view.balance > 0 else None
+        if action == "cancel_invoice":
+            return True if unpaid and view.invoice.amount_paid == 0 else None
+        if action == "mark_unpaid":
+            return True if view.status == InvoiceStatus.CANCELLED else None
+        line = self.highlighted_line()
+        return True if unpaid and line is not None and not line.cancelled else None
+
+    @on(DataTable.RowHighlighted, "#invoice-lines")
+    def _line_moved(self) -> None:
+        self.refresh_bindings()
+
+    # --- actions --------------------------------------------------------------------------
+
+    def _settings(self):
+        return self.app.login, self.app.clock, self.app.settings
+
+    def action_add_payment(self) -> None:
+        if self.view is not None:
+            self.app.push_screen(PaymentDialog(self.view, *self._settings()), self._after_dialog)
+
+    def action_apply_credit(self) -> None:
+        if self.view is not None:
+            self.app.push_screen(CreditDialog(self.view, *self._settings()), self._after_dialog)
+
+    def _after_dialog(self, outcome: ActionOutcome | None) -> None:
+        if outcome is not None:
+            self._say(outcome)
+        self.reload()
+
+    def action_cancel_invoice(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        live = sum(1 for line in view.lines if not line.cancelled)
+        message = (f"Invoice #{view.invoice.id} of {view.client.display_name} "
+                   f"({format_money(view.invoice.total, self.currency)}) becomes cancelled. Its "
+                   f"{live} line(s) are cancelled, so their periods can be invoiced again.")
+        if view.upgrade is not None and view.upgrade.status == upgrades.PENDING:
+            message += f" Upgrade #{view.upgrade.id} is cancelled with it; the service stays as is."
+        self._confirm("Cancel this invoice?", message, "cancel the invoice", self._cancel)
+
+    def action_mark_unpaid(self) -> None:
+        self._act(self._reopen)
+
+    def action_remove_line(self) -> None:
+        line = self.highlighted_line()
+        view = self.view
+        if line is None or view is None:
+            return
+        remaining = view.invoice.total - line.amount
+        message = (f"Remove “{line.description}” ({format_money(line.amount, self.currency)}) "
+                   f"from invoice #{view.invoice.id}? The total becomes "
+                   f"{format_money(remaining, self.currency)}.")
+        if not [other for other in view.lines if not other.cancelled and other.id != line.id]:
+            message += " It is the last line: the invoice is cancelled."
+        self._confirm("Remove this line?", message, "remove the line",
+                      lambda: self._remove(line.id))
+
+    def _confirm(self, title: str, message: str, yes: str, then) -> None:
+        def answered(yes_please: bool | None) -> None:
+            if yes_please:
+                self._act(then)
+
+        self.app.push_screen(ConfirmDialog(title, message, yes), answered)
+
+    def _act(self, job) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        self.refresh_bindings()
+        self.query_one("#invoice-state", Static).update("working…")
+        self._run_action(job)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="invoice-action",
+          description="change the invoice")
+    def _run_action(self, job) -> None:
+        try:
+            with connection():
+                require(find_admin(self.app.login), MANAGE_INVOICES)
+                outcome = job()
+        except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck screen
+            self.post_message(self.ActionDone(None, exc))
+            return
+        self.post_message(self.ActionDone(outcome))
+
+    def on_invoice_screen_action_done(self, message: ActionDone) -> None:
+        self.busy = False
+        if message.error is not None:
+            self.app.notify(str(message.error), title="Refused", severity="error", timeout=10)
+        elif message.outcome is not None:
+            self._say(message.outcome)
+        self.reload()
+
+    def _say(self, outcome: ActionOutcome) -> None:
+        text = outcome.message + "".join(f"\n• {note}" for note in outcome.notes)
+        self.app.notify(text, severity=outcome.severity, timeout=8)
+
+    # the jobs, run in the worker (one transaction each)
+
+    def _cancel(self) -> ActionOutcome:
+        login = self.app.login
+        with database.atomic():
+            invoicing.cancel_invoice(self.invoice_id, login)
+            cancelled = upgrades.cancel_upgrades_of_invoice(self.invoice_id, login)
+        extra = f"; upgrade #{cancelled[0]} cancelled" if cancelled else ""
+        return ActionOutcome(f"Invoice #{self.invoice_id} cancelled{extra}")
+
+    def _reopen(self) -> ActionOutcome:
+        login = self.app.login
+        with database.atomic():
+            invoice = invoicing.reopen_invoice(self.invoice_id, login)
+            upgrades.reinstate_upgrades_of_invoice(self.invoice_id, login)
+        return ActionOutcome(f"Invoice #{self.invoice_id} is unpaid again "
+                             f"({format_money(invoice.total, self.currency)})")
+
+    def _remove(self, line_id: int) -> ActionOutcome:
+        login = self.app.login
+        with database.atomic():
+            invoice = invoicing.remove_line(line_id, login)
+            upgrades.cancel_upgrades_of_invoice(self.invoice_id, login)
+        if invoice.status == InvoiceStatus.CANCELLED:
+            return ActionOutcome(f"Line removed; invoice #{invoice.id} had no line left and is "
+                                 "cancelled")
+        return ActionOutcome(f"Line removed; invoice #{invoice.id} total is now "
+                             f"{format_money(invoice.total, self.currency)}")
+
+
+# --- the list ----------------------------------------------------------------------------------
+
+
+FILTER_INPUTS = "#filter-client, #filter-due-from, #filter-due-to"
+STATUS_CHOICES = [("Any status", ""), *((s.capitalize(), s) for s in InvoiceStatus.ALL)]
+
+
+@dataclass(frozen=True)
+class InvoiceFilter(ListFilter):
+    """The search text plus the filter bar: status, client, due date range (inclusive)."""
+
+    status: str = ""
+    client_id: int | None = None
+    due_from: pendulum.Date | None = None
+    due_to: pendulum.Date | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.status:
+            parts.append(self.status)
+        if self.client_id:
+            parts.append(f"client #{self.client_id}")
+        if self.due_from or self.due_to:
+            parts.append(f"due {self.due_from or '…'} – {self.due_to or '…'}")
+        return ", ".join(parts)
+
+
+class FilteredInvoiceSource(InvoiceSource):
+    """The invoice list with the filter bar's conditions; each uses an index of `invoice`
+    ((status, due_date, id), (client, status, id))."""
+
+    def _condition(self, flt: ListFilter):
+        condition = super()._condition(flt)
+        if not isinstance(flt, InvoiceFilter):
+            return condition
+        extra = []
+        if flt.status:
+            extra.append(Invoice.status == flt.status)
+        if flt.client_id:
+            extra.append(Invoice.client == flt.client_id)
+        if flt.due_from:
+            extra.append(Invoice.due_date >= flt.due_from)
+        if flt.due_to:
+            extra.append(Invoice.due_date <= flt.due_to)
+        for part in extra:
+            condition = part if condition is None else (condition & part)
+        return condition
+
+
+class InvoiceListScreen(ListScreen):
+    """Every invoice, newest first, filtered by status, client and due date."""
+
+    HELP = ("Invoices, newest first. `f` moves to the filters (status, client #, due from/to); "
+            "`/` searches by number or client name; enter opens an invoice. `G` generates the "
+            "due invoices of the client you filtered by now (the daily run's code).")
+
+    DEFAULT_CSS = """
+    InvoiceListScreen #invoice-filters { height: 1; margin: 0 1; }
+    InvoiceListScreen #invoice-filters > Input { width: 1fr; }
+    InvoiceListScreen #invoice-filters > .filter-label { width: auto; margin: 0 1; color: $text-muted; }
+    InvoiceListScreen #filter-status { width: 16; }
+    InvoiceListScreen #invoice-filters > #filter-client { width: 8; }
+    InvoiceListScreen .field-error { color: $text-error; height: auto; padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("f", "filters", "Filters", id="invoices.filters"),
+        Binding("G", "generate_due", "Generate due invoices", id="invoices.generate"),
+    ]
+
+    class Generated(Message):
+        def __init__(self, text: str, error: str | None = None) -> None:
+            super().__init__()
+            self.text = text
+            self.error = error
+
+    def __init__(self, client_id: int | None = None, status: str = "") -> None:
+        super().__init__(BY_KEY["invoices"], FilteredInvoiceSource())
+        self.initial = InvoiceFilter(client_id=client_id, status=status)
+        self._filter_timer: Timer | None = None
+        self._focus_list_when_loaded = False
+        self.generating = False
+
+    def compose_above_list(self) -> ComposeResult:
+        with Horizontal(id="invoice-filters"):
+            yield Select(STATUS_CHOICES, value=self.initial.status, allow_blank=False,
+                         id="filter-status", compact=True)
+            yield Label("client #", classes="filter-label")
+            yield Input(str(self.initial.client_id or ""), placeholder="any",
+                        id="filter-client", compact=True)
+            yield Label("due", classes="filter-label")
+            yield Input("", placeholder="from YYYY-MM-DD", id="filter-due-from", compact=True)
+            yield Label("–", classes="filter-label")
+            yield Input("", placeholder="to YYYY-MM-DD", id="filter-due-to", compact=True)
+        yield Static("", id="filter-error", classes="field-error")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.biglist.set_filter(self.initial)
+
+    @property
+    def current_filter(self) -> InvoiceFilter:
+        flt = self.biglist.filter
+        return flt if isinstance(flt, InvoiceFilter) else InvoiceFilter(text=flt.text)
+
+    def action_filters(self) -> None:
+        self.query_one("#filter-status", Select).focus()
+
+    @on(Select.Changed, "#filter-status")
+    @on(Input.Changed, FILTER_INPUTS)
+    def _filters_changed(self) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DELAY, self.apply_filters)
+
+    @on(Input.Submitted, FILTER_INPUTS)
+    def _filters_submitted(self) -> None:
+        # The list cannot take focus while it reloads; it does once the rows are in.
+        self._focus_list_when_loaded = True
+        self.apply_filters()
+        self._focus_list_if_loaded()
+
+    def _focus_list_if_loaded(self) -> None:
+        if self._focus_list_when_loaded and not self.biglist.loading:
+            self._focus_list_when_loaded = False
+            self.biglist.focus()
+
+    def read_filters(self) -> InvoiceFilter:
+        """The filter bar as a filter; a bad value raises ValidationError naming its field."""
+        status = self.query_one("#filter-status", Select).value
+        client_text = self.query_one("#filter-client", Input).value.strip().lstrip("#")
+        client_id = parse_int_id(client_text, "client") if client_text else None
+        due_from = parse_optional_date(self.query_one("#filter-due-from", Input).value, "due from")
+        due_to = parse_optional_date(self.query_one("#filter-due-to", Input).value, "due to")
+        if due_from and due_to and due_to < due_from:
+            raise ValidationError("due to", "is before “due from”")
+        return replace(self.current_filter, status=status if isinstance(status, str) else "",
+                       client_id=client_id, due_from=due_from, due_to=due_to)
+
+    def apply_filters(self) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+        error = self.query_one("#filter-error", Static)
+        try:
+            flt = self.read_filters()
+        except ValidationError as exc:
+            error.update(Text(str(exc)))
+            return
+        error.update("")
+        self.biglist.set_filter(flt)
+
+    def apply_search(self) -> None:
+        """`/` search keeps the filter bar's conditions."""
+        if self._search_timer is not None:
+            self._search_timer.stop()
+            self._search_timer = None
+        self.biglist.set_filter(replace(self.current_filter, text=self.search_input.value))
+
+    @on(BigList.Changed)
+    def show_status(self, message: BigList.Changed | None = None) -> None:
+        if message is not None:
+            message.prevent_default()  # this replaces ListScreen's handler, not adds to it
+        super().show_status()
+        self._focus_list_if_loaded()
+        described = self.current_filter.describe()
+        if described:
+            status = self.query_one("#list-status", Static)
+            status.update(f"{status.content}   ·   {described}")
+
+    @on(BigList.Opened)
+    def open_row(self, message: BigList.Opened) -> None:
+        message.prevent_default()  # the invoice screen, not ListScreen's read-only detail
+        self.app.push_screen(InvoiceScreen(message.row_id))
+
+    # --- generate due invoices for one client ------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "generate_due":
+            if self.generating or not has_permission(self.app.admin, GENERATE_DUE_INVOICES):
+                return None
+            return True
+        return super().check_action(action, parameters)
+
+    def action_generate_due(self) -> None:
+        client_id = self.current_filter.client_id
+        if not client_id:
+            self.app.notify("Filter by a client first (`f`, then the client # field): due "
+                            "invoices are generated for one client at a time.",
+                            severity="warning")
+            return
+        self.generating = True
+        self.refresh_bindings()
+        self._generate(client_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="invoices-generate",
+          description="generate due invoices")
+    def _generate(self, client_id: int) -> None:
+        app = self.app
+        try:
+            with connection():
+                require(find_admin(app.login), GENERATE_DUE_INVOICES)
+                if Client.get_or_none(Client.id == client_id) is None:
+                    raise ValidationError("client", f"there is no client #{client_id}")
+                result = generate_due_invoices(app.clock.today(), app.settings,
+                                               admin_login=app.login, client_ids=[client_id])
+        except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck key
+            self.post_message(self.Generated("", str(exc)))
+            return
+        if result.failures:
+            errors = "; ".join(f["error"] for f in result.failures)
+            self.post_message(self.Generated("", f"could not generate: {errors}"))
+        elif result.invoices:
+            self.post_message(self.Generated(
+                f"{result.invoices} invoice(s) with {result.lines} line(s) generated for client "
+                f"#{client_id}, {format_money(result.amount, app.settings.currency)}"))
+        else:
+            self.post_message(self.Generated(f"Nothing is due for client #{client_id}"))
+
+    def on_invoice_list_screen_generated(self, message: Generated) -> None:
+        self.generating = False
+        self.refresh_bindings()
+        if message.error:
+            self.app.notify(message.error, title="Refused", severity="error", timeout=10)
+        else:
+            self.app.notify(message.text)
+        self.biglist.reload()

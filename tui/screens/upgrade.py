@@ -1,0 +1,524 @@
+"""Upgrade/downgrade of one service (rules §7): pick any product, cycle and configurable
+options (and a promotion code); the quote beside the form follows every change; ctrl+s
+confirms it, which writes the upgrade order and its invoice and opens that invoice.
+
+The figures come from `models.upgrades.quote_upgrade`, computed again by `create_upgrade`
+inside its transaction: a quote that changed meanwhile (another admin edited the service) is
+refused rather than billed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
+from textual.worker import Worker, WorkerState
+
+from models import upgrades
+from models.cycles import Cycle
+from models.db import connection
+from models.errors import ValidationError
+from models.money import format_money
+from models.orders import orderable_products
+from models.permissions import UPGRADE_ORDERS, has_permission
+from models.schema import Client, Product, ProductPrice, Service
+from models.upgrades import OptionChoice, OptionInfo, Quote
+from tui.screens.base import HostdeskScreen
+from tui.screens.invoices import InvoiceScreen, last_module_job_id, run_new_module_jobs
+
+NOTHING_CHOSEN = "Choose another product, cycle or option (or a promotion code) to see the quote."
+QUOTE_DELAY = 0.25  # seconds of quiet typing before the quote is asked again
+CYCLE_ORDER = [Cycle.MONTHLY, Cycle.QUARTERLY, Cycle.SEMIANNUALLY, Cycle.ANNUALLY,
+               Cycle.BIENNIALLY, Cycle.TRIENNIALLY, Cycle.FREE]
+
+
+def field_row(label: str, widget) -> Horizontal:
+    """One line of the form: the label, then the field."""
+    return Horizontal(Label(label, classes="field-label"), widget, classes="field-row")
+
+
+def error_id(field_name: str) -> str:
+    """The id of the message line under a field (`option:12` → `error-option-12`)."""
+    return "error-" + re.sub(r"[^A-Za-z0-9_-]", "-", field_name)
+
+
+@dataclass
+class UpgradeStart:
+    """What the form needs before the first quote."""
+
+    service: Service
+    product_name: str
+    client_name: str
+    products: list[tuple[str, int]]  # (label, id) for the picker
+    cycles: dict[int, list[Cycle]]  # product id -> cycles it has a price for
+    options: list[OptionInfo]  # of the service's product
+    current_choices: dict[int, OptionChoice]
+
+
+def load_upgrade_start(service_id: int) -> UpgradeStart | None:
+    service = Service.get_or_none(Service.id == service_id)
+    if service is None:
+        return None
+    products = orderable_products()
+    current = Product.get_by_id(service.product_id)
+    if current.id not in {p.id for p in products}:
+        products.insert(0, current)  # a retired product is still where the service is
+    cycles: dict[int, list[Cycle]] = {p.id: [] for p in products}
+    priced = (ProductPrice.select(ProductPrice.product, ProductPrice.cycle)
+              .where(ProductPrice.product.in_(list(cycles))).tuples())
+    known = {c.value: c for c in CYCLE_ORDER}
+    for product_id, cycle in priced:
+        if cycle in known:
+            cycles[product_id].append(known[cycle])
+    for product_id in cycles:
+        cycles[product_id].sort(key=CYCLE_ORDER.index)
+    labels = [(f"{p.group_name} / {p.name}" if p.group_name else p.name, p.id) for p in products]
+    return UpgradeStart(service=service, product_name=current.name,
+                        client_name=Client.get_by_id(service.client_id).display_name,
+                        products=labels, cycles=cycles,
+                        options=upgrades.product_options(current.id),
+                        current_choices=upgrades.current_config_choices(service.id))
+
+
+class UpgradeScreen(HostdeskScreen):
+    """Upgrade or downgrade one service, seeing the quote before confirming."""
+
+    HELP = ("Choose the new product and billing cycle (any product, not only the configured "
+            "upgrade paths), the configurable options and an optional promotion code. The "
+            "quote follows every change: credit for the days left at the current recurring "
+            "amount, charge for the same days at the new one, the discount and what is "
+            "payable; the next due date stays. ctrl+s creates the upgrade order and invoice; "
+            "nothing on the service changes until that invoice is paid.")
+
+    DEFAULT_CSS = """
+    UpgradeScreen #upgrade-current { height: auto; padding: 0 1; }
+    UpgradeScreen #upgrade-body { height: 1fr; }
+    UpgradeScreen #upgrade-form { width: 1fr; height: auto; padding: 1 1 0 1; }
+    UpgradeScreen #upgrade-quote { width: 1fr; height: auto; padding: 0 1; border: round $primary; }
+    UpgradeScreen .field-row { height: 1; }
+    UpgradeScreen .field-label { width: 20; color: $text-muted; }
+    UpgradeScreen .field-row > Select, UpgradeScreen .field-row > Input,
+    UpgradeScreen .field-row > Checkbox { width: 1fr; }
+    UpgradeScreen .field-error { color: $text-error; height: auto; padding-left: 20; }
+    UpgradeScreen #upgrade-options { height: auto; }
+    """
+
+    AUTO_FOCUS = "#new-product"
+    BINDINGS = [
+        Binding("ctrl+s", "confirm", "Confirm upgrade", id="upgrade.confirm",
+                tooltip="create the upgrade order and its invoice"),
+        Binding("ctrl+r", "requote", "Quote again", show=False, id="upgrade.requote"),
+    ]
+
+    class Started(Message):
+        def __init__(self, start: UpgradeStart | None) -> None:
+            super().__init__()
+            self.start = start
+
+    class OptionsLoaded(Message):
+        def __init__(self, product_id: int, options: list[OptionInfo]) -> None:
+            super().__init__()
+            self.product_id = product_id
+            self.options = options
+
+    class Quoted(Message):
+        def __init__(self, request: tuple, quote: Quote | None, error: Exception | None) -> None:
+            super().__init__()
+            self.request = request
+            self.quote = quote
+            self.error = error
+
+    class Confirmed(Message):
+        def __init__(self, made: upgrades.UpgradeOrder | None, notes: list[str],
+                     error: Exception | None) -> None:
+            super().__init__()
+            self.made = made
+            self.notes = notes
+            self.error = error
+
+    def __init__(self, service_id: int) -> None:
+        super().__init__(id=f"upgrade-{service_id}")
+        self.service_id = service_id
+        self.start: UpgradeStart | None = None
+        self.options: list[OptionInfo] = []
+        self.options_product: int | None = None
+        self.quote: Quote | None = None
+        self.quote_request: tuple | None = None
+        self.busy = False
+        self._timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(f"Upgrade/Downgrade · service #{self.service_id}")
+        yield Static("loading…", id="upgrade-current")
+        with VerticalScroll(id="upgrade-body"):
+            with Vertical(id="upgrade-form"):
+                # Placeholders until the catalog is read; never blank afterwards.
+                yield field_row("Product", Select([("loading…", 0)], id="new-product",
+                                                  allow_blank=False, compact=True))
+                yield self._error_line("new_product")
+                yield field_row("Billing cycle", Select([("loading…", "")], id="new-cycle",
+                                                        allow_blank=False, compact=True))
+                yield self._error_line("new_cycle")
+                yield Vertical(id="upgrade-options")
+                yield self._error_line("config_options")
+                yield field_row("Promotion code", Input("", id="promo-code",
+                                                        placeholder="optional", compact=True))
+                yield self._error_line("promo_code")
+            yield Static("", id="upgrade-quote")
+        yield Static("", id="upgrade-state", classes="status-line")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load_start()
+
+    @staticmethod
+    def _error_line(field_name: str) -> Static:
+        line = Static("", id=error_id(field_name), classes="field-error")
+        line.display = False  # shown only while it has something to say
+        return line
+
+    def on_resize(self) -> None:
+        # Below 110 columns the quote goes under the form instead of beside it.
+        wide = self.size.width >= 110
+        self.query_one("#upgrade-body").styles.layout = "horizontal" if wide else "vertical"
+
+    # --- loading -------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="upgrade-start",
+          description="read the service and the catalog")
+    def _load_start(self) -> None:
+        with connection():
+            start = load_upgrade_start(self.service_id)
+        self.post_message(self.Started(start))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group in ("upgrade-start",
+                                                                        "upgrade-options"):
+            self.query_one("#upgrade-state", Static).update(
+                Text(f"Could not read the service or the catalog: {event.worker.error}"))
+
+    def on_upgrade_screen_started(self, message: Started) -> None:
+        start = message.start
+        if start is None:
+            self.query_one("#upgrade-current", Static).update(
+                f"Service #{self.service_id} does not exist.")
+            return
+        self.start = start
+        service = start.service
+        currency = self.app.settings.currency
+        self.query_one("#upgrade-current", Static).update(Text.assemble(
+            ("Now: ", "bold"), f"{start.product_name} ({Cycle(service.billing_cycle).label}) ",
+            format_money(service.recurring_amount, currency),
+            f" · next due {service.next_due_date or '—'} · {service.status} · "
+            f"{service.domain or 'no domain'} · client {start.client_name}"))
+        products = self.query_one("#new-product", Select)
+        products.set_options(start.products)
+        products.value = service.product_id
+        self._set_cycles(service.product_id, Cycle(service.billing_cycle))
+        self._show_options(service.product_id, start.options, start.current_choices)
+        self.query_one("#upgrade-quote", Static).update(NOTHING_CHOSEN)
+
+    def _set_cycles(self, product_id: int, keep: Cycle | None) -> None:
+        cycles = self.start.cycles.get(product_id, []) if self.start else []
+        select = self.query_one("#new-cycle", Select)
+        select.set_options([(c.label, c.value) for c in cycles] or [("no price", "")])
+        if keep is not None and keep in cycles:
+            select.value = keep.value
+        elif cycles:
+            select.value = cycles[0].value
+
+    def _show_options(self, product_id: int, options: list[OptionInfo],
+                      chosen: dict[int, OptionChoice]) -> None:
+        self.options, self.options_product = options, product_id
+        box = self.query_one("#upgrade-options", Vertical)
+        box.remove_children()
+        widgets = []
+        for option in options:
+            current = chosen.get(option.id, option.default())
+            widget_id = f"option-{option.id}"
+            if option.option_type == "quantity":
+                widget = Input(str(current.quantity), id=widget_id, classes="option-input",
+                               placeholder="quantity", compact=True)
+            elif option.option_type == "yesno":
+                widget = Checkbox("yes", current.choice_id is not None, id=widget_id,
+                                  classes="option-input", compact=True)
+            else:
+                widget = Select([(name, cid) for cid, name in option.choices], id=widget_id,
+                                value=current.choice_id if current.choice_id else Select.NULL,
+                                allow_blank=not option.choices, classes="option-input",
+                                compact=True)
+            widgets.append(field_row(option.name, widget))
+            widgets.append(self._error_line(f"option:{option.id}"))
+        if widgets:
+            box.mount(*widgets)
+
+    # --- asking for the quote --------------------------------------------------------------
+
+    @on(Select.Changed, "#new-product")
+    def _product_changed(self, event: Select.Changed) -> None:
+        if self.start is None or not event.value or event.value == self.options_product:
+            return
+        current_cycle = self.query_one("#new-cycle", Select).value
+        keep = Cycle(current_cycle) if isinstance(current_cycle, str) else None
+        self._forget_quote()
+        self._set_cycles(event.value, keep)
+        self._load_options(event.value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="upgrade-options",
+          description="read the product's options")
+    def _load_options(self, product_id: int) -> None:
+        with connection():
+            options = upgrades.product_options(product_id)
+        self.post_message(self.OptionsLoaded(product_id, options))
+
+    def on_upgrade_screen_options_loaded(self, message: OptionsLoaded) -> None:
+        if self.query_one("#new-product", Select).value != message.product_id:
+            return  # the admin moved on to another product
+        same = self.start is not None and message.product_id == self.start.service.product_id
+        chosen = self.start.current_choices if same else {}
+        self._show_options(message.product_id, message.options, chosen)
+        self.call_after_refresh(self.request_quote)
+
+    @on(Select.Changed, "#new-cycle, .option-input")
+    @on(Checkbox.Changed, ".option-input")
+    @on(Input.Changed, "#promo-code, .option-input")
+    def _input_changed(self) -> None:
+        if self.start is None:
+            return
+        self._forget_quote()
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(QUOTE_DELAY, self.request_quote)
+
+    def _forget_quote(self) -> None:
+        """The form changed: the quote on screen no longer matches it, so it cannot be
+        confirmed until the new one arrives."""
+        if self.quote is not None:
+            self.quote = None
+            self.refresh_bindings()
+
+    def unchanged(self, request: tuple) -> bool:
+        """The form says what the service already is: nothing to quote."""
+        product, cycle, changes, promo = request
+        service = self.start.service
+        if (product, cycle) != (service.product_id, service.billing_cycle) or promo.strip():
+            return False
+        current = self.start.current_choices
+        return all(changes[o.id] == current.get(o.id, o.default()) for o in self.options)
+
+    def action_requote(self) -> None:
+        self.request_quote()
+
+    def read_form(self) -> tuple:
+        """(product id, cycle, config changes, promo code) as typed; a bad quantity raises
+        ValidationError naming its option."""
+        product = self.query_one("#new-product", Select).value
+        cycle = self.query_one("#new-cycle", Select).value
+        changes = {}
+        for option in self.options:
+            widget = self.query_one(f"#option-{option.id}")
+            if option.option_type == "quantity":
+                text = widget.value.strip() or "0"
+                if not text.isdigit():
+                    raise ValidationError(f"option:{option.id}", f"'{text[:20]}' is not a whole number")
+                choice = option.choices[0][0] if option.choices else None
+                changes[option.id] = OptionChoice(choice, int(text))
+            elif option.option_type == "yesno":
+                yes = option.choices[0][0] if option.choices else None
+                changes[option.id] = OptionChoice(yes if widget.value else None)
+            else:
+                value = widget.value
+                changes[option.id] = OptionChoice(value if isinstance(value, int) else None)
+        promo = self.query_one("#promo-code", Input).value
+        return (product if isinstance(product, int) else None,
+                cycle if isinstance(cycle, str) else "", changes, promo)
+
+    def request_quote(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if self.start is None:
+            return
+        self._clear_errors()
+        try:
+            request = self.read_form()
+        except ValidationError as exc:
+            self._show_error(exc)
+            return
+        if request[0] is not None and request[0] != self.options_product:
+            return  # the new product's options are still loading; they ask again
+        if self.unchanged(request):
+            self.quote, self.quote_request = None, None
+            self.query_one("#upgrade-quote", Static).update(NOTHING_CHOSEN)
+            self.refresh_bindings()
+            return
+        self.quote_request = request
+        self.quote = None
+        self.refresh_bindings()
+        self.query_one("#upgrade-state", Static).update("quoting…")
+        self._quote(request)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="upgrade-quote",
+          description="quote the upgrade")
+    def _quote(self, request: tuple) -> None:
+        product, cycle, changes, promo = request
+        app = self.app
+        try:
+            with connection():
+                quote = upgrades.quote_upgrade(self.service_id, product, cycle, app.clock.today(),
+                                               app.settings, changes, promo)
+        except Exception as exc:  # noqa: BLE001 - every refusal is shown, never swallowed
+            self.post_message(self.Quoted(request, None, exc))
+            return
+        self.post_message(self.Quoted(request, quote, None))
+
+    def on_upgrade_screen_quoted(self, message: Quoted) -> None:
+        if message.request is not self.quote_request:
+            return  # an answer to an older form
+        self.query_one("#upgrade-state", Static).update("")
+        panel = self.query_one("#upgrade-quote", Static)
+        if message.error is not None:
+            self.quote = None
+            shown_under_field = self._show_error(message.error)
+            panel.update(Text.assemble(("No quote: ", "bold"),
+                                       "see the field" if shown_under_field else str(message.error)))
+        else:
+            self.quote = message.quote
+            panel.update(quote_text(message.quote, self.app.settings.currency))
+        self.refresh_bindings()
+
+    def _clear_errors(self) -> None:
+        for widget in self.query(".field-error"):
+            widget.update("")
+            widget.display = False
+
+    def _show_error(self, exc: Exception) -> bool:
+        """Show a refusal under the field it names; False when it names no field here."""
+        field_name = getattr(exc, "field", None)
+        if field_name:
+            target = self.query(f"#{error_id(field_name)}")
+            if target:
+                line = target.first()
+                line.update(Text(exc.message))
+                line.display = True
+                return True
+        return False
+
+    # --- confirming ----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "confirm":
+            if self.busy or self.quote is None or not has_permission(self.app.admin, UPGRADE_ORDERS):
+                return None
+            return True
+        return super().check_action(action, parameters)
+
+    def action_confirm(self) -> None:
+        if self.quote is None or self.busy or self.quote_request is None:
+            return
+        self.busy = True
+        self.refresh_bindings()
+        self.query_one("#upgrade-state", Static).update("creating the upgrade order…")
+        self._confirm(self.quote_request, self.quote.payable)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="upgrade-confirm",
+          description="create the upgrade order")
+    def _confirm(self, request: tuple, payable) -> None:
+        product, cycle, changes, promo = request
+        app = self.app
+        try:
+            with connection():
+                jobs_before = last_module_job_id()
+                made = upgrades.create_upgrade(
+                    self.service_id, product, cycle, app.clock.today(), app.settings,
+                    admin_login=app.login, config_changes=changes, promo_code=promo,
+                    expected_payable=payable)
+                notes = []
+                if made.invoice.status == "paid":  # a downgrade: applied at once
+                    notes = run_new_module_jobs({self.service_id}, jobs_before, app.login,
+                                                app.clock, app.settings)
+        except Exception as exc:  # noqa: BLE001 - every refusal is shown, never swallowed
+            self.post_message(self.Confirmed(None, [], exc))
+            return
+        self.post_message(self.Confirmed(made, notes, None))
+
+    def on_upgrade_screen_confirmed(self, message: Confirmed) -> None:
+        self.busy = False
+        if message.error is not None:
+            self._show_error(message.error)
+            self.query_one("#upgrade-state", Static).update(Text(str(message.error), style="bold"))
+            self.app.notify(str(message.error), title="Upgrade refused", severity="error",
+                            timeout=10)
+            self.refresh_bindings()
+            return
+        made = message.made
+        currency = self.app.settings.currency
+        if made.invoice.status == "paid":
+            text = (f"Upgrade order {made.order.number} applied at once (nothing to pay)"
+                    + (f"; {format_money(made.quote.credit_to_client, currency)} credited to "
+                       "the client" if made.quote.credit_to_client else ""))
+        else:
+            text = (f"Upgrade order {made.order.number}: invoice #{made.invoice.id} for "
+                    f"{format_money(made.invoice.total, currency)}; the service changes when "
+                    "it is paid")
+        self.app.notify(text + "".join(f"\n• {note}" for note in message.notes), timeout=8)
+        self.app.switch_screen(InvoiceScreen(made.invoice.id))
+
+
+def quote_text(quote: Quote, currency: str) -> Content:
+    """The quote panel: every figure of rules §7 with where it came from."""
+
+    def money(amount) -> str:
+        return f"{format_money(amount, currency):>16}"
+
+    rows: list[tuple[str, str, str]] = []
+    days = quote.days_remaining
+    one_period = days <= quote.old_period_days and days <= quote.new_period_days
+    if quote.old_cycle is Cycle.FREE:
+        rows.append(("Days", f"{days:>16}", "a new cycle starts today"))
+    else:
+        period = f"of {quote.old_period_days}"
+        if quote.new_period_days != quote.old_period_days:
+            period += f" (new cycle: {quote.new_period_days})"
+        rows.append(("Days remaining", f"{days:>16}", period))
+    credit_how = _how(quote.prorated_old, days, quote.old_period_days, one_period)
+    charge_how = _how(quote.prorated_new, days, quote.new_period_days, one_period)
+    rows.append(("Credit", money(-quote.credit), credit_how))
+    rows.append(("Charge", money(quote.charge), charge_how))
+    rows.append(("Promotion", money(-quote.discount), quote.promo_code or "no code"))
+    rows.append(("Payable", money(quote.payable), "due today"))
+    if quote.credit_to_client:
+        rows.append(("Credit to client", money(quote.credit_to_client), "credit_on_downgrade"))
+    rows.append(("New recurring", money(quote.new_amount), quote.new_cycle.label))
+    if quote.new_next_due_date == quote.next_due_date:
+        rows.append(("Next due date", f"{str(quote.new_next_due_date):>16}", "stays"))
+    else:
+        rows.append(("Next due date", f"{str(quote.new_next_due_date or '—'):>16}",
+                     f"was {quote.next_due_date or '—'}"))
+    parts: list = [(f"Quote on {quote.today}\n", "bold"), (quote.summary() + "\n", "bold")]
+    for name, before, after in quote.option_changes:
+        parts.append(f"  {name}: {after}\n" if before == "—" else f"  {name}: {before} → {after}\n")
+    for label, value, how in rows:
+        parts += [(f"{label:<17}", "bold" if label == "Payable" else ""), value,
+                  (f"  {how}\n", "$text-muted")]
+    for warning in quote.warnings:
+        parts.append((f"⚠ {warning}\n", "bold $text-warning"))
+    return Content.assemble(*parts)
+
+
+def _how(amount, days: int, period_days: int, one_period: bool) -> str:
+    """Where a prorated figure came from: `25.00 × 12/30`."""
+    if not period_days:
+        return "free: nothing to prorate"
+    if one_period:
+        return f"{amount} × {days}/{period_days}"
+    return "each period's days at its own length"
