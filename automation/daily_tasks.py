@@ -4,6 +4,8 @@ The rules each task applies live in `models/`; module commands go through the pr
 runner, so a failure lands in the module queue with its error instead of stopping the run.
 """
 
+import pendulum
+
 from automation.cron import RunContext, TaskResult
 from models import cancellations, overdue
 from models.clock import Clock
@@ -135,6 +137,21 @@ def deliver_email(ctx: RunContext) -> TaskResult:
     return email_task(ctx)
 
 
+def maintenance(ctx: RunContext) -> TaskResult:
+    """Keep searches and query plans fast: planner statistics daily, the search index weekly."""
+    if ctx.dry_run:
+        return TaskResult()
+    from models import search
+    from models.db import database, is_postgres
+
+    if is_postgres():
+        database.execute_sql("ANALYZE")
+        return TaskResult(done=1, details={"analyzed": True})
+    database.execute_sql("PRAGMA optimize")
+    merged = search.tidy_index() if ctx.today.day_of_week == pendulum.WeekDay.SUNDAY else 0
+    return TaskResult(done=1, details={"search_index_steps": merged})
+
+
 TASKS = [
     ("invoices", generate_invoices),
     ("reminders", send_reminders),
@@ -144,4 +161,5 @@ TASKS = [
     ("fixed_term", terminate_fixed_term),
     ("module_queue", retry_module_queue),
     ("email", deliver_email),
+    ("maintenance", maintenance),
 ]

@@ -191,3 +191,17 @@ def test_dry_run_reports_the_counts_of_the_real_run_and_changes_nothing(db):
     for task in ("invoices", "reminders", "suspensions", "terminations", "cancellations"):
         assert done(dry, task) == done(real, task), task
     assert done(real, "invoices") == 4 and done(real, "suspensions") == 1
+
+
+def test_maintenance_tidies_the_search_index_on_sundays(db):
+    from models.db import is_sqlite
+
+    saturday, sunday = pendulum.date(2026, 11, 28), pendulum.date(2026, 11, 29)
+    saturday_run = run_daily(SETTINGS, Clock("UTC", saturday)).tasks["maintenance"]
+    sunday_run = run_daily(SETTINGS, Clock("UTC", sunday)).tasks["maintenance"]
+    assert saturday_run["done"] == sunday_run["done"] == 1 and not saturday_run["failures"]
+    if is_sqlite(db):
+        assert saturday_run["details"]["search_index_steps"] == 0
+        assert sunday_run["details"]["search_index_steps"] > 0
+    else:
+        assert sunday_run["details"] == {"analyzed": True}

@@ -69,7 +69,8 @@ def test_init_then_cron_prints_a_json_report(tmp_path):
     report = json.loads(cron.stdout)
     assert report["date"] == "2026-01-01" and report["ok"] is True
     assert list(report["tasks"]) == ["invoices", "reminders", "cancellations", "suspensions",
-                                     "terminations", "fixed_term", "module_queue", "email"]
+                                     "terminations", "fixed_term", "module_queue", "email",
+                                     "maintenance"]
     assert (tmp_path / "x.db").stat().st_mode & 0o077 == 0
 
 
