@@ -1,0 +1,169 @@
+"""What a mass action works on (issue 6): the rows of a list as the admin filtered it, and
+which of them are ticked, without ever loading the rows.
+
+A `Selection` is a list source and its filter: the services list filtered by product, one
+client's services, or a given set of ids. `Ticks` says which of its rows are ticked: either
+the ticked ids, or, after "tick all matching", every row except the unticked ids. So ticking
+100,000 rows costs nothing and inverting the ticks is free. `Selection.resolve(ticks)` turns
+that into ids by keyset paging over the id column alone (`WHERE id > last ORDER BY id LIMIT
+n`), one batch at a time, and checks the ids against the filter again at that moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from peewee import Expression
+
+from models.listing import NO_FILTER, ListFilter, ListSource, ServiceSource
+from models.schema import Service
+
+BATCH = 1_000
+
+
+@dataclass(frozen=True)
+class ServiceFilter(ListFilter):
+    """The services list's search text plus its filters. `ids`: only these services."""
+
+    client_id: int | None = None
+    product_id: int | None = None
+    status: str = ""
+    ids: tuple[int, ...] | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.ids is not None:
+            parts.append(f"{len(self.ids):,} chosen services")
+        if self.client_id:
+            parts.append(f"client #{self.client_id}")
+        if self.product_id:
+            parts.append(f"product #{self.product_id}")
+        if self.status:
+            parts.append(self.status)
+        if self.term:
+            parts.append(f"search “{self.term}”")
+        return ", ".join(parts) or "every service"
+
+
+class FilteredServiceSource(ServiceSource):
+    """The services list with `ServiceFilter`'s conditions; each is answered by an index of
+    `service` ((client, id), (product, status, id), (status, next_due_date, id), the key)."""
+
+    def _condition(self, flt: ListFilter) -> Expression | None:
+        condition = super()._condition(flt)
+        if not isinstance(flt, ServiceFilter):
+            return condition
+        parts = []
+        if flt.ids is not None:
+            parts.append(Service.id.in_(flt.ids) if flt.ids else Service.id < 0)
+        if flt.client_id:
+            parts.append(Service.client == flt.client_id)
+        if flt.product_id:
+            parts.append(Service.product == flt.product_id)
+        if flt.status:
+            parts.append(Service.status == flt.status)
+        for part in parts:
+            condition = part if condition is None else (condition & part)
+        return condition
+
+
+@dataclass
+class Ticks:
+    """Which rows of a selection are ticked.
+
+    `marked` holds the ticked ids; once `everything` is set (tick all matching) it holds the
+    unticked ones instead, so the state stays as small as what the admin touched by hand.
+    """
+
+    everything: bool = False
+    marked: set[int] = field(default_factory=set)
+
+    def __contains__(self, row_id: object) -> bool:
+        return (row_id in self.marked) != self.everything
+
+    def toggle(self, ids: Iterable[int]) -> None:
+        self.marked ^= set(ids)
+
+    def tick(self, ids: Iterable[int]) -> None:
+        if self.everything:
+            self.marked -= set(ids)
+        else:
+            self.marked |= set(ids)
+
+    def tick_all(self) -> None:
+        self.everything, self.marked = True, set()
+
+    def clear(self) -> None:
+        self.everything, self.marked = False, set()
+
+    def invert(self) -> None:
+        self.everything = not self.everything
+
+    def count(self, total: int) -> int:
+        """How many are ticked, given how many rows the selection has."""
+        return max(0, total - len(self.marked)) if self.everything else len(self.marked)
+
+    def copy(self) -> Ticks:
+        return Ticks(self.everything, set(self.marked))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Every row of `source` matching `flt`, as a list screen shows it."""
+
+    source: ListSource
+    flt: ListFilter = NO_FILTER
+
+    @classmethod
+    def of_services(cls, ids: Iterable[int]) -> Selection:
+        """The given services (e.g. what the client summary offers)."""
+        return cls(FilteredServiceSource(), ServiceFilter(ids=tuple(sorted(set(ids)))))
+
+    @classmethod
+    def of_client(cls, client_id: int) -> Selection:
+        return cls(FilteredServiceSource(), ServiceFilter(client_id=client_id))
+
+    @property
+    def model(self):
+        return self.source.model
+
+    def _condition(self) -> Expression | None:
+        return self.source._condition(self.flt)
+
+    def count(self) -> int:
+        return self.source.count(self.flt)
+
+    def id_batches(self, batch: int = BATCH) -> Iterator[list[int]]:
+        """The matching ids, ascending, `batch` at a time, each batch one indexed query."""
+        key = self.model.id
+        condition = self._condition()
+        last = None
+        while True:
+            query = self.model.select(key)
+            if condition is not None:
+                query = query.where(condition)
+            if last is not None:
+                query = query.where(key > last)
+            ids = [row[0] for row in query.order_by(key).limit(batch).tuples()]
+            if ids:
+                yield ids
+            if len(ids) < batch:
+                return
+            last = ids[-1]
+
+    def resolve(self, ticks: Ticks, batch: int = BATCH) -> list[int]:
+        """The ticked ids that match the filter now, ascending."""
+        if ticks.everything:
+            return [row_id for ids in self.id_batches(batch) for row_id in ids
+                    if row_id not in ticks.marked]
+        key = self.model.id
+        condition = self._condition()
+        ticked = sorted(ticks.marked)
+        found: list[int] = []
+        for start in range(0, len(ticked), batch):
+            query = self.model.select(key).where(key.in_(ticked[start:start + batch]))
+            if condition is not None:
+                query = query.where(condition)
+            found += [row[0] for row in query.order_by(key).tuples()]
+        return found

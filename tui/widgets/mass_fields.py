@@ -1,0 +1,15 @@
+"""The tick in front of each mass-update field: ✓ when the field will be changed.
+
+Textual's checkbox shows the same X either way and tells the states apart by colour only,
+which a terminal over SSH with few colours may not show; this one draws the mark itself.
+"""
+
+from __future__ import annotations
+
+from textual.widgets import Checkbox
+
+
+class FieldTick(Checkbox):
+    @property
+    def BUTTON_INNER(self) -> str:  # noqa: N802 - the name Textual's ToggleButton reads
+        return "✓" if self.value else " "
