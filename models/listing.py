@@ -1,0 +1,623 @@
+"""Read-only list and search queries for the screens: one "list source" per area.
+
+A source knows its columns and answers three questions with indexed queries:
+`count(filter)`, `page(after_key, limit, filter)` (keyset paging, newest first) and
+`detail(id)`. Rows are plain dicts, so a screen can draw them without touching a model.
+
+Text search here is deliberately simple: an exact id, or a case-insensitive prefix written
+as a range (`lower(col) >= 'abc' AND lower(col) < 'abd'`), which a B-tree index on the
+column (or on `lower(col)`) answers on SQLite and PostgreSQL alike. `LIKE '%x%'` would
+scan the whole table; full-text search comes later.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pendulum
+from peewee import JOIN, Expression, Field, fn
+
+from models import audit
+from models.schema import (
+    ActivityLog,
+    CancellationRequest,
+    Client,
+    ClientStatus,
+    CronRun,
+    Domain,
+    Invoice,
+    InvoiceStatus,
+    ModuleJob,
+    Order,
+    Product,
+    Service,
+)
+
+Row = dict[str, Any]
+
+# Column kinds: how a screen aligns and formats a value.
+ID, TEXT, LABEL, STATUS, DATE, DATETIME, MONEY, NUMBER = (
+    "id", "text", "label", "status", "date", "datetime", "money", "number")  # LABEL: a code word
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    width: int
+    kind: str = TEXT
+    priority: int = 0  # 0: always shown; higher numbers are dropped first on narrow screens
+    flex: bool = False  # takes the width left over (at least `width`)
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    text: str = ""
+
+    @property
+    def term(self) -> str:
+        return self.text.strip()
+
+
+NO_FILTER = ListFilter()
+
+
+def next_prefix(prefix: str) -> str:
+    """The smallest string greater than every string starting with `prefix`."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def prefix_of(expr, prefix: str) -> Expression:
+    """`expr` starts with `prefix`, as a range an index can answer."""
+    return (expr >= prefix) & (expr < next_prefix(prefix))
+
+
+def lower_prefix(field: Field, term: str) -> Expression:
+    return prefix_of(fn.LOWER(field), term.lower())
+
+
+def as_id(term: str) -> int | None:
+    """`123` or `#123` as an id; anything else None."""
+    text = term[1:] if term.startswith("#") else term
+    if text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None
+
+
+def any_of(conditions: list[Expression]) -> Expression | None:
+    result = None
+    for condition in conditions:
+        result = condition if result is None else (result | condition)
+    return result
+
+
+def client_name_match(term: str) -> Expression:
+    """Clients whose first name, last name, company or email starts with `term`.
+
+    "ada love" also matches first name "Ada" with last name "Love…".
+    """
+    conditions = [lower_prefix(Client.first_name, term), lower_prefix(Client.last_name, term),
+                  lower_prefix(Client.company, term), lower_prefix(Client.email, term)]
+    words = term.split()
+    if len(words) == 2:
+        conditions.append(lower_prefix(Client.first_name, words[0])
+                          & lower_prefix(Client.last_name, words[1]))
+    return any_of(conditions)
+
+
+def client_ids_matching(term: str):
+    return Client.select(Client.id).where(client_name_match(term))
+
+
+def person_name(first: str | None, last: str | None, company: str | None = "") -> str:
+    name = f"{first or ''} {last or ''}".strip()
+    return f"{name} ({company})" if company else name
+
+
+class ListSource:
+    """One area's list. Subclasses name the model, columns, joins and the search."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    model: ClassVar[type]
+    columns: ClassVar[tuple[Column, ...]]
+    search_hint: ClassVar[str] = "#id"
+    empty_text: ClassVar[str] = "Nothing here yet"
+
+    # --- what subclasses provide -----------------------------------------------------
+
+    def select(self):
+        """The page query: the model and any joined columns, no WHERE, no ORDER."""
+        return self.model.select()
+
+    def search(self, term: str) -> Expression | None:
+        """The condition for a search term (on the model's own table or by subquery)."""
+        row_id = as_id(term)
+        return self.model.id == row_id if row_id is not None else None
+
+    def to_row(self, data: dict) -> Row:
+        return data
+
+    # --- the questions a list asks -----------------------------------------------------
+
+    def _condition(self, flt: ListFilter) -> Expression | None:
+        if not flt.term:
+            return None
+        condition = self.search(flt.term)
+        # A term that cannot match anything (e.g. text where only ids are searchable).
+        return condition if condition is not None else (self.model.id < 0)
+
+    def count(self, flt: ListFilter = NO_FILTER) -> int:
+        query = self.model.select()
+        condition = self._condition(flt)
+        if condition is not None:
+            query = query.where(condition)
+        return query.count()
+
+    def page(self, after_key: int | None = None, limit: int = 50,
+             flt: ListFilter = NO_FILTER, *, backward: bool = False) -> list[Row]:
+        """Up to `limit` rows after `after_key` in list order (newest first).
+
+        `backward=True` gives the rows just before `after_key` instead (or the last rows of
+        the list when `after_key` is None), still in list order.
+        """
+        key = self.model.id
+        query = self.select()
+        conditions = [c for c in (self._condition(flt),) if c is not None]
+        if after_key is not None:
+            conditions.append(key > after_key if backward else key < after_key)
+        for condition in conditions:
+            query = query.where(condition)
+        query = query.order_by(key.asc() if backward else key.desc()).limit(limit)
+        rows = [self.to_row(d) for d in query.dicts()]
+        return rows[::-1] if backward else rows
+
+    def page_at(self, offset: int, limit: int = 50, flt: ListFilter = NO_FILTER) -> list[Row]:
+        """Rows from a position, for a jump far from any row already shown (scrollbar, end)."""
+        query = self.select()
+        condition = self._condition(flt)
+        if condition is not None:
+            query = query.where(condition)
+        query = query.order_by(self.model.id.desc()).offset(offset).limit(limit)
+        return [self.to_row(d) for d in query.dicts()]
+
+    def key_of(self, row: Row) -> int:
+        return row["id"]
+
+    def detail(self, row_id: int) -> list[tuple[str, Any]] | None:
+        """The record's stored fields as (name, value), secrets redacted; None if gone."""
+        record = self.model.get_or_none(self.model.id == row_id)
+        if record is None:
+            return None
+        fields = []
+        for field in record._meta.sorted_fields:
+            value = record.__data__.get(field.name)  # a foreign key shows the id it holds
+            if field.name in audit.SECRET_FIELDS and value:
+                value = audit.REDACTED
+            fields.append((field.name, value))
+        return fields
+
+    def is_overdue(self, row: Row, today: pendulum.Date) -> bool:
+        return False
+
+
+class ClientSource(ListSource):
+    name, title, model = "clients", "Clients", Client
+    search_hint = "name, company, email or #id"
+    columns = (
+        Column("id", "ID", 7, ID),
+        Column("name", "Name", 18, flex=True),
+        Column("email", "Email", 30, priority=1),
+        Column("country", "Country", 7, priority=3),
+        Column("status", "Status", 9, STATUS),
+        Column("created", "Created", 10, DATE),
+    )
+
+    def select(self):
+        return Client.select(Client.id, Client.first_name, Client.last_name, Client.company,
+                             Client.email, Client.country, Client.status,
+                             Client.created_at.alias("created"))
+
+    def search(self, term):
+        row_id = as_id(term)
+        if row_id is not None:
+            return Client.id == row_id
+        return client_name_match(term)
+
+    def to_row(self, d):
+        d["name"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
+        return d
+
+
+class ServiceSource(ListSource):
+    name, title, model = "services", "Services", Service
+    search_hint = "domain, username or #id"
+    columns = (
+        Column("id", "ID", 7, ID),
+        Column("domain", "Domain", 18, flex=True),
+        Column("client", "Client", 20, priority=2),
+        Column("product", "Product", 18, priority=1),
+        Column("cycle", "Cycle", 12, LABEL, priority=4),
+        Column("amount", "Recurring", 14, MONEY, priority=3),
+        Column("status", "Status", 10, STATUS),
+        Column("next_due", "Next due", 10, DATE),
+    )
+
+    def select(self):
+        return (Service
+                .select(Service.id, Service.domain, Service.status,
+                        Service.billing_cycle.alias("cycle"),
+                        Service.recurring_amount.alias("amount"),
+                        Service.next_due_date.alias("next_due"),
+                        Client.first_name, Client.last_name, Client.company,
+                        Product.name.alias("product"))
+                .join(Client, on=(Service.client == Client.id))
+                .switch(Service)
+                .join(Product, on=(Service.product == Product.id)))
+
+    def search(self, term):
+        row_id = as_id(term)
+        if row_id is not None:
+            return Service.id == row_id
+        return prefix_of(Service.domain, term.lower()) | lower_prefix(Service.username, term)
+
+    def to_row(self, d):
+        d["client"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
+        return d
+
+    def is_overdue(self, row, today):
+        return row["status"] == "active" and row["next_due"] is not None and row["next_due"] < today
+
+
+class DomainSource(ListSource):
+    name, title, model = "domains", "Domains", Domain
+    search_hint = "domain name or #id"
+    columns = (
+        Column("id", "ID", 7, ID),
+        Column("name", "Domain", 20, flex=True),
+        Column("client", "Client", 20, priority=1),
+        Column("status", "Status", 10, STATUS),
+        Column("next_due", "Next due", 10, DATE),
+        Column("expiry", "Expires", 10, DATE, priority=2),
+    )
+
+    def select(self):
+        return (Domain
+                .select(Domain.id, Domain.name, Domain.status,
+                        Domain.next_due_date.alias("next_due"), Domain.expiry_date.alias("expiry"),
+                        Client.first_name, Client.last_name, Client.company)
+                .join(Client, on=(Domain.client == Client.id)))
+
+    def search(self, term):
+        row_id = as_id(term)
+        if row_id is not None:
+            return Domain.id == row_id
+        return prefix_of(Domain.name, term.lower())
+
+    def to_row(self, d):
+        d["client"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
+        return d
+
+
+class OrderSource(ListSource):
+    name, title, model = "orders", "Orders", Order
+    search_hint = "order number, client or #id"
+    columns = (
+        Column("id", "ID", 7, ID),
+        Column("number", "Number", 10, priority=1),
+        Column("client", "Client", 18, flex=True),
+        Column("amount", "Amount", 14, MONEY, priority=2),
+        Column("payment_method", "Payment", 12, priority=3),
+        Column("status", "Status", 10, STATUS),
+        Column("created", "Date", 10, DATE),
+    )
+
+    def select(self):
+        return (Order
+                .select(Order.id, Order.number, Order.status, Order.amount, Order.payment_method,
+                        Order.created_at.alias("created"),
+                        Client.first_name, Client.last_name, Client.company)
+                .join(Client, on=(Order.client == Client.id)))
+
+    def search(self, term):
+        row_id = as_id(term)
+        conditions = [] if row_id is None else [Order.id == row_id]
+        if term.isdigit():
+            conditions.append(prefix_of(Order.number, term))
+        else:
+            conditions.append(Order.client.in_(client_ids_matching(term)))
+        return any_of(conditions)
+
+    def to_row(self, d):
+        d["client"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
+        return d
+
+
+class InvoiceSource(ListSource):
+    name, title, model = "invoices", "Invoices", Invoice
+    search_hint = "invoice number, client or #id"
+    columns = (
+        Column("id", "Number", 7, ID),
+        Column("client", "Client", 18, flex=True),
+        Column("date", "Date", 10, DATE, priority=2),
+        Column("total", "Total", 14, MONEY, priority=1),
+        Column("payment_method", "Payment", 12, priority=3),
+        Column("status", "Status", 10, STATUS),
+        Column("due_date", "Due", 10, DATE),
+    )
+
+    def select(self):
+        return (Invoice
+                .select(Invoice.id, Invoice.status, Invoice.date, Invoice.due_date, Invoice.total,
+                        Invoice.payment_method,
+                        Client.first_name, Client.last_name, Client.company)
+                .join(Client, on=(Invoice.client == Client.id)))
+
+    def search(self, term):
+        row_id = as_id(term)
+        if row_id is not None:
+            return Invoice.id == row_id
+        return Invoice.client.in_(client_ids_matching(term))
+
+    def to_row(self, d):
+        d["client"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
+        return d
+
+    def is_overdue(self, row, today):
+        return row["status"] == InvoiceStatus.UNPAID and row["due_date"] < today
+
+
+class CancellationSource(ListSource):
+    name, title, model = "cancellations", "Cancellation queue", CancellationRequest
+    search_hint = "service domain or #id"
+    columns = (
+        Column("id", "ID", 7, ID),
+        Column("domain", "Service", 24, flex=True),
+        Column("client", "Client", 18, priority=2),
+        Column("type", "Type", 13, LABEL, priority=1),
+        Column("reason", "Reason", 20, priority=4),
+        Column("requested_by", "By", 12, priority=5),
+        Column("status", "Status", 10, STATUS),
+        Column("created", "Requested", 10, DATE),
+    )
+
+    def select(self):
+        return (CancellationRequest
+                .select(CancellationRequest.id, CancellationRequest.type,
+                        CancellationRequest.reason, CancellationRequest.status,
+                        CancellationRequest.requested_by,
+                        CancellationRequest.created_at.alias("created"),
+                        Service.domain, Client.first_name, Client.last_name, Client.company)
+                .join(Service, on=(CancellationRequest.service == Service.id))
+                .join(Client, on=(Service.client == Client.id)))
+
+    def search(self, term):
+        row_id = as_id(term)
+        if row_id is not None:
+            return CancellationRequest.id == row_id
+        services = Service.select(Service.id).where(prefix_of(Service.domain, term.lower()))
+        return CancellationRequest.service.in_(services)
+
+    def to_row(self, d):
+        d["client"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
+        return d
+
+
+class ModuleJobSource(ListSource):
+    name, title, model = "module_queue", "Module queue", ModuleJob
+    search_hint = "service domain or #id"
+    columns = (
+        Column("id", "ID", 7, ID),
+        Column("domain", "Service", 18, flex=True),
+        Column("command", "Command", 14, LABEL, priority=1),
+        Column("attempts", "Tries", 5, NUMBER, priority=3),
+        Column("last_error", "Last error", 24, priority=2),
+        Column("status", "Status", 10, STATUS),
+        Column("updated", "Updated", 10, DATE),
+    )
+
+    def select(self):
+        return (ModuleJob
+                .select(ModuleJob.id, ModuleJob.command, ModuleJob.status, ModuleJob.attempts,
+                        ModuleJob.last_error, ModuleJob.updated_at.alias("updated"),
+                        Service.domain)
+                .join(Service, JOIN.LEFT_OUTER, on=(ModuleJob.service == Service.id)))
+
+    def search(self, term):
+        row_id = as_id(term)
+        if row_id is not None:
+            return ModuleJob.id == row_id
+        services = Service.select(Service.id).where(prefix_of(Service.domain, term.lower()))
+        return ModuleJob.service.in_(services)
+
+    def to_row(self, d):
+        d["domain"] = d["domain"] or ""
+        d["last_error"] = " ".join((d["last_error"] or "").split())
+        return d
+
+
+class ActivitySource(ListSource):
+    name, title, model = "activity", "Activity log", ActivityLog
+    search_hint = "#id or object, e.g. service 42"
+    columns = (
+        Column("id", "ID", 8, ID),
+        Column("at", "When (UTC)", 16, DATETIME),
+        Column("admin_login", "Admin", 12, priority=1),
+        Column("action", "Action", 22),
+        Column("object", "Object", 14, priority=2),
+        Column("description", "Description", 12, flex=True),
+    )
+
+    def select(self):
+        return ActivityLog.select(ActivityLog.id, ActivityLog.at, ActivityLog.admin_login,
+                                  ActivityLog.action, ActivityLog.object_type,
+                                  ActivityLog.object_id, ActivityLog.description)
+
+    def search(self, term):
+        row_id = as_id(term)
+        if row_id is not None:
+            return ActivityLog.id == row_id
+        words = term.replace(":", " ").split()
+        if len(words) == 2 and as_id(words[1]) is not None:
+            return ((ActivityLog.object_type == words[0].lower())
+                    & (ActivityLog.object_id == as_id(words[1])))
+        return None
+
+    def to_row(self, d):
+        object_id = d.pop("object_id")
+        object_type = d.pop("object_type")
+        d["object"] = f"{object_type} {object_id}" if object_id is not None else object_type
+        d["description"] = " ".join((d["description"] or "").split())
+        return d
+
+
+class CronRunSource(ListSource):
+    name, title, model = "automation", "Automation status", CronRun
+    search_hint = "#id"
+    empty_text = "No daily run yet: `hostdesk cron` has never run on this database"
+    columns = (
+        Column("id", "Run", 6, ID),
+        Column("run_date", "For day", 10, DATE),
+        Column("status", "Status", 10, STATUS),
+        Column("started", "Started (UTC)", 16, DATETIME),
+        Column("finished", "Finished (UTC)", 16, DATETIME, priority=2),
+        Column("summary", "Summary", 14, flex=True),
+    )
+
+    def select(self):
+        return CronRun.select(CronRun.id, CronRun.run_date, CronRun.status, CronRun.dry_run,
+                              CronRun.started_at.alias("started"),
+                              CronRun.finished_at.alias("finished"), CronRun.report)
+
+    def to_row(self, d):
+        d["summary"] = run_summary(d.pop("report"), d.pop("dry_run"))
+        return d
+
+
+def run_summary(report_json: str, dry_run: bool = False) -> str:
+    """`123 done, 2 failed (invoices)` from a daily run's stored report."""
+    try:
+        tasks = json.loads(report_json or "{}").get("tasks", {})
+    except ValueError:
+        tasks = {}
+    done = sum(int(t.get("done", 0)) for t in tasks.values())
+    failed = [name for name, t in tasks.items() if t.get("failures")]
+    text = f"{done:,} done"
+    if failed:
+        text += f", failed: {', '.join(failed)}"
+    return f"dry run: {text}" if dry_run else text
+
+
+SOURCES: dict[str, type[ListSource]] = {
+    source.name: source
+    for source in (ClientSource, ServiceSource, DomainSource, OrderSource, InvoiceSource,
+                   CancellationSource, ModuleJobSource, ActivitySource, CronRunSource)
+}
+
+
+# --- global search (ctrl+k) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    kind: str  # a SOURCES name: clients, services, domains, invoices
+    id: int
+    title: str
+    detail: str
+    status: str
+
+
+def global_search(term: str, limit: int = 8) -> list[SearchHit]:
+    """Clients, services, domains and invoices matching `term`, newest first per kind.
+
+    Clients by name, company, email or id; services by domain, username or id; domains by
+    name; invoices by number (= id). Each kind is one indexed query of at most `limit` rows.
+    """
+    term = term.strip()
+    if not term:
+        return []
+    row_id = as_id(term)
+    hits: list[SearchHit] = []
+
+    client_match = Client.id == row_id if row_id is not None else client_name_match(term)
+    for c in (Client.select().where(client_match).order_by(Client.id.desc()).limit(limit)):
+        hits.append(SearchHit("clients", c.id, person_name(c.first_name, c.last_name, c.company),
+                              c.email, c.status))
+
+    service_match = ServiceSource().search(term)
+    services = (Service.select(Service.id, Service.domain, Service.username, Service.status,
+                               Product.name.alias("product"))
+                .join(Product, on=(Service.product == Product.id))
+                .where(service_match).order_by(Service.id.desc()).limit(limit).dicts())
+    for s in services:
+        title = s["domain"] or s["username"] or f"service {s['id']}"
+        hits.append(SearchHit("services", s["id"], title, s["product"], s["status"]))
+
+    if row_id is None:
+        domains = (Domain.select(Domain.id, Domain.name, Domain.status)
+                   .where(prefix_of(Domain.name, term.lower()))
+                   .order_by(Domain.id.desc()).limit(limit))
+        for d in domains:
+            hits.append(SearchHit("domains", d.id, d.name, "domain", d.status))
+    else:
+        invoice = Invoice.get_or_none(Invoice.id == row_id)
+        if invoice is not None:
+            hits.append(SearchHit("invoices", invoice.id, f"Invoice #{invoice.id}",
+                                  f"{invoice.total} due {invoice.due_date.isoformat()}",
+                                  invoice.status))
+    return hits
+
+
+# --- the main screen's figures --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardCounts:
+    clients_active: int
+    services_by_status: dict[str, int]
+    orders_pending: int
+    invoices_unpaid: int
+    invoices_overdue: int
+    cancellations_open: int
+    module_jobs_waiting: int  # queued or failed
+    activity_today: int
+
+
+def dashboard_counts(today: pendulum.Date) -> DashboardCounts:
+    """A handful of indexed counts for the main screen."""
+    by_status = dict(Service.select(Service.status, fn.COUNT(Service.id))
+                     .group_by(Service.status).tuples())
+    unpaid = Invoice.select().where(Invoice.status == InvoiceStatus.UNPAID)
+    start_of_day = pendulum.datetime(today.year, today.month, today.day, tz="UTC")
+    return DashboardCounts(
+        clients_active=Client.select().where(Client.status == ClientStatus.ACTIVE).count(),
+        services_by_status=by_status,
+        orders_pending=Order.select().where(Order.status == "pending").count(),
+        invoices_unpaid=unpaid.count(),
+        invoices_overdue=unpaid.where(Invoice.due_date < today).count(),
+        cancellations_open=CancellationRequest.select()
+        .where(CancellationRequest.status == "open").count(),
+        module_jobs_waiting=ModuleJob.select()
+        .where(ModuleJob.status.in_(("queued", "failed"))).count(),
+        activity_today=ActivityLog.select().where(ActivityLog.at >= start_of_day).count(),
+    )
+
+
+STALE_AFTER = pendulum.duration(hours=24)
+
+
+def automation_warning(runs: list[CronRun], now: pendulum.DateTime) -> str | None:
+    """Why the daily run needs attention, or None when it succeeded in the last 24 hours.
+
+    `runs` are the most recent runs (any order); dry runs do not count as runs.
+    """
+    finished = [r for r in runs if r.status == "succeeded" and not r.dry_run and r.finished_at]
+    if not finished:
+        return "No successful daily run on record: is `hostdesk cron` scheduled?"
+    last = max(r.finished_at for r in finished)
+    if now - last > STALE_AFTER:
+        return (f"No successful daily run in the last 24 hours "
+                f"(last one finished {last.format('YYYY-MM-DD HH:mm')} UTC)")
+    return None

@@ -1,0 +1,253 @@
+"""Walking the whole app with the keyboard alone: g-chords, palette, help, search, escape."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from models.listing import SOURCES
+from models.schema import Client
+from tui.screens.areas import AREAS
+from tui.screens.chord import GoChordScreen
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.detail import DetailScreen
+from tui.screens.help import HelpScreen
+from tui.screens.lists import ListScreen
+from tui.screens.no_access import NoAccessScreen
+from tui.screens.search import GlobalSearchScreen
+from tui.widgets.biglist import BigList
+from tests.tui.conftest import run, screen_text, settle
+
+
+def newest_id(area_key: str) -> int | None:
+    model = SOURCES[area_key].model
+    return model.select(model.id).order_by(model.id.desc()).scalar()
+
+
+def test_every_area_by_g_chord_then_back(demo, app_for):
+    app = app_for()
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen)
+            text = screen_text(app)
+            for area in AREAS:
+                assert f"g {area.letter}  {area.title}" in text
+            active_clients = Client.select().where(Client.status == "active").count()
+            assert f"{active_clients:,} active" in text
+
+            for area in AREAS:
+                await pilot.press("g")
+                await pilot.pause()
+                assert isinstance(app.screen, GoChordScreen)
+                assert "g then" in screen_text(app)  # the pending chord, in the footer
+                await pilot.press(area.letter)
+                await settle(pilot)
+                screen = app.screen
+                assert isinstance(screen, ListScreen) and screen.area is area
+                biglist = screen.query_one(BigList)
+                source = SOURCES[area.key]()
+                total = source.count()
+                assert biglist.total == total
+                text = screen_text(app)
+                assert f"hostdesk · {area.title}" in text
+                if total:
+                    shown = min(total, biglist.rows_height)
+                    assert f"1–{shown:,} of {total:,}" in text
+                    assert biglist.row_at(0)["id"] == newest_id(area.key)
+                    assert re.search(rf"^\s+{newest_id(area.key)} ", text.splitlines()[2])
+                else:
+                    assert "0 of 0" in text
+                await pilot.press("escape")
+                await settle(pilot)
+                assert isinstance(app.screen, DashboardScreen)
+
+    run(scenario())
+
+
+def test_chord_goes_from_area_to_area_and_escape_returns_to_main_screen(demo, app_for):
+    app = app_for()
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("g", "s")
+            await settle(pilot)
+            await pilot.press("g", "i")
+            await settle(pilot)
+            assert app.screen.area.key == "invoices"
+            assert len(app.screen_stack) == 2  # areas replace each other above the main screen
+            await pilot.press("g", "z")  # no such area: cancelled, said so, nothing moves
+            await pilot.pause()
+            assert app.screen.area.key == "invoices"
+            await pilot.press("g", "d")
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen)
+            await pilot.press("escape")  # the main screen is the bottom: escape stays
+            await pilot.pause()
+            assert isinstance(app.screen, DashboardScreen)
+
+    run(scenario())
+
+
+def test_main_screen_opens_an_area_with_arrows_and_enter(demo, app_for):
+    app = app_for()
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("down", "down", "enter")  # third line: orders
+            await settle(pilot)
+            assert app.screen.area.key == "orders"
+
+    run(scenario())
+
+
+def test_command_palette_by_ctrl_p_and_colon_goes_to_areas(demo, app_for):
+    app = app_for()
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            for palette_key, words, area_key in (("ctrl+p", "module queue", "module_queue"),
+                                                 ("colon", "invoices", "invoices")):
+                await pilot.press(palette_key)
+                await pilot.pause()
+                await pilot.press(*words)
+                await settle(pilot)
+                await pilot.press("enter")
+                await settle(pilot)
+                assert isinstance(app.screen, ListScreen)
+                assert app.screen.area.key == area_key
+                assert app.screen.query_one(BigList).total == SOURCES[area_key]().count()
+
+    run(scenario())
+
+
+def test_help_by_f1_and_question_mark_lists_the_keys_of_the_focused_screen(demo, app_for):
+    app = app_for()
+
+    async def scenario():
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            await pilot.press("g", "s")
+            await settle(pilot)
+            for help_key in ("f1", "question_mark"):
+                await pilot.press(help_key)
+                await pilot.pause()
+                assert isinstance(app.screen, HelpScreen)
+                assert "Help · Services" in screen_text(app)
+                body = str(app.screen.query_one("#help-body").content)
+                for words in ("In the list (has focus)", "space", "Tick", "Invert ticks",
+                              "This screen", "Search", "Everywhere", "Go to", "g x"):
+                    assert words in body, words
+                await pilot.press("escape")
+                await pilot.pause()
+                assert isinstance(app.screen, ListScreen)
+            await pilot.press("escape", "f1")  # the main screen's own help
+            await pilot.pause()
+            body = str(app.screen.query_one("#help-body").content)
+            assert "The main screen." in body and "In the list" not in body
+
+    run(scenario())
+
+
+def test_global_search_finds_a_client_and_opens_it(catalog, app_for):
+    app = app_for()
+    ada = catalog["clients"][0]
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("g", "s")
+            await settle(pilot)
+            await pilot.press("ctrl+k")
+            await pilot.pause()
+            assert isinstance(app.screen, GlobalSearchScreen)
+            await pilot.press(*"lovel")
+            await pilot.pause(0.3)
+            await settle(pilot)
+            text = screen_text(app)
+            assert "#1  Ada Lovelace (Analytic…" in text
+            assert "1 found for “lovel”" in text
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, DetailScreen)
+            assert app.screen.row_id == ada.id
+            assert "ada@analytical.example" in screen_text(app)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen.area.key == "services"  # back where the search started
+
+    run(scenario())
+
+
+def test_global_search_by_id_and_by_domain_then_escape(catalog, app_for):
+    app = app_for()
+
+    async def scenario():
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            await pilot.press("ctrl+k", *"site-12")
+            await pilot.pause(0.3)
+            await settle(pilot)
+            hits = app.screen.hits
+            assert [h.title for h in hits] == [f"site-{n}.example" for n in range(129, 121, -1)]
+            await pilot.press("down", "down", "enter")  # into the results, second hit
+            await settle(pilot)
+            assert isinstance(app.screen, DetailScreen)
+            assert app.screen.source.name == "services"
+            assert "site-128.example" in screen_text(app)
+            await pilot.press("escape", "ctrl+k", *"#1")
+            await pilot.pause(0.3)
+            await settle(pilot)
+            kinds = {h.kind for h in app.screen.hits}
+            assert kinds == {"clients", "services", "invoices"}  # id 1 of each
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, DashboardScreen)
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("login,why", [("nobody", "is not an admin"), ("gone", "is deactivated")])
+def test_a_login_without_access_sees_who_can_add_it_and_nothing_else(catalog, app_for,
+                                                                     login, why):
+    app = app_for(login)
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, NoAccessScreen)
+            text = screen_text(app)
+            assert f"“{login}” {why}" in text
+            assert "boss, tester" in text  # the active admins who may manage admins
+            for keys in (("g", "s"), ("ctrl+k",), ("ctrl+p",), ("colon",)):
+                await pilot.press(*keys)
+                await settle(pilot)
+                assert isinstance(app.screen, NoAccessScreen), keys
+                assert len(app.screen_stack) == 1
+
+    run(scenario())
+
+
+def test_the_app_leaves_when_its_terminal_is_gone(catalog, app_for, monkeypatch):
+    import tui.app
+
+    app = app_for()
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            monkeypatch.setattr(tui.app, "terminal_alive", lambda: True)
+            app.check_terminal()  # the periodic check, with the terminal still there
+            await pilot.pause()
+            assert app.return_code is None and isinstance(app.screen, DashboardScreen)
+            monkeypatch.setattr(tui.app, "terminal_alive", lambda: False)
+            app.check_terminal()
+            await pilot.pause()
+
+    run(scenario())
+    assert app.return_code == tui.app.EXIT_TERMINAL_LOST

@@ -1,0 +1,299 @@
+"""The hostdesk TUI: the one app factory (`make_app`) and the entry the CLI calls (`run_tui`).
+
+The caller binds `models.db.database` first. Database work happens in thread workers that
+open their own connection (`with models.db.connection():`), never on the UI thread, apart
+from looking up the admin once before the app starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import threading
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
+from textual.theme import Theme
+
+from automation.config import Config
+from models.clock import Clock
+from models.db import connection
+from models.listing import SOURCES, SearchHit
+from models.permissions import MANAGE_ADMINS, ROLES, find_admin, has_permission
+from models.schema import Admin
+from tui.screens.areas import BY_KEY, DASHBOARD, EVERY_PLACE, Area
+from tui.screens.chord import GoChordScreen
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.detail import DetailScreen
+from tui.screens.help import HelpScreen
+from tui.screens.lists import AutomationScreen, ListScreen
+from tui.screens.no_access import NoAccessScreen
+from tui.screens.search import GlobalSearchScreen
+
+TERMINAL_CHECK_SECONDS = 5.0  # how often we make sure the terminal (SSH session) is still there
+# After the terminal is gone, the longest a clean exit may take: Textual's output thread can
+# block for good on a hung-up terminal, so then the process ends without tidying the screen.
+EXIT_GRACE_SECONDS = 2.0
+EXIT_TERMINAL_LOST = 129  # 128 + SIGHUP, as a shell reports a hang-up
+
+HOSTDESK_THEME = Theme(
+    name="hostdesk",
+    primary="#0178D4",
+    secondary="#004578",
+    accent="#5FB3F9",
+    warning="#E5C07B",
+    error="#E06C75",
+    success="#4EBF71",
+    foreground="#E0E0E0",
+    dark=True,
+)
+
+# Status colours (ux.md): one each, everywhere. A theme may override them.
+STATUS_COLOURS = {
+    "status-active": "#4EBF71",
+    "status-pending": "#E5C07B",
+    "status-suspended": "#F0883E",
+    "status-closed": "#7F848E",
+    "status-fraud": "#E06C75",
+}
+
+
+class AreaCommands(Provider):
+    """The areas, the main screen and the global search as palette commands."""
+
+    def _commands(self) -> Iterable[tuple[str, str, object]]:
+        app: HostdeskApp = self.app  # type: ignore[assignment]
+        for area in EVERY_PLACE:
+            yield (f"Go to {area.title}", f"g {area.letter} · {area.blurb}",
+                   lambda key=area.key: app.go(key))
+        yield ("Search everything", "ctrl+k · clients, services, domains, invoices",
+               app.action_global_search)
+        yield ("Help", "F1 · the keys of this screen", app.action_help)
+
+    async def discover(self) -> Hits:
+        if not self.app.admin:
+            return
+        for title, help_text, callback in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        if not self.app.admin:
+            return
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)
+
+
+class HostdeskApp(App[int], inherit_bindings=False):
+    """Built by `make_app`; everything it shows comes from the bound database."""
+
+    CSS_PATH = "hostdesk.tcss"
+    TITLE = "hostdesk"
+    COMMANDS = {AreaCommands}
+
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit"),
+        Binding("ctrl+c", "help_quit", "How to quit", show=False, system=True,
+                id="app.help_quit"),
+        Binding("g", "go_chord", "Go to", tooltip="then c s o i x m l a d: an area",
+                id="app.go"),
+        Binding("ctrl+k", "global_search", "Find", tooltip="clients, services, domains, invoices",
+                priority=True, id="app.search"),
+        # Shown at the footer's right end by Textual itself.
+        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True,
+                id="app.palette"),
+        Binding("colon", "command_palette", "Commands", show=False, id="app.palette_colon"),
+        Binding("f1", "help", "Help", id="app.help"),
+        Binding("question_mark", "help", "Help", show=False, id="app.help_question"),
+    ]
+
+    def __init__(self, config: Config, login: str, admin: Admin | None, clock: Clock,
+                 *, known_but_inactive: bool = False, managers: list[str] | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.settings = config.settings
+        self.login = login
+        self.admin = admin
+        self.clock = clock
+        self._known_but_inactive = known_but_inactive
+        self._managers = managers or []
+        self.animation_level = "none"  # over SSH, motion costs bandwidth and shows lag
+        self.register_theme(HOSTDESK_THEME)
+        self.theme = "hostdesk"
+        self._exit_timer: threading.Timer | None = None
+
+    @property
+    def who(self) -> str:
+        return f"{self.login} ({self.admin.role})" if self.admin else self.login
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(STATUS_COLOURS)
+
+    def get_default_screen(self) -> Screen:
+        if self.admin is None:
+            return NoAccessScreen(self.login, self._known_but_inactive, self._managers)
+        return DashboardScreen()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        if self.admin is None:
+            return
+        yield from super().get_system_commands(screen)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if self.admin is None and action in ("go_chord", "global_search", "command_palette"):
+            return False  # without access: only help and quit
+        return True
+
+    # --- going places -----------------------------------------------------------------
+
+    def go(self, area_key: str) -> None:
+        """Show an area's list (or the main screen) directly above the main screen."""
+        if self.admin is None:
+            return
+        area = BY_KEY[area_key]
+        if area.permission and not has_permission(self.admin, area.permission):
+            self.notify(f"{area.title} needs the permission “{area.permission}”, which your "
+                        f"role ({self.admin.role}) does not have.", severity="error")
+            return
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if area is DASHBOARD:
+            if len(self.screen_stack) == 2:
+                self.pop_screen()
+            return
+        if not self.is_screen_installed(area.key):
+            self.install_screen(self._area_screen(area), area.key)
+        if len(self.screen_stack) == 2:
+            self.switch_screen(area.key)
+        else:
+            self.push_screen(area.key)
+
+    def _area_screen(self, area: Area) -> ListScreen:
+        screen_class = AutomationScreen if area.key == "automation" else ListScreen
+        return screen_class(area, SOURCES[area.key]())
+
+    def open_record(self, kind: str, record_id: int) -> None:
+        self.push_screen(DetailScreen(SOURCES[kind](), record_id))
+
+    def action_go_chord(self) -> None:
+        def chosen(area_key: str | None) -> None:
+            if area_key:
+                self.go(area_key)
+
+        self.push_screen(GoChordScreen(), chosen)
+
+    def action_global_search(self) -> None:
+        if isinstance(self.screen, GlobalSearchScreen):
+            return
+
+        def chosen(hit: SearchHit | None) -> None:
+            if hit is not None:
+                self.open_record(hit.kind, hit.id)
+
+        self.push_screen(GlobalSearchScreen(), chosen)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    # --- the terminal going away (dropped SSH connection) ------------------------------
+
+    def on_mount(self) -> None:
+        if self.is_headless:
+            return
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_lost)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread or no signals here: the periodic check still runs
+        self.set_interval(TERMINAL_CHECK_SECONDS, self.check_terminal, name="terminal-check")
+
+    def check_terminal(self) -> None:
+        if not terminal_alive():
+            self.terminal_lost()
+
+    def terminal_lost(self) -> None:
+        """Leave at once: nobody is looking, and a spinning orphan holds a connection."""
+        if self._exit_timer is None and not self.is_headless:
+            # If tidying up hangs on the dead terminal, end the process anyway.
+            self._exit_timer = threading.Timer(EXIT_GRACE_SECONDS, os._exit,
+                                               args=(EXIT_TERMINAL_LOST,))
+            self._exit_timer.daemon = True
+            self._exit_timer.start()
+        self.exit(return_code=EXIT_TERMINAL_LOST)
+
+
+def terminal_alive() -> bool:
+    try:
+        return os.isatty(sys.__stdin__.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+TRUECOLOR_TERMINALS = ("iTerm.app", "WezTerm", "vscode", "ghostty", "Hyper", "Tabby")
+TRUECOLOR_TERMS = ("-direct", "truecolor", "24bit", "kitty", "alacritty", "foot", "wezterm",
+                   "ghostty")
+
+
+def terminal_has_truecolor(environ) -> bool:
+    """Whether the terminal shows 24-bit colour, judged from what SSH passes on.
+
+    SSH forwards TERM (and usually LC_*), but not COLORTERM; so we also trust a TERM that
+    names a truecolor terminal or terminfo entry, iTerm2's LC_TERMINAL, and TERM_PROGRAM.
+    """
+    if environ.get("COLORTERM", "").lower() in ("truecolor", "24bit"):
+        return True
+    term = environ.get("TERM", "").lower()
+    if any(marker in term for marker in TRUECOLOR_TERMS):
+        return True
+    if environ.get("LC_TERMINAL") or environ.get("TERM_PROGRAM") in TRUECOLOR_TERMINALS:
+        return True
+    return False
+
+
+def prefer_truecolor(environ=None) -> bool:
+    """Tell Textual to use 24-bit colour when the terminal has it; returns whether it does.
+
+    An explicit TEXTUAL_COLOR_SYSTEM or NO_COLOR is left alone.
+    """
+    environ = os.environ if environ is None else environ
+    if "TEXTUAL_COLOR_SYSTEM" in environ or "NO_COLOR" in environ:
+        return False
+    if terminal_has_truecolor(environ):
+        environ["COLORTERM"] = "truecolor"  # read by Rich when the app's console is made
+        return True
+    return False
+
+
+def make_app(config: Config, login: str, clock: Clock | None = None) -> HostdeskApp:
+    """The one way to build the TUI (CLI, tests, snapshots). The database must be bound."""
+    clock = clock or Clock(config.settings.timezone)
+    with connection():
+        admin = find_admin(login)
+        managers: list[str] = []
+        if admin is None or not admin.active:
+            manager_roles = [role for role, perms in ROLES.items() if MANAGE_ADMINS in perms]
+            managers = [a.login for a in Admin.select(Admin.login)
+                        .where(Admin.active == True, Admin.role.in_(manager_roles))  # noqa: E712
+                        .order_by(Admin.login)]
+    known_but_inactive = admin is not None and not admin.active
+    return HostdeskApp(config, login, admin if admin is not None and admin.active else None,
+                       clock, known_but_inactive=known_but_inactive, managers=managers)
+
+
+def run_tui(config: Config, login: str) -> int:
+    """Open the TUI for `login` on the already bound database; returns the exit status."""
+    prefer_truecolor()
+    app = make_app(config, login)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,35 @@
+"""The areas of hostdesk: what `g` + letter, the main screen and the palette can reach."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.permissions import VIEW_CANCELLATIONS, VIEW_SERVICES
+
+
+@dataclass(frozen=True)
+class Area:
+    key: str  # also the name of its list source (models.listing.SOURCES) and of its screen
+    letter: str  # `g` then this letter goes there
+    title: str
+    blurb: str  # one line for the main screen and the command palette
+    permission: str | None = None
+
+
+DASHBOARD = Area("dashboard", "d", "Main screen", "every area and the daily run at a glance")
+
+AREAS = (
+    Area("clients", "c", "Clients", "every client, newest first"),
+    Area("services", "s", "Services", "products and services of every client", VIEW_SERVICES),
+    Area("orders", "o", "Orders", "orders, newest first"),
+    Area("invoices", "i", "Invoices", "invoices and what is overdue"),
+    Area("cancellations", "x", "Cancellation queue", "open and completed cancellation requests",
+         VIEW_CANCELLATIONS),
+    Area("module_queue", "m", "Module queue", "module commands waiting for a retry"),
+    Area("activity", "l", "Activity log", "who changed what, and when"),
+    Area("automation", "a", "Automation status", "the last daily runs"),
+)
+
+EVERY_PLACE = (*AREAS, DASHBOARD)  # what `g` + letter reaches
+BY_KEY = {area.key: area for area in EVERY_PLACE}
+BY_LETTER = {area.letter: area for area in EVERY_PLACE}

@@ -1,0 +1,45 @@
+"""What every hostdesk screen shares: the title bar, `escape` back, tab between fields."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Label
+
+
+class TitleBar(Horizontal):
+    """One line: where you are on the left, who you are on the right."""
+
+    def __init__(self, title: str, who: str = "") -> None:
+        super().__init__(classes="title-bar")
+        self._title = title
+        self._who = who
+
+    def compose(self) -> ComposeResult:
+        yield Label(f"hostdesk · {self._title}", classes="title-bar--title")
+        yield Label(self._who, classes="title-bar--who")
+
+
+class HostdeskScreen(Screen, inherit_bindings=False):
+    """Base of the full screens. `HELP` is shown first by F1."""
+
+    HELP = ""
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="screen.back"),
+        Binding("tab", "app.focus_next", "Next field", show=False, id="screen.focus_next"),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False,
+                id="screen.focus_previous"),
+    ]
+
+    def title_bar(self, title: str) -> TitleBar:
+        return TitleBar(title, self.app.who)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "back":
+            return self.app.screen_stack.index(self) > 0 if self in self.app.screen_stack else True
+        return True
+
+    def action_back(self) -> None:
+        self.app.action_back()

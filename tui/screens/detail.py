@@ -1,0 +1,80 @@
+"""A read-only view of one record's stored fields (the real detail screens come later)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pendulum
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Static
+
+from models.db import connection
+from models.listing import DATE, DATETIME, MONEY, TEXT, ListSource
+from tui.screens.base import HostdeskScreen
+from tui.widgets.cells import format_value
+
+
+def kind_of(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return MONEY
+    if isinstance(value, pendulum.DateTime):
+        return DATETIME
+    if isinstance(value, pendulum.Date):
+        return DATE
+    return TEXT
+
+
+class DetailScreen(HostdeskScreen):
+    HELP = "Every stored field of the record, read-only. Escape goes back to where you were."
+
+    AUTO_FOCUS = "DataTable"
+
+    class Loaded(Message):
+        def __init__(self, fields: list[tuple[str, Any]] | None) -> None:
+            super().__init__()
+            self.fields = fields
+
+    def __init__(self, source: ListSource, row_id: int) -> None:
+        super().__init__()
+        self.source = source
+        self.row_id = row_id
+
+    @property
+    def heading(self) -> str:
+        return f"{self.source.title} #{self.row_id}"
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(self.heading)
+        yield Static("loading…", id="detail-state", classes="status-line")
+        yield DataTable(id="detail-fields", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("Field", key="field")
+        table.add_column("Value", key="value")
+        table.focus()
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, description="read one record")
+    def load(self) -> None:
+        with connection():
+            fields = self.source.detail(self.row_id)
+        self.post_message(self.Loaded(fields))
+
+    def on_detail_screen_loaded(self, message: Loaded) -> None:
+        state = self.query_one("#detail-state", Static)
+        if message.fields is None:
+            state.update(f"{self.heading} no longer exists.")
+            return
+        state.update(f"{self.heading} · {len(message.fields)} fields")
+        table = self.query_one(DataTable)
+        currency = self.app.settings.currency
+        for name, value in message.fields:
+            # Text, not str: a stored value is never read as markup.
+            table.add_row(Text(name.replace("_", " ")),
+                          Text(format_value(value, kind_of(value), currency)), key=name)

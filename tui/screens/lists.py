@@ -1,0 +1,152 @@
+"""One list screen per area: a BigList over the area's list source, `/` to search it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Static
+
+from automation.cron import last_runs
+from models.db import connection
+from models.listing import ListSource, automation_warning
+from tui.screens.areas import Area
+from tui.screens.base import HostdeskScreen
+from tui.screens.detail import DetailScreen
+from tui.widgets.biglist import BigList
+
+SEARCH_DELAY = 0.25  # seconds of quiet typing before the list is searched
+
+
+class ListScreen(HostdeskScreen):
+    HELP = ("A list of the whole area, newest first. `/` searches it; enter opens a row; "
+            "space ticks rows for a later action. The line under the list says which rows "
+            "you see out of how many match.")
+
+    AUTO_FOCUS = "BigList"
+    BINDINGS = [
+        Binding("slash", "search_list", "Search", id="list-screen.search"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="list-screen.reload"),
+    ]
+
+    def __init__(self, area: Area, source: ListSource) -> None:
+        super().__init__(name=area.key, id=f"area-{area.key}")
+        self.area = area
+        self.source = source
+        self._search_timer: Timer | None = None
+
+    @property
+    def biglist(self) -> BigList:
+        return self.query_one(BigList)
+
+    @property
+    def search_input(self) -> Input:
+        return self.query_one("#list-search", Input)
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(self.area.title)
+        yield from self.compose_above_list()
+        yield Input(placeholder=f"search by {self.source.search_hint}  (enter keeps it, "
+                                f"escape clears it)", id="list-search", classes="-hidden")
+        yield BigList(self.source, currency=self.app.settings.currency,
+                      today=self.app.clock.today, id="list")
+        yield Static("", id="list-status", classes="status-line")
+        yield Footer()
+
+    def compose_above_list(self) -> ComposeResult:
+        return iter(())
+
+    def on_mount(self) -> None:
+        self.biglist.focus()
+
+    def on_screen_resume(self) -> None:
+        # Coming back shows the database's truth at the same place in the list.
+        self.biglist.reload()
+
+    @on(BigList.Changed)
+    def show_status(self) -> None:
+        biglist = self.biglist
+        parts = [biglist.range_text]
+        if biglist.filter.term:
+            parts.append(f"search “{biglist.filter.term}”")
+        if biglist.ticked:
+            parts.append(f"{len(biglist.ticked):,} ticked")
+        self.query_one("#list-status", Static).update("   ·   ".join(parts))
+
+    @on(BigList.Opened)
+    def open_row(self, message: BigList.Opened) -> None:
+        self.app.push_screen(DetailScreen(self.source, message.row_id))
+
+    # --- search ---------------------------------------------------------------------
+
+    def action_search_list(self) -> None:
+        search = self.search_input
+        search.remove_class("-hidden")
+        search.value = self.biglist.filter.text
+        search.focus()
+
+    def action_reload(self) -> None:
+        self.biglist.reload()
+
+    @on(Input.Changed, "#list-search")
+    def search_soon(self, event: Input.Changed) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._search_timer = self.set_timer(SEARCH_DELAY, self.apply_search)
+
+    @on(Input.Submitted, "#list-search")
+    def keep_search(self) -> None:
+        self.apply_search()
+        self._close_search()
+
+    def apply_search(self) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+            self._search_timer = None
+        # `replace` keeps whatever else a subclass's filter holds (status, client, dates).
+        self.biglist.set_filter(replace(self.biglist.filter, text=self.search_input.value))
+
+    def _close_search(self) -> None:
+        self.search_input.add_class("-hidden")
+        self.biglist.focus()
+
+    def action_back(self) -> None:
+        if self.search_input.has_focus:  # escape in the search box clears the search
+            self.search_input.value = ""
+            self.apply_search()
+            self._close_search()
+            return
+        super().action_back()
+
+
+class AutomationScreen(ListScreen):
+    HELP = ("The last daily runs (`hostdesk cron`), newest first, with a warning when none "
+            "succeeded in the last 24 hours. Enter shows a run's stored report.")
+
+    def compose_above_list(self) -> ComposeResult:
+        yield Static("", id="automation-warning", classes="warning-banner -hidden")
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self.check_runs()
+
+    class RunsChecked(Message):
+        def __init__(self, warning: str | None) -> None:
+            super().__init__()
+            self.warning = warning
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="automation-check",
+          description="check the daily runs")
+    def check_runs(self) -> None:
+        with connection():
+            warning = automation_warning(last_runs(20), self.app.clock.now())
+        self.post_message(self.RunsChecked(warning))
+
+    def on_automation_screen_runs_checked(self, message: RunsChecked) -> None:
+        banner = self.query_one("#automation-warning", Static)
+        banner.update(f"⚠ {message.warning}" if message.warning else "")
+        banner.set_class(message.warning is None, "-hidden")

@@ -1,0 +1,135 @@
+"""ctrl+k: one search box over clients, services, domains and invoices."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.timer import Timer
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from models.db import connection
+from models.listing import SearchHit, global_search
+from tui.widgets.cells import fit, status_look
+
+SEARCH_DELAY = 0.2
+KIND_LABEL = {"clients": "client", "services": "service", "domains": "domain",
+              "invoices": "invoice"}
+
+
+def hit_prompt(hit: SearchHit, width: int = 100) -> Content:
+    """One line per hit: kind, id, title, detail and status, fitted to `width` cells."""
+    look = status_look(hit.status)
+    fixed = 8 + 8 + 2 + 2 + 10  # kind, #id, gaps, status
+    detail_width = 22 if width >= 90 else (16 if width >= 70 else 0)
+    title_width = max(10, width - fixed - (detail_width + 2 if detail_width else 0))
+    parts: list = [(f"{KIND_LABEL[hit.kind]:<8}", "$text-muted"),
+                   f"{'#' + str(hit.id):>8}  ", fit(hit.title, title_width), "  "]
+    if detail_width:
+        parts += [(fit(hit.detail, detail_width), "$text-muted"), "  "]
+    parts.append((fit(hit.status.replace("_", " "), 10),
+                   f"$status-{look}" if look else "$text-muted"))
+    return Content.assemble(*parts)
+
+
+class GlobalSearchScreen(ModalScreen[SearchHit | None], inherit_bindings=False):
+    """Type a name, email, domain, username or #id; enter opens the highlighted hit."""
+
+    HELP = ("Searches clients (name, company, email, id), services (domain, username, id), "
+            "domains (name) and invoices (number). Names match from their start: “lov” finds "
+            "Lovelace. Down moves into the results, enter opens one, escape closes.")
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="search.close"),
+        Binding("down", "to_results", "Results", show=False, id="search.results"),
+    ]
+
+    class Results(Message):
+        def __init__(self, term: str, hits: list[SearchHit]) -> None:
+            super().__init__()
+            self.term = term
+            self.hits = hits
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._timer: Timer | None = None
+        self.hits: list[SearchHit] = []
+        self.term = ""
+
+    heading = "Search everything"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="search-panel"):
+            yield Static("Search clients, services, domains and invoices", id="search-title")
+            yield Input(placeholder="name, email, domain, username or #id", id="search-input")
+            yield OptionList(id="search-results")
+            yield Static("type at least one character", id="search-state",
+                         classes="status-line")
+
+    def on_mount(self) -> None:
+        self.query_one("#search-input", Input).focus()
+
+    @on(Input.Changed, "#search-input")
+    def search_soon(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(SEARCH_DELAY, self.run_search)
+
+    @on(Input.Submitted, "#search-input")
+    def open_first(self) -> None:
+        if self.hits and self.term == self.query_one("#search-input", Input).value.strip():
+            self.dismiss(self.hits[0])
+        else:
+            self.run_search()
+
+    def run_search(self) -> None:
+        term = self.query_one("#search-input", Input).value.strip()
+        if not term:
+            self._show(term, [])
+            return
+        self.query_one("#search-state", Static).update("searching…")
+        self.search(term)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, description="global search")
+    def search(self, term: str) -> None:
+        with connection():
+            hits = global_search(term)
+        self.post_message(self.Results(term, hits))
+
+    def on_global_search_screen_results(self, message: Results) -> None:
+        if message.term == self.query_one("#search-input", Input).value.strip():
+            self._show(message.term, message.hits)
+
+    def _show(self, term: str, hits: list[SearchHit]) -> None:
+        self.term, self.hits = term, hits
+        results = self.query_one("#search-results", OptionList)
+        results.clear_options()
+        width = max(40, results.scrollable_content_region.width - 1)
+        results.add_options([Option(hit_prompt(hit, width), id=f"{hit.kind}:{hit.id}")
+                             for hit in hits])
+        if hits:
+            results.highlighted = 0
+        state = self.query_one("#search-state", Static)
+        if not term:
+            state.update("type at least one character")
+        elif hits:
+            state.update(f"{len(hits)} found for “{term}” · enter opens the first, "
+                         "down moves into the list")
+        else:
+            state.update(f"nothing found for “{term}”")
+
+    @on(OptionList.OptionSelected, "#search-results")
+    def open_hit(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.hits[event.option_index])
+
+    def action_to_results(self) -> None:
+        if self.hits:
+            self.query_one("#search-results", OptionList).focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

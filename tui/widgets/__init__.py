@@ -1,0 +1,1 @@
+"""Reusable widgets: the big paged list and its cell formatting."""
