@@ -1,0 +1,637 @@
+"""The admin order form (rules §9), keyboard first.
+
+Client (type-ahead), payment method, status, promotion code and the three ticks; product
+lines; an optional domain; a running total under it all that follows every key. ctrl+s
+places the order; escape leaves (asking first when something was typed).
+
+Every rule is in `models.orders`: the running total is `quote_order` and the order is
+`place_order`, both run in thread workers. Module commands an order queues (products set up
+"on order", or "on accept" when the order is accepted from the result dialog) are run at once
+when the admin may perform server operations, as the invoice screen does after a payment;
+otherwise the daily run does them.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.timer import Timer
+from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
+
+from models import orders, promotions
+from models.db import connection
+from models.errors import HostdeskError, ValidationError, ValidationErrors
+from models.listing import as_id
+from models.money import format_money
+from models.orders import DomainRequest, OrderQuote, OrderRequest, OrderResult
+from models.permissions import ADD_ORDER, find_admin, has_permission
+from models.schema import Order
+from tui.screens.base import HostdeskScreen
+from tui.screens.invoices import DIALOG_CSS, ConfirmDialog, run_new_module_jobs
+from tui.widgets.order_client_picker import ClientChoice, ClientPicker, load_client
+from tui.widgets.order_line import OrderLineHeader, OrderLineRow, summary
+
+QUOTE_DELAY = 0.25  # seconds of quiet typing before the running total is recomputed
+
+# Where each field of the order shows its message ("lineN.*" go to the line's own message).
+ERROR_SLOTS = {
+    "client": "error-client", "payment_method": "error-payment", "status": "error-payment",
+    "promo_code": "promo-info", "notes": "error-lines", "lines": "error-lines",
+    "domain.action": "error-domain", "domain.name": "error-domain", "domain.years": "error-domain",
+    "domain.epp_code": "error-domain-epp", "domain.price_override": "error-domain-prices",
+    "domain.renew_override": "error-domain-prices",
+}
+# The widget to focus for a field in error.
+FIELD_WIDGETS = {
+    "client": "#client-search", "payment_method": "#payment_method", "status": "#status",
+    "promo_code": "#promo_code", "domain.action": "#domain-action", "domain.name": "#domain-name",
+    "domain.years": "#domain-years", "domain.epp_code": "#domain-epp_code",
+    "domain.price_override": "#domain-price_override",
+    "domain.renew_override": "#domain-renew_override",
+}
+
+
+_FORM_ORDER = ("client", "payment_method", "status", "promo_code", "line", "lines",
+               "domain.action", "domain.name", "domain.years", "domain.epp_code",
+               "domain.price_override", "domain.renew_override", "notes")
+_LINE_ORDER = ("product", "cycle", "quantity", "price_override", "domain")
+
+
+def form_position(key: str) -> tuple:
+    """Where a field sits on the form, top to bottom (the first problem gets the cursor)."""
+    head, _, name = key.partition(".")
+    if head.startswith("line") and head[4:].isdigit():
+        return (_FORM_ORDER.index("line"), int(head[4:]),
+                _LINE_ORDER.index(name) if name in _LINE_ORDER else 0)
+    return (_FORM_ORDER.index(key) if key in _FORM_ORDER else len(_FORM_ORDER), 0, 0)
+
+
+def errors_of(exc: Exception) -> list[ValidationError]:
+    """The refused fields of an error, in form order."""
+    if isinstance(exc, ValidationErrors):
+        return sorted(exc.errors, key=lambda error: form_position(error.field))
+    if isinstance(exc, ValidationError):
+        return [exc]
+    return []
+
+
+def total_text(quote: OrderQuote, currency: str) -> Text:
+    """`First payment 34.25 USD · recurring 17.50 USD monthly, 16.25 USD every 1 year ·
+    4 services`: what the running total line says."""
+    text = Text.assemble(("First payment ", "bold"),
+                         (format_money(quote.first_payment, currency), "bold"))
+    if quote.discount:
+        text.append(f" (promotion −{format_money(quote.discount, '')})")
+    recurring = quote.recurring
+    if recurring:
+        shown = []
+        for cycle, amount in recurring.items():
+            every = f"every {cycle}" if "year" in cycle else cycle
+            shown.append(f"{format_money(amount, currency)} {every}")
+        text.append(" · recurring " + ", ".join(shown))
+    services = quote.services
+    text.append(f" · {services} service{'s' if services != 1 else ''}")
+    if quote.domain is not None:
+        text.append(f" + domain {quote.domain.name.unicode}")
+    return text
+
+
+class OrderFormScreen(HostdeskScreen):
+    HELP = (
+        "New order. Type a client's name, company, email or #id and take a match with the "
+        "arrows and enter. tab / shift+tab move between fields; enter opens a list. Each "
+        "line is a product, its billing cycle (blank: the shortest one it has a price for), "
+        "a quantity (N services, for products that allow it), a price override and the "
+        "service's domain. ctrl+n adds a line, ctrl+r removes the line you are in. The "
+        "domain part registers or transfers one domain (a transfer needs the EPP code); an "
+        "order may be only a domain. Status `active` imports existing services without "
+        "setting them up. The running total at the bottom follows what you type. ctrl+s "
+        "places the order; a refused order says what is wrong under each field and keeps "
+        "everything you typed. escape leaves (asks first when you typed something)."
+    )
+    AUTO_FOCUS = "#client-search"
+    DEFAULT_CSS = """
+    OrderFormScreen #order-body { height: 1fr; padding: 0 1; }
+    OrderFormScreen .form-row { height: 1; margin-top: 1; }
+    OrderFormScreen .form-row.-tight { margin-top: 0; }
+    OrderFormScreen .form-label { width: 16; color: $text-muted; }
+    OrderFormScreen .form-label.-short { width: auto; margin: 0 1 0 2; }
+    OrderFormScreen #client-row { height: auto; margin-top: 1; }
+    OrderFormScreen #payment_method { width: 20; }
+    OrderFormScreen #status { width: 14; }
+    OrderFormScreen #promo_code { width: 16; }
+    OrderFormScreen #promo-info { width: 1fr; margin-left: 2; color: $text-success; }
+    OrderFormScreen #promo-info.-error { color: $text-error; }
+    OrderFormScreen Checkbox { margin-right: 2; }
+    OrderFormScreen .section-title { height: 1; margin-top: 1; text-style: bold; }
+    OrderFormScreen .section-row { height: 2; }
+    OrderFormScreen .section-keys { margin: 1 0 0 2; color: $text-muted; }
+    OrderFormScreen #order-lines { height: auto; }
+    OrderFormScreen #domain-action { width: 14; }
+    OrderFormScreen #domain-name { width: 1fr; }
+    OrderFormScreen #domain-years { width: 4; }
+    OrderFormScreen #domain-epp_code { width: 1fr; }
+    OrderFormScreen #domain-price_override, OrderFormScreen #domain-renew_override { width: 12; }
+    OrderFormScreen #domain-details { height: auto; }
+    OrderFormScreen #domain-details.-none { display: none; }
+    OrderFormScreen #domain-info { height: auto; color: $text-muted; }
+    OrderFormScreen .field-error {
+        height: auto; color: $text-error; padding-left: 16; display: none;
+    }
+    OrderFormScreen .field-error.-shown { display: block; }
+    OrderFormScreen #error-lines { padding-left: 3; }
+    OrderFormScreen #order-total {
+        height: auto; padding: 0 1; background: $panel; color: $foreground;
+    }
+    """
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Place order", id="order.submit"),
+        Binding("ctrl+n", "add_line", "Add line", id="order.add_line"),
+        Binding("ctrl+r", "remove_line", "Remove line", id="order.remove_line"),
+        Binding("escape", "back", "Cancel", id="order.cancel"),
+    ]
+
+    def __init__(self, client_id: int | None = None) -> None:
+        super().__init__()
+        self.preset_client_id = client_id
+        self.catalog: list[orders.CatalogProduct] = []
+        self.working = False
+        self.show_errors = False  # after a refused ctrl+s, messages follow the typing
+        self.quote: OrderQuote | None = None
+        self._quote_timer: Timer | None = None
+        self._pristine: tuple[OrderRequest, str] | None = None
+        self._offered_method = ""
+
+    @property
+    def currency(self) -> str:
+        return self.app.settings.currency
+
+    # --- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar("New order")
+        with VerticalScroll(id="order-body"):
+            with Horizontal(id="client-row"):
+                yield Label("Client", classes="form-label")
+                yield ClientPicker(id="client")
+            yield Static("", id="error-client", classes="field-error")
+            with Horizontal(classes="form-row"):
+                yield Label("Payment method", classes="form-label")
+                yield Input(placeholder="e.g. banktransfer", id="payment_method", compact=True)
+                yield Label("Status", classes="form-label -short")
+                yield Select([("pending", "pending"), ("active (import)", "active")],
+                             value="pending", allow_blank=False, id="status", compact=True)
+            yield Static("", id="error-payment", classes="field-error")
+            with Horizontal(classes="form-row -tight"):
+                yield Label("Promotion code", classes="form-label")
+                yield Input(placeholder="none", id="promo_code", compact=True)
+                yield Static("", id="promo-info")
+            with Horizontal(classes="form-row"):
+                yield Checkbox("Order confirmation", True, id="send_confirmation", compact=True)
+                yield Checkbox("Generate invoice", True, id="generate_invoice", compact=True)
+                yield Checkbox("Send invoice email", True, id="send_invoice_email", compact=True)
+            with Horizontal(classes="section-row"):
+                yield Label("Lines", classes="section-title")
+                yield Label("ctrl+n add a line · ctrl+r remove the line you are in",
+                            classes="section-keys")
+            yield OrderLineHeader()
+            with Vertical(id="order-lines"):
+                yield OrderLineRow(1, self.catalog, self.currency)
+            yield Static("", id="error-lines", classes="field-error")
+            yield Static("Domain", classes="section-title")
+            with Horizontal(classes="form-row -tight"):
+                yield Label("Order a domain", classes="form-label")
+                yield Select([("none", "none"), ("register", "register"),
+                              ("transfer", "transfer")], value="none", allow_blank=False,
+                             id="domain-action", compact=True)
+            with Vertical(id="domain-details", classes="-none"):
+                with Horizontal(classes="form-row -tight"):
+                    yield Label("Domain name", classes="form-label")
+                    yield Input(placeholder="example.com", id="domain-name", compact=True)
+                    yield Label("Years", classes="form-label -short")
+                    yield Input("1", id="domain-years", compact=True)
+                yield Static("", id="error-domain", classes="field-error")
+                with Horizontal(classes="form-row -tight"):
+                    yield Label("EPP code", classes="form-label")
+                    yield Input(placeholder="needed for a transfer", id="domain-epp_code",
+                                compact=True, password=True)
+                yield Static("", id="error-domain-epp", classes="field-error")
+                with Horizontal(classes="form-row -tight"):
+                    yield Checkbox("DNS management", id="domain-dns_management", compact=True)
+                    yield Checkbox("Email forwarding", id="domain-email_forwarding", compact=True)
+                    yield Checkbox("ID protection", id="domain-id_protection", compact=True)
+                with Horizontal(classes="form-row -tight"):
+                    yield Label("Price override", classes="form-label")
+                    yield Input(placeholder="TLD price", id="domain-price_override", compact=True)
+                    yield Label("Renewal override", classes="form-label -short")
+                    yield Input(placeholder="TLD price", id="domain-renew_override", compact=True)
+                yield Static("", id="error-domain-prices", classes="field-error")
+                yield Static("", id="domain-info")
+        yield Static("loading the catalog…", id="order-total")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load_catalog()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="order-catalog",
+          description="load the product catalog")
+    def _load_catalog(self) -> None:
+        with connection():
+            catalog = orders.order_catalog()
+            client = load_client(self.preset_client_id) if self.preset_client_id else None
+        self.app.call_from_thread(self._catalog_loaded, catalog, client)
+
+    def _catalog_loaded(self, catalog: list[orders.CatalogProduct],
+                        client: ClientChoice | None) -> None:
+        self.catalog = catalog
+        for row in self.query(OrderLineRow):
+            row.set_catalog(catalog)
+        if client is not None:
+            self.query_one(ClientPicker).choose(client)
+        self._pristine = self._snapshot()
+        self._schedule_quote()
+
+    # --- what the form says --------------------------------------------------------------
+
+    def _value(self, selector: str) -> str:
+        return self.query_one(selector, Input).value
+
+    def _ticked(self, selector: str) -> bool:
+        return self.query_one(selector, Checkbox).value
+
+    def request(self) -> OrderRequest:
+        """The order as typed (parsed and judged by `models.orders`)."""
+        picker = self.query_one(ClientPicker)
+        typed = picker.input.value.strip()
+        client_id = picker.chosen.id if picker.chosen else as_id(typed)
+        return OrderRequest(
+            client_id=client_id,
+            payment_method=self._value("#payment_method"),
+            promo_code=self._value("#promo_code"),
+            status=str(self.query_one("#status", Select).value),
+            send_confirmation=self._ticked("#send_confirmation"),
+            generate_invoice=self._ticked("#generate_invoice"),
+            send_invoice_email=self._ticked("#send_invoice_email"),
+            lines=[row.request() for row in self.query(OrderLineRow)],
+            domain=DomainRequest(
+                action=str(self.query_one("#domain-action", Select).value),
+                name=self._value("#domain-name"), years=self._value("#domain-years"),
+                dns_management=self._ticked("#domain-dns_management"),
+                email_forwarding=self._ticked("#domain-email_forwarding"),
+                id_protection=self._ticked("#domain-id_protection"),
+                price_override=self._value("#domain-price_override"),
+                renew_override=self._value("#domain-renew_override"),
+                epp_code=self._value("#domain-epp_code")))
+
+    def _snapshot(self) -> tuple[OrderRequest, str]:
+        return self.request(), self.query_one(ClientPicker).input.value
+
+    @property
+    def dirty(self) -> bool:
+        """Whether leaving would lose something typed (a half-typed client search counts)."""
+        return self._pristine is not None and self._snapshot() != self._pristine
+
+    # --- following the typing -------------------------------------------------------------
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def _changed(self, event) -> None:
+        control_id = getattr(event.control, "id", None)
+        if control_id == "domain-action":
+            self.query_one("#domain-details").set_class(event.value == "none", "-none")
+        elif control_id == "generate_invoice":
+            self.query_one("#send_invoice_email", Checkbox).disabled = not event.value
+        self._schedule_quote()
+
+    @on(ClientPicker.Chosen)
+    def _client_chosen(self, event: ClientPicker.Chosen) -> None:
+        """Offer the client's usual payment method, unless the admin typed another one."""
+        method = self.query_one("#payment_method", Input)
+        if event.client is not None and event.client.payment_method and \
+                method.value.strip() in ("", self._offered_method):
+            method.value = self._offered_method = event.client.payment_method
+        self._schedule_quote()
+
+    def _schedule_quote(self) -> None:
+        if self._quote_timer is not None:
+            self._quote_timer.stop()
+        self._quote_timer = self.set_timer(QUOTE_DELAY, lambda: self._run_quote(self.request()))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="order-quote",
+          description="work out the running total")
+    def _run_quote(self, request: OrderRequest) -> None:
+        try:
+            with connection():
+                quote = orders.quote_order(request, self.app.clock.today())
+                described = promotions.describe(quote.promotion, self.currency) \
+                    if quote.promotion else ""
+        except Exception as exc:  # noqa: BLE001 - the total says it, the form stays usable
+            self.app.call_from_thread(self._quote_failed, exc)
+            return
+        self.app.call_from_thread(self._show_quote, quote, described)
+
+    def _quote_failed(self, exc: Exception) -> None:
+        if self.is_attached and not self.working:
+            self.query_one("#order-total", Static).update(
+                Text(f"The total cannot be worked out: {exc}", style="bold"))
+
+    def _show_quote(self, quote: OrderQuote, promotion_text: str) -> None:
+        if not self.is_attached or self.working:
+            return  # the screen was left, or the order is being placed
+        self.quote = quote
+        self.query_one("#order-total", Static).update(total_text(quote, self.currency))
+        errors = quote.errors_by_field()
+        self._show_promotion(quote, promotion_text, errors.get("promo_code"))
+        priced = {line.index: line for line in quote.lines}
+        for number, row in enumerate(self.query(OrderLineRow), start=1):
+            message = self._line_error(errors, number) if self.show_errors else None
+            if message:
+                row.show(message, error=True)
+            elif number in priced:
+                row.show(summary(priced[number], self.currency))
+            else:
+                row.show("")
+        domain = quote.domain
+        self.query_one("#domain-info", Static).update(
+            "" if domain is None else
+            f"{domain.kind} {domain.name.shown} for {domain.years} year(s): "
+            f"{format_money(domain.price.first, self.currency)} now, "
+            f"{format_money(domain.price.recurring, self.currency)} each renewal")
+        if self.show_errors:
+            self._show_field_errors(quote.errors)
+
+    def _show_promotion(self, quote: OrderQuote, text: str, error: str | None) -> None:
+        info = self.query_one("#promo-info", Static)
+        if error:
+            info.update(Text(error))
+        elif quote.promotion is not None:
+            saved = f"; −{format_money(quote.discount, self.currency)} on this order" \
+                if quote.discount else ""
+            info.update(Text(f"{quote.promotion.code}: {text}{saved}"))
+        else:
+            info.update("")
+        info.set_class(bool(error), "-error")
+
+    @staticmethod
+    def _line_error(errors: dict[str, str], number: int) -> str | None:
+        for name in ("product", "cycle", "quantity", "price_override", "domain"):
+            message = errors.get(orders.line_field(number, name))
+            if message:
+                return f"{orders.field_label(orders.line_field(number, name))}: {message}"
+        return None
+
+    def _show_field_errors(self, errors: list[ValidationError]) -> None:
+        slots: dict[str, list[str]] = {}
+        for error in errors:
+            slot = ERROR_SLOTS.get(error.field)
+            if slot and slot != "promo-info":
+                prefix = "" if slot in ("error-client", "error-lines") else \
+                    f"{orders.field_label(error.field)}: "
+                slots.setdefault(slot, []).append(prefix + error.message)
+        for slot in set(ERROR_SLOTS.values()) - {"promo-info"}:
+            message = "\n".join(slots.get(slot, []))
+            widget = self.query_one(f"#{slot}", Static)
+            widget.update(Text(message))
+            widget.set_class(bool(message), "-shown")
+
+    # --- lines ----------------------------------------------------------------------------
+
+    async def action_add_line(self) -> None:
+        rows = self.query(OrderLineRow)
+        row = OrderLineRow(len(rows) + 1, self.catalog, self.currency)
+        await self.query_one("#order-lines").mount(row)
+        row.field("product").focus()
+        self._schedule_quote()
+
+    def _focused_line(self) -> OrderLineRow | None:
+        node = self.focused
+        while node is not None and not isinstance(node, OrderLineRow):
+            node = node.parent
+        return node
+
+    async def action_remove_line(self) -> None:
+        row = self._focused_line()
+        if row is None:
+            self.notify("Move to a line (tab) to remove it.", severity="warning")
+            return
+        rows = list(self.query(OrderLineRow))
+        index = rows.index(row)
+        rows.pop(index)
+        await row.remove()
+        for number, other in enumerate(rows, start=1):
+            other.set_number(number)
+        if rows:
+            rows[min(index, len(rows) - 1)].field("product").focus()
+        else:
+            self.query_one("#domain-action").focus()
+        self._schedule_quote()
+
+    # --- placing the order ----------------------------------------------------------------
+
+    def action_submit(self) -> None:
+        if self.working:
+            return
+        self.working = True
+        self.query_one("#order-total", Static).update("placing the order…")
+        self._place(self.request())
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="order-submit",
+          description="place the order")
+    def _place(self, request: OrderRequest) -> None:
+        app = self.app
+        try:
+            with connection():
+                admin = find_admin(app.login)
+                result = orders.place_order(request, admin, app.clock.today(), app.settings)
+        except HostdeskError as exc:
+            app.call_from_thread(self._refused, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck form
+            app.call_from_thread(self._refused, exc)
+            return
+        notes = []
+        if result.module_jobs:
+            try:
+                with connection():
+                    notes = run_new_module_jobs(result.service_ids, 0, app.login, app.clock,
+                                                app.settings)
+            except Exception as exc:  # noqa: BLE001 - the order is placed; the jobs stay queued
+                notes = [f"module commands were not run now ({exc}); they wait in the queue"]
+        app.call_from_thread(self._placed, result, notes)
+
+    def _refused(self, exc: Exception) -> None:
+        self.working = False
+        errors = errors_of(exc)
+        if not errors:
+            self.notify(str(exc), title="The order was not placed", severity="error",
+                        timeout=10)
+            self._schedule_quote()
+            return
+        self.show_errors = True
+        self._show_field_errors(errors)
+        if self.quote is not None:
+            self.quote.errors = errors
+        self._schedule_quote()
+        self._focus_field(errors[0].field)
+        count = len(errors)
+        self.notify(f"{count} problem{'s' if count > 1 else ''}: see the message"
+                    f"{'s' if count > 1 else ''} under the field{'s' if count > 1 else ''}.",
+                    title="The order was not placed", severity="error")
+
+    def _focus_field(self, key: str) -> None:
+        head, _, name = key.partition(".")
+        if head.startswith("line") and head[4:].isdigit():
+            rows = list(self.query(OrderLineRow))
+            number = int(head[4:])
+            if 1 <= number <= len(rows):
+                rows[number - 1].field(name).focus()
+            return
+        selector = FIELD_WIDGETS.get(key)
+        if selector:
+            self.query_one(selector).focus()
+
+    def _placed(self, result: OrderResult, notes: list[str]) -> None:
+        self.working = False
+        self._pristine = self._snapshot()  # nothing left unsaved
+
+        def closed(answer: str | None) -> None:
+            if answer == "new":
+                self.app.switch_screen(OrderFormScreen())
+            elif self in self.app.screen_stack:
+                self.app.pop_screen()
+
+        self.app.push_screen(OrderResultScreen(result, notes), closed)
+
+    # --- leaving --------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        if self.working:
+            return
+        if not self.dirty:
+            self.app.pop_screen()
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.app.pop_screen()
+
+        self.app.push_screen(ConfirmDialog(
+            "Leave the order form?",
+            "The order has not been placed: what you typed will be lost.", yes="discard it"),
+            answered)
+
+
+class OrderResultScreen(ModalScreen[str], inherit_bindings=False):
+    """What the order wrote: its number, the services, the invoice and its total."""
+
+    DEFAULT_CSS = "OrderResultScreen {" + DIALOG_CSS + "}"
+    BINDINGS = [
+        Binding("a", "accept", "Accept order", id="order_result.accept"),
+        Binding("n", "new_order", "New order", id="order_result.new"),
+        Binding("enter,escape", "close", "Done", id="order_result.close"),
+    ]
+
+    def __init__(self, result: OrderResult, notes: list[str]) -> None:
+        super().__init__()
+        self.result = result
+        self.notes = list(notes)
+        self.accepted = result.order.status != orders.PENDING
+        self.working = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(f"Order {self.result.number} placed", style="bold"),
+                         classes="dialog--title")
+            yield Static(self._body(), id="order-result-body", classes="dialog--body")
+            yield Static(self._keys(), id="order-result-keys", classes="dialog--keys")
+
+    def _body(self) -> Text:
+        result, currency = self.result, self.app.settings.currency
+        order = result.order
+        lines = [f"Order number: {order.number} (#{order.id}, {order.status})"]
+        ids = ", ".join(f"#{i}" for i in result.service_ids)
+        count = len(result.service_ids)
+        lines.append(f"Services created: {count}" + (f" ({ids})" if count else ""))
+        if result.domain_id:
+            lines.append(f"Domain: {result.domain_name} (#{result.domain_id})")
+        if result.invoice is not None:
+            invoice = result.invoice
+            lines.append(f"Invoice #{invoice.number}: {format_money(invoice.total, currency)} "
+                         f"({invoice.status}, due {invoice.due_date.isoformat()})")
+        else:
+            first = format_money(result.first_payment, currency)
+            lines.append(f"No invoice (first payment {first})")
+        lines.append(f"Emails queued: {result.emails}")
+        lines.extend(self.notes)
+        return Text("\n".join(lines))
+
+    def _keys(self) -> Text:
+        keys = Text()
+        if not self.accepted:
+            keys.append("a", "bold").append(" accept order   ")
+        keys.append("n", "bold").append(" new order   ")
+        keys.append("enter", "bold").append("/")
+        keys.append("escape", "bold").append(" done")
+        return keys
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "accept":
+            return not self.accepted and not self.working
+        return True
+
+    def action_close(self) -> None:
+        if not self.working:
+            self.dismiss("close")
+
+    def action_new_order(self) -> None:
+        if not self.working:
+            self.dismiss("new")
+
+    def action_accept(self) -> None:
+        if self.accepted or self.working:
+            return
+        self.working = True
+        self.refresh_bindings()
+        self.query_one("#order-result-keys", Static).update("accepting…")
+        self._accept()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="order-accept",
+          description="accept the order")
+    def _accept(self) -> None:
+        app = self.app
+        try:
+            with connection():
+                admin = find_admin(app.login)
+                if not has_permission(admin, ADD_ORDER):
+                    raise HostdeskError(f"accepting an order needs “{ADD_ORDER}”")
+                accepted = orders.accept_order(self.result.order.id, admin, today=app.clock.today())
+                notes = [f"Accepted: module create queued for {len(accepted.queued)} service(s)"]
+                if accepted.queued:
+                    notes += run_new_module_jobs(accepted.queued, 0, app.login, app.clock,
+                                                 app.settings)
+                self.result.order = Order.get_by_id(self.result.order.id)
+        except Exception as exc:  # noqa: BLE001 - said in the dialog
+            app.call_from_thread(self._accept_failed, exc)
+            return
+        app.call_from_thread(self._accepted, notes)
+
+    def _accepted(self, notes: list[str]) -> None:
+        self.working = False
+        self.accepted = True
+        self.notes.extend(notes)
+        self.query_one("#order-result-body", Static).update(self._body())
+        self.query_one("#order-result-keys", Static).update(self._keys())
+        self.refresh_bindings()
+        self.app.notify(f"Order {self.result.number} accepted.")
+
+    def _accept_failed(self, exc: Exception) -> None:
+        self.working = False
+        self.notes.append(f"Not accepted: {exc}")
+        self.query_one("#order-result-body", Static).update(self._body())
+        self.query_one("#order-result-keys", Static).update(self._keys())
+        self.refresh_bindings()
