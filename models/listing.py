@@ -517,59 +517,6 @@ SOURCES: dict[str, type[ListSource]] = {
 }
 
 
-# --- global search (ctrl+k) ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    kind: str  # a SOURCES name: clients, services, domains, invoices
-    id: int
-    title: str
-    detail: str
-    status: str
-
-
-def global_search(term: str, limit: int = 8) -> list[SearchHit]:
-    """Clients, services, domains and invoices matching `term`, newest first per kind.
-
-    Clients by name, company, email or id; services by domain, username or id; domains by
-    name; invoices by number (= id). Each kind is one indexed query of at most `limit` rows.
-    """
-    term = term.strip()
-    if not term:
-        return []
-    row_id = as_id(term)
-    hits: list[SearchHit] = []
-
-    client_match = Client.id == row_id if row_id is not None else client_name_match(term)
-    for c in (Client.select().where(client_match).order_by(Client.id.desc()).limit(limit)):
-        hits.append(SearchHit("clients", c.id, person_name(c.first_name, c.last_name, c.company),
-                              c.email, c.status))
-
-    service_match = ServiceSource().search(term)
-    services = (Service.select(Service.id, Service.domain, Service.username, Service.status,
-                               Product.name.alias("product"))
-                .join(Product, on=(Service.product == Product.id))
-                .where(service_match).order_by(Service.id.desc()).limit(limit).dicts())
-    for s in services:
-        title = s["domain"] or s["username"] or f"service {s['id']}"
-        hits.append(SearchHit("services", s["id"], title, s["product"], s["status"]))
-
-    if row_id is None:
-        domains = (Domain.select(Domain.id, Domain.name, Domain.status)
-                   .where(prefix_of(Domain.name, term.lower()))
-                   .order_by(Domain.id.desc()).limit(limit))
-        for d in domains:
-            hits.append(SearchHit("domains", d.id, d.name, "domain", d.status))
-    else:
-        invoice = Invoice.get_or_none(Invoice.id == row_id)
-        if invoice is not None:
-            hits.append(SearchHit("invoices", invoice.id, f"Invoice #{invoice.id}",
-                                  f"{invoice.total} due {invoice.due_date.isoformat()}",
-                                  invoice.status))
-    return hits
-
-
 # --- the main screen's figures --------------------------------------------------------
 
 

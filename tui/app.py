@@ -23,7 +23,8 @@ from textual.theme import Theme
 from automation.config import Config
 from models.clock import Clock
 from models.db import connection
-from models.listing import SOURCES, SearchHit
+from models.listing import SOURCES
+from models.search import SearchHit
 from models.permissions import MANAGE_ADMINS, ROLES, find_admin, has_permission
 from models.schema import Admin
 from tui.screens.areas import BY_KEY, DASHBOARD, EVERY_PLACE, Area
@@ -176,10 +177,19 @@ class HostdeskApp(App[int], inherit_bindings=False):
             self.push_screen(area.key)
 
     def _area_screen(self, area: Area) -> ListScreen:
+        if area.key == "invoices":
+            from tui.screens.invoices import InvoiceListScreen
+
+            return InvoiceListScreen()
         screen_class = AutomationScreen if area.key == "automation" else ListScreen
         return screen_class(area, SOURCES[area.key]())
 
     def open_record(self, kind: str, record_id: int) -> None:
+        if kind == "invoices":
+            from tui.screens.invoices import InvoiceScreen
+
+            self.push_screen(InvoiceScreen(record_id))
+            return
         self.push_screen(DetailScreen(SOURCES[kind](), record_id))
 
     def action_go_chord(self) -> None:
@@ -195,7 +205,7 @@ class HostdeskApp(App[int], inherit_bindings=False):
 
         def chosen(hit: SearchHit | None) -> None:
             if hit is not None:
-                self.open_record(hit.kind, hit.id)
+                self.open_record(hit.source, hit.id)
 
         self.push_screen(GlobalSearchScreen(), chosen)
 

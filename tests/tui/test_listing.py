@@ -15,10 +15,9 @@ from models.listing import (
     ServiceSource,
     automation_warning,
     dashboard_counts,
-    global_search,
     next_prefix,
 )
-from models.schema import Client, CronRun, Domain, Invoice, Service
+from models.schema import CronRun, Invoice, Service
 from tui.app import prefer_truecolor, terminal_has_truecolor
 from tui.widgets.biglist import FetchPlan, plan_fetch
 from tui.widgets.cells import fit, format_value, layout_columns
@@ -114,23 +113,6 @@ def test_detail_redacts_secrets(catalog):
     assert fields["domain"] == service.domain
     assert fields["recurring_amount"] == service.recurring_amount
     assert ServiceSource().detail(10**9) is None
-
-
-def test_global_search_covers_clients_services_domains_and_invoices(demo):
-    client = Client.select().order_by(Client.id).first()
-    hits = global_search(client.last_name[:4].lower())
-    assert any(h.kind == "clients" and h.id == client.id for h in hits)
-    service = Service.select().where(Service.domain != "").order_by(Service.id).first()
-    hits = global_search(service.domain[:6].upper())
-    assert any(h.kind == "services" and h.id == service.id for h in hits)
-    domain = Domain.select().order_by(Domain.id).first()
-    hits = global_search(domain.name[:5])
-    assert any(h.kind == "domains" and h.id == domain.id for h in hits)
-    invoice = Invoice.select().order_by(Invoice.id.desc()).first()
-    hits = global_search(f"#{invoice.id}")
-    assert [h for h in hits if h.kind == "invoices"][0].id == invoice.id
-    assert global_search("   ") == []
-    assert len([h for h in global_search("a") if h.kind == "clients"]) <= 8
 
 
 def test_dashboard_counts_match_the_tables(catalog):

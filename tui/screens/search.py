@@ -14,12 +14,11 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from models.db import connection
-from models.listing import SearchHit, global_search
+from models.search import SearchHit, hint
+from models.search import search as search_everything
 from tui.widgets.cells import fit, status_look
 
 SEARCH_DELAY = 0.2
-KIND_LABEL = {"clients": "client", "services": "service", "domains": "domain",
-              "invoices": "invoice"}
 
 
 def hit_prompt(hit: SearchHit, width: int = 100) -> Content:
@@ -28,10 +27,10 @@ def hit_prompt(hit: SearchHit, width: int = 100) -> Content:
     fixed = 8 + 8 + 2 + 2 + 10  # kind, #id, gaps, status
     detail_width = 22 if width >= 90 else (16 if width >= 70 else 0)
     title_width = max(10, width - fixed - (detail_width + 2 if detail_width else 0))
-    parts: list = [(f"{KIND_LABEL[hit.kind]:<8}", "$text-muted"),
+    parts: list = [(f"{hit.kind:<8}", "$text-muted"),
                    f"{'#' + str(hit.id):>8}  ", fit(hit.title, title_width), "  "]
     if detail_width:
-        parts += [(fit(hit.detail, detail_width), "$text-muted"), "  "]
+        parts += [(fit(hit.subtitle, detail_width), "$text-muted"), "  "]
     parts.append((fit(hit.status.replace("_", " "), 10),
                    f"$status-{look}" if look else "$text-muted"))
     return Content.assemble(*parts)
@@ -40,9 +39,10 @@ def hit_prompt(hit: SearchHit, width: int = 100) -> Content:
 class GlobalSearchScreen(ModalScreen[SearchHit | None], inherit_bindings=False):
     """Type a name, email, domain, username or #id; enter opens the highlighted hit."""
 
-    HELP = ("Searches clients (name, company, email, id), services (domain, username, id), "
-            "domains (name) and invoices (number). Names match from their start: “lov” finds "
-            "Lovelace. Down moves into the results, enter opens one, escape closes.")
+    HELP = ("Names, emails, phones, domains, usernames and IPs match anywhere from 3 "
+            "characters (“xampl” finds example.com); 1–2 characters match the start of a domain "
+            "or email; a number also finds the client, service, domain and invoice with that id; "
+            "#12 finds ids only. Down moves into the results, enter opens one, escape closes.")
 
     BINDINGS = [
         Binding("escape", "close", "Close", id="search.close"),
@@ -66,7 +66,7 @@ class GlobalSearchScreen(ModalScreen[SearchHit | None], inherit_bindings=False):
     def compose(self) -> ComposeResult:
         with Vertical(id="search-panel"):
             yield Static("Search clients, services, domains and invoices", id="search-title")
-            yield Input(placeholder="name, email, domain, username or #id", id="search-input")
+            yield Input(placeholder="name, email, phone, domain, username, ip or #id", id="search-input")
             yield OptionList(id="search-results")
             yield Static("type at least one character", id="search-state",
                          classes="status-line")
@@ -98,7 +98,7 @@ class GlobalSearchScreen(ModalScreen[SearchHit | None], inherit_bindings=False):
     @work(thread=True, exclusive=True, exit_on_error=False, description="global search")
     def search(self, term: str) -> None:
         with connection():
-            hits = global_search(term)
+            hits = search_everything(term, limit=20)
         self.post_message(self.Results(term, hits))
 
     def on_global_search_screen_results(self, message: Results) -> None:
@@ -109,19 +109,20 @@ class GlobalSearchScreen(ModalScreen[SearchHit | None], inherit_bindings=False):
         self.term, self.hits = term, hits
         results = self.query_one("#search-results", OptionList)
         results.clear_options()
-        width = max(40, results.scrollable_content_region.width - 1)
+        width = max(40, results.scrollable_content_region.width - 2)  # room for the scrollbar
         results.add_options([Option(hit_prompt(hit, width), id=f"{hit.kind}:{hit.id}")
                              for hit in hits])
         if hits:
             results.highlighted = 0
         state = self.query_one("#search-state", Static)
+        advice = hint(term)
         if not term:
-            state.update("type at least one character")
+            state.update(advice or "type at least one character")
         elif hits:
             state.update(f"{len(hits)} found for “{term}” · enter opens the first, "
-                         "down moves into the list")
+                         "down moves into the list" + (f" · {advice}" if advice else ""))
         else:
-            state.update(f"nothing found for “{term}”")
+            state.update(advice or f"nothing found for “{term}”")
 
     @on(OptionList.OptionSelected, "#search-results")
     def open_hit(self, event: OptionList.OptionSelected) -> None:
