@@ -171,7 +171,7 @@ def test_global_search_finds_a_client_and_opens_it(catalog, app_for):
             await pilot.pause(0.3)
             await settle(pilot)
             text = screen_text(app)
-            assert "#1  Ada Lovelace (Analytic…" in text
+            assert "#1  Ada Lovelace (Analyti" in text
             assert app.screen.hits[0].kind == "client" and app.screen.hits[0].id == ada.id
             assert f"{len(app.screen.hits)} found for “lovel”" in text, text
             await pilot.press("enter")
