@@ -1,0 +1,191 @@
+"""The module queue screen: failures of automated module commands, retried or dismissed by
+an admin from the keyboard (rules §8), against the `webhook` module on a loopback server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pendulum
+import pytest
+
+from automation.config import Config
+from automation.provisioning.runner import run_command
+from models import secrets
+from models.clock import Clock
+from models.schema import ActivityLog, Admin, ModuleJob, Service
+from models.settings import Settings
+from tests import factories as make
+from tests.test_webhook import Endpoint
+from tests.tui.conftest import screen_text
+from tui.app import make_app
+from tui.screens.invoices import ConfirmDialog
+from tui.screens.module_queue import ModuleQueueScreen
+from tui.screens.service import ServiceScreen
+from tui.widgets.dialogs import MessageDialog
+
+TODAY = pendulum.date(2026, 3, 17)
+SECRET = "whsec-queue"
+SIZE = (120, 36)
+
+
+@pytest.fixture(autouse=True)
+def setup(db):
+    secrets.configure("module-queue-tests")
+    Admin.create(login="boss", role="full")
+    Admin.create(login="sid", role="sales")
+    yield
+    secrets.configure("")
+
+
+@pytest.fixture
+def endpoint():
+    server = Endpoint()
+    server.thread.start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+def app_for(db_url, login="boss"):
+    config = Config(settings=Settings(), database_url=db_url, secret_key="k" * 32, sources={},
+                    config_file=None)
+    return make_app(config, login, Clock("UTC", TODAY))
+
+
+async def settle(app, pilot, rounds: int = 3) -> None:
+    for _ in range(rounds):
+        await pilot.pause(0.05)
+        await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def wait_for(pilot, condition, seconds: float = 3.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    assert condition()
+
+
+def failed_by_the_daily_run(endpoint, domain: str, command: str = "suspend") -> Service:
+    """A service whose automated command failed: the runner queued it with the error."""
+    server = make.server(module="webhook", settings=json.dumps(
+        {"url": endpoint.url, "secret": secrets.encrypt(SECRET)}))
+    product = make.product(module="webhook", server=server)
+    service = make.service(product_row=product, server=server, domain=domain)
+    endpoint.reply(status=503, body=b'{"error": "panel under maintenance"}')
+    arguments = {"reason": ""} if command == "suspend" else {}  # blank: non-payment
+    result = run_command(service.id, command, admin_login="system", clock=Clock("UTC", TODAY),
+                         settings=Settings(), source="cron", **arguments)
+    assert not result.success
+    return service
+
+
+async def open_queue(app, pilot) -> ModuleQueueScreen:
+    await app.push_screen(ModuleQueueScreen())
+    await settle(app, pilot)
+    return app.screen
+
+
+def test_retry_a_failed_job_after_the_endpoint_recovers(db_url, endpoint):
+    service = failed_by_the_daily_run(endpoint, "retry.example")
+
+    async def scenario():
+        app = app_for(db_url)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_queue(app, pilot)
+            await pilot.press("o")  # waiting jobs only
+            await settle(app, pilot)
+            assert screen.biglist.total == 1
+            text = screen_text(app)
+            assert "retry.example" in text and "1–1 of 1" in text
+            assert "waiting jobs only (o: all)" in text
+            assert ("suspend: webhook %s: HTTP 503 Service Unavailable: panel under maintenance"
+                    % endpoint.url) in text
+            endpoint.reply(status=200, body=b'{"success": true, "message": "suspended"}')
+            await pilot.press("r")
+            await settle(app, pilot)
+            assert screen.biglist.total == 0  # nothing waits any more
+            await pilot.press("o")  # every job
+            await settle(app, pilot)
+            assert "all jobs (o: waiting only)" in screen_text(app)
+            assert screen.biglist.visible_rows()[0]["status"] == "done"
+
+    asyncio.run(scenario())
+    sent = json.loads(endpoint.requests[-1]["body"])
+    assert (sent["command"], sent["params"]) == ("suspend", {"reason": "Overdue on payment"})
+    assert Service.get_by_id(service.id).status == "suspended"
+    job = ModuleJob.get()
+    assert (job.status, job.attempts) == ("done", 1)
+    assert ActivityLog.select().where((ActivityLog.action == "module_job.done")
+                                      & (ActivityLog.admin_login == "boss")).count() == 1
+
+
+def test_a_retry_that_fails_again_says_so_and_keeps_the_job(db_url, endpoint):
+    service = failed_by_the_daily_run(endpoint, "still.example")
+
+    async def scenario():
+        app = app_for(db_url)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_queue(app, pilot)
+            endpoint.reply(status=200, body=b"not json")
+            await pilot.press("r")
+            await wait_for(pilot, lambda: isinstance(app.screen, MessageDialog))
+            body = str(app.screen.query_one("#message-body").render())
+            assert f"of service #{service.id}: failed again: webhook" in body
+            assert "is not valid JSON" in body
+            await pilot.press("enter")
+            await settle(app, pilot)
+            assert screen.biglist.total == 1
+            assert screen.biglist.visible_rows()[0]["attempts"] == 2
+
+    asyncio.run(scenario())
+    assert Service.get_by_id(service.id).status == "active"
+
+
+def test_dismiss_ticked_jobs_after_confirming(db_url, endpoint):
+    failed_by_the_daily_run(endpoint, "one.example")
+    failed_by_the_daily_run(endpoint, "two.example", command="terminate")
+    requests = len(endpoint.requests)
+
+    async def scenario():
+        app = app_for(db_url)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_queue(app, pilot)
+            assert screen.biglist.total == 2
+            await pilot.press("space", "space", "d")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            assert "Dismiss 2 module job(s)?" in screen_text(app)
+            await pilot.press("y")
+            await settle(app, pilot)
+            assert [row["status"] for row in screen.biglist.visible_rows()] == [
+                "dismissed", "dismissed"]
+            await pilot.press("o")
+            await settle(app, pilot)
+            assert screen.biglist.total == 0
+
+    asyncio.run(scenario())
+    assert [job.status for job in ModuleJob.select()] == ["dismissed", "dismissed"]
+    assert len(endpoint.requests) == requests  # dismissing runs nothing
+    assert ActivityLog.select().where(ActivityLog.action == "module_job.dismiss").count() == 2
+
+
+def test_without_server_operations_retry_and_dismiss_are_greyed(db_url, endpoint):
+    service = failed_by_the_daily_run(endpoint, "sales.example")
+
+    async def scenario():
+        app = app_for(db_url, "sid")
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_queue(app, pilot)
+            assert screen.check_action("retry", ()) is None
+            assert screen.check_action("dismiss_jobs", ()) is None
+            await pilot.press("r", "d")
+            await pilot.pause()
+            assert app.screen is screen
+            await pilot.press("enter")  # the service page of the job
+            await settle(app, pilot)
+            assert isinstance(app.screen, ServiceScreen) and app.screen.service_id == service.id
+
+    asyncio.run(scenario())
+    assert ModuleJob.get().status == "failed"

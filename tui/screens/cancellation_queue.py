@@ -1,0 +1,241 @@
+"""The cancellation queue (rules §10): open and completed requests with the client, service,
+type, reason, when it was asked and when the daily run acts on it. `p` processes an open
+request now (the module's Terminate, then the service is cancelled); `d` deletes an open
+request, offering to reopen the invoices it cancelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from textual import on, work
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Static
+
+from models import cancellations
+from models.clock import Clock
+from models.db import connection
+from models.errors import RuleViolation, ValidationError
+from models.listing import DATE, ID, LABEL, STATUS, CancellationSource, Column, ListFilter
+from models.permissions import (
+    MANAGE_CANCELLATIONS,
+    SERVER_OPERATIONS,
+    find_admin,
+    has_permission,
+    require,
+)
+from models.schema import CancellationRequest, Service, ServiceStatus
+from models.settings import Settings
+from tui.screens.areas import BY_KEY
+from tui.screens.invoices import ConfirmDialog
+from tui.screens.lists import ListScreen
+from tui.widgets.biglist import BigList
+from tui.widgets.dialogs import ChoiceDialog, MessageDialog
+
+
+@dataclass(frozen=True)
+class RequestFilter(ListFilter):
+    open_only: bool = False
+
+
+class CancellationQueueSource(CancellationSource):
+    """Every request, newest first, with when it is (or was) processed."""
+
+    columns = (
+        Column("id", "ID", 6, ID),
+        Column("domain", "Service", 16, flex=True),
+        Column("client", "Client", 16, priority=2),
+        Column("type", "Type", 13, LABEL, priority=1),
+        Column("reason", "Reason", 18, priority=4),
+        Column("status", "Status", 9, STATUS),
+        Column("created", "Requested", 10, DATE, priority=3),
+        Column("when", "Processed", 10),
+    )
+
+    def select(self):
+        return super().select().select_extend(
+            CancellationRequest.service.alias("service_id"),
+            CancellationRequest.completed_at, Service.next_due_date)
+
+    def to_row(self, d):
+        d = super().to_row(d)
+        d["when"] = when_processed(d)
+        return d
+
+    def _condition(self, flt: ListFilter):
+        condition = super()._condition(flt)
+        if isinstance(flt, RequestFilter) and flt.open_only:
+            is_open = CancellationRequest.status == "open"
+            condition = is_open if condition is None else (is_open & condition)
+        return condition
+
+
+def when_processed(row: dict) -> str:
+    """`next run` / the due date for open requests (models.cancellations.process_date),
+    the day it was completed, or `—` for a deleted one."""
+    if row["status"] == "completed" and row.get("completed_at"):
+        return row["completed_at"].in_timezone("UTC").format("YYYY-MM-DD")
+    if row["status"] != "open":
+        return "—"
+    request = CancellationRequest(type=row["type"])
+    request.service = Service(next_due_date=row.get("next_due_date"))
+    day = cancellations.process_date(request)
+    return day.isoformat() if day else "next run"
+
+
+def process_now(request_id: int, *, login: str, clock: Clock, settings: Settings) -> str:
+    """What the daily run does for one request, now: the module's Terminate (for an active or
+    suspended service), then the request is completed and the service cancelled."""
+    from automation.provisioning.runner import run_command
+
+    require(find_admin(login), MANAGE_CANCELLATIONS)
+    request = CancellationRequest.get_or_none(CancellationRequest.id == request_id)
+    if request is None or request.status != "open":
+        raise ValidationError("request", f"request #{request_id} is not open")
+    service = Service.get_by_id(request.service_id)
+    note = ""
+    if service.status in (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED):
+        result = run_command(service.id, "terminate", admin_login=login, clock=clock,
+                             settings=settings, source="admin")
+        if not result.success:
+            raise RuleViolation(f"the module's Terminate failed: {result.message}; the request "
+                                "stays open")
+        note = f" (Terminate: {result.message})" if result.message else ""
+    cancellations.complete_request(request.id, clock.today(), login)
+    return f"Request #{request.id} processed: service #{service.id} is cancelled{note}"
+
+
+class CancellationQueueScreen(ListScreen):
+    HELP = ("Cancellation requests, newest first: open ones wait for the daily run (immediate: "
+            "the next run; end of period: the service's next due date, shown under "
+            "“Processed”), completed ones show the day. p processes the highlighted open "
+            "request now (the module's Terminate, then the service is cancelled). d deletes "
+            "an open request and offers to reopen the invoices it cancelled. o shows only the "
+            "open requests. enter opens the service.")
+
+    BINDINGS = [
+        Binding("p", "process", "Process now", id="cancellations.process"),
+        Binding("d", "delete_request", "Delete request", id="cancellations.delete"),
+        Binding("o", "toggle_open", "Open/all", id="cancellations.toggle"),
+    ]
+
+    class Done(Message):
+        def __init__(self, text: str, error: Exception | None) -> None:
+            super().__init__()
+            self.text = text
+            self.error = error
+
+    def __init__(self) -> None:
+        super().__init__(BY_KEY["cancellations"], CancellationQueueSource())
+        self.working = False
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.biglist.filter = RequestFilter()
+
+    @property
+    def request_filter(self) -> RequestFilter:
+        flt = self.biglist.filter
+        return flt if isinstance(flt, RequestFilter) else RequestFilter(text=flt.text)
+
+    @on(BigList.Changed)
+    def show_status(self, message: BigList.Changed | None = None) -> None:
+        if message is not None:
+            message.prevent_default()
+        super().show_status()
+        status = self.query_one("#list-status", Static)
+        shown = "open requests (o: all)" if self.request_filter.open_only else \
+            "all requests (o: open only)"
+        status.update(f"{status.content}   ·   {shown}")
+        self.refresh_bindings()
+
+    @on(BigList.Opened)
+    def open_row(self, message: BigList.Opened) -> None:
+        from tui.screens.service import ServiceScreen
+
+        message.prevent_default()
+        self.app.push_screen(ServiceScreen(message.row["service_id"]))
+
+    def action_toggle_open(self) -> None:
+        self.biglist.set_filter(replace(self.request_filter,
+                                        open_only=not self.request_filter.open_only))
+
+    def open_row_under_cursor(self) -> dict | None:
+        row = self.biglist.cursor_row
+        return row if row is not None and row["status"] == "open" else None
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in ("process", "delete_request"):
+            allowed = has_permission(self.app.admin, MANAGE_CANCELLATIONS)
+            if action == "process":
+                allowed = allowed and has_permission(self.app.admin, SERVER_OPERATIONS)
+            ok = allowed and not self.working and self.open_row_under_cursor() is not None
+            return True if ok else None
+        return super().check_action(action, parameters)
+
+    def action_process(self) -> None:
+        row = self.open_row_under_cursor()
+        if row is None or self.working:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._start("processing…")
+                self._run(lambda: process_now(row["id"], login=self.app.login,
+                                              clock=self.app.clock, settings=self.app.settings))
+
+        self.app.push_screen(ConfirmDialog(
+            f"Process request #{row['id']} now?",
+            f"Service #{row['service_id']} ({row['domain'] or 'no domain'}) of {row['client']}: "
+            "the module's Terminate runs on the server, then the service and its addons are "
+            "cancelled.", yes="process it now"), answered)
+
+    def action_delete_request(self) -> None:
+        row = self.open_row_under_cursor()
+        if row is None or self.working:
+            return
+
+        def answered(reopen: bool | None) -> None:
+            if reopen is None:
+                return
+            self._start("deleting…")
+            self._run(lambda: self._delete(row["id"], reopen))
+
+        self.app.push_screen(ChoiceDialog(
+            f"Delete request #{row['id']}?",
+            f"The cancellation of service #{row['service_id']} ({row['domain'] or 'no domain'}) "
+            "stops. The invoice lines the request cancelled can be reopened.",
+            [("r", "delete and reopen the invoices", True),
+             ("k", "delete, keep the invoices cancelled", False)]), answered)
+
+    def _delete(self, request_id: int, reopen: bool) -> str:
+        require(find_admin(self.app.login), MANAGE_CANCELLATIONS)
+        cancellations.delete_request(request_id, self.app.login, reopen_invoices=reopen)
+        return f"Request #{request_id} deleted" + ("; its invoices are unpaid again" if reopen
+                                                   else "")
+
+    def _start(self, text: str) -> None:
+        self.working = True
+        self.refresh_bindings()
+        self.query_one("#list-status", Static).update(text)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="cancellation-queue",
+          description="change a cancellation request")
+    def _run(self, job) -> None:
+        try:
+            with connection():
+                text = job()
+        except Exception as exc:  # noqa: BLE001 - said in a dialog
+            self.post_message(self.Done("", exc))
+            return
+        self.post_message(self.Done(text, None))
+
+    def on_cancellation_queue_screen_done(self, message: Done) -> None:
+        self.working = False
+        if message.error is not None:
+            self.app.push_screen(MessageDialog("Refused", str(message.error)))
+        else:
+            self.app.notify(message.text)
+        self.biglist.reload()
+        self.refresh_bindings()

@@ -1,0 +1,457 @@
+"""The client summary: the client's details, then their services, addons, domains and
+invoices, each a list paged from the database (`BigList`).
+
+Tick services, addons and domains with space (in any of the three lists) and press `I` to
+invoice their next unbilled period now (`models.renewals.invoice_selected_items`, rules §4):
+items that share a due date and payment method share an invoice; each refused item is listed
+with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from peewee import fn
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from models.db import connection
+from models.listing import (
+    DATE,
+    ID,
+    LABEL,
+    MONEY,
+    STATUS,
+    TEXT,
+    Column,
+    DomainSource,
+    ListFilter,
+    ListSource,
+    as_id,
+    prefix_of,
+)
+from models.money import format_money, sum_money
+from models.permissions import GENERATE_DUE_INVOICES, find_admin, has_permission, require
+from models.renewals import invoice_selected_items
+from models.schema import (
+    Client,
+    ClientGroup,
+    Domain,
+    Invoice,
+    InvoiceStatus,
+    ItemType,
+    Product,
+    Service,
+    ServiceAddon,
+)
+from tui.screens.base import HostdeskScreen
+from tui.screens.invoices import FilteredInvoiceSource, InvoiceFilter, InvoiceScreen
+from tui.widgets.biglist import BigList
+from tui.widgets.dialogs import MessageDialog
+
+# --- the client's lists ------------------------------------------------------------------------
+
+
+class ClientServiceSource(ListSource):
+    """One client's services, newest first (index `service (client, id)`)."""
+
+    name, title, model = "client_services", "Services", Service
+    search_hint = "domain or #id"
+    empty_text = "No services"
+    columns = (
+        Column("id", "ID", 7, ID),
+        Column("domain", "Domain", 18, flex=True),
+        Column("product", "Product", 18, priority=1),
+        Column("cycle", "Cycle", 12, LABEL, priority=3),
+        Column("amount", "Recurring", 14, MONEY, priority=2),
+        Column("status", "Status", 10, STATUS),
+        Column("next_due", "Next due", 10, DATE),
+    )
+
+    def __init__(self, client_id: int) -> None:
+        self.client_id = client_id
+
+    def select(self):
+        return (Service.select(Service.id, Service.domain, Service.status,
+                               Service.billing_cycle.alias("cycle"),
+                               Service.recurring_amount.alias("amount"),
+                               Service.next_due_date.alias("next_due"),
+                               Product.name.alias("product"))
+                .join(Product, on=(Service.product == Product.id)))
+
+    def search(self, term):
+        row_id = as_id(term)
+        return Service.id == row_id if row_id is not None else prefix_of(Service.domain,
+                                                                         term.lower())
+
+    def _condition(self, flt: ListFilter):
+        mine = Service.client == self.client_id
+        condition = super()._condition(flt)
+        return mine if condition is None else (mine & condition)
+
+
+class ClientAddonSource(ListSource):
+    """The addons of one client's services, newest first."""
+
+    name, title, model = "client_addons", "Addons", ServiceAddon
+    empty_text = "No addons"
+    columns = (
+        Column("id", "ID", 7, ID),
+        Column("name", "Addon", 16, flex=True),
+        Column("service", "Service", 18, priority=1),
+        Column("cycle", "Cycle", 12, LABEL, priority=3),
+        Column("amount", "Recurring", 14, MONEY, priority=2),
+        Column("status", "Status", 10, STATUS),
+        Column("next_due", "Next due", 10, DATE),
+    )
+
+    def __init__(self, client_id: int) -> None:
+        self.client_id = client_id
+
+    def select(self):
+        return (ServiceAddon.select(ServiceAddon.id, ServiceAddon.name, ServiceAddon.status,
+                                    ServiceAddon.billing_cycle.alias("cycle"),
+                                    ServiceAddon.recurring_amount.alias("amount"),
+                                    ServiceAddon.next_due_date.alias("next_due"),
+                                    ServiceAddon.service.alias("service_id"),
+                                    Service.domain.alias("domain"))
+                .join(Service, on=(ServiceAddon.service == Service.id)))
+
+    def to_row(self, d):
+        d["service"] = f"#{d['service_id']} {d.pop('domain') or ''}".strip()
+        return d
+
+    def _condition(self, flt: ListFilter):
+        mine = ServiceAddon.service.in_(Service.select(Service.id)
+                                        .where(Service.client == self.client_id))
+        condition = super()._condition(flt)
+        return mine if condition is None else (mine & condition)
+
+
+class ClientDomainSource(ListSource):
+    """One client's domains, newest first."""
+
+    name, title, model = "client_domains", "Domains", Domain
+    empty_text = "No domains"
+    columns = (
+        Column("id", "ID", 7, ID),
+        Column("name", "Domain", 20, flex=True),
+        Column("auto_renew", "Auto-renew", 10, TEXT, priority=2),
+        Column("amount", "Recurring", 14, MONEY, priority=1),
+        Column("status", "Status", 10, STATUS),
+        Column("next_due", "Next due", 10, DATE),
+    )
+
+    def __init__(self, client_id: int) -> None:
+        self.client_id = client_id
+
+    def select(self):
+        return Domain.select(Domain.id, Domain.name, Domain.status, Domain.auto_renew,
+                             Domain.recurring_amount.alias("amount"),
+                             Domain.next_due_date.alias("next_due"))
+
+    def to_row(self, d):
+        d["auto_renew"] = "on" if d["auto_renew"] else "off"
+        return d
+
+    def _condition(self, flt: ListFilter):
+        mine = Domain.client == self.client_id
+        condition = super()._condition(flt)
+        return mine if condition is None else (mine & condition)
+
+
+# --- the details ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ClientDetails:
+    client: Client
+    group: str
+    services: dict[str, int]  # status -> count
+    unpaid_invoices: int
+    unpaid_balance: Decimal
+    overdue_invoices: int
+
+
+def load_client_details(client_id: int, today) -> ClientDetails | None:
+    client = Client.get_or_none(Client.id == client_id)
+    if client is None:
+        return None
+    group = ClientGroup.get_or_none(ClientGroup.id == client.group_id) if client.group_id else None
+    by_status = dict(Service.select(Service.status, fn.COUNT(Service.id))
+                     .where(Service.client == client_id).group_by(Service.status).tuples())
+    unpaid = list(Invoice.select(Invoice.total, Invoice.amount_paid, Invoice.due_date)
+                  .where((Invoice.client == client_id) & (Invoice.status == InvoiceStatus.UNPAID))
+                  .limit(10_000))
+    return ClientDetails(
+        client=client, group=group.name if group else "", services=by_status,
+        unpaid_invoices=len(unpaid),
+        unpaid_balance=sum_money(i.total - i.amount_paid for i in unpaid),
+        overdue_invoices=sum(1 for i in unpaid if i.due_date < today))
+
+
+def details_text(details: ClientDetails, currency: str) -> Text:
+    client = details.client
+    first = Text.assemble((f"#{client.id} {client.display_name}", "bold"), "  ",
+                          (client.status.upper(), "bold green" if client.status == "active"
+                           else "bold dark_orange"))
+    if details.group:
+        first.append(f"  group {details.group}")
+    if client.separate_invoices:
+        first.append("  separate invoices")
+    contact = " · ".join(part for part in (client.email, client.phone, ", ".join(
+        p for p in (client.address, client.postcode, client.city, client.country) if p)) if part)
+    services = " · ".join(f"{count} {status}" for status, count in
+                          sorted(details.services.items(), key=lambda kv: -kv[1])) or "none"
+    money = (f"Unpaid invoices {details.unpaid_invoices} "
+             f"({format_money(details.unpaid_balance, currency)})"
+             + (f", {details.overdue_invoices} overdue" if details.overdue_invoices else "")
+             + f" · credit {format_money(client.credit, currency)} · pays by "
+             f"{client.default_payment_method} · client since "
+             f"{client.created_at.in_timezone('UTC').format('YYYY-MM-DD')}")
+    lines = [first, Text(contact, no_wrap=True, overflow="ellipsis"),
+             Text(f"Services: {services}", no_wrap=True, overflow="ellipsis"),
+             Text(money, no_wrap=True, overflow="ellipsis")]
+    return Text("\n").join(lines)
+
+
+def describe_items(items: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """A short name per (item type, id) for the refusals: domain, addon name, domain name."""
+    names: dict[tuple[str, int], str] = {}
+    by_type: dict[str, list[int]] = {}
+    for item_type, item_id in items:
+        by_type.setdefault(item_type, []).append(item_id)
+    if ids := by_type.get(ItemType.SERVICE):
+        for row in Service.select(Service.id, Service.domain).where(Service.id.in_(ids)):
+            names[(ItemType.SERVICE, row.id)] = row.domain or "no domain"
+    if ids := by_type.get(ItemType.ADDON):
+        for row in ServiceAddon.select(ServiceAddon.id, ServiceAddon.name).where(
+                ServiceAddon.id.in_(ids)):
+            names[(ItemType.ADDON, row.id)] = row.name
+    if ids := by_type.get(ItemType.DOMAIN):
+        for row in Domain.select(Domain.id, Domain.name).where(Domain.id.in_(ids)):
+            names[(ItemType.DOMAIN, row.id)] = row.name
+    return names
+
+
+def invoice_ticked(items: list[tuple[str, int]], *, login: str, today, settings) -> str:
+    """Invoice the ticked items now; the text says which invoices and which refusals."""
+    require(find_admin(login), GENERATE_DUE_INVOICES)
+    result = invoice_selected_items(items, today, settings, admin_login=login)
+    lines = []
+    invoices = list(Invoice.select().where(Invoice.id.in_(result.invoice_ids or [0]))
+                    .order_by(Invoice.id))
+    if invoices:
+        lines.append(f"{len(invoices)} invoice(s) created:")
+        lines += [f"  #{i.id} due {i.due_date} · {format_money(i.total, settings.currency)} · "
+                  f"{i.payment_method}" for i in invoices]
+    else:
+        lines.append("No invoice was created.")
+    if result.refused:
+        names = describe_items([(t, i) for t, i, _ in result.refused])
+        lines.append(f"{len(result.refused)} item(s) refused:")
+        lines += [f"  {item_type} #{item_id} {names.get((item_type, item_id), '')}: {reason}"
+                  for item_type, item_id, reason in result.refused]
+    return "\n".join(lines)
+
+
+# --- the screen ----------------------------------------------------------------------------------
+
+TABS = (("services", "Services"), ("addons", "Addons"), ("domains", "Domains"),
+        ("invoices", "Invoices"))
+ITEM_TABS = {"services": ItemType.SERVICE, "addons": ItemType.ADDON, "domains": ItemType.DOMAIN}
+
+
+class ClientSummaryScreen(HostdeskScreen):
+    """One client: details, and their services, addons, domains and invoices."""
+
+    HELP = ("The client summary. 1–4 switch between services, addons, domains and invoices; "
+            "enter opens the highlighted row. Tick services, addons and domains with space "
+            "(ticks are kept across the three lists) and press I to invoice their next "
+            "unbilled period now: items with the same due date and payment method share an "
+            "invoice; refused items are listed with the reason. o starts an order for the "
+            "client.")
+
+    DEFAULT_CSS = """
+    ClientSummaryScreen #client-details { height: auto; padding: 0 1; }
+    ClientSummaryScreen TabbedContent { height: 1fr; }
+    ClientSummaryScreen TabPane { padding: 0; height: 1fr; }
+    ClientSummaryScreen #summary-status { background: $panel; color: $foreground; }
+    """
+
+    BINDINGS = [
+        Binding("I", "invoice_ticked", "Invoice ticked", tooltip="invoice the ticked services, "
+                "addons and domains now", id="client.invoice_ticked"),
+        Binding("o", "new_order", "New order", id="client.new_order"),
+        Binding("1", "tab('services')", "Services", show=False, id="client.tab_services"),
+        Binding("2", "tab('addons')", "Addons", show=False, id="client.tab_addons"),
+        Binding("3", "tab('domains')", "Domains", show=False, id="client.tab_domains"),
+        Binding("4", "tab('invoices')", "Invoices", show=False, id="client.tab_invoices"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="client.reload"),
+    ]
+
+    class DetailsLoaded(Message):
+        def __init__(self, details: ClientDetails | None) -> None:
+            super().__init__()
+            self.details = details
+
+    class Invoiced(Message):
+        def __init__(self, text: str, error: Exception | None) -> None:
+            super().__init__()
+            self.text = text
+            self.error = error
+
+    def __init__(self, client_id: int) -> None:
+        super().__init__(id=f"client-{client_id}")
+        self.client_id = client_id
+        self.details: ClientDetails | None = None
+        self.invoicing = False
+
+    @property
+    def heading(self) -> str:
+        return f"Client #{self.client_id}"
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(self.heading)
+        yield Static("loading…", id="client-details")
+        sources = {"services": ClientServiceSource(self.client_id),
+                   "addons": ClientAddonSource(self.client_id),
+                   "domains": ClientDomainSource(self.client_id),
+                   "invoices": FilteredInvoiceSource()}
+        with TabbedContent(initial="tab-services", id="client-tabs"):
+            for key, title in TABS:
+                with TabPane(f"{title}", id=f"tab-{key}"):
+                    yield BigList(sources[key], currency=self.app.settings.currency,
+                                  today=self.app.clock.today, id=f"list-{key}")
+        yield Static("", id="summary-status", classes="status-line")
+        yield Footer()
+
+    def biglist(self, key: str) -> BigList:
+        return self.query_one(f"#list-{key}", BigList)
+
+    @property
+    def active_key(self) -> str:
+        return self.query_one(TabbedContent).active.removeprefix("tab-")
+
+    def on_mount(self) -> None:
+        self.biglist("invoices").filter = InvoiceFilter(client_id=self.client_id)
+        self.biglist("services").focus()
+
+    def on_screen_resume(self) -> None:
+        # Shown first or come back to: the database's truth, each list at its place.
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        for key, _ in TABS:
+            self.biglist(key).reload()
+        self._load_details()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="client-details",
+          description="read the client")
+    def _load_details(self) -> None:
+        with connection():
+            details = load_client_details(self.client_id, self.app.clock.today())
+        self.post_message(self.DetailsLoaded(details))
+
+    def on_client_summary_screen_details_loaded(self, message: DetailsLoaded) -> None:
+        self.details = message.details
+        panel = self.query_one("#client-details", Static)
+        if message.details is None:
+            panel.update(f"Client #{self.client_id} does not exist.")
+        else:
+            panel.update(details_text(message.details, self.app.settings.currency))
+        self.refresh_bindings()
+
+    # --- lists -------------------------------------------------------------------------------
+
+    def action_tab(self, key: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{key}"
+        self.biglist(key).focus()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self.show_status()
+
+    def ticked_items(self) -> list[tuple[str, int]]:
+        return [(item_type, row_id) for key, item_type in ITEM_TABS.items()
+                for row_id in sorted(self.biglist(key).ticked)]
+
+    @on(BigList.Changed)
+    def show_status(self, message: BigList.Changed | None = None) -> None:
+        if not self.is_mounted:
+            return
+        parts = [self.biglist(self.active_key).range_text]
+        counts = [f"{len(self.biglist(key).ticked)} {key}" for key in ITEM_TABS
+                  if self.biglist(key).ticked]
+        if counts:
+            parts.append("ticked: " + ", ".join(counts) + " (I invoices them)")
+        self.query_one("#summary-status", Static).update("   ·   ".join(parts))
+        self.refresh_bindings()
+
+    @on(BigList.Opened)
+    def _open(self, message: BigList.Opened) -> None:
+        from tui.screens.detail import DetailScreen
+        from tui.screens.service import ServiceScreen
+
+        key = (message.biglist.id or "").removeprefix("list-")
+        if key == "services":
+            self.app.push_screen(ServiceScreen(message.row_id))
+        elif key == "addons":
+            self.app.push_screen(ServiceScreen(message.row["service_id"]))
+        elif key == "domains":
+            self.app.push_screen(DetailScreen(DomainSource(), message.row_id))
+        elif key == "invoices":
+            self.app.push_screen(InvoiceScreen(message.row_id))
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "invoice_ticked":
+            allowed = has_permission(self.app.admin, GENERATE_DUE_INVOICES)
+            return True if allowed and not self.invoicing and self.ticked_items() else None
+        if action == "new_order":
+            return True if self.details is not None else None
+        return super().check_action(action, parameters)
+
+    def action_new_order(self) -> None:
+        from tui.screens.order_form import OrderFormScreen
+
+        self.app.push_screen(OrderFormScreen(client_id=self.client_id))
+
+    def action_invoice_ticked(self) -> None:
+        items = self.ticked_items()
+        if not items or self.invoicing:
+            return
+        self.invoicing = True
+        self.refresh_bindings()
+        self.query_one("#summary-status", Static).update(f"invoicing {len(items)} item(s)…")
+        self._invoice(items)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="client-invoice",
+          description="invoice the ticked items")
+    def _invoice(self, items: list[tuple[str, int]]) -> None:
+        app = self.app
+        try:
+            with connection():
+                text = invoice_ticked(items, login=app.login, today=app.clock.today(),
+                                      settings=app.settings)
+        except Exception as exc:  # noqa: BLE001 - said in a dialog
+            self.post_message(self.Invoiced("", exc))
+            return
+        self.post_message(self.Invoiced(text, None))
+
+    def on_client_summary_screen_invoiced(self, message: Invoiced) -> None:
+        self.invoicing = False
+        if message.error is not None:
+            self.app.push_screen(MessageDialog("Not invoiced", str(message.error)))
+        else:
+            for key in ITEM_TABS:
+                self.biglist(key).action_tick_none()
+            self.app.push_screen(MessageDialog("Invoice ticked items", message.text,
+                                               error=False))
+        self.action_reload()

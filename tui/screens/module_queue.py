@@ -1,0 +1,239 @@
+"""The module queue (rules §8): module commands started by automation that failed, with the
+module's error. An admin retries them now (`r`) or dismisses them (`d`); the daily run
+retries the rest. Space ticks rows to act on several at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Static
+
+from models import modulequeue
+from models.db import connection
+from models.errors import HostdeskError, RuleViolation
+from models.listing import DATE, LABEL, Column, ListFilter, ModuleJobSource
+from models.permissions import SERVER_OPERATIONS, has_permission
+from models.schema import ModuleJob
+from tui.screens.areas import BY_KEY
+from tui.screens.invoices import ConfirmDialog
+from tui.screens.lists import ListScreen
+from tui.widgets.biglist import BigList
+from tui.widgets.dialogs import MessageDialog
+
+
+@dataclass(frozen=True)
+class QueueFilter(ListFilter):
+    open_only: bool = False  # True: only queued or failed jobs, what still needs someone
+
+
+class ModuleQueueSource(ModuleJobSource):
+    """The jobs, newest first; optionally only the open ones (index `module_job (status, id)`)."""
+
+    columns = (
+        *ModuleJobSource.columns[:-1],
+        Column("source", "From", 6, LABEL, priority=4),
+        Column("updated", "Updated", 10, DATE),
+    )
+
+    def select(self):
+        return super().select().select_extend(ModuleJob.service.alias("service_id"),
+                                              ModuleJob.source)
+
+    def _condition(self, flt: ListFilter):
+        condition = super()._condition(flt)
+        if isinstance(flt, QueueFilter) and flt.open_only:
+            waiting = ModuleJob.status.in_(modulequeue.OPEN)
+            condition = waiting if condition is None else (waiting & condition)
+        return condition
+
+
+def retry_jobs(job_ids: list[int], *, login: str, clock, settings) -> tuple[list[str], bool]:
+    """Run each job now; one line per job, and whether any is still failing."""
+    from automation.provisioning.runner import retry_job
+
+    said, failing = [], False
+    for job_id in job_ids:
+        job = ModuleJob.get_or_none(ModuleJob.id == job_id)
+        what = f"#{job_id} {job.command.replace('_', ' ')} of service #{job.service_id}" \
+            if job else f"#{job_id}"
+        try:
+            result = retry_job(job_id, admin_login=login, clock=clock, settings=settings)
+        except RuleViolation as exc:
+            said.append(f"{what}: closed, it no longer applies ({exc})")
+            continue
+        except HostdeskError as exc:
+            said.append(f"{what}: not run: {exc}")
+            failing = True
+            continue
+        if result.success:
+            said.append(f"{what}: done" + (f" ({result.message})" if result.message else ""))
+        else:
+            said.append(f"{what}: failed again: {result.message}")
+            failing = True
+    return said, failing
+
+
+def dismiss_jobs(job_ids: list[int], *, login: str) -> list[str]:
+    said = []
+    for job_id in job_ids:
+        try:
+            job = modulequeue.dismiss(job_id, login)
+            said.append(f"#{job.id} {job.command.replace('_', ' ')} of service "
+                        f"#{job.service_id}: dismissed")
+        except HostdeskError as exc:
+            said.append(f"#{job_id}: {exc}")
+    return said
+
+
+class ModuleQueueScreen(ListScreen):
+    HELP = ("Module commands started by automation (the daily run) that failed, newest first, "
+            "with the module's error (the full text of the highlighted job is under the list). "
+            "r retries the highlighted job (or the ticked ones) now; d dismisses them: they "
+            "leave the queue and are never retried. o shows every job or only the waiting "
+            "ones (queued or failed). enter opens the service.")
+
+    DEFAULT_CSS = """
+    ModuleQueueScreen #job-error { height: auto; max-height: 6; padding: 0 1;
+                                   background: $panel; color: $text-error; }
+    """
+    BINDINGS = [
+        Binding("r", "retry", "Retry now", id="module_queue.retry"),
+        Binding("d", "dismiss_jobs", "Dismiss", id="module_queue.dismiss"),
+        Binding("o", "toggle_open", "Open/all", tooltip="only waiting jobs, or every job",
+                id="module_queue.toggle"),
+    ]
+
+    class Done(Message):
+        def __init__(self, title: str, lines: list[str], failing: bool) -> None:
+            super().__init__()
+            self.title = title
+            self.lines = lines
+            self.failing = failing
+
+    def __init__(self) -> None:
+        super().__init__(BY_KEY["module_queue"], ModuleQueueSource())
+        self.working = False
+
+    def compose_above_list(self) -> ComposeResult:
+        return iter(())
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.biglist.filter = QueueFilter()
+        self.mount(Static("", id="job-error"), after=self.query_one("#list-status"))
+
+    @property
+    def queue_filter(self) -> QueueFilter:
+        flt = self.biglist.filter
+        return flt if isinstance(flt, QueueFilter) else QueueFilter(text=flt.text)
+
+    @on(BigList.Changed)
+    def show_status(self, message: BigList.Changed | None = None) -> None:
+        if message is not None:
+            message.prevent_default()
+        super().show_status()
+        status = self.query_one("#list-status", Static)
+        shown = ("waiting jobs only (o: all)" if self.queue_filter.open_only
+                 else "all jobs (o: waiting only)")
+        status.update(f"{status.content}   ·   {shown}")
+        row = self.biglist.cursor_row
+        errors = self.query("#job-error")
+        if errors:
+            text = ""
+            if row is not None and row.get("last_error"):
+                text = f"#{row['id']} {row['command'].replace('_', ' ')}: {row['last_error']}"
+            errors.first().update(Text(text))
+        self.refresh_bindings()
+
+    @on(BigList.Opened)
+    def open_row(self, message: BigList.Opened) -> None:
+        message.prevent_default()
+        if message.row.get("service_id"):
+            from tui.screens.service import ServiceScreen
+
+            self.app.push_screen(ServiceScreen(message.row["service_id"]))
+
+    def action_toggle_open(self) -> None:
+        self.biglist.set_filter(replace(self.queue_filter,
+                                        open_only=not self.queue_filter.open_only))
+
+    def chosen_jobs(self) -> list[int]:
+        """The ticked jobs, or else the highlighted one; only those still waiting."""
+        biglist = self.biglist
+        if biglist.ticked:
+            return sorted(biglist.ticked)
+        row = biglist.cursor_row
+        return [row["id"]] if row is not None and row["status"] in modulequeue.OPEN else []
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in ("retry", "dismiss_jobs"):
+            allowed = has_permission(self.app.admin, SERVER_OPERATIONS)
+            return True if allowed and not self.working and self.chosen_jobs() else None
+        return super().check_action(action, parameters)
+
+    def action_retry(self) -> None:
+        jobs = self.chosen_jobs()
+        if jobs and not self.working:
+            self._start(f"retrying {len(jobs)} job(s)…")
+            self._retry(jobs)
+
+    def action_dismiss_jobs(self) -> None:
+        jobs = self.chosen_jobs()
+        if not jobs or self.working:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._start(f"dismissing {len(jobs)} job(s)…")
+                self._dismiss(jobs)
+
+        self.app.push_screen(ConfirmDialog(
+            f"Dismiss {len(jobs)} module job(s)?",
+            "They leave the queue and are never retried; the services stay as they are.",
+            yes="dismiss"), answered)
+
+    def _start(self, text: str) -> None:
+        self.working = True
+        self.refresh_bindings()
+        self.query_one("#list-status", Static).update(text)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="module-queue",
+          description="retry module jobs")
+    def _retry(self, jobs: list[int]) -> None:
+        app = self.app
+        try:
+            with connection():
+                lines, failing = retry_jobs(jobs, login=app.login, clock=app.clock,
+                                            settings=app.settings)
+        except Exception as exc:  # noqa: BLE001 - said in a dialog
+            self.post_message(self.Done("Retry", [str(exc)], True))
+            return
+        self.post_message(self.Done("Retry", lines, failing))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="module-queue",
+          description="dismiss module jobs")
+    def _dismiss(self, jobs: list[int]) -> None:
+        try:
+            with connection():
+                lines = dismiss_jobs(jobs, login=self.app.login)
+        except Exception as exc:  # noqa: BLE001 - said in a dialog
+            self.post_message(self.Done("Dismiss", [str(exc)], True))
+            return
+        self.post_message(self.Done("Dismiss", lines, False))
+
+    def on_module_queue_screen_done(self, message: Done) -> None:
+        self.working = False
+        self.biglist.action_tick_none()
+        text = "\n".join(message.lines)
+        if message.failing:
+            self.app.push_screen(MessageDialog(f"{message.title}: not everything worked", text))
+        else:
+            self.app.notify(text)
+        self.biglist.reload()
+        self.refresh_bindings()

@@ -1,0 +1,1263 @@
+"""The service page (rules §6, §8, §10): every field an admin edits, the module commands,
+addons, move, delete, resend welcome, a cancellation request, and the upgrade screen.
+
+Rules live in `models.services`, `models.cancellations`, `models.prorata` and the provisioning
+runner; this module reads the service in a thread worker, asks them, and shows the database's
+answer. A save names the version it opened: if another admin saved meanwhile the save is
+refused and what was typed stays on screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pendulum
+from peewee import JOIN
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Checkbox, DataTable, Footer, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from models import promotions, services
+from models.cancellations import CANCELLABLE, process_date, request_cancellation, set_auto_terminate
+from models.cycles import Cycle
+from models.db import connection, database
+from models.errors import HostdeskError, StaleRecordError, ValidationError
+from models.invoicing import unpaid_lines_of_item
+from models.money import format_money
+from models.orders import orderable_products
+from models.parsing import parse_int_id
+from models.permissions import (
+    DELETE_SERVICES,
+    EDIT_SERVICES,
+    MANAGE_CANCELLATIONS,
+    SERVER_OPERATIONS,
+    UPGRADE_ORDERS,
+    find_admin,
+    has_permission,
+    require,
+)
+from models.prorata import create_prorata_invoices, plan_prorata
+from models.schema import (
+    CancellationRequest,
+    CatalogAddon,
+    CatalogAddonPrice,
+    CatalogAddonProduct,
+    Client,
+    ConfigOption,
+    ConfigOptionChoice,
+    Domain,
+    InvoiceLine,
+    ItemType,
+    Product,
+    ProductPrice,
+    Promotion,
+    Server,
+    Service,
+    ServiceAddon,
+    ServiceConfigOption,
+    ServiceStatus,
+)
+from models.settings import Settings
+from tui.screens.base import HostdeskScreen
+from tui.screens.invoices import ConfirmDialog
+from tui.widgets.cells import fit, status_look
+from tui.widgets.command_bar import BarCommand, CommandBar
+from tui.widgets.dialogs import (
+    FieldsDialog,
+    MessageDialog,
+    PromptDialog,
+    TypedConfirmDialog,
+    error_messages,
+)
+from tui.widgets.order_client_picker import ClientPicker
+
+# Module commands and their keys (ux.md); `r` renew is the module's Renew.
+MODULE_KEYS = (("c", "create"), ("s", "suspend"), ("u", "unsuspend"), ("t", "terminate"),
+               ("p", "change_package"), ("w", "change_password"), ("r", "renew"))
+MODULE_COMMANDS = frozenset(command for _, command in MODULE_KEYS)
+CUSTOM_KEYS = tuple(str(n) for n in range(1, 10))
+SERVICE_ACTIONS = (("U", "upgrade", "Upgrade/Downgrade"), ("m", "move", "Move"),
+                   ("D", "delete", "Delete"), ("W", "welcome", "Resend welcome"),
+                   ("x", "cancel_request", "Request cancellation"), ("a", "add_addon", "Add addon"))
+
+# (name, label, widget kind); the left column, then the right one.
+LEFT_FIELDS = (
+    ("product", "Product", "select"),
+    ("server", "Server", "select"),
+    ("domain", "Domain", "input"),
+    ("dedicated_ip", "Dedicated IP", "input"),
+    ("username", "Username", "input"),
+    ("password", "Password", "password"),
+    ("status", "Status", "select"),
+    ("registration_date", "Registration date", "input"),
+    ("quantity", "Quantity", "input"),
+    ("subscription_id", "Subscription id", "input"),
+    ("admin_notes", "Admin notes", "input"),
+)
+RIGHT_FIELDS = (
+    ("first_payment_amount", "First payment", "input"),
+    ("recurring_amount", "Recurring amount", "input"),
+    ("billing_cycle", "Billing cycle", "select"),
+    ("next_due_date", "Next due date", "input"),
+    ("payment_method", "Payment method", "input"),
+    ("promotion", "Promotion code", "input"),
+    ("override_suspend_until", "Override suspend until", "input"),
+    ("suspension_reason", "Suspension reason", "input"),
+    ("auto_terminate_end_of_cycle", "Auto-terminate", "checkbox"),
+    ("auto_terminate_reason", "Auto-terminate reason", "input"),
+)
+FIELDS = LEFT_FIELDS + RIGHT_FIELDS
+PLACEHOLDERS = {
+    "password": "unchanged (type a new one to set it)",
+    "registration_date": "YYYY-MM-DD",
+    "next_due_date": "YYYY-MM-DD",
+    "override_suspend_until": "YYYY-MM-DD, never or 00/00/0000; empty: off",
+    "promotion": "code (ctrl+o picks one)",
+    "quantity": "1",
+}
+CYCLE_CHOICES = [(c.label, c.value) for c in Cycle]
+STATUS_CHOICES = [(s.capitalize(), s) for s in ServiceStatus.ALL]
+
+
+# --- what the screen reads ---------------------------------------------------------------------
+
+
+@dataclass
+class ServiceView:
+    """One service as its page shows it, read in one go."""
+
+    service: Service
+    product: Product
+    client: Client
+    promotion_code: str
+    products: list[tuple[str, int]]
+    servers: list[tuple[str, int]]
+    addons: list[ServiceAddon]
+    catalog_addons: list[tuple[str, int]]
+    availability: dict[str, tuple[bool, str]]
+    labels: dict[str, str]
+    open_request: CancellationRequest | None
+    process_on: pendulum.Date | None
+    recurring_how: str
+    first_how: str
+    config_options: list[tuple[str, str]]
+    unpaid_lines: int
+    domain_record: bool  # a domain of the client has the service's name (auto-renew tick)
+
+    @property
+    def cancellable(self) -> tuple[bool, str]:
+        service = self.service
+        if self.open_request is not None:
+            return False, f"request #{self.open_request.id} is already open"
+        if service.billing_cycle == Cycle.FREE.value:
+            return False, "free services take no cancellation requests"
+        if service.status not in CANCELLABLE:
+            return False, f"the service is {service.status}"
+        return True, ""
+
+
+def form_values(service: Service, promotion_code: str) -> dict[str, str]:
+    """The fields as the page shows them (and as `parse_service_form` reads them back)."""
+    if service.override_suspend:
+        override = (service.override_suspend_until.isoformat()
+                    if service.override_suspend_until else "never")
+    else:
+        override = ""
+    return {
+        "product": str(service.product_id),
+        "server": str(service.server_id or ""),
+        "domain": service.domain,
+        "dedicated_ip": service.dedicated_ip,
+        "username": service.username,
+        "password": "",
+        "status": service.status,
+        "registration_date": service.registration_date.isoformat(),
+        "quantity": str(service.quantity),
+        "subscription_id": service.subscription_id,
+        "admin_notes": service.admin_notes,
+        "first_payment_amount": str(service.first_payment_amount),
+        "recurring_amount": str(service.recurring_amount),
+        "billing_cycle": service.billing_cycle,
+        "next_due_date": service.next_due_date.isoformat() if service.next_due_date else "",
+        "payment_method": service.payment_method,
+        "promotion": promotion_code,
+        "override_suspend_until": override,
+        "suspension_reason": service.suspension_reason,
+        "auto_terminate_end_of_cycle": "yes" if service.auto_terminate_end_of_cycle else "no",
+        "auto_terminate_reason": service.auto_terminate_reason,
+    }
+
+
+def price_explanations(service: Service, promotion: Promotion | None,
+                       currency: str) -> tuple[str, str]:
+    """How the recurring and first payment amounts compare with what the catalog gives now
+    (`models.services.recurring_price`, `models.promotions.discount_for`)."""
+    def money(amount: Decimal) -> str:
+        return format_money(amount, currency)
+
+    cycle = Cycle(service.billing_cycle)
+    if cycle is Cycle.FREE:
+        return "free cycle: nothing is billed", "free cycle: nothing is billed"
+    row = ProductPrice.get_or_none((ProductPrice.product == service.product_id)
+                                   & (ProductPrice.cycle == cycle.value))
+    if row is None:
+        why = f"the product has no {cycle.label} price, so this amount is the service's own"
+        return why, why
+    with_options = services.recurring_price(service.product_id, cycle.value, service.id)
+    options = with_options - row.price
+    discount = promotions.discount_for(promotion, with_options, row.setup_fee)
+    catalog_recurring = with_options - discount.recurring
+    parts = f"product {money(row.price)} ({cycle.label})"
+    if options:
+        parts += f" + options {money(options)}"
+    if discount.recurring:
+        parts += f" − promotion {money(discount.recurring)}"
+    if service.recurring_amount == catalog_recurring:
+        recurring = f"= {parts}"
+    else:
+        recurring = (f"custom price; the catalog gives {money(catalog_recurring)} = {parts} "
+                     "(tick auto recalculate to use it)")
+    catalog_first = with_options + row.setup_fee - discount.first
+    first_parts = f"price {money(with_options)} + setup fee {money(row.setup_fee)}"
+    if discount.first:
+        first_parts += f" − promotion {money(discount.first)}"
+    if service.first_payment_amount == catalog_first:
+        first = f"= {first_parts}"
+    else:
+        first = f"as ordered; the catalog now gives {money(catalog_first)} = {first_parts}"
+    return recurring, first
+
+
+def _catalog_addons(product_id: int) -> list[tuple[str, int]]:
+    """Catalog addons offered for the product (linked to it, or linked to no product)."""
+    linked = CatalogAddonProduct.select(CatalogAddonProduct.addon)
+    rows = (CatalogAddon.select()
+            .where(CatalogAddon.id.in_(CatalogAddonProduct.select(CatalogAddonProduct.addon)
+                                       .where(CatalogAddonProduct.product == product_id))
+                   | CatalogAddon.id.not_in(linked))
+            .order_by(CatalogAddon.name).limit(200))
+    addons = list(rows)
+    prices: dict[int, list[str]] = {}
+    for price in (CatalogAddonPrice.select()
+                  .where(CatalogAddonPrice.addon.in_([a.id for a in addons] or [0]))):
+        prices.setdefault(price.addon_id, []).append(f"{price.price} {price.cycle}")
+    return [(f"{a.name} ({', '.join(prices.get(a.id, [])) or 'no price'})", a.id) for a in addons]
+
+
+def _config_options(service_id: int) -> list[tuple[str, str]]:
+    rows = (ServiceConfigOption
+            .select(ServiceConfigOption.quantity, ConfigOption.name, ConfigOption.option_type,
+                    ConfigOptionChoice.name.alias("choice"))
+            .join(ConfigOption).switch(ServiceConfigOption)
+            .join(ConfigOptionChoice, JOIN.LEFT_OUTER)
+            .where(ServiceConfigOption.service == service_id)
+            .order_by(ConfigOption.sort_order, ConfigOption.id).dicts())
+    return [(r["name"], str(r["quantity"]) if r["option_type"] == "quantity"
+             else (r["choice"] or "—")) for r in rows]
+
+
+def load_service_view(service_id: int, login: str, currency: str) -> ServiceView | None:
+    from automation.provisioning.runner import command_availability, command_labels
+
+    service = Service.get_or_none(Service.id == service_id)
+    if service is None:
+        return None
+    product = Product.get_by_id(service.product_id)
+    products = orderable_products()
+    if product.id not in {p.id for p in products}:
+        products.insert(0, product)  # a retired or hidden product is still where it is
+    promotion = Promotion.get_or_none(Promotion.id == service.promotion_id) \
+        if service.promotion_id else None
+    open_request = (CancellationRequest.select()
+                    .where((CancellationRequest.service == service.id)
+                           & (CancellationRequest.status == "open")).first())
+    if open_request is not None:
+        open_request.service = service
+    addons = list(ServiceAddon.select().where(ServiceAddon.service == service.id)
+                  .order_by(ServiceAddon.id).limit(500))
+    unpaid = len(unpaid_lines_of_item(ItemType.SERVICE, service.id))
+    for addon in addons:
+        unpaid += len(unpaid_lines_of_item(ItemType.ADDON, addon.id))
+    recurring_how, first_how = price_explanations(service, promotion, currency)
+    return ServiceView(
+        service=service, product=product, client=Client.get_by_id(service.client_id),
+        promotion_code=promotion.code if promotion else "",
+        products=[(f"{p.group_name} / {p.name}" if p.group_name else p.name, p.id)
+                  for p in products],
+        servers=[(f"{s.name} ({s.module})", s.id)
+                 for s in Server.select().order_by(Server.name).limit(500)],
+        addons=addons, catalog_addons=_catalog_addons(product.id),
+        availability=command_availability(service, find_admin(login)),
+        labels=command_labels(service), open_request=open_request,
+        process_on=process_date(open_request) if open_request else None,
+        recurring_how=recurring_how, first_how=first_how,
+        config_options=_config_options(service.id), unpaid_lines=unpaid,
+        domain_record=bool(service.domain) and Domain.select().where(
+            (Domain.client == service.client_id) & (Domain.name == service.domain)).exists())
+
+
+# --- saving ------------------------------------------------------------------------------------
+
+
+def save_service_page(service_id: int, version: int, changed: dict[str, str], *, login: str,
+                      today: pendulum.Date, settings: Settings, auto_recalculate: bool = False,
+                      create_prorata: bool = False) -> str:
+    """Write what the admin changed on the page, in one transaction; returns what was done.
+
+    The auto-terminate tick goes through `models.cancellations.set_auto_terminate` (it also
+    cancels the unpaid lines); a new next due date with "create prorata invoice" ticked
+    becomes a prorata invoice instead (the date moves when it is paid, rules §3).
+    """
+    admin = find_admin(login)
+    require(admin, EDIT_SERVICES)
+    changed = dict(changed)
+    auto_terminate = changed.pop("auto_terminate_end_of_cycle", None)
+    with database.atomic():
+        edit = services.parse_service_form(changed)
+        plan = None
+        if create_prorata and "next_due_date" in edit.values:
+            new_ndd = edit.values.pop("next_due_date")
+            if new_ndd is None:
+                raise ValidationError("next_due_date", "a prorata invoice needs the new date")
+            plan = plan_prorata([(ItemType.SERVICE, service_id, new_ndd)], settings)
+            if plan.refused:
+                raise ValidationError("next_due_date", plan.refused[0][2])
+        if edit.values or edit.password is not None or auto_recalculate:
+            saved = services.save_service(service_id, version, edit, admin,
+                                          auto_recalculate=auto_recalculate)
+        else:
+            saved = Service.get_or_none((Service.id == service_id) & (Service.version == version))
+            if saved is None:
+                raise StaleRecordError(f"service #{service_id} was changed by someone else since "
+                                       "you opened it; nothing was saved — reload to see their "
+                                       "changes")
+        done = [f"Service #{service_id} saved"]
+        if auto_recalculate:
+            done.append(f"recurring amount recalculated: "
+                        f"{format_money(saved.recurring_amount, settings.currency)}")
+        if auto_terminate is not None:
+            enabled = auto_terminate == "yes"
+            set_auto_terminate(service_id, enabled, saved.auto_terminate_reason, login)
+            done.append("auto-terminate at end of cycle " + ("on" if enabled else "off"))
+        if plan is not None:
+            ids = create_prorata_invoices(plan, today, admin_login=login,
+                                          company_name=settings.company_name)
+            line = plan.lines[0]
+            amount = format_money(line.amount, settings.currency)
+            done.append(f"prorata invoice #{ids[0]} for {amount} ({line.label}); the next due "
+                        "date moves when it is paid")
+    return "; ".join(done)
+
+
+# --- dialogs of the service page -----------------------------------------------------------------
+
+
+class MoveDialog(FieldsDialog):
+    TITLE = "Move the service to another client"
+
+    def __init__(self, view: ServiceView, login: str) -> None:
+        super().__init__()
+        self.view, self.login = view, login
+        self.INTRO = (f"Service #{view.service.id} ({view.service.domain or 'no domain'}) of "
+                      f"{view.client.display_name} (#{view.client.id}). Its invoices stay with "
+                      "the current client.")
+
+    def fields(self) -> ComposeResult:
+        yield self.label("New owner: type a name, email or #id, then pick with ↑/↓ and enter")
+        yield ClientPicker(id="move-client")
+        yield self.error_line("client")
+        yield Checkbox(f"Cancel the current client's {self.view.unpaid_lines} unpaid invoice "
+                       "line(s) of this service and its addons", False,
+                       id="field-cancel_old_unpaid", compact=True,
+                       disabled=self.view.unpaid_lines == 0)
+
+    def on_mount(self) -> None:
+        self.query_one(ClientPicker).input.focus()
+
+    def values(self) -> dict:
+        values = super().values()
+        picker = self.query_one(ClientPicker)
+        values["client"] = str(picker.chosen.id) if picker.chosen else picker.input.value
+        return values
+
+    def submit(self, values: dict) -> str:
+        target = parse_int_id(values["client"].strip().lstrip("#"), "client")
+        moved = services.move_service(self.view.service.id, target, find_admin(self.login),
+                                      cancel_old_unpaid=values["cancel_old_unpaid"])
+        client = Client.get_by_id(moved.client_id)
+        return f"Service #{moved.id} moved to {client.display_name} (#{client.id})"
+
+
+class AddAddonDialog(FieldsDialog):
+    TITLE = "Add an addon"
+    INTRO = ("Pick a catalog addon (its price and cycle; choose a cycle when it has several) "
+             "or “custom” and type the name, price and cycle.")
+
+    def __init__(self, view: ServiceView, login: str, today: pendulum.Date) -> None:
+        super().__init__()
+        self.view, self.login, self.today = view, login, today
+
+    def fields(self) -> ComposeResult:
+        choices = [("Custom addon (name, price, cycle below)", 0), *self.view.catalog_addons]
+        yield self.label("Addon")
+        yield Select(choices, value=0, allow_blank=False, id="field-catalog", compact=True)
+        yield self.error_line("addon")
+        yield self.label("Name (custom)")
+        yield Input("", id="field-name", compact=True, classes="dialog--input")
+        yield self.error_line("name")
+        yield self.label("Price per cycle (custom)")
+        yield Input("", id="field-price", compact=True, classes="dialog--input",
+                    placeholder="e.g. 4.00")
+        yield self.error_line("price")
+        yield self.label("Billing cycle")
+        yield Select(CYCLE_CHOICES, id="field-cycle", allow_blank=True, compact=True,
+                     prompt="the catalog's (or choose)")
+        yield self.error_line("cycle")
+        yield Checkbox("Generate invoice", True, id="field-generate_invoice", compact=True)
+
+    def submit(self, values: dict) -> str:
+        catalog_id = values["catalog"] or None
+        addon = services.add_addon(
+            self.view.service.id, find_admin(self.login), self.today,
+            catalog_addon_id=catalog_id, name=values["name"], price=values["price"],
+            cycle=values["cycle"], generate_invoice=values["generate_invoice"])
+        line = (InvoiceLine.select().where((InvoiceLine.item_type == ItemType.ADDON)
+                                           & (InvoiceLine.item_id == addon.id)).first())
+        invoice = f"; invoice #{line.invoice_id}" if line else "; no invoice"
+        return (f"Addon “{addon.name}” added ({addon.recurring_amount} {addon.billing_cycle})"
+                f"{invoice}")
+
+
+class EditAddonDialog(FieldsDialog):
+    TITLE = "Edit the addon"
+    ADDON_FIELDS = (("name", "Name"), ("recurring_amount", "Recurring amount"),
+                    ("billing_cycle", "Billing cycle"), ("status", "Status"),
+                    ("next_due_date", "Next due date (YYYY-MM-DD)"),
+                    ("termination_date", "Termination date (only terminated/cancelled)"),
+                    ("notes", "Notes"))
+
+    def __init__(self, addon: ServiceAddon, login: str) -> None:
+        super().__init__()
+        self.addon, self.login = addon, login
+        self.initial = {
+            "name": addon.name, "recurring_amount": str(addon.recurring_amount),
+            "billing_cycle": addon.billing_cycle, "status": addon.status,
+            "next_due_date": addon.next_due_date.isoformat() if addon.next_due_date else "",
+            "termination_date": (addon.termination_date.isoformat()
+                                 if addon.termination_date else ""),
+            "notes": addon.notes,
+        }
+
+    def fields(self) -> ComposeResult:
+        for name, label in self.ADDON_FIELDS:
+            yield self.label(label)
+            yield Input(self.initial[name], id=f"field-{name}", compact=True,
+                        classes="dialog--input")
+            yield self.error_line(name)
+
+    def submit(self, values: dict) -> str | None:
+        changed = {k: v for k, v in values.items() if v != self.initial[k]}
+        if not changed:
+            return None
+        addon = services.edit_addon(self.addon.id, self.addon.version, changed,
+                                    find_admin(self.login))
+        return f"Addon #{addon.id} “{addon.name}” saved"
+
+
+class CancellationDialog(FieldsDialog):
+    TITLE = "Request cancellation"
+
+    def __init__(self, view: ServiceView, login: str, settings: Settings) -> None:
+        super().__init__()
+        self.view, self.login, self.settings = view, login, settings
+        service = view.service
+        self.INTRO = (f"Service #{service.id} ({service.domain or 'no domain'}) of "
+                      f"{view.client.display_name}. Its {view.unpaid_lines} unpaid invoice "
+                      "line(s) are cancelled now; the daily run cancels the service (end of "
+                      f"period: on its next due date {service.next_due_date or '—'}).")
+
+    def fields(self) -> ComposeResult:
+        yield self.label("Type")
+        yield Select([("End of billing period", "end_of_period"), ("Immediate", "immediate")],
+                     value="end_of_period", allow_blank=False, id="field-type", compact=True)
+        yield self.error_line("type")
+        yield self.label("Reason")
+        yield Input("", id="field-reason", compact=True, classes="dialog--input")
+        yield self.error_line("reason")
+        note = "" if self.view.domain_record else " (no domain record of this client matches)"
+        yield Checkbox(f"Turn off the domain's auto-renew{note}", False,
+                       id="field-disable_domain_auto_renew", compact=True)
+
+    def submit(self, values: dict) -> str:
+        require(find_admin(self.login), MANAGE_CANCELLATIONS)
+        request = request_cancellation(
+            self.view.service.id, values["type"], values["reason"], requested_by=self.login,
+            disable_domain_auto_renew=values["disable_domain_auto_renew"],
+            admin_notice_email=self.settings.admin_notice_email,
+            company_name=self.settings.company_name)
+        return (f"Cancellation request #{request.id} ({request.type.replace('_', ' ')}) filed "
+                f"for service #{self.view.service.id}")
+
+
+class PromotionPicker(ModalScreen[str | None], inherit_bindings=False):
+    """The promotion codes (at most 200, newest first); enter takes one."""
+
+    DEFAULT_CSS = """
+    PromotionPicker { align: center middle; }
+    PromotionPicker > Vertical { width: 90%; max-width: 90; height: auto; max-height: 80%;
+                                 border: round $accent; background: $surface; padding: 0 1; }
+    PromotionPicker OptionList { height: auto; max-height: 16; border: none; }
+    """
+    BINDINGS = [Binding("escape", "close", "Cancel", id="promotion_picker.close")]
+
+    class Loaded(Message):
+        def __init__(self, rows: list[tuple[str, str]]) -> None:
+            super().__init__()
+            self.rows = rows
+
+    def __init__(self, currency: str) -> None:
+        super().__init__()
+        self.currency = currency
+        self.codes: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("Promotion codes (enter takes one, escape closes)", style="bold"))
+            yield OptionList(Option("loading…", disabled=True), id="promotions", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+        self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, description="read promotions")
+    def _load(self) -> None:
+        with connection():
+            rows = [(p.code, f"{p.code} · {promotions.describe(p, self.currency)}"
+                     + (f" · until {p.expiry_date}" if p.expiry_date else ""))
+                    for p in Promotion.select().order_by(Promotion.id.desc()).limit(200)]
+        self.post_message(self.Loaded(rows))
+
+    def on_promotion_picker_loaded(self, message: Loaded) -> None:
+        options = self.query_one(OptionList)
+        options.clear_options()
+        self.codes = [""] + [code for code, _ in message.rows]
+        options.add_option(Option("(no promotion)"))
+        options.add_options(Option(Text(label)) for _, label in message.rows)
+        options.highlighted = 0
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        if event.option_index < len(self.codes):
+            self.dismiss(self.codes[event.option_index])
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class AddonTable(DataTable):
+    """The service's addons. Enter edits the highlighted one, d deletes it."""
+
+    HELP_NAME = "the addons"
+    HELP = "Enter edits the highlighted addon; d deletes it; a adds one."
+    BINDINGS = [Binding("d,delete", "screen.delete_addon", "Delete addon", id="addons.delete")]
+
+
+# --- the screen -----------------------------------------------------------------------------------
+
+
+def _status_text(status: str) -> Text:
+    look = status_look(status)
+    styles = {"active": "bold green", "pending": "bold yellow", "suspended": "bold dark_orange",
+              "closed": "dim", "fraud": "bold red"}
+    return Text(status.upper(), style=styles.get(look or "", "bold"))
+
+
+class ServiceScreen(HostdeskScreen):
+    """One service: its fields (ctrl+s saves), module commands, addons and actions."""
+
+    DEFAULT_CSS = """
+    ServiceScreen #service-header { height: auto; padding: 0 1; }
+    ServiceScreen #service-body { height: 1fr; }
+    ServiceScreen #service-form { height: auto; }
+    ServiceScreen .form-column { height: auto; width: 1fr; padding: 0 1; }
+    ServiceScreen .field-row { height: 1; }
+    ServiceScreen .field-label { width: 24; color: $text-muted; }
+    ServiceScreen .field-row > Input, ServiceScreen .field-row > Select,
+    ServiceScreen .field-row > Checkbox { width: 1fr; }
+    ServiceScreen .field-error { color: $text-error; height: auto; padding-left: 24; }
+    ServiceScreen .field-how { color: $text-muted; height: auto; padding-left: 24; }
+    ServiceScreen #save-options { height: auto; padding: 0 1; }
+    ServiceScreen #save-options > Checkbox { width: auto; margin-right: 2; }
+    ServiceScreen .section-title { padding: 0 1; margin-top: 1; text-style: bold;
+                                   color: $text-muted; }
+    ServiceScreen #config-options { height: auto; padding: 0 1; color: $text-muted; }
+    ServiceScreen #addons { height: auto; max-height: 10; }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", tooltip="write the fields in one transaction",
+                id="service.save"),
+        Binding("ctrl+r", "reload", "Reload", tooltip="discard unsaved edits and re-read",
+                id="service.reload"),
+        Binding("ctrl+o", "pick_promotion", "Pick promotion", show=False,
+                id="service.pick_promotion"),
+        *(Binding(key, f"module('{command}')", command.replace("_", " ").title(), show=False,
+                  id=f"service.{command}") for key, command in MODULE_KEYS),
+        *(Binding(key, f"custom({n})", f"Module command {key}", show=False,
+                  id=f"service.custom{key}") for n, key in enumerate(CUSTOM_KEYS)),
+        *(Binding(key, action, label, show=False, id=f"service.{action}")
+          for key, action, label in SERVICE_ACTIONS),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, view: ServiceView | None, error: Exception | None = None, *,
+                     refill: bool = False) -> None:
+            super().__init__()
+            self.view = view
+            self.error = error
+            self.refill = refill
+
+    class Saved(Message):
+        def __init__(self, text: str, error: Exception | None) -> None:
+            super().__init__()
+            self.text = text
+            self.error = error
+
+    class CommandDone(Message):
+        def __init__(self, command: str, result, error: Exception | None) -> None:
+            super().__init__()
+            self.command = command
+            self.result = result
+            self.error = error
+
+    class ActionDone(Message):
+        def __init__(self, text: str, error: Exception | None, *, gone: bool = False) -> None:
+            super().__init__()
+            self.text = text
+            self.error = error
+            self.gone = gone
+
+    def __init__(self, service_id: int) -> None:
+        super().__init__(id=f"service-{service_id}")
+        self.service_id = service_id
+        self.view: ServiceView | None = None
+        self.loaded_form: dict[str, str] = {}
+        self.version: int | None = None
+        self.running: str | None = None  # the module command on its way
+        self.busy = False  # a save or another action on its way
+        self._filling = False
+
+    # --- layout ------------------------------------------------------------------------------
+
+    @property
+    def heading(self) -> str:
+        return f"Service #{self.service_id}"
+
+    @property
+    def HELP(self) -> str:  # noqa: N802 - read by the help screen like the class attribute
+        text = ("The service page. Letters run the commands on the bar while the bar or the "
+                "addons have focus (tab moves into the fields, escape back out). ctrl+s saves "
+                "every field in one transaction; if someone else saved this service since you "
+                "opened it, the save is refused and your typing stays. Override suspend until "
+                "takes a date, `never` or `00/00/0000`. Tick “create prorata invoice” to "
+                "bill a new next due date instead of moving it now.")
+        reasons = self.query_one(CommandBar).reasons() if self.is_mounted else []
+        if reasons:
+            text += "\n\nGreyed now:\n" + "\n".join(f"• {label}: {why}" for label, why in reasons)
+        return text
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(self.heading)
+        yield Static("loading…", id="service-header")
+        yield CommandBar(id="command-bar")
+        yield Static("", id="service-state", classes="status-line")
+        with VerticalScroll(id="service-body"):
+            with Horizontal(id="service-form"):
+                for column, fields in (("form-left", LEFT_FIELDS), ("form-right", RIGHT_FIELDS)):
+                    with Vertical(id=column, classes="form-column"):
+                        for name, label, kind in fields:
+                            with Horizontal(classes="field-row"):
+                                yield Label(label, classes="field-label")
+                                yield self._field_widget(name, kind)
+                            yield self._hidden_line(f"error-{name}", "field-error")
+                            if name in ("first_payment_amount", "recurring_amount"):
+                                yield self._hidden_line(f"how-{name}", "field-how")
+            with Horizontal(id="save-options"):
+                yield Checkbox("Auto recalculate on save", False, id="auto-recalculate",
+                               compact=True)
+                yield Checkbox("Create prorata invoice for a new next due date", False,
+                               id="create-prorata", compact=True)
+            yield Static("", id="form-error", classes="field-error")
+            yield Static("", id="config-options")
+            yield Label("Addons (a adds · enter edits · d deletes)", classes="section-title")
+            yield AddonTable(id="addons", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    @staticmethod
+    def _hidden_line(widget_id: str, classes: str) -> Static:
+        line = Static("", id=widget_id, classes=classes)
+        line.display = False
+        return line
+
+    @staticmethod
+    def _field_widget(name: str, kind: str):
+        widget_id = f"field-{name}"
+        if kind == "select":
+            choices = {"status": STATUS_CHOICES, "billing_cycle": CYCLE_CHOICES}.get(name, [])
+            # Products and servers arrive with the service; until then the list is empty.
+            return Select(choices, id=widget_id, compact=True,
+                          allow_blank=name in ("product", "server"),
+                          prompt="(none)" if name == "server" else "choose")
+        if kind == "checkbox":
+            return Checkbox("at the end of the cycle (reason below)", False, id=widget_id,
+                            compact=True)
+        return Input("", id=widget_id, compact=True, password=(kind == "password"),
+                     placeholder=PLACEHOLDERS.get(name, ""))
+
+    def on_mount(self) -> None:
+        table = self.query_one(AddonTable)
+        for key, title in (("id", "ID"), ("name", "Addon"), ("cycle", "Cycle"),
+                           ("amount", "Recurring"), ("status", "Status"), ("due", "Next due")):
+            table.add_column(title, key=key)
+        self.query_one(CommandBar).focus()
+        self.load()
+
+    def on_resize(self) -> None:
+        wide = self.size.width >= 110
+        self.query_one("#service-form").styles.layout = "horizontal" if wide else "vertical"
+
+    def on_screen_resume(self) -> None:
+        if self.view is not None:
+            self.load()
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        self._load()
+
+    def action_reload(self) -> None:
+        self._load(refill=True)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="service-load",
+          description="read the service")
+    def _load(self, refill: bool = False) -> None:
+        app = self.app
+        try:
+            with connection():
+                view = load_service_view(self.service_id, app.login, app.settings.currency)
+        except Exception as exc:  # noqa: BLE001 - said on screen
+            self.post_message(self.Loaded(None, exc))
+            return
+        self.post_message(self.Loaded(view, refill=refill))
+
+    def on_service_screen_loaded(self, message: Loaded) -> None:
+        if message.error is not None:
+            self.query_one("#service-header", Static).update(
+                Text(f"Could not read service #{self.service_id}: {message.error}"))
+            return
+        view = message.view
+        if view is None:
+            self.view = None
+            self.query_one("#service-header", Static).update(
+                f"Service #{self.service_id} does not exist (any more).")
+            self._show_bar()
+            self.refresh_bindings()
+            return
+        first = self.view is None
+        keep_typing = not first and self.dirty and not message.refill
+        self.view = view
+        self._show_header(view)
+        self._show_addons(view)
+        self._show_explanations(view)
+        if keep_typing:
+            # What was typed stays, with the version it was typed against: if the service
+            # changed meanwhile, saving is refused rather than overwriting the change.
+            state = self.query_one("#service-state", Static)
+            if view.service.version != self.version and not str(state.render()).startswith(
+                    "Not saved"):
+                state.update("The service changed while you were editing; your edits are kept "
+                             "(ctrl+r discards them and shows the stored values).")
+        else:
+            self._fill_form(view)
+        self._show_bar()
+        self.refresh_bindings()
+
+    def _show_header(self, view: ServiceView) -> None:
+        service, client, currency = view.service, view.client, self.app.settings.currency
+        first = Text.assemble((f"#{service.id} ", "bold"), (service.domain or "no domain", "bold"),
+                              f" · {view.product.name} · ", _status_text(service.status),
+                              f" · {format_money(service.recurring_amount, currency)} "
+                              f"{Cycle(service.billing_cycle).label}")
+        second = Text(f"Client #{client.id} {client.display_name} · next due "
+                      f"{service.next_due_date or '—'} · module {view.product.module or 'none'}",
+                      no_wrap=True, overflow="ellipsis")
+        lines = [first, second]
+        notes = []
+        if view.open_request is not None:
+            when = view.process_on or "the next daily run"
+            notes.append(f"Cancellation request #{view.open_request.id} "
+                         f"({view.open_request.type.replace('_', ' ')}) open: processed {when}")
+        if service.auto_terminate_end_of_cycle:
+            notes.append(f"Auto-terminates on {service.next_due_date or 'the next run'}")
+        if service.status == ServiceStatus.SUSPENDED and service.suspension_reason:
+            notes.append(f"Suspended: {service.suspension_reason}")
+        if notes:
+            lines.append(Text(" · ".join(notes), style="bold yellow"))
+        self.query_one("#service-header", Static).update(Text("\n").join(lines))
+
+    def _show_addons(self, view: ServiceView) -> None:
+        table = self.query_one(AddonTable)
+        cursor = table.cursor_row
+        table.clear()
+        currency = self.app.settings.currency
+        for addon in view.addons:
+            table.add_row(Text(str(addon.id), justify="right"), Text(fit(addon.name, 30).rstrip()),
+                          Text(Cycle(addon.billing_cycle).label),
+                          Text(format_money(addon.recurring_amount, currency), justify="right"),
+                          _status_text(addon.status),
+                          Text(str(addon.next_due_date or "—")), key=str(addon.id))
+        if view.addons:
+            table.move_cursor(row=min(cursor, len(view.addons) - 1))
+        options = self.query_one("#config-options", Static)
+        options.update("Configurable options: " + (", ".join(f"{n}: {v}" for n, v in
+                                                             view.config_options)
+                                                   if view.config_options else "none")
+                       + " (change them with U, upgrade/downgrade)")
+
+    def _show_explanations(self, view: ServiceView) -> None:
+        for name, how in (("recurring_amount", view.recurring_how),
+                          ("first_payment_amount", view.first_how)):
+            line = self.query_one(f"#how-{name}", Static)
+            line.update(Text(how))
+            line.display = True
+
+    def _fill_form(self, view: ServiceView) -> None:
+        values = form_values(view.service, view.promotion_code)
+        self._filling = True
+        try:
+            self.query_one("#field-product", Select).set_options(view.products)
+            self.query_one("#field-server", Select).set_options(view.servers)
+            for name, _label, kind in FIELDS:
+                widget = self.query_one(f"#field-{name}")
+                value = values[name]
+                if kind == "select":
+                    widget.value = (int(value) if name in ("product", "server") and value
+                                    else (value or Select.NULL))
+                elif kind == "checkbox":
+                    widget.value = value == "yes"
+                else:
+                    widget.value = value
+            self.query_one("#auto-recalculate", Checkbox).value = False
+            self.query_one("#create-prorata", Checkbox).value = False
+        finally:
+            self._filling = False
+        self.loaded_form = values
+        self.version = view.service.version
+        self._clear_errors()
+
+    # --- the form ----------------------------------------------------------------------------
+
+    def read_form(self) -> dict[str, str]:
+        form = {}
+        for name, _label, kind in FIELDS:
+            widget = self.query_one(f"#field-{name}")
+            if kind == "select":
+                form[name] = "" if widget.value is Select.NULL else str(widget.value)
+            elif kind == "checkbox":
+                form[name] = "yes" if widget.value else "no"
+            else:
+                form[name] = widget.value
+        return form
+
+    def changed_fields(self) -> dict[str, str]:
+        if not self.loaded_form:
+            return {}
+        return {k: v for k, v in self.read_form().items() if v != self.loaded_form.get(k)}
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.changed_fields())
+
+    def _clear_errors(self) -> None:
+        for line in self.query(".field-error"):
+            line.update("")
+            if line.id != "form-error":
+                line.display = False
+
+    def _show_errors(self, exc: Exception) -> None:
+        general, focused = [], False
+        for field_name, message in error_messages(exc):
+            target = self.query(f"#error-{field_name}") if field_name else None
+            if target:
+                line = target.first()
+                line.update(Text(message))
+                line.display = True
+                if not focused:
+                    self.query_one(f"#field-{field_name}").focus()
+                    focused = True
+            else:
+                general.append(message if not field_name else f"{field_name}: {message}")
+        self.query_one("#form-error", Static).update(Text("\n".join(general)))
+
+    def action_save(self) -> None:
+        if self.view is None or self.busy:
+            return
+        changed = self.changed_fields()
+        recalc = self.query_one("#auto-recalculate", Checkbox).value
+        prorata = self.query_one("#create-prorata", Checkbox).value
+        if not changed and not recalc:
+            self.app.notify("Nothing changed: nothing to save.")
+            return
+        self.busy = True
+        self._clear_errors()
+        self.query_one("#service-state", Static).update("saving…")
+        self.refresh_bindings()
+        self._save(changed, self.version, recalc, prorata)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="service-save",
+          description="save the service")
+    def _save(self, changed: dict[str, str], version: int, recalc: bool, prorata: bool) -> None:
+        app = self.app
+        try:
+            with connection():
+                text = save_service_page(self.service_id, version, changed, login=app.login,
+                                         today=app.clock.today(), settings=app.settings,
+                                         auto_recalculate=recalc, create_prorata=prorata)
+        except Exception as exc:  # noqa: BLE001 - every refusal is shown
+            self.post_message(self.Saved("", exc))
+            return
+        self.post_message(self.Saved(text, None))
+
+    def on_service_screen_saved(self, message: Saved) -> None:
+        self.busy = False
+        state = self.query_one("#service-state", Static)
+        if message.error is None:
+            state.update(Text(message.text))
+            self.app.notify(message.text)
+            self._load(refill=True)
+        elif isinstance(message.error, StaleRecordError):
+            state.update(Text("Not saved: " + str(message.error), style="bold red"))
+            self.app.push_screen(MessageDialog("Not saved", f"{message.error}. Your edits are "
+                                               "still on the page; ctrl+r shows the stored "
+                                               "values (and drops your edits)."))
+        else:
+            state.update(Text("Not saved: see the messages under the fields", style="bold red")
+                         if isinstance(message.error, HostdeskError) else
+                         Text(f"Not saved: {message.error}", style="bold red"))
+            self._show_errors(message.error)
+        self.refresh_bindings()
+
+    def action_pick_promotion(self) -> None:
+        def chosen(code: str | None) -> None:
+            if code is not None:
+                self.query_one("#field-promotion", Input).value = code
+
+        self.app.push_screen(PromotionPicker(self.app.settings.currency), chosen)
+
+    def action_back(self) -> None:
+        focused = self.focused
+        if focused is not None and focused.id and focused.id.startswith("field-"):
+            self.query_one(CommandBar).focus()  # out of the fields first, keeping what was typed
+            return
+        if self.dirty:
+            def answered(discard: bool | None) -> None:
+                if discard:
+                    self.app.action_back()
+
+            self.app.push_screen(ConfirmDialog(
+                "Leave the service page?", "Your edits are not saved: they will be lost.",
+                yes="discard them"), answered)
+            return
+        super().action_back()
+
+    # --- which commands apply ------------------------------------------------------------------
+
+    def _permission(self, permission: str) -> tuple[bool, str]:
+        if has_permission(self.app.admin, permission):
+            return True, ""
+        return False, f"needs the permission “{permission}”"
+
+    def _module_state(self, command: str) -> tuple[bool, str]:
+        view = self.view
+        if view is None:
+            return False, "the service is not loaded"
+        if self.running is not None:
+            label = view.labels.get(self.running, self.running)
+            return False, f"{label} is running"
+        return view.availability.get(command, (False, "the module has no such command"))
+
+    def _action_state(self, action: str) -> tuple[bool, str]:
+        view = self.view
+        if view is None:
+            return False, "the service is not loaded"
+        if self.busy:
+            return False, "another change is on its way"
+        if action == "upgrade":
+            return self._permission(UPGRADE_ORDERS)
+        if action in ("move", "welcome", "add_addon", "save"):
+            return self._permission(EDIT_SERVICES)
+        if action == "delete":
+            ok, why = self._permission(DELETE_SERVICES)
+            if ok and self.running is not None:
+                return False, "a module command is running"
+            return ok, why
+        if action == "cancel_request":
+            ok, why = self._permission(MANAGE_CANCELLATIONS)
+            return view.cancellable if ok else (ok, why)
+        return True, ""
+
+    def custom_commands(self) -> list[str]:
+        """The module's own commands, in its order (keys 1…9)."""
+        if self.view is None:
+            return []
+        return [c for c in self.view.labels if c not in MODULE_COMMANDS][:len(CUSTOM_KEYS)]
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "module":
+            return True if self._module_state(parameters[0])[0] else None
+        if action == "custom":
+            commands = self.custom_commands()
+            index = parameters[0]
+            if index >= len(commands):
+                return False  # no such key for this module: hidden
+            return True if self._module_state(commands[index])[0] else None
+        if action in {a for _, a, _ in SERVICE_ACTIONS} | {"save"}:
+            return True if self._action_state(action)[0] else None
+        if action == "delete_addon":
+            ok = self.view is not None and self.view.addons and not self.busy \
+                and has_permission(self.app.admin, DELETE_SERVICES)
+            return True if ok else None
+        return super().check_action(action, parameters)
+
+    def _show_bar(self) -> None:
+        bar = self.query_one(CommandBar)
+        view = self.view
+        if view is None:
+            bar.show([])
+            return
+        module = []
+        for key, command in MODULE_KEYS:
+            ok, why = self._module_state(command)
+            module.append(BarCommand(key, view.labels.get(command, command), ok, why,
+                                     running=self.running == command))
+        for key, command in zip(CUSTOM_KEYS, self.custom_commands()):
+            ok, why = self._module_state(command)
+            module.append(BarCommand(key, view.labels.get(command, command), ok, why,
+                                     running=self.running == command))
+        actions = []
+        for key, action, label in SERVICE_ACTIONS:
+            ok, why = self._action_state(action)
+            actions.append(BarCommand(key, label, ok, why))
+        bar.show([("Module", module), ("Service", actions)])
+
+    # --- module commands ------------------------------------------------------------------------
+
+    def action_module(self, command: str) -> None:
+        view = self.view
+        if view is None or not self._module_state(command)[0]:
+            return
+        service = view.service
+        if command == "suspend":
+            self.app.push_screen(PromptDialog(
+                f"Suspend service #{service.id}", f"{service.domain or 'no domain'} · "
+                f"{view.client.display_name}. The module suspends the account.",
+                "Reason (leave blank for non-payment: it is unsuspended when paid)",
+                yes="suspend"),
+                lambda reason: reason is not None and self._run_command("suspend", reason=reason))
+        elif command == "terminate":
+            self.app.push_screen(TypedConfirmDialog(
+                f"Terminate service #{service.id}?",
+                f"{view.product.name} · {service.domain or 'no domain'} of "
+                f"{view.client.display_name}. The module removes the account from the server "
+                f"and its {len(view.addons)} addon(s) are cancelled.",
+                [str(service.id), service.domain], "terminate it"),
+                lambda yes: yes and self._run_command("terminate"))
+        elif command == "change_password":
+            self.app.push_screen(PromptDialog(
+                f"Change the password of service #{service.id}",
+                f"The module sets it on the server for user “{service.username or '—'}”.",
+                "New password", yes="change it", password=True, required=True),
+                lambda password: password and self._run_command("change_password",
+                                                                new_password=password))
+        else:
+            self._run_command(command)
+
+    def action_custom(self, index: int) -> None:
+        commands = self.custom_commands()
+        if index < len(commands) and self._module_state(commands[index])[0]:
+            self._run_command(commands[index])
+
+    def _run_command(self, command: str, **arguments) -> None:
+        if self.running is not None:
+            return
+        self.running = command
+        label = self.view.labels.get(command, command) if self.view else command
+        self.query_one("#service-state", Static).update(Text(f"{label} running…", style="bold"))
+        self._show_bar()
+        self.refresh_bindings()
+        self._module_worker(command, arguments)
+
+    @work(thread=True, exit_on_error=False, group="module-command",
+          description="run a module command")
+    def _module_worker(self, command: str, arguments: dict) -> None:
+        from automation.provisioning.runner import run_command
+
+        app = self.app
+        try:
+            with connection():
+                result = run_command(self.service_id, command, admin_login=app.login,
+                                     clock=app.clock, settings=app.settings, source="admin",
+                                     **arguments)
+        except Exception as exc:  # noqa: BLE001 - a refusal is shown, never swallowed
+            self.post_message(self.CommandDone(command, None, exc))
+            return
+        self.post_message(self.CommandDone(command, result, None))
+
+    def on_service_screen_command_done(self, message: CommandDone) -> None:
+        self.running = None
+        label = self.view.labels.get(message.command, message.command) if self.view else \
+            message.command
+        state = self.query_one("#service-state", Static)
+        if message.error is not None:
+            state.update(Text(f"{label} refused: {message.error}", style="bold red"))
+            self.app.push_screen(MessageDialog(f"{label} refused", str(message.error)))
+        elif message.result.success:
+            text = f"{label} succeeded" + (f": {message.result.message}"
+                                           if message.result.message else "")
+            state.update(Text(text))
+            self.app.notify(text)
+        else:
+            state.update(Text(f"{label} failed: {message.result.message}", style="bold red"))
+            self.app.push_screen(MessageDialog(
+                f"{label} failed", f"{message.result.message}\n\nThe service was not changed."))
+        self._show_bar()
+        self.refresh_bindings()
+        self.load()
+
+    # --- service actions ----------------------------------------------------------------------
+
+    def action_upgrade(self) -> None:
+        from tui.screens.upgrade import UpgradeScreen
+
+        if self.view is not None:
+            self.app.push_screen(UpgradeScreen(self.service_id))
+
+    def _after_dialog(self, text: str | None) -> None:
+        if text:
+            self.query_one("#service-state", Static).update(Text(text))
+            self.app.notify(text)
+        self.load()
+
+    def action_move(self) -> None:
+        if self.view is not None:
+            self.app.push_screen(MoveDialog(self.view, self.app.login), self._after_dialog)
+
+    def action_add_addon(self) -> None:
+        if self.view is not None:
+            self.app.push_screen(AddAddonDialog(self.view, self.app.login, self.app.clock.today()),
+                                 self._after_dialog)
+
+    def action_cancel_request(self) -> None:
+        if self.view is not None:
+            self.app.push_screen(CancellationDialog(self.view, self.app.login, self.app.settings),
+                                 self._after_dialog)
+
+    def _highlighted_addon(self) -> ServiceAddon | None:
+        if self.view is None or not self.view.addons:
+            return None
+        row = self.query_one(AddonTable).cursor_row
+        return self.view.addons[row] if 0 <= row < len(self.view.addons) else None
+
+    @on(DataTable.RowSelected, "#addons")
+    def _edit_addon(self) -> None:
+        addon = self._highlighted_addon()
+        if addon is None:
+            return
+        if not has_permission(self.app.admin, EDIT_SERVICES):
+            self.app.notify(f"Editing an addon needs “{EDIT_SERVICES}”.", severity="error")
+            return
+        self.app.push_screen(EditAddonDialog(addon, self.app.login), self._after_dialog)
+
+    def action_delete_addon(self) -> None:
+        addon = self._highlighted_addon()
+        if addon is None:
+            return
+        self.app.push_screen(ConfirmDialog(
+            "Delete this addon?",
+            f"Addon #{addon.id} “{addon.name}” of service #{self.service_id} is deleted (its "
+            "invoices stay). The record is kept in the activity log.",
+            yes="delete it"),
+            lambda yes: yes and self._act(lambda: self._delete_addon(addon.id)))
+
+    def _delete_addon(self, addon_id: int) -> str:
+        services.delete_addon(addon_id, find_admin(self.app.login))
+        return f"Addon #{addon_id} deleted"
+
+    def action_welcome(self) -> None:
+        self._act(self._welcome)
+
+    def _welcome(self) -> str:
+        services.resend_welcome(self.service_id, find_admin(self.app.login),
+                                company_name=self.app.settings.company_name)
+        client = Client.get_by_id(Service.get_by_id(self.service_id).client_id)
+        return f"Welcome email queued again for {client.email}"
+
+    def action_delete(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        service = view.service
+        self.app.push_screen(TypedConfirmDialog(
+            f"Delete service #{service.id}?",
+            f"{view.product.name} · {service.domain or 'no domain'} of "
+            f"{view.client.display_name}, with its {len(view.addons)} addon(s), is deleted from "
+            "hostdesk. The server account is NOT touched (the module is not called). The whole "
+            "record is kept in the activity log.", [str(service.id), service.domain], "delete it"),
+            lambda yes: yes and self._act(self._delete, gone=True))
+
+    def _delete(self) -> str:
+        services.delete_service(self.service_id, find_admin(self.app.login))
+        return (f"Service #{self.service_id} deleted; the server account was not touched and the "
+                "record is in the activity log")
+
+    def _act(self, job, *, gone: bool = False) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        self.query_one("#service-state", Static).update("working…")
+        self.refresh_bindings()
+        self._action_worker(job, gone)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="service-action",
+          description="change the service")
+    def _action_worker(self, job, gone: bool) -> None:
+        try:
+            with connection():
+                text = job()
+        except Exception as exc:  # noqa: BLE001 - said on screen
+            self.post_message(self.ActionDone("", exc))
+            return
+        self.post_message(self.ActionDone(text, None, gone=gone))
+
+    def on_service_screen_action_done(self, message: ActionDone) -> None:
+        self.busy = False
+        if message.error is not None:
+            self.query_one("#service-state", Static).update(
+                Text(f"Refused: {message.error}", style="bold red"))
+            self.app.push_screen(MessageDialog("Refused", str(message.error)))
+        else:
+            self.query_one("#service-state", Static).update(Text(message.text))
+            self.app.notify(message.text)
+            if message.gone:
+                self.loaded_form = {}
+                self.app.action_back()
+                return
+        self.refresh_bindings()
+        self.load()
