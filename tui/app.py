@@ -74,6 +74,7 @@ class AreaCommands(Provider):
                    lambda key=area.key: app.go(key))
         yield ("Search everything", "ctrl+k · clients, services, domains, invoices",
                app.action_global_search)
+        yield ("New order", "N on the orders list · add a new order", app.action_new_order)
         yield ("Help", "F1 · the keys of this screen", app.action_help)
 
     async def discover(self) -> Hits:
@@ -181,6 +182,14 @@ class HostdeskApp(App[int], inherit_bindings=False):
             from tui.screens.invoices import InvoiceListScreen
 
             return InvoiceListScreen()
+        if area.key == "module_queue":
+            from tui.screens.module_queue import ModuleQueueScreen
+
+            return ModuleQueueScreen()
+        if area.key == "cancellations":
+            from tui.screens.cancellation_queue import CancellationQueueScreen
+
+            return CancellationQueueScreen()
         screen_class = AutomationScreen if area.key == "automation" else ListScreen
         return screen_class(area, SOURCES[area.key]())
 
@@ -190,7 +199,26 @@ class HostdeskApp(App[int], inherit_bindings=False):
 
             self.push_screen(InvoiceScreen(record_id))
             return
+        if kind == "services":
+            from tui.screens.service import ServiceScreen
+
+            self.push_screen(ServiceScreen(record_id))
+            return
+        if kind == "clients":
+            from tui.screens.client_summary import ClientSummaryScreen
+
+            self.push_screen(ClientSummaryScreen(record_id))
+            return
         self.push_screen(DetailScreen(SOURCES[kind](), record_id))
+
+    def action_new_order(self, client_id: int | None = None) -> None:
+        from models.permissions import ADD_ORDER
+        from tui.screens.order_form import OrderFormScreen
+
+        if not has_permission(self.admin, ADD_ORDER):
+            self.notify(f"New orders need the permission “{ADD_ORDER}”.", severity="error")
+            return
+        self.push_screen(OrderFormScreen(client_id=client_id))
 
     def action_go_chord(self) -> None:
         def chosen(area_key: str | None) -> None:

@@ -11,7 +11,8 @@ from models.schema import Client
 from tui.screens.areas import AREAS
 from tui.screens.chord import GoChordScreen
 from tui.screens.dashboard import DashboardScreen
-from tui.screens.detail import DetailScreen
+from tui.screens.client_summary import ClientSummaryScreen
+from tui.screens.service import ServiceScreen
 from tui.screens.help import HelpScreen
 from tui.screens.lists import ListScreen
 from tui.screens.no_access import NoAccessScreen
@@ -176,8 +177,7 @@ def test_global_search_finds_a_client_and_opens_it(catalog, app_for):
             assert f"{len(app.screen.hits)} found for “lovel”" in text, text
             await pilot.press("enter")
             await settle(pilot)
-            assert isinstance(app.screen, DetailScreen)
-            assert app.screen.row_id == ada.id
+            assert isinstance(app.screen, ClientSummaryScreen) and app.screen.client_id == ada.id
             assert "ada@analytical.example" in screen_text(app)
             await pilot.press("escape")
             await settle(pilot)
@@ -199,8 +199,7 @@ def test_global_search_by_id_and_by_domain_then_escape(catalog, app_for):
             assert [h.title for h in hits[:8]] == [f"site-{n}.example" for n in range(129, 121, -1)]
             await pilot.press("down", "down", "enter")  # into the results, second hit
             await settle(pilot)
-            assert isinstance(app.screen, DetailScreen)
-            assert app.screen.source.name == "services"
+            assert isinstance(app.screen, ServiceScreen)
             assert "site-128.example" in screen_text(app)
             await pilot.press("escape", "ctrl+k", *"#1")
             await pilot.pause(0.3)

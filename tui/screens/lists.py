@@ -16,7 +16,6 @@ from models.db import connection
 from models.listing import ListSource, automation_warning
 from tui.screens.areas import Area
 from tui.screens.base import HostdeskScreen
-from tui.screens.detail import DetailScreen
 from tui.widgets.biglist import BigList
 
 SEARCH_DELAY = 0.25  # seconds of quiet typing before the list is searched
@@ -31,7 +30,27 @@ class ListScreen(HostdeskScreen):
     BINDINGS = [
         Binding("slash", "search_list", "Search", id="list-screen.search"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="list-screen.reload"),
+        Binding("N", "new_order", "New order", id="list-screen.new_order"),
+        Binding("M", "mass_update", "Mass update", id="list-screen.mass_update",
+                tooltip="change fields or run a module command on the ticked or matching services"),
     ]
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "new_order":
+            return self.area.key in ("orders", "clients")
+        if action == "mass_update":
+            return self.area.key == "services"
+        return super().check_action(action, parameters)
+
+    def action_new_order(self) -> None:
+        self.app.action_new_order()
+
+    def action_mass_update(self) -> None:
+        from models.selection import Selection
+        from tui.screens.mass_update import MassUpdateScreen
+
+        self.app.push_screen(MassUpdateScreen(Selection(self.source, self.biglist.filter),
+                                              ticked=sorted(self.biglist.ticked)))
 
     def __init__(self, area: Area, source: ListSource) -> None:
         super().__init__(name=area.key, id=f"area-{area.key}")
@@ -79,7 +98,7 @@ class ListScreen(HostdeskScreen):
 
     @on(BigList.Opened)
     def open_row(self, message: BigList.Opened) -> None:
-        self.app.push_screen(DetailScreen(self.source, message.row_id))
+        self.app.open_record(self.area.key, message.row_id)
 
     # --- search ---------------------------------------------------------------------
 
