@@ -8,7 +8,7 @@ from decimal import Decimal
 import pendulum
 
 from models.schema import Invoice, Service
-from tui.screens.detail import DetailScreen
+from tui.screens.service import ServiceScreen
 from tui.screens.lists import SEARCH_DELAY, ListScreen
 from tui.widgets.biglist import BigList
 from tests.tui.conftest import run, screen_text, settle
@@ -74,7 +74,7 @@ def test_paging_keys_walk_the_list_in_database_order(catalog, app_for):
             assert biglist.cursor == 1 and shown_ids(biglist) == ids[:height]
             await pilot.press("enter")
             await settle(pilot)
-            assert isinstance(app.screen, DetailScreen) and app.screen.row_id == ids[1]
+            assert isinstance(app.screen, ServiceScreen) and app.screen.service_id == ids[1]
             assert Service.get_by_id(ids[1]).domain in screen_text(app)
 
     run(scenario())
