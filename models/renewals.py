@@ -34,6 +34,8 @@ from models.schema import (
     ItemType,
     LineKind,
     Product,
+    ProductPrice,
+    Promotion,
     Service,
     ServiceAddon,
     ServiceStatus,
@@ -357,13 +359,46 @@ def _bill_chunk(client_ids, today, settings, horizon, standard, admin_login, dry
                     return RenewalResult(invoices=len(groups),
                                          lines=sum(len(g[3]) for g in groups.values()),
                                          amount=sum_money(s.amount for g in groups.values() for s in g[3]))
-                return write_invoices(groups, today, admin_login=admin_login,
-                                      send_emails=send_emails, company_name=settings.company_name)
+                written = write_invoices(groups, today, admin_login=admin_login,
+                                         send_emails=send_emails, company_name=settings.company_name)
+                _count_promotion_renewals(groups, admin_login)
+                return written
         except IntegrityError as exc:
             # Someone billed one of these periods meanwhile; the next selection excludes it.
             last_error = exc
     return RenewalResult(failures=[{"item": f"clients {client_ids[0]}–{client_ids[-1]}",
                                     "error": f"could not bill: {last_error}"}])
+
+
+def _count_promotion_renewals(groups: dict, admin_login: str) -> None:
+    """A promotion that recurs for N renewals: count the discounted renewals just billed, and
+    after the N-th put the service back on the catalog price for its cycle."""
+    billed = defaultdict(int)
+    for _, _, _, specs in groups.values():
+        for spec in specs:
+            if spec.item_type == ItemType.SERVICE:
+                billed[spec.item_id] += 1
+    if not billed:
+        return
+    limited = (Service.select(Service, Promotion).join(Promotion)
+               .where(Service.id.in_(list(billed)) & (Promotion.recurring == True)  # noqa: E712
+                      & (Promotion.recur_for > 0) & (Service.promotion_uses < Promotion.recur_for)))
+    for service in limited:
+        uses = min(service.promotion_uses + billed[service.id], service.promotion.recur_for)
+        changes = {"promotion_uses": uses}
+        if uses >= service.promotion.recur_for:
+            price = ProductPrice.get_or_none((ProductPrice.product == service.product_id)
+                                             & (ProductPrice.cycle == service.billing_cycle))
+            if price is not None:
+                changes["recurring_amount"] = price.price
+        Service.update(**changes, version=Service.version + 1).where(Service.id == service.id).execute()
+        if "recurring_amount" in changes:
+            audit.record(admin_login, "service.promotion_ended", "service", service.id,
+                         client_id=service.client_id,
+                         description=f"promotion {service.promotion.code} discounted its last "
+                                     f"renewal; the price is {changes['recurring_amount']} again",
+                         before={"recurring_amount": service.recurring_amount},
+                         after={"recurring_amount": changes["recurring_amount"]})
 
 
 # --- invoice selected items early ------------------------------------------------------------

@@ -270,9 +270,8 @@ def resend_welcome(service_id: int, admin: Admin, *, company_name: str = "") -> 
         client = Client.get_by_id(service.client_id)
         template = product.welcome_email or f"welcome_{product.type}"
         context = {"client": client, "service": service, "product": product,
-                   "company_name": company_name}
-        if service.password:
-            context["password"] = secrets.decrypt(service.password)
+                   "company_name": company_name,
+                   "password": secrets.decrypt(service.password) if service.password else ""}
         queue_email(template, to=client.email, client_id=client.id, related_type="service",
                     related_id=service.id, context=context)
         audit.record(admin.login, "service.resend_welcome", "service", service.id,

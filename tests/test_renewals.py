@@ -190,3 +190,24 @@ def test_invoice_selected_items_early(db):
     assert "already invoiced" in again.refused[0][2]
     # the daily run does not bill those periods a second time
     assert run(NDD.add(months=3)).invoices == 0
+
+
+def test_a_promotion_recurring_for_two_renewals_then_the_catalog_price(db):
+    from models.schema import Promotion, Service
+
+    product = make.product(prices={"monthly": "20.00"})
+    promo = Promotion.create(code="HALF2", type="percentage", value=D("50.00"), recurring=True,
+                             recur_for=2)
+    service = make.service(product_row=product, next_due_date=NDD, recurring_amount=D("10.00"),
+                           promotion=promo)
+    amounts = []
+    day = NDD
+    for _ in range(4):
+        run(day)
+        invoice = Invoice.select().order_by(Invoice.id.desc()).get()
+        amounts.append(invoice.total)
+        invoicing.record_payment(invoice.id, str(invoice.total), date=day, method="card",
+                                 admin_login="t")
+        day = Service.get_by_id(service.id).next_due_date
+    assert amounts == [D("10.00"), D("10.00"), D("20.00"), D("20.00")]
+    assert Service.get_by_id(service.id).promotion_uses == 2

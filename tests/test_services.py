@@ -171,7 +171,11 @@ def test_addon_termination_date_only_when_terminated(admin):
 
 def test_resend_welcome_queues_the_product_email(admin):
     product = make.product(type="vps")
-    service = make.service(product_row=product, password=secrets.encrypt("pw"))
+    service = make.service(product_row=product, password=secrets.encrypt("pw-9f3"))
     services.resend_welcome(service.id, admin)
     email = EmailOutbox.get()
     assert email.template == "welcome_vps" and email.related_id == service.id
+    assert "pw-9f3" in email.body
+    no_password = make.service(product_row=product, password="")
+    services.resend_welcome(no_password.id, admin)
+    assert EmailOutbox.select().count() == 2
