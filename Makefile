@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/hostdesk --db sqlite:///$(DEMO_DB) demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -23,11 +23,20 @@ def pytest_addoption(parser):
         default=os.environ.get("HOSTDESK_TEST_ENGINES", ",".join(ENGINES)),
         help="comma separated database engines to run the database tests on",
     )
+    parser.addoption(
+        "--screen-engines",
+        default=os.environ.get("HOSTDESK_TEST_SCREEN_ENGINES", "sqlite"),
+        help="engines for the screen (Pilot) tests under tests/tui; the rules under them are "
+             "covered on every engine by the database tests",
+    )
 
 
 def pytest_generate_tests(metafunc):
     if "engine" in metafunc.fixturenames:
-        engines = [e for e in metafunc.config.getoption("engines").split(",") if e]
+        option = "screen_engines" if "/tests/tui/" in str(metafunc.definition.path) else "engines"
+        chosen = metafunc.config.getoption(option).split(",")
+        allowed = metafunc.config.getoption("engines").split(",")
+        engines = [e for e in chosen if e and e in allowed]
         metafunc.parametrize("engine", engines, scope="session")
 
 
