@@ -147,7 +147,8 @@ def maintenance(ctx: RunContext) -> TaskResult:
     if is_postgres():
         database.execute_sql("ANALYZE")
         return TaskResult(done=1, details={"analyzed": True})
-    database.execute_sql("PRAGMA optimize")
+    with database.atomic():  # takes the write lock up front (waits), instead of upgrading
+        database.execute_sql("PRAGMA optimize")
     merged = search.tidy_index() if ctx.today.day_of_week == pendulum.WeekDay.SUNDAY else 0
     return TaskResult(done=1, details={"search_index_steps": merged})
 

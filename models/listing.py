@@ -27,6 +27,7 @@ from models.schema import (
     ClientStatus,
     CronRun,
     Domain,
+    EmailOutbox,
     Invoice,
     InvoiceStatus,
     ModuleJob,
@@ -438,6 +439,37 @@ class ModuleJobSource(ListSource):
         return d
 
 
+class EmailSource(ListSource):
+    """The email outbox and log: what was queued, sent, or failed and will be retried."""
+
+    name, title, model = "email", "Email log", EmailOutbox
+    search_hint = "#id or recipient"
+    columns = (
+        Column("id", "ID", 7, ID),
+        Column("to_address", "To", 22, flex=True),
+        Column("subject", "Subject", 28, priority=1),
+        Column("attempts", "Tries", 5, NUMBER, priority=3),
+        Column("last_error", "Last error", 24, priority=2),
+        Column("status", "Status", 8, STATUS),
+        Column("created", "Queued", 10, DATE),
+    )
+
+    def select(self):
+        return EmailOutbox.select(EmailOutbox.id, EmailOutbox.to_address, EmailOutbox.subject,
+                                  EmailOutbox.attempts, EmailOutbox.last_error,
+                                  EmailOutbox.status, EmailOutbox.created_at.alias("created"))
+
+    def search(self, term):
+        row_id = as_id(term)
+        if row_id is not None:
+            return EmailOutbox.id == row_id
+        return prefix_of(EmailOutbox.to_address, term.lower())
+
+    def to_row(self, d):
+        d["last_error"] = " ".join((d["last_error"] or "").split())
+        return d
+
+
 class ActivitySource(ListSource):
     name, title, model = "activity", "Activity log", ActivityLog
     search_hint = "#id or object, e.g. service 42"
@@ -513,7 +545,8 @@ def run_summary(report_json: str, dry_run: bool = False) -> str:
 SOURCES: dict[str, type[ListSource]] = {
     source.name: source
     for source in (ClientSource, ServiceSource, DomainSource, OrderSource, InvoiceSource,
-                   CancellationSource, ModuleJobSource, ActivitySource, CronRunSource)
+                   CancellationSource, ModuleJobSource, EmailSource, ActivitySource,
+                   CronRunSource)
 }
 
 
@@ -529,6 +562,7 @@ class DashboardCounts:
     invoices_overdue: int
     cancellations_open: int
     module_jobs_waiting: int  # queued or failed
+    emails_waiting: int  # queued or failed, not yet sent
     activity_today: int
 
 
@@ -549,6 +583,7 @@ def dashboard_counts(today: pendulum.Date) -> DashboardCounts:
         module_jobs_waiting=ModuleJob.select()
         .where(ModuleJob.status.in_(("queued", "failed"))).count(),
         activity_today=ActivityLog.select().where(ActivityLog.at >= start_of_day).count(),
+        emails_waiting=EmailOutbox.select().where(EmailOutbox.status.in_(("queued", "failed"))).count(),
     )
 
 

@@ -182,6 +182,10 @@ class HostdeskApp(App[int], inherit_bindings=False):
             from tui.screens.invoices import InvoiceListScreen
 
             return InvoiceListScreen()
+        if area.key == "email":
+            from tui.screens.email_log import EmailLogScreen
+
+            return EmailLogScreen()
         if area.key == "module_queue":
             from tui.screens.module_queue import ModuleQueueScreen
 

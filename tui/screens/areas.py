@@ -26,6 +26,7 @@ AREAS = (
     Area("cancellations", "x", "Cancellation queue", "open and completed cancellation requests",
          VIEW_CANCELLATIONS),
     Area("module_queue", "m", "Module queue", "module commands waiting for a retry"),
+    Area("email", "e", "Email log", "every email queued, sent or failed, with retry"),
     Area("activity", "l", "Activity log", "who changed what, and when"),
     Area("automation", "a", "Automation status", "the last daily runs"),
 )

@@ -38,6 +38,8 @@ def area_figures(area: Area, counts: DashboardCounts, runs: list[CronRun]) -> st
         return f"{counts.cancellations_open:,} open"
     if area.key == "module_queue":
         return f"{counts.module_jobs_waiting:,} waiting"
+    if area.key == "email":
+        return f"{counts.emails_waiting:,} waiting to be sent"
     if area.key == "activity":
         return f"{counts.activity_today:,} today"
     if area.key == "automation":
