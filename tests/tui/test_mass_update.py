@@ -29,6 +29,7 @@ from tests.test_selection import clone_services
 from tests.test_webhook import endpoint, webhook_service  # noqa: F401 - a fixture
 from tests.tui.conftest import run, screen_text
 from tui.app import make_app
+from tui.screens.client_summary import ClientSummaryScreen
 from tui.screens.invoices import ConfirmDialog
 from tui.screens.mass_update import MassUpdateScreen, Phase
 from tui.widgets.mass_checklist import MassChecklist
@@ -101,13 +102,16 @@ def test_client_services_ndd_change_with_prorata_moves_only_when_paid(db_url, bo
                              recurring_amount=D("15.00"), domain="c.example")
     settings = replace(Settings(), prorata_day_basis=basis.value)
     app = app_for(db_url, settings=settings, today=pendulum.date(2012, 1, 1))
-    # What the client summary passes: the client's service ids (its `M` key is not wired yet).
-    client_ids = [service_a.id, service_b.id, untouched.id]
-
     async def scenario():
         async with app.run_test(size=(120, 36)) as pilot:
-            screen = await open_mass_update(pilot, MassUpdateScreen(client_ids,
-                                                                    label="Ada Lovelace"))
+            await pilot.pause()
+            app.push_screen(ClientSummaryScreen(client.id))
+            await settle(pilot)
+            await pilot.press("M")  # mass update from the client summary
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, MassUpdateScreen)
+            assert "Ada Lovelace" in screen_text(app)
             checklist = screen.query_one(MassChecklist)
             assert checklist.has_focus
             assert [r["id"] for r in checklist.visible_rows()] == [untouched.id, service_b.id,

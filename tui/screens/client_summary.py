@@ -288,6 +288,8 @@ class ClientSummaryScreen(HostdeskScreen):
         Binding("I", "invoice_ticked", "Invoice ticked", tooltip="invoice the ticked services, "
                 "addons and domains now", id="client.invoice_ticked"),
         Binding("o", "new_order", "New order", id="client.new_order"),
+        Binding("M", "mass_update", "Mass update", id="client.mass_update",
+                tooltip="change fields or run a module command on this client's services"),
         Binding("1", "tab('services')", "Services", show=False, id="client.tab_services"),
         Binding("2", "tab('addons')", "Addons", show=False, id="client.tab_addons"),
         Binding("3", "tab('domains')", "Domains", show=False, id="client.tab_domains"),
@@ -417,6 +419,17 @@ class ClientSummaryScreen(HostdeskScreen):
         if action == "new_order":
             return True if self.details is not None else None
         return super().check_action(action, parameters)
+
+    def action_mass_update(self) -> None:
+        from models.selection import Selection
+        from tui.screens.mass_update import MassUpdateScreen
+
+        label = f"client #{self.client_id}"
+        if self.details is not None:
+            label = f"{self.details.client.display_name} ({label})"
+        self.app.push_screen(MassUpdateScreen(Selection.of_client(self.client_id),
+                                              ticked=sorted(self.biglist("services").ticked),
+                                              label=label))
 
     def action_new_order(self) -> None:
         from tui.screens.order_form import OrderFormScreen
