@@ -341,6 +341,8 @@ class Service(BaseModel):
             (("client", "id"), False),
             (("product", "status", "id"), False),
             (("next_due_date", "id"), False),
+            (("server", "id"), False),
+            (("billing_cycle", "id"), False),
         )
 
 

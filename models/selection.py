@@ -14,22 +14,66 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+import pendulum
 from peewee import Expression
 
+from models.cycles import parse_cycle
+from models.errors import ValidationError, ValidationErrors
 from models.listing import NO_FILTER, ListFilter, ListSource, ServiceSource
-from models.schema import Service
+from models.parsing import parse_int_id, parse_optional_date
+from models.schema import Service, ServiceStatus
 
 BATCH = 1_000
 
 
 @dataclass(frozen=True)
 class ServiceFilter(ListFilter):
-    """The services list's search text plus its filters. `ids`: only these services."""
+    """The services list's search text plus its filters. `ids`: only these services.
+    The due date range is inclusive at both ends."""
 
     client_id: int | None = None
     product_id: int | None = None
     status: str = ""
     ids: tuple[int, ...] | None = None
+    billing_cycle: str = ""
+    server_id: int | None = None
+    due_from: pendulum.Date | None = None
+    due_to: pendulum.Date | None = None
+
+    @classmethod
+    def from_inputs(cls, *, text: str = "", status: str = "", product: str = "",
+                    cycle: str = "", server: str = "", due_from: str = "", due_to: str = "",
+                    client: str = "") -> ServiceFilter:
+        """The filter bar as typed (blank = any). Every bad value is reported at once, as
+        ValidationErrors of ValidationError naming the field."""
+        errors: list[ValidationError] = []
+
+        def parsed(parse, *args):
+            try:
+                return parse(*args)
+            except ValidationError as exc:
+                errors.append(exc)
+                return None
+
+        def record_id(typed: str, field: str) -> int | None:
+            typed = (typed or "").strip().lstrip("#")
+            return parsed(parse_int_id, typed, field) if typed else None
+
+        status = (status or "").strip().lower()
+        if status and status not in ServiceStatus.ALL:
+            errors.append(ValidationError("status", f"choose one of {', '.join(ServiceStatus.ALL)}"))
+        chosen_cycle = parsed(parse_cycle, cycle, "cycle") if (cycle or "").strip() else None
+        first = parsed(parse_optional_date, due_from, "due from")
+        last = parsed(parse_optional_date, due_to, "due to")
+        if first and last and last < first:
+            errors.append(ValidationError("due to", "is before “due from”"))
+        flt = cls(text=text or "", status=status, product_id=record_id(product, "product"),
+                  billing_cycle=chosen_cycle.value if chosen_cycle else "",
+                  server_id=record_id(server, "server"), due_from=first, due_to=last,
+                  client_id=record_id(client, "client"))
+        if errors:
+            raise ValidationErrors(errors)
+        return flt
 
     def describe(self) -> str:
         parts = []
@@ -41,6 +85,12 @@ class ServiceFilter(ListFilter):
             parts.append(f"product #{self.product_id}")
         if self.status:
             parts.append(self.status)
+        if self.billing_cycle:
+            parts.append(self.billing_cycle)
+        if self.server_id:
+            parts.append(f"server #{self.server_id}")
+        if self.due_from or self.due_to:
+            parts.append(f"due {self.due_from or '…'} – {self.due_to or '…'}")
         if self.term:
             parts.append(f"search “{self.term}”")
         return ", ".join(parts) or "every service"
@@ -48,7 +98,8 @@ class ServiceFilter(ListFilter):
 
 class FilteredServiceSource(ServiceSource):
     """The services list with `ServiceFilter`'s conditions; each is answered by an index of
-    `service` ((client, id), (product, status, id), (status, next_due_date, id), the key)."""
+    `service` ((client, id), (product, status, id), (status, next_due_date, id),
+    (next_due_date, id), and migration 0006's (server, id) and (billing_cycle, id))."""
 
     def _condition(self, flt: ListFilter) -> Expression | None:
         condition = super()._condition(flt)
@@ -63,6 +114,14 @@ class FilteredServiceSource(ServiceSource):
             parts.append(Service.product == flt.product_id)
         if flt.status:
             parts.append(Service.status == flt.status)
+        if flt.billing_cycle:
+            parts.append(Service.billing_cycle == flt.billing_cycle)
+        if flt.server_id:
+            parts.append(Service.server == flt.server_id)
+        if flt.due_from:
+            parts.append(Service.next_due_date >= flt.due_from)
+        if flt.due_to:
+            parts.append(Service.next_due_date <= flt.due_to)
         for part in parts:
             condition = part if condition is None else (condition & part)
         return condition

@@ -177,11 +177,19 @@ class HostdeskApp(App[int], inherit_bindings=False):
         else:
             self.push_screen(area.key)
 
-    def _area_screen(self, area: Area) -> ListScreen:
+    def _area_screen(self, area: Area) -> Screen:
         if area.key == "invoices":
             from tui.screens.invoices import InvoiceListScreen
 
             return InvoiceListScreen()
+        if area.key == "services":
+            from tui.screens.services_list import ServiceListScreen
+
+            return ServiceListScreen()
+        if area.key in ("products", "servers"):
+            from tui.screens.catalog import ProductListScreen, ServerListScreen
+
+            return ProductListScreen() if area.key == "products" else ServerListScreen()
         if area.key == "email":
             from tui.screens.email_log import EmailLogScreen
 
@@ -212,6 +220,12 @@ class HostdeskApp(App[int], inherit_bindings=False):
             from tui.screens.client_summary import ClientSummaryScreen
 
             self.push_screen(ClientSummaryScreen(record_id))
+            return
+        if kind in ("products", "servers"):
+            from tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
+
+            screen = ProductSettingsScreen if kind == "products" else ServerSettingsScreen
+            self.push_screen(screen(record_id))
             return
         self.push_screen(DetailScreen(SOURCES[kind](), record_id))
 

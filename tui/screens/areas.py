@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.permissions import VIEW_CANCELLATIONS, VIEW_SERVICES
+from models.permissions import EDIT_SERVICES, VIEW_CANCELLATIONS, VIEW_SERVICES
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,9 @@ AREAS = (
     Area("module_queue", "m", "Module queue", "module commands waiting for a retry"),
     Area("email", "e", "Email log", "every email queued, sent or failed, with retry"),
     Area("activity", "l", "Activity log", "who changed what, and when"),
+    Area("products", "p", "Products", "product settings: module, server, emails", EDIT_SERVICES),
+    Area("servers", "v", "Servers", "servers, their module settings, test connection",
+         EDIT_SERVICES),
     Area("automation", "a", "Automation status", "the last daily runs"),
 )
 

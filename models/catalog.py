@@ -1,0 +1,327 @@
+"""Products and servers as the admin configures them (issue 4): the two lists, and the rules
+for saving a product's or a server's settings, module settings included.
+
+Module settings are typed as `key=value` lines and stored as a JSON object. Values of keys
+that name a secret (containing `secret`, `password` or `token`) are stored encrypted
+(`models.secrets`), shown as `[secret]`, and a line left at `[secret]` keeps the stored value.
+
+Which modules exist is the installation's business (`automation.provisioning.registry`), so
+the caller passes their names in: models/ never imports automation/.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from peewee import JOIN
+
+from models import audit, secrets
+from models.db import database
+from models.errors import StaleRecordError, ValidationError, ValidationErrors
+from models.listing import LABEL, NUMBER, Column, ListSource, as_id, lower_prefix
+from models.parsing import clean_text, parse_int_id
+from models.permissions import EDIT_SERVICES, find_admin, require
+from models.schema import EmailTemplate, Product, Server
+
+SECRET_WORDS = ("secret", "password", "token")
+MAX_DAYS = 3650
+_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_YES, _NO = ("yes", "y", "true", "1", "on"), ("no", "n", "false", "0", "off", "")
+
+
+# --- the lists -------------------------------------------------------------------------------
+
+
+class ProductSource(ListSource):
+    name, title, model = "products", "Products", Product
+    search_hint = "name or #id"
+    columns = (
+        Column("id", "ID", 6, NUMBER),
+        Column("name", "Name", 20, flex=True),
+        Column("type", "Type", 9, LABEL, priority=2),
+        Column("module", "Module", 10, LABEL),
+        Column("server", "Server", 14, priority=1),
+        Column("auto_setup", "Auto setup", 10, LABEL, priority=3),
+    )
+
+    def select(self):
+        return (Product.select(Product.id, Product.name, Product.type, Product.module,
+                               Product.auto_setup, Server.name.alias("server"))
+                .join(Server, JOIN.LEFT_OUTER, on=(Product.server == Server.id)))
+
+    def search(self, term):
+        row_id = as_id(term)
+        return Product.id == row_id if row_id is not None else lower_prefix(Product.name, term)
+
+    def to_row(self, d):
+        d["server"] = d.get("server") or "—"
+        return d
+
+
+class ServerSource(ListSource):
+    name, title, model = "servers", "Servers", Server
+    search_hint = "name or #id"
+    columns = (
+        Column("id", "ID", 6, NUMBER),
+        Column("name", "Name", 16, flex=True),
+        Column("hostname", "Hostname", 22, priority=1),
+        Column("ip_address", "IP", 15, priority=2),
+        Column("module", "Module", 10, LABEL),
+        Column("active", "Active", 6, LABEL),
+    )
+
+    def select(self):
+        return Server.select(Server.id, Server.name, Server.hostname, Server.ip_address,
+                             Server.module, Server.active)
+
+    def search(self, term):
+        row_id = as_id(term)
+        return Server.id == row_id if row_id is not None else lower_prefix(Server.name, term)
+
+    def to_row(self, d):
+        d["active"] = "yes" if d["active"] else "no"
+        return d
+
+
+def server_choices() -> list[tuple[str, int]]:
+    """(label, id) of every server, for a picker; hosting companies have a handful."""
+    query = Server.select(Server.id, Server.name, Server.active).order_by(Server.name)
+    return [(name if active else f"{name} (inactive)", server_id)
+            for server_id, name, active in query.tuples()]
+
+
+# --- module settings as text ---------------------------------------------------------------
+
+
+def is_secret_key(key: str) -> bool:
+    return any(word in key.lower() for word in SECRET_WORDS)
+
+
+def settings_text(stored: str) -> str:
+    """Stored JSON settings as `key=value` lines for editing, secrets masked."""
+    try:
+        settings = json.loads(stored or "{}")
+    except ValueError:
+        settings = {}
+    if not isinstance(settings, dict):
+        settings = {}
+    return "\n".join(f"{key}={audit.REDACTED if is_secret_key(key) and value else value}"
+                     for key, value in settings.items())
+
+
+def parse_settings(text: str, field: str, stored: str = "{}") -> dict[str, str]:
+    """`key=value` lines (blank lines and `#` comments skipped) as the dict to store: secrets
+    encrypted, a secret left as `[secret]` keeps its stored value."""
+    try:
+        old = json.loads(stored or "{}")
+    except ValueError:
+        old = {}
+    old = old if isinstance(old, dict) else {}
+    settings: dict[str, str] = {}
+    for number, raw in enumerate((text or "").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, equals, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if not equals:
+            raise ValidationError(field, f"line {number} is not key=value")
+        if not _KEY.fullmatch(key):
+            raise ValidationError(field, f"line {number}: a key is 1–64 letters, digits, _ . -")
+        if key in settings:
+            raise ValidationError(field, f"line {number}: “{key}” is given twice")
+        value = clean_text(value, field, 2000)
+        if is_secret_key(key) and value:
+            value = old.get(key, "") if value == audit.REDACTED else secrets.encrypt(value)
+        settings[key] = value
+    return settings
+
+
+# --- saving ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Form:
+    """A record's editable fields as text, and the version it was read at."""
+
+    record_id: int
+    version: int
+    values: dict[str, str]
+
+
+PRODUCT_FIELDS = ("name", "type", "module", "server", "auto_setup", "welcome_email",
+                  "upgrade_email", "termination_email", "auto_terminate_days",
+                  "allows_quantity", "module_settings")
+SERVER_FIELDS = ("name", "hostname", "ip_address", "module", "settings", "active")
+
+
+def product_form(product_id: int) -> Form:
+    product = _get(Product, product_id, "product")
+    values = {name: str(getattr(product, name)) for name in
+              ("name", "type", "module", "auto_setup", "welcome_email", "upgrade_email",
+               "termination_email", "auto_terminate_days")}
+    values["server"] = str(product.server_id or "")
+    values["allows_quantity"] = "yes" if product.allows_quantity else "no"
+    values["module_settings"] = settings_text(product.module_settings)
+    return Form(product.id, product.version, values)
+
+
+def server_form(server_id: int) -> Form:
+    server = _get(Server, server_id, "server")
+    values = {"name": server.name, "hostname": server.hostname,
+              "ip_address": server.ip_address, "module": server.module,
+              "settings": settings_text(server.settings),
+              "active": "yes" if server.active else "no"}
+    return Form(server.id, server.version, values)
+
+
+def save_product(form: Form, *, admin_login: str, modules: Iterable[str]) -> Product:
+    """Check every field of `form`, then save the product in one transaction with its log row.
+    Raises ValidationErrors (all bad fields), StaleRecordError, PermissionDenied."""
+    require(find_admin(admin_login), EDIT_SERVICES)
+    product = _get(Product, form.record_id, "product")
+    values = _checked(form.values, {
+        "name": lambda v: clean_text(v, "name", 200, required=True),
+        "type": lambda v: _one_of(v, "type", Product.TYPES),
+        "module": lambda v: _one_of(v, "module", tuple(modules)),
+        "server": lambda v: _server_id(v),
+        "auto_setup": lambda v: _one_of(v, "auto_setup", Product.AUTO_SETUP),
+        "welcome_email": lambda v: _template(v, "welcome_email"),
+        "upgrade_email": lambda v: _template(v, "upgrade_email"),
+        "termination_email": lambda v: _template(v, "termination_email"),
+        "auto_terminate_days": lambda v: _days(v),
+        "allows_quantity": lambda v: _yes_no(v, "allows_quantity"),
+        "module_settings": lambda v: json.dumps(
+            parse_settings(v, "module_settings", product.module_settings), sort_keys=True),
+    })
+    return _save(product, values, form.version, admin_login, "product.settings",
+                 f"product {values.get('name', product.name)}")
+
+
+def save_server(form: Form, *, admin_login: str, modules: Iterable[str]) -> Server:
+    """Like `save_product`, for a server; its name is unique."""
+    require(find_admin(admin_login), EDIT_SERVICES)
+    server = _get(Server, form.record_id, "server")
+    values = _checked(form.values, {
+        "name": lambda v: _unique_server_name(v, server.id),
+        "hostname": lambda v: _hostname(v),
+        "ip_address": lambda v: _ip(v),
+        "module": lambda v: _one_of(v, "module", tuple(modules)),
+        "settings": lambda v: json.dumps(parse_settings(v, "settings", server.settings),
+                                         sort_keys=True),
+        "active": lambda v: _yes_no(v, "active"),
+    })
+    return _save(server, values, form.version, admin_login, "server.settings",
+                 f"server {values.get('name', server.name)}")
+
+
+def _save(record, values: dict, version: int, admin_login: str, action: str, what: str):
+    model = type(record)
+    names = list(values)
+    with database.atomic():
+        before = audit.snapshot(record, names)
+        updated = (model.update(**values, version=model.version + 1)
+                   .where((model.id == record.id) & (model.version == version)).execute())
+        if updated != 1:
+            raise StaleRecordError(f"{what} was changed by someone else since you opened it; "
+                                   "reopen it and make your change again")
+        saved = model.get_by_id(record.id)
+        old, new = audit.changed(before, audit.snapshot(saved, names))
+        audit.record(admin_login, action, model._meta.table_name, record.id,
+                     description=f"Settings of {what} saved", before=old, after=new)
+    return saved
+
+
+def _checked(values: dict[str, str], rules: dict[str, Callable[[str], object]]) -> dict:
+    """Every field parsed; every bad one reported together. A field not given is kept."""
+    parsed, errors = {}, []
+    for name, rule in rules.items():
+        if name not in values:
+            continue
+        try:
+            parsed[name] = rule(values[name])
+        except ValidationError as exc:
+            errors.append(exc)
+    if errors:
+        raise ValidationErrors(errors)
+    return parsed
+
+
+def _get(model, record_id: int, field: str):
+    record = model.get_or_none(model.id == record_id)
+    if record is None:
+        raise ValidationError(field, f"there is no {field} #{record_id}")
+    return record
+
+
+def _one_of(value: str, field: str, choices: tuple[str, ...]) -> str:
+    value = (value or "").strip()
+    if value not in choices:
+        raise ValidationError(field, f"choose one of {', '.join(choices)}")
+    return value
+
+
+def _server_id(value: str) -> int | None:
+    text = (value or "").strip().lstrip("#")
+    if not text:
+        return None
+    server_id = parse_int_id(text, "server")
+    if Server.get_or_none(Server.id == server_id) is None:
+        raise ValidationError("server", f"there is no server #{server_id}")
+    return server_id
+
+
+def _template(value: str, field: str) -> str:
+    name = clean_text(value, field, 100)
+    if name and EmailTemplate.get_or_none(EmailTemplate.name == name) is None:
+        raise ValidationError(field, f"there is no email template “{name}”")
+    return name
+
+
+def _days(value: str) -> int:
+    text = (value or "").strip() or "0"
+    if not text.isdigit():
+        raise ValidationError("auto_terminate_days", "is a whole number of days (0 = never)")
+    if int(text) > MAX_DAYS:
+        raise ValidationError("auto_terminate_days", f"must be at most {MAX_DAYS}")
+    return int(text)
+
+
+def _yes_no(value: str | bool, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = (value or "").strip().lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    raise ValidationError(field, "answer yes or no")
+
+
+def _unique_server_name(value: str, server_id: int) -> str:
+    name = clean_text(value, "name", 100, required=True)
+    if Server.select().where((Server.name == name) & (Server.id != server_id)).exists():
+        raise ValidationError("name", f"another server is called “{name}”")
+    return name
+
+
+def _hostname(value: str) -> str:
+    name = clean_text(value, "hostname", 253).lower()
+    labels = name.split(".")
+    if name and not all(re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", p) for p in labels):
+        raise ValidationError("hostname", f"“{name[:40]}” is not a host name")
+    return name
+
+
+def _ip(value: str) -> str:
+    text = clean_text(value, "ip_address", 45)
+    if not text:
+        return ""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValidationError("ip_address", f"“{text}” is not an IP address") from None

@@ -1,0 +1,278 @@
+"""Products and servers (issue 4): a list of each, and a settings screen for one record.
+
+The rules (what a field may hold, secrets, locking, the log) are `models.catalog`'s; these
+screens show the form, send what was typed, and show the errors under their fields.
+"""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Footer, Input, Label, Select, Static, TextArea
+
+from automation.provisioning.registry import available_modules
+from automation.provisioning.runner import check_server_connection
+from models import catalog
+from models.db import connection
+from models.errors import ValidationErrors
+from models.schema import Product
+from tui.screens.areas import BY_KEY
+from tui.screens.base import HostdeskScreen
+from tui.screens.lists import ListScreen
+
+
+class ProductListScreen(ListScreen):
+    HELP = "Every product, newest first. Enter opens its settings (module, server, emails)."
+
+    def __init__(self) -> None:
+        super().__init__(BY_KEY["products"], catalog.ProductSource())
+
+
+class ServerListScreen(ListScreen):
+    HELP = "Every server, newest first. Enter opens its settings; `t` there tests the connection."
+
+    def __init__(self) -> None:
+        super().__init__(BY_KEY["servers"], catalog.ServerSource())
+
+
+# --- the settings forms ------------------------------------------------------------------------
+
+
+class SettingsScreen(HostdeskScreen):
+    """One record's fields, one row each, with its error under it; ctrl+s saves."""
+
+    DEFAULT_CSS = """
+    SettingsScreen #settings-form { padding: 0 1; }
+    SettingsScreen .settings-row { height: auto; }
+    SettingsScreen .settings-row > Label { width: 22; color: $text-muted; }
+    SettingsScreen .settings-row > Input, SettingsScreen .settings-row > Select { width: 1fr; }
+    SettingsScreen .settings-row > TextArea { width: 1fr; height: 6; }
+    SettingsScreen .field-error { color: $text-error; height: auto; margin-left: 22; }
+    SettingsScreen .field-error:empty { display: none; }
+    SettingsScreen #settings-state { height: 1; padding: 0 1; }
+    """
+    BINDINGS = [Binding("ctrl+s", "save", "Save", priority=True, id="settings.save")]
+    TITLE = ""
+    FIELDS: tuple[tuple[str, str], ...] = ()  # (field, label)
+
+    class Loaded(Message):
+        def __init__(self, form: catalog.Form | None, extra: dict, error: str = "") -> None:
+            super().__init__()
+            self.form, self.extra, self.error = form, extra, error
+
+    class Saved(Message):
+        def __init__(self, error: Exception | None) -> None:
+            super().__init__()
+            self.error = error
+
+    def __init__(self, record_id: int) -> None:
+        super().__init__()
+        self.record_id = record_id
+        self.form: catalog.Form | None = None
+        self.modules = list(available_modules())
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(f"{self.TITLE} #{self.record_id}")
+        with VerticalScroll(id="settings-form"):
+            for name, label in self.FIELDS:
+                with Horizontal(classes="settings-row"):
+                    yield Label(label)
+                    yield self.field_widget(name)
+                yield Static("", id=f"error-{name}", classes="field-error")
+        yield Static("loading…", id="settings-state")
+        yield Footer()
+
+    def field_widget(self, name: str):
+        return Input(id=f"field-{name}", compact=True)
+
+    def module_select(self, name: str) -> Select:
+        return Select([(m, m) for m in self.modules], allow_blank=False, id=f"field-{name}",
+                      compact=True)
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-load")
+    def load(self) -> None:
+        try:
+            with connection():
+                form, extra = self.read_form(), self.read_extra()
+        except Exception as exc:  # noqa: BLE001 - said on screen
+            self.post_message(self.Loaded(None, {}, str(exc)))
+            return
+        self.post_message(self.Loaded(form, extra))
+
+    def read_form(self) -> catalog.Form:
+        raise NotImplementedError
+
+    def read_extra(self) -> dict:
+        return {}
+
+    def on_settings_screen_loaded(self, message: Loaded) -> None:
+        state = self.query_one("#settings-state", Static)
+        if message.form is None:
+            state.update(f"Cannot open: {message.error}")
+            return
+        self.form = message.form
+        self.fill(message.extra)
+        for name, _ in self.FIELDS:
+            widget = self.query_one(f"#field-{name}")
+            value = message.form.values.get(name, "")
+            if isinstance(widget, Select):
+                widget.value = value if value else widget.value
+            elif isinstance(widget, TextArea):
+                widget.text = value
+            else:
+                widget.value = value
+        state.update(f"version {message.form.version} · ctrl+s saves")
+        self.query_one(f"#field-{self.FIELDS[0][0]}").focus()
+
+    def fill(self, extra: dict) -> None:
+        """Set a Select's choices read from the database before the values go in."""
+
+    def typed_values(self) -> dict[str, str]:
+        values = {}
+        for name, _ in self.FIELDS:
+            widget = self.query_one(f"#field-{name}")
+            if isinstance(widget, TextArea):
+                values[name] = widget.text
+            elif isinstance(widget, Select):
+                values[name] = "" if widget.value is Select.NULL else str(widget.value)
+            else:
+                values[name] = widget.value
+        return values
+
+    def action_save(self) -> None:
+        if self.form is None:
+            return
+        for name, _ in self.FIELDS:
+            self.query_one(f"#error-{name}", Static).update("")
+        self.query_one("#settings-state", Static).update("saving…")
+        self.save(catalog.Form(self.form.record_id, self.form.version, self.typed_values()))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-save")
+    def save(self, form: catalog.Form) -> None:
+        try:
+            with connection():
+                self.write(form)
+        except Exception as exc:  # noqa: BLE001 - said on screen
+            self.post_message(self.Saved(exc))
+            return
+        self.post_message(self.Saved(None))
+
+    def write(self, form: catalog.Form) -> None:
+        raise NotImplementedError
+
+    def on_settings_screen_saved(self, message: Saved) -> None:
+        state = self.query_one("#settings-state", Static)
+        error = message.error
+        if error is None:
+            self.app.notify(f"{self.TITLE} #{self.record_id} saved")
+            self.load()
+            return
+        if isinstance(error, ValidationErrors):
+            for bad in error.errors:
+                self.query_one(f"#error-{bad.field}", Static).update(bad.message)
+            state.update(f"Not saved: {len(error.errors)} field(s) to fix")
+        else:
+            state.update(f"Not saved: {error}")
+            self.app.notify(str(error), title="Refused", severity="error", timeout=10)
+
+
+class ProductSettingsScreen(SettingsScreen):
+    HELP = ("A product's settings. The module runs its commands for the product's services; "
+            "module settings are key=value lines (keys with secret, password or token are "
+            "stored encrypted and shown as [secret]). ctrl+s saves.")
+    TITLE = "Product"
+    FIELDS = (("name", "Name"), ("type", "Type"), ("module", "Module"), ("server", "Server"),
+              ("auto_setup", "Auto setup"), ("welcome_email", "Welcome email"),
+              ("upgrade_email", "Upgrade email"), ("termination_email", "Termination email"),
+              ("auto_terminate_days", "Auto terminate days"),
+              ("allows_quantity", "Allows quantity"), ("module_settings", "Module settings"))
+
+    def field_widget(self, name: str):
+        if name == "type":
+            return Select([(t, t) for t in Product.TYPES], allow_blank=False, id="field-type",
+                          compact=True)
+        if name == "module":
+            return self.module_select(name)
+        if name == "server":
+            return Select([], prompt="no server", id="field-server", compact=True)
+        if name == "auto_setup":
+            return Select([(a.replace("_", " "), a) for a in Product.AUTO_SETUP],
+                          allow_blank=False, id="field-auto_setup", compact=True)
+        if name == "allows_quantity":
+            return Select([("no", "no"), ("yes", "yes")], allow_blank=False,
+                          id="field-allows_quantity", compact=True)
+        if name == "module_settings":
+            return TextArea(id="field-module_settings", soft_wrap=False)
+        return super().field_widget(name)
+
+    def read_form(self) -> catalog.Form:
+        return catalog.product_form(self.record_id)
+
+    def read_extra(self) -> dict:
+        return {"servers": catalog.server_choices()}
+
+    def fill(self, extra: dict) -> None:
+        self.query_one("#field-server", Select).set_options(
+            [(label, str(server_id)) for label, server_id in extra["servers"]])
+
+    def write(self, form: catalog.Form) -> None:
+        catalog.save_product(form, admin_login=self.app.login, modules=self.modules)
+
+
+class ServerSettingsScreen(SettingsScreen):
+    HELP = ("A server's settings: its module and the key=value settings the module needs "
+            "(secrets stored encrypted). ctrl+s saves; `t` tests the connection as saved.")
+    TITLE = "Server"
+    FIELDS = (("name", "Name"), ("hostname", "Hostname"), ("ip_address", "IP address"),
+              ("module", "Module"), ("active", "Active"), ("settings", "Settings"))
+    BINDINGS = [Binding("t", "test_connection", "Test connection", id="server.test")]
+
+    class Tested(Message):
+        def __init__(self, text: str, ok: bool) -> None:
+            super().__init__()
+            self.text, self.ok = text, ok
+
+    def field_widget(self, name: str):
+        if name == "module":
+            return self.module_select(name)
+        if name == "active":
+            return Select([("yes", "yes"), ("no", "no")], allow_blank=False, id="field-active",
+                          compact=True)
+        if name == "settings":
+            return TextArea(id="field-settings", soft_wrap=False)
+        return super().field_widget(name)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "test_connection" and isinstance(self.focused, (Input, TextArea)):
+            return False  # `t` is a letter there
+        return super().check_action(action, parameters)
+
+    def read_form(self) -> catalog.Form:
+        return catalog.server_form(self.record_id)
+
+    def write(self, form: catalog.Form) -> None:
+        catalog.save_server(form, admin_login=self.app.login, modules=self.modules)
+
+    def action_test_connection(self) -> None:
+        self.query_one("#settings-state", Static).update("testing the connection…")
+        self.test_connection()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="server-test")
+    def test_connection(self) -> None:
+        try:
+            result = check_server_connection(self.record_id, admin_login=self.app.login)
+        except Exception as exc:  # noqa: BLE001 - said on screen
+            self.post_message(self.Tested(f"Cannot test: {exc}", False))
+            return
+        word = "succeeded" if result.success else "failed"
+        self.post_message(self.Tested(f"Test connection {word}: {result.message}", result.success))
+
+    def on_server_settings_screen_tested(self, message: Tested) -> None:
+        self.query_one("#settings-state", Static).update(message.text)
+        self.app.notify(message.text, severity="information" if message.ok else "error")
