@@ -1,0 +1,448 @@
+"""The benchmark suite: for each engine and size, the figures of issue 8.
+
+- daily:  the daily run with every item due the same day, against the plain-SQL floor of
+          the same writes measured in the same run (without and with invoice emails); the
+          two end states are fingerprinted and must match.
+- normal: a normal day's run (next due dates spread over a month: ~1/30 billed).
+- tui:    services list first page and search-to-results times (Pilot).
+- mass:   mass update of 10,000 selected services.
+- memory: the daily run's peak resident memory (the child process's ru_maxrss).
+
+A figure that cannot be measured yet (its code is not written) is recorded as
+`{"not_measured": reason}`; the suite never stops for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.builder import BuildSpec
+from bench.cron_child import run_cron
+from bench.databases import PostgresDatabases, SqliteDatabases, close_database, open_database
+from bench.floor import bill_due_with_plain_sql, end_state
+from models.settings import Settings
+
+FIGURES = ("daily", "normal", "tui", "mass", "memory")
+ENGINES = ("sqlite", "postgres")
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+
+# Issue 8's limits, checked on SQLite at the largest size (1M).
+LIMIT_SIZE = 1_000_000
+
+
+@dataclass(frozen=True)
+class Limit:
+    figure: str
+    path: tuple  # where the value sits in a run's figures
+    limit: float
+    unit: str
+    below: bool = True  # the value must be at most the limit
+
+
+LIMITS = (
+    Limit("daily run, all due: ratio to the plain-SQL floor", ("daily", "ratio"), 3.0, "×"),
+    Limit("daily run, all due: peak memory", ("memory", "peak_mb"), 300.0, "MB"),
+    Limit("normal day's run", ("normal", "seconds"), 10.0, "s"),
+    Limit("services list: first page (p95)", ("tui", "first_page_ms", "p95"), 300.0, "ms"),
+    Limit("services list: search results (p95)", ("tui", "search_ms", "p95"), 100.0, "ms"),
+    Limit("mass update of 10,000 services", ("mass", "seconds"), 2.0, "s"),
+)
+
+
+class NotMeasured(Exception):
+    """The figure cannot be measured (yet): the reason goes in the results."""
+
+
+@dataclass
+class Options:
+    sizes: tuple = DEFAULT_SIZES
+    engines: tuple = ENGINES
+    only: tuple = FIGURES
+    out: Path = Path("bench-results/results.json")
+    cache_dir: Path = Path("bench-results/cache")
+    tui_samples: int = 30
+    mass_count: int = 10_000
+    email_variant: bool = True  # also run the daily run with invoice emails
+    cron_timeout: float = 3600.0  # a daily run still going after this is stopped and reported
+    rebuild: bool = False
+    pg_server: object = None  # a running tests.pgserver.PostgresServer to use
+    log: object = field(default=sys.stderr)
+
+
+def _say(options: Options, text: str) -> None:
+    if options.log is not None:
+        print(text, file=options.log, flush=True)
+
+
+def _round(value, places=3):
+    return round(value, places) if isinstance(value, float) else value
+
+
+# --- the figures ----------------------------------------------------------------------------
+
+
+def _max_invoice_id(url: str) -> int:
+    db = open_database(url)
+    try:
+        return db.execute_sql("SELECT COALESCE(MAX(id), 0) FROM invoice").fetchone()[0]
+    finally:
+        close_database(db)
+
+
+def _floor(dbs, spec: BuildSpec, workdir: Path, *, emails: bool) -> tuple[dict, dict]:
+    url = dbs.copy(spec, f"floor_{spec.services}")
+    try:
+        before = _max_invoice_id(url)
+        db = open_database(url)
+        try:
+            result = bill_due_with_plain_sql(db, spec.run_date, Settings(), with_email=emails)
+            state = end_state(db, before)
+        finally:
+            close_database(db)
+    finally:
+        dbs.drop(url)
+    figures = {"seconds": _round(result.seconds["total"]),
+               "select_seconds": _round(result.seconds["select"]),
+               "plan_seconds": _round(result.seconds["plan"]),
+               "write_seconds": _round(result.seconds["write"]),
+               "invoices": result.invoices, "lines": result.lines}
+    return figures, state
+
+
+def _cron(dbs, spec: BuildSpec, workdir: Path, *, emails: bool, fingerprint: bool = True,
+          timeout: float | None = None):
+    url = dbs.copy(spec, f"cron_{spec.services}")
+    try:
+        before = _max_invoice_id(url) if fingerprint else 0
+        run = run_cron(url, spec.run_date, workdir, emails=emails, timeout=timeout)
+        state = None
+        if fingerprint and not run.timed_out:
+            db = open_database(url)
+            try:
+                state = end_state(db, before)
+            finally:
+                close_database(db)
+    finally:
+        dbs.drop(url)
+    return run, state
+
+
+def _cron_figures(run) -> dict:
+    if run.timed_out:
+        return {"seconds": _round(run.seconds), "timed_out": True, "peak_mb": _round(run.peak_mb, 1),
+                "note": f"stopped after {run.seconds:.0f} s: the run takes longer (seconds is a "
+                        f"lower bound, peak_mb the peak until then)"}
+    if run.report is None:
+        raise RuntimeError(f"hostdesk cron printed no report (exit {run.exit_code}): "
+                           f"{run.stderr.strip()[-300:]}")
+    figures = {"seconds": _round(run.seconds), "peak_mb": _round(run.peak_mb, 1),
+               "invoices": run.invoices, "lines": run.lines, "exit_code": run.exit_code}
+    failures = run.failures()
+    if failures:
+        figures["task_failures"] = failures[:5]
+    return figures
+
+
+def measure_daily(dbs, size: int, workdir: Path, options: Options) -> dict:
+    """Everything due the same day: the run against its floor, without and with emails."""
+    spec = BuildSpec(size, spread_days=1)
+    result = {"run_date": spec.run_date.isoformat()}
+    variants = [("no_email", False)] + ([("with_email", True)] if options.email_variant else [])
+    for name, emails in variants:
+        floor, floor_state = _floor(dbs, spec, workdir, emails=emails)
+        run, run_state = _cron(dbs, spec, workdir, emails=emails, timeout=options.cron_timeout)
+        figures = _cron_figures(run)
+        figures["floor"] = floor
+        figures["ratio"] = _round(run.seconds / floor["seconds"], 2) if floor["seconds"] else None
+        figures["same_end_state"] = None if run.timed_out else floor_state == run_state
+        figures["end_state"] = {"run": run_state, "floor": floor_state}
+        result[name] = figures
+        _say(options, f"    daily {name}: {run.seconds:.2f} s{' (stopped: timeout)' if run.timed_out else ''}"
+                      f" vs floor {floor['seconds']:.2f} s (×{figures['ratio']}), "
+                      f"same end state: {figures['same_end_state']}")
+    main = result["no_email"]
+    result.update(seconds=main["seconds"], floor_seconds=main["floor"]["seconds"],
+                  ratio=main["ratio"], timed_out=bool(main.get("timed_out")),
+                  same_end_state=all(result[name]["same_end_state"] is not False
+                                     for name, _ in variants))
+    return result
+
+
+def measure_normal(dbs, size: int, workdir: Path, options: Options) -> dict:
+    """A normal day: next due dates spread over a month, about 1/30 billed."""
+    spec = BuildSpec(size, spread_days=30)
+    result = {"run_date": spec.run_date.isoformat()}
+    for name, emails in (("with_email", True), ("no_email", False)):
+        run, _ = _cron(dbs, spec, workdir, emails=emails, fingerprint=False,
+                       timeout=options.cron_timeout)
+        result[name] = _cron_figures(run)
+        _say(options, f"    normal {name}: {run.seconds:.2f} s, {run.invoices} invoices")
+    result.update(seconds=result["with_email"]["seconds"],
+                  timed_out=bool(result["with_email"].get("timed_out")),
+                  invoices=result["with_email"].get("invoices"))
+    return result
+
+
+def measure_memory(dbs, size: int, workdir: Path, options: Options, daily: dict | None) -> dict:
+    if daily and "no_email" in daily:
+        variants = {name: daily[name] for name in ("no_email", "with_email") if name in daily}
+        peaks = {name: figures["peak_mb"] for name, figures in variants.items()}
+        stopped = any(figures.get("timed_out") for figures in variants.values())
+    else:
+        run, _ = _cron(dbs, BuildSpec(size, spread_days=1), workdir, emails=False,
+                       fingerprint=False, timeout=options.cron_timeout)
+        peaks = {"no_email": _round(run.peak_mb, 1)}
+        stopped = run.timed_out
+    result = {"peak_mb": max(peaks.values()), "by_variant": peaks,
+              "how": "ru_maxrss of the `hostdesk cron` child (os.wait4), everything due"}
+    if stopped:
+        result["note"] = "a run was stopped at the timeout: its peak is the peak until then"
+    return result
+
+
+def measure_tui(dbs, size: int, workdir: Path, options: Options) -> dict:
+    from bench.tui_bench import measure
+
+    url = dbs.copy(BuildSpec(size, spread_days=30), f"tui_{size}")
+    try:
+        return measure(url, BuildSpec(size).run_date, samples=options.tui_samples)
+    finally:
+        dbs.drop(url)
+
+
+def measure_mass(dbs, size: int, workdir: Path, options: Options) -> dict:
+    from bench.mass_bench import measure
+
+    spec = BuildSpec(size, spread_days=30)
+    return measure(lambda: dbs.copy(spec, f"mass_{size}"), dbs.drop, spec.run_date,
+                   count=min(options.mass_count, size))
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def _engine_databases(engine: str, workdir: Path, options: Options):
+    if engine == "sqlite":
+        return SqliteDatabases(workdir, options.cache_dir, rebuild=options.rebuild)
+    if engine == "postgres":
+        server = options.pg_server
+        own = server is None
+        if own:
+            from tests.pgserver import PostgresServer
+
+            server = PostgresServer().start()
+        return PostgresDatabases(server, own_server=own)
+    raise ValueError(f"unknown engine {engine!r}: use sqlite or postgres")
+
+
+def _guarded(figure: str, measure, options: Options) -> dict:
+    """Run one measurement; a missing piece or a crash becomes a `not_measured` entry."""
+    started = time.perf_counter()
+    try:
+        result = measure()
+    except NotMeasured as exc:
+        result = {"not_measured": str(exc)}
+    except Exception as exc:  # a benchmark reports, it does not stop the other figures
+        result = {"not_measured": f"{figure} crashed: {type(exc).__name__}: {exc}",
+                  "trace": traceback.format_exc(limit=6)}
+    if "not_measured" in result:
+        _say(options, f"    {figure}: not measured: {result['not_measured']}")
+    result.setdefault("bench_seconds", round(time.perf_counter() - started, 2))
+    # The machine may be shared: the load says how much to trust absolute times.
+    result.setdefault("load_average_after", [round(x, 2) for x in os.getloadavg()])
+    return result
+
+
+def run_engine(engine: str, options: Options, workdir: Path, runs: list[dict],
+               save=lambda: None) -> list[dict]:
+    """Measure every size on `engine`, appending to `runs` (and saving) as each is done."""
+    dbs = _engine_databases(engine, workdir, options)
+    try:
+        for size in options.sizes:
+            _say(options, f"== {engine}, {size:,} services")
+            entry = {"engine": engine, "size": size, "figures": {}}
+            figures = entry["figures"]
+            build_specs = []
+            if {"daily", "memory"} & set(options.only):
+                build_specs.append(BuildSpec(size, spread_days=1))
+            if {"normal", "tui", "mass"} & set(options.only):
+                build_specs.append(BuildSpec(size, spread_days=30))
+            entry["build"] = {}
+            for spec in build_specs:
+                started = time.perf_counter()
+                info = dbs.base(spec)
+                key = "all_due" if spec.spread_days == 1 else "spread"
+                entry["build"][key] = {k: v for k, v in info.items() if k != "path"}
+                _say(options, f"    build {key}: {'cached' if info.get('cached') else ''} "
+                              f"{time.perf_counter() - started:.1f} s, {info['megabytes']} MB")
+            case_dir = workdir / f"{engine}-{size}"
+            if "daily" in options.only:
+                figures["daily"] = _guarded("daily", lambda: measure_daily(
+                    dbs, size, case_dir, options), options)
+            if "normal" in options.only:
+                figures["normal"] = _guarded("normal", lambda: measure_normal(
+                    dbs, size, case_dir, options), options)
+            if "tui" in options.only:
+                figures["tui"] = _guarded("tui", lambda: measure_tui(
+                    dbs, size, case_dir, options), options)
+            if "mass" in options.only:
+                figures["mass"] = _guarded("mass", lambda: measure_mass(
+                    dbs, size, case_dir, options), options)
+            if "memory" in options.only:
+                daily = figures.get("daily")
+                figures["memory"] = _guarded("memory", lambda: measure_memory(
+                    dbs, size, case_dir, options, daily if daily and "not_measured" not in daily
+                    else None), options)
+            runs.append(entry)
+            save()
+    finally:
+        dbs.close()
+    return runs
+
+
+def _value(figures: dict, path: tuple):
+    value = figures
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def check_limits(runs: list[dict]) -> list[dict]:
+    checks = []
+    for run in runs:
+        if run["engine"] != "sqlite" or run["size"] != LIMIT_SIZE:
+            continue
+        for limit in LIMITS:
+            entry = run["figures"].get(limit.path[0])
+            if entry is None:
+                continue
+            value = _value(run["figures"], limit.path)
+            # A run stopped at the timeout gives a lower bound: it can prove "over", not "ok".
+            lower_bound = bool(entry.get("timed_out") or (limit.path[0] == "memory"
+                                                          and entry.get("note")))
+            ok = None if value is None else value <= limit.limit
+            if lower_bound and ok:
+                ok = None
+            checks.append({"figure": limit.figure, "value": value, "limit": limit.limit,
+                           "unit": limit.unit, "ok": ok, "lower_bound": lower_bound,
+                           "note": entry.get("not_measured") or entry.get("note", "")})
+    return checks
+
+
+def machine() -> dict:
+    info = {"python": platform.python_version(), "platform": platform.platform(),
+            "cpus": os.cpu_count(), "sqlite": sqlite3.sqlite_version,
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    try:
+        with open("/proc/meminfo") as handle:
+            info["memory_gb"] = round(int(handle.readline().split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return info
+
+
+def run_suite(options: Options) -> dict:
+    unknown = set(options.only) - set(FIGURES)
+    if unknown:
+        raise ValueError(f"unknown figures {sorted(unknown)}: choose from {', '.join(FIGURES)}")
+    started = dt.datetime.now(dt.timezone.utc)
+    results = {"started_at": started.isoformat(timespec="seconds"), "finished_at": None,
+               "machine": machine(), "sizes": list(options.sizes),
+               "engines": list(options.engines), "figures": list(options.only), "runs": [],
+               "limits": []}
+
+    def save() -> None:  # after every size, so a long run that is stopped keeps its figures
+        results["limits"] = check_limits(results["runs"])
+        options.out.parent.mkdir(parents=True, exist_ok=True)
+        options.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+    with tempfile.TemporaryDirectory(prefix="hostdesk-bench-") as tmp:
+        for engine in options.engines:
+            run_engine(engine, options, Path(tmp), results["runs"], save)
+    results["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    save()
+    return results
+
+
+# --- the table -----------------------------------------------------------------------------
+
+
+def _cell(figures: dict, figure: str, path: tuple, fmt: str) -> str:
+    entry = figures.get(figure)
+    if entry is None:
+        return "-"
+    if "not_measured" in entry:
+        return "not measured"
+    value = _value(entry, path)
+    container = _value(entry, path[:-1]) if len(path) > 1 else entry
+    lower_bound = ">" if (isinstance(container, dict) and container.get("timed_out")
+                          and path[-1] in ("seconds", "ratio")) else ""
+    return lower_bound + fmt.format(value) if isinstance(value, (int, float)) else "-"
+
+
+TABLE_COLUMNS = (
+    ("daily s", "daily", ("seconds",), "{:.2f}"),
+    ("floor s", "daily", ("floor_seconds",), "{:.2f}"),
+    ("ratio", "daily", ("ratio",), "×{:.1f}"),
+    ("+email s", "daily", ("with_email", "seconds"), "{:.2f}"),
+    ("+email ratio", "daily", ("with_email", "ratio"), "×{:.1f}"),
+    ("normal s", "normal", ("seconds",), "{:.2f}"),
+    ("page p50/p95 ms", "tui", ("first_page_ms", "p95"), "{:.0f}"),
+    ("search p95 ms", "tui", ("search_ms", "p95"), "{:.0f}"),
+    ("mass s", "mass", ("seconds",), "{:.2f}"),
+    ("peak MB", "memory", ("peak_mb",), "{:.0f}"),
+)
+
+
+def format_table(results: dict) -> str:
+    header = ["engine", "services"] + [c[0] for c in TABLE_COLUMNS]
+    rows = [header]
+    notes = []
+    for run in results["runs"]:
+        figures = run["figures"]
+        row = [run["engine"], f"{run['size']:,}"]
+        for title, figure, path, fmt in TABLE_COLUMNS:
+            if title.startswith("page"):
+                entry = figures.get("tui") or {}
+                if "not_measured" in entry or not entry:
+                    row.append("not measured" if entry else "-")
+                    continue
+                page = entry.get("first_page_ms", {})
+                row.append(f"{page.get('median', 0):.0f}/{page.get('p95', 0):.0f}")
+                continue
+            row.append(_cell(figures, figure, path, fmt))
+        rows.append(row)
+        for figure, entry in figures.items():
+            if isinstance(entry, dict) and "not_measured" in entry:
+                notes.append(f"{run['engine']} {run['size']:,} {figure}: not measured: "
+                             f"{entry['not_measured']}")
+            elif figure == "daily" and not entry.get("same_end_state", True):
+                notes.append(f"{run['engine']} {run['size']:,} daily: the run and the floor "
+                             f"ended in different states: {entry.get('no_email', {}).get('end_state')}")
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(str(v).rjust(w) for v, w in zip(r, widths)) for r in rows]
+    if results["limits"]:
+        lines.append("")
+        lines.append(f"limits (SQLite, {LIMIT_SIZE:,} services):")
+        for check in results["limits"]:
+            state = {True: "ok  ", False: "OVER", None: "n/a "}[check["ok"]]
+            value = ("not measured" if check["value"] is None else
+                     f"{'at least ' if check.get('lower_bound') else ''}{check['value']}{check['unit']}")
+            lines.append(f"  {state} {check['figure']}: {value} (limit {check['limit']}"
+                         f"{check['unit']})")
+    if notes:
+        lines.append("")
+        lines.extend(notes)
+    return "\n".join(lines)

@@ -1,0 +1,154 @@
+"""TUI timings on a benchmark database, driven headless by Textual's Pilot.
+
+- first page: from the `s` of `g s` (go to the services list) to the list's first page
+  drawn: the count and the rows are loaded and the screen has been painted.
+- search: from the last keystroke typed in the list's search box (`/`) to the matching
+  rows drawn. The list waits `SEARCH_DELAY` of quiet typing before it searches, so this
+  includes that pause; `search_after_delay_ms` is the part after it (query and drawing).
+
+Each figure is sampled many times; the median and the 95th percentile are reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+import time
+
+from bench.builder import BENCH_ADMIN
+from bench.cron_child import BENCH_SECRET_KEY
+from bench.databases import close_database, open_database
+
+SCREEN_SIZE = (120, 40)
+WAIT_LIMIT_SECONDS = 60.0
+POLL_SECONDS = 0.001
+SEARCH_TERMS = ("maple12", "u4242", "#123", "orchid7", "zephyr9", "u77", "river3", "#5000")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def summary(values: list[float]) -> dict:
+    return {"median": round(statistics.median(values), 1), "p95": round(percentile(values, 0.95), 1),
+            "min": round(min(values), 1), "max": round(max(values), 1), "samples": len(values)}
+
+
+def _app_parts():
+    """The TUI pieces this needs; NotMeasured names what is missing."""
+    from bench.suite import NotMeasured
+
+    try:
+        from tui.app import make_app
+        from tui.screens.lists import ListScreen
+    except ImportError as exc:
+        raise NotMeasured(f"the TUI is not there yet ({exc})") from None
+    try:
+        from tui.screens import lists
+
+        search_delay = float(getattr(lists, "SEARCH_DELAY", 0.0))
+    except Exception:
+        search_delay = 0.0
+    return make_app, ListScreen, search_delay
+
+
+def measure(url: str, today, *, samples: int = 30) -> dict:
+    """Open the app on `url` as the bench admin and time the services list and its search."""
+    import pendulum
+
+    from automation.config import Config
+    from models.clock import Clock
+    from models.settings import Settings
+
+    make_app, list_screen, search_delay = _app_parts()
+    config = Config(settings=Settings(), database_url=url, secret_key=BENCH_SECRET_KEY,
+                    sources={}, config_file=None)
+    clock = Clock("UTC", pendulum.date(today.year, today.month, today.day))
+    db = open_database(url)
+    try:
+        app = make_app(config, BENCH_ADMIN, clock)
+        timings = asyncio.run(_drive(app, list_screen, samples))
+    finally:
+        close_database(db)
+    result = {"first_page_ms": summary(timings["first_page"]),
+              "first_open_ms": round(timings["first_page"][0], 1),
+              "search_ms": summary(timings["search"]),
+              "search_after_delay_ms": summary(timings["search_after_delay"]),
+              "search_delay_ms": round(search_delay * 1000),
+              "screen": f"{SCREEN_SIZE[0]}x{SCREEN_SIZE[1]}",
+              "search_terms": list(SEARCH_TERMS)}
+    return result
+
+
+def _services_list(app, list_screen):
+    screen = app.screen
+    if isinstance(screen, list_screen) and getattr(screen, "area", None) is not None \
+            and screen.area.key == "services":
+        return screen.biglist
+    return None
+
+
+def _page_ready(biglist, term: str = "") -> bool:
+    if biglist is None or biglist.loading or biglist.total is None:
+        return False
+    if biglist.filter.text != term:
+        return False
+    expected = min(biglist.total - biglist.top, biglist.rows_height)
+    return len(biglist.visible_rows()) >= expected
+
+
+async def _wait_drawn(app, ready) -> None:
+    deadline = time.perf_counter() + WAIT_LIMIT_SECONDS
+    while not ready():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the services list did not show its rows within "
+                               f"{WAIT_LIMIT_SECONDS:.0f} s")
+        await asyncio.sleep(POLL_SECONDS)
+    app.screen._on_timer_update()  # paint now, as the screen's update timer would
+
+
+async def _drive(app, list_screen, samples: int) -> dict:
+    timings = {"first_page": [], "search": [], "search_after_delay": []}
+    async with app.run_test(size=SCREEN_SIZE) as pilot:
+        await pilot.pause()
+        for _ in range(samples):
+            await pilot.press("g")
+            started = time.perf_counter()
+            await pilot.press("s")
+            await _wait_drawn(app, lambda: _page_ready(_services_list(app, list_screen)))
+            timings["first_page"].append((time.perf_counter() - started) * 1000)
+            await pilot.press("escape")
+            await pilot.pause()
+        await pilot.press("g", "s")
+        await _wait_drawn(app, lambda: _page_ready(_services_list(app, list_screen)))
+        biglist = _services_list(app, list_screen)
+        applied = []
+        original_set_filter = biglist.set_filter
+
+        def set_filter(flt):  # the moment the typing pause is over and the search starts
+            applied.append(time.perf_counter())
+            return original_set_filter(flt)
+
+        biglist.set_filter = set_filter
+        for index in range(samples):
+            term = SEARCH_TERMS[index % len(SEARCH_TERMS)]
+            await pilot.press("slash")
+            search = app.screen.search_input
+            search.value = ""
+            await pilot.pause()
+            await pilot.press(*term[:-1])
+            applied.clear()
+            started = time.perf_counter()
+            await pilot.press(term[-1])
+            await _wait_drawn(app, lambda: _page_ready(biglist, term))
+            finished = time.perf_counter()
+            timings["search"].append((finished - started) * 1000)
+            timings["search_after_delay"].append((finished - (applied[-1] if applied else started))
+                                                 * 1000)
+            await pilot.press("enter")
+            await pilot.pause()
+        await pilot.press("ctrl+q")
+    return timings

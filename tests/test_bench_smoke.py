@@ -1,0 +1,138 @@
+"""`make bench` in miniature: a 300-service run of the whole suite on each engine.
+
+Timings are not checked (they are benchmarks, not tests). What is checked: every figure is
+produced (or says why it could not be measured), the JSON file holds them, and the daily
+run and its plain-SQL floor end in the same state, so the ratio compares like with like.
+"""
+
+import json
+
+import pytest
+
+from bench.builder import BuildSpec, build
+from bench.floor import bill_due_with_plain_sql, end_state
+from bench.suite import FIGURES, Options, format_table, run_suite
+from models.db import bind, database, migrate
+from models.settings import Settings
+
+SIZE = 300
+
+
+@pytest.fixture(scope="module")
+def suite_results(engine, tmp_path_factory, request):
+    """One run of the suite per engine, shared by the tests that read its results."""
+    tmp_path = tmp_path_factory.mktemp(f"bench-{engine}")
+    server = request.getfixturevalue("pg_server") if engine == "postgres" else None
+    options = Options(sizes=(SIZE,), engines=(engine,), out=tmp_path / "out" / "results.json",
+                      cache_dir=tmp_path / "cache", tui_samples=2, pg_server=server, log=None)
+    results = run_suite(options)
+    yield results, json.loads(options.out.read_text())
+    database.initialize(None)
+
+
+def _measured(entry: dict) -> bool:
+    if "not_measured" in entry:
+        assert entry["not_measured"].strip(), "a skipped figure must say why"
+        return False
+    return True
+
+
+def test_the_suite_produces_every_figure_and_writes_them(suite_results, engine):
+    results, written = suite_results
+    assert written["runs"] == json.loads(json.dumps(results["runs"], default=str))
+    (run,) = written["runs"]
+    assert (run["engine"], run["size"]) == (engine, SIZE)
+    figures = run["figures"]
+    assert set(figures) == set(FIGURES)
+
+    daily = figures["daily"]
+    assert _measured(daily)
+    assert daily["seconds"] > 0 and daily["floor_seconds"] > 0
+    assert daily["ratio"] == pytest.approx(daily["seconds"] / daily["floor_seconds"], rel=0.01)
+    assert daily["with_email"]["seconds"] > 0 and daily["with_email"]["ratio"] > 0
+
+    normal = figures["normal"]
+    assert _measured(normal)
+    assert normal["seconds"] > 0
+    # A normal day bills a slice of what a day with everything due bills.
+    assert 0 < normal["invoices"] < daily["no_email"]["invoices"]
+
+    memory = figures["memory"]
+    assert _measured(memory)
+    assert 10 < memory["peak_mb"] < 2000
+
+    tui = figures["tui"]
+    if _measured(tui):
+        for name in ("first_page_ms", "search_ms"):
+            assert 0 < tui[name]["median"] <= tui[name]["p95"]
+            assert tui[name]["samples"] == 2
+    mass = figures["mass"]
+    if _measured(mass):
+        assert mass["seconds"] > 0 and mass["services"] > 0
+
+    table = format_table(written)
+    assert f"{SIZE:,}" in table and engine in table
+
+
+def test_the_daily_run_and_the_floor_end_in_the_same_state(suite_results):
+    _, written = suite_results
+    daily = written["runs"][0]["figures"]["daily"]
+    for variant in ("no_email", "with_email"):
+        states = daily[variant]["end_state"]
+        assert states["run"] == states["floor"]
+        assert daily[variant]["same_end_state"] is True
+        state = states["run"]
+        # Real work was compared: many invoices, each with its activity row.
+        assert state["invoices"] > SIZE // 10
+        assert state["lines"] >= state["invoices"]
+        assert state["invoice_activity_rows"] == state["invoices"]
+        assert daily[variant]["invoices"] == state["invoices"]
+        assert daily[variant]["lines"] == state["lines"]
+    assert daily["no_email"]["end_state"]["run"]["invoice_emails"] == 0
+    with_email = daily["with_email"]["end_state"]["run"]
+    assert with_email["invoice_emails"] == with_email["invoices"]
+
+
+def test_the_end_state_fingerprint_sees_a_missing_line_and_a_moved_due_date(db):
+    spec = BuildSpec(SIZE, spread_days=1)
+    build(db, spec)
+    before = db.execute_sql("SELECT MAX(id) FROM invoice").fetchone()[0]
+    bill_due_with_plain_sql(db, spec.run_date, Settings())
+    state = end_state(db, before)
+    assert state["invoices"] > 0
+
+    db.execute_sql("DELETE FROM invoice_line WHERE id = (SELECT MAX(id) FROM invoice_line)")
+    without_line = end_state(db, before)
+    assert without_line["lines"] == state["lines"] - 1
+    assert without_line["lines_sha256"] != state["lines_sha256"]
+    assert without_line["ndd_sha256"] == state["ndd_sha256"]
+
+    db.execute_sql("UPDATE service SET next_due_date = '2030-01-01' WHERE id = 1")
+    assert end_state(db, before)["ndd_sha256"] != state["ndd_sha256"]
+
+
+def test_the_floor_bills_nothing_twice(db):
+    """Run again on the same day, the floor finds every due item already billed (like cron)."""
+    spec = BuildSpec(SIZE, spread_days=1)
+    build(db, spec)
+    first = bill_due_with_plain_sql(db, spec.run_date, Settings())
+    again = bill_due_with_plain_sql(db, spec.run_date, Settings())
+    assert first.invoices > 0 and again.invoices == 0 and again.lines == 0
+
+
+def test_the_builder_is_deterministic(tmp_path):
+    def content(path):
+        real = bind(f"sqlite:///{path}")
+        real.connect()
+        migrate(real)
+        build(real, BuildSpec(SIZE, seed=3))
+        rows = [real.execute_sql(f"SELECT * FROM {table} ORDER BY id").fetchall()
+                for table in ("client", "service", "service_addon", "domain", "invoice",
+                              "invoice_line")]
+        real.close()
+        database.initialize(None)
+        return rows
+
+    first = content(tmp_path / "one.db")
+    assert first[1] and first[5]  # services and invoice lines were built
+    assert content(tmp_path / "two.db") == first
