@@ -12,7 +12,16 @@ import pendulum
 import pytest
 
 from models.db import bind
-from models.schema import Client, CronRun, Invoice, InvoiceLine, Product, ProductPrice, Service
+from models.schema import (
+    Client,
+    CronRun,
+    Invoice,
+    InvoiceLine,
+    Product,
+    ProductPrice,
+    RunLock,
+    Service,
+)
 
 HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))
 DUE = pendulum.date(2026, 6, 1)
@@ -74,13 +83,23 @@ def host(db_url):
     return db_url
 
 
+def lock_is_held(db_url) -> bool:
+    db = bind(db_url)
+    try:
+        return RunLock.select().exists()
+    finally:
+        db.close()
+
+
 def test_two_concurrent_runs_one_refuses_and_everything_is_billed_once(host):
-    first, second = cron(host), cron(host)
+    first = cron(host, env={"HOSTDESK_BATCH_SIZE": "8"})  # small batches: a run of seconds
+    deadline = time.monotonic() + 60
+    while not lock_is_held(host) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    second = cron(host)
     outputs = [p.communicate(timeout=300) for p in (first, second)]
-    codes = sorted([first.returncode, second.returncode])
-    assert codes == [0, 3], outputs
-    refused = outputs[[first.returncode, second.returncode].index(3)]
-    assert "a daily run is in progress" in refused[1]
+    assert (first.returncode, second.returncode) == (0, 3), outputs
+    assert "a daily run is in progress" in outputs[1][1]
     invoices, _ = state(host)
     assert len(invoices) == CLIENTS
     assert all(len(lines) == SERVICES_PER_CLIENT for _, _, lines in invoices.values())
