@@ -92,12 +92,17 @@ def lock_is_held(db_url) -> bool:
 
 
 def test_two_concurrent_runs_one_refuses_and_everything_is_billed_once(host):
-    first = cron(host, env={"HOSTDESK_BATCH_SIZE": "8"})  # small batches: a run of seconds
+    first = cron(host, env={"HOSTDESK_BATCH_SIZE": "8"})
     deadline = time.monotonic() + 60
     while not lock_is_held(host) and time.monotonic() < deadline:
-        time.sleep(0.005)
-    second = cron(host)
-    outputs = [p.communicate(timeout=300) for p in (first, second)]
+        time.sleep(0.002)
+    first.send_signal(signal.SIGSTOP)  # freeze the first run while it holds the lock
+    try:
+        second = cron(host)
+        second_output = second.communicate(timeout=60)
+    finally:
+        first.send_signal(signal.SIGCONT)
+    outputs = [first.communicate(timeout=300), second_output]
     assert (first.returncode, second.returncode) == (0, 3), outputs
     assert "a daily run is in progress" in outputs[1][1]
     invoices, _ = state(host)
