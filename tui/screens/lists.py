@@ -18,7 +18,7 @@ from tui.screens.areas import Area
 from tui.screens.base import HostdeskScreen
 from tui.widgets.biglist import BigList
 
-SEARCH_DELAY = 0.25  # seconds of quiet typing before the list is searched
+SEARCH_DELAY = 0.02  # seconds of quiet typing before the list is searched (a keystroke is cheap)
 
 
 class ListScreen(HostdeskScreen):
