@@ -1,12 +1,8 @@
 """Proposed changes to `models/renewals.py`, applied as monkeypatches so their effect can be
 measured before the owner of that file adopts them (`python -m bench.profile --patch ...`).
 
-selection: each chunk's items are read through the client index only. The current queries
-    also name `status` and `next_due_date`, so SQLite (even after ANALYZE) walks the
-    (status, next_due_date, id) index over EVERY due item of the table for each chunk of
-    500 clients and then keeps the chunk's few: with everything due, 667 chunks x 1M rows at
-    1M services. Reading the chunk's items by client and applying the same billable test in
-    Python touches only those rows (about 3 per client).
+(Adopted already: "selection" — a chunk's items read through the client index only — and
+"lean" — only the columns billing reads. Both are now in models/renewals.py.)
 
 writes: invoices, lines and activity rows go in as multi-row INSERT statements built once
     per batch size, with the rows' database values as parameters. `insert_many` builds a
@@ -20,9 +16,6 @@ emails: the invoice emails of a chunk are queued as one batch: the template is l
 plan: the dates of a line are computed once per (start, months, anchor day) and the
     invoicing threshold once per cycle, not with pendulum arithmetic for every item
     (`Date.add`, `add_months_anchored`, `subtract(days=1)` per line).
-
-lean: the candidate queries read only the columns billing needs (no created_at/updated_at
-    turned into pendulum DateTimes, no notes or passwords), so building each row is cheaper.
 """
 
 from __future__ import annotations
@@ -33,7 +26,7 @@ from functools import lru_cache
 import pendulum
 
 from models import renewals
-from models.cycles import Cycle, add_months_anchored
+from models.cycles import add_months_anchored
 from models.invoicing import LineSpec
 from models.items import cycle_months
 from models.db import database, is_postgres
@@ -42,73 +35,14 @@ from models.schema import (
     ActivityLog,
     Client,
     EmailOutbox,
-    Domain,
-    DomainStatus,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
-    ItemType,
     LineKind,
-    Product,
-    Service,
-    ServiceAddon,
-    ServiceStatus,
 )
 
-PATCHES = ("selection", "writes", "lean", "emails", "plan")
-LEAN = False  # set by the "lean" patch: read only the columns billing needs
-
-SERVICE_COLUMNS = (Service.id, Service.client, Service.payment_method, Service.status,
-                   Service.billing_cycle, Service.next_due_date, Service.anchor_day,
-                   Service.recurring_amount, Service.domain, Service.auto_terminate_end_of_cycle)
-ADDON_COLUMNS = (ServiceAddon.id, ServiceAddon.service, ServiceAddon.name, ServiceAddon.status,
-                 ServiceAddon.billing_cycle, ServiceAddon.next_due_date, ServiceAddon.anchor_day,
-                 ServiceAddon.recurring_amount)
-DOMAIN_COLUMNS = (Domain.id, Domain.client, Domain.payment_method, Domain.name, Domain.status,
-                  Domain.auto_renew, Domain.years, Domain.next_due_date, Domain.anchor_day,
-                  Domain.recurring_amount)
-
-
-def _due(item, horizon) -> bool:
-    return (item.status in ServiceStatus.BILLABLE and item.billing_cycle not in renewals.NON_RECURRING
-            and item.next_due_date is not None and item.next_due_date <= horizon)
-
-
-def _candidates_by_client(horizon, client_ids):
-    Candidate = renewals.Candidate
-    found = []
-    services = (Service.select(*(SERVICE_COLUMNS if LEAN else (Service,)),
-                               Product.name.alias("product_name")).join(Product)
-                .where(Service.client.in_(client_ids)))
-    for service in services.objects():
-        if not _due(service, horizon) or service.auto_terminate_end_of_cycle:
-            continue
-        label = service.product_name + (f" - {service.domain}" if service.domain else "")
-        found.append(Candidate(ItemType.SERVICE, service, service.client_id, service.payment_method,
-                               label, service.billing_cycle, parent_service_id=service.id,
-                               domain_name=service.domain))
-    addons = (ServiceAddon.select(*(ADDON_COLUMNS if LEAN else (ServiceAddon,)),
-                                  Service.client.alias("client_id_"),
-                                  Service.payment_method.alias("payment_method_"),
-                                  Service.auto_terminate_end_of_cycle.alias("ending_"))
-              .join(Service).where(Service.client.in_(client_ids)))
-    for addon in addons.objects():
-        if not _due(addon, horizon) or addon.ending_:
-            continue
-        found.append(Candidate(ItemType.ADDON, addon, addon.client_id_, addon.payment_method_,
-                               f"Addon: {addon.name}", addon.billing_cycle,
-                               parent_service_id=addon.service_id))
-    for domain in Domain.select(*(DOMAIN_COLUMNS if LEAN else (Domain,))).where(
-            Domain.client.in_(client_ids)):
-        if (domain.status != DomainStatus.ACTIVE or not domain.auto_renew
-                or domain.next_due_date is None or domain.next_due_date > horizon):
-            continue
-        years = int(domain.years or 1)
-        found.append(Candidate(ItemType.DOMAIN, domain, domain.client_id, domain.payment_method,
-                               f"Domain renewal - {domain.name} - {years} year{'s' if years > 1 else ''}",
-                               renewals.DOMAIN_CYCLES.get(years, Cycle.ANNUALLY).value,
-                               domain_name=domain.name))
-    return renewals._without_open_cancellations(found)
+PATCHES = ("writes", "emails", "plan")
+ADOPTED = ("selection", "lean")  # now in models/renewals.py itself: nothing to patch
 
 
 # --- writes ------------------------------------------------------------------------------
@@ -248,20 +182,16 @@ def _periods_to_bill(candidate, today, settings, continuous: bool, latest_end, b
 
 def apply(names) -> list[str]:
     """Install the named patches; returns what was applied."""
-    global LEAN
     applied = []
     for name in names:
-        if name == "selection":
-            renewals._candidates = _candidates_by_client
-        elif name == "writes":
+        if name in ADOPTED:
+            continue
+        if name == "writes":
             renewals.write_invoices = _write_invoices
         elif name == "plan":
             renewals._periods_to_bill = _periods_to_bill
         elif name == "emails":
             renewals._queue_invoice_emails = _queue_invoice_emails
-        elif name == "lean":
-            LEAN = True
-            renewals._candidates = _candidates_by_client
         else:
             raise ValueError(f"unknown patch {name!r}: choose from {', '.join(PATCHES)}")
         applied.append(name)
