@@ -11,10 +11,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import pendulum
+from peewee import OperationalError
 
 from models import runlock
 from models.clock import Clock
-from models.db import database
+from models.db import database, database_error_text
 from models.errors import RunInProgress
 from models.schema import CronRun
 from models.settings import Settings
@@ -106,20 +107,32 @@ def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
                            started_at=started.isoformat(),
                            finished_at=pendulum.now("UTC").isoformat())
         if run_row is not None:
-            with database.atomic():
-                CronRun.update(status="succeeded" if report.ok else "failed",
-                               finished_at=pendulum.now("UTC"), report=report.to_json()
-                               ).where(CronRun.id == run_row.id).execute()
+            try:
+                with database.atomic():
+                    CronRun.update(status="succeeded" if report.ok else "failed",
+                                   finished_at=pendulum.now("UTC"), report=report.to_json()
+                                   ).where(CronRun.id == run_row.id).execute()
+            except OperationalError as exc:  # e.g. the disk is full: still say so, and how
+                report.tasks["run_record"] = asdict(TaskResult(failures=[{
+                    "item": f"run #{run_row.id}",
+                    "error": f"the run's report could not be saved: {database_error_text(exc)}"}]))
         return report
     except BaseException:
         if run_row is not None:
-            with database.atomic():
-                CronRun.update(status="failed", finished_at=pendulum.now("UTC")
-                               ).where(CronRun.id == run_row.id).execute()
+            try:
+                with database.atomic():
+                    CronRun.update(status="failed", finished_at=pendulum.now("UTC")
+                                   ).where(CronRun.id == run_row.id).execute()
+            except Exception:  # noqa: BLE001 - the original error is the one to report
+                pass
         raise
     finally:
         if not dry_run:
-            runlock.release(holder=holder)
+            try:
+                runlock.release(holder=holder)
+            except OperationalError:
+                pass  # the next run takes over a lock whose process is gone
+
 
 
 def last_runs(limit: int = 20) -> list[CronRun]:

@@ -145,6 +145,15 @@ def with_retry(fn, *, attempts: int = 5, pause: float = 0.2):
     raise AssertionError("unreachable")
 
 
+def database_error_text(exc: BaseException) -> str:
+    """The first real cause of a database error (SQLite rolls back by itself on a full disk,
+    and the rollback that follows then fails with "no transaction is active")."""
+    seen = exc
+    while seen is not None and "no transaction is active" in str(seen):
+        seen = seen.__context__
+    return str(seen or exc)
+
+
 @contextlib.contextmanager
 def connection():
     """Open a connection for this thread if none is open; close it afterwards if we opened it."""

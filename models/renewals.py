@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Iterable
 
-from peewee import JOIN, IntegrityError
+from peewee import JOIN, IntegrityError, OperationalError
 
 from models import audit
 from models.cycles import Cycle
-from models.db import database
+from models.db import database, database_error_text
 from models.emails import queue_email
 from models.invoicing import LineSpec, renewal_line_spec
 from models.items import model_for, period_end
@@ -401,6 +401,9 @@ def _bill_chunk(client_ids, today, settings, horizon, standard, admin_login, dry
         except IntegrityError as exc:
             # Someone billed one of these periods meanwhile; the next selection excludes it.
             last_error = exc
+        except OperationalError as exc:  # full disk, read-only file: this chunk is not billed
+            return RenewalResult(failures=[{"item": f"clients {client_ids[0]}–{client_ids[-1]}",
+                                            "error": f"could not bill: {database_error_text(exc)}"}])
     return RenewalResult(failures=[{"item": f"clients {client_ids[0]}–{client_ids[-1]}",
                                     "error": f"could not bill: {last_error}"}])
 
