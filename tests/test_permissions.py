@@ -1,0 +1,95 @@
+"""Rules §12: each role may do exactly what its permissions name; a refusal names the
+permission and writes nothing. One row per permission, tried by every role."""
+
+from decimal import Decimal
+
+import pendulum
+import pytest
+
+from automation.provisioning.runner import run_command
+from models import admins, massupdate, services, upgrades
+from models.cancellations import request_cancellation
+from models.clock import Clock
+from models.errors import PermissionDenied
+from models.orders import LineRequest, OrderRequest, place_order
+from models.permissions import (
+    ADD_ORDER,
+    DELETE_SERVICES,
+    EDIT_SERVICES,
+    GENERATE_DUE_INVOICES,
+    MANAGE_ADMINS,
+    MANAGE_CANCELLATIONS,
+    MASS_UPDATE,
+    ROLES,
+    SERVER_OPERATIONS,
+    UPGRADE_ORDERS,
+)
+from models.renewals import invoice_selected_items
+from models.schema import ActivityLog, Admin
+from models.settings import Settings
+from tests import factories as make
+
+TODAY = pendulum.date(2026, 5, 1)
+SETTINGS = Settings()
+
+
+def world():
+    make.ensure_template("invoice_created")
+    small = make.product(prices={"monthly": "10.00"}, name="Small")
+    big = make.product(prices={"monthly": "20.00"}, name="Big")
+    service = make.service(product_row=small, next_due_date=TODAY.add(days=20))
+    return {"small": small, "big": big, "service": service}
+
+
+ACTIONS = {
+    EDIT_SERVICES: lambda a, w: services.save_service(
+        w["service"].id, w["service"].version,
+        services.parse_service_form({"admin_notes": "checked"}), a),
+    DELETE_SERVICES: lambda a, w: services.delete_service(w["service"].id, a),
+    SERVER_OPERATIONS: lambda a, w: run_command(
+        w["service"].id, "suspend", admin_login=a.login, clock=Clock("UTC", TODAY),
+        settings=SETTINGS, reason="test"),
+    UPGRADE_ORDERS: lambda a, w: upgrades.create_upgrade(
+        w["service"].id, w["big"].id, "monthly", TODAY, SETTINGS, admin_login=a.login),
+    GENERATE_DUE_INVOICES: lambda a, w: invoice_selected_items(
+        [("service", w["service"].id)], TODAY, SETTINGS, admin_login=a.login),
+    ADD_ORDER: lambda a, w: place_order(
+        OrderRequest(client_id=w["service"].client_id, lines=[LineRequest(product=w["small"].id)]),
+        a, TODAY),
+    MANAGE_CANCELLATIONS: lambda a, w: request_cancellation(
+        w["service"].id, "immediate", "leaving", requested_by=a.login),
+    MASS_UPDATE: lambda a, w: massupdate.apply(
+        [w["service"].id], massupdate.parse_mass_change({"recurring_amount": "9.00"}), a,
+        SETTINGS, TODAY),
+    MANAGE_ADMINS: lambda a, w: admins.add_admin(a, f"new-{a.role}", "support"),
+}
+
+
+@pytest.mark.parametrize("permission", sorted(ACTIONS))
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_each_role_may_do_exactly_what_it_is_granted(db, role, permission):
+    admin = Admin.create(login=f"{role}-admin", role=role)
+    setting = world()
+    before = ActivityLog.select().count()
+    if permission in ROLES[role]:
+        ACTIONS[permission](admin, setting)
+        assert ActivityLog.select().count() > before  # it happened, and it was logged
+    else:
+        with pytest.raises(PermissionDenied) as refused:
+            ACTIONS[permission](admin, setting)
+        assert refused.value.permission == permission
+        assert permission in str(refused.value)
+        assert ActivityLog.select().count() == before
+
+
+def test_unknown_and_deactivated_logins_may_do_nothing(db):
+    Admin.create(login="gone", role="full", active=False)
+    setting = world()
+    for login in ("nobody", "gone"):
+        with pytest.raises(PermissionDenied):
+            request_cancellation(setting["service"].id, "immediate", "x", requested_by=login)
+        with pytest.raises(PermissionDenied):
+            run_command(setting["service"].id, "suspend", admin_login=login,
+                        clock=Clock("UTC", TODAY), settings=SETTINGS, reason="x")
+    assert ActivityLog.select().count() == 0
+    assert Decimal("10.00") == setting["service"].recurring_amount
