@@ -16,6 +16,7 @@ from models.emails import queue_email
 from models.errors import RuleViolation, ValidationError
 from models.invoicing import cancel_lines, reopen_invoice, unpaid_lines_of_item
 from models.parsing import clean_text
+from models.permissions import EDIT_SERVICES, MANAGE_CANCELLATIONS, require_login
 from models.schema import (
     CancellationRequest,
     Client,
@@ -50,6 +51,7 @@ def request_cancellation(service_id: int, cancel_type: str, reason: str, *, requ
                          disable_domain_auto_renew: bool = False,
                          admin_notice_email: str = "", company_name: str = "") -> CancellationRequest:
     """File a request: unpaid lines cancelled, optional domain auto-renew off, admins told."""
+    require_login(requested_by, MANAGE_CANCELLATIONS)
     if cancel_type not in TYPES:
         raise ValidationError("type", f"'{cancel_type}' is not a cancellation type; use "
                                       "immediate or end_of_period")
@@ -96,6 +98,7 @@ def request_cancellation(service_id: int, cancel_type: str, reason: str, *, requ
 
 def delete_request(request_id: int, admin_login: str, *, reopen_invoices: bool = False) -> None:
     """Stop an open request; optionally revive the invoice lines it cancelled."""
+    require_login(admin_login, MANAGE_CANCELLATIONS)
     with database.atomic():
         request = CancellationRequest.get_or_none(CancellationRequest.id == request_id)
         if request is None or request.status != "open":
@@ -164,6 +167,7 @@ def complete_request(request_id: int, today: pendulum.Date, admin_login: str) ->
 
 def set_auto_terminate(service_id: int, enabled: bool, reason: str, admin_login: str) -> Service:
     """The service-page tick: cancels unpaid lines and stops renewals; terminates at the NDD."""
+    require_login(admin_login, EDIT_SERVICES)
     reason = clean_text(reason, "auto_terminate_reason", max_length=500)
     with database.atomic():
         service = _service_or_error(service_id)

@@ -55,3 +55,10 @@ def find_admin(login: str) -> Admin | None:
 def system_admin() -> Admin:
     """The identity of unattended work (cron, the headless CLI acting for a portal)."""
     return Admin(login=SYSTEM_LOGIN, name="Daily run", role="full", active=True)
+
+
+def require_login(login: str, permission: str) -> None:
+    """`require` for a login: the daily run's own login has every permission."""
+    if login == SYSTEM_LOGIN:
+        return
+    require(find_admin(login), permission)

@@ -21,6 +21,7 @@ from models.emails import queue_email
 from models.invoicing import LineSpec, renewal_line_spec
 from models.items import model_for, period_end
 from models.money import format_money, sum_money
+from models.permissions import GENERATE_DUE_INVOICES, require_login
 from models.schema import (
     CancellationRequest,
     Client,
@@ -458,6 +459,7 @@ def invoice_selected_items(items: list[tuple[str, int]], today, settings: Settin
     Items the admin chose together share an invoice per due date and payment method, even for
     a client with `separate_invoices` on.
     """
+    require_login(admin_login, GENERATE_DUE_INVOICES)
     result = SelectedItemsResult()
     groups = {}
     with database.atomic():

@@ -14,6 +14,7 @@ from models import cancellations, invoicing
 from models.clock import Clock
 from models.overdue import REMINDER_TEMPLATES
 from models.schema import (
+    Admin,
     CancellationRequest,
     EmailOutbox,
     Invoice,
@@ -28,6 +29,11 @@ from tests import factories as make
 D = Decimal
 NDD = pendulum.date(2026, 3, 15)
 SETTINGS = Settings(smtp_port=1)  # no mail server: delivery fails and is retried later
+
+
+@pytest.fixture(autouse=True)
+def tester(db):
+    Admin.create(login="tester", role="full")
 
 
 def day(d, settings=SETTINGS, **kw):

@@ -8,7 +8,7 @@ import pytest
 
 from models import invoicing
 from models.renewals import generate_due_invoices, invoice_selected_items
-from models.schema import CancellationRequest, Invoice, InvoiceLine
+from models.schema import Admin, CancellationRequest, Invoice, InvoiceLine
 from models.settings import Settings
 from tests import factories as make
 
@@ -20,6 +20,7 @@ SETTINGS = Settings()
 @pytest.fixture(autouse=True)
 def templates(db):
     make.ensure_template("invoice_created")
+    Admin.create(login="t", role="full")
 
 
 def run(today, settings=SETTINGS, **kw):

@@ -170,9 +170,11 @@ def test_tick_three_items_with_two_due_dates_and_press_I(db_url, world):
 
 
 def test_invoicing_the_same_period_twice_is_refused_with_the_reason(db_url, world):
+    from models.permissions import SYSTEM_LOGIN
     from models.renewals import invoice_selected_items
 
-    invoice_selected_items([("addon", world["addon"].id)], TODAY, Settings(), admin_login="x")
+    invoice_selected_items([("addon", world["addon"].id)], TODAY, Settings(),
+                           admin_login=SYSTEM_LOGIN)
 
     async def scenario():
         app = app_for(db_url)
