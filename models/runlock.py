@@ -34,16 +34,24 @@ def _holder_is_gone(holder: str) -> bool:
     return False
 
 
+def _is_stale(lock: RunLock, now) -> bool:
+    return lock.heartbeat_at < now - STALE_AFTER or _holder_is_gone(lock.holder)
+
+
 def acquire(name: str = DAILY_RUN, holder: str | None = None, now=None) -> tuple[bool, RunLock | None]:
     """Take the lock. Returns (True, None) or (False, the lock row that holds it)."""
     holder = holder or this_holder()
     now = now or pendulum.now("UTC")
+    # Look before taking the write lock: a run in progress is seen at once, even while it is
+    # in the middle of a write transaction (WAL readers never wait for the writer).
+    current = RunLock.get_or_none(RunLock.name == name)
+    if current is not None and not _is_stale(current, now):
+        return False, current
     try:
         with database.atomic():
             current = RunLock.get_or_none(RunLock.name == name)
             if current is not None:
-                stale = current.heartbeat_at < now - STALE_AFTER or _holder_is_gone(current.holder)
-                if not stale:
+                if not _is_stale(current, now):
                     return False, current
                 RunLock.delete().where(
                     (RunLock.name == name) & (RunLock.holder == current.holder)

@@ -92,14 +92,16 @@ def lock_is_held(db_url) -> bool:
 
 
 def test_two_concurrent_runs_one_refuses_and_everything_is_billed_once(host):
-    first = cron(host, env={"HOSTDESK_BATCH_SIZE": "8"})
+    first = cron(host, env={"HOSTDESK_BATCH_SIZE": "4"})
     deadline = time.monotonic() + 60
     while not lock_is_held(host) and time.monotonic() < deadline:
         time.sleep(0.002)
-    first.send_signal(signal.SIGSTOP)  # freeze the first run while it holds the lock
+    first.send_signal(signal.SIGSTOP)  # hold the first run still, wherever it is
     try:
+        started = time.monotonic()
         second = cron(host)
         second_output = second.communicate(timeout=60)
+        assert time.monotonic() - started < 10  # refused at once, not after waiting
     finally:
         first.send_signal(signal.SIGCONT)
     outputs = [first.communicate(timeout=300), second_output]
