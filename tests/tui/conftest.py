@@ -53,6 +53,15 @@ async def settle(pilot, rounds: int = 2) -> None:
     await pilot.pause()
 
 
+async def wait_for(pilot, condition, seconds: float = 5.0) -> None:
+    """Until `condition()` holds (the screen caught up with the database), or fail."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    assert condition()
+
+
 def screen_text(app) -> str:
     """The screen as plain text, one line per terminal row (what a person reads)."""
     width, height = app.size

@@ -30,7 +30,7 @@ from models.schema import (
 from models.settings import Settings
 from tests import factories as make
 from tests.test_webhook import Endpoint
-from tests.tui.conftest import screen_text
+from tests.tui.conftest import screen_text, wait_for
 from tui.app import make_app
 from tui.screens.cancellation_queue import CancellationQueueScreen
 from tui.screens.invoices import ConfirmDialog
@@ -75,14 +75,6 @@ async def settle(app, pilot, rounds: int = 3) -> None:
         await pilot.pause(0.05)
         await app.workers.wait_for_complete()
     await pilot.pause()
-
-
-async def wait_for(pilot, condition, seconds: float = 3.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    assert condition()
 
 
 def hosted(endpoint, domain: str) -> Service:

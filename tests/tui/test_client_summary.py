@@ -17,7 +17,7 @@ from models.clock import Clock
 from models.schema import Admin, Invoice, InvoiceLine
 from models.settings import Settings
 from tests import factories as make
-from tests.tui.conftest import screen_text
+from tests.tui.conftest import screen_text, wait_for
 from tui.app import make_app
 from tui.screens.client_summary import ClientSummaryScreen
 from tui.screens.invoices import InvoiceScreen
@@ -49,14 +49,6 @@ async def settle(app, pilot, rounds: int = 3) -> None:
         await pilot.pause(0.05)
         await app.workers.wait_for_complete()
     await pilot.pause()
-
-
-async def wait_for(pilot, condition, seconds: float = 3.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    assert condition()
 
 
 async def open_summary(app, pilot, client_id) -> ClientSummaryScreen:

@@ -26,7 +26,7 @@ from models.schema import (
 )
 from models.settings import Settings
 from tests import factories as make
-from tests.tui.conftest import run
+from tests.tui.conftest import run, wait_for
 from tui.screens.invoices import (
     ConfirmDialog,
     CreditDialog,
@@ -193,7 +193,8 @@ def test_remove_a_line_and_apply_client_credit(db, app_for):
             assert "Setup work" in str(app.screen.query_one(".dialog--body").render())
             await pilot.press("enter")
             await settle(app, pilot)
-            assert "Total 5.00 USD" in str(app.screen.query_one("#invoice-summary").render())
+            await wait_for(pilot, lambda: "Total 5.00 USD" in str(
+                app.screen.query_one("#invoice-summary").render()))
             await pilot.press("c")
             await settle(app, pilot)
             assert isinstance(app.screen, CreditDialog)

@@ -17,7 +17,7 @@ from models.schema import ActivityLog, Admin, ModuleJob, Service
 from models.settings import Settings
 from tests import factories as make
 from tests.test_webhook import Endpoint
-from tests.tui.conftest import screen_text
+from tests.tui.conftest import screen_text, wait_for
 from tui.app import make_app
 from tui.screens.invoices import ConfirmDialog
 from tui.screens.module_queue import ModuleQueueScreen
@@ -58,14 +58,6 @@ async def settle(app, pilot, rounds: int = 3) -> None:
         await pilot.pause(0.05)
         await app.workers.wait_for_complete()
     await pilot.pause()
-
-
-async def wait_for(pilot, condition, seconds: float = 3.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    assert condition()
 
 
 def failed_by_the_daily_run(endpoint, domain: str, command: str = "suspend") -> Service:
