@@ -51,7 +51,7 @@ def instrument() -> dict:
     for name in RENEWAL_STEPS:
         if hasattr(renewals, name):
             _wrap(renewals, name, totals, f"invoices: {name}")
-    _wrap(renewals, "queue_email", totals, "invoices: queue_email (render + insert)")
+    _wrap(renewals, "queue_emails", totals, "invoices: queue_emails (render + insert)")
     _wrap(audit, "record_many", totals, "invoices: audit.record_many")
     tasks = []
     for name, task in daily_tasks.TASKS:
@@ -79,8 +79,6 @@ def main(argv=None) -> int:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--check", action="store_true",
                         help="also bill a second copy with the plain-SQL floor and compare")
-    parser.add_argument("--patch", default="", help="proposed renewals changes to apply first "
-                                                    "(bench/renewals_patch.py), comma separated")
     args = parser.parse_args(argv)
 
     import pendulum
@@ -98,10 +96,6 @@ def main(argv=None) -> int:
         db = open_database(url)
         clock = Clock("UTC", pendulum.date(spec.run_date.year, spec.run_date.month,
                                            spec.run_date.day))
-        if args.patch:
-            from bench import renewals_patch
-
-            print("patched:", ", ".join(renewals_patch.apply(args.patch.split(","))))
         totals = None if args.cprofile else instrument()
         profiler = cProfile.Profile() if args.cprofile else None
         started = time.perf_counter()

@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pendulum
 
-from models.schema import ActivityLog
+from models.db import insert_rows
+from models.schema import ActivityLog, utcnow
 
 REDACTED = "[secret]"
 SECRET_FIELDS = frozenset({"password", "epp_code", "secret", "smtp_password"})
@@ -53,14 +54,23 @@ def record(admin_login: str, action: str, object_type: str, object_id=None, *,
     )
 
 
+ACTIVITY_COLUMNS = ("at", "admin_login", "action", "object_type", "object_id", "client_id",
+                    "description", "before", "after")
+
+
+def _json(value) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, default=_plain, sort_keys=True)
+
+
 def record_many(rows: list[dict]) -> None:
-    """Bulk activity-log rows (mass updates, the daily run), in batches."""
-    prepared = []
-    for row in rows:
-        row = dict(row)
-        for key in ("before", "after"):
-            if key in row and not isinstance(row[key], str):
-                row[key] = json.dumps(row[key], default=_plain, sort_keys=True)
-        prepared.append(row)
-    for start in range(0, len(prepared), 500):
-        ActivityLog.insert_many(prepared[start:start + 500]).execute()
+    """Bulk activity-log rows (mass updates, the daily run): dicts of `record`'s arguments,
+    plus an optional `at`."""
+    to_db = ActivityLog.at.db_value
+    now = to_db(utcnow())
+    insert_rows(ActivityLog, ACTIVITY_COLUMNS,
+                [(to_db(row["at"]) if "at" in row else now, row["admin_login"], row["action"],
+                  row["object_type"], row.get("object_id"), row.get("client_id"),
+                  row.get("description", ""), _json(row.get("before")), _json(row.get("after")))
+                 for row in rows])

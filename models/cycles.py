@@ -17,6 +17,7 @@ import calendar
 import datetime as dt
 import enum
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import Decimal
 from fractions import Fraction
 
@@ -129,6 +130,7 @@ def _cycle_months(cycle: Cycle | str) -> int:
     return months
 
 
+@lru_cache(maxsize=65536)  # a billing run asks for the same few hundred periods again and again
 def add_months_anchored(d: dt.date, months: int, anchor_day: int) -> pendulum.Date:
     """Move `d` by `months` (may be negative) and land on the anchor day, or on the last
     day of the month when it is shorter. Only d's year and month are used, so repeated
@@ -143,6 +145,12 @@ def add_months_anchored(d: dt.date, months: int, anchor_day: int) -> pendulum.Da
     if not 1 <= year <= 9999:
         raise ValueError(f"{d} moved by {months} months leaves the calendar")
     return pendulum.date(year, month, min(anchor_day, calendar.monthrange(year, month)[1]))
+
+
+@lru_cache(maxsize=65536)
+def day_before(d: dt.date) -> pendulum.Date:
+    """The last day of a period that ends (exclusively) on `d`."""
+    return pendulum.date(d.year, d.month, d.day).subtract(days=1)
 
 
 def next_due(ndd: dt.date, cycle: Cycle | str, anchor_day: int) -> pendulum.Date:

@@ -14,8 +14,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from peewee import (
+    SQL,
     DatabaseProxy,
+    Expression,
     Model,
+    NodeList,
     OperationalError,
     PostgresqlDatabase,
     SqliteDatabase,
@@ -119,6 +122,43 @@ def pending_migrations(db=None) -> list[str]:
 
     db = db or database.obj
     return [m.name for m in Runner(db, directory=str(MIGRATIONS_DIR)).status() if not m.applied]
+
+
+def ids_in(field, ids) -> Expression:
+    """`field IN (1, 2, 3)` with the ids written into the SQL as integers.
+
+    The same as `field.in_(ids)` but cheap for the thousands of ids a billing chunk names:
+    peewee renders a parameter node per value, which cost more than the query itself."""
+    literal = ", ".join(str(int(i)) for i in ids)  # int(): nothing but digits reaches the SQL
+    if not literal:
+        return SQL("1 = 0")
+    return NodeList((field, SQL(f"IN ({literal})")))
+
+
+def insert_rows(model, columns: tuple[str, ...], rows: list[tuple], *, returning: bool = False,
+                batch: int = 500) -> list[int]:
+    """Multi-row INSERTs of values already in their database form (cents, ISO dates), with
+    one statement per batch size; the new ids in row order when `returning`.
+
+    The fast path for bulk writes: peewee's insert_many builds and renders a node per value,
+    which was most of the daily run's time at a million services."""
+    mark = "%s" if is_postgres() else "?"
+    one_row = "(" + ", ".join([mark] * len(columns)) + ")"
+    names = ", ".join(f'"{model._meta.fields[c].column_name if c in model._meta.fields else c}"'
+                      for c in columns)
+    head = f'INSERT INTO "{model._meta.table_name}" ({names}) VALUES '
+    tail = ' RETURNING "id"' if returning else ""
+    statements: dict[int, str] = {}
+    ids: list[int] = []
+    for start in range(0, len(rows), batch):
+        chunk = rows[start:start + batch]
+        sql = statements.get(len(chunk))
+        if sql is None:
+            sql = statements[len(chunk)] = head + ", ".join([one_row] * len(chunk)) + tail
+        cursor = database.execute_sql(sql, [value for row in chunk for value in row])
+        if returning:  # RETURNING's row order is not promised; ids are issued in row order
+            ids.extend(sorted(row[0] for row in cursor.fetchall()))
+    return ids
 
 
 def write_transaction():

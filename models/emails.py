@@ -758,3 +758,24 @@ def queue_email(template: str, *, to: str, context: dict, client_id: int | None 
     return EmailOutbox.create(to_address=to, subject=subject, body=body, template=template,
                               client=client_id, related_type=related_type,
                               related_id=related_id)
+
+
+def queue_emails(template: str, messages: list[dict]) -> int:
+    """`queue_email` for many messages of one template (the daily run's invoice emails): the
+    template is read and checked once and the outbox rows go in as multi-row INSERTs. Each
+    message is a dict of `queue_email`'s keyword arguments."""
+    subject, body = template_for(template)
+    for source, part in ((subject, "subject"), (body, "body")):
+        _check_source(source, part, template)
+    rows = []
+    for message in messages:
+        to = check_address(message["to"])
+        rendered_subject, rendered_body = _render_text(
+            template, subject, body, template_context(template, message["context"]))
+        rows.append(dict(to_address=to, subject=rendered_subject, body=rendered_body,
+                         template=template, client=message.get("client_id"),
+                         related_type=message.get("related_type", ""),
+                         related_id=message.get("related_id")))
+    for start in range(0, len(rows), 500):
+        EmailOutbox.insert_many(rows[start:start + 500]).execute()
+    return len(rows)

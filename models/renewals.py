@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Iterable
 
+import pendulum
 from peewee import JOIN, IntegrityError, OperationalError
 
 from models import audit
 from models.cycles import Cycle
-from models.db import database, database_error_text
-from models.emails import queue_email
+from models.db import database, database_error_text, ids_in, insert_rows
+from models.emails import queue_emails
 from models.invoicing import LineSpec, renewal_line_spec
 from models.items import model_for, period_end
 from models.money import format_money, sum_money
@@ -84,7 +85,7 @@ def _service_query(horizon, client_ids=None):
                     & Service.next_due_date.is_null(False) & (Service.next_due_date <= horizon)
                     & (Service.auto_terminate_end_of_cycle == False)))  # noqa: E712
     if client_ids is not None:
-        query = query.where(Service.client.in_(client_ids))
+        query = query.where(ids_in(Service.client, client_ids))
     return query
 
 
@@ -98,7 +99,7 @@ def _addon_query(horizon, client_ids=None):
                     & (ServiceAddon.next_due_date <= horizon)
                     & (Service.auto_terminate_end_of_cycle == False)))  # noqa: E712
     if client_ids is not None:
-        query = query.where(Service.client.in_(client_ids))
+        query = query.where(ids_in(Service.client, client_ids))
     return query
 
 
@@ -107,7 +108,7 @@ def _domain_query(horizon, client_ids=None):
         (Domain.status == DomainStatus.ACTIVE) & (Domain.auto_renew == True)  # noqa: E712
         & Domain.next_due_date.is_null(False) & (Domain.next_due_date <= horizon))
     if client_ids is not None:
-        query = query.where(Domain.client.in_(client_ids))
+        query = query.where(ids_in(Domain.client, client_ids))
     return query
 
 
@@ -137,7 +138,7 @@ def _candidates(horizon, client_ids) -> list[Candidate]:
     """
     found = []
     services = (Service.select(*SERVICE_COLUMNS, Product.name.alias("product_name")).join(Product)
-                .where(Service.client.in_(client_ids)))
+                .where(ids_in(Service.client, client_ids)))
     for service in services.objects():
         if not _due(service, horizon) or service.auto_terminate_end_of_cycle:
             continue
@@ -148,14 +149,14 @@ def _candidates(horizon, client_ids) -> list[Candidate]:
     addons = (ServiceAddon.select(*ADDON_COLUMNS, Service.client.alias("client_id_"),
                                   Service.payment_method.alias("payment_method_"),
                                   Service.auto_terminate_end_of_cycle.alias("ending_"))
-              .join(Service).where(Service.client.in_(client_ids)))
+              .join(Service).where(ids_in(Service.client, client_ids)))
     for addon in addons.objects():
         if not _due(addon, horizon) or addon.ending_:
             continue
         found.append(Candidate(ItemType.ADDON, addon, addon.client_id_, addon.payment_method_,
                                f"Addon: {addon.name}", addon.billing_cycle,
                                parent_service_id=addon.service_id))
-    for domain in Domain.select(*DOMAIN_COLUMNS).where(Domain.client.in_(client_ids)):
+    for domain in Domain.select(*DOMAIN_COLUMNS).where(ids_in(Domain.client, client_ids)):
         if (domain.status != DomainStatus.ACTIVE or not domain.auto_renew
                 or domain.next_due_date is None or domain.next_due_date > horizon):
             continue
@@ -172,7 +173,7 @@ def _without_open_cancellations(candidates: list[Candidate]) -> list[Candidate]:
     cancelling = set()
     for start in range(0, len(service_ids), 500):
         cancelling.update(row[0] for row in CancellationRequest.select(CancellationRequest.service)
-                          .where(CancellationRequest.service.in_(service_ids[start:start + 500])
+                          .where(ids_in(CancellationRequest.service, service_ids[start:start + 500])
                                  & (CancellationRequest.status == "open")).tuples())
     return [c for c in candidates if c.parent_service_id not in cancelling]
 
@@ -208,7 +209,7 @@ def _billing_history(candidates: list[Candidate]) -> BillingHistory:
                                        InvoiceLine.period_end, Invoice.status)
                     .join(Invoice)
                     .where((InvoiceLine.item_type == item_type)
-                           & InvoiceLine.item_id.in_(ids[start:start + 500])
+                           & ids_in(InvoiceLine.item_id, ids[start:start + 500])
                            & (InvoiceLine.kind == LineKind.RENEWAL)
                            & (InvoiceLine.cancelled == False))  # noqa: E712
                     .tuples())
@@ -226,10 +227,9 @@ def _billing_history(candidates: list[Candidate]) -> BillingHistory:
 # --- periods and grouping --------------------------------------------------------------------
 
 
-def _periods_to_bill(candidate: Candidate, today, settings: Settings, continuous: bool,
-                     latest_end, billed: set) -> list[LineSpec]:
+def _periods_to_bill(candidate: Candidate, threshold, continuous: bool, latest_end,
+                     billed: set) -> list[LineSpec]:
     item = candidate.item
-    threshold = today.add(days=settings.invoice_days_for(candidate.cycle_key))
     start = item.next_due_date
     if continuous and latest_end is not None and latest_end > start:
         start = latest_end
@@ -259,7 +259,7 @@ def _group_key(candidate: Candidate, spec: LineSpec, separate: bool, service_due
 
 def _separate_clients(client_ids: list[int]) -> set:
     rows = (Client.select(Client.id).join(ClientGroup, JOIN.LEFT_OUTER)
-            .where(Client.id.in_(client_ids)
+            .where(ids_in(Client.id, client_ids)
                    & ((Client.separate_invoices == True) | (ClientGroup.separate_invoices == True)))  # noqa: E712
             .tuples())
     return {row[0] for row in rows}
@@ -271,7 +271,11 @@ def plan_invoices(candidates: list[Candidate], today, settings: Settings, *,
     history = _billing_history(candidates)
     if not continuous:  # standard mode: nothing new while an earlier renewal is unpaid
         candidates = [c for c in candidates if (c.item_type, c.item.id) not in history.unpaid]
-    per_candidate = [(c, _periods_to_bill(c, today, settings, continuous,
+    thresholds = {}  # per cycle: the last due date invoiced today (rules §4 invoice_days)
+    for c in candidates:
+        if c.cycle_key not in thresholds:
+            thresholds[c.cycle_key] = today.add(days=settings.invoice_days_for(c.cycle_key))
+    per_candidate = [(c, _periods_to_bill(c, thresholds[c.cycle_key], continuous,
                                           history.latest_end.get((c.item_type, c.item.id)),
                                           history.billed))
                      for c in candidates]
@@ -303,49 +307,59 @@ def write_invoices(groups: dict, today, *, admin_login: str, send_emails: bool,
     planned = list(groups.values())
     if not planned:
         return result
-    invoice_rows = [dict(client=client_id, date=today, due_date=due, payment_method=method,
-                         total=sum_money(s.amount for s in specs), status=InvoiceStatus.UNPAID)
-                    for client_id, due, method, specs in planned]
-    ids = []
-    for start in range(0, len(invoice_rows), 500):
-        ids.extend(row[0] for row in Invoice.insert_many(invoice_rows[start:start + 500])
-                   .returning(Invoice.id).tuples().execute())
-    line_rows = []
-    audit_rows = []
-    for invoice_id, (client_id, due, method, specs), row in zip(ids, planned, invoice_rows):
-        for i, spec in enumerate(specs):
-            line_rows.append(spec.row(invoice_id, i))
-        audit_rows.append(dict(admin_login=admin_login, action="invoice.create",
-                               object_type="invoice", object_id=invoice_id, client_id=client_id,
-                               description=f"renewal invoice #{invoice_id} for "
-                                           f"{format_money(row['total'])}",
-                               after={"total": str(row["total"]), "due_date": due.isoformat(),
-                                      "lines": len(specs)}))
-        result.amount += row["total"]
-    for start in range(0, len(line_rows), 500):
-        InvoiceLine.insert_many(line_rows[start:start + 500]).execute()
-    audit.record_many(audit_rows)
+    money, day = Invoice.total.db_value, Invoice.date.db_value
+    now = Invoice.created_at.db_value(pendulum.now("UTC"))
+    totals = [sum_money(s.amount for s in specs) for _, _, _, specs in planned]
+    ids = insert_rows(Invoice, INVOICE_COLUMNS,
+                      [(client_id, None, InvoiceStatus.UNPAID, day(today), day(due), None, method,
+                        money(total), 0, "", now, 1)
+                       for (client_id, due, method, _), total in zip(planned, totals)],
+                      returning=True)
+    lines, activity = [], []
+    for invoice_id, (client_id, due, _, specs), total in zip(ids, planned, totals):
+        for order, spec in enumerate(specs):
+            lines.append((invoice_id, spec.kind, spec.item_type, spec.item_id,
+                          day(spec.period_start), day(spec.period_end), spec.description[:500],
+                          money(spec.amount), False, None, spec.upgrade, order))
+        activity.append(dict(admin_login=admin_login, action="invoice.create",
+                             object_type="invoice", object_id=invoice_id, client_id=client_id,
+                             description=f"renewal invoice #{invoice_id} for {format_money(total)}",
+                             after={"total": str(total), "due_date": due.isoformat(),
+                                    "lines": len(specs)}))
+        result.amount += total
+    insert_rows(InvoiceLine, LINE_COLUMNS, lines)
+    audit.record_many(activity)
     if send_emails:
         _queue_invoice_emails(ids, company_name)
-    result.invoices, result.lines, result.invoice_ids = len(ids), len(line_rows), ids
+    result.invoices, result.lines, result.invoice_ids = len(ids), len(lines), ids
     return result
 
 
+INVOICE_COLUMNS = ("client", "order", "status", "date", "due_date", "paid_date", "payment_method",
+                   "total", "amount_paid", "notes", "created_at", "version")
+LINE_COLUMNS = ("invoice", "kind", "item_type", "item_id", "period_start", "period_end",
+                "description", "amount", "cancelled", "applied_at", "upgrade", "sort_order")
+
+
 def _queue_invoice_emails(invoice_ids: list[int], company_name: str) -> None:
-    invoices = {i.id: i for i in Invoice.select().where(Invoice.id.in_(invoice_ids))}
+    invoices = {i.id: i for i in Invoice.select().where(ids_in(Invoice.id, invoice_ids))}
     clients = {c.id: c for c in Client.select().where(
-        Client.id.in_({i.client_id for i in invoices.values()}))}
+        ids_in(Client.id, {i.client_id for i in invoices.values()}))}
     lines = defaultdict(list)
-    for line in InvoiceLine.select().where(InvoiceLine.invoice.in_(invoice_ids)).order_by(
+    for line in InvoiceLine.select().where(ids_in(InvoiceLine.invoice, invoice_ids)).order_by(
             InvoiceLine.sort_order):
         lines[line.invoice_id].append(line)
+    messages = []
     for invoice_id in invoice_ids:
         invoice = invoices[invoice_id]
         client = clients[invoice.client_id]
-        queue_email("invoice_created", to=client.email, client_id=client.id,
-                    related_type="invoice", related_id=invoice.id,
-                    context={"client": client, "invoice": invoice, "lines": lines[invoice_id],
-                             "total": format_money(invoice.total), "company_name": company_name})
+        messages.append(dict(to=client.email, client_id=client.id, related_type="invoice",
+                             related_id=invoice.id,
+                             context={"client": client, "invoice": invoice,
+                                      "lines": lines[invoice_id],
+                                      "total": format_money(invoice.total),
+                                      "company_name": company_name}))
+    queue_emails("invoice_created", messages)
 
 
 def _max_horizon(today, settings: Settings):
@@ -420,7 +434,7 @@ def _count_promotion_renewals(groups: dict, admin_login: str) -> None:
     if not billed:
         return
     limited = (Service.select(Service, Promotion).join(Promotion)
-               .where(Service.id.in_(list(billed)) & (Promotion.recurring == True)  # noqa: E712
+               .where(ids_in(Service.id, billed) & (Promotion.recurring == True)  # noqa: E712
                       & (Promotion.recur_for > 0) & (Service.promotion_uses < Promotion.recur_for)))
     for service in limited:
         uses = min(service.promotion_uses + billed[service.id], service.promotion.recur_for)
