@@ -2,6 +2,7 @@
 
 import datetime
 from decimal import Decimal
+from functools import lru_cache
 
 import pendulum
 from peewee import BigIntegerField, DateField, DateTimeField
@@ -32,7 +33,12 @@ class MoneyField(BigIntegerField):
     def python_value(self, value):
         if value is None:
             return None
-        return (Decimal(int(value)) / _HUNDRED).quantize(_CENT)
+        return _from_cents(int(value))
+
+
+@lru_cache(maxsize=65536)  # prices repeat: a billing run reads a few thousand distinct amounts
+def _from_cents(cents: int) -> Decimal:
+    return (Decimal(cents) / _HUNDRED).quantize(_CENT)
 
 
 def to_date(value) -> pendulum.Date | None:
@@ -44,7 +50,12 @@ def to_date(value) -> pendulum.Date | None:
         return pendulum.Date(value.year, value.month, value.day)
     if isinstance(value, datetime.date):
         return pendulum.Date(value.year, value.month, value.day)
-    parsed = datetime.date.fromisoformat(str(value)[:10])
+    return _date_from_text(str(value)[:10])
+
+
+@lru_cache(maxsize=65536)  # rows read in bulk share a few hundred distinct dates
+def _date_from_text(text: str) -> pendulum.Date:
+    parsed = datetime.date.fromisoformat(text)
     return pendulum.Date(parsed.year, parsed.month, parsed.day)
 
 

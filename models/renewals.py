@@ -52,7 +52,7 @@ class Candidate:
     """One item whose next period(s) may be billed."""
 
     item_type: str
-    item: object  # the Service / ServiceAddon / Domain row
+    item: object  # the Service / ServiceAddon / Domain row (or a named tuple of its columns)
     client_id: int
     payment_method: str
     label: str
@@ -130,7 +130,8 @@ def _due(item, horizon) -> bool:
 
 
 def _candidates(horizon, client_ids) -> list[Candidate]:
-    """A chunk's billable items, read through the client index only.
+    """A chunk's billable items, read through the client index only, as named tuples (building
+    a model instance per row cost more than the query).
 
     Naming status and due date in these queries made SQLite walk the (status, next_due_date)
     index over every due item of the table for each chunk (quadratic at 1M services); the
@@ -139,29 +140,30 @@ def _candidates(horizon, client_ids) -> list[Candidate]:
     found = []
     services = (Service.select(*SERVICE_COLUMNS, Product.name.alias("product_name")).join(Product)
                 .where(ids_in(Service.client, client_ids)))
-    for service in services.objects():
+    for service in services.namedtuples():
         if not _due(service, horizon) or service.auto_terminate_end_of_cycle:
             continue
         label = service.product_name + (f" - {service.domain}" if service.domain else "")
-        found.append(Candidate(ItemType.SERVICE, service, service.client_id, service.payment_method,
+        found.append(Candidate(ItemType.SERVICE, service, service.client, service.payment_method,
                                label, service.billing_cycle, parent_service_id=service.id,
                                domain_name=service.domain))
     addons = (ServiceAddon.select(*ADDON_COLUMNS, Service.client.alias("client_id_"),
                                   Service.payment_method.alias("payment_method_"),
                                   Service.auto_terminate_end_of_cycle.alias("ending_"))
               .join(Service).where(ids_in(Service.client, client_ids)))
-    for addon in addons.objects():
+    for addon in addons.namedtuples():
         if not _due(addon, horizon) or addon.ending_:
             continue
         found.append(Candidate(ItemType.ADDON, addon, addon.client_id_, addon.payment_method_,
                                f"Addon: {addon.name}", addon.billing_cycle,
-                               parent_service_id=addon.service_id))
-    for domain in Domain.select(*DOMAIN_COLUMNS).where(ids_in(Domain.client, client_ids)):
+                               parent_service_id=addon.service))
+    domains = Domain.select(*DOMAIN_COLUMNS).where(ids_in(Domain.client, client_ids))
+    for domain in domains.namedtuples():
         if (domain.status != DomainStatus.ACTIVE or not domain.auto_renew
                 or domain.next_due_date is None or domain.next_due_date > horizon):
             continue
         years = int(domain.years or 1)
-        found.append(Candidate(ItemType.DOMAIN, domain, domain.client_id, domain.payment_method,
+        found.append(Candidate(ItemType.DOMAIN, domain, domain.client, domain.payment_method,
                                f"Domain renewal - {domain.name} - {years} year{'s' if years > 1 else ''}",
                                DOMAIN_CYCLES.get(years, Cycle.ANNUALLY).value,
                                domain_name=domain.name))
