@@ -5,6 +5,8 @@ here decide what is due and record the outcome.
 """
 
 import json
+import operator
+from functools import reduce
 
 import pendulum
 from peewee import IntegrityError
@@ -192,16 +194,18 @@ def due_auto_terminations(today: pendulum.Date, *, after_id: int = 0, limit: int
 
 
 def due_fixed_term(today: pendulum.Date, *, after_id: int = 0, limit: int = 500) -> list[Service]:
-    """Services of fixed-term products whose term (registration + auto_terminate_days) is over."""
-    candidates = (Service.select(Service, Product).join(Product)
-                  .where((Product.auto_terminate_days > 0)
-                         & Service.status.in_((ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED))
-                         & (Service.id > after_id))
-                  .order_by(Service.id))
-    due = []
-    for service in candidates.iterator():
-        if service.registration_date.add(days=service.product.auto_terminate_days) <= today:
-            due.append(service)
-            if len(due) >= limit:
-                break
-    return due
+    """Services of fixed-term products whose term (registration + auto_terminate_days) is over.
+
+    One condition per fixed-term product (there are few), so the database compares each
+    service's registration date with that product's cut-off through the product index."""
+    ended = [(Service.product == product_id) & (Service.registration_date
+                                                <= today.subtract(days=days))
+             for product_id, days in Product.select(Product.id, Product.auto_terminate_days)
+             .where(Product.auto_terminate_days > 0).tuples()]
+    if not ended:
+        return []
+    return list(Service.select(Service, Product).join(Product)
+                .where(reduce(operator.or_, ended)
+                       & Service.status.in_((ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED))
+                       & (Service.id > after_id))
+                .order_by(Service.id).limit(limit))
