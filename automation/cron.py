@@ -15,8 +15,8 @@ from peewee import OperationalError
 
 from models import runlock
 from models.clock import Clock
-from models.db import database, database_error_text
-from models.errors import RunInProgress
+from models.db import database, database_error_text, is_postgres
+from models.errors import RunInProgress, ValidationError
 from models.schema import CronRun
 from models.settings import Settings
 
@@ -40,6 +40,9 @@ class RunContext:
     send_emails: bool = True
     progress: Callable[[str, int, int | None], None] = lambda task, done, total: None
     heartbeat: Callable[[], None] = lambda: None
+    run_id: int | None = None  # the CronRun row (none in a dry run)
+    workers: int = 1  # processes sharing the invoicing (PostgreSQL)
+    database_url: str = ""  # for the extra workers to connect to
 
     @property
     def batch_size(self) -> int:
@@ -70,10 +73,15 @@ def _registered_tasks() -> list[tuple[str, Callable[[RunContext], TaskResult]]]:
 
 
 def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
-              send_emails: bool = True, progress=None) -> RunReport:
-    """Run the daily tasks for `clock.today()`. Raises RunInProgress if another run holds the lock."""
+              send_emails: bool = True, progress=None, workers: int = 1,
+              database_url: str = "") -> RunReport:
+    """Run the daily tasks for `clock.today()`. Raises RunInProgress if another run holds the lock.
+
+    `workers` > 1 shares the invoicing among that many processes (PostgreSQL only: SQLite has
+    one writer at a time, so more processes would only wait for each other)."""
     from models.emails import configure_defaults
 
+    _check_workers(workers, database_url)
     configure_defaults(settings)
     today = clock.today()
     started = pendulum.now("UTC")
@@ -93,7 +101,9 @@ def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
         ctx = RunContext(today=today, settings=settings, dry_run=dry_run,
                          send_emails=send_emails, progress=progress or (lambda *a: None),
                          heartbeat=(lambda: runlock.heartbeat(holder=holder)) if not dry_run
-                         else (lambda: None))
+                         else (lambda: None),
+                         run_id=run_row.id if run_row is not None else None,
+                         workers=workers, database_url=database_url)
         results = {}
         for name, task in _registered_tasks():
             try:
@@ -133,6 +143,35 @@ def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
             except OperationalError:
                 pass  # the next run takes over a lock whose process is gone
 
+
+
+def _check_workers(workers: int, database_url: str) -> None:
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
+        raise ValidationError("workers", f"must be a whole number from 1 to 64, not {workers!r}")
+    if workers > 1 and not is_postgres():
+        raise ValidationError("workers", "more than one worker needs PostgreSQL: SQLite lets one "
+                                         "process write at a time, so extra workers would only wait")
+    if workers > 1 and not database_url:
+        raise ValidationError("workers", "the extra workers need the database URL to connect to")
+
+
+def join_run(settings: Settings, *, send_emails: bool = True) -> tuple[int | None, "TaskResult"]:
+    """Help the daily run in progress with its invoicing (`hostdesk cron --join`, e.g. from
+    another machine). Returns (the run's id or None when no run has chunks left, this share)."""
+    from models.emails import configure_defaults
+    from models.renewals import bill_pending_chunks
+    from models.schema import BillingChunk
+
+    configure_defaults(settings)
+    run = (CronRun.select().join(BillingChunk, on=(BillingChunk.run == CronRun.id))
+           .where((CronRun.status == "running") & (BillingChunk.status == "pending"))
+           .order_by(CronRun.id.desc()).first())
+    if run is None:
+        return None, TaskResult()
+    result = bill_pending_chunks(run.id, run.run_date, settings, worker=runlock.this_holder(),
+                                 send_emails=send_emails)
+    return run.id, TaskResult(done=result.invoices, failures=result.failures,
+                              details={"lines": result.lines, "amount": str(result.amount)})
 
 
 def last_runs(limit: int = 20) -> list[CronRun]:

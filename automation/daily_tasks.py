@@ -7,7 +7,7 @@ runner, so a failure lands in the module queue with its error instead of stoppin
 import pendulum
 
 from automation.cron import RunContext, TaskResult
-from models import cancellations, overdue
+from models import cancellations, overdue, renewals, runlock
 from models.clock import Clock
 from models.errors import HostdeskError
 from models.permissions import SYSTEM_LOGIN
@@ -16,13 +16,47 @@ from models.schema import Service
 
 
 def generate_invoices(ctx: RunContext) -> TaskResult:
-    result = generate_due_invoices(
-        ctx.today, ctx.settings, admin_login=SYSTEM_LOGIN, dry_run=ctx.dry_run,
-        send_emails=ctx.send_emails,
-        progress=lambda done, total: ctx.progress("invoices", done, total),
-        heartbeat=ctx.heartbeat)
-    return TaskResult(done=result.invoices, failures=result.failures,
-                      details={"lines": result.lines, "amount": str(result.amount)})
+    if ctx.dry_run or ctx.run_id is None:
+        result = generate_due_invoices(
+            ctx.today, ctx.settings, admin_login=SYSTEM_LOGIN, dry_run=ctx.dry_run,
+            send_emails=ctx.send_emails,
+            progress=lambda done, total: ctx.progress("invoices", done, total),
+            heartbeat=ctx.heartbeat)
+        return TaskResult(done=result.invoices, failures=result.failures,
+                          details={"lines": result.lines, "amount": str(result.amount)})
+    return _generate_invoices_in_chunks(ctx)
+
+
+def _generate_invoices_in_chunks(ctx: RunContext) -> TaskResult:
+    """The run's invoicing as claimable chunks, billed by this process and `ctx.workers - 1`
+    helpers; whatever a crashed helper left pending is billed here before the totals."""
+    from automation import billing_workers
+
+    chunks = renewals.plan_billing_chunks(ctx.run_id, ctx.today, ctx.settings)
+    helpers = None
+    if ctx.workers > 1 and chunks > 1:
+        helpers = billing_workers.start(min(ctx.workers, chunks) - 1,
+                                        database_url=ctx.database_url, run_id=ctx.run_id,
+                                        today=ctx.today, settings=ctx.settings,
+                                        send_emails=ctx.send_emails)
+    worker = f"{runlock.this_holder()} (run)"
+
+    def bill_what_is_left():
+        return renewals.bill_pending_chunks(
+            ctx.run_id, ctx.today, ctx.settings, worker=worker, send_emails=ctx.send_emails,
+            progress=lambda done, total: ctx.progress("invoices", done, total),
+            heartbeat=ctx.heartbeat)
+
+    mine = bill_what_is_left()
+    helper_failures = helpers.wait(heartbeat=ctx.heartbeat) if helpers else []
+    if helpers:
+        mine.failures.extend(bill_what_is_left().failures)
+    total = renewals.billing_totals(ctx.run_id)
+    failures = total.failures + [f for f in mine.failures + helper_failures
+                                 if f not in total.failures]
+    return TaskResult(done=total.invoices, failures=failures,
+                      details={"lines": total.lines, "amount": str(total.amount),
+                               "chunks": chunks, "workers": 1 + (len(helpers.processes) if helpers else 0)})
 
 
 def send_reminders(ctx: RunContext) -> TaskResult:

@@ -7,23 +7,25 @@ billed is excluded by the selection itself (and refused by the unique index on l
 lines), so a rerun, a crash or a concurrent biller never bills a period twice.
 """
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Iterable
 
 import pendulum
-from peewee import JOIN, IntegrityError, OperationalError
+from peewee import JOIN, IntegrityError, OperationalError, fn
 
 from models import audit
 from models.cycles import Cycle
-from models.db import database, database_error_text, ids_in, insert_rows
+from models.db import database, database_error_text, ids_in, insert_rows, is_postgres
 from models.emails import queue_emails
 from models.invoicing import LineSpec, renewal_line_spec
 from models.items import model_for, period_end
 from models.money import format_money, sum_money
-from models.permissions import GENERATE_DUE_INVOICES, require_login
+from models.permissions import GENERATE_DUE_INVOICES, SYSTEM_LOGIN, require_login
 from models.schema import (
+    BillingChunk,
     CancellationRequest,
     Client,
     ClientGroup,
@@ -68,6 +70,14 @@ class RenewalResult:
     amount: Decimal = Decimal("0.00")
     invoice_ids: list = field(default_factory=list)
     failures: list = field(default_factory=list)  # {"item": ..., "error": ...}
+
+    def add(self, other: "RenewalResult") -> None:
+        self.invoices += other.invoices
+        self.lines += other.lines
+        self.amount += other.amount
+        self.failures.extend(other.failures)
+        if len(self.invoice_ids) < 1000:  # a sample for the report, not every id
+            self.invoice_ids.extend(other.invoice_ids[:1000 - len(self.invoice_ids)])
 
 
 # --- selection -----------------------------------------------------------------------------
@@ -369,60 +379,161 @@ def _max_horizon(today, settings: Settings):
     return today.add(days=int(days))
 
 
-def generate_due_invoices(today, settings: Settings, *, admin_login: str = "system",
+@dataclass(frozen=True)
+class _BillingJob:
+    """What every chunk of one invoicing pass shares."""
+
+    today: object
+    settings: Settings
+    admin_login: str
+    send_emails: bool
+
+    @property
+    def horizon(self):
+        return _max_horizon(self.today, self.settings)
+
+    @property
+    def chunk_size(self) -> int:
+        return max(1, self.settings.batch_size // 4)
+
+
+def generate_due_invoices(today, settings: Settings, *, admin_login: str = SYSTEM_LOGIN,
                           client_ids: Iterable[int] | None = None, dry_run: bool = False,
                           send_emails: bool = True,
                           progress: Callable[[int, int], None] | None = None,
                           heartbeat: Callable[[], None] | None = None) -> RenewalResult:
     """Bill every item due by `today` (rules §4): the daily run, or one client on demand."""
-    standard = not settings.continuous_invoicing
-    horizon = _max_horizon(today, settings)
-    clients = _client_ids_with_candidates(horizon, client_ids)
+    require_login(admin_login, GENERATE_DUE_INVOICES)
+    job = _BillingJob(today, settings, admin_login, send_emails and settings.send_invoice_emails)
+    clients = _client_ids_with_candidates(job.horizon, client_ids)
     total = RenewalResult()
-    chunk_size = max(1, settings.batch_size // 4)
-    for done in range(0, len(clients), chunk_size):
-        chunk = clients[done:done + chunk_size]
-        chunk_result = _bill_chunk(chunk, today, settings, horizon, standard, admin_login,
-                                   dry_run, send_emails and settings.send_invoice_emails)
-        total.invoices += chunk_result.invoices
-        total.lines += chunk_result.lines
-        total.amount += chunk_result.amount
-        total.failures.extend(chunk_result.failures)
-        if len(total.invoice_ids) < 1000:
-            total.invoice_ids.extend(chunk_result.invoice_ids[:1000])
+    for done in range(0, len(clients), job.chunk_size):
+        chunk = clients[done:done + job.chunk_size]
+        try:
+            with database.atomic():
+                total.add(_bill_with_retries(chunk, job, dry_run))
+        except OperationalError as exc:  # full disk, read-only file: this chunk is not billed
+            total.failures.append(_chunk_failure(chunk, database_error_text(exc)))
         if progress:
-            progress(min(done + chunk_size, len(clients)), len(clients))
+            progress(min(done + job.chunk_size, len(clients)), len(clients))
         if heartbeat:
             heartbeat()
     return total
 
 
-def _bill_chunk(client_ids, today, settings, horizon, standard, admin_login, dry_run,
-                send_emails) -> RenewalResult:
-    for attempt in range(3):
+def _chunk_failure(client_ids, error) -> dict:
+    return {"item": f"clients {client_ids[0]}–{client_ids[-1]}", "error": f"could not bill: {error}"}
+
+
+def _bill_with_retries(client_ids, job: _BillingJob, dry_run: bool = False) -> RenewalResult:
+    """Bill a chunk of clients inside the caller's transaction, each try in a savepoint."""
+    for _ in range(3):
         try:
-            with database.atomic() as transaction:
-                candidates = _candidates(horizon, client_ids)
-                groups = plan_invoices(candidates, today, settings,
-                                       continuous=not standard,
-                                       separate_clients=_separate_clients(client_ids))
-                if dry_run:
-                    transaction.rollback()
-                    return RenewalResult(invoices=len(groups),
-                                         lines=sum(len(g[3]) for g in groups.values()),
-                                         amount=sum_money(s.amount for g in groups.values() for s in g[3]))
-                written = write_invoices(groups, today, admin_login=admin_login,
-                                         send_emails=send_emails, company_name=settings.company_name)
-                _count_promotion_renewals(groups, admin_login)
-                return written
+            with database.atomic():
+                return _bill_clients(client_ids, job, dry_run)
         except IntegrityError as exc:
             # Someone billed one of these periods meanwhile; the next selection excludes it.
             last_error = exc
-        except OperationalError as exc:  # full disk, read-only file: this chunk is not billed
-            return RenewalResult(failures=[{"item": f"clients {client_ids[0]}–{client_ids[-1]}",
-                                            "error": f"could not bill: {database_error_text(exc)}"}])
-    return RenewalResult(failures=[{"item": f"clients {client_ids[0]}–{client_ids[-1]}",
-                                    "error": f"could not bill: {last_error}"}])
+    return RenewalResult(failures=[_chunk_failure(client_ids, last_error)])
+
+
+def _bill_clients(client_ids, job: _BillingJob, dry_run: bool) -> RenewalResult:
+    candidates = _candidates(job.horizon, client_ids)
+    groups = plan_invoices(candidates, job.today, job.settings,
+                           continuous=job.settings.continuous_invoicing,
+                           separate_clients=_separate_clients(client_ids))
+    if dry_run:
+        return RenewalResult(invoices=len(groups), lines=sum(len(g[3]) for g in groups.values()),
+                             amount=sum_money(s.amount for g in groups.values() for s in g[3]))
+    written = write_invoices(groups, job.today, admin_login=job.admin_login,
+                             send_emails=job.send_emails,
+                             company_name=job.settings.company_name)
+    _count_promotion_renewals(groups, job.admin_login)
+    return written
+
+
+# --- one run shared by several workers --------------------------------------------------------
+# The daily run splits its invoicing into chunks of clients stored in `billing_chunk`. Any
+# number of workers (`hostdesk cron --workers N`, or `hostdesk cron --join` on other machines)
+# claim pending chunks with FOR UPDATE SKIP LOCKED and bill each in the transaction that holds
+# the claim: a worker that dies releases its chunk with its writes, and a chunk is billed once.
+
+
+def plan_billing_chunks(run_id: int, today, settings: Settings) -> int:
+    """Write the run's chunks (clients with something to bill); returns how many."""
+    job = _BillingJob(today, settings, SYSTEM_LOGIN, False)
+    clients = _client_ids_with_candidates(job.horizon, None)
+    chunks = [(run_id, json.dumps(clients[start:start + job.chunk_size]), "pending", "", 0, 0, 0,
+               "[]")
+              for start in range(0, len(clients), job.chunk_size)]
+    with database.atomic():
+        insert_rows(BillingChunk, ("run", "client_ids", "status", "worker", "invoices", "lines",
+                                   "amount", "failures"), chunks)
+    return len(chunks)
+
+
+def bill_pending_chunks(run_id: int, today, settings: Settings, *, worker: str,
+                        send_emails: bool = True,
+                        progress: Callable[[int, int], None] | None = None,
+                        heartbeat: Callable[[], None] | None = None) -> RenewalResult:
+    """Claim and bill the run's pending chunks until none is left; returns this worker's share.
+
+    Stops at the first database error (full disk, lost server): the chunk stays pending for
+    another worker or the next run, and the error is this worker's failure."""
+    job = _BillingJob(today, settings, SYSTEM_LOGIN, send_emails and settings.send_invoice_emails)
+    mine = RenewalResult()
+    while True:
+        try:
+            with database.atomic():
+                chunk = _claim_chunk(run_id)
+                if chunk is None:
+                    return mine
+                client_ids = json.loads(chunk.client_ids)
+                result = _bill_with_retries(client_ids, job)
+                (BillingChunk.update(status="failed" if result.failures else "done",
+                                     worker=worker[:200], invoices=result.invoices,
+                                     lines=result.lines, amount=result.amount,
+                                     failures=json.dumps(result.failures, default=str))
+                 .where(BillingChunk.id == chunk.id).execute())
+        except OperationalError as exc:
+            mine.failures.append({"item": f"worker {worker}",
+                                  "error": f"stopped billing: {database_error_text(exc)}"})
+            return mine
+        mine.add(result)
+        if progress:
+            progress(*_chunks_done(run_id))
+        if heartbeat:
+            heartbeat()
+
+
+def _claim_chunk(run_id: int):
+    query = (BillingChunk.select(BillingChunk.id, BillingChunk.client_ids)
+             .where((BillingChunk.run == run_id) & (BillingChunk.status == "pending"))
+             .order_by(BillingChunk.id).limit(1))
+    if is_postgres():  # SQLite's write transaction already admits one worker at a time
+        query = query.for_update(skip_locked=True)
+    return query.first()
+
+
+def _chunks_done(run_id: int) -> tuple[int, int]:
+    rows = dict(BillingChunk.select(BillingChunk.status, fn.COUNT(BillingChunk.id))
+                .where(BillingChunk.run == run_id).group_by(BillingChunk.status).tuples())
+    return sum(rows.values()) - rows.get("pending", 0), sum(rows.values())
+
+
+def billing_totals(run_id: int) -> RenewalResult:
+    """The whole run's invoicing, whichever workers did it; chunks still pending are failures."""
+    total = RenewalResult()
+    for chunk in BillingChunk.select().where(BillingChunk.run == run_id).order_by(BillingChunk.id):
+        if chunk.status == "pending":
+            total.failures.append(_chunk_failure(json.loads(chunk.client_ids),
+                                                 "no worker finished this chunk"))
+            continue
+        total.invoices += chunk.invoices
+        total.lines += chunk.lines
+        total.amount += chunk.amount
+        total.failures.extend(json.loads(chunk.failures))
+    return total
 
 
 def _count_promotion_renewals(groups: dict, admin_login: str) -> None:

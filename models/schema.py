@@ -654,10 +654,32 @@ class CronRun(BaseModel):
     holder = CharField(max_length=200, default="")
 
 
+class BillingChunk(BaseModel):
+    """One share of a daily run's invoicing: the clients one worker bills in one transaction.
+
+    Workers (processes, possibly on several machines) claim pending chunks with
+    `FOR UPDATE SKIP LOCKED`; a worker that dies mid-chunk rolls its claim back with its
+    writes, so another worker bills the chunk instead."""
+
+    STATUSES = ("pending", "done", "failed")
+
+    run = ForeignKeyField(CronRun, on_delete="CASCADE")
+    client_ids = TextField()  # JSON list of the chunk's client ids, sorted
+    status = CharField(max_length=20, default="pending", constraints=[_choices("status", STATUSES)])
+    worker = CharField(max_length=200, default="")
+    invoices = IntegerField(default=0)
+    lines = IntegerField(default=0)
+    amount = MoneyField(default=0)
+    failures = TextField(default="[]")  # JSON list of {"item", "error"}
+
+    class Meta:
+        indexes = ((("run", "status", "id"), False),)
+
+
 ALL_TABLES = [
     Setting, Admin, ClientGroup, Client, Server, Product, ProductPrice, ConfigOption,
     ConfigOptionChoice, ConfigOptionPrice, CatalogAddon, CatalogAddonPrice, CatalogAddonProduct,
     Promotion, PromotionProduct, Tld, Order, Service, ServiceAddon, Domain, ServiceConfigOption,
     Invoice, InvoiceLine, Payment, CreditEntry, Upgrade, CancellationRequest, ModuleJob,
-    EmailOutbox, EmailLog, ActivityLog, RunLock, CronRun, EmailTemplate,
+    EmailOutbox, EmailLog, ActivityLog, RunLock, CronRun, EmailTemplate, BillingChunk,
 ]

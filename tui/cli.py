@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     cron.add_argument("--dry-run", action="store_true", help="report what would be done, change nothing")
     cron.add_argument("--json", action="store_true", help="print a machine-readable report")
     cron.add_argument("--no-email", action="store_true", help="queue no emails in this run")
+    cron.add_argument("--workers", type=int, default=1, metavar="N",
+                      help="share the invoicing among N processes (PostgreSQL; default 1)")
+    cron.add_argument("--join", action="store_true",
+                      help="help the daily run in progress with its invoicing (e.g. from "
+                           "another machine), then exit")
 
     cancel = sub.add_parser("cancel-request", help="file a cancellation request for a service")
     cancel.add_argument("service_id", metavar="SERVICE_ID")
@@ -135,10 +140,13 @@ def cmd_cron(args, config) -> int:
         except Exception as exc:
             return _fail(str(exc))
     db = _open_database(config)
+    if args.join:
+        return _join_run(args, config, db)
     progress = _terminal_progress() if sys.stderr.isatty() and not args.json else None
     try:
         report = run_daily(config.settings, clock, dry_run=args.dry_run,
-                           send_emails=not args.no_email, progress=progress)
+                           send_emails=not args.no_email, progress=progress,
+                           workers=args.workers, database_url=config.database_url)
     except RunInProgress as exc:
         return _fail(str(exc), EXIT_BUSY)
     finally:
@@ -148,6 +156,22 @@ def cmd_cron(args, config) -> int:
     else:
         _print_summary(report)
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _join_run(args, config, db) -> int:
+    from automation.cron import join_run
+
+    try:
+        run_id, share = join_run(config.settings, send_emails=not args.no_email)
+    finally:
+        db.close()
+    if run_id is None:
+        print("no daily run in progress has invoicing left to share")
+        return EXIT_OK
+    print(f"helped daily run #{run_id}: {share.done} invoices, {share.details['lines']} lines")
+    for failure in share.failures[:20]:
+        print(f"    {failure['item']}: {failure['error']}")
+    return EXIT_OK if share.ok else EXIT_FAILED
 
 
 def _terminal_progress():
