@@ -7,6 +7,7 @@ import pendulum
 import pytest
 
 from models import invoicing
+from models.errors import PermissionDenied
 from models.renewals import generate_due_invoices, invoice_selected_items
 from models.schema import Admin, CancellationRequest, Invoice, InvoiceLine
 from models.settings import Settings
@@ -159,6 +160,20 @@ def test_one_client_on_demand_uses_the_same_rules(db):
     result = run(NDD, client_ids=[mine.id])
     assert result.invoices == 1 and Invoice.get().client_id == mine.id
     assert run(NDD).invoices == 1  # the other client is billed by the daily run
+
+
+def test_generating_a_clients_due_invoices_needs_the_permission(db):
+    client = make.client()
+    make.service(client, next_due_date=NDD)
+    make.admin("helpdesk", role="support")
+    with pytest.raises(PermissionDenied) as refused:
+        run(NDD, client_ids=[client.id], admin_login="helpdesk")
+    assert "generate due invoices" in str(refused.value)
+    with pytest.raises(PermissionDenied):
+        run(NDD, client_ids=[client.id], admin_login="nobody-added-this-login")
+    assert Invoice.select().count() == 0
+    make.admin("sales", role="sales")
+    assert run(NDD, client_ids=[client.id], admin_login="sales").invoices == 1
 
 
 def test_batches_never_split_a_clients_invoice(db):
