@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DB ?= $(CURDIR)/demo.db
 
-.PHONY: demo test bench install clean
+STRESS_SECONDS ?= 300
+STRESS_ADMINS ?= 6
+
+.PHONY: demo test bench stress install clean
 
 $(STAMP): pyproject.toml tests/fixtures/hostdesk_example_module/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +26,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-bench: $(STAMP)
+bench: $(STAMP) stress
 	$(BIN)/python -m bench
+
+# The concurrency stress test at full length: admins and the daily run on one database,
+# on SQLite and PostgreSQL (`make test` runs it for a few seconds).
+stress: $(STAMP)
+	HOSTDESK_STRESS_SECONDS=$(STRESS_SECONDS) HOSTDESK_STRESS_ADMINS=$(STRESS_ADMINS) \
+		$(BIN)/python -m pytest -q -s tests/test_stress.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
