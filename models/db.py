@@ -32,6 +32,7 @@ SQLITE_PRAGMAS = {
     "foreign_keys": 1,
     "cache_size": -64_000,
     "synchronous": "normal",
+    "wal_autocheckpoint": 10000,
 }
 BUSY_TIMEOUT_SECONDS = 10
 

@@ -394,7 +394,7 @@ class _BillingJob:
 
     @property
     def chunk_size(self) -> int:
-        return max(1, self.settings.batch_size // 4)
+        return max(1, self.settings.batch_size)
 
 
 def generate_due_invoices(today, settings: Settings, *, admin_login: str = SYSTEM_LOGIN,
