@@ -9,6 +9,7 @@ import pendulum
 from automation.cron import RunContext, TaskResult
 from models import cancellations, overdue, renewals, runlock
 from models.clock import Clock
+from models.db import few_checkpoints
 from models.errors import HostdeskError
 from models.permissions import SYSTEM_LOGIN
 from models.renewals import generate_due_invoices
@@ -47,10 +48,11 @@ def _generate_invoices_in_chunks(ctx: RunContext) -> TaskResult:
             progress=lambda done, total: ctx.progress("invoices", done, total),
             heartbeat=ctx.heartbeat)
 
-    mine = bill_what_is_left()
-    helper_failures = helpers.wait(heartbeat=ctx.heartbeat) if helpers else []
-    if helpers:
-        mine.failures.extend(bill_what_is_left().failures)
+    with few_checkpoints():
+        mine = bill_what_is_left()
+        helper_failures = helpers.wait(heartbeat=ctx.heartbeat) if helpers else []
+        if helpers:
+            mine.failures.extend(bill_what_is_left().failures)
     total = renewals.billing_totals(ctx.run_id)
     failures = total.failures + [f for f in mine.failures + helper_failures
                                  if f not in total.failures]

@@ -49,8 +49,13 @@ def to_date(value) -> pendulum.Date | None:
     if isinstance(value, datetime.datetime):
         return pendulum.Date(value.year, value.month, value.day)
     if isinstance(value, datetime.date):
-        return pendulum.Date(value.year, value.month, value.day)
+        return _date_from_date(value)
     return _date_from_text(str(value)[:10])
+
+
+@lru_cache(maxsize=65536)  # PostgreSQL hands back datetime.date: the same few hundred values
+def _date_from_date(value: datetime.date) -> pendulum.Date:
+    return pendulum.Date(value.year, value.month, value.day)
 
 
 @lru_cache(maxsize=65536)  # rows read in bulk share a few hundred distinct dates

@@ -25,7 +25,11 @@ def cycle_months(item_type: str, item) -> int | None:
     """Months one renewal covers; None for items with no due dates (free, one-time)."""
     if item_type == ItemType.DOMAIN:
         return 12 * int(item.years or 1)
-    return Cycle(item.billing_cycle).months
+    months = _MONTHS.get(item.billing_cycle)
+    return months if months is not None else Cycle(item.billing_cycle).months
+
+
+_MONTHS = {cycle.value: cycle.months for cycle in Cycle}  # a dict lookup: called per billed line
 
 
 def period_end(item_type: str, item, start: pendulum.Date) -> pendulum.Date:

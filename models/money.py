@@ -60,7 +60,10 @@ def format_money(amount: Decimal | int, currency: str = "USD") -> str:
     """`1,234.50 USD`, `-4.00 USD`. The amount is rounded to the cent for display."""
     if isinstance(amount, (str, Fraction)):
         raise TypeError(f"format_money takes Decimal or int, not {type(amount).__name__}")
-    rounded = round_money(amount)
+    if isinstance(amount, Decimal) and amount.is_finite() and amount.as_tuple().exponent == -2:
+        rounded = amount  # already whole cents (every stored amount): nothing to round
+    else:
+        rounded = round_money(amount)
     text = f"{abs(rounded):,.2f}"
     sign = "-" if rounded < 0 else ""
     return f"{sign}{text} {currency}" if currency else f"{sign}{text}"

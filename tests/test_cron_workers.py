@@ -46,7 +46,7 @@ def test_three_workers_bill_like_one(pg_url):
     build_host(shared)
     build_host(single)
 
-    three = cron(shared, "--workers", "3", env={"HOSTDESK_BATCH_SIZE": "4"})  # a client a chunk
+    three = cron(shared, "--workers", "3", env={"HOSTDESK_BATCH_SIZE": "4"})  # 4 clients a chunk
     out, err = three.communicate(timeout=300)
     assert three.returncode == 0, err
     report = json.loads(out)["tasks"]["invoices"]
@@ -58,7 +58,7 @@ def test_three_workers_bill_like_one(pg_url):
 
     assert state(shared) == state(single)
     chunks = chunk_workers(shared)
-    assert chunks["statuses"] == {"done"} and chunks["chunks"] == CLIENTS
+    assert chunks["statuses"] == {"done"} and chunks["chunks"] == CLIENTS // 4
     assert len(chunks["workers"]) >= 2, "the helpers billed nothing: the run was not shared"
 
 
@@ -66,7 +66,7 @@ def test_a_claimed_chunk_is_skipped_and_a_dead_workers_chunk_is_billed_later(pg_
     url = pg_url()
     build_host(url)
     bind(url)
-    settings = Settings(batch_size=4 * 200)  # 200 clients a chunk: 3 chunks
+    settings = Settings(batch_size=200)  # 200 clients a chunk: 3 chunks
     with database.atomic():
         run = CronRun.create(run_date=DUE, holder="test")
     assert renewals.plan_billing_chunks(run.id, DUE, settings) == 3
@@ -116,7 +116,7 @@ def test_join_helps_a_run_in_progress_and_says_when_there_is_none(pg_url):
     bind(url)
     with database.atomic():
         run = CronRun.create(run_date=DUE, holder="another machine")
-    renewals.plan_billing_chunks(run.id, DUE, Settings(batch_size=4 * 100))
+    renewals.plan_billing_chunks(run.id, DUE, Settings(batch_size=100))
     database.close()
     joined = subprocess.run([HOSTDESK, "--db", url, "cron", "--join", "--no-email"],
                             capture_output=True, text=True, timeout=120)
