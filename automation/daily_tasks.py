@@ -185,7 +185,8 @@ def maintenance(ctx: RunContext) -> TaskResult:
         return TaskResult(done=1, details={"analyzed": True})
     with database.atomic():  # takes the write lock up front (waits), instead of upgrading
         database.execute_sql("PRAGMA optimize")
-    merged = search.tidy_index() if ctx.today.day_of_week == pendulum.WeekDay.SUNDAY else 0
+    merged = ((search.tidy_index() + search.tidy_activity_index())
+              if ctx.today.day_of_week == pendulum.WeekDay.SUNDAY else 0)
     return TaskResult(done=1, details={"search_index_steps": merged})
 
 

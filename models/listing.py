@@ -13,14 +13,19 @@ scan the whole table; full-text search comes later.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pendulum
-from peewee import JOIN, Expression, Field, fn
+from peewee import JOIN, SQL, Expression, Field, NodeList, Table, fn
 
 from models import audit
+from models.db import is_postgres
+from models.errors import ValidationError
+from models.parsing import parse_date
 from models.schema import (
+    ALL_TABLES,
     ActivityLog,
     CancellationRequest,
     Client,
@@ -470,9 +475,170 @@ class EmailSource(ListSource):
         return d
 
 
+# --- the activity log: prefixes and text ---------------------------------------------------
+
+ACTIVITY_TEXT_COLUMNS = ("admin_login", "action", "description")  # what migration 0007 indexes
+TEXT_INDEX = Table("activity_log_search")  # SQLite's FTS5 trigram index of those columns
+TRIGRAM = 3  # the shortest text a trigram index answers
+# `service 42`, `invoice:7`: an object is named by its table (an addon by "addon").
+OBJECT_TYPES = frozenset(model._meta.table_name for model in ALL_TABLES) | {"addon"}
+SEARCH_PREFIXES = ("admin", "action", "client", "on", "since", "until")
+_PREFIXED = re.compile(r"(?P<key>[A-Za-z_]+):(?P<value>.+)")
+
+
+def _id_of(text: str) -> int | None:
+    return as_id(text) if text.isascii() else None
+
+
+def all_of(conditions: list[Expression]) -> Expression:
+    result = conditions[0]
+    for condition in conditions[1:]:
+        result = result & condition
+    return result
+
+
+class ActivitySearch:
+    """A search of the activity log, read from what the admin typed.
+
+    Words must each appear in the row's admin login, action or description (any case, any
+    position); with a word shorter than 3 characters the words must appear as typed. The
+    rest are prefixes: `admin:LOGIN`, `action:PREFIX`, `client:ID`, `on:`, `since:`,
+    `until:` a day (UTC, as the list shows), `#ID`, or an object such as `service 42`.
+    A part that cannot be read raises ValidationError("search", ...) naming it.
+    """
+
+    def __init__(self, term: str) -> None:
+        self.exact: list[Expression] = []  # equalities, each answered by an index in id order
+        self.ranges: list[tuple[Field, Any, Any]] = []  # (column, from, before): action, days
+        self.narrow = False  # a row id, an object, a client or a day: few rows to read
+        words = self._read(term.split())
+        self.texts = self._texts(words)
+
+    def _read(self, tokens: list[str]) -> list[str]:
+        words = []
+        index = 0
+        while index < len(tokens):
+            token = tokens[index]
+            following = tokens[index + 1] if index + 1 < len(tokens) else ""
+            prefixed = _PREFIXED.fullmatch(token)
+            if token.lower() in OBJECT_TYPES and _id_of(following) is not None:
+                self._object(token.lower(), _id_of(following))
+                index += 1
+            elif prefixed:
+                self._prefix(prefixed["key"].lower(), prefixed["value"])
+            elif token.startswith("#") and _id_of(token) is not None:
+                self.exact.append(ActivityLog.id == _id_of(token))
+                self.narrow = True
+            else:
+                words.append(token)
+            index += 1
+        return words
+
+    def _object(self, object_type: str, object_id: int) -> None:
+        self.exact += [ActivityLog.object_type == object_type, ActivityLog.object_id == object_id]
+        self.narrow = True
+
+    def _prefix(self, key: str, value: str) -> None:
+        if key == "admin":
+            self.exact.append(ActivityLog.admin_login == value)
+        elif key == "action":
+            action = value.lower()
+            self.ranges.append((ActivityLog.action, action, next_prefix(action)))
+        elif key == "client":
+            self.exact.append(ActivityLog.client_id == self._number(key, value))
+            self.narrow = True
+        elif key in ("on", "since", "until"):
+            start = self._day(key, value)
+            start, end = (ActivityLog.at.db_value(moment) for moment in (start, start.add(days=1)))
+            self.ranges.append((ActivityLog.at, None if key == "until" else start,
+                                None if key == "since" else end))
+            self.narrow = self.narrow or key == "on"
+        elif key in OBJECT_TYPES:
+            self._object(key, self._number(key, value))
+        else:
+            known = ", ".join(f"{prefix}:" for prefix in SEARCH_PREFIXES)
+            raise ValidationError("search", f"“{key}:” is not a search prefix (use {known}, "
+                                            f"#id or an object such as service 42)")
+
+    @staticmethod
+    def _number(key: str, value: str) -> int:
+        number = _id_of(value)
+        if number is None:
+            raise ValidationError("search", f"{key}: “{value}” is not a {key} number")
+        return number
+
+    @staticmethod
+    def _day(key: str, value: str) -> pendulum.DateTime:
+        try:
+            day = parse_date(value, key)
+        except ValidationError as problem:
+            raise ValidationError("search", f"{key}: {problem.message}") from None
+        return pendulum.datetime(day.year, day.month, day.day, tz="UTC")
+
+    @staticmethod
+    def _texts(words: list[str]) -> list[str]:
+        if not words:
+            return []
+        texts = words if all(len(word) >= TRIGRAM for word in words) else [" ".join(words)]
+        if len(texts[0]) < TRIGRAM:
+            raise ValidationError("search", f"type at least {TRIGRAM} characters to search the "
+                                            f"text (“{texts[0]}” is too short)")
+        return texts
+
+    # --- the query ----------------------------------------------------------------------
+
+    @property
+    def text_index_query(self) -> str | None:
+        """SQLite: the FTS5 query of the rows that may hold the text, when the text leads.
+
+        Each text's trigrams, all required; the index keeps no positions (migration 0007),
+        so the text itself is checked on each row found (`conditions`).
+        """
+        if not self.texts or self.narrow or is_postgres():
+            return None
+        trigrams = {text[i:i + TRIGRAM] for text in self.texts
+                    for i in range(len(text) - TRIGRAM + 1)}
+        return " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in sorted(trigrams))
+
+    def conditions(self, *, scan_ranges: bool = False) -> list[Expression]:
+        """Every condition on the log's own columns; the text is checked on each row (on
+        PostgreSQL through its trigram index). `scan_ranges`: SQLite checks the action and
+        day ranges row by row instead of reading them from their index (for pages of a
+        range too large to sort)."""
+        conditions = list(self.exact)
+        for column, start, before in self.ranges:
+            if scan_ranges and not is_postgres():
+                column = NodeList((SQL("+"), column), glue="")  # unary plus: no index
+            if start is not None:
+                conditions.append(column >= start)
+            if before is not None:
+                conditions.append(column < before)
+        for text in self.texts:
+            conditions.append(_text_contains(text))
+        return conditions
+
+
+def _text_contains(text: str) -> Expression:
+    """`admin_login || ' ' || action || ' ' || description` of the log's row holds `text`."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    joined = NodeList([getattr(ActivityLog, name) for name in ACTIVITY_TEXT_COLUMNS],
+                      glue=" || ' ' || ")
+    if is_postgres():  # lower(...) is what the trigram index of migration 0007 is built on
+        return Expression(fn.LOWER(joined), "LIKE", pattern.lower())
+    # SQLite's LIKE ignores the case of ASCII letters.
+    return NodeList([SQL("("), joined, SQL(") LIKE"), pattern, SQL("ESCAPE '\\'")])
+
+
 class ActivitySource(ListSource):
+    """The activity log, newest first, searched by ActivitySearch.
+
+    The list pages and counts through `_searched`, which picks how the database reads the
+    rows: SQLite's text index leads a text search (in id order, so a page stops after
+    `limit` rows); a range of actions or days too large to sort is read in id order.
+    """
+
     name, title, model = "activity", "Activity log", ActivityLog
-    search_hint = "#id or object, e.g. service 42"
+    search_hint = "words, admin:, action:, client:, since:/until:/on:DATE, service 42, #id"
     columns = (
         Column("id", "ID", 8, ID),
         Column("at", "When (UTC)", 16, DATETIME),
@@ -481,6 +647,10 @@ class ActivitySource(ListSource):
         Column("object", "Object", 14, priority=2),
         Column("description", "Description", 12, flex=True),
     )
+    PAGE_ROWS = 50  # a page, for weighing "sort every match" against "walk the log"
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[int, int]] = {}  # term -> (matches, max id) when counted
 
     def select(self):
         return ActivityLog.select(ActivityLog.id, ActivityLog.at, ActivityLog.admin_login,
@@ -488,14 +658,65 @@ class ActivitySource(ListSource):
                                   ActivityLog.object_id, ActivityLog.description)
 
     def search(self, term):
-        row_id = as_id(term)
-        if row_id is not None:
-            return ActivityLog.id == row_id
-        words = term.replace(":", " ").split()
-        if len(words) == 2 and as_id(words[1]) is not None:
-            return ((ActivityLog.object_type == words[0].lower())
-                    & (ActivityLog.object_id == as_id(words[1])))
-        return None
+        """One condition for `term` (for callers that need a WHERE; the list itself reads
+        through `_searched`)."""
+        found = ActivitySearch(term)
+        conditions = found.conditions()
+        if not conditions:
+            return None
+        if found.text_index_query is not None:
+            conditions.append(ActivityLog.id.in_(
+                TEXT_INDEX.select(TEXT_INDEX.c.rowid).where(_matches(found.text_index_query))))
+        return all_of(conditions)
+
+    def _searched(self, query, flt: ListFilter, *, paging: bool):
+        """`query` narrowed to `flt`, and the column its rows are ordered by."""
+        if not flt.term:
+            return query, ActivityLog.id
+        found = ActivitySearch(flt.term)
+        key = ActivityLog.id
+        index_query = found.text_index_query
+        if index_query is not None:
+            query = (query.join(TEXT_INDEX, on=(TEXT_INDEX.c.rowid == ActivityLog.id))
+                     .where(_matches(index_query)))
+            key = TEXT_INDEX.c.rowid  # the text index gives its rows in this order
+        sparse = paging and index_query is None and self._sparse(flt.term)
+        for condition in found.conditions(scan_ranges=paging and not sparse):
+            query = query.where(condition)
+        if sparse:
+            key = ActivityLog.id + 0  # few matches: read them through their index and sort
+        return query, key
+
+    def _sparse(self, term: str) -> bool:
+        """Whether sorting the matches costs less than walking the log until a page is full.
+
+        Known from the count the list takes before its first page; unknown means walk.
+        """
+        matches, max_id = self._counts.get(term, (None, 0))
+        # Sorting costs about `matches`; a walk reads about PAGE_ROWS * max_id / matches rows.
+        return matches is not None and matches * matches < self.PAGE_ROWS * max_id
+
+    def count(self, flt: ListFilter = NO_FILTER) -> int:
+        query, _ = self._searched(ActivityLog.select(), flt, paging=False)
+        total = query.count()
+        if flt.term:
+            max_id = ActivityLog.select(fn.MAX(ActivityLog.id)).scalar() or 0
+            self._counts = {flt.term: (total, max_id)}
+        return total
+
+    def page(self, after_key: int | None = None, limit: int = 50,
+             flt: ListFilter = NO_FILTER, *, backward: bool = False) -> list[Row]:
+        query, key = self._searched(self.select(), flt, paging=True)
+        if after_key is not None:
+            query = query.where(key > after_key if backward else key < after_key)
+        query = query.order_by(key.asc() if backward else key.desc()).limit(limit)
+        rows = [self.to_row(d) for d in query.dicts()]
+        return rows[::-1] if backward else rows
+
+    def page_at(self, offset: int, limit: int = 50, flt: ListFilter = NO_FILTER) -> list[Row]:
+        query, key = self._searched(self.select(), flt, paging=True)
+        query = query.order_by(key.desc()).offset(offset).limit(limit)
+        return [self.to_row(d) for d in query.dicts()]
 
     def to_row(self, d):
         object_id = d.pop("object_id")
@@ -503,6 +724,11 @@ class ActivitySource(ListSource):
         d["object"] = f"{object_type} {object_id}" if object_id is not None else object_type
         d["description"] = " ".join((d["description"] or "").split())
         return d
+
+
+def _matches(index_query: str) -> Expression:
+    # An FTS5 table's hidden column of its own name takes the MATCH.
+    return Expression(TEXT_INDEX.c.activity_log_search, "MATCH", index_query)
 
 
 class CronRunSource(ListSource):

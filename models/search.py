@@ -290,3 +290,36 @@ _SHOWN = {  # kind -> (SELECT of the rows with these ids, row -> SearchHit)
                 "FROM invoice i JOIN client c ON c.id = i.client_id WHERE i.id IN ({ids})",
                 _invoice_hit),
 }
+
+
+# --- the activity log's text index (migration 0007; searched by models.listing.ActivitySearch)
+
+
+def rebuild_activity_index() -> None:
+    """Refill SQLite's activity-log text index from the log (after a bulk load with its
+    triggers off). PostgreSQL's trigram index is an ordinary index: nothing to do there."""
+    if is_postgres():
+        return
+    with database.atomic():
+        database.execute_sql("INSERT INTO activity_log_search (activity_log_search) "
+                             "VALUES ('rebuild')")
+    tidy_activity_index()
+
+
+def tidy_activity_index(pages_per_step: int = 500) -> int:
+    """Merge SQLite's activity-log text index into one segment, as `tidy_index` does for the
+    other search tables (the daily run's bulk writes leave a segment per statement).
+    Returns the transactions used (0 on PostgreSQL)."""
+    if is_postgres():
+        return 0
+    connection = database.connection()
+    steps = 0
+    merging = True
+    while merging:
+        with database.atomic():
+            before = connection.total_changes
+            database.execute_sql("INSERT INTO activity_log_search (activity_log_search, rank) "
+                                 "VALUES ('merge', ?)", [-pages_per_step])
+            merging = connection.total_changes - before >= 2  # FTS5's "work was done"
+        steps += 1
+    return steps

@@ -7,12 +7,14 @@ from dataclasses import replace
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from automation.cron import last_runs
 from models.db import connection
+from models.errors import ValidationError
 from models.listing import ListSource, automation_warning
 from tui.screens.areas import Area
 from tui.screens.base import HostdeskScreen
@@ -57,6 +59,8 @@ class ListScreen(HostdeskScreen):
         self.area = area
         self.source = source
         self._search_timer: Timer | None = None
+        self._search_problem: str | None = None  # why the text typed cannot be searched
+        self.HELP = f"{type(self).HELP} Search by {source.search_hint}."  # F1 shows it whole
 
     @property
     def biglist(self) -> BigList:
@@ -94,7 +98,11 @@ class ListScreen(HostdeskScreen):
             parts.append(f"search “{biglist.filter.term}”")
         if biglist.ticked:
             parts.append(f"{len(biglist.ticked):,} ticked")
-        self.query_one("#list-status", Static).update("   ·   ".join(parts))
+        status = "   ·   ".join(parts)
+        if self._search_problem:
+            status = Content.assemble((f"⚠ {self._search_problem}", "$text-error"), "   ·   ",
+                                      status)
+        self.query_one("#list-status", Static).update(status, layout=False)  # one line, fixed size
 
     @on(BigList.Opened)
     def open_row(self, message: BigList.Opened) -> None:
@@ -120,14 +128,34 @@ class ListScreen(HostdeskScreen):
     @on(Input.Submitted, "#list-search")
     def keep_search(self) -> None:
         self.apply_search()
-        self._close_search()
+        if self._search_problem is None:  # a search that cannot be read stays open to fix
+            self._close_search()
 
     def apply_search(self) -> None:
         if self._search_timer is not None:
             self._search_timer.stop()
             self._search_timer = None
-        # `replace` keeps whatever else a subclass's filter holds (status, client, dates).
-        self.biglist.set_filter(replace(self.biglist.filter, text=self.search_input.value))
+        text = self.search_input.value
+        self._search_problem = self.search_problem(text)
+        if self._search_problem is None:
+            # `replace` keeps whatever else a subclass's filter holds (status, client, dates).
+            self.biglist.set_filter(replace(self.biglist.filter, text=text))
+        self.show_status()  # the list keeps the last search it could read
+
+    def search_problem(self, text: str) -> str | None:
+        """Why the source cannot read `text` (its search raises ValidationError), or None.
+
+        Asked before searching, so a half-typed `since:2026-1` is a hint in the status line,
+        not a failed query.
+        """
+        term = text.strip()
+        if not term:
+            return None
+        try:
+            self.source.search(term)
+        except ValidationError as problem:
+            return problem.message
+        return None
 
     def _close_search(self) -> None:
         self.search_input.add_class("-hidden")

@@ -158,4 +158,4 @@ class ServiceListScreen(ListScreen):
         bar = replace(self.current_filter, text="")  # the search is said by ListScreen already
         if bar != ServiceFilter():
             status = self.query_one("#list-status", Static)
-            status.update(f"{status.content}   ·   {bar.describe()}")
+            status.update(f"{status.content}   ·   {bar.describe()}", layout=False)
