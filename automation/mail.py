@@ -13,6 +13,11 @@ talking to the SMTP server:
 3. record — one transaction marks the message `sent` (with `sent_at`) or `failed` (with
    `last_error`), and closes the attempt's log row.
 
+A body that carries a service password (a welcome email) is stored encrypted: it is
+decrypted here, only to build the message, and step 3 replaces it with a note once the
+message is sent, so the password does not stay in the database after delivery. A retry
+before that (a failure, a crash) decrypts it again.
+
 The at-least-once boundary, honestly: if the process dies after the SMTP server accepted a
 message but before step 3 commits, the database cannot know it was sent. The attempt stays
 in flight; once its lease has passed, a later run records it as failed ("no result
@@ -42,8 +47,9 @@ import pendulum
 from peewee import fn
 
 from automation.cron import RunContext, TaskResult
-from models import audit
+from models import audit, secrets
 from models.db import connection, database, is_postgres, with_retry
+from models.emails import SECRET_BODY_REMOVED
 from models.errors import RuleViolation, ValidationError
 from models.schema import EmailLog, EmailOutbox
 from models.settings import Settings
@@ -191,7 +197,7 @@ def build_message(email: EmailOutbox, settings: Settings, now: pendulum.DateTime
     message["Subject"] = email.subject
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id(email, settings)
-    message.set_content(email.body)
+    message.set_content(secrets.decrypt(email.body) if email.body_encrypted else email.body)
     return message
 
 
@@ -218,10 +224,14 @@ def _claim(email_id: int, seen_attempts: int, now: pendulum.DateTime) -> int | N
         return EmailLog.create(email=email_id, at=now, success=False, detail=IN_FLIGHT).id
 
 
-def _record_sent(email_id: int, log_id: int, now: pendulum.DateTime, detail: str) -> None:
+def _record_sent(email_id: int, log_id: int, now: pendulum.DateTime, detail: str,
+                 forget_body: bool = False) -> None:
+    """`forget_body`: the body carried a password; delivered, it has done its job."""
+    changes = dict(status="sent", sent_at=now, last_error="")
+    if forget_body:
+        changes.update(body=SECRET_BODY_REMOVED, body_encrypted=False)
     with database.atomic():
-        EmailOutbox.update(status="sent", sent_at=now, last_error="").where(
-            EmailOutbox.id == email_id).execute()
+        EmailOutbox.update(**changes).where(EmailOutbox.id == email_id).execute()
         EmailLog.update(success=True, detail=detail).where(EmailLog.id == log_id).execute()
 
 
@@ -309,9 +319,11 @@ def _attempt(email: EmailOutbox, session: SmtpSession, settings: Settings,
         error, outcome = str(exc), UNREACHABLE
     except (smtplib.SMTPException, OSError, ValueError) as exc:
         error = _describe(exc)
+    except (secrets.MissingSecretKey, secrets.UnreadableSecret) as exc:
+        error = f"the body holds a password and cannot be decrypted: {exc}"
     else:
         sent_at = clock()
-        with_retry(lambda: _record_sent(email.id, log_id, sent_at, detail))
+        with_retry(lambda: _record_sent(email.id, log_id, sent_at, detail, email.body_encrypted))
         result.sent += 1
         return SENT
     with_retry(lambda: _record_failed(email.id, log_id, error))

@@ -16,7 +16,7 @@ from models.cycles import Cycle
 from models.db import database
 from models.emails import queue_email
 from models.errors import RuleViolation, ValidationError
-from models.invoicing import cancel_lines, reopen_invoice, unpaid_lines_of_item
+from models.invoicing import cancel_lines, reopen_lines, unpaid_lines_of_item
 from models.parsing import clean_text
 from models.permissions import EDIT_SERVICES, MANAGE_CANCELLATIONS, require_login
 from models.schema import (
@@ -113,7 +113,7 @@ def delete_request(request_id: int, admin_login: str, *, reopen_invoices: bool =
             for line in InvoiceLine.select().where(InvoiceLine.id.in_(line_ids)):
                 by_invoice.setdefault(line.invoice_id, []).append(line.id)
             for invoice_id, ids in sorted(by_invoice.items()):
-                reopen_invoice(invoice_id, admin_login, line_ids=ids)
+                reopen_lines(invoice_id, ids, admin_login)
                 reopened.append(invoice_id)
         audit.record(admin_login, "cancellation.delete", "service", request.service_id,
                      description=f"request #{request.id} deleted",

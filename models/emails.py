@@ -8,7 +8,10 @@ What a template sees is plain data, never a database row: a `Client`, `Service`,
 `Order`, `InvoiceLine`, `Upgrade`, `Payment` or `CancellationRequest` put into the context is
 turned into a small dict of display values (money formatted with `format_money`, dates as
 YYYY-MM-DD), and secrets (service passwords, EPP codes) are never copied. The one exception
-is the welcome email's explicit top-level `password` variable.
+is the welcome email's explicit top-level `password` variable: such an email's body is stored
+encrypted (`models.secrets`, `EmailOutbox.body_encrypted`), decrypted only by the deliverer
+(`automation.mail`), which replaces it with `SECRET_BODY_REMOVED` once it is sent. The
+password never goes into a subject (subjects are listed in clear in the email log).
 
 An admin's edited template is a row of `email_template` that overrides the default of the
 same name. A new template must be named after the default it extends
@@ -27,7 +30,7 @@ from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from peewee import IntegrityError, Model, SelectBase
 
-from models import audit
+from models import audit, secrets
 from models.cycles import Cycle
 from models.db import database
 from models.errors import StaleRecordError, ValidationError
@@ -49,6 +52,8 @@ from models.settings import Settings
 DEFAULT_CURRENCY = Settings().currency
 SUBJECT_MAX = 500  # the outbox column's width
 SECRET_KEYS = audit.SECRET_FIELDS  # never copied into a context (but see `password`)
+SECRET_BODY_REMOVED = "(contained a password; removed after delivery)"
+_MASKED_PASSWORD = "********"
 
 # --- what each variable holds (shown to the admin who edits a template) -----------------
 
@@ -344,6 +349,10 @@ def _source_problem(source: str) -> str | None:
     return None
 
 
+def _uses_name(source: str, name: str) -> bool:
+    return any(node.name == name for node in _env.parse(source).find_all(nodes.Name))
+
+
 def _check_source(source: str, part: str, template: str) -> None:
     problem = _source_problem(source)
     if problem is not None:
@@ -558,7 +567,11 @@ def template_for(name: str) -> tuple[str, str]:
 
 
 def _render_text(name: str, subject: str, body: str, context) -> tuple[str, str]:
-    rendered_subject = " ".join(_render_part(subject, context, "subject", name).split())
+    # The subject is listed in clear in the email log: it never sees the password.
+    subject_context = context
+    if context.get("password"):
+        subject_context = _Vars({**context, "password": _MASKED_PASSWORD}, "")
+    rendered_subject = " ".join(_render_part(subject, subject_context, "subject", name).split())
     if len(rendered_subject) > SUBJECT_MAX:
         rendered_subject = rendered_subject[:SUBJECT_MAX - 1] + "…"
     return rendered_subject, _render_part(body, context, "body", name)
@@ -684,6 +697,9 @@ def save_template(name: str, subject: str, body: str, admin_login: str,
     rendered_subject, _ = preview(name, subject, body)
     if not rendered_subject:
         raise ValidationError("subject", "renders as an empty line")
+    if _uses_name(subject, "password"):
+        raise ValidationError("subject", "the password may only go into the body: subjects "
+                                         "are shown in the email log")
     stale = StaleRecordError(f"email template '{name}' was changed by someone else since you "
                              "opened it; reload it and apply your change again")
     try:
@@ -755,9 +771,18 @@ def queue_email(template: str, *, to: str, context: dict, client_id: int | None 
     with `context` (the message names the template and the variable)."""
     to = check_address(to)
     subject, body = render(template, context)
-    return EmailOutbox.create(to_address=to, subject=subject, body=body, template=template,
-                              client=client_id, related_type=related_type,
+    body, encrypted = _stored_body(body, context)
+    return EmailOutbox.create(to_address=to, subject=subject, body=body, body_encrypted=encrypted,
+                              template=template, client=client_id, related_type=related_type,
                               related_id=related_id)
+
+
+def _stored_body(body: str, context: dict) -> tuple[str, bool]:
+    """The body as the outbox keeps it, and whether it is encrypted: a body rendered with a
+    service password is, so the password is never at rest in clear."""
+    if context.get("password"):
+        return secrets.encrypt(body), True
+    return body, False
 
 
 def queue_emails(template: str, messages: list[dict]) -> int:
@@ -772,8 +797,10 @@ def queue_emails(template: str, messages: list[dict]) -> int:
         to = check_address(message["to"])
         rendered_subject, rendered_body = _render_text(
             template, subject, body, template_context(template, message["context"]))
-        rows.append(dict(to_address=to, subject=rendered_subject, body=rendered_body,
-                         template=template, client=message.get("client_id"),
+        stored_body, encrypted = _stored_body(rendered_body, message["context"])
+        rows.append(dict(to_address=to, subject=rendered_subject, body=stored_body,
+                         body_encrypted=encrypted, template=template,
+                         client=message.get("client_id"),
                          related_type=message.get("related_type", ""),
                          related_id=message.get("related_id")))
     for start in range(0, len(rows), 500):

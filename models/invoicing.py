@@ -4,6 +4,13 @@ An invoice's total is always the exact sum of its live (not cancelled) lines. Pa
 takes effect exactly once: a line is claimed by `UPDATE ... SET applied_at WHERE applied_at IS
 NULL`, and only the transaction that claims it applies its effect, however many times or by
 however many admins the same payment is recorded.
+
+Permissions (rules §12): the admin's actions on invoices — `record_payment`, `apply_credit`,
+`add_credit`, `cancel_invoice`, `reopen_invoice`, `remove_line` — require "manage invoices"
+before anything is read for writing. The building blocks other rules use while acting under
+their own permission are not checked here: `create_invoice` (orders, upgrades, addons, mass
+update), `cancel_lines` (cancellation requests, moving a service), `credit_client` (a
+downgrade's credit) and `reopen_lines` (deleting a cancellation request).
 """
 
 import json
@@ -14,7 +21,7 @@ import pendulum
 from peewee import IntegrityError, fn
 
 from models import audit
-from models.cycles import Cycle
+from models.cycles import Cycle, day_before
 from models.db import database, is_postgres
 from models.emails import queue_email
 from models.errors import RuleViolation, ValidationError
@@ -23,6 +30,7 @@ from models.lifecycle import NON_PAYMENT_REASON
 from models.modulequeue import withdraw
 from models.money import format_money, sum_money
 from models.parsing import parse_amount
+from models.permissions import MANAGE_INVOICES, require_login
 from models.schema import (
     Client,
     ClientGroup,
@@ -109,7 +117,10 @@ def create_invoice(client_id: int, lines: list[LineSpec], *, date: pendulum.Date
                    due_date: pendulum.Date, payment_method: str, admin_login: str,
                    order_id: int | None = None, send_email: bool = True,
                    company_name: str = "") -> Invoice:
-    """Write one invoice with its lines (inside the caller's transaction, or its own)."""
+    """Write one invoice with its lines (inside the caller's transaction, or its own).
+
+    No permission check: every caller acts under its own (add new order, upgrade orders,
+    edit services, mass update) and has checked it."""
     if not lines:
         raise ValidationError("lines", "an invoice needs at least one line")
     with database.atomic():
@@ -158,6 +169,15 @@ def record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str,
     The same gateway transaction (method + reference) recorded twice is refused by a unique
     index and reported as a duplicate; line effects can never run twice.
     """
+    require_login(admin_login, MANAGE_INVOICES)
+    return _record_payment(invoice_id, amount, date=date, method=method,
+                           transaction_ref=transaction_ref, admin_login=admin_login, today=today,
+                           settings=settings)
+
+
+def _record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str,
+                    transaction_ref: str = "", admin_login: str,
+                    today: pendulum.Date | None = None, settings=None) -> PaymentResult:
     amount = parse_amount(str(amount), "amount", allow_zero=False)
     if not method or not method.strip():
         raise ValidationError("method", "is required")
@@ -323,6 +343,15 @@ def _add_credit(client_id: int, amount: Decimal, description: str, invoice_id: i
 
 def add_credit(client_id: int, amount, description: str, admin_login: str,
                invoice_id: int | None = None) -> None:
+    """An admin credits the client's balance."""
+    require_login(admin_login, MANAGE_INVOICES)
+    credit_client(client_id, amount, description, admin_login, invoice_id=invoice_id)
+
+
+def credit_client(client_id: int, amount, description: str, admin_login: str,
+                  invoice_id: int | None = None) -> None:
+    """`add_credit` without the permission check, for a rule acting under its own (a
+    downgrade's credit is given under "create upgrade/downgrade orders")."""
     amount = parse_amount(str(amount), "credit", allow_zero=False)
     with database.atomic():
         _add_credit(client_id, amount, description, invoice_id)
@@ -333,6 +362,7 @@ def add_credit(client_id: int, amount, description: str, admin_login: str,
 
 def apply_credit(invoice_id: int, amount, *, admin_login: str, today: pendulum.Date) -> PaymentResult:
     """Pay (part of) an invoice from the client's credit balance."""
+    require_login(admin_login, MANAGE_INVOICES)
     amount = parse_amount(str(amount), "amount", allow_zero=False)
     with database.atomic():
         invoice = _lock_invoice(invoice_id)
@@ -347,8 +377,8 @@ def apply_credit(invoice_id: int, amount, *, admin_login: str, today: pendulum.D
             raise RuleViolation("the client's credit changed meanwhile; try again")
         CreditEntry.create(client=client.id, amount=-amount,
                            description=f"Applied to invoice #{invoice.id}", invoice=invoice.id)
-        return record_payment(invoice.id, amount, date=today, method=CREDIT_METHOD,
-                              admin_login=admin_login, today=today)
+        return _record_payment(invoice.id, amount, date=today, method=CREDIT_METHOD,
+                               admin_login=admin_login, today=today)
 
 
 # --- cancelling and editing ----------------------------------------------------------------
@@ -356,6 +386,7 @@ def apply_credit(invoice_id: int, amount, *, admin_login: str, today: pendulum.D
 
 def cancel_invoice(invoice_id: int, admin_login: str) -> Invoice:
     """Cancel an unpaid invoice; its lines are cancelled too, so their periods can be billed again."""
+    require_login(admin_login, MANAGE_INVOICES)
     with database.atomic():
         invoice = _lock_invoice(invoice_id)
         if invoice.status == InvoiceStatus.CANCELLED:
@@ -373,6 +404,14 @@ def cancel_invoice(invoice_id: int, admin_login: str) -> Invoice:
 
 def reopen_invoice(invoice_id: int, admin_login: str, line_ids: list[int] | None = None) -> Invoice:
     """Mark a cancelled invoice unpaid again, reviving its lines (or just `line_ids`)."""
+    require_login(admin_login, MANAGE_INVOICES)
+    return reopen_lines(invoice_id, line_ids, admin_login)
+
+
+def reopen_lines(invoice_id: int, line_ids: list[int] | None, admin_login: str) -> Invoice:
+    """`reopen_invoice` without the permission check, for a rule acting under its own
+    (deleting a cancellation request revives the lines it cancelled, under "manage
+    cancellation requests"). `line_ids` None revives every line of a cancelled invoice."""
     with database.atomic():
         invoice = _lock_invoice(invoice_id)
         if invoice.status != InvoiceStatus.CANCELLED and line_ids is None:
@@ -400,7 +439,9 @@ def reopen_invoice(invoice_id: int, admin_login: str, line_ids: list[int] | None
 def cancel_lines(line_ids: list[int], admin_login: str, reason: str) -> list[int]:
     """Cancel unpaid lines and re-total their invoices; an invoice left empty is cancelled.
 
-    Returns the ids actually cancelled (lines on paid invoices are left alone).
+    Returns the ids actually cancelled (lines on paid invoices are left alone). No permission
+    check: the callers act under their own (a cancellation request, moving a service) or
+    check "manage invoices" (`remove_line`).
     """
     if not line_ids:
         return []
@@ -434,6 +475,8 @@ def _cancel_upgrades(invoice_id: int, admin_login: str) -> None:
 
 
 def remove_line(line_id: int, admin_login: str) -> Invoice:
+    """An admin removes one unpaid line from its invoice (the invoice is re-totalled)."""
+    require_login(admin_login, MANAGE_INVOICES)
     line = InvoiceLine.get_or_none(InvoiceLine.id == line_id)
     if line is None:
         raise ValidationError("line", f"line #{line_id} does not exist")
@@ -462,4 +505,4 @@ def renewal_line_spec(item_type: str, item, start: pendulum.Date, label: str) ->
     end = period_end(item_type, item, start)
     return LineSpec(kind=LineKind.RENEWAL, item_type=item_type, item_id=item.id,
                     period_start=start, period_end=end, amount=item.recurring_amount,
-                    description=f"{label} ({start.isoformat()} - {end.subtract(days=1).isoformat()})")
+                    description=f"{label} ({start.isoformat()} - {day_before(end).isoformat()})")

@@ -583,6 +583,9 @@ class EmailOutbox(BaseModel):
     to_address = CharField(max_length=254)
     subject = CharField(max_length=500)
     body = TextField()
+    # The body carries a service password (a welcome email): stored encrypted
+    # (`models.secrets`) until delivery, then replaced by a note (0008).
+    body_encrypted = BooleanField(default=False)
     template = CharField(max_length=100, default="")
     client = ForeignKeyField(Client, null=True, on_delete="SET NULL")
     related_type = CharField(max_length=20, default="")

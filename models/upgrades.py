@@ -631,9 +631,9 @@ def apply_upgrade(upgrade_id: int, admin_login: str, settings: Settings | None =
                      before=before, after=audit.snapshot(fresh, _CHANGED_FIELDS))
         if upgrade.payable < 0:
             line = _upgrade_lines(upgrade.id, service.id).first()
-            invoicing.add_credit(service.client_id, -upgrade.payable,
-                                 f"Downgrade of service #{service.id} (upgrade #{upgrade.id})",
-                                 admin_login, invoice_id=line.invoice_id if line else None)
+            invoicing.credit_client(service.client_id, -upgrade.payable,
+                                    f"Downgrade of service #{service.id} (upgrade #{upgrade.id})",
+                                    admin_login, invoice_id=line.invoice_id if line else None)
         invoicing.queue_module_job(service.id, "change_package", source="upgrade")
         _queue_upgrade_email(fresh, upgrade, admin_login, settings)
         return True

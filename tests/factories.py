@@ -6,6 +6,7 @@ from itertools import count
 import pendulum
 
 from models.schema import (
+    Admin,
     CatalogAddon,
     Client,
     ClientGroup,
@@ -20,6 +21,15 @@ from models.schema import (
 )
 
 _seq = count(1)
+
+
+def admin(login: str, role: str = "full", **kw) -> Admin:
+    """The admin a test acts as (the rules check the login's role, rules §12); an existing
+    login is returned as it is."""
+    existing = Admin.get_or_none(Admin.login == login)
+    if existing is not None:
+        return existing
+    return Admin.create(login=login, role=role, **kw)
 
 
 def client(**kw) -> Client:

@@ -27,6 +27,7 @@ def sqlite_db(sqlite_template, tmp_path):
     db = bind(f"sqlite:///{path}")
     db.connect()
     make.ensure_template("invoice_created")
+    make.admin("t", role="full")
     yield db
     db.close()
 

@@ -147,8 +147,11 @@ def test_activate_makes_the_service_active_logs_it_and_queues_the_welcome_email(
     assert email.template == "welcome_shared"
     assert email.to_address == "ada@example.com"
     assert email.related_type == "service" and email.related_id == service.id
-    assert PASSWORD in email.body  # the welcome email carries the password
-    assert "Example Hosting" in email.body
+    # The welcome email carries the password, encrypted while it waits in the outbox.
+    assert email.body_encrypted and PASSWORD not in email.body
+    body = secrets.decrypt(email.body)
+    assert PASSWORD in body
+    assert "Example Hosting" in body
 
 
 def test_activate_uses_the_welcome_email_of_the_product_type_or_the_products_own(db):

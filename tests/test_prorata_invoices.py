@@ -17,6 +17,12 @@ D = Decimal
 NEW = pendulum.date(2012, 1, 10)
 
 
+@pytest.fixture(autouse=True)
+def admin(db):
+    """The admin paying and cancelling the invoices needs "manage invoices" (rules §12)."""
+    return make.admin("t", role="full")
+
+
 @pytest.mark.parametrize("basis,a,b,total", [
     (DayBasis.CALENDAR, "8.71", "9.68", "18.39"),
     (DayBasis.THIRTY_DAY, "9.00", "10.00", "19.00"),

@@ -175,7 +175,10 @@ def test_resend_welcome_queues_the_product_email(admin):
     services.resend_welcome(service.id, admin)
     email = EmailOutbox.get()
     assert email.template == "welcome_vps" and email.related_id == service.id
-    assert "pw-9f3" in email.body
+    # The password travels in the email, but is kept encrypted in the outbox.
+    assert email.body_encrypted and "pw-9f3" not in email.body
+    assert "pw-9f3" in secrets.decrypt(email.body)
     no_password = make.service(product_row=product, password="")
     services.resend_welcome(no_password.id, admin)
     assert EmailOutbox.select().count() == 2
+    assert not EmailOutbox.get(EmailOutbox.related_id == no_password.id).body_encrypted

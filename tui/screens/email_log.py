@@ -1,8 +1,13 @@
-"""The email log (g e): every email the outbox holds, and "retry now" for one that failed."""
+"""The email log (g e): every email the outbox holds, and "retry now" for one that failed.
+
+An email whose body carries a service password (a welcome email) is stored encrypted until it
+is delivered; this screen never decrypts it: enter shows `HIDDEN_BODY` in its place."""
 
 from __future__ import annotations
 
-from textual import work
+from typing import Any
+
+from textual import on, work
 from textual.binding import Binding
 
 from automation.mail import deliver_one
@@ -10,7 +15,21 @@ from models.db import connection
 from models.errors import HostdeskError
 from models.listing import EmailSource
 from tui.screens.areas import BY_KEY
+from tui.screens.detail import DetailScreen
 from tui.screens.lists import ListScreen
+from tui.widgets.biglist import BigList
+
+HIDDEN_BODY = "(contains a password — hidden)"
+
+
+class EmailLogSource(EmailSource):
+    """The outbox, with the body of an email that carries a password never shown."""
+
+    def detail(self, row_id: int) -> list[tuple[str, Any]] | None:
+        fields = super().detail(row_id)
+        if fields is None or not dict(fields).get("body_encrypted"):
+            return fields
+        return [(name, HIDDEN_BODY if name == "body" else value) for name, value in fields]
 
 
 class EmailLogScreen(ListScreen):
@@ -21,13 +40,18 @@ class EmailLogScreen(ListScreen):
     BINDINGS = [Binding("r", "retry", "Send now", id="email-log.retry")]
 
     def __init__(self) -> None:
-        super().__init__(BY_KEY["email"], EmailSource())
+        super().__init__(BY_KEY["email"], EmailLogSource())
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "retry":
             row = self.biglist.cursor_row if self.is_mounted else None
             return None if row is None or row.get("status") == "sent" else True
         return super().check_action(action, parameters)
+
+    @on(BigList.Opened)
+    def open_email(self, message: BigList.Opened) -> None:
+        message.prevent_default()  # the app's generic record view would show the stored body
+        self.app.push_screen(DetailScreen(self.source, message.row_id))
 
     def action_retry(self) -> None:
         row = self.biglist.cursor_row
