@@ -25,6 +25,7 @@ from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
 
+import pendulum
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
@@ -32,7 +33,7 @@ from peewee import IntegrityError, Model, SelectBase
 
 from models import audit, secrets
 from models.cycles import Cycle
-from models.db import database
+from models.db import database, insert_rows
 from models.errors import StaleRecordError, ValidationError
 from models.money import format_money
 from models.schema import (
@@ -793,16 +794,19 @@ def queue_emails(template: str, messages: list[dict]) -> int:
     for source, part in ((subject, "subject"), (body, "body")):
         _check_source(source, part, template)
     rows = []
+    now = EmailOutbox.created_at.db_value(pendulum.now("UTC"))
     for message in messages:
         to = check_address(message["to"])
         rendered_subject, rendered_body = _render_text(
             template, subject, body, template_context(template, message["context"]))
         stored_body, encrypted = _stored_body(rendered_body, message["context"])
-        rows.append(dict(to_address=to, subject=rendered_subject, body=stored_body,
-                         body_encrypted=encrypted, template=template,
-                         client=message.get("client_id"),
-                         related_type=message.get("related_type", ""),
-                         related_id=message.get("related_id")))
-    for start in range(0, len(rows), 500):
-        EmailOutbox.insert_many(rows[start:start + 500]).execute()
+        rows.append((to, rendered_subject, stored_body, encrypted, template,
+                     message.get("client_id"), message.get("related_type", ""),
+                     message.get("related_id"), "queued", 0, "", now, None))
+    insert_rows(EmailOutbox, OUTBOX_COLUMNS, rows)
     return len(rows)
+
+
+OUTBOX_COLUMNS = ("to_address", "subject", "body", "body_encrypted", "template", "client",
+                  "related_type", "related_id", "status", "attempts", "last_error",
+                  "created_at", "sent_at")
