@@ -146,6 +146,12 @@ def _parse_whole(text: str | None, field: str, what: str) -> int:
     return int(cleaned)
 
 
+def parse_whole_number(text: str | None, field: str) -> int:
+    """A whole number from 0 up, in ASCII digits (`²` is a digit to `str.isdigit`, not to
+    `int`); how large it may be is the caller's rule."""
+    return _parse_whole(text, field, "a whole number")
+
+
 def parse_quantity(text: str | None, field: str, max_value: int = 1000) -> int:
     """A whole number from 1 to `max_value`."""
     value = _parse_whole(text, field, "a quantity")
@@ -164,6 +170,12 @@ def parse_int_id(text: str | None, field: str) -> int:
     if value > MAX_ID:
         raise ValidationError(field, "is too large to be an id")
     return value
+
+
+def clean_search_text(text: str | None, field: str = "search") -> str:
+    """What to search for: stripped, control characters refused (a NUL is not even valid
+    in SQLite's full-text query syntax); any length (a long term simply matches nothing)."""
+    return _prepare(text, field)
 
 
 def clean_text(text: str | None, field: str, max_length: int, required: bool = False) -> str:

@@ -46,10 +46,9 @@ from tui.screens.service import (
     PromotionPicker,
     ServiceScreen,
 )
-from tui.screens.invoices import ConfirmDialog
 from tui.screens.upgrade import UpgradeScreen
 from tui.widgets.command_bar import CommandBar
-from tui.widgets.dialogs import MessageDialog, PromptDialog, TypedConfirmDialog
+from tui.widgets.dialogs import ConfirmDialog, MessageDialog, PromptDialog, TypedConfirmDialog
 
 D = Decimal
 TODAY = pendulum.date(2026, 3, 17)

@@ -28,7 +28,7 @@ from models.permissions import (
 from models.schema import CancellationRequest, Service, ServiceStatus
 from models.settings import Settings
 from tui.screens.areas import BY_KEY
-from tui.screens.invoices import ConfirmDialog
+from tui.widgets.dialogs import ConfirmDialog
 from tui.screens.lists import ListScreen
 from tui.widgets.biglist import BigList
 from tui.widgets.dialogs import ChoiceDialog, MessageDialog

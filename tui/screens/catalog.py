@@ -6,6 +6,7 @@ screens show the form, send what was typed, and show the errors under their fiel
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -50,8 +51,9 @@ class SettingsScreen(HostdeskScreen):
     SettingsScreen .settings-row > Label { width: 22; color: $text-muted; }
     SettingsScreen .settings-row > Input, SettingsScreen .settings-row > Select { width: 1fr; }
     SettingsScreen .settings-row > TextArea { width: 1fr; height: 6; }
-    SettingsScreen .field-error { color: $text-error; height: auto; margin-left: 22; }
-    SettingsScreen .field-error:empty { display: none; }
+    SettingsScreen .field-error { color: $text-error; height: auto; margin-left: 22;
+                                  display: none; }
+    SettingsScreen .field-error.-shown { display: block; }
     SettingsScreen #settings-state { height: 1; padding: 0 1; }
     """
     BINDINGS = [Binding("ctrl+s", "save", "Save", priority=True, id="settings.save")]
@@ -149,7 +151,7 @@ class SettingsScreen(HostdeskScreen):
         if self.form is None:
             return
         for name, _ in self.FIELDS:
-            self.query_one(f"#error-{name}", Static).update("")
+            self._say(name, "")
         self.query_one("#settings-state", Static).update("saving…")
         self.save(catalog.Form(self.form.record_id, self.form.version, self.typed_values()))
 
@@ -166,6 +168,12 @@ class SettingsScreen(HostdeskScreen):
     def write(self, form: catalog.Form) -> None:
         raise NotImplementedError
 
+    def _say(self, field_name: str, message: str) -> None:
+        """The message under the field (hidden while there is none)."""
+        line = self.query_one(f"#error-{field_name}", Static)
+        line.update(Text(message))
+        line.set_class(bool(message), "-shown")
+
     def on_settings_screen_saved(self, message: Saved) -> None:
         state = self.query_one("#settings-state", Static)
         error = message.error
@@ -175,7 +183,7 @@ class SettingsScreen(HostdeskScreen):
             return
         if isinstance(error, ValidationErrors):
             for bad in error.errors:
-                self.query_one(f"#error-{bad.field}", Static).update(bad.message)
+                self._say(bad.field, bad.message)
             state.update(f"Not saved: {len(error.errors)} field(s) to fix")
         else:
             state.update(f"Not saved: {error}")

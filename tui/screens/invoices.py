@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import pendulum
-from peewee import fn
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -30,14 +29,13 @@ from textual.worker import Worker, WorkerState
 from models import invoicing, upgrades
 from models.clock import Clock
 from models.db import connection, database
-from models.errors import HostdeskError, ValidationError
+from models.errors import ValidationError
 from models.listing import InvoiceSource, ListFilter
 from models.money import format_money
 from models.parsing import clean_text, parse_date, parse_int_id, parse_optional_date
 from models.permissions import (
     GENERATE_DUE_INVOICES,
     MANAGE_INVOICES,
-    SERVER_OPERATIONS,
     find_admin,
     has_permission,
     require,
@@ -49,7 +47,6 @@ from models.schema import (
     InvoiceLine,
     InvoiceStatus,
     ItemType,
-    ModuleJob,
     Order,
     Payment,
     Upgrade,
@@ -58,7 +55,9 @@ from models.settings import Settings
 from tui.screens.areas import BY_KEY
 from tui.screens.base import HostdeskScreen
 from tui.screens.lists import ListScreen
+from tui.jobs import last_module_job_id, run_new_module_jobs
 from tui.widgets.biglist import BigList
+from tui.widgets.dialogs import ConfirmDialog
 from tui.widgets.cells import fit, status_look
 
 FILTER_DELAY = 0.3  # seconds of quiet typing before the list is filtered again
@@ -109,42 +108,6 @@ def load_invoice_view(invoice_id: int) -> InvoiceView | None:
                        payments=payments, upgrade=upgrades.upgrade_of_invoice(invoice.id))
 
 
-def last_module_job_id() -> int:
-    return ModuleJob.select(fn.COALESCE(fn.MAX(ModuleJob.id), 0)).scalar() or 0
-
-
-def run_new_module_jobs(service_ids, after_job_id: int, login: str, clock: Clock,
-                        settings: Settings) -> list[str]:
-    """Run the module jobs queued for these services since `after_job_id` (a payment's
-    provisioning, Change Package or unsuspension) now; one line per job saying how it went.
-
-    Without the permission to perform server operations they stay queued for the daily run.
-    """
-    from automation.provisioning.runner import retry_job  # automation is loaded only when needed
-
-    jobs = list(ModuleJob.select().where((ModuleJob.id > after_job_id)
-                                         & ModuleJob.service.in_(list(service_ids) or [0])
-                                         & (ModuleJob.status == "queued"))
-                .order_by(ModuleJob.id))
-    if not jobs:
-        return []
-    if not has_permission(find_admin(login), SERVER_OPERATIONS):
-        return [f"{len(jobs)} module command(s) queued for the daily run "
-                f"(running them needs “{SERVER_OPERATIONS}”)"]
-    said = []
-    for job in jobs:
-        label = job.command.replace("_", " ")
-        try:
-            result = retry_job(job.id, admin_login=login, clock=clock, settings=settings)
-        except HostdeskError as exc:
-            said.append(f"{label} of service #{job.service_id} not run: {exc}")
-            continue
-        outcome = "done" if result.success else "failed (kept in the module queue)"
-        detail = f": {result.message}" if result.message else ""
-        said.append(f"{label} of service #{job.service_id} {outcome}{detail}")
-    return said
-
-
 def _money(amount: Decimal | None, currency: str) -> Text:
     return Text(format_money(amount if amount is not None else Decimal("0.00"), currency),
                 justify="right")
@@ -159,7 +122,7 @@ def status_part(status: str) -> tuple[str, str]:
 # --- dialogs ----------------------------------------------------------------------------------
 
 
-DIALOG_CSS = """
+FORM_DIALOG_CSS = """
     align: center middle;
     & > .dialog {
         width: 80%;
@@ -178,32 +141,6 @@ DIALOG_CSS = """
 """
 
 
-class ConfirmDialog(ModalScreen[bool], inherit_bindings=False):
-    """Says what will happen; `y` or enter does it, `n` or escape does not."""
-
-    DEFAULT_CSS = "ConfirmDialog {" + DIALOG_CSS + "}"
-
-    BINDINGS = [
-        Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
-    ]
-
-    def __init__(self, title: str, message: str, yes: str = "Yes") -> None:
-        super().__init__()
-        self._title, self._message, self._yes = title, message, yes
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(Text(self._title, style="bold"), classes="dialog--title")
-            yield Static(Text(self._message), classes="dialog--body")
-            yield Static(Text.assemble(("y", "bold"), f"/enter {self._yes}   ",
-                                       ("n", "bold"), "/escape keep as is"),
-                         classes="dialog--keys")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
-
-
 class FormDialog(ModalScreen[object], inherit_bindings=False):
     """A small form: inputs with a message line under each; ctrl+s submits in a worker.
 
@@ -211,7 +148,7 @@ class FormDialog(ModalScreen[object], inherit_bindings=False):
     (or at the bottom). Subclasses give `FIELDS` and `submit(values) -> result`.
     """
 
-    DEFAULT_CSS = "FormDialog {" + DIALOG_CSS + "}"
+    DEFAULT_CSS = "FormDialog {" + FORM_DIALOG_CSS + "}"
     FIELDS: tuple[tuple[str, str], ...] = ()  # (field name, label)
     TITLE = ""
     BINDINGS = [

@@ -47,6 +47,7 @@ from models.lifecycle import (
     SUSPEND,
     TERMINATE,
     UNSUSPEND,
+    suspension_reason,
 )
 from models.massupdate import ItemPreview, MassChange
 from models.money import format_money, sum_money
@@ -55,7 +56,7 @@ from models.prorata import ProrataLine
 from models.schema import Client, Service, ServiceStatus
 from models.selection import Selection, ServiceFilter, Ticks
 from tui.screens.base import HostdeskScreen
-from tui.screens.invoices import ConfirmDialog
+from tui.widgets.dialogs import ConfirmDialog
 from tui.widgets.mass_checklist import MassChecklist
 from tui.widgets.mass_fields import FieldTick
 
@@ -571,7 +572,13 @@ class MassUpdateScreen(HostdeskScreen):
                     "command", "choose field changes or a module command, not both")])
             arguments = {}
             if command == SUSPEND:
-                arguments["reason"] = self.query_one("#command-reason", Input).value
+                reason = self.query_one("#command-reason", Input).value
+                try:  # said now, not once per service after the run
+                    suspension_reason(reason)
+                except ValidationError as exc:
+                    raise ValidationErrors([ValidationError(
+                        "command", f"the suspend reason {exc.message}")]) from None
+                arguments["reason"] = reason
             return None, command, arguments
         return massupdate.parse_mass_change(form, create_prorata_invoice=prorata), None, {}
 

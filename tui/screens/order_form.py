@@ -25,13 +25,14 @@ from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
 from models import orders, promotions
 from models.db import connection
 from models.errors import HostdeskError, ValidationError, ValidationErrors
-from models.listing import as_id
 from models.money import format_money
 from models.orders import DomainRequest, OrderQuote, OrderRequest, OrderResult
 from models.permissions import ADD_ORDER, find_admin, has_permission
 from models.schema import Order
 from tui.screens.base import HostdeskScreen
-from tui.screens.invoices import DIALOG_CSS, ConfirmDialog, run_new_module_jobs
+from tui.jobs import run_new_module_jobs
+from tui.screens.invoices import FORM_DIALOG_CSS
+from tui.widgets.dialogs import ConfirmDialog
 from tui.widgets.order_client_picker import ClientChoice, ClientPicker, load_client
 from tui.widgets.order_line import OrderLineHeader, OrderLineRow, summary
 
@@ -77,6 +78,14 @@ def errors_of(exc: Exception) -> list[ValidationError]:
     if isinstance(exc, ValidationError):
         return [exc]
     return []
+
+
+def typed_client_id(text: str) -> str | None:
+    """The client field when no match was taken: a typed number or `#number`, for
+    `models.orders` to judge (no such client, too large), else None ("choose a client").
+    ASCII digits only: `²` is a digit to `str.isdigit`, not to `int`."""
+    digits = text.strip().removeprefix("#")
+    return digits if digits.isascii() and digits.isdigit() else None
 
 
 def total_text(quote: OrderQuote, currency: str) -> Text:
@@ -266,8 +275,7 @@ class OrderFormScreen(HostdeskScreen):
     def request(self) -> OrderRequest:
         """The order as typed (parsed and judged by `models.orders`)."""
         picker = self.query_one(ClientPicker)
-        typed = picker.input.value.strip()
-        client_id = picker.chosen.id if picker.chosen else as_id(typed)
+        client_id = picker.chosen.id if picker.chosen else typed_client_id(picker.input.value)
         return OrderRequest(
             client_id=client_id,
             payment_method=self._value("#payment_method"),
@@ -529,7 +537,7 @@ class OrderFormScreen(HostdeskScreen):
 class OrderResultScreen(ModalScreen[str], inherit_bindings=False):
     """What the order wrote: its number, the services, the invoice and its total."""
 
-    DEFAULT_CSS = "OrderResultScreen {" + DIALOG_CSS + "}"
+    DEFAULT_CSS = "OrderResultScreen {" + FORM_DIALOG_CSS + "}"
     BINDINGS = [
         Binding("a", "accept", "Accept order", id="order_result.accept"),
         Binding("n", "new_order", "New order", id="order_result.new"),

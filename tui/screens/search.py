@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,6 +15,8 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from models.db import connection
+from models.errors import ValidationError
+from models.parsing import clean_search_text
 from models.search import SearchHit, hint
 from models.search import search as search_everything
 from tui.widgets.cells import fit, status_look
@@ -50,10 +53,11 @@ class GlobalSearchScreen(ModalScreen[SearchHit | None], inherit_bindings=False):
     ]
 
     class Results(Message):
-        def __init__(self, term: str, hits: list[SearchHit]) -> None:
+        def __init__(self, term: str, hits: list[SearchHit], error: str = "") -> None:
             super().__init__()
             self.term = term
             self.hits = hits
+            self.error = error
 
     def __init__(self) -> None:
         super().__init__()
@@ -88,22 +92,35 @@ class GlobalSearchScreen(ModalScreen[SearchHit | None], inherit_bindings=False):
             self.run_search()
 
     def run_search(self) -> None:
-        term = self.query_one("#search-input", Input).value.strip()
+        state = self.query_one("#search-state", Static)
+        try:
+            term = clean_search_text(self.query_one("#search-input", Input).value)
+        except ValidationError as problem:
+            self._show("", [])
+            state.update(Text(str(problem)))
+            return
         if not term:
             self._show(term, [])
             return
-        self.query_one("#search-state", Static).update("searching…")
+        state.update("searching…")
         self.search(term)
 
     @work(thread=True, exclusive=True, exit_on_error=False, description="global search")
     def search(self, term: str) -> None:
-        with connection():
-            hits = search_everything(term, limit=20)
+        try:
+            with connection():
+                hits = search_everything(term, limit=20)
+        except Exception as exc:  # noqa: BLE001 - said in the state line, never "searching…"
+            self.post_message(self.Results(term, [], f"the search failed: {exc}"))
+            return
         self.post_message(self.Results(term, hits))
 
     def on_global_search_screen_results(self, message: Results) -> None:
-        if message.term == self.query_one("#search-input", Input).value.strip():
-            self._show(message.term, message.hits)
+        if message.term != self.query_one("#search-input", Input).value.strip():
+            return  # an answer to older typing
+        self._show(message.term, message.hits)
+        if message.error:
+            self.query_one("#search-state", Static).update(Text(message.error))
 
     def _show(self, term: str, hits: list[SearchHit]) -> None:
         self.term, self.hits = term, hits

@@ -37,7 +37,6 @@ from models.permissions import (
     DELETE_SERVICES,
     EDIT_SERVICES,
     MANAGE_CANCELLATIONS,
-    SERVER_OPERATIONS,
     UPGRADE_ORDERS,
     find_admin,
     has_permission,
@@ -66,10 +65,10 @@ from models.schema import (
 )
 from models.settings import Settings
 from tui.screens.base import HostdeskScreen
-from tui.screens.invoices import ConfirmDialog
 from tui.widgets.cells import fit, status_look
 from tui.widgets.command_bar import BarCommand, CommandBar
 from tui.widgets.dialogs import (
+    ConfirmDialog,
     FieldsDialog,
     MessageDialog,
     PromptDialog,

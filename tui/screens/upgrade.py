@@ -29,11 +29,13 @@ from models.db import connection
 from models.errors import ValidationError
 from models.money import format_money
 from models.orders import orderable_products
+from models.parsing import parse_whole_number
 from models.permissions import UPGRADE_ORDERS, has_permission
 from models.schema import Client, Product, ProductPrice, Service
 from models.upgrades import OptionChoice, OptionInfo, Quote
 from tui.screens.base import HostdeskScreen
-from tui.screens.invoices import InvoiceScreen, last_module_job_id, run_new_module_jobs
+from tui.jobs import last_module_job_id, run_new_module_jobs
+from tui.screens.invoices import InvoiceScreen
 
 NOTHING_CHOSEN = "Choose another product, cycle or option (or a promotion code) to see the quote."
 QUOTE_DELAY = 0.25  # seconds of quiet typing before the quote is asked again
@@ -327,11 +329,10 @@ class UpgradeScreen(HostdeskScreen):
         for option in self.options:
             widget = self.query_one(f"#option-{option.id}")
             if option.option_type == "quantity":
-                text = widget.value.strip() or "0"
-                if not text.isdigit():
-                    raise ValidationError(f"option:{option.id}", f"'{text[:20]}' is not a whole number")
+                typed = widget.value if widget.value.strip() else "0"  # blank: none
+                quantity = parse_whole_number(typed, f"option:{option.id}")
                 choice = option.choices[0][0] if option.choices else None
-                changes[option.id] = OptionChoice(choice, int(text))
+                changes[option.id] = OptionChoice(choice, quantity)
             elif option.option_type == "yesno":
                 yes = option.choices[0][0] if option.choices else None
                 changes[option.id] = OptionChoice(yes if widget.value else None)

@@ -8,7 +8,7 @@
 - `FieldsDialog`: a small form whose submit runs in a thread worker; a refusal keeps what
   was typed and shows each message under the field it names.
 
-A plain yes/no question is `tui.screens.invoices.ConfirmDialog`.
+- `ConfirmDialog`: a plain yes/no question; `y` or enter does it, `n` or escape does not.
 """
 
 from __future__ import annotations
@@ -65,6 +65,32 @@ def error_messages(exc: Exception) -> list[tuple[str | None, str]]:
     if isinstance(exc, ValidationError):
         return [(exc.field, exc.message)]
     return [(None, str(exc))]
+
+
+class ConfirmDialog(ModalScreen[bool], inherit_bindings=False):
+    """Says what will happen; `y` or enter does it, `n` or escape does not."""
+
+    DEFAULT_CSS = "ConfirmDialog {" + DIALOG_CSS + "}"
+
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, title: str, message: str, yes: str = "Yes") -> None:
+        super().__init__()
+        self._title, self._message, self._yes = title, message, yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self._title, style="bold"), classes="dialog--title")
+            yield Static(Text(self._message), classes="dialog--body")
+            yield Static(Text.assemble(("y", "bold"), f"/enter {self._yes}   ",
+                                       ("n", "bold"), "/escape keep as is"),
+                         classes="dialog--keys")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
 
 
 class MessageDialog(ModalScreen[None], inherit_bindings=False):
