@@ -178,16 +178,22 @@ def test_the_permission_is_checked_before_the_input(db):
         invoicing.remove_line(999_999, "support-admin")
 
 
-def test_rules_acting_under_their_own_permission_still_change_invoices(db):
-    """Support manages cancellation requests: filing one cancels the service's unpaid lines,
-    and the building blocks other rules use (`cancel_lines`, `reopen_lines`,
-    `credit_client`) take no "manage invoices"."""
-    setting = world()
+def support_files_a_cancellation(setting):
+    """A support admin's immediate cancellation: the request and the renewal line it cancelled."""
     request = request_cancellation(setting["service"].id, "immediate", "leaving",
                                    requested_by="support-admin")
     renewal = InvoiceLine.get((InvoiceLine.invoice == setting["invoice"].id)
                               & (InvoiceLine.kind == LineKind.RENEWAL))
     assert InvoiceLine.get_by_id(renewal.id).cancelled
+    return request, renewal
+
+
+def test_rules_acting_under_their_own_permission_still_change_invoices(db):
+    """Support manages cancellation requests: filing one cancels the service's unpaid lines,
+    and the building blocks other rules use (`cancel_lines`, `reopen_lines`,
+    `credit_client`) take no "manage invoices"."""
+    setting = world()
+    request, renewal = support_files_a_cancellation(setting)
     assert renewal.id in json.loads(request.cancelled_line_ids)
 
     invoicing.reopen_lines(setting["invoice"].id, [renewal.id], "support-admin")
@@ -201,11 +207,6 @@ def test_support_deleting_a_cancellation_request_revives_its_invoice_lines(db):
     is part of it, not a separate invoice action support would be refused."""
     from models.cancellations import delete_request
 
-    setting = world()
-    request = request_cancellation(setting["service"].id, "immediate", "leaving",
-                                   requested_by="support-admin")
-    renewal = InvoiceLine.get((InvoiceLine.invoice == setting["invoice"].id)
-                              & (InvoiceLine.kind == LineKind.RENEWAL))
-    assert InvoiceLine.get_by_id(renewal.id).cancelled
+    request, renewal = support_files_a_cancellation(world())
     delete_request(request.id, "support-admin", reopen_invoices=True)
     assert not InvoiceLine.get_by_id(renewal.id).cancelled
