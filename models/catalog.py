@@ -284,7 +284,7 @@ def _template(value: str, field: str) -> str:
 
 def _days(value: str) -> int:
     text = (value or "").strip() or "0"
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # `²` is a digit to isdigit, not to int
         raise ValidationError("auto_terminate_days", "is a whole number of days (0 = never)")
     if int(text) > MAX_DAYS:
         raise ValidationError("auto_terminate_days", f"must be at most {MAX_DAYS}")

@@ -14,6 +14,7 @@ from peewee import JOIN
 from models import audit, emails
 from models.db import database
 from models.errors import RuleViolation, StaleRecordError, ValidationError
+from models.parsing import clean_text
 from models.schema import Client, Product, Server, Service, ServiceAddon, ServiceStatus
 from models.settings import Settings
 
@@ -68,11 +69,10 @@ def command_allowed(command: str, status: str) -> tuple[bool, str]:
 
 def suspension_reason(typed: str | None) -> str:
     """The reason to store: blank means non-payment (rules §5: unsuspended on payment)."""
-    reason = (typed or "").strip() or NON_PAYMENT_REASON
     limit = Service.suspension_reason.max_length
-    if len(reason) > limit:
+    if len((typed or "").strip()) > limit:
         raise ValidationError("reason", f"is longer than {limit} characters")
-    return reason
+    return clean_text(typed, "reason", limit) or NON_PAYMENT_REASON
 
 
 def welcome_template(product: Product) -> str:

@@ -87,7 +87,7 @@ def lower_prefix(field: Field, term: str) -> Expression:
 def as_id(term: str) -> int | None:
     """`123` or `#123` as an id; anything else None."""
     text = term[1:] if term.startswith("#") else term
-    if text.isdigit() and len(text) <= 18:
+    if text.isascii() and text.isdigit() and len(text) <= 18:  # `²` is a digit to isdigit
         return int(text)
     return None
 

@@ -104,9 +104,9 @@ def parse_service_form(form: dict[str, str]) -> ServiceEdit:
 
 
 def _choice(text: str, field: str, allowed) -> str:
-    value = (text or "").strip().lower()
+    value = clean_text(text, field, 20).lower()
     if value not in allowed:
-        raise ValidationError(field, f"'{text}' is not one of {', '.join(allowed)}")
+        raise ValidationError(field, f"'{value}' is not one of {', '.join(allowed)}")
     return value
 
 
@@ -129,7 +129,7 @@ def _existing(model, text: str, field: str, optional: bool = False):
 
 
 def _promotion_id(text: str):
-    code = (text or "").strip()
+    code = clean_text(text, "promotion", 50)
     if not code:
         return None
     promotion = Promotion.get_or_none(Promotion.code == code)
