@@ -7,6 +7,7 @@ import pytest
 
 from models.errors import ValidationError
 from models.parsing import (
+    clean_search_text,
     clean_text,
     parse_amount,
     parse_date,
@@ -14,6 +15,7 @@ from models.parsing import (
     parse_optional_date,
     parse_override_until,
     parse_quantity,
+    parse_whole_number,
 )
 
 
@@ -285,3 +287,17 @@ def test_clean_text_required():
 def test_parsers_refuse_non_text():
     with pytest.raises(TypeError):
         parse_amount(12, "price")  # type: ignore[arg-type]
+
+
+def test_whole_numbers_are_ascii_digits_from_zero():
+    assert parse_whole_number(" 0 ", "quantity") == 0
+    assert parse_whole_number("1200", "quantity") == 1200
+    for typed in ("²", "-1", "1.5", "abc", "", "1\x00"):
+        assert refused(parse_whole_number, typed, "quantity").field == "quantity"
+
+
+def test_search_text_is_stripped_any_length_but_never_control_characters():
+    assert clean_search_text("  maple12  ") == "maple12"
+    assert clean_search_text("x" * 10_000) == "x" * 10_000
+    error = refused(clean_search_text, "ma\x00ple")
+    assert error.field == "search" and "control character" in error.message
