@@ -65,10 +65,12 @@ def _json(value) -> str:
 
 
 def record_many(rows: list[dict]) -> None:
-    """Bulk activity-log rows (mass updates, the daily run): dicts of `record`'s arguments."""
-    now = ActivityLog.at.db_value(utcnow())
+    """Bulk activity-log rows (mass updates, the daily run): dicts of `record`'s arguments,
+    plus an optional `at`."""
+    to_db = ActivityLog.at.db_value
+    now = to_db(utcnow())
     insert_rows(ActivityLog, ACTIVITY_COLUMNS,
-                [(now, row["admin_login"], row["action"],
+                [(to_db(row["at"]) if "at" in row else now, row["admin_login"], row["action"],
                   row["object_type"], row.get("object_id"), row.get("client_id"),
                   row.get("description", ""), _json(row.get("before")), _json(row.get("after")))
                  for row in rows])
