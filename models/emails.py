@@ -468,8 +468,13 @@ def _row_vars(row: Model) -> dict:
     return values
 
 
+_AS_IS = frozenset({str, int, bool})  # types a template sees unchanged (checked first: most are)
+
+
 def _plain(value, path: str, currency: str):
     """`value` as something a template may see: str, int, bool, _Vars or list."""
+    if type(value) in _AS_IS:
+        return value
     if value is None:
         return ""
     if isinstance(value, Enum):
@@ -493,7 +498,8 @@ def _plain(value, path: str, currency: str):
             names = ", ".join(sorted(secret))
             raise ValidationError("context", f"{path} holds a secret ({names}); "
                                              "secrets never go into an email")
-        return _Vars({str(k): _plain(v, f"{path}.{k}", currency) for k, v in value.items()}, path)
+        return _Vars({str(k): v if type(v) in _AS_IS else _plain(v, f"{path}.{k}", currency)
+                      for k, v in value.items()}, path)
     if isinstance(value, (list, tuple, SelectBase)):
         return [_plain(item, f"{path}[{i}]", currency) for i, item in enumerate(value)]
     raise ValidationError("context", f"{path}: a {type(value).__name__} cannot go into an email")

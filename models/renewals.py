@@ -19,7 +19,7 @@ from peewee import JOIN, IntegrityError, OperationalError, fn
 from models import audit
 from models.cycles import Cycle
 from models.db import database, database_error_text, ids_in, insert_rows, is_postgres
-from models.emails import queue_emails
+from models.emails import client_vars, invoice_vars, line_vars, queue_emails
 from models.fields import MoneyField, PendulumDateField
 from models.invoicing import LineSpec, renewal_line_spec
 from models.items import model_for, period_end
@@ -347,22 +347,29 @@ def write_invoices(groups: dict, today, *, admin_login: str, send_emails: bool,
                         money(total), 0, "", now, 1)
                        for (client_id, due, method, _), total in zip(planned, totals)],
                       returning=True)
-    lines, activity = [], []
-    for invoice_id, (client_id, due, _, specs), total in zip(ids, planned, totals):
+    lines, activity, emails = [], [], []
+    for invoice_id, (client_id, due, method, specs), total in zip(ids, planned, totals):
+        email_lines = []
         for order, spec in enumerate(specs):
+            description = spec.description[:500]
             lines.append((invoice_id, spec.kind, spec.item_type, spec.item_id,
-                          day(spec.period_start), day(spec.period_end), spec.description[:500],
+                          day(spec.period_start), day(spec.period_end), description,
                           money(spec.amount), False, None, spec.upgrade, order))
+            email_lines.append(_EmailLine(description, spec.amount, spec.period_start,
+                                          spec.period_end))
         activity.append(dict(admin_login=admin_login, action="invoice.create",
                              object_type="invoice", object_id=invoice_id, client_id=client_id,
                              description=f"renewal invoice #{invoice_id} for {format_money(total)}",
                              after={"total": str(total), "due_date": due.isoformat(),
                                     "lines": len(specs)}))
+        emails.append((client_id, _NewInvoice(invoice_id, str(invoice_id), today, due, None,
+                                              InvoiceStatus.UNPAID, method, total,
+                                              Decimal("0.00")), email_lines))
         result.amount += total
     insert_rows(InvoiceLine, LINE_COLUMNS, lines)
     audit.record_many(activity)
     if send_emails:
-        _queue_invoice_emails(ids, company_name)
+        _queue_invoice_emails(emails, company_name)
     result.invoices, result.lines, result.invoice_ids = len(ids), len(lines), ids
     return result
 
@@ -373,22 +380,26 @@ LINE_COLUMNS = ("invoice", "kind", "item_type", "item_id", "period_start", "peri
                 "description", "amount", "cancelled", "applied_at", "upgrade", "sort_order")
 
 
-def _queue_invoice_emails(invoice_ids: list[int], company_name: str) -> None:
-    invoices = {i.id: i for i in Invoice.select().where(ids_in(Invoice.id, invoice_ids))}
-    clients = {c.id: c for c in Client.select().where(
-        ids_in(Client.id, {i.client_id for i in invoices.values()}))}
-    lines = defaultdict(list)
-    for line in InvoiceLine.select().where(ids_in(InvoiceLine.invoice, invoice_ids)).order_by(
-            InvoiceLine.sort_order):
-        lines[line.invoice_id].append(line)
+# What an invoice email shows of the invoice and its lines, taken from the rows just written
+# rather than read back.
+_NewInvoice = namedtuple("_NewInvoice", "id number date due_date paid_date status payment_method "
+                                        "total amount_paid")
+_EmailLine = namedtuple("_EmailLine", "description amount period_start period_end")
+
+
+def _queue_invoice_emails(emails: list[tuple], company_name: str) -> None:
+    """Queue "invoice created" for each (client id, invoice, lines) just written."""
+    clients = {row.id: row for row in Client.select(
+        Client.id, Client.first_name, Client.last_name, Client.company, Client.email)
+        .where(ids_in(Client.id, {client_id for client_id, _, _ in emails})).namedtuples()}
     messages = []
-    for invoice_id in invoice_ids:
-        invoice = invoices[invoice_id]
-        client = clients[invoice.client_id]
-        messages.append(dict(to=client.email, client_id=client.id, related_type="invoice",
+    for client_id, invoice, lines in emails:
+        client = clients[client_id]
+        messages.append(dict(to=client.email, client_id=client_id, related_type="invoice",
                              related_id=invoice.id,
-                             context={"client": client, "invoice": invoice,
-                                      "lines": lines[invoice_id],
+                             context={"client": client_vars(client),
+                                      "invoice": invoice_vars(invoice),
+                                      "lines": [line_vars(line) for line in lines],
                                       "total": format_money(invoice.total),
                                       "company_name": company_name}))
     queue_emails("invoice_created", messages)

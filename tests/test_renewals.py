@@ -227,3 +227,26 @@ def test_a_promotion_recurring_for_two_renewals_then_the_catalog_price(db):
         day = Service.get_by_id(service.id).next_due_date
     assert amounts == [D("10.00"), D("10.00"), D("20.00"), D("20.00")]
     assert Service.get_by_id(service.id).promotion_uses == 2
+
+
+def test_invoice_email_shows_the_invoice_as_stored(db):
+    """The daily run builds its invoice emails from the rows it writes, not from a re-read:
+    each email must read exactly as the same template rendered from the stored invoice."""
+    from models.emails import render
+    from models.schema import EmailOutbox
+
+    client = make.client(first_name="Grace", company="Hopper & Co")
+    service = make.service(client, next_due_date=NDD, recurring_amount=D("1234.50"),
+                           domain="grace.example.org")
+    make.addon(service, recurring_amount=D("9.99"))
+    other = make.service(next_due_date=NDD, recurring_amount=D("7.00"))
+    assert run(NDD.subtract(days=14), replace(SETTINGS, company_name="Acme")).invoices == 2
+    emails = list(EmailOutbox.select().order_by(EmailOutbox.related_id))
+    invoices = list(Invoice.select().order_by(Invoice.id))
+    assert [e.related_id for e in emails] == [i.id for i in invoices]
+    assert [e.to_address for e in emails] == [client.email, other.client.email]
+    for email, invoice in zip(emails, invoices):
+        subject, body = render("invoice_created", {
+            "invoice": invoice, "total": invoice.total, "company_name": "Acme"})
+        assert (email.subject, email.body) == (subject, body)
+    assert "Total: 1,244.49 USD" in emails[0].body and "Dear Grace" in emails[0].body
