@@ -94,6 +94,47 @@ def test_chord_goes_from_area_to_area_and_escape_returns_to_main_screen(demo, ap
     run(scenario())
 
 
+def test_a_glance_at_the_chord_or_help_does_not_re_read_the_screen_below(demo, app_for,
+                                                                          monkeypatch):
+    """Coming back from a screen that can change something re-reads; from the `g` chord or
+    help (which change nothing) it does not: on a big list that query would compete with
+    the list the chord is about to open."""
+    from tui.screens import dashboard
+
+    dashboard_reads = []
+    counts = dashboard.dashboard_counts
+    monkeypatch.setattr(dashboard, "dashboard_counts",
+                        lambda today: dashboard_reads.append(today) or counts(today))
+    app = app_for()
+
+    async def scenario():
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            assert len(dashboard_reads) == 1
+            await pilot.press("g", "s")
+            await settle(pilot)
+            assert len(dashboard_reads) == 1  # not re-read when the chord went away
+            screen = app.screen
+            list_reads = []
+            count = screen.source.count
+            screen.source.count = lambda *a, **k: list_reads.append(a) or count(*a, **k)
+            for keys in (("g", "escape"), ("f1", "escape")):
+                await pilot.press(*keys)
+                await settle(pilot)
+                assert app.screen is screen and list_reads == []
+            await pilot.press("enter")  # a service's page: it can change anything
+            await settle(pilot)
+            assert isinstance(app.screen, ServiceScreen)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is screen and len(list_reads) == 1
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen) and len(dashboard_reads) == 2
+
+    run(scenario())
+
+
 def test_main_screen_opens_an_area_with_arrows_and_enter(demo, app_for):
     app = app_for()
 

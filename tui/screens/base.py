@@ -33,6 +33,24 @@ class HostdeskScreen(Screen, inherit_bindings=False):
                 id="screen.focus_previous"),
     ]
 
+    _covered_by_a_glance = False
+
+    def on_screen_suspend(self) -> None:
+        # By the time this runs, the screen now on top is on the stack.
+        self._covered_by_a_glance = getattr(self.app.screen, "CHANGES_NOTHING", False)
+
+    def on_screen_resume(self) -> None:
+        # Shown first, or come back to: the database's truth. Not after a glance at a screen
+        # that changes nothing (the `g` chord, help): re-reading then is a wasted query, and
+        # on a big list it competes with the list the chord is about to open.
+        if self._covered_by_a_glance:
+            self._covered_by_a_glance = False
+            return
+        self.reread()
+
+    def reread(self) -> None:
+        """Re-read what the screen shows from the database (when it comes back on top)."""
+
     def title_bar(self, title: str) -> TitleBar:
         return TitleBar(title, self.app.who)
 

@@ -24,6 +24,7 @@ class GoChordScreen(ModalScreen[str | None], inherit_bindings=False):
     """Waits for the second key of `g <letter>` and returns the area's key (None: cancelled)."""
 
     HELP = "`g` was pressed: the next letter goes to an area, escape cancels."
+    CHANGES_NOTHING = True  # the screen below need not re-read when this goes
 
     BINDINGS = [
         *(Binding(area.letter, f"pick('{area.key}')", area.title, show=False,

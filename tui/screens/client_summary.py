@@ -344,7 +344,7 @@ class ClientSummaryScreen(HostdeskScreen):
         self.biglist("invoices").filter = InvoiceFilter(client_id=self.client_id)
         self.biglist("services").focus()
 
-    def on_screen_resume(self) -> None:
+    def reread(self) -> None:
         # Shown first or come back to: the database's truth, each list at its place.
         self.action_reload()
 

@@ -88,7 +88,7 @@ class DashboardScreen(HostdeskScreen):
     def on_mount(self) -> None:
         self.query_one("#areas", OptionList).focus()
 
-    def on_screen_resume(self) -> None:
+    def reread(self) -> None:
         self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, description="count for the main screen")

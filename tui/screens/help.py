@@ -61,6 +61,8 @@ def help_content(screen: Screen) -> Content:
 class HelpScreen(ModalScreen[None], inherit_bindings=False):
     """The keys of `for_screen`, grouped by where they work."""
 
+    CHANGES_NOTHING = True  # the screen below need not re-read when this goes
+
     BINDINGS = [
         Binding("escape,f1,question_mark,q", "close", "Close help", id="help.close"),
         Binding("j,down", "scroll('down')", "Scroll down", show=False, id="help.down"),

@@ -392,7 +392,7 @@ class InvoiceScreen(HostdeskScreen):
         payments.add_column("By", key="by")
         self.reload()
 
-    def on_screen_resume(self) -> None:
+    def reread(self) -> None:
         if self.view is not None:
             self.reload()
 

@@ -86,7 +86,7 @@ class ListScreen(HostdeskScreen):
     def on_mount(self) -> None:
         self.biglist.focus()
 
-    def on_screen_resume(self) -> None:
+    def reread(self) -> None:
         # Coming back shows the database's truth at the same place in the list.
         self.biglist.reload()
 
@@ -177,8 +177,8 @@ class AutomationScreen(ListScreen):
     def compose_above_list(self) -> ComposeResult:
         yield Static("", id="automation-warning", classes="warning-banner -hidden")
 
-    def on_screen_resume(self) -> None:
-        super().on_screen_resume()
+    def reread(self) -> None:
+        super().reread()
         self.check_runs()
 
     class RunsChecked(Message):

@@ -479,7 +479,7 @@ class MassUpdateScreen(HostdeskScreen):
     def on_resize(self) -> None:
         self.set_class(self.size.width >= 110, "-wide")
 
-    def on_screen_resume(self) -> None:
+    def reread(self) -> None:
         if self.phase == Phase.CHOOSE:
             self.checklist.reload()  # coming back shows the database's truth
 

@@ -732,7 +732,7 @@ class ServiceScreen(HostdeskScreen):
         wide = self.size.width >= 110
         self.query_one("#service-form").styles.layout = "horizontal" if wide else "vertical"
 
-    def on_screen_resume(self) -> None:
+    def reread(self) -> None:
         if self.view is not None:
             self.load()
 
