@@ -140,6 +140,46 @@ def test_search_narrows_the_list_as_the_database_does(catalog, app_for):
     run(scenario())
 
 
+def test_a_search_that_fits_the_first_page_is_counted_from_its_rows(catalog, app_for):
+    """A COUNT over a big table is the slow part of a search; when the matches fit the first
+    page the rows are the count. A longer result is still counted by the database."""
+    app = app_for()
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            biglist = await open_services(pilot)
+            counted = []
+            count = biglist.source.count
+            biglist.source.count = lambda *a, **k: counted.append(a) or count(*a, **k)
+            await search(pilot, *"site-0")  # 99 matches: counted as each key was typed
+            counted.clear()
+            await pilot.press("0")
+            await pilot.pause(SEARCH_DELAY + 0.1)
+            await settle(pilot)
+            assert biglist.total == 9 and counted == []
+            assert "1–9 of 9" in screen_text(app)
+            await pilot.press("ctrl+u")  # the whole list again: counted
+            await pilot.pause(SEARCH_DELAY + 0.1)
+            await settle(pilot)
+            assert biglist.total == 230 and len(counted) == 1
+            counted.clear()
+            await pilot.press(*"zzz")
+            await pilot.pause(SEARCH_DELAY + 0.1)
+            await settle(pilot)
+            assert biglist.total == 0 and counted == []
+            await pilot.press("ctrl+u", *"site")
+            await pilot.pause(SEARCH_DELAY + 0.1)
+            await settle(pilot)
+            counted.clear()
+            await pilot.press("-")  # all 230 match: more than the first page
+            await pilot.pause(SEARCH_DELAY + 0.1)
+            await settle(pilot)
+            assert biglist.total == 230 and len(counted) == 1
+            assert f"1–{biglist.rows_height} of 230" in screen_text(app)
+
+    run(scenario())
+
+
 def header_and_first_row(text: str) -> tuple[str, str]:
     """The column header and the first list row under it (below any filter bar)."""
     lines = text.splitlines()

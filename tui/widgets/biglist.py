@@ -239,10 +239,18 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
     def _load(self, request: LoadRequest) -> None:
         worker = get_current_worker()
         with connection():
-            total = self.source.count(request.flt) if request.count else None
             rows = request.plan.run(self.source, request.flt)
+            total = self._count(request, rows) if request.count else None
         if not worker.is_cancelled:
             self.post_message(self.Loaded(request, total, rows))
+
+    def _count(self, request: LoadRequest, rows: list[Row]) -> int:
+        """How many rows match: a short first page is all of them (most searches), so only
+        a full page costs a COUNT."""
+        plan = request.plan
+        if plan.start == 0 and plan.mode == "after" and len(rows) < plan.end:
+            return len(rows)
+        return self.source.count(request.flt)
 
     def on_big_list_loaded(self, message: Loaded) -> None:
         request = message.request
