@@ -116,8 +116,8 @@ def test_a_glance_at_the_chord_or_help_does_not_re_read_the_screen_below(demo, a
             assert len(dashboard_reads) == 1  # not re-read when the chord went away
             screen = app.screen
             list_reads = []
-            count = screen.source.count
-            screen.source.count = lambda *a, **k: list_reads.append(a) or count(*a, **k)
+            page = screen.source.page
+            screen.source.page = lambda *a, **k: list_reads.append(a) or page(*a, **k)
             for keys in (("g", "escape"), ("f1", "escape")):
                 await pilot.press(*keys)
                 await settle(pilot)
@@ -131,6 +131,37 @@ def test_a_glance_at_the_chord_or_help_does_not_re_read_the_screen_below(demo, a
             await pilot.press("escape")
             await settle(pilot)
             assert isinstance(app.screen, DashboardScreen) and len(dashboard_reads) == 2
+
+    run(scenario())
+
+
+def test_the_footer_is_rebuilt_only_when_its_keys_change(demo, app_for):
+    from textual.widgets._footer import FooterKey
+
+    from tui.widgets.key_footer import KeyFooter
+
+    app = app_for()
+
+    def footer_keys(screen) -> list:
+        return list(screen.query_one(KeyFooter).query(FooterKey))
+
+    async def scenario():
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("g", "s")
+            await settle(pilot)
+            screen = app.screen
+            shown = footer_keys(screen)
+            assert "Tick" in [key.description for key in shown]
+            for keys in (("g", "escape"), ("f1", "escape"), ("j",)):
+                await pilot.press(*keys)
+                await settle(pilot)
+                assert footer_keys(screen) == shown  # the same widgets: not rebuilt
+            await pilot.press("f")  # into the filter bar: the list's keys are gone
+            await settle(pilot)
+            assert "Tick" not in [key.description for key in footer_keys(screen)]
+            await pilot.press("escape")
+            await settle(pilot)
 
     run(scenario())
 

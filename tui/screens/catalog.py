@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Input, Label, Select, Static, TextArea
+from textual.widgets import Input, Label, Select, Static, TextArea
 
 from automation.provisioning.registry import available_modules
 from automation.provisioning.runner import check_server_connection
@@ -23,6 +23,7 @@ from models.schema import Product
 from tui.screens.areas import BY_KEY
 from tui.screens.base import HostdeskScreen
 from tui.screens.lists import ListScreen
+from tui.widgets.key_footer import KeyFooter
 
 
 class ProductListScreen(ListScreen):
@@ -85,7 +86,7 @@ class SettingsScreen(HostdeskScreen):
                     yield self.field_widget(name)
                 yield Static("", id=f"error-{name}", classes="field-error")
         yield Static("loading…", id="settings-state")
-        yield Footer()
+        yield KeyFooter()
 
     def field_widget(self, name: str):
         return Input(id=f"field-{name}", compact=True)

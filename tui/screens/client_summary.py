@@ -18,7 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from models.db import connection
 from models.listing import (
@@ -53,6 +53,7 @@ from tui.screens.base import HostdeskScreen
 from tui.screens.invoices import FilteredInvoiceSource, InvoiceFilter, InvoiceScreen
 from tui.widgets.biglist import BigList
 from tui.widgets.dialogs import MessageDialog
+from tui.widgets.key_footer import KeyFooter
 
 # --- the client's lists ------------------------------------------------------------------------
 
@@ -331,7 +332,7 @@ class ClientSummaryScreen(HostdeskScreen):
                     yield BigList(sources[key], currency=self.app.settings.currency,
                                   today=self.app.clock.today, id=f"list-{key}")
         yield Static("", id="summary-status", classes="status-line")
-        yield Footer()
+        yield KeyFooter()
 
     def biglist(self, key: str) -> BigList:
         return self.query_one(f"#list-{key}", BigList)

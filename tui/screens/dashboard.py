@@ -6,7 +6,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from automation.cron import last_runs
@@ -16,6 +16,7 @@ from models.schema import CronRun, ServiceStatus
 from tui.screens.areas import AREAS, Area
 from tui.screens.base import HostdeskScreen
 from tui.widgets.cells import format_datetime
+from tui.widgets.key_footer import KeyFooter
 
 TITLE_WIDTH = 20
 
@@ -83,7 +84,7 @@ class DashboardScreen(HostdeskScreen):
         yield Static("Daily run: checking…", id="automation-status")
         yield Static("ctrl+k search everything · ctrl+p or : commands · F1 or ? help · "
                      "ctrl+q quit", id="dashboard-hint", classes="status-line")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#areas", OptionList).focus()

@@ -10,12 +10,13 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from models.db import connection
 from models.listing import DATE, DATETIME, MONEY, TEXT, ListSource
 from tui.screens.base import HostdeskScreen
 from tui.widgets.cells import format_value
+from tui.widgets.key_footer import KeyFooter
 
 
 def kind_of(value: Any) -> str:
@@ -51,7 +52,7 @@ class DetailScreen(HostdeskScreen):
         yield self.title_bar(self.heading)
         yield Static("loading…", id="detail-state", classes="status-line")
         yield DataTable(id="detail-fields", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -23,7 +23,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Label, Select, Static
+from textual.widgets import DataTable, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from models import invoicing, upgrades
@@ -59,6 +59,7 @@ from tui.jobs import last_module_job_id, run_new_module_jobs
 from tui.widgets.biglist import BigList
 from tui.widgets.dialogs import ConfirmDialog
 from tui.widgets.cells import fit, status_look
+from tui.widgets.key_footer import KeyFooter
 
 FILTER_DELAY = 0.3  # seconds of quiet typing before the list is filtered again
 
@@ -377,7 +378,7 @@ class InvoiceScreen(HostdeskScreen):
         yield Label("Payments", classes="section-title")
         yield DataTable(id="invoice-payments", cursor_type="row", zebra_stripes=True)
         yield Static("", id="invoice-state", classes="status-line")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         lines = self.query_one("#invoice-lines", DataTable)

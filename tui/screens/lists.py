@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from automation.cron import last_runs
 from models.db import connection
@@ -19,6 +19,7 @@ from models.listing import ListSource, automation_warning
 from tui.screens.areas import Area
 from tui.screens.base import HostdeskScreen
 from tui.widgets.biglist import BigList
+from tui.widgets.key_footer import KeyFooter
 
 SEARCH_DELAY = 0.02  # seconds of quiet typing before the list is searched (a keystroke is cheap)
 
@@ -78,7 +79,7 @@ class ListScreen(HostdeskScreen):
         yield BigList(self.source, currency=self.app.settings.currency,
                       today=self.app.clock.today, id="list")
         yield Static("", id="list-status", classes="status-line")
-        yield Footer()
+        yield KeyFooter()
 
     def compose_above_list(self) -> ComposeResult:
         return iter(())

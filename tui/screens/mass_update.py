@@ -31,7 +31,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Checkbox, Footer, Input, Label, ProgressBar, Select, Static
+from textual.widgets import Checkbox, Input, Label, ProgressBar, Select, Static
 from textual.worker import get_current_worker
 
 from automation.bulk import BulkResult, run_bulk_command, unsupported
@@ -59,6 +59,7 @@ from tui.screens.base import HostdeskScreen
 from tui.widgets.dialogs import ConfirmDialog
 from tui.widgets.mass_checklist import MassChecklist
 from tui.widgets.mass_fields import FieldTick
+from tui.widgets.key_footer import KeyFooter
 
 PREVIEW_ROWS = 100  # items listed in the preview and the result list; the counts cover all
 CLIENT_ROWS = 20  # prorata totals listed per client
@@ -429,7 +430,7 @@ class MassUpdateScreen(HostdeskScreen):
             yield Label("", id="mass-progress-label")
             yield ProgressBar(show_eta=False, id="mass-progress-bar")
         yield Static("", id="mass-status", classes="status-line")
-        yield Footer()
+        yield KeyFooter()
 
     def _compose_fields(self) -> ComposeResult:
         for name, label in FIELDS:

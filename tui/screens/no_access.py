@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.screens.base import HostdeskScreen
+from tui.widgets.key_footer import KeyFooter
 
 
 def no_access_text(login: str, known_but_inactive: bool, managers: list[str]) -> str:
@@ -30,4 +31,4 @@ class NoAccessScreen(HostdeskScreen):
     def compose(self) -> ComposeResult:
         yield self.title_bar(self.heading)
         yield Static(self.message, id="no-access-message")
-        yield Footer()
+        yield KeyFooter()

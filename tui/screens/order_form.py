@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from models import orders, promotions
 from models.db import connection
@@ -35,6 +35,7 @@ from tui.screens.invoices import FORM_DIALOG_CSS
 from tui.widgets.dialogs import ConfirmDialog
 from tui.widgets.order_client_picker import ClientChoice, ClientPicker, load_client
 from tui.widgets.order_line import OrderLineHeader, OrderLineRow, summary
+from tui.widgets.key_footer import KeyFooter
 
 QUOTE_DELAY = 0.25  # seconds of quiet typing before the running total is recomputed
 
@@ -241,7 +242,7 @@ class OrderFormScreen(HostdeskScreen):
                 yield Static("", id="error-domain-prices", classes="field-error")
                 yield Static("", id="domain-info")
         yield Static("loading the catalog…", id="order-total")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._load_catalog()

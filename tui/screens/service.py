@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, DataTable, Footer, Input, Label, OptionList, Select, Static
+from textual.widgets import Checkbox, DataTable, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from models import promotions, services
@@ -76,6 +76,7 @@ from tui.widgets.dialogs import (
     error_messages,
 )
 from tui.widgets.order_client_picker import ClientPicker
+from tui.widgets.key_footer import KeyFooter
 
 # Module commands and their keys (ux.md); `r` renew is the module's Renew.
 MODULE_KEYS = (("c", "create"), ("s", "suspend"), ("u", "unsuspend"), ("t", "terminate"),
@@ -697,7 +698,7 @@ class ServiceScreen(HostdeskScreen):
             yield Static("", id="config-options")
             yield Label("Addons (a adds · enter edits · d deletes)", classes="section-title")
             yield AddonTable(id="addons", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     @staticmethod
     def _hidden_line(widget_id: str, classes: str) -> Static:

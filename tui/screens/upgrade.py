@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from models import upgrades
@@ -36,6 +36,7 @@ from models.upgrades import OptionChoice, OptionInfo, Quote
 from tui.screens.base import HostdeskScreen
 from tui.jobs import last_module_job_id, run_new_module_jobs
 from tui.screens.invoices import InvoiceScreen
+from tui.widgets.key_footer import KeyFooter
 
 NOTHING_CHOSEN = "Choose another product, cycle or option (or a promotion code) to see the quote."
 QUOTE_DELAY = 0.25  # seconds of quiet typing before the quote is asked again
@@ -177,7 +178,7 @@ class UpgradeScreen(HostdeskScreen):
                 yield self._error_line("promo_code")
             yield Static("", id="upgrade-quote")
         yield Static("", id="upgrade-state", classes="status-line")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._load_start()
