@@ -11,7 +11,8 @@ from models.schema import Admin, Service
 from models.selection import Selection, ServiceFilter, Ticks
 from tests import factories as make
 from tests.tui.conftest import CLOCK, run, settle
-from tui.screens.services_list import FILTER_DELAY, ServiceListScreen
+from tui.screens.filtered_list import FILTER_DELAY
+from tui.screens.services_list import ServiceListScreen
 
 SIZE = (120, 36)
 CYCLES = ("monthly", "quarterly", "annually", "one_time")

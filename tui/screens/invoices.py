@@ -22,7 +22,6 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.timer import Timer
 from textual.widgets import DataTable, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
@@ -54,14 +53,13 @@ from models.schema import (
 from models.settings import Settings
 from tui.screens.areas import BY_KEY
 from tui.screens.base import HostdeskScreen
-from tui.screens.lists import ListScreen
+from tui.screens.filtered_list import FilteredListScreen
 from tui.jobs import last_module_job_id, run_new_module_jobs
 from tui.widgets.biglist import BigList
 from tui.widgets.dialogs import ConfirmDialog
 from tui.widgets.cells import fit, status_look
 from tui.widgets.key_footer import KeyFooter
 
-FILTER_DELAY = 0.3  # seconds of quiet typing before the list is filtered again
 
 
 # --- what the screens read ------------------------------------------------------------------
@@ -636,7 +634,6 @@ class InvoiceScreen(HostdeskScreen):
 # --- the list ----------------------------------------------------------------------------------
 
 
-FILTER_INPUTS = "#filter-client, #filter-due-from, #filter-due-to"
 STATUS_CHOICES = [("Any status", ""), *((s.capitalize(), s) for s in InvoiceStatus.ALL)]
 
 
@@ -682,25 +679,18 @@ class FilteredInvoiceSource(InvoiceSource):
         return condition
 
 
-class InvoiceListScreen(ListScreen):
+class InvoiceListScreen(FilteredListScreen):
     """Every invoice, newest first, filtered by status, client and due date."""
 
     HELP = ("Invoices, newest first. `f` moves to the filters (status, client #, due from/to); "
             "`/` searches by number or client name; enter opens an invoice. `G` generates the "
             "due invoices of the client you filtered by now (the daily run's code).")
 
-    DEFAULT_CSS = """
-    InvoiceListScreen #invoice-filters { height: 1; margin: 0 1; }
-    InvoiceListScreen #invoice-filters > Input { width: 1fr; }
-    InvoiceListScreen #invoice-filters > .filter-label { width: auto; margin: 0 1; color: $text-muted; }
-    InvoiceListScreen #filter-status { width: 16; }
-    InvoiceListScreen #invoice-filters > #filter-client { width: 8; }
-    InvoiceListScreen .field-error { color: $text-error; height: auto; padding: 0 1; }
-    """
     BINDINGS = [
         Binding("f", "filters", "Filters", id="invoices.filters"),
         Binding("G", "generate_due", "Generate due invoices", id="invoices.generate"),
     ]
+    FILTER_TYPE = InvoiceFilter
 
     class Generated(Message):
         def __init__(self, text: str, error: str | None = None) -> None:
@@ -709,55 +699,24 @@ class InvoiceListScreen(ListScreen):
             self.error = error
 
     def __init__(self, client_id: int | None = None, status: str = "") -> None:
-        super().__init__(BY_KEY["invoices"], FilteredInvoiceSource())
-        self.initial = InvoiceFilter(client_id=client_id, status=status)
-        self._filter_timer: Timer | None = None
-        self._focus_list_when_loaded = False
+        super().__init__(BY_KEY["invoices"], FilteredInvoiceSource(),
+                         InvoiceFilter(client_id=client_id, status=status))
         self.generating = False
 
     def compose_above_list(self) -> ComposeResult:
-        with Horizontal(id="invoice-filters"):
+        with Horizontal(id="invoice-filters", classes="filter-bar"):
             yield Select(STATUS_CHOICES, value=self.initial.status, allow_blank=False,
-                         id="filter-status", compact=True)
+                         id="filter-status", classes="filter-field", compact=True)
             yield Label("client #", classes="filter-label")
             yield Input(str(self.initial.client_id or ""), placeholder="any",
-                        id="filter-client", compact=True)
+                        id="filter-client", classes="filter-field id-filter", compact=True)
             yield Label("due", classes="filter-label")
-            yield Input("", placeholder="from YYYY-MM-DD", id="filter-due-from", compact=True)
+            yield Input("", placeholder="from YYYY-MM-DD", id="filter-due-from",
+                        classes="filter-field", compact=True)
             yield Label("–", classes="filter-label")
-            yield Input("", placeholder="to YYYY-MM-DD", id="filter-due-to", compact=True)
+            yield Input("", placeholder="to YYYY-MM-DD", id="filter-due-to",
+                        classes="filter-field", compact=True)
         yield Static("", id="filter-error", classes="field-error")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.biglist.set_filter(self.initial)
-
-    @property
-    def current_filter(self) -> InvoiceFilter:
-        flt = self.biglist.filter
-        return flt if isinstance(flt, InvoiceFilter) else InvoiceFilter(text=flt.text)
-
-    def action_filters(self) -> None:
-        self.query_one("#filter-status", Select).focus()
-
-    @on(Select.Changed, "#filter-status")
-    @on(Input.Changed, FILTER_INPUTS)
-    def _filters_changed(self) -> None:
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
-        self._filter_timer = self.set_timer(FILTER_DELAY, self.apply_filters)
-
-    @on(Input.Submitted, FILTER_INPUTS)
-    def _filters_submitted(self) -> None:
-        # The list cannot take focus while it reloads; it does once the rows are in.
-        self._focus_list_when_loaded = True
-        self.apply_filters()
-        self._focus_list_if_loaded()
-
-    def _focus_list_if_loaded(self) -> None:
-        if self._focus_list_when_loaded and not self.biglist.loading:
-            self._focus_list_when_loaded = False
-            self.biglist.focus()
 
     def read_filters(self) -> InvoiceFilter:
         """The filter bar as a filter; a bad value raises ValidationError naming its field."""
@@ -770,37 +729,6 @@ class InvoiceListScreen(ListScreen):
             raise ValidationError("due to", "is before “due from”")
         return replace(self.current_filter, status=status if isinstance(status, str) else "",
                        client_id=client_id, due_from=due_from, due_to=due_to)
-
-    def apply_filters(self) -> None:
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
-            self._filter_timer = None
-        error = self.query_one("#filter-error", Static)
-        try:
-            flt = self.read_filters()
-        except ValidationError as exc:
-            error.update(Text(str(exc)))
-            return
-        error.update("")
-        self.biglist.set_filter(flt)
-
-    def apply_search(self) -> None:
-        """`/` search keeps the filter bar's conditions."""
-        if self._search_timer is not None:
-            self._search_timer.stop()
-            self._search_timer = None
-        self.biglist.set_filter(replace(self.current_filter, text=self.search_input.value))
-
-    @on(BigList.Changed)
-    def show_status(self, message: BigList.Changed | None = None) -> None:
-        if message is not None:
-            message.prevent_default()  # this replaces ListScreen's handler, not adds to it
-        super().show_status()
-        self._focus_list_if_loaded()
-        described = self.current_filter.describe()
-        if described:
-            status = self.query_one("#list-status", Static)
-            status.update(f"{status.content}   ·   {described}")
 
     @on(BigList.Opened)
     def open_row(self, message: BigList.Opened) -> None:
