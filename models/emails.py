@@ -471,12 +471,29 @@ def _row_vars(row: Model) -> dict:
 _AS_IS = frozenset({str, int, bool})  # types a template sees unchanged (checked first: most are)
 
 
+def _moment(value: datetime, currency: str) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _day(value: date, currency: str) -> str:
+    return value.isoformat()
+
+
+# The common value types by exact type, so a bulk run's thousands of contexts skip the
+# isinstance chain below (which still decides for subclasses and everything else).
+_CONVERT_EXACT = {type(None): lambda value, currency: "", Decimal: format_money,
+                  datetime: _moment, pendulum.DateTime: _moment,
+                  date: _day, pendulum.Date: _day}
+
+
 def _plain(value, path: str, currency: str):
     """`value` as something a template may see: str, int, bool, _Vars or list."""
-    if type(value) in _AS_IS:
+    kind = type(value)
+    if kind in _AS_IS:
         return value
-    if value is None:
-        return ""
+    convert = _CONVERT_EXACT.get(kind)
+    if convert is not None:
+        return convert(value, currency)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (bool, int, str)):
@@ -486,9 +503,9 @@ def _plain(value, path: str, currency: str):
     if isinstance(value, Decimal):
         return format_money(value, currency)
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
+        return _moment(value, currency)
     if isinstance(value, date):
-        return value.isoformat()
+        return _day(value, currency)
     if isinstance(value, Model):
         view = _VIEWS.get(type(value), _row_vars)
         return _plain(view(value), path, currency)
