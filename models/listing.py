@@ -484,6 +484,12 @@ TRIGRAM = 3  # the shortest text a trigram index answers
 OBJECT_TYPES = frozenset(model._meta.table_name for model in ALL_TABLES) | {"addon"}
 SEARCH_PREFIXES = ("admin", "action", "client", "on", "since", "until")
 _PREFIXED = re.compile(r"(?P<key>[A-Za-z_]+):(?P<value>.+)")
+# What each prefix takes, for the hint shown while it is still being typed.
+_PREFIX_VALUES = {**{name: f"{'an' if name[0] in 'aeiou' else 'a'} {name} id"
+                     for name in OBJECT_TYPES},
+                  "admin": "a login", "action": "an action or its start",
+                  "client": "a client id", "on": "a day (YYYY-MM-DD)",
+                  "since": "a day (YYYY-MM-DD)", "until": "a day (YYYY-MM-DD)"}
 
 
 def _id_of(text: str) -> int | None:
@@ -526,6 +532,10 @@ class ActivitySearch:
                 index += 1
             elif prefixed:
                 self._prefix(prefixed["key"].lower(), prefixed["value"])
+            elif token.endswith(":") and token[:-1].lower() in _PREFIX_VALUES:
+                key = token[:-1].lower()
+                raise ValidationError("search", f"“{key}:” needs {_PREFIX_VALUES[key]} after "
+                                                "the colon")
             elif token.startswith("#") and _id_of(token) is not None:
                 self.exact.append(ActivityLog.id == _id_of(token))
                 self.narrow = True

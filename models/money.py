@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal, Inexact, InvalidOperation, localcontext
 from fractions import Fraction
+from functools import lru_cache
 
 CENT = Decimal("0.01")
 
@@ -58,12 +59,23 @@ def from_cents(cents: int) -> Decimal:
 
 def format_money(amount: Decimal | int, currency: str = "USD") -> str:
     """`1,234.50 USD`, `-4.00 USD`. The amount is rounded to the cent for display."""
+    if type(amount) is Decimal and amount.is_finite():
+        return _format_decimal(amount, currency)
     if isinstance(amount, (str, Fraction)):
         raise TypeError(f"format_money takes Decimal or int, not {type(amount).__name__}")
-    if isinstance(amount, Decimal) and amount.is_finite() and amount.as_tuple().exponent == -2:
-        rounded = amount  # already whole cents (every stored amount): nothing to round
-    else:
-        rounded = round_money(amount)
+    return _formatted(round_money(amount), currency)
+
+
+# Equal amounts show the same text (1.5 and 1.50 both "1.50"), so the text can be cached by
+# value: a daily run formats the same few prices on thousands of invoices and emails.
+@lru_cache(maxsize=4096)
+def _format_decimal(amount: Decimal, currency: str) -> str:
+    if amount.as_tuple().exponent == -2:
+        return _formatted(amount, currency)  # already whole cents (every stored amount)
+    return _formatted(round_money(amount), currency)
+
+
+def _formatted(rounded: Decimal, currency: str) -> str:
     text = f"{abs(rounded):,.2f}"
     sign = "-" if rounded < 0 else ""
     return f"{sign}{text} {currency}" if currency else f"{sign}{text}"

@@ -14,11 +14,11 @@ from decimal import Decimal
 from typing import Callable, Iterable
 
 import pendulum
-from peewee import JOIN, IntegrityError, OperationalError, fn
+from peewee import JOIN, SQL, Field, IntegrityError, NodeList, OperationalError, fn
 
 from models import audit
 from models.cycles import Cycle
-from models.db import database, database_error_text, ids_in, insert_rows, is_postgres
+from models.db import database, database_error_text, ids_in, insert_rows, is_postgres, is_sqlite
 from models.emails import client_vars, invoice_vars, line_vars, queue_emails
 from models.fields import MoneyField, PendulumDateField
 from models.invoicing import LineSpec, renewal_line_spec
@@ -158,16 +158,27 @@ def _rows(query, row_type, **convert):
         yield row_type._make(row)
 
 
+def _due_by(next_due_date: Field, horizon):
+    """`next_due_date <= horizon`, checked on each row the client index finds. On SQLite the
+    column is written `+next_due_date` so the planner cannot pick the due-date index (see
+    `_candidates`); PostgreSQL's planner does not make that mistake."""
+    if not is_sqlite():
+        return next_due_date <= horizon
+    return NodeList((SQL("+"), next_due_date), glue="") <= next_due_date.db_value(horizon)
+
+
 def _candidates(horizon, client_ids) -> list[Candidate]:
     """A chunk's billable items, read through the client index only.
 
     Naming status and due date in these queries made SQLite walk the (status, next_due_date)
     index over every due item of the table for each chunk (quadratic at 1M services); the
-    chunk's own rows are few, so the billable test is applied here in Python instead.
+    chunk's own rows are few, so the billable test is applied here in Python, after a due
+    date check the planner cannot turn into an index walk (`_due_by`).
     """
     found = []
     services = (Service.select(*SERVICE_COLUMNS, Product.name.alias("product_name")).join(Product)
-                .where(ids_in(Service.client, client_ids)))
+                .where(ids_in(Service.client, client_ids)
+                       & _due_by(Service.next_due_date, horizon)))
     for service in _rows(services, ServiceRow, next_due_date=_DATE, recurring_amount=_MONEY,
                          auto_terminate_end_of_cycle=bool):
         if not _due(service, horizon) or service.auto_terminate_end_of_cycle:
@@ -179,7 +190,8 @@ def _candidates(horizon, client_ids) -> list[Candidate]:
     addons = (ServiceAddon.select(*ADDON_COLUMNS, Service.client.alias("client_id_"),
                                   Service.payment_method.alias("payment_method_"),
                                   Service.auto_terminate_end_of_cycle.alias("ending_"))
-              .join(Service).where(ids_in(Service.client, client_ids)))
+              .join(Service).where(ids_in(Service.client, client_ids)
+                                   & _due_by(ServiceAddon.next_due_date, horizon)))
     for addon in _rows(addons, AddonRow, next_due_date=_DATE, recurring_amount=_MONEY,
                        ending_=bool):
         if not _due(addon, horizon) or addon.ending_:
@@ -187,7 +199,8 @@ def _candidates(horizon, client_ids) -> list[Candidate]:
         found.append(Candidate(ItemType.ADDON, addon, addon.client_id_, addon.payment_method_,
                                f"Addon: {addon.name}", addon.billing_cycle,
                                parent_service_id=addon.service))
-    domains = Domain.select(*DOMAIN_COLUMNS).where(ids_in(Domain.client, client_ids))
+    domains = Domain.select(*DOMAIN_COLUMNS).where(ids_in(Domain.client, client_ids)
+                                                   & _due_by(Domain.next_due_date, horizon))
     for domain in _rows(domains, DomainRow, next_due_date=_DATE, recurring_amount=_MONEY,
                         auto_renew=bool):
         if (domain.status != DomainStatus.ACTIVE or not domain.auto_renew

@@ -147,6 +147,9 @@ BAD_SEARCHES = [  # (what is typed, what the admin is told)
     ("sinse:2026-11-01", "“sinse:” is not a search prefix (use admin:, action:, client:, on:, "
                          "since:, until:, #id or an object such as service 42)"),
     ("ab", "type at least 3 characters to search the text (“ab” is too short)"),
+    ("alice since:", "“since:” needs a day (YYYY-MM-DD) after the colon"),  # still typing
+    ("Admin:", "“admin:” needs a login after the colon"),
+    ("service:", "“service:” needs a service id after the colon"),
 ]
 
 

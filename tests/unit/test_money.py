@@ -158,3 +158,14 @@ def test_sum_money_refuses_floats_and_nan():
 def test_sum_money_raises_rather_than_round():
     with pytest.raises(ArithmeticError):
         sum_money([Decimal("1" + "0" * 30), Decimal("0.01")])
+
+
+def test_format_money_is_by_value_whatever_the_scale_or_the_order_asked():
+    # The text is cached by value: 1.5, 1.50 and 1.500 are one amount, 1.505 another.
+    for amounts in ([Decimal("1.5"), Decimal("1.50"), Decimal("1.500"), Decimal("1.505")],
+                    [Decimal("1.505"), Decimal("1.500"), Decimal("1.50"), Decimal("1.5")]):
+        texts = [format_money(amount, "EUR") for amount in amounts]
+        assert sorted(texts) == ["1.50 EUR", "1.50 EUR", "1.50 EUR", "1.51 EUR"]
+    assert [format_money(Decimal("-0.004")), format_money(Decimal("-0.005"))] == [
+        "0.00 USD", "-0.01 USD"]
+    assert format_money(Decimal("1.5"), "") == "1.50" and format_money(Decimal("1.5")) == "1.50 USD"
