@@ -25,6 +25,7 @@ import pendulum
 
 from models.errors import ValidationError
 from models.money import round_money, to_fraction
+from models.parsing import refuse_control_characters
 
 
 class Cycle(str, enum.Enum):
@@ -90,7 +91,7 @@ def parse_cycle(text: str | Cycle | None, field: str) -> Cycle:
         raise TypeError(f"{field}: expected text, got {type(text).__name__}")
     if text is None or not text.strip():
         raise ValidationError(field, "choose a billing cycle")
-    cycle = _BY_SQUASHED.get(_squash(text))
+    cycle = _BY_SQUASHED.get(_squash(refuse_control_characters(text, field)))
     if cycle is None:
         shown = text.strip()
         choices = ", ".join(c.value for c in Cycle)

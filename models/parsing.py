@@ -46,15 +46,21 @@ def _has_control(text: str) -> bool:
     )
 
 
+def refuse_control_characters(text: str, field: str) -> str:
+    """`text` unchanged, or ValidationError naming `field` if it holds a control character
+    (which no field stores: it would break a line, a terminal or a module's command)."""
+    if _has_control(text):
+        raise ValidationError(field, "contains a control character (tab, newline or similar)")
+    return text
+
+
 def _prepare(text: str | None, field: str) -> str:
     """Stripped text, after refusing non-strings and control characters."""
     if text is None:
         return ""
     if not isinstance(text, str):
         raise TypeError(f"{field}: expected text, got {type(text).__name__}")
-    if _has_control(text):
-        raise ValidationError(field, "contains a control character (tab, newline or similar)")
-    return text.strip()
+    return refuse_control_characters(text, field).strip()
 
 
 def _shown(text: str, limit: int = 24) -> str:

@@ -284,6 +284,9 @@ def test_bad_arguments_are_refused_naming_the_field(alice):
     with pytest.raises(ValidationError) as empty:
         run(service, "change_password", new_password="   ")
     assert empty.value.field == "new_password"
+    with pytest.raises(ValidationError) as control:
+        run(service, "change_password", new_password="N3w\npass!")
+    assert control.value.field == "new_password" and "control character" in control.value.message
     with pytest.raises(ValidationError) as stray:
         run(service, "terminate", reason="x")
     assert stray.value.field == "reason"

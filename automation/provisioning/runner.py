@@ -34,6 +34,7 @@ from models import audit, lifecycle, modulequeue, secrets
 from models.clock import Clock
 from models.db import connection, database
 from models.errors import RuleViolation, StaleRecordError, ValidationError
+from models.parsing import refuse_control_characters
 from models.permissions import (
     SERVER_OPERATIONS,
     SYSTEM_LOGIN,
@@ -206,6 +207,7 @@ def _checked_arguments(command: str, arguments: dict) -> dict:
         password = arguments.get("new_password") or ""
         if not password.strip():
             raise ValidationError("new_password", "is required")
+        refuse_control_characters(password, "new_password")
         if len(password) > _MAX_PASSWORD_LENGTH:
             raise ValidationError("new_password",
                                   f"is longer than {_MAX_PASSWORD_LENGTH} characters")

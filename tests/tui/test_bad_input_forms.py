@@ -278,13 +278,7 @@ CASES: list[Case] = [
 
 # Cases that show a bug in a file outside this change (reported with the change it needs):
 # strict xfails, so each one fails the run once its bug is fixed, and its line here goes.
-KNOWN_BUGS = {
-    "addon_edit-billing_cycle-control-chars":
-        "models/cycles.py parse_cycle echoes control characters instead of refusing them",
-    "change_password-new_password-control-chars":
-        "automation/provisioning/runner.py _checked_arguments sends control characters to "
-        "the module and stores them",
-}
+KNOWN_BUGS: dict[str, str] = {}
 POSTGRES_BUGS = {  # seen on PostgreSQL only (screen tests run there with --screen-engines)
     "list_search-search-control-chars":
         "models/listing.py (or tui/screens/lists.py): a NUL reaches PostgreSQL, which refuses "

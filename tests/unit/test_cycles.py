@@ -90,6 +90,15 @@ def test_parse_cycle_refuses_unknown(text):
     assert info.value.message.startswith(f"'{text}' is not a billing cycle; choose one of: free, one_time, monthly")
 
 
+@pytest.mark.parametrize("text", ["month\x1bly", "monthly\n", "annu\tally"])
+def test_parse_cycle_refuses_control_characters_without_echoing_them(text):
+    with pytest.raises(ValidationError) as info:
+        parse_cycle(text, "billing_cycle")
+    assert info.value.field == "billing_cycle"
+    assert "control character" in info.value.message
+    assert not any(ord(ch) < 32 for ch in info.value.message)
+
+
 @pytest.mark.parametrize("text", ["", "  ", None])
 def test_parse_cycle_refuses_empty(text):
     with pytest.raises(ValidationError) as info:
