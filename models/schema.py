@@ -178,7 +178,7 @@ class Product(BaseModel):
 
 
 class ProductPrice(BaseModel):
-    product = ForeignKeyField(Product, backref="prices", on_delete="CASCADE")
+    product = ForeignKeyField(Product, backref="prices", on_delete="CASCADE", index=False)
     cycle = CharField(max_length=20)
     price = MoneyField(constraints=[Check("price >= 0")])
     setup_fee = MoneyField(default=0, constraints=[Check("setup_fee >= 0")])
@@ -205,7 +205,8 @@ class ConfigOptionChoice(BaseModel):
 class ConfigOptionPrice(BaseModel):
     """Price of one choice per cycle; for a `quantity` option, the price of one unit."""
 
-    choice = ForeignKeyField(ConfigOptionChoice, backref="prices", on_delete="CASCADE")
+    choice = ForeignKeyField(ConfigOptionChoice, backref="prices", on_delete="CASCADE",
+                             index=False)
     cycle = CharField(max_length=20)
     price = MoneyField(default=0, constraints=[Check("price >= 0")])
     setup_fee = MoneyField(default=0, constraints=[Check("setup_fee >= 0")])
@@ -224,7 +225,7 @@ class CatalogAddon(BaseModel):
 
 
 class CatalogAddonPrice(BaseModel):
-    addon = ForeignKeyField(CatalogAddon, backref="prices", on_delete="CASCADE")
+    addon = ForeignKeyField(CatalogAddon, backref="prices", on_delete="CASCADE", index=False)
     cycle = CharField(max_length=20)
     price = MoneyField(constraints=[Check("price >= 0")])
     setup_fee = MoneyField(default=0, constraints=[Check("setup_fee >= 0")])
@@ -236,7 +237,8 @@ class CatalogAddonPrice(BaseModel):
 class CatalogAddonProduct(BaseModel):
     """Which products a catalog addon may be added to."""
 
-    addon = ForeignKeyField(CatalogAddon, backref="product_links", on_delete="CASCADE")
+    addon = ForeignKeyField(CatalogAddon, backref="product_links", on_delete="CASCADE",
+                            index=False)
     product = ForeignKeyField(Product, backref="addon_links", on_delete="CASCADE")
 
     class Meta:
@@ -263,7 +265,8 @@ class Promotion(BaseModel):
 class PromotionProduct(BaseModel):
     """Products a promotion applies to; none listed means every product."""
 
-    promotion = ForeignKeyField(Promotion, backref="product_links", on_delete="CASCADE")
+    promotion = ForeignKeyField(Promotion, backref="product_links", on_delete="CASCADE",
+                                index=False)
     product = ForeignKeyField(Product, backref="promotion_links", on_delete="CASCADE")
 
     class Meta:
@@ -303,10 +306,13 @@ class Order(BaseModel):
 
 
 class Service(BaseModel):
-    client = ForeignKeyField(Client, backref="services", on_delete="RESTRICT")
+    # client, product and server: no index of their own; the composite indexes below lead
+    # with them (migration 0010).
+    client = ForeignKeyField(Client, backref="services", on_delete="RESTRICT", index=False)
     order = ForeignKeyField(Order, null=True, backref="services", on_delete="SET NULL")
-    product = ForeignKeyField(Product, backref="services", on_delete="RESTRICT")
-    server = ForeignKeyField(Server, null=True, backref="services", on_delete="SET NULL")
+    product = ForeignKeyField(Product, backref="services", on_delete="RESTRICT", index=False)
+    server = ForeignKeyField(Server, null=True, backref="services", on_delete="SET NULL",
+                             index=False)
     domain = CharField(max_length=253, default="", index=True)
     dedicated_ip = CharField(max_length=45, default="")
     username = CharField(max_length=100, default="")
@@ -396,7 +402,8 @@ class Domain(BaseModel):
 
 
 class ServiceConfigOption(BaseModel):
-    service = ForeignKeyField(Service, backref="config_options", on_delete="CASCADE")
+    service = ForeignKeyField(Service, backref="config_options", on_delete="CASCADE",
+                              index=False)
     option = ForeignKeyField(ConfigOption, on_delete="CASCADE")
     choice = ForeignKeyField(ConfigOptionChoice, null=True, on_delete="SET NULL")
     quantity = IntegerField(default=0)
@@ -409,7 +416,8 @@ class ServiceConfigOption(BaseModel):
 
 
 class Invoice(BaseModel):
-    client = ForeignKeyField(Client, backref="invoices", on_delete="RESTRICT")
+    # indexed by (client, status, id) below (migration 0010)
+    client = ForeignKeyField(Client, backref="invoices", on_delete="RESTRICT", index=False)
     order = ForeignKeyField(Order, null=True, backref="invoices", on_delete="SET NULL")
     status = CharField(max_length=20, default=InvoiceStatus.UNPAID,
                        constraints=[_choices("status", InvoiceStatus.ALL)])
@@ -435,7 +443,8 @@ class Invoice(BaseModel):
 
 
 class InvoiceLine(BaseModel):
-    invoice = ForeignKeyField(Invoice, backref="lines", on_delete="CASCADE")
+    # indexed by (invoice, sort_order) below (migration 0010)
+    invoice = ForeignKeyField(Invoice, backref="lines", on_delete="CASCADE", index=False)
     kind = CharField(max_length=20, constraints=[_choices("kind", LineKind.ALL)])
     item_type = CharField(max_length=10, null=True)
     item_id = IntegerField(null=True)
@@ -666,7 +675,7 @@ class BillingChunk(BaseModel):
 
     STATUSES = ("pending", "done", "failed")
 
-    run = ForeignKeyField(CronRun, on_delete="CASCADE")
+    run = ForeignKeyField(CronRun, on_delete="CASCADE", index=False)
     client_ids = TextField()  # JSON list of the chunk's client ids, sorted
     status = CharField(max_length=20, default="pending", constraints=[_choices("status", STATUSES)])
     worker = CharField(max_length=200, default="")

@@ -125,3 +125,29 @@ def test_upgrade_from_first_migration_keeps_every_row(engine, request, tmp_path)
     assert (client.first_name, client.credit, client.notes) == ("Old", Decimal("12.34"), "kept")
     assert pending_migrations(old) == []
     old.close()
+
+
+def _plain_indexes(db, table):
+    """(name, columns) of the table's whole-column indexes (no partial or expression ones)."""
+    found = []
+    for index in db.get_indexes(table):
+        if " WHERE " in (index.sql or "").upper() or any(c is None or "(" in c for c in index.columns):
+            continue
+        found.append((index.name, index.unique, tuple(index.columns)))
+    return found
+
+
+def test_every_foreign_key_is_indexed_and_no_index_repeats_the_head_of_another(db):
+    """Each foreign key leads some index (deletes and joins stay indexed), and no plain index
+    is the leading columns of another one: it would only cost writes (migration 0010)."""
+    for model in schema.ALL_TABLES:
+        table = model._meta.table_name
+        indexes = _plain_indexes(db, table)
+        heads = {columns[0] for _, _, columns in indexes}
+        for fk in model._meta.refs:
+            assert fk.column_name in heads, f"{table}.{fk.column_name} leads no index"
+        for name, unique, columns in indexes:
+            longer = [other for other, _, other_columns in indexes
+                      if other != name and len(other_columns) > len(columns)
+                      and other_columns[:len(columns)] == columns]
+            assert unique or not longer, f"{table}: {name} {columns} is the head of {longer}"

@@ -392,3 +392,14 @@ def test_list_templates_and_extensions(db):
     with pytest.raises(ValidationError) as caught:
         render("welcome_vps_gold", {"password": "pw1"})
     assert caught.value.field == "template" and "welcome_vps_gold" in caught.value.message
+
+
+def test_templates_keep_jinja_globals_and_a_key_wins_over_a_dict_method():
+    subject, body = preview("invoice_created", "{{ client.first_name }}",
+                            "{% for i in range(3) %}{{ i }}{% endfor %}"
+                            "{{ cycler('a', 'b').next() }}|{{ lines[0].description }}")
+    assert subject == "Ada"
+    assert body.startswith("012a|") and len(body) > len("012a|")
+    # A context key named like a dict method is the value, not the method.
+    assert emails._render_part("{{ invoice.items }}", emails._Vars(
+        {"invoice": emails._Vars({"items": "3 items"}, "invoice")}, ""), "body", "t") == "3 items"
