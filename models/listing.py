@@ -170,23 +170,27 @@ class ListSource:
         the list when `after_key` is None), still in list order.
         """
         key = self.model.id
-        query = self.select()
         conditions = [c for c in (self._condition(flt),) if c is not None]
         if after_key is not None:
             conditions.append(key > after_key if backward else key < after_key)
-        for condition in conditions:
-            query = query.where(condition)
-        query = query.order_by(key.asc() if backward else key.desc()).limit(limit)
-        rows = [self.to_row(d) for d in query.dicts()]
+        rows = self._rows(conditions, key.asc() if backward else key.desc(), limit)
         return rows[::-1] if backward else rows
 
     def page_at(self, offset: int, limit: int = 50, flt: ListFilter = NO_FILTER) -> list[Row]:
         """Rows from a position, for a jump far from any row already shown (scrollbar, end)."""
-        query = self.select()
-        condition = self._condition(flt)
-        if condition is not None:
-            query = query.where(condition)
-        query = query.order_by(self.model.id.desc()).offset(offset).limit(limit)
+        conditions = [c for c in (self._condition(flt),) if c is not None]
+        return self._rows(conditions, self.model.id.desc(), limit, offset)
+
+    def _rows(self, conditions: list, order, limit: int, offset: int = 0) -> list[Row]:
+        """One page: its ids picked from the model's own table first (through an index, no
+        join), then only those rows joined. Joining every match before the LIMIT cost
+        25-160 ms for a common search term at a million services, and an OFFSET joined
+        every row it skipped."""
+        ids = self.model.select(self.model.id)
+        if conditions:
+            ids = ids.where(*conditions)
+        ids = ids.order_by(order).limit(limit).offset(offset or None)
+        query = self.select().where(self.model.id.in_(ids)).order_by(order)
         return [self.to_row(d) for d in query.dicts()]
 
     def key_of(self, row: Row) -> int:
