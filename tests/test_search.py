@@ -275,6 +275,47 @@ def test_search_is_fast_at_100k_services(big):
     assert p95 < 100, f"p95 {p95:.1f} ms"
 
 
+def test_a_services_list_page_joins_only_its_own_rows(big, monkeypatch):
+    """A common search term matches thousands of services; the list joins client and
+    product for the page's rows only, picked by id first (it joined every match before the
+    LIMIT: 25-160 ms a page at 1M services), and keyset, offset and backward pages agree."""
+    from models.listing import ListFilter, ServiceSource
+
+    source, flt = ServiceSource(), ListFilter("maple")
+    matching = sorted((n for n in range(1, SERVICES + 1)
+                       if service_domain(n).startswith("maple")), reverse=True)
+    assert len(matching) > 1000
+    statements = []
+    execute = type(big).execute_sql
+    monkeypatch.setattr(type(big), "execute_sql", lambda self, sql, params=None, *a, **k: (
+        statements.append((sql, params)), execute(self, sql, params, *a, **k))[1])
+
+    first = source.page(None, 50, flt)
+    assert [row["id"] for row in first] == matching[:50]
+    assert first[0]["client"] and first[0]["product"]
+    second = source.page(first[-1]["id"], 50, flt)
+    assert [row["id"] for row in second] == matching[50:100]
+    assert [row["id"] for row in source.page_at(100, 50, flt)] == matching[100:150]
+    assert [row["id"] for row in source.page(matching[99], 50, flt, backward=True)] == \
+        matching[49:99]
+    assert [row["id"] for row in source.page(None, 50, flt, backward=True)] == matching[-50:]
+
+    sql, params = statements[0]
+    outer, _, inner = sql.partition(" IN (SELECT ")
+    assert "JOIN" in outer and inner and "JOIN" not in inner and "LIMIT" in inner
+    if not is_postgres():
+        plan = big.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+        subquery = next(row[0] for row in plan if "SUBQUERY" in row[3])
+        nested = {subquery}
+        for node, parent, _, _ in plan:
+            if parent in nested:
+                nested.add(node)
+        client_lookups = [row for row in plan if re.search(r"SEARCH t\d USING INTEGER PRIMARY"
+                                                           r" KEY", row[3]) and row[1] == 0]
+        assert len(client_lookups) == 3, plan  # the page's ids, then its client and product
+        assert not any("t2" in row[3] or "t3" in row[3] for row in plan if row[0] in nested), plan
+
+
 # --- small databases ----------------------------------------------------------------------
 
 
@@ -423,43 +464,3 @@ def test_any_text_is_searched_literally(db, text):
     assert found(search(f"odd{text}"), "service") == [odd.id]
     assert set(found(search(text), "service")) <= {odd.id}
 
-
-def test_a_services_list_page_joins_only_its_own_rows(big, monkeypatch):
-    """A common search term matches thousands of services; the list joins client and
-    product for the page's rows only, picked by id first (it joined every match before the
-    LIMIT: 25-160 ms a page at 1M services), and keyset, offset and backward pages agree."""
-    from models.listing import ListFilter, ServiceSource
-
-    source, flt = ServiceSource(), ListFilter("maple")
-    matching = sorted((n for n in range(1, SERVICES + 1)
-                       if service_domain(n).startswith("maple")), reverse=True)
-    assert len(matching) > 1000
-    statements = []
-    execute = type(big).execute_sql
-    monkeypatch.setattr(type(big), "execute_sql", lambda self, sql, params=None, *a, **k: (
-        statements.append((sql, params)), execute(self, sql, params, *a, **k))[1])
-
-    first = source.page(None, 50, flt)
-    assert [row["id"] for row in first] == matching[:50]
-    assert first[0]["client"] and first[0]["product"]
-    second = source.page(first[-1]["id"], 50, flt)
-    assert [row["id"] for row in second] == matching[50:100]
-    assert [row["id"] for row in source.page_at(100, 50, flt)] == matching[100:150]
-    assert [row["id"] for row in source.page(matching[99], 50, flt, backward=True)] == \
-        matching[49:99]
-    assert [row["id"] for row in source.page(None, 50, flt, backward=True)] == matching[-50:]
-
-    sql, params = statements[0]
-    outer, _, inner = sql.partition(" IN (SELECT ")
-    assert "JOIN" in outer and inner and "JOIN" not in inner and "LIMIT" in inner
-    if not is_postgres():
-        plan = big.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()
-        subquery = next(row[0] for row in plan if "SUBQUERY" in row[3])
-        nested = {subquery}
-        for node, parent, _, _ in plan:
-            if parent in nested:
-                nested.add(node)
-        client_lookups = [row for row in plan if re.search(r"SEARCH t\d USING INTEGER PRIMARY"
-                                                           r" KEY", row[3]) and row[1] == 0]
-        assert len(client_lookups) == 3, plan  # the page's ids, then its client and product
-        assert not any("t2" in row[3] or "t3" in row[3] for row in plan if row[0] in nested), plan
