@@ -23,7 +23,7 @@ from peewee import JOIN, SQL, Expression, Field, NodeList, Table, fn
 from models import audit
 from models.db import is_postgres
 from models.errors import ValidationError
-from models.parsing import parse_date
+from models.parsing import has_control_characters, parse_date
 from models.schema import (
     ALL_TABLES,
     ActivityLog,
@@ -151,6 +151,10 @@ class ListSource:
     def _condition(self, flt: ListFilter) -> Expression | None:
         if not flt.term:
             return None
+        if has_control_characters(flt.term):
+            # Nothing stored holds one (every form refuses them), and PostgreSQL refuses a
+            # NUL in a query instead of matching nothing.
+            return self.model.id < 0
         condition = self.search(flt.term)
         # A term that cannot match anything (e.g. text where only ids are searchable).
         return condition if condition is not None else (self.model.id < 0)

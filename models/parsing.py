@@ -40,7 +40,8 @@ _NEVER = ("never", "00/00/0000")
 OverrideKind = Literal["never", "clear", "date"]
 
 
-def _has_control(text: str) -> bool:
+def has_control_characters(text: str) -> bool:
+    """Whether `text` holds a control, surrogate, line-separator or bidi-override character."""
     return any(
         unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI_CONTROLS for ch in text
     )
@@ -49,7 +50,7 @@ def _has_control(text: str) -> bool:
 def refuse_control_characters(text: str, field: str) -> str:
     """`text` unchanged, or ValidationError naming `field` if it holds a control character
     (which no field stores: it would break a line, a terminal or a module's command)."""
-    if _has_control(text):
+    if has_control_characters(text):
         raise ValidationError(field, "contains a control character (tab, newline or similar)")
     return text
 

@@ -76,6 +76,14 @@ def test_a_plain_list_source_and_filter_work_too(world):
     assert selection.resolve(ticks) == ids_where(Service.domain.startswith("site1"))
 
 
+@pytest.mark.parametrize("term", ["site\x00", "si\x1b[31mte", "site\u202e01"])
+def test_a_search_with_a_control_character_matches_nothing_on_every_engine(world, term):
+    source = FilteredServiceSource()
+    for flt in (ListFilter(term), ServiceFilter(text=term, product_id=world["basic"].id)):
+        assert source.count(flt) == 0
+        assert source.page(None, 50, flt) == [] and source.page_at(10, 50, flt) == []
+
+
 def test_given_ids_and_a_clients_services(world):
     some = ids_where(Service.status == "pending")[:3]
     selection = Selection.of_services(some + some[:1])

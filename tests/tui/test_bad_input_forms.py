@@ -279,11 +279,7 @@ CASES: list[Case] = [
 # Cases that show a bug in a file outside this change (reported with the change it needs):
 # strict xfails, so each one fails the run once its bug is fixed, and its line here goes.
 KNOWN_BUGS: dict[str, str] = {}
-POSTGRES_BUGS = {  # seen on PostgreSQL only (screen tests run there with --screen-engines)
-    "list_search-search-control-chars":
-        "models/listing.py (or tui/screens/lists.py): a NUL reaches PostgreSQL, which refuses "
-        "it in a string; the list says “could not load” instead of what is wrong",
-}
+POSTGRES_BUGS: dict[str, str] = {}  # seen on PostgreSQL only (--screen-engines)
 
 
 # --- what a case left behind ---------------------------------------------------------------------
