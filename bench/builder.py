@@ -285,7 +285,9 @@ def build(db, spec: BuildSpec) -> BuildSummary:
             _Build(spec, writer).run()
         _end_load(db, indexes)
         if is_postgres(db):
-            db.execute_sql("ANALYZE")
+            # What autovacuum does to freshly inserted tables: statistics, and the visibility
+            # map that lets counts and id lookups read the indexes alone.
+            db.execute_sql("VACUUM ANALYZE")
         else:
             # As after any bulk load, and as the weekly maintenance of a live database keeps
             # them: the search indexes merged, not one segment per loading statement.

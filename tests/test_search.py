@@ -314,6 +314,10 @@ def test_a_services_list_page_joins_only_its_own_rows(big, monkeypatch):
                                                            r" KEY", row[3]) and row[1] == 0]
         assert len(client_lookups) == 3, plan  # the page's ids, then its client and product
         assert not any("t2" in row[3] or "t3" in row[3] for row in plan if row[0] in nested), plan
+    else:  # the matches collected through the domain index, not the primary key walked
+        plan = "\n".join(row[0] for row in big.execute_sql("EXPLAIN " + sql, params))
+        assert "service_domain" in plan and not re.search(
+            r"Backward using service_pkey on service \w+\s+Filter: .*domain", plan), plan
 
 
 # --- small databases ----------------------------------------------------------------------
