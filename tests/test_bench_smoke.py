@@ -24,7 +24,8 @@ def suite_results(engine, tmp_path_factory, request):
     tmp_path = tmp_path_factory.mktemp(f"bench-{engine}")
     server = request.getfixturevalue("pg_server") if engine == "postgres" else None
     options = Options(sizes=(SIZE,), engines=(engine,), out=tmp_path / "out" / "results.json",
-                      cache_dir=tmp_path / "cache", tui_samples=2, pg_server=server, log=None)
+                      cache_dir=tmp_path / "cache", tui_samples=2, normal_samples=3, pg_server=server,
+                      log=None)
     results = run_suite(options)
     yield results, json.loads(options.out.read_text())
     database.initialize(None)
@@ -54,6 +55,8 @@ def test_the_suite_produces_every_figure_and_writes_them(suite_results, engine):
     normal = figures["normal"]
     assert _measured(normal)
     assert normal["seconds"] > 0
+    samples = normal["with_email"]["samples_seconds"]
+    assert len(samples) == 3 and normal["seconds"] == sorted(samples)[1]  # the median
     # A normal day bills a slice of what a day with everything due bills.
     assert 0 < normal["invoices"] < daily["no_email"]["invoices"]
 
