@@ -184,7 +184,8 @@ def measure_normal(dbs, size: int, workdir: Path, options: Options) -> dict:
     spec = BuildSpec(size, spread_days=30)
     result = {"run_date": spec.run_date.isoformat()}
     for name, emails in (("with_email", True), ("no_email", False)):
-        # A short run, so the median of a few: the same run swung 7.7-12.5 s within an hour on this machine.
+        # A short run, so the median of a few: the same run swung 7.7-12.5 s within an hour
+        # on this machine.
         runs = [_cron(dbs, spec, workdir, emails=emails, fingerprint=False,
                       timeout=options.cron_timeout)[0] for _ in range(options.normal_samples)]
         run = sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
