@@ -28,7 +28,7 @@ from models.db import (
     sqlite_path_from_url,
 )
 from models.errors import HostdeskError, RunInProgress
-from models.permissions import BACKUP_RESTORE, find_admin, require
+from models.permissions import BACKUP_RESTORE, require_login
 from models.schema import RunLock
 
 PG_ADVICE = ("this database is PostgreSQL: back it up with\n"
@@ -64,6 +64,10 @@ def _create_private(target: Path) -> None:
     """Create `target` empty, owner-only from its first byte; refuse an existing file or link."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise BackupError(f"cannot write {target}: {target.parent} is not a usable folder "
+                          f"({exc.strerror})") from None
+    try:
         fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
         raise BackupError(f"{target} exists; choose a new file name") from None
@@ -102,7 +106,7 @@ def copy_database(source_path: Path, target: Path, progress=None) -> Path:
 def backup(url: str, target: Path, *, admin_login: str, progress=None) -> Path:
     """`hostdesk backup`: the models are bound to the database at `url`."""
     source_path = _sqlite_file(url)
-    require(find_admin(admin_login), BACKUP_RESTORE)
+    require_login(admin_login, BACKUP_RESTORE)
     return copy_database(source_path, Path(target), progress)
 
 
@@ -141,7 +145,7 @@ def restore(url: str, backup_file: Path, *, admin_login: str, now=None) -> Resto
     target_path = _sqlite_file(url)
     backup_file = Path(backup_file)
     check_backup(backup_file)
-    require(find_admin(admin_login), BACKUP_RESTORE)
+    require_login(admin_login, BACKUP_RESTORE)
     acquired, current = runlock.acquire()
     if not acquired:
         raise RunInProgress(f"a daily run is in progress ({current.holder}); restore when it "

@@ -84,4 +84,7 @@ def require_login(login: str, permission: str) -> None:
     """`require` for a login: the daily run's own login has every permission."""
     if login == SYSTEM_LOGIN:
         return
-    require(find_admin(login), permission)
+    admin = find_admin(login)
+    if admin is None:
+        raise PermissionDenied(permission, f"{login} (not an admin)")
+    require(admin, permission)
