@@ -9,8 +9,7 @@ from pathlib import Path
 
 from models.admins import Identity
 from models.db import database, sqlite_path_from_url
-from models.errors import PermissionDenied
-from models.permissions import RUN_DAILY_TASKS, find_admin, has_permission
+from models.permissions import RUN_DAILY_TASKS, require_login
 
 
 @dataclass(frozen=True)
@@ -49,5 +48,4 @@ def require_daily_run(identity: Identity, account: OsAccount, url: str) -> None:
     admin with "run daily tasks"."""
     if identity.login == identity.os_login and owns_database(account, url):
         return
-    if not has_permission(find_admin(identity.login), RUN_DAILY_TASKS):
-        raise PermissionDenied(RUN_DAILY_TASKS, identity.login)
+    require_login(identity.login, RUN_DAILY_TASKS)

@@ -181,12 +181,11 @@ def cmd_key_rotate(args, config, account) -> int:
     from automation.config import check_trusted_file, write_private_file
     from models import keyring, runlock, secrets
     from models.errors import RunInProgress
-    from models.permissions import BACKUP_RESTORE, find_admin, require
+    from models.permissions import BACKUP_RESTORE, require_login
 
     _require_secret_key(config)
     db = _open_database(config, check_key=False)
-    identity = _identity(args, account)
-    require(find_admin(identity.login), BACKUP_RESTORE)
+    require_login(_identity(args, account).login, BACKUP_RESTORE)
     path = Path(args.new_key_file).expanduser()
     if path.exists():
         check_trusted_file(path, private=True)
@@ -293,13 +292,13 @@ def _print_summary(report) -> None:
 def cmd_cancel_request(args, config, account) -> int:
     from models.cancellations import request_cancellation
     from models.parsing import parse_int_id
-    from models.permissions import MANAGE_CANCELLATIONS, find_admin, require
+    from models.permissions import MANAGE_CANCELLATIONS, require_login
 
     db = _open_database(config)
     try:
         service_id = parse_int_id(args.service_id, "SERVICE_ID")
         login = _identity(args, account).login
-        require(find_admin(login), MANAGE_CANCELLATIONS)
+        require_login(login, MANAGE_CANCELLATIONS)
         request = request_cancellation(
             service_id, args.cancel_type, args.reason, requested_by=login,
             disable_domain_auto_renew=args.domain_auto_renew_off,
