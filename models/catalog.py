@@ -152,6 +152,38 @@ def parse_settings(text: str, field: str, stored: str = "{}",
     return settings
 
 
+def encrypt_clear_secrets(modules: Mapping[str, Iterable[str]]) -> int:
+    """Encrypt the secret settings still stored in clear (saved before their module declared
+    them, or before a name was recognised as a credential). Returns how many records changed;
+    each is logged, without the values."""
+    changed = 0
+    for model, column in ((Server, "settings"), (Product, "module_settings")):
+        for record in model.select():
+            try:
+                settings = json.loads(getattr(record, column) or "{}")
+            except ValueError:
+                continue
+            if not isinstance(settings, dict):
+                continue
+            declared = declared_secrets(modules, record.module)
+            clear = [k for k, v in settings.items() if is_secret_key(k, declared)
+                     and isinstance(v, str) and v and not v.startswith(secrets.PREFIX)]
+            if not clear:
+                continue
+            for key in clear:
+                settings[key] = secrets.encrypt(settings[key])
+            with database.atomic():
+                model.update({getattr(model, column): json.dumps(settings, sort_keys=True),
+                              model.version: model.version + 1}).where(
+                    model.id == record.id).execute()
+                audit.record("system", f"{model._meta.table_name}.secrets_encrypted",
+                             model._meta.table_name, record.id,
+                             description=f"Settings stored in clear now encrypted: "
+                                         f"{', '.join(sorted(clear))}")
+            changed += 1
+    return changed
+
+
 # --- saving ----------------------------------------------------------------------------------
 
 

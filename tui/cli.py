@@ -168,6 +168,12 @@ def cmd_init(args, config, account) -> int:
         _require_full(identity, "initialise an existing database")
     config = _ensure_secret_key(config)
     admin = ensure_first_admin(identity.login)
+    from automation.provisioning.registry import secret_settings
+    from models.catalog import encrypt_clear_secrets
+
+    encrypted = encrypt_clear_secrets(secret_settings())
+    if encrypted:
+        print(f"encrypted the secret settings of {encrypted} servers/products stored in clear")
     print(f"database ready: {redact_url(config.database_url)}")
     if admin is not None:
         print(f"admin '{admin.login}' created with the 'full' role")
