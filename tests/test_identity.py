@@ -75,6 +75,10 @@ def test_a_full_admin_acting_as_another_is_logged_as_both(world, db_url):
     row = ActivityLog.get(ActivityLog.action == "cancellation.request")
     assert (row.admin_login, row.operator) == ("helpdesk", ME)
     assert audit.who(row) == f"{ME} acting as helpdesk"
+    from models.listing import ActivitySource
+
+    shown = [r for r in ActivitySource().page(None, 10) if r["action"] == row.action]
+    assert shown[0]["admin_login"] == f"{ME} acting as helpdesk"  # the log screen shows both
     assert CancellationRequest.get().requested_by == "helpdesk"
 
 
