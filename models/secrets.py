@@ -11,6 +11,7 @@ with the new key, and either key reads.
 import base64
 import hashlib
 import math
+import zlib
 from collections import Counter
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -19,7 +20,8 @@ from models.errors import HostdeskError
 
 PREFIX = "enc:"
 MIN_KEY_LENGTH = 32
-MIN_KEY_BITS = 128  # estimated from the key's own character frequencies
+MIN_KEY_BITS = 128  # estimated from the key's character frequencies and its compressed size
+_ZLIB_OVERHEAD = len(zlib.compress(b"", 9))
 _fernet: Fernet | MultiFernet | None = None
 _fingerprints: tuple[str, ...] = ()  # the installed keys', the one that writes first
 
@@ -54,8 +56,10 @@ def check_strength(secret_key: str) -> None:
                             f"{MIN_KEY_LENGTH} are needed (hostdesk init generates a random one)")
     counts = Counter(secret_key)
     per_char = -sum(n / len(secret_key) * math.log2(n / len(secret_key)) for n in counts.values())
-    if per_char * len(secret_key) < MIN_KEY_BITS:
-        raise WeakSecretKey("the secret key is too weak: it repeats too few characters to be "
+    # What is left after compression: a repeated word compresses to almost nothing.
+    compressed_bits = (len(zlib.compress(secret_key.encode(), 9)) - _ZLIB_OVERHEAD) * 8
+    if min(per_char * len(secret_key), compressed_bits) < MIN_KEY_BITS:
+        raise WeakSecretKey("the secret key is too weak: it repeats itself too much to be "
                             "random (hostdesk init generates a random one)")
 
 
