@@ -142,10 +142,15 @@ def test_init_on_an_existing_database_needs_a_full_admin(tmp_path):
     assert main(["--db", url, "--login", "someone", "init"], os_account=INTRUDER) == 4
     first = cli(url, "init")
     assert first.returncode == 0 and f"admin '{ME}' created" in first.stdout
-    assert main(["--db", url, "init"], os_account=INTRUDER) == 4
     from models.db import bind
 
     db = bind(url)
+    db.execute_sql("DELETE FROM schema_migration WHERE name = '0014_activity_operator'")
+    db.execute_sql("ALTER TABLE activity_log DROP COLUMN operator")  # as before the upgrade
+    db.close()
+    assert main(["--db", url, "init"], os_account=INTRUDER) == 4
+    db = bind(url)
     assert [a.login for a in Admin.select()] == [ME]
+    assert "operator" not in [c.name for c in db.get_columns("activity_log")]  # untouched
     db.close()
     assert cli(url, "init").returncode == 0  # the full admin may upgrade it

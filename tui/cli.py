@@ -162,10 +162,15 @@ def cmd_init(args, config, account) -> int:
     from models.db import redact_url
     from models.schema import Admin
 
-    db = _open_database(config, create=True, check_key=False)
+    from models.db import bind, connect_url, migrate
+
+    db = bind(connect_url(config.database_url, create=True))
+    db.connect(reuse_if_open=True)
+    existing = Admin.table_exists() and Admin.select().exists()
+    if existing:  # checked before the schema is touched
+        _require_full(_identity(args, account), "initialise an existing database")
+    migrate(db)
     identity = _identity(args, account)
-    if Admin.select().exists():
-        _require_full(identity, "initialise an existing database")
     config = _ensure_secret_key(config)
     admin = ensure_first_admin(identity.login)
     from automation.provisioning.registry import secret_settings
