@@ -5,6 +5,10 @@ directory (`~/.config/hostdesk/hostdesk.toml` on Linux). Every setting may be ov
 an environment variable `HOSTDESK_<NAME>` (e.g. `HOSTDESK_INVOICE_DAYS=7`); the database by
 `HOSTDESK_DB`. Keys may sit at the top level or in any [section]: sections are for reading
 only. Unknown keys and bad values are reported all at once.
+
+A config file or key file is trusted only when it belongs to the user running hostdesk (or
+to root) and nobody else may write it: otherwise whoever could edit it would choose the
+database and the settings of the next run.
 """
 
 import os
@@ -15,7 +19,9 @@ from pathlib import Path
 import platformdirs
 
 from models.cycles import DayBasis
+from models.db import redact_url
 from models.errors import ValidationError, ValidationErrors
+from models.secrets import fingerprint
 from models.settings import SECRET_SETTINGS, Settings
 
 APP_NAME = "hostdesk"
@@ -29,11 +35,15 @@ def key_file_path() -> Path:
 
 
 def write_key_file(key: str) -> Path:
-    path = key_file_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+    return write_private_file(key_file_path(), key)
+
+
+def write_private_file(path: Path, text: str) -> Path:
+    """A new owner-only file (never an existing one, never through a symbolic link)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
+        handle.write(text + "\n")
     return path
 
 
@@ -49,6 +59,22 @@ class Config:
     secret_key: str
     sources: dict  # name -> where its value came from
     config_file: Path | None
+
+
+def check_trusted_file(path: Path, euid: int | None = None, *, private: bool = False) -> None:
+    """Refuse a file that another user owns or may change (`private`: or read)."""
+    euid = os.geteuid() if euid is None else euid
+    info = path.stat()
+    if info.st_uid not in (euid, 0):
+        raise ValidationErrors([ValidationError(
+            str(path), f"is owned by another user (uid {info.st_uid}), not by you (uid {euid}): "
+                       "refusing to trust it")])
+    forbidden = 0o077 if private else 0o022
+    if info.st_mode & forbidden:
+        who = "read or written" if private else "written"
+        raise ValidationErrors([ValidationError(
+            str(path), f"may be {who} by other users (mode {info.st_mode & 0o777:04o}): "
+                       f"refusing to trust it; run chmod {'600' if private else 'go-w'} {path}")])
 
 
 def find_config_file(explicit: str | None = None) -> Path | None:
@@ -117,12 +143,13 @@ def _coerce(name: str, default, raw, source: str):
 
 
 def load_config(config_path: str | None = None, database_url: str | None = None,
-                environ=None) -> Config:
+                environ=None, euid: int | None = None) -> Config:
     environ = os.environ if environ is None else environ
     path = find_config_file(config_path)
     document = {}
     errors = []
     if path is not None:
+        check_trusted_file(path, euid)
         try:
             document = _flatten(tomllib.loads(path.read_text()))
         except tomllib.TOMLDecodeError as exc:
@@ -164,6 +191,7 @@ def load_config(config_path: str | None = None, database_url: str | None = None,
     elif document.get("secret_key"):
         secret, sources["secret_key"] = str(document["secret_key"]), str(path)
     elif key_file_path().is_file():
+        check_trusted_file(key_file_path(), euid, private=True)
         secret, sources["secret_key"] = key_file_path().read_text().strip(), str(key_file_path())
     else:
         secret, sources["secret_key"] = "", "not set"
@@ -177,8 +205,10 @@ def load_config(config_path: str | None = None, database_url: str | None = None,
 def describe(config: Config) -> list[tuple[str, str, str]]:
     """(name, value, source) rows for `hostdesk config show`, secrets masked."""
     rows = [("config_file", str(config.config_file or "(none found)"), "search")]
-    rows.append(("database_url", config.database_url, config.sources["database_url"]))
-    rows.append(("secret_key", "****" if config.secret_key else "(not set)",
+    rows.append(("database_url", redact_url(config.database_url),
+                 config.sources["database_url"]))
+    rows.append(("secret_key", f"**** ({fingerprint(config.secret_key)})" if config.secret_key
+                 else "(not set)",
                  config.sources["secret_key"]))
     for f in fields(Settings):
         value = getattr(config.settings, f.name)

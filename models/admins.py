@@ -1,14 +1,69 @@
-"""Admins: who may use hostdesk, and with which role (rules §12)."""
+"""Admins: who may use hostdesk, and with which role (rules §12).
+
+Who is acting is decided here from the OS account that runs the command (the caller looks it
+up by uid, never from environment variables): that account's admin, or, for a `full` admin
+only, another admin it acts as; every activity-log row then names both.
+"""
+
+from dataclasses import dataclass
 
 from models import audit
 from models.db import database
-from models.permissions import ROLES
-from models.errors import ValidationError
+from models.errors import PermissionDenied, ValidationError
+from models.permissions import RESERVED_LOGINS, ROLES, find_admin, normalise_login
 from models.schema import Admin
+
+ACT_AS = "act as another admin (full role only)"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Whose permissions apply (`login`) and the OS account really at the keyboard."""
+
+    login: str
+    os_login: str
+
+    def describe(self) -> str:
+        if self.os_login and self.os_login != self.login:
+            return f"{self.os_login} acting as {self.login}"
+        return self.login
+
+
+def checked_new_login(raw: str) -> str:
+    login = normalise_login(raw)
+    if not login:
+        raise ValidationError("login", "is required")
+    if len(login) > 100:
+        raise ValidationError("login", "is longer than 100 characters")
+    if login in RESERVED_LOGINS:
+        raise ValidationError("login", f"'{login}' is reserved for the daily run")
+    return login
+
+
+def resolve_identity(os_login: str, requested: str | None = None) -> Identity:
+    """The acting admin for the OS account `os_login`, optionally acting as `requested`.
+
+    Refused (PermissionDenied) when `requested` names someone else and the OS account is not
+    an active `full` admin, and (ValidationError) for a reserved or malformed login."""
+    own = normalise_login(os_login)
+    if own in RESERVED_LOGINS:
+        raise ValidationError("login", f"the OS account '{own}' is reserved for the daily run")
+    if requested is None or normalise_login(requested) == own:
+        return Identity(own, own)
+    target = normalise_login(requested)
+    if not target:
+        raise ValidationError("--login", "is blank")
+    if target in RESERVED_LOGINS:
+        raise ValidationError("--login", f"'{target}' is reserved for the daily run")
+    real = find_admin(own)
+    if real is None or not real.active or real.role != "full":
+        raise PermissionDenied(ACT_AS, own)
+    return Identity(target, own)
 
 
 def ensure_first_admin(login: str) -> Admin | None:
     """On an empty database, make `login` the first admin with every permission."""
+    login = checked_new_login(login)
     with database.atomic():
         if Admin.select().exists():
             return None
@@ -24,9 +79,7 @@ def add_admin(actor: Admin, login: str, role: str, name: str = "", email: str = 
     require(actor, MANAGE_ADMINS)
     if role not in ROLES:
         raise ValidationError("role", f"'{role}' is not a role; choose one of {', '.join(ROLES)}")
-    login = login.strip()
-    if not login:
-        raise ValidationError("login", "is required")
+    login = checked_new_login(login)
     with database.atomic():
         if Admin.select().where(Admin.login == login).exists():
             raise ValidationError("login", f"'{login}' is already an admin")

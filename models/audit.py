@@ -9,6 +9,7 @@ from models.db import insert_rows
 from models.schema import ActivityLog, utcnow
 
 REDACTED = "[secret]"
+_operator = ""  # the OS account running this process, set once by the CLI at start-up
 SECRET_FIELDS = frozenset({"password", "epp_code", "secret", "smtp_password"})
 
 
@@ -39,6 +40,19 @@ def changed(before: dict, after: dict) -> tuple[dict, dict]:
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
+def set_operator(os_login: str) -> None:
+    """Name the OS account behind every row this process writes (the `hostdesk` command)."""
+    global _operator
+    _operator = os_login or ""
+
+
+def who(row: ActivityLog) -> str:
+    """"X acting as Y" when the OS account differs from the admin whose permissions applied."""
+    if row.operator and row.operator != row.admin_login:
+        return f"{row.operator} acting as {row.admin_login}"
+    return row.admin_login
+
+
 def record(admin_login: str, action: str, object_type: str, object_id=None, *,
            client_id=None, description: str = "", before=None, after=None) -> ActivityLog:
     """Write one activity-log row (call inside the transaction that makes the change)."""
@@ -51,11 +65,12 @@ def record(admin_login: str, action: str, object_type: str, object_id=None, *,
         description=description,
         before=json.dumps(before, default=_plain, sort_keys=True) if before is not None else "",
         after=json.dumps(after, default=_plain, sort_keys=True) if after is not None else "",
+        operator=_operator,
     )
 
 
 ACTIVITY_COLUMNS = ("at", "admin_login", "action", "object_type", "object_id", "client_id",
-                    "description", "before", "after")
+                    "description", "before", "after", "operator")
 
 
 def _json(value) -> str:
@@ -72,5 +87,6 @@ def record_many(rows: list[dict]) -> None:
     insert_rows(ActivityLog, ACTIVITY_COLUMNS,
                 [(to_db(row["at"]) if "at" in row else now, row["admin_login"], row["action"],
                   row["object_type"], row.get("object_id"), row.get("client_id"),
-                  row.get("description", ""), _json(row.get("before")), _json(row.get("after")))
+                  row.get("description", ""), _json(row.get("before")), _json(row.get("after")),
+                  _operator)
                  for row in rows])

@@ -1,12 +1,15 @@
 """Products and servers as the admin configures them (issue 4): the two lists, and the rules
 for saving a product's or a server's settings, module settings included.
 
-Module settings are typed as `key=value` lines and stored as a JSON object. Values of keys
-that name a secret (containing `secret`, `password` or `token`) are stored encrypted
+Module settings are typed as `key=value` lines and stored as a JSON object. Values of the
+keys the module declares secret (its `secret_settings`), and of keys whose name looks like a
+credential (`secret`, `password`, `passwd`, `token`, `key`, `hash`), are stored encrypted
 (`models.secrets`), shown as `[secret]`, and a line left at `[secret]` keeps the stored value.
 
 Which modules exist is the installation's business (`automation.provisioning.registry`), so
-the caller passes their names in: models/ never imports automation/.
+the caller passes them in, each with the names of its secret settings: models/ never imports
+automation/. Products and servers are the catalog: saving them needs `manage catalog` (a
+server's hostname and endpoint decide where customer passwords are sent).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from peewee import JOIN
 
@@ -24,10 +27,10 @@ from models.db import database
 from models.errors import StaleRecordError, ValidationError, ValidationErrors
 from models.listing import LABEL, NUMBER, Column, ListSource, as_id, lower_prefix
 from models.parsing import clean_text, parse_int_id
-from models.permissions import EDIT_SERVICES, find_admin, require
+from models.permissions import MANAGE_CATALOG, find_admin, require
 from models.schema import EmailTemplate, Product, Server
 
-SECRET_WORDS = ("secret", "password", "token")
+SECRET_WORDS = ("secret", "password", "passwd", "token", "key", "hash")
 MAX_DAYS = 3650
 _KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _YES, _NO = ("yes", "y", "true", "1", "on"), ("no", "n", "false", "0", "off", "")
@@ -97,11 +100,18 @@ def server_choices() -> list[tuple[str, int]]:
 # --- module settings as text ---------------------------------------------------------------
 
 
-def is_secret_key(key: str) -> bool:
-    return any(word in key.lower() for word in SECRET_WORDS)
+def is_secret_key(key: str, declared: Iterable[str] = ()) -> bool:
+    return key in declared or any(word in key.lower() for word in SECRET_WORDS)
 
 
-def settings_text(stored: str) -> str:
+def declared_secrets(modules, module: str) -> frozenset[str]:
+    """The settings `module` declares secret, when `modules` maps names to those sets."""
+    if isinstance(modules, Mapping):
+        return frozenset(modules.get(module) or ())
+    return frozenset()
+
+
+def settings_text(stored: str, declared: Iterable[str] = ()) -> str:
     """Stored JSON settings as `key=value` lines for editing, secrets masked."""
     try:
         settings = json.loads(stored or "{}")
@@ -109,11 +119,12 @@ def settings_text(stored: str) -> str:
         settings = {}
     if not isinstance(settings, dict):
         settings = {}
-    return "\n".join(f"{key}={audit.REDACTED if is_secret_key(key) and value else value}"
+    return "\n".join(f"{key}={audit.REDACTED if is_secret_key(key, declared) and value else value}"
                      for key, value in settings.items())
 
 
-def parse_settings(text: str, field: str, stored: str = "{}") -> dict[str, str]:
+def parse_settings(text: str, field: str, stored: str = "{}",
+                   declared: Iterable[str] = ()) -> dict[str, str]:
     """`key=value` lines (blank lines and `#` comments skipped) as the dict to store: secrets
     encrypted, a secret left as `[secret]` keeps its stored value."""
     try:
@@ -135,10 +146,42 @@ def parse_settings(text: str, field: str, stored: str = "{}") -> dict[str, str]:
         if key in settings:
             raise ValidationError(field, f"line {number}: “{key}” is given twice")
         value = clean_text(value, field, 2000)
-        if is_secret_key(key) and value:
+        if is_secret_key(key, declared) and value:
             value = old.get(key, "") if value == audit.REDACTED else secrets.encrypt(value)
         settings[key] = value
     return settings
+
+
+def encrypt_clear_secrets(modules: Mapping[str, Iterable[str]]) -> int:
+    """Encrypt the secret settings still stored in clear (saved before their module declared
+    them, or before a name was recognised as a credential). Returns how many records changed;
+    each is logged, without the values."""
+    changed = 0
+    for model, column in ((Server, "settings"), (Product, "module_settings")):
+        for record in model.select():
+            try:
+                settings = json.loads(getattr(record, column) or "{}")
+            except ValueError:
+                continue
+            if not isinstance(settings, dict):
+                continue
+            declared = declared_secrets(modules, record.module)
+            clear = [k for k, v in settings.items() if is_secret_key(k, declared)
+                     and isinstance(v, str) and v and not v.startswith(secrets.PREFIX)]
+            if not clear:
+                continue
+            for key in clear:
+                settings[key] = secrets.encrypt(settings[key])
+            with database.atomic():
+                model.update({getattr(model, column): json.dumps(settings, sort_keys=True),
+                              model.version: model.version + 1}).where(
+                    model.id == record.id).execute()
+                audit.record("system", f"{model._meta.table_name}.secrets_encrypted",
+                             model._meta.table_name, record.id,
+                             description=f"Settings stored in clear now encrypted: "
+                                         f"{', '.join(sorted(clear))}")
+            changed += 1
+    return changed
 
 
 # --- saving ----------------------------------------------------------------------------------
@@ -159,31 +202,35 @@ PRODUCT_FIELDS = ("name", "type", "module", "server", "auto_setup", "welcome_ema
 SERVER_FIELDS = ("name", "hostname", "ip_address", "module", "settings", "active")
 
 
-def product_form(product_id: int) -> Form:
+def product_form(product_id: int, modules=()) -> Form:
     product = _get(Product, product_id, "product")
     values = {name: str(getattr(product, name)) for name in
               ("name", "type", "module", "auto_setup", "welcome_email", "upgrade_email",
                "termination_email", "auto_terminate_days")}
     values["server"] = str(product.server_id or "")
     values["allows_quantity"] = "yes" if product.allows_quantity else "no"
-    values["module_settings"] = settings_text(product.module_settings)
+    values["module_settings"] = settings_text(product.module_settings,
+                                              declared_secrets(modules, product.module))
     return Form(product.id, product.version, values)
 
 
-def server_form(server_id: int) -> Form:
+def server_form(server_id: int, modules=()) -> Form:
     server = _get(Server, server_id, "server")
     values = {"name": server.name, "hostname": server.hostname,
               "ip_address": server.ip_address, "module": server.module,
-              "settings": settings_text(server.settings),
+              "settings": settings_text(server.settings, declared_secrets(modules, server.module)),
               "active": "yes" if server.active else "no"}
     return Form(server.id, server.version, values)
 
 
-def save_product(form: Form, *, admin_login: str, modules: Iterable[str]) -> Product:
+def save_product(form: Form, *, admin_login: str,
+                 modules: Mapping[str, Iterable[str]] | Iterable[str]) -> Product:
     """Check every field of `form`, then save the product in one transaction with its log row.
+    `modules`: the installed module names, or a mapping of each to its secret settings.
     Raises ValidationErrors (all bad fields), StaleRecordError, PermissionDenied."""
-    require(find_admin(admin_login), EDIT_SERVICES)
+    require(find_admin(admin_login), MANAGE_CATALOG)
     product = _get(Product, form.record_id, "product")
+    declared = declared_secrets(modules, form.values.get("module") or product.module)
     values = _checked(form.values, {
         "name": lambda v: clean_text(v, "name", 200, required=True),
         "type": lambda v: _one_of(v, "type", Product.TYPES),
@@ -196,23 +243,26 @@ def save_product(form: Form, *, admin_login: str, modules: Iterable[str]) -> Pro
         "auto_terminate_days": lambda v: _days(v),
         "allows_quantity": lambda v: _yes_no(v, "allows_quantity"),
         "module_settings": lambda v: json.dumps(
-            parse_settings(v, "module_settings", product.module_settings), sort_keys=True),
+            parse_settings(v, "module_settings", product.module_settings, declared),
+            sort_keys=True),
     })
     return _save(product, values, form.version, admin_login, "product.settings",
                  f"product {values.get('name', product.name)}")
 
 
-def save_server(form: Form, *, admin_login: str, modules: Iterable[str]) -> Server:
+def save_server(form: Form, *, admin_login: str,
+                modules: Mapping[str, Iterable[str]] | Iterable[str]) -> Server:
     """Like `save_product`, for a server; its name is unique."""
-    require(find_admin(admin_login), EDIT_SERVICES)
+    require(find_admin(admin_login), MANAGE_CATALOG)
     server = _get(Server, form.record_id, "server")
+    declared = declared_secrets(modules, form.values.get("module") or server.module)
     values = _checked(form.values, {
         "name": lambda v: _unique_server_name(v, server.id),
         "hostname": lambda v: _hostname(v),
         "ip_address": lambda v: _ip(v),
         "module": lambda v: _one_of(v, "module", tuple(modules)),
-        "settings": lambda v: json.dumps(parse_settings(v, "settings", server.settings),
-                                         sort_keys=True),
+        "settings": lambda v: json.dumps(
+            parse_settings(v, "settings", server.settings, declared), sort_keys=True),
         "active": lambda v: _yes_no(v, "active"),
     })
     return _save(server, values, form.version, admin_login, "server.settings",

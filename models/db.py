@@ -35,6 +35,14 @@ SQLITE_PRAGMAS = {
     "wal_autocheckpoint": 10000,
 }
 BUSY_TIMEOUT_SECONDS = 10
+# `PRAGMA application_id` of every hostdesk SQLite database ("HDSK"): a restore accepts no
+# other file, however it looks inside.
+APPLICATION_ID = 0x4844534B
+PG_CONNECT_TIMEOUT_SECONDS = 10
+
+
+class DatabaseMissing(Exception):
+    """A command that only reads was pointed at a SQLite file that does not exist."""
 
 
 class BaseModel(Model):
@@ -55,12 +63,30 @@ def sqlite_path_from_url(url: str) -> str | None:
     return path or ":memory:"
 
 
-def connect_url(url: str):
-    """Build (but do not open) the peewee database for a URL."""
+def redact_url(url: str) -> str:
+    """The URL with its password masked, for every message and listing."""
+    try:
+        parsed = urlparse(url)
+        if parsed.password is None:
+            return url
+    except ValueError:
+        return url
+    user = parsed.username or ""
+    host = parsed.netloc.rpartition("@")[2]
+    return parsed._replace(netloc=f"{user}:****@{host}").geturl()
+
+
+def connect_url(url: str, *, create: bool = True):
+    """Build (but do not open) the peewee database for a URL. Without `create`, a SQLite file
+    that does not exist raises DatabaseMissing instead of being created."""
     sqlite_path = sqlite_path_from_url(url)
     if sqlite_path is not None:
         if sqlite_path != ":memory:":
-            _create_private_file(Path(sqlite_path))
+            if create:
+                _create_private_file(Path(sqlite_path))
+            elif not Path(sqlite_path).exists():
+                raise DatabaseMissing(f"no database at {sqlite_path}: check --db, or create it "
+                                      "with 'hostdesk init'")
         db = SqliteDatabase(
             sqlite_path,
             pragmas=SQLITE_PRAGMAS,
@@ -70,17 +96,21 @@ def connect_url(url: str):
         # Bulk inserts read back their ids with RETURNING (SQLite 3.35+).
         db.returning_clause = sqlite3.sqlite_version_info >= (3, 35, 0)
         return db
-    parsed = urlparse(url)
-    if parsed.scheme in ("postgresql", "postgres"):
-        return PostgresqlDatabase(
-            parsed.path.lstrip("/"),
-            user=unquote(parsed.username) if parsed.username else None,
-            password=unquote(parsed.password) if parsed.password else None,
-            host=parsed.hostname,
-            port=parsed.port,
-        )
+    try:
+        parsed = urlparse(url)
+        scheme = parsed.scheme
+    except ValueError:
+        scheme = ""
+    if scheme in ("postgresql", "postgres"):
+        from playhouse.db_url import parse
+
+        # The query string's options (sslmode=require, connect_timeout, ...) reach libpq.
+        options = parse(url, unquote_password=True, unquote_user=True)
+        options.setdefault("connect_timeout", PG_CONNECT_TIMEOUT_SECONDS)
+        return PostgresqlDatabase(options.pop("database"), **options)
     raise ValueError(
-        f"database URL {url!r}: use sqlite:///PATH or postgresql://USER@HOST:PORT/NAME"
+        f"database URL {redact_url(url)!r}: use sqlite:///PATH or "
+        "postgresql://USER@HOST:PORT/NAME"
     )
 
 
@@ -114,8 +144,23 @@ def migrate(db=None) -> list[str]:
     from playhouse.migrations import Runner
 
     db = db or database.obj
+    if is_sqlite(db):
+        found = db.execute_sql("PRAGMA application_id").fetchone()[0]
+        if found not in (0, APPLICATION_ID):
+            raise ValueError(f"{db.database} belongs to another application "
+                             f"(application id {found:#x}); hostdesk leaves it alone")
     runner = Runner(db, directory=str(MIGRATIONS_DIR))
-    return runner.up()
+    applied = runner.up()
+    if is_sqlite(db) and found != APPLICATION_ID:  # new, or made before ids were set
+        db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+    return applied
+
+
+def code_migrations() -> set[str]:
+    """The names of the migrations this code knows."""
+    from playhouse.migrations import Migration
+
+    return {m.name for m in Migration.load_directory(str(MIGRATIONS_DIR))}
 
 
 def pending_migrations(db=None) -> list[str]:

@@ -683,8 +683,9 @@ class ActivitySource(ListSource):
 
     def select(self):
         return ActivityLog.select(ActivityLog.id, ActivityLog.at, ActivityLog.admin_login,
-                                  ActivityLog.action, ActivityLog.object_type,
-                                  ActivityLog.object_id, ActivityLog.description)
+                                  ActivityLog.operator, ActivityLog.action,
+                                  ActivityLog.object_type, ActivityLog.object_id,
+                                  ActivityLog.description)
 
     def search(self, term):
         """One condition for `term` (for callers that need a WHERE; the list itself reads
@@ -748,6 +749,9 @@ class ActivitySource(ListSource):
         return [self.to_row(d) for d in query.dicts()]
 
     def to_row(self, d):
+        operator = d.pop("operator", "")
+        if operator and operator != d["admin_login"]:  # a full admin acting as another
+            d["admin_login"] = f"{operator} acting as {d['admin_login']}"
         object_id = d.pop("object_id")
         object_type = d.pop("object_type")
         d["object"] = f"{object_type} {object_id}" if object_id is not None else object_type

@@ -1,6 +1,8 @@
 """Roles and the permissions they grant (rules §12). A refused action names the permission."""
 
-from models.errors import PermissionDenied
+import unicodedata
+
+from models.errors import PermissionDenied, ValidationError
 from models.schema import Admin
 
 VIEW_SERVICES = "view products/services"
@@ -15,11 +17,14 @@ MANAGE_CANCELLATIONS = "manage cancellation requests"
 MASS_UPDATE = "mass update"
 MANAGE_INVOICES = "manage invoices"
 MANAGE_ADMINS = "manage admins"
+MANAGE_CATALOG = "manage catalog"
+RUN_DAILY_TASKS = "run daily tasks"
+BACKUP_RESTORE = "backup/restore"
 
 ALL_PERMISSIONS = frozenset({
     VIEW_SERVICES, EDIT_SERVICES, DELETE_SERVICES, SERVER_OPERATIONS, UPGRADE_ORDERS,
     GENERATE_DUE_INVOICES, ADD_ORDER, VIEW_CANCELLATIONS, MANAGE_CANCELLATIONS, MASS_UPDATE,
-    MANAGE_INVOICES, MANAGE_ADMINS,
+    MANAGE_INVOICES, MANAGE_ADMINS, MANAGE_CATALOG, RUN_DAILY_TASKS, BACKUP_RESTORE,
 })
 
 ROLES = {
@@ -31,6 +36,7 @@ ROLES = {
 }
 
 SYSTEM_LOGIN = "system"  # the daily run acts as this login, with every permission
+RESERVED_LOGINS = frozenset({SYSTEM_LOGIN})
 
 
 def permissions_of(role: str) -> frozenset:
@@ -49,7 +55,24 @@ def require(admin: Admin | None, permission: str) -> None:
 
 
 def find_admin(login: str) -> Admin | None:
+    """The admin with this login (normalised); never one holding a reserved login."""
+    login = normalise_login(login, strict=False)
+    if not login or login in RESERVED_LOGINS:
+        return None
     return Admin.get_or_none(Admin.login == login)
+
+
+def normalise_login(raw: str, *, strict: bool = True) -> str:
+    """A login as stored and compared: NFKC, lower case, no surrounding blanks. With `strict`,
+    one holding an invisible or control character (or a blank inside) is refused."""
+    login = unicodedata.normalize("NFKC", str(raw or "")).strip().lower()
+    bad = [c for c in login if unicodedata.category(c)[0] in "CZ"]
+    if bad:
+        if strict:
+            raise ValidationError("login", f"contains an invisible, blank or control character "
+                                           f"(U+{ord(bad[0]):04X})")
+        return ""
+    return login
 
 
 def system_admin() -> Admin:
@@ -61,4 +84,7 @@ def require_login(login: str, permission: str) -> None:
     """`require` for a login: the daily run's own login has every permission."""
     if login == SYSTEM_LOGIN:
         return
-    require(find_admin(login), permission)
+    admin = find_admin(login)
+    if admin is None:
+        raise PermissionDenied(permission, f"{login} (not an admin)")
+    require(admin, permission)

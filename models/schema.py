@@ -640,6 +640,9 @@ class ActivityLog(BaseModel):
     description = TextField(default="")
     before = TextField(default="")  # JSON
     after = TextField(default="")  # JSON
+    # The OS account that ran the command; differs from admin_login when a `full` admin acted
+    # as someone else ("X acting as Y"), blank for work done in-process without the CLI.
+    operator = CharField(max_length=100, default="")
 
     class Meta:
         indexes = ((("object_type", "object_id"), False),)

@@ -1,4 +1,7 @@
-"""`hostdesk cancel-request` files requests headlessly (for a client portal)."""
+"""`hostdesk cancel-request` files requests headlessly (for a client portal).
+
+The portal's OS account is a `full` admin acting as the `portal` admin (rules §12): the
+activity log names both."""
 
 import subprocess
 import sys
@@ -6,8 +9,11 @@ from pathlib import Path
 
 import pendulum
 
-from models.schema import Admin, CancellationRequest, Invoice
+from automation.identity import current_os_account
+from models.schema import ActivityLog, Admin, CancellationRequest, Invoice
 from tests import factories as make
+
+ME = current_os_account().login
 
 HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))
 
@@ -19,6 +25,7 @@ def cli(db_url, *args, login="portal"):
 
 def test_cancel_request_from_the_command_line(db, db_url):
     make.ensure_template("admin_cancellation_notice")
+    Admin.create(login=ME, role="full")
     Admin.create(login="portal", role="support")
     Admin.create(login="sales", role="sales")
     service = make.service(next_due_date=pendulum.date(2026, 3, 1))
@@ -29,17 +36,19 @@ def test_cancel_request_from_the_command_line(db, db_url):
     assert ok.returncode == 0, ok.stderr
     assert f"service #{service.id}" in ok.stdout
     again = cli(db_url, str(service.id), "--type", "immediate", "--reason", "now")
-    assert again.returncode == 1 and "already has an open cancellation request" in again.stderr
-    assert cli(db_url, str(free.id), "--type", "immediate", "--reason", "x").returncode == 1
+    assert again.returncode == 4 and "already has an open cancellation request" in again.stderr
+    assert cli(db_url, str(free.id), "--type", "immediate", "--reason", "x").returncode == 4
     bad = cli(db_url, "abc", "--type", "immediate", "--reason", "x")
     assert bad.returncode == 2 and "SERVICE_ID" in bad.stderr
     denied = cli(db_url, str(free.id), "--type", "immediate", "--reason", "x", login="sales")
-    assert denied.returncode == 1 and "manage cancellation requests" in denied.stderr
+    assert denied.returncode == 4 and "manage cancellation requests" in denied.stderr
     unknown = cli(db_url, str(free.id), "--type", "immediate", "--reason", "x", login="nobody")
-    assert unknown.returncode == 1
+    assert unknown.returncode == 4
 
     db.connect(reuse_if_open=True)
     requests = list(CancellationRequest.select())
     assert [(r.service_id, r.type, r.reason, r.requested_by) for r in requests] == [
         (service.id, "end_of_period", "moving away", "portal")]
+    logged = ActivityLog.get(ActivityLog.action == "cancellation.request")
+    assert (logged.admin_login, logged.operator) == ("portal", ME)
     assert Invoice.select().count() == 0

@@ -120,3 +120,56 @@ def test_the_lists_page_and_search_products_and_servers(setup):
     servers = ServerSource()
     assert [r["name"] for r in servers.page(None, 10, ListFilter("WEB"))] == ["web1"]
     assert catalog.server_choices() == [("web1", setup["server"].id)]
+
+
+# --- issue 19: secrets a module declares, and who may change where passwords go -----------
+
+
+def test_settings_a_module_declares_secret_are_encrypted_and_masked(setup):
+    from automation.provisioning.registry import secret_settings
+
+    installed = secret_settings()
+    assert installed["webhook"] == {"secret"}  # the built-in webhook declares its secret
+    modules = {**installed, "example": frozenset({"pin"})}
+    server = setup["server"]
+    save_server(edited(catalog.server_form(server.id), module="example",
+                       settings="pin=4711\naccesshash=AbC\npasswd=pw\napi_key=k1\nregion=eu"),
+                admin_login="boss", modules=modules)
+    stored = json.loads(Server.get_by_id(server.id).settings)
+    assert stored["region"] == "eu"
+    for key, plain in (("pin", "4711"), ("accesshash", "AbC"), ("passwd", "pw"),
+                       ("api_key", "k1")):
+        assert stored[key].startswith(secrets.PREFIX) and secrets.decrypt(stored[key]) == plain
+    shown = catalog.server_form(server.id, modules).values["settings"]
+    assert "4711" not in shown and "AbC" not in shown and "k1" not in shown
+    assert "pin=[secret]" in shown and "region=eu" in shown
+    log = ActivityLog.get(ActivityLog.action == "server.settings")
+    assert "4711" not in log.after and "AbC" not in log.after
+
+
+def test_clear_secrets_saved_earlier_are_encrypted_on_upgrade(setup):
+    server = make.server(name="old", module="webhook",
+                         settings=json.dumps({"url": "https://hooks.example.net",
+                                              "secret": "clear-shared-secret",
+                                              "accesshash": "clear-hash"}))
+    assert catalog.encrypt_clear_secrets({"webhook": frozenset({"secret"})}) == 1
+    stored = json.loads(Server.get_by_id(server.id).settings)
+    assert stored["url"] == "https://hooks.example.net"
+    assert secrets.decrypt(stored["secret"]) == "clear-shared-secret"
+    assert secrets.decrypt(stored["accesshash"]) == "clear-hash"
+    assert catalog.encrypt_clear_secrets({"webhook": frozenset({"secret"})}) == 0
+
+
+@pytest.mark.parametrize("role", ["sales", "support"])
+def test_only_manage_catalog_may_point_a_server_elsewhere(setup, role):
+    server = setup["server"]
+    Admin.create(login=role, role=role)
+    before = Server.get_by_id(server.id)
+    with pytest.raises(PermissionDenied, match="manage catalog"):
+        save_server(edited(catalog.server_form(server.id), hostname="evil.example.org",
+                           settings="url=https://evil.example.org/hook"),
+                    admin_login=role, modules=MODULES)
+    after = Server.get_by_id(server.id)
+    assert (after.hostname, after.settings, after.version) == (
+        before.hostname, before.settings, before.version)
+    assert not ActivityLog.select().where(ActivityLog.action == "server.settings").exists()

@@ -7,7 +7,7 @@ import pendulum
 import pytest
 
 from automation.provisioning.runner import run_command
-from models import admins, massupdate, services, upgrades
+from models import admins, catalog, massupdate, services, upgrades
 from models.cancellations import request_cancellation
 from models.clock import Clock
 from models.errors import PermissionDenied
@@ -19,6 +19,7 @@ from models.permissions import (
     GENERATE_DUE_INVOICES,
     MANAGE_ADMINS,
     MANAGE_CANCELLATIONS,
+    MANAGE_CATALOG,
     MASS_UPDATE,
     ROLES,
     SERVER_OPERATIONS,
@@ -38,7 +39,7 @@ def world():
     small = make.product(prices={"monthly": "10.00"}, name="Small")
     big = make.product(prices={"monthly": "20.00"}, name="Big")
     service = make.service(product_row=small, next_due_date=TODAY.add(days=20))
-    return {"small": small, "big": big, "service": service}
+    return {"small": small, "big": big, "service": service, "server": make.server()}
 
 
 ACTIONS = {
@@ -62,6 +63,10 @@ ACTIONS = {
         [w["service"].id], massupdate.parse_mass_change({"recurring_amount": "9.00"}), a,
         SETTINGS, TODAY),
     MANAGE_ADMINS: lambda a, w: admins.add_admin(a, f"new-{a.role}", "support"),
+    MANAGE_CATALOG: lambda a, w: catalog.save_server(
+        catalog.Form(w["server"].id, w["server"].version,
+                     {"hostname": "elsewhere.example.net"}), admin_login=a.login,
+        modules=("none",)),
 }
 
 

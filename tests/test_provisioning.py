@@ -305,16 +305,21 @@ def test_change_password_stores_the_new_password_encrypted(alice):
     assert secrets.decrypt(stored) == "N3w-pass!"
 
 
-def test_without_the_secret_key_nothing_reaches_the_module(alice, test_modules):
-    service = make_service(status="active", product=make_product(module="recording"))
+def test_without_the_secret_key_no_password_command_reaches_the_module(alice, test_modules):
+    recording = make_product(module="recording")
+    service = make_service(status="pending", product=recording)
     blank = make_service(status="active", password="", client=service.client)
+    active = make_service(status="active", product=recording, client=service.client)
     secrets.configure("")
     with pytest.raises(secrets.MissingSecretKey):
-        run(service, "suspend")
+        run(service, "create")
     with pytest.raises(secrets.MissingSecretKey):
         run(blank, "change_password", new_password="N3w-pass!")
     assert RecordingModule.calls == []
-    assert (reload(service).status, reload(blank).password) == ("active", "")
+    assert (reload(service).status, reload(blank).password) == ("pending", "")
+    # A suspension never needs the password (issue 19): it works without the key.
+    assert run(active, "suspend").success
+    assert RecordingModule.calls[0][1].password == "" and reload(active).status == "suspended"
 
 
 def test_terminate_uses_the_clocks_today_and_cancels_addons(alice):

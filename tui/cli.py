@@ -1,14 +1,19 @@
 """The `hostdesk` command. Textual is imported only by the commands that open the TUI, so
-`hostdesk cron` and the other headless commands stay light and safe for cron."""
+`hostdesk cron` and the other headless commands stay light and safe for cron.
+
+The acting admin is the OS account running the command, looked up by uid (`--login` lets a
+`full` admin act as another). Every error reaches the user as one line and an exit status:
+0 ok, 1 a task failed, 2 bad input or configuration, 3 another run holds the lock, 4 refused
+by a rule or a permission, 5 the database is unavailable.
+"""
 
 import argparse
-import getpass
-import json
+import os
 import sys
 
 import pendulum
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4, 5
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
                              "your data directory)")
     parser.add_argument("--config", metavar="PATH", help="config file (default: nearest hostdesk.toml)")
     parser.add_argument("--login", metavar="LOGIN",
-                        help="admin login to act as (default: your OS user)")
+                        help="act as this admin (full admins only; logged as 'you acting as "
+                             "LOGIN'; default: your OS user)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("init", help="create or upgrade the database schema")
@@ -57,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
+    key = sub.add_parser("key", help="the secret key that encrypts stored passwords")
+    key_sub = key.add_subparsers(dest="key_command", metavar="ACTION")
+    rotate = key_sub.add_parser("rotate", help="re-encrypt every stored secret with a new key "
+                                                "(resumable)")
+    rotate.add_argument("--new-key-file", required=True, metavar="PATH",
+                        help="file holding the new key; created with a random key if missing")
+
     config = sub.add_parser("config", help="show the resolved configuration")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION")
     config_sub.add_parser("show", help="print every setting, its value and where it came from")
@@ -74,20 +87,34 @@ def _load(args):
     return load_config(args.config, args.db)
 
 
-def _open_database(config, *, create: bool = False):
-    """Bind the models to the configured database; refuse an un-migrated one unless creating."""
-    from models.db import bind, migrate, pending_migrations
+def _open_database(config, *, create: bool = False, check_key: bool = True):
+    """Bind the models to the configured database; refuse an un-migrated one unless creating,
+    and one whose secrets were written with another key. Only `create` makes a new file."""
+    from models import keyring, secrets
+    from models.db import bind, connect_url, migrate, pending_migrations, redact_url
 
-    db = bind(config.database_url)
+    db = bind(connect_url(config.database_url, create=create))
     db.connect(reuse_if_open=True)
     if create:
         migrate(db)
     elif pending_migrations(db):
         db.close()
         raise SystemExit(_fail(
-            f"the database at {config.database_url} is not initialised or is out of date: "
-            "run 'hostdesk init' first", EXIT_USAGE))
+            f"the database at {redact_url(config.database_url)} is not initialised or is out "
+            "of date: run 'hostdesk init' first", EXIT_USAGE))
+    if check_key and secrets.is_configured():
+        keyring.check_key()
     return db
+
+
+def _identity(args, account):
+    """The acting admin (the models are bound): the OS account, or whom a full admin acts as."""
+    from models import audit
+    from models.admins import resolve_identity
+
+    identity = resolve_identity(account.login, args.login)
+    audit.set_operator(account.login)
+    return identity
 
 
 def _require_secret_key(config) -> None:
@@ -98,35 +125,102 @@ def _require_secret_key(config) -> None:
 
 
 def _ensure_secret_key(config):
-    """init/demo on a fresh machine: generate a private key file when no key is configured."""
+    """init/demo (the database bound): adopt the configured key, or on a database without
+    secrets generate a private key file. Never a second key for a database with secrets."""
     from dataclasses import replace
 
     from automation.config import write_key_file
-    from models import secrets
+    from models import keyring, secrets
 
-    if config.secret_key:
-        return config
-    key = secrets.new_key()
-    path = write_key_file(key)
-    print(f"generated a secret key in {path} (keep it: it decrypts stored passwords)")
-    secrets.configure(key)
-    return replace(config, secret_key=key)
+    if not config.secret_key:
+        if keyring.holds_secrets():
+            known = keyring.stored_fingerprint()
+            raise keyring.KeyMismatch(
+                "this database already holds secrets" + (f" (key {known})" if known else "")
+                + ": configure its key (secret_key in hostdesk.toml or HOSTDESK_SECRET_KEY); "
+                  "no new key was generated")
+        key = secrets.new_key()
+        path = write_key_file(key)
+        print(f"generated a secret key in {path} (keep it: it decrypts stored passwords)")
+        secrets.configure(key)
+        config = replace(config, secret_key=key)
+    keyring.adopt_key()
+    return config
 
 
-def cmd_init(args, config) -> int:
+def _require_full(identity, what: str) -> None:
+    from models.permissions import find_admin
+    from models.errors import PermissionDenied
+
+    admin = find_admin(identity.login)
+    if admin is None or not admin.active or admin.role != "full":
+        raise PermissionDenied(f"{what} (full role)", identity.login)
+
+
+def cmd_init(args, config, account) -> int:
     from models.admins import ensure_first_admin
+    from models.db import redact_url
+    from models.schema import Admin
 
+    from models.db import bind, connect_url, migrate
+
+    db = bind(connect_url(config.database_url, create=True))
+    db.connect(reuse_if_open=True)
+    existing = Admin.table_exists() and Admin.select().exists()
+    if existing:  # checked before the schema is touched
+        _require_full(_identity(args, account), "initialise an existing database")
+    migrate(db)
+    identity = _identity(args, account)
     config = _ensure_secret_key(config)
-    db = _open_database(config, create=True)
-    admin = ensure_first_admin(args.login or getpass.getuser())
-    print(f"database ready: {config.database_url}")
+    admin = ensure_first_admin(identity.login)
+    from automation.provisioning.registry import secret_settings
+    from models.catalog import encrypt_clear_secrets
+
+    encrypted = encrypt_clear_secrets(secret_settings())
+    if encrypted:
+        print(f"encrypted the secret settings of {encrypted} servers/products stored in clear")
+    print(f"database ready: {redact_url(config.database_url)}")
     if admin is not None:
         print(f"admin '{admin.login}' created with the 'full' role")
     db.close()
     return EXIT_OK
 
 
-def cmd_cron(args, config) -> int:
+def cmd_key_rotate(args, config, account) -> int:
+    from pathlib import Path
+
+    from automation.config import check_trusted_file, write_private_file
+    from models import keyring, runlock, secrets
+    from models.errors import RunInProgress
+    from models.permissions import BACKUP_RESTORE, require_login
+
+    _require_secret_key(config)
+    db = _open_database(config, check_key=False)
+    require_login(_identity(args, account).login, BACKUP_RESTORE)
+    path = Path(args.new_key_file).expanduser()
+    if path.exists():
+        check_trusted_file(path, private=True)
+        new_key = path.read_text().strip()
+    else:
+        new_key = secrets.new_key()
+        write_private_file(path, new_key)
+        print(f"generated a new secret key in {path}")
+    secrets.check_strength(new_key)
+    acquired, current = runlock.acquire()
+    if not acquired:
+        raise RunInProgress(f"a daily run is in progress ({current.holder}); rotate the key "
+                            "when it has finished")
+    try:
+        count = keyring.rotate(config.secret_key, new_key)
+    finally:
+        runlock.release()
+        db.close()
+    print(f"re-encrypted {count} secrets; the database's key is now {secrets.fingerprint(new_key)}")
+    print(f"configure the key in {path} as secret_key (the old key no longer reads them)")
+    return EXIT_OK
+
+
+def cmd_cron(args, config, account) -> int:
     from automation.cron import run_daily
     from models.clock import Clock
     from models.errors import RunInProgress
@@ -140,6 +234,12 @@ def cmd_cron(args, config) -> int:
         except Exception as exc:
             return _fail(str(exc))
     db = _open_database(config)
+    from automation.identity import require_daily_run
+    from models import keyring
+
+    require_daily_run(_identity(args, account), account, config.database_url)
+    if not args.dry_run:
+        keyring.adopt_key()
     if args.join:
         return _join_run(args, config, db)
     progress = _terminal_progress() if sys.stderr.isatty() and not args.json else None
@@ -200,57 +300,61 @@ def _print_summary(report) -> None:
     print("all tasks succeeded" if report.ok else "some tasks failed")
 
 
-def cmd_cancel_request(args, config) -> int:
+def cmd_cancel_request(args, config, account) -> int:
     from models.cancellations import request_cancellation
-    from models.errors import HostdeskError, ValidationError
     from models.parsing import parse_int_id
-    from models.permissions import MANAGE_CANCELLATIONS, find_admin, require
+    from models.permissions import MANAGE_CANCELLATIONS, require_login
 
     db = _open_database(config)
     try:
         service_id = parse_int_id(args.service_id, "SERVICE_ID")
-        login = args.login or getpass.getuser()
-        require(find_admin(login), MANAGE_CANCELLATIONS)
+        login = _identity(args, account).login
+        require_login(login, MANAGE_CANCELLATIONS)
         request = request_cancellation(
             service_id, args.cancel_type, args.reason, requested_by=login,
             disable_domain_auto_renew=args.domain_auto_renew_off,
             admin_notice_email=config.settings.admin_notice_email,
             company_name=config.settings.company_name)
-    except ValidationError as exc:
-        return _fail(str(exc))
-    except HostdeskError as exc:
-        return _fail(str(exc), EXIT_FAILED)
     finally:
         db.close()
     print(f"cancellation request #{request.id} filed for service #{service_id} ({request.type})")
     return EXIT_OK
 
 
-def cmd_backup(args, config) -> int:
-    from automation.backup import BackupError, backup
+def cmd_backup(args, config, account) -> int:
+    from automation.backup import backup
 
+    db = _open_database(config)
     try:
-        path = backup(config.database_url, args.file)
-    except BackupError as exc:
-        return _fail(str(exc), EXIT_FAILED)
+        path = backup(config.database_url, args.file, admin_login=_identity(args, account).login)
+    finally:
+        db.close()
     print(f"backup written to {path}")
     return EXIT_OK
 
 
-def cmd_restore(args, config) -> int:
-    from automation.backup import BackupError, restore
+def cmd_restore(args, config, account) -> int:
+    from automation.backup import check_backup, restore
+    from models.db import redact_url
 
+    from pathlib import Path
+
+    check_backup(Path(args.file))
     if not args.yes:
         if not sys.stdin.isatty():
             return _fail("restore replaces every record; add --yes to confirm")
-        answer = input(f"Replace the database {config.database_url} with {args.file}? [y/N] ")
+        answer = input(f"Replace the database {redact_url(config.database_url)} with "
+                       f"{args.file}? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             return _fail("nothing restored", EXIT_FAILED)
+    db = _open_database(config, check_key=False)
     try:
-        path = restore(config.database_url, args.file)
-    except BackupError as exc:
-        return _fail(str(exc), EXIT_FAILED)
-    print(f"restored {path} from {args.file}")
+        done = restore(config.database_url, args.file,
+                       admin_login=_identity(args, account).login)
+    finally:
+        db.close()
+    print(f"restored {done.database} from {args.file}; the database before it was saved as "
+          f"{done.saved_copy}")
     return EXIT_OK
 
 
@@ -264,70 +368,157 @@ def cmd_config_show(args, config) -> int:
     return EXIT_OK
 
 
-def cmd_demo(args, config) -> int:
+def cmd_demo(args, config, account) -> int:
     from automation.demo import build_demo
 
+    if not args.no_open:
+        _require_terminal()
+    db = _open_database(config, create=True, check_key=False)
     config = _ensure_secret_key(config)
-    db = _open_database(config, create=True)
     summary = build_demo(seed=args.seed, clients=args.clients,
                          today=pendulum.today(config.settings.timezone).date(),
-                         admin_login=args.login or getpass.getuser())
+                         admin_login=_identity(args, account).login)
     print(summary)
     db.close()
     if args.no_open:
         return EXIT_OK
-    return cmd_tui(args, config)
+    return cmd_tui(args, config, account)
 
 
-def cmd_tui(args, config) -> int:
-    from tui.app import run_tui
+def _require_terminal() -> None:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise SystemExit(_fail("the TUI needs a terminal (stdin and stdout are not one); for "
+                               "scripts use the headless commands: hostdesk --help"))
 
+
+def cmd_tui(args, config, account) -> int:
+    _require_terminal()
     _require_secret_key(config)
     db = _open_database(config)
+    login = _identity(args, account).login
     db.close()
-    return run_tui(config, login=args.login or getpass.getuser())
+    from tui.app import run_tui
+
+    return run_tui(config, login=login)
 
 
-def main(argv=None) -> int:
-    from models.errors import HostdeskError, ValidationError, ValidationErrors
+def _run(args, config, account) -> int:
+    if args.command == "init":
+        return cmd_init(args, config, account)
+    if args.command == "cron":
+        return cmd_cron(args, config, account)
+    if args.command == "cancel-request":
+        return cmd_cancel_request(args, config, account)
+    if args.command == "backup":
+        return cmd_backup(args, config, account)
+    if args.command == "restore":
+        return cmd_restore(args, config, account)
+    if args.command == "key":
+        if args.key_command != "rotate":
+            return _fail("usage: hostdesk key rotate --new-key-file PATH")
+        return cmd_key_rotate(args, config, account)
+    if args.command == "config":
+        if args.config_command != "show":
+            return _fail("usage: hostdesk config show")
+        return cmd_config_show(args, config)
+    if args.command == "demo":
+        return cmd_demo(args, config, account)
+    return cmd_tui(args, config, account)
+
+
+def _exit_status(exc: BaseException, database_url: str) -> tuple[int, str]:
+    """The exit status and the one line that say what went wrong."""
+    import sqlite3
+
+    import peewee
+
+    from automation.backup import BackupError
+    from models.db import DatabaseMissing, redact_url
+    from models.errors import (
+        HostdeskError,
+        PermissionDenied,
+        RuleViolation,
+        RunInProgress,
+        ValidationError,
+        ValidationErrors,
+    )
+    from models.keyring import KeyMismatch
+    from models.secrets import MissingSecretKey, UnreadableSecret, WeakSecretKey
+
+    text = str(exc)
+    if isinstance(exc, (peewee.DatabaseError, peewee.InterfaceError, sqlite3.Error)):
+        first = next((line.strip() for line in text.splitlines() if line.strip()),
+                     type(exc).__name__)
+        return EXIT_UNAVAILABLE, (f"database unavailable ({redact_url(database_url)}): "
+                                  f"{_without_password(first, database_url)}")
+    if isinstance(exc, RunInProgress):
+        return EXIT_BUSY, text
+    if isinstance(exc, (PermissionDenied, RuleViolation)):
+        return EXIT_REFUSED, text
+    if isinstance(exc, ValidationErrors):
+        return EXIT_USAGE, "; ".join(str(e) for e in exc.errors)
+    if isinstance(exc, (ValidationError, BackupError, DatabaseMissing, MissingSecretKey,
+                        WeakSecretKey, KeyMismatch, UnreadableSecret, ValueError)):
+        return EXIT_USAGE, text
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return EXIT_USAGE, f"{where}{exc.strerror or exc}"
+    if isinstance(exc, HostdeskError):
+        return EXIT_FAILED, text
+    raise exc
+
+
+def _without_password(text: str, url: str) -> str:
+    from urllib.parse import unquote, urlparse
+
+    try:
+        password = urlparse(url).password
+    except ValueError:
+        return text
+    for form in {password, unquote(password or "")} - {None, ""}:
+        text = text.replace(form, "****")
+    return text
+
+
+def main(argv=None, *, os_account=None) -> int:
+    """`os_account` (tests only) stands for the OS account otherwise found by the process's
+    uid; nothing a user sets (flag, environment) can change who is acting."""
+    from automation.identity import current_os_account
+    from models import audit, emails, secrets
+    from models.errors import ValidationError, ValidationErrors
 
     args = _parser().parse_args(argv)
+    account = os_account or current_os_account()
     try:
         config = _load(args)
+        if config.secret_key:
+            secrets.check_strength(config.secret_key)
     except ValidationErrors as exc:
         for error in exc.errors:
             print(f"hostdesk: config: {error}", file=sys.stderr)
         return EXIT_USAGE
     except ValidationError as exc:
         return _fail(f"config: {exc}")
-    from models import emails, secrets
+    except secrets.WeakSecretKey as exc:
+        return _fail(f"config: {exc}")
 
     secrets.configure(config.secret_key)
     emails.configure_defaults(config.settings)
     try:
-        if args.command == "init":
-            return cmd_init(args, config)
-        if args.command == "cron":
-            return cmd_cron(args, config)
-        if args.command == "cancel-request":
-            return cmd_cancel_request(args, config)
-        if args.command == "backup":
-            return cmd_backup(args, config)
-        if args.command == "restore":
-            return cmd_restore(args, config)
-        if args.command == "config":
-            if args.config_command != "show":
-                return _fail("usage: hostdesk config show")
-            return cmd_config_show(args, config)
-        if args.command == "demo":
-            return cmd_demo(args, config)
-        return cmd_tui(args, config)
+        return _run(args, config, account)
     except SystemExit as exc:
         return int(exc.code or 0)
-    except ValueError as exc:
-        return _fail(str(exc))
-    except HostdeskError as exc:
-        return _fail(str(exc))
+    except BrokenPipeError:
+        # The reader went away (`hostdesk ... | head`): nothing left to say, and no traceback
+        # when Python flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - every known failure becomes one line
+        code, message = _exit_status(exc, config.database_url)
+        return _fail(message, code)
+    finally:
+        audit.set_operator("")
 
 
 if __name__ == "__main__":

@@ -107,6 +107,10 @@ class ProvisioningModule(ABC):
 
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
+    # Product/server settings that are credentials: stored encrypted, shown masked.
+    secret_settings: ClassVar[frozenset[str]] = frozenset()
+    # The commands that get the service password in clear; the others never decrypt it.
+    password_commands: ClassVar[frozenset[str]] = frozenset({CREATE, CHANGE_PASSWORD})
 
     def create(self, params: ServiceParams) -> CommandResult:
         raise NotImplementedError

@@ -58,6 +58,12 @@ def available_modules() -> dict[str, type[ProvisioningModule]]:
     return dict(_discover()[0])
 
 
+def secret_settings() -> dict[str, frozenset[str]]:
+    """Installed modules by name, each with the settings it declares secret."""
+    return {name: frozenset(getattr(cls, "secret_settings", ()) or ())
+            for name, cls in _discover()[0].items()}
+
+
 def load_errors() -> dict[str, str]:
     """Entry points that could not be used, with the reason."""
     return dict(_discover()[1])

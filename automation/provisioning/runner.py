@@ -161,7 +161,7 @@ def _run(service_id: int, command: str, arguments: dict, context: _Context, *,
     if not available:
         raise RuleViolation(f"service #{service_id}: {why}")
     arguments = _checked_arguments(command, arguments)
-    params = _service_params(service)
+    params = _service_params(service, with_password=command in module.password_commands)
     result = _call(module, lambda: _invoke(module, command, params, arguments))
     admin_login = context.admin_login
     with database.atomic():
@@ -294,7 +294,9 @@ def _load_service(service_id: int) -> Service:
     return service
 
 
-def _service_params(service: Service) -> ServiceParams:
+def _service_params(service: Service, *, with_password: bool) -> ServiceParams:
+    """What the module gets; the stored password is decrypted only for the commands the
+    module says need it (a suspension never touches it, nor fails on it)."""
     product, client = service.product, service.client
     return ServiceParams(
         service_id=service.id,
@@ -304,7 +306,7 @@ def _service_params(service: Service) -> ServiceParams:
         server=_server_info(service.server) if service.server_id else None,
         domain=service.domain,
         username=service.username,
-        password=secrets.decrypt(service.password),
+        password=secrets.decrypt(service.password) if with_password else "",
         config_options=_config_options(service.id),
         module_settings=_json_settings(product.module_settings, f"product {product.name}"),
     )

@@ -147,6 +147,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 class WebhookModule(ProvisioningModule):
     name = "webhook"
     label = "Webhook (signed HTTP POST)"
+    secret_settings = frozenset({"secret"})
 
     def __init__(self, now: Callable[[], float] = time.time):
         self._now = now

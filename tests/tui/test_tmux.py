@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from automation.identity import current_os_account
+
 HOSTDESK = Path(sys.executable).parent / "hostdesk"
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
@@ -39,7 +41,9 @@ def wait_for(predicate, timeout: float, step: float = 0.1):
 
 def test_hostdesk_in_tmux_shows_the_main_screen_and_dies_with_its_terminal(tmp_path):
     url = f"sqlite:///{tmp_path / 'tmux.db'}"
-    subprocess.run([str(HOSTDESK), "--db", url, "--login", "tester", "init"], check=True,
+    # The OS account running the test becomes the first admin (rules §12: the acting admin is
+    # the OS account, found by uid).
+    subprocess.run([str(HOSTDESK), "--db", url, "init"], check=True,
                    capture_output=True, timeout=60)
     server = f"hostdesk-test-{os.getpid()}"
 
@@ -49,7 +53,7 @@ def test_hostdesk_in_tmux_shows_the_main_screen_and_dies_with_its_terminal(tmp_p
 
     # A fixed COLUMNS/LINES (pytest may export them) would override the terminal's real size.
     command = (f"exec env -u COLUMNS -u LINES TERM=xterm-256color {shlex.quote(str(HOSTDESK))} "
-               f"--db {shlex.quote(url)} --login tester")
+               f"--db {shlex.quote(url)}")
     tmux("new-session", "-d", "-s", "desk", "-x", "100", "-y", "30", command)
     try:
         pid = int(tmux("display-message", "-p", "-t", "desk", "#{pane_pid}").strip())
@@ -57,7 +61,7 @@ def test_hostdesk_in_tmux_shows_the_main_screen_and_dies_with_its_terminal(tmp_p
                           and "never run" in text and text, 30)
         assert screen, tmux("capture-pane", "-p", "-t", "desk")
         assert "hostdesk · Main screen" in screen
-        assert "tester (full)" in screen
+        assert f"{current_os_account().login} (full)" in screen
         assert "─" * 96 in screen  # drawn at the terminal's full width of 100
         for words in ("g c  Clients              0 active", "g s  Services",
                       "g a  Automation status    never run", "No successful daily run on record"):

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, TextArea
 
-from automation.provisioning.registry import available_modules
+from automation.provisioning.registry import secret_settings
 from automation.provisioning.runner import check_server_connection
 from models import catalog
 from models.db import connection
@@ -75,7 +75,7 @@ class SettingsScreen(HostdeskScreen):
         super().__init__()
         self.record_id = record_id
         self.form: catalog.Form | None = None
-        self.modules = list(available_modules())
+        self.modules = secret_settings()  # module name -> its secret settings
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"{self.TITLE} #{self.record_id}")
@@ -221,7 +221,7 @@ class ProductSettingsScreen(SettingsScreen):
         return super().field_widget(name)
 
     def read_form(self) -> catalog.Form:
-        return catalog.product_form(self.record_id)
+        return catalog.product_form(self.record_id, self.modules)
 
     def read_extra(self) -> dict:
         return {"servers": catalog.server_choices()}
@@ -263,7 +263,7 @@ class ServerSettingsScreen(SettingsScreen):
         return super().check_action(action, parameters)
 
     def read_form(self) -> catalog.Form:
-        return catalog.server_form(self.record_id)
+        return catalog.server_form(self.record_id, self.modules)
 
     def write(self, form: catalog.Form) -> None:
         catalog.save_server(form, admin_login=self.app.login, modules=self.modules)
