@@ -171,18 +171,18 @@ def remove_upgrade_path(product_id: int, target_id: int, *, admin_login: str) ->
 def list_upgrade_paths(product_id: int, *, admin_login: str) -> list[UpgradePath]:
     """Every path of the product, for the catalog editor, by target name."""
     require_login(admin_login, MANAGE_CATALOG)
-    rows = (ProductUpgradePath.select(ProductUpgradePath, Product.name)
-            .join(Product, on=(ProductUpgradePath.target == Product.id))
+    rows = (ProductUpgradePath.select(ProductUpgradePath, Product.name.alias("target_name"))
+            .join(Product, on=(ProductUpgradePath.target == Product.id), attr="target_product")
             .where(ProductUpgradePath.product == product_id)
             .order_by(Product.name, Product.id))
-    return [_info(row, row.target.name) for row in rows]
+    return [_info(row, row.target_product.target_name) for row in rows]
 
 
 def self_service_options(product_id: int) -> list[UpgradeOption]:
     """The moves a client with a service of `product_id` may make itself, with the cycles
     on offer today and their prices (retired targets are not offered)."""
-    rows = (ProductUpgradePath.select(ProductUpgradePath, Product)
-            .join(Product, on=(ProductUpgradePath.target == Product.id))
+    rows = (ProductUpgradePath.select(ProductUpgradePath, Product.name.alias("target_name"))
+            .join(Product, on=(ProductUpgradePath.target == Product.id), attr="target_product")
             .where((ProductUpgradePath.product == product_id)
                    & (ProductUpgradePath.client_may_upgrade == True)  # noqa: E712
                    & (Product.retired == False))  # noqa: E712
@@ -192,7 +192,7 @@ def self_service_options(product_id: int) -> list[UpgradeOption]:
         prices = _prices(path.target_id)
         cycles = tuple((cycle, prices[cycle]) for cycle in offered_cycles(path, prices))
         if cycles:
-            options.append(UpgradeOption(path.target_id, path.target.name, cycles))
+            options.append(UpgradeOption(path.target_id, path.target_product.target_name, cycles))
     return options
 
 
