@@ -49,16 +49,20 @@ class Caller:
 
 
 def caller(login: str, client_text, via_text: str) -> Caller:
-    """Parse `--client` and `--via`: a client id that exists, an integration name of
-    lower-case letters, digits, `.`, `_` or `-`."""
+    """Parse `--client` and `--via` (an integration name of lower-case letters, digits, `.`,
+    `_` or `-`). Whether the client exists is checked where its records are read."""
     client_id = parse_int_id(client_text, "client")
     via = (via_text or "").strip()
     if not _VIA.fullmatch(via):
         raise ValidationError("via", "name the integration with lower-case letters, digits, "
                                      "'.', '_' or '-' (at most 50), for example portal or stripe")
+    return Caller(login, client_id, via)
+
+
+def _not_theirs(what: str, record_id: int, client_id: int) -> RuleViolation:
     if not Client.select().where(Client.id == client_id).exists():
         raise ValidationError("client", f"there is no client #{client_id}")
-    return Caller(login, client_id, via)
+    return RuleViolation(f"{what} #{record_id} is not client #{client_id}'s", field=what)
 
 
 def owned_service(service_id: int, client_id: int) -> Service:
@@ -67,8 +71,7 @@ def owned_service(service_id: int, client_id: int) -> Service:
     if service is None:
         raise ValidationError("service", f"there is no service #{service_id}")
     if service.client_id != client_id:
-        raise RuleViolation(f"service #{service_id} is not client #{client_id}'s",
-                            field="service")
+        raise _not_theirs("service", service_id, client_id)
     return service
 
 
@@ -78,8 +81,7 @@ def owned_invoice(invoice_id: int, client_id: int) -> Invoice:
     if invoice is None:
         raise ValidationError("invoice", f"there is no invoice #{invoice_id}")
     if invoice.client_id != client_id:
-        raise RuleViolation(f"invoice #{invoice_id} is not client #{client_id}'s",
-                            field="invoice")
+        raise _not_theirs("invoice", invoice_id, client_id)
     return invoice
 
 
@@ -97,15 +99,18 @@ def day(value) -> str | None:
 def client_view(who: Caller, currency: str) -> dict:
     """The client as the portal shows it (no notes, no admin data)."""
     require_login(who.login, VIEW_SERVICES)
-    client = Client.get_by_id(who.client_id)
+    client = Client.get_or_none(Client.id == who.client_id)
+    if client is None:
+        raise ValidationError("client", f"there is no client #{who.client_id}")
     return {"id": client.id, "name": f"{client.first_name} {client.last_name}".strip(),
             "company": client.company, "email": client.email, "status": client.status,
             "credit": money(client.credit), "currency": currency}
 
 
-def service_view(service_id: int, who: Caller, currency: str) -> dict:
+def service_view(service_text, who: Caller, currency: str) -> dict:
     """A service of the client: what it is, what it costs, when it renews, its addons and
     the moves the client may make itself. Never a password."""
+    service_id = parse_int_id(service_text, "service")
     require_login(who.login, VIEW_SERVICES)
     service = owned_service(service_id, who.client_id)
     product = Product.get_by_id(service.product_id)
@@ -141,8 +146,9 @@ def service_view(service_id: int, who: Caller, currency: str) -> dict:
     }
 
 
-def invoice_view(invoice_id: int, who: Caller, currency: str) -> dict:
+def invoice_view(invoice_text, who: Caller, currency: str) -> dict:
     """An invoice of the client: its live lines, totals, balance and payments."""
+    invoice_id = parse_int_id(invoice_text, "invoice")
     require_login(who.login, VIEW_SERVICES)
     invoice = owned_invoice(invoice_id, who.client_id)
     lines = (InvoiceLine.select()

@@ -52,9 +52,9 @@ def request_upgrade(service_text, product_text, cycle_text, who: Caller, *,
     (applied when the invoice is paid). Refused unless the service is the client's and
     active, a self-service path allows the product and cycle, and no earlier upgrade invoice
     is unpaid."""
-    require_login(who.login, VIEW_SERVICES if quote_only else UPGRADE_ORDERS)
     service_id = parse_int_id(service_text, "service")
     product_id = parse_int_id(product_text, "product")
+    require_login(who.login, VIEW_SERVICES if quote_only else UPGRADE_ORDERS)
     if quote_only:
         return UpgradeRequest(_checked_quote(service_id, product_id, cycle_text, who, today,
                                              settings), None)
@@ -129,8 +129,8 @@ def receive_payment(invoice_text, payment: PaymentInput, who: Caller, *,
     `invoicing.record_payment`: the same reference again is a duplicate and writes nothing;
     an overpayment becomes credit. Returns the module jobs (unsuspend, Change Package,
     create) the payment queued, for `automation.portal` to run at once."""
-    require_login(who.login, MANAGE_INVOICES)
     invoice_id = parse_int_id(invoice_text, "invoice")
+    require_login(who.login, MANAGE_INVOICES)
     with database.atomic():
         owned_invoice(invoice_id, who.client_id)
         jobs_before = ModuleJob.select(fn.COALESCE(fn.MAX(ModuleJob.id), 0)).scalar() or 0
@@ -164,8 +164,8 @@ def request_cancellation_for(service_text, cancel_type: str, reason: str, who: C
                              company_name: str = "") -> CancellationRequest:
     """The client asks to cancel its service (rules §10), as `request_cancellation` does for
     an admin, refused for another client's service."""
-    require_login(who.login, MANAGE_CANCELLATIONS)
     service_id = parse_int_id(service_text, "service")
+    require_login(who.login, MANAGE_CANCELLATIONS)
     with database.atomic():
         owned_service(service_id, who.client_id)
         request = request_cancellation(

@@ -380,7 +380,6 @@ def cmd_payment_received(args, config) -> int:
 
 def cmd_show(args, config) -> int:
     from models import portal
-    from models.parsing import parse_int_id
 
     def action():
         who = _caller(args)
@@ -388,9 +387,9 @@ def cmd_show(args, config) -> int:
         if args.command == "client":
             shown = portal.client_view(who, currency)
         elif args.command == "service":
-            shown = portal.service_view(parse_int_id(args.record_id, "service"), who, currency)
+            shown = portal.service_view(args.record_id, who, currency)
         else:
-            shown = portal.invoice_view(parse_int_id(args.record_id, "invoice"), who, currency)
+            shown = portal.invoice_view(args.record_id, who, currency)
         return shown, _plain_text(shown)
     return _headless(args, config, action)
 
