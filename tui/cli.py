@@ -15,6 +15,7 @@ EXIT_REFUSED, EXIT_NO_DATABASE = 4, 5
 # commands"): each acts for one client, and keeps textual and the email templates out of
 # its imports (the look-ups import neither jinja2 nor cryptography).
 LOOKUP_COMMANDS = frozenset({"client", "service", "invoice"})
+HEADLESS_COMMANDS = LOOKUP_COMMANDS | {"upgrade-request", "payment-received", "cancel-request"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -257,7 +258,7 @@ def _headless(args, config, action) -> int:
     the lock, 4 refused by a rule, 5 database unavailable."""
     from peewee import DatabaseError, InterfaceError
 
-    from models.db import bind, pending_migrations
+    from models.db import bind, schema_is_current
     from models.errors import (
         HostdeskError,
         PermissionDenied,
@@ -280,7 +281,7 @@ def _headless(args, config, action) -> int:
     except (DatabaseError, InterfaceError, OSError) as exc:
         return answer(EXIT_NO_DATABASE, "database_unavailable", f"cannot open the database: {exc}")
     try:
-        if pending_migrations(db):
+        if not schema_is_current(db):
             return answer(EXIT_NO_DATABASE, "database_unavailable",
                           "the database is not initialised or is out of date: run "
                           "'hostdesk init' first")
@@ -301,6 +302,17 @@ def _headless(args, config, action) -> int:
         db.close()
     print(json.dumps(output) if args.json else text)
     return EXIT_OK
+
+
+def _without_unused_drivers(url: str) -> None:
+    """A headless command on SQLite never loads the PostgreSQL driver, which peewee imports
+    when it is installed (a tenth of a headless command's start-up). Only at process start:
+    a process that has loaded peewee already keeps what it has."""
+    on_sqlite = "://" not in url or url.startswith("sqlite:")  # as models.db reads a URL
+    if "peewee" in sys.modules or not on_sqlite:
+        return
+    for driver in ("psycopg2", "psycopg", "psycopg2cffi"):
+        sys.modules.setdefault(driver, None)  # `import psycopg2` now fails: peewee skips it
 
 
 def _caller(args):
@@ -484,6 +496,8 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     except ValidationError as exc:
         return _fail(f"config: {exc}")
+    if args.command in HEADLESS_COMMANDS:
+        _without_unused_drivers(config.database_url)
     if args.command not in LOOKUP_COMMANDS:  # look-ups need neither keys nor templates
         from models import emails, secrets
 
