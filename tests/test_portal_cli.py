@@ -387,3 +387,41 @@ def test_the_headless_commands_import_neither_textual_nor_more_than_they_need(tm
             if kind == "lookups":
                 assert last[1] == "0"
                 assert not {"jinja2", "cryptography"} & imported, (args, imported)
+
+
+def test_a_downgrade_with_nothing_to_pay_applies_at_once_with_its_change_package(shop):
+    portal, alice, big, small = shop["portal"], shop["alice"], shop["big"], shop["small"]
+    set_upgrade_path(big.id, small.id, cycles="monthly", client_may_upgrade=True,
+                     admin_login="portal")
+    on_big = make.service(alice, big, next_due_date=NDD, recurring_amount=Decimal("25.00"),
+                          server=shop["server"])
+    done = portal("upgrade-request", str(on_big.id), "--client", str(alice.id), "--product",
+                  str(small.id), "--cycle", "monthly", "--date", TODAY, "--json", expect=0,
+                  shape="upgrade-request")
+    # 25.00 → 10.00 with 12 of 30 days left: 6.00 credited (credit_on_downgrade is on).
+    assert (done["quote"]["payable"], done["quote"]["credit_to_client"]) == ("0.00", "6.00")
+    assert done["order"]["invoice_status"] == "paid"
+    assert [(j["command"], j["status"]) for j in done["module_jobs"]] == [
+        ("change_package", "done")]
+    service = Service.get_by_id(on_big.id)
+    assert (service.product_id, service.recurring_amount, service.next_due_date) == (
+        small.id, Decimal("10.00"), NDD)
+    assert Client.get_by_id(alice.id).credit == Decimal("6.00")
+
+
+def test_two_simultaneous_callbacks_with_one_reference_record_one_payment(shop):
+    portal, alice, mine = shop["portal"], shop["alice"], shop["mine"]
+    invoice = renewal_invoice(mine, NDD)
+    args = [HOSTDESK, "--db", portal.url, "--login", "portal", "payment-received",
+            str(invoice.id), "--client", str(alice.id), "--amount", "10.00", "--method", "card",
+            "--ref", "ch_same", "--date", TODAY, "--json"]
+    portal.db.close()
+    runs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    answers = [json.loads(run.communicate(timeout=120)[0]) for run in runs]
+    portal.db.connect(reuse_if_open=True)
+    assert all(run.returncode == 0 for run in runs), answers
+    assert sorted(answer["duplicate"] for answer in answers) == [False, True]
+    assert Payment.select().where(Payment.invoice == invoice.id).count() == 1
+    assert Invoice.get_by_id(invoice.id).amount_paid == Decimal("10.00")
+    assert Service.get_by_id(mine.id).next_due_date == NDD.add(months=1)

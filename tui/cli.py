@@ -346,24 +346,28 @@ def cmd_cancel_request(args, config) -> int:
 
 
 def cmd_upgrade_request(args, config) -> int:
-    from models.portal_actions import request_upgrade, upgrade_json
+    from automation.portal import upgrade_request_json, upgrade_requested
 
     def action():
-        today = _today(config, args.date).today()
-        request = request_upgrade(args.service_id, args.product, args.cycle, _caller(args),
-                                  today=today, settings=config.settings,
-                                  quote_only=args.quote_only)
-        shown = upgrade_json(request, config.settings.currency)
+        done = upgrade_requested(args.service_id, args.product, args.cycle, _caller(args),
+                                 clock=_today(config, args.date), settings=config.settings,
+                                 quote_only=args.quote_only)
+        shown = upgrade_request_json(done, config.settings.currency)
         quote = shown["quote"]
-        text = (f"{request.quote.summary()}: {quote['days_remaining']} days remaining, credit "
-                f"{quote['credit']}, charge {quote['charge']}, payable {quote['payable']} "
-                f"{shown['currency']}")
+        text = (f"{done.request.quote.summary()}: {quote['days_remaining']} days remaining, "
+                f"credit {quote['credit']}, charge {quote['charge']}, payable "
+                f"{quote['payable']} {shown['currency']}")
         if shown["order"]:
             text += (f"\norder {shown['order']['order_number']}, invoice "
                      f"#{shown['order']['invoice']} ({shown['order']['invoice_status']}); the "
                      "change applies when the invoice is paid")
-        return shown, text
+        return shown, text + _jobs_text(shown["module_jobs"])
     return _headless(args, config, action)
+
+
+def _jobs_text(jobs: list[dict]) -> str:
+    return "".join(f"\n{job['command']} of service #{job['service']}: {job['status']}"
+                   + (f" ({job['message']})" if job["message"] else "") for job in jobs)
 
 
 def cmd_payment_received(args, config) -> int:
@@ -383,10 +387,7 @@ def cmd_payment_received(args, config) -> int:
                     f"#{invoice['id']}: {invoice['status']}, balance {invoice['balance']}")
             if shown["credited"] != "0.00":
                 text += f"; {shown['credited']} went to client credit"
-        for job in shown["module_jobs"]:
-            text += (f"\n{job['command']} of service #{job['service']}: {job['status']}"
-                     + (f" ({job['message']})" if job["message"] else ""))
-        return shown, text
+        return shown, text + _jobs_text(shown["module_jobs"])
     return _headless(args, config, action)
 
 
