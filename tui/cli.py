@@ -417,7 +417,8 @@ def _plain_text(record: dict, indent: str = "") -> str:
         elif isinstance(value, list):
             lines.append(f"{indent}{key}: {'none' if not value else ''}".rstrip())
             for item in value:
-                lines.append(f"{indent}  - {json.dumps(item) if isinstance(item, dict) else item}")
+                shown = json.dumps(item, ensure_ascii=False) if isinstance(item, dict) else item
+                lines.append(f"{indent}  - {shown}")
         else:
             lines.append(f"{indent}{key}: {'' if value is None else value}")
     return "\n".join(line for line in lines if line)
