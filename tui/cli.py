@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--cycle", required=True, metavar="C", help="target billing cycle")
     upgrade.add_argument("--quote-only", action="store_true",
                          help="show the quote, order nothing")
-    upgrade.add_argument("--date", metavar="YYYY-MM-DD", help="quote as of this day (default today)")
+    upgrade.add_argument("--date", metavar="YYYY-MM-DD",
+                         help="quote as of this day (default today)")
 
     payment = sub.add_parser("payment-received", help="record a gateway's payment on a client's "
                                                       "invoice (headless)")
@@ -77,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     payment.add_argument("--amount", required=True, metavar="A")
     payment.add_argument("--method", required=True, metavar="M", help="payment method")
     payment.add_argument("--ref", required=True, metavar="REF",
-                         help="the gateway's transaction reference (a retry with it is a duplicate)")
+                         help="the gateway's transaction reference (a retry with it is a "
+                              "duplicate)")
     payment.add_argument("--date", metavar="YYYY-MM-DD", help="day of the payment (default today)")
     payment.add_argument("--fee", metavar="F", help="the gateway's fee, kept with the payment")
 
