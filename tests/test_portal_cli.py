@@ -306,6 +306,7 @@ def test_bad_input_is_refused_with_the_field_named_and_nothing_written(shop):
         (upgrading(service=999999), 2, "service"),
         (upgrading(service=suspended.id), 4, "service"),  # only an active service
         (upgrading() + ["--via", "Bad Name!"], 2, "via"),
+        (upgrading() + ["--date", "2026-02-30"], 2, "date"),
         (["service", "show", str(mine.id), "--client", "999999"], 2, "client"),
         (["service", "show", str(mine.id), "--client", "-3"], 2, "client"),
         (["client", "show", "999999"], 2, "client"),
