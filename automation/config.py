@@ -21,7 +21,6 @@ import platformdirs
 from models.cycles import DayBasis
 from models.db import redact_url
 from models.errors import ValidationError, ValidationErrors
-from models.secrets import fingerprint
 from models.settings import SECRET_SETTINGS, Settings
 
 APP_NAME = "hostdesk"
@@ -204,6 +203,8 @@ def load_config(config_path: str | None = None, database_url: str | None = None,
 
 def describe(config: Config) -> list[tuple[str, str, str]]:
     """(name, value, source) rows for `hostdesk config show`, secrets masked."""
+    from models.secrets import fingerprint  # here, so cryptography stays out of the look-ups
+
     rows = [("config_file", str(config.config_file or "(none found)"), "search")]
     rows.append(("database_url", redact_url(config.database_url),
                  config.sources["database_url"]))

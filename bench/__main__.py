@@ -29,6 +29,8 @@ def parse_args(argv=None) -> Options:
     parser.add_argument("--rebuild", action="store_true", help="rebuild cached databases")
     parser.add_argument("--tui-samples", type=int, default=30,
                         help="samples per TUI timing (default %(default)s)")
+    parser.add_argument("--headless-samples", type=int, default=20,
+                        help="requests per headless command (default %(default)s)")
     parser.add_argument("--normal-samples", type=int, default=3,
                         help="normal-day runs per variant, the median reported (default %(default)s)")
     parser.add_argument("--no-email-variant", action="store_true",
@@ -51,6 +53,7 @@ def parse_args(argv=None) -> Options:
     return Options(sizes=sizes, engines=engines, only=only, out=args.out, cache_dir=args.cache,
                    rebuild=args.rebuild, tui_samples=max(1, args.tui_samples),
                    normal_samples=max(1, args.normal_samples),
+                   headless_samples=max(1, args.headless_samples),
                    email_variant=not args.no_email_variant, cron_timeout=args.cron_timeout)
 
 

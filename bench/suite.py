@@ -7,6 +7,7 @@
 - tui:    services list first page and search-to-results times (Pilot).
 - mass:   mass update of 10,000 selected services.
 - memory: the daily run's peak resident memory (the child process's ru_maxrss).
+- headless: each command a client portal or payment gateway calls, as a new process.
 
 A figure that cannot be measured yet (its code is not written) is recorded as
 `{"not_measured": reason}`; the suite never stops for it.
@@ -32,7 +33,7 @@ from bench.databases import PostgresDatabases, SqliteDatabases, close_database, 
 from bench.floor import bill_due_with_plain_sql, end_state
 from models.settings import Settings
 
-FIGURES = ("daily", "normal", "tui", "mass", "memory")
+FIGURES = ("daily", "normal", "tui", "mass", "memory", "headless")
 ENGINES = ("sqlite", "postgres")
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 
@@ -56,6 +57,8 @@ LIMITS = (
     Limit("services list: first page (p95)", ("tui", "first_page_ms", "p95"), 300.0, "ms"),
     Limit("services list: search results (p95)", ("tui", "search_ms", "p95"), 100.0, "ms"),
     Limit("mass update of 10,000 services", ("mass", "seconds"), 2.0, "s"),
+    Limit("headless commands: slowest p95 (process included)", ("headless", "p95_max_ms"),
+          300.0, "ms"),
 )
 
 
@@ -71,6 +74,7 @@ class Options:
     out: Path = Path("bench-results/results.json")
     cache_dir: Path = Path("bench-results/cache")
     tui_samples: int = 30
+    headless_samples: int = 20  # requests per headless command
     normal_samples: int = 3  # normal-day runs per variant; the median is the figure
     mass_count: int = 10_000
     email_variant: bool = True  # also run the daily run with invoice emails
@@ -226,6 +230,17 @@ def measure_tui(dbs, size: int, workdir: Path, options: Options) -> dict:
         dbs.drop(url)
 
 
+def measure_headless(dbs, size: int, workdir: Path, options: Options) -> dict:
+    from bench.headless_bench import measure
+
+    spec = BuildSpec(size, spread_days=30)
+    url = dbs.copy(spec, f"headless_{size}")
+    try:
+        return measure(url, spec.run_date, samples=options.headless_samples)
+    finally:
+        dbs.drop(url)
+
+
 def measure_mass(dbs, size: int, workdir: Path, options: Options) -> dict:
     from bench.mass_bench import measure
 
@@ -281,7 +296,7 @@ def run_engine(engine: str, options: Options, workdir: Path, runs: list[dict],
             build_specs = []
             if {"daily", "memory"} & set(options.only):
                 build_specs.append(BuildSpec(size, spread_days=1))
-            if {"normal", "tui", "mass"} & set(options.only):
+            if {"normal", "tui", "mass", "headless"} & set(options.only):
                 build_specs.append(BuildSpec(size, spread_days=30))
             entry["build"] = {}
             for spec in build_specs:
@@ -303,6 +318,9 @@ def run_engine(engine: str, options: Options, workdir: Path, runs: list[dict],
                     dbs, size, case_dir, options), options)
             if "mass" in options.only:
                 figures["mass"] = _guarded("mass", lambda: measure_mass(
+                    dbs, size, case_dir, options), options)
+            if "headless" in options.only:
+                figures["headless"] = _guarded("headless", lambda: measure_headless(
                     dbs, size, case_dir, options), options)
             if "memory" in options.only:
                 daily = figures.get("daily")
@@ -409,6 +427,7 @@ TABLE_COLUMNS = (
     ("search p95 ms", "tui", ("search_ms", "p95"), "{:.0f}"),
     ("mass s", "mass", ("seconds",), "{:.2f}"),
     ("peak MB", "memory", ("peak_mb",), "{:.0f}"),
+    ("headless p95 ms", "headless", ("p95_max_ms",), "{:.0f}"),
 )
 
 

@@ -170,6 +170,17 @@ def pending_migrations(db=None) -> list[str]:
     return [m.name for m in Runner(db, directory=str(MIGRATIONS_DIR)).status() if not m.applied]
 
 
+def schema_is_current(db=None) -> bool:
+    """Whether every migration file is applied: `pending_migrations` without loading the
+    migration runner, for the headless commands that must answer within a web request."""
+    db = db or database.obj
+    names = {path.stem for path in MIGRATIONS_DIR.glob("[0-9]*.py")}
+    if not db.table_exists("schema_migration"):
+        return False
+    applied = {name for (name,) in db.execute_sql("SELECT name FROM schema_migration")}
+    return names <= applied
+
+
 @contextlib.contextmanager
 def few_checkpoints(pages: int = 262_144):
     """Let SQLite's write-ahead log grow to `pages` (1 GiB) before copying it back into the

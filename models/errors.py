@@ -37,7 +37,12 @@ class PermissionDenied(HostdeskError):
 
 
 class RuleViolation(HostdeskError):
-    """A request the rules refuse (e.g. a second open cancellation request)."""
+    """A request the rules refuse (e.g. a second open cancellation request). `field`, when
+    given, names the input the refusal is about (for the headless interface's JSON)."""
+
+    def __init__(self, message: str = "", *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class RunInProgress(HostdeskError):

@@ -187,6 +187,21 @@ class ProductPrice(BaseModel):
         indexes = ((("product", "cycle"), True),)
 
 
+class ProductUpgradePath(BaseModel):
+    """A service of `product` may move to `target` on `cycles` (comma separated; empty =
+    every cycle the target has a price for); `client_may_upgrade`: the client may do it
+    itself (the headless interface a portal calls), not only an admin."""
+
+    product = ForeignKeyField(Product, backref="upgrade_paths", on_delete="CASCADE", index=False)
+    target = ForeignKeyField(Product, backref="+", on_delete="CASCADE")
+    cycles = CharField(max_length=200, default="")
+    client_may_upgrade = BooleanField(default=False)
+    version = IntegerField(default=1)
+
+    class Meta:
+        indexes = ((("product", "target"), True),)
+
+
 class ConfigOption(BaseModel):
     TYPES = ("dropdown", "quantity", "yesno")
 
@@ -485,6 +500,7 @@ class Payment(BaseModel):
     transaction_ref = CharField(max_length=200, default="")
     admin_login = CharField(max_length=100, default="")
     created_at = UTCDateTimeField(default=utcnow)
+    fee = MoneyField(default=0, constraints=[Check("fee >= 0")])  # the gateway's fee, if told
 
 
 # The same gateway transaction cannot be recorded twice on one invoice.
@@ -692,8 +708,9 @@ class BillingChunk(BaseModel):
 
 
 ALL_TABLES = [
-    Setting, Admin, ClientGroup, Client, Server, Product, ProductPrice, ConfigOption,
-    ConfigOptionChoice, ConfigOptionPrice, CatalogAddon, CatalogAddonPrice, CatalogAddonProduct,
+    Setting, Admin, ClientGroup, Client, Server, Product, ProductPrice, ProductUpgradePath,
+    ConfigOption, ConfigOptionChoice, ConfigOptionPrice, CatalogAddon, CatalogAddonPrice,
+    CatalogAddonProduct,
     Promotion, PromotionProduct, Tld, Order, Service, ServiceAddon, Domain, ServiceConfigOption,
     Invoice, InvoiceLine, Payment, CreditEntry, Upgrade, CancellationRequest, ModuleJob,
     EmailOutbox, EmailLog, ActivityLog, RunLock, CronRun, EmailTemplate, BillingChunk,

@@ -33,10 +33,16 @@ class Settings:
     smtp_timeout: float = 10.0
     email_max_attempts: int = 10
     module_max_attempts: int = 5
+    # The payment methods a gateway may report a payment with (comma separated), until the
+    # catalog keeps its own list.
+    payment_methods: str = "banktransfer, card, paypal"
     # Rows a daily task handles per transaction; for invoicing, clients per chunk. At 1M
     # services 5000 made a normal day ~17% quicker than 2000 (fewer commits rewriting the
     # same index pages) and a day with everything due ~5% slower (a larger working set).
     batch_size: int = 5000
+
+    def payment_method_names(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.payment_methods.split(",") if name.strip())
 
     def invoice_days_for(self, cycle: Cycle | str) -> int:
         key = cycle.value if isinstance(cycle, Cycle) else str(cycle)

@@ -25,6 +25,7 @@ def suite_results(engine, tmp_path_factory, request):
     server = request.getfixturevalue("pg_server") if engine == "postgres" else None
     options = Options(sizes=(SIZE,), engines=(engine,), out=tmp_path / "out" / "results.json",
                       cache_dir=tmp_path / "cache", tui_samples=2, normal_samples=3, pg_server=server,
+                      headless_samples=1,
                       log=None)
     results = run_suite(options)
     yield results, json.loads(options.out.read_text())
@@ -72,6 +73,14 @@ def test_the_suite_produces_every_figure_and_writes_them(suite_results, engine):
     mass = figures["mass"]
     if _measured(mass):
         assert mass["seconds"] > 0 and mass["services"] > 0
+
+    headless = figures["headless"]
+    if _measured(headless):
+        from bench.headless_bench import COMMANDS
+
+        assert headless["failed"] == 0, headless["failures"]
+        assert set(headless["commands"]) == set(COMMANDS)
+        assert headless["p95_max_ms"] == max(c["p95"] for c in headless["commands"].values())
 
     table = format_table(written)
     assert f"{SIZE:,}" in table and engine in table

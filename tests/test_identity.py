@@ -33,8 +33,9 @@ def cli(db_url, *args, env=None):
                           stdin=subprocess.DEVNULL)
 
 
-def cancel(db_url, service_id, *extra, env=None):
-    return cli(db_url, *extra, "cancel-request", str(service_id), "--type", "immediate",
+def cancel(db_url, service, *extra, env=None):
+    return cli(db_url, *extra, "cancel-request", str(service.id), "--client", str(service.client_id),
+               "--type", "immediate",
                "--reason", "forged?", env=env)
 
 
@@ -52,9 +53,9 @@ FORGED = {"LOGNAME": "boss", "USER": "boss", "LOGIN": "boss", "USERNAME": "boss"
 def test_environment_and_login_flag_forgeries_are_refused_and_change_nothing(world, db_url,
                                                                              tmp_path):
     # The OS account running this test is no admin at all.
-    forged_env = cancel(db_url, world.id, env=FORGED)
+    forged_env = cancel(db_url, world, env=FORGED)
     assert forged_env.returncode == 4 and f"{ME} (not an admin)" in forged_env.stderr
-    forged_flag = cancel(db_url, world.id, "--login", "boss")
+    forged_flag = cancel(db_url, world, "--login", "boss")
     assert forged_flag.returncode == 4 and "act as another admin" in forged_flag.stderr
     for args in (("backup", str(tmp_path / "b.db")), ("--login", "boss", "backup",
                                                       str(tmp_path / "b.db"))):
@@ -62,7 +63,7 @@ def test_environment_and_login_flag_forgeries_are_refused_and_change_nothing(wor
     assert not (tmp_path / "b.db").exists()
     # A support admin may not act as the full admin either.
     Admin.create(login=ME, role="support")
-    as_support = cancel(db_url, world.id, "--login", "boss")
+    as_support = cancel(db_url, world, "--login", "boss")
     assert as_support.returncode == 4 and "act as another admin" in as_support.stderr
     assert CancellationRequest.select().count() == 0
     assert ActivityLog.select().count() == 0
@@ -70,7 +71,7 @@ def test_environment_and_login_flag_forgeries_are_refused_and_change_nothing(wor
 
 def test_a_full_admin_acting_as_another_is_logged_as_both(world, db_url):
     Admin.create(login=ME, role="full")
-    result = cancel(db_url, world.id, "--login", " HelpDesk ")
+    result = cancel(db_url, world, "--login", " HelpDesk ")
     assert result.returncode == 0, result.stderr
     row = ActivityLog.get(ActivityLog.action == "cancellation.request")
     assert (row.admin_login, row.operator) == ("helpdesk", ME)
@@ -98,7 +99,7 @@ def test_logins_are_normalised_and_system_is_reserved(world, db_url):
     with pytest.raises(ValidationError, match="reserved"):
         admins.resolve_identity("system")
     Admin.create(login=ME, role="full")
-    refused = cancel(db_url, world.id, "--login", "system")
+    refused = cancel(db_url, world, "--login", "system")
     assert refused.returncode == 2 and "reserved" in refused.stderr
     assert CancellationRequest.select().count() == 0
 

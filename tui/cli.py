@@ -8,12 +8,20 @@ by a rule or a permission, 5 the database is unavailable.
 """
 
 import argparse
+import json
 import os
 import sys
 
 import pendulum
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4, 5
+EXIT_NO_DATABASE = EXIT_UNAVAILABLE
+
+# The headless interface a client portal and payment gateways call (README "Headless
+# commands"): each acts for one client, and keeps textual and the email templates out of
+# its imports (the look-ups import neither jinja2 nor cryptography).
+LOOKUP_COMMANDS = frozenset({"client", "service", "invoice"})
+HEADLESS_COMMANDS = LOOKUP_COMMANDS | {"upgrade-request", "payment-received", "cancel-request"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,13 +57,46 @@ def _parser() -> argparse.ArgumentParser:
                       help="help the daily run in progress with its invoicing (e.g. from "
                            "another machine), then exit")
 
-    cancel = sub.add_parser("cancel-request", help="file a cancellation request for a service")
+    cancel = sub.add_parser("cancel-request", help="file a cancellation request for a client's "
+                                                   "service (headless)")
     cancel.add_argument("service_id", metavar="SERVICE_ID")
+    _client_arguments(cancel)
     cancel.add_argument("--type", required=True, choices=["immediate", "end_of_period"],
                         dest="cancel_type")
     cancel.add_argument("--reason", required=True)
     cancel.add_argument("--domain-auto-renew-off", action="store_true",
                         help="also turn off auto-renew of the service's domain")
+
+    upgrade = sub.add_parser("upgrade-request", help="quote or order a client's self-service "
+                                                     "upgrade or downgrade (headless)")
+    upgrade.add_argument("service_id", metavar="SERVICE")
+    _client_arguments(upgrade)
+    upgrade.add_argument("--product", required=True, metavar="P", help="target product id")
+    upgrade.add_argument("--cycle", required=True, metavar="C", help="target billing cycle")
+    upgrade.add_argument("--quote-only", action="store_true",
+                         help="show the quote, order nothing")
+    upgrade.add_argument("--date", metavar="YYYY-MM-DD",
+                         help="quote as of this day (default today)")
+
+    payment = sub.add_parser("payment-received", help="record a gateway's payment on a client's "
+                                                      "invoice (headless)")
+    payment.add_argument("invoice_id", metavar="INVOICE")
+    _client_arguments(payment)
+    payment.add_argument("--amount", required=True, metavar="A")
+    payment.add_argument("--method", required=True, metavar="M", help="payment method")
+    payment.add_argument("--ref", required=True, metavar="REF",
+                         help="the gateway's transaction reference (a retry with it is a "
+                              "duplicate)")
+    payment.add_argument("--date", metavar="YYYY-MM-DD", help="day of the payment (default today)")
+    payment.add_argument("--fee", metavar="F", help="the gateway's fee, kept with the payment")
+
+    for noun, helptext in (("client", "a client"), ("service", "a client's service"),
+                           ("invoice", "a client's invoice")):
+        group = sub.add_parser(noun, help=f"look up {helptext} (headless)")
+        actions = group.add_subparsers(dest="action", metavar="ACTION")
+        show = actions.add_parser("show", help=f"show {helptext}")
+        show.add_argument("record_id", metavar="ID")
+        _client_arguments(show, client_required=noun != "client")
 
     backup = sub.add_parser("backup", help="copy the database consistently, even while in use")
     backup.add_argument("file", metavar="FILE")
@@ -74,6 +115,17 @@ def _parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION")
     config_sub.add_parser("show", help="print every setting, its value and where it came from")
     return parser
+
+
+def _client_arguments(parser, *, client_required: bool = True) -> None:
+    if client_required:
+        parser.add_argument("--client", required=True, metavar="ID",
+                            help="the client the request is for; another client's records are "
+                                 "refused")
+    parser.add_argument("--via", default="cli", metavar="NAME",
+                        help="the calling integration, named in the activity log (e.g. portal, "
+                             "stripe; default cli)")
+    parser.add_argument("--json", action="store_true", help="print JSON (see the README)")
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
@@ -300,25 +352,180 @@ def _print_summary(report) -> None:
     print("all tasks succeeded" if report.ok else "some tasks failed")
 
 
-def cmd_cancel_request(args, config, account) -> int:
-    from models.cancellations import request_cancellation
-    from models.parsing import parse_int_id
-    from models.permissions import MANAGE_CANCELLATIONS, require_login
+# --- the headless interface (client portal, payment gateways) ------------------------------
 
-    db = _open_database(config)
+
+def _headless(args, config, action) -> int:
+    """Run one headless command: the database opened, the answer printed (JSON with
+    `--json`), the documented exit status returned: 0 done, 2 bad input, 3 another run holds
+    the lock, 4 refused by a rule, 5 database unavailable."""
+    from peewee import DatabaseError, InterfaceError
+
+    from models.db import bind, schema_is_current
+    from models.errors import (
+        HostdeskError,
+        PermissionDenied,
+        RuleViolation,
+        RunInProgress,
+        StaleRecordError,
+        ValidationError,
+    )
+
+    def answer(code: int, kind: str, message: str, field: str | None = None) -> int:
+        if args.json:
+            print(json.dumps({"error": {"kind": kind, "field": field, "message": message}}))
+        else:
+            print(f"hostdesk: {f'{field}: ' if field else ''}{message}", file=sys.stderr)
+        return code
+
     try:
-        service_id = parse_int_id(args.service_id, "SERVICE_ID")
-        login = _identity(args, account).login
-        require_login(login, MANAGE_CANCELLATIONS)
-        request = request_cancellation(
-            service_id, args.cancel_type, args.reason, requested_by=login,
+        db = bind(config.database_url)
+        db.connect(reuse_if_open=True)
+    except (DatabaseError, InterfaceError, OSError) as exc:
+        return answer(EXIT_NO_DATABASE, "database_unavailable", f"cannot open the database: {exc}")
+    try:
+        if not schema_is_current(db):
+            return answer(EXIT_NO_DATABASE, "database_unavailable",
+                          "the database is not initialised or is out of date: run "
+                          "'hostdesk init' first")
+        output, text = action()
+    except ValidationError as exc:
+        return answer(EXIT_USAGE, "bad_input", exc.message, exc.field)
+    except PermissionDenied as exc:
+        return answer(EXIT_REFUSED, "refused", str(exc), "login")
+    except (RuleViolation, StaleRecordError) as exc:
+        return answer(EXIT_REFUSED, "refused", str(exc), getattr(exc, "field", None))
+    except RunInProgress as exc:
+        return answer(EXIT_BUSY, "busy", str(exc))
+    except HostdeskError as exc:
+        return answer(EXIT_REFUSED, "refused", str(exc))
+    except (DatabaseError, InterfaceError) as exc:
+        return answer(EXIT_NO_DATABASE, "database_unavailable", f"database error: {exc}")
+    finally:
+        db.close()
+    print(json.dumps(output) if args.json else text)
+    return EXIT_OK
+
+
+def _without_unused_drivers(url: str) -> None:
+    """A headless command on SQLite never loads the PostgreSQL driver, which peewee imports
+    when it is installed (a tenth of a headless command's start-up). Only at process start:
+    a process that has loaded peewee already keeps what it has."""
+    on_sqlite = "://" not in url or url.startswith("sqlite:")  # as models.db reads a URL
+    if "peewee" in sys.modules or not on_sqlite:
+        return
+    for driver in ("psycopg2", "psycopg", "psycopg2cffi"):
+        sys.modules.setdefault(driver, None)  # `import psycopg2` now fails: peewee skips it
+
+
+def _caller(args, account):
+    """Who calls (the models are bound): the acting admin, the client and the integration."""
+    from models.portal import caller
+
+    client = args.record_id if getattr(args, "command", "") == "client" else args.client
+    return caller(_identity(args, account).login, client, args.via)
+
+
+def _today(config, date_text):
+    from models.clock import Clock
+    from models.parsing import parse_date
+
+    clock = Clock(config.settings.timezone)
+    return clock if date_text is None else clock.on(parse_date(date_text, "date"))
+
+
+def cmd_cancel_request(args, config, account) -> int:
+    from models.portal_actions import cancellation_json, request_cancellation_for
+
+    def action():
+        request = request_cancellation_for(
+            args.service_id, args.cancel_type, args.reason, _caller(args, account),
             disable_domain_auto_renew=args.domain_auto_renew_off,
             admin_notice_email=config.settings.admin_notice_email,
             company_name=config.settings.company_name)
-    finally:
-        db.close()
-    print(f"cancellation request #{request.id} filed for service #{service_id} ({request.type})")
-    return EXIT_OK
+        return (cancellation_json(request),
+                f"cancellation request #{request.id} filed for service #{request.service_id} "
+                f"({request.type})")
+    return _headless(args, config, action)
+
+
+def cmd_upgrade_request(args, config, account) -> int:
+    from automation.portal import upgrade_request_json, upgrade_requested
+
+    def action():
+        done = upgrade_requested(args.service_id, args.product, args.cycle, _caller(args, account),
+                                 clock=_today(config, args.date), settings=config.settings,
+                                 quote_only=args.quote_only)
+        shown = upgrade_request_json(done, config.settings.currency)
+        quote = shown["quote"]
+        text = (f"{done.request.quote.summary()}: {quote['days_remaining']} days remaining, "
+                f"credit {quote['credit']}, charge {quote['charge']}, payable "
+                f"{quote['payable']} {shown['currency']}")
+        if shown["order"]:
+            text += (f"\norder {shown['order']['order_number']}, invoice "
+                     f"#{shown['order']['invoice']} ({shown['order']['invoice_status']}); the "
+                     "change applies when the invoice is paid")
+        return shown, text + _jobs_text(shown["module_jobs"])
+    return _headless(args, config, action)
+
+
+def _jobs_text(jobs: list[dict]) -> str:
+    return "".join(f"\n{job['command']} of service #{job['service']}: {job['status']}"
+                   + (f" ({job['message']})" if job["message"] else "") for job in jobs)
+
+
+def cmd_payment_received(args, config, account) -> int:
+    from automation.portal import payment_json, payment_received
+
+    def action():
+        done = payment_received(args.invoice_id, _caller(args, account), amount=args.amount,
+                                method=args.method, ref=args.ref, date=args.date, fee=args.fee,
+                                clock=_today(config, None), settings=config.settings)
+        shown = payment_json(done, config.settings.currency)
+        invoice = shown["invoice"]
+        if shown["duplicate"]:
+            text = (f"{args.method} transaction {args.ref!r} is already recorded on invoice "
+                    f"#{invoice['id']}; nothing changed")
+        else:
+            text = (f"payment of {shown['payment']['amount']} recorded on invoice "
+                    f"#{invoice['id']}: {invoice['status']}, balance {invoice['balance']}")
+            if shown["credited"] != "0.00":
+                text += f"; {shown['credited']} went to client credit"
+        return shown, text + _jobs_text(shown["module_jobs"])
+    return _headless(args, config, action)
+
+
+def cmd_show(args, config, account) -> int:
+    from models import portal
+
+    def action():
+        who = _caller(args, account)
+        currency = config.settings.currency
+        if args.command == "client":
+            shown = portal.client_view(who, currency)
+        elif args.command == "service":
+            shown = portal.service_view(args.record_id, who, currency)
+        else:
+            shown = portal.invoice_view(args.record_id, who, currency)
+        return shown, _plain_text(shown)
+    return _headless(args, config, action)
+
+
+def _plain_text(record: dict, indent: str = "") -> str:
+    """A look-up as `key: value` lines, nested records indented."""
+    lines = []
+    for key, value in record.items():
+        if isinstance(value, dict):
+            lines.append(f"{indent}{key}:")
+            lines.append(_plain_text(value, indent + "  "))
+        elif isinstance(value, list):
+            lines.append(f"{indent}{key}: {'none' if not value else ''}".rstrip())
+            for item in value:
+                shown = json.dumps(item, ensure_ascii=False) if isinstance(item, dict) else item
+                lines.append(f"{indent}  - {shown}")
+        else:
+            lines.append(f"{indent}{key}: {'' if value is None else value}")
+    return "\n".join(line for line in lines if line)
 
 
 def cmd_backup(args, config, account) -> int:
@@ -409,6 +616,14 @@ def _run(args, config, account) -> int:
         return cmd_cron(args, config, account)
     if args.command == "cancel-request":
         return cmd_cancel_request(args, config, account)
+    if args.command == "upgrade-request":
+        return cmd_upgrade_request(args, config, account)
+    if args.command == "payment-received":
+        return cmd_payment_received(args, config, account)
+    if args.command in LOOKUP_COMMANDS:
+        if args.action != "show":
+            return _fail(f"usage: hostdesk {args.command} show ID")
+        return cmd_show(args, config, account)
     if args.command == "backup":
         return cmd_backup(args, config, account)
     if args.command == "restore":
@@ -483,27 +698,33 @@ def _without_password(text: str, url: str) -> str:
 def main(argv=None, *, os_account=None) -> int:
     """`os_account` (tests only) stands for the OS account otherwise found by the process's
     uid; nothing a user sets (flag, environment) can change who is acting."""
-    from automation.identity import current_os_account
-    from models import audit, emails, secrets
     from models.errors import ValidationError, ValidationErrors
 
     args = _parser().parse_args(argv)
-    account = os_account or current_os_account()
     try:
         config = _load(args)
-        if config.secret_key:
-            secrets.check_strength(config.secret_key)
     except ValidationErrors as exc:
         for error in exc.errors:
             print(f"hostdesk: config: {error}", file=sys.stderr)
         return EXIT_USAGE
     except ValidationError as exc:
         return _fail(f"config: {exc}")
-    except secrets.WeakSecretKey as exc:
-        return _fail(f"config: {exc}")
+    if args.command in HEADLESS_COMMANDS:
+        _without_unused_drivers(config.database_url)
+    from automation.identity import current_os_account
+    from models import audit
 
-    secrets.configure(config.secret_key)
-    emails.configure_defaults(config.settings)
+    account = os_account or current_os_account()
+    if args.command not in LOOKUP_COMMANDS:  # look-ups need neither keys nor templates
+        from models import emails, secrets
+
+        if config.secret_key:
+            try:
+                secrets.check_strength(config.secret_key)
+            except secrets.WeakSecretKey as exc:
+                return _fail(f"config: {exc}")
+        secrets.configure(config.secret_key)
+        emails.configure_defaults(config.settings)
     try:
         return _run(args, config, account)
     except SystemExit as exc:

@@ -1,0 +1,120 @@
+"""The headless commands a client portal and payment gateways call (issue 18), each timed as
+a portal calls it: a new `hostdesk` process per request, process start included, until it
+exits. Limit: under 300 ms at 1M services on SQLite.
+
+On a copy of the spread database: one self-service upgrade path per product (to the next
+tier), then per sample a different client's records, so a write never meets the one before
+it: an active monthly service without a pending upgrade or cancellation, and an unpaid
+invoice (paid in full, so its lines are applied). Every command must answer 0; a failure is
+recorded with its output.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.builder import BENCH_ADMIN
+from bench.cron_child import BENCH_SECRET_KEY
+from bench.databases import close_database, open_database
+
+HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))
+COMMANDS = ("client_show", "service_show", "invoice_show", "upgrade_quote", "upgrade_order",
+            "payment_received", "payment_duplicate", "cancel_request")
+
+
+def _prepare(url: str, today, samples: int) -> list[dict]:
+    """Add the upgrade paths; pick `samples` (client, service, target, invoice) sets."""
+    from models.db import is_postgres
+    from models.schema import Invoice, Product, ProductUpgradePath
+
+    db = open_database(url)
+    try:
+        products = [p for (p,) in Product.select(Product.id).order_by(Product.id).tuples()]
+        if len(products) < 2:
+            from bench.suite import NotMeasured
+
+            raise NotMeasured("the catalog has fewer than two products")
+        target = {p: products[i + 1] if i + 1 < len(products) else products[i - 1]
+                  for i, p in enumerate(products)}
+        ProductUpgradePath.insert_many(
+            [{"product": p, "target": t, "cycles": "", "client_may_upgrade": True}
+             for p, t in target.items()]).execute()
+        rows = db.execute_sql(
+            "SELECT s.client_id, s.id, s.product_id, MIN(i.id) FROM service s "
+            "JOIN invoice i ON i.client_id = s.client_id AND i.status = 'unpaid' "
+            "WHERE s.status = 'active' AND s.billing_cycle = 'monthly' "
+            "AND s.next_due_date > %s AND NOT EXISTS (SELECT 1 FROM cancellation_request c "
+            "WHERE c.service_id = s.id AND c.status = 'open') "
+            "GROUP BY s.client_id, s.id, s.product_id ORDER BY s.id DESC LIMIT %d"
+            % ("%s" if is_postgres(db) else "?", 4 * samples),
+            (today.isoformat(),)).fetchall()
+        picked, clients = [], set()
+        for client, service, product, invoice_id in rows:
+            if client in clients:
+                continue
+            clients.add(client)
+            invoice = Invoice.get_by_id(invoice_id)
+            picked.append({"client": client, "service": service, "target": target[product],
+                           "invoice": invoice_id,
+                           "balance": f"{invoice.total - invoice.amount_paid:.2f}"})
+    finally:
+        close_database(db)
+    if len(picked) < samples:
+        from bench.suite import NotMeasured
+
+        raise NotMeasured(f"only {len(picked)} clients with an active monthly service and an "
+                          f"unpaid invoice; {samples} needed")
+    return picked[:samples]
+
+
+def _arguments(command: str, case: dict, today: str) -> list[str]:
+    client = ["--client", str(case["client"]), "--via", "bench", "--json"]
+    upgrade = ["upgrade-request", str(case["service"]), *client, "--product",
+               str(case["target"]), "--cycle", "monthly", "--date", today]
+    payment = ["payment-received", str(case["invoice"]), *client, "--amount", case["balance"],
+               "--method", "card", "--ref", f"bench-{case['invoice']}", "--date", today]
+    return {
+        "client_show": ["client", "show", str(case["client"]), "--via", "bench", "--json"],
+        "service_show": ["service", "show", str(case["service"]), *client],
+        "invoice_show": ["invoice", "show", str(case["invoice"]), *client],
+        "upgrade_quote": [*upgrade, "--quote-only"],
+        "upgrade_order": upgrade,
+        "payment_received": payment,
+        "payment_duplicate": payment,
+        "cancel_request": ["cancel-request", str(case["service"]), *client, "--type",
+                           "end_of_period", "--reason", "benchmark"],
+    }[command]
+
+
+def measure(url: str, today, *, samples: int = 20) -> dict:
+    from bench.tui_bench import summary
+
+    cases = _prepare(url, today, samples)
+    environment = {**os.environ, "HOSTDESK_SECRET_KEY": BENCH_SECRET_KEY}
+    timings: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    failures = []
+    # Command by command over the cases, in the order a portal would go: look, quote, order,
+    # pay (then the gateway's retry), cancel.
+    for command in COMMANDS:
+        for case in cases:
+            args = ["--db", url, "--login", BENCH_ADMIN,
+                    *_arguments(command, case, today.isoformat())]
+            started = time.perf_counter()
+            done = subprocess.run([HOSTDESK, *args], capture_output=True, text=True,
+                                  env=environment, timeout=120)
+            elapsed = (time.perf_counter() - started) * 1000
+            if done.returncode != 0:
+                failures.append({"command": command, "exit": done.returncode,
+                                 "output": (done.stdout + done.stderr)[-500:]})
+                continue
+            timings[command].append(elapsed)
+    figures = {name: summary(values) for name, values in timings.items() if values}
+    result = {"commands": figures, "failures": failures[:10], "failed": len(failures)}
+    if figures:
+        result["p95_max_ms"] = max(f["p95"] for f in figures.values())
+        result["slowest"] = max(figures, key=lambda name: figures[name]["p95"])
+    return result
