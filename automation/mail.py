@@ -52,9 +52,9 @@ from models.db import connection, database, is_postgres, with_retry
 from models.emails import SECRET_BODY_REMOVED
 from models.errors import RuleViolation, ValidationError
 from models.schema import EmailLog, EmailOutbox
+from models.settings import SMTP_SECURITY_MODES as SECURITY_MODES
 from models.settings import Settings
 
-SECURITY_MODES = ("none", "starttls", "tls")
 RETRYABLE = ("queued", "failed")
 IN_FLIGHT = "in flight: no result recorded yet"
 ABANDONED = ("no result recorded: the deliverer stopped during this attempt, so the message "
