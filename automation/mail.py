@@ -51,6 +51,7 @@ from models import audit, secrets
 from models.db import connection, database, is_postgres, with_retry
 from models.emails import SECRET_BODY_REMOVED
 from models.errors import RuleViolation, ValidationError
+from models.parsing import clean_outside_text
 from models.schema import EmailLog, EmailOutbox
 from models.settings import SMTP_SECURITY_MODES as SECURITY_MODES
 from models.settings import Settings
@@ -111,6 +112,11 @@ def message_id(email: EmailOutbox, settings: Settings) -> str:
 
 
 def _describe(exc: BaseException) -> str:
+    """What went wrong, in one clean line: a server's reply may hold escape sequences."""
+    return clean_outside_text(_explain(exc))
+
+
+def _explain(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return "; ".join(f"{rcpt} refused: {code} {_text(msg)}"
                          for rcpt, (code, msg) in exc.recipients.items())
