@@ -47,14 +47,16 @@ class _RunGuard:
     """`ctx.heartbeat()`: cheap enough to call per item. Raises RunStopped when the deadline
     passed or when the lock, refreshed every few seconds, turns out no longer to be ours."""
 
-    def __init__(self, holder: str | None, deadline_minutes: int):
+    def __init__(self, holder: str | None, deadline_minutes: int,
+                 timer: Callable[[], float] = time.monotonic):
         self.holder = holder  # None: a dry run, which holds no lock
         self.minutes = deadline_minutes
-        self.deadline = time.monotonic() + deadline_minutes * 60
-        self._last_beat = time.monotonic()
+        self.timer = timer
+        self.deadline = timer() + deadline_minutes * 60
+        self._last_beat = timer()
 
     def __call__(self) -> None:
-        now = time.monotonic()
+        now = self.timer()
         if now >= self.deadline:
             raise RunStopped(f"the run's deadline of {self.minutes} minutes "
                              "(setting run_deadline_minutes) passed")
@@ -119,11 +121,14 @@ def _registered_tasks() -> list[tuple[str, Callable[[RunContext], TaskResult]]]:
 
 def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
               send_emails: bool = True, progress=None, workers: int = 1,
-              database_url: str = "") -> RunReport:
+              database_url: str = "", timer: Callable[[], float] = time.monotonic) -> RunReport:
     """Run the daily tasks for `clock.today()`. Raises RunInProgress if another run holds the lock.
 
     `workers` > 1 shares the invoicing among that many processes (PostgreSQL only: SQLite has
-    one writer at a time, so more processes would only wait for each other)."""
+    one writer at a time, so more processes would only wait for each other).
+
+    The run stops at its deadline (`run_deadline_minutes`, measured by `timer`) or as soon as
+    its lock is no longer its own; the report then names the reason and the tasks not run."""
     from models.emails import configure_defaults
 
     _check_workers(workers, database_url)
@@ -139,7 +144,7 @@ def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
                 f"started {current.acquired_at.to_datetime_string() if current else '?'} UTC)"
             )
     run_row = None
-    guard = _RunGuard(None if dry_run else holder, settings.run_deadline_minutes)
+    guard = _RunGuard(None if dry_run else holder, settings.run_deadline_minutes, timer)
     try:
         if not dry_run:
             with database.atomic():

@@ -32,6 +32,18 @@ class Plan:
         return len(self.terminations)
 
 
+OPEN = ("held", "confirmed")
+
+
+def held_among(service_ids) -> set[int]:
+    """Which of `service_ids` wait in a held termination (no run terminates them unconfirmed)."""
+    ids = list(service_ids)
+    if not ids:
+        return set()
+    return {sid for (sid,) in HeldTermination.select(HeldTermination.service)
+            .where(HeldTermination.service.in_(ids) & HeldTermination.status.in_(OPEN)).tuples()}
+
+
 def live_services() -> int:
     return Service.select().where(
         Service.status.in_((ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED))).count()
@@ -46,7 +58,8 @@ def plan(today: pendulum.Date, settings: Settings) -> Plan:
                               today, after_id=after, limit=PAGE)])):
         after = 0
         while ids := select(after):
-            planned.extend((sid, kind) for sid in ids if sid not in seen)
+            held = held_among(ids)  # already waiting for an admin: not planned again
+            planned.extend((sid, kind) for sid in ids if sid not in seen and sid not in held)
             seen.update(ids)
             after = ids[-1]
     return Plan(planned, live_services())
@@ -77,8 +90,9 @@ def hold(run_id: int, plan_: Plan, settings: Settings) -> int:
                f"    {confirm_command(run_id)}\n(or from the automation status screen). "
                "Nothing is terminated until an admin confirms.")
     with database.atomic():
-        insert_rows(HeldTermination, ("run", "service", "kind", "status", "created_at"),
-                    [(run_id, sid, kind, "held", HeldTermination.created_at.db_value(now))
+        insert_rows(HeldTermination, ("run", "service", "kind", "status", "detail",
+                                      "confirmed_by", "created_at"),
+                    [(run_id, sid, kind, "held", "", "", HeldTermination.created_at.db_value(now))
                      for sid, kind in plan_.terminations])
         for admin in admins:
             queue_email("admin_notice", to=admin.email, related_type="cron_run",
