@@ -508,3 +508,59 @@ def test_a_server_that_drips_its_reply_is_cut_off_at_the_total_deadline(alice):
     from models.schema import ModuleJob
     [job] = ModuleJob.select()  # queued for the next run's retry, nothing lost
     assert (job.command, job.status, job.last_error) == ("suspend", "failed", result.message)
+
+
+# --- module replies are cleaned where they enter (issue 19: escapes and markup) ----------------
+
+HOSTILE = ("\x1b]0;owned terminal\x07\x1b[2J\x1b[31m[bold red]disk full[/bold red] "
+           "[link=https://evil.example]details[/link]\x1b[0m\r\nsecond line\x00\u202e")
+
+
+def test_escape_sequences_and_markup_from_a_reply_never_reach_log_queue_or_run_report(
+        alice, endpoint):
+    from automation.cron import run_daily
+    from models.schema import ActivityLog, ModuleJob
+
+    service = webhook_service(endpoint.url, status="active")
+    endpoint.reply(body=json.dumps({"success": False, "error": HOSTILE}).encode())
+
+    manual = run(service, "suspend")
+    cron = run_command(service.id, "suspend", admin_login="system", clock=Clock("UTC", TODAY),
+                       settings=SETTINGS, source="cron")
+
+    clean = "disk full details second line"
+    assert manual.message == cron.message == clean
+    [job] = ModuleJob.select()
+    assert job.last_error == clean
+    for row in ActivityLog.select():
+        assert "\x1b" not in row.description and "[bold" not in row.description
+        assert "\x1b" not in (row.after or "") and "[link" not in (row.after or "")
+    # the next day's run retries the job (same reply): what `hostdesk cron` prints
+    import pendulum
+
+    tomorrow = pendulum.today("UTC").date().add(days=1)  # jobs are retried once a day
+    report = run_daily(SETTINGS, Clock("UTC", tomorrow))
+    errors = [f["error"] for task in report.tasks.values() for f in task["failures"]]
+    assert any(clean in error for error in errors)
+    assert not any("\x1b" in error or "[bold" in error for error in errors)
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("plain text stays", "plain text stays"),
+    ("[Errno 111] Connection refused", "[Errno 111] Connection refused"),  # not markup
+    ("a\x1b[1;31mb\x1b[0mc", "abc"),
+    ("x\x1b]8;;https://evil\x1b\\link\x1b]8;;\x1b\\y", "xlinky"),  # OSC 8 hyperlink
+    ("[[b]b]nested", "nested"),
+    ("\u009b31mC1 form", "C1 form"),
+    ("tab\tand\nnewline", "tab and newline"),
+])
+def test_clean_outside_text(raw, shown):
+    from models.parsing import clean_outside_text
+
+    assert clean_outside_text(raw) == shown
+
+
+def test_clean_outside_text_bounds_the_length():
+    from models.parsing import clean_outside_text
+
+    assert len(clean_outside_text("x" * 100_000)) == 2000
