@@ -332,8 +332,9 @@ def _due_messages(settings: Settings, clock: Callable[[], pendulum.DateTime], *,
     along the (status, id) index, so the sent millions are never scanned."""
     for status in RETRYABLE:
         wanted = EmailOutbox.status == status
-        if status == "failed":
-            wanted &= EmailOutbox.attempts < settings.email_max_attempts
+        if status == "failed":  # a message its template could not render has nothing to send
+            wanted &= ((EmailOutbox.attempts < settings.email_max_attempts)
+                       & (EmailOutbox.render_failed == False))  # noqa: E712
         after = 0
         while True:
             batch = list(EmailOutbox.select().where(wanted & (EmailOutbox.id > after))
@@ -421,6 +422,8 @@ def deliver_one(email_id: int, settings: Settings, *, admin_login: str | None = 
         if email.status == "sent":
             raise RuleViolation(f"email #{email_id} was already sent on "
                                 f"{email.sent_at.to_datetime_string()} UTC")
+        if email.render_failed:
+            raise RuleViolation(f"email #{email_id} was never written: {email.last_error}")
         last = _latest_attempts([email.id]).get(email.id)
         if last is not None and last.detail == IN_FLIGHT:
             if clock() - last.at < in_flight_lease(settings):
