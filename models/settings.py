@@ -176,7 +176,8 @@ def _per_cycle(value, _settings):
     cycles = {c.value for c in Cycle if c.months is not None}
     for key, days in value.items():
         if key not in cycles:
-            return f"{str(key)[:20]!r} is not a repeating billing cycle ({', '.join(sorted(cycles))})"
+            return (f"{str(key)[:20]!r} is not a repeating billing cycle "
+                    f"({', '.join(sorted(cycles))})")
         if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650:
             return f"{key}: days must be a whole number from 0 to 3650, not {days!r}"
     return None

@@ -45,7 +45,8 @@ def test_cron_command_never_imports_textual(tmp_path):
         "import sys\n"
         "from tui.cli import main\n"
         f"main(['--db', {url!r}, 'init'])\n"
-        f"rc = main(['--db', {url!r}, 'cron', '--date', '2026-01-01', '--allow-far-date', '--json'])\n"
+        f"rc = main(['--db', {url!r}, 'cron', '--date', '2026-01-01', '--allow-far-date',"
+        " '--json'])\n"
         "assert rc == 0, rc\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
         "print('IMPORTED:' + ','.join(bad))\n"
@@ -95,7 +96,8 @@ def test_a_second_concurrent_cron_exits_at_once(engine, db_url):
         acquired, _ = runlock.acquire(holder=f"{os.uname().nodename}:{holder.pid}")
         assert acquired
         started = time.monotonic()
-        second = run_cli("--db", db_url, "cron", "--date", "2026-01-01", "--allow-far-date", "--json")
+        second = run_cli("--db", db_url, "cron", "--date", "2026-01-01", "--allow-far-date",
+                         "--json")
         assert second.returncode == 3
         assert "a daily run is in progress" in second.stderr
         assert time.monotonic() - started < 10

@@ -241,7 +241,8 @@ FAILURES = [
     ({"status": 500, "body": b'{"error": "disk full"}'}, "HTTP 500 Internal Server Error: disk full"),
     ({"status": 200, "body": b"<html>oops"}, "is not valid JSON"),
     ({"status": 200, "body": b'{"success": false, "error": "no such account"}'}, "no such account"),
-    ({"status": 200, "body": b'{"success": true}', "delay": 1.0}, "no complete reply within 0.3 s (timeout)"),
+    ({"status": 200, "body": b'{"success": true}', "delay": 1.0},
+     "no complete reply within 0.3 s (timeout)"),
 ]
 
 
