@@ -50,7 +50,11 @@ class Workers:
         failures = []
         for number, process in enumerate(self.processes, start=1):
             while process.poll() is None:
-                heartbeat()
+                try:
+                    heartbeat()
+                except BaseException:  # the run stops (lost lock, deadline): so do helpers
+                    self.stop()
+                    raise
                 time.sleep(poll_seconds)
             output = process.stdout.read() if process.stdout else ""
             errors = process.stderr.read() if process.stderr else ""
@@ -61,6 +65,14 @@ class Workers:
                 failures.append({"item": f"billing worker {number}",
                                  "error": f"exited with code {process.returncode}: {last_line}"})
         return failures
+
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+        for process in self.processes:
+            process.wait()
 
 
 def start(count: int, *, database_url: str, run_id: int, today: pendulum.Date,

@@ -14,6 +14,7 @@ database and the settings of the next run.
 import os
 import tomllib
 from dataclasses import dataclass, fields, replace
+from types import SimpleNamespace
 from pathlib import Path
 
 import platformdirs
@@ -21,7 +22,7 @@ import platformdirs
 from models.cycles import DayBasis
 from models.db import redact_url
 from models.errors import ValidationError, ValidationErrors
-from models.settings import SECRET_SETTINGS, Settings
+from models.settings import SECRET_SETTINGS, Settings, setting_problem
 
 APP_NAME = "hostdesk"
 CONFIG_FILE = "hostdesk.toml"
@@ -117,15 +118,11 @@ def _coerce(name: str, default, raw, source: str):
         if isinstance(default, int):
             if isinstance(raw, bool) or (isinstance(raw, float)):
                 raise ValueError("expected a whole number")
-            value = int(str(raw).strip())
-            if value < 0:
-                raise ValueError("must not be negative")
-            return value
+            return int(str(raw).strip())  # the range is checked with the other settings
         if isinstance(default, float):
-            value = float(raw)
-            if not value > 0:
-                raise ValueError("must be positive")
-            return value
+            if isinstance(raw, bool):
+                raise ValueError("expected a number")
+            return float(raw)
         if isinstance(default, tuple):
             items = raw if isinstance(raw, list) else str(raw).split(",")
             return tuple(int(str(i).strip()) for i in items if str(i).strip())
@@ -195,10 +192,23 @@ def load_config(config_path: str | None = None, database_url: str | None = None,
     else:
         secret, sources["secret_key"] = "", "not set"
 
+    errors.extend(_problems(defaults, values, sources))
     if errors:
         raise ValidationErrors(errors)
     settings = replace(defaults, **values)
     return Config(settings, db_url, secret, sources, path)
+
+
+def _problems(defaults: Settings, values: dict, sources: dict) -> list[ValidationError]:
+    """Every configured value `Settings` would refuse, each named with where it came from."""
+    merged = SimpleNamespace(**{f.name: getattr(defaults, f.name) for f in fields(Settings)})
+    vars(merged).update(values)
+    problems = []
+    for name, value in values.items():
+        problem = setting_problem(name, value, merged)
+        if problem:
+            problems.append(ValidationError(f"{name} (from {sources[name]})", problem))
+    return problems
 
 
 def describe(config: Config) -> list[tuple[str, str, str]]:

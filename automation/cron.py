@@ -6,6 +6,7 @@ done for the day, which is what makes a second run the same day add nothing.
 """
 
 import json
+import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -16,7 +17,7 @@ from peewee import OperationalError
 from models import runlock
 from models.clock import Clock
 from models.db import database, database_error_text, is_postgres
-from models.errors import RunInProgress, ValidationError
+from models.errors import RuleViolation, RunInProgress, ValidationError
 from models.schema import CronRun
 from models.settings import Settings
 
@@ -32,6 +33,46 @@ class TaskResult:
         return not self.failures
 
 
+class RunStopped(BaseException):
+    """The run must stop now: its lock is no longer its own, or its deadline passed.
+
+    A BaseException, like KeyboardInterrupt, so no task's `except Exception` swallows it;
+    the transaction in progress rolls back and the run reports what it did and did not do."""
+
+
+HEARTBEAT_SECONDS = 5.0  # the lock is refreshed (and checked) at most this often
+
+
+class _RunGuard:
+    """`ctx.heartbeat()`: cheap enough to call per item. Raises RunStopped when the deadline
+    passed or when the lock, refreshed every few seconds, turns out no longer to be ours."""
+
+    def __init__(self, holder: str | None, deadline_minutes: int,
+                 timer: Callable[[], float] = time.monotonic):
+        self.holder = holder  # None: a dry run, which holds no lock
+        self.minutes = deadline_minutes
+        self.timer = timer
+        self.deadline = timer() + deadline_minutes * 60
+        self._last_beat = timer()
+
+    def __call__(self) -> None:
+        now = self.timer()
+        if now >= self.deadline:
+            raise RunStopped(f"the run's deadline of {self.minutes} minutes "
+                             "(setting run_deadline_minutes) passed")
+        if self.holder is None or now - self._last_beat < HEARTBEAT_SECONDS:
+            return
+        self._last_beat = now
+        try:
+            ours = runlock.heartbeat(holder=self.holder)
+        except OperationalError as exc:
+            raise RunStopped(f"the run lock's heartbeat failed ({database_error_text(exc)})"
+                             ) from exc
+        if not ours:
+            raise RunStopped("the run lock is no longer held by this run (taken over or "
+                             "removed), so it stopped at once: two runs never work side by side")
+
+
 @dataclass
 class RunContext:
     today: pendulum.Date
@@ -43,6 +84,8 @@ class RunContext:
     run_id: int | None = None  # the CronRun row (none in a dry run)
     workers: int = 1  # processes sharing the invoicing (PostgreSQL)
     database_url: str = ""  # for the extra workers to connect to
+    terminations_held: int | None = None  # decided by the termination guard, once per run
+    guard_details: dict = field(default_factory=dict)
 
     @property
     def batch_size(self) -> int:
@@ -56,10 +99,14 @@ class RunReport:
     tasks: dict  # task name -> TaskResult as dict
     started_at: str
     finished_at: str = ""
+    run_id: int | None = None
+    stopped: str = ""  # why the run stopped before its end ("" when it did not)
+    not_run: list = field(default_factory=list)  # tasks the run did not reach
+    held_terminations: int = 0  # terminations waiting for an admin (termination guard)
 
     @property
     def ok(self) -> bool:
-        return all(not t["failures"] for t in self.tasks.values())
+        return not self.stopped and all(not t["failures"] for t in self.tasks.values())
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "ok": self.ok}, indent=2, default=str)
@@ -74,11 +121,14 @@ def _registered_tasks() -> list[tuple[str, Callable[[RunContext], TaskResult]]]:
 
 def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
               send_emails: bool = True, progress=None, workers: int = 1,
-              database_url: str = "") -> RunReport:
+              database_url: str = "", timer: Callable[[], float] = time.monotonic) -> RunReport:
     """Run the daily tasks for `clock.today()`. Raises RunInProgress if another run holds the lock.
 
     `workers` > 1 shares the invoicing among that many processes (PostgreSQL only: SQLite has
-    one writer at a time, so more processes would only wait for each other)."""
+    one writer at a time, so more processes would only wait for each other).
+
+    The run stops at its deadline (`run_deadline_minutes`, measured by `timer`) or as soon as
+    its lock is no longer its own; the report then names the reason and the tasks not run."""
     from models.emails import configure_defaults
 
     _check_workers(workers, database_url)
@@ -94,28 +144,37 @@ def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
                 f"started {current.acquired_at.to_datetime_string() if current else '?'} UTC)"
             )
     run_row = None
+    guard = _RunGuard(None if dry_run else holder, settings.run_deadline_minutes, timer)
     try:
         if not dry_run:
             with database.atomic():
                 run_row = CronRun.create(run_date=today, holder=holder, started_at=started)
         ctx = RunContext(today=today, settings=settings, dry_run=dry_run,
                          send_emails=send_emails, progress=progress or (lambda *a: None),
-                         heartbeat=(lambda: runlock.heartbeat(holder=holder)) if not dry_run
-                         else (lambda: None),
+                         heartbeat=guard,
                          run_id=run_row.id if run_row is not None else None,
                          workers=workers, database_url=database_url)
-        results = {}
+        results, stopped, not_run = {}, "", []
         for name, task in _registered_tasks():
+            if stopped:
+                not_run.append(name)
+                continue
             try:
+                ctx.heartbeat()
                 result = task(ctx)
+            except RunStopped as exc:
+                stopped = str(exc)
+                result = TaskResult(failures=[{"item": name, "error": f"stopped: {exc}"}])
             except Exception as exc:  # a task's crash is reported, the next task still runs
                 result = TaskResult(failures=[{"item": name, "error": f"{type(exc).__name__}: {exc}",
                                                "trace": traceback.format_exc(limit=5)}])
             results[name] = asdict(result)
-            ctx.heartbeat()
         report = RunReport(date=today.isoformat(), dry_run=dry_run, tasks=results,
                            started_at=started.isoformat(),
-                           finished_at=pendulum.now("UTC").isoformat())
+                           finished_at=pendulum.now("UTC").isoformat(),
+                           run_id=run_row.id if run_row is not None else None,
+                           stopped=stopped, not_run=not_run,
+                           held_terminations=ctx.terminations_held or 0)
         if run_row is not None:
             try:
                 with database.atomic():
@@ -139,10 +198,9 @@ def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
     finally:
         if not dry_run:
             try:
-                runlock.release(holder=holder)
+                runlock.release(holder=holder)  # only ever our own row
             except OperationalError:
                 pass  # the next run takes over a lock whose process is gone
-
 
 
 def _check_workers(workers: int, database_url: str) -> None:
@@ -172,6 +230,77 @@ def join_run(settings: Settings, *, send_emails: bool = True) -> tuple[int | Non
                                  send_emails=send_emails)
     return run.id, TaskResult(done=result.invoices, failures=result.failures,
                               details={"lines": result.lines, "amount": str(result.amount)})
+
+
+@dataclass
+class ConfirmResult:
+    run_id: int
+    terminated: list = field(default_factory=list)  # service ids
+    failed: list = field(default_factory=list)  # {"item", "error"}
+    skipped: list = field(default_factory=list)  # {"item", "reason"}: no longer due
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def confirm_terminations(run_id: int, *, admin_login: str, settings: Settings) -> ConfirmResult:
+    """An admin confirms the terminations the termination guard held back in run `run_id`
+    (`hostdesk cron --confirm-terminations RUN_ID`, the automation status screen). Performs
+    exactly those, as of the run's date, skipping any no longer due (paid since, say); each
+    is claimed once, so two admins confirming at once never terminate a service twice."""
+    from automation.provisioning.runner import run_command
+    from models import audit, terminationguard
+    from models.permissions import RUN_DAILY_TASKS, find_admin, require
+
+    require(find_admin(admin_login), RUN_DAILY_TASKS)
+    run = CronRun.get_or_none(CronRun.id == run_id)
+    if run is None:
+        raise ValidationError("run", f"there is no daily run #{run_id}")
+    held = terminationguard.waiting(run_id)
+    if not held:
+        raise ValidationError("run", f"daily run #{run_id} has no terminations waiting for "
+                                     "confirmation")
+    holder = runlock.this_holder()
+    acquired, current = runlock.acquire(holder=holder)
+    if not acquired:
+        raise RunInProgress(f"a daily run is in progress ({current.holder if current else '?'}); "
+                            "confirm its held terminations when it has finished")
+    outcome = ConfirmResult(run_id)
+    clock = Clock(settings.timezone, run.run_date)
+    try:
+        for row in held:
+            if not terminationguard.claim(row.id, admin_login):
+                continue  # another admin is confirming this one
+            item = f"service #{row.service_id}"
+            if not terminationguard.still_due(row, run.run_date, settings):
+                terminationguard.finish(row.id, "skipped", "no longer due for termination")
+                outcome.skipped.append({"item": item, "reason": "no longer due for termination"})
+                continue
+            try:
+                result = run_command(row.service_id, "terminate", admin_login=admin_login,
+                                     clock=clock, settings=settings, source="cron")
+            except (RuleViolation, ValidationError) as exc:
+                terminationguard.finish(row.id, "failed", str(exc))
+                outcome.failed.append({"item": item, "error": str(exc)})
+                continue
+            terminationguard.finish(row.id, "done" if result.success else "failed",
+                                    result.message)
+            if result.success:
+                outcome.terminated.append(row.service_id)
+            else:
+                outcome.failed.append({"item": item, "error": result.message})
+            runlock.heartbeat(holder=holder)
+        with database.atomic():
+            audit.record(admin_login, "cron.confirm_terminations", "cron_run", run_id,
+                         description=f"confirmed the held terminations of daily run #{run_id}: "
+                                     f"{len(outcome.terminated)} terminated, "
+                                     f"{len(outcome.failed)} failed, "
+                                     f"{len(outcome.skipped)} no longer due",
+                         after={"terminated": outcome.terminated})
+    finally:
+        runlock.release(holder=holder)
+    return outcome
 
 
 def last_runs(limit: int = 20) -> list[CronRun]:

@@ -7,7 +7,7 @@ runner, so a failure lands in the module queue with its error instead of stoppin
 import pendulum
 
 from automation.cron import RunContext, TaskResult
-from models import cancellations, overdue, renewals, runlock
+from models import cancellations, overdue, renewals, runlock, terminationguard
 from models.clock import Clock
 from models.db import few_checkpoints
 from models.errors import HostdeskError
@@ -88,18 +88,21 @@ def _run_module(ctx: RunContext, service_id: int, command: str, **arguments):
     return result.success, result.message
 
 
-def _for_each(ctx: RunContext, select, act, label: str) -> TaskResult:
-    """Page through `select(after_id=, limit=)` ids and `act` on each (or count, in a dry run)."""
+def _for_each(ctx: RunContext, select, act, label: str, skip=None) -> TaskResult:
+    """Page through `select(after_id=, limit=)` ids and `act` on each (or count, in a dry run),
+    leaving out the ids `skip(page)` returns."""
     outcome = TaskResult()
     after, seen = 0, set()
     while True:
         ids = select(after_id=after, limit=ctx.batch_size)
         if not ids:
             return outcome
+        skipped = skip(ids) if skip is not None else set()
         for item_id in ids:
-            if item_id in seen:
+            if item_id in seen or item_id in skipped:
                 continue
             seen.add(item_id)
+            ctx.heartbeat()  # stops the run at once when its lock or its time is gone
             if ctx.dry_run:
                 outcome.done += 1
                 continue
@@ -149,16 +152,47 @@ def suspend_overdue(ctx: RunContext) -> TaskResult:
                      "service")
 
 
+def _terminations_held(ctx: RunContext) -> TaskResult | None:
+    """The termination guard (rules §11), checked once per run before its first termination:
+    too many terminations are held back for an admin to confirm, and none is done."""
+    if ctx.terminations_held is None:
+        plan = terminationguard.plan(ctx.today, ctx.settings)
+        ctx.terminations_held = 0
+        if terminationguard.exceeds(plan.count, plan.live, ctx.settings):
+            ctx.terminations_held = plan.count
+            ctx.guard_details = {"held": plan.count, "live_services": plan.live,
+                                 "why": terminationguard.why(plan, ctx.settings)}
+            if ctx.dry_run:
+                ctx.guard_details["note"] = "dry run: a real run would hold these"
+            else:
+                alerted = terminationguard.hold(ctx.run_id, plan, ctx.settings)
+                ctx.guard_details.update(
+                    admins_alerted=alerted,
+                    confirm=terminationguard.confirm_command(ctx.run_id))
+    if not ctx.terminations_held:
+        return None
+    return TaskResult(details=dict(ctx.guard_details))
+
+
 def terminate_overdue(ctx: RunContext) -> TaskResult:
+    held = _terminations_held(ctx)
+    if held is not None:
+        return held
     return _for_each(ctx, lambda **page: overdue.services_to_terminate(ctx.today, ctx.settings, **page),
-                     lambda sid: _run_module(ctx, sid, "terminate"), "service")
+                     lambda sid: _run_module(ctx, sid, "terminate"), "service",
+                     skip=terminationguard.held_among)
 
 
 def terminate_fixed_term(ctx: RunContext) -> TaskResult:
+    held = _terminations_held(ctx)
+    if held is not None:
+        return held
+
     def select(after_id, limit):
         return [s.id for s in cancellations.due_fixed_term(ctx.today, after_id=after_id, limit=limit)]
 
-    return _for_each(ctx, select, lambda sid: _run_module(ctx, sid, "terminate"), "service")
+    return _for_each(ctx, select, lambda sid: _run_module(ctx, sid, "terminate"), "service",
+                     skip=terminationguard.held_among)
 
 
 def retry_module_queue(ctx: RunContext) -> TaskResult:

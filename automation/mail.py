@@ -47,14 +47,16 @@ import pendulum
 from peewee import fn
 
 from automation.cron import RunContext, TaskResult
+from automation.deadline import Deadline
 from models import audit, secrets
 from models.db import connection, database, is_postgres, with_retry
 from models.emails import SECRET_BODY_REMOVED
 from models.errors import RuleViolation, ValidationError
+from models.parsing import clean_outside_text
 from models.schema import EmailLog, EmailOutbox
+from models.settings import SMTP_SECURITY_MODES as SECURITY_MODES
 from models.settings import Settings
 
-SECURITY_MODES = ("none", "starttls", "tls")
 RETRYABLE = ("queued", "failed")
 IN_FLIGHT = "in flight: no result recorded yet"
 ABANDONED = ("no result recorded: the deliverer stopped during this attempt, so the message "
@@ -111,6 +113,11 @@ def message_id(email: EmailOutbox, settings: Settings) -> str:
 
 
 def _describe(exc: BaseException) -> str:
+    """What went wrong, in one clean line: a server's reply may hold escape sequences."""
+    return clean_outside_text(_explain(exc))
+
+
+def _explain(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return "; ".join(f"{rcpt} refused: {code} {_text(msg)}"
                          for rcpt, (code, msg) in exc.recipients.items())
@@ -127,8 +134,31 @@ def _text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+class _WatchedSMTP(smtplib.SMTP):
+    """smtplib.SMTP whose sockets a `Deadline` watches."""
+
+    def __init__(self, deadline: Deadline, *args, **kwargs):
+        self._deadline = deadline
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        return self._deadline.adopt(super()._get_socket(host, port, timeout))
+
+
+class _WatchedSMTPSSL(smtplib.SMTP_SSL):
+    def __init__(self, deadline: Deadline, *args, **kwargs):
+        self._deadline = deadline
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        return self._deadline.adopt(super()._get_socket(host, port, timeout))
+
+
 class SmtpSession:
-    """One SMTP connection, opened on first use and reused for the messages that follow."""
+    """One SMTP connection, opened on first use and reused for the messages that follow.
+
+    `smtp_timeout` bounds each step as a whole (connecting with its greeting, STARTTLS and
+    login; then each message), not each read: a server that drips its replies is cut off."""
 
     def __init__(self, settings: Settings):
         if settings.smtp_security not in SECURITY_MODES:
@@ -136,20 +166,27 @@ class SmtpSession:
                                                    f"{', '.join(SECURITY_MODES)}")
         self.settings = settings
         self._smtp = None
+        self._deadline = Deadline()
 
     @property
     def where(self) -> str:
         s = self.settings
         return f"{s.smtp_host}:{s.smtp_port} ({s.smtp_security})"
 
+    def _timed_out(self) -> str:
+        return f"no complete reply within {self.settings.smtp_timeout:g} s (timeout)"
+
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        self._deadline.arm(s.smtp_timeout)
         try:
             if s.smtp_security == "tls":
-                smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout,
-                                        context=ssl.create_default_context())
+                smtp = _WatchedSMTPSSL(self._deadline, s.smtp_host, s.smtp_port,
+                                       timeout=s.smtp_timeout,
+                                       context=ssl.create_default_context())
             else:
-                smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+                smtp = _WatchedSMTP(self._deadline, s.smtp_host, s.smtp_port,
+                                    timeout=s.smtp_timeout)
             try:
                 smtp.ehlo()
                 if s.smtp_security == "starttls":
@@ -161,27 +198,39 @@ class SmtpSession:
                 smtp.close()
                 raise
         except (OSError, smtplib.SMTPException) as exc:
-            raise ServerUnavailable(f"SMTP server {self.where}: {_describe(exc)}") from exc
+            problem = self._timed_out() if self._deadline.expired else _describe(exc)
+            self._deadline.close()
+            raise ServerUnavailable(f"SMTP server {self.where}: {problem}") from exc
+        finally:
+            self._deadline.disarm()
         return smtp
 
     def send(self, message: EmailMessage, recipient: str) -> str:
         if self._smtp is None:
             self._smtp = self._connect()
+        self._deadline.arm(self.settings.smtp_timeout)
         try:
             self._smtp.send_message(message, from_addr=self.settings.from_email,
                                     to_addrs=[recipient])
-        except (smtplib.SMTPServerDisconnected, OSError):
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            expired = self._deadline.expired
             self.close()  # the next message reconnects
+            if expired:  # a server this slow would cost a timeout per message: stop here
+                raise ServerUnavailable(f"SMTP server {self.where}: {self._timed_out()}") from exc
             raise
+        finally:
+            self._deadline.disarm()
         return f"accepted by {self.where}"
 
     def close(self) -> None:
         if self._smtp is not None:
+            self._deadline.arm(self.settings.smtp_timeout)  # QUIT is a call too
             try:
                 self._smtp.quit()
             except (OSError, smtplib.SMTPException):
                 self._smtp.close()
             self._smtp = None
+        self._deadline.close()
 
     def __enter__(self):
         return self
@@ -283,8 +332,9 @@ def _due_messages(settings: Settings, clock: Callable[[], pendulum.DateTime], *,
     along the (status, id) index, so the sent millions are never scanned."""
     for status in RETRYABLE:
         wanted = EmailOutbox.status == status
-        if status == "failed":
-            wanted &= EmailOutbox.attempts < settings.email_max_attempts
+        if status == "failed":  # a message its template could not render has nothing to send
+            wanted &= ((EmailOutbox.attempts < settings.email_max_attempts)
+                       & (EmailOutbox.render_failed == False))  # noqa: E712
         after = 0
         while True:
             batch = list(EmailOutbox.select().where(wanted & (EmailOutbox.id > after))
@@ -372,6 +422,8 @@ def deliver_one(email_id: int, settings: Settings, *, admin_login: str | None = 
         if email.status == "sent":
             raise RuleViolation(f"email #{email_id} was already sent on "
                                 f"{email.sent_at.to_datetime_string()} UTC")
+        if email.render_failed:
+            raise RuleViolation(f"email #{email_id} was never written: {email.last_error}")
         last = _latest_attempts([email.id]).get(email.id)
         if last is not None and last.detail == IN_FLIGHT:
             if clock() - last.at < in_flight_lease(settings):

@@ -18,7 +18,9 @@ same name. A new template must be named after the default it extends
 (`welcome_vps_gold` extends `welcome_vps`): it gets that default's variables.
 """
 
+import contextvars
 import re
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -36,6 +38,7 @@ from models.cycles import Cycle
 from models.db import database, insert_rows
 from models.errors import StaleRecordError, ValidationError
 from models.money import format_money
+from models.permissions import MANAGE_CATALOG, require_login
 from models.schema import (
     CancellationRequest,
     Client,
@@ -280,6 +283,47 @@ WELCOME_BY_PRODUCT_TYPE = {kind: f"welcome_{kind}" for kind in
 
 _NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,99}$")
 _MAX_REPEAT = 100_000  # longest string/list a template may build with * or **
+# What one email may cost to render: an admin's template runs in the daily run, thousands of
+# times, so a loop that never ends or a body of gigabytes must fail that email, not the run.
+RENDER_SECONDS = 2.0
+RENDER_MAX_CHARS = 1_000_000
+RENDER_MAX_ITERATIONS = 100_000  # loop steps, all loops of one email together
+TEMPLATE_MAX_CHARS = 100_000  # a template's own text
+
+
+class _OverBudget(TemplateError):
+    pass
+
+
+class _Budget:
+    __slots__ = ("deadline", "iterations")
+
+    def __init__(self):
+        self.deadline = time.monotonic() + RENDER_SECONDS
+        self.iterations = 0
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise _OverBudget(f"it took longer than {RENDER_SECONDS:g} s to render")
+
+    def step(self) -> None:
+        self.iterations += 1
+        if self.iterations > RENDER_MAX_ITERATIONS:
+            raise _OverBudget(f"its loops ran more than {RENDER_MAX_ITERATIONS} times")
+        if not self.iterations % 256:
+            self.check_time()
+
+
+_budget: contextvars.ContextVar = contextvars.ContextVar("template_budget", default=None)
+
+
+def _budgeted(iterable):
+    """Every `{% for %}` loops through this (see `_Sandbox._parse`)."""
+    budget = _budget.get()
+    for item in iterable:
+        if budget is not None:
+            budget.step()
+        yield item
 
 
 class _Vars(dict):
@@ -319,6 +363,20 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 raise SecurityError("the result of * would be too large")
         return super().call_binop(context, operator, left, right)
 
+    def call(self, __context, __obj, *args, **kwargs):
+        budget = _budget.get()
+        if budget is not None:
+            budget.check_time()  # a macro calling itself, a filter on a huge value...
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def _parse(self, source, name, filename):
+        """The template's tree, with every loop's iterable passed through the budget."""
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, "hostdesk_budgeted", [], [], None, None,
+                                     lineno=loop.lineno)
+        return tree
+
     def getattr(self, obj, attribute):
         # `invoice.total` on a context value is its key: a _Vars holds only values the
         # context already checked, so the sandbox's attribute probe (an exception per
@@ -333,6 +391,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
 _env = _Sandbox(autoescape=False, undefined=_NamedUndefined, trim_blocks=True,
                 lstrip_blocks=True, keep_trailing_newline=True)
+_env.filters["hostdesk_budgeted"] = _budgeted
 
 
 @lru_cache(maxsize=512)
@@ -344,16 +403,31 @@ def _compiled(source: str):
 
 
 def _render_compiled(compiled, context: dict) -> str:
-    """`template.render(context)`, with the globals merged once per template."""
+    """`template.render(context)`, with the globals merged once per template, within the
+    render budget (time, size, loop steps)."""
     template, globals_ = compiled
     context = template.new_context({**globals_, **context}, shared=True)
-    return _env.concat(template.root_render_func(context))
+    budget = _Budget()
+    token = _budget.set(budget)
+    try:
+        pieces, size = [], 0
+        for piece in template.root_render_func(context):
+            size += len(piece)
+            if size > RENDER_MAX_CHARS:
+                raise _OverBudget(f"it renders more than {RENDER_MAX_CHARS} characters")
+            pieces.append(piece)
+            budget.check_time()
+        return _env.concat(pieces)
+    finally:
+        _budget.reset(token)
 
 
 @lru_cache(maxsize=512)
 def _source_problem(source: str) -> str | None:
     """What is wrong with template text, or None. Refuses at save time what the sandbox
     would refuse at render time, even in a branch a sample context does not reach."""
+    if len(source) > TEMPLATE_MAX_CHARS:
+        return f" is longer than {TEMPLATE_MAX_CHARS} characters"
     try:
         tree = _env.parse(source)
     except TemplateSyntaxError as exc:
@@ -395,6 +469,13 @@ def _render_part(source: str, context: dict, part: str, template: str) -> str:
     except TemplateSyntaxError as exc:
         raise ValidationError(
             part, f"email template '{template}', line {exc.lineno}: {exc.message}") from None
+    except _OverBudget as exc:
+        raise ValidationError(part, f"email template '{template}' is too costly: {exc}") from None
+    except RecursionError:
+        raise ValidationError(part, f"email template '{template}' calls itself without end "
+                                    "(recursion)") from None
+    except MemoryError:
+        raise ValidationError(part, f"email template '{template}' needs too much memory") from None
     except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
         raise ValidationError(part, f"email template '{template}' failed: {exc}") from None
 
@@ -744,7 +825,9 @@ def _validate_name(name: str) -> str:
 def save_template(name: str, subject: str, body: str, admin_login: str,
                   expected_version: int) -> TemplateInfo:
     """Save an admin's version of a template. `expected_version` is the version the admin
-    opened (0 for a default never edited); if someone saved since, StaleRecordError."""
+    opened (0 for a default never edited); if someone saved since, StaleRecordError.
+    Needs "manage catalog": a template is sent to every client."""
+    require_login(admin_login, MANAGE_CATALOG)
     name = _validate_name(name)
     subject = (subject or "").strip()
     if not subject:
@@ -789,6 +872,7 @@ def save_template(name: str, subject: str, body: str, admin_login: str,
 
 def reset_template(name: str, admin_login: str, expected_version: int) -> TemplateInfo | None:
     """Drop the admin's version: the default applies again (an extension is deleted)."""
+    require_login(admin_login, MANAGE_CATALOG)
     with database.atomic():
         stored = EmailTemplate.get_or_none(EmailTemplate.name == name)
         if stored is None or stored.version != expected_version:
@@ -829,11 +913,36 @@ def queue_email(template: str, *, to: str, context: dict, client_id: int | None 
     Raises ValidationError when the address is not one or the template cannot be rendered
     with `context` (the message names the template and the variable)."""
     to = check_address(to)
-    subject, body = render(template, context)
+    try:
+        subject, body = render(template, context)
+    except ValidationError as exc:
+        if exc.field not in _TEMPLATE_PARTS:
+            raise
+        _log_unrenderable(template, 1, exc, client_id)
+        return EmailOutbox.create(**_unrenderable(template, exc), to_address=to,
+                                  client=client_id, related_type=related_type,
+                                  related_id=related_id)
     body, encrypted = _stored_body(body, context)
     return EmailOutbox.create(to_address=to, subject=subject, body=body, body_encrypted=encrypted,
                               template=template, client=client_id, related_type=related_type,
                               related_id=related_id)
+
+
+_TEMPLATE_PARTS = ("subject", "body")
+
+
+def _unrenderable(template: str, error: ValidationError) -> dict:
+    """The outbox row of an email its template could not render: failed, with the reason,
+    never sent (the deliverer skips it)."""
+    return dict(subject=f"(not sent: template '{template}' could not be rendered)"[:SUBJECT_MAX],
+                body="", body_encrypted=False, template=template, status="failed",
+                last_error=str(error), render_failed=True)
+
+
+def _log_unrenderable(template: str, count: int, error: ValidationError, client_id=None) -> None:
+    audit.record("system", "email.render_failed", "email_template", None, client_id=client_id,
+                 description=f"{count} email{'s' if count != 1 else ''} from template "
+                             f"'{template}' not sent: {error}")
 
 
 def _stored_body(body: str, context: dict) -> tuple[str, bool]:
@@ -849,22 +958,42 @@ def queue_emails(template: str, messages: list[dict]) -> int:
     template is read and checked once and the outbox rows go in as multi-row INSERTs. Each
     message is a dict of `queue_email`'s keyword arguments."""
     subject, body = template_for(template)
-    for source, part in ((subject, "subject"), (body, "body")):
-        _check_source(source, part, template)
-    rows = []
+    broken = None
+    try:
+        for source, part in ((subject, "subject"), (body, "body")):
+            _check_source(source, part, template)
+    except ValidationError as exc:
+        broken = exc
+    rows, failures = [], []
     now = EmailOutbox.created_at.db_value(pendulum.now("UTC"))
     for message in messages:
         to = check_address(message["to"])
-        rendered_subject, rendered_body = _render_text(
-            template, subject, body, template_context(template, message["context"]))
+        error = broken
+        if error is None:
+            try:
+                rendered_subject, rendered_body = _render_text(
+                    template, subject, body, template_context(template, message["context"]))
+            except ValidationError as exc:
+                if exc.field not in _TEMPLATE_PARTS:
+                    raise
+                error = exc
+        if error is not None:
+            failures.append(error)
+            failed = _unrenderable(template, error)
+            rows.append((to, failed["subject"], "", False, template, message.get("client_id"),
+                         message.get("related_type", ""), message.get("related_id"), "failed",
+                         0, failed["last_error"], now, None, True))
+            continue
         stored_body, encrypted = _stored_body(rendered_body, message["context"])
         rows.append((to, rendered_subject, stored_body, encrypted, template,
                      message.get("client_id"), message.get("related_type", ""),
-                     message.get("related_id"), "queued", 0, "", now, None))
+                     message.get("related_id"), "queued", 0, "", now, None, False))
     insert_rows(EmailOutbox, OUTBOX_COLUMNS, rows)
+    if failures:
+        _log_unrenderable(template, len(failures), failures[0])
     return len(rows)
 
 
 OUTBOX_COLUMNS = ("to_address", "subject", "body", "body_encrypted", "template", "client",
                   "related_type", "related_id", "status", "attempts", "last_error",
-                  "created_at", "sent_at")
+                  "created_at", "sent_at", "render_failed")

@@ -193,3 +193,31 @@ def clean_text(text: str | None, field: str, max_length: int, required: bool = F
     if len(cleaned) > max_length:
         raise ValidationError(field, f"must be at most {max_length} characters (it has {len(cleaned)})")
     return cleaned
+
+
+# Terminal escape sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), other
+# two-byte ESC sequences, and their 8-bit C1 forms.
+_ESCAPES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+                      r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+                      r"|\x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?"
+                      r"|\x1b[ -~]?")
+# What Rich would read as markup: `[bold]`, `[/]`, `[link=...]`, `[@click=...]`, `[#ff0000]`
+# (the same shape Rich's own parser looks for); "[Errno 111]" is not markup and stays.
+_RICH_TAG = re.compile(r"\\*\[[a-z#/@][^\[\]]*?\]")
+OUTSIDE_TEXT_MAX = 2000
+
+
+def clean_outside_text(text, limit: int = OUTSIDE_TEXT_MAX) -> str:
+    """Text from outside hostdesk (a module's reply, a remote server's error) made safe to
+    store, log and show on a terminal: escape sequences, Rich markup, control and bidi
+    characters removed, lines joined, at most `limit` characters."""
+    text = str(text or "")
+    text = _ESCAPES.sub("", text)
+    text = "".join(" " if ch in "\r\n\t\u2028\u2029" else ch for ch in text
+                   if ch in "\r\n\t\u2028\u2029"
+                   or not (unicodedata.category(ch) in ("Cc", "Cs") or ch in _BIDI_CONTROLS))
+    previous = None
+    while previous != text:  # "[[b]b]" leaves "[b]" after one pass
+        previous, text = text, _RICH_TAG.sub("", text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -620,6 +620,8 @@ class EmailOutbox(BaseModel):
     last_error = TextField(default="")
     created_at = UTCDateTimeField(default=utcnow)
     sent_at = UTCDateTimeField(null=True)
+    # The template could not be rendered (0013): `last_error` says why; never sent.
+    render_failed = BooleanField(default=False)
 
     class Meta:
         indexes = (
@@ -671,6 +673,10 @@ class RunLock(BaseModel):
     holder = CharField(max_length=200)
     acquired_at = UTCDateTimeField(default=utcnow)
     heartbeat_at = UTCDateTimeField(default=utcnow)
+    # What proves the holder is gone (0013): its process's start time on its host, and its
+    # PostgreSQL session (refreshed at every heartbeat).
+    process_start = CharField(max_length=50, default="")
+    db_session = IntegerField(null=True)
 
 
 class CronRun(BaseModel):
@@ -707,6 +713,25 @@ class BillingChunk(BaseModel):
         indexes = ((("run", "status", "id"), False),)
 
 
+class HeldTermination(BaseModel):
+    """A termination the termination guard held back (rules §11) until an admin confirms it."""
+
+    KINDS = ("overdue", "fixed_term")
+    STATUSES = ("held", "confirmed", "done", "failed", "skipped")
+
+    run = ForeignKeyField(CronRun, on_delete="CASCADE", index=False)  # (run, service) leads
+    service = ForeignKeyField(Service, on_delete="CASCADE")
+    kind = CharField(max_length=20, constraints=[_choices("kind", KINDS)])
+    status = CharField(max_length=20, default="held", constraints=[_choices("status", STATUSES)])
+    detail = TextField(default="")
+    confirmed_by = CharField(max_length=100, default="")
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("run", "service"), True), (("status", "run"), False))
+
+
 ALL_TABLES = [
     Setting, Admin, ClientGroup, Client, Server, Product, ProductPrice, ProductUpgradePath,
     ConfigOption, ConfigOptionChoice, ConfigOptionPrice, CatalogAddon, CatalogAddonPrice,
@@ -714,4 +739,5 @@ ALL_TABLES = [
     Promotion, PromotionProduct, Tld, Order, Service, ServiceAddon, Domain, ServiceConfigOption,
     Invoice, InvoiceLine, Payment, CreditEntry, Upgrade, CancellationRequest, ModuleJob,
     EmailOutbox, EmailLog, ActivityLog, RunLock, CronRun, EmailTemplate, BillingChunk,
+    HeldTermination,
 ]

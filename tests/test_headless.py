@@ -45,7 +45,8 @@ def test_cron_command_never_imports_textual(tmp_path):
         "import sys\n"
         "from tui.cli import main\n"
         f"main(['--db', {url!r}, 'init'])\n"
-        f"rc = main(['--db', {url!r}, 'cron', '--date', '2026-01-01', '--json'])\n"
+        f"rc = main(['--db', {url!r}, 'cron', '--date', '2026-01-01', '--allow-far-date',"
+        " '--json'])\n"
         "assert rc == 0, rc\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
         "print('IMPORTED:' + ','.join(bad))\n"
@@ -64,7 +65,7 @@ def test_init_then_cron_prints_a_json_report(tmp_path):
     init = run_cli("--db", url, "init")
     assert init.returncode == 0, init.stderr
     assert "database ready" in init.stdout
-    cron = run_cli("--db", url, "cron", "--date", "2026-01-01", "--json")
+    cron = run_cli("--db", url, "cron", "--date", "2026-01-01", "--allow-far-date", "--json")
     assert cron.returncode == 0, cron.stderr
     report = json.loads(cron.stdout)
     assert report["date"] == "2026-01-01" and report["ok"] is True
@@ -95,7 +96,8 @@ def test_a_second_concurrent_cron_exits_at_once(engine, db_url):
         acquired, _ = runlock.acquire(holder=f"{os.uname().nodename}:{holder.pid}")
         assert acquired
         started = time.monotonic()
-        second = run_cli("--db", db_url, "cron", "--date", "2026-01-01", "--json")
+        second = run_cli("--db", db_url, "cron", "--date", "2026-01-01", "--allow-far-date",
+                         "--json")
         assert second.returncode == 3
         assert "a daily run is in progress" in second.stderr
         assert time.monotonic() - started < 10
@@ -104,7 +106,7 @@ def test_a_second_concurrent_cron_exits_at_once(engine, db_url):
         holder.kill()
         holder.wait()
     # The holder is gone (as after a SIGKILL): its stale lock is taken over.
-    after = run_cli("--db", db_url, "cron", "--date", "2026-01-01", "--json")
+    after = run_cli("--db", db_url, "cron", "--date", "2026-01-01", "--allow-far-date", "--json")
     assert after.returncode == 0, after.stderr
     assert CronRun.select().count() == 1
     db.close()
@@ -140,7 +142,7 @@ def test_missing_secret_key_is_a_clear_startup_error_and_init_creates_one(tmp_pa
     assert init.returncode == 0 and "generated a secret key" in init.stdout
     key_file = tmp_path / "xdg-config" / "hostdesk" / "secret.key"
     assert key_file.stat().st_mode & 0o077 == 0 and len(key_file.read_text().strip()) > 20
-    assert run("--db", url, "cron", "--date", "2026-01-01").returncode == 0
+    assert run("--db", url, "cron", "--date", "2026-01-01", "--allow-far-date").returncode == 0
     key_file.unlink()
-    refused = run("--db", url, "cron", "--date", "2026-01-01")
+    refused = run("--db", url, "cron", "--date", "2026-01-01", "--allow-far-date")
     assert refused.returncode == 2 and "no secret key is configured" in refused.stderr

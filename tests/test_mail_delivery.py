@@ -11,6 +11,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass, replace
 
 import pendulum
@@ -417,3 +418,67 @@ def test_implicit_tls(db, certificate):
         assert server.received[0].message["Message-ID"] == message_id(fresh(row), settings)
     finally:
         server.stop()
+
+
+# --- a total deadline per SMTP call (issue 19, point 1) -------------------------------------
+
+
+class DrippingSmtp:
+    """A loopback 'SMTP server' that greets normally and then answers EHLO one byte every
+    `interval` seconds: each read is quick, the reply never ends in time."""
+
+    def __init__(self, interval: float):
+        self.interval, self.sent = interval, 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.stopped = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+
+    def _talk(self, conn):
+        with conn:
+            try:
+                conn.sendall(b"220 drip.test ESMTP\r\n")
+                conn.recv(1024)  # EHLO
+                for byte in b"250-drip.test\r\n" + b"250-" + b"X" * 200 + b"\r\n250 OK\r\n":
+                    if self.stopped.is_set():
+                        return
+                    conn.sendall(bytes([byte]))
+                    self.sent += 1
+                    time.sleep(self.interval)
+            except OSError:
+                return
+
+    def close(self):
+        self.stopped.set()
+        self.sock.close()
+
+
+def test_a_dripping_smtp_server_is_cut_off_and_the_mail_waits_for_retry(db):
+    drip = DrippingSmtp(interval=0.05)
+    queued = queue(3)
+    settings = Settings(smtp_host="127.0.0.1", smtp_port=drip.port, smtp_timeout=1.0,
+                        from_email="billing@acme.test")
+    try:
+        started = time.monotonic()
+        result = deliver_outbox(settings, now=T0)
+        elapsed = time.monotonic() - started
+    finally:
+        drip.close()
+    assert elapsed < 2.0, elapsed  # per-read timeouts alone: ~11 s per connection attempt
+    assert (result.sent, result.failed) == (0, 1)
+    first = fresh(queued[0])
+    assert first.status == "failed" and first.attempts == 1
+    assert first.last_error == (f"SMTP server 127.0.0.1:{drip.port} (none): no complete reply "
+                                "within 1 s (timeout)")
+    # the server is treated as unreachable: the other messages wait, untouched, for a retry
+    assert [fresh(row).status for row in queued[1:]] == ["queued", "queued"]
+    assert result.errors[-1][1].startswith("stopped: the SMTP server could not be reached")

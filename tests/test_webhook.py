@@ -1,5 +1,6 @@
 """The webhook module against a real HTTP endpoint on loopback (rules §8)."""
 
+import base64
 import datetime
 import hashlib
 import hmac
@@ -135,13 +136,17 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/hook"
 
 
-def expected_signature(timestamp: str, body: bytes, secret: str = SECRET) -> str:
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+def expected_signature(request: dict, key: bytes = SECRET.encode()) -> str:
+    """Standard Webhooks: v1,base64(HMAC-SHA256(key, "<id>.<timestamp>.<body>"))."""
+    headers = request["headers"]
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + request["body"]
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
 def webhook_service(url, status="pending", timeout=None, server_name="web1"):
     settings = {"url": url, "secret": secrets.encrypt(SECRET)}  # stored encrypted
+    if url.startswith("http://"):
+        settings["allow_insecure_http"] = True  # the loopback test endpoint has no TLS
     if timeout is not None:
         settings["timeout"] = timeout
     server = make_server(module="webhook", settings=settings, name=server_name)
@@ -155,6 +160,8 @@ def run(service, command, **arguments):
 
 def params_for(settings: dict, module_settings: dict | None = None) -> ServiceParams:
     """A service as the runner would describe it, for the tests that need no database."""
+    if str(settings.get("url", "")).startswith("http://") and "allow_insecure_http" not in settings:
+        settings = {**settings, "allow_insecure_http": "true"}
     return ServiceParams(
         service_id=7, status="active", client=ClientInfo(3, "Ada Lovelace", "ada@example.com"),
         product=ProductInfo(2, "Starter", "shared", "webhook"),
@@ -192,10 +199,11 @@ def test_create_posts_a_signed_payload_and_activates_on_success(alice, endpoint)
     assert sent["server"] == {"id": service.server_id, "name": "web1",
                               "hostname": "web1.example.net", "ip_address": "192.0.2.10"}
     assert SECRET not in request["body"].decode()  # settings never travel
-    timestamp = request["headers"]["X-Hostdesk-Timestamp"]
+    timestamp = request["headers"]["webhook-timestamp"]
     assert before <= int(timestamp) <= time.time() + 1
-    assert request["headers"]["X-Hostdesk-Signature"] == expected_signature(timestamp,
-                                                                            request["body"])
+    assert request["headers"]["webhook-id"].startswith("msg_")
+    assert request["headers"]["webhook-signature"] == expected_signature(request)
+    assert webhook.verify(SECRET, request["headers"], request["body"], now=time.time())
     assert [e.template for e in emails_sent()] == ["welcome_shared"]
 
 
@@ -205,32 +213,117 @@ def test_suspend_sends_the_reason(alice, endpoint):
     result = run(service, "suspend", reason="Abuse report #12")
     assert (result.success, result.message) == (True, "OK")
     assert endpoint.last_payload()["params"] == {"reason": "Abuse report #12"}
+    assert "password" not in endpoint.last_payload()["service"]  # only create/change password
     assert reload(service).status == "suspended"
 
 
 def test_the_products_settings_override_the_servers(alice, endpoint):
-    server = make_server(module="webhook", settings={"url": closed_port_url(), "secret": "old"})
+    server = make_server(module="webhook", settings={"url": closed_port_url(), "secret": "old",
+                                                     "allow_insecure_http": True})
     product = make_product(module="webhook", server=server,
                            settings={"url": endpoint.url, "secret": SECRET, "timeout": ""})
     service = make_service(product=product)
     assert run(service, "create").success
-    request = endpoint.requests[0]
-    timestamp = request["headers"]["X-Hostdesk-Timestamp"]
-    assert request["headers"]["X-Hostdesk-Signature"] == expected_signature(timestamp,
-                                                                            request["body"])
+    assert endpoint.requests[0]["headers"]["webhook-signature"] == expected_signature(
+        endpoint.requests[0])
 
 
-def test_the_signature_binds_the_timestamp_so_a_replay_is_detectable(endpoint):
+def test_the_signature_binds_id_timestamp_and_body_so_a_replay_is_detectable(endpoint):
     module = WebhookModule(now=lambda: 1_800_000_000)
     module.create(params_for({"url": endpoint.url, "secret": SECRET}))
     request = endpoint.requests[0]
-    body, signature = request["body"], request["headers"]["X-Hostdesk-Signature"]
-    assert request["headers"]["X-Hostdesk-Timestamp"] == "1800000000"
-    assert webhook.verify(SECRET, "1800000000", body, signature, now=1_800_000_100)
-    assert not webhook.verify(SECRET, "1800000000", body, signature, now=1_800_000_301)
-    assert not webhook.verify(SECRET, "1800000200", body, signature, now=1_800_000_200)
-    assert not webhook.verify(SECRET, "1800000000", body + b" ", signature, now=1_800_000_000)
-    assert not webhook.verify("other", "1800000000", body, signature, now=1_800_000_000)
+    body, headers = request["body"], request["headers"]
+    assert headers["webhook-timestamp"] == "1800000000"
+    assert webhook.verify(SECRET, headers, body, now=1_800_000_100)
+    assert not webhook.verify(SECRET, headers, body, now=1_800_000_301)
+    assert not webhook.verify(SECRET, {**headers, "webhook-timestamp": "1800000200"}, body,
+                              now=1_800_000_200)
+    assert not webhook.verify(SECRET, {**headers, "webhook-id": "msg_other"}, body,
+                              now=1_800_000_000)
+    assert not webhook.verify(SECRET, headers, body + b" ", now=1_800_000_000)
+    assert not webhook.verify("other", headers, body, now=1_800_000_000)
+    # several signatures (a receiver rotating secrets): one match is enough
+    both = {**headers, "webhook-signature": "v1,AAAA " + headers["webhook-signature"]}
+    assert webhook.verify(SECRET, both, body, now=1_800_000_000)
+
+
+@pytest.mark.parametrize("headers", [
+    {}, {"webhook-id": "msg_1"}, {"webhook-id": "msg_1", "webhook-timestamp": "soon",
+                                  "webhook-signature": "v1,AAAA"},
+    {"webhook-id": "msg_1", "webhook-timestamp": "1800000000", "webhook-signature": ""},
+    {"webhook-id": "msg_1", "webhook-timestamp": "1800000000",
+     "webhook-signature": "v1,\u00e9\u0000"},
+    {"webhook-id": None, "webhook-timestamp": None, "webhook-signature": None},
+    {"webhook-id": "msg_1", "webhook-timestamp": "9" * 400, "webhook-signature": "v1,x"},
+    None, "not headers at all",
+])
+def test_verify_never_raises_on_missing_or_garbled_headers(headers):
+    assert webhook.verify(SECRET, headers, b"{}", now=1_800_000_000) is False
+    assert webhook.verify(SECRET, {"webhook-id": "msg_1", "webhook-timestamp": "1800000000",
+                                   "webhook-signature": "v1,x"}, None, now=1_800_000_000) is False
+
+
+def test_a_standard_webhooks_whsec_secret_is_the_base64_key(endpoint):
+    key = b"\x01\x02 raw key bytes \xff"
+    secret = "whsec_" + base64.b64encode(key).decode()
+    result = WebhookModule().create(params_for({"url": endpoint.url, "secret": secret}))
+    assert result.success
+    request = endpoint.requests[0]
+    assert request["headers"]["webhook-signature"] == expected_signature(request, key)
+    assert webhook.verify(secret, request["headers"], request["body"], now=time.time())
+
+
+def test_password_goes_only_with_create_and_change_password(alice, endpoint):
+    service = webhook_service(endpoint.url, status="active")
+    endpoint.reply(body=b'{"success": true}')
+    for command in ("suspend", "unsuspend", "change_package", "terminate"):
+        run(service, command)
+    sent = [json.loads(r["body"]) for r in endpoint.requests]
+    assert [p["command"] for p in sent] == ["suspend", "unsuspend", "change_package", "terminate"]
+    assert all("password" not in p["service"] for p in sent)
+    assert all(PASSWORD not in r["body"].decode() for r in endpoint.requests)
+    other = webhook_service(endpoint.url, server_name="web2")
+    run(other, "create")
+    assert endpoint.last_payload()["service"]["password"] == PASSWORD
+    run(other, "change_password", new_password="N3w-secret!")
+    assert endpoint.last_payload()["params"] == {"new_password": "N3w-secret!"}
+
+
+def test_http_is_refused_unless_the_server_is_marked_insecure_on_purpose(alice, endpoint):
+    refused = WebhookModule().create(params_for({"url": endpoint.url, "secret": SECRET,
+                                                 "allow_insecure_http": "false"}))
+    assert not refused.success
+    assert refused.message == (f"webhook module: the URL {endpoint.url} is http://: commands "
+                               "carry passwords and must go over https:// (set "
+                               "allow_insecure_http = true only for a trusted network)")
+    assert endpoint.requests == []  # nothing left hostdesk
+    allowed = WebhookModule().create(params_for({"url": endpoint.url, "secret": SECRET,
+                                                 "allow_insecure_http": "true"}))
+    assert allowed.success and len(endpoint.requests) == 1
+
+
+def test_the_webhook_id_is_the_same_on_every_retry_of_a_queued_job(alice, endpoint):
+    from automation.provisioning.runner import retry_job
+    from models.schema import ModuleJob
+
+    service = webhook_service(endpoint.url, status="active")
+    endpoint.reply(500, b"down")
+    first = run_command(service.id, "suspend", admin_login="system", clock=Clock("UTC", TODAY),
+                        settings=SETTINGS, source="cron")
+    assert not first.success
+    [job] = ModuleJob.select()
+    again = run_command(service.id, "suspend", admin_login="system", clock=Clock("UTC", TODAY),
+                        settings=SETTINGS, source="cron")  # the next run selects it again
+    assert not again.success
+    endpoint.reply(body=b'{"success": true}')
+    assert retry_job(job.id, admin_login="alice", clock=Clock("UTC", TODAY),
+                     settings=SETTINGS).success
+    ids = [r["headers"]["webhook-id"] for r in endpoint.requests]
+    assert len(ids) == 3 and len(set(ids)) == 1
+    assert reload(service).status == "suspended"
+    endpoint.reply(body=b'{"success": true}')
+    run(service, "unsuspend")
+    assert endpoint.requests[-1]["headers"]["webhook-id"] != ids[0]  # a new command, a new id
 
 
 # --- failures leave the status unchanged ------------------------------------------------------
@@ -274,7 +367,7 @@ def test_a_slow_endpoint_times_out_with_a_clear_message(alice, endpoint):
 
     assert time.monotonic() - started < 1.2
     assert not result.success
-    assert result.message == f"webhook {endpoint.url}: no reply within 0.3 s (timeout)"
+    assert result.message == f"webhook {endpoint.url}: no complete reply within 0.3 s (timeout)"
     assert reload(service).status == "active"
 
 
@@ -290,12 +383,16 @@ def test_a_closed_port_is_connection_refused(alice):
 @pytest.mark.parametrize("settings, problem", [
     ({"secret": SECRET}, "no URL configured"),
     ({"url": "file:///etc/passwd", "secret": SECRET}, "is not an http:// or https:// address"),
-    ({"url": "http://127.0.0.1:1/x"}, "no secret configured for http://127.0.0.1:1/x"),
-    ({"url": "http://127.0.0.1:1/x", "secret": SECRET, "timeout": "soon"},
+    ({"url": "https://127.0.0.1:1/x"}, "no secret configured for https://127.0.0.1:1/x"),
+    ({"url": "https://127.0.0.1:1/x", "secret": SECRET, "timeout": "soon"},
      "timeout 'soon' is not a number"),
-    ({"url": "http://127.0.0.1:1/x", "secret": SECRET, "timeout": 0}, "must be above 0"),
-    ({"url": "http://127.0.0.1:1/x", "secret": SECRET, "verify_tls": "maybe"},
+    ({"url": "https://127.0.0.1:1/x", "secret": SECRET, "timeout": 0}, "must be above 0"),
+    ({"url": "https://127.0.0.1:1/x", "secret": SECRET, "verify_tls": "maybe"},
      "verify_tls 'maybe' must be true or false"),
+    ({"url": "https://127.0.0.1:1/x", "secret": SECRET, "allow_insecure_http": "perhaps"},
+     "allow_insecure_http 'perhaps' must be true or false"),
+    ({"url": "http://127.0.0.1:1/x", "secret": SECRET, "allow_insecure_http": "no"},
+     "is http://: commands carry passwords"),
 ])
 def test_bad_settings_fail_before_anything_is_sent(settings, problem):
     result = WebhookModule().create(params_for(settings))
@@ -309,9 +406,9 @@ def test_credentials_and_query_strings_stay_out_of_messages():
     refused = WebhookModule().create(params_for({"url": url, "secret": SECRET}))
     assert not refused.success
     assert "token" not in refused.message and "connection refused" in refused.message
-    with_user = WebhookModule().create(params_for({"url": "http://user:pw@127.0.0.1:1/x",
+    with_user = WebhookModule().create(params_for({"url": "https://user:pw@127.0.0.1:1/x",
                                                    "secret": SECRET}))
-    assert with_user.message == ("webhook module: the URL http://127.0.0.1:1/x holds a user "
+    assert with_user.message == ("webhook module: the URL https://127.0.0.1:1/x holds a user "
                                  "name or password; the endpoint authenticates by the signature")
 
 
@@ -330,7 +427,7 @@ def test_an_untrusted_certificate_is_refused_unless_verify_tls_is_off(tls_endpoi
 
 def test_test_connection_posts_the_server_without_a_service(endpoint):
     server = ServerInfo(1, "web1", "web1.example.net", "192.0.2.10",
-                        {"url": endpoint.url, "secret": SECRET})
+                        {"url": endpoint.url, "secret": SECRET, "allow_insecure_http": True})
     endpoint.reply(body=b'{"success": true, "message": "pong"}')
     result = WebhookModule().test_connection(server)
     assert (result.success, result.message) == (True, "pong")
@@ -342,3 +439,129 @@ def test_the_reply_data_is_passed_back(endpoint):
     endpoint.reply(body=b'{"success": true, "message": "ok", "data": {"ip": "192.0.2.99"}}')
     result = WebhookModule().create(params_for({"url": endpoint.url, "secret": SECRET}))
     assert result.data == {"ip": "192.0.2.99"}
+
+
+# --- a total deadline per call (issue 19, point 1) ---------------------------------------------
+
+
+class DripServer:
+    """A loopback server that accepts, reads the request, then answers one byte at a time with
+    `interval` between bytes: every single read is quick, the whole reply takes forever."""
+
+    def __init__(self, reply: bytes, interval: float):
+        self.reply, self.interval = reply, interval
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.bytes_sent = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn):
+        with conn:
+            conn.settimeout(5)
+            try:
+                conn.recv(65536)
+                for byte in self.reply:
+                    if self.stop.is_set():
+                        return
+                    conn.sendall(bytes([byte]))
+                    self.bytes_sent += 1
+                    time.sleep(self.interval)
+            except OSError:
+                return  # the client hung up: the point of the deadline
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+
+
+HTTP_REPLY = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 48\r\n\r\n"
+              + b'{"success": true, "message": "account created"}')
+
+
+def test_a_server_that_drips_its_reply_is_cut_off_at_the_total_deadline(alice):
+    """The review's probe: one byte every 2 s held a `timeout=5` call for over 100 s. Here one
+    byte every 0.2 s (each read well inside the timeout) against a 1 s deadline."""
+    drip = DripServer(HTTP_REPLY, interval=0.2)
+    try:
+        url = f"http://127.0.0.1:{drip.port}/hook"
+        service = webhook_service(url, status="active", timeout=1)
+        started = time.monotonic()
+        result = run_command(service.id, "suspend", admin_login="system",
+                             clock=Clock("UTC", TODAY), settings=SETTINGS, source="cron")
+        elapsed = time.monotonic() - started
+    finally:
+        drip.close()
+    assert elapsed < 2.0, elapsed  # today: len(HTTP_REPLY) * 0.2 s, about 25 s
+    assert 0 < drip.bytes_sent < len(HTTP_REPLY)
+    assert not result.success
+    assert result.message == f"webhook {url}: no complete reply within 1 s (timeout)"
+    assert reload(service).status == "active"
+    from models.schema import ModuleJob
+    [job] = ModuleJob.select()  # queued for the next run's retry, nothing lost
+    assert (job.command, job.status, job.last_error) == ("suspend", "failed", result.message)
+
+
+# --- module replies are cleaned where they enter (issue 19: escapes and markup) ----------------
+
+HOSTILE = ("\x1b]0;owned terminal\x07\x1b[2J\x1b[31m[bold red]disk full[/bold red] "
+           "[link=https://evil.example]details[/link]\x1b[0m\r\nsecond line\x00\u202e")
+
+
+def test_escape_sequences_and_markup_from_a_reply_never_reach_log_queue_or_run_report(
+        alice, endpoint):
+    from automation.cron import run_daily
+    from models.schema import ActivityLog, ModuleJob
+
+    service = webhook_service(endpoint.url, status="active")
+    endpoint.reply(body=json.dumps({"success": False, "error": HOSTILE}).encode())
+
+    manual = run(service, "suspend")
+    cron = run_command(service.id, "suspend", admin_login="system", clock=Clock("UTC", TODAY),
+                       settings=SETTINGS, source="cron")
+
+    clean = "disk full details second line"
+    assert manual.message == cron.message == clean
+    [job] = ModuleJob.select()
+    assert job.last_error == clean
+    for row in ActivityLog.select():
+        assert "\x1b" not in row.description and "[bold" not in row.description
+        assert "\x1b" not in (row.after or "") and "[link" not in (row.after or "")
+    # the next day's run retries the job (same reply): what `hostdesk cron` prints
+    import pendulum
+
+    tomorrow = pendulum.today("UTC").date().add(days=1)  # jobs are retried once a day
+    report = run_daily(SETTINGS, Clock("UTC", tomorrow))
+    errors = [f["error"] for task in report.tasks.values() for f in task["failures"]]
+    assert any(clean in error for error in errors)
+    assert not any("\x1b" in error or "[bold" in error for error in errors)
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("plain text stays", "plain text stays"),
+    ("[Errno 111] Connection refused", "[Errno 111] Connection refused"),  # not markup
+    ("a\x1b[1;31mb\x1b[0mc", "abc"),
+    ("x\x1b]8;;https://evil\x1b\\link\x1b]8;;\x1b\\y", "xlinky"),  # OSC 8 hyperlink
+    ("[[b]b]nested", "nested"),
+    ("\u009b31mC1 form", "C1 form"),
+    ("tab\tand\nnewline", "tab and newline"),
+])
+def test_clean_outside_text(raw, shown):
+    from models.parsing import clean_outside_text
+
+    assert clean_outside_text(raw) == shown
+
+
+def test_clean_outside_text_bounds_the_length():
+    from models.parsing import clean_outside_text
+
+    assert len(clean_outside_text("x" * 100_000)) == 2000

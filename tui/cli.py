@@ -22,6 +22,7 @@ EXIT_NO_DATABASE = EXIT_UNAVAILABLE
 # its imports (the look-ups import neither jinja2 nor cryptography).
 LOOKUP_COMMANDS = frozenset({"client", "service", "invoice"})
 HEADLESS_COMMANDS = LOOKUP_COMMANDS | {"upgrade-request", "payment-received", "cancel-request"}
+FAR_DATE_DAYS = 3  # a --date further from today than this needs --allow-far-date
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     cron.add_argument("--join", action="store_true",
                       help="help the daily run in progress with its invoicing (e.g. from "
                            "another machine), then exit")
+    cron.add_argument("--allow-far-date", action="store_true",
+                      help=f"allow a --date more than {FAR_DATE_DAYS} days from today")
+    cron.add_argument("--confirm-terminations", type=int, metavar="RUN_ID",
+                      help="perform the terminations the termination guard held back in "
+                           "that run (needs 'run daily tasks')")
 
     cancel = sub.add_parser("cancel-request", help="file a cancellation request for a client's "
                                                    "service (headless)")
@@ -282,9 +288,16 @@ def cmd_cron(args, config, account) -> int:
     clock = Clock(config.settings.timezone)
     if args.date is not None:
         try:
-            clock = clock.on(parse_date(args.date, "--date"))
+            day = parse_date(args.date, "--date")
         except Exception as exc:
             return _fail(str(exc))
+        distance = abs((day - clock.today()).days)
+        if distance > FAR_DATE_DAYS and not args.dry_run and not args.allow_far_date:
+            return _fail(f"--date {day.isoformat()} is {distance} days from today "
+                         f"({clock.today().isoformat()}); a run as of that day could suspend "
+                         "and terminate services that are not due. Check the date, try "
+                         "--dry-run, or add --allow-far-date if you mean it")
+        clock = clock.on(day)
     db = _open_database(config)
     from automation.identity import require_daily_run
     from models import keyring
@@ -292,6 +305,8 @@ def cmd_cron(args, config, account) -> int:
     require_daily_run(_identity(args, account), account, config.database_url)
     if not args.dry_run:
         keyring.adopt_key()
+    if args.confirm_terminations is not None:
+        return _confirm_terminations(args, config, db, account)
     if args.join:
         return _join_run(args, config, db)
     progress = _terminal_progress() if sys.stderr.isatty() and not args.json else None
@@ -308,6 +323,27 @@ def cmd_cron(args, config, account) -> int:
     else:
         _print_summary(report)
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _confirm_terminations(args, config, db, account) -> int:
+    from automation.cron import confirm_terminations
+    from models.errors import RunInProgress
+
+    try:
+        outcome = confirm_terminations(args.confirm_terminations,
+                                       admin_login=_identity(args, account).login,
+                                       settings=config.settings)
+    except RunInProgress as exc:
+        return _fail(str(exc), EXIT_BUSY)
+    finally:
+        db.close()
+    print(f"daily run #{outcome.run_id}: {len(outcome.terminated)} terminated, "
+          f"{len(outcome.failed)} failed, {len(outcome.skipped)} no longer due")
+    for failure in outcome.failed[:20]:
+        print(f"    {failure['item']}: {failure['error']}")
+    for skipped in outcome.skipped[:20]:
+        print(f"    {skipped['item']}: skipped, {skipped['reason']}")
+    return EXIT_OK if outcome.ok else EXIT_FAILED
 
 
 def _join_run(args, config, db) -> int:
@@ -349,6 +385,17 @@ def _print_summary(report) -> None:
         print(f"  {name:<14} {result['done']:>8}  {state}")
         for failure in result["failures"][:20]:
             print(f"      {failure['item']}: {failure['error']}")
+    if report.held_terminations:
+        held = report.tasks.get("terminations", {}).get("details", {})
+        print(f"termination guard: {held.get('why', '')}; nothing was terminated")
+        if held.get("confirm"):
+            print(f"  {held.get('admins_alerted', 0)} admins alerted; to perform them: "
+                  f"{held['confirm']}")
+    if report.stopped:
+        ran = [name for name in report.tasks]
+        print(f"the run stopped early: {report.stopped}")
+        print(f"  tasks run: {', '.join(ran) or 'none'}")
+        print(f"  tasks not run: {', '.join(report.not_run) or 'none'}")
     print("all tasks succeeded" if report.ok else "some tasks failed")
 
 

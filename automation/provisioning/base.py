@@ -86,6 +86,9 @@ class ServiceParams:
     password: str = field(default="", repr=False)
     config_options: dict = field(default_factory=dict)  # option name -> choice name or quantity
     module_settings: dict = field(default_factory=dict, repr=False)  # the product's
+    # The same for every attempt of one command (a queued job's retries included), so a
+    # remote endpoint can recognise a repeat and drop it.
+    delivery_id: str = ""
 
     def public(self) -> dict:
         """The service as sent to a remote endpoint: no module or server settings."""

@@ -7,7 +7,8 @@ module-queue job. The admin's screen and the daily run both come through `run_co
 """
 
 import json
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 
 from peewee import JOIN
 
@@ -34,7 +35,7 @@ from models import audit, lifecycle, modulequeue, secrets
 from models.clock import Clock
 from models.db import connection, database
 from models.errors import RuleViolation, StaleRecordError, ValidationError
-from models.parsing import refuse_control_characters
+from models.parsing import clean_outside_text, refuse_control_characters
 from models.permissions import (
     SERVER_OPERATIONS,
     SYSTEM_LOGIN,
@@ -154,14 +155,17 @@ def check_server_connection(server_id: int, *, admin_login: str) -> CommandResul
 
 
 def _run(service_id: int, command: str, arguments: dict, context: _Context, *,
-         source: str, send_email: bool, queue_failure: bool) -> CommandResult:
+         source: str, send_email: bool, queue_failure: bool,
+         delivery_id: str = "") -> CommandResult:
     service = _load_service(service_id)
     module = registry.get_module(service.product.module)
     available, why = _availability(module, command, service.status)
     if not available:
         raise RuleViolation(f"service #{service_id}: {why}")
     arguments = _checked_arguments(command, arguments)
-    params = _service_params(service, with_password=command in module.password_commands)
+    delivery_id = delivery_id or _open_job_delivery_id(service_id, command) or _new_delivery_id()
+    params = replace(_service_params(service, with_password=command in module.password_commands),
+                     delivery_id=delivery_id)
     result = _call(module, lambda: _invoke(module, command, params, arguments))
     admin_login = context.admin_login
     with database.atomic():
@@ -170,7 +174,7 @@ def _run(service_id: int, command: str, arguments: dict, context: _Context, *,
             result = _apply_success(params, command, arguments, result, context, send_email)
             modulequeue.record_success(service.id, command, admin_login)
         elif queue_failure and command != CHANGE_PASSWORD:  # a password is never queued
-            queued = {**arguments, "send_email": send_email}
+            queued = {**arguments, "send_email": send_email, "delivery_id": delivery_id}
             modulequeue.enqueue_failure(service.id, command, queued, result.message,
                                         source=source, admin_login=admin_login)
     return result
@@ -181,9 +185,30 @@ def _job_executor(context: _Context, *, source: str, send_email: bool = True):
     def execute(job: ModuleJob) -> CommandResult:
         arguments = modulequeue.arguments_of(job)
         wants_email = bool(arguments.pop("send_email", True)) and send_email
+        delivery_id = arguments.pop("delivery_id", "") or _job_delivery_id(job.id)
         return _run(job.service_id, job.command, arguments, context, source=source,
-                    send_email=wants_email, queue_failure=False)
+                    send_email=wants_email, queue_failure=False, delivery_id=delivery_id)
     return execute
+
+
+def _new_delivery_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def _job_delivery_id(job_id: int) -> str:
+    return f"msg_hostdesk_job_{job_id}"  # a job queued before ids were kept
+
+
+def _open_job_delivery_id(service_id: int, command: str) -> str:
+    """A command that failed before and waits in the queue is the same delivery: a new
+    attempt (the daily run selecting the service again) keeps its id."""
+    job = (ModuleJob.select().where((ModuleJob.service == service_id)
+                                    & (ModuleJob.command == command)
+                                    & ModuleJob.status.in_(modulequeue.OPEN))
+           .order_by(ModuleJob.id).first())
+    if job is None:
+        return ""
+    return modulequeue.arguments_of(job).get("delivery_id") or _job_delivery_id(job.id)
 
 
 def _availability(module: ProvisioningModule, command: str, status: str) -> tuple[bool, str]:
@@ -228,16 +253,18 @@ def _invoke(module: ProvisioningModule, command: str, params: ServiceParams,
 
 
 def _call(module: ProvisioningModule, call) -> CommandResult:
-    """The module's answer; a module that crashes or answers nonsense has failed."""
+    """The module's answer, its message cleaned of escape sequences and markup (it goes to
+    the activity log, the module queue, the cron output and toasts); a module that crashes
+    or answers nonsense has failed."""
     try:
         result = call()
     except Exception as exc:  # a third-party module's bug must be a failure, not a crash
-        return CommandResult.failed(f"the {module.display_name} module raised "
-                                    f"{type(exc).__name__}: {exc}")
+        result = CommandResult.failed(f"the {module.display_name} module raised "
+                                      f"{type(exc).__name__}: {exc}")
     if not isinstance(result, CommandResult):
-        return CommandResult.failed(f"the {module.display_name} module returned "
-                                    f"{type(result).__name__}, not a CommandResult")
-    return result
+        result = CommandResult.failed(f"the {module.display_name} module returned "
+                                      f"{type(result).__name__}, not a CommandResult")
+    return replace(result, message=clean_outside_text(result.message))
 
 
 def _apply_success(params: ServiceParams, command: str, arguments: dict,

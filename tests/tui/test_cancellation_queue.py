@@ -80,7 +80,8 @@ async def settle(app, pilot, rounds: int = 3) -> None:
 def hosted(endpoint, domain: str) -> Service:
     """An active service on the webhook module, its addon, its domain and an unpaid invoice."""
     server = make.server(module="webhook", settings=json.dumps(
-        {"url": endpoint.url, "secret": secrets.encrypt(SECRET)}))
+        {"url": endpoint.url, "secret": secrets.encrypt(SECRET),
+         "allow_insecure_http": True}))
     product = make.product(name="Starter", module="webhook", server=server)
     client = make.client(first_name="Ada", last_name="Lovelace")
     service = make.service(client, product, server=server, domain=domain, next_due_date=NDD)

@@ -173,7 +173,14 @@ class ListScreen(HostdeskScreen):
 
 class AutomationScreen(ListScreen):
     HELP = ("The last daily runs (`hostdesk cron`), newest first, with a warning when none "
-            "succeeded in the last 24 hours. Enter shows a run's stored report.")
+            "succeeded in the last 24 hours. Enter shows a run's stored report. When a run "
+            "held terminations back (the termination guard), `T` reviews and confirms them.")
+
+    BINDINGS = [Binding("T", "confirm_terminations", "Confirm held terminations",
+                        id="automation.confirm_terminations")]
+
+    waiting: list = []  # (run, terminations waiting), oldest run first
+    working = False
 
     def compose_above_list(self) -> ComposeResult:
         yield Static("", id="automation-warning", classes="warning-banner -hidden")
@@ -183,18 +190,90 @@ class AutomationScreen(ListScreen):
         self.check_runs()
 
     class RunsChecked(Message):
-        def __init__(self, warning: str | None) -> None:
+        def __init__(self, warning: str | None, waiting: list) -> None:
             super().__init__()
             self.warning = warning
+            self.waiting = waiting
+
+    class Confirmed(Message):
+        def __init__(self, text: str, ok: bool) -> None:
+            super().__init__()
+            self.text, self.ok = text, ok
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="automation-check",
           description="check the daily runs")
     def check_runs(self) -> None:
+        from models.terminationguard import runs_waiting
+
         with connection():
             warning = automation_warning(last_runs(20), self.app.clock.now())
-        self.post_message(self.RunsChecked(warning))
+            waiting = runs_waiting()
+        self.post_message(self.RunsChecked(warning, waiting))
 
     def on_automation_screen_runs_checked(self, message: RunsChecked) -> None:
+        self.waiting = message.waiting
+        lines = [f"⚠ {message.warning}"] if message.warning else []
+        for run, count in message.waiting:
+            lines.append(f"⚠ Daily run #{run.id} ({run.run_date.isoformat()}) held {count} "
+                         "terminations for an admin to confirm: T to review")
         banner = self.query_one("#automation-warning", Static)
-        banner.update(f"⚠ {message.warning}" if message.warning else "")
-        banner.set_class(message.warning is None, "-hidden")
+        banner.update("\n".join(lines))
+        banner.set_class(not lines, "-hidden")
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "confirm_terminations":
+            from models.permissions import RUN_DAILY_TASKS, has_permission
+
+            allowed = has_permission(self.app.admin, RUN_DAILY_TASKS)
+            return True if allowed and self.waiting and not self.working else None
+        return super().check_action(action, parameters)
+
+    def action_confirm_terminations(self) -> None:
+        from tui.widgets.dialogs import TypedConfirmDialog
+
+        if not self.waiting or self.working:
+            return
+        run, count = self.waiting[0]
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.working = True
+                self.refresh_bindings()
+                self._confirm(run.id)
+
+        self.app.push_screen(TypedConfirmDialog(
+            f"Terminate the {count} services held by daily run #{run.id}?",
+            f"The run of {run.run_date.isoformat()} held back {count} terminations because "
+            "there were more than the termination guard allows. Termination removes each "
+            "customer's data from the server; services paid since are skipped.",
+            [str(run.id)], f"terminate the services held by run #{run.id}"), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="automation-confirm",
+          description="confirm held terminations")
+    def _confirm(self, run_id: int) -> None:
+        from automation.cron import confirm_terminations
+
+        app = self.app
+        try:
+            with connection():
+                outcome = confirm_terminations(run_id, admin_login=app.login,
+                                               settings=app.settings)
+        except Exception as exc:  # noqa: BLE001 - said in a dialog
+            self.post_message(self.Confirmed(str(exc), False))
+            return
+        lines = [f"Daily run #{run_id}: {len(outcome.terminated)} terminated, "
+                 f"{len(outcome.failed)} failed, {len(outcome.skipped)} no longer due"]
+        lines += [f"{f['item']}: {f['error']}" for f in outcome.failed[:20]]
+        self.post_message(self.Confirmed("\n".join(lines), outcome.ok))
+
+    def on_automation_screen_confirmed(self, message: Confirmed) -> None:
+        from tui.widgets.dialogs import MessageDialog
+
+        self.working = False
+        if message.ok:
+            self.app.notify(message.text)
+        else:
+            self.app.push_screen(MessageDialog("Held terminations: not everything worked",
+                                               message.text))
+        self.reread()
