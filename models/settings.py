@@ -239,6 +239,7 @@ _CHECKS = {
     "run_deadline_minutes": _whole(1, 24 * 60),
     "terminate_guard_percent": _whole(0, 100),
     "terminate_guard_count": _whole(0, 10_000_000),
+    "payment_methods": _text(1000, required=True),
 }
 
 

@@ -56,7 +56,7 @@ def test_config_show_and_errors_never_print_the_database_password(tmp_path):
     shown = cli("--db", url, "config", "show")
     assert shown.returncode == 0 and PASSWORD not in shown.stdout
     assert "billing:****@127.0.0.1" in shown.stdout
-    down = cli("--db", url, "cron", "--date", "2026-01-01")
+    down = cli("--db", url, "cron", "--date", "2026-01-01", "--allow-far-date")
     assert down.returncode == 5, down.stderr
     line = one_line(down)
     assert line.startswith("hostdesk: database unavailable") and PASSWORD not in line
@@ -64,7 +64,7 @@ def test_config_show_and_errors_never_print_the_database_password(tmp_path):
 
 
 def test_postgres_errors_are_one_line_and_the_urls_options_reach_the_driver(pg_server):
-    missing = cli("--db", pg_server.url("no_such_database"), "cron", "--date", "2026-01-01")
+    missing = cli("--db", pg_server.url("no_such_database"), "cron", "--date", "2026-01-01", "--allow-far-date")
     assert missing.returncode == 5 and "no_such_database" in one_line(missing)
     ssl = cli("--db", pg_server.url("hostdesk_template") + "?sslmode=require", "backup", "x")
     assert ssl.returncode == 5 and "SSL" in one_line(ssl)  # sslmode reached libpq
@@ -106,7 +106,7 @@ def test_a_database_locked_by_another_program_is_unavailable_not_a_crash(tmp_pat
     try:
         assert holder.stdout.readline().strip() == "locked"
         started = time.monotonic()
-        locked = cli("--db", url, "cron", "--date", "2026-01-01", timeout=90)
+        locked = cli("--db", url, "cron", "--date", "2026-01-01", "--allow-far-date", timeout=90)
         assert locked.returncode == 5 and "locked" in one_line(locked)
         assert time.monotonic() - started < 60
     finally:
@@ -120,7 +120,7 @@ def test_a_read_only_database_is_unavailable_not_a_crash(tmp_path):
     path = Path(url[len("sqlite:///"):])
     sqlite3.connect(path).execute("PRAGMA journal_mode=delete").connection.close()
     path.chmod(0o400)
-    result = cli("--db", url, "cron", "--date", "2026-01-01")
+    result = cli("--db", url, "cron", "--date", "2026-01-01", "--allow-far-date")
     assert result.returncode == 5 and "readonly" in one_line(result).replace("read-only", "readonly")
 
 

@@ -117,7 +117,7 @@ def test_resolving_an_identity_never_reads_the_environment(world, monkeypatch):
 def test_cron_runs_as_the_database_owner_or_an_admin_who_may_run_daily_tasks(tmp_path):
     url = f"sqlite:///{tmp_path / 'owned.db'}"
     assert cli(url, "init").returncode == 0
-    cron = ["--db", url, "cron", "--date", "2026-01-01", "--json"]
+    cron = ["--db", url, "cron", "--date", "2026-01-01", "--allow-far-date", "--json"]
     assert main(cron, os_account=INTRUDER) == 4  # not the file's owner, not an admin
     from models.db import bind
 
@@ -131,7 +131,7 @@ def test_cron_runs_as_the_database_owner_or_an_admin_who_may_run_daily_tasks(tmp
     Admin.update(role="full").where(Admin.login == "intruder").execute()
     db.close()
     assert main(cron, os_account=INTRUDER) == 0
-    owner = cli(url, "cron", "--date", "2026-01-02", "--json", env=FORGED)
+    owner = cli(url, "cron", "--date", "2026-01-02", "--allow-far-date", "--json", env=FORGED)
     assert owner.returncode == 0, owner.stderr  # the owner's crontab, whatever LOGNAME says
     db = bind(url)
     assert CronRun.select().count() == 2
