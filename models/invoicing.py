@@ -21,11 +21,11 @@ import pendulum
 from peewee import IntegrityError, fn
 
 from models import audit
-from models.cycles import Cycle, day_before
+from models.cycles import Cycle, DayBasis, day_before, is_anchored, partial_period_charge
 from models.db import database, is_postgres
 from models.emails import queue_email
 from models.errors import RuleViolation, ValidationError
-from models.items import model_for, period_end
+from models.items import cycle_of, model_for, period_end
 from models.lifecycle import NON_PAYMENT_REASON
 from models.modulequeue import withdraw
 from models.money import format_money, sum_money
@@ -501,8 +501,16 @@ def separate_invoices_for(client: Client) -> bool:
     return False
 
 
-def renewal_line_spec(item_type: str, item, start: pendulum.Date, label: str) -> LineSpec:
+def renewal_line_spec(item_type: str, item, start: pendulum.Date, label: str,
+                      basis: DayBasis | str = DayBasis.CALENDAR) -> LineSpec:
+    """The line billing the item's period from `start`: a whole cycle at the recurring amount,
+    or, from a day that is not a due date of its anchor, the days to the next due date
+    prorated (rules §3), never a cycle's price for a shorter period."""
     end = period_end(item_type, item, start)
+    amount = item.recurring_amount
+    if start.day != item.anchor_day and not is_anchored(start, item.anchor_day):
+        amount = partial_period_charge(amount, cycle_of(item_type, item), start, end,
+                                       item.anchor_day, basis)
     return LineSpec(kind=LineKind.RENEWAL, item_type=item_type, item_id=item.id,
-                    period_start=start, period_end=end, amount=item.recurring_amount,
+                    period_start=start, period_end=end, amount=amount,
                     description=f"{label} ({start.isoformat()} - {day_before(end).isoformat()})")

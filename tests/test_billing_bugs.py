@@ -99,7 +99,7 @@ def test_fixed_term_service_is_never_billed_from_its_termination_day(db):
     refused = invoice_selected_items([("service", ends_on_ndd.id)], d(2026, 3, 17), SETTINGS,
                                      admin_login="t").refused
     assert refused == [("service", ends_on_ndd.id,
-                        "its fixed term ends on 2026-03-31; the period from 2026-03-31 is after it")]
+                        "its fixed term ends on 2026-03-31: the period from 2026-03-31 is not part of it")]
     # terminated on its day, it leaves no unpaid invoice behind
     run_daily(SETTINGS, Clock("UTC", d(2026, 3, 31)))
     assert Service.get_by_id(ends_on_ndd.id).status == "terminated"
