@@ -166,8 +166,9 @@ def record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str,
                    today: pendulum.Date | None = None, settings=None) -> PaymentResult:
     """Record a payment; when it covers the total, mark the invoice paid and apply its lines.
 
-    The same gateway transaction (method + reference) recorded twice is refused by a unique
-    index and reported as a duplicate; line effects can never run twice.
+    A payment on an invoice already paid (or refunded) is kept and credited to the client in
+    full. The same gateway transaction (method + reference) recorded twice is refused by a
+    unique index and reported as a duplicate; line effects can never run twice.
     """
     require_login(admin_login, MANAGE_INVOICES)
     return _record_payment(invoice_id, amount, date=date, method=method,
@@ -192,8 +193,9 @@ def _record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str
             if invoice.status == InvoiceStatus.CANCELLED:
                 raise ValidationError("invoice", f"invoice #{invoice.id} is cancelled; "
                                                  "mark it unpaid before recording a payment")
-            if invoice.status in (InvoiceStatus.PAID, InvoiceStatus.REFUNDED):
-                raise ValidationError("invoice", f"invoice #{invoice.id} is already {invoice.status}")
+            # Money received is never refused (rules §5): on a settled invoice it applies no
+            # line again and all of it becomes client credit.
+            settled = invoice.status in (InvoiceStatus.PAID, InvoiceStatus.REFUNDED)
             payment = Payment.create(invoice=invoice.id, amount=amount, date=date,
                                      method=method.strip(), transaction_ref=transaction_ref.strip(),
                                      admin_login=admin_login)
@@ -207,7 +209,17 @@ def _record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str
                          after={"amount": amount, "method": method, "ref": transaction_ref,
                                 "date": date})
             result = PaymentResult(invoice=invoice, payment=payment)
-            if paid_total >= invoice.total:
+            if settled:
+                _add_credit(invoice.client_id, amount,
+                            f"Payment on invoice #{invoice.id}, already {invoice.status}",
+                            invoice.id)
+                result.credited = amount
+                audit.record(admin_login, "client.credit", "client", invoice.client_id,
+                             client_id=invoice.client_id,
+                             description=f"credit {format_money(amount)}: payment on invoice "
+                                         f"#{invoice.id}, which was already {invoice.status}",
+                             after={"credit_added": amount})
+            elif paid_total >= invoice.total:
                 overpaid = paid_total - invoice.total
                 if overpaid > 0:
                     _add_credit(invoice.client_id, overpaid,
