@@ -17,10 +17,18 @@ import pendulum
 from peewee import JOIN, SQL, Field, IntegrityError, NodeList, OperationalError, fn
 
 from models import audit
-from models.billable import EARLY_STATUSES, ServiceTerms, item_refusal, period_refusal, read_terms, terms_of
-from models.cycles import Cycle
+from models.billable import (
+    EARLY_STATUSES,
+    ServiceTerms,
+    item_refusal,
+    period_refusal,
+    read_terms,
+    terms_of,
+)
+from models.cycles import Cycle, day_before
 from models.db import database, database_error_text, ids_in, insert_rows, is_postgres, is_sqlite
 from models.emails import client_vars, invoice_vars, line_vars, queue_emails
+from models.errors import ValidationError
 from models.fields import MoneyField, PendulumDateField
 from models.invoicing import LineSpec, renewal_line_spec
 from models.items import model_for, period_end
@@ -699,3 +707,41 @@ def _early_candidate(item_type: str, item):
 
 def _no_ndd(item) -> str:
     return "has no next due date" if item.next_due_date is None else ""
+
+
+# --- changing a next due date ----------------------------------------------------------------
+
+
+def next_due_date_refusals(item_type: str, items: Iterable, new_ndd) -> dict[int, str]:
+    """Why moving each item's NDD back to `new_ndd` is refused, by item id (items not named
+    may move): a live renewal line of the item covers days from `new_ndd` on, so the periods
+    from the new date would bill those days again (rules §4). Moving forward is always allowed
+    here; the admin cancels the line first to bill the period again."""
+    moving_back = [item.id for item in items
+                   if item.next_due_date is not None and new_ndd < item.next_due_date]
+    refusals = {}
+    for start in range(0, len(moving_back), 500):
+        lines = (InvoiceLine.select(InvoiceLine.item_id, InvoiceLine.period_start,
+                                    InvoiceLine.period_end, InvoiceLine.invoice)
+                 .where((InvoiceLine.item_type == item_type)
+                        & ids_in(InvoiceLine.item_id, moving_back[start:start + 500])
+                        & (InvoiceLine.kind == LineKind.RENEWAL)
+                        & (InvoiceLine.cancelled == False)  # noqa: E712
+                        & (InvoiceLine.period_end.is_null() | (InvoiceLine.period_end > new_ndd)))
+                 .order_by(InvoiceLine.period_start.desc()))
+        for line in lines:  # the earliest such line of each item is kept
+            last = day_before(line.period_end).isoformat() if line.period_end else "…"
+            refusals[line.item_id] = (f"the period {line.period_start.isoformat()} – {last} is "
+                                      f"already invoiced (invoice #{line.invoice_id}); cancel "
+                                      "that line first")
+    return refusals
+
+
+def check_next_due_date_change(item_type: str, item, new_ndd) -> None:
+    """Refuse (ValidationError on `next_due_date`) moving an item's NDD back across a period
+    already invoiced; every path that sets an NDD by hand calls this or its batch form."""
+    if new_ndd is None:
+        return
+    reason = next_due_date_refusals(item_type, [item], new_ndd).get(item.id)
+    if reason:
+        raise ValidationError("next_due_date", reason)
