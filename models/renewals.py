@@ -36,7 +36,6 @@ from models.money import format_money, sum_money
 from models.permissions import GENERATE_DUE_INVOICES, SYSTEM_LOGIN, require_login
 from models.schema import (
     BillingChunk,
-    CancellationRequest,
     Client,
     ClientGroup,
     Domain,

@@ -48,7 +48,7 @@ def lines_of(item):
             .order_by(InvoiceLine.period_start)]
 
 
-def pay_all(item_id, on):
+def pay_everything(on):
     for invoice in Invoice.select().where(Invoice.status == "unpaid"):
         invoicing.record_payment(invoice.id, str(invoice.total - invoice.amount_paid), date=on,
                                  method="card", admin_login="t")
@@ -167,7 +167,7 @@ def test_the_database_refuses_overlapping_live_renewal_periods(db):
 def test_moving_the_ndd_back_across_a_billed_period_is_refused(db, admin):
     service = make.service(next_due_date=d(2026, 1, 1))
     generate_due_invoices(d(2026, 1, 1), SETTINGS, admin_login="t")
-    pay_all(service.id, d(2026, 1, 1))
+    pay_everything(d(2026, 1, 1))
     assert Service.get_by_id(service.id).next_due_date == d(2026, 2, 1)
     reason = ("the period 2026-01-01 – 2026-01-31 is already invoiced (invoice #"
               f"{Invoice.get().id}); cancel that line first")
@@ -220,7 +220,7 @@ def test_standard_mode_after_paying_into_a_moved_anchor_prorates_to_the_anchor(d
     generate_due_invoices(d(2026, 3, 6), SETTINGS, admin_login="t")
     massupdate.apply([service.id], massupdate.parse_mass_change({"next_due_date": "2026-04-01"}),
                      admin, SETTINGS, d(2026, 3, 10))
-    pay_all(service.id, d(2026, 3, 20))  # the paid line moves the NDD to its end, 04-20
+    pay_everything(d(2026, 3, 20))  # the paid line moves the NDD to its end, 04-20
     assert Service.get_by_id(service.id).next_due_date == d(2026, 4, 20)
     generate_due_invoices(d(2026, 4, 18), SETTINGS, admin_login="t")
     assert lines_of(service)[1:] == [(d(2026, 4, 20), d(2026, 5, 1), D("3.67"))]
