@@ -297,3 +297,28 @@ def test_override_grace_follows_the_configured_days(db):
     # 10 − 3 = 7 days after 2026-03-20: the 2026-03-28 run at the earliest
     assert overdue.services_to_terminate(d(2026, 3, 27), settings) == []
     assert overdue.services_to_terminate(d(2026, 3, 28), settings) == [service.id]
+
+
+def test_the_overlap_migration_names_periods_billed_twice_before_it(db):
+    from playhouse.migrations import Runner
+
+    from models.db import MIGRATIONS_DIR
+    from models.errors import RuleViolation
+
+    runner = Runner(db, directory=str(MIGRATIONS_DIR))
+    assert runner.down() == ["0011_no_overlapping_renewals"]
+    service = make.service()
+    invoice = Invoice.create(client=service.client_id, date=d(2026, 1, 1),
+                             due_date=d(2026, 1, 1), payment_method="card")
+    january = _renewal(invoice, service, d(2026, 1, 1), d(2026, 2, 1))
+    moved = _renewal(invoice, service, d(2026, 1, 20), d(2026, 2, 20))  # billed before 0011
+    with pytest.raises(RuleViolation) as refused:
+        runner.up()
+    assert (f"line #{moved.id} (invoice #{invoice.id}, service #{service.id} from 2026-01-20) "
+            f"overlaps line #{january.id}") in str(refused.value)
+    moved.cancelled = True
+    moved.save()
+    assert runner.up() == ["0011_no_overlapping_renewals"]
+    with pytest.raises(peewee.IntegrityError):
+        with db.atomic():
+            _renewal(invoice, service, d(2026, 1, 20), d(2026, 2, 20))
