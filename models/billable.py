@@ -39,7 +39,7 @@ def item_refusal(item_type: str, status: str, terms: ServiceTerms | None,
                  statuses: tuple = ServiceStatus.BILLABLE) -> str:
     """Why a service or addon may not be billed at all ("" when it may)."""
     if status not in statuses:
-        allowed = ", ".join(statuses[:-1]) + " or " + statuses[-1] if len(statuses) > 1 else statuses[0]
+        allowed = " or ".join(filter(None, (", ".join(statuses[:-1]), statuses[-1])))
         return f"is {status}; only {allowed} items can be invoiced"
     terms = terms or NO_TERMS
     owner = "its service " if item_type == ItemType.ADDON else ""
