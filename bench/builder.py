@@ -237,7 +237,24 @@ def _secondary_indexes(db) -> list[tuple[str, str]]:
         f"AND tbl_name IN ({tables})").fetchall()
 
 
+def _overlap_checks(db) -> list[tuple[str, str, str]]:
+    """The overlapping-renewal checks on invoice lines (migration 0011) as (name, drop,
+    create): dropped for the load like the indexes they read, and made again after it."""
+    if is_postgres(db):
+        rows = db.execute_sql("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                              "WHERE contype = 'x' AND conrelid = 'invoice_line'::regclass")
+        return [(name, f'ALTER TABLE invoice_line DROP CONSTRAINT "{name}"',
+                 f'ALTER TABLE invoice_line ADD CONSTRAINT "{name}" {definition}')
+                for name, definition in rows.fetchall()]
+    rows = db.execute_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                          "AND tbl_name = 'invoice_line'")
+    return [(name, f'DROP TRIGGER "{name}"', sql) for name, sql in rows.fetchall()]
+
+
 def _begin_load(db) -> list[tuple[str, str]]:
+    checks = _overlap_checks(db)
+    for _, drop, _ in checks:
+        db.execute_sql(drop)
     indexes = _secondary_indexes(db)
     if is_postgres(db):
         for name, _ in indexes:
@@ -252,7 +269,7 @@ def _begin_load(db) -> list[tuple[str, str]]:
         db.execute_sql("PRAGMA cache_size = -1000000")
         for name, _ in indexes:
             db.execute_sql(f'DROP INDEX "{name}"')
-    return indexes
+    return indexes + [(name, create) for name, _, create in checks]  # checks after indexes
 
 
 def _end_load(db, indexes) -> None:

@@ -181,6 +181,24 @@ def _period_days(start: dt.date, end: dt.date, cycle: Cycle | str, basis: DayBas
     return _days_between(start, end)
 
 
+def is_anchored(d: dt.date, anchor_day: int) -> bool:
+    """Whether `d` is a due date of the anchor: the anchor day, or the last day of a shorter month."""
+    return d.day == anchor_day or d.day == min(anchor_day, calendar.monthrange(d.year, d.month)[1])
+
+
+def next_anchored(d: dt.date, anchor_day: int) -> pendulum.Date:
+    """The first due date of the anchor after `d`."""
+    same_month = add_months_anchored(d, 0, anchor_day)
+    return same_month if same_month > d else add_months_anchored(d, 1, anchor_day)
+
+
+def partial_period_charge(amount: Decimal | int, cycle: Cycle | str, start: dt.date, end: dt.date,
+                          anchor_day: int, basis: DayBasis | str) -> Decimal:
+    """What [start, end) costs when `end` is a due date and `start` is not (a period shorter
+    than a cycle, rules §3): each day at the rate of its billing period, rounded once."""
+    return round_money(exact_prorata_backward(amount, cycle, start, end, anchor_day, basis))
+
+
 def due_for_invoicing(today: dt.date, ndd: dt.date, invoice_days: int) -> bool:
     """Rules §4: a renewal is invoiced once today ≥ NDD − invoice_days."""
     if isinstance(invoice_days, bool) or not isinstance(invoice_days, int) or invoice_days < 0:

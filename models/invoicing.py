@@ -21,11 +21,11 @@ import pendulum
 from peewee import IntegrityError, fn
 
 from models import audit
-from models.cycles import Cycle, day_before
+from models.cycles import Cycle, DayBasis, day_before, is_anchored, partial_period_charge
 from models.db import database, is_postgres
 from models.emails import queue_email
 from models.errors import RuleViolation, ValidationError
-from models.items import model_for, period_end
+from models.items import cycle_of, model_for, period_end
 from models.lifecycle import NON_PAYMENT_REASON
 from models.modulequeue import withdraw
 from models.money import format_money, sum_money
@@ -166,8 +166,9 @@ def record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str,
                    today: pendulum.Date | None = None, settings=None) -> PaymentResult:
     """Record a payment; when it covers the total, mark the invoice paid and apply its lines.
 
-    The same gateway transaction (method + reference) recorded twice is refused by a unique
-    index and reported as a duplicate; line effects can never run twice.
+    A payment on an invoice already paid (or refunded) is kept and credited to the client in
+    full. The same gateway transaction (method + reference) recorded twice is refused by a
+    unique index and reported as a duplicate; line effects can never run twice.
     """
     require_login(admin_login, MANAGE_INVOICES)
     return _record_payment(invoice_id, amount, date=date, method=method,
@@ -192,8 +193,9 @@ def _record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str
             if invoice.status == InvoiceStatus.CANCELLED:
                 raise ValidationError("invoice", f"invoice #{invoice.id} is cancelled; "
                                                  "mark it unpaid before recording a payment")
-            if invoice.status in (InvoiceStatus.PAID, InvoiceStatus.REFUNDED):
-                raise ValidationError("invoice", f"invoice #{invoice.id} is already {invoice.status}")
+            # Money received is never refused (rules §5): on a settled invoice it applies no
+            # line again and all of it becomes client credit.
+            settled = invoice.status in (InvoiceStatus.PAID, InvoiceStatus.REFUNDED)
             payment = Payment.create(invoice=invoice.id, amount=amount, date=date,
                                      method=method.strip(), transaction_ref=transaction_ref.strip(),
                                      admin_login=admin_login)
@@ -207,7 +209,17 @@ def _record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str
                          after={"amount": amount, "method": method, "ref": transaction_ref,
                                 "date": date})
             result = PaymentResult(invoice=invoice, payment=payment)
-            if paid_total >= invoice.total:
+            if settled:
+                _add_credit(invoice.client_id, amount,
+                            f"Payment on invoice #{invoice.id}, already {invoice.status}",
+                            invoice.id)
+                result.credited = amount
+                audit.record(admin_login, "client.credit", "client", invoice.client_id,
+                             client_id=invoice.client_id,
+                             description=f"credit {format_money(amount)}: payment on invoice "
+                                         f"#{invoice.id}, which was already {invoice.status}",
+                             after={"credit_added": amount})
+            elif paid_total >= invoice.total:
                 overpaid = paid_total - invoice.total
                 if overpaid > 0:
                     _add_credit(invoice.client_id, overpaid,
@@ -501,8 +513,16 @@ def separate_invoices_for(client: Client) -> bool:
     return False
 
 
-def renewal_line_spec(item_type: str, item, start: pendulum.Date, label: str) -> LineSpec:
+def renewal_line_spec(item_type: str, item, start: pendulum.Date, label: str,
+                      basis: DayBasis | str = DayBasis.CALENDAR) -> LineSpec:
+    """The line billing the item's period from `start`: a whole cycle at the recurring amount,
+    or, from a day that is not a due date of its anchor, the days to the next due date
+    prorated (rules §3), never a cycle's price for a shorter period."""
     end = period_end(item_type, item, start)
+    amount = item.recurring_amount
+    if start.day != item.anchor_day and not is_anchored(start, item.anchor_day):
+        amount = partial_period_charge(amount, cycle_of(item_type, item), start, end,
+                                       item.anchor_day, basis)
     return LineSpec(kind=LineKind.RENEWAL, item_type=item_type, item_id=item.id,
-                    period_start=start, period_end=end, amount=item.recurring_amount,
+                    period_start=start, period_end=end, amount=amount,
                     description=f"{label} ({start.isoformat()} - {day_before(end).isoformat()})")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pendulum
 
-from models.cycles import Cycle, add_months_anchored
+from models.cycles import Cycle, add_months_anchored, is_anchored, next_anchored
 from models.schema import Domain, ItemType, Service, ServiceAddon
 
 MODELS = {ItemType.SERVICE: Service, ItemType.ADDON: ServiceAddon, ItemType.DOMAIN: Domain}
@@ -33,7 +33,21 @@ _MONTHS = {cycle.value: cycle.months for cycle in Cycle}  # a dict lookup: calle
 
 
 def period_end(item_type: str, item, start: pendulum.Date) -> pendulum.Date:
-    return add_months_anchored(start, cycle_months(item_type, item), item.anchor_day)
+    """The end of the period billed from `start`: one cycle on from a due date of the item's
+    anchor; from any other day (after the admin moved the anchor), the next due date."""
+    if start.day == item.anchor_day or is_anchored(start, item.anchor_day):
+        return add_months_anchored(start, cycle_months(item_type, item), item.anchor_day)
+    return next_anchored(start, item.anchor_day)
+
+
+def cycle_of(item_type: str, item) -> Cycle:
+    """The item's cycle (a domain's from its years)."""
+    if item_type == ItemType.DOMAIN:
+        return _DOMAIN_CYCLES.get(cycle_months(item_type, item), Cycle.ANNUALLY)
+    return Cycle(item.billing_cycle)
+
+
+_DOMAIN_CYCLES = {12: Cycle.ANNUALLY, 24: Cycle.BIENNIALLY, 36: Cycle.TRIENNIALLY}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from models.money import sum_money
 from models.parsing import clean_text, parse_amount, parse_date, parse_override_until
 from models.permissions import MASS_UPDATE, require
 from models.prorata import ProrataPlan, create_prorata_invoices, plan_prorata
-from models.schema import Admin, ProductPrice, Service, ServiceStatus
+from models.renewals import next_due_date_refusals
+from models.schema import Admin, ItemType, ProductPrice, Service, ServiceStatus
 from models.settings import Settings
 
 FIELDS = ("recurring_amount", "billing_cycle", "next_due_date", "status", "payment_method",
@@ -133,6 +134,9 @@ def preview(service_ids: list[int], change: MassChange, settings: Settings) -> P
             priced = {row[0] for row in ProductPrice.select(ProductPrice.product).where(
                 ProductPrice.product.in_({s.product_id for s in services})
                 & (ProductPrice.cycle == new_cycle)).tuples()}
+        ndd_refusals = (next_due_date_refusals(ItemType.SERVICE, services,
+                                               change.values["next_due_date"])
+                        if "next_due_date" in change.values else {})
         found = {s.id for s in services}
         for missing in sorted(set(chunk) - found):
             result.items.append(ItemPreview(missing, 0, f"service #{missing}", {}, {},
@@ -147,6 +151,8 @@ def preview(service_ids: list[int], change: MassChange, settings: Settings) -> P
             elif "next_due_date" in change.values and service.billing_cycle in (
                     Cycle.FREE.value, Cycle.ONE_TIME.value) and new_cycle is None:
                 item.refused = f"a {service.billing_cycle} service has no next due date"
+            elif service.id in ndd_refusals:
+                item.refused = ndd_refusals[service.id]
             result.items.append(item)
     if change.create_prorata_invoice:
         new_ndd = change.values["next_due_date"]

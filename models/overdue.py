@@ -32,9 +32,13 @@ def _services_with_unpaid_line_due_by(cutoff: pendulum.Date):
                    & (InvoiceLine.cancelled == False)))  # noqa: E712
 
 
-def _not_overridden(today: pendulum.Date):
+def _not_overridden(today: pendulum.Date, grace_days: int = 0):
+    """Not exempted by override auto-suspend: off, or its until date passed more than
+    `grace_days` ago (rules §6: suspension the day after, termination only after the usual
+    grace between suspension and termination, so it never follows the exemption at once)."""
     return ((Service.override_suspend == False)  # noqa: E712
-            | (Service.override_suspend_until.is_null(False) & (Service.override_suspend_until < today)))
+            | (Service.override_suspend_until.is_null(False)
+               & (Service.override_suspend_until < today.subtract(days=grace_days))))
 
 
 def _no_pending_job(command: str):
@@ -44,8 +48,9 @@ def _no_pending_job(command: str):
 
 
 def overdue_services(today: pendulum.Date, days: int, statuses: tuple, command: str, *,
-                     after_id: int = 0, limit: int = 500) -> list[int]:
-    """Ids of services with an unpaid line due at least `days` ago, not exempted by override."""
+                     after_id: int = 0, limit: int = 500, override_grace_days: int = 0) -> list[int]:
+    """Ids of services with an unpaid line due at least `days` ago, not exempted by override
+    (nor within `override_grace_days` after its until date)."""
     cutoff = today.subtract(days=days)
     overdue_ids = sorted({item_id for (item_id,) in _services_with_unpaid_line_due_by(cutoff).tuples()
                           if item_id > after_id})
@@ -53,7 +58,8 @@ def overdue_services(today: pendulum.Date, days: int, statuses: tuple, command: 
     for start in range(0, len(overdue_ids), 1000):
         query = (Service.select(Service.id)
                  .where(ids_in(Service.id, overdue_ids[start:start + 1000])
-                        & Service.status.in_(statuses) & _not_overridden(today)
+                        & Service.status.in_(statuses)
+                        & _not_overridden(today, override_grace_days)
                         & _no_pending_job(command))
                  .order_by(Service.id))
         found.extend(row[0] for row in query.tuples())
@@ -72,7 +78,9 @@ def services_to_terminate(today, settings: Settings, **page) -> list[int]:
     if not settings.terminate_enabled:
         return []
     return overdue_services(today, settings.terminate_days,
-                            (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED), "terminate", **page)
+                            (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED), "terminate",
+                            override_grace_days=max(0, settings.terminate_days - settings.suspend_days),
+                            **page)
 
 
 # --- reminders -----------------------------------------------------------------------------

@@ -17,9 +17,18 @@ import pendulum
 from peewee import JOIN, SQL, Field, IntegrityError, NodeList, OperationalError, fn
 
 from models import audit
-from models.cycles import Cycle
+from models.billable import (
+    EARLY_STATUSES,
+    ServiceTerms,
+    item_refusal,
+    period_refusal,
+    read_terms,
+    terms_of,
+)
+from models.cycles import Cycle, day_before
 from models.db import database, database_error_text, ids_in, insert_rows, is_postgres, is_sqlite
 from models.emails import client_vars, invoice_vars, line_vars, queue_emails
+from models.errors import ValidationError
 from models.fields import MoneyField, PendulumDateField
 from models.invoicing import LineSpec, renewal_line_spec
 from models.items import model_for, period_end
@@ -27,7 +36,6 @@ from models.money import format_money, sum_money
 from models.permissions import GENERATE_DUE_INVOICES, SYSTEM_LOGIN, require_login
 from models.schema import (
     BillingChunk,
-    CancellationRequest,
     Client,
     ClientGroup,
     Domain,
@@ -62,6 +70,7 @@ class Candidate:
     cycle_key: str  # for the per-cycle invoice_days setting
     parent_service_id: int | None = None  # addons: the service; domains: matched by name
     domain_name: str = ""
+    terms: ServiceTerms | None = None  # what the (parent) service says about billing
 
 
 @dataclass
@@ -126,7 +135,8 @@ def _domain_query(horizon, client_ids=None):
 # Only the columns billing reads: building a row is cheaper without timestamps and notes.
 SERVICE_COLUMNS = (Service.id, Service.client, Service.payment_method, Service.status,
                    Service.billing_cycle, Service.next_due_date, Service.anchor_day,
-                   Service.recurring_amount, Service.domain, Service.auto_terminate_end_of_cycle)
+                   Service.recurring_amount, Service.domain, Service.auto_terminate_end_of_cycle,
+                   Service.registration_date, Service.product)
 ADDON_COLUMNS = (ServiceAddon.id, ServiceAddon.service, ServiceAddon.name, ServiceAddon.status,
                  ServiceAddon.billing_cycle, ServiceAddon.next_due_date, ServiceAddon.anchor_day,
                  ServiceAddon.recurring_amount)
@@ -136,13 +146,14 @@ DOMAIN_COLUMNS = (Domain.id, Domain.client, Domain.payment_method, Domain.name, 
 
 
 def _due(item, horizon) -> bool:
-    return (item.status in ServiceStatus.BILLABLE and item.billing_cycle not in NON_RECURRING
+    return (item.billing_cycle not in NON_RECURRING
             and item.next_due_date is not None and item.next_due_date <= horizon)
 
 
 ServiceRow = namedtuple("ServiceRow", [c.name for c in SERVICE_COLUMNS] + ["product_name"])
 AddonRow = namedtuple("AddonRow", [c.name for c in ADDON_COLUMNS] + ["client_id_", "payment_method_",
-                                                                    "ending_"])
+                                                                    "ending_", "registered_",
+                                                                    "product_"])
 DomainRow = namedtuple("DomainRow", [c.name for c in DOMAIN_COLUMNS])
 _DATE, _MONEY = PendulumDateField().python_value, MoneyField().python_value
 
@@ -172,33 +183,41 @@ def _candidates(horizon, client_ids) -> list[Candidate]:
 
     Naming status and due date in these queries made SQLite walk the (status, next_due_date)
     index over every due item of the table for each chunk (quadratic at 1M services); the
-    chunk's own rows are few, so the billable test is applied here in Python, after a due
-    date check the planner cannot turn into an index walk (`_due_by`).
+    chunk's own rows are few, so the billable check (`models.billable`) is applied here in
+    Python, after a due date check the planner cannot turn into an index walk (`_due_by`).
     """
-    found = []
     services = (Service.select(*SERVICE_COLUMNS, Product.name.alias("product_name")).join(Product)
                 .where(ids_in(Service.client, client_ids)
                        & _due_by(Service.next_due_date, horizon)))
-    for service in _rows(services, ServiceRow, next_due_date=_DATE, recurring_amount=_MONEY,
-                         auto_terminate_end_of_cycle=bool):
-        if not _due(service, horizon) or service.auto_terminate_end_of_cycle:
+    services = [s for s in _rows(services, ServiceRow, next_due_date=_DATE, recurring_amount=_MONEY,
+                                 auto_terminate_end_of_cycle=bool, registration_date=_DATE)
+                if _due(s, horizon)]
+    addons = (ServiceAddon.select(*ADDON_COLUMNS, Service.client.alias("client_id_"),
+                                  Service.payment_method.alias("payment_method_"),
+                                  Service.auto_terminate_end_of_cycle.alias("ending_"),
+                                  Service.registration_date.alias("registered_"),
+                                  Service.product.alias("product_"))
+              .join(Service).where(ids_in(Service.client, client_ids)
+                                   & _due_by(ServiceAddon.next_due_date, horizon)))
+    addons = [a for a in _rows(addons, AddonRow, next_due_date=_DATE, recurring_amount=_MONEY,
+                               ending_=bool, registered_=_DATE) if _due(a, horizon)]
+    terms = terms_of([(s.id, s.auto_terminate_end_of_cycle, s.registration_date, s.product)
+                      for s in services]
+                     + [(a.service, a.ending_, a.registered_, a.product_) for a in addons])
+    found = []
+    for service in services:
+        if item_refusal(ItemType.SERVICE, service.status, terms[service.id]):
             continue
         label = service.product_name + (f" - {service.domain}" if service.domain else "")
         found.append(Candidate(ItemType.SERVICE, service, service.client, service.payment_method,
                                label, service.billing_cycle, parent_service_id=service.id,
-                               domain_name=service.domain))
-    addons = (ServiceAddon.select(*ADDON_COLUMNS, Service.client.alias("client_id_"),
-                                  Service.payment_method.alias("payment_method_"),
-                                  Service.auto_terminate_end_of_cycle.alias("ending_"))
-              .join(Service).where(ids_in(Service.client, client_ids)
-                                   & _due_by(ServiceAddon.next_due_date, horizon)))
-    for addon in _rows(addons, AddonRow, next_due_date=_DATE, recurring_amount=_MONEY,
-                       ending_=bool):
-        if not _due(addon, horizon) or addon.ending_:
+                               domain_name=service.domain, terms=terms[service.id]))
+    for addon in addons:
+        if item_refusal(ItemType.ADDON, addon.status, terms[addon.service]):
             continue
         found.append(Candidate(ItemType.ADDON, addon, addon.client_id_, addon.payment_method_,
                                f"Addon: {addon.name}", addon.billing_cycle,
-                               parent_service_id=addon.service))
+                               parent_service_id=addon.service, terms=terms[addon.service]))
     domains = Domain.select(*DOMAIN_COLUMNS).where(ids_in(Domain.client, client_ids)
                                                    & _due_by(Domain.next_due_date, horizon))
     for domain in _rows(domains, DomainRow, next_due_date=_DATE, recurring_amount=_MONEY,
@@ -211,17 +230,7 @@ def _candidates(horizon, client_ids) -> list[Candidate]:
                                f"Domain renewal - {domain.name} - {years} year{'s' if years > 1 else ''}",
                                DOMAIN_CYCLES.get(years, Cycle.ANNUALLY).value,
                                domain_name=domain.name))
-    return _without_open_cancellations(found)
-
-
-def _without_open_cancellations(candidates: list[Candidate]) -> list[Candidate]:
-    service_ids = list({c.parent_service_id for c in candidates if c.parent_service_id})
-    cancelling = set()
-    for start in range(0, len(service_ids), 500):
-        cancelling.update(row[0] for row in CancellationRequest.select(CancellationRequest.service)
-                          .where(ids_in(CancellationRequest.service, service_ids[start:start + 500])
-                                 & (CancellationRequest.status == "open")).tuples())
-    return [c for c in candidates if c.parent_service_id not in cancelling]
+    return found
 
 
 def _client_ids_with_candidates(horizon, only: Iterable[int] | None) -> list[int]:
@@ -273,15 +282,18 @@ def _billing_history(candidates: list[Candidate]) -> BillingHistory:
 
 
 def _periods_to_bill(candidate: Candidate, threshold, continuous: bool, latest_end,
-                     billed: set) -> list[LineSpec]:
+                     billed: set, basis) -> list[LineSpec]:
+    """The item's next periods up to `threshold`, starting after everything billed (so no
+    period overlaps a live one) and stopping at the fixed-term end."""
     item = candidate.item
     start = item.next_due_date
-    if continuous and latest_end is not None and latest_end > start:
+    if latest_end is not None and latest_end > start:
         start = latest_end
     specs = []
-    while start <= threshold:
+    while start <= threshold and not period_refusal(candidate.item_type, candidate.terms, start):
         if (candidate.item_type, item.id, start) not in billed and item.recurring_amount > 0:
-            specs.append(renewal_line_spec(candidate.item_type, item, start, candidate.label))
+            specs.append(renewal_line_spec(candidate.item_type, item, start, candidate.label,
+                                           basis))
         if not continuous:
             break
         start = period_end(candidate.item_type, item, start)
@@ -322,7 +334,7 @@ def plan_invoices(candidates: list[Candidate], today, settings: Settings, *,
             thresholds[c.cycle_key] = today.add(days=settings.invoice_days_for(c.cycle_key))
     per_candidate = [(c, _periods_to_bill(c, thresholds[c.cycle_key], continuous,
                                           history.latest_end.get((c.item_type, c.item.id)),
-                                          history.billed))
+                                          history.billed, settings.prorata_day_basis))
                      for c in candidates]
     service_due = {}
     for c, specs in per_candidate:
@@ -620,15 +632,14 @@ class SelectedItemsResult:
     refused: list = field(default_factory=list)  # (item_type, item_id, reason)
 
 
-EARLY_STATUSES = (ServiceStatus.PENDING, ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED)
-
-
 def invoice_selected_items(items: list[tuple[str, int]], today, settings: Settings, *,
                            admin_login: str, send_email: bool = True) -> SelectedItemsResult:
     """Bill each ticked item's next unbilled period now, whatever `invoice_days` says.
 
-    Items the admin chose together share an invoice per due date and payment method, even for
-    a client with `separate_invoices` on.
+    An item is refused, with the reason, by the daily run's billable check (`models.billable`,
+    with pending items allowed too) or when its period overlaps one already invoiced. Items the
+    admin chose together share an invoice per due date and payment method, even for a client
+    with `separate_invoices` on.
     """
     require_login(admin_login, GENERATE_DUE_INVOICES)
     result = SelectedItemsResult()
@@ -642,21 +653,28 @@ def invoice_selected_items(items: list[tuple[str, int]], today, settings: Settin
                 result.refused.append((item_type, item_id, refusal))
                 continue
             start = item.next_due_date
-            exists = (InvoiceLine.select().where(
-                (InvoiceLine.item_type == item_type) & (InvoiceLine.item_id == item_id)
-                & (InvoiceLine.kind == LineKind.RENEWAL) & (InvoiceLine.period_start == start)
-                & (InvoiceLine.cancelled == False)).exists())  # noqa: E712
-            if exists:
-                result.refused.append((item_type, item_id,
-                                       f"the period from {start} is already invoiced"))
+            spec = renewal_line_spec(item_type, item, start, candidate.label,
+                                     settings.prorata_day_basis)
+            refusal = (period_refusal(item_type, candidate.terms, start)
+                       or _already_invoiced(item_type, item_id, start, spec.period_end))
+            if refusal:
+                result.refused.append((item_type, item_id, refusal))
                 continue
-            spec = renewal_line_spec(item_type, item, start, candidate.label)
             key = (candidate.client_id, start, candidate.payment_method)
             groups.setdefault(key, (candidate.client_id, start, candidate.payment_method, []))[3].append(spec)
         written = write_invoices(groups, today, admin_login=admin_login, send_emails=send_email,
                                  company_name=settings.company_name)
         result.invoice_ids = written.invoice_ids
     return result
+
+
+def _already_invoiced(item_type: str, item_id: int, start, end) -> str:
+    overlapping = (InvoiceLine.select().where(
+        (InvoiceLine.item_type == item_type) & (InvoiceLine.item_id == item_id)
+        & (InvoiceLine.kind == LineKind.RENEWAL) & (InvoiceLine.cancelled == False)  # noqa: E712
+        & (InvoiceLine.period_start < end)
+        & (InvoiceLine.period_end.is_null() | (InvoiceLine.period_end > start))).exists())
+    return f"the period from {start} is already invoiced" if overlapping else ""
 
 
 def _early_candidate(item_type: str, item):
@@ -669,20 +687,60 @@ def _early_candidate(item_type: str, item):
         label = f"Domain renewal - {item.name} - {years} year{'s' if years > 1 else ''}"
         return _no_ndd(item) or None, Candidate(item_type, item, item.client_id, item.payment_method,
                                                 label, Cycle.ANNUALLY.value)
-    if item.status not in EARLY_STATUSES:
-        return f"is {item.status}; only pending, active or suspended items can be invoiced", None
+    service = item if item_type == ItemType.SERVICE else Service.get_by_id(item.service_id)
+    terms = read_terms([service.id])[service.id]
+    refusal = item_refusal(item_type, item.status, terms, EARLY_STATUSES)
+    if refusal:
+        return refusal, None
     if item.billing_cycle in NON_RECURRING:
         return f"has a {Cycle(item.billing_cycle).label.lower()} cycle", None
     if item_type == ItemType.ADDON:
-        service = Service.get_by_id(item.service_id)
         return _no_ndd(item) or None, Candidate(item_type, item, service.client_id,
                                                 service.payment_method, f"Addon: {item.name}",
-                                                item.billing_cycle)
+                                                item.billing_cycle, terms=terms)
     product = Product.get_by_id(item.product_id)
     label = product.name + (f" - {item.domain}" if item.domain else "")
     return _no_ndd(item) or None, Candidate(item_type, item, item.client_id, item.payment_method,
-                                            label, item.billing_cycle)
+                                            label, item.billing_cycle, terms=terms)
 
 
 def _no_ndd(item) -> str:
     return "has no next due date" if item.next_due_date is None else ""
+
+
+# --- changing a next due date ----------------------------------------------------------------
+
+
+def next_due_date_refusals(item_type: str, items: Iterable, new_ndd) -> dict[int, str]:
+    """Why moving each item's NDD back to `new_ndd` is refused, by item id (items not named
+    may move): a live renewal line of the item covers days from `new_ndd` on, so the periods
+    from the new date would bill those days again (rules §4). Moving forward is always allowed
+    here; the admin cancels the line first to bill the period again."""
+    moving_back = [item.id for item in items
+                   if item.next_due_date is not None and new_ndd < item.next_due_date]
+    refusals = {}
+    for start in range(0, len(moving_back), 500):
+        lines = (InvoiceLine.select(InvoiceLine.item_id, InvoiceLine.period_start,
+                                    InvoiceLine.period_end, InvoiceLine.invoice)
+                 .where((InvoiceLine.item_type == item_type)
+                        & ids_in(InvoiceLine.item_id, moving_back[start:start + 500])
+                        & (InvoiceLine.kind == LineKind.RENEWAL)
+                        & (InvoiceLine.cancelled == False)  # noqa: E712
+                        & (InvoiceLine.period_end.is_null() | (InvoiceLine.period_end > new_ndd)))
+                 .order_by(InvoiceLine.period_start.desc()))
+        for line in lines:  # the earliest such line of each item is kept
+            last = day_before(line.period_end).isoformat() if line.period_end else "…"
+            refusals[line.item_id] = (f"the period {line.period_start.isoformat()} – {last} is "
+                                      f"already invoiced (invoice #{line.invoice_id}); cancel "
+                                      "that line first")
+    return refusals
+
+
+def check_next_due_date_change(item_type: str, item, new_ndd) -> None:
+    """Refuse (ValidationError on `next_due_date`) moving an item's NDD back across a period
+    already invoiced; every path that sets an NDD by hand calls this or its batch form."""
+    if new_ndd is None:
+        return
+    reason = next_due_date_refusals(item_type, [item], new_ndd).get(item.id)
+    if reason:
+        raise ValidationError("next_due_date", reason)

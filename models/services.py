@@ -28,6 +28,7 @@ from models.parsing import (
     parse_quantity,
 )
 from models.permissions import DELETE_SERVICES, EDIT_SERVICES, require
+from models.renewals import check_next_due_date_change
 from models.schema import (
     Admin,
     CatalogAddon,
@@ -358,6 +359,8 @@ def edit_addon(addon_id: int, expected_version: int, form: dict[str, str], admin
         raise ValidationErrors(errors)
     with database.atomic():
         addon = ServiceAddon.get_by_id(addon_id)
+        if "next_due_date" in values:
+            check_next_due_date_change(ItemType.ADDON, addon, values.get("next_due_date"))
         status = values.get("status", addon.status)
         if "termination_date" in values and values["termination_date"] != addon.termination_date \
                 and status not in (ServiceStatus.TERMINATED, ServiceStatus.CANCELLED):

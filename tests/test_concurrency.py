@@ -9,7 +9,7 @@ import pytest
 
 from models import invoicing
 from models.invoicing import LineSpec
-from models.schema import LineKind, Payment, Service
+from models.schema import Client, LineKind, Payment, Service
 from tests import factories as make
 from tests.workers import record_payment
 
@@ -32,7 +32,11 @@ def test_two_processes_pay_at_once_and_the_period_is_applied_once(db, db_url, re
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         outcomes = pool.starmap(record_payment, [(db_url, invoice.id, ref, start_at) for ref in refs])
     db.connect(reuse_if_open=True)
+    same_reference = refs[0] == refs[1]
+    # the same gateway reference is stored once; a second payment is kept as credit (rules §5)
     assert sorted(o.split(":")[0] for o in outcomes) == sorted(
-        ["paid", "duplicate" if refs[0] == refs[1] else "refused"])
-    assert Payment.select().count() == 1
+        ["paid", "duplicate" if same_reference else "credited"])
+    assert Payment.select().count() == (1 if same_reference else 2)
+    assert Client.get_by_id(service.client_id).credit == (
+        Decimal("0.00") if same_reference else Decimal("10.00"))
     assert Service.get_by_id(service.id).next_due_date == pendulum.date(2026, 2, 1)

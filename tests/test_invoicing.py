@@ -71,9 +71,11 @@ def test_paying_a_renewal_advances_ndd_once_from_the_period_start(db):
     assert again.duplicate and again.payment is None
     assert Service.get_by_id(service.id).next_due_date == FEB1
     assert Payment.select().count() == 1
-    with pytest.raises(ValidationError, match="already paid"):
-        invoicing.record_payment(invoice.id, "10.00", date=JAN1, method="banktransfer",
-                                 admin_login="tester")
+    # money received on a paid invoice is kept as credit and applies nothing (rules §5)
+    paid_twice = invoicing.record_payment(invoice.id, "10.00", date=JAN1, method="banktransfer",
+                                          admin_login="tester")
+    assert (paid_twice.applied_lines, paid_twice.credited) == ([], D("10.00"))
+    assert Client.get_by_id(service.client_id).credit == D("10.00")
     assert Service.get_by_id(service.id).next_due_date == FEB1
 
 

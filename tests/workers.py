@@ -17,7 +17,9 @@ def record_payment(url: str, invoice_id: int, ref: str, start_at: float) -> str:
     try:
         result = invoicing.record_payment(invoice_id, "10.00", date=pendulum.date(2026, 1, 1),
                                           method="card", transaction_ref=ref, admin_login=ref)
-        return "duplicate" if result.duplicate else "paid"
+        if result.duplicate:
+            return "duplicate"
+        return "credited" if result.credited and not result.applied_lines else "paid"
     except ValidationError as exc:
         return f"refused: {exc}"
     finally:

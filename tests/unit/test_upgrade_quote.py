@@ -67,6 +67,19 @@ def test_worked_amounts_in_months_that_are_not_30_days_on_the_calendar_basis():
     assert q.old_period_days == 29
 
 
+def test_rules_worked_case_across_cycles():
+    """Rules §7: 2399.95/year, period 2012-05-01 → 2013-05-01, on 2012-05-11 to 249.95/month:
+    R = 355, credit 2399.95 × 355/365 = 2334.20, charge 11 × 249.95 + 249.95 × 21/31 = 2918.77
+    (the month walk back from the NDD), payable 584.57 — not WHMCS's per-day 2957.74."""
+    q = quote("2399.95", Cycle.ANNUALLY, "249.95", Cycle.MONTHLY, d(2013, 5, 1), d(2012, 5, 11),
+              CAL, anchor=1)
+    assert figures(q) == ("2334.20", "2918.77", "584.57")
+    assert (q.days_remaining, q.old_period_days) == (355, 365)
+    assert q.new_ndd == d(2013, 5, 1)
+    assert q.charge != Decimal("2957.74")
+    assert not q.is_downgrade
+
+
 # --- every cycle -----------------------------------------------------------------------
 
 
