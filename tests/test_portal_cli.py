@@ -252,9 +252,6 @@ def test_an_overpayment_becomes_client_credit(shop):
         f"Alice {alice.last_name}", "5.00", "USD")
 
 
-@pytest.mark.xfail(strict=True, reason="rules §5: a payment on a paid invoice becomes credit; "
-                                       "record_payment refuses it until the billing-engine "
-                                       "change lands")
 def test_a_payment_on_a_paid_invoice_becomes_credit(shop):
     portal, alice, mine = shop["portal"], shop["alice"], shop["mine"]
     invoice = renewal_invoice(mine, NDD)
