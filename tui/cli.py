@@ -4,35 +4,100 @@
 import argparse
 import getpass
 import json
+import logging
 import sys
+import textwrap
 
 import pendulum
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
 
+GLOBAL_DEFAULTS = {"db": None, "config": None, "login": None, "log_level": None,
+                   "log_file": None, "log_format": "text"}
+
+
+def _global_options() -> argparse.ArgumentParser:
+    """The options every command takes, before or after the command's name (`hostdesk cron
+    --db URL` as well as `hostdesk --db URL cron`). Their defaults are filled in after
+    parsing: a subcommand's parser would otherwise reset what was given before it."""
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("global options")
+    group.add_argument("--db", metavar="URL", default=argparse.SUPPRESS,
+                       help="database URL: sqlite:///PATH or postgresql://USER@HOST/NAME "
+                            "(default: HOSTDESK_DB, the config file, or a SQLite file in "
+                            "your data directory)")
+    group.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                       help="config file (default: ./hostdesk.toml, then your user config, "
+                            "then /etc/hostdesk/hostdesk.toml)")
+    group.add_argument("--login", metavar="LOGIN", default=argparse.SUPPRESS,
+                       help="admin login to act as (default: your OS user)")
+    group.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                       default=argparse.SUPPRESS,
+                       help="least severe messages logged (default: info to a file, "
+                            "warning to the terminal)")
+    group.add_argument("--log-file", metavar="PATH", default=argparse.SUPPRESS,
+                       help="append the log to this file (the TUI always logs to a file: "
+                            "by default hostdesk.log in your log directory)")
+    group.add_argument("--log-format", choices=("text", "json"), default=argparse.SUPPRESS,
+                       help="text lines, or JSON lines for log collectors (default text)")
+    return options
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions; keeps the examples' lines (indented) as written."""
+
+    def _fill_text(self, text, width, indent):
+        return "\n".join(line if line.startswith("  ") else
+                         textwrap.fill(line, width, initial_indent=indent,
+                                       subsequent_indent=indent)
+                         for line in text.splitlines())
+
+
+def _command(sub, name: str, help: str, description: str, example: str, parents):
+    return sub.add_parser(name, help=help, description=description,
+                          epilog="example:\n  " + example, parents=parents,
+                          formatter_class=_HelpFormatter)
+
+
 def _parser() -> argparse.ArgumentParser:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("hostdesk")
+    except PackageNotFoundError:
+        installed = "unknown (not installed)"
+    common = [_global_options()]
     parser = argparse.ArgumentParser(
-        prog="hostdesk",
-        description="Keyboard-driven terminal admin for hosting providers.",
-    )
-    parser.add_argument("--db", metavar="URL",
-                        help="database URL: sqlite:///PATH or postgresql://USER@HOST/NAME "
-                             "(default: HOSTDESK_DB, the config file, or a SQLite file in "
-                             "your data directory)")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: nearest hostdesk.toml)")
-    parser.add_argument("--login", metavar="LOGIN",
-                        help="admin login to act as (default: your OS user)")
+        prog="hostdesk", parents=common,
+        description="Keyboard-driven terminal admin for hosting providers. Without a command "
+                    "it opens the TUI.",
+        epilog="examples:\n  hostdesk init\n  hostdesk\n  hostdesk cron --db "
+               "postgresql://hostdesk@db/hostdesk --log-file /var/log/hostdesk/cron.log",
+        formatter_class=_HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"hostdesk {installed}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    sub.add_parser("init", help="create or upgrade the database schema")
+    _command(sub, "init", "create or upgrade the database schema",
+             "Create the database, or apply the migrations it lacks. On an empty database "
+             "you (or --login) become its first admin, with the 'full' role.",
+             "hostdesk --db sqlite:////var/lib/hostdesk/hostdesk.db init", common)
 
-    demo = sub.add_parser("demo", help="fill the database with demo data and open the TUI")
+    demo = _command(sub, "demo", "fill the database with demo data and open the TUI",
+                    "Fill the database with a realistic demo host (clients, services, "
+                    "invoices, orders), then open the TUI on it.",
+                    "hostdesk --db sqlite:///demo.db demo --seed 7 --clients 50", common)
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     demo.add_argument("--clients", type=int, default=200, help="number of clients (default 200)")
     demo.add_argument("--no-open", action="store_true", help="only build the data")
 
-    cron = sub.add_parser("cron", help="the daily run (invoices, reminders, suspensions, ...)")
+    cron = _command(sub, "cron", "the daily run (invoices, reminders, suspensions, ...)",
+                    "The unattended daily run: renewal invoices, reminders, cancellations, "
+                    "suspensions and terminations, the module queue, email delivery. Exit "
+                    "status 0 when every task succeeded, 1 when one failed, 3 when another "
+                    "run holds the lock.",
+                    "hostdesk cron --json --log-file /var/log/hostdesk/cron.log "
+                    "--log-format json", common)
     cron.add_argument("--date", metavar="YYYY-MM-DD", help="run as of this day (default today)")
     cron.add_argument("--dry-run", action="store_true", help="report what would be done, change nothing")
     cron.add_argument("--json", action="store_true", help="print a machine-readable report")
@@ -43,7 +108,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="help the daily run in progress with its invoicing (e.g. from "
                            "another machine), then exit")
 
-    cancel = sub.add_parser("cancel-request", help="file a cancellation request for a service")
+    cancel = _command(sub, "cancel-request", "file a cancellation request for a service",
+                      "File a cancellation request for a service, as a client portal would: "
+                      "its unpaid lines are cancelled and the admins notified.",
+                      'hostdesk cancel-request 1042 --type end_of_period --reason "moving away"',
+                      common)
     cancel.add_argument("service_id", metavar="SERVICE_ID")
     cancel.add_argument("--type", required=True, choices=["immediate", "end_of_period"],
                         dest="cancel_type")
@@ -51,19 +120,55 @@ def _parser() -> argparse.ArgumentParser:
     cancel.add_argument("--domain-auto-renew-off", action="store_true",
                         help="also turn off auto-renew of the service's domain")
 
-    backup = sub.add_parser("backup", help="copy the database consistently, even while in use")
+    backup = _command(sub, "backup", "copy the database consistently, even while in use",
+                      "Copy a SQLite database consistently while admins and the daily run "
+                      "keep working (on PostgreSQL it names the pg_dump command to use).",
+                      "hostdesk backup /var/backups/hostdesk-$(date +%F).db", common)
     backup.add_argument("file", metavar="FILE")
-    restore = sub.add_parser("restore", help="replace the database with a backup")
+    restore = _command(sub, "restore", "replace the database with a backup",
+                       "Replace every record of the database with those of a backup.",
+                       "hostdesk restore /var/backups/hostdesk-2026-03-01.db --yes", common)
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
-    config = sub.add_parser("config", help="show the resolved configuration")
+    config = _command(sub, "config", "show the resolved configuration",
+                      "Show the configuration hostdesk resolves from the environment, the "
+                      "config files and the defaults.", "hostdesk config show", common)
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION")
-    config_sub.add_parser("show", help="print every setting, its value and where it came from")
+    _command(config_sub, "show", "print every setting, its value and where it came from",
+             "Print every setting, its value and where it came from (secrets masked).",
+             "hostdesk --config /etc/hostdesk/hostdesk.toml config show", common)
+
+    db = _command(sub, "db", "database information",
+                  "Information about the database.", "hostdesk db status --json", common)
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
+    status = _command(db_sub, "status",
+                      "schema version, pending migrations, size and the last daily run",
+                      "Show the schema version, the migrations not yet applied, the "
+                      "database's size and the last daily run (read-only).",
+                      "hostdesk db status --json", common)
+    status.add_argument("--json", action="store_true", help="print it as JSON")
+
+    completion = _command(sub, "completion", "print a shell completion script",
+                          "Print the completion script for bash, zsh or fish.",
+                          "hostdesk completion bash > /etc/bash_completion.d/hostdesk\n"
+                          "  hostdesk completion zsh > ~/.zfunc/_hostdesk\n"
+                          "  hostdesk completion fish > ~/.config/fish/completions/hostdesk.fish",
+                          common)
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
     return parser
 
 
+def parse_args(argv=None) -> argparse.Namespace:
+    args = _parser().parse_args(argv)
+    for name, default in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    return args
+
+
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    logging.getLogger("hostdesk.cli").error("%s", message, extra={"exit_status": code})
     print(f"hostdesk: {message}", file=sys.stderr)
     return code
 
@@ -288,22 +393,63 @@ def cmd_tui(args, config) -> int:
     return run_tui(config, login=args.login or getpass.getuser())
 
 
+def cmd_completion(args) -> int:
+    import shtab
+
+    print(shtab.complete(_parser(), shell=args.shell), end="")
+    return EXIT_OK
+
+
+def cmd_db_status(args, config) -> int:
+    from automation.dbstatus import database_status
+
+    status = database_status(config.database_url)
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return EXIT_OK
+    size = status["size_bytes"]
+    print(f"database        {status['database_url']}")
+    print(f"schema version  {status['schema_version'] or '(not initialised)'}")
+    pending = status["pending_migrations"]
+    print(f"pending         {', '.join(pending) if pending else 'none'}")
+    print(f"size            {size / 1_048_576:.1f} MiB" if size is not None else "size            unknown")
+    run = status["last_run"]
+    print("last run        " + (f"#{run['id']} for {run['run_date']}: {run['status']}, started "
+                                f"{run['started_at']}, finished {run['finished_at'] or '-'}"
+                                if run else "never"))
+    return EXIT_OK
+
+
+def _configure_logging(args, config=None) -> None:
+    from automation.logs import configure
+
+    secrets = (config.secret_key, config.settings.smtp_password) if config else ()
+    opens_tui = args.command is None or (args.command == "demo" and not args.no_open)
+    configure(args.log_level, args.log_file, args.log_format, tui=opens_tui, secrets=secrets)
+
+
 def main(argv=None) -> int:
     from models.errors import HostdeskError, ValidationError, ValidationErrors
 
-    args = _parser().parse_args(argv)
+    args = parse_args(argv)
+    if args.command == "completion":
+        return cmd_completion(args)
+    _configure_logging(args)
     try:
         config = _load(args)
     except ValidationErrors as exc:
         for error in exc.errors:
+            logging.getLogger("hostdesk.cli").error("config: %s", error)
             print(f"hostdesk: config: {error}", file=sys.stderr)
         return EXIT_USAGE
     except ValidationError as exc:
         return _fail(f"config: {exc}")
-    from models import emails, secrets
+    _configure_logging(args, config)
+    from models import emails, money, secrets
 
     secrets.configure(config.secret_key)
     emails.configure_defaults(config.settings)
+    money.configure(config.settings.locale)
     try:
         if args.command == "init":
             return cmd_init(args, config)
@@ -319,6 +465,10 @@ def main(argv=None) -> int:
             if args.config_command != "show":
                 return _fail("usage: hostdesk config show")
             return cmd_config_show(args, config)
+        if args.command == "db":
+            if args.db_command != "status":
+                return _fail("usage: hostdesk db status [--json]")
+            return cmd_db_status(args, config)
         if args.command == "demo":
             return cmd_demo(args, config)
         return cmd_tui(args, config)
@@ -328,6 +478,9 @@ def main(argv=None) -> int:
         return _fail(str(exc))
     except HostdeskError as exc:
         return _fail(str(exc))
+    except Exception:
+        logging.getLogger("hostdesk.cli").exception("hostdesk %s crashed", args.command or "tui")
+        raise
 
 
 if __name__ == "__main__":
