@@ -17,6 +17,7 @@ import platformdirs
 
 from models.cycles import DayBasis
 from models.errors import ValidationError, ValidationErrors
+from models.money import check_locale
 from models.settings import SECRET_SETTINGS, Settings
 
 APP_NAME = "hostdesk"
@@ -107,6 +108,8 @@ def _coerce(name: str, default, raw, source: str):
         if isinstance(default, tuple):
             items = raw if isinstance(raw, list) else str(raw).split(",")
             return tuple(int(str(i).strip()) for i in items if str(i).strip())
+        if name == "locale":
+            return check_locale(raw, where)
         if isinstance(default, dict):
             if not isinstance(raw, dict):
                 raise ValueError("expected a table")

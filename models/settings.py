@@ -7,7 +7,8 @@ from models.cycles import Cycle, DayBasis
 
 @dataclass(frozen=True)
 class Settings:
-    currency: str = "USD"
+    currency: str = "USD"  # new invoices are written in it; each keeps its own afterwards
+    locale: str = "en_US"  # how amounts read: $3.99 (en_US), 3,99 € (de_DE)
     timezone: str = "UTC"
     invoice_days: int = 14
     invoice_days_per_cycle: dict = field(default_factory=dict)  # cycle value -> days
@@ -25,6 +26,7 @@ class Settings:
     company_name: str = "Example Hosting"
     admin_notice_email: str = "billing@example.com"
     from_email: str = "billing@example.com"
+    email_html: bool = False  # add an HTML part (from the same template) to every email
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_security: str = "none"  # none | starttls | tls

@@ -445,11 +445,10 @@ def main(argv=None) -> int:
     except ValidationError as exc:
         return _fail(f"config: {exc}")
     _configure_logging(args, config)
-    from models import emails, money, secrets
+    from models import emails, secrets
 
     secrets.configure(config.secret_key)
     emails.configure_defaults(config.settings)
-    money.configure(config.settings.locale)
     try:
         if args.command == "init":
             return cmd_init(args, config)
