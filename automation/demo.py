@@ -40,7 +40,7 @@ from models.db import database, is_postgres, is_sqlite
 from models.domains import DomainAddons, domain_price
 from models.errors import ValidationError
 from models.invoicing import OVERDUE_REASON
-from models.money import round_money
+from models.money import installation_currency, round_money
 from models.permissions import SYSTEM_LOGIN
 from models.schema import (
     ALL_TABLES,
@@ -1280,7 +1280,8 @@ class DemoBuilder:
                 paid_on = invoice_day.add(days=self.rng.randint(0, max(0, (latest - invoice_day).days)))
             self.rows.add(Invoice, client=client["id"], order=order_id, status="paid" if paid else "unpaid",
                           date=invoice_day, due_date=due, paid_date=paid_on, payment_method=method,
-                          total=ZERO, amount_paid=ZERO, notes="", version=1, lines=0)
+                          total=ZERO, amount_paid=ZERO, notes="", version=1, lines=0,
+                          currency=installation_currency())
             invoice = self.rows.tables[Invoice][-1]
             self.open_invoices[key] = invoice
         invoice["date"] = min(invoice["date"], invoice_day)

@@ -376,7 +376,7 @@ class InvoiceSource(ListSource):
     def select(self):
         return (Invoice
                 .select(Invoice.id, Invoice.status, Invoice.date, Invoice.due_date, Invoice.total,
-                        Invoice.payment_method,
+                        Invoice.payment_method, Invoice.currency,
                         Client.first_name, Client.last_name, Client.company)
                 .join(Client, on=(Invoice.client == Client.id)))
 

@@ -220,11 +220,15 @@ def _ensure_secret_key(config):
 
 def cmd_init(args, config) -> int:
     from models.admins import ensure_first_admin
+    from models.invoicing import adopt_currency
 
     config = _ensure_secret_key(config)
     db = _open_database(config, create=True)
+    adopted = adopt_currency(config.settings.currency)
     admin = ensure_first_admin(args.login or getpass.getuser())
     print(f"database ready: {config.database_url}")
+    if adopted:
+        print(f"{adopted} existing invoices recorded in {config.settings.currency}")
     if admin is not None:
         print(f"admin '{admin.login}' created with the 'full' role")
     db.close()
