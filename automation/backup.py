@@ -5,12 +5,15 @@ connections keep reading and writing. PostgreSQL: use pg_dump/pg_restore, which 
 this properly; `backup` says how instead of re-implementing them.
 """
 
+import logging
 import os
 import sqlite3
 import stat
 from pathlib import Path
 
 from models.db import sqlite_path_from_url
+
+log = logging.getLogger("hostdesk.backup")
 
 PG_ADVICE = ("this database is PostgreSQL: back it up with\n"
              "  pg_dump --format=custom --file=hostdesk.dump DBNAME\n"
@@ -56,6 +59,7 @@ def backup(url: str, target: Path, progress=None) -> Path:
         destination.close()
         source.close()
     _private(target)
+    log.info("backup written to %s", target)
     return target
 
 
@@ -80,4 +84,5 @@ def restore(url: str, backup_file: Path) -> Path:
     finally:
         source.close()
     _private(target_path)
+    log.info("database %s restored from %s", target_path, backup_file)
     return target_path

@@ -24,6 +24,7 @@ reach a real mailbox. Service passwords and EPP codes are encrypted (`models.sec
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import unicodedata
@@ -1492,4 +1493,5 @@ def build_demo(seed: int, clients: int, today: pendulum.Date, admin_login: str) 
         summary = builder.build()
     if is_sqlite():
         database.execute_sql("PRAGMA optimize")
+    logging.getLogger("hostdesk.demo").info("demo data imported (seed %s): %s", seed, summary)
     return summary

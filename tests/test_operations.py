@@ -393,3 +393,30 @@ def test_templates_get_numbers_and_the_money_filter_formats_them(db):
         "{{ invoice.total|money }}|{{ (invoice.total * 2)|money }}|{{ invoice.total }}|"
         "{{ invoice.total > 1000 }}|{{ invoice.total|money('EUR') }}")
     assert body == "$1,210.00|$2,420.00|$1,210.00|True|€1,210.00"
+
+
+def test_the_tui_logs_to_a_file_never_to_the_screen(tmp_path, monkeypatch):
+    import logging
+
+    from automation import logs
+    from tui.cli import _configure_logging, parse_args
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    try:
+        _configure_logging(parse_args([]))  # no command: the TUI
+        [handler] = logging.getLogger("hostdesk").handlers
+        assert isinstance(handler, logging.FileHandler)
+        assert Path(handler.baseFilename) == logs.default_tui_log_file()
+        assert str(tmp_path / "state") in handler.baseFilename
+        logs.get_logger("tui").info("screen opened")
+        handler.flush()
+        assert "screen opened" in Path(handler.baseFilename).read_text()
+
+        _configure_logging(parse_args(["cron"]))  # headless: the terminal, warnings only
+        [handler] = logging.getLogger("hostdesk").handlers
+        assert type(handler) is logging.StreamHandler
+        assert logging.getLogger("hostdesk").level == logging.WARNING
+    finally:
+        for handler in list(logging.getLogger("hostdesk").handlers):
+            logging.getLogger("hostdesk").removeHandler(handler)
+            handler.close()
