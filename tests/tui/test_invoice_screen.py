@@ -87,7 +87,7 @@ def test_partial_then_over_payment_keeps_a_balance_then_credits(db, app_for):
             await app.push_screen(InvoiceScreen(invoice.id))
             await settle(app, pilot)
             summary = str(app.screen.query_one("#invoice-summary").render())
-            assert "UNPAID" in summary and "Balance 10.00 USD" in summary
+            assert "UNPAID" in summary and "Balance $10.00" in summary
             await pilot.press("p")
             await settle(app, pilot)
             dialog = app.screen
@@ -99,7 +99,7 @@ def test_partial_then_over_payment_keeps_a_balance_then_credits(db, app_for):
             await pilot.press("ctrl+s")
             await settle(app, pilot)
             assert isinstance(app.screen, InvoiceScreen)
-            assert "Balance 6.00 USD" in str(app.screen.query_one("#invoice-summary").render())
+            assert "Balance $6.00" in str(app.screen.query_one("#invoice-summary").render())
             await pilot.press("p")
             await settle(app, pilot)
             await type_into(pilot, "field-amount", "7.50")
@@ -107,8 +107,8 @@ def test_partial_then_over_payment_keeps_a_balance_then_credits(db, app_for):
             await pilot.press("ctrl+s")
             await settle(app, pilot)
             summary = str(app.screen.query_one("#invoice-summary").render())
-            assert "  PAID" in summary and "Balance 0.00 USD" in summary
-            assert "1.50 USD overpaid, added to client credit" in summary
+            assert "  PAID" in summary and "Balance $0.00" in summary
+            assert "$1.50 overpaid, added to client credit" in summary
             assert app.screen.query_one("#invoice-payments").row_count == 2
 
     run(scenario())
@@ -193,7 +193,7 @@ def test_remove_a_line_and_apply_client_credit(db, app_for):
             assert "Setup work" in str(app.screen.query_one(".dialog--body").render())
             await pilot.press("enter")
             await settle(app, pilot)
-            await wait_for(pilot, lambda: "Total 5.00 USD" in str(
+            await wait_for(pilot, lambda: "Total $5.00" in str(
                 app.screen.query_one("#invoice-summary").render()))
             await pilot.press("c")
             await settle(app, pilot)

@@ -201,7 +201,7 @@ def test_all_matching_3000_services_of_a_product_change_amount_with_one_log_row_
             await settle(pilot)
             text = screen_text(app)
             assert "Change 3,000 service(s) of 3,000 ticked" in text
-            assert "(the first 100)" in text and "amount 10.00 → 42.50 USD" in text
+            assert "(the first 100)" in text and "amount 10.00 → $42.50" in text
             assert screen.plan.accepted == 3_000 and len(screen.plan.shown) == 100
             assert Service.select().where(Service.recurring_amount == D("42.50")).count() == 0
             await pilot.press("ctrl+s")
