@@ -44,7 +44,8 @@ def database_status(url: str) -> dict:
                             "status": run.status, "dry_run": run.dry_run,
                             "started_at": run.started_at.isoformat(),
                             "finished_at": run.finished_at.isoformat() if run.finished_at else None}
-        return {"database_url": _without_password(url), "engine": "postgresql" if is_postgres(db) else "sqlite",
+        return {"database_url": _without_password(url),
+                "engine": "postgresql" if is_postgres(db) else "sqlite",
                 "schema_version": applied[-1] if applied else None,
                 "pending_migrations": [m.name for m in migrations if not m.applied],
                 "size_bytes": _size_bytes(db, url), "last_run": last_run}
