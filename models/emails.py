@@ -6,7 +6,7 @@ naming the template and the variable, never a silent blank.
 
 What a template sees is plain data, never a database row: a `Client`, `Service`, `Invoice`,
 `Order`, `InvoiceLine`, `Upgrade`, `Payment` or `CancellationRequest` put into the context is
-turned into a small dict of display values (money formatted with `format_money`, dates as
+turned into a small dict of display values (amounts as Decimal numbers, dates as
 YYYY-MM-DD), and secrets (service passwords, EPP codes) are never copied. The one exception
 is the welcome email's explicit top-level `password` variable: such an email's body is stored
 encrypted (`models.secrets`, `EmailOutbox.body_encrypted`), decrypted only by the deliverer
@@ -16,6 +16,10 @@ password never goes into a subject (subjects are listed in clear in the email lo
 An admin's edited template is a row of `email_template` that overrides the default of the
 same name. A new template must be named after the default it extends
 (`welcome_vps_gold` extends `welcome_vps`): it gets that default's variables.
+
+Amounts are formatted when shown, by the `locale` setting in the email's currency (an
+invoice's own): `{{ invoice.total|money }}`, or `|money('EUR')`; an amount printed without
+the filter (`{{ invoice.total }}`, in templates written before it) is shown the same way.
 """
 
 import re
@@ -35,7 +39,7 @@ from models import audit, money, secrets
 from models.cycles import Cycle
 from models.db import database, insert_rows
 from models.errors import StaleRecordError, ValidationError
-from models.money import Money, format_money
+from models.money import format_money
 from models.schema import (
     CancellationRequest,
     Client,
@@ -333,24 +337,29 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
-_env = _Sandbox(autoescape=False, undefined=_NamedUndefined, trim_blocks=True,
-                lstrip_blocks=True, keep_trailing_newline=True)
+@pass_context
+def _shown(context, value):
+    """What `{{ ... }}` prints: an amount (a Decimal) as money in the email's currency, so a
+    template written before the `money` filter still reads `$1,210.00`, not `1210.00`."""
+    if type(value) is Decimal:
+        return format_money(value, context.get("currency") or DEFAULT_CURRENCY)
+    return value
 
 
 @pass_context
 def _money_filter(context, value, currency: str | None = None) -> str:
-    """`{{ amount|money }}`: the amount by the `locale` setting, in its own currency (or the
-    email's, or the one named: `|money('EUR')`)."""
-    if type(value) is Money and currency is None:
-        return str(value)
+    """`{{ amount|money }}`: the amount by the `locale` setting in the email's currency (an
+    invoice's own), or in the one named: `|money('EUR')`."""
     if isinstance(value, str):
         value = Decimal(value)  # raises for text that is no number: the template failed
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
         raise TypeError(f"money takes an amount, not {type(value).__name__}")
-    return format_money(Decimal(value), currency or getattr(value, "currency", None)
-                        or context.get("currency") or DEFAULT_CURRENCY)
+    return format_money(value if type(value) is Decimal else Decimal(value),
+                        currency or context.get("currency") or DEFAULT_CURRENCY)
 
 
+_env = _Sandbox(autoescape=False, undefined=_NamedUndefined, trim_blocks=True,
+                lstrip_blocks=True, keep_trailing_newline=True, finalize=_shown)
 _env.filters["money"] = _money_filter
 
 
@@ -508,7 +517,8 @@ def _row_vars(row: Model) -> dict:
     return values
 
 
-_AS_IS = frozenset({str, int, bool})  # types a template sees unchanged (checked first: most are)
+# types a template sees unchanged (checked first: most are); amounts stay Decimal numbers
+_AS_IS = frozenset({str, int, bool, Decimal})
 
 
 def _moment(value: datetime, currency: str) -> str:
@@ -521,13 +531,13 @@ def _day(value: date, currency: str) -> str:
 
 # The common value types by exact type, so a bulk run's thousands of contexts skip the
 # isinstance chain below (which still decides for subclasses and everything else).
-_CONVERT_EXACT = {type(None): lambda value, currency: "", Decimal: Money,
+_CONVERT_EXACT = {type(None): lambda value, currency: "",
                   datetime: _moment, pendulum.DateTime: _moment,
                   date: _day, pendulum.Date: _day}
 
 
 def _plain(value, path: str, currency: str):
-    """`value` as something a template may see: str, int, bool, _Vars or list."""
+    """`value` as something a template may see: str, int, bool, Decimal, _Vars or list."""
     kind = type(value)
     if kind in _AS_IS:
         return value
@@ -543,7 +553,7 @@ def _plain(value, path: str, currency: str):
     if isinstance(value, float):
         raise ValidationError("context", f"{path} is a float; amounts are Decimal")
     if isinstance(value, Decimal):
-        return Money(value, currency)
+        return Decimal(value)
     if isinstance(value, datetime):
         return _moment(value, currency)
     if isinstance(value, date):

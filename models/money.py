@@ -114,24 +114,6 @@ def _formatted(rounded: Decimal, currency: str, locale: str) -> str:
     return format_currency(rounded, currency, locale=locale, currency_digits=False)
 
 
-class Money(Decimal):
-    """An amount as an email template sees it: a number (compare it, add to it, format it
-    with `|money`) that also knows its currency, and whose text is the formatted amount, so
-    `{{ invoice.total }}` in a template written before the filter still reads `$1,210.00`."""
-
-    __slots__ = ("currency",)
-
-    def __new__(cls, amount: Decimal, currency: str):
-        value = super().__new__(cls, amount)
-        value.currency = currency
-        return value
-
-    def __str__(self) -> str:
-        if self.is_finite():
-            return _format_decimal(self, self.currency, _installation["locale"])
-        return super().__str__()
-
-
 def sum_money(amounts: Iterable[Decimal | int]) -> Decimal:
     """Exact sum (at least 2 places shown). Raises rather than round if it cannot be exact."""
     total = Decimal("0.00")
