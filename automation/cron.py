@@ -24,6 +24,7 @@ from models.settings import Settings
 log = logging.getLogger("hostdesk.cron")
 LOGGED_FAILURES = 100  # per task: the report keeps them all, the log the first ones
 
+
 @dataclass
 class TaskResult:
     done: int = 0  # items acted on (or, in a dry run, that would be)
@@ -218,10 +219,14 @@ def alert_admins(report: RunReport, run_id: int, settings: Settings, *, send: bo
     if send:
         for email in queued:
             try:
-                sent += deliver_one(email.id, settings).sent
+                delivered = deliver_one(email.id, settings)
             except Exception as exc:  # noqa: BLE001 - it stays queued for the next run
                 log.warning("admins' notice #%s not sent now: %s", email.id, exc,
                             extra={"run_id": run_id})
+                break
+            sent += delivered.sent
+            if delivered.failed:
+                break  # the server is down or refusing: the rest wait for the next run
     return {"to": recipients, "sent": sent}
 
 

@@ -412,3 +412,33 @@ def test_generate_needs_the_permission(db, app_for):
 
     run(scenario())
     assert Invoice.select().count() == 0
+
+
+def test_an_invoice_is_shown_in_its_own_currency_after_the_setting_changes(db, app_for):
+    from models import money
+    from tests.tui.conftest import screen_text
+
+    service = make.service(next_due_date=NDD)
+    try:
+        money.configure("en_US", "EUR")  # the installation billed in euros then
+        euro = renewal_invoice(service, "3.99")
+    finally:
+        money.configure()  # now dollars
+    dollar = renewal_invoice(make.service(next_due_date=NDD), "5.00")
+    assert (Invoice.get_by_id(euro.id).currency, dollar.currency) == ("EUR", "USD")
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(InvoiceScreen(euro.id))
+            await settle(app, pilot)
+            summary = str(app.screen.query_one("#invoice-summary").render())
+            assert "Total €3.99" in summary and "Balance €3.99" in summary
+            app.pop_screen()
+            screen = InvoiceListScreen()
+            await app.push_screen(screen)
+            await settle(app, pilot)
+            text = screen_text(app)
+            assert "€3.99" in text and "$5.00" in text and "$3.99" not in text
+
+    run(scenario())
