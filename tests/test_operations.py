@@ -56,6 +56,16 @@ def test_version_is_the_installed_distributions():
     assert result.stdout.strip() == f"hostdesk {version('hostdesk')}"
 
 
+def test_the_licence_is_an_spdx_expression_with_its_file_and_urls():
+    from importlib.metadata import metadata
+
+    meta = metadata("hostdesk")
+    assert meta["License-Expression"] == "MIT"
+    assert any(url.startswith("Homepage, https://") for url in meta.get_all("Project-URL"))
+    licence = Path(__file__).resolve().parent.parent / "LICENSE"
+    assert "MIT License" in licence.read_text() and "the hostdesk authors" in licence.read_text()
+
+
 def _subcommands(parser, prefix=()):
     for action in parser._actions:
         if action.__class__.__name__ == "_SubParsersAction":
