@@ -274,6 +274,9 @@ def _join_run(args, config, db) -> int:
         run_id, share = join_run(config.settings, send_emails=not args.no_email)
     finally:
         db.close()
+    logging.getLogger("hostdesk.cron").info(
+        "joined daily run #%s: %s invoices", run_id, share.done if run_id else 0,
+        extra={"run_id": run_id, "failed": len(share.failures)})
     if run_id is None:
         print("no daily run in progress has invoicing left to share")
         return EXIT_OK
@@ -394,7 +397,12 @@ def cmd_tui(args, config) -> int:
     _require_secret_key(config)
     db = _open_database(config)
     db.close()
-    return run_tui(config, login=args.login or getpass.getuser())
+    login = args.login or getpass.getuser()
+    log = logging.getLogger("hostdesk.tui")
+    log.info("TUI opened by %s", login)
+    status = run_tui(config, login=login)
+    log.info("TUI closed by %s", login)
+    return status
 
 
 def cmd_completion(args) -> int:
