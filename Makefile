@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DEMO_STAMP := $(VENV)/.demo-stamp
 DEMO_DB ?= $(CURDIR)/demo.db
 
 STRESS_SECONDS ?= 300
@@ -10,16 +11,24 @@ STRESS_ADMINS ?= 6
 
 .PHONY: demo test bench stress install clean
 
-$(STAMP): pyproject.toml tests/fixtures/hostdesk_example_module/pyproject.toml
+# Two installs: the demo needs hostdesk alone; the tests add the PostgreSQL driver, the test
+# tools and the example provisioning module. The test stamp implies the demo one.
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(DEMO_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e .
+	touch $(DEMO_STAMP)
+
+$(STAMP): pyproject.toml tests/fixtures/hostdesk_example_module/pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install --quiet -e '.[postgres,test]'
 	$(BIN)/pip install --quiet --no-deps -e tests/fixtures/hostdesk_example_module
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	$(BIN)/hostdesk --db sqlite:///$(DEMO_DB) demo
 

@@ -11,6 +11,7 @@ symbolic link. A restore accepts only a hostdesk database (its application id), 
 while it works, first saves the current database beside it, and logs itself.
 """
 
+import logging
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from models.db import (
 from models.errors import HostdeskError, RunInProgress
 from models.permissions import BACKUP_RESTORE, require_login
 from models.schema import RunLock
+
+log = logging.getLogger("hostdesk.backup")
 
 PG_ADVICE = ("this database is PostgreSQL: back it up with\n"
              "  pg_dump --format=custom --file=hostdesk.dump DBNAME\n"
@@ -100,6 +103,7 @@ def copy_database(source_path: Path, target: Path, progress=None) -> Path:
         if isinstance(exc, BackupError):
             raise
         raise BackupError(f"the backup failed: {exc}") from None
+    log.info("backup written to %s", target)
     return target
 
 
@@ -178,4 +182,5 @@ def restore(url: str, backup_file: Path, *, admin_login: str, now=None) -> Resto
                      description=f"Database restored from {backup_file.resolve()}; the database "
                                  f"before was saved as {saved}",
                      after={"backup": str(backup_file.resolve()), "saved_copy": str(saved)})
+    log.info("database %s restored from %s", target_path, backup_file)
     return Restored(target_path, saved)

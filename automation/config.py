@@ -1,7 +1,8 @@
 """Configuration: defaults, then a TOML file found nearest-first, then the environment.
 
 Files searched, first found wins: `--config PATH`, `./hostdesk.toml`, the user's config
-directory (`~/.config/hostdesk/hostdesk.toml` on Linux). Every setting may be overridden by
+directory (`~/.config/hostdesk/hostdesk.toml` on Linux), then the system-wide
+`/etc/hostdesk/hostdesk.toml`. Every setting may be overridden by
 an environment variable `HOSTDESK_<NAME>` (e.g. `HOSTDESK_INVOICE_DAYS=7`); the database by
 `HOSTDESK_DB`. Keys may sit at the top level or in any [section]: sections are for reading
 only. Unknown keys and bad values are reported all at once.
@@ -22,10 +23,12 @@ import platformdirs
 from models.cycles import DayBasis
 from models.db import redact_url
 from models.errors import ValidationError, ValidationErrors
+from models.money import check_locale
 from models.settings import SECRET_SETTINGS, Settings, setting_problem
 
 APP_NAME = "hostdesk"
 CONFIG_FILE = "hostdesk.toml"
+SYSTEM_CONFIG_FILE = Path("/etc/hostdesk") / CONFIG_FILE
 EXTRA_KEYS = ("database_url", "secret_key")
 
 
@@ -84,7 +87,8 @@ def find_config_file(explicit: str | None = None) -> Path | None:
             raise ValidationErrors([ValidationError("--config", f"no config file at {path}")])
         return path
     for candidate in (Path.cwd() / CONFIG_FILE,
-                      Path(platformdirs.user_config_dir(APP_NAME)) / CONFIG_FILE):
+                      Path(platformdirs.user_config_dir(APP_NAME)) / CONFIG_FILE,
+                      SYSTEM_CONFIG_FILE):
         if candidate.is_file():
             return candidate
     return None
@@ -126,6 +130,8 @@ def _coerce(name: str, default, raw, source: str):
         if isinstance(default, tuple):
             items = raw if isinstance(raw, list) else str(raw).split(",")
             return tuple(int(str(i).strip()) for i in items if str(i).strip())
+        if name == "locale":
+            return check_locale(raw, where)
         if isinstance(default, dict):
             if not isinstance(raw, dict):
                 raise ValueError("expected a table")

@@ -6,6 +6,7 @@ done for the day, which is what makes a second run the same day add nothing.
 """
 
 import json
+import logging
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,9 @@ from models.db import database, database_error_text, is_postgres
 from models.errors import RuleViolation, RunInProgress, ValidationError
 from models.schema import CronRun
 from models.settings import Settings
+
+log = logging.getLogger("hostdesk.cron")
+LOGGED_FAILURES = 100  # per task: the report keeps them all, the log the first ones
 
 
 @dataclass
@@ -103,6 +107,7 @@ class RunReport:
     stopped: str = ""  # why the run stopped before its end ("" when it did not)
     not_run: list = field(default_factory=list)  # tasks the run did not reach
     held_terminations: int = 0  # terminations waiting for an admin (termination guard)
+    alert: dict = field(default_factory=dict)  # the admins' notice: {"to": [...]} or error
 
     @property
     def ok(self) -> bool:
@@ -155,10 +160,14 @@ def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
                          run_id=run_row.id if run_row is not None else None,
                          workers=workers, database_url=database_url)
         results, stopped, not_run = {}, "", []
+        log.info("daily run for %s started%s", today, " (dry run)" if dry_run else "",
+                 extra={"run_id": ctx.run_id, "run_date": today.isoformat(), "dry_run": dry_run,
+                        "workers": workers})
         for name, task in _registered_tasks():
             if stopped:
                 not_run.append(name)
                 continue
+            log.info("task %s started", name, extra={"task": name, "run_id": ctx.run_id})
             try:
                 ctx.heartbeat()
                 result = task(ctx)
@@ -166,8 +175,10 @@ def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
                 stopped = str(exc)
                 result = TaskResult(failures=[{"item": name, "error": f"stopped: {exc}"}])
             except Exception as exc:  # a task's crash is reported, the next task still runs
+                log.exception("task %s crashed", name, extra={"task": name, "run_id": ctx.run_id})
                 result = TaskResult(failures=[{"item": name, "error": f"{type(exc).__name__}: {exc}",
                                                "trace": traceback.format_exc(limit=5)}])
+            _log_task(name, result, ctx.run_id)
             results[name] = asdict(result)
         report = RunReport(date=today.isoformat(), dry_run=dry_run, tasks=results,
                            started_at=started.isoformat(),
@@ -175,6 +186,12 @@ def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
                            run_id=run_row.id if run_row is not None else None,
                            stopped=stopped, not_run=not_run,
                            held_terminations=ctx.terminations_held or 0)
+        if run_row is not None and not report.ok:
+            report.alert = alert_admins(report, run_row.id, settings, send=send_emails)
+        log.log(logging.INFO if report.ok else logging.ERROR,
+                "daily run for %s %s", today, "succeeded" if report.ok else "failed",
+                extra={"run_id": ctx.run_id, "run_date": today.isoformat(), "ok": report.ok,
+                       "failed_tasks": [n for n, t in results.items() if t["failures"]]})
         if run_row is not None:
             try:
                 with database.atomic():
@@ -201,6 +218,74 @@ def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
                 runlock.release(holder=holder)  # only ever our own row
             except OperationalError:
                 pass  # the next run takes over a lock whose process is gone
+
+
+
+def _log_task(name: str, result: TaskResult, run_id: int | None) -> None:
+    extra = {"task": name, "run_id": run_id, "done": result.done,
+             "failed": len(result.failures), "details": result.details}
+    log.log(logging.INFO if result.ok else logging.WARNING,
+            "task %s finished: %s done, %s failed", name, result.done, len(result.failures),
+            extra=extra)
+    for failure in result.failures[:LOGGED_FAILURES]:
+        log.warning("task %s: %s: %s", name, failure["item"], failure["error"],
+                    extra={"task": name, "run_id": run_id, "item": failure["item"]})
+    if len(result.failures) > LOGGED_FAILURES:
+        log.warning("task %s: %s more failures (see the run's report)", name,
+                    len(result.failures) - LOGGED_FAILURES, extra={"task": name, "run_id": run_id})
+
+
+def _notice_text(report: RunReport, run_id: int) -> tuple[str, str]:
+    failed = {name: t for name, t in report.tasks.items() if t["failures"]}
+    how = f"stopped: {report.stopped}" if report.stopped else "finished with failures"
+    title = f"Daily run #{run_id} for {report.date} {how}"
+    lines = [f"The daily run #{run_id} for {report.date} (started {report.started_at} UTC) "
+             f"{how}.", ""]
+    for name, task in failed.items():
+        lines.append(f"{name}: {task['done']} done, {len(task['failures'])} failed")
+        lines += [f"  {f['item']}: {f['error']}" for f in task["failures"][:10]]
+        if len(task["failures"]) > 10:
+            lines.append(f"  ... and {len(task['failures']) - 10} more")
+    lines += ["", "The automation status (g a in hostdesk) shows the run's report; "
+                  "`hostdesk cron` again finishes what is left."]
+    return title, "\n".join(lines)
+
+
+def alert_admins(report: RunReport, run_id: int, settings: Settings, *, send: bool = True) -> dict:
+    """The run's final step when it failed or stopped: an `admin_notice` to every active
+    full admin with an email address and to `admin_notice_email`, queued in one transaction
+    and, unless the run sends no email, delivered at once (the run's email task is over).
+    Returns what the report records: {"to": [...], "sent": n} or {"error": "..."}."""
+    from automation.mail import deliver_one
+    from models.admins import notice_recipients
+    from models.emails import email_context, queue_email
+
+    title, message = _notice_text(report, run_id)
+    try:
+        with database.atomic():
+            recipients = notice_recipients(settings)
+            queued = [queue_email("admin_notice", to=address,
+                                  context=email_context(settings, title=title, message=message),
+                                  related_type="cron_run", related_id=run_id)
+                      for address in recipients]
+    except Exception as exc:  # noqa: BLE001 - the run's own failure is what matters
+        log.error("could not queue the admins' notice: %s", exc, extra={"run_id": run_id})
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    log.info("admins' notice queued for %s", ", ".join(recipients),
+             extra={"run_id": run_id, "recipients": recipients})
+    sent = 0
+    if send:
+        for email in queued:
+            try:
+                delivered = deliver_one(email.id, settings)
+            except Exception as exc:  # noqa: BLE001 - it stays queued for the next run
+                log.warning("admins' notice #%s not sent now: %s", email.id, exc,
+                            extra={"run_id": run_id})
+                break
+            sent += delivered.sent
+            if delivered.failed:
+                break  # the server is down or refusing: the rest wait for the next run
+    return {"to": recipients, "sent": sent}
 
 
 def _check_workers(workers: int, database_url: str) -> None:

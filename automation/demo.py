@@ -24,6 +24,7 @@ reach a real mailbox. Service passwords and EPP codes are encrypted (`models.sec
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import unicodedata
@@ -40,7 +41,7 @@ from models.db import database, is_postgres, is_sqlite
 from models.domains import DomainAddons, domain_price
 from models.errors import ValidationError
 from models.invoicing import OVERDUE_REASON
-from models.money import round_money
+from models.money import installation_currency, round_money
 from models.permissions import SYSTEM_LOGIN
 from models.schema import (
     ALL_TABLES,
@@ -1280,7 +1281,8 @@ class DemoBuilder:
                 paid_on = invoice_day.add(days=self.rng.randint(0, max(0, (latest - invoice_day).days)))
             self.rows.add(Invoice, client=client["id"], order=order_id, status="paid" if paid else "unpaid",
                           date=invoice_day, due_date=due, paid_date=paid_on, payment_method=method,
-                          total=ZERO, amount_paid=ZERO, notes="", version=1, lines=0)
+                          total=ZERO, amount_paid=ZERO, notes="", version=1, lines=0,
+                          currency=installation_currency())
             invoice = self.rows.tables[Invoice][-1]
             self.open_invoices[key] = invoice
         invoice["date"] = min(invoice["date"], invoice_day)
@@ -1491,4 +1493,5 @@ def build_demo(seed: int, clients: int, today: pendulum.Date, admin_login: str) 
         summary = builder.build()
     if is_sqlite():
         database.execute_sql("PRAGMA optimize")
+    logging.getLogger("hostdesk.demo").info("demo data imported (seed %s): %s", seed, summary)
     return summary

@@ -33,6 +33,9 @@ all, the run stops after recording that attempt: the rest of the queue waits unt
 for the next run instead of costing one timeout per message.
 """
 
+import html
+import logging
+import re
 import smtplib
 import socket
 import ssl
@@ -40,7 +43,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
+from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 
 import pendulum
@@ -64,6 +67,11 @@ ABANDONED = ("no result recorded: the deliverer stopped during this attempt, so 
 BACKOFF_BASE_SECONDS = 5 * 60
 BACKOFF_CAP_SECONDS = 6 * 60 * 60
 SCAN_BATCH = 500
+# 7-bit output: a non-ASCII body goes quoted-printable (or base64), never raw 8-bit, so
+# every relay accepts it whether or not it announces 8BITMIME.
+SMTP_POLICY = SMTP.clone(cte_type="7bit")
+
+log = logging.getLogger("hostdesk.mail")
 
 
 @dataclass
@@ -246,8 +254,27 @@ def build_message(email: EmailOutbox, settings: Settings, now: pendulum.DateTime
     message["Subject"] = email.subject
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id(email, settings)
-    message.set_content(secrets.decrypt(email.body) if email.body_encrypted else email.body)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to it
+    text = secrets.decrypt(email.body) if email.body_encrypted else email.body
+    message.set_content(text)
+    if settings.email_html:
+        message.add_alternative(html_body(text, email.subject), subtype="html")
     return message
+
+
+_URL = re.compile(r"(https?://[^\s<>\"]+)")
+
+
+def html_body(text: str, title: str) -> str:
+    """The HTML part: the same rendered text, escaped, its paragraphs and links kept."""
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        escaped = html.escape(block)
+        escaped = _URL.sub(r'<a href="\1">\1</a>', escaped)
+        paragraphs.append("<p>" + escaped.replace("\n", "<br>\n") + "</p>")
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
+            f"{html.escape(title)}</title></head>\n<body>\n" + "\n".join(paragraphs)
+            + "\n</body></html>\n")
 
 
 # --- claim and record -------------------------------------------------------------------
@@ -375,7 +402,12 @@ def _attempt(email: EmailOutbox, session: SmtpSession, settings: Settings,
         sent_at = clock()
         with_retry(lambda: _record_sent(email.id, log_id, sent_at, detail, email.body_encrypted))
         result.sent += 1
+        log.info("email #%s (%s) sent", email.id, email.template,
+                 extra={"email_id": email.id, "template": email.template})
         return SENT
+    log.log(logging.ERROR if outcome == UNREACHABLE else logging.WARNING,
+            "email #%s (%s) not sent: %s", email.id, email.template, error,
+            extra={"email_id": email.id, "template": email.template})
     with_retry(lambda: _record_failed(email.id, log_id, error))
     result.failed += 1
     result.errors.append((email.id, error))
@@ -400,6 +432,9 @@ def deliver_outbox(settings: Settings, *, limit: int | None = None,
                 break
             if on_progress is not None:
                 on_progress(result)
+    if result.sent or result.failed:
+        log.info("email delivery: %s sent, %s failed", result.sent, result.failed,
+                 extra={"sent": result.sent, "failed": result.failed})
     return result
 
 

@@ -87,3 +87,19 @@ def add_admin(actor: Admin, login: str, role: str, name: str = "", email: str = 
         audit.record(actor.login, "admin.create", "admin", admin.id,
                      after={"login": login, "role": role})
     return admin
+
+
+def notice_recipients(settings) -> list[str]:
+    """Who gets the admins' notices (a failed daily run): every active `full` admin with an
+    email address, and the `admin_notice_email` setting, each address once."""
+    addresses = [a.email.strip() for a in Admin.select(Admin.email)
+                 .where((Admin.active == True) & (Admin.role == "full") & (Admin.email != ""))  # noqa: E712
+                 .order_by(Admin.id)]
+    if settings.admin_notice_email:
+        addresses.append(settings.admin_notice_email.strip())
+    seen, unique = set(), []
+    for address in addresses:
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            unique.append(address)
+    return unique

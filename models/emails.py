@@ -6,7 +6,7 @@ naming the template and the variable, never a silent blank.
 
 What a template sees is plain data, never a database row: a `Client`, `Service`, `Invoice`,
 `Order`, `InvoiceLine`, `Upgrade`, `Payment` or `CancellationRequest` put into the context is
-turned into a small dict of display values (money formatted with `format_money`, dates as
+turned into a small dict of display values (amounts as Decimal numbers, dates as
 YYYY-MM-DD), and secrets (service passwords, EPP codes) are never copied. The one exception
 is the welcome email's explicit top-level `password` variable: such an email's body is stored
 encrypted (`models.secrets`, `EmailOutbox.body_encrypted`), decrypted only by the deliverer
@@ -16,6 +16,10 @@ password never goes into a subject (subjects are listed in clear in the email lo
 An admin's edited template is a row of `email_template` that overrides the default of the
 same name. A new template must be named after the default it extends
 (`welcome_vps_gold` extends `welcome_vps`): it gets that default's variables.
+
+Amounts are formatted when shown, by the `locale` setting in the email's currency (an
+invoice's own): `{{ invoice.total|money }}`, or `|money('EUR')`; an amount printed without
+the filter (`{{ invoice.total }}`, in templates written before it) is shown the same way.
 """
 
 import contextvars
@@ -28,12 +32,12 @@ from enum import Enum
 from functools import lru_cache
 
 import pendulum
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes, pass_context
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from peewee import IntegrityError, Model, SelectBase
 
-from models import audit, secrets
+from models import audit, money, secrets
 from models.cycles import Cycle
 from models.db import database, insert_rows
 from models.errors import StaleRecordError, ValidationError
@@ -63,7 +67,7 @@ _MASKED_PASSWORD = "********"
 
 VARIABLES: dict[str, str] = {
     "company_name": "your company's name (setting company_name)",
-    "currency": "the currency code amounts are shown in",
+    "currency": "the currency code amounts are shown in (an invoice's own currency)",
     "client": "client.id, first_name, last_name, full_name, company, email",
     "service": ("service.id, product, product_type, product_group, domain, username, "
                 "dedicated_ip, server, server_hostname, server_ip, status, billing_cycle, "
@@ -84,17 +88,19 @@ VARIABLES: dict[str, str] = {
     "message": "the notice's text",
 }
 
+# Amounts are numbers: `{{ invoice.total|money }}` formats one by the `locale` setting in its
+# currency ($1,210.00; 1.210,00 € for de_DE and EUR); `|money('EUR')` names the currency.
 _SIGNATURE = "\nKind regards,\n{{ company_name }}\n"
 _LINES = ("{% for line in lines %}\n"
-          "  {{ line.description }}: {{ line.amount }}\n"
+          "  {{ line.description }}: {{ line.amount|money }}\n"
           "{% endfor %}")
 _INVOICE_SUMMARY = ("Invoice #{{ invoice.number }}\n"
                     "Invoice date: {{ invoice.date }}\n"
                     "Due date: {{ invoice.due_date }}\n"
                     "Payment method: {{ invoice.payment_method }}\n\n"
                     "Items:\n" + _LINES +
-                    "Total: {{ invoice.total }}\n"
-                    "Balance due: {{ invoice.balance }}\n")
+                    "Total: {{ invoice.total|money }}\n"
+                    "Balance due: {{ invoice.balance|money }}\n")
 # `+%}` keeps the newline after the tag (trim_blocks would eat it).
 _SERVICE_SUMMARY = ("Product/service: {{ service.product }}\n"
                     "{% if service.domain %}Domain: {{ service.domain }}\n{% endif +%}")
@@ -104,7 +110,7 @@ def _welcome_body(kind: str, access: str) -> str:
     return ("Dear {{ client.first_name }},\n\n"
             f"Your {kind} is now active. Please keep this email: it holds the details "
             "you need to use it.\n\n" + _SERVICE_SUMMARY +
-            "Billing: {{ service.recurring_amount }} {{ service.billing_cycle }}"
+            "Billing: {{ service.recurring_amount|money }} {{ service.billing_cycle }}"
             "{% if service.next_due_date %}, next due {{ service.next_due_date }}{% endif +%}\n\n"
             f"{access}"
             "Username: {{ service.username }}\n"
@@ -129,7 +135,7 @@ SPECS: dict[str, TemplateSpec] = {
         "Dear {{ client.first_name }},\n\n"
         "Thank you for your order #{{ order.number }} placed on {{ order.date }}.\n\n"
         "Items:\n" + _LINES +
-        "Order total: {{ order.amount }}\n"
+        "Order total: {{ order.amount|money }}\n"
         "Payment method: {{ order.payment_method }}\n\n"
         "We will let you know as soon as your order is set up.\n" + _SIGNATURE,
         "sent to the client when an order is placed (order form tick)",
@@ -143,7 +149,7 @@ SPECS: dict[str, TemplateSpec] = {
     "invoice_payment_confirmation": TemplateSpec(
         "Payment received for invoice #{{ invoice.number }}",
         "Dear {{ client.first_name }},\n\n"
-        "Thank you: we received {{ payment.amount }} by {{ payment.method }} on "
+        "Thank you: we received {{ payment.amount|money }} by {{ payment.method }} on "
         "{{ payment.date }} for invoice #{{ invoice.number }}.\n\n" + _INVOICE_SUMMARY
         + _SIGNATURE,
         "sent when a payment is recorded against an invoice",
@@ -198,7 +204,7 @@ SPECS: dict[str, TemplateSpec] = {
         "Your service has been changed from {{ upgrade.old_product }} "
         "({{ upgrade.old_cycle }}) to {{ upgrade.new_product }} ({{ upgrade.new_cycle }}).\n\n"
         + _SERVICE_SUMMARY +
-        "New recurring amount: {{ upgrade.new_amount }}\n"
+        "New recurring amount: {{ upgrade.new_amount|money }}\n"
         "Next due date: {{ service.next_due_date }}\n" + _SIGNATURE,
         "sent when a paid upgrade or downgrade has been applied (product upgrade email)",
         _CLIENT_SERVICE + ("upgrade",)),
@@ -389,9 +395,31 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
+@pass_context
+def _shown(context, value):
+    """What `{{ ... }}` prints: an amount (a Decimal) as money in the email's currency, so a
+    template written before the `money` filter still reads `$1,210.00`, not `1210.00`."""
+    if type(value) is Decimal:
+        return format_money(value, context.get("currency") or DEFAULT_CURRENCY)
+    return value
+
+
+@pass_context
+def _money_filter(context, value, currency: str | None = None) -> str:
+    """`{{ amount|money }}`: the amount by the `locale` setting in the email's currency (an
+    invoice's own), or in the one named: `|money('EUR')`."""
+    if isinstance(value, str):
+        value = Decimal(value)  # raises for text that is no number: the template failed
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+        raise TypeError(f"money takes an amount, not {type(value).__name__}")
+    return format_money(value if type(value) is Decimal else Decimal(value),
+                        currency or context.get("currency") or DEFAULT_CURRENCY)
+
+
 _env = _Sandbox(autoescape=False, undefined=_NamedUndefined, trim_blocks=True,
-                lstrip_blocks=True, keep_trailing_newline=True)
+                lstrip_blocks=True, keep_trailing_newline=True, finalize=_shown)
 _env.filters["hostdesk_budgeted"] = _budgeted
+_env.filters["money"] = _money_filter
 
 
 @lru_cache(maxsize=512)
@@ -520,7 +548,7 @@ def invoice_vars(invoice: Invoice) -> dict:
             "due_date": invoice.due_date, "paid_date": invoice.paid_date,
             "status": invoice.status, "payment_method": invoice.payment_method,
             "total": invoice.total, "amount_paid": invoice.amount_paid,
-            "balance": invoice.total - invoice.amount_paid}
+            "balance": invoice.total - invoice.amount_paid, "currency": invoice.currency}
 
 
 def line_vars(line: InvoiceLine) -> dict:
@@ -570,7 +598,8 @@ def _row_vars(row: Model) -> dict:
     return values
 
 
-_AS_IS = frozenset({str, int, bool})  # types a template sees unchanged (checked first: most are)
+# types a template sees unchanged (checked first: most are); amounts stay Decimal numbers
+_AS_IS = frozenset({str, int, bool, Decimal})
 
 
 def _moment(value: datetime, currency: str) -> str:
@@ -583,13 +612,13 @@ def _day(value: date, currency: str) -> str:
 
 # The common value types by exact type, so a bulk run's thousands of contexts skip the
 # isinstance chain below (which still decides for subclasses and everything else).
-_CONVERT_EXACT = {type(None): lambda value, currency: "", Decimal: format_money,
+_CONVERT_EXACT = {type(None): lambda value, currency: "",
                   datetime: _moment, pendulum.DateTime: _moment,
                   date: _day, pendulum.Date: _day}
 
 
 def _plain(value, path: str, currency: str):
-    """`value` as something a template may see: str, int, bool, _Vars or list."""
+    """`value` as something a template may see: str, int, bool, Decimal, _Vars or list."""
     kind = type(value)
     if kind in _AS_IS:
         return value
@@ -605,7 +634,7 @@ def _plain(value, path: str, currency: str):
     if isinstance(value, float):
         raise ValidationError("context", f"{path} is a float; amounts are Decimal")
     if isinstance(value, Decimal):
-        return format_money(value, currency)
+        return Decimal(value)
     if isinstance(value, datetime):
         return _moment(value, currency)
     if isinstance(value, date):
@@ -651,8 +680,10 @@ _installation_defaults: dict = {}
 
 def configure_defaults(settings: Settings) -> None:
     """The installation's company name and currency, for every email whose caller leaves
-    them out (called once at start-up by the CLI, the TUI and the daily run)."""
+    them out, and how amounts read (called once at start-up by the CLI, the TUI and the
+    daily run)."""
     _installation_defaults.update(company_name=settings.company_name, currency=settings.currency)
+    money.configure(settings.locale, settings.currency)
 
 
 def template_context(template: str, context: dict) -> _Vars:
@@ -676,7 +707,10 @@ def template_context(template: str, context: dict) -> _Vars:
         if client is not None:
             context["client"] = client
     for key, value in _installation_defaults.items():
-        context.setdefault(key, value)
+        if key != "currency" or not getattr(invoice, "currency", ""):
+            context.setdefault(key, value)
+    if getattr(invoice, "currency", ""):  # an invoice reads in its own currency
+        context["currency"] = invoice.currency
     currency = context.setdefault("currency", DEFAULT_CURRENCY)
     plain = {}
     for key, value in context.items():
@@ -736,25 +770,28 @@ _SAMPLE_VALUES = {
                 "dedicated_ip": "", "server": "web1", "server_hostname": "web1.example.net",
                 "server_ip": "192.0.2.10", "status": "active", "billing_cycle": "Monthly",
                 "registration_date": "2026-01-31", "next_due_date": "2026-03-31",
-                "first_payment_amount": "10.00 USD", "recurring_amount": "10.00 USD",
+                "first_payment_amount": Decimal("10.00"), "recurring_amount": Decimal("10.00"),
                 "quantity": 1, "suspension_reason": "", "termination_date": ""},
     "password": "sample-Passw0rd",
     "invoice": {"id": 512, "number": "512", "date": "2026-03-17", "due_date": "2026-03-31",
                 "paid_date": "", "status": "unpaid", "payment_method": "banktransfer",
-                "total": "1,210.00 USD", "amount_paid": "0.00 USD", "balance": "1,210.00 USD"},
+                "total": Decimal("1210.00"), "amount_paid": Decimal("0.00"),
+                "balance": Decimal("1210.00")},
     "lines": [{"description": "Starter Hosting - example.com (2026-03-31 - 2026-04-29)",
-               "amount": "10.00 USD", "period_start": "2026-03-31", "period_end": "2026-04-30"},
+               "amount": Decimal("10.00"), "period_start": "2026-03-31",
+               "period_end": "2026-04-30"},
               {"description": "Dedicated Server (2026-03-31 - 2026-04-29)",
-               "amount": "1,200.00 USD", "period_start": "2026-03-31",
+               "amount": Decimal("1200.00"), "period_start": "2026-03-31",
                "period_end": "2026-04-30"}],
     "order": {"id": 7, "number": "4820175396", "date": "2026-03-17", "status": "pending",
-              "payment_method": "banktransfer", "amount": "1,210.00 USD", "promo_code": ""},
-    "payment": {"amount": "1,210.00 USD", "date": "2026-03-20", "method": "banktransfer",
+              "payment_method": "banktransfer", "amount": Decimal("1210.00"), "promo_code": ""},
+    "payment": {"amount": Decimal("1210.00"), "date": "2026-03-20", "method": "banktransfer",
                 "transaction_ref": "TX-20260320-1"},
     "upgrade": {"old_product": "Starter Hosting", "new_product": "Business Hosting",
-                "old_cycle": "Monthly", "new_cycle": "Monthly", "old_amount": "10.00 USD",
-                "new_amount": "25.00 USD", "credit": "4.00 USD", "charge": "10.00 USD",
-                "discount": "0.00 USD", "payable": "6.00 USD"},
+                "old_cycle": "Monthly", "new_cycle": "Monthly", "old_amount": Decimal("10.00"),
+                "new_amount": Decimal("25.00"), "credit": Decimal("4.00"),
+                "charge": Decimal("10.00"),
+                "discount": Decimal("0.00"), "payable": Decimal("6.00")},
     "cancellation": {"id": 3, "type": "end_of_period", "type_label": "End of billing period",
                      "reason": "Moving to a bigger plan elsewhere", "requested_by": "ada",
                      "date": "2026-03-17"},

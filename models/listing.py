@@ -376,7 +376,7 @@ class InvoiceSource(ListSource):
     def select(self):
         return (Invoice
                 .select(Invoice.id, Invoice.status, Invoice.date, Invoice.due_date, Invoice.total,
-                        Invoice.payment_method,
+                        Invoice.payment_method, Invoice.currency,
                         Client.first_name, Client.last_name, Client.company)
                 .join(Client, on=(Invoice.client == Client.id)))
 
@@ -790,14 +790,19 @@ class CronRunSource(ListSource):
 def run_summary(report_json: str, dry_run: bool = False) -> str:
     """`123 done, 2 failed (invoices)` from a daily run's stored report."""
     try:
-        tasks = json.loads(report_json or "{}").get("tasks", {})
+        report = json.loads(report_json or "{}")
     except ValueError:
-        tasks = {}
+        report = {}
+    tasks = report.get("tasks", {})
     done = sum(int(t.get("done", 0)) for t in tasks.values())
     failed = [name for name, t in tasks.items() if t.get("failures")]
     text = f"{done:,} done"
+    if report.get("stopped"):
+        text += f", stopped: {report['stopped']}"
     if failed:
         text += f", failed: {', '.join(failed)}"
+    if report.get("alert", {}).get("to"):
+        text += f" · admins emailed ({len(report['alert']['to'])})"
     return f"dry run: {text}" if dry_run else text
 
 
@@ -850,7 +855,8 @@ STALE_AFTER = pendulum.duration(hours=24)
 
 
 def automation_warning(runs: list[CronRun], now: pendulum.DateTime) -> str | None:
-    """Why the daily run needs attention, or None when it succeeded in the last 24 hours.
+    """Why the daily run needs attention, or None when it succeeded in the last 24 hours and
+    the latest run did not fail (a failed run's admins' notice is shown here too).
 
     `runs` are the most recent runs (any order); dry runs do not count as runs.
     """
@@ -861,4 +867,8 @@ def automation_warning(runs: list[CronRun], now: pendulum.DateTime) -> str | Non
     if now - last > STALE_AFTER:
         return (f"No successful daily run in the last 24 hours "
                 f"(last one finished {last.format('YYYY-MM-DD HH:mm')} UTC)")
+    latest = max((r for r in runs if not r.dry_run), key=lambda r: r.started_at)
+    if latest.status == "failed":
+        return (f"The last daily run (for {latest.run_date.isoformat()}) failed: "
+                f"{run_summary(latest.report)}")
     return None

@@ -12,7 +12,13 @@ from decimal import Decimal, Inexact, InvalidOperation, localcontext
 from fractions import Fraction
 from functools import lru_cache
 
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency, format_decimal
+
+from models.errors import ValidationError
+
 CENT = Decimal("0.01")
+DEFAULT_LOCALE = "en_US"
 
 MoneyInput = Decimal | int | str | Fraction
 
@@ -57,28 +63,55 @@ def from_cents(cents: int) -> Decimal:
     return Decimal((sign, digits, -2))  # exact at any size, unlike scaleb under the context
 
 
-def format_money(amount: Decimal | int, currency: str = "USD") -> str:
-    """`1,234.50 USD`, `-4.00 USD`. The amount is rounded to the cent for display."""
+# How amounts read (the `locale` setting) and the currency a new invoice is written in (the
+# `currency` setting): set once at start-up by `configure` (the CLI, the TUI, the daily run).
+_installation = {"locale": DEFAULT_LOCALE, "currency": "USD"}
+
+
+def check_locale(name: str, field: str = "locale") -> str:
+    """`name` as babel knows it (`de_DE`, `en_US`), or ValidationError naming `field`."""
+    try:
+        return str(Locale.parse(str(name).strip().replace("-", "_")))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ValidationError(field, f"'{name}' is not a locale (for example en_US, de_DE)") from None
+
+
+def configure(locale: str = DEFAULT_LOCALE, currency: str = "USD") -> None:
+    _installation.update(locale=check_locale(locale), currency=currency)
+
+
+def installation_currency() -> str:
+    """The currency a new invoice is written in (each invoice keeps its own afterwards)."""
+    return _installation["currency"]
+
+
+def format_money(amount: Decimal | int, currency: str = "USD", locale: str | None = None) -> str:
+    """The amount as the host's customers read it, by locale: `$1,234.50` (en_US, USD),
+    `1.234,50\xa0€` (de_DE, EUR), `-$4.00`; without a currency the number alone
+    (`1,234.50`). Rounded to the cent for display; always two decimals."""
+    locale = locale or _installation["locale"]
     if type(amount) is Decimal and amount.is_finite():
-        return _format_decimal(amount, currency)
+        return _format_decimal(amount, currency, locale)
     if isinstance(amount, (str, Fraction)):
         raise TypeError(f"format_money takes Decimal or int, not {type(amount).__name__}")
-    return _formatted(round_money(amount), currency)
+    return _formatted(round_money(amount), currency, locale)
 
 
 # Equal amounts show the same text (1.5 and 1.50 both "1.50"), so the text can be cached by
-# value: a daily run formats the same few prices on thousands of invoices and emails.
+# value: a daily run formats the same few prices on thousands of invoices and emails (and
+# babel takes tens of microseconds per amount).
 @lru_cache(maxsize=4096)
-def _format_decimal(amount: Decimal, currency: str) -> str:
+def _format_decimal(amount: Decimal, currency: str, locale: str) -> str:
     if amount.as_tuple().exponent == -2:
-        return _formatted(amount, currency)  # already whole cents (every stored amount)
-    return _formatted(round_money(amount), currency)
+        return _formatted(amount, currency, locale)  # already whole cents (every stored amount)
+    return _formatted(round_money(amount), currency, locale)
 
 
-def _formatted(rounded: Decimal, currency: str) -> str:
-    text = f"{abs(rounded):,.2f}"
-    sign = "-" if rounded < 0 else ""
-    return f"{sign}{text} {currency}" if currency else f"{sign}{text}"
+def _formatted(rounded: Decimal, currency: str, locale: str) -> str:
+    if not currency:
+        return format_decimal(rounded, format="#,##0.00", locale=locale)
+    # Two decimals whatever the currency's usual digits: amounts are kept to the cent.
+    return format_currency(rounded, currency, locale=locale, currency_digits=False)
 
 
 def sum_money(amounts: Iterable[Decimal | int]) -> Decimal:

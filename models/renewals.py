@@ -32,7 +32,7 @@ from models.errors import ValidationError
 from models.fields import MoneyField, PendulumDateField
 from models.invoicing import LineSpec, renewal_line_spec
 from models.items import model_for, period_end
-from models.money import format_money, sum_money
+from models.money import format_money, installation_currency, sum_money
 from models.permissions import GENERATE_DUE_INVOICES, SYSTEM_LOGIN, require_login
 from models.schema import (
     BillingChunk,
@@ -358,9 +358,11 @@ def plan_invoices(candidates: list[Candidate], today, settings: Settings, *,
 
 
 def write_invoices(groups: dict, today, *, admin_login: str, send_emails: bool,
-                   company_name: str = "") -> RenewalResult:
-    """Insert the planned invoices and their lines in bulk (inside the caller's transaction)."""
+                   company_name: str = "", currency: str = "") -> RenewalResult:
+    """Insert the planned invoices and their lines in bulk (inside the caller's transaction),
+    in `currency` (the setting; by default the one configured at start-up)."""
     result = RenewalResult()
+    currency = currency or installation_currency()
     planned = list(groups.values())
     if not planned:
         return result
@@ -369,7 +371,7 @@ def write_invoices(groups: dict, today, *, admin_login: str, send_emails: bool,
     totals = [sum_money(s.amount for s in specs) for _, _, _, specs in planned]
     ids = insert_rows(Invoice, INVOICE_COLUMNS,
                       [(client_id, None, InvoiceStatus.UNPAID, day(today), day(due), None, method,
-                        money(total), 0, "", now, 1)
+                        money(total), 0, "", now, 1, currency)
                        for (client_id, due, method, _), total in zip(planned, totals)],
                       returning=True)
     lines, activity, emails = [], [], []
@@ -384,23 +386,23 @@ def write_invoices(groups: dict, today, *, admin_login: str, send_emails: bool,
                                           spec.period_end))
         activity.append(dict(admin_login=admin_login, action="invoice.create",
                              object_type="invoice", object_id=invoice_id, client_id=client_id,
-                             description=f"renewal invoice #{invoice_id} for {format_money(total)}",
+                             description=f"renewal invoice #{invoice_id} for {format_money(total, currency)}",
                              after={"total": str(total), "due_date": due.isoformat(),
                                     "lines": len(specs)}))
         emails.append((client_id, _NewInvoice(invoice_id, str(invoice_id), today, due, None,
                                               InvoiceStatus.UNPAID, method, total,
-                                              Decimal("0.00")), email_lines))
+                                              Decimal("0.00"), currency), email_lines))
         result.amount += total
     insert_rows(InvoiceLine, LINE_COLUMNS, lines)
     audit.record_many(activity)
     if send_emails:
-        _queue_invoice_emails(emails, company_name)
+        _queue_invoice_emails(emails, company_name, currency)
     result.invoices, result.lines, result.invoice_ids = len(ids), len(lines), ids
     return result
 
 
 INVOICE_COLUMNS = ("client", "order", "status", "date", "due_date", "paid_date", "payment_method",
-                   "total", "amount_paid", "notes", "created_at", "version")
+                   "total", "amount_paid", "notes", "created_at", "version", "currency")
 LINE_COLUMNS = ("invoice", "kind", "item_type", "item_id", "period_start", "period_end",
                 "description", "amount", "cancelled", "applied_at", "upgrade", "sort_order")
 
@@ -408,11 +410,11 @@ LINE_COLUMNS = ("invoice", "kind", "item_type", "item_id", "period_start", "peri
 # What an invoice email shows of the invoice and its lines, taken from the rows just written
 # rather than read back.
 _NewInvoice = namedtuple("_NewInvoice", "id number date due_date paid_date status payment_method "
-                                        "total amount_paid")
+                                        "total amount_paid currency")
 _EmailLine = namedtuple("_EmailLine", "description amount period_start period_end")
 
 
-def _queue_invoice_emails(emails: list[tuple], company_name: str) -> None:
+def _queue_invoice_emails(emails: list[tuple], company_name: str, currency: str) -> None:
     """Queue "invoice created" for each (client id, invoice, lines) just written."""
     clients = {row.id: row for row in Client.select(
         Client.id, Client.first_name, Client.last_name, Client.company, Client.email)
@@ -425,7 +427,7 @@ def _queue_invoice_emails(emails: list[tuple], company_name: str) -> None:
                              context={"client": client_vars(client),
                                       "invoice": invoice_vars(invoice),
                                       "lines": [line_vars(line) for line in lines],
-                                      "total": format_money(invoice.total),
+                                      "total": invoice.total, "currency": currency,
                                       "company_name": company_name}))
     queue_emails("invoice_created", messages)
 
@@ -503,7 +505,8 @@ def _bill_clients(client_ids, job: _BillingJob, dry_run: bool) -> RenewalResult:
                              amount=sum_money(s.amount for g in groups.values() for s in g[3]))
     written = write_invoices(groups, job.today, admin_login=job.admin_login,
                              send_emails=job.send_emails,
-                             company_name=job.settings.company_name)
+                             company_name=job.settings.company_name,
+                             currency=job.settings.currency)
     _count_promotion_renewals(groups, job.admin_login)
     return written
 
@@ -663,7 +666,7 @@ def invoice_selected_items(items: list[tuple[str, int]], today, settings: Settin
             key = (candidate.client_id, start, candidate.payment_method)
             groups.setdefault(key, (candidate.client_id, start, candidate.payment_method, []))[3].append(spec)
         written = write_invoices(groups, today, admin_login=admin_login, send_emails=send_email,
-                                 company_name=settings.company_name)
+                                 company_name=settings.company_name, currency=settings.currency)
         result.invoice_ids = written.invoice_ids
     return result
 

@@ -18,6 +18,7 @@ from peewee import (
 
 from models.db import BaseModel
 from models.fields import MoneyField, PendulumDateField, UTCDateTimeField
+from models.money import installation_currency
 
 
 def utcnow():
@@ -445,6 +446,8 @@ class Invoice(BaseModel):
     notes = TextField(default="")
     created_at = UTCDateTimeField(default=utcnow)
     version = IntegerField(default=1)
+    # the `currency` setting when it was written (migration 0018); never relabelled
+    currency = CharField(max_length=3, default=installation_currency)
 
     class Meta:
         indexes = (

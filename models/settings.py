@@ -35,7 +35,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 @dataclass(frozen=True)
 class Settings:
-    currency: str = "USD"
+    currency: str = "USD"  # new invoices are written in it; each keeps its own afterwards
+    locale: str = "en_US"  # how amounts read: $3.99 (en_US), 3,99 € (de_DE)
     timezone: str = "UTC"
     invoice_days: int = 14
     invoice_days_per_cycle: dict = field(default_factory=dict)  # cycle value -> days
@@ -53,6 +54,7 @@ class Settings:
     company_name: str = "Example Hosting"
     admin_notice_email: str = "billing@example.com"
     from_email: str = "billing@example.com"
+    email_html: bool = False  # add an HTML part (from the same template) to every email
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_security: str = "none"  # none | starttls | tls
@@ -137,6 +139,16 @@ def _text(max_length: int, *, required: bool):
 def _currency(value, _settings):
     if value not in CURRENCIES:
         return f"{str(value)[:20]!r} is not an ISO 4217 currency code (e.g. USD, EUR, GBP)"
+    return None
+
+
+def _locale(value, _settings):
+    from models.money import check_locale
+
+    try:
+        check_locale(value)
+    except ValidationError as exc:
+        return exc.message
     return None
 
 
@@ -240,6 +252,8 @@ _CHECKS = {
     "terminate_guard_percent": _whole(0, 100),
     "terminate_guard_count": _whole(0, 10_000_000),
     "payment_methods": _text(1000, required=True),
+    "locale": _locale,
+    "email_html": _flag,
 }
 
 

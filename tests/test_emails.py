@@ -78,7 +78,8 @@ def world(db):
                              termination_date=pendulum.date(2026, 4, 2))
     invoice = Invoice.create(client=client, order=order, date=pendulum.date(2026, 3, 17),
                              due_date=pendulum.date(2026, 3, 31), payment_method="banktransfer",
-                             total=Decimal("1244.49"), amount_paid=Decimal("1000.00"))
+                             total=Decimal("1244.49"), amount_paid=Decimal("1000.00"),
+                             currency="EUR")
     InvoiceLine.create(invoice=invoice, kind=LineKind.RENEWAL, item_type="service",
                        item_id=service.id, description="VPS Small - grace.example.org",
                        amount=Decimal("1234.50"), sort_order=1)
@@ -124,12 +125,12 @@ def _context_for(name: str, w: dict) -> dict:
 
 # What each default must say, beyond the client's name and the company's.
 EXPECTED = {
-    "order_confirmation": ["#7301946285", "2026-03-17", "1,234.50 EUR", "banktransfer"],
-    "invoice_created": ["Invoice #", "2026-03-31", "VPS Small - grace.example.org: 1,234.50 EUR",
-                        "Setup fee: 9.99 EUR", "Total: 1,244.49 EUR", "Balance due: 244.49 EUR"],
-    "invoice_payment_confirmation": ["1,000.00 EUR", "2026-03-20", "Balance due: 244.49 EUR"],
+    "order_confirmation": ["#7301946285", "2026-03-17", "€1,234.50", "banktransfer"],
+    "invoice_created": ["Invoice #", "2026-03-31", "VPS Small - grace.example.org: €1,234.50",
+                        "Setup fee: €9.99", "Total: €1,244.49", "Balance due: €244.49"],
+    "invoice_payment_confirmation": ["€1,000.00", "2026-03-20", "Balance due: €244.49"],
     "welcome_shared": ["vh3.acme.test (198.51.100.7)", "Username: grace",
-                       f"Password: {SERVICE_PASSWORD}", "1,234.50 EUR Monthly"],
+                       f"Password: {SERVICE_PASSWORD}", "€1,234.50 Monthly"],
     "welcome_reseller": ["vh3.acme.test", f"Password: {SERVICE_PASSWORD}"],
     "welcome_vps": ["IP address: 203.0.113.9", f"Password: {SERVICE_PASSWORD}",
                     "next due 2026-03-31"],
@@ -137,14 +138,14 @@ EXPECTED = {
     "welcome_other": ["Product/service: VPS Small", f"Password: {SERVICE_PASSWORD}"],
     "service_suspended": ["suspended", "Reason: Overdue on payment", "grace.example.org"],
     "service_unsuspended": ["reactivated", "grace.example.org"],
-    "upgrade_confirmation": ["from VPS Small (Monthly) to VPS Large (Annually)", "9,999.00 EUR"],
+    "upgrade_confirmation": ["from VPS Small (Monthly) to VPS Large (Annually)", "€9,999.00"],
     "service_terminated": ["terminated on 2026-04-02"],
     "cancellation_confirmation": ["End of billing period", "active until 2026-03-31"],
     "admin_cancellation_notice": ["2026-03-18 by alice", "Grace Hopper", "grace@example.org",
                                   "Too expensive"],
     "admin_notice": ["See the module queue."],
-    "invoice_reminder": ["due in 1 day.", "Total: 1,244.49 EUR"],
-    "overdue_reminder_1": ["15 days overdue", "Balance due: 244.49 EUR"],
+    "invoice_reminder": ["due in 1 day.", "Total: €1,244.49"],
+    "overdue_reminder_1": ["15 days overdue", "Balance due: €244.49"],
     "overdue_reminder_2": ["15 days after its due date of 2026-03-31"],
     "overdue_reminder_3": ["15 days overdue", "last notice"],
 }
@@ -197,7 +198,7 @@ def test_context_from_the_invoicing_code_renders(world):
                                                "lines": lines, "total": "1,244.49 USD",
                                                "company_name": "Acme Hosting"})
     assert subject == f"Invoice #{invoice.id} created"
-    assert "Setup fee: 9.99 USD" in body and "Dear Grace" in body
+    assert "Setup fee: €9.99" in body and "Dear Grace" in body
 
 
 def test_client_is_found_from_the_invoice_when_not_given(world):
@@ -216,7 +217,7 @@ def test_editing_a_template_changes_the_next_email(world):
     assert info.version == 1 and info.customised
     second = queue_email("invoice_created", to="grace@example.org", context=context)
     assert second.subject == f"Bill {world['invoice'].id} from Acme Hosting"
-    assert second.body == "Hi Grace, you owe 244.49 EUR.\n"
+    assert second.body == "Hi Grace, you owe €244.49.\n"
     assert EmailOutbox.get_by_id(first.id).body == first.body  # queued mail is not rewritten
 
     log = ActivityLog.get(ActivityLog.action == "email_template.save")
@@ -226,7 +227,7 @@ def test_editing_a_template_changes_the_next_email(world):
     save_template("invoice_created", "Bill {{ invoice.number }}", "Pay {{ invoice.total }}.",
                   "bob", expected_version=1)
     third = queue_email("invoice_created", to="grace@example.org", context=context)
-    assert third.body == "Pay 1,244.49 EUR."
+    assert third.body == "Pay €1,244.49."
     second_log = ActivityLog.select().where(ActivityLog.admin_login == "bob").get()
     before = json.loads(second_log.before)
     assert before["subject"] == "Bill {{ invoice.number }} from {{ company_name }}"

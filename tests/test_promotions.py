@@ -129,7 +129,7 @@ def test_recur_for_counts_renewals_after_the_first_invoice():
 def test_description_says_what_and_how_long():
     assert promotions.describe(unsaved("A", "percentage", "10.00")) == "10.00% off, first invoice only"
     assert promotions.describe(unsaved("B", "fixed", "5.00", recurring=True, recur_for=3),
-                               "USD") == "5.00 USD off, first invoice and 3 renewals"
+                               "USD") == "$5.00 off, first invoice and 3 renewals"
     assert promotions.describe(unsaved("C", "price_override", "1.00", recurring=True)) == (
         "price 1.00, every invoice")
     assert promotions.describe(unsaved("D", "free_setup", "0")) == "free setup"

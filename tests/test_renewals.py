@@ -249,4 +249,4 @@ def test_invoice_email_shows_the_invoice_as_stored(db):
         subject, body = render("invoice_created", {
             "invoice": invoice, "total": invoice.total, "company_name": "Acme"})
         assert (email.subject, email.body) == (subject, body)
-    assert "Total: 1,244.49 USD" in emails[0].body and "Dear Grace" in emails[0].body
+    assert "Total: $1,244.49" in emails[0].body and "Dear Grace" in emails[0].body

@@ -9,8 +9,10 @@ by a rule or a permission, 5 the database is unavailable.
 
 import argparse
 import json
+import logging
 import os
 import sys
+import textwrap
 
 import pendulum
 
@@ -25,29 +27,92 @@ HEADLESS_COMMANDS = LOOKUP_COMMANDS | {"upgrade-request", "payment-received", "c
 FAR_DATE_DAYS = 3  # a --date further from today than this needs --allow-far-date
 
 
+GLOBAL_DEFAULTS = {"db": None, "config": None, "login": None, "log_level": None,
+                   "log_file": None, "log_format": "text"}
+
+
+def _global_options() -> argparse.ArgumentParser:
+    """The options every command takes, before or after the command's name (`hostdesk cron
+    --db URL` as well as `hostdesk --db URL cron`). Their defaults are filled in after
+    parsing: a subcommand's parser would otherwise reset what was given before it."""
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("global options")
+    group.add_argument("--db", metavar="URL", default=argparse.SUPPRESS,
+                       help="database URL: sqlite:///PATH or postgresql://USER@HOST/NAME "
+                            "(default: HOSTDESK_DB, the config file, or a SQLite file in "
+                            "your data directory)")
+    group.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                       help="config file (default: ./hostdesk.toml, then your user config, "
+                            "then /etc/hostdesk/hostdesk.toml)")
+    group.add_argument("--login", metavar="LOGIN", default=argparse.SUPPRESS,
+                       help="act as this admin (full admins only; logged as 'you acting as "
+                            "LOGIN'; default: your OS user)")
+    group.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                       default=argparse.SUPPRESS,
+                       help="least severe messages logged (default: info to a file, "
+                            "warning to the terminal)")
+    group.add_argument("--log-file", metavar="PATH", default=argparse.SUPPRESS,
+                       help="append the log to this file (the TUI always logs to a file: "
+                            "by default hostdesk.log in your log directory)")
+    group.add_argument("--log-format", choices=("text", "json"), default=argparse.SUPPRESS,
+                       help="text lines, or JSON lines for log collectors (default text)")
+    return options
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions; keeps the examples' lines (indented) as written."""
+
+    def _fill_text(self, text, width, indent):
+        return "\n".join(line if line.startswith("  ") else
+                         textwrap.fill(line, width, initial_indent=indent,
+                                       subsequent_indent=indent)
+                         for line in text.splitlines())
+
+
+def _command(sub, name: str, help: str, description: str, example: str, parents):
+    return sub.add_parser(name, help=help, description=description,
+                          epilog="example:\n  " + example, parents=parents,
+                          formatter_class=_HelpFormatter)
+
+
 def _parser() -> argparse.ArgumentParser:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("hostdesk")
+    except PackageNotFoundError:
+        installed = "unknown (not installed)"
+    common = [_global_options()]
     parser = argparse.ArgumentParser(
-        prog="hostdesk",
-        description="Keyboard-driven terminal admin for hosting providers.",
-    )
-    parser.add_argument("--db", metavar="URL",
-                        help="database URL: sqlite:///PATH or postgresql://USER@HOST/NAME "
-                             "(default: HOSTDESK_DB, the config file, or a SQLite file in "
-                             "your data directory)")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: nearest hostdesk.toml)")
-    parser.add_argument("--login", metavar="LOGIN",
-                        help="act as this admin (full admins only; logged as 'you acting as "
-                             "LOGIN'; default: your OS user)")
+        prog="hostdesk", parents=common,
+        description="Keyboard-driven terminal admin for hosting providers. Without a command "
+                    "it opens the TUI.",
+        epilog="examples:\n  hostdesk init\n  hostdesk\n  hostdesk cron --db "
+               "postgresql://hostdesk@db/hostdesk --log-file /var/log/hostdesk/cron.log",
+        formatter_class=_HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"hostdesk {installed}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    sub.add_parser("init", help="create or upgrade the database schema")
+    _command(sub, "init", "create or upgrade the database schema",
+             "Create the database, or apply the migrations it lacks. On an empty database "
+             "you (or --login) become its first admin, with the 'full' role.",
+             "hostdesk --db sqlite:////var/lib/hostdesk/hostdesk.db init", common)
 
-    demo = sub.add_parser("demo", help="fill the database with demo data and open the TUI")
+    demo = _command(sub, "demo", "fill the database with demo data and open the TUI",
+                    "Fill the database with a realistic demo host (clients, services, "
+                    "invoices, orders), then open the TUI on it.",
+                    "hostdesk --db sqlite:///demo.db demo --seed 7 --clients 50", common)
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     demo.add_argument("--clients", type=int, default=200, help="number of clients (default 200)")
     demo.add_argument("--no-open", action="store_true", help="only build the data")
 
-    cron = sub.add_parser("cron", help="the daily run (invoices, reminders, suspensions, ...)")
+    cron = _command(sub, "cron", "the daily run (invoices, reminders, suspensions, ...)",
+                    "The unattended daily run: renewal invoices, reminders, cancellations, "
+                    "suspensions and terminations, the module queue, email delivery. Exit "
+                    "status 0 when every task succeeded, 1 when one failed, 3 when another "
+                    "run holds the lock.",
+                    "hostdesk cron --json --log-file /var/log/hostdesk/cron.log "
+                    "--log-format json", common)
     cron.add_argument("--date", metavar="YYYY-MM-DD", help="run as of this day (default today)")
     cron.add_argument("--dry-run", action="store_true", help="report what would be done, change nothing")
     cron.add_argument("--json", action="store_true", help="print a machine-readable report")
@@ -63,8 +128,12 @@ def _parser() -> argparse.ArgumentParser:
                       help="perform the terminations the termination guard held back in "
                            "that run (needs 'run daily tasks')")
 
-    cancel = sub.add_parser("cancel-request", help="file a cancellation request for a client's "
-                                                   "service (headless)")
+    cancel = _command(sub, "cancel-request", "file a cancellation request for a client's "
+                      "service (headless)",
+                      "File a cancellation request for a client's service, as a client portal "
+                      "would: its unpaid lines are cancelled and the admins notified.",
+                      'hostdesk cancel-request 1042 --client 17 --type end_of_period '
+                      '--reason "moving away" --via portal --json', common)
     cancel.add_argument("service_id", metavar="SERVICE_ID")
     _client_arguments(cancel)
     cancel.add_argument("--type", required=True, choices=["immediate", "end_of_period"],
@@ -73,8 +142,14 @@ def _parser() -> argparse.ArgumentParser:
     cancel.add_argument("--domain-auto-renew-off", action="store_true",
                         help="also turn off auto-renew of the service's domain")
 
-    upgrade = sub.add_parser("upgrade-request", help="quote or order a client's self-service "
-                                                     "upgrade or downgrade (headless)")
+    upgrade = _command(sub, "upgrade-request", "quote or order a client's self-service "
+                       "upgrade or downgrade (headless)",
+                       "Quote a client's upgrade or downgrade (rules §7) and, without "
+                       "--quote-only, order it: an upgrade order and invoice, applied when "
+                       "the invoice is paid. Only to products and cycles the product lets "
+                       "clients move to themselves.",
+                       "hostdesk upgrade-request 1042 --client 17 --product 5 --cycle monthly "
+                       "--quote-only --json", common)
     upgrade.add_argument("service_id", metavar="SERVICE")
     _client_arguments(upgrade)
     upgrade.add_argument("--product", required=True, metavar="P", help="target product id")
@@ -84,8 +159,14 @@ def _parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--date", metavar="YYYY-MM-DD",
                          help="quote as of this day (default today)")
 
-    payment = sub.add_parser("payment-received", help="record a gateway's payment on a client's "
-                                                      "invoice (headless)")
+    payment = _command(sub, "payment-received", "record a gateway's payment on a client's "
+                       "invoice (headless)",
+                       "Record a payment a gateway reports. A retried callback with the same "
+                       "reference is reported as a duplicate and changes nothing; money beyond "
+                       "the balance becomes client credit; the module commands it makes due "
+                       "(unsuspend, change package) run at once.",
+                       "hostdesk payment-received 5521 --client 17 --amount 12.50 --method card "
+                       "--ref ch_3Nx --via stripe --json", common)
     payment.add_argument("invoice_id", metavar="INVOICE")
     _client_arguments(payment)
     payment.add_argument("--amount", required=True, metavar="A")
@@ -98,28 +179,64 @@ def _parser() -> argparse.ArgumentParser:
 
     for noun, helptext in (("client", "a client"), ("service", "a client's service"),
                            ("invoice", "a client's invoice")):
-        group = sub.add_parser(noun, help=f"look up {helptext} (headless)")
+        group = _command(sub, noun, f"look up {helptext} (headless)",
+                         f"Look up {helptext} as JSON or text, read-only.",
+                         f"hostdesk {noun} show 17" + ("" if noun == "client" else
+                                                       " --client 17") + " --json", common)
         actions = group.add_subparsers(dest="action", metavar="ACTION")
-        show = actions.add_parser("show", help=f"show {helptext}")
+        show = _command(actions, "show", f"show {helptext}", f"Show {helptext}.",
+                        f"hostdesk {noun} show 17 --json", common)
         show.add_argument("record_id", metavar="ID")
         _client_arguments(show, client_required=noun != "client")
 
-    backup = sub.add_parser("backup", help="copy the database consistently, even while in use")
+    backup = _command(sub, "backup", "copy the database consistently, even while in use",
+                      "Copy a SQLite database consistently while admins and the daily run "
+                      "keep working (on PostgreSQL it names the pg_dump command to use).",
+                      "hostdesk backup /var/backups/hostdesk-$(date +%F).db", common)
     backup.add_argument("file", metavar="FILE")
-    restore = sub.add_parser("restore", help="replace the database with a backup")
+    restore = _command(sub, "restore", "replace the database with a backup",
+                       "Replace every record of the database with those of a backup.",
+                       "hostdesk restore /var/backups/hostdesk-2026-03-01.db --yes", common)
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
-    key = sub.add_parser("key", help="the secret key that encrypts stored passwords")
+    key = _command(sub, "key", "the secret key that encrypts stored passwords",
+                   "Manage the secret key that encrypts stored passwords and module secrets.",
+                   "hostdesk key rotate --new-key-file /etc/hostdesk/new.key", common)
     key_sub = key.add_subparsers(dest="key_command", metavar="ACTION")
-    rotate = key_sub.add_parser("rotate", help="re-encrypt every stored secret with a new key "
-                                                "(resumable)")
+    rotate = _command(key_sub, "rotate", "re-encrypt every stored secret with a new key "
+                      "(resumable)",
+                      "Re-encrypt every stored secret with a new key, in batches; stopped "
+                      "half-way, running it again finishes it.",
+                      "hostdesk key rotate --new-key-file /etc/hostdesk/new.key", common)
     rotate.add_argument("--new-key-file", required=True, metavar="PATH",
                         help="file holding the new key; created with a random key if missing")
 
-    config = sub.add_parser("config", help="show the resolved configuration")
+    config = _command(sub, "config", "show the resolved configuration",
+                      "Show the configuration hostdesk resolves from the environment, the "
+                      "config files and the defaults.", "hostdesk config show", common)
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION")
-    config_sub.add_parser("show", help="print every setting, its value and where it came from")
+    _command(config_sub, "show", "print every setting, its value and where it came from",
+             "Print every setting, its value and where it came from (secrets masked).",
+             "hostdesk --config /etc/hostdesk/hostdesk.toml config show", common)
+
+    db = _command(sub, "db", "database information",
+                  "Information about the database.", "hostdesk db status --json", common)
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
+    status = _command(db_sub, "status",
+                      "schema version, pending migrations, size and the last daily run",
+                      "Show the schema version, the migrations not yet applied, the "
+                      "database's size and the last daily run (read-only).",
+                      "hostdesk db status --json", common)
+    status.add_argument("--json", action="store_true", help="print it as JSON")
+
+    completion = _command(sub, "completion", "print a shell completion script",
+                          "Print the completion script for bash, zsh or fish.",
+                          "hostdesk completion bash > /etc/bash_completion.d/hostdesk\n"
+                          "  hostdesk completion zsh > ~/.zfunc/_hostdesk\n"
+                          "  hostdesk completion fish > ~/.config/fish/completions/hostdesk.fish",
+                          common)
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
     return parser
 
 
@@ -134,7 +251,16 @@ def _client_arguments(parser, *, client_required: bool = True) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON (see the README)")
 
 
+def parse_args(argv=None) -> argparse.Namespace:
+    args = _parser().parse_args(argv)
+    for name, default in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    return args
+
+
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    logging.getLogger("hostdesk.cli").error("%s", message, extra={"exit_status": code})
     print(f"hostdesk: {message}", file=sys.stderr)
     return code
 
@@ -218,6 +344,7 @@ def _require_full(identity, what: str) -> None:
 def cmd_init(args, config, account) -> int:
     from models.admins import ensure_first_admin
     from models.db import redact_url
+    from models.invoicing import adopt_currency
     from models.schema import Admin
 
     from models.db import bind, connect_url, migrate
@@ -231,6 +358,7 @@ def cmd_init(args, config, account) -> int:
     identity = _identity(args, account)
     config = _ensure_secret_key(config)
     admin = ensure_first_admin(identity.login)
+    adopted = adopt_currency(config.settings.currency)
     from automation.provisioning.registry import secret_settings
     from models.catalog import encrypt_clear_secrets
 
@@ -238,6 +366,8 @@ def cmd_init(args, config, account) -> int:
     if encrypted:
         print(f"encrypted the secret settings of {encrypted} servers/products stored in clear")
     print(f"database ready: {redact_url(config.database_url)}")
+    if adopted:
+        print(f"{adopted} existing invoices recorded in {config.settings.currency}")
     if admin is not None:
         print(f"admin '{admin.login}' created with the 'full' role")
     db.close()
@@ -353,6 +483,9 @@ def _join_run(args, config, db) -> int:
         run_id, share = join_run(config.settings, send_emails=not args.no_email)
     finally:
         db.close()
+    logging.getLogger("hostdesk.cron").info(
+        "joined daily run #%s: %s invoices", run_id, share.done if run_id else 0,
+        extra={"run_id": run_id, "failed": len(share.failures)})
     if run_id is None:
         print("no daily run in progress has invoicing left to share")
         return EXIT_OK
@@ -653,7 +786,46 @@ def cmd_tui(args, config, account) -> int:
     db.close()
     from tui.app import run_tui
 
-    return run_tui(config, login=login)
+    log = logging.getLogger("hostdesk.tui")
+    log.info("TUI opened by %s", login)
+    status = run_tui(config, login=login)
+    log.info("TUI closed by %s", login)
+    return status
+
+
+def cmd_completion(args) -> int:
+    import shtab
+
+    print(shtab.complete(_parser(), shell=args.shell), end="")
+    return EXIT_OK
+
+
+def cmd_db_status(args, config) -> int:
+    from automation.dbstatus import database_status
+
+    status = database_status(config.database_url)
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return EXIT_OK
+    size = status["size_bytes"]
+    print(f"database        {status['database_url']}")
+    print(f"schema version  {status['schema_version'] or '(not initialised)'}")
+    pending = status["pending_migrations"]
+    print(f"pending         {', '.join(pending) if pending else 'none'}")
+    print(f"size            {size / 1_048_576:.1f} MiB" if size is not None else "size            unknown")
+    run = status["last_run"]
+    print("last run        " + (f"#{run['id']} for {run['run_date']}: {run['status']}, started "
+                                f"{run['started_at']}, finished {run['finished_at'] or '-'}"
+                                if run else "never"))
+    return EXIT_OK
+
+
+def _configure_logging(args, config=None) -> None:
+    from automation.logs import configure
+
+    secrets = (config.secret_key, config.settings.smtp_password) if config else ()
+    opens_tui = args.command is None or (args.command == "demo" and not args.no_open)
+    configure(args.log_level, args.log_file, args.log_format, tui=opens_tui, secrets=secrets)
 
 
 def _run(args, config, account) -> int:
@@ -683,6 +855,10 @@ def _run(args, config, account) -> int:
         if args.config_command != "show":
             return _fail("usage: hostdesk config show")
         return cmd_config_show(args, config)
+    if args.command == "db":
+        if args.db_command != "status":
+            return _fail("usage: hostdesk db status [--json]")
+        return cmd_db_status(args, config)
     if args.command == "demo":
         return cmd_demo(args, config, account)
     return cmd_tui(args, config, account)
@@ -747,15 +923,20 @@ def main(argv=None, *, os_account=None) -> int:
     uid; nothing a user sets (flag, environment) can change who is acting."""
     from models.errors import ValidationError, ValidationErrors
 
-    args = _parser().parse_args(argv)
+    args = parse_args(argv)
+    if args.command == "completion":
+        return cmd_completion(args)
+    _configure_logging(args)
     try:
         config = _load(args)
     except ValidationErrors as exc:
         for error in exc.errors:
+            logging.getLogger("hostdesk.cli").error("config: %s", error)
             print(f"hostdesk: config: {error}", file=sys.stderr)
         return EXIT_USAGE
     except ValidationError as exc:
         return _fail(f"config: {exc}")
+    _configure_logging(args, config)
     if args.command in HEADLESS_COMMANDS:
         _without_unused_drivers(config.database_url)
     from automation.identity import current_os_account
@@ -783,7 +964,13 @@ def main(argv=None, *, os_account=None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - every known failure becomes one line
-        code, message = _exit_status(exc, config.database_url)
+        try:
+            code, message = _exit_status(exc, config.database_url)
+        except Exception:
+            logging.getLogger("hostdesk.cli").exception("hostdesk %s crashed",
+                                                         args.command or "tui")
+            raise
+        logging.getLogger("hostdesk.cli").error("%s", message)
         return _fail(message, code)
     finally:
         audit.set_operator("")

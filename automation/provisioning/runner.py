@@ -7,6 +7,7 @@ module-queue job. The admin's screen and the daily run both come through `run_co
 """
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass, replace
 
@@ -58,6 +59,8 @@ from models.settings import Settings
 SOURCES = ("admin", "cron")
 _ARGUMENTS = {SUSPEND: {"reason"}, CHANGE_PASSWORD: {"new_password"}}
 _MAX_PASSWORD_LENGTH = 128
+
+log = logging.getLogger("hostdesk.modules")
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,12 @@ def _run(service_id: int, command: str, arguments: dict, context: _Context, *,
     params = replace(_service_params(service, with_password=command in module.password_commands),
                      delivery_id=delivery_id)
     result = _call(module, lambda: _invoke(module, command, params, arguments))
+    # ids and the module's answer only: the arguments may hold a password
+    log.log(logging.INFO if result.success else logging.WARNING,
+            "%s of service #%s by the %s module (%s): %s", command, service_id,
+            module.display_name, source, "succeeded" if result.success else result.message,
+            extra={"service_id": service_id, "command": command, "source": source,
+                   "success": result.success})
     admin_login = context.admin_login
     with database.atomic():
         _log_attempt(service, module, command, result, admin_login, source)

@@ -92,7 +92,7 @@ def test_details_and_lists_are_the_clients_own(db_url, world):
             assert f"#{ada.id} Ada Lovelace  ACTIVE" in text
             assert "ada@example.com · +44 1 · London" in text
             assert "Services: 3 active · 1 terminated" in text
-            assert "Unpaid invoices 1 (9.99 USD), 1 overdue" in text
+            assert "Unpaid invoices 1 ($9.99), 1 overdue" in text
             services = screen.biglist("services")
             assert services.total == 4
             assert [row["domain"] for row in services.visible_rows()] == [
@@ -155,8 +155,8 @@ def test_tick_three_items_with_two_due_dates_and_press_I(db_url, world):
         (pendulum.date(2026, 4, 1), D("25.00")), (pendulum.date(2026, 5, 1), D("12.00"))]
     assert InvoiceLine.select().count() == 3
     assert "2 invoice(s) created:" in body
-    assert f"#{invoices[0].id} due 2026-04-01 · 25.00 USD · banktransfer" in body
-    assert f"#{invoices[1].id} due 2026-05-01 · 12.00 USD" in body
+    assert f"#{invoices[0].id} due 2026-04-01 · $25.00 · banktransfer" in body
+    assert f"#{invoices[1].id} due 2026-05-01 · $12.00" in body
     assert ("1 item(s) refused:\n  service #%d gone.example: is terminated; only pending, "
             "active or suspended items can be invoiced" % world["gone"].id) in body
 

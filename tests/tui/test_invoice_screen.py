@@ -87,7 +87,7 @@ def test_partial_then_over_payment_keeps_a_balance_then_credits(db, app_for):
             await app.push_screen(InvoiceScreen(invoice.id))
             await settle(app, pilot)
             summary = str(app.screen.query_one("#invoice-summary").render())
-            assert "UNPAID" in summary and "Balance 10.00 USD" in summary
+            assert "UNPAID" in summary and "Balance $10.00" in summary
             await pilot.press("p")
             await settle(app, pilot)
             dialog = app.screen
@@ -99,7 +99,7 @@ def test_partial_then_over_payment_keeps_a_balance_then_credits(db, app_for):
             await pilot.press("ctrl+s")
             await settle(app, pilot)
             assert isinstance(app.screen, InvoiceScreen)
-            assert "Balance 6.00 USD" in str(app.screen.query_one("#invoice-summary").render())
+            assert "Balance $6.00" in str(app.screen.query_one("#invoice-summary").render())
             await pilot.press("p")
             await settle(app, pilot)
             await type_into(pilot, "field-amount", "7.50")
@@ -107,8 +107,8 @@ def test_partial_then_over_payment_keeps_a_balance_then_credits(db, app_for):
             await pilot.press("ctrl+s")
             await settle(app, pilot)
             summary = str(app.screen.query_one("#invoice-summary").render())
-            assert "  PAID" in summary and "Balance 0.00 USD" in summary
-            assert "1.50 USD overpaid, added to client credit" in summary
+            assert "  PAID" in summary and "Balance $0.00" in summary
+            assert "$1.50 overpaid, added to client credit" in summary
             assert app.screen.query_one("#invoice-payments").row_count == 2
 
     run(scenario())
@@ -193,7 +193,7 @@ def test_remove_a_line_and_apply_client_credit(db, app_for):
             assert "Setup work" in str(app.screen.query_one(".dialog--body").render())
             await pilot.press("enter")
             await settle(app, pilot)
-            await wait_for(pilot, lambda: "Total 5.00 USD" in str(
+            await wait_for(pilot, lambda: "Total $5.00" in str(
                 app.screen.query_one("#invoice-summary").render()))
             await pilot.press("c")
             await settle(app, pilot)
@@ -412,3 +412,33 @@ def test_generate_needs_the_permission(db, app_for):
 
     run(scenario())
     assert Invoice.select().count() == 0
+
+
+def test_an_invoice_is_shown_in_its_own_currency_after_the_setting_changes(db, app_for):
+    from models import money
+    from tests.tui.conftest import screen_text
+
+    service = make.service(next_due_date=NDD)
+    try:
+        money.configure("en_US", "EUR")  # the installation billed in euros then
+        euro = renewal_invoice(service, "3.99")
+    finally:
+        money.configure()  # now dollars
+    dollar = renewal_invoice(make.service(next_due_date=NDD), "5.00")
+    assert (Invoice.get_by_id(euro.id).currency, dollar.currency) == ("EUR", "USD")
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(InvoiceScreen(euro.id))
+            await settle(app, pilot)
+            summary = str(app.screen.query_one("#invoice-summary").render())
+            assert "Total €3.99" in summary and "Balance €3.99" in summary
+            app.pop_screen()
+            screen = InvoiceListScreen()
+            await app.push_screen(screen)
+            await settle(app, pilot)
+            text = screen_text(app)
+            assert "€3.99" in text and "$5.00" in text and "$3.99" not in text
+
+    run(scenario())

@@ -178,7 +178,7 @@ def test_columns_drop_by_priority_and_the_flexible_one_takes_the_rest():
 def test_cells_cut_with_an_ellipsis_and_format_money_dates_and_words():
     assert fit("example.com", 8) == "example…"
     assert fit("12", 5, right=True) == "   12"
-    assert format_value(Decimal("1234.5"), "money", "USD") == "1,234.50 USD"
+    assert format_value(Decimal("1234.5"), "money", "USD") == "$1,234.50"
     assert format_value(pendulum.date(2026, 3, 1), "date") == "2026-03-01"
     assert format_value(pendulum.datetime(2026, 3, 1, 23, 5, tz="UTC"), "datetime") == \
         "2026-03-01 23:05"

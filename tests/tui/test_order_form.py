@@ -155,8 +155,8 @@ def test_two_products_quantity_3_and_a_domain_transfer_by_keyboard(db, db_url, c
             await tab_to(pilot, by_id("domain-id_protection"))
             await pilot.press("space")
             await settle(app, pilot)
-            assert "First payment 34.25 USD" in total_line(app)
-            assert "recurring 17.50 USD monthly, 16.25 USD every 1 year" in total_line(app)
+            assert "First payment $34.25" in total_line(app)
+            assert "recurring $17.50 monthly, $16.25 every 1 year" in total_line(app)
             assert "4 services" in total_line(app)
 
             await pilot.press("ctrl+s")
@@ -167,7 +167,7 @@ def test_two_products_quantity_3_and_a_domain_transfer_by_keyboard(db, db_url, c
             invoice = Invoice.get()
             assert f"Order {order.number} placed" in text
             assert "Services created: 4" in text
-            assert f"Invoice #{invoice.id}: 34.25 USD (unpaid, due 2026-03-15)" in text
+            assert f"Invoice #{invoice.id}: $34.25 (unpaid, due 2026-03-15)" in text
             assert "3 module command(s) queued for the daily run" in text
             SCREENSHOTS.mkdir(exist_ok=True)
             app.save_screenshot("order_placed.svg", str(SCREENSHOTS))
@@ -217,7 +217,7 @@ def test_domain_only_order_by_keyboard(db, db_url, catalog):
             await tab_to(pilot, by_id("domain-dns_management"))
             await pilot.press("space")
             await settle(app, pilot)
-            assert "First payment 26.00 USD" in total_line(app)  # 2 × 12.00 + 2 × 1.00
+            assert "First payment $26.00" in total_line(app)  # 2 × 12.00 + 2 × 1.00
             await pilot.press("ctrl+s")
             await settle(app, pilot)
             assert isinstance(app.screen, OrderResultScreen)
@@ -307,7 +307,7 @@ def test_promotion_code_is_checked_and_its_discount_shown_while_typing(db, db_ur
             await tab_to(pilot, line_field(1, "product"))
             await pick(pilot, "Ho")
             await settle(app, pilot)
-            assert "First payment 15.00 USD" in total_line(app)
+            assert "First payment $15.00" in total_line(app)
             await tab_to(pilot, by_id("promo_code"))
             await pilot.press(*"SAVE1")
             await settle(app, pilot)
@@ -316,11 +316,11 @@ def test_promotion_code_is_checked_and_its_discount_shown_while_typing(db, db_ur
             assert info.has_class("-error")
             await pilot.press("0")
             await settle(app, pilot)
-            assert str(info.render()) == ("SAVE10: 10.00% off, first invoice only; −1.00 USD "
+            assert str(info.render()) == ("SAVE10: 10.00% off, first invoice only; −$1.00 "
                                           "on this order")
-            assert "First payment 14.00 USD (promotion −1.00)" in total_line(app)
+            assert "First payment $14.00 (promotion −1.00)" in total_line(app)
             line = app.screen.query_one("OrderLineRow .line-message")
-            assert str(line.render()) == "Monthly 10.00 + 5.00 setup − 1.00 SAVE10 = 14.00 USD"
+            assert str(line.render()) == "Monthly 10.00 + 5.00 setup − 1.00 SAVE10 = $14.00"
 
     run(scenario())
 
@@ -366,7 +366,7 @@ def test_accepting_from_the_result_provisions_with_the_none_module(db, db_url, c
             await pilot.press("ctrl+s")
             await settle(app, pilot)
             assert isinstance(app.screen, OrderResultScreen)
-            assert "No invoice (first payment 120.00 USD)" in screen_text(app)
+            assert "No invoice (first payment $120.00)" in screen_text(app)
             assert Service.get().status == "pending" and ModuleJob.select().count() == 0
             await pilot.press("a")
             await settle(app, pilot)

@@ -444,7 +444,7 @@ def test_save_override_auto_terminate_promotion_and_recalculate(db_url):
         async with app.run_test(size=SIZE) as pilot:
             screen = await open_service(app, pilot, service.id)
             how = str(screen.query_one("#how-recurring_amount").render())
-            assert how.startswith("custom price; the catalog gives 8.00 USD = product 8.00 USD")
+            assert how.startswith("custom price; the catalog gives $8.00 = product $8.00")
             await type_into(pilot, screen, "override_suspend_until", "00/00/0000")
             screen.query_one("#field-promotion").focus()
             await pilot.press("ctrl+o")  # the promotion picker
@@ -463,7 +463,7 @@ def test_save_override_auto_terminate_promotion_and_recalculate(db_url):
             assert screen.query_one("#field-override_suspend_until").value == "never"
             assert "Auto-terminates on 2026-01-01" in screen_text(app)
             how = str(screen.query_one("#how-recurring_amount").render())
-            assert how == "= product 80.00 USD (Annually) − promotion 40.00 USD"
+            assert how == "= product $80.00 (Annually) − promotion $40.00"
 
     asyncio.run(scenario())
     after = stored(service)

@@ -99,17 +99,17 @@ def test_quote_on_screen_matches_the_rules_then_confirm_and_pay(db, app_for, pla
         app = app_for("boss", CLOCK)
         async with app.run_test(size=SIZE) as pilot:
             screen = await open_upgrade(app, pilot, service.id)
-            assert "Now: Small (Monthly) 10.00 USD" in str(screen.query_one("#upgrade-current").render())
+            assert "Now: Small (Monthly) $10.00" in str(screen.query_one("#upgrade-current").render())
             assert "Choose another product" in quote_panel(app)
             assert screen.check_action("confirm", ()) is None  # nothing to confirm yet
             await choose(pilot, screen, "new-product", big.id)
             panel = quote_panel(app)
             assert "Small (Monthly) → Big (Monthly)" in panel
             assert "Days remaining                 12  of 30\n" in panel
-            assert "Credit                  -4.00 USD  10.00 × 12/30" in panel
-            assert "Charge                  10.00 USD  25.00 × 12/30" in panel
-            assert "Payable                  6.00 USD" in panel
-            assert "New recurring           25.00 USD  Monthly" in panel
+            assert "Credit                     -$4.00  10.00 × 12/30" in panel
+            assert "Charge                     $10.00  25.00 × 12/30" in panel
+            assert "Payable                     $6.00" in panel
+            assert "New recurring              $25.00  Monthly" in panel
             assert "Next due date          2026-05-01  stays" in panel
             app.save_screenshot("upgrade_quote.svg", str(SCREENSHOTS))
             await pilot.press("ctrl+s")
@@ -148,14 +148,14 @@ def test_cycle_change_and_a_promotion_code_requote(db, app_for, plans):
             await choose(pilot, screen, "new-cycle", "annually")
             panel = quote_panel(app)
             assert "Small (Monthly) → Big (Annually)" in panel
-            assert "Charge                   4.93 USD  150.00 × 12/365" in panel
-            assert "Payable                  0.93 USD" in panel
+            assert "Charge                      $4.93  150.00 × 12/365" in panel
+            assert "Payable                     $0.93" in panel
             screen.query_one("#promo-code").focus()
             await pilot.press(*"half")
             await settle(app, pilot)
             panel = quote_panel(app)
-            assert "Promotion               -0.47 USD  HALF" in panel
-            assert "Payable                  0.46 USD" in panel
+            assert "Promotion                  -$0.47  HALF" in panel
+            assert "Payable                     $0.46" in panel
             await pilot.press("ctrl+s")
             await settle(app, pilot)
 
@@ -200,8 +200,8 @@ def test_configurable_option_change_through_the_same_screen(db, app_for, plans):
             await choose(pilot, screen, f"option-{disk.id}", fifty.id)
             panel = quote_panel(app)
             assert "Disk: 10 GB → 50 GB" in panel
-            assert "Charge                   2.00 USD  5.00 × 12/30" in panel
-            assert "New recurring           15.00 USD" in panel
+            assert "Charge                      $2.00  5.00 × 12/30" in panel
+            assert "New recurring              $15.00" in panel
             await pilot.press("ctrl+s")
             await settle(app, pilot)
             assert isinstance(app.screen, InvoiceScreen)
@@ -221,8 +221,8 @@ def test_a_downgrade_is_applied_at_once_with_its_credit(db, app_for, plans):
             screen = await open_upgrade(app, pilot, service.id)
             await choose(pilot, screen, "new-product", small.id)
             panel = quote_panel(app)
-            assert "Payable                  0.00 USD" in panel
-            assert "Credit to client         6.00 USD" in panel
+            assert "Payable                     $0.00" in panel
+            assert "Credit to client            $6.00" in panel
             await pilot.press("ctrl+s")
             await settle(app, pilot)
             assert "  PAID" in str(app.screen.query_one("#invoice-summary").render())
@@ -272,7 +272,7 @@ def test_without_the_permission_the_quote_shows_but_cannot_be_confirmed(db, app_
         async with app.run_test(size=SIZE) as pilot:
             screen = await open_upgrade(app, pilot, service.id)
             await choose(pilot, screen, "new-product", big.id)
-            assert "Payable                  6.00 USD" in quote_panel(app)
+            assert "Payable                     $6.00" in quote_panel(app)
             assert screen.check_action("confirm", ()) is None
             await pilot.press("ctrl+s")
             await settle(app, pilot)

@@ -5,6 +5,8 @@ from fractions import Fraction
 
 import pytest
 
+from models import money
+from models.errors import ValidationError
 from models.money import CENT, format_money, from_cents, round_money, sum_money, to_cents
 
 
@@ -110,24 +112,48 @@ def test_from_cents_refuses_non_int(bad):
 @pytest.mark.parametrize(
     "amount, currency, text",
     [
-        (Decimal("1234.5"), "USD", "1,234.50 USD"),
-        (Decimal("-4"), "USD", "-4.00 USD"),
-        (Decimal("0"), "USD", "0.00 USD"),
-        (Decimal("-0.001"), "USD", "0.00 USD"),
-        (Decimal("1234567.891"), "EUR", "1,234,567.89 EUR"),
-        (Decimal("2.675"), "USD", "2.68 USD"),
-        (Decimal("0.125"), "USD", "0.13 USD"),
-        (Decimal("999.995"), "USD", "1,000.00 USD"),
-        (Decimal("-1234.50"), "GBP", "-1,234.50 GBP"),
-        (12, "USD", "12.00 USD"),
+        (Decimal("1234.5"), "USD", "$1,234.50"),
+        (Decimal("-4"), "USD", "-$4.00"),
+        (Decimal("0"), "USD", "$0.00"),
+        (Decimal("-0.001"), "USD", "$0.00"),
+        (Decimal("1234567.891"), "EUR", "€1,234,567.89"),
+        (Decimal("2.675"), "USD", "$2.68"),
+        (Decimal("0.125"), "USD", "$0.13"),
+        (Decimal("999.995"), "USD", "$1,000.00"),
+        (Decimal("-1234.50"), "GBP", "-£1,234.50"),
+        (12, "USD", "$12.00"),
     ],
 )
 def test_format_money(amount, currency, text):
     assert format_money(amount, currency) == text
 
 
+def test_money_reads_by_locale_and_currency():
+    assert format_money(Decimal("3.99"), "EUR", "de_DE") == "3,99\xa0€"
+    assert format_money(Decimal("3.99"), "USD", "en_US") == "$3.99"
+    assert format_money(Decimal("-1234.5"), "EUR", "de_DE") == "-1.234,50\xa0€"
+    assert format_money(Decimal("1234.5"), "", "de_DE") == "1.234,50"
+    assert format_money(Decimal("1234.5"), "CHF", "de_CH") == "CHF\xa01'234.50"
+
+
+def test_the_configured_locale_applies_and_each_keeps_its_own_text():
+    try:
+        money.configure("de_DE", "EUR")
+        assert format_money(Decimal("3.99"), "EUR") == "3,99\xa0€"
+        assert money.installation_currency() == "EUR"
+        money.configure("en_US", "USD")
+        assert format_money(Decimal("3.99"), "EUR") == "€3.99"  # cached per locale
+    finally:
+        money.configure()
+
+
+def test_an_unknown_locale_is_refused_by_name():
+    with pytest.raises(ValidationError, match="locale"):
+        money.configure("xx_QQ")
+
+
 def test_format_money_default_currency_is_usd():
-    assert format_money(Decimal("18.39")) == "18.39 USD"
+    assert format_money(Decimal("18.39")) == "$18.39"
 
 
 @pytest.mark.parametrize("bad", [4.0, "4.00"])
@@ -165,7 +191,7 @@ def test_format_money_is_by_value_whatever_the_scale_or_the_order_asked():
     for amounts in ([Decimal("1.5"), Decimal("1.50"), Decimal("1.500"), Decimal("1.505")],
                     [Decimal("1.505"), Decimal("1.500"), Decimal("1.50"), Decimal("1.5")]):
         texts = [format_money(amount, "EUR") for amount in amounts]
-        assert sorted(texts) == ["1.50 EUR", "1.50 EUR", "1.50 EUR", "1.51 EUR"]
+        assert sorted(texts) == ["€1.50", "€1.50", "€1.50", "€1.51"]
     assert [format_money(Decimal("-0.004")), format_money(Decimal("-0.005"))] == [
-        "0.00 USD", "-0.01 USD"]
-    assert format_money(Decimal("1.5"), "") == "1.50" and format_money(Decimal("1.5")) == "1.50 USD"
+        "$0.00", "-$0.01"]
+    assert format_money(Decimal("1.5"), "") == "1.50" and format_money(Decimal("1.5")) == "$1.50"

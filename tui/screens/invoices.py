@@ -366,6 +366,9 @@ class InvoiceScreen(HostdeskScreen):
 
     @property
     def currency(self) -> str:
+        """The invoice's own currency: a later change of the setting never relabels it."""
+        if self.view is not None and self.view.invoice.currency:
+            return self.view.invoice.currency
         return self.app.settings.currency
 
     def compose(self) -> ComposeResult:

@@ -388,7 +388,9 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
         for position, (column, column_width) in enumerate(self._columns()):
             if position:
                 segments.append(Segment(" ", style))
-            text = fit(format_value(row.get(column.key), column.kind, self.currency),
+            # a row that carries its own currency (an invoice) shows its amounts in it
+            text = fit(format_value(row.get(column.key), column.kind,
+                                    row.get("currency") or self.currency),
                        column_width, right_aligned(column))
             segments.append(Segment(text, style + self._cell_style(column, row, overdue)))
         strip = Strip(segments)
