@@ -87,6 +87,8 @@ def configure(level: str | None = None, file: str | Path | None = None, fmt: str
         handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
+        # The CLI prints its own one-line errors (they carry exit_status): never twice.
+        handler.addFilter(lambda record: not hasattr(record, "exit_status"))
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_MaskSecrets(list(secrets)))

@@ -162,6 +162,10 @@ def _timezone(value, _settings):
     return None
 
 
+def _optional_address(value, settings):
+    return None if value == "" else _address(value, settings)
+
+
 def _address(value, _settings):
     if not isinstance(value, str) or len(value) > 254 or not _ADDRESS.match(value):
         return f"{str(value)[:60]!r} is not an email address"
@@ -237,7 +241,7 @@ _CHECKS = {
     "reminder_days_before": _whole(0, 365),
     "overdue_reminder_days": _reminder_days,
     "company_name": _text(200, required=True),
-    "admin_notice_email": _address,
+    "admin_notice_email": _optional_address,
     "from_email": _address,
     "smtp_host": _host,
     "smtp_port": _whole(1, 65535),

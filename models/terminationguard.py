@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import pendulum
 
 from models import audit, cancellations, overdue
+from models.admins import notice_recipients
 from models.db import database, insert_rows
 from models.emails import email_context, queue_email
-from models.schema import Admin, CronRun, HeldTermination, Service, ServiceStatus
+from models.schema import CronRun, HeldTermination, Service, ServiceStatus
 from models.settings import Settings
 
 OVERDUE, FIXED_TERM = "overdue", "fixed_term"
@@ -83,8 +84,7 @@ def hold(run_id: int, plan_: Plan, settings: Settings) -> int:
     """Record the held terminations and alert the admins, in one transaction. Returns the
     number of admins alerted."""
     now = pendulum.now("UTC")
-    admins = list(Admin.select().where((Admin.role == "full") & (Admin.active == True)  # noqa: E712
-                                       & (Admin.email != "")).order_by(Admin.id))
+    recipients = notice_recipients(settings)
     message = (f"The daily run #{run_id} suspended as usual but terminated nothing: "
                f"{why(plan_, settings)}.\n\nReview the services held back and confirm with\n"
                f"    {confirm_command(run_id)}\n(or from the automation status screen). "
@@ -94,17 +94,17 @@ def hold(run_id: int, plan_: Plan, settings: Settings) -> int:
                                       "confirmed_by", "created_at"),
                     [(run_id, sid, kind, "held", "", "", HeldTermination.created_at.db_value(now))
                      for sid, kind in plan_.terminations])
-        for admin in admins:
-            queue_email("admin_notice", to=admin.email, related_type="cron_run",
+        for address in recipients:
+            queue_email("admin_notice", to=address, related_type="cron_run",
                         related_id=run_id,
                         context=email_context(settings, title=f"Daily run #{run_id}: "
                                               f"{plan_.count} terminations wait for your "
                                               "confirmation", message=message))
         audit.record("system", "cron.terminations_held", "cron_run", run_id,
                      description=f"run #{run_id} held {plan_.count} terminations: "
-                                 f"{why(plan_, settings)}; alerted {len(admins)} admins",
+                                 f"{why(plan_, settings)}; alerted {len(recipients)} admins",
                      after={"held": plan_.count, "live": plan_.live})
-    return len(admins)
+    return len(recipients)
 
 
 def waiting(run_id: int) -> list[HeldTermination]:

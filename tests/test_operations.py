@@ -113,7 +113,7 @@ def test_completion_scripts_generate_for_each_shell(shell, marker, tmp_path):
 def test_global_options_work_after_the_command_too(tmp_path):
     url = f"sqlite:///{tmp_path / 'after.db'}"
     assert run_cli("init", "--db", url).returncode == 0
-    result = run_cli("cron", "--db", url, "--date", "2026-01-01", "--json",
+    result = run_cli("cron", "--db", url, "--date", "2026-01-01", "--allow-far-date", "--json",
                      "--log-level", "info", "--log-format", "json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["ok"] is True
@@ -121,7 +121,7 @@ def test_global_options_work_after_the_command_too(tmp_path):
     # on stderr (no --log-file), as JSON lines, at the level asked
     lines = [json.loads(line) for line in result.stderr.splitlines()]
     assert any(line["message"] == "task invoices started" for line in lines)
-    before = run_cli("--db", url, "cron", "--date", "2026-01-02", "--json")
+    before = run_cli("--db", url, "cron", "--date", "2026-01-02", "--allow-far-date", "--json")
     assert before.returncode == 0 and before.stderr == ""  # warning level: nothing to say
 
 
@@ -135,7 +135,7 @@ def test_db_status_names_version_pending_size_and_last_run(tmp_path):
     assert status["last_run"] is None
 
     assert run_cli("--db", url, "init").returncode == 0
-    assert run_cli("--db", url, "cron", "--date", "2026-01-01").returncode == 0
+    assert run_cli("--db", url, "cron", "--date", "2026-01-01", "--allow-far-date").returncode == 0
     status = json.loads(run_cli("db", "status", "--json", "--db", url).stdout)
     assert status["schema_version"] == migrations[-1] and status["pending_migrations"] == []
     assert status["size_bytes"] > 10_000 and status["engine"] == "sqlite"
@@ -229,7 +229,8 @@ def test_full_daily_run_logs_json_lines_alerts_the_admins_and_logs_no_secret(
     Admin.create(login="alice", name="Alice", role="full", email="alice@acme.test")
     Admin.create(login="bob", name="Bob", role="support", email="bob@acme.test")
     Admin.create(login="carol", name="Carol", role="full", email="carol@acme.test", active=False)
-    server = make_server(settings={"url": endpoint.url, "secret": secrets.encrypt(SECRET)})
+    server = make_server(settings={"url": endpoint.url, "secret": secrets.encrypt(SECRET),
+                                   "allow_insecure_http": True})  # loopback, no TLS
     product = make_product(module="webhook", server=server)
     zoe = make.client(first_name="Zoë", last_name="Ünal", email="zoe@example.org")
     overdue = make_service(status="active", product=product, client=zoe, next_due_date=NDD,
@@ -249,7 +250,8 @@ def test_full_daily_run_logs_json_lines_alerts_the_admins_and_logs_no_secret(
            "HOSTDESK_SMTP_USERNAME": SMTP_USER, "HOSTDESK_SMTP_PASSWORD": SMTP_PASSWORD,
            "HOSTDESK_ADMIN_NOTICE_EMAIL": "ops@acme.test", "HOSTDESK_LOCALE": "de_DE",
            "HOSTDESK_CURRENCY": "EUR", "HOSTDESK_COMPANY_NAME": "Ångström Hosting"}
-    result = run_cli("cron", "--db", db_url, "--date", NDD.add(days=5).isoformat(), "--json",
+    result = run_cli("cron", "--db", db_url, "--date", NDD.add(days=5).isoformat(),
+                     "--allow-far-date", "--json",
                      "--log-file", str(log_file), "--log-format", "json", env=env)
     assert result.returncode == 1, result.stderr  # the suspension failed
     report = json.loads(result.stdout)
@@ -300,7 +302,8 @@ def test_full_daily_run_logs_json_lines_alerts_the_admins_and_logs_no_secret(
 def test_a_failed_run_queues_an_admin_email_and_the_status_screen_says_so(db):
     Admin.create(login="alice", name="Alice", role="full", email="alice@acme.test")
     Admin.create(login="dave", name="Dave", role="full", email="")
-    server = make_server(settings={"url": closed_port_url(), "secret": secrets.encrypt(SECRET)})
+    server = make_server(settings={"url": closed_port_url(), "secret": secrets.encrypt(SECRET),
+                                   "allow_insecure_http": True})
     make_service(status="active", product=make_product(module="webhook", server=server),
                  next_due_date=NDD, anchor_day=15)
     settings = Settings(smtp_port=free_port(), admin_notice_email="Alice@acme.test")

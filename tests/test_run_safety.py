@@ -11,6 +11,8 @@ from decimal import Decimal
 import pendulum
 import pytest
 
+from automation.identity import OsAccount
+
 from automation.cron import confirm_terminations, run_daily
 from models import invoicing, runlock
 from models.clock import Clock
@@ -29,7 +31,7 @@ from models.settings import Settings
 from tests import factories as make
 
 NDD = pendulum.date(2026, 3, 15)
-SETTINGS = Settings(smtp_port=1)  # no mail server: nothing leaves the machine
+SETTINGS = Settings(smtp_port=1, admin_notice_email="")  # no mail server: nothing leaves the machine
 
 
 @pytest.fixture
@@ -206,7 +208,8 @@ def test_a_run_that_would_terminate_too_many_suspends_holds_and_alerts(admins):
     held = list(HeldTermination.select().order_by(HeldTermination.service))
     assert [(h.service_id, h.kind, h.status) for h in held] == [
         (s.id, "overdue", "held") for s in services[:8]]
-    alerts = list(EmailOutbox.select().where(EmailOutbox.template == "admin_notice")
+    alerts = list(EmailOutbox.select().where((EmailOutbox.template == "admin_notice")
+                                             & EmailOutbox.subject.contains("confirmation"))
                   .order_by(EmailOutbox.to_address))
     assert [a.to_address for a in alerts] == ["ops@host.example", "tester@host.example"]
     assert "8 terminations wait for your confirmation" in alerts[0].subject
@@ -273,10 +276,10 @@ def test_the_count_limit_holds_even_a_small_share(admins):
 # --- the command line ------------------------------------------------------------------------
 
 
-def cli(db_url, *args, capsys):
+def cli(db_url, *args, capsys, account=None):
     from tui.cli import main
 
-    code = main(["--db", db_url, *args])
+    code = main(["--db", db_url, *args], os_account=account)
     return code, capsys.readouterr()
 
 
@@ -304,11 +307,12 @@ def test_confirm_from_the_command_line(admins, db_url, capsys):
     run_id = CronRun.select().order_by(CronRun.id.desc()).first().id
     assert "termination guard: 4 terminations of 10 live services exceed" in out.out
     assert f"hostdesk cron --confirm-terminations {run_id}" in out.out
-    code, out = cli(db_url, "--login", "helpdesk", "cron", "--confirm-terminations",
-                    str(run_id), capsys=capsys)
-    assert code == 2 and "run daily tasks" in out.err
-    code, out = cli(db_url, "--login", "ops", "cron", "--confirm-terminations", str(run_id),
-                    capsys=capsys)
+    # other OS accounts than the database's owner: only the permission lets them confirm
+    code, out = cli(db_url, "cron", "--confirm-terminations", str(run_id), capsys=capsys,
+                    account=OsAccount(uid=54321, login="helpdesk"))
+    assert code == 4 and "run daily tasks" in out.err
+    code, out = cli(db_url, "cron", "--confirm-terminations", str(run_id), capsys=capsys,
+                    account=OsAccount(uid=54322, login="ops"))
     assert code == 0, out
     assert f"daily run #{run_id}: 4 terminated, 0 failed, 0 no longer due" in out.out
     assert [Service.get_by_id(s.id).status for s in services[:4]] == ["terminated"] * 4

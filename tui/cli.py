@@ -184,7 +184,8 @@ def _parser() -> argparse.ArgumentParser:
                          f"hostdesk {noun} show 17" + ("" if noun == "client" else
                                                        " --client 17") + " --json", common)
         actions = group.add_subparsers(dest="action", metavar="ACTION")
-        show = _command(actions, "show", f"show {helptext}", f"Show {helptext}.",
+        show = _command(actions, "show", f"show {helptext}",
+                        f"Show {helptext} for a client portal: read-only, never a password.",
                         f"hostdesk {noun} show 17 --json", common)
         show.add_argument("record_id", metavar="ID")
         _client_arguments(show, client_required=noun != "client")
@@ -931,7 +932,6 @@ def main(argv=None, *, os_account=None) -> int:
         config = _load(args)
     except ValidationErrors as exc:
         for error in exc.errors:
-            logging.getLogger("hostdesk.cli").error("config: %s", error)
             print(f"hostdesk: config: {error}", file=sys.stderr)
         return EXIT_USAGE
     except ValidationError as exc:
@@ -970,7 +970,6 @@ def main(argv=None, *, os_account=None) -> int:
             logging.getLogger("hostdesk.cli").exception("hostdesk %s crashed",
                                                          args.command or "tui")
             raise
-        logging.getLogger("hostdesk.cli").error("%s", message)
         return _fail(message, code)
     finally:
         audit.set_operator("")
