@@ -45,6 +45,7 @@ from models.errors import ValidationError, ValidationErrors
 from models.invoicing import LineSpec, create_invoice, queue_module_job
 from models.money import format_money, sum_money
 from models.parsing import clean_text, parse_amount, parse_int_id, parse_quantity
+from models.payment_methods import check_method
 from models.permissions import ADD_ORDER, require
 from models.schema import (
     Admin,
@@ -461,7 +462,11 @@ def prepare_order(request: OrderRequest, today: pendulum.Date) -> OrderQuote:
     quote.client = check.run(_client, request.client_id)
     quote.status = check.run(_status, request.status) or PENDING
     method = check.run(clean_text, request.payment_method, "payment_method", 50)
-    quote.payment_method = method or (quote.client.default_payment_method if quote.client else "")
+    if not method and quote.client is not None:
+        method = quote.client.default_payment_method
+    if method:
+        method = check.run(check_method, method, "payment_method")
+    quote.payment_method = method or ""
     check.run(clean_text, request.notes, "notes", 5000)
 
     domain_action = (request.domain.action or NO_DOMAIN).strip().lower()
