@@ -455,6 +455,14 @@ def _promotion(code: str, today: pendulum.Date) -> Promotion | None:
     return promotion
 
 
+def _once_per_client(promotion: Promotion, client: Client) -> None:
+    if promotion.once_per_client and Order.select().where(
+            (Order.client == client.id) & (Order.promotion == promotion.id)
+            & (Order.status != "cancelled")).exists():
+        raise ValidationError("promo_code", f"'{promotion.code}' may be used once per client, "
+                                            f"and {client.display_name} has used it")
+
+
 def prepare_order(request: OrderRequest, today: pendulum.Date) -> OrderQuote:
     """Parse, validate and price the whole order, collecting every error (no writes)."""
     quote = OrderQuote()
@@ -479,6 +487,8 @@ def prepare_order(request: OrderRequest, today: pendulum.Date) -> OrderQuote:
     priced = [_price_line(line, i, check, order_domain) for i, line in lines]
 
     quote.promotion = check.run(_promotion, request.promo_code, today)
+    if quote.promotion is not None and quote.client is not None:
+        check.run(_once_per_client, quote.promotion, quote.client)
     rules = promotions.Applicability.of(quote.promotion) if quote.promotion else None
     for line in priced:
         if line is None:

@@ -297,6 +297,7 @@ class Tld(BaseModel):
     email_forwarding_price = MoneyField(default=0)
     id_protection_price = MoneyField(default=0)
     epp_required = BooleanField(default=True)
+    version = IntegerField(default=1)
 
 
 class TldPrice(BaseModel):

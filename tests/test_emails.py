@@ -23,6 +23,7 @@ from models.emails import (
 from models.errors import StaleRecordError, ValidationError
 from models.schema import (
     ActivityLog,
+    Admin,
     CancellationRequest,
     Client,
     EmailOutbox,
@@ -41,6 +42,15 @@ from models.settings import Settings
 
 SETTINGS = Settings(company_name="Acme Hosting", currency="EUR")
 SERVICE_PASSWORD = "Zq8!service-secret"
+
+
+@pytest.fixture(autouse=True)
+def template_editors(request):
+    """Editing a template takes the permission 'manage catalog' (issue 15)."""
+    if "db" in request.fixturenames or "world" in request.fixturenames:
+        request.getfixturevalue("db")
+        for login in ("alice", "bob", "mallory", "a"):
+            Admin.create(login=login, role="full")
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@
   existing data uses (and the three the order form has always suggested), so no existing
   order, service or invoice points at a method the list lacks.
 - `client`: a second address line, region and tax id.
-- `promotion.once_per_client`.
+- `promotion.once_per_client`; `tld.version` (TLD prices are edited with optimistic locking).
 - `tld_price`: register/transfer/renew prices per year count (1-10); a TLD without rows
   keeps its one price per year of `tld` (N years cost N x that price).
 """
@@ -56,6 +56,7 @@ def up(migrator, db):
         migrator.add_column('client', 'region', CharField(max_length=100, default='')),
         migrator.add_column('client', 'tax_id', CharField(max_length=50, default='')),
         migrator.add_column('promotion', 'once_per_client', BooleanField(default=False)),
+        migrator.add_column('tld', 'version', IntegerField(default=1)),
     )
 
 
@@ -65,6 +66,7 @@ def down(migrator, db):
         migrator.drop_column('client', 'region'),
         migrator.drop_column('client', 'tax_id'),
         migrator.drop_column('promotion', 'once_per_client'),
+        migrator.drop_column('tld', 'version'),
         migrator.drop_table('tld_price'),
         migrator.drop_table('payment_method'),
     )
