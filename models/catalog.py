@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from peewee import JOIN
+from peewee import JOIN, fn
 
 from models import audit, secrets
 from models.db import database
@@ -308,7 +308,8 @@ def _yes_no(value: str | bool, field: str) -> bool:
 
 def _unique_server_name(value: str, server_id: int) -> str:
     name = clean_text(value, "name", 100, required=True)
-    if Server.select().where((Server.name == name) & (Server.id != server_id)).exists():
+    if Server.select().where((fn.LOWER(Server.name) == name.lower())
+                             & (Server.id != server_id)).exists():
         raise ValidationError("name", f"another server is called “{name}”")
     return name
 

@@ -55,6 +55,10 @@ def parse_prices(table, field: str = "prices") -> dict[str, tuple[Decimal, Decim
             price, setup = entry
         else:
             price, setup = entry, ""
+        if isinstance(price, float) or isinstance(setup, float):
+            errors.append(ValidationError(f"{where}.price", "write amounts as text (\"9.99\"): "
+                                                            "a float is not exact"))
+            continue
         if not records.as_text(price).strip():
             if records.as_text(setup).strip():
                 errors.append(ValidationError(f"{where}.setup_fee",
