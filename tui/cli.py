@@ -9,6 +9,11 @@ import sys
 import pendulum
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+# The client fields as flags (kept in step with models.clients.FIELDS by a test; the list is
+# here so that `hostdesk --help` needs no database module).
+CLIENT_FIELDS = ("first_name", "last_name", "company", "email", "phone", "address", "address2",
+                 "city", "region", "postcode", "country", "tax_id", "group", "separate_invoices",
+                 "default_payment_method", "status", "notes")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +61,41 @@ def _parser() -> argparse.ArgumentParser:
     restore = sub.add_parser("restore", help="replace the database with a backup")
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    client = sub.add_parser("client", help="add, edit or show a client")
+    client_sub = client.add_subparsers(dest="client_command", metavar="ACTION")
+    for action, text in (("add", "add a client"), ("edit", "edit a client's fields"),
+                         ("show", "show a client")):
+        one = client_sub.add_parser(action, help=text)
+        if action != "add":
+            one.add_argument("client_id", metavar="CLIENT_ID")
+        if action != "show":
+            for name in CLIENT_FIELDS:
+                one.add_argument(f"--{name.replace('_', '-')}", dest=f"field_{name}",
+                                 metavar="TEXT")
+            one.add_argument("--allow-duplicate-email", action="store_true",
+                             help="add or save even when another client has this email")
+        if action == "edit":
+            one.add_argument("--version", type=int, metavar="N",
+                             help="refuse the save if the client changed since version N")
+        one.add_argument("--json", action="store_true", help="print the client as JSON")
+
+    importing = sub.add_parser("import", help="import records from a file")
+    import_sub = importing.add_subparsers(dest="import_command", metavar="WHAT")
+    import_clients = import_sub.add_parser("clients", help="import clients from a CSV file "
+                                                           "(a header row names the fields)")
+    import_clients.add_argument("file", metavar="FILE.csv")
+    import_clients.add_argument("--dry-run", action="store_true",
+                                help="check every row and report, add nothing")
+    import_clients.add_argument("--allow-duplicate-email", action="store_true")
+    import_clients.add_argument("--json", action="store_true")
+
+    catalog = sub.add_parser("catalog", help="the catalog as a TOML file")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", metavar="ACTION")
+    catalog_sub.add_parser("export", help="print the whole catalog as TOML")
+    apply = catalog_sub.add_parser("apply", help="make the catalog match a TOML file")
+    apply.add_argument("file", metavar="FILE.toml")
+    apply.add_argument("--dry-run", action="store_true", help="show the difference, change nothing")
 
     config = sub.add_parser("config", help="show the resolved configuration")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION")
@@ -264,6 +304,119 @@ def cmd_config_show(args, config) -> int:
     return EXIT_OK
 
 
+def _print_errors(exc) -> None:
+    from models.errors import ValidationErrors
+
+    for error in (exc.errors if isinstance(exc, ValidationErrors) else [exc]):
+        print(f"hostdesk: {error}", file=sys.stderr)
+
+
+def cmd_client(args, config) -> int:
+    from models import clients
+    from models.errors import HostdeskError, PermissionDenied, ValidationError, ValidationErrors
+    from models.parsing import parse_int_id
+
+    if args.client_command not in ("add", "edit", "show"):
+        return _fail("usage: hostdesk client add|edit|show ...")
+    login = args.login or getpass.getuser()
+    db = _open_database(config)
+    try:
+        if args.client_command == "show":
+            detail = clients.client_detail(parse_int_id(args.client_id, "CLIENT_ID"))
+        else:
+            values = {name: getattr(args, f"field_{name}") for name in CLIENT_FIELDS
+                      if getattr(args, f"field_{name}") is not None}
+            if args.client_command == "add":
+                detail = clients.add_client(values, admin_login=login,
+                                            allow_duplicate_email=args.allow_duplicate_email)
+            else:
+                client_id = parse_int_id(args.client_id, "CLIENT_ID")
+                version = args.version if args.version is not None \
+                    else clients.client_detail(client_id).version
+                detail = clients.edit_client(client_id, version, values, admin_login=login,
+                                             allow_duplicate_email=args.allow_duplicate_email)
+    except clients.DuplicateEmail as exc:
+        return _fail(f"{exc} (add --allow-duplicate-email)")
+    except (ValidationError, ValidationErrors) as exc:
+        _print_errors(exc)
+        return EXIT_USAGE
+    except (PermissionDenied, HostdeskError) as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(detail.to_json(), indent=2, sort_keys=True))
+    else:
+        print(f"client #{detail.id} {detail.display_name} (version {detail.version})")
+        for name in CLIENT_FIELDS:
+            print(f"  {name:<24} {detail.values[name]}")
+        print(f"  {'credit':<24} {detail.credit}")
+        services = ", ".join(f"{k} {v}" for k, v in sorted(detail.services_by_status.items()))
+        print(f"  {'services':<24} {services or 'none'}")
+    return EXIT_OK
+
+
+def _read_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(_fail(f"cannot read {path}: {exc}"))
+
+
+def cmd_import(args, config) -> int:
+    from models import clients
+    from models.errors import PermissionDenied, ValidationError
+
+    if args.import_command != "clients":
+        return _fail("usage: hostdesk import clients FILE.csv [--dry-run]")
+    text = _read_file(args.file)
+    db = _open_database(config)
+    try:
+        report = clients.import_clients(text, admin_login=args.login or getpass.getuser(),
+                                        dry_run=args.dry_run,
+                                        allow_duplicate_email=args.allow_duplicate_email)
+    except ValidationError as exc:
+        return _fail(f"{args.file}: {exc}")
+    except PermissionDenied as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print("\n".join(report.lines()))
+    return EXIT_OK if not report.refused else EXIT_FAILED
+
+
+def cmd_catalog(args, config) -> int:
+    from automation.provisioning.registry import available_modules
+    from models import catalog_file
+    from models.errors import PermissionDenied, ValidationError
+
+    if args.catalog_command not in ("export", "apply"):
+        return _fail("usage: hostdesk catalog export | apply FILE.toml [--dry-run]")
+    db = _open_database(config)
+    try:
+        if args.catalog_command == "export":
+            sys.stdout.write(catalog_file.export_catalog())
+            return EXIT_OK
+        text = _read_file(args.file)
+        report = catalog_file.apply_catalog(
+            text, path=args.file, admin_login=args.login or getpass.getuser(),
+            modules=available_modules(), dry_run=args.dry_run)
+    except catalog_file.CatalogFileError as exc:
+        return _fail(str(exc))
+    except ValidationError as exc:
+        return _fail(f"{args.file}: {exc}")
+    except PermissionDenied as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    finally:
+        db.close()
+    print("\n".join(report.lines()))
+    return EXIT_OK
+
+
 def cmd_demo(args, config) -> int:
     from automation.demo import build_demo
 
@@ -321,6 +474,12 @@ def main(argv=None) -> int:
             return cmd_config_show(args, config)
         if args.command == "demo":
             return cmd_demo(args, config)
+        if args.command == "client":
+            return cmd_client(args, config)
+        if args.command == "import":
+            return cmd_import(args, config)
+        if args.command == "catalog":
+            return cmd_catalog(args, config)
         return cmd_tui(args, config)
     except SystemExit as exc:
         return int(exc.code or 0)
