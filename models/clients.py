@@ -312,6 +312,7 @@ class ImportReport:
     added: int = 0
     refused: list[tuple[int, str, str]] = field(default_factory=list)  # (line, field, message)
     dry_run: bool = False
+    ids: list[int] = field(default_factory=list)  # the clients added, in row order
 
     def to_json(self) -> dict:
         return {"rows": self.rows, "added": self.added, "dry_run": self.dry_run,
@@ -330,12 +331,10 @@ MAX_IMPORT_ROWS = 100_000
 
 def import_clients(text: str, *, admin_login: str, dry_run: bool = False,
                    allow_duplicate_email: bool = False) -> ImportReport:
-    """Clients from CSV text (a header row naming fields of FIELDS). Every row is checked;
-    a bad row is reported by its line and field. The good rows go in together, in one
-    transaction with bulk INSERTs; `dry_run` checks and writes nothing. A row whose email
-    is already a client's (or an earlier row's) is refused unless `allow_duplicate_email`."""
+    """Clients from CSV text (a header row naming fields of FIELDS), through `add_clients`:
+    every row checked, a bad row reported by its line and field, the good rows added together
+    in one transaction; `dry_run` checks and writes nothing."""
     require_login(admin_login, MANAGE_CLIENTS)
-    report = ImportReport(dry_run=dry_run)
     reader = csv.DictReader(io.StringIO(text))
     header = [name.strip() for name in (reader.fieldnames or [])]
     unknown = [name for name in header if name not in FIELDS]
@@ -345,24 +344,49 @@ def import_clients(text: str, *, admin_login: str, dry_run: bool = False,
     if unknown:
         raise ValidationError("file", f"line 1: unknown column(s) {', '.join(unknown)}; "
                                       f"the columns are {', '.join(FIELDS)}")
+    rows, lines, broken = [], [], []
+    for record in reader:
+        if len(rows) + len(broken) >= MAX_IMPORT_ROWS:
+            raise ValidationError("file", f"has more than {MAX_IMPORT_ROWS} rows; split it")
+        if None in record:
+            broken.append((reader.line_num, "file", "has more values than columns"))
+            continue
+        rows.append({k.strip(): (v or "") for k, v in record.items() if k is not None})
+        lines.append(reader.line_num)
+    report = add_clients(rows, admin_login=admin_login, dry_run=dry_run,
+                         allow_duplicate_email=allow_duplicate_email, lines=lines)
+    report.rows += len(broken)
+    report.refused = sorted(report.refused + broken)
+    return report
+
+
+def add_clients(rows: list[dict], *, admin_login: str, dry_run: bool = False,
+                allow_duplicate_email: bool = False, lines: list[int] | None = None,
+                created_at: list | None = None) -> ImportReport:
+    """Many clients at once (an import, the demo data): each row checked as `add_client`
+    checks one (blank fields are left at their defaults), refused rows reported by line
+    (`lines`, default the row's position) and field, the others inserted together in one
+    transaction with bulk INSERTs and one log row each. `created_at`: each row's moment,
+    when not now. The new ids are in `report.ids`, in row order."""
+    require_login(admin_login, MANAGE_CLIENTS)
+    report = ImportReport(dry_run=dry_run, rows=len(rows))
+    lines = lines or list(range(1, len(rows) + 1))
     groups = {g.name.lower(): g.id for g in ClientGroup.select()}
     seen = {email.lower() for (email,) in Client.select(Client.email).tuples()}
-    rows = []
+    methods = {m.lower(): m for m in _methods()}
+    accepted, moments = [], []
     with database.atomic():
-        for record in reader:
-            line = reader.line_num
-            report.rows += 1
-            if report.rows > MAX_IMPORT_ROWS:
-                raise ValidationError("file", f"has more than {MAX_IMPORT_ROWS} rows; split it")
-            values = {k.strip(): (v or "") for k, v in record.items() if k is not None}
-            if None in record:
-                report.refused.append((line, "file", "has more values than columns"))
-                continue
+        for index, (line, values) in enumerate(zip(lines, rows)):
+            values = {k: v for k, v in values.items()
+                      if records.as_text(v).strip() or k in ("first_name", "last_name", "email")}
             try:
-                if values.get("group", "").strip().lower() in groups:
-                    values["group"] = str(groups[values["group"].strip().lower()])
-                parsed = parse_client({k: v for k, v in values.items() if v.strip()
-                                       or k in ("first_name", "last_name", "email")}, new=True)
+                group = records.as_text(values.get("group", "")).strip().lower()
+                if group in groups:  # one query per file, not per row
+                    values["group"] = f"#{groups[group]}"
+                method = records.as_text(values.get("default_payment_method", "")).lower()
+                if method in methods:
+                    values["default_payment_method"] = methods[method]
+                parsed = parse_client(values, new=True)
             except ValidationErrors as exc:
                 report.refused.extend((line, e.field, e.message) for e in exc.errors)
                 continue
@@ -374,14 +398,15 @@ def import_clients(text: str, *, admin_login: str, dry_run: bool = False,
                                                       "client's email"))
                 continue
             seen.add(parsed["email"].lower())
-            rows.append(parsed)
-        report.added = len(rows)
-        if not dry_run and rows:
-            _insert_clients(rows, admin_login)
+            accepted.append(parsed)
+            moments.append(created_at[index] if created_at else None)
+        report.added = len(accepted)
+        if not dry_run and accepted:
+            report.ids = _insert_clients(accepted, moments, admin_login)
     return report
 
 
-def _insert_clients(rows: list[dict], admin_login: str) -> None:
+def _insert_clients(rows: list[dict], moments: list, admin_login: str) -> list[int]:
     default_method = (_methods() or ["banktransfer"])[0]
     columns = ("first_name", "last_name", "company", "email", "phone", "address", "address2",
                "city", "region", "postcode", "country", "tax_id", "group", "separate_invoices",
@@ -393,12 +418,13 @@ def _insert_clients(rows: list[dict], admin_login: str) -> None:
                 "status": ClientStatus.ACTIVE, "notes": "", "credit": Decimal("0"),
                 "created_at": now, "version": 1}
     fields = [Client._meta.fields[name] for name in columns]
-    tuples = [tuple(f.db_value({**defaults, **row}[name]) for f, name in zip(fields, columns))
-              for row in rows]
+    tuples = [tuple(f.db_value({**defaults, **row, "created_at": moment or now}[name])
+                    for f, name in zip(fields, columns)) for row, moment in zip(rows, moments)]
     ids = insert_rows(Client, columns, tuples, returning=True)
     audit.record_many([dict(admin_login=admin_login, action="client.add", object_type="client",
-                            object_id=client_id, client_id=client_id,
-                            description="client imported from CSV",
+                            object_id=client_id, client_id=client_id, at=moment or now,
+                            description=f"client {row['first_name']} {row['last_name']} added",
                             after={k: records.as_text(v) if not isinstance(v, int) else v
                                    for k, v in row.items()})
-                       for client_id, row in zip(ids, rows)])
+                       for client_id, row, moment in zip(ids, rows, moments)])
+    return ids
