@@ -167,3 +167,15 @@ def test_an_import_with_an_unknown_column_is_refused_whole(admins):
         clients.import_clients("first_name,last_name,email,shoe\nA,B,a@example.com,9\n",
                                admin_login="full")
     assert refused.value.field == "file" and "shoe" in refused.value.message
+
+
+def test_an_added_client_is_found_by_the_global_search(admins):
+    """Migration 0015 adds the client's new columns without rebuilding the table, so the
+    search index kept by triggers (0004) still follows every new client."""
+    from models.search import search
+
+    detail = clients.add_client(GOOD, admin_login="full")
+    clients.import_clients("first_name,last_name,email\nGrace,Hopper,grace@example.com\n",
+                           admin_login="full")
+    assert [hit.id for hit in search("lovel") if hit.kind == "client"] == [detail.id]
+    assert [hit.title for hit in search("hopper") if hit.kind == "client"] == ["Grace Hopper"]

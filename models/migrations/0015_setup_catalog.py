@@ -9,6 +9,7 @@
   keeps its one price per year of `tld` (N years cost N x that price).
 """
 from peewee import *
+from peewee import PostgresqlDatabase
 
 DEFAULT_METHODS = ("banktransfer", "card", "paypal")
 USED_BY = (("client", "default_payment_method"), ("service", "payment_method"),
@@ -51,13 +52,17 @@ def up(migrator, db):
             f"SELECT DISTINCT {column} FROM {table} WHERE {column} <> ''").fetchall())
     for order, name in enumerate(sorted(used, key=lambda n: (n not in DEFAULT_METHODS, n))):
         PaymentMethod.create(name=name[:50], sort_order=order)
-    migrator.migrate(
-        migrator.add_column('client', 'address2', CharField(max_length=300, default='')),
-        migrator.add_column('client', 'region', CharField(max_length=100, default='')),
-        migrator.add_column('client', 'tax_id', CharField(max_length=50, default='')),
-        migrator.add_column('promotion', 'once_per_client', BooleanField(default=False)),
-        migrator.add_column('tld', 'version', IntegerField(default=1)),
-    )
+    # Plain ADD COLUMN with a constant default: neither engine rewrites the table, and
+    # SQLite keeps the client table's search triggers (0004), which a table rebuild drops.
+    flag = ("BOOLEAN NOT NULL DEFAULT FALSE" if isinstance(db, PostgresqlDatabase)
+            else "INTEGER NOT NULL DEFAULT 0")
+    for table, column, kind in (
+            ("client", "address2", "VARCHAR(300) NOT NULL DEFAULT ''"),
+            ("client", "region", "VARCHAR(100) NOT NULL DEFAULT ''"),
+            ("client", "tax_id", "VARCHAR(50) NOT NULL DEFAULT ''"),
+            ("promotion", "once_per_client", flag),
+            ("tld", "version", "INTEGER NOT NULL DEFAULT 1")):
+        db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN {column} {kind}')
 
 
 def down(migrator, db):
