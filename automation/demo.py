@@ -21,8 +21,8 @@ the CLI call (`models.products`, `models.clients`, ...), acting as the `system` 
 their moments given so that no wall clock is read. The billing history is what the order,
 renewal and payment code would have written: its rows are collected in memory with their
 ids chosen here, then written table by table in batched multi-row INSERTs, all in one
-transaction; on PostgreSQL the id sequences are then moved past them. Client emails use reserved `.example` domains, so nothing queued here can
-reach a real mailbox. Service passwords and EPP codes are encrypted (`models.secrets`).
+transaction; on PostgreSQL the id sequences are then moved past them. Client emails use
+reserved `.example` domains, so nothing queued here can reach a real mailbox. Service passwords and EPP codes are encrypted (`models.secrets`).
 """
 
 from __future__ import annotations
