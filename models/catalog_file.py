@@ -32,7 +32,7 @@ from models import (
     tlds,
 )
 from models.db import database
-from models.errors import HostdeskError, StaleRecordError, ValidationError, ValidationErrors
+from models.errors import StaleRecordError, ValidationError, ValidationErrors
 from models.permissions import MANAGE_CATALOG, require_login
 from models.schema import (
     CatalogAddon,
@@ -234,10 +234,6 @@ class ApplyReport:
         if self.kept:
             out.append(f"not in the file, kept as they are: {', '.join(self.kept)}")
         return out
-
-
-class _Rollback(Exception):
-    pass
 
 
 def _line_of(text: str, section: str, index: int, field_path: str) -> int | None:
@@ -499,16 +495,12 @@ def apply_catalog(text: str, *, path: str, admin_login: str, modules: Iterable[s
     and rolls back. Raises CatalogFileError (file, line, field): nothing written."""
     require_login(admin_login, MANAGE_CATALOG)
     data = parse_catalog(text, path)
-    applier = None
-    try:
-        with database.atomic() as transaction:
-            applier = _Applier(text, path, admin_login, tuple(modules))
-            for section in SECTIONS:
-                getattr(applier, section)(data)
-            if dry_run:
-                transaction.rollback()
-    except (_Rollback, HostdeskError):
-        raise
+    with database.atomic() as transaction:
+        applier = _Applier(text, path, admin_login, tuple(modules))
+        for section in SECTIONS:
+            getattr(applier, section)(data)
+        if dry_run:
+            transaction.rollback()
     applier.report.dry_run = dry_run
     return applier.report
 

@@ -96,7 +96,7 @@ def client_detail(client_id: int) -> ClientDetail:
 def client_form(client_id: int | None = None) -> Form:
     """The form to edit a client (or a new one: id 0, version 0, the defaults)."""
     if client_id is None:
-        methods = [m for m in _methods()]
+        methods = _methods()
         return Form(0, 0, {name: "" for name in FIELDS} | {
             "status": ClientStatus.ACTIVE, "separate_invoices": "no",
             "default_payment_method": methods[0] if methods else ""})
