@@ -19,14 +19,15 @@ from typing import Callable, Iterable
 
 from peewee import JOIN, fn
 
-from models import audit, secrets
+from models import audit, records, secrets
 from models.db import database
-from models.errors import StaleRecordError, ValidationError, ValidationErrors
+from models.emails import SPECS
+from models.errors import ValidationError, ValidationErrors
 from models.listing import LABEL, NUMBER, Column, ListSource, as_id, lower_prefix
 from models.parsing import clean_text, parse_int_id
-from models.emails import SPECS
-from models.permissions import MANAGE_CATALOG, find_admin, require
-from models.schema import EmailTemplate, Product, Server
+from models.permissions import MANAGE_CATALOG, find_admin, require, require_login
+from models.records import Form  # noqa: F401  (the settings forms' type, re-exported)
+from models.schema import EmailTemplate, Product, Server, Service
 
 SECRET_WORDS = ("secret", "password", "token")
 MAX_DAYS = 3650
@@ -145,15 +146,6 @@ def parse_settings(text: str, field: str, stored: str = "{}") -> dict[str, str]:
 # --- saving ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Form:
-    """A record's editable fields as text, and the version it was read at."""
-
-    record_id: int
-    version: int
-    values: dict[str, str]
-
-
 PRODUCT_FIELDS = ("name", "type", "module", "server", "auto_setup", "welcome_email",
                   "upgrade_email", "termination_email", "auto_terminate_days",
                   "allows_quantity", "module_settings")
@@ -222,20 +214,8 @@ def save_server(form: Form, *, admin_login: str, modules: Iterable[str]) -> Serv
 
 
 def _save(record, values: dict, version: int, admin_login: str, action: str, what: str):
-    model = type(record)
-    names = list(values)
-    with database.atomic():
-        before = audit.snapshot(record, names)
-        updated = (model.update(**values, version=model.version + 1)
-                   .where((model.id == record.id) & (model.version == version)).execute())
-        if updated != 1:
-            raise StaleRecordError(f"{what} was changed by someone else since you opened it; "
-                                   "reopen it and make your change again")
-        saved = model.get_by_id(record.id)
-        old, new = audit.changed(before, audit.snapshot(saved, names))
-        audit.record(admin_login, action, model._meta.table_name, record.id,
-                     description=f"Settings of {what} saved", before=old, after=new)
-    return saved
+    return records.save(record, values, version, admin_login=admin_login, action=action,
+                        what=f"settings of {what}")
 
 
 def _checked(values: dict[str, str], rules: dict[str, Callable[[str], object]]) -> dict:
@@ -353,8 +333,6 @@ class ServerView:
 
 
 def server_view(server_id: int) -> ServerView:
-    from models.schema import Service
-
     server = _get(Server, server_id, "server")
     try:
         stored = json.loads(server.settings or "{}")
@@ -382,9 +360,6 @@ def _max_accounts(value) -> int:
 def add_server(values: dict, *, admin_login: str, modules: Iterable[str], at=None) -> ServerView:
     """A new server: name (unique), hostname, ip_address, module, settings (`key=value`
     lines, secrets encrypted), max_accounts, active."""
-    from models import records
-    from models.permissions import require_login
-
     require_login(admin_login, MANAGE_CATALOG)
     modules = tuple(modules)
     with database.atomic():
@@ -407,8 +382,6 @@ def add_server(values: dict, *, admin_login: str, modules: Iterable[str], at=Non
 
 
 def _settings_lines(value) -> str:
-    from models import records
-
     if isinstance(value, dict):
         return "\n".join(f"{k}={records.as_text(v)}" for k, v in value.items())
     return records.as_text(value)
@@ -417,9 +390,6 @@ def _settings_lines(value) -> str:
 def retire_server(server_id: int, version: int, *, admin_login: str,
                   retired: bool = True) -> ServerView:
     """A retired server is inactive: kept for its services, offered for nothing new."""
-    from models import records
-    from models.permissions import require_login
-
     require_login(admin_login, MANAGE_CATALOG)
     with database.atomic():
         server = _get(Server, server_id, "server")
@@ -432,8 +402,6 @@ def retire_server(server_id: int, version: int, *, admin_login: str,
 def edit_server(server_id: int, version: int, values: dict, *, admin_login: str,
                 modules: Iterable[str]) -> ServerView:
     """`save_server` for values given as a dict (the catalog file, the CLI)."""
-    from models import records
-
     text = {k: (v if k == "settings" and isinstance(v, dict) else records.as_text(v))
             for k, v in values.items()}
     unknown = set(text) - set(SERVER_FIELDS) - {"max_accounts"}
