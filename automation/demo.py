@@ -15,10 +15,14 @@ ones with lines overdue by `suspend_days`, so a daily run on `today` finds no bi
 suspension or termination left to do. Prices come from the catalog through the
 promotion and domain pricing rules of `models/`.
 
-Rows are collected in memory with their ids chosen here, then written table by table in
-batched multi-row INSERTs, all in one transaction; on PostgreSQL the id sequences are then
-moved past them. Client emails use reserved `.example` domains, so nothing queued here can
-reach a real mailbox. Service passwords and EPP codes are encrypted (`models.secrets`).
+The catalog (servers, products with prices and options, catalog addons, promotions, TLDs),
+the client groups and the clients go in through the same functions an admin's screens and
+the CLI call (`models.products`, `models.clients`, ...), acting as the `system` login, with
+their moments given so that no wall clock is read. The billing history is what the order,
+renewal and payment code would have written: its rows are collected in memory with their
+ids chosen here, then written table by table in batched multi-row INSERTs, all in one
+transaction; on PostgreSQL the id sequences are then moved past them. Client emails use
+reserved `.example` domains, so nothing queued here can reach a real mailbox. Service passwords and EPP codes are encrypted (`models.secrets`).
 """
 
 from __future__ import annotations
@@ -35,7 +39,17 @@ from decimal import Decimal
 import pendulum
 from peewee import fn
 
-from models import promotions, secrets
+from models import (
+    catalog,
+    catalog_addons,
+    clients,
+    payment_methods,
+    products,
+    promotion_setup,
+    promotions,
+    secrets,
+    tlds,
+)
 from models.cycles import Cycle, add_months_anchored
 from models.db import database, is_postgres, is_sqlite
 from models.domains import DomainAddons, domain_price
@@ -49,13 +63,7 @@ from models.schema import (
     Admin,
     CancellationRequest,
     CatalogAddon,
-    CatalogAddonPrice,
-    CatalogAddonProduct,
     Client,
-    ClientGroup,
-    ConfigOption,
-    ConfigOptionChoice,
-    ConfigOptionPrice,
     CreditEntry,
     Domain,
     EmailLog,
@@ -68,9 +76,7 @@ from models.schema import (
     Order,
     Payment,
     Product,
-    ProductPrice,
     Promotion,
-    PromotionProduct,
     Server,
     Service,
     ServiceAddon,
@@ -85,6 +91,7 @@ ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 AUTO_TERMINATE_REASON = "Client is moving the server in-house"
 RULES = Settings()  # the rulebook defaults: the data looks right to a default daily run
+MODULES = ("none",)  # the demo catalog provisions with the built-in module that records only
 
 # --- the catalog -------------------------------------------------------------------------
 
@@ -340,6 +347,7 @@ class Rows:
     def __init__(self):
         self.tables = {model: [] for model in ALL_TABLES}
         self.next_id = {}
+        self.created_elsewhere: set = set()  # kept here for the summary, written by a function
 
     def start_ids(self) -> None:
         for model in ALL_TABLES:
@@ -362,8 +370,12 @@ class Rows:
     def write(self) -> None:
         for model in ALL_TABLES:
             rows = self.tables[model]
-            if not rows:
+            if not rows or model in self.created_elsewhere:
                 continue
+            if model is ActivityLog:  # nothing refers to these ids; functions wrote log rows too
+                first = (model.select(fn.MAX(model.id)).scalar() or 0) + 1
+                for offset, row in enumerate(rows):
+                    row["id"] = first + offset
             fields = model._meta.sorted_fields
             defaults = [_static_default(f) for f in fields]
             names = [f.name for f in fields]
@@ -400,6 +412,20 @@ def _insert_batches(model, fields, tuples) -> None:
         chunk = tuples[start:start + batch]
         params = [convert(value) for row in chunk for convert, value in zip(converters, row)]
         database.execute_sql(head + ", ".join([one_row] * len(chunk)), params)
+
+
+def restart_sequences() -> None:
+    """On PostgreSQL, each id sequence restarts after the table's largest id, so a rebuild
+    in an emptied database gives the same ids (SQLite does this by itself)."""
+    if not is_postgres():
+        return
+    for model in ALL_TABLES:
+        if model._meta.primary_key.name != "id":
+            continue
+        table = model._meta.table_name
+        database.execute_sql(
+            f'SELECT setval(pg_get_serial_sequence(%s, %s), '
+            f'COALESCE((SELECT MAX(id) FROM "{table}"), 0) + 1, false)', (f'"{table}"', "id"))
 
 
 def _static_default(field_):
@@ -509,10 +535,14 @@ class DemoBuilder:
     # -- the whole build
 
     def build(self) -> str:
-        self.rows.start_ids()
-        self.build_admins()
+        restart_sequences()
+        # The catalog and the client groups go in through the functions an admin uses, so
+        # the demo is what a host setting up from zero gets; the billing history after them
+        # is rows (see the module docstring). Their ids are taken first.
         self.build_catalog()
         groups = self.build_client_groups()
+        self.rows.start_ids()
+        self.build_admins()
         plans = self.coverage_plans()
         per_client = max(2, -(-len(plans) // self.client_count))
         for index in range(self.client_count):
@@ -526,6 +556,7 @@ class DemoBuilder:
         self.build_emails()
         self.log(self.today, "demo.build", "system", None, None,
                  f"demo data built with seed {self.seed} for {self.client_count} clients")
+        self.add_clients()
         self.rows.write()
         return self.summary()
 
@@ -547,76 +578,89 @@ class DemoBuilder:
                      login=SYSTEM_LOGIN, after={"login": login, "role": role})
         self.staff = [self.admin_login, "sales", "support"]
 
+    def setup_moment(self) -> pendulum.DateTime:
+        """When the host set its catalog up: before any client."""
+        return self.moment(self.today.subtract(days=MAX_HISTORY_MONTHS * 31 + 30))
+
     def build_catalog(self) -> None:
+        listed = {m.name for m in payment_methods.list_payment_methods()}
+        for order, name in enumerate(PAYMENT_METHODS):
+            if name not in listed:
+                payment_methods.add_payment_method({"name": name, "sort_order": order},
+                                                   admin_login=SYSTEM_LOGIN,
+                                                   at=self.setup_moment())
         for name, hostname, ip, max_accounts in SERVERS:
-            self.catalog.servers[name] = self.rows.add(
-                Server, name=name, hostname=hostname, ip_address=ip, module="none",
-                settings="{}", max_accounts=max_accounts, active=True)
+            self.catalog.servers[name] = catalog.add_server(
+                {"name": name, "hostname": hostname, "ip_address": ip, "module": "none",
+                 "max_accounts": max_accounts}, admin_login=SYSTEM_LOGIN, modules=MODULES,
+                at=self.setup_moment()).id
         for spec in PRODUCTS:
             self.build_product(spec)
         self.build_catalog_addons()
         self.build_promotions()
         for name, reg, transfer, renew, low, high, dns, email, idp, epp in TLDS:
-            row = dict(name=name, register_price=_money(reg), transfer_price=_money(transfer),
-                       renew_price=_money(renew), min_years=low, max_years=high,
-                       dns_management_price=_money(dns), email_forwarding_price=_money(email),
-                       id_protection_price=_money(idp), epp_required=epp)
-            self.rows.add(Tld, **row)
-            self.catalog.tlds[name] = Tld(**row)
+            view = tlds.add_tld(
+                {"name": f".{name}", "register_price": reg, "transfer_price": transfer,
+                 "renew_price": renew, "min_years": low, "max_years": high,
+                 "dns_management_price": dns, "email_forwarding_price": email,
+                 "id_protection_price": idp, "epp_required": epp},
+                admin_login=SYSTEM_LOGIN, at=self.setup_moment())
+            self.catalog.tlds[name] = Tld.get_by_id(view.id)
 
     def build_product(self, spec: ProductSpec) -> None:
-        servers = [self.catalog.servers[s] for s in spec.servers]
-        product_id = self.rows.add(
-            Product, name=spec.name, group_name=spec.group, type=spec.type, description=spec.description,
-            module="none", server=servers[0] if servers else None,
-            module_settings=json.dumps({"plan": _ascii_slug(spec.name, "_")}), auto_setup=spec.auto_setup,
-            welcome_email=spec.welcome_email,
-            upgrade_email="upgrade_confirmation" if spec.kind in ("shared", "vps", "reseller") else "",
-            termination_email=spec.termination_email, auto_terminate_days=spec.auto_terminate_days,
-            allows_quantity=spec.allows_quantity, hidden=False, retired=False)
         monthly, setup_fees = _money(spec.monthly), dict(spec.setup_fees)
         prices = {}
         for cycle in spec.cycles:
             price = monthly if cycle in ("free", "one_time") else _cycle_price(monthly, cycle)
-            setup = _money(setup_fees.get(cycle, "0"))
-            prices[cycle] = (price, setup)
-            self.rows.add(ProductPrice, product=product_id, cycle=cycle, price=price, setup_fee=setup)
-        options = self.build_vps_options(product_id, spec.cycles) if spec.kind == "vps" else []
-        self.catalog.products.append(dict(spec=spec, id=product_id, prices=prices, servers=servers,
+            prices[cycle] = (price, _money(setup_fees.get(cycle, "0")))
+        detail = products.add_product({
+            "name": spec.name, "group_name": spec.group, "type": spec.type,
+            "description": spec.description, "module": "none",
+            "server": spec.servers[0] if spec.servers else "",
+            "module_settings": {"plan": _ascii_slug(spec.name, "_")},
+            "auto_setup": spec.auto_setup, "welcome_email": spec.welcome_email,
+            "upgrade_email": "upgrade_confirmation" if spec.kind in ("shared", "vps", "reseller")
+            else "", "termination_email": spec.termination_email,
+            "auto_terminate_days": spec.auto_terminate_days,
+            "allows_quantity": spec.allows_quantity,
+            "prices": {cycle: (str(price), str(fee)) for cycle, (price, fee) in prices.items()}},
+            admin_login=SYSTEM_LOGIN, modules=MODULES, at=self.setup_moment())
+        servers = [self.catalog.servers[s] for s in spec.servers]
+        options = self.build_vps_options(detail, spec.cycles) if spec.kind == "vps" else []
+        self.catalog.products.append(dict(spec=spec, id=detail.id, prices=prices, servers=servers,
                                           options=options, addons=[]))
 
-    def build_vps_options(self, product_id: int, cycles) -> list:
+    def build_vps_options(self, detail, cycles) -> list:
+        version = detail.version
+        for order, (name, option_type, choices, _) in enumerate(VPS_OPTIONS):
+            detail = products.add_config_option(detail.id, version, {
+                "name": name, "option_type": option_type, "sort_order": order,
+                "choices": [{"name": choice_name, "sort_order": choice_order,
+                             "prices": {c: str(_option_price(_money(monthly), c)) for c in cycles}}
+                            for choice_order, (choice_name, monthly) in enumerate(choices)]},
+                admin_login=SYSTEM_LOGIN, at=self.setup_moment())
+            version = detail.version
         options = []
-        for order, (name, option_type, choices, weights) in enumerate(VPS_OPTIONS):
-            option_id = self.rows.add(ConfigOption, product=product_id, name=name,
-                                      option_type=option_type, sort_order=order)
-            built = []
-            for choice_order, (choice_name, monthly) in enumerate(choices):
-                choice_id = self.rows.add(ConfigOptionChoice, option=option_id, name=choice_name,
-                                          sort_order=choice_order)
-                prices = {c: _option_price(_money(monthly), c) for c in cycles}
-                for cycle, price in prices.items():
-                    self.rows.add(ConfigOptionPrice, choice=choice_id, cycle=cycle, price=price,
-                                  setup_fee=ZERO)
-                built.append((choice_id, choice_name, prices))
-            options.append(dict(id=option_id, name=name, type=option_type, choices=built,
-                                weights=weights))
+        for option, (_, _, _, weights) in zip(detail.options, VPS_OPTIONS):
+            built = [(choice.id, choice.name, {c: _money(p["price"]) for c, p in choice.prices.items()})
+                     for choice in option.choices]
+            options.append(dict(id=option.id, name=option.name, type=option.option_type,
+                                choices=built, weights=weights))
         return options
 
     def build_catalog_addons(self) -> None:
         for name, prices, kinds, welcome in CATALOG_ADDONS:
-            addon_id = self.rows.add(CatalogAddon, name=name, description="", module="none",
-                                     auto_setup="on_payment", welcome_email=welcome)
-            by_cycle = {}
-            for cycle, price, setup in prices:
-                by_cycle[cycle] = (_money(price), _money(setup))
-                self.rows.add(CatalogAddonPrice, addon=addon_id, cycle=cycle, price=_money(price),
-                              setup_fee=_money(setup))
-            self.catalog.addons[addon_id] = (name, by_cycle)
-            for product in self.catalog.products:
-                if product["spec"].kind in kinds:
-                    product["addons"].append(addon_id)
-                    self.rows.add(CatalogAddonProduct, addon=addon_id, product=product["id"])
+            fitting = [p for p in self.catalog.products if p["spec"].kind in kinds]
+            view = catalog_addons.add_catalog_addon(
+                {"name": name, "module": "none", "auto_setup": "on_payment",
+                 "welcome_email": welcome,
+                 "prices": {cycle: (price, setup) for cycle, price, setup in prices},
+                 "products": [f"#{p['id']}" for p in fitting]},
+                admin_login=SYSTEM_LOGIN, modules=MODULES, at=self.setup_moment())
+            self.catalog.addons[view.id] = (name, {cycle: (_money(price), _money(setup))
+                                                   for cycle, price, setup in prices})
+            for product in fitting:
+                product["addons"].append(view.id)
 
     def build_promotions(self) -> None:
         by_kind = {}
@@ -644,21 +688,28 @@ class DemoBuilder:
                  notes="Launch offer, first 25 orders", products=by_kind["dedicated"]),
         )
         for promo in promotions:
-            products = promo.pop("products")
             row = {"recurring": False, "recur_for": 0, "cycles": "", "start_date": None,
                    "expiry_date": None, "max_uses": 0, "uses": 0, **promo}
-            row["value"] = _money(row["value"])
-            promo_id = self.rows.add(Promotion, **row)
-            row["id"], row["products"] = promo_id, products
-            row["model"] = Promotion(**{k: v for k, v in row.items() if k != "products"})
+            recurring = (str(row["recur_for"]) if row["recur_for"] else "always") \
+                if row["recurring"] else "first"
+            view = promotion_setup.add_promotion(
+                {"code": row["code"], "type": row["type"], "value": row["value"],
+                 "recurring": recurring, "cycles": row["cycles"],
+                 "products": [f"#{pid}" for pid in row["products"]],
+                 "start_date": row["start_date"].isoformat() if row["start_date"] else "",
+                 "expiry_date": row["expiry_date"].isoformat() if row["expiry_date"] else "",
+                 "max_uses": row["max_uses"], "notes": row["notes"]},
+                admin_login=SYSTEM_LOGIN, at=self.setup_moment())
+            row["id"], row["value"] = view.id, _money(row["value"])
+            row["model"] = Promotion.get_by_id(view.id)
             self.catalog.promotions[row["code"]] = row
-            for product_id in products:
-                self.rows.add(PromotionProduct, promotion=promo_id, product=product_id)
 
     def build_client_groups(self) -> list:
         groups = []
         for name, separate in (("Agencies", True), ("Resellers", False), ("Non-profit", False)):
-            groups.append((self.rows.add(ClientGroup, name=name, separate_invoices=separate), separate))
+            view = clients.add_client_group({"name": name, "separate_invoices": separate},
+                                            admin_login=SYSTEM_LOGIN, at=self.setup_moment())
+            groups.append((view.id, separate))
         return groups
 
     # -- which services exist
@@ -777,8 +828,6 @@ class DemoBuilder:
             default_payment_method=client["method"],
             notes="Prefers contact by email" if rng.random() < 0.05 else "",
             created_at=self.moment(since), version=1)
-        self.log(since, "client.create", "client", client_id, client_id,
-                 f"client {first} {last} created", login="sales")
 
     # -- services
 
@@ -1351,12 +1400,34 @@ class DemoBuilder:
     # -- the queues
 
     def count_promotion_uses(self) -> None:
+        """The uses counter the demo's orders (written as rows) would have moved."""
         for promo in self.catalog.promotions.values():
-            uses = promo.get("demo_uses", 0)
-            if not promo["max_uses"]:
-                for row in self.rows.tables[Promotion]:
-                    if row["id"] == promo["id"]:
-                        row["uses"] = uses
+            uses = promo["uses"] if promo["max_uses"] else promo.get("demo_uses", 0)
+            if uses:
+                Promotion.update(uses=uses, version=Promotion.version + 1).where(
+                    Promotion.id == promo["id"]).execute()
+
+    def add_clients(self) -> None:
+        """The clients through `add_clients` (the import's bulk path), in the order their ids
+        were taken, so the ids the billing rows name are theirs; the credit balance is the
+        sum of the credit rows written with the history."""
+        rows = self.rows.tables[Client]
+        fields = ("first_name", "last_name", "company", "email", "phone", "address", "city",
+                  "postcode", "country", "status", "separate_invoices",
+                  "default_payment_method", "notes")
+        report = clients.add_clients(
+            [{**{name: row[name] for name in fields},
+              "group": f"#{row['group']}" if row["group"] else ""} for row in rows],
+            admin_login=SYSTEM_LOGIN, allow_duplicate_email=True,
+            created_at=[row["created_at"] for row in rows])
+        if report.refused or report.ids != [row["id"] for row in rows]:
+            raise RuntimeError(f"demo clients refused or renumbered: {report.refused[:3]}")
+        self.rows.created_elsewhere.add(Client)
+        by_client = {}
+        for entry in self.rows.tables[CreditEntry]:
+            by_client[entry["client"]] = by_client.get(entry["client"], ZERO) + entry["amount"]
+        for client_id, amount in by_client.items():
+            Client.update(credit=amount).where(Client.id == client_id).execute()
 
     def build_cancellation_requests(self) -> None:
         wanted = min(len(self.cancellable), max(4, self.client_count // 50))
@@ -1459,9 +1530,9 @@ class DemoBuilder:
         by_status = ", ".join(f"{status} {statuses[status]}" for status in ServiceStatus.ALL)
         return "\n".join((
             f"demo data for {self.today.isoformat()} (seed {self.seed})",
-            f"  admins {Admin.select().count()}, servers {self.rows.count(Server)}, "
-            f"products {self.rows.count(Product)}, catalog addons {self.rows.count(CatalogAddon)}, "
-            f"promotions {self.rows.count(Promotion)}, TLDs {self.rows.count(Tld)}",
+            f"  admins {Admin.select().count()}, servers {Server.select().count()}, "
+            f"products {Product.select().count()}, catalog addons {CatalogAddon.select().count()}, "
+            f"promotions {Promotion.select().count()}, TLDs {Tld.select().count()}",
             f"  clients {sum(clients.values())} (active {clients['active']}, inactive {clients['inactive']}, "
             f"closed {clients['closed']})",
             f"  services {sum(statuses.values())} ({by_status})",

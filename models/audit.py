@@ -54,9 +54,12 @@ def who(row: ActivityLog) -> str:
 
 
 def record(admin_login: str, action: str, object_type: str, object_id=None, *,
-           client_id=None, description: str = "", before=None, after=None) -> ActivityLog:
-    """Write one activity-log row (call inside the transaction that makes the change)."""
+           client_id=None, description: str = "", before=None, after=None,
+           at=None) -> ActivityLog:
+    """Write one activity-log row (call inside the transaction that makes the change).
+    `at` is the moment it happened when not now (the demo data replays a past)."""
     return ActivityLog.create(
+        at=at or utcnow(),
         admin_login=admin_login,
         action=action,
         object_type=object_type,

@@ -20,15 +20,17 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
-from peewee import JOIN
+from peewee import JOIN, fn
 
-from models import audit, secrets
+from models import audit, records, secrets
 from models.db import database
-from models.errors import StaleRecordError, ValidationError, ValidationErrors
+from models.emails import SPECS
+from models.errors import ValidationError, ValidationErrors
 from models.listing import LABEL, NUMBER, Column, ListSource, as_id, lower_prefix
 from models.parsing import clean_text, parse_int_id
-from models.permissions import MANAGE_CATALOG, find_admin, require
-from models.schema import EmailTemplate, Product, Server
+from models.permissions import MANAGE_CATALOG, find_admin, require, require_login
+from models.records import Form  # noqa: F401  (the settings forms' type, re-exported)
+from models.schema import EmailTemplate, Product, Server, Service
 
 SECRET_WORDS = ("secret", "password", "passwd", "token", "key", "hash")
 MAX_DAYS = 3650
@@ -187,15 +189,6 @@ def encrypt_clear_secrets(modules: Mapping[str, Iterable[str]]) -> int:
 # --- saving ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Form:
-    """A record's editable fields as text, and the version it was read at."""
-
-    record_id: int
-    version: int
-    values: dict[str, str]
-
-
 PRODUCT_FIELDS = ("name", "type", "module", "server", "auto_setup", "welcome_email",
                   "upgrade_email", "termination_email", "auto_terminate_days",
                   "allows_quantity", "module_settings")
@@ -261,29 +254,19 @@ def save_server(form: Form, *, admin_login: str,
         "hostname": lambda v: _hostname(v),
         "ip_address": lambda v: _ip(v),
         "module": lambda v: _one_of(v, "module", tuple(modules)),
-        "settings": lambda v: json.dumps(
-            parse_settings(v, "settings", server.settings, declared), sort_keys=True),
+        "settings": lambda v: json.dumps(parse_settings(_settings_lines(v), "settings",
+                                                        server.settings, declared),
+                                         sort_keys=True),
         "active": lambda v: _yes_no(v, "active"),
+        "max_accounts": _max_accounts,
     })
     return _save(server, values, form.version, admin_login, "server.settings",
                  f"server {values.get('name', server.name)}")
 
 
 def _save(record, values: dict, version: int, admin_login: str, action: str, what: str):
-    model = type(record)
-    names = list(values)
-    with database.atomic():
-        before = audit.snapshot(record, names)
-        updated = (model.update(**values, version=model.version + 1)
-                   .where((model.id == record.id) & (model.version == version)).execute())
-        if updated != 1:
-            raise StaleRecordError(f"{what} was changed by someone else since you opened it; "
-                                   "reopen it and make your change again")
-        saved = model.get_by_id(record.id)
-        old, new = audit.changed(before, audit.snapshot(saved, names))
-        audit.record(admin_login, action, model._meta.table_name, record.id,
-                     description=f"Settings of {what} saved", before=old, after=new)
-    return saved
+    return records.save(record, values, version, admin_login=admin_login, action=action,
+                        what=f"settings of {what}")
 
 
 def _checked(values: dict[str, str], rules: dict[str, Callable[[str], object]]) -> dict:
@@ -326,8 +309,10 @@ def _server_id(value: str) -> int | None:
 
 
 def _template(value: str, field: str) -> str:
+    """A built-in template or an admin's override/extension of one (issue 15: the built-ins
+    live in code, so checking the table alone refused `welcome_vps`)."""
     name = clean_text(value, field, 100)
-    if name and EmailTemplate.get_or_none(EmailTemplate.name == name) is None:
+    if name and name not in SPECS and EmailTemplate.get_or_none(EmailTemplate.name == name) is None:
         raise ValidationError(field, f"there is no email template “{name}”")
     return name
 
@@ -354,7 +339,8 @@ def _yes_no(value: str | bool, field: str) -> bool:
 
 def _unique_server_name(value: str, server_id: int) -> str:
     name = clean_text(value, "name", 100, required=True)
-    if Server.select().where((Server.name == name) & (Server.id != server_id)).exists():
+    if Server.select().where((fn.LOWER(Server.name) == name.lower())
+                             & (Server.id != server_id)).exists():
         raise ValidationError("name", f"another server is called “{name}”")
     return name
 
@@ -375,3 +361,102 @@ def _ip(value: str) -> str:
         return str(ipaddress.ip_address(text))
     except ValueError:
         raise ValidationError("ip_address", f"“{text}” is not an IP address") from None
+
+
+# --- adding and retiring servers (issue 15) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerView:
+    """A server as a screen or the catalog file shows it: secrets never leave as text."""
+
+    id: int
+    version: int
+    name: str
+    hostname: str
+    ip_address: str
+    module: str
+    max_accounts: int
+    active: bool
+    settings: dict[str, str]  # secret values as `[secret]`
+    products: int
+    services: int
+
+
+def server_view(server_id: int) -> ServerView:
+    server = _get(Server, server_id, "server")
+    try:
+        stored = json.loads(server.settings or "{}")
+    except ValueError:
+        stored = {}
+    settings = {k: (audit.REDACTED if is_secret_key(k) and v else str(v))
+                for k, v in sorted(stored.items())}
+    return ServerView(server.id, server.version, server.name, server.hostname, server.ip_address,
+                      server.module, server.max_accounts, server.active, settings,
+                      Product.select().where(Product.server == server.id).count(),
+                      Service.select().where(Service.server == server.id).count())
+
+
+def server_list() -> list[ServerView]:
+    return [server_view(sid) for (sid,) in Server.select(Server.id).order_by(Server.name).tuples()]
+
+
+def _max_accounts(value) -> int:
+    text = (str(value) if value is not None else "").strip() or "0"
+    if not (text.isascii() and text.isdigit()) or int(text) > 1_000_000:
+        raise ValidationError("max_accounts", "is a whole number from 0 (no limit) up")
+    return int(text)
+
+
+def add_server(values: dict, *, admin_login: str, modules: Iterable[str], at=None) -> ServerView:
+    """A new server: name (unique), hostname, ip_address, module, settings (`key=value`
+    lines, secrets encrypted), max_accounts, active."""
+    require_login(admin_login, MANAGE_CATALOG)
+    modules = tuple(modules)
+    with database.atomic():
+        parsed = records.checked(values, {
+            "name": lambda v: _unique_server_name(records.as_text(v), 0),
+            "hostname": lambda v: _hostname(records.as_text(v)),
+            "ip_address": lambda v: _ip(records.as_text(v)),
+            "module": lambda v: _one_of(records.as_text(v), "module", modules),
+            "settings": lambda v: json.dumps(parse_settings(_settings_lines(v), "settings"),
+                                             sort_keys=True),
+            "max_accounts": _max_accounts,
+            "active": lambda v: _yes_no(v if isinstance(v, bool) else records.as_text(v),
+                                        "active"),
+        }, unknown_refused=True)
+        if "name" not in parsed:
+            raise ValidationError("name", "is required")
+        server = records.create(Server, parsed, admin_login=admin_login, action="server.add",
+                                what=f"server {parsed['name']}", at=at)
+    return server_view(server.id)
+
+
+def _settings_lines(value) -> str:
+    if isinstance(value, dict):
+        return "\n".join(f"{k}={records.as_text(v)}" for k, v in value.items())
+    return records.as_text(value)
+
+
+def retire_server(server_id: int, version: int, *, admin_login: str,
+                  retired: bool = True) -> ServerView:
+    """A retired server is inactive: kept for its services, offered for nothing new."""
+    require_login(admin_login, MANAGE_CATALOG)
+    with database.atomic():
+        server = _get(Server, server_id, "server")
+        records.save(server, {"active": not retired}, version, admin_login=admin_login,
+                     action="server.retire" if retired else "server.unretire",
+                     what=f"server {server.name}")
+    return server_view(server_id)
+
+
+def edit_server(server_id: int, version: int, values: dict, *, admin_login: str,
+                modules: Iterable[str]) -> ServerView:
+    """`save_server` for values given as a dict (the catalog file, the CLI)."""
+    text = {k: (v if k == "settings" and isinstance(v, dict) else records.as_text(v))
+            for k, v in values.items()}
+    unknown = set(text) - set(SERVER_FIELDS) - {"max_accounts"}
+    if unknown:
+        raise ValidationError(sorted(unknown)[0], "is not a field of this form")
+    save_server(Form(server_id, version, text), admin_login=admin_login, modules=modules)
+    return server_view(server_id)

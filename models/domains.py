@@ -12,7 +12,8 @@ Known limit of IDNA 2003: nameprep maps some characters instead of refusing them
 order result.
 
 TLD prices are per year: registering or transferring for N years costs N × the price, and a
-renewal covers the same N years at the renewal price. Domain addons (DNS management, email
+renewal covers the same N years at the renewal price, unless the catalog sets its own price
+for N years (`TldPrice`, issue 15), which then applies for that count. Domain addons (DNS management, email
 forwarding, ID protection) are priced per year too and are added to both.
 """
 
@@ -26,7 +27,7 @@ from encodings import idna
 from models.errors import ValidationError
 from models.money import sum_money
 from models.parsing import clean_text
-from models.schema import Tld
+from models.schema import Tld, TldPrice
 
 NAME_FIELD = "domain.name"
 YEARS_FIELD = "domain.years"
@@ -222,6 +223,14 @@ def addon_prices_per_year(tld: Tld) -> dict[str, Decimal]:
     }
 
 
+def year_prices(tld: Tld) -> dict[int, TldPrice]:
+    """The TLD's prices per year count, where the catalog sets one; any other count costs
+    N x the one-year price."""
+    if tld.id is None:
+        return {}
+    return {row.years: row for row in TldPrice.select().where(TldPrice.tld == tld.id)}
+
+
 def domain_price(tld: Tld, kind: str, years: int, addons: DomainAddons = DomainAddons(), *,
                  first_override: Decimal | None = None,
                  recurring_override: Decimal | None = None) -> DomainPrice:
@@ -230,9 +239,14 @@ def domain_price(tld: Tld, kind: str, years: int, addons: DomainAddons = DomainA
     if kind not in KINDS:
         raise ValidationError("domain.kind", f"'{kind}' is not one of: {', '.join(KINDS)}")
     per_year = tld.register_price if kind == REGISTER else tld.transfer_price
-    base_first = first_override if first_override is not None else per_year * years
-    base_recurring = (recurring_override if recurring_override is not None
-                      else tld.renew_price * years)
+    first, renew = per_year * years, tld.renew_price * years
+    row = year_prices(tld).get(years)
+    if row is not None:  # the catalog's own price for this many years (issue 15)
+        chosen = row.register_price if kind == REGISTER else row.transfer_price
+        first = chosen if chosen is not None else first
+        renew = row.renew_price if row.renew_price is not None else renew
+    base_first = first_override if first_override is not None else first
+    base_recurring = recurring_override if recurring_override is not None else renew
     per_addon = addon_prices_per_year(tld)
     addons_priced = tuple((ADDON_LABELS[name], per_addon[name] * years) for name in addons.chosen())
     return DomainPrice(years=years, base_first=base_first, base_recurring=base_recurring,

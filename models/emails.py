@@ -814,6 +814,56 @@ def preview(name: str, subject: str, body: str) -> tuple[str, str]:
     return _render_text(name, subject, body, template_context(name, sample_context(name)))
 
 
+def _record_context(variables: tuple[str, ...], record_id: int) -> dict:
+    """The real rows a template of these variables is about, for a preview: the one record
+    the template centres on (an upgrade, a cancellation request, a payment, an invoice, an
+    order or a service) and what hangs off it. The service password is never read."""
+    def find(model, label):
+        row = model.get_or_none(model.id == record_id)
+        if row is None:
+            raise ValidationError("record_id", f"there is no {label} #{record_id}")
+        return row
+
+    if "upgrade" in variables:
+        upgrade = find(Upgrade, "upgrade")
+        return {"upgrade": upgrade, "service": upgrade.service}
+    if "cancellation" in variables:
+        request = find(CancellationRequest, "cancellation request")
+        return {"cancellation": request, "service": request.service}
+    if "payment" in variables:
+        payment = find(Payment, "payment")
+        return {"payment": payment, "invoice": payment.invoice}
+    if "invoice" in variables:
+        return {"invoice": find(Invoice, "invoice")}
+    if "order" in variables:
+        order = find(Order, "order")
+        invoice = Invoice.select().where(Invoice.order == order.id).order_by(Invoice.id).first()
+        lines = list(InvoiceLine.select().where((InvoiceLine.invoice == invoice.id)
+                                                & (InvoiceLine.cancelled == False))  # noqa: E712
+                     .order_by(InvoiceLine.sort_order)) if invoice else []
+        return {"order": order, "lines": lines, "client": Client.get_by_id(order.client_id)}
+    if "service" in variables:
+        return {"service": find(Service, "service")}
+    raise ValidationError("record_id", "this template is about no record; preview it without one")
+
+
+def preview_template(name: str, subject: str, body: str,
+                     record_id: int | None = None) -> tuple[str, str]:
+    """Unsaved template text rendered against a real record (`record_id`: the service,
+    invoice, order, payment, upgrade or cancellation request the template is about), or the
+    sample values without one. Errors name the field (subject, body, record_id)."""
+    if record_id is None:
+        return preview(name, subject, body)
+    for source, part in ((subject, "subject"), (body, "body")):
+        _check_source(source, part, name)
+    variables = SPECS[base_template(name)].variables
+    context = {k: v for k, v in sample_context(name).items()
+               if k not in ("client", "service", "invoice", "lines", "order", "payment",
+                            "upgrade", "cancellation")}
+    context.update(_record_context(variables, record_id))
+    return _render_text(name, subject, body, template_context(name, context))
+
+
 @dataclass(frozen=True)
 class TemplateInfo:
     name: str
@@ -863,6 +913,7 @@ def save_template(name: str, subject: str, body: str, admin_login: str,
                   expected_version: int) -> TemplateInfo:
     """Save an admin's version of a template. `expected_version` is the version the admin
     opened (0 for a default never edited); if someone saved since, StaleRecordError.
+    Syntax errors and variables the template does not have are refused before saving.
     Needs "manage catalog": a template is sent to every client."""
     require_login(admin_login, MANAGE_CATALOG)
     name = _validate_name(name)

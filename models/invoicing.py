@@ -30,6 +30,7 @@ from models.lifecycle import NON_PAYMENT_REASON
 from models.modulequeue import withdraw
 from models.money import format_money, sum_money
 from models.parsing import parse_amount
+from models.payment_methods import check_method
 from models.permissions import MANAGE_INVOICES, require_login
 from models.schema import (
     Client,
@@ -192,6 +193,8 @@ def _record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str
     try:
         with database.atomic():
             invoice = _lock_invoice(invoice_id)
+            if method != CREDIT_METHOD:  # a gateway or a method of the managed list only
+                method = check_method(method, "method", allow=invoice.payment_method)
             if transaction_ref.strip() and Payment.select().where(
                     (Payment.invoice == invoice.id) & (Payment.method == method.strip())
                     & (Payment.transaction_ref == transaction_ref.strip())).exists():

@@ -17,7 +17,8 @@ from models.cycles import Cycle, parse_cycle
 from models.db import database
 from models.errors import ValidationError, ValidationErrors
 from models.money import sum_money
-from models.parsing import clean_text, parse_amount, parse_date, parse_override_until
+from models.parsing import parse_amount, parse_date, parse_override_until
+from models.payment_methods import check_method
 from models.permissions import MASS_UPDATE, require
 from models.prorata import ProrataPlan, create_prorata_invoices, plan_prorata
 from models.renewals import next_due_date_refusals
@@ -44,7 +45,7 @@ def parse_mass_change(form: dict[str, str], *, create_prorata_invoice: bool = Fa
         "billing_cycle": lambda t: parse_cycle(t, "billing_cycle").value,
         "next_due_date": lambda t: parse_date(t, "next_due_date"),
         "status": lambda t: _status(t),
-        "payment_method": lambda t: clean_text(t, "payment_method", 50, required=True),
+        "payment_method": lambda t: check_method(t, "payment_method"),
         "override_suspend_until": lambda t: parse_override_until(t, "override_suspend_until"),
     }
     values, errors = {}, []

@@ -45,6 +45,7 @@ from models.errors import ValidationError, ValidationErrors
 from models.invoicing import LineSpec, create_invoice, queue_module_job
 from models.money import format_money, sum_money
 from models.parsing import clean_text, parse_amount, parse_int_id, parse_quantity
+from models.payment_methods import check_method
 from models.permissions import ADD_ORDER, require
 from models.schema import (
     Admin,
@@ -454,6 +455,14 @@ def _promotion(code: str, today: pendulum.Date) -> Promotion | None:
     return promotion
 
 
+def _once_per_client(promotion: Promotion, client: Client) -> None:
+    if promotion.once_per_client and Order.select().where(
+            (Order.client == client.id) & (Order.promotion == promotion.id)
+            & (Order.status != "cancelled")).exists():
+        raise ValidationError("promo_code", f"'{promotion.code}' may be used once per client, "
+                                            f"and {client.display_name} has used it")
+
+
 def prepare_order(request: OrderRequest, today: pendulum.Date) -> OrderQuote:
     """Parse, validate and price the whole order, collecting every error (no writes)."""
     quote = OrderQuote()
@@ -461,7 +470,11 @@ def prepare_order(request: OrderRequest, today: pendulum.Date) -> OrderQuote:
     quote.client = check.run(_client, request.client_id)
     quote.status = check.run(_status, request.status) or PENDING
     method = check.run(clean_text, request.payment_method, "payment_method", 50)
-    quote.payment_method = method or (quote.client.default_payment_method if quote.client else "")
+    if not method and quote.client is not None:
+        method = quote.client.default_payment_method
+    if method:
+        method = check.run(check_method, method, "payment_method")
+    quote.payment_method = method or ""
     check.run(clean_text, request.notes, "notes", 5000)
 
     domain_action = (request.domain.action or NO_DOMAIN).strip().lower()
@@ -474,6 +487,8 @@ def prepare_order(request: OrderRequest, today: pendulum.Date) -> OrderQuote:
     priced = [_price_line(line, i, check, order_domain) for i, line in lines]
 
     quote.promotion = check.run(_promotion, request.promo_code, today)
+    if quote.promotion is not None and quote.client is not None:
+        check.run(_once_per_client, quote.promotion, quote.client)
     rules = promotions.Applicability.of(quote.promotion) if quote.promotion else None
     for line in priced:
         if line is None:

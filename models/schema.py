@@ -109,6 +109,15 @@ class Admin(BaseModel):
     version = IntegerField(default=1)
 
 
+class PaymentMethod(BaseModel):
+    """The managed list of payment methods (0015): orders, services, invoices pick from it."""
+
+    name = CharField(unique=True, max_length=50)
+    enabled = BooleanField(default=True)
+    sort_order = IntegerField(default=0)
+    version = IntegerField(default=1)
+
+
 class ClientGroup(BaseModel):
     name = CharField(unique=True, max_length=100)
     separate_invoices = BooleanField(default=False)
@@ -122,9 +131,12 @@ class Client(BaseModel):
     email = CharField(max_length=254, index=True)
     phone = CharField(max_length=50, default="")
     address = CharField(max_length=300, default="")
+    address2 = CharField(max_length=300, default="")
     city = CharField(max_length=100, default="")
     postcode = CharField(max_length=20, default="")
+    region = CharField(max_length=100, default="")
     country = CharField(max_length=2, default="")
+    tax_id = CharField(max_length=50, default="")
     status = CharField(max_length=10, default=ClientStatus.ACTIVE,
                        constraints=[_choices("status", ClientStatus.ALL)])
     group = ForeignKeyField(ClientGroup, null=True, backref="clients", on_delete="SET NULL")
@@ -274,6 +286,7 @@ class Promotion(BaseModel):
     expiry_date = PendulumDateField(null=True)
     max_uses = IntegerField(default=0)  # 0 = unlimited
     uses = IntegerField(default=0)
+    once_per_client = BooleanField(default=False)
     notes = TextField(default="")
     version = IntegerField(default=1)
 
@@ -300,6 +313,21 @@ class Tld(BaseModel):
     email_forwarding_price = MoneyField(default=0)
     id_protection_price = MoneyField(default=0)
     epp_required = BooleanField(default=True)
+    version = IntegerField(default=1)
+
+
+class TldPrice(BaseModel):
+    """A TLD's prices for one year count (0015); blank = not offered for that many years.
+    A TLD without rows prices N years as N x its `Tld` per-year prices."""
+
+    tld = ForeignKeyField(Tld, backref="year_prices", on_delete="CASCADE", index=False)
+    years = IntegerField(constraints=[Check("years BETWEEN 1 AND 10")])
+    register_price = MoneyField(null=True, constraints=[Check("register_price >= 0")])
+    transfer_price = MoneyField(null=True, constraints=[Check("transfer_price >= 0")])
+    renew_price = MoneyField(null=True, constraints=[Check("renew_price >= 0")])
+
+    class Meta:
+        indexes = ((("tld", "years"), True),)
 
 
 # --- orders, services, addons, domains ------------------------------------------------
@@ -736,10 +764,10 @@ class HeldTermination(BaseModel):
 
 
 ALL_TABLES = [
-    Setting, Admin, ClientGroup, Client, Server, Product, ProductPrice, ProductUpgradePath,
-    ConfigOption, ConfigOptionChoice, ConfigOptionPrice, CatalogAddon, CatalogAddonPrice,
-    CatalogAddonProduct,
-    Promotion, PromotionProduct, Tld, Order, Service, ServiceAddon, Domain, ServiceConfigOption,
+    Setting, Admin, PaymentMethod, ClientGroup, Client, Server, Product, ProductPrice,
+    ProductUpgradePath, ConfigOption, ConfigOptionChoice, ConfigOptionPrice, CatalogAddon,
+    CatalogAddonPrice, CatalogAddonProduct,
+    Promotion, PromotionProduct, Tld, TldPrice, Order, Service, ServiceAddon, Domain, ServiceConfigOption,
     Invoice, InvoiceLine, Payment, CreditEntry, Upgrade, CancellationRequest, ModuleJob,
     EmailOutbox, EmailLog, ActivityLog, RunLock, CronRun, EmailTemplate, BillingChunk,
     HeldTermination,

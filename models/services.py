@@ -27,6 +27,7 @@ from models.parsing import (
     parse_override_until,
     parse_quantity,
 )
+from models.payment_methods import check_method
 from models.permissions import DELETE_SERVICES, EDIT_SERVICES, require
 from models.renewals import check_next_due_date_change
 from models.schema import (
@@ -181,6 +182,9 @@ def save_service(service_id: int, expected_version: int, edit: ServiceEdit, admi
         if service is None:
             raise ValidationError("service", f"service #{service_id} does not exist")
         values = dict(edit.values)
+        if "payment_method" in values:  # from the managed list; the current one stays valid
+            values["payment_method"] = check_method(values["payment_method"], "payment_method",
+                                                    allow=service.payment_method)
         if values.get("next_due_date") and values["next_due_date"] != service.next_due_date:
             values["anchor_day"] = values["next_due_date"].day  # the admin set a new anchor
         if auto_recalculate:

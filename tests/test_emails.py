@@ -23,6 +23,7 @@ from models.emails import (
 from models.errors import StaleRecordError, ValidationError
 from models.schema import (
     ActivityLog,
+    Admin,
     CancellationRequest,
     Client,
     EmailOutbox,

@@ -7,7 +7,7 @@ import pendulum
 import pytest
 
 from automation.provisioning.runner import run_command
-from models import admins, catalog, massupdate, services, upgrades
+from models import admins, clients, massupdate, products, services, upgrades
 from models.cancellations import request_cancellation
 from models.clock import Clock
 from models.errors import PermissionDenied
@@ -20,6 +20,7 @@ from models.permissions import (
     MANAGE_ADMINS,
     MANAGE_CANCELLATIONS,
     MANAGE_CATALOG,
+    MANAGE_CLIENTS,
     MASS_UPDATE,
     ROLES,
     SERVER_OPERATIONS,
@@ -63,10 +64,12 @@ ACTIONS = {
         [w["service"].id], massupdate.parse_mass_change({"recurring_amount": "9.00"}), a,
         SETTINGS, TODAY),
     MANAGE_ADMINS: lambda a, w: admins.add_admin(a, f"new-{a.role}", "support"),
-    MANAGE_CATALOG: lambda a, w: catalog.save_server(
-        catalog.Form(w["server"].id, w["server"].version,
-                     {"hostname": "elsewhere.example.net"}), admin_login=a.login,
-        modules=("none",)),
+    MANAGE_CLIENTS: lambda a, w: clients.add_client(
+        {"first_name": "New", "last_name": "Client", "email": f"{a.role}@example.com"},
+        admin_login=a.login),
+    MANAGE_CATALOG: lambda a, w: products.add_product(
+        {"name": f"Plan of {a.role}", "module": "none", "prices": {"monthly": "5.00"}},
+        admin_login=a.login, modules=("none",)),
 }
 
 

@@ -25,6 +25,11 @@ EXIT_NO_DATABASE = EXIT_UNAVAILABLE
 LOOKUP_COMMANDS = frozenset({"client", "service", "invoice"})
 HEADLESS_COMMANDS = LOOKUP_COMMANDS | {"upgrade-request", "payment-received", "cancel-request"}
 FAR_DATE_DAYS = 3  # a --date further from today than this needs --allow-far-date
+# The client fields as flags (kept in step with models.clients.FIELDS by a test; the list is
+# here so that `hostdesk --help` needs no database module).
+CLIENT_FIELDS = ("first_name", "last_name", "company", "email", "phone", "address", "address2",
+                 "city", "region", "postcode", "country", "tax_id", "group", "separate_invoices",
+                 "default_payment_method", "status", "notes")
 
 
 GLOBAL_DEFAULTS = {"db": None, "config": None, "login": None, "log_level": None,
@@ -189,6 +194,8 @@ def _parser() -> argparse.ArgumentParser:
                         f"hostdesk {noun} show 17 --json", common)
         show.add_argument("record_id", metavar="ID")
         _client_arguments(show, client_required=noun != "client")
+        if noun == "client":
+            _client_editing(actions, common)
 
     backup = _command(sub, "backup", "copy the database consistently, even while in use",
                       "Copy a SQLite database consistently while admins and the daily run "
@@ -200,6 +207,38 @@ def _parser() -> argparse.ArgumentParser:
                        "hostdesk restore /var/backups/hostdesk-2026-03-01.db --yes", common)
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    importing = _command(sub, "import", "import records from a file",
+                         "Import records from a file: clients from a CSV file whose header row "
+                         "names the fields; the report names each refused row by line.",
+                         "hostdesk import clients clients.csv --dry-run", common)
+    import_sub = importing.add_subparsers(dest="import_command", metavar="WHAT")
+    import_clients = _command(import_sub, "clients", "import clients from a CSV file (a header "
+                              "row names the fields)",
+                              "Import clients from a CSV file in one transaction: every row is "
+                              "checked, and a refused row is named by its line and field.",
+                              "hostdesk import clients clients.csv --json", common)
+    import_clients.add_argument("file", metavar="FILE.csv")
+    import_clients.add_argument("--dry-run", action="store_true",
+                                help="check every row and report, add nothing")
+    import_clients.add_argument("--allow-duplicate-email", action="store_true")
+    import_clients.add_argument("--json", action="store_true")
+
+    catalog = _command(sub, "catalog", "the catalog as a TOML file",
+                       "Export the whole catalog as one readable TOML file, or make the "
+                       "catalog match such a file (the difference shown, applied in one "
+                       "transaction).", "hostdesk catalog export > catalog.toml", common)
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", metavar="ACTION")
+    _command(catalog_sub, "export", "print the whole catalog as TOML",
+             "Print the whole catalog (products, prices, options, addons, promotions, TLDs, "
+             "servers without secrets, payment methods, template overrides) as TOML.",
+             "hostdesk catalog export > catalog.toml", common)
+    apply = _command(catalog_sub, "apply", "make the catalog match a TOML file",
+                     "Make the catalog match a TOML file: the difference is shown and applied "
+                     "in one transaction; an error names the file, line and field.",
+                     "hostdesk catalog apply catalog.toml --dry-run", common)
+    apply.add_argument("file", metavar="FILE.toml")
+    apply.add_argument("--dry-run", action="store_true", help="show the difference, change nothing")
 
     key = _command(sub, "key", "the secret key that encrypts stored passwords",
                    "Manage the secret key that encrypts stored passwords and module secrets.",
@@ -239,6 +278,27 @@ def _parser() -> argparse.ArgumentParser:
                           common)
     completion.add_argument("shell", choices=("bash", "zsh", "fish"))
     return parser
+
+
+def _client_editing(actions, common) -> None:
+    """`hostdesk client add|edit`: every client field as a flag (issue 15)."""
+    for action, text, example in (
+            ("add", "add a client", "hostdesk client add --first-name Ada --last-name Lovelace "
+                                    "--email ada@example.com --country GB --json"),
+            ("edit", "edit a client's fields", "hostdesk client edit 17 --city Leeds "
+                                               "--version 3")):
+        one = _command(actions, action, text,
+                       f"{text[0].upper()}{text[1:]}: each field checked, the change in the "
+                       "activity log; needs 'manage clients'.", example, common)
+        if action == "edit":
+            one.add_argument("record_id", metavar="CLIENT_ID")
+            one.add_argument("--version", type=int, metavar="N",
+                             help="refuse the save if the client changed since version N")
+        for name in CLIENT_FIELDS:
+            one.add_argument(f"--{name.replace('_', '-')}", dest=f"field_{name}", metavar="TEXT")
+        one.add_argument("--allow-duplicate-email", action="store_true",
+                         help="add or save even when another client has this email")
+        one.add_argument("--json", action="store_true", help="print the client as JSON")
 
 
 def _client_arguments(parser, *, client_required: bool = True) -> None:
@@ -756,6 +816,116 @@ def cmd_config_show(args, config) -> int:
     return EXIT_OK
 
 
+def _print_errors(exc) -> None:
+    from models.errors import ValidationErrors
+
+    for error in (exc.errors if isinstance(exc, ValidationErrors) else [exc]):
+        print(f"hostdesk: {error}", file=sys.stderr)
+
+
+def cmd_client(args, config, account) -> int:
+    from models import clients
+    from models.errors import HostdeskError, PermissionDenied, ValidationError, ValidationErrors
+    from models.parsing import parse_int_id
+
+    db = _open_database(config)
+    try:
+        login = _identity(args, account).login
+        values = {name: getattr(args, f"field_{name}") for name in CLIENT_FIELDS
+                  if getattr(args, f"field_{name}") is not None}
+        if args.action == "add":
+            detail = clients.add_client(values, admin_login=login,
+                                        allow_duplicate_email=args.allow_duplicate_email)
+        else:
+            client_id = parse_int_id(args.record_id, "CLIENT_ID")
+            version = args.version if args.version is not None \
+                else clients.client_detail(client_id).version
+            detail = clients.edit_client(client_id, version, values, admin_login=login,
+                                         allow_duplicate_email=args.allow_duplicate_email)
+    except clients.DuplicateEmail as exc:
+        return _fail(f"{exc} (add --allow-duplicate-email)")
+    except (ValidationError, ValidationErrors) as exc:
+        _print_errors(exc)
+        return EXIT_USAGE
+    except PermissionDenied as exc:
+        return _fail(str(exc), EXIT_REFUSED)
+    except HostdeskError as exc:
+        return _fail(str(exc), EXIT_REFUSED)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(detail.to_json(), indent=2, sort_keys=True))
+    else:
+        print(f"client #{detail.id} {detail.display_name} (version {detail.version})")
+        for name in CLIENT_FIELDS:
+            print(f"  {name:<24} {detail.values[name]}")
+        print(f"  {'credit':<24} {detail.credit}")
+        services = ", ".join(f"{k} {v}" for k, v in sorted(detail.services_by_status.items()))
+        print(f"  {'services':<24} {services or 'none'}")
+    return EXIT_OK
+
+
+def _read_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(_fail(f"cannot read {path}: {exc}"))
+
+
+def cmd_import(args, config, account) -> int:
+    from models import clients
+    from models.errors import PermissionDenied, ValidationError
+
+    if args.import_command != "clients":
+        return _fail("usage: hostdesk import clients FILE.csv [--dry-run]")
+    text = _read_file(args.file)
+    db = _open_database(config)
+    try:
+        report = clients.import_clients(text, admin_login=_identity(args, account).login,
+                                        dry_run=args.dry_run,
+                                        allow_duplicate_email=args.allow_duplicate_email)
+    except ValidationError as exc:
+        return _fail(f"{args.file}: {exc}")
+    except PermissionDenied as exc:
+        return _fail(str(exc), EXIT_REFUSED)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print("\n".join(report.lines()))
+    return EXIT_OK if not report.refused else EXIT_FAILED
+
+
+def cmd_catalog(args, config, account) -> int:
+    from automation.provisioning.registry import available_modules
+    from models import catalog_file
+    from models.errors import PermissionDenied, ValidationError
+
+    if args.catalog_command not in ("export", "apply"):
+        return _fail("usage: hostdesk catalog export | apply FILE.toml [--dry-run]")
+    db = _open_database(config)
+    try:
+        if args.catalog_command == "export":
+            sys.stdout.write(catalog_file.export_catalog())
+            return EXIT_OK
+        text = _read_file(args.file)
+        report = catalog_file.apply_catalog(
+            text, path=args.file, admin_login=_identity(args, account).login,
+            modules=available_modules(), dry_run=args.dry_run)
+    except catalog_file.CatalogFileError as exc:
+        return _fail(str(exc))
+    except ValidationError as exc:
+        return _fail(f"{args.file}: {exc}")
+    except PermissionDenied as exc:
+        return _fail(str(exc), EXIT_REFUSED)
+    finally:
+        db.close()
+    print("\n".join(report.lines()))
+    return EXIT_OK
+
+
 def cmd_demo(args, config, account) -> int:
     from automation.demo import build_demo
 
@@ -840,10 +1010,17 @@ def _run(args, config, account) -> int:
         return cmd_upgrade_request(args, config, account)
     if args.command == "payment-received":
         return cmd_payment_received(args, config, account)
+    if args.command == "client" and args.action in ("add", "edit"):
+        return cmd_client(args, config, account)
     if args.command in LOOKUP_COMMANDS:
         if args.action != "show":
-            return _fail(f"usage: hostdesk {args.command} show ID")
+            return _fail(f"usage: hostdesk {args.command} show ID"
+                         + (" | add | edit" if args.command == "client" else ""))
         return cmd_show(args, config, account)
+    if args.command == "import":
+        return cmd_import(args, config, account)
+    if args.command == "catalog":
+        return cmd_catalog(args, config, account)
     if args.command == "backup":
         return cmd_backup(args, config, account)
     if args.command == "restore":
@@ -937,13 +1114,14 @@ def main(argv=None, *, os_account=None) -> int:
     except ValidationError as exc:
         return _fail(f"config: {exc}")
     _configure_logging(args, config)
-    if args.command in HEADLESS_COMMANDS:
+    if args.command in HEADLESS_COMMANDS and getattr(args, "action", "show") == "show":
         _without_unused_drivers(config.database_url)
     from automation.identity import current_os_account
     from models import audit
 
     account = os_account or current_os_account()
-    if args.command not in LOOKUP_COMMANDS:  # look-ups need neither keys nor templates
+    lookup = args.command in LOOKUP_COMMANDS and args.action == "show"
+    if not lookup:  # look-ups need neither keys nor templates
         from models import emails, secrets
 
         if config.secret_key:

@@ -167,7 +167,7 @@ CASES: list[Case] = [
     *refuse("service", "first_payment_amount", REQUIRED_AMOUNT),
     *refuse("service", "recurring_amount", REQUIRED_AMOUNT),
     *refuse("service", "next_due_date", DATE),
-    *refuse("service", "payment_method", FREE_TEXT),
+    *refuse("service", "payment_method", [*FREE_TEXT, SQL, "paypla"]),  # the managed list
     *refuse("service", "promotion", ["NOPE", SQL, TEMPLATE, CONTROL, TOO_LONG]),
     *refuse("service", "override_suspend_until", DATE),
     *refuse("service", "suspension_reason", FREE_TEXT),
@@ -206,7 +206,7 @@ CASES: list[Case] = [
     *refuse("payment", "date", REQUIRED_DATE),
     *refuse("payment", "method", [EMPTY, *FREE_TEXT]),
     *refuse("payment", "transaction_ref", FREE_TEXT),
-    *verbatim("payment", "method", [SQL, TEMPLATE]),
+    *refuse("payment", "method", [SQL, TEMPLATE, "paypla"]),  # the managed list only
     *verbatim("payment", "transaction_ref", INJECTIONS),
     *refuse("credit", "amount", [*POSITIVE_AMOUNT, "60.00", "20.00"]),
     *refuse("invoice_filters", "client", FILTER_ID),
@@ -233,7 +233,7 @@ CASES: list[Case] = [
     *refuse("mass_update", "billing_cycle", [EMPTY]),
     *refuse("mass_update", "status", [EMPTY]),
     *refuse("mass_update", "command", FREE_TEXT),  # the suspend reason
-    *verbatim("mass_update", "payment_method", [SQL, TEMPLATE]),
+    *refuse("mass_update", "payment_method", [SQL, TEMPLATE, "paypla"]),  # the managed list only
     # --- upgrade/downgrade --------------------------------------------------------------------
     *refuse("upgrade", "option", ["abc", "-5", "1.5", "NaN", "99999999999999999", SUPERSCRIPT,
                                   CONTROL, SQL, TEMPLATE, TOO_LONG]),
@@ -252,7 +252,7 @@ CASES: list[Case] = [
     *refuse("order", "domain_price", ["0", *AMOUNT]),
     *refuse("order", "renew_price", ["0", *AMOUNT]),
     *refuse("order", "epp_code", [EMPTY, *FREE_TEXT]),
-    *verbatim("order", "payment_method", [SQL, TEMPLATE]),
+    *refuse("order", "payment_method", [SQL, TEMPLATE, "paypla"]),  # the managed list only
     *verbatim("order", "epp_code", [SQL, TEMPLATE]),
     # --- the catalog: product and server settings ----------------------------------------------
     *refuse("product", "name", [EMPTY, *FREE_TEXT]),
