@@ -57,6 +57,19 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
+    importer = sub.add_parser("import", help="bring a host over from another billing system")
+    import_sub = importer.add_subparsers(dest="import_source", metavar="SOURCE")
+    whmcs = import_sub.add_parser("whmcs", help="import a WHMCS 8 database (read-only), "
+                                                "reconciled to the cent; rerun to update")
+    whmcs.add_argument("--from", dest="source_url", required=True, metavar="URL",
+                       help="mysql://USER:PASSWORD@HOST:3306/DATABASE (a user with SELECT only "
+                            "is enough)")
+    whmcs.add_argument("--dry-run", action="store_true",
+                       help="rehearse: read, map, write and reconcile, then roll it all back")
+    whmcs.add_argument("--json", action="store_true", help="print a machine-readable report")
+    whmcs.add_argument("--currency", metavar="CODE",
+                       help="the one currency to import when WHMCS bills in several")
+
     config = sub.add_parser("config", help="show the resolved configuration")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION")
     config_sub.add_parser("show", help="print every setting, its value and where it came from")
@@ -254,6 +267,26 @@ def cmd_restore(args, config) -> int:
     return EXIT_OK
 
 
+def cmd_import_whmcs(args, config) -> int:
+    from automation.whmcs import SourceError, import_whmcs
+    from models.errors import HostdeskError, ValidationError
+
+    db = _open_database(config)
+    progress = _terminal_progress() if sys.stderr.isatty() and not args.json else None
+    try:
+        report = import_whmcs(args.source_url, admin_login=args.login or getpass.getuser(),
+                              dry_run=args.dry_run, currency=args.currency,
+                              hostdesk_currency=config.settings.currency, progress=progress)
+    except ValidationError as exc:
+        return _fail(str(exc))
+    except (SourceError, HostdeskError) as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    finally:
+        db.close()
+    print(report.to_json() if args.json else report.text())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def cmd_config_show(args, config) -> int:
     from automation.config import describe
 
@@ -315,6 +348,10 @@ def main(argv=None) -> int:
             return cmd_backup(args, config)
         if args.command == "restore":
             return cmd_restore(args, config)
+        if args.command == "import":
+            if args.import_source != "whmcs":
+                return _fail("usage: hostdesk import whmcs --from mysql://USER:PASSWORD@HOST/DB")
+            return cmd_import_whmcs(args, config)
         if args.command == "config":
             if args.config_command != "show":
                 return _fail("usage: hostdesk config show")
