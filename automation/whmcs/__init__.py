@@ -50,13 +50,13 @@ def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
         if hostdesk_currency and hostdesk_currency.upper() != report.currency.upper():
             report.note(f"hostdesk's currency setting is {hostdesk_currency}: set "
                         f"currency = \"{report.currency}\" in hostdesk.toml before the first run")
-        clients = source.rows("SELECT id, currency FROM tblclients")
+        clients = source.select("tblclients", "id:i currency:i")
         ctx = Context(source=source, report=report, idmap=IdMap(),
                       currency_id=currency_id, progress=progress,
                       client_ids={c["id"] for c in clients if c["currency"] == currency_id},
                       now=pendulum.now("UTC").strftime("%Y-%m-%d %H:%M:%S.%f"))
         ctx.other_clients = {c["id"] for c in clients} - ctx.client_ids
-        ctx.all_services = {r["id"] for r in source.rows("SELECT id FROM tblhosting")}
+        ctx.all_services = {r["id"] for r in source.select("tblhosting", "id:i")}
         if dry_run:
             try:
                 with database.atomic():

@@ -54,6 +54,43 @@ class Source:
         except self._pymysql.MySQLError as exc:
             raise SourceError(f"reading WHMCS failed: {exc.args[-1]}") from None
 
+    def select(self, source: str, columns: str, where: str = "", args=None,
+               order: str = "id") -> list[dict]:
+        """Rows of `columns` (space separated; `name:i` for an integer, `name=EXPRESSION` without spaces) as
+        dicts of text, None and ints: the fast path for large tables.
+
+        The server joins each row into one text value, so the pure-Python driver decodes one
+        field per row instead of one per column (which was most of an import's time)."""
+        names, integers, parts = [], [], []
+        for spec in columns.split():
+            spec, _, kind = spec.rpartition(":") if spec.endswith(":i") else (spec, "", "")
+            name, _, expression = spec.partition("=") if "=" in spec.split("(")[0] \
+                else (spec.split(".")[-1], "", spec)
+            names.append(name)
+            integers.append(kind == "i")
+            parts.append(f"IFNULL({expression}, CHAR(30 USING utf8mb4))")
+        sql = (f"SELECT CONCAT_WS(CHAR(31 USING utf8mb4), {', '.join(parts)}) FROM {source} {where} "
+               f"ORDER BY {order}")
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql, args)
+                raw = cur.fetchall()
+        except self._pymysql.MySQLError as exc:
+            raise SourceError(f"reading WHMCS failed: {exc.args[-1]}") from None
+        width, result = len(names), []
+        int_positions = [i for i, is_int in enumerate(integers) if is_int]
+        for (text,) in raw:
+            fields = text.split("\x1f")
+            if len(fields) != width:
+                raise SourceError(f"{source}: a row holds the character U+001F; remove it "
+                                  "in WHMCS and import again")
+            if "\x1e" in text:
+                fields = [None if f == "\x1e" else f for f in fields]
+            for i in int_positions:
+                fields[i] = int(fields[i]) if fields[i] else 0
+            result.append(dict(zip(names, fields)))
+        return result
+
     def table(self, name: str, columns: str = "*", where: str = "", args=None) -> list[dict]:
         return self.rows(f"SELECT {columns} FROM `{name}` {where} ORDER BY id", args)
 

@@ -121,7 +121,10 @@ def client_groups(ctx: Context) -> None:
 
 
 def clients(ctx: Context) -> None:
-    rows = ctx.source.table("tblclients", where="WHERE currency = %s", args=(ctx.currency_id,))
+    rows = ctx.source.select(
+        "tblclients", "id:i firstname lastname companyname email phonenumber address1 address2 "
+        "state city postcode country status credit groupid:i separateinvoices defaultgateway "
+        "notes cardlastfour created_at datecreated", "WHERE currency = %s", (ctx.currency_id,))
     counts = ctx.report.table("tblclients")
     counts.read = len(rows)
     groups = ctx.idmap.ids("tblclientgroups")
@@ -145,7 +148,7 @@ def clients(ctx: Context) -> None:
         address = ", ".join(p for p in (v.text(row["address1"]), v.text(row["address2"]),
                                         v.text(row["state"])) if p)
         notes = v.text(row["notes"])
-        if row.get("cardlastfour"):
+        if v.text(row.get("cardlastfour")):
             notes = (notes + "\n" if notes else "") + \
                 f"WHMCS stored card ending {v.text(row['cardlastfour'])}: not imported"
         out.append((str(row["id"]), (
@@ -159,7 +162,7 @@ def clients(ctx: Context) -> None:
            ("first_name", "last_name", "company", "email", "phone", "address", "city", "postcode",
             "country", "status", "group", "separate_invoices", "credit",
             "default_payment_method", "notes", "created_at", "version"), out)
-    cards = sum(1 for row in rows if row.get("cardlastfour"))
+    cards = sum(1 for row in rows if v.text(row.get("cardlastfour")))
     if cards:
         ctx.report.note(f"{cards} clients had a card stored in WHMCS: cards are not imported "
                         "(WHMCS encrypts them with its own key); ask those clients to add their "
@@ -419,7 +422,8 @@ def tlds(ctx: Context) -> None:
 
 
 def orders(ctx: Context) -> None:
-    rows = _in_scope(ctx, "tblorders", ctx.source.table("tblorders"), "userid")
+    rows = _in_scope(ctx, "tblorders", ctx.source.select(
+        "tblorders", "id:i ordernum userid:i status paymentmethod promocode amount notes date"), "userid")
     ctx.report.table("tblorders").read = len(rows) + len(ctx.report.table("tblorders").skipped)
     clients, out, seen = ctx.idmap.ids("tblclients"), [], set()
     for row in rows:
@@ -454,7 +458,12 @@ SERVICE_COLUMNS = (
 
 
 def services(ctx: Context) -> None:
-    rows = _in_scope(ctx, "tblhosting", ctx.source.table("tblhosting"), "userid")
+    rows = _in_scope(ctx, "tblhosting", ctx.source.select(
+        "tblhosting", "id:i userid:i orderid:i packageid:i server:i regdate created_at updated_at "
+        "domain dedicatedip username has_password=(password<>''):i domainstatus qty:i "
+        "firstpaymentamount amount billingcycle nextduedate paymentmethod promoid:i "
+        "promocount:i subscriptionid overideautosuspend overidesuspenduntil suspendreason "
+        "termination_date notes"), "userid")
     counts = ctx.report.table("tblhosting")
     counts.read = len(rows) + len(counts.skipped)
     clients, products = ctx.idmap.ids("tblclients"), ctx.idmap.ids("tblproducts")
@@ -496,14 +505,14 @@ def services(ctx: Context) -> None:
             v.text(row["suspendreason"], 500), v.iso(row["termination_date"]),
             v.text(row["notes"]), created, v.moment(row.get("updated_at")) or created, 1)))
     _write(ctx, "tblhosting", Service, SERVICE_COLUMNS, out)
-    if any(v.text(row["password"]) for row in rows):
+    if any(row["has_password"] for row in rows):
         ctx.report.note("service passwords are not imported (WHMCS encrypts them with its own "
                         "key): set them again from the server (module 'change password') when "
                         "a client or a module needs them")
 
 
 def service_config_options(ctx: Context) -> None:
-    rows = ctx.source.table("tblhostingconfigoptions")
+    rows = ctx.source.select("tblhostingconfigoptions", "id:i relid:i configid:i optionid:i qty:i")
     counts = ctx.report.table("tblhostingconfigoptions")
     services_ = ctx.idmap.ids("tblhosting")
     options, choices = ctx.idmap.ids("tblproductconfigoptions"), ctx.idmap.ids("tblproductconfigoptionssub")
@@ -527,7 +536,9 @@ def service_config_options(ctx: Context) -> None:
 
 
 def service_addons(ctx: Context) -> None:
-    rows = ctx.source.table("tblhostingaddons")
+    rows = ctx.source.select(
+        "tblhostingaddons", "id:i hostingid:i addonid:i name setupfee recurring billingcycle "
+        "status regdate created_at nextduedate termination_date notes")
     counts = ctx.report.table("tblhostingaddons")
     services_, catalog = ctx.idmap.ids("tblhosting"), ctx.idmap.ids("tbladdons")
     names = {row["id"]: v.text(row["name"]) for row in ctx.source.table("tbladdons", "id, name")}
@@ -571,7 +582,11 @@ def service_addons(ctx: Context) -> None:
 
 
 def domains(ctx: Context) -> None:
-    rows = _in_scope(ctx, "tbldomains", ctx.source.table("tbldomains"), "userid")
+    rows = _in_scope(ctx, "tbldomains", ctx.source.select(
+        "tbldomains", "id:i userid:i orderid:i type registrationdate created_at domain "
+        "firstpaymentamount recurringamount registrationperiod:i expirydate status nextduedate "
+        "paymentmethod dnsmanagement emailforwarding idprotection donotrenew promoid:i "
+        "additionalnotes"), "userid")
     counts = ctx.report.table("tbldomains")
     counts.read = len(rows) + len(counts.skipped)
     clients, orders_ = ctx.idmap.ids("tblclients"), ctx.idmap.ids("tblorders")
@@ -617,7 +632,7 @@ def cancellation_requests(ctx: Context) -> None:
     counts = ctx.report.table("tblcancelrequests")
     services_ = ctx.idmap.ids("tblhosting")
     statuses = {row["id"]: v._squash(row["domainstatus"])
-                for row in ctx.source.rows("SELECT id, domainstatus FROM tblhosting")}
+                for row in ctx.source.select("tblhosting", "id:i domainstatus")}
     latest = {}
     for row in rows:  # one open request per service: the latest
         latest[row["relid"]] = row["id"]
@@ -667,10 +682,11 @@ LINE_COLUMNS = ("invoice", "kind", "item_type", "item_id", "period_start", "peri
 def read_accounts(ctx: Context) -> None:
     """tblaccounts of the chosen currency's invoices: read before invoices, whose amount paid
     is the money received less refunds."""
-    rows = ctx.source.rows(
-        "SELECT a.* FROM tblaccounts a JOIN tblinvoices i ON i.id = a.invoiceid "
-        "JOIN tblclients c ON c.id = i.userid WHERE c.currency = %s ORDER BY a.id",
-        (ctx.currency_id,))
+    rows = ctx.source.select(
+        "tblaccounts a JOIN tblinvoices i ON i.id = a.invoiceid "
+        "JOIN tblclients c ON c.id = i.userid",
+        "a.id:i a.invoiceid:i a.amountin a.amountout a.fees a.gateway a.transid a.date",
+        "WHERE c.currency = %s", (ctx.currency_id,), order="a.id")
     loose = ctx.source.rows("SELECT a.id, a.amountin FROM tblaccounts a LEFT JOIN tblclients c "
                             "ON c.id = a.userid WHERE a.invoiceid = 0 AND c.currency = %s",
                             (ctx.currency_id,))
@@ -730,13 +746,16 @@ def _periods(ctx: Context, items: list[dict], statuses: dict) -> dict:
 
 
 def invoices(ctx: Context) -> None:
-    rows = _in_scope(ctx, "tblinvoices", ctx.source.table("tblinvoices"), "userid")
+    rows = _in_scope(ctx, "tblinvoices", ctx.source.select(
+        "tblinvoices", "id:i userid:i invoicenum date duedate datepaid total tax tax2 credit "
+        "taxrate taxrate2 status paymentmethod notes created_at"), "userid")
     counts = ctx.report.table("tblinvoices")
     counts.read = len(rows) + len(counts.skipped)
-    items = ctx.source.rows(
-        "SELECT it.* FROM tblinvoiceitems it JOIN tblinvoices i ON i.id = it.invoiceid "
-        "JOIN tblclients c ON c.id = i.userid WHERE c.currency = %s ORDER BY it.id",
-        (ctx.currency_id,))
+    items = ctx.source.select(
+        "tblinvoiceitems it JOIN tblinvoices i ON i.id = it.invoiceid "
+        "JOIN tblclients c ON c.id = i.userid",
+        "it.id:i it.invoiceid:i it.type it.relid:i it.description it.amount it.duedate",
+        "WHERE c.currency = %s", (ctx.currency_id,), order="it.id")
     item_counts = ctx.report.table("tblinvoiceitems")
     item_counts.read = len(items)
     item_counts.duplicates = 0
@@ -921,7 +940,8 @@ def payments(ctx: Context) -> None:
 
 
 def credit_movements(ctx: Context) -> None:
-    rows = _in_scope(ctx, "tblcredit", ctx.source.table("tblcredit"), "clientid")
+    rows = _in_scope(ctx, "tblcredit", ctx.source.select(
+        "tblcredit", "id:i clientid:i amount description relid:i date"), "clientid")
     counts = ctx.report.table("tblcredit")
     counts.read = len(rows) + len(counts.skipped)
     clients, invoices_ = ctx.idmap.ids("tblclients"), ctx.idmap.ids("tblinvoices")

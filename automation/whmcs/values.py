@@ -8,6 +8,7 @@ value in hostdesk's database form (ISO date text, integer cents), or None / rais
 
 import datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from models.cycles import Cycle
 
@@ -49,6 +50,7 @@ PROMOTION_TYPES = {"percentage": "percentage", "fixedamount": "fixed",
                    "priceoverride": "price_override", "freesetup": "free_setup"}
 
 
+@lru_cache(maxsize=4096)  # statuses, cycles and item types: a few dozen distinct values
 def _squash(text) -> str:
     return "".join(ch for ch in str(text or "").lower() if ch.isalnum())
 
@@ -104,13 +106,17 @@ def date(value) -> datetime.date | None:
         return value.date()
     if isinstance(value, datetime.date):
         return value
-    text = str(value)[:10]
+    return _date_text(str(value)[:10])
+
+
+@lru_cache(maxsize=65536)  # a host's rows share a few thousand distinct dates
+def _date_text(text: str) -> datetime.date | None:
     if text.startswith("0000") or not text.strip():
         return None
     try:
         return datetime.date.fromisoformat(text)
     except ValueError:
-        raise Unmappable(f"'{value}' is not a date") from None
+        raise Unmappable(f"'{text}' is not a date") from None
 
 
 def iso(value) -> str | None:
@@ -125,6 +131,8 @@ def moment(value) -> str | None:
         return None
     if isinstance(value, datetime.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, str) and len(value) >= 19:
+        return value[:19] + ".000000"
     return f"{day.isoformat()} 00:00:00.000000"
 
 
@@ -132,6 +140,22 @@ def cents(value) -> int:
     """Integer cents of a DECIMAL(16,2) amount (exact: the driver hands back `Decimal`)."""
     if value is None or value == "":
         return 0
+    if type(value) is str:
+        return _text_cents(value)
+    return _decimal_cents(value)
+
+
+@lru_cache(maxsize=65536)  # prices repeat across a host's rows
+def _text_cents(value: str) -> int:
+    whole, dot, fraction = value.partition(".")  # DECIMAL(16,2) as text: "-12.30"
+    digits = whole[1:] if whole[:1] == "-" else whole
+    if dot and len(fraction) == 2 and fraction.isdigit() and digits.isdigit():
+        result = int(digits) * 100 + int(fraction)
+        return -result if whole[:1] == "-" else result
+    return _decimal_cents(value)
+
+
+def _decimal_cents(value) -> int:
     amount = value if isinstance(value, Decimal) else Decimal(str(value))
     scaled = amount.scaleb(2)
     if scaled != scaled.to_integral_value():
