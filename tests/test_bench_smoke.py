@@ -73,6 +73,10 @@ def test_the_suite_produces_every_figure_and_writes_them(suite_results, engine):
     if _measured(mass):
         assert mass["seconds"] > 0 and mass["services"] > 0
 
+    whmcs = figures["whmcs"]
+    assert _measured(whmcs)
+    assert whmcs["services"] > 0 and whmcs["reconciled"] and whmcs["services_per_second"] > 0
+
     table = format_table(written)
     assert f"{SIZE:,}" in table and engine in table
 
