@@ -55,7 +55,7 @@ def _whmcs(server, spec: HostSpec):
 @pytest.fixture(scope="session")
 def whmcs(mariadb_server):
     """The shared WHMCS host (read only: tests that change WHMCS build their own)."""
-    return _whmcs(mariadb_server, HostSpec())
+    return _whmcs(mariadb_server, HostSpec(clients=150))
 
 
 @pytest.fixture
@@ -92,7 +92,9 @@ def test_import_matches_whmcs_to_the_cent_and_a_rerun_adds_nothing(whmcs, hostde
     services = [s for s in host.rows("tblhosting") if s["userid"] != 999_999]
     assert Client.select().count() == len(clients)
     assert Service.select().count() == len(services) - 2  # unknown cycle, negative amount
-    assert ServiceAddon.select().count() == len(host.rows("tblhostingaddons"))
+    refused = {odd.orphan, odd.unknown_cycle, odd.negative}
+    assert ServiceAddon.select().count() == len(
+        [a for a in host.rows("tblhostingaddons") if a["hostingid"] not in refused])
     assert Domain.select().count() == len(host.rows("tbldomains"))
     invoices = [i for i in host.rows("tblinvoices") if i["userid"] != 999_999]
     assert Invoice.select().count() == len(invoices) - 1  # the broken one
@@ -110,16 +112,19 @@ def test_import_matches_whmcs_to_the_cent_and_a_rerun_adds_nothing(whmcs, hostde
         assert got == expected, status
     unpaid = sum(i["total"] for i in kept if i["status"] in ("Unpaid", "Collections"))
     assert sum(i.total for i in Invoice.select().where(Invoice.status == "unpaid")) == unpaid
+    kept_ids = {i["id"] for i in kept}
     received = sum(a["amountin"] for a in host.rows("tblaccounts")
-                   if a["amountin"] > 0 and a["invoiceid"] != odd.broken_invoice
+                   if a["amountin"] > 0 and a["invoiceid"] in kept_ids
                    and a["id"] != odd.duplicate_payment)
     assert sum(p.amount for p in Payment.select()) == received
     assert sum(c.credit for c in Client.select()) == sum(c["credit"] for c in clients)
     assert sum(e.amount for e in CreditEntry.select()) == sum(
         c["amount"] for c in host.rows("tblcredit"))
     # every invoice's lines add up to its total
-    for invoice in Invoice.select():
-        assert sum(line.amount for line in invoice.lines) == invoice.total
+    from peewee import fn
+    sums = dict(InvoiceLine.select(InvoiceLine.invoice, fn.SUM(InvoiceLine.amount))
+                .group_by(InvoiceLine.invoice).tuples())
+    assert {i.id: int(i.total * 100) for i in Invoice.select()} == {k: int(v) for k, v in sums.items()}
 
     counts = {model: model.select().count() for model in ALL_TABLES + [ImportMap]}
     again = import_whmcs(url, admin_login=ADMIN)
@@ -152,7 +157,7 @@ def test_every_whmcs_renewal_is_a_renewal_line_for_the_period_it_billed(whmcs, h
         assert (line.applied_at is not None) == (invoices[item["invoiceid"]]["status"]
                                                  in ("Paid", "Refunded"))
         checked += 1
-    assert checked > 1000
+    assert checked > 300
     for whmcs_id, billed in lines.items():
         live = sorted((l for l in billed if not l.cancelled), key=lambda l: l.period_start)
         for earlier, later in zip(live, live[1:]):
@@ -211,9 +216,10 @@ def test_next_daily_runs_bill_only_periods_whmcs_had_not_invoiced(whmcs, hostdes
     before = Invoice.select().count()
     last_line = InvoiceLine.select().order_by(InvoiceLine.id.desc()).first().id
 
-    # the daily runs of the next 60 days (invoice_days 14): day by day, as cron runs them
+    # the daily runs of the next 60 days (invoice_days 14): weekly runs see every due date a
+    # daily one does (each looks 14 days ahead), and nothing is paid in between
     settings = Settings(invoice_days=14)
-    for offset in range(0, 47):
+    for offset in (0, 7, 14, 21, 28, 35, 42, 46):
         result = generate_due_invoices(today.add(days=offset), settings, send_emails=False)
         assert not result.failures
 
@@ -242,7 +248,7 @@ def test_dry_run_writes_nothing(whmcs, hostdesk):
     counts = {model: model.select().count() for model in ALL_TABLES + [ImportMap]}
     report = import_whmcs(url, admin_login=ADMIN, dry_run=True)
     assert report.ok and report.dry_run
-    assert report.tables["tblhosting"].imported > 500
+    assert report.tables["tblhosting"].imported > 200
     assert {model: model.select().count() for model in ALL_TABLES + [ImportMap]} == counts
 
 

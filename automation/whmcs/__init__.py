@@ -8,6 +8,7 @@ updates what changed and adds what is new (the import map), never a row twice.
 import time
 
 import pendulum
+from peewee import IntegrityError
 
 from automation.whmcs import reconcile, steps
 from automation.whmcs.report import Report
@@ -69,6 +70,8 @@ def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
                 _run(ctx, admin_login)
     except ReconciliationError as exc:
         report.error = f"did not reconcile, that batch was rolled back: {exc}"
+    except IntegrityError as exc:  # e.g. a name hostdesk already has for another record
+        report.error = f"hostdesk refused a row, that batch was rolled back: {exc}"
     finally:
         source.close()
         report.seconds = time.monotonic() - started
