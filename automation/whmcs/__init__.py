@@ -56,6 +56,7 @@ def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
                       currency_id=currency_id, progress=progress,
                       client_ids={c["id"] for c in clients if c["currency"] == currency_id},
                       now=pendulum.now("UTC").strftime("%Y-%m-%d %H:%M:%S.%f"))
+        steps.prefetch(ctx)
         ctx.other_clients = {c["id"] for c in clients} - ctx.client_ids
         ctx.all_services = {r["id"] for r in source.select("tblhosting", "id:i")}
         if dry_run:

@@ -71,6 +71,60 @@ class Context:
             self.progress(task, done, total)
 
 
+# The large tables, read through `Source.select` (name -> source, columns, where, order);
+# `prefetch` reads them all in the background while the first steps write.
+READS = {
+    "tblclients": ("tblclients", "id:i firstname lastname companyname email phonenumber "
+                   "address1 address2 state city postcode country status credit groupid:i "
+                   "separateinvoices defaultgateway notes cardlastfour created_at datecreated",
+                   "WHERE currency = %s", "id"),
+    "tblorders": ("tblorders", "id:i ordernum userid:i status paymentmethod promocode amount "
+                  "notes date", "", "id"),
+    "tblhosting": ("tblhosting", "id:i userid:i orderid:i packageid:i server:i regdate "
+                   "created_at updated_at domain dedicatedip username "
+                   "has_password=(password<>''):i domainstatus qty:i firstpaymentamount amount "
+                   "billingcycle nextduedate paymentmethod promoid:i promocount:i subscriptionid "
+                   "overideautosuspend overidesuspenduntil suspendreason termination_date notes",
+                   "", "id"),
+    "tblhostingconfigoptions": ("tblhostingconfigoptions", "id:i relid:i configid:i optionid:i "
+                                "qty:i", "", "id"),
+    "tblhostingaddons": ("tblhostingaddons", "id:i hostingid:i addonid:i name setupfee recurring "
+                         "billingcycle status regdate created_at nextduedate termination_date "
+                         "notes", "", "id"),
+    "tbldomains": ("tbldomains", "id:i userid:i orderid:i type registrationdate created_at domain "
+                   "firstpaymentamount recurringamount registrationperiod:i expirydate status "
+                   "nextduedate paymentmethod dnsmanagement emailforwarding idprotection "
+                   "donotrenew promoid:i additionalnotes", "", "id"),
+    "tblhosting.status": ("tblhosting", "id:i domainstatus", "", "id"),
+    "tblaccounts": ("tblaccounts a JOIN tblinvoices i ON i.id = a.invoiceid "
+                    "JOIN tblclients c ON c.id = i.userid",
+                    "a.id:i a.invoiceid:i a.amountin a.amountout a.fees a.gateway a.transid a.date",
+                    "WHERE c.currency = %s", "a.id"),
+    "tblinvoices": ("tblinvoices", "id:i userid:i invoicenum date duedate datepaid total tax tax2 "
+                    "credit taxrate taxrate2 status paymentmethod notes created_at", "", "id"),
+    "tblinvoiceitems": ("tblinvoiceitems it JOIN tblinvoices i ON i.id = it.invoiceid "
+                        "JOIN tblclients c ON c.id = i.userid",
+                        "it.id:i it.invoiceid:i it.type it.relid:i it.description it.amount "
+                        "it.duedate", "WHERE c.currency = %s", "it.id"),
+    "tblcredit": ("tblcredit", "id:i clientid:i amount description relid:i date", "", "id"),
+}
+
+
+def _read_call(ctx: Context, name: str) -> tuple:
+    source, columns, where, order = READS[name]
+    return source, columns, where, (ctx.currency_id,) if "%s" in where else None, order
+
+
+def read(ctx: Context, name: str) -> list[dict]:
+    return ctx.source.select(*_read_call(ctx, name))
+
+
+def prefetch(ctx: Context) -> None:
+    """Read the large tables on a second thread while the steps write (the database driver
+    waits on the network and SQLite writes without holding Python's lock)."""
+    ctx.source.prefetch([_read_call(ctx, name) for name in READS])
+
+
 def _write(ctx: Context, table: str, model, columns, rows, **options) -> dict:
     """sync() in transactions of BATCH rows; returns source id -> hostdesk id."""
     counts = ctx.report.table(table)
@@ -121,10 +175,7 @@ def client_groups(ctx: Context) -> None:
 
 
 def clients(ctx: Context) -> None:
-    rows = ctx.source.select(
-        "tblclients", "id:i firstname lastname companyname email phonenumber address1 address2 "
-        "state city postcode country status credit groupid:i separateinvoices defaultgateway "
-        "notes cardlastfour created_at datecreated", "WHERE currency = %s", (ctx.currency_id,))
+    rows = read(ctx, "tblclients")
     counts = ctx.report.table("tblclients")
     counts.read = len(rows)
     groups = ctx.idmap.ids("tblclientgroups")
@@ -422,8 +473,7 @@ def tlds(ctx: Context) -> None:
 
 
 def orders(ctx: Context) -> None:
-    rows = _in_scope(ctx, "tblorders", ctx.source.select(
-        "tblorders", "id:i ordernum userid:i status paymentmethod promocode amount notes date"), "userid")
+    rows = _in_scope(ctx, "tblorders", read(ctx, "tblorders"), "userid")
     ctx.report.table("tblorders").read = len(rows) + len(ctx.report.table("tblorders").skipped)
     clients, out, seen = ctx.idmap.ids("tblclients"), [], set()
     for row in rows:
@@ -458,12 +508,7 @@ SERVICE_COLUMNS = (
 
 
 def services(ctx: Context) -> None:
-    rows = _in_scope(ctx, "tblhosting", ctx.source.select(
-        "tblhosting", "id:i userid:i orderid:i packageid:i server:i regdate created_at updated_at "
-        "domain dedicatedip username has_password=(password<>''):i domainstatus qty:i "
-        "firstpaymentamount amount billingcycle nextduedate paymentmethod promoid:i "
-        "promocount:i subscriptionid overideautosuspend overidesuspenduntil suspendreason "
-        "termination_date notes"), "userid")
+    rows = _in_scope(ctx, "tblhosting", read(ctx, "tblhosting"), "userid")
     counts = ctx.report.table("tblhosting")
     counts.read = len(rows) + len(counts.skipped)
     clients, products = ctx.idmap.ids("tblclients"), ctx.idmap.ids("tblproducts")
@@ -512,7 +557,7 @@ def services(ctx: Context) -> None:
 
 
 def service_config_options(ctx: Context) -> None:
-    rows = ctx.source.select("tblhostingconfigoptions", "id:i relid:i configid:i optionid:i qty:i")
+    rows = read(ctx, "tblhostingconfigoptions")
     counts = ctx.report.table("tblhostingconfigoptions")
     services_ = ctx.idmap.ids("tblhosting")
     options, choices = ctx.idmap.ids("tblproductconfigoptions"), ctx.idmap.ids("tblproductconfigoptionssub")
@@ -536,9 +581,7 @@ def service_config_options(ctx: Context) -> None:
 
 
 def service_addons(ctx: Context) -> None:
-    rows = ctx.source.select(
-        "tblhostingaddons", "id:i hostingid:i addonid:i name setupfee recurring billingcycle "
-        "status regdate created_at nextduedate termination_date notes")
+    rows = read(ctx, "tblhostingaddons")
     counts = ctx.report.table("tblhostingaddons")
     services_, catalog = ctx.idmap.ids("tblhosting"), ctx.idmap.ids("tbladdons")
     names = {row["id"]: v.text(row["name"]) for row in ctx.source.table("tbladdons", "id, name")}
@@ -582,11 +625,7 @@ def service_addons(ctx: Context) -> None:
 
 
 def domains(ctx: Context) -> None:
-    rows = _in_scope(ctx, "tbldomains", ctx.source.select(
-        "tbldomains", "id:i userid:i orderid:i type registrationdate created_at domain "
-        "firstpaymentamount recurringamount registrationperiod:i expirydate status nextduedate "
-        "paymentmethod dnsmanagement emailforwarding idprotection donotrenew promoid:i "
-        "additionalnotes"), "userid")
+    rows = _in_scope(ctx, "tbldomains", read(ctx, "tbldomains"), "userid")
     counts = ctx.report.table("tbldomains")
     counts.read = len(rows) + len(counts.skipped)
     clients, orders_ = ctx.idmap.ids("tblclients"), ctx.idmap.ids("tblorders")
@@ -632,7 +671,7 @@ def cancellation_requests(ctx: Context) -> None:
     counts = ctx.report.table("tblcancelrequests")
     services_ = ctx.idmap.ids("tblhosting")
     statuses = {row["id"]: v._squash(row["domainstatus"])
-                for row in ctx.source.select("tblhosting", "id:i domainstatus")}
+                for row in read(ctx, "tblhosting.status")}
     latest = {}
     for row in rows:  # one open request per service: the latest
         latest[row["relid"]] = row["id"]
@@ -682,11 +721,7 @@ LINE_COLUMNS = ("invoice", "kind", "item_type", "item_id", "period_start", "peri
 def read_accounts(ctx: Context) -> None:
     """tblaccounts of the chosen currency's invoices: read before invoices, whose amount paid
     is the money received less refunds."""
-    rows = ctx.source.select(
-        "tblaccounts a JOIN tblinvoices i ON i.id = a.invoiceid "
-        "JOIN tblclients c ON c.id = i.userid",
-        "a.id:i a.invoiceid:i a.amountin a.amountout a.fees a.gateway a.transid a.date",
-        "WHERE c.currency = %s", (ctx.currency_id,), order="a.id")
+    rows = read(ctx, "tblaccounts")
     loose = ctx.source.rows("SELECT a.id, a.amountin FROM tblaccounts a LEFT JOIN tblclients c "
                             "ON c.id = a.userid WHERE a.invoiceid = 0 AND c.currency = %s",
                             (ctx.currency_id,))
@@ -746,16 +781,10 @@ def _periods(ctx: Context, items: list[dict], statuses: dict) -> dict:
 
 
 def invoices(ctx: Context) -> None:
-    rows = _in_scope(ctx, "tblinvoices", ctx.source.select(
-        "tblinvoices", "id:i userid:i invoicenum date duedate datepaid total tax tax2 credit "
-        "taxrate taxrate2 status paymentmethod notes created_at"), "userid")
+    rows = _in_scope(ctx, "tblinvoices", read(ctx, "tblinvoices"), "userid")
     counts = ctx.report.table("tblinvoices")
     counts.read = len(rows) + len(counts.skipped)
-    items = ctx.source.select(
-        "tblinvoiceitems it JOIN tblinvoices i ON i.id = it.invoiceid "
-        "JOIN tblclients c ON c.id = i.userid",
-        "it.id:i it.invoiceid:i it.type it.relid:i it.description it.amount it.duedate",
-        "WHERE c.currency = %s", (ctx.currency_id,), order="it.id")
+    items = read(ctx, "tblinvoiceitems")
     item_counts = ctx.report.table("tblinvoiceitems")
     item_counts.read = len(items)
     item_counts.duplicates = 0
@@ -940,8 +969,7 @@ def payments(ctx: Context) -> None:
 
 
 def credit_movements(ctx: Context) -> None:
-    rows = _in_scope(ctx, "tblcredit", ctx.source.select(
-        "tblcredit", "id:i clientid:i amount description relid:i date"), "clientid")
+    rows = _in_scope(ctx, "tblcredit", read(ctx, "tblcredit"), "clientid")
     counts = ctx.report.table("tblcredit")
     counts.read = len(rows) + len(counts.skipped)
     clients, invoices_ = ctx.idmap.ids("tblclients"), ctx.idmap.ids("tblinvoices")
