@@ -17,6 +17,7 @@ class TableCounts:
     updated: int = 0
     unchanged: int = 0
     skipped: list = field(default_factory=list)  # {"id", "reason"}
+    duplicates: int = 0  # invoice items renewing a period another live invoice billed
 
     def as_dict(self) -> dict:
         reasons = Counter(_reason_kind(s["reason"]) for s in self.skipped)
@@ -36,6 +37,7 @@ class Report:
     tables: dict = field(default_factory=dict)  # whmcs table -> TableCounts
     left_out: dict = field(default_factory=dict)  # other currencies: code -> {table: count}
     notes: list = field(default_factory=list)  # what the host must do by hand
+    servers_to_rekey: list = field(default_factory=list)
     reconciliation: list = field(default_factory=list)  # {"figure", "source", "hostdesk", "equal"}
     error: str = ""
     seconds: float = 0.0
@@ -65,6 +67,7 @@ class Report:
                 "error": self.error, "seconds": round(self.seconds, 3),
                 "tables": {name: counts.as_dict() for name, counts in self.tables.items()},
                 "left_out": self.left_out, "notes": self.notes,
+                "servers_to_rekey": self.servers_to_rekey,
                 "reconciliation": [{**r, "source": _money(r["source"], r.get("count")),
                                     "hostdesk": _money(r["hostdesk"], r.get("count"))}
                                    for r in self.reconciliation]}

@@ -65,6 +65,7 @@ class Context:
     all_services: set = field(default_factory=set)  # every tblhosting id, any currency
     skipped_invoices: set = field(default_factory=set)
     skipped_clients: set = field(default_factory=set)  # of the chosen currency, not imported
+    invoice_dates: dict = field(default_factory=dict)  # whmcs invoice id -> ISO date
 
     def show(self, task: str, done: int, total: int) -> None:
         if self.progress:
@@ -693,9 +694,10 @@ def cancellation_requests(ctx: Context) -> None:
         else:
             status = "deleted"
         kind = "immediate" if v._squash(row["type"]) == "immediate" else "end_of_period"
-        when = v.moment(row["date"]) or ctx.now
+        when = v.moment(row["date"])
         out.append((str(row["id"]), (service, kind, v.text(row["reason"]), status, False, "[]",
-                                     "whmcs", when, None if status == "open" else when)))
+                                     "whmcs", when or ctx.now,
+                                     None if status == "open" else when)))
     _write(ctx, "tblcancelrequests", CancellationRequest,
            ("service", "type", "reason", "status", "disable_domain_auto_renew",
             "cancelled_line_ids", "requested_by", "created_at", "completed_at"), out)
@@ -787,7 +789,6 @@ def invoices(ctx: Context) -> None:
     items = read(ctx, "tblinvoiceitems")
     item_counts = ctx.report.table("tblinvoiceitems")
     item_counts.read = len(items)
-    item_counts.duplicates = 0
     items_of = defaultdict(list)
     for item in items:
         items_of[item["invoiceid"]].append(item)
@@ -813,6 +814,7 @@ def invoices(ctx: Context) -> None:
             _exclude_invoice(ctx, row)
             continue
         statuses[row["id"]] = status
+        ctx.invoice_dates[row["id"]] = day.isoformat()
         accepted.append((row, status, day))
     periods = _periods(ctx, [i for i in items if i["invoiceid"] in statuses], statuses)
     if item_counts.duplicates:
@@ -955,7 +957,7 @@ def payments(ctx: Context) -> None:
             ctx.excluded["payments"] += amount
             continue
         seen.add((invoice, method, ref))
-        day = v.iso(row["date"]) or ctx.now[:10]
+        day = v.iso(row["date"]) or ctx.invoice_dates.get(row["invoiceid"]) or ctx.now[:10]
         out.append((str(row["id"]), (invoice, amount, day, method, ref, "whmcs",
                                      v.moment(row["date"]) or ctx.now)))
     _write(ctx, "tblaccounts", Payment, ("invoice", "amount", "date", "method", "transaction_ref",

@@ -42,8 +42,10 @@ def sync(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
     Inside the caller's transaction. Returns source id -> hostdesk id for every row given."""
     known = idmap.of(table)
     new, changed, result = [], [], {}
+    # created_at is set once (and may fall back to the import's own time): not compared
+    stamp = columns.index("created_at") if "created_at" in columns else None
     for source_id, values in rows:
-        dig = digest(values)
+        dig = digest(values if stamp is None else values[:stamp] + values[stamp + 1:])
         found = known.get(source_id)
         if found is None:
             new.append((source_id, values, dig))
