@@ -66,6 +66,7 @@ class Context:
     skipped_invoices: set = field(default_factory=set)
     skipped_clients: set = field(default_factory=set)  # of the chosen currency, not imported
     invoice_dates: dict = field(default_factory=dict)  # whmcs invoice id -> ISO date
+    duplicate_accounts: set = field(default_factory=set)  # tblaccounts ids recorded twice
 
     def show(self, task: str, done: int, total: int) -> None:
         if self.progress:
@@ -727,9 +728,18 @@ def read_accounts(ctx: Context) -> None:
     loose = ctx.source.rows("SELECT a.id, a.amountin FROM tblaccounts a LEFT JOIN tblclients c "
                             "ON c.id = a.userid WHERE a.invoiceid = 0 AND c.currency = %s",
                             (ctx.currency_id,))
+    seen = set()
     for row in rows:
+        received = v.cents(row["amountin"])
+        ref = v.text(row["transid"], 200)
+        key = (row["invoiceid"], v.payment_method(row["gateway"]), ref)
+        if received > 0 and ref and key in seen:  # one gateway transaction recorded twice:
+            ctx.duplicate_accounts.add(row["id"])  # stored once (rules §5)
+            ctx.excluded["net amount paid"] += received
+            received = 0
+        seen.add(key)
         ctx.net_paid[row["invoiceid"]] = ctx.net_paid.get(row["invoiceid"], 0) + \
-            v.cents(row["amountin"]) - v.cents(row["amountout"])
+            received - v.cents(row["amountout"])
     ctx.accounts = rows
     counts = ctx.report.table("tblaccounts")
     counts.read = len(rows) + len(loose)
@@ -934,7 +944,7 @@ def _check_batch(invoice_ids: list[int], expected_total: int, what: str) -> None
 
 def payments(ctx: Context) -> None:
     invoices_ = ctx.idmap.ids("tblinvoices")
-    out, seen = [], set()
+    out = []
     refunds = fees = 0
     for row in ctx.accounts:
         amount = v.cents(row["amountin"])
@@ -950,13 +960,12 @@ def payments(ctx: Context) -> None:
             ctx.excluded["payments"] += amount
             continue
         method, ref = v.payment_method(row["gateway"]), v.text(row["transid"], 200)
-        if ref and (invoice, method, ref) in seen:
+        if row["id"] in ctx.duplicate_accounts:
             ctx.report.skip("tblaccounts", row["id"],
                             f"duplicate: transaction {ref} recorded twice on invoice "
                             f"#{row['invoiceid']}")
             ctx.excluded["payments"] += amount
             continue
-        seen.add((invoice, method, ref))
         day = v.iso(row["date"]) or ctx.invoice_dates.get(row["invoiceid"]) or ctx.now[:10]
         out.append((str(row["id"]), (invoice, amount, day, method, ref, "whmcs",
                                      v.moment(row["date"]) or ctx.now)))
