@@ -361,3 +361,17 @@ def test_an_unknown_date_is_none_not_a_crash():
     assert values.price_cents("-1.00") is None
     assert values.anchor_day(datetime.date(2026, 2, 28), datetime.date(2025, 1, 31)) == 31
     assert values.anchor_day(datetime.date(2026, 3, 15), datetime.date(2025, 1, 31)) == 15
+
+
+def test_a_refused_batch_is_rolled_back_and_the_import_fails(whmcs, hostdesk):
+    """hostdesk already has a client group named like a WHMCS one: the import stops at that
+    batch, writes nothing of it, and says so; nothing after it is imported."""
+    from models.schema import ClientGroup
+
+    ClientGroup.create(name="VIP")
+    report = import_whmcs(whmcs[0], admin_login=ADMIN)
+    assert not report.ok
+    assert "refused a row" in report.error and "rolled back" in report.error
+    assert [g.name for g in ClientGroup.select()] == ["VIP"]
+    assert Client.select().count() == 0 and ImportMap.select().count() == 0
+    assert "import FAILED" in report.text()

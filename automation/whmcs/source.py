@@ -20,7 +20,8 @@ class SourceError(Exception):
 
 def parse_url(url: str) -> dict:
     parsed = urlparse(url or "")
-    if parsed.scheme not in ("mysql", "mariadb") or not parsed.hostname or not parsed.path.strip("/"):
+    if parsed.scheme not in ("mysql", "mariadb") or not parsed.hostname \
+            or not parsed.path.strip("/"):
         raise ValidationError("--from", "use mysql://USER:PASSWORD@HOST:PORT/DATABASE")
     return {"host": parsed.hostname, "port": parsed.port or 3306,
             "user": unquote(parsed.username or ""), "password": unquote(parsed.password or ""),
@@ -35,7 +36,8 @@ class Source:
             import pymysql
             import pymysql.cursors
         except ImportError:
-            raise SourceError("reading WHMCS needs PyMySQL: pip install 'hostdesk[whmcs]'") from None
+            raise SourceError("reading WHMCS needs PyMySQL: "
+                              "pip install 'hostdesk[whmcs]'") from None
         params = parse_url(url)
         try:
             self.conn = pymysql.connect(**params, charset="utf8mb4", autocommit=False,

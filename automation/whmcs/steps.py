@@ -130,15 +130,15 @@ def prefetch(ctx: Context) -> None:
 def _write(ctx: Context, table: str, model, columns, rows, **options) -> dict:
     """sync() in transactions of BATCH rows; returns source id -> hostdesk id."""
     counts = ctx.report.table(table)
+    if options.get("delete_missing"):  # small catalog tables: one batch sees every row
+        with database.atomic():
+            return sync(ctx.idmap, counts, table, model, columns, rows, **options)
     result = {}
     for start in range(0, len(rows), BATCH):
         with database.atomic():
             result.update(sync(ctx.idmap, counts, table, model, columns, rows[start:start + BATCH],
                                **options))
         ctx.show(table, min(start + BATCH, len(rows)), len(rows))
-    if not rows and options.get("delete_missing"):
-        with database.atomic():
-            sync(ctx.idmap, counts, table, model, columns, [], **options)
     return result
 
 
@@ -291,7 +291,8 @@ def _cycle_prices(pricing: dict | None, paytype: str) -> list[tuple[str, int, in
 def products(ctx: Context) -> None:
     groups = {row["id"]: v.text(row["name"], 100) for row in ctx.source.table("tblproductgroups")}
     ctx.report.table("tblproductgroups").read = len(groups)
-    ctx.report.table("tblproductgroups").unchanged = len(groups)  # kept as the products' group names
+    # kept as the products' group names
+    ctx.report.table("tblproductgroups").unchanged = len(groups)
     rows = ctx.source.table("tblproducts")
     ctx.report.table("tblproducts").read = len(rows)
     out, modules = [], set()
@@ -562,7 +563,8 @@ def service_config_options(ctx: Context) -> None:
     rows = read(ctx, "tblhostingconfigoptions")
     counts = ctx.report.table("tblhostingconfigoptions")
     services_ = ctx.idmap.ids("tblhosting")
-    options, choices = ctx.idmap.ids("tblproductconfigoptions"), ctx.idmap.ids("tblproductconfigoptionssub")
+    options = ctx.idmap.ids("tblproductconfigoptions")
+    choices = ctx.idmap.ids("tblproductconfigoptionssub")
     out, seen = [], set()
     for row in rows:
         service = services_.get(str(row["relid"]))
@@ -815,7 +817,8 @@ def invoices(ctx: Context) -> None:
                 raise Unmappable("invoice without a date")
             total = v.cents(row["total"])
             lines_sum = sum(v.cents(i["amount"]) for i in items_of[row["id"]])
-            expected = lines_sum + v.cents(row["tax"]) + v.cents(row["tax2"]) - v.cents(row["credit"])
+            expected = (lines_sum + v.cents(row["tax"]) + v.cents(row["tax2"])
+                        - v.cents(row["credit"]))
             if expected != total:
                 raise Unmappable(f"broken invoice: items {lines_sum / 100:.2f} + tax - credit = "
                                  f"{expected / 100:.2f}, but its total is {total / 100:.2f}")
@@ -829,7 +832,8 @@ def invoices(ctx: Context) -> None:
     periods = _periods(ctx, [i for i in items if i["invoiceid"] in statuses], statuses)
     if item_counts.duplicates:
         ctx.report.note(f"{item_counts.duplicates} WHMCS invoice items renewed a period already "
-                        "on another live invoice: kept as plain lines, so no period is billed twice")
+                        "on another live invoice: kept as plain lines, so no period is billed "
+                        "twice")
     item_maps = {kind: ctx.idmap.ids(table) for kind, table in ITEM_TABLES.items()}
     done = 0
     for start in range(0, len(accepted), BATCH // 2):
@@ -862,8 +866,8 @@ def _invoice_batch(ctx, batch, items_of, periods, clients, orders_, order_of, it
         total = v.cents(row["total"])
         expected_total += total
         number = v.text(row["invoicenum"])
-        notes = "\n".join(p for p in (f"WHMCS invoice #{row['id']}" + (f" ({number})" if number else ""),
-                                      v.text(row["notes"])) if p)
+        origin = f"WHMCS invoice #{row['id']}" + (f" ({number})" if number else "")
+        notes = "\n".join(p for p in (origin, v.text(row["notes"])) if p)
         invoice_rows.append((str(row["id"]), (
             clients[str(row["userid"])], orders_.get(str(order_of.get(row["id"])), None), status,
             day.isoformat(), (v.date(row["duedate"]) or day).isoformat(), paid,
@@ -939,7 +943,8 @@ def _check_batch(invoice_ids: list[int], expected_total: int, what: str) -> None
     for invoice_id, total in totals.items():
         if sums[invoice_id] != total:
             raise ReconciliationError(f"{what}: invoice {invoice_id}'s lines add up to "
-                                      f"{sums[invoice_id] / 100:.2f}, its total is {total / 100:.2f}")
+                                      f"{sums[invoice_id] / 100:.2f}, its total is "
+                                      f"{total / 100:.2f}")
 
 
 def payments(ctx: Context) -> None:

@@ -23,7 +23,8 @@ class IdMap:
     def of(self, table: str) -> dict[str, tuple[int, str]]:
         if table not in self.tables:
             rows = (ImportMap.select(ImportMap.source_id, ImportMap.target_id, ImportMap.digest)
-                    .where((ImportMap.source == SOURCE) & (ImportMap.source_table == table)).tuples())
+                    .where((ImportMap.source == SOURCE) & (ImportMap.source_table == table))
+                    .tuples())
             self.tables[table] = {source_id: (target, dig) for source_id, target, dig in rows}
         return self.tables[table]
 
@@ -78,8 +79,9 @@ def sync(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
         for start in range(0, len(gone), 500):
             chunk = gone[start:start + 500]
             model.delete().where(ids_in(model.id, [t for _, t in chunk])).execute()
-            ImportMap.delete().where((ImportMap.source == SOURCE) & (ImportMap.source_table == table)
-                                     & ImportMap.source_id.in_([s for s, _ in chunk])).execute()
+            ImportMap.delete().where(
+                (ImportMap.source == SOURCE) & (ImportMap.source_table == table)
+                & ImportMap.source_id.in_([s for s, _ in chunk])).execute()
         for source_id, _ in gone:
             del known[source_id]
     return result
