@@ -2,7 +2,7 @@
 hostdesk table), maps each row or names why it is skipped, and writes in batched
 transactions through `writer.sync`."""
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
 
 from automation.whmcs import values as v
@@ -812,23 +812,27 @@ def invoices(ctx: Context) -> None:
     for row in rows:
         try:
             status = v.invoice_status(row["status"])
-            day = v.date(row["date"]) or v.date(row["duedate"])
+            day = v.iso(row["date"]) or v.iso(row["duedate"])
             if day is None:
                 raise Unmappable("invoice without a date")
-            total = v.cents(row["total"])
+            total, tax, tax2, credit = (v.cents(row["total"]), v.cents(row["tax"]),
+                                        v.cents(row["tax2"]), v.cents(row["credit"]))
             lines_sum = sum(v.cents(i["amount"]) for i in items_of[row["id"]])
-            expected = (lines_sum + v.cents(row["tax"]) + v.cents(row["tax2"])
-                        - v.cents(row["credit"]))
-            if expected != total:
+            if lines_sum + tax + tax2 - credit != total:
                 raise Unmappable(f"broken invoice: items {lines_sum / 100:.2f} + tax - credit = "
-                                 f"{expected / 100:.2f}, but its total is {total / 100:.2f}")
+                                 f"{(lines_sum + tax + tax2 - credit) / 100:.2f}, but its "
+                                 f"total is {total / 100:.2f}")
         except Unmappable as exc:
             ctx.report.skip("tblinvoices", row["id"], str(exc))
             _exclude_invoice(ctx, row)
             continue
         statuses[row["id"]] = status
-        ctx.invoice_dates[row["id"]] = day.isoformat()
-        accepted.append((row, status, day))
+        ctx.invoice_dates[row["id"]] = day
+        paid = status in ("paid", "refunded")
+        accepted.append(_Accepted(
+            row, status, day, v.iso(row["duedate"]) or day, total, tax, tax2, credit,
+            v.iso(row["datepaid"]) if paid else None,
+            (v.moment(row["datepaid"]) or f"{day} 00:00:00.000000") if paid else None))
     periods = _periods(ctx, [i for i in items if i["invoiceid"] in statuses], statuses)
     if item_counts.duplicates:
         ctx.report.note(f"{item_counts.duplicates} WHMCS invoice items renewed a period already "
@@ -842,6 +846,9 @@ def invoices(ctx: Context) -> None:
             _invoice_batch(ctx, batch, items_of, periods, clients, orders_, order_of, item_maps)
         done += len(batch)
         ctx.show("tblinvoices", done, len(accepted))
+
+
+_Accepted = namedtuple("_Accepted", "row status day due total tax tax2 credit paid applied")
 
 
 def _exclude_invoice(ctx: Context, row) -> None:
@@ -861,35 +868,36 @@ def _status_or_text(value) -> str:
 
 def _invoice_batch(ctx, batch, items_of, periods, clients, orders_, order_of, item_maps) -> None:
     invoice_rows, expected_total = [], 0
-    for row, status, day in batch:
-        paid = v.iso(row["datepaid"]) if status in ("paid", "refunded") else None
-        total = v.cents(row["total"])
-        expected_total += total
+    for a in batch:
+        row = a.row
+        expected_total += a.total
         number = v.text(row["invoicenum"])
-        origin = f"WHMCS invoice #{row['id']}" + (f" ({number})" if number else "")
-        notes = "\n".join(p for p in (origin, v.text(row["notes"])) if p)
+        notes = f"WHMCS invoice #{row['id']}" + (f" ({number})" if number else "")
+        if row["notes"]:
+            notes = "\n".join(p for p in (notes, v.text(row["notes"])) if p)
         invoice_rows.append((str(row["id"]), (
-            clients[str(row["userid"])], orders_.get(str(order_of.get(row["id"])), None), status,
-            day.isoformat(), (v.date(row["duedate"]) or day).isoformat(), paid,
-            v.payment_method(row["paymentmethod"]), total, ctx.net_paid.get(row["id"], 0), notes,
-            v.moment(row.get("created_at")) or f"{day.isoformat()} 00:00:00.000000", 1)))
+            clients[str(row["userid"])], orders_.get(str(order_of.get(row["id"])), None),
+            a.status, a.day, a.due, a.paid, v.payment_method(row["paymentmethod"]), a.total,
+            ctx.net_paid.get(row["id"], 0), notes,
+            v.moment(row.get("created_at")) or f"{a.day} 00:00:00.000000", 1)))
     ids = sync(ctx.idmap, ctx.report.table("tblinvoices"), "tblinvoices", Invoice,
                INVOICE_COLUMNS, invoice_rows)
     line_rows, extra_rows = [], []
-    for row, status, day in batch:
+    for a in batch:
+        row, applied = a.row, a.applied
         invoice = ids[str(row["id"])]
-        cancelled = status == "cancelled"
-        applied = (v.moment(row["datepaid"]) or f"{day.isoformat()} 00:00:00.000000") \
-            if status in ("paid", "refunded") else None
+        cancelled = a.status == "cancelled"
         order = 0
         for item in items_of[row["id"]]:
             line_rows.append((str(item["id"]), _line(ctx, invoice, item, order, cancelled, applied,
                                                      periods, item_maps)))
             order += 1
+        if not (a.tax or a.tax2 or a.credit):
+            continue
         for key, amount, label, kind in (
-                ("tax", v.cents(row["tax"]), f"Tax {row['taxrate']}%", LineKind.CUSTOM),
-                ("tax2", v.cents(row["tax2"]), f"Tax {row['taxrate2']}%", LineKind.CUSTOM),
-                ("credit", -v.cents(row["credit"]), "Credit applied", LineKind.CREDIT)):
+                ("tax", a.tax, f"Tax {row['taxrate']}%", LineKind.CUSTOM),
+                ("tax2", a.tax2, f"Tax {row['taxrate2']}%", LineKind.CUSTOM),
+                ("credit", -a.credit, "Credit applied", LineKind.CREDIT)):
             if amount:
                 extra_rows.append((f"{row['id']}:{key}", (invoice, kind, None, None, None, None,
                                                           label, amount, cancelled, applied,
@@ -900,7 +908,7 @@ def _invoice_batch(ctx, batch, items_of, periods, clients, orders_, order_of, it
     sync(ctx.idmap, ctx.report.table("tblinvoices.tax_credit"), "tblinvoices.tax_credit",
          InvoiceLine, LINE_COLUMNS, extra_rows)
     _check_batch(list(ids.values()), expected_total,
-                 f"invoices #{batch[0][0]['id']}–#{batch[-1][0]['id']}")
+                 f"invoices #{batch[0].row['id']}–#{batch[-1].row['id']}")
 
 
 def _line(ctx, invoice, item, order, cancelled, applied, periods, item_maps) -> tuple:
