@@ -375,3 +375,14 @@ def test_a_refused_batch_is_rolled_back_and_the_import_fails(whmcs, hostdesk):
     assert [g.name for g in ClientGroup.select()] == ["VIP"]
     assert Client.select().count() == 0 and ImportMap.select().count() == 0
     assert "import FAILED" in report.text()
+
+
+def test_equal_rows_have_equal_digests_whatever_their_string_objects():
+    import sys
+
+    from automation.whmcs.writer import digest
+
+    built = "".join(["pay", "pal"])
+    assert digest((built, built, 1, None, True)) == digest((sys.intern("paypal"), "paypal", 1,
+                                                            None, True))
+    assert digest(("a", 1)) != digest(("a", 2))

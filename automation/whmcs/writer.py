@@ -2,6 +2,7 @@
 each remembered in the import map so a rerun never adds a row twice."""
 
 import hashlib
+import marshal
 
 from models.db import database, ids_in, insert_rows
 from models.schema import ImportMap
@@ -11,7 +12,14 @@ BATCH = 5000
 
 
 def digest(values: tuple) -> str:
-    return hashlib.blake2b(repr(values).encode(), digest_size=12).hexdigest()
+    """A short fingerprint of a row's values (text, numbers, booleans, None)."""
+    try:
+        # version 2: no back-references or interned-string marks, so equal values always give
+        # equal bytes (C speed; repr() cost a tenth of an import)
+        data = marshal.dumps(values, 2)
+    except ValueError:
+        data = repr(values).encode()
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
 class IdMap:
