@@ -386,3 +386,30 @@ def test_equal_rows_have_equal_digests_whatever_their_string_objects():
     assert digest((built, built, 1, None, True)) == digest((sys.intern("paypal"), "paypal", 1,
                                                             None, True))
     assert digest(("a", 1)) != digest(("a", 2))
+
+
+def test_an_unpaid_whmcs_order_is_a_first_payment_that_provisions(whmcs, hostdesk):
+    from models.invoicing import record_payment
+    from models.schema import ModuleJob
+
+    url, host = whmcs
+    assert import_whmcs(url, admin_login=ADMIN).ok
+    invoices = {i["id"]: i for i in host.rows("tblinvoices")}
+    pending = next(
+        (s, item) for s in host.rows("tblhosting") for item in host.rows("tblinvoiceitems")
+        if s["domainstatus"] == "Pending" and s["packageid"] == 1  # Starter: setup on payment
+        and s["billingcycle"] == "Monthly" and item["type"] == "Hosting"
+        and item["relid"] == s["id"] and invoices[item["invoiceid"]]["status"] == "Unpaid")
+    service_row, item = pending
+    service = Service.get_by_id(_invert(_mapped("tblhosting"))[service_row["id"]])
+    line = InvoiceLine.get(InvoiceLine.id == _invert(_mapped("tblinvoiceitems"))[item["id"]])
+    assert line.kind == LineKind.FIRST
+    assert line.period_start.isoformat() == service_row["regdate"] == item["duedate"]
+    assert service.next_due_date == line.period_end == line.period_start.add(months=1)
+
+    invoice = Invoice.get_by_id(line.invoice_id)
+    record_payment(invoice.id, invoice.total - invoice.amount_paid, date=line.period_start,
+                   method="paypal", transaction_ref="TX-FIRST", admin_login=ADMIN)
+    assert ModuleJob.select().where((ModuleJob.service == service.id)
+                                    & (ModuleJob.command == "create")).count() == 1
+    assert Service.get_by_id(service.id).next_due_date == line.period_end  # billed once

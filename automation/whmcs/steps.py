@@ -67,6 +67,10 @@ class Context:
     skipped_clients: set = field(default_factory=set)  # of the chosen currency, not imported
     invoice_dates: dict = field(default_factory=dict)  # whmcs invoice id -> ISO date
     duplicate_accounts: set = field(default_factory=set)  # tblaccounts ids recorded twice
+    read_cache: dict = field(default_factory=dict)
+    # pending services whose unpaid order invoice bills their first period: service id ->
+    # (first period start, end) as ISO dates
+    first_periods: dict = field(default_factory=dict)
 
     def show(self, task: str, done: int, total: int) -> None:
         if self.progress:
@@ -118,7 +122,10 @@ def _read_call(ctx: Context, name: str) -> tuple:
 
 
 def read(ctx: Context, name: str) -> list[dict]:
-    return ctx.source.select(*_read_call(ctx, name))
+    """The rows of a large table (read once per import: two steps may ask)."""
+    if name not in ctx.read_cache:
+        ctx.read_cache[name] = ctx.source.select(*_read_call(ctx, name))
+    return ctx.read_cache[name]
 
 
 def prefetch(ctx: Context) -> None:
@@ -517,6 +524,7 @@ def services(ctx: Context) -> None:
     clients, products = ctx.idmap.ids("tblclients"), ctx.idmap.ids("tblproducts")
     servers_, orders_ = ctx.idmap.ids("tblservers"), ctx.idmap.ids("tblorders")
     promos = ctx.idmap.ids("tblpromotions")
+    unpaid_first = _unpaid_hosting_items(ctx)
     out = []
     for row in rows:
         try:
@@ -536,6 +544,14 @@ def services(ctx: Context) -> None:
             ctx.report.skip("tblhosting", row["id"], str(exc))
             continue
         anchor = v.anchor_day(next_due, registered)
+        if status == "pending" and next_due is not None \
+                and (row["id"], next_due.isoformat()) in unpaid_first:
+            # An order WHMCS has not been paid for yet: as hostdesk's own orders, the order
+            # invoice's line is the first payment (provisions on payment) and the next due
+            # date is the end of the first period.
+            first_end = add_months_anchored(next_due, cycle.months, anchor)
+            ctx.first_periods[row["id"]] = (next_due.isoformat(), first_end.isoformat())
+            next_due = first_end
         if cycle.is_recurring:
             ctx.items[(ItemType.SERVICE, row["id"])] = (cycle.months, anchor, next_due)
         ctx.service_products[row["id"]] = row["packageid"]
@@ -557,6 +573,14 @@ def services(ctx: Context) -> None:
         ctx.report.note("service passwords are not imported (WHMCS encrypts them with its own "
                         "key): set them again from the server (module 'change password') when "
                         "a client or a module needs them")
+
+
+def _unpaid_hosting_items(ctx: Context) -> set:
+    """(service id, due date) of the Hosting items on unpaid WHMCS invoices."""
+    unpaid = {row["id"] for row in read(ctx, "tblinvoices")
+              if v._squash(row["status"]) in ("unpaid", "draft", "collections", "paymentpending")}
+    return {(item["relid"], item["duedate"]) for item in read(ctx, "tblinvoiceitems")
+            if item["invoiceid"] in unpaid and v._squash(item["type"]) == "hosting"}
 
 
 def service_config_options(ctx: Context) -> None:
@@ -762,7 +786,8 @@ def _periods(ctx: Context, items: list[dict], statuses: dict) -> dict:
     for item in items:
         kind = RENEWAL_TYPES.get(v._squash(item["type"]))
         start = v.date(item["duedate"])
-        if kind is None or start is None or (kind, item["relid"]) not in ctx.items:
+        if kind is None or start is None or (kind, item["relid"]) not in ctx.items \
+                or _first_period(ctx, kind, item) is not None:
             continue
         status = statuses[item["invoiceid"]]
         if status == "cancelled":
@@ -921,6 +946,9 @@ def _line(ctx, invoice, item, order, cancelled, applied, periods, item_maps) -> 
         item_type, item_id = renewal_kind, item_maps[renewal_kind].get(str(item["relid"]))
         if item_id is None:
             item_type = None
+        elif _first_period(ctx, renewal_kind, item) is not None:
+            kind = LineKind.FIRST
+            start, end = _first_period(ctx, renewal_kind, item)
         elif item["id"] in periods:
             kind = LineKind.RENEWAL
             start, end = periods[item["id"]]
@@ -933,6 +961,13 @@ def _line(ctx, invoice, item, order, cancelled, applied, periods, item_maps) -> 
     # a paid invoice's lines have taken effect in WHMCS already (the due date moved on)
     return (invoice, kind, item_type, item_id, start, end, description, amount, cancelled,
             applied, None, order)
+
+
+def _first_period(ctx: Context, kind: str, item) -> tuple | None:
+    if kind != ItemType.SERVICE:
+        return None
+    found = ctx.first_periods.get(item["relid"])
+    return found if found is not None and found[0] == v.iso(item["duedate"]) else None
 
 
 def _check_batch(invoice_ids: list[int], expected_total: int, what: str) -> None:
