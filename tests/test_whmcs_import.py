@@ -87,6 +87,10 @@ def test_import_matches_whmcs_to_the_cent_and_a_rerun_adds_nothing(whmcs, hostde
     assert skipped[("tblpromotions", "4")] == "negative amount -5.00"
     assert "product without price" in skipped[("tblpricing", "product 8")]
 
+    upgrade = Invoice.get_by_id(_invert(_mapped("tblinvoices"))[odd.upgrade_invoice])
+    assert [(line.kind, str(line.amount)) for line in upgrade.lines] == [
+        ("custom", "7.50"), ("custom", "5.00")]
+
     # counts: every source row is imported or named as skipped
     clients = [c for c in host.rows("tblclients")]
     services = [s for s in host.rows("tblhosting") if s["userid"] != 999_999]

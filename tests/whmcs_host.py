@@ -472,6 +472,11 @@ class _Builder:
                               [("Item", 0, "Consulting", money("30.00"), None)], "paypal")
         h.rows("tblinvoices")[-1]["total"] += Decimal("1.00")  # items no longer add up
         self.broken_invoice = broken
+        # items that renew nothing: an upgrade and a late fee
+        self.upgrade_invoice = self.invoice(
+            1, self.today - datetime.timedelta(days=3), "Unpaid",
+            [("Upgrade", 1, "Upgrade: Starter => Business", money("7.50"), None),
+             ("LateFee", 0, "Late fee", money("5.00"), None)], "paypal")
         # the same gateway transaction recorded twice on one invoice
         paid = next(a for a in h.rows("tblaccounts") if a["amountin"] > 0 and a["amountout"] == 0)
         twin = dict(paid, id=h.next_id("tblaccounts"))
