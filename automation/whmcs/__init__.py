@@ -10,10 +10,10 @@ import time
 import pendulum
 from peewee import IntegrityError
 
-from automation.whmcs import reconcile, steps
+from automation.whmcs import billing, catalog, items, reconcile
 from automation.whmcs.report import Report
 from automation.whmcs.source import Source, SourceError
-from automation.whmcs.steps import Context, ReconciliationError
+from automation.whmcs.context import Context, ReconciliationError, prefetch
 from automation.whmcs.writer import IdMap
 from models import audit
 from models.db import database, few_checkpoints
@@ -23,11 +23,11 @@ from models.permissions import MANAGE_ADMINS, require_login
 __all__ = ["import_whmcs", "SourceError", "Report"]
 
 # In dependency order: what a step points at is written by an earlier one.
-STEPS = (steps.client_groups, steps.clients, steps.payment_gateways, steps.servers,
-         steps.products, steps.config_options, steps.catalog_addons, steps.promotions,
-         steps.tlds, steps.orders, steps.services, steps.service_config_options,
-         steps.service_addons, steps.domains, steps.cancellation_requests, steps.read_accounts,
-         steps.invoices, steps.payments, steps.credit_movements)
+STEPS = (catalog.client_groups, catalog.clients, catalog.payment_gateways, catalog.servers,
+         catalog.products, catalog.config_options, catalog.catalog_addons, catalog.promotions,
+         catalog.tlds, items.orders, items.services, items.service_config_options,
+         items.service_addons, items.domains, items.cancellation_requests,
+         billing.read_accounts, billing.invoices, billing.payments, billing.credit_movements)
 
 
 class _DryRun(Exception):
@@ -56,7 +56,7 @@ def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
                       currency_id=currency_id, progress=progress,
                       client_ids={c["id"] for c in clients if c["currency"] == currency_id},
                       now=pendulum.now("UTC").strftime("%Y-%m-%d %H:%M:%S.%f"))
-        steps.prefetch(ctx)
+        prefetch(ctx)
         ctx.other_clients = {c["id"] for c in clients} - ctx.client_ids
         ctx.all_services = {r["id"] for r in source.select("tblhosting", "id:i")}
         if dry_run:

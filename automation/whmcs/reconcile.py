@@ -2,7 +2,7 @@
 hostdesk holds for the imported rows, equal to the cent once the rows the report names as
 skipped are left out."""
 
-from automation.whmcs.steps import Context, _status_or_text
+from automation.whmcs.context import Context, status_or_text
 from models.db import database
 
 IMPORTED = ("SELECT target_id FROM import_map WHERE source = 'whmcs' AND source_table = '{table}'")
@@ -30,7 +30,7 @@ def figures(ctx: Context) -> list[dict]:
     for row in ctx.source.rows("SELECT i.status AS status, COUNT(*) AS n, SUM(i.total) AS total "
                                "FROM tblinvoices i " + IN_CURRENCY.format(owner="i.userid")
                                + " GROUP BY i.status", (ctx.currency_id,)):
-        status = _status_or_text(row["status"])
+        status = status_or_text(row["status"])
         n, total = source_invoices.get(status, (0, 0))
         source_invoices[status] = (n + row["n"], total + _cents(row["total"]))
     hostdesk_invoices = {status: (int(n), int(total or 0)) for status, n, total in
