@@ -9,7 +9,7 @@ DEMO_DB ?= $(CURDIR)/demo.db
 STRESS_SECONDS ?= 300
 STRESS_ADMINS ?= 6
 
-.PHONY: demo test bench stress install clean
+.PHONY: demo test bench stress install clean mariadb-server
 
 # Two installs: the demo needs hostdesk alone; the tests add the PostgreSQL driver, the test
 # tools and the example provisioning module. The test stamp implies the demo one.
@@ -32,8 +32,18 @@ demo: $(DEMO_STAMP)
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	$(BIN)/hostdesk --db sqlite:///$(DEMO_DB) demo
 
-test: $(STAMP)
+test: $(STAMP) mariadb-server
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+# The WHMCS import tests start a throw-away MariaDB server: install it when it is missing
+# (as root, like CI; otherwise say how).
+mariadb-server:
+	@if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null; \
+		else echo "the WHMCS import tests need MariaDB: sudo apt-get install mariadb-server"; \
+			exit 1; fi; fi
 
 bench: $(STAMP) stress
 	$(BIN)/python -m bench

@@ -120,6 +120,18 @@ class SqliteDatabases:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
+    def empty(self, label: str) -> str:
+        """A new, migrated database with no rows (the WHMCS import writes into it)."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        path = self.workdir / f"{label}.db"
+        self.drop(f"sqlite:///{path}")
+        db = _open(f"sqlite:///{path}")
+        try:
+            migrate(db)
+        finally:
+            _close(db)
+        return f"sqlite:///{path}"
+
     def close(self) -> None:
         pass
 
@@ -175,6 +187,20 @@ class PostgresDatabases:
     def drop(self, url: str) -> None:
         name = url.rsplit("/", 1)[1]
         self.server.admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def empty(self, label: str) -> str:
+        """A new, migrated database with no rows (the WHMCS import writes into it)."""
+        self._copies += 1
+        name = f"{label}_{self._copies}".lower().replace("-", "_")
+        self.server.admin_sql(f"DROP DATABASE IF EXISTS {name}")
+        self.server.admin_sql(f"CREATE DATABASE {name}")
+        db = _open(self.server.url(name))
+        try:
+            db.execute_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            migrate(db)
+        finally:
+            _close(db)
+        return self.server.url(name)
 
     def close(self) -> None:
         for info in self.built.values():

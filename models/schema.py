@@ -772,3 +772,18 @@ ALL_TABLES = [
     EmailOutbox, EmailLog, ActivityLog, RunLock, CronRun, EmailTemplate, BillingChunk,
     HeldTermination,
 ]
+
+
+class ImportMap(BaseModel):
+    """Which hostdesk row a row of another system's database became (`hostdesk import whmcs`):
+    a rerun updates that row instead of adding a second one. `digest` is a hash of the values
+    last written, so an unchanged row is left alone."""
+
+    source = CharField(max_length=20)  # "whmcs"
+    source_table = CharField(max_length=40)
+    source_id = CharField(max_length=60)
+    target_id = IntegerField()
+    digest = CharField(max_length=32, default="")
+
+    class Meta:
+        indexes = ((("source", "source_table", "source_id"), True),)

@@ -11,6 +11,7 @@ import pytest
 
 from models import secrets
 from models.db import bind, database, migrate
+from tests.mariadb import MariaDBServer
 from tests.pgserver import PostgresServer
 
 ENGINES = ("sqlite", "postgres")
@@ -69,6 +70,14 @@ def pg_server():
     migrate(template)
     template.execute_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     template.close()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server():
+    """A MariaDB server for the WHMCS import tests, started once per session."""
+    server = MariaDBServer().start()
     yield server
     server.stop()
 

@@ -81,6 +81,9 @@ def test_the_suite_produces_every_figure_and_writes_them(suite_results, engine):
         assert headless["failed"] == 0, headless["failures"]
         assert set(headless["commands"]) == set(COMMANDS)
         assert headless["p95_max_ms"] == max(c["p95"] for c in headless["commands"].values())
+    whmcs = figures["whmcs"]
+    assert _measured(whmcs)
+    assert whmcs["services"] > 0 and whmcs["reconciled"] and whmcs["services_per_second"] > 0
 
     table = format_table(written)
     assert f"{SIZE:,}" in table and engine in table

@@ -208,9 +208,9 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
-    importing = _command(sub, "import", "import records from a file",
-                         "Import records from a file: clients from a CSV file whose header row "
-                         "names the fields; the report names each refused row by line.",
+    importing = _command(sub, "import", "import clients from a file, or a host from WHMCS",
+                         "Import clients from a CSV file whose header row names the fields (the "
+                         "report names each refused row by line), or a whole host from WHMCS.",
                          "hostdesk import clients clients.csv --dry-run", common)
     import_sub = importing.add_subparsers(dest="import_command", metavar="WHAT")
     import_clients = _command(import_sub, "clients", "import clients from a CSV file (a header "
@@ -223,6 +223,21 @@ def _parser() -> argparse.ArgumentParser:
                                 help="check every row and report, add nothing")
     import_clients.add_argument("--allow-duplicate-email", action="store_true")
     import_clients.add_argument("--json", action="store_true")
+    whmcs = _command(import_sub, "whmcs", "import a WHMCS 8 database (read-only), reconciled "
+                     "to the cent; rerun to update",
+                     "Bring a host over from WHMCS 8: clients, catalog, services, domains, "
+                     "invoices, payments and credit, reconciled to the cent. The WHMCS database "
+                     "is only read; running it again updates what changed and adds what is new.",
+                     "hostdesk import whmcs --from mysql://reader:secret@127.0.0.1:3306/whmcs "
+                     "--dry-run", common)
+    whmcs.add_argument("--from", dest="source_url", required=True, metavar="URL",
+                       help="mysql://USER:PASSWORD@HOST:3306/DATABASE (a user with SELECT only "
+                            "is enough)")
+    whmcs.add_argument("--dry-run", action="store_true",
+                       help="rehearse: read, map, write and reconcile, then roll it all back")
+    whmcs.add_argument("--json", action="store_true", help="print a machine-readable report")
+    whmcs.add_argument("--currency", metavar="CODE",
+                       help="the one currency to import when WHMCS bills in several")
 
     catalog = _command(sub, "catalog", "the catalog as a TOML file",
                        "Export the whole catalog as one readable TOML file, or make the "
@@ -806,6 +821,26 @@ def cmd_restore(args, config, account) -> int:
     return EXIT_OK
 
 
+def cmd_import_whmcs(args, config, account) -> int:
+    from automation.whmcs import SourceError, import_whmcs
+    from models.errors import HostdeskError, ValidationError
+
+    db = _open_database(config)
+    progress = _terminal_progress() if sys.stderr.isatty() and not args.json else None
+    try:
+        report = import_whmcs(args.source_url, admin_login=_identity(args, account).login,
+                              dry_run=args.dry_run, currency=args.currency,
+                              hostdesk_currency=config.settings.currency, progress=progress)
+    except ValidationError as exc:
+        return _fail(str(exc))
+    except (SourceError, HostdeskError) as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    finally:
+        db.close()
+    print(report.to_json() if args.json else report.text())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def cmd_config_show(args, config) -> int:
     from automation.config import describe
 
@@ -877,8 +912,11 @@ def cmd_import(args, config, account) -> int:
     from models import clients
     from models.errors import PermissionDenied, ValidationError
 
+    if args.import_command == "whmcs":
+        return cmd_import_whmcs(args, config, account)
     if args.import_command != "clients":
-        return _fail("usage: hostdesk import clients FILE.csv [--dry-run]")
+        return _fail("usage: hostdesk import clients FILE.csv [--dry-run] | "
+                     "import whmcs --from mysql://USER:PASSWORD@HOST/DB")
     text = _read_file(args.file)
     db = _open_database(config)
     try:

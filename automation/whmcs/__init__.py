@@ -1,0 +1,130 @@
+"""`hostdesk import whmcs`: move a WHMCS 8 host to hostdesk, reconciled to the cent.
+
+`import_whmcs` reads the WHMCS database over a read-only connection and writes, in
+dependency order and batched transactions, every record the daily run needs; a second run
+updates what changed and adds what is new (the import map), never a row twice.
+"""
+
+import time
+
+import pendulum
+from peewee import IntegrityError
+
+from automation.whmcs import billing, catalog, items, reconcile
+from automation.whmcs.report import Report
+from automation.whmcs.source import Source, SourceError
+from automation.whmcs.context import Context, ReconciliationError, prefetch
+from automation.whmcs.writer import IdMap
+from models import audit
+from models.db import database, few_checkpoints
+from models.errors import ValidationError
+from models.permissions import MANAGE_ADMINS, require_login
+
+__all__ = ["import_whmcs", "SourceError", "Report"]
+
+# In dependency order: what a step points at is written by an earlier one.
+STEPS = (catalog.client_groups, catalog.clients, catalog.payment_gateways, catalog.servers,
+         catalog.products, catalog.config_options, catalog.catalog_addons, catalog.promotions,
+         catalog.tlds, items.orders, items.services, items.service_config_options,
+         items.service_addons, items.domains, items.cancellation_requests,
+         billing.read_accounts, billing.invoices, billing.payments, billing.credit_movements)
+
+
+class _DryRun(Exception):
+    """Raised at the end of a dry run to roll every write back."""
+
+
+def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
+                 currency: str | None = None, hostdesk_currency: str | None = None,
+                 progress=None) -> Report:
+    """Import (or with `dry_run`, rehearse without writing) the WHMCS database at `url`.
+
+    Raises ValidationError for a bad URL or a currency to choose, SourceError when WHMCS
+    cannot be read. A batch that does not reconcile is rolled back and named in
+    `report.error`."""
+    require_login(admin_login, MANAGE_ADMINS)  # the whole book of business: a full admin
+    started = time.monotonic()
+    source = Source(url)
+    report = Report(dry_run=dry_run)
+    try:
+        currency_id, report.currency = _choose_currency(source, currency, report)
+        if hostdesk_currency and hostdesk_currency.upper() != report.currency.upper():
+            report.note(f"hostdesk's currency setting is {hostdesk_currency}: set "
+                        f"currency = \"{report.currency}\" in hostdesk.toml before the first run")
+        clients = source.select("tblclients", "id:i currency:i")
+        ctx = Context(source=source, report=report, idmap=IdMap(),
+                      currency_id=currency_id, progress=progress,
+                      client_ids={c["id"] for c in clients if c["currency"] == currency_id},
+                      now=pendulum.now("UTC").strftime("%Y-%m-%d %H:%M:%S.%f"))
+        prefetch(ctx)
+        ctx.other_clients = {c["id"] for c in clients} - ctx.client_ids
+        ctx.all_services = {r["id"] for r in source.select("tblhosting", "id:i")}
+        if dry_run:
+            try:
+                with database.atomic():
+                    _run(ctx, admin_login)
+                    raise _DryRun()
+            except _DryRun:
+                pass
+        else:
+            with few_checkpoints():
+                _run(ctx, admin_login)
+    except ReconciliationError as exc:
+        report.error = f"did not reconcile, that batch was rolled back: {exc}"
+    except IntegrityError as exc:  # e.g. a name hostdesk already has for another record
+        report.error = f"hostdesk refused a row, that batch was rolled back: {exc}"
+    finally:
+        source.close()
+        report.seconds = time.monotonic() - started
+    return report
+
+
+def _run(ctx: Context, admin_login: str) -> None:
+    for step in STEPS:
+        step(ctx)
+    ctx.report.reconciliation = reconcile.figures(ctx)
+    with database.atomic():
+        audit.record_many([
+            dict(admin_login=admin_login, action="whmcs.import", object_type="import",
+                 description=f"WHMCS {table}: {c.imported} imported, {c.updated} updated, "
+                             f"{len(c.skipped)} skipped",
+                 after={"read": c.read, "imported": c.imported, "updated": c.updated,
+                        "skipped": len(c.skipped)})
+            for table, c in ctx.report.tables.items() if c.imported or c.updated])
+    if not ctx.report.reconciled:
+        different = [r["figure"] for r in ctx.report.reconciliation if not r["equal"]]
+        ctx.report.error = "did not reconcile: " + ", ".join(different)
+
+
+def _choose_currency(source: Source, wanted: str | None, report: Report) -> tuple[int, str]:
+    """The one currency to import; more than one among services needs `--currency`."""
+    currencies = {row["id"]: str(row["code"]) for row in source.table("tblcurrencies")}
+    default = next((row["id"] for row in source.table("tblcurrencies") if row["default"]),
+                   next(iter(currencies), 0))
+    in_use = source.rows(
+        "SELECT c.currency AS id, COUNT(*) AS services FROM tblhosting h "
+        "JOIN tblclients c ON c.id = h.userid GROUP BY c.currency ORDER BY c.currency")
+    listed = ", ".join(f"{currencies.get(r['id'], '#' + str(r['id']))} ({r['services']} services)"
+                       for r in in_use)
+    if wanted:
+        by_code = {code.upper(): cid for cid, code in currencies.items()}
+        if wanted.upper() not in by_code:
+            raise ValidationError("--currency", f"WHMCS has no currency {wanted}; it has "
+                                                + ", ".join(currencies.values()))
+        chosen = by_code[wanted.upper()]
+    elif len(in_use) > 1:
+        raise ValidationError("--currency", "WHMCS has services in more than one currency: "
+                                            f"{listed}. hostdesk keeps one currency per "
+                                            "installation: choose one with --currency CODE")
+    else:
+        chosen = in_use[0]["id"] if in_use else default
+    for row in source.rows(
+            "SELECT c.currency AS id, COUNT(DISTINCT c.id) AS clients, COUNT(DISTINCT h.id) AS "
+            "services, COUNT(DISTINCT d.id) AS domains, COUNT(DISTINCT i.id) AS invoices "
+            "FROM tblclients c LEFT JOIN tblhosting h ON h.userid = c.id "
+            "LEFT JOIN tbldomains d ON d.userid = c.id LEFT JOIN tblinvoices i ON i.userid = c.id "
+            "WHERE c.currency <> %s GROUP BY c.currency", (chosen,)):
+        code = currencies.get(row["id"], f"#{row['id']}")
+        report.left_out[code] = {k: int(row[k]) for k in ("clients", "services", "domains",
+                                                          "invoices")}
+    return chosen, currencies.get(chosen, "")

@@ -1,0 +1,320 @@
+"""Import steps for the money: payments read first (an invoice's amount paid is net of
+refunds), invoices and their items (renewal lines for the periods WHMCS billed, checked
+per batch against the source), payments and credit movements."""
+
+from collections import defaultdict, namedtuple
+
+from automation.whmcs import values as v
+from automation.whmcs.context import (
+    Context,
+    ReconciliationError,
+    exclude_invoice,
+    in_scope,
+    read,
+    write_rows,
+)
+from automation.whmcs.values import Unmappable
+from automation.whmcs.writer import BATCH, sync
+from models.cycles import add_months_anchored
+from models.db import database, ids_in
+from models.schema import (
+    CreditEntry,
+    Invoice,
+    InvoiceLine,
+    ItemType,
+    LineKind,
+    Payment,
+)
+
+
+RENEWAL_TYPES = {"hosting": ItemType.SERVICE, "addon": ItemType.ADDON, "domain": ItemType.DOMAIN,
+                 "domainregister": ItemType.DOMAIN, "domaintransfer": ItemType.DOMAIN}
+ITEM_TABLES = {ItemType.SERVICE: "tblhosting", ItemType.ADDON: "tblhostingaddons",
+               ItemType.DOMAIN: "tbldomains"}
+LIVE_ORDER = {"paid": 0, "refunded": 1, "unpaid": 2, "draft": 3}
+INVOICE_COLUMNS = ("client", "order", "status", "date", "due_date", "paid_date", "payment_method",
+                   "total", "amount_paid", "notes", "created_at", "version")
+LINE_COLUMNS = ("invoice", "kind", "item_type", "item_id", "period_start", "period_end",
+                "description", "amount", "cancelled", "applied_at", "upgrade", "sort_order")
+
+
+def read_accounts(ctx: Context) -> None:
+    """tblaccounts of the chosen currency's invoices: read before invoices, whose amount paid
+    is the money received less refunds."""
+    rows = read(ctx, "tblaccounts")
+    loose = ctx.source.rows("SELECT a.id, a.amountin FROM tblaccounts a LEFT JOIN tblclients c "
+                            "ON c.id = a.userid WHERE a.invoiceid = 0 AND c.currency = %s",
+                            (ctx.currency_id,))
+    seen = set()
+    for row in rows:
+        received = v.cents(row["amountin"])
+        ref = v.text(row["transid"], 200)
+        key = (row["invoiceid"], v.payment_method(row["gateway"]), ref)
+        if received > 0 and ref and key in seen:  # one gateway transaction recorded twice:
+            ctx.duplicate_accounts.add(row["id"])  # stored once (rules §5)
+            ctx.excluded["net amount paid"] += received
+            received = 0
+        seen.add(key)
+        ctx.net_paid[row["invoiceid"]] = ctx.net_paid.get(row["invoiceid"], 0) + \
+            received - v.cents(row["amountout"])
+    ctx.accounts = rows
+    counts = ctx.report.table("tblaccounts")
+    counts.read = len(rows) + len(loose)
+    for row in loose:
+        ctx.report.skip("tblaccounts", row["id"],
+                        "payment not attached to an invoice (a deposit: the client's credit "
+                        "balance is imported from tblclients)")
+
+
+def _periods(ctx: Context, items: list[dict], statuses: dict) -> dict:
+    """item id -> (period start, period end) for the WHMCS items that become renewal lines.
+
+    Each renews (item, due date) for one cycle, ended early where the item's next billed
+    period or its next due date begins, so live periods of one item never overlap and the
+    next daily run starts where WHMCS stopped. A second live line for the same period (WHMCS
+    billed it twice) stays a plain line."""
+    by_item = defaultdict(list)
+    for item in items:
+        kind = RENEWAL_TYPES.get(v._squash(item["type"]))
+        start = v.date(item["duedate"])
+        if kind is None or start is None or (kind, item["relid"]) not in ctx.items \
+                or _first_period(ctx, kind, item) is not None:
+            continue
+        status = statuses[item["invoiceid"]]
+        if status == "cancelled":
+            by_item[(kind, item["relid"])].append((start, 9, item["id"]))
+        else:
+            by_item[(kind, item["relid"])].append((start, LIVE_ORDER.get(status, 5), item["id"]))
+    periods = {}
+    for key, lines in by_item.items():
+        months, anchor, next_due = ctx.items[key]
+        live = sorted(line for line in lines if line[1] != 9)
+        starts, kept = [], set()
+        for start, _, item_id in live:
+            if starts and starts[-1] == start:
+                ctx.report.table("tblinvoiceitems").duplicates += 1
+                continue  # billed twice in WHMCS: the first stays the renewal line
+            starts.append(start)
+            kept.add(item_id)
+        for start, rank, item_id in lines:
+            end = add_months_anchored(start, months, anchor)
+            if item_id in kept:
+                later = [s for s in starts if s > start]
+                if later and later[0] < end:
+                    end = later[0]
+                if next_due is not None and start < next_due < end:
+                    end = next_due
+            elif rank != 9:
+                continue
+            periods[item_id] = (start.isoformat(), end.isoformat())
+    return periods
+
+
+def invoices(ctx: Context) -> None:
+    rows = in_scope(ctx, "tblinvoices", read(ctx, "tblinvoices"), "userid")
+    counts = ctx.report.table("tblinvoices")
+    counts.read = len(rows) + len(counts.skipped)
+    items = read(ctx, "tblinvoiceitems")
+    item_counts = ctx.report.table("tblinvoiceitems")
+    item_counts.read = len(items)
+    items_of = defaultdict(list)
+    for item in items:
+        items_of[item["invoiceid"]].append(item)
+    clients = ctx.idmap.ids("tblclients")
+    order_of = {row["invoiceid"]: row["id"] for row in ctx.source.rows(
+        "SELECT id, invoiceid FROM tblorders WHERE invoiceid > 0")}
+    orders_ = ctx.idmap.ids("tblorders")
+    accepted, statuses = [], {}
+    for row in rows:
+        try:
+            status = v.invoice_status(row["status"])
+            day = v.iso(row["date"]) or v.iso(row["duedate"])
+            if day is None:
+                raise Unmappable("invoice without a date")
+            total, tax, tax2, credit = (v.cents(row["total"]), v.cents(row["tax"]),
+                                        v.cents(row["tax2"]), v.cents(row["credit"]))
+            lines_sum = sum(v.cents(i["amount"]) for i in items_of[row["id"]])
+            if lines_sum + tax + tax2 - credit != total:
+                raise Unmappable(f"broken invoice: items {lines_sum / 100:.2f} + tax - credit = "
+                                 f"{(lines_sum + tax + tax2 - credit) / 100:.2f}, but its "
+                                 f"total is {total / 100:.2f}")
+        except Unmappable as exc:
+            ctx.report.skip("tblinvoices", row["id"], str(exc))
+            exclude_invoice(ctx, row)
+            continue
+        statuses[row["id"]] = status
+        ctx.invoice_dates[row["id"]] = day
+        paid = status in ("paid", "refunded")
+        accepted.append(_Accepted(
+            row, status, day, v.iso(row["duedate"]) or day, total, tax, tax2, credit,
+            v.iso(row["datepaid"]) if paid else None,
+            (v.moment(row["datepaid"]) or f"{day} 00:00:00.000000") if paid else None))
+    periods = _periods(ctx, [i for i in items if i["invoiceid"] in statuses], statuses)
+    if item_counts.duplicates:
+        ctx.report.note(f"{item_counts.duplicates} WHMCS invoice items renewed a period already "
+                        "on another live invoice: kept as plain lines, so no period is billed "
+                        "twice")
+    item_maps = {kind: ctx.idmap.ids(table) for kind, table in ITEM_TABLES.items()}
+    done = 0
+    for start in range(0, len(accepted), BATCH // 2):
+        batch = accepted[start:start + BATCH // 2]
+        with database.atomic():
+            _invoice_batch(ctx, batch, items_of, periods, clients, orders_, order_of, item_maps)
+        done += len(batch)
+        ctx.show("tblinvoices", done, len(accepted))
+
+
+_Accepted = namedtuple("_Accepted", "row status day due total tax tax2 credit paid applied")
+
+
+
+
+def _invoice_batch(ctx, batch, items_of, periods, clients, orders_, order_of, item_maps) -> None:
+    invoice_rows, expected_total = [], 0
+    for a in batch:
+        row = a.row
+        expected_total += a.total
+        number = v.text(row["invoicenum"])
+        notes = f"WHMCS invoice #{row['id']}" + (f" ({number})" if number else "")
+        if row["notes"]:
+            notes = "\n".join(p for p in (notes, v.text(row["notes"])) if p)
+        invoice_rows.append((str(row["id"]), (
+            clients[str(row["userid"])], orders_.get(str(order_of.get(row["id"])), None),
+            a.status, a.day, a.due, a.paid, v.payment_method(row["paymentmethod"]), a.total,
+            ctx.net_paid.get(row["id"], 0), notes,
+            v.moment(row.get("created_at")) or f"{a.day} 00:00:00.000000", 1)))
+    ids = sync(ctx.idmap, ctx.report.table("tblinvoices"), "tblinvoices", Invoice,
+               INVOICE_COLUMNS, invoice_rows)
+    line_rows, extra_rows = [], []
+    for a in batch:
+        row, applied = a.row, a.applied
+        invoice = ids[str(row["id"])]
+        cancelled = a.status == "cancelled"
+        order = 0
+        for item in items_of[row["id"]]:
+            line_rows.append((str(item["id"]), _line(ctx, invoice, item, order, cancelled, applied,
+                                                     periods, item_maps)))
+            order += 1
+        if not (a.tax or a.tax2 or a.credit):
+            continue
+        for key, amount, label, kind in (
+                ("tax", a.tax, f"Tax {row['taxrate']}%", LineKind.CUSTOM),
+                ("tax2", a.tax2, f"Tax {row['taxrate2']}%", LineKind.CUSTOM),
+                ("credit", -a.credit, "Credit applied", LineKind.CREDIT)):
+            if amount:
+                extra_rows.append((f"{row['id']}:{key}", (invoice, kind, None, None, None, None,
+                                                          label, amount, cancelled, applied,
+                                                          None, order)))
+                order += 1
+    sync(ctx.idmap, ctx.report.table("tblinvoiceitems"), "tblinvoiceitems", InvoiceLine,
+         LINE_COLUMNS, line_rows)
+    sync(ctx.idmap, ctx.report.table("tblinvoices.tax_credit"), "tblinvoices.tax_credit",
+         InvoiceLine, LINE_COLUMNS, extra_rows)
+    _check_batch(list(ids.values()), expected_total,
+                 f"invoices #{batch[0].row['id']}–#{batch[-1].row['id']}")
+
+
+def _line(ctx, invoice, item, order, cancelled, applied, periods, item_maps) -> tuple:
+    squashed = v._squash(item["type"])
+    amount = v.cents(item["amount"])
+    description = v.text(item["description"], 500) or v.text(item["type"]) or "Item"
+    kind, item_type, item_id, start, end = LineKind.CUSTOM, None, None, None, None
+    renewal_kind = RENEWAL_TYPES.get(squashed)
+    if renewal_kind is not None:
+        item_type, item_id = renewal_kind, item_maps[renewal_kind].get(str(item["relid"]))
+        if item_id is None:
+            item_type = None
+        elif _first_period(ctx, renewal_kind, item) is not None:
+            kind = LineKind.FIRST
+            start, end = _first_period(ctx, renewal_kind, item)
+        elif item["id"] in periods:
+            kind = LineKind.RENEWAL
+            start, end = periods[item["id"]]
+    elif squashed == "setup":
+        kind = LineKind.SETUP
+    elif squashed.startswith("promo"):
+        kind = LineKind.DISCOUNT
+    if amount < 0 and kind not in (LineKind.DISCOUNT, LineKind.CREDIT):
+        kind, item_type, item_id, start, end = LineKind.DISCOUNT, None, None, None, None
+    # a paid invoice's lines have taken effect in WHMCS already (the due date moved on)
+    return (invoice, kind, item_type, item_id, start, end, description, amount, cancelled,
+            applied, None, order)
+
+
+def _first_period(ctx: Context, kind: str, item) -> tuple | None:
+    if kind != ItemType.SERVICE:
+        return None
+    found = ctx.first_periods.get(item["relid"])
+    return found if found is not None and found[0] == v.iso(item["duedate"]) else None
+
+
+def _check_batch(invoice_ids: list[int], expected_total: int, what: str) -> None:
+    """Inside the batch's transaction: the invoices and their lines add up to the source."""
+    cursor = database.execute(Invoice.select(Invoice.id, Invoice.total).where(
+        ids_in(Invoice.id, invoice_ids)))
+    totals = {row[0]: int(row[1]) for row in cursor}
+    sums = defaultdict(int)
+    for invoice_id, amount in database.execute(InvoiceLine.select(InvoiceLine.invoice,
+                                                                  InvoiceLine.amount).where(
+            ids_in(InvoiceLine.invoice, invoice_ids))):
+        sums[invoice_id] += int(amount)
+    if sum(totals.values()) != expected_total:
+        raise ReconciliationError(f"{what}: hostdesk totals {sum(totals.values()) / 100:.2f}, "
+                                  f"WHMCS {expected_total / 100:.2f}")
+    for invoice_id, total in totals.items():
+        if sums[invoice_id] != total:
+            raise ReconciliationError(f"{what}: invoice {invoice_id}'s lines add up to "
+                                      f"{sums[invoice_id] / 100:.2f}, its total is "
+                                      f"{total / 100:.2f}")
+
+
+def payments(ctx: Context) -> None:
+    invoices_ = ctx.idmap.ids("tblinvoices")
+    out = []
+    refunds = fees = 0
+    for row in ctx.accounts:
+        amount = v.cents(row["amountin"])
+        fees += v.cents(row["fees"])
+        if v.cents(row["amountout"]) > 0:
+            refunds += 1
+        if amount <= 0:
+            continue  # a refund: the invoice's amount paid is net of it
+        invoice = invoices_.get(str(row["invoiceid"]))
+        if invoice is None:
+            ctx.report.skip("tblaccounts", row["id"],
+                            f"invoice #{row['invoiceid']} was not imported")
+            ctx.excluded["payments"] += amount
+            continue
+        method, ref = v.payment_method(row["gateway"]), v.text(row["transid"], 200)
+        if row["id"] in ctx.duplicate_accounts:
+            ctx.report.skip("tblaccounts", row["id"],
+                            f"duplicate: transaction {ref} recorded twice on invoice "
+                            f"#{row['invoiceid']}")
+            ctx.excluded["payments"] += amount
+            continue
+        day = v.iso(row["date"]) or ctx.invoice_dates.get(row["invoiceid"]) or ctx.now[:10]
+        out.append((str(row["id"]), (invoice, amount, day, method, ref, "whmcs",
+                                     v.moment(row["date"]) or ctx.now)))
+    write_rows(ctx, "tblaccounts", Payment, ("invoice", "amount", "date", "method", "transaction_ref",
+                                         "admin_login", "created_at"), out)
+    if refunds:
+        ctx.report.note(f"{refunds} WHMCS refunds are kept as each invoice's net amount paid "
+                        "(hostdesk has no refund record)")
+    if fees:
+        ctx.report.note(f"gateway fees ({fees / 100:.2f}) are not kept: hostdesk records the "
+                        "amount received only")
+
+
+def credit_movements(ctx: Context) -> None:
+    rows = in_scope(ctx, "tblcredit", read(ctx, "tblcredit"), "clientid")
+    counts = ctx.report.table("tblcredit")
+    counts.read = len(rows) + len(counts.skipped)
+    clients, invoices_ = ctx.idmap.ids("tblclients"), ctx.idmap.ids("tblinvoices")
+    out = []
+    for row in rows:
+        when = v.moment(row["date"]) or ctx.now
+        out.append((str(row["id"]), (clients[str(row["clientid"])], v.cents(row["amount"]),
+                                     v.text(row["description"], 500) or "WHMCS credit",
+                                     invoices_.get(str(row["relid"])), when)))
+    write_rows(ctx, "tblcredit", CreditEntry, ("client", "amount", "description", "invoice",
+                                           "created_at"), out)

@@ -1,0 +1,152 @@
+"""What every import step shares: the context of one run, reading the large WHMCS tables
+(prefetched on a second thread), writing in batched transactions, and the rows the
+reconciliation leaves out."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from automation.whmcs import values as v
+from automation.whmcs.source import Source
+from automation.whmcs.values import Unmappable
+from automation.whmcs.writer import BATCH, IdMap, sync
+from models.db import database
+
+
+class ReconciliationError(Exception):
+    """A batch does not add up to its source: it is rolled back and the import stops."""
+
+
+@dataclass
+class Context:
+    source: Source
+    report: object
+    idmap: IdMap
+    currency_id: int
+    client_ids: set
+    progress: object = None
+    now: str = ""
+    # what the reconciliation must leave out of the source's figures: figure -> cents
+    excluded: dict = field(default_factory=lambda: defaultdict(int))
+    # billable items as read: (item type, whmcs id) -> (cycle months, anchor day, next due)
+    items: dict = field(default_factory=dict)
+    service_products: dict = field(default_factory=dict)  # whmcs service id -> whmcs product id
+    net_paid: dict = field(default_factory=dict)  # whmcs invoice id -> cents received - refunded
+    accounts: list = field(default_factory=list)
+    other_clients: set = field(default_factory=set)  # clients of other currencies: left out
+    all_services: set = field(default_factory=set)  # every tblhosting id, any currency
+    skipped_invoices: set = field(default_factory=set)
+    skipped_clients: set = field(default_factory=set)  # of the chosen currency, not imported
+    invoice_dates: dict = field(default_factory=dict)  # whmcs invoice id -> ISO date
+    duplicate_accounts: set = field(default_factory=set)  # tblaccounts ids recorded twice
+    read_cache: dict = field(default_factory=dict)
+    # pending services whose unpaid order invoice bills their first period: service id ->
+    # (first period start, end) as ISO dates
+    first_periods: dict = field(default_factory=dict)
+
+    def show(self, task: str, done: int, total: int) -> None:
+        if self.progress:
+            self.progress(task, done, total)
+
+
+# The large tables, read through `Source.select` (name -> source, columns, where, order);
+# `prefetch` reads them all in the background while the first steps write.
+READS = {
+    "tblclients": ("tblclients", "id:i firstname lastname companyname email phonenumber "
+                   "address1 address2 state city postcode country status credit groupid:i "
+                   "separateinvoices defaultgateway notes cardlastfour created_at datecreated",
+                   "WHERE currency = %s", "id"),
+    "tblorders": ("tblorders", "id:i ordernum userid:i status paymentmethod promocode amount "
+                  "notes date", "", "id"),
+    "tblhosting": ("tblhosting", "id:i userid:i orderid:i packageid:i server:i regdate "
+                   "created_at updated_at domain dedicatedip username "
+                   "has_password=(password<>''):i domainstatus qty:i firstpaymentamount amount "
+                   "billingcycle nextduedate paymentmethod promoid:i promocount:i subscriptionid "
+                   "overideautosuspend overidesuspenduntil suspendreason termination_date notes",
+                   "", "id"),
+    "tblhostingconfigoptions": ("tblhostingconfigoptions", "id:i relid:i configid:i optionid:i "
+                                "qty:i", "", "id"),
+    "tblhostingaddons": ("tblhostingaddons", "id:i hostingid:i addonid:i name setupfee recurring "
+                         "billingcycle status regdate created_at nextduedate termination_date "
+                         "notes", "", "id"),
+    "tbldomains": ("tbldomains", "id:i userid:i orderid:i type registrationdate created_at domain "
+                   "firstpaymentamount recurringamount registrationperiod:i expirydate status "
+                   "nextduedate paymentmethod dnsmanagement emailforwarding idprotection "
+                   "donotrenew promoid:i additionalnotes", "", "id"),
+    "tblhosting.status": ("tblhosting", "id:i domainstatus", "", "id"),
+    "tblaccounts": ("tblaccounts a JOIN tblinvoices i ON i.id = a.invoiceid "
+                    "JOIN tblclients c ON c.id = i.userid",
+                    "a.id:i a.invoiceid:i a.amountin a.amountout a.fees a.gateway a.transid a.date",
+                    "WHERE c.currency = %s", "a.id"),
+    "tblinvoices": ("tblinvoices", "id:i userid:i invoicenum date duedate datepaid total tax tax2 "
+                    "credit taxrate taxrate2 status paymentmethod notes created_at", "", "id"),
+    "tblinvoiceitems": ("tblinvoiceitems it JOIN tblinvoices i ON i.id = it.invoiceid "
+                        "JOIN tblclients c ON c.id = i.userid",
+                        "it.id:i it.invoiceid:i it.type it.relid:i it.description it.amount "
+                        "it.duedate", "WHERE c.currency = %s", "it.id"),
+    "tblcredit": ("tblcredit", "id:i clientid:i amount description relid:i date", "", "id"),
+}
+
+
+def _read_call(ctx: Context, name: str) -> tuple:
+    source, columns, where, order = READS[name]
+    return source, columns, where, (ctx.currency_id,) if "%s" in where else None, order
+
+
+def read(ctx: Context, name: str) -> list[dict]:
+    """The rows of a large table (read once per import: two steps may ask)."""
+    if name not in ctx.read_cache:
+        ctx.read_cache[name] = ctx.source.select(*_read_call(ctx, name))
+    return ctx.read_cache[name]
+
+
+def prefetch(ctx: Context) -> None:
+    """Read the large tables on a second thread while the steps write (the database driver
+    waits on the network and SQLite writes without holding Python's lock)."""
+    ctx.source.prefetch([_read_call(ctx, name) for name in READS])
+
+
+def write_rows(ctx: Context, table: str, model, columns, rows, **options) -> dict:
+    """sync() in transactions of BATCH rows; returns source id -> hostdesk id."""
+    counts = ctx.report.table(table)
+    if options.get("delete_missing"):  # small catalog tables: one batch sees every row
+        with database.atomic():
+            return sync(ctx.idmap, counts, table, model, columns, rows, **options)
+    result = {}
+    for start in range(0, len(rows), BATCH):
+        with database.atomic():
+            result.update(sync(ctx.idmap, counts, table, model, columns, rows[start:start + BATCH],
+                               **options))
+        ctx.show(table, min(start + BATCH, len(rows)), len(rows))
+    return result
+
+
+def in_scope(ctx: Context, table: str, rows: list[dict], column: str) -> list[dict]:
+    """The rows of the chosen currency's clients; others are skipped as orphans."""
+    kept = []
+    for row in rows:
+        owner = row[column]
+        if owner in ctx.client_ids:
+            kept.append(row)
+        elif owner in ctx.skipped_clients:
+            ctx.report.skip(table, row["id"], f"orphan: client #{owner} was skipped")
+            if table == "tblinvoices":
+                exclude_invoice(ctx, row)
+            elif table == "tblcredit":
+                ctx.excluded["credit movements"] += v.cents(row["amount"])
+        elif owner not in ctx.other_clients:
+            ctx.report.skip(table, row["id"], f"orphan: client #{owner} does not exist")
+    return kept
+
+def exclude_invoice(ctx: Context, row) -> None:
+    status = status_or_text(row["status"])
+    ctx.excluded[f"invoices {status}"] += v.cents(row["total"])
+    ctx.excluded[f"invoices {status} count"] += 1
+    ctx.excluded["net amount paid"] += ctx.net_paid.get(row["id"], 0)
+    ctx.skipped_invoices.add(row["id"])
+
+
+def status_or_text(value) -> str:
+    try:
+        return v.invoice_status(value)
+    except Unmappable:
+        return v.text(value).lower() or "?"

@@ -1,0 +1,76 @@
+"""Reconciliation: the money of the WHMCS database (read with its own SQL sums) against what
+hostdesk holds for the imported rows, equal to the cent once the rows the report names as
+skipped are left out."""
+
+from automation.whmcs.context import Context, status_or_text
+from models.db import database
+
+IMPORTED = ("SELECT target_id FROM import_map WHERE source = 'whmcs' AND source_table = '{table}'")
+IN_CURRENCY = "JOIN tblclients c ON c.id = {owner} WHERE c.currency = %s"
+
+
+def _one(sql: str) -> int:
+    value = database.execute_sql(sql).fetchone()[0]
+    return int(value or 0)
+
+
+def _cents(value) -> int:
+    return int((value or 0) * 100)
+
+
+def figures(ctx: Context) -> list[dict]:
+    result = []
+
+    def add(figure: str, source: int, hostdesk: int, count: bool = False) -> None:
+        source -= ctx.excluded.get(figure, 0)
+        result.append({"figure": figure, "source": source, "hostdesk": hostdesk,
+                       "equal": source == hostdesk, "count": count})
+
+    source_invoices = {}
+    for row in ctx.source.rows("SELECT i.status AS status, COUNT(*) AS n, SUM(i.total) AS total "
+                               "FROM tblinvoices i " + IN_CURRENCY.format(owner="i.userid")
+                               + " GROUP BY i.status", (ctx.currency_id,)):
+        status = status_or_text(row["status"])
+        n, total = source_invoices.get(status, (0, 0))
+        source_invoices[status] = (n + row["n"], total + _cents(row["total"]))
+    hostdesk_invoices = {status: (int(n), int(total or 0)) for status, n, total in
+                         database.execute_sql(
+                             'SELECT status, COUNT(*), SUM(total) FROM invoice WHERE id IN ('
+                             + IMPORTED.format(table="tblinvoices") + ") GROUP BY status")}
+    for status in sorted(set(source_invoices) | set(hostdesk_invoices)):
+        source_n, source_total = source_invoices.get(status, (0, 0))
+        mine_n, mine_total = hostdesk_invoices.get(status, (0, 0))
+        add(f"invoices {status} count", source_n, mine_n, count=True)
+        add(f"invoices {status}", source_total, mine_total)
+
+    paid = ctx.source.rows(
+        "SELECT SUM(CASE WHEN a.amountin > 0 THEN a.amountin ELSE 0 END) AS received, "
+        "SUM(a.amountin - a.amountout) AS net FROM tblaccounts a "
+        "JOIN tblinvoices i ON i.id = a.invoiceid " + IN_CURRENCY.format(owner="i.userid"),
+        (ctx.currency_id,))[0]
+    add("payments", _cents(paid["received"]),
+        _one("SELECT SUM(amount) FROM payment WHERE id IN ("
+             + IMPORTED.format(table="tblaccounts") + ")"))
+    add("net amount paid", _cents(paid["net"]),
+        _one("SELECT SUM(amount_paid) FROM invoice WHERE id IN ("
+             + IMPORTED.format(table="tblinvoices") + ")"))
+    credit = ctx.source.rows("SELECT SUM(credit) AS s FROM tblclients WHERE currency = %s",
+                             (ctx.currency_id,))[0]["s"]
+    add("client credit", _cents(credit),
+        _one("SELECT SUM(credit) FROM client WHERE id IN ("
+             + IMPORTED.format(table="tblclients") + ")"))
+    moves = ctx.source.rows("SELECT SUM(k.amount) AS s FROM tblcredit k "
+                            + IN_CURRENCY.format(owner="k.clientid"), (ctx.currency_id,))[0]["s"]
+    add("credit movements", _cents(moves),
+        _one("SELECT SUM(amount) FROM credit_entry WHERE id IN ("
+             + IMPORTED.format(table="tblcredit") + ")"))
+    services = ctx.source.rows("SELECT COUNT(*) AS n FROM tblhosting h "
+                               + IN_CURRENCY.format(owner="h.userid"), (ctx.currency_id,))[0]["n"]
+    skipped = sum(1 for s in ctx.report.table("tblhosting").skipped
+                  if not s["reason"].startswith("orphan: client #") or "skipped" in s["reason"])
+    result.append({"figure": "services count", "source": int(services) - skipped,
+                   "hostdesk": _one("SELECT COUNT(*) FROM service WHERE id IN ("
+                                    + IMPORTED.format(table="tblhosting") + ")"),
+                   "count": True})
+    result[-1]["equal"] = result[-1]["source"] == result[-1]["hostdesk"]
+    return result

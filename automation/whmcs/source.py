@@ -1,0 +1,147 @@
+"""Reading a WHMCS database: a read-only MySQL/MariaDB session, rows as dicts.
+
+The connection never writes: the session is READ ONLY (the server refuses any write), and
+only SELECTs are sent. Hosts are told to give the importer a user with SELECT only, too.
+"""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import unquote, urlparse
+
+from models.errors import ValidationError
+
+
+ROWS_PER_PACKET = 200
+
+
+class SourceError(Exception):
+    """The WHMCS database cannot be read (driver missing, connection refused, not WHMCS)."""
+
+
+def parse_url(url: str) -> dict:
+    parsed = urlparse(url or "")
+    if parsed.scheme not in ("mysql", "mariadb") or not parsed.hostname \
+            or not parsed.path.strip("/"):
+        raise ValidationError("--from", "use mysql://USER:PASSWORD@HOST:PORT/DATABASE")
+    return {"host": parsed.hostname, "port": parsed.port or 3306,
+            "user": unquote(parsed.username or ""), "password": unquote(parsed.password or ""),
+            "database": unquote(parsed.path.strip("/"))}
+
+
+class Source:
+    """One read-only session on the WHMCS database."""
+
+    def __init__(self, url: str):
+        try:
+            import pymysql
+            import pymysql.cursors
+        except ImportError:
+            raise SourceError("reading WHMCS needs PyMySQL: "
+                              "pip install 'hostdesk[whmcs]'") from None
+        params = parse_url(url)
+        try:
+            self.conn = pymysql.connect(**params, charset="utf8mb4", autocommit=False,
+                                        connect_timeout=10)
+        except pymysql.MySQLError as exc:
+            raise SourceError(f"cannot connect to {params['host']}:{params['port']}"
+                              f"/{params['database']}: {exc.args[-1]}") from None
+        self.database = params["database"]
+        with self.conn.cursor() as cur:
+            cur.execute("SET SESSION TRANSACTION READ ONLY")
+            cur.execute("SET SESSION group_concat_max_len = 1073741824")  # see select()
+            # One consistent snapshot for the whole import: rows read later in the run see
+            # the same database as rows read first, even while WHMCS keeps working.
+            cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        self._pymysql = pymysql
+        self._lock = threading.Lock()  # one query at a time on the connection
+        self._pending = {}  # select() arguments -> Future of its rows (prefetch)
+
+    def prefetch(self, calls: list[tuple]) -> None:
+        """Start reading these select() calls on a background thread, in order."""
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whmcs-read")
+        for call in calls:
+            key = self._key(*call)
+            if key not in self._pending:
+                self._pending[key] = pool.submit(self._select, *call)
+        pool.shutdown(wait=False)
+
+    @staticmethod
+    def _key(source, columns, where="", args=None, order="id") -> tuple:
+        return source, columns, where, tuple(args or ()), order
+
+    def rows(self, sql: str, args=None) -> list[dict]:
+        try:
+            with self._lock, self.conn.cursor(self._pymysql.cursors.DictCursor) as cur:
+                cur.execute(sql, args)
+                return list(cur.fetchall())
+        except self._pymysql.MySQLError as exc:
+            raise SourceError(f"reading WHMCS failed: {exc.args[-1]}") from None
+
+    def select(self, source: str, columns: str, where: str = "", args=None,
+               order: str = "id") -> list[dict]:
+        future = self._pending.pop(self._key(source, columns, where, args, order), None)
+        if future is not None:
+            return future.result()
+        return self._select(source, columns, where, args, order)
+
+    def _select(self, source: str, columns: str, where: str = "", args=None,
+                order: str = "id") -> list[dict]:
+        """Rows of `columns` as dicts of text, None and ints: the fast path for large tables.
+
+        `columns` is space separated: `name`, `alias.name`, `name:i` for an integer,
+        `name=EXPRESSION` (without spaces). `order` must be an integer key (the id).
+
+        The pure-Python driver spends its time per field and per packet, so the server
+        hands the rows over as few long text values: the fields of a row joined by U+001F,
+        ROWS_PER_PACKET rows joined by U+001D."""
+        names, integers, parts = [], [], []
+        for spec in columns.split():
+            spec, _, kind = spec.rpartition(":") if spec.endswith(":i") else (spec, "", "")
+            name, _, expression = spec.partition("=") if "=" in spec.split("(")[0] \
+                else (spec.split(".")[-1], "", spec)
+            names.append(name)
+            integers.append(kind == "i")
+            parts.append(f"IFNULL({expression}, CHAR(30 USING utf8mb4))")
+        row_text = f"CONCAT_WS(CHAR(31 USING utf8mb4), {', '.join(parts)})"
+        sql = (f"SELECT GROUP_CONCAT(r ORDER BY k SEPARATOR '\x1d') FROM "
+               f"(SELECT {order} AS k, {row_text} AS r FROM {source} {where}) rows_ "
+               f"GROUP BY k DIV {ROWS_PER_PACKET} ORDER BY k DIV {ROWS_PER_PACKET}")
+        try:
+            with self._lock, self.conn.cursor() as cur:
+                cur.execute(sql, args)
+                packets = cur.fetchall()
+        except self._pymysql.MySQLError as exc:
+            raise SourceError(f"reading WHMCS failed: {exc.args[-1]}") from None
+        width, result = len(names), []
+        int_positions = [i for i, is_int in enumerate(integers) if is_int]
+        for (packet,) in packets:
+            for text in packet.split("\x1d"):
+                fields = text.split("\x1f")
+                if len(fields) != width:
+                    raise SourceError(f"{source}: a row holds the character U+001D or U+001F; "
+                                      "remove it in WHMCS and import again")
+                if "\x1e" in text:
+                    fields = [None if f == "\x1e" else f for f in fields]
+                for i in int_positions:
+                    fields[i] = int(fields[i]) if fields[i] else 0
+                result.append(dict(zip(names, fields)))
+        return result
+
+    def table(self, name: str, columns: str = "*", where: str = "", args=None) -> list[dict]:
+        return self.rows(f"SELECT {columns} FROM `{name}` {where} ORDER BY id", args)
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.rows("SELECT 1 AS x FROM information_schema.tables "
+                              "WHERE table_schema = DATABASE() AND table_name = %s", (name,)))
+
+    def close(self) -> None:
+        for future in self._pending.values():  # a step failed before using them
+            future.cancel()
+        for future in self._pending.values():
+            if not future.cancelled():
+                future.exception()
+        self._pending.clear()
+        try:
+            self.conn.rollback()
+        finally:
+            self.conn.close()

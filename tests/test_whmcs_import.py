@@ -1,0 +1,422 @@
+"""`hostdesk import whmcs` against a real MariaDB server holding a WHMCS 8 host.
+
+The suite starts MariaDB itself (tests/mariadb.py); `tests/whmcs_host.py` fills a database
+the way WHMCS leaves it. The expectations below are computed from the generated WHMCS rows,
+never from what the importer wrote.
+"""
+
+import datetime
+import itertools
+import json
+import os
+
+import pendulum
+import pytest
+
+from automation.identity import OsAccount
+from automation.whmcs import import_whmcs
+from automation.whmcs.source import Source, SourceError
+from models.admins import ensure_first_admin
+from models.errors import PermissionDenied, ValidationError
+from models.renewals import generate_due_invoices
+from models.schema import (
+    ALL_TABLES,
+    Client,
+    CreditEntry,
+    Domain,
+    ImportMap,
+    Invoice,
+    InvoiceLine,
+    LineKind,
+    Order,
+    Payment,
+    Service,
+    ServiceAddon,
+)
+from models.settings import Settings
+from tests.whmcs_host import CYCLES, HostSpec, build_whmcs, insert
+from tui.cli import main
+
+ADMIN = "boss"
+AS_ADMIN = OsAccount(uid=os.getuid(), login=ADMIN)  # the OS account running the CLI
+_names = itertools.count(1)
+
+
+def _whmcs(server, spec: HostSpec):
+    """A new WHMCS database filled per `spec`: (read-only URL, generated host)."""
+    name = f"whmcs_{next(_names)}"
+    url = server.create_database(name, "whmcs_reader", "s3cret")
+    conn = server.connect(name)
+    try:
+        host = build_whmcs(conn, spec)
+    finally:
+        conn.close()
+    host.name = name
+    return url, host
+
+
+@pytest.fixture(scope="session")
+def whmcs(mariadb_server):
+    """The shared WHMCS host (read only: tests that change WHMCS build their own)."""
+    return _whmcs(mariadb_server, HostSpec(clients=150))
+
+
+@pytest.fixture
+def hostdesk(db):
+    ensure_first_admin(ADMIN)
+    return db
+
+
+def _mapped(table: str) -> dict[int, int]:
+    """hostdesk id -> WHMCS id of the rows imported from `table`."""
+    return {row.target_id: int(row.source_id) for row in ImportMap.select().where(
+        (ImportMap.source == "whmcs") & (ImportMap.source_table == table))}
+
+
+def test_import_matches_whmcs_to_the_cent_and_a_rerun_adds_nothing(whmcs, hostdesk):
+    url, host = whmcs
+    report = import_whmcs(url, admin_login=ADMIN)
+
+    assert report.ok, report.text()
+    assert report.currency == "USD"
+    odd = host.builder
+    skipped = {(t, str(row["id"])): row["reason"] for t, c in report.tables.items()
+               for row in c.skipped}
+    assert skipped[("tblhosting", str(odd.orphan))].startswith("orphan: client #999999")
+    assert skipped[("tblhosting", str(odd.unknown_cycle))] == "unknown billing cycle 'Weekly'"
+    assert skipped[("tblhosting", str(odd.negative))] == "negative amount -5.00"
+    assert "broken invoice" in skipped[("tblinvoices", str(odd.broken_invoice))]
+    assert "recorded twice" in skipped[("tblaccounts", str(odd.duplicate_payment))]
+    assert skipped[("tblpromotions", "4")] == "negative amount -5.00"
+    assert "product without price" in skipped[("tblpricing", "product 8")]
+
+    upgrade = Invoice.get_by_id(_invert(_mapped("tblinvoices"))[odd.upgrade_invoice])
+    assert [(line.kind, str(line.amount)) for line in upgrade.lines] == [
+        ("custom", "7.50"), ("custom", "5.00")]
+
+    # counts: every source row is imported or named as skipped
+    clients = [c for c in host.rows("tblclients")]
+    services = [s for s in host.rows("tblhosting") if s["userid"] != 999_999]
+    assert Client.select().count() == len(clients)
+    assert Service.select().count() == len(services) - 2  # unknown cycle, negative amount
+    refused = {odd.orphan, odd.unknown_cycle, odd.negative}
+    assert ServiceAddon.select().count() == len(
+        [a for a in host.rows("tblhostingaddons") if a["hostingid"] not in refused])
+    assert Domain.select().count() == len(host.rows("tbldomains"))
+    invoices = [i for i in host.rows("tblinvoices") if i["userid"] != 999_999]
+    assert Invoice.select().count() == len(invoices) - 1  # the broken one
+    assert Order.select().count() == len(services)
+    assert {o.number for o in Order.select()} == {str(o["ordernum"]) for o in host.rows("tblorders")
+                                                 if o["userid"] != 999_999}
+
+    # money, computed here from the generated rows
+    kept = [i for i in invoices if i["id"] != odd.broken_invoice]
+    for whmcs_status, status in (("Paid", "paid"), ("Refunded", "refunded"),
+                                 ("Cancelled", "cancelled"), ("Draft", "draft")):
+        expected = sum(i["total"] for i in kept if i["status"] == whmcs_status)
+        got = sum((i.total for i in Invoice.select().where(Invoice.status == status)),
+                  start=type(expected)(0))
+        assert got == expected, status
+    unpaid = sum(i["total"] for i in kept if i["status"] in ("Unpaid", "Collections"))
+    assert sum(i.total for i in Invoice.select().where(Invoice.status == "unpaid")) == unpaid
+    kept_ids = {i["id"] for i in kept}
+    received = sum(a["amountin"] for a in host.rows("tblaccounts")
+                   if a["amountin"] > 0 and a["invoiceid"] in kept_ids
+                   and a["id"] != odd.duplicate_payment)
+    assert sum(p.amount for p in Payment.select()) == received
+    # the transaction recorded twice counts once in what the invoice was paid, too
+    refunded = {a["invoiceid"] for a in host.rows("tblaccounts") if a["amountout"] > 0}
+    invoice_ids = _mapped("tblinvoices")
+    paid_by_payments = {}
+    for payment in Payment.select():
+        paid_by_payments[payment.invoice_id] = paid_by_payments.get(payment.invoice_id, 0) \
+            + payment.amount
+    for invoice in Invoice.select().where(Invoice.amount_paid != 0):
+        if invoice_ids[invoice.id] not in refunded:
+            assert invoice.amount_paid == paid_by_payments[invoice.id]
+    assert sum(c.credit for c in Client.select()) == sum(c["credit"] for c in clients)
+    assert sum(e.amount for e in CreditEntry.select()) == sum(
+        c["amount"] for c in host.rows("tblcredit"))
+    # every invoice's lines add up to its total
+    from peewee import fn
+    sums = dict(InvoiceLine.select(InvoiceLine.invoice, fn.SUM(InvoiceLine.amount))
+                .group_by(InvoiceLine.invoice).tuples())
+    assert {i.id: int(i.total * 100) for i in Invoice.select()} == {k: int(v) for k, v in sums.items()}
+
+    counts = {model: model.select().count() for model in ALL_TABLES + [ImportMap]}
+    again = import_whmcs(url, admin_login=ADMIN)
+    assert again.ok, again.text()
+    assert all(c.imported == 0 and c.updated == 0 for c in again.tables.values()), again.text()
+    after = {model: model.select().count() for model in ALL_TABLES + [ImportMap]}
+    assert after == counts  # nothing changed, so not even an activity-log row
+
+
+def test_every_whmcs_renewal_is_a_renewal_line_for_the_period_it_billed(whmcs, hostdesk):
+    url, host = whmcs
+    assert import_whmcs(url, admin_login=ADMIN).ok
+    services = {s["id"]: s for s in host.rows("tblhosting")}
+    invoices = {i["id"]: i for i in host.rows("tblinvoices")}
+    service_ids = _mapped("tblhosting")
+    lines = {}
+    for line in InvoiceLine.select().where((InvoiceLine.kind == LineKind.RENEWAL)
+                                           & (InvoiceLine.item_type == "service")):
+        lines.setdefault(service_ids[line.item_id], []).append(line)
+    checked = 0
+    for item in host.rows("tblinvoiceitems"):
+        service = services.get(item["relid"]) if item["type"] == "Hosting" else None
+        if service is None or service["billingcycle"] not in CYCLES or \
+                item["invoiceid"] == host.builder.broken_invoice or service["id"] not in lines:
+            continue
+        line = next(l for l in lines[service["id"]]
+                    if l.period_start.isoformat() == item["duedate"])
+        assert line.amount == item["amount"]
+        assert line.cancelled == (invoices[item["invoiceid"]]["status"] == "Cancelled")
+        assert (line.applied_at is not None) == (invoices[item["invoiceid"]]["status"]
+                                                 in ("Paid", "Refunded"))
+        checked += 1
+    assert checked > 300
+    for whmcs_id, billed in lines.items():
+        live = sorted((l for l in billed if not l.cancelled), key=lambda l: l.period_start)
+        for earlier, later in zip(live, live[1:]):
+            assert earlier.period_end <= later.period_start  # periods never overlap
+        service = services[whmcs_id]
+        if live and service["domainstatus"] == "Active" and live[-1].applied_at is not None:
+            # paid up: the last period WHMCS billed ends where the next daily run starts
+            assert live[-1].period_end.isoformat() == service["nextduedate"]
+
+
+def _expected_bills(host, horizon: str) -> set:
+    """(item type, WHMCS id, period start) the next daily runs must bill up to `horizon`."""
+    services = {s["id"]: s for s in host.rows("tblhosting")}
+    clients = {c["id"] for c in host.rows("tblclients")}
+    invoices = {i["id"]: i for i in host.rows("tblinvoices")}
+    broken = host.builder.broken_invoice
+    open_requests = {r["relid"] for r in host.rows("tblcancelrequests")
+                     if services[r["relid"]]["domainstatus"] in ("Active", "Suspended", "Pending")}
+    invoiced, unpaid = set(), set()
+    kinds = {"Hosting": "service", "Addon": "addon", "Domain": "domain",
+             "DomainRegister": "domain", "DomainTransfer": "domain"}
+    for item in host.rows("tblinvoiceitems"):
+        kind, invoice = kinds.get(item["type"]), invoices[item["invoiceid"]]
+        if kind is None or item["duedate"] is None or invoice["status"] == "Cancelled" \
+                or invoice["id"] == broken:
+            continue
+        invoiced.add((kind, item["relid"], item["duedate"]))
+        if invoice["status"] in ("Unpaid", "Collections"):
+            unpaid.add((kind, item["relid"]))
+
+    def due(kind, row, status_ok, amount, ndd) -> bool:
+        return (status_ok and amount > 0 and ndd not in ("0000-00-00", None) and ndd <= horizon
+                and (kind, row["id"]) not in unpaid and (kind, row["id"], ndd) not in invoiced)
+
+    expected = set()
+    for s in services.values():
+        if s["userid"] in clients and s["billingcycle"] in CYCLES and s["id"] not in open_requests \
+                and due("service", s, s["domainstatus"] in ("Active", "Suspended"), s["amount"],
+                        s["nextduedate"]):
+            expected.add(("service", s["id"], s["nextduedate"]))
+    for a in host.rows("tblhostingaddons"):
+        if a["hostingid"] not in open_requests and due(
+                "addon", a, a["status"] in ("Active", "Suspended"), a["recurring"], a["nextduedate"]):
+            expected.add(("addon", a["id"], a["nextduedate"]))
+    for d in host.rows("tbldomains"):
+        if due("domain", d, d["status"] == "Active" and not d["donotrenew"], d["recurringamount"],
+               d["nextduedate"]):
+            expected.add(("domain", d["id"], d["nextduedate"]))
+    return expected, invoiced
+
+
+def test_next_daily_runs_bill_only_periods_whmcs_had_not_invoiced(whmcs, hostdesk):
+    url, host = whmcs
+    assert import_whmcs(url, admin_login=ADMIN).ok
+    today = pendulum.Date(*host.builder.today.timetuple()[:3])
+    before = Invoice.select().count()
+    last_line = InvoiceLine.select().order_by(InvoiceLine.id.desc()).first().id
+
+    # the daily runs of the next 60 days (invoice_days 14): weekly runs see every due date a
+    # daily one does (each looks 14 days ahead), and nothing is paid in between
+    settings = Settings(invoice_days=14)
+    for offset in (0, 7, 14, 21, 28, 35, 42, 46):
+        result = generate_due_invoices(today.add(days=offset), settings, send_emails=False)
+        assert not result.failures
+
+    maps = {"service": _mapped("tblhosting"), "addon": _mapped("tblhostingaddons"),
+            "domain": _mapped("tbldomains")}
+    billed = {(line.item_type, maps[line.item_type][line.item_id], line.period_start.isoformat())
+              for line in InvoiceLine.select().where((InvoiceLine.id > last_line)
+                                                     & (InvoiceLine.kind == LineKind.RENEWAL))}
+    expected, invoiced = _expected_bills(host, today.add(days=60).isoformat())
+    assert Invoice.select().count() > before
+    assert billed == expected
+    assert not billed & invoiced
+    # and no new period overlaps one WHMCS billed
+    for line in InvoiceLine.select().where((InvoiceLine.id > last_line)
+                                           & (InvoiceLine.kind == LineKind.RENEWAL)):
+        assert not InvoiceLine.select().where(
+            (InvoiceLine.id <= last_line) & (InvoiceLine.kind == LineKind.RENEWAL)
+            & (InvoiceLine.cancelled == False)  # noqa: E712
+            & (InvoiceLine.item_type == line.item_type) & (InvoiceLine.item_id == line.item_id)
+            & (InvoiceLine.period_start < line.period_end)
+            & (InvoiceLine.period_end > line.period_start)).exists()
+
+
+def test_dry_run_writes_nothing(whmcs, hostdesk):
+    url, _ = whmcs
+    counts = {model: model.select().count() for model in ALL_TABLES + [ImportMap]}
+    report = import_whmcs(url, admin_login=ADMIN, dry_run=True)
+    assert report.ok and report.dry_run
+    assert report.tables["tblhosting"].imported > 200
+    assert {model: model.select().count() for model in ALL_TABLES + [ImportMap]} == counts
+
+
+def test_delta_run_picks_up_a_new_payment_and_a_new_service(mariadb_server, hostdesk):
+    url, host = _whmcs(mariadb_server, HostSpec(clients=40, seed=11, odd_rows=False))
+    assert import_whmcs(url, admin_login=ADMIN).ok
+    unpaid = next(i for i in host.rows("tblinvoices") if i["status"] == "Unpaid" and not any(
+        a["invoiceid"] == i["id"] for a in host.rows("tblaccounts")))
+    item = next(it for it in host.rows("tblinvoiceitems") if it["invoiceid"] == unpaid["id"])
+    conn = mariadb_server.connect(host.name)
+    with conn.cursor() as cur:
+        cur.execute("SET SESSION sql_mode = ''")
+        insert(cur, "tblaccounts", [dict(
+            userid=unpaid["userid"], currency=0, gateway="paypal", date="2026-06-16 10:00:00",
+            description="Invoice Payment", amountin=unpaid["total"], fees=0, amountout=0, rate=1,
+            transid="TX-NEW-1", invoiceid=unpaid["id"], refundid=0)])
+        cur.execute("UPDATE tblinvoices SET status = 'Paid', datepaid = '2026-06-16 10:00:00' "
+                    "WHERE id = %s", (unpaid["id"],))
+        new_service = dict(host.rows("tblhosting")[0], id=None, userid=1, domainstatus="Active",
+                           billingcycle="Monthly", nextduedate="2026-07-20", regdate="2026-06-20",
+                           amount=7, firstpaymentamount=7, domain="new.example.com")
+        del new_service["id"]
+        insert(cur, "tblhosting", [new_service])
+    conn.close()
+
+    report = import_whmcs(url, admin_login=ADMIN)
+    assert report.ok, report.text()
+    assert report.tables["tblaccounts"].imported == 1
+    assert report.tables["tblhosting"].imported == 1
+    assert report.tables["tblinvoices"].updated == 1
+    assert report.tables["tblinvoices"].imported == 0
+    invoice = Invoice.get_by_id(_invert(_mapped("tblinvoices"))[unpaid["id"]])
+    assert invoice.status == "paid" and invoice.amount_paid == unpaid["total"]
+    assert all(line.applied_at is not None for line in invoice.lines)
+    assert Service.select().where(Service.domain == "new.example.com").count() == 1
+    assert Payment.select().where(Payment.transaction_ref == "TX-NEW-1").count() == 1
+    assert item["relid"]  # the paid line points at its item
+
+
+def _invert(mapping: dict) -> dict:
+    return {source: target for target, source in mapping.items()}
+
+
+def test_two_currencies_are_refused_unless_one_is_chosen(mariadb_server, hostdesk, db_url, capsys):
+    url, host = _whmcs(mariadb_server, HostSpec(clients=30, seed=5, second_currency_clients=6,
+                                                odd_rows=False))
+    code = main(["--db", db_url, "import", "whmcs", "--from", url], os_account=AS_ADMIN)
+    err = capsys.readouterr().err
+    assert code == 2
+    eur = sum(1 for s in host.rows("tblhosting") if s["userid"] > 24)
+    usd = len(host.rows("tblhosting")) - eur
+    assert f"USD ({usd} services)" in err and f"EUR ({eur} services)" in err
+    assert Client.select().count() == 0
+
+    code = main(["--db", db_url, "import", "whmcs", "--from", url, "--currency", "usd",
+                 "--json"], os_account=AS_ADMIN)
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["ok"] and report["currency"] == "USD"
+    assert report["left_out"]["EUR"]["clients"] == 6
+    assert report["left_out"]["EUR"]["services"] == eur
+    assert Client.select().count() == 24
+    assert report["tables"]["tblhosting"]["imported"] == usd
+
+
+def test_the_whmcs_session_is_read_only(mariadb_server, whmcs):
+    _, host = whmcs
+    admin_url = f"mysql://admin:admin@127.0.0.1:{mariadb_server.port}/{host.name}"
+    source = Source(admin_url)  # a user who could write: the session still refuses
+    try:
+        with pytest.raises(Exception, match="(?i)read.only|READ ONLY"):
+            with source.conn.cursor() as cur:
+                cur.execute("DELETE FROM tblclients")
+    finally:
+        source.close()
+    with pytest.raises(ValidationError, match="--from"):
+        Source("postgresql://x@localhost/whmcs")
+    with pytest.raises(SourceError, match="cannot connect"):
+        Source(f"mysql://nobody:wrong@127.0.0.1:{mariadb_server.port}/{host.name}")
+
+
+def test_only_a_full_admin_may_import(whmcs, hostdesk):
+    from models.admins import add_admin
+    from models.schema import Admin
+
+    add_admin(Admin.get(Admin.login == ADMIN), "clerk", "sales")
+    with pytest.raises(PermissionDenied):
+        import_whmcs(whmcs[0], admin_login="clerk")
+    assert Client.select().count() == 0
+
+
+def test_an_unknown_date_is_none_not_a_crash():
+    from automation.whmcs import values
+
+    assert values.date("0000-00-00") is None
+    assert values.date("") is None
+    assert values.iso(datetime.date(2026, 1, 31)) == "2026-01-31"
+    assert values.cycle("Semi-Annually").value == "semiannually"
+    assert values.cycle("Free Account").value == "free"
+    assert values.cycle("One Time").value == "one_time"
+    assert values.price_cents("-1.00") is None
+    assert values.anchor_day(datetime.date(2026, 2, 28), datetime.date(2025, 1, 31)) == 31
+    assert values.anchor_day(datetime.date(2026, 3, 15), datetime.date(2025, 1, 31)) == 15
+
+
+def test_a_refused_batch_is_rolled_back_and_the_import_fails(whmcs, hostdesk):
+    """hostdesk already has a client group named like a WHMCS one: the import stops at that
+    batch, writes nothing of it, and says so; nothing after it is imported."""
+    from models.schema import ClientGroup
+
+    ClientGroup.create(name="VIP")
+    report = import_whmcs(whmcs[0], admin_login=ADMIN)
+    assert not report.ok
+    assert "refused a row" in report.error and "rolled back" in report.error
+    assert [g.name for g in ClientGroup.select()] == ["VIP"]
+    assert Client.select().count() == 0 and ImportMap.select().count() == 0
+    assert "import FAILED" in report.text()
+
+
+def test_equal_rows_have_equal_digests_whatever_their_string_objects():
+    import sys
+
+    from automation.whmcs.writer import digest
+
+    built = "".join(["pay", "pal"])
+    assert digest((built, built, 1, None, True)) == digest((sys.intern("paypal"), "paypal", 1,
+                                                            None, True))
+    assert digest(("a", 1)) != digest(("a", 2))
+
+
+def test_an_unpaid_whmcs_order_is_a_first_payment_that_provisions(whmcs, hostdesk):
+    from models.invoicing import record_payment
+    from models.schema import ModuleJob
+
+    url, host = whmcs
+    assert import_whmcs(url, admin_login=ADMIN).ok
+    invoices = {i["id"]: i for i in host.rows("tblinvoices")}
+    pending = next(
+        (s, item) for s in host.rows("tblhosting") for item in host.rows("tblinvoiceitems")
+        if s["domainstatus"] == "Pending" and s["packageid"] == 1  # Starter: setup on payment
+        and s["billingcycle"] == "Monthly" and item["type"] == "Hosting"
+        and item["relid"] == s["id"] and invoices[item["invoiceid"]]["status"] == "Unpaid")
+    service_row, item = pending
+    service = Service.get_by_id(_invert(_mapped("tblhosting"))[service_row["id"]])
+    line = InvoiceLine.get(InvoiceLine.id == _invert(_mapped("tblinvoiceitems"))[item["id"]])
+    assert line.kind == LineKind.FIRST
+    assert line.period_start.isoformat() == service_row["regdate"] == item["duedate"]
+    assert service.next_due_date == line.period_end == line.period_start.add(months=1)
+
+    invoice = Invoice.get_by_id(line.invoice_id)
+    record_payment(invoice.id, invoice.total - invoice.amount_paid, date=line.period_start,
+                   method="paypal", transaction_ref="TX-FIRST", admin_login=ADMIN)
+    assert ModuleJob.select().where((ModuleJob.service == service.id)
+                                    & (ModuleJob.command == "create")).count() == 1
+    assert Service.get_by_id(service.id).next_due_date == line.period_end  # billed once
