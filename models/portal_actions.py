@@ -22,6 +22,7 @@ from models.db import database
 from models.errors import RuleViolation, ValidationError
 from models.invoicing import CREDIT_METHOD, PaymentResult
 from models.parsing import clean_text, parse_amount, parse_date, parse_int_id
+from models.payment_methods import check_method
 from models.permissions import (
     MANAGE_CANCELLATIONS,
     MANAGE_INVOICES,
@@ -110,11 +111,10 @@ def parse_payment(amount_text, method_text, ref_text, date_text, fee_text, *,
     decimals, a known payment method, a transaction reference (what makes a retried callback
     a duplicate), a real date (default today) and an optional fee not above the amount."""
     amount = parse_amount(amount_text, "amount", allow_zero=False)
-    method = clean_text(method_text, "method", 50, required=True)
-    known = settings.payment_method_names()
-    if method not in known or method == CREDIT_METHOD:
-        raise ValidationError("method", f"'{method[:24]}' is not a payment method; use one of: "
-                                        f"{', '.join(known)}")
+    method = check_method(method_text, "method")
+    if method == CREDIT_METHOD:
+        raise ValidationError("method", "credit is applied by an admin, not reported by a "
+                                        "gateway")
     ref = clean_text(ref_text, "ref", 200, required=True)
     date = today if date_text in (None, "") else parse_date(date_text, "date")
     fee = Decimal("0.00") if fee_text in (None, "") else parse_amount(fee_text, "fee")

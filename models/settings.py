@@ -65,7 +65,6 @@ class Settings:
     module_max_attempts: int = 5
     # The payment methods a gateway may report a payment with (comma separated), until the
     # catalog keeps its own list.
-    payment_methods: str = "banktransfer, card, paypal"
     # Rows a daily task handles per transaction; for invoicing, clients per chunk. At 1M
     # services 5000 made a normal day ~17% quicker than 2000 (fewer commits rewriting the
     # same index pages) and a day with everything due ~5% slower (a larger working set).
@@ -90,9 +89,6 @@ class Settings:
             problem = setting_problem(name, value, self)
             if problem:
                 raise ValidationError(name, problem)
-
-    def payment_method_names(self) -> tuple[str, ...]:
-        return tuple(name.strip() for name in self.payment_methods.split(",") if name.strip())
 
     def invoice_days_for(self, cycle: Cycle | str) -> int:
         key = cycle.value if isinstance(cycle, Cycle) else str(cycle)
@@ -255,7 +251,6 @@ _CHECKS = {
     "run_deadline_minutes": _whole(1, 24 * 60),
     "terminate_guard_percent": _whole(0, 100),
     "terminate_guard_count": _whole(0, 10_000_000),
-    "payment_methods": _text(1000, required=True),
     "locale": _locale,
     "email_html": _flag,
 }

@@ -24,7 +24,7 @@ BAD_VALUES = [  # (setting, value as written in hostdesk.toml, what the message 
     ("email_max_attempts", "0", "from 1 to"),
     ("module_max_attempts", "0", "from 1 to"),
     ("from_email", '"not-an-address"', "not an email address"),
-    ("admin_notice_email", '""', "not an email address"),
+    ("admin_notice_email", '"ops at example"', "not an email address"),
     ("company_name", '"  "', "must not be empty"),
     ("smtp_host", '"mail host"', "not a host name"),
     ("overdue_reminder_days", "[14, 7]", "must increase"),

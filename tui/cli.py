@@ -664,13 +664,17 @@ def _headless(args, config, action) -> int:
 
 
 def _without_unused_drivers(url: str) -> None:
-    """A headless command on SQLite never loads the PostgreSQL driver, which peewee imports
-    when it is installed (a tenth of a headless command's start-up). Only at process start:
-    a process that has loaded peewee already keeps what it has."""
-    on_sqlite = "://" not in url or url.startswith("sqlite:")  # as models.db reads a URL
-    if "peewee" in sys.modules or not on_sqlite:
+    """A headless command never loads the MySQL drivers peewee imports when they are
+    installed (the WHMCS import's), nor on SQLite the PostgreSQL driver (a tenth of a headless
+    command's start-up). Only at process start, before peewee is imported: a process that
+    has loaded peewee already keeps what it has. `url` is "" when only the config file
+    knows it."""
+    if "peewee" in sys.modules:
         return
-    for driver in ("psycopg2", "psycopg", "psycopg2cffi"):
+    drivers = ["pymysql", "MySQLdb", "mysql"]
+    if url.startswith("sqlite:") or (url and "://" not in url):  # as models.db reads a URL
+        drivers += ["psycopg2", "psycopg", "psycopg2cffi"]
+    for driver in drivers:
         sys.modules.setdefault(driver, None)  # `import psycopg2` now fails: peewee skips it
 
 
@@ -1142,6 +1146,8 @@ def main(argv=None, *, os_account=None) -> int:
     args = parse_args(argv)
     if args.command == "completion":
         return cmd_completion(args)
+    if args.command in HEADLESS_COMMANDS and getattr(args, "action", "show") == "show":
+        _without_unused_drivers(args.db or os.environ.get("HOSTDESK_DB", ""))
     _configure_logging(args)
     try:
         config = _load(args)
@@ -1152,8 +1158,6 @@ def main(argv=None, *, os_account=None) -> int:
     except ValidationError as exc:
         return _fail(f"config: {exc}")
     _configure_logging(args, config)
-    if args.command in HEADLESS_COMMANDS and getattr(args, "action", "show") == "show":
-        _without_unused_drivers(config.database_url)
     from automation.identity import current_os_account
     from models import audit
 
