@@ -18,6 +18,7 @@ from automation.whmcs import import_whmcs
 from automation.whmcs.source import Source, SourceError
 from models.admins import ensure_first_admin
 from models.errors import PermissionDenied, ValidationError
+from models.payment_methods import enabled_methods
 from models.renewals import generate_due_invoices
 from models.schema import (
     ALL_TABLES,
@@ -103,6 +104,11 @@ def test_import_matches_whmcs_to_the_cent_and_a_rerun_adds_nothing(whmcs, hostde
     assert ServiceAddon.select().count() == len(
         [a for a in host.rows("tblhostingaddons") if a["hostingid"] not in refused])
     assert Domain.select().count() == len(host.rows("tbldomains"))
+    # every gateway in use is on the managed payment-method list, enabled
+    listed = set(enabled_methods())
+    used = {s.payment_method for s in Service.select(Service.payment_method)}
+    used |= {c.default_payment_method for c in Client.select(Client.default_payment_method)}
+    assert used and used <= listed, used - listed
     invoices = [i for i in host.rows("tblinvoices") if i["userid"] != 999_999]
     assert Invoice.select().count() == len(invoices) - 1  # the broken one
     assert Order.select().count() == len(services)

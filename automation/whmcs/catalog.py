@@ -7,6 +7,7 @@ from automation.whmcs import values as v
 from automation.whmcs.context import Context, read, write_rows
 from automation.whmcs.values import Unmappable
 from models.cycles import Cycle
+from models.db import database
 from models.schema import (
     CatalogAddon,
     CatalogAddonPrice,
@@ -16,6 +17,7 @@ from models.schema import (
     ConfigOption,
     ConfigOptionChoice,
     ConfigOptionPrice,
+    PaymentMethod,
     Product,
     ProductPrice,
     Promotion,
@@ -97,7 +99,13 @@ def payment_gateways(ctx: Context) -> list[str]:
     names = sorted({v.payment_method(row["g"]) for row in used + configured if v.text(row["g"])})
     counts = ctx.report.table("tblpaymentgateways")
     counts.read = len(names)
-    counts.unchanged = len(names)
+    known = {name.lower() for (name,) in PaymentMethod.select(PaymentMethod.name).tuples()}
+    new = [name for name in names if name.lower() not in known]
+    with database.atomic():  # the managed list orders, services and invoices pick from
+        for order, name in enumerate(new, start=len(known)):
+            PaymentMethod.create(name=name, enabled=True, sort_order=order)
+    counts.imported = len(new)
+    counts.unchanged = len(names) - len(new)
     return names
 
 

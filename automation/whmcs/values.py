@@ -182,8 +182,8 @@ def text(value, limit: int | None = None) -> str:
 
 def payment_method(gateway) -> str:
     """The hostdesk payment method a WHMCS gateway (module name: `paypal`, `banktransfer`,
-    `stripe`, ...) becomes. Methods are names today; when hostdesk manages payment methods
-    as records this is the one place to point at them."""
+    `stripe`, ...) becomes: its name in the managed list (`catalog.payment_gateways` adds the
+    ones the list lacks)."""
     return text(gateway, 50) or "banktransfer"
 
 
