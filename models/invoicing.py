@@ -492,6 +492,21 @@ def unpaid_lines_of_item(item_type: str, item_id: int) -> list[int]:
                    & (Invoice.status == InvoiceStatus.UNPAID))]
 
 
+def future_unpaid_lines(items: list[tuple[str, int]], today: pendulum.Date) -> list[InvoiceLine]:
+    """Live lines on unpaid invoices billing a period of these items that has not started."""
+    if not items:
+        return []
+    condition = None
+    for item_type, item_id in items:
+        part = (InvoiceLine.item_type == item_type) & (InvoiceLine.item_id == item_id)
+        condition = part if condition is None else (condition | part)
+    return list(InvoiceLine.select().join(Invoice)
+                .where(condition & (InvoiceLine.cancelled == False)  # noqa: E712
+                       & (Invoice.status == InvoiceStatus.UNPAID)
+                       & (InvoiceLine.period_start > today))
+                .order_by(InvoiceLine.id))
+
+
 def separate_invoices_for(client: Client) -> bool:
     if client.separate_invoices:
         return True

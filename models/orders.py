@@ -46,6 +46,7 @@ from models.invoicing import LineSpec, create_invoice, queue_module_job
 from models.money import format_money, sum_money
 from models.parsing import clean_text, parse_amount, parse_int_id, parse_quantity
 from models.permissions import ADD_ORDER, require
+from models.pricing import recurring_price
 from models.schema import (
     Admin,
     Client,
@@ -161,13 +162,6 @@ def shortest_priced_cycle(product: Product | int) -> Cycle | None:
     return next(iter(priced_cycles(product)), None)
 
 
-def price_for(product: Product | int, cycle: Cycle | str) -> ProductPrice | None:
-    """The product's price row for the cycle, or None when it is not sold on that cycle."""
-    return (ProductPrice.select()
-            .where((ProductPrice.product == product) & (ProductPrice.cycle == Cycle(cycle).value))
-            .first())
-
-
 def orderable_products() -> list[Product]:
     """Products an admin may order (hidden ones included, retired ones not), by group and name."""
     return list(Product.select().where(Product.retired == False)  # noqa: E712
@@ -236,10 +230,10 @@ class PricedLine:
 
     @property
     def recurring_amount(self) -> Decimal:
-        """One service's recurring amount (what a renewal bills; nothing for a free cycle)."""
-        if self.cycle is Cycle.FREE:
-            return ZERO
-        return self.price - self.discount.recurring
+        """One service's recurring amount (what a renewal bills; nothing for a free cycle):
+        `models.pricing`, the rule the service page and the upgrade quote use too."""
+        return recurring_price(self.product, self.cycle, promotion=self.promotion,
+                               base_price=self.price).total
 
 
 @dataclass
@@ -404,10 +398,17 @@ def _quantity(value, index: int, product: Product | None) -> int:
     key = line_field(index, "quantity")
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     quantity = parse_quantity(text, key, max_value=MAX_QUANTITY)
-    if quantity > 1 and product is not None and not product.allows_quantity:
-        raise ValidationError(key, f"{product.name} does not allow quantities; "
-                                   "order it on separate lines")
+    if product is not None:
+        check_quantity_allowed(product, quantity, key)
     return quantity
+
+
+def check_quantity_allowed(product: Product, quantity: int, field: str) -> None:
+    """Rules §9: a quantity above 1 only for a product that allows quantities (the order form
+    and the service page ask this one check)."""
+    if quantity > 1 and not product.allows_quantity:
+        raise ValidationError(field, f"{product.name} does not allow quantities; "
+                                     "order it on separate lines")
 
 
 def _domain(request: DomainRequest, check: _Collector) -> PricedDomain | None:

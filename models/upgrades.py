@@ -40,9 +40,6 @@ from models.money import format_money
 from models.permissions import UPGRADE_ORDERS, find_admin, require
 from models.schema import (
     Client,
-    ConfigOption,
-    ConfigOptionChoice,
-    ConfigOptionPrice,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -56,177 +53,21 @@ from models.schema import (
     ServiceStatus,
     Upgrade,
 )
+from models.pricing import (
+    OptionChoice,
+    OptionInfo,
+    current_config_choices,
+    product_options,
+    recalculated_recurring_amount,
+    option_prices,
+    target_choices,
+)
 from models.settings import Settings
 
 PENDING, APPLIED, CANCELLED = "pending", "applied", "cancelled"
 UPGRADABLE_STATUSES = (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED)
 DEFAULT_UPGRADE_EMAIL = "upgrade_confirmation"
-MAX_OPTION_QUANTITY = 10_000
 ZERO = Decimal("0.00")
-
-
-# --- configurable options ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OptionChoice:
-    """What a service has chosen for one configurable option.
-
-    dropdown: `choice_id`; yes/no: `choice_id` of the "yes" choice or None for no;
-    quantity: `quantity` units (priced by the option's choice, `choice_id` may be None).
-    """
-
-    choice_id: int | None = None
-    quantity: int = 0
-
-    def as_json(self) -> dict:
-        return {"choice": self.choice_id, "quantity": self.quantity}
-
-    @classmethod
-    def from_json(cls, data: dict) -> OptionChoice:
-        return cls(data.get("choice"), int(data.get("quantity") or 0))
-
-
-@dataclass(frozen=True)
-class OptionInfo:
-    """A product's configurable option with its choices (for pickers and pricing)."""
-
-    id: int
-    name: str
-    option_type: str
-    choices: tuple[tuple[int, str], ...]  # (choice id, name) in sort order
-
-    def default(self) -> OptionChoice:
-        if self.option_type == "dropdown" and self.choices:
-            return OptionChoice(self.choices[0][0], 0)
-        if self.option_type == "quantity" and self.choices:
-            return OptionChoice(self.choices[0][0], 0)
-        return OptionChoice(None, 0)
-
-    def describe(self, chosen: OptionChoice) -> str:
-        if self.option_type == "quantity":
-            return str(chosen.quantity)
-        names = dict(self.choices)
-        if self.option_type == "yesno":
-            return "yes" if chosen.choice_id is not None else "no"
-        return names.get(chosen.choice_id, "none")
-
-
-def product_options(product_id: int) -> list[OptionInfo]:
-    """The product's configurable options, each with its choices (two indexed queries)."""
-    options = list(ConfigOption.select()
-                   .where(ConfigOption.product == product_id)
-                   .order_by(ConfigOption.sort_order, ConfigOption.id))
-    if not options:
-        return []
-    choices: dict[int, list[tuple[int, str]]] = {o.id: [] for o in options}
-    for choice in (ConfigOptionChoice.select()
-                   .where(ConfigOptionChoice.option.in_([o.id for o in options]))
-                   .order_by(ConfigOptionChoice.sort_order, ConfigOptionChoice.id)):
-        choices[choice.option_id].append((choice.id, choice.name))
-    return [OptionInfo(o.id, o.name, o.option_type, tuple(choices[o.id])) for o in options]
-
-
-def current_config_choices(service_id: int) -> dict[int, OptionChoice]:
-    """option id -> what the service has chosen now."""
-    return {row.option_id: OptionChoice(row.choice_id, row.quantity)
-            for row in ServiceConfigOption.select().where(ServiceConfigOption.service == service_id)}
-
-
-def _checked_choice(option: OptionInfo, chosen) -> OptionChoice:
-    field_name = f"option:{option.id}"
-    if not isinstance(chosen, OptionChoice):
-        raise TypeError(f"{field_name}: expected an OptionChoice, got {type(chosen).__name__}")
-    quantity = chosen.quantity
-    if isinstance(quantity, bool) or not isinstance(quantity, int):
-        raise ValidationError(field_name, "the quantity must be a whole number")
-    if not 0 <= quantity <= MAX_OPTION_QUANTITY:
-        raise ValidationError(field_name, f"the quantity must be 0–{MAX_OPTION_QUANTITY}")
-    choice_ids = {choice_id for choice_id, _ in option.choices}
-    if chosen.choice_id is not None and chosen.choice_id not in choice_ids:
-        raise ValidationError(field_name, f"choice #{chosen.choice_id} is not a choice of "
-                                          f"{option.name}")
-    if option.option_type == "dropdown" and chosen.choice_id is None and option.choices:
-        raise ValidationError(field_name, f"choose one of the {option.name} choices")
-    if option.option_type != "quantity" and quantity:
-        raise ValidationError(field_name, f"{option.name} takes a choice, not a quantity")
-    if option.option_type == "quantity" and chosen.choice_id is None and option.choices:
-        chosen = OptionChoice(option.choices[0][0], quantity)
-    return chosen
-
-
-def target_choices(product_id: int, current: Mapping[int, OptionChoice],
-                   changes: Mapping[int, OptionChoice] | None) -> dict[int, OptionChoice]:
-    """Every option of `product_id` with what it will be: the change, else the current
-    choice, else the option's default. A change for an option of another product is refused."""
-    options = product_options(product_id)
-    by_id = {o.id: o for o in options}
-    for option_id in changes or {}:
-        if option_id not in by_id:
-            raise ValidationError("config_options", f"option #{option_id} is not an option of "
-                                                    "the chosen product")
-    result = {}
-    for option in options:
-        if changes and option.id in changes:
-            result[option.id] = _checked_choice(option, changes[option.id])
-        elif option.id in current:
-            result[option.id] = current[option.id]
-        else:
-            result[option.id] = option.default()
-    return result
-
-
-def _option_prices(choices: Mapping[int, OptionChoice], cycle: Cycle) -> dict[int, Decimal]:
-    """option id -> its price for `cycle` with that choice (a missing price row is 0.00)."""
-    choice_ids = [c.choice_id for c in choices.values() if c.choice_id is not None]
-    prices = {}
-    if choice_ids:
-        prices = {row.choice_id: row.price for row in ConfigOptionPrice.select().where(
-            ConfigOptionPrice.choice.in_(choice_ids) & (ConfigOptionPrice.cycle == cycle.value))}
-    option_types = dict(ConfigOption.select(ConfigOption.id, ConfigOption.option_type)
-                        .where(ConfigOption.id.in_(list(choices))).tuples()) if choices else {}
-    result = {}
-    for option_id, chosen in choices.items():
-        unit = prices.get(chosen.choice_id, ZERO) if chosen.choice_id is not None else ZERO
-        if option_types.get(option_id) == "quantity":
-            result[option_id] = unit * chosen.quantity
-        else:
-            result[option_id] = unit
-    return result
-
-
-# --- prices and promotions -----------------------------------------------------------------
-
-
-def product_price(product: Product, cycle: Cycle) -> Decimal:
-    if cycle is Cycle.FREE:
-        return ZERO
-    row = orders.price_for(product, cycle)
-    if row is None:
-        raise ValidationError("new_cycle", f"{product.name} has no {cycle.label} price")
-    return row.price
-
-
-def recalculated_recurring_amount(service: Service | None, product: Product, cycle,
-                                  config_choices: Mapping[int, OptionChoice] | None = None,
-                                  promotion: Promotion | None = None) -> Decimal:
-    """Auto recalculate (rules §6): product price for the cycle + configurable options −
-    the renewal discount of `promotion` (`models.promotions`: when it recurs, still has
-    renewals left for this service and covers the product and cycle). `config_choices`
-    None means the service's current choices (or the defaults of `product`'s options);
-    choices are validated against `product`."""
-    cycle = parse_cycle(cycle, "billing_cycle")
-    if cycle is Cycle.FREE:
-        return ZERO
-    current = current_config_choices(service.id) if service is not None and service.id else {}
-    if service is not None and service.product_id != product.id:
-        current = {}
-    choices = target_choices(product.id, current, config_choices)
-    full_price = product_price(product, cycle) + sum(_option_prices(choices, cycle).values(), ZERO)
-    if promotion is None or not promotions.Applicability.of(promotion).covers(product.id, cycle):
-        return full_price
-    used = service.promotion_uses if service is not None else 0
-    return promotions.renewal_amount(promotion, full_price, used)
 
 
 def _upgrade_discount(promotion: Promotion | None, amount_due: Decimal) -> Decimal:
@@ -358,8 +199,8 @@ class _Amounts:
 def _options_only(service: Service, cycle: Cycle, baseline: dict, changed: dict) -> _Amounts:
     """Same product and cycle: the changed options' old prices are credited, their new
     prices charged; the rest of the recurring amount (maybe a custom price) is kept."""
-    before = sum(_option_prices({oid: baseline[oid] for oid in changed}, cycle).values(), ZERO)
-    after = sum(_option_prices(changed, cycle).values(), ZERO)
+    before = sum(option_prices({oid: baseline[oid] for oid in changed}, cycle).values(), ZERO)
+    after = sum(option_prices(changed, cycle).values(), ZERO)
     return _Amounts(before, after, max(service.recurring_amount - before + after, ZERO), changed)
 
 

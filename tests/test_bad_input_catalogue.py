@@ -11,6 +11,7 @@ import pytest
 
 from models import invoicing, massupdate, services
 from models.cancellations import request_cancellation
+from models.clock import Clock
 from models.errors import HostdeskError, ValidationError, ValidationErrors
 from models.orders import DomainRequest, LineRequest, OrderRequest, place_order
 from models.schema import (
@@ -91,7 +92,8 @@ def test_service_page_fields(world, field, values):
     admin, _, _, service, _ = world
     for value in values:
         refused(lambda: services.save_service(
-            service.id, service.version, services.parse_service_form({field: value}), admin), field)
+            service.id, service.version, services.parse_service_form({field: value}), admin,
+            clock=Clock()), field)
 
 
 @pytest.mark.parametrize("field,values", [

@@ -44,7 +44,7 @@ def world():
 ACTIONS = {
     EDIT_SERVICES: lambda a, w: services.save_service(
         w["service"].id, w["service"].version,
-        services.parse_service_form({"admin_notes": "checked"}), a),
+        services.parse_service_form({"admin_notes": "checked"}), a, clock=Clock()),
     DELETE_SERVICES: lambda a, w: services.delete_service(w["service"].id, a),
     SERVER_OPERATIONS: lambda a, w: run_command(
         w["service"].id, "suspend", admin_login=a.login, clock=Clock("UTC", TODAY),
