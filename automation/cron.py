@@ -7,7 +7,7 @@ done for the day, which is what makes a second run the same day add nothing.
 
 import json
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import pendulum
@@ -18,35 +18,8 @@ from models.clock import Clock
 from models.db import database, database_error_text, is_postgres
 from models.errors import RunInProgress, ValidationError
 from models.schema import CronRun
+from automation.run_context import RunContext, TaskResult
 from models.settings import Settings
-
-
-@dataclass
-class TaskResult:
-    done: int = 0  # items acted on (or, in a dry run, that would be)
-    failures: list = field(default_factory=list)  # [{"item": "...", "error": "..."}]
-    details: dict = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-
-@dataclass
-class RunContext:
-    today: pendulum.Date
-    settings: Settings
-    dry_run: bool = False
-    send_emails: bool = True
-    progress: Callable[[str, int, int | None], None] = lambda task, done, total: None
-    heartbeat: Callable[[], None] = lambda: None
-    run_id: int | None = None  # the CronRun row (none in a dry run)
-    workers: int = 1  # processes sharing the invoicing (PostgreSQL)
-    database_url: str = ""  # for the extra workers to connect to
-
-    @property
-    def batch_size(self) -> int:
-        return self.settings.batch_size
 
 
 @dataclass

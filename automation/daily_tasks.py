@@ -6,7 +6,7 @@ runner, so a failure lands in the module queue with its error instead of stoppin
 
 import pendulum
 
-from automation.cron import RunContext, TaskResult
+from automation.run_context import RunContext, TaskResult
 from models import cancellations, overdue, renewals, runlock
 from models.clock import Clock
 from models.db import few_checkpoints

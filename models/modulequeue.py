@@ -9,6 +9,8 @@ runs a job (`execute(job) -> result with .success and .message`) and do the book
 """
 
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -37,7 +39,7 @@ class _Failed:
 
 @dataclass
 class QueueRunResult:
-    """The shape of `automation.cron.TaskResult`, so the daily run can report it as is."""
+    """The shape of `automation.run_context.TaskResult`, so the daily run can report it as is."""
 
     done: int = 0
     failures: list = field(default_factory=list)
@@ -186,7 +188,7 @@ def due_jobs(*, max_attempts: int, not_tried_since: pendulum.DateTime, limit: in
 
 
 def retry_due(ctx, execute: Callable) -> QueueRunResult:
-    """The daily run's retry of the queue (`ctx` is an automation.cron.RunContext).
+    """The daily run's retry of the queue (`ctx` is an automation.run_context.RunContext).
 
     A job is tried at most once per day, so running the daily run again the same day adds
     nothing.
@@ -238,3 +240,32 @@ def _set_status(job: ModuleJob, status: str, admin_login: str, action: str, desc
 
 def _job_state(job: ModuleJob) -> dict:
     return {"status": job.status, "attempts": job.attempts, "last_error": job.last_error}
+
+
+# --- queueing (the outbox for provisioning) ------------------------------------------------
+
+
+_queued_jobs: ContextVar[list[int] | None] = ContextVar("queued_module_jobs", default=None)
+
+
+@contextmanager
+def collect_module_jobs():
+    """The ids of the module jobs queued inside the block (a payment's provisioning, Change
+    Package, unsuspension), so the caller can say which to run now."""
+    jobs: list[int] = []
+    token = _queued_jobs.set(jobs)
+    try:
+        yield jobs
+    finally:
+        _queued_jobs.reset(token)
+
+
+def queue_module_job(service_id: int, command: str, *, source: str, arguments: dict | None = None,
+                     addon_id: int | None = None) -> ModuleJob:
+    """A module command to run outside this transaction (the outbox for provisioning)."""
+    job = ModuleJob.create(service=service_id, addon=addon_id, command=command,
+                           arguments=json.dumps(arguments or {}), status="queued", source=source)
+    collecting = _queued_jobs.get()
+    if collecting is not None:
+        collecting.append(job.id)
+    return job

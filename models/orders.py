@@ -42,7 +42,7 @@ from models.cycles import Cycle, add_months_anchored, next_due, parse_cycle
 from models.db import database
 from models.emails import queue_email
 from models.errors import ValidationError, ValidationErrors
-from models.invoicing import LineSpec, create_invoice, queue_module_job
+from models.invoicing import LineSpec, collect_module_jobs, create_invoice, queue_module_job
 from models.money import format_money, sum_money
 from models.parsing import clean_text, parse_amount, parse_int_id, parse_quantity
 from models.permissions import ADD_ORDER, require
@@ -511,6 +511,7 @@ class OrderResult:
     first_payment: Decimal
     module_jobs: int
     emails: int
+    job_ids: list[int] = field(default_factory=list)  # the module jobs it queued, to run now
 
     @property
     def number(self) -> str:
@@ -668,7 +669,7 @@ def place_order(request: OrderRequest, admin: Admin, today: pendulum.Date,
     require(admin, ADD_ORDER)
     quote = prepare_order(request, today)
     quote.raise_errors()
-    with database.atomic():
+    with collect_module_jobs() as job_ids, database.atomic():
         client = _client(quote.client.id)  # re-read inside the transaction
         if quote.promotion is not None:
             promotions.claim_use(quote.promotion)
@@ -688,7 +689,7 @@ def place_order(request: OrderRequest, admin: Admin, today: pendulum.Date,
                 client.id, specs, date=today, due_date=today,
                 payment_method=quote.payment_method, admin_login=admin.login,
                 order_id=order.id, send_email=request.send_invoice_email,
-                company_name=settings.company_name)
+                company_name=settings.company_name, settings=settings)
         jobs = _queue_provisioning_at_order(quote, services)
         emails = 1 if (invoice is not None and request.send_invoice_email) else 0
         if request.send_confirmation:
@@ -699,7 +700,8 @@ def place_order(request: OrderRequest, admin: Admin, today: pendulum.Date,
                        domain_id=domain.id if domain else None,
                        domain_name=quote.domain.name.shown if quote.domain else "",
                        invoice=Invoice.get_by_id(invoice.id) if invoice else None,
-                       first_payment=quote.first_payment, module_jobs=jobs, emails=emails)
+                       first_payment=quote.first_payment, module_jobs=jobs, emails=emails,
+                       job_ids=list(job_ids))
 
 
 def _queue_confirmation(client: Client, order: Order, specs: list[LineSpec],
@@ -752,6 +754,7 @@ class AcceptResult:
     queued: list[int]  # services whose module "create" was queued now
     waiting_for_payment: list[int]
     manual: list[int]  # auto-setup "never": an admin creates them by hand
+    job_ids: list[int] = field(default_factory=list)  # the module jobs it queued, to run now
 
 
 def accept_order(order_id: int, admin: Admin, *,
@@ -790,8 +793,9 @@ def accept_order(order_id: int, admin: Admin, *,
                 result.waiting_for_payment.append(service_id)
             elif auto_setup in ("on_accept", "on_payment"):
                 if service_id not in already:
-                    queue_module_job(service_id, "create", source="accept")
+                    job = queue_module_job(service_id, "create", source="accept")
                     result.queued.append(service_id)
+                    result.job_ids.append(job.id)
             elif auto_setup == "never":
                 result.manual.append(service_id)
         audit.record(admin.login, "order.accept", "order", order_id, client_id=order.client_id,

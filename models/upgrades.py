@@ -24,22 +24,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import pendulum
-from jinja2.exceptions import TemplateError
 from peewee import IntegrityError
 
-from models import audit, emails, invoicing, orders, promotions
+from models import audit, invoicing, orders, promotions
 from models.cycles import Cycle, UpgradeQuote, parse_cycle, upgrade_quote
-from models.db import database, is_postgres
+from models.db import database
 from models.errors import RuleViolation, ValidationError
 from models.invoicing import LineSpec
 from models.money import format_money
 from models.permissions import UPGRADE_ORDERS, find_admin, require
 from models.schema import (
-    Client,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -49,7 +47,6 @@ from models.schema import (
     Product,
     Promotion,
     Service,
-    ServiceConfigOption,
     ServiceStatus,
     Upgrade,
 )
@@ -63,10 +60,20 @@ from models.pricing import (
     target_choices,
 )
 from models.settings import Settings
+from models.upgrade_effects import (
+    PENDING,
+    is_live,
+    load_service,
+    set_cancelled,
+    apply_upgrade,
+    cancel_upgrade,
+    cancel_upgrades_of_invoice,
+    pending_upgrade,
+    reinstate_upgrades_of_invoice,
+    upgrade_of_invoice,
+)
 
-PENDING, APPLIED, CANCELLED = "pending", "applied", "cancelled"
 UPGRADABLE_STATUSES = (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED)
-DEFAULT_UPGRADE_EMAIL = "upgrade_confirmation"
 ZERO = Decimal("0.00")
 
 
@@ -134,16 +141,6 @@ class Quote:
         old = f"{self.old_product_name} ({self.old_cycle.label})"
         new = f"{self.new_product_name} ({self.new_cycle.label})"
         return f"{old} → {new}" if old != new else f"{new}: configurable options"
-
-
-def _load_service(service_id: int, *, lock: bool = False) -> Service:
-    query = Service.select().where(Service.id == service_id)
-    if lock and is_postgres():
-        query = query.for_update()
-    service = query.first()
-    if service is None:
-        raise ValidationError("service", f"there is no service #{service_id}")
-    return service
 
 
 def _check_upgradable(service: Service) -> None:
@@ -277,7 +274,7 @@ def quote_upgrade(service_id: int, new_product_id: int, new_cycle, today: pendul
                   promo_code: str | None = None) -> Quote:
     """The quote of rules §7 for changing the service to `new_product_id` on `new_cycle`
     (and/or changing configurable options). Reads only; bad input raises ValidationError."""
-    return _quote(_load_service(service_id), new_product_id, new_cycle, today, settings,
+    return _quote(load_service(service_id), new_product_id, new_cycle, today, settings,
                   config_changes, promo_code)
 
 
@@ -290,22 +287,7 @@ class UpgradeOrder:
     order: Order
     invoice: Invoice
     quote: Quote
-
-
-def pending_upgrade(service_id: int) -> Upgrade | None:
-    return Upgrade.get_or_none((Upgrade.service == service_id) & (Upgrade.status == PENDING))
-
-
-def _upgrade_lines(upgrade_id: int, service_id: int):
-    """The upgrade lines of an upgrade (found through the item index of invoice lines)."""
-    return (InvoiceLine.select()
-            .where((InvoiceLine.item_type == ItemType.SERVICE) & (InvoiceLine.item_id == service_id)
-                   & (InvoiceLine.kind == LineKind.UPGRADE) & (InvoiceLine.upgrade == upgrade_id)))
-
-
-def _is_live(upgrade: Upgrade) -> bool:
-    """A pending upgrade still waits for payment unless every line of it was cancelled."""
-    return any(not line.cancelled for line in _upgrade_lines(upgrade.id, upgrade.service_id))
+    module_jobs: tuple[int, ...] = ()  # queued when a zero invoice applied it at once
 
 
 def _waiting_message(service_id: int, upgrade: Upgrade) -> str:
@@ -317,7 +299,7 @@ def _waiting_message(service_id: int, upgrade: Upgrade) -> str:
 def _check_no_upgrade_waiting(service_id: int) -> None:
     """Rules §7: no second upgrade while an earlier upgrade invoice is unpaid."""
     earlier = pending_upgrade(service_id)
-    if earlier is not None and _is_live(earlier):
+    if earlier is not None and is_live(earlier):
         raise RuleViolation(_waiting_message(service_id, earlier))
 
 
@@ -327,9 +309,9 @@ def _refuse_second_upgrade(service_id: int, admin_login: str) -> None:
     earlier = pending_upgrade(service_id)
     if earlier is None:
         return
-    if _is_live(earlier):
+    if is_live(earlier):
         raise RuleViolation(_waiting_message(service_id, earlier))
-    _set_cancelled(earlier, admin_login, "its invoice lines were cancelled")
+    set_cancelled(earlier, admin_login, "its invoice lines were cancelled")
 
 
 def _create_order(client_id: int, **fields) -> Order:
@@ -383,8 +365,8 @@ def create_upgrade(service_id: int, new_product_id: int, new_cycle, today: pendu
     once, which applies the upgrade."""
     require(find_admin(admin_login), UPGRADE_ORDERS)
     try:
-        with database.atomic():
-            service = _load_service(service_id, lock=True)
+        with invoicing.collect_module_jobs() as jobs, database.atomic():
+            service = load_service(service_id, lock=True)
             _refuse_second_upgrade(service.id, admin_login)
             quote = _quote(service, new_product_id, new_cycle, today, settings,
                            config_changes, promo_code)
@@ -392,7 +374,8 @@ def create_upgrade(service_id: int, new_product_id: int, new_cycle, today: pendu
                 raise RuleViolation(f"the quote changed since it was shown (payable is now "
                                     f"{format_money(quote.payable, settings.currency)}); "
                                     "review it and confirm again")
-            return _write_upgrade(service, quote, settings, admin_login, send_email)
+            made = _write_upgrade(service, quote, settings, admin_login, send_email)
+        return replace(made, module_jobs=tuple(jobs))
     except IntegrityError:
         earlier = pending_upgrade(service_id)
         if earlier is None:
@@ -428,187 +411,11 @@ def _write_upgrade(service: Service, quote: Quote, settings: Settings, admin_log
     invoice = invoicing.create_invoice(
         service.client_id, _invoice_lines(quote, upgrade.id, service.domain), date=quote.today,
         due_date=quote.today, payment_method=service.payment_method, admin_login=admin_login,
-        order_id=order.id, send_email=send_email, company_name=settings.company_name)
+        order_id=order.id, send_email=send_email, company_name=settings.company_name,
+        settings=settings)
     Upgrade.update(invoice=invoice.id).where(Upgrade.id == upgrade.id).execute()
     return UpgradeOrder(Upgrade.get_by_id(upgrade.id), Order.get_by_id(order.id),
                         Invoice.get_by_id(invoice.id), quote)
-
-
-# --- payment: applying the upgrade ---------------------------------------------------------------
-
-
-def apply_upgrade(upgrade_id: int, admin_login: str, settings: Settings | None = None) -> bool:
-    """The upgrade invoice was paid (called by `models.invoicing` in the payment's transaction):
-    product, cycle, recurring amount and options change, Change Package is queued for the
-    module, the product's upgrade email is queued, a downgrade's credit is given. Runs once:
-    returns False when the upgrade was already applied (or superseded)."""
-    with database.atomic():
-        upgrade = Upgrade.get_or_none(Upgrade.id == upgrade_id)
-        if upgrade is None or upgrade.status == APPLIED:
-            return False
-        if upgrade.status == CANCELLED and _superseded(upgrade):
-            audit.record(admin_login, "upgrade.not_applied", "service", upgrade.service_id,
-                         description=f"upgrade #{upgrade.id} was paid after it had been cancelled "
-                                     "and a later upgrade was made; the service is left as is "
-                                     "(refund or credit the payment by hand)")
-            return False
-        claimed = (Upgrade.update(status=APPLIED, applied_at=pendulum.now("UTC"))
-                   .where((Upgrade.id == upgrade.id) & (Upgrade.status != APPLIED)).execute())
-        if claimed != 1:
-            return False
-        service = _load_service(upgrade.service_id, lock=True)
-        before = audit.snapshot(service, _CHANGED_FIELDS)
-        changes = _service_changes(upgrade, service)
-        Service.update(**changes, version=Service.version + 1,
-                       updated_at=pendulum.now("UTC")).where(Service.id == service.id).execute()
-        _apply_options(service.id, upgrade)
-        fresh = Service.get_by_id(service.id)
-        if upgrade.order_id:
-            Order.update(status="active", version=Order.version + 1).where(
-                Order.id == upgrade.order_id).execute()
-        audit.record(admin_login, "service.upgrade", "service", service.id,
-                     client_id=service.client_id,
-                     description=f"upgrade #{upgrade.id} paid and applied",
-                     before=before, after=audit.snapshot(fresh, _CHANGED_FIELDS))
-        if upgrade.payable < 0:
-            line = _upgrade_lines(upgrade.id, service.id).first()
-            invoicing.credit_client(service.client_id, -upgrade.payable,
-                                    f"Downgrade of service #{service.id} (upgrade #{upgrade.id})",
-                                    admin_login, invoice_id=line.invoice_id if line else None)
-        invoicing.queue_module_job(service.id, "change_package", source="upgrade")
-        _queue_upgrade_email(fresh, upgrade, admin_login, settings)
-        return True
-
-
-_CHANGED_FIELDS = ("product", "billing_cycle", "recurring_amount", "next_due_date", "anchor_day")
-
-
-def _superseded(upgrade: Upgrade) -> bool:
-    return Upgrade.select().where((Upgrade.service == upgrade.service_id)
-                                  & (Upgrade.id > upgrade.id)
-                                  & (Upgrade.status != CANCELLED)).exists()
-
-
-def _service_changes(upgrade: Upgrade, service: Service) -> dict:
-    changes = {"product": upgrade.new_product_id, "billing_cycle": upgrade.new_cycle,
-               "recurring_amount": upgrade.new_amount}
-    if upgrade.new_cycle == Cycle.FREE.value:
-        changes["next_due_date"] = None  # a free service has no NDD
-    elif upgrade.old_cycle == Cycle.FREE.value:
-        line = _upgrade_lines(upgrade.id, service.id).first()
-        if line is not None and line.period_end is not None:
-            # From free: a new cycle starts on the upgrade day (rules §7).
-            changes["next_due_date"] = line.period_end
-            changes["anchor_day"] = line.period_start.day
-    return changes
-
-
-def _apply_options(service_id: int, upgrade: Upgrade) -> None:
-    stored = {int(k): OptionChoice.from_json(v)
-              for k, v in json.loads(upgrade.config_changes or "{}").items()}
-    if upgrade.new_product_id != upgrade.old_product_id:
-        # The old product's options do not exist on the new product.
-        ServiceConfigOption.delete().where(
-            (ServiceConfigOption.service == service_id)
-            & ServiceConfigOption.option.not_in(list(stored) or [0])).execute()
-    for option_id, chosen in stored.items():
-        updated = (ServiceConfigOption.update(choice=chosen.choice_id, quantity=chosen.quantity)
-                   .where((ServiceConfigOption.service == service_id)
-                          & (ServiceConfigOption.option == option_id)).execute())
-        if not updated:
-            ServiceConfigOption.create(service=service_id, option=option_id,
-                                       choice=chosen.choice_id, quantity=chosen.quantity)
-
-
-def _queue_upgrade_email(service: Service, upgrade: Upgrade, admin_login: str,
-                         settings: Settings | None) -> None:
-    """Queue the product's upgrade email; a missing or broken template is logged and never
-    undoes the payment."""
-    product = Product.get_by_id(upgrade.new_product_id)
-    template = product.upgrade_email or DEFAULT_UPGRADE_EMAIL
-    client = Client.get_by_id(service.client_id)
-    if settings is not None:
-        context = emails.email_context(settings, client=client, service=service, upgrade=upgrade)
-    else:
-        context = {"company_name": "", "client": client, "service": service, "upgrade": upgrade}
-    try:
-        with database.atomic():
-            emails.queue_email(template, to=client.email, context=context, client_id=client.id,
-                               related_type="service", related_id=service.id)
-    except (KeyError, TemplateError, ValidationError) as exc:
-        audit.record(admin_login, "email.not_queued", "service", service.id,
-                     client_id=service.client_id,
-                     description=f"upgrade email '{template}' not queued: {exc}")
-
-
-# --- cancelling ---------------------------------------------------------------------------------
-
-
-def _set_cancelled(upgrade: Upgrade, admin_login: str, why: str) -> None:
-    Upgrade.update(status=CANCELLED).where(Upgrade.id == upgrade.id).execute()
-    if upgrade.order_id:
-        Order.update(status="cancelled", version=Order.version + 1).where(
-            (Order.id == upgrade.order_id) & (Order.status == "pending")).execute()
-    audit.record(admin_login, "upgrade.cancel", "service", upgrade.service_id,
-                 description=f"upgrade #{upgrade.id} cancelled: {why}",
-                 before={"status": upgrade.status}, after={"status": CANCELLED})
-
-
-def cancel_upgrade(upgrade_id: int, admin_login: str) -> Upgrade:
-    """Cancel a pending upgrade (its invoice was cancelled): the service never changes."""
-    with database.atomic():
-        upgrade = Upgrade.get_or_none(Upgrade.id == upgrade_id)
-        if upgrade is None:
-            raise ValidationError("upgrade", f"there is no upgrade #{upgrade_id}")
-        if upgrade.status == APPLIED:
-            raise ValidationError("upgrade", f"upgrade #{upgrade_id} was paid and applied; "
-                                             "change the service back with a new downgrade")
-        if upgrade.status == PENDING:
-            _set_cancelled(upgrade, admin_login, "cancelled by an admin")
-        return Upgrade.get_by_id(upgrade_id)
-
-
-def cancel_upgrades_of_invoice(invoice_id: int, admin_login: str) -> list[int]:
-    """After lines of an invoice were cancelled: cancel each pending upgrade it bills whose
-    upgrade lines are all cancelled now. Idempotent; returns the upgrades cancelled."""
-    cancelled = []
-    with database.atomic():
-        for upgrade in Upgrade.select().where((Upgrade.invoice == invoice_id)
-                                              & (Upgrade.status == PENDING)):
-            if not _is_live(upgrade):
-                _set_cancelled(upgrade, admin_login, f"invoice #{invoice_id} was cancelled")
-                cancelled.append(upgrade.id)
-    return cancelled
-
-
-def reinstate_upgrades_of_invoice(invoice_id: int, admin_login: str) -> list[int]:
-    """After a cancelled invoice was marked unpaid again: its cancelled upgrades wait for
-    payment again. Refused (RuleViolation) when the service has another pending upgrade."""
-    reinstated = []
-    with database.atomic():
-        for upgrade in Upgrade.select().where((Upgrade.invoice == invoice_id)
-                                              & (Upgrade.status == CANCELLED)):
-            if not _is_live(upgrade):
-                continue
-            other = pending_upgrade(upgrade.service_id)
-            if other is not None or _superseded(upgrade):
-                raise RuleViolation(f"invoice #{invoice_id} bills upgrade #{upgrade.id}, which a "
-                                    f"later upgrade of service #{upgrade.service_id} replaced; "
-                                    "it cannot be reopened")
-            Upgrade.update(status=PENDING).where(Upgrade.id == upgrade.id).execute()
-            if upgrade.order_id:
-                Order.update(status="pending", version=Order.version + 1).where(
-                    Order.id == upgrade.order_id).execute()
-            audit.record(admin_login, "upgrade.reinstate", "service", upgrade.service_id,
-                         description=f"upgrade #{upgrade.id} waits for payment again "
-                                     f"(invoice #{invoice_id} reopened)",
-                         before={"status": CANCELLED}, after={"status": PENDING})
-            reinstated.append(upgrade.id)
-    return reinstated
-
-
-def upgrade_of_invoice(invoice_id: int) -> Upgrade | None:
-    return Upgrade.select().where(Upgrade.invoice == invoice_id).order_by(Upgrade.id.desc()).first()
 
 
 __all__ = [

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from peewee import JOIN
 
-from automation.cron import RunContext, TaskResult
+from automation.run_context import RunContext, TaskResult
 from automation.provisioning import registry
 from automation.provisioning.base import (
     CHANGE_PACKAGE,
@@ -33,7 +33,7 @@ from automation.provisioning.base import (
 from models import audit, lifecycle, modulequeue, secrets
 from models.clock import Clock
 from models.db import connection, database
-from models.errors import RuleViolation, StaleRecordError, ValidationError
+from models.errors import HostdeskError, RuleViolation, StaleRecordError, ValidationError
 from models.parsing import refuse_control_characters
 from models.permissions import (
     SERVER_OPERATIONS,
@@ -43,6 +43,7 @@ from models.permissions import (
     require,
 )
 from models.schema import (
+    Admin,
     Client,
     ConfigOption,
     ConfigOptionChoice,
@@ -120,6 +121,35 @@ def retry_job(job_id: int, *, admin_login: str, clock: Clock,
     with connection():
         execute = _job_executor(_Context(admin_login, clock, settings), source="admin")
         return modulequeue.retry(job_id, execute, admin_login=admin_login)
+
+
+def run_queued_jobs(job_ids, admin: Admin, *, clock: Clock, settings: Settings) -> list[str]:
+    """Run now the module jobs an admin's action has just queued (`record_payment`,
+    `apply_credit`, `create_upgrade`, `place_order`, `accept_order` return their ids): one
+    line per job saying how it went. Without the permission to perform server operations
+    they stay queued for the daily run, and the line says so. A job already taken by someone
+    else (no longer queued) is left alone."""
+    with connection():
+        jobs = list(ModuleJob.select().where(ModuleJob.id.in_(list(job_ids) or [0])
+                                             & (ModuleJob.status == "queued"))
+                    .order_by(ModuleJob.id))
+    if not jobs:
+        return []
+    if not has_permission(admin, SERVER_OPERATIONS):
+        return [f"{len(jobs)} module command(s) queued for the daily run "
+                f"(running them needs “{SERVER_OPERATIONS}”)"]
+    said = []
+    for job in jobs:
+        label = job.command.replace("_", " ")
+        try:
+            result = retry_job(job.id, admin_login=admin.login, clock=clock, settings=settings)
+        except HostdeskError as exc:
+            said.append(f"{label} of service #{job.service_id} not run: {exc}")
+            continue
+        outcome = "done" if result.success else "failed (kept in the module queue)"
+        detail = f": {result.message}" if result.message else ""
+        said.append(f"{label} of service #{job.service_id} {outcome}{detail}")
+    return said
 
 
 def module_queue_task(ctx: RunContext) -> TaskResult:

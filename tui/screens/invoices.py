@@ -25,9 +25,10 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
+from automation.provisioning.runner import run_queued_jobs
 from models import invoicing, upgrades
 from models.clock import Clock
-from models.db import connection, database
+from models.db import connection
 from models.errors import ValidationError
 from models.listing import InvoiceSource, ListFilter
 from models.money import format_money
@@ -54,7 +55,6 @@ from models.settings import Settings
 from tui.screens.areas import BY_KEY
 from tui.screens.base import HostdeskScreen
 from tui.screens.filtered_list import FilteredListScreen
-from tui.jobs import last_module_job_id, run_new_module_jobs
 from tui.widgets.biglist import BigList
 from tui.widgets.dialogs import ConfirmDialog
 from tui.widgets.cells import fit, status_look
@@ -263,14 +263,14 @@ class PaymentDialog(FormDialog):
         date = parse_date(values["date"], "date")
         method = clean_text(values["method"], "method", 50, required=True)
         reference = clean_text(values["transaction_ref"], "transaction_ref", 200)
-        before = last_module_job_id()
         result = invoicing.record_payment(self.view.invoice.id, values["amount"], date=date,
                                           method=method, transaction_ref=reference,
-                                          admin_login=self.login, today=self.clock.today())
+                                          admin_login=self.login, today=self.clock.today(),
+                                          settings=self.settings)
         if result.duplicate:
             return ActionOutcome(f"{method} transaction “{reference}” is already recorded on "
                                  f"invoice #{self.view.invoice.id}; nothing changed", "warning")
-        return _payment_outcome(result, self.view, before, self.login, self.clock, self.settings)
+        return _payment_outcome(result, self.login, self.clock, self.settings)
 
 
 class CreditDialog(FormDialog):
@@ -288,14 +288,14 @@ class CreditDialog(FormDialog):
 
     def submit(self, values: dict[str, str]) -> ActionOutcome:
         require(find_admin(self.login), MANAGE_INVOICES)
-        before = last_module_job_id()
         result = invoicing.apply_credit(self.view.invoice.id, values["amount"],
-                                        admin_login=self.login, today=self.clock.today())
-        return _payment_outcome(result, self.view, before, self.login, self.clock, self.settings)
+                                        admin_login=self.login, today=self.clock.today(),
+                                        settings=self.settings)
+        return _payment_outcome(result, self.login, self.clock, self.settings)
 
 
-def _payment_outcome(result: invoicing.PaymentResult, view: InvoiceView, jobs_before: int,
-                     login: str, clock: Clock, settings: Settings) -> ActionOutcome:
+def _payment_outcome(result: invoicing.PaymentResult, login: str, clock: Clock,
+                     settings: Settings) -> ActionOutcome:
     currency = settings.currency
     invoice = result.invoice
     amount = result.payment.amount if result.payment else Decimal("0.00")
@@ -307,7 +307,8 @@ def _payment_outcome(result: invoicing.PaymentResult, view: InvoiceView, jobs_be
     if result.credited:
         text += f"; {format_money(result.credited, currency)} overpaid went to client credit"
     try:
-        notes = run_new_module_jobs(view.service_ids(), jobs_before, login, clock, settings)
+        notes = run_queued_jobs(result.module_jobs, find_admin(login), clock=clock,
+                                settings=settings)
     except Exception as exc:  # the payment is recorded; the jobs stay queued for the daily run
         notes = [f"module commands were not run now ({type(exc).__name__}: {exc}); they wait "
                  "in the module queue"]
@@ -604,26 +605,17 @@ class InvoiceScreen(HostdeskScreen):
     # the jobs, run in the worker (one transaction each)
 
     def _cancel(self) -> ActionOutcome:
-        login = self.app.login
-        with database.atomic():
-            invoicing.cancel_invoice(self.invoice_id, login)
-            cancelled = upgrades.cancel_upgrades_of_invoice(self.invoice_id, login)
-        extra = f"; upgrade #{cancelled[0]} cancelled" if cancelled else ""
+        changed = invoicing.cancel_invoice(self.invoice_id, self.app.login)
+        extra = "".join(f"; upgrade #{u} cancelled" for u in changed.upgrades_cancelled)
         return ActionOutcome(f"Invoice #{self.invoice_id} cancelled{extra}")
 
     def _reopen(self) -> ActionOutcome:
-        login = self.app.login
-        with database.atomic():
-            invoice = invoicing.reopen_invoice(self.invoice_id, login)
-            upgrades.reinstate_upgrades_of_invoice(self.invoice_id, login)
+        invoice = invoicing.reopen_invoice(self.invoice_id, self.app.login)
         return ActionOutcome(f"Invoice #{self.invoice_id} is unpaid again "
                              f"({format_money(invoice.total, self.currency)})")
 
     def _remove(self, line_id: int) -> ActionOutcome:
-        login = self.app.login
-        with database.atomic():
-            invoice = invoicing.remove_line(line_id, login)
-            upgrades.cancel_upgrades_of_invoice(self.invoice_id, login)
+        invoice = invoicing.remove_line(line_id, self.app.login)
         if invoice.status == InvoiceStatus.CANCELLED:
             return ActionOutcome(f"Line removed; invoice #{invoice.id} had no line left and is "
                                  "cancelled")
