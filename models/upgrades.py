@@ -38,6 +38,7 @@ from models.invoicing import LineSpec
 from models.money import format_money
 from models.permissions import UPGRADE_ORDERS, find_admin, require
 from models.schema import (
+    Client,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -45,6 +46,7 @@ from models.schema import (
     LineKind,
     Order,
     Product,
+    ProductPrice,
     Promotion,
     Service,
     ServiceStatus,
@@ -82,6 +84,51 @@ def _upgrade_discount(promotion: Promotion | None, amount_due: Decimal) -> Decim
     if promotion is None or amount_due <= 0:
         return ZERO
     return min(promotions.first_period_discount(promotion, amount_due, ZERO), amount_due)
+
+
+# --- what the upgrade screen opens with ------------------------------------------------------
+
+CYCLE_ORDER = [Cycle.MONTHLY, Cycle.QUARTERLY, Cycle.SEMIANNUALLY, Cycle.ANNUALLY,
+               Cycle.BIENNIALLY, Cycle.TRIENNIALLY, Cycle.FREE]
+
+
+@dataclass
+class UpgradeStart:
+    """What the form needs before the first quote."""
+
+    service: Service
+    product_name: str
+    client_name: str
+    products: list[tuple[str, int]]  # (label, id) for the picker
+    cycles: dict[int, list[Cycle]]  # product id -> cycles it has a price for
+    options: list[OptionInfo]  # of the service's product
+    current_choices: dict[int, OptionChoice]
+
+
+def load_upgrade_start(service_id: int) -> UpgradeStart | None:
+    """What the upgrade screen shows before the first quote (one read)."""
+    service = Service.get_or_none(Service.id == service_id)
+    if service is None:
+        return None
+    products = orders.orderable_products()
+    current = Product.get_by_id(service.product_id)
+    if current.id not in {p.id for p in products}:
+        products.insert(0, current)  # a retired product is still where the service is
+    cycles: dict[int, list[Cycle]] = {p.id: [] for p in products}
+    priced = (ProductPrice.select(ProductPrice.product, ProductPrice.cycle)
+              .where(ProductPrice.product.in_(list(cycles))).tuples())
+    known = {c.value: c for c in CYCLE_ORDER}
+    for product_id, cycle in priced:
+        if cycle in known:
+            cycles[product_id].append(known[cycle])
+    for product_id in cycles:
+        cycles[product_id].sort(key=CYCLE_ORDER.index)
+    labels = [(f"{p.group_name} / {p.name}" if p.group_name else p.name, p.id) for p in products]
+    return UpgradeStart(service=service, product_name=current.name,
+                        client_name=Client.get_by_id(service.client_id).display_name,
+                        products=labels, cycles=cycles,
+                        options=product_options(current.id),
+                        current_choices=current_config_choices(service.id))
 
 
 # --- the quote -------------------------------------------------------------------------------

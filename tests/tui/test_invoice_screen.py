@@ -16,6 +16,7 @@ from models.invoicing import LineSpec
 from models.schema import (
     Admin,
     Client,
+    EmailOutbox,
     Invoice,
     InvoiceLine,
     LineKind,
@@ -412,3 +413,60 @@ def test_generate_needs_the_permission(db, app_for):
 
     run(scenario())
     assert Invoice.select().count() == 0
+
+
+# --- issue 14: the upgrade paths of the invoice screen ------------------------------------------
+
+
+def notices(app) -> str:
+    return "\n".join(str(n.message) for n in app._notifications)
+
+
+def test_upgrade_email_sent_on_payment_from_the_screen_names_the_company(db, app_for, monkeypatch):
+    monkeypatch.setattr(registry, "get_module", lambda name: RecordingModule())
+    small = make.product(name="Small", prices={"monthly": "10.00"})
+    big = make.product(name="Big", prices={"monthly": "25.00"})
+    service = make.service(product_row=small, next_due_date=NDD)
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(),
+                                   admin_login="boss")
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        app.settings = Settings(company_name="Hostmaster Ltd")
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(InvoiceScreen(made.invoice.id))
+            await settle(app, pilot)
+            await pilot.press("p")
+            await settle(app, pilot)
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+            assert "change package of service" in notices(app)
+
+    run(scenario())
+    email = EmailOutbox.get(EmailOutbox.template == "upgrade_confirmation")
+    assert email.body.rstrip().endswith("Hostmaster Ltd")
+
+
+def test_cancelling_an_upgrade_invoice_says_the_upgrade_was_cancelled(db, app_for):
+    small = make.product(name="Small", prices={"monthly": "10.00"})
+    big = make.product(name="Big", prices={"monthly": "25.00"})
+    service = make.service(product_row=small, next_due_date=NDD)
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(),
+                                   admin_login="boss")
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(InvoiceScreen(made.invoice.id))
+            await settle(app, pilot)
+            await pilot.press("x")
+            await settle(app, pilot)
+            assert isinstance(app.screen, ConfirmDialog)
+            await pilot.press("y")
+            await settle(app, pilot)
+            assert f"Invoice #{made.invoice.id} cancelled; upgrade #{made.upgrade.id} " \
+                   "cancelled" in notices(app)
+
+    run(scenario())
+    assert Upgrade.get_by_id(made.upgrade.id).status == "cancelled"
+    assert Service.get_by_id(service.id).product_id == small.id
