@@ -152,10 +152,8 @@ class CancellationQueueScreen(ListScreen):
 
     @on(BigList.Opened)
     def open_row(self, message: BigList.Opened) -> None:
-        from tui.screens.service import ServiceScreen
-
         message.prevent_default()
-        self.app.push_screen(ServiceScreen(message.row["service_id"]))
+        self.app.open_record("services", message.row["service_id"])
 
     def action_toggle_open(self) -> None:
         self.biglist.set_filter(replace(self.request_filter,

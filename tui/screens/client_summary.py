@@ -29,7 +29,6 @@ from models.listing import (
     STATUS,
     TEXT,
     Column,
-    DomainSource,
     ListFilter,
     ListSource,
     as_id,
@@ -50,7 +49,7 @@ from models.schema import (
     ServiceAddon,
 )
 from tui.screens.base import HostdeskScreen
-from tui.screens.invoices import FilteredInvoiceSource, InvoiceFilter, InvoiceScreen
+from tui.screens.invoices import FilteredInvoiceSource, InvoiceFilter
 from tui.widgets.biglist import BigList
 from tui.widgets.dialogs import MessageDialog
 from tui.widgets.key_footer import KeyFooter
@@ -310,7 +309,7 @@ class ClientSummaryScreen(HostdeskScreen):
             self.error = error
 
     def __init__(self, client_id: int) -> None:
-        super().__init__(id=f"client-{client_id}")
+        super().__init__()
         self.client_id = client_id
         self.details: ClientDetails | None = None
         self.invoicing = False
@@ -398,18 +397,11 @@ class ClientSummaryScreen(HostdeskScreen):
 
     @on(BigList.Opened)
     def _open(self, message: BigList.Opened) -> None:
-        from tui.screens.detail import DetailScreen
-        from tui.screens.service import ServiceScreen
-
         key = (message.biglist.id or "").removeprefix("list-")
-        if key == "services":
-            self.app.push_screen(ServiceScreen(message.row_id))
-        elif key == "addons":
-            self.app.push_screen(ServiceScreen(message.row["service_id"]))
-        elif key == "domains":
-            self.app.push_screen(DetailScreen(DomainSource(), message.row_id))
-        elif key == "invoices":
-            self.app.push_screen(InvoiceScreen(message.row_id))
+        if key == "addons":
+            self.app.open_record("services", message.row["service_id"])
+        elif key in ("services", "domains", "invoices"):
+            self.app.open_record(key, message.row_id)
 
     # --- actions -------------------------------------------------------------------------------
 

@@ -360,7 +360,7 @@ class InvoiceScreen(HostdeskScreen):
             self.error = error
 
     def __init__(self, invoice_id: int) -> None:
-        super().__init__(id=f"invoice-{invoice_id}")
+        super().__init__()
         self.invoice_id = invoice_id
         self.view: InvoiceView | None = None
         self.busy = False
@@ -725,7 +725,7 @@ class InvoiceListScreen(FilteredListScreen):
     @on(BigList.Opened)
     def open_row(self, message: BigList.Opened) -> None:
         message.prevent_default()  # the invoice screen, not ListScreen's read-only detail
-        self.app.push_screen(InvoiceScreen(message.row_id))
+        self.app.open_record("invoices", message.row_id)
 
     # --- generate due invoices for one client ------------------------------------------
 

@@ -391,7 +391,7 @@ class MassUpdateScreen(HostdeskScreen):
 
     def __init__(self, items: Selection | Sequence[int], *, ticked: Sequence[int] | Ticks = (),
                  label: str = "") -> None:
-        super().__init__(id="mass-update")
+        super().__init__()
         self.selection = items if isinstance(items, Selection) else Selection.of_services(items)
         if self.selection.model is not Service:
             raise ValueError("mass update works on services")

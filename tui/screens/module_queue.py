@@ -155,9 +155,7 @@ class ModuleQueueScreen(ListScreen):
     def open_row(self, message: BigList.Opened) -> None:
         message.prevent_default()
         if message.row.get("service_id"):
-            from tui.screens.service import ServiceScreen
-
-            self.app.push_screen(ServiceScreen(message.row["service_id"]))
+            self.app.open_record("services", message.row["service_id"])
 
     def action_toggle_open(self) -> None:
         self.biglist.set_filter(replace(self.queue_filter,

@@ -394,7 +394,7 @@ class ServiceScreen(HostdeskScreen):
             self.gone = gone
 
     def __init__(self, service_id: int) -> None:
-        super().__init__(id=f"service-{service_id}")
+        super().__init__()
         self.service_id = service_id
         self.view: ServiceView | None = None
         self.loaded_form: dict[str, str] = {}

@@ -106,7 +106,7 @@ class UpgradeScreen(HostdeskScreen):
             self.error = error
 
     def __init__(self, service_id: int) -> None:
-        super().__init__(id=f"upgrade-{service_id}")
+        super().__init__()
         self.service_id = service_id
         self.start: UpgradeStart | None = None
         self.options: list[OptionInfo] = []
