@@ -34,3 +34,13 @@ def add_admin(actor: Admin, login: str, role: str, name: str = "", email: str = 
         audit.record(actor.login, "admin.create", "admin", admin.id,
                      after={"login": login, "role": role})
     return admin
+
+
+def manager_logins() -> list[str]:
+    """The active admins who may add or reactivate an admin (shown to a login without access)."""
+    from models.permissions import MANAGE_ADMINS
+
+    roles = [role for role, perms in ROLES.items() if MANAGE_ADMINS in perms]
+    return [a.login for a in Admin.select(Admin.login)
+            .where(Admin.active == True, Admin.role.in_(roles))  # noqa: E712
+            .order_by(Admin.login)]

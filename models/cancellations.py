@@ -130,11 +130,22 @@ def due_requests(today: pendulum.Date, *, after_id: int = 0, limit: int = 500) -
                 .order_by(CancellationRequest.id).limit(limit))
 
 
+def open_request(request_id: int) -> CancellationRequest:
+    """The request if it is open; ValidationError otherwise."""
+    request = CancellationRequest.get_or_none(CancellationRequest.id == request_id)
+    if request is None or request.status != "open":
+        raise ValidationError("request", f"request #{request_id} is not open")
+    return request
+
+
+def process_date_of(request_type: str, next_due_date) -> pendulum.Date | None:
+    """When the daily run acts on a request of this type (None: at the next run)."""
+    return None if request_type == "immediate" else next_due_date
+
+
 def process_date(request: CancellationRequest) -> pendulum.Date | None:
     """When the daily run will act on a request (None: at the next run)."""
-    if request.type == "immediate":
-        return None
-    return request.service.next_due_date
+    return process_date_of(request.type, request.service.next_due_date)
 
 
 def _end_service(service: Service, status: str, today: pendulum.Date, admin_login: str,

@@ -27,6 +27,9 @@ from models.parsing import clean_text, parse_int_id
 from models.permissions import EDIT_SERVICES, find_admin, require
 from models.schema import EmailTemplate, Product, Server
 
+PRODUCT_TYPES = Product.TYPES  # the choices the product form offers
+AUTO_SETUP_CHOICES = Product.AUTO_SETUP
+
 SECRET_WORDS = ("secret", "password", "token")
 MAX_DAYS = 3650
 _KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")

@@ -152,6 +152,31 @@ def run_queued_jobs(job_ids, admin: Admin, *, clock: Clock, settings: Settings) 
     return said
 
 
+def retry_jobs(job_ids: list[int], *, login: str, clock: Clock,
+               settings: Settings) -> tuple[list[str], bool]:
+    """Run each job now; one line per job, and whether any is still failing."""
+    said, failing = [], False
+    for job_id in job_ids:
+        job = ModuleJob.get_or_none(ModuleJob.id == job_id)
+        what = f"#{job_id} {job.command.replace('_', ' ')} of service #{job.service_id}" \
+            if job else f"#{job_id}"
+        try:
+            result = retry_job(job_id, admin_login=login, clock=clock, settings=settings)
+        except RuleViolation as exc:
+            said.append(f"{what}: closed, it no longer applies ({exc})")
+            continue
+        except HostdeskError as exc:
+            said.append(f"{what}: not run: {exc}")
+            failing = True
+            continue
+        if result.success:
+            said.append(f"{what}: done" + (f" ({result.message})" if result.message else ""))
+        else:
+            said.append(f"{what}: failed again: {result.message}")
+            failing = True
+    return said, failing
+
+
 def module_queue_task(ctx: RunContext) -> TaskResult:
     """The daily run's "retry the module queue" task (rules §11)."""
     context = _Context(SYSTEM_LOGIN, Clock(ctx.settings.timezone, ctx.today), ctx.settings)

@@ -53,7 +53,7 @@ from models.massupdate import ItemPreview, MassChange
 from models.money import format_money, sum_money
 from models.permissions import MASS_UPDATE, SERVER_OPERATIONS, find_admin, has_permission
 from models.prorata import ProrataLine
-from models.schema import Client, Service, ServiceStatus
+from models.schema import Service, ServiceStatus
 from models.selection import Selection, ServiceFilter, Ticks
 from tui.screens.base import HostdeskScreen
 from tui.widgets.dialogs import ConfirmDialog
@@ -148,7 +148,7 @@ def field_plan(ids: list[int], change: MassChange, settings, progress: Callable[
         plan.add(massupdate.preview(ids[start:start + CHUNK], change, settings))
         progress(min(start + CHUNK, len(ids)), len(ids))
     clients = sorted(plan.prorata_totals)[:CLIENT_ROWS]
-    plan.client_names = {c.id: c.display_name for c in Client.select().where(Client.id.in_(clients))}
+    plan.client_names = massupdate.client_names(clients)
     return plan
 
 
@@ -165,23 +165,13 @@ def command_plan(ids: list[int], command: str, arguments: dict,
         plan.refused_count += len(refused)
         wanted = [i for i in chunk if (i in refused and len(plan.refused_shown) < PREVIEW_ROWS)
                   or (i not in refused and len(plan.shown) < PREVIEW_ROWS)]
-        for service in (Service.select(Service.id, Service.client, Service.domain, Service.status)
-                        .where(Service.id.in_(wanted)).order_by(Service.id)):
-            item = ItemPreview(service.id, service.client_id, _title(service),
-                               {"status": service.status}, {"command": label},
-                               refused.get(service.id, ""))
+        for item in massupdate.command_previews(wanted, label, refused):
             (plan.refused_shown if item.refused else plan.shown).append(item)
         progress(min(start + CHUNK, len(ids)), len(ids))
     return plan
 
 
-def _title(service: Service) -> str:
-    return service.domain or f"service #{service.id}"
-
-
-def service_titles(ids: list[int]) -> dict[int, str]:
-    return {s.id: _title(s) for s in
-            Service.select(Service.id, Service.domain).where(Service.id.in_(ids))}
+service_titles = massupdate.service_titles
 
 
 # --- showing it ---------------------------------------------------------------------------
