@@ -271,8 +271,7 @@ def save_service_page(service_id: int, version: int, changed: dict[str, str], ad
             done.append(f"recurring amount recalculated: "
                         f"{format_money(saved.recurring_amount, settings.currency)}")
         cancelled = []
-        if result is not None and saved.status in services.ENDED_BY_HAND \
-                and "status" in edit.values:
+        if result is not None and result.ended_by_hand:
             cancelled = result.cancelled_lines
             done.append(f"status {saved.status}: {len(result.ended_addons)} addon(s) "
                         f"{saved.status} with it")

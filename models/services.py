@@ -151,6 +151,7 @@ class SavedService:
     """What a service-page save wrote, for the page to say."""
 
     service: Service
+    ended_by_hand: bool = False  # the status was set to cancelled, terminated or fraud
     ended_addons: list[int] = field(default_factory=list)
     cancelled_lines: list[tuple[int, int, str]] = field(default_factory=list)  # (line, invoice, text)
 
@@ -193,8 +194,8 @@ def _check_promotion_and_quantity(service: Service, values: dict, today: pendulu
     valid today, have uses left and cover the product and cycle; a quantity above 1 needs a
     product that allows quantities."""
     product = Product.get_by_id(_final(service, values, "product", "product_id"))
-    if "quantity" in values and values["quantity"] != service.quantity:
-        check_quantity_allowed(product, values["quantity"], "quantity")
+    if ("quantity" in values and values["quantity"] != service.quantity) or "product" in values:
+        check_quantity_allowed(product, _final(service, values, "quantity"), "quantity")
     promotion_id = values.get("promotion")
     if promotion_id and promotion_id != service.promotion_id:
         promotion = Promotion.get_by_id(promotion_id)
@@ -229,6 +230,7 @@ def _end_by_hand(service: Service, status: str, today: pendulum.Date, admin: Adm
                          description=f"{status} with its service #{service.id} (set by hand)",
                          before={"status": addon.status, "termination_date": addon.termination_date},
                          after={"status": status, "termination_date": today})
+    saved.ended_by_hand = True
     saved.ended_addons = [a.id for a in addons]
     items = [(ItemType.SERVICE, service.id)] + [(ItemType.ADDON, a.id) for a in addons]
     lines = future_unpaid_lines(items, today)

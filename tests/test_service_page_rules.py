@@ -182,7 +182,10 @@ def test_the_service_page_refuses_a_quantity_the_product_does_not_allow(admin):
     unchanged(service)
     many = make.product(allows_quantity=True)
     service = make.service(product_row=many)
-    assert save(service, admin, quantity="2").service.quantity == 2
+    saved = save(service, admin, quantity="2").service
+    assert saved.quantity == 2
+    # moving two of them to a product sold one at a time is refused the same way
+    assert refused_field(lambda: save(saved, admin, product=str(single.id))) == "quantity"
 
 
 # --- bug 13: a password change is logged, never its value ------------------------------------
