@@ -11,9 +11,9 @@ from models import cancellations, overdue, renewals, runlock
 from models.clock import Clock
 from models.db import few_checkpoints
 from models.errors import HostdeskError, RuleViolation
-from models.permissions import SYSTEM_LOGIN
+from models.permissions import SYSTEM_LOGIN, system_admin
 from models.renewals import generate_due_invoices
-from models.schema import Service, ServiceStatus
+from models.schema import Admin, Service, ServiceStatus
 from models.settings import Settings
 
 
@@ -113,7 +113,7 @@ def _for_each(ctx: RunContext, select, act, label: str) -> TaskResult:
         ctx.heartbeat()
 
 
-def process_request(request_id: int, *, admin_login: str, clock: Clock, settings: Settings,
+def process_request(request_id: int, *, admin: Admin, clock: Clock, settings: Settings,
                     source: str, send_email: bool = True) -> str:
     """Rules §10, one request: the module's Terminate (for an active or suspended service),
     then the request is completed and the service cancelled. The daily run and the
@@ -125,13 +125,13 @@ def process_request(request_id: int, *, admin_login: str, clock: Clock, settings
     service = Service.get_by_id(request.service_id)
     note = ""
     if service.status in (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED):
-        result = run_command(service.id, "terminate", admin_login=admin_login, clock=clock,
+        result = run_command(service.id, "terminate", admin_login=admin.login, clock=clock,
                              settings=settings, source=source, send_email=send_email)
         if not result.success:
             raise RuleViolation(f"the module's Terminate failed: {result.message}; the request "
                                 "stays open")
         note = f" (Terminate: {result.message})" if result.message else ""
-    cancellations.complete_request(request.id, clock.today(), admin_login)
+    cancellations.complete_request(request.id, clock.today(), admin.login)
     return f"Request #{request.id} processed: service #{service.id} is cancelled{note}"
 
 
@@ -144,7 +144,7 @@ def process_cancellations(ctx: RunContext) -> TaskResult:
 
     def act(request_id):
         try:
-            process_request(request_id, admin_login=SYSTEM_LOGIN,
+            process_request(request_id, admin=system_admin(),
                             clock=Clock(ctx.settings.timezone, ctx.today), settings=ctx.settings,
                             source="cron", send_email=ctx.send_emails)
         except HostdeskError as exc:

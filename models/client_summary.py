@@ -23,9 +23,10 @@ from models.listing import (
     prefix_of,
 )
 from models.money import format_money, sum_money
-from models.permissions import GENERATE_DUE_INVOICES, find_admin, require
+from models.permissions import GENERATE_DUE_INVOICES, require
 from models.renewals import invoice_selected_items
 from models.schema import (
+    Admin,
     Client,
     ClientGroup,
     Domain,
@@ -198,10 +199,10 @@ def describe_items(items: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
     return names
 
 
-def invoice_ticked(items: list[tuple[str, int]], *, login: str, today, settings) -> str:
+def invoice_ticked(items: list[tuple[str, int]], *, admin: Admin, today, settings) -> str:
     """Invoice the ticked items now; the text says which invoices and which refusals."""
-    require(find_admin(login), GENERATE_DUE_INVOICES)
-    result = invoice_selected_items(items, today, settings, admin_login=login)
+    require(admin, GENERATE_DUE_INVOICES)
+    result = invoice_selected_items(items, today, settings, admin_login=admin.login)
     lines = []
     invoices = list(Invoice.select().where(Invoice.id.in_(result.invoice_ids or [0]))
                     .order_by(Invoice.id))

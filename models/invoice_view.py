@@ -10,9 +10,9 @@ import pendulum
 from models import invoicing
 from models.errors import ValidationError
 from models.listing import InvoiceSource, ListFilter
-from models.permissions import GENERATE_DUE_INVOICES, require_login
+from models.permissions import GENERATE_DUE_INVOICES, require
 from models.renewals import RenewalResult, generate_due_invoices
-from models.schema import Client, Invoice, InvoiceLine, ItemType, Order, Payment, Upgrade
+from models.schema import Admin, Client, Invoice, InvoiceLine, ItemType, Order, Payment, Upgrade
 from models.settings import Settings
 from models.upgrade_effects import upgrade_of_invoice
 
@@ -102,10 +102,10 @@ class FilteredInvoiceSource(InvoiceSource):
 
 
 def generate_due_for_client(client_id: int, today: pendulum.Date, settings: Settings, *,
-                            admin_login: str) -> RenewalResult:
+                            admin: Admin) -> RenewalResult:
     """The invoice list's `G`: the daily run's billing, for one client, now."""
-    require_login(admin_login, GENERATE_DUE_INVOICES)
+    require(admin, GENERATE_DUE_INVOICES)
     if Client.get_or_none(Client.id == client_id) is None:
         raise ValidationError("client", f"there is no client #{client_id}")
-    return generate_due_invoices(today, settings, admin_login=admin_login,
+    return generate_due_invoices(today, settings, admin_login=admin.login,
                                  client_ids=[client_id])

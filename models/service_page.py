@@ -283,7 +283,7 @@ def save_service_page(service_id: int, version: int, changed: dict[str, str], ad
             done.append("the module was not called: the account on the server is unchanged")
         if auto_terminate is not None:
             enabled = auto_terminate == "yes"
-            set_auto_terminate(service_id, enabled, saved.auto_terminate_reason, admin.login)
+            set_auto_terminate(service_id, enabled, saved.auto_terminate_reason, admin)
             done.append("auto-terminate at end of cycle " + ("on" if enabled else "off"))
         if plan is not None:
             ids = create_prorata_invoices(plan, today, admin_login=admin.login,

@@ -24,6 +24,7 @@ from models.schema import (
     Payment,
     Service,
 )
+from models.permissions import find_admin
 from tests import factories as make
 
 HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))
@@ -159,7 +160,7 @@ def test_order_form_inputs(world, field, request_):
                                           ("immediate", "x" * 2001), (SQL, "x")])
 def test_cancellation_request_inputs(world, kind, reason):
     _, _, _, service, _ = world
-    refused(lambda: request_cancellation(service.id, kind, reason, requested_by="ada"),
+    refused(lambda: request_cancellation(service.id, kind, reason, admin=find_admin("ada")),
             "type" if kind != "immediate" else "reason")
 
 

@@ -23,6 +23,7 @@ from models.permissions import (
     ROLES,
     SERVER_OPERATIONS,
     UPGRADE_ORDERS,
+    find_admin,
 )
 from models.renewals import invoice_selected_items
 from models.schema import ActivityLog, Admin
@@ -57,7 +58,7 @@ ACTIONS = {
         OrderRequest(client_id=w["service"].client_id, lines=[LineRequest(product=w["small"].id)]),
         a, TODAY),
     MANAGE_CANCELLATIONS: lambda a, w: request_cancellation(
-        w["service"].id, "immediate", "leaving", requested_by=a.login),
+        w["service"].id, "immediate", "leaving", admin=a),
     MASS_UPDATE: lambda a, w: massupdate.apply(
         [w["service"].id], massupdate.parse_mass_change({"recurring_amount": "9.00"}), a,
         SETTINGS, TODAY),
@@ -87,7 +88,8 @@ def test_unknown_and_deactivated_logins_may_do_nothing(db):
     setting = world()
     for login in ("nobody", "gone"):
         with pytest.raises(PermissionDenied):
-            request_cancellation(setting["service"].id, "immediate", "x", requested_by=login)
+            request_cancellation(setting["service"].id, "immediate", "x",
+                                 admin=find_admin(login))
         with pytest.raises(PermissionDenied):
             run_command(setting["service"].id, "suspend", admin_login=login,
                         clock=Clock("UTC", TODAY), settings=SETTINGS, reason="x")

@@ -204,15 +204,14 @@ def cmd_cancel_request(args, config) -> int:
     from models.cancellations import request_cancellation
     from models.errors import HostdeskError, ValidationError
     from models.parsing import parse_int_id
-    from models.permissions import MANAGE_CANCELLATIONS, find_admin, require
+    from models.permissions import find_admin
 
     db = _open_database(config)
     try:
         service_id = parse_int_id(args.service_id, "SERVICE_ID")
         login = args.login or getpass.getuser()
-        require(find_admin(login), MANAGE_CANCELLATIONS)
         request = request_cancellation(
-            service_id, args.cancel_type, args.reason, requested_by=login,
+            service_id, args.cancel_type, args.reason, admin=find_admin(login),
             disable_domain_auto_renew=args.domain_auto_renew_off,
             admin_notice_email=config.settings.admin_notice_email,
             company_name=config.settings.company_name)

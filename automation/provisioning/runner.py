@@ -152,7 +152,7 @@ def run_queued_jobs(job_ids, admin: Admin, *, clock: Clock, settings: Settings) 
     return said
 
 
-def retry_jobs(job_ids: list[int], *, login: str, clock: Clock,
+def retry_jobs(job_ids: list[int], *, admin: Admin, clock: Clock,
                settings: Settings) -> tuple[list[str], bool]:
     """Run each job now; one line per job, and whether any is still failing."""
     said, failing = [], False
@@ -161,7 +161,7 @@ def retry_jobs(job_ids: list[int], *, login: str, clock: Clock,
         what = f"#{job_id} {job.command.replace('_', ' ')} of service #{job.service_id}" \
             if job else f"#{job_id}"
         try:
-            result = retry_job(job_id, admin_login=login, clock=clock, settings=settings)
+            result = retry_job(job_id, admin_login=admin.login, clock=clock, settings=settings)
         except RuleViolation as exc:
             said.append(f"{what}: closed, it no longer applies ({exc})")
             continue

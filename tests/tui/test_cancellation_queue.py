@@ -28,6 +28,7 @@ from models.schema import (
     ServiceAddon,
 )
 from models.settings import Settings
+from models.permissions import find_admin
 from tests import factories as make
 from tests.test_webhook import Endpoint
 from tests.tui.conftest import screen_text, wait_for
@@ -153,7 +154,7 @@ def test_end_of_period_request_from_the_service_page_to_the_daily_run(db_url, en
 
 def test_process_an_immediate_request_now(db_url, endpoint):
     service = hosted(endpoint, "now.example")
-    cancellations.request_cancellation(service.id, "immediate", "fraud", requested_by="boss")
+    cancellations.request_cancellation(service.id, "immediate", "fraud", admin=find_admin("boss"))
 
     async def scenario():
         app = app_for(db_url)
@@ -177,7 +178,7 @@ def test_process_an_immediate_request_now(db_url, endpoint):
 
 def test_a_failing_terminate_keeps_the_request_open(db_url, endpoint):
     service = hosted(endpoint, "stuck.example")
-    cancellations.request_cancellation(service.id, "immediate", "", requested_by="boss")
+    cancellations.request_cancellation(service.id, "immediate", "", admin=find_admin("boss"))
     endpoint.reply(status=500, body=b'{"error": "server down"}')
 
     async def scenario():
@@ -203,7 +204,7 @@ def test_a_failing_terminate_keeps_the_request_open(db_url, endpoint):
 def test_delete_an_open_request_offering_to_reopen_its_invoices(db_url, endpoint, key,
                                                                  invoice_status):
     service = hosted(endpoint, "stays.example")
-    cancellations.request_cancellation(service.id, "end_of_period", "", requested_by="boss")
+    cancellations.request_cancellation(service.id, "end_of_period", "", admin=find_admin("boss"))
     assert Invoice.get().status == "cancelled"
 
     async def scenario():

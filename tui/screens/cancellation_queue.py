@@ -36,8 +36,9 @@ def process_now(request_id: int, *, login: str, clock: Clock, settings: Settings
     """The daily run's step for one request, now (`automation.daily_tasks.process_request`)."""
     from automation.daily_tasks import process_request
 
-    require(find_admin(login), MANAGE_CANCELLATIONS)
-    return process_request(request_id, admin_login=login, clock=clock, settings=settings,
+    admin = find_admin(login)
+    require(admin, MANAGE_CANCELLATIONS)
+    return process_request(request_id, admin=admin, clock=clock, settings=settings,
                            source="admin")
 
 
@@ -144,7 +145,7 @@ class CancellationQueueScreen(ListScreen):
 
     def _delete(self, request_id: int, reopen: bool) -> str:
         require(find_admin(self.app.login), MANAGE_CANCELLATIONS)
-        cancellations.delete_request(request_id, self.app.login, reopen_invoices=reopen)
+        cancellations.delete_request(request_id, self.app.admin, reopen_invoices=reopen)
         return f"Request #{request_id} deleted" + ("; its invoices are unpaid again" if reopen
                                                    else "")
 

@@ -244,7 +244,7 @@ class ClientSummaryScreen(HostdeskScreen):
         app = self.app
         try:
             with connection():
-                text = invoice_ticked(items, login=app.login, today=app.clock.today(),
+                text = invoice_ticked(items, admin=app.admin, today=app.clock.today(),
                                       settings=app.settings)
         except Exception as exc:  # noqa: BLE001 - said in a dialog
             self.post_message(self.Invoiced("", exc))

@@ -665,7 +665,7 @@ class InvoiceListScreen(FilteredListScreen):
         try:
             with connection():
                 result = generate_due_for_client(client_id, app.clock.today(), app.settings,
-                                                 admin_login=app.login)
+                                                 admin=app.admin)
         except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck key
             self.post_message(self.Generated("", str(exc)))
             return

@@ -155,7 +155,7 @@ class ModuleQueueScreen(ListScreen):
         app = self.app
         try:
             with connection():
-                lines, failing = retry_jobs(jobs, login=app.login, clock=app.clock,
+                lines, failing = retry_jobs(jobs, admin=app.admin, clock=app.clock,
                                             settings=app.settings)
         except Exception as exc:  # noqa: BLE001 - said in a dialog
             self.post_message(self.Done("Retry", [str(exc)], True))

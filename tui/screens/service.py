@@ -248,7 +248,7 @@ class CancellationDialog(FieldsDialog):
 
     def submit(self, values: dict) -> str:
         request = request_cancellation(
-            self.view.service.id, values["type"], values["reason"], requested_by=self.login,
+            self.view.service.id, values["type"], values["reason"], admin=find_admin(self.login),
             disable_domain_auto_renew=values["disable_domain_auto_renew"],
             admin_notice_email=self.settings.admin_notice_email,
             company_name=self.settings.company_name)
