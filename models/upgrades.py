@@ -36,8 +36,9 @@ from models.db import database
 from models.errors import RuleViolation, ValidationError
 from models.invoicing import LineSpec
 from models.money import format_money
-from models.permissions import UPGRADE_ORDERS, find_admin, require
+from models.permissions import UPGRADE_ORDERS, require
 from models.schema import (
+    Admin,
     Client,
     Invoice,
     InvoiceLine,
@@ -402,7 +403,7 @@ def _invoice_lines(quote: Quote, upgrade_id: int, domain: str) -> list[LineSpec]
 
 
 def create_upgrade(service_id: int, new_product_id: int, new_cycle, today: pendulum.Date,
-                   settings: Settings, *, admin_login: str,
+                   settings: Settings, *, admin: Admin,
                    config_changes: Mapping[int, OptionChoice] | None = None,
                    promo_code: str | None = None, expected_payable: Decimal | None = None,
                    send_email: bool = True) -> UpgradeOrder:
@@ -410,7 +411,8 @@ def create_upgrade(service_id: int, new_product_id: int, new_cycle, today: pendu
     transaction. The quote is computed again inside it; `expected_payable` (what the admin
     saw) must still match, or nothing is written. A zero invoice (a downgrade) is paid at
     once, which applies the upgrade."""
-    require(find_admin(admin_login), UPGRADE_ORDERS)
+    require(admin, UPGRADE_ORDERS)
+    admin_login = admin.login
     try:
         with invoicing.collect_module_jobs() as jobs, database.atomic():
             service = load_service(service_id, lock=True)

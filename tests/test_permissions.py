@@ -51,7 +51,7 @@ ACTIONS = {
         w["service"].id, "suspend", admin_login=a.login, clock=Clock("UTC", TODAY),
         settings=SETTINGS, reason="test"),
     UPGRADE_ORDERS: lambda a, w: upgrades.create_upgrade(
-        w["service"].id, w["big"].id, "monthly", TODAY, SETTINGS, admin_login=a.login),
+        w["service"].id, w["big"].id, "monthly", TODAY, SETTINGS, admin=a),
     GENERATE_DUE_INVOICES: lambda a, w: invoice_selected_items(
         [("service", w["service"].id)], TODAY, SETTINGS, admin_login=a.login),
     ADD_ORDER: lambda a, w: place_order(

@@ -26,6 +26,7 @@ from models.schema import (
     Upgrade,
 )
 from models.settings import Settings
+from models.permissions import find_admin
 from tests import factories as make
 from tests.tui.conftest import run, wait_for
 from tui.screens.invoices import (
@@ -245,7 +246,7 @@ def test_paying_the_upgrade_invoice_changes_the_service_and_calls_the_module(db,
     small = make.product(name="Small", prices={"monthly": "10.00"})
     big = make.product(name="Big", prices={"monthly": "25.00"})
     service = make.service(product_row=small, next_due_date=NDD)
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(), admin_login="boss")
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(), admin=find_admin("boss"))
 
     async def scenario():
         app = app_for("boss", CLOCK)
@@ -275,7 +276,7 @@ def test_a_sales_admin_pays_but_the_module_command_waits_for_the_daily_run(db, a
     small = make.product(name="Small", prices={"monthly": "10.00"})
     big = make.product(name="Big", prices={"monthly": "25.00"})
     service = make.service(product_row=small, next_due_date=NDD)
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(), admin_login="boss")
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(), admin=find_admin("boss"))
 
     async def scenario():
         app = app_for("seller", CLOCK)
@@ -428,7 +429,7 @@ def test_upgrade_email_sent_on_payment_from_the_screen_names_the_company(db, app
     big = make.product(name="Big", prices={"monthly": "25.00"})
     service = make.service(product_row=small, next_due_date=NDD)
     made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(),
-                                   admin_login="boss")
+                                   admin=find_admin("boss"))
 
     async def scenario():
         app = app_for("boss", CLOCK)
@@ -452,7 +453,7 @@ def test_cancelling_an_upgrade_invoice_says_the_upgrade_was_cancelled(db, app_fo
     big = make.product(name="Big", prices={"monthly": "25.00"})
     service = make.service(product_row=small, next_due_date=NDD)
     made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(),
-                                   admin_login="boss")
+                                   admin=find_admin("boss"))
 
     async def scenario():
         app = app_for("boss", CLOCK)

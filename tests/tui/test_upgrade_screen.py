@@ -26,6 +26,7 @@ from models.schema import (
     Upgrade,
 )
 from models.settings import Settings
+from models.permissions import find_admin
 from tests import factories as make
 from tests.tui.conftest import run
 from tui.screens import upgrade as upgrade_screen
@@ -238,7 +239,7 @@ def test_refusals_are_said_in_the_quote_panel(db, app_for, plans):
     terminated = make.service(product_row=small, status="terminated", next_due_date=NDD)
     no_ndd = make.service(product_row=small, next_due_date=None)
     waiting = make.service(product_row=small, next_due_date=NDD)
-    upgrades.create_upgrade(waiting.id, big.id, "annually", TODAY, Settings(), admin_login="boss")
+    upgrades.create_upgrade(waiting.id, big.id, "annually", TODAY, Settings(), admin=find_admin("boss"))
     before = (Order.select().count(), Invoice.select().count())
     cases = [(terminated, "is terminated; only active or suspended services"),
              (no_ndd, "a recurring service needs a next due date"),

@@ -402,7 +402,7 @@ class UpgradeScreen(HostdeskScreen):
             with connection():
                 made = upgrades.create_upgrade(
                     self.service_id, product, cycle, app.clock.today(), app.settings,
-                    admin_login=app.login, config_changes=changes, promo_code=promo,
+                    admin=app.admin, config_changes=changes, promo_code=promo,
                     expected_payable=payable)
             # a downgrade is applied at once: its Change Package runs now
             notes = run_queued_jobs(made.module_jobs, app.admin, clock=app.clock,
