@@ -65,7 +65,7 @@ def run_bulk_command(service_ids: list[int], command: str, *, admin_login: str, 
             break
         module_failed = False
         try:
-            outcome = run_command(service_id, command, admin_login=admin_login, clock=clock,
+            outcome = run_command(service_id, command, admin=admin, clock=clock,
                                   settings=settings, **(arguments or {}))
             success, message = outcome.success, outcome.message
             module_failed = not success

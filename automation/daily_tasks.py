@@ -80,7 +80,7 @@ def _run_module(ctx: RunContext, service_id: int, command: str, **arguments):
     from automation.provisioning.runner import run_command
 
     try:
-        result = run_command(service_id, command, admin_login=SYSTEM_LOGIN,
+        result = run_command(service_id, command, admin=system_admin(),
                              clock=Clock(ctx.settings.timezone, ctx.today),
                              settings=ctx.settings, source="cron",
                              send_email=ctx.send_emails, **arguments)
@@ -125,7 +125,7 @@ def process_request(request_id: int, *, admin: Admin, clock: Clock, settings: Se
     service = Service.get_by_id(request.service_id)
     note = ""
     if service.status in (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED):
-        result = run_command(service.id, "terminate", admin_login=admin.login, clock=clock,
+        result = run_command(service.id, "terminate", admin=admin, clock=clock,
                              settings=settings, source=source, send_email=send_email)
         if not result.success:
             raise RuleViolation(f"the module's Terminate failed: {result.message}; the request "

@@ -48,7 +48,7 @@ ACTIONS = {
         services.parse_service_form({"admin_notes": "checked"}), a, clock=Clock()),
     DELETE_SERVICES: lambda a, w: services.delete_service(w["service"].id, a),
     SERVER_OPERATIONS: lambda a, w: run_command(
-        w["service"].id, "suspend", admin_login=a.login, clock=Clock("UTC", TODAY),
+        w["service"].id, "suspend", admin=a, clock=Clock("UTC", TODAY),
         settings=SETTINGS, reason="test"),
     UPGRADE_ORDERS: lambda a, w: upgrades.create_upgrade(
         w["service"].id, w["big"].id, "monthly", TODAY, SETTINGS, admin=a),
@@ -91,7 +91,7 @@ def test_unknown_and_deactivated_logins_may_do_nothing(db):
             request_cancellation(setting["service"].id, "immediate", "x",
                                  admin=find_admin(login))
         with pytest.raises(PermissionDenied):
-            run_command(setting["service"].id, "suspend", admin_login=login,
+            run_command(setting["service"].id, "suspend", admin=find_admin(login),
                         clock=Clock("UTC", TODAY), settings=SETTINGS, reason="x")
     assert ActivityLog.select().count() == 0
     assert Decimal("10.00") == setting["service"].recurring_amount

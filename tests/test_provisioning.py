@@ -26,6 +26,7 @@ from models.schema import (
     ServiceConfigOption,
     ServiceStatus,
 )
+from models.permissions import find_admin, system_admin
 from tests.test_lifecycle import (  # noqa: F401 - secret_key is an autouse fixture
     PASSWORD,
     SETTINGS,
@@ -46,7 +47,7 @@ EXAMPLE_INSTALL = ".venv/bin/pip install --no-deps -e tests/fixtures/hostdesk_ex
 
 
 def run(service, command, login="alice", **arguments):
-    return run_command(service.id, command, admin_login=login, clock=CLOCK, settings=SETTINGS,
+    return run_command(service.id, command, admin=find_admin(login), clock=CLOCK, settings=SETTINGS,
                        **arguments)
 
 
@@ -274,7 +275,7 @@ def test_module_commands_need_the_server_operations_permission(db, test_modules)
 
 def test_the_daily_run_acts_without_an_admin_row(db, test_modules):
     service = make_service(product=make_product(module="recording"))
-    result = run_command(service.id, "create", admin_login="system", clock=CLOCK,
+    result = run_command(service.id, "create", admin=system_admin(), clock=CLOCK,
                          settings=SETTINGS, source="cron")
     assert result.success and reload(service).status == "active"
 
@@ -291,7 +292,7 @@ def test_bad_arguments_are_refused_naming_the_field(alice):
         run(service, "terminate", reason="x")
     assert stray.value.field == "reason"
     with pytest.raises(ValidationError) as source:
-        run_command(service.id, "create", admin_login="alice", clock=CLOCK, settings=SETTINGS,
+        run_command(service.id, "create", admin=find_admin("alice"), clock=CLOCK, settings=SETTINGS,
                     source="portal")
     assert source.value.field == "source"
     assert log_rows("module.change_password") == []

@@ -23,6 +23,7 @@ from automation.provisioning.runner import run_command
 from automation.provisioning.webhook import WebhookModule
 from models import secrets
 from models.clock import Clock
+from models.permissions import find_admin
 from tests.test_lifecycle import (  # noqa: F401 - secret_key is an autouse fixture
     PASSWORD,
     SETTINGS,
@@ -149,7 +150,7 @@ def webhook_service(url, status="pending", timeout=None, server_name="web1"):
 
 
 def run(service, command, **arguments):
-    return run_command(service.id, command, admin_login="alice", clock=Clock("UTC", TODAY),
+    return run_command(service.id, command, admin=find_admin("alice"), clock=Clock("UTC", TODAY),
                        settings=SETTINGS, **arguments)
 
 

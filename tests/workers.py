@@ -75,7 +75,7 @@ def admin_session(url: str, seed: int, seconds: float, login: str) -> dict:
             else:
                 service_id = rng.randrange(1, 201)
                 command = "unsuspend" if Service.get_by_id(service_id).status == "suspended" else "suspend"
-                run_command(service_id, command, admin_login=login,
+                run_command(service_id, command, admin=find_admin(login),
                             clock=Clock("UTC", pendulum.date(2026, 6, 1)), settings=Settings(),
                             reason="stress")
                 counts["commands"] += 1

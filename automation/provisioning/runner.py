@@ -69,7 +69,7 @@ class _Context:
     settings: Settings
 
 
-def run_command(service_id: int, command: str, *, admin_login: str, clock: Clock,
+def run_command(service_id: int, command: str, *, admin: Admin, clock: Clock,
                 settings: Settings, source: str = "admin", send_email: bool = True,
                 **arguments) -> CommandResult:
     """Run `command` (a built-in command or one of the module's custom commands).
@@ -81,9 +81,9 @@ def run_command(service_id: int, command: str, *, admin_login: str, clock: Clock
     if source not in SOURCES:
         raise ValidationError("source", f"must be one of {', '.join(SOURCES)}")
     if source == "admin":
-        require(find_admin(admin_login), SERVER_OPERATIONS)
+        require(admin, SERVER_OPERATIONS)
     with connection():
-        return _run(service_id, command, arguments, _Context(admin_login, clock, settings),
+        return _run(service_id, command, arguments, _Context(admin.login, clock, settings),
                     source=source, send_email=send_email, queue_failure=(source == "cron"))
 
 
@@ -114,13 +114,13 @@ def command_labels(service: Service) -> dict[str, str]:
     return labels
 
 
-def retry_job(job_id: int, *, admin_login: str, clock: Clock,
+def retry_job(job_id: int, *, admin: Admin, clock: Clock,
               settings: Settings) -> CommandResult:
     """An admin retries a queued job now. The job is done on success, or keeps the new error."""
-    require(find_admin(admin_login), SERVER_OPERATIONS)
+    require(admin, SERVER_OPERATIONS)
     with connection():
-        execute = _job_executor(_Context(admin_login, clock, settings), source="admin")
-        return modulequeue.retry(job_id, execute, admin_login=admin_login)
+        execute = _job_executor(_Context(admin.login, clock, settings), source="admin")
+        return modulequeue.retry(job_id, execute, admin_login=admin.login)
 
 
 def run_queued_jobs(job_ids, admin: Admin, *, clock: Clock, settings: Settings) -> list[str]:
@@ -142,7 +142,7 @@ def run_queued_jobs(job_ids, admin: Admin, *, clock: Clock, settings: Settings) 
     for job in jobs:
         label = job.command.replace("_", " ")
         try:
-            result = retry_job(job.id, admin_login=admin.login, clock=clock, settings=settings)
+            result = retry_job(job.id, admin=admin, clock=clock, settings=settings)
         except HostdeskError as exc:
             said.append(f"{label} of service #{job.service_id} not run: {exc}")
             continue
@@ -161,7 +161,7 @@ def retry_jobs(job_ids: list[int], *, admin: Admin, clock: Clock,
         what = f"#{job_id} {job.command.replace('_', ' ')} of service #{job.service_id}" \
             if job else f"#{job_id}"
         try:
-            result = retry_job(job_id, admin_login=admin.login, clock=clock, settings=settings)
+            result = retry_job(job_id, admin=admin, clock=clock, settings=settings)
         except RuleViolation as exc:
             said.append(f"{what}: closed, it no longer applies ({exc})")
             continue

@@ -888,7 +888,7 @@ class ServiceScreen(HostdeskScreen):
         app = self.app
         try:
             with connection():
-                result = run_command(self.service_id, command, admin_login=app.login,
+                result = run_command(self.service_id, command, admin=app.admin,
                                      clock=app.clock, settings=app.settings, source="admin",
                                      **arguments)
         except Exception as exc:  # noqa: BLE001 - a refusal is shown, never swallowed
