@@ -403,10 +403,10 @@ def test_the_example_modules_failure_leaves_the_service_pending(alice):
 
 def test_test_connection_asks_the_servers_module_and_logs_it(alice):
     server = make_server(module="none")
-    result = check_server_connection(server.id, admin_login="alice")
+    result = check_server_connection(server.id, admin=find_admin("alice"))
     assert result.success
     [row] = log_rows("server.test_connection", server.id)
     assert row.description.startswith("Test Connection succeeded for server web1")
     example = make_server(module="example", name="panel1")
     with pytest.raises(RuleViolation, match="cannot test a connection"):
-        check_server_connection(example.id, admin_login="alice")
+        check_server_connection(example.id, admin=find_admin("alice"))

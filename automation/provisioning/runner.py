@@ -38,7 +38,6 @@ from models.parsing import refuse_control_characters
 from models.permissions import (
     SERVER_OPERATIONS,
     SYSTEM_LOGIN,
-    find_admin,
     has_permission,
     require,
 )
@@ -185,9 +184,10 @@ def module_queue_task(ctx: RunContext) -> TaskResult:
     return TaskResult(done=outcome.done, failures=outcome.failures, details=outcome.details)
 
 
-def check_server_connection(server_id: int, *, admin_login: str) -> CommandResult:
+def check_server_connection(server_id: int, *, admin: Admin) -> CommandResult:
     """Ask the server's module whether it can reach the server; logged either way."""
-    require(find_admin(admin_login), SERVER_OPERATIONS)
+    require(admin, SERVER_OPERATIONS)
+    admin_login = admin.login
     with connection():
         server = Server.get_or_none(Server.id == server_id)
         if server is None:

@@ -274,7 +274,7 @@ class ServerSettingsScreen(SettingsScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="server-test")
     def test_connection(self) -> None:
         try:
-            result = check_server_connection(self.record_id, admin_login=self.app.login)
+            result = check_server_connection(self.record_id, admin=self.app.admin)
         except Exception as exc:  # noqa: BLE001 - said on screen
             self.post_message(self.Tested(f"Cannot test: {exc}", False))
             return
