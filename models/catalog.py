@@ -24,8 +24,8 @@ from models.db import database
 from models.errors import StaleRecordError, ValidationError, ValidationErrors
 from models.listing import LABEL, NUMBER, Column, ListSource, as_id, lower_prefix
 from models.parsing import clean_text, parse_int_id
-from models.permissions import EDIT_SERVICES, find_admin, require
-from models.schema import EmailTemplate, Product, Server
+from models.permissions import EDIT_SERVICES, require
+from models.schema import Admin, EmailTemplate, Product, Server
 
 PRODUCT_TYPES = Product.TYPES  # the choices the product form offers
 AUTO_SETUP_CHOICES = Product.AUTO_SETUP
@@ -182,10 +182,11 @@ def server_form(server_id: int) -> Form:
     return Form(server.id, server.version, values)
 
 
-def save_product(form: Form, *, admin_login: str, modules: Iterable[str]) -> Product:
+def save_product(form: Form, *, admin: Admin, modules: Iterable[str]) -> Product:
     """Check every field of `form`, then save the product in one transaction with its log row.
     Raises ValidationErrors (all bad fields), StaleRecordError, PermissionDenied."""
-    require(find_admin(admin_login), EDIT_SERVICES)
+    require(admin, EDIT_SERVICES)
+    admin_login = admin.login
     product = _get(Product, form.record_id, "product")
     values = _checked(form.values, {
         "name": lambda v: clean_text(v, "name", 200, required=True),
@@ -205,9 +206,10 @@ def save_product(form: Form, *, admin_login: str, modules: Iterable[str]) -> Pro
                  f"product {values.get('name', product.name)}")
 
 
-def save_server(form: Form, *, admin_login: str, modules: Iterable[str]) -> Server:
+def save_server(form: Form, *, admin: Admin, modules: Iterable[str]) -> Server:
     """Like `save_product`, for a server; its name is unique."""
-    require(find_admin(admin_login), EDIT_SERVICES)
+    require(admin, EDIT_SERVICES)
+    admin_login = admin.login
     server = _get(Server, form.record_id, "server")
     values = _checked(form.values, {
         "name": lambda v: _unique_server_name(v, server.id),

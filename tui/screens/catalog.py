@@ -230,7 +230,7 @@ class ProductSettingsScreen(SettingsScreen):
             [(label, str(server_id)) for label, server_id in extra["servers"]])
 
     def write(self, form: catalog.Form) -> None:
-        catalog.save_product(form, admin_login=self.app.login, modules=self.modules)
+        catalog.save_product(form, admin=self.app.admin, modules=self.modules)
 
 
 class ServerSettingsScreen(SettingsScreen):
@@ -265,7 +265,7 @@ class ServerSettingsScreen(SettingsScreen):
         return catalog.server_form(self.record_id)
 
     def write(self, form: catalog.Form) -> None:
-        catalog.save_server(form, admin_login=self.app.login, modules=self.modules)
+        catalog.save_server(form, admin=self.app.admin, modules=self.modules)
 
     def action_test_connection(self) -> None:
         self.query_one("#settings-state", Static).update("testing the connection…")

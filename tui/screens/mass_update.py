@@ -824,7 +824,7 @@ class MassUpdateScreen(HostdeskScreen):
         app = self.app
         try:
             result = run_bulk_command(
-                plan.accepted_ids, plan.command, admin_login=app.login, clock=app.clock,
+                plan.accepted_ids, plan.command, admin=app.admin, clock=app.clock,
                 settings=app.settings, arguments=plan.arguments,
                 progress=lambda done, total: self.post_message(self.Progress(done, total)),
                 should_stop=lambda: self._stop.is_set() or worker.is_cancelled)
