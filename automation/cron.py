@@ -13,12 +13,12 @@ from typing import Callable
 import pendulum
 from peewee import OperationalError
 
+from automation.run_context import RunContext, TaskResult
 from models import runlock
 from models.clock import Clock
 from models.db import database, database_error_text, is_postgres
 from models.errors import RunInProgress, ValidationError
 from models.schema import CronRun
-from automation.run_context import RunContext, TaskResult
 from models.settings import Settings
 
 

@@ -2,8 +2,8 @@
 
 from models import audit
 from models.db import database
-from models.permissions import ROLES
 from models.errors import ValidationError
+from models.permissions import ROLES
 from models.schema import Admin
 
 

@@ -20,20 +20,15 @@ import pendulum
 from peewee import IntegrityError, fn
 
 from models import audit
+from models.credit import add_client_credit as _add_credit
+from models.credit import credit_client
 from models.cycles import Cycle, day_before
 from models.db import database, is_postgres
 from models.emails import queue_email
 from models.errors import RuleViolation, ValidationError
 from models.items import model_for, period_end
 from models.lifecycle import NON_PAYMENT_REASON
-from models.credit import add_client_credit as _add_credit
-from models.credit import credit_client
 from models.modulequeue import collect_module_jobs, queue_module_job, withdraw
-from models.upgrade_effects import (
-    apply_upgrade,
-    cancel_upgrades_of_invoice,
-    reinstate_upgrades_of_invoice,
-)
 from models.money import format_money, sum_money
 from models.parsing import parse_amount
 from models.permissions import MANAGE_INVOICES, require_login
@@ -52,6 +47,11 @@ from models.schema import (
     Service,
     ServiceAddon,
     ServiceStatus,
+)
+from models.upgrade_effects import (
+    apply_upgrade,
+    cancel_upgrades_of_invoice,
+    reinstate_upgrades_of_invoice,
 )
 
 OVERDUE_REASON = NON_PAYMENT_REASON

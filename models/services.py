@@ -25,6 +25,7 @@ from models.invoicing import (
     unpaid_lines_of_item,
 )
 from models.items import period_end
+from models.orders import check_quantity_allowed
 from models.parsing import (
     clean_text,
     parse_amount,
@@ -34,7 +35,6 @@ from models.parsing import (
     parse_override_until,
     parse_quantity,
 )
-from models.orders import check_quantity_allowed
 from models.permissions import DELETE_SERVICES, EDIT_SERVICES, require
 from models.schema import (
     Admin,

@@ -15,6 +15,7 @@ from jinja2.exceptions import TemplateError
 
 from models import audit, emails
 from models.credit import credit_client
+from models.cycles import Cycle
 from models.db import database, is_postgres
 from models.errors import RuleViolation, ValidationError
 from models.modulequeue import queue_module_job
@@ -31,7 +32,6 @@ from models.schema import (
     Upgrade,
 )
 from models.settings import Settings
-from models.cycles import Cycle
 
 PENDING, APPLIED, CANCELLED = "pending", "applied", "cancelled"
 DEFAULT_UPGRADE_EMAIL = "upgrade_confirmation"

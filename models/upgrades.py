@@ -37,6 +37,15 @@ from models.errors import RuleViolation, ValidationError
 from models.invoicing import LineSpec
 from models.money import format_money
 from models.permissions import UPGRADE_ORDERS, require
+from models.pricing import (
+    OptionChoice,
+    OptionInfo,
+    current_config_choices,
+    product_options,
+    recalculated_recurring_amount,
+    option_prices,
+    target_choices,
+)
 from models.schema import (
     Admin,
     Client,
@@ -52,15 +61,6 @@ from models.schema import (
     Service,
     ServiceStatus,
     Upgrade,
-)
-from models.pricing import (
-    OptionChoice,
-    OptionInfo,
-    current_config_choices,
-    product_options,
-    recalculated_recurring_amount,
-    option_prices,
-    target_choices,
 )
 from models.settings import Settings
 from models.upgrade_effects import (

@@ -14,6 +14,7 @@ from models.cancellations import request_cancellation
 from models.clock import Clock
 from models.errors import HostdeskError, ValidationError, ValidationErrors
 from models.orders import DomainRequest, LineRequest, OrderRequest, place_order
+from models.permissions import find_admin
 from models.schema import (
     ActivityLog,
     Admin,
@@ -24,7 +25,6 @@ from models.schema import (
     Payment,
     Service,
 )
-from models.permissions import find_admin
 from tests import factories as make
 
 HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))

@@ -4,8 +4,8 @@ import pytest
 
 from automation.bulk import run_bulk_command, unsupported
 from models.clock import Clock
-from models.schema import ModuleJob
 from models.permissions import find_admin
+from models.schema import ModuleJob
 from tests.test_lifecycle import SETTINGS, TODAY, make_admin, reload, secret_key  # noqa: F401
 from tests.test_webhook import Endpoint, endpoint, webhook_service  # noqa: F401
 

@@ -10,8 +10,8 @@ from models import catalog, secrets
 from models.catalog import ProductSource, ServerSource, product_form, save_product, save_server
 from models.errors import PermissionDenied, StaleRecordError, ValidationErrors
 from models.listing import ListFilter
-from models.schema import ActivityLog, Admin, Product, Server
 from models.permissions import find_admin
+from models.schema import ActivityLog, Admin, Product, Server
 from tests import factories as make
 
 MODULES = ("example", "none", "webhook")

@@ -13,6 +13,7 @@ from automation.cron import run_daily
 from models import cancellations, invoicing
 from models.clock import Clock
 from models.overdue import REMINDER_TEMPLATES
+from models.permissions import find_admin
 from models.schema import (
     Admin,
     CancellationRequest,
@@ -23,7 +24,6 @@ from models.schema import (
     ServiceAddon,
 )
 from models.settings import Settings
-from models.permissions import find_admin
 from tests import factories as make
 
 D = Decimal

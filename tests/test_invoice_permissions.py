@@ -14,6 +14,7 @@ from models.cancellations import request_cancellation
 from models.errors import PermissionDenied
 from models.invoicing import LineSpec
 from models.permissions import MANAGE_INVOICES, SYSTEM_LOGIN
+from models.permissions import find_admin
 from models.schema import (
     ActivityLog,
     Client,
@@ -26,7 +27,6 @@ from models.schema import (
     Payment,
     Service,
 )
-from models.permissions import find_admin
 from tests import factories as make
 
 D = Decimal

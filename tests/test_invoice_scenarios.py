@@ -16,6 +16,7 @@ from models import invoicing, upgrades
 from models.cycles import DayBasis
 from models.errors import RuleViolation
 from models.orders import LineRequest, OrderRequest, place_order
+from models.permissions import find_admin
 from models.prorata import create_prorata_invoices, plan_prorata
 from models.renewals import generate_due_invoices
 from models.schema import (
@@ -29,7 +30,6 @@ from models.schema import (
     Upgrade,
 )
 from models.settings import Settings
-from models.permissions import find_admin
 from tests import factories as make
 
 D = Decimal

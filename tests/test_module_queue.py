@@ -10,8 +10,8 @@ from automation.provisioning.runner import module_queue_task, retry_job, run_com
 from models import modulequeue
 from models.clock import Clock
 from models.errors import PermissionDenied, ValidationError
-from models.schema import ModuleJob, Product, Service
 from models.permissions import find_admin, system_admin
+from models.schema import ModuleJob, Product, Service
 from tests.test_lifecycle import (  # noqa: F401 - secret_key is an autouse fixture
     SETTINGS,
     TODAY,

@@ -15,9 +15,10 @@ from automation.provisioning.runner import (
     run_command,
 )
 from automation.provisioning.webhook import WebhookModule
-from models.clock import Clock
 from models import secrets
+from models.clock import Clock
 from models.errors import PermissionDenied, RuleViolation, ValidationError
+from models.permissions import find_admin, system_admin
 from models.schema import (
     ConfigOption,
     ConfigOptionChoice,
@@ -26,7 +27,6 @@ from models.schema import (
     ServiceConfigOption,
     ServiceStatus,
 )
-from models.permissions import find_admin, system_admin
 from tests.test_lifecycle import (  # noqa: F401 - secret_key is an autouse fixture
     PASSWORD,
     SETTINGS,

@@ -10,6 +10,7 @@ import pytest
 from models import invoicing, upgrades
 from models.cycles import DayBasis
 from models.errors import PermissionDenied, RuleViolation, ValidationError
+from models.permissions import find_admin
 from models.renewals import generate_due_invoices
 from models.schema import (
     ActivityLog,
@@ -32,7 +33,6 @@ from models.schema import (
 )
 from models.settings import Settings
 from models.upgrades import OptionChoice
-from models.permissions import find_admin
 from tests import factories as make
 
 D = Decimal

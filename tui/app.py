@@ -21,13 +21,13 @@ from textual.screen import Screen
 from textual.theme import Theme
 
 from automation.config import Config
+from models.admins import manager_logins
 from models.clock import Clock
 from models.db import connection
 from models.listing import SOURCES
-from models.search import SearchHit
 from models.permissions import find_admin, has_permission
 from models.schema import Admin
-from models.admins import manager_logins
+from models.search import SearchHit
 from tui.screens.areas import BY_KEY, DASHBOARD, EVERY_PLACE, Area
 from tui.screens.chord import GoChordScreen
 from tui.screens.dashboard import DashboardScreen

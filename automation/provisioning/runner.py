@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from peewee import JOIN
 
-from automation.run_context import RunContext, TaskResult
 from automation.provisioning import registry
 from automation.provisioning.base import (
     CHANGE_PACKAGE,
@@ -30,6 +29,7 @@ from automation.provisioning.base import (
     ServerInfo,
     ServiceParams,
 )
+from automation.run_context import RunContext, TaskResult
 from models import audit, lifecycle, modulequeue, secrets
 from models.clock import Clock
 from models.db import connection, database

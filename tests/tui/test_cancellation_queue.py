@@ -16,6 +16,7 @@ from automation.config import Config
 from automation.cron import run_daily
 from models import cancellations, secrets
 from models.clock import Clock
+from models.permissions import find_admin
 from models.renewals import invoice_selected_items
 from models.schema import (
     ActivityLog,
@@ -28,7 +29,6 @@ from models.schema import (
     ServiceAddon,
 )
 from models.settings import Settings
-from models.permissions import find_admin
 from tests import factories as make
 from tests.test_webhook import Endpoint
 from tests.tui.conftest import screen_text, wait_for

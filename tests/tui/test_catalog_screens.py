@@ -5,9 +5,9 @@ import json
 
 from automation.provisioning.runner import run_command
 from models import secrets
+from models.permissions import find_admin
 from models.schema import ActivityLog, Admin, Product, Server, Service
 from models.settings import Settings
-from models.permissions import find_admin
 from tests import factories as make
 from tests.tui.conftest import CLOCK, run, settle
 from tui.screens.catalog import (

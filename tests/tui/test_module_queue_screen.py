@@ -13,9 +13,9 @@ from automation.config import Config
 from automation.provisioning.runner import run_command
 from models import secrets
 from models.clock import Clock
+from models.permissions import system_admin
 from models.schema import ActivityLog, Admin, ModuleJob, Service
 from models.settings import Settings
-from models.permissions import system_admin
 from tests import factories as make
 from tests.test_webhook import Endpoint
 from tests.tui.conftest import screen_text, wait_for

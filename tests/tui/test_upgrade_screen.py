@@ -12,6 +12,7 @@ from automation.provisioning import registry
 from automation.provisioning.builtin import NoneModule
 from models import upgrades
 from models.clock import Clock
+from models.permissions import find_admin
 from models.schema import (
     Admin,
     Client,
@@ -26,7 +27,6 @@ from models.schema import (
     Upgrade,
 )
 from models.settings import Settings
-from models.permissions import find_admin
 from tests import factories as make
 from tests.tui.conftest import run
 from tui.screens import upgrade as upgrade_screen

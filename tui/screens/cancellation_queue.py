@@ -16,6 +16,7 @@ from textual.widgets import Static
 from models import cancellations
 from models.clock import Clock
 from models.db import connection
+from models.listing import CancellationQueueSource, RequestFilter
 from models.permissions import (
     MANAGE_CANCELLATIONS,
     SERVER_OPERATIONS,
@@ -24,12 +25,11 @@ from models.permissions import (
     require,
 )
 from models.settings import Settings
-from models.listing import CancellationQueueSource, RequestFilter
 from tui.screens.areas import BY_KEY
-from tui.widgets.dialogs import ConfirmDialog
 from tui.screens.lists import ListScreen
 from tui.widgets.biglist import BigList
 from tui.widgets.dialogs import ChoiceDialog, MessageDialog
+from tui.widgets.dialogs import ConfirmDialog
 
 
 def process_now(request_id: int, *, login: str, clock: Clock, settings: Settings) -> str:

@@ -26,11 +26,11 @@ from models.client_summary import (
     load_client_details,
 )
 from models.db import connection
+from models.invoice_view import FilteredInvoiceSource, InvoiceFilter
 from models.money import format_money
 from models.permissions import GENERATE_DUE_INVOICES, has_permission
 from models.schema import ItemType
 from tui.screens.base import HostdeskScreen
-from models.invoice_view import FilteredInvoiceSource, InvoiceFilter
 from tui.widgets.biglist import BigList
 from tui.widgets.dialogs import MessageDialog
 from tui.widgets.key_footer import KeyFooter

@@ -29,6 +29,13 @@ from models import invoicing, upgrades
 from models.clock import Clock
 from models.db import connection
 from models.errors import ValidationError
+from models.invoice_view import (
+    FilteredInvoiceSource,
+    InvoiceFilter,
+    InvoiceView,
+    generate_due_for_client,
+    load_invoice_view,
+)
 from models.money import format_money
 from models.parsing import clean_text, parse_date, parse_int_id, parse_optional_date
 from models.permissions import (
@@ -40,19 +47,12 @@ from models.permissions import (
 )
 from models.schema import InvoiceLine, InvoiceStatus
 from models.settings import Settings
-from models.invoice_view import (
-    FilteredInvoiceSource,
-    InvoiceFilter,
-    InvoiceView,
-    generate_due_for_client,
-    load_invoice_view,
-)
 from tui.screens.areas import BY_KEY
 from tui.screens.base import HostdeskScreen
 from tui.screens.filtered_list import FilteredListScreen
 from tui.widgets.biglist import BigList
-from tui.widgets.dialogs import ConfirmDialog
 from tui.widgets.cells import fit, status_look
+from tui.widgets.dialogs import ConfirmDialog
 from tui.widgets.key_footer import KeyFooter
 
 

@@ -57,9 +57,9 @@ from models.schema import Service, ServiceStatus
 from models.selection import Selection, ServiceFilter, Ticks
 from tui.screens.base import HostdeskScreen
 from tui.widgets.dialogs import ConfirmDialog
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.mass_checklist import MassChecklist
 from tui.widgets.mass_fields import FieldTick
-from tui.widgets.key_footer import KeyFooter
 
 PREVIEW_ROWS = 100  # items listed in the preview and the result list; the counts cover all
 CLIENT_ROWS = 20  # prorata totals listed per client

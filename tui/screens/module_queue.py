@@ -14,12 +14,12 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
+from automation.provisioning.runner import retry_jobs
 from models import modulequeue
 from models.db import connection
 from models.errors import HostdeskError
-from models.permissions import SERVER_OPERATIONS, has_permission
-from automation.provisioning.runner import retry_jobs
 from models.listing import ModuleQueueSource, QueueFilter
+from models.permissions import SERVER_OPERATIONS, has_permission
 from tui.screens.areas import BY_KEY
 from tui.screens.invoices import ConfirmDialog
 from tui.screens.lists import ListScreen

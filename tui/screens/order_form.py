@@ -32,9 +32,9 @@ from models.permissions import find_admin
 from tui.screens.base import HostdeskScreen
 from tui.screens.invoices import FORM_DIALOG_CSS
 from tui.widgets.dialogs import ConfirmDialog
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.order_client_picker import ClientChoice, ClientPicker, load_client
 from tui.widgets.order_line import OrderLineHeader, OrderLineRow, summary
-from tui.widgets.key_footer import KeyFooter
 
 QUOTE_DELAY = 0.25  # seconds of quiet typing before the running total is recomputed
 

@@ -22,6 +22,7 @@ from textual.widgets import Checkbox, DataTable, Input, Label, OptionList, Selec
 from textual.widgets.option_list import Option
 
 from models import services
+from models.cancellations import request_cancellation
 from models.cycles import Cycle
 from models.db import connection
 from models.errors import ConfirmationNeeded, HostdeskError, StaleRecordError
@@ -35,7 +36,6 @@ from models.permissions import (
     find_admin,
     has_permission,
 )
-from models.cancellations import request_cancellation
 from models.schema import ServiceAddon, ServiceStatus
 from models.service_page import (
     ServiceView,
@@ -58,8 +58,8 @@ from tui.widgets.dialogs import (
     TypedConfirmDialog,
     error_messages,
 )
-from tui.widgets.order_client_picker import ClientPicker
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.order_client_picker import ClientPicker
 
 # Module commands and their keys (ux.md); `r` renew is the module's Renew.
 MODULE_KEYS = (("c", "create"), ("s", "suspend"), ("u", "unsuspend"), ("t", "terminate"),
