@@ -20,8 +20,8 @@ from peewee import JOIN
 from models import audit
 from models.db import database
 from models.errors import HostdeskError, RuleViolation, ValidationError
-from models.permissions import SERVER_OPERATIONS, SYSTEM_LOGIN, find_admin, require
-from models.schema import Client, ModuleJob, Service
+from models.permissions import SERVER_OPERATIONS, SYSTEM_LOGIN, require
+from models.schema import Admin, Client, ModuleJob, Service
 
 QUEUED = "queued"
 FAILED = "failed"
@@ -106,14 +106,28 @@ def withdraw(service_id: int, command: str, reason: str,
     return len(jobs)
 
 
-def dismiss(job_id: int, admin_login: str) -> ModuleJob:
+def dismiss(job_id: int, admin: Admin) -> ModuleJob:
     """An admin gives up on a job: it leaves the queue and is never retried."""
-    require(find_admin(admin_login), SERVER_OPERATIONS)
+    require(admin, SERVER_OPERATIONS)
+    admin_login = admin.login
     with database.atomic():
         job = open_job(job_id)
         _set_status(job, DISMISSED, admin_login, "module_job.dismiss",
                     f"{job.command} of service #{job.service_id} dismissed")
     return ModuleJob.get_by_id(job_id)
+
+
+def dismiss_jobs(job_ids: list[int], admin: Admin) -> list[str]:
+    """Dismiss each job; one line per job saying how it went."""
+    said = []
+    for job_id in job_ids:
+        try:
+            job = dismiss(job_id, admin)
+            said.append(f"#{job.id} {job.command.replace('_', ' ')} of service "
+                        f"#{job.service_id}: dismissed")
+        except HostdeskError as exc:
+            said.append(f"#{job_id}: {exc}")
+    return said
 
 
 def open_job(job_id: int) -> ModuleJob:

@@ -124,7 +124,7 @@ def test_a_retry_that_fails_again_keeps_the_job_with_the_new_error(failed_job, e
 
 
 def test_dismiss_takes_the_job_out_of_the_queue_for_good(failed_job, endpoint):
-    modulequeue.dismiss(failed_job.id, "alice")
+    modulequeue.dismiss(failed_job.id, find_admin("alice"))
 
     assert ModuleJob.get_by_id(failed_job.id).status == "dismissed"
     assert modulequeue.pending_jobs() == []
@@ -139,7 +139,7 @@ def test_dismiss_takes_the_job_out_of_the_queue_for_good(failed_job, endpoint):
 def test_dismiss_and_retry_need_the_server_operations_permission(failed_job):
     make_admin("sam", "sales")
     with pytest.raises(PermissionDenied):
-        modulequeue.dismiss(failed_job.id, "sam")
+        modulequeue.dismiss(failed_job.id, find_admin("sam"))
     with pytest.raises(PermissionDenied):
         retry_job(failed_job.id, admin=find_admin("sam"), clock=CLOCK, settings=SETTINGS)
     assert ModuleJob.get_by_id(failed_job.id).status == "failed"

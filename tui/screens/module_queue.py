@@ -17,7 +17,6 @@ from textual.widgets import Static
 from automation.provisioning.runner import retry_jobs
 from models import modulequeue
 from models.db import connection
-from models.errors import HostdeskError
 from models.listing import ModuleQueueSource, QueueFilter
 from models.permissions import SERVER_OPERATIONS, has_permission
 from tui.screens.areas import BY_KEY
@@ -25,18 +24,6 @@ from tui.screens.invoices import ConfirmDialog
 from tui.screens.lists import ListScreen
 from tui.widgets.biglist import BigList
 from tui.widgets.dialogs import MessageDialog
-
-
-def dismiss_jobs(job_ids: list[int], *, login: str) -> list[str]:
-    said = []
-    for job_id in job_ids:
-        try:
-            job = modulequeue.dismiss(job_id, login)
-            said.append(f"#{job.id} {job.command.replace('_', ' ')} of service "
-                        f"#{job.service_id}: dismissed")
-        except HostdeskError as exc:
-            said.append(f"#{job_id}: {exc}")
-    return said
 
 
 class ModuleQueueScreen(ListScreen):
@@ -167,7 +154,7 @@ class ModuleQueueScreen(ListScreen):
     def _dismiss(self, jobs: list[int]) -> None:
         try:
             with connection():
-                lines = dismiss_jobs(jobs, login=self.app.login)
+                lines = modulequeue.dismiss_jobs(jobs, self.app.admin)
         except Exception as exc:  # noqa: BLE001 - said in a dialog
             self.post_message(self.Done("Dismiss", [str(exc)], True))
             return
