@@ -13,8 +13,8 @@ from models.clock import Clock
 from models.db import connection
 from models.errors import HostdeskError
 from models.modulequeue import enqueue_failure
-from models.permissions import MASS_UPDATE, SERVER_OPERATIONS, find_admin, require
-from models.schema import Service
+from models.permissions import MASS_UPDATE, SERVER_OPERATIONS, require
+from models.schema import Admin, Service
 from models.settings import Settings
 
 
@@ -50,14 +50,13 @@ def unsupported(service_ids: list[int], command: str) -> dict[int, str]:
     return refused
 
 
-def run_bulk_command(service_ids: list[int], command: str, *, admin_login: str, clock: Clock,
+def run_bulk_command(service_ids: list[int], command: str, *, admin: Admin, clock: Clock,
                      settings: Settings, arguments: dict | None = None,
                      progress: Callable[[int, int], None] = lambda done, total: None,
                      should_stop: Callable[[], bool] = lambda: False) -> BulkResult:
-    with connection():
-        admin = find_admin(admin_login)
-        require(admin, MASS_UPDATE)
-        require(admin, SERVER_OPERATIONS)
+    require(admin, MASS_UPDATE)
+    require(admin, SERVER_OPERATIONS)
+    admin_login = admin.login
     result = BulkResult()
     for done, service_id in enumerate(service_ids, start=1):
         if should_stop():
@@ -65,7 +64,7 @@ def run_bulk_command(service_ids: list[int], command: str, *, admin_login: str, 
             break
         module_failed = False
         try:
-            outcome = run_command(service_id, command, admin_login=admin_login, clock=clock,
+            outcome = run_command(service_id, command, admin=admin, clock=clock,
                                   settings=settings, **(arguments or {}))
             success, message = outcome.success, outcome.message
             module_failed = not success

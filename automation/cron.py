@@ -15,6 +15,7 @@ from typing import Callable
 import pendulum
 from peewee import OperationalError
 
+from automation.run_context import RunContext, RunStopped, TaskResult
 from models import runlock
 from models.clock import Clock
 from models.db import database, database_error_text, is_postgres
@@ -24,26 +25,6 @@ from models.settings import Settings
 
 log = logging.getLogger("hostdesk.cron")
 LOGGED_FAILURES = 100  # per task: the report keeps them all, the log the first ones
-
-
-@dataclass
-class TaskResult:
-    done: int = 0  # items acted on (or, in a dry run, that would be)
-    failures: list = field(default_factory=list)  # [{"item": "...", "error": "..."}]
-    details: dict = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-
-class RunStopped(BaseException):
-    """The run must stop now: its lock is no longer its own, or its deadline passed.
-
-    A BaseException, like KeyboardInterrupt, so no task's `except Exception` swallows it;
-    the transaction in progress rolls back and the run reports what it did and did not do."""
-
-
 HEARTBEAT_SECONDS = 5.0  # the lock is refreshed (and checked) at most this often
 
 
@@ -75,25 +56,6 @@ class _RunGuard:
         if not ours:
             raise RunStopped("the run lock is no longer held by this run (taken over or "
                              "removed), so it stopped at once: two runs never work side by side")
-
-
-@dataclass
-class RunContext:
-    today: pendulum.Date
-    settings: Settings
-    dry_run: bool = False
-    send_emails: bool = True
-    progress: Callable[[str, int, int | None], None] = lambda task, done, total: None
-    heartbeat: Callable[[], None] = lambda: None
-    run_id: int | None = None  # the CronRun row (none in a dry run)
-    workers: int = 1  # processes sharing the invoicing (PostgreSQL)
-    database_url: str = ""  # for the extra workers to connect to
-    terminations_held: int | None = None  # decided by the termination guard, once per run
-    guard_details: dict = field(default_factory=dict)
-
-    @property
-    def batch_size(self) -> int:
-        return self.settings.batch_size
 
 
 @dataclass
@@ -363,7 +325,7 @@ def confirm_terminations(run_id: int, *, admin_login: str, settings: Settings) -
                 outcome.skipped.append({"item": item, "reason": "no longer due for termination"})
                 continue
             try:
-                result = run_command(row.service_id, "terminate", admin_login=admin_login,
+                result = run_command(row.service_id, "terminate", admin=find_admin(admin_login),
                                      clock=clock, settings=settings, source="cron")
             except (RuleViolation, ValidationError) as exc:
                 terminationguard.finish(row.id, "failed", str(exc))

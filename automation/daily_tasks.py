@@ -6,14 +6,15 @@ runner, so a failure lands in the module queue with its error instead of stoppin
 
 import pendulum
 
-from automation.cron import RunContext, TaskResult
+from automation.run_context import RunContext, TaskResult
 from models import cancellations, overdue, renewals, runlock, terminationguard
 from models.clock import Clock
 from models.db import few_checkpoints
-from models.errors import HostdeskError
-from models.permissions import SYSTEM_LOGIN
+from models.errors import HostdeskError, RuleViolation
+from models.permissions import SYSTEM_LOGIN, system_admin
 from models.renewals import generate_due_invoices
-from models.schema import Service
+from models.schema import Admin, Service, ServiceStatus
+from models.settings import Settings
 
 
 def generate_invoices(ctx: RunContext) -> TaskResult:
@@ -79,7 +80,7 @@ def _run_module(ctx: RunContext, service_id: int, command: str, **arguments):
     from automation.provisioning.runner import run_command
 
     try:
-        result = run_command(service_id, command, admin_login=SYSTEM_LOGIN,
+        result = run_command(service_id, command, admin=system_admin(),
                              clock=Clock(ctx.settings.timezone, ctx.today),
                              settings=ctx.settings, source="cron",
                              send_email=ctx.send_emails, **arguments)
@@ -115,6 +116,28 @@ def _for_each(ctx: RunContext, select, act, label: str, skip=None) -> TaskResult
         ctx.heartbeat()
 
 
+def process_request(request_id: int, *, admin: Admin, clock: Clock, settings: Settings,
+                    source: str, send_email: bool = True) -> str:
+    """Rules §10, one request: the module's Terminate (for an active or suspended service),
+    then the request is completed and the service cancelled. The daily run and the
+    cancellation queue's "process now" both come here. A failed Terminate raises
+    RuleViolation and leaves the request open; returns what was done."""
+    from automation.provisioning.runner import run_command
+
+    request = cancellations.open_request(request_id)
+    service = Service.get_by_id(request.service_id)
+    note = ""
+    if service.status in (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED):
+        result = run_command(service.id, "terminate", admin=admin, clock=clock,
+                             settings=settings, source=source, send_email=send_email)
+        if not result.success:
+            raise RuleViolation(f"the module's Terminate failed: {result.message}; the request "
+                                "stays open")
+        note = f" (Terminate: {result.message})" if result.message else ""
+    cancellations.complete_request(request.id, clock.today(), admin.login)
+    return f"Request #{request.id} processed: service #{service.id} is cancelled{note}"
+
+
 def process_cancellations(ctx: RunContext) -> TaskResult:
     if not ctx.settings.process_cancellations:
         return TaskResult(details={"skipped": "process_cancellations is off"})
@@ -123,15 +146,12 @@ def process_cancellations(ctx: RunContext) -> TaskResult:
         return [r.id for r in cancellations.due_requests(ctx.today, after_id=after_id, limit=limit)]
 
     def act(request_id):
-        from models.schema import CancellationRequest
-
-        request = CancellationRequest.get_by_id(request_id)
-        service = Service.get_by_id(request.service_id)
-        if service.status in ("active", "suspended"):
-            ok, error = _run_module(ctx, service.id, "terminate")
-            if not ok:
-                return False, error
-        cancellations.complete_request(request_id, ctx.today, SYSTEM_LOGIN)
+        try:
+            process_request(request_id, admin=system_admin(),
+                            clock=Clock(ctx.settings.timezone, ctx.today), settings=ctx.settings,
+                            source="cron", send_email=ctx.send_emails)
+        except HostdeskError as exc:
+            return False, str(exc)
         return True, ""
 
     requests = _for_each(ctx, select, act, "cancellation request")

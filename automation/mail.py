@@ -49,8 +49,8 @@ from email.utils import format_datetime, formataddr
 import pendulum
 from peewee import fn
 
-from automation.cron import RunContext, TaskResult
 from automation.deadline import Deadline
+from automation.run_context import RunContext, TaskResult
 from models import audit, secrets
 from models.db import connection, database, is_postgres, with_retry
 from models.emails import SECRET_BODY_REMOVED

@@ -15,13 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from automation.module_jobs import (
-    JobOutcome,
-    last_module_job_id,
-    queued_jobs_since,
-    run_module_jobs,
-)
+from automation.provisioning.runner import JobOutcome, run_queued_jobs
 from models.clock import Clock
+from models.permissions import find_admin
 from models.portal import Caller, money
 from models.portal_actions import (
     PaymentReceived,
@@ -49,7 +45,8 @@ def payment_received(invoice_text, who: Caller, *, amount, method, ref, date=Non
     clock = clock.on(payment.date)
     received = receive_payment(invoice_text, payment, who, today=payment.date,
                                settings=settings)
-    jobs = run_module_jobs(received.job_ids, login=who.login, clock=clock, settings=settings)
+    jobs = run_queued_jobs(received.job_ids, find_admin(who.login), clock=clock,
+                           settings=settings)
     return GatewayPayment(received, jobs)
 
 
@@ -83,13 +80,12 @@ def upgrade_requested(service_text, product_text, cycle_text, who: Caller, *, cl
                       settings: Settings, quote_only: bool = False) -> SelfServiceUpgrade:
     """`models.portal_actions.request_upgrade`, then the Change Package of an upgrade that
     was applied at once (nothing to pay)."""
-    jobs_before = 0 if quote_only else last_module_job_id()
     request = request_upgrade(service_text, product_text, cycle_text, who, today=clock.today(),
                               settings=settings, quote_only=quote_only)
     jobs = []
     if request.order is not None:
-        queued = queued_jobs_since([request.quote.service_id], jobs_before)
-        jobs = run_module_jobs(queued, login=who.login, clock=clock, settings=settings)
+        jobs = run_queued_jobs(request.order.module_jobs, find_admin(who.login), clock=clock,
+                               settings=settings)
     return SelfServiceUpgrade(request, jobs)
 
 

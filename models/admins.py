@@ -61,6 +61,12 @@ def resolve_identity(os_login: str, requested: str | None = None) -> Identity:
     return Identity(target, own)
 
 
+def has_admins() -> bool:
+    """Whether the database (maybe not yet migrated) has any admin: `init` on such a
+    database needs a full admin."""
+    return Admin.table_exists() and Admin.select().exists()
+
+
 def ensure_first_admin(login: str) -> Admin | None:
     """On an empty database, make `login` the first admin with every permission."""
     login = checked_new_login(login)
@@ -103,3 +109,11 @@ def notice_recipients(settings) -> list[str]:
             seen.add(address.lower())
             unique.append(address)
     return unique
+def manager_logins() -> list[str]:
+    """The active admins who may add or reactivate an admin (shown to a login without access)."""
+    from models.permissions import MANAGE_ADMINS
+
+    roles = [role for role, perms in ROLES.items() if MANAGE_ADMINS in perms]
+    return [a.login for a in Admin.select(Admin.login)
+            .where(Admin.active == True, Admin.role.in_(roles))  # noqa: E712
+            .order_by(Admin.login)]

@@ -18,8 +18,9 @@ from models.emails import queue_email
 from models.errors import RuleViolation, ValidationError
 from models.invoicing import cancel_lines, reopen_lines, unpaid_lines_of_item
 from models.parsing import clean_text
-from models.permissions import EDIT_SERVICES, MANAGE_CANCELLATIONS, require_login
+from models.permissions import EDIT_SERVICES, MANAGE_CANCELLATIONS, require
 from models.schema import (
+    Admin,
     CancellationRequest,
     Client,
     Domain,
@@ -49,11 +50,12 @@ def _cancel_unpaid_lines(service: Service, admin_login: str, reason: str) -> lis
     return cancel_lines(line_ids, admin_login, reason)
 
 
-def request_cancellation(service_id: int, cancel_type: str, reason: str, *, requested_by: str,
+def request_cancellation(service_id: int, cancel_type: str, reason: str, *, admin: Admin,
                          disable_domain_auto_renew: bool = False,
                          admin_notice_email: str = "", company_name: str = "") -> CancellationRequest:
     """File a request: unpaid lines cancelled, optional domain auto-renew off, admins told."""
-    require_login(requested_by, MANAGE_CANCELLATIONS)
+    require(admin, MANAGE_CANCELLATIONS)
+    requested_by = admin.login
     if cancel_type not in TYPES:
         raise ValidationError("type", f"'{cancel_type}' is not a cancellation type; use "
                                       "immediate or end_of_period")
@@ -98,9 +100,10 @@ def request_cancellation(service_id: int, cancel_type: str, reason: str, *, requ
         return request
 
 
-def delete_request(request_id: int, admin_login: str, *, reopen_invoices: bool = False) -> None:
+def delete_request(request_id: int, admin: Admin, *, reopen_invoices: bool = False) -> None:
     """Stop an open request; optionally revive the invoice lines it cancelled."""
-    require_login(admin_login, MANAGE_CANCELLATIONS)
+    require(admin, MANAGE_CANCELLATIONS)
+    admin_login = admin.login
     with database.atomic():
         request = CancellationRequest.get_or_none(CancellationRequest.id == request_id)
         if request is None or request.status != "open":
@@ -130,11 +133,22 @@ def due_requests(today: pendulum.Date, *, after_id: int = 0, limit: int = 500) -
                 .order_by(CancellationRequest.id).limit(limit))
 
 
+def open_request(request_id: int) -> CancellationRequest:
+    """The request if it is open; ValidationError otherwise."""
+    request = CancellationRequest.get_or_none(CancellationRequest.id == request_id)
+    if request is None or request.status != "open":
+        raise ValidationError("request", f"request #{request_id} is not open")
+    return request
+
+
+def process_date_of(request_type: str, next_due_date) -> pendulum.Date | None:
+    """When the daily run acts on a request of this type (None: at the next run)."""
+    return None if request_type == "immediate" else next_due_date
+
+
 def process_date(request: CancellationRequest) -> pendulum.Date | None:
     """When the daily run will act on a request (None: at the next run)."""
-    if request.type == "immediate":
-        return None
-    return request.service.next_due_date
+    return process_date_of(request.type, request.service.next_due_date)
 
 
 def _end_service(service: Service, status: str, today: pendulum.Date, admin_login: str,
@@ -167,9 +181,10 @@ def complete_request(request_id: int, today: pendulum.Date, admin_login: str) ->
 # --- admin auto-terminate at end of cycle, fixed term --------------------------------------
 
 
-def set_auto_terminate(service_id: int, enabled: bool, reason: str, admin_login: str) -> Service:
+def set_auto_terminate(service_id: int, enabled: bool, reason: str, admin: Admin) -> Service:
     """The service-page tick: cancels unpaid lines and stops renewals; terminates at the NDD."""
-    require_login(admin_login, EDIT_SERVICES)
+    require(admin, EDIT_SERVICES)
+    admin_login = admin.login
     reason = clean_text(reason, "auto_terminate_reason", max_length=500)
     with database.atomic():
         service = _service_or_error(service_id)

@@ -30,7 +30,10 @@ from models.listing import LABEL, NUMBER, Column, ListSource, as_id, lower_prefi
 from models.parsing import clean_text, parse_int_id
 from models.permissions import MANAGE_CATALOG, find_admin, require, require_login
 from models.records import Form  # noqa: F401  (the settings forms' type, re-exported)
-from models.schema import EmailTemplate, Product, Server, Service
+from models.schema import Admin, EmailTemplate, Product, Server, Service
+
+PRODUCT_TYPES = Product.TYPES  # the choices the product form offers
+AUTO_SETUP_CHOICES = Product.AUTO_SETUP
 
 SECRET_WORDS = ("secret", "password", "passwd", "token", "key", "hash")
 MAX_DAYS = 3650
@@ -216,12 +219,13 @@ def server_form(server_id: int, modules=()) -> Form:
     return Form(server.id, server.version, values)
 
 
-def save_product(form: Form, *, admin_login: str,
+def save_product(form: Form, *, admin: Admin | None,
                  modules: Mapping[str, Iterable[str]] | Iterable[str]) -> Product:
     """Check every field of `form`, then save the product in one transaction with its log row.
     `modules`: the installed module names, or a mapping of each to its secret settings.
     Raises ValidationErrors (all bad fields), StaleRecordError, PermissionDenied."""
-    require(find_admin(admin_login), MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
+    admin_login = admin.login
     product = _get(Product, form.record_id, "product")
     declared = declared_secrets(modules, form.values.get("module") or product.module)
     values = _checked(form.values, {
@@ -243,10 +247,11 @@ def save_product(form: Form, *, admin_login: str,
                  f"product {values.get('name', product.name)}")
 
 
-def save_server(form: Form, *, admin_login: str,
+def save_server(form: Form, *, admin: Admin | None,
                 modules: Mapping[str, Iterable[str]] | Iterable[str]) -> Server:
     """Like `save_product`, for a server; its name is unique."""
-    require(find_admin(admin_login), MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
+    admin_login = admin.login
     server = _get(Server, form.record_id, "server")
     declared = declared_secrets(modules, form.values.get("module") or server.module)
     values = _checked(form.values, {
@@ -458,5 +463,5 @@ def edit_server(server_id: int, version: int, values: dict, *, admin_login: str,
     unknown = set(text) - set(SERVER_FIELDS) - {"max_accounts"}
     if unknown:
         raise ValidationError(sorted(unknown)[0], "is not a field of this form")
-    save_server(Form(server_id, version, text), admin_login=admin_login, modules=modules)
+    save_server(Form(server_id, version, text), admin=find_admin(admin_login), modules=modules)
     return server_view(server_id)

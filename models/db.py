@@ -15,7 +15,9 @@ from urllib.parse import unquote, urlparse
 
 from peewee import (
     SQL,
+    DatabaseError,
     DatabaseProxy,
+    InterfaceError,
     Expression,
     Model,
     NodeList,
@@ -25,6 +27,10 @@ from peewee import (
 )
 
 database = DatabaseProxy()
+
+# What a database that cannot be reached or used raises, whichever engine: the CLI turns it
+# into one line and the "database unavailable" exit status.
+DATABASE_ERRORS = (DatabaseError, InterfaceError, sqlite3.Error)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_PRAGMAS = {

@@ -14,6 +14,11 @@ class ValidationError(HostdeskError):
         self.message = message
 
 
+class ConfirmationNeeded(ValidationError):
+    """Input that is allowed but unusual enough to ask first (a screen asks and sends the
+    request again with the confirmation; a CLI needs its flag)."""
+
+
 class ValidationErrors(HostdeskError):
     """Several bad inputs found at once, so the user can fix them all in one go."""
 

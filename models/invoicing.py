@@ -13,7 +13,6 @@ update), `cancel_lines` (cancellation requests, moving a service), `credit_clien
 downgrade's credit) and `reopen_lines` (deleting a cancellation request).
 """
 
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -21,13 +20,15 @@ import pendulum
 from peewee import IntegrityError, fn
 
 from models import audit
+from models.credit import add_client_credit as _add_credit
+from models.credit import credit_client
 from models.cycles import Cycle, DayBasis, day_before, is_anchored, partial_period_charge
 from models.db import database, is_postgres
 from models.emails import queue_email
 from models.errors import RuleViolation, ValidationError
 from models.items import cycle_of, model_for, period_end
 from models.lifecycle import NON_PAYMENT_REASON
-from models.modulequeue import withdraw
+from models.modulequeue import collect_module_jobs, queue_module_job, withdraw
 from models.money import format_money, sum_money
 from models.parsing import parse_amount
 from models.payment_methods import check_method
@@ -47,6 +48,11 @@ from models.schema import (
     Service,
     ServiceAddon,
     ServiceStatus,
+)
+from models.upgrade_effects import (
+    apply_upgrade,
+    cancel_upgrades_of_invoice,
+    reinstate_upgrades_of_invoice,
 )
 
 OVERDUE_REASON = NON_PAYMENT_REASON
@@ -124,7 +130,7 @@ def adopt_currency(currency: str) -> int:
 def create_invoice(client_id: int, lines: list[LineSpec], *, date: pendulum.Date,
                    due_date: pendulum.Date, payment_method: str, admin_login: str,
                    order_id: int | None = None, send_email: bool = True,
-                   company_name: str = "") -> Invoice:
+                   company_name: str = "", settings=None) -> Invoice:
     """Write one invoice with its lines (inside the caller's transaction, or its own).
 
     No permission check: every caller acts under its own (add new order, upgrade orders,
@@ -143,7 +149,7 @@ def create_invoice(client_id: int, lines: list[LineSpec], *, date: pendulum.Date
         if send_email:
             queue_invoice_email(invoice, company_name=company_name)
         if total == 0:
-            _mark_paid(invoice, date, admin_login)
+            _mark_paid(invoice, date, admin_login, settings=settings)
         return invoice
 
 
@@ -166,6 +172,7 @@ class PaymentResult:
     applied_lines: list[int] = field(default_factory=list)
     credited: Decimal = Decimal("0.00")
     duplicate: bool = False
+    module_jobs: list[int] = field(default_factory=list)  # queued by this payment, to run now
 
 
 def record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str,
@@ -178,9 +185,12 @@ def record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str,
     unique index and reported as a duplicate; line effects can never run twice.
     """
     require_login(admin_login, MANAGE_INVOICES)
-    return _record_payment(invoice_id, amount, date=date, method=method,
-                           transaction_ref=transaction_ref, admin_login=admin_login, today=today,
-                           settings=settings)
+    with collect_module_jobs() as jobs:
+        result = _record_payment(invoice_id, amount, date=date, method=method,
+                                 transaction_ref=transaction_ref, admin_login=admin_login,
+                                 today=today, settings=settings)
+    result.module_jobs = list(jobs)
+    return result
 
 
 def _record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str,
@@ -272,8 +282,6 @@ def _apply_line(line: InvoiceLine, admin_login: str, settings=None) -> None:
     elif line.kind == LineKind.PRORATA and line.item_type:
         _advance_due_date(line, to=line.period_end, admin_login=admin_login, reanchor=True)
     elif line.kind == LineKind.UPGRADE and line.upgrade:
-        from models.upgrades import apply_upgrade
-
         apply_upgrade(line.upgrade, admin_login, settings)
     elif line.kind == LineKind.FIRST and line.item_type:
         _after_first_payment(line, admin_login)
@@ -309,13 +317,6 @@ def _after_first_payment(line: InvoiceLine, admin_login: str) -> None:
     product = Product.get_by_id(service.product_id)
     if service.status == ServiceStatus.PENDING and product.auto_setup == "on_payment":
         queue_module_job(service.id, "create", source="payment")
-
-
-def queue_module_job(service_id: int, command: str, *, source: str, arguments: dict | None = None,
-                     addon_id: int | None = None) -> ModuleJob:
-    """A module command to run outside this transaction (the outbox for provisioning)."""
-    return ModuleJob.create(service=service_id, addon=addon_id, command=command,
-                            arguments=json.dumps(arguments or {}), status="queued", source=source)
 
 
 def has_overdue_invoices(service_id: int, today: pendulum.Date, *, exclude_invoice: int | None = None) -> bool:
@@ -356,12 +357,6 @@ def _unsuspend_paid_up_services(invoice: Invoice, today: pendulum.Date, admin_lo
 # --- credit ------------------------------------------------------------------------------
 
 
-def _add_credit(client_id: int, amount: Decimal, description: str, invoice_id: int | None) -> None:
-    Client.update(credit=Client.credit + amount, version=Client.version + 1).where(
-        Client.id == client_id).execute()
-    CreditEntry.create(client=client_id, amount=amount, description=description, invoice=invoice_id)
-
-
 def add_credit(client_id: int, amount, description: str, admin_login: str,
                invoice_id: int | None = None) -> None:
     """An admin credits the client's balance."""
@@ -369,22 +364,20 @@ def add_credit(client_id: int, amount, description: str, admin_login: str,
     credit_client(client_id, amount, description, admin_login, invoice_id=invoice_id)
 
 
-def credit_client(client_id: int, amount, description: str, admin_login: str,
-                  invoice_id: int | None = None) -> None:
-    """`add_credit` without the permission check, for a rule acting under its own (a
-    downgrade's credit is given under "create upgrade/downgrade orders")."""
-    amount = parse_amount(str(amount), "credit", allow_zero=False)
-    with database.atomic():
-        _add_credit(client_id, amount, description, invoice_id)
-        audit.record(admin_login, "client.credit", "client", client_id, client_id=client_id,
-                     description=f"credit {format_money(amount)}: {description}",
-                     after={"credit_added": amount})
-
-
-def apply_credit(invoice_id: int, amount, *, admin_login: str, today: pendulum.Date) -> PaymentResult:
+def apply_credit(invoice_id: int, amount, *, admin_login: str, today: pendulum.Date,
+                 settings=None) -> PaymentResult:
     """Pay (part of) an invoice from the client's credit balance."""
     require_login(admin_login, MANAGE_INVOICES)
     amount = parse_amount(str(amount), "amount", allow_zero=False)
+    with collect_module_jobs() as jobs:
+        result = _apply_credit(invoice_id, amount, admin_login=admin_login, today=today,
+                               settings=settings)
+    result.module_jobs = list(jobs)
+    return result
+
+
+def _apply_credit(invoice_id: int, amount: Decimal, *, admin_login: str, today: pendulum.Date,
+                  settings) -> PaymentResult:
     with database.atomic():
         invoice = _lock_invoice(invoice_id)
         client = Client.get_by_id(invoice.client_id)
@@ -399,14 +392,21 @@ def apply_credit(invoice_id: int, amount, *, admin_login: str, today: pendulum.D
         CreditEntry.create(client=client.id, amount=-amount,
                            description=f"Applied to invoice #{invoice.id}", invoice=invoice.id)
         return _record_payment(invoice.id, amount, date=today, method=CREDIT_METHOD,
-                               admin_login=admin_login, today=today)
+                               admin_login=admin_login, today=today, settings=settings)
 
 
 # --- cancelling and editing ----------------------------------------------------------------
 
 
-def cancel_invoice(invoice_id: int, admin_login: str) -> Invoice:
-    """Cancel an unpaid invoice; its lines are cancelled too, so their periods can be billed again."""
+@dataclass
+class CancelledInvoice:
+    invoice: Invoice
+    upgrades_cancelled: list[int]  # the pending upgrades it billed, cancelled with it
+
+
+def cancel_invoice(invoice_id: int, admin_login: str) -> CancelledInvoice:
+    """Cancel an unpaid invoice; its lines are cancelled too, so their periods can be billed
+    again, and the upgrades it billed are cancelled (the service stays as it is)."""
     require_login(admin_login, MANAGE_INVOICES)
     with database.atomic():
         invoice = _lock_invoice(invoice_id)
@@ -417,10 +417,10 @@ def cancel_invoice(invoice_id: int, admin_login: str) -> Invoice:
         Invoice.update(status=InvoiceStatus.CANCELLED, version=Invoice.version + 1).where(
             Invoice.id == invoice.id).execute()
         InvoiceLine.update(cancelled=True).where(InvoiceLine.invoice == invoice.id).execute()
-        _cancel_upgrades(invoice.id, admin_login)
+        upgrades = _cancel_upgrades(invoice.id, admin_login)
         audit.record(admin_login, "invoice.cancel", "invoice", invoice.id, client_id=invoice.client_id,
                      before={"status": invoice.status}, after={"status": InvoiceStatus.CANCELLED})
-        return Invoice.get_by_id(invoice.id)
+        return CancelledInvoice(Invoice.get_by_id(invoice.id), upgrades)
 
 
 def reopen_invoice(invoice_id: int, admin_login: str, line_ids: list[int] | None = None) -> Invoice:
@@ -449,8 +449,6 @@ def reopen_lines(invoice_id: int, line_ids: list[int] | None, admin_login: str) 
         Invoice.update(status=InvoiceStatus.UNPAID, version=Invoice.version + 1).where(
             Invoice.id == invoice.id).execute()
         _retotal(invoice.id)
-        from models.upgrades import reinstate_upgrades_of_invoice
-
         reinstate_upgrades_of_invoice(invoice.id, admin_login)
         audit.record(admin_login, "invoice.reopen", "invoice", invoice.id, client_id=invoice.client_id,
                      before={"status": invoice.status}, after={"status": InvoiceStatus.UNPAID})
@@ -487,12 +485,10 @@ def cancel_lines(line_ids: list[int], admin_login: str, reason: str) -> list[int
         return cancelled
 
 
-def _cancel_upgrades(invoice_id: int, admin_login: str) -> None:
+def _cancel_upgrades(invoice_id: int, admin_login: str) -> list[int]:
     """An upgrade whose invoice line is cancelled will never be paid: close it, so the service
     can be upgraded again."""
-    from models.upgrades import cancel_upgrades_of_invoice
-
-    cancel_upgrades_of_invoice(invoice_id, admin_login)
+    return cancel_upgrades_of_invoice(invoice_id, admin_login)
 
 
 def remove_line(line_id: int, admin_login: str) -> Invoice:
@@ -511,6 +507,21 @@ def unpaid_lines_of_item(item_type: str, item_id: int) -> list[int]:
             .where((InvoiceLine.item_type == item_type) & (InvoiceLine.item_id == item_id)
                    & (InvoiceLine.cancelled == False)  # noqa: E712
                    & (Invoice.status == InvoiceStatus.UNPAID))]
+
+
+def future_unpaid_lines(items: list[tuple[str, int]], today: pendulum.Date) -> list[InvoiceLine]:
+    """Live lines on unpaid invoices billing a period of these items that has not started."""
+    if not items:
+        return []
+    condition = None
+    for item_type, item_id in items:
+        part = (InvoiceLine.item_type == item_type) & (InvoiceLine.item_id == item_id)
+        condition = part if condition is None else (condition | part)
+    return list(InvoiceLine.select().join(Invoice)
+                .where(condition & (InvoiceLine.cancelled == False)  # noqa: E712
+                       & (Invoice.status == InvoiceStatus.UNPAID)
+                       & (InvoiceLine.period_start > today))
+                .order_by(InvoiceLine.id))
 
 
 def separate_invoices_for(client: Client) -> bool:

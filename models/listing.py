@@ -20,7 +20,8 @@ from typing import Any, ClassVar
 import pendulum
 from peewee import JOIN, SQL, Expression, Field, NodeList, Select, Table, fn
 
-from models import audit
+from models import audit, modulequeue
+from models.cancellations import process_date_of
 from models.db import is_postgres
 from models.errors import ValidationError
 from models.parsing import has_control_characters, parse_date
@@ -804,6 +805,96 @@ def run_summary(report_json: str, dry_run: bool = False) -> str:
     if report.get("alert", {}).get("to"):
         text += f" · admins emailed ({len(report['alert']['to'])})"
     return f"dry run: {text}" if dry_run else text
+
+
+def client_matches(term: str, limit: int) -> list[dict]:
+    """The client picker's rows: clients matching `term` (name, company or email prefix, or
+    #id), newest first, each with its default payment method."""
+    if not term.strip():
+        return []
+    rows = ClientSource().page(limit=limit, flt=ListFilter(term))
+    methods = dict(Client.select(Client.id, Client.default_payment_method)
+                   .where(Client.id.in_([row["id"] for row in rows] or [0])).tuples())
+    for row in rows:
+        row["payment_method"] = methods.get(row["id"], "")
+    return rows
+
+
+# --- the queues' screens: with their filters ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestFilter(ListFilter):
+    open_only: bool = False
+
+
+class CancellationQueueSource(CancellationSource):
+    """Every request, newest first, with when it is (or was) processed."""
+
+    columns = (
+        Column("id", "ID", 6, ID),
+        Column("domain", "Service", 16, flex=True),
+        Column("client", "Client", 16, priority=2),
+        Column("type", "Type", 13, LABEL, priority=1),
+        Column("reason", "Reason", 18, priority=4),
+        Column("status", "Status", 9, STATUS),
+        Column("created", "Requested", 10, DATE, priority=3),
+        Column("when", "Processed", 10),
+    )
+
+    def select(self):
+        return super().select().select_extend(
+            CancellationRequest.service.alias("service_id"),
+            CancellationRequest.completed_at, Service.next_due_date)
+
+    def to_row(self, d):
+        d = super().to_row(d)
+        d["when"] = when_processed(d)
+        return d
+
+    def _condition(self, flt: ListFilter):
+        condition = super()._condition(flt)
+        if isinstance(flt, RequestFilter) and flt.open_only:
+            is_open = CancellationRequest.status == "open"
+            condition = is_open if condition is None else (is_open & condition)
+        return condition
+
+
+def when_processed(row: dict) -> str:
+    """`next run` / the due date for open requests (models.cancellations.process_date),
+    the day it was completed, or `—` for a deleted one."""
+    if row["status"] == "completed" and row.get("completed_at"):
+        return row["completed_at"].in_timezone("UTC").format("YYYY-MM-DD")
+    if row["status"] != "open":
+        return "—"
+    day = process_date_of(row["type"], row.get("next_due_date"))
+    return day.isoformat() if day else "next run"
+
+
+@dataclass(frozen=True)
+class QueueFilter(ListFilter):
+    open_only: bool = False  # True: only queued or failed jobs, what still needs someone
+
+
+class ModuleQueueSource(ModuleJobSource):
+    """The jobs, newest first; optionally only the open ones (index `module_job (status, id)`)."""
+
+    columns = (
+        *ModuleJobSource.columns[:-1],
+        Column("source", "From", 6, LABEL, priority=4),
+        Column("updated", "Updated", 10, DATE),
+    )
+
+    def select(self):
+        return super().select().select_extend(ModuleJob.service.alias("service_id"),
+                                              ModuleJob.source)
+
+    def _condition(self, flt: ListFilter):
+        condition = super()._condition(flt)
+        if isinstance(flt, QueueFilter) and flt.open_only:
+            waiting = ModuleJob.status.in_(modulequeue.OPEN)
+            condition = waiting if condition is None else (waiting & condition)
+        return condition
 
 
 SOURCES: dict[str, type[ListSource]] = {

@@ -22,7 +22,7 @@ from models.payment_methods import check_method
 from models.permissions import MASS_UPDATE, require
 from models.prorata import ProrataPlan, create_prorata_invoices, plan_prorata
 from models.renewals import next_due_date_refusals
-from models.schema import Admin, ItemType, ProductPrice, Service, ServiceStatus
+from models.schema import Admin, Client, ItemType, ProductPrice, Service, ServiceStatus
 from models.settings import Settings
 
 FIELDS = ("recurring_amount", "billing_cycle", "next_due_date", "status", "payment_method",
@@ -207,3 +207,30 @@ def totals_by_client(plan: Preview) -> dict:
         for line in plan.prorata.lines:
             totals[line.client_id].append(line.amount)
     return {client_id: sum_money(amounts) for client_id, amounts in totals.items()}
+
+
+# --- what the mass update screen shows ------------------------------------------------------
+
+
+def client_names(client_ids: list[int]) -> dict[int, str]:
+    return {c.id: c.display_name for c in Client.select().where(Client.id.in_(client_ids or [0]))}
+
+
+def _title(service: Service) -> str:
+    return service.domain or f"service #{service.id}"
+
+
+def service_titles(ids: list[int]) -> dict[int, str]:
+    return {s.id: _title(s) for s in
+            Service.select(Service.id, Service.domain).where(Service.id.in_(ids or [0]))}
+
+
+def command_previews(ids: list[int], label: str, refused: dict[int, str]) -> list[ItemPreview]:
+    """A bulk module command's preview rows: each service with its status and the command,
+    or why it is refused."""
+    return [ItemPreview(service.id, service.client_id, _title(service),
+                        {"status": service.status}, {"command": label},
+                        refused.get(service.id, ""))
+            for service in (Service.select(Service.id, Service.client, Service.domain,
+                                           Service.status)
+                            .where(Service.id.in_(ids or [0])).order_by(Service.id))]

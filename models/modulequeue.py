@@ -9,6 +9,8 @@ runs a job (`execute(job) -> result with .success and .message`) and do the book
 """
 
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -18,8 +20,8 @@ from peewee import JOIN
 from models import audit
 from models.db import database
 from models.errors import HostdeskError, RuleViolation, ValidationError
-from models.permissions import SERVER_OPERATIONS, SYSTEM_LOGIN, find_admin, require
-from models.schema import Client, ModuleJob, Service
+from models.permissions import SERVER_OPERATIONS, SYSTEM_LOGIN, require
+from models.schema import Admin, Client, ModuleJob, Service
 
 QUEUED = "queued"
 FAILED = "failed"
@@ -37,7 +39,7 @@ class _Failed:
 
 @dataclass
 class QueueRunResult:
-    """The shape of `automation.cron.TaskResult`, so the daily run can report it as is."""
+    """The shape of `automation.run_context.TaskResult`, so the daily run can report it as is."""
 
     done: int = 0
     failures: list = field(default_factory=list)
@@ -104,14 +106,28 @@ def withdraw(service_id: int, command: str, reason: str,
     return len(jobs)
 
 
-def dismiss(job_id: int, admin_login: str) -> ModuleJob:
+def dismiss(job_id: int, admin: Admin) -> ModuleJob:
     """An admin gives up on a job: it leaves the queue and is never retried."""
-    require(find_admin(admin_login), SERVER_OPERATIONS)
+    require(admin, SERVER_OPERATIONS)
+    admin_login = admin.login
     with database.atomic():
         job = open_job(job_id)
         _set_status(job, DISMISSED, admin_login, "module_job.dismiss",
                     f"{job.command} of service #{job.service_id} dismissed")
     return ModuleJob.get_by_id(job_id)
+
+
+def dismiss_jobs(job_ids: list[int], admin: Admin) -> list[str]:
+    """Dismiss each job; one line per job saying how it went."""
+    said = []
+    for job_id in job_ids:
+        try:
+            job = dismiss(job_id, admin)
+            said.append(f"#{job.id} {job.command.replace('_', ' ')} of service "
+                        f"#{job.service_id}: dismissed")
+        except HostdeskError as exc:
+            said.append(f"#{job_id}: {exc}")
+    return said
 
 
 def open_job(job_id: int) -> ModuleJob:
@@ -186,7 +202,7 @@ def due_jobs(*, max_attempts: int, not_tried_since: pendulum.DateTime, limit: in
 
 
 def retry_due(ctx, execute: Callable) -> QueueRunResult:
-    """The daily run's retry of the queue (`ctx` is an automation.cron.RunContext).
+    """The daily run's retry of the queue (`ctx` is an automation.run_context.RunContext).
 
     A job is tried at most once per day, so running the daily run again the same day adds
     nothing.
@@ -238,3 +254,32 @@ def _set_status(job: ModuleJob, status: str, admin_login: str, action: str, desc
 
 def _job_state(job: ModuleJob) -> dict:
     return {"status": job.status, "attempts": job.attempts, "last_error": job.last_error}
+
+
+# --- queueing (the outbox for provisioning) ------------------------------------------------
+
+
+_queued_jobs: ContextVar[list[int] | None] = ContextVar("queued_module_jobs", default=None)
+
+
+@contextmanager
+def collect_module_jobs():
+    """The ids of the module jobs queued inside the block (a payment's provisioning, Change
+    Package, unsuspension), so the caller can say which to run now."""
+    jobs: list[int] = []
+    token = _queued_jobs.set(jobs)
+    try:
+        yield jobs
+    finally:
+        _queued_jobs.reset(token)
+
+
+def queue_module_job(service_id: int, command: str, *, source: str, arguments: dict | None = None,
+                     addon_id: int | None = None) -> ModuleJob:
+    """A module command to run outside this transaction (the outbox for provisioning)."""
+    job = ModuleJob.create(service=service_id, addon=addon_id, command=command,
+                           arguments=json.dumps(arguments or {}), status="queued", source=source)
+    collecting = _queued_jobs.get()
+    if collecting is not None:
+        collecting.append(job.id)
+    return job

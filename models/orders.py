@@ -42,11 +42,12 @@ from models.cycles import Cycle, add_months_anchored, next_due, parse_cycle
 from models.db import database
 from models.emails import queue_email
 from models.errors import ValidationError, ValidationErrors
-from models.invoicing import LineSpec, create_invoice, queue_module_job
+from models.invoicing import LineSpec, collect_module_jobs, create_invoice, queue_module_job
 from models.money import format_money, sum_money
 from models.parsing import clean_text, parse_amount, parse_int_id, parse_quantity
 from models.payment_methods import check_method
 from models.permissions import ADD_ORDER, require
+from models.pricing import recurring_price
 from models.schema import (
     Admin,
     Client,
@@ -162,13 +163,6 @@ def shortest_priced_cycle(product: Product | int) -> Cycle | None:
     return next(iter(priced_cycles(product)), None)
 
 
-def price_for(product: Product | int, cycle: Cycle | str) -> ProductPrice | None:
-    """The product's price row for the cycle, or None when it is not sold on that cycle."""
-    return (ProductPrice.select()
-            .where((ProductPrice.product == product) & (ProductPrice.cycle == Cycle(cycle).value))
-            .first())
-
-
 def orderable_products() -> list[Product]:
     """Products an admin may order (hidden ones included, retired ones not), by group and name."""
     return list(Product.select().where(Product.retired == False)  # noqa: E712
@@ -237,10 +231,10 @@ class PricedLine:
 
     @property
     def recurring_amount(self) -> Decimal:
-        """One service's recurring amount (what a renewal bills; nothing for a free cycle)."""
-        if self.cycle is Cycle.FREE:
-            return ZERO
-        return self.price - self.discount.recurring
+        """One service's recurring amount (what a renewal bills; nothing for a free cycle):
+        `models.pricing`, the rule the service page and the upgrade quote use too."""
+        return recurring_price(self.product, self.cycle, promotion=self.promotion,
+                               base_price=self.price).total
 
 
 @dataclass
@@ -405,10 +399,17 @@ def _quantity(value, index: int, product: Product | None) -> int:
     key = line_field(index, "quantity")
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     quantity = parse_quantity(text, key, max_value=MAX_QUANTITY)
-    if quantity > 1 and product is not None and not product.allows_quantity:
-        raise ValidationError(key, f"{product.name} does not allow quantities; "
-                                   "order it on separate lines")
+    if product is not None:
+        check_quantity_allowed(product, quantity, key)
     return quantity
+
+
+def check_quantity_allowed(product: Product, quantity: int, field: str) -> None:
+    """Rules §9: a quantity above 1 only for a product that allows quantities (the order form
+    and the service page ask this one check)."""
+    if quantity > 1 and not product.allows_quantity:
+        raise ValidationError(field, f"{product.name} does not allow quantities; "
+                                     "order it on separate lines")
 
 
 def _domain(request: DomainRequest, check: _Collector) -> PricedDomain | None:
@@ -525,6 +526,7 @@ class OrderResult:
     first_payment: Decimal
     module_jobs: int
     emails: int
+    job_ids: list[int] = field(default_factory=list)  # the module jobs it queued, to run now
 
     @property
     def number(self) -> str:
@@ -682,7 +684,7 @@ def place_order(request: OrderRequest, admin: Admin, today: pendulum.Date,
     require(admin, ADD_ORDER)
     quote = prepare_order(request, today)
     quote.raise_errors()
-    with database.atomic():
+    with collect_module_jobs() as job_ids, database.atomic():
         client = _client(quote.client.id)  # re-read inside the transaction
         if quote.promotion is not None:
             promotions.claim_use(quote.promotion)
@@ -702,7 +704,7 @@ def place_order(request: OrderRequest, admin: Admin, today: pendulum.Date,
                 client.id, specs, date=today, due_date=today,
                 payment_method=quote.payment_method, admin_login=admin.login,
                 order_id=order.id, send_email=request.send_invoice_email,
-                company_name=settings.company_name)
+                company_name=settings.company_name, settings=settings)
         jobs = _queue_provisioning_at_order(quote, services)
         emails = 1 if (invoice is not None and request.send_invoice_email) else 0
         if request.send_confirmation:
@@ -713,7 +715,8 @@ def place_order(request: OrderRequest, admin: Admin, today: pendulum.Date,
                        domain_id=domain.id if domain else None,
                        domain_name=quote.domain.name.shown if quote.domain else "",
                        invoice=Invoice.get_by_id(invoice.id) if invoice else None,
-                       first_payment=quote.first_payment, module_jobs=jobs, emails=emails)
+                       first_payment=quote.first_payment, module_jobs=jobs, emails=emails,
+                       job_ids=list(job_ids))
 
 
 def _queue_confirmation(client: Client, order: Order, specs: list[LineSpec],
@@ -766,6 +769,7 @@ class AcceptResult:
     queued: list[int]  # services whose module "create" was queued now
     waiting_for_payment: list[int]
     manual: list[int]  # auto-setup "never": an admin creates them by hand
+    job_ids: list[int] = field(default_factory=list)  # the module jobs it queued, to run now
 
 
 def accept_order(order_id: int, admin: Admin, *,
@@ -804,8 +808,9 @@ def accept_order(order_id: int, admin: Admin, *,
                 result.waiting_for_payment.append(service_id)
             elif auto_setup in ("on_accept", "on_payment"):
                 if service_id not in already:
-                    queue_module_job(service_id, "create", source="accept")
+                    job = queue_module_job(service_id, "create", source="accept")
                     result.queued.append(service_id)
+                    result.job_ids.append(job.id)
             elif auto_setup == "never":
                 result.manual.append(service_id)
         audit.record(admin.login, "order.accept", "order", order_id, client_id=order.client_id,

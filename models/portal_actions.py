@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pendulum
-from peewee import fn
 
 from models import audit, invoicing, upgrades
 from models.cancellations import request_cancellation
@@ -24,6 +23,7 @@ from models.invoicing import CREDIT_METHOD, PaymentResult
 from models.parsing import clean_text, parse_amount, parse_date, parse_int_id
 from models.payment_methods import check_method
 from models.permissions import (
+    find_admin,
     MANAGE_CANCELLATIONS,
     MANAGE_INVOICES,
     UPGRADE_ORDERS,
@@ -31,7 +31,7 @@ from models.permissions import (
     require_login,
 )
 from models.portal import Caller, money, owned_invoice, owned_service
-from models.schema import CancellationRequest, ModuleJob, Payment, Service, ServiceStatus
+from models.schema import CancellationRequest, Payment, ServiceStatus
 from models.settings import Settings
 from models.upgrade_paths import check_self_service
 
@@ -62,7 +62,8 @@ def request_upgrade(service_text, product_text, cycle_text, who: Caller, *,
     with database.atomic():
         quote = _checked_quote(service_id, product_id, cycle_text, who, today, settings)
         order = upgrades.create_upgrade(service_id, product_id, quote.new_cycle, today, settings,
-                                        admin_login=who.login, expected_payable=quote.payable)
+                                        admin=find_admin(who.login),
+                                        expected_payable=quote.payable)
         audit.record(who.login, "portal.upgrade", "service", service_id,
                      client_id=who.client_id,
                      description=f"self-service upgrade {who.note}: {quote.summary()}, "
@@ -133,7 +134,6 @@ def receive_payment(invoice_text, payment: PaymentInput, who: Caller, *,
     require_login(who.login, MANAGE_INVOICES)
     with database.atomic():
         owned_invoice(invoice_id, who.client_id)
-        jobs_before = ModuleJob.select(fn.COALESCE(fn.MAX(ModuleJob.id), 0)).scalar() or 0
         result = invoicing.record_payment(invoice_id, payment.amount, date=payment.date,
                                           method=payment.method, transaction_ref=payment.ref,
                                           admin_login=who.login, today=today, settings=settings)
@@ -141,11 +141,7 @@ def receive_payment(invoice_text, payment: PaymentInput, who: Caller, *,
             return PaymentReceived(result, Decimal("0.00"))
         if payment.fee:
             Payment.update(fee=payment.fee).where(Payment.id == result.payment.id).execute()
-        job_ids = [job_id for (job_id,) in
-                   ModuleJob.select(ModuleJob.id).join(Service)
-                   .where((ModuleJob.id > jobs_before) & (ModuleJob.status == "queued")
-                          & (Service.client == who.client_id))
-                   .order_by(ModuleJob.id).tuples()]
+        job_ids = list(result.module_jobs)
         audit.record(who.login, "portal.payment", "invoice", invoice_id, client_id=who.client_id,
                      description=f"payment of {money(payment.amount)} ({payment.method}, "
                                  f"ref {payment.ref}) received {who.note}",
@@ -169,7 +165,7 @@ def request_cancellation_for(service_text, cancel_type: str, reason: str, who: C
     with database.atomic():
         owned_service(service_id, who.client_id)
         request = request_cancellation(
-            service_id, cancel_type, reason, requested_by=who.login,
+            service_id, cancel_type, reason, admin=find_admin(who.login),
             disable_domain_auto_renew=disable_domain_auto_renew,
             admin_notice_email=admin_notice_email, company_name=company_name)
         audit.record(who.login, "portal.cancellation", "service", service_id,

@@ -6,18 +6,26 @@ and is parsed here, all problems reported at once.
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pendulum
 
-from models import audit, secrets
+from models import audit, pricing, promotions, secrets
+from models.clock import Clock
 from models.cycles import Cycle, parse_cycle
 from models.db import database
 from models.emails import queue_email
-from models.errors import StaleRecordError, ValidationError, ValidationErrors
-from models.invoicing import LineSpec, cancel_lines, create_invoice, unpaid_lines_of_item
+from models.errors import ConfirmationNeeded, StaleRecordError, ValidationError, ValidationErrors
+from models.invoicing import (
+    LineSpec,
+    cancel_lines,
+    create_invoice,
+    future_unpaid_lines,
+    unpaid_lines_of_item,
+)
 from models.items import period_end
+from models.orders import check_quantity_allowed
 from models.parsing import (
     clean_text,
     parse_amount,
@@ -36,11 +44,9 @@ from models.schema import (
     CatalogAddonPrice,
     Client,
     ClientStatus,
-    ConfigOptionPrice,
     ItemType,
     LineKind,
     Product,
-    ProductPrice,
     Promotion,
     Server,
     Service,
@@ -131,52 +137,127 @@ def _existing(model, text: str, field: str, optional: bool = False):
 
 
 def _promotion_id(text: str):
-    code = clean_text(text, "promotion", 50)
-    if not code:
-        return None
-    promotion = Promotion.get_or_none(Promotion.code == code)
-    if promotion is None:
-        raise ValidationError("promotion", f"there is no promotion with the code '{code}'")
-    return promotion.id
+    promotion = promotions.find_promotion(text, "promotion")
+    return promotion.id if promotion else None
 
 
-def recurring_price(product_id: int, cycle: str, service_id: int | None = None) -> Decimal:
-    """Auto-recalculate (rules §6): product price for the cycle plus configurable options.
+# --- saving the page ----------------------------------------------------------------------
 
-    The promotion discount is taken off by the caller (models.promotions) when one applies.
-    """
-    price = ProductPrice.get_or_none((ProductPrice.product == product_id) & (ProductPrice.cycle == cycle))
-    if price is None:
-        raise ValidationError("billing_cycle", f"the product has no price for {cycle}")
-    total = price.price
-    if service_id is not None:
-        for chosen in ServiceConfigOption.select().where(ServiceConfigOption.service == service_id):
-            if chosen.choice_id is None:
-                continue
-            option_price = ConfigOptionPrice.get_or_none(
-                (ConfigOptionPrice.choice == chosen.choice_id) & (ConfigOptionPrice.cycle == cycle))
-            if option_price is not None:
-                total += option_price.price * max(1, chosen.quantity or 1)
-    return total
+FAR_NDD_CYCLES = 3  # an NDD further than this many cycles from today asks for confirmation
+ENDED_BY_HAND = (ServiceStatus.CANCELLED, ServiceStatus.TERMINATED, ServiceStatus.FRAUD)
+_LIVE_ADDON_STATUSES = (ServiceStatus.PENDING, ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED)
+
+
+@dataclass
+class SavedService:
+    """What a service-page save wrote, for the page to say."""
+
+    service: Service
+    ended_by_hand: bool = False  # the status was set to cancelled, terminated or fraud
+    ended_addons: list[int] = field(default_factory=list)
+    cancelled_lines: list[tuple[int, int, str]] = field(default_factory=list)  # (line, invoice, text)
+
+
+def _final(service: Service, values: dict, name: str, attribute: str | None = None):
+    return values[name] if name in values else getattr(service, attribute or name)
+
+
+def _check_next_due_date(service: Service, values: dict, today: pendulum.Date,
+                         confirm_far_ndd: bool) -> None:
+    """Rules §2/§4: an active or suspended service on a recurring cycle must have an NDD (or
+    it is never billed again), never before its registration; one far from today is asked."""
+    if not {"next_due_date", "status", "billing_cycle", "registration_date"} & set(values):
+        return
+    ndd = _final(service, values, "next_due_date")
+    cycle = Cycle(_final(service, values, "billing_cycle"))
+    status = _final(service, values, "status")
+    if ndd is None:
+        if cycle.is_recurring and status in ServiceStatus.BILLABLE:
+            raise ValidationError("next_due_date", f"an {status} service on a {cycle.label} cycle "
+                                                   "needs a next due date, or it is never billed "
+                                                   "again")
+        return
+    registered = _final(service, values, "registration_date")
+    if registered is not None and ndd < registered:
+        raise ValidationError("next_due_date", f"{ndd.isoformat()} is before the registration "
+                                               f"date {registered.isoformat()}")
+    if "next_due_date" not in values or ndd == service.next_due_date or not cycle.is_recurring:
+        return
+    months = cycle.months * FAR_NDD_CYCLES
+    if not confirm_far_ndd and not today.subtract(months=months) <= ndd <= today.add(months=months):
+        raise ConfirmationNeeded("next_due_date", f"{ndd.isoformat()} is more than "
+                                                  f"{FAR_NDD_CYCLES} {cycle.label} cycles from "
+                                                  f"today ({today.isoformat()}); the daily run "
+                                                  "bills from that date")
+
+
+def _check_promotion_and_quantity(service: Service, values: dict, today: pendulum.Date) -> None:
+    """The order form's checks (rules §9), on the service page too: a new promotion must be
+    valid today, have uses left and cover the product and cycle; a quantity above 1 needs a
+    product that allows quantities."""
+    product = Product.get_by_id(_final(service, values, "product", "product_id"))
+    if ("quantity" in values and values["quantity"] != service.quantity) or "product" in values:
+        check_quantity_allowed(product, _final(service, values, "quantity"), "quantity")
+    promotion_id = values.get("promotion")
+    if promotion_id and promotion_id != service.promotion_id:
+        promotion = Promotion.get_by_id(promotion_id)
+        promotions.validate_promo(promotion.code, product, _final(service, values, "billing_cycle"),
+                                  today, field="promotion")
+        promotions.claim_use(promotion, field="promotion")
+        values["promotion_uses"] = 0  # the new code's renewals start from none used
 
 
 def _recalculated_amount(service: Service, values: dict) -> Decimal:
-    product_id = values.get("product", service.product_id)
-    cycle = values.get("billing_cycle", service.billing_cycle)
-    amount = recurring_price(product_id, cycle, service.id)
+    product = Product.get_by_id(values.get("product", service.product_id))
     promotion_id = values.get("promotion", service.promotion_id)
-    if promotion_id:
-        from models import promotions
+    promotion = Promotion.get_by_id(promotion_id) if promotion_id else None
+    return pricing.service_recurring_price(
+        service, product, values.get("billing_cycle", service.billing_cycle), None, promotion,
+        renewals_used=values.get("promotion_uses"), cycle_field="billing_cycle").total
 
-        discount = promotions.discount_for(Promotion.get_by_id(promotion_id), amount, Decimal("0"))
-        amount -= discount.recurring
-    return amount
+
+def _end_by_hand(service: Service, status: str, today: pendulum.Date, admin: Admin,
+                 saved: SavedService) -> None:
+    """Rules §6 for a status set by hand to cancelled, terminated or fraud: the addons follow
+    (termination date = today), unpaid lines for periods not yet started are cancelled. The
+    module is not called: the server account is as it was."""
+    addons = list(ServiceAddon.select().where((ServiceAddon.service == service.id)
+                                              & ServiceAddon.status.in_(_LIVE_ADDON_STATUSES)))
+    if addons:
+        ServiceAddon.update(status=status, termination_date=today,
+                            version=ServiceAddon.version + 1).where(
+            ServiceAddon.id.in_([a.id for a in addons])).execute()
+        for addon in addons:
+            audit.record(admin.login, "addon.status", "addon", addon.id, client_id=service.client_id,
+                         description=f"{status} with its service #{service.id} (set by hand)",
+                         before={"status": addon.status, "termination_date": addon.termination_date},
+                         after={"status": status, "termination_date": today})
+    saved.ended_by_hand = True
+    saved.ended_addons = [a.id for a in addons]
+    items = [(ItemType.SERVICE, service.id)] + [(ItemType.ADDON, a.id) for a in addons]
+    lines = future_unpaid_lines(items, today)
+    cancel_lines([line.id for line in lines], admin.login,
+                 f"service #{service.id} set to {status} by hand")
+    saved.cancelled_lines = [(line.id, line.invoice_id, line.description) for line in lines]
+    audit.record(admin.login, "service.ended_by_hand", "service", service.id,
+                 client_id=service.client_id,
+                 description=f"status set to {status} by hand: {len(addons)} addon(s) followed, "
+                             f"{len(lines)} unpaid line(s) for periods not yet started cancelled; "
+                             "the module was not called",
+                 after={"addons": saved.ended_addons,
+                        "cancelled_lines": [line.id for line in lines],
+                        "termination_date": today})
 
 
 def save_service(service_id: int, expected_version: int, edit: ServiceEdit, admin: Admin, *,
-                 auto_recalculate: bool = False) -> Service:
-    """Write the service page in one transaction, refusing a stale save."""
+                 clock: Clock, auto_recalculate: bool = False,
+                 confirm_far_ndd: bool = False) -> SavedService:
+    """Write the service page in one transaction, refusing a stale save.
+
+    An NDD far from today raises `ConfirmationNeeded` unless `confirm_far_ndd`.
+    """
     require(admin, EDIT_SERVICES)
+    today = clock.today()
     with database.atomic():
         service = Service.get_or_none(Service.id == service_id)
         if service is None:
@@ -185,17 +266,24 @@ def save_service(service_id: int, expected_version: int, edit: ServiceEdit, admi
         if "payment_method" in values:  # from the managed list; the current one stays valid
             values["payment_method"] = check_method(values["payment_method"], "payment_method",
                                                     allow=service.payment_method)
+        if values.get("billing_cycle") == Cycle.FREE.value:
+            values["next_due_date"] = None
+        _check_next_due_date(service, values, today, confirm_far_ndd)
+        if values.get("next_due_date") and values["next_due_date"] != service.next_due_date:
+            check_next_due_date_change(ItemType.SERVICE, service, values["next_due_date"])
+        _check_promotion_and_quantity(service, values, today)
         if values.get("next_due_date") and values["next_due_date"] != service.next_due_date:
             values["anchor_day"] = values["next_due_date"].day  # the admin set a new anchor
         if auto_recalculate:
             values["recurring_amount"] = _recalculated_amount(service, values)
+        status = values.get("status", service.status)
+        ending = status in ENDED_BY_HAND and service.status != status
+        if ending and service.termination_date is None:
+            values["termination_date"] = today
+        before = audit.snapshot(service, values)
         if edit.password is not None:
             values["password"] = secrets.encrypt(edit.password)
-        if values.get("billing_cycle") == Cycle.FREE.value:
-            values["next_due_date"] = None
-        before = audit.snapshot(service, values)
-        updated = (Service.update(**values, version=Service.version + 1,
-                                  updated_at=pendulum.now("UTC"))
+        updated = (Service.update(**values, version=Service.version + 1, updated_at=clock.now())
                    .where((Service.id == service_id) & (Service.version == expected_version))
                    .execute())
         if updated != 1:
@@ -204,10 +292,17 @@ def save_service(service_id: int, expected_version: int, edit: ServiceEdit, admi
         fresh = Service.get_by_id(service_id)
         after = audit.snapshot(fresh, values)
         changed_before, changed_after = audit.changed(before, after)
+        if edit.password is not None:
+            # Never the value, not even encrypted: only that it changed.
+            changed_before["password"] = audit.REDACTED if service.password else ""
+            changed_after["password"] = "changed"
         audit.record(admin.login, "service.edit", "service", service_id, client_id=fresh.client_id,
                      description=f"edited {', '.join(sorted(changed_after)) or 'nothing'}",
                      before=changed_before, after=changed_after)
-        return fresh
+        saved = SavedService(fresh)
+        if ending:
+            _end_by_hand(fresh, status, today, admin, saved)
+        return saved
 
 
 # --- move, delete, welcome ------------------------------------------------------------------
@@ -267,7 +362,8 @@ def delete_service(service_id: int, admin: Admin) -> dict:
         return snapshot
 
 
-def resend_welcome(service_id: int, admin: Admin, *, company_name: str = "") -> None:
+def resend_welcome(service_id: int, admin: Admin, *, company_name: str = "") -> str:
+    """Queue the product's welcome email again; returns the address it goes to."""
     require(admin, EDIT_SERVICES)
     with database.atomic():
         service = Service.get_by_id(service_id)
@@ -281,6 +377,7 @@ def resend_welcome(service_id: int, admin: Admin, *, company_name: str = "") -> 
                     related_id=service.id, context=context)
         audit.record(admin.login, "service.resend_welcome", "service", service.id,
                      client_id=client.id, description=f"welcome email '{template}' queued again")
+        return client.email
 
 
 # --- addons ---------------------------------------------------------------------------------

@@ -24,25 +24,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import pendulum
-from jinja2.exceptions import TemplateError
 from peewee import IntegrityError
 
-from models import audit, emails, invoicing, orders, promotions
+from models import audit, invoicing, orders, promotions
 from models.cycles import Cycle, UpgradeQuote, parse_cycle, upgrade_quote
-from models.db import database, is_postgres
+from models.db import database
 from models.errors import RuleViolation, ValidationError
 from models.invoicing import LineSpec
 from models.money import format_money
-from models.permissions import UPGRADE_ORDERS, find_admin, require
+from models.permissions import UPGRADE_ORDERS, require
+from models.pricing import (
+    OptionChoice,
+    OptionInfo,
+    current_config_choices,
+    product_options,
+    recalculated_recurring_amount,
+    option_prices,
+    target_choices,
+)
 from models.schema import (
+    Admin,
     Client,
-    ConfigOption,
-    ConfigOptionChoice,
-    ConfigOptionPrice,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -50,183 +56,28 @@ from models.schema import (
     LineKind,
     Order,
     Product,
+    ProductPrice,
     Promotion,
     Service,
-    ServiceConfigOption,
     ServiceStatus,
     Upgrade,
 )
 from models.settings import Settings
+from models.upgrade_effects import (
+    PENDING,
+    is_live,
+    load_service,
+    set_cancelled,
+    apply_upgrade,
+    cancel_upgrade,
+    cancel_upgrades_of_invoice,
+    pending_upgrade,
+    reinstate_upgrades_of_invoice,
+    upgrade_of_invoice,
+)
 
-PENDING, APPLIED, CANCELLED = "pending", "applied", "cancelled"
 UPGRADABLE_STATUSES = (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED)
-DEFAULT_UPGRADE_EMAIL = "upgrade_confirmation"
-MAX_OPTION_QUANTITY = 10_000
 ZERO = Decimal("0.00")
-
-
-# --- configurable options ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OptionChoice:
-    """What a service has chosen for one configurable option.
-
-    dropdown: `choice_id`; yes/no: `choice_id` of the "yes" choice or None for no;
-    quantity: `quantity` units (priced by the option's choice, `choice_id` may be None).
-    """
-
-    choice_id: int | None = None
-    quantity: int = 0
-
-    def as_json(self) -> dict:
-        return {"choice": self.choice_id, "quantity": self.quantity}
-
-    @classmethod
-    def from_json(cls, data: dict) -> OptionChoice:
-        return cls(data.get("choice"), int(data.get("quantity") or 0))
-
-
-@dataclass(frozen=True)
-class OptionInfo:
-    """A product's configurable option with its choices (for pickers and pricing)."""
-
-    id: int
-    name: str
-    option_type: str
-    choices: tuple[tuple[int, str], ...]  # (choice id, name) in sort order
-
-    def default(self) -> OptionChoice:
-        if self.option_type == "dropdown" and self.choices:
-            return OptionChoice(self.choices[0][0], 0)
-        if self.option_type == "quantity" and self.choices:
-            return OptionChoice(self.choices[0][0], 0)
-        return OptionChoice(None, 0)
-
-    def describe(self, chosen: OptionChoice) -> str:
-        if self.option_type == "quantity":
-            return str(chosen.quantity)
-        names = dict(self.choices)
-        if self.option_type == "yesno":
-            return "yes" if chosen.choice_id is not None else "no"
-        return names.get(chosen.choice_id, "none")
-
-
-def product_options(product_id: int) -> list[OptionInfo]:
-    """The product's configurable options, each with its choices (two indexed queries)."""
-    options = list(ConfigOption.select()
-                   .where(ConfigOption.product == product_id)
-                   .order_by(ConfigOption.sort_order, ConfigOption.id))
-    if not options:
-        return []
-    choices: dict[int, list[tuple[int, str]]] = {o.id: [] for o in options}
-    for choice in (ConfigOptionChoice.select()
-                   .where(ConfigOptionChoice.option.in_([o.id for o in options]))
-                   .order_by(ConfigOptionChoice.sort_order, ConfigOptionChoice.id)):
-        choices[choice.option_id].append((choice.id, choice.name))
-    return [OptionInfo(o.id, o.name, o.option_type, tuple(choices[o.id])) for o in options]
-
-
-def current_config_choices(service_id: int) -> dict[int, OptionChoice]:
-    """option id -> what the service has chosen now."""
-    return {row.option_id: OptionChoice(row.choice_id, row.quantity)
-            for row in ServiceConfigOption.select().where(ServiceConfigOption.service == service_id)}
-
-
-def _checked_choice(option: OptionInfo, chosen) -> OptionChoice:
-    field_name = f"option:{option.id}"
-    if not isinstance(chosen, OptionChoice):
-        raise TypeError(f"{field_name}: expected an OptionChoice, got {type(chosen).__name__}")
-    quantity = chosen.quantity
-    if isinstance(quantity, bool) or not isinstance(quantity, int):
-        raise ValidationError(field_name, "the quantity must be a whole number")
-    if not 0 <= quantity <= MAX_OPTION_QUANTITY:
-        raise ValidationError(field_name, f"the quantity must be 0–{MAX_OPTION_QUANTITY}")
-    choice_ids = {choice_id for choice_id, _ in option.choices}
-    if chosen.choice_id is not None and chosen.choice_id not in choice_ids:
-        raise ValidationError(field_name, f"choice #{chosen.choice_id} is not a choice of "
-                                          f"{option.name}")
-    if option.option_type == "dropdown" and chosen.choice_id is None and option.choices:
-        raise ValidationError(field_name, f"choose one of the {option.name} choices")
-    if option.option_type != "quantity" and quantity:
-        raise ValidationError(field_name, f"{option.name} takes a choice, not a quantity")
-    if option.option_type == "quantity" and chosen.choice_id is None and option.choices:
-        chosen = OptionChoice(option.choices[0][0], quantity)
-    return chosen
-
-
-def target_choices(product_id: int, current: Mapping[int, OptionChoice],
-                   changes: Mapping[int, OptionChoice] | None) -> dict[int, OptionChoice]:
-    """Every option of `product_id` with what it will be: the change, else the current
-    choice, else the option's default. A change for an option of another product is refused."""
-    options = product_options(product_id)
-    by_id = {o.id: o for o in options}
-    for option_id in changes or {}:
-        if option_id not in by_id:
-            raise ValidationError("config_options", f"option #{option_id} is not an option of "
-                                                    "the chosen product")
-    result = {}
-    for option in options:
-        if changes and option.id in changes:
-            result[option.id] = _checked_choice(option, changes[option.id])
-        elif option.id in current:
-            result[option.id] = current[option.id]
-        else:
-            result[option.id] = option.default()
-    return result
-
-
-def _option_prices(choices: Mapping[int, OptionChoice], cycle: Cycle) -> dict[int, Decimal]:
-    """option id -> its price for `cycle` with that choice (a missing price row is 0.00)."""
-    choice_ids = [c.choice_id for c in choices.values() if c.choice_id is not None]
-    prices = {}
-    if choice_ids:
-        prices = {row.choice_id: row.price for row in ConfigOptionPrice.select().where(
-            ConfigOptionPrice.choice.in_(choice_ids) & (ConfigOptionPrice.cycle == cycle.value))}
-    option_types = dict(ConfigOption.select(ConfigOption.id, ConfigOption.option_type)
-                        .where(ConfigOption.id.in_(list(choices))).tuples()) if choices else {}
-    result = {}
-    for option_id, chosen in choices.items():
-        unit = prices.get(chosen.choice_id, ZERO) if chosen.choice_id is not None else ZERO
-        if option_types.get(option_id) == "quantity":
-            result[option_id] = unit * chosen.quantity
-        else:
-            result[option_id] = unit
-    return result
-
-
-# --- prices and promotions -----------------------------------------------------------------
-
-
-def product_price(product: Product, cycle: Cycle) -> Decimal:
-    if cycle is Cycle.FREE:
-        return ZERO
-    row = orders.price_for(product, cycle)
-    if row is None:
-        raise ValidationError("new_cycle", f"{product.name} has no {cycle.label} price")
-    return row.price
-
-
-def recalculated_recurring_amount(service: Service | None, product: Product, cycle,
-                                  config_choices: Mapping[int, OptionChoice] | None = None,
-                                  promotion: Promotion | None = None) -> Decimal:
-    """Auto recalculate (rules §6): product price for the cycle + configurable options −
-    the renewal discount of `promotion` (`models.promotions`: when it recurs, still has
-    renewals left for this service and covers the product and cycle). `config_choices`
-    None means the service's current choices (or the defaults of `product`'s options);
-    choices are validated against `product`."""
-    cycle = parse_cycle(cycle, "billing_cycle")
-    if cycle is Cycle.FREE:
-        return ZERO
-    current = current_config_choices(service.id) if service is not None and service.id else {}
-    if service is not None and service.product_id != product.id:
-        current = {}
-    choices = target_choices(product.id, current, config_choices)
-    full_price = product_price(product, cycle) + sum(_option_prices(choices, cycle).values(), ZERO)
-    if promotion is None or not promotions.Applicability.of(promotion).covers(product.id, cycle):
-        return full_price
-    used = service.promotion_uses if service is not None else 0
-    return promotions.renewal_amount(promotion, full_price, used)
 
 
 def _upgrade_discount(promotion: Promotion | None, amount_due: Decimal) -> Decimal:
@@ -234,6 +85,51 @@ def _upgrade_discount(promotion: Promotion | None, amount_due: Decimal) -> Decim
     if promotion is None or amount_due <= 0:
         return ZERO
     return min(promotions.first_period_discount(promotion, amount_due, ZERO), amount_due)
+
+
+# --- what the upgrade screen opens with ------------------------------------------------------
+
+CYCLE_ORDER = [Cycle.MONTHLY, Cycle.QUARTERLY, Cycle.SEMIANNUALLY, Cycle.ANNUALLY,
+               Cycle.BIENNIALLY, Cycle.TRIENNIALLY, Cycle.FREE]
+
+
+@dataclass
+class UpgradeStart:
+    """What the form needs before the first quote."""
+
+    service: Service
+    product_name: str
+    client_name: str
+    products: list[tuple[str, int]]  # (label, id) for the picker
+    cycles: dict[int, list[Cycle]]  # product id -> cycles it has a price for
+    options: list[OptionInfo]  # of the service's product
+    current_choices: dict[int, OptionChoice]
+
+
+def load_upgrade_start(service_id: int) -> UpgradeStart | None:
+    """What the upgrade screen shows before the first quote (one read)."""
+    service = Service.get_or_none(Service.id == service_id)
+    if service is None:
+        return None
+    products = orders.orderable_products()
+    current = Product.get_by_id(service.product_id)
+    if current.id not in {p.id for p in products}:
+        products.insert(0, current)  # a retired product is still where the service is
+    cycles: dict[int, list[Cycle]] = {p.id: [] for p in products}
+    priced = (ProductPrice.select(ProductPrice.product, ProductPrice.cycle)
+              .where(ProductPrice.product.in_(list(cycles))).tuples())
+    known = {c.value: c for c in CYCLE_ORDER}
+    for product_id, cycle in priced:
+        if cycle in known:
+            cycles[product_id].append(known[cycle])
+    for product_id in cycles:
+        cycles[product_id].sort(key=CYCLE_ORDER.index)
+    labels = [(f"{p.group_name} / {p.name}" if p.group_name else p.name, p.id) for p in products]
+    return UpgradeStart(service=service, product_name=current.name,
+                        client_name=Client.get_by_id(service.client_id).display_name,
+                        products=labels, cycles=cycles,
+                        options=product_options(current.id),
+                        current_choices=current_config_choices(service.id))
 
 
 # --- the quote -------------------------------------------------------------------------------
@@ -295,16 +191,6 @@ class Quote:
         return f"{old} → {new}" if old != new else f"{new}: configurable options"
 
 
-def _load_service(service_id: int, *, lock: bool = False) -> Service:
-    query = Service.select().where(Service.id == service_id)
-    if lock and is_postgres():
-        query = query.for_update()
-    service = query.first()
-    if service is None:
-        raise ValidationError("service", f"there is no service #{service_id}")
-    return service
-
-
 def _check_upgradable(service: Service) -> None:
     if service.status not in UPGRADABLE_STATUSES:
         raise ValidationError("service", f"service #{service.id} is {service.status}; only active "
@@ -358,8 +244,8 @@ class _Amounts:
 def _options_only(service: Service, cycle: Cycle, baseline: dict, changed: dict) -> _Amounts:
     """Same product and cycle: the changed options' old prices are credited, their new
     prices charged; the rest of the recurring amount (maybe a custom price) is kept."""
-    before = sum(_option_prices({oid: baseline[oid] for oid in changed}, cycle).values(), ZERO)
-    after = sum(_option_prices(changed, cycle).values(), ZERO)
+    before = sum(option_prices({oid: baseline[oid] for oid in changed}, cycle).values(), ZERO)
+    after = sum(option_prices(changed, cycle).values(), ZERO)
     return _Amounts(before, after, max(service.recurring_amount - before + after, ZERO), changed)
 
 
@@ -436,7 +322,7 @@ def quote_upgrade(service_id: int, new_product_id: int, new_cycle, today: pendul
                   promo_code: str | None = None) -> Quote:
     """The quote of rules §7 for changing the service to `new_product_id` on `new_cycle`
     (and/or changing configurable options). Reads only; bad input raises ValidationError."""
-    return _quote(_load_service(service_id), new_product_id, new_cycle, today, settings,
+    return _quote(load_service(service_id), new_product_id, new_cycle, today, settings,
                   config_changes, promo_code)
 
 
@@ -449,22 +335,7 @@ class UpgradeOrder:
     order: Order
     invoice: Invoice
     quote: Quote
-
-
-def pending_upgrade(service_id: int) -> Upgrade | None:
-    return Upgrade.get_or_none((Upgrade.service == service_id) & (Upgrade.status == PENDING))
-
-
-def _upgrade_lines(upgrade_id: int, service_id: int):
-    """The upgrade lines of an upgrade (found through the item index of invoice lines)."""
-    return (InvoiceLine.select()
-            .where((InvoiceLine.item_type == ItemType.SERVICE) & (InvoiceLine.item_id == service_id)
-                   & (InvoiceLine.kind == LineKind.UPGRADE) & (InvoiceLine.upgrade == upgrade_id)))
-
-
-def _is_live(upgrade: Upgrade) -> bool:
-    """A pending upgrade still waits for payment unless every line of it was cancelled."""
-    return any(not line.cancelled for line in _upgrade_lines(upgrade.id, upgrade.service_id))
+    module_jobs: tuple[int, ...] = ()  # queued when a zero invoice applied it at once
 
 
 def _waiting_message(service_id: int, upgrade: Upgrade) -> str:
@@ -476,7 +347,7 @@ def _waiting_message(service_id: int, upgrade: Upgrade) -> str:
 def _check_no_upgrade_waiting(service_id: int) -> None:
     """Rules §7: no second upgrade while an earlier upgrade invoice is unpaid."""
     earlier = pending_upgrade(service_id)
-    if earlier is not None and _is_live(earlier):
+    if earlier is not None and is_live(earlier):
         raise RuleViolation(_waiting_message(service_id, earlier))
 
 
@@ -486,9 +357,9 @@ def _refuse_second_upgrade(service_id: int, admin_login: str) -> None:
     earlier = pending_upgrade(service_id)
     if earlier is None:
         return
-    if _is_live(earlier):
+    if is_live(earlier):
         raise RuleViolation(_waiting_message(service_id, earlier))
-    _set_cancelled(earlier, admin_login, "its invoice lines were cancelled")
+    set_cancelled(earlier, admin_login, "its invoice lines were cancelled")
 
 
 def _create_order(client_id: int, **fields) -> Order:
@@ -532,7 +403,7 @@ def _invoice_lines(quote: Quote, upgrade_id: int, domain: str) -> list[LineSpec]
 
 
 def create_upgrade(service_id: int, new_product_id: int, new_cycle, today: pendulum.Date,
-                   settings: Settings, *, admin_login: str,
+                   settings: Settings, *, admin: Admin,
                    config_changes: Mapping[int, OptionChoice] | None = None,
                    promo_code: str | None = None, expected_payable: Decimal | None = None,
                    send_email: bool = True) -> UpgradeOrder:
@@ -540,10 +411,11 @@ def create_upgrade(service_id: int, new_product_id: int, new_cycle, today: pendu
     transaction. The quote is computed again inside it; `expected_payable` (what the admin
     saw) must still match, or nothing is written. A zero invoice (a downgrade) is paid at
     once, which applies the upgrade."""
-    require(find_admin(admin_login), UPGRADE_ORDERS)
+    require(admin, UPGRADE_ORDERS)
+    admin_login = admin.login
     try:
-        with database.atomic():
-            service = _load_service(service_id, lock=True)
+        with invoicing.collect_module_jobs() as jobs, database.atomic():
+            service = load_service(service_id, lock=True)
             _refuse_second_upgrade(service.id, admin_login)
             quote = _quote(service, new_product_id, new_cycle, today, settings,
                            config_changes, promo_code)
@@ -551,7 +423,8 @@ def create_upgrade(service_id: int, new_product_id: int, new_cycle, today: pendu
                 raise RuleViolation(f"the quote changed since it was shown (payable is now "
                                     f"{format_money(quote.payable, settings.currency)}); "
                                     "review it and confirm again")
-            return _write_upgrade(service, quote, settings, admin_login, send_email)
+            made = _write_upgrade(service, quote, settings, admin_login, send_email)
+        return replace(made, module_jobs=tuple(jobs))
     except IntegrityError:
         earlier = pending_upgrade(service_id)
         if earlier is None:
@@ -587,187 +460,11 @@ def _write_upgrade(service: Service, quote: Quote, settings: Settings, admin_log
     invoice = invoicing.create_invoice(
         service.client_id, _invoice_lines(quote, upgrade.id, service.domain), date=quote.today,
         due_date=quote.today, payment_method=service.payment_method, admin_login=admin_login,
-        order_id=order.id, send_email=send_email, company_name=settings.company_name)
+        order_id=order.id, send_email=send_email, company_name=settings.company_name,
+        settings=settings)
     Upgrade.update(invoice=invoice.id).where(Upgrade.id == upgrade.id).execute()
     return UpgradeOrder(Upgrade.get_by_id(upgrade.id), Order.get_by_id(order.id),
                         Invoice.get_by_id(invoice.id), quote)
-
-
-# --- payment: applying the upgrade ---------------------------------------------------------------
-
-
-def apply_upgrade(upgrade_id: int, admin_login: str, settings: Settings | None = None) -> bool:
-    """The upgrade invoice was paid (called by `models.invoicing` in the payment's transaction):
-    product, cycle, recurring amount and options change, Change Package is queued for the
-    module, the product's upgrade email is queued, a downgrade's credit is given. Runs once:
-    returns False when the upgrade was already applied (or superseded)."""
-    with database.atomic():
-        upgrade = Upgrade.get_or_none(Upgrade.id == upgrade_id)
-        if upgrade is None or upgrade.status == APPLIED:
-            return False
-        if upgrade.status == CANCELLED and _superseded(upgrade):
-            audit.record(admin_login, "upgrade.not_applied", "service", upgrade.service_id,
-                         description=f"upgrade #{upgrade.id} was paid after it had been cancelled "
-                                     "and a later upgrade was made; the service is left as is "
-                                     "(refund or credit the payment by hand)")
-            return False
-        claimed = (Upgrade.update(status=APPLIED, applied_at=pendulum.now("UTC"))
-                   .where((Upgrade.id == upgrade.id) & (Upgrade.status != APPLIED)).execute())
-        if claimed != 1:
-            return False
-        service = _load_service(upgrade.service_id, lock=True)
-        before = audit.snapshot(service, _CHANGED_FIELDS)
-        changes = _service_changes(upgrade, service)
-        Service.update(**changes, version=Service.version + 1,
-                       updated_at=pendulum.now("UTC")).where(Service.id == service.id).execute()
-        _apply_options(service.id, upgrade)
-        fresh = Service.get_by_id(service.id)
-        if upgrade.order_id:
-            Order.update(status="active", version=Order.version + 1).where(
-                Order.id == upgrade.order_id).execute()
-        audit.record(admin_login, "service.upgrade", "service", service.id,
-                     client_id=service.client_id,
-                     description=f"upgrade #{upgrade.id} paid and applied",
-                     before=before, after=audit.snapshot(fresh, _CHANGED_FIELDS))
-        if upgrade.payable < 0:
-            line = _upgrade_lines(upgrade.id, service.id).first()
-            invoicing.credit_client(service.client_id, -upgrade.payable,
-                                    f"Downgrade of service #{service.id} (upgrade #{upgrade.id})",
-                                    admin_login, invoice_id=line.invoice_id if line else None)
-        invoicing.queue_module_job(service.id, "change_package", source="upgrade")
-        _queue_upgrade_email(fresh, upgrade, admin_login, settings)
-        return True
-
-
-_CHANGED_FIELDS = ("product", "billing_cycle", "recurring_amount", "next_due_date", "anchor_day")
-
-
-def _superseded(upgrade: Upgrade) -> bool:
-    return Upgrade.select().where((Upgrade.service == upgrade.service_id)
-                                  & (Upgrade.id > upgrade.id)
-                                  & (Upgrade.status != CANCELLED)).exists()
-
-
-def _service_changes(upgrade: Upgrade, service: Service) -> dict:
-    changes = {"product": upgrade.new_product_id, "billing_cycle": upgrade.new_cycle,
-               "recurring_amount": upgrade.new_amount}
-    if upgrade.new_cycle == Cycle.FREE.value:
-        changes["next_due_date"] = None  # a free service has no NDD
-    elif upgrade.old_cycle == Cycle.FREE.value:
-        line = _upgrade_lines(upgrade.id, service.id).first()
-        if line is not None and line.period_end is not None:
-            # From free: a new cycle starts on the upgrade day (rules §7).
-            changes["next_due_date"] = line.period_end
-            changes["anchor_day"] = line.period_start.day
-    return changes
-
-
-def _apply_options(service_id: int, upgrade: Upgrade) -> None:
-    stored = {int(k): OptionChoice.from_json(v)
-              for k, v in json.loads(upgrade.config_changes or "{}").items()}
-    if upgrade.new_product_id != upgrade.old_product_id:
-        # The old product's options do not exist on the new product.
-        ServiceConfigOption.delete().where(
-            (ServiceConfigOption.service == service_id)
-            & ServiceConfigOption.option.not_in(list(stored) or [0])).execute()
-    for option_id, chosen in stored.items():
-        updated = (ServiceConfigOption.update(choice=chosen.choice_id, quantity=chosen.quantity)
-                   .where((ServiceConfigOption.service == service_id)
-                          & (ServiceConfigOption.option == option_id)).execute())
-        if not updated:
-            ServiceConfigOption.create(service=service_id, option=option_id,
-                                       choice=chosen.choice_id, quantity=chosen.quantity)
-
-
-def _queue_upgrade_email(service: Service, upgrade: Upgrade, admin_login: str,
-                         settings: Settings | None) -> None:
-    """Queue the product's upgrade email; a missing or broken template is logged and never
-    undoes the payment."""
-    product = Product.get_by_id(upgrade.new_product_id)
-    template = product.upgrade_email or DEFAULT_UPGRADE_EMAIL
-    client = Client.get_by_id(service.client_id)
-    if settings is not None:
-        context = emails.email_context(settings, client=client, service=service, upgrade=upgrade)
-    else:
-        context = {"company_name": "", "client": client, "service": service, "upgrade": upgrade}
-    try:
-        with database.atomic():
-            emails.queue_email(template, to=client.email, context=context, client_id=client.id,
-                               related_type="service", related_id=service.id)
-    except (KeyError, TemplateError, ValidationError) as exc:
-        audit.record(admin_login, "email.not_queued", "service", service.id,
-                     client_id=service.client_id,
-                     description=f"upgrade email '{template}' not queued: {exc}")
-
-
-# --- cancelling ---------------------------------------------------------------------------------
-
-
-def _set_cancelled(upgrade: Upgrade, admin_login: str, why: str) -> None:
-    Upgrade.update(status=CANCELLED).where(Upgrade.id == upgrade.id).execute()
-    if upgrade.order_id:
-        Order.update(status="cancelled", version=Order.version + 1).where(
-            (Order.id == upgrade.order_id) & (Order.status == "pending")).execute()
-    audit.record(admin_login, "upgrade.cancel", "service", upgrade.service_id,
-                 description=f"upgrade #{upgrade.id} cancelled: {why}",
-                 before={"status": upgrade.status}, after={"status": CANCELLED})
-
-
-def cancel_upgrade(upgrade_id: int, admin_login: str) -> Upgrade:
-    """Cancel a pending upgrade (its invoice was cancelled): the service never changes."""
-    with database.atomic():
-        upgrade = Upgrade.get_or_none(Upgrade.id == upgrade_id)
-        if upgrade is None:
-            raise ValidationError("upgrade", f"there is no upgrade #{upgrade_id}")
-        if upgrade.status == APPLIED:
-            raise ValidationError("upgrade", f"upgrade #{upgrade_id} was paid and applied; "
-                                             "change the service back with a new downgrade")
-        if upgrade.status == PENDING:
-            _set_cancelled(upgrade, admin_login, "cancelled by an admin")
-        return Upgrade.get_by_id(upgrade_id)
-
-
-def cancel_upgrades_of_invoice(invoice_id: int, admin_login: str) -> list[int]:
-    """After lines of an invoice were cancelled: cancel each pending upgrade it bills whose
-    upgrade lines are all cancelled now. Idempotent; returns the upgrades cancelled."""
-    cancelled = []
-    with database.atomic():
-        for upgrade in Upgrade.select().where((Upgrade.invoice == invoice_id)
-                                              & (Upgrade.status == PENDING)):
-            if not _is_live(upgrade):
-                _set_cancelled(upgrade, admin_login, f"invoice #{invoice_id} was cancelled")
-                cancelled.append(upgrade.id)
-    return cancelled
-
-
-def reinstate_upgrades_of_invoice(invoice_id: int, admin_login: str) -> list[int]:
-    """After a cancelled invoice was marked unpaid again: its cancelled upgrades wait for
-    payment again. Refused (RuleViolation) when the service has another pending upgrade."""
-    reinstated = []
-    with database.atomic():
-        for upgrade in Upgrade.select().where((Upgrade.invoice == invoice_id)
-                                              & (Upgrade.status == CANCELLED)):
-            if not _is_live(upgrade):
-                continue
-            other = pending_upgrade(upgrade.service_id)
-            if other is not None or _superseded(upgrade):
-                raise RuleViolation(f"invoice #{invoice_id} bills upgrade #{upgrade.id}, which a "
-                                    f"later upgrade of service #{upgrade.service_id} replaced; "
-                                    "it cannot be reopened")
-            Upgrade.update(status=PENDING).where(Upgrade.id == upgrade.id).execute()
-            if upgrade.order_id:
-                Order.update(status="pending", version=Order.version + 1).where(
-                    Order.id == upgrade.order_id).execute()
-            audit.record(admin_login, "upgrade.reinstate", "service", upgrade.service_id,
-                         description=f"upgrade #{upgrade.id} waits for payment again "
-                                     f"(invoice #{invoice_id} reopened)",
-                         before={"status": CANCELLED}, after={"status": PENDING})
-            reinstated.append(upgrade.id)
-    return reinstated
-
-
-def upgrade_of_invoice(invoice_id: int) -> Upgrade | None:
-    return Upgrade.select().where(Upgrade.invoice == invoice_id).order_by(Upgrade.id.desc()).first()
 
 
 __all__ = [

@@ -11,8 +11,10 @@ import pytest
 
 from models import invoicing, massupdate, services
 from models.cancellations import request_cancellation
+from models.clock import Clock
 from models.errors import HostdeskError, ValidationError, ValidationErrors
 from models.orders import DomainRequest, LineRequest, OrderRequest, place_order
+from models.permissions import find_admin
 from models.schema import (
     ActivityLog,
     Admin,
@@ -91,7 +93,8 @@ def test_service_page_fields(world, field, values):
     admin, _, _, service, _ = world
     for value in values:
         refused(lambda: services.save_service(
-            service.id, service.version, services.parse_service_form({field: value}), admin), field)
+            service.id, service.version, services.parse_service_form({field: value}), admin,
+            clock=Clock()), field)
 
 
 @pytest.mark.parametrize("field,values", [
@@ -157,7 +160,7 @@ def test_order_form_inputs(world, field, request_):
                                           ("immediate", "x" * 2001), (SQL, "x")])
 def test_cancellation_request_inputs(world, kind, reason):
     _, _, _, service, _ = world
-    refused(lambda: request_cancellation(service.id, kind, reason, requested_by="ada"),
+    refused(lambda: request_cancellation(service.id, kind, reason, admin=find_admin("ada")),
             "type" if kind != "immediate" else "reason")
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from automation.bulk import run_bulk_command, unsupported
 from models.clock import Clock
+from models.permissions import find_admin
 from models.schema import ModuleJob
 from tests.test_lifecycle import SETTINGS, TODAY, make_admin, reload, secret_key  # noqa: F401
 from tests.test_webhook import Endpoint, endpoint, webhook_service  # noqa: F401
@@ -25,7 +26,7 @@ def test_bulk_suspend_where_one_webhook_fails(db, endpoint, broken_endpoint):
     bad = webhook_service(broken_endpoint.url, status="active", server_name="broken")
     ids = [s.id for s in good[:2]] + [bad.id] + [s.id for s in good[2:]]
     seen = []
-    result = run_bulk_command(ids, "suspend", admin_login="alice", clock=Clock("UTC", TODAY),
+    result = run_bulk_command(ids, "suspend", admin=find_admin("alice"), clock=Clock("UTC", TODAY),
                               settings=SETTINGS, arguments={"reason": ""},
                               progress=lambda done, total: seen.append((done, total)))
     assert [o.service_id for o in result.succeeded] == [s.id for s in good]
@@ -42,7 +43,7 @@ def test_bulk_command_can_be_cancelled_between_items(db, endpoint):
     make_admin("alice", "full")
     services = [webhook_service(endpoint.url, status="active", server_name=f"s{i}") for i in range(5)]
     done = []
-    result = run_bulk_command([s.id for s in services], "suspend", admin_login="alice",
+    result = run_bulk_command([s.id for s in services], "suspend", admin=find_admin("alice"),
                               clock=Clock("UTC", TODAY), settings=SETTINGS,
                               arguments={"reason": "maintenance"},
                               progress=lambda d, t: done.append(d), should_stop=lambda: len(done) >= 2)
@@ -64,6 +65,6 @@ def test_bulk_commands_need_mass_update_and_server_permissions(db, endpoint):
     make_admin("sam", "support")  # server operations, but no mass update
     service = webhook_service(endpoint.url, status="active", server_name="x")
     with pytest.raises(PermissionDenied, match="mass update"):
-        run_bulk_command([service.id], "suspend", admin_login="sam", clock=Clock("UTC", TODAY),
+        run_bulk_command([service.id], "suspend", admin=find_admin("sam"), clock=Clock("UTC", TODAY),
                          settings=SETTINGS)
     assert reload(service).status == "active" and endpoint.requests == []

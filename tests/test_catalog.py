@@ -10,6 +10,7 @@ from models import catalog, secrets
 from models.catalog import ProductSource, ServerSource, product_form, save_product, save_server
 from models.errors import PermissionDenied, StaleRecordError, ValidationErrors
 from models.listing import ListFilter
+from models.permissions import find_admin
 from models.schema import ActivityLog, Admin, Product, Server
 from tests import factories as make
 
@@ -34,7 +35,7 @@ def test_saving_a_product_stores_every_field_encrypts_secrets_and_logs(setup):
         form, name="  Shared Plus ", type="reseller", module="example", server=str(server.id),
         auto_setup="on_order", welcome_email="Hosting Welcome", auto_terminate_days="30",
         allows_quantity="yes", module_settings="plan = gold\n# a comment\n\napi_token=s3cr3t"),
-        admin_login="boss", modules=MODULES)
+        admin=find_admin("boss"), modules=MODULES)
     row = Product.get_by_id(product.id)
     assert (row.name, row.type, row.module, row.server_id, row.auto_setup) == (
         "Shared Plus", "reseller", "example", server.id, "on_order")
@@ -51,7 +52,7 @@ def test_saving_a_product_stores_every_field_encrypts_secrets_and_logs(setup):
     # Shown again masked; saving the mask keeps the stored secret.
     again = product_form(product.id)
     assert "api_token=[secret]" in again.values["module_settings"]
-    save_product(again, admin_login="boss", modules=MODULES)
+    save_product(again, admin=find_admin("boss"), modules=MODULES)
     assert json.loads(Product.get_by_id(product.id).module_settings)["api_token"] == stored["api_token"]
 
 
@@ -63,7 +64,7 @@ def test_every_bad_product_field_is_named_and_nothing_is_written(setup):
                             auto_setup="sometimes", welcome_email="No Such Template",
                             auto_terminate_days="-1", allows_quantity="maybe",
                             module_settings="just words"),
-                     admin_login="boss", modules=MODULES)
+                     admin=find_admin("boss"), modules=MODULES)
     assert [e.field for e in caught.value.errors] == [
         "name", "type", "module", "server", "auto_setup", "welcome_email",
         "auto_terminate_days", "allows_quantity", "module_settings"]
@@ -71,7 +72,7 @@ def test_every_bad_product_field_is_named_and_nothing_is_written(setup):
     assert (row.name, row.version) == ("Shared Basic", form.version)
     assert not ActivityLog.select().where(ActivityLog.action == "product.settings").exists()
     with pytest.raises(ValidationErrors) as caught:
-        save_product(edited(form, module_settings="a=1\na=2"), admin_login="boss",
+        save_product(edited(form, module_settings="a=1\na=2"), admin=find_admin("boss"),
                      modules=MODULES)
     assert "given twice" in str(caught.value)
 
@@ -79,11 +80,11 @@ def test_every_bad_product_field_is_named_and_nothing_is_written(setup):
 def test_a_stale_form_and_a_missing_permission_are_refused(setup):
     product = setup["product"]
     form = product_form(product.id)
-    save_product(edited(form, name="First"), admin_login="boss", modules=MODULES)
+    save_product(edited(form, name="First"), admin=find_admin("boss"), modules=MODULES)
     with pytest.raises(StaleRecordError):
-        save_product(edited(form, name="Second"), admin_login="boss", modules=MODULES)
+        save_product(edited(form, name="Second"), admin=find_admin("boss"), modules=MODULES)
     with pytest.raises(PermissionDenied):
-        save_product(edited(product_form(product.id), name="Third"), admin_login="nobody",
+        save_product(edited(product_form(product.id), name="Third"), admin=find_admin("nobody"),
                      modules=MODULES)
     assert Product.get_by_id(product.id).name == "First"
     assert ActivityLog.select().where(ActivityLog.action == "product.settings").count() == 1
@@ -94,12 +95,12 @@ def test_saving_a_server_checks_name_host_ip_and_encrypts_its_password(setup):
     form = catalog.server_form(server.id)
     with pytest.raises(ValidationErrors) as caught:
         save_server(edited(form, name="web2", hostname="bad host!", ip_address="300.1.1.1",
-                           module="nope", active="perhaps"), admin_login="boss", modules=MODULES)
+                           module="nope", active="perhaps"), admin=find_admin("boss"), modules=MODULES)
     assert [e.field for e in caught.value.errors] == [
         "name", "hostname", "ip_address", "module", "active"]
     save_server(edited(form, name="web1b", hostname="Web1.Example.NET", ip_address="192.0.2.7",
                        module="example", settings="user=root\npassword=hunter2", active="no"),
-                admin_login="boss", modules=MODULES)
+                admin=find_admin("boss"), modules=MODULES)
     row = Server.get_by_id(server.id)
     assert (row.name, row.hostname, row.ip_address, row.module, row.active) == (
         "web1b", "web1.example.net", "192.0.2.7", "example", False)
@@ -134,7 +135,7 @@ def test_settings_a_module_declares_secret_are_encrypted_and_masked(setup):
     server = setup["server"]
     save_server(edited(catalog.server_form(server.id), module="example",
                        settings="pin=4711\naccesshash=AbC\npasswd=pw\napi_key=k1\nregion=eu"),
-                admin_login="boss", modules=modules)
+                admin=find_admin("boss"), modules=modules)
     stored = json.loads(Server.get_by_id(server.id).settings)
     assert stored["region"] == "eu"
     for key, plain in (("pin", "4711"), ("accesshash", "AbC"), ("passwd", "pw"),
@@ -168,7 +169,7 @@ def test_only_manage_catalog_may_point_a_server_elsewhere(setup, role):
     with pytest.raises(PermissionDenied, match="manage catalog"):
         save_server(edited(catalog.server_form(server.id), hostname="evil.example.org",
                            settings="url=https://evil.example.org/hook"),
-                    admin_login=role, modules=MODULES)
+                    admin=find_admin(role), modules=MODULES)
     after = Server.get_by_id(server.id)
     assert (after.hostname, after.settings, after.version) == (
         before.hostname, before.settings, before.version)

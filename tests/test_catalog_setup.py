@@ -16,6 +16,7 @@ from models.invoicing import record_payment
 from models.orders import DomainRequest, LineRequest, OrderRequest, place_order
 from models.payment_methods import add_payment_method, check_method, list_payment_methods
 from models.promotion_setup import add_promotion, edit_promotion
+from models.permissions import find_admin
 from models.schema import (
     ActivityLog,
     Admin,
@@ -73,7 +74,7 @@ def test_the_settings_form_saves_a_product_with_a_builtin_template(admins):
     form = catalog.product_form(product.id)
     saved = catalog.save_product(
         catalog.Form(form.record_id, form.version, {**form.values, "welcome_email": "welcome_vps"}),
-        admin_login="full", modules=MODULES)
+        admin=find_admin("full"), modules=MODULES)
     assert saved.welcome_email == "welcome_vps"
 
 
@@ -105,7 +106,7 @@ def test_editing_replaces_prices_is_versioned_and_logged(admins):
     detail = products.add_product(PRODUCT, admin_login="full", modules=MODULES)
     saved = products.edit_product(detail.id, detail.version,
                                   {"name": "VPS Uno", "prices": {"monthly": "12.00"}},
-                                  admin_login="full", modules=MODULES)
+                                  admin=find_admin("full"), modules=MODULES)
     assert saved.values["name"] == "VPS Uno" and list(saved.prices) == ["monthly"]
     log = ActivityLog.select().where(ActivityLog.action == "product.prices").order_by(
         ActivityLog.id.desc()).get()
@@ -200,14 +201,14 @@ def test_catalog_addons_have_prices_products_and_refuse_bad_input(admins):
     addon = add_catalog_addon({"name": "Backups", "prices": {"monthly": "2.00",
                                                              "annually": ("20.00", "1.00")},
                                "products": ["VPS One"], "auto_setup": "on_order"},
-                              admin_login="full", modules=MODULES)
+                              admin=find_admin("full"), modules=MODULES)
     assert addon.products == ("VPS One",) and addon.prices["annually"]["setup_fee"] == "1.00"
     for bad, field in (({"name": "backups"}, "name"), ({"prices": {}}, "prices"),
                        ({"products": "Nope"}, "products"), ({"auto_setup": "x"}, "auto_setup"),
                        ({"prices": {"monthly": "-2"}}, "prices.monthly.price")):
         with pytest.raises(ValidationError) as refused:
             add_catalog_addon({"name": "Other", "prices": {"monthly": "1"}, **bad},
-                              admin_login="full", modules=MODULES)
+                              admin=find_admin("full"), modules=MODULES)
         assert refused.value.field == field
     assert CatalogAddon.select().count() == 1
     saved = edit_catalog_addon(addon.id, addon.version, {"products": [], "prices": {

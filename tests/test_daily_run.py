@@ -13,12 +13,12 @@ from automation.cron import run_daily
 from models import cancellations, invoicing
 from models.clock import Clock
 from models.overdue import REMINDER_TEMPLATES
+from models.permissions import find_admin
 from models.schema import (
     Admin,
     CancellationRequest,
     EmailOutbox,
     Invoice,
-    InvoiceLine,
     ModuleJob,
     Service,
     ServiceAddon,
@@ -121,7 +121,7 @@ def test_immediate_cancellation_at_next_run_with_addons(db):
     addon = make.addon(service)
     day(NDD.subtract(days=14))
     request = cancellations.request_cancellation(service.id, "immediate", "closing shop",
-                                                 requested_by="tester")
+                                                 admin=find_admin("tester"))
     assert Invoice.get().status == "cancelled"  # its unpaid lines were cancelled
     assert done(day(NDD.subtract(days=13)), "cancellations") == 1
     assert status(service) == "cancelled"
@@ -132,7 +132,7 @@ def test_immediate_cancellation_at_next_run_with_addons(db):
 def test_end_of_period_cancellation_on_its_ndd(db):
     service = make.service(next_due_date=NDD)
     cancellations.request_cancellation(service.id, "end_of_period", "too expensive",
-                                       requested_by="tester")
+                                       admin=find_admin("tester"))
     assert done(day(NDD.subtract(days=14)), "invoices") == 0  # no renewal for it
     assert done(day(NDD.subtract(days=1)), "cancellations") == 0
     assert status(service) == "active"
@@ -142,7 +142,8 @@ def test_end_of_period_cancellation_on_its_ndd(db):
 
 def test_cancellation_processing_can_be_switched_off(db):
     service = make.service(next_due_date=NDD)
-    cancellations.request_cancellation(service.id, "immediate", "bye", requested_by="tester")
+    cancellations.request_cancellation(service.id, "immediate", "bye",
+                                       admin=find_admin("tester"))
     day(NDD, replace(SETTINGS, process_cancellations=False))
     assert status(service) == "active"
 
@@ -150,7 +151,7 @@ def test_cancellation_processing_can_be_switched_off(db):
 def test_admin_auto_terminate_at_end_of_cycle(db):
     service = make.service(next_due_date=NDD)
     day(NDD.subtract(days=14))
-    cancellations.set_auto_terminate(service.id, True, "customer asked", "tester")
+    cancellations.set_auto_terminate(service.id, True, "customer asked", find_admin("tester"))
     assert Invoice.get().status == "cancelled"
     day(NDD.subtract(days=1))
     assert status(service) == "active"

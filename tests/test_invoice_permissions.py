@@ -14,6 +14,7 @@ from models.cancellations import request_cancellation
 from models.errors import PermissionDenied
 from models.invoicing import LineSpec
 from models.permissions import MANAGE_INVOICES, SYSTEM_LOGIN
+from models.permissions import find_admin
 from models.schema import (
     ActivityLog,
     Client,
@@ -181,7 +182,7 @@ def test_the_permission_is_checked_before_the_input(db):
 def support_files_a_cancellation(setting):
     """A support admin's immediate cancellation: the request and the renewal line it cancelled."""
     request = request_cancellation(setting["service"].id, "immediate", "leaving",
-                                   requested_by="support-admin")
+                                   admin=find_admin("support-admin"))
     renewal = InvoiceLine.get((InvoiceLine.invoice == setting["invoice"].id)
                               & (InvoiceLine.kind == LineKind.RENEWAL))
     assert InvoiceLine.get_by_id(renewal.id).cancelled
@@ -208,5 +209,5 @@ def test_support_deleting_a_cancellation_request_revives_its_invoice_lines(db):
     from models.cancellations import delete_request
 
     request, renewal = support_files_a_cancellation(world())
-    delete_request(request.id, "support-admin", reopen_invoices=True)
+    delete_request(request.id, find_admin("support-admin"), reopen_invoices=True)
     assert not InvoiceLine.get_by_id(renewal.id).cancelled

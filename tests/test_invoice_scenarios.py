@@ -16,6 +16,7 @@ from models import invoicing, upgrades
 from models.cycles import DayBasis
 from models.errors import RuleViolation
 from models.orders import LineRequest, OrderRequest, place_order
+from models.permissions import find_admin
 from models.prorata import create_prorata_invoices, plan_prorata
 from models.renewals import generate_due_invoices
 from models.schema import (
@@ -145,11 +146,11 @@ def test_upgrade_story_with_a_renewal_after_it(db):
     service = make.service(product_row=small, next_due_date=d(2026, 5, 1))
     today = d(2026, 4, 19)
     made = upgrades.create_upgrade(service.id, big.id, "monthly", today, SETTINGS,
-                                   admin_login="boss")
+                                   admin=find_admin("boss"))
     assert str(made.invoice.total) == "6.00"
     with pytest.raises(RuleViolation):  # a second one waits for the first
         upgrades.create_upgrade(service.id, big.id, "annually", today, SETTINGS,
-                                admin_login="boss")
+                                admin=find_admin("boss"))
     pay(made.invoice.id, "UP-1", today)
     pay(made.invoice.id, "UP-1", today)
     assert ModuleJob.select().where(ModuleJob.command == "change_package").count() == 1
@@ -160,7 +161,7 @@ def test_upgrade_story_with_a_renewal_after_it(db):
     # then monthly → annually on the 25th: the credit is 25.00 × 6/30, the amount in force
     later = d(2026, 4, 25)
     second = upgrades.create_upgrade(service.id, big.id, "annually", later, SETTINGS,
-                                     admin_login="boss")
+                                     admin=find_admin("boss"))
     assert (str(second.quote.credit), str(second.quote.charge)) == ("5.00", "2.47")
     assert second.quote.payable == D("0.00") and second.quote.credit_to_client == D("2.53")
     assert Client.get_by_id(service.client_id).credit == D("2.53")
@@ -184,7 +185,7 @@ def confirm_upgrade_in_a_process(url: str, service_id: int, product_id: int, sta
         time.sleep(0.001)
     try:
         made = upgrades.create_upgrade(service_id, product_id, "monthly", d(2026, 4, 19),
-                                       Settings(), admin_login="boss")
+                                       Settings(), admin=find_admin("boss"))
         return f"created:{made.upgrade.id}"
     except Refused as exc:
         return f"refused:{exc}"

@@ -10,6 +10,7 @@ from automation.provisioning.runner import module_queue_task, retry_job, run_com
 from models import modulequeue
 from models.clock import Clock
 from models.errors import PermissionDenied, ValidationError
+from models.permissions import find_admin, system_admin
 from models.schema import ModuleJob, Product, Service
 from tests.test_lifecycle import (  # noqa: F401 - secret_key is an autouse fixture
     SETTINGS,
@@ -29,7 +30,7 @@ DOWN = (500, b"Internal Server Error")
 
 
 def cron_suspend(service):
-    return run_command(service.id, "suspend", admin_login="system", clock=CLOCK,
+    return run_command(service.id, "suspend", admin=system_admin(), clock=CLOCK,
                        settings=SETTINGS, source="cron")
 
 
@@ -74,7 +75,7 @@ def test_a_failed_automated_command_is_queued_with_its_error(failed_job, endpoin
 def test_an_admins_failed_command_is_shown_to_the_admin_not_queued(alice, endpoint):
     service = webhook_service(endpoint.url, status="active")
     endpoint.reply(*DOWN)
-    result = run_command(service.id, "suspend", admin_login="alice", clock=CLOCK,
+    result = run_command(service.id, "suspend", admin=find_admin("alice"), clock=CLOCK,
                          settings=SETTINGS)
     assert not result.success
     assert ModuleJob.select().count() == 0
@@ -102,7 +103,7 @@ def test_a_password_is_never_written_to_the_queue(db):
 def test_retry_after_the_server_is_fixed_completes_the_job_and_suspends(failed_job, endpoint):
     endpoint.reply(200, b'{"success": true, "message": "suspended"}')
 
-    result = retry_job(failed_job.id, admin_login="alice", clock=CLOCK, settings=SETTINGS)
+    result = retry_job(failed_job.id, admin=find_admin("alice"), clock=CLOCK, settings=SETTINGS)
 
     assert result.success
     job = ModuleJob.get_by_id(failed_job.id)
@@ -117,7 +118,7 @@ def test_retry_after_the_server_is_fixed_completes_the_job_and_suspends(failed_j
 
 def test_a_retry_that_fails_again_keeps_the_job_with_the_new_error(failed_job, endpoint):
     endpoint.reply(200, b'{"success": false, "error": "account locked"}')
-    result = retry_job(failed_job.id, admin_login="alice", clock=CLOCK, settings=SETTINGS)
+    result = retry_job(failed_job.id, admin=find_admin("alice"), clock=CLOCK, settings=SETTINGS)
     assert not result.success
     job = ModuleJob.get_by_id(failed_job.id)
     assert (job.status, job.attempts, job.last_error) == ("failed", 2, "account locked")
@@ -125,14 +126,14 @@ def test_a_retry_that_fails_again_keeps_the_job_with_the_new_error(failed_job, e
 
 
 def test_dismiss_takes_the_job_out_of_the_queue_for_good(failed_job, endpoint):
-    modulequeue.dismiss(failed_job.id, "alice")
+    modulequeue.dismiss(failed_job.id, find_admin("alice"))
 
     assert ModuleJob.get_by_id(failed_job.id).status == "dismissed"
     assert modulequeue.pending_jobs() == []
     [row] = log_rows("module_job.dismiss", failed_job.id)
     assert json.loads(row.after)["status"] == "dismissed"
     with pytest.raises(ValidationError, match="is dismissed, not waiting"):
-        retry_job(failed_job.id, admin_login="alice", clock=CLOCK, settings=SETTINGS)
+        retry_job(failed_job.id, admin=find_admin("alice"), clock=CLOCK, settings=SETTINGS)
     endpoint.reply()
     assert daily_run(real_today().add(days=1)).details["retried"] == 0
 
@@ -140,15 +141,15 @@ def test_dismiss_takes_the_job_out_of_the_queue_for_good(failed_job, endpoint):
 def test_dismiss_and_retry_need_the_server_operations_permission(failed_job):
     make_admin("sam", "sales")
     with pytest.raises(PermissionDenied):
-        modulequeue.dismiss(failed_job.id, "sam")
+        modulequeue.dismiss(failed_job.id, find_admin("sam"))
     with pytest.raises(PermissionDenied):
-        retry_job(failed_job.id, admin_login="sam", clock=CLOCK, settings=SETTINGS)
+        retry_job(failed_job.id, admin=find_admin("sam"), clock=CLOCK, settings=SETTINGS)
     assert ModuleJob.get_by_id(failed_job.id).status == "failed"
 
 
 def test_an_admin_running_the_command_successfully_closes_its_job(failed_job, endpoint):
     endpoint.reply()
-    run_command(failed_job.service_id, "suspend", admin_login="alice", clock=CLOCK,
+    run_command(failed_job.service_id, "suspend", admin=find_admin("alice"), clock=CLOCK,
                 settings=SETTINGS, reason="Abuse")
     assert ModuleJob.get_by_id(failed_job.id).status == "done"
 

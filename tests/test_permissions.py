@@ -25,6 +25,7 @@ from models.permissions import (
     ROLES,
     SERVER_OPERATIONS,
     UPGRADE_ORDERS,
+    find_admin,
 )
 from models.renewals import invoice_selected_items
 from models.schema import ActivityLog, Admin
@@ -46,20 +47,20 @@ def world():
 ACTIONS = {
     EDIT_SERVICES: lambda a, w: services.save_service(
         w["service"].id, w["service"].version,
-        services.parse_service_form({"admin_notes": "checked"}), a),
+        services.parse_service_form({"admin_notes": "checked"}), a, clock=Clock()),
     DELETE_SERVICES: lambda a, w: services.delete_service(w["service"].id, a),
     SERVER_OPERATIONS: lambda a, w: run_command(
-        w["service"].id, "suspend", admin_login=a.login, clock=Clock("UTC", TODAY),
+        w["service"].id, "suspend", admin=a, clock=Clock("UTC", TODAY),
         settings=SETTINGS, reason="test"),
     UPGRADE_ORDERS: lambda a, w: upgrades.create_upgrade(
-        w["service"].id, w["big"].id, "monthly", TODAY, SETTINGS, admin_login=a.login),
+        w["service"].id, w["big"].id, "monthly", TODAY, SETTINGS, admin=a),
     GENERATE_DUE_INVOICES: lambda a, w: invoice_selected_items(
         [("service", w["service"].id)], TODAY, SETTINGS, admin_login=a.login),
     ADD_ORDER: lambda a, w: place_order(
         OrderRequest(client_id=w["service"].client_id, lines=[LineRequest(product=w["small"].id)]),
         a, TODAY),
     MANAGE_CANCELLATIONS: lambda a, w: request_cancellation(
-        w["service"].id, "immediate", "leaving", requested_by=a.login),
+        w["service"].id, "immediate", "leaving", admin=a),
     MASS_UPDATE: lambda a, w: massupdate.apply(
         [w["service"].id], massupdate.parse_mass_change({"recurring_amount": "9.00"}), a,
         SETTINGS, TODAY),
@@ -95,9 +96,10 @@ def test_unknown_and_deactivated_logins_may_do_nothing(db):
     setting = world()
     for login in ("nobody", "gone"):
         with pytest.raises(PermissionDenied):
-            request_cancellation(setting["service"].id, "immediate", "x", requested_by=login)
+            request_cancellation(setting["service"].id, "immediate", "x",
+                                 admin=find_admin(login))
         with pytest.raises(PermissionDenied):
-            run_command(setting["service"].id, "suspend", admin_login=login,
+            run_command(setting["service"].id, "suspend", admin=find_admin(login),
                         clock=Clock("UTC", TODAY), settings=SETTINGS, reason="x")
     assert ActivityLog.select().count() == 0
     assert Decimal("10.00") == setting["service"].recurring_amount

@@ -15,9 +15,10 @@ from automation.provisioning.runner import (
     run_command,
 )
 from automation.provisioning.webhook import WebhookModule
-from models.clock import Clock
 from models import secrets
+from models.clock import Clock
 from models.errors import PermissionDenied, RuleViolation, ValidationError
+from models.permissions import find_admin, system_admin
 from models.schema import (
     ConfigOption,
     ConfigOptionChoice,
@@ -46,7 +47,7 @@ EXAMPLE_INSTALL = ".venv/bin/pip install --no-deps -e tests/fixtures/hostdesk_ex
 
 
 def run(service, command, login="alice", **arguments):
-    return run_command(service.id, command, admin_login=login, clock=CLOCK, settings=SETTINGS,
+    return run_command(service.id, command, admin=find_admin(login), clock=CLOCK, settings=SETTINGS,
                        **arguments)
 
 
@@ -274,7 +275,7 @@ def test_module_commands_need_the_server_operations_permission(db, test_modules)
 
 def test_the_daily_run_acts_without_an_admin_row(db, test_modules):
     service = make_service(product=make_product(module="recording"))
-    result = run_command(service.id, "create", admin_login="system", clock=CLOCK,
+    result = run_command(service.id, "create", admin=system_admin(), clock=CLOCK,
                          settings=SETTINGS, source="cron")
     assert result.success and reload(service).status == "active"
 
@@ -291,7 +292,7 @@ def test_bad_arguments_are_refused_naming_the_field(alice):
         run(service, "terminate", reason="x")
     assert stray.value.field == "reason"
     with pytest.raises(ValidationError) as source:
-        run_command(service.id, "create", admin_login="alice", clock=CLOCK, settings=SETTINGS,
+        run_command(service.id, "create", admin=find_admin("alice"), clock=CLOCK, settings=SETTINGS,
                     source="portal")
     assert source.value.field == "source"
     assert log_rows("module.change_password") == []
@@ -407,10 +408,10 @@ def test_the_example_modules_failure_leaves_the_service_pending(alice):
 
 def test_test_connection_asks_the_servers_module_and_logs_it(alice):
     server = make_server(module="none")
-    result = check_server_connection(server.id, admin_login="alice")
+    result = check_server_connection(server.id, admin=find_admin("alice"))
     assert result.success
     [row] = log_rows("server.test_connection", server.id)
     assert row.description.startswith("Test Connection succeeded for server web1")
     example = make_server(module="example", name="panel1")
     with pytest.raises(RuleViolation, match="cannot test a connection"):
-        check_server_connection(example.id, admin_login="alice")
+        check_server_connection(example.id, admin=find_admin("alice"))

@@ -16,6 +16,7 @@ import pytest
 from automation.identity import current_os_account
 from automation.provisioning.runner import run_command
 from models import keyring, secrets
+from models.permissions import find_admin
 from models.clock import Clock
 from models.db import bind
 from models.schema import Admin, CronRun, Domain, EmailOutbox, Product, Server, Service, Setting
@@ -163,7 +164,7 @@ def test_suspend_and_terminate_never_decrypt_the_service_password(db):
     service = make.service(username="u1", password=unreadable)
     clock = Clock("UTC", pendulum.date(2026, 5, 1))
     for command in ("suspend", "terminate"):
-        result = run_command(service.id, command, admin_login="ops", clock=clock,
+        result = run_command(service.id, command, admin=find_admin("ops"), clock=clock,
                              settings=Settings(), send_email=False)
         assert result.success, result.message
     assert Service.get_by_id(service.id).status == "terminated"

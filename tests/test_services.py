@@ -6,6 +6,7 @@ import pendulum
 import pytest
 
 from models import secrets, services
+from models.clock import Clock
 from models.errors import PermissionDenied, StaleRecordError, ValidationError, ValidationErrors
 from models.schema import (
     ActivityLog,
@@ -21,6 +22,7 @@ from tests import factories as make
 
 D = Decimal
 TODAY = pendulum.date(2026, 5, 10)
+CLOCK = Clock("UTC", TODAY)
 
 
 @pytest.fixture
@@ -32,7 +34,7 @@ def admin(db):
 
 def form_save(service, admin, **form):
     edit = services.parse_service_form({k: str(v) for k, v in form.items()})
-    return services.save_service(service.id, service.version, edit, admin)
+    return services.save_service(service.id, service.version, edit, admin, clock=CLOCK).service
 
 
 def test_save_writes_every_field_and_the_activity_log(admin):
@@ -88,15 +90,18 @@ def test_auto_recalculate_uses_the_product_price_for_the_cycle(admin):
     product = make.product(prices={"monthly": "7.00", "annually": "70.00"})
     service = make.service(product_row=product, recurring_amount=D("5.00"))
     edit = services.parse_service_form({"billing_cycle": "annually"})
-    saved = services.save_service(service.id, service.version, edit, admin, auto_recalculate=True)
+    saved = services.save_service(service.id, service.version, edit, admin, clock=CLOCK,
+                                  auto_recalculate=True).service
     assert saved.recurring_amount == D("70.00")
     kept = services.save_service(saved.id, saved.version,
-                                 services.parse_service_form({"admin_notes": "x"}), admin)
+                                 services.parse_service_form({"admin_notes": "x"}), admin,
+                                 clock=CLOCK).service
     assert kept.recurring_amount == D("70.00")  # custom prices are not touched without the tick
-    with pytest.raises(ValidationError, match="no price for quarterly"):
+    with pytest.raises(ValidationError, match="no Quarterly price") as error:
         services.save_service(saved.id, saved.version,
                               services.parse_service_form({"billing_cycle": "quarterly"}), admin,
-                              auto_recalculate=True)
+                              clock=CLOCK, auto_recalculate=True)
+    assert error.value.field == "billing_cycle"
 
 
 def test_permissions_are_checked(admin):

@@ -10,6 +10,7 @@ import pytest
 from models import invoicing, upgrades
 from models.cycles import DayBasis
 from models.errors import PermissionDenied, RuleViolation, ValidationError
+from models.permissions import find_admin
 from models.renewals import generate_due_invoices
 from models.schema import (
     ActivityLog,
@@ -89,7 +90,7 @@ def test_worked_case_quote_order_invoice_and_nothing_changes_before_payment(plan
     assert quote.new_amount == D("25.00")
 
     made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS,
-                                   admin_login=BOSS, expected_payable=D("6.00"))
+                                   admin=find_admin(BOSS), expected_payable=D("6.00"))
     invoice = made.invoice
     assert (invoice.total, invoice.status, invoice.due_date, invoice.order_id) == (
         D("6.00"), "unpaid", TODAY, made.order.id)
@@ -113,7 +114,7 @@ def test_worked_case_quote_order_invoice_and_nothing_changes_before_payment(plan
 def test_paying_the_upgrade_invoice_applies_it_once(plans):
     small, big = plans
     service = on_small(plans)
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login=BOSS)
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     result = pay(made.invoice)
     assert result.invoice.status == "paid"
     fresh = Service.get_by_id(service.id)
@@ -140,7 +141,7 @@ def test_paying_the_upgrade_invoice_applies_it_once(plans):
 def test_partial_payment_changes_nothing_until_the_balance_is_paid(plans):
     small, big = plans
     service = on_small(plans)
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login=BOSS)
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     pay(made.invoice, "2.00", ref="A")
     assert Service.get_by_id(service.id).product_id == small.id
     assert Upgrade.get().status == "pending"
@@ -153,7 +154,7 @@ def test_upgrade_email_template_problems_never_undo_the_payment(plans):
     big.upgrade_email = "no_such_template"
     big.save()
     service = on_small(plans)
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login=BOSS)
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     pay(made.invoice)
     assert Service.get_by_id(service.id).product_id == big.id
     log = ActivityLog.get(ActivityLog.action == "email.not_queued")
@@ -166,10 +167,10 @@ def test_upgrade_email_template_problems_never_undo_the_payment(plans):
 def test_second_upgrade_is_refused_while_the_first_is_unpaid_and_nothing_is_written(plans):
     small, big = plans
     service = on_small(plans)
-    first = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login=BOSS)
+    first = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     before = counts()
     with pytest.raises(RuleViolation, match=f"invoice #{first.invoice.id}"):
-        upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin_login=BOSS)
+        upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin=find_admin(BOSS))
     with pytest.raises(RuleViolation, match="waiting for payment"):  # the quote says it first
         upgrades.quote_upgrade(service.id, big.id, "annually", TODAY, SETTINGS)
     assert counts() == before
@@ -178,7 +179,7 @@ def test_second_upgrade_is_refused_while_the_first_is_unpaid_and_nothing_is_writ
 def test_the_unique_index_refuses_a_second_pending_upgrade_even_past_the_check(plans, monkeypatch):
     small, big = plans
     service = on_small(plans)
-    upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login=BOSS)
+    upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     # a racing admin: both passed the checks before either wrote
     monkeypatch.setattr(upgrades, "_refuse_second_upgrade", lambda *a: None)
     monkeypatch.setattr(upgrades, "_check_no_upgrade_waiting", lambda *a: None)
@@ -187,7 +188,7 @@ def test_the_unique_index_refuses_a_second_pending_upgrade_even_past_the_check(p
     monkeypatch.setattr(upgrades, "_write_upgrade", lambda *a: written.append(1) or real_write(*a))
     before = counts()
     with pytest.raises(RuleViolation, match="already has an upgrade waiting"):
-        upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin_login=BOSS)
+        upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin=find_admin(BOSS))
     assert written == [1]  # it got as far as writing: the index refused it
     assert counts() == before
 
@@ -196,13 +197,13 @@ def test_second_upgrade_in_the_same_period_credits_the_amount_then_in_force(plan
     small, big = plans
     huge = make.product(name="Huge", prices={"monthly": "40.00"})
     service = on_small(plans)
-    first = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login=BOSS)
+    first = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     pay(first.invoice)
     later = d(2026, 4, 25)  # 6 days left of April
     quote = upgrades.quote_upgrade(service.id, huge.id, "monthly", later, SETTINGS)
     # credit 25.00 × 6/30 (the amount in force), not the 6.00 the first upgrade charged
     assert figures(quote) == ("5.00", "8.00", "3.00")
-    second = upgrades.create_upgrade(service.id, huge.id, "monthly", later, SETTINGS, admin_login=BOSS)
+    second = upgrades.create_upgrade(service.id, huge.id, "monthly", later, SETTINGS, admin=find_admin(BOSS))
     pay(second.invoice, ref="TX2", date=later)
     fresh = Service.get_by_id(service.id)
     assert (fresh.product_id, fresh.recurring_amount, fresh.next_due_date) == (huge.id, D("40.00"), NDD)
@@ -212,22 +213,22 @@ def test_second_upgrade_in_the_same_period_credits_the_amount_then_in_force(plan
 def test_cancelling_the_upgrade_invoice_cancels_the_upgrade_and_frees_the_service(plans):
     small, big = plans
     service = on_small(plans)
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login=BOSS)
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     invoicing.cancel_invoice(made.invoice.id, BOSS)  # closes the upgrade it bills
     assert upgrades.cancel_upgrades_of_invoice(made.invoice.id, BOSS) == []
     assert (Upgrade.get().status, Order.get().status) == ("cancelled", "cancelled")
     assert Service.get_by_id(service.id).product_id == small.id
-    upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin_login=BOSS)
+    upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin=find_admin(BOSS))
     assert Upgrade.select().where(Upgrade.status == "pending").count() == 1
 
 
 def test_an_upgrade_whose_lines_were_cancelled_elsewhere_does_not_block_a_new_one(plans):
     small, big = plans
     service = on_small(plans)
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login=BOSS)
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     # e.g. a cancellation request cancels the service's unpaid lines
     invoicing.cancel_lines(invoicing.unpaid_lines_of_item("service", service.id), BOSS, "cancel")
-    second = upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin_login=BOSS)
+    second = upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin=find_admin(BOSS))
     assert Upgrade.get_by_id(made.upgrade.id).status == "cancelled"
     assert second.upgrade.status == "pending"
 
@@ -235,7 +236,7 @@ def test_an_upgrade_whose_lines_were_cancelled_elsewhere_does_not_block_a_new_on
 def test_reopened_upgrade_invoice_waits_again_and_applies_on_payment(plans):
     small, big = plans
     service = on_small(plans)
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login=BOSS)
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     invoicing.cancel_invoice(made.invoice.id, BOSS)
     assert Upgrade.get().status == "cancelled"
     invoicing.reopen_invoice(made.invoice.id, BOSS)  # reinstates the upgrade it bills
@@ -247,9 +248,9 @@ def test_reopened_upgrade_invoice_waits_again_and_applies_on_payment(plans):
 def test_reopening_an_old_upgrade_invoice_after_a_newer_upgrade_is_refused(plans):
     small, big = plans
     service = on_small(plans)
-    old = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login=BOSS)
+    old = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     invoicing.cancel_invoice(old.invoice.id, BOSS)
-    upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin_login=BOSS)
+    upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin=find_admin(BOSS))
     with pytest.raises(RuleViolation, match="later upgrade of service"):
         invoicing.reopen_invoice(old.invoice.id, BOSS)
     assert Invoice.get_by_id(old.invoice.id).status == "cancelled"  # nothing reopened
@@ -259,7 +260,7 @@ def test_reopening_an_old_upgrade_invoice_after_a_newer_upgrade_is_refused(plans
 def test_cancel_upgrade_refuses_an_applied_one(plans):
     small, big = plans
     service = on_small(plans)
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login=BOSS)
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     pay(made.invoice)
     with pytest.raises(ValidationError, match="applied"):
         upgrades.cancel_upgrade(made.upgrade.id, BOSS)
@@ -271,7 +272,7 @@ def test_cancel_upgrade_refuses_an_applied_one(plans):
 def test_downgrade_credit_with_credit_on_downgrade(plans):
     small, big = plans
     service = make.service(product_row=big, next_due_date=NDD, recurring_amount=D("25.00"))
-    made = upgrades.create_upgrade(service.id, small.id, "monthly", TODAY, SETTINGS, admin_login=BOSS)
+    made = upgrades.create_upgrade(service.id, small.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     quote = made.quote
     assert figures(quote) == ("10.00", "4.00", "0.00")
     assert quote.credit_to_client == D("6.00")
@@ -294,7 +295,7 @@ def test_downgrade_without_credit_on_downgrade(plans):
     quote = upgrades.quote_upgrade(service.id, small.id, "monthly", TODAY, settings)
     assert (quote.payable, quote.credit_to_client) == (D("0.00"), D("0.00"))
     assert any("credit_on_downgrade is off" in w for w in quote.warnings)
-    made = upgrades.create_upgrade(service.id, small.id, "monthly", TODAY, settings, admin_login=BOSS)
+    made = upgrades.create_upgrade(service.id, small.id, "monthly", TODAY, settings, admin=find_admin(BOSS))
     assert made.upgrade.payable == D("0.00")
     assert Service.get_by_id(service.id).product_id == small.id
     assert Client.get_by_id(service.client_id).credit == D("0.00")
@@ -308,7 +309,7 @@ def test_month_end_anchor_on_the_31st_keeps_the_ndd(plans):
     small, big = plans
     service = on_small(plans, next_due_date=d(2026, 3, 31), anchor_day=31)
     today = d(2026, 3, 19)  # [2026-02-28, 2026-03-31) has 31 days, 12 left
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", today, SETTINGS, admin_login=BOSS)
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", today, SETTINGS, admin=find_admin(BOSS))
     assert figures(made.quote) == ("3.87", "9.68", "5.81")
     assert made.quote.old_period_days == 31
     pay(made.invoice, date=today)
@@ -340,7 +341,7 @@ def test_leap_february_and_leap_year(plans):
 def test_monthly_to_annually_then_the_renewal_bills_a_year(plans):
     small, big = plans
     service = on_small(plans)
-    made = upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin_login=BOSS)
+    made = upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin=find_admin(BOSS))
     assert figures(made.quote) == ("4.00", "4.93", "0.93")
     assert (made.quote.old_period_days, made.quote.new_period_days) == (30, 365)
     pay(made.invoice)
@@ -359,7 +360,7 @@ def test_annually_to_monthly_near_the_ndd(plans):
     service = make.service(product_row=yearly, billing_cycle="annually", recurring_amount=D("120.00"),
                            next_due_date=d(2027, 1, 1))
     made = upgrades.create_upgrade(service.id, monthly.id, "monthly", d(2026, 12, 20), SETTINGS,
-                                   admin_login=BOSS)
+                                   admin=find_admin(BOSS))
     assert figures(made.quote) == ("3.95", "5.81", "1.86")
     assert (made.quote.old_period_days, made.quote.new_period_days) == (365, 31)
     pay(made.invoice, date=d(2026, 12, 20))
@@ -374,7 +375,7 @@ def test_from_free_starts_a_cycle_on_the_upgrade_day(plans):
     service = make.service(product_row=free, billing_cycle="free", recurring_amount=D("0.00"),
                            next_due_date=None, anchor_day=1)
     today = d(2026, 1, 31)
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", today, SETTINGS, admin_login=BOSS)
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", today, SETTINGS, admin=find_admin(BOSS))
     assert figures(made.quote) == ("0.00", "25.00", "25.00")
     assert Service.get_by_id(service.id).next_due_date is None  # nothing until paid
     pay(made.invoice, date=today)
@@ -411,7 +412,7 @@ def test_option_change_prorates_only_the_changed_options_and_keeps_a_custom_pric
     assert quote.new_amount == D("17.00")  # 8.00 kept + 9.00
     assert quote.option_changes == (("Disk", "10 GB", "50 GB"), ("Extra IPs", "0", "2"))
     made = upgrades.create_upgrade(service.id, small.id, "monthly", TODAY, SETTINGS,
-                                   admin_login=BOSS, config_changes=changes)
+                                   admin=find_admin(BOSS), config_changes=changes)
     assert "Disk: 10 GB → 50 GB" in InvoiceLine.get().description
     assert upgrades.current_config_choices(service.id) == {options["disk"].id: OptionChoice(options["10"].id)}
     pay(made.invoice)
@@ -426,7 +427,7 @@ def test_option_downgrade_gives_credit(plans, options):
     small, _ = plans
     service = on_small(plans, recurring_amount=D("15.00"))
     ServiceConfigOption.create(service=service, option=options["disk"], choice=options["50"])
-    made = upgrades.create_upgrade(service.id, small.id, "monthly", TODAY, SETTINGS, admin_login=BOSS,
+    made = upgrades.create_upgrade(service.id, small.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS),
                                    config_changes={options["disk"].id: OptionChoice(options["10"].id)})
     assert figures(made.quote) == ("2.00", "0.00", "0.00")
     assert Client.get_by_id(service.client_id).credit == D("2.00")
@@ -437,7 +438,7 @@ def test_product_change_drops_the_old_products_options(plans, options):
     small, big = plans
     service = on_small(plans)
     ServiceConfigOption.create(service=service, option=options["disk"], choice=options["50"])
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login=BOSS)
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     pay(made.invoice)
     assert upgrades.current_config_choices(service.id) == {}
 
@@ -493,7 +494,7 @@ def test_promotion_code_discounts_the_upgrade_invoice(plans):
     small, big = plans
     service = on_small(plans)
     Promotion.create(code="HALF", type="percentage", value=D("50.00"), max_uses=1)
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login=BOSS,
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS),
                                    promo_code="half")
     assert (made.quote.discount, made.quote.payable) == (D("3.00"), D("3.00"))
     lines = [(line.kind, line.amount) for line in invoicing.live_lines(made.invoice.id)]
@@ -546,7 +547,7 @@ def test_refusals(plans, case, field, message):
     product = {"same": small.id, "no_product": None}.get(case, big.id)
     cycle = {"no_price": "quarterly", "one_time": "one_time", "bad_cycle": "weekly"}.get(case, "monthly")
     before = counts()
-    for call in (upgrades.quote_upgrade, lambda *a: upgrades.create_upgrade(*a, admin_login=BOSS)):
+    for call in (upgrades.quote_upgrade, lambda *a: upgrades.create_upgrade(*a, admin=find_admin(BOSS))):
         with pytest.raises(ValidationError, match=message) as error:
             call(service_id, product, cycle, TODAY, SETTINGS)
         assert error.value.field == field
@@ -559,9 +560,9 @@ def test_permission_and_a_changed_quote_are_refused(plans):
     service = on_small(plans)
     before = counts()
     with pytest.raises(PermissionDenied, match="create upgrade/downgrade orders"):
-        upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login="helpdesk")
+        upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin("helpdesk"))
     with pytest.raises(RuleViolation, match="quote changed"):
-        upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin_login=BOSS,
+        upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS),
                                 expected_payable=D("5.00"))
     assert counts() == before
 

@@ -24,6 +24,7 @@ from automation.provisioning.runner import run_command
 from automation.provisioning.webhook import WebhookModule
 from models import secrets
 from models.clock import Clock
+from models.permissions import find_admin, system_admin
 from tests.test_lifecycle import (  # noqa: F401 - secret_key is an autouse fixture
     PASSWORD,
     SETTINGS,
@@ -154,7 +155,7 @@ def webhook_service(url, status="pending", timeout=None, server_name="web1"):
 
 
 def run(service, command, **arguments):
-    return run_command(service.id, command, admin_login="alice", clock=Clock("UTC", TODAY),
+    return run_command(service.id, command, admin=find_admin("alice"), clock=Clock("UTC", TODAY),
                        settings=SETTINGS, **arguments)
 
 
@@ -308,15 +309,15 @@ def test_the_webhook_id_is_the_same_on_every_retry_of_a_queued_job(alice, endpoi
 
     service = webhook_service(endpoint.url, status="active")
     endpoint.reply(500, b"down")
-    first = run_command(service.id, "suspend", admin_login="system", clock=Clock("UTC", TODAY),
+    first = run_command(service.id, "suspend", admin=system_admin(), clock=Clock("UTC", TODAY),
                         settings=SETTINGS, source="cron")
     assert not first.success
     [job] = ModuleJob.select()
-    again = run_command(service.id, "suspend", admin_login="system", clock=Clock("UTC", TODAY),
+    again = run_command(service.id, "suspend", admin=system_admin(), clock=Clock("UTC", TODAY),
                         settings=SETTINGS, source="cron")  # the next run selects it again
     assert not again.success
     endpoint.reply(body=b'{"success": true}')
-    assert retry_job(job.id, admin_login="alice", clock=Clock("UTC", TODAY),
+    assert retry_job(job.id, admin=find_admin("alice"), clock=Clock("UTC", TODAY),
                      settings=SETTINGS).success
     ids = [r["headers"]["webhook-id"] for r in endpoint.requests]
     assert len(ids) == 3 and len(set(ids)) == 1
@@ -496,7 +497,7 @@ def test_a_server_that_drips_its_reply_is_cut_off_at_the_total_deadline(alice):
         url = f"http://127.0.0.1:{drip.port}/hook"
         service = webhook_service(url, status="active", timeout=1)
         started = time.monotonic()
-        result = run_command(service.id, "suspend", admin_login="system",
+        result = run_command(service.id, "suspend", admin=system_admin(),
                              clock=Clock("UTC", TODAY), settings=SETTINGS, source="cron")
         elapsed = time.monotonic() - started
     finally:
@@ -526,7 +527,7 @@ def test_escape_sequences_and_markup_from_a_reply_never_reach_log_queue_or_run_r
     endpoint.reply(body=json.dumps({"success": False, "error": HOSTILE}).encode())
 
     manual = run(service, "suspend")
-    cron = run_command(service.id, "suspend", admin_login="system", clock=Clock("UTC", TODAY),
+    cron = run_command(service.id, "suspend", admin=system_admin(), clock=Clock("UTC", TODAY),
                        settings=SETTINGS, source="cron")
 
     clean = "disk full details second line"

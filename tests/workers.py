@@ -71,12 +71,13 @@ def admin_session(url: str, seed: int, seconds: float, login: str) -> dict:
                 service = Service.get_by_id(rng.randrange(1, 201))
                 form = {"admin_notes": f"note {rng.random()}", "recurring_amount": f"{rng.randrange(5, 50)}.00"}
                 services.save_service(service.id, service.version,
-                                      services.parse_service_form(form), admin)
+                                      services.parse_service_form(form), admin,
+                                      clock=Clock("UTC", pendulum.date(2026, 6, 1)))
                 counts["edits"] += 1
             else:
                 service_id = rng.randrange(1, 201)
                 command = "unsuspend" if Service.get_by_id(service_id).status == "suspended" else "suspend"
-                run_command(service_id, command, admin_login=login,
+                run_command(service_id, command, admin=find_admin(login),
                             clock=Clock("UTC", pendulum.date(2026, 6, 1)), settings=Settings(),
                             reason="stress")
                 counts["commands"] += 1

@@ -21,12 +21,13 @@ from textual.screen import Screen
 from textual.theme import Theme
 
 from automation.config import Config
+from models.admins import manager_logins
 from models.clock import Clock
 from models.db import connection
 from models.listing import SOURCES
-from models.search import SearchHit
-from models.permissions import MANAGE_ADMINS, ROLES, find_admin, has_permission
+from models.permissions import find_admin, has_permission
 from models.schema import Admin
+from models.search import SearchHit
 from tui.screens.areas import BY_KEY, DASHBOARD, EVERY_PLACE, Area
 from tui.screens.chord import GoChordScreen
 from tui.screens.dashboard import DashboardScreen
@@ -338,10 +339,7 @@ def make_app(config: Config, login: str, clock: Clock | None = None) -> Hostdesk
         admin = find_admin(login)
         managers: list[str] = []
         if admin is None or not admin.active:
-            manager_roles = [role for role, perms in ROLES.items() if MANAGE_ADMINS in perms]
-            managers = [a.login for a in Admin.select(Admin.login)
-                        .where(Admin.active == True, Admin.role.in_(manager_roles))  # noqa: E712
-                        .order_by(Admin.login)]
+            managers = manager_logins()
     known_but_inactive = admin is not None and not admin.active
     return HostdeskApp(config, login, admin if admin is not None and admin.active else None,
                        clock, known_but_inactive=known_but_inactive, managers=managers)

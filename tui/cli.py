@@ -418,16 +418,15 @@ def _require_full(identity, what: str) -> None:
 
 
 def cmd_init(args, config, account) -> int:
-    from models.admins import ensure_first_admin
+    from models.admins import ensure_first_admin, has_admins
     from models.db import redact_url
     from models.invoicing import adopt_currency
-    from models.schema import Admin
 
     from models.db import bind, connect_url, migrate
 
     db = bind(connect_url(config.database_url, create=True))
     db.connect(reuse_if_open=True)
-    existing = Admin.table_exists() and Admin.select().exists()
+    existing = has_admins()
     if existing:  # checked before the schema is touched
         _require_full(_identity(args, account), "initialise an existing database")
     migrate(db)
@@ -615,9 +614,7 @@ def _headless(args, config, action) -> int:
     """Run one headless command: the database opened, the answer printed (JSON with
     `--json`), the documented exit status returned: 0 done, 2 bad input, 3 another run holds
     the lock, 4 refused by a rule, 5 database unavailable."""
-    from peewee import DatabaseError, InterfaceError
-
-    from models.db import bind, schema_is_current
+    from models.db import DATABASE_ERRORS, bind, schema_is_current
     from models.errors import (
         HostdeskError,
         PermissionDenied,
@@ -637,7 +634,7 @@ def _headless(args, config, action) -> int:
     try:
         db = bind(config.database_url)
         db.connect(reuse_if_open=True)
-    except (DatabaseError, InterfaceError, OSError) as exc:
+    except (*DATABASE_ERRORS, OSError) as exc:
         return answer(EXIT_NO_DATABASE, "database_unavailable", f"cannot open the database: {exc}")
     try:
         if not schema_is_current(db):
@@ -655,7 +652,7 @@ def _headless(args, config, action) -> int:
         return answer(EXIT_BUSY, "busy", str(exc))
     except HostdeskError as exc:
         return answer(EXIT_REFUSED, "refused", str(exc))
-    except (DatabaseError, InterfaceError) as exc:
+    except DATABASE_ERRORS as exc:
         return answer(EXIT_NO_DATABASE, "database_unavailable", f"database error: {exc}")
     finally:
         db.close()
@@ -1086,12 +1083,8 @@ def _run(args, config, account) -> int:
 
 def _exit_status(exc: BaseException, database_url: str) -> tuple[int, str]:
     """The exit status and the one line that say what went wrong."""
-    import sqlite3
-
-    import peewee
-
     from automation.backup import BackupError
-    from models.db import DatabaseMissing, redact_url
+    from models.db import DATABASE_ERRORS, DatabaseMissing, redact_url
     from models.errors import (
         HostdeskError,
         PermissionDenied,
@@ -1104,7 +1097,7 @@ def _exit_status(exc: BaseException, database_url: str) -> tuple[int, str]:
     from models.secrets import MissingSecretKey, UnreadableSecret, WeakSecretKey
 
     text = str(exc)
-    if isinstance(exc, (peewee.DatabaseError, peewee.InterfaceError, sqlite3.Error)):
+    if isinstance(exc, DATABASE_ERRORS):
         first = next((line.strip() for line in text.splitlines() if line.strip()),
                      type(exc).__name__)
         return EXIT_UNAVAILABLE, (f"database unavailable ({redact_url(database_url)}): "

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 
 from peewee import JOIN
 
-from automation.cron import RunContext, TaskResult
 from automation.provisioning import registry
 from automation.provisioning.base import (
     CHANGE_PACKAGE,
@@ -32,19 +31,20 @@ from automation.provisioning.base import (
     ServerInfo,
     ServiceParams,
 )
+from automation.run_context import RunContext, TaskResult
 from models import audit, lifecycle, modulequeue, secrets
 from models.clock import Clock
 from models.db import connection, database
-from models.errors import RuleViolation, StaleRecordError, ValidationError
+from models.errors import HostdeskError, RuleViolation, StaleRecordError, ValidationError
 from models.parsing import clean_outside_text, refuse_control_characters
 from models.permissions import (
     SERVER_OPERATIONS,
     SYSTEM_LOGIN,
-    find_admin,
     has_permission,
     require,
 )
 from models.schema import (
+    Admin,
     Client,
     ConfigOption,
     ConfigOptionChoice,
@@ -72,7 +72,7 @@ class _Context:
     settings: Settings
 
 
-def run_command(service_id: int, command: str, *, admin_login: str, clock: Clock,
+def run_command(service_id: int, command: str, *, admin: Admin, clock: Clock,
                 settings: Settings, source: str = "admin", send_email: bool = True,
                 **arguments) -> CommandResult:
     """Run `command` (a built-in command or one of the module's custom commands).
@@ -84,9 +84,9 @@ def run_command(service_id: int, command: str, *, admin_login: str, clock: Clock
     if source not in SOURCES:
         raise ValidationError("source", f"must be one of {', '.join(SOURCES)}")
     if source == "admin":
-        require(find_admin(admin_login), SERVER_OPERATIONS)
+        require(admin, SERVER_OPERATIONS)
     with connection():
-        return _run(service_id, command, arguments, _Context(admin_login, clock, settings),
+        return _run(service_id, command, arguments, _Context(admin.login, clock, settings),
                     source=source, send_email=send_email, queue_failure=(source == "cron"))
 
 
@@ -117,13 +117,91 @@ def command_labels(service: Service) -> dict[str, str]:
     return labels
 
 
-def retry_job(job_id: int, *, admin_login: str, clock: Clock,
+def retry_job(job_id: int, *, admin: Admin, clock: Clock,
               settings: Settings) -> CommandResult:
     """An admin retries a queued job now. The job is done on success, or keeps the new error."""
-    require(find_admin(admin_login), SERVER_OPERATIONS)
+    require(admin, SERVER_OPERATIONS)
     with connection():
-        execute = _job_executor(_Context(admin_login, clock, settings), source="admin")
-        return modulequeue.retry(job_id, execute, admin_login=admin_login)
+        execute = _job_executor(_Context(admin.login, clock, settings), source="admin")
+        return modulequeue.retry(job_id, execute, admin_login=admin.login)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How one queued job went: `done`, `failed` (kept in the module queue with the error),
+    `not_run` (refused before the module was called, e.g. no longer applies) or `queued`
+    (left for the daily run: the admin may not perform server operations)."""
+
+    job_id: int
+    service_id: int
+    command: str
+    status: str
+    message: str = ""
+
+    @property
+    def said(self) -> str:
+        """The line a screen shows for it."""
+        label = f"{self.command.replace('_', ' ')} of service #{self.service_id}"
+        if self.status == "queued":
+            return f"{label} {self.message}"
+        if self.status == "not_run":
+            return f"{label} not run: {self.message}"
+        outcome = "done" if self.status == "done" else "failed (kept in the module queue)"
+        return f"{label} {outcome}" + (f": {self.message}" if self.message else "")
+
+
+def run_queued_jobs(job_ids, admin: Admin | None, *, clock: Clock,
+                    settings: Settings) -> list[JobOutcome]:
+    """Run now the module jobs an action has just queued (`record_payment`, `apply_credit`,
+    `create_upgrade`, `place_order`, `accept_order` return their ids), for the screens and the
+    headless `payment-received` alike. Without the permission to perform server operations
+    they stay queued for the daily run, and the outcome says so. A job already taken by
+    someone else (no longer queued) is left alone; one that fails stays in the module queue
+    with its error, and the action that queued it stays done."""
+    with connection():
+        jobs = list(ModuleJob.select().where(ModuleJob.id.in_(list(job_ids) or [0])
+                                             & (ModuleJob.status == "queued"))
+                    .order_by(ModuleJob.id))
+    if not jobs:
+        return []
+    if not has_permission(admin, SERVER_OPERATIONS):
+        why = f"queued for the daily run (running it now needs “{SERVER_OPERATIONS}”)"
+        return [JobOutcome(job.id, job.service_id, job.command, "queued", why) for job in jobs]
+    outcomes = []
+    for job in jobs:
+        try:
+            result = retry_job(job.id, admin=admin, clock=clock, settings=settings)
+        except HostdeskError as exc:
+            outcomes.append(JobOutcome(job.id, job.service_id, job.command, "not_run", str(exc)))
+            continue
+        outcomes.append(JobOutcome(job.id, job.service_id, job.command,
+                                   "done" if result.success else "failed", result.message or ""))
+    return outcomes
+
+
+def retry_jobs(job_ids: list[int], *, admin: Admin, clock: Clock,
+               settings: Settings) -> tuple[list[str], bool]:
+    """Run each job now; one line per job, and whether any is still failing."""
+    said, failing = [], False
+    for job_id in job_ids:
+        job = ModuleJob.get_or_none(ModuleJob.id == job_id)
+        what = f"#{job_id} {job.command.replace('_', ' ')} of service #{job.service_id}" \
+            if job else f"#{job_id}"
+        try:
+            result = retry_job(job_id, admin=admin, clock=clock, settings=settings)
+        except RuleViolation as exc:
+            said.append(f"{what}: closed, it no longer applies ({exc})")
+            continue
+        except HostdeskError as exc:
+            said.append(f"{what}: not run: {exc}")
+            failing = True
+            continue
+        if result.success:
+            said.append(f"{what}: done" + (f" ({result.message})" if result.message else ""))
+        else:
+            said.append(f"{what}: failed again: {result.message}")
+            failing = True
+    return said, failing
 
 
 def module_queue_task(ctx: RunContext) -> TaskResult:
@@ -134,9 +212,10 @@ def module_queue_task(ctx: RunContext) -> TaskResult:
     return TaskResult(done=outcome.done, failures=outcome.failures, details=outcome.details)
 
 
-def check_server_connection(server_id: int, *, admin_login: str) -> CommandResult:
+def check_server_connection(server_id: int, *, admin: Admin) -> CommandResult:
     """Ask the server's module whether it can reach the server; logged either way."""
-    require(find_admin(admin_login), SERVER_OPERATIONS)
+    require(admin, SERVER_OPERATIONS)
+    admin_login = admin.login
     with connection():
         server = Server.get_or_none(Server.id == server_id)
         if server is None:

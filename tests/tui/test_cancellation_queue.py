@@ -16,6 +16,7 @@ from automation.config import Config
 from automation.cron import run_daily
 from models import cancellations, secrets
 from models.clock import Clock
+from models.permissions import find_admin
 from models.renewals import invoice_selected_items
 from models.schema import (
     ActivityLog,
@@ -154,7 +155,7 @@ def test_end_of_period_request_from_the_service_page_to_the_daily_run(db_url, en
 
 def test_process_an_immediate_request_now(db_url, endpoint):
     service = hosted(endpoint, "now.example")
-    cancellations.request_cancellation(service.id, "immediate", "fraud", requested_by="boss")
+    cancellations.request_cancellation(service.id, "immediate", "fraud", admin=find_admin("boss"))
 
     async def scenario():
         app = app_for(db_url)
@@ -178,7 +179,7 @@ def test_process_an_immediate_request_now(db_url, endpoint):
 
 def test_a_failing_terminate_keeps_the_request_open(db_url, endpoint):
     service = hosted(endpoint, "stuck.example")
-    cancellations.request_cancellation(service.id, "immediate", "", requested_by="boss")
+    cancellations.request_cancellation(service.id, "immediate", "", admin=find_admin("boss"))
     endpoint.reply(status=500, body=b'{"error": "server down"}')
 
     async def scenario():
@@ -204,7 +205,7 @@ def test_a_failing_terminate_keeps_the_request_open(db_url, endpoint):
 def test_delete_an_open_request_offering_to_reopen_its_invoices(db_url, endpoint, key,
                                                                  invoice_status):
     service = hosted(endpoint, "stays.example")
-    cancellations.request_cancellation(service.id, "end_of_period", "", requested_by="boss")
+    cancellations.request_cancellation(service.id, "end_of_period", "", admin=find_admin("boss"))
     assert Invoice.get().status == "cancelled"
 
     async def scenario():

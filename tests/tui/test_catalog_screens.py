@@ -5,6 +5,7 @@ import json
 
 from automation.provisioning.runner import run_command
 from models import secrets
+from models.permissions import find_admin
 from models.schema import ActivityLog, Admin, Product, Server, Service
 from models.settings import Settings
 from tests import factories as make
@@ -68,11 +69,11 @@ def test_choose_the_example_module_for_a_product_save_and_run_it(db, app_for):
 
     run(scenario())
     # The saved module now runs the product's services: create on the pretend panel.
-    result = run_command(service.id, "create", admin_login="boss", clock=CLOCK,
+    result = run_command(service.id, "create", admin=find_admin("boss"), clock=CLOCK,
                          settings=Settings())
     assert result.success and "account ada01 created" in result.message
     assert Service.get_by_id(service.id).status == "active"
-    reboot = run_command(service.id, "reboot", admin_login="boss", clock=CLOCK,
+    reboot = run_command(service.id, "reboot", admin=find_admin("boss"), clock=CLOCK,
                          settings=Settings())
     assert reboot.success and "rebooted" in reboot.message
 

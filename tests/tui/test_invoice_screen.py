@@ -13,9 +13,11 @@ from automation.provisioning.builtin import NoneModule
 from models import invoicing, upgrades
 from models.clock import Clock
 from models.invoicing import LineSpec
+from models.permissions import find_admin
 from models.schema import (
     Admin,
     Client,
+    EmailOutbox,
     Invoice,
     InvoiceLine,
     LineKind,
@@ -244,7 +246,7 @@ def test_paying_the_upgrade_invoice_changes_the_service_and_calls_the_module(db,
     small = make.product(name="Small", prices={"monthly": "10.00"})
     big = make.product(name="Big", prices={"monthly": "25.00"})
     service = make.service(product_row=small, next_due_date=NDD)
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(), admin_login="boss")
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(), admin=find_admin("boss"))
 
     async def scenario():
         app = app_for("boss", CLOCK)
@@ -274,7 +276,7 @@ def test_a_sales_admin_pays_but_the_module_command_waits_for_the_daily_run(db, a
     small = make.product(name="Small", prices={"monthly": "10.00"})
     big = make.product(name="Big", prices={"monthly": "25.00"})
     service = make.service(product_row=small, next_due_date=NDD)
-    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(), admin_login="boss")
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(), admin=find_admin("boss"))
 
     async def scenario():
         app = app_for("seller", CLOCK)
@@ -412,6 +414,63 @@ def test_generate_needs_the_permission(db, app_for):
 
     run(scenario())
     assert Invoice.select().count() == 0
+
+
+# --- issue 14: the upgrade paths of the invoice screen ------------------------------------------
+
+
+def notices(app) -> str:
+    return "\n".join(str(n.message) for n in app._notifications)
+
+
+def test_upgrade_email_sent_on_payment_from_the_screen_names_the_company(db, app_for, monkeypatch):
+    monkeypatch.setattr(registry, "get_module", lambda name: RecordingModule())
+    small = make.product(name="Small", prices={"monthly": "10.00"})
+    big = make.product(name="Big", prices={"monthly": "25.00"})
+    service = make.service(product_row=small, next_due_date=NDD)
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(),
+                                   admin=find_admin("boss"))
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        app.settings = Settings(company_name="Hostmaster Ltd")
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(InvoiceScreen(made.invoice.id))
+            await settle(app, pilot)
+            await pilot.press("p")
+            await settle(app, pilot)
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+            assert "change package of service" in notices(app)
+
+    run(scenario())
+    email = EmailOutbox.get(EmailOutbox.template == "upgrade_confirmation")
+    assert email.body.rstrip().endswith("Hostmaster Ltd")
+
+
+def test_cancelling_an_upgrade_invoice_says_the_upgrade_was_cancelled(db, app_for):
+    small = make.product(name="Small", prices={"monthly": "10.00"})
+    big = make.product(name="Big", prices={"monthly": "25.00"})
+    service = make.service(product_row=small, next_due_date=NDD)
+    made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(),
+                                   admin=find_admin("boss"))
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(InvoiceScreen(made.invoice.id))
+            await settle(app, pilot)
+            await pilot.press("x")
+            await settle(app, pilot)
+            assert isinstance(app.screen, ConfirmDialog)
+            await pilot.press("y")
+            await settle(app, pilot)
+            assert f"Invoice #{made.invoice.id} cancelled; upgrade #{made.upgrade.id} " \
+                   "cancelled" in notices(app)
+
+    run(scenario())
+    assert Upgrade.get_by_id(made.upgrade.id).status == "cancelled"
+    assert Service.get_by_id(service.id).product_id == small.id
 
 
 def test_an_invoice_is_shown_in_its_own_currency_after_the_setting_changes(db, app_for):

@@ -12,6 +12,7 @@ from automation.provisioning import registry
 from automation.provisioning.builtin import NoneModule
 from models import upgrades
 from models.clock import Clock
+from models.permissions import find_admin
 from models.schema import (
     Admin,
     Client,
@@ -238,7 +239,7 @@ def test_refusals_are_said_in_the_quote_panel(db, app_for, plans):
     terminated = make.service(product_row=small, status="terminated", next_due_date=NDD)
     no_ndd = make.service(product_row=small, next_due_date=None)
     waiting = make.service(product_row=small, next_due_date=NDD)
-    upgrades.create_upgrade(waiting.id, big.id, "annually", TODAY, Settings(), admin_login="boss")
+    upgrades.create_upgrade(waiting.id, big.id, "annually", TODAY, Settings(), admin=find_admin("boss"))
     before = (Order.select().count(), Invoice.select().count())
     cases = [(terminated, "is terminated; only active or suspended services"),
              (no_ndd, "a recurring service needs a next due date"),
@@ -279,3 +280,31 @@ def test_without_the_permission_the_quote_shows_but_cannot_be_confirmed(db, app_
 
     run(scenario())
     assert Order.select().count() == 0
+
+
+def test_the_screen_opens_with_the_cycles_of_the_services_product(db, app_for):
+    """Issue 14 bug 9: filling the product picker selected the first catalog product for a
+    moment, and its cycles stayed on the screen."""
+    from tui.screens.service import ServiceScreen
+
+    make.product(name="Alpha", prices={"monthly": "5.00"})  # first in the catalog
+    zeta = make.product(name="Zeta", prices={"annually": "100.00", "biennially": "180.00"})
+    service = make.service(product_row=zeta, billing_cycle="biennially",
+                           recurring_amount=D("180.00"), next_due_date=NDD)
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(ServiceScreen(service.id))
+            await settle(app, pilot)
+            await pilot.press("U")  # the key a person presses on the service page
+            await settle(app, pilot)
+            screen = app.screen
+            assert isinstance(screen, UpgradeScreen)
+            cycles = screen.query_one("#new-cycle")
+            assert screen.query_one("#new-product").value == zeta.id
+            assert [value for _, value in cycles._options if value] == ["annually", "biennially"]
+            assert cycles.value == "biennially"
+            assert "Choose another product" in quote_panel(app)
+
+    run(scenario())

@@ -6,7 +6,7 @@ request, offering to reopen the invoices it cancelled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from textual import on, work
 from textual.binding import Binding
@@ -16,8 +16,7 @@ from textual.widgets import Static
 from models import cancellations
 from models.clock import Clock
 from models.db import connection
-from models.errors import RuleViolation, ValidationError
-from models.listing import DATE, ID, LABEL, STATUS, CancellationSource, Column, ListFilter
+from models.listing import CancellationQueueSource, RequestFilter
 from models.permissions import (
     MANAGE_CANCELLATIONS,
     SERVER_OPERATIONS,
@@ -25,85 +24,22 @@ from models.permissions import (
     has_permission,
     require,
 )
-from models.schema import CancellationRequest, Service, ServiceStatus
 from models.settings import Settings
 from tui.screens.areas import BY_KEY
-from tui.widgets.dialogs import ConfirmDialog
 from tui.screens.lists import ListScreen
 from tui.widgets.biglist import BigList
 from tui.widgets.dialogs import ChoiceDialog, MessageDialog
-
-
-@dataclass(frozen=True)
-class RequestFilter(ListFilter):
-    open_only: bool = False
-
-
-class CancellationQueueSource(CancellationSource):
-    """Every request, newest first, with when it is (or was) processed."""
-
-    columns = (
-        Column("id", "ID", 6, ID),
-        Column("domain", "Service", 16, flex=True),
-        Column("client", "Client", 16, priority=2),
-        Column("type", "Type", 13, LABEL, priority=1),
-        Column("reason", "Reason", 18, priority=4),
-        Column("status", "Status", 9, STATUS),
-        Column("created", "Requested", 10, DATE, priority=3),
-        Column("when", "Processed", 10),
-    )
-
-    def select(self):
-        return super().select().select_extend(
-            CancellationRequest.service.alias("service_id"),
-            CancellationRequest.completed_at, Service.next_due_date)
-
-    def to_row(self, d):
-        d = super().to_row(d)
-        d["when"] = when_processed(d)
-        return d
-
-    def _condition(self, flt: ListFilter):
-        condition = super()._condition(flt)
-        if isinstance(flt, RequestFilter) and flt.open_only:
-            is_open = CancellationRequest.status == "open"
-            condition = is_open if condition is None else (is_open & condition)
-        return condition
-
-
-def when_processed(row: dict) -> str:
-    """`next run` / the due date for open requests (models.cancellations.process_date),
-    the day it was completed, or `—` for a deleted one."""
-    if row["status"] == "completed" and row.get("completed_at"):
-        return row["completed_at"].in_timezone("UTC").format("YYYY-MM-DD")
-    if row["status"] != "open":
-        return "—"
-    request = CancellationRequest(type=row["type"])
-    request.service = Service(next_due_date=row.get("next_due_date"))
-    day = cancellations.process_date(request)
-    return day.isoformat() if day else "next run"
+from tui.widgets.dialogs import ConfirmDialog
 
 
 def process_now(request_id: int, *, login: str, clock: Clock, settings: Settings) -> str:
-    """What the daily run does for one request, now: the module's Terminate (for an active or
-    suspended service), then the request is completed and the service cancelled."""
-    from automation.provisioning.runner import run_command
+    """The daily run's step for one request, now (`automation.daily_tasks.process_request`)."""
+    from automation.daily_tasks import process_request
 
-    require(find_admin(login), MANAGE_CANCELLATIONS)
-    request = CancellationRequest.get_or_none(CancellationRequest.id == request_id)
-    if request is None or request.status != "open":
-        raise ValidationError("request", f"request #{request_id} is not open")
-    service = Service.get_by_id(request.service_id)
-    note = ""
-    if service.status in (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED):
-        result = run_command(service.id, "terminate", admin_login=login, clock=clock,
-                             settings=settings, source="admin")
-        if not result.success:
-            raise RuleViolation(f"the module's Terminate failed: {result.message}; the request "
-                                "stays open")
-        note = f" (Terminate: {result.message})" if result.message else ""
-    cancellations.complete_request(request.id, clock.today(), login)
-    return f"Request #{request.id} processed: service #{service.id} is cancelled{note}"
+    admin = find_admin(login)
+    require(admin, MANAGE_CANCELLATIONS)
+    return process_request(request_id, admin=admin, clock=clock, settings=settings,
+                           source="admin")
 
 
 class CancellationQueueScreen(ListScreen):
@@ -152,10 +88,8 @@ class CancellationQueueScreen(ListScreen):
 
     @on(BigList.Opened)
     def open_row(self, message: BigList.Opened) -> None:
-        from tui.screens.service import ServiceScreen
-
         message.prevent_default()
-        self.app.push_screen(ServiceScreen(message.row["service_id"]))
+        self.app.open_record("services", message.row["service_id"])
 
     def action_toggle_open(self) -> None:
         self.biglist.set_filter(replace(self.request_filter,
@@ -211,7 +145,7 @@ class CancellationQueueScreen(ListScreen):
 
     def _delete(self, request_id: int, reopen: bool) -> str:
         require(find_admin(self.app.login), MANAGE_CANCELLATIONS)
-        cancellations.delete_request(request_id, self.app.login, reopen_invoices=reopen)
+        cancellations.delete_request(request_id, self.app.admin, reopen_invoices=reopen)
         return f"Request #{request_id} deleted" + ("; its invoices are unpaid again" if reopen
                                                    else "")
 

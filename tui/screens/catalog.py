@@ -19,7 +19,6 @@ from automation.provisioning.runner import check_server_connection
 from models import catalog
 from models.db import connection
 from models.errors import ValidationErrors
-from models.schema import Product
 from tui.screens.areas import BY_KEY
 from tui.screens.base import HostdeskScreen
 from tui.screens.lists import ListScreen
@@ -154,10 +153,10 @@ class SettingsScreen(HostdeskScreen):
         for name, _ in self.FIELDS:
             self._say(name, "")
         self.query_one("#settings-state", Static).update("saving…")
-        self.save(catalog.Form(self.form.record_id, self.form.version, self.typed_values()))
+        self._store(catalog.Form(self.form.record_id, self.form.version, self.typed_values()))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="settings-save")
-    def save(self, form: catalog.Form) -> None:
+    def _store(self, form: catalog.Form) -> None:
         try:
             with connection():
                 self.write(form)
@@ -204,14 +203,14 @@ class ProductSettingsScreen(SettingsScreen):
 
     def field_widget(self, name: str):
         if name == "type":
-            return Select([(t, t) for t in Product.TYPES], allow_blank=False, id="field-type",
+            return Select([(t, t) for t in catalog.PRODUCT_TYPES], allow_blank=False, id="field-type",
                           compact=True)
         if name == "module":
             return self.module_select(name)
         if name == "server":
             return Select([], prompt="no server", id="field-server", compact=True)
         if name == "auto_setup":
-            return Select([(a.replace("_", " "), a) for a in Product.AUTO_SETUP],
+            return Select([(a.replace("_", " "), a) for a in catalog.AUTO_SETUP_CHOICES],
                           allow_blank=False, id="field-auto_setup", compact=True)
         if name == "allows_quantity":
             return Select([("no", "no"), ("yes", "yes")], allow_blank=False,
@@ -231,7 +230,7 @@ class ProductSettingsScreen(SettingsScreen):
             [(label, str(server_id)) for label, server_id in extra["servers"]])
 
     def write(self, form: catalog.Form) -> None:
-        catalog.save_product(form, admin_login=self.app.login, modules=self.modules)
+        catalog.save_product(form, admin=self.app.admin, modules=self.modules)
 
 
 class ServerSettingsScreen(SettingsScreen):
@@ -266,7 +265,7 @@ class ServerSettingsScreen(SettingsScreen):
         return catalog.server_form(self.record_id, self.modules)
 
     def write(self, form: catalog.Form) -> None:
-        catalog.save_server(form, admin_login=self.app.login, modules=self.modules)
+        catalog.save_server(form, admin=self.app.admin, modules=self.modules)
 
     def action_test_connection(self) -> None:
         self.query_one("#settings-state", Static).update("testing the connection…")
@@ -275,7 +274,7 @@ class ServerSettingsScreen(SettingsScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="server-test")
     def test_connection(self) -> None:
         try:
-            result = check_server_connection(self.record_id, admin_login=self.app.login)
+            result = check_server_connection(self.record_id, admin=self.app.admin)
         except Exception as exc:  # noqa: BLE001 - said on screen
             self.post_message(self.Tested(f"Cannot test: {exc}", False))
             return

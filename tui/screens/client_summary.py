@@ -9,10 +9,7 @@ with the reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
 
-from peewee import fn
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,181 +17,23 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 
+from models.client_summary import (
+    ClientAddonSource,
+    ClientDetails,
+    ClientDomainSource,
+    ClientServiceSource,
+    invoice_ticked,
+    load_client_details,
+)
 from models.db import connection
-from models.listing import (
-    DATE,
-    ID,
-    LABEL,
-    MONEY,
-    STATUS,
-    TEXT,
-    Column,
-    DomainSource,
-    ListFilter,
-    ListSource,
-    as_id,
-    prefix_of,
-)
-from models.money import format_money, sum_money
-from models.permissions import GENERATE_DUE_INVOICES, find_admin, has_permission, require
-from models.renewals import invoice_selected_items
-from models.schema import (
-    Client,
-    ClientGroup,
-    Domain,
-    Invoice,
-    InvoiceStatus,
-    ItemType,
-    Product,
-    Service,
-    ServiceAddon,
-)
+from models.invoice_view import FilteredInvoiceSource, InvoiceFilter
+from models.money import format_money
+from models.permissions import GENERATE_DUE_INVOICES, has_permission
+from models.schema import ItemType
 from tui.screens.base import HostdeskScreen
-from tui.screens.invoices import FilteredInvoiceSource, InvoiceFilter, InvoiceScreen
 from tui.widgets.biglist import BigList
 from tui.widgets.dialogs import MessageDialog
 from tui.widgets.key_footer import KeyFooter
-
-# --- the client's lists ------------------------------------------------------------------------
-
-
-class ClientServiceSource(ListSource):
-    """One client's services, newest first (index `service (client, id)`)."""
-
-    name, title, model = "client_services", "Services", Service
-    search_hint = "domain or #id"
-    empty_text = "No services"
-    columns = (
-        Column("id", "ID", 7, ID),
-        Column("domain", "Domain", 18, flex=True),
-        Column("product", "Product", 18, priority=1),
-        Column("cycle", "Cycle", 12, LABEL, priority=3),
-        Column("amount", "Recurring", 14, MONEY, priority=2),
-        Column("status", "Status", 10, STATUS),
-        Column("next_due", "Next due", 10, DATE),
-    )
-
-    def __init__(self, client_id: int) -> None:
-        self.client_id = client_id
-
-    def select(self):
-        return (Service.select(Service.id, Service.domain, Service.status,
-                               Service.billing_cycle.alias("cycle"),
-                               Service.recurring_amount.alias("amount"),
-                               Service.next_due_date.alias("next_due"),
-                               Product.name.alias("product"))
-                .join(Product, on=(Service.product == Product.id)))
-
-    def search(self, term):
-        row_id = as_id(term)
-        return Service.id == row_id if row_id is not None else prefix_of(Service.domain,
-                                                                         term.lower())
-
-    def _condition(self, flt: ListFilter):
-        mine = Service.client == self.client_id
-        condition = super()._condition(flt)
-        return mine if condition is None else (mine & condition)
-
-
-class ClientAddonSource(ListSource):
-    """The addons of one client's services, newest first."""
-
-    name, title, model = "client_addons", "Addons", ServiceAddon
-    empty_text = "No addons"
-    columns = (
-        Column("id", "ID", 7, ID),
-        Column("name", "Addon", 16, flex=True),
-        Column("service", "Service", 18, priority=1),
-        Column("cycle", "Cycle", 12, LABEL, priority=3),
-        Column("amount", "Recurring", 14, MONEY, priority=2),
-        Column("status", "Status", 10, STATUS),
-        Column("next_due", "Next due", 10, DATE),
-    )
-
-    def __init__(self, client_id: int) -> None:
-        self.client_id = client_id
-
-    def select(self):
-        return (ServiceAddon.select(ServiceAddon.id, ServiceAddon.name, ServiceAddon.status,
-                                    ServiceAddon.billing_cycle.alias("cycle"),
-                                    ServiceAddon.recurring_amount.alias("amount"),
-                                    ServiceAddon.next_due_date.alias("next_due"),
-                                    ServiceAddon.service.alias("service_id"),
-                                    Service.domain.alias("domain"))
-                .join(Service, on=(ServiceAddon.service == Service.id)))
-
-    def to_row(self, d):
-        d["service"] = f"#{d['service_id']} {d.pop('domain') or ''}".strip()
-        return d
-
-    def _condition(self, flt: ListFilter):
-        mine = ServiceAddon.service.in_(Service.select(Service.id)
-                                        .where(Service.client == self.client_id))
-        condition = super()._condition(flt)
-        return mine if condition is None else (mine & condition)
-
-
-class ClientDomainSource(ListSource):
-    """One client's domains, newest first."""
-
-    name, title, model = "client_domains", "Domains", Domain
-    empty_text = "No domains"
-    columns = (
-        Column("id", "ID", 7, ID),
-        Column("name", "Domain", 20, flex=True),
-        Column("auto_renew", "Auto-renew", 10, TEXT, priority=2),
-        Column("amount", "Recurring", 14, MONEY, priority=1),
-        Column("status", "Status", 10, STATUS),
-        Column("next_due", "Next due", 10, DATE),
-    )
-
-    def __init__(self, client_id: int) -> None:
-        self.client_id = client_id
-
-    def select(self):
-        return Domain.select(Domain.id, Domain.name, Domain.status, Domain.auto_renew,
-                             Domain.recurring_amount.alias("amount"),
-                             Domain.next_due_date.alias("next_due"))
-
-    def to_row(self, d):
-        d["auto_renew"] = "on" if d["auto_renew"] else "off"
-        return d
-
-    def _condition(self, flt: ListFilter):
-        mine = Domain.client == self.client_id
-        condition = super()._condition(flt)
-        return mine if condition is None else (mine & condition)
-
-
-# --- the details ---------------------------------------------------------------------------------
-
-
-@dataclass
-class ClientDetails:
-    client: Client
-    group: str
-    services: dict[str, int]  # status -> count
-    unpaid_invoices: int
-    unpaid_balance: Decimal
-    overdue_invoices: int
-
-
-def load_client_details(client_id: int, today) -> ClientDetails | None:
-    client = Client.get_or_none(Client.id == client_id)
-    if client is None:
-        return None
-    group = ClientGroup.get_or_none(ClientGroup.id == client.group_id) if client.group_id else None
-    by_status = dict(Service.select(Service.status, fn.COUNT(Service.id))
-                     .where(Service.client == client_id).group_by(Service.status).tuples())
-    unpaid = list(Invoice.select(Invoice.total, Invoice.amount_paid, Invoice.due_date)
-                  .where((Invoice.client == client_id) & (Invoice.status == InvoiceStatus.UNPAID))
-                  .limit(10_000))
-    return ClientDetails(
-        client=client, group=group.name if group else "", services=by_status,
-        unpaid_invoices=len(unpaid),
-        unpaid_balance=sum_money(i.total - i.amount_paid for i in unpaid),
-        overdue_invoices=sum(1 for i in unpaid if i.due_date < today))
-
 
 def details_text(details: ClientDetails, currency: str) -> Text:
     client = details.client
@@ -219,46 +58,6 @@ def details_text(details: ClientDetails, currency: str) -> Text:
              Text(f"Services: {services}", no_wrap=True, overflow="ellipsis"),
              Text(money, no_wrap=True, overflow="ellipsis")]
     return Text("\n").join(lines)
-
-
-def describe_items(items: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    """A short name per (item type, id) for the refusals: domain, addon name, domain name."""
-    names: dict[tuple[str, int], str] = {}
-    by_type: dict[str, list[int]] = {}
-    for item_type, item_id in items:
-        by_type.setdefault(item_type, []).append(item_id)
-    if ids := by_type.get(ItemType.SERVICE):
-        for row in Service.select(Service.id, Service.domain).where(Service.id.in_(ids)):
-            names[(ItemType.SERVICE, row.id)] = row.domain or "no domain"
-    if ids := by_type.get(ItemType.ADDON):
-        for row in ServiceAddon.select(ServiceAddon.id, ServiceAddon.name).where(
-                ServiceAddon.id.in_(ids)):
-            names[(ItemType.ADDON, row.id)] = row.name
-    if ids := by_type.get(ItemType.DOMAIN):
-        for row in Domain.select(Domain.id, Domain.name).where(Domain.id.in_(ids)):
-            names[(ItemType.DOMAIN, row.id)] = row.name
-    return names
-
-
-def invoice_ticked(items: list[tuple[str, int]], *, login: str, today, settings) -> str:
-    """Invoice the ticked items now; the text says which invoices and which refusals."""
-    require(find_admin(login), GENERATE_DUE_INVOICES)
-    result = invoice_selected_items(items, today, settings, admin_login=login)
-    lines = []
-    invoices = list(Invoice.select().where(Invoice.id.in_(result.invoice_ids or [0]))
-                    .order_by(Invoice.id))
-    if invoices:
-        lines.append(f"{len(invoices)} invoice(s) created:")
-        lines += [f"  #{i.id} due {i.due_date} · {format_money(i.total, settings.currency)} · "
-                  f"{i.payment_method}" for i in invoices]
-    else:
-        lines.append("No invoice was created.")
-    if result.refused:
-        names = describe_items([(t, i) for t, i, _ in result.refused])
-        lines.append(f"{len(result.refused)} item(s) refused:")
-        lines += [f"  {item_type} #{item_id} {names.get((item_type, item_id), '')}: {reason}"
-                  for item_type, item_id, reason in result.refused]
-    return "\n".join(lines)
 
 
 # --- the screen ----------------------------------------------------------------------------------
@@ -310,7 +109,7 @@ class ClientSummaryScreen(HostdeskScreen):
             self.error = error
 
     def __init__(self, client_id: int) -> None:
-        super().__init__(id=f"client-{client_id}")
+        super().__init__()
         self.client_id = client_id
         self.details: ClientDetails | None = None
         self.invoicing = False
@@ -398,18 +197,11 @@ class ClientSummaryScreen(HostdeskScreen):
 
     @on(BigList.Opened)
     def _open(self, message: BigList.Opened) -> None:
-        from tui.screens.detail import DetailScreen
-        from tui.screens.service import ServiceScreen
-
         key = (message.biglist.id or "").removeprefix("list-")
-        if key == "services":
-            self.app.push_screen(ServiceScreen(message.row_id))
-        elif key == "addons":
-            self.app.push_screen(ServiceScreen(message.row["service_id"]))
-        elif key == "domains":
-            self.app.push_screen(DetailScreen(DomainSource(), message.row_id))
-        elif key == "invoices":
-            self.app.push_screen(InvoiceScreen(message.row_id))
+        if key == "addons":
+            self.app.open_record("services", message.row["service_id"])
+        elif key in ("services", "domains", "invoices"):
+            self.app.open_record(key, message.row_id)
 
     # --- actions -------------------------------------------------------------------------------
 
@@ -452,7 +244,7 @@ class ClientSummaryScreen(HostdeskScreen):
         app = self.app
         try:
             with connection():
-                text = invoice_ticked(items, login=app.login, today=app.clock.today(),
+                text = invoice_ticked(items, admin=app.admin, today=app.clock.today(),
                                       settings=app.settings)
         except Exception as exc:  # noqa: BLE001 - said in a dialog
             self.post_message(self.Invoiced("", exc))

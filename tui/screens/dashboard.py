@@ -75,7 +75,7 @@ class DashboardScreen(HostdeskScreen):
             self.warning = warning
 
     def __init__(self) -> None:
-        super().__init__(name="dashboard", id="dashboard")
+        super().__init__(name="dashboard")
 
     def compose(self) -> ComposeResult:
         yield self.title_bar("Main screen")

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-import pendulum
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,11 +24,18 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
+from automation.provisioning.runner import run_queued_jobs
 from models import invoicing, upgrades
 from models.clock import Clock
-from models.db import connection, database
+from models.db import connection
 from models.errors import ValidationError
-from models.listing import InvoiceSource, ListFilter
+from models.invoice_view import (
+    FilteredInvoiceSource,
+    InvoiceFilter,
+    InvoiceView,
+    generate_due_for_client,
+    load_invoice_view,
+)
 from models.money import format_money
 from models.parsing import clean_text, parse_date, parse_int_id, parse_optional_date
 from models.permissions import (
@@ -39,72 +45,19 @@ from models.permissions import (
     has_permission,
     require,
 )
-from models.renewals import generate_due_invoices
-from models.schema import (
-    Client,
-    Invoice,
-    InvoiceLine,
-    InvoiceStatus,
-    ItemType,
-    Order,
-    Payment,
-    Upgrade,
-)
+from models.schema import InvoiceLine, InvoiceStatus
 from models.settings import Settings
 from tui.screens.areas import BY_KEY
 from tui.screens.base import HostdeskScreen
 from tui.screens.filtered_list import FilteredListScreen
-from tui.jobs import last_module_job_id, run_new_module_jobs
 from tui.widgets.biglist import BigList
-from tui.widgets.dialogs import ConfirmDialog
 from tui.widgets.cells import fit, status_look
+from tui.widgets.dialogs import ConfirmDialog
 from tui.widgets.key_footer import KeyFooter
 
 
 
 # --- what the screens read ------------------------------------------------------------------
-
-
-@dataclass
-class InvoiceView:
-    """One invoice as its screen shows it, read in one go."""
-
-    invoice: Invoice
-    client: Client
-    order_number: str
-    lines: list[InvoiceLine]
-    payments: list[Payment]
-    upgrade: Upgrade | None
-
-    @property
-    def balance(self) -> Decimal:
-        return max(invoicing.balance(self.invoice), Decimal("0.00"))
-
-    @property
-    def overpaid(self) -> Decimal:
-        """Paid beyond the total: it went to the client's credit."""
-        return max(-invoicing.balance(self.invoice), Decimal("0.00"))
-
-    @property
-    def status(self) -> str:
-        return self.invoice.status
-
-    def service_ids(self) -> set[int]:
-        return {line.item_id for line in self.lines
-                if line.item_type == ItemType.SERVICE and line.item_id and not line.cancelled}
-
-
-def load_invoice_view(invoice_id: int) -> InvoiceView | None:
-    invoice = Invoice.get_or_none(Invoice.id == invoice_id)
-    if invoice is None:
-        return None
-    order = Order.get_or_none(Order.id == invoice.order_id) if invoice.order_id else None
-    lines = list(InvoiceLine.select().where(InvoiceLine.invoice == invoice.id)
-                 .order_by(InvoiceLine.cancelled, InvoiceLine.sort_order, InvoiceLine.id))
-    payments = list(Payment.select().where(Payment.invoice == invoice.id).order_by(Payment.id))
-    return InvoiceView(invoice=invoice, client=Client.get_by_id(invoice.client_id),
-                       order_number=order.number if order else "", lines=lines,
-                       payments=payments, upgrade=upgrades.upgrade_of_invoice(invoice.id))
 
 
 def _money(amount: Decimal | None, currency: str) -> Text:
@@ -263,14 +216,14 @@ class PaymentDialog(FormDialog):
         date = parse_date(values["date"], "date")
         method = clean_text(values["method"], "method", 50, required=True)
         reference = clean_text(values["transaction_ref"], "transaction_ref", 200)
-        before = last_module_job_id()
         result = invoicing.record_payment(self.view.invoice.id, values["amount"], date=date,
                                           method=method, transaction_ref=reference,
-                                          admin_login=self.login, today=self.clock.today())
+                                          admin_login=self.login, today=self.clock.today(),
+                                          settings=self.settings)
         if result.duplicate:
             return ActionOutcome(f"{method} transaction “{reference}” is already recorded on "
                                  f"invoice #{self.view.invoice.id}; nothing changed", "warning")
-        return _payment_outcome(result, self.view, before, self.login, self.clock, self.settings)
+        return _payment_outcome(result, self.login, self.clock, self.settings)
 
 
 class CreditDialog(FormDialog):
@@ -288,14 +241,14 @@ class CreditDialog(FormDialog):
 
     def submit(self, values: dict[str, str]) -> ActionOutcome:
         require(find_admin(self.login), MANAGE_INVOICES)
-        before = last_module_job_id()
         result = invoicing.apply_credit(self.view.invoice.id, values["amount"],
-                                        admin_login=self.login, today=self.clock.today())
-        return _payment_outcome(result, self.view, before, self.login, self.clock, self.settings)
+                                        admin_login=self.login, today=self.clock.today(),
+                                        settings=self.settings)
+        return _payment_outcome(result, self.login, self.clock, self.settings)
 
 
-def _payment_outcome(result: invoicing.PaymentResult, view: InvoiceView, jobs_before: int,
-                     login: str, clock: Clock, settings: Settings) -> ActionOutcome:
+def _payment_outcome(result: invoicing.PaymentResult, login: str, clock: Clock,
+                     settings: Settings) -> ActionOutcome:
     currency = settings.currency
     invoice = result.invoice
     amount = result.payment.amount if result.payment else Decimal("0.00")
@@ -307,7 +260,9 @@ def _payment_outcome(result: invoicing.PaymentResult, view: InvoiceView, jobs_be
     if result.credited:
         text += f"; {format_money(result.credited, currency)} overpaid went to client credit"
     try:
-        notes = run_new_module_jobs(view.service_ids(), jobs_before, login, clock, settings)
+        jobs = run_queued_jobs(result.module_jobs, find_admin(login),
+                               clock=clock, settings=settings)
+        notes = [job.said for job in jobs]
     except Exception as exc:  # the payment is recorded; the jobs stay queued for the daily run
         notes = [f"module commands were not run now ({type(exc).__name__}: {exc}); they wait "
                  "in the module queue"]
@@ -359,7 +314,7 @@ class InvoiceScreen(HostdeskScreen):
             self.error = error
 
     def __init__(self, invoice_id: int) -> None:
-        super().__init__(id=f"invoice-{invoice_id}")
+        super().__init__()
         self.invoice_id = invoice_id
         self.view: InvoiceView | None = None
         self.busy = False
@@ -607,26 +562,17 @@ class InvoiceScreen(HostdeskScreen):
     # the jobs, run in the worker (one transaction each)
 
     def _cancel(self) -> ActionOutcome:
-        login = self.app.login
-        with database.atomic():
-            invoicing.cancel_invoice(self.invoice_id, login)
-            cancelled = upgrades.cancel_upgrades_of_invoice(self.invoice_id, login)
-        extra = f"; upgrade #{cancelled[0]} cancelled" if cancelled else ""
+        changed = invoicing.cancel_invoice(self.invoice_id, self.app.login)
+        extra = "".join(f"; upgrade #{u} cancelled" for u in changed.upgrades_cancelled)
         return ActionOutcome(f"Invoice #{self.invoice_id} cancelled{extra}")
 
     def _reopen(self) -> ActionOutcome:
-        login = self.app.login
-        with database.atomic():
-            invoice = invoicing.reopen_invoice(self.invoice_id, login)
-            upgrades.reinstate_upgrades_of_invoice(self.invoice_id, login)
+        invoice = invoicing.reopen_invoice(self.invoice_id, self.app.login)
         return ActionOutcome(f"Invoice #{self.invoice_id} is unpaid again "
                              f"({format_money(invoice.total, self.currency)})")
 
     def _remove(self, line_id: int) -> ActionOutcome:
-        login = self.app.login
-        with database.atomic():
-            invoice = invoicing.remove_line(line_id, login)
-            upgrades.cancel_upgrades_of_invoice(self.invoice_id, login)
+        invoice = invoicing.remove_line(line_id, self.app.login)
         if invoice.status == InvoiceStatus.CANCELLED:
             return ActionOutcome(f"Line removed; invoice #{invoice.id} had no line left and is "
                                  "cancelled")
@@ -638,48 +584,6 @@ class InvoiceScreen(HostdeskScreen):
 
 
 STATUS_CHOICES = [("Any status", ""), *((s.capitalize(), s) for s in InvoiceStatus.ALL)]
-
-
-@dataclass(frozen=True)
-class InvoiceFilter(ListFilter):
-    """The search text plus the filter bar: status, client, due date range (inclusive)."""
-
-    status: str = ""
-    client_id: int | None = None
-    due_from: pendulum.Date | None = None
-    due_to: pendulum.Date | None = None
-
-    def describe(self) -> str:
-        parts = []
-        if self.status:
-            parts.append(self.status)
-        if self.client_id:
-            parts.append(f"client #{self.client_id}")
-        if self.due_from or self.due_to:
-            parts.append(f"due {self.due_from or '…'} – {self.due_to or '…'}")
-        return ", ".join(parts)
-
-
-class FilteredInvoiceSource(InvoiceSource):
-    """The invoice list with the filter bar's conditions; each uses an index of `invoice`
-    ((status, due_date, id), (client, status, id))."""
-
-    def _condition(self, flt: ListFilter):
-        condition = super()._condition(flt)
-        if not isinstance(flt, InvoiceFilter):
-            return condition
-        extra = []
-        if flt.status:
-            extra.append(Invoice.status == flt.status)
-        if flt.client_id:
-            extra.append(Invoice.client == flt.client_id)
-        if flt.due_from:
-            extra.append(Invoice.due_date >= flt.due_from)
-        if flt.due_to:
-            extra.append(Invoice.due_date <= flt.due_to)
-        for part in extra:
-            condition = part if condition is None else (condition & part)
-        return condition
 
 
 class InvoiceListScreen(FilteredListScreen):
@@ -736,7 +640,7 @@ class InvoiceListScreen(FilteredListScreen):
     @on(BigList.Opened)
     def open_row(self, message: BigList.Opened) -> None:
         message.prevent_default()  # the invoice screen, not ListScreen's read-only detail
-        self.app.push_screen(InvoiceScreen(message.row_id))
+        self.app.open_record("invoices", message.row_id)
 
     # --- generate due invoices for one client ------------------------------------------
 
@@ -764,11 +668,8 @@ class InvoiceListScreen(FilteredListScreen):
         app = self.app
         try:
             with connection():
-                require(find_admin(app.login), GENERATE_DUE_INVOICES)
-                if Client.get_or_none(Client.id == client_id) is None:
-                    raise ValidationError("client", f"there is no client #{client_id}")
-                result = generate_due_invoices(app.clock.today(), app.settings,
-                                               admin_login=app.login, client_ids=[client_id])
+                result = generate_due_for_client(client_id, app.clock.today(), app.settings,
+                                                 admin=app.admin)
         except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck key
             self.post_message(self.Generated("", str(exc)))
             return

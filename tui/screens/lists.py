@@ -56,7 +56,7 @@ class ListScreen(HostdeskScreen):
                                               ticked=sorted(self.biglist.ticked)))
 
     def __init__(self, area: Area, source: ListSource) -> None:
-        super().__init__(name=area.key, id=f"area-{area.key}")
+        super().__init__(name=area.key)
         self.area = area
         self.source = source
         self._search_timer: Timer | None = None

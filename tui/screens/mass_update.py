@@ -53,13 +53,13 @@ from models.massupdate import ItemPreview, MassChange
 from models.money import format_money, sum_money
 from models.permissions import MASS_UPDATE, SERVER_OPERATIONS, find_admin, has_permission
 from models.prorata import ProrataLine
-from models.schema import Client, Service, ServiceStatus
+from models.schema import Service, ServiceStatus
 from models.selection import Selection, ServiceFilter, Ticks
 from tui.screens.base import HostdeskScreen
 from tui.widgets.dialogs import ConfirmDialog
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.mass_checklist import MassChecklist
 from tui.widgets.mass_fields import FieldTick
-from tui.widgets.key_footer import KeyFooter
 
 PREVIEW_ROWS = 100  # items listed in the preview and the result list; the counts cover all
 CLIENT_ROWS = 20  # prorata totals listed per client
@@ -148,7 +148,7 @@ def field_plan(ids: list[int], change: MassChange, settings, progress: Callable[
         plan.add(massupdate.preview(ids[start:start + CHUNK], change, settings))
         progress(min(start + CHUNK, len(ids)), len(ids))
     clients = sorted(plan.prorata_totals)[:CLIENT_ROWS]
-    plan.client_names = {c.id: c.display_name for c in Client.select().where(Client.id.in_(clients))}
+    plan.client_names = massupdate.client_names(clients)
     return plan
 
 
@@ -165,23 +165,13 @@ def command_plan(ids: list[int], command: str, arguments: dict,
         plan.refused_count += len(refused)
         wanted = [i for i in chunk if (i in refused and len(plan.refused_shown) < PREVIEW_ROWS)
                   or (i not in refused and len(plan.shown) < PREVIEW_ROWS)]
-        for service in (Service.select(Service.id, Service.client, Service.domain, Service.status)
-                        .where(Service.id.in_(wanted)).order_by(Service.id)):
-            item = ItemPreview(service.id, service.client_id, _title(service),
-                               {"status": service.status}, {"command": label},
-                               refused.get(service.id, ""))
+        for item in massupdate.command_previews(wanted, label, refused):
             (plan.refused_shown if item.refused else plan.shown).append(item)
         progress(min(start + CHUNK, len(ids)), len(ids))
     return plan
 
 
-def _title(service: Service) -> str:
-    return service.domain or f"service #{service.id}"
-
-
-def service_titles(ids: list[int]) -> dict[int, str]:
-    return {s.id: _title(s) for s in
-            Service.select(Service.id, Service.domain).where(Service.id.in_(ids))}
+service_titles = massupdate.service_titles
 
 
 # --- showing it ---------------------------------------------------------------------------
@@ -391,7 +381,7 @@ class MassUpdateScreen(HostdeskScreen):
 
     def __init__(self, items: Selection | Sequence[int], *, ticked: Sequence[int] | Ticks = (),
                  label: str = "") -> None:
-        super().__init__(id="mass-update")
+        super().__init__()
         self.selection = items if isinstance(items, Selection) else Selection.of_services(items)
         if self.selection.model is not Service:
             raise ValueError("mass update works on services")
@@ -834,7 +824,7 @@ class MassUpdateScreen(HostdeskScreen):
         app = self.app
         try:
             result = run_bulk_command(
-                plan.accepted_ids, plan.command, admin_login=app.login, clock=app.clock,
+                plan.accepted_ids, plan.command, admin=app.admin, clock=app.clock,
                 settings=app.settings, arguments=plan.arguments,
                 progress=lambda done, total: self.post_message(self.Progress(done, total)),
                 should_stop=lambda: self._stop.is_set() or worker.is_cancelled)

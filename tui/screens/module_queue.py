@@ -5,7 +5,7 @@ retries the rest. Space ticks rows to act on several at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from rich.text import Text
 from textual import on, work
@@ -14,81 +14,16 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
+from automation.provisioning.runner import retry_jobs
 from models import modulequeue
 from models.db import connection
-from models.errors import HostdeskError, RuleViolation
-from models.listing import DATE, LABEL, Column, ListFilter, ModuleJobSource
+from models.listing import ModuleQueueSource, QueueFilter
 from models.permissions import SERVER_OPERATIONS, has_permission
-from models.schema import ModuleJob
 from tui.screens.areas import BY_KEY
 from tui.screens.invoices import ConfirmDialog
 from tui.screens.lists import ListScreen
 from tui.widgets.biglist import BigList
 from tui.widgets.dialogs import MessageDialog
-
-
-@dataclass(frozen=True)
-class QueueFilter(ListFilter):
-    open_only: bool = False  # True: only queued or failed jobs, what still needs someone
-
-
-class ModuleQueueSource(ModuleJobSource):
-    """The jobs, newest first; optionally only the open ones (index `module_job (status, id)`)."""
-
-    columns = (
-        *ModuleJobSource.columns[:-1],
-        Column("source", "From", 6, LABEL, priority=4),
-        Column("updated", "Updated", 10, DATE),
-    )
-
-    def select(self):
-        return super().select().select_extend(ModuleJob.service.alias("service_id"),
-                                              ModuleJob.source)
-
-    def _condition(self, flt: ListFilter):
-        condition = super()._condition(flt)
-        if isinstance(flt, QueueFilter) and flt.open_only:
-            waiting = ModuleJob.status.in_(modulequeue.OPEN)
-            condition = waiting if condition is None else (waiting & condition)
-        return condition
-
-
-def retry_jobs(job_ids: list[int], *, login: str, clock, settings) -> tuple[list[str], bool]:
-    """Run each job now; one line per job, and whether any is still failing."""
-    from automation.provisioning.runner import retry_job
-
-    said, failing = [], False
-    for job_id in job_ids:
-        job = ModuleJob.get_or_none(ModuleJob.id == job_id)
-        what = f"#{job_id} {job.command.replace('_', ' ')} of service #{job.service_id}" \
-            if job else f"#{job_id}"
-        try:
-            result = retry_job(job_id, admin_login=login, clock=clock, settings=settings)
-        except RuleViolation as exc:
-            said.append(f"{what}: closed, it no longer applies ({exc})")
-            continue
-        except HostdeskError as exc:
-            said.append(f"{what}: not run: {exc}")
-            failing = True
-            continue
-        if result.success:
-            said.append(f"{what}: done" + (f" ({result.message})" if result.message else ""))
-        else:
-            said.append(f"{what}: failed again: {result.message}")
-            failing = True
-    return said, failing
-
-
-def dismiss_jobs(job_ids: list[int], *, login: str) -> list[str]:
-    said = []
-    for job_id in job_ids:
-        try:
-            job = modulequeue.dismiss(job_id, login)
-            said.append(f"#{job.id} {job.command.replace('_', ' ')} of service "
-                        f"#{job.service_id}: dismissed")
-        except HostdeskError as exc:
-            said.append(f"#{job_id}: {exc}")
-    return said
 
 
 class ModuleQueueScreen(ListScreen):
@@ -155,9 +90,7 @@ class ModuleQueueScreen(ListScreen):
     def open_row(self, message: BigList.Opened) -> None:
         message.prevent_default()
         if message.row.get("service_id"):
-            from tui.screens.service import ServiceScreen
-
-            self.app.push_screen(ServiceScreen(message.row["service_id"]))
+            self.app.open_record("services", message.row["service_id"])
 
     def action_toggle_open(self) -> None:
         self.biglist.set_filter(replace(self.queue_filter,
@@ -209,7 +142,7 @@ class ModuleQueueScreen(ListScreen):
         app = self.app
         try:
             with connection():
-                lines, failing = retry_jobs(jobs, login=app.login, clock=app.clock,
+                lines, failing = retry_jobs(jobs, admin=app.admin, clock=app.clock,
                                             settings=app.settings)
         except Exception as exc:  # noqa: BLE001 - said in a dialog
             self.post_message(self.Done("Retry", [str(exc)], True))
@@ -221,7 +154,7 @@ class ModuleQueueScreen(ListScreen):
     def _dismiss(self, jobs: list[int]) -> None:
         try:
             with connection():
-                lines = dismiss_jobs(jobs, login=self.app.login)
+                lines = modulequeue.dismiss_jobs(jobs, self.app.admin)
         except Exception as exc:  # noqa: BLE001 - said in a dialog
             self.post_message(self.Done("Dismiss", [str(exc)], True))
             return

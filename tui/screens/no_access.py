@@ -25,7 +25,7 @@ class NoAccessScreen(HostdeskScreen):
     heading = "No access"
 
     def __init__(self, login: str, known_but_inactive: bool, managers: list[str]) -> None:
-        super().__init__(id="no-access")
+        super().__init__()
         self.message = no_access_text(login, known_but_inactive, managers)
 
     def compose(self) -> ComposeResult:

@@ -22,20 +22,19 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
+from automation.provisioning.runner import run_queued_jobs
 from models import orders, promotions
 from models.db import connection
 from models.errors import HostdeskError, ValidationError, ValidationErrors
 from models.money import format_money
 from models.orders import DomainRequest, OrderQuote, OrderRequest, OrderResult
-from models.permissions import ADD_ORDER, find_admin, has_permission
-from models.schema import Order
+from models.permissions import find_admin
 from tui.screens.base import HostdeskScreen
-from tui.jobs import run_new_module_jobs
 from tui.screens.invoices import FORM_DIALOG_CSS
 from tui.widgets.dialogs import ConfirmDialog
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.order_client_picker import ClientChoice, ClientPicker, load_client
 from tui.widgets.order_line import OrderLineHeader, OrderLineRow, summary
-from tui.widgets.key_footer import KeyFooter
 
 QUOTE_DELAY = 0.25  # seconds of quiet typing before the running total is recomputed
 
@@ -464,11 +463,11 @@ class OrderFormScreen(HostdeskScreen):
             app.call_from_thread(self._refused, exc)
             return
         notes = []
-        if result.module_jobs:
+        if result.job_ids:
             try:
-                with connection():
-                    notes = run_new_module_jobs(result.service_ids, 0, app.login, app.clock,
-                                                app.settings)
+                jobs = run_queued_jobs(result.job_ids, admin,
+                                       clock=app.clock, settings=app.settings)
+                notes = [job.said for job in jobs]
             except Exception as exc:  # noqa: BLE001 - the order is placed; the jobs stay queued
                 notes = [f"module commands were not run now ({exc}); they wait in the queue"]
         app.call_from_thread(self._placed, result, notes)
@@ -616,14 +615,12 @@ class OrderResultScreen(ModalScreen[str], inherit_bindings=False):
         try:
             with connection():
                 admin = find_admin(app.login)
-                if not has_permission(admin, ADD_ORDER):
-                    raise HostdeskError(f"accepting an order needs “{ADD_ORDER}”")
                 accepted = orders.accept_order(self.result.order.id, admin, today=app.clock.today())
                 notes = [f"Accepted: module create queued for {len(accepted.queued)} service(s)"]
-                if accepted.queued:
-                    notes += run_new_module_jobs(accepted.queued, 0, app.login, app.clock,
-                                                 app.settings)
-                self.result.order = Order.get_by_id(self.result.order.id)
+                jobs = run_queued_jobs(accepted.job_ids, admin,
+                                       clock=app.clock, settings=app.settings)
+                notes += [job.said for job in jobs]
+                self.result.order = accepted.order
         except Exception as exc:  # noqa: BLE001 - said in the dialog
             app.call_from_thread(self._accept_failed, exc)
             return

@@ -9,11 +9,8 @@ refused and what was typed stays on screen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
 
 import pendulum
-from peewee import JOIN
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,14 +21,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, DataTable, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from models import promotions, services
-from models.cancellations import CANCELLABLE, process_date, request_cancellation, set_auto_terminate
+from models import services
+from models.cancellations import request_cancellation
 from models.cycles import Cycle
-from models.db import connection, database
-from models.errors import HostdeskError, StaleRecordError, ValidationError
-from models.invoicing import unpaid_lines_of_item
+from models.db import connection
+from models.errors import ConfirmationNeeded, HostdeskError, StaleRecordError
 from models.money import format_money
-from models.orders import orderable_products
 from models.parsing import parse_int_id
 from models.permissions import (
     DELETE_SERVICES,
@@ -40,28 +35,16 @@ from models.permissions import (
     UPGRADE_ORDERS,
     find_admin,
     has_permission,
-    require,
 )
-from models.prorata import create_prorata_invoices, plan_prorata
-from models.schema import (
-    CancellationRequest,
-    CatalogAddon,
-    CatalogAddonPrice,
-    CatalogAddonProduct,
-    Client,
-    ConfigOption,
-    ConfigOptionChoice,
-    Domain,
-    InvoiceLine,
-    ItemType,
-    Product,
-    ProductPrice,
-    Promotion,
-    Server,
-    Service,
-    ServiceAddon,
-    ServiceConfigOption,
-    ServiceStatus,
+from models.schema import ServiceAddon, ServiceStatus
+from models.service_page import (
+    ServiceView,
+    addon_invoice_id,
+    client_label,
+    form_values,
+    load_service_view,
+    promotion_choices,
+    save_service_page,
 )
 from models.settings import Settings
 from tui.screens.base import HostdeskScreen
@@ -75,8 +58,8 @@ from tui.widgets.dialogs import (
     TypedConfirmDialog,
     error_messages,
 )
-from tui.widgets.order_client_picker import ClientPicker
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.order_client_picker import ClientPicker
 
 # Module commands and their keys (ux.md); `r` renew is the module's Renew.
 MODULE_KEYS = (("c", "create"), ("s", "suspend"), ("u", "unsuspend"), ("t", "terminate"),
@@ -126,236 +109,6 @@ CYCLE_CHOICES = [(c.label, c.value) for c in Cycle]
 STATUS_CHOICES = [(s.capitalize(), s) for s in ServiceStatus.ALL]
 
 
-# --- what the screen reads ---------------------------------------------------------------------
-
-
-@dataclass
-class ServiceView:
-    """One service as its page shows it, read in one go."""
-
-    service: Service
-    product: Product
-    client: Client
-    promotion_code: str
-    products: list[tuple[str, int]]
-    servers: list[tuple[str, int]]
-    addons: list[ServiceAddon]
-    catalog_addons: list[tuple[str, int]]
-    availability: dict[str, tuple[bool, str]]
-    labels: dict[str, str]
-    open_request: CancellationRequest | None
-    process_on: pendulum.Date | None
-    recurring_how: str
-    first_how: str
-    config_options: list[tuple[str, str]]
-    unpaid_lines: int
-    domain_record: bool  # a domain of the client has the service's name (auto-renew tick)
-
-    @property
-    def cancellable(self) -> tuple[bool, str]:
-        service = self.service
-        if self.open_request is not None:
-            return False, f"request #{self.open_request.id} is already open"
-        if service.billing_cycle == Cycle.FREE.value:
-            return False, "free services take no cancellation requests"
-        if service.status not in CANCELLABLE:
-            return False, f"the service is {service.status}"
-        return True, ""
-
-
-def form_values(service: Service, promotion_code: str) -> dict[str, str]:
-    """The fields as the page shows them (and as `parse_service_form` reads them back)."""
-    if service.override_suspend:
-        override = (service.override_suspend_until.isoformat()
-                    if service.override_suspend_until else "never")
-    else:
-        override = ""
-    return {
-        "product": str(service.product_id),
-        "server": str(service.server_id or ""),
-        "domain": service.domain,
-        "dedicated_ip": service.dedicated_ip,
-        "username": service.username,
-        "password": "",
-        "status": service.status,
-        "registration_date": service.registration_date.isoformat(),
-        "quantity": str(service.quantity),
-        "subscription_id": service.subscription_id,
-        "admin_notes": service.admin_notes,
-        "first_payment_amount": str(service.first_payment_amount),
-        "recurring_amount": str(service.recurring_amount),
-        "billing_cycle": service.billing_cycle,
-        "next_due_date": service.next_due_date.isoformat() if service.next_due_date else "",
-        "payment_method": service.payment_method,
-        "promotion": promotion_code,
-        "override_suspend_until": override,
-        "suspension_reason": service.suspension_reason,
-        "auto_terminate_end_of_cycle": "yes" if service.auto_terminate_end_of_cycle else "no",
-        "auto_terminate_reason": service.auto_terminate_reason,
-    }
-
-
-def price_explanations(service: Service, promotion: Promotion | None,
-                       currency: str) -> tuple[str, str]:
-    """How the recurring and first payment amounts compare with what the catalog gives now
-    (`models.services.recurring_price`, `models.promotions.discount_for`)."""
-    def money(amount: Decimal) -> str:
-        return format_money(amount, currency)
-
-    cycle = Cycle(service.billing_cycle)
-    if cycle is Cycle.FREE:
-        return "free cycle: nothing is billed", "free cycle: nothing is billed"
-    row = ProductPrice.get_or_none((ProductPrice.product == service.product_id)
-                                   & (ProductPrice.cycle == cycle.value))
-    if row is None:
-        why = f"the product has no {cycle.label} price, so this amount is the service's own"
-        return why, why
-    with_options = services.recurring_price(service.product_id, cycle.value, service.id)
-    options = with_options - row.price
-    discount = promotions.discount_for(promotion, with_options, row.setup_fee)
-    catalog_recurring = with_options - discount.recurring
-    parts = f"product {money(row.price)} ({cycle.label})"
-    if options:
-        parts += f" + options {money(options)}"
-    if discount.recurring:
-        parts += f" − promotion {money(discount.recurring)}"
-    if service.recurring_amount == catalog_recurring:
-        recurring = f"= {parts}"
-    else:
-        recurring = (f"custom price; the catalog gives {money(catalog_recurring)} = {parts} "
-                     "(tick auto recalculate to use it)")
-    catalog_first = with_options + row.setup_fee - discount.first
-    first_parts = f"price {money(with_options)} + setup fee {money(row.setup_fee)}"
-    if discount.first:
-        first_parts += f" − promotion {money(discount.first)}"
-    if service.first_payment_amount == catalog_first:
-        first = f"= {first_parts}"
-    else:
-        first = f"as ordered; the catalog now gives {money(catalog_first)} = {first_parts}"
-    return recurring, first
-
-
-def _catalog_addons(product_id: int) -> list[tuple[str, int]]:
-    """Catalog addons offered for the product (linked to it, or linked to no product)."""
-    linked = CatalogAddonProduct.select(CatalogAddonProduct.addon)
-    rows = (CatalogAddon.select()
-            .where(CatalogAddon.id.in_(CatalogAddonProduct.select(CatalogAddonProduct.addon)
-                                       .where(CatalogAddonProduct.product == product_id))
-                   | CatalogAddon.id.not_in(linked))
-            .order_by(CatalogAddon.name).limit(200))
-    addons = list(rows)
-    prices: dict[int, list[str]] = {}
-    for price in (CatalogAddonPrice.select()
-                  .where(CatalogAddonPrice.addon.in_([a.id for a in addons] or [0]))):
-        prices.setdefault(price.addon_id, []).append(f"{price.price} {price.cycle}")
-    return [(f"{a.name} ({', '.join(prices.get(a.id, [])) or 'no price'})", a.id) for a in addons]
-
-
-def _config_options(service_id: int) -> list[tuple[str, str]]:
-    rows = (ServiceConfigOption
-            .select(ServiceConfigOption.quantity, ConfigOption.name, ConfigOption.option_type,
-                    ConfigOptionChoice.name.alias("choice"))
-            .join(ConfigOption).switch(ServiceConfigOption)
-            .join(ConfigOptionChoice, JOIN.LEFT_OUTER)
-            .where(ServiceConfigOption.service == service_id)
-            .order_by(ConfigOption.sort_order, ConfigOption.id).dicts())
-    return [(r["name"], str(r["quantity"]) if r["option_type"] == "quantity"
-             else (r["choice"] or "—")) for r in rows]
-
-
-def load_service_view(service_id: int, login: str, currency: str) -> ServiceView | None:
-    from automation.provisioning.runner import command_availability, command_labels
-
-    service = Service.get_or_none(Service.id == service_id)
-    if service is None:
-        return None
-    product = Product.get_by_id(service.product_id)
-    products = orderable_products()
-    if product.id not in {p.id for p in products}:
-        products.insert(0, product)  # a retired or hidden product is still where it is
-    promotion = Promotion.get_or_none(Promotion.id == service.promotion_id) \
-        if service.promotion_id else None
-    open_request = (CancellationRequest.select()
-                    .where((CancellationRequest.service == service.id)
-                           & (CancellationRequest.status == "open")).first())
-    if open_request is not None:
-        open_request.service = service
-    addons = list(ServiceAddon.select().where(ServiceAddon.service == service.id)
-                  .order_by(ServiceAddon.id).limit(500))
-    unpaid = len(unpaid_lines_of_item(ItemType.SERVICE, service.id))
-    for addon in addons:
-        unpaid += len(unpaid_lines_of_item(ItemType.ADDON, addon.id))
-    recurring_how, first_how = price_explanations(service, promotion, currency)
-    return ServiceView(
-        service=service, product=product, client=Client.get_by_id(service.client_id),
-        promotion_code=promotion.code if promotion else "",
-        products=[(f"{p.group_name} / {p.name}" if p.group_name else p.name, p.id)
-                  for p in products],
-        servers=[(f"{s.name} ({s.module})", s.id)
-                 for s in Server.select().order_by(Server.name).limit(500)],
-        addons=addons, catalog_addons=_catalog_addons(product.id),
-        availability=command_availability(service, find_admin(login)),
-        labels=command_labels(service), open_request=open_request,
-        process_on=process_date(open_request) if open_request else None,
-        recurring_how=recurring_how, first_how=first_how,
-        config_options=_config_options(service.id), unpaid_lines=unpaid,
-        domain_record=bool(service.domain) and Domain.select().where(
-            (Domain.client == service.client_id) & (Domain.name == service.domain)).exists())
-
-
-# --- saving ------------------------------------------------------------------------------------
-
-
-def save_service_page(service_id: int, version: int, changed: dict[str, str], *, login: str,
-                      today: pendulum.Date, settings: Settings, auto_recalculate: bool = False,
-                      create_prorata: bool = False) -> str:
-    """Write what the admin changed on the page, in one transaction; returns what was done.
-
-    The auto-terminate tick goes through `models.cancellations.set_auto_terminate` (it also
-    cancels the unpaid lines); a new next due date with "create prorata invoice" ticked
-    becomes a prorata invoice instead (the date moves when it is paid, rules §3).
-    """
-    admin = find_admin(login)
-    require(admin, EDIT_SERVICES)
-    changed = dict(changed)
-    auto_terminate = changed.pop("auto_terminate_end_of_cycle", None)
-    with database.atomic():
-        edit = services.parse_service_form(changed)
-        plan = None
-        if create_prorata and "next_due_date" in edit.values:
-            new_ndd = edit.values.pop("next_due_date")
-            if new_ndd is None:
-                raise ValidationError("next_due_date", "a prorata invoice needs the new date")
-            plan = plan_prorata([(ItemType.SERVICE, service_id, new_ndd)], settings)
-            if plan.refused:
-                raise ValidationError("next_due_date", plan.refused[0][2])
-        if edit.values or edit.password is not None or auto_recalculate:
-            saved = services.save_service(service_id, version, edit, admin,
-                                          auto_recalculate=auto_recalculate)
-        else:
-            saved = Service.get_or_none((Service.id == service_id) & (Service.version == version))
-            if saved is None:
-                raise StaleRecordError(f"service #{service_id} was changed by someone else since "
-                                       "you opened it; nothing was saved — reload to see their "
-                                       "changes")
-        done = [f"Service #{service_id} saved"]
-        if auto_recalculate:
-            done.append(f"recurring amount recalculated: "
-                        f"{format_money(saved.recurring_amount, settings.currency)}")
-        if auto_terminate is not None:
-            enabled = auto_terminate == "yes"
-            set_auto_terminate(service_id, enabled, saved.auto_terminate_reason, login)
-            done.append("auto-terminate at end of cycle " + ("on" if enabled else "off"))
-        if plan is not None:
-            ids = create_prorata_invoices(plan, today, admin_login=login,
-                                          company_name=settings.company_name)
-            line = plan.lines[0]
-            amount = format_money(line.amount, settings.currency)
-            done.append(f"prorata invoice #{ids[0]} for {amount} ({line.label}); the next due "
-                        "date moves when it is paid")
-    return "; ".join(done)
-
-
 # --- dialogs of the service page -----------------------------------------------------------------
 
 
@@ -391,8 +144,7 @@ class MoveDialog(FieldsDialog):
         target = parse_int_id(values["client"].strip().lstrip("#"), "client")
         moved = services.move_service(self.view.service.id, target, find_admin(self.login),
                                       cancel_old_unpaid=values["cancel_old_unpaid"])
-        client = Client.get_by_id(moved.client_id)
-        return f"Service #{moved.id} moved to {client.display_name} (#{client.id})"
+        return f"Service #{moved.id} moved to {client_label(moved.client_id)}"
 
 
 class AddAddonDialog(FieldsDialog):
@@ -428,9 +180,8 @@ class AddAddonDialog(FieldsDialog):
             self.view.service.id, find_admin(self.login), self.today,
             catalog_addon_id=catalog_id, name=values["name"], price=values["price"],
             cycle=values["cycle"], generate_invoice=values["generate_invoice"])
-        line = (InvoiceLine.select().where((InvoiceLine.item_type == ItemType.ADDON)
-                                           & (InvoiceLine.item_id == addon.id)).first())
-        invoice = f"; invoice #{line.invoice_id}" if line else "; no invoice"
+        invoice_id = addon_invoice_id(addon.id)
+        invoice = f"; invoice #{invoice_id}" if invoice_id else "; no invoice"
         return (f"Addon “{addon.name}” added ({addon.recurring_amount} {addon.billing_cycle})"
                 f"{invoice}")
 
@@ -496,9 +247,8 @@ class CancellationDialog(FieldsDialog):
                        id="field-disable_domain_auto_renew", compact=True)
 
     def submit(self, values: dict) -> str:
-        require(find_admin(self.login), MANAGE_CANCELLATIONS)
         request = request_cancellation(
-            self.view.service.id, values["type"], values["reason"], requested_by=self.login,
+            self.view.service.id, values["type"], values["reason"], admin=find_admin(self.login),
             disable_domain_auto_renew=values["disable_domain_auto_renew"],
             admin_notice_email=self.settings.admin_notice_email,
             company_name=self.settings.company_name)
@@ -539,9 +289,7 @@ class PromotionPicker(ModalScreen[str | None], inherit_bindings=False):
     @work(thread=True, exclusive=True, exit_on_error=False, description="read promotions")
     def _load(self) -> None:
         with connection():
-            rows = [(p.code, f"{p.code} · {promotions.describe(p, self.currency)}"
-                     + (f" · until {p.expiry_date}" if p.expiry_date else ""))
-                    for p in Promotion.select().order_by(Promotion.id.desc()).limit(200)]
+            rows = promotion_choices(self.currency)
         self.post_message(self.Loaded(rows))
 
     def on_promotion_picker_loaded(self, message: Loaded) -> None:
@@ -625,10 +373,11 @@ class ServiceScreen(HostdeskScreen):
             self.refill = refill
 
     class Saved(Message):
-        def __init__(self, text: str, error: Exception | None) -> None:
+        def __init__(self, text: str, error: Exception | None, request: tuple = ()) -> None:
             super().__init__()
             self.text = text
             self.error = error
+            self.request = request  # what was sent, to send again once confirmed
 
     class CommandDone(Message):
         def __init__(self, command: str, result, error: Exception | None) -> None:
@@ -645,7 +394,7 @@ class ServiceScreen(HostdeskScreen):
             self.gone = gone
 
     def __init__(self, service_id: int) -> None:
-        super().__init__(id=f"service-{service_id}")
+        super().__init__()
         self.service_id = service_id
         self.view: ServiceView | None = None
         self.loaded_form: dict[str, str] = {}
@@ -748,10 +497,15 @@ class ServiceScreen(HostdeskScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="service-load",
           description="read the service")
     def _load(self, refill: bool = False) -> None:
+        from automation.provisioning.runner import command_availability, command_labels
+
         app = self.app
         try:
             with connection():
-                view = load_service_view(self.service_id, app.login, app.settings.currency)
+                view = load_service_view(self.service_id, app.settings.currency)
+                if view is not None:
+                    view.availability = command_availability(view.service, app.admin)
+                    view.labels = command_labels(view.service)
         except Exception as exc:  # noqa: BLE001 - said on screen
             self.post_message(self.Loaded(None, exc))
             return
@@ -915,30 +669,52 @@ class ServiceScreen(HostdeskScreen):
         if not changed and not recalc:
             self.app.notify("Nothing changed: nothing to save.")
             return
+        self._start_save(changed, recalc, prorata, confirmed=False)
+
+    def _start_save(self, changed: dict[str, str], recalc: bool, prorata: bool, *,
+                    confirmed: bool) -> None:
         self.busy = True
         self._clear_errors()
         self.query_one("#service-state", Static).update("saving…")
         self.refresh_bindings()
-        self._save(changed, self.version, recalc, prorata)
+        self._save(changed, self.version, recalc, prorata, confirmed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="service-save",
           description="save the service")
-    def _save(self, changed: dict[str, str], version: int, recalc: bool, prorata: bool) -> None:
+    def _save(self, changed: dict[str, str], version: int, recalc: bool, prorata: bool,
+              confirmed: bool) -> None:
         app = self.app
         try:
             with connection():
-                text = save_service_page(self.service_id, version, changed, login=app.login,
-                                         today=app.clock.today(), settings=app.settings,
-                                         auto_recalculate=recalc, create_prorata=prorata)
+                saved = save_service_page(self.service_id, version, changed, app.admin,
+                                          clock=app.clock, settings=app.settings,
+                                          auto_recalculate=recalc, create_prorata=prorata,
+                                          confirm_far_ndd=confirmed)
         except Exception as exc:  # noqa: BLE001 - every refusal is shown
-            self.post_message(self.Saved("", exc))
+            self.post_message(self.Saved("", exc, (changed, recalc, prorata)))
             return
-        self.post_message(self.Saved(text, None))
+        self.post_message(self.Saved(saved.text, None))
+
+    def _ask_confirmation(self, message: Saved) -> None:
+        changed, recalc, prorata = message.request
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._start_save(changed, recalc, prorata, confirmed=True)
+            else:
+                self.query_one("#service-state", Static).update(
+                    Text("Not saved: the next due date was not confirmed", style="bold red"))
+                self._show_errors(message.error)
+
+        self.app.push_screen(ConfirmDialog("Save this next due date?", message.error.message,
+                                           yes="save it"), answered)
 
     def on_service_screen_saved(self, message: Saved) -> None:
         self.busy = False
         state = self.query_one("#service-state", Static)
-        if message.error is None:
+        if isinstance(message.error, ConfirmationNeeded):
+            self._ask_confirmation(message)
+        elif message.error is None:
             state.update(Text(message.text))
             self.app.notify(message.text)
             self._load(refill=True)
@@ -1112,7 +888,7 @@ class ServiceScreen(HostdeskScreen):
         app = self.app
         try:
             with connection():
-                result = run_command(self.service_id, command, admin_login=app.login,
+                result = run_command(self.service_id, command, admin=app.admin,
                                      clock=app.clock, settings=app.settings, source="admin",
                                      **arguments)
         except Exception as exc:  # noqa: BLE001 - a refusal is shown, never swallowed
@@ -1204,10 +980,9 @@ class ServiceScreen(HostdeskScreen):
         self._act(self._welcome)
 
     def _welcome(self) -> str:
-        services.resend_welcome(self.service_id, find_admin(self.app.login),
-                                company_name=self.app.settings.company_name)
-        client = Client.get_by_id(Service.get_by_id(self.service_id).client_id)
-        return f"Welcome email queued again for {client.email}"
+        email = services.resend_welcome(self.service_id, find_admin(self.app.login),
+                                        company_name=self.app.settings.company_name)
+        return f"Welcome email queued again for {email}"
 
     def action_delete(self) -> None:
         view = self.view

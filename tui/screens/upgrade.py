@@ -10,7 +10,6 @@ refused rather than billed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on, work
@@ -23,25 +22,21 @@ from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
+from automation.provisioning.runner import run_queued_jobs
 from models import upgrades
 from models.cycles import Cycle
 from models.db import connection
 from models.errors import ValidationError
 from models.money import format_money
-from models.orders import orderable_products
 from models.parsing import parse_whole_number
 from models.permissions import UPGRADE_ORDERS, has_permission
-from models.schema import Client, Product, ProductPrice, Service
-from models.upgrades import OptionChoice, OptionInfo, Quote
+from models.upgrades import OptionChoice, OptionInfo, Quote, UpgradeStart, load_upgrade_start
 from tui.screens.base import HostdeskScreen
-from tui.jobs import last_module_job_id, run_new_module_jobs
 from tui.screens.invoices import InvoiceScreen
 from tui.widgets.key_footer import KeyFooter
 
 NOTHING_CHOSEN = "Choose another product, cycle or option (or a promotion code) to see the quote."
 QUOTE_DELAY = 0.25  # seconds of quiet typing before the quote is asked again
-CYCLE_ORDER = [Cycle.MONTHLY, Cycle.QUARTERLY, Cycle.SEMIANNUALLY, Cycle.ANNUALLY,
-               Cycle.BIENNIALLY, Cycle.TRIENNIALLY, Cycle.FREE]
 
 
 def field_row(label: str, widget) -> Horizontal:
@@ -52,44 +47,6 @@ def field_row(label: str, widget) -> Horizontal:
 def error_id(field_name: str) -> str:
     """The id of the message line under a field (`option:12` → `error-option-12`)."""
     return "error-" + re.sub(r"[^A-Za-z0-9_-]", "-", field_name)
-
-
-@dataclass
-class UpgradeStart:
-    """What the form needs before the first quote."""
-
-    service: Service
-    product_name: str
-    client_name: str
-    products: list[tuple[str, int]]  # (label, id) for the picker
-    cycles: dict[int, list[Cycle]]  # product id -> cycles it has a price for
-    options: list[OptionInfo]  # of the service's product
-    current_choices: dict[int, OptionChoice]
-
-
-def load_upgrade_start(service_id: int) -> UpgradeStart | None:
-    service = Service.get_or_none(Service.id == service_id)
-    if service is None:
-        return None
-    products = orderable_products()
-    current = Product.get_by_id(service.product_id)
-    if current.id not in {p.id for p in products}:
-        products.insert(0, current)  # a retired product is still where the service is
-    cycles: dict[int, list[Cycle]] = {p.id: [] for p in products}
-    priced = (ProductPrice.select(ProductPrice.product, ProductPrice.cycle)
-              .where(ProductPrice.product.in_(list(cycles))).tuples())
-    known = {c.value: c for c in CYCLE_ORDER}
-    for product_id, cycle in priced:
-        if cycle in known:
-            cycles[product_id].append(known[cycle])
-    for product_id in cycles:
-        cycles[product_id].sort(key=CYCLE_ORDER.index)
-    labels = [(f"{p.group_name} / {p.name}" if p.group_name else p.name, p.id) for p in products]
-    return UpgradeStart(service=service, product_name=current.name,
-                        client_name=Client.get_by_id(service.client_id).display_name,
-                        products=labels, cycles=cycles,
-                        options=upgrades.product_options(current.id),
-                        current_choices=upgrades.current_config_choices(service.id))
 
 
 class UpgradeScreen(HostdeskScreen):
@@ -149,7 +106,7 @@ class UpgradeScreen(HostdeskScreen):
             self.error = error
 
     def __init__(self, service_id: int) -> None:
-        super().__init__(id=f"upgrade-{service_id}")
+        super().__init__()
         self.service_id = service_id
         self.start: UpgradeStart | None = None
         self.options: list[OptionInfo] = []
@@ -269,6 +226,10 @@ class UpgradeScreen(HostdeskScreen):
     @on(Select.Changed, "#new-product")
     def _product_changed(self, event: Select.Changed) -> None:
         if self.start is None or not event.value or event.value == self.options_product:
+            return
+        if event.value != event.select.value:
+            # Filling the picker posts a change to its first product before the service's
+            # own is selected; by the time it arrives the picker shows the service's product.
             return
         current_cycle = self.query_one("#new-cycle", Select).value
         keep = Cycle(current_cycle) if isinstance(current_cycle, str) else None
@@ -439,15 +400,14 @@ class UpgradeScreen(HostdeskScreen):
         app = self.app
         try:
             with connection():
-                jobs_before = last_module_job_id()
                 made = upgrades.create_upgrade(
                     self.service_id, product, cycle, app.clock.today(), app.settings,
-                    admin_login=app.login, config_changes=changes, promo_code=promo,
+                    admin=app.admin, config_changes=changes, promo_code=promo,
                     expected_payable=payable)
-                notes = []
-                if made.invoice.status == "paid":  # a downgrade: applied at once
-                    notes = run_new_module_jobs({self.service_id}, jobs_before, app.login,
-                                                app.clock, app.settings)
+            # a downgrade is applied at once: its Change Package runs now
+            jobs = run_queued_jobs(made.module_jobs, app.admin,
+                                   clock=app.clock, settings=app.settings)
+            notes = [job.said for job in jobs]
         except Exception as exc:  # noqa: BLE001 - every refusal is shown, never swallowed
             self.post_message(self.Confirmed(None, [], exc))
             return

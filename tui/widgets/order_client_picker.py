@@ -19,8 +19,7 @@ from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
 from models.db import connection
-from models.listing import ClientSource, ListFilter
-from models.schema import Client
+from models.listing import client_matches
 
 SEARCH_DELAY = 0.2  # seconds of quiet typing before the search runs
 MAX_MATCHES = 6
@@ -41,13 +40,8 @@ class ClientChoice:
 
 def search_clients(term: str, limit: int = MAX_MATCHES) -> list[ClientChoice]:
     """Clients matching `term` (name, company or email prefix, or #id); newest first."""
-    if not term.strip():
-        return []
-    rows = ClientSource().page(limit=limit, flt=ListFilter(term))
-    methods = dict(Client.select(Client.id, Client.default_payment_method)
-                   .where(Client.id.in_([row["id"] for row in rows] or [0])).tuples())
     return [ClientChoice(row["id"], row["name"], row["email"], row["status"],
-                         methods.get(row["id"], "")) for row in rows]
+                         row["payment_method"]) for row in client_matches(term, limit)]
 
 
 def load_client(client_id: int) -> ClientChoice | None:

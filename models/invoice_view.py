@@ -1,0 +1,111 @@
+"""One invoice as its screen reads it, and the invoice list's filter (rules §4, §5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pendulum
+
+from models import invoicing
+from models.errors import ValidationError
+from models.listing import InvoiceSource, ListFilter
+from models.permissions import GENERATE_DUE_INVOICES, require
+from models.renewals import RenewalResult, generate_due_invoices
+from models.schema import Admin, Client, Invoice, InvoiceLine, ItemType, Order, Payment, Upgrade
+from models.settings import Settings
+from models.upgrade_effects import upgrade_of_invoice
+
+
+@dataclass
+class InvoiceView:
+    """One invoice as its screen shows it, read in one go."""
+
+    invoice: Invoice
+    client: Client
+    order_number: str
+    lines: list[InvoiceLine]
+    payments: list[Payment]
+    upgrade: Upgrade | None
+
+    @property
+    def balance(self) -> Decimal:
+        return max(invoicing.balance(self.invoice), Decimal("0.00"))
+
+    @property
+    def overpaid(self) -> Decimal:
+        """Paid beyond the total: it went to the client's credit."""
+        return max(-invoicing.balance(self.invoice), Decimal("0.00"))
+
+    @property
+    def status(self) -> str:
+        return self.invoice.status
+
+    def service_ids(self) -> set[int]:
+        return {line.item_id for line in self.lines
+                if line.item_type == ItemType.SERVICE and line.item_id and not line.cancelled}
+
+
+def load_invoice_view(invoice_id: int) -> InvoiceView | None:
+    invoice = Invoice.get_or_none(Invoice.id == invoice_id)
+    if invoice is None:
+        return None
+    order = Order.get_or_none(Order.id == invoice.order_id) if invoice.order_id else None
+    lines = list(InvoiceLine.select().where(InvoiceLine.invoice == invoice.id)
+                 .order_by(InvoiceLine.cancelled, InvoiceLine.sort_order, InvoiceLine.id))
+    payments = list(Payment.select().where(Payment.invoice == invoice.id).order_by(Payment.id))
+    return InvoiceView(invoice=invoice, client=Client.get_by_id(invoice.client_id),
+                       order_number=order.number if order else "", lines=lines,
+                       payments=payments, upgrade=upgrade_of_invoice(invoice.id))
+
+
+@dataclass(frozen=True)
+class InvoiceFilter(ListFilter):
+    """The search text plus the filter bar: status, client, due date range (inclusive)."""
+
+    status: str = ""
+    client_id: int | None = None
+    due_from: pendulum.Date | None = None
+    due_to: pendulum.Date | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.status:
+            parts.append(self.status)
+        if self.client_id:
+            parts.append(f"client #{self.client_id}")
+        if self.due_from or self.due_to:
+            parts.append(f"due {self.due_from or '…'} – {self.due_to or '…'}")
+        return ", ".join(parts)
+
+
+class FilteredInvoiceSource(InvoiceSource):
+    """The invoice list with the filter bar's conditions; each uses an index of `invoice`
+    ((status, due_date, id), (client, status, id))."""
+
+    def _condition(self, flt: ListFilter):
+        condition = super()._condition(flt)
+        if not isinstance(flt, InvoiceFilter):
+            return condition
+        extra = []
+        if flt.status:
+            extra.append(Invoice.status == flt.status)
+        if flt.client_id:
+            extra.append(Invoice.client == flt.client_id)
+        if flt.due_from:
+            extra.append(Invoice.due_date >= flt.due_from)
+        if flt.due_to:
+            extra.append(Invoice.due_date <= flt.due_to)
+        for part in extra:
+            condition = part if condition is None else (condition & part)
+        return condition
+
+
+def generate_due_for_client(client_id: int, today: pendulum.Date, settings: Settings, *,
+                            admin: Admin) -> RenewalResult:
+    """The invoice list's `G`: the daily run's billing, for one client, now."""
+    require(admin, GENERATE_DUE_INVOICES)
+    if Client.get_or_none(Client.id == client_id) is None:
+        raise ValidationError("client", f"there is no client #{client_id}")
+    return generate_due_invoices(today, settings, admin_login=admin.login,
+                                 client_ids=[client_id])
