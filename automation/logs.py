@@ -72,31 +72,46 @@ def default_tui_log_file() -> Path:
 
 def configure(level: str | None = None, file: str | Path | None = None, fmt: str = "text", *,
               tui: bool = False, secrets: tuple[str, ...] = ()) -> Path | None:
-    """Send the `hostdesk` loggers to `file` (or stderr) in `fmt`. The TUI never logs to the
-    screen: without a file it logs to `default_tui_log_file()`. Returns the file used.
-
-    The level defaults to info when logging to a file and to warning on stderr, so a
-    terminal shows only what needs attention."""
+    """Send the `hostdesk` loggers to `file` in `fmt`, or to stderr when only a `level` is
+    given. The TUI never logs to the screen: without a file it logs to
+    `default_tui_log_file()`. The level defaults to info. Returns the file used."""
     if fmt not in FORMATS:
         raise ValueError(f"--log-format must be one of {', '.join(FORMATS)}, not '{fmt}'")
     if level is not None and level.lower() not in LEVELS:
         raise ValueError(f"--log-level must be one of {', '.join(LEVELS)}, not '{level}'")
     path = Path(file).expanduser() if file else (default_tui_log_file() if tui else None)
+    logger = logging.getLogger(ROOT)
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+        old.close()
+    logger.propagate = False
+    if path is None and level is None:
+        # A command's own output already says what happened (the run's summary, one line
+        # per error): the log goes to stderr only when asked for with --log-level.
+        logger.addHandler(logging.NullHandler())
+        return None
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         # The CLI prints its own one-line errors (they carry exit_status): never twice.
         handler.addFilter(lambda record: not hasattr(record, "exit_status"))
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_MaskSecrets(list(secrets)))
-    logger = logging.getLogger(ROOT)
-    for old in list(logger.handlers):
-        logger.removeHandler(old)
-        old.close()
     logger.addHandler(handler)
-    logger.setLevel((level or ("info" if path is not None else "warning")).upper())
-    logger.propagate = False
+    logger.setLevel((level or "info").upper())
     return path
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record comes (tests swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass

@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-from bench.builder import BENCH_ADMIN
 from bench.cron_child import BENCH_SECRET_KEY
 from bench.databases import close_database, open_database
 
@@ -29,7 +28,8 @@ COMMANDS = ("client_show", "service_show", "invoice_show", "upgrade_quote", "upg
 def _prepare(url: str, today, samples: int) -> list[dict]:
     """Add the upgrade paths; pick `samples` (client, service, target, invoice) sets."""
     from models.db import is_postgres
-    from models.schema import Invoice, Product, ProductUpgradePath
+    from automation.identity import current_os_account
+    from models.schema import Admin, Invoice, Product, ProductUpgradePath
 
     db = open_database(url)
     try:
@@ -40,6 +40,10 @@ def _prepare(url: str, today, samples: int) -> list[dict]:
             raise NotMeasured("the catalog has fewer than two products")
         target = {p: products[i + 1] if i + 1 < len(products) else products[i - 1]
                   for i, p in enumerate(products)}
+        # The portal's calls run as this OS account: a full admin of the bench database.
+        me = current_os_account().login
+        if not Admin.select().where(Admin.login == me).exists():
+            Admin.create(login=me, name="Portal", role="full")
         ProductUpgradePath.insert_many(
             [{"product": p, "target": t, "cycles": "", "client_may_upgrade": True}
              for p, t in target.items()]).execute()
@@ -101,8 +105,7 @@ def measure(url: str, today, *, samples: int = 20) -> dict:
     # pay (then the gateway's retry), cancel.
     for command in COMMANDS:
         for case in cases:
-            args = ["--db", url, "--login", BENCH_ADMIN,
-                    *_arguments(command, case, today.isoformat())]
+            args = ["--db", url, *_arguments(command, case, today.isoformat())]
             started = time.perf_counter()
             done = subprocess.run([HOSTDESK, *args], capture_output=True, text=True,
                                   env=environment, timeout=120)

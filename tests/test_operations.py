@@ -122,7 +122,7 @@ def test_global_options_work_after_the_command_too(tmp_path):
     lines = [json.loads(line) for line in result.stderr.splitlines()]
     assert any(line["message"] == "task invoices started" for line in lines)
     before = run_cli("--db", url, "cron", "--date", "2026-01-02", "--allow-far-date", "--json")
-    assert before.returncode == 0 and before.stderr == ""  # warning level: nothing to say
+    assert before.returncode == 0 and before.stderr == ""  # no --log-level: no log on stderr
 
 
 def test_db_status_names_version_pending_size_and_last_run(tmp_path):
@@ -425,9 +425,12 @@ def test_the_tui_logs_to_a_file_never_to_the_screen(tmp_path, monkeypatch):
         handler.flush()
         assert "screen opened" in Path(handler.baseFilename).read_text()
 
-        _configure_logging(parse_args(["cron"]))  # headless: the terminal, warnings only
+        _configure_logging(parse_args(["cron"]))  # headless: its own output says it all
         [handler] = logging.getLogger("hostdesk").handlers
-        assert type(handler) is logging.StreamHandler
+        assert type(handler) is logging.NullHandler
+        _configure_logging(parse_args(["cron", "--log-level", "warning"]))  # asked: stderr
+        [handler] = logging.getLogger("hostdesk").handlers
+        assert isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr
         assert logging.getLogger("hostdesk").level == logging.WARNING
     finally:
         for handler in list(logging.getLogger("hostdesk").handlers):

@@ -80,7 +80,7 @@ def test_a_second_users_init_makes_no_second_key_and_a_wrong_key_is_refused(db, 
     assert cli(db_url, "init").returncode == 0
     assert keyring.stored_fingerprint() == secrets.fingerprint(TEST_SECRET_KEY)
     # Another (strong) key is refused before anything runs, naming both fingerprints.
-    wrong = cli(db_url, "cron", "--date", "2026-01-01", key=OTHER_KEY)
+    wrong = cli(db_url, "cron", "--date", "2026-01-01", "--allow-far-date", key=OTHER_KEY)
     assert wrong.returncode == 2
     assert secrets.fingerprint(OTHER_KEY) in wrong.stderr
     assert secrets.fingerprint(TEST_SECRET_KEY) in wrong.stderr
@@ -121,10 +121,10 @@ def test_key_rotate_re_encrypts_every_secret_then_only_the_new_key_opens(db, db_
     assert all(Service.get_by_id(i).password != stored for i, stored in before.items())
     secrets.configure(new_key)
     assert plain_values(made) == EXPECTED + [f"pw-{i}" for i in range(3)]
-    old = cli(db_url, "cron", "--date", "2026-01-01", key=TEST_SECRET_KEY)
+    old = cli(db_url, "cron", "--date", "2026-01-01", "--allow-far-date", key=TEST_SECRET_KEY)
     assert old.returncode == 2 and "is not this database's key" in old.stderr
     assert CronRun.select().count() == 0
-    new = cli(db_url, "cron", "--date", "2026-01-01", key=new_key)
+    new = cli(db_url, "cron", "--date", "2026-01-01", "--allow-far-date", key=new_key)
     assert new.returncode in (0, 1) and new.stderr == ""  # it ran (the outbox has no SMTP)
     assert CronRun.select().count() == 1
 
@@ -145,7 +145,7 @@ def test_a_stopped_rotation_blocks_other_commands_and_resumes_where_it_stopped(d
     with pytest.raises(keyring.KeyMismatch, match="unfinished"):
         keyring.check_key()
     db.close()
-    blocked = cli(db_url, "cron", "--date", "2026-01-01")
+    blocked = cli(db_url, "cron", "--date", "2026-01-01", "--allow-far-date")
     assert blocked.returncode == 2 and "unfinished" in blocked.stderr
     db.connect(reuse_if_open=True)
     assert keyring.rotate(TEST_SECRET_KEY, new_key, batch=2) > 0
