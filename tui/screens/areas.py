@@ -32,6 +32,13 @@ AREAS = (
     Area("servers", "v", "Servers", "servers, their module settings, test connection",
          EDIT_SERVICES),
     Area("automation", "a", "Automation status", "the last daily runs"),
+    # Setup (issue 15): lists anyone may read; adding and saving need the permission.
+    Area("client_groups", "u", "Client groups", "client groups and their invoicing"),
+    Area("addons", "n", "Addons", "catalog addons, their prices and products"),
+    Area("promotions", "r", "Promotions", "promotion codes and their uses"),
+    Area("tlds", "t", "TLDs", "domain prices per TLD and number of years"),
+    Area("payment_methods", "y", "Payment methods", "the payment methods offered"),
+    Area("templates", "w", "Email templates", "email templates, with a live preview"),
 )
 
 EVERY_PLACE = (*AREAS, DASHBOARD)  # what `g` + letter reaches
