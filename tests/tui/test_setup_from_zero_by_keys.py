@@ -40,6 +40,7 @@ from models.settings import Settings
 from tests.tui.conftest import run, settle, wait_for
 from tui.app import make_app
 from tui.cli import main
+from tui.screens.order_form import OrderFormScreen, OrderResultScreen
 
 D = Decimal
 TODAY = pendulum.date(2026, 1, 10)
@@ -61,6 +62,15 @@ async def tab_to(pilot, field_id: str, limit: int = 80) -> None:
             return
         await pilot.press("tab")
     raise AssertionError(f"tab never reached #{field_id}; focus is on {pilot.app.focused!r}")
+
+
+async def tab_to_class(pilot, css_class: str, limit: int = 80) -> None:
+    for _ in range(limit):
+        focused = pilot.app.focused
+        if focused is not None and focused.has_class(css_class):
+            return
+        await pilot.press("tab")
+    raise AssertionError(f"tab never reached .{css_class}; focus is on {pilot.app.focused!r}")
 
 
 async def type_in(pilot, field_id: str, text: str) -> None:
@@ -188,6 +198,43 @@ def test_a_host_starts_from_zero_with_keys_alone(db_url, tmp_path):
             await type_in(pilot, "field-renew_price", "16.00")
             await save_and_leave(pilot, lambda: Tld.select().exists())
 
+            # The order: Ada, Cloud S monthly with HELLO, ada.dev registered for a year.
+            await go(pilot, "o")
+            await pilot.press("N")
+            await settle(pilot)
+            assert isinstance(app.screen, OrderFormScreen)
+            await pilot.press(*"Ada")
+            await settle(pilot, 3)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.screen.query_one("#payment_method").value == "wire"
+            await pick(pilot, "status", "active")
+            await type_in(pilot, "promo_code", "hello")
+            await tab_to_class(pilot, "line-product")
+            await pilot.press("enter", *"Cl", "enter")
+            await tab_to_class(pilot, "line-cycle")
+            await pilot.press("enter", *"month", "enter")
+            await pick(pilot, "domain-action", "reg")
+            await type_in(pilot, "domain-name", "ada.dev")
+            await settle(pilot, 3)
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            await wait_for(pilot, lambda: isinstance(app.screen, OrderResultScreen))
+            await pilot.press("enter")
+            await settle(pilot)
+
+            # The addon, on the service page (the order form picks no addons).
+            await go(pilot, "s")
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.press("a")
+            await settle(pilot)
+            await pick(pilot, "field-catalog", "Moni")
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            await wait_for(pilot, lambda: ServiceAddon.select().exists())
+            await settle(pilot)
+
         return app
 
     run(scenario())
@@ -210,3 +257,30 @@ def test_a_host_starts_from_zero_with_keys_alone(db_url, tmp_path):
                                                        "monthly")
     tld = Tld.get()
     assert (tld.name, tld.register_price, tld.renew_price) == ("dev", D("15.00"), D("16.00"))
+
+    # The first invoice: 10.00 + 5.00 setup - 20% of 10.00 + 15.00 for ada.dev.
+    order = Order.get()
+    service = Service.get()
+    assert (order.client_id, order.payment_method, service.billing_cycle,
+            service.promotion_id) == (client.id, "wire", "monthly", promotion.id)
+    first = Invoice.get(Invoice.order == order.id)
+    assert first.total == D("28.00")
+    assert sorted((line.kind, line.amount) for line in first.lines) == sorted([
+        (LineKind.FIRST, D("10.00")), (LineKind.SETUP, D("5.00")),
+        (LineKind.DISCOUNT, D("-2.00")), (LineKind.FIRST, D("15.00"))])
+    addon = ServiceAddon.get()
+    assert (addon.name, addon.recurring_amount, addon.billing_cycle) == (
+        "Monitoring", D("1.50"), "monthly")
+
+    # The daily run, 14 days before the first renewal of 2026-02-10.
+    renewal_day = pendulum.date(2026, 2, 10)
+    run_daily(Settings(smtp_port=1), Clock("UTC", renewal_day.subtract(days=14)),
+              send_emails=False)
+    renewal = (InvoiceLine.select().where(InvoiceLine.kind == LineKind.RENEWAL,
+                                          InvoiceLine.item_type == "service",
+                                          InvoiceLine.item_id == service.id).get())
+    assert renewal.period_start == renewal_day
+    assert renewal.amount == D("8.00")  # the one discounted renewal: 20% off 10.00
+    assert renewal.invoice.payment_method == "wire"
+    assert renewal.invoice.due_date == renewal_day
+    assert Service.get_by_id(service.id).promotion_uses == 1
