@@ -231,6 +231,8 @@ class SettingsScreen(HostdeskScreen):
         if not lines:
             return False
         line = lines.first()
+        if message and "." in field_name:  # which cell of the table: "annually price: ..."
+            message = f"{field_name.split('.', 1)[1].replace('.', ' ').replace('_', ' ')}: {message}"
         if message and line.has_class("-shown"):
             message = f"{line.said}\n{message}"  # several problems of one table
         line.said = message

@@ -34,7 +34,9 @@ class TemplateFormScreen(SetupFormScreen):
     TITLE = "Email template"
     WHAT = "email template"
     FIELDS = (("subject", "Subject"), ("body", "Body"))
-    BINDINGS = [Binding("ctrl+d", "reset", "Reset to built-in", id="template.reset")]
+    # Above the text fields' own ctrl+d: on this screen it always means reset.
+    BINDINGS = [Binding("ctrl+d", "reset", "Reset to built-in", priority=True,
+                        id="template.reset")]
     DEFAULT_CSS = """
     TemplateFormScreen #field-body { height: 12; }
     TemplateFormScreen #template-preview { padding: 0 1; border: round $panel; height: auto; }
