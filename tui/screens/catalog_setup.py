@@ -220,11 +220,17 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
                                                 admin_login=self.app.login)))
 
     def action_retire(self) -> None:
-        if self._ready():
-            retired = not self.detail.retired
-            self.run_change(lambda: products.retire_product(
+        if not self._ready():
+            return
+        retired = not self.detail.retired
+        name = self.detail.values["name"]
+        self.app.push_screen(ConfirmDialog(
+            f"Retire {name}?" if retired else f"Offer {name} again?",
+            "It is hidden from new orders; its services go on." if retired else
+            "It can be ordered again.", yes="Retire" if retired else "Offer again"),
+            lambda yes: yes and self.run_change(lambda: products.retire_product(
                 self.detail.id, self.detail.version, admin_login=self.app.login,
-                retired=retired))
+                retired=retired)))
 
     def run_change(self, change) -> None:
         """One action of the models on this product, then re-read it (errors: a dialog)."""
@@ -574,6 +580,7 @@ class TldListScreen(SetupListScreen):
     HELP = "TLD prices: enter edits one, `n` adds one."
     TITLE = "TLDs"
     ONE = "TLD"
+    MANY = "TLDs"
     COLUMNS = ("TLD", "Register", "Transfer", "Renew", "Domains")
 
     def rows(self):

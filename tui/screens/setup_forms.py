@@ -101,6 +101,14 @@ class SetupFormScreen(SettingsScreen):
 
     PERMISSION = MANAGE_CATALOG
     WHAT = "record"  # "New client", "Client #3"
+    DEFAULT_CSS = """
+    SetupFormScreen .section-title { margin-top: 1; text-style: bold; }
+    SetupFormScreen #settings-form DataTable { height: auto; max-height: 12; margin-left: 22; }
+    SetupFormScreen .year-table { height: auto; padding-left: 22; }
+    SetupFormScreen .year-table Horizontal { height: 1; }
+    SetupFormScreen .year-table Label { width: 14; color: $text-muted; }
+    SetupFormScreen .year-table Input { width: 14; margin-right: 2; }
+    """
 
     def __init__(self, record_id: int = 0) -> None:
         super().__init__(record_id)
@@ -199,10 +207,11 @@ class SetupListScreen(HostdeskScreen):
         if message.rows:
             table.move_cursor(row=min(where, len(message.rows) - 1))
         count = len(message.rows)
-        status.update(f"{count:,} {self.TITLE.lower() if count != 1 else self.ONE}"
+        status.update(f"{count:,} {(self.MANY or self.TITLE.lower()) if count != 1 else self.ONE}"
                       "   ·   enter edits   ·   n new")
 
     ONE = "record"
+    MANY = ""  # the plural when it is not the title in lower case
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.open(event.row_key.value)
