@@ -435,3 +435,26 @@ def test_email_template_live_preview_against_a_record_save_and_reset(db, app_for
     run(scenario())
     actions = [a.action for a in ActivityLog.select().order_by(ActivityLog.id)]
     assert actions[-2:] == ["email_template.save", "email_template.reset"]
+
+
+def test_server_retired_with_R_after_a_question(db, app_for):
+    from tui.screens.catalog import ServerSettingsScreen
+
+    Admin.create(login="boss", role="full")
+    server = make.server(name="web9")
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(ServerSettingsScreen(server.id))
+            await settle(pilot)
+            await tab_to(pilot, "field-active")
+            await pilot.press("R")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmDialog)
+            await pilot.press("y")
+            await settle(pilot, 3)
+            await wait_for(pilot, lambda: not Server.get_by_id(server.id).active)
+
+    run(scenario())
+    assert ActivityLog.get(ActivityLog.action == "server.retire").admin_login == "boss"

@@ -323,7 +323,8 @@ class ServerSettingsScreen(SettingsScreen):
     TITLE = "Server"
     FIELDS = (("name", "Name"), ("hostname", "Hostname"), ("ip_address", "IP address"),
               ("module", "Module"), ("active", "Active"), ("settings", "Settings"))
-    BINDINGS = [Binding("t", "test_connection", "Test connection", id="server.test")]
+    BINDINGS = [Binding("t", "test_connection", "Test connection", id="server.test"),
+                Binding("R", "retire", "Retire", id="server.retire")]
 
     class Tested(Message):
         def __init__(self, text: str, ok: bool) -> None:
@@ -341,7 +342,8 @@ class ServerSettingsScreen(SettingsScreen):
         return super().field_widget(name)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "test_connection" and isinstance(self.focused, (Input, TextArea)):
+        if action in ("test_connection", "retire") and isinstance(self.focused,
+                                                                 (Input, TextArea)):
             return False  # `t` is a letter there
         return super().check_action(action, parameters)
 
@@ -350,6 +352,37 @@ class ServerSettingsScreen(SettingsScreen):
 
     def write(self, form: catalog.Form) -> None:
         catalog.save_server(form, admin_login=self.app.login, modules=self.modules)
+
+    def action_retire(self) -> None:
+        """Retire (inactive: kept for its services, offered for nothing new) or bring back."""
+        from tui.widgets.dialogs import ConfirmDialog
+
+        if self.form is None or not self.form.record_id:
+            return
+        retire = self.form.values.get("active") == "yes"
+        version = self.form.version
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.save_retired(retire, version)
+
+        self.app.push_screen(ConfirmDialog(
+            f"Retire server #{self.record_id}?" if retire else
+            f"Bring server #{self.record_id} back?",
+            "Its services stay on it; nothing new is placed on it." if retire else
+            "New products and services may use it again.",
+            yes="Retire" if retire else "Bring back"), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-save")
+    def save_retired(self, retire: bool, version: int) -> None:
+        try:
+            with connection():
+                catalog.retire_server(self.record_id, version, admin_login=self.app.login,
+                                      retired=retire)
+        except Exception as exc:  # noqa: BLE001 - said on screen
+            self.post_message(self.Saved(exc))
+            return
+        self.post_message(self.Saved(None))
 
     def action_test_connection(self) -> None:
         self.query_one("#settings-state", Static).update("testing the connection…")

@@ -607,8 +607,8 @@ class NewServerScreen(SetupFormScreen, ServerSettingsScreen):
                            "active": "yes", "settings": ""})
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "test_connection":
-            return False  # nothing saved to test yet
+        if action in ("test_connection", "retire"):
+            return False  # nothing saved to test or retire yet
         return super().check_action(action, parameters)
 
     def add(self, values: dict):
