@@ -458,3 +458,29 @@ def test_server_retired_with_R_after_a_question(db, app_for):
 
     run(scenario())
     assert ActivityLog.get(ActivityLog.action == "server.retire").admin_login == "boss"
+
+
+def test_each_setup_list_is_reached_by_its_g_letter_and_from_the_palette(db, app_for):
+    from tui.screens.setup_areas import SETUP_LISTS
+    from tui.screens.areas import SETUP_AREAS
+
+    Admin.create(login="boss", role="full")
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            for area in SETUP_AREAS:
+                await pilot.press("g", area.letter)
+                await settle(pilot)
+                assert isinstance(app.screen, SETUP_LISTS[area.key])
+                assert f"hostdesk · {area.title}" in screen_text(app)
+            await pilot.press("ctrl+p")
+            await settle(pilot)
+            await pilot.press(*"Go to Payment methods")
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, PaymentMethodListScreen)
+            assert "banktransfer" in screen_text(app)  # the methods shipped by the schema
+
+    run(scenario())

@@ -44,6 +44,14 @@ def price_summary(prices: dict) -> str:
     return ", ".join(f"{cycle} {entry['price']}" for cycle, entry in prices.items())
 
 
+def template_choices(names: list[str], current: str) -> list[tuple[str, str]]:
+    """The templates to pick from; a stored name no longer known stays pickable (and is
+    refused by the save with its reason, rather than lost unseen)."""
+    if current and current not in names:
+        names = [*names, current]
+    return [(name, name) for name in names]
+
+
 def template_names() -> list[str]:
     return [t.name for t in list_templates()]
 
@@ -131,7 +139,7 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
         super().fill(extra)
         for name in EMAIL_FIELDS:
             self.query_one(f"#field-{name}", Select).set_options(
-                [(t, t) for t in extra["templates"]])
+                template_choices(extra["templates"], self.form.values.get(name, "")))
         self.paths = extra["paths"]
 
     def show_more(self, form: Form, extra: dict) -> None:
@@ -410,7 +418,7 @@ class AddonFormScreen(SetupFormScreen):
 
     def fill(self, extra: dict) -> None:
         self.query_one("#field-welcome_email", Select).set_options(
-            [(t, t) for t in extra["templates"]])
+            template_choices(extra["templates"], self.form.values.get("welcome_email", "")))
 
     def show_more(self, form: Form, extra: dict) -> None:
         self.query_one(PricingTable).show(self.view.prices if self.view else {})
