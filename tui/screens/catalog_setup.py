@@ -276,11 +276,14 @@ class OptionDialog(FieldsDialog):
     DEFAULT_CSS = """
     OptionDialog > .dialog { max-width: 100; }
     OptionDialog #option-choices { height: auto; max-height: 20; }
+    OptionDialog PricingTable { padding: 0 0 1 2; }
     """
 
     def __init__(self, detail: products.ProductDetail, option: products.OptionView | None):
         super().__init__()
         self.detail, self.option = detail, option
+        # Every choice it has, and room for one more.
+        self.slots = max(CHOICE_SLOTS, len(option.choices) + 1 if option else 0)
 
     def fields(self) -> ComposeResult:
         option = self.option
@@ -294,7 +297,7 @@ class OptionDialog(FieldsDialog):
         yield self.error_line("option_type")
         yield self.error_line("choices")
         with VerticalScroll(id="option-choices"):
-            for slot in range(1, CHOICE_SLOTS + 1):
+            for slot in range(1, self.slots + 1):
                 yield self.label(f"Choice {slot}: name, then its price per cycle")
                 yield Input(id=f"choice{slot}-name", compact=True)
                 yield PricingTable(f"choice{slot}")
@@ -302,15 +305,14 @@ class OptionDialog(FieldsDialog):
     def on_mount(self) -> None:
         super().on_mount()
         for slot, choice in enumerate(self.option.choices if self.option else (), start=1):
-            if slot > CHOICE_SLOTS:
-                break
             self.query_one(f"#choice{slot}-name", Input).value = choice.name
             self.query_one(f"#table-choice{slot}", PricingTable).show(choice.prices)
 
-    def submit(self, values: dict):
+    def values(self) -> dict:
+        """The fields and the choices typed (read here, on the UI thread)."""
         existing = list(self.option.choices) if self.option else []
         choices = []
-        for slot in range(1, CHOICE_SLOTS + 1):
+        for slot in range(1, self.slots + 1):
             name = self.query_one(f"#choice{slot}-name", Input).value
             prices = self.query_one(f"#table-choice{slot}", PricingTable).typed()
             if not name.strip() and not prices:
@@ -319,8 +321,11 @@ class OptionDialog(FieldsDialog):
             if slot <= len(existing):
                 choice["id"] = existing[slot - 1].id
             choices.append(choice)
-        values = {"name": values["name"], "option_type": values["option_type"],
-                  "choices": choices}
+        values = super().values()
+        return {"name": values["name"], "option_type": values["option_type"],
+                "choices": choices}
+
+    def submit(self, values: dict):
         if self.option is None:
             return products.add_config_option(self.detail.id, self.detail.version, values,
                                               admin_login=self.app.login)

@@ -103,7 +103,7 @@ class SetupFormScreen(SettingsScreen):
     WHAT = "record"  # "New client", "Client #3"
     DEFAULT_CSS = """
     SetupFormScreen .section-title { margin-top: 1; text-style: bold; }
-    SetupFormScreen #settings-form DataTable { height: auto; max-height: 12; margin-left: 22; }
+    SetupFormScreen #settings-form DataTable { height: auto; max-height: 12; margin-left: 2; }
     SetupFormScreen .year-table { height: auto; padding-left: 22; }
     SetupFormScreen .year-table Horizontal { height: 1; }
     SetupFormScreen .year-table Label { width: 14; color: $text-muted; }
