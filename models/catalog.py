@@ -30,10 +30,13 @@ from models.listing import LABEL, NUMBER, Column, ListSource, as_id, lower_prefi
 from models.parsing import clean_text, parse_int_id
 from models.permissions import MANAGE_CATALOG, find_admin, require, require_login
 from models.records import Form  # noqa: F401  (the settings forms' type, re-exported)
-from models.schema import Admin, EmailTemplate, Product, Server, Service
+from models.schema import Admin, ConfigOption, EmailTemplate, Product, Promotion, Server, Service
 
 PRODUCT_TYPES = Product.TYPES  # the choices the product form offers
 AUTO_SETUP_CHOICES = Product.AUTO_SETUP
+DEFAULT_AUTO_SETUP = Product.auto_setup.default
+OPTION_TYPES = ConfigOption.TYPES  # the choices the option and promotion forms offer
+PROMOTION_TYPES = Promotion.TYPES
 
 SECRET_WORDS = ("secret", "password", "passwd", "token", "key", "hash")
 MAX_DAYS = 3650

@@ -179,6 +179,10 @@ class HostdeskApp(App[int], inherit_bindings=False):
             self.push_screen(area.key)
 
     def _area_screen(self, area: Area) -> Screen:
+        from tui.screens.setup_areas import SETUP_LISTS
+
+        if area.key in SETUP_LISTS:
+            return SETUP_LISTS[area.key]()
         if area.key == "invoices":
             from tui.screens.invoices import InvoiceListScreen
 

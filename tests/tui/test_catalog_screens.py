@@ -57,7 +57,7 @@ def test_choose_the_example_module_for_a_product_save_and_run_it(db, app_for):
             assert (saved.module, saved.server_id, saved.version) == ("example", server.id, 2)
             stored = json.loads(saved.module_settings)
             assert stored["plan"] == "gold" and secrets.decrypt(stored["api_token"]) == "abc123"
-            assert ActivityLog.get(ActivityLog.action == "product.settings").admin_login == "boss"
+            assert ActivityLog.get(ActivityLog.action == "product.edit").admin_login == "boss"
             assert "api_token=[secret]" in screen.query_one("#field-module_settings").text
 
             # A bad value is shown under its field and nothing is written.

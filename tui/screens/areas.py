@@ -34,6 +34,17 @@ AREAS = (
     Area("automation", "a", "Automation status", "the last daily runs"),
 )
 
-EVERY_PLACE = (*AREAS, DASHBOARD)  # what `g` + letter reaches
+# Setup (issue 15): reached by `g` + letter and the palette, not listed on the main screen.
+# Anyone may read the lists; adding and saving need the permission (the form says which).
+SETUP_AREAS = (
+    Area("client_groups", "u", "Client groups", "client groups and their invoicing"),
+    Area("addons", "n", "Addons", "catalog addons, their prices and products"),
+    Area("promotions", "r", "Promotions", "promotion codes and their uses"),
+    Area("tlds", "t", "TLDs", "domain prices per TLD and number of years"),
+    Area("payment_methods", "y", "Payment methods", "the payment methods offered"),
+    Area("templates", "w", "Email templates", "email templates, with a live preview"),
+)
+
+EVERY_PLACE = (*AREAS, *SETUP_AREAS, DASHBOARD)  # what `g` + letter reaches
 BY_KEY = {area.key: area for area in EVERY_PLACE}
 BY_LETTER = {area.letter: area for area in EVERY_PLACE}

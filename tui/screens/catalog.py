@@ -18,7 +18,8 @@ from automation.provisioning.registry import secret_settings
 from automation.provisioning.runner import check_server_connection
 from models import catalog
 from models.db import connection
-from models.errors import ValidationErrors
+from models.errors import ValidationError, ValidationErrors
+
 from tui.screens.areas import BY_KEY
 from tui.screens.base import HostdeskScreen
 from tui.screens.lists import ListScreen
@@ -31,12 +32,29 @@ class ProductListScreen(ListScreen):
     def __init__(self) -> None:
         super().__init__(BY_KEY["products"], catalog.ProductSource())
 
+    def new_record_form(self):
+        from models.permissions import MANAGE_CATALOG
+        from tui.screens.catalog_setup import ProductFormScreen
+
+        return ProductFormScreen, MANAGE_CATALOG
+
+    def open_record(self, row_id: int) -> None:
+        from tui.screens.catalog_setup import ProductFormScreen
+
+        self.app.push_screen(ProductFormScreen(row_id))
+
 
 class ServerListScreen(ListScreen):
     HELP = "Every server, newest first. Enter opens its settings; `t` there tests the connection."
 
     def __init__(self) -> None:
         super().__init__(BY_KEY["servers"], catalog.ServerSource())
+
+    def new_record_form(self):
+        from models.permissions import MANAGE_CATALOG
+        from tui.screens.catalog_setup import NewServerScreen
+
+        return NewServerScreen, MANAGE_CATALOG
 
 
 # --- the settings forms ------------------------------------------------------------------------
@@ -66,26 +84,36 @@ class SettingsScreen(HostdeskScreen):
             self.form, self.extra, self.error = form, extra, error
 
     class Saved(Message):
-        def __init__(self, error: Exception | None) -> None:
+        def __init__(self, error: Exception | None, result=None) -> None:
             super().__init__()
-            self.error = error
+            self.error, self.result = error, result
 
     def __init__(self, record_id: int) -> None:
         super().__init__()
         self.record_id = record_id
         self.form: catalog.Form | None = None
         self.modules = secret_settings()  # module name -> its secret settings
+        self._as_loaded: dict | None = None  # what the form showed after the last load
+
+    @property
+    def heading(self) -> str:
+        return f"{self.TITLE} #{self.record_id}"
 
     def compose(self) -> ComposeResult:
-        yield self.title_bar(f"{self.TITLE} #{self.record_id}")
+        yield self.title_bar(self.heading)
         with VerticalScroll(id="settings-form"):
             for name, label in self.FIELDS:
                 with Horizontal(classes="settings-row"):
                     yield Label(label)
                     yield self.field_widget(name)
                 yield Static("", id=f"error-{name}", classes="field-error")
+            yield from self.compose_below_fields()
         yield Static("loading…", id="settings-state")
         yield KeyFooter()
+
+    def compose_below_fields(self) -> ComposeResult:
+        """More of the form under the one-line fields (a pricing table, a list)."""
+        return iter(())
 
     def field_widget(self, name: str):
         return Input(id=f"field-{name}", compact=True)
@@ -129,8 +157,35 @@ class SettingsScreen(HostdeskScreen):
                 widget.text = value
             else:
                 widget.value = value
-        state.update(f"version {message.form.version} · ctrl+s saves")
-        self.query_one(f"#field-{self.FIELDS[0][0]}").focus()
+        self.show_more(message.form, message.extra)
+        self._as_loaded = self.typed_values()
+        state.update(self.loaded_state(message.form))
+        if self.focused is None or self.focused.id == "settings-form":
+            self.query_one(f"#field-{self.FIELDS[0][0]}").focus()
+
+    def loaded_state(self, form: catalog.Form) -> str:
+        return f"version {form.version} · ctrl+s saves"
+
+    def show_more(self, form: catalog.Form, extra: dict) -> None:
+        """Fill what `compose_below_fields` added, from the loaded form."""
+
+    def unsaved(self) -> bool:
+        return self._as_loaded is not None and self.typed_values() != self._as_loaded
+
+    def action_back(self) -> None:
+        if not self.unsaved():
+            super().action_back()
+            return
+        from tui.widgets.dialogs import ConfirmDialog
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self._as_loaded = None
+                super(SettingsScreen, self).action_back()
+
+        self.app.push_screen(ConfirmDialog("Leave without saving?",
+                                           f"{self.heading} has changes that are not saved; "
+                                           "they will be lost.", yes="Leave"), answered)
 
     def fill(self, extra: dict) -> None:
         """Set a Select's choices read from the database before the values go in."""
@@ -150,8 +205,9 @@ class SettingsScreen(HostdeskScreen):
     def action_save(self) -> None:
         if self.form is None:
             return
-        for name, _ in self.FIELDS:
-            self._say(name, "")
+        for line in self.query(".field-error"):
+            line.update("")
+            line.remove_class("-shown")
         self.query_one("#settings-state", Static).update("saving…")
         self._store(catalog.Form(self.form.record_id, self.form.version, self.typed_values()))
 
@@ -159,32 +215,60 @@ class SettingsScreen(HostdeskScreen):
     def _store(self, form: catalog.Form) -> None:
         try:
             with connection():
-                self.write(form)
+                result = self.write(form)
         except Exception as exc:  # noqa: BLE001 - said on screen
             self.post_message(self.Saved(exc))
             return
-        self.post_message(self.Saved(None))
+        self.post_message(self.Saved(None, result))
 
     def write(self, form: catalog.Form) -> None:
         raise NotImplementedError
 
-    def _say(self, field_name: str, message: str) -> None:
-        """The message under the field (hidden while there is none)."""
-        line = self.query_one(f"#error-{field_name}", Static)
+    def _say(self, field_name: str, message: str) -> bool:
+        """The message under the field (hidden while there is none); a field of a table
+        (`prices.monthly.price`) shows under the table. False: the form has no such field."""
+        lines = self.query(f"#error-{field_name.split('.')[0]}")
+        if not lines:
+            return False
+        line = lines.first()
+        if message and "." in field_name:  # which cell of the table: "annually price: ..."
+            message = f"{field_name.split('.', 1)[1].replace('.', ' ').replace('_', ' ')}: {message}"
+        if message and line.has_class("-shown"):
+            message = f"{line.said}\n{message}"  # several problems of one table
+        line.said = message
         line.update(Text(message))
         line.set_class(bool(message), "-shown")
+        return True
+
+    def saved(self, result) -> None:
+        """After a save that worked (a new record's form takes the id it was given)."""
+
+    def refused(self, error: Exception) -> bool:
+        """A subclass's own answer to a refusal (True: handled)."""
+        return False
 
     def on_settings_screen_saved(self, message: Saved) -> None:
         state = self.query_one("#settings-state", Static)
         error = message.error
         if error is None:
-            self.app.notify(f"{self.TITLE} #{self.record_id} saved")
+            self.saved(message.result)
+            self.app.notify(f"{self.heading} saved")
+            self._as_loaded = None
             self.load()
             return
+        if self.refused(error):
+            return
+        if isinstance(error, ValidationError):
+            error = ValidationErrors([error])
         if isinstance(error, ValidationErrors):
-            for bad in error.errors:
-                self._say(bad.field, bad.message)
-            state.update(f"Not saved: {len(error.errors)} field(s) to fix")
+            shown = [bad for bad in error.errors if self._say(bad.field, bad.message)]
+            others = [f"{bad.field}: {bad.message}" for bad in error.errors if bad not in shown]
+            state.update("Not saved: " + "; ".join(others or
+                                                   [f"{len(error.errors)} field(s) to fix"]))
+            if shown:
+                widgets = self.query(f"#field-{shown[0].field.split('.')[0]}")
+                if widgets:
+                    widgets.first().focus()
         else:
             state.update(f"Not saved: {error}")
             self.app.notify(str(error), title="Refused", severity="error", timeout=10)
@@ -239,7 +323,8 @@ class ServerSettingsScreen(SettingsScreen):
     TITLE = "Server"
     FIELDS = (("name", "Name"), ("hostname", "Hostname"), ("ip_address", "IP address"),
               ("module", "Module"), ("active", "Active"), ("settings", "Settings"))
-    BINDINGS = [Binding("t", "test_connection", "Test connection", id="server.test")]
+    BINDINGS = [Binding("t", "test_connection", "Test connection", id="server.test"),
+                Binding("R", "retire", "Retire", id="server.retire")]
 
     class Tested(Message):
         def __init__(self, text: str, ok: bool) -> None:
@@ -257,7 +342,8 @@ class ServerSettingsScreen(SettingsScreen):
         return super().field_widget(name)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "test_connection" and isinstance(self.focused, (Input, TextArea)):
+        if action in ("test_connection", "retire") and isinstance(self.focused,
+                                                                 (Input, TextArea)):
             return False  # `t` is a letter there
         return super().check_action(action, parameters)
 
@@ -266,6 +352,37 @@ class ServerSettingsScreen(SettingsScreen):
 
     def write(self, form: catalog.Form) -> None:
         catalog.save_server(form, admin=self.app.admin, modules=self.modules)
+
+    def action_retire(self) -> None:
+        """Retire (inactive: kept for its services, offered for nothing new) or bring back."""
+        from tui.widgets.dialogs import ConfirmDialog
+
+        if self.form is None or not self.form.record_id:
+            return
+        retire = self.form.values.get("active") == "yes"
+        version = self.form.version
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.save_retired(retire, version)
+
+        self.app.push_screen(ConfirmDialog(
+            f"Retire server #{self.record_id}?" if retire else
+            f"Bring server #{self.record_id} back?",
+            "Its services stay on it; nothing new is placed on it." if retire else
+            "New products and services may use it again.",
+            yes="Retire" if retire else "Bring back"), answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-save")
+    def save_retired(self, retire: bool, version: int) -> None:
+        try:
+            with connection():
+                catalog.retire_server(self.record_id, version, admin_login=self.app.login,
+                                      retired=retire)
+        except Exception as exc:  # noqa: BLE001 - said on screen
+            self.post_message(self.Saved(exc))
+            return
+        self.post_message(self.Saved(None))
 
     def action_test_connection(self) -> None:
         self.query_one("#settings-state", Static).update("testing the connection…")

@@ -88,6 +88,7 @@ class ClientSummaryScreen(HostdeskScreen):
         Binding("I", "invoice_ticked", "Invoice ticked", tooltip="invoice the ticked services, "
                 "addons and domains now", id="client.invoice_ticked"),
         Binding("o", "new_order", "New order", id="client.new_order"),
+        Binding("e", "edit_client", "Edit", id="client.edit"),
         Binding("M", "mass_update", "Mass update", id="client.mass_update",
                 tooltip="change fields or run a module command on this client's services"),
         Binding("1", "tab('services')", "Services", show=False, id="client.tab_services"),
@@ -107,6 +108,14 @@ class ClientSummaryScreen(HostdeskScreen):
             super().__init__()
             self.text = text
             self.error = error
+
+    def action_edit_client(self) -> None:
+        from models.permissions import MANAGE_CLIENTS
+        from tui.screens.client_setup import ClientFormScreen
+        from tui.screens.setup_forms import needs
+
+        if needs(self, MANAGE_CLIENTS):
+            self.app.push_screen(ClientFormScreen(self.client_id))
 
     def __init__(self, client_id: int) -> None:
         super().__init__()

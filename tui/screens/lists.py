@@ -34,6 +34,8 @@ class ListScreen(HostdeskScreen):
         Binding("slash", "search_list", "Search", id="list-screen.search"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="list-screen.reload"),
         Binding("N", "new_order", "New order", id="list-screen.new_order"),
+        # Above the list's own `n` (untick all): ux.md's `n` new record wins where one is.
+        Binding("n", "new_record", "New", priority=True, id="list-screen.new_record"),
         Binding("M", "mass_update", "Mass update", id="list-screen.mass_update",
                 tooltip="change fields or run a module command on the ticked or matching services"),
     ]
@@ -43,7 +45,25 @@ class ListScreen(HostdeskScreen):
             return self.area.key in ("orders", "clients")
         if action == "mass_update":
             return self.area.key == "services"
+        if action == "new_record":
+            return self.new_record_form() is not None and not self.search_input.has_focus
         return super().check_action(action, parameters)
+
+    def new_record_form(self):
+        """(form screen class, permission) of a new record of this list, or None."""
+        if self.area.key == "clients":
+            from models.permissions import MANAGE_CLIENTS
+            from tui.screens.client_setup import ClientFormScreen
+
+            return ClientFormScreen, MANAGE_CLIENTS
+        return None
+
+    def action_new_record(self) -> None:
+        from tui.screens.setup_forms import needs
+
+        form, permission = self.new_record_form()
+        if needs(self, permission):
+            self.app.push_screen(form())
 
     def action_new_order(self) -> None:
         self.app.action_new_order()
@@ -107,7 +127,10 @@ class ListScreen(HostdeskScreen):
 
     @on(BigList.Opened)
     def open_row(self, message: BigList.Opened) -> None:
-        self.app.open_record(self.area.key, message.row_id)
+        self.open_record(message.row_id)
+
+    def open_record(self, row_id: int) -> None:
+        self.app.open_record(self.area.key, row_id)
 
     # --- search ---------------------------------------------------------------------
 

@@ -1,0 +1,19 @@
+"""The setup areas' list screens, by area key (`g` + letter, the palette)."""
+
+from tui.screens.catalog_setup import (
+    AddonListScreen,
+    PaymentMethodListScreen,
+    PromotionListScreen,
+    TldListScreen,
+)
+from tui.screens.client_setup import ClientGroupListScreen
+from tui.screens.template_setup import TemplateListScreen
+
+SETUP_LISTS = {
+    "client_groups": ClientGroupListScreen,
+    "addons": AddonListScreen,
+    "promotions": PromotionListScreen,
+    "tlds": TldListScreen,
+    "payment_methods": PaymentMethodListScreen,
+    "templates": TemplateListScreen,
+}

@@ -1,0 +1,232 @@
+"""What the setup screens (issue 15) share: a small list of records with `n` new and enter
+to edit, the setup form (the settings form of `tui.screens.catalog`, opened on a record or
+on a new one), and a pricing table widget (a price and a setup fee per billing cycle).
+
+Each screen reads through a view function of `models/` and saves through its add/edit
+function; the rules, the checks and the transaction are there.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Input, Label, Select, Static
+
+from models.db import connection
+from models.permissions import MANAGE_CATALOG, has_permission
+from models.pricing_table import ORDER as CYCLES
+from models.records import Form
+from tui.screens.base import HostdeskScreen
+from tui.screens.catalog import SettingsScreen
+from tui.widgets.key_footer import KeyFooter
+
+YES_NO = [("yes", "yes"), ("no", "no")]
+
+
+def needs(screen, permission: str) -> bool:
+    """Whether the admin may; if not, says which permission is missing."""
+    if has_permission(screen.app.admin, permission):
+        return True
+    screen.app.notify(f"This needs the permission “{permission}”, which your role "
+                      f"({screen.app.admin.role}) does not have.", title="Refused",
+                      severity="error")
+    return False
+
+
+def select(name: str, options, *, blank: str | None = None) -> Select:
+    """A compact Select with the id `field-NAME`; `blank` is the prompt of a "none" choice."""
+    return Select(options, prompt=blank or "", allow_blank=blank is not None,
+                  id=f"field-{name}", compact=True)
+
+
+class PricingTable(Vertical):
+    """Every billing cycle: a price and a setup fee. A blank price: not offered."""
+
+    DEFAULT_CSS = """
+    PricingTable { height: auto; padding: 0 0 0 22; }
+    PricingTable Horizontal { height: 1; }
+    PricingTable Label { width: 14; color: $text-muted; }
+    PricingTable Input { width: 14; margin-right: 2; }
+    """
+
+    def __init__(self, prefix: str = "prices", *, setup_fees: bool = True) -> None:
+        super().__init__(id=f"table-{prefix}")
+        self.prefix = prefix
+        self.setup_fees = setup_fees
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label("cycle")
+            yield Label("price")
+            if self.setup_fees:
+                yield Label("setup fee")
+        for cycle in CYCLES:
+            with Horizontal():
+                yield Label(cycle.replace("_", " "))
+                yield Input(placeholder="not offered", id=f"{self.prefix}-price-{cycle}",
+                            compact=True)
+                if self.setup_fees:
+                    yield Input(placeholder="0.00", id=f"{self.prefix}-setup-{cycle}",
+                                compact=True)
+
+    def _input(self, kind: str, cycle: str) -> Input | None:
+        found = self.query(f"#{self.prefix}-{kind}-{cycle}")
+        return found.first() if found else None
+
+    def show(self, table: dict) -> None:
+        for cycle in CYCLES:
+            entry = table.get(cycle) or {}
+            self._input("price", cycle).value = entry.get("price", "")
+            if self.setup_fees:
+                fee = entry.get("setup_fee", "")
+                self._input("setup", cycle).value = "" if fee in ("0.00", "0") else fee
+
+    def typed(self) -> dict[str, tuple[str, str]]:
+        """The cycles with anything typed: (price, setup fee) as text."""
+        table = {}
+        for cycle in CYCLES:
+            price = self._input("price", cycle).value.strip()
+            setup = self._input("setup", cycle).value.strip() if self.setup_fees else ""
+            if price or setup:
+                table[cycle] = (price, setup)
+        return table
+
+
+class SetupFormScreen(SettingsScreen):
+    """A setup record's form, on a record (`record_id`) or on a new one (0)."""
+
+    PERMISSION = MANAGE_CATALOG
+    WHAT = "record"  # "New client", "Client #3"
+    DEFAULT_CSS = """
+    SetupFormScreen .section-title { margin-top: 1; text-style: bold; }
+    SetupFormScreen #settings-form DataTable { height: auto; max-height: 12; margin-left: 2; }
+    SetupFormScreen .year-table { height: auto; padding-left: 22; }
+    SetupFormScreen .year-table Horizontal { height: 1; }
+    SetupFormScreen .year-table Label { width: 14; color: $text-muted; }
+    SetupFormScreen .year-table Input { width: 14; margin-right: 2; }
+    """
+
+    def __init__(self, record_id: int = 0) -> None:
+        super().__init__(record_id)
+
+    @property
+    def heading(self) -> str:
+        return f"{self.TITLE} #{self.record_id}" if self.record_id else f"New {self.WHAT}"
+
+    def loaded_state(self, form: Form) -> str:
+        if not form.record_id:
+            return "new · ctrl+s saves · escape cancels"
+        return f"version {form.version} · ctrl+s saves · escape goes back"
+
+    def action_save(self) -> None:
+        if needs(self, self.PERMISSION):
+            super().action_save()
+
+    def write(self, form: Form):
+        values = form.values
+        if form.record_id:
+            return self.edit(form.record_id, form.version, values)
+        return self.add(values)
+
+    def add(self, values: dict):
+        raise NotImplementedError
+
+    def edit(self, record_id: int, version: int, values: dict):
+        raise NotImplementedError
+
+    def saved(self, result) -> None:
+        new_id = getattr(result, "id", None)
+        if not self.record_id and new_id:
+            self.record_id = new_id
+            self.query_one(".title-bar--title", Label).update(f"hostdesk · {self.heading}")
+
+
+class SetupListScreen(HostdeskScreen):
+    """A short list (the catalog is small): enter edits the row, `n` adds one."""
+
+    AUTO_FOCUS = "DataTable"
+    TITLE = ""
+    COLUMNS: tuple[str, ...] = ()
+    PERMISSION = MANAGE_CATALOG
+    BINDINGS = [
+        Binding("n", "new", "New", id="setup-list.new"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="setup-list.reload"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, rows: list | None, error: str = "") -> None:
+            super().__init__()
+            self.rows, self.error = rows, error
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar(self.TITLE)
+        yield DataTable(id="setup-list", cursor_type="row", zebra_stripes=True)
+        yield Static("loading…", id="list-status", classes="status-line")
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for column in self.COLUMNS:
+            table.add_column(column, key=column)
+
+    def reread(self) -> None:
+        self.load()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="setup-list")
+    def load(self) -> None:
+        try:
+            with connection():
+                rows = [(row_id, [Text(str(cell)) for cell in cells])
+                        for row_id, cells in self.rows()]
+        except Exception as exc:  # noqa: BLE001 - said on screen
+            self.post_message(self.Loaded(None, str(exc)))
+            return
+        self.post_message(self.Loaded(rows))
+
+    def rows(self) -> list[tuple[object, list]]:
+        """(key, cells) of every record, read from a view function of models/."""
+        raise NotImplementedError
+
+    def on_setup_list_screen_loaded(self, message: Loaded) -> None:
+        status = self.query_one("#list-status", Static)
+        if message.rows is None:
+            status.update(f"Cannot read the list: {message.error}")
+            return
+        table = self.query_one(DataTable)
+        where = table.cursor_row
+        table.clear()
+        for key, cells in message.rows:
+            table.add_row(*cells, key=str(key))
+        if message.rows:
+            table.move_cursor(row=min(where, len(message.rows) - 1))
+        count = len(message.rows)
+        status.update(f"{count:,} {(self.MANY or self.TITLE.lower()) if count != 1 else self.ONE}"
+                      "   ·   enter edits   ·   n new")
+
+    ONE = "record"
+    MANY = ""  # the plural when it is not the title in lower case
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.open(event.row_key.value)
+
+    def action_new(self) -> None:
+        if needs(self, self.PERMISSION):
+            self.app.push_screen(self.form(None))
+
+    def open(self, key: str) -> None:
+        self.app.push_screen(self.form(key))
+
+    def form(self, key: str | None) -> HostdeskScreen:
+        raise NotImplementedError
+
+
+def text_choices(names: list[str]) -> list[tuple[str, str]]:
+    return [(name, name) for name in names]
+
