@@ -11,6 +11,7 @@ import pytest
 
 from models import catalog, domains, emails, massupdate, products, services
 from models.catalog_addons import add_catalog_addon, edit_catalog_addon
+from models.clock import Clock
 from models.errors import PermissionDenied, StaleRecordError, ValidationError, ValidationErrors
 from models.invoicing import record_payment
 from models.orders import DomainRequest, LineRequest, OrderRequest, place_order
@@ -106,7 +107,7 @@ def test_editing_replaces_prices_is_versioned_and_logged(admins):
     detail = products.add_product(PRODUCT, admin_login="full", modules=MODULES)
     saved = products.edit_product(detail.id, detail.version,
                                   {"name": "VPS Uno", "prices": {"monthly": "12.00"}},
-                                  admin=find_admin("full"), modules=MODULES)
+                                  admin_login="full", modules=MODULES)
     assert saved.values["name"] == "VPS Uno" and list(saved.prices) == ["monthly"]
     log = ActivityLog.select().where(ActivityLog.action == "product.prices").order_by(
         ActivityLog.id.desc()).get()
@@ -201,14 +202,14 @@ def test_catalog_addons_have_prices_products_and_refuse_bad_input(admins):
     addon = add_catalog_addon({"name": "Backups", "prices": {"monthly": "2.00",
                                                              "annually": ("20.00", "1.00")},
                                "products": ["VPS One"], "auto_setup": "on_order"},
-                              admin=find_admin("full"), modules=MODULES)
+                              admin_login="full", modules=MODULES)
     assert addon.products == ("VPS One",) and addon.prices["annually"]["setup_fee"] == "1.00"
     for bad, field in (({"name": "backups"}, "name"), ({"prices": {}}, "prices"),
                        ({"products": "Nope"}, "products"), ({"auto_setup": "x"}, "auto_setup"),
                        ({"prices": {"monthly": "-2"}}, "prices.monthly.price")):
         with pytest.raises(ValidationError) as refused:
             add_catalog_addon({"name": "Other", "prices": {"monthly": "1"}, **bad},
-                              admin=find_admin("full"), modules=MODULES)
+                              admin_login="full", modules=MODULES)
         assert refused.value.field == field
     assert CatalogAddon.select().count() == 1
     saved = edit_catalog_addon(addon.id, addon.version, {"products": [], "prices": {
@@ -340,7 +341,8 @@ def test_a_method_not_in_the_list_is_refused_everywhere(admins):
     service = make.service(client_row=client, product_row=product)
     with pytest.raises(ValidationError) as refused:
         services.save_service(service.id, service.version,
-                              services.parse_service_form({"payment_method": "paypla"}), admin)
+                              services.parse_service_form({"payment_method": "paypla"}), admin,
+                              clock=Clock("UTC", TODAY))
     assert refused.value.field == "payment_method"
     with pytest.raises(ValidationErrors) as refused:
         massupdate.parse_mass_change({"payment_method": "paypla"})

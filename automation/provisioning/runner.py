@@ -150,6 +150,14 @@ class JobOutcome:
         return f"{label} {outcome}" + (f": {self.message}" if self.message else "")
 
 
+def outcome_lines(outcomes: list[JobOutcome]) -> list[str]:
+    """What a screen says of them: a line each, or one line when all wait for the daily run."""
+    if outcomes and all(o.status == "queued" for o in outcomes):
+        return [f"{len(outcomes)} module command(s) queued for the daily run "
+                f"(running them needs “{SERVER_OPERATIONS}”)"]
+    return [o.said for o in outcomes]
+
+
 def run_queued_jobs(job_ids, admin: Admin | None, *, clock: Clock,
                     settings: Settings) -> list[JobOutcome]:
     """Run now the module jobs an action has just queued (`record_payment`, `apply_credit`,

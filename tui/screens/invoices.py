@@ -24,7 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
-from automation.provisioning.runner import run_queued_jobs
+from automation.provisioning.runner import outcome_lines, run_queued_jobs
 from models import invoicing, upgrades
 from models.clock import Clock
 from models.db import connection
@@ -262,7 +262,7 @@ def _payment_outcome(result: invoicing.PaymentResult, login: str, clock: Clock,
     try:
         jobs = run_queued_jobs(result.module_jobs, find_admin(login),
                                clock=clock, settings=settings)
-        notes = [job.said for job in jobs]
+        notes = outcome_lines(jobs)
     except Exception as exc:  # the payment is recorded; the jobs stay queued for the daily run
         notes = [f"module commands were not run now ({type(exc).__name__}: {exc}); they wait "
                  "in the module queue"]

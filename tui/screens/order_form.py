@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from automation.provisioning.runner import run_queued_jobs
+from automation.provisioning.runner import outcome_lines, run_queued_jobs
 from models import orders, promotions
 from models.db import connection
 from models.errors import HostdeskError, ValidationError, ValidationErrors
@@ -467,7 +467,7 @@ class OrderFormScreen(HostdeskScreen):
             try:
                 jobs = run_queued_jobs(result.job_ids, admin,
                                        clock=app.clock, settings=app.settings)
-                notes = [job.said for job in jobs]
+                notes = outcome_lines(jobs)
             except Exception as exc:  # noqa: BLE001 - the order is placed; the jobs stay queued
                 notes = [f"module commands were not run now ({exc}); they wait in the queue"]
         app.call_from_thread(self._placed, result, notes)
@@ -619,7 +619,7 @@ class OrderResultScreen(ModalScreen[str], inherit_bindings=False):
                 notes = [f"Accepted: module create queued for {len(accepted.queued)} service(s)"]
                 jobs = run_queued_jobs(accepted.job_ids, admin,
                                        clock=app.clock, settings=app.settings)
-                notes += [job.said for job in jobs]
+                notes += outcome_lines(jobs)
                 self.result.order = accepted.order
         except Exception as exc:  # noqa: BLE001 - said in the dialog
             app.call_from_thread(self._accept_failed, exc)

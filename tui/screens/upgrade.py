@@ -22,7 +22,7 @@ from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
-from automation.provisioning.runner import run_queued_jobs
+from automation.provisioning.runner import outcome_lines, run_queued_jobs
 from models import upgrades
 from models.cycles import Cycle
 from models.db import connection
@@ -407,7 +407,7 @@ class UpgradeScreen(HostdeskScreen):
             # a downgrade is applied at once: its Change Package runs now
             jobs = run_queued_jobs(made.module_jobs, app.admin,
                                    clock=app.clock, settings=app.settings)
-            notes = [job.said for job in jobs]
+            notes = outcome_lines(jobs)
         except Exception as exc:  # noqa: BLE001 - every refusal is shown, never swallowed
             self.post_message(self.Confirmed(None, [], exc))
             return
