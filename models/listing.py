@@ -4,10 +4,11 @@ A source knows its columns and answers three questions with indexed queries:
 `count(filter)`, `page(after_key, limit, filter)` (keyset paging, newest first) and
 `detail(id)`. Rows are plain dicts, so a screen can draw them without touching a model.
 
-Text search here is deliberately simple: an exact id, or a case-insensitive prefix written
-as a range (`lower(col) >= 'abc' AND lower(col) < 'abd'`), which a B-tree index on the
-column (or on `lower(col)`) answers on SQLite and PostgreSQL alike. `LIKE '%x%'` would
-scan the whole table; full-text search comes later.
+Text search: an exact id; text of 3+ characters anywhere in a row's identifying text (a
+client's names, company, email and phone; a service's domain, username and ip; a domain's
+name), answered by the trigram indexes of migration 0004 (SQLite: FTS5 `trigram` tables;
+PostgreSQL: pg_trgm GIN indexes on the same text); shorter text as a case-insensitive prefix
+written as a range (`lower(col) >= 'ab' AND lower(col) < 'ac'`), which a B-tree index answers.
 """
 
 from __future__ import annotations
@@ -99,6 +100,48 @@ def any_of(conditions: list[Expression]) -> Expression | None:
     return result
 
 
+# What migration 0004 indexes: each table's searched columns joined by spaces (frozen there).
+SEARCHED_COLUMNS = {
+    "client": ("first_name", "last_name", "company", "email", "phone"),
+    "service": ("domain", "username", "dedicated_ip"),
+    "domain": ("name",),
+}
+SEARCHED_TEXT = {table: " || ' ' || ".join(columns)
+                 for table, columns in SEARCHED_COLUMNS.items()}
+TRIGRAM = 3  # the shortest text a trigram index answers
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def text_parts(term: str) -> list[str]:
+    """What must appear in the text: each word when every word has 3+ characters (any
+    order), else the words as typed, together."""
+    words = term.split()
+    return words if all(len(word) >= TRIGRAM for word in words) else [" ".join(words)]
+
+
+def ids_containing(model, term: str) -> Select:
+    """The ids of `model`'s rows (client, service or domain) whose searched text holds
+    `term` (3+ characters), any case, any position, through the trigram index."""
+    table = model._meta.table_name
+    parts = text_parts(term)
+    if is_postgres():
+        # The very expression migration 0004's GIN index is built on.
+        text = fn.LOWER(NodeList([getattr(model, column) for column in SEARCHED_COLUMNS[table]],
+                                 glue=" || ' ' || "))
+        return model.select(model.id).where(all_of(
+            [Expression(text, "LIKE", f"%{escape_like(part.lower())}%") for part in parts]))
+    index = Table(f"{table}_search")
+    query = " AND ".join('"' + part.replace('"', '""') + '"' for part in parts)
+    return index.select(SQL("rowid")).where(Expression(SQL(f"{table}_search"), "MATCH", query))
+
+
+def searches_text(term: str) -> bool:
+    return len(term.strip()) >= TRIGRAM
+
+
 def client_name_match(term: str) -> Expression:
     """Clients whose first name, last name, company or email starts with `term`.
 
@@ -114,7 +157,20 @@ def client_name_match(term: str) -> Expression:
 
 
 def client_ids_matching(term: str):
+    """Clients whose text holds `term` (3+ characters) or whose names or email start with it."""
+    if searches_text(term):
+        return ids_containing(Client, term)
     return Client.select(Client.id).where(client_name_match(term))
+
+
+def services_matching(term: str) -> Select:
+    """Services whose domain, username or ip hold `term` (3+ characters: anywhere; shorter:
+    the start of the domain or username), or whose client's text holds it."""
+    if not searches_text(term):
+        return Service.select(Service.id).where(prefix_of(Service.domain, term.lower())
+                                                | lower_prefix(Service.username, term))
+    by_client = Service.select(Service.id).where(Service.client.in_(ids_containing(Client, term)))
+    return ids_containing(Service, term).union(by_client)
 
 
 def person_name(first: str | None, last: str | None, company: str | None = "") -> str:
@@ -230,7 +286,7 @@ class ListSource:
 
 class ClientSource(ListSource):
     name, title, model = "clients", "Clients", Client
-    search_hint = "name, company, email or #id"
+    search_hint = "any part of name, company, email or #id"
     columns = (
         Column("id", "ID", 7, ID),
         Column("name", "Name", 18, flex=True),
@@ -249,7 +305,7 @@ class ClientSource(ListSource):
         row_id = as_id(term)
         if row_id is not None:
             return Client.id == row_id
-        return client_name_match(term)
+        return Client.id.in_(client_ids_matching(term))
 
     def to_row(self, d):
         d["name"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
@@ -258,7 +314,7 @@ class ClientSource(ListSource):
 
 class ServiceSource(ListSource):
     name, title, model = "services", "Services", Service
-    search_hint = "domain, username or #id"
+    search_hint = "any part of domain, username, client name, company, email or #id"
     columns = (
         Column("id", "ID", 7, ID),
         Column("domain", "Domain", 18, flex=True),
@@ -286,7 +342,7 @@ class ServiceSource(ListSource):
         row_id = as_id(term)
         if row_id is not None:
             return Service.id == row_id
-        return prefix_of(Service.domain, term.lower()) | lower_prefix(Service.username, term)
+        return Service.id.in_(services_matching(term))
 
     def to_row(self, d):
         d["client"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
@@ -298,7 +354,7 @@ class ServiceSource(ListSource):
 
 class DomainSource(ListSource):
     name, title, model = "domains", "Domains", Domain
-    search_hint = "domain name or #id"
+    search_hint = "any part of domain name, client name, company, email or #id"
     columns = (
         Column("id", "ID", 7, ID),
         Column("name", "Domain", 20, flex=True),
@@ -319,7 +375,10 @@ class DomainSource(ListSource):
         row_id = as_id(term)
         if row_id is not None:
             return Domain.id == row_id
-        return prefix_of(Domain.name, term.lower())
+        if not searches_text(term):
+            return prefix_of(Domain.name, term.lower())
+        by_client = Domain.select(Domain.id).where(Domain.client.in_(ids_containing(Client, term)))
+        return Domain.id.in_(ids_containing(Domain, term).union(by_client))
 
     def to_row(self, d):
         d["client"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
@@ -396,7 +455,7 @@ class InvoiceSource(ListSource):
 
 class CancellationSource(ListSource):
     name, title, model = "cancellations", "Cancellation queue", CancellationRequest
-    search_hint = "service domain or #id"
+    search_hint = "any part of the service domain, client name or email, or #id"
     columns = (
         Column("id", "ID", 7, ID),
         Column("domain", "Service", 24, flex=True),
@@ -422,8 +481,7 @@ class CancellationSource(ListSource):
         row_id = as_id(term)
         if row_id is not None:
             return CancellationRequest.id == row_id
-        services = Service.select(Service.id).where(prefix_of(Service.domain, term.lower()))
-        return CancellationRequest.service.in_(services)
+        return CancellationRequest.service.in_(services_matching(term))
 
     def to_row(self, d):
         d["client"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
@@ -432,7 +490,7 @@ class CancellationSource(ListSource):
 
 class ModuleJobSource(ListSource):
     name, title, model = "module_queue", "Module queue", ModuleJob
-    search_hint = "service domain or #id"
+    search_hint = "any part of the service domain, client name or email, or #id"
     columns = (
         Column("id", "ID", 7, ID),
         Column("domain", "Service", 18, flex=True),
@@ -454,8 +512,7 @@ class ModuleJobSource(ListSource):
         row_id = as_id(term)
         if row_id is not None:
             return ModuleJob.id == row_id
-        services = Service.select(Service.id).where(prefix_of(Service.domain, term.lower()))
-        return ModuleJob.service.in_(services)
+        return ModuleJob.service.in_(services_matching(term))
 
     def to_row(self, d):
         d["domain"] = d["domain"] or ""
@@ -498,7 +555,6 @@ class EmailSource(ListSource):
 
 ACTIVITY_TEXT_COLUMNS = ("admin_login", "action", "description")  # what migration 0007 indexes
 TEXT_INDEX = Table("activity_log_search")  # SQLite's FTS5 trigram index of those columns
-TRIGRAM = 3  # the shortest text a trigram index answers
 # `service 42`, `invoice:7`: an object is named by its table (an addon by "addon").
 OBJECT_TYPES = frozenset(model._meta.table_name for model in ALL_TABLES) | {"addon"}
 SEARCH_PREFIXES = ("admin", "action", "client", "on", "since", "until")
