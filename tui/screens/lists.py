@@ -26,13 +26,17 @@ SEARCH_DELAY = 0.02  # seconds of quiet typing before the list is searched (a ke
 
 class ListScreen(HostdeskScreen):
     HELP = ("A list of the whole area, newest first. `/` searches it; enter opens a row; "
-            "space ticks rows for a later action. The line under the list says which rows "
-            "you see out of how many match.")
+            "space ticks rows for a later action; `e` exports the rows it shows (search and "
+            "filters applied) as CSV or JSON. The line under the list says which rows you see "
+            "out of how many match.")
 
     AUTO_FOCUS = "BigList"
     BINDINGS = [
         Binding("slash", "search_list", "Search", id="list-screen.search"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="list-screen.reload"),
+        Binding("e", "export", "Export", id="list-screen.export",
+                tooltip="write the rows the list shows (the search and filters applied) "
+                        "as CSV or JSON"),
         Binding("N", "new_order", "New order", id="list-screen.new_order"),
         Binding("M", "mass_update", "Mass update", id="list-screen.mass_update",
                 tooltip="change fields or run a module command on the ticked or matching services"),
@@ -47,6 +51,22 @@ class ListScreen(HostdeskScreen):
 
     def action_new_order(self) -> None:
         self.app.action_new_order()
+
+    def action_export(self) -> None:
+        from tui.widgets.export_dialog import ExportDialog, ExportOutcome
+
+        def done(outcome: ExportOutcome | None) -> None:
+            if outcome is None:
+                return
+            if outcome.stopped:
+                self.app.notify(f"Export stopped: {outcome.path} was not written",
+                                severity="warning")
+            else:
+                self.app.notify(f"Exported {outcome.rows:,} rows to {outcome.path}")
+
+        self.app.push_screen(ExportDialog(self.area.key, self.area.title, self.source,
+                                          self.biglist.filter, self.app.login,
+                                          self.app.clock.today()), done)
 
     def action_mass_update(self) -> None:
         from models.selection import Selection
