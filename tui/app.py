@@ -332,7 +332,9 @@ def prefer_truecolor(environ=None) -> bool:
 
 
 def make_app(config: Config, login: str, clock: Clock | None = None) -> HostdeskApp:
-    """The one way to build the TUI (CLI, tests, snapshots). The database must be bound."""
+    """The one way to build the TUI (CLI, tests, snapshots). The database must be bound.
+
+    The config's `[keymap]` is applied here; an unknown binding id raises ValidationErrors."""
     clock = clock or Clock(config.settings.timezone)
     with connection():
         admin = find_admin(login)
@@ -343,8 +345,13 @@ def make_app(config: Config, login: str, clock: Clock | None = None) -> Hostdesk
                         .where(Admin.active == True, Admin.role.in_(manager_roles))  # noqa: E712
                         .order_by(Admin.login)]
     known_but_inactive = admin is not None and not admin.active
-    return HostdeskApp(config, login, admin if admin is not None and admin.active else None,
-                       clock, known_but_inactive=known_but_inactive, managers=managers)
+    app = HostdeskApp(config, login, admin if admin is not None and admin.active else None,
+                      clock, known_but_inactive=known_but_inactive, managers=managers)
+    if config.keymap:
+        from tui.keymap import check_keymap
+
+        app.set_keymap(check_keymap(config.keymap, str(config.config_file or "config")))
+    return app
 
 
 def run_tui(config: Config, login: str) -> int:

@@ -1023,6 +1023,16 @@ def _require_terminal() -> None:
 
 
 def cmd_tui(args, config, account) -> int:
+    if config.keymap:  # a config error, said before the screen is taken
+        from models.errors import ValidationErrors
+        from tui.keymap import check_keymap
+
+        try:
+            check_keymap(config.keymap, str(config.config_file or "config"))
+        except ValidationErrors as exc:
+            for error in exc.errors:
+                print(f"hostdesk: config: {error}", file=sys.stderr)
+            return EXIT_USAGE
     _require_terminal()
     _require_secret_key(config)
     db = _open_database(config)
