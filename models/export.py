@@ -76,13 +76,14 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def source_for(list_name: str, admin_login: str) -> ListSource:
-    """The list `list_name` for this admin (refused when the role may not see it)."""
+def source_for(list_name: str, admin_login: str, timezone: str = "UTC") -> ListSource:
+    """The list `list_name` for this admin (refused when the role may not see it); typed
+    days in its search are days in `timezone`."""
     if list_name not in SOURCES:
         raise ValidationError("list", f"“{list_name}” is not a list (use "
                                       f"{', '.join(sorted(SOURCES))})")
     check_may_export(admin_login, list_name)
-    return SOURCES[list_name]()
+    return SOURCES[list_name](timezone=timezone)
 
 
 def check_may_export(admin_login: str, list_name: str) -> None:

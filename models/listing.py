@@ -188,6 +188,9 @@ class ListSource:
     search_hint: ClassVar[str] = "#id"
     empty_text: ClassVar[str] = "Nothing here yet"
 
+    def __init__(self, timezone: str = "UTC") -> None:
+        self.timezone = timezone  # the configured zone: what a typed day means
+
     # --- what subclasses provide -----------------------------------------------------
 
     def select(self):
@@ -584,11 +587,13 @@ class ActivitySearch:
     Words must each appear in the row's admin login, action or description (any case, any
     position); with a word shorter than 3 characters the words must appear as typed. The
     rest are prefixes: `admin:LOGIN`, `action:PREFIX`, `client:ID`, `on:`, `since:`,
-    `until:` a day (UTC, as the list shows), `#ID`, or an object such as `service 42`.
+    `until:` a day (in `timezone`, the configured one the list shows its times in), `#ID`,
+    or an object such as `service 42`.
     A part that cannot be read raises ValidationError("search", ...) naming it.
     """
 
-    def __init__(self, term: str) -> None:
+    def __init__(self, term: str, timezone: str = "UTC") -> None:
+        self.timezone = timezone
         self.exact: list[Expression] = []  # equalities, each answered by an index in id order
         self.ranges: list[tuple[Field, Any, Any]] = []  # (column, from, before): action, days
         self.narrow = False  # a row id, an object, a client or a day: few rows to read
@@ -634,7 +639,8 @@ class ActivitySearch:
             self.narrow = True
         elif key in ("on", "since", "until"):
             start = self._day(key, value)
-            start, end = (ActivityLog.at.db_value(moment) for moment in (start, start.add(days=1)))
+            start, end = (ActivityLog.at.db_value(moment.in_timezone("UTC"))
+                          for moment in (start, start.add(days=1)))
             self.ranges.append((ActivityLog.at, None if key == "until" else start,
                                 None if key == "since" else end))
             self.narrow = self.narrow or key == "on"
@@ -652,13 +658,12 @@ class ActivitySearch:
             raise ValidationError("search", f"{key}: “{value}” is not a {key} number")
         return number
 
-    @staticmethod
-    def _day(key: str, value: str) -> pendulum.DateTime:
+    def _day(self, key: str, value: str) -> pendulum.DateTime:
         try:
             day = parse_date(value, key)
         except ValidationError as problem:
             raise ValidationError("search", f"{key}: {problem.message}") from None
-        return pendulum.datetime(day.year, day.month, day.day, tz="UTC")
+        return pendulum.datetime(day.year, day.month, day.day, tz=self.timezone)
 
     @staticmethod
     def _texts(words: list[str]) -> list[str]:
@@ -726,7 +731,7 @@ class ActivitySource(ListSource):
     search_hint = "words, admin:, action:, client:, since:/until:/on:DATE, service 42, #id"
     columns = (
         Column("id", "ID", 8, ID),
-        Column("at", "When (UTC)", 16, DATETIME),
+        Column("at", "When", 16, DATETIME),
         Column("admin_login", "Admin", 12, priority=1),
         Column("action", "Action", 22),
         Column("object", "Object", 14, priority=2),
@@ -734,7 +739,8 @@ class ActivitySource(ListSource):
     )
     PAGE_ROWS = 50  # a page, for weighing "sort every match" against "walk the log"
 
-    def __init__(self) -> None:
+    def __init__(self, timezone: str = "UTC") -> None:
+        super().__init__(timezone)
         self._counts: dict[str, tuple[int, int]] = {}  # term -> (matches, max id) when counted
 
     def select(self):
@@ -746,7 +752,7 @@ class ActivitySource(ListSource):
     def search(self, term):
         """One condition for `term` (for callers that need a WHERE; the list itself reads
         through `_searched`)."""
-        found = ActivitySearch(term)
+        found = ActivitySearch(term, self.timezone)
         conditions = found.conditions()
         if not conditions:
             return None
@@ -759,7 +765,7 @@ class ActivitySource(ListSource):
         """`query` narrowed to `flt`, and the column its rows are ordered by."""
         if not flt.term:
             return query, ActivityLog.id
-        found = ActivitySearch(flt.term)
+        found = ActivitySearch(flt.term, self.timezone)
         key = ActivityLog.id
         index_query = found.text_index_query
         if index_query is not None:
@@ -828,8 +834,8 @@ class CronRunSource(ListSource):
         Column("id", "Run", 6, ID),
         Column("run_date", "For day", 10, DATE),
         Column("status", "Status", 10, STATUS),
-        Column("started", "Started (UTC)", 16, DATETIME),
-        Column("finished", "Finished (UTC)", 16, DATETIME, priority=2),
+        Column("started", "Started", 16, DATETIME),
+        Column("finished", "Finished", 16, DATETIME, priority=2),
         Column("summary", "Summary", 14, flex=True),
     )
 

@@ -203,7 +203,7 @@ class HostdeskApp(App[int], inherit_bindings=False):
 
             return CancellationQueueScreen()
         screen_class = AutomationScreen if area.key == "automation" else ListScreen
-        return screen_class(area, SOURCES[area.key]())
+        return screen_class(area, SOURCES[area.key](timezone=self.settings.timezone))
 
     def open_record(self, kind: str, record_id: int) -> None:
         if kind == "invoices":
@@ -227,7 +227,7 @@ class HostdeskApp(App[int], inherit_bindings=False):
             screen = ProductSettingsScreen if kind == "products" else ServerSettingsScreen
             self.push_screen(screen(record_id))
             return
-        self.push_screen(DetailScreen(SOURCES[kind](), record_id))
+        self.push_screen(DetailScreen(SOURCES[kind](timezone=self.settings.timezone), record_id))
 
     def action_new_order(self, client_id: int | None = None) -> None:
         from models.permissions import ADD_ORDER

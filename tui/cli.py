@@ -985,7 +985,8 @@ def cmd_export(args, config, account) -> int:
 
     db = _open_database(config, check_key=False)
     try:
-        source = source_for(args.list, _identity(args, account).login)
+        source = source_for(args.list, _identity(args, account).login,
+                            config.settings.timezone)
         progress = None
         if args.output and sys.stderr.isatty():
             show = _terminal_progress()

@@ -97,7 +97,8 @@ class ListScreen(HostdeskScreen):
         yield Input(placeholder=f"search by {self.source.search_hint}  (enter keeps it, "
                                 f"escape clears it)", id="list-search", classes="-hidden")
         yield BigList(self.source, currency=self.app.settings.currency,
-                      today=self.app.clock.today, id="list")
+                      today=self.app.clock.today, timezone=self.app.settings.timezone,
+                      id="list")
         yield Static("", id="list-status", classes="status-line")
         yield KeyFooter()
 
