@@ -810,6 +810,20 @@ class ActivitySource(ListSource):
         query = query.order_by(key.desc()).offset(offset).limit(limit)
         return [self.to_row(d) for d in query.dicts()]
 
+    def detail(self, row_id: int) -> list[tuple[str, Any]] | None:
+        """The row's fields, its before/after records spread out as one field per value
+        (`before.service.domain`, `before.addons.1.name`), secrets redacted."""
+        fields = super().detail(row_id)
+        if fields is None:
+            return None
+        spread = []
+        for name, value in fields:
+            if name in ("before", "after"):
+                spread += record_fields(name, value)
+            else:
+                spread.append((name, value))
+        return spread
+
     def to_row(self, d):
         operator = d.pop("operator", "")
         if operator and operator != d["admin_login"]:  # a full admin acting as another
@@ -819,6 +833,40 @@ class ActivitySource(ListSource):
         d["object"] = f"{object_type} {object_id}" if object_id is not None else object_type
         d["description"] = " ".join((d["description"] or "").split())
         return d
+
+
+def record_fields(name: str, text: str) -> list[tuple[str, Any]]:
+    """A stored JSON record (the activity log's before/after) as (field, value) pairs, nested
+    names joined by dots, lists numbered from 1, secrets redacted; text that is not JSON as
+    it is, and nothing for none."""
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return [(name, text)]
+    found: list[tuple[str, Any]] = []
+
+    def walk(path: str, item: Any) -> None:
+        if isinstance(item, dict):
+            if not item:
+                found.append((path, "(none)"))
+            for key in sorted(item):
+                inner = item[key]
+                if key in audit.SECRET_FIELDS and inner not in (None, ""):
+                    found.append((f"{path}.{key}", audit.REDACTED))
+                else:
+                    walk(f"{path}.{key}", inner)
+        elif isinstance(item, list):
+            if not item:
+                found.append((path, "(none)"))
+            for number, inner in enumerate(item, 1):
+                walk(f"{path}.{number}", inner)
+        else:
+            found.append((path, "" if item is None else item))
+
+    walk(name, value)
+    return found
 
 
 def _matches(index_query: str) -> Expression:
@@ -866,6 +914,65 @@ def run_summary(report_json: str, dry_run: bool = False) -> str:
     if report.get("alert", {}).get("to"):
         text += f" · admins emailed ({len(report['alert']['to'])})"
     return f"dry run: {text}" if dry_run else text
+
+
+@dataclass(frozen=True)
+class TaskReport:
+    """One task of a daily run, as its stored report says."""
+
+    name: str
+    done: int
+    failures: list[tuple[str, str]]  # (item, reason)
+    details: list[tuple[str, str]]  # (what, value), e.g. ("lines", "12")
+    items: list[str]  # a dry run's: what the task would act on
+
+
+@dataclass(frozen=True)
+class RunReportView:
+    """A daily run and its stored report, read for people (the automation screen)."""
+
+    id: int
+    run_date: pendulum.Date
+    status: str
+    dry_run: bool
+    started_at: pendulum.DateTime | None
+    finished_at: pendulum.DateTime | None
+    tasks: list[TaskReport]
+    stopped: str
+    not_run: list[str]
+    alert: str  # who was emailed about it, or why that failed
+    summary: str
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def run_report(run_id: int) -> RunReportView | None:
+    """The run `run_id` with its report per task; None when there is no such run."""
+    run = CronRun.get_or_none(CronRun.id == run_id)
+    if run is None:
+        return None
+    try:
+        report = json.loads(run.report or "{}")
+    except ValueError:
+        report = {}
+    tasks = []
+    for name, task in (report.get("tasks") or {}).items():
+        failures = [(str(f.get("item", "")), str(f.get("error", "")))
+                    for f in task.get("failures") or []]
+        details = [(key, _text(value)) for key, value in (task.get("details") or {}).items()]
+        tasks.append(TaskReport(name, int(task.get("done", 0)), failures, details,
+                                [str(item) for item in task.get("items") or []]))
+    alert = report.get("alert") or {}
+    alert_text = (f"emailed {', '.join(alert['to'])}" if alert.get("to")
+                  else _text(alert.get("error", "")) if alert else "")
+    return RunReportView(run.id, run.run_date, run.status, bool(run.dry_run), run.started_at,
+                     run.finished_at, tasks, str(report.get("stopped") or ""),
+                     [str(t) for t in report.get("not_run") or []], alert_text,
+                     run_summary(run.report, run.dry_run))
 
 
 SOURCES: dict[str, type[ListSource]] = {

@@ -221,6 +221,11 @@ class HostdeskApp(App[int], inherit_bindings=False):
 
             self.push_screen(ClientSummaryScreen(record_id))
             return
+        if kind == "automation":
+            from tui.screens.run_report import RunReportScreen
+
+            self.push_screen(RunReportScreen(record_id))
+            return
         if kind in ("products", "servers"):
             from tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
 
