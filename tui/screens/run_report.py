@@ -3,6 +3,8 @@ every failure with its item and reason, then (a dry run) what each task would ac
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -55,6 +57,11 @@ class RunReportScreen(HostdeskScreen):
         self.query_one("#run-items", DataTable).add_columns("Task", "Items")
         self.load()
 
+    def _reason_width(self, view: RunReportView) -> int:
+        task_width = max((len(t.name) for t in view.tasks), default=4)
+        item_width = max((len(item) for t in view.tasks for item, _ in t.failures), default=4)
+        return max(20, self.size.width - task_width - item_width - 12)
+
     @work(thread=True, exclusive=True, exit_on_error=False, description="read a run's report")
     def load(self) -> None:
         with connection():
@@ -89,7 +96,10 @@ class RunReportScreen(HostdeskScreen):
                           Text(f"{len(task.failures):,}", style="bold" if task.failures else ""),
                           Text(details))
             for item, reason in task.failures:
-                failures.add_row(Text(task.name.replace("_", " ")), Text(item), Text(reason))
+                # Wrapped to the screen, never cut: a reason is what the admin came to read.
+                lines = textwrap.wrap(reason, self._reason_width(view)) or [""]
+                failures.add_row(Text(task.name.replace("_", " ")), Text(item),
+                                 Text("\n".join(lines)), height=len(lines))
             if task.items:
                 shown = ", ".join(task.items[:ITEMS_SHOWN])
                 more = len(task.items) - ITEMS_SHOWN
