@@ -122,17 +122,28 @@ def text_parts(term: str) -> list[str]:
     return words if all(len(word) >= TRIGRAM for word in words) else [" ".join(words)]
 
 
+def _row_contains(model, parts: list[str]) -> Expression:
+    """PostgreSQL: the row's searched text holds every part, written as the very expression
+    migration 0004's GIN index is built on."""
+    columns = SEARCHED_COLUMNS[model._meta.table_name]
+    text = fn.LOWER(NodeList([getattr(model, column) for column in columns], glue=" || ' ' || "))
+    return all_of([Expression(text, "LIKE", f"%{escape_like(part.lower())}%") for part in parts])
+
+
+def contains_text(model, term: str) -> Expression:
+    """`model`'s row (client, service or domain) holds `term` (3+ characters) in its searched
+    text, any case, any position, through the trigram index."""
+    if is_postgres():
+        return _row_contains(model, text_parts(term))
+    return model.id.in_(ids_containing(model, term))
+
+
 def ids_containing(model, term: str) -> Select:
-    """The ids of `model`'s rows (client, service or domain) whose searched text holds
-    `term` (3+ characters), any case, any position, through the trigram index."""
+    """The ids of the rows `contains_text` finds, as a subquery."""
     table = model._meta.table_name
     parts = text_parts(term)
     if is_postgres():
-        # The very expression migration 0004's GIN index is built on.
-        text = fn.LOWER(NodeList([getattr(model, column) for column in SEARCHED_COLUMNS[table]],
-                                 glue=" || ' ' || "))
-        return model.select(model.id).where(all_of(
-            [Expression(text, "LIKE", f"%{escape_like(part.lower())}%") for part in parts]))
+        return model.select(model.id).where(_row_contains(model, parts))
     index = Table(f"{table}_search")
     query = " AND ".join('"' + part.replace('"', '""') + '"' for part in parts)
     return index.select(SQL("rowid")).where(Expression(SQL(f"{table}_search"), "MATCH", query))
@@ -308,7 +319,9 @@ class ClientSource(ListSource):
         row_id = as_id(term)
         if row_id is not None:
             return Client.id == row_id
-        return Client.id.in_(client_ids_matching(term))
+        if searches_text(term):
+            return contains_text(Client, term)
+        return client_name_match(term)
 
     def to_row(self, d):
         d["name"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
