@@ -174,12 +174,16 @@ def client_ids_matching(term: str):
     return Client.select(Client.id).where(client_name_match(term))
 
 
+def service_prefix(term: str) -> Expression:
+    """The service's domain or username starts with `term` (for 1-2 characters)."""
+    return prefix_of(Service.domain, term.lower()) | lower_prefix(Service.username, term)
+
+
 def services_matching(term: str) -> Select:
     """Services whose domain, username or ip hold `term` (3+ characters: anywhere; shorter:
     the start of the domain or username), or whose client's text holds it."""
     if not searches_text(term):
-        return Service.select(Service.id).where(prefix_of(Service.domain, term.lower())
-                                                | lower_prefix(Service.username, term))
+        return Service.select(Service.id).where(service_prefix(term))
     by_client = Service.select(Service.id).where(Service.client.in_(ids_containing(Client, term)))
     return ids_containing(Service, term).union(by_client)
 
@@ -358,6 +362,8 @@ class ServiceSource(ListSource):
         row_id = as_id(term)
         if row_id is not None:
             return Service.id == row_id
+        if not searches_text(term):
+            return service_prefix(term)
         return Service.id.in_(services_matching(term))
 
     def to_row(self, d):
