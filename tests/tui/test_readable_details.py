@@ -97,3 +97,27 @@ def test_record_fields_number_lists_and_keep_text_that_is_not_json():
         ("after.a.1.b", 1), ("after.a.2.b", ""), ("after.password", "")]
     assert record_fields("before", "plain words") == [("before", "plain words")]
     assert record_fields("before", "") == []
+
+
+def test_a_dry_runs_report_lists_what_each_task_would_act_on(catalog, app_for):
+    items = [f"service #{n}" for n in range(1, 26)]
+    run_row = CronRun.create(run_date=pendulum.date(2026, 11, 1), status="succeeded",
+                             dry_run=True, started_at=pendulum.datetime(2026, 11, 1, tz="UTC"),
+                             finished_at=pendulum.datetime(2026, 11, 1, 0, 1, tz="UTC"),
+                             report=json.dumps({"tasks": {"suspensions": {
+                                 "done": 25, "failures": [], "details": {}, "items": items}}}))
+    app = app_for()
+
+    async def scenario():
+        async with app.run_test(size=(140, 40)) as pilot:
+            await settle(pilot)
+            app.open_record("automation", run_row.id)
+            await settle(pilot)
+            assert isinstance(app.screen, RunReportScreen)
+            await wait_for(pilot, lambda: app.screen.query_one("#run-items").row_count == 1)
+            task, shown = (str(cell) for cell in app.screen.query_one("#run-items").get_row_at(0))
+            assert task == "suspensions"
+            assert shown.startswith("service #1, service #2,") and shown.endswith("and 5 more")
+            assert "dry run: nothing was changed" in screen_text(app)
+
+    run(scenario())
