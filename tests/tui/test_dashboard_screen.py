@@ -31,7 +31,7 @@ def test_the_main_screen_shows_revenue_due_mrr_overdue_and_the_last_run(db, db_u
             await wait_for(pilot, lambda: "counting" not in screen_text(app))
             await settle(pilot)
             text = screen_text(app)
-            assert "Revenue due in the next 30 days: $168.32" in text
+            assert "Due in the next 30 days: $168.32" in text
             assert "Monthly recurring revenue $39.02" in text
             assert "Overdue $30.01 on 2 invoices" in text
             assert "Last daily run #1 for 2026-10-31: failed, finished 2026-10-31 08:03" in text

@@ -63,9 +63,9 @@ def area_prompt(area: Area, figures: str = "") -> Content:
 def money_lines(view: DashboardView, currency: str) -> tuple[str, str]:
     """The line above the sparkline and the one below it."""
     first, last = view.due_by_day[0][0], view.due_by_day[-1][0]
-    due = (f"Revenue due in the next {len(view.due_by_day)} days: "
-           f"{format_money(view.due_total, currency)} "
-           f"({first.isoformat()} – {last.isoformat()}, by day)")
+    due = (f"Due in the next {len(view.due_by_day)} days: "
+           f"{format_money(view.due_total, currency)} (by day, {first.isoformat()} to "
+           f"{last.isoformat()})")
     money = (f"Monthly recurring revenue {format_money(view.monthly_recurring, currency)}"
              f"   ·   Overdue {format_money(view.overdue_total, currency)} on "
              f"{view.overdue_invoices:,} invoice{'s' if view.overdue_invoices != 1 else ''}")
