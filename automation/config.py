@@ -14,7 +14,7 @@ database and the settings of the next run.
 
 import os
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from types import SimpleNamespace
 from pathlib import Path
 
@@ -29,7 +29,8 @@ from models.settings import SECRET_SETTINGS, Settings, setting_problem
 APP_NAME = "hostdesk"
 CONFIG_FILE = "hostdesk.toml"
 SYSTEM_CONFIG_FILE = Path("/etc/hostdesk") / CONFIG_FILE
-EXTRA_KEYS = ("database_url", "secret_key")
+EXTRA_KEYS = ("database_url", "secret_key", "keymap")
+TABLE_SETTINGS = ("invoice_days_per_cycle", "keymap")  # tables that are values, not sections
 
 
 def key_file_path() -> Path:
@@ -62,6 +63,7 @@ class Config:
     secret_key: str
     sources: dict  # name -> where its value came from
     config_file: Path | None
+    keymap: dict = field(default_factory=dict)  # binding id -> keys ([keymap], tui/keymap.py)
 
 
 def check_trusted_file(path: Path, euid: int | None = None, *, private: bool = False) -> None:
@@ -97,7 +99,7 @@ def find_config_file(explicit: str | None = None) -> Path | None:
 def _flatten(document: dict) -> dict:
     flat = {}
     for key, value in document.items():
-        if isinstance(value, dict) and key not in ("invoice_days_per_cycle",):
+        if isinstance(value, dict) and key not in TABLE_SETTINGS:
             flat.update(value)
         else:
             flat[key] = value
@@ -198,11 +200,16 @@ def load_config(config_path: str | None = None, database_url: str | None = None,
     else:
         secret, sources["secret_key"] = "", "not set"
 
+    keymap = document.get("keymap", {})
+    if not isinstance(keymap, dict):
+        errors.append(ValidationError(f"keymap (in {path})", "expected a [keymap] table of "
+                                                             "binding ids and keys"))
+        keymap = {}
     errors.extend(_problems(defaults, values, sources))
     if errors:
         raise ValidationErrors(errors)
     settings = replace(defaults, **values)
-    return Config(settings, db_url, secret, sources, path)
+    return Config(settings, db_url, secret, sources, path, keymap=dict(keymap))
 
 
 def _problems(defaults: Settings, values: dict, sources: dict) -> list[ValidationError]:

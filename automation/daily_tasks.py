@@ -25,7 +25,8 @@ def generate_invoices(ctx: RunContext) -> TaskResult:
             progress=lambda done, total: ctx.progress("invoices", done, total),
             heartbeat=ctx.heartbeat)
         return TaskResult(done=result.invoices, failures=result.failures,
-                          details={"lines": result.lines, "amount": str(result.amount)})
+                          details={"lines": result.lines, "amount": str(result.amount)},
+                          items=result.items)
     return _generate_invoices_in_chunks(ctx)
 
 
@@ -65,13 +66,14 @@ def _generate_invoices_in_chunks(ctx: RunContext) -> TaskResult:
 def send_reminders(ctx: RunContext) -> TaskResult:
     if not ctx.send_emails:
         return TaskResult(details={"skipped": "emails are off for this run"})
-    total, after = 0, 0
+    total, after, items = 0, 0, []
     while True:
         queued, after = overdue.queue_reminders(ctx.today, ctx.settings, dry_run=ctx.dry_run,
-                                                after_id=after, limit=ctx.batch_size)
+                                                after_id=after, limit=ctx.batch_size,
+                                                found=items if ctx.dry_run else None)
         total += queued
         if not after:
-            return TaskResult(done=total)
+            return TaskResult(done=total, items=items)
         ctx.heartbeat()
 
 
@@ -106,6 +108,7 @@ def _for_each(ctx: RunContext, select, act, label: str, skip=None) -> TaskResult
             ctx.heartbeat()  # stops the run at once when its lock or its time is gone
             if ctx.dry_run:
                 outcome.done += 1
+                outcome.items.append(f"{label} #{item_id}")
                 continue
             ok, error = act(item_id)
             if ok:
@@ -163,7 +166,8 @@ def process_cancellations(ctx: RunContext) -> TaskResult:
     auto = _for_each(ctx, select_auto, lambda sid: _run_module(ctx, sid, "terminate"),
                      "service (auto-terminate)")
     return TaskResult(done=requests.done + auto.done, failures=requests.failures + auto.failures,
-                      details={"requests": requests.done, "auto_terminated": auto.done})
+                      details={"requests": requests.done, "auto_terminated": auto.done},
+                      items=requests.items + auto.items)
 
 
 def suspend_overdue(ctx: RunContext) -> TaskResult:

@@ -440,8 +440,13 @@ def deliver_outbox(settings: Settings, *, limit: int | None = None,
 
 def count_due(settings: Settings, now: pendulum.DateTime | None = None) -> int:
     """How many messages a delivery now would attempt (changes nothing)."""
+    return len(due_email_ids(settings, now))
+
+
+def due_email_ids(settings: Settings, now: pendulum.DateTime | None = None) -> list[int]:
+    """The ids of the messages a delivery now would attempt, in that order (changes nothing)."""
     with connection():
-        return sum(1 for _ in _due_messages(settings, _clock(now), recover=False))
+        return [email.id for email in _due_messages(settings, _clock(now), recover=False)]
 
 
 def deliver_one(email_id: int, settings: Settings, *, admin_login: str | None = None,
@@ -489,10 +494,11 @@ def email_task(ctx: RunContext) -> TaskResult:
     """The daily run's last task: deliver the outbox. A dry run, or a run told to send no
     email, only counts what is due."""
     if ctx.dry_run or not ctx.send_emails:
-        due = count_due(ctx.settings)
+        due = due_email_ids(ctx.settings)
         why = "dry run" if ctx.dry_run else "the run was told not to send emails"
-        return TaskResult(done=due if ctx.dry_run else 0,
-                          details={"due": due, "sent": 0, "note": f"{why}: nothing sent"})
+        return TaskResult(done=len(due) if ctx.dry_run else 0,
+                          details={"due": len(due), "sent": 0, "note": f"{why}: nothing sent"},
+                          items=[f"email #{email_id}" for email_id in due] if ctx.dry_run else [])
 
     last_beat = time.monotonic()
 

@@ -17,6 +17,7 @@ class TaskResult:
     done: int = 0  # items acted on (or, in a dry run, that would be)
     failures: list = field(default_factory=list)  # [{"item": "...", "error": "..."}]
     details: dict = field(default_factory=dict)
+    items: list = field(default_factory=list)  # dry run: what it would act on ("service #12")
 
     @property
     def ok(self) -> bool:

@@ -4,10 +4,11 @@ A source knows its columns and answers three questions with indexed queries:
 `count(filter)`, `page(after_key, limit, filter)` (keyset paging, newest first) and
 `detail(id)`. Rows are plain dicts, so a screen can draw them without touching a model.
 
-Text search here is deliberately simple: an exact id, or a case-insensitive prefix written
-as a range (`lower(col) >= 'abc' AND lower(col) < 'abd'`), which a B-tree index on the
-column (or on `lower(col)`) answers on SQLite and PostgreSQL alike. `LIKE '%x%'` would
-scan the whole table; full-text search comes later.
+Text search: an exact id; text of 3+ characters anywhere in a row's identifying text (a
+client's names, company, email and phone; a service's domain, username and ip; a domain's
+name), answered by the trigram indexes of migration 0004 (SQLite: FTS5 `trigram` tables;
+PostgreSQL: pg_trgm GIN indexes on the same text); shorter text as a case-insensitive prefix
+written as a range (`lower(col) >= 'ab' AND lower(col) < 'ac'`), which a B-tree index answers.
 """
 
 from __future__ import annotations
@@ -100,6 +101,59 @@ def any_of(conditions: list[Expression]) -> Expression | None:
     return result
 
 
+# What migration 0004 indexes: each table's searched columns joined by spaces (frozen there).
+SEARCHED_COLUMNS = {
+    "client": ("first_name", "last_name", "company", "email", "phone"),
+    "service": ("domain", "username", "dedicated_ip"),
+    "domain": ("name",),
+}
+SEARCHED_TEXT = {table: " || ' ' || ".join(columns)
+                 for table, columns in SEARCHED_COLUMNS.items()}
+TRIGRAM = 3  # the shortest text a trigram index answers
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def text_parts(term: str) -> list[str]:
+    """What must appear in the text: each word when every word has 3+ characters (any
+    order), else the words as typed, together."""
+    words = term.split()
+    return words if all(len(word) >= TRIGRAM for word in words) else [" ".join(words)]
+
+
+def _row_contains(model, parts: list[str]) -> Expression:
+    """PostgreSQL: the row's searched text holds every part, written as the very expression
+    migration 0004's GIN index is built on."""
+    columns = SEARCHED_COLUMNS[model._meta.table_name]
+    text = fn.LOWER(NodeList([getattr(model, column) for column in columns], glue=" || ' ' || "))
+    return all_of([Expression(text, "LIKE", f"%{escape_like(part.lower())}%") for part in parts])
+
+
+def contains_text(model, term: str) -> Expression:
+    """`model`'s row (client, service or domain) holds `term` (3+ characters) in its searched
+    text, any case, any position, through the trigram index."""
+    if is_postgres():
+        return _row_contains(model, text_parts(term))
+    return model.id.in_(ids_containing(model, term))
+
+
+def ids_containing(model, term: str) -> Select:
+    """The ids of the rows `contains_text` finds, as a subquery."""
+    table = model._meta.table_name
+    parts = text_parts(term)
+    if is_postgres():
+        return model.select(model.id).where(_row_contains(model, parts))
+    index = Table(f"{table}_search")
+    query = " AND ".join('"' + part.replace('"', '""') + '"' for part in parts)
+    return index.select(SQL("rowid")).where(Expression(SQL(f"{table}_search"), "MATCH", query))
+
+
+def searches_text(term: str) -> bool:
+    return len(term.strip()) >= TRIGRAM
+
+
 def client_name_match(term: str) -> Expression:
     """Clients whose first name, last name, company or email starts with `term`.
 
@@ -115,7 +169,24 @@ def client_name_match(term: str) -> Expression:
 
 
 def client_ids_matching(term: str):
+    """Clients whose text holds `term` (3+ characters) or whose names or email start with it."""
+    if searches_text(term):
+        return ids_containing(Client, term)
     return Client.select(Client.id).where(client_name_match(term))
+
+
+def service_prefix(term: str) -> Expression:
+    """The service's domain or username starts with `term` (for 1-2 characters)."""
+    return prefix_of(Service.domain, term.lower()) | lower_prefix(Service.username, term)
+
+
+def services_matching(term: str) -> Select:
+    """Services whose domain, username or ip hold `term` (3+ characters: anywhere; shorter:
+    the start of the domain or username), or whose client's text holds it."""
+    if not searches_text(term):
+        return Service.select(Service.id).where(service_prefix(term))
+    by_client = Service.select(Service.id).where(Service.client.in_(ids_containing(Client, term)))
+    return ids_containing(Service, term).union(by_client)
 
 
 def person_name(first: str | None, last: str | None, company: str | None = "") -> str:
@@ -132,6 +203,9 @@ class ListSource:
     columns: ClassVar[tuple[Column, ...]]
     search_hint: ClassVar[str] = "#id"
     empty_text: ClassVar[str] = "Nothing here yet"
+
+    def __init__(self, timezone: str = "UTC") -> None:
+        self.timezone = timezone  # the configured zone: what a typed day means
 
     # --- what subclasses provide -----------------------------------------------------
 
@@ -231,7 +305,7 @@ class ListSource:
 
 class ClientSource(ListSource):
     name, title, model = "clients", "Clients", Client
-    search_hint = "name, company, email or #id"
+    search_hint = "any part of name, company, email or #id"
     columns = (
         Column("id", "ID", 7, ID),
         Column("name", "Name", 18, flex=True),
@@ -250,6 +324,8 @@ class ClientSource(ListSource):
         row_id = as_id(term)
         if row_id is not None:
             return Client.id == row_id
+        if searches_text(term):
+            return contains_text(Client, term)
         return client_name_match(term)
 
     def to_row(self, d):
@@ -259,7 +335,7 @@ class ClientSource(ListSource):
 
 class ServiceSource(ListSource):
     name, title, model = "services", "Services", Service
-    search_hint = "domain, username or #id"
+    search_hint = "any part of domain, username, client name, company, email or #id"
     columns = (
         Column("id", "ID", 7, ID),
         Column("domain", "Domain", 18, flex=True),
@@ -287,7 +363,9 @@ class ServiceSource(ListSource):
         row_id = as_id(term)
         if row_id is not None:
             return Service.id == row_id
-        return prefix_of(Service.domain, term.lower()) | lower_prefix(Service.username, term)
+        if not searches_text(term):
+            return service_prefix(term)
+        return Service.id.in_(services_matching(term))
 
     def to_row(self, d):
         d["client"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
@@ -299,7 +377,7 @@ class ServiceSource(ListSource):
 
 class DomainSource(ListSource):
     name, title, model = "domains", "Domains", Domain
-    search_hint = "domain name or #id"
+    search_hint = "any part of domain name, client name, company, email or #id"
     columns = (
         Column("id", "ID", 7, ID),
         Column("name", "Domain", 20, flex=True),
@@ -320,7 +398,10 @@ class DomainSource(ListSource):
         row_id = as_id(term)
         if row_id is not None:
             return Domain.id == row_id
-        return prefix_of(Domain.name, term.lower())
+        if not searches_text(term):
+            return prefix_of(Domain.name, term.lower())
+        by_client = Domain.select(Domain.id).where(Domain.client.in_(ids_containing(Client, term)))
+        return Domain.id.in_(ids_containing(Domain, term).union(by_client))
 
     def to_row(self, d):
         d["client"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
@@ -397,7 +478,7 @@ class InvoiceSource(ListSource):
 
 class CancellationSource(ListSource):
     name, title, model = "cancellations", "Cancellation queue", CancellationRequest
-    search_hint = "service domain or #id"
+    search_hint = "any part of the service domain, client name or email, or #id"
     columns = (
         Column("id", "ID", 7, ID),
         Column("domain", "Service", 24, flex=True),
@@ -423,8 +504,7 @@ class CancellationSource(ListSource):
         row_id = as_id(term)
         if row_id is not None:
             return CancellationRequest.id == row_id
-        services = Service.select(Service.id).where(prefix_of(Service.domain, term.lower()))
-        return CancellationRequest.service.in_(services)
+        return CancellationRequest.service.in_(services_matching(term))
 
     def to_row(self, d):
         d["client"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
@@ -433,7 +513,7 @@ class CancellationSource(ListSource):
 
 class ModuleJobSource(ListSource):
     name, title, model = "module_queue", "Module queue", ModuleJob
-    search_hint = "service domain or #id"
+    search_hint = "any part of the service domain, client name or email, or #id"
     columns = (
         Column("id", "ID", 7, ID),
         Column("domain", "Service", 18, flex=True),
@@ -455,8 +535,7 @@ class ModuleJobSource(ListSource):
         row_id = as_id(term)
         if row_id is not None:
             return ModuleJob.id == row_id
-        services = Service.select(Service.id).where(prefix_of(Service.domain, term.lower()))
-        return ModuleJob.service.in_(services)
+        return ModuleJob.service.in_(services_matching(term))
 
     def to_row(self, d):
         d["domain"] = d["domain"] or ""
@@ -499,7 +578,6 @@ class EmailSource(ListSource):
 
 ACTIVITY_TEXT_COLUMNS = ("admin_login", "action", "description")  # what migration 0007 indexes
 TEXT_INDEX = Table("activity_log_search")  # SQLite's FTS5 trigram index of those columns
-TRIGRAM = 3  # the shortest text a trigram index answers
 # `service 42`, `invoice:7`: an object is named by its table (an addon by "addon").
 OBJECT_TYPES = frozenset(model._meta.table_name for model in ALL_TABLES) | {"addon"}
 SEARCH_PREFIXES = ("admin", "action", "client", "on", "since", "until")
@@ -529,11 +607,13 @@ class ActivitySearch:
     Words must each appear in the row's admin login, action or description (any case, any
     position); with a word shorter than 3 characters the words must appear as typed. The
     rest are prefixes: `admin:LOGIN`, `action:PREFIX`, `client:ID`, `on:`, `since:`,
-    `until:` a day (UTC, as the list shows), `#ID`, or an object such as `service 42`.
+    `until:` a day (in `timezone`, the configured one the list shows its times in), `#ID`,
+    or an object such as `service 42`.
     A part that cannot be read raises ValidationError("search", ...) naming it.
     """
 
-    def __init__(self, term: str) -> None:
+    def __init__(self, term: str, timezone: str = "UTC") -> None:
+        self.timezone = timezone
         self.exact: list[Expression] = []  # equalities, each answered by an index in id order
         self.ranges: list[tuple[Field, Any, Any]] = []  # (column, from, before): action, days
         self.narrow = False  # a row id, an object, a client or a day: few rows to read
@@ -579,7 +659,8 @@ class ActivitySearch:
             self.narrow = True
         elif key in ("on", "since", "until"):
             start = self._day(key, value)
-            start, end = (ActivityLog.at.db_value(moment) for moment in (start, start.add(days=1)))
+            start, end = (ActivityLog.at.db_value(moment.in_timezone("UTC"))
+                          for moment in (start, start.add(days=1)))
             self.ranges.append((ActivityLog.at, None if key == "until" else start,
                                 None if key == "since" else end))
             self.narrow = self.narrow or key == "on"
@@ -597,13 +678,12 @@ class ActivitySearch:
             raise ValidationError("search", f"{key}: “{value}” is not a {key} number")
         return number
 
-    @staticmethod
-    def _day(key: str, value: str) -> pendulum.DateTime:
+    def _day(self, key: str, value: str) -> pendulum.DateTime:
         try:
             day = parse_date(value, key)
         except ValidationError as problem:
             raise ValidationError("search", f"{key}: {problem.message}") from None
-        return pendulum.datetime(day.year, day.month, day.day, tz="UTC")
+        return pendulum.datetime(day.year, day.month, day.day, tz=self.timezone)
 
     @staticmethod
     def _texts(words: list[str]) -> list[str]:
@@ -671,7 +751,7 @@ class ActivitySource(ListSource):
     search_hint = "words, admin:, action:, client:, since:/until:/on:DATE, service 42, #id"
     columns = (
         Column("id", "ID", 8, ID),
-        Column("at", "When (UTC)", 16, DATETIME),
+        Column("at", "When", 16, DATETIME),
         Column("admin_login", "Admin", 12, priority=1),
         Column("action", "Action", 22),
         Column("object", "Object", 14, priority=2),
@@ -679,7 +759,8 @@ class ActivitySource(ListSource):
     )
     PAGE_ROWS = 50  # a page, for weighing "sort every match" against "walk the log"
 
-    def __init__(self) -> None:
+    def __init__(self, timezone: str = "UTC") -> None:
+        super().__init__(timezone)
         self._counts: dict[str, tuple[int, int]] = {}  # term -> (matches, max id) when counted
 
     def select(self):
@@ -691,7 +772,7 @@ class ActivitySource(ListSource):
     def search(self, term):
         """One condition for `term` (for callers that need a WHERE; the list itself reads
         through `_searched`)."""
-        found = ActivitySearch(term)
+        found = ActivitySearch(term, self.timezone)
         conditions = found.conditions()
         if not conditions:
             return None
@@ -704,7 +785,7 @@ class ActivitySource(ListSource):
         """`query` narrowed to `flt`, and the column its rows are ordered by."""
         if not flt.term:
             return query, ActivityLog.id
-        found = ActivitySearch(flt.term)
+        found = ActivitySearch(flt.term, self.timezone)
         key = ActivityLog.id
         index_query = found.text_index_query
         if index_query is not None:
@@ -749,6 +830,20 @@ class ActivitySource(ListSource):
         query = query.order_by(key.desc()).offset(offset).limit(limit)
         return [self.to_row(d) for d in query.dicts()]
 
+    def detail(self, row_id: int) -> list[tuple[str, Any]] | None:
+        """The row's fields, its before/after records spread out as one field per value
+        (`before.service.domain`, `before.addons.1.name`), secrets redacted."""
+        fields = super().detail(row_id)
+        if fields is None:
+            return None
+        spread = []
+        for name, value in fields:
+            if name in ("before", "after"):
+                spread += record_fields(name, value)
+            else:
+                spread.append((name, value))
+        return spread
+
     def to_row(self, d):
         operator = d.pop("operator", "")
         if operator and operator != d["admin_login"]:  # a full admin acting as another
@@ -758,6 +853,40 @@ class ActivitySource(ListSource):
         d["object"] = f"{object_type} {object_id}" if object_id is not None else object_type
         d["description"] = " ".join((d["description"] or "").split())
         return d
+
+
+def record_fields(name: str, text: str) -> list[tuple[str, Any]]:
+    """A stored JSON record (the activity log's before/after) as (field, value) pairs, nested
+    names joined by dots, lists numbered from 1, secrets redacted; text that is not JSON as
+    it is, and nothing for none."""
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return [(name, text)]
+    found: list[tuple[str, Any]] = []
+
+    def walk(path: str, item: Any) -> None:
+        if isinstance(item, dict):
+            if not item:
+                found.append((path, "(none)"))
+            for key in sorted(item):
+                inner = item[key]
+                if key in audit.SECRET_FIELDS and inner not in (None, ""):
+                    found.append((f"{path}.{key}", audit.REDACTED))
+                else:
+                    walk(f"{path}.{key}", inner)
+        elif isinstance(item, list):
+            if not item:
+                found.append((path, "(none)"))
+            for number, inner in enumerate(item, 1):
+                walk(f"{path}.{number}", inner)
+        else:
+            found.append((path, "" if item is None else item))
+
+    walk(name, value)
+    return found
 
 
 def _matches(index_query: str) -> Expression:
@@ -773,8 +902,8 @@ class CronRunSource(ListSource):
         Column("id", "Run", 6, ID),
         Column("run_date", "For day", 10, DATE),
         Column("status", "Status", 10, STATUS),
-        Column("started", "Started (UTC)", 16, DATETIME),
-        Column("finished", "Finished (UTC)", 16, DATETIME, priority=2),
+        Column("started", "Started", 16, DATETIME),
+        Column("finished", "Finished", 16, DATETIME, priority=2),
         Column("summary", "Summary", 14, flex=True),
     )
 
@@ -895,6 +1024,63 @@ class ModuleQueueSource(ModuleJobSource):
             waiting = ModuleJob.status.in_(modulequeue.OPEN)
             condition = waiting if condition is None else (waiting & condition)
         return condition
+@dataclass(frozen=True)
+class TaskReport:
+    """One task of a daily run, as its stored report says."""
+
+    name: str
+    done: int
+    failures: list[tuple[str, str]]  # (item, reason)
+    details: list[tuple[str, str]]  # (what, value), e.g. ("lines", "12")
+    items: list[str]  # a dry run's: what the task would act on
+
+
+@dataclass(frozen=True)
+class RunReportView:
+    """A daily run and its stored report, read for people (the automation screen)."""
+
+    id: int
+    run_date: pendulum.Date
+    status: str
+    dry_run: bool
+    started_at: pendulum.DateTime | None
+    finished_at: pendulum.DateTime | None
+    tasks: list[TaskReport]
+    stopped: str
+    not_run: list[str]
+    alert: str  # who was emailed about it, or why that failed
+    summary: str
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def run_report(run_id: int) -> RunReportView | None:
+    """The run `run_id` with its report per task; None when there is no such run."""
+    run = CronRun.get_or_none(CronRun.id == run_id)
+    if run is None:
+        return None
+    try:
+        report = json.loads(run.report or "{}")
+    except ValueError:
+        report = {}
+    tasks = []
+    for name, task in (report.get("tasks") or {}).items():
+        failures = [(str(f.get("item", "")), str(f.get("error", "")))
+                    for f in task.get("failures") or []]
+        details = [(key, _text(value)) for key, value in (task.get("details") or {}).items()]
+        tasks.append(TaskReport(name, int(task.get("done", 0)), failures, details,
+                                [str(item) for item in task.get("items") or []]))
+    alert = report.get("alert") or {}
+    alert_text = (f"emailed {', '.join(alert['to'])}" if alert.get("to")
+                  else _text(alert.get("error", "")) if alert else "")
+    return RunReportView(run.id, run.run_date, run.status, bool(run.dry_run), run.started_at,
+                     run.finished_at, tasks, str(report.get("stopped") or ""),
+                     [str(t) for t in report.get("not_run") or []], alert_text,
+                     run_summary(run.report, run.dry_run))
 
 
 SOURCES: dict[str, type[ListSource]] = {

@@ -44,6 +44,7 @@ class QueueRunResult:
     done: int = 0
     failures: list = field(default_factory=list)
     details: dict = field(default_factory=dict)
+    items: list = field(default_factory=list)  # dry run: the jobs it would retry
 
 
 def enqueue_failure(service_id: int, command: str, arguments: dict, error: str, *,
@@ -218,6 +219,8 @@ def retry_due(ctx, execute: Callable) -> QueueRunResult:
             after_id = job.id
             if ctx.dry_run:
                 outcome.done += 1
+                outcome.items.append(f"module job #{job.id} ({job.command} of service "
+                                     f"#{job.service_id})")
                 continue
             _retry_for_run(job, execute, outcome)
             ctx.heartbeat()

@@ -101,8 +101,10 @@ def reminder_level(invoice_due: pendulum.Date, today: pendulum.Date, settings: S
 
 
 def queue_reminders(today: pendulum.Date, settings: Settings, *, dry_run: bool = False,
-                    after_id: int = 0, limit: int = 500) -> tuple[int, int]:
+                    after_id: int = 0, limit: int = 500,
+                    found: list | None = None) -> tuple[int, int]:
     """Queue today's reminders for one page of unpaid invoices. Returns (queued, last id seen).
+    `found`, when given, gets "invoice #ID (template)" for each reminder due.
 
     Each level is sent at most once per invoice: an outbox row for it means it was sent.
     """
@@ -125,6 +127,8 @@ def queue_reminders(today: pendulum.Date, settings: Settings, *, dry_run: bool =
             if level is None or (invoice.id, level) in sent:
                 continue
             queued += 1
+            if found is not None:
+                found.append(f"invoice #{invoice.id} ({level})")
             if dry_run:
                 continue
             queue_email(level, to=invoice.client.email, client_id=invoice.client_id,

@@ -80,12 +80,14 @@ class RenewalResult:
     amount: Decimal = Decimal("0.00")
     invoice_ids: list = field(default_factory=list)
     failures: list = field(default_factory=list)  # {"item": ..., "error": ...}
+    items: list = field(default_factory=list)  # dry run: the items it would bill ("service #3")
 
     def add(self, other: "RenewalResult") -> None:
         self.invoices += other.invoices
         self.lines += other.lines
         self.amount += other.amount
         self.failures.extend(other.failures)
+        self.items.extend(other.items)
         if len(self.invoice_ids) < 1000:  # a sample for the report, not every id
             self.invoice_ids.extend(other.invoice_ids[:1000 - len(self.invoice_ids)])
 
@@ -501,8 +503,11 @@ def _bill_clients(client_ids, job: _BillingJob, dry_run: bool) -> RenewalResult:
                            continuous=job.settings.continuous_invoicing,
                            separate_clients=_separate_clients(client_ids))
     if dry_run:
+        items = dict.fromkeys(f"{s.item_type} #{s.item_id}" for g in groups.values() for s in g[3]
+                              if s.item_type)  # once each, in invoice order
         return RenewalResult(invoices=len(groups), lines=sum(len(g[3]) for g in groups.values()),
-                             amount=sum_money(s.amount for g in groups.values() for s in g[3]))
+                             amount=sum_money(s.amount for g in groups.values() for s in g[3]),
+                             items=list(items))
     written = write_invoices(groups, job.today, admin_login=job.admin_login,
                              send_emails=job.send_emails,
                              company_name=job.settings.company_name,

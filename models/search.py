@@ -28,22 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from models.db import database, is_postgres
-from models.listing import person_name
+from models.listing import SEARCHED_COLUMNS, SEARCHED_TEXT, TRIGRAM, person_name  # noqa: F401
 from models.money import format_money
 from models.schema import Invoice
 
 KINDS = ("client", "service", "domain", "invoice")  # the order hits are returned in
-TRIGRAM = 3  # the shortest text the trigram indexes can answer
-
-# What migration 0004 indexes: each table's searched columns joined by spaces.
-SEARCHED_COLUMNS = {
-    "client": ("first_name", "last_name", "company", "email", "phone"),
-    "service": ("domain", "username", "dedicated_ip"),
-    "domain": ("name",),
-}
-SEARCHED_TEXT = {table: " || ' ' || ".join(columns)
-                 for table, columns in SEARCHED_COLUMNS.items()}
-
 # Short text matches the start of these B-tree indexed expressions (domains are stored
 # in lower case; `lower(email)` has its own index from migration 0004).
 PREFIX_EXPRESSIONS = {"client": "lower(email)", "service": "domain", "domain": "name"}

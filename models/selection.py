@@ -19,9 +19,9 @@ from peewee import Expression
 
 from models.cycles import parse_cycle
 from models.errors import ValidationError, ValidationErrors
-from models.listing import NO_FILTER, ListFilter, ListSource, ServiceSource
-from models.parsing import parse_int_id, parse_optional_date
-from models.schema import Service, ServiceStatus
+from models.listing import NO_FILTER, ListFilter, ListSource, ServiceSource, client_ids_matching
+from models.parsing import has_control_characters, parse_int_id, parse_optional_date
+from models.schema import Product, Server, Service, ServiceStatus
 
 BATCH = 1_000
 
@@ -29,7 +29,9 @@ BATCH = 1_000
 @dataclass(frozen=True)
 class ServiceFilter(ListFilter):
     """The services list's search text plus its filters. `ids`: only these services.
-    The due date range is inclusive at both ends."""
+    The due date range is inclusive at both ends. Product, server and client are picked by
+    id or by name: `product_name` matches any part of a product's name, `server_name` of a
+    server's name or hostname, `client_name` of a client's names, company or email."""
 
     client_id: int | None = None
     product_id: int | None = None
@@ -39,6 +41,9 @@ class ServiceFilter(ListFilter):
     server_id: int | None = None
     due_from: pendulum.Date | None = None
     due_to: pendulum.Date | None = None
+    product_name: str = ""
+    server_name: str = ""
+    client_name: str = ""
 
     @classmethod
     def from_inputs(cls, *, text: str = "", status: str = "", product: str = "",
@@ -56,8 +61,19 @@ class ServiceFilter(ListFilter):
                 return None
 
         def record_id(typed: str, field: str) -> int | None:
-            typed = (typed or "").strip().lstrip("#")
-            return parsed(parse_int_id, typed, field) if typed else None
+            typed = (typed or "").strip()
+            if not _is_id(typed):
+                return None
+            return parsed(parse_int_id, typed.lstrip("#"), field)
+
+        def name(typed: str, field: str) -> str:
+            typed = " ".join((typed or "").split())
+            if not typed or _is_id(typed):
+                return ""
+            if has_control_characters(typed):
+                errors.append(ValidationError(field, "holds a control character"))
+                return ""
+            return typed
 
         status = (status or "").strip().lower()
         if status and status not in ServiceStatus.ALL:
@@ -70,7 +86,8 @@ class ServiceFilter(ListFilter):
         flt = cls(text=text or "", status=status, product_id=record_id(product, "product"),
                   billing_cycle=chosen_cycle.value if chosen_cycle else "",
                   server_id=record_id(server, "server"), due_from=first, due_to=last,
-                  client_id=record_id(client, "client"))
+                  client_id=record_id(client, "client"), product_name=name(product, "product"),
+                  server_name=name(server, "server"), client_name=name(client, "client"))
         if errors:
             raise ValidationErrors(errors)
         return flt
@@ -81,14 +98,20 @@ class ServiceFilter(ListFilter):
             parts.append(f"{len(self.ids):,} chosen services")
         if self.client_id:
             parts.append(f"client #{self.client_id}")
+        if self.client_name:
+            parts.append(f"client “{self.client_name}”")
         if self.product_id:
             parts.append(f"product #{self.product_id}")
+        if self.product_name:
+            parts.append(f"product “{self.product_name}”")
         if self.status:
             parts.append(self.status)
         if self.billing_cycle:
             parts.append(self.billing_cycle)
         if self.server_id:
             parts.append(f"server #{self.server_id}")
+        if self.server_name:
+            parts.append(f"server “{self.server_name}”")
         if self.due_from or self.due_to:
             parts.append(f"due {self.due_from or '…'} – {self.due_to or '…'}")
         if self.term:
@@ -118,6 +141,18 @@ class FilteredServiceSource(ServiceSource):
             parts.append(Service.billing_cycle == flt.billing_cycle)
         if flt.server_id:
             parts.append(Service.server == flt.server_id)
+        # Products and servers are few: their names are matched in their own small tables,
+        # and the services of those found through the (product, status, id) and (server, id)
+        # indexes; clients through the client text index.
+        if flt.product_name:
+            parts.append(Service.product.in_(
+                Product.select(Product.id).where(_contains(Product.name, flt.product_name))))
+        if flt.server_name:
+            parts.append(Service.server.in_(Server.select(Server.id).where(
+                _contains(Server.name, flt.server_name)
+                | _contains(Server.hostname, flt.server_name))))
+        if flt.client_name:
+            parts.append(Service.client.in_(client_ids_matching(flt.client_name)))
         if flt.due_from:
             parts.append(Service.next_due_date >= flt.due_from)
         if flt.due_to:
@@ -125,6 +160,17 @@ class FilteredServiceSource(ServiceSource):
         for part in parts:
             condition = part if condition is None else (condition & part)
         return condition
+
+
+def _is_id(typed: str) -> bool:
+    """`12` or `#12`: an id; anything else (or a sign, a space) is a name."""
+    digits = typed.removeprefix("#")
+    return bool(digits) and digits.isascii() and digits.isdigit()
+
+
+def _contains(column, text: str) -> Expression:
+    """`column` holds `text`, any case (for the small catalog tables)."""
+    return column.contains(text)  # ILIKE on PostgreSQL, LIKE (ASCII case-blind) on SQLite
 
 
 @dataclass

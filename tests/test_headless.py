@@ -55,6 +55,21 @@ def test_cron_command_never_imports_textual(tmp_path):
     assert out.stdout.strip().splitlines()[-1] == "IMPORTED:"
 
 
+def test_export_command_never_imports_textual(tmp_path):
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    code = (
+        "import sys\n"
+        "from tui.cli import main\n"
+        f"main(['--db', {url!r}, 'init'])\n"
+        f"rc = main(['--db', {url!r}, 'export', 'services', '--format', 'csv'])\n"
+        "assert rc == 0, rc\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
+        "print('IMPORTED:' + ','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "IMPORTED:"
+
+
 def run_cli(*args, env=None, timeout=60):
     return subprocess.run([HOSTDESK, *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})

@@ -208,7 +208,7 @@ class HostdeskApp(App[int], inherit_bindings=False):
 
             return CancellationQueueScreen()
         screen_class = AutomationScreen if area.key == "automation" else ListScreen
-        return screen_class(area, SOURCES[area.key]())
+        return screen_class(area, SOURCES[area.key](timezone=self.settings.timezone))
 
     def open_record(self, kind: str, record_id: int) -> None:
         if kind == "invoices":
@@ -226,13 +226,18 @@ class HostdeskApp(App[int], inherit_bindings=False):
 
             self.push_screen(ClientSummaryScreen(record_id))
             return
+        if kind == "automation":
+            from tui.screens.run_report import RunReportScreen
+
+            self.push_screen(RunReportScreen(record_id))
+            return
         if kind in ("products", "servers"):
             from tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
 
             screen = ProductSettingsScreen if kind == "products" else ServerSettingsScreen
             self.push_screen(screen(record_id))
             return
-        self.push_screen(DetailScreen(SOURCES[kind](), record_id))
+        self.push_screen(DetailScreen(SOURCES[kind](timezone=self.settings.timezone), record_id))
 
     def action_new_order(self, client_id: int | None = None) -> None:
         from models.permissions import ADD_ORDER
@@ -337,7 +342,9 @@ def prefer_truecolor(environ=None) -> bool:
 
 
 def make_app(config: Config, login: str, clock: Clock | None = None) -> HostdeskApp:
-    """The one way to build the TUI (CLI, tests, snapshots). The database must be bound."""
+    """The one way to build the TUI (CLI, tests, snapshots). The database must be bound.
+
+    The config's `[keymap]` is applied here; an unknown binding id raises ValidationErrors."""
     clock = clock or Clock(config.settings.timezone)
     with connection():
         admin = find_admin(login)
@@ -345,8 +352,13 @@ def make_app(config: Config, login: str, clock: Clock | None = None) -> Hostdesk
         if admin is None or not admin.active:
             managers = manager_logins()
     known_but_inactive = admin is not None and not admin.active
-    return HostdeskApp(config, login, admin if admin is not None and admin.active else None,
-                       clock, known_but_inactive=known_but_inactive, managers=managers)
+    app = HostdeskApp(config, login, admin if admin is not None and admin.active else None,
+                      clock, known_but_inactive=known_but_inactive, managers=managers)
+    if config.keymap:
+        from tui.keymap import check_keymap
+
+        app.set_keymap(check_keymap(config.keymap, str(config.config_file or "config")))
+    return app
 
 
 def run_tui(config: Config, login: str) -> int:

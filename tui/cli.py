@@ -25,6 +25,7 @@ EXIT_NO_DATABASE = EXIT_UNAVAILABLE
 LOOKUP_COMMANDS = frozenset({"client", "service", "invoice"})
 HEADLESS_COMMANDS = LOOKUP_COMMANDS | {"upgrade-request", "payment-received", "cancel-request"}
 FAR_DATE_DAYS = 3  # a --date further from today than this needs --allow-far-date
+EXPORT_LISTS = ("services", "clients", "invoices", "domains", "activity")  # models.export.CLI_LISTS
 # The client fields as flags (kept in step with models.clients.FIELDS by a test; the list is
 # here so that `hostdesk --help` needs no database module).
 CLIENT_FIELDS = ("first_name", "last_name", "company", "email", "phone", "address", "address2",
@@ -254,6 +255,19 @@ def _parser() -> argparse.ArgumentParser:
                      "hostdesk catalog apply catalog.toml --dry-run", common)
     apply.add_argument("file", metavar="FILE.toml")
     apply.add_argument("--dry-run", action="store_true", help="show the difference, change nothing")
+
+    export = _command(sub, "export", "write a list (services, clients, ...) as CSV or JSON",
+                      "Write every row of a list, as the TUI's list shows it (newest first, "
+                      "the search applied), as CSV or JSON. Rows are read a page at a time, "
+                      "so any size takes little memory. Without --output it writes to "
+                      "standard output.",
+                      "hostdesk export services --filter rossi --format csv "
+                      "--output services.csv", common)
+    export.add_argument("list", choices=EXPORT_LISTS, help="which list")
+    export.add_argument("--filter", default="", metavar="TEXT",
+                        help="the list's search, as typed after / in the TUI")
+    export.add_argument("--format", required=True, choices=("csv", "json"))
+    export.add_argument("--output", metavar="FILE", help="write here (default standard output)")
 
     key = _command(sub, "key", "the secret key that encrypts stored passwords",
                    "Manage the secret key that encrypts stored passwords and module secrets.",
@@ -965,6 +979,28 @@ def cmd_catalog(args, config, account) -> int:
     return EXIT_OK
 
 
+def cmd_export(args, config, account) -> int:
+    from models.export import source_for
+    from models.listing import ListFilter
+    from tui.exporting import export_to_path
+
+    db = _open_database(config, check_key=False)
+    try:
+        source = source_for(args.list, _identity(args, account).login,
+                            config.settings.timezone)
+        progress = None
+        if args.output and sys.stderr.isatty():
+            show = _terminal_progress()
+            progress = lambda done, total: show(args.list, done, total)  # noqa: E731
+        result = export_to_path(source, ListFilter(args.filter), args.format, args.output,
+                                progress=progress)
+    finally:
+        db.close()
+    if args.output:
+        print(f"exported {result.rows:,} {args.list} rows to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_demo(args, config, account) -> int:
     from automation.demo import build_demo
 
@@ -989,6 +1025,16 @@ def _require_terminal() -> None:
 
 
 def cmd_tui(args, config, account) -> int:
+    if config.keymap:  # a config error, said before the screen is taken
+        from models.errors import ValidationErrors
+        from tui.keymap import check_keymap
+
+        try:
+            check_keymap(config.keymap, str(config.config_file or "config"))
+        except ValidationErrors as exc:
+            for error in exc.errors:
+                print(f"hostdesk: config: {error}", file=sys.stderr)
+            return EXIT_USAGE
     _require_terminal()
     _require_secret_key(config)
     db = _open_database(config)
@@ -1058,6 +1104,8 @@ def _run(args, config, account) -> int:
         return cmd_show(args, config, account)
     if args.command == "import":
         return cmd_import(args, config, account)
+    if args.command == "export":
+        return cmd_export(args, config, account)
     if args.command == "catalog":
         return cmd_catalog(args, config, account)
     if args.command == "backup":

@@ -217,7 +217,8 @@ def module_queue_task(ctx: RunContext) -> TaskResult:
     context = _Context(SYSTEM_LOGIN, Clock(ctx.settings.timezone, ctx.today), ctx.settings)
     outcome = modulequeue.retry_due(ctx, _job_executor(context, source="cron",
                                                        send_email=ctx.send_emails))
-    return TaskResult(done=outcome.done, failures=outcome.failures, details=outcome.details)
+    return TaskResult(done=outcome.done, failures=outcome.failures, details=outcome.details,
+                      items=outcome.items)
 
 
 def check_server_connection(server_id: int, *, admin: Admin) -> CommandResult:

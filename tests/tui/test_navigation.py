@@ -102,9 +102,9 @@ def test_a_glance_at_the_chord_or_help_does_not_re_read_the_screen_below(demo, a
     from tui.screens import dashboard
 
     dashboard_reads = []
-    counts = dashboard.dashboard_counts
-    monkeypatch.setattr(dashboard, "dashboard_counts",
-                        lambda today: dashboard_reads.append(today) or counts(today))
+    view = dashboard.dashboard_view
+    monkeypatch.setattr(dashboard, "dashboard_view",
+                        lambda today, now: dashboard_reads.append(today) or view(today, now))
     app = app_for()
 
     async def scenario():

@@ -59,6 +59,14 @@ FILTERS = {
                       lambda w: Service.next_due_date >= pendulum.date(2026, 11, 20)),
     "client": (lambda w: dict(client=str(w["clients"][2].id)),
                lambda w: Service.client == w["clients"][2].id),
+    "product by name": (dict(product="plan 1"),
+                        lambda w: Service.product == w["products"][1].id),
+    "server by name": (dict(server="WEB1"), lambda w: Service.server == w["servers"][1].id),
+    "client by email": (lambda w: dict(client=w["clients"][2].email),
+                        lambda w: Service.client == w["clients"][2].id),
+    "client by name and product by name": (
+        lambda w: dict(client=f"{w['clients'][0].last_name}", product="Plan 2"),
+        lambda w: (Service.client == w["clients"][0].id) & (Service.product == w["products"][2].id)),
     "combined": (lambda w: dict(status="active", product=str(w["products"][0].id),
                                 cycle="monthly", due_to="2026-11-10",
                                 client=str(w["clients"][0].id)),
@@ -85,14 +93,19 @@ def test_each_filter_selects_exactly_what_sql_finds(world, name):
 
 def test_bad_filter_values_are_all_named_at_once():
     with pytest.raises(ValidationErrors) as caught:
-        ServiceFilter.from_inputs(status="sleeping", cycle="fortnightly", product="x1",
-                                  server="0", due_from="2026-02-30", client="-3")
+        ServiceFilter.from_inputs(status="sleeping", cycle="fortnightly", product="#0",
+                                  server="0", due_from="2026-02-30", client="#0")
     fields = [e.field for e in caught.value.errors]
     assert fields == ["status", "cycle", "due from", "product", "server", "client"]
     with pytest.raises(ValidationErrors) as caught:
         ServiceFilter.from_inputs(due_from="2026-05-02", due_to="2026-05-01")
     assert [e.field for e in caught.value.errors] == ["due to"]
     assert ServiceFilter.from_inputs(cycle="Semi-Annually").billing_cycle == "semiannually"
+    named = ServiceFilter.from_inputs(product=" Shared  Basic ", server="#4", client="rossi")
+    assert (named.product_name, named.product_id) == ("Shared Basic", None)
+    assert (named.server_name, named.server_id) == ("", 4)
+    assert named.client_name == "rossi"
+    assert named.describe() == "client “rossi”, product “Shared Basic”, server #4"
 
 
 async def _apply(screen, pilot, **values):
@@ -118,15 +131,14 @@ def test_the_filter_bar_narrows_the_list_and_mass_update_gets_the_same(world, ap
             await settle(pilot)
             assert screen.current_filter.status == "active"
             assert screen.biglist.total == len(ids_where(Service.status == "active"))
-            await pilot.press("tab", "tab", *str(product.id), "enter")
+            await pilot.press("tab", "tab", *product.name, "enter")
             await settle(pilot)
             expected = ids_where((Service.status == "active") & (Service.product == product.id))
             assert screen.biglist.total == len(expected)
             assert screen.biglist.has_focus  # enter in a field goes back to the list
             assert screen.biglist.cursor_row["id"] == expected[-1]
             status_line = str(screen.query_one("#list-status").render())
-            assert f"active, product #{product.id}" in status_line or (
-                f"product #{product.id}, active" in status_line)
+            assert f"product “{product.name}”, active" in status_line
 
             await _apply(screen, pilot, status="", product="", cycle="annually",
                          server=str(server.id), client=str(client.id), **{"due-from": "2026-10-20"})
@@ -167,7 +179,7 @@ def test_fits_at_80x24(world, app_for):
             await app.push_screen(screen)
             await settle(pilot)
             assert screen.biglist.total == 100
-            assert screen.query_one("#filter-client").value == str(world["clients"][0].id)
+            assert screen.query_one("#filter-client").value == f"#{world['clients'][0].id}"
             for field in ("#filter-status", "#filter-cycle", "#filter-product", "#filter-server",
                           "#filter-due-from", "#filter-due-to", "#filter-client"):
                 region = screen.query_one(field).region

@@ -6,12 +6,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList, Sparkline, Static
 from textual.widgets.option_list import Option
 
-from automation.cron import last_runs
+from models.dashboard import DUE_DAYS, DashboardView, dashboard_view
 from models.db import connection
-from models.listing import DashboardCounts, automation_warning, dashboard_counts
+from models.listing import DashboardCounts
+from models.money import format_money, to_cents
 from models.schema import CronRun, ServiceStatus
 from tui.screens.areas import AREAS, Area
 from tui.screens.base import HostdeskScreen
@@ -59,20 +60,45 @@ def area_prompt(area: Area, figures: str = "") -> Content:
     )
 
 
+def money_lines(view: DashboardView, currency: str) -> tuple[str, str]:
+    """The line above the sparkline and the one below it."""
+    first, last = view.due_by_day[0][0], view.due_by_day[-1][0]
+    due = (f"Due in the next {len(view.due_by_day)} days: "
+           f"{format_money(view.due_total, currency)} (by day, {first.isoformat()} to "
+           f"{last.isoformat()})")
+    money = (f"Monthly recurring revenue {format_money(view.monthly_recurring, currency)}"
+             f"   ·   Overdue {format_money(view.overdue_total, currency)} on "
+             f"{view.overdue_invoices:,} invoice{'s' if view.overdue_invoices != 1 else ''}")
+    return due, money
+
+
+def run_line(view: DashboardView, timezone: str) -> str:
+    """The last daily run: its day, how it went and when it finished."""
+    run = view.last_run
+    if run is None:
+        return "Daily run: never run on this database"
+    finished = (f", finished {format_datetime(run.finished_at, timezone)}"
+                if run.finished_at else "")
+    return f"Last daily run #{run.id} for {run.run_date.isoformat()}: {run.status}{finished} · {run.summary}"
+
+
 class DashboardScreen(HostdeskScreen):
     HELP = ("The main screen. Each line is an area: press `g` and its letter from anywhere, "
-            "or pick it here with the arrows and enter. ctrl+k searches clients, services, "
+            "or pick it here with the arrows and enter. Below: the recurring amounts falling "
+            f"due each of the next {DUE_DAYS} days (active services, addons and domains), "
+            "the monthly recurring revenue (each cycle's amounts per month), what overdue "
+            "invoices still owe, and the last daily run. ctrl+k searches clients, services, "
             "domains and invoices at once; ctrl+p or : opens the command palette.")
 
     AUTO_FOCUS = "#areas"
 
     class Loaded(Message):
-        def __init__(self, counts: DashboardCounts, runs: list[CronRun],
-                     warning: str | None) -> None:
+        def __init__(self, view: DashboardView) -> None:
             super().__init__()
-            self.counts = counts
-            self.runs = runs
-            self.warning = warning
+            self.view = view
+            self.counts = view.counts
+            self.runs = view.runs
+            self.warning = view.warning
 
     def __init__(self) -> None:
         super().__init__(name="dashboard")
@@ -81,6 +107,9 @@ class DashboardScreen(HostdeskScreen):
         yield self.title_bar("Main screen")
         yield OptionList(*(Option(area_prompt(area), id=area.key) for area in AREAS),
                          id="areas")
+        yield Static("Revenue due: counting…", id="revenue-due")
+        yield Sparkline([], id="revenue-sparkline")
+        yield Static("", id="revenue-figures")
         yield Static("Daily run: checking…", id="automation-status")
         yield Static("ctrl+k search everything · ctrl+p or : commands · F1 or ? help · "
                      "ctrl+q quit", id="dashboard-hint", classes="status-line")
@@ -96,9 +125,8 @@ class DashboardScreen(HostdeskScreen):
     def load(self) -> None:
         clock = self.app.clock
         with connection():
-            counts = dashboard_counts(clock.today())
-            runs = last_runs(20)
-        self.post_message(self.Loaded(counts, runs, automation_warning(runs, clock.now())))
+            view = dashboard_view(clock.today(), clock.now())
+        self.post_message(self.Loaded(view))
 
     def on_dashboard_screen_loaded(self, message: Loaded) -> None:
         areas = self.query_one("#areas", OptionList)
@@ -106,14 +134,17 @@ class DashboardScreen(HostdeskScreen):
             areas.replace_option_prompt(area.key,
                                         area_prompt(area, area_figures(area, message.counts,
                                                                        message.runs)))
+        view = message.view
+        due, money = money_lines(view, self.app.settings.currency)
+        self.query_one("#revenue-due", Static).update(due)
+        # The bars' heights only: the figures themselves are the Decimal text above.
+        self.query_one("#revenue-sparkline", Sparkline).data = [
+            to_cents(amount) for _, amount in view.due_by_day]
+        self.query_one("#revenue-figures", Static).update(money)
         status = self.query_one("#automation-status", Static)
         status.set_class(message.warning is not None, "-warning")
-        if message.warning:
-            status.update(f"⚠ {message.warning}")
-        else:
-            last = next(r for r in message.runs if r.status == "succeeded" and not r.dry_run)
-            status.update(f"Daily run: last succeeded for {last.run_date.isoformat()}, "
-                          f"finished {format_datetime(last.finished_at)} UTC")
+        line = run_line(view, self.app.settings.timezone)
+        status.update(f"⚠ {message.warning}\n{line}" if message.warning else line)
 
     @on(OptionList.OptionSelected, "#areas")
     def open_area(self, event: OptionList.OptionSelected) -> None:

@@ -78,4 +78,5 @@ class DetailScreen(HostdeskScreen):
         for name, value in message.fields:
             # Text, not str: a stored value is never read as markup.
             table.add_row(Text(name.replace("_", " ")),
-                          Text(format_value(value, kind_of(value), currency)), key=name)
+                          Text(format_value(value, kind_of(value), currency,
+                                            self.app.settings.timezone)), key=name)

@@ -26,13 +26,17 @@ SEARCH_DELAY = 0.02  # seconds of quiet typing before the list is searched (a ke
 
 class ListScreen(HostdeskScreen):
     HELP = ("A list of the whole area, newest first. `/` searches it; enter opens a row; "
-            "space ticks rows for a later action. The line under the list says which rows "
-            "you see out of how many match.")
+            "space ticks rows for a later action; `e` exports the rows it shows (search and "
+            "filters applied) as CSV or JSON. The line under the list says which rows you see "
+            "out of how many match.")
 
     AUTO_FOCUS = "BigList"
     BINDINGS = [
         Binding("slash", "search_list", "Search", id="list-screen.search"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="list-screen.reload"),
+        Binding("e", "export", "Export", id="list-screen.export",
+                tooltip="write the rows the list shows (the search and filters applied) "
+                        "as CSV or JSON"),
         Binding("N", "new_order", "New order", id="list-screen.new_order"),
         # Above the list's own `n` (untick all): ux.md's `n` new record wins where one is.
         Binding("n", "new_record", "New", priority=True, id="list-screen.new_record"),
@@ -68,6 +72,22 @@ class ListScreen(HostdeskScreen):
     def action_new_order(self) -> None:
         self.app.action_new_order()
 
+    def action_export(self) -> None:
+        from tui.widgets.export_dialog import ExportDialog, ExportOutcome
+
+        def done(outcome: ExportOutcome | None) -> None:
+            if outcome is None:
+                return
+            if outcome.stopped:
+                self.app.notify(f"Export stopped: {outcome.path} was not written",
+                                severity="warning")
+            else:
+                self.app.notify(f"Exported {outcome.rows:,} rows to {outcome.path}")
+
+        self.app.push_screen(ExportDialog(self.area.key, self.area.title, self.source,
+                                          self.biglist.filter, self.app.login,
+                                          self.app.clock.today()), done)
+
     def action_mass_update(self) -> None:
         from models.selection import Selection
         from tui.screens.mass_update import MassUpdateScreen
@@ -97,7 +117,8 @@ class ListScreen(HostdeskScreen):
         yield Input(placeholder=f"search by {self.source.search_hint}  (enter keeps it, "
                                 f"escape clears it)", id="list-search", classes="-hidden")
         yield BigList(self.source, currency=self.app.settings.currency,
-                      today=self.app.clock.today, id="list")
+                      today=self.app.clock.today, timezone=self.app.settings.timezone,
+                      id="list")
         yield Static("", id="list-status", classes="status-line")
         yield KeyFooter()
 

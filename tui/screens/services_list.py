@@ -24,13 +24,19 @@ STATUS_CHOICES = [("Any status", ""), *((s.capitalize(), s) for s in ServiceStat
 CYCLE_CHOICES = [("Any cycle", ""), *((c.label, c.value) for c in Cycle)]
 
 
+def _id_text(record_id: int | None) -> str:
+    return f"#{record_id}" if record_id else ""
+
+
 class ServiceListScreen(FilteredListScreen):
     """Every service, newest first, narrowed by the filter bar."""
 
-    HELP = ("Services, newest first. `f` moves to the filters (status, product #, cycle, "
-            "server #, due from/to, client #); enter in a filter field goes back to the list. "
-            "`/` searches by domain, username or #id; enter opens a service; space ticks; `M` "
-            "mass-updates the ticked services, or every service the filters match.")
+    HELP = ("Services, newest first. `f` moves to the filters (status, cycle, product, "
+            "server, due from/to, client: a name, any part of it, or #id); enter in a filter "
+            "field goes back to the list. `/` searches any part of the domain, username, "
+            "client name, company or email, or #id; enter opens a service; space ticks; `M` "
+            "mass-updates the ticked services, or every service the filters match; `e` exports "
+            "what the list shows.")
 
     DEFAULT_CSS = """
     ServiceListScreen #filter-cycle { width: 17; }
@@ -50,12 +56,12 @@ class ServiceListScreen(FilteredListScreen):
                          id="filter-status", classes="filter-field", compact=True)
             yield Select(CYCLE_CHOICES, value="", allow_blank=False, id="filter-cycle",
                          classes="filter-field", compact=True)
-            yield Label("product #", classes="filter-label")
-            yield Input(str(start.product_id or ""), placeholder="any", id="filter-product",
-                        classes="filter-field id-filter", compact=True)
-            yield Label("server #", classes="filter-label")
-            yield Input("", placeholder="any", id="filter-server",
-                        classes="filter-field id-filter", compact=True)
+            yield Label("product", classes="filter-label")
+            yield Input(_id_text(start.product_id), placeholder="name or #id",
+                        id="filter-product", classes="filter-field name-filter", compact=True)
+            yield Label("server", classes="filter-label")
+            yield Input("", placeholder="name or #id", id="filter-server",
+                        classes="filter-field name-filter", compact=True)
         with Horizontal(classes="filter-bar", id="service-filters-2"):
             yield Label("due", classes="filter-label")
             yield Input("", placeholder="from YYYY-MM-DD", id="filter-due-from",
@@ -63,9 +69,9 @@ class ServiceListScreen(FilteredListScreen):
             yield Label("–", classes="filter-label")
             yield Input("", placeholder="to YYYY-MM-DD", id="filter-due-to",
                         classes="filter-field", compact=True)
-            yield Label("client #", classes="filter-label")
-            yield Input(str(start.client_id or ""), placeholder="any", id="filter-client",
-                        classes="filter-field id-filter", compact=True)
+            yield Label("client", classes="filter-label")
+            yield Input(_id_text(start.client_id), placeholder="name, email or #id",
+                        id="filter-client", classes="filter-field name-filter", compact=True)
         yield Static("", id="filter-error", classes="field-error")
 
     def _typed(self, selector: str) -> str:

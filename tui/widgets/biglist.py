@@ -149,12 +149,16 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
             self.rows = rows
 
     def __init__(self, source: ListSource, *, currency: str = "",
-                 today: Callable[[], pendulum.Date] | None = None,
+                 today: Callable[[], pendulum.Date] | None = None, timezone: str = "UTC",
                  name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.source = source
         self.currency = currency
+        self.timezone = timezone  # moments are shown as this zone's clock reads them
+        # On a 16-colour terminal the status colours come close to the cursor's background:
+        # the highlighted row then shows its status in the cursor's own colours, in bold.
+        self.few_colours = False
         self._today = today or (lambda: pendulum.today("UTC").date())
         self.filter: ListFilter = NO_FILTER
         self.total: int | None = None
@@ -169,6 +173,11 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
         self._auto_reloads = 0
         self._cursor_id: int | None = None
         self._columns_cache: tuple[int, list] | None = None
+
+    def on_mount(self) -> None:
+        # Headless (tests, snapshots) Textual reports "standard" whatever it draws.
+        self.few_colours = (not self.app.is_headless
+                            and self.app.console.color_system in ("standard", "windows"))
 
     # --- public -------------------------------------------------------------------------
 
@@ -390,9 +399,12 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
                 segments.append(Segment(" ", style))
             # a row that carries its own currency (an invoice) shows its amounts in it
             text = fit(format_value(row.get(column.key), column.kind,
-                                    row.get("currency") or self.currency),
+                                    row.get("currency") or self.currency, self.timezone),
                        column_width, right_aligned(column))
-            segments.append(Segment(text, style + self._cell_style(column, row, overdue)))
+            cell = self._cell_style(column, row, overdue)
+            if index == self.cursor and self.few_colours and cell:
+                cell = Style(bold=True)  # readable on the cursor, whatever the palette
+            segments.append(Segment(text, style + cell))
         strip = Strip(segments)
         return strip.crop_extend(0, width, style)
 

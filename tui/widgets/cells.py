@@ -31,33 +31,35 @@ def status_look(status: str | None) -> str | None:
     return STATUS_LOOK.get(status or "")
 
 
-def format_date(value) -> str:
+def format_date(value, timezone: str = "UTC") -> str:
+    """A date; a moment (stored in UTC) as its day in `timezone` (the configured one)."""
     if value is None:
         return ""
     if isinstance(value, pendulum.DateTime):
-        return value.in_timezone("UTC").format("YYYY-MM-DD")
+        return value.in_timezone(timezone).format("YYYY-MM-DD")
     if hasattr(value, "isoformat"):
         return value.isoformat()[:10]
     return str(value)[:10]
 
 
-def format_datetime(value) -> str:
+def format_datetime(value, timezone: str = "UTC") -> str:
+    """A moment (stored in UTC) as the clock in `timezone` (the configured one) reads it."""
     if value is None:
         return ""
     if isinstance(value, pendulum.DateTime):
-        return value.in_timezone("UTC").format("YYYY-MM-DD HH:mm")
+        return value.in_timezone(timezone).format("YYYY-MM-DD HH:mm")
     return str(value)[:16]
 
 
-def format_value(value, kind: str, currency: str = "") -> str:
+def format_value(value, kind: str, currency: str = "", timezone: str = "UTC") -> str:
     if value is None:
         return ""
     if kind == MONEY:
         return format_money(value if isinstance(value, Decimal) else Decimal(value), currency)
     if kind == DATE:
-        return format_date(value)
+        return format_date(value, timezone)
     if kind == DATETIME:
-        return format_datetime(value)
+        return format_datetime(value, timezone)
     if kind in (ID, NUMBER):
         return f"{value}"
     if kind in (STATUS, LABEL):
