@@ -4,8 +4,10 @@ reconciliation leaves out."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import islice
 
 from automation.whmcs import values as v
+from automation.whmcs.pipeline import InlineWriter
 from automation.whmcs.source import Source
 from automation.whmcs.values import Unmappable
 from automation.whmcs.writer import BATCH, IdMap, sync
@@ -25,6 +27,8 @@ class Context:
     client_ids: set
     progress: object = None
     now: str = ""
+    # writes the large tables' batches (on its own thread, see pipeline.py)
+    writer: object = field(default_factory=InlineWriter)
     # what the reconciliation must leave out of the source's figures: figure -> cents
     excluded: dict = field(default_factory=lambda: defaultdict(int))
     # billable items as read: (item type, whmcs id) -> (cycle months, anchor day, next due)
@@ -118,6 +122,25 @@ def write_rows(ctx: Context, table: str, model, columns, rows, **options) -> dic
                                **options))
         ctx.show(table, min(start + BATCH, len(rows)), len(rows))
     return result
+
+
+def stream_rows(ctx: Context, table: str, model, columns, rows, total: int) -> None:
+    """Write the (source id, values) pairs `rows` yields, BATCH at a time, each batch one
+    writer job: the mapping of the next batch goes on while the writer writes this one.
+
+    The ids come later: a step that needs them runs after `ctx.writer.drain()`."""
+    counts = ctx.report.table(table)
+    rows, done = iter(rows), 0
+    while batch := list(islice(rows, BATCH)):
+        ctx.writer.submit(lambda batch=batch: _write_batch(ctx, counts, table, model, columns,
+                                                            batch))
+        done += len(batch)
+        ctx.show(table, min(done, total), total)
+
+
+def _write_batch(ctx: Context, counts, table: str, model, columns, batch) -> None:
+    with database.atomic():
+        sync(ctx.idmap, counts, table, model, columns, batch)
 
 
 def in_scope(ctx: Context, table: str, rows: list[dict], column: str) -> list[dict]:
