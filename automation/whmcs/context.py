@@ -10,7 +10,7 @@ from automation.whmcs import values as v
 from automation.whmcs.pipeline import InlineWriter
 from automation.whmcs.source import Source
 from automation.whmcs.values import Unmappable
-from automation.whmcs.writer import BATCH, IdMap, sync
+from automation.whmcs.writer import BATCH, IdMap, plan, sync, write_plan
 from models.db import database
 
 
@@ -132,15 +132,17 @@ def stream_rows(ctx: Context, table: str, model, columns, rows, total: int) -> N
     counts = ctx.report.table(table)
     rows, done = iter(rows), 0
     while batch := list(islice(rows, BATCH)):
-        ctx.writer.submit(lambda batch=batch: _write_batch(ctx, counts, table, model, columns,
-                                                            batch))
+        # planned here (digests, import map look-ups): the writer thread only writes
+        planned = plan(ctx.idmap, counts, table, columns, batch)
+        ctx.writer.submit(lambda planned=planned: _write_batch(ctx, counts, table, model,
+                                                                columns, planned))
         done += len(batch)
         ctx.show(table, min(done, total), total)
 
 
-def _write_batch(ctx: Context, counts, table: str, model, columns, batch) -> None:
+def _write_batch(ctx: Context, counts, table: str, model, columns, planned) -> None:
     with database.atomic():
-        sync(ctx.idmap, counts, table, model, columns, batch)
+        write_plan(ctx.idmap, counts, table, model, columns, planned)
 
 
 def in_scope(ctx: Context, table: str, rows: list[dict], column: str) -> list[dict]:
