@@ -86,9 +86,9 @@ def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
 
 
 def _run(ctx: Context, admin_login: str) -> None:
-    for step in STEPS:
+    for step in STEPS:  # a step waits for the writer when it needs ids (ctx.ids)
         step(ctx)
-        ctx.writer.drain()  # the next step maps with the ids this one wrote
+    ctx.writer.drain()
     ctx.report.reconciliation = reconcile.figures(ctx)
     with database.atomic():
         audit.record_many([

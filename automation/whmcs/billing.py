@@ -120,10 +120,8 @@ def invoices(ctx: Context) -> None:
     items_of = defaultdict(list)
     for item in items:
         items_of[item["invoiceid"]].append(item)
-    clients = ctx.idmap.ids("tblclients")
     order_of = {row["invoiceid"]: row["id"] for row in ctx.source.rows(
         "SELECT id, invoiceid FROM tblorders WHERE invoiceid > 0")}
-    orders_ = ctx.idmap.ids("tblorders")
     accepted, statuses = [], {}
     for row in rows:
         try:
@@ -154,7 +152,9 @@ def invoices(ctx: Context) -> None:
         ctx.report.note(f"{item_counts.duplicates} WHMCS invoice items renewed a period already "
                         "on another live invoice: kept as plain lines, so no period is billed "
                         "twice")
-    item_maps = {kind: ctx.idmap.ids(table) for kind, table in ITEM_TABLES.items()}
+    # hostdesk ids last: what comes before needs none, and goes on while the writer works
+    clients, orders_ = ctx.ids("tblclients"), ctx.ids("tblorders")
+    item_maps = {kind: ctx.ids(table) for kind, table in ITEM_TABLES.items()}
     done = 0
     for start in range(0, len(accepted), BATCH // 2):
         batch = accepted[start:start + BATCH // 2]
@@ -278,7 +278,7 @@ def _check_batch(invoice_ids: list[int], expected_total: int, what: str) -> None
 
 
 def payments(ctx: Context) -> None:
-    invoices_ = ctx.idmap.ids("tblinvoices")
+    invoices_ = ctx.ids("tblinvoices")
     fees = sum(v.cents(row["fees"]) for row in ctx.accounts)
     refunds = sum(1 for row in ctx.accounts if v.cents(row["amountout"]) > 0)
 
@@ -319,7 +319,7 @@ def credit_movements(ctx: Context) -> None:
     rows = in_scope(ctx, "tblcredit", read(ctx, "tblcredit"), "clientid")
     counts = ctx.report.table("tblcredit")
     counts.read = len(rows) + len(counts.skipped)
-    clients, invoices_ = ctx.idmap.ids("tblclients"), ctx.idmap.ids("tblinvoices")
+    clients, invoices_ = ctx.ids("tblclients"), ctx.ids("tblinvoices")
 
     def mapped():  # rows mapped batch by batch, as the writer takes them
         for row in rows:

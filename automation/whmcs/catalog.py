@@ -45,7 +45,7 @@ def clients(ctx: Context) -> None:
     rows = read(ctx, "tblclients")
     counts = ctx.report.table("tblclients")
     counts.read = len(rows)
-    groups = ctx.idmap.ids("tblclientgroups")
+    groups = ctx.ids("tblclientgroups")
 
     def mapped():  # rows mapped batch by batch, as the writer takes them
         for row in rows:
@@ -208,7 +208,7 @@ def config_options(ctx: Context) -> None:
     subs = ctx.source.table("tblproductconfigoptionssub")
     ctx.report.table("tblproductconfigoptions").read = len(options)
     ctx.report.table("tblproductconfigoptionssub").read = len(subs)
-    products = ctx.idmap.ids("tblproducts")
+    products = ctx.ids("tblproducts")
     by_group = defaultdict(list)
     for option in options:
         by_group[option["gid"]].append(option)
@@ -254,7 +254,7 @@ def catalog_addons(ctx: Context) -> None:
     ids = write_rows(ctx, "tbladdons", CatalogAddon,
                  ("name", "description", "module", "auto_setup", "welcome_email", "version"), out)
     pricing = _pricing(ctx, "addon")
-    products = ctx.idmap.ids("tblproducts")
+    products = ctx.ids("tblproducts")
     prices, links = [], []
     for row in rows:
         paytype = {"free": "free", "freeaccount": "free", "onetime": "onetime"}.get(
@@ -273,7 +273,7 @@ def catalog_addons(ctx: Context) -> None:
 def promotions(ctx: Context) -> None:
     rows = ctx.source.table("tblpromotions")
     ctx.report.table("tblpromotions").read = len(rows)
-    out, seen, products, links = [], set(), ctx.idmap.ids("tblproducts"), []
+    out, seen, products, links = [], set(), ctx.ids("tblproducts"), []
     for row in rows:
         code = v.text(row["code"], 50)
         try:

@@ -47,6 +47,12 @@ class Context:
     # (first period start, end) as ISO dates
     first_periods: dict = field(default_factory=dict)
 
+    def ids(self, table: str) -> dict[str, int]:
+        """source id -> hostdesk id of `table`, once the writer has written all of it (a step
+        asks after its own preparation, which so goes on while the writer finishes)."""
+        self.writer.drain()
+        return self.idmap.ids(table)
+
     def show(self, task: str, done: int, total: int) -> None:
         if self.progress:
             self.progress(task, done, total)
@@ -110,7 +116,9 @@ def prefetch(ctx: Context) -> None:
 
 
 def write_rows(ctx: Context, table: str, model, columns, rows, **options) -> dict:
-    """sync() in transactions of BATCH rows; returns source id -> hostdesk id."""
+    """sync() in transactions of BATCH rows, now, on this thread; returns source id ->
+    hostdesk id."""
+    ctx.writer.drain()  # one writer at a time, in order
     counts = ctx.report.table(table)
     if options.get("delete_missing"):  # small catalog tables: one batch sees every row
         with database.atomic():

@@ -20,7 +20,7 @@ from models.schema import (
 def orders(ctx: Context) -> None:
     rows = in_scope(ctx, "tblorders", read(ctx, "tblorders"), "userid")
     ctx.report.table("tblorders").read = len(rows) + len(ctx.report.table("tblorders").skipped)
-    clients, seen = ctx.idmap.ids("tblclients"), set()
+    clients, seen = ctx.ids("tblclients"), set()
 
     def mapped():  # rows mapped batch by batch, as the writer takes them
         for row in rows:
@@ -59,9 +59,9 @@ def services(ctx: Context) -> None:
     rows = in_scope(ctx, "tblhosting", read(ctx, "tblhosting"), "userid")
     counts = ctx.report.table("tblhosting")
     counts.read = len(rows) + len(counts.skipped)
-    clients, products = ctx.idmap.ids("tblclients"), ctx.idmap.ids("tblproducts")
-    servers_, orders_ = ctx.idmap.ids("tblservers"), ctx.idmap.ids("tblorders")
-    promos = ctx.idmap.ids("tblpromotions")
+    clients, products = ctx.ids("tblclients"), ctx.ids("tblproducts")
+    servers_, orders_ = ctx.ids("tblservers"), ctx.ids("tblorders")
+    promos = ctx.ids("tblpromotions")
     unpaid_first = _unpaid_hosting_items(ctx)
 
     def mapped():  # rows mapped batch by batch, as the writer takes them
@@ -126,9 +126,9 @@ def _unpaid_hosting_items(ctx: Context) -> set:
 def service_config_options(ctx: Context) -> None:
     rows = read(ctx, "tblhostingconfigoptions")
     counts = ctx.report.table("tblhostingconfigoptions")
-    services_ = ctx.idmap.ids("tblhosting")
-    options = ctx.idmap.ids("tblproductconfigoptions")
-    choices = ctx.idmap.ids("tblproductconfigoptionssub")
+    services_ = ctx.ids("tblhosting")
+    options = ctx.ids("tblproductconfigoptions")
+    choices = ctx.ids("tblproductconfigoptionssub")
     seen = set()
 
     def mapped():  # rows mapped batch by batch, as the writer takes them
@@ -154,7 +154,7 @@ def service_config_options(ctx: Context) -> None:
 def service_addons(ctx: Context) -> None:
     rows = read(ctx, "tblhostingaddons")
     counts = ctx.report.table("tblhostingaddons")
-    services_, catalog = ctx.idmap.ids("tblhosting"), ctx.idmap.ids("tbladdons")
+    services_, catalog = ctx.ids("tblhosting"), ctx.ids("tbladdons")
     names = {row["id"]: v.text(row["name"]) for row in ctx.source.table("tbladdons", "id, name")}
     skipped_services = {s["id"] for s in ctx.report.table("tblhosting").skipped}
 
@@ -201,8 +201,8 @@ def domains(ctx: Context) -> None:
     rows = in_scope(ctx, "tbldomains", read(ctx, "tbldomains"), "userid")
     counts = ctx.report.table("tbldomains")
     counts.read = len(rows) + len(counts.skipped)
-    clients, orders_ = ctx.idmap.ids("tblclients"), ctx.idmap.ids("tblorders")
-    promos = ctx.idmap.ids("tblpromotions")
+    clients, orders_ = ctx.ids("tblclients"), ctx.ids("tblorders")
+    promos = ctx.ids("tblpromotions")
 
     def mapped():  # rows mapped batch by batch, as the writer takes them
         for row in rows:
@@ -244,7 +244,7 @@ def domains(ctx: Context) -> None:
 def cancellation_requests(ctx: Context) -> None:
     rows = ctx.source.table("tblcancelrequests")
     counts = ctx.report.table("tblcancelrequests")
-    services_ = ctx.idmap.ids("tblhosting")
+    services_ = ctx.ids("tblhosting")
     statuses = {row["id"]: v._squash(row["domainstatus"])
                 for row in read(ctx, "tblhosting.status")}
     latest = {}
