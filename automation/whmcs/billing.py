@@ -328,5 +328,5 @@ def credit_movements(ctx: Context) -> None:
                                          v.text(row["description"], 500) or "WHMCS credit",
                                          invoices_.get(str(row["relid"])), when))
 
-    stream_rows(ctx, "tblcredit", CreditEntry, ("client", "amount", "description", "invoice",
-                                           "created_at"), mapped(), len(rows))
+    stream_rows(ctx, "tblcredit", CreditEntry,
+                ("client", "amount", "description", "invoice", "created_at"), mapped(), len(rows))

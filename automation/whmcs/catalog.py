@@ -79,9 +79,9 @@ def clients(ctx: Context) -> None:
                 v.payment_method(row["defaultgateway"]), notes, created, 1))
 
     stream_rows(ctx, "tblclients", Client,
-           ("first_name", "last_name", "company", "email", "phone", "address", "city", "postcode",
-            "country", "status", "group", "separate_invoices", "credit",
-            "default_payment_method", "notes", "created_at", "version"), mapped(), len(rows))
+                ("first_name", "last_name", "company", "email", "phone", "address", "city",
+                 "postcode", "country", "status", "group", "separate_invoices", "credit",
+                 "default_payment_method", "notes", "created_at", "version"), mapped(), len(rows))
     cards = sum(1 for row in rows if v.text(row.get("cardlastfour")))
     if cards:
         ctx.report.note(f"{cards} clients had a card stored in WHMCS: cards are not imported "

@@ -34,8 +34,9 @@ def orders(ctx: Context) -> None:
                 v.payment_method(row["paymentmethod"]), v.text(row["promocode"], 50),
                 v.cents(row["amount"]), v.text(row["notes"]), v.moment(row["date"]) or ctx.now, 1))
 
-    stream_rows(ctx, "tblorders", Order, ("number", "client", "status", "payment_method", "promo_code",
-                                     "amount", "notes", "created_at", "version"), mapped(), len(rows))
+    stream_rows(ctx, "tblorders", Order,
+                ("number", "client", "status", "payment_method", "promo_code", "amount", "notes",
+                 "created_at", "version"), mapped(), len(rows))
 
 
 def _registered(row, *columns):
@@ -148,7 +149,7 @@ def service_config_options(ctx: Context) -> None:
                                          int(row["qty"] or 0)))
 
     stream_rows(ctx, "tblhostingconfigoptions", ServiceConfigOption,
-           ("service", "option", "choice", "quantity"), mapped(), len(rows))
+                ("service", "option", "choice", "quantity"), mapped(), len(rows))
 
 
 def service_addons(ctx: Context) -> None:
@@ -187,14 +188,15 @@ def service_addons(ctx: Context) -> None:
                 ctx.items[(ItemType.ADDON, row["id"])] = (cycle.months, anchor, next_due)
             name = v.text(row["name"], 200) or names.get(row["addonid"], "") or f"Addon {row['id']}"
             yield (str(row["id"]), (
-                service, catalog.get(str(row["addonid"])), name[:200], setup, recurring, cycle.value,
-                status, registered.isoformat(), next_due.isoformat() if next_due else None, anchor,
+                service, catalog.get(str(row["addonid"])), name[:200], setup, recurring,
+                cycle.value, status, registered.isoformat(),
+                next_due.isoformat() if next_due else None, anchor,
                 v.iso(row["termination_date"]), v.text(row["notes"]), 1))
 
     stream_rows(ctx, "tblhostingaddons", ServiceAddon,
-           ("service", "catalog_addon", "name", "setup_fee", "recurring_amount", "billing_cycle",
-            "status", "registration_date", "next_due_date", "anchor_day", "termination_date",
-            "notes", "version"), mapped(), len(rows))
+                ("service", "catalog_addon", "name", "setup_fee", "recurring_amount",
+                 "billing_cycle", "status", "registration_date", "next_due_date", "anchor_day",
+                 "termination_date", "notes", "version"), mapped(), len(rows))
 
 
 def domains(ctx: Context) -> None:
@@ -208,7 +210,8 @@ def domains(ctx: Context) -> None:
         for row in rows:
             try:
                 status = v.domain_status(row["status"])
-                recurring, first = v.cents(row["recurringamount"]), v.cents(row["firstpaymentamount"])
+                recurring = v.cents(row["recurringamount"])
+                first = v.cents(row["firstpaymentamount"])
                 if recurring < 0:
                     raise Unmappable(f"negative amount {recurring / 100:.2f}")
                 if not v.text(row["domain"]):
@@ -235,10 +238,11 @@ def domains(ctx: Context) -> None:
                 v.text(row["additionalnotes"]), 1))
 
     stream_rows(ctx, "tbldomains", Domain,
-           ("client", "order", "name", "kind", "status", "registration_date", "years",
-            "first_payment_amount", "recurring_amount", "next_due_date", "anchor_day",
-            "expiry_date", "payment_method", "auto_renew", "epp_code", "dns_management",
-            "email_forwarding", "id_protection", "promotion", "notes", "version"), mapped(), len(rows))
+                ("client", "order", "name", "kind", "status", "registration_date", "years",
+                 "first_payment_amount", "recurring_amount", "next_due_date", "anchor_day",
+                 "expiry_date", "payment_method", "auto_renew", "epp_code", "dns_management",
+                 "email_forwarding", "id_protection", "promotion", "notes", "version"),
+                mapped(), len(rows))
 
 
 def cancellation_requests(ctx: Context) -> None:
