@@ -488,3 +488,33 @@ def test_a_batch_refused_on_the_writer_thread_stops_the_import_there(whmcs, host
     assert [o.number for o in Order.select()] == [taken]
     assert Service.select().count() == 0 and Invoice.select().count() == 0
     assert not _mapped("tblorders") and not _mapped("tblhosting")
+
+
+def test_a_batch_whose_lines_do_not_add_up_to_its_invoices_is_refused(hostdesk):
+    """The check each invoice batch runs in its transaction, summed by the database."""
+    from decimal import Decimal
+
+    import pendulum as pdl
+
+    from automation.whmcs.billing import _check_batch
+    from automation.whmcs.context import ReconciliationError
+
+    client = Client.create(first_name="Ada", last_name="Lines", email="ada@example.com")
+    day = pdl.date(2026, 6, 1)
+    right = Invoice.create(client=client, date=day, due_date=day, total=Decimal("12.50"),
+                           payment_method="banktransfer")
+    wrong = Invoice.create(client=client, date=day, due_date=day, total=Decimal("10.00"),
+                           payment_method="banktransfer")
+    empty = Invoice.create(client=client, date=day, due_date=day, total=Decimal("0.00"),
+                           payment_method="banktransfer")
+    for invoice, amounts in ((right, ("10.00", "2.50")), (wrong, ("9.99",))):
+        for order, amount in enumerate(amounts):
+            InvoiceLine.create(invoice=invoice, kind=LineKind.CUSTOM, description="Item",
+                               amount=Decimal(amount), sort_order=order)
+
+    _check_batch([right.id, empty.id], 1250, "batch")  # adds up: nothing raised
+    with pytest.raises(ReconciliationError, match="hostdesk totals 12.50, WHMCS 12.49"):
+        _check_batch([right.id], 1249, "batch")
+    with pytest.raises(ReconciliationError,
+                       match=f"invoice {wrong.id}'s lines add up to 9.99, its total is 10.00"):
+        _check_batch([right.id, wrong.id, empty.id], 2250, "batch")

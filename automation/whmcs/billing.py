@@ -16,7 +16,7 @@ from automation.whmcs.context import (
 from automation.whmcs.values import Unmappable
 from automation.whmcs.writer import BATCH, sync
 from models.cycles import add_months_anchored
-from models.db import database, ids_in
+from models.db import database
 from models.schema import (
     CreditEntry,
     Invoice,
@@ -258,23 +258,26 @@ def _first_period(ctx: Context, kind: str, item) -> tuple | None:
 
 
 def _check_batch(invoice_ids: list[int], expected_total: int, what: str) -> None:
-    """Inside the batch's transaction: the invoices and their lines add up to the source."""
-    cursor = database.execute(Invoice.select(Invoice.id, Invoice.total).where(
-        ids_in(Invoice.id, invoice_ids)))
-    totals = {row[0]: int(row[1]) for row in cursor}
-    sums = defaultdict(int)
-    for invoice_id, amount in database.execute(InvoiceLine.select(InvoiceLine.invoice,
-                                                                  InvoiceLine.amount).where(
-            ids_in(InvoiceLine.invoice, invoice_ids))):
-        sums[invoice_id] += int(amount)
-    if sum(totals.values()) != expected_total:
-        raise ReconciliationError(f"{what}: hostdesk totals {sum(totals.values()) / 100:.2f}, "
+    """Inside the batch's transaction: the invoices and their lines add up to the source.
+
+    Summed by the database (the lines of a batch are thousands of rows: summing them in
+    Python cost the writer a tenth of its time)."""
+    ids = ", ".join(str(int(i)) for i in invoice_ids) or "NULL"  # int(): digits only
+    total = int(database.execute_sql(
+        f"SELECT COALESCE(SUM(total), 0) FROM invoice WHERE id IN ({ids})").fetchone()[0])
+    if total != expected_total:
+        raise ReconciliationError(f"{what}: hostdesk totals {total / 100:.2f}, "
                                   f"WHMCS {expected_total / 100:.2f}")
-    for invoice_id, total in totals.items():
-        if sums[invoice_id] != total:
-            raise ReconciliationError(f"{what}: invoice {invoice_id}'s lines add up to "
-                                      f"{sums[invoice_id] / 100:.2f}, its total is "
-                                      f"{total / 100:.2f}")
+    wrong = database.execute_sql(
+        "SELECT i.id, i.total, COALESCE(SUM(l.amount), 0) FROM invoice i "
+        f"LEFT JOIN invoice_line l ON l.invoice_id = i.id WHERE i.id IN ({ids}) "
+        "GROUP BY i.id, i.total HAVING COALESCE(SUM(l.amount), 0) <> i.total "
+        "ORDER BY i.id LIMIT 1").fetchone()
+    if wrong is not None:
+        invoice_id, invoice_total, lines = wrong
+        raise ReconciliationError(f"{what}: invoice {invoice_id}'s lines add up to "
+                                  f"{int(lines) / 100:.2f}, its total is "
+                                  f"{int(invoice_total) / 100:.2f}")
 
 
 def payments(ctx: Context) -> None:
