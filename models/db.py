@@ -10,6 +10,7 @@ import os
 import sqlite3
 import stat
 import time
+from itertools import chain
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -239,7 +240,8 @@ def insert_rows(model, columns: tuple[str, ...], rows: list[tuple], *, returning
         sql = statements.get(len(chunk))
         if sql is None:
             sql = statements[len(chunk)] = head + ", ".join([one_row] * len(chunk)) + tail
-        cursor = database.execute_sql(sql, [value for row in chunk for value in row])
+        # chain: the batch's values flattened at C speed (a comprehension cost a tenth)
+        cursor = database.execute_sql(sql, list(chain.from_iterable(chunk)))
         if returning:  # RETURNING's row order is not promised; ids are issued in row order
             ids.extend(sorted(row[0] for row in cursor.fetchall()))
     return ids

@@ -426,3 +426,101 @@ def test_an_unpaid_whmcs_order_is_a_first_payment_that_provisions(whmcs, hostdes
     assert ModuleJob.select().where((ModuleJob.service == service.id)
                                     & (ModuleJob.command == "create")).count() == 1
     assert Service.get_by_id(service.id).next_due_date == line.period_end  # billed once
+
+
+def _every_row(exclude: dict) -> dict:
+    """Every table's rows in id order (the columns in `exclude` left out: clock times)."""
+    from models.schema import ActivityLog  # noqa: F401  (in ALL_TABLES; named for clarity)
+
+    rows = {}
+    for model in ALL_TABLES + [ImportMap]:
+        fields = [f for f in model._meta.sorted_fields
+                  if f.name not in exclude.get(model._meta.table_name, ())]
+        rows[model._meta.table_name] = list(
+            model.select(*fields).order_by(model._meta.primary_key).tuples())
+    return rows
+
+
+def test_the_writer_thread_reaches_the_same_end_state_as_writing_inline(
+        whmcs, new_database_url, monkeypatch):
+    """The fast path (batches written on a thread of their own while the next is mapped) and
+    the plain one (every batch written inline) leave identical databases, row for row, on a
+    first import and on a rerun."""
+    from automation.whmcs.pipeline import ThreadWriter, writer_for
+    from models.db import bind, database
+
+    url, _ = whmcs
+    # rows WHMCS left without a date take the import's own time: the same for both runs
+    monkeypatch.setattr(pendulum, "now", lambda tz=None: pendulum.datetime(2026, 6, 20, 8))
+    ends = {}
+    for write_thread in (True, False):
+        real = bind(new_database_url())
+        try:
+            if write_thread:
+                writer = writer_for(dry_run=False)
+                writer.close()
+                assert isinstance(writer, ThreadWriter)  # the fast path is the one measured
+            ensure_first_admin(ADMIN)
+            first = import_whmcs(url, admin_login=ADMIN, write_thread=write_thread)
+            again = import_whmcs(url, admin_login=ADMIN, write_thread=write_thread)
+            assert first.ok and again.ok, (first.text(), again.text())
+            assert first.tables["tblinvoiceitems"].imported > 500
+            assert sum(c.imported + c.updated for c in again.tables.values()) == 0
+            ends[write_thread] = (_every_row({"activity_log": ("created_at",)}),
+                                  {t: (c.read, c.imported, c.updated, len(c.skipped))
+                                   for t, c in first.tables.items()})
+        finally:
+            real.close()
+            database.initialize(None)
+    fast, plain = ends[True], ends[False]
+    assert fast[1] == plain[1]  # the report's counts
+    assert fast[0].keys() == plain[0].keys()
+    for table in fast[0]:
+        assert fast[0][table] == plain[0][table], table
+    assert len(fast[0]["service"]) > 200 and len(fast[0]["invoice_line"]) > 500
+
+
+def test_a_batch_refused_on_the_writer_thread_stops_the_import_there(whmcs, hostdesk):
+    """A WHMCS order number hostdesk already has: the orders batch (written on the writer
+    thread) is rolled back, what came before it stays, nothing after it is written."""
+    url, host = whmcs
+    client = Client.create(first_name="Ada", last_name="Old", email="ada@example.com")
+    taken = str(host.rows("tblorders")[0]["ordernum"])[:10]
+    Order.create(number=taken, client=client, payment_method="banktransfer")
+    report = import_whmcs(url, admin_login=ADMIN)
+    assert not report.ok
+    assert "refused a row" in report.error and "rolled back" in report.error
+    assert Client.select().count() > 100  # the clients' batch was written before
+    assert [o.number for o in Order.select()] == [taken]
+    assert Service.select().count() == 0 and Invoice.select().count() == 0
+    assert not _mapped("tblorders") and not _mapped("tblhosting")
+
+
+def test_a_batch_whose_lines_do_not_add_up_to_its_invoices_is_refused(hostdesk):
+    """The check each invoice batch runs in its transaction, summed by the database."""
+    from decimal import Decimal
+
+    import pendulum as pdl
+
+    from automation.whmcs.billing import _check_batch
+    from automation.whmcs.context import ReconciliationError
+
+    client = Client.create(first_name="Ada", last_name="Lines", email="ada@example.com")
+    day = pdl.date(2026, 6, 1)
+    right = Invoice.create(client=client, date=day, due_date=day, total=Decimal("12.50"),
+                           payment_method="banktransfer")
+    wrong = Invoice.create(client=client, date=day, due_date=day, total=Decimal("10.00"),
+                           payment_method="banktransfer")
+    empty = Invoice.create(client=client, date=day, due_date=day, total=Decimal("0.00"),
+                           payment_method="banktransfer")
+    for invoice, amounts in ((right, ("10.00", "2.50")), (wrong, ("9.99",))):
+        for order, amount in enumerate(amounts):
+            InvoiceLine.create(invoice=invoice, kind=LineKind.CUSTOM, description="Item",
+                               amount=Decimal(amount), sort_order=order)
+
+    _check_batch([right.id, empty.id], 1250, "batch")  # adds up: nothing raised
+    with pytest.raises(ReconciliationError, match="hostdesk totals 12.50, WHMCS 12.49"):
+        _check_batch([right.id], 1249, "batch")
+    with pytest.raises(ReconciliationError,
+                       match=f"invoice {wrong.id}'s lines add up to 9.99, its total is 10.00"):
+        _check_batch([right.id, wrong.id, empty.id], 2250, "batch")

@@ -14,6 +14,7 @@ from automation.whmcs import billing, catalog, items, reconcile
 from automation.whmcs.report import Report
 from automation.whmcs.source import Source, SourceError
 from automation.whmcs.context import Context, ReconciliationError, prefetch
+from automation.whmcs.pipeline import writer_for
 from automation.whmcs.writer import IdMap
 from models import audit
 from models.db import database, few_checkpoints
@@ -36,23 +37,26 @@ class _DryRun(Exception):
 
 def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
                  currency: str | None = None, hostdesk_currency: str | None = None,
-                 progress=None) -> Report:
+                 progress=None, write_thread: bool = True) -> Report:
     """Import (or with `dry_run`, rehearse without writing) the WHMCS database at `url`.
 
     Raises ValidationError for a bad URL or a currency to choose, SourceError when WHMCS
     cannot be read. A batch that does not reconcile is rolled back and named in
-    `report.error`."""
+    `report.error`. `write_thread=False` writes every batch inline (the plain path the tests
+    compare the writer thread with)."""
     require_login(admin_login, MANAGE_ADMINS)  # the whole book of business: a full admin
     started = time.monotonic()
     source = Source(url)
     report = Report(dry_run=dry_run)
+    writer = None
     try:
         currency_id, report.currency = _choose_currency(source, currency, report)
         if hostdesk_currency and hostdesk_currency.upper() != report.currency.upper():
             report.note(f"hostdesk's currency setting is {hostdesk_currency}: set "
                         f"currency = \"{report.currency}\" in hostdesk.toml before the first run")
         clients = source.select("tblclients", "id:i currency:i")
-        ctx = Context(source=source, report=report, idmap=IdMap(),
+        writer = writer_for(dry_run or not write_thread)
+        ctx = Context(source=source, report=report, idmap=IdMap(), writer=writer,
                       currency_id=currency_id, progress=progress,
                       client_ids={c["id"] for c in clients if c["currency"] == currency_id},
                       now=pendulum.now("UTC").strftime("%Y-%m-%d %H:%M:%S.%f"))
@@ -74,14 +78,17 @@ def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
     except IntegrityError as exc:  # e.g. a name hostdesk already has for another record
         report.error = f"hostdesk refused a row, that batch was rolled back: {exc}"
     finally:
+        if writer is not None:
+            writer.close()
         source.close()
         report.seconds = time.monotonic() - started
     return report
 
 
 def _run(ctx: Context, admin_login: str) -> None:
-    for step in STEPS:
+    for step in STEPS:  # a step waits for the writer when it needs ids (ctx.ids)
         step(ctx)
+    ctx.writer.drain()
     ctx.report.reconciliation = reconcile.figures(ctx)
     with database.atomic():
         audit.record_many([

@@ -4,7 +4,7 @@ servers, products and their prices, configurable options, catalog addons, promot
 from collections import defaultdict
 
 from automation.whmcs import values as v
-from automation.whmcs.context import Context, read, write_rows
+from automation.whmcs.context import Context, read, stream_rows, write_rows
 from automation.whmcs.values import Unmappable
 from models.cycles import Cycle
 from models.db import database
@@ -47,41 +47,43 @@ def clients(ctx: Context) -> None:
     rows = read(ctx, "tblclients")
     counts = ctx.report.table("tblclients")
     counts.read = len(rows)
-    groups = ctx.idmap.ids("tblclientgroups")
-    out = []
-    for row in rows:
-        try:
-            status = v.client_status(row["status"])
-        except Unmappable as exc:
-            ctx.report.skip("tblclients", row["id"], str(exc))
-            ctx.client_ids.discard(row["id"])
-            ctx.skipped_clients.add(row["id"])
-            ctx.excluded["client credit"] += v.cents(row["credit"])
-            continue
-        credit = v.cents(row["credit"])
-        if credit < 0:
-            ctx.report.skip("tblclients.credit", row["id"],
-                            f"negative amount: credit {credit / 100:.2f} imported as 0.00")
-            ctx.excluded["client credit"] += credit
-            credit = 0
-        created = v.moment(row.get("created_at")) or v.moment(row["datecreated"]) or ctx.now
-        address = ", ".join(p for p in (v.text(row["address1"]), v.text(row["address2"]),
-                                        v.text(row["state"])) if p)
-        notes = v.text(row["notes"])
-        if v.text(row.get("cardlastfour")):
-            notes = (notes + "\n" if notes else "") + \
-                f"WHMCS stored card ending {v.text(row['cardlastfour'])}: not imported"
-        out.append((str(row["id"]), (
-            v.text(row["firstname"], 100), v.text(row["lastname"], 100),
-            v.text(row["companyname"], 200), v.text(row["email"], 254),
-            v.text(row["phonenumber"], 50), v.text(address, 300), v.text(row["city"], 100),
-            v.text(row["postcode"], 20), v.text(row["country"], 2).upper(), status,
-            groups.get(str(row["groupid"])), v.flag(row["separateinvoices"]), credit,
-            v.payment_method(row["defaultgateway"]), notes, created, 1)))
-    write_rows(ctx, "tblclients", Client,
-           ("first_name", "last_name", "company", "email", "phone", "address", "city", "postcode",
-            "country", "status", "group", "separate_invoices", "credit",
-            "default_payment_method", "notes", "created_at", "version"), out)
+    groups = ctx.ids("tblclientgroups")
+
+    def mapped():  # rows mapped batch by batch, as the writer takes them
+        for row in rows:
+            try:
+                status = v.client_status(row["status"])
+            except Unmappable as exc:
+                ctx.report.skip("tblclients", row["id"], str(exc))
+                ctx.client_ids.discard(row["id"])
+                ctx.skipped_clients.add(row["id"])
+                ctx.excluded["client credit"] += v.cents(row["credit"])
+                continue
+            credit = v.cents(row["credit"])
+            if credit < 0:
+                ctx.report.skip("tblclients.credit", row["id"],
+                                f"negative amount: credit {credit / 100:.2f} imported as 0.00")
+                ctx.excluded["client credit"] += credit
+                credit = 0
+            created = v.moment(row.get("created_at")) or v.moment(row["datecreated"]) or ctx.now
+            address = ", ".join(p for p in (v.text(row["address1"]), v.text(row["address2"]),
+                                            v.text(row["state"])) if p)
+            notes = v.text(row["notes"])
+            if v.text(row.get("cardlastfour")):
+                notes = (notes + "\n" if notes else "") + \
+                    f"WHMCS stored card ending {v.text(row['cardlastfour'])}: not imported"
+            yield (str(row["id"]), (
+                v.text(row["firstname"], 100), v.text(row["lastname"], 100),
+                v.text(row["companyname"], 200), v.text(row["email"], 254),
+                v.text(row["phonenumber"], 50), v.text(address, 300), v.text(row["city"], 100),
+                v.text(row["postcode"], 20), v.text(row["country"], 2).upper(), status,
+                groups.get(str(row["groupid"])), v.flag(row["separateinvoices"]), credit,
+                v.payment_method(row["defaultgateway"]), notes, created, 1))
+
+    stream_rows(ctx, "tblclients", Client,
+                ("first_name", "last_name", "company", "email", "phone", "address", "city",
+                 "postcode", "country", "status", "group", "separate_invoices", "credit",
+                 "default_payment_method", "notes", "created_at", "version"), mapped(), len(rows))
     cards = sum(1 for row in rows if v.text(row.get("cardlastfour")))
     if cards:
         ctx.report.note(f"{cards} clients had a card stored in WHMCS: cards are not imported "
@@ -214,7 +216,7 @@ def config_options(ctx: Context) -> None:
     subs = ctx.source.table("tblproductconfigoptionssub")
     ctx.report.table("tblproductconfigoptions").read = len(options)
     ctx.report.table("tblproductconfigoptionssub").read = len(subs)
-    products = ctx.idmap.ids("tblproducts")
+    products = ctx.ids("tblproducts")
     by_group = defaultdict(list)
     for option in options:
         by_group[option["gid"]].append(option)
@@ -260,7 +262,7 @@ def catalog_addons(ctx: Context) -> None:
     ids = write_rows(ctx, "tbladdons", CatalogAddon,
                  ("name", "description", "module", "auto_setup", "welcome_email", "version"), out)
     pricing = _pricing(ctx, "addon")
-    products = ctx.idmap.ids("tblproducts")
+    products = ctx.ids("tblproducts")
     prices, links = [], []
     for row in rows:
         paytype = {"free": "free", "freeaccount": "free", "onetime": "onetime"}.get(
@@ -279,7 +281,7 @@ def catalog_addons(ctx: Context) -> None:
 def promotions(ctx: Context) -> None:
     rows = ctx.source.table("tblpromotions")
     ctx.report.table("tblpromotions").read = len(rows)
-    out, seen, products, links = [], set(), ctx.idmap.ids("tblproducts"), []
+    out, seen, products, links = [], set(), ctx.ids("tblproducts"), []
     for row in rows:
         code = v.text(row["code"], 50)
         try:

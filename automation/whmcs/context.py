@@ -4,11 +4,13 @@ reconciliation leaves out."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import islice
 
 from automation.whmcs import values as v
+from automation.whmcs.pipeline import InlineWriter
 from automation.whmcs.source import Source
 from automation.whmcs.values import Unmappable
-from automation.whmcs.writer import BATCH, IdMap, sync
+from automation.whmcs.writer import BATCH, IdMap, plan, sync, write_plan
 from models.db import database
 
 
@@ -25,6 +27,8 @@ class Context:
     client_ids: set
     progress: object = None
     now: str = ""
+    # writes the large tables' batches (on its own thread, see pipeline.py)
+    writer: object = field(default_factory=InlineWriter)
     # what the reconciliation must leave out of the source's figures: figure -> cents
     excluded: dict = field(default_factory=lambda: defaultdict(int))
     # billable items as read: (item type, whmcs id) -> (cycle months, anchor day, next due)
@@ -42,6 +46,12 @@ class Context:
     # pending services whose unpaid order invoice bills their first period: service id ->
     # (first period start, end) as ISO dates
     first_periods: dict = field(default_factory=dict)
+
+    def ids(self, table: str) -> dict[str, int]:
+        """source id -> hostdesk id of `table`, once the writer has written all of it (a step
+        asks after its own preparation, which so goes on while the writer finishes)."""
+        self.writer.drain()
+        return self.idmap.ids(table)
 
     def show(self, task: str, done: int, total: int) -> None:
         if self.progress:
@@ -106,7 +116,9 @@ def prefetch(ctx: Context) -> None:
 
 
 def write_rows(ctx: Context, table: str, model, columns, rows, **options) -> dict:
-    """sync() in transactions of BATCH rows; returns source id -> hostdesk id."""
+    """sync() in transactions of BATCH rows, now, on this thread; returns source id ->
+    hostdesk id."""
+    ctx.writer.drain()  # one writer at a time, in order
     counts = ctx.report.table(table)
     if options.get("delete_missing"):  # small catalog tables: one batch sees every row
         with database.atomic():
@@ -118,6 +130,27 @@ def write_rows(ctx: Context, table: str, model, columns, rows, **options) -> dic
                                **options))
         ctx.show(table, min(start + BATCH, len(rows)), len(rows))
     return result
+
+
+def stream_rows(ctx: Context, table: str, model, columns, rows, total: int) -> None:
+    """Write the (source id, values) pairs `rows` yields, BATCH at a time, each batch one
+    writer job: the mapping of the next batch goes on while the writer writes this one.
+
+    The ids come later: a step that needs them runs after `ctx.writer.drain()`."""
+    counts = ctx.report.table(table)
+    rows, done = iter(rows), 0
+    while batch := list(islice(rows, BATCH)):
+        # planned here (digests, import map look-ups): the writer thread only writes
+        planned = plan(ctx.idmap, counts, table, columns, batch)
+        ctx.writer.submit(lambda planned=planned: _write_batch(ctx, counts, table, model,
+                                                                columns, planned))
+        done += len(batch)
+        ctx.show(table, min(done, total), total)
+
+
+def _write_batch(ctx: Context, counts, table: str, model, columns, planned) -> None:
+    with database.atomic():
+        write_plan(ctx.idmap, counts, table, model, columns, planned)
 
 
 def in_scope(ctx: Context, table: str, rows: list[dict], column: str) -> list[dict]:

@@ -100,7 +100,9 @@ def promotion_type(value) -> str:
 
 def date(value) -> datetime.date | None:
     """A date, or None for WHMCS's `0000-00-00`, NULL and empty text."""
-    if value is None or value == "":
+    if type(value) is str:  # the common case first: the source hands values over as text
+        return _date_text(value[:10]) if value else None
+    if value is None:
         return None
     if isinstance(value, datetime.datetime):
         return value.date()
@@ -120,19 +122,27 @@ def _date_text(text: str) -> datetime.date | None:
 
 
 def iso(value) -> str | None:
+    if type(value) is str:
+        return _iso_text(value[:10]) if value else None
     day = date(value)
+    return day.isoformat() if day is not None else None
+
+
+@lru_cache(maxsize=65536)
+def _iso_text(text: str) -> str | None:
+    day = _date_text(text)
     return day.isoformat() if day is not None else None
 
 
 def moment(value) -> str | None:
     """A DATETIME as hostdesk's UTC timestamp text (WHMCS keeps server-local time)."""
+    if type(value) is str and len(value) >= 19:  # the common case: "YYYY-MM-DD HH:MM:SS"
+        return value[:19] + ".000000" if _date_text(value[:10]) is not None else None
     day = date(value)
     if day is None:
         return None
     if isinstance(value, datetime.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, str) and len(value) >= 19:
-        return value[:19] + ".000000"
     return f"{day.isoformat()} 00:00:00.000000"
 
 
@@ -176,7 +186,10 @@ def flag(value) -> bool:
 
 
 def text(value, limit: int | None = None) -> str:
-    result = "" if value is None else str(value).strip()
+    if type(value) is str:  # the common case first
+        result = value.strip()
+    else:
+        result = "" if value is None else str(value).strip()
     return result[:limit] if limit else result
 
 

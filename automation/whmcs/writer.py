@@ -49,6 +49,19 @@ def sync(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
     """Write `rows` — (source id, values in `columns` order, database form) — into `model`.
 
     Inside the caller's transaction. Returns source id -> hostdesk id for every row given."""
+    result = write_plan(idmap, counts, table, model, columns,
+                        plan(idmap, counts, table, columns, rows))
+    if delete_missing:
+        _delete_missing(idmap, table, model, {source_id for source_id, _ in rows})
+    return result
+
+
+def plan(idmap: IdMap, counts, table: str, columns: tuple[str, ...],
+         rows: list[tuple[str, tuple]]) -> tuple[list, list, dict]:
+    """What `rows` need: (new rows, changed rows, source id -> hostdesk id of the known ones).
+
+    Reads the import map only, so it may run while the writer writes an earlier batch of
+    the same table (other source ids)."""
     known = idmap.of(table)
     new, changed, result = [], [], {}
     # created_at is set once (and may fall back to the import's own time): not compared
@@ -64,6 +77,14 @@ def sync(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
                 changed.append((source_id, found[0], values, dig))
             else:
                 counts.unchanged += 1
+    return new, changed, result
+
+
+def write_plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
+               planned: tuple[list, list, dict]) -> dict[str, int]:
+    """Insert the new rows and update the changed ones of a `plan`; returns its id map."""
+    new, changed, result = planned
+    known = idmap.of(table)
     if new:
         extra, defaults = _defaults(model, columns)
         ids = insert_rows(model, columns + extra, [values + defaults for _, values, _ in new],
@@ -80,19 +101,22 @@ def sync(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
         for source_id, target, _, dig in changed:
             known[source_id] = (target, dig)
         counts.updated += len(changed)
-    if delete_missing:
-        given = {source_id for source_id, _ in rows}
-        gone = [(source_id, target) for source_id, (target, _) in known.items()
-                if source_id not in given]
-        for start in range(0, len(gone), 500):
-            chunk = gone[start:start + 500]
-            model.delete().where(ids_in(model.id, [t for _, t in chunk])).execute()
-            ImportMap.delete().where(
-                (ImportMap.source == SOURCE) & (ImportMap.source_table == table)
-                & ImportMap.source_id.in_([s for s, _ in chunk])).execute()
-        for source_id, _ in gone:
-            del known[source_id]
     return result
+
+
+def _delete_missing(idmap: IdMap, table: str, model, given: set) -> None:
+    """Delete the rows imported from `table` that the source no longer has."""
+    known = idmap.of(table)
+    gone = [(source_id, target) for source_id, (target, _) in known.items()
+            if source_id not in given]
+    for start in range(0, len(gone), 500):
+        chunk = gone[start:start + 500]
+        model.delete().where(ids_in(model.id, [t for _, t in chunk])).execute()
+        ImportMap.delete().where(
+            (ImportMap.source == SOURCE) & (ImportMap.source_table == table)
+            & ImportMap.source_id.in_([s for s, _ in chunk])).execute()
+    for source_id, _ in gone:
+        del known[source_id]
 
 
 def _defaults(model, columns) -> tuple[tuple, tuple]:
