@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pendulum
 
-from models import audit, runlock
-from models.db import (
+from hostdesk.models import audit, runlock
+from hostdesk.models.db import (
     APPLICATION_ID,
     bind,
     code_migrations,
@@ -28,9 +28,9 @@ from models.db import (
     migrate,
     sqlite_path_from_url,
 )
-from models.errors import HostdeskError, RunInProgress
-from models.permissions import BACKUP_RESTORE, require_login
-from models.schema import RunLock
+from hostdesk.models.errors import HostdeskError, RunInProgress
+from hostdesk.models.permissions import BACKUP_RESTORE, require_login
+from hostdesk.models.schema import RunLock
 
 log = logging.getLogger("hostdesk.backup")
 

@@ -5,7 +5,7 @@ itself, then waits. Each process gets its job as JSON on standard input (not in 
 line, where `ps` would show it), claims chunks until none is left and prints its share as JSON.
 A process that dies leaves its chunk pending: the run bills what is left before it reports.
 
-    python -m automation.billing_workers < job.json
+    python -m hostdesk.automation.billing_workers < job.json
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Callable
 
 import pendulum
 
-from models.cycles import DayBasis
-from models.settings import SECRET_SETTINGS, Settings
+from hostdesk.models.cycles import DayBasis
+from hostdesk.models.settings import SECRET_SETTINGS, Settings
 
 
 def settings_to_json(settings: Settings) -> dict:
@@ -82,7 +82,7 @@ def start(count: int, *, database_url: str, run_id: int, today: pendulum.Date,
                       "settings": settings_to_json(settings), "send_emails": send_emails})
     processes = []
     for _ in range(count):
-        process = subprocess.Popen([sys.executable, "-m", "automation.billing_workers"],
+        process = subprocess.Popen([sys.executable, "-m", "hostdesk.automation.billing_workers"],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
         process.stdin.write(job)
@@ -93,10 +93,10 @@ def start(count: int, *, database_url: str, run_id: int, today: pendulum.Date,
 
 def run_job(job: dict) -> dict:
     """Bill the run's pending chunks in this process; returns this worker's share."""
-    from models import runlock
-    from models.db import bind
-    from models.emails import configure_defaults
-    from models.renewals import bill_pending_chunks
+    from hostdesk.models import runlock
+    from hostdesk.models.db import bind
+    from hostdesk.models.emails import configure_defaults
+    from hostdesk.models.renewals import bill_pending_chunks
 
     settings = settings_from_json(job["settings"])
     configure_defaults(settings)

@@ -8,14 +8,14 @@ caller may cancel between items (`should_stop`); what was done stays done.
 from dataclasses import dataclass, field
 from typing import Callable
 
-from automation.provisioning.runner import command_availability, run_command
-from models.clock import Clock
-from models.db import connection
-from models.errors import HostdeskError
-from models.modulequeue import enqueue_failure
-from models.permissions import MASS_UPDATE, SERVER_OPERATIONS, require
-from models.schema import Admin, Service
-from models.settings import Settings
+from hostdesk.automation.provisioning.runner import command_availability, run_command
+from hostdesk.models.clock import Clock
+from hostdesk.models.db import connection
+from hostdesk.models.errors import HostdeskError
+from hostdesk.models.modulequeue import enqueue_failure
+from hostdesk.models.permissions import MASS_UPDATE, SERVER_OPERATIONS, require
+from hostdesk.models.schema import Admin, Service
+from hostdesk.models.settings import Settings
 
 
 @dataclass

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import platformdirs
 
-from models.cycles import DayBasis
-from models.db import redact_url
-from models.errors import ValidationError, ValidationErrors
-from models.money import check_locale
-from models.settings import SECRET_SETTINGS, Settings, setting_problem
+from hostdesk.models.cycles import DayBasis
+from hostdesk.models.db import redact_url
+from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.models.money import check_locale
+from hostdesk.models.settings import SECRET_SETTINGS, Settings, setting_problem
 
 APP_NAME = "hostdesk"
 CONFIG_FILE = "hostdesk.toml"
@@ -226,7 +226,7 @@ def _problems(defaults: Settings, values: dict, sources: dict) -> list[Validatio
 
 def describe(config: Config) -> list[tuple[str, str, str]]:
     """(name, value, source) rows for `hostdesk config show`, secrets masked."""
-    from models.secrets import fingerprint  # here, so cryptography stays out of the look-ups
+    from hostdesk.models.secrets import fingerprint  # here, so cryptography stays out of the look-ups
 
     rows = [("config_file", str(config.config_file or "(none found)"), "search")]
     rows.append(("database_url", redact_url(config.database_url),

@@ -15,13 +15,13 @@ from typing import Callable
 import pendulum
 from peewee import OperationalError
 
-from automation.run_context import RunContext, RunStopped, TaskResult
-from models import runlock
-from models.clock import Clock
-from models.db import database, database_error_text, is_postgres
-from models.errors import RuleViolation, RunInProgress, ValidationError
-from models.schema import CronRun
-from models.settings import Settings
+from hostdesk.automation.run_context import RunContext, RunStopped, TaskResult
+from hostdesk.models import runlock
+from hostdesk.models.clock import Clock
+from hostdesk.models.db import database, database_error_text, is_postgres
+from hostdesk.models.errors import RuleViolation, RunInProgress, ValidationError
+from hostdesk.models.schema import CronRun
+from hostdesk.models.settings import Settings
 
 log = logging.getLogger("hostdesk.cron")
 LOGGED_FAILURES = 100  # per task: the report keeps them all, the log the first ones
@@ -81,7 +81,7 @@ class RunReport:
 
 def _registered_tasks() -> list[tuple[str, Callable[[RunContext], TaskResult]]]:
     """The tasks of rules §11, in their order. Filled in by the billing and provisioning code."""
-    from automation import daily_tasks
+    from hostdesk.automation import daily_tasks
 
     return daily_tasks.TASKS
 
@@ -96,7 +96,7 @@ def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
 
     The run stops at its deadline (`run_deadline_minutes`, measured by `timer`) or as soon as
     its lock is no longer its own; the report then names the reason and the tasks not run."""
-    from models.emails import configure_defaults
+    from hostdesk.models.emails import configure_defaults
 
     _check_workers(workers, database_url)
     configure_defaults(settings)
@@ -218,9 +218,9 @@ def alert_admins(report: RunReport, run_id: int, settings: Settings, *, send: bo
     full admin with an email address and to `admin_notice_email`, queued in one transaction
     and, unless the run sends no email, delivered at once (the run's email task is over).
     Returns what the report records: {"to": [...], "sent": n} or {"error": "..."}."""
-    from automation.mail import deliver_one
-    from models.admins import notice_recipients
-    from models.emails import email_context, queue_email
+    from hostdesk.automation.mail import deliver_one
+    from hostdesk.models.admins import notice_recipients
+    from hostdesk.models.emails import email_context, queue_email
 
     title, message = _notice_text(report, run_id)
     try:
@@ -263,9 +263,9 @@ def _check_workers(workers: int, database_url: str) -> None:
 def join_run(settings: Settings, *, send_emails: bool = True) -> tuple[int | None, "TaskResult"]:
     """Help the daily run in progress with its invoicing (`hostdesk cron --join`, e.g. from
     another machine). Returns (the run's id or None when no run has chunks left, this share)."""
-    from models.emails import configure_defaults
-    from models.renewals import bill_pending_chunks
-    from models.schema import BillingChunk
+    from hostdesk.models.emails import configure_defaults
+    from hostdesk.models.renewals import bill_pending_chunks
+    from hostdesk.models.schema import BillingChunk
 
     configure_defaults(settings)
     run = (CronRun.select().join(BillingChunk, on=(BillingChunk.run == CronRun.id))
@@ -296,9 +296,9 @@ def confirm_terminations(run_id: int, *, admin_login: str, settings: Settings) -
     (`hostdesk cron --confirm-terminations RUN_ID`, the automation status screen). Performs
     exactly those, as of the run's date, skipping any no longer due (paid since, say); each
     is claimed once, so two admins confirming at once never terminate a service twice."""
-    from automation.provisioning.runner import run_command
-    from models import audit, terminationguard
-    from models.permissions import RUN_DAILY_TASKS, find_admin, require
+    from hostdesk.automation.provisioning.runner import run_command
+    from hostdesk.models import audit, terminationguard
+    from hostdesk.models.permissions import RUN_DAILY_TASKS, find_admin, require
 
     require(find_admin(admin_login), RUN_DAILY_TASKS)
     run = CronRun.get_or_none(CronRun.id == run_id)

@@ -6,15 +6,15 @@ runner, so a failure lands in the module queue with its error instead of stoppin
 
 import pendulum
 
-from automation.run_context import RunContext, TaskResult
-from models import cancellations, overdue, renewals, runlock, terminationguard
-from models.clock import Clock
-from models.db import few_checkpoints
-from models.errors import HostdeskError, RuleViolation
-from models.permissions import SYSTEM_LOGIN, system_admin
-from models.renewals import generate_due_invoices
-from models.schema import Admin, Service, ServiceStatus
-from models.settings import Settings
+from hostdesk.automation.run_context import RunContext, TaskResult
+from hostdesk.models import cancellations, overdue, renewals, runlock, terminationguard
+from hostdesk.models.clock import Clock
+from hostdesk.models.db import few_checkpoints
+from hostdesk.models.errors import HostdeskError, RuleViolation
+from hostdesk.models.permissions import SYSTEM_LOGIN, system_admin
+from hostdesk.models.renewals import generate_due_invoices
+from hostdesk.models.schema import Admin, Service, ServiceStatus
+from hostdesk.models.settings import Settings
 
 
 def generate_invoices(ctx: RunContext) -> TaskResult:
@@ -33,7 +33,7 @@ def generate_invoices(ctx: RunContext) -> TaskResult:
 def _generate_invoices_in_chunks(ctx: RunContext) -> TaskResult:
     """The run's invoicing as claimable chunks, billed by this process and `ctx.workers - 1`
     helpers; whatever a crashed helper left pending is billed here before the totals."""
-    from automation import billing_workers
+    from hostdesk.automation import billing_workers
 
     chunks = renewals.plan_billing_chunks(ctx.run_id, ctx.today, ctx.settings)
     helpers = None
@@ -79,7 +79,7 @@ def send_reminders(ctx: RunContext) -> TaskResult:
 
 def _run_module(ctx: RunContext, service_id: int, command: str, **arguments):
     """Run a module command for the daily run; returns (succeeded, error message)."""
-    from automation.provisioning.runner import run_command
+    from hostdesk.automation.provisioning.runner import run_command
 
     try:
         result = run_command(service_id, command, admin=system_admin(),
@@ -125,7 +125,7 @@ def process_request(request_id: int, *, admin: Admin, clock: Clock, settings: Se
     then the request is completed and the service cancelled. The daily run and the
     cancellation queue's "process now" both come here. A failed Terminate raises
     RuleViolation and leaves the request open; returns what was done."""
-    from automation.provisioning.runner import run_command
+    from hostdesk.automation.provisioning.runner import run_command
 
     request = cancellations.open_request(request_id)
     service = Service.get_by_id(request.service_id)
@@ -220,13 +220,13 @@ def terminate_fixed_term(ctx: RunContext) -> TaskResult:
 
 
 def retry_module_queue(ctx: RunContext) -> TaskResult:
-    from automation.provisioning.runner import module_queue_task
+    from hostdesk.automation.provisioning.runner import module_queue_task
 
     return module_queue_task(ctx)
 
 
 def deliver_email(ctx: RunContext) -> TaskResult:
-    from automation.mail import email_task
+    from hostdesk.automation.mail import email_task
 
     return email_task(ctx)
 
@@ -238,8 +238,8 @@ def maintenance(ctx: RunContext) -> TaskResult:
     """Keep searches and query plans fast: planner statistics daily, the search index weekly."""
     if ctx.dry_run:
         return TaskResult()
-    from models import search
-    from models.db import database, is_postgres
+    from hostdesk.models import search
+    from hostdesk.models.db import database, is_postgres
 
     if is_postgres():
         database.execute_sql("ANALYZE")

@@ -3,7 +3,7 @@
 import os
 from urllib.parse import urlsplit, urlunsplit
 
-from models.db import MIGRATIONS_DIR, is_postgres, sqlite_path_from_url
+from hostdesk.models.db import MIGRATIONS_DIR, is_postgres, sqlite_path_from_url
 
 
 def _size_bytes(db, url: str) -> int | None:
@@ -28,8 +28,8 @@ def database_status(url: str) -> dict:
     the last daily run. Works on an empty or out-of-date database too."""
     from playhouse.migrations import Runner
 
-    from models.db import bind
-    from models.schema import CronRun
+    from hostdesk.models.db import bind
+    from hostdesk.models.schema import CronRun
 
     db = bind(url)
     db.connect(reuse_if_open=True)

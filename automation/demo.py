@@ -39,7 +39,7 @@ from decimal import Decimal
 import pendulum
 from peewee import fn
 
-from models import (
+from hostdesk.models import (
     catalog,
     catalog_addons,
     clients,
@@ -50,14 +50,14 @@ from models import (
     secrets,
     tlds,
 )
-from models.cycles import Cycle, add_months_anchored
-from models.db import database, is_postgres, is_sqlite
-from models.domains import DomainAddons, domain_price
-from models.errors import ValidationError
-from models.invoicing import OVERDUE_REASON
-from models.money import installation_currency, round_money
-from models.permissions import SYSTEM_LOGIN
-from models.schema import (
+from hostdesk.models.cycles import Cycle, add_months_anchored
+from hostdesk.models.db import database, is_postgres, is_sqlite
+from hostdesk.models.domains import DomainAddons, domain_price
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.invoicing import OVERDUE_REASON
+from hostdesk.models.money import installation_currency, round_money
+from hostdesk.models.permissions import SYSTEM_LOGIN
+from hostdesk.models.schema import (
     ALL_TABLES,
     ActivityLog,
     Admin,
@@ -84,7 +84,7 @@ from models.schema import (
     ServiceStatus,
     Tld,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 
 Date = pendulum.Date
 ZERO = Decimal("0.00")

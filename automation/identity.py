@@ -7,9 +7,9 @@ import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.admins import Identity
-from models.db import database, sqlite_path_from_url
-from models.permissions import RUN_DAILY_TASKS, require_login
+from hostdesk.models.admins import Identity
+from hostdesk.models.db import database, sqlite_path_from_url
+from hostdesk.models.permissions import RUN_DAILY_TASKS, require_login
 
 
 @dataclass(frozen=True)

@@ -49,16 +49,16 @@ from email.utils import format_datetime, formataddr
 import pendulum
 from peewee import fn
 
-from automation.deadline import Deadline
-from automation.run_context import RunContext, TaskResult
-from models import audit, secrets
-from models.db import connection, database, is_postgres, with_retry
-from models.emails import SECRET_BODY_REMOVED
-from models.errors import RuleViolation, ValidationError
-from models.parsing import clean_outside_text
-from models.schema import EmailLog, EmailOutbox
-from models.settings import SMTP_SECURITY_MODES as SECURITY_MODES
-from models.settings import Settings
+from hostdesk.automation.deadline import Deadline
+from hostdesk.automation.run_context import RunContext, TaskResult
+from hostdesk.models import audit, secrets
+from hostdesk.models.db import connection, database, is_postgres, with_retry
+from hostdesk.models.emails import SECRET_BODY_REMOVED
+from hostdesk.models.errors import RuleViolation, ValidationError
+from hostdesk.models.parsing import clean_outside_text
+from hostdesk.models.schema import EmailLog, EmailOutbox
+from hostdesk.models.settings import SMTP_SECURITY_MODES as SECURITY_MODES
+from hostdesk.models.settings import Settings
 
 RETRYABLE = ("queued", "failed")
 IN_FLIGHT = "in flight: no result recorded yet"

@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from automation.provisioning.runner import JobOutcome, run_queued_jobs
-from models.clock import Clock
-from models.permissions import find_admin
-from models.portal import Caller, money
-from models.portal_actions import (
+from hostdesk.automation.provisioning.runner import JobOutcome, run_queued_jobs
+from hostdesk.models.clock import Clock
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.portal import Caller, money
+from hostdesk.models.portal_actions import (
     PaymentReceived,
     UpgradeRequest,
     parse_payment,
@@ -27,7 +27,7 @@ from models.portal_actions import (
     request_upgrade,
     upgrade_json,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Callable
 
 import pendulum
 
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 
 
 @dataclass

@@ -31,9 +31,9 @@ from functools import lru_cache
 
 from peewee import AutoField
 
-from models import search
-from models.db import is_postgres
-from models.schema import (
+from hostdesk.models import search
+from hostdesk.models.db import is_postgres
+from hostdesk.models.schema import (
     Admin,
     CancellationRequest,
     CatalogAddon,
@@ -121,7 +121,7 @@ class BuildSummary:
 
 @lru_cache(maxsize=None)
 def add_months(day: dt.date, months: int, anchor: int) -> dt.date:
-    """The same calendar move as models.cycles.add_months_anchored, on plain dates."""
+    """The same calendar move as hostdesk.models.cycles.add_months_anchored, on plain dates."""
     year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)
     month = month0 + 1
     return dt.date(year, month, min(anchor, calendar.monthrange(year, month)[1]))
@@ -138,7 +138,7 @@ def iso_minus_day(day: dt.date) -> str:
 
 
 def renewal_description(label: str, start: dt.date, end: dt.date) -> str:
-    """The text the daily run writes on a renewal line (models.invoicing.renewal_line_spec)."""
+    """The text the daily run writes on a renewal line (hostdesk.models.invoicing.renewal_line_spec)."""
     return f"{label} ({iso(start)} - {iso_minus_day(end)})"
 
 

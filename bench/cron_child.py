@@ -49,7 +49,7 @@ def hostdesk_command() -> list[str]:
     script = Path(sys.executable).parent / "hostdesk"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from tui.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from hostdesk.tui.cli import main; sys.exit(main())"]
 
 
 def _closed_port() -> int:

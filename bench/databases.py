@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from bench.builder import BUILDER_VERSION, BuildSpec, build
-from models.db import bind, database, migrate
+from hostdesk.models.db import bind, database, migrate
 
 def spec_name(spec: BuildSpec) -> str:
     return (f"s{spec.services}_d{spec.spread_days}_h{spec.history_periods}_r{spec.seed}_"

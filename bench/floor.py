@@ -23,9 +23,9 @@ import time
 from dataclasses import dataclass, field
 
 from bench.builder import BulkWriter, add_months, iso, renewal_description
-from models.db import is_postgres
-from models.schema import ActivityLog, EmailOutbox, Invoice, InvoiceLine
-from models.settings import Settings
+from hostdesk.models.db import is_postgres
+from hostdesk.models.schema import ActivityLog, EmailOutbox, Invoice, InvoiceLine
+from hostdesk.models.settings import Settings
 
 CYCLE_MONTHS = {"monthly": 1, "quarterly": 3, "semiannually": 6, "annually": 12,
                 "biennially": 24, "triennially": 36}

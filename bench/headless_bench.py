@@ -27,9 +27,9 @@ COMMANDS = ("client_show", "service_show", "invoice_show", "upgrade_quote", "upg
 
 def _prepare(url: str, today, samples: int) -> list[dict]:
     """Add the upgrade paths; pick `samples` (client, service, target, invoice) sets."""
-    from models.db import is_postgres
-    from automation.identity import current_os_account
-    from models.schema import Admin, Invoice, Product, ProductUpgradePath
+    from hostdesk.models.db import is_postgres
+    from hostdesk.automation.identity import current_os_account
+    from hostdesk.models.schema import Admin, Invoice, Product, ProductUpgradePath
 
     db = open_database(url)
     try:

@@ -23,13 +23,13 @@ def _module():
     from bench.suite import NotMeasured
 
     try:
-        from models import massupdate
+        from hostdesk.models import massupdate
     except ImportError as exc:
-        raise NotMeasured(f"models.massupdate is not there yet ({exc})") from None
+        raise NotMeasured(f"hostdesk.models.massupdate is not there yet ({exc})") from None
     missing = [name for name in ("apply", "preview", "parse_mass_change")
                if not callable(getattr(massupdate, name, None))]
     if missing:
-        raise NotMeasured(f"models.massupdate has no {', '.join(missing)}: "
+        raise NotMeasured(f"hostdesk.models.massupdate has no {', '.join(missing)}: "
                           "bench/mass_bench.py follows its interface")
     return massupdate
 
@@ -40,8 +40,8 @@ def _selected(db, count: int) -> list[int]:
 
 
 def measure_one(url: str, today, form: dict, count: int) -> dict:
-    from models.permissions import find_admin
-    from models.settings import Settings
+    from hostdesk.models.permissions import find_admin
+    from hostdesk.models.settings import Settings
 
     massupdate = _module()
     settings = Settings()

@@ -44,8 +44,8 @@ def _wrap(owner, name: str, totals: dict, label: str) -> None:
 
 def instrument() -> dict:
     """Wrap the daily tasks and the invoicing steps; returns label -> [seconds, calls]."""
-    from automation import daily_tasks
-    from models import audit, renewals
+    from hostdesk.automation import daily_tasks
+    from hostdesk.models import audit, renewals
 
     totals = defaultdict(lambda: [0.0, 0])
     for name in RENEWAL_STEPS:
@@ -83,10 +83,10 @@ def main(argv=None) -> int:
 
     import pendulum
 
-    from automation.cron import run_daily
-    from models import secrets
-    from models.clock import Clock
-    from models.settings import Settings
+    from hostdesk.automation.cron import run_daily
+    from hostdesk.models import secrets
+    from hostdesk.models.clock import Clock
+    from hostdesk.models.settings import Settings
 
     secrets.configure("hostdesk-benchmark-key-not-a-secret")
     spec = BuildSpec(args.size, spread_days=args.spread)

@@ -33,7 +33,7 @@ from bench.builder import BuildSpec
 from bench.cron_child import run_cron
 from bench.databases import PostgresDatabases, SqliteDatabases, close_database, open_database
 from bench.floor import bill_due_with_plain_sql, end_state
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 
 FIGURES = ("daily", "normal", "tui", "mass", "memory", "headless", "whmcs")
 ENGINES = ("sqlite", "postgres")

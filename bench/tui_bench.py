@@ -48,12 +48,12 @@ def _app_parts():
     from bench.suite import NotMeasured
 
     try:
-        from tui.app import make_app
-        from tui.screens.lists import ListScreen
+        from hostdesk.tui.app import make_app
+        from hostdesk.tui.screens.lists import ListScreen
     except ImportError as exc:
         raise NotMeasured(f"the TUI is not there yet ({exc})") from None
     try:
-        from tui.screens import lists
+        from hostdesk.tui.screens import lists
 
         search_delay = float(getattr(lists, "SEARCH_DELAY", 0.0))
     except Exception:
@@ -65,9 +65,9 @@ def measure(url: str, today, *, samples: int = 30) -> dict:
     """Open the app on `url` as the bench admin and time the services list and its search."""
     import pendulum
 
-    from automation.config import Config
-    from models.clock import Clock
-    from models.settings import Settings
+    from hostdesk.automation.config import Config
+    from hostdesk.models.clock import Clock
+    from hostdesk.models.settings import Settings
 
     make_app, list_screen, search_delay = _app_parts()
     config = Config(settings=Settings(), database_url=url, secret_key=BENCH_SECRET_KEY,

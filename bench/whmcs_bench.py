@@ -26,8 +26,8 @@ def measure(dbs, size: int) -> dict:
         from tests.whmcs_host import HostSpec, build_whmcs
     except ImportError as exc:
         raise NotMeasured(f"needs PyMySQL and the test helpers ({exc})") from None
-    from automation.whmcs import import_whmcs
-    from models.admins import ensure_first_admin
+    from hostdesk.automation.whmcs import import_whmcs
+    from hostdesk.models.admins import ensure_first_admin
 
     services = min(size, WHMCS_MAX_SIZE)
     try:

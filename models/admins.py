@@ -7,11 +7,11 @@ only, another admin it acts as; every activity-log row then names both.
 
 from dataclasses import dataclass
 
-from models import audit
-from models.db import database
-from models.errors import PermissionDenied, ValidationError
-from models.permissions import RESERVED_LOGINS, ROLES, find_admin, normalise_login
-from models.schema import Admin
+from hostdesk.models import audit
+from hostdesk.models.db import database
+from hostdesk.models.errors import PermissionDenied, ValidationError
+from hostdesk.models.permissions import RESERVED_LOGINS, ROLES, find_admin, normalise_login
+from hostdesk.models.schema import Admin
 
 ACT_AS = "act as another admin (full role only)"
 
@@ -80,7 +80,7 @@ def ensure_first_admin(login: str) -> Admin | None:
 
 
 def add_admin(actor: Admin, login: str, role: str, name: str = "", email: str = "") -> Admin:
-    from models.permissions import MANAGE_ADMINS, require
+    from hostdesk.models.permissions import MANAGE_ADMINS, require
 
     require(actor, MANAGE_ADMINS)
     if role not in ROLES:
@@ -111,7 +111,7 @@ def notice_recipients(settings) -> list[str]:
     return unique
 def manager_logins() -> list[str]:
     """The active admins who may add or reactivate an admin (shown to a login without access)."""
-    from models.permissions import MANAGE_ADMINS
+    from hostdesk.models.permissions import MANAGE_ADMINS
 
     roles = [role for role, perms in ROLES.items() if MANAGE_ADMINS in perms]
     return [a.login for a in Admin.select(Admin.login)

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pendulum
 
-from models.db import insert_rows
-from models.schema import ActivityLog, utcnow
+from hostdesk.models.db import insert_rows
+from hostdesk.models.schema import ActivityLog, utcnow
 
 REDACTED = "[secret]"
 _operator = ""  # the OS account running this process, set once by the CLI at start-up

@@ -16,8 +16,8 @@ from typing import Iterable
 
 import pendulum
 
-from models.db import ids_in
-from models.schema import CancellationRequest, ItemType, Product, Service, ServiceStatus
+from hostdesk.models.db import ids_in
+from hostdesk.models.schema import CancellationRequest, ItemType, Product, Service, ServiceStatus
 
 EARLY_STATUSES = (ServiceStatus.PENDING, ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED)
 BATCH = 500

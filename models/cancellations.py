@@ -11,15 +11,15 @@ from functools import reduce
 import pendulum
 from peewee import IntegrityError
 
-from models import audit
-from models.cycles import Cycle
-from models.db import database
-from models.emails import queue_email
-from models.errors import RuleViolation, ValidationError
-from models.invoicing import cancel_lines, reopen_lines, unpaid_lines_of_item
-from models.parsing import clean_text
-from models.permissions import EDIT_SERVICES, MANAGE_CANCELLATIONS, require
-from models.schema import (
+from hostdesk.models import audit
+from hostdesk.models.cycles import Cycle
+from hostdesk.models.db import database
+from hostdesk.models.emails import queue_email
+from hostdesk.models.errors import RuleViolation, ValidationError
+from hostdesk.models.invoicing import cancel_lines, reopen_lines, unpaid_lines_of_item
+from hostdesk.models.parsing import clean_text
+from hostdesk.models.permissions import EDIT_SERVICES, MANAGE_CANCELLATIONS, require
+from hostdesk.models.schema import (
     Admin,
     CancellationRequest,
     Client,

@@ -22,15 +22,15 @@ from typing import Callable, Iterable, Mapping
 
 from peewee import JOIN, fn
 
-from models import audit, records, secrets
-from models.db import database
-from models.emails import SPECS
-from models.errors import ValidationError, ValidationErrors
-from models.listing import LABEL, NUMBER, Column, ListSource, as_id, lower_prefix
-from models.parsing import clean_text, parse_int_id
-from models.permissions import MANAGE_CATALOG, find_admin, require, require_login
-from models.records import Form  # noqa: F401  (the settings forms' type, re-exported)
-from models.schema import Admin, ConfigOption, EmailTemplate, Product, Promotion, Server, Service
+from hostdesk.models import audit, records, secrets
+from hostdesk.models.db import database
+from hostdesk.models.emails import SPECS
+from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.models.listing import LABEL, NUMBER, Column, ListSource, as_id, lower_prefix
+from hostdesk.models.parsing import clean_text, parse_int_id
+from hostdesk.models.permissions import MANAGE_CATALOG, find_admin, require, require_login
+from hostdesk.models.records import Form  # noqa: F401  (the settings forms' type, re-exported)
+from hostdesk.models.schema import Admin, ConfigOption, EmailTemplate, Product, Promotion, Server, Service
 
 PRODUCT_TYPES = Product.TYPES  # the choices the product form offers
 AUTO_SETUP_CHOICES = Product.AUTO_SETUP

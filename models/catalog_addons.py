@@ -8,11 +8,11 @@ from typing import Iterable
 
 from peewee import fn
 
-from models import audit, catalog, pricing_table, records
-from models.db import database
-from models.errors import ValidationError
-from models.permissions import MANAGE_CATALOG, require_login
-from models.schema import (
+from hostdesk.models import audit, catalog, pricing_table, records
+from hostdesk.models.db import database
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.permissions import MANAGE_CATALOG, require_login
+from hostdesk.models.schema import (
     CatalogAddon,
     CatalogAddonPrice,
     CatalogAddonProduct,

@@ -22,7 +22,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from models import (
+from hostdesk.models import (
     catalog,
     catalog_addons,
     emails,
@@ -31,10 +31,10 @@ from models import (
     promotion_setup,
     tlds,
 )
-from models.db import database
-from models.errors import StaleRecordError, ValidationError, ValidationErrors
-from models.permissions import MANAGE_CATALOG, require_login
-from models.schema import (
+from hostdesk.models.db import database
+from hostdesk.models.errors import StaleRecordError, ValidationError, ValidationErrors
+from hostdesk.models.permissions import MANAGE_CATALOG, require_login
+from hostdesk.models.schema import (
     CatalogAddon,
     EmailTemplate,
     PaymentMethod,

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from peewee import fn
 
-from models.listing import (
+from hostdesk.models.listing import (
     DATE,
     ID,
     LABEL,
@@ -22,10 +22,10 @@ from models.listing import (
     as_id,
     prefix_of,
 )
-from models.money import format_money, sum_money
-from models.permissions import GENERATE_DUE_INVOICES, require
-from models.renewals import invoice_selected_items
-from models.schema import (
+from hostdesk.models.money import format_money, sum_money
+from hostdesk.models.permissions import GENERATE_DUE_INVOICES, require
+from hostdesk.models.renewals import invoice_selected_items
+from hostdesk.models.schema import (
     Admin,
     Client,
     ClientGroup,

@@ -17,15 +17,15 @@ from decimal import Decimal
 
 from peewee import fn
 
-from models import audit, records
-from models.countries import COUNTRIES
-from models.db import database, insert_rows
-from models.emails import check_address
-from models.errors import ValidationError, ValidationErrors
-from models.payment_methods import check_method
-from models.permissions import MANAGE_CLIENTS, require_login
-from models.records import Form
-from models.schema import Client, ClientGroup, ClientStatus, Service, ServiceStatus, utcnow
+from hostdesk.models import audit, records
+from hostdesk.models.countries import COUNTRIES
+from hostdesk.models.db import database, insert_rows
+from hostdesk.models.emails import check_address
+from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.models.payment_methods import check_method
+from hostdesk.models.permissions import MANAGE_CLIENTS, require_login
+from hostdesk.models.records import Form
+from hostdesk.models.schema import Client, ClientGroup, ClientStatus, Service, ServiceStatus, utcnow
 
 FIELDS = ("first_name", "last_name", "company", "email", "phone", "address", "address2", "city",
           "region", "postcode", "country", "tax_id", "group", "separate_invoices",
@@ -105,7 +105,7 @@ def client_form(client_id: int | None = None) -> Form:
 
 
 def _methods() -> list[str]:
-    from models.payment_methods import enabled_methods
+    from hostdesk.models.payment_methods import enabled_methods
 
     return enabled_methods()
 

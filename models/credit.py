@@ -3,11 +3,11 @@ adds to the client's balance, each with a ledger entry."""
 
 from decimal import Decimal
 
-from models import audit
-from models.db import database
-from models.money import format_money
-from models.parsing import parse_amount
-from models.schema import Client, CreditEntry
+from hostdesk.models import audit
+from hostdesk.models.db import database
+from hostdesk.models.money import format_money
+from hostdesk.models.parsing import parse_amount
+from hostdesk.models.schema import Client, CreditEntry
 
 
 def add_client_credit(client_id: int, amount: Decimal, description: str,

@@ -23,9 +23,9 @@ from fractions import Fraction
 
 import pendulum
 
-from models.errors import ValidationError
-from models.money import round_money, to_fraction
-from models.parsing import refuse_control_characters
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.money import round_money, to_fraction
+from hostdesk.models.parsing import refuse_control_characters
 
 
 class Cycle(str, enum.Enum):

@@ -20,10 +20,10 @@ from fractions import Fraction
 import pendulum
 from peewee import fn
 
-from models.cycles import Cycle
-from models.listing import DashboardCounts, automation_warning, dashboard_counts, run_summary
-from models.money import from_cents, round_money
-from models.schema import CronRun, Domain, Invoice, InvoiceStatus, Service, ServiceAddon
+from hostdesk.models.cycles import Cycle
+from hostdesk.models.listing import DashboardCounts, automation_warning, dashboard_counts, run_summary
+from hostdesk.models.money import from_cents, round_money
+from hostdesk.models.schema import CronRun, Domain, Invoice, InvoiceStatus, Service, ServiceAddon
 
 DUE_DAYS = 30
 RECURRING_TABLES = (Service, ServiceAddon)  # with a billing cycle; domains bill per year(s)

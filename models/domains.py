@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from encodings import idna
 
-from models.errors import ValidationError
-from models.money import sum_money
-from models.parsing import clean_text
-from models.schema import Tld, TldPrice
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.money import sum_money
+from hostdesk.models.parsing import clean_text
+from hostdesk.models.schema import Tld, TldPrice
 
 NAME_FIELD = "domain.name"
 YEARS_FIELD = "domain.years"

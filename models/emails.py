@@ -37,13 +37,13 @@ from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from peewee import IntegrityError, Model, SelectBase
 
-from models import audit, money, secrets
-from models.cycles import Cycle
-from models.db import database, insert_rows
-from models.errors import StaleRecordError, ValidationError
-from models.money import format_money
-from models.permissions import MANAGE_CATALOG, require_login
-from models.schema import (
+from hostdesk.models import audit, money, secrets
+from hostdesk.models.cycles import Cycle
+from hostdesk.models.db import database, insert_rows
+from hostdesk.models.errors import StaleRecordError, ValidationError
+from hostdesk.models.money import format_money
+from hostdesk.models.permissions import MANAGE_CATALOG, require_login
+from hostdesk.models.schema import (
     CancellationRequest,
     Client,
     EmailOutbox,
@@ -55,7 +55,7 @@ from models.schema import (
     Service,
     Upgrade,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 
 DEFAULT_CURRENCY = Settings().currency
 SUBJECT_MAX = 500  # the outbox column's width

@@ -14,9 +14,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterator, TextIO
 
-from models.errors import PermissionDenied, ValidationError
-from models.listing import SOURCES, ListFilter, ListSource, Row
-from models.permissions import (
+from hostdesk.models.errors import PermissionDenied, ValidationError
+from hostdesk.models.listing import SOURCES, ListFilter, ListSource, Row
+from hostdesk.models.permissions import (
     VIEW_CANCELLATIONS,
     VIEW_SERVICES,
     find_admin,

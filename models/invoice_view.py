@@ -7,14 +7,14 @@ from decimal import Decimal
 
 import pendulum
 
-from models import invoicing
-from models.errors import ValidationError
-from models.listing import InvoiceSource, ListFilter
-from models.permissions import GENERATE_DUE_INVOICES, require
-from models.renewals import RenewalResult, generate_due_invoices
-from models.schema import Admin, Client, Invoice, InvoiceLine, ItemType, Order, Payment, Upgrade
-from models.settings import Settings
-from models.upgrade_effects import upgrade_of_invoice
+from hostdesk.models import invoicing
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.listing import InvoiceSource, ListFilter
+from hostdesk.models.permissions import GENERATE_DUE_INVOICES, require
+from hostdesk.models.renewals import RenewalResult, generate_due_invoices
+from hostdesk.models.schema import Admin, Client, Invoice, InvoiceLine, ItemType, Order, Payment, Upgrade
+from hostdesk.models.settings import Settings
+from hostdesk.models.upgrade_effects import upgrade_of_invoice
 
 
 @dataclass

@@ -19,21 +19,21 @@ from decimal import Decimal
 import pendulum
 from peewee import IntegrityError, fn
 
-from models import audit
-from models.credit import add_client_credit as _add_credit
-from models.credit import credit_client
-from models.cycles import Cycle, DayBasis, day_before, is_anchored, partial_period_charge
-from models.db import database, is_postgres
-from models.emails import queue_email
-from models.errors import RuleViolation, ValidationError
-from models.items import cycle_of, model_for, period_end
-from models.lifecycle import NON_PAYMENT_REASON
-from models.modulequeue import collect_module_jobs, queue_module_job, withdraw
-from models.money import format_money, sum_money
-from models.parsing import parse_amount
-from models.payment_methods import check_method
-from models.permissions import MANAGE_INVOICES, require_login
-from models.schema import (
+from hostdesk.models import audit
+from hostdesk.models.credit import add_client_credit as _add_credit
+from hostdesk.models.credit import credit_client
+from hostdesk.models.cycles import Cycle, DayBasis, day_before, is_anchored, partial_period_charge
+from hostdesk.models.db import database, is_postgres
+from hostdesk.models.emails import queue_email
+from hostdesk.models.errors import RuleViolation, ValidationError
+from hostdesk.models.items import cycle_of, model_for, period_end
+from hostdesk.models.lifecycle import NON_PAYMENT_REASON
+from hostdesk.models.modulequeue import collect_module_jobs, queue_module_job, withdraw
+from hostdesk.models.money import format_money, sum_money
+from hostdesk.models.parsing import parse_amount
+from hostdesk.models.payment_methods import check_method
+from hostdesk.models.permissions import MANAGE_INVOICES, require_login
+from hostdesk.models.schema import (
     Client,
     ClientGroup,
     CreditEntry,
@@ -49,7 +49,7 @@ from models.schema import (
     ServiceAddon,
     ServiceStatus,
 )
-from models.upgrade_effects import (
+from hostdesk.models.upgrade_effects import (
     apply_upgrade,
     cancel_upgrades_of_invoice,
     reinstate_upgrades_of_invoice,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pendulum
 
-from models.cycles import Cycle, add_months_anchored, is_anchored, next_anchored
-from models.schema import Domain, ItemType, Service, ServiceAddon
+from hostdesk.models.cycles import Cycle, add_months_anchored, is_anchored, next_anchored
+from hostdesk.models.schema import Domain, ItemType, Service, ServiceAddon
 
 MODELS = {ItemType.SERVICE: Service, ItemType.ADDON: ServiceAddon, ItemType.DOMAIN: Domain}
 

@@ -8,10 +8,10 @@ it ends the stored fingerprint stays the old key's, and every other command is r
 
 import json
 
-from models import secrets
-from models.db import database
-from models.errors import HostdeskError
-from models.schema import Domain, EmailOutbox, Product, Server, Service, Setting
+from hostdesk.models import secrets
+from hostdesk.models.db import database
+from hostdesk.models.errors import HostdeskError
+from hostdesk.models.schema import Domain, EmailOutbox, Product, Server, Service, Setting
 
 FINGERPRINT = "secret_key.fingerprint"
 ROTATION = "secret_key.rotation"

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import pendulum
 from peewee import JOIN
 
-from models import audit, emails
-from models.db import database
-from models.errors import RuleViolation, StaleRecordError, ValidationError
-from models.parsing import clean_text
-from models.schema import Client, Product, Server, Service, ServiceAddon, ServiceStatus
-from models.settings import Settings
+from hostdesk.models import audit, emails
+from hostdesk.models.db import database
+from hostdesk.models.errors import RuleViolation, StaleRecordError, ValidationError
+from hostdesk.models.parsing import clean_text
+from hostdesk.models.schema import Client, Product, Server, Service, ServiceAddon, ServiceStatus
+from hostdesk.models.settings import Settings
 
 CREATE = "create"
 SUSPEND = "suspend"

@@ -21,12 +21,12 @@ from typing import Any, ClassVar
 import pendulum
 from peewee import JOIN, SQL, Expression, Field, NodeList, Select, Table, fn
 
-from models import audit, modulequeue
-from models.cancellations import process_date_of
-from models.db import is_postgres
-from models.errors import ValidationError
-from models.parsing import has_control_characters, parse_date
-from models.schema import (
+from hostdesk.models import audit, modulequeue
+from hostdesk.models.cancellations import process_date_of
+from hostdesk.models.db import is_postgres
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.parsing import has_control_characters, parse_date
+from hostdesk.models.schema import (
     ALL_TABLES,
     ActivityLog,
     CancellationRequest,
@@ -990,7 +990,7 @@ class CancellationQueueSource(CancellationSource):
 
 
 def when_processed(row: dict) -> str:
-    """`next run` / the due date for open requests (models.cancellations.process_date),
+    """`next run` / the due date for open requests (hostdesk.models.cancellations.process_date),
     the day it was completed, or `—` for a deleted one."""
     if row["status"] == "completed" and row.get("completed_at"):
         return row["completed_at"].in_timezone("UTC").format("YYYY-MM-DD")

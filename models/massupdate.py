@@ -12,18 +12,18 @@ from decimal import Decimal
 
 import pendulum
 
-from models import audit
-from models.cycles import Cycle, parse_cycle
-from models.db import database
-from models.errors import ValidationError, ValidationErrors
-from models.money import sum_money
-from models.parsing import parse_amount, parse_date, parse_override_until
-from models.payment_methods import check_method
-from models.permissions import MASS_UPDATE, require
-from models.prorata import ProrataPlan, create_prorata_invoices, plan_prorata
-from models.renewals import next_due_date_refusals
-from models.schema import Admin, Client, ItemType, ProductPrice, Service, ServiceStatus
-from models.settings import Settings
+from hostdesk.models import audit
+from hostdesk.models.cycles import Cycle, parse_cycle
+from hostdesk.models.db import database
+from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.models.money import sum_money
+from hostdesk.models.parsing import parse_amount, parse_date, parse_override_until
+from hostdesk.models.payment_methods import check_method
+from hostdesk.models.permissions import MASS_UPDATE, require
+from hostdesk.models.prorata import ProrataPlan, create_prorata_invoices, plan_prorata
+from hostdesk.models.renewals import next_due_date_refusals
+from hostdesk.models.schema import Admin, Client, ItemType, ProductPrice, Service, ServiceStatus
+from hostdesk.models.settings import Settings
 
 FIELDS = ("recurring_amount", "billing_cycle", "next_due_date", "status", "payment_method",
           "override_suspend_until")

@@ -17,11 +17,11 @@ from typing import Callable
 import pendulum
 from peewee import JOIN
 
-from models import audit
-from models.db import database
-from models.errors import HostdeskError, RuleViolation, ValidationError
-from models.permissions import SERVER_OPERATIONS, SYSTEM_LOGIN, require
-from models.schema import Admin, Client, ModuleJob, Service
+from hostdesk.models import audit
+from hostdesk.models.db import database
+from hostdesk.models.errors import HostdeskError, RuleViolation, ValidationError
+from hostdesk.models.permissions import SERVER_OPERATIONS, SYSTEM_LOGIN, require
+from hostdesk.models.schema import Admin, Client, ModuleJob, Service
 
 QUEUED = "queued"
 FAILED = "failed"
@@ -203,7 +203,7 @@ def due_jobs(*, max_attempts: int, not_tried_since: pendulum.DateTime, limit: in
 
 
 def retry_due(ctx, execute: Callable) -> QueueRunResult:
-    """The daily run's retry of the queue (`ctx` is an automation.run_context.RunContext).
+    """The daily run's retry of the queue (`ctx` is an hostdesk.automation.run_context.RunContext).
 
     A job is tried at most once per day, so running the daily run again the same day adds
     nothing.

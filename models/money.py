@@ -15,7 +15,7 @@ from functools import lru_cache
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, format_decimal
 
-from models.errors import ValidationError
+from hostdesk.models.errors import ValidationError
 
 CENT = Decimal("0.01")
 DEFAULT_LOCALE = "en_US"

@@ -37,18 +37,18 @@ from secrets import randbelow
 import pendulum
 from peewee import IntegrityError
 
-from models import audit, domains, promotions
-from models.cycles import Cycle, add_months_anchored, next_due, parse_cycle
-from models.db import database
-from models.emails import queue_email
-from models.errors import ValidationError, ValidationErrors
-from models.invoicing import LineSpec, collect_module_jobs, create_invoice, queue_module_job
-from models.money import format_money, sum_money
-from models.parsing import clean_text, parse_amount, parse_int_id, parse_quantity
-from models.payment_methods import check_method
-from models.permissions import ADD_ORDER, require
-from models.pricing import recurring_price
-from models.schema import (
+from hostdesk.models import audit, domains, promotions
+from hostdesk.models.cycles import Cycle, add_months_anchored, next_due, parse_cycle
+from hostdesk.models.db import database
+from hostdesk.models.emails import queue_email
+from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.models.invoicing import LineSpec, collect_module_jobs, create_invoice, queue_module_job
+from hostdesk.models.money import format_money, sum_money
+from hostdesk.models.parsing import clean_text, parse_amount, parse_int_id, parse_quantity
+from hostdesk.models.payment_methods import check_method
+from hostdesk.models.permissions import ADD_ORDER, require
+from hostdesk.models.pricing import recurring_price
+from hostdesk.models.schema import (
     Admin,
     Client,
     ClientStatus,
@@ -67,8 +67,8 @@ from models.schema import (
     ServiceStatus,
     Tld,
 )
-from models.secrets import encrypt
-from models.settings import Settings
+from hostdesk.models.secrets import encrypt
+from hostdesk.models.settings import Settings
 
 PENDING, ACTIVE = "pending", "active"
 PLACE_STATUSES = (PENDING, ACTIVE)

@@ -7,9 +7,9 @@ pending), so running the same day again finds nothing new.
 import pendulum
 from peewee import fn
 
-from models.db import database, ids_in
-from models.emails import queue_email
-from models.schema import (
+from hostdesk.models.db import database, ids_in
+from hostdesk.models.emails import queue_email
+from hostdesk.models.schema import (
     Client,
     EmailOutbox,
     Invoice,
@@ -20,7 +20,7 @@ from models.schema import (
     Service,
     ServiceStatus,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 
 
 def _services_with_unpaid_line_due_by(cutoff: pendulum.Date):

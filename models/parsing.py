@@ -25,8 +25,8 @@ from typing import Literal
 
 import pendulum
 
-from models.errors import ValidationError
-from models.money import format_money, round_money
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.money import format_money, round_money
 
 MAX_AMOUNT = Decimal("99999999.99")
 MAX_ID = 2**63 - 1  # a 64-bit signed database key

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from models import records
-from models.db import database
-from models.errors import ValidationError
-from models.permissions import MANAGE_CATALOG, require_login
-from models.schema import Client, Domain, Invoice, Order, PaymentMethod, Service
+from hostdesk.models import records
+from hostdesk.models.db import database
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.permissions import MANAGE_CATALOG, require_login
+from hostdesk.models.schema import Client, Domain, Invoice, Order, PaymentMethod, Service
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,49}")
 FIELDS = ("name", "enabled", "sort_order")

@@ -2,8 +2,8 @@
 
 import unicodedata
 
-from models.errors import PermissionDenied, ValidationError
-from models.schema import Admin
+from hostdesk.models.errors import PermissionDenied, ValidationError
+from hostdesk.models.schema import Admin
 
 VIEW_SERVICES = "view products/services"
 EDIT_SERVICES = "edit products/services"

@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from models.errors import RuleViolation, ValidationError
-from models.parsing import parse_int_id
-from models.permissions import VIEW_SERVICES, require_login
-from models.schema import (
+from hostdesk.models.errors import RuleViolation, ValidationError
+from hostdesk.models.parsing import parse_int_id
+from hostdesk.models.permissions import VIEW_SERVICES, require_login
+from hostdesk.models.schema import (
     CancellationRequest,
     Client,
     Invoice,
@@ -29,7 +29,7 @@ from models.schema import (
     ServiceAddon,
     Upgrade,
 )
-from models.upgrade_paths import self_service_options
+from hostdesk.models.upgrade_paths import self_service_options
 
 _VIA = re.compile(r"[a-z0-9][a-z0-9_.-]{0,49}")
 

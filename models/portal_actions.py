@@ -15,14 +15,14 @@ from decimal import Decimal
 
 import pendulum
 
-from models import audit, invoicing, upgrades
-from models.cancellations import request_cancellation
-from models.db import database
-from models.errors import RuleViolation, ValidationError
-from models.invoicing import CREDIT_METHOD, PaymentResult
-from models.parsing import clean_text, parse_amount, parse_date, parse_int_id
-from models.payment_methods import check_method
-from models.permissions import (
+from hostdesk.models import audit, invoicing, upgrades
+from hostdesk.models.cancellations import request_cancellation
+from hostdesk.models.db import database
+from hostdesk.models.errors import RuleViolation, ValidationError
+from hostdesk.models.invoicing import CREDIT_METHOD, PaymentResult
+from hostdesk.models.parsing import clean_text, parse_amount, parse_date, parse_int_id
+from hostdesk.models.payment_methods import check_method
+from hostdesk.models.permissions import (
     find_admin,
     MANAGE_CANCELLATIONS,
     MANAGE_INVOICES,
@@ -30,10 +30,10 @@ from models.permissions import (
     VIEW_SERVICES,
     require_login,
 )
-from models.portal import Caller, money, owned_invoice, owned_service
-from models.schema import CancellationRequest, Payment, ServiceStatus
-from models.settings import Settings
-from models.upgrade_paths import check_self_service
+from hostdesk.models.portal import Caller, money, owned_invoice, owned_service
+from hostdesk.models.schema import CancellationRequest, Payment, ServiceStatus
+from hostdesk.models.settings import Settings
+from hostdesk.models.upgrade_paths import check_self_service
 
 
 # --- self-service upgrade ------------------------------------------------------------------

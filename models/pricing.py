@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from models import promotions
-from models.cycles import Cycle, parse_cycle
-from models.errors import ValidationError
-from models.schema import (
+from hostdesk.models import promotions
+from hostdesk.models.cycles import Cycle, parse_cycle
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.schema import (
     ConfigOption,
     ConfigOptionChoice,
     ConfigOptionPrice,

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from models import records
-from models.cycles import Cycle, parse_cycle
-from models.errors import ValidationError, ValidationErrors
-from models.parsing import parse_amount
+from hostdesk.models import records
+from hostdesk.models.cycles import Cycle, parse_cycle
+from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.models.parsing import parse_amount
 
 ZERO = Decimal("0.00")
 ORDER = ("free", "one_time", "monthly", "quarterly", "semiannually", "annually", "biennially",

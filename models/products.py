@@ -15,12 +15,12 @@ from typing import Iterable
 
 from peewee import fn
 
-from models import audit, catalog, pricing_table, records
-from models.db import database
-from models.errors import StaleRecordError, ValidationError
-from models.parsing import clean_text
-from models.permissions import MANAGE_CATALOG, require_login
-from models.schema import (
+from hostdesk.models import audit, catalog, pricing_table, records
+from hostdesk.models.db import database
+from hostdesk.models.errors import StaleRecordError, ValidationError
+from hostdesk.models.parsing import clean_text
+from hostdesk.models.permissions import MANAGE_CATALOG, require_login
+from hostdesk.models.schema import (
     CatalogAddonProduct,
     ConfigOption,
     ConfigOptionChoice,

@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from models import audit, promotions, records
-from models.catalog_addons import product_ids
-from models.cycles import parse_cycle
-from models.db import database
-from models.errors import ValidationError
-from models.parsing import parse_amount, parse_optional_date
-from models.permissions import MANAGE_CATALOG, require_login
-from models.schema import Product, Promotion, PromotionProduct
+from hostdesk.models import audit, promotions, records
+from hostdesk.models.catalog_addons import product_ids
+from hostdesk.models.cycles import parse_cycle
+from hostdesk.models.db import database
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.parsing import parse_amount, parse_optional_date
+from hostdesk.models.permissions import MANAGE_CATALOG, require_login
+from hostdesk.models.schema import Product, Promotion, PromotionProduct
 
 FIELDS = ("code", "type", "value", "recurring", "products", "cycles", "start_date",
           "expiry_date", "max_uses", "once_per_client", "notes")

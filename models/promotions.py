@@ -24,11 +24,11 @@ from decimal import Decimal
 import pendulum
 from peewee import fn
 
-from models.cycles import Cycle
-from models.errors import ValidationError
-from models.money import format_money, round_money, to_fraction
-from models.parsing import clean_text
-from models.schema import Product, Promotion, PromotionProduct
+from hostdesk.models.cycles import Cycle
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.money import format_money, round_money, to_fraction
+from hostdesk.models.parsing import clean_text
+from hostdesk.models.schema import Product, Promotion, PromotionProduct
 
 FIELD = "promo_code"
 PERCENTAGE, FIXED, PRICE_OVERRIDE, FREE_SETUP = Promotion.TYPES

@@ -12,14 +12,14 @@ from decimal import Decimal
 
 import pendulum
 
-from models.cycles import Cycle, DayBasis, ndd_change_prorata, prorata_line_label
-from models.db import database
-from models.errors import ValidationError
-from models.invoicing import LineSpec, create_invoice
-from models.items import cycle_months, model_for
-from models.money import sum_money
-from models.schema import ItemType, LineKind, Product, Service
-from models.settings import Settings
+from hostdesk.models.cycles import Cycle, DayBasis, ndd_change_prorata, prorata_line_label
+from hostdesk.models.db import database
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.invoicing import LineSpec, create_invoice
+from hostdesk.models.items import cycle_months, model_for
+from hostdesk.models.money import sum_money
+from hostdesk.models.schema import ItemType, LineKind, Product, Service
+from hostdesk.models.settings import Settings
 
 DOMAIN_CYCLES = {12: Cycle.ANNUALLY, 24: Cycle.BIENNIALLY, 36: Cycle.TRIENNIALLY}
 

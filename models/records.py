@@ -14,10 +14,10 @@ from typing import Callable
 
 from peewee import IntegrityError, fn
 
-from models import audit
-from models.db import database
-from models.errors import StaleRecordError, ValidationError, ValidationErrors
-from models.parsing import clean_text
+from hostdesk.models import audit
+from hostdesk.models.db import database
+from hostdesk.models.errors import StaleRecordError, ValidationError, ValidationErrors
+from hostdesk.models.parsing import clean_text
 
 _YES, _NO = ("yes", "y", "true", "1", "on"), ("no", "n", "false", "0", "off", "")
 

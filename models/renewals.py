@@ -16,8 +16,8 @@ from typing import Callable, Iterable
 import pendulum
 from peewee import JOIN, SQL, Field, IntegrityError, NodeList, OperationalError, fn
 
-from models import audit
-from models.billable import (
+from hostdesk.models import audit
+from hostdesk.models.billable import (
     EARLY_STATUSES,
     ServiceTerms,
     item_refusal,
@@ -25,16 +25,16 @@ from models.billable import (
     read_terms,
     terms_of,
 )
-from models.cycles import Cycle, day_before
-from models.db import database, database_error_text, ids_in, insert_rows, is_postgres, is_sqlite
-from models.emails import client_vars, invoice_vars, line_vars, queue_emails
-from models.errors import ValidationError
-from models.fields import MoneyField, PendulumDateField
-from models.invoicing import LineSpec, renewal_line_spec
-from models.items import model_for, period_end
-from models.money import format_money, installation_currency, sum_money
-from models.permissions import GENERATE_DUE_INVOICES, SYSTEM_LOGIN, require_login
-from models.schema import (
+from hostdesk.models.cycles import Cycle, day_before
+from hostdesk.models.db import database, database_error_text, ids_in, insert_rows, is_postgres, is_sqlite
+from hostdesk.models.emails import client_vars, invoice_vars, line_vars, queue_emails
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.fields import MoneyField, PendulumDateField
+from hostdesk.models.invoicing import LineSpec, renewal_line_spec
+from hostdesk.models.items import model_for, period_end
+from hostdesk.models.money import format_money, installation_currency, sum_money
+from hostdesk.models.permissions import GENERATE_DUE_INVOICES, SYSTEM_LOGIN, require_login
+from hostdesk.models.schema import (
     BillingChunk,
     Client,
     ClientGroup,
@@ -52,7 +52,7 @@ from models.schema import (
     ServiceAddon,
     ServiceStatus,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 
 NON_RECURRING = (Cycle.FREE.value, Cycle.ONE_TIME.value)
 DOMAIN_CYCLES = {1: Cycle.ANNUALLY, 2: Cycle.BIENNIALLY, 3: Cycle.TRIENNIALLY}

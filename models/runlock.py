@@ -14,8 +14,8 @@ import socket
 import pendulum
 from peewee import IntegrityError
 
-from models.db import database, is_postgres
-from models.schema import RunLock
+from hostdesk.models.db import database, is_postgres
+from hostdesk.models.schema import RunLock
 
 DAILY_RUN = "daily-run"
 # A live run records its (possibly new) database session at every heartbeat; a session that

@@ -16,9 +16,9 @@ from peewee import (
     TextField,
 )
 
-from models.db import BaseModel
-from models.fields import MoneyField, PendulumDateField, UTCDateTimeField
-from models.money import installation_currency
+from hostdesk.models.db import BaseModel
+from hostdesk.models.fields import MoneyField, PendulumDateField, UTCDateTimeField
+from hostdesk.models.money import installation_currency
 
 
 def utcnow():

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.db import database, is_postgres
-from models.listing import SEARCHED_COLUMNS, SEARCHED_TEXT, TRIGRAM, person_name  # noqa: F401
-from models.money import format_money
-from models.schema import Invoice
+from hostdesk.models.db import database, is_postgres
+from hostdesk.models.listing import SEARCHED_COLUMNS, SEARCHED_TEXT, TRIGRAM, person_name  # noqa: F401
+from hostdesk.models.money import format_money
+from hostdesk.models.schema import Invoice
 
 KINDS = ("client", "service", "domain", "invoice")  # the order hits are returned in
 # Short text matches the start of these B-tree indexed expressions (domains are stored
@@ -286,7 +286,7 @@ _SHOWN = {  # kind -> (SELECT of the rows with these ids, row -> SearchHit)
 }
 
 
-# --- the activity log's text index (migration 0007; searched by models.listing.ActivitySearch)
+# --- the activity log's text index (migration 0007; searched by hostdesk.models.listing.ActivitySearch)
 
 
 def rebuild_activity_index() -> None:

@@ -16,7 +16,7 @@ from collections import Counter
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from models.errors import HostdeskError
+from hostdesk.models.errors import HostdeskError
 
 PREFIX = "enc:"
 MIN_KEY_LENGTH = 32

@@ -17,11 +17,11 @@ from typing import Iterable, Iterator
 import pendulum
 from peewee import Expression
 
-from models.cycles import parse_cycle
-from models.errors import ValidationError, ValidationErrors
-from models.listing import NO_FILTER, ListFilter, ListSource, ServiceSource, client_ids_matching
-from models.parsing import has_control_characters, parse_int_id, parse_optional_date
-from models.schema import Product, Server, Service, ServiceStatus
+from hostdesk.models.cycles import parse_cycle
+from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.models.listing import NO_FILTER, ListFilter, ListSource, ServiceSource, client_ids_matching
+from hostdesk.models.parsing import has_control_characters, parse_int_id, parse_optional_date
+from hostdesk.models.schema import Product, Server, Service, ServiceStatus
 
 BATCH = 1_000
 

@@ -10,18 +10,18 @@ from decimal import Decimal
 import pendulum
 from peewee import JOIN
 
-from models import pricing, promotions, services
-from models.cancellations import CANCELLABLE, process_date, set_auto_terminate
-from models.clock import Clock
-from models.cycles import Cycle
-from models.db import database
-from models.errors import StaleRecordError, ValidationError
-from models.invoicing import unpaid_lines_of_item
-from models.money import format_money
-from models.orders import orderable_products
-from models.permissions import EDIT_SERVICES, require
-from models.prorata import create_prorata_invoices, plan_prorata
-from models.schema import (
+from hostdesk.models import pricing, promotions, services
+from hostdesk.models.cancellations import CANCELLABLE, process_date, set_auto_terminate
+from hostdesk.models.clock import Clock
+from hostdesk.models.cycles import Cycle
+from hostdesk.models.db import database
+from hostdesk.models.errors import StaleRecordError, ValidationError
+from hostdesk.models.invoicing import unpaid_lines_of_item
+from hostdesk.models.money import format_money
+from hostdesk.models.orders import orderable_products
+from hostdesk.models.permissions import EDIT_SERVICES, require
+from hostdesk.models.prorata import create_prorata_invoices, plan_prorata
+from hostdesk.models.schema import (
     Admin,
     CancellationRequest,
     CatalogAddon,
@@ -40,7 +40,7 @@ from models.schema import (
     ServiceAddon,
     ServiceConfigOption,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 
 
 @dataclass

@@ -11,22 +11,22 @@ from decimal import Decimal
 
 import pendulum
 
-from models import audit, pricing, promotions, secrets
-from models.clock import Clock
-from models.cycles import Cycle, parse_cycle
-from models.db import database
-from models.emails import queue_email
-from models.errors import ConfirmationNeeded, StaleRecordError, ValidationError, ValidationErrors
-from models.invoicing import (
+from hostdesk.models import audit, pricing, promotions, secrets
+from hostdesk.models.clock import Clock
+from hostdesk.models.cycles import Cycle, parse_cycle
+from hostdesk.models.db import database
+from hostdesk.models.emails import queue_email
+from hostdesk.models.errors import ConfirmationNeeded, StaleRecordError, ValidationError, ValidationErrors
+from hostdesk.models.invoicing import (
     LineSpec,
     cancel_lines,
     create_invoice,
     future_unpaid_lines,
     unpaid_lines_of_item,
 )
-from models.items import period_end
-from models.orders import check_quantity_allowed
-from models.parsing import (
+from hostdesk.models.items import period_end
+from hostdesk.models.orders import check_quantity_allowed
+from hostdesk.models.parsing import (
     clean_text,
     parse_amount,
     parse_date,
@@ -35,10 +35,10 @@ from models.parsing import (
     parse_override_until,
     parse_quantity,
 )
-from models.payment_methods import check_method
-from models.permissions import DELETE_SERVICES, EDIT_SERVICES, require
-from models.renewals import check_next_due_date_change
-from models.schema import (
+from hostdesk.models.payment_methods import check_method
+from hostdesk.models.permissions import DELETE_SERVICES, EDIT_SERVICES, require
+from hostdesk.models.renewals import check_next_due_date_change
+from hostdesk.models.schema import (
     Admin,
     CatalogAddon,
     CatalogAddonPrice,
@@ -492,7 +492,7 @@ def delete_addon(addon_id: int, admin: Admin) -> None:
 
 def deleted_service_snapshot(service_id: int) -> dict | None:
     """The record a deletion kept in the activity log (to restore it by hand)."""
-    from models.schema import ActivityLog
+    from hostdesk.models.schema import ActivityLog
 
     row = (ActivityLog.select().where((ActivityLog.object_type == "service")
                                       & (ActivityLog.object_id == service_id)

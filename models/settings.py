@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, fields
 
 import pendulum
 
-from models.cycles import Cycle, DayBasis
-from models.errors import ValidationError
+from hostdesk.models.cycles import Cycle, DayBasis
+from hostdesk.models.errors import ValidationError
 
 SMTP_SECURITY_MODES = ("none", "starttls", "tls")
 
@@ -139,7 +139,7 @@ def _currency(value, _settings):
 
 
 def _locale(value, _settings):
-    from models.money import check_locale
+    from hostdesk.models.money import check_locale
 
     try:
         check_locale(value)

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import pendulum
 
-from models import audit, cancellations, overdue
-from models.admins import notice_recipients
-from models.db import database, insert_rows
-from models.emails import email_context, queue_email
-from models.schema import CronRun, HeldTermination, Service, ServiceStatus
-from models.settings import Settings
+from hostdesk.models import audit, cancellations, overdue
+from hostdesk.models.admins import notice_recipients
+from hostdesk.models.db import database, insert_rows
+from hostdesk.models.emails import email_context, queue_email
+from hostdesk.models.schema import CronRun, HeldTermination, Service, ServiceStatus
+from hostdesk.models.settings import Settings
 
 OVERDUE, FIXED_TERM = "overdue", "fixed_term"
 PAGE = 1000

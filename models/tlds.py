@@ -14,12 +14,12 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from models import audit, records
-from models.db import database
-from models.errors import ValidationError, ValidationErrors
-from models.parsing import parse_amount
-from models.permissions import MANAGE_CATALOG, require_login
-from models.schema import Domain, Tld, TldPrice
+from hostdesk.models import audit, records
+from hostdesk.models.db import database
+from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.models.parsing import parse_amount
+from hostdesk.models.permissions import MANAGE_CATALOG, require_login
+from hostdesk.models.schema import Domain, Tld, TldPrice
 
 FIELDS = ("name", "register_price", "transfer_price", "renew_price", "min_years", "max_years",
           "epp_required", "dns_management_price", "email_forwarding_price",

@@ -13,14 +13,14 @@ import json
 import pendulum
 from jinja2.exceptions import TemplateError
 
-from models import audit, emails
-from models.credit import credit_client
-from models.cycles import Cycle
-from models.db import database, is_postgres
-from models.errors import RuleViolation, ValidationError
-from models.modulequeue import queue_module_job
-from models.pricing import OptionChoice
-from models.schema import (
+from hostdesk.models import audit, emails
+from hostdesk.models.credit import credit_client
+from hostdesk.models.cycles import Cycle
+from hostdesk.models.db import database, is_postgres
+from hostdesk.models.errors import RuleViolation, ValidationError
+from hostdesk.models.modulequeue import queue_module_job
+from hostdesk.models.pricing import OptionChoice
+from hostdesk.models.schema import (
     Client,
     InvoiceLine,
     ItemType,
@@ -31,7 +31,7 @@ from models.schema import (
     ServiceConfigOption,
     Upgrade,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 
 PENDING, APPLIED, CANCELLED = "pending", "applied", "cancelled"
 DEFAULT_UPGRADE_EMAIL = "upgrade_confirmation"

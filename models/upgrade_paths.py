@@ -17,12 +17,12 @@ from decimal import Decimal
 
 from peewee import IntegrityError
 
-from models import audit
-from models.cycles import Cycle, parse_cycle
-from models.db import database
-from models.errors import RuleViolation, StaleRecordError, ValidationError
-from models.permissions import MANAGE_CATALOG, require_login
-from models.schema import Product, ProductPrice, ProductUpgradePath
+from hostdesk.models import audit
+from hostdesk.models.cycles import Cycle, parse_cycle
+from hostdesk.models.db import database
+from hostdesk.models.errors import RuleViolation, StaleRecordError, ValidationError
+from hostdesk.models.permissions import MANAGE_CATALOG, require_login
+from hostdesk.models.schema import Product, ProductPrice, ProductUpgradePath
 
 _ORDER = list(Cycle)
 

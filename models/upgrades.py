@@ -30,14 +30,14 @@ from decimal import Decimal
 import pendulum
 from peewee import IntegrityError
 
-from models import audit, invoicing, orders, promotions
-from models.cycles import Cycle, UpgradeQuote, parse_cycle, upgrade_quote
-from models.db import database
-from models.errors import RuleViolation, ValidationError
-from models.invoicing import LineSpec
-from models.money import format_money
-from models.permissions import UPGRADE_ORDERS, require
-from models.pricing import (
+from hostdesk.models import audit, invoicing, orders, promotions
+from hostdesk.models.cycles import Cycle, UpgradeQuote, parse_cycle, upgrade_quote
+from hostdesk.models.db import database
+from hostdesk.models.errors import RuleViolation, ValidationError
+from hostdesk.models.invoicing import LineSpec
+from hostdesk.models.money import format_money
+from hostdesk.models.permissions import UPGRADE_ORDERS, require
+from hostdesk.models.pricing import (
     OptionChoice,
     OptionInfo,
     current_config_choices,
@@ -46,7 +46,7 @@ from models.pricing import (
     option_prices,
     target_choices,
 )
-from models.schema import (
+from hostdesk.models.schema import (
     Admin,
     Client,
     Invoice,
@@ -62,8 +62,8 @@ from models.schema import (
     ServiceStatus,
     Upgrade,
 )
-from models.settings import Settings
-from models.upgrade_effects import (
+from hostdesk.models.settings import Settings
+from hostdesk.models.upgrade_effects import (
     PENDING,
     is_live,
     load_service,

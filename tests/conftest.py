@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from models import secrets
-from models.db import bind, database, migrate
+from hostdesk.models import secrets
+from hostdesk.models.db import bind, database, migrate
 from tests.mariadb import MariaDBServer
 from tests.pgserver import PostgresServer
 

@@ -5,7 +5,7 @@ from itertools import count
 
 import pendulum
 
-from models.schema import (
+from hostdesk.models.schema import (
     Admin,
     CatalogAddon,
     Client,
@@ -116,7 +116,7 @@ def tld(name="com", **kw) -> Tld:
 
 def ensure_template(name: str, subject: str = "Test email", body: str = "body") -> None:
     """Make an email template exist (for code paths whose default may not be written yet)."""
-    from models.emails import DEFAULT_TEMPLATES
+    from hostdesk.models.emails import DEFAULT_TEMPLATES
 
     if name not in DEFAULT_TEMPLATES and not EmailTemplate.select().where(
             EmailTemplate.name == name).exists():

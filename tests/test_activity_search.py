@@ -20,12 +20,12 @@ import pendulum
 import pytest
 from playhouse.migrations import SchemaMigrator
 
-from models import audit, secrets, services
-from models.db import MIGRATIONS_DIR, bind, database, is_postgres
-from models.errors import ValidationError
-from models.fields import MoneyField, PendulumDateField, UTCDateTimeField
-from models.listing import ActivitySource, ListFilter
-from models.schema import (
+from hostdesk.models import audit, secrets, services
+from hostdesk.models.db import MIGRATIONS_DIR, bind, database, is_postgres
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.fields import MoneyField, PendulumDateField, UTCDateTimeField
+from hostdesk.models.listing import ActivitySource, ListFilter
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     ConfigOption,
@@ -36,7 +36,7 @@ from models.schema import (
     ServiceAddon,
     ServiceConfigOption,
 )
-from models.search import rebuild_activity_index, tidy_activity_index
+from hostdesk.models.search import rebuild_activity_index, tidy_activity_index
 from tests import factories
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from automation.backup import BackupError, copy_database
-from automation.identity import current_os_account
-from models.db import APPLICATION_ID, bind
-from models.schema import ActivityLog, Admin, Client
+from hostdesk.automation.backup import BackupError, copy_database
+from hostdesk.automation.identity import current_os_account
+from hostdesk.models.db import APPLICATION_ID, bind
+from hostdesk.models.schema import ActivityLog, Admin, Client
 from tests import factories as make
 
 HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))
@@ -153,7 +153,7 @@ def test_restore_refuses_anything_but_a_whole_hostdesk_database(tmp_path, live, 
 
 
 def test_restore_waits_for_no_daily_run_and_needs_the_full_role(tmp_path, live):
-    from models import runlock
+    from hostdesk.models import runlock
 
     url = f"sqlite:///{live}"
     backup_file = tmp_path / "good.db"

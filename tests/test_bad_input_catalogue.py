@@ -9,13 +9,13 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from models import invoicing, massupdate, services
-from models.cancellations import request_cancellation
-from models.clock import Clock
-from models.errors import HostdeskError, ValidationError, ValidationErrors
-from models.orders import DomainRequest, LineRequest, OrderRequest, place_order
-from models.permissions import find_admin
-from models.schema import (
+from hostdesk.models import invoicing, massupdate, services
+from hostdesk.models.cancellations import request_cancellation
+from hostdesk.models.clock import Clock
+from hostdesk.models.errors import HostdeskError, ValidationError, ValidationErrors
+from hostdesk.models.orders import DomainRequest, LineRequest, OrderRequest, place_order
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     CancellationRequest,
@@ -110,7 +110,7 @@ def test_mass_update_fields(world, field, values):
 
 
 def make_settings():
-    from models.settings import Settings
+    from hostdesk.models.settings import Settings
 
     return Settings()
 

@@ -12,8 +12,8 @@ import pytest
 from bench.builder import BuildSpec, build
 from bench.floor import bill_due_with_plain_sql, end_state
 from bench.suite import FIGURES, Options, format_table, run_suite
-from models.db import bind, database, migrate
-from models.settings import Settings
+from hostdesk.models.db import bind, database, migrate
+from hostdesk.models.settings import Settings
 
 SIZE = 300
 

@@ -9,13 +9,13 @@ import peewee
 import pendulum
 import pytest
 
-from automation.cron import run_daily
-from models import invoicing, massupdate, overdue, renewals
-from models.clock import Clock
-from models.db import insert_rows
-from models.errors import ValidationError
-from models.renewals import generate_due_invoices, invoice_selected_items
-from models.schema import (
+from hostdesk.automation.cron import run_daily
+from hostdesk.models import invoicing, massupdate, overdue, renewals
+from hostdesk.models.clock import Clock
+from hostdesk.models.db import insert_rows
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.renewals import generate_due_invoices, invoice_selected_items
+from hostdesk.models.schema import (
     Admin,
     CancellationRequest,
     Client,
@@ -26,7 +26,7 @@ from models.schema import (
     Payment,
     Service,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 from tests import factories as make
 
 D = Decimal
@@ -191,7 +191,7 @@ def test_moving_the_ndd_back_across_a_billed_period_is_refused(db, admin):
 
 
 def test_an_addon_edit_cannot_move_its_ndd_back_across_a_billed_period(db, admin):
-    from models.services import edit_addon
+    from hostdesk.models.services import edit_addon
 
     addon = make.addon(make.service(next_due_date=d(2026, 1, 1)))
     generate_due_invoices(d(2026, 1, 1), SETTINGS, admin_login="t")
@@ -303,8 +303,8 @@ def test_override_grace_follows_the_configured_days(db):
 def test_the_overlap_migration_names_periods_billed_twice_before_it(db):
     from playhouse.migrations import Runner
 
-    from models.db import MIGRATIONS_DIR
-    from models.errors import RuleViolation
+    from hostdesk.models.db import MIGRATIONS_DIR
+    from hostdesk.models.errors import RuleViolation
 
     service = make.service()
     invoice = Invoice.create(client=service.client_id, date=d(2026, 1, 1),

@@ -2,10 +2,10 @@
 
 import pytest
 
-from automation.bulk import run_bulk_command, unsupported
-from models.clock import Clock
-from models.permissions import find_admin
-from models.schema import ModuleJob
+from hostdesk.automation.bulk import run_bulk_command, unsupported
+from hostdesk.models.clock import Clock
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.schema import ModuleJob
 from tests.test_lifecycle import SETTINGS, TODAY, make_admin, reload, secret_key  # noqa: F401
 from tests.test_webhook import Endpoint, endpoint, webhook_service  # noqa: F401
 
@@ -60,7 +60,7 @@ def test_unsupported_commands_are_listed_before_running(db, endpoint):
 
 
 def test_bulk_commands_need_mass_update_and_server_permissions(db, endpoint):
-    from models.errors import PermissionDenied
+    from hostdesk.models.errors import PermissionDenied
 
     make_admin("sam", "support")  # server operations, but no mass update
     service = webhook_service(endpoint.url, status="active", server_name="x")

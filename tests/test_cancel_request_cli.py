@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pendulum
 
-from automation.identity import current_os_account
-from models.schema import ActivityLog, Admin, CancellationRequest, Invoice
+from hostdesk.automation.identity import current_os_account
+from hostdesk.models.schema import ActivityLog, Admin, CancellationRequest, Invoice
 from tests import factories as make
 
 ME = current_os_account().login

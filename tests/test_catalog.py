@@ -6,12 +6,12 @@ from dataclasses import replace
 
 import pytest
 
-from models import catalog, secrets
-from models.catalog import ProductSource, ServerSource, product_form, save_product, save_server
-from models.errors import PermissionDenied, StaleRecordError, ValidationErrors
-from models.listing import ListFilter
-from models.permissions import find_admin
-from models.schema import ActivityLog, Admin, Product, Server
+from hostdesk.models import catalog, secrets
+from hostdesk.models.catalog import ProductSource, ServerSource, product_form, save_product, save_server
+from hostdesk.models.errors import PermissionDenied, StaleRecordError, ValidationErrors
+from hostdesk.models.listing import ListFilter
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.schema import ActivityLog, Admin, Product, Server
 from tests import factories as make
 
 MODULES = ("example", "none", "webhook")
@@ -127,7 +127,7 @@ def test_the_lists_page_and_search_products_and_servers(setup):
 
 
 def test_settings_a_module_declares_secret_are_encrypted_and_masked(setup):
-    from automation.provisioning.registry import secret_settings
+    from hostdesk.automation.provisioning.registry import secret_settings
 
     installed = secret_settings()
     assert installed["webhook"] == {"secret"}  # the built-in webhook declares its secret

@@ -9,16 +9,16 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import catalog, domains, emails, massupdate, products, services
-from models.catalog_addons import add_catalog_addon, edit_catalog_addon
-from models.clock import Clock
-from models.errors import PermissionDenied, StaleRecordError, ValidationError, ValidationErrors
-from models.invoicing import record_payment
-from models.orders import DomainRequest, LineRequest, OrderRequest, place_order
-from models.payment_methods import add_payment_method, check_method, list_payment_methods
-from models.promotion_setup import add_promotion, edit_promotion
-from models.permissions import find_admin
-from models.schema import (
+from hostdesk.models import catalog, domains, emails, massupdate, products, services
+from hostdesk.models.catalog_addons import add_catalog_addon, edit_catalog_addon
+from hostdesk.models.clock import Clock
+from hostdesk.models.errors import PermissionDenied, StaleRecordError, ValidationError, ValidationErrors
+from hostdesk.models.invoicing import record_payment
+from hostdesk.models.orders import DomainRequest, LineRequest, OrderRequest, place_order
+from hostdesk.models.payment_methods import add_payment_method, check_method, list_payment_methods
+from hostdesk.models.promotion_setup import add_promotion, edit_promotion
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     CatalogAddon,
@@ -30,7 +30,7 @@ from models.schema import (
     Tld,
     TldPrice,
 )
-from models.tlds import add_tld, edit_tld
+from hostdesk.models.tlds import add_tld, edit_tld
 from tests import factories as make
 
 MODULES = ("none", "webhook")

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from automation.config import load_config
-from models.db import connect_url
-from models.errors import ValidationErrors
+from hostdesk.automation.config import load_config
+from hostdesk.models.db import connect_url
+from hostdesk.models.errors import ValidationErrors
 
 HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))
 PASSWORD = "hunter2-very-secret"

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from models import clients
-from models.errors import PermissionDenied, StaleRecordError, ValidationError, ValidationErrors
-from models.payment_methods import add_payment_method, edit_payment_method, list_payment_methods
-from models.schema import ActivityLog, Admin, Client, ClientGroup
+from hostdesk.models import clients
+from hostdesk.models.errors import PermissionDenied, StaleRecordError, ValidationError, ValidationErrors
+from hostdesk.models.payment_methods import add_payment_method, edit_payment_method, list_payment_methods
+from hostdesk.models.schema import ActivityLog, Admin, Client, ClientGroup
 from tests import factories as make
 
 GOOD = {"first_name": "Ada", "last_name": "Lovelace", "company": "Engines Ltd",
@@ -97,7 +97,7 @@ def test_closing_is_refused_while_services_live_and_says_how_many(admins):
         clients.close_client(detail.id, detail.version, admin_login="full")
     assert refused.value.field == "status" and "2 services" in refused.value.message
     assert Client.get_by_id(detail.id).status == "active"
-    from models.schema import Service
+    from hostdesk.models.schema import Service
     Service.update(status="cancelled").execute()
     closed = clients.close_client(detail.id, detail.version, admin_login="full")
     assert closed.values["status"] == "closed"
@@ -172,7 +172,7 @@ def test_an_import_with_an_unknown_column_is_refused_whole(admins):
 def test_an_added_client_is_found_by_the_global_search(admins):
     """Migration 0015 adds the client's new columns without rebuilding the table, so the
     search index kept by triggers (0004) still follows every new client."""
-    from models.search import search
+    from hostdesk.models.search import search
 
     detail = clients.add_client(GOOD, admin_login="full")
     clients.import_clients("first_name,last_name,email\nGrace,Hopper,grace@example.com\n",

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import invoicing
-from models.invoicing import LineSpec
-from models.schema import Client, LineKind, Payment, Service
+from hostdesk.models import invoicing
+from hostdesk.models.invoicing import LineSpec
+from hostdesk.models.schema import Client, LineKind, Payment, Service
 from tests import factories as make
 from tests.workers import record_payment
 

@@ -8,12 +8,12 @@ import os
 
 import pendulum
 
-from automation.identity import OsAccount
-from models import invoicing
-from models.db import bind
-from models.schema import Admin, Invoice, InvoiceLine, ModuleJob, Service
+from hostdesk.automation.identity import OsAccount
+from hostdesk.models import invoicing
+from hostdesk.models.db import bind
+from hostdesk.models.schema import Admin, Invoice, InvoiceLine, ModuleJob, Service
 from tests import factories as make
-from tui.cli import main
+from hostdesk.tui.cli import main
 
 NDD = pendulum.date(2026, 3, 15)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from models.db import bind
-from models.schema import (
+from hostdesk.models.db import bind
+from hostdesk.models.schema import (
     Client,
     CronRun,
     Invoice,

@@ -8,13 +8,13 @@ import threading
 import pendulum
 import pytest
 
-from automation.cron import run_daily
-from models import renewals
-from models.clock import Clock
-from models.db import bind, database
-from models.errors import ValidationError
-from models.schema import BillingChunk, CronRun, Invoice
-from models.settings import Settings
+from hostdesk.automation.cron import run_daily
+from hostdesk.models import renewals
+from hostdesk.models.clock import Clock
+from hostdesk.models.db import bind, database
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.schema import BillingChunk, CronRun, Invoice
+from hostdesk.models.settings import Settings
 from tests.test_cron_processes import CLIENTS, DUE, HOSTDESK, SERVICES_PER_CLIENT, build_host, cron, state
 
 

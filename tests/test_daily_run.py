@@ -9,12 +9,12 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from automation.cron import run_daily
-from models import cancellations, invoicing
-from models.clock import Clock
-from models.overdue import REMINDER_TEMPLATES
-from models.permissions import find_admin
-from models.schema import (
+from hostdesk.automation.cron import run_daily
+from hostdesk.models import cancellations, invoicing
+from hostdesk.models.clock import Clock
+from hostdesk.models.overdue import REMINDER_TEMPLATES
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.schema import (
     Admin,
     CancellationRequest,
     EmailOutbox,
@@ -23,7 +23,7 @@ from models.schema import (
     Service,
     ServiceAddon,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 from tests import factories as make
 
 D = Decimal
@@ -203,7 +203,7 @@ def test_dry_run_reports_the_counts_of_the_real_run_and_changes_nothing(db):
 
 
 def test_maintenance_tidies_the_search_index_on_sundays(db):
-    from models.db import is_sqlite
+    from hostdesk.models.db import is_sqlite
 
     saturday, sunday = pendulum.date(2026, 11, 28), pendulum.date(2026, 11, 29)
     saturday_run = run_daily(SETTINGS, Clock("UTC", saturday)).tasks["maintenance"]
@@ -219,7 +219,7 @@ def test_maintenance_tidies_the_search_index_on_sundays(db):
 def test_maintenance_keeps_planner_statistics_from_a_sample(db):
     """SQLite's planner statistics are refreshed every day (PRAGMA optimize), from a sample
     of each index so that a million-row table costs milliseconds, not seconds."""
-    from models.db import database, is_sqlite
+    from hostdesk.models.db import database, is_sqlite
 
     if not is_sqlite(db):
         assert run_daily(SETTINGS, Clock("UTC", NDD)).tasks["maintenance"]["details"] == {

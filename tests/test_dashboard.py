@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pendulum
 
-from models.dashboard import dashboard_view
-from models.db import database, is_postgres
-from models.schema import CronRun, Invoice
+from hostdesk.models.dashboard import dashboard_view
+from hostdesk.models.db import database, is_postgres
+from hostdesk.models.schema import CronRun, Invoice
 from tests import factories as make
 
 TODAY = pendulum.date(2026, 11, 1)

@@ -6,9 +6,9 @@ import peewee
 import pendulum
 import pytest
 
-from models import schema
-from models.db import MIGRATIONS_DIR, bind, is_sqlite, migrate, pending_migrations
-from models.schema import Client, Invoice, InvoiceLine, LineKind
+from hostdesk.models import schema
+from hostdesk.models.db import MIGRATIONS_DIR, bind, is_sqlite, migrate, pending_migrations
+from hostdesk.models.schema import Client, Invoice, InvoiceLine, LineKind
 
 
 def make_client(**kw):

@@ -7,12 +7,12 @@ import pendulum
 import pytest
 from peewee import OperationalError
 
-from automation.cron import run_daily
-from models import invoicing
-from models.clock import Clock
-from models.db import bind
-from models.schema import Invoice, InvoiceLine, Payment, Service
-from models.settings import Settings
+from hostdesk.automation.cron import run_daily
+from hostdesk.models import invoicing
+from hostdesk.models.clock import Clock
+from hostdesk.models.db import bind
+from hostdesk.models.schema import Invoice, InvoiceLine, Payment, Service
+from hostdesk.models.settings import Settings
 from tests import factories as make
 
 NDD = pendulum.date(2026, 3, 15)

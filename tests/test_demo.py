@@ -8,14 +8,14 @@ import pendulum
 import pytest
 from peewee import fn
 
-from automation.demo import build_demo
-from models import secrets
-from models.cycles import Cycle, add_months_anchored
-from models.db import database, is_sqlite
-from models.errors import ValidationError
-from models.fields import UTCDateTimeField
-from models.invoicing import OVERDUE_REASON
-from models.schema import (
+from hostdesk.automation.demo import build_demo
+from hostdesk.models import secrets
+from hostdesk.models.cycles import Cycle, add_months_anchored
+from hostdesk.models.db import database, is_sqlite
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.fields import UTCDateTimeField
+from hostdesk.models.invoicing import OVERDUE_REASON
+from hostdesk.models.schema import (
     ALL_TABLES,
     Admin,
     CancellationRequest,
@@ -38,7 +38,7 @@ from models.schema import (
     ServiceAddon,
     ServiceStatus,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 
 TODAY = pendulum.date(2026, 3, 31)  # a 31st: anchors on month ends get exercised
 CLIENTS = 60
@@ -402,8 +402,8 @@ def test_an_existing_admin_is_kept_and_the_staff_added(db):
 
 def test_the_daily_run_on_the_demo_day_finds_no_billing_left_undone(db):
     """Invoices, suspensions and terminations are already where the daily run would put them."""
-    from automation.cron import run_daily
-    from models.clock import Clock
+    from hostdesk.automation.cron import run_daily
+    from hostdesk.models.clock import Clock
 
     build()
     report = run_daily(RULES, Clock().on(TODAY), dry_run=True, send_emails=False)
@@ -419,9 +419,9 @@ def test_the_daily_run_on_the_demo_day_finds_no_billing_left_undone(db):
 
 
 def test_the_demo_catalog_was_made_by_the_setup_functions_and_round_trips_as_a_file(db):
-    from models.catalog_file import apply_catalog, export_catalog
-    from models.schema import ActivityLog
-    from models.products import product_detail
+    from hostdesk.models.catalog_file import apply_catalog, export_catalog
+    from hostdesk.models.schema import ActivityLog
+    from hostdesk.models.products import product_detail
 
     build()
     # Every product saves as it is: its welcome email is a built-in template (issue 15).

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from models.domains import DomainAddons, check_years, domain_price, parse_domain_name, validate_domain_name
-from models.errors import ValidationError
+from hostdesk.models.domains import DomainAddons, check_years, domain_price, parse_domain_name, validate_domain_name
+from hostdesk.models.errors import ValidationError
 from tests import factories as make
 
 D = Decimal

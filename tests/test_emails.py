@@ -8,8 +8,8 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import emails, secrets
-from models.emails import (
+from hostdesk.models import emails, secrets
+from hostdesk.models.emails import (
     SPECS,
     email_context,
     list_templates,
@@ -20,8 +20,8 @@ from models.emails import (
     sample_context,
     save_template,
 )
-from models.errors import StaleRecordError, ValidationError
-from models.schema import (
+from hostdesk.models.errors import StaleRecordError, ValidationError
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     CancellationRequest,
@@ -38,7 +38,7 @@ from models.schema import (
     Service,
     Upgrade,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 
 SETTINGS = Settings(company_name="Acme Hosting", currency="EUR")
 SERVICE_PASSWORD = "Zq8!service-secret"
@@ -49,7 +49,7 @@ def catalog_admins(request):
     """The admins who edit templates here ("manage catalog": every full admin)."""
     if "db" not in request.fixturenames and "world" not in request.fixturenames:
         return
-    from models.schema import Admin
+    from hostdesk.models.schema import Admin
 
     request.getfixturevalue("db")
     for login in ("alice", "bob", "mallory", "a"):

@@ -15,13 +15,13 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from automation.identity import OsAccount
-from models.db import bind, database
-from models.export import CLI_LISTS, ExportCancelled, export_list, plain
-from models.listing import SOURCES, ListFilter
-from models.schema import ActivityLog, Admin, Client, Product, Service
-from tui import cli
-from tui.cli import main
+from hostdesk.automation.identity import OsAccount
+from hostdesk.models.db import bind, database
+from hostdesk.models.export import CLI_LISTS, ExportCancelled, export_list, plain
+from hostdesk.models.listing import SOURCES, ListFilter
+from hostdesk.models.schema import ActivityLog, Admin, Client, Product, Service
+from hostdesk.tui import cli
+from hostdesk.tui.cli import main
 
 BOSS = OsAccount(uid=os.getuid(), login="boss")
 STAMP = pendulum.datetime(2026, 11, 1, 9, 30, tz="UTC")
@@ -131,9 +131,9 @@ def test_a_cancelled_export_stops_at_a_page(db):
 
 MEMORY_CHILD = textwrap.dedent("""
     import io, sys, tracemalloc
-    from models.db import bind
-    from models.export import export_list
-    from models.listing import SOURCES, ListFilter
+    from hostdesk.models.db import bind
+    from hostdesk.models.export import export_list
+    from hostdesk.models.listing import SOURCES, ListFilter
 
     class Discard(io.TextIOBase):
         def write(self, text):

@@ -20,14 +20,14 @@ def _core_modules() -> list[str]:
         for path in (root / package).rglob("*.py"):
             if "migrations" in path.parts:
                 continue
-            module = ".".join(path.relative_to(root).with_suffix("").parts)
+            module = ".".join(("hostdesk", *path.relative_to(root).with_suffix("").parts))
             names.append(module.removesuffix(".__init__"))
     return sorted(names)
 
 
 def test_core_modules_never_import_textual_or_rich():
     modules = _core_modules()
-    assert "models.invoicing" in modules and "automation.cron" in modules
+    assert "hostdesk.models.invoicing" in modules and "hostdesk.automation.cron" in modules
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}:\n"
@@ -43,7 +43,7 @@ def test_cron_command_never_imports_textual(tmp_path):
     url = f"sqlite:///{tmp_path / 'h.db'}"
     code = (
         "import sys\n"
-        "from tui.cli import main\n"
+        "from hostdesk.tui.cli import main\n"
         f"main(['--db', {url!r}, 'init'])\n"
         f"rc = main(['--db', {url!r}, 'cron', '--date', '2026-01-01', '--allow-far-date',"
         " '--json'])\n"
@@ -59,7 +59,7 @@ def test_export_command_never_imports_textual(tmp_path):
     url = f"sqlite:///{tmp_path / 'h.db'}"
     code = (
         "import sys\n"
-        "from tui.cli import main\n"
+        "from hostdesk.tui.cli import main\n"
         f"main(['--db', {url!r}, 'init'])\n"
         f"rc = main(['--db', {url!r}, 'export', 'services', '--format', 'csv'])\n"
         "assert rc == 0, rc\n"
@@ -101,9 +101,9 @@ def test_cron_refuses_an_uninitialised_database_and_bad_dates(tmp_path):
 
 def test_a_second_concurrent_cron_exits_at_once(engine, db_url):
     """While one run holds the lock, another exits non-zero immediately, changing nothing."""
-    from models import runlock
-    from models.db import bind
-    from models.schema import CronRun
+    from hostdesk.models import runlock
+    from hostdesk.models.db import bind
+    from hostdesk.models.schema import CronRun
 
     db = bind(db_url)
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

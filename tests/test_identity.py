@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from automation.identity import OsAccount, current_os_account
-from models import admins, audit
-from models.errors import PermissionDenied, ValidationError
-from models.permissions import find_admin
-from models.schema import ActivityLog, Admin, CancellationRequest, CronRun
+from hostdesk.automation.identity import OsAccount, current_os_account
+from hostdesk.models import admins, audit
+from hostdesk.models.errors import PermissionDenied, ValidationError
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.schema import ActivityLog, Admin, CancellationRequest, CronRun
 from tests import factories as make
-from tui.cli import main
+from hostdesk.tui.cli import main
 
 HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))
 ME = current_os_account().login
@@ -76,7 +76,7 @@ def test_a_full_admin_acting_as_another_is_logged_as_both(world, db_url):
     row = ActivityLog.get(ActivityLog.action == "cancellation.request")
     assert (row.admin_login, row.operator) == ("helpdesk", ME)
     assert audit.who(row) == f"{ME} acting as helpdesk"
-    from models.listing import ActivitySource
+    from hostdesk.models.listing import ActivitySource
 
     shown = [r for r in ActivitySource().page(None, 10) if r["action"] == row.action]
     assert shown[0]["admin_login"] == f"{ME} acting as helpdesk"  # the log screen shows both
@@ -119,7 +119,7 @@ def test_cron_runs_as_the_database_owner_or_an_admin_who_may_run_daily_tasks(tmp
     assert cli(url, "init").returncode == 0
     cron = ["--db", url, "cron", "--date", "2026-01-01", "--allow-far-date", "--json"]
     assert main(cron, os_account=INTRUDER) == 4  # not the file's owner, not an admin
-    from models.db import bind
+    from hostdesk.models.db import bind
 
     db = bind(url)
     assert CronRun.select().count() == 0
@@ -143,7 +143,7 @@ def test_init_on_an_existing_database_needs_a_full_admin(tmp_path):
     assert main(["--db", url, "--login", "someone", "init"], os_account=INTRUDER) == 4
     first = cli(url, "init")
     assert first.returncode == 0 and f"admin '{ME}' created" in first.stdout
-    from models.db import bind
+    from hostdesk.models.db import bind
 
     db = bind(url)
     db.execute_sql("DELETE FROM schema_migration WHERE name = '0014_activity_operator'")

@@ -9,13 +9,13 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import invoicing
-from models.cancellations import request_cancellation
-from models.errors import PermissionDenied
-from models.invoicing import LineSpec
-from models.permissions import MANAGE_INVOICES, SYSTEM_LOGIN
-from models.permissions import find_admin
-from models.schema import (
+from hostdesk.models import invoicing
+from hostdesk.models.cancellations import request_cancellation
+from hostdesk.models.errors import PermissionDenied
+from hostdesk.models.invoicing import LineSpec
+from hostdesk.models.permissions import MANAGE_INVOICES, SYSTEM_LOGIN
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.schema import (
     ActivityLog,
     Client,
     CreditEntry,
@@ -206,7 +206,7 @@ def test_rules_acting_under_their_own_permission_still_change_invoices(db):
 def test_support_deleting_a_cancellation_request_revives_its_invoice_lines(db):
     """Deleting a request is "manage cancellation requests": reopening the lines it cancelled
     is part of it, not a separate invoice action support would be refused."""
-    from models.cancellations import delete_request
+    from hostdesk.models.cancellations import delete_request
 
     request, renewal = support_files_a_cancellation(world())
     delete_request(request.id, find_admin("support-admin"), reopen_invoices=True)

@@ -12,14 +12,14 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import invoicing, upgrades
-from models.cycles import DayBasis
-from models.errors import RuleViolation
-from models.orders import LineRequest, OrderRequest, place_order
-from models.permissions import find_admin
-from models.prorata import create_prorata_invoices, plan_prorata
-from models.renewals import generate_due_invoices
-from models.schema import (
+from hostdesk.models import invoicing, upgrades
+from hostdesk.models.cycles import DayBasis
+from hostdesk.models.errors import RuleViolation
+from hostdesk.models.orders import LineRequest, OrderRequest, place_order
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.prorata import create_prorata_invoices, plan_prorata
+from hostdesk.models.renewals import generate_due_invoices
+from hostdesk.models.schema import (
     Admin,
     Client,
     Invoice,
@@ -29,7 +29,7 @@ from models.schema import (
     Service,
     Upgrade,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 from tests import factories as make
 
 D = Decimal
@@ -176,8 +176,8 @@ def test_upgrade_story_with_a_renewal_after_it(db):
 
 
 def confirm_upgrade_in_a_process(url: str, service_id: int, product_id: int, start_at: float) -> str:
-    from models.db import bind
-    from models.errors import RuleViolation as Refused
+    from hostdesk.models.db import bind
+    from hostdesk.models.errors import RuleViolation as Refused
 
     db = bind(url)
     db.connect()

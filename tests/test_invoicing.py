@@ -5,10 +5,10 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import invoicing
-from models.errors import RuleViolation, ValidationError
-from models.invoicing import LineSpec
-from models.schema import (
+from hostdesk.models import invoicing
+from hostdesk.models.errors import RuleViolation, ValidationError
+from hostdesk.models.invoicing import LineSpec
+from hostdesk.models.schema import (
     Client,
     CreditEntry,
     Invoice,
@@ -53,7 +53,7 @@ def test_invoice_total_is_exact_sum_of_lines_and_email_is_queued(db):
         + [LineSpec(kind=LineKind.DISCOUNT, description="promo", amount=D("-0.05"))],
         date=JAN1, due_date=JAN1, payment_method="card", admin_login="tester")
     assert Invoice.get_by_id(invoice.id).total == D("0.25")
-    from models.schema import EmailOutbox
+    from hostdesk.models.schema import EmailOutbox
     assert EmailOutbox.select().where(EmailOutbox.related_id == invoice.id).count() == 1
 
 
@@ -81,7 +81,7 @@ def test_paying_a_renewal_advances_ndd_once_from_the_period_start(db):
 
 def test_month_end_anchor_survives_payments(db):
     service = make.service(next_due_date=pendulum.date(2028, 1, 31), anchor_day=31)
-    from models.renewals import renewal_line_spec
+    from hostdesk.models.renewals import renewal_line_spec
     for start, expected in [(pendulum.date(2028, 1, 31), pendulum.date(2028, 2, 29)),
                             (pendulum.date(2028, 2, 29), pendulum.date(2028, 3, 31))]:
         service = Service.get_by_id(service.id)
@@ -221,7 +221,7 @@ def test_lines_are_applied_exactly_once_even_if_marked_paid_again(db):
 
 
 def test_paying_withdraws_a_failed_suspension_from_the_module_queue(db):
-    from models import modulequeue
+    from hostdesk.models import modulequeue
 
     service = make.service()
     invoice = renewal_invoice(service)

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import lifecycle, secrets
-from models.errors import RuleViolation, ValidationError
-from models.schema import (
+from hostdesk.models import lifecycle, secrets
+from hostdesk.models.errors import RuleViolation, ValidationError
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     Client,
@@ -23,7 +23,7 @@ from models.schema import (
     ServiceAddon,
     ServiceStatus,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 
 TODAY = pendulum.date(2026, 3, 17)
 SETTINGS = Settings(company_name="Example Hosting")

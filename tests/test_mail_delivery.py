@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from automation import mail
-from automation.cron import RunContext
-from automation.mail import (
+from hostdesk.automation import mail
+from hostdesk.automation.cron import RunContext
+from hostdesk.automation.mail import (
     ABANDONED,
     IN_FLIGHT,
     count_due,
@@ -36,10 +36,10 @@ from automation.mail import (
     message_id,
     retry_delay,
 )
-from models.emails import queue_email
-from models.errors import RuleViolation, ValidationError
-from models.schema import ActivityLog, EmailLog, EmailOutbox
-from models.settings import Settings
+from hostdesk.models.emails import queue_email
+from hostdesk.models.errors import RuleViolation, ValidationError
+from hostdesk.models.schema import ActivityLog, EmailLog, EmailOutbox
+from hostdesk.models.settings import Settings
 
 T0 = pendulum.datetime(2026, 3, 17, 9, 0, tz="UTC")
 

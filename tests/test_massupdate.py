@@ -6,11 +6,11 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import invoicing, massupdate
-from models.cycles import DayBasis
-from models.errors import PermissionDenied, ValidationErrors
-from models.schema import ActivityLog, Admin, Invoice, Service
-from models.settings import Settings
+from hostdesk.models import invoicing, massupdate
+from hostdesk.models.cycles import DayBasis
+from hostdesk.models.errors import PermissionDenied, ValidationErrors
+from hostdesk.models.schema import ActivityLog, Admin, Invoice, Service
+from hostdesk.models.settings import Settings
 from tests import factories as make
 
 D = Decimal
@@ -101,7 +101,7 @@ def test_permission_mass_update(admin):
 
 def test_all_or_nothing_when_the_database_refuses_midway(admin, monkeypatch):
     ids = [make.service().id for _ in range(5)]
-    from models import audit
+    from hostdesk.models import audit
 
     def explode(rows):
         raise RuntimeError("disk full")

@@ -5,13 +5,13 @@ import json
 import pendulum
 import pytest
 
-from automation.cron import RunContext, TaskResult
-from automation.provisioning.runner import module_queue_task, retry_job, run_command
-from models import modulequeue
-from models.clock import Clock
-from models.errors import PermissionDenied, ValidationError
-from models.permissions import find_admin, system_admin
-from models.schema import ModuleJob, Product, Service
+from hostdesk.automation.cron import RunContext, TaskResult
+from hostdesk.automation.provisioning.runner import module_queue_task, retry_job, run_command
+from hostdesk.models import modulequeue
+from hostdesk.models.clock import Clock
+from hostdesk.models.errors import PermissionDenied, ValidationError
+from hostdesk.models.permissions import find_admin, system_admin
+from hostdesk.models.schema import ModuleJob, Product, Service
 from tests.test_lifecycle import (  # noqa: F401 - secret_key is an autouse fixture
     SETTINGS,
     TODAY,

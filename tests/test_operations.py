@@ -18,24 +18,24 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from automation import config as config_module
-from automation.config import load_config
-from automation.cron import run_daily
-from automation.daily_tasks import TASKS
-from automation.mail import deliver_outbox
-from models import emails, invoicing, money, secrets
-from models.clock import Clock
-from models.emails import queue_email
-from models.listing import CronRunSource, automation_warning
-from models.migrations import __file__ as migrations_init
-from models.schema import Admin, CronRun, EmailOutbox, Invoice
-from models.settings import Settings
+from hostdesk.automation import config as config_module
+from hostdesk.automation.config import load_config
+from hostdesk.automation.cron import run_daily
+from hostdesk.automation.daily_tasks import TASKS
+from hostdesk.automation.mail import deliver_outbox
+from hostdesk.models import emails, invoicing, money, secrets
+from hostdesk.models.clock import Clock
+from hostdesk.models.emails import queue_email
+from hostdesk.models.listing import CronRunSource, automation_warning
+from hostdesk.models.migrations import __file__ as migrations_init
+from hostdesk.models.schema import Admin, CronRun, EmailOutbox, Invoice
+from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.conftest import TEST_SECRET_KEY
 from tests.test_lifecycle import PASSWORD, make_product, make_server, make_service
 from tests.test_mail_delivery import free_port
 from tests.test_webhook import SECRET, Endpoint, closed_port_url
-from tui.cli import _parser
+from hostdesk.tui.cli import _parser
 
 HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))
 SMTP_USER, SMTP_PASSWORD = "mailer", "smtp-Pa55-word"
@@ -326,7 +326,7 @@ def test_a_failed_run_queues_an_admin_email_and_the_status_screen_says_so(db):
 
 
 def test_a_stopped_run_is_not_ok_and_alerts_too(db):
-    from automation import cron
+    from hostdesk.automation import cron
 
     Admin.create(login="alice", name="Alice", role="full", email="alice@acme.test")
     report = cron.RunReport(date="2026-03-20", dry_run=False, tasks={"invoices": {
@@ -411,8 +411,8 @@ def test_templates_get_numbers_and_the_money_filter_formats_them(db):
 def test_the_tui_logs_to_a_file_never_to_the_screen(tmp_path, monkeypatch):
     import logging
 
-    from automation import logs
-    from tui.cli import _configure_logging, parse_args
+    from hostdesk.automation import logs
+    from hostdesk.tui.cli import _configure_logging, parse_args
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     try:

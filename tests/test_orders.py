@@ -6,10 +6,10 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import invoicing, orders, secrets
-from models.errors import PermissionDenied, ValidationError, ValidationErrors
-from models.orders import DomainRequest, LineRequest, OrderRequest, place_order, quote_order
-from models.schema import (
+from hostdesk.models import invoicing, orders, secrets
+from hostdesk.models.errors import PermissionDenied, ValidationError, ValidationErrors
+from hostdesk.models.orders import DomainRequest, LineRequest, OrderRequest, place_order, quote_order
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     Domain,
@@ -23,7 +23,7 @@ from models.schema import (
     PromotionProduct,
     Service,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 from tests import factories as make
 
 D = Decimal

@@ -5,11 +5,11 @@ from decimal import Decimal
 
 import pendulum
 
-from models import cancellations, overdue
-from models.invoicing import LineSpec, cancel_lines
-from models.db import database
-from models.schema import Invoice, InvoiceLine, ItemType, LineKind, ModuleJob, ServiceStatus
-from models.settings import Settings
+from hostdesk.models import cancellations, overdue
+from hostdesk.models.invoicing import LineSpec, cancel_lines
+from hostdesk.models.db import database
+from hostdesk.models.schema import Invoice, InvoiceLine, ItemType, LineKind, ModuleJob, ServiceStatus
+from hostdesk.models.settings import Settings
 from tests import factories as f
 
 TODAY = pendulum.date(2026, 3, 20)

@@ -6,13 +6,13 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from automation.provisioning.runner import run_command
-from models import admins, clients, massupdate, products, services, upgrades
-from models.cancellations import request_cancellation
-from models.clock import Clock
-from models.errors import PermissionDenied
-from models.orders import LineRequest, OrderRequest, place_order
-from models.permissions import (
+from hostdesk.automation.provisioning.runner import run_command
+from hostdesk.models import admins, clients, massupdate, products, services, upgrades
+from hostdesk.models.cancellations import request_cancellation
+from hostdesk.models.clock import Clock
+from hostdesk.models.errors import PermissionDenied
+from hostdesk.models.orders import LineRequest, OrderRequest, place_order
+from hostdesk.models.permissions import (
     ADD_ORDER,
     DELETE_SERVICES,
     EDIT_SERVICES,
@@ -27,9 +27,9 @@ from models.permissions import (
     UPGRADE_ORDERS,
     find_admin,
 )
-from models.renewals import invoice_selected_items
-from models.schema import ActivityLog, Admin
-from models.settings import Settings
+from hostdesk.models.renewals import invoice_selected_items
+from hostdesk.models.schema import ActivityLog, Admin
+from hostdesk.models.settings import Settings
 from tests import factories as make
 
 TODAY = pendulum.date(2026, 5, 1)

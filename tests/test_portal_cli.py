@@ -13,10 +13,10 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from automation.identity import current_os_account
-from models import secrets
-from models.invoicing import LineSpec, create_invoice
-from models.schema import (
+from hostdesk.automation.identity import current_os_account
+from hostdesk.models import secrets
+from hostdesk.models.invoicing import LineSpec, create_invoice
+from hostdesk.models.schema import (
     ActivityLog,
     CancellationRequest,
     Client,
@@ -30,7 +30,7 @@ from models.schema import (
     Service,
     Upgrade,
 )
-from models.upgrade_paths import set_upgrade_path
+from hostdesk.models.upgrade_paths import set_upgrade_path
 from tests import factories as make
 from tests.jsonschema_lite import errors as schema_errors
 from tests.test_webhook import Endpoint
@@ -45,7 +45,7 @@ WRITTEN = (ActivityLog, CancellationRequest, CreditEntry, EmailOutbox, Invoice, 
 
 
 def schema(name: str) -> dict:
-    return json.loads((resources.files("automation") / "schemas" / f"{name}.json").read_text())
+    return json.loads((resources.files("hostdesk.automation") / "schemas" / f"{name}.json").read_text())
 
 
 def assert_shape(document: dict, name: str) -> None:
@@ -353,7 +353,7 @@ def test_a_database_that_cannot_be_reached_is_exit_5(tmp_path):
 def test_the_headless_commands_import_neither_textual_nor_more_than_they_need(tmp_path):
     """Behind a web request: no textual for any of them; the look-ups not even the email
     templates (jinja2) or the encryption (cryptography)."""
-    from models.db import bind, database, migrate
+    from hostdesk.models.db import bind, database, migrate
 
     path = tmp_path / "light.db"
     db = bind(f"sqlite:///{path}")
@@ -377,7 +377,7 @@ def test_the_headless_commands_import_neither_textual_nor_more_than_they_need(tm
     }
     for kind, runs in commands.items():
         for args in runs:
-            code = ("import sys\nfrom tui.cli import main\n"
+            code = ("import sys\nfrom hostdesk.tui.cli import main\n"
                     f"rc = main(['--db', {url!r}, '--login', 'portal', *{args!r}])\n"
                     "mods = sorted({m.split('.')[0] for m in sys.modules})\n"
                     "print('RC', rc, 'MODS', ','.join(mods))\n")

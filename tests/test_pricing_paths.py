@@ -1,4 +1,4 @@
-"""One recurring price (issue 14, models.pricing): the service page's auto recalculate, the
+"""One recurring price (issue 14, hostdesk.models.pricing): the service page's auto recalculate, the
 order quote and the upgrade quote are given the same cases and must give the same amounts.
 
 Before the fix the service page priced a quantity option set to 0 as one unit (12.00 where
@@ -10,10 +10,10 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import secrets, service_page, upgrades
-from models.clock import Clock
-from models.orders import LineRequest, OrderRequest, quote_order
-from models.schema import (
+from hostdesk.models import secrets, service_page, upgrades
+from hostdesk.models.clock import Clock
+from hostdesk.models.orders import LineRequest, OrderRequest, quote_order
+from hostdesk.models.schema import (
     Admin,
     ConfigOption,
     ConfigOptionChoice,
@@ -22,8 +22,8 @@ from models.schema import (
     Service,
     ServiceConfigOption,
 )
-from models.settings import Settings
-from models.upgrades import OptionChoice
+from hostdesk.models.settings import Settings
+from hostdesk.models.upgrades import OptionChoice
 from tests import factories as make
 
 D = Decimal

@@ -5,10 +5,10 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import promotions
-from models.errors import ValidationError
-from models.promotions import Discount, discount_for, renewal_amount, validate_promo
-from models.schema import Promotion, PromotionProduct
+from hostdesk.models import promotions
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.promotions import Discount, discount_for, renewal_amount, validate_promo
+from hostdesk.models.schema import Promotion, PromotionProduct
 from tests import factories as make
 
 D = Decimal

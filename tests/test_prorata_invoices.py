@@ -6,11 +6,11 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import invoicing
-from models.cycles import DayBasis
-from models.prorata import create_prorata_invoices, plan_prorata
-from models.schema import Invoice, InvoiceLine, Service
-from models.settings import Settings
+from hostdesk.models import invoicing
+from hostdesk.models.cycles import DayBasis
+from hostdesk.models.prorata import create_prorata_invoices, plan_prorata
+from hostdesk.models.schema import Invoice, InvoiceLine, Service
+from hostdesk.models.settings import Settings
 from tests import factories as make
 
 D = Decimal

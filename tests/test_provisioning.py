@@ -5,21 +5,21 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from automation.provisioning import registry
-from automation.provisioning.base import CommandResult, ProvisioningModule, ServiceParams
-from automation.provisioning.builtin import NoneModule
-from automation.provisioning.runner import (
+from hostdesk.automation.provisioning import registry
+from hostdesk.automation.provisioning.base import CommandResult, ProvisioningModule, ServiceParams
+from hostdesk.automation.provisioning.builtin import NoneModule
+from hostdesk.automation.provisioning.runner import (
     check_server_connection,
     command_availability,
     command_labels,
     run_command,
 )
-from automation.provisioning.webhook import WebhookModule
-from models import secrets
-from models.clock import Clock
-from models.errors import PermissionDenied, RuleViolation, ValidationError
-from models.permissions import find_admin, system_admin
-from models.schema import (
+from hostdesk.automation.provisioning.webhook import WebhookModule
+from hostdesk.models import secrets
+from hostdesk.models.clock import Clock
+from hostdesk.models.errors import PermissionDenied, RuleViolation, ValidationError
+from hostdesk.models.permissions import find_admin, system_admin
+from hostdesk.models.schema import (
     ConfigOption,
     ConfigOptionChoice,
     Service,
@@ -120,7 +120,7 @@ def test_a_broken_or_impostor_plugin_is_reported_and_the_others_still_load(monke
     group = registry.ENTRY_POINT_GROUP
     fake = [
         EntryPoint("broken", "no_such_package_for_hostdesk:Module", group),
-        EntryPoint("webhook", "automation.provisioning.builtin:NoneModule", group),
+        EntryPoint("webhook", "hostdesk.automation.provisioning.builtin:NoneModule", group),
         EntryPoint("dumps", "json:dumps", group),
         EntryPoint("example", "hostdesk_example_module:ExampleModule", group),
     ]

@@ -7,15 +7,15 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from automation.provisioning import registry
-from automation.provisioning.builtin import NoneModule
-from automation.provisioning.runner import run_queued_jobs
-from models import invoicing, upgrades
-from models.clock import Clock
-from models.invoicing import queue_module_job
-from models.permissions import find_admin
-from models.schema import Admin, ModuleJob
-from models.settings import Settings
+from hostdesk.automation.provisioning import registry
+from hostdesk.automation.provisioning.builtin import NoneModule
+from hostdesk.automation.provisioning.runner import run_queued_jobs
+from hostdesk.models import invoicing, upgrades
+from hostdesk.models.clock import Clock
+from hostdesk.models.invoicing import queue_module_job
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.schema import Admin, ModuleJob
+from hostdesk.models.settings import Settings
 from tests import factories as make
 
 D = Decimal

@@ -6,11 +6,11 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import invoicing
-from models.errors import PermissionDenied
-from models.renewals import generate_due_invoices, invoice_selected_items
-from models.schema import Admin, CancellationRequest, Invoice, InvoiceLine
-from models.settings import Settings
+from hostdesk.models import invoicing
+from hostdesk.models.errors import PermissionDenied
+from hostdesk.models.renewals import generate_due_invoices, invoice_selected_items
+from hostdesk.models.schema import Admin, CancellationRequest, Invoice, InvoiceLine
+from hostdesk.models.settings import Settings
 from tests import factories as make
 
 D = Decimal
@@ -209,7 +209,7 @@ def test_invoice_selected_items_early(db):
 
 
 def test_a_promotion_recurring_for_two_renewals_then_the_catalog_price(db):
-    from models.schema import Promotion, Service
+    from hostdesk.models.schema import Promotion, Service
 
     product = make.product(prices={"monthly": "20.00"})
     promo = Promotion.create(code="HALF2", type="percentage", value=D("50.00"), recurring=True,
@@ -232,8 +232,8 @@ def test_a_promotion_recurring_for_two_renewals_then_the_catalog_price(db):
 def test_invoice_email_shows_the_invoice_as_stored(db):
     """The daily run builds its invoice emails from the rows it writes, not from a re-read:
     each email must read exactly as the same template rendered from the stored invoice."""
-    from models.emails import render
-    from models.schema import EmailOutbox
+    from hostdesk.models.emails import render
+    from hostdesk.models.schema import EmailOutbox
 
     client = make.client(first_name="Grace", company="Hopper & Co")
     service = make.service(client, next_due_date=NDD, recurring_amount=D("1234.50"),

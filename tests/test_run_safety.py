@@ -11,14 +11,14 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from automation.identity import OsAccount
+from hostdesk.automation.identity import OsAccount
 
-from automation.cron import confirm_terminations, run_daily
-from models import invoicing, runlock
-from models.clock import Clock
-from models.db import bind
-from models.errors import PermissionDenied, RunInProgress, ValidationError
-from models.schema import (
+from hostdesk.automation.cron import confirm_terminations, run_daily
+from hostdesk.models import invoicing, runlock
+from hostdesk.models.clock import Clock
+from hostdesk.models.db import bind
+from hostdesk.models.errors import PermissionDenied, RunInProgress, ValidationError
+from hostdesk.models.schema import (
     Admin,
     CronRun,
     EmailOutbox,
@@ -27,7 +27,7 @@ from models.schema import (
     RunLock,
     Service,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 from tests import factories as make
 
 NDD = pendulum.date(2026, 3, 15)
@@ -90,7 +90,7 @@ def test_the_run_stops_at_its_deadline_and_says_what_ran_and_what_did_not(admins
 
 
 def test_cli_summary_names_the_stop_and_the_tasks_not_run(admins, capsys):
-    from tui.cli import _print_summary
+    from hostdesk.tui.cli import _print_summary
 
     overdue_host(services=1, overdue=1)
     timer = FakeTimer()
@@ -128,8 +128,8 @@ def test_a_run_whose_lock_is_taken_stops_at_once(admins):
 HOLD_LOCK = """
 import sys, time
 import pendulum
-from models.db import bind
-from models import runlock
+from hostdesk.models.db import bind
+from hostdesk.models import runlock
 bind(sys.argv[1])
 ok, _ = runlock.acquire(now=pendulum.now("UTC").subtract(hours=2))  # heartbeat 2 h old
 print("held" if ok else "refused", flush=True)
@@ -182,7 +182,7 @@ def test_a_lock_from_another_host_is_taken_over_only_when_its_session_is_gone(ad
         return
     assert acquired  # PostgreSQL: that session has ended, the holder is gone
     runlock.release()
-    from models.db import database
+    from hostdesk.models.db import database
 
     live = database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
     RunLock.create(name=runlock.DAILY_RUN, holder="other-host:4242", acquired_at=old,
@@ -277,7 +277,7 @@ def test_the_count_limit_holds_even_a_small_share(admins):
 
 
 def cli(db_url, *args, capsys, account=None):
-    from tui.cli import main
+    from hostdesk.tui.cli import main
 
     code = main(["--db", db_url, *args], os_account=account)
     return code, capsys.readouterr()

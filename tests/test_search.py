@@ -18,9 +18,9 @@ import pytest
 from peewee import AutoField
 from playhouse.migrations import SchemaMigrator
 
-from models.db import MIGRATIONS_DIR, bind, database, is_postgres
-from models.schema import Client, Domain, Invoice, Service
-from models.search import (
+from hostdesk.models.db import MIGRATIONS_DIR, bind, database, is_postgres
+from hostdesk.models.schema import Client, Domain, Invoice, Service
+from hostdesk.models.search import (
     KINDS,
     SEARCHED_TEXT,
     explain,
@@ -285,7 +285,7 @@ def test_a_services_list_page_joins_only_its_own_rows(big, monkeypatch):
     """A common search term matches thousands of services; the list joins client and
     product for the page's rows only, picked by id first (it joined every match before the
     LIMIT: 25-160 ms a page at 1M services), and keyset, offset and backward pages agree."""
-    from models.listing import ListFilter, ServiceSource
+    from hostdesk.models.listing import ListFilter, ServiceSource
 
     source, flt = ServiceSource(), ListFilter("maple")
     matching = sorted((n for n in range(1, SERVICES + 1) if "maple" in service_domain(n)
@@ -326,7 +326,7 @@ def test_a_services_list_page_joins_only_its_own_rows(big, monkeypatch):
             r"Backward using service_pkey on service \w+\s+Filter: .*domain", plan), plan
 
 
-# --- the lists' `/` search (models.listing) through the same indexes ------------------------
+# --- the lists' `/` search (hostdesk.models.listing) through the same indexes ------------------------
 
 
 def _statements_of(big, monkeypatch, action) -> list[tuple[str, list]]:
@@ -370,7 +370,7 @@ def test_a_list_search_matches_anywhere_through_the_trigram_indexes(big, monkeyp
 
 
 def _check_list_search(big, monkeypatch, source_name, term, expected):
-    from models.listing import SOURCES, ListFilter
+    from hostdesk.models.listing import SOURCES, ListFilter
 
     source, flt = SOURCES[source_name](), ListFilter(term)
     wanted = sorted(expected(), reverse=True)
@@ -403,7 +403,7 @@ def _check_list_search(big, monkeypatch, source_name, term, expected):
 
 
 def test_a_short_list_search_keeps_to_the_start_of_a_domain(big):
-    from models.listing import ListFilter, ServiceSource
+    from hostdesk.models.listing import ListFilter, ServiceSource
 
     rows = ServiceSource().page(None, 50, ListFilter("ma"))
     assert rows and all(row["domain"].startswith("ma") for row in rows)

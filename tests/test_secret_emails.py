@@ -5,21 +5,21 @@ email log never shows it; other emails are stored and sent as before."""
 import pytest
 from playhouse.migrations import Runner
 
-from automation import mail
-from automation.config import load_config
-from automation.mail import deliver_one, deliver_outbox, in_flight_lease, retry_delay
-from models import lifecycle, secrets
-from models.db import MIGRATIONS_DIR, bind, database, migrate, pending_migrations
-from models.emails import SECRET_BODY_REMOVED, queue_email, save_template
-from models.errors import ValidationError
-from models.schema import ActivityLog, Admin, EmailLog, EmailOutbox, EmailTemplate, Service
-from models.settings import Settings
+from hostdesk.automation import mail
+from hostdesk.automation.config import load_config
+from hostdesk.automation.mail import deliver_one, deliver_outbox, in_flight_lease, retry_delay
+from hostdesk.models import lifecycle, secrets
+from hostdesk.models.db import MIGRATIONS_DIR, bind, database, migrate, pending_migrations
+from hostdesk.models.emails import SECRET_BODY_REMOVED, queue_email, save_template
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.schema import ActivityLog, Admin, EmailLog, EmailOutbox, EmailTemplate, Service
+from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.conftest import TEST_SECRET_KEY
 from tests.test_mail_delivery import T0, ProcessKilled, SmtpServer, settings_for
 from tests.tui.conftest import CLOCK, run, screen_text, settle
-from tui.app import make_app
-from tui.screens.email_log import HIDDEN_BODY
+from hostdesk.tui.app import make_app
+from hostdesk.tui.screens.email_log import HIDDEN_BODY
 
 PASSWORD = "Xy7!welcome-Secret"
 MIGRATION = "0008_outbox_secret_bodies"

@@ -13,14 +13,14 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from automation.identity import current_os_account
-from automation.provisioning.runner import run_command
-from models import keyring, secrets
-from models.permissions import find_admin
-from models.clock import Clock
-from models.db import bind
-from models.schema import Admin, CronRun, Domain, EmailOutbox, Product, Server, Service, Setting
-from models.settings import Settings
+from hostdesk.automation.identity import current_os_account
+from hostdesk.automation.provisioning.runner import run_command
+from hostdesk.models import keyring, secrets
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.clock import Clock
+from hostdesk.models.db import bind
+from hostdesk.models.schema import Admin, CronRun, Domain, EmailOutbox, Product, Server, Service, Setting
+from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.conftest import TEST_SECRET_KEY
 

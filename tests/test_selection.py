@@ -7,9 +7,9 @@ import pendulum
 import pytest
 from peewee import Value
 
-from models.listing import ListFilter, ServiceSource
-from models.selection import FilteredServiceSource, Selection, ServiceFilter, Ticks
-from models.schema import Service
+from hostdesk.models.listing import ListFilter, ServiceSource
+from hostdesk.models.selection import FilteredServiceSource, Selection, ServiceFilter, Ticks
+from hostdesk.models.schema import Service
 from tests import factories as make
 
 

@@ -1,4 +1,4 @@
-"""The service page's save (models.service_page / models.services) on both engines: issue 14
+"""The service page's save (hostdesk.models.service_page / hostdesk.models.services) on both engines: issue 14
 bugs 3 (next due date), 4 (status set by hand), 8 (promotion and quantity) and 13 (password
 change logged)."""
 
@@ -8,12 +8,12 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import secrets, service_page
-from models.clock import Clock
-from models.errors import ConfirmationNeeded, ValidationError, ValidationErrors
-from models.invoicing import LineSpec, create_invoice
-from models.renewals import generate_due_invoices
-from models.schema import (
+from hostdesk.models import secrets, service_page
+from hostdesk.models.clock import Clock
+from hostdesk.models.errors import ConfirmationNeeded, ValidationError, ValidationErrors
+from hostdesk.models.invoicing import LineSpec, create_invoice
+from hostdesk.models.renewals import generate_due_invoices
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     InvoiceLine,
@@ -23,7 +23,7 @@ from models.schema import (
     Service,
     ServiceAddon,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 from tests import factories as make
 
 D = Decimal

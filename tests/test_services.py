@@ -5,10 +5,10 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import secrets, services
-from models.clock import Clock
-from models.errors import PermissionDenied, StaleRecordError, ValidationError, ValidationErrors
-from models.schema import (
+from hostdesk.models import secrets, services
+from hostdesk.models.clock import Clock
+from hostdesk.models.errors import PermissionDenied, StaleRecordError, ValidationError, ValidationErrors
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     CatalogAddonPrice,
@@ -117,8 +117,8 @@ def test_permissions_are_checked(admin):
 
 def test_move_to_another_client(admin):
     service = make.service(next_due_date=TODAY)
-    from models.renewals import generate_due_invoices
-    from models.settings import Settings
+    from hostdesk.models.renewals import generate_due_invoices
+    from hostdesk.models.settings import Settings
 
     generate_due_invoices(TODAY, Settings())
     old_client, new_client = service.client_id, make.client()

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from automation.billing_workers import settings_from_json, settings_to_json
-from automation.config import load_config
-from models.errors import ValidationError, ValidationErrors
-from models.settings import Settings
-from tui.cli import main
+from hostdesk.automation.billing_workers import settings_from_json, settings_to_json
+from hostdesk.automation.config import load_config
+from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.models.settings import Settings
+from hostdesk.tui.cli import main
 
 BAD_VALUES = [  # (setting, value as written in hostdesk.toml, what the message says)
     ("batch_size", "0", "from 1 to"),

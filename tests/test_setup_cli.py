@@ -9,12 +9,12 @@ import sys
 
 import pytest
 
-from automation.identity import OsAccount
-from models import clients
-from models.db import database
-from models.schema import ActivityLog, Client, Product, ProductPrice, Promotion
-from tui import cli
-from tui.cli import main
+from hostdesk.automation.identity import OsAccount
+from hostdesk.models import clients
+from hostdesk.models.db import database
+from hostdesk.models.schema import ActivityLog, Client, Product, ProductPrice, Promotion
+from hostdesk.tui import cli
+from hostdesk.tui.cli import main
 
 
 # The OS account that runs these commands: the database's first admin, with the full role.
@@ -79,7 +79,7 @@ def test_import_clients_reports_lines_and_adds_a_thousand_in_one_go(url, capsys,
 
 
 def _catalog(url, capsys):
-    from models import catalog, products, promotion_setup, tlds
+    from hostdesk.models import catalog, products, promotion_setup, tlds
 
     database.connect(reuse_if_open=True)
     catalog.add_server({"name": "web1", "hostname": "web1.example.net",
@@ -163,7 +163,7 @@ def test_a_broken_catalog_file_names_file_line_and_field_and_writes_nothing(url,
 
 def test_support_may_not_apply_a_catalog(url, capsys, tmp_path):
     database.connect(reuse_if_open=True)
-    from models.schema import Admin
+    from hostdesk.models.schema import Admin
     Admin.create(login="helpdesk", role="support")
     database.close()
     path = tmp_path / "c.toml"
@@ -177,8 +177,8 @@ def test_setup_commands_never_import_textual(tmp_path):
     url = f"sqlite:///{tmp_path / 'h.db'}"
     code = (
         "import sys\n"
-        "from automation.identity import OsAccount\n"
-        "from tui.cli import main\n"
+        "from hostdesk.automation.identity import OsAccount\n"
+        "from hostdesk.tui.cli import main\n"
         f"BOSS = OsAccount(uid={os.getuid()}, login='boss')\n"
         f"main(['--db', {url!r}, 'init'], os_account=BOSS)\n"
         f"assert main(['--db', {url!r}, 'client', 'add', '--first-name', 'A',"

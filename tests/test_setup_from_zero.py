@@ -6,17 +6,17 @@ from decimal import Decimal
 
 import pendulum
 
-from automation.cron import run_daily
-from models import clients, products, services
-from models.catalog_addons import add_catalog_addon
-from models.clock import Clock
-from models.invoicing import record_payment
-from models.orders import DomainRequest, LineRequest, OrderRequest, place_order
-from models.payment_methods import add_payment_method
-from models.promotion_setup import add_promotion
-from models.schema import Admin, Invoice, InvoiceLine, LineKind, Service
-from models.settings import Settings
-from models.tlds import add_tld
+from hostdesk.automation.cron import run_daily
+from hostdesk.models import clients, products, services
+from hostdesk.models.catalog_addons import add_catalog_addon
+from hostdesk.models.clock import Clock
+from hostdesk.models.invoicing import record_payment
+from hostdesk.models.orders import DomainRequest, LineRequest, OrderRequest, place_order
+from hostdesk.models.payment_methods import add_payment_method
+from hostdesk.models.promotion_setup import add_promotion
+from hostdesk.models.schema import Admin, Invoice, InvoiceLine, LineKind, Service
+from hostdesk.models.settings import Settings
+from hostdesk.models.tlds import add_tld
 
 TODAY = pendulum.date(2026, 1, 10)
 SETTINGS = Settings(smtp_port=1)

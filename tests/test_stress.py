@@ -11,8 +11,8 @@ from decimal import Decimal
 import pendulum
 from peewee import fn
 
-from models.db import bind
-from models.schema import (
+from hostdesk.models.db import bind
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     Client,

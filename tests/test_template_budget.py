@@ -6,18 +6,18 @@ import time
 import pendulum
 import pytest
 
-from automation.cron import run_daily
-from automation.mail import deliver_one, deliver_outbox
-from models.clock import Clock
-from models.emails import (
+from hostdesk.automation.cron import run_daily
+from hostdesk.automation.mail import deliver_one, deliver_outbox
+from hostdesk.models.clock import Clock
+from hostdesk.models.emails import (
     RENDER_MAX_CHARS,
     RENDER_MAX_ITERATIONS,
     queue_email,
     save_template,
 )
-from models.errors import PermissionDenied, RuleViolation, ValidationError
-from models.schema import ActivityLog, Admin, EmailOutbox, EmailTemplate, Invoice
-from models.settings import Settings
+from hostdesk.models.errors import PermissionDenied, RuleViolation, ValidationError
+from hostdesk.models.schema import ActivityLog, Admin, EmailOutbox, EmailTemplate, Invoice
+from hostdesk.models.settings import Settings
 from tests import factories as make
 
 NDD = pendulum.date(2026, 3, 15)

@@ -2,10 +2,10 @@
 
 import pytest
 
-from models.cycles import Cycle
-from models.errors import PermissionDenied, RuleViolation, StaleRecordError, ValidationError
-from models.schema import ActivityLog, ProductUpgradePath
-from models.upgrade_paths import (
+from hostdesk.models.cycles import Cycle
+from hostdesk.models.errors import PermissionDenied, RuleViolation, StaleRecordError, ValidationError
+from hostdesk.models.schema import ActivityLog, ProductUpgradePath
+from hostdesk.models.upgrade_paths import (
     check_self_service,
     list_upgrade_paths,
     remove_upgrade_path,
@@ -109,7 +109,7 @@ def test_a_listed_cycle_is_offered_only_while_the_target_prices_it(catalog):
     with pytest.raises(RuleViolation) as refused:
         check_self_service(small.id, big.id, "quarterly")
     assert refused.value.field == "cycle"
-    from models.schema import ProductPrice
+    from hostdesk.models.schema import ProductPrice
 
     ProductPrice.delete().where((ProductPrice.product == big.id)
                                 & (ProductPrice.cycle == "annually")).execute()

@@ -7,12 +7,12 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models import invoicing, upgrades
-from models.cycles import DayBasis
-from models.errors import PermissionDenied, RuleViolation, ValidationError
-from models.permissions import find_admin
-from models.renewals import generate_due_invoices
-from models.schema import (
+from hostdesk.models import invoicing, upgrades
+from hostdesk.models.cycles import DayBasis
+from hostdesk.models.errors import PermissionDenied, RuleViolation, ValidationError
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.renewals import generate_due_invoices
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     Client,
@@ -31,8 +31,8 @@ from models.schema import (
     ServiceConfigOption,
     Upgrade,
 )
-from models.settings import Settings
-from models.upgrades import OptionChoice
+from hostdesk.models.settings import Settings
+from hostdesk.models.upgrades import OptionChoice
 from tests import factories as make
 
 D = Decimal
@@ -470,7 +470,7 @@ def test_recalculated_recurring_amount(plans, options):
     override = Promotion.create(code="FLAT", type="price_override", value=D("7.00"), recurring=True)
     assert upgrades.recalculated_recurring_amount(service, small, "monthly", None, lifetime) == D("18.90")
     assert upgrades.recalculated_recurring_amount(service, small, "monthly", None, once) == D("21.00")
-    # models.promotions: the price per cycle (product + options) becomes the override
+    # hostdesk.models.promotions: the price per cycle (product + options) becomes the override
     assert upgrades.recalculated_recurring_amount(service, small, "monthly", None, override) == D("7.00")
     limited = Promotion.create(code="TWICE", type="fixed", value=D("1.00"), recurring=True, recur_for=2)
     assert upgrades.recalculated_recurring_amount(service, small, "monthly", None, limited) == D("20.00")

@@ -18,13 +18,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from automation.provisioning import webhook
-from automation.provisioning.base import ClientInfo, ProductInfo, ServerInfo, ServiceParams
-from automation.provisioning.runner import run_command
-from automation.provisioning.webhook import WebhookModule
-from models import secrets
-from models.clock import Clock
-from models.permissions import find_admin, system_admin
+from hostdesk.automation.provisioning import webhook
+from hostdesk.automation.provisioning.base import ClientInfo, ProductInfo, ServerInfo, ServiceParams
+from hostdesk.automation.provisioning.runner import run_command
+from hostdesk.automation.provisioning.webhook import WebhookModule
+from hostdesk.models import secrets
+from hostdesk.models.clock import Clock
+from hostdesk.models.permissions import find_admin, system_admin
 from tests.test_lifecycle import (  # noqa: F401 - secret_key is an autouse fixture
     PASSWORD,
     SETTINGS,
@@ -304,8 +304,8 @@ def test_http_is_refused_unless_the_server_is_marked_insecure_on_purpose(alice, 
 
 
 def test_the_webhook_id_is_the_same_on_every_retry_of_a_queued_job(alice, endpoint):
-    from automation.provisioning.runner import retry_job
-    from models.schema import ModuleJob
+    from hostdesk.automation.provisioning.runner import retry_job
+    from hostdesk.models.schema import ModuleJob
 
     service = webhook_service(endpoint.url, status="active")
     endpoint.reply(500, b"down")
@@ -507,7 +507,7 @@ def test_a_server_that_drips_its_reply_is_cut_off_at_the_total_deadline(alice):
     assert not result.success
     assert result.message == f"webhook {url}: no complete reply within 1 s (timeout)"
     assert reload(service).status == "active"
-    from models.schema import ModuleJob
+    from hostdesk.models.schema import ModuleJob
     [job] = ModuleJob.select()  # queued for the next run's retry, nothing lost
     assert (job.command, job.status, job.last_error) == ("suspend", "failed", result.message)
 
@@ -520,8 +520,8 @@ HOSTILE = ("\x1b]0;owned terminal\x07\x1b[2J\x1b[31m[bold red]disk full[/bold re
 
 def test_escape_sequences_and_markup_from_a_reply_never_reach_log_queue_or_run_report(
         alice, endpoint):
-    from automation.cron import run_daily
-    from models.schema import ActivityLog, ModuleJob
+    from hostdesk.automation.cron import run_daily
+    from hostdesk.models.schema import ActivityLog, ModuleJob
 
     service = webhook_service(endpoint.url, status="active")
     endpoint.reply(body=json.dumps({"success": False, "error": HOSTILE}).encode())
@@ -557,12 +557,12 @@ def test_escape_sequences_and_markup_from_a_reply_never_reach_log_queue_or_run_r
     ("tab\tand\nnewline", "tab and newline"),
 ])
 def test_clean_outside_text(raw, shown):
-    from models.parsing import clean_outside_text
+    from hostdesk.models.parsing import clean_outside_text
 
     assert clean_outside_text(raw) == shown
 
 
 def test_clean_outside_text_bounds_the_length():
-    from models.parsing import clean_outside_text
+    from hostdesk.models.parsing import clean_outside_text
 
     assert len(clean_outside_text("x" * 100_000)) == 2000

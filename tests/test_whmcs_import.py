@@ -13,14 +13,14 @@ import os
 import pendulum
 import pytest
 
-from automation.identity import OsAccount
-from automation.whmcs import import_whmcs
-from automation.whmcs.source import Source, SourceError
-from models.admins import ensure_first_admin
-from models.errors import PermissionDenied, ValidationError
-from models.payment_methods import enabled_methods
-from models.renewals import generate_due_invoices
-from models.schema import (
+from hostdesk.automation.identity import OsAccount
+from hostdesk.automation.whmcs import import_whmcs
+from hostdesk.automation.whmcs.source import Source, SourceError
+from hostdesk.models.admins import ensure_first_admin
+from hostdesk.models.errors import PermissionDenied, ValidationError
+from hostdesk.models.payment_methods import enabled_methods
+from hostdesk.models.renewals import generate_due_invoices
+from hostdesk.models.schema import (
     ALL_TABLES,
     Client,
     CreditEntry,
@@ -34,9 +34,9 @@ from models.schema import (
     Service,
     ServiceAddon,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 from tests.whmcs_host import CYCLES, HostSpec, build_whmcs, insert
-from tui.cli import main
+from hostdesk.tui.cli import main
 
 ADMIN = "boss"
 AS_ADMIN = OsAccount(uid=os.getuid(), login=ADMIN)  # the OS account running the CLI
@@ -353,8 +353,8 @@ def test_the_whmcs_session_is_read_only(mariadb_server, whmcs):
 
 
 def test_only_a_full_admin_may_import(whmcs, hostdesk):
-    from models.admins import add_admin
-    from models.schema import Admin
+    from hostdesk.models.admins import add_admin
+    from hostdesk.models.schema import Admin
 
     add_admin(Admin.get(Admin.login == ADMIN), "clerk", "sales")
     with pytest.raises(PermissionDenied):
@@ -363,7 +363,7 @@ def test_only_a_full_admin_may_import(whmcs, hostdesk):
 
 
 def test_an_unknown_date_is_none_not_a_crash():
-    from automation.whmcs import values
+    from hostdesk.automation.whmcs import values
 
     assert values.date("0000-00-00") is None
     assert values.date("") is None
@@ -379,7 +379,7 @@ def test_an_unknown_date_is_none_not_a_crash():
 def test_a_refused_batch_is_rolled_back_and_the_import_fails(whmcs, hostdesk):
     """hostdesk already has a client group named like a WHMCS one: the import stops at that
     batch, writes nothing of it, and says so; nothing after it is imported."""
-    from models.schema import ClientGroup
+    from hostdesk.models.schema import ClientGroup
 
     ClientGroup.create(name="VIP")
     report = import_whmcs(whmcs[0], admin_login=ADMIN)
@@ -393,7 +393,7 @@ def test_a_refused_batch_is_rolled_back_and_the_import_fails(whmcs, hostdesk):
 def test_equal_rows_have_equal_digests_whatever_their_string_objects():
     import sys
 
-    from automation.whmcs.writer import digest
+    from hostdesk.automation.whmcs.writer import digest
 
     built = "".join(["pay", "pal"])
     assert digest((built, built, 1, None, True)) == digest((sys.intern("paypal"), "paypal", 1,
@@ -402,8 +402,8 @@ def test_equal_rows_have_equal_digests_whatever_their_string_objects():
 
 
 def test_an_unpaid_whmcs_order_is_a_first_payment_that_provisions(whmcs, hostdesk):
-    from models.invoicing import record_payment
-    from models.schema import ModuleJob
+    from hostdesk.models.invoicing import record_payment
+    from hostdesk.models.schema import ModuleJob
 
     url, host = whmcs
     assert import_whmcs(url, admin_login=ADMIN).ok
@@ -430,7 +430,7 @@ def test_an_unpaid_whmcs_order_is_a_first_payment_that_provisions(whmcs, hostdes
 
 def _every_row(exclude: dict) -> dict:
     """Every table's rows in id order (the columns in `exclude` left out: clock times)."""
-    from models.schema import ActivityLog  # noqa: F401  (in ALL_TABLES; named for clarity)
+    from hostdesk.models.schema import ActivityLog  # noqa: F401  (in ALL_TABLES; named for clarity)
 
     rows = {}
     for model in ALL_TABLES + [ImportMap]:
@@ -446,8 +446,8 @@ def test_the_writer_thread_reaches_the_same_end_state_as_writing_inline(
     """The fast path (batches written on a thread of their own while the next is mapped) and
     the plain one (every batch written inline) leave identical databases, row for row, on a
     first import and on a rerun."""
-    from automation.whmcs.pipeline import ThreadWriter, writer_for
-    from models.db import bind, database
+    from hostdesk.automation.whmcs.pipeline import ThreadWriter, writer_for
+    from hostdesk.models.db import bind, database
 
     url, _ = whmcs
     # rows WHMCS left without a date take the import's own time: the same for both runs
@@ -502,8 +502,8 @@ def test_a_batch_whose_lines_do_not_add_up_to_its_invoices_is_refused(hostdesk):
 
     import pendulum as pdl
 
-    from automation.whmcs.billing import _check_batch
-    from automation.whmcs.context import ReconciliationError
+    from hostdesk.automation.whmcs.billing import _check_batch
+    from hostdesk.automation.whmcs.context import ReconciliationError
 
     client = Client.create(first_name="Ada", last_name="Lines", email="ada@example.com")
     day = pdl.date(2026, 6, 1)

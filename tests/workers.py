@@ -6,9 +6,9 @@ import time
 def record_payment(url: str, invoice_id: int, ref: str, start_at: float) -> str:
     import pendulum
 
-    from models import invoicing
-    from models.db import bind
-    from models.errors import ValidationError
+    from hostdesk.models import invoicing
+    from hostdesk.models.db import bind
+    from hostdesk.models.errors import ValidationError
 
     db = bind(url)
     db.connect()
@@ -35,14 +35,14 @@ def admin_session(url: str, seed: int, seconds: float, login: str) -> dict:
 
     import pendulum
 
-    from automation.provisioning.runner import run_command
-    from models import invoicing, secrets, services
-    from models.clock import Clock
-    from models.db import bind
-    from models.errors import RuleViolation, StaleRecordError, ValidationError, ValidationErrors
-    from models.permissions import find_admin
-    from models.schema import Invoice, Service
-    from models.settings import Settings
+    from hostdesk.automation.provisioning.runner import run_command
+    from hostdesk.models import invoicing, secrets, services
+    from hostdesk.models.clock import Clock
+    from hostdesk.models.db import bind
+    from hostdesk.models.errors import RuleViolation, StaleRecordError, ValidationError, ValidationErrors
+    from hostdesk.models.permissions import find_admin
+    from hostdesk.models.schema import Invoice, Service
+    from hostdesk.models.settings import Settings
 
     secrets.configure("stress")
     db = bind(url)
@@ -93,12 +93,12 @@ def daily_runs(url: str, seconds: float) -> dict:
     """The daily run, day after day, until the deadline."""
     import pendulum
 
-    from automation.cron import run_daily
-    from models import secrets
-    from models.clock import Clock
-    from models.db import bind
-    from models.errors import RunInProgress
-    from models.settings import Settings
+    from hostdesk.automation.cron import run_daily
+    from hostdesk.models import secrets
+    from hostdesk.models.clock import Clock
+    from hostdesk.models.db import bind
+    from hostdesk.models.errors import RunInProgress
+    from hostdesk.models.settings import Settings
 
     secrets.configure("stress")
     db = bind(url)

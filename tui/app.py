@@ -1,7 +1,7 @@
 """The hostdesk TUI: the one app factory (`make_app`) and the entry the CLI calls (`run_tui`).
 
 The caller binds `models.db.database` first. Database work happens in thread workers that
-open their own connection (`with models.db.connection():`), never on the UI thread, apart
+open their own connection (`with hostdesk.models.db.connection():`), never on the UI thread, apart
 from looking up the admin once before the app starts.
 """
 
@@ -20,22 +20,22 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 from textual.theme import Theme
 
-from automation.config import Config
-from models.admins import manager_logins
-from models.clock import Clock
-from models.db import connection
-from models.listing import SOURCES
-from models.permissions import find_admin, has_permission
-from models.schema import Admin
-from models.search import SearchHit
-from tui.screens.areas import BY_KEY, DASHBOARD, EVERY_PLACE, Area
-from tui.screens.chord import GoChordScreen
-from tui.screens.dashboard import DashboardScreen
-from tui.screens.detail import DetailScreen
-from tui.screens.help import HelpScreen
-from tui.screens.lists import AutomationScreen, ListScreen
-from tui.screens.no_access import NoAccessScreen
-from tui.screens.search import GlobalSearchScreen
+from hostdesk.automation.config import Config
+from hostdesk.models.admins import manager_logins
+from hostdesk.models.clock import Clock
+from hostdesk.models.db import connection
+from hostdesk.models.listing import SOURCES
+from hostdesk.models.permissions import find_admin, has_permission
+from hostdesk.models.schema import Admin
+from hostdesk.models.search import SearchHit
+from hostdesk.tui.screens.areas import BY_KEY, DASHBOARD, EVERY_PLACE, Area
+from hostdesk.tui.screens.chord import GoChordScreen
+from hostdesk.tui.screens.dashboard import DashboardScreen
+from hostdesk.tui.screens.detail import DetailScreen
+from hostdesk.tui.screens.help import HelpScreen
+from hostdesk.tui.screens.lists import AutomationScreen, ListScreen
+from hostdesk.tui.screens.no_access import NoAccessScreen
+from hostdesk.tui.screens.search import GlobalSearchScreen
 
 TERMINAL_CHECK_SECONDS = 5.0  # how often we make sure the terminal (SSH session) is still there
 # After the terminal is gone, the longest a clean exit may take: Textual's output thread can
@@ -179,32 +179,32 @@ class HostdeskApp(App[int], inherit_bindings=False):
             self.push_screen(area.key)
 
     def _area_screen(self, area: Area) -> Screen:
-        from tui.screens.setup_areas import SETUP_LISTS
+        from hostdesk.tui.screens.setup_areas import SETUP_LISTS
 
         if area.key in SETUP_LISTS:
             return SETUP_LISTS[area.key]()
         if area.key == "invoices":
-            from tui.screens.invoices import InvoiceListScreen
+            from hostdesk.tui.screens.invoices import InvoiceListScreen
 
             return InvoiceListScreen()
         if area.key == "services":
-            from tui.screens.services_list import ServiceListScreen
+            from hostdesk.tui.screens.services_list import ServiceListScreen
 
             return ServiceListScreen()
         if area.key in ("products", "servers"):
-            from tui.screens.catalog import ProductListScreen, ServerListScreen
+            from hostdesk.tui.screens.catalog import ProductListScreen, ServerListScreen
 
             return ProductListScreen() if area.key == "products" else ServerListScreen()
         if area.key == "email":
-            from tui.screens.email_log import EmailLogScreen
+            from hostdesk.tui.screens.email_log import EmailLogScreen
 
             return EmailLogScreen()
         if area.key == "module_queue":
-            from tui.screens.module_queue import ModuleQueueScreen
+            from hostdesk.tui.screens.module_queue import ModuleQueueScreen
 
             return ModuleQueueScreen()
         if area.key == "cancellations":
-            from tui.screens.cancellation_queue import CancellationQueueScreen
+            from hostdesk.tui.screens.cancellation_queue import CancellationQueueScreen
 
             return CancellationQueueScreen()
         screen_class = AutomationScreen if area.key == "automation" else ListScreen
@@ -212,27 +212,27 @@ class HostdeskApp(App[int], inherit_bindings=False):
 
     def open_record(self, kind: str, record_id: int) -> None:
         if kind == "invoices":
-            from tui.screens.invoices import InvoiceScreen
+            from hostdesk.tui.screens.invoices import InvoiceScreen
 
             self.push_screen(InvoiceScreen(record_id))
             return
         if kind == "services":
-            from tui.screens.service import ServiceScreen
+            from hostdesk.tui.screens.service import ServiceScreen
 
             self.push_screen(ServiceScreen(record_id))
             return
         if kind == "clients":
-            from tui.screens.client_summary import ClientSummaryScreen
+            from hostdesk.tui.screens.client_summary import ClientSummaryScreen
 
             self.push_screen(ClientSummaryScreen(record_id))
             return
         if kind == "automation":
-            from tui.screens.run_report import RunReportScreen
+            from hostdesk.tui.screens.run_report import RunReportScreen
 
             self.push_screen(RunReportScreen(record_id))
             return
         if kind in ("products", "servers"):
-            from tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
+            from hostdesk.tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
 
             screen = ProductSettingsScreen if kind == "products" else ServerSettingsScreen
             self.push_screen(screen(record_id))
@@ -240,8 +240,8 @@ class HostdeskApp(App[int], inherit_bindings=False):
         self.push_screen(DetailScreen(SOURCES[kind](timezone=self.settings.timezone), record_id))
 
     def action_new_order(self, client_id: int | None = None) -> None:
-        from models.permissions import ADD_ORDER
-        from tui.screens.order_form import OrderFormScreen
+        from hostdesk.models.permissions import ADD_ORDER
+        from hostdesk.tui.screens.order_form import OrderFormScreen
 
         if not has_permission(self.admin, ADD_ORDER):
             self.notify(f"New orders need the permission “{ADD_ORDER}”.", severity="error")
@@ -355,7 +355,7 @@ def make_app(config: Config, login: str, clock: Clock | None = None) -> Hostdesk
     app = HostdeskApp(config, login, admin if admin is not None and admin.active else None,
                       clock, known_but_inactive=known_but_inactive, managers=managers)
     if config.keymap:
-        from tui.keymap import check_keymap
+        from hostdesk.tui.keymap import check_keymap
 
         app.set_keymap(check_keymap(config.keymap, str(config.config_file or "config")))
     return app

@@ -25,8 +25,8 @@ EXIT_NO_DATABASE = EXIT_UNAVAILABLE
 LOOKUP_COMMANDS = frozenset({"client", "service", "invoice"})
 HEADLESS_COMMANDS = LOOKUP_COMMANDS | {"upgrade-request", "payment-received", "cancel-request"}
 FAR_DATE_DAYS = 3  # a --date further from today than this needs --allow-far-date
-EXPORT_LISTS = ("services", "clients", "invoices", "domains", "activity")  # models.export.CLI_LISTS
-# The client fields as flags (kept in step with models.clients.FIELDS by a test; the list is
+EXPORT_LISTS = ("services", "clients", "invoices", "domains", "activity")  # hostdesk.models.export.CLI_LISTS
+# The client fields as flags (kept in step with hostdesk.models.clients.FIELDS by a test; the list is
 # here so that `hostdesk --help` needs no database module).
 CLIENT_FIELDS = ("first_name", "last_name", "company", "email", "phone", "address", "address2",
                  "city", "region", "postcode", "country", "tax_id", "group", "separate_invoices",
@@ -356,7 +356,7 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
 
 
 def _load(args):
-    from automation.config import load_config
+    from hostdesk.automation.config import load_config
 
     return load_config(args.config, args.db)
 
@@ -364,8 +364,8 @@ def _load(args):
 def _open_database(config, *, create: bool = False, check_key: bool = True):
     """Bind the models to the configured database; refuse an un-migrated one unless creating,
     and one whose secrets were written with another key. Only `create` makes a new file."""
-    from models import keyring, secrets
-    from models.db import bind, connect_url, migrate, pending_migrations, redact_url
+    from hostdesk.models import keyring, secrets
+    from hostdesk.models.db import bind, connect_url, migrate, pending_migrations, redact_url
 
     db = bind(connect_url(config.database_url, create=create))
     db.connect(reuse_if_open=True)
@@ -383,8 +383,8 @@ def _open_database(config, *, create: bool = False, check_key: bool = True):
 
 def _identity(args, account):
     """The acting admin (the models are bound): the OS account, or whom a full admin acts as."""
-    from models import audit
-    from models.admins import resolve_identity
+    from hostdesk.models import audit
+    from hostdesk.models.admins import resolve_identity
 
     identity = resolve_identity(account.login, args.login)
     audit.set_operator(account.login)
@@ -392,7 +392,7 @@ def _identity(args, account):
 
 
 def _require_secret_key(config) -> None:
-    from models import secrets
+    from hostdesk.models import secrets
 
     if not config.secret_key:
         raise SystemExit(_fail(str(secrets.MissingSecretKey())))
@@ -403,8 +403,8 @@ def _ensure_secret_key(config):
     secrets generate a private key file. Never a second key for a database with secrets."""
     from dataclasses import replace
 
-    from automation.config import write_key_file
-    from models import keyring, secrets
+    from hostdesk.automation.config import write_key_file
+    from hostdesk.models import keyring, secrets
 
     if not config.secret_key:
         if keyring.holds_secrets():
@@ -423,8 +423,8 @@ def _ensure_secret_key(config):
 
 
 def _require_full(identity, what: str) -> None:
-    from models.permissions import find_admin
-    from models.errors import PermissionDenied
+    from hostdesk.models.permissions import find_admin
+    from hostdesk.models.errors import PermissionDenied
 
     admin = find_admin(identity.login)
     if admin is None or not admin.active or admin.role != "full":
@@ -432,11 +432,11 @@ def _require_full(identity, what: str) -> None:
 
 
 def cmd_init(args, config, account) -> int:
-    from models.admins import ensure_first_admin, has_admins
-    from models.db import redact_url
-    from models.invoicing import adopt_currency
+    from hostdesk.models.admins import ensure_first_admin, has_admins
+    from hostdesk.models.db import redact_url
+    from hostdesk.models.invoicing import adopt_currency
 
-    from models.db import bind, connect_url, migrate
+    from hostdesk.models.db import bind, connect_url, migrate
 
     db = bind(connect_url(config.database_url, create=True))
     db.connect(reuse_if_open=True)
@@ -448,8 +448,8 @@ def cmd_init(args, config, account) -> int:
     config = _ensure_secret_key(config)
     admin = ensure_first_admin(identity.login)
     adopted = adopt_currency(config.settings.currency)
-    from automation.provisioning.registry import secret_settings
-    from models.catalog import encrypt_clear_secrets
+    from hostdesk.automation.provisioning.registry import secret_settings
+    from hostdesk.models.catalog import encrypt_clear_secrets
 
     encrypted = encrypt_clear_secrets(secret_settings())
     if encrypted:
@@ -466,10 +466,10 @@ def cmd_init(args, config, account) -> int:
 def cmd_key_rotate(args, config, account) -> int:
     from pathlib import Path
 
-    from automation.config import check_trusted_file, write_private_file
-    from models import keyring, runlock, secrets
-    from models.errors import RunInProgress
-    from models.permissions import BACKUP_RESTORE, require_login
+    from hostdesk.automation.config import check_trusted_file, write_private_file
+    from hostdesk.models import keyring, runlock, secrets
+    from hostdesk.models.errors import RunInProgress
+    from hostdesk.models.permissions import BACKUP_RESTORE, require_login
 
     _require_secret_key(config)
     db = _open_database(config, check_key=False)
@@ -498,10 +498,10 @@ def cmd_key_rotate(args, config, account) -> int:
 
 
 def cmd_cron(args, config, account) -> int:
-    from automation.cron import run_daily
-    from models.clock import Clock
-    from models.errors import RunInProgress
-    from models.parsing import parse_date
+    from hostdesk.automation.cron import run_daily
+    from hostdesk.models.clock import Clock
+    from hostdesk.models.errors import RunInProgress
+    from hostdesk.models.parsing import parse_date
 
     _require_secret_key(config)
     clock = Clock(config.settings.timezone)
@@ -518,8 +518,8 @@ def cmd_cron(args, config, account) -> int:
                          "--dry-run, or add --allow-far-date if you mean it")
         clock = clock.on(day)
     db = _open_database(config)
-    from automation.identity import require_daily_run
-    from models import keyring
+    from hostdesk.automation.identity import require_daily_run
+    from hostdesk.models import keyring
 
     require_daily_run(_identity(args, account), account, config.database_url)
     if not args.dry_run:
@@ -545,8 +545,8 @@ def cmd_cron(args, config, account) -> int:
 
 
 def _confirm_terminations(args, config, db, account) -> int:
-    from automation.cron import confirm_terminations
-    from models.errors import RunInProgress
+    from hostdesk.automation.cron import confirm_terminations
+    from hostdesk.models.errors import RunInProgress
 
     try:
         outcome = confirm_terminations(args.confirm_terminations,
@@ -566,7 +566,7 @@ def _confirm_terminations(args, config, db, account) -> int:
 
 
 def _join_run(args, config, db) -> int:
-    from automation.cron import join_run
+    from hostdesk.automation.cron import join_run
 
     try:
         run_id, share = join_run(config.settings, send_emails=not args.no_email)
@@ -628,8 +628,8 @@ def _headless(args, config, action) -> int:
     """Run one headless command: the database opened, the answer printed (JSON with
     `--json`), the documented exit status returned: 0 done, 2 bad input, 3 another run holds
     the lock, 4 refused by a rule, 5 database unavailable."""
-    from models.db import DATABASE_ERRORS, bind, schema_is_current
-    from models.errors import (
+    from hostdesk.models.db import DATABASE_ERRORS, bind, schema_is_current
+    from hostdesk.models.errors import (
         HostdeskError,
         PermissionDenied,
         RuleViolation,
@@ -683,7 +683,7 @@ def _without_unused_drivers(url: str) -> None:
     if "peewee" in sys.modules:
         return
     drivers = ["pymysql", "MySQLdb", "mysql"]
-    if url.startswith("sqlite:") or (url and "://" not in url):  # as models.db reads a URL
+    if url.startswith("sqlite:") or (url and "://" not in url):  # as hostdesk.models.db reads a URL
         drivers += ["psycopg2", "psycopg", "psycopg2cffi"]
     for driver in drivers:
         sys.modules.setdefault(driver, None)  # `import psycopg2` now fails: peewee skips it
@@ -691,22 +691,22 @@ def _without_unused_drivers(url: str) -> None:
 
 def _caller(args, account):
     """Who calls (the models are bound): the acting admin, the client and the integration."""
-    from models.portal import caller
+    from hostdesk.models.portal import caller
 
     client = args.record_id if getattr(args, "command", "") == "client" else args.client
     return caller(_identity(args, account).login, client, args.via)
 
 
 def _today(config, date_text):
-    from models.clock import Clock
-    from models.parsing import parse_date
+    from hostdesk.models.clock import Clock
+    from hostdesk.models.parsing import parse_date
 
     clock = Clock(config.settings.timezone)
     return clock if date_text is None else clock.on(parse_date(date_text, "date"))
 
 
 def cmd_cancel_request(args, config, account) -> int:
-    from models.portal_actions import cancellation_json, request_cancellation_for
+    from hostdesk.models.portal_actions import cancellation_json, request_cancellation_for
 
     def action():
         request = request_cancellation_for(
@@ -721,7 +721,7 @@ def cmd_cancel_request(args, config, account) -> int:
 
 
 def cmd_upgrade_request(args, config, account) -> int:
-    from automation.portal import upgrade_request_json, upgrade_requested
+    from hostdesk.automation.portal import upgrade_request_json, upgrade_requested
 
     def action():
         done = upgrade_requested(args.service_id, args.product, args.cycle, _caller(args, account),
@@ -746,7 +746,7 @@ def _jobs_text(jobs: list[dict]) -> str:
 
 
 def cmd_payment_received(args, config, account) -> int:
-    from automation.portal import payment_json, payment_received
+    from hostdesk.automation.portal import payment_json, payment_received
 
     def action():
         done = payment_received(args.invoice_id, _caller(args, account), amount=args.amount,
@@ -767,7 +767,7 @@ def cmd_payment_received(args, config, account) -> int:
 
 
 def cmd_show(args, config, account) -> int:
-    from models import portal
+    from hostdesk.models import portal
 
     def action():
         who = _caller(args, account)
@@ -800,7 +800,7 @@ def _plain_text(record: dict, indent: str = "") -> str:
 
 
 def cmd_backup(args, config, account) -> int:
-    from automation.backup import backup
+    from hostdesk.automation.backup import backup
 
     db = _open_database(config)
     try:
@@ -812,8 +812,8 @@ def cmd_backup(args, config, account) -> int:
 
 
 def cmd_restore(args, config, account) -> int:
-    from automation.backup import check_backup, restore
-    from models.db import redact_url
+    from hostdesk.automation.backup import check_backup, restore
+    from hostdesk.models.db import redact_url
 
     from pathlib import Path
 
@@ -837,8 +837,8 @@ def cmd_restore(args, config, account) -> int:
 
 
 def cmd_import_whmcs(args, config, account) -> int:
-    from automation.whmcs import SourceError, import_whmcs
-    from models.errors import HostdeskError, ValidationError
+    from hostdesk.automation.whmcs import SourceError, import_whmcs
+    from hostdesk.models.errors import HostdeskError, ValidationError
 
     db = _open_database(config)
     progress = _terminal_progress() if sys.stderr.isatty() and not args.json else None
@@ -857,7 +857,7 @@ def cmd_import_whmcs(args, config, account) -> int:
 
 
 def cmd_config_show(args, config) -> int:
-    from automation.config import describe
+    from hostdesk.automation.config import describe
 
     rows = describe(config)
     width = max(len(name) for name, _, _ in rows)
@@ -867,16 +867,16 @@ def cmd_config_show(args, config) -> int:
 
 
 def _print_errors(exc) -> None:
-    from models.errors import ValidationErrors
+    from hostdesk.models.errors import ValidationErrors
 
     for error in (exc.errors if isinstance(exc, ValidationErrors) else [exc]):
         print(f"hostdesk: {error}", file=sys.stderr)
 
 
 def cmd_client(args, config, account) -> int:
-    from models import clients
-    from models.errors import HostdeskError, PermissionDenied, ValidationError, ValidationErrors
-    from models.parsing import parse_int_id
+    from hostdesk.models import clients
+    from hostdesk.models.errors import HostdeskError, PermissionDenied, ValidationError, ValidationErrors
+    from hostdesk.models.parsing import parse_int_id
 
     db = _open_database(config)
     try:
@@ -924,8 +924,8 @@ def _read_file(path: str) -> str:
 
 
 def cmd_import(args, config, account) -> int:
-    from models import clients
-    from models.errors import PermissionDenied, ValidationError
+    from hostdesk.models import clients
+    from hostdesk.models.errors import PermissionDenied, ValidationError
 
     if args.import_command == "whmcs":
         return cmd_import_whmcs(args, config, account)
@@ -952,9 +952,9 @@ def cmd_import(args, config, account) -> int:
 
 
 def cmd_catalog(args, config, account) -> int:
-    from automation.provisioning.registry import available_modules
-    from models import catalog_file
-    from models.errors import PermissionDenied, ValidationError
+    from hostdesk.automation.provisioning.registry import available_modules
+    from hostdesk.models import catalog_file
+    from hostdesk.models.errors import PermissionDenied, ValidationError
 
     if args.catalog_command not in ("export", "apply"):
         return _fail("usage: hostdesk catalog export | apply FILE.toml [--dry-run]")
@@ -980,9 +980,9 @@ def cmd_catalog(args, config, account) -> int:
 
 
 def cmd_export(args, config, account) -> int:
-    from models.export import source_for
-    from models.listing import ListFilter
-    from tui.exporting import export_to_path
+    from hostdesk.models.export import source_for
+    from hostdesk.models.listing import ListFilter
+    from hostdesk.tui.exporting import export_to_path
 
     db = _open_database(config, check_key=False)
     try:
@@ -1002,7 +1002,7 @@ def cmd_export(args, config, account) -> int:
 
 
 def cmd_demo(args, config, account) -> int:
-    from automation.demo import build_demo
+    from hostdesk.automation.demo import build_demo
 
     if not args.no_open:
         _require_terminal()
@@ -1026,8 +1026,8 @@ def _require_terminal() -> None:
 
 def cmd_tui(args, config, account) -> int:
     if config.keymap:  # a config error, said before the screen is taken
-        from models.errors import ValidationErrors
-        from tui.keymap import check_keymap
+        from hostdesk.models.errors import ValidationErrors
+        from hostdesk.tui.keymap import check_keymap
 
         try:
             check_keymap(config.keymap, str(config.config_file or "config"))
@@ -1040,7 +1040,7 @@ def cmd_tui(args, config, account) -> int:
     db = _open_database(config)
     login = _identity(args, account).login
     db.close()
-    from tui.app import run_tui
+    from hostdesk.tui.app import run_tui
 
     log = logging.getLogger("hostdesk.tui")
     log.info("TUI opened by %s", login)
@@ -1057,7 +1057,7 @@ def cmd_completion(args) -> int:
 
 
 def cmd_db_status(args, config) -> int:
-    from automation.dbstatus import database_status
+    from hostdesk.automation.dbstatus import database_status
 
     status = database_status(config.database_url)
     if args.json:
@@ -1077,7 +1077,7 @@ def cmd_db_status(args, config) -> int:
 
 
 def _configure_logging(args, config=None) -> None:
-    from automation.logs import configure
+    from hostdesk.automation.logs import configure
 
     secrets = (config.secret_key, config.settings.smtp_password) if config else ()
     opens_tui = args.command is None or (args.command == "demo" and not args.no_open)
@@ -1131,9 +1131,9 @@ def _run(args, config, account) -> int:
 
 def _exit_status(exc: BaseException, database_url: str) -> tuple[int, str]:
     """The exit status and the one line that say what went wrong."""
-    from automation.backup import BackupError
-    from models.db import DATABASE_ERRORS, DatabaseMissing, redact_url
-    from models.errors import (
+    from hostdesk.automation.backup import BackupError
+    from hostdesk.models.db import DATABASE_ERRORS, DatabaseMissing, redact_url
+    from hostdesk.models.errors import (
         HostdeskError,
         PermissionDenied,
         RuleViolation,
@@ -1141,8 +1141,8 @@ def _exit_status(exc: BaseException, database_url: str) -> tuple[int, str]:
         ValidationError,
         ValidationErrors,
     )
-    from models.keyring import KeyMismatch
-    from models.secrets import MissingSecretKey, UnreadableSecret, WeakSecretKey
+    from hostdesk.models.keyring import KeyMismatch
+    from hostdesk.models.secrets import MissingSecretKey, UnreadableSecret, WeakSecretKey
 
     text = str(exc)
     if isinstance(exc, DATABASE_ERRORS):
@@ -1182,7 +1182,7 @@ def _without_password(text: str, url: str) -> str:
 def main(argv=None, *, os_account=None) -> int:
     """`os_account` (tests only) stands for the OS account otherwise found by the process's
     uid; nothing a user sets (flag, environment) can change who is acting."""
-    from models.errors import ValidationError, ValidationErrors
+    from hostdesk.models.errors import ValidationError, ValidationErrors
 
     args = parse_args(argv)
     if args.command == "completion":
@@ -1199,13 +1199,13 @@ def main(argv=None, *, os_account=None) -> int:
     except ValidationError as exc:
         return _fail(f"config: {exc}")
     _configure_logging(args, config)
-    from automation.identity import current_os_account
-    from models import audit
+    from hostdesk.automation.identity import current_os_account
+    from hostdesk.models import audit
 
     account = os_account or current_os_account()
     lookup = args.command in LOOKUP_COMMANDS and args.action == "show"
     if not lookup:  # look-ups need neither keys nor templates
-        from models import emails, secrets
+        from hostdesk.models import emails, secrets
 
         if config.secret_key:
             try:

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from models.export import ExportResult, export_list
-from models.listing import ListFilter, ListSource
+from hostdesk.models.export import ExportResult, export_list
+from hostdesk.models.listing import ListFilter, ListSource
 
 
 def export_to_path(source: ListSource, flt: ListFilter, fmt: str, path: str | Path | None, *,

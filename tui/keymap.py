@@ -12,9 +12,9 @@ from typing import Mapping
 from textual.binding import Binding
 from textual.dom import DOMNode
 
-from models.errors import ValidationError, ValidationErrors
+from hostdesk.models.errors import ValidationError, ValidationErrors
 
-_PACKAGES = ("tui.screens", "tui.widgets")
+_PACKAGES = ("hostdesk.tui.screens", "hostdesk.tui.widgets")
 
 
 def _every_class(root: type) -> set[type]:
@@ -30,7 +30,7 @@ def _every_class(root: type) -> set[type]:
 def binding_ids() -> dict[str, Binding]:
     """Every binding id of the app, its screens and widgets (and Textual's own), with its
     default binding."""
-    import tui.app  # noqa: F401 - the app's own bindings
+    import hostdesk.tui.app  # noqa: F401 - the app's own bindings
 
     for package_name in _PACKAGES:
         package = importlib.import_module(package_name)

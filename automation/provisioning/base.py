@@ -11,7 +11,7 @@ from abc import ABC
 from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
-from models.lifecycle import (  # noqa: F401 - the command names are part of this contract
+from hostdesk.models.lifecycle import (  # noqa: F401 - the command names are part of this contract
     CHANGE_PACKAGE,
     CHANGE_PASSWORD,
     CREATE,
@@ -20,7 +20,7 @@ from models.lifecycle import (  # noqa: F401 - the command names are part of thi
     TERMINATE,
     UNSUSPEND,
 )
-from models.lifecycle import COMMAND_LABELS as _SERVICE_COMMAND_LABELS
+from hostdesk.models.lifecycle import COMMAND_LABELS as _SERVICE_COMMAND_LABELS
 
 TEST_CONNECTION = "test_connection"
 SERVICE_COMMANDS = (CREATE, SUSPEND, UNSUSPEND, TERMINATE, CHANGE_PACKAGE, CHANGE_PASSWORD, RENEW)

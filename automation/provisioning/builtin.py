@@ -1,6 +1,6 @@
 """Built-in provisioning modules that need no server: `none`. (`webhook` is in webhook.py.)"""
 
-from automation.provisioning.base import (
+from hostdesk.automation.provisioning.base import (
     CommandResult,
     ProvisioningModule,
     ServerInfo,

@@ -12,10 +12,10 @@ The built-in names (`none`, `webhook`) always mean the built-in classes.
 from functools import lru_cache
 from importlib.metadata import entry_points
 
-from automation.provisioning.base import ProvisioningModule
-from automation.provisioning.builtin import NoneModule
-from automation.provisioning.webhook import WebhookModule
-from models.errors import HostdeskError
+from hostdesk.automation.provisioning.base import ProvisioningModule
+from hostdesk.automation.provisioning.builtin import NoneModule
+from hostdesk.automation.provisioning.webhook import WebhookModule
+from hostdesk.models.errors import HostdeskError
 
 ENTRY_POINT_GROUP = "hostdesk.modules"
 BUILTIN_MODULES: dict[str, type[ProvisioningModule]] = {

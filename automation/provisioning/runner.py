@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 
 from peewee import JOIN
 
-from automation.provisioning import registry
-from automation.provisioning.base import (
+from hostdesk.automation.provisioning import registry
+from hostdesk.automation.provisioning.base import (
     CHANGE_PACKAGE,
     CHANGE_PASSWORD,
     COMMAND_LABELS,
@@ -31,19 +31,19 @@ from automation.provisioning.base import (
     ServerInfo,
     ServiceParams,
 )
-from automation.run_context import RunContext, TaskResult
-from models import audit, lifecycle, modulequeue, secrets
-from models.clock import Clock
-from models.db import connection, database
-from models.errors import HostdeskError, RuleViolation, StaleRecordError, ValidationError
-from models.parsing import clean_outside_text, refuse_control_characters
-from models.permissions import (
+from hostdesk.automation.run_context import RunContext, TaskResult
+from hostdesk.models import audit, lifecycle, modulequeue, secrets
+from hostdesk.models.clock import Clock
+from hostdesk.models.db import connection, database
+from hostdesk.models.errors import HostdeskError, RuleViolation, StaleRecordError, ValidationError
+from hostdesk.models.parsing import clean_outside_text, refuse_control_characters
+from hostdesk.models.permissions import (
     SERVER_OPERATIONS,
     SYSTEM_LOGIN,
     has_permission,
     require,
 )
-from models.schema import (
+from hostdesk.models.schema import (
     Admin,
     Client,
     ConfigOption,
@@ -54,7 +54,7 @@ from models.schema import (
     Service,
     ServiceConfigOption,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 
 SOURCES = ("admin", "cron")
 _ARGUMENTS = {SUSPEND: {"reason"}, CHANGE_PASSWORD: {"new_password"}}

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urlsplit
 
-from automation.deadline import Deadline
-from automation.provisioning.base import (
+from hostdesk.automation.deadline import Deadline
+from hostdesk.automation.provisioning.base import (
     CHANGE_PACKAGE,
     CHANGE_PASSWORD,
     CREATE,

@@ -10,16 +10,16 @@ import time
 import pendulum
 from peewee import IntegrityError
 
-from automation.whmcs import billing, catalog, items, reconcile
-from automation.whmcs.report import Report
-from automation.whmcs.source import Source, SourceError
-from automation.whmcs.context import Context, ReconciliationError, prefetch
-from automation.whmcs.pipeline import writer_for
-from automation.whmcs.writer import IdMap
-from models import audit
-from models.db import database, few_checkpoints
-from models.errors import ValidationError
-from models.permissions import MANAGE_ADMINS, require_login
+from hostdesk.automation.whmcs import billing, catalog, items, reconcile
+from hostdesk.automation.whmcs.report import Report
+from hostdesk.automation.whmcs.source import Source, SourceError
+from hostdesk.automation.whmcs.context import Context, ReconciliationError, prefetch
+from hostdesk.automation.whmcs.pipeline import writer_for
+from hostdesk.automation.whmcs.writer import IdMap
+from hostdesk.models import audit
+from hostdesk.models.db import database, few_checkpoints
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.permissions import MANAGE_ADMINS, require_login
 
 __all__ = ["import_whmcs", "SourceError", "Report"]
 

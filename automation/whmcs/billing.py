@@ -4,8 +4,8 @@ per batch against the source), payments and credit movements."""
 
 from collections import defaultdict, namedtuple
 
-from automation.whmcs import values as v
-from automation.whmcs.context import (
+from hostdesk.automation.whmcs import values as v
+from hostdesk.automation.whmcs.context import (
     Context,
     ReconciliationError,
     exclude_invoice,
@@ -13,11 +13,11 @@ from automation.whmcs.context import (
     read,
     stream_rows,
 )
-from automation.whmcs.values import Unmappable
-from automation.whmcs.writer import BATCH, sync
-from models.cycles import add_months_anchored
-from models.db import database
-from models.schema import (
+from hostdesk.automation.whmcs.values import Unmappable
+from hostdesk.automation.whmcs.writer import BATCH, sync
+from hostdesk.models.cycles import add_months_anchored
+from hostdesk.models.db import database
+from hostdesk.models.schema import (
     CreditEntry,
     Invoice,
     InvoiceLine,

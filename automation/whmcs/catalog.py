@@ -3,12 +3,12 @@ servers, products and their prices, configurable options, catalog addons, promot
 
 from collections import defaultdict
 
-from automation.whmcs import values as v
-from automation.whmcs.context import Context, read, stream_rows, write_rows
-from automation.whmcs.values import Unmappable
-from models.cycles import Cycle
-from models.db import database
-from models.schema import (
+from hostdesk.automation.whmcs import values as v
+from hostdesk.automation.whmcs.context import Context, read, stream_rows, write_rows
+from hostdesk.automation.whmcs.values import Unmappable
+from hostdesk.models.cycles import Cycle
+from hostdesk.models.db import database
+from hostdesk.models.schema import (
     CatalogAddon,
     CatalogAddonPrice,
     CatalogAddonProduct,

@@ -6,12 +6,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import islice
 
-from automation.whmcs import values as v
-from automation.whmcs.pipeline import InlineWriter
-from automation.whmcs.source import Source
-from automation.whmcs.values import Unmappable
-from automation.whmcs.writer import BATCH, IdMap, plan, sync, write_plan
-from models.db import database
+from hostdesk.automation.whmcs import values as v
+from hostdesk.automation.whmcs.pipeline import InlineWriter
+from hostdesk.automation.whmcs.source import Source
+from hostdesk.automation.whmcs.values import Unmappable
+from hostdesk.automation.whmcs.writer import BATCH, IdMap, plan, sync, write_plan
+from hostdesk.models.db import database
 
 
 class ReconciliationError(Exception):

@@ -1,11 +1,11 @@
 """Import steps for what clients hold: orders, services (and their configurable options),
 service addons, domains and cancellation requests."""
 
-from automation.whmcs import values as v
-from automation.whmcs.context import Context, in_scope, read, stream_rows, write_rows
-from automation.whmcs.values import Unmappable
-from models.cycles import add_months_anchored
-from models.schema import (
+from hostdesk.automation.whmcs import values as v
+from hostdesk.automation.whmcs.context import Context, in_scope, read, stream_rows, write_rows
+from hostdesk.automation.whmcs.values import Unmappable
+from hostdesk.models.cycles import add_months_anchored
+from hostdesk.models.schema import (
     CancellationRequest,
     Domain,
     ItemType,

@@ -16,7 +16,7 @@ importing thread's connection, which a second connection could not see into.
 import queue
 import threading
 
-from models.db import database, few_checkpoints
+from hostdesk.models.db import database, few_checkpoints
 
 # Batches mapped ahead of the writer at most: bounds memory, keeps the two threads in step.
 AHEAD = 4

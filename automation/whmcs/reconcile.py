@@ -2,8 +2,8 @@
 hostdesk holds for the imported rows, equal to the cent once the rows the report names as
 skipped are left out."""
 
-from automation.whmcs.context import Context, status_or_text
-from models.db import database
+from hostdesk.automation.whmcs.context import Context, status_or_text
+from hostdesk.models.db import database
 
 IMPORTED = ("SELECT target_id FROM import_map WHERE source = 'whmcs' AND source_table = '{table}'")
 IN_CURRENCY = "JOIN tblclients c ON c.id = {owner} WHERE c.currency = %s"

@@ -5,7 +5,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from models.money import format_money, from_cents
+from hostdesk.models.money import format_money, from_cents
 
 SHOWN_SKIPS = 50  # per table on screen; --json lists every one
 

@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote, urlparse
 
-from models.errors import ValidationError
+from hostdesk.models.errors import ValidationError
 
 
 ROWS_PER_PACKET = 200

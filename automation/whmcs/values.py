@@ -10,7 +10,7 @@ import datetime
 from decimal import Decimal
 from functools import lru_cache
 
-from models.cycles import Cycle
+from hostdesk.models.cycles import Cycle
 
 
 class Unmappable(ValueError):

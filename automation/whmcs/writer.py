@@ -4,8 +4,8 @@ each remembered in the import map so a rerun never adds a row twice."""
 import hashlib
 import marshal
 
-from models.db import database, ids_in, insert_rows
-from models.schema import ImportMap
+from hostdesk.models.db import database, ids_in, insert_rows
+from hostdesk.models.schema import ImportMap
 
 SOURCE = "whmcs"
 BATCH = 5000

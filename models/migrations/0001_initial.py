@@ -3,9 +3,9 @@
 Frozen copies of the tables as they were at this migration, independent of the app's models.
 """
 from peewee import *
-from models.fields import MoneyField
-from models.fields import PendulumDateField
-from models.fields import UTCDateTimeField
+from hostdesk.models.fields import MoneyField
+from hostdesk.models.fields import PendulumDateField
+from hostdesk.models.fields import UTCDateTimeField
 
 
 def up(migrator, db):

@@ -46,7 +46,7 @@ def _refuse_existing_overlaps(db):
     cancelled: an admin decides which line to cancel, then migrates again."""
     rows = db.execute_sql(OVERLAPS).fetchall()
     if rows:
-        from models.errors import RuleViolation
+        from hostdesk.models.errors import RuleViolation
 
         listed = "; ".join(f"line #{line_id} (invoice #{invoice_id}, {item_type} #{item_id} "
                            f"from {start}) overlaps line #{previous}"

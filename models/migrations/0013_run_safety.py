@@ -13,7 +13,7 @@ Columns are added with constant defaults, so neither engine rewrites a table.
 """
 from peewee import *
 
-from models.fields import UTCDateTimeField
+from hostdesk.models.fields import UTCDateTimeField
 
 
 def up(migrator, db):

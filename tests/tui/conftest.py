@@ -10,9 +10,9 @@ import pendulum
 import pytest
 from rich.console import Console
 
-from automation.config import load_config
-from models.clock import Clock
-from models.schema import (
+from hostdesk.automation.config import load_config
+from hostdesk.models.clock import Clock
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     CancellationRequest,
@@ -24,7 +24,7 @@ from models.schema import (
     Product,
     Service,
 )
-from tui.app import make_app
+from hostdesk.tui.app import make_app
 
 TODAY = pendulum.date(2026, 11, 1)
 NOON = pendulum.datetime(2026, 11, 1, 12, 0, tz="UTC")
@@ -90,7 +90,7 @@ def app_for(db, tui_config):
 @pytest.fixture
 def demo(db):
     """The demo company (20 clients) as of TODAY, with admin `tester`."""
-    from automation.demo import build_demo
+    from hostdesk.automation.demo import build_demo
 
     build_demo(seed=1, clients=20, today=TODAY, admin_login="tester")
     return db

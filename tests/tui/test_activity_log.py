@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pendulum
 
-from models import audit
-from models.schema import ActivityLog, Admin
-from tui.screens.lists import SEARCH_DELAY
-from tui.widgets.biglist import BigList
+from hostdesk.models import audit
+from hostdesk.models.schema import ActivityLog, Admin
+from hostdesk.tui.screens.lists import SEARCH_DELAY
+from hostdesk.tui.widgets.biglist import BigList
 from tests.tui.conftest import run, screen_text, settle, wait_for
 
 ROWS = (  # admin, action, object, description, when (UTC)

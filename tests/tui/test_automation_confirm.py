@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pendulum
 
-from automation.cron import run_daily
-from models.clock import Clock
-from models.schema import Admin, HeldTermination, Service
-from models.settings import Settings
+from hostdesk.automation.cron import run_daily
+from hostdesk.models.clock import Clock
+from hostdesk.models.schema import Admin, HeldTermination, Service
+from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.tui.conftest import run, screen_text, settle, wait_for
-from tui.screens.lists import AutomationScreen
-from tui.widgets.dialogs import TypedConfirmDialog
+from hostdesk.tui.screens.lists import AutomationScreen
+from hostdesk.tui.widgets.dialogs import TypedConfirmDialog
 
 NDD = pendulum.date(2026, 9, 1)
 SETTINGS = Settings(smtp_port=1)

@@ -39,9 +39,9 @@ import textual._wait
 from textual import events
 from textual.widgets import Input, Select, TextArea
 
-from models import invoicing, secrets
-from models.clock import Clock
-from models.schema import (
+from hostdesk.models import invoicing, secrets
+from hostdesk.models.clock import Clock
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     CancellationRequest,
@@ -65,25 +65,25 @@ from models.schema import (
 )
 from tests import factories as make
 from tests.tui.conftest import screen_text
-from tui.screens import order_form, upgrade
-from tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
-from tui.screens.invoices import FormDialog, InvoiceListScreen, InvoiceScreen
-from tui.screens.mass_update import MassUpdateScreen, Phase
-from tui.screens.order_form import OrderFormScreen, OrderResultScreen
-from tui.screens.search import GlobalSearchScreen
-from tui.screens.upgrade import UpgradeScreen
-from tui.screens.service import (
+from hostdesk.tui.screens import order_form, upgrade
+from hostdesk.tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
+from hostdesk.tui.screens.invoices import FormDialog, InvoiceListScreen, InvoiceScreen
+from hostdesk.tui.screens.mass_update import MassUpdateScreen, Phase
+from hostdesk.tui.screens.order_form import OrderFormScreen, OrderResultScreen
+from hostdesk.tui.screens.search import GlobalSearchScreen
+from hostdesk.tui.screens.upgrade import UpgradeScreen
+from hostdesk.tui.screens.service import (
     AddAddonDialog,
     CancellationDialog,
     EditAddonDialog,
     MoveDialog,
     ServiceScreen,
 )
-from tui.screens.services_list import ServiceListScreen
-from tui.widgets import order_client_picker
-from tui.widgets.command_bar import CommandBar
-from tui.widgets.dialogs import MessageDialog, PromptDialog
-from tui.widgets.order_client_picker import ClientPicker
+from hostdesk.tui.screens.services_list import ServiceListScreen
+from hostdesk.tui.widgets import order_client_picker
+from hostdesk.tui.widgets.command_bar import CommandBar
+from hostdesk.tui.widgets.dialogs import MessageDialog, PromptDialog
+from hostdesk.tui.widgets.order_client_picker import ClientPicker
 
 TODAY = pendulum.date(2026, 11, 1)
 CLOCK = Clock("UTC", TODAY)

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pendulum
 
-from models.schema import Invoice, Service
-from tui.screens.service import ServiceScreen
-from tui.screens.lists import SEARCH_DELAY, ListScreen
-from tui.widgets.biglist import BigList
+from hostdesk.models.schema import Invoice, Service
+from hostdesk.tui.screens.service import ServiceScreen
+from hostdesk.tui.screens.lists import SEARCH_DELAY, ListScreen
+from hostdesk.tui.widgets.biglist import BigList
 from tests.tui.conftest import run, screen_text, settle
 
 

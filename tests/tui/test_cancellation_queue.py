@@ -12,13 +12,13 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from automation.config import Config
-from automation.cron import run_daily
-from models import cancellations, secrets
-from models.clock import Clock
-from models.permissions import find_admin
-from models.renewals import invoice_selected_items
-from models.schema import (
+from hostdesk.automation.config import Config
+from hostdesk.automation.cron import run_daily
+from hostdesk.models import cancellations, secrets
+from hostdesk.models.clock import Clock
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.renewals import invoice_selected_items
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     CancellationRequest,
@@ -28,15 +28,15 @@ from models.schema import (
     Service,
     ServiceAddon,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.test_webhook import Endpoint
 from tests.tui.conftest import screen_text, wait_for
-from tui.app import make_app
-from tui.screens.cancellation_queue import CancellationQueueScreen
-from tui.screens.invoices import ConfirmDialog
-from tui.screens.service import CancellationDialog, ServiceScreen
-from tui.widgets.dialogs import ChoiceDialog, MessageDialog
+from hostdesk.tui.app import make_app
+from hostdesk.tui.screens.cancellation_queue import CancellationQueueScreen
+from hostdesk.tui.screens.invoices import ConfirmDialog
+from hostdesk.tui.screens.service import CancellationDialog, ServiceScreen
+from hostdesk.tui.widgets.dialogs import ChoiceDialog, MessageDialog
 
 TODAY = pendulum.date(2026, 3, 17)
 NDD = pendulum.date(2026, 4, 1)

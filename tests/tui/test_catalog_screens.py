@@ -3,14 +3,14 @@ the installed test package (`example`, an entry point) is offered, saved, and th
 
 import json
 
-from automation.provisioning.runner import run_command
-from models import secrets
-from models.permissions import find_admin
-from models.schema import ActivityLog, Admin, Product, Server, Service
-from models.settings import Settings
+from hostdesk.automation.provisioning.runner import run_command
+from hostdesk.models import secrets
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.schema import ActivityLog, Admin, Product, Server, Service
+from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.tui.conftest import CLOCK, run, settle
-from tui.screens.catalog import (
+from hostdesk.tui.screens.catalog import (
     ProductListScreen,
     ProductSettingsScreen,
     ServerListScreen,

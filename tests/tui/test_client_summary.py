@@ -12,18 +12,18 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from automation.config import Config
-from models.clock import Clock
-from models.schema import Admin, Invoice, InvoiceLine
-from models.settings import Settings
+from hostdesk.automation.config import Config
+from hostdesk.models.clock import Clock
+from hostdesk.models.schema import Admin, Invoice, InvoiceLine
+from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.tui.conftest import screen_text, wait_for
-from tui.app import make_app
-from tui.screens.client_summary import ClientSummaryScreen
-from tui.screens.invoices import InvoiceScreen
-from tui.screens.service import ServiceScreen
-from tui.widgets.biglist import BigList
-from tui.widgets.dialogs import MessageDialog
+from hostdesk.tui.app import make_app
+from hostdesk.tui.screens.client_summary import ClientSummaryScreen
+from hostdesk.tui.screens.invoices import InvoiceScreen
+from hostdesk.tui.screens.service import ServiceScreen
+from hostdesk.tui.widgets.biglist import BigList
+from hostdesk.tui.widgets.dialogs import MessageDialog
 
 D = Decimal
 TODAY = pendulum.date(2026, 3, 17)
@@ -162,8 +162,8 @@ def test_tick_three_items_with_two_due_dates_and_press_I(db_url, world):
 
 
 def test_invoicing_the_same_period_twice_is_refused_with_the_reason(db_url, world):
-    from models.permissions import SYSTEM_LOGIN
-    from models.renewals import invoice_selected_items
+    from hostdesk.models.permissions import SYSTEM_LOGIN
+    from hostdesk.models.renewals import invoice_selected_items
 
     invoice_selected_items([("addon", world["addon"].id)], TODAY, Settings(),
                            admin_login=SYSTEM_LOGIN)
@@ -202,7 +202,7 @@ def test_a_long_list_is_paged_not_loaded(db_url, world):
                  status="active", registration_date=TODAY, billing_cycle="monthly",
                  recurring_amount=D("1.00"), payment_method="banktransfer")
             for n in range(1500)]
-    from models.schema import Service
+    from hostdesk.models.schema import Service
 
     for start in range(0, len(rows), 500):
         Service.insert_many(rows[start:start + 500]).execute()

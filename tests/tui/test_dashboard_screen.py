@@ -6,13 +6,13 @@ from __future__ import annotations
 import pendulum
 from rich.color import ColorSystem
 
-from automation.config import load_config
-from models.schema import ActivityLog, Admin
+from hostdesk.automation.config import load_config
+from hostdesk.models.schema import ActivityLog, Admin
 from tests.test_dashboard import NOW, TODAY, small_world
 from tests.tui.conftest import CLOCK, FrozenClock, run, screen_text, settle, wait_for
-from tui.app import make_app
-from tui.screens.lists import SEARCH_DELAY
-from tui.widgets.biglist import BigList
+from hostdesk.tui.app import make_app
+from hostdesk.tui.screens.lists import SEARCH_DELAY
+from hostdesk.tui.widgets.biglist import BigList
 
 
 class DashboardClock(FrozenClock):

@@ -2,8 +2,8 @@
 
 from dataclasses import replace
 
-from models.emails import queue_email
-from models.schema import Admin, EmailOutbox
+from hostdesk.models.emails import queue_email
+from hostdesk.models.schema import Admin, EmailOutbox
 from tests.test_mail_delivery import SmtpServer
 from tests.tui.conftest import run, screen_text, settle
 

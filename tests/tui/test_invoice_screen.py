@@ -8,13 +8,13 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from automation.provisioning import registry
-from automation.provisioning.builtin import NoneModule
-from models import invoicing, upgrades
-from models.clock import Clock
-from models.invoicing import LineSpec
-from models.permissions import find_admin
-from models.schema import (
+from hostdesk.automation.provisioning import registry
+from hostdesk.automation.provisioning.builtin import NoneModule
+from hostdesk.models import invoicing, upgrades
+from hostdesk.models.clock import Clock
+from hostdesk.models.invoicing import LineSpec
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.schema import (
     Admin,
     Client,
     EmailOutbox,
@@ -26,10 +26,10 @@ from models.schema import (
     Service,
     Upgrade,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.tui.conftest import run, wait_for
-from tui.screens.invoices import (
+from hostdesk.tui.screens.invoices import (
     ConfirmDialog,
     CreditDialog,
     InvoiceListScreen,
@@ -474,7 +474,7 @@ def test_cancelling_an_upgrade_invoice_says_the_upgrade_was_cancelled(db, app_fo
 
 
 def test_an_invoice_is_shown_in_its_own_currency_after_the_setting_changes(db, app_for):
-    from models import money
+    from hostdesk.models import money
     from tests.tui.conftest import screen_text
 
     service = make.service(next_due_date=NDD)

@@ -7,14 +7,14 @@ import os
 
 import pytest
 
-from automation.config import load_config
-from automation.identity import OsAccount
-from models.errors import ValidationErrors
+from hostdesk.automation.config import load_config
+from hostdesk.automation.identity import OsAccount
+from hostdesk.models.errors import ValidationErrors
 from tests.tui.conftest import CLOCK, run, settle
-from tui.app import make_app
-from tui.cli import EXIT_USAGE, main
-from tui.keymap import binding_ids
-from tui.widgets.export_dialog import ExportDialog
+from hostdesk.tui.app import make_app
+from hostdesk.tui.cli import EXIT_USAGE, main
+from hostdesk.tui.keymap import binding_ids
+from hostdesk.tui.widgets.export_dialog import ExportDialog
 
 
 def config_file(tmp_path, text: str) -> str:

@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from models.export import plain
-from models.listing import ListFilter, ServiceSource
+from hostdesk.models.export import plain
+from hostdesk.models.listing import ListFilter, ServiceSource
 from tests.tui.conftest import run, settle, wait_for
-from tui.screens.lists import SEARCH_DELAY
-from tui.widgets.export_dialog import ExportDialog
+from hostdesk.tui.screens.lists import SEARCH_DELAY
+from hostdesk.tui.widgets.export_dialog import ExportDialog
 
 
 def list_rows(source, flt) -> list[dict]:
@@ -95,9 +95,9 @@ def test_e_as_json_and_a_refused_path_keeps_the_dialog(catalog, app_for, in_tmp)
 
 def test_escape_stops_an_export_under_way_and_leaves_no_file(catalog, app_for, in_tmp,
                                                               monkeypatch):
-    import models.export
+    import hostdesk.models.export
 
-    monkeypatch.setattr(models.export, "PAGE", 10)  # many pages: a chance to stop between
+    monkeypatch.setattr(hostdesk.models.export, "PAGE", 10)  # many pages: a chance to stop between
 
     async def scenario():
         app = app_for()

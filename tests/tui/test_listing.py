@@ -7,7 +7,7 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models.listing import (
+from hostdesk.models.listing import (
     SOURCES,
     Column,
     CronRunSource,
@@ -17,10 +17,10 @@ from models.listing import (
     dashboard_counts,
     next_prefix,
 )
-from models.schema import CronRun, Invoice, Service
-from tui.app import prefer_truecolor, terminal_has_truecolor
-from tui.widgets.biglist import FetchPlan, plan_fetch
-from tui.widgets.cells import fit, format_value, layout_columns
+from hostdesk.models.schema import CronRun, Invoice, Service
+from hostdesk.tui.app import prefer_truecolor, terminal_has_truecolor
+from hostdesk.tui.widgets.biglist import FetchPlan, plan_fetch
+from hostdesk.tui.widgets.cells import fit, format_value, layout_columns
 from tests.tui.conftest import NOON, TODAY
 
 
@@ -211,7 +211,7 @@ def test_terminal_alive_sees_a_hung_up_terminal(monkeypatch):
     import os
     import sys
 
-    from tui.app import terminal_alive
+    from hostdesk.tui.app import terminal_alive
 
     master, slave = os.openpty()
     with os.fdopen(slave, "r") as stdin:

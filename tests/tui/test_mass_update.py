@@ -15,24 +15,24 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from automation.config import Config
-from models import invoicing
-from models.clock import Clock
-from models.cycles import DayBasis
-from models.schema import ActivityLog, Admin, Invoice, InvoiceLine, ModuleJob, Service
-from models.selection import FilteredServiceSource, Selection, ServiceFilter
-from models.settings import Settings
+from hostdesk.automation.config import Config
+from hostdesk.models import invoicing
+from hostdesk.models.clock import Clock
+from hostdesk.models.cycles import DayBasis
+from hostdesk.models.schema import ActivityLog, Admin, Invoice, InvoiceLine, ModuleJob, Service
+from hostdesk.models.selection import FilteredServiceSource, Selection, ServiceFilter
+from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.test_bulk_commands import broken_endpoint  # noqa: F401 - a fixture
 from tests.test_lifecycle import secret_key  # noqa: F401 - autouse: passwords are encrypted
 from tests.test_selection import clone_services
 from tests.test_webhook import endpoint, webhook_service  # noqa: F401 - a fixture
 from tests.tui.conftest import run, screen_text
-from tui.app import make_app
-from tui.screens.client_summary import ClientSummaryScreen
-from tui.screens.invoices import ConfirmDialog
-from tui.screens.mass_update import MassUpdateScreen, Phase
-from tui.widgets.mass_checklist import MassChecklist
+from hostdesk.tui.app import make_app
+from hostdesk.tui.screens.client_summary import ClientSummaryScreen
+from hostdesk.tui.screens.invoices import ConfirmDialog
+from hostdesk.tui.screens.mass_update import MassUpdateScreen, Phase
+from hostdesk.tui.widgets.mass_checklist import MassChecklist
 
 D = Decimal
 SCREENSHOTS = Path(os.environ.get("HOSTDESK_SCREENSHOTS", tempfile.gettempdir()))
@@ -361,8 +361,8 @@ def test_bad_input_is_shown_under_its_field_and_nothing_is_previewed(db_url, bos
 def test_escape_stops_a_preview_being_built_and_nothing_is_written(db_url, boss, monkeypatch):
     import time
 
-    from models import massupdate
-    from tui.screens import mass_update
+    from hostdesk.models import massupdate
+    from hostdesk.tui.screens import mass_update
 
     real_preview = massupdate.preview
 
@@ -439,7 +439,7 @@ def test_refused_items_are_listed_and_the_rest_applied_after_going_back(db_url, 
 
 
 def test_nothing_is_half_applied_when_the_database_refuses_midway(db_url, boss, monkeypatch):
-    from models import audit
+    from hostdesk.models import audit
 
     ids = [make.service().id for _ in range(4)]
 

@@ -9,21 +9,21 @@ import json
 import pendulum
 import pytest
 
-from automation.config import Config
-from automation.provisioning.runner import run_command
-from models import secrets
-from models.clock import Clock
-from models.permissions import system_admin
-from models.schema import ActivityLog, Admin, ModuleJob, Service
-from models.settings import Settings
+from hostdesk.automation.config import Config
+from hostdesk.automation.provisioning.runner import run_command
+from hostdesk.models import secrets
+from hostdesk.models.clock import Clock
+from hostdesk.models.permissions import system_admin
+from hostdesk.models.schema import ActivityLog, Admin, ModuleJob, Service
+from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.test_webhook import Endpoint
 from tests.tui.conftest import screen_text, wait_for
-from tui.app import make_app
-from tui.screens.invoices import ConfirmDialog
-from tui.screens.module_queue import ModuleQueueScreen
-from tui.screens.service import ServiceScreen
-from tui.widgets.dialogs import MessageDialog
+from hostdesk.tui.app import make_app
+from hostdesk.tui.screens.invoices import ConfirmDialog
+from hostdesk.tui.screens.module_queue import ModuleQueueScreen
+from hostdesk.tui.screens.service import ServiceScreen
+from hostdesk.tui.widgets.dialogs import MessageDialog
 
 TODAY = pendulum.date(2026, 3, 17)
 SECRET = "whsec-queue"

@@ -6,18 +6,18 @@ import re
 
 import pytest
 
-from models.listing import SOURCES
-from models.schema import Client
-from tui.screens.areas import AREAS
-from tui.screens.chord import GoChordScreen
-from tui.screens.dashboard import DashboardScreen
-from tui.screens.client_summary import ClientSummaryScreen
-from tui.screens.service import ServiceScreen
-from tui.screens.help import HelpScreen
-from tui.screens.lists import ListScreen
-from tui.screens.no_access import NoAccessScreen
-from tui.screens.search import GlobalSearchScreen
-from tui.widgets.biglist import BigList
+from hostdesk.models.listing import SOURCES
+from hostdesk.models.schema import Client
+from hostdesk.tui.screens.areas import AREAS
+from hostdesk.tui.screens.chord import GoChordScreen
+from hostdesk.tui.screens.dashboard import DashboardScreen
+from hostdesk.tui.screens.client_summary import ClientSummaryScreen
+from hostdesk.tui.screens.service import ServiceScreen
+from hostdesk.tui.screens.help import HelpScreen
+from hostdesk.tui.screens.lists import ListScreen
+from hostdesk.tui.screens.no_access import NoAccessScreen
+from hostdesk.tui.screens.search import GlobalSearchScreen
+from hostdesk.tui.widgets.biglist import BigList
 from tests.tui.conftest import run, screen_text, settle
 
 
@@ -99,7 +99,7 @@ def test_a_glance_at_the_chord_or_help_does_not_re_read_the_screen_below(demo, a
     """Coming back from a screen that can change something re-reads; from the `g` chord or
     help (which change nothing) it does not: on a big list that query would compete with
     the list the chord is about to open."""
-    from tui.screens import dashboard
+    from hostdesk.tui.screens import dashboard
 
     dashboard_reads = []
     view = dashboard.dashboard_view
@@ -138,7 +138,7 @@ def test_a_glance_at_the_chord_or_help_does_not_re_read_the_screen_below(demo, a
 def test_the_footer_is_rebuilt_only_when_its_keys_change(demo, app_for):
     from textual.widgets._footer import FooterKey
 
-    from tui.widgets.key_footer import KeyFooter
+    from hostdesk.tui.widgets.key_footer import KeyFooter
 
     app = app_for()
 
@@ -307,20 +307,20 @@ def test_a_login_without_access_sees_who_can_add_it_and_nothing_else(catalog, ap
 
 
 def test_the_app_leaves_when_its_terminal_is_gone(catalog, app_for, monkeypatch):
-    import tui.app
+    import hostdesk.tui.app
 
     app = app_for()
 
     async def scenario():
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            monkeypatch.setattr(tui.app, "terminal_alive", lambda: True)
+            monkeypatch.setattr(hostdesk.tui.app, "terminal_alive", lambda: True)
             app.check_terminal()  # the periodic check, with the terminal still there
             await pilot.pause()
             assert app.return_code is None and isinstance(app.screen, DashboardScreen)
-            monkeypatch.setattr(tui.app, "terminal_alive", lambda: False)
+            monkeypatch.setattr(hostdesk.tui.app, "terminal_alive", lambda: False)
             app.check_terminal()
             await pilot.pause()
 
     run(scenario())
-    assert app.return_code == tui.app.EXIT_TERMINAL_LOST
+    assert app.return_code == hostdesk.tui.app.EXIT_TERMINAL_LOST

@@ -7,10 +7,10 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from automation.config import Config
-from models import secrets
-from models.clock import Clock
-from models.schema import (
+from hostdesk.automation.config import Config
+from hostdesk.models import secrets
+from hostdesk.models.clock import Clock
+from hostdesk.models.schema import (
     Admin,
     Domain,
     EmailOutbox,
@@ -21,14 +21,14 @@ from models.schema import (
     Promotion,
     Service,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.tui.conftest import screen_text
-from tui.app import make_app
-from tui.screens.invoices import ConfirmDialog
-from tui.screens import order_form
-from tui.screens.order_form import OrderFormScreen, OrderResultScreen
-from tui.widgets import order_client_picker
+from hostdesk.tui.app import make_app
+from hostdesk.tui.screens.invoices import ConfirmDialog
+from hostdesk.tui.screens import order_form
+from hostdesk.tui.screens.order_form import OrderFormScreen, OrderResultScreen
+from hostdesk.tui.widgets import order_client_picker
 
 D = Decimal
 TODAY = pendulum.date(2026, 3, 15)

@@ -7,13 +7,13 @@ import json
 
 import pendulum
 
-from models.listing import ActivitySource, record_fields
-from models.schema import ActivityLog, CronRun, Service
-from models.services import delete_service
-from models.permissions import find_admin
+from hostdesk.models.listing import ActivitySource, record_fields
+from hostdesk.models.schema import ActivityLog, CronRun, Service
+from hostdesk.models.services import delete_service
+from hostdesk.models.permissions import find_admin
 from tests.tui.conftest import run, screen_text, settle, wait_for
-from tui.screens.detail import DetailScreen
-from tui.screens.run_report import RunReportScreen
+from hostdesk.tui.screens.detail import DetailScreen
+from hostdesk.tui.screens.run_report import RunReportScreen
 
 REPORT = {
     "date": "2026-10-31", "dry_run": False, "stopped": "", "not_run": [],

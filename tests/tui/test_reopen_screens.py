@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from models.schema import Client, Invoice, Product, Server, Service
+from hostdesk.models.schema import Client, Invoice, Product, Server, Service
 from tests.tui.conftest import run, settle
-from tui.screens.client_summary import ClientSummaryScreen
-from tui.screens.detail import DetailScreen
-from tui.screens.invoices import InvoiceScreen
-from tui.screens.mass_update import MassUpdateScreen
-from tui.screens.order_form import OrderFormScreen
-from tui.screens.search import GlobalSearchScreen
-from tui.screens.service import ServiceScreen
-from tui.screens.upgrade import UpgradeScreen
+from hostdesk.tui.screens.client_summary import ClientSummaryScreen
+from hostdesk.tui.screens.detail import DetailScreen
+from hostdesk.tui.screens.invoices import InvoiceScreen
+from hostdesk.tui.screens.mass_update import MassUpdateScreen
+from hostdesk.tui.screens.order_form import OrderFormScreen
+from hostdesk.tui.screens.search import GlobalSearchScreen
+from hostdesk.tui.screens.service import ServiceScreen
+from hostdesk.tui.screens.upgrade import UpgradeScreen
 
 SIZE = (120, 36)
 
@@ -66,7 +66,7 @@ def test_every_record_kind_opened_twice_while_open_further_back(catalog, app_for
                                                                  screen_type, model):
     """`open_record` is the one way every route (search, lists, queues, client summary)
     opens a record."""
-    from models.schema import Order
+    from hostdesk.models.schema import Order
 
     model = model or Order
     if model is Server and not Server.select().exists():

@@ -10,11 +10,11 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from automation.config import Config
-from models import secrets
-from models.clock import Clock
-from models.invoicing import LineSpec, create_invoice
-from models.schema import (
+from hostdesk.automation.config import Config
+from hostdesk.models import secrets
+from hostdesk.models.clock import Clock
+from hostdesk.models.invoicing import LineSpec, create_invoice
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     InvoiceLine,
@@ -24,12 +24,12 @@ from models.schema import (
     Service,
     ServiceAddon,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.tui.conftest import screen_text
-from tui.app import make_app
-from tui.screens.service import ServiceScreen
-from tui.widgets.dialogs import ConfirmDialog
+from hostdesk.tui.app import make_app
+from hostdesk.tui.screens.service import ServiceScreen
+from hostdesk.tui.widgets.dialogs import ConfirmDialog
 
 D = Decimal
 TODAY = pendulum.date(2026, 3, 17)

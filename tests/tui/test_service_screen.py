@@ -17,13 +17,13 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from automation.config import Config
-from automation.provisioning import registry
-from automation.provisioning.base import CommandResult
-from automation.provisioning.builtin import NoneModule
-from models import secrets
-from models.clock import Clock
-from models.schema import (
+from hostdesk.automation.config import Config
+from hostdesk.automation.provisioning import registry
+from hostdesk.automation.provisioning.base import CommandResult
+from hostdesk.automation.provisioning.builtin import NoneModule
+from hostdesk.models import secrets
+from hostdesk.models.clock import Clock
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     CatalogAddonPrice,
@@ -35,21 +35,21 @@ from models.schema import (
     Service,
     ServiceAddon,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.test_webhook import Endpoint
 from tests.tui.conftest import screen_text
-from tui.app import make_app
-from tui.screens.service import (
+from hostdesk.tui.app import make_app
+from hostdesk.tui.screens.service import (
     AddAddonDialog,
     EditAddonDialog,
     MoveDialog,
     PromotionPicker,
     ServiceScreen,
 )
-from tui.screens.upgrade import UpgradeScreen
-from tui.widgets.command_bar import CommandBar
-from tui.widgets.dialogs import ConfirmDialog, MessageDialog, PromptDialog, TypedConfirmDialog
+from hostdesk.tui.screens.upgrade import UpgradeScreen
+from hostdesk.tui.widgets.command_bar import CommandBar
+from hostdesk.tui.widgets.dialogs import ConfirmDialog, MessageDialog, PromptDialog, TypedConfirmDialog
 
 D = Decimal
 TODAY = pendulum.date(2026, 3, 17)
@@ -435,7 +435,7 @@ def test_save_override_auto_terminate_promotion_and_recalculate(db_url):
     unpaid = make.service(product_row=product)  # another service: its lines stay
     Promotion.create(code="HALF", type="percentage", value=D("50"), recurring=True)
     make.ensure_template("invoice_created")
-    from models.renewals import invoice_selected_items
+    from hostdesk.models.renewals import invoice_selected_items
     invoice_selected_items([("service", service.id), ("service", unpaid.id)], TODAY, Settings(),
                            admin_login="boss")
 

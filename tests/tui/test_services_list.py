@@ -6,13 +6,13 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models.errors import ValidationErrors
-from models.schema import Admin, Service
-from models.selection import Selection, ServiceFilter, Ticks
+from hostdesk.models.errors import ValidationErrors
+from hostdesk.models.schema import Admin, Service
+from hostdesk.models.selection import Selection, ServiceFilter, Ticks
 from tests import factories as make
 from tests.tui.conftest import CLOCK, run, settle
-from tui.screens.filtered_list import FILTER_DELAY
-from tui.screens.services_list import ServiceListScreen
+from hostdesk.tui.screens.filtered_list import FILTER_DELAY
+from hostdesk.tui.screens.services_list import ServiceListScreen
 
 SIZE = (120, 36)
 CYCLES = ("monthly", "quarterly", "annually", "one_time")

@@ -13,12 +13,12 @@ from decimal import Decimal
 
 import pendulum
 
-from automation.config import load_config
-from automation.cron import run_daily
-from automation.identity import OsAccount
-from models.clock import Clock
-from models.db import bind
-from models.schema import (
+from hostdesk.automation.config import load_config
+from hostdesk.automation.cron import run_daily
+from hostdesk.automation.identity import OsAccount
+from hostdesk.models.clock import Clock
+from hostdesk.models.db import bind
+from hostdesk.models.schema import (
     CatalogAddon,
     Client,
     ClientGroup,
@@ -36,11 +36,11 @@ from models.schema import (
     ServiceAddon,
     Tld,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 from tests.tui.conftest import run, settle, wait_for
-from tui.app import make_app
-from tui.cli import main
-from tui.screens.order_form import OrderFormScreen, OrderResultScreen
+from hostdesk.tui.app import make_app
+from hostdesk.tui.cli import main
+from hostdesk.tui.screens.order_form import OrderFormScreen, OrderResultScreen
 
 D = Decimal
 TODAY = pendulum.date(2026, 1, 10)

@@ -6,8 +6,8 @@ a server added, email templates previewed against a real record, saved and reset
 
 from decimal import Decimal
 
-from models import clients
-from models.schema import (
+from hostdesk.models import clients
+from hostdesk.models.schema import (
     ActivityLog,
     Admin,
     Client,
@@ -25,7 +25,7 @@ from models.schema import (
 )
 from tests import factories as make
 from tests.tui.conftest import CLOCK, run, screen_text, settle, wait_for
-from tui.screens.catalog_setup import (
+from hostdesk.tui.screens.catalog_setup import (
     AddonListScreen,
     OptionDialog,
     PaymentMethodListScreen,
@@ -34,9 +34,9 @@ from tui.screens.catalog_setup import (
     TldListScreen,
     UpgradePathDialog,
 )
-from tui.screens.client_setup import ClientFormScreen, ClientGroupListScreen
-from tui.screens.template_setup import TemplateFormScreen, TemplateListScreen
-from tui.widgets.dialogs import ConfirmDialog
+from hostdesk.tui.screens.client_setup import ClientFormScreen, ClientGroupListScreen
+from hostdesk.tui.screens.template_setup import TemplateFormScreen, TemplateListScreen
+from hostdesk.tui.widgets.dialogs import ConfirmDialog
 
 D = Decimal
 SIZE = (120, 40)
@@ -368,7 +368,7 @@ def test_addon_and_client_group_lists_add_and_edit(db, app_for):
             await save(pilot)
 
     run(scenario())
-    from models.schema import CatalogAddonPrice, ClientGroup
+    from hostdesk.models.schema import CatalogAddonPrice, ClientGroup
 
     assert CatalogAddonPrice.get().price == D("2.00")
     group = ClientGroup.get()
@@ -438,7 +438,7 @@ def test_email_template_live_preview_against_a_record_save_and_reset(db, app_for
 
 
 def test_server_retired_with_R_after_a_question(db, app_for):
-    from tui.screens.catalog import ServerSettingsScreen
+    from hostdesk.tui.screens.catalog import ServerSettingsScreen
 
     Admin.create(login="boss", role="full")
     server = make.server(name="web9")
@@ -461,8 +461,8 @@ def test_server_retired_with_R_after_a_question(db, app_for):
 
 
 def test_each_setup_list_is_reached_by_its_g_letter_and_from_the_palette(db, app_for):
-    from tui.screens.setup_areas import SETUP_LISTS
-    from tui.screens.areas import SETUP_AREAS
+    from hostdesk.tui.screens.setup_areas import SETUP_LISTS
+    from hostdesk.tui.screens.areas import SETUP_AREAS
 
     Admin.create(login="boss", role="full")
 

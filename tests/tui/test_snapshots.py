@@ -10,10 +10,10 @@ import shutil
 
 import pytest
 
-from automation.config import load_config
-from models.db import bind, database
+from hostdesk.automation.config import load_config
+from hostdesk.models.db import bind, database
 from tests.tui.conftest import CLOCK, make_catalog_rows, settle
-from tui.app import make_app
+from hostdesk.tui.app import make_app
 
 
 @pytest.fixture

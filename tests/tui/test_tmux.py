@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from automation.identity import current_os_account
+from hostdesk.automation.identity import current_os_account
 
 HOSTDESK = Path(sys.executable).parent / "hostdesk"
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from automation.provisioning import registry
-from automation.provisioning.builtin import NoneModule
-from models import upgrades
-from models.clock import Clock
-from models.permissions import find_admin
-from models.schema import (
+from hostdesk.automation.provisioning import registry
+from hostdesk.automation.provisioning.builtin import NoneModule
+from hostdesk.models import upgrades
+from hostdesk.models.clock import Clock
+from hostdesk.models.permissions import find_admin
+from hostdesk.models.schema import (
     Admin,
     Client,
     ConfigOption,
@@ -26,12 +26,12 @@ from models.schema import (
     Service,
     Upgrade,
 )
-from models.settings import Settings
+from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.tui.conftest import run
-from tui.screens import upgrade as upgrade_screen
-from tui.screens.invoices import InvoiceScreen, PaymentDialog
-from tui.screens.upgrade import UpgradeScreen
+from hostdesk.tui.screens import upgrade as upgrade_screen
+from hostdesk.tui.screens.invoices import InvoiceScreen, PaymentDialog
+from hostdesk.tui.screens.upgrade import UpgradeScreen
 
 D = Decimal
 TODAY = pendulum.date(2026, 4, 19)  # 12 days before the NDD, in April (30 days)
@@ -285,7 +285,7 @@ def test_without_the_permission_the_quote_shows_but_cannot_be_confirmed(db, app_
 def test_the_screen_opens_with_the_cycles_of_the_services_product(db, app_for):
     """Issue 14 bug 9: filling the product picker selected the first catalog product for a
     moment, and its cycles stayed on the screen."""
-    from tui.screens.service import ServiceScreen
+    from hostdesk.tui.screens.service import ServiceScreen
 
     make.product(name="Alpha", prices={"monthly": "5.00"})  # first in the catalog
     zeta = make.product(name="Zeta", prices={"annually": "100.00", "biennially": "180.00"})

@@ -9,7 +9,7 @@ import pendulum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.cycles import (
+from hostdesk.models.cycles import (
     RECURRING_CYCLES,
     Cycle,
     DayBasis,
@@ -24,9 +24,9 @@ from models.cycles import (
     prorate,
     upgrade_quote,
 )
-from models.errors import ValidationError
-from models.money import format_money, from_cents, round_money
-from models.parsing import parse_amount, parse_date
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.money import format_money, from_cents, round_money
+from hostdesk.models.parsing import parse_amount, parse_date
 
 # Per test, not a global profile, so other suites keep their own settings.
 PROPERTY = settings(max_examples=150, deadline=None)

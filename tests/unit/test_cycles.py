@@ -5,7 +5,7 @@ import datetime as dt
 import pendulum
 import pytest
 
-from models.cycles import (
+from hostdesk.models.cycles import (
     RECURRING_CYCLES,
     Cycle,
     DayBasis,
@@ -17,7 +17,7 @@ from models.cycles import (
     period_length_days,
     previous_due,
 )
-from models.errors import ValidationError
+from hostdesk.models.errors import ValidationError
 
 d = pendulum.date
 

@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("models", "automation")
+PACKAGES = ("models", "automation")  # folders, imported as hostdesk.<folder>
 
 
 def module_files() -> dict[str, Path]:
@@ -19,7 +19,7 @@ def module_files() -> dict[str, Path]:
             parts = path.relative_to(ROOT).with_suffix("").parts
             if parts[-1] == "__init__":
                 parts = parts[:-1]
-            found[".".join(parts)] = path
+            found[".".join(("hostdesk", *parts))] = path
     return found
 
 
@@ -42,10 +42,10 @@ def imported_modules(path: Path, name: str, known: set[str]) -> set[str]:
                 targets.add(base)  # the submodule, not what else the package holds
     edges = set()
     for target in targets:
-        # `import models.a.b` depends on models.a.b (the innermost known module)
+        # `import hostdesk.models.a.b` depends on hostdesk.models.a.b (the innermost known module)
         while target and target not in known:
             target = target.rpartition(".")[0]
-        if target and target != name and target not in PACKAGES:
+        if target and target != name and target.removeprefix("hostdesk.") not in PACKAGES:
             edges.add(target)
     return edges
 
@@ -98,11 +98,11 @@ def test_the_checker_sees_deferred_and_relative_imports(tmp_path):
     pkg = tmp_path / "models"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "a.py").write_text("def f():\n    from models.b import g\n")
+    (pkg / "a.py").write_text("def f():\n    from hostdesk.models.b import g\n")
     (pkg / "b.py").write_text("from . import a\n")
-    known = {"models", "models.a", "models.b"}
-    assert imported_modules(pkg / "a.py", "models.a", known) == {"models.b"}
-    assert imported_modules(pkg / "b.py", "models.b", known) == {"models.a"}
+    known = {"hostdesk.models", "hostdesk.models.a", "hostdesk.models.b"}
+    assert imported_modules(pkg / "a.py", "hostdesk.models.a", known) == {"hostdesk.models.b"}
+    assert imported_modules(pkg / "b.py", "hostdesk.models.b", known) == {"hostdesk.models.a"}
 
 
 def test_models_and_automation_have_no_import_cycle():

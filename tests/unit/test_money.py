@@ -5,9 +5,9 @@ from fractions import Fraction
 
 import pytest
 
-from models import money
-from models.errors import ValidationError
-from models.money import CENT, format_money, from_cents, round_money, sum_money, to_cents
+from hostdesk.models import money
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.money import CENT, format_money, from_cents, round_money, sum_money, to_cents
 
 
 def test_cent_is_one_hundredth():

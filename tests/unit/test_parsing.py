@@ -5,8 +5,8 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models.errors import ValidationError
-from models.parsing import (
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.parsing import (
     clean_search_text,
     clean_text,
     parse_amount,

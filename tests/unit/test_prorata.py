@@ -6,7 +6,7 @@ from fractions import Fraction
 import pendulum
 import pytest
 
-from models.cycles import (
+from hostdesk.models.cycles import (
     Cycle,
     DayBasis,
     exact_prorata_backward,
@@ -15,8 +15,8 @@ from models.cycles import (
     prorata_line_label,
     prorate,
 )
-from models.errors import ValidationError
-from models.money import sum_money
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.money import sum_money
 
 d = pendulum.date
 CAL = DayBasis.CALENDAR

@@ -1,6 +1,6 @@
 import pytest
 
-from models import secrets
+from hostdesk.models import secrets
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ QUERIES_ANYWHERE = {"get_by_id", "get_or_none", "get_or_create", "select_extend"
 
 
 def model_names() -> set[str]:
-    import models.schema as schema
+    import hostdesk.models.schema as schema
 
     return {name for name, value in vars(schema).items()
             if isinstance(value, type) and issubclass(value, peewee.Model)}
@@ -58,16 +58,16 @@ def _annotation_nodes(tree) -> set[int]:
 def problems(source: str, filename: str, models: set[str]) -> list[str]:
     tree = ast.parse(source, filename)
     skip = _annotation_nodes(tree)
-    # names bound in this file to model classes (imported from models.schema) or `database`
+    # names bound in this file to model classes (imported from hostdesk.models.schema) or `database`
     bound = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
             if node.module.split(".")[0] in ("peewee", "playhouse"):
                 bound.add("<peewee>")
             for alias in node.names:
-                if node.module == "models.schema" and alias.name in models:
+                if node.module == "hostdesk.models.schema" and alias.name in models:
                     bound.add(alias.asname or alias.name)
-                if node.module == "models.db" and alias.name == "database":
+                if node.module == "hostdesk.models.db" and alias.name == "database":
                     bound.add(alias.asname or alias.name)
         elif isinstance(node, ast.Import):
             for alias in node.names:
@@ -100,8 +100,8 @@ def problems(source: str, filename: str, models: set[str]) -> list[str]:
 def test_the_checker_sees_transactions_writes_and_queries():
     models = {"Service"}
     source = '''
-from models.db import database
-from models.schema import Service
+from hostdesk.models.db import database
+from hostdesk.models.schema import Service
 from peewee import fn
 
 def f(service: Service) -> Service:

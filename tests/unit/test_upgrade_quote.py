@@ -6,8 +6,8 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from models.cycles import Cycle, DayBasis, UpgradeQuote, upgrade_quote
-from models.errors import ValidationError
+from hostdesk.models.cycles import Cycle, DayBasis, UpgradeQuote, upgrade_quote
+from hostdesk.models.errors import ValidationError
 
 d = pendulum.date
 CAL = DayBasis.CALENDAR

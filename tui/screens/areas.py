@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.permissions import EDIT_SERVICES, VIEW_CANCELLATIONS, VIEW_SERVICES
+from hostdesk.models.permissions import EDIT_SERVICES, VIEW_CANCELLATIONS, VIEW_SERVICES
 
 
 @dataclass(frozen=True)
 class Area:
-    key: str  # also the name of its list source (models.listing.SOURCES) and of its screen
+    key: str  # also the name of its list source (hostdesk.models.listing.SOURCES) and of its screen
     letter: str  # `g` then this letter goes there
     title: str
     blurb: str  # one line for the main screen and the command palette

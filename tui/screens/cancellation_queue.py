@@ -13,28 +13,28 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
-from models import cancellations
-from models.clock import Clock
-from models.db import connection
-from models.listing import CancellationQueueSource, RequestFilter
-from models.permissions import (
+from hostdesk.models import cancellations
+from hostdesk.models.clock import Clock
+from hostdesk.models.db import connection
+from hostdesk.models.listing import CancellationQueueSource, RequestFilter
+from hostdesk.models.permissions import (
     MANAGE_CANCELLATIONS,
     SERVER_OPERATIONS,
     find_admin,
     has_permission,
     require,
 )
-from models.settings import Settings
-from tui.screens.areas import BY_KEY
-from tui.screens.lists import ListScreen
-from tui.widgets.biglist import BigList
-from tui.widgets.dialogs import ChoiceDialog, MessageDialog
-from tui.widgets.dialogs import ConfirmDialog
+from hostdesk.models.settings import Settings
+from hostdesk.tui.screens.areas import BY_KEY
+from hostdesk.tui.screens.lists import ListScreen
+from hostdesk.tui.widgets.biglist import BigList
+from hostdesk.tui.widgets.dialogs import ChoiceDialog, MessageDialog
+from hostdesk.tui.widgets.dialogs import ConfirmDialog
 
 
 def process_now(request_id: int, *, login: str, clock: Clock, settings: Settings) -> str:
     """The daily run's step for one request, now (`automation.daily_tasks.process_request`)."""
-    from automation.daily_tasks import process_request
+    from hostdesk.automation.daily_tasks import process_request
 
     admin = find_admin(login)
     require(admin, MANAGE_CANCELLATIONS)

@@ -14,16 +14,16 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, TextArea
 
-from automation.provisioning.registry import secret_settings
-from automation.provisioning.runner import check_server_connection
-from models import catalog
-from models.db import connection
-from models.errors import ValidationError, ValidationErrors
+from hostdesk.automation.provisioning.registry import secret_settings
+from hostdesk.automation.provisioning.runner import check_server_connection
+from hostdesk.models import catalog
+from hostdesk.models.db import connection
+from hostdesk.models.errors import ValidationError, ValidationErrors
 
-from tui.screens.areas import BY_KEY
-from tui.screens.base import HostdeskScreen
-from tui.screens.lists import ListScreen
-from tui.widgets.key_footer import KeyFooter
+from hostdesk.tui.screens.areas import BY_KEY
+from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.lists import ListScreen
+from hostdesk.tui.widgets.key_footer import KeyFooter
 
 
 class ProductListScreen(ListScreen):
@@ -33,13 +33,13 @@ class ProductListScreen(ListScreen):
         super().__init__(BY_KEY["products"], catalog.ProductSource())
 
     def new_record_form(self):
-        from models.permissions import MANAGE_CATALOG
-        from tui.screens.catalog_setup import ProductFormScreen
+        from hostdesk.models.permissions import MANAGE_CATALOG
+        from hostdesk.tui.screens.catalog_setup import ProductFormScreen
 
         return ProductFormScreen, MANAGE_CATALOG
 
     def open_record(self, row_id: int) -> None:
-        from tui.screens.catalog_setup import ProductFormScreen
+        from hostdesk.tui.screens.catalog_setup import ProductFormScreen
 
         self.app.push_screen(ProductFormScreen(row_id))
 
@@ -51,8 +51,8 @@ class ServerListScreen(ListScreen):
         super().__init__(BY_KEY["servers"], catalog.ServerSource())
 
     def new_record_form(self):
-        from models.permissions import MANAGE_CATALOG
-        from tui.screens.catalog_setup import NewServerScreen
+        from hostdesk.models.permissions import MANAGE_CATALOG
+        from hostdesk.tui.screens.catalog_setup import NewServerScreen
 
         return NewServerScreen, MANAGE_CATALOG
 
@@ -176,7 +176,7 @@ class SettingsScreen(HostdeskScreen):
         if not self.unsaved():
             super().action_back()
             return
-        from tui.widgets.dialogs import ConfirmDialog
+        from hostdesk.tui.widgets.dialogs import ConfirmDialog
 
         def answered(leave: bool | None) -> None:
             if leave:
@@ -355,7 +355,7 @@ class ServerSettingsScreen(SettingsScreen):
 
     def action_retire(self) -> None:
         """Retire (inactive: kept for its services, offered for nothing new) or bring back."""
-        from tui.widgets.dialogs import ConfirmDialog
+        from hostdesk.tui.widgets.dialogs import ConfirmDialog
 
         if self.form is None or not self.form.record_id:
             return

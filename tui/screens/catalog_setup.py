@@ -12,21 +12,21 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Select, Static, TextArea
 
-from models import catalog, products
-from models.catalog_addons import add_catalog_addon, addon_list, addon_view, edit_catalog_addon
-from models.emails import list_templates
-from models.errors import PermissionDenied
-from models.payment_methods import (
+from hostdesk.models import catalog, products
+from hostdesk.models.catalog_addons import add_catalog_addon, addon_list, addon_view, edit_catalog_addon
+from hostdesk.models.emails import list_templates
+from hostdesk.models.errors import PermissionDenied
+from hostdesk.models.payment_methods import (
     add_payment_method,
     edit_payment_method,
     list_payment_methods,
 )
-from models.promotion_setup import add_promotion, edit_promotion, promotion_list, promotion_view
-from models.records import Form
-from models.tlds import PRICE_FIELDS, add_tld, edit_tld, tld_list, tld_view
-from models.upgrade_paths import list_upgrade_paths, remove_upgrade_path, set_upgrade_path
-from tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
-from tui.screens.setup_forms import (
+from hostdesk.models.promotion_setup import add_promotion, edit_promotion, promotion_list, promotion_view
+from hostdesk.models.records import Form
+from hostdesk.models.tlds import PRICE_FIELDS, add_tld, edit_tld, tld_list, tld_view
+from hostdesk.models.upgrade_paths import list_upgrade_paths, remove_upgrade_path, set_upgrade_path
+from hostdesk.tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
+from hostdesk.tui.screens.setup_forms import (
     YES_NO,
     PricingTable,
     SetupFormScreen,
@@ -34,7 +34,7 @@ from tui.screens.setup_forms import (
     needs,
     select,
 )
-from tui.widgets.dialogs import ConfirmDialog, FieldsDialog
+from hostdesk.tui.widgets.dialogs import ConfirmDialog, FieldsDialog
 
 EMAIL_FIELDS = ("welcome_email", "upgrade_email", "termination_email")
 
@@ -241,8 +241,8 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
 
     def run_change(self, change) -> None:
         """One action of the models on this product, then re-read it (errors: a dialog)."""
-        from models.db import connection
-        from tui.widgets.dialogs import MessageDialog
+        from hostdesk.models.db import connection
+        from hostdesk.tui.widgets.dialogs import MessageDialog
 
         def work() -> None:
             try:
@@ -359,7 +359,7 @@ class UpgradePathDialog(FieldsDialog):
 
     def load_products(self) -> None:
         def work() -> None:
-            from models.db import connection
+            from hostdesk.models.db import connection
 
             with connection():
                 choices = [(p.values["name"], p.id) for p in products.product_list(False)
@@ -370,7 +370,7 @@ class UpgradePathDialog(FieldsDialog):
         self.run_worker(work, thread=True, exit_on_error=False)
 
     def submit(self, values: dict):
-        from models.errors import ValidationError
+        from hostdesk.models.errors import ValidationError
 
         if not values["target"]:
             raise ValidationError("target", "choose the product to change to")

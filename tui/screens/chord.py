@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.screens.areas import BY_LETTER, EVERY_PLACE
+from hostdesk.tui.screens.areas import BY_LETTER, EVERY_PLACE
 
 
 def chord_prompt() -> Content:

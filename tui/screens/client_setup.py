@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from textual.widgets import TextArea
 
-from models import clients
-from models.countries import COUNTRIES
-from models.payment_methods import enabled_methods
-from models.permissions import MANAGE_CLIENTS
-from models.records import Form
-from models.schema import ClientStatus
-from tui.screens.setup_forms import YES_NO, SetupFormScreen, SetupListScreen, select
-from tui.widgets.dialogs import ConfirmDialog
+from hostdesk.models import clients
+from hostdesk.models.countries import COUNTRIES
+from hostdesk.models.payment_methods import enabled_methods
+from hostdesk.models.permissions import MANAGE_CLIENTS
+from hostdesk.models.records import Form
+from hostdesk.models.schema import ClientStatus
+from hostdesk.tui.screens.setup_forms import YES_NO, SetupFormScreen, SetupListScreen, select
+from hostdesk.tui.widgets.dialogs import ConfirmDialog
 
 COUNTRY_CHOICES = sorted(((f"{name} ({code})", code) for code, name in COUNTRIES.items()),
                          key=lambda choice: choice[0])

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 
-from models.client_summary import (
+from hostdesk.models.client_summary import (
     ClientAddonSource,
     ClientDetails,
     ClientDomainSource,
@@ -25,15 +25,15 @@ from models.client_summary import (
     invoice_ticked,
     load_client_details,
 )
-from models.db import connection
-from models.invoice_view import FilteredInvoiceSource, InvoiceFilter
-from models.money import format_money
-from models.permissions import GENERATE_DUE_INVOICES, has_permission
-from models.schema import ItemType
-from tui.screens.base import HostdeskScreen
-from tui.widgets.biglist import BigList
-from tui.widgets.dialogs import MessageDialog
-from tui.widgets.key_footer import KeyFooter
+from hostdesk.models.db import connection
+from hostdesk.models.invoice_view import FilteredInvoiceSource, InvoiceFilter
+from hostdesk.models.money import format_money
+from hostdesk.models.permissions import GENERATE_DUE_INVOICES, has_permission
+from hostdesk.models.schema import ItemType
+from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.widgets.biglist import BigList
+from hostdesk.tui.widgets.dialogs import MessageDialog
+from hostdesk.tui.widgets.key_footer import KeyFooter
 
 def details_text(details: ClientDetails, currency: str) -> Text:
     client = details.client
@@ -110,9 +110,9 @@ class ClientSummaryScreen(HostdeskScreen):
             self.error = error
 
     def action_edit_client(self) -> None:
-        from models.permissions import MANAGE_CLIENTS
-        from tui.screens.client_setup import ClientFormScreen
-        from tui.screens.setup_forms import needs
+        from hostdesk.models.permissions import MANAGE_CLIENTS
+        from hostdesk.tui.screens.client_setup import ClientFormScreen
+        from hostdesk.tui.screens.setup_forms import needs
 
         if needs(self, MANAGE_CLIENTS):
             self.app.push_screen(ClientFormScreen(self.client_id))
@@ -223,8 +223,8 @@ class ClientSummaryScreen(HostdeskScreen):
         return super().check_action(action, parameters)
 
     def action_mass_update(self) -> None:
-        from models.selection import Selection
-        from tui.screens.mass_update import MassUpdateScreen
+        from hostdesk.models.selection import Selection
+        from hostdesk.tui.screens.mass_update import MassUpdateScreen
 
         label = f"client #{self.client_id}"
         if self.details is not None:
@@ -234,7 +234,7 @@ class ClientSummaryScreen(HostdeskScreen):
                                               label=label))
 
     def action_new_order(self) -> None:
-        from tui.screens.order_form import OrderFormScreen
+        from hostdesk.tui.screens.order_form import OrderFormScreen
 
         self.app.push_screen(OrderFormScreen(client_id=self.client_id))
 

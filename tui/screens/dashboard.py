@@ -9,15 +9,15 @@ from textual.message import Message
 from textual.widgets import OptionList, Sparkline, Static
 from textual.widgets.option_list import Option
 
-from models.dashboard import DUE_DAYS, DashboardView, dashboard_view
-from models.db import connection
-from models.listing import DashboardCounts
-from models.money import format_money, to_cents
-from models.schema import CronRun, ServiceStatus
-from tui.screens.areas import AREAS, Area
-from tui.screens.base import HostdeskScreen
-from tui.widgets.cells import format_datetime
-from tui.widgets.key_footer import KeyFooter
+from hostdesk.models.dashboard import DUE_DAYS, DashboardView, dashboard_view
+from hostdesk.models.db import connection
+from hostdesk.models.listing import DashboardCounts
+from hostdesk.models.money import format_money, to_cents
+from hostdesk.models.schema import CronRun, ServiceStatus
+from hostdesk.tui.screens.areas import AREAS, Area
+from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.widgets.cells import format_datetime
+from hostdesk.tui.widgets.key_footer import KeyFooter
 
 TITLE_WIDTH = 20
 

@@ -12,11 +12,11 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from models.db import connection
-from models.listing import DATE, DATETIME, MONEY, TEXT, ListSource
-from tui.screens.base import HostdeskScreen
-from tui.widgets.cells import format_value
-from tui.widgets.key_footer import KeyFooter
+from hostdesk.models.db import connection
+from hostdesk.models.listing import DATE, DATETIME, MONEY, TEXT, ListSource
+from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.widgets.cells import format_value
+from hostdesk.tui.widgets.key_footer import KeyFooter
 
 
 def kind_of(value: Any) -> str:

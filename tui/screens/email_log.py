@@ -10,14 +10,14 @@ from typing import Any
 from textual import on, work
 from textual.binding import Binding
 
-from automation.mail import deliver_one
-from models.db import connection
-from models.errors import HostdeskError
-from models.listing import EmailSource
-from tui.screens.areas import BY_KEY
-from tui.screens.detail import DetailScreen
-from tui.screens.lists import ListScreen
-from tui.widgets.biglist import BigList
+from hostdesk.automation.mail import deliver_one
+from hostdesk.models.db import connection
+from hostdesk.models.errors import HostdeskError
+from hostdesk.models.listing import EmailSource
+from hostdesk.tui.screens.areas import BY_KEY
+from hostdesk.tui.screens.detail import DetailScreen
+from hostdesk.tui.screens.lists import ListScreen
+from hostdesk.tui.widgets.biglist import BigList
 
 HIDDEN_BODY = "(contains a password — hidden)"
 

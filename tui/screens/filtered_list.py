@@ -15,11 +15,11 @@ from textual import on
 from textual.timer import Timer
 from textual.widgets import Input, Select, Static
 
-from models.errors import ValidationError, ValidationErrors
-from models.listing import ListFilter, ListSource
-from tui.screens.areas import Area
-from tui.screens.lists import ListScreen
-from tui.widgets.biglist import BigList
+from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.models.listing import ListFilter, ListSource
+from hostdesk.tui.screens.areas import Area
+from hostdesk.tui.screens.lists import ListScreen
+from hostdesk.tui.widgets.biglist import BigList
 
 FILTER_DELAY = 0.3  # seconds of quiet typing before the list is filtered again
 

@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from tui.screens.areas import DASHBOARD, EVERY_PLACE
+from hostdesk.tui.screens.areas import DASHBOARD, EVERY_PLACE
 
 
 def _group_of(node, screen: Screen) -> str:

@@ -24,36 +24,36 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
-from automation.provisioning.runner import outcome_lines, run_queued_jobs
-from models import invoicing, upgrades
-from models.clock import Clock
-from models.db import connection
-from models.errors import ValidationError
-from models.invoice_view import (
+from hostdesk.automation.provisioning.runner import outcome_lines, run_queued_jobs
+from hostdesk.models import invoicing, upgrades
+from hostdesk.models.clock import Clock
+from hostdesk.models.db import connection
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.invoice_view import (
     FilteredInvoiceSource,
     InvoiceFilter,
     InvoiceView,
     generate_due_for_client,
     load_invoice_view,
 )
-from models.money import format_money
-from models.parsing import clean_text, parse_date, parse_int_id, parse_optional_date
-from models.permissions import (
+from hostdesk.models.money import format_money
+from hostdesk.models.parsing import clean_text, parse_date, parse_int_id, parse_optional_date
+from hostdesk.models.permissions import (
     GENERATE_DUE_INVOICES,
     MANAGE_INVOICES,
     find_admin,
     has_permission,
     require,
 )
-from models.schema import InvoiceLine, InvoiceStatus
-from models.settings import Settings
-from tui.screens.areas import BY_KEY
-from tui.screens.base import HostdeskScreen
-from tui.screens.filtered_list import FilteredListScreen
-from tui.widgets.biglist import BigList
-from tui.widgets.cells import fit, status_look
-from tui.widgets.dialogs import ConfirmDialog
-from tui.widgets.key_footer import KeyFooter
+from hostdesk.models.schema import InvoiceLine, InvoiceStatus
+from hostdesk.models.settings import Settings
+from hostdesk.tui.screens.areas import BY_KEY
+from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.filtered_list import FilteredListScreen
+from hostdesk.tui.widgets.biglist import BigList
+from hostdesk.tui.widgets.cells import fit, status_look
+from hostdesk.tui.widgets.dialogs import ConfirmDialog
+from hostdesk.tui.widgets.key_footer import KeyFooter
 
 
 

@@ -12,14 +12,14 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from automation.cron import last_runs
-from models.db import connection
-from models.errors import ValidationError
-from models.listing import ListSource, automation_warning
-from tui.screens.areas import Area
-from tui.screens.base import HostdeskScreen
-from tui.widgets.biglist import BigList
-from tui.widgets.key_footer import KeyFooter
+from hostdesk.automation.cron import last_runs
+from hostdesk.models.db import connection
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.listing import ListSource, automation_warning
+from hostdesk.tui.screens.areas import Area
+from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.widgets.biglist import BigList
+from hostdesk.tui.widgets.key_footer import KeyFooter
 
 SEARCH_DELAY = 0.02  # seconds of quiet typing before the list is searched (a keystroke is cheap)
 
@@ -56,14 +56,14 @@ class ListScreen(HostdeskScreen):
     def new_record_form(self):
         """(form screen class, permission) of a new record of this list, or None."""
         if self.area.key == "clients":
-            from models.permissions import MANAGE_CLIENTS
-            from tui.screens.client_setup import ClientFormScreen
+            from hostdesk.models.permissions import MANAGE_CLIENTS
+            from hostdesk.tui.screens.client_setup import ClientFormScreen
 
             return ClientFormScreen, MANAGE_CLIENTS
         return None
 
     def action_new_record(self) -> None:
-        from tui.screens.setup_forms import needs
+        from hostdesk.tui.screens.setup_forms import needs
 
         form, permission = self.new_record_form()
         if needs(self, permission):
@@ -73,7 +73,7 @@ class ListScreen(HostdeskScreen):
         self.app.action_new_order()
 
     def action_export(self) -> None:
-        from tui.widgets.export_dialog import ExportDialog, ExportOutcome
+        from hostdesk.tui.widgets.export_dialog import ExportDialog, ExportOutcome
 
         def done(outcome: ExportOutcome | None) -> None:
             if outcome is None:
@@ -89,8 +89,8 @@ class ListScreen(HostdeskScreen):
                                           self.app.clock.today()), done)
 
     def action_mass_update(self) -> None:
-        from models.selection import Selection
-        from tui.screens.mass_update import MassUpdateScreen
+        from hostdesk.models.selection import Selection
+        from hostdesk.tui.screens.mass_update import MassUpdateScreen
 
         self.app.push_screen(MassUpdateScreen(Selection(self.source, self.biglist.filter),
                                               ticked=sorted(self.biglist.ticked)))
@@ -221,7 +221,7 @@ class AutomationScreen(ListScreen):
             "held terminations back (the termination guard), `T` reviews and confirms them.")
 
     BINDINGS = [Binding("T", "confirm_terminations", "Confirm held terminations",
-                        id="automation.confirm_terminations")]
+                        id="hostdesk.automation.confirm_terminations")]
 
     waiting: list = []  # (run, terminations waiting), oldest run first
     working = False
@@ -247,7 +247,7 @@ class AutomationScreen(ListScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="automation-check",
           description="check the daily runs")
     def check_runs(self) -> None:
-        from models.terminationguard import runs_waiting
+        from hostdesk.models.terminationguard import runs_waiting
 
         with connection():
             warning = automation_warning(last_runs(20), self.app.clock.now())
@@ -267,14 +267,14 @@ class AutomationScreen(ListScreen):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "confirm_terminations":
-            from models.permissions import RUN_DAILY_TASKS, has_permission
+            from hostdesk.models.permissions import RUN_DAILY_TASKS, has_permission
 
             allowed = has_permission(self.app.admin, RUN_DAILY_TASKS)
             return True if allowed and self.waiting and not self.working else None
         return super().check_action(action, parameters)
 
     def action_confirm_terminations(self) -> None:
-        from tui.widgets.dialogs import TypedConfirmDialog
+        from hostdesk.tui.widgets.dialogs import TypedConfirmDialog
 
         if not self.waiting or self.working:
             return
@@ -296,7 +296,7 @@ class AutomationScreen(ListScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="automation-confirm",
           description="confirm held terminations")
     def _confirm(self, run_id: int) -> None:
-        from automation.cron import confirm_terminations
+        from hostdesk.automation.cron import confirm_terminations
 
         app = self.app
         try:
@@ -312,7 +312,7 @@ class AutomationScreen(ListScreen):
         self.post_message(self.Confirmed("\n".join(lines), outcome.ok))
 
     def on_automation_screen_confirmed(self, message: Confirmed) -> None:
-        from tui.widgets.dialogs import MessageDialog
+        from hostdesk.tui.widgets.dialogs import MessageDialog
 
         self.working = False
         if message.ok:

@@ -34,13 +34,13 @@ from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, ProgressBar, Select, Static
 from textual.worker import get_current_worker
 
-from automation.bulk import BulkResult, run_bulk_command, unsupported
-from automation.provisioning.base import COMMAND_LABELS
-from models import massupdate
-from models.cycles import Cycle
-from models.db import connection
-from models.errors import ValidationError, ValidationErrors
-from models.lifecycle import (
+from hostdesk.automation.bulk import BulkResult, run_bulk_command, unsupported
+from hostdesk.automation.provisioning.base import COMMAND_LABELS
+from hostdesk.models import massupdate
+from hostdesk.models.cycles import Cycle
+from hostdesk.models.db import connection
+from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.models.lifecycle import (
     CHANGE_PACKAGE,
     CREATE,
     RENEW,
@@ -49,17 +49,17 @@ from models.lifecycle import (
     UNSUSPEND,
     suspension_reason,
 )
-from models.massupdate import ItemPreview, MassChange
-from models.money import format_money, sum_money
-from models.permissions import MASS_UPDATE, SERVER_OPERATIONS, find_admin, has_permission
-from models.prorata import ProrataLine
-from models.schema import Service, ServiceStatus
-from models.selection import Selection, ServiceFilter, Ticks
-from tui.screens.base import HostdeskScreen
-from tui.widgets.dialogs import ConfirmDialog
-from tui.widgets.key_footer import KeyFooter
-from tui.widgets.mass_checklist import MassChecklist
-from tui.widgets.mass_fields import FieldTick
+from hostdesk.models.massupdate import ItemPreview, MassChange
+from hostdesk.models.money import format_money, sum_money
+from hostdesk.models.permissions import MASS_UPDATE, SERVER_OPERATIONS, find_admin, has_permission
+from hostdesk.models.prorata import ProrataLine
+from hostdesk.models.schema import Service, ServiceStatus
+from hostdesk.models.selection import Selection, ServiceFilter, Ticks
+from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.widgets.dialogs import ConfirmDialog
+from hostdesk.tui.widgets.key_footer import KeyFooter
+from hostdesk.tui.widgets.mass_checklist import MassChecklist
+from hostdesk.tui.widgets.mass_fields import FieldTick
 
 PREVIEW_ROWS = 100  # items listed in the preview and the result list; the counts cover all
 CLIENT_ROWS = 20  # prorata totals listed per client

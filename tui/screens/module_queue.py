@@ -14,16 +14,16 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
-from automation.provisioning.runner import retry_jobs
-from models import modulequeue
-from models.db import connection
-from models.listing import ModuleQueueSource, QueueFilter
-from models.permissions import SERVER_OPERATIONS, has_permission
-from tui.screens.areas import BY_KEY
-from tui.screens.invoices import ConfirmDialog
-from tui.screens.lists import ListScreen
-from tui.widgets.biglist import BigList
-from tui.widgets.dialogs import MessageDialog
+from hostdesk.automation.provisioning.runner import retry_jobs
+from hostdesk.models import modulequeue
+from hostdesk.models.db import connection
+from hostdesk.models.listing import ModuleQueueSource, QueueFilter
+from hostdesk.models.permissions import SERVER_OPERATIONS, has_permission
+from hostdesk.tui.screens.areas import BY_KEY
+from hostdesk.tui.screens.invoices import ConfirmDialog
+from hostdesk.tui.screens.lists import ListScreen
+from hostdesk.tui.widgets.biglist import BigList
+from hostdesk.tui.widgets.dialogs import MessageDialog
 
 
 class ModuleQueueScreen(ListScreen):

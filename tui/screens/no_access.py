@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from tui.screens.base import HostdeskScreen
-from tui.widgets.key_footer import KeyFooter
+from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.widgets.key_footer import KeyFooter
 
 
 def no_access_text(login: str, known_but_inactive: bool, managers: list[str]) -> str:

@@ -22,19 +22,19 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from automation.provisioning.runner import outcome_lines, run_queued_jobs
-from models import orders, promotions
-from models.db import connection
-from models.errors import HostdeskError, ValidationError, ValidationErrors
-from models.money import format_money
-from models.orders import DomainRequest, OrderQuote, OrderRequest, OrderResult
-from models.permissions import find_admin
-from tui.screens.base import HostdeskScreen
-from tui.screens.invoices import FORM_DIALOG_CSS
-from tui.widgets.dialogs import ConfirmDialog
-from tui.widgets.key_footer import KeyFooter
-from tui.widgets.order_client_picker import ClientChoice, ClientPicker, load_client
-from tui.widgets.order_line import OrderLineHeader, OrderLineRow, summary
+from hostdesk.automation.provisioning.runner import outcome_lines, run_queued_jobs
+from hostdesk.models import orders, promotions
+from hostdesk.models.db import connection
+from hostdesk.models.errors import HostdeskError, ValidationError, ValidationErrors
+from hostdesk.models.money import format_money
+from hostdesk.models.orders import DomainRequest, OrderQuote, OrderRequest, OrderResult
+from hostdesk.models.permissions import find_admin
+from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.invoices import FORM_DIALOG_CSS
+from hostdesk.tui.widgets.dialogs import ConfirmDialog
+from hostdesk.tui.widgets.key_footer import KeyFooter
+from hostdesk.tui.widgets.order_client_picker import ClientChoice, ClientPicker, load_client
+from hostdesk.tui.widgets.order_line import OrderLineHeader, OrderLineRow, summary
 
 QUOTE_DELAY = 0.25  # seconds of quiet typing before the running total is recomputed
 

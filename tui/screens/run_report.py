@@ -12,11 +12,11 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 
-from models.db import connection
-from models.listing import RunReportView, run_report
-from tui.screens.base import HostdeskScreen
-from tui.widgets.cells import format_datetime
-from tui.widgets.key_footer import KeyFooter
+from hostdesk.models.db import connection
+from hostdesk.models.listing import RunReportView, run_report
+from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.widgets.cells import format_datetime
+from hostdesk.tui.widgets.key_footer import KeyFooter
 
 ITEMS_SHOWN = 20  # per task, of a dry run's items; the JSON report (`cron --json`) has all
 

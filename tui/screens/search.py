@@ -14,12 +14,12 @@ from textual.timer import Timer
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from models.db import connection
-from models.errors import ValidationError
-from models.parsing import clean_search_text
-from models.search import SearchHit, hint
-from models.search import search as search_everything
-from tui.widgets.cells import fit, status_look
+from hostdesk.models.db import connection
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.parsing import clean_search_text
+from hostdesk.models.search import SearchHit, hint
+from hostdesk.models.search import search as search_everything
+from hostdesk.tui.widgets.cells import fit, status_look
 
 SEARCH_DELAY = 0.2
 

@@ -21,14 +21,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, DataTable, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from models import services
-from models.cancellations import request_cancellation
-from models.cycles import Cycle
-from models.db import connection
-from models.errors import ConfirmationNeeded, HostdeskError, StaleRecordError
-from models.money import format_money
-from models.parsing import parse_int_id
-from models.permissions import (
+from hostdesk.models import services
+from hostdesk.models.cancellations import request_cancellation
+from hostdesk.models.cycles import Cycle
+from hostdesk.models.db import connection
+from hostdesk.models.errors import ConfirmationNeeded, HostdeskError, StaleRecordError
+from hostdesk.models.money import format_money
+from hostdesk.models.parsing import parse_int_id
+from hostdesk.models.permissions import (
     DELETE_SERVICES,
     EDIT_SERVICES,
     MANAGE_CANCELLATIONS,
@@ -36,8 +36,8 @@ from models.permissions import (
     find_admin,
     has_permission,
 )
-from models.schema import ServiceAddon, ServiceStatus
-from models.service_page import (
+from hostdesk.models.schema import ServiceAddon, ServiceStatus
+from hostdesk.models.service_page import (
     ServiceView,
     addon_invoice_id,
     client_label,
@@ -46,11 +46,11 @@ from models.service_page import (
     promotion_choices,
     save_service_page,
 )
-from models.settings import Settings
-from tui.screens.base import HostdeskScreen
-from tui.widgets.cells import fit, status_look
-from tui.widgets.command_bar import BarCommand, CommandBar
-from tui.widgets.dialogs import (
+from hostdesk.models.settings import Settings
+from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.widgets.cells import fit, status_look
+from hostdesk.tui.widgets.command_bar import BarCommand, CommandBar
+from hostdesk.tui.widgets.dialogs import (
     ConfirmDialog,
     FieldsDialog,
     MessageDialog,
@@ -58,8 +58,8 @@ from tui.widgets.dialogs import (
     TypedConfirmDialog,
     error_messages,
 )
-from tui.widgets.key_footer import KeyFooter
-from tui.widgets.order_client_picker import ClientPicker
+from hostdesk.tui.widgets.key_footer import KeyFooter
+from hostdesk.tui.widgets.order_client_picker import ClientPicker
 
 # Module commands and their keys (ux.md); `r` renew is the module's Renew.
 MODULE_KEYS = (("c", "create"), ("s", "suspend"), ("u", "unsuspend"), ("t", "terminate"),
@@ -497,7 +497,7 @@ class ServiceScreen(HostdeskScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="service-load",
           description="read the service")
     def _load(self, refill: bool = False) -> None:
-        from automation.provisioning.runner import command_availability, command_labels
+        from hostdesk.automation.provisioning.runner import command_availability, command_labels
 
         app = self.app
         try:
@@ -883,7 +883,7 @@ class ServiceScreen(HostdeskScreen):
     @work(thread=True, exit_on_error=False, group="module-command",
           description="run a module command")
     def _module_worker(self, command: str, arguments: dict) -> None:
-        from automation.provisioning.runner import run_command
+        from hostdesk.automation.provisioning.runner import run_command
 
         app = self.app
         try:
@@ -920,7 +920,7 @@ class ServiceScreen(HostdeskScreen):
     # --- service actions ----------------------------------------------------------------------
 
     def action_upgrade(self) -> None:
-        from tui.screens.upgrade import UpgradeScreen
+        from hostdesk.tui.screens.upgrade import UpgradeScreen
 
         if self.view is not None:
             self.app.push_screen(UpgradeScreen(self.service_id))

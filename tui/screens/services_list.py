@@ -14,11 +14,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Input, Label, Select, Static
 
-from models.cycles import Cycle
-from models.schema import ServiceStatus
-from models.selection import FilteredServiceSource, ServiceFilter
-from tui.screens.areas import BY_KEY
-from tui.screens.filtered_list import FilteredListScreen
+from hostdesk.models.cycles import Cycle
+from hostdesk.models.schema import ServiceStatus
+from hostdesk.models.selection import FilteredServiceSource, ServiceFilter
+from hostdesk.tui.screens.areas import BY_KEY
+from hostdesk.tui.screens.filtered_list import FilteredListScreen
 
 STATUS_CHOICES = [("Any status", ""), *((s.capitalize(), s) for s in ServiceStatus.ALL)]
 CYCLE_CHOICES = [("Any cycle", ""), *((c.label, c.value) for c in Cycle)]

@@ -1,13 +1,13 @@
 """The setup areas' list screens, by area key (`g` + letter, the palette)."""
 
-from tui.screens.catalog_setup import (
+from hostdesk.tui.screens.catalog_setup import (
     AddonListScreen,
     PaymentMethodListScreen,
     PromotionListScreen,
     TldListScreen,
 )
-from tui.screens.client_setup import ClientGroupListScreen
-from tui.screens.template_setup import TemplateListScreen
+from hostdesk.tui.screens.client_setup import ClientGroupListScreen
+from hostdesk.tui.screens.template_setup import TemplateListScreen
 
 SETUP_LISTS = {
     "client_groups": ClientGroupListScreen,

@@ -16,13 +16,13 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Select, Static
 
-from models.db import connection
-from models.permissions import MANAGE_CATALOG, has_permission
-from models.pricing_table import ORDER as CYCLES
-from models.records import Form
-from tui.screens.base import HostdeskScreen
-from tui.screens.catalog import SettingsScreen
-from tui.widgets.key_footer import KeyFooter
+from hostdesk.models.db import connection
+from hostdesk.models.permissions import MANAGE_CATALOG, has_permission
+from hostdesk.models.pricing_table import ORDER as CYCLES
+from hostdesk.models.records import Form
+from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.catalog import SettingsScreen
+from hostdesk.tui.widgets.key_footer import KeyFooter
 
 YES_NO = [("yes", "yes"), ("no", "no")]
 

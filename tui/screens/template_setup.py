@@ -15,12 +15,12 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Label, Static, TextArea
 
-from models.db import connection
-from models.emails import get_template, list_templates, preview_template, reset_template, save_template
-from models.errors import ValidationError, ValidationErrors
-from models.records import Form
-from tui.screens.setup_forms import SetupFormScreen, SetupListScreen, needs
-from tui.widgets.dialogs import ConfirmDialog
+from hostdesk.models.db import connection
+from hostdesk.models.emails import get_template, list_templates, preview_template, reset_template, save_template
+from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.models.records import Form
+from hostdesk.tui.screens.setup_forms import SetupFormScreen, SetupListScreen, needs
+from hostdesk.tui.widgets.dialogs import ConfirmDialog
 
 PREVIEW_DELAY = 0.3  # seconds of quiet typing before the preview is rendered again
 

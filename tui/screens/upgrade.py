@@ -22,18 +22,18 @@ from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
-from automation.provisioning.runner import outcome_lines, run_queued_jobs
-from models import upgrades
-from models.cycles import Cycle
-from models.db import connection
-from models.errors import ValidationError
-from models.money import format_money
-from models.parsing import parse_whole_number
-from models.permissions import UPGRADE_ORDERS, has_permission
-from models.upgrades import OptionChoice, OptionInfo, Quote, UpgradeStart, load_upgrade_start
-from tui.screens.base import HostdeskScreen
-from tui.screens.invoices import InvoiceScreen
-from tui.widgets.key_footer import KeyFooter
+from hostdesk.automation.provisioning.runner import outcome_lines, run_queued_jobs
+from hostdesk.models import upgrades
+from hostdesk.models.cycles import Cycle
+from hostdesk.models.db import connection
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.money import format_money
+from hostdesk.models.parsing import parse_whole_number
+from hostdesk.models.permissions import UPGRADE_ORDERS, has_permission
+from hostdesk.models.upgrades import OptionChoice, OptionInfo, Quote, UpgradeStart, load_upgrade_start
+from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.invoices import InvoiceScreen
+from hostdesk.tui.widgets.key_footer import KeyFooter
 
 NOTHING_CHOSEN = "Choose another product, cycle or option (or a promotion code) to see the quote."
 QUOTE_DELAY = 0.25  # seconds of quiet typing before the quote is asked again

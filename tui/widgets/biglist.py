@@ -25,9 +25,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from models.db import connection
-from models.listing import NO_FILTER, STATUS, ListFilter, ListSource, Row
-from tui.widgets.cells import (
+from hostdesk.models.db import connection
+from hostdesk.models.listing import NO_FILTER, STATUS, ListFilter, ListSource, Row
+from hostdesk.tui.widgets.cells import (
     GUTTER,
     fit,
     format_value,

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pendulum
 from rich.cells import cell_len, set_cell_size
 
-from models.listing import DATE, DATETIME, ID, LABEL, MONEY, NUMBER, STATUS, Column
-from models.money import format_money
+from hostdesk.models.listing import DATE, DATETIME, ID, LABEL, MONEY, NUMBER, STATUS, Column
+from hostdesk.models.money import format_money
 
 ELLIPSIS = "…"
 GUTTER = 2  # the tick mark column at the left of every row

@@ -23,8 +23,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Select, Static
 
-from models.db import connection
-from models.errors import ValidationError, ValidationErrors
+from hostdesk.models.db import connection
+from hostdesk.models.errors import ValidationError, ValidationErrors
 
 DIALOG_CSS = """
     align: center middle;

@@ -13,12 +13,12 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.widgets import Input, ProgressBar, Select
 
-from models.errors import ValidationError
-from models.export import FORMATS, ExportCancelled, check_format, check_may_export
-from models.export import default_file_name
-from models.listing import ListFilter, ListSource
-from tui.exporting import export_to_path
-from tui.widgets.dialogs import FieldsDialog
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.export import FORMATS, ExportCancelled, check_format, check_may_export
+from hostdesk.models.export import default_file_name
+from hostdesk.models.listing import ListFilter, ListSource
+from hostdesk.tui.exporting import export_to_path
+from hostdesk.tui.widgets.dialogs import FieldsDialog
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import Callable
 import pendulum
 from textual.binding import Binding
 
-from models.selection import Selection, Ticks
-from tui.widgets.biglist import BigList
+from hostdesk.models.selection import Selection, Ticks
+from hostdesk.tui.widgets.biglist import BigList
 
 
 class MassChecklist(BigList):

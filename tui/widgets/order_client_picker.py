@@ -18,8 +18,8 @@ from textual.timer import Timer
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from models.db import connection
-from models.listing import client_matches
+from hostdesk.models.db import connection
+from hostdesk.models.listing import client_matches
 
 SEARCH_DELAY = 0.2  # seconds of quiet typing before the search runs
 MAX_MATCHES = 6

@@ -9,9 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select, Static
 
-from models.cycles import Cycle
-from models.money import format_money
-from models.orders import CatalogProduct, LineRequest
+from hostdesk.models.cycles import Cycle
+from hostdesk.models.money import format_money
+from hostdesk.models.orders import CatalogProduct, LineRequest
 
 FIELDS = ("product", "cycle", "quantity", "price_override", "domain")
 
