@@ -147,6 +147,8 @@ WHOLE = [EMPTY, "abc", "0", "-5", "1.5", "NaN", "99999999999999999", SUPERSCRIPT
 RECORD_ID = [EMPTY, "abc", "-5", "1.5", SUPERSCRIPT, "99999999999999999999", UNKNOWN_ID,
              CONTROL, SQL, TEMPLATE, TOO_LONG]
 FILTER_ID = ["abc", "-5", SUPERSCRIPT, "99999999999999999999", CONTROL, SQL, TOO_LONG]
+FILTER_NAMES = ["abc", "-5", SUPERSCRIPT, SQL, TOO_LONG]  # no such name: an empty list
+FILTER_NAME_BAD = ["99999999999999999999", CONTROL]  # an id past any id; a control character
 FILTER_DATE = [*BAD_DATES, "-5", CONTROL, SQL, TOO_LONG]
 FREE_TEXT = [TOO_LONG, CONTROL]
 INJECTIONS = [SQL, TEMPLATE, JINJA_BLOCK]
@@ -214,9 +216,13 @@ CASES: list[Case] = [
     *refuse("invoice_filters", "due to", FILTER_DATE),
     *accept("invoice_filters", "client", [UNKNOWN_ID]),
     # --- the services list: filter bar and search -------------------------------------------
-    *refuse("service_filters", "product", FILTER_ID),
-    *refuse("service_filters", "server", FILTER_ID),
-    *refuse("service_filters", "client", FILTER_ID),
+    # product, server and client are picked by name (any part) or #id: text is a name
+    *refuse("service_filters", "product", FILTER_NAME_BAD),
+    *refuse("service_filters", "server", FILTER_NAME_BAD),
+    *refuse("service_filters", "client", FILTER_NAME_BAD),
+    *accept("service_filters", "product", FILTER_NAMES),
+    *accept("service_filters", "server", FILTER_NAMES),
+    *accept("service_filters", "client", FILTER_NAMES),
     *refuse("service_filters", "due from", FILTER_DATE),
     *refuse("service_filters", "due to", FILTER_DATE),
     *accept("service_filters", "product", [UNKNOWN_ID]),
