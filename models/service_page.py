@@ -11,6 +11,7 @@ import pendulum
 from peewee import JOIN
 
 from hostdesk.models import pricing, promotions, services
+from hostdesk.models.catalog_addons import applicable_addons
 from hostdesk.models.cancellations import CANCELLABLE, process_date, set_auto_terminate
 from hostdesk.models.clock import Clock
 from hostdesk.models.cycles import Cycle
@@ -24,9 +25,7 @@ from hostdesk.models.prorata import create_prorata_invoices, plan_prorata
 from hostdesk.models.schema import (
     Admin,
     CancellationRequest,
-    CatalogAddon,
     CatalogAddonPrice,
-    CatalogAddonProduct,
     Client,
     ConfigOption,
     ConfigOptionChoice,
@@ -150,13 +149,7 @@ def price_explanations(service: Service, promotion: Promotion | None,
 
 def _catalog_addons(product_id: int) -> list[tuple[str, int]]:
     """Catalog addons offered for the product (linked to it, or linked to no product)."""
-    linked = CatalogAddonProduct.select(CatalogAddonProduct.addon)
-    rows = (CatalogAddon.select()
-            .where(CatalogAddon.id.in_(CatalogAddonProduct.select(CatalogAddonProduct.addon)
-                                       .where(CatalogAddonProduct.product == product_id))
-                   | CatalogAddon.id.not_in(linked))
-            .order_by(CatalogAddon.name).limit(200))
-    addons = list(rows)
+    addons = applicable_addons(product_id)
     prices: dict[int, list[str]] = {}
     for price in (CatalogAddonPrice.select()
                   .where(CatalogAddonPrice.addon.in_([a.id for a in addons] or [0]))):
