@@ -38,7 +38,7 @@ import pendulum
 from peewee import IntegrityError
 
 from hostdesk.models import addon_billing, audit, domains, pricing, promotions
-from hostdesk.models.catalog_addons import applicable_addons
+from hostdesk.models.catalog_addons import addon_choices, applicable_addons
 from hostdesk.models.cycles import Cycle, add_months_anchored, next_due, parse_cycle
 from hostdesk.models.db import database
 from hostdesk.models.emails import queue_email
@@ -48,7 +48,7 @@ from hostdesk.models.money import format_money, sum_money
 from hostdesk.models.parsing import clean_text, parse_amount, parse_int_id, parse_quantity
 from hostdesk.models.payment_methods import check_method
 from hostdesk.models.permissions import ADD_ORDER, require
-from hostdesk.models.pricing import SHORTEST_FIRST, OptionChoice, recurring_price
+from hostdesk.models.pricing import SHORTEST_FIRST, OptionChoice, OptionInfo, recurring_price
 from hostdesk.models.schema import (
     Admin,
     CatalogAddon,
@@ -205,6 +205,18 @@ def order_catalog() -> list[CatalogProduct]:
         id=p.id, name=p.name, group_name=p.group_name, allows_quantity=p.allows_quantity,
         prices=tuple(by_product[p.id][c] for c in SHORTEST_FIRST if c in by_product[p.id]))
         for p in products]
+
+
+@dataclass(frozen=True)
+class LineChoices:
+    """What a line of the product may choose: its configurable options and catalog addons."""
+
+    options: list[OptionInfo]
+    addons: list[tuple[str, int]]  # (label with prices, catalog addon id)
+
+
+def line_choices(product_id: int) -> LineChoices:
+    return LineChoices(pricing.product_options(product_id), addon_choices(product_id))
 
 
 # --- preparation: parse, validate, price ---------------------------------------------------

@@ -11,7 +11,7 @@ import pendulum
 from peewee import JOIN
 
 from hostdesk.models import pricing, promotions, services
-from hostdesk.models.catalog_addons import applicable_addons
+from hostdesk.models.catalog_addons import addon_choices
 from hostdesk.models.cancellations import CANCELLABLE, process_date, set_auto_terminate
 from hostdesk.models.clock import Clock
 from hostdesk.models.cycles import Cycle
@@ -25,7 +25,6 @@ from hostdesk.models.prorata import create_prorata_invoices, plan_prorata
 from hostdesk.models.schema import (
     Admin,
     CancellationRequest,
-    CatalogAddonPrice,
     Client,
     ConfigOption,
     ConfigOptionChoice,
@@ -149,12 +148,7 @@ def price_explanations(service: Service, promotion: Promotion | None,
 
 def _catalog_addons(product_id: int) -> list[tuple[str, int]]:
     """Catalog addons offered for the product (linked to it, or linked to no product)."""
-    addons = applicable_addons(product_id)
-    prices: dict[int, list[str]] = {}
-    for price in (CatalogAddonPrice.select()
-                  .where(CatalogAddonPrice.addon.in_([a.id for a in addons] or [0]))):
-        prices.setdefault(price.addon_id, []).append(f"{price.price} {price.cycle}")
-    return [(f"{a.name} ({', '.join(prices.get(a.id, [])) or 'no price'})", a.id) for a in addons]
+    return addon_choices(product_id)
 
 
 def _config_options(service_id: int) -> list[tuple[str, str]]:
