@@ -131,3 +131,13 @@ def test_foreign_options_and_addons_are_refused_and_nothing_written(db, setup, l
     assert refused.value.field == field
     assert Service.select().count() == 0
     assert ServiceAddon.select().count() == ServiceConfigOption.select().count() == 0
+
+
+def test_a_payment_method_outside_the_managed_list_is_refused(db, setup):
+    s = setup
+    request = order(s, cycle="monthly")
+    request.payment_method = "paypla"
+    with pytest.raises(ValidationError) as refused:
+        place_order(request, s["admin"], TODAY, Settings())
+    assert refused.value.field == "payment_method"
+    assert Service.select().count() == 0
