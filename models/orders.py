@@ -26,6 +26,14 @@ Decisions (where the rulebook leaves room):
   accepted, `never` never. Orders placed `active` import existing services: active,
   nothing provisioned.
 - Quantity N makes N services with quantity 1 each; one use of a promotion per order.
+- Configurable options and catalog addons (per line): an option not chosen takes its default
+  (as the service page does). The chosen choices' prices for the cycle join the product's
+  price on the `first` line and in the recurring amount (`models.pricing`; a price override
+  replaces the product's price only), their setup fees join the `setup` line, and the
+  promotion discounts product + options. Each catalog addon becomes a service addon with the
+  service's status and its own cycle (the line's cycle when the addon is priced for it, else
+  its shortest), billed on the first invoice with the lines the service page writes for an
+  added addon (`addon_billing`); quantity N gives each of the N services its addons.
 """
 
 from __future__ import annotations
