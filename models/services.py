@@ -18,13 +18,11 @@ from hostdesk.models.db import database
 from hostdesk.models.emails import queue_email
 from hostdesk.models.errors import ConfirmationNeeded, StaleRecordError, ValidationError, ValidationErrors
 from hostdesk.models.invoicing import (
-    LineSpec,
     cancel_lines,
     create_invoice,
     future_unpaid_lines,
     unpaid_lines_of_item,
 )
-from hostdesk.models.items import period_end
 from hostdesk.models.orders import check_quantity_allowed
 from hostdesk.models.parsing import (
     clean_text,
@@ -41,11 +39,9 @@ from hostdesk.models.renewals import check_next_due_date_change
 from hostdesk.models.schema import (
     Admin,
     CatalogAddon,
-    CatalogAddonPrice,
     Client,
     ClientStatus,
     ItemType,
-    LineKind,
     Product,
     Promotion,
     Server,
