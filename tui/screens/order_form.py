@@ -178,6 +178,7 @@ class OrderFormScreen(HostdeskScreen):
         self._pristine: tuple[OrderRequest, str] | None = None
         self._offered_method = ""
         self._methods: list[str] = []
+        self._client_method = ""  # the chosen client's default payment method
 
     @property
     def currency(self) -> str:
@@ -265,6 +266,7 @@ class OrderFormScreen(HostdeskScreen):
         self.catalog = catalog
         self._methods = methods
         self.query_one("#payment_method", Select).set_options([(m, m) for m in methods])
+        self._offer_method()
         for row in self.query(OrderLineRow):
             row.set_catalog(catalog)
         if client is not None:
@@ -330,13 +332,17 @@ class OrderFormScreen(HostdeskScreen):
 
     @on(ClientPicker.Chosen)
     def _client_chosen(self, event: ClientPicker.Chosen) -> None:
-        """Offer the client's usual payment method, unless the admin chose another one."""
-        method = self.query_one("#payment_method", Select)
-        offered = event.client.payment_method if event.client is not None else ""
-        if offered and self._selected("#payment_method") in ("", self._offered_method) and \
-                offered in self._methods:
-            method.value = self._offered_method = offered
+        self._client_method = event.client.payment_method if event.client is not None else ""
+        self._offer_method()
         self._schedule_quote()
+
+    def _offer_method(self) -> None:
+        """Offer the client's usual payment method (once the list is loaded: the client may be
+        chosen first), unless the admin chose another one."""
+        offered = self._client_method
+        if offered in self._methods and \
+                self._selected("#payment_method") in ("", self._offered_method):
+            self.query_one("#payment_method", Select).value = self._offered_method = offered
 
     def _schedule_quote(self) -> None:
         if self._quote_timer is not None:
