@@ -49,6 +49,26 @@ def addon_view(addon_id: int) -> CatalogAddonView:
         names, ServiceAddon.select().where(ServiceAddon.catalog_addon == addon.id).count())
 
 
+def applicable_addons(product_id: int) -> list[CatalogAddon]:
+    """Catalog addons that may be added to the product (linked to it, or to no product)."""
+    linked = CatalogAddonProduct.select(CatalogAddonProduct.addon)
+    return list(CatalogAddon.select()
+                .where(CatalogAddon.id.in_(CatalogAddonProduct.select(CatalogAddonProduct.addon)
+                                           .where(CatalogAddonProduct.product == product_id))
+                       | CatalogAddon.id.not_in(linked))
+                .order_by(CatalogAddon.name).limit(200))
+
+
+def addon_choices(product_id: int) -> list[tuple[str, int]]:
+    """(`Monitoring (1.50 monthly)`, id) for each catalog addon the product may take."""
+    addons = applicable_addons(product_id)
+    prices: dict[int, list[str]] = {}
+    for price in (CatalogAddonPrice.select()
+                  .where(CatalogAddonPrice.addon.in_([a.id for a in addons] or [0]))):
+        prices.setdefault(price.addon_id, []).append(f"{price.price} {price.cycle}")
+    return [(f"{a.name} ({', '.join(prices.get(a.id, [])) or 'no price'})", a.id) for a in addons]
+
+
 def addon_list() -> list[CatalogAddonView]:
     return [addon_view(i) for (i,) in CatalogAddon.select(CatalogAddon.id)
             .order_by(CatalogAddon.name).tuples()]

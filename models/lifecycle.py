@@ -89,13 +89,28 @@ class _Email:
 def activate(service_id: int, admin_login: str, *, settings: Settings, password: str = "",
              send_email: bool = True) -> Service:
     """Create succeeded: the service is active, and the product's welcome email is queued
-    (`password` is the service's password in clear, for that email)."""
-    return _transition(
-        service_id, CREATE, admin_login, action="service.activate",
-        changes={"status": ServiceStatus.ACTIVE, "suspension_reason": "",
-                 "termination_date": None},
-        email=_Email(settings, password=password) if send_email else None,
-    )
+    (`password` is the service's password in clear, for that email). Addons ordered with it
+    (pending like it) become active with it."""
+    with database.atomic():
+        service = _transition(
+            service_id, CREATE, admin_login, action="service.activate",
+            changes={"status": ServiceStatus.ACTIVE, "suspension_reason": "",
+                     "termination_date": None},
+            email=_Email(settings, password=password) if send_email else None,
+        )
+        pending = [a for (a,) in ServiceAddon.select(ServiceAddon.id).where(
+            (ServiceAddon.service == service_id)
+            & (ServiceAddon.status == ServiceStatus.PENDING)).tuples()]
+        if pending:
+            ServiceAddon.update(status=ServiceStatus.ACTIVE, version=ServiceAddon.version + 1).where(
+                ServiceAddon.id.in_(pending)).execute()
+            audit.record_many([
+                {"admin_login": admin_login, "action": "addon.activate", "object_type": "addon",
+                 "object_id": addon_id, "client_id": service.client_id,
+                 "description": f"active with service #{service_id}",
+                 "before": {"status": ServiceStatus.PENDING}, "after": {"status": ServiceStatus.ACTIVE}}
+                for addon_id in pending])
+    return service
 
 
 def suspend(service_id: int, reason: str, admin_login: str, *, settings: Settings,

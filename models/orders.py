@@ -26,6 +26,14 @@ Decisions (where the rulebook leaves room):
   accepted, `never` never. Orders placed `active` import existing services: active,
   nothing provisioned.
 - Quantity N makes N services with quantity 1 each; one use of a promotion per order.
+- Configurable options and catalog addons (per line): an option not chosen takes its default
+  (as the service page does). The chosen choices' prices for the cycle join the product's
+  price on the `first` line and in the recurring amount (`models.pricing`; a price override
+  replaces the product's price only), their setup fees join the `setup` line, and the
+  promotion discounts product + options. Each catalog addon becomes a service addon with the
+  service's status and its own cycle (the line's cycle when the addon is priced for it, else
+  its shortest), billed on the first invoice with the lines the service page writes for an
+  added addon (`addon_billing`); quantity N gives each of the N services its addons.
 """
 
 from __future__ import annotations
@@ -37,7 +45,8 @@ from secrets import randbelow
 import pendulum
 from peewee import IntegrityError
 
-from hostdesk.models import audit, domains, promotions
+from hostdesk.models import addon_billing, audit, domains, pricing, promotions
+from hostdesk.models.catalog_addons import addon_choices, applicable_addons
 from hostdesk.models.cycles import Cycle, add_months_anchored, next_due, parse_cycle
 from hostdesk.models.db import database
 from hostdesk.models.emails import queue_email
@@ -47,9 +56,10 @@ from hostdesk.models.money import format_money, sum_money
 from hostdesk.models.parsing import clean_text, parse_amount, parse_int_id, parse_quantity
 from hostdesk.models.payment_methods import check_method
 from hostdesk.models.permissions import ADD_ORDER, require
-from hostdesk.models.pricing import recurring_price
+from hostdesk.models.pricing import SHORTEST_FIRST, OptionChoice, OptionInfo, recurring_price
 from hostdesk.models.schema import (
     Admin,
+    CatalogAddon,
     Client,
     ClientStatus,
     Domain,
@@ -64,6 +74,8 @@ from hostdesk.models.schema import (
     ProductPrice,
     Promotion,
     Service,
+    ServiceAddon,
+    ServiceConfigOption,
     ServiceStatus,
     Tld,
 )
@@ -77,11 +89,6 @@ DOMAIN_ACTIONS = (NO_DOMAIN, domains.REGISTER, domains.TRANSFER)
 MAX_QUANTITY = 1000
 ZERO = Decimal("0.00")
 
-# The order "shortest" means: repeating cycles by length, then the ones that do not repeat.
-SHORTEST_FIRST: tuple[Cycle, ...] = (
-    Cycle.MONTHLY, Cycle.QUARTERLY, Cycle.SEMIANNUALLY, Cycle.ANNUALLY, Cycle.BIENNIALLY,
-    Cycle.TRIENNIALLY, Cycle.ONE_TIME, Cycle.FREE,
-)
 
 
 # --- what the form sends -------------------------------------------------------------------
@@ -96,6 +103,8 @@ class LineRequest:
     quantity: int | str = "1"
     price_override: str = ""  # blank: the catalog price
     domain: str = ""  # the hostname of the service(s); blank: the order's domain, if any
+    config_options: dict[int, int] = field(default_factory=dict)  # option id -> choice id
+    addons: list[int] = field(default_factory=list)  # catalog addon ids
 
     def is_blank(self) -> bool:
         return (self.product in (None, "") and not str(self.cycle).strip()
@@ -138,7 +147,7 @@ def field_label(key: str) -> str:
     """`line2.quantity` → `Line 2 quantity`, `domain.epp_code` → `Domain EPP code`."""
     words = {"epp_code": "EPP code", "promo_code": "promotion code",
              "price_override": "price override", "renew_override": "renewal override",
-             "payment_method": "payment method"}
+             "payment_method": "payment method", "config_options": "options"}
     head, _, tail = key.partition(".")
     if head.startswith("line") and head[4:].isdigit():
         return f"Line {head[4:]} {words.get(tail, tail)}"
@@ -206,6 +215,18 @@ def order_catalog() -> list[CatalogProduct]:
         for p in products]
 
 
+@dataclass(frozen=True)
+class LineChoices:
+    """What a line of the product may choose: its configurable options and catalog addons."""
+
+    options: list[OptionInfo]
+    addons: list[tuple[str, int]]  # (label with prices, catalog addon id)
+
+
+def line_choices(product_id: int) -> LineChoices:
+    return LineChoices(pricing.product_options(product_id), addon_choices(product_id))
+
+
 # --- preparation: parse, validate, price ---------------------------------------------------
 
 
@@ -221,20 +242,47 @@ class PricedLine:
     hostname: str
     promotion: Promotion | None = None
     discount: promotions.Discount = promotions.NO_DISCOUNT
+    choices: dict[int, OptionChoice] = field(default_factory=dict)  # every option of the product
+    options_price: Decimal = ZERO  # the chosen options for the cycle
+    addons: list[PricedAddon] = field(default_factory=list)
+
+    @property
+    def service_price(self) -> Decimal:
+        """One service's price for its first period: the product and its options."""
+        return self.price + self.options_price
+
+    @property
+    def service_first_payment(self) -> Decimal:
+        """One service's own first payment, without its addons (nothing for a free cycle)."""
+        if self.cycle is Cycle.FREE:
+            return ZERO
+        return self.service_price + self.setup_fee - self.discount.first
 
     @property
     def first_payment(self) -> Decimal:
-        """One service's first invoice (nothing for a free cycle)."""
-        if self.cycle is Cycle.FREE:
-            return ZERO
-        return self.price + self.setup_fee - self.discount.first
+        """What one service adds to the first invoice: itself and its addons."""
+        return self.service_first_payment + sum_money(a.first_payment for a in self.addons)
 
     @property
     def recurring_amount(self) -> Decimal:
         """One service's recurring amount (what a renewal bills; nothing for a free cycle):
         `models.pricing`, the rule the service page and the upgrade quote use too."""
-        return recurring_price(self.product, self.cycle, promotion=self.promotion,
-                               base_price=self.price).total
+        return recurring_price(self.product, self.cycle, choices=self.choices,
+                               promotion=self.promotion, base_price=self.price).total
+
+
+@dataclass
+class PricedAddon:
+    """A catalog addon ordered with a service: its own cycle and price (rules §6)."""
+
+    catalog: CatalogAddon
+    cycle: Cycle
+    price: Decimal
+    setup_fee: Decimal
+
+    @property
+    def first_payment(self) -> Decimal:
+        return ZERO if self.cycle is Cycle.FREE else self.price + self.setup_fee
 
 
 @dataclass
@@ -288,6 +336,10 @@ class OrderQuote:
             if line.cycle.is_recurring:  # free and one-time lines never renew
                 key = line.cycle.value
                 totals[key] = totals.get(key, ZERO) + line.recurring_amount * line.quantity
+            for addon in line.addons:
+                if addon.cycle.is_recurring:
+                    key = addon.cycle.value
+                    totals[key] = totals.get(key, ZERO) + addon.price * line.quantity
         if self.domain is not None:
             key = f"{self.domain.years} year" + ("s" if self.domain.years > 1 else "")
             totals[key] = totals.get(key, ZERO) + self.domain.price.recurring
@@ -387,12 +439,51 @@ def _price_line(line: LineRequest, index: int, check: _Collector,
     if len(check.errors) > refused:
         return None
     cycle, row = cycle_price
+    choices = check.run(_options, line.config_options, product, index)
+    addons = check.run(_addons, line.addons, product, cycle, index)
+    if choices is None or addons is None:
+        return None
+    options_price = sum_money(pricing.option_prices(choices, cycle).values())
     if override is not None:
         return PricedLine(index=index, product=product, cycle=cycle, quantity=quantity,
-                          price=override, setup_fee=ZERO, overridden=True, hostname=hostname)
+                          price=override, setup_fee=ZERO, overridden=True, hostname=hostname,
+                          choices=choices, options_price=options_price, addons=addons)
     return PricedLine(index=index, product=product, cycle=cycle, quantity=quantity,
-                      price=row.price, setup_fee=row.setup_fee, overridden=False,
-                      hostname=hostname)
+                      price=row.price, setup_fee=row.setup_fee + pricing.option_setup_fees(
+                          choices, cycle), overridden=False, hostname=hostname,
+                      choices=choices, options_price=options_price, addons=addons)
+
+
+def _options(chosen: dict, product: Product, index: int) -> dict[int, OptionChoice]:
+    """Every option of the product: the chosen choice (option id -> choice id), else its default."""
+    key = line_field(index, "config_options")
+    options = {o.id: o for o in pricing.product_options(product.id)}
+    changes = {}
+    for option_id, choice_id in (chosen or {}).items():
+        option = options.get(int(option_id))
+        if option is None:
+            raise ValidationError(key, f"option #{option_id} is not an option of {product.name}")
+        if choice_id not in dict(option.choices):
+            raise ValidationError(key, f"choice #{choice_id} is not a choice of {option.name}")
+        changes[option.id] = OptionChoice(choice_id)
+    try:
+        return pricing.target_choices(product.id, {}, changes)
+    except ValidationError as error:
+        raise ValidationError(key, error.message) from None
+
+
+def _addons(addon_ids: list, product: Product, cycle: Cycle, index: int) -> list[PricedAddon]:
+    """The catalog addons, each priced for the line's cycle or its own shortest priced cycle."""
+    key = line_field(index, "addons")
+    applicable = {a.id: a for a in applicable_addons(product.id)}
+    priced = []
+    for addon_id in dict.fromkeys(addon_ids or []):
+        addon = applicable.get(addon_id)
+        if addon is None:
+            raise ValidationError(key, f"catalog addon #{addon_id} cannot be added to {product.name}")
+        row = pricing.catalog_addon_price(addon, cycle, field=key)
+        priced.append(PricedAddon(addon, Cycle(row.cycle), row.price, row.setup_fee))
+    return priced
 
 
 def _quantity(value, index: int, product: Product | None) -> int:
@@ -496,7 +587,8 @@ def prepare_order(request: OrderRequest, today: pendulum.Date) -> OrderQuote:
             continue
         if rules is not None and rules.covers(line.product.id, line.cycle):
             line.promotion = quote.promotion
-            line.discount = promotions.discount_for(quote.promotion, line.price, line.setup_fee)
+            line.discount = promotions.discount_for(quote.promotion, line.service_price,
+                                                    line.setup_fee)
         quote.lines.append(line)
 
     # Whether the code fits the order can only be judged once every line is known.
@@ -567,9 +659,13 @@ def _service_dates(cycle: Cycle,
     return end, end
 
 
+def services_status(quote: OrderQuote) -> str:
+    return ServiceStatus.ACTIVE if quote.status == ACTIVE else ServiceStatus.PENDING
+
+
 def _insert_services(order: Order, quote: OrderQuote,
                      today: pendulum.Date) -> list[tuple[PricedLine, int]]:
-    status = ServiceStatus.ACTIVE if quote.status == ACTIVE else ServiceStatus.PENDING
+    status = services_status(quote)
     rows, owners = [], []
     for line in quote.lines:
         ndd, _ = _service_dates(line.cycle, today)
@@ -578,7 +674,7 @@ def _insert_services(order: Order, quote: OrderQuote,
                 client=quote.client.id, order=order.id, product=line.product.id,
                 server=line.product.server_id, domain=line.hostname, status=status,
                 registration_date=today, quantity=1,
-                first_payment_amount=line.first_payment,
+                first_payment_amount=line.service_first_payment,
                 recurring_amount=line.recurring_amount,
                 billing_cycle=line.cycle.value, next_due_date=ndd, anchor_day=today.day,
                 payment_method=quote.payment_method,
@@ -588,7 +684,28 @@ def _insert_services(order: Order, quote: OrderQuote,
     for start in range(0, len(rows), 500):
         ids.extend(row[0] for row in Service.insert_many(rows[start:start + 500])
                    .returning(Service.id).tuples().execute())
-    return list(zip(owners, ids))
+    services = list(zip(owners, ids))
+    _insert_choices(services)
+    return services
+
+
+def _insert_choices(services: list[tuple[PricedLine, int]]) -> None:
+    rows = [dict(service=service_id, option=option_id, choice=chosen.choice_id,
+                 quantity=chosen.quantity)
+            for line, service_id in services for option_id, chosen in line.choices.items()]
+    for start in range(0, len(rows), 500):
+        ServiceConfigOption.insert_many(rows[start:start + 500]).execute()
+
+
+def _insert_addons(services: list[tuple[PricedLine, int]], status: str,
+                   today: pendulum.Date) -> list[ServiceAddon]:
+    """Each service's catalog addons, with the service's status and their own cycle and NDD."""
+    return [ServiceAddon.create(
+        service=service_id, catalog_addon=addon.catalog.id, name=addon.catalog.name,
+        setup_fee=addon.setup_fee, recurring_amount=addon.price, billing_cycle=addon.cycle.value,
+        status=status, registration_date=today, anchor_day=today.day,
+        next_due_date=None if addon.cycle is Cycle.FREE else today)
+        for line, service_id in services for addon in line.addons]
 
 
 def _insert_domain(order: Order, quote: OrderQuote, today: pendulum.Date) -> Domain | None:
@@ -628,8 +745,9 @@ def _service_invoice_lines(services: list[tuple[PricedLine, int]], today: pendul
         host = f" - {line.hostname}" if line.hostname else ""
         specs.append(LineSpec(
             kind=LineKind.FIRST, item_type=ItemType.SERVICE, item_id=service_id,
-            period_start=today, period_end=end, amount=line.price,
-            description=f"{line.product.name}{host}{_period_text(today, end)}"))
+            period_start=today, period_end=end, amount=line.service_price,
+            description=f"{line.product.name}{host}{_period_text(today, end)}"
+                        f"{_options_text(line)}"))
         if line.setup_fee > 0:
             specs.append(LineSpec(kind=LineKind.SETUP, item_type=ItemType.SERVICE,
                                   item_id=service_id, amount=line.setup_fee,
@@ -642,6 +760,12 @@ def _service_invoice_lines(services: list[tuple[PricedLine, int]], today: pendul
                             f"({promotions.describe(line.promotion, currency)}): "
                             f"{line.product.name}{host}"))
     return specs
+
+
+def _options_text(line: PricedLine) -> str:
+    options = pricing.product_options(line.product.id)
+    return "".join(f"\n{o.name}: {o.describe(line.choices[o.id])}" for o in options
+                   if o.id in line.choices)
 
 
 def _domain_invoice_lines(domain: Domain | None, priced: PricedDomain | None,
@@ -695,8 +819,10 @@ def place_order(request: OrderRequest, admin: Admin, today: pendulum.Date,
             amount=quote.first_payment, admin_login=admin.login,
             notes=clean_text(request.notes, "notes", 5000))
         services = _insert_services(order, quote, today)
+        addons = _insert_addons(services, services_status(quote), today)
         domain = _insert_domain(order, quote, today)
         specs = (_service_invoice_lines(services, today, settings.currency)
+                 + [spec for addon in addons for spec in addon_billing.first_invoice_lines(addon, today)]
                  + _domain_invoice_lines(domain, quote.domain, today))
         invoice = None
         if request.generate_invoice and specs:
@@ -710,7 +836,7 @@ def place_order(request: OrderRequest, admin: Admin, today: pendulum.Date,
         if request.send_confirmation:
             _queue_confirmation(client, order, specs, settings)
             emails += 1
-        _audit_order(admin, order, client, quote, services, domain, invoice)
+        _audit_order(admin, order, client, quote, services, addons, domain, invoice)
     return OrderResult(order=Order.get_by_id(order.id), service_ids=[sid for _, sid in services],
                        domain_id=domain.id if domain else None,
                        domain_name=quote.domain.name.shown if quote.domain else "",
@@ -731,7 +857,8 @@ def _queue_confirmation(client: Client, order: Order, specs: list[LineSpec],
 
 
 def _audit_order(admin: Admin, order: Order, client: Client, quote: OrderQuote,
-                 services: list[tuple[PricedLine, int]], domain: Domain | None,
+                 services: list[tuple[PricedLine, int]], addons: list[ServiceAddon],
+                 domain: Domain | None,
                  invoice: Invoice | None) -> None:
     audit.record(admin.login, "order.create", "order", order.id, client_id=client.id,
                  description=f"order {order.number}: {len(services)} service(s)"
@@ -748,10 +875,17 @@ def _audit_order(admin: Admin, order: Order, client: Client, quote: OrderQuote,
                  description=f"ordered in {order.number}: {line.product.name} "
                              f"({line.cycle.value})",
                  after={"product": line.product.id, "billing_cycle": line.cycle.value,
-                        "status": order.status, "first_payment_amount": str(line.first_payment),
+                        "status": order.status, "first_payment_amount": str(line.service_first_payment),
                         "recurring_amount": str(line.recurring_amount),
-                        "promotion": line.promotion.code if line.promotion else ""})
+                        "promotion": line.promotion.code if line.promotion else "",
+                        "config_options": {str(k): v.choice_id for k, v in line.choices.items()},
+                        "addons": [a.catalog.id for a in line.addons]})
             for line, service_id in services]
+    rows += [dict(admin_login=admin.login, action="addon.add", object_type="addon",
+                  object_id=addon.id, client_id=client.id,
+                  description=f"ordered in {order.number}: addon {addon.name} of service "
+                              f"#{addon.service_id}", after=audit.snapshot(addon))
+             for addon in addons]
     if domain is not None:
         rows.append(dict(admin_login=admin.login, action="domain.create", object_type="domain",
                          object_id=domain.id, client_id=client.id,

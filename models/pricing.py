@@ -18,6 +18,8 @@ from hostdesk.models import promotions
 from hostdesk.models.cycles import Cycle, parse_cycle
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.schema import (
+    CatalogAddon,
+    CatalogAddonPrice,
     ConfigOption,
     ConfigOptionChoice,
     ConfigOptionPrice,
@@ -30,6 +32,12 @@ from hostdesk.models.schema import (
 
 MAX_OPTION_QUANTITY = 10_000
 ZERO = Decimal("0.00")
+
+# The order "shortest" means: repeating cycles by length, then the ones that do not repeat.
+SHORTEST_FIRST: tuple[Cycle, ...] = (
+    Cycle.MONTHLY, Cycle.QUARTERLY, Cycle.SEMIANNUALLY, Cycle.ANNUALLY, Cycle.BIENNIALLY,
+    Cycle.TRIENNIALLY, Cycle.ONE_TIME, Cycle.FREE,
+)
 
 
 # --- configurable options ----------------------------------------------------------------
@@ -160,6 +168,34 @@ def option_prices(choices: Mapping[int, OptionChoice], cycle: Cycle) -> dict[int
         else:
             result[option_id] = unit
     return result
+
+
+def option_setup_fees(choices: Mapping[int, OptionChoice], cycle: Cycle) -> Decimal:
+    """The setup fees of the chosen choices for `cycle` (once per choice, whatever the quantity)."""
+    choice_ids = [c.choice_id for c in choices.values() if c.choice_id is not None]
+    if not choice_ids:
+        return ZERO
+    return sum((row.setup_fee for row in ConfigOptionPrice.select().where(
+        ConfigOptionPrice.choice.in_(choice_ids) & (ConfigOptionPrice.cycle == cycle.value))), ZERO)
+
+
+# --- catalog addons ----------------------------------------------------------------------
+
+
+def catalog_addon_price(addon: CatalogAddon, cycle: Cycle | None, *, exact: bool = False,
+                        field: str = "addon") -> CatalogAddonPrice:
+    """The catalog addon's price row for `cycle`; when it has none (or no cycle is given) its
+    shortest priced cycle, unless `exact` asks for that cycle only."""
+    rows = {row.cycle: row for row in
+            CatalogAddonPrice.select().where(CatalogAddonPrice.addon == addon.id)}
+    if cycle is not None and cycle.value in rows:
+        return rows[cycle.value]
+    if exact:
+        raise ValidationError(field, f"{addon.name} has no price for {cycle.value}")
+    for shortest in SHORTEST_FIRST:
+        if shortest.value in rows:
+            return rows[shortest.value]
+    raise ValidationError(field, f"{addon.name} has no price for any billing cycle")
 
 
 # --- prices and promotions -----------------------------------------------------------------

@@ -11,6 +11,7 @@ import pendulum
 from peewee import JOIN
 
 from hostdesk.models import pricing, promotions, services
+from hostdesk.models.catalog_addons import addon_choices
 from hostdesk.models.cancellations import CANCELLABLE, process_date, set_auto_terminate
 from hostdesk.models.clock import Clock
 from hostdesk.models.cycles import Cycle
@@ -24,9 +25,6 @@ from hostdesk.models.prorata import create_prorata_invoices, plan_prorata
 from hostdesk.models.schema import (
     Admin,
     CancellationRequest,
-    CatalogAddon,
-    CatalogAddonPrice,
-    CatalogAddonProduct,
     Client,
     ConfigOption,
     ConfigOptionChoice,
@@ -150,18 +148,7 @@ def price_explanations(service: Service, promotion: Promotion | None,
 
 def _catalog_addons(product_id: int) -> list[tuple[str, int]]:
     """Catalog addons offered for the product (linked to it, or linked to no product)."""
-    linked = CatalogAddonProduct.select(CatalogAddonProduct.addon)
-    rows = (CatalogAddon.select()
-            .where(CatalogAddon.id.in_(CatalogAddonProduct.select(CatalogAddonProduct.addon)
-                                       .where(CatalogAddonProduct.product == product_id))
-                   | CatalogAddon.id.not_in(linked))
-            .order_by(CatalogAddon.name).limit(200))
-    addons = list(rows)
-    prices: dict[int, list[str]] = {}
-    for price in (CatalogAddonPrice.select()
-                  .where(CatalogAddonPrice.addon.in_([a.id for a in addons] or [0]))):
-        prices.setdefault(price.addon_id, []).append(f"{price.price} {price.cycle}")
-    return [(f"{a.name} ({', '.join(prices.get(a.id, [])) or 'no price'})", a.id) for a in addons]
+    return addon_choices(product_id)
 
 
 def _config_options(service_id: int) -> list[tuple[str, str]]:

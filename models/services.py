@@ -11,20 +11,18 @@ from decimal import Decimal
 
 import pendulum
 
-from hostdesk.models import audit, pricing, promotions, secrets
+from hostdesk.models import addon_billing, audit, pricing, promotions, secrets
 from hostdesk.models.clock import Clock
 from hostdesk.models.cycles import Cycle, parse_cycle
 from hostdesk.models.db import database
 from hostdesk.models.emails import queue_email
 from hostdesk.models.errors import ConfirmationNeeded, StaleRecordError, ValidationError, ValidationErrors
 from hostdesk.models.invoicing import (
-    LineSpec,
     cancel_lines,
     create_invoice,
     future_unpaid_lines,
     unpaid_lines_of_item,
 )
-from hostdesk.models.items import period_end
 from hostdesk.models.orders import check_quantity_allowed
 from hostdesk.models.parsing import (
     clean_text,
@@ -41,11 +39,9 @@ from hostdesk.models.renewals import check_next_due_date_change
 from hostdesk.models.schema import (
     Admin,
     CatalogAddon,
-    CatalogAddonPrice,
     Client,
     ClientStatus,
     ItemType,
-    LineKind,
     Product,
     Promotion,
     Server,
@@ -395,11 +391,8 @@ def add_addon(service_id: int, admin: Admin, today: pendulum.Date, *,
             catalog = CatalogAddon.get_or_none(CatalogAddon.id == catalog_addon_id)
             if catalog is None:
                 raise ValidationError("addon", f"there is no catalog addon #{catalog_addon_id}")
-            cycle_value = parse_cycle(cycle, "cycle").value if cycle else None
-            prices = CatalogAddonPrice.select().where(CatalogAddonPrice.addon == catalog.id)
-            chosen = next((p for p in prices if cycle_value in (None, p.cycle)), None)
-            if chosen is None:
-                raise ValidationError("cycle", f"{catalog.name} has no price for {cycle}")
+            chosen = pricing.catalog_addon_price(catalog, parse_cycle(cycle, "cycle") if cycle else None,
+                                                 exact=bool(cycle), field="cycle")
             name, amount, cycle_value, setup_fee = catalog.name, chosen.price, chosen.cycle, chosen.setup_fee
         else:
             name = clean_text(name, "name", 200, required=True)
@@ -413,20 +406,8 @@ def add_addon(service_id: int, admin: Admin, today: pendulum.Date, *,
                                     registration_date=today, next_due_date=ndd,
                                     anchor_day=today.day)
         invoice_id = None
-        if generate_invoice and cycle_value != Cycle.FREE.value and amount + setup_fee > 0:
-            specs = []
-            if recurring:
-                end = period_end(ItemType.ADDON, addon, today)
-                specs.append(LineSpec(kind=LineKind.RENEWAL, description=f"Addon: {name} "
-                                      f"({today} - {end.subtract(days=1)})", amount=amount,
-                                      item_type=ItemType.ADDON, item_id=addon.id,
-                                      period_start=today, period_end=end))
-            else:
-                specs.append(LineSpec(kind=LineKind.FIRST, description=f"Addon: {name}",
-                                      amount=amount, item_type=ItemType.ADDON, item_id=addon.id))
-            if setup_fee > 0:
-                specs.append(LineSpec(kind=LineKind.SETUP, description=f"Setup fee: {name}",
-                                      amount=setup_fee, item_type=ItemType.ADDON, item_id=addon.id))
+        specs = addon_billing.first_invoice_lines(addon, today) if generate_invoice else []
+        if specs:
             invoice_id = create_invoice(service.client_id, specs, date=today, due_date=today,
                                         payment_method=service.payment_method,
                                         admin_login=admin.login).id

@@ -8,7 +8,8 @@ import pendulum
 import pytest
 
 from hostdesk.automation.config import Config
-from hostdesk.models import secrets
+from hostdesk.models import products, secrets
+from hostdesk.models.catalog_addons import add_catalog_addon
 from hostdesk.models.clock import Clock
 from hostdesk.models.schema import (
     Admin,
@@ -20,6 +21,8 @@ from hostdesk.models.schema import (
     Order,
     Promotion,
     Service,
+    ServiceAddon,
+    ServiceConfigOption,
 )
 from hostdesk.models.settings import Settings
 from tests import factories as make
@@ -29,6 +32,7 @@ from hostdesk.tui.screens.invoices import ConfirmDialog
 from hostdesk.tui.screens import order_form
 from hostdesk.tui.screens.order_form import OrderFormScreen, OrderResultScreen
 from hostdesk.tui.widgets import order_client_picker
+from hostdesk.tui.widgets.line_extras import LineExtrasDialog
 
 D = Decimal
 TODAY = pendulum.date(2026, 3, 15)
@@ -232,6 +236,91 @@ def test_domain_only_order_by_keyboard(db, db_url, catalog):
         ("first", D("24.00")), ("custom", D("2.00"))]
     assert Invoice.get().total == D("26.00")
     assert EmailOutbox.select().count() == 2
+
+
+def test_line_options_addons_and_payment_method_chosen_by_keys(db, db_url, catalog):
+    products.add_config_option(catalog["hosting"].id, catalog["hosting"].version, {
+        "name": "RAM", "option_type": "dropdown",
+        "choices": [{"name": "1 GB", "prices": {"monthly": "0.00"}},
+                    {"name": "4 GB", "prices": {"monthly": ("6.00", "2.00")}}]},
+        admin_login="boss")
+    add_catalog_addon({"name": "Monitoring", "prices": {"monthly": ("1.50", "0.50")},
+                       "products": ["Hosting"]}, admin_login="boss", modules=("none",))
+    add_catalog_addon({"name": "Mail relay", "prices": {"monthly": "9.00"},
+                       "products": ["Mailbox"]}, admin_login="boss", modules=("none",))
+
+    async def scenario():
+        app = app_for(db_url)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_form(app, pilot)
+            await choose_client(app, pilot)
+            assert app.screen.query_one("#payment_method").value == "banktransfer"
+            await tab_to(pilot, by_id("payment_method"))
+            await pick(pilot, "ca")
+            await tab_to(pilot, line_field(1, "product"))
+            await pick(pilot, "Ho")
+            await pilot.press("ctrl+o")
+            await settle(app, pilot)
+            assert isinstance(app.screen, LineExtrasDialog)
+            text = screen_text(app)
+            assert "Monitoring" in text and "Mail relay" not in text  # Mailbox's addon
+            await pick(pilot, "4")  # the RAM choice
+            await tab_to(pilot, lambda w: w is not None and w.id and w.id.startswith("addon-"))
+            await pilot.press("space", "ctrl+s")
+            await settle(app, pilot)
+            assert isinstance(app.screen, OrderFormScreen)
+            assert "RAM: 4 GB · addon Monitoring" in screen_text(app)
+            # 10.00 + 6.00 RAM, setup 5.00 + 2.00, Monitoring 1.50 + 0.50 setup
+            assert "First payment $25.00" in total_line(app)
+            assert "recurring $17.50 monthly" in total_line(app)
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+            assert isinstance(app.screen, OrderResultScreen)
+
+    run(scenario())
+    service = Service.get()
+    assert (service.recurring_amount, service.first_payment_amount, service.payment_method) == (
+        D("16.00"), D("23.00"), "card")
+    assert [(r.option.name, r.choice.name) for r in ServiceConfigOption.select()] == [
+        ("RAM", "4 GB")]
+    addon = ServiceAddon.get()
+    assert (addon.name, addon.recurring_amount, addon.setup_fee, addon.billing_cycle,
+            addon.status) == ("Monitoring", D("1.50"), D("0.50"), "monthly", "pending")
+    assert (Invoice.get().total, Invoice.get().payment_method) == (D("25.00"), "card")
+    assert [(line.kind, line.item_type, line.amount) for line in
+            InvoiceLine.select().order_by(InvoiceLine.sort_order)] == [
+        ("first", "service", D("16.00")), ("setup", "service", D("7.00")),
+        ("renewal", "addon", D("1.50")), ("setup", "addon", D("0.50"))]
+
+
+def test_escape_leaves_a_lines_extras_as_they_were(db, db_url, catalog):
+    products.add_config_option(catalog["hosting"].id, catalog["hosting"].version, {
+        "name": "RAM", "option_type": "dropdown",
+        "choices": [{"name": "1 GB", "prices": {"monthly": "0.00"}},
+                    {"name": "4 GB", "prices": {"monthly": "6.00"}}]}, admin_login="boss")
+
+    async def scenario():
+        app = app_for(db_url)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_form(app, pilot)
+            await choose_client(app, pilot)
+            await pilot.press("ctrl+o")  # no product yet: nothing opens
+            await settle(app, pilot)
+            assert isinstance(app.screen, OrderFormScreen)
+            await tab_to(pilot, line_field(1, "product"))
+            await pick(pilot, "Ho")
+            await pilot.press("ctrl+o")
+            await settle(app, pilot)
+            await pick(pilot, "4")
+            await pilot.press("escape")
+            await settle(app, pilot)
+            assert "First payment $15.00" in total_line(app)
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+
+    run(scenario())
+    assert ServiceConfigOption.get().choice.name == "1 GB"  # the option's default
+    assert Service.get().recurring_amount == D("10.00")
 
 
 # --- refusals, the running total, leaving ---------------------------------------------------

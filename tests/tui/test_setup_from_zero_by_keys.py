@@ -4,8 +4,8 @@ three cycles, setup fees and a configurable option, a catalog addon, a promotion
 the order form orders with them; the daily run reaches the first renewal; every amount is
 checked to the cent.
 
-The order form picks no configurable option or addon: the addon is added after the order on
-the service page (its `a` flow), as an admin would.
+The order line picks the configurable option and the catalog addon itself (ctrl+o on the
+line); the first invoice is paid, so the first renewal bills the service and its addon.
 """
 
 import os
@@ -17,6 +17,7 @@ from hostdesk.automation.config import load_config
 from hostdesk.automation.cron import run_daily
 from hostdesk.automation.identity import OsAccount
 from hostdesk.models.clock import Clock
+from hostdesk.models.invoicing import record_payment
 from hostdesk.models.db import bind
 from hostdesk.models.schema import (
     CatalogAddon,
@@ -34,6 +35,7 @@ from hostdesk.models.schema import (
     Promotion,
     Service,
     ServiceAddon,
+    ServiceConfigOption,
     Tld,
 )
 from hostdesk.models.settings import Settings
@@ -214,6 +216,12 @@ def test_a_host_starts_from_zero_with_keys_alone(db_url, tmp_path):
             await pilot.press("enter", *"Cl", "enter")
             await tab_to_class(pilot, "line-cycle")
             await pilot.press("enter", *"month", "enter")
+            await pilot.press("ctrl+o")  # the line's configurable option and catalog addon
+            await settle(pilot)
+            await pilot.press("enter", *"Da", "enter")  # Backups: Daily
+            await pilot.press("tab", "space", "ctrl+s")  # tick Monitoring, keep
+            await settle(pilot)
+            assert isinstance(app.screen, OrderFormScreen)
             await pick(pilot, "domain-action", "reg")
             await type_in(pilot, "domain-name", "ada.dev")
             await settle(pilot, 3)
@@ -221,18 +229,6 @@ def test_a_host_starts_from_zero_with_keys_alone(db_url, tmp_path):
             await settle(pilot)
             await wait_for(pilot, lambda: isinstance(app.screen, OrderResultScreen))
             await pilot.press("enter")
-            await settle(pilot)
-
-            # The addon, on the service page (the order form picks no addons).
-            await go(pilot, "s")
-            await pilot.press("enter")
-            await settle(pilot)
-            await pilot.press("a")
-            await settle(pilot)
-            await pick(pilot, "field-catalog", "Moni")
-            await pilot.press("ctrl+s")
-            await settle(pilot)
-            await wait_for(pilot, lambda: ServiceAddon.select().exists())
             await settle(pilot)
 
         return app
@@ -258,19 +254,24 @@ def test_a_host_starts_from_zero_with_keys_alone(db_url, tmp_path):
     tld = Tld.get()
     assert (tld.name, tld.register_price, tld.renew_price) == ("dev", D("15.00"), D("16.00"))
 
-    # The first invoice: 10.00 + 5.00 setup - 20% of 10.00 + 15.00 for ada.dev.
+    # The first invoice: 10.00 + 3.00 daily backups + 5.00 setup - 20% of 13.00, Monitoring
+    # 1.50, 15.00 for ada.dev.
     order = Order.get()
     service = Service.get()
     assert (order.client_id, order.payment_method, service.billing_cycle,
-            service.promotion_id) == (client.id, "wire", "monthly", promotion.id)
+            service.promotion_id, service.recurring_amount) == (
+        client.id, "wire", "monthly", promotion.id, D("10.40"))
+    assert ServiceConfigOption.get().choice.name == "Daily"
     first = Invoice.get(Invoice.order == order.id)
-    assert first.total == D("28.00")
-    assert sorted((line.kind, line.amount) for line in first.lines) == sorted([
-        (LineKind.FIRST, D("10.00")), (LineKind.SETUP, D("5.00")),
-        (LineKind.DISCOUNT, D("-2.00")), (LineKind.FIRST, D("15.00"))])
+    assert first.total == D("31.90")
+    assert sorted((line.item_type, line.kind, line.amount) for line in first.lines) == sorted([
+        ("service", LineKind.FIRST, D("13.00")), ("service", LineKind.SETUP, D("5.00")),
+        ("service", LineKind.DISCOUNT, D("-2.60")), ("addon", LineKind.RENEWAL, D("1.50")),
+        ("domain", LineKind.FIRST, D("15.00"))])
     addon = ServiceAddon.get()
-    assert (addon.name, addon.recurring_amount, addon.billing_cycle) == (
-        "Monitoring", D("1.50"), "monthly")
+    assert (addon.name, addon.recurring_amount, addon.billing_cycle, addon.status,
+            addon.service_id) == ("Monitoring", D("1.50"), "monthly", "active", service.id)
+    record_payment(first.id, "31.90", date=TODAY, method="wire", admin_login="owner")
 
     # The daily run, 14 days before the first renewal of 2026-02-10.
     renewal_day = pendulum.date(2026, 2, 10)
@@ -280,7 +281,10 @@ def test_a_host_starts_from_zero_with_keys_alone(db_url, tmp_path):
                                           InvoiceLine.item_type == "service",
                                           InvoiceLine.item_id == service.id).get())
     assert renewal.period_start == renewal_day
-    assert renewal.amount == D("8.00")  # the one discounted renewal: 20% off 10.00
+    assert renewal.amount == D("10.40")  # the one discounted renewal: 20% off 13.00
+    assert [(line.item_type, line.amount) for line in renewal.invoice.lines
+            .order_by(InvoiceLine.sort_order)] == [("service", D("10.40")), ("addon", D("1.50"))]
+    assert renewal.invoice.total == D("11.90")
     assert renewal.invoice.payment_method == "wire"
     assert renewal.invoice.due_date == renewal_day
     assert Service.get_by_id(service.id).promotion_uses == 1

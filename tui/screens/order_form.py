@@ -28,12 +28,14 @@ from hostdesk.models.db import connection
 from hostdesk.models.errors import HostdeskError, ValidationError, ValidationErrors
 from hostdesk.models.money import format_money
 from hostdesk.models.orders import DomainRequest, OrderQuote, OrderRequest, OrderResult
+from hostdesk.models.payment_methods import enabled_methods
 from hostdesk.models.permissions import find_admin
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.screens.invoices import FORM_DIALOG_CSS
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.order_client_picker import ClientChoice, ClientPicker, load_client
+from hostdesk.tui.widgets.line_extras import LineExtras, LineExtrasDialog
 from hostdesk.tui.widgets.order_line import OrderLineHeader, OrderLineRow, summary
 
 QUOTE_DELAY = 0.25  # seconds of quiet typing before the running total is recomputed
@@ -161,6 +163,7 @@ class OrderFormScreen(HostdeskScreen):
         Binding("ctrl+s", "submit", "Place order", id="order.submit"),
         Binding("ctrl+n", "add_line", "Add line", id="order.add_line"),
         Binding("ctrl+r", "remove_line", "Remove line", id="order.remove_line"),
+        Binding("ctrl+o", "line_extras", "Options & addons", id="order.line_extras"),
         Binding("escape", "back", "Cancel", id="order.cancel"),
     ]
 
@@ -174,6 +177,8 @@ class OrderFormScreen(HostdeskScreen):
         self._quote_timer: Timer | None = None
         self._pristine: tuple[OrderRequest, str] | None = None
         self._offered_method = ""
+        self._methods: list[str] = []
+        self._client_method = ""  # the chosen client's default payment method
 
     @property
     def currency(self) -> str:
@@ -190,7 +195,7 @@ class OrderFormScreen(HostdeskScreen):
             yield Static("", id="error-client", classes="field-error")
             with Horizontal(classes="form-row"):
                 yield Label("Payment method", classes="form-label")
-                yield Input(placeholder="e.g. banktransfer", id="payment_method", compact=True)
+                yield Select([], prompt="client's default", id="payment_method", compact=True)
                 yield Label("Status", classes="form-label -short")
                 yield Select([("pending", "pending"), ("active (import)", "active")],
                              value="pending", allow_blank=False, id="status", compact=True)
@@ -205,7 +210,8 @@ class OrderFormScreen(HostdeskScreen):
                 yield Checkbox("Send invoice email", True, id="send_invoice_email", compact=True)
             with Horizontal(classes="section-row"):
                 yield Label("Lines", classes="section-title")
-                yield Label("ctrl+n add a line · ctrl+r remove the line you are in",
+                yield Label("ctrl+n add a line · ctrl+r remove the line you are in · "
+                            "ctrl+o its options and addons",
                             classes="section-keys")
             yield OrderLineHeader()
             with Vertical(id="order-lines"):
@@ -251,12 +257,16 @@ class OrderFormScreen(HostdeskScreen):
     def _load_catalog(self) -> None:
         with connection():
             catalog = orders.order_catalog()
+            methods = enabled_methods()
             client = load_client(self.preset_client_id) if self.preset_client_id else None
-        self.app.call_from_thread(self._catalog_loaded, catalog, client)
+        self.app.call_from_thread(self._catalog_loaded, catalog, methods, client)
 
-    def _catalog_loaded(self, catalog: list[orders.CatalogProduct],
+    def _catalog_loaded(self, catalog: list[orders.CatalogProduct], methods: list[str],
                         client: ClientChoice | None) -> None:
         self.catalog = catalog
+        self._methods = methods
+        self.query_one("#payment_method", Select).set_options([(m, m) for m in methods])
+        self._offer_method()
         for row in self.query(OrderLineRow):
             row.set_catalog(catalog)
         if client is not None:
@@ -269,6 +279,10 @@ class OrderFormScreen(HostdeskScreen):
     def _value(self, selector: str) -> str:
         return self.query_one(selector, Input).value
 
+    def _selected(self, selector: str) -> str:
+        value = self.query_one(selector, Select).value
+        return "" if value == Select.NULL else str(value)
+
     def _ticked(self, selector: str) -> bool:
         return self.query_one(selector, Checkbox).value
 
@@ -278,7 +292,7 @@ class OrderFormScreen(HostdeskScreen):
         client_id = picker.chosen.id if picker.chosen else typed_client_id(picker.input.value)
         return OrderRequest(
             client_id=client_id,
-            payment_method=self._value("#payment_method"),
+            payment_method=self._selected("#payment_method"),
             promo_code=self._value("#promo_code"),
             status=str(self.query_one("#status", Select).value),
             send_confirmation=self._ticked("#send_confirmation"),
@@ -318,12 +332,17 @@ class OrderFormScreen(HostdeskScreen):
 
     @on(ClientPicker.Chosen)
     def _client_chosen(self, event: ClientPicker.Chosen) -> None:
-        """Offer the client's usual payment method, unless the admin typed another one."""
-        method = self.query_one("#payment_method", Input)
-        if event.client is not None and event.client.payment_method and \
-                method.value.strip() in ("", self._offered_method):
-            method.value = self._offered_method = event.client.payment_method
+        self._client_method = event.client.payment_method if event.client is not None else ""
+        self._offer_method()
         self._schedule_quote()
+
+    def _offer_method(self) -> None:
+        """Offer the client's usual payment method (once the list is loaded: the client may be
+        chosen first), unless the admin chose another one."""
+        offered = self._client_method
+        if offered in self._methods and \
+                self._selected("#payment_method") in ("", self._offered_method):
+            self.query_one("#payment_method", Select).value = self._offered_method = offered
 
     def _schedule_quote(self) -> None:
         if self._quote_timer is not None:
@@ -387,7 +406,8 @@ class OrderFormScreen(HostdeskScreen):
 
     @staticmethod
     def _line_error(errors: dict[str, str], number: int) -> str | None:
-        for name in ("product", "cycle", "quantity", "price_override", "domain"):
+        for name in ("product", "cycle", "quantity", "price_override", "domain",
+                     "config_options", "addons"):
             message = errors.get(orders.line_field(number, name))
             if message:
                 return f"{orders.field_label(orders.line_field(number, name))}: {message}"
@@ -421,6 +441,32 @@ class OrderFormScreen(HostdeskScreen):
         while node is not None and not isinstance(node, OrderLineRow):
             node = node.parent
         return node
+
+    def action_line_extras(self) -> None:
+        rows = list(self.query(OrderLineRow))
+        row = self._focused_line() or (rows[0] if len(rows) == 1 else None)
+        product = row.field("product").value if row is not None else Select.NULL
+        if product == Select.NULL:
+            self.notify("Choose the line's product first (tab to its line).", severity="warning")
+            return
+        self._open_line_extras(row, product)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="order-line-extras",
+          description="read the product's options and addons")
+    def _open_line_extras(self, row: OrderLineRow, product_id: int) -> None:
+        with connection():
+            choices = orders.line_choices(product_id)
+        self.app.call_from_thread(self._show_line_extras, row, product_id, choices)
+
+    def _show_line_extras(self, row: OrderLineRow, product_id: int,
+                          choices: orders.LineChoices) -> None:
+        def kept(extras: LineExtras | None) -> None:
+            if extras is not None and row.is_attached:
+                row.set_extras(extras)
+                self._schedule_quote()
+
+        name = row.catalog[product_id].name if product_id in row.catalog else "Product"
+        self.app.push_screen(LineExtrasDialog(name, choices, row.extras), kept)
 
     async def action_remove_line(self) -> None:
         row = self._focused_line()
@@ -497,7 +543,7 @@ class OrderFormScreen(HostdeskScreen):
             rows = list(self.query(OrderLineRow))
             number = int(head[4:])
             if 1 <= number <= len(rows):
-                rows[number - 1].field(name).focus()
+                rows[number - 1].field(name if name in _LINE_ORDER else "product").focus()
             return
         selector = FIELD_WIDGETS.get(key)
         if selector:

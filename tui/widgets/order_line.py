@@ -12,6 +12,7 @@ from textual.widgets import Input, Label, Select, Static
 from hostdesk.models.cycles import Cycle
 from hostdesk.models.money import format_money
 from hostdesk.models.orders import CatalogProduct, LineRequest
+from hostdesk.tui.widgets.line_extras import LineExtras
 
 FIELDS = ("product", "cycle", "quantity", "price_override", "domain")
 
@@ -58,6 +59,8 @@ class OrderLineRow(Vertical):
     OrderLineRow .line-message { height: auto; padding-left: 3; color: $text-muted; display: none; }
     OrderLineRow .line-message.-shown { display: block; }
     OrderLineRow .line-message.-error { color: $text-error; }
+    OrderLineRow .line-extras { height: auto; padding-left: 3; display: none; }
+    OrderLineRow .line-extras.-shown { display: block; }
     """
 
     def __init__(self, number: int, catalog: list[CatalogProduct], currency: str) -> None:
@@ -65,6 +68,7 @@ class OrderLineRow(Vertical):
         self.number = number
         self.catalog = {product.id: product for product in catalog}
         self.currency = currency
+        self.extras = LineExtras()
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -78,6 +82,7 @@ class OrderLineRow(Vertical):
             yield Input(placeholder="price", compact=True,
                         classes="col-price_override line-price_override")
             yield Input(placeholder="hostname", compact=True, classes="col-domain line-domain")
+        yield Static("", classes="line-extras")
         yield Static("", classes="line-message")
 
     def _product_options(self) -> list[tuple[str, int]]:
@@ -98,8 +103,15 @@ class OrderLineRow(Vertical):
         if chosen in self.catalog:
             product_select.value = chosen
 
+    def set_extras(self, extras: LineExtras) -> None:
+        self.extras = extras
+        label = self.query_one(".line-extras", Static)
+        label.update(Text(extras.text))
+        label.set_class(bool(extras.text), "-shown")
+
     @on(Select.Changed, ".line-product")
     def _product_chosen(self, event: Select.Changed) -> None:
+        self.set_extras(LineExtras())  # another product's options and addons
         product = self.catalog.get(event.value) if event.value != Select.NULL else None
         cycle_select: Select = self.field("cycle")
         if product is None or not product.prices:
@@ -118,7 +130,8 @@ class OrderLineRow(Vertical):
             cycle="" if cycle == Select.NULL else str(cycle),
             quantity=self.field("quantity").value,
             price_override=self.field("price_override").value,
-            domain=self.field("domain").value)
+            domain=self.field("domain").value,
+            config_options=dict(self.extras.config_options), addons=list(self.extras.addons))
 
     def show(self, message: str, error: bool = False) -> None:
         label = self.query_one(".line-message", Static)
@@ -132,10 +145,15 @@ def summary(line, currency: str) -> str:
     parts = [f"{Cycle(line.cycle).label} {format_money(line.price, '')}"]
     if line.overridden:
         parts[0] += " (override)"
+    if line.options_price:
+        parts.append(f"+ {format_money(line.options_price, '')} options")
     if line.setup_fee:
         parts.append(f"+ {format_money(line.setup_fee, '')} setup")
     if line.discount.first:
         parts.append(f"− {format_money(line.discount.first, '')} {line.promotion.code}")
+    addons = sum(addon.first_payment for addon in line.addons)
+    if addons:
+        parts.append(f"+ {format_money(addons, '')} addons")
     text = " ".join(parts) + f" = {format_money(line.first_payment, currency)}"
     if line.quantity > 1:
         text += f" × {line.quantity} services"
