@@ -206,10 +206,12 @@ def test_a_host_starts_from_zero_with_keys_alone(db_url, tmp_path):
             await settle(pilot)
             assert isinstance(app.screen, OrderFormScreen)
             await pilot.press(*"Ada")
-            await settle(pilot, 3)
+            # the search runs after a typing pause, off the UI thread: wait for its match
+            await wait_for(pilot, lambda: app.screen.query_one("#client-matches").option_count,
+                           seconds=15)
             await pilot.press("enter")
-            await settle(pilot)
-            assert app.screen.query_one("#payment_method").value == "wire"
+            await wait_for(pilot, lambda: app.screen.query_one("#payment_method").value == "wire",
+                           seconds=15)
             await pick(pilot, "status", "active")
             await type_in(pilot, "promo_code", "hello")
             await tab_to_class(pilot, "line-product")
