@@ -40,8 +40,7 @@ def payment_received(invoice_text, who: Caller, *, amount, method, ref, date=Non
                      clock: Clock, settings: Settings) -> GatewayPayment:
     """`date` (default today) is the day the payment was made; its effects (the unsuspension
     check) are judged as of that day, so a callback can be replayed."""
-    payment = parse_payment(amount, method, ref, date, fee, today=clock.today(),
-                            settings=settings)
+    payment = parse_payment(amount, method, ref, date, fee, today=clock.today())
     clock = clock.on(payment.date)
     received = receive_payment(invoice_text, payment, who, today=payment.date,
                                settings=settings)

@@ -107,7 +107,7 @@ class PaymentInput:
 
 
 def parse_payment(amount_text, method_text, ref_text, date_text, fee_text, *,
-                  today: pendulum.Date, settings: Settings) -> PaymentInput:
+                  today: pendulum.Date) -> PaymentInput:
     """A gateway's payment, checked field by field: an amount above zero with at most two
     decimals, a known payment method, a transaction reference (what makes a retried callback
     a duplicate), a real date (default today) and an optional fee not above the amount."""
