@@ -1,5 +1,5 @@
-"""The payment method is picked from the managed list (issue 15) on the mass update screen and
-in the invoice's payment dialog: enabled methods only, in the admin's order; the record's own
+"""The payment method is picked from the managed list (issue 15) on the service page, the mass
+update screen and in the invoice's payment dialog: enabled methods only, in the admin's order; the record's own
 method is shown even when since disabled, marked so; the keyboard finds a method by typing
 part of its name (Textual's Select searches as you type). Checked against the database."""
 
@@ -18,9 +18,10 @@ from hostdesk.models.payment_methods import (
     edit_payment_method,
     list_payment_methods,
 )
-from hostdesk.models.schema import Admin, Invoice, LineKind, Payment, Service
+from hostdesk.models.schema import ActivityLog, Admin, Invoice, LineKind, Payment, Service
 from hostdesk.tui.screens.invoices import InvoiceScreen, PaymentDialog
 from hostdesk.tui.screens.mass_update import MassUpdateScreen, Phase
+from hostdesk.tui.screens.service import ServiceScreen
 from tests import factories as make
 from tests.tui.conftest import TODAY, run, screen_text, settle, wait_for
 
@@ -130,3 +131,44 @@ def test_payment_dialog_offers_the_list_and_keeps_the_invoice_method_marked_disa
             for p in Payment.select().order_by(Payment.id)] == [
         ("paypal", D("4.00"), "TX-1"), ("card", D("6.00"), "TX-2")]
     assert Invoice.get_by_id(invoice.id).status == "paid"
+
+
+def test_service_page_keeps_its_disabled_method_marked_and_picks_another_by_typing(
+        methods, app_for):
+    service = make.service(payment_method="paypal", admin_notes="")  # since disabled
+
+    async def scenario():
+        app = app_for("boss")
+        async with app.run_test(size=SIZE) as pilot:
+            app.push_screen(ServiceScreen(service.id))
+            await wait_for(pilot, lambda: isinstance(app.screen, ServiceScreen)
+                           and app.screen.view is not None)
+            screen = app.screen
+            picker = screen.query_one("#field-payment_method", Select)
+            assert offered(picker) == [("banktransfer", "banktransfer"), ("crypto", "crypto"),
+                                       ("card", "card"), ("paypal (disabled)", "paypal")]
+            assert picker.value == "paypal"
+            assert "paypal (disabled)" in screen_text(app)
+            notes = screen.query_one("#field-admin_notes")
+            notes.focus()
+            await pilot.press(*"kept")
+            await pilot.press("ctrl+s")  # another field saved: the disabled method stays
+            await wait_for(pilot, lambda: Service.get_by_id(service.id).admin_notes == "kept")
+            await settle(pilot)
+            await pick(pilot, picker, "cry")
+            assert picker.value == "crypto"
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: Service.get_by_id(service.id).payment_method
+                           == "crypto")
+            await settle(pilot)
+            # Shown again from the database: paypal is no longer this service's, so not offered.
+            await wait_for(pilot, lambda: ("paypal (disabled)", "paypal") not in offered(picker))
+            assert offered(picker) == [("banktransfer", "banktransfer"), ("crypto", "crypto"),
+                                       ("card", "card")]
+            assert picker.value == "crypto"
+
+    run(scenario())
+    stored = Service.get_by_id(service.id)
+    assert (stored.payment_method, stored.admin_notes) == ("crypto", "kept")
+    assert ActivityLog.select().where(ActivityLog.action == "service.edit",
+                                      ActivityLog.object_id == service.id).count() == 2
