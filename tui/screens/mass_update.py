@@ -459,9 +459,10 @@ class MassUpdateScreen(HostdeskScreen):
     def _methods_loaded(self, methods: list[str]) -> None:
         picker = self.query_one("#value-payment_method", Select)
         chosen = picker.value
-        picker.set_options(method_choices(methods))
-        if chosen in methods:  # a reload keeps what was picked
-            picker.value = chosen
+        with picker.prevent(Select.Changed):  # a reload neither ticks nor unticks the field
+            picker.set_options(method_choices(methods))
+            if chosen in methods:  # and keeps what was picked
+                picker.value = chosen
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= 110, "-wide")
