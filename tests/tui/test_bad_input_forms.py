@@ -170,7 +170,8 @@ CASES: list[Case] = [
     *refuse("service", "recurring_amount", REQUIRED_AMOUNT),
     *refuse("service", "next_due_date", DATE),
     # The service's payment method is a Select of the managed list: nothing to type
-    # (save_service refusing another name: tests/test_payment_method_choice.py).
+    # (save_service refusing another name: tests/test_catalog_setup.py and
+    # tests/test_payment_method_choice.py).
     *refuse("service", "promotion", ["NOPE", SQL, TEMPLATE, CONTROL, TOO_LONG]),
     *refuse("service", "override_suspend_until", DATE),
     *refuse("service", "suspension_reason", FREE_TEXT),

@@ -457,6 +457,8 @@ class MassUpdateScreen(HostdeskScreen):
         self.app.call_from_thread(self._methods_loaded, methods)
 
     def _methods_loaded(self, methods: list[str]) -> None:
+        if not self.is_attached:  # left before the list was read
+            return
         picker = self.query_one("#value-payment_method", Select)
         chosen = picker.value
         with picker.prevent(Select.Changed):  # a reload neither ticks nor unticks the field
