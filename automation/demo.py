@@ -150,7 +150,7 @@ PRODUCTS = (
                 ("monthly", "annually"), ("dedicated-pool",), "never", "welcome_dedicated", 3,
                 setup_fees=(("monthly", "99.00"),), allows_quantity=True,
                 description="8 cores, 64 GB ECC, 2 x 960 GB NVMe"),
-    ProductSpec("Dedicated EPYC 7443P", "Dedicated Servers", "dedicated", "dedicated", "249.00",
+    ProductSpec("Dedicated EPYC 7443P", "Dedicated Servers", "server", "dedicated", "249.00",
                 ("monthly", "annually"), ("dedicated-pool",), "never", "welcome_dedicated", 1,
                 setup_fees=(("monthly", "149.00"),), description="24 cores, 256 GB ECC"),
     ProductSpec("Free Starter Site", "Free & Trials", "shared", "free", "0.00", ("free",),

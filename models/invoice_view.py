@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pendulum
@@ -10,6 +10,7 @@ import pendulum
 from hostdesk.models import invoicing
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.listing import InvoiceSource, ListFilter
+from hostdesk.models.payment_methods import enabled_methods
 from hostdesk.models.permissions import GENERATE_DUE_INVOICES, require
 from hostdesk.models.renewals import RenewalResult, generate_due_invoices
 from hostdesk.models.schema import Admin, Client, Invoice, InvoiceLine, ItemType, Order, Payment, Upgrade
@@ -27,6 +28,7 @@ class InvoiceView:
     lines: list[InvoiceLine]
     payments: list[Payment]
     upgrade: Upgrade | None
+    payment_methods: list[str] = field(default_factory=list)  # what a payment may name
 
     @property
     def balance(self) -> Decimal:
@@ -56,7 +58,8 @@ def load_invoice_view(invoice_id: int) -> InvoiceView | None:
     payments = list(Payment.select().where(Payment.invoice == invoice.id).order_by(Payment.id))
     return InvoiceView(invoice=invoice, client=Client.get_by_id(invoice.client_id),
                        order_number=order.number if order else "", lines=lines,
-                       payments=payments, upgrade=upgrade_of_invoice(invoice.id))
+                       payments=payments, upgrade=upgrade_of_invoice(invoice.id),
+                       payment_methods=enabled_methods())
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,7 @@ class Server(BaseModel):
 
 
 class Product(BaseModel):
-    TYPES = ("shared", "reseller", "vps", "dedicated", "other")
+    TYPES = ("shared", "reseller", "vps", "dedicated", "server", "other")
     AUTO_SETUP = ("on_order", "on_payment", "on_accept", "never")
 
     name = CharField(max_length=200)

@@ -20,6 +20,7 @@ from hostdesk.models.errors import StaleRecordError, ValidationError
 from hostdesk.models.invoicing import unpaid_lines_of_item
 from hostdesk.models.money import format_money
 from hostdesk.models.orders import orderable_products
+from hostdesk.models.payment_methods import enabled_methods
 from hostdesk.models.permissions import EDIT_SERVICES, require
 from hostdesk.models.prorata import create_prorata_invoices, plan_prorata
 from hostdesk.models.schema import (
@@ -62,6 +63,7 @@ class ServiceView:
     domain_record: bool  # a domain of the client has the service's name (auto-renew tick)
     availability: dict[str, tuple[bool, str]] = field(default_factory=dict)  # module commands
     labels: dict[str, str] = field(default_factory=dict)
+    payment_methods: list[str] = field(default_factory=list)  # enabled, in the admin's order
 
     @property
     def cancellable(self) -> tuple[bool, str]:
@@ -199,7 +201,8 @@ def load_service_view(service_id: int, currency: str) -> ServiceView | None:
         recurring_how=recurring_how, first_how=first_how,
         config_options=_config_options(service.id), unpaid_lines=unpaid,
         domain_record=bool(service.domain) and Domain.select().where(
-            (Domain.client == service.client_id) & (Domain.name == service.domain)).exists())
+            (Domain.client == service.client_id) & (Domain.name == service.domain)).exists(),
+        payment_methods=enabled_methods())
 
 
 # --- saving ------------------------------------------------------------------------------------

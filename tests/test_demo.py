@@ -135,6 +135,9 @@ def test_every_status_cycle_and_special_case_is_present(db):
     maxed = (Promotion.max_uses > 0) & (Promotion.uses >= Promotion.max_uses)
     assert Promotion.select().where(maxed).count() >= 1
     assert Product.select().where(Product.auto_terminate_days > 0).count() >= 1
+    # `server` (issue 15) beside the types WHMCS imports bring
+    assert {t for (t,) in Product.select(Product.type).distinct().tuples()} >= {
+        "shared", "reseller", "vps", "dedicated", "server"}
     assert {c for (c,) in Client.select(Client.status).distinct().tuples()} >= {"active"}
     assert Admin.select().where(Admin.login == "ops", Admin.role == "full").exists()
     assert {r for (r,) in Admin.select(Admin.role).tuples()} == {"full", "sales", "support"}

@@ -13,6 +13,7 @@ from hostdesk.models.records import Form
 from hostdesk.models.schema import ClientStatus
 from hostdesk.tui.screens.setup_forms import YES_NO, SetupFormScreen, SetupListScreen, select
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
+from hostdesk.tui.widgets.payment_methods import method_choices
 
 COUNTRY_CHOICES = sorted(((f"{name} ({code})", code) for code, name in COUNTRIES.items()),
                          key=lambda choice: choice[0])
@@ -65,11 +66,9 @@ class ClientFormScreen(SetupFormScreen):
 
     def fill(self, extra: dict) -> None:
         self.query_one("#field-group").set_options([(g, g) for g in extra["groups"]])
-        methods = list(extra["methods"])
         current = self.form.values.get("default_payment_method") if self.form else ""
-        if current and current not in methods:
-            methods.append(current)  # a disabled method the client still has
-        self.query_one("#field-default_payment_method").set_options([(m, m) for m in methods])
+        self.query_one("#field-default_payment_method").set_options(
+            method_choices(extra["methods"], current))
         self.credit = extra.get("credit")
 
     def loaded_state(self, form: Form) -> str:

@@ -54,6 +54,7 @@ from hostdesk.tui.widgets.biglist import BigList
 from hostdesk.tui.widgets.cells import fit, status_look
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 from hostdesk.tui.widgets.key_footer import KeyFooter
+from hostdesk.tui.widgets.payment_methods import method_choices
 
 
 # --- what the screens read ------------------------------------------------------------------
@@ -74,13 +75,16 @@ def status_part(status: str) -> tuple[str, str]:
 
 
 class FormDialog(ModalScreen[object], inherit_bindings=False):
-    """A small form: inputs with a message line under each; ctrl+s submits in a worker.
+    """A small form: inputs (or pickers) with a message line under each; ctrl+s submits in a
+    worker.
 
     A refused submit keeps every typed value and shows the message under the field it names
-    (or at the bottom). Subclasses give `FIELDS` and `submit(values) -> result`.
+    (or at the bottom). Subclasses give `FIELDS` and `submit(values) -> result`, and
+    `CHOICES` for a field picked from a list instead of typed.
     """
 
     FIELDS: tuple[tuple[str, str], ...] = ()  # (field name, label)
+    CHOICES: dict[str, list[tuple[str, str]]] = {}  # field name: its (label, value) choices
     TITLE = ""
     BINDINGS = [
         Binding("ctrl+s", "submit", "Save", id="form.save"),
@@ -100,17 +104,25 @@ class FormDialog(ModalScreen[object], inherit_bindings=False):
             for name, label in self.FIELDS:
                 with Horizontal(classes="dialog--row"):
                     yield Label(label, classes="dialog--label")
-                    yield Input(self.initial.get(name, ""), id=f"field-{name}",
-                                classes="dialog--input", compact=True)
+                    yield self._field(name)
                 yield self._error_line(f"error-{name}")
             yield self._error_line("form-error")
             yield Static(Text.assemble(("ctrl+s", "bold"), " save   ", ("escape", "bold"),
                                        " cancel   ", ("tab", "bold"), " next field"),
                          classes="dialog--keys")
 
+    def _field(self, name: str) -> Input | Select:
+        value = self.initial.get(name, "")
+        if name in self.CHOICES:
+            choices = self.CHOICES[name]
+            chosen = value if value in {v for _, v in choices} else Select.NULL
+            return Select(choices, value=chosen, allow_blank=chosen == Select.NULL or not choices,
+                          prompt="choose", id=f"field-{name}", classes="dialog--input",
+                          compact=True)
+        return Input(value, id=f"field-{name}", classes="dialog--input", compact=True)
+
     def on_mount(self) -> None:
-        first = self.query(Input).first()
-        first.focus()
+        self.query(".dialog--input").first().focus()
 
     @staticmethod
     def _error_line(widget_id: str) -> Static:
@@ -124,7 +136,11 @@ class FormDialog(ModalScreen[object], inherit_bindings=False):
         line.display = bool(text)
 
     def values(self) -> dict[str, str]:
-        return {name: self.query_one(f"#field-{name}", Input).value for name, _ in self.FIELDS}
+        values = {}
+        for name, _ in self.FIELDS:
+            value = self.query_one(f"#field-{name}").value
+            values[name] = "" if value == Select.NULL else str(value)
+        return values
 
     def action_cancel(self) -> None:
         if not self.working:
@@ -164,7 +180,7 @@ class FormDialog(ModalScreen[object], inherit_bindings=False):
         known = field_name in {name for name, _ in self.FIELDS}
         if known:
             self._say_error(f"error-{field_name}", Text(exc.message))
-            self.query_one(f"#field-{field_name}", Input).focus()
+            self.query_one(f"#field-{field_name}").focus()
         else:
             self._say_error("form-error", Text(str(exc)))
 
@@ -186,6 +202,9 @@ class PaymentDialog(FormDialog):
     def __init__(self, view: InvoiceView, login: str, clock: Clock, settings: Settings) -> None:
         super().__init__({"amount": f"{view.balance:.2f}", "date": clock.today().isoformat(),
                           "method": view.invoice.payment_method, "transaction_ref": ""})
+        # The managed list; the invoice's own method stays offered when since disabled.
+        self.CHOICES = {"method": method_choices(view.payment_methods,
+                                                 view.invoice.payment_method)}
         self.TITLE = (f"Add payment to invoice #{view.invoice.id} (balance "
                       f"{format_money(view.balance, settings.currency)})")
         self.view, self.login, self.clock, self.settings = view, login, clock, settings
@@ -193,7 +212,7 @@ class PaymentDialog(FormDialog):
     def submit(self, values: dict[str, str]) -> ActionOutcome:
         require(find_admin(self.login), MANAGE_INVOICES)
         date = parse_date(values["date"], "date")
-        method = clean_text(values["method"], "method", 50, required=True)
+        method = values["method"]
         reference = clean_text(values["transaction_ref"], "transaction_ref", 200)
         result = invoicing.record_payment(self.view.invoice.id, values["amount"], date=date,
                                           method=method, transaction_ref=reference,

@@ -51,6 +51,7 @@ from hostdesk.models.lifecycle import (
 )
 from hostdesk.models.massupdate import ItemPreview, MassChange
 from hostdesk.models.money import format_money, sum_money
+from hostdesk.models.payment_methods import enabled_methods
 from hostdesk.models.permissions import MASS_UPDATE, SERVER_OPERATIONS, find_admin, has_permission
 from hostdesk.models.prorata import ProrataLine
 from hostdesk.models.schema import Service, ServiceStatus
@@ -60,6 +61,7 @@ from hostdesk.tui.widgets.dialogs import ConfirmDialog
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.mass_checklist import MassChecklist
 from hostdesk.tui.widgets.mass_fields import FieldTick
+from hostdesk.tui.widgets.payment_methods import method_choices
 
 PREVIEW_ROWS = 100  # items listed in the preview and the result list; the counts cover all
 CLIENT_ROWS = 20  # prorata totals listed per client
@@ -429,8 +431,9 @@ class MassUpdateScreen(HostdeskScreen):
         if name == "status":
             return Select([(s.capitalize(), s) for s in ServiceStatus.ALL], id=widget_id,
                           prompt="choose", compact=True)
+        if name == "payment_method":  # the managed list, filled once read (_load_methods)
+            return Select([], id=widget_id, prompt="choose", compact=True)
         placeholder = {"recurring_amount": "0.00", "next_due_date": "YYYY-MM-DD",
-                       "payment_method": "e.g. banktransfer",
                        "override_suspend_until": "YYYY-MM-DD, never, or empty to clear"}[name]
         return Input("", id=widget_id, placeholder=placeholder, compact=True)
 
@@ -447,6 +450,24 @@ class MassUpdateScreen(HostdeskScreen):
                           f"“{MASS_UPDATE}”: you can preview, but not apply.")
             banner.remove_class("-hidden")
         self._show_phase(Phase.CHOOSE)
+        self._load_methods()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="mass-methods",
+          description="read the payment methods")
+    def _load_methods(self) -> None:
+        with connection():
+            methods = enabled_methods()
+        self.app.call_from_thread(self._methods_loaded, methods)
+
+    def _methods_loaded(self, methods: list[str]) -> None:
+        if not self.is_attached:  # left before the list was read
+            return
+        picker = self.query_one("#value-payment_method", Select)
+        chosen = picker.value
+        with picker.prevent(Select.Changed):  # a reload neither ticks nor unticks the field
+            picker.set_options(method_choices(methods))
+            if chosen in methods:  # and keeps what was picked
+                picker.value = chosen
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= 110, "-wide")
@@ -454,6 +475,7 @@ class MassUpdateScreen(HostdeskScreen):
     def reread(self) -> None:
         if self.phase == Phase.CHOOSE:
             self.checklist.reload()  # coming back shows the database's truth
+            self._load_methods()
 
     @property
     def checklist(self) -> MassChecklist:
@@ -645,6 +667,7 @@ class MassUpdateScreen(HostdeskScreen):
     def action_reload(self) -> None:
         if self.phase == Phase.CHOOSE:
             self.checklist.reload()
+            self._load_methods()
 
     def action_preview(self) -> None:
         if self.phase != Phase.CHOOSE:

@@ -46,6 +46,7 @@ from hostdesk.tui.widgets.dialogs import (
     error_messages,
 )
 from hostdesk.tui.widgets.key_footer import KeyFooter
+from hostdesk.tui.widgets.payment_methods import method_choices
 from hostdesk.tui.screens.service_dialogs import (
     AddAddonDialog,
     CancellationDialog,
@@ -273,6 +274,8 @@ class ServiceScreen(HostdeskScreen):
         try:
             self.query_one("#field-product", Select).set_options(view.products)
             self.query_one("#field-server", Select).set_options(view.servers)
+            self.query_one("#field-payment_method", Select).set_options(
+                method_choices(view.payment_methods, view.service.payment_method))
             for name, _label, kind in FIELDS:
                 widget = self.query_one(f"#field-{name}")
                 value = values[name]

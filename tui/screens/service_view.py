@@ -42,7 +42,7 @@ RIGHT_FIELDS = (
     ("recurring_amount", "Recurring amount", "input"),
     ("billing_cycle", "Billing cycle", "select"),
     ("next_due_date", "Next due date", "input"),
-    ("payment_method", "Payment method", "input"),
+    ("payment_method", "Payment method", "select"),
     ("promotion", "Promotion code", "input"),
     ("override_suspend_until", "Override suspend until", "input"),
     ("suspension_reason", "Suspension reason", "input"),
@@ -89,9 +89,10 @@ def field_widget(name: str, kind: str):
     widget_id = f"field-{name}"
     if kind == "select":
         choices = {"status": STATUS_CHOICES, "billing_cycle": CYCLE_CHOICES}.get(name, [])
-        # Products and servers arrive with the service; until then the list is empty.
+        # Products, servers and payment methods arrive with the service; until then the
+        # list is empty.
         return Select(choices, id=widget_id, compact=True,
-                      allow_blank=name in ("product", "server"),
+                      allow_blank=name in ("product", "server", "payment_method"),
                       prompt="(none)" if name == "server" else "choose")
     if kind == "checkbox":
         return Checkbox("at the end of the cycle (reason below)", False, id=widget_id,
