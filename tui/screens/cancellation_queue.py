@@ -25,6 +25,7 @@ from hostdesk.models.permissions import (
     require,
 )
 from hostdesk.models.settings import Settings
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import BY_KEY
 from hostdesk.tui.screens.lists import ListScreen
 from hostdesk.tui.widgets.biglist import BigList
@@ -52,7 +53,7 @@ class CancellationQueueScreen(ListScreen):
 
     BINDINGS = [
         Binding("p", "process", "Process now", id="cancellations.process"),
-        Binding("d", "delete_request", "Delete request", id="cancellations.delete"),
+        bind("delete", "delete_request", "Delete request", id="cancellations.delete"),
         Binding("o", "toggle_open", "Open/all", id="cancellations.toggle"),
     ]
 

@@ -20,6 +20,7 @@ from hostdesk.models import catalog
 from hostdesk.models.db import connection
 from hostdesk.models.errors import ValidationError, ValidationErrors
 
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import BY_KEY
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.screens.lists import ListScreen
@@ -74,7 +75,7 @@ class SettingsScreen(HostdeskScreen):
     SettingsScreen .field-error.-shown { display: block; }
     SettingsScreen #settings-state { height: 1; padding: 0 1; }
     """
-    BINDINGS = [Binding("ctrl+s", "save", "Save", priority=True, id="settings.save")]
+    BINDINGS = [bind("save", "save", "Save", priority=True, id="settings.save")]
     TITLE = ""
     FIELDS: tuple[tuple[str, str], ...] = ()  # (field, label)
 

@@ -30,6 +30,7 @@ from hostdesk.models.invoice_view import FilteredInvoiceSource, InvoiceFilter
 from hostdesk.models.money import format_money
 from hostdesk.models.permissions import GENERATE_DUE_INVOICES, has_permission
 from hostdesk.models.schema import ItemType
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.widgets.biglist import BigList
 from hostdesk.tui.widgets.dialogs import MessageDialog
@@ -87,15 +88,15 @@ class ClientSummaryScreen(HostdeskScreen):
     BINDINGS = [
         Binding("I", "invoice_ticked", "Invoice ticked", tooltip="invoice the ticked services, "
                 "addons and domains now", id="client.invoice_ticked"),
-        Binding("o", "new_order", "New order", id="client.new_order"),
-        Binding("e", "edit_client", "Edit", id="client.edit"),
+        bind("new", "new_order", "New order", id="client.new_order"),
+        bind("edit", "edit_client", "Edit", id="client.edit"),
         Binding("M", "mass_update", "Mass update", id="client.mass_update",
                 tooltip="change fields or run a module command on this client's services"),
         Binding("1", "tab('services')", "Services", show=False, id="client.tab_services"),
         Binding("2", "tab('addons')", "Addons", show=False, id="client.tab_addons"),
         Binding("3", "tab('domains')", "Domains", show=False, id="client.tab_domains"),
         Binding("4", "tab('invoices')", "Invoices", show=False, id="client.tab_invoices"),
-        Binding("ctrl+r", "reload", "Reload", show=False, id="client.reload"),
+        bind("reload", "reload", "Reload", show=False, id="client.reload"),
     ]
 
     class DetailsLoaded(Message):
@@ -191,6 +192,9 @@ class ClientSummaryScreen(HostdeskScreen):
     def ticked_items(self) -> list[tuple[str, int]]:
         return [(item_type, row_id) for key, item_type in ITEM_TABS.items()
                 for row_id in sorted(self.biglist(key).ticked)]
+
+    def clear_status(self) -> None:
+        self.show_status()
 
     @on(BigList.Changed)
     def show_status(self, message: BigList.Changed | None = None) -> None:

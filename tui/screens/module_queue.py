@@ -19,6 +19,7 @@ from hostdesk.models import modulequeue
 from hostdesk.models.db import connection
 from hostdesk.models.listing import ModuleQueueSource, QueueFilter
 from hostdesk.models.permissions import SERVER_OPERATIONS, has_permission
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import BY_KEY
 from hostdesk.tui.screens.invoices import ConfirmDialog
 from hostdesk.tui.screens.lists import ListScreen
@@ -39,7 +40,7 @@ class ModuleQueueScreen(ListScreen):
     """
     BINDINGS = [
         Binding("r", "retry", "Retry now", id="module_queue.retry"),
-        Binding("d", "dismiss_jobs", "Dismiss", id="module_queue.dismiss"),
+        bind("delete", "dismiss_jobs", "Dismiss", id="module_queue.dismiss"),
         Binding("o", "toggle_open", "Open/all", tooltip="only waiting jobs, or every job",
                 id="module_queue.toggle"),
     ]

@@ -30,6 +30,7 @@ from hostdesk.models.money import format_money
 from hostdesk.models.orders import DomainRequest, OrderQuote, OrderRequest, OrderResult
 from hostdesk.models.payment_methods import enabled_methods
 from hostdesk.models.permissions import find_admin
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.screens.invoices import FORM_DIALOG_CSS
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
@@ -160,9 +161,11 @@ class OrderFormScreen(HostdeskScreen):
     }
     """
     BINDINGS = [
-        Binding("ctrl+s", "submit", "Place order", id="order.submit"),
-        Binding("ctrl+n", "add_line", "Add line", id="order.add_line"),
-        Binding("ctrl+r", "remove_line", "Remove line", id="order.remove_line"),
+        bind("save", "submit", "Place order", id="order.submit"),
+        bind("new", "add_line", "Add line", form=True, id="order.add_line"),
+        # Above the fields' own ctrl+d (delete the character on the right): here it removes a line.
+        bind("delete", "remove_line", "Remove line", form=True, priority=True,
+             id="order.remove_line"),
         Binding("ctrl+o", "line_extras", "Options & addons", id="order.line_extras"),
         Binding("escape", "back", "Cancel", id="order.cancel"),
     ]
@@ -586,7 +589,7 @@ class OrderResultScreen(ModalScreen[str], inherit_bindings=False):
     DEFAULT_CSS = "OrderResultScreen {" + FORM_DIALOG_CSS + "}"
     BINDINGS = [
         Binding("a", "accept", "Accept order", id="order_result.accept"),
-        Binding("n", "new_order", "New order", id="order_result.new"),
+        bind("new", "new_order", "New order", id="order_result.new"),
         Binding("enter,escape", "close", "Done", id="order_result.close"),
     ]
 

@@ -19,6 +19,7 @@ from hostdesk.models.db import connection
 from hostdesk.models.emails import get_template, list_templates, preview_template, reset_template, save_template
 from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.records import Form
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.setup_forms import SetupFormScreen, SetupListScreen, needs
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 
@@ -35,8 +36,8 @@ class TemplateFormScreen(SetupFormScreen):
     WHAT = "email template"
     FIELDS = (("subject", "Subject"), ("body", "Body"))
     # Above the text fields' own ctrl+d: on this screen it always means reset.
-    BINDINGS = [Binding("ctrl+d", "reset", "Reset to built-in", priority=True,
-                        id="template.reset")]
+    BINDINGS = [bind("delete", "reset", "Reset to built-in", form=True, priority=True,
+                     id="template.reset")]
     DEFAULT_CSS = """
     TemplateFormScreen #field-body { height: 12; }
     TemplateFormScreen #template-preview { padding: 0 1; border: round $panel; height: auto; }

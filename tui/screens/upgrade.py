@@ -31,6 +31,7 @@ from hostdesk.models.money import format_money
 from hostdesk.models.parsing import parse_whole_number
 from hostdesk.models.permissions import UPGRADE_ORDERS, has_permission
 from hostdesk.models.upgrades import OptionChoice, OptionInfo, Quote, UpgradeStart, load_upgrade_start
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.screens.invoices import InvoiceScreen
 from hostdesk.tui.widgets.key_footer import KeyFooter
@@ -74,9 +75,9 @@ class UpgradeScreen(HostdeskScreen):
 
     AUTO_FOCUS = "#new-product"
     BINDINGS = [
-        Binding("ctrl+s", "confirm", "Confirm upgrade", id="upgrade.confirm",
+        bind("save", "confirm", "Confirm upgrade", id="upgrade.confirm",
                 tooltip="create the upgrade order and its invoice"),
-        Binding("ctrl+r", "requote", "Quote again", show=False, id="upgrade.requote"),
+        bind("reload", "requote", "Quote again", show=False, id="upgrade.requote"),
     ]
 
     class Started(Message):

@@ -25,6 +25,7 @@ from textual.widgets import Checkbox, Input, Select, Static
 
 from hostdesk.models.db import connection
 from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.tui.keys import bind
 
 DIALOG_CSS = """
     align: center middle;
@@ -71,6 +72,7 @@ class ConfirmDialog(ModalScreen[bool], inherit_bindings=False):
     """Says what will happen; `y` or enter does it, `n` or escape does not."""
 
     DEFAULT_CSS = "ConfirmDialog {" + DIALOG_CSS + "}"
+    KEYS_ANSWER_A_QUESTION = True  # y/n answer it, whatever `n` means on screens
 
     BINDINGS = [
         Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
@@ -227,7 +229,7 @@ class FieldsDialog(ModalScreen[object], inherit_bindings=False):
     TITLE = ""
     INTRO = ""
     BINDINGS = [
-        Binding("ctrl+s", "submit", "Save", id="fields.save"),
+        bind("save", "submit", "Save", id="fields.save"),
         Binding("escape", "cancel", "Cancel", id="fields.cancel"),
         Binding("tab", "app.focus_next", "Next field", show=False, id="fields.next"),
         Binding("shift+tab", "app.focus_previous", "Previous field", show=False,
