@@ -461,8 +461,8 @@ def test_server_retired_with_R_after_a_question(db, app_for):
 
 
 def test_each_setup_list_is_reached_by_its_g_letter_and_from_the_palette(db, app_for):
-    from hostdesk.tui.screens.setup_areas import SETUP_LISTS
     from hostdesk.tui.screens.areas import SETUP_AREAS
+    from hostdesk.tui.screens.routes import AREA_SCREENS, screen_class
 
     Admin.create(login="boss", role="full")
 
@@ -472,7 +472,7 @@ def test_each_setup_list_is_reached_by_its_g_letter_and_from_the_palette(db, app
             for area in SETUP_AREAS:
                 await pilot.press("g", area.letter)
                 await settle(pilot)
-                assert isinstance(app.screen, SETUP_LISTS[area.key])
+                assert type(app.screen) is screen_class(AREA_SCREENS[area.key])
                 assert f"hostdesk · {area.title}" in screen_text(app)
             await pilot.press("ctrl+p")
             await settle(pilot)

@@ -83,14 +83,16 @@ class HostdeskScreen(Screen, inherit_bindings=False):
         """Why `action` is greyed now (`check_action` said None). Screens that know say it."""
         return NOT_NOW
 
-    def greyed_reason(self, action: str, namespace: DOMNode | None = None) -> str:
-        """`Label: why` for a greyed action string of this screen (or "" if it is not)."""
+    def command_state(self, action: str, namespace: DOMNode | None = None
+                      ) -> tuple[bool | None, str]:
+        """(what `check_action` says, why when greyed) for an action string as a binding of
+        `namespace` (this screen by default) holds it."""
         target, name, parameters = self._resolve(action, namespace or self)
-        if target.check_action(name, parameters) is not None:
-            return ""
-        why = target.why_greyed(name, parameters) if isinstance(target, HostdeskScreen) \
-            else NOT_NOW
-        return why or NOT_NOW
+        state = target.check_action(name, parameters)
+        if state is not None:
+            return state, ""
+        why = target.why_greyed(name, parameters) if isinstance(target, HostdeskScreen) else ""
+        return None, why or NOT_NOW
 
     def _resolve(self, action: str, namespace: DOMNode) -> tuple[DOMNode, str, tuple]:
         destination, name, parameters = parse_action(action)
@@ -104,14 +106,11 @@ class HostdeskScreen(Screen, inherit_bindings=False):
         # Textual's own chain for a key press (no public accessor): focused widget up to the app.
         for namespace, bindings in self._modal_binding_chain:
             for binding in bindings.key_to_bindings.get(key, ()):
-                target, name, parameters = self._resolve(binding.action, namespace)
-                state = target.check_action(name, parameters)
+                state, why = self.command_state(binding.action, namespace)
                 if state:
                     return None
                 if state is None and greyed is None:
-                    why = target.why_greyed(name, parameters) \
-                        if isinstance(target, HostdeskScreen) else NOT_NOW
-                    greyed = (binding, why or NOT_NOW)
+                    greyed = (binding, why)
         return greyed
 
     def on_key(self, event: events.Key) -> None:
