@@ -131,10 +131,12 @@ class HostdeskScreen(Screen, inherit_bindings=False):
             return
         lines.first(Static).update(Content.styled(text, "$text-warning") if warning else text)
 
-    def say_done(self, text: str) -> None:
-        """A success, said once: a toast. The status line no longer repeats it."""
+    def say_done(self, text: str, *, warning: bool = False) -> None:
+        """A success, said once: a toast (`warning`: it worked, with something to look at).
+        The status line no longer repeats it."""
         self.clear_status()
-        self.app.notify(text)
+        self.app.notify(text, severity="warning" if warning else "information",
+                        timeout=8 if "\n" in text else 5)
 
     def say_error(self, title: str, error: Exception | str) -> None:
         """An error to read, said once: a dialog (enter closes it)."""

@@ -29,7 +29,7 @@ from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import BY_KEY
 from hostdesk.tui.screens.lists import ListScreen
 from hostdesk.tui.widgets.biglist import BigList
-from hostdesk.tui.widgets.dialogs import ChoiceDialog, MessageDialog
+from hostdesk.tui.widgets.dialogs import ChoiceDialog
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 
 
@@ -169,8 +169,8 @@ class CancellationQueueScreen(ListScreen):
     def on_cancellation_queue_screen_done(self, message: Done) -> None:
         self.working = False
         if message.error is not None:
-            self.app.push_screen(MessageDialog("Refused", str(message.error)))
+            self.say_error("Refused", message.error)
         else:
-            self.app.notify(message.text)
+            self.say_done(message.text)
         self.biglist.reload()
         self.refresh_bindings()

@@ -253,7 +253,7 @@ class SettingsScreen(HostdeskScreen):
         error = message.error
         if error is None:
             self.saved(message.result)
-            self.app.notify(f"{self.heading} saved")
+            self.say_done(f"{self.heading} saved")
             self._as_loaded = None
             self.load()
             return
@@ -271,8 +271,7 @@ class SettingsScreen(HostdeskScreen):
                 if widgets:
                     widgets.first().focus()
         else:
-            state.update(f"Not saved: {error}")
-            self.app.notify(str(error), title="Refused", severity="error", timeout=10)
+            self.say_error("Not saved", error)
 
 
 class ProductSettingsScreen(SettingsScreen):
@@ -400,5 +399,7 @@ class ServerSettingsScreen(SettingsScreen):
         self.post_message(self.Tested(f"Test connection {word}: {result.message}", result.success))
 
     def on_server_settings_screen_tested(self, message: Tested) -> None:
-        self.query_one("#settings-state", Static).update(message.text)
-        self.app.notify(message.text, severity="information" if message.ok else "error")
+        if message.ok:
+            self.say_done(message.text)
+        else:
+            self.say_error("Test connection", message.text)

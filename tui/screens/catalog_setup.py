@@ -190,7 +190,7 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
 
     def _after_dialog(self, result) -> None:
         if result is not None:
-            self.app.notify(f"{self.heading} saved")
+            self.say_done(f"{self.heading} saved")
             self._as_loaded = None
             self.load()
 

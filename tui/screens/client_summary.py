@@ -33,7 +33,6 @@ from hostdesk.models.schema import ItemType
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.widgets.biglist import BigList
-from hostdesk.tui.widgets.dialogs import MessageDialog
 from hostdesk.tui.widgets.key_footer import KeyFooter
 
 def details_text(details: ClientDetails, currency: str) -> Text:
@@ -267,10 +266,9 @@ class ClientSummaryScreen(HostdeskScreen):
     def on_client_summary_screen_invoiced(self, message: Invoiced) -> None:
         self.invoicing = False
         if message.error is not None:
-            self.app.push_screen(MessageDialog("Not invoiced", str(message.error)))
+            self.say_error("Not invoiced", message.error)
         else:
             for key in ITEM_TABS:
                 self.biglist(key).action_tick_none()
-            self.app.push_screen(MessageDialog("Invoice ticked items", message.text,
-                                               error=False))
+            self.say_done(message.text)
         self.action_reload()

@@ -56,7 +56,7 @@ class EmailLogScreen(ListScreen):
     def action_retry(self) -> None:
         row = self.biglist.cursor_row
         if row is not None and row.get("status") != "sent":
-            self.notify(f"Sending email #{row['id']}…")
+            self.say_status(f"sending email #{row['id']}…")
             self.send_now(row["id"])
 
     @work(thread=True, exclusive=True, exit_on_error=False, description="send an email now")
@@ -70,7 +70,10 @@ class EmailLogScreen(ListScreen):
         self.app.call_from_thread(self._done, message, severity)
 
     def _done(self, message: str, severity: str) -> None:
-        self.notify(message, severity=severity)
+        if severity == "error":
+            self.say_error("Not sent", message)
+        else:
+            self.say_done(message)
         self.biglist.reload()
 
 

@@ -570,14 +570,17 @@ class InvoiceScreen(HostdeskScreen):
     def on_invoice_screen_action_done(self, message: ActionDone) -> None:
         self.busy = False
         if message.error is not None:
-            self.app.notify(str(message.error), title="Refused", severity="error", timeout=10)
+            self.say_error("Refused", message.error)
         elif message.outcome is not None:
             self._say(message.outcome)
         self.reload()
 
     def _say(self, outcome: ActionOutcome) -> None:
         text = outcome.message + "".join(f"\n• {note}" for note in outcome.notes)
-        self.app.notify(text, severity=outcome.severity, timeout=8)
+        if outcome.severity == "error":
+            self.say_error("Not everything worked", text)
+        else:
+            self.say_done(text, warning=outcome.severity == "warning")
 
     # the jobs, run in the worker (one transaction each)
 
@@ -707,7 +710,7 @@ class InvoiceListScreen(FilteredListScreen):
         self.generating = False
         self.refresh_bindings()
         if message.error:
-            self.app.notify(message.error, title="Refused", severity="error", timeout=10)
+            self.say_error("Refused", message.error)
         else:
-            self.app.notify(message.text)
+            self.say_done(message.text)
         self.biglist.reload()

@@ -316,12 +316,9 @@ class AutomationScreen(ListScreen):
         self.post_message(self.Confirmed("\n".join(lines), outcome.ok))
 
     def on_automation_screen_confirmed(self, message: Confirmed) -> None:
-        from hostdesk.tui.widgets.dialogs import MessageDialog
-
         self.working = False
         if message.ok:
-            self.app.notify(message.text)
+            self.say_done(message.text)
         else:
-            self.app.push_screen(MessageDialog("Held terminations: not everything worked",
-                                               message.text))
+            self.say_error("Held terminations: not everything worked", message.text)
         self.reread()

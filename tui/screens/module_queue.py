@@ -24,7 +24,6 @@ from hostdesk.tui.screens.areas import BY_KEY
 from hostdesk.tui.screens.invoices import ConfirmDialog
 from hostdesk.tui.screens.lists import ListScreen
 from hostdesk.tui.widgets.biglist import BigList
-from hostdesk.tui.widgets.dialogs import MessageDialog
 
 
 class ModuleQueueScreen(ListScreen):
@@ -166,8 +165,8 @@ class ModuleQueueScreen(ListScreen):
         self.biglist.action_tick_none()
         text = "\n".join(message.lines)
         if message.failing:
-            self.app.push_screen(MessageDialog(f"{message.title}: not everything worked", text))
+            self.say_error(f"{message.title}: not everything worked", text)
         else:
-            self.app.notify(text)
+            self.say_done(text)
         self.biglist.reload()
         self.refresh_bindings()

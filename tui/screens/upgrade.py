@@ -14,7 +14,6 @@ import re
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
@@ -417,10 +416,10 @@ class UpgradeScreen(HostdeskScreen):
     def on_upgrade_screen_confirmed(self, message: Confirmed) -> None:
         self.busy = False
         if message.error is not None:
-            self._show_error(message.error)
-            self.query_one("#upgrade-state", Static).update(Text(str(message.error), style="bold"))
-            self.app.notify(str(message.error), title="Upgrade refused", severity="error",
-                            timeout=10)
+            if self._show_error(message.error):  # bad input: under its field, nowhere else
+                self.clear_status()
+            else:
+                self.say_error("Upgrade refused", message.error)
             self.refresh_bindings()
             return
         made = message.made
@@ -433,7 +432,7 @@ class UpgradeScreen(HostdeskScreen):
             text = (f"Upgrade order {made.order.number}: invoice #{made.invoice.id} for "
                     f"{format_money(made.invoice.total, currency)}; the service changes when "
                     "it is paid")
-        self.app.notify(text + "".join(f"\n• {note}" for note in message.notes), timeout=8)
+        self.say_done(text + "".join(f"\n• {note}" for note in message.notes))
         self.app.switch_screen(InvoiceScreen(made.invoice.id))
 
 
