@@ -324,28 +324,6 @@ class MassUpdateScreen(HostdeskScreen):
             "transaction, refused items left out) or runs the command item by item (x stops "
             "it); escape goes back to change the choice.")
 
-    DEFAULT_CSS = """
-    MassUpdateScreen #mass-body { height: 1fr; }
-    MassUpdateScreen #mass-list { height: 1fr; min-height: 5; }
-    MassUpdateScreen #mass-form { height: auto; padding: 0 1; background: $panel; }
-    MassUpdateScreen.-wide #mass-body { layout: horizontal; }
-    MassUpdateScreen.-wide #mass-form { width: 58; height: 1fr; padding: 1 1; }
-    MassUpdateScreen .field-row { height: 1; }
-    MassUpdateScreen .field-tick { width: 22; }
-    MassUpdateScreen .field-row > Input, MassUpdateScreen .field-row > Select { width: 1fr; }
-    MassUpdateScreen #value-next_due_date { width: 14; }
-    MassUpdateScreen #prorata { width: 1fr; margin-left: 1; }
-    MassUpdateScreen #command { width: 24; }
-    MassUpdateScreen #command-reason { width: 1fr; margin-left: 1; }
-    MassUpdateScreen .command-label { width: 22; color: $text-muted; }
-    MassUpdateScreen .field-error { color: $text-error; height: auto; padding-left: 22; }
-    MassUpdateScreen #mass-report { height: 1fr; padding: 0 1; }
-    MassUpdateScreen #mass-progress { height: 1; padding: 0 1; }
-    MassUpdateScreen #mass-progress-label { width: auto; margin-right: 1; }
-    MassUpdateScreen #mass-progress ProgressBar { width: 1fr; }
-    MassUpdateScreen #mass-status { background: $panel; color: $foreground; }
-    """
-
     AUTO_FOCUS = "#mass-list"
     BINDINGS = [
         bind("save", "preview", "Preview", id="mass.preview",

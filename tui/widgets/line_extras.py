@@ -14,7 +14,6 @@ from textual.widgets import Checkbox, Label, Select, Static
 
 from hostdesk.models.orders import LineChoices
 from hostdesk.tui.keys import bind
-from hostdesk.tui.screens.invoices import FORM_DIALOG_CSS
 
 
 @dataclass
@@ -27,7 +26,6 @@ class LineExtras:
 
 
 class LineExtrasDialog(ModalScreen[LineExtras | None], inherit_bindings=False):
-    DEFAULT_CSS = "LineExtrasDialog {" + FORM_DIALOG_CSS + "}"
     BINDINGS = [
         bind("save", "keep", "Keep", id="line_extras.keep"),
         Binding("escape", "cancel", "Cancel", id="line_extras.cancel"),
