@@ -123,3 +123,14 @@ def test_the_check_finds_a_key_that_means_something_else():
         assert any("N" in p and "untick_all" in p for p in problems_of(WrongKey))
     finally:
         BOUND.pop("test.new", None)
+
+
+def test_the_readme_shows_the_table():
+    from pathlib import Path
+
+    from hostdesk.tui.keys import COMMON_KEYS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    keys = readme.split("### Keys", 1)[1].split("\n### ", 1)[0]
+    for entry in COMMON_KEYS:
+        assert f"| `{entry.key}` |" in keys, entry.name

@@ -117,7 +117,7 @@ class OrderFormScreen(HostdeskScreen):
         "arrows and enter. tab / shift+tab move between fields; enter opens a list. Each "
         "line is a product, its billing cycle (blank: the shortest one it has a price for), "
         "a quantity (N services, for products that allow it), a price override and the "
-        "service's domain. ctrl+n adds a line, ctrl+r removes the line you are in. The "
+        "service's domain. ctrl+n adds a line, ctrl+d removes the line you are in. The "
         "domain part registers or transfers one domain (a transfer needs the EPP code); an "
         "order may be only a domain. Status `active` imports existing services without "
         "setting them up. The running total at the bottom follows what you type. ctrl+s "
@@ -178,7 +178,7 @@ class OrderFormScreen(HostdeskScreen):
                 yield Checkbox("Send invoice email", True, id="send_invoice_email", compact=True)
             with Horizontal(classes="section-row"):
                 yield Label("Lines", classes="section-title")
-                yield Label("ctrl+n add a line · ctrl+r remove the line you are in · "
+                yield Label("ctrl+n add a line · ctrl+d remove the line you are in · "
                             "ctrl+o its options and addons",
                             classes="section-keys")
             yield OrderLineHeader()
