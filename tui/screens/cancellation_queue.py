@@ -27,6 +27,7 @@ from hostdesk.models.permissions import (
 from hostdesk.models.settings import Settings
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import BY_KEY
+from hostdesk.tui.screens.base import needs_permission
 from hostdesk.tui.screens.lists import ListScreen
 from hostdesk.tui.widgets.biglist import BigList
 from hostdesk.tui.widgets.dialogs import ChoiceDialog
@@ -108,6 +109,17 @@ class CancellationQueueScreen(ListScreen):
             ok = allowed and not self.working and self.open_row_under_cursor() is not None
             return True if ok else None
         return super().check_action(action, parameters)
+
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        needed = [MANAGE_CANCELLATIONS] + ([SERVER_OPERATIONS] if action == "process" else [])
+        for permission in needed:
+            if not has_permission(self.app.admin, permission):
+                return needs_permission(permission)
+        if self.working:
+            return "another change is on its way"
+        if self.open_row_under_cursor() is None:
+            return "the highlighted request is not open"
+        return super().why_greyed(action, parameters)
 
     def action_process(self) -> None:
         row = self.open_row_under_cursor()

@@ -31,7 +31,7 @@ from hostdesk.models.money import format_money
 from hostdesk.models.permissions import GENERATE_DUE_INVOICES, has_permission
 from hostdesk.models.schema import ItemType
 from hostdesk.tui.keys import bind
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
 from hostdesk.tui.widgets.biglist import BigList
 from hostdesk.tui.widgets.key_footer import KeyFooter
 
@@ -217,6 +217,17 @@ class ClientSummaryScreen(HostdeskScreen):
         if action == "new_order":
             return True if self.details is not None else None
         return super().check_action(action, parameters)
+
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        if action == "invoice_ticked":
+            if not has_permission(self.app.admin, GENERATE_DUE_INVOICES):
+                return needs_permission(GENERATE_DUE_INVOICES)
+            if self.invoicing:
+                return "invoicing is on its way"
+            return "tick the services, addons or domains to invoice (space)"
+        if action == "new_order":
+            return "the client is not loaded yet"
+        return super().why_greyed(action, parameters)
 
     def action_mass_update(self) -> None:
         from hostdesk.models.selection import Selection

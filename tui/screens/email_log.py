@@ -48,6 +48,11 @@ class EmailLogScreen(ListScreen):
             return None if row is None or row.get("status") == "sent" else True
         return super().check_action(action, parameters)
 
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        if action == "retry":
+            return "the email was sent already" if self.biglist.cursor_row else "no email here"
+        return super().why_greyed(action, parameters)
+
     @on(BigList.Opened)
     def open_email(self, message: BigList.Opened) -> None:
         message.prevent_default()  # the app's generic record view would show the stored body

@@ -18,7 +18,7 @@ from hostdesk.models.errors import ValidationError
 from hostdesk.models.listing import ListSource, automation_warning
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import Area
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
 from hostdesk.tui.widgets.biglist import BigList
 from hostdesk.tui.widgets.key_footer import KeyFooter
 
@@ -276,6 +276,17 @@ class AutomationScreen(ListScreen):
             allowed = has_permission(self.app.admin, RUN_DAILY_TASKS)
             return True if allowed and self.waiting and not self.working else None
         return super().check_action(action, parameters)
+
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        if action == "confirm_terminations":
+            from hostdesk.models.permissions import RUN_DAILY_TASKS, has_permission
+
+            if not has_permission(self.app.admin, RUN_DAILY_TASKS):
+                return needs_permission(RUN_DAILY_TASKS)
+            if self.working:
+                return "the held terminations are being confirmed"
+            return "no daily run holds terminations back"
+        return super().why_greyed(action, parameters)
 
     def action_confirm_terminations(self) -> None:
         from hostdesk.tui.widgets.dialogs import TypedConfirmDialog

@@ -593,6 +593,13 @@ class MassUpdateScreen(HostdeskScreen):
             return True if self.phase == Phase.RUNNING else False
         return super().check_action(action, parameters)
 
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        if action == "apply":
+            if self.plan is None:
+                return "no preview yet"
+            return self._cannot_apply(self.plan) or ""
+        return super().why_greyed(action, parameters)
+
     def _cannot_apply(self, plan: Plan) -> str | None:
         """Why this admin cannot apply the plan, or None."""
         admin = self.app.admin

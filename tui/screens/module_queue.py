@@ -21,6 +21,7 @@ from hostdesk.models.listing import ModuleQueueSource, QueueFilter
 from hostdesk.models.permissions import SERVER_OPERATIONS, has_permission
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import BY_KEY
+from hostdesk.tui.screens.base import needs_permission
 from hostdesk.tui.screens.invoices import ConfirmDialog
 from hostdesk.tui.screens.lists import ListScreen
 from hostdesk.tui.widgets.biglist import BigList
@@ -105,6 +106,15 @@ class ModuleQueueScreen(ListScreen):
             allowed = has_permission(self.app.admin, SERVER_OPERATIONS)
             return True if allowed and not self.working and self.chosen_jobs() else None
         return super().check_action(action, parameters)
+
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        if not has_permission(self.app.admin, SERVER_OPERATIONS):
+            return needs_permission(SERVER_OPERATIONS)
+        if self.working:
+            return "another change is on its way"
+        if not self.chosen_jobs():
+            return "no waiting job is ticked or highlighted"
+        return super().why_greyed(action, parameters)
 
     def action_retry(self) -> None:
         jobs = self.chosen_jobs()

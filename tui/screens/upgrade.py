@@ -31,7 +31,7 @@ from hostdesk.models.parsing import parse_whole_number
 from hostdesk.models.permissions import UPGRADE_ORDERS, has_permission
 from hostdesk.models.upgrades import OptionChoice, OptionInfo, Quote, UpgradeStart, load_upgrade_start
 from hostdesk.tui.keys import bind
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
 from hostdesk.tui.screens.invoices import InvoiceScreen
 from hostdesk.tui.widgets.key_footer import KeyFooter
 
@@ -371,6 +371,16 @@ class UpgradeScreen(HostdeskScreen):
                 return None
             return True
         return super().check_action(action, parameters)
+
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        if action == "confirm":
+            if not has_permission(self.app.admin, UPGRADE_ORDERS):
+                return needs_permission(UPGRADE_ORDERS)
+            if self.busy:
+                return "the upgrade order is being created"
+            if self.quote is None:
+                return "no quote yet: pick the new product and cycle"
+        return super().why_greyed(action, parameters)
 
     def action_confirm(self) -> None:
         if self.quote is None or self.busy or self.quote_request is None:
