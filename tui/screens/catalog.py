@@ -98,7 +98,7 @@ class SettingsScreen(HostdeskScreen):
                     yield self.field_widget(name)
                 yield Static("", id=f"error-{name}", classes="field-error")
             yield from self.compose_below_fields()
-        yield Static("loading…", id="settings-state")
+        yield Static("loading…", id="settings-state", classes="status-line")
         yield KeyFooter()
 
     def compose_below_fields(self) -> ComposeResult:

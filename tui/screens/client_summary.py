@@ -274,5 +274,9 @@ class ClientSummaryScreen(HostdeskScreen):
         else:
             for key in ITEM_TABS:
                 self.biglist(key).action_tick_none()
-            self.say_done(message.text)
+            # Refusals are there to read (which item, why): a dialog; a clean run: a toast.
+            if "refused:" in message.text or message.text.startswith("No invoice"):
+                self.say_error("Invoice ticked items", message.text)
+            else:
+                self.say_done(message.text)
         self.action_reload()

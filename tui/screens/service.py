@@ -453,6 +453,9 @@ class ServiceScreen(HostdeskScreen):
             return ok, why
         if action == "delete" and self.running is not None:
             return False, "a module command is running"
+        if action == "delete" and isinstance(self.focused, AddonTable):
+            # `d` on the addons deletes an addon, never the service under them.
+            return False, "the addons have focus: d deletes the highlighted addon"
         if action == "cancel_request":
             return view.cancellable
         return True, ""
