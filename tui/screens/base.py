@@ -127,16 +127,17 @@ class HostdeskScreen(Screen, inherit_bindings=False):
         shows a toast)."""
         lines = self.query(".status-line")
         if not lines:
-            self.app.notify(text, severity="warning" if warning else "information")
+            self.app.notify(text, severity="warning" if warning else "information", markup=False)
             return
-        lines.first(Static).update(Content.styled(text, "$text-warning") if warning else text)
+        lines.first(Static).update(Content.styled(text, "$text-warning") if warning
+                                   else Content(text))
 
     def say_done(self, text: str, *, warning: bool = False) -> None:
         """A success, said once: a toast (`warning`: it worked, with something to look at).
-        The status line no longer repeats it."""
+        The status line no longer repeats it. What was typed shows literally (no markup)."""
         self.clear_status()
         self.app.notify(text, severity="warning" if warning else "information",
-                        timeout=8 if "\n" in text else 5)
+                        timeout=8 if "\n" in text else 5, markup=False)
 
     def say_error(self, title: str, error: Exception | str) -> None:
         """An error to read, said once: a dialog (enter closes it)."""
