@@ -16,7 +16,6 @@ from typing import Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 from textual.theme import Theme
 
@@ -28,13 +27,15 @@ from hostdesk.models.listing import SOURCES
 from hostdesk.models.permissions import find_admin, has_permission
 from hostdesk.models.schema import Admin
 from hostdesk.models.search import SearchHit
-from hostdesk.tui.screens.areas import BY_KEY, DASHBOARD, EVERY_PLACE, Area
+from hostdesk.tui.palette import HostdeskCommands
+from hostdesk.tui.screens.areas import BY_KEY, DASHBOARD, Area
 from hostdesk.tui.screens.chord import GoChordScreen
 from hostdesk.tui.screens.dashboard import DashboardScreen
 from hostdesk.tui.screens.detail import DetailScreen
 from hostdesk.tui.screens.help import HelpScreen
-from hostdesk.tui.screens.lists import AutomationScreen, ListScreen
+from hostdesk.tui.screens.lists import ListScreen
 from hostdesk.tui.screens.no_access import NoAccessScreen
+from hostdesk.tui.screens.routes import AREA_SCREENS, LIST_SCREENS, RECORD_SCREENS, screen_class
 from hostdesk.tui.screens.search import GlobalSearchScreen
 
 TERMINAL_CHECK_SECONDS = 5.0  # how often we make sure the terminal (SSH session) is still there
@@ -65,41 +66,12 @@ STATUS_COLOURS = {
 }
 
 
-class AreaCommands(Provider):
-    """The areas, the main screen and the global search as palette commands."""
-
-    def _commands(self) -> Iterable[tuple[str, str, object]]:
-        app: HostdeskApp = self.app  # type: ignore[assignment]
-        for area in EVERY_PLACE:
-            yield (f"Go to {area.title}", f"g {area.letter} · {area.blurb}",
-                   lambda key=area.key: app.go(key))
-        yield ("Search everything", "ctrl+k · clients, services, domains, invoices",
-               app.action_global_search)
-        yield ("New order", "N on the orders list · add a new order", app.action_new_order)
-        yield ("Help", "F1 · the keys of this screen", app.action_help)
-
-    async def discover(self) -> Hits:
-        if not self.app.admin:
-            return
-        for title, help_text, callback in self._commands():
-            yield DiscoveryHit(title, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        if not self.app.admin:
-            return
-        matcher = self.matcher(query)
-        for title, help_text, callback in self._commands():
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help_text)
-
-
 class HostdeskApp(App[int], inherit_bindings=False):
     """Built by `make_app`; everything it shows comes from the bound database."""
 
     CSS_PATH = "hostdesk.tcss"
     TITLE = "hostdesk"
-    COMMANDS = {AreaCommands}
+    COMMANDS = {HostdeskCommands}
 
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit"),
@@ -179,63 +151,14 @@ class HostdeskApp(App[int], inherit_bindings=False):
             self.push_screen(area.key)
 
     def _area_screen(self, area: Area) -> Screen:
-        from hostdesk.tui.screens.setup_areas import SETUP_LISTS
-
-        if area.key in SETUP_LISTS:
-            return SETUP_LISTS[area.key]()
-        if area.key == "invoices":
-            from hostdesk.tui.screens.invoices import InvoiceListScreen
-
-            return InvoiceListScreen()
-        if area.key == "services":
-            from hostdesk.tui.screens.services_list import ServiceListScreen
-
-            return ServiceListScreen()
-        if area.key in ("products", "servers"):
-            from hostdesk.tui.screens.catalog import ProductListScreen, ServerListScreen
-
-            return ProductListScreen() if area.key == "products" else ServerListScreen()
-        if area.key == "email":
-            from hostdesk.tui.screens.email_log import EmailLogScreen
-
-            return EmailLogScreen()
-        if area.key == "module_queue":
-            from hostdesk.tui.screens.module_queue import ModuleQueueScreen
-
-            return ModuleQueueScreen()
-        if area.key == "cancellations":
-            from hostdesk.tui.screens.cancellation_queue import CancellationQueueScreen
-
-            return CancellationQueueScreen()
-        screen_class = AutomationScreen if area.key == "automation" else ListScreen
-        return screen_class(area, SOURCES[area.key](timezone=self.settings.timezone))
+        if area.key in AREA_SCREENS:
+            return screen_class(AREA_SCREENS[area.key])()
+        kind = screen_class(LIST_SCREENS[area.key]) if area.key in LIST_SCREENS else ListScreen
+        return kind(area, SOURCES[area.key](timezone=self.settings.timezone))
 
     def open_record(self, kind: str, record_id: int) -> None:
-        if kind == "invoices":
-            from hostdesk.tui.screens.invoices import InvoiceScreen
-
-            self.push_screen(InvoiceScreen(record_id))
-            return
-        if kind == "services":
-            from hostdesk.tui.screens.service import ServiceScreen
-
-            self.push_screen(ServiceScreen(record_id))
-            return
-        if kind == "clients":
-            from hostdesk.tui.screens.client_summary import ClientSummaryScreen
-
-            self.push_screen(ClientSummaryScreen(record_id))
-            return
-        if kind == "automation":
-            from hostdesk.tui.screens.run_report import RunReportScreen
-
-            self.push_screen(RunReportScreen(record_id))
-            return
-        if kind in ("products", "servers"):
-            from hostdesk.tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
-
-            screen = ProductSettingsScreen if kind == "products" else ServerSettingsScreen
-            self.push_screen(screen(record_id))
+        if kind in RECORD_SCREENS:
+            self.push_screen(screen_class(RECORD_SCREENS[kind])(record_id))
             return
         self.push_screen(DetailScreen(SOURCES[kind](timezone=self.settings.timezone), record_id))
 

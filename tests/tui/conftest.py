@@ -62,6 +62,11 @@ async def wait_for(pilot, condition, seconds: float = 5.0) -> None:
     assert condition()
 
 
+def toasts(app) -> str:
+    """Every notification the app has shown and not yet timed out, one per line."""
+    return "\n".join(str(note.message) for note in app._notifications)
+
+
 def screen_text(app) -> str:
     """The screen as plain text, one line per terminal row (what a person reads)."""
     width, height = app.size

@@ -64,7 +64,7 @@ from hostdesk.models.schema import (
     Upgrade,
 )
 from tests import factories as make
-from tests.tui.conftest import screen_text
+from tests.tui.conftest import screen_text, toasts
 from hostdesk.tui.screens import order_form, upgrade
 from hostdesk.tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
 from hostdesk.tui.screens.invoices import FormDialog, InvoiceListScreen, InvoiceScreen
@@ -648,7 +648,7 @@ class AddAddon(ServiceDialogs):
         seen = await self.submit(case)
         if case.outcome == VERBATIM:
             seen.stored = ServiceAddon.select().order_by(ServiceAddon.id.desc()).get().name
-            seen.shown = f"Addon “{case.value}” added" in screen_text(self.app)
+            seen.shown = f"Addon “{case.value}” added" in toasts(self.app)
         return seen
 
 

@@ -210,7 +210,7 @@ def test_space_a_n_i_tick_rows_by_id(catalog, app_for):
             await pilot.press("a")  # every row on screen; ticks elsewhere stay
             assert biglist.ticked == set(ids[2:2 * height])
             assert f"{2 * height - 2} ticked" in screen_text(app)
-            await pilot.press("n")
+            await pilot.press("N")  # none
             assert biglist.ticked == set()
             assert "ticked" not in screen_text(app)
 

@@ -31,7 +31,7 @@ from hostdesk.models.schema import (
 from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.test_webhook import Endpoint
-from tests.tui.conftest import screen_text, wait_for
+from tests.tui.conftest import screen_text, toasts, wait_for
 from hostdesk.tui.app import make_app
 from hostdesk.tui.screens.cancellation_queue import CancellationQueueScreen
 from hostdesk.tui.screens.invoices import ConfirmDialog
@@ -118,8 +118,7 @@ def test_end_of_period_request_from_the_service_page_to_the_daily_run(db_url, en
             await pilot.press("ctrl+s")
             await settle(app, pilot)
             assert app.screen is page
-            assert "Cancellation request #1 (end of period) filed" in str(
-                page.query_one("#service-state").render())
+            assert "Cancellation request #1 (end of period) filed" in toasts(app)
             assert "Cancellation request #1 (end of period) open: processed 2026-04-01" in \
                 screen_text(app)
             assert page.check_action("cancel_request", ()) is None  # one open request

@@ -13,7 +13,7 @@ from hostdesk.automation.provisioning.builtin import NoneModule
 from hostdesk.models import invoicing, upgrades
 from hostdesk.models.clock import Clock
 from hostdesk.models.invoicing import LineSpec
-from hostdesk.models.permissions import find_admin
+from hostdesk.models.permissions import MANAGE_INVOICES, find_admin
 from hostdesk.models.schema import (
     Admin,
     Client,
@@ -162,11 +162,13 @@ def test_cancel_refuses_payment_and_reopen_makes_it_payable(db, app_for):
             await settle(app, pilot)
             screen = app.screen
             assert "CANCELLED" in str(screen.query_one("#invoice-summary").render())
-            # a cancelled invoice takes no payment: the key is greyed and does nothing
+            # a cancelled invoice takes no payment: the key is greyed, does nothing, says why
             assert screen.check_action("add_payment", ()) is None
             await pilot.press("p")
             await settle(app, pilot)
             assert app.screen is screen
+            assert str(screen.query_one("#invoice-state").render()) == (
+                "Payment: the invoice is cancelled")
             await pilot.press("u")
             await settle(app, pilot)
             assert "UNPAID" in str(screen.query_one("#invoice-summary").render())
@@ -227,6 +229,8 @@ def test_an_admin_without_manage_invoices_sees_the_actions_greyed(db, app_for):
             await pilot.press("x")
             await settle(app, pilot)
             assert app.screen is screen
+            assert str(screen.query_one("#invoice-state").render()) == (
+                f"Cancel: needs the permission “{MANAGE_INVOICES}”")
 
     run(scenario())
     assert Invoice.get_by_id(invoice.id).status == "unpaid"

@@ -187,7 +187,7 @@ def test_all_matching_3000_services_of_a_product_change_amount_with_one_log_row_
             await pilot.press("i")  # invert: only that row
             await pilot.pause()
             assert "1 ticked" in screen_text(app) and checklist.ticks.marked == {ids[-1]}
-            await pilot.press("n", "a")  # none, then the rows on screen
+            await pilot.press("N", "a")  # none, then the rows on screen
             await pilot.pause()
             assert checklist.ticked_count == len(checklist.visible_rows()) < 3_000
             await pilot.press("A")

@@ -212,7 +212,7 @@ def test_domain_only_order_by_keyboard(db, db_url, catalog):
             await open_form(app, pilot)
             await choose_client(app, pilot, "ada@")
             await tab_to(pilot, line_field(1, "product"))
-            await pilot.press("ctrl+r")  # a domain-only order has no product lines
+            await pilot.press("ctrl+d")  # a domain-only order has no product lines
             await settle(app, pilot)
             assert not app.screen.query("OrderLineRow")
             assert by_id("domain-action")(app.focused)

@@ -159,7 +159,7 @@ def test_a_second_upgrade_screen_and_order_form(catalog, app_for):
             assert len(stack_of(app, UpgradeScreen)) == 2
             for _ in range(2):
                 await search_and_open(pilot, "lovel")
-                await pilot.press("o")  # new order for this client
+                await pilot.press("n")  # new order for this client
                 await settle(pilot)
                 assert isinstance(app.screen, OrderFormScreen)
             assert len(stack_of(app, OrderFormScreen)) == 2

@@ -26,7 +26,7 @@ from hostdesk.models.schema import (
 )
 from hostdesk.models.settings import Settings
 from tests import factories as make
-from tests.tui.conftest import screen_text
+from tests.tui.conftest import screen_text, toasts
 from hostdesk.tui.app import make_app
 from hostdesk.tui.screens.service import ServiceScreen
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
@@ -118,13 +118,14 @@ def test_an_empty_or_early_next_due_date_is_refused_and_a_far_one_is_asked(db_ur
             await pilot.press("n")  # not this one
             await wait_for(pilot, lambda: app.screen is screen)
             assert Service.get_by_id(service.id).next_due_date == NDD
-            assert "not confirmed" in state(screen)
+            assert "more than 3 Monthly cycles from today" in error_under(screen, "next_due_date")
+            assert state(screen) == ""  # said once: under the field
             assert screen.query_one("#field-next_due_date").value == "2027-04-01"  # kept
             await save(app, pilot)
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("y")
             await settle(app, pilot)
-            assert f"Service #{service.id} saved" in state(screen)
+            assert f"Service #{service.id} saved" in toasts(app)
 
     asyncio.run(scenario())
     assert Service.get_by_id(service.id).next_due_date == pendulum.date(2027, 4, 1)
@@ -150,7 +151,8 @@ def test_setting_cancelled_by_hand_ends_addons_and_future_lines_and_says_so(db_u
             screen = await open_service(app, pilot, service.id)
             screen.query_one("#field-status").value = "cancelled"
             await save(app, pilot)
-            said = state(screen)
+            said = toasts(app)
+            assert state(screen) == ""  # a success is a toast, not repeated in the status line
             assert "1 addon(s) cancelled with it" in said
             assert f"“Hosting April” (invoice #{future.id})" in said
             assert "the module was not called" in said
@@ -201,7 +203,7 @@ def test_a_password_change_is_logged_as_changed_never_its_value(db_url):
             screen = await open_service(app, pilot, service.id)
             await type_into(pilot, screen, "password", "new-Secret-2")
             await save(app, pilot)
-            assert "password changed" in state(screen)
+            assert "password changed" in toasts(app)
 
     asyncio.run(scenario())
     assert secrets.decrypt(Service.get_by_id(service.id).password) == "new-Secret-2"

@@ -202,7 +202,7 @@ def test_a_host_starts_from_zero_with_keys_alone(db_url, tmp_path):
 
             # The order: Ada, Cloud S monthly with HELLO, ada.dev registered for a year.
             await go(pilot, "o")
-            await pilot.press("N")
+            await pilot.press("n")  # the new record of the orders list: an order
             await settle(pilot)
             assert isinstance(app.screen, OrderFormScreen)
             await pilot.press(*"Ada")

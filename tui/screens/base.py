@@ -1,12 +1,27 @@
-"""What every hostdesk screen shares: the title bar, `escape` back, tab between fields."""
+"""What every hostdesk screen shares: the title bar, `escape` back, tab between fields, the
+reason a greyed key gives when pressed, and the one way to say a result (ux.md: a toast for
+success, a dialog for an error to read, the field for bad input)."""
 
 from __future__ import annotations
 
+from textual import events
+from textual.actions import parse as parse_action
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.content import Content
+from textual.dom import DOMNode
 from textual.screen import Screen
-from textual.widgets import Label
+from textual.widgets import Label, Static
+
+from hostdesk.tui.widgets.dialogs import MessageDialog
+
+NOT_NOW = "does not apply here now"
+
+
+def needs_permission(permission: str) -> str:
+    """The reason of a command greyed for want of a permission."""
+    return f"needs the permission “{permission}”"
 
 
 class TitleBar(Horizontal):
@@ -61,3 +76,76 @@ class HostdeskScreen(Screen, inherit_bindings=False):
 
     def action_back(self) -> None:
         self.app.action_back()
+
+    # --- greyed commands ---------------------------------------------------------------
+
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        """Why `action` is greyed now (`check_action` said None). Screens that know say it."""
+        return NOT_NOW
+
+    def command_state(self, action: str, namespace: DOMNode | None = None
+                      ) -> tuple[bool | None, str]:
+        """(what `check_action` says, why when greyed) for an action string as a binding of
+        `namespace` (this screen by default) holds it."""
+        target, name, parameters = self._resolve(action, namespace or self)
+        state = target.check_action(name, parameters)
+        if state is not None:
+            return state, ""
+        why = target.why_greyed(name, parameters) if isinstance(target, HostdeskScreen) else ""
+        return None, why or NOT_NOW
+
+    def _resolve(self, action: str, namespace: DOMNode) -> tuple[DOMNode, str, tuple]:
+        destination, name, parameters = parse_action(action)
+        target = {"app": self.app, "screen": self}.get(destination, namespace)
+        return target, name, parameters
+
+    def greyed_binding(self, key: str) -> tuple[Binding, str] | None:
+        """(binding, why) when `key` only reaches greyed commands; None when a binding takes it
+        (or none knows it). Walks the chain Textual walks for a key: focus, screen, app."""
+        greyed = None
+        # Textual's own chain for a key press (no public accessor): focused widget up to the app.
+        for namespace, bindings in self._modal_binding_chain:
+            for binding in bindings.key_to_bindings.get(key, ()):
+                state, why = self.command_state(binding.action, namespace)
+                if state:
+                    return None
+                if state is None and greyed is None:
+                    greyed = (binding, why)
+        return greyed
+
+    def on_key(self, event: events.Key) -> None:
+        # Runs before the app looks the key up; a greyed command does nothing, so say why.
+        greyed = self.greyed_binding(event.key)
+        if greyed is not None:
+            binding, why = greyed
+            self.say_status(f"{binding.description}: {why}", warning=True)
+
+    # --- saying things: one place each -------------------------------------------------
+
+    def say_status(self, text: str, *, warning: bool = False) -> None:
+        """A state, or why a key did nothing: the screen's status line (a screen without one
+        shows a toast)."""
+        lines = self.query(".status-line")
+        if not lines:
+            self.app.notify(text, severity="warning" if warning else "information", markup=False)
+            return
+        lines.first(Static).update(Content.styled(text, "$text-warning") if warning
+                                   else Content(text))
+
+    def say_done(self, text: str, *, warning: bool = False) -> None:
+        """A success, said once: a toast (`warning`: it worked, with something to look at).
+        The status line no longer repeats it. What was typed shows literally (no markup)."""
+        self.clear_status()
+        self.app.notify(text, severity="warning" if warning else "information",
+                        timeout=8 if "\n" in text else 5, markup=False)
+
+    def say_error(self, title: str, error: Exception | str) -> None:
+        """An error to read, said once: a dialog (enter closes it)."""
+        self.clear_status()
+        self.app.push_screen(MessageDialog(title, str(error)))
+
+    def clear_status(self) -> None:
+        """Forget "working…" and the like; screens whose status line shows counts redraw it."""
+        lines = self.query(".status-line")
+        if lines:
+            lines.first(Static).update("")

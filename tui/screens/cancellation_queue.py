@@ -25,10 +25,12 @@ from hostdesk.models.permissions import (
     require,
 )
 from hostdesk.models.settings import Settings
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import BY_KEY
+from hostdesk.tui.screens.base import needs_permission
 from hostdesk.tui.screens.lists import ListScreen
 from hostdesk.tui.widgets.biglist import BigList
-from hostdesk.tui.widgets.dialogs import ChoiceDialog, MessageDialog
+from hostdesk.tui.widgets.dialogs import ChoiceDialog
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 
 
@@ -52,7 +54,7 @@ class CancellationQueueScreen(ListScreen):
 
     BINDINGS = [
         Binding("p", "process", "Process now", id="cancellations.process"),
-        Binding("d", "delete_request", "Delete request", id="cancellations.delete"),
+        bind("delete", "delete_request", "Delete request", id="cancellations.delete"),
         Binding("o", "toggle_open", "Open/all", id="cancellations.toggle"),
     ]
 
@@ -107,6 +109,17 @@ class CancellationQueueScreen(ListScreen):
             ok = allowed and not self.working and self.open_row_under_cursor() is not None
             return True if ok else None
         return super().check_action(action, parameters)
+
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        needed = [MANAGE_CANCELLATIONS] + ([SERVER_OPERATIONS] if action == "process" else [])
+        for permission in needed:
+            if not has_permission(self.app.admin, permission):
+                return needs_permission(permission)
+        if self.working:
+            return "another change is on its way"
+        if self.open_row_under_cursor() is None:
+            return "the highlighted request is not open"
+        return super().why_greyed(action, parameters)
 
     def action_process(self) -> None:
         row = self.open_row_under_cursor()
@@ -168,8 +181,8 @@ class CancellationQueueScreen(ListScreen):
     def on_cancellation_queue_screen_done(self, message: Done) -> None:
         self.working = False
         if message.error is not None:
-            self.app.push_screen(MessageDialog("Refused", str(message.error)))
+            self.say_error("Refused", message.error)
         else:
-            self.app.notify(message.text)
+            self.say_done(message.text)
         self.biglist.reload()
         self.refresh_bindings()

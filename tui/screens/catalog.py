@@ -20,6 +20,7 @@ from hostdesk.models import catalog
 from hostdesk.models.db import connection
 from hostdesk.models.errors import ValidationError, ValidationErrors
 
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import BY_KEY
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.screens.lists import ListScreen
@@ -63,7 +64,7 @@ class ServerListScreen(ListScreen):
 class SettingsScreen(HostdeskScreen):
     """One record's fields, one row each, with its error under it; ctrl+s saves."""
 
-    BINDINGS = [Binding("ctrl+s", "save", "Save", priority=True, id="settings.save")]
+    BINDINGS = [bind("save", "save", "Save", priority=True, id="settings.save")]
     TITLE = ""
     FIELDS: tuple[tuple[str, str], ...] = ()  # (field, label)
 
@@ -97,7 +98,7 @@ class SettingsScreen(HostdeskScreen):
                     yield self.field_widget(name)
                 yield Static("", id=f"error-{name}", classes="field-error")
             yield from self.compose_below_fields()
-        yield Static("loading…", id="settings-state")
+        yield Static("loading…", id="settings-state", classes="status-line")
         yield KeyFooter()
 
     def compose_below_fields(self) -> ComposeResult:
@@ -241,7 +242,7 @@ class SettingsScreen(HostdeskScreen):
         error = message.error
         if error is None:
             self.saved(message.result)
-            self.app.notify(f"{self.heading} saved")
+            self.say_done(f"{self.heading} saved")
             self._as_loaded = None
             self.load()
             return
@@ -259,8 +260,7 @@ class SettingsScreen(HostdeskScreen):
                 if widgets:
                     widgets.first().focus()
         else:
-            state.update(f"Not saved: {error}")
-            self.app.notify(str(error), title="Refused", severity="error", timeout=10)
+            self.say_error("Not saved", error)
 
 
 class ProductSettingsScreen(SettingsScreen):
@@ -388,5 +388,7 @@ class ServerSettingsScreen(SettingsScreen):
         self.post_message(self.Tested(f"Test connection {word}: {result.message}", result.success))
 
     def on_server_settings_screen_tested(self, message: Tested) -> None:
-        self.query_one("#settings-state", Static).update(message.text)
-        self.app.notify(message.text, severity="information" if message.ok else "error")
+        if message.ok:
+            self.say_done(message.text)
+        else:
+            self.say_error("Test connection", message.text)

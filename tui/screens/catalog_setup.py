@@ -25,6 +25,7 @@ from hostdesk.models.promotion_setup import add_promotion, edit_promotion, promo
 from hostdesk.models.records import Form
 from hostdesk.models.tlds import PRICE_FIELDS, add_tld, edit_tld, tld_list, tld_view
 from hostdesk.models.upgrade_paths import list_upgrade_paths, remove_upgrade_path, set_upgrade_path
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
 from hostdesk.tui.screens.setup_forms import (
     YES_NO,
@@ -77,7 +78,7 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
     BINDINGS = [
         Binding("o", "add_option", "Add option", id="product.add_option"),
         Binding("u", "add_upgrade_path", "Add upgrade path", id="product.add_path"),
-        Binding("d", "delete_row", "Delete option/path", id="product.delete_row"),
+        bind("delete", "delete_row", "Delete option/path", id="product.delete_row"),
         Binding("R", "retire", "Retire", id="product.retire"),
     ]
 
@@ -189,7 +190,7 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
 
     def _after_dialog(self, result) -> None:
         if result is not None:
-            self.app.notify(f"{self.heading} saved")
+            self.say_done(f"{self.heading} saved")
             self._as_loaded = None
             self.load()
 

@@ -25,6 +25,7 @@ class GoChordScreen(ModalScreen[str | None], inherit_bindings=False):
 
     HELP = "`g` was pressed: the next letter goes to an area, escape cancels."
     CHANGES_NOTHING = True  # the screen below need not re-read when this goes
+    KEYS_ANSWER_A_QUESTION = True  # its letters pick an area, not the key table's commands
 
     BINDINGS = [
         *(Binding(area.letter, f"pick('{area.key}')", area.title, show=False,

@@ -30,9 +30,9 @@ from hostdesk.models.invoice_view import FilteredInvoiceSource, InvoiceFilter
 from hostdesk.models.money import format_money
 from hostdesk.models.permissions import GENERATE_DUE_INVOICES, has_permission
 from hostdesk.models.schema import ItemType
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.keys import bind
+from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
 from hostdesk.tui.widgets.biglist import BigList
-from hostdesk.tui.widgets.dialogs import MessageDialog
 from hostdesk.tui.widgets.key_footer import KeyFooter
 
 def details_text(details: ClientDetails, currency: str) -> Text:
@@ -80,15 +80,15 @@ class ClientSummaryScreen(HostdeskScreen):
     BINDINGS = [
         Binding("I", "invoice_ticked", "Invoice ticked", tooltip="invoice the ticked services, "
                 "addons and domains now", id="client.invoice_ticked"),
-        Binding("o", "new_order", "New order", id="client.new_order"),
-        Binding("e", "edit_client", "Edit", id="client.edit"),
+        bind("new", "new_order", "New order", id="client.new_order"),
+        bind("edit", "edit_client", "Edit", id="client.edit"),
         Binding("M", "mass_update", "Mass update", id="client.mass_update",
                 tooltip="change fields or run a module command on this client's services"),
         Binding("1", "tab('services')", "Services", show=False, id="client.tab_services"),
         Binding("2", "tab('addons')", "Addons", show=False, id="client.tab_addons"),
         Binding("3", "tab('domains')", "Domains", show=False, id="client.tab_domains"),
         Binding("4", "tab('invoices')", "Invoices", show=False, id="client.tab_invoices"),
-        Binding("ctrl+r", "reload", "Reload", show=False, id="client.reload"),
+        bind("reload", "reload", "Reload", show=False, id="client.reload"),
     ]
 
     class DetailsLoaded(Message):
@@ -185,6 +185,9 @@ class ClientSummaryScreen(HostdeskScreen):
         return [(item_type, row_id) for key, item_type in ITEM_TABS.items()
                 for row_id in sorted(self.biglist(key).ticked)]
 
+    def clear_status(self) -> None:
+        self.show_status()
+
     @on(BigList.Changed)
     def show_status(self, message: BigList.Changed | None = None) -> None:
         if not self.is_mounted:
@@ -214,6 +217,17 @@ class ClientSummaryScreen(HostdeskScreen):
         if action == "new_order":
             return True if self.details is not None else None
         return super().check_action(action, parameters)
+
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        if action == "invoice_ticked":
+            if not has_permission(self.app.admin, GENERATE_DUE_INVOICES):
+                return needs_permission(GENERATE_DUE_INVOICES)
+            if self.invoicing:
+                return "invoicing is on its way"
+            return "tick the services, addons or domains to invoice (space)"
+        if action == "new_order":
+            return "the client is not loaded yet"
+        return super().why_greyed(action, parameters)
 
     def action_mass_update(self) -> None:
         from hostdesk.models.selection import Selection
@@ -256,10 +270,13 @@ class ClientSummaryScreen(HostdeskScreen):
     def on_client_summary_screen_invoiced(self, message: Invoiced) -> None:
         self.invoicing = False
         if message.error is not None:
-            self.app.push_screen(MessageDialog("Not invoiced", str(message.error)))
+            self.say_error("Not invoiced", message.error)
         else:
             for key in ITEM_TABS:
                 self.biglist(key).action_tick_none()
-            self.app.push_screen(MessageDialog("Invoice ticked items", message.text,
-                                               error=False))
+            # Refusals are there to read (which item, why): a dialog; a clean run: a toast.
+            if "refused:" in message.text or message.text.startswith("No invoice"):
+                self.say_error("Invoice ticked items", message.text)
+            else:
+                self.say_done(message.text)
         self.action_reload()

@@ -48,6 +48,11 @@ class EmailLogScreen(ListScreen):
             return None if row is None or row.get("status") == "sent" else True
         return super().check_action(action, parameters)
 
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        if action == "retry":
+            return "the email was sent already" if self.biglist.cursor_row else "no email here"
+        return super().why_greyed(action, parameters)
+
     @on(BigList.Opened)
     def open_email(self, message: BigList.Opened) -> None:
         message.prevent_default()  # the app's generic record view would show the stored body
@@ -56,7 +61,7 @@ class EmailLogScreen(ListScreen):
     def action_retry(self) -> None:
         row = self.biglist.cursor_row
         if row is not None and row.get("status") != "sent":
-            self.notify(f"Sending email #{row['id']}…")
+            self.say_status(f"sending email #{row['id']}…")
             self.send_now(row["id"])
 
     @work(thread=True, exclusive=True, exit_on_error=False, description="send an email now")
@@ -70,7 +75,10 @@ class EmailLogScreen(ListScreen):
         self.app.call_from_thread(self._done, message, severity)
 
     def _done(self, message: str, severity: str) -> None:
-        self.notify(message, severity=severity)
+        if severity == "error":
+            self.say_error("Not sent", message)
+        else:
+            self.say_done(message)
         self.biglist.reload()
 
 

@@ -9,6 +9,7 @@ from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import DASHBOARD, EVERY_PLACE
 
 
@@ -64,7 +65,7 @@ class HelpScreen(ModalScreen[None], inherit_bindings=False):
     CHANGES_NOTHING = True  # the screen below need not re-read when this goes
 
     BINDINGS = [
-        Binding("escape,f1,question_mark,q", "close", "Close help", id="help.close"),
+        bind("help", "close", "Close help", also="escape,question_mark,q", id="help.close"),
         Binding("j,down", "scroll('down')", "Scroll down", show=False, id="help.down"),
         Binding("k,up", "scroll('up')", "Scroll up", show=False, id="help.up"),
     ]

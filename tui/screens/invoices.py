@@ -47,8 +47,9 @@ from hostdesk.models.permissions import (
 )
 from hostdesk.models.schema import InvoiceLine, InvoiceStatus
 from hostdesk.models.settings import Settings
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import BY_KEY
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
 from hostdesk.tui.screens.filtered_list import FilteredListScreen
 from hostdesk.tui.widgets.biglist import BigList
 from hostdesk.tui.widgets.cells import fit, status_look
@@ -87,7 +88,7 @@ class FormDialog(ModalScreen[object], inherit_bindings=False):
     CHOICES: dict[str, list[tuple[str, str]]] = {}  # field name: its (label, value) choices
     TITLE = ""
     BINDINGS = [
-        Binding("ctrl+s", "submit", "Save", id="form.save"),
+        bind("save", "submit", "Save", id="form.save"),
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
         Binding("tab", "app.focus_next", "Next field", show=False, id="form.next"),
         Binding("shift+tab", "app.focus_previous", "Previous field", show=False, id="form.previous"),
@@ -289,9 +290,9 @@ class InvoiceScreen(HostdeskScreen):
                 id="invoice.cancel"),
         Binding("u", "mark_unpaid", "Unpaid", tooltip="mark a cancelled invoice unpaid again",
                 id="invoice.reopen"),
-        Binding("d,delete", "remove_line", "Remove line", tooltip="remove the highlighted line",
+        bind("delete", "remove_line", "Remove line", also="delete", tooltip="remove the highlighted line",
                 id="invoice.remove_line"),
-        Binding("ctrl+r", "reload", "Reload", show=False, id="invoice.reload"),
+        bind("reload", "reload", "Reload", show=False, id="invoice.reload"),
     ]
 
     class Loaded(Message):
@@ -442,24 +443,43 @@ class InvoiceScreen(HostdeskScreen):
         row = table.cursor_row
         return self.view.lines[row] if 0 <= row < len(self.view.lines) else None
 
+    INVOICE_ACTIONS = ("add_payment", "apply_credit", "cancel_invoice", "mark_unpaid",
+                       "remove_line")
+
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action not in ("add_payment", "apply_credit", "cancel_invoice", "mark_unpaid",
-                          "remove_line"):
+        if action not in self.INVOICE_ACTIONS:
             return super().check_action(action, parameters)
+        return True if not self._why_not(action) else None
+
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        return self._why_not(action) or super().why_greyed(action, parameters)
+
+    def _why_not(self, action: str) -> str:
+        """Why an invoice action does not apply now ("" when it does)."""
         view = self.view
-        if view is None or self.busy or not has_permission(self.app.admin, MANAGE_INVOICES):
-            return None
+        if view is None:
+            return "the invoice is not loaded yet"
+        if self.busy:
+            return "another change is on its way"
+        if not has_permission(self.app.admin, MANAGE_INVOICES):
+            return needs_permission(MANAGE_INVOICES)
         unpaid = view.status == InvoiceStatus.UNPAID
-        if action == "add_payment":
-            return True if unpaid else None
-        if action == "apply_credit":
-            return True if unpaid and view.client.credit > 0 and view.balance > 0 else None
-        if action == "cancel_invoice":
-            return True if unpaid and view.invoice.amount_paid == 0 else None
         if action == "mark_unpaid":
-            return True if view.status == InvoiceStatus.CANCELLED else None
-        line = self.highlighted_line()
-        return True if unpaid and line is not None and not line.cancelled else None
+            return "" if view.status == InvoiceStatus.CANCELLED else "only a cancelled invoice"
+        if not unpaid:
+            return f"the invoice is {view.status}"
+        if action == "apply_credit":
+            if view.client.credit <= 0:
+                return "the client has no credit"
+            return "" if view.balance > 0 else "nothing is left to pay"
+        if action == "cancel_invoice":
+            return "" if view.invoice.amount_paid == 0 else "payments were recorded on it"
+        if action == "remove_line":
+            line = self.highlighted_line()
+            if line is None:
+                return "no line is highlighted"
+            return "the line is already cancelled" if line.cancelled else ""
+        return ""
 
     @on(DataTable.RowHighlighted, "#invoice-lines")
     def _line_moved(self) -> None:
@@ -542,14 +562,17 @@ class InvoiceScreen(HostdeskScreen):
     def on_invoice_screen_action_done(self, message: ActionDone) -> None:
         self.busy = False
         if message.error is not None:
-            self.app.notify(str(message.error), title="Refused", severity="error", timeout=10)
+            self.say_error("Refused", message.error)
         elif message.outcome is not None:
             self._say(message.outcome)
         self.reload()
 
     def _say(self, outcome: ActionOutcome) -> None:
         text = outcome.message + "".join(f"\n• {note}" for note in outcome.notes)
-        self.app.notify(text, severity=outcome.severity, timeout=8)
+        if outcome.severity == "error":
+            self.say_error("Not everything worked", text)
+        else:
+            self.say_done(text, warning=outcome.severity == "warning")
 
     # the jobs, run in the worker (one transaction each)
 
@@ -679,7 +702,7 @@ class InvoiceListScreen(FilteredListScreen):
         self.generating = False
         self.refresh_bindings()
         if message.error:
-            self.app.notify(message.error, title="Refused", severity="error", timeout=10)
+            self.say_error("Refused", message.error)
         else:
-            self.app.notify(message.text)
+            self.say_done(message.text)
         self.biglist.reload()

@@ -16,8 +16,9 @@ from hostdesk.automation.cron import last_runs
 from hostdesk.models.db import connection
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.listing import ListSource, automation_warning
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import Area
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
 from hostdesk.tui.widgets.biglist import BigList
 from hostdesk.tui.widgets.key_footer import KeyFooter
 
@@ -33,20 +34,18 @@ class ListScreen(HostdeskScreen):
     AUTO_FOCUS = "BigList"
     BINDINGS = [
         Binding("slash", "search_list", "Search", id="list-screen.search"),
-        Binding("ctrl+r", "reload", "Reload", show=False, id="list-screen.reload"),
-        Binding("e", "export", "Export", id="list-screen.export",
+        bind("reload", "reload", "Reload", show=False, id="list-screen.reload"),
+        bind("export", "export", "Export", id="list-screen.export",
                 tooltip="write the rows the list shows (the search and filters applied) "
                         "as CSV or JSON"),
-        Binding("N", "new_order", "New order", id="list-screen.new_order"),
-        # Above the list's own `n` (untick all): ux.md's `n` new record wins where one is.
-        Binding("n", "new_record", "New", priority=True, id="list-screen.new_record"),
+        # `n` is the new record of the list: a client on the clients list, an order on the
+        # orders list (above a focused widget's keys).
+        bind("new", "new_record", "New", priority=True, id="list-screen.new_record"),
         Binding("M", "mass_update", "Mass update", id="list-screen.mass_update",
                 tooltip="change fields or run a module command on the ticked or matching services"),
     ]
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "new_order":
-            return self.area.key in ("orders", "clients")
         if action == "mass_update":
             return self.area.key == "services"
         if action == "new_record":
@@ -60,6 +59,11 @@ class ListScreen(HostdeskScreen):
             from hostdesk.tui.screens.client_setup import ClientFormScreen
 
             return ClientFormScreen, MANAGE_CLIENTS
+        if self.area.key == "orders":
+            from hostdesk.models.permissions import ADD_ORDER
+            from hostdesk.tui.screens.order_form import OrderFormScreen
+
+            return OrderFormScreen, ADD_ORDER
         return None
 
     def action_new_record(self) -> None:
@@ -68,9 +72,6 @@ class ListScreen(HostdeskScreen):
         form, permission = self.new_record_form()
         if needs(self, permission):
             self.app.push_screen(form())
-
-    def action_new_order(self) -> None:
-        self.app.action_new_order()
 
     def action_export(self) -> None:
         from hostdesk.tui.widgets.export_dialog import ExportDialog, ExportOutcome
@@ -145,6 +146,9 @@ class ListScreen(HostdeskScreen):
             status = Content.assemble((f"⚠ {self._search_problem}", "$text-error"), "   ·   ",
                                       status)
         self.query_one("#list-status", Static).update(status, layout=False)  # one line, fixed size
+
+    def clear_status(self) -> None:
+        self.show_status()
 
     @on(BigList.Opened)
     def open_row(self, message: BigList.Opened) -> None:
@@ -273,6 +277,17 @@ class AutomationScreen(ListScreen):
             return True if allowed and self.waiting and not self.working else None
         return super().check_action(action, parameters)
 
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        if action == "confirm_terminations":
+            from hostdesk.models.permissions import RUN_DAILY_TASKS, has_permission
+
+            if not has_permission(self.app.admin, RUN_DAILY_TASKS):
+                return needs_permission(RUN_DAILY_TASKS)
+            if self.working:
+                return "the held terminations are being confirmed"
+            return "no daily run holds terminations back"
+        return super().why_greyed(action, parameters)
+
     def action_confirm_terminations(self) -> None:
         from hostdesk.tui.widgets.dialogs import TypedConfirmDialog
 
@@ -312,12 +327,9 @@ class AutomationScreen(ListScreen):
         self.post_message(self.Confirmed("\n".join(lines), outcome.ok))
 
     def on_automation_screen_confirmed(self, message: Confirmed) -> None:
-        from hostdesk.tui.widgets.dialogs import MessageDialog
-
         self.working = False
         if message.ok:
-            self.app.notify(message.text)
+            self.say_done(message.text)
         else:
-            self.app.push_screen(MessageDialog("Held terminations: not everything worked",
-                                               message.text))
+            self.say_error("Held terminations: not everything worked", message.text)
         self.reread()

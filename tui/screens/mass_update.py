@@ -56,6 +56,7 @@ from hostdesk.models.permissions import MASS_UPDATE, SERVER_OPERATIONS, find_adm
 from hostdesk.models.prorata import ProrataLine
 from hostdesk.models.schema import Service, ServiceStatus
 from hostdesk.models.selection import Selection, ServiceFilter, Ticks
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 from hostdesk.tui.widgets.key_footer import KeyFooter
@@ -321,7 +322,7 @@ class MassUpdateScreen(HostdeskScreen):
     """Tick services, choose field changes or a module command, preview, apply."""
 
     HELP = ("Mass update. Tick the services in the list (space, a on screen, A every matching "
-            "row, n none, i invert), then tab to the fields: tick each field to change and "
+            "row, N none, i invert), then tab to the fields: tick each field to change and "
             "give its value, or choose a module command instead. ctrl+s shows the preview: "
             "each item before and after, the prorata lines and totals, and what is refused "
             "and why. ctrl+s again applies it (field changes all together in one "
@@ -330,13 +331,13 @@ class MassUpdateScreen(HostdeskScreen):
 
     AUTO_FOCUS = "#mass-list"
     BINDINGS = [
-        Binding("ctrl+s", "preview", "Preview", id="mass.preview",
+        bind("save", "preview", "Preview", id="mass.preview",
                 tooltip="see what would change before anything is written"),
-        Binding("ctrl+s", "apply", "Apply", id="mass.apply",
+        bind("save", "apply", "Apply", id="mass.apply",
                 tooltip="apply the preview: field changes in one transaction, or run the command"),
         Binding("x", "stop", "Stop", id="mass.stop",
                 tooltip="stop the module command after the item it is on"),
-        Binding("ctrl+r", "reload", "Reload", show=False, id="mass.reload"),
+        bind("reload", "reload", "Reload", show=False, id="mass.reload"),
     ]
 
     class Progress(Message):
@@ -616,6 +617,13 @@ class MassUpdateScreen(HostdeskScreen):
         if action == "stop":
             return True if self.phase == Phase.RUNNING else False
         return super().check_action(action, parameters)
+
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        if action == "apply":
+            if self.plan is None:
+                return "no preview yet"
+            return self._cannot_apply(self.plan) or ""
+        return super().why_greyed(action, parameters)
 
     def _cannot_apply(self, plan: Plan) -> str | None:
         """Why this admin cannot apply the plan, or None."""

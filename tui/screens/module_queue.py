@@ -19,11 +19,12 @@ from hostdesk.models import modulequeue
 from hostdesk.models.db import connection
 from hostdesk.models.listing import ModuleQueueSource, QueueFilter
 from hostdesk.models.permissions import SERVER_OPERATIONS, has_permission
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import BY_KEY
+from hostdesk.tui.screens.base import needs_permission
 from hostdesk.tui.screens.invoices import ConfirmDialog
 from hostdesk.tui.screens.lists import ListScreen
 from hostdesk.tui.widgets.biglist import BigList
-from hostdesk.tui.widgets.dialogs import MessageDialog
 
 
 class ModuleQueueScreen(ListScreen):
@@ -35,7 +36,7 @@ class ModuleQueueScreen(ListScreen):
 
     BINDINGS = [
         Binding("r", "retry", "Retry now", id="module_queue.retry"),
-        Binding("d", "dismiss_jobs", "Dismiss", id="module_queue.dismiss"),
+        bind("delete", "dismiss_jobs", "Dismiss", id="module_queue.dismiss"),
         Binding("o", "toggle_open", "Open/all", tooltip="only waiting jobs, or every job",
                 id="module_queue.toggle"),
     ]
@@ -106,6 +107,15 @@ class ModuleQueueScreen(ListScreen):
             return True if allowed and not self.working and self.chosen_jobs() else None
         return super().check_action(action, parameters)
 
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        if not has_permission(self.app.admin, SERVER_OPERATIONS):
+            return needs_permission(SERVER_OPERATIONS)
+        if self.working:
+            return "another change is on its way"
+        if not self.chosen_jobs():
+            return "no waiting job is ticked or highlighted"
+        return super().why_greyed(action, parameters)
+
     def action_retry(self) -> None:
         jobs = self.chosen_jobs()
         if jobs and not self.working:
@@ -161,8 +171,8 @@ class ModuleQueueScreen(ListScreen):
         self.biglist.action_tick_none()
         text = "\n".join(message.lines)
         if message.failing:
-            self.app.push_screen(MessageDialog(f"{message.title}: not everything worked", text))
+            self.say_error(f"{message.title}: not everything worked", text)
         else:
-            self.app.notify(text)
+            self.say_done(text)
         self.biglist.reload()
         self.refresh_bindings()

@@ -30,6 +30,7 @@ from hostdesk.models.money import format_money
 from hostdesk.models.orders import DomainRequest, OrderQuote, OrderRequest, OrderResult
 from hostdesk.models.payment_methods import enabled_methods
 from hostdesk.models.permissions import find_admin
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 from hostdesk.tui.widgets.key_footer import KeyFooter
@@ -116,7 +117,7 @@ class OrderFormScreen(HostdeskScreen):
         "arrows and enter. tab / shift+tab move between fields; enter opens a list. Each "
         "line is a product, its billing cycle (blank: the shortest one it has a price for), "
         "a quantity (N services, for products that allow it), a price override and the "
-        "service's domain. ctrl+n adds a line, ctrl+r removes the line you are in. The "
+        "service's domain. ctrl+n adds a line, ctrl+d removes the line you are in. The "
         "domain part registers or transfers one domain (a transfer needs the EPP code); an "
         "order may be only a domain. Status `active` imports existing services without "
         "setting them up. The running total at the bottom follows what you type. ctrl+s "
@@ -125,9 +126,11 @@ class OrderFormScreen(HostdeskScreen):
     )
     AUTO_FOCUS = "#client-search"
     BINDINGS = [
-        Binding("ctrl+s", "submit", "Place order", id="order.submit"),
-        Binding("ctrl+n", "add_line", "Add line", id="order.add_line"),
-        Binding("ctrl+r", "remove_line", "Remove line", id="order.remove_line"),
+        bind("save", "submit", "Place order", id="order.submit"),
+        bind("new", "add_line", "Add line", form=True, id="order.add_line"),
+        # Above the fields' own ctrl+d (delete the character on the right): here it removes a line.
+        bind("delete", "remove_line", "Remove line", form=True, priority=True,
+             id="order.remove_line"),
         Binding("ctrl+o", "line_extras", "Options & addons", id="order.line_extras"),
         Binding("escape", "back", "Cancel", id="order.cancel"),
     ]
@@ -175,7 +178,7 @@ class OrderFormScreen(HostdeskScreen):
                 yield Checkbox("Send invoice email", True, id="send_invoice_email", compact=True)
             with Horizontal(classes="section-row"):
                 yield Label("Lines", classes="section-title")
-                yield Label("ctrl+n add a line · ctrl+r remove the line you are in · "
+                yield Label("ctrl+n add a line · ctrl+d remove the line you are in · "
                             "ctrl+o its options and addons",
                             classes="section-keys")
             yield OrderLineHeader()
@@ -550,7 +553,7 @@ class OrderResultScreen(ModalScreen[str], inherit_bindings=False):
 
     BINDINGS = [
         Binding("a", "accept", "Accept order", id="order_result.accept"),
-        Binding("n", "new_order", "New order", id="order_result.new"),
+        bind("new", "new_order", "New order", id="order_result.new"),
         Binding("enter,escape", "close", "Done", id="order_result.close"),
     ]
 

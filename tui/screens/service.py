@@ -21,14 +21,7 @@ from textual.widgets import Checkbox, DataTable, Input, Label, Select, Static
 from hostdesk.models import services
 from hostdesk.models.db import connection
 from hostdesk.models.errors import ConfirmationNeeded, HostdeskError, StaleRecordError
-from hostdesk.models.permissions import (
-    DELETE_SERVICES,
-    EDIT_SERVICES,
-    MANAGE_CANCELLATIONS,
-    UPGRADE_ORDERS,
-    find_admin,
-    has_permission,
-)
+from hostdesk.models.permissions import DELETE_SERVICES, EDIT_SERVICES, find_admin, has_permission
 from hostdesk.models.schema import ServiceAddon
 from hostdesk.models.service_page import (
     ServiceView,
@@ -36,11 +29,11 @@ from hostdesk.models.service_page import (
     load_service_view,
     save_service_page,
 )
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.keys import bind
+from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
 from hostdesk.tui.widgets.command_bar import BarCommand, CommandBar
 from hostdesk.tui.widgets.dialogs import (
     ConfirmDialog,
-    MessageDialog,
     PromptDialog,
     TypedConfirmDialog,
     error_messages,
@@ -54,14 +47,20 @@ from hostdesk.tui.screens.service_dialogs import (
     MoveDialog,
     PromotionPicker,
 )
-from hostdesk.tui.screens.service_view import (
+from hostdesk.tui.screens.service_commands import (
+    ACTIONS,
+    BY_NAME,
     CUSTOM_KEYS,
+    MODULE,
+    MODULE_COMMANDS,
+    PASSWORD,
+    REASON,
+    TYPED,
+)
+from hostdesk.tui.screens.service_view import (
     FIELDS,
     LEFT_FIELDS,
-    MODULE_COMMANDS,
-    MODULE_KEYS,
     RIGHT_FIELDS,
-    SERVICE_ACTIONS,
     AddonTable,
     addon_row,
     config_options_text,
@@ -74,18 +73,21 @@ class ServiceScreen(HostdeskScreen):
     """One service: its fields (ctrl+s saves), module commands, addons and actions."""
 
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save", tooltip="write the fields in one transaction",
-                id="service.save"),
-        Binding("ctrl+r", "reload", "Reload", tooltip="discard unsaved edits and re-read",
-                id="service.reload"),
+        bind("save", "save", "Save", tooltip="write the fields in one transaction",
+             id="service.save"),
+        bind("reload", "reload", "Reload", tooltip="discard unsaved edits and re-read",
+             id="service.reload"),
         Binding("ctrl+o", "pick_promotion", "Pick promotion", show=False,
                 id="service.pick_promotion"),
-        *(Binding(key, f"module('{command}')", command.replace("_", " ").title(), show=False,
-                  id=f"service.{command}") for key, command in MODULE_KEYS),
+        *(Binding(command.key, f"module('{command.name}')", command.label, show=False,
+                  id=f"service.{command.name}") for command in MODULE),
         *(Binding(key, f"custom({n})", f"Module command {key}", show=False,
                   id=f"service.custom{key}") for n, key in enumerate(CUSTOM_KEYS)),
-        *(Binding(key, action, label, show=False, id=f"service.{action}")
-          for key, action, label in SERVICE_ACTIONS),
+        # `d` deletes, as on every screen (the table's key; on the addons, the addon).
+        *(bind("delete", command.name, command.label, show=False, id=f"service.{command.name}")
+          if command.name == "delete" else
+          Binding(command.key, command.name, command.label, show=False,
+                  id=f"service.{command.name}") for command in ACTIONS),
     ]
 
     class Loaded(Message):
@@ -345,7 +347,7 @@ class ServiceScreen(HostdeskScreen):
         recalc = self.query_one("#auto-recalculate", Checkbox).value
         prorata = self.query_one("#create-prorata", Checkbox).value
         if not changed and not recalc:
-            self.app.notify("Nothing changed: nothing to save.")
+            self.say_status("Nothing changed: nothing to save.")
             return
         self._start_save(changed, recalc, prorata, confirmed=False)
 
@@ -380,8 +382,7 @@ class ServiceScreen(HostdeskScreen):
             if yes:
                 self._start_save(changed, recalc, prorata, confirmed=True)
             else:
-                self.query_one("#service-state", Static).update(
-                    Text("Not saved: the next due date was not confirmed", style="bold red"))
+                self.clear_status()
                 self._show_errors(message.error)
 
         self.app.push_screen(ConfirmDialog("Save this next due date?", message.error.message,
@@ -389,23 +390,19 @@ class ServiceScreen(HostdeskScreen):
 
     def on_service_screen_saved(self, message: Saved) -> None:
         self.busy = False
-        state = self.query_one("#service-state", Static)
         if isinstance(message.error, ConfirmationNeeded):
             self._ask_confirmation(message)
         elif message.error is None:
-            state.update(Text(message.text))
-            self.app.notify(message.text)
+            self.say_done(message.text)
             self._load(refill=True)
         elif isinstance(message.error, StaleRecordError):
-            state.update(Text("Not saved: " + str(message.error), style="bold red"))
-            self.app.push_screen(MessageDialog("Not saved", f"{message.error}. Your edits are "
-                                               "still on the page; ctrl+r shows the stored "
-                                               "values (and drops your edits)."))
-        else:
-            state.update(Text("Not saved: see the messages under the fields", style="bold red")
-                         if isinstance(message.error, HostdeskError) else
-                         Text(f"Not saved: {message.error}", style="bold red"))
+            self.say_error("Not saved", f"{message.error}. Your edits are still on the page; "
+                                        "ctrl+r shows the stored values (and drops your edits).")
+        elif isinstance(message.error, HostdeskError):
+            self.clear_status()  # bad input: said under each field it names
             self._show_errors(message.error)
+        else:
+            self.say_error("Not saved", message.error)
         self.refresh_bindings()
 
     def action_pick_promotion(self) -> None:
@@ -436,7 +433,7 @@ class ServiceScreen(HostdeskScreen):
     def _permission(self, permission: str) -> tuple[bool, str]:
         if has_permission(self.app.admin, permission):
             return True, ""
-        return False, f"needs the permission “{permission}”"
+        return False, needs_permission(permission)
 
     def _module_state(self, command: str) -> tuple[bool, str]:
         view = self.view
@@ -453,18 +450,17 @@ class ServiceScreen(HostdeskScreen):
             return False, "the service is not loaded"
         if self.busy:
             return False, "another change is on its way"
-        if action == "upgrade":
-            return self._permission(UPGRADE_ORDERS)
-        if action in ("move", "welcome", "add_addon", "save"):
-            return self._permission(EDIT_SERVICES)
-        if action == "delete":
-            ok, why = self._permission(DELETE_SERVICES)
-            if ok and self.running is not None:
-                return False, "a module command is running"
+        ok, why = self._permission(EDIT_SERVICES if action == "save"
+                                   else BY_NAME[action].permission)
+        if not ok:
             return ok, why
+        if action == "delete" and self.running is not None:
+            return False, "a module command is running"
+        if action == "delete" and isinstance(self.focused, AddonTable):
+            # `d` on the addons deletes an addon, never the service under them.
+            return False, "the addons have focus: d deletes the highlighted addon"
         if action == "cancel_request":
-            ok, why = self._permission(MANAGE_CANCELLATIONS)
-            return view.cancellable if ok else (ok, why)
+            return view.cancellable
         return True, ""
 
     def custom_commands(self) -> list[str]:
@@ -482,13 +478,31 @@ class ServiceScreen(HostdeskScreen):
             if index >= len(commands):
                 return False  # no such key for this module: hidden
             return True if self._module_state(commands[index])[0] else None
-        if action in {a for _, a, _ in SERVICE_ACTIONS} | {"save"}:
+        if action in {command.name for command in ACTIONS} | {"save"}:
             return True if self._action_state(action)[0] else None
         if action == "delete_addon":
-            ok = self.view is not None and self.view.addons and not self.busy \
-                and has_permission(self.app.admin, DELETE_SERVICES)
-            return True if ok else None
+            return True if not self._why_not_delete_addon() else None
         return super().check_action(action, parameters)
+
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        if action == "module":
+            return self._module_state(parameters[0])[1]
+        if action == "custom":
+            commands = self.custom_commands()
+            return self._module_state(commands[parameters[0]])[1] \
+                if parameters[0] < len(commands) else ""
+        if action == "delete_addon":
+            return self._why_not_delete_addon()
+        if action in {command.name for command in ACTIONS} | {"save"}:
+            return self._action_state(action)[1]
+        return super().why_greyed(action, parameters)
+
+    def _why_not_delete_addon(self) -> str:
+        if self.view is None or not self.view.addons:
+            return "the service has no addons"
+        if self.busy:
+            return "another change is on its way"
+        return self._permission(DELETE_SERVICES)[1]
 
     def _show_bar(self) -> None:
         bar = self.query_one(CommandBar)
@@ -497,18 +511,18 @@ class ServiceScreen(HostdeskScreen):
             bar.show([])
             return
         module = []
-        for key, command in MODULE_KEYS:
-            ok, why = self._module_state(command)
-            module.append(BarCommand(key, view.labels.get(command, command), ok, why,
-                                     running=self.running == command))
+        for command in MODULE:
+            ok, why = self._module_state(command.name)
+            module.append(BarCommand(command.key, view.labels.get(command.name, command.label),
+                                     ok, why, running=self.running == command.name))
         for key, command in zip(CUSTOM_KEYS, self.custom_commands()):
             ok, why = self._module_state(command)
             module.append(BarCommand(key, view.labels.get(command, command), ok, why,
                                      running=self.running == command))
         actions = []
-        for key, action, label in SERVICE_ACTIONS:
-            ok, why = self._action_state(action)
-            actions.append(BarCommand(key, label, ok, why))
+        for command in ACTIONS:
+            ok, why = self._action_state(command.name)
+            actions.append(BarCommand(command.key, command.label, ok, why))
         bar.show([("Module", module), ("Service", actions)])
 
     # --- module commands ------------------------------------------------------------------------
@@ -517,31 +531,34 @@ class ServiceScreen(HostdeskScreen):
         view = self.view
         if view is None or not self._module_state(command)[0]:
             return
-        service = view.service
-        if command == "suspend":
+        entry = BY_NAME[command]
+        title, text = entry.question(**self._facts())
+        if entry.asks == REASON:
             self.app.push_screen(PromptDialog(
-                f"Suspend service #{service.id}", f"{service.domain or 'no domain'} · "
-                f"{view.client.display_name}. The module suspends the account.",
-                "Reason (leave blank for non-payment: it is unsuspended when paid)",
-                yes="suspend"),
-                lambda reason: reason is not None and self._run_command("suspend", reason=reason))
-        elif command == "terminate":
-            self.app.push_screen(TypedConfirmDialog(
-                f"Terminate service #{service.id}?",
-                f"{view.product.name} · {service.domain or 'no domain'} of "
-                f"{view.client.display_name}. The module removes the account from the server "
-                f"and its {len(view.addons)} addon(s) are cancelled.",
-                [str(service.id), service.domain], "terminate it"),
-                lambda yes: yes and self._run_command("terminate"))
-        elif command == "change_password":
+                title, text, "Reason (leave blank for non-payment: it is unsuspended when paid)",
+                yes=entry.answer),
+                lambda reason: reason is not None and self._run_command(command, reason=reason))
+        elif entry.asks == TYPED:
+            self.app.push_screen(TypedConfirmDialog(title, text, self._typed_answers(),
+                                                    entry.answer),
+                                 lambda yes: yes and self._run_command(command))
+        elif entry.asks == PASSWORD:
             self.app.push_screen(PromptDialog(
-                f"Change the password of service #{service.id}",
-                f"The module sets it on the server for user “{service.username or '—'}”.",
-                "New password", yes="change it", password=True, required=True),
-                lambda password: password and self._run_command("change_password",
-                                                                new_password=password))
+                title, text, "New password", yes=entry.answer, password=True, required=True),
+                lambda password: password and self._run_command(command, new_password=password))
         else:
             self._run_command(command)
+
+    def _facts(self) -> dict:
+        """What the questions of service_commands.py name."""
+        view = self.view
+        service = view.service
+        return dict(id=service.id, domain=service.domain or "no domain",
+                    client=view.client.display_name, product=view.product.name,
+                    addons=len(view.addons), user=service.username or "—")
+
+    def _typed_answers(self) -> list[str]:
+        return [str(self.view.service.id), self.view.service.domain]
 
     def action_custom(self, index: int) -> None:
         commands = self.custom_commands()
@@ -578,19 +595,14 @@ class ServiceScreen(HostdeskScreen):
         self.running = None
         label = self.view.labels.get(message.command, message.command) if self.view else \
             message.command
-        state = self.query_one("#service-state", Static)
         if message.error is not None:
-            state.update(Text(f"{label} refused: {message.error}", style="bold red"))
-            self.app.push_screen(MessageDialog(f"{label} refused", str(message.error)))
+            self.say_error(f"{label} refused", message.error)
         elif message.result.success:
-            text = f"{label} succeeded" + (f": {message.result.message}"
-                                           if message.result.message else "")
-            state.update(Text(text))
-            self.app.notify(text)
+            self.say_done(f"{label} succeeded" + (f": {message.result.message}"
+                                                  if message.result.message else ""))
         else:
-            state.update(Text(f"{label} failed: {message.result.message}", style="bold red"))
-            self.app.push_screen(MessageDialog(
-                f"{label} failed", f"{message.result.message}\n\nThe service was not changed."))
+            self.say_error(f"{label} failed",
+                           f"{message.result.message}\n\nThe service was not changed.")
         self._show_bar()
         self.refresh_bindings()
         self.load()
@@ -605,8 +617,7 @@ class ServiceScreen(HostdeskScreen):
 
     def _after_dialog(self, text: str | None) -> None:
         if text:
-            self.query_one("#service-state", Static).update(Text(text))
-            self.app.notify(text)
+            self.say_done(text)
         self.load()
 
     def action_move(self) -> None:
@@ -635,7 +646,7 @@ class ServiceScreen(HostdeskScreen):
         if addon is None:
             return
         if not has_permission(self.app.admin, EDIT_SERVICES):
-            self.app.notify(f"Editing an addon needs “{EDIT_SERVICES}”.", severity="error")
+            self.say_status(f"Edit addon: {needs_permission(EDIT_SERVICES)}", warning=True)
             return
         self.app.push_screen(EditAddonDialog(addon, self.app.login), self._after_dialog)
 
@@ -666,14 +677,10 @@ class ServiceScreen(HostdeskScreen):
         view = self.view
         if view is None:
             return
-        service = view.service
-        self.app.push_screen(TypedConfirmDialog(
-            f"Delete service #{service.id}?",
-            f"{view.product.name} · {service.domain or 'no domain'} of "
-            f"{view.client.display_name}, with its {len(view.addons)} addon(s), is deleted from "
-            "hostdesk. The server account is NOT touched (the module is not called). The whole "
-            "record is kept in the activity log.", [str(service.id), service.domain], "delete it"),
-            lambda yes: yes and self._act(self._delete, gone=True))
+        entry = BY_NAME["delete"]
+        title, text = entry.question(**self._facts())
+        self.app.push_screen(TypedConfirmDialog(title, text, self._typed_answers(), entry.answer),
+                             lambda yes: yes and self._act(self._delete, gone=True))
 
     def _delete(self) -> str:
         services.delete_service(self.service_id, find_admin(self.app.login))
@@ -702,12 +709,9 @@ class ServiceScreen(HostdeskScreen):
     def on_service_screen_action_done(self, message: ActionDone) -> None:
         self.busy = False
         if message.error is not None:
-            self.query_one("#service-state", Static).update(
-                Text(f"Refused: {message.error}", style="bold red"))
-            self.app.push_screen(MessageDialog("Refused", str(message.error)))
+            self.say_error("Refused", message.error)
         else:
-            self.query_one("#service-state", Static).update(Text(message.text))
-            self.app.notify(message.text)
+            self.say_done(message.text)
             if message.gone:
                 self.loaded_form = {}
                 self.app.action_back()

@@ -5,23 +5,16 @@ The screen (`service.py`) composes these; the dialogs are in `service_dialogs.py
 from __future__ import annotations
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
 from hostdesk.models.cycles import Cycle
 from hostdesk.models.money import format_money
 from hostdesk.models.schema import ServiceStatus
 from hostdesk.models.service_page import ServiceView
+from hostdesk.tui.keys import bind
 from hostdesk.tui.widgets.cells import fit, status_look
 
-# Module commands and their keys (ux.md); `r` renew is the module's Renew.
-MODULE_KEYS = (("c", "create"), ("s", "suspend"), ("u", "unsuspend"), ("t", "terminate"),
-               ("p", "change_package"), ("w", "change_password"), ("r", "renew"))
-MODULE_COMMANDS = frozenset(command for _, command in MODULE_KEYS)
-CUSTOM_KEYS = tuple(str(n) for n in range(1, 10))
-SERVICE_ACTIONS = (("U", "upgrade", "Upgrade/Downgrade"), ("m", "move", "Move"),
-                   ("D", "delete", "Delete"), ("W", "welcome", "Resend welcome"),
-                   ("x", "cancel_request", "Request cancellation"), ("a", "add_addon", "Add addon"))
+# The command bar's commands, keys and questions: service_commands.py.
 
 # (name, label, widget kind); the left column, then the right one.
 LEFT_FIELDS = (
@@ -68,7 +61,8 @@ class AddonTable(DataTable):
 
     HELP_NAME = "the addons"
     HELP = "Enter edits the highlighted addon; d deletes it; a adds one."
-    BINDINGS = [Binding("d,delete", "screen.delete_addon", "Delete addon", id="addons.delete")]
+    BINDINGS = [bind("delete", "screen.delete_addon", "Delete addon", also="delete",
+                     id="addons.delete")]
 
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Select, Static
@@ -20,6 +19,7 @@ from hostdesk.models.db import connection
 from hostdesk.models.permissions import MANAGE_CATALOG, has_permission
 from hostdesk.models.pricing_table import ORDER as CYCLES
 from hostdesk.models.records import Form
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.screens.catalog import SettingsScreen
 from hostdesk.tui.widgets.key_footer import KeyFooter
@@ -138,8 +138,8 @@ class SetupListScreen(HostdeskScreen):
     COLUMNS: tuple[str, ...] = ()
     PERMISSION = MANAGE_CATALOG
     BINDINGS = [
-        Binding("n", "new", "New", id="setup-list.new"),
-        Binding("ctrl+r", "reload", "Reload", show=False, id="setup-list.reload"),
+        bind("new", "new", "New", id="setup-list.new"),
+        bind("reload", "reload", "Reload", show=False, id="setup-list.reload"),
     ]
 
     class Loaded(Message):

@@ -9,7 +9,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.timer import Timer
@@ -19,6 +18,7 @@ from hostdesk.models.db import connection
 from hostdesk.models.emails import get_template, list_templates, preview_template, reset_template, save_template
 from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.records import Form
+from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.setup_forms import SetupFormScreen, SetupListScreen, needs
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 
@@ -35,8 +35,8 @@ class TemplateFormScreen(SetupFormScreen):
     WHAT = "email template"
     FIELDS = (("subject", "Subject"), ("body", "Body"))
     # Above the text fields' own ctrl+d: on this screen it always means reset.
-    BINDINGS = [Binding("ctrl+d", "reset", "Reset to built-in", priority=True,
-                        id="template.reset")]
+    BINDINGS = [bind("delete", "reset", "Reset to built-in", form=True, priority=True,
+                     id="template.reset")]
 
     class Previewed(Message):
         def __init__(self, text: Text, error: ValidationError | None) -> None:

@@ -14,7 +14,6 @@ import re
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
@@ -31,7 +30,8 @@ from hostdesk.models.money import format_money
 from hostdesk.models.parsing import parse_whole_number
 from hostdesk.models.permissions import UPGRADE_ORDERS, has_permission
 from hostdesk.models.upgrades import OptionChoice, OptionInfo, Quote, UpgradeStart, load_upgrade_start
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.keys import bind
+from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
 from hostdesk.tui.screens.invoices import InvoiceScreen
 from hostdesk.tui.widgets.key_footer import KeyFooter
 
@@ -61,9 +61,9 @@ class UpgradeScreen(HostdeskScreen):
 
     AUTO_FOCUS = "#new-product"
     BINDINGS = [
-        Binding("ctrl+s", "confirm", "Confirm upgrade", id="upgrade.confirm",
+        bind("save", "confirm", "Confirm upgrade", id="upgrade.confirm",
                 tooltip="create the upgrade order and its invoice"),
-        Binding("ctrl+r", "requote", "Quote again", show=False, id="upgrade.requote"),
+        bind("reload", "requote", "Quote again", show=False, id="upgrade.requote"),
     ]
 
     class Started(Message):
@@ -372,6 +372,16 @@ class UpgradeScreen(HostdeskScreen):
             return True
         return super().check_action(action, parameters)
 
+    def why_greyed(self, action: str, parameters: tuple) -> str:
+        if action == "confirm":
+            if not has_permission(self.app.admin, UPGRADE_ORDERS):
+                return needs_permission(UPGRADE_ORDERS)
+            if self.busy:
+                return "the upgrade order is being created"
+            if self.quote is None:
+                return "no quote yet: pick the new product and cycle"
+        return super().why_greyed(action, parameters)
+
     def action_confirm(self) -> None:
         if self.quote is None or self.busy or self.quote_request is None:
             return
@@ -403,10 +413,10 @@ class UpgradeScreen(HostdeskScreen):
     def on_upgrade_screen_confirmed(self, message: Confirmed) -> None:
         self.busy = False
         if message.error is not None:
-            self._show_error(message.error)
-            self.query_one("#upgrade-state", Static).update(Text(str(message.error), style="bold"))
-            self.app.notify(str(message.error), title="Upgrade refused", severity="error",
-                            timeout=10)
+            if self._show_error(message.error):  # bad input: under its field, nowhere else
+                self.clear_status()
+            else:
+                self.say_error("Upgrade refused", message.error)
             self.refresh_bindings()
             return
         made = message.made
@@ -419,7 +429,7 @@ class UpgradeScreen(HostdeskScreen):
             text = (f"Upgrade order {made.order.number}: invoice #{made.invoice.id} for "
                     f"{format_money(made.invoice.total, currency)}; the service changes when "
                     "it is paid")
-        self.app.notify(text + "".join(f"\n• {note}" for note in message.notes), timeout=8)
+        self.say_done(text + "".join(f"\n• {note}" for note in message.notes))
         self.app.switch_screen(InvoiceScreen(made.invoice.id))
 
 

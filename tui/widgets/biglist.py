@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from hostdesk.models.db import connection
 from hostdesk.models.listing import NO_FILTER, STATUS, ListFilter, ListSource, Row
+from hostdesk.tui.keys import bind
 from hostdesk.tui.widgets.cells import (
     GUTTER,
     fit,
@@ -91,7 +92,7 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
 
     HELP_NAME = "the list"
     HELP = ("j/k or arrows move, pgup/pgdn page, home/end jump; enter opens the row; "
-            "space ticks it, a ticks the visible rows, n unticks all, i inverts the visible ticks.")
+            "space ticks it, a ticks the visible rows, N unticks all, i inverts the visible ticks.")
 
     BINDINGS = [
         Binding("j,down", "cursor_down", "Down", show=False, id="list.down"),
@@ -103,7 +104,7 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
         Binding("enter", "open", "Open", id="list.open"),
         Binding("space", "tick", "Tick", id="list.tick"),
         Binding("a", "tick_visible", "Tick visible", show=False, id="list.tick_visible"),
-        Binding("n", "tick_none", "Untick all", show=False, id="list.tick_none"),
+        bind("untick_all", "tick_none", "Untick all", show=False, id="list.tick_none"),
         Binding("i", "tick_invert", "Invert ticks", show=False, id="list.tick_invert"),
     ]
 

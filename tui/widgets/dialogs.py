@@ -25,6 +25,7 @@ from textual.widgets import Checkbox, Input, Select, Static
 
 from hostdesk.models.db import connection
 from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.tui.keys import bind
 
 
 def keys_line(*pairs: tuple[str, str]) -> Text:
@@ -48,6 +49,8 @@ def error_messages(exc: Exception) -> list[tuple[str | None, str]]:
 
 class ConfirmDialog(ModalScreen[bool], inherit_bindings=False):
     """Says what will happen; `y` or enter does it, `n` or escape does not."""
+
+    KEYS_ANSWER_A_QUESTION = True  # y/n answer it, whatever `n` means on screens
 
     BINDINGS = [
         Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
@@ -199,7 +202,7 @@ class FieldsDialog(ModalScreen[object], inherit_bindings=False):
     TITLE = ""
     INTRO = ""
     BINDINGS = [
-        Binding("ctrl+s", "submit", "Save", id="fields.save"),
+        bind("save", "submit", "Save", id="fields.save"),
         Binding("escape", "cancel", "Cancel", id="fields.cancel"),
         Binding("tab", "app.focus_next", "Next field", show=False, id="fields.next"),
         Binding("shift+tab", "app.focus_previous", "Previous field", show=False,

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Label, Select, Static
 
 from hostdesk.models.orders import LineChoices
+from hostdesk.tui.keys import bind
 
 
 @dataclass
@@ -26,7 +27,7 @@ class LineExtras:
 
 class LineExtrasDialog(ModalScreen[LineExtras | None], inherit_bindings=False):
     BINDINGS = [
-        Binding("ctrl+s", "keep", "Keep", id="line_extras.keep"),
+        bind("save", "keep", "Keep", id="line_extras.keep"),
         Binding("escape", "cancel", "Cancel", id="line_extras.cancel"),
         Binding("tab", "app.focus_next", "Next field", show=False, id="line_extras.next"),
         Binding("shift+tab", "app.focus_previous", "Previous field", show=False,

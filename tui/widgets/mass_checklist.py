@@ -13,20 +13,21 @@ import pendulum
 from textual.binding import Binding
 
 from hostdesk.models.selection import Selection, Ticks
+from hostdesk.tui.keys import bind
 from hostdesk.tui.widgets.biglist import BigList
 
 
 class MassChecklist(BigList):
     HELP_NAME = "the checklist"
     HELP = ("space ticks the row under the cursor and moves down; a ticks the rows on screen; "
-            "A ticks every row of the list, on every page (nothing is loaded for it); n unticks "
+            "A ticks every row of the list, on every page (nothing is loaded for it); N unticks "
             "all; i inverts every tick. j/k or arrows move, pgup/pgdn page, home/end jump.")
 
     BINDINGS = [
         Binding("A", "tick_all_matching", "All matching", id="checklist.all_matching",
                 tooltip="tick every row of the list, on every page"),
         Binding("a", "tick_visible", "Tick on screen", show=False, id="checklist.tick_visible"),
-        Binding("n", "tick_none", "Untick all", show=False, id="checklist.tick_none"),
+        bind("untick_all", "tick_none", "Untick all", show=False, id="checklist.tick_none"),
         Binding("i", "tick_invert", "Invert", show=False, id="checklist.tick_invert",
                 tooltip="every ticked row is unticked and every other row ticked"),
     ]
