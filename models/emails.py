@@ -754,8 +754,9 @@ def _render_text(name: str, subject: str, body: str, context) -> tuple[str, str]
 def render(name: str, context: dict) -> tuple[str, str]:
     """(subject, body) of template `name` (the admin's version if edited) for `context`."""
     subject, body = template_for(name)
-    for source, part in ((subject, "subject"), (body, "body")):
-        _check_source(source, part, name)
+    if (subject, body) != DEFAULT_TEMPLATES.get(name):  # an admin's text (the defaults are ours)
+        for source, part in ((subject, "subject"), (body, "body")):
+            _check_source(source, part, name)
     return _render_text(name, subject, body, template_context(name, context))
 
 
