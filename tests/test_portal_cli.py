@@ -396,6 +396,33 @@ def test_the_headless_commands_import_neither_textual_nor_more_than_they_need(tm
     assert "duplicate" in done.stdout
 
 
+def test_the_command_line_reads_the_same_with_only_the_named_command_built():
+    """A headless command builds the parser of its own command only: what it reads is what
+    the whole command line reads; anything else (help, no command, a typo) gets the whole."""
+    from hostdesk.tui.cli import _named_command, _parser, parse_args
+
+    for command, argv in (
+            ("client", ["--db", "sqlite:///x.db", "client", "show", "7", "--json"]),
+            ("service", ["--db=sqlite:///x.db", "service", "show", "7", "--client", "3"]),
+            ("invoice", ["--conf", "client", "invoice", "show", "9", "--client", "3"]),
+            ("payment-received", ["payment-received", "5", "--client", "3", "--amount", "1.00",
+                                  "--method", "card", "--ref", "r", "--db", "sqlite:///x.db"]),
+            ("upgrade-request", ["upgrade-request", "5", "--client", "3", "--product", "2",
+                                 "--cycle", "monthly", "--quote-only", "--via", "portal"]),
+            ("cancel-request", ["cancel-request", "5", "--client", "3", "--type", "immediate",
+                                "--reason", "r", "--json"]),
+            ("cron", ["--log-level", "debug", "cron", "--dry-run"])):
+        assert _named_command(argv) == command, argv
+        assert vars(_parser(command).parse_args(argv)) == vars(_parser().parse_args(argv)), argv
+    assert _named_command(["--help", "client"]) is None
+    assert _named_command(["--version"]) is None and _named_command([]) is None
+    assert _parser("clinet") is None
+    with pytest.raises(SystemExit):
+        parse_args(["clinet", "show", "1"])  # argparse's "invalid choice", from the whole parser
+    done = subprocess.run([HOSTDESK, "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("hostdesk ")
+
+
 def test_a_downgrade_with_nothing_to_pay_applies_at_once_with_its_change_package(shop):
     portal, alice, big, small = shop["portal"], shop["alice"], shop["big"], shop["small"]
     set_upgrade_path(big.id, small.id, cycles="monthly", client_may_upgrade=True,

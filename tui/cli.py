@@ -123,7 +123,7 @@ class _OneCommand:
         return self.sub.add_parser(name, **kwargs)
 
 
-def _parser(only: str | None = None) -> argparse.ArgumentParser:
+def _parser(only: str | None = None) -> argparse.ArgumentParser | None:
     """The whole command line, or with `only` the parser of that one command (returned with
     None when `only` is not a command)."""
     common = [_global_options()]
