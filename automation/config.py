@@ -13,7 +13,6 @@ database and the settings of the next run.
 """
 
 import os
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from types import SimpleNamespace
 from pathlib import Path
@@ -153,6 +152,8 @@ def load_config(config_path: str | None = None, database_url: str | None = None,
     document = {}
     errors = []
     if path is not None:
+        import tomllib  # only when there is a file to read
+
         check_trusted_file(path, euid)
         try:
             document = _flatten(tomllib.loads(path.read_text()))

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from hostdesk.automation.provisioning.runner import JobOutcome, run_queued_jobs
 from hostdesk.models.clock import Clock
 from hostdesk.models.permissions import find_admin
 from hostdesk.models.portal import Caller, money
@@ -28,6 +28,9 @@ from hostdesk.models.portal_actions import (
     upgrade_json,
 )
 from hostdesk.models.settings import Settings
+
+if TYPE_CHECKING:
+    from hostdesk.automation.provisioning.runner import JobOutcome
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,7 @@ def payment_received(invoice_text, who: Caller, *, amount, method, ref, date=Non
     clock = clock.on(payment.date)
     received = receive_payment(invoice_text, payment, who, today=payment.date,
                                settings=settings)
-    jobs = run_queued_jobs(received.job_ids, find_admin(who.login), clock=clock,
-                           settings=settings)
+    jobs = _run_now(received.job_ids, who, clock, settings)
     return GatewayPayment(received, jobs)
 
 
@@ -81,11 +83,18 @@ def upgrade_requested(service_text, product_text, cycle_text, who: Caller, *, cl
     was applied at once (nothing to pay)."""
     request = request_upgrade(service_text, product_text, cycle_text, who, today=clock.today(),
                               settings=settings, quote_only=quote_only)
-    jobs = []
-    if request.order is not None:
-        jobs = run_queued_jobs(request.order.module_jobs, find_admin(who.login), clock=clock,
-                               settings=settings)
+    jobs = _run_now(request.order.module_jobs if request.order else [], who, clock, settings)
     return SelfServiceUpgrade(request, jobs)
+
+
+def _run_now(job_ids: list[int], who: Caller, clock: Clock, settings: Settings) -> list:
+    """The module jobs an action queued, run at once. The module runner (and the modules)
+    are loaded only when there is a job: most calls queue none."""
+    if not job_ids:
+        return []
+    from hostdesk.automation.provisioning.runner import run_queued_jobs
+
+    return run_queued_jobs(job_ids, find_admin(who.login), clock=clock, settings=settings)
 
 
 def upgrade_request_json(done: SelfServiceUpgrade, currency: str) -> dict:

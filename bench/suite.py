@@ -240,7 +240,7 @@ def measure_headless(dbs, size: int, workdir: Path, options: Options) -> dict:
     spec = BuildSpec(size, spread_days=30)
     url = dbs.copy(spec, f"headless_{size}")
     try:
-        return measure(url, spec.run_date, samples=options.headless_samples)
+        return measure(url, spec.run_date, samples=options.headless_samples, log=options.log)
     finally:
         dbs.drop(url)
 def measure_whmcs(dbs, size: int, workdir: Path, options: Options) -> dict:

@@ -22,26 +22,19 @@ invoice's own): `{{ invoice.total|money }}`, or `|money('EUR')`; an amount print
 the filter (`{{ invoice.total }}`, in templates written before it) is shown the same way.
 """
 
-import contextvars
 import re
-import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from functools import lru_cache
 
 import pendulum
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes, pass_context
-from jinja2.exceptions import TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from peewee import IntegrityError, Model, SelectBase
 
 from hostdesk.models import audit, money, secrets
 from hostdesk.models.cycles import Cycle
 from hostdesk.models.db import database, insert_rows
 from hostdesk.models.errors import StaleRecordError, ValidationError
-from hostdesk.models.money import format_money
 from hostdesk.models.permissions import MANAGE_CATALOG, require_login
 from hostdesk.models.schema import (
     CancellationRequest,
@@ -56,6 +49,7 @@ from hostdesk.models.schema import (
     Upgrade,
 )
 from hostdesk.models.settings import Settings
+from hostdesk.models.template_values import TemplateVars
 
 DEFAULT_CURRENCY = Settings().currency
 SUBJECT_MAX = 500  # the outbox column's width
@@ -285,227 +279,9 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
 WELCOME_BY_PRODUCT_TYPE = {kind: f"welcome_{kind}" for kind in
                            ("shared", "reseller", "vps", "dedicated", "other")}
 
-# --- the sandbox ------------------------------------------------------------------------
+# --- the sandbox: models/email_sandbox.py (Jinja2, imported when an email is rendered) ---
 
 _NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,99}$")
-_MAX_REPEAT = 100_000  # longest string/list a template may build with * or **
-# What one email may cost to render: an admin's template runs in the daily run, thousands of
-# times, so a loop that never ends or a body of gigabytes must fail that email, not the run.
-RENDER_SECONDS = 2.0
-RENDER_MAX_CHARS = 1_000_000
-RENDER_MAX_ITERATIONS = 100_000  # loop steps, all loops of one email together
-TEMPLATE_MAX_CHARS = 100_000  # a template's own text
-
-
-class _OverBudget(TemplateError):
-    pass
-
-
-class _Budget:
-    __slots__ = ("deadline", "iterations")
-
-    def __init__(self):
-        self.deadline = time.monotonic() + RENDER_SECONDS
-        self.iterations = 0
-
-    def check_time(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise _OverBudget(f"it took longer than {RENDER_SECONDS:g} s to render")
-
-    def step(self) -> None:
-        self.iterations += 1
-        if self.iterations > RENDER_MAX_ITERATIONS:
-            raise _OverBudget(f"its loops ran more than {RENDER_MAX_ITERATIONS} times")
-        if not self.iterations % 256:
-            self.check_time()
-
-
-_budget: contextvars.ContextVar = contextvars.ContextVar("template_budget", default=None)
-
-
-def _budgeted(iterable):
-    """Every `{% for %}` loops through this (see `_Sandbox._parse`)."""
-    budget = _budget.get()
-    for item in iterable:
-        if budget is not None:
-            budget.step()
-        yield item
-
-
-class _Vars(dict):
-    """A dict that knows its place in the context, so a missing key is reported by path."""
-
-    __slots__ = ("_path",)
-
-    def __init__(self, values: dict, path: str):
-        super().__init__(values)
-        self._path = path
-
-
-class _NamedUndefined(StrictUndefined):
-    """StrictUndefined whose message names the whole path: 'invoice.totl' is undefined."""
-
-    __slots__ = ()
-
-    @property
-    def _undefined_message(self) -> str:
-        if not self._undefined_hint and isinstance(self._undefined_obj, _Vars):
-            return f"'{self._undefined_obj._path}.{self._undefined_name}' is undefined"
-        return super()._undefined_message
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, plus a bound on `*` and `**` so a template cannot exhaust memory."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context, operator, left, right):
-        if operator == "**" and isinstance(right, int) and abs(right) > 100:
-            raise SecurityError("exponent too large")
-        sequences = (str, list, tuple)
-        if operator == "*" and isinstance(left, sequences) != isinstance(right, sequences):
-            sequence, count = (left, right) if isinstance(left, sequences) else (right, left)
-            if isinstance(count, int) and len(sequence) * count > _MAX_REPEAT:
-                raise SecurityError("the result of * would be too large")
-        return super().call_binop(context, operator, left, right)
-
-    def call(self, __context, __obj, *args, **kwargs):
-        budget = _budget.get()
-        if budget is not None:
-            budget.check_time()  # a macro calling itself, a filter on a huge value...
-        return super().call(__context, __obj, *args, **kwargs)
-
-    def _parse(self, source, name, filename):
-        """The template's tree, with every loop's iterable passed through the budget."""
-        tree = super()._parse(source, name, filename)
-        for loop in tree.find_all(nodes.For):
-            loop.iter = nodes.Filter(loop.iter, "hostdesk_budgeted", [], [], None, None,
-                                     lineno=loop.lineno)
-        return tree
-
-    def getattr(self, obj, attribute):
-        # `invoice.total` on a context value is its key: a _Vars holds only values the
-        # context already checked, so the sandbox's attribute probe (an exception per
-        # variable, thousands per daily run) is needed only for anything else.
-        if type(obj) is _Vars:
-            try:
-                return obj[attribute]
-            except KeyError:
-                pass
-        return super().getattr(obj, attribute)
-
-
-@pass_context
-def _shown(context, value):
-    """What `{{ ... }}` prints: an amount (a Decimal) as money in the email's currency, so a
-    template written before the `money` filter still reads `$1,210.00`, not `1210.00`."""
-    if type(value) is Decimal:
-        return format_money(value, context.get("currency") or DEFAULT_CURRENCY)
-    return value
-
-
-@pass_context
-def _money_filter(context, value, currency: str | None = None) -> str:
-    """`{{ amount|money }}`: the amount by the `locale` setting in the email's currency (an
-    invoice's own), or in the one named: `|money('EUR')`."""
-    if isinstance(value, str):
-        value = Decimal(value)  # raises for text that is no number: the template failed
-    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
-        raise TypeError(f"money takes an amount, not {type(value).__name__}")
-    return format_money(value if type(value) is Decimal else Decimal(value),
-                        currency or context.get("currency") or DEFAULT_CURRENCY)
-
-
-_env = _Sandbox(autoescape=False, undefined=_NamedUndefined, trim_blocks=True,
-                lstrip_blocks=True, keep_trailing_newline=True, finalize=_shown)
-_env.filters["hostdesk_budgeted"] = _budgeted
-_env.filters["money"] = _money_filter
-
-
-@lru_cache(maxsize=512)
-def _compiled(source: str):
-    """The compiled template and its globals as one plain dict (Jinja would merge them from
-    a ChainMap on every render: half the cost of a short email)."""
-    template = _env.from_string(source)
-    return template, dict(template.globals)
-
-
-def _render_compiled(compiled, context: dict) -> str:
-    """`template.render(context)`, with the globals merged once per template, within the
-    render budget (time, size, loop steps)."""
-    template, globals_ = compiled
-    context = template.new_context({**globals_, **context}, shared=True)
-    budget = _Budget()
-    token = _budget.set(budget)
-    try:
-        pieces, size = [], 0
-        for piece in template.root_render_func(context):
-            size += len(piece)
-            if size > RENDER_MAX_CHARS:
-                raise _OverBudget(f"it renders more than {RENDER_MAX_CHARS} characters")
-            pieces.append(piece)
-            budget.check_time()
-        return _env.concat(pieces)
-    finally:
-        _budget.reset(token)
-
-
-@lru_cache(maxsize=512)
-def _source_problem(source: str) -> str | None:
-    """What is wrong with template text, or None. Refuses at save time what the sandbox
-    would refuse at render time, even in a branch a sample context does not reach."""
-    if len(source) > TEMPLATE_MAX_CHARS:
-        return f" is longer than {TEMPLATE_MAX_CHARS} characters"
-    try:
-        tree = _env.parse(source)
-    except TemplateSyntaxError as exc:
-        return f", line {exc.lineno}: {exc.message}"
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
-        if isinstance(node, nodes.Getattr):
-            name = node.attr
-        elif isinstance(node, nodes.Getitem):
-            name = node.arg.value if isinstance(node.arg, nodes.Const) else None
-        else:
-            name = node.name
-        if isinstance(name, str) and name.startswith("_"):
-            return (f" refers to '{name}': names starting with '_' reach Python internals "
-                    "and are not allowed")
-    return None
-
-
-def _uses_name(source: str, name: str) -> bool:
-    return any(node.name == name for node in _env.parse(source).find_all(nodes.Name))
-
-
-def _check_source(source: str, part: str, template: str) -> None:
-    problem = _source_problem(source)
-    if problem is not None:
-        raise ValidationError(part, f"email template '{template}'{problem}")
-
-
-def _render_part(source: str, context: dict, part: str, template: str) -> str:
-    try:
-        return _render_compiled(_compiled(source), context)
-    except SecurityError as exc:
-        raise ValidationError(
-            part, f"email template '{template}' tries something not allowed in a template: {exc}"
-        ) from None
-    except UndefinedError as exc:
-        raise ValidationError(
-            part, f"email template '{template}' uses a variable this email does not have: "
-                  f"{exc.message}") from None
-    except TemplateSyntaxError as exc:
-        raise ValidationError(
-            part, f"email template '{template}', line {exc.lineno}: {exc.message}") from None
-    except _OverBudget as exc:
-        raise ValidationError(part, f"email template '{template}' is too costly: {exc}") from None
-    except RecursionError:
-        raise ValidationError(part, f"email template '{template}' calls itself without end "
-                                    "(recursion)") from None
-    except MemoryError:
-        raise ValidationError(part, f"email template '{template}' needs too much memory") from None
-    except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
-        raise ValidationError(part, f"email template '{template}' failed: {exc}") from None
 
 
 # --- turning rows into plain template values -------------------------------------------
@@ -618,7 +394,7 @@ _CONVERT_EXACT = {type(None): lambda value, currency: "",
 
 
 def _plain(value, path: str, currency: str):
-    """`value` as something a template may see: str, int, bool, Decimal, _Vars or list."""
+    """`value` as something a template may see: str, int, bool, Decimal, TemplateVars or list."""
     kind = type(value)
     if kind in _AS_IS:
         return value
@@ -649,7 +425,7 @@ def _plain(value, path: str, currency: str):
     raise ValidationError("context", f"{path}: a {type(value).__name__} cannot go into an email")
 
 
-def _plain_dict(value: dict, path: str, currency: str) -> _Vars:
+def _plain_dict(value: dict, path: str, currency: str) -> TemplateVars:
     secret = SECRET_KEYS.intersection(value)
     if secret:
         names = ", ".join(sorted(secret))
@@ -664,7 +440,7 @@ def _plain_dict(value: dict, path: str, currency: str) -> _Vars:
             plain[str(key)] = convert(item, currency)
         else:
             plain[str(key)] = _plain(item, f"{path}.{key}", currency)
-    return _Vars(plain, path)
+    return TemplateVars(plain, path)
 
 
 def _related_client(context: dict):
@@ -686,7 +462,7 @@ def configure_defaults(settings: Settings) -> None:
     money.configure(settings.locale, settings.currency)
 
 
-def template_context(template: str, context: dict) -> _Vars:
+def template_context(template: str, context: dict) -> TemplateVars:
     """The context as the template sees it: plain values, secrets refused, and the obvious
     related data filled in (an invoice's live lines, the client of an invoice or service)."""
     context = dict(context)
@@ -715,7 +491,7 @@ def template_context(template: str, context: dict) -> _Vars:
     plain = {}
     for key, value in context.items():
         plain[key] = value if key == "password" else _plain(value, key, currency)
-    return _Vars(plain, "")
+    return TemplateVars(plain, "")
 
 
 # --- templates: defaults, admin overrides ----------------------------------------------
@@ -741,21 +517,26 @@ def template_for(name: str) -> tuple[str, str]:
 
 
 def _render_text(name: str, subject: str, body: str, context) -> tuple[str, str]:
+    from hostdesk.models.email_sandbox import render_part
+
     # The subject is listed in clear in the email log: it never sees the password.
     subject_context = context
     if context.get("password"):
-        subject_context = _Vars({**context, "password": _MASKED_PASSWORD}, "")
-    rendered_subject = " ".join(_render_part(subject, subject_context, "subject", name).split())
+        subject_context = TemplateVars({**context, "password": _MASKED_PASSWORD}, "")
+    rendered_subject = " ".join(render_part(subject, subject_context, "subject", name).split())
     if len(rendered_subject) > SUBJECT_MAX:
         rendered_subject = rendered_subject[:SUBJECT_MAX - 1] + "…"
-    return rendered_subject, _render_part(body, context, "body", name)
+    return rendered_subject, render_part(body, context, "body", name)
 
 
 def render(name: str, context: dict) -> tuple[str, str]:
     """(subject, body) of template `name` (the admin's version if edited) for `context`."""
+    from hostdesk.models.email_sandbox import check_source
+
     subject, body = template_for(name)
-    for source, part in ((subject, "subject"), (body, "body")):
-        _check_source(source, part, name)
+    if (subject, body) != DEFAULT_TEMPLATES.get(name):  # an admin's text (the defaults are ours)
+        for source, part in ((subject, "subject"), (body, "body")):
+            check_source(source, part, name)
     return _render_text(name, subject, body, template_context(name, context))
 
 
@@ -809,8 +590,10 @@ def sample_context(name: str) -> dict:
 
 def preview(name: str, subject: str, body: str) -> tuple[str, str]:
     """Render unsaved template text with the sample context; errors name the field."""
+    from hostdesk.models.email_sandbox import check_source
+
     for source, part in ((subject, "subject"), (body, "body")):
-        _check_source(source, part, name)
+        check_source(source, part, name)
     return _render_text(name, subject, body, template_context(name, sample_context(name)))
 
 
@@ -852,10 +635,12 @@ def preview_template(name: str, subject: str, body: str,
     """Unsaved template text rendered against a real record (`record_id`: the service,
     invoice, order, payment, upgrade or cancellation request the template is about), or the
     sample values without one. Errors name the field (subject, body, record_id)."""
+    from hostdesk.models.email_sandbox import check_source
+
     if record_id is None:
         return preview(name, subject, body)
     for source, part in ((subject, "subject"), (body, "body")):
-        _check_source(source, part, name)
+        check_source(source, part, name)
     variables = SPECS[base_template(name)].variables
     context = {k: v for k, v in sample_context(name).items()
                if k not in ("client", "service", "invoice", "lines", "order", "payment",
@@ -915,6 +700,8 @@ def save_template(name: str, subject: str, body: str, admin_login: str,
     opened (0 for a default never edited); if someone saved since, StaleRecordError.
     Syntax errors and variables the template does not have are refused before saving.
     Needs "manage catalog": a template is sent to every client."""
+    from hostdesk.models.email_sandbox import uses_name
+
     require_login(admin_login, MANAGE_CATALOG)
     name = _validate_name(name)
     subject = (subject or "").strip()
@@ -927,7 +714,7 @@ def save_template(name: str, subject: str, body: str, admin_login: str,
     rendered_subject, _ = preview(name, subject, body)
     if not rendered_subject:
         raise ValidationError("subject", "renders as an empty line")
-    if _uses_name(subject, "password"):
+    if uses_name(subject, "password"):
         raise ValidationError("subject", "the password may only go into the body: subjects "
                                          "are shown in the email log")
     stale = StaleRecordError(f"email template '{name}' was changed by someone else since you "
@@ -1045,11 +832,13 @@ def queue_emails(template: str, messages: list[dict]) -> int:
     """`queue_email` for many messages of one template (the daily run's invoice emails): the
     template is read and checked once and the outbox rows go in as multi-row INSERTs. Each
     message is a dict of `queue_email`'s keyword arguments."""
+    from hostdesk.models.email_sandbox import check_source
+
     subject, body = template_for(template)
     broken = None
     try:
         for source, part in ((subject, "subject"), (body, "body")):
-            _check_source(source, part, template)
+            check_source(source, part, template)
     except ValidationError as exc:
         broken = exc
     rows, failures = [], []

@@ -12,9 +12,6 @@ from decimal import Decimal, Inexact, InvalidOperation, localcontext
 from fractions import Fraction
 from functools import lru_cache
 
-from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency, format_decimal
-
 from hostdesk.models.errors import ValidationError
 
 CENT = Decimal("0.01")
@@ -70,6 +67,10 @@ _installation = {"locale": DEFAULT_LOCALE, "currency": "USD"}
 
 def check_locale(name: str, field: str = "locale") -> str:
     """`name` as babel knows it (`de_DE`, `en_US`), or ValidationError naming `field`."""
+    if name == DEFAULT_LOCALE:
+        return name  # known: a command that formats no amount for people never loads babel
+    from babel import Locale, UnknownLocaleError
+
     try:
         return str(Locale.parse(str(name).strip().replace("-", "_")))
     except (UnknownLocaleError, ValueError, TypeError):
@@ -108,6 +109,10 @@ def _format_decimal(amount: Decimal, currency: str, locale: str) -> str:
 
 
 def _formatted(rounded: Decimal, currency: str, locale: str) -> str:
+    # babel is imported here, not with this module: a command that answers JSON (amounts as
+    # plain decimal strings) never loads it.
+    from babel.numbers import format_currency, format_decimal
+
     if not currency:
         return format_decimal(rounded, format="#,##0.00", locale=locale)
     # Two decimals whatever the currency's usual digits: amounts are kept to the cent.

@@ -15,11 +15,11 @@ from decimal import Decimal
 
 import pendulum
 
-from hostdesk.models import audit, invoicing, upgrades
-from hostdesk.models.cancellations import request_cancellation
+from typing import TYPE_CHECKING
+
+from hostdesk.models import audit
 from hostdesk.models.db import database
 from hostdesk.models.errors import RuleViolation, ValidationError
-from hostdesk.models.invoicing import CREDIT_METHOD, PaymentResult
 from hostdesk.models.parsing import clean_text, parse_amount, parse_date, parse_int_id
 from hostdesk.models.payment_methods import check_method
 from hostdesk.models.permissions import (
@@ -34,6 +34,13 @@ from hostdesk.models.portal import Caller, money, owned_invoice, owned_service
 from hostdesk.models.schema import CancellationRequest, Payment, ServiceStatus
 from hostdesk.models.settings import Settings
 from hostdesk.models.upgrade_paths import check_self_service
+
+if TYPE_CHECKING:
+    from hostdesk.models import upgrades
+    from hostdesk.models.invoicing import PaymentResult
+
+# Each action imports the rule it calls (upgrades, invoicing, cancellations) when it runs: a
+# headless command is a new process per request and loads only what its one action needs.
 
 
 # --- self-service upgrade ------------------------------------------------------------------
@@ -53,6 +60,8 @@ def request_upgrade(service_text, product_text, cycle_text, who: Caller, *,
     (applied when the invoice is paid). Refused unless the service is the client's and
     active, a self-service path allows the product and cycle, and no earlier upgrade invoice
     is unpaid."""
+    from hostdesk.models.upgrades import create_upgrade
+
     service_id = parse_int_id(service_text, "service")
     product_id = parse_int_id(product_text, "product")
     require_login(who.login, VIEW_SERVICES if quote_only else UPGRADE_ORDERS)
@@ -61,9 +70,8 @@ def request_upgrade(service_text, product_text, cycle_text, who: Caller, *,
                                              settings), None)
     with database.atomic():
         quote = _checked_quote(service_id, product_id, cycle_text, who, today, settings)
-        order = upgrades.create_upgrade(service_id, product_id, quote.new_cycle, today, settings,
-                                        admin=find_admin(who.login),
-                                        expected_payable=quote.payable)
+        order = create_upgrade(service_id, product_id, quote.new_cycle, today, settings,
+                               admin=find_admin(who.login), expected_payable=quote.payable)
         audit.record(who.login, "portal.upgrade", "service", service_id,
                      client_id=who.client_id,
                      description=f"self-service upgrade {who.note}: {quote.summary()}, "
@@ -80,7 +88,9 @@ def _checked_quote(service_id: int, product_id: int, cycle_text, who: Caller,
     if service.status != ServiceStatus.ACTIVE:
         raise RuleViolation(f"service #{service.id} is {service.status}; a client may upgrade "
                             "only an active service", field="service")
-    return upgrades.quote_upgrade(service.id, product_id, cycle, today, settings)
+    from hostdesk.models.upgrades import quote_upgrade
+
+    return quote_upgrade(service.id, product_id, cycle, today, settings)
 
 
 # --- payment received ----------------------------------------------------------------------
@@ -111,6 +121,8 @@ def parse_payment(amount_text, method_text, ref_text, date_text, fee_text, *,
     """A gateway's payment, checked field by field: an amount above zero with at most two
     decimals, a known payment method, a transaction reference (what makes a retried callback
     a duplicate), a real date (default today) and an optional fee not above the amount."""
+    from hostdesk.models.invoicing import CREDIT_METHOD
+
     amount = parse_amount(amount_text, "amount", allow_zero=False)
     method = check_method(method_text, "method")
     if method == CREDIT_METHOD:
@@ -130,13 +142,15 @@ def receive_payment(invoice_text, payment: PaymentInput, who: Caller, *,
     `invoicing.record_payment`: the same reference again is a duplicate and writes nothing;
     an overpayment becomes credit. Returns the module jobs (unsuspend, Change Package,
     create) the payment queued, for `automation.portal` to run at once."""
+    from hostdesk.models.invoicing import record_payment
+
     invoice_id = parse_int_id(invoice_text, "invoice")
     require_login(who.login, MANAGE_INVOICES)
     with database.atomic():
         owned_invoice(invoice_id, who.client_id)
-        result = invoicing.record_payment(invoice_id, payment.amount, date=payment.date,
-                                          method=payment.method, transaction_ref=payment.ref,
-                                          admin_login=who.login, today=today, settings=settings)
+        result = record_payment(invoice_id, payment.amount, date=payment.date,
+                                method=payment.method, transaction_ref=payment.ref,
+                                admin_login=who.login, today=today, settings=settings)
         if result.duplicate:
             return PaymentReceived(result, Decimal("0.00"))
         if payment.fee:
@@ -160,6 +174,8 @@ def request_cancellation_for(service_text, cancel_type: str, reason: str, who: C
                              company_name: str = "") -> CancellationRequest:
     """The client asks to cancel its service (rules §10), as `request_cancellation` does for
     an admin, refused for another client's service."""
+    from hostdesk.models.cancellations import request_cancellation
+
     service_id = parse_int_id(service_text, "service")
     require_login(who.login, MANAGE_CANCELLATIONS)
     with database.atomic():

@@ -14,16 +14,17 @@ import math
 import zlib
 from collections import Counter
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-
 from hostdesk.models.errors import HostdeskError
 
 PREFIX = "enc:"
 MIN_KEY_LENGTH = 32
 MIN_KEY_BITS = 128  # estimated from the key's character frequencies and its compressed size
 _ZLIB_OVERHEAD = len(zlib.compress(b"", 9))
-_fernet: Fernet | MultiFernet | None = None
-_fingerprints: tuple[str, ...] = ()  # the installed keys', the one that writes first
+# The installed keys, the one that writes first. Their cipher is built (and cryptography
+# imported) when a secret is first read or written: most commands never touch one.
+_keys: tuple[str, ...] = ()
+_fernet = None
+_fingerprints: tuple[str, ...] = ()
 
 
 class MissingSecretKey(HostdeskError):
@@ -66,18 +67,27 @@ def check_strength(secret_key: str) -> None:
 def configure(secret_key: str, previous_key: str = "") -> None:
     """Install the key for this process (called once at start-up by the CLI and the tests).
     With `previous_key` (a rotation in progress), secrets written with it still read."""
-    global _fernet, _fingerprints
-    if not secret_key:
-        _fernet, _fingerprints = None, ()
-        return
-    keys = [secret_key] + ([previous_key] if previous_key else [])
-    fernets = [Fernet(base64.urlsafe_b64encode(_derived(k))) for k in keys]
-    _fernet = fernets[0] if len(fernets) == 1 else MultiFernet(fernets)
-    _fingerprints = tuple(fingerprint(k) for k in keys)
+    global _keys, _fernet, _fingerprints
+    _keys = tuple(k for k in (secret_key, previous_key) if k) if secret_key else ()
+    _fernet = None
+    _fingerprints = tuple(fingerprint(k) for k in _keys)
+
+
+def _cipher():
+    """The installed keys' cipher, MissingSecretKey without one."""
+    global _fernet
+    if not _keys:
+        raise MissingSecretKey()
+    if _fernet is None:
+        from cryptography.fernet import Fernet, MultiFernet
+
+        fernets = [Fernet(base64.urlsafe_b64encode(_derived(k))) for k in _keys]
+        _fernet = fernets[0] if len(fernets) == 1 else MultiFernet(fernets)
+    return _fernet
 
 
 def is_configured() -> bool:
-    return _fernet is not None
+    return bool(_keys)
 
 
 def current_fingerprint() -> str:
@@ -86,26 +96,27 @@ def current_fingerprint() -> str:
 
 
 def new_key() -> str:
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode()
 
 
 def encrypt(plain: str) -> str:
     if not plain:
         return ""
-    if _fernet is None:
-        raise MissingSecretKey()
-    return PREFIX + _fernet.encrypt(plain.encode()).decode()
+    return PREFIX + _cipher().encrypt(plain.encode()).decode()
 
 
 def decrypt(stored: str) -> str:
     if not stored:
         return ""
-    if _fernet is None:
-        raise MissingSecretKey()
+    cipher = _cipher()
     if not stored.startswith(PREFIX):
         raise UnreadableSecret("a stored secret is not encrypted; refusing to use it")
+    from cryptography.fernet import InvalidToken
+
     try:
-        return _fernet.decrypt(stored[len(PREFIX):].encode()).decode()
+        return cipher.decrypt(stored[len(PREFIX):].encode()).decode()
     except InvalidToken:
         raise UnreadableSecret("a stored secret cannot be decrypted with the configured key") from None
 

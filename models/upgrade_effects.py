@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pendulum
-from jinja2.exceptions import TemplateError
 
 from hostdesk.models import audit, emails
 from hostdesk.models.credit import credit_client
@@ -153,6 +152,8 @@ def _queue_upgrade_email(service: Service, upgrade: Upgrade, admin_login: str,
                          settings: Settings | None) -> None:
     """Queue the product's upgrade email; a missing or broken template is logged and never
     undoes the payment."""
+    from jinja2.exceptions import TemplateError  # rendering the email loads Jinja2 anyway
+
     product = Product.get_by_id(upgrade.new_product_id)
     template = product.upgrade_email or DEFAULT_UPGRADE_EMAIL
     client = Client.get_by_id(service.client_id)

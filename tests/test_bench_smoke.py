@@ -81,6 +81,11 @@ def test_the_suite_produces_every_figure_and_writes_them(suite_results, engine):
         assert headless["failed"] == 0, headless["failures"]
         assert set(headless["commands"]) == set(COMMANDS)
         assert headless["p95_max_ms"] == max(c["p95"] for c in headless["commands"].values())
+        for figure in headless["commands"].values():  # each command judged against the limit
+            assert figure["limit_ms"] == 300.0 and figure["ok"] == (figure["p95"] <= 300.0)
+            assert figure["cpu_median"] > 0
+        assert headless["all_ok"] == all(c["ok"] for c in headless["commands"].values())
+        assert headless["python_start"]["samples"] == len(COMMANDS)  # the bare start, beside
     whmcs = figures["whmcs"]
     assert _measured(whmcs)
     assert whmcs["services"] > 0 and whmcs["reconciled"] and whmcs["services_per_second"] > 0

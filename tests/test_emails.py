@@ -9,6 +9,8 @@ import pendulum
 import pytest
 
 from hostdesk.models import emails, secrets
+from hostdesk.models.email_sandbox import render_part
+from hostdesk.models.template_values import TemplateVars
 from hostdesk.models.emails import (
     SPECS,
     email_context,
@@ -415,5 +417,5 @@ def test_templates_keep_jinja_globals_and_a_key_wins_over_a_dict_method():
     assert subject == "Ada"
     assert body.startswith("012a|") and len(body) > len("012a|")
     # A context key named like a dict method is the value, not the method.
-    assert emails._render_part("{{ invoice.items }}", emails._Vars(
-        {"invoice": emails._Vars({"items": "3 items"}, "invoice")}, ""), "body", "t") == "3 items"
+    assert render_part("{{ invoice.items }}", TemplateVars(
+        {"invoice": TemplateVars({"items": "3 items"}, "invoice")}, ""), "body", "t") == "3 items"

@@ -351,8 +351,10 @@ def test_a_database_that_cannot_be_reached_is_exit_5(tmp_path):
 
 
 def test_the_headless_commands_import_neither_textual_nor_more_than_they_need(tmp_path):
-    """Behind a web request: no textual for any of them; the look-ups not even the email
-    templates (jinja2) or the encryption (cryptography)."""
+    """Behind a web request every command is a new process, so what it imports is most of its
+    time: no textual or rich for any of them; the look-ups, a quote and a retried callback
+    neither the email templates (jinja2), the encryption (cryptography), the display of
+    amounts (babel) nor the package metadata (--version's)."""
     from hostdesk.models.db import bind, database, migrate
 
     path = tmp_path / "light.db"
@@ -366,30 +368,59 @@ def test_the_headless_commands_import_neither_textual_nor_more_than_they_need(tm
     db.close()
     database.initialize(None)
     url = f"sqlite:///{path}"
-    commands = {
-        "lookups": [["client", "show", str(alice.id), "--json"],
-                    ["service", "show", str(service.id), "--client", str(alice.id), "--json"],
-                    ["invoice", "show", str(invoice.id), "--client", str(alice.id), "--json"]],
-        "writes": [["upgrade-request", str(service.id), "--client", str(alice.id), "--product",
-                    str(service.product_id), "--cycle", "monthly", "--quote-only", "--json"],
-                   ["payment-received", str(invoice.id), "--client", str(alice.id), "--amount",
-                    "10.00", "--method", "card", "--ref", "r1", "--date", TODAY, "--json"]],
-    }
-    for kind, runs in commands.items():
-        for args in runs:
-            code = ("import sys\nfrom hostdesk.tui.cli import main\n"
-                    f"rc = main(['--db', {url!r}, '--login', 'portal', *{args!r}])\n"
-                    "mods = sorted({m.split('.')[0] for m in sys.modules})\n"
-                    "print('RC', rc, 'MODS', ','.join(mods))\n")
-            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                  timeout=60, check=True)
-            last = done.stdout.strip().splitlines()[-1].split()
-            imported = set(last[3].split(","))
-            assert last[1] in ("0", "4"), (args, done.stdout, done.stderr)
-            assert not {"textual", "rich"} & imported, args
-            if kind == "lookups":
-                assert last[1] == "0"
-                assert not {"jinja2", "cryptography"} & imported, (args, imported)
+    client = ["--client", str(alice.id), "--json"]
+    payment = ["payment-received", str(invoice.id), *client, "--amount", "10.00", "--method",
+               "card", "--ref", "r1", "--date", TODAY]
+    light = {"textual", "rich", "jinja2", "cryptography", "babel", "importlib.metadata"}
+    commands = [  # (arguments, what it must not import)
+        (["client", "show", str(alice.id), "--json"], light),
+        (["service", "show", str(service.id), *client], light),
+        (["invoice", "show", str(invoice.id), *client], light),
+        (["upgrade-request", str(service.id), *client, "--product", str(service.product_id),
+          "--cycle", "monthly", "--quote-only"], light),
+        (payment, {"textual", "rich"}),
+        (payment, light),  # the gateway's retry: a duplicate, nothing written
+    ]
+    for args, unwanted in commands:
+        code = ("import sys\nfrom hostdesk.tui.cli import main\n"
+                f"rc = main(['--db', {url!r}, '--login', 'portal', *{args!r}])\n"
+                "mods = sorted(set(sys.modules) | {m.split('.')[0] for m in sys.modules})\n"
+                "print('RC', rc, 'MODS', ','.join(mods))\n")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=60, check=True)
+        last = done.stdout.strip().splitlines()[-1].split()
+        imported = set(last[3].split(","))
+        assert last[1] in ("0", "4"), (args, done.stdout, done.stderr)
+        assert not unwanted & imported, (args, unwanted & imported)
+        assert {"hostdesk.models.schema", "peewee"} <= imported  # it did reach the database
+    assert "duplicate" in done.stdout
+
+
+def test_the_command_line_reads_the_same_with_only_the_named_command_built():
+    """A headless command builds the parser of its own command only: what it reads is what
+    the whole command line reads; anything else (help, no command, a typo) gets the whole."""
+    from hostdesk.tui.cli import _named_command, _parser, parse_args
+
+    for command, argv in (
+            ("client", ["--db", "sqlite:///x.db", "client", "show", "7", "--json"]),
+            ("service", ["--db=sqlite:///x.db", "service", "show", "7", "--client", "3"]),
+            ("invoice", ["--conf", "client", "invoice", "show", "9", "--client", "3"]),
+            ("payment-received", ["payment-received", "5", "--client", "3", "--amount", "1.00",
+                                  "--method", "card", "--ref", "r", "--db", "sqlite:///x.db"]),
+            ("upgrade-request", ["upgrade-request", "5", "--client", "3", "--product", "2",
+                                 "--cycle", "monthly", "--quote-only", "--via", "portal"]),
+            ("cancel-request", ["cancel-request", "5", "--client", "3", "--type", "immediate",
+                                "--reason", "r", "--json"]),
+            ("cron", ["--log-level", "debug", "cron", "--dry-run"])):
+        assert _named_command(argv) == command, argv
+        assert vars(_parser(command).parse_args(argv)) == vars(_parser().parse_args(argv)), argv
+    assert _named_command(["--help", "client"]) is None
+    assert _named_command(["--version"]) is None and _named_command([]) is None
+    assert _parser("clinet") is None
+    with pytest.raises(SystemExit):
+        parse_args(["clinet", "show", "1"])  # argparse's "invalid choice", from the whole parser
+    done = subprocess.run([HOSTDESK, "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("hostdesk ")
 
 
 def test_a_downgrade_with_nothing_to_pay_applies_at_once_with_its_change_package(shop):

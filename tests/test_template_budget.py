@@ -9,12 +9,8 @@ import pytest
 from hostdesk.automation.cron import run_daily
 from hostdesk.automation.mail import deliver_one, deliver_outbox
 from hostdesk.models.clock import Clock
-from hostdesk.models.emails import (
-    RENDER_MAX_CHARS,
-    RENDER_MAX_ITERATIONS,
-    queue_email,
-    save_template,
-)
+from hostdesk.models.email_sandbox import RENDER_MAX_CHARS, RENDER_MAX_ITERATIONS
+from hostdesk.models.emails import queue_email, save_template
 from hostdesk.models.errors import PermissionDenied, RuleViolation, ValidationError
 from hostdesk.models.schema import ActivityLog, Admin, EmailOutbox, EmailTemplate, Invoice
 from hostdesk.models.settings import Settings

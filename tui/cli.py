@@ -81,13 +81,51 @@ def _command(sub, name: str, help: str, description: str, example: str, parents)
                           formatter_class=_HelpFormatter)
 
 
-def _parser() -> argparse.ArgumentParser:
-    from importlib.metadata import PackageNotFoundError, version
+class _VersionAction(argparse.Action):
+    """`--version`: the installed version, looked up only when asked (importlib.metadata
+    costs a headless command more than its query)."""
 
-    try:
-        installed = version("hostdesk")
-    except PackageNotFoundError:
-        installed = "unknown (not installed)"
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show the version and exit"):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("hostdesk")
+        except PackageNotFoundError:
+            installed = "unknown (not installed)"
+        print(f"hostdesk {installed}")
+        parser.exit()
+
+
+class _Unused:
+    """Stands for the parser of a command that is not being run: whatever is added to it
+    is dropped."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self
+
+
+class _OneCommand:
+    """The subcommands action, building only the parser of the command named on the command
+    line (`found` tells whether it was one): a headless command answering a web request does
+    not pay for building the thirty others."""
+
+    def __init__(self, sub, name: str):
+        self.sub, self.name, self.found = sub, name, False
+
+    def add_parser(self, name, **kwargs):
+        if name != self.name:
+            return _Unused()
+        self.found = True
+        return self.sub.add_parser(name, **kwargs)
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser | None:
+    """The whole command line, or with `only` the parser of that one command (returned with
+    None when `only` is not a command)."""
     common = [_global_options()]
     parser = argparse.ArgumentParser(
         prog="hostdesk", parents=common,
@@ -96,8 +134,10 @@ def _parser() -> argparse.ArgumentParser:
         epilog="examples:\n  hostdesk init\n  hostdesk\n  hostdesk cron --db "
                "postgresql://hostdesk@db/hostdesk --log-file /var/log/hostdesk/cron.log",
         formatter_class=_HelpFormatter)
-    parser.add_argument("--version", action="version", version=f"hostdesk {installed}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if only is not None:
+        sub = _OneCommand(sub, only)
 
     _command(sub, "init", "create or upgrade the database schema",
              "Create the database, or apply the migrations it lacks. On an empty database "
@@ -306,6 +346,8 @@ def _parser() -> argparse.ArgumentParser:
                           "  hostdesk completion fish > ~/.config/fish/completions/hostdesk.fish",
                           common)
     completion.add_argument("shell", choices=("bash", "zsh", "fish"))
+    if only is not None and not sub.found:
+        return None
     return parser
 
 
@@ -341,8 +383,32 @@ def _client_arguments(parser, *, client_required: bool = True) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON (see the README)")
 
 
+# The global options that take a value (`--db URL`), so that the value is not read as the
+# command's name.
+_VALUE_OPTIONS = ("--db", "--config", "--login", "--log-level", "--log-file", "--log-format")
+
+
+def _named_command(argv: list[str]) -> str | None:
+    """The first word of `argv` that is not an option or an option's value, when no -h,
+    --help or --version comes before it (those need the whole command line)."""
+    words = iter(argv)
+    for word in words:
+        if word in ("-h", "--help", "--version", "--"):
+            return None
+        if word.startswith("--") and "=" not in word:
+            if any(option.startswith(word) for option in _VALUE_OPTIONS):  # also abbreviated
+                next(words, None)
+            continue
+        if not word.startswith("-"):
+            return word
+    return None
+
+
 def parse_args(argv=None) -> argparse.Namespace:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    named = _named_command(argv)
+    parser = (_parser(named) if named else None) or _parser()
+    args = parser.parse_args(argv)
     for name, default in GLOBAL_DEFAULTS.items():
         if not hasattr(args, name):
             setattr(args, name, default)

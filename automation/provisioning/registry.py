@@ -10,7 +10,6 @@ The built-in names (`none`, `webhook`) always mean the built-in classes.
 """
 
 from functools import lru_cache
-from importlib.metadata import entry_points
 
 from hostdesk.automation.provisioning.base import ProvisioningModule
 from hostdesk.automation.provisioning.builtin import NoneModule
@@ -29,6 +28,13 @@ class UnknownModule(HostdeskError):
         super().__init__(f"provisioning module '{name}' is not installed "
                          f"(installed: {', '.join(available_modules())})")
         self.name = name
+
+
+def entry_points(group: str):
+    """importlib.metadata's, imported when first needed: it reads every installed package."""
+    from importlib.metadata import entry_points as installed
+
+    return installed(group=group)
 
 
 @lru_cache(maxsize=1)
@@ -71,7 +77,9 @@ def load_errors() -> dict[str, str]:
 
 def get_module(name: str) -> ProvisioningModule:
     """A fresh instance of the module called `name` (blank means `none`)."""
-    module_class = _discover()[0].get(name or "none")
+    # A built-in name always means the built-in class: no need to scan the installed
+    # packages' entry points (a payment callback runs its jobs within a web request).
+    module_class = BUILTIN_MODULES.get(name or "none") or _discover()[0].get(name)
     if module_class is None:
         raise UnknownModule(name)
     return module_class()

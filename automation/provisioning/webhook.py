@@ -25,10 +25,8 @@ import base64
 import binascii
 import hashlib
 import hmac
-import http.client
 import json
 import socket
-import ssl
 import time
 import uuid
 from collections.abc import Mapping
@@ -244,6 +242,9 @@ class WebhookModule(ProvisioningModule):
 def _post(body: bytes, headers: dict, settings: WebhookSettings) -> CommandResult:
     """One POST, bounded as a whole by `settings.timeout`; redirects are never followed (a
     redirect would resend, or silently drop, a signed command elsewhere)."""
+    import http.client  # here: a command that runs no webhook (a look-up, a payment) skips them
+    import ssl
+
     where = f"webhook {display_url(settings.url)}"
     parts = urlsplit(settings.url)
     target = parts.path or "/"
@@ -286,6 +287,9 @@ def _post(body: bytes, headers: dict, settings: WebhookSettings) -> CommandResul
 
 
 def _connection_problem(reason, settings: WebhookSettings) -> str:
+    import http.client
+    import ssl
+
     if isinstance(reason, TimeoutError) or "timed out" in str(reason):
         return f"no complete reply within {settings.timeout:g} s (timeout)"
     if isinstance(reason, ConnectionRefusedError):
