@@ -10,7 +10,7 @@ from hostdesk.automation.cron import run_daily
 from hostdesk.automation.mail import deliver_one, deliver_outbox
 from hostdesk.models.clock import Clock
 from hostdesk.models.email_sandbox import RENDER_MAX_CHARS, RENDER_MAX_ITERATIONS
-from hostdesk.models.emails import queue_email, save_template
+from hostdesk.models.emails import configure_defaults, queue_email, save_template
 from hostdesk.models.errors import PermissionDenied, RuleViolation, ValidationError
 from hostdesk.models.schema import ActivityLog, Admin, EmailOutbox, EmailTemplate, Invoice
 from hostdesk.models.settings import Settings
@@ -33,6 +33,7 @@ ATTACKS = {  # body -> what the failure says
 
 @pytest.fixture
 def admins(db):
+    configure_defaults(SETTINGS)  # as every entry point does at start-up
     Admin.create(login="tester", role="full", email="tester@host.example")
     Admin.create(login="helpdesk", role="support")
 
