@@ -116,9 +116,10 @@ class ServiceScreen(HostdeskScreen):
             self.error = error
             self.gone = gone
 
-    def __init__(self, service_id: int) -> None:
+    def __init__(self, service_id: int, data: ServiceView | None = None) -> None:
         super().__init__()
         self.service_id = service_id
+        self.preloaded = data  # read before the screen was pushed (`HostdeskApp.open_read`)
         self.view: ServiceView | None = None
         self.loaded_form: dict[str, str] = {}
         self.version: int | None = None
@@ -178,13 +179,20 @@ class ServiceScreen(HostdeskScreen):
                            ("amount", "Recurring"), ("status", "Status"), ("due", "Next due")):
             table.add_column(title, key=key)
         self.query_one(CommandBar).focus()
-        self.load()
+        if self.preloaded is not None:
+            # Filled before the first frame: the page is drawn once, with the service.
+            self._show_loaded(self.preloaded)
+        else:
+            self.load()
 
     def on_resize(self) -> None:
         wide = self.size.width >= 110
         self.query_one("#service-form").styles.layout = "horizontal" if wide else "vertical"
 
     def reread(self) -> None:
+        if self.preloaded is not None:
+            self.preloaded = None  # shown first: just read, nothing to read again
+            return
         if self.view is not None:
             self.load()
 
@@ -196,18 +204,24 @@ class ServiceScreen(HostdeskScreen):
     def action_reload(self) -> None:
         self._load(refill=True)
 
+    @staticmethod
+    def read(app, service_id: int) -> ServiceView | None:
+        """What the page shows (in a worker, with a connection open): the view function's
+        read and the module commands that apply for this admin."""
+        from hostdesk.automation.provisioning.runner import command_availability, command_labels
+
+        view = load_service_view(service_id, app.settings.currency)
+        if view is not None:
+            view.availability = command_availability(view.service, app.admin)
+            view.labels = command_labels(view.service)
+        return view
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="service-load",
           description="read the service")
     def _load(self, refill: bool = False) -> None:
-        from hostdesk.automation.provisioning.runner import command_availability, command_labels
-
-        app = self.app
         try:
             with connection():
-                view = load_service_view(self.service_id, app.settings.currency)
-                if view is not None:
-                    view.availability = command_availability(view.service, app.admin)
-                    view.labels = command_labels(view.service)
+                view = self.read(self.app, self.service_id)
         except Exception as exc:  # noqa: BLE001 - said on screen
             self.post_message(self.Loaded(None, exc))
             return
@@ -218,7 +232,9 @@ class ServiceScreen(HostdeskScreen):
             self.query_one("#service-header", Static).update(
                 Text(f"Could not read service #{self.service_id}: {message.error}"))
             return
-        view = message.view
+        self._show_loaded(message.view, refill=message.refill)
+
+    def _show_loaded(self, view: ServiceView | None, *, refill: bool = False) -> None:
         if view is None:
             self.view = None
             self.query_one("#service-header", Static).update(
@@ -227,7 +243,7 @@ class ServiceScreen(HostdeskScreen):
             self.refresh_bindings()
             return
         first = self.view is None
-        keep_typing = not first and self.dirty and not message.refill
+        keep_typing = not first and self.dirty and not refill
         self.view = view
         self._show_header(view)
         self._show_addons(view)
