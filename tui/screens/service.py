@@ -147,8 +147,11 @@ class ServiceScreen(HostdeskScreen):
         return text
 
     def compose(self) -> ComposeResult:
+        view = self.preloaded
+        values = form_values(view.service, view.promotion_code) if view is not None else None
         yield self.title_bar(self.heading)
-        yield Static("loading…", id="service-header")
+        yield Static(header_text(view, self.app.settings.currency) if view is not None
+                     else "loading…", id="service-header")
         yield CommandBar(id="command-bar")
         yield Static("", id="service-state", classes="status-line")
         with VerticalScroll(id="service-body"):
@@ -158,10 +161,16 @@ class ServiceScreen(HostdeskScreen):
                         for name, label, kind in fields:
                             with Horizontal(classes="field-row"):
                                 yield Label(label, classes="field-label")
-                                yield field_widget(name, kind)
+                                yield field_widget(name, kind, values, view)
                             yield hidden_line(f"error-{name}", "field-error")
                             if name in ("first_payment_amount", "recurring_amount"):
-                                yield hidden_line(f"how-{name}", "field-how")
+                                if view is None:
+                                    yield hidden_line(f"how-{name}", "field-how")
+                                else:
+                                    how = (view.recurring_how if name == "recurring_amount"
+                                           else view.first_how)
+                                    yield Static(Text(how), id=f"how-{name}",
+                                                 classes="field-how")
             with Horizontal(id="save-options"):
                 yield Checkbox("Auto recalculate on save", False, id="auto-recalculate",
                                compact=True)
@@ -244,6 +253,7 @@ class ServiceScreen(HostdeskScreen):
             return
         first = self.view is None
         keep_typing = not first and self.dirty and not refill
+        composed_with_it = first and view is self.preloaded  # the fields hold it already
         self.view = view
         self._show_header(view)
         self._show_addons(view)
@@ -257,7 +267,7 @@ class ServiceScreen(HostdeskScreen):
                 state.update("The service changed while you were editing; your edits are kept "
                              "(ctrl+r discards them and shows the stored values).")
         else:
-            self._fill_form(view)
+            self._fill_form(view, set_widgets=not composed_with_it)
         self._show_bar()
         self.refresh_bindings()
 
@@ -283,29 +293,33 @@ class ServiceScreen(HostdeskScreen):
             line.update(Text(how))
             line.display = True
 
-    def _fill_form(self, view: ServiceView) -> None:
+    def _fill_form(self, view: ServiceView, *, set_widgets: bool = True) -> None:
         values = form_values(view.service, view.promotion_code)
-        self._filling = True
+        self._filling = set_widgets
         try:
-            self.query_one("#field-product", Select).set_options(view.products)
-            self.query_one("#field-server", Select).set_options(view.servers)
-            for name, _label, kind in FIELDS:
-                widget = self.query_one(f"#field-{name}")
-                value = values[name]
-                if kind == "select":
-                    widget.value = (int(value) if name in ("product", "server") and value
-                                    else (value or Select.NULL))
-                elif kind == "checkbox":
-                    widget.value = value == "yes"
-                else:
-                    widget.value = value
-            self.query_one("#auto-recalculate", Checkbox).value = False
-            self.query_one("#create-prorata", Checkbox).value = False
+            if set_widgets:
+                self._set_fields(view, values)
         finally:
             self._filling = False
         self.loaded_form = values
         self.version = view.service.version
         self._clear_errors()
+
+    def _set_fields(self, view: ServiceView, values: dict[str, str]) -> None:
+        self.query_one("#field-product", Select).set_options(view.products)
+        self.query_one("#field-server", Select).set_options(view.servers)
+        for name, _label, kind in FIELDS:
+            widget = self.query_one(f"#field-{name}")
+            value = values[name]
+            if kind == "select":
+                widget.value = (int(value) if name in ("product", "server") and value
+                                else (value or Select.NULL))
+            elif kind == "checkbox":
+                widget.value = value == "yes"
+            else:
+                widget.value = value
+        self.query_one("#auto-recalculate", Checkbox).value = False
+        self.query_one("#create-prorata", Checkbox).value = False
 
     # --- the form ----------------------------------------------------------------------------
 

@@ -85,18 +85,27 @@ def hidden_line(widget_id: str, classes: str) -> Static:
     return line
 
 
-def field_widget(name: str, kind: str):
+def field_widget(name: str, kind: str, values: dict[str, str] | None = None,
+                 view: ServiceView | None = None):
+    """The field's widget; with `values` (`form_values`) and `view`, holding the service's
+    value already, so the page is drawn once with it."""
     widget_id = f"field-{name}"
+    value = values.get(name, "") if values is not None else ""
     if kind == "select":
         choices = {"status": STATUS_CHOICES, "billing_cycle": CYCLE_CHOICES}.get(name, [])
-        # Products and servers arrive with the service; until then the list is empty.
-        return Select(choices, id=widget_id, compact=True,
-                      allow_blank=name in ("product", "server"),
+        if view is not None and name in ("product", "server"):
+            choices = view.products if name == "product" else view.servers
+        chosen = Select.NULL
+        if value:
+            typed = int(value) if name in ("product", "server") else value
+            chosen = typed if typed in {v for _, v in choices} else Select.NULL
+        return Select(choices, id=widget_id, compact=True, value=chosen,
+                      allow_blank=name in ("product", "server") or chosen is Select.NULL,
                       prompt="(none)" if name == "server" else "choose")
     if kind == "checkbox":
-        return Checkbox("at the end of the cycle (reason below)", False, id=widget_id,
+        return Checkbox("at the end of the cycle (reason below)", value == "yes", id=widget_id,
                         compact=True)
-    return Input("", id=widget_id, compact=True, password=(kind == "password"),
+    return Input(value, id=widget_id, compact=True, password=(kind == "password"),
                  placeholder=PLACEHOLDERS.get(name, ""))
 
 
