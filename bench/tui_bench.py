@@ -97,6 +97,7 @@ def measure(url: str, today, *, samples: int = 30) -> dict:
               "search_delay_ms": round(search_delay * 1000),
               "screen": f"{SCREEN_SIZE[0]}x{SCREEN_SIZE[1]}",
               "search_terms": list(SEARCH_TERMS)}
+    result["screen_floor_ms"] = summary(screens.pop("floor"))
     result["screens_ms"] = {name: {**summary(values), "limit": SCREEN_LIMIT_MS,
                                    "ok": percentile(values, 0.95) <= SCREEN_LIMIT_MS}
                             for name, values in screens.items()}
@@ -104,13 +105,18 @@ def measure(url: str, today, *, samples: int = 30) -> dict:
                              "client summary and invoice page by enter on the list's next row, "
                              "the payment dialog by `p` on an unpaid invoice, the upgrade screen "
                              "by `U` on an active service, the order form by `N` on the clients "
-                             "list, mass update by `M` on the services list")
+                             "list, mass update by `M` on the services list; the floor is "
+                             "pushing a screen with only a title and a footer, measured in the "
+                             "same run (what any screen costs on this machine under its load)")
     return result
 
 
 def screen_lines(tui: dict) -> list[str]:
     """One line per screen: p95 against the limit, pass or fail (for the bench's table)."""
     lines = []
+    if floor := tui.get("screen_floor_ms"):
+        lines.append(f"     floor (an empty screen): p95 {floor['p95']:.0f} ms, "
+                     f"median {floor['median']:.0f} ms")
     for name, figure in (tui.get("screens_ms") or {}).items():
         state = "ok  " if figure["ok"] else "OVER"
         lines.append(f"{state} open {name.replace('_', ' ')}: p95 {figure['p95']:.0f} ms, "
@@ -298,10 +304,33 @@ async def _back_to(app, pilot, ready) -> None:
     await _settle(app, pilot)
 
 
+def _empty_screen():
+    from hostdesk.tui.screens.base import HostdeskScreen
+    from hostdesk.tui.widgets.key_footer import KeyFooter
+
+    class EmptyScreen(HostdeskScreen):
+        def compose(self):
+            yield self.title_bar("floor")
+            yield KeyFooter()
+
+    return EmptyScreen()
+
+
 async def _drive_screens(app, records: dict, samples: int) -> dict:
     timings = {name: [] for name in SCREENS}
+    timings["floor"] = []
     async with app.run_test(size=SCREEN_SIZE) as pilot:
         await _settle(app, pilot)
+        app.go("services")
+        await _wait_drawn(app, lambda: _list_ready(app, "services"))
+        await _settle(app, pilot)
+        for _ in range(samples):
+            started = time.perf_counter()
+            app.push_screen(_empty_screen())
+            await _wait_drawn(app, lambda: type(app.screen).__name__ == "EmptyScreen"
+                              and app.screen.is_mounted)
+            timings["floor"].append((time.perf_counter() - started) * 1000)
+            await _back_to(app, pilot, lambda: _list_ready(app, "services"))
         # From a list's next row: enter.
         for name, area in (("service_page", "services"), ("client_summary", "clients"),
                            ("invoice_page", "invoices")):
