@@ -216,7 +216,7 @@ class HostdeskApp(App[int], inherit_bindings=False):
         if kind == "invoices":
             from hostdesk.tui.screens.invoices import InvoiceScreen
 
-            self.push_screen(InvoiceScreen(record_id))
+            self.open_read(InvoiceScreen, record_id)
             return
         if kind == "services":
             from hostdesk.tui.screens.service import ServiceScreen
@@ -226,7 +226,7 @@ class HostdeskApp(App[int], inherit_bindings=False):
         if kind == "clients":
             from hostdesk.tui.screens.client_summary import ClientSummaryScreen
 
-            self.push_screen(ClientSummaryScreen(record_id))
+            self.open_read(ClientSummaryScreen, record_id)
             return
         if kind == "automation":
             from hostdesk.tui.screens.run_report import RunReportScreen

@@ -628,7 +628,7 @@ class ServiceScreen(HostdeskScreen):
         from hostdesk.tui.screens.upgrade import UpgradeScreen
 
         if self.view is not None:
-            self.app.push_screen(UpgradeScreen(self.service_id))
+            self.app.open_read(UpgradeScreen, self.service_id)
 
     def _after_dialog(self, text: str | None) -> None:
         if text:
