@@ -241,7 +241,7 @@ class HostdeskApp(App[int], inherit_bindings=False):
             return
         self.push_screen(DetailScreen(SOURCES[kind](timezone=self.settings.timezone), record_id))
 
-    def open_read(self, screen_class, record_id: int) -> None:
+    def open_read(self, screen_class, record_id: int | None) -> None:
         """Push `screen_class(record_id, data)` once `screen_class.read(app, record_id)` has
         been read in a thread worker: the screen is composed and drawn once, with its data
         (no placeholder first). A failed read pushes it without data: it reads again and
@@ -250,7 +250,7 @@ class HostdeskApp(App[int], inherit_bindings=False):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="open-screen",
           description="read a screen's data")
-    def _read_then_push(self, screen_class, record_id: int) -> None:
+    def _read_then_push(self, screen_class, record_id: int | None) -> None:
         worker = get_current_worker()
         try:
             with connection():
@@ -267,7 +267,7 @@ class HostdeskApp(App[int], inherit_bindings=False):
         if not has_permission(self.admin, ADD_ORDER):
             self.notify(f"New orders need the permission “{ADD_ORDER}”.", severity="error")
             return
-        self.push_screen(OrderFormScreen(client_id=client_id))
+        self.open_read(OrderFormScreen, client_id)
 
     def action_go_chord(self) -> None:
         def chosen(area_key: str | None) -> None:

@@ -241,7 +241,7 @@ class ClientSummaryScreen(HostdeskScreen):
     def action_new_order(self) -> None:
         from hostdesk.tui.screens.order_form import OrderFormScreen
 
-        self.app.push_screen(OrderFormScreen(client_id=self.client_id))
+        self.app.open_read(OrderFormScreen, self.client_id)
 
     def action_invoice_ticked(self) -> None:
         items = self.ticked_items()
