@@ -12,6 +12,11 @@ driver). Pilot's `press` would also wait for the process to go idle (at least tw
 sleeps), which is test synchronisation, not what the admin waits for; the keys before it
 are typed with Pilot.
 
+- screen opens: from the key that opens a screen (enter on a list row, `p` on an invoice,
+  `U` on a service, `N` on the clients list, `M` on the services list) to the screen drawn
+  with its data: the service page, client summary, invoice page, payment dialog, upgrade
+  screen, order form and mass update (`SCREENS`), each against `SCREEN_LIMIT_MS`.
+
 Each figure is sampled many times; the median and the 95th percentile are reported.
 """
 
@@ -30,6 +35,9 @@ SCREEN_SIZE = (120, 40)
 WAIT_LIMIT_SECONDS = 60.0
 POLL_SECONDS = 0.001
 SEARCH_TERMS = ("maple12", "u4242", "#123", "orchid7", "zephyr9", "u77", "river3", "#5000")
+SCREEN_LIMIT_MS = 100.0  # issue 17: keystroke to final frame, p95
+SCREENS = ("service_page", "client_summary", "invoice_page", "payment_dialog", "upgrade_screen",
+           "order_form", "mass_update")
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -77,6 +85,9 @@ def measure(url: str, today, *, samples: int = 30) -> dict:
     try:
         app = make_app(config, BENCH_ADMIN, clock)
         timings = asyncio.run(_drive(app, list_screen, samples))
+        records = _records(samples)
+        screens = asyncio.run(_drive_screens(make_app(config, BENCH_ADMIN, clock), records,
+                                             samples))
     finally:
         close_database(db)
     result = {"first_page_ms": summary(timings["first_page"]),
@@ -86,7 +97,32 @@ def measure(url: str, today, *, samples: int = 30) -> dict:
               "search_delay_ms": round(search_delay * 1000),
               "screen": f"{SCREEN_SIZE[0]}x{SCREEN_SIZE[1]}",
               "search_terms": list(SEARCH_TERMS)}
+    result["screen_floor_ms"] = summary(screens.pop("floor"))
+    result["screens_ms"] = {name: {**summary(values), "limit": SCREEN_LIMIT_MS,
+                                   "ok": percentile(values, 0.95) <= SCREEN_LIMIT_MS}
+                            for name, values in screens.items()}
+    result["screens_how"] = ("keystroke to the screen drawn with its data; the service page, "
+                             "client summary and invoice page by enter on the list's next row, "
+                             "the payment dialog by `p` on an unpaid invoice, the upgrade screen "
+                             "by `U` on an active service, the order form by `N` on the clients "
+                             "list, mass update by `M` on the services list; the floor is "
+                             "pushing a screen with only a title and a footer, measured in the "
+                             "same run (what any screen costs on this machine under its load)")
     return result
+
+
+def screen_lines(tui: dict) -> list[str]:
+    """One line per screen: p95 against the limit, pass or fail (for the bench's table)."""
+    lines = []
+    if floor := tui.get("screen_floor_ms"):
+        lines.append(f"     floor (an empty screen): p95 {floor['p95']:.0f} ms, "
+                     f"median {floor['median']:.0f} ms")
+    for name, figure in (tui.get("screens_ms") or {}).items():
+        state = "ok  " if figure["ok"] else "OVER"
+        lines.append(f"{state} open {name.replace('_', ' ')}: p95 {figure['p95']:.0f} ms, "
+                     f"median {figure['median']:.0f} ms (limit {figure['limit']:.0f} ms, "
+                     f"{figure['samples']} samples)")
+    return lines
 
 
 def _services_list(app, list_screen):
@@ -117,10 +153,10 @@ async def _wait_drawn(app, ready) -> None:
 
 
 def _keystroke(app, key: str) -> None:
-    """Deliver one alphanumeric key the way the terminal driver does."""
+    """Deliver one key (a character or enter) the way the terminal driver does."""
     from textual import events
 
-    event = events.Key(key, key)
+    event = events.Key(key, "\r" if key == "enter" else key)
     event.set_sender(app)
     app._driver.send_message(event)
 
@@ -175,5 +211,157 @@ async def _drive(app, list_screen, samples: int) -> dict:
                                                  * 1000)
             await pilot.press("enter")
             await pilot.pause()
+        await pilot.press("ctrl+q")
+    return timings
+
+
+# --- opening the screens ---------------------------------------------------------------------
+
+
+def _records(samples: int) -> dict[str, list[int]]:
+    """Records to open by id: unpaid invoices (payment dialog) and active services (upgrade),
+    spread over the table."""
+    from hostdesk.models.schema import Invoice, InvoiceStatus, Service, ServiceStatus
+
+    def spread(query, column) -> list[int]:
+        top = query.select(column).order_by(column.desc()).limit(1).scalar() or 0
+        ids = []
+        for index in range(samples):
+            start = top * (index + 1) // (samples + 1)
+            found = query.where(column >= start).order_by(column).limit(1).scalar()
+            if found is not None:
+                ids.append(found)
+        return ids
+
+    return {"unpaid_invoices": spread(Invoice.select().where(
+                Invoice.status == InvoiceStatus.UNPAID), Invoice.id),
+            "active_services": spread(Service.select().where(
+                Service.status == ServiceStatus.ACTIVE), Service.id)}
+
+
+def _list_ready(app, key: str) -> bool:
+    from hostdesk.tui.screens.lists import ListScreen
+
+    screen = app.screen
+    if not (isinstance(screen, ListScreen) and screen.area.key == key and screen.is_mounted):
+        return False
+    return any(_page_ready(biglist) for biglist in screen.query("BigList"))
+
+
+def _screen_ready(app, name: str) -> bool:
+    from textual.css.query import NoMatches
+
+    """The screen `name` is on top, mounted, and shows its data."""
+    screen = app.screen
+    if type(screen).__name__ != SCREEN_CLASSES[name] or not screen.is_mounted:
+        return False
+    try:
+        return bool(DATA_SHOWN[name](screen))
+    except NoMatches:  # still composing
+        return False
+
+
+# What each screen shows once its data is in (nothing is drawn from placeholders after it).
+DATA_SHOWN = {
+    "service_page": lambda s: s.view is not None and bool(s.loaded_form),
+    "client_summary": lambda s: (s.details is not None
+                                 and _page_ready(s.biglist("services"))),
+    "invoice_page": lambda s: s.view is not None,
+    "payment_dialog": lambda s: True,  # drawn from the invoice page's data
+    "upgrade_screen": lambda s: s.start is not None,
+    "order_form": lambda s: s._pristine is not None,
+    "mass_update": lambda s: _page_ready(s.checklist),
+}
+
+
+SCREEN_CLASSES = {"service_page": "ServiceScreen", "client_summary": "ClientSummaryScreen",
+                  "invoice_page": "InvoiceScreen", "payment_dialog": "PaymentDialog",
+                  "upgrade_screen": "UpgradeScreen", "order_form": "OrderFormScreen",
+                  "mass_update": "MassUpdateScreen"}
+
+
+async def _settle(app, pilot) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def _timed_open(app, key: str, name: str) -> float:
+    started = time.perf_counter()
+    _keystroke(app, key)
+    await _wait_drawn(app, lambda: _screen_ready(app, name))
+    return (time.perf_counter() - started) * 1000
+
+
+async def _back_to(app, pilot, ready) -> None:
+    """Escape until `ready()` (the screen a sample starts from, its data read again)."""
+    for _ in range(5):
+        if ready():
+            break
+        await pilot.press("escape")
+        await _settle(app, pilot)
+    await _wait_drawn(app, ready)
+    await _settle(app, pilot)
+
+
+def _empty_screen():
+    from hostdesk.tui.screens.base import HostdeskScreen
+    from hostdesk.tui.widgets.key_footer import KeyFooter
+
+    class EmptyScreen(HostdeskScreen):
+        def compose(self):
+            yield self.title_bar("floor")
+            yield KeyFooter()
+
+    return EmptyScreen()
+
+
+async def _drive_screens(app, records: dict, samples: int) -> dict:
+    timings = {name: [] for name in SCREENS}
+    timings["floor"] = []
+    async with app.run_test(size=SCREEN_SIZE) as pilot:
+        await _settle(app, pilot)
+        app.go("services")
+        await _wait_drawn(app, lambda: _list_ready(app, "services"))
+        await _settle(app, pilot)
+        for _ in range(samples):
+            started = time.perf_counter()
+            app.push_screen(_empty_screen())
+            await _wait_drawn(app, lambda: type(app.screen).__name__ == "EmptyScreen"
+                              and app.screen.is_mounted)
+            timings["floor"].append((time.perf_counter() - started) * 1000)
+            await _back_to(app, pilot, lambda: _list_ready(app, "services"))
+        # From a list's next row: enter.
+        for name, area in (("service_page", "services"), ("client_summary", "clients"),
+                           ("invoice_page", "invoices")):
+            app.go(area)
+            await _wait_drawn(app, lambda: _list_ready(app, area))
+            await _settle(app, pilot)
+            for _ in range(samples):
+                await pilot.press("j")
+                await _settle(app, pilot)
+                timings[name].append(await _timed_open(app, "enter", name))
+                await _back_to(app, pilot, lambda: _list_ready(app, area))
+        # From a list, a key that opens a screen for what the list shows.
+        for name, area, key in (("order_form", "clients", "N"),
+                                ("mass_update", "services", "M")):
+            app.go(area)
+            await _wait_drawn(app, lambda: _list_ready(app, area))
+            await _settle(app, pilot)
+            for _ in range(samples):
+                timings[name].append(await _timed_open(app, key, name))
+                await _back_to(app, pilot, lambda: _list_ready(app, area))
+        # From a record's screen: `p` on an unpaid invoice, `U` on an active service.
+        for name, kind, ids, opened, key in (
+                ("payment_dialog", "invoices", records["unpaid_invoices"], "invoice_page", "p"),
+                ("upgrade_screen", "services", records["active_services"], "service_page", "U")):
+            for record_id in ids:
+                app.go("services")
+                await _wait_drawn(app, lambda: _list_ready(app, "services"))
+                app.open_record(kind, record_id)
+                await _wait_drawn(app, lambda: _screen_ready(app, opened))
+                await _settle(app, pilot)
+                timings[name].append(await _timed_open(app, key, name))
+                await _back_to(app, pilot, lambda: _list_ready(app, "services"))
         await pilot.press("ctrl+q")
     return timings

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from peewee import fn
+from peewee import JOIN, fn
 
 from hostdesk.models.listing import (
     DATE,
@@ -164,10 +164,13 @@ class ClientDetails:
 
 
 def load_client_details(client_id: int, today) -> ClientDetails | None:
-    client = Client.get_or_none(Client.id == client_id)
+    """The details panel in three queries, whatever the client has."""
+    client = (Client.select(Client, ClientGroup)
+              .join(ClientGroup, JOIN.LEFT_OUTER, on=(Client.group == ClientGroup.id))
+              .where(Client.id == client_id).first())
     if client is None:
         return None
-    group = ClientGroup.get_or_none(ClientGroup.id == client.group_id) if client.group_id else None
+    group = client.group if client.group_id else None
     by_status = dict(Service.select(Service.status, fn.COUNT(Service.id))
                      .where(Service.client == client_id).group_by(Service.status).tuples())
     unpaid = list(Invoice.select(Invoice.total, Invoice.amount_paid, Invoice.due_date)

@@ -260,7 +260,8 @@ def service_recurring_price(service: Service | None, product: Product, cycle,
                             config_choices: Mapping[int, OptionChoice] | None = None,
                             promotion: Promotion | None = None, *,
                             renewals_used: int | None = None,
-                            cycle_field: str = "new_cycle") -> RecurringPrice:
+                            cycle_field: str = "new_cycle",
+                            base_price: Decimal | None = None) -> RecurringPrice:
     """`recurring_price` for a service (kept or moved to `product`): `config_choices` None
     means the service's current choices (or the defaults of `product`'s options when the
     product changes); choices are validated against `product`. `renewals_used` None means
@@ -274,7 +275,8 @@ def service_recurring_price(service: Service | None, product: Product, cycle,
     if renewals_used is None:
         renewals_used = service.promotion_uses if service is not None else 0
     return recurring_price(product, cycle, choices=choices, promotion=promotion,
-                           renewals_used=renewals_used, cycle_field=cycle_field)
+                           renewals_used=renewals_used, cycle_field=cycle_field,
+                           base_price=base_price)
 
 
 def recalculated_recurring_amount(service: Service | None, product: Product, cycle,

@@ -17,7 +17,6 @@ from hostdesk.models.clock import Clock
 from hostdesk.models.cycles import Cycle
 from hostdesk.models.db import database
 from hostdesk.models.errors import StaleRecordError, ValidationError
-from hostdesk.models.invoicing import unpaid_lines_of_item
 from hostdesk.models.money import format_money
 from hostdesk.models.orders import orderable_products
 from hostdesk.models.payment_methods import enabled_methods
@@ -30,7 +29,9 @@ from hostdesk.models.schema import (
     ConfigOption,
     ConfigOptionChoice,
     Domain,
+    Invoice,
     InvoiceLine,
+    InvoiceStatus,
     ItemType,
     Product,
     Promotion,
@@ -110,7 +111,7 @@ def form_values(service: Service, promotion_code: str) -> dict[str, str]:
 
 
 def price_explanations(service: Service, promotion: Promotion | None,
-                       currency: str) -> tuple[str, str]:
+                       currency: str, product: Product | None = None) -> tuple[str, str]:
     """How the recurring and first payment amounts compare with what the catalog gives now
     (`models.pricing.service_recurring_price`, the rule auto recalculate applies)."""
     def money(amount: Decimal) -> str:
@@ -123,8 +124,10 @@ def price_explanations(service: Service, promotion: Promotion | None,
     if row is None:
         why = f"the product has no {cycle.label} price, so this amount is the service's own"
         return why, why
-    product = Product.get_by_id(service.product_id)
-    price = pricing.service_recurring_price(service, product, cycle, None, promotion)
+    if product is None or product.id != service.product_id:
+        product = Product.get_by_id(service.product_id)
+    price = pricing.service_recurring_price(service, product, cycle, None, promotion,
+                                            base_price=row.price)
     parts = f"product {money(price.product)} ({cycle.label})"
     if price.options:
         parts += f" + options {money(price.options)}"
@@ -165,18 +168,41 @@ def _config_options(service_id: int) -> list[tuple[str, str]]:
              else (r["choice"] or "—")) for r in rows]
 
 
+def _unpaid_lines(service_id: int) -> int:
+    """Live lines on unpaid invoices of the service and of its addons, in one query."""
+    addon_ids = ServiceAddon.select(ServiceAddon.id).where(ServiceAddon.service == service_id)
+    return (InvoiceLine.select(InvoiceLine.id).join(Invoice)
+            .where((((InvoiceLine.item_type == ItemType.SERVICE)
+                     & (InvoiceLine.item_id == service_id))
+                    | ((InvoiceLine.item_type == ItemType.ADDON)
+                       & InvoiceLine.item_id.in_(addon_ids)))
+                   & (InvoiceLine.cancelled == False)  # noqa: E712
+                   & (Invoice.status == InvoiceStatus.UNPAID))
+            .count())
+
+
+def _service_with_parts(service_id: int) -> Service | None:
+    """The service with its product, client and promotion, in one query."""
+    return (Service.select(Service, Product, Client, Promotion)
+            .join(Product, on=(Service.product == Product.id)).switch(Service)
+            .join(Client, on=(Service.client == Client.id)).switch(Service)
+            .join(Promotion, JOIN.LEFT_OUTER, on=(Service.promotion == Promotion.id))
+            .where(Service.id == service_id).first())
+
+
 def load_service_view(service_id: int, currency: str) -> ServiceView | None:
-    """The service page in one read. The module's commands (what applies, their labels) are
-    `automation.provisioning.runner`'s to say: the screen adds them."""
-    service = Service.get_or_none(Service.id == service_id)
+    """The service page in one read, in a fixed number of queries whatever the service has
+    (addons, options, invoices: `tests/test_query_budget.py`). The module's commands (what
+    applies, their labels) are `automation.provisioning.runner`'s to say: the screen adds
+    them (the service comes with its product, so they cost no query)."""
+    service = _service_with_parts(service_id)
     if service is None:
         return None
-    product = Product.get_by_id(service.product_id)
+    product, client = service.product, service.client
+    promotion = service.promotion if service.promotion_id else None
     products = orderable_products()
     if product.id not in {p.id for p in products}:
         products.insert(0, product)  # a retired or hidden product is still where it is
-    promotion = Promotion.get_or_none(Promotion.id == service.promotion_id) \
-        if service.promotion_id else None
     open_request = (CancellationRequest.select()
                     .where((CancellationRequest.service == service.id)
                            & (CancellationRequest.status == "open")).first())
@@ -184,12 +210,9 @@ def load_service_view(service_id: int, currency: str) -> ServiceView | None:
         open_request.service = service
     addons = list(ServiceAddon.select().where(ServiceAddon.service == service.id)
                   .order_by(ServiceAddon.id).limit(500))
-    unpaid = len(unpaid_lines_of_item(ItemType.SERVICE, service.id))
-    for addon in addons:
-        unpaid += len(unpaid_lines_of_item(ItemType.ADDON, addon.id))
-    recurring_how, first_how = price_explanations(service, promotion, currency)
+    recurring_how, first_how = price_explanations(service, promotion, currency, product)
     return ServiceView(
-        service=service, product=product, client=Client.get_by_id(service.client_id),
+        service=service, product=product, client=client,
         promotion_code=promotion.code if promotion else "",
         products=[(f"{p.group_name} / {p.name}" if p.group_name else p.name, p.id)
                   for p in products],
@@ -199,7 +222,7 @@ def load_service_view(service_id: int, currency: str) -> ServiceView | None:
         open_request=open_request,
         process_on=process_date(open_request) if open_request else None,
         recurring_how=recurring_how, first_how=first_how,
-        config_options=_config_options(service.id), unpaid_lines=unpaid,
+        config_options=_config_options(service.id), unpaid_lines=_unpaid_lines(service.id),
         domain_record=bool(service.domain) and Domain.select().where(
             (Domain.client == service.client_id) & (Domain.name == service.domain)).exists(),
         payment_methods=enabled_methods())

@@ -108,11 +108,14 @@ class UpgradeStart:
 
 def load_upgrade_start(service_id: int) -> UpgradeStart | None:
     """What the upgrade screen shows before the first quote (one read)."""
-    service = Service.get_or_none(Service.id == service_id)
+    service = (Service.select(Service, Product, Client)
+               .join(Product, on=(Service.product == Product.id)).switch(Service)
+               .join(Client, on=(Service.client == Client.id))
+               .where(Service.id == service_id).first())
     if service is None:
         return None
     products = orders.orderable_products()
-    current = Product.get_by_id(service.product_id)
+    current = service.product
     if current.id not in {p.id for p in products}:
         products.insert(0, current)  # a retired product is still where the service is
     cycles: dict[int, list[Cycle]] = {p.id: [] for p in products}
@@ -126,7 +129,7 @@ def load_upgrade_start(service_id: int) -> UpgradeStart | None:
         cycles[product_id].sort(key=CYCLE_ORDER.index)
     labels = [(f"{p.group_name} / {p.name}" if p.group_name else p.name, p.id) for p in products]
     return UpgradeStart(service=service, product_name=current.name,
-                        client_name=Client.get_by_id(service.client_id).display_name,
+                        client_name=service.client.display_name,
                         products=labels, cycles=cycles,
                         options=product_options(current.id),
                         current_choices=current_config_choices(service.id))

@@ -70,6 +70,13 @@ def test_the_suite_produces_every_figure_and_writes_them(suite_results, engine):
         for name in ("first_page_ms", "search_ms"):
             assert 0 < tui[name]["median"] <= tui[name]["p95"]
             assert tui[name]["samples"] == 2
+        from bench.tui_bench import SCREENS
+
+        assert set(tui["screens_ms"]) == set(SCREENS)  # every big screen's open is timed
+        for opened in tui["screens_ms"].values():
+            assert 0 < opened["median"] <= opened["p95"] and opened["samples"] == 2
+            assert opened["ok"] == (opened["p95"] <= opened["limit"])
+        assert 0 < tui["screen_floor_ms"]["median"]
     mass = figures["mass"]
     if _measured(mass):
         assert mass["seconds"] > 0 and mass["services"] > 0

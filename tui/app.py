@@ -14,10 +14,12 @@ import sys
 import threading
 from typing import Iterable
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.worker import get_current_worker
 
 from hostdesk.automation.config import Config
 from hostdesk.models.admins import manager_logins
@@ -158,9 +160,32 @@ class HostdeskApp(App[int], inherit_bindings=False):
 
     def open_record(self, kind: str, record_id: int) -> None:
         if kind in RECORD_SCREENS:
-            self.push_screen(screen_class(RECORD_SCREENS[kind])(record_id))
+            page = screen_class(RECORD_SCREENS[kind])
+            if hasattr(page, "read"):  # read first, then drawn once with the record
+                self.open_read(page, record_id)
+            else:
+                self.push_screen(page(record_id))
             return
         self.push_screen(DetailScreen(SOURCES[kind](timezone=self.settings.timezone), record_id))
+
+    def open_read(self, screen_class, record_id: int | None) -> None:
+        """Push `screen_class(record_id, data)` once `screen_class.read(app, record_id)` has
+        been read in a thread worker: the screen is composed and drawn once, with its data
+        (no placeholder first). A failed read pushes it without data: it reads again and
+        says why. A second open before the first is read replaces it."""
+        self._read_then_push(screen_class, record_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="open-screen",
+          description="read a screen's data")
+    def _read_then_push(self, screen_class, record_id: int | None) -> None:
+        worker = get_current_worker()
+        try:
+            with connection():
+                data = screen_class.read(self, record_id)
+        except Exception:  # noqa: BLE001 - the screen reads again and shows the error
+            data = None
+        if not worker.is_cancelled:
+            self.call_from_thread(self.push_screen, screen_class(record_id, data))
 
     def action_new_order(self, client_id: int | None = None) -> None:
         from hostdesk.models.permissions import ADD_ORDER
@@ -169,7 +194,7 @@ class HostdeskApp(App[int], inherit_bindings=False):
         if not has_permission(self.admin, ADD_ORDER):
             self.notify(f"New orders need the permission “{ADD_ORDER}”.", severity="error")
             return
-        self.push_screen(OrderFormScreen(client_id=client_id))
+        self.open_read(OrderFormScreen, client_id)
 
     def action_go_chord(self) -> None:
         def chosen(area_key: str | None) -> None:

@@ -110,11 +110,16 @@ class ClientSummaryScreen(HostdeskScreen):
         if needs(self, MANAGE_CLIENTS):
             self.app.push_screen(ClientFormScreen(self.client_id))
 
-    def __init__(self, client_id: int) -> None:
+    def __init__(self, client_id: int, data: ClientDetails | None = None) -> None:
         super().__init__()
         self.client_id = client_id
+        self.preloaded = data  # read before the screen was pushed (`HostdeskApp.open_read`)
         self.details: ClientDetails | None = None
         self.invoicing = False
+
+    @staticmethod
+    def read(app, client_id: int) -> ClientDetails | None:
+        return load_client_details(client_id, app.clock.today())
 
     @property
     def heading(self) -> str:
@@ -122,7 +127,9 @@ class ClientSummaryScreen(HostdeskScreen):
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(self.heading)
-        yield Static("loading…", id="client-details")
+        details = self.preloaded
+        yield Static(details_text(details, self.app.settings.currency) if details is not None
+                     else "loading…", id="client-details")
         sources = {"services": ClientServiceSource(self.client_id),
                    "addons": ClientAddonSource(self.client_id),
                    "domains": ClientDomainSource(self.client_id),
@@ -145,15 +152,20 @@ class ClientSummaryScreen(HostdeskScreen):
     def on_mount(self) -> None:
         self.biglist("invoices").filter = InvoiceFilter(client_id=self.client_id)
         self.biglist("services").focus()
+        if self.preloaded is not None:
+            self.details = self.preloaded
 
     def reread(self) -> None:
-        # Shown first or come back to: the database's truth, each list at its place.
-        self.action_reload()
+        # Shown first or come back to: the database's truth, each list at its place (the
+        # details too, unless they were just read to open the screen).
+        fresh, self.preloaded = self.preloaded is not None, None
+        self.action_reload(details=not fresh)
 
-    def action_reload(self) -> None:
+    def action_reload(self, details: bool = True) -> None:
         for key, _ in TABS:
             self.biglist(key).reload()
-        self._load_details()
+        if details:
+            self._load_details()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="client-details",
           description="read the client")
@@ -243,7 +255,7 @@ class ClientSummaryScreen(HostdeskScreen):
     def action_new_order(self) -> None:
         from hostdesk.tui.screens.order_form import OrderFormScreen
 
-        self.app.push_screen(OrderFormScreen(client_id=self.client_id))
+        self.app.open_read(OrderFormScreen, self.client_id)
 
     def action_invoice_ticked(self) -> None:
         items = self.ticked_items()

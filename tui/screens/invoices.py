@@ -306,11 +306,16 @@ class InvoiceScreen(HostdeskScreen):
             self.outcome = outcome
             self.error = error
 
-    def __init__(self, invoice_id: int) -> None:
+    def __init__(self, invoice_id: int, data: InvoiceView | None = None) -> None:
         super().__init__()
         self.invoice_id = invoice_id
+        self.preloaded = data  # read before the screen was pushed (`HostdeskApp.open_read`)
         self.view: InvoiceView | None = None
         self.busy = False
+
+    @staticmethod
+    def read(app, invoice_id: int) -> InvoiceView | None:
+        return load_invoice_view(invoice_id)
 
     @property
     def currency(self) -> str:
@@ -321,7 +326,7 @@ class InvoiceScreen(HostdeskScreen):
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(f"Invoice #{self.invoice_id}")
-        yield Static("loading…", id="invoice-summary")
+        yield Static("" if self.preloaded is not None else "loading…", id="invoice-summary")
         yield Label("Lines", classes="section-title")
         yield DataTable(id="invoice-lines", cursor_type="row", zebra_stripes=True)
         yield Label("Payments", classes="section-title")
@@ -340,9 +345,15 @@ class InvoiceScreen(HostdeskScreen):
         payments.add_column("Reference", key="reference")
         payments.add_column(Text("Amount", justify="right"), key="amount", width=16)
         payments.add_column("By", key="by")
-        self.reload()
+        if self.preloaded is not None:
+            self.on_invoice_screen_loaded(self.Loaded(self.preloaded))  # before the 1st frame
+        else:
+            self.reload()
 
     def reread(self) -> None:
+        if self.preloaded is not None:
+            self.preloaded = None  # shown first: just read, nothing to read again
+            return
         if self.view is not None:
             self.reload()
 

@@ -13,6 +13,8 @@ otherwise the daily run does them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -111,6 +113,15 @@ def total_text(quote: OrderQuote, currency: str) -> Text:
     return text
 
 
+@dataclass(frozen=True)
+class OrderStart:
+    """What the order form shows before anything is typed."""
+
+    catalog: list[orders.CatalogProduct]
+    methods: list[str]
+    client: ClientChoice | None
+
+
 class OrderFormScreen(HostdeskScreen):
     HELP = (
         "New order. Type a client's name, company, email or #id and take a match with the "
@@ -135,10 +146,11 @@ class OrderFormScreen(HostdeskScreen):
         Binding("escape", "back", "Cancel", id="order.cancel"),
     ]
 
-    def __init__(self, client_id: int | None = None) -> None:
+    def __init__(self, client_id: int | None = None, data: OrderStart | None = None) -> None:
         super().__init__()
         self.preset_client_id = client_id
-        self.catalog: list[orders.CatalogProduct] = []
+        self.preloaded = data  # read before the screen was pushed (`HostdeskApp.open_read`)
+        self.catalog: list[orders.CatalogProduct] = data.catalog if data is not None else []
         self.working = False
         self.show_errors = False  # after a refused ctrl+s, messages follow the typing
         self.quote: OrderQuote | None = None
@@ -163,7 +175,9 @@ class OrderFormScreen(HostdeskScreen):
             yield Static("", id="error-client", classes="field-error")
             with Horizontal(classes="form-row"):
                 yield Label("Payment method", classes="form-label")
-                yield Select([], prompt="client's default", id="payment_method", compact=True)
+                methods = self.preloaded.methods if self.preloaded is not None else []
+                yield Select([(m, m) for m in methods], prompt="client's default",
+                             id="payment_method", compact=True)
                 yield Label("Status", classes="form-label -short")
                 yield Select([("pending", "pending"), ("active (import)", "active")],
                              value="pending", allow_blank=False, id="status", compact=True)
@@ -214,29 +228,41 @@ class OrderFormScreen(HostdeskScreen):
                     yield Input(placeholder="TLD price", id="domain-renew_override", compact=True)
                 yield Static("", id="error-domain-prices", classes="field-error")
                 yield Static("", id="domain-info")
-        yield Static("loading the catalog…", id="order-total")
+        yield Static("" if self.preloaded is not None else "loading the catalog…",
+                     id="order-total")
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self._load_catalog()
+        if self.preloaded is not None:  # composed with the catalog: drawn once with it
+            start = self.preloaded
+            self._catalog_loaded(start.catalog, start.methods, start.client, composed=True)
+        else:
+            self._load_catalog()
+
+    @staticmethod
+    def read(app, client_id: int | None) -> OrderStart:
+        """The catalog, the payment methods and the preset client (in a worker)."""
+        return OrderStart(orders.order_catalog(), enabled_methods(),
+                          load_client(client_id) if client_id else None)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="order-catalog",
           description="load the product catalog")
     def _load_catalog(self) -> None:
         with connection():
-            catalog = orders.order_catalog()
-            methods = enabled_methods()
-            client = load_client(self.preset_client_id) if self.preset_client_id else None
-        self.app.call_from_thread(self._catalog_loaded, catalog, methods, client)
+            start = self.read(self.app, self.preset_client_id)
+        self.app.call_from_thread(self._catalog_loaded, start.catalog, start.methods,
+                                  start.client)
 
     def _catalog_loaded(self, catalog: list[orders.CatalogProduct], methods: list[str],
-                        client: ClientChoice | None) -> None:
+                        client: ClientChoice | None, *, composed: bool = False) -> None:
         self.catalog = catalog
         self._methods = methods
-        self.query_one("#payment_method", Select).set_options([(m, m) for m in methods])
+        if not composed:
+            self.query_one("#payment_method", Select).set_options([(m, m) for m in methods])
         self._offer_method()
-        for row in self.query(OrderLineRow):
-            row.set_catalog(catalog)
+        if not composed:
+            for row in self.query(OrderLineRow):
+                row.set_catalog(catalog)
         if client is not None:
             self.query_one(ClientPicker).choose(client)
         self._pristine = self._snapshot()

@@ -119,9 +119,10 @@ class ServiceScreen(HostdeskScreen):
             self.error = error
             self.gone = gone
 
-    def __init__(self, service_id: int) -> None:
+    def __init__(self, service_id: int, data: ServiceView | None = None) -> None:
         super().__init__()
         self.service_id = service_id
+        self.preloaded = data  # read before the screen was pushed (`HostdeskApp.open_read`)
         self.view: ServiceView | None = None
         self.loaded_form: dict[str, str] = {}
         self.version: int | None = None
@@ -149,8 +150,11 @@ class ServiceScreen(HostdeskScreen):
         return text
 
     def compose(self) -> ComposeResult:
+        view = self.preloaded
+        values = form_values(view.service, view.promotion_code) if view is not None else None
         yield self.title_bar(self.heading)
-        yield Static("loading…", id="service-header")
+        yield Static(header_text(view, self.app.settings.currency) if view is not None
+                     else "loading…", id="service-header")
         yield CommandBar(id="command-bar")
         yield Static("", id="service-state", classes="status-line")
         with VerticalScroll(id="service-body"):
@@ -160,10 +164,16 @@ class ServiceScreen(HostdeskScreen):
                         for name, label, kind in fields:
                             with Horizontal(classes="field-row"):
                                 yield Label(label, classes="field-label")
-                                yield field_widget(name, kind)
+                                yield field_widget(name, kind, values, view)
                             yield hidden_line(f"error-{name}", "field-error")
                             if name in ("first_payment_amount", "recurring_amount"):
-                                yield hidden_line(f"how-{name}", "field-how")
+                                if view is None:
+                                    yield hidden_line(f"how-{name}", "field-how")
+                                else:
+                                    how = (view.recurring_how if name == "recurring_amount"
+                                           else view.first_how)
+                                    yield Static(Text(how), id=f"how-{name}",
+                                                 classes="field-how")
             with Horizontal(id="save-options"):
                 yield Checkbox("Auto recalculate on save", False, id="auto-recalculate",
                                compact=True)
@@ -181,13 +191,20 @@ class ServiceScreen(HostdeskScreen):
                            ("amount", "Recurring"), ("status", "Status"), ("due", "Next due")):
             table.add_column(title, key=key)
         self.query_one(CommandBar).focus()
-        self.load()
+        if self.preloaded is not None:
+            # Filled before the first frame: the page is drawn once, with the service.
+            self._show_loaded(self.preloaded)
+        else:
+            self.load()
 
     def on_resize(self) -> None:
         wide = self.size.width >= 110
         self.query_one("#service-form").styles.layout = "horizontal" if wide else "vertical"
 
     def reread(self) -> None:
+        if self.preloaded is not None:
+            self.preloaded = None  # shown first: just read, nothing to read again
+            return
         if self.view is not None:
             self.load()
 
@@ -199,18 +216,24 @@ class ServiceScreen(HostdeskScreen):
     def action_reload(self) -> None:
         self._load(refill=True)
 
+    @staticmethod
+    def read(app, service_id: int) -> ServiceView | None:
+        """What the page shows (in a worker, with a connection open): the view function's
+        read and the module commands that apply for this admin."""
+        from hostdesk.automation.provisioning.runner import command_availability, command_labels
+
+        view = load_service_view(service_id, app.settings.currency)
+        if view is not None:
+            view.availability = command_availability(view.service, app.admin)
+            view.labels = command_labels(view.service)
+        return view
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="service-load",
           description="read the service")
     def _load(self, refill: bool = False) -> None:
-        from hostdesk.automation.provisioning.runner import command_availability, command_labels
-
-        app = self.app
         try:
             with connection():
-                view = load_service_view(self.service_id, app.settings.currency)
-                if view is not None:
-                    view.availability = command_availability(view.service, app.admin)
-                    view.labels = command_labels(view.service)
+                view = self.read(self.app, self.service_id)
         except Exception as exc:  # noqa: BLE001 - said on screen
             self.post_message(self.Loaded(None, exc))
             return
@@ -221,7 +244,9 @@ class ServiceScreen(HostdeskScreen):
             self.query_one("#service-header", Static).update(
                 Text(f"Could not read service #{self.service_id}: {message.error}"))
             return
-        view = message.view
+        self._show_loaded(message.view, refill=message.refill)
+
+    def _show_loaded(self, view: ServiceView | None, *, refill: bool = False) -> None:
         if view is None:
             self.view = None
             self.query_one("#service-header", Static).update(
@@ -230,7 +255,8 @@ class ServiceScreen(HostdeskScreen):
             self.refresh_bindings()
             return
         first = self.view is None
-        keep_typing = not first and self.dirty and not message.refill
+        keep_typing = not first and self.dirty and not refill
+        composed_with_it = first and view is self.preloaded  # the fields hold it already
         self.view = view
         self._show_header(view)
         self._show_addons(view)
@@ -244,7 +270,7 @@ class ServiceScreen(HostdeskScreen):
                 state.update("The service changed while you were editing; your edits are kept "
                              "(ctrl+r discards them and shows the stored values).")
         else:
-            self._fill_form(view)
+            self._fill_form(view, set_widgets=not composed_with_it)
         self._show_bar()
         self.refresh_bindings()
 
@@ -270,31 +296,35 @@ class ServiceScreen(HostdeskScreen):
             line.update(Text(how))
             line.display = True
 
-    def _fill_form(self, view: ServiceView) -> None:
+    def _fill_form(self, view: ServiceView, *, set_widgets: bool = True) -> None:
         values = form_values(view.service, view.promotion_code)
-        self._filling = True
+        self._filling = set_widgets
         try:
-            self.query_one("#field-product", Select).set_options(view.products)
-            self.query_one("#field-server", Select).set_options(view.servers)
-            self.query_one("#field-payment_method", Select).set_options(
-                method_choices(view.payment_methods, view.service.payment_method))
-            for name, _label, kind in FIELDS:
-                widget = self.query_one(f"#field-{name}")
-                value = values[name]
-                if kind == "select":
-                    widget.value = (int(value) if name in ("product", "server") and value
-                                    else (value or Select.NULL))
-                elif kind == "checkbox":
-                    widget.value = value == "yes"
-                else:
-                    widget.value = value
-            self.query_one("#auto-recalculate", Checkbox).value = False
-            self.query_one("#create-prorata", Checkbox).value = False
+            if set_widgets:
+                self._set_fields(view, values)
         finally:
             self._filling = False
         self.loaded_form = values
         self.version = view.service.version
         self._clear_errors()
+
+    def _set_fields(self, view: ServiceView, values: dict[str, str]) -> None:
+        self.query_one("#field-product", Select).set_options(view.products)
+        self.query_one("#field-server", Select).set_options(view.servers)
+        self.query_one("#field-payment_method", Select).set_options(
+            method_choices(view.payment_methods, view.service.payment_method))
+        for name, _label, kind in FIELDS:
+            widget = self.query_one(f"#field-{name}")
+            value = values[name]
+            if kind == "select":
+                widget.value = (int(value) if name in ("product", "server") and value
+                                else (value or Select.NULL))
+            elif kind == "checkbox":
+                widget.value = value == "yes"
+            else:
+                widget.value = value
+        self.query_one("#auto-recalculate", Checkbox).value = False
+        self.query_one("#create-prorata", Checkbox).value = False
 
     # --- the form ----------------------------------------------------------------------------
 
@@ -613,7 +643,7 @@ class ServiceScreen(HostdeskScreen):
         from hostdesk.tui.screens.upgrade import UpgradeScreen
 
         if self.view is not None:
-            self.app.push_screen(UpgradeScreen(self.service_id))
+            self.app.open_read(UpgradeScreen, self.service_id)
 
     def _after_dialog(self, text: str | None) -> None:
         if text:

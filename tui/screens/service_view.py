@@ -13,6 +13,7 @@ from hostdesk.models.schema import ServiceStatus
 from hostdesk.models.service_page import ServiceView
 from hostdesk.tui.keys import bind
 from hostdesk.tui.widgets.cells import fit, status_look
+from hostdesk.tui.widgets.payment_methods import method_choices
 
 # The command bar's commands, keys and questions: service_commands.py.
 
@@ -79,19 +80,32 @@ def hidden_line(widget_id: str, classes: str) -> Static:
     return line
 
 
-def field_widget(name: str, kind: str):
+def field_widget(name: str, kind: str, values: dict[str, str] | None = None,
+                 view: ServiceView | None = None):
+    """The field's widget; with `values` (`form_values`) and `view`, holding the service's
+    value already, so the page is drawn once with it."""
     widget_id = f"field-{name}"
+    value = values.get(name, "") if values is not None else ""
     if kind == "select":
         choices = {"status": STATUS_CHOICES, "billing_cycle": CYCLE_CHOICES}.get(name, [])
-        # Products, servers and payment methods arrive with the service; until then the
-        # list is empty.
-        return Select(choices, id=widget_id, compact=True,
-                      allow_blank=name in ("product", "server", "payment_method"),
+        if view is not None and name in ("product", "server", "payment_method"):
+            choices = {"product": view.products, "server": view.servers,
+                       "payment_method": method_choices(view.payment_methods,
+                                                        view.service.payment_method)}[name]
+        chosen = Select.NULL
+        if value:
+            typed = int(value) if name in ("product", "server") else value
+            chosen = typed if typed in {v for _, v in choices} else Select.NULL
+        # Without the service (products, servers and payment methods arrive with it) the
+        # lists start empty.
+        return Select(choices, id=widget_id, compact=True, value=chosen,
+                      allow_blank=name in ("product", "server", "payment_method")
+                      or chosen is Select.NULL,
                       prompt="(none)" if name == "server" else "choose")
     if kind == "checkbox":
-        return Checkbox("at the end of the cycle (reason below)", False, id=widget_id,
+        return Checkbox("at the end of the cycle (reason below)", value == "yes", id=widget_id,
                         compact=True)
-    return Input("", id=widget_id, compact=True, password=(kind == "password"),
+    return Input(value, id=widget_id, compact=True, password=(kind == "password"),
                  placeholder=PLACEHOLDERS.get(name, ""))
 
 

@@ -92,9 +92,10 @@ class UpgradeScreen(HostdeskScreen):
             self.notes = notes
             self.error = error
 
-    def __init__(self, service_id: int) -> None:
+    def __init__(self, service_id: int, data: UpgradeStart | None = None) -> None:
         super().__init__()
         self.service_id = service_id
+        self.preloaded = data  # read before the screen was pushed (`HostdeskApp.open_read`)
         self.start: UpgradeStart | None = None
         self.options: list[OptionInfo] = []
         self.options_product: int | None = None
@@ -103,17 +104,33 @@ class UpgradeScreen(HostdeskScreen):
         self.busy = False
         self._timer: Timer | None = None
 
+    @staticmethod
+    def read(app, service_id: int) -> UpgradeStart | None:
+        return load_upgrade_start(service_id)
+
     def compose(self) -> ComposeResult:
+        start = self.preloaded
         yield self.title_bar(f"Upgrade/Downgrade · service #{self.service_id}")
-        yield Static("loading…", id="upgrade-current")
+        yield Static(self._current_text(start) if start is not None else "loading…",
+                     id="upgrade-current")
+        if start is not None:  # drawn once, with the catalog and the service's choices
+            service = start.service
+            cycles = self._cycle_choices(start, service.product_id)
+            current_cycle = (service.billing_cycle if service.billing_cycle in
+                             {value for _, value in cycles} else cycles[0][1])
+            product = Select(start.products, id="new-product", value=service.product_id,
+                             allow_blank=False, compact=True)
+            cycle = Select(cycles, id="new-cycle", value=current_cycle, allow_blank=False,
+                           compact=True)
+        else:  # placeholders until the catalog is read; never blank afterwards
+            product = Select([("loading…", 0)], id="new-product", allow_blank=False,
+                             compact=True)
+            cycle = Select([("loading…", "")], id="new-cycle", allow_blank=False, compact=True)
         with VerticalScroll(id="upgrade-body"):
             with Vertical(id="upgrade-form"):
-                # Placeholders until the catalog is read; never blank afterwards.
-                yield field_row("Product", Select([("loading…", 0)], id="new-product",
-                                                  allow_blank=False, compact=True))
+                yield field_row("Product", product)
                 yield self._error_line("new_product")
-                yield field_row("Billing cycle", Select([("loading…", "")], id="new-cycle",
-                                                        allow_blank=False, compact=True))
+                yield field_row("Billing cycle", cycle)
                 yield self._error_line("new_cycle")
                 yield Vertical(id="upgrade-options")
                 yield self._error_line("config_options")
@@ -125,7 +142,10 @@ class UpgradeScreen(HostdeskScreen):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self._load_start()
+        if self.preloaded is not None:
+            self._show_start(self.preloaded, composed=True)  # before the first frame
+        else:
+            self._load_start()
 
     @staticmethod
     def _error_line(field_name: str) -> Static:
@@ -154,30 +174,41 @@ class UpgradeScreen(HostdeskScreen):
                 Text(f"Could not read the service or the catalog: {event.worker.error}"))
 
     def on_upgrade_screen_started(self, message: Started) -> None:
-        start = message.start
+        self._show_start(message.start)
+
+    def _current_text(self, start: UpgradeStart) -> Text:
+        service = start.service
+        return Text.assemble(
+            ("Now: ", "bold"), f"{start.product_name} ({Cycle(service.billing_cycle).label}) ",
+            format_money(service.recurring_amount, self.app.settings.currency),
+            f" · next due {service.next_due_date or '—'} · {service.status} · "
+            f"{service.domain or 'no domain'} · client {start.client_name}")
+
+    @staticmethod
+    def _cycle_choices(start: UpgradeStart | None, product_id: int) -> list[tuple[str, str]]:
+        cycles = start.cycles.get(product_id, []) if start else []
+        return [(c.label, c.value) for c in cycles] or [("no price", "")]
+
+    def _show_start(self, start: UpgradeStart | None, *, composed: bool = False) -> None:
         if start is None:
             self.query_one("#upgrade-current", Static).update(
                 f"Service #{self.service_id} does not exist.")
             return
         self.start = start
         service = start.service
-        currency = self.app.settings.currency
-        self.query_one("#upgrade-current", Static).update(Text.assemble(
-            ("Now: ", "bold"), f"{start.product_name} ({Cycle(service.billing_cycle).label}) ",
-            format_money(service.recurring_amount, currency),
-            f" · next due {service.next_due_date or '—'} · {service.status} · "
-            f"{service.domain or 'no domain'} · client {start.client_name}"))
-        products = self.query_one("#new-product", Select)
-        products.set_options(start.products)
-        products.value = service.product_id
-        self._set_cycles(service.product_id, Cycle(service.billing_cycle))
+        if not composed:  # the selects were composed with the placeholders
+            self.query_one("#upgrade-current", Static).update(self._current_text(start))
+            products = self.query_one("#new-product", Select)
+            products.set_options(start.products)
+            products.value = service.product_id
+            self._set_cycles(service.product_id, Cycle(service.billing_cycle))
         self._show_options(service.product_id, start.options, start.current_choices)
         self.query_one("#upgrade-quote", Static).update(NOTHING_CHOSEN)
 
     def _set_cycles(self, product_id: int, keep: Cycle | None) -> None:
         cycles = self.start.cycles.get(product_id, []) if self.start else []
         select = self.query_one("#new-cycle", Select)
-        select.set_options([(c.label, c.value) for c in cycles] or [("no price", "")])
+        select.set_options(self._cycle_choices(self.start, product_id))
         if keep is not None and keep in cycles:
             select.value = keep.value
         elif cycles:

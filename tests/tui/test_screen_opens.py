@@ -1,0 +1,119 @@
+"""Issue 17: a screen opened from a list is drawn once, with its data: from the moment it is on
+top and mounted it holds the record's values (no empty form, no "loading…" choices first)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import Input
+
+from hostdesk.models.schema import Client, Invoice, Service
+from hostdesk.tui.screens.client_summary import ClientSummaryScreen
+from hostdesk.tui.screens.invoices import InvoiceScreen
+from hostdesk.tui.screens.order_form import OrderFormScreen
+from hostdesk.tui.screens.service import ServiceScreen
+from hostdesk.tui.screens.upgrade import UpgradeScreen
+from tests.tui.conftest import run, screen_text, settle, wait_for
+
+SIZE = (120, 40)
+
+
+async def _first_moment_on_top(app, screen_class, seconds: float = 20.0):
+    """The screen as soon as it is on top and mounted (checked at every turn of the loop)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        screen = app.screen
+        if isinstance(screen, screen_class) and screen.is_mounted:
+            return screen
+        await asyncio.sleep(0)
+    raise AssertionError(f"{screen_class.__name__} was not opened")
+
+
+async def _open_list(app, pilot, keys: str) -> None:
+    await settle(pilot)
+    await pilot.press("g", keys)
+    await settle(pilot)
+
+
+def test_the_service_page_is_composed_with_the_service(catalog, app_for):
+    """Its fields are built holding the service's values: each field takes its value once
+    (none is shown empty, then filled)."""
+    filled_later = []
+
+    def watch(message) -> None:
+        if isinstance(message, Input.Changed) and (message.input.id or "").startswith("field-"):
+            filled_later.append(message.input.id)
+
+    async def scenario():
+        app = app_for()
+        async with app.run_test(size=SIZE, message_hook=watch) as pilot:
+            await _open_list(app, pilot, "s")
+            await pilot.press("enter")
+            screen = await _first_moment_on_top(app, ServiceScreen)
+            service = Service.get_by_id(screen.service_id)
+            assert screen.query_one("#field-domain").value == service.domain
+            assert screen.query_one("#field-recurring_amount").value == \
+                str(service.recurring_amount)
+            assert screen.query_one("#field-product").value == service.product_id
+            assert screen.query_one("#field-status").value == service.status
+            assert not screen.dirty
+            await settle(pilot)
+            text = screen_text(app)
+            assert service.domain in text and "loading" not in text
+            # Nothing was typed: a save has nothing to write.
+            assert screen.changed_fields() == {}
+            assert len(filled_later) == len(set(filled_later)), filled_later
+
+    run(scenario())
+
+
+def test_the_invoice_page_and_the_client_summary_open_with_their_data(catalog, app_for):
+    async def scenario():
+        app = app_for()
+        async with app.run_test(size=SIZE) as pilot:
+            await _open_list(app, pilot, "i")
+            await pilot.press("enter")
+            screen = await _first_moment_on_top(app, InvoiceScreen)
+            invoice = Invoice.get_by_id(screen.invoice_id)
+            assert screen.view is not None and screen.view.invoice.id == invoice.id
+            assert "loading" not in str(screen.query_one("#invoice-summary").render())
+            await settle(pilot)
+            await pilot.press("escape")
+            await _open_list(app, pilot, "c")
+            await pilot.press("enter")
+            summary = await _first_moment_on_top(app, ClientSummaryScreen)
+            client = Client.get_by_id(summary.client_id)
+            details = str(summary.query_one("#client-details").render())
+            assert client.display_name in details and "loading" not in details
+            await settle(pilot)
+
+    run(scenario())
+
+
+def test_the_upgrade_screen_and_the_order_form_open_with_the_catalog(catalog, app_for):
+    async def scenario():
+        app = app_for()
+        async with app.run_test(size=SIZE) as pilot:
+            await _open_list(app, pilot, "s")
+            await pilot.press("enter")
+            await _first_moment_on_top(app, ServiceScreen)
+            await settle(pilot)
+            await pilot.press("U")
+            upgrade = await _first_moment_on_top(app, UpgradeScreen)
+            service = Service.get_by_id(upgrade.service_id)
+            product = upgrade.query_one("#new-product")
+            assert product.value == service.product_id
+            assert "loading" not in str(upgrade.query_one("#upgrade-current").render())
+            assert "loading" not in screen_text(app)  # the product has no price: "no price"
+            await settle(pilot)
+            await pilot.press("escape", "escape")
+            await _open_list(app, pilot, "c")
+            await pilot.press("N")
+            form = await _first_moment_on_top(app, OrderFormScreen)
+            assert [p.name for p in form.catalog] == ["Shared Basic"]
+            assert "loading" not in str(form.query_one("#order-total").render())
+            await settle(pilot)
+            await wait_for(pilot, lambda: form._pristine is not None)
+
+    run(scenario())
