@@ -109,7 +109,10 @@ def test_the_upgrade_screen_and_the_order_form_open_with_the_catalog(catalog, ap
             await settle(pilot)
             await pilot.press("escape", "escape")
             await _open_list(app, pilot, "c")
-            await pilot.press("N")
+            await pilot.press("enter")
+            await _first_moment_on_top(app, ClientSummaryScreen)
+            await settle(pilot)
+            await pilot.press("n")  # a new order for this client (the key table's "new")
             form = await _first_moment_on_top(app, OrderFormScreen)
             assert [p.name for p in form.catalog] == ["Shared Basic"]
             assert "loading" not in str(form.query_one("#order-total").render())
