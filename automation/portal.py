@@ -44,7 +44,7 @@ def payment_received(invoice_text, who: Caller, *, amount, method, ref, date=Non
     clock = clock.on(payment.date)
     received = receive_payment(invoice_text, payment, who, today=payment.date,
                                settings=settings)
-    jobs = run_queued_jobs(received.job_ids, find_admin(who.login), clock=clock,
+    jobs = run_queued_jobs(received.job_ids, who.admin, clock=clock,
                            settings=settings)
     return GatewayPayment(received, jobs)
 
@@ -83,7 +83,7 @@ def upgrade_requested(service_text, product_text, cycle_text, who: Caller, *, cl
                               settings=settings, quote_only=quote_only)
     jobs = []
     if request.order is not None:
-        jobs = run_queued_jobs(request.order.module_jobs, find_admin(who.login), clock=clock,
+        jobs = run_queued_jobs(request.order.module_jobs, who.admin, clock=clock,
                                settings=settings)
     return SelfServiceUpgrade(request, jobs)
 

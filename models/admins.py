@@ -61,6 +61,15 @@ def resolve_identity(os_login: str, requested: str | None = None) -> Identity:
     return Identity(target, own)
 
 
+def acting_admin(identity: Identity) -> Admin:
+    """The admin whose permissions apply to `identity`; refused when its login is no admin."""
+    admin = find_admin(identity.login)
+    if admin is None:
+        raise PermissionDenied("act as an admin of this installation",
+                               f"{identity.login} (not an admin)")
+    return admin
+
+
 def has_admins() -> bool:
     """Whether the database (maybe not yet migrated) has any admin: `init` on such a
     database needs a full admin."""

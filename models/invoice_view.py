@@ -107,5 +107,5 @@ def generate_due_for_client(client_id: int, today: pendulum.Date, settings: Sett
     require(admin, GENERATE_DUE_INVOICES)
     if Client.get_or_none(Client.id == client_id) is None:
         raise ValidationError("client", f"there is no client #{client_id}")
-    return generate_due_invoices(today, settings, admin_login=admin.login,
+    return generate_due_invoices(today, settings, admin=admin,
                                  client_ids=[client_id])

@@ -78,16 +78,7 @@ def normalise_login(raw: str, *, strict: bool = True) -> str:
     return login
 
 
-def system_admin() -> Admin:
-    """The identity of unattended work (cron, the headless CLI acting for a portal)."""
-    return Admin(login=SYSTEM_LOGIN, name="Daily run", role="full", active=True)
-
-
-def require_login(login: str, permission: str) -> None:
-    """`require` for a login: the daily run's own login has every permission."""
-    if login == SYSTEM_LOGIN:
-        return
-    admin = find_admin(login)
-    if admin is None:
-        raise PermissionDenied(permission, f"{login} (not an admin)")
-    require(admin, permission)
+# The actor of unattended work (the daily run, the demo builder, the WHMCS import). Never
+# saved: its login is reserved, so no stored admin can hold it, and the activity log keeps
+# logins, not admin ids.
+SYSTEM_ADMIN = Admin(login=SYSTEM_LOGIN, name="Daily run", role="full", active=True)

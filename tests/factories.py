@@ -32,6 +32,15 @@ def admin(login: str, role: str = "full", **kw) -> Admin:
     return Admin.create(login=login, role=role, **kw)
 
 
+def as_login(login: str) -> Admin:
+    """The stored admin with this login; for a login that is no admin, an unsaved inactive one
+    (it holds no permission, and the activity log shows its login)."""
+    existing = Admin.get_or_none(Admin.login == login)
+    if existing is not None:
+        return existing
+    return Admin(login=login, role="support", active=False)
+
+
 def client(**kw) -> Client:
     n = next(_seq)
     fields = dict(first_name="Client", last_name=f"No{n}", email=f"client{n}@example.com",

@@ -31,6 +31,7 @@ from hostdesk.models.schema import (
 )
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
 
 D = Decimal
 d = pendulum.date
@@ -47,7 +48,7 @@ def pay(invoice_id, ref, date, amount=None):
     invoice = Invoice.get_by_id(invoice_id)
     return invoicing.record_payment(invoice_id, amount or str(invoice.total), date=date,
                                     method="banktransfer", transaction_ref=ref,
-                                    admin_login="boss", today=date)
+                                    admin=as_login("boss"), today=date)
 
 
 # --- order → invoice → pay → renewals, each period once ----------------------------------------
@@ -116,7 +117,7 @@ def test_rules_3_prorata_invoice_moves_the_ndds_only_when_paid(db, basis, amount
     new_ndd = d(2012, 1, 10)
     settings = replace(SETTINGS, prorata_day_basis=basis)
     plan = plan_prorata([("service", a.id, new_ndd), ("service", b.id, new_ndd)], settings)
-    [invoice_id] = create_prorata_invoices(plan, d(2011, 12, 20), admin_login="boss")
+    [invoice_id] = create_prorata_invoices(plan, d(2011, 12, 20), admin=as_login("boss"))
     lines = invoicing.live_lines(invoice_id)
     assert [(line.description, str(line.amount)) for line in lines] == [
         ("A (2012-01-01 – 2012-01-09)", amounts[0]), ("B (2012-01-05 – 2012-01-09)", amounts[1])]
@@ -131,8 +132,8 @@ def test_rules_3_prorata_invoice_moves_the_ndds_only_when_paid(db, basis, amount
 def test_rules_3_cancelled_prorata_invoice_leaves_the_ndds(db):
     service = make.service(recurring_amount=D("30.00"), next_due_date=d(2012, 1, 1))
     plan = plan_prorata([("service", service.id, d(2012, 1, 10))], SETTINGS)
-    [invoice_id] = create_prorata_invoices(plan, d(2011, 12, 20), admin_login="boss")
-    invoicing.cancel_invoice(invoice_id, "boss")
+    [invoice_id] = create_prorata_invoices(plan, d(2011, 12, 20), admin=as_login("boss"))
+    invoicing.cancel_invoice(invoice_id, as_login("boss"))
     fresh = Service.get_by_id(service.id)
     assert (fresh.next_due_date, fresh.anchor_day) == (d(2012, 1, 1), 1)
 

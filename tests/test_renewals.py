@@ -12,6 +12,7 @@ from hostdesk.models.renewals import generate_due_invoices, invoice_selected_ite
 from hostdesk.models.schema import Admin, CancellationRequest, Invoice, InvoiceLine
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
 
 D = Decimal
 NDD = pendulum.date(2026, 3, 15)
@@ -56,7 +57,7 @@ def test_after_payment_the_next_period_is_billed(db):
     service = make.service(next_due_date=NDD)
     run(NDD.subtract(days=14))
     invoice = Invoice.get()
-    invoicing.record_payment(invoice.id, "10.00", date=NDD, method="card", admin_login="t")
+    invoicing.record_payment(invoice.id, "10.00", date=NDD, method="card", admin=as_login("t"))
     assert run(NDD).invoices == 0  # next NDD 2026-04-15 is 31 days away
     result = run(pendulum.date(2026, 4, 1))
     assert result.invoices == 1
@@ -195,13 +196,13 @@ def test_invoice_selected_items_early(db):
     c = make.addon(a, next_due_date=NDD.add(months=3), recurring_amount=D("2.00"))
     gone = make.service(client, status="terminated")
     result = invoice_selected_items([("service", a.id), ("service", b.id), ("addon", c.id),
-                                     ("service", gone.id)], NDD, SETTINGS, admin_login="t")
+                                     ("service", gone.id)], NDD, SETTINGS, admin=as_login("t"))
     assert len(result.invoice_ids) == 2
     totals = sorted(Invoice.get_by_id(i).total for i in result.invoice_ids)
     assert totals == [D("2.00"), D("30.00")]
     assert result.refused == [("service", gone.id, "is terminated; only pending, active or "
                                                    "suspended items can be invoiced")]
-    again = invoice_selected_items([("service", a.id)], NDD, SETTINGS, admin_login="t")
+    again = invoice_selected_items([("service", a.id)], NDD, SETTINGS, admin=as_login("t"))
     assert again.invoice_ids == []
     assert "already invoiced" in again.refused[0][2]
     # the daily run does not bill those periods a second time
@@ -223,7 +224,7 @@ def test_a_promotion_recurring_for_two_renewals_then_the_catalog_price(db):
         invoice = Invoice.select().order_by(Invoice.id.desc()).get()
         amounts.append(invoice.total)
         invoicing.record_payment(invoice.id, str(invoice.total), date=day, method="card",
-                                 admin_login="t")
+                                 admin=as_login("t"))
         day = Service.get_by_id(service.id).next_due_date
     assert amounts == [D("10.00"), D("10.00"), D("20.00"), D("20.00")]
     assert Service.get_by_id(service.id).promotion_uses == 2

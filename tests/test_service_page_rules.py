@@ -25,6 +25,7 @@ from hostdesk.models.schema import (
 )
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
 
 D = Decimal
 TODAY = pendulum.date(2026, 5, 10)
@@ -120,12 +121,12 @@ def test_ending_a_service_by_hand_ends_its_addons_and_future_lines(admin, status
     started = create_invoice(service.client_id, [_renewal(
         "service", service, pendulum.date(2026, 4, 20), pendulum.date(2026, 5, 20))],
         date=TODAY, due_date=pendulum.date(2026, 4, 20), payment_method="card",
-        admin_login="ada")
+        admin=as_login("ada"))
     future = create_invoice(service.client_id, [
         _renewal("service", service, pendulum.date(2026, 5, 20), pendulum.date(2026, 6, 20)),
         _renewal("addon", addon, pendulum.date(2026, 5, 20), pendulum.date(2026, 6, 20), "2.00")],
         date=TODAY, due_date=pendulum.date(2026, 5, 20), payment_method="card",
-        admin_login="ada")
+        admin=as_login("ada"))
 
     saved = save(service, admin, status=status)
 
