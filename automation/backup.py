@@ -29,7 +29,7 @@ from hostdesk.models.db import (
     sqlite_path_from_url,
 )
 from hostdesk.models.errors import HostdeskError, RunInProgress
-from hostdesk.models.permissions import require, BACKUP_RESTORE
+from hostdesk.models.permissions import BACKUP_RESTORE, require
 from hostdesk.models.schema import Admin, RunLock
 
 log = logging.getLogger("hostdesk.backup")

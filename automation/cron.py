@@ -298,9 +298,9 @@ def confirm_terminations(run_id: int, *, admin: Admin, settings: Settings) -> Co
     is claimed once, so two admins confirming at once never terminate a service twice."""
     from hostdesk.automation.provisioning.runner import run_command
     from hostdesk.models import audit, terminationguard
-    from hostdesk.models.permissions import RUN_DAILY_TASKS, find_admin, require
+    from hostdesk.models.permissions import RUN_DAILY_TASKS, require
 
-    require(find_admin(admin.login), RUN_DAILY_TASKS)
+    require(admin, RUN_DAILY_TASKS)
     run = CronRun.get_or_none(CronRun.id == run_id)
     if run is None:
         raise ValidationError("run", f"there is no daily run #{run_id}")
@@ -325,7 +325,7 @@ def confirm_terminations(run_id: int, *, admin: Admin, settings: Settings) -> Co
                 outcome.skipped.append({"item": item, "reason": "no longer due for termination"})
                 continue
             try:
-                result = run_command(row.service_id, "terminate", admin=find_admin(admin.login),
+                result = run_command(row.service_id, "terminate", admin=admin,
                                      clock=clock, settings=settings, source="cron")
             except (RuleViolation, ValidationError) as exc:
                 terminationguard.finish(row.id, "failed", str(exc))

@@ -17,7 +17,6 @@ from decimal import Decimal
 
 from hostdesk.automation.provisioning.runner import JobOutcome, run_queued_jobs
 from hostdesk.models.clock import Clock
-from hostdesk.models.permissions import find_admin
 from hostdesk.models.portal import Caller, money
 from hostdesk.models.portal_actions import (
     PaymentReceived,

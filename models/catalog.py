@@ -28,9 +28,17 @@ from hostdesk.models.emails import SPECS
 from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.listing import LABEL, NUMBER, Column, ListSource, as_id, lower_prefix
 from hostdesk.models.parsing import clean_text, parse_int_id
-from hostdesk.models.permissions import MANAGE_CATALOG, find_admin, require
+from hostdesk.models.permissions import MANAGE_CATALOG, require
 from hostdesk.models.records import Form  # noqa: F401  (the settings forms' type, re-exported)
-from hostdesk.models.schema import Admin, ConfigOption, EmailTemplate, Product, Promotion, Server, Service
+from hostdesk.models.schema import (
+    Admin,
+    ConfigOption,
+    EmailTemplate,
+    Product,
+    Promotion,
+    Server,
+    Service,
+)
 
 PRODUCT_TYPES = Product.TYPES  # the choices the product form offers
 AUTO_SETUP_CHOICES = Product.AUTO_SETUP
@@ -464,5 +472,5 @@ def edit_server(server_id: int, version: int, values: dict, *, admin: Admin,
     unknown = set(text) - set(SERVER_FIELDS) - {"max_accounts"}
     if unknown:
         raise ValidationError(sorted(unknown)[0], "is not a field of this form")
-    save_server(Form(server_id, version, text), admin=find_admin(admin.login), modules=modules)
+    save_server(Form(server_id, version, text), admin=admin, modules=modules)
     return server_view(server_id)

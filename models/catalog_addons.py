@@ -11,7 +11,7 @@ from peewee import fn
 from hostdesk.models import audit, catalog, pricing_table, records
 from hostdesk.models.db import database
 from hostdesk.models.errors import ValidationError
-from hostdesk.models.permissions import require, MANAGE_CATALOG
+from hostdesk.models.permissions import MANAGE_CATALOG, require
 from hostdesk.models.schema import (
     Admin,
     CatalogAddon,

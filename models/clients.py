@@ -23,9 +23,17 @@ from hostdesk.models.db import database, insert_rows
 from hostdesk.models.emails import check_address
 from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.payment_methods import check_method
-from hostdesk.models.permissions import require, MANAGE_CLIENTS
+from hostdesk.models.permissions import MANAGE_CLIENTS, require
 from hostdesk.models.records import Form
-from hostdesk.models.schema import Admin, Client, ClientGroup, ClientStatus, Service, ServiceStatus, utcnow
+from hostdesk.models.schema import (
+    Admin,
+    Client,
+    ClientGroup,
+    ClientStatus,
+    Service,
+    ServiceStatus,
+    utcnow,
+)
 
 FIELDS = ("first_name", "last_name", "company", "email", "phone", "address", "address2", "city",
           "region", "postcode", "country", "tax_id", "group", "separate_invoices",

@@ -42,7 +42,7 @@ from hostdesk.models.cycles import Cycle
 from hostdesk.models.db import database, insert_rows
 from hostdesk.models.errors import StaleRecordError, ValidationError
 from hostdesk.models.money import format_money
-from hostdesk.models.permissions import require, MANAGE_CATALOG
+from hostdesk.models.permissions import MANAGE_CATALOG, require
 from hostdesk.models.schema import (
     Admin,
     CancellationRequest,

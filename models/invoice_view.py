@@ -12,7 +12,16 @@ from hostdesk.models.errors import ValidationError
 from hostdesk.models.listing import InvoiceSource, ListFilter
 from hostdesk.models.permissions import GENERATE_DUE_INVOICES, require
 from hostdesk.models.renewals import RenewalResult, generate_due_invoices
-from hostdesk.models.schema import Admin, Client, Invoice, InvoiceLine, ItemType, Order, Payment, Upgrade
+from hostdesk.models.schema import (
+    Admin,
+    Client,
+    Invoice,
+    InvoiceLine,
+    ItemType,
+    Order,
+    Payment,
+    Upgrade,
+)
 from hostdesk.models.settings import Settings
 from hostdesk.models.upgrade_effects import upgrade_of_invoice
 

@@ -32,7 +32,7 @@ from hostdesk.models.modulequeue import collect_module_jobs, queue_module_job, w
 from hostdesk.models.money import format_money, sum_money
 from hostdesk.models.parsing import parse_amount
 from hostdesk.models.payment_methods import check_method
-from hostdesk.models.permissions import require, MANAGE_INVOICES
+from hostdesk.models.permissions import MANAGE_INVOICES, require
 from hostdesk.models.schema import (
     Admin,
     Client,

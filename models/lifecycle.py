@@ -15,7 +15,15 @@ from hostdesk.models import audit, emails
 from hostdesk.models.db import database
 from hostdesk.models.errors import RuleViolation, StaleRecordError, ValidationError
 from hostdesk.models.parsing import clean_text
-from hostdesk.models.schema import Admin, Client, Product, Server, Service, ServiceAddon, ServiceStatus
+from hostdesk.models.schema import (
+    Admin,
+    Client,
+    Product,
+    Server,
+    Service,
+    ServiceAddon,
+    ServiceStatus,
+)
 from hostdesk.models.settings import Settings
 
 CREATE = "create"

@@ -16,7 +16,7 @@ from peewee import fn
 from hostdesk.models import records
 from hostdesk.models.db import database
 from hostdesk.models.errors import ValidationError
-from hostdesk.models.permissions import require, MANAGE_CATALOG
+from hostdesk.models.permissions import MANAGE_CATALOG, require
 from hostdesk.models.schema import Admin, Client, Domain, Invoice, Order, PaymentMethod, Service
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,49}")

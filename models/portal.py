@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from hostdesk.models.errors import RuleViolation, ValidationError
 from hostdesk.models.parsing import parse_int_id
-from hostdesk.models.permissions import require, VIEW_SERVICES
+from hostdesk.models.permissions import VIEW_SERVICES, require
 from hostdesk.models.schema import (
     Admin,
     CancellationRequest,

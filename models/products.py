@@ -19,7 +19,7 @@ from hostdesk.models import audit, catalog, pricing_table, records
 from hostdesk.models.db import database
 from hostdesk.models.errors import StaleRecordError, ValidationError
 from hostdesk.models.parsing import clean_text
-from hostdesk.models.permissions import require, MANAGE_CATALOG
+from hostdesk.models.permissions import MANAGE_CATALOG, require
 from hostdesk.models.schema import (
     Admin,
     CatalogAddonProduct,

@@ -17,7 +17,7 @@ from hostdesk.models.cycles import parse_cycle
 from hostdesk.models.db import database
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.parsing import parse_amount, parse_optional_date
-from hostdesk.models.permissions import require, MANAGE_CATALOG
+from hostdesk.models.permissions import MANAGE_CATALOG, require
 from hostdesk.models.schema import Admin, Product, Promotion, PromotionProduct
 
 FIELDS = ("code", "type", "value", "recurring", "products", "cycles", "start_date",

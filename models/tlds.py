@@ -18,7 +18,7 @@ from hostdesk.models import audit, records
 from hostdesk.models.db import database
 from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.parsing import parse_amount
-from hostdesk.models.permissions import require, MANAGE_CATALOG
+from hostdesk.models.permissions import MANAGE_CATALOG, require
 from hostdesk.models.schema import Admin, Domain, Tld, TldPrice
 
 FIELDS = ("name", "register_price", "transfer_price", "renew_price", "min_years", "max_years",

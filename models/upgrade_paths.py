@@ -21,7 +21,7 @@ from hostdesk.models import audit
 from hostdesk.models.cycles import Cycle, parse_cycle
 from hostdesk.models.db import database
 from hostdesk.models.errors import RuleViolation, StaleRecordError, ValidationError
-from hostdesk.models.permissions import require, MANAGE_CATALOG
+from hostdesk.models.permissions import MANAGE_CATALOG, require
 from hostdesk.models.schema import Admin, Product, ProductPrice, ProductUpgradePath
 
 _ORDER = list(Cycle)

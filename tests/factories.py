@@ -5,6 +5,7 @@ from itertools import count
 
 import pendulum
 
+from hostdesk.models.permissions import SYSTEM_ADMIN, SYSTEM_LOGIN
 from hostdesk.models.schema import (
     Admin,
     CatalogAddon,
@@ -34,7 +35,10 @@ def admin(login: str, role: str = "full", **kw) -> Admin:
 
 def as_login(login: str) -> Admin:
     """The stored admin with this login; for a login that is no admin, an unsaved inactive one
-    (it holds no permission, and the activity log shows its login)."""
+    (it holds no permission, and the activity log shows its login). The daily run's login
+    gives its actor, `SYSTEM_ADMIN`."""
+    if login == SYSTEM_LOGIN:
+        return SYSTEM_ADMIN
     existing = Admin.get_or_none(Admin.login == login)
     if existing is not None:
         return existing

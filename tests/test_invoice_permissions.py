@@ -200,7 +200,7 @@ def test_rules_acting_under_their_own_permission_still_change_invoices(db):
 
     invoicing.reopen_lines(setting["invoice"].id, [renewal.id], as_login("support-admin"))
     assert not InvoiceLine.get_by_id(renewal.id).cancelled
-    invoicing.credit_client(setting["client"].id, "1.00", "downgrade", "support-admin")
+    invoicing.credit_client(setting["client"].id, "1.00", "downgrade", as_login("support-admin"))
     assert Client.get_by_id(setting["client"].id).credit == D("21.00")
 
 

@@ -10,7 +10,7 @@ from hostdesk.automation.provisioning.runner import module_queue_task, retry_job
 from hostdesk.models import modulequeue
 from hostdesk.models.clock import Clock
 from hostdesk.models.errors import PermissionDenied, ValidationError
-from hostdesk.models.permissions import find_admin, SYSTEM_ADMIN
+from hostdesk.models.permissions import SYSTEM_ADMIN, find_admin
 from hostdesk.models.schema import ModuleJob, Product, Service
 from tests.test_lifecycle import (  # noqa: F401 - secret_key is an autouse fixture
     SETTINGS,

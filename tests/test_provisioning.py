@@ -18,7 +18,7 @@ from hostdesk.automation.provisioning.webhook import WebhookModule
 from hostdesk.models import secrets
 from hostdesk.models.clock import Clock
 from hostdesk.models.errors import PermissionDenied, RuleViolation, ValidationError
-from hostdesk.models.permissions import find_admin, SYSTEM_ADMIN
+from hostdesk.models.permissions import SYSTEM_ADMIN, find_admin
 from hostdesk.models.schema import (
     ConfigOption,
     ConfigOptionChoice,

@@ -13,6 +13,7 @@ from hostdesk.models.schema import Admin, CancellationRequest, Invoice, InvoiceL
 from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.factories import as_login
+from hostdesk.models.permissions import SYSTEM_ADMIN
 
 D = Decimal
 NDD = pendulum.date(2026, 3, 15)
@@ -25,8 +26,8 @@ def templates(db):
     Admin.create(login="t", role="full")
 
 
-def run(today, settings=SETTINGS, **kw):
-    return generate_due_invoices(today, settings, **kw)
+def run(today, settings=SETTINGS, *, admin=SYSTEM_ADMIN, **kw):
+    return generate_due_invoices(today, settings, admin=admin, **kw)
 
 
 def test_invoice_is_generated_exactly_invoice_days_before_ndd_and_only_once(db):
@@ -168,13 +169,13 @@ def test_generating_a_clients_due_invoices_needs_the_permission(db):
     make.service(client, next_due_date=NDD)
     make.admin("helpdesk", role="support")
     with pytest.raises(PermissionDenied) as refused:
-        run(NDD, client_ids=[client.id], admin_login="helpdesk")
+        run(NDD, client_ids=[client.id], admin=as_login("helpdesk"))
     assert "generate due invoices" in str(refused.value)
     with pytest.raises(PermissionDenied):
-        run(NDD, client_ids=[client.id], admin_login="nobody-added-this-login")
+        run(NDD, client_ids=[client.id], admin=as_login("nobody-added-this-login"))
     assert Invoice.select().count() == 0
     make.admin("sales", role="sales")
-    assert run(NDD, client_ids=[client.id], admin_login="sales").invoices == 1
+    assert run(NDD, client_ids=[client.id], admin=as_login("sales")).invoices == 1
 
 
 def test_batches_never_split_a_clients_invoice(db):

@@ -26,6 +26,7 @@ from hostdesk.models.schema import (
 from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.factories import as_login
+from hostdesk.models.permissions import SYSTEM_ADMIN
 
 D = Decimal
 TODAY = pendulum.date(2026, 5, 10)
@@ -84,7 +85,7 @@ def test_a_next_due_date_before_the_registration_is_refused(admin):
         == "next_due_date"
     unchanged(service)
     # nothing billed for 1900 and nothing terminated on the next run
-    generate_due_invoices(TODAY, SETTINGS)
+    generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN)
     assert not InvoiceLine.select().where(InvoiceLine.item_id == service.id).exists()
     assert Service.get_by_id(service.id).status == "active"
 

@@ -10,7 +10,7 @@ import pytest
 from hostdesk.models import invoicing, upgrades
 from hostdesk.models.cycles import DayBasis
 from hostdesk.models.errors import PermissionDenied, RuleViolation, ValidationError
-from hostdesk.models.permissions import find_admin
+from hostdesk.models.permissions import SYSTEM_ADMIN, find_admin
 from hostdesk.models.renewals import generate_due_invoices
 from hostdesk.models.schema import (
     ActivityLog,
@@ -316,7 +316,7 @@ def test_month_end_anchor_on_the_31st_keeps_the_ndd(plans):
     pay(made.invoice, date=today)
     fresh = Service.get_by_id(service.id)
     assert (fresh.next_due_date, fresh.anchor_day) == (d(2026, 3, 31), 31)
-    generate_due_invoices(today, SETTINGS)  # the next renewal bills the new price
+    generate_due_invoices(today, SETTINGS, admin=SYSTEM_ADMIN)  # the next renewal bills the new price
     line = InvoiceLine.select().where(InvoiceLine.kind == "renewal").get()
     assert (line.amount, line.period_start, line.period_end) == (D("25.00"), d(2026, 3, 31), d(2026, 4, 30))
 
@@ -349,7 +349,7 @@ def test_monthly_to_annually_then_the_renewal_bills_a_year(plans):
     fresh = Service.get_by_id(service.id)
     assert (fresh.billing_cycle, fresh.recurring_amount, fresh.next_due_date) == (
         "annually", D("150.00"), NDD)
-    generate_due_invoices(TODAY, SETTINGS)
+    generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN)
     line = InvoiceLine.select().where(InvoiceLine.kind == "renewal").get()
     assert (line.amount, line.period_start, line.period_end) == (D("150.00"), NDD, d(2027, 5, 1))
 
@@ -571,7 +571,7 @@ def test_permission_and_a_changed_quote_are_refused(plans):
 def test_quote_warns_about_an_unpaid_renewal(plans):
     small, big = plans
     service = on_small(plans)
-    generate_due_invoices(TODAY, SETTINGS)
+    generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN)
     renewal = Invoice.get()
     quote = upgrades.quote_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS)
     assert quote.warnings and f"#{renewal.id}" in quote.warnings[0]

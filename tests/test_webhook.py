@@ -24,7 +24,7 @@ from hostdesk.automation.provisioning.runner import run_command
 from hostdesk.automation.provisioning.webhook import WebhookModule
 from hostdesk.models import secrets
 from hostdesk.models.clock import Clock
-from hostdesk.models.permissions import find_admin, SYSTEM_ADMIN
+from hostdesk.models.permissions import SYSTEM_ADMIN, find_admin
 from tests.test_lifecycle import (  # noqa: F401 - secret_key is an autouse fixture
     PASSWORD,
     SETTINGS,

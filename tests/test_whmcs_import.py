@@ -38,6 +38,7 @@ from hostdesk.models.settings import Settings
 from tests.whmcs_host import CYCLES, HostSpec, build_whmcs, insert
 from hostdesk.tui.cli import main
 from tests.factories import as_login
+from hostdesk.models.permissions import SYSTEM_ADMIN
 
 ADMIN = "boss"
 AS_ADMIN = OsAccount(uid=os.getuid(), login=ADMIN)  # the OS account running the CLI
@@ -244,7 +245,7 @@ def test_next_daily_runs_bill_only_periods_whmcs_had_not_invoiced(whmcs, hostdes
     # daily one does (each looks 14 days ahead), and nothing is paid in between
     settings = Settings(invoice_days=14)
     for offset in (0, 7, 14, 21, 28, 35, 42, 46):
-        result = generate_due_invoices(today.add(days=offset), settings, send_emails=False)
+        result = generate_due_invoices(today.add(days=offset), settings, send_emails=False, admin=SYSTEM_ADMIN)
         assert not result.failures
 
     maps = {"service": _mapped("tblhosting"), "addon": _mapped("tblhostingaddons"),

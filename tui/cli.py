@@ -15,7 +15,6 @@ import sys
 import textwrap
 
 import pendulum
-from hostdesk.models.permissions import require
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4, 5
 EXIT_NO_DATABASE = EXIT_UNAVAILABLE
@@ -477,7 +476,7 @@ def cmd_key_rotate(args, config, account) -> int:
     from hostdesk.automation.config import check_trusted_file, write_private_file
     from hostdesk.models import keyring, runlock, secrets
     from hostdesk.models.errors import RunInProgress
-    from hostdesk.models.permissions import BACKUP_RESTORE
+    from hostdesk.models.permissions import BACKUP_RESTORE, require
 
     _require_secret_key(config)
     db = _open_database(config, check_key=False)

@@ -19,7 +19,7 @@ from hostdesk.automation.whmcs.writer import IdMap
 from hostdesk.models import audit
 from hostdesk.models.db import database, few_checkpoints
 from hostdesk.models.errors import ValidationError
-from hostdesk.models.permissions import require, MANAGE_ADMINS
+from hostdesk.models.permissions import MANAGE_ADMINS, require
 from hostdesk.models.schema import Admin
 
 __all__ = ["import_whmcs", "SourceError", "Report"]
