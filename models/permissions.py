@@ -47,12 +47,16 @@ def permissions_of(role: str) -> frozenset:
 
 
 def has_permission(admin: Admin | None, permission: str) -> bool:
+    """Whether `admin`'s role grants `permission`; None (no such admin) and an inactive admin
+    have none."""
     if admin is None or not admin.active:
         return False
     return permission in permissions_of(admin.role)
 
 
 def require(admin: Admin | None, permission: str) -> None:
+    """The one permission check of every action: PermissionDenied naming `permission` unless
+    `admin` has it (None, no such admin, never has)."""
     if not has_permission(admin, permission):
         raise PermissionDenied(permission, admin.login if admin is not None else None)
 
