@@ -62,11 +62,12 @@ def resolve_identity(os_login: str, requested: str | None = None) -> Identity:
 
 
 def acting_admin(identity: Identity) -> Admin:
-    """The admin whose permissions apply to `identity`; refused when its login is no admin."""
+    """The admin whose permissions apply to `identity`. For a login that is no admin, an
+    unsaved inactive one: it holds no permission, so the action's own check refuses it (after
+    the input is checked, like any refusal) and names it "not an admin"."""
     admin = find_admin(identity.login)
     if admin is None:
-        raise PermissionDenied("act as an admin of this installation",
-                               f"{identity.login} (not an admin)")
+        return Admin(login=identity.login, role="support", active=False)
     return admin
 
 

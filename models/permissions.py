@@ -58,7 +58,14 @@ def require(admin: Admin | None, permission: str) -> None:
     """The one permission check of every action: PermissionDenied naming `permission` unless
     `admin` has it (None, no such admin, never has)."""
     if not has_permission(admin, permission):
-        raise PermissionDenied(permission, admin.login if admin is not None else None)
+        raise PermissionDenied(permission, _named(admin))
+
+
+def _named(admin: Admin | None) -> str | None:
+    if admin is None:
+        return None
+    never_stored = admin.id is None and not admin.active  # `admins.acting_admin` of a stranger
+    return f"{admin.login} (not an admin)" if never_stored else admin.login
 
 
 def find_admin(login: str) -> Admin | None:

@@ -141,7 +141,8 @@ def receive_payment(invoice_text, payment: PaymentInput, who: Caller, *,
         if payment.fee:
             Payment.update(fee=payment.fee).where(Payment.id == result.payment.id).execute()
         job_ids = list(result.module_jobs)
-        audit.record(who.admin.login, "portal.payment", "invoice", invoice_id, client_id=who.client_id,
+        audit.record(who.admin.login, "portal.payment", "invoice", invoice_id,
+                     client_id=who.client_id,
                      description=f"payment of {money(payment.amount)} ({payment.method}, "
                                  f"ref {payment.ref}) received {who.note}",
                      after={"via": who.via, "payment": result.payment.id,

@@ -61,11 +61,13 @@ def test_a_support_admin_is_refused_invoice_actions_the_daily_run_may_take(db):
     assert Invoice.get_by_id(invoice.id).status == "cancelled"
 
 
-def test_the_acting_admin_of_a_command_is_the_stored_admin_or_a_refusal(db):
+def test_the_acting_admin_of_a_command_is_the_stored_admin_or_one_refused_everything(db):
     boss = make.admin("boss", role="full")
     assert acting_admin(Identity("boss", "boss")).id == boss.id
-    with pytest.raises(PermissionDenied) as refused:
-        acting_admin(Identity("nobody", "nobody"))
-    assert "nobody (not an admin)" in str(refused.value)
-    with pytest.raises(PermissionDenied):  # the reserved login is never a stored admin
-        acting_admin(Identity(SYSTEM_LOGIN, SYSTEM_LOGIN))
+    for stranger in ("nobody", SYSTEM_LOGIN):  # the reserved login is never a stored admin
+        admin = acting_admin(Identity(stranger, stranger))
+        assert not any(has_permission(admin, p) for p in ALL_PERMISSIONS)
+        with pytest.raises(PermissionDenied) as refused:
+            invoicing.cancel_invoice(1, admin)
+        assert f"{stranger} (not an admin)" in str(refused.value)
+    assert not Admin.select().where(Admin.login.in_(("nobody", SYSTEM_LOGIN))).exists()
