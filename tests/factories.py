@@ -34,15 +34,11 @@ def admin(login: str, role: str = "full", **kw) -> Admin:
 
 
 def as_login(login: str) -> Admin:
-    """The stored admin with this login; for a login that is no admin, an unsaved inactive one
-    (it holds no permission, and the activity log shows its login). The daily run's login
-    gives its actor, `SYSTEM_ADMIN`."""
-    if login == SYSTEM_LOGIN:
-        return SYSTEM_ADMIN
-    existing = Admin.get_or_none(Admin.login == login)
-    if existing is not None:
-        return existing
-    return Admin(login=login, role="support", active=False)
+    """The acting admin of `login`, as a command run by that account gets it
+    (`admins.acting_admin`); the daily run's login gives its actor, `SYSTEM_ADMIN`."""
+    from hostdesk.models.admins import Identity, acting_admin
+
+    return SYSTEM_ADMIN if login == SYSTEM_LOGIN else acting_admin(Identity(login, login))
 
 
 def client(**kw) -> Client:
