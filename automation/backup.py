@@ -29,8 +29,8 @@ from hostdesk.models.db import (
     sqlite_path_from_url,
 )
 from hostdesk.models.errors import HostdeskError, RunInProgress
-from hostdesk.models.permissions import BACKUP_RESTORE, require_login
-from hostdesk.models.schema import RunLock
+from hostdesk.models.permissions import BACKUP_RESTORE, require
+from hostdesk.models.schema import Admin, RunLock
 
 log = logging.getLogger("hostdesk.backup")
 
@@ -107,10 +107,10 @@ def copy_database(source_path: Path, target: Path, progress=None) -> Path:
     return target
 
 
-def backup(url: str, target: Path, *, admin_login: str, progress=None) -> Path:
+def backup(url: str, target: Path, *, admin: Admin, progress=None) -> Path:
     """`hostdesk backup`: the models are bound to the database at `url`."""
     source_path = _sqlite_file(url)
-    require_login(admin_login, BACKUP_RESTORE)
+    require(admin, BACKUP_RESTORE)
     return copy_database(source_path, Path(target), progress)
 
 
@@ -141,7 +141,7 @@ def check_backup(backup_file: Path) -> None:
                          "upgrade hostdesk first; nothing was restored")
 
 
-def restore(url: str, backup_file: Path, *, admin_login: str, now=None) -> Restored:
+def restore(url: str, backup_file: Path, *, admin: Admin, now=None) -> Restored:
     """`hostdesk restore`: replace the database at `url` (bound) with `backup_file`.
 
     Refused, with nothing changed, for a file that is not a good backup (NotABackup), without
@@ -149,7 +149,7 @@ def restore(url: str, backup_file: Path, *, admin_login: str, now=None) -> Resto
     target_path = _sqlite_file(url)
     backup_file = Path(backup_file)
     check_backup(backup_file)
-    require_login(admin_login, BACKUP_RESTORE)
+    require(admin, BACKUP_RESTORE)
     acquired, current = runlock.acquire()
     if not acquired:
         raise RunInProgress(f"a daily run is in progress ({current.holder}); restore when it "
@@ -178,7 +178,7 @@ def restore(url: str, backup_file: Path, *, admin_login: str, now=None) -> Resto
     with database.atomic():
         # The copy brought the backup's lock table: whatever it held is no run of ours.
         RunLock.delete().where(RunLock.name == runlock.DAILY_RUN).execute()
-        audit.record(admin_login, "database.restore", "database",
+        audit.record(admin.login, "database.restore", "database",
                      description=f"Database restored from {backup_file.resolve()}; the database "
                                  f"before was saved as {saved}",
                      after={"backup": str(backup_file.resolve()), "saved_copy": str(saved)})

@@ -56,7 +56,6 @@ def run_bulk_command(service_ids: list[int], command: str, *, admin: Admin, cloc
                      should_stop: Callable[[], bool] = lambda: False) -> BulkResult:
     require(admin, MASS_UPDATE)
     require(admin, SERVER_OPERATIONS)
-    admin_login = admin.login
     result = BulkResult()
     for done, service_id in enumerate(service_ids, start=1):
         if should_stop():
@@ -73,7 +72,7 @@ def run_bulk_command(service_ids: list[int], command: str, *, admin: Admin, cloc
         if module_failed:
             with connection():
                 enqueue_failure(service_id, command, dict(arguments or {}), message,
-                                source="admin", admin_login=admin_login)
+                                source="admin", admin=admin)
         result.outcomes.append(BulkOutcome(service_id, success, message))
         progress(done, len(service_ids))
     return result

@@ -20,7 +20,7 @@ from hostdesk.models import runlock
 from hostdesk.models.clock import Clock
 from hostdesk.models.db import database, database_error_text, is_postgres
 from hostdesk.models.errors import RuleViolation, RunInProgress, ValidationError
-from hostdesk.models.schema import CronRun
+from hostdesk.models.schema import Admin, CronRun
 from hostdesk.models.settings import Settings
 
 log = logging.getLogger("hostdesk.cron")
@@ -291,16 +291,16 @@ class ConfirmResult:
         return not self.failed
 
 
-def confirm_terminations(run_id: int, *, admin_login: str, settings: Settings) -> ConfirmResult:
+def confirm_terminations(run_id: int, *, admin: Admin, settings: Settings) -> ConfirmResult:
     """An admin confirms the terminations the termination guard held back in run `run_id`
     (`hostdesk cron --confirm-terminations RUN_ID`, the automation status screen). Performs
     exactly those, as of the run's date, skipping any no longer due (paid since, say); each
     is claimed once, so two admins confirming at once never terminate a service twice."""
     from hostdesk.automation.provisioning.runner import run_command
     from hostdesk.models import audit, terminationguard
-    from hostdesk.models.permissions import RUN_DAILY_TASKS, find_admin, require
+    from hostdesk.models.permissions import RUN_DAILY_TASKS, require
 
-    require(find_admin(admin_login), RUN_DAILY_TASKS)
+    require(admin, RUN_DAILY_TASKS)
     run = CronRun.get_or_none(CronRun.id == run_id)
     if run is None:
         raise ValidationError("run", f"there is no daily run #{run_id}")
@@ -317,7 +317,7 @@ def confirm_terminations(run_id: int, *, admin_login: str, settings: Settings) -
     clock = Clock(settings.timezone, run.run_date)
     try:
         for row in held:
-            if not terminationguard.claim(row.id, admin_login):
+            if not terminationguard.claim(row.id, admin):
                 continue  # another admin is confirming this one
             item = f"service #{row.service_id}"
             if not terminationguard.still_due(row, run.run_date, settings):
@@ -325,7 +325,7 @@ def confirm_terminations(run_id: int, *, admin_login: str, settings: Settings) -
                 outcome.skipped.append({"item": item, "reason": "no longer due for termination"})
                 continue
             try:
-                result = run_command(row.service_id, "terminate", admin=find_admin(admin_login),
+                result = run_command(row.service_id, "terminate", admin=admin,
                                      clock=clock, settings=settings, source="cron")
             except (RuleViolation, ValidationError) as exc:
                 terminationguard.finish(row.id, "failed", str(exc))
@@ -339,7 +339,7 @@ def confirm_terminations(run_id: int, *, admin_login: str, settings: Settings) -
                 outcome.failed.append({"item": item, "error": result.message})
             runlock.heartbeat(holder=holder)
         with database.atomic():
-            audit.record(admin_login, "cron.confirm_terminations", "cron_run", run_id,
+            audit.record(admin.login, "cron.confirm_terminations", "cron_run", run_id,
                          description=f"confirmed the held terminations of daily run #{run_id}: "
                                      f"{len(outcome.terminated)} terminated, "
                                      f"{len(outcome.failed)} failed, "

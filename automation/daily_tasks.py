@@ -11,7 +11,7 @@ from hostdesk.models import cancellations, overdue, renewals, runlock, terminati
 from hostdesk.models.clock import Clock
 from hostdesk.models.db import few_checkpoints
 from hostdesk.models.errors import HostdeskError, RuleViolation
-from hostdesk.models.permissions import SYSTEM_LOGIN, system_admin
+from hostdesk.models.permissions import SYSTEM_ADMIN
 from hostdesk.models.renewals import generate_due_invoices
 from hostdesk.models.schema import Admin, Service, ServiceStatus
 from hostdesk.models.settings import Settings
@@ -20,7 +20,7 @@ from hostdesk.models.settings import Settings
 def generate_invoices(ctx: RunContext) -> TaskResult:
     if ctx.dry_run or ctx.run_id is None:
         result = generate_due_invoices(
-            ctx.today, ctx.settings, admin_login=SYSTEM_LOGIN, dry_run=ctx.dry_run,
+            ctx.today, ctx.settings, admin=SYSTEM_ADMIN, dry_run=ctx.dry_run,
             send_emails=ctx.send_emails,
             progress=lambda done, total: ctx.progress("invoices", done, total),
             heartbeat=ctx.heartbeat)
@@ -82,7 +82,7 @@ def _run_module(ctx: RunContext, service_id: int, command: str, **arguments):
     from hostdesk.automation.provisioning.runner import run_command
 
     try:
-        result = run_command(service_id, command, admin=system_admin(),
+        result = run_command(service_id, command, admin=SYSTEM_ADMIN,
                              clock=Clock(ctx.settings.timezone, ctx.today),
                              settings=ctx.settings, source="cron",
                              send_email=ctx.send_emails, **arguments)
@@ -137,7 +137,7 @@ def process_request(request_id: int, *, admin: Admin, clock: Clock, settings: Se
             raise RuleViolation(f"the module's Terminate failed: {result.message}; the request "
                                 "stays open")
         note = f" (Terminate: {result.message})" if result.message else ""
-    cancellations.complete_request(request.id, clock.today(), admin.login)
+    cancellations.complete_request(request.id, clock.today(), admin)
     return f"Request #{request.id} processed: service #{service.id} is cancelled{note}"
 
 
@@ -150,7 +150,7 @@ def process_cancellations(ctx: RunContext) -> TaskResult:
 
     def act(request_id):
         try:
-            process_request(request_id, admin=system_admin(),
+            process_request(request_id, admin=SYSTEM_ADMIN,
                             clock=Clock(ctx.settings.timezone, ctx.today), settings=ctx.settings,
                             source="cron", send_email=ctx.send_emails)
         except HostdeskError as exc:

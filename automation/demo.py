@@ -56,7 +56,7 @@ from hostdesk.models.domains import DomainAddons, domain_price
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.invoicing import OVERDUE_REASON
 from hostdesk.models.money import installation_currency, round_money
-from hostdesk.models.permissions import SYSTEM_LOGIN
+from hostdesk.models.permissions import SYSTEM_ADMIN, SYSTEM_LOGIN
 from hostdesk.models.schema import (
     ALL_TABLES,
     ActivityLog,
@@ -443,19 +443,19 @@ def _static_default(field_):
 
 
 class DemoBuilder:
-    def __init__(self, seed: int, clients: int, today: Date, admin_login: str):
+    def __init__(self, seed: int, clients: int, today: Date, owner_login: str):
         self.rng = random.Random(seed)
         self.seed = seed
         self.client_count = clients
         self.today = today
-        self.admin_login = admin_login
+        self.owner_login = owner_login
         self.rows = Rows()
         self.catalog = Catalog()
         self.domain_names: set[str] = set()
         self.usernames: set[str] = set()
         self.order_numbers: set[str] = set()
         self.ip_counter = 0
-        self.staff = [admin_login]
+        self.staff = [owner_login]
         # per client, reset for each: invoices by grouping key, the early-payment choice per due date
         self.open_invoices: dict = {}
         self.pays_early: dict = {}
@@ -526,7 +526,7 @@ class DemoBuilder:
 
     def log(self, day: Date, action: str, object_type: str, object_id, client_id, description: str,
             login: str | None = None, before=None, after=None) -> None:
-        self.rows.add(ActivityLog, at=self.moment(day), admin_login=login or self.admin_login,
+        self.rows.add(ActivityLog, at=self.moment(day), admin_login=login or self.owner_login,
                       action=action, object_type=object_type, object_id=object_id,
                       client_id=client_id, description=description,
                       before=json.dumps(before, sort_keys=True) if before is not None else "",
@@ -563,7 +563,7 @@ class DemoBuilder:
     # -- admins and catalog
 
     def build_admins(self) -> None:
-        wanted = ((self.admin_login, self.admin_login, "full"), ("sales", "Nora Patel", "sales"),
+        wanted = ((self.owner_login, self.owner_login, "full"), ("sales", "Nora Patel", "sales"),
                   ("support", "Tomás Reyes", "support"))
         existing = {a.login for a in Admin.select(Admin.login)}
         for login, name, role in wanted:
@@ -576,7 +576,7 @@ class DemoBuilder:
                                      created_at=self.moment(day))
             self.log(day, "admin.create", "admin", admin_id, None, f"admin {login} ({role})",
                      login=SYSTEM_LOGIN, after={"login": login, "role": role})
-        self.staff = [self.admin_login, "sales", "support"]
+        self.staff = [self.owner_login, "sales", "support"]
 
     def setup_moment(self) -> pendulum.DateTime:
         """When the host set its catalog up: before any client."""
@@ -587,12 +587,12 @@ class DemoBuilder:
         for order, name in enumerate(PAYMENT_METHODS):
             if name not in listed:
                 payment_methods.add_payment_method({"name": name, "sort_order": order},
-                                                   admin_login=SYSTEM_LOGIN,
+                                                   admin=SYSTEM_ADMIN,
                                                    at=self.setup_moment())
         for name, hostname, ip, max_accounts in SERVERS:
             self.catalog.servers[name] = catalog.add_server(
                 {"name": name, "hostname": hostname, "ip_address": ip, "module": "none",
-                 "max_accounts": max_accounts}, admin_login=SYSTEM_LOGIN, modules=MODULES,
+                 "max_accounts": max_accounts}, admin=SYSTEM_ADMIN, modules=MODULES,
                 at=self.setup_moment()).id
         for spec in PRODUCTS:
             self.build_product(spec)
@@ -604,7 +604,7 @@ class DemoBuilder:
                  "renew_price": renew, "min_years": low, "max_years": high,
                  "dns_management_price": dns, "email_forwarding_price": email,
                  "id_protection_price": idp, "epp_required": epp},
-                admin_login=SYSTEM_LOGIN, at=self.setup_moment())
+                admin=SYSTEM_ADMIN, at=self.setup_moment())
             self.catalog.tlds[name] = Tld.get_by_id(view.id)
 
     def build_product(self, spec: ProductSpec) -> None:
@@ -624,7 +624,7 @@ class DemoBuilder:
             "auto_terminate_days": spec.auto_terminate_days,
             "allows_quantity": spec.allows_quantity,
             "prices": {cycle: (str(price), str(fee)) for cycle, (price, fee) in prices.items()}},
-            admin_login=SYSTEM_LOGIN, modules=MODULES, at=self.setup_moment())
+            admin=SYSTEM_ADMIN, modules=MODULES, at=self.setup_moment())
         servers = [self.catalog.servers[s] for s in spec.servers]
         options = self.build_vps_options(detail, spec.cycles) if spec.kind == "vps" else []
         self.catalog.products.append(dict(spec=spec, id=detail.id, prices=prices, servers=servers,
@@ -638,7 +638,7 @@ class DemoBuilder:
                 "choices": [{"name": choice_name, "sort_order": choice_order,
                              "prices": {c: str(_option_price(_money(monthly), c)) for c in cycles}}
                             for choice_order, (choice_name, monthly) in enumerate(choices)]},
-                admin_login=SYSTEM_LOGIN, at=self.setup_moment())
+                admin=SYSTEM_ADMIN, at=self.setup_moment())
             version = detail.version
         options = []
         for option, (_, _, _, weights) in zip(detail.options, VPS_OPTIONS):
@@ -656,7 +656,7 @@ class DemoBuilder:
                  "welcome_email": welcome,
                  "prices": {cycle: (price, setup) for cycle, price, setup in prices},
                  "products": [f"#{p['id']}" for p in fitting]},
-                admin_login=SYSTEM_LOGIN, modules=MODULES, at=self.setup_moment())
+                admin=SYSTEM_ADMIN, modules=MODULES, at=self.setup_moment())
             self.catalog.addons[view.id] = (name, {cycle: (_money(price), _money(setup))
                                                    for cycle, price, setup in prices})
             for product in fitting:
@@ -699,7 +699,7 @@ class DemoBuilder:
                  "start_date": row["start_date"].isoformat() if row["start_date"] else "",
                  "expiry_date": row["expiry_date"].isoformat() if row["expiry_date"] else "",
                  "max_uses": row["max_uses"], "notes": row["notes"]},
-                admin_login=SYSTEM_LOGIN, at=self.setup_moment())
+                admin=SYSTEM_ADMIN, at=self.setup_moment())
             row["id"], row["value"] = view.id, _money(row["value"])
             row["model"] = Promotion.get_by_id(view.id)
             self.catalog.promotions[row["code"]] = row
@@ -708,7 +708,7 @@ class DemoBuilder:
         groups = []
         for name, separate in (("Agencies", True), ("Resellers", False), ("Non-profit", False)):
             view = clients.add_client_group({"name": name, "separate_invoices": separate},
-                                            admin_login=SYSTEM_LOGIN, at=self.setup_moment())
+                                            admin=SYSTEM_ADMIN, at=self.setup_moment())
             groups.append((view.id, separate))
         return groups
 
@@ -1019,7 +1019,7 @@ class DemoBuilder:
             Order, row_id=service["order"], number=self.order_number(), client=service["client"]["id"],
             status=status, payment_method=service["method"], promotion=promo["id"] if promo else None,
             promo_code=promo["code"] if promo else "", amount=amount,
-            admin_login=self.rng.choice(("", "", "sales", self.admin_login)),
+            admin_login=self.rng.choice(("", "", "sales", self.owner_login)),
             notes="Flagged by fraud check: card country mismatch" if status == "fraud" else "",
             created_at=self.moment(service["registration"]), version=1)
 
@@ -1394,7 +1394,7 @@ class DemoBuilder:
             reference = f"BT-{day.format('YYYYMMDD')}-{rng.randint(1000, 9999)}"
         self.rows.add(Payment, invoice=invoice["id"], amount=amount, date=day, method=method,
                       transaction_ref=reference,
-                      admin_login=rng.choice(("sales", self.admin_login)) if method == "banktransfer" else "",
+                      admin_login=rng.choice(("sales", self.owner_login)) if method == "banktransfer" else "",
                       created_at=self.moment(day))
 
     # -- the queues
@@ -1418,7 +1418,7 @@ class DemoBuilder:
         report = clients.add_clients(
             [{**{name: row[name] for name in fields},
               "group": f"#{row['group']}" if row["group"] else ""} for row in rows],
-            admin_login=SYSTEM_LOGIN, allow_duplicate_email=True,
+            admin=SYSTEM_ADMIN, allow_duplicate_email=True,
             created_at=[row["created_at"] for row in rows])
         if report.refused or report.ids != [row["id"] for row in rows]:
             raise RuntimeError(f"demo clients refused or renumbered: {report.refused[:3]}")
@@ -1545,18 +1545,19 @@ class DemoBuilder:
         ))
 
 
-def build_demo(seed: int, clients: int, today: pendulum.Date, admin_login: str) -> str:
+def build_demo(seed: int, clients: int, today: pendulum.Date, owner_login: str) -> str:
     """Fill the bound, freshly migrated database with demo data; returns a printable summary.
+    `owner_login` becomes a full admin of it; the rows are written by `SYSTEM_ADMIN`.
 
     The same seed and day always give the same rows. Refused (nothing written) when the
     database already holds clients, products or services, or `clients` is below 1."""
     if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
         raise ValidationError("clients", "must be a whole number of at least 1")
-    if not admin_login or not admin_login.strip():
+    if not owner_login or not owner_login.strip():
         raise ValidationError("login", "name the admin the demo data is built for")
     if not secrets.is_configured():
         raise secrets.MissingSecretKey()  # service passwords and EPP codes are stored encrypted
-    builder = DemoBuilder(seed, clients, today, admin_login.strip())
+    builder = DemoBuilder(seed, clients, today, owner_login.strip())
     with database.atomic():
         if Client.select().exists() or Product.select().exists() or Service.select().exists():
             raise ValidationError("database", "already holds clients or products; demo data goes into "

@@ -7,9 +7,9 @@ import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
-from hostdesk.models.admins import Identity
+from hostdesk.models.admins import Identity, acting_admin
 from hostdesk.models.db import database, sqlite_path_from_url
-from hostdesk.models.permissions import RUN_DAILY_TASKS, require_login
+from hostdesk.models.permissions import RUN_DAILY_TASKS, require
 
 
 @dataclass(frozen=True)
@@ -48,4 +48,4 @@ def require_daily_run(identity: Identity, account: OsAccount, url: str) -> None:
     admin with "run daily tasks"."""
     if identity.login == identity.os_login and owns_database(account, url):
         return
-    require_login(identity.login, RUN_DAILY_TASKS)
+    require(acting_admin(identity), RUN_DAILY_TASKS)

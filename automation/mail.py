@@ -56,7 +56,7 @@ from hostdesk.models.db import connection, database, is_postgres, with_retry
 from hostdesk.models.emails import SECRET_BODY_REMOVED
 from hostdesk.models.errors import RuleViolation, ValidationError
 from hostdesk.models.parsing import clean_outside_text
-from hostdesk.models.schema import EmailLog, EmailOutbox
+from hostdesk.models.schema import Admin, EmailLog, EmailOutbox
 from hostdesk.models.settings import SMTP_SECURITY_MODES as SECURITY_MODES
 from hostdesk.models.settings import Settings
 
@@ -449,10 +449,11 @@ def due_email_ids(settings: Settings, now: pendulum.DateTime | None = None) -> l
         return [email.id for email in _due_messages(settings, _clock(now), recover=False)]
 
 
-def deliver_one(email_id: int, settings: Settings, *, admin_login: str | None = None,
+def deliver_one(email_id: int, settings: Settings, *, admin: Admin | None = None,
                 now: pendulum.DateTime | None = None) -> DeliveryResult:
     """"Retry now" for one message: sends it at once, whatever its backoff or attempts.
-    Refused for a message already sent, or one a deliverer is sending at this moment."""
+    Refused for a message already sent, or one a deliverer is sending at this moment.
+    `admin`: who asked, in the activity log; None for the daily run's own notice (not logged)."""
     clock = _clock(now)
     result = DeliveryResult()
     with connection():
@@ -475,10 +476,10 @@ def deliver_one(email_id: int, settings: Settings, *, admin_login: str | None = 
         if outcome == TAKEN:
             raise RuleViolation(f"email #{email_id} is being sent right now; "
                                 "look again in a minute")
-        if admin_login:
+        if admin is not None:
             error = f": {result.errors[0][1]}" if result.errors else ""
             with database.atomic():
-                audit.record(admin_login, "email.retry", "email_outbox", email.id,
+                audit.record(admin.login, "email.retry", "email_outbox", email.id,
                              client_id=email.client_id,
                              description=f"retry now of '{email.subject}' to "
                                          f"{email.to_address}: {outcome}{error}")

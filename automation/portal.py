@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from hostdesk.models.clock import Clock
-from hostdesk.models.permissions import find_admin
 from hostdesk.models.portal import Caller, money
 from hostdesk.models.portal_actions import (
     PaymentReceived,
@@ -94,7 +93,7 @@ def _run_now(job_ids: list[int], who: Caller, clock: Clock, settings: Settings) 
         return []
     from hostdesk.automation.provisioning.runner import run_queued_jobs
 
-    return run_queued_jobs(job_ids, find_admin(who.login), clock=clock, settings=settings)
+    return run_queued_jobs(job_ids, who.admin, clock=clock, settings=settings)
 
 
 def upgrade_request_json(done: SelfServiceUpgrade, currency: str) -> dict:

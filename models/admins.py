@@ -61,6 +61,16 @@ def resolve_identity(os_login: str, requested: str | None = None) -> Identity:
     return Identity(target, own)
 
 
+def acting_admin(identity: Identity) -> Admin:
+    """The admin whose permissions apply to `identity`. For a login that is no admin, an
+    unsaved inactive one: it holds no permission, so the action's own check refuses it (after
+    the input is checked, like any refusal) and names it "not an admin"."""
+    admin = find_admin(identity.login)
+    if admin is None:
+        return Admin(login=identity.login, role="support", active=False)
+    return admin
+
+
 def has_admins() -> bool:
     """Whether the database (maybe not yet migrated) has any admin: `init` on such a
     database needs a full admin."""

@@ -43,11 +43,11 @@ def _service_or_error(service_id: int) -> Service:
     return service
 
 
-def _cancel_unpaid_lines(service: Service, admin_login: str, reason: str) -> list[int]:
+def _cancel_unpaid_lines(service: Service, admin: Admin, reason: str) -> list[int]:
     line_ids = unpaid_lines_of_item(ItemType.SERVICE, service.id)
     for addon in ServiceAddon.select(ServiceAddon.id).where(ServiceAddon.service == service.id):
         line_ids += unpaid_lines_of_item(ItemType.ADDON, addon.id)
-    return cancel_lines(line_ids, admin_login, reason)
+    return cancel_lines(line_ids, admin, reason)
 
 
 def request_cancellation(service_id: int, cancel_type: str, reason: str, *, admin: Admin,
@@ -76,7 +76,7 @@ def request_cancellation(service_id: int, cancel_type: str, reason: str, *, admi
         except IntegrityError:
             raise RuleViolation(f"service #{service.id} already has an open cancellation "
                                 "request") from None
-        cancelled = _cancel_unpaid_lines(service, requested_by,
+        cancelled = _cancel_unpaid_lines(service, admin,
                                          f"cancellation request #{request.id}")
         CancellationRequest.update(cancelled_line_ids=json.dumps(cancelled)).where(
             CancellationRequest.id == request.id).execute()
@@ -103,7 +103,6 @@ def request_cancellation(service_id: int, cancel_type: str, reason: str, *, admi
 def delete_request(request_id: int, admin: Admin, *, reopen_invoices: bool = False) -> None:
     """Stop an open request; optionally revive the invoice lines it cancelled."""
     require(admin, MANAGE_CANCELLATIONS)
-    admin_login = admin.login
     with database.atomic():
         request = CancellationRequest.get_or_none(CancellationRequest.id == request_id)
         if request is None or request.status != "open":
@@ -116,9 +115,9 @@ def delete_request(request_id: int, admin: Admin, *, reopen_invoices: bool = Fal
             for line in InvoiceLine.select().where(InvoiceLine.id.in_(line_ids)):
                 by_invoice.setdefault(line.invoice_id, []).append(line.id)
             for invoice_id, ids in sorted(by_invoice.items()):
-                reopen_lines(invoice_id, ids, admin_login)
+                reopen_lines(invoice_id, ids, admin)
                 reopened.append(invoice_id)
-        audit.record(admin_login, "cancellation.delete", "service", request.service_id,
+        audit.record(admin.login, "cancellation.delete", "service", request.service_id,
                      description=f"request #{request.id} deleted",
                      after={"reopened_invoices": reopened})
 
@@ -151,7 +150,7 @@ def process_date(request: CancellationRequest) -> pendulum.Date | None:
     return process_date_of(request.type, request.service.next_due_date)
 
 
-def _end_service(service: Service, status: str, today: pendulum.Date, admin_login: str,
+def _end_service(service: Service, status: str, today: pendulum.Date, admin: Admin,
                  action: str, description: str) -> None:
     before = {"status": service.status, "termination_date": service.termination_date}
     Service.update(status=status, termination_date=today, version=Service.version + 1).where(
@@ -160,19 +159,19 @@ def _end_service(service: Service, status: str, today: pendulum.Date, admin_logi
                         version=ServiceAddon.version + 1).where(
         (ServiceAddon.service == service.id)
         & ServiceAddon.status.not_in((ServiceStatus.CANCELLED, ServiceStatus.TERMINATED))).execute()
-    audit.record(admin_login, action, "service", service.id, client_id=service.client_id,
+    audit.record(admin.login, action, "service", service.id, client_id=service.client_id,
                  description=description, before=before,
                  after={"status": status, "termination_date": today})
 
 
-def complete_request(request_id: int, today: pendulum.Date, admin_login: str) -> None:
+def complete_request(request_id: int, today: pendulum.Date, admin: Admin) -> None:
     """After the module's Terminate succeeded (or the product has no module): service cancelled."""
     with database.atomic():
         request = CancellationRequest.get_by_id(request_id)
         if request.status != "open":
             return
         service = Service.get_by_id(request.service_id)
-        _end_service(service, ServiceStatus.CANCELLED, today, admin_login, "cancellation.complete",
+        _end_service(service, ServiceStatus.CANCELLED, today, admin, "cancellation.complete",
                      f"cancellation request #{request.id} processed")
         CancellationRequest.update(status="completed", completed_at=pendulum.now("UTC")).where(
             CancellationRequest.id == request.id).execute()
@@ -184,15 +183,14 @@ def complete_request(request_id: int, today: pendulum.Date, admin_login: str) ->
 def set_auto_terminate(service_id: int, enabled: bool, reason: str, admin: Admin) -> Service:
     """The service-page tick: cancels unpaid lines and stops renewals; terminates at the NDD."""
     require(admin, EDIT_SERVICES)
-    admin_login = admin.login
     reason = clean_text(reason, "auto_terminate_reason", max_length=500)
     with database.atomic():
         service = _service_or_error(service_id)
         Service.update(auto_terminate_end_of_cycle=enabled, auto_terminate_reason=reason,
                        version=Service.version + 1).where(Service.id == service.id).execute()
-        cancelled = _cancel_unpaid_lines(service, admin_login, "auto-terminate at end of cycle") \
+        cancelled = _cancel_unpaid_lines(service, admin, "auto-terminate at end of cycle") \
             if enabled else []
-        audit.record(admin_login, "service.auto_terminate", "service", service.id,
+        audit.record(admin.login, "service.auto_terminate", "service", service.id,
                      client_id=service.client_id,
                      before={"auto_terminate_end_of_cycle": service.auto_terminate_end_of_cycle},
                      after={"auto_terminate_end_of_cycle": enabled, "reason": reason,

@@ -28,9 +28,17 @@ from hostdesk.models.emails import SPECS
 from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.listing import LABEL, NUMBER, Column, ListSource, as_id, lower_prefix
 from hostdesk.models.parsing import clean_text, parse_int_id
-from hostdesk.models.permissions import MANAGE_CATALOG, find_admin, require, require_login
+from hostdesk.models.permissions import MANAGE_CATALOG, require
 from hostdesk.models.records import Form  # noqa: F401  (the settings forms' type, re-exported)
-from hostdesk.models.schema import Admin, ConfigOption, EmailTemplate, Product, Promotion, Server, Service
+from hostdesk.models.schema import (
+    Admin,
+    ConfigOption,
+    EmailTemplate,
+    Product,
+    Promotion,
+    Server,
+    Service,
+)
 
 PRODUCT_TYPES = Product.TYPES  # the choices the product form offers
 AUTO_SETUP_CHOICES = Product.AUTO_SETUP
@@ -222,13 +230,12 @@ def server_form(server_id: int, modules=()) -> Form:
     return Form(server.id, server.version, values)
 
 
-def save_product(form: Form, *, admin: Admin | None,
+def save_product(form: Form, *, admin: Admin,
                  modules: Mapping[str, Iterable[str]] | Iterable[str]) -> Product:
     """Check every field of `form`, then save the product in one transaction with its log row.
     `modules`: the installed module names, or a mapping of each to its secret settings.
     Raises ValidationErrors (all bad fields), StaleRecordError, PermissionDenied."""
     require(admin, MANAGE_CATALOG)
-    admin_login = admin.login
     product = _get(Product, form.record_id, "product")
     declared = declared_secrets(modules, form.values.get("module") or product.module)
     values = _checked(form.values, {
@@ -246,15 +253,14 @@ def save_product(form: Form, *, admin: Admin | None,
             parse_settings(v, "module_settings", product.module_settings, declared),
             sort_keys=True),
     })
-    return _save(product, values, form.version, admin_login, "product.settings",
+    return _save(product, values, form.version, admin, "product.settings",
                  f"product {values.get('name', product.name)}")
 
 
-def save_server(form: Form, *, admin: Admin | None,
+def save_server(form: Form, *, admin: Admin,
                 modules: Mapping[str, Iterable[str]] | Iterable[str]) -> Server:
     """Like `save_product`, for a server; its name is unique."""
     require(admin, MANAGE_CATALOG)
-    admin_login = admin.login
     server = _get(Server, form.record_id, "server")
     declared = declared_secrets(modules, form.values.get("module") or server.module)
     values = _checked(form.values, {
@@ -268,12 +274,12 @@ def save_server(form: Form, *, admin: Admin | None,
         "active": lambda v: _yes_no(v, "active"),
         "max_accounts": _max_accounts,
     })
-    return _save(server, values, form.version, admin_login, "server.settings",
+    return _save(server, values, form.version, admin, "server.settings",
                  f"server {values.get('name', server.name)}")
 
 
-def _save(record, values: dict, version: int, admin_login: str, action: str, what: str):
-    return records.save(record, values, version, admin_login=admin_login, action=action,
+def _save(record, values: dict, version: int, admin: Admin, action: str, what: str):
+    return records.save(record, values, version, admin=admin, action=action,
                         what=f"settings of {what}")
 
 
@@ -416,10 +422,10 @@ def _max_accounts(value) -> int:
     return int(text)
 
 
-def add_server(values: dict, *, admin_login: str, modules: Iterable[str], at=None) -> ServerView:
+def add_server(values: dict, *, admin: Admin, modules: Iterable[str], at=None) -> ServerView:
     """A new server: name (unique), hostname, ip_address, module, settings (`key=value`
     lines, secrets encrypted), max_accounts, active."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     modules = tuple(modules)
     with database.atomic():
         parsed = records.checked(values, {
@@ -435,7 +441,7 @@ def add_server(values: dict, *, admin_login: str, modules: Iterable[str], at=Non
         }, unknown_refused=True)
         if "name" not in parsed:
             raise ValidationError("name", "is required")
-        server = records.create(Server, parsed, admin_login=admin_login, action="server.add",
+        server = records.create(Server, parsed, admin=admin, action="server.add",
                                 what=f"server {parsed['name']}", at=at)
     return server_view(server.id)
 
@@ -446,19 +452,19 @@ def _settings_lines(value) -> str:
     return records.as_text(value)
 
 
-def retire_server(server_id: int, version: int, *, admin_login: str,
+def retire_server(server_id: int, version: int, *, admin: Admin,
                   retired: bool = True) -> ServerView:
     """A retired server is inactive: kept for its services, offered for nothing new."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         server = _get(Server, server_id, "server")
-        records.save(server, {"active": not retired}, version, admin_login=admin_login,
+        records.save(server, {"active": not retired}, version, admin=admin,
                      action="server.retire" if retired else "server.unretire",
                      what=f"server {server.name}")
     return server_view(server_id)
 
 
-def edit_server(server_id: int, version: int, values: dict, *, admin_login: str,
+def edit_server(server_id: int, version: int, values: dict, *, admin: Admin,
                 modules: Iterable[str]) -> ServerView:
     """`save_server` for values given as a dict (the catalog file, the CLI)."""
     text = {k: (v if k == "settings" and isinstance(v, dict) else records.as_text(v))
@@ -466,5 +472,5 @@ def edit_server(server_id: int, version: int, values: dict, *, admin_login: str,
     unknown = set(text) - set(SERVER_FIELDS) - {"max_accounts"}
     if unknown:
         raise ValidationError(sorted(unknown)[0], "is not a field of this form")
-    save_server(Form(server_id, version, text), admin=find_admin(admin_login), modules=modules)
+    save_server(Form(server_id, version, text), admin=admin, modules=modules)
     return server_view(server_id)

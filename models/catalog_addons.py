@@ -11,8 +11,9 @@ from peewee import fn
 from hostdesk.models import audit, catalog, pricing_table, records
 from hostdesk.models.db import database
 from hostdesk.models.errors import ValidationError
-from hostdesk.models.permissions import MANAGE_CATALOG, require_login
+from hostdesk.models.permissions import MANAGE_CATALOG, require
 from hostdesk.models.schema import (
+    Admin,
     CatalogAddon,
     CatalogAddonPrice,
     CatalogAddonProduct,
@@ -115,9 +116,9 @@ def _links(addon_id: int, ids: list[int]) -> None:
                                          for pid in ids]).execute()
 
 
-def add_catalog_addon(values: dict, *, admin_login: str, modules: Iterable[str],
+def add_catalog_addon(values: dict, *, admin: Admin, modules: Iterable[str],
                       at=None) -> CatalogAddonView:
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         parsed = records.checked(values, _rules(None, tuple(modules)), unknown_refused=True)
         if "name" not in parsed:
@@ -125,21 +126,21 @@ def add_catalog_addon(values: dict, *, admin_login: str, modules: Iterable[str],
         prices, products = parsed.pop("prices", {}), parsed.pop("products", [])
         if not prices:
             raise ValidationError("prices", "price the addon on at least one cycle")
-        addon = records.create(CatalogAddon, parsed, admin_login=admin_login, action="addon.add",
+        addon = records.create(CatalogAddon, parsed, admin=admin, action="addon.add",
                                what=f"addon {parsed['name']}", at=at)
         pricing_table.replace_prices(CatalogAddonPrice, "addon", addon.id, prices)
         _links(addon.id, products)
         view = addon_view(addon.id)
-        audit.record(admin_login, "addon.prices", "catalog_addon", addon.id,
+        audit.record(admin.login, "addon.prices", "catalog_addon", addon.id,
                      description=f"prices and products of addon {addon.name}", before={},
                      after={"prices": view.prices, "products": list(view.products)}, at=at)
     return view
 
 
-def edit_catalog_addon(addon_id: int, version: int, values: dict, *, admin_login: str,
+def edit_catalog_addon(addon_id: int, version: int, values: dict, *, admin: Admin,
                        modules: Iterable[str]) -> CatalogAddonView:
     """Save the fields given; `prices` and `products` each replace the whole list."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         addon = records.get(CatalogAddon, addon_id, "addon")
         parsed = records.checked(values, _rules(addon.id, tuple(modules)), unknown_refused=True)
@@ -147,7 +148,7 @@ def edit_catalog_addon(addon_id: int, version: int, values: dict, *, admin_login
         if prices == {}:
             raise ValidationError("prices", "price the addon on at least one cycle")
         before = addon_view(addon.id)
-        records.save(addon, parsed, version, admin_login=admin_login, action="addon.edit",
+        records.save(addon, parsed, version, admin=admin, action="addon.edit",
                      what=f"addon {addon.name}")
         if prices is not None:
             pricing_table.replace_prices(CatalogAddonPrice, "addon", addon.id, prices)
@@ -157,7 +158,7 @@ def edit_catalog_addon(addon_id: int, version: int, values: dict, *, admin_login
         old, new = audit.changed({"prices": before.prices, "products": list(before.products)},
                                  {"prices": after.prices, "products": list(after.products)})
         if new:
-            audit.record(admin_login, "addon.prices", "catalog_addon", addon.id,
+            audit.record(admin.login, "addon.prices", "catalog_addon", addon.id,
                          description=f"prices and products of addon {after.name}", before=old,
                          after=new)
     return after

@@ -33,8 +33,9 @@ from hostdesk.models import (
 )
 from hostdesk.models.db import database
 from hostdesk.models.errors import StaleRecordError, ValidationError, ValidationErrors
-from hostdesk.models.permissions import MANAGE_CATALOG, require_login
+from hostdesk.models.permissions import MANAGE_CATALOG, require
 from hostdesk.models.schema import (
+    Admin,
     CatalogAddon,
     EmailTemplate,
     PaymentMethod,
@@ -269,9 +270,9 @@ def _plain(value):
 
 
 class _Applier:
-    def __init__(self, text: str, path: str, admin_login: str, modules: tuple[str, ...]):
+    def __init__(self, text: str, path: str, admin: Admin, modules: tuple[str, ...]):
         self.text, self.path = text, path
-        self.login, self.modules = admin_login, modules
+        self.admin, self.modules = admin, modules
         self.report = ApplyReport()
         self.current = catalog_data()
 
@@ -326,14 +327,14 @@ class _Applier:
             old = self.find("payment_methods", entry["name"])
             if old is None:
                 self.run("payment_methods", i, entry["name"], lambda: payment_methods
-                         .add_payment_method(entry, admin_login=self.login))
+                         .add_payment_method(entry, admin=self.admin))
                 self.report.changes.append(f"add payment method {entry['name']}")
             elif _diff(old, entry):
                 row = PaymentMethod.get(PaymentMethod.name == old["name"])
                 changed = _diff(old, entry)
                 self.run("payment_methods", i, entry["name"], lambda: payment_methods
                          .edit_payment_method(row.id, row.version, changed,
-                                              admin_login=self.login))
+                                              admin=self.admin))
                 self.report.changes.append(f"update payment method {old['name']}: "
                                            f"{', '.join(changed)}")
 
@@ -342,13 +343,13 @@ class _Applier:
             old = self.find("servers", entry["name"])
             if old is None:
                 self.run("servers", i, entry["name"], lambda: catalog.add_server(
-                    entry, admin_login=self.login, modules=self.modules))
+                    entry, admin=self.admin, modules=self.modules))
                 self.report.changes.append(f"add server {entry['name']}")
             elif _diff(old, entry):
                 row = Server.get(Server.name == old["name"])
                 changed = _diff(old, entry)
                 self.run("servers", i, entry["name"], lambda: catalog.edit_server(
-                    row.id, row.version, changed, admin_login=self.login, modules=self.modules))
+                    row.id, row.version, changed, admin=self.admin, modules=self.modules))
                 self.report.changes.append(f"update server {old['name']}: {', '.join(changed)}")
 
     def products(self, data):
@@ -358,7 +359,7 @@ class _Applier:
             old = self.find("products", entry["name"])
             if old is None:
                 detail = self.run("products", i, entry["name"], lambda: products.add_product(
-                    fields, admin_login=self.login, modules=self.modules))
+                    fields, admin=self.admin, modules=self.modules))
                 self.report.changes.append(f"add product {entry['name']}")
                 old_options, retired = [], False
             else:
@@ -367,7 +368,7 @@ class _Applier:
                 detail = products.product_detail(row.id)
                 if changed:
                     detail = self.run("products", i, entry["name"], lambda: products.edit_product(
-                        row.id, row.version, changed, admin_login=self.login,
+                        row.id, row.version, changed, admin=self.admin,
                         modules=self.modules))
                     self.report.changes.append(f"update product {old['name']}: "
                                                f"{', '.join(changed)}")
@@ -376,7 +377,7 @@ class _Applier:
             if "retired" in entry and bool(entry["retired"]) != retired:
                 version = Product.get_by_id(detail.id).version
                 self.run("products", i, entry["name"], lambda: products.retire_product(
-                    detail.id, version, admin_login=self.login, retired=bool(entry["retired"])))
+                    detail.id, version, admin=self.admin, retired=bool(entry["retired"])))
                 self.report.changes.append(f"{'retire' if entry['retired'] else 'unretire'} "
                                            f"product {entry['name']}")
 
@@ -390,7 +391,7 @@ class _Applier:
             version = Product.get_by_id(detail.id).version
             if old is None:
                 self.run("products", index, entry["name"], lambda: products.add_config_option(
-                    detail.id, version, option, admin_login=self.login))
+                    detail.id, version, option, admin=self.admin))
                 self.report.changes.append(f"add option {name} to product {entry['name']}")
                 continue
             current = products.product_detail(detail.id)
@@ -406,7 +407,7 @@ class _Applier:
                 choices.append({**choice, "id": cid} if cid else dict(choice))
             fields = {k: v for k, v in option.items() if k != "choices" and old.get(k) != v}
             self.run("products", index, entry["name"], lambda: products.edit_config_option(
-                view.id, version, {**fields, "choices": choices}, admin_login=self.login))
+                view.id, version, {**fields, "choices": choices}, admin=self.admin))
             self.report.changes.append(f"update option {name} of product {entry['name']}")
 
     def addons(self, data):
@@ -415,13 +416,13 @@ class _Applier:
             old = self.find("addons", entry["name"])
             if old is None:
                 self.run("addons", i, entry["name"], lambda: catalog_addons.add_catalog_addon(
-                    entry, admin_login=self.login, modules=self.modules))
+                    entry, admin=self.admin, modules=self.modules))
                 self.report.changes.append(f"add addon {entry['name']}")
             elif _diff(old, entry):
                 row = CatalogAddon.get(CatalogAddon.name == old["name"])
                 changed = _diff(old, entry)
                 self.run("addons", i, entry["name"], lambda: catalog_addons.edit_catalog_addon(
-                    row.id, row.version, changed, admin_login=self.login, modules=self.modules))
+                    row.id, row.version, changed, admin=self.admin, modules=self.modules))
                 self.report.changes.append(f"update addon {old['name']}: {', '.join(changed)}")
 
     def promotions(self, data):
@@ -430,13 +431,13 @@ class _Applier:
             old = self.find("promotions", entry["code"])
             if old is None:
                 self.run("promotions", i, entry["code"], lambda: promotion_setup.add_promotion(
-                    entry, admin_login=self.login))
+                    entry, admin=self.admin))
                 self.report.changes.append(f"add promotion {entry['code']}")
             elif _diff(old, entry):
                 row = Promotion.get(Promotion.code == old["code"])
                 changed = _diff(old, entry)
                 self.run("promotions", i, entry["code"], lambda: promotion_setup.edit_promotion(
-                    row.id, row.version, changed, admin_login=self.login))
+                    row.id, row.version, changed, admin=self.admin))
                 self.report.changes.append(f"update promotion {old['code']}: "
                                            f"{', '.join(changed)}")
 
@@ -446,13 +447,13 @@ class _Applier:
             old = self.find("tlds", entry["name"])
             if old is None:
                 self.run("tlds", i, entry["name"], lambda: tlds.add_tld(
-                    entry, admin_login=self.login))
+                    entry, admin=self.admin))
                 self.report.changes.append(f"add TLD {entry['name']}")
             elif _diff(old, entry):
                 row = Tld.get(Tld.name == old["name"].lstrip("."))
                 changed = _diff(old, entry)
                 self.run("tlds", i, entry["name"], lambda: tlds.edit_tld(
-                    row.id, row.version, changed, admin_login=self.login))
+                    row.id, row.version, changed, admin=self.admin))
                 self.report.changes.append(f"update TLD {old['name']}: {', '.join(changed)}")
 
     def email_templates(self, data):
@@ -467,7 +468,7 @@ class _Applier:
             stored = EmailTemplate.get_or_none(EmailTemplate.name == str(entry["name"]))
             self.run("email_templates", i, entry["name"], lambda: emails.save_template(
                 str(entry["name"]), str(entry.get("subject", "")), str(entry.get("body", "")),
-                self.login, stored.version if stored else 0))
+                self.admin, stored.version if stored else 0))
             self.report.changes.append(f"{'update' if old else 'add'} email template "
                                        f"{entry['name']}")
 
@@ -489,14 +490,14 @@ def parse_catalog(text: str, path: str) -> dict:
     return data
 
 
-def apply_catalog(text: str, *, path: str, admin_login: str, modules: Iterable[str],
+def apply_catalog(text: str, *, path: str, admin: Admin, modules: Iterable[str],
                   dry_run: bool = False) -> ApplyReport:
     """Make the catalog match the file, in one transaction; `dry_run` does it all, reports,
     and rolls back. Raises CatalogFileError (file, line, field): nothing written."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     data = parse_catalog(text, path)
     with database.atomic() as transaction:
-        applier = _Applier(text, path, admin_login, tuple(modules))
+        applier = _Applier(text, path, admin, tuple(modules))
         for section in SECTIONS:
             getattr(applier, section)(data)
         if dry_run:

@@ -205,7 +205,7 @@ def describe_items(items: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
 def invoice_ticked(items: list[tuple[str, int]], *, admin: Admin, today, settings) -> str:
     """Invoice the ticked items now; the text says which invoices and which refusals."""
     require(admin, GENERATE_DUE_INVOICES)
-    result = invoice_selected_items(items, today, settings, admin_login=admin.login)
+    result = invoice_selected_items(items, today, settings, admin=admin)
     lines = []
     invoices = list(Invoice.select().where(Invoice.id.in_(result.invoice_ids or [0]))
                     .order_by(Invoice.id))

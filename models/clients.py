@@ -23,9 +23,17 @@ from hostdesk.models.db import database, insert_rows
 from hostdesk.models.emails import check_address
 from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.payment_methods import check_method
-from hostdesk.models.permissions import MANAGE_CLIENTS, require_login
+from hostdesk.models.permissions import MANAGE_CLIENTS, require
 from hostdesk.models.records import Form
-from hostdesk.models.schema import Client, ClientGroup, ClientStatus, Service, ServiceStatus, utcnow
+from hostdesk.models.schema import (
+    Admin,
+    Client,
+    ClientGroup,
+    ClientStatus,
+    Service,
+    ServiceStatus,
+    utcnow,
+)
 
 FIELDS = ("first_name", "last_name", "company", "email", "phone", "address", "address2", "city",
           "region", "postcode", "country", "tax_id", "group", "separate_invoices",
@@ -231,26 +239,26 @@ def _refuse_closing(client_id: int) -> None:
 # --- the actions ---------------------------------------------------------------------------
 
 
-def add_client(values: dict, *, admin_login: str, allow_duplicate_email: bool = False,
+def add_client(values: dict, *, admin: Admin, allow_duplicate_email: bool = False,
                at=None) -> ClientDetail:
     """A new client from its typed fields. `at`: when it was created, when not now."""
-    require_login(admin_login, MANAGE_CLIENTS)
+    require(admin, MANAGE_CLIENTS)
     with database.atomic():
         parsed = parse_client(values, new=True)
         _check_duplicate(parsed["email"], None, allow_duplicate_email)
         parsed.setdefault("default_payment_method", (_methods() or ["banktransfer"])[0])
         parsed["created_at"] = at or utcnow()
-        client = records.create(Client, parsed, admin_login=admin_login, action="client.add",
+        client = records.create(Client, parsed, admin=admin, action="client.add",
                                 what=f"client {parsed['first_name']} {parsed['last_name']}",
                                 at=at, unique_field="email")
     return client_detail(client.id)
 
 
-def edit_client(client_id: int, version: int, values: dict, *, admin_login: str,
+def edit_client(client_id: int, version: int, values: dict, *, admin: Admin,
                 allow_duplicate_email: bool = False) -> ClientDetail:
     """Save the fields given (others kept); closing goes through the same rule as
     `close_client`. A stale version is refused."""
-    require_login(admin_login, MANAGE_CLIENTS)
+    require(admin, MANAGE_CLIENTS)
     with database.atomic():
         client = records.get(Client, client_id, "client")
         parsed = parse_client(values, new=False, current_method=client.default_payment_method)
@@ -258,36 +266,36 @@ def edit_client(client_id: int, version: int, values: dict, *, admin_login: str,
             _check_duplicate(parsed["email"], client.id, allow_duplicate_email)
         if parsed.get("status") == ClientStatus.CLOSED and client.status != ClientStatus.CLOSED:
             _refuse_closing(client.id)
-        records.save(client, parsed, version, admin_login=admin_login, action="client.edit",
+        records.save(client, parsed, version, admin=admin, action="client.edit",
                      what=f"client #{client.id}", client_id=client.id)
     return client_detail(client_id)
 
 
-def close_client(client_id: int, version: int, *, admin_login: str) -> ClientDetail:
+def close_client(client_id: int, version: int, *, admin: Admin) -> ClientDetail:
     """Status closed (no new orders, rules §9); refused while services are live."""
     return edit_client(client_id, version, {"status": ClientStatus.CLOSED},
-                       admin_login=admin_login)
+                       admin=admin)
 
 
-def add_client_group(values: dict, *, admin_login: str, at=None) -> ClientGroupView:
-    require_login(admin_login, MANAGE_CLIENTS)
+def add_client_group(values: dict, *, admin: Admin, at=None) -> ClientGroupView:
+    require(admin, MANAGE_CLIENTS)
     with database.atomic():
         parsed = records.checked(values, _group_rules(None), unknown_refused=True)
         if "name" not in parsed:
             raise ValidationError("name", "is required")
-        row = records.create(ClientGroup, parsed, admin_login=admin_login,
+        row = records.create(ClientGroup, parsed, admin=admin,
                              action="client_group.add", what=f"client group {parsed['name']}",
                              at=at)
     return _group_view(row.id)
 
 
 def edit_client_group(group_id: int, version: int, values: dict, *,
-                      admin_login: str) -> ClientGroupView:
-    require_login(admin_login, MANAGE_CLIENTS)
+                      admin: Admin) -> ClientGroupView:
+    require(admin, MANAGE_CLIENTS)
     with database.atomic():
         row = records.get(ClientGroup, group_id, "client group")
         parsed = records.checked(values, _group_rules(row.id), unknown_refused=True)
-        records.save(row, parsed, version, admin_login=admin_login, action="client_group.edit",
+        records.save(row, parsed, version, admin=admin, action="client_group.edit",
                      what=f"client group {row.name}")
     return _group_view(group_id)
 
@@ -329,12 +337,12 @@ class ImportReport:
 MAX_IMPORT_ROWS = 100_000
 
 
-def import_clients(text: str, *, admin_login: str, dry_run: bool = False,
+def import_clients(text: str, *, admin: Admin, dry_run: bool = False,
                    allow_duplicate_email: bool = False) -> ImportReport:
     """Clients from CSV text (a header row naming fields of FIELDS), through `add_clients`:
     every row checked, a bad row reported by its line and field, the good rows added together
     in one transaction; `dry_run` checks and writes nothing."""
-    require_login(admin_login, MANAGE_CLIENTS)
+    require(admin, MANAGE_CLIENTS)
     reader = csv.DictReader(io.StringIO(text))
     header = [name.strip() for name in (reader.fieldnames or [])]
     unknown = [name for name in header if name not in FIELDS]
@@ -353,14 +361,14 @@ def import_clients(text: str, *, admin_login: str, dry_run: bool = False,
             continue
         rows.append({k.strip(): (v or "") for k, v in record.items() if k is not None})
         lines.append(reader.line_num)
-    report = add_clients(rows, admin_login=admin_login, dry_run=dry_run,
+    report = add_clients(rows, admin=admin, dry_run=dry_run,
                          allow_duplicate_email=allow_duplicate_email, lines=lines)
     report.rows += len(broken)
     report.refused = sorted(report.refused + broken)
     return report
 
 
-def add_clients(rows: list[dict], *, admin_login: str, dry_run: bool = False,
+def add_clients(rows: list[dict], *, admin: Admin, dry_run: bool = False,
                 allow_duplicate_email: bool = False, lines: list[int] | None = None,
                 created_at: list | None = None) -> ImportReport:
     """Many clients at once (an import, the demo data): each row checked as `add_client`
@@ -368,7 +376,7 @@ def add_clients(rows: list[dict], *, admin_login: str, dry_run: bool = False,
     (`lines`, default the row's position) and field, the others inserted together in one
     transaction with bulk INSERTs and one log row each. `created_at`: each row's moment,
     when not now. The new ids are in `report.ids`, in row order."""
-    require_login(admin_login, MANAGE_CLIENTS)
+    require(admin, MANAGE_CLIENTS)
     report = ImportReport(dry_run=dry_run, rows=len(rows))
     lines = lines or list(range(1, len(rows) + 1))
     groups = {g.name.lower(): g.id for g in ClientGroup.select()}
@@ -402,11 +410,11 @@ def add_clients(rows: list[dict], *, admin_login: str, dry_run: bool = False,
             moments.append(created_at[index] if created_at else None)
         report.added = len(accepted)
         if not dry_run and accepted:
-            report.ids = _insert_clients(accepted, moments, admin_login)
+            report.ids = _insert_clients(accepted, moments, admin)
     return report
 
 
-def _insert_clients(rows: list[dict], moments: list, admin_login: str) -> list[int]:
+def _insert_clients(rows: list[dict], moments: list, admin: Admin) -> list[int]:
     default_method = (_methods() or ["banktransfer"])[0]
     columns = ("first_name", "last_name", "company", "email", "phone", "address", "address2",
                "city", "region", "postcode", "country", "tax_id", "group", "separate_invoices",
@@ -421,7 +429,7 @@ def _insert_clients(rows: list[dict], moments: list, admin_login: str) -> list[i
     tuples = [tuple(f.db_value({**defaults, **row, "created_at": moment or now}[name])
                     for f, name in zip(fields, columns)) for row, moment in zip(rows, moments)]
     ids = insert_rows(Client, columns, tuples, returning=True)
-    audit.record_many([dict(admin_login=admin_login, action="client.add", object_type="client",
+    audit.record_many([dict(admin_login=admin.login, action="client.add", object_type="client",
                             object_id=client_id, client_id=client_id, at=moment or now,
                             description=f"client {row['first_name']} {row['last_name']} added",
                             after={k: records.as_text(v) if not isinstance(v, int) else v

@@ -35,8 +35,9 @@ from hostdesk.models import audit, money, secrets
 from hostdesk.models.cycles import Cycle
 from hostdesk.models.db import database, insert_rows
 from hostdesk.models.errors import StaleRecordError, ValidationError
-from hostdesk.models.permissions import MANAGE_CATALOG, require_login
+from hostdesk.models.permissions import MANAGE_CATALOG, require
 from hostdesk.models.schema import (
+    Admin,
     CancellationRequest,
     Client,
     EmailOutbox,
@@ -694,7 +695,7 @@ def _validate_name(name: str) -> str:
     return name
 
 
-def save_template(name: str, subject: str, body: str, admin_login: str,
+def save_template(name: str, subject: str, body: str, admin: Admin,
                   expected_version: int) -> TemplateInfo:
     """Save an admin's version of a template. `expected_version` is the version the admin
     opened (0 for a default never edited); if someone saved since, StaleRecordError.
@@ -702,7 +703,7 @@ def save_template(name: str, subject: str, body: str, admin_login: str,
     Needs "manage catalog": a template is sent to every client."""
     from hostdesk.models.email_sandbox import uses_name
 
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     name = _validate_name(name)
     subject = (subject or "").strip()
     if not subject:
@@ -737,7 +738,7 @@ def save_template(name: str, subject: str, body: str, admin_login: str,
                 if updated != 1:
                     raise stale
                 row = EmailTemplate.get_by_id(stored.id)
-            audit.record(admin_login, "email_template.save", "email_template", row.id,
+            audit.record(admin.login, "email_template.save", "email_template", row.id,
                          description=f"edited email template {name}",
                          before=before, after={"subject": subject, "body": body})
     except IntegrityError:  # another admin created the same override at the same moment
@@ -745,9 +746,9 @@ def save_template(name: str, subject: str, body: str, admin_login: str,
     return _info(name, row)
 
 
-def reset_template(name: str, admin_login: str, expected_version: int) -> TemplateInfo | None:
+def reset_template(name: str, admin: Admin, expected_version: int) -> TemplateInfo | None:
     """Drop the admin's version: the default applies again (an extension is deleted)."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         stored = EmailTemplate.get_or_none(EmailTemplate.name == name)
         if stored is None or stored.version != expected_version:
@@ -758,7 +759,7 @@ def reset_template(name: str, admin_login: str, expected_version: int) -> Templa
                           & (EmailTemplate.version == expected_version)).execute())
         if deleted != 1:
             raise StaleRecordError(f"email template '{name}' was changed by someone else")
-        audit.record(admin_login, "email_template.reset", "email_template", stored.id,
+        audit.record(admin.login, "email_template.reset", "email_template", stored.id,
                      description=f"reset email template {name} to the default",
                      before={"subject": stored.subject, "body": stored.body}, after=None)
     return get_template(name) if name in SPECS else None

@@ -22,6 +22,7 @@ from hostdesk.models.permissions import (
     find_admin,
     has_permission,
 )
+from hostdesk.models.schema import Admin
 
 FORMATS = ("csv", "json")
 CLI_LISTS = ("services", "clients", "invoices", "domains", "activity")  # `hostdesk export`
@@ -76,28 +77,29 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def source_for(list_name: str, admin_login: str, timezone: str = "UTC") -> ListSource:
+def source_for(list_name: str, admin: Admin, timezone: str = "UTC") -> ListSource:
     """The list `list_name` for this admin (refused when the role may not see it); typed
     days in its search are days in `timezone`."""
     if list_name not in SOURCES:
         raise ValidationError("list", f"“{list_name}” is not a list (use "
                                       f"{', '.join(sorted(SOURCES))})")
-    check_may_export(admin_login, list_name)
+    check_may_export(admin, list_name)
     return SOURCES[list_name](timezone=timezone)
 
 
-def check_may_export(admin_login: str, list_name: str) -> None:
-    if not may_export(admin_login, list_name):
+def check_may_export(admin: Admin, list_name: str) -> None:
+    if not may_export(admin, list_name):
         raise PermissionDenied(PERMISSIONS.get(list_name, "an active admin account"),
-                               admin_login)
+                               admin.login)
 
 
-def may_export(admin_login: str, list_name: str) -> bool:
-    """An active admin whose role may see the list."""
-    admin = find_admin(admin_login)
+def may_export(admin: Admin, list_name: str) -> bool:
+    """An active admin whose role may see the list, as stored now (a role changed while the
+    list was open counts)."""
+    current = find_admin(admin.login)
     permission = PERMISSIONS.get(list_name)
-    return (admin is not None and admin.active
-            and (permission is None or has_permission(admin, permission)))
+    return (current is not None and current.active
+            and (permission is None or has_permission(current, permission)))
 
 
 def export_list(source: ListSource, flt: ListFilter, fmt: str, out: TextIO, *,

@@ -14,7 +14,16 @@ from hostdesk.models.listing import InvoiceSource, ListFilter
 from hostdesk.models.payment_methods import enabled_methods
 from hostdesk.models.permissions import GENERATE_DUE_INVOICES, require
 from hostdesk.models.renewals import RenewalResult, generate_due_invoices
-from hostdesk.models.schema import Admin, Client, Invoice, InvoiceLine, ItemType, Order, Payment, Upgrade
+from hostdesk.models.schema import (
+    Admin,
+    Client,
+    Invoice,
+    InvoiceLine,
+    ItemType,
+    Order,
+    Payment,
+    Upgrade,
+)
 from hostdesk.models.settings import Settings
 from hostdesk.models.upgrade_effects import upgrade_of_invoice
 
@@ -115,5 +124,5 @@ def generate_due_for_client(client_id: int, today: pendulum.Date, settings: Sett
     require(admin, GENERATE_DUE_INVOICES)
     if Client.get_or_none(Client.id == client_id) is None:
         raise ValidationError("client", f"there is no client #{client_id}")
-    return generate_due_invoices(today, settings, admin_login=admin.login,
+    return generate_due_invoices(today, settings, admin=admin,
                                  client_ids=[client_id])

@@ -32,8 +32,9 @@ from hostdesk.models.modulequeue import collect_module_jobs, queue_module_job, w
 from hostdesk.models.money import format_money, sum_money
 from hostdesk.models.parsing import parse_amount
 from hostdesk.models.payment_methods import check_method
-from hostdesk.models.permissions import MANAGE_INVOICES, require_login
+from hostdesk.models.permissions import MANAGE_INVOICES, require
 from hostdesk.models.schema import (
+    Admin,
     Client,
     ClientGroup,
     CreditEntry,
@@ -128,7 +129,7 @@ def adopt_currency(currency: str) -> int:
 
 
 def create_invoice(client_id: int, lines: list[LineSpec], *, date: pendulum.Date,
-                   due_date: pendulum.Date, payment_method: str, admin_login: str,
+                   due_date: pendulum.Date, payment_method: str, admin: Admin,
                    order_id: int | None = None, send_email: bool = True,
                    company_name: str = "", settings=None) -> Invoice:
     """Write one invoice with its lines (inside the caller's transaction, or its own).
@@ -143,13 +144,13 @@ def create_invoice(client_id: int, lines: list[LineSpec], *, date: pendulum.Date
                                  payment_method=payment_method, total=total,
                                  status=InvoiceStatus.UNPAID)
         InvoiceLine.insert_many([line.row(invoice.id, i) for i, line in enumerate(lines)]).execute()
-        audit.record(admin_login, "invoice.create", "invoice", invoice.id, client_id=client_id,
+        audit.record(admin.login, "invoice.create", "invoice", invoice.id, client_id=client_id,
                      description=f"invoice #{invoice.id} for {format_money(total, invoice.currency)}",
                      after={"total": total, "due_date": due_date, "lines": len(lines)})
         if send_email:
             queue_invoice_email(invoice, company_name=company_name)
         if total == 0:
-            _mark_paid(invoice, date, admin_login, settings=settings)
+            _mark_paid(invoice, date, admin, settings=settings)
         return invoice
 
 
@@ -176,7 +177,7 @@ class PaymentResult:
 
 
 def record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str,
-                   transaction_ref: str = "", admin_login: str,
+                   transaction_ref: str = "", admin: Admin,
                    today: pendulum.Date | None = None, settings=None) -> PaymentResult:
     """Record a payment; when it covers the total, mark the invoice paid and apply its lines.
 
@@ -184,17 +185,17 @@ def record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str,
     full. The same gateway transaction (method + reference) recorded twice is refused by a
     unique index and reported as a duplicate; line effects can never run twice.
     """
-    require_login(admin_login, MANAGE_INVOICES)
+    require(admin, MANAGE_INVOICES)
     with collect_module_jobs() as jobs:
         result = _record_payment(invoice_id, amount, date=date, method=method,
-                                 transaction_ref=transaction_ref, admin_login=admin_login,
+                                 transaction_ref=transaction_ref, admin=admin,
                                  today=today, settings=settings)
     result.module_jobs = list(jobs)
     return result
 
 
 def _record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str,
-                    transaction_ref: str = "", admin_login: str,
+                    transaction_ref: str = "", admin: Admin,
                     today: pendulum.Date | None = None, settings=None) -> PaymentResult:
     amount = parse_amount(str(amount), "amount", allow_zero=False)
     if not method or not method.strip():
@@ -217,12 +218,12 @@ def _record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str
             settled = invoice.status in (InvoiceStatus.PAID, InvoiceStatus.REFUNDED)
             payment = Payment.create(invoice=invoice.id, amount=amount, date=date,
                                      method=method.strip(), transaction_ref=transaction_ref.strip(),
-                                     admin_login=admin_login)
+                                     admin_login=admin.login)
             paid_total = invoice.amount_paid + amount
             Invoice.update(amount_paid=paid_total, version=Invoice.version + 1).where(
                 Invoice.id == invoice.id).execute()
             invoice.amount_paid = paid_total
-            audit.record(admin_login, "payment.add", "invoice", invoice.id,
+            audit.record(admin.login, "payment.add", "invoice", invoice.id,
                          client_id=invoice.client_id,
                          description=f"payment of {format_money(amount)} ({method})",
                          after={"amount": amount, "method": method, "ref": transaction_ref,
@@ -233,7 +234,7 @@ def _record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str
                             f"Payment on invoice #{invoice.id}, already {invoice.status}",
                             invoice.id)
                 result.credited = amount
-                audit.record(admin_login, "client.credit", "client", invoice.client_id,
+                audit.record(admin.login, "client.credit", "client", invoice.client_id,
                              client_id=invoice.client_id,
                              description=f"credit {format_money(amount)}: payment on invoice "
                                          f"#{invoice.id}, which was already {invoice.status}",
@@ -244,7 +245,7 @@ def _record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str
                     _add_credit(invoice.client_id, overpaid,
                                 f"Overpayment of invoice #{invoice.id}", invoice.id)
                     result.credited = overpaid
-                result.applied_lines = _mark_paid(invoice, date, admin_login, today=today,
+                result.applied_lines = _mark_paid(invoice, date, admin, today=today,
                                                   settings=settings)
             return result
     except IntegrityError:
@@ -254,7 +255,7 @@ def _record_payment(invoice_id: int, amount, *, date: pendulum.Date, method: str
         raise
 
 
-def _mark_paid(invoice: Invoice, paid_date: pendulum.Date, admin_login: str,
+def _mark_paid(invoice: Invoice, paid_date: pendulum.Date, admin: Admin,
                today: pendulum.Date | None = None, settings=None) -> list[int]:
     Invoice.update(status=InvoiceStatus.PAID, paid_date=paid_date,
                    version=Invoice.version + 1).where(Invoice.id == invoice.id).execute()
@@ -262,9 +263,9 @@ def _mark_paid(invoice: Invoice, paid_date: pendulum.Date, admin_login: str,
     applied = []
     for line in live_lines(invoice.id):
         if _claim(line):
-            _apply_line(line, admin_login, settings)
+            _apply_line(line, admin, settings)
             applied.append(line.id)
-    _unsuspend_paid_up_services(invoice, today or paid_date, admin_login)
+    _unsuspend_paid_up_services(invoice, today or paid_date, admin)
     return applied
 
 
@@ -276,18 +277,18 @@ def _claim(line: InvoiceLine) -> bool:
     return claimed == 1
 
 
-def _apply_line(line: InvoiceLine, admin_login: str, settings=None) -> None:
+def _apply_line(line: InvoiceLine, admin: Admin, settings=None) -> None:
     if line.kind == LineKind.RENEWAL and line.item_type:
-        _advance_due_date(line, to=line.period_end, admin_login=admin_login)
+        _advance_due_date(line, to=line.period_end, admin=admin)
     elif line.kind == LineKind.PRORATA and line.item_type:
-        _advance_due_date(line, to=line.period_end, admin_login=admin_login, reanchor=True)
+        _advance_due_date(line, to=line.period_end, admin=admin, reanchor=True)
     elif line.kind == LineKind.UPGRADE and line.upgrade:
-        apply_upgrade(line.upgrade, admin_login, settings)
+        apply_upgrade(line.upgrade, admin, settings)
     elif line.kind == LineKind.FIRST and line.item_type:
-        _after_first_payment(line, admin_login)
+        _after_first_payment(line, admin)
 
 
-def _advance_due_date(line: InvoiceLine, *, to: pendulum.Date, admin_login: str,
+def _advance_due_date(line: InvoiceLine, *, to: pendulum.Date, admin: Admin,
                       reanchor: bool = False) -> None:
     model = model_for(line.item_type)
     item = model.get_or_none(model.id == line.item_id)
@@ -299,12 +300,12 @@ def _advance_due_date(line: InvoiceLine, *, to: pendulum.Date, admin_login: str,
     if reanchor:
         changes["anchor_day"] = to.day
     model.update(**changes, version=model.version + 1).where(model.id == item.id).execute()
-    audit.record(admin_login, "item.next_due_date", line.item_type, item.id,
+    audit.record(admin.login, "item.next_due_date", line.item_type, item.id,
                  description=f"paid line #{line.id}: next due date {item.next_due_date} → {to}",
                  before={"next_due_date": item.next_due_date}, after={"next_due_date": to})
 
 
-def _after_first_payment(line: InvoiceLine, admin_login: str) -> None:
+def _after_first_payment(line: InvoiceLine, admin: Admin) -> None:
     """A paid first-order line provisions per the product's auto-setup (rules §5, §9)."""
     if line.item_type != ItemType.SERVICE:
         return
@@ -330,7 +331,7 @@ def has_overdue_invoices(service_id: int, today: pendulum.Date, *, exclude_invoi
     return query.exists()
 
 
-def _unsuspend_paid_up_services(invoice: Invoice, today: pendulum.Date, admin_login: str) -> None:
+def _unsuspend_paid_up_services(invoice: Invoice, today: pendulum.Date, admin: Admin) -> None:
     """Services suspended for non-payment come back when nothing else is overdue (rules §5)."""
     service_ids = {line.item_id for line in live_lines(invoice.id) if line.item_type == ItemType.SERVICE}
     addon_parents = (ServiceAddon.select(ServiceAddon.service)
@@ -340,7 +341,7 @@ def _unsuspend_paid_up_services(invoice: Invoice, today: pendulum.Date, admin_lo
     service_ids |= {a.service_id for a in addon_parents}
     for service in Service.select().where(Service.id.in_(list(service_ids))):
         if service.status == ServiceStatus.ACTIVE and not has_overdue_invoices(service.id, today):
-            withdraw(service.id, "suspend", f"invoice #{invoice.id} paid", admin_login)
+            withdraw(service.id, "suspend", f"invoice #{invoice.id} paid", admin)
         if service.status != ServiceStatus.SUSPENDED:
             continue
         if service.suspension_reason not in NON_PAYMENT_REASONS:
@@ -357,26 +358,26 @@ def _unsuspend_paid_up_services(invoice: Invoice, today: pendulum.Date, admin_lo
 # --- credit ------------------------------------------------------------------------------
 
 
-def add_credit(client_id: int, amount, description: str, admin_login: str,
+def add_credit(client_id: int, amount, description: str, admin: Admin,
                invoice_id: int | None = None) -> None:
     """An admin credits the client's balance."""
-    require_login(admin_login, MANAGE_INVOICES)
-    credit_client(client_id, amount, description, admin_login, invoice_id=invoice_id)
+    require(admin, MANAGE_INVOICES)
+    credit_client(client_id, amount, description, admin, invoice_id=invoice_id)
 
 
-def apply_credit(invoice_id: int, amount, *, admin_login: str, today: pendulum.Date,
+def apply_credit(invoice_id: int, amount, *, admin: Admin, today: pendulum.Date,
                  settings=None) -> PaymentResult:
     """Pay (part of) an invoice from the client's credit balance."""
-    require_login(admin_login, MANAGE_INVOICES)
+    require(admin, MANAGE_INVOICES)
     amount = parse_amount(str(amount), "amount", allow_zero=False)
     with collect_module_jobs() as jobs:
-        result = _apply_credit(invoice_id, amount, admin_login=admin_login, today=today,
+        result = _apply_credit(invoice_id, amount, admin=admin, today=today,
                                settings=settings)
     result.module_jobs = list(jobs)
     return result
 
 
-def _apply_credit(invoice_id: int, amount: Decimal, *, admin_login: str, today: pendulum.Date,
+def _apply_credit(invoice_id: int, amount: Decimal, *, admin: Admin, today: pendulum.Date,
                   settings) -> PaymentResult:
     with database.atomic():
         invoice = _lock_invoice(invoice_id)
@@ -392,7 +393,7 @@ def _apply_credit(invoice_id: int, amount: Decimal, *, admin_login: str, today: 
         CreditEntry.create(client=client.id, amount=-amount,
                            description=f"Applied to invoice #{invoice.id}", invoice=invoice.id)
         return _record_payment(invoice.id, amount, date=today, method=CREDIT_METHOD,
-                               admin_login=admin_login, today=today, settings=settings)
+                               admin=admin, today=today, settings=settings)
 
 
 # --- cancelling and editing ----------------------------------------------------------------
@@ -404,10 +405,10 @@ class CancelledInvoice:
     upgrades_cancelled: list[int]  # the pending upgrades it billed, cancelled with it
 
 
-def cancel_invoice(invoice_id: int, admin_login: str) -> CancelledInvoice:
+def cancel_invoice(invoice_id: int, admin: Admin) -> CancelledInvoice:
     """Cancel an unpaid invoice; its lines are cancelled too, so their periods can be billed
     again, and the upgrades it billed are cancelled (the service stays as it is)."""
-    require_login(admin_login, MANAGE_INVOICES)
+    require(admin, MANAGE_INVOICES)
     with database.atomic():
         invoice = _lock_invoice(invoice_id)
         if invoice.status == InvoiceStatus.CANCELLED:
@@ -417,19 +418,19 @@ def cancel_invoice(invoice_id: int, admin_login: str) -> CancelledInvoice:
         Invoice.update(status=InvoiceStatus.CANCELLED, version=Invoice.version + 1).where(
             Invoice.id == invoice.id).execute()
         InvoiceLine.update(cancelled=True).where(InvoiceLine.invoice == invoice.id).execute()
-        upgrades = _cancel_upgrades(invoice.id, admin_login)
-        audit.record(admin_login, "invoice.cancel", "invoice", invoice.id, client_id=invoice.client_id,
+        upgrades = _cancel_upgrades(invoice.id, admin)
+        audit.record(admin.login, "invoice.cancel", "invoice", invoice.id, client_id=invoice.client_id,
                      before={"status": invoice.status}, after={"status": InvoiceStatus.CANCELLED})
         return CancelledInvoice(Invoice.get_by_id(invoice.id), upgrades)
 
 
-def reopen_invoice(invoice_id: int, admin_login: str, line_ids: list[int] | None = None) -> Invoice:
+def reopen_invoice(invoice_id: int, admin: Admin, line_ids: list[int] | None = None) -> Invoice:
     """Mark a cancelled invoice unpaid again, reviving its lines (or just `line_ids`)."""
-    require_login(admin_login, MANAGE_INVOICES)
-    return reopen_lines(invoice_id, line_ids, admin_login)
+    require(admin, MANAGE_INVOICES)
+    return reopen_lines(invoice_id, line_ids, admin)
 
 
-def reopen_lines(invoice_id: int, line_ids: list[int] | None, admin_login: str) -> Invoice:
+def reopen_lines(invoice_id: int, line_ids: list[int] | None, admin: Admin) -> Invoice:
     """`reopen_invoice` without the permission check, for a rule acting under its own
     (deleting a cancellation request revives the lines it cancelled, under "manage
     cancellation requests"). `line_ids` None revives every line of a cancelled invoice."""
@@ -449,13 +450,13 @@ def reopen_lines(invoice_id: int, line_ids: list[int] | None, admin_login: str) 
         Invoice.update(status=InvoiceStatus.UNPAID, version=Invoice.version + 1).where(
             Invoice.id == invoice.id).execute()
         _retotal(invoice.id)
-        reinstate_upgrades_of_invoice(invoice.id, admin_login)
-        audit.record(admin_login, "invoice.reopen", "invoice", invoice.id, client_id=invoice.client_id,
+        reinstate_upgrades_of_invoice(invoice.id, admin)
+        audit.record(admin.login, "invoice.reopen", "invoice", invoice.id, client_id=invoice.client_id,
                      before={"status": invoice.status}, after={"status": InvoiceStatus.UNPAID})
         return Invoice.get_by_id(invoice.id)
 
 
-def cancel_lines(line_ids: list[int], admin_login: str, reason: str) -> list[int]:
+def cancel_lines(line_ids: list[int], admin: Admin, reason: str) -> list[int]:
     """Cancel unpaid lines and re-total their invoices; an invoice left empty is cancelled.
 
     Returns the ids actually cancelled (lines on paid invoices are left alone). No permission
@@ -473,31 +474,31 @@ def cancel_lines(line_ids: list[int], admin_login: str, reason: str) -> list[int
             return []
         InvoiceLine.update(cancelled=True).where(InvoiceLine.id.in_(cancelled)).execute()
         for invoice_id in sorted({line.invoice_id for line in lines}):
-            _cancel_upgrades(invoice_id, admin_login)
+            _cancel_upgrades(invoice_id, admin)
             total = _retotal(invoice_id)
             if not live_lines(invoice_id):
                 Invoice.update(status=InvoiceStatus.CANCELLED).where(Invoice.id == invoice_id).execute()
             elif total <= Invoice.get_by_id(invoice_id).amount_paid:
                 invoice = Invoice.get_by_id(invoice_id)
-                _mark_paid(invoice, invoice.date, admin_login)
-            audit.record(admin_login, "invoice.lines_cancelled", "invoice", invoice_id,
+                _mark_paid(invoice, invoice.date, admin)
+            audit.record(admin.login, "invoice.lines_cancelled", "invoice", invoice_id,
                          description=reason, after={"lines": [i for i in cancelled]})
         return cancelled
 
 
-def _cancel_upgrades(invoice_id: int, admin_login: str) -> list[int]:
+def _cancel_upgrades(invoice_id: int, admin: Admin) -> list[int]:
     """An upgrade whose invoice line is cancelled will never be paid: close it, so the service
     can be upgraded again."""
-    return cancel_upgrades_of_invoice(invoice_id, admin_login)
+    return cancel_upgrades_of_invoice(invoice_id, admin)
 
 
-def remove_line(line_id: int, admin_login: str) -> Invoice:
+def remove_line(line_id: int, admin: Admin) -> Invoice:
     """An admin removes one unpaid line from its invoice (the invoice is re-totalled)."""
-    require_login(admin_login, MANAGE_INVOICES)
+    require(admin, MANAGE_INVOICES)
     line = InvoiceLine.get_or_none(InvoiceLine.id == line_id)
     if line is None:
         raise ValidationError("line", f"line #{line_id} does not exist")
-    if not cancel_lines([line_id], admin_login, f"line #{line_id} removed"):
+    if not cancel_lines([line_id], admin, f"line #{line_id} removed"):
         raise ValidationError("line", f"line #{line_id} is on an invoice that is not unpaid")
     return Invoice.get_by_id(line.invoice_id)
 

@@ -15,7 +15,15 @@ from hostdesk.models import audit, emails
 from hostdesk.models.db import database
 from hostdesk.models.errors import RuleViolation, StaleRecordError, ValidationError
 from hostdesk.models.parsing import clean_text
-from hostdesk.models.schema import Client, Product, Server, Service, ServiceAddon, ServiceStatus
+from hostdesk.models.schema import (
+    Admin,
+    Client,
+    Product,
+    Server,
+    Service,
+    ServiceAddon,
+    ServiceStatus,
+)
 from hostdesk.models.settings import Settings
 
 CREATE = "create"
@@ -86,14 +94,14 @@ class _Email:
     password: str | None = None  # clear, for the welcome email only
 
 
-def activate(service_id: int, admin_login: str, *, settings: Settings, password: str = "",
+def activate(service_id: int, admin: Admin, *, settings: Settings, password: str = "",
              send_email: bool = True) -> Service:
     """Create succeeded: the service is active, and the product's welcome email is queued
     (`password` is the service's password in clear, for that email). Addons ordered with it
     (pending like it) become active with it."""
     with database.atomic():
         service = _transition(
-            service_id, CREATE, admin_login, action="service.activate",
+            service_id, CREATE, admin, action="service.activate",
             changes={"status": ServiceStatus.ACTIVE, "suspension_reason": "",
                      "termination_date": None},
             email=_Email(settings, password=password) if send_email else None,
@@ -105,7 +113,7 @@ def activate(service_id: int, admin_login: str, *, settings: Settings, password:
             ServiceAddon.update(status=ServiceStatus.ACTIVE, version=ServiceAddon.version + 1).where(
                 ServiceAddon.id.in_(pending)).execute()
             audit.record_many([
-                {"admin_login": admin_login, "action": "addon.activate", "object_type": "addon",
+                {"admin_login": admin.login, "action": "addon.activate", "object_type": "addon",
                  "object_id": addon_id, "client_id": service.client_id,
                  "description": f"active with service #{service_id}",
                  "before": {"status": ServiceStatus.PENDING}, "after": {"status": ServiceStatus.ACTIVE}}
@@ -113,44 +121,44 @@ def activate(service_id: int, admin_login: str, *, settings: Settings, password:
     return service
 
 
-def suspend(service_id: int, reason: str, admin_login: str, *, settings: Settings,
+def suspend(service_id: int, reason: str, admin: Admin, *, settings: Settings,
             send_email: bool = True) -> Service:
     """Suspend succeeded; a blank reason is stored as non-payment."""
     return _transition(
-        service_id, SUSPEND, admin_login, action="service.suspend",
+        service_id, SUSPEND, admin, action="service.suspend",
         changes={"status": ServiceStatus.SUSPENDED,
                  "suspension_reason": suspension_reason(reason)},
         email=_Email(settings, SUSPENDED_EMAIL) if send_email else None,
     )
 
 
-def unsuspend(service_id: int, admin_login: str, *, settings: Settings,
+def unsuspend(service_id: int, admin: Admin, *, settings: Settings,
               send_email: bool = True) -> Service:
     return _transition(
-        service_id, UNSUSPEND, admin_login, action="service.unsuspend",
+        service_id, UNSUSPEND, admin, action="service.unsuspend",
         changes={"status": ServiceStatus.ACTIVE, "suspension_reason": ""},
         email=_Email(settings, UNSUSPENDED_EMAIL) if send_email else None,
     )
 
 
-def terminate(service_id: int, admin_login: str, *, today: pendulum.Date, settings: Settings,
+def terminate(service_id: int, admin: Admin, *, today: pendulum.Date, settings: Settings,
               send_email: bool = True, email_template: str = TERMINATED_EMAIL) -> Service:
     """Terminate succeeded: terminated on `today`, its live addons cancelled with that date."""
     with database.atomic():
         service = _transition(
-            service_id, TERMINATE, admin_login, action="service.terminate",
+            service_id, TERMINATE, admin, action="service.terminate",
             changes={"status": ServiceStatus.TERMINATED, "termination_date": today},
             email=_Email(settings, email_template) if send_email else None,
         )
-        _cancel_live_addons(service, today, admin_login)
+        _cancel_live_addons(service, today, admin)
     return service
 
 
-def change_package(service_id: int, admin_login: str) -> Service:
+def change_package(service_id: int, admin: Admin) -> Service:
     """Change Package succeeded: nothing changes here (the product was changed before); logged."""
     with database.atomic():
         service = _load_for(service_id, CHANGE_PACKAGE)
-        audit.record(admin_login, "service.change_package", "service", service.id,
+        audit.record(admin.login, "service.change_package", "service", service.id,
                      client_id=service.client_id,
                      description=f"package on the server is now {service.product.name}",
                      after=audit.snapshot(service, ("product", "billing_cycle",
@@ -158,15 +166,15 @@ def change_package(service_id: int, admin_login: str) -> Service:
     return service
 
 
-def change_password(service_id: int, stored_password: str, admin_login: str) -> Service:
+def change_password(service_id: int, stored_password: str, admin: Admin) -> Service:
     """Change Password succeeded: keep the new password (already in its stored, encrypted form)."""
     return _transition(
-        service_id, CHANGE_PASSWORD, admin_login, action="service.change_password",
+        service_id, CHANGE_PASSWORD, admin, action="service.change_password",
         changes={"password": stored_password}, email=None,
     )
 
 
-def _transition(service_id: int, command: str, admin_login: str, *, action: str,
+def _transition(service_id: int, command: str, admin: Admin, *, action: str,
                 changes: dict, email: _Email | None) -> Service:
     with database.atomic():
         service = _load_for(service_id, command)
@@ -181,11 +189,11 @@ def _transition(service_id: int, command: str, admin_login: str, *, action: str,
                                    "reload it and check its status")
         fresh = _load(service.id)
         after = audit.snapshot(fresh, changes)
-        audit.record(admin_login, action, "service", fresh.id, client_id=fresh.client_id,
+        audit.record(admin.login, action, "service", fresh.id, client_id=fresh.client_id,
                      description=f"{COMMAND_LABELS[command]} succeeded for service #{fresh.id}",
                      before=before, after=after)
         if email is not None:
-            _queue_service_email(email, fresh, admin_login)
+            _queue_service_email(email, fresh, admin)
         return fresh
 
 
@@ -206,7 +214,7 @@ def _load_for(service_id: int, command: str) -> Service:
     return service
 
 
-def _cancel_live_addons(service: Service, today: pendulum.Date, admin_login: str) -> None:
+def _cancel_live_addons(service: Service, today: pendulum.Date, admin: Admin) -> None:
     addons = list(ServiceAddon
                   .select(ServiceAddon.id, ServiceAddon.status, ServiceAddon.termination_date)
                   .where(ServiceAddon.service == service.id,
@@ -219,7 +227,7 @@ def _cancel_live_addons(service: Service, today: pendulum.Date, admin_login: str
      .where(ServiceAddon.id.in_([addon.id for addon in addons]))
      .execute())
     audit.record_many([
-        {"admin_login": admin_login, "action": "addon.cancel", "object_type": "addon",
+        {"admin_login": admin.login, "action": "addon.cancel", "object_type": "addon",
          "object_id": addon.id, "client_id": service.client_id,
          "description": f"cancelled with its service #{service.id} (terminated)",
          "before": {"status": addon.status, "termination_date": addon.termination_date},
@@ -229,7 +237,7 @@ def _cancel_live_addons(service: Service, today: pendulum.Date, admin_login: str
     ])
 
 
-def _queue_service_email(email: _Email, service: Service, admin_login: str) -> None:
+def _queue_service_email(email: _Email, service: Service, admin: Admin) -> None:
     """Queue the email; a missing or broken template is logged, never undoes the change.
 
     The module already acted on the server, so the status must record that even when the
@@ -245,7 +253,7 @@ def _queue_service_email(email: _Email, service: Service, admin_login: str) -> N
                                client_id=service.client_id, related_type="service",
                                related_id=service.id)
     except (KeyError, ValidationError) as exc:
-        audit.record(admin_login, "email.not_queued", "service", service.id,
+        audit.record(admin.login, "email.not_queued", "service", service.id,
                      client_id=service.client_id,
                      description=f"email '{template}' not queued: {exc}")
 

@@ -189,7 +189,7 @@ def apply(service_ids: list[int], change: MassChange, admin: Admin, settings: Se
                 (Service.update(**columns, version=Service.version + 1, updated_at=now)
                  .where(Service.id.in_(ids[start:start + BATCH])).execute())
         if plan.prorata and plan.prorata.lines:
-            invoice_ids = create_prorata_invoices(plan.prorata, today, admin_login=admin.login,
+            invoice_ids = create_prorata_invoices(plan.prorata, today, admin=admin,
                                                   company_name=settings.company_name)
         audit.record_many([
             dict(admin_login=admin.login, action="service.mass_update", object_type="service",

@@ -20,7 +20,7 @@ from peewee import JOIN
 from hostdesk.models import audit
 from hostdesk.models.db import database
 from hostdesk.models.errors import HostdeskError, RuleViolation, ValidationError
-from hostdesk.models.permissions import SERVER_OPERATIONS, SYSTEM_LOGIN, require
+from hostdesk.models.permissions import SERVER_OPERATIONS, SYSTEM_ADMIN, require
 from hostdesk.models.schema import Admin, Client, ModuleJob, Service
 
 QUEUED = "queued"
@@ -48,7 +48,7 @@ class QueueRunResult:
 
 
 def enqueue_failure(service_id: int, command: str, arguments: dict, error: str, *,
-                    source: str = "cron", admin_login: str = SYSTEM_LOGIN) -> ModuleJob:
+                    source: str = "cron", admin: Admin) -> ModuleJob:
     """Record a failed automated command (call in the transaction that logs the failure)."""
     secrets = SECRET_ARGUMENTS & set(arguments)
     if secrets:
@@ -65,7 +65,7 @@ def enqueue_failure(service_id: int, command: str, arguments: dict, error: str, 
                                    arguments=json.dumps(arguments, sort_keys=True), attempts=1,
                                    last_error=error, source=source, created_at=now,
                                    updated_at=now)
-            audit.record(admin_login, "module_job.queue", "module_job", job.id,
+            audit.record(admin.login, "module_job.queue", "module_job", job.id,
                          description=f"{command} of service #{service_id} failed; queued for "
                                      f"retry: {error}",
                          after=_job_state(job))
@@ -75,26 +75,26 @@ def enqueue_failure(service_id: int, command: str, arguments: dict, error: str, 
                           arguments=json.dumps(arguments, sort_keys=True), updated_at=now)
          .where(ModuleJob.id == job.id).execute())
         job = ModuleJob.get_by_id(job.id)
-        audit.record(admin_login, "module_job.fail", "module_job", job.id,
+        audit.record(admin.login, "module_job.fail", "module_job", job.id,
                      description=f"{command} of service #{service_id} failed again: {error}",
                      before=before, after=_job_state(job))
         return job
 
 
-def record_success(service_id: int, command: str, admin_login: str) -> int:
+def record_success(service_id: int, command: str, admin: Admin) -> int:
     """The command succeeded for this service: its open jobs are done. Returns how many."""
     with database.atomic():
         jobs = list(ModuleJob.select().where(ModuleJob.service == service_id,
                                              ModuleJob.command == command,
                                              ModuleJob.status.in_(OPEN)))
         for job in jobs:
-            _set_status(job, DONE, admin_login, "module_job.done",
+            _set_status(job, DONE, admin, "module_job.done",
                         f"{command} of service #{service_id} succeeded")
     return len(jobs)
 
 
 def withdraw(service_id: int, command: str, reason: str,
-             admin_login: str = SYSTEM_LOGIN) -> int:
+             admin: Admin) -> int:
     """The reason for a queued command is gone (e.g. the overdue invoice was paid, so a
     failed suspension must not be retried): its open jobs are dismissed. Returns how many."""
     with database.atomic():
@@ -102,7 +102,7 @@ def withdraw(service_id: int, command: str, reason: str,
                                              ModuleJob.command == command,
                                              ModuleJob.status.in_(OPEN)))
         for job in jobs:
-            _set_status(job, DISMISSED, admin_login, "module_job.withdraw",
+            _set_status(job, DISMISSED, admin, "module_job.withdraw",
                         f"{command} of service #{service_id} withdrawn: {reason}", error=reason)
     return len(jobs)
 
@@ -110,10 +110,9 @@ def withdraw(service_id: int, command: str, reason: str,
 def dismiss(job_id: int, admin: Admin) -> ModuleJob:
     """An admin gives up on a job: it leaves the queue and is never retried."""
     require(admin, SERVER_OPERATIONS)
-    admin_login = admin.login
     with database.atomic():
         job = open_job(job_id)
-        _set_status(job, DISMISSED, admin_login, "module_job.dismiss",
+        _set_status(job, DISMISSED, admin, "module_job.dismiss",
                     f"{job.command} of service #{job.service_id} dismissed")
     return ModuleJob.get_by_id(job_id)
 
@@ -144,7 +143,7 @@ def arguments_of(job: ModuleJob) -> dict:
     return json.loads(job.arguments or "{}")
 
 
-def retry(job_id: int, execute: Callable, *, admin_login: str):
+def retry(job_id: int, execute: Callable, *, admin: Admin):
     """Run an open job again now (by hand or from the daily run) and record the outcome.
 
     A job whose command no longer applies (the service changed status meanwhile) is
@@ -155,7 +154,7 @@ def retry(job_id: int, execute: Callable, *, admin_login: str):
         result = execute(job)
     except RuleViolation as exc:
         with database.atomic():
-            _set_status(job, DISMISSED, admin_login, "module_job.obsolete",
+            _set_status(job, DISMISSED, admin, "module_job.obsolete",
                         f"closed: {exc}", error=str(exc))
         raise
     except HostdeskError as exc:  # e.g. the module was uninstalled: a failed try, shown
@@ -164,14 +163,14 @@ def retry(job_id: int, execute: Callable, *, admin_login: str):
         current = ModuleJob.get_by_id(job.id)
         if result.success:
             if current.status in OPEN:
-                _set_status(current, DONE, admin_login, "module_job.done",
+                _set_status(current, DONE, admin, "module_job.done",
                             f"{job.command} of service #{job.service_id} succeeded on retry")
         else:
             before = _job_state(current)
             (ModuleJob.update(status=FAILED, attempts=ModuleJob.attempts + 1,
                               last_error=result.message, updated_at=pendulum.now("UTC"))
              .where(ModuleJob.id == job.id).execute())
-            audit.record(admin_login, "module_job.fail", "module_job", job.id,
+            audit.record(admin.login, "module_job.fail", "module_job", job.id,
                          description=f"retry of {job.command} for service #{job.service_id} "
                                      f"failed: {result.message}",
                          before=before, after=_job_state(ModuleJob.get_by_id(job.id)))
@@ -232,7 +231,7 @@ def _retry_for_run(job: ModuleJob, execute: Callable, outcome: QueueRunResult) -
     outcome.details["retried"] += 1
     item = f"service #{job.service_id} {job.command} (module job #{job.id})"
     try:
-        result = retry(job.id, execute, admin_login=SYSTEM_LOGIN)
+        result = retry(job.id, execute, admin=SYSTEM_ADMIN)
     except RuleViolation:
         outcome.details["closed"] += 1
         return
@@ -244,14 +243,14 @@ def _retry_for_run(job: ModuleJob, execute: Callable, outcome: QueueRunResult) -
         outcome.failures.append({"item": item, "error": result.message})
 
 
-def _set_status(job: ModuleJob, status: str, admin_login: str, action: str, description: str,
+def _set_status(job: ModuleJob, status: str, admin: Admin, action: str, description: str,
                 *, error: str | None = None) -> None:
     before = _job_state(job)
     changes = {"status": status, "updated_at": pendulum.now("UTC")}
     if error is not None:
         changes["last_error"] = error
     ModuleJob.update(**changes).where(ModuleJob.id == job.id).execute()
-    audit.record(admin_login, action, "module_job", job.id, description=description,
+    audit.record(admin.login, action, "module_job", job.id, description=description,
                  before=before, after=_job_state(ModuleJob.get_by_id(job.id)))
 
 

@@ -828,7 +828,7 @@ def place_order(request: OrderRequest, admin: Admin, today: pendulum.Date,
         if request.generate_invoice and specs:
             invoice = create_invoice(
                 client.id, specs, date=today, due_date=today,
-                payment_method=quote.payment_method, admin_login=admin.login,
+                payment_method=quote.payment_method, admin=admin,
                 order_id=order.id, send_email=request.send_invoice_email,
                 company_name=settings.company_name, settings=settings)
         jobs = _queue_provisioning_at_order(quote, services)

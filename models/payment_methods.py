@@ -16,8 +16,8 @@ from peewee import fn
 from hostdesk.models import records
 from hostdesk.models.db import database
 from hostdesk.models.errors import ValidationError
-from hostdesk.models.permissions import MANAGE_CATALOG, require_login
-from hostdesk.models.schema import Client, Domain, Invoice, Order, PaymentMethod, Service
+from hostdesk.models.permissions import MANAGE_CATALOG, require
+from hostdesk.models.schema import Admin, Client, Domain, Invoice, Order, PaymentMethod, Service
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,49}")
 FIELDS = ("name", "enabled", "sort_order")
@@ -87,30 +87,30 @@ def _sort_order(value) -> int:
     return int(text)
 
 
-def add_payment_method(values: dict, *, admin_login: str, at=None) -> PaymentMethodView:
-    require_login(admin_login, MANAGE_CATALOG)
+def add_payment_method(values: dict, *, admin: Admin, at=None) -> PaymentMethodView:
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         parsed = records.checked(values, _rules(None), unknown_refused=True)
         if "name" not in parsed:
             raise ValidationError("name", "is required")
-        row = records.create(PaymentMethod, parsed, admin_login=admin_login,
+        row = records.create(PaymentMethod, parsed, admin=admin,
                              action="payment_method.add", what=f"payment method {parsed['name']}",
                              at=at)
     return _view(row.id)
 
 
 def edit_payment_method(method_id: int, version: int, values: dict, *,
-                        admin_login: str) -> PaymentMethodView:
+                        admin: Admin) -> PaymentMethodView:
     """Rename, enable/disable or reorder. A rename is refused while records use the old name
     (they store it as text); disable it and add the new one instead."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         row = records.get(PaymentMethod, method_id, "payment method")
         parsed = records.checked(values, _rules(row.id), unknown_refused=True)
         if parsed.get("name", row.name) != row.name and _in_use(row.name):
             raise ValidationError("name", f"'{row.name}' is used by {_in_use(row.name)} records; "
                                           "disable it and add the new name instead")
-        records.save(row, parsed, version, admin_login=admin_login,
+        records.save(row, parsed, version, admin=admin,
                      action="payment_method.edit", what=f"payment method {row.name}")
     return _view(method_id)
 

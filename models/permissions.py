@@ -47,14 +47,25 @@ def permissions_of(role: str) -> frozenset:
 
 
 def has_permission(admin: Admin | None, permission: str) -> bool:
+    """Whether `admin`'s role grants `permission`; None (no such admin) and an inactive admin
+    have none."""
     if admin is None or not admin.active:
         return False
     return permission in permissions_of(admin.role)
 
 
 def require(admin: Admin | None, permission: str) -> None:
+    """The one permission check of every action: PermissionDenied naming `permission` unless
+    `admin` has it (None, no such admin, never has)."""
     if not has_permission(admin, permission):
-        raise PermissionDenied(permission, admin.login if admin is not None else None)
+        raise PermissionDenied(permission, _named(admin))
+
+
+def _named(admin: Admin | None) -> str | None:
+    if admin is None:
+        return None
+    never_stored = admin.id is None and not admin.active  # `admins.acting_admin` of a stranger
+    return f"{admin.login} (not an admin)" if never_stored else admin.login
 
 
 def find_admin(login: str) -> Admin | None:
@@ -78,16 +89,7 @@ def normalise_login(raw: str, *, strict: bool = True) -> str:
     return login
 
 
-def system_admin() -> Admin:
-    """The identity of unattended work (cron, the headless CLI acting for a portal)."""
-    return Admin(login=SYSTEM_LOGIN, name="Daily run", role="full", active=True)
-
-
-def require_login(login: str, permission: str) -> None:
-    """`require` for a login: the daily run's own login has every permission."""
-    if login == SYSTEM_LOGIN:
-        return
-    admin = find_admin(login)
-    if admin is None:
-        raise PermissionDenied(permission, f"{login} (not an admin)")
-    require(admin, permission)
+# The actor of unattended work (the daily run, the demo builder, the WHMCS import). Never
+# saved: its login is reserved, so no stored admin can hold it, and the activity log keeps
+# logins, not admin ids.
+SYSTEM_ADMIN = Admin(login=SYSTEM_LOGIN, name="Daily run", role="full", active=True)

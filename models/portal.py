@@ -17,8 +17,9 @@ from decimal import Decimal
 
 from hostdesk.models.errors import RuleViolation, ValidationError
 from hostdesk.models.parsing import parse_int_id
-from hostdesk.models.permissions import VIEW_SERVICES, require_login
+from hostdesk.models.permissions import VIEW_SERVICES, require
 from hostdesk.models.schema import (
+    Admin,
     CancellationRequest,
     Client,
     Invoice,
@@ -36,10 +37,10 @@ _VIA = re.compile(r"[a-z0-9][a-z0-9_.-]{0,49}")
 
 @dataclass(frozen=True)
 class Caller:
-    """Who asks: the acting admin login (the integration's account), the client the request
-    is for, and the integration's name (`portal`, `stripe`) for the activity log."""
+    """Who asks: the acting admin (the integration's account), the client the request is for,
+    and the integration's name (`portal`, `stripe`) for the activity log."""
 
-    login: str
+    admin: Admin
     client_id: int
     via: str
 
@@ -48,7 +49,7 @@ class Caller:
         return f"for client #{self.client_id} via {self.via}"
 
 
-def caller(login: str, client_text, via_text: str) -> Caller:
+def caller(admin: Admin, client_text, via_text: str) -> Caller:
     """Parse `--client` and `--via` (an integration name of lower-case letters, digits, `.`,
     `_` or `-`). Whether the client exists is checked where its records are read."""
     client_id = parse_int_id(client_text, "client")
@@ -56,7 +57,7 @@ def caller(login: str, client_text, via_text: str) -> Caller:
     if not _VIA.fullmatch(via):
         raise ValidationError("via", "name the integration with lower-case letters, digits, "
                                      "'.', '_' or '-' (at most 50), for example portal or stripe")
-    return Caller(login, client_id, via)
+    return Caller(admin, client_id, via)
 
 
 def _not_theirs(what: str, record_id: int, client_id: int) -> RuleViolation:
@@ -98,7 +99,7 @@ def day(value) -> str | None:
 
 def client_view(who: Caller, currency: str) -> dict:
     """The client as the portal shows it (no notes, no admin data)."""
-    require_login(who.login, VIEW_SERVICES)
+    require(who.admin, VIEW_SERVICES)
     client = Client.get_or_none(Client.id == who.client_id)
     if client is None:
         raise ValidationError("client", f"there is no client #{who.client_id}")
@@ -111,7 +112,7 @@ def service_view(service_text, who: Caller, currency: str) -> dict:
     """A service of the client: what it is, what it costs, when it renews, its addons and
     the moves the client may make itself. Never a password."""
     service_id = parse_int_id(service_text, "service")
-    require_login(who.login, VIEW_SERVICES)
+    require(who.admin, VIEW_SERVICES)
     service = owned_service(service_id, who.client_id)
     product = Product.get_by_id(service.product_id)
     addons = (ServiceAddon.select().where(ServiceAddon.service == service.id)
@@ -149,7 +150,7 @@ def service_view(service_text, who: Caller, currency: str) -> dict:
 def invoice_view(invoice_text, who: Caller, currency: str) -> dict:
     """An invoice of the client: its live lines, totals, balance and payments."""
     invoice_id = parse_int_id(invoice_text, "invoice")
-    require_login(who.login, VIEW_SERVICES)
+    require(who.admin, VIEW_SERVICES)
     invoice = owned_invoice(invoice_id, who.client_id)
     lines = (InvoiceLine.select()
              .where((InvoiceLine.invoice == invoice.id) & (InvoiceLine.cancelled == False))  # noqa: E712

@@ -23,12 +23,11 @@ from hostdesk.models.errors import RuleViolation, ValidationError
 from hostdesk.models.parsing import clean_text, parse_amount, parse_date, parse_int_id
 from hostdesk.models.payment_methods import check_method
 from hostdesk.models.permissions import (
-    find_admin,
+    require,
     MANAGE_CANCELLATIONS,
     MANAGE_INVOICES,
     UPGRADE_ORDERS,
     VIEW_SERVICES,
-    require_login,
 )
 from hostdesk.models.portal import Caller, money, owned_invoice, owned_service
 from hostdesk.models.schema import CancellationRequest, Payment, ServiceStatus
@@ -64,15 +63,15 @@ def request_upgrade(service_text, product_text, cycle_text, who: Caller, *,
 
     service_id = parse_int_id(service_text, "service")
     product_id = parse_int_id(product_text, "product")
-    require_login(who.login, VIEW_SERVICES if quote_only else UPGRADE_ORDERS)
+    require(who.admin, VIEW_SERVICES if quote_only else UPGRADE_ORDERS)
     if quote_only:
         return UpgradeRequest(_checked_quote(service_id, product_id, cycle_text, who, today,
                                              settings), None)
     with database.atomic():
         quote = _checked_quote(service_id, product_id, cycle_text, who, today, settings)
         order = create_upgrade(service_id, product_id, quote.new_cycle, today, settings,
-                               admin=find_admin(who.login), expected_payable=quote.payable)
-        audit.record(who.login, "portal.upgrade", "service", service_id,
+                               admin=who.admin, expected_payable=quote.payable)
+        audit.record(who.admin.login, "portal.upgrade", "service", service_id,
                      client_id=who.client_id,
                      description=f"self-service upgrade {who.note}: {quote.summary()}, "
                                  f"order {order.order.number}, invoice #{order.invoice.id}",
@@ -145,18 +144,19 @@ def receive_payment(invoice_text, payment: PaymentInput, who: Caller, *,
     from hostdesk.models.invoicing import record_payment
 
     invoice_id = parse_int_id(invoice_text, "invoice")
-    require_login(who.login, MANAGE_INVOICES)
+    require(who.admin, MANAGE_INVOICES)
     with database.atomic():
         owned_invoice(invoice_id, who.client_id)
         result = record_payment(invoice_id, payment.amount, date=payment.date,
                                 method=payment.method, transaction_ref=payment.ref,
-                                admin_login=who.login, today=today, settings=settings)
+                                admin=who.admin, today=today, settings=settings)
         if result.duplicate:
             return PaymentReceived(result, Decimal("0.00"))
         if payment.fee:
             Payment.update(fee=payment.fee).where(Payment.id == result.payment.id).execute()
         job_ids = list(result.module_jobs)
-        audit.record(who.login, "portal.payment", "invoice", invoice_id, client_id=who.client_id,
+        audit.record(who.admin.login, "portal.payment", "invoice", invoice_id,
+                     client_id=who.client_id,
                      description=f"payment of {money(payment.amount)} ({payment.method}, "
                                  f"ref {payment.ref}) received {who.note}",
                      after={"via": who.via, "payment": result.payment.id,
@@ -177,14 +177,14 @@ def request_cancellation_for(service_text, cancel_type: str, reason: str, who: C
     from hostdesk.models.cancellations import request_cancellation
 
     service_id = parse_int_id(service_text, "service")
-    require_login(who.login, MANAGE_CANCELLATIONS)
+    require(who.admin, MANAGE_CANCELLATIONS)
     with database.atomic():
         owned_service(service_id, who.client_id)
         request = request_cancellation(
-            service_id, cancel_type, reason, admin=find_admin(who.login),
+            service_id, cancel_type, reason, admin=who.admin,
             disable_domain_auto_renew=disable_domain_auto_renew,
             admin_notice_email=admin_notice_email, company_name=company_name)
-        audit.record(who.login, "portal.cancellation", "service", service_id,
+        audit.record(who.admin.login, "portal.cancellation", "service", service_id,
                      client_id=who.client_id,
                      description=f"{request.type} cancellation requested {who.note}",
                      after={"via": who.via, "request": request.id})

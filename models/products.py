@@ -19,8 +19,9 @@ from hostdesk.models import audit, catalog, pricing_table, records
 from hostdesk.models.db import database
 from hostdesk.models.errors import StaleRecordError, ValidationError
 from hostdesk.models.parsing import clean_text
-from hostdesk.models.permissions import MANAGE_CATALOG, require_login
+from hostdesk.models.permissions import MANAGE_CATALOG, require
 from hostdesk.models.schema import (
+    Admin,
     CatalogAddonProduct,
     ConfigOption,
     ConfigOptionChoice,
@@ -179,60 +180,60 @@ def _bump(product_id: int, version: int) -> None:
 # --- products --------------------------------------------------------------------------------
 
 
-def add_product(values: dict, *, admin_login: str, modules: Iterable[str],
+def add_product(values: dict, *, admin: Admin, modules: Iterable[str],
                 at=None) -> ProductDetail:
     """A new product with its pricing table (`prices`), from typed fields."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         parsed = records.checked(values, _product_rules(None, modules), unknown_refused=True)
         if "name" not in parsed:
             raise ValidationError("name", "is required")
         prices = parsed.pop("prices", {})
-        product = records.create(Product, parsed, admin_login=admin_login, action="product.add",
+        product = records.create(Product, parsed, admin=admin, action="product.add",
                                  what=f"product {parsed['name']}", at=at)
         _, after = pricing_table.replace_prices(ProductPrice, "product", product.id, prices)
         if after:
-            audit.record(admin_login, "product.prices", "product", product.id,
+            audit.record(admin.login, "product.prices", "product", product.id,
                          description=f"prices of product {product.name}", before={},
                          after=after, at=at)
     return product_detail(product.id)
 
 
-def edit_product(product_id: int, version: int, values: dict, *, admin_login: str,
+def edit_product(product_id: int, version: int, values: dict, *, admin: Admin,
                  modules: Iterable[str], at=None) -> ProductDetail:
     """Save the fields given (others kept); `prices` replaces the whole pricing table."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         product = records.get(Product, product_id, "product")
         parsed = records.checked(values, _product_rules(product, modules), unknown_refused=True)
         prices = parsed.pop("prices", None)
-        saved = records.save(product, parsed, version, admin_login=admin_login,
+        saved = records.save(product, parsed, version, admin=admin,
                              action="product.edit", what=f"product {product.name}", at=at)
         if prices is not None:
             before, after = pricing_table.replace_prices(ProductPrice, "product", product.id,
                                                          prices)
             if before != after:
-                audit.record(admin_login, "product.prices", "product", product.id,
+                audit.record(admin.login, "product.prices", "product", product.id,
                              description=f"prices of product {saved.name}", before=before,
                              after=after, at=at)
     return product_detail(product_id)
 
 
-def retire_product(product_id: int, version: int, *, admin_login: str,
+def retire_product(product_id: int, version: int, *, admin: Admin,
                    retired: bool = True) -> ProductDetail:
     """Hide it from new orders (its services go on), or bring it back."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         product = records.get(Product, product_id, "product")
-        records.save(product, {"retired": retired}, version, admin_login=admin_login,
+        records.save(product, {"retired": retired}, version, admin=admin,
                      action="product.retire" if retired else "product.unretire",
                      what=f"product {product.name}")
     return product_detail(product_id)
 
 
-def delete_product(product_id: int, version: int, *, admin_login: str) -> None:
+def delete_product(product_id: int, version: int, *, admin: Admin) -> None:
     """Only a product no service was ever ordered on; the full record goes to the log."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         detail = product_detail(product_id)
         if detail.services:
@@ -246,7 +247,7 @@ def delete_product(product_id: int, version: int, *, admin_login: str) -> None:
                               (CatalogAddonProduct, CatalogAddonProduct.product)):
             model.delete().where(column == product_id).execute()
         Product.delete().where(Product.id == product_id).execute()
-        audit.record(admin_login, "product.delete", "product", product_id,
+        audit.record(admin.login, "product.delete", "product", product_id,
                      description=f"deleted product {detail.values['name']}", before=snapshot)
 
 
@@ -308,10 +309,10 @@ def _write_choice(option_id: int, parsed: dict, choice_id: int | None = None) ->
 
 
 def add_config_option(product_id: int, product_version: int, values: dict, *,
-                      admin_login: str, at=None) -> ProductDetail:
+                      admin: Admin, at=None) -> ProductDetail:
     """An option (name, option_type dropdown/quantity/yesno, sort_order) with its `choices`:
     a list of {name, sort_order, prices}; a quantity option's one choice is priced per unit."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         records.get(Product, product_id, "product")
         parsed = _option_values(values, None, product_id)
@@ -329,16 +330,16 @@ def add_config_option(product_id: int, product_version: int, values: dict, *,
         for choice in choices:
             _write_choice(option.id, dict(choice))
         view = next(o for o in _options(product_id) if o.id == option.id)
-        audit.record(admin_login, "product.option_add", "product", product_id,
+        audit.record(admin.login, "product.option_add", "product", product_id,
                      description=f"option {option.name} added", after=_option_dict(view), at=at)
     return product_detail(product_id)
 
 
 def edit_config_option(option_id: int, product_version: int, values: dict, *,
-                       admin_login: str) -> ProductDetail:
+                       admin: Admin) -> ProductDetail:
     """Rename, retype or reorder an option; `choices` (optional) is a list of choices, each
     with an `id` to edit an existing one or without to add one. Choices left out are kept."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         option = records.get(ConfigOption, option_id, "option")
         parsed = _option_values(values, option.id, option.product_id)
@@ -365,15 +366,15 @@ def edit_config_option(option_id: int, product_version: int, values: dict, *,
                 _write_choice(option.id, fields, int(choice_id))
         after = next(o for o in _options(option.product_id) if o.id == option.id)
         old, new = audit.changed(_option_dict(before), _option_dict(after))
-        audit.record(admin_login, "product.option_edit", "product", option.product_id,
+        audit.record(admin.login, "product.option_edit", "product", option.product_id,
                      description=f"option {after.name} saved", before=old, after=new)
     return product_detail(option.product_id)
 
 
 def delete_config_option(option_id: int, product_version: int, *,
-                         admin_login: str) -> ProductDetail:
+                         admin: Admin) -> ProductDetail:
     """Refused while a service has the option chosen (it would lose its configuration)."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         option = records.get(ConfigOption, option_id, "option")
         used = ServiceConfigOption.select().where(ServiceConfigOption.option == option.id).count()
@@ -383,6 +384,6 @@ def delete_config_option(option_id: int, product_version: int, *,
         before = next(o for o in _options(option.product_id) if o.id == option.id)
         _bump(option.product_id, product_version)
         ConfigOption.delete().where(ConfigOption.id == option.id).execute()
-        audit.record(admin_login, "product.option_delete", "product", option.product_id,
+        audit.record(admin.login, "product.option_delete", "product", option.product_id,
                      description=f"option {option.name} deleted", before=_option_dict(before))
     return product_detail(option.product_id)

@@ -17,8 +17,8 @@ from hostdesk.models.cycles import parse_cycle
 from hostdesk.models.db import database
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.parsing import parse_amount, parse_optional_date
-from hostdesk.models.permissions import MANAGE_CATALOG, require_login
-from hostdesk.models.schema import Product, Promotion, PromotionProduct
+from hostdesk.models.permissions import MANAGE_CATALOG, require
+from hostdesk.models.schema import Admin, Product, Promotion, PromotionProduct
 
 FIELDS = ("code", "type", "value", "recurring", "products", "cycles", "start_date",
           "expiry_date", "max_uses", "once_per_client", "notes")
@@ -146,42 +146,42 @@ def _link(promotion_id: int, ids: list[int]) -> None:
                                       for pid in ids]).execute()
 
 
-def add_promotion(values: dict, *, admin_login: str, at=None) -> PromotionView:
-    require_login(admin_login, MANAGE_CATALOG)
+def add_promotion(values: dict, *, admin: Admin, at=None) -> PromotionView:
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         parsed = records.checked(values, _rules(None), unknown_refused=True)
         for name in ("code", "type"):
             if name not in parsed:
                 raise ValidationError(name, "is required")
         parsed, products = _columns(parsed, None)
-        promotion = records.create(Promotion, parsed, admin_login=admin_login,
+        promotion = records.create(Promotion, parsed, admin=admin,
                                    action="promotion.add", what=f"promotion {parsed['code']}",
                                    at=at, unique_field="code")
         _link(promotion.id, products or [])
         if products:
-            audit.record(admin_login, "promotion.products", "promotion", promotion.id,
+            audit.record(admin.login, "promotion.products", "promotion", promotion.id,
                          description=f"products of promotion {promotion.code}", before=[],
                          after=promotion_view(promotion.id).values["products"], at=at)
     return promotion_view(promotion.id)
 
 
 def edit_promotion(promotion_id: int, version: int, values: dict, *,
-                   admin_login: str) -> PromotionView:
+                   admin: Admin) -> PromotionView:
     """Save the fields given; `products` replaces the list. Uses so far are never edited."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         promotion = records.get(Promotion, promotion_id, "promotion")
         parsed = records.checked(values, _rules(promotion.id), unknown_refused=True)
         parsed, products = _columns(parsed, promotion)
         before = promotion_view(promotion.id).values["products"]
-        records.save(promotion, parsed, version, admin_login=admin_login,
+        records.save(promotion, parsed, version, admin=admin,
                      action="promotion.edit", what=f"promotion {promotion.code}",
                      unique_field="code")
         if products is not None:
             _link(promotion.id, products)
             after = promotion_view(promotion.id).values["products"]
             if after != before:
-                audit.record(admin_login, "promotion.products", "promotion", promotion.id,
+                audit.record(admin.login, "promotion.products", "promotion", promotion.id,
                              description=f"products of promotion {promotion.code}",
                              before=before, after=after)
     return promotion_view(promotion_id)

@@ -18,7 +18,7 @@ from hostdesk.models.errors import ValidationError
 from hostdesk.models.invoicing import LineSpec, create_invoice
 from hostdesk.models.items import cycle_months, model_for
 from hostdesk.models.money import sum_money
-from hostdesk.models.schema import ItemType, LineKind, Product, Service
+from hostdesk.models.schema import Admin, ItemType, LineKind, Product, Service
 from hostdesk.models.settings import Settings
 
 DOMAIN_CYCLES = {12: Cycle.ANNUALLY, 24: Cycle.BIENNIALLY, 36: Cycle.TRIENNIALLY}
@@ -102,7 +102,7 @@ def plan_prorata(changes: list[tuple[str, int, pendulum.Date]], settings: Settin
     return plan
 
 
-def create_prorata_invoices(plan: ProrataPlan, today: pendulum.Date, *, admin_login: str,
+def create_prorata_invoices(plan: ProrataPlan, today: pendulum.Date, *, admin: Admin,
                             send_email: bool = True, company_name: str = "") -> list[int]:
     """Write the plan: one invoice per client, due today. Returns the invoice ids."""
     if not plan.lines:
@@ -116,7 +116,7 @@ def create_prorata_invoices(plan: ProrataPlan, today: pendulum.Date, *, admin_lo
                      for line in lines]
             invoice = create_invoice(client_id, specs, date=today, due_date=today,
                                      payment_method=lines[0].payment_method,
-                                     admin_login=admin_login, send_email=send_email,
+                                     admin=admin, send_email=send_email,
                                      company_name=company_name)
             invoice_ids.append(invoice.id)
     return invoice_ids

@@ -18,6 +18,7 @@ from hostdesk.models import audit
 from hostdesk.models.db import database
 from hostdesk.models.errors import StaleRecordError, ValidationError, ValidationErrors
 from hostdesk.models.parsing import clean_text
+from hostdesk.models.schema import Admin
 
 _YES, _NO = ("yes", "y", "true", "1", "on"), ("no", "n", "false", "0", "off", "")
 
@@ -106,14 +107,14 @@ def unique(model, column, value: str, field: str, record_id: int | None, what: s
     return value
 
 
-def create(model, values: dict, *, admin_login: str, action: str, what: str,
+def create(model, values: dict, *, admin: Admin, action: str, what: str,
            client_id=None, at=None, unique_field: str = "name"):
     """Insert the record and its log row (inside the caller's transaction, or its own)."""
     try:
         with database.atomic():
             record = model.create(**values)
             after = audit.snapshot(record, [k for k in values] + ["id"])
-            audit.record(admin_login, action, model._meta.table_name, record.id,
+            audit.record(admin.login, action, model._meta.table_name, record.id,
                          client_id=client_id if client_id is not None else
                          (record.id if model._meta.table_name == "client" else None),
                          description=f"{what} added", after=after, at=at)
@@ -123,7 +124,7 @@ def create(model, values: dict, *, admin_login: str, action: str, what: str,
     return record
 
 
-def save(record, values: dict, version: int, *, admin_login: str, action: str, what: str,
+def save(record, values: dict, version: int, *, admin: Admin, action: str, what: str,
          client_id=None, at=None, unique_field: str = "name"):
     """UPDATE ... WHERE id AND version, with the log's before/after of the changed fields.
     Zero rows: someone saved first (StaleRecordError), nothing written."""
@@ -139,7 +140,7 @@ def save(record, values: dict, version: int, *, admin_login: str, action: str, w
                                        "nothing was saved: reload it and make your change again")
             saved = model.get_by_id(record.id)
             old, new = audit.changed(before, audit.snapshot(saved, names))
-            audit.record(admin_login, action, model._meta.table_name, record.id,
+            audit.record(admin.login, action, model._meta.table_name, record.id,
                          client_id=client_id, description=f"{what} saved", before=old,
                          after=new, at=at)
     except IntegrityError:

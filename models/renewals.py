@@ -33,8 +33,9 @@ from hostdesk.models.fields import MoneyField, PendulumDateField
 from hostdesk.models.invoicing import LineSpec, renewal_line_spec
 from hostdesk.models.items import model_for, period_end
 from hostdesk.models.money import format_money, installation_currency, sum_money
-from hostdesk.models.permissions import GENERATE_DUE_INVOICES, SYSTEM_LOGIN, require_login
+from hostdesk.models.permissions import GENERATE_DUE_INVOICES, SYSTEM_ADMIN, require
 from hostdesk.models.schema import (
+    Admin,
     BillingChunk,
     Client,
     ClientGroup,
@@ -359,7 +360,7 @@ def plan_invoices(candidates: list[Candidate], today, settings: Settings, *,
 # --- writing -----------------------------------------------------------------------------------
 
 
-def write_invoices(groups: dict, today, *, admin_login: str, send_emails: bool,
+def write_invoices(groups: dict, today, *, admin: Admin, send_emails: bool,
                    company_name: str = "", currency: str = "") -> RenewalResult:
     """Insert the planned invoices and their lines in bulk (inside the caller's transaction),
     in `currency` (the setting; by default the one configured at start-up)."""
@@ -386,7 +387,7 @@ def write_invoices(groups: dict, today, *, admin_login: str, send_emails: bool,
                           money(spec.amount), False, None, spec.upgrade, order))
             email_lines.append(_EmailLine(description, spec.amount, spec.period_start,
                                           spec.period_end))
-        activity.append(dict(admin_login=admin_login, action="invoice.create",
+        activity.append(dict(admin_login=admin.login, action="invoice.create",
                              object_type="invoice", object_id=invoice_id, client_id=client_id,
                              description=f"renewal invoice #{invoice_id} for {format_money(total, currency)}",
                              after={"total": str(total), "due_date": due.isoformat(),
@@ -445,7 +446,7 @@ class _BillingJob:
 
     today: object
     settings: Settings
-    admin_login: str
+    admin: Admin
     send_emails: bool
 
     @property
@@ -457,14 +458,14 @@ class _BillingJob:
         return max(1, self.settings.batch_size)
 
 
-def generate_due_invoices(today, settings: Settings, *, admin_login: str = SYSTEM_LOGIN,
+def generate_due_invoices(today, settings: Settings, *, admin: Admin,
                           client_ids: Iterable[int] | None = None, dry_run: bool = False,
                           send_emails: bool = True,
                           progress: Callable[[int, int], None] | None = None,
                           heartbeat: Callable[[], None] | None = None) -> RenewalResult:
     """Bill every item due by `today` (rules §4): the daily run, or one client on demand."""
-    require_login(admin_login, GENERATE_DUE_INVOICES)
-    job = _BillingJob(today, settings, admin_login, send_emails and settings.send_invoice_emails)
+    require(admin, GENERATE_DUE_INVOICES)
+    job = _BillingJob(today, settings, admin, send_emails and settings.send_invoice_emails)
     clients = _client_ids_with_candidates(job.horizon, client_ids)
     total = RenewalResult()
     for done in range(0, len(clients), job.chunk_size):
@@ -508,11 +509,11 @@ def _bill_clients(client_ids, job: _BillingJob, dry_run: bool) -> RenewalResult:
         return RenewalResult(invoices=len(groups), lines=sum(len(g[3]) for g in groups.values()),
                              amount=sum_money(s.amount for g in groups.values() for s in g[3]),
                              items=list(items))
-    written = write_invoices(groups, job.today, admin_login=job.admin_login,
+    written = write_invoices(groups, job.today, admin=job.admin,
                              send_emails=job.send_emails,
                              company_name=job.settings.company_name,
                              currency=job.settings.currency)
-    _count_promotion_renewals(groups, job.admin_login)
+    _count_promotion_renewals(groups, job.admin)
     return written
 
 
@@ -525,7 +526,7 @@ def _bill_clients(client_ids, job: _BillingJob, dry_run: bool) -> RenewalResult:
 
 def plan_billing_chunks(run_id: int, today, settings: Settings) -> int:
     """Write the run's chunks (clients with something to bill); returns how many."""
-    job = _BillingJob(today, settings, SYSTEM_LOGIN, False)
+    job = _BillingJob(today, settings, SYSTEM_ADMIN, False)
     clients = _client_ids_with_candidates(job.horizon, None)
     chunks = [(run_id, json.dumps(clients[start:start + job.chunk_size]), "pending", "", 0, 0, 0,
                "[]")
@@ -544,7 +545,7 @@ def bill_pending_chunks(run_id: int, today, settings: Settings, *, worker: str,
 
     Stops at the first database error (full disk, lost server): the chunk stays pending for
     another worker or the next run, and the error is this worker's failure."""
-    job = _BillingJob(today, settings, SYSTEM_LOGIN, send_emails and settings.send_invoice_emails)
+    job = _BillingJob(today, settings, SYSTEM_ADMIN, send_emails and settings.send_invoice_emails)
     mine = RenewalResult()
     while True:
         try:
@@ -600,7 +601,7 @@ def billing_totals(run_id: int) -> RenewalResult:
     return total
 
 
-def _count_promotion_renewals(groups: dict, admin_login: str) -> None:
+def _count_promotion_renewals(groups: dict, admin: Admin) -> None:
     """A promotion that recurs for N renewals: count the discounted renewals just billed, and
     after the N-th put the service back on the catalog price for its cycle."""
     billed = defaultdict(int)
@@ -623,7 +624,7 @@ def _count_promotion_renewals(groups: dict, admin_login: str) -> None:
                 changes["recurring_amount"] = price.price
         Service.update(**changes, version=Service.version + 1).where(Service.id == service.id).execute()
         if "recurring_amount" in changes:
-            audit.record(admin_login, "service.promotion_ended", "service", service.id,
+            audit.record(admin.login, "service.promotion_ended", "service", service.id,
                          client_id=service.client_id,
                          description=f"promotion {service.promotion.code} discounted its last "
                                      f"renewal; the price is {changes['recurring_amount']} again",
@@ -641,7 +642,7 @@ class SelectedItemsResult:
 
 
 def invoice_selected_items(items: list[tuple[str, int]], today, settings: Settings, *,
-                           admin_login: str, send_email: bool = True) -> SelectedItemsResult:
+                           admin: Admin, send_email: bool = True) -> SelectedItemsResult:
     """Bill each ticked item's next unbilled period now, whatever `invoice_days` says.
 
     An item is refused, with the reason, by the daily run's billable check (`models.billable`,
@@ -649,7 +650,7 @@ def invoice_selected_items(items: list[tuple[str, int]], today, settings: Settin
     admin chose together share an invoice per due date and payment method, even for a client
     with `separate_invoices` on.
     """
-    require_login(admin_login, GENERATE_DUE_INVOICES)
+    require(admin, GENERATE_DUE_INVOICES)
     result = SelectedItemsResult()
     groups = {}
     with database.atomic():
@@ -670,7 +671,7 @@ def invoice_selected_items(items: list[tuple[str, int]], today, settings: Settin
                 continue
             key = (candidate.client_id, start, candidate.payment_method)
             groups.setdefault(key, (candidate.client_id, start, candidate.payment_method, []))[3].append(spec)
-        written = write_invoices(groups, today, admin_login=admin_login, send_emails=send_email,
+        written = write_invoices(groups, today, admin=admin, send_emails=send_email,
                                  company_name=settings.company_name, currency=settings.currency)
         result.invoice_ids = written.invoice_ids
     return result

@@ -299,7 +299,7 @@ def save_service_page(service_id: int, version: int, changed: dict[str, str], ad
             set_auto_terminate(service_id, enabled, saved.auto_terminate_reason, admin)
             done.append("auto-terminate at end of cycle " + ("on" if enabled else "off"))
         if plan is not None:
-            ids = create_prorata_invoices(plan, today, admin_login=admin.login,
+            ids = create_prorata_invoices(plan, today, admin=admin,
                                           company_name=settings.company_name)
             line = plan.lines[0]
             amount = format_money(line.amount, settings.currency)

@@ -232,7 +232,7 @@ def _end_by_hand(service: Service, status: str, today: pendulum.Date, admin: Adm
     saved.ended_addons = [a.id for a in addons]
     items = [(ItemType.SERVICE, service.id)] + [(ItemType.ADDON, a.id) for a in addons]
     lines = future_unpaid_lines(items, today)
-    cancel_lines([line.id for line in lines], admin.login,
+    cancel_lines([line.id for line in lines], admin,
                  f"service #{service.id} set to {status} by hand")
     saved.cancelled_lines = [(line.id, line.invoice_id, line.description) for line in lines]
     audit.record(admin.login, "service.ended_by_hand", "service", service.id,
@@ -324,7 +324,7 @@ def move_service(service_id: int, target_client_id: int, admin: Admin, *,
             line_ids = unpaid_lines_of_item(ItemType.SERVICE, service.id)
             for addon in ServiceAddon.select(ServiceAddon.id).where(ServiceAddon.service == service.id):
                 line_ids += unpaid_lines_of_item(ItemType.ADDON, addon.id)
-            cancelled = cancel_lines(line_ids, admin.login, f"service #{service.id} moved")
+            cancelled = cancel_lines(line_ids, admin, f"service #{service.id} moved")
         Service.update(client=target.id, version=Service.version + 1).where(
             Service.id == service.id).execute()
         audit.record(admin.login, "service.move", "service", service.id, client_id=target.id,
@@ -410,7 +410,7 @@ def add_addon(service_id: int, admin: Admin, today: pendulum.Date, *,
         if specs:
             invoice_id = create_invoice(service.client_id, specs, date=today, due_date=today,
                                         payment_method=service.payment_method,
-                                        admin_login=admin.login).id
+                                        admin=admin).id
         audit.record(admin.login, "addon.add", "addon", addon.id, client_id=service.client_id,
                      description=f"addon {name} added to service #{service.id}",
                      after={**audit.snapshot(addon), "invoice": invoice_id})

@@ -16,7 +16,7 @@ from hostdesk.models import audit, cancellations, overdue
 from hostdesk.models.admins import notice_recipients
 from hostdesk.models.db import database, insert_rows
 from hostdesk.models.emails import email_context, queue_email
-from hostdesk.models.schema import CronRun, HeldTermination, Service, ServiceStatus
+from hostdesk.models.schema import Admin, CronRun, HeldTermination, Service, ServiceStatus
 from hostdesk.models.settings import Settings
 
 OVERDUE, FIXED_TERM = "overdue", "fixed_term"
@@ -124,10 +124,10 @@ def runs_waiting() -> list[tuple[CronRun, int]]:
     return [(run, counts[run.id]) for run in runs]
 
 
-def claim(row_id: int, admin_login: str) -> bool:
+def claim(row_id: int, admin: Admin) -> bool:
     """Take one held termination for confirmation; False if another admin took it."""
     with database.atomic():
-        return (HeldTermination.update(status="confirmed", confirmed_by=admin_login,
+        return (HeldTermination.update(status="confirmed", confirmed_by=admin.login,
                                        updated_at=pendulum.now("UTC"))
                 .where((HeldTermination.id == row_id) & (HeldTermination.status == "held"))
                 .execute()) == 1

@@ -18,8 +18,8 @@ from hostdesk.models import audit, records
 from hostdesk.models.db import database
 from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.parsing import parse_amount
-from hostdesk.models.permissions import MANAGE_CATALOG, require_login
-from hostdesk.models.schema import Domain, Tld, TldPrice
+from hostdesk.models.permissions import MANAGE_CATALOG, require
+from hostdesk.models.schema import Admin, Domain, Tld, TldPrice
 
 FIELDS = ("name", "register_price", "transfer_price", "renew_price", "min_years", "max_years",
           "epp_required", "dns_management_price", "email_forwarding_price",
@@ -128,8 +128,8 @@ def _check_range(parsed: dict, current: Tld | None) -> None:
         raise ValidationError(f"years.{outside[0]}", f"is outside {low}-{high} years")
 
 
-def add_tld(values: dict, *, admin_login: str, at=None) -> TldView:
-    require_login(admin_login, MANAGE_CATALOG)
+def add_tld(values: dict, *, admin: Admin, at=None) -> TldView:
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         parsed = records.checked(values, _rules(None), unknown_refused=True)
         missing = [ValidationError(n, "is required") for n in
@@ -139,33 +139,33 @@ def add_tld(values: dict, *, admin_login: str, at=None) -> TldView:
             raise missing[0] if len(missing) == 1 else ValidationErrors(missing)
         _check_range(parsed, None)
         years = parsed.pop("years", {})
-        tld = records.create(Tld, parsed, admin_login=admin_login, action="tld.add",
+        tld = records.create(Tld, parsed, admin=admin, action="tld.add",
                              what=f"TLD .{parsed['name']}", at=at)
         _write_years(tld.id, years)
         if years:
-            audit.record(admin_login, "tld.year_prices", "tld", tld.id, before={},
+            audit.record(admin.login, "tld.year_prices", "tld", tld.id, before={},
                          after=tld_view(tld.id).years, description=f"prices per year of "
                                                                    f".{tld.name}", at=at)
     return tld_view(tld.id)
 
 
-def edit_tld(tld_id: int, version: int, values: dict, *, admin_login: str) -> TldView:
+def edit_tld(tld_id: int, version: int, values: dict, *, admin: Admin) -> TldView:
     """Save the fields given; `years` replaces the per-year-count prices. Domains already
     ordered keep their amounts (a price list change is for new orders and renewals priced
     from now on)."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         tld = records.get(Tld, tld_id, "tld")
         parsed = records.checked(values, _rules(tld.id), unknown_refused=True)
         _check_range(parsed, tld)
         years = parsed.pop("years", None)
         before = tld_view(tld.id).years
-        records.save(tld, parsed, version, admin_login=admin_login, action="tld.edit",
+        records.save(tld, parsed, version, admin=admin, action="tld.edit",
                      what=f"TLD .{tld.name}")
         if years is not None:
             _write_years(tld.id, years)
             after = tld_view(tld.id).years
             if after != before:
-                audit.record(admin_login, "tld.year_prices", "tld", tld.id, before=before,
+                audit.record(admin.login, "tld.year_prices", "tld", tld.id, before=before,
                              after=after, description=f"prices per year of .{tld.name}")
     return tld_view(tld_id)

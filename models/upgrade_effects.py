@@ -20,6 +20,7 @@ from hostdesk.models.errors import RuleViolation, ValidationError
 from hostdesk.models.modulequeue import queue_module_job
 from hostdesk.models.pricing import OptionChoice
 from hostdesk.models.schema import (
+    Admin,
     Client,
     InvoiceLine,
     ItemType,
@@ -65,7 +66,7 @@ def is_live(upgrade: Upgrade) -> bool:
 # --- payment: applying the upgrade ---------------------------------------------------------------
 
 
-def apply_upgrade(upgrade_id: int, admin_login: str, settings: Settings | None = None) -> bool:
+def apply_upgrade(upgrade_id: int, admin: Admin, settings: Settings | None = None) -> bool:
     """The upgrade invoice was paid (called by `models.invoicing` in the payment's transaction):
     product, cycle, recurring amount and options change, Change Package is queued for the
     module, the product's upgrade email is queued, a downgrade's credit is given. Runs once:
@@ -75,7 +76,7 @@ def apply_upgrade(upgrade_id: int, admin_login: str, settings: Settings | None =
         if upgrade is None or upgrade.status == APPLIED:
             return False
         if upgrade.status == CANCELLED and _superseded(upgrade):
-            audit.record(admin_login, "upgrade.not_applied", "service", upgrade.service_id,
+            audit.record(admin.login, "upgrade.not_applied", "service", upgrade.service_id,
                          description=f"upgrade #{upgrade.id} was paid after it had been cancelled "
                                      "and a later upgrade was made; the service is left as is "
                                      "(refund or credit the payment by hand)")
@@ -94,7 +95,7 @@ def apply_upgrade(upgrade_id: int, admin_login: str, settings: Settings | None =
         if upgrade.order_id:
             Order.update(status="active", version=Order.version + 1).where(
                 Order.id == upgrade.order_id).execute()
-        audit.record(admin_login, "service.upgrade", "service", service.id,
+        audit.record(admin.login, "service.upgrade", "service", service.id,
                      client_id=service.client_id,
                      description=f"upgrade #{upgrade.id} paid and applied",
                      before=before, after=audit.snapshot(fresh, _CHANGED_FIELDS))
@@ -102,9 +103,9 @@ def apply_upgrade(upgrade_id: int, admin_login: str, settings: Settings | None =
             line = _upgrade_lines(upgrade.id, service.id).first()
             credit_client(service.client_id, -upgrade.payable,
                                     f"Downgrade of service #{service.id} (upgrade #{upgrade.id})",
-                                    admin_login, invoice_id=line.invoice_id if line else None)
+                                    admin, invoice_id=line.invoice_id if line else None)
         queue_module_job(service.id, "change_package", source="upgrade")
-        _queue_upgrade_email(fresh, upgrade, admin_login, settings)
+        _queue_upgrade_email(fresh, upgrade, admin, settings)
         return True
 
 
@@ -148,7 +149,7 @@ def _apply_options(service_id: int, upgrade: Upgrade) -> None:
                                        choice=chosen.choice_id, quantity=chosen.quantity)
 
 
-def _queue_upgrade_email(service: Service, upgrade: Upgrade, admin_login: str,
+def _queue_upgrade_email(service: Service, upgrade: Upgrade, admin: Admin,
                          settings: Settings | None) -> None:
     """Queue the product's upgrade email; a missing or broken template is logged and never
     undoes the payment."""
@@ -166,7 +167,7 @@ def _queue_upgrade_email(service: Service, upgrade: Upgrade, admin_login: str,
             emails.queue_email(template, to=client.email, context=context, client_id=client.id,
                                related_type="service", related_id=service.id)
     except (KeyError, TemplateError, ValidationError) as exc:
-        audit.record(admin_login, "email.not_queued", "service", service.id,
+        audit.record(admin.login, "email.not_queued", "service", service.id,
                      client_id=service.client_id,
                      description=f"upgrade email '{template}' not queued: {exc}")
 
@@ -174,17 +175,17 @@ def _queue_upgrade_email(service: Service, upgrade: Upgrade, admin_login: str,
 # --- cancelling ---------------------------------------------------------------------------------
 
 
-def set_cancelled(upgrade: Upgrade, admin_login: str, why: str) -> None:
+def set_cancelled(upgrade: Upgrade, admin: Admin, why: str) -> None:
     Upgrade.update(status=CANCELLED).where(Upgrade.id == upgrade.id).execute()
     if upgrade.order_id:
         Order.update(status="cancelled", version=Order.version + 1).where(
             (Order.id == upgrade.order_id) & (Order.status == "pending")).execute()
-    audit.record(admin_login, "upgrade.cancel", "service", upgrade.service_id,
+    audit.record(admin.login, "upgrade.cancel", "service", upgrade.service_id,
                  description=f"upgrade #{upgrade.id} cancelled: {why}",
                  before={"status": upgrade.status}, after={"status": CANCELLED})
 
 
-def cancel_upgrade(upgrade_id: int, admin_login: str) -> Upgrade:
+def cancel_upgrade(upgrade_id: int, admin: Admin) -> Upgrade:
     """Cancel a pending upgrade (its invoice was cancelled): the service never changes."""
     with database.atomic():
         upgrade = Upgrade.get_or_none(Upgrade.id == upgrade_id)
@@ -194,11 +195,11 @@ def cancel_upgrade(upgrade_id: int, admin_login: str) -> Upgrade:
             raise ValidationError("upgrade", f"upgrade #{upgrade_id} was paid and applied; "
                                              "change the service back with a new downgrade")
         if upgrade.status == PENDING:
-            set_cancelled(upgrade, admin_login, "cancelled by an admin")
+            set_cancelled(upgrade, admin, "cancelled by an admin")
         return Upgrade.get_by_id(upgrade_id)
 
 
-def cancel_upgrades_of_invoice(invoice_id: int, admin_login: str) -> list[int]:
+def cancel_upgrades_of_invoice(invoice_id: int, admin: Admin) -> list[int]:
     """After lines of an invoice were cancelled: cancel each pending upgrade it bills whose
     upgrade lines are all cancelled now. Idempotent; returns the upgrades cancelled."""
     cancelled = []
@@ -206,12 +207,12 @@ def cancel_upgrades_of_invoice(invoice_id: int, admin_login: str) -> list[int]:
         for upgrade in Upgrade.select().where((Upgrade.invoice == invoice_id)
                                               & (Upgrade.status == PENDING)):
             if not is_live(upgrade):
-                set_cancelled(upgrade, admin_login, f"invoice #{invoice_id} was cancelled")
+                set_cancelled(upgrade, admin, f"invoice #{invoice_id} was cancelled")
                 cancelled.append(upgrade.id)
     return cancelled
 
 
-def reinstate_upgrades_of_invoice(invoice_id: int, admin_login: str) -> list[int]:
+def reinstate_upgrades_of_invoice(invoice_id: int, admin: Admin) -> list[int]:
     """After a cancelled invoice was marked unpaid again: its cancelled upgrades wait for
     payment again. Refused (RuleViolation) when the service has another pending upgrade."""
     reinstated = []
@@ -229,7 +230,7 @@ def reinstate_upgrades_of_invoice(invoice_id: int, admin_login: str) -> list[int
             if upgrade.order_id:
                 Order.update(status="pending", version=Order.version + 1).where(
                     Order.id == upgrade.order_id).execute()
-            audit.record(admin_login, "upgrade.reinstate", "service", upgrade.service_id,
+            audit.record(admin.login, "upgrade.reinstate", "service", upgrade.service_id,
                          description=f"upgrade #{upgrade.id} waits for payment again "
                                      f"(invoice #{invoice_id} reopened)",
                          before={"status": CANCELLED}, after={"status": PENDING})

@@ -21,8 +21,8 @@ from hostdesk.models import audit
 from hostdesk.models.cycles import Cycle, parse_cycle
 from hostdesk.models.db import database
 from hostdesk.models.errors import RuleViolation, StaleRecordError, ValidationError
-from hostdesk.models.permissions import MANAGE_CATALOG, require_login
-from hostdesk.models.schema import Product, ProductPrice, ProductUpgradePath
+from hostdesk.models.permissions import MANAGE_CATALOG, require
+from hostdesk.models.schema import Admin, Product, ProductPrice, ProductUpgradePath
 
 _ORDER = list(Cycle)
 
@@ -103,10 +103,10 @@ def _info(path: ProductUpgradePath, target_name: str) -> UpgradePath:
 
 
 def set_upgrade_path(product_id: int, target_id: int, *, cycles="", client_may_upgrade: bool,
-                     admin_login: str, expected_version: int | None = None) -> UpgradePath:
+                     admin: Admin, expected_version: int | None = None) -> UpgradePath:
     """Add or change the path `product_id` -> `target_id`. Each listed cycle must be priced
     on the target. `expected_version` guards an edit against a concurrent save."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     if not isinstance(client_may_upgrade, bool):
         raise ValidationError("client_may_upgrade", "must be yes or no")
     chosen = parse_path_cycles(cycles)
@@ -144,7 +144,7 @@ def set_upgrade_path(product_id: int, target_id: int, *, cycles="", client_may_u
                 raise StaleRecordError("another admin changed this upgrade path since it was "
                                        "opened; reload it")
             path = ProductUpgradePath.get_by_id(path.id)
-        audit.record(admin_login, "catalog.upgrade_path", "product", product_id,
+        audit.record(admin.login, "catalog.upgrade_path", "product", product_id,
                      description=f"upgrade path to {target.name} (#{target.id}): "
                                  f"{stored or 'every priced cycle'}, client may upgrade: "
                                  f"{'yes' if client_may_upgrade else 'no'}",
@@ -154,8 +154,8 @@ def set_upgrade_path(product_id: int, target_id: int, *, cycles="", client_may_u
         return _info(path, target.name)
 
 
-def remove_upgrade_path(product_id: int, target_id: int, *, admin_login: str) -> None:
-    require_login(admin_login, MANAGE_CATALOG)
+def remove_upgrade_path(product_id: int, target_id: int, *, admin: Admin) -> None:
+    require(admin, MANAGE_CATALOG)
     with database.atomic():
         path = ProductUpgradePath.get_or_none((ProductUpgradePath.product == product_id)
                                               & (ProductUpgradePath.target == target_id))
@@ -163,14 +163,14 @@ def remove_upgrade_path(product_id: int, target_id: int, *, admin_login: str) ->
             raise ValidationError("target", f"product #{product_id} has no upgrade path to "
                                             f"product #{target_id}")
         ProductUpgradePath.delete().where(ProductUpgradePath.id == path.id).execute()
-        audit.record(admin_login, "catalog.upgrade_path_remove", "product", product_id,
+        audit.record(admin.login, "catalog.upgrade_path_remove", "product", product_id,
                      description=f"upgrade path to product #{target_id} removed",
                      before=audit.snapshot(path, ("target", "cycles", "client_may_upgrade")))
 
 
-def list_upgrade_paths(product_id: int, *, admin_login: str) -> list[UpgradePath]:
+def list_upgrade_paths(product_id: int, *, admin: Admin) -> list[UpgradePath]:
     """Every path of the product, for the catalog editor, by target name."""
-    require_login(admin_login, MANAGE_CATALOG)
+    require(admin, MANAGE_CATALOG)
     rows = (ProductUpgradePath.select(ProductUpgradePath, Product.name.alias("target_name"))
             .join(Product, on=(ProductUpgradePath.target == Product.id), attr="target_product")
             .where(ProductUpgradePath.product == product_id)

@@ -354,7 +354,7 @@ def _check_no_upgrade_waiting(service_id: int) -> None:
         raise RuleViolation(_waiting_message(service_id, earlier))
 
 
-def _refuse_second_upgrade(service_id: int, admin_login: str) -> None:
+def _refuse_second_upgrade(service_id: int, admin: Admin) -> None:
     """Rules §7: refused while an earlier upgrade invoice is unpaid. A pending upgrade whose
     invoice lines were all cancelled (e.g. a cancellation request) is closed here."""
     earlier = pending_upgrade(service_id)
@@ -362,7 +362,7 @@ def _refuse_second_upgrade(service_id: int, admin_login: str) -> None:
         return
     if is_live(earlier):
         raise RuleViolation(_waiting_message(service_id, earlier))
-    set_cancelled(earlier, admin_login, "its invoice lines were cancelled")
+    set_cancelled(earlier, admin, "its invoice lines were cancelled")
 
 
 def _create_order(client_id: int, **fields) -> Order:
@@ -415,18 +415,17 @@ def create_upgrade(service_id: int, new_product_id: int, new_cycle, today: pendu
     saw) must still match, or nothing is written. A zero invoice (a downgrade) is paid at
     once, which applies the upgrade."""
     require(admin, UPGRADE_ORDERS)
-    admin_login = admin.login
     try:
         with invoicing.collect_module_jobs() as jobs, database.atomic():
             service = load_service(service_id, lock=True)
-            _refuse_second_upgrade(service.id, admin_login)
+            _refuse_second_upgrade(service.id, admin)
             quote = _quote(service, new_product_id, new_cycle, today, settings,
                            config_changes, promo_code)
             if expected_payable is not None and quote.payable != expected_payable:
                 raise RuleViolation(f"the quote changed since it was shown (payable is now "
                                     f"{format_money(quote.payable, settings.currency)}); "
                                     "review it and confirm again")
-            made = _write_upgrade(service, quote, settings, admin_login, send_email)
+            made = _write_upgrade(service, quote, settings, admin, send_email)
         return replace(made, module_jobs=tuple(jobs))
     except IntegrityError:
         earlier = pending_upgrade(service_id)
@@ -435,12 +434,12 @@ def create_upgrade(service_id: int, new_product_id: int, new_cycle, today: pendu
         raise RuleViolation(_waiting_message(service_id, earlier)) from None
 
 
-def _write_upgrade(service: Service, quote: Quote, settings: Settings, admin_login: str,
+def _write_upgrade(service: Service, quote: Quote, settings: Settings, admin: Admin,
                    send_email: bool) -> UpgradeOrder:
     order = _create_order(service.client_id, status="pending",
                           payment_method=service.payment_method, promotion=quote.promotion_id,
                           promo_code=quote.promo_code, amount=quote.payable,
-                          admin_login=admin_login,
+                          admin_login=admin.login,
                           notes=f"Upgrade of service #{service.id}: {quote.summary()}")
     upgrade = Upgrade.create(
         service=service.id, order=order.id, old_product=quote.old_product_id,
@@ -453,7 +452,7 @@ def _write_upgrade(service: Service, quote: Quote, settings: Settings, admin_log
         payable=quote.stored_payable, status=PENDING)
     if quote.promotion_id:
         promotions.claim_use(Promotion.get_by_id(quote.promotion_id))
-    audit.record(admin_login, "upgrade.create", "service", service.id, client_id=service.client_id,
+    audit.record(admin.login, "upgrade.create", "service", service.id, client_id=service.client_id,
                  description=f"upgrade order {order.number}: {quote.summary()}, payable "
                              f"{format_money(quote.payable, settings.currency)}",
                  after={"upgrade": upgrade.id, "order": order.number, "credit": quote.credit,
@@ -462,7 +461,7 @@ def _write_upgrade(service: Service, quote: Quote, settings: Settings, admin_log
                         "new_amount": quote.new_amount})
     invoice = invoicing.create_invoice(
         service.client_id, _invoice_lines(quote, upgrade.id, service.domain), date=quote.today,
-        due_date=quote.today, payment_method=service.payment_method, admin_login=admin_login,
+        due_date=quote.today, payment_method=service.payment_method, admin=admin,
         order_id=order.id, send_email=send_email, company_name=settings.company_name,
         settings=settings)
     Upgrade.update(invoice=invoice.id).where(Upgrade.id == upgrade.id).execute()

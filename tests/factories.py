@@ -5,6 +5,7 @@ from itertools import count
 
 import pendulum
 
+from hostdesk.models.permissions import SYSTEM_ADMIN, SYSTEM_LOGIN
 from hostdesk.models.schema import (
     Admin,
     CatalogAddon,
@@ -30,6 +31,14 @@ def admin(login: str, role: str = "full", **kw) -> Admin:
     if existing is not None:
         return existing
     return Admin.create(login=login, role=role, **kw)
+
+
+def as_login(login: str) -> Admin:
+    """The acting admin of `login`, as a command run by that account gets it
+    (`admins.acting_admin`); the daily run's login gives its actor, `SYSTEM_ADMIN`."""
+    from hostdesk.models.admins import Identity, acting_admin
+
+    return SYSTEM_ADMIN if login == SYSTEM_LOGIN else acting_admin(Identity(login, login))
 
 
 def client(**kw) -> Client:

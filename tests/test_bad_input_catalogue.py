@@ -26,6 +26,7 @@ from hostdesk.models.schema import (
     Service,
 )
 from tests import factories as make
+from tests.factories import as_login
 
 HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))
 TODAY = pendulum.date(2026, 5, 1)
@@ -70,7 +71,7 @@ def world(db):
     service = make.service(client, product, next_due_date=TODAY)
     invoice = invoicing.create_invoice(
         client.id, [invoicing.renewal_line_spec("service", service, TODAY, "Hosting")],
-        date=TODAY, due_date=TODAY, payment_method="card", admin_login="ada")
+        date=TODAY, due_date=TODAY, payment_method="card", admin=as_login("ada"))
     return admin, client, product, service, invoice
 
 
@@ -78,7 +79,7 @@ def world(db):
 def test_payment_amounts(world, value):
     _, _, _, _, invoice = world
     refused(lambda: invoicing.record_payment(invoice.id, value, date=TODAY, method="card",
-                                             admin_login="ada"), "amount")
+                                             admin=as_login("ada")), "amount")
 
 
 @pytest.mark.parametrize("field,values", [

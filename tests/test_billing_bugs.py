@@ -28,6 +28,7 @@ from hostdesk.models.schema import (
 )
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
 
 D = Decimal
 d = pendulum.date
@@ -52,7 +53,7 @@ def lines_of(item):
 def pay_everything(on):
     for invoice in Invoice.select().where(Invoice.status == "unpaid"):
         invoicing.record_payment(invoice.id, str(invoice.total - invoice.amount_paid), date=on,
-                                 method="card", admin_login="t")
+                                 method="card", admin=as_login("t"))
 
 
 # --- bug 1: early invoicing uses the daily run's billable check ---------------------------
@@ -70,7 +71,7 @@ def test_early_invoicing_refuses_an_open_cancellation_request_and_auto_terminate
     result = invoice_selected_items(
         [("service", leaving.id), ("addon", leaving_addon.id), ("service", ending.id),
          ("addon", ending_addon.id), ("service", staying.id)],
-        d(2026, 4, 1), SETTINGS, admin_login="t")
+        d(2026, 4, 1), SETTINGS, admin=as_login("t"))
     reasons = {(kind, item_id): reason for kind, item_id, reason in result.refused}
     assert reasons == {
         ("service", leaving.id): "has an open cancellation request",
@@ -98,7 +99,7 @@ def test_fixed_term_service_is_never_billed_from_its_termination_day(db):
     assert lines_of(ends_on_ndd) == []
     assert [start for start, _, _ in lines_of(one_more)] == [d(2026, 3, 31)]
     refused = invoice_selected_items([("service", ends_on_ndd.id)], d(2026, 3, 17), SETTINGS,
-                                     admin_login="t").refused
+                                     admin=as_login("t")).refused
     assert refused == [("service", ends_on_ndd.id,
                         "its fixed term ends on 2026-03-31: the period from 2026-03-31 is not part of it")]
     # terminated on its day, it leaves no unpaid invoice behind
@@ -113,7 +114,7 @@ def test_continuous_invoicing_stops_at_the_fixed_term_end(db):
     service = make.service(product_row=term, registration_date=d(2026, 1, 1),
                            next_due_date=d(2026, 1, 1))  # the term ends on 2026-03-01
     generate_due_invoices(d(2026, 4, 20), replace(SETTINGS, continuous_invoicing=True),
-                          admin_login="t")
+                          admin=as_login("t"))
     assert [start for start, _, _ in lines_of(service)] == [d(2026, 1, 1), d(2026, 2, 1)]
 
 
@@ -167,7 +168,7 @@ def test_the_database_refuses_overlapping_live_renewal_periods(db):
 
 def test_moving_the_ndd_back_across_a_billed_period_is_refused(db, admin):
     service = make.service(next_due_date=d(2026, 1, 1))
-    generate_due_invoices(d(2026, 1, 1), SETTINGS, admin_login="t")
+    generate_due_invoices(d(2026, 1, 1), SETTINGS, admin=as_login("t"))
     pay_everything(d(2026, 1, 1))
     assert Service.get_by_id(service.id).next_due_date == d(2026, 2, 1)
     reason = ("the period 2026-01-01 – 2026-01-31 is already invoiced (invoice #"
@@ -185,7 +186,7 @@ def test_moving_the_ndd_back_across_a_billed_period_is_refused(db, admin):
     renewals.check_next_due_date_change("service", Service.get_by_id(service.id), d(2026, 2, 1))
     renewals.check_next_due_date_change("service", Service.get_by_id(service.id), d(2026, 2, 10))
     # so no run bills January's days twice
-    generate_due_invoices(d(2026, 1, 20), SETTINGS, admin_login="t")
+    generate_due_invoices(d(2026, 1, 20), SETTINGS, admin=as_login("t"))
     assert lines_of(service) == [(d(2026, 1, 1), d(2026, 2, 1), D("10.00")),
                                  (d(2026, 2, 1), d(2026, 3, 1), D("10.00"))]
 
@@ -194,7 +195,7 @@ def test_an_addon_edit_cannot_move_its_ndd_back_across_a_billed_period(db, admin
     from hostdesk.models.services import edit_addon
 
     addon = make.addon(make.service(next_due_date=d(2026, 1, 1)))
-    generate_due_invoices(d(2026, 1, 1), SETTINGS, admin_login="t")
+    generate_due_invoices(d(2026, 1, 1), SETTINGS, admin=as_login("t"))
     with pytest.raises(ValidationError) as refused:
         edit_addon(addon.id, addon.version, {"next_due_date": "2025-12-15"}, admin)
     assert "2026-01-01 – 2026-01-31 is already invoiced" in refused.value.message
@@ -203,12 +204,12 @@ def test_an_addon_edit_cannot_move_its_ndd_back_across_a_billed_period(db, admin
 def test_continuous_invoicing_after_an_ndd_move_prorates_the_short_period(db, admin):
     continuous = replace(SETTINGS, continuous_invoicing=True)
     service = make.service(next_due_date=d(2026, 3, 20), recurring_amount=D("10.00"))
-    generate_due_invoices(d(2026, 3, 6), continuous, admin_login="t")
+    generate_due_invoices(d(2026, 3, 6), continuous, admin=as_login("t"))
     assert lines_of(service) == [(d(2026, 3, 20), d(2026, 4, 20), D("10.00"))]
     # the admin moves the NDD forward to the 1st (no prorata invoice): the anchor is now 1
     massupdate.apply([service.id], massupdate.parse_mass_change({"next_due_date": "2026-04-01"}),
                      admin, continuous, d(2026, 3, 10))
-    generate_due_invoices(d(2026, 4, 18), continuous, admin_login="t")
+    generate_due_invoices(d(2026, 4, 18), continuous, admin=as_login("t"))
     # [04-20, 05-01) is 11 days of the 30-day period [04-01, 05-01): 10 × 11/30 = 3.67
     assert lines_of(service)[1:] == [(d(2026, 4, 20), d(2026, 5, 1), D("3.67")),
                                      (d(2026, 5, 1), d(2026, 6, 1), D("10.00"))]
@@ -218,12 +219,12 @@ def test_continuous_invoicing_after_an_ndd_move_prorates_the_short_period(db, ad
 
 def test_standard_mode_after_paying_into_a_moved_anchor_prorates_to_the_anchor(db, admin):
     service = make.service(next_due_date=d(2026, 3, 20), recurring_amount=D("10.00"))
-    generate_due_invoices(d(2026, 3, 6), SETTINGS, admin_login="t")
+    generate_due_invoices(d(2026, 3, 6), SETTINGS, admin=as_login("t"))
     massupdate.apply([service.id], massupdate.parse_mass_change({"next_due_date": "2026-04-01"}),
                      admin, SETTINGS, d(2026, 3, 10))
     pay_everything(d(2026, 3, 20))  # the paid line moves the NDD to its end, 04-20
     assert Service.get_by_id(service.id).next_due_date == d(2026, 4, 20)
-    generate_due_invoices(d(2026, 4, 18), SETTINGS, admin_login="t")
+    generate_due_invoices(d(2026, 4, 18), SETTINGS, admin=as_login("t"))
     assert lines_of(service)[1:] == [(d(2026, 4, 20), d(2026, 5, 1), D("3.67"))]
 
 
@@ -232,14 +233,14 @@ def test_standard_mode_after_paying_into_a_moved_anchor_prorates_to_the_anchor(d
 
 def test_a_second_payment_on_a_paid_invoice_becomes_credit_and_applies_nothing(db):
     service = make.service(next_due_date=d(2026, 1, 1))
-    generate_due_invoices(d(2026, 1, 1), SETTINGS, admin_login="t")
+    generate_due_invoices(d(2026, 1, 1), SETTINGS, admin=as_login("t"))
     invoice = Invoice.get()
     first = invoicing.record_payment(invoice.id, "10.00", date=d(2026, 1, 2), method="card",
-                                     transaction_ref="ch_1", admin_login="t")
+                                     transaction_ref="ch_1", admin=as_login("t"))
     assert first.applied_lines and first.credited == D("0.00")
     assert Service.get_by_id(service.id).next_due_date == d(2026, 2, 1)
     second = invoicing.record_payment(invoice.id, "10.00", date=d(2026, 1, 3), method="card",
-                                      transaction_ref="ch_2", admin_login="t")
+                                      transaction_ref="ch_2", admin=as_login("t"))
     assert not second.duplicate and second.payment is not None
     assert second.applied_lines == [] and second.credited == D("10.00")
     assert Service.get_by_id(service.id).next_due_date == d(2026, 2, 1)  # no line twice
@@ -248,7 +249,7 @@ def test_a_second_payment_on_a_paid_invoice_becomes_credit_and_applies_nothing(d
     assert Invoice.get_by_id(invoice.id).status == "paid"
     # the same gateway reference again is a duplicate: stored once, nothing credited
     again = invoicing.record_payment(invoice.id, "10.00", date=d(2026, 1, 3), method="card",
-                                     transaction_ref="ch_2", admin_login="t")
+                                     transaction_ref="ch_2", admin=as_login("t"))
     assert again.duplicate and again.payment is None
     assert Payment.select().count() == 2
     assert Client.get_by_id(service.client_id).credit == D("10.00")
@@ -256,12 +257,12 @@ def test_a_second_payment_on_a_paid_invoice_becomes_credit_and_applies_nothing(d
 
 def test_an_overpaid_then_paid_again_invoice_credits_each_excess_once(db):
     service = make.service(next_due_date=d(2026, 1, 1), recurring_amount=D("10.00"))
-    generate_due_invoices(d(2026, 1, 1), SETTINGS, admin_login="t")
+    generate_due_invoices(d(2026, 1, 1), SETTINGS, admin=as_login("t"))
     invoice = Invoice.get()
     assert invoicing.record_payment(invoice.id, "12.50", date=d(2026, 1, 2), method="banktransfer",
-                                    admin_login="t").credited == D("2.50")
+                                    admin=as_login("t")).credited == D("2.50")
     assert invoicing.record_payment(invoice.id, "4.00", date=d(2026, 1, 2), method="banktransfer",
-                                    admin_login="t").credited == D("4.00")
+                                    admin=as_login("t")).credited == D("4.00")
     assert Client.get_by_id(service.client_id).credit == D("6.50")
 
 

@@ -12,6 +12,7 @@ from hostdesk.models.invoicing import LineSpec
 from hostdesk.models.schema import Client, LineKind, Payment, Service
 from tests import factories as make
 from tests.workers import record_payment
+from tests.factories import as_login
 
 
 @pytest.mark.parametrize("refs", [("same", "same"), ("admin-a", "admin-b")])
@@ -24,7 +25,7 @@ def test_two_processes_pay_at_once_and_the_period_is_applied_once(db, db_url, re
                   item_type="service", item_id=service.id, period_start=pendulum.date(2026, 1, 1),
                   period_end=pendulum.date(2026, 2, 1))],
         date=pendulum.date(2025, 12, 18), due_date=pendulum.date(2026, 1, 1),
-        payment_method="card", admin_login="t")
+        payment_method="card", admin=as_login("t"))
     for login in set(refs):  # each process records the payment as the admin its ref names
         make.admin(login, role="full")
     db.close()

@@ -14,6 +14,7 @@ from hostdesk.models.db import bind
 from hostdesk.models.schema import Admin, Invoice, InvoiceLine, ModuleJob, Service
 from tests import factories as make
 from hostdesk.tui.cli import main
+from tests.factories import as_login
 
 NDD = pendulum.date(2026, 3, 15)
 
@@ -28,7 +29,7 @@ def test_a_dry_run_lists_the_items_of_each_task_and_the_real_run_acts_on_them(db
         overdue.client_id,
         [invoicing.renewal_line_spec("service", overdue, overdue.next_due_date, "Hosting")],
         date=NDD.subtract(months=1), due_date=overdue.next_due_date, payment_method="card",
-        admin_login="boss")
+        admin=as_login("boss"))
     tried = pendulum.datetime(2026, 3, 10, tz="UTC")
     job = ModuleJob.create(service=due[1], command="create", status="failed", attempts=1,
                            last_error="timeout", created_at=tried, updated_at=tried)

@@ -25,6 +25,7 @@ from hostdesk.models.schema import (
 )
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
 
 D = Decimal
 NDD = pendulum.date(2026, 3, 15)
@@ -59,7 +60,7 @@ def status(service):
 
 def pay(invoice, on):
     invoicing.record_payment(invoice.id, str(invoice.total - invoice.amount_paid), date=on,
-                             method="card", admin_login="tester")
+                             method="card", admin=as_login("tester"))
 
 
 def test_renewal_invoice_generated_invoice_days_before_ndd(db):
@@ -193,7 +194,7 @@ def test_dry_run_reports_the_counts_of_the_real_run_and_changes_nothing(db):
         overdue.client_id,
         [invoicing.renewal_line_spec("service", overdue, overdue.next_due_date, "Hosting")],
         date=NDD.subtract(months=1), due_date=overdue.next_due_date, payment_method="card",
-        admin_login="t")
+        admin=as_login("t"))
     dry = run_daily(SETTINGS, Clock("UTC", NDD), dry_run=True)
     assert Invoice.select().count() == 1 and status(overdue) == "active"
     real = run_daily(SETTINGS, Clock("UTC", NDD))

@@ -14,6 +14,7 @@ from hostdesk.models.db import bind
 from hostdesk.models.schema import Invoice, InvoiceLine, Payment, Service
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
 
 NDD = pendulum.date(2026, 3, 15)
 
@@ -36,15 +37,15 @@ def test_a_read_only_database_refuses_a_payment_and_keeps_the_invoice_as_it_was(
     service = make.service(next_due_date=NDD)
     invoice = invoicing.create_invoice(
         service.client_id, [invoicing.renewal_line_spec("service", service, NDD, "Hosting")],
-        date=NDD, due_date=NDD, payment_method="card", admin_login="t")
+        date=NDD, due_date=NDD, payment_method="card", admin=as_login("t"))
     sqlite_db.execute_sql("PRAGMA query_only = 1")  # as if the file had become read-only
     with pytest.raises(OperationalError, match="readonly"):
-        invoicing.record_payment(invoice.id, "10.00", date=NDD, method="card", admin_login="t")
+        invoicing.record_payment(invoice.id, "10.00", date=NDD, method="card", admin=as_login("t"))
     sqlite_db.execute_sql("PRAGMA query_only = 0")
     assert Payment.select().count() == 0
     assert Invoice.get_by_id(invoice.id).status == "unpaid"
     assert Service.get_by_id(service.id).next_due_date == NDD
-    invoicing.record_payment(invoice.id, "10.00", date=NDD, method="card", admin_login="t")
+    invoicing.record_payment(invoice.id, "10.00", date=NDD, method="card", admin=as_login("t"))
     assert Service.get_by_id(service.id).next_due_date == NDD.add(months=1)
 
 

@@ -39,6 +39,8 @@ from hostdesk.models.schema import (
     ServiceStatus,
 )
 from hostdesk.models.settings import Settings
+from tests.factories import as_login
+from hostdesk.models.permissions import SYSTEM_ADMIN
 
 TODAY = pendulum.date(2026, 3, 31)  # a 31st: anchors on month ends get exercised
 CLIENTS = 60
@@ -53,7 +55,7 @@ def secret_key():
 
 
 def build(seed=7, today=TODAY, login="ops"):
-    return build_demo(seed=seed, clients=CLIENTS, today=today, admin_login=login)
+    return build_demo(seed=seed, clients=CLIENTS, today=today, owner_login=login)
 
 
 SECRET_COLUMNS = {"password", "epp_code"}
@@ -385,7 +387,7 @@ def test_a_database_with_data_is_refused_and_left_alone(db):
     assert refused.value.field == "database"
     assert digest() == before
     with pytest.raises(ValidationError) as bad_count:
-        build_demo(seed=1, clients=0, today=TODAY, admin_login="ops")
+        build_demo(seed=1, clients=0, today=TODAY, owner_login="ops")
     assert bad_count.value.field == "clients"
     wipe()
     secrets.configure("")  # no key: passwords could not be stored encrypted, so nothing is built
@@ -434,6 +436,6 @@ def test_the_demo_catalog_was_made_by_the_setup_functions_and_round_trips_as_a_f
         Product.select().count()
     assert ActivityLog.select().where(ActivityLog.action == "client.add").count() == CLIENTS
     before = digest()
-    report = apply_catalog(export_catalog(), path="catalog.toml", admin_login="system",
+    report = apply_catalog(export_catalog(), path="catalog.toml", admin=SYSTEM_ADMIN,
                            modules=("none",))
     assert not report.changed and digest() == before

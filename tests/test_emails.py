@@ -41,6 +41,7 @@ from hostdesk.models.schema import (
     Upgrade,
 )
 from hostdesk.models.settings import Settings
+from tests.factories import as_login
 
 SETTINGS = Settings(company_name="Acme Hosting", currency="EUR")
 SERVICE_PASSWORD = "Zq8!service-secret"
@@ -216,7 +217,7 @@ def test_editing_a_template_changes_the_next_email(world):
 
     info = save_template("invoice_created", "Bill {{ invoice.number }} from {{ company_name }}",
                          "Hi {{ client.first_name }}, you owe {{ invoice.balance }}.\n",
-                         "alice", expected_version=0)
+                         as_login("alice"), expected_version=0)
     assert info.version == 1 and info.customised
     second = queue_email("invoice_created", to="grace@example.org", context=context)
     assert second.subject == f"Bill {world['invoice'].id} from Acme Hosting"
@@ -228,14 +229,14 @@ def test_editing_a_template_changes_the_next_email(world):
     assert json.loads(log.after)["body"].startswith("Hi {{ client.first_name }}")
 
     save_template("invoice_created", "Bill {{ invoice.number }}", "Pay {{ invoice.total }}.",
-                  "bob", expected_version=1)
+                  as_login("bob"), expected_version=1)
     third = queue_email("invoice_created", to="grace@example.org", context=context)
     assert third.body == "Pay €1,244.49."
     second_log = ActivityLog.select().where(ActivityLog.admin_login == "bob").get()
     before = json.loads(second_log.before)
     assert before["subject"] == "Bill {{ invoice.number }} from {{ company_name }}"
 
-    reset_template("invoice_created", "bob", expected_version=2)
+    reset_template("invoice_created", as_login("bob"), expected_version=2)
     fourth = queue_email("invoice_created", to="grace@example.org", context=context)
     assert fourth.body == first.body
     assert ActivityLog.select().where(ActivityLog.action == "email_template.reset").count() == 1
@@ -246,14 +247,14 @@ def test_stale_template_save_is_refused_and_changes_nothing(db):
     opened_by_bob = emails.get_template("service_suspended").version
     assert opened_by_alice == opened_by_bob == 0
     save_template("service_suspended", "Suspended", "Alice's text {{ client.first_name }}",
-                  "alice", opened_by_alice)
+                  as_login("alice"), opened_by_alice)
     with pytest.raises(StaleRecordError, match="changed by someone else"):
-        save_template("service_suspended", "Suspended", "Bob's text", "bob", opened_by_bob)
+        save_template("service_suspended", "Suspended", "Bob's text", as_login("bob"), opened_by_bob)
     stored = EmailTemplate.get(EmailTemplate.name == "service_suspended")
     assert stored.body == "Alice's text {{ client.first_name }}" and stored.version == 1
     assert ActivityLog.select().where(ActivityLog.admin_login == "bob").count() == 0
     with pytest.raises(StaleRecordError):
-        reset_template("service_suspended", "bob", expected_version=0)
+        reset_template("service_suspended", as_login("bob"), expected_version=0)
     assert EmailTemplate.select().count() == 1
 
 
@@ -279,7 +280,7 @@ def test_sandbox_escapes_are_refused_in_a_preview(payload):
 def test_sandbox_escapes_are_refused_at_save_and_at_render_time(world):
     for payload in ESCAPES:
         with pytest.raises(ValidationError) as caught:
-            save_template("invoice_created", "Invoice", f"Hello {payload}", "mallory", 0)
+            save_template("invoice_created", "Invoice", f"Hello {payload}", as_login("mallory"), 0)
         assert caught.value.field == "body", payload
     assert EmailTemplate.select().count() == 0 and ActivityLog.select().count() == 0
 
@@ -299,13 +300,13 @@ def test_sandbox_escapes_are_refused_at_save_and_at_render_time(world):
 
 def test_a_missing_variable_is_named_with_the_template(world):
     with pytest.raises(ValidationError) as caught:
-        save_template("invoice_created", "Invoice", "Total {{ invoice.totl }}", "alice", 0)
+        save_template("invoice_created", "Invoice", "Total {{ invoice.totl }}", as_login("alice"), 0)
     assert caught.value.field == "body"
     assert "'invoice_created'" in caught.value.message
     assert "'invoice.totl' is undefined" in caught.value.message
     # A variable this kind of email does not have at all (an invoice email has no service).
     with pytest.raises(ValidationError, match="'service' is undefined"):
-        save_template("invoice_created", "{{ service.domain }}", "Hi", "alice", 0)
+        save_template("invoice_created", "{{ service.domain }}", "Hi", as_login("alice"), 0)
 
     # At queue time: the caller forgot a documented variable.
     context = _context_for("invoice_reminder", world)
@@ -320,10 +321,10 @@ def test_a_missing_variable_is_named_with_the_template(world):
 
 def test_template_syntax_errors_name_field_and_line(db):
     with pytest.raises(ValidationError) as caught:
-        save_template("invoice_created", "ok", "line one\n{% for x in lines %}\nno end", "a", 0)
+        save_template("invoice_created", "ok", "line one\n{% for x in lines %}\nno end", as_login("a"), 0)
     assert caught.value.field == "body" and "line 3" in caught.value.message
     with pytest.raises(ValidationError) as caught:
-        save_template("invoice_created", "{{ invoice.number ", "body", "a", 0)
+        save_template("invoice_created", "{{ invoice.number ", "body", as_login("a"), 0)
     assert caught.value.field == "subject"
 
 
@@ -331,7 +332,7 @@ def test_secrets_never_reach_a_template(world):
     service = world["service"]
     # A service row gives a template no way to its password...
     with pytest.raises(ValidationError, match="'service.password' is undefined"):
-        save_template("service_suspended", "x", "{{ service.password }}", "alice", 0)
+        save_template("service_suspended", "x", "{{ service.password }}", as_login("alice"), 0)
     _, body = render("service_suspended", _context_for("service_suspended", world))
     assert SERVICE_PASSWORD not in body
     # ...only the welcome email's explicit variable carries it.
@@ -356,7 +357,7 @@ def test_a_float_amount_is_refused(db):
 
 def test_subject_is_always_one_line(world):
     world["client"].first_name = "Grace\r\nBcc: everyone@example.org"
-    save_template("service_suspended", "Hello {{ client.first_name }}", "x", "alice", 0)
+    save_template("service_suspended", "Hello {{ client.first_name }}", "x", as_login("alice"), 0)
     subject, _ = render("service_suspended", _context_for("service_suspended", world))
     assert subject == "Hello Grace Bcc: everyone@example.org"
 
@@ -390,20 +391,20 @@ def test_list_templates_and_extensions(db):
 
     # A product-specific welcome email extends a default and gets its variables.
     save_template("welcome_vps_gold", "Gold VPS ready", "Root password: {{ password }}",
-                  "alice", 0)
+                  as_login("alice"), 0)
     gold = {info.name: info for info in list_templates()}["welcome_vps_gold"]
     assert (gold.base, gold.version, gold.customised) == ("welcome_vps", 1, True)
     assert render("welcome_vps_gold", {"password": "pw1"})[1] == "Root password: pw1"
     with pytest.raises(ValidationError) as caught:
-        save_template("my_template", "x", "y", "alice", 0)
+        save_template("my_template", "x", "y", as_login("alice"), 0)
     assert caught.value.field == "name"
     with pytest.raises(ValidationError) as caught:
-        save_template("Invoice Created", "x", "y", "alice", 0)
+        save_template("Invoice Created", "x", "y", as_login("alice"), 0)
     assert caught.value.field == "name"
     with pytest.raises(ValidationError) as caught:
-        save_template("invoice_created", "  ", "y", "alice", 0)
+        save_template("invoice_created", "  ", "y", as_login("alice"), 0)
     assert caught.value.field == "subject"
-    assert reset_template("welcome_vps_gold", "alice", 1) is None
+    assert reset_template("welcome_vps_gold", as_login("alice"), 1) is None
     assert "welcome_vps_gold" not in {info.name for info in list_templates()}
     with pytest.raises(ValidationError) as caught:
         render("welcome_vps_gold", {"password": "pw1"})

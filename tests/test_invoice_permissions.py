@@ -14,7 +14,7 @@ from hostdesk.models.cancellations import request_cancellation
 from hostdesk.models.errors import PermissionDenied
 from hostdesk.models.invoicing import LineSpec
 from hostdesk.models.permissions import MANAGE_INVOICES, SYSTEM_LOGIN
-from hostdesk.models.permissions import find_admin
+from hostdesk.models.permissions import SYSTEM_ADMIN, find_admin
 from hostdesk.models.schema import (
     ActivityLog,
     Client,
@@ -28,6 +28,7 @@ from hostdesk.models.schema import (
     Service,
 )
 from tests import factories as make
+from tests.factories import as_login
 
 D = Decimal
 TODAY = pendulum.date(2026, 5, 1)
@@ -52,7 +53,7 @@ def unpaid_invoice(service: Service, *amounts: str) -> Invoice:
     lines += [LineSpec(kind=LineKind.CUSTOM, description=f"Extra {i}", amount=D(amount))
               for i, amount in enumerate(others)]
     return invoicing.create_invoice(service.client_id, lines, date=TODAY, due_date=TODAY,
-                                    payment_method="card", admin_login=SYSTEM_LOGIN)
+                                    payment_method="card", admin=SYSTEM_ADMIN)
 
 
 def world() -> dict:
@@ -63,8 +64,8 @@ def world() -> dict:
     invoice = unpaid_invoice(service, "10.00", "2.50")
     cancelled = invoicing.create_invoice(
         client.id, [LineSpec(kind=LineKind.CUSTOM, description="Setup", amount=D("7.00"))],
-        date=TODAY, due_date=TODAY, payment_method="card", admin_login=SYSTEM_LOGIN)
-    invoicing.cancel_invoice(cancelled.id, SYSTEM_LOGIN)
+        date=TODAY, due_date=TODAY, payment_method="card", admin=SYSTEM_ADMIN)
+    invoicing.cancel_invoice(cancelled.id, SYSTEM_ADMIN)
     extra_line = InvoiceLine.get((InvoiceLine.invoice == invoice.id)
                                  & (InvoiceLine.kind == LineKind.CUSTOM))
     return {"client": client, "service": service, "invoice": invoice, "cancelled": cancelled,
@@ -120,16 +121,16 @@ def _line_removed(w):
 ACTIONS = {
     "record_payment": (lambda login, w: invoicing.record_payment(
         w["invoice"].id, "12.50", date=TODAY, method="card", transaction_ref="TX-1",
-        admin_login=login), _paid),
+        admin=as_login(login)), _paid),
     "apply_credit": (lambda login, w: invoicing.apply_credit(
-        w["invoice"].id, "12.50", admin_login=login, today=TODAY), _paid_from_credit),
+        w["invoice"].id, "12.50", admin=as_login(login), today=TODAY), _paid_from_credit),
     "add_credit": (lambda login, w: invoicing.add_credit(
-        w["client"].id, "5.00", "goodwill", login), _credited),
-    "cancel_invoice": (lambda login, w: invoicing.cancel_invoice(w["invoice"].id, login),
+        w["client"].id, "5.00", "goodwill", as_login(login)), _credited),
+    "cancel_invoice": (lambda login, w: invoicing.cancel_invoice(w["invoice"].id, as_login(login)),
                        _cancelled),
-    "reopen_invoice": (lambda login, w: invoicing.reopen_invoice(w["cancelled"].id, login),
+    "reopen_invoice": (lambda login, w: invoicing.reopen_invoice(w["cancelled"].id, as_login(login)),
                        _reopened),
-    "remove_line": (lambda login, w: invoicing.remove_line(w["extra_line"].id, login),
+    "remove_line": (lambda login, w: invoicing.remove_line(w["extra_line"].id, as_login(login)),
                     _line_removed),
 }
 
@@ -174,9 +175,9 @@ def test_sales_full_and_the_daily_run_may_manage_invoices(db, name, login):
 def test_the_permission_is_checked_before_the_input(db):
     """A refused admin learns nothing about the invoices: not even whether one exists."""
     with pytest.raises(PermissionDenied):
-        invoicing.record_payment(999_999, "abc", date=TODAY, method="", admin_login="support-admin")
+        invoicing.record_payment(999_999, "abc", date=TODAY, method="", admin=as_login("support-admin"))
     with pytest.raises(PermissionDenied):
-        invoicing.remove_line(999_999, "support-admin")
+        invoicing.remove_line(999_999, as_login("support-admin"))
 
 
 def support_files_a_cancellation(setting):
@@ -197,9 +198,9 @@ def test_rules_acting_under_their_own_permission_still_change_invoices(db):
     request, renewal = support_files_a_cancellation(setting)
     assert renewal.id in json.loads(request.cancelled_line_ids)
 
-    invoicing.reopen_lines(setting["invoice"].id, [renewal.id], "support-admin")
+    invoicing.reopen_lines(setting["invoice"].id, [renewal.id], as_login("support-admin"))
     assert not InvoiceLine.get_by_id(renewal.id).cancelled
-    invoicing.credit_client(setting["client"].id, "1.00", "downgrade", "support-admin")
+    invoicing.credit_client(setting["client"].id, "1.00", "downgrade", as_login("support-admin"))
     assert Client.get_by_id(setting["client"].id).credit == D("21.00")
 
 

@@ -16,7 +16,7 @@ from hostdesk.models import invoicing, upgrades
 from hostdesk.models.cycles import DayBasis
 from hostdesk.models.errors import RuleViolation
 from hostdesk.models.orders import LineRequest, OrderRequest, place_order
-from hostdesk.models.permissions import find_admin
+from hostdesk.models.permissions import SYSTEM_ADMIN, find_admin
 from hostdesk.models.prorata import create_prorata_invoices, plan_prorata
 from hostdesk.models.renewals import generate_due_invoices
 from hostdesk.models.schema import (
@@ -31,6 +31,7 @@ from hostdesk.models.schema import (
 )
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
 
 D = Decimal
 d = pendulum.date
@@ -47,7 +48,7 @@ def pay(invoice_id, ref, date, amount=None):
     invoice = Invoice.get_by_id(invoice_id)
     return invoicing.record_payment(invoice_id, amount or str(invoice.total), date=date,
                                     method="banktransfer", transaction_ref=ref,
-                                    admin_login="boss", today=date)
+                                    admin=as_login("boss"), today=date)
 
 
 # --- order → invoice → pay → renewals, each period once ----------------------------------------
@@ -74,7 +75,7 @@ def test_order_invoice_pay_then_each_renewal_advances_the_ndd_once(db):
     expected = [d(2026, 2, 28), d(2026, 3, 31), d(2026, 4, 30)]
     day, paid = d(2026, 2, 1), []
     while day <= d(2026, 4, 30):
-        generate_due_invoices(day, SETTINGS)
+        generate_due_invoices(day, SETTINGS, admin=SYSTEM_ADMIN)
         for invoice in Invoice.select().where((Invoice.status == "unpaid")
                                               & (Invoice.id != result.invoice.id)):
             pay(invoice.id, f"RENEW-{invoice.id}", day)
@@ -89,7 +90,7 @@ def test_order_invoice_pay_then_each_renewal_advances_the_ndd_once(db):
 
 def test_the_same_payment_recorded_twice_moves_the_ndd_once(db):
     service = make.service(next_due_date=d(2028, 2, 29), anchor_day=31)
-    generate_due_invoices(d(2028, 2, 20), SETTINGS)
+    generate_due_invoices(d(2028, 2, 20), SETTINGS, admin=SYSTEM_ADMIN)
     invoice = Invoice.get()
     first = pay(invoice.id, "TX-42", d(2028, 2, 21))
     second = pay(invoice.id, "TX-42", d(2028, 2, 21))
@@ -116,7 +117,7 @@ def test_rules_3_prorata_invoice_moves_the_ndds_only_when_paid(db, basis, amount
     new_ndd = d(2012, 1, 10)
     settings = replace(SETTINGS, prorata_day_basis=basis)
     plan = plan_prorata([("service", a.id, new_ndd), ("service", b.id, new_ndd)], settings)
-    [invoice_id] = create_prorata_invoices(plan, d(2011, 12, 20), admin_login="boss")
+    [invoice_id] = create_prorata_invoices(plan, d(2011, 12, 20), admin=as_login("boss"))
     lines = invoicing.live_lines(invoice_id)
     assert [(line.description, str(line.amount)) for line in lines] == [
         ("A (2012-01-01 – 2012-01-09)", amounts[0]), ("B (2012-01-05 – 2012-01-09)", amounts[1])]
@@ -131,8 +132,8 @@ def test_rules_3_prorata_invoice_moves_the_ndds_only_when_paid(db, basis, amount
 def test_rules_3_cancelled_prorata_invoice_leaves_the_ndds(db):
     service = make.service(recurring_amount=D("30.00"), next_due_date=d(2012, 1, 1))
     plan = plan_prorata([("service", service.id, d(2012, 1, 10))], SETTINGS)
-    [invoice_id] = create_prorata_invoices(plan, d(2011, 12, 20), admin_login="boss")
-    invoicing.cancel_invoice(invoice_id, "boss")
+    [invoice_id] = create_prorata_invoices(plan, d(2011, 12, 20), admin=as_login("boss"))
+    invoicing.cancel_invoice(invoice_id, as_login("boss"))
     fresh = Service.get_by_id(service.id)
     assert (fresh.next_due_date, fresh.anchor_day) == (d(2012, 1, 1), 1)
 
@@ -165,7 +166,7 @@ def test_upgrade_story_with_a_renewal_after_it(db):
     assert (str(second.quote.credit), str(second.quote.charge)) == ("5.00", "2.47")
     assert second.quote.payable == D("0.00") and second.quote.credit_to_client == D("2.53")
     assert Client.get_by_id(service.client_id).credit == D("2.53")
-    generate_due_invoices(later, SETTINGS)
+    generate_due_invoices(later, SETTINGS, admin=SYSTEM_ADMIN)
     renewal = InvoiceLine.get(InvoiceLine.kind == "renewal")
     assert (renewal.amount, renewal.period_start, renewal.period_end) == (
         D("150.00"), d(2026, 5, 1), d(2027, 5, 1))

@@ -24,6 +24,7 @@ from hostdesk.models.schema import (
     ServiceStatus,
 )
 from hostdesk.models.settings import Settings
+from tests.factories import as_login
 
 TODAY = pendulum.date(2026, 3, 17)
 SETTINGS = Settings(company_name="Example Hosting")
@@ -136,7 +137,7 @@ def test_a_modules_custom_command_is_judged_by_the_module_not_the_status():
 def test_activate_makes_the_service_active_logs_it_and_queues_the_welcome_email(db):
     service = make_service(status=ServiceStatus.PENDING)
 
-    lifecycle.activate(service.id, "alice", settings=SETTINGS, password=PASSWORD)
+    lifecycle.activate(service.id, as_login("alice"), settings=SETTINGS, password=PASSWORD)
 
     assert reload(service).status == ServiceStatus.ACTIVE
     [row] = log_rows("service.activate", service.id)
@@ -156,12 +157,12 @@ def test_activate_makes_the_service_active_logs_it_and_queues_the_welcome_email(
 
 def test_activate_uses_the_welcome_email_of_the_product_type_or_the_products_own(db):
     vps = make_service(product=make_product(type="vps", name="VPS"))
-    lifecycle.activate(vps.id, "alice", settings=SETTINGS)
+    lifecycle.activate(vps.id, as_login("alice"), settings=SETTINGS)
     EmailTemplate.create(name="welcome_shared_gold", subject="Gold {{ service.domain }}",
                          body="Gold welcome {{ password }}")
     gold = make_service(product=make_product(name="Gold", welcome_email="welcome_shared_gold"),
                         client=vps.client)
-    lifecycle.activate(gold.id, "alice", settings=SETTINGS, password="pw-1")
+    lifecycle.activate(gold.id, as_login("alice"), settings=SETTINGS, password="pw-1")
 
     assert [e.template for e in emails_sent()] == ["welcome_vps", "welcome_shared_gold"]
     assert emails_sent()[1].subject == "Gold example.com"
@@ -169,7 +170,7 @@ def test_activate_uses_the_welcome_email_of_the_product_type_or_the_products_own
 
 def test_activate_of_a_terminated_service_clears_its_termination_date(db):
     service = make_service(status=ServiceStatus.TERMINATED, termination_date=TODAY)
-    lifecycle.activate(service.id, "alice", settings=SETTINGS, send_email=False)
+    lifecycle.activate(service.id, as_login("alice"), settings=SETTINGS, send_email=False)
     fresh = reload(service)
     assert (fresh.status, fresh.termination_date) == (ServiceStatus.ACTIVE, None)
     assert emails_sent() == []
@@ -178,7 +179,7 @@ def test_activate_of_a_terminated_service_clears_its_termination_date(db):
 def test_suspend_with_a_blank_reason_records_non_payment(db):
     service = make_service(status=ServiceStatus.ACTIVE)
 
-    lifecycle.suspend(service.id, "  ", "alice", settings=SETTINGS)
+    lifecycle.suspend(service.id, "  ", as_login("alice"), settings=SETTINGS)
 
     fresh = reload(service)
     assert fresh.status == ServiceStatus.SUSPENDED
@@ -195,14 +196,14 @@ def test_suspend_with_a_blank_reason_records_non_payment(db):
 
 def test_suspend_keeps_a_custom_reason(db):
     service = make_service(status=ServiceStatus.ACTIVE)
-    lifecycle.suspend(service.id, "Broken Terms of Service", "alice", settings=SETTINGS)
+    lifecycle.suspend(service.id, "Broken Terms of Service", as_login("alice"), settings=SETTINGS)
     assert reload(service).suspension_reason == "Broken Terms of Service"
 
 
 def test_suspend_refuses_an_overlong_reason_and_writes_nothing(db):
     service = make_service(status=ServiceStatus.ACTIVE)
     with pytest.raises(ValidationError) as refused:
-        lifecycle.suspend(service.id, "x" * 501, "alice", settings=SETTINGS)
+        lifecycle.suspend(service.id, "x" * 501, as_login("alice"), settings=SETTINGS)
     assert refused.value.field == "reason"
     assert reload(service).status == ServiceStatus.ACTIVE
     assert ActivityLog.select().count() == 0
@@ -210,7 +211,7 @@ def test_suspend_refuses_an_overlong_reason_and_writes_nothing(db):
 
 def test_unsuspend_makes_it_active_and_clears_the_reason(db):
     service = make_service(status=ServiceStatus.SUSPENDED, suspension_reason="Abuse")
-    lifecycle.unsuspend(service.id, "alice", settings=SETTINGS)
+    lifecycle.unsuspend(service.id, as_login("alice"), settings=SETTINGS)
     fresh = reload(service)
     assert (fresh.status, fresh.suspension_reason) == (ServiceStatus.ACTIVE, "")
     assert [e.template for e in emails_sent()] == ["service_unsuspended"]
@@ -222,7 +223,7 @@ def test_terminate_dates_the_service_and_cancels_its_live_addons_the_same_day(db
     gone = make_addon(service, status="terminated", termination_date=pendulum.date(2025, 1, 1))
     other = make_addon(make_service(status=ServiceStatus.ACTIVE, client=service.client))
 
-    lifecycle.terminate(service.id, "alice", today=TODAY, settings=SETTINGS)
+    lifecycle.terminate(service.id, as_login("alice"), today=TODAY, settings=SETTINGS)
 
     fresh = reload(service)
     assert (fresh.status, fresh.termination_date) == (ServiceStatus.TERMINATED, TODAY)
@@ -244,7 +245,7 @@ def test_a_state_change_is_refused_when_the_status_does_not_allow_it(db):
     service = make_service(status=ServiceStatus.PENDING)
     with pytest.raises(RuleViolation, match="Suspend applies to active services; this one is "
                                             "pending"):
-        lifecycle.suspend(service.id, "", "alice", settings=SETTINGS)
+        lifecycle.suspend(service.id, "", as_login("alice"), settings=SETTINGS)
     assert reload(service).status == ServiceStatus.PENDING
     assert ActivityLog.select().count() == 0
     assert emails_sent() == []
@@ -252,13 +253,13 @@ def test_a_state_change_is_refused_when_the_status_does_not_allow_it(db):
 
 def test_an_unknown_service_is_named_in_the_error(db):
     with pytest.raises(ValidationError, match="there is no service #999"):
-        lifecycle.unsuspend(999, "alice", settings=SETTINGS)
+        lifecycle.unsuspend(999, as_login("alice"), settings=SETTINGS)
 
 
 def test_a_missing_email_template_is_logged_and_the_status_still_changes(db):
     service = make_service(product=make_product(welcome_email="welcome_nonexistent"))
 
-    lifecycle.activate(service.id, "alice", settings=SETTINGS)
+    lifecycle.activate(service.id, as_login("alice"), settings=SETTINGS)
 
     assert reload(service).status == ServiceStatus.ACTIVE
     assert emails_sent() == []
@@ -268,7 +269,7 @@ def test_a_missing_email_template_is_logged_and_the_status_still_changes(db):
 
 def test_change_password_stores_the_new_value_and_keeps_it_out_of_the_log(db):
     service = make_service(status=ServiceStatus.ACTIVE)
-    lifecycle.change_password(service.id, "N3w-stored", "alice")
+    lifecycle.change_password(service.id, "N3w-stored", as_login("alice"))
     assert reload(service).password == "N3w-stored"
     [row] = log_rows("service.change_password", service.id)
     assert "N3w-stored" not in row.after and service.password not in row.before
@@ -277,7 +278,7 @@ def test_change_password_stores_the_new_value_and_keeps_it_out_of_the_log(db):
 
 def test_change_package_only_records_the_package_now_on_the_server(db):
     service = make_service(status=ServiceStatus.ACTIVE)
-    lifecycle.change_package(service.id, "alice")
+    lifecycle.change_package(service.id, as_login("alice"))
     fresh = reload(service)
     assert (fresh.status, fresh.version) == (ServiceStatus.ACTIVE, service.version)
     [row] = log_rows("service.change_package", service.id)

@@ -40,6 +40,7 @@ from hostdesk.models.emails import queue_email
 from hostdesk.models.errors import RuleViolation, ValidationError
 from hostdesk.models.schema import ActivityLog, EmailLog, EmailOutbox
 from hostdesk.models.settings import Settings
+from tests.factories import as_login
 
 T0 = pendulum.datetime(2026, 3, 17, 9, 0, tz="UTC")
 
@@ -219,7 +220,7 @@ def test_a_refused_recipient_fails_alone_and_is_retried_with_backoff(db, smtp):
 
     # ...until an admin fixes the cause and presses "retry now".
     smtp.recorder.refuse.clear()
-    retried = deliver_one(refused.id, settings, admin_login="alice")
+    retried = deliver_one(refused.id, settings, admin=as_login("alice"))
     assert (retried.sent, retried.failed) == (1, 0)
     assert fresh(refused).status == "sent"
     log = ActivityLog.get(ActivityLog.action == "email.retry")

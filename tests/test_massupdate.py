@@ -12,6 +12,7 @@ from hostdesk.models.errors import PermissionDenied, ValidationErrors
 from hostdesk.models.schema import ActivityLog, Admin, Invoice, Service
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
 
 D = Decimal
 SETTINGS = Settings()
@@ -79,7 +80,7 @@ def test_ndd_with_prorata_invoice_moves_only_when_paid(admin, basis, total):
     assert Invoice.get_by_id(invoice_id).total == D(total)
     assert Service.get_by_id(a.id).next_due_date == pendulum.date(2012, 1, 1)
     invoicing.record_payment(invoice_id, total, date=pendulum.date(2012, 1, 2), method="card",
-                             admin_login="ada")
+                             admin=as_login("ada"))
     assert {Service.get_by_id(s.id).next_due_date for s in (a, b)} == {pendulum.date(2012, 1, 10)}
 
 

@@ -10,7 +10,7 @@ from hostdesk.automation.provisioning.runner import module_queue_task, retry_job
 from hostdesk.models import modulequeue
 from hostdesk.models.clock import Clock
 from hostdesk.models.errors import PermissionDenied, ValidationError
-from hostdesk.models.permissions import find_admin, system_admin
+from hostdesk.models.permissions import SYSTEM_ADMIN, find_admin
 from hostdesk.models.schema import ModuleJob, Product, Service
 from tests.test_lifecycle import (  # noqa: F401 - secret_key is an autouse fixture
     SETTINGS,
@@ -30,7 +30,7 @@ DOWN = (500, b"Internal Server Error")
 
 
 def cron_suspend(service):
-    return run_command(service.id, "suspend", admin=system_admin(), clock=CLOCK,
+    return run_command(service.id, "suspend", admin=SYSTEM_ADMIN, clock=CLOCK,
                        settings=SETTINGS, source="cron")
 
 
@@ -92,7 +92,7 @@ def test_a_password_is_never_written_to_the_queue(db):
     service = make_service(status="active")
     with pytest.raises(ValidationError) as refused:
         modulequeue.enqueue_failure(service.id, "change_password", {"new_password": "x"},
-                                    "down")
+                                    "down", admin=SYSTEM_ADMIN)
     assert refused.value.field == "arguments"
     assert ModuleJob.select().count() == 0
 
@@ -230,7 +230,7 @@ def test_pending_jobs_are_paged_by_id_with_their_service_and_client(db):
     services = [make_service(status="active", client=client, domain=f"s{i}.example")
                 for i in range(5)]
     for service in services:
-        modulequeue.enqueue_failure(service.id, "suspend", {}, "down")
+        modulequeue.enqueue_failure(service.id, "suspend", {}, "down", admin=SYSTEM_ADMIN)
     ModuleJob.update(status="done").where(ModuleJob.service == services[1].id).execute()
 
     first = modulequeue.pending_jobs(limit=2)
@@ -259,9 +259,11 @@ def test_a_job_whose_module_was_uninstalled_fails_visibly_and_the_run_goes_on(fa
 
 
 def test_a_withdrawn_suspension_is_never_retried(failed_job, endpoint):
-    other = modulequeue.enqueue_failure(failed_job.service_id, "terminate", {}, "down")
+    other = modulequeue.enqueue_failure(failed_job.service_id, "terminate", {}, "down",
+                                        admin=SYSTEM_ADMIN)
 
-    withdrawn = modulequeue.withdraw(failed_job.service_id, "suspend", "overdue invoice paid")
+    withdrawn = modulequeue.withdraw(failed_job.service_id, "suspend", "overdue invoice paid",
+                                     SYSTEM_ADMIN)
 
     assert withdrawn == 1
     job = ModuleJob.get_by_id(failed_job.id)

@@ -36,6 +36,7 @@ from tests.test_lifecycle import PASSWORD, make_product, make_server, make_servi
 from tests.test_mail_delivery import free_port
 from tests.test_webhook import SECRET, Endpoint, closed_port_url
 from hostdesk.tui.cli import _parser
+from tests.factories import as_login
 
 HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))
 SMTP_USER, SMTP_PASSWORD = "mailer", "smtp-Pa55-word"
@@ -346,7 +347,7 @@ def test_every_message_is_auto_submitted_7bit_and_may_carry_an_html_part(db, smt
     zoe = make.client(first_name="Zoë", last_name="Ünal", email="zoe@example.org")
     invoice = invoicing.create_invoice(
         zoe.id, [invoicing.LineSpec(kind="custom", description="Größe XL <b>", amount=Decimal("3.99"))],
-        date=NDD, due_date=NDD, payment_method="banktransfer", admin_login="alice",
+        date=NDD, due_date=NDD, payment_method="banktransfer", admin=as_login("alice"),
         company_name="Ångström Hosting")
     settings = Settings(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_username=SMTP_USER,
                         smtp_password=SMTP_PASSWORD, company_name="Ångström Hosting")
@@ -376,7 +377,7 @@ def test_an_invoice_keeps_its_currency_after_the_setting_changes(db):
         run_daily(euro, Clock("UTC", NDD.subtract(days=14)), send_emails=True)  # bulk path
         by_hand = invoicing.create_invoice(
             client.id, [invoicing.LineSpec(kind="custom", description="x", amount=Decimal("3.99"))],
-            date=NDD, due_date=NDD, payment_method="banktransfer", admin_login="alice")
+            date=NDD, due_date=NDD, payment_method="banktransfer", admin=as_login("alice"))
         assert {i.currency for i in Invoice.select()} == {"EUR"} and Invoice.select().count() == 2
         bulk_email = (EmailOutbox.select().where(EmailOutbox.template == "invoice_created")
                       .order_by(EmailOutbox.id).first())
@@ -389,7 +390,7 @@ def test_an_invoice_keeps_its_currency_after_the_setting_changes(db):
         assert "Total: €3.99" in again.body  # its own currency, read the en_US way
         new = invoicing.create_invoice(
             client.id, [invoicing.LineSpec(kind="custom", description="y", amount=Decimal("1"))],
-            date=NDD, due_date=NDD, payment_method="banktransfer", admin_login="alice")
+            date=NDD, due_date=NDD, payment_method="banktransfer", admin=as_login("alice"))
         assert new.currency == "USD"
 
         Invoice.update(currency="").where(Invoice.id == new.id).execute()  # before 0018

@@ -21,6 +21,7 @@ from hostdesk.models.schema import (
 )
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
 
 D = Decimal
 TODAY = pendulum.date(2026, 3, 15)
@@ -34,23 +35,23 @@ def setup(db):
     product = products.add_product(
         {"name": "Cloud", "type": "vps", "module": "none", "auto_setup": "never",
          "prices": {"monthly": ("10.00", "5.00"), "annually": ("100.00", "0.00")}},
-        admin_login="owner", modules=MODULES)
+        admin=as_login("owner"), modules=MODULES)
     products.add_config_option(product.id, product.version, {
         "name": "RAM", "option_type": "dropdown",
         "choices": [{"name": "1 GB", "prices": {"monthly": "0.00", "annually": "0.00"}},
                     {"name": "4 GB", "prices": {"monthly": ("6.00", "2.00"),
                                                 "annually": "60.00"}}]},
-        admin_login="owner")
+        admin=as_login("owner"))
     other = products.add_product({"name": "Other", "type": "other", "module": "none",
                                   "prices": {"monthly": "1.00"}},
-                                 admin_login="owner", modules=MODULES)
+                                 admin=as_login("owner"), modules=MODULES)
     monitoring = add_catalog_addon({"name": "Monitoring", "prices": {
         "monthly": ("1.50", "0.50"), "annually": "15.00"}, "products": ["Cloud"]},
-        admin_login="owner", modules=MODULES)
+        admin=as_login("owner"), modules=MODULES)
     backup = add_catalog_addon({"name": "Backup", "prices": {"quarterly": "4.00"}},
-                               admin_login="owner", modules=MODULES)
+                               admin=as_login("owner"), modules=MODULES)
     only_other = add_catalog_addon({"name": "Other only", "prices": {"monthly": "1.00"},
-                                    "products": ["Other"]}, admin_login="owner", modules=MODULES)
+                                    "products": ["Other"]}, admin=as_login("owner"), modules=MODULES)
     ram = product_options(product.id)[0]
     return dict(admin=admin, client=client, product=product, other=other, ram=ram,
                 four_gb=ram.choices[1][0], one_gb=ram.choices[0][0], monitoring=monitoring,
@@ -92,7 +93,7 @@ def test_options_and_addons_are_written_billed_and_quoted(db, setup):
     assert "RAM: 4 GB" in InvoiceLine.get(InvoiceLine.kind == "first").description
 
     # The addons follow their service when it is set up.
-    lifecycle.activate(service.id, "owner", settings=Settings(), send_email=False)
+    lifecycle.activate(service.id, as_login("owner"), settings=Settings(), send_email=False)
     assert {a.status for a in ServiceAddon.select()} == {"active"}
 
 
@@ -109,7 +110,7 @@ def test_default_choice_and_the_addons_shortest_cycle(db, setup):
 def test_promotion_discounts_the_options_too(db, setup):
     s = setup
     add_promotion({"code": "TWENTY", "type": "percentage", "value": "20", "recurring": "always",
-                   "products": "Cloud", "cycles": "annually"}, admin_login="owner")
+                   "products": "Cloud", "cycles": "annually"}, admin=as_login("owner"))
     result = place_order(OrderRequest(
         client_id=s["client"].id, promo_code="TWENTY", lines=[LineRequest(
             product=s["product"].id, cycle="annually",

@@ -25,6 +25,7 @@ from hostdesk.models.schema import (
 )
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
 
 D = Decimal
 TODAY = pendulum.date(2026, 3, 15)
@@ -154,7 +155,7 @@ def test_two_products_one_with_quantity_3_and_a_domain_transfer(db, admin, clien
 def test_paying_the_first_invoice_provisions_without_moving_the_due_date(db, admin, client, hosting):
     result = place(OrderRequest(client_id=client.id, lines=[LineRequest(product=hosting.id)]), admin)
     invoicing.record_payment(result.invoice.id, "15.00", date=TODAY, method="banktransfer",
-                             admin_login="ann")
+                             admin=as_login("ann"))
     service = Service.get_by_id(result.service_ids[0])
     assert service.next_due_date == pendulum.date(2026, 4, 15)  # the first period is paid
     assert [(j.service_id, j.command, j.source) for j in ModuleJob.select()] == [
@@ -249,7 +250,7 @@ def test_one_time_service_is_due_today_and_loses_its_due_date_when_paid(db, admi
     assert quote_order(OrderRequest(client_id=client.id, lines=[LineRequest(product=product.id)]),
                        TODAY).recurring == {}
     invoicing.record_payment(result.invoice.id, "50.00", date=TODAY, method="banktransfer",
-                             admin_login="ann")
+                             admin=as_login("ann"))
     assert Service.get().next_due_date is None
 
 

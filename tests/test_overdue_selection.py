@@ -8,7 +8,14 @@ import pendulum
 from hostdesk.models import cancellations, overdue
 from hostdesk.models.invoicing import LineSpec, cancel_lines
 from hostdesk.models.db import database
-from hostdesk.models.schema import Invoice, InvoiceLine, ItemType, LineKind, ModuleJob, ServiceStatus
+from hostdesk.models.schema import (
+    Invoice,
+    InvoiceLine,
+    ItemType,
+    LineKind,
+    ModuleJob,
+    ServiceStatus,
+)
 from hostdesk.models.settings import Settings
 from tests import factories as f
 
@@ -48,7 +55,7 @@ def test_suspension_picks_overdue_services_and_pages_by_id(db):
     line = InvoiceLine.get(InvoiceLine.invoice == _bill(cancelled, pendulum.date(2026, 3, 1)))
     f.admin("billing")
     with database.atomic():
-        cancel_lines([line.id], "billing", "waived")
+        cancel_lines([line.id], f.admin("billing"), "waived")
 
     first = overdue.services_to_suspend(TODAY, settings, after_id=0, limit=3)
     rest = overdue.services_to_suspend(TODAY, settings, after_id=first[-1], limit=3)

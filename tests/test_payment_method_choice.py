@@ -19,6 +19,7 @@ from hostdesk.models.payment_methods import (
 )
 from hostdesk.models.schema import Admin, LineKind, Payment, Service
 from tests import factories as make
+from tests.factories import as_login
 
 TODAY = pendulum.date(2026, 5, 1)
 CLOCK = Clock("UTC", TODAY)
@@ -29,7 +30,7 @@ def boss(db):
     make.ensure_template("invoice_created")
     admin = Admin.create(login="boss", role="full")
     paypal = next(m for m in list_payment_methods() if m.name == "paypal")
-    edit_payment_method(paypal.id, paypal.version, {"enabled": "no"}, admin_login="boss")
+    edit_payment_method(paypal.id, paypal.version, {"enabled": "no"}, admin=as_login("boss"))
     return admin
 
 
@@ -60,11 +61,11 @@ def test_a_payment_names_the_invoice_method_or_an_enabled_one(boss):
         [LineSpec(kind=LineKind.RENEWAL, description="Hosting", amount=Decimal("10.00"),
                   item_type="service", item_id=service.id, period_start=start,
                   period_end=start.add(months=1))],
-        date=TODAY, due_date=TODAY, payment_method=method, admin_login="boss")
+        date=TODAY, due_date=TODAY, payment_method=method, admin=as_login("boss"))
         for method, start in (("paypal", TODAY), ("card", TODAY.add(months=1)))]
     assert record_payment(invoices[0].id, "1.00", date=TODAY, method="paypal",
-                          admin_login="boss").payment.method == "paypal"
+                          admin=as_login("boss")).payment.method == "paypal"
     with pytest.raises(ValidationError) as refused:
-        record_payment(invoices[1].id, "1.00", date=TODAY, method="paypal", admin_login="boss")
+        record_payment(invoices[1].id, "1.00", date=TODAY, method="paypal", admin=as_login("boss"))
     assert refused.value.field == "method" and "disabled" in refused.value.message
     assert [p.invoice_id for p in Payment.select()] == [invoices[0].id]

@@ -55,7 +55,7 @@ ACTIONS = {
     UPGRADE_ORDERS: lambda a, w: upgrades.create_upgrade(
         w["service"].id, w["big"].id, "monthly", TODAY, SETTINGS, admin=a),
     GENERATE_DUE_INVOICES: lambda a, w: invoice_selected_items(
-        [("service", w["service"].id)], TODAY, SETTINGS, admin_login=a.login),
+        [("service", w["service"].id)], TODAY, SETTINGS, admin=a),
     ADD_ORDER: lambda a, w: place_order(
         OrderRequest(client_id=w["service"].client_id, lines=[LineRequest(product=w["small"].id)]),
         a, TODAY),
@@ -67,10 +67,10 @@ ACTIONS = {
     MANAGE_ADMINS: lambda a, w: admins.add_admin(a, f"new-{a.role}", "support"),
     MANAGE_CLIENTS: lambda a, w: clients.add_client(
         {"first_name": "New", "last_name": "Client", "email": f"{a.role}@example.com"},
-        admin_login=a.login),
+        admin=a),
     MANAGE_CATALOG: lambda a, w: products.add_product(
         {"name": f"Plan of {a.role}", "module": "none", "prices": {"monthly": "5.00"}},
-        admin_login=a.login, modules=("none",)),
+        admin=a, modules=("none",)),
 }
 
 

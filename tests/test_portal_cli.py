@@ -34,6 +34,7 @@ from hostdesk.models.upgrade_paths import set_upgrade_path
 from tests import factories as make
 from tests.jsonschema_lite import errors as schema_errors
 from tests.test_webhook import Endpoint
+from tests.factories import as_login
 
 HOSTDESK = str(Path(sys.executable).with_name("hostdesk"))
 TODAY = "2026-05-08"  # 12 days before the NDD 2026-05-20, in the 30-day period from 04-20
@@ -100,8 +101,8 @@ def shop(db, db_url, endpoint):
     big = make.product(prices={"monthly": "25.00", "annually": "250.00"}, name="Big", **plan)
     medium = make.product(prices={"monthly": "15.00"}, name="Medium", **plan)
     set_upgrade_path(small.id, big.id, cycles="monthly", client_may_upgrade=True,
-                     admin_login="portal")
-    set_upgrade_path(small.id, medium.id, client_may_upgrade=False, admin_login="portal")
+                     admin=as_login("portal"))
+    set_upgrade_path(small.id, medium.id, client_may_upgrade=False, admin=as_login("portal"))
     alice, bob = make.client(first_name="Alice"), make.client(first_name="Bob")
     mine = make.service(alice, small, next_due_date=NDD, server=server)
     theirs = make.service(bob, small, next_due_date=NDD, server=server)
@@ -114,7 +115,7 @@ def renewal_invoice(service, due: pendulum.Date, amount="10.00") -> Invoice:
         kind="renewal", description="Small renewal", amount=Decimal(amount), item_type="service",
         item_id=service.id, period_start=due, period_end=due.add(months=1))],
         date=due.subtract(days=14), due_date=due, payment_method="banktransfer",
-        admin_login="portal", send_email=False)
+        admin=as_login("portal"), send_email=False)
 
 
 def test_a_self_service_upgrade_is_quoted_ordered_paid_and_applied(shop):
@@ -426,7 +427,7 @@ def test_the_command_line_reads_the_same_with_only_the_named_command_built():
 def test_a_downgrade_with_nothing_to_pay_applies_at_once_with_its_change_package(shop):
     portal, alice, big, small = shop["portal"], shop["alice"], shop["big"], shop["small"]
     set_upgrade_path(big.id, small.id, cycles="monthly", client_may_upgrade=True,
-                     admin_login="portal")
+                     admin=as_login("portal"))
     on_big = make.service(alice, big, next_due_date=NDD, recurring_amount=Decimal("25.00"),
                           server=shop["server"])
     done = portal("upgrade-request", str(on_big.id), "--client", str(alice.id), "--product",

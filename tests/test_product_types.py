@@ -12,6 +12,7 @@ from hostdesk.models.catalog_file import CatalogFileError, apply_catalog, export
 from hostdesk.models.db import MIGRATIONS_DIR, bind, database, is_sqlite, migrate
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.schema import ActivityLog, Admin, Product, ProductPrice, Server
+from tests.factories import as_login
 
 MODULES = ("none",)
 PRODUCT = {"name": "Metal One", "group_name": "Servers", "type": "server", "module": "none",
@@ -24,25 +25,25 @@ def boss(db):
 
 
 def test_a_server_product_is_saved_and_edited(boss):
-    detail = products.add_product(PRODUCT, admin_login="boss", modules=MODULES)
+    detail = products.add_product(PRODUCT, admin=as_login("boss"), modules=MODULES)
     assert Product.get_by_id(detail.id).type == "server"
     edited = products.edit_product(detail.id, detail.version, {"type": "dedicated"},
-                                   admin_login="boss", modules=MODULES)
+                                   admin=as_login("boss"), modules=MODULES)
     assert Product.get_by_id(detail.id).type == "dedicated"
-    products.edit_product(detail.id, edited.version, {"type": "server"}, admin_login="boss",
+    products.edit_product(detail.id, edited.version, {"type": "server"}, admin=as_login("boss"),
                           modules=MODULES)
     assert Product.get_by_id(detail.id).type == "server"
 
 
 def test_an_unknown_type_is_refused_by_the_function_with_its_field(boss):
     with pytest.raises(ValidationError) as refused:
-        products.add_product({**PRODUCT, "type": "servers"}, admin_login="boss", modules=MODULES)
+        products.add_product({**PRODUCT, "type": "servers"}, admin=as_login("boss"), modules=MODULES)
     assert refused.value.field == "type" and "server" in refused.value.message
     assert Product.select().count() == 0
-    detail = products.add_product(PRODUCT, admin_login="boss", modules=MODULES)
+    detail = products.add_product(PRODUCT, admin=as_login("boss"), modules=MODULES)
     logged = ActivityLog.select().count()
     with pytest.raises(ValidationError) as refused:
-        products.edit_product(detail.id, detail.version, {"type": "cloud"}, admin_login="boss",
+        products.edit_product(detail.id, detail.version, {"type": "cloud"}, admin=as_login("boss"),
                               modules=MODULES)
     assert refused.value.field == "type"
     assert Product.get_by_id(detail.id).type == "server"
@@ -63,18 +64,18 @@ def test_the_database_accepts_server_and_refuses_an_unknown_type(db):
 
 
 def test_the_catalog_file_carries_the_server_type(boss):
-    products.add_product({**PRODUCT, "type": "vps"}, admin_login="boss", modules=MODULES)
+    products.add_product({**PRODUCT, "type": "vps"}, admin=as_login("boss"), modules=MODULES)
     exported = export_catalog()
     assert 'type = "vps"' in exported
     wanted = exported.replace('type = "vps"', 'type = "server"')
-    report = apply_catalog(wanted, path="catalog.toml", admin_login="boss", modules=MODULES)
+    report = apply_catalog(wanted, path="catalog.toml", admin=as_login("boss"), modules=MODULES)
     assert report.changes == ["update product Metal One: type"]
     assert Product.get().type == "server"
-    assert not apply_catalog(export_catalog(), path="catalog.toml", admin_login="boss",
+    assert not apply_catalog(export_catalog(), path="catalog.toml", admin=as_login("boss"),
                              modules=MODULES).changed
     broken = wanted.replace('type = "server"', 'type = "metal"')
     with pytest.raises(CatalogFileError) as refused:
-        apply_catalog(broken, path="catalog.toml", admin_login="boss", modules=MODULES)
+        apply_catalog(broken, path="catalog.toml", admin=as_login("boss"), modules=MODULES)
     assert "type" in str(refused.value) and "catalog.toml, line" in str(refused.value)
     assert Product.get().type == "server"
 

@@ -12,6 +12,7 @@ from hostdesk.models.prorata import create_prorata_invoices, plan_prorata
 from hostdesk.models.schema import Invoice, InvoiceLine, Service
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
 
 D = Decimal
 NEW = pendulum.date(2012, 1, 10)
@@ -40,14 +41,14 @@ def test_worked_case_one_invoice_ndds_move_only_when_paid(db, basis, a, b, total
     assert [line.amount for line in plan.lines] == [D(a), D(b)]
     assert plan.total == D(total)
     assert plan.lines[0].label == "Shared - a.example (2012-01-01 – 2012-01-09)"
-    [invoice_id] = create_prorata_invoices(plan, pendulum.date(2012, 1, 1), admin_login="t")
+    [invoice_id] = create_prorata_invoices(plan, pendulum.date(2012, 1, 1), admin=as_login("t"))
     invoice = Invoice.get_by_id(invoice_id)
     assert invoice.total == D(total)
     assert [l.kind for l in InvoiceLine.select().where(InvoiceLine.invoice == invoice_id)] == [
         "prorata", "prorata"]
     assert Service.get_by_id(sa.id).next_due_date == pendulum.date(2012, 1, 1)  # not yet
     invoicing.record_payment(invoice_id, total, date=pendulum.date(2012, 1, 2), method="card",
-                             admin_login="t")
+                             admin=as_login("t"))
     assert Service.get_by_id(sa.id).next_due_date == NEW
     assert Service.get_by_id(sb.id).next_due_date == NEW
 
@@ -56,8 +57,8 @@ def test_cancelling_the_prorata_invoice_leaves_items_unchanged(db):
     make.ensure_template("invoice_created")
     service = make.service(next_due_date=pendulum.date(2012, 1, 1))
     plan = plan_prorata([("service", service.id, NEW)], Settings())
-    [invoice_id] = create_prorata_invoices(plan, pendulum.date(2012, 1, 1), admin_login="t")
-    invoicing.cancel_invoice(invoice_id, "t")
+    [invoice_id] = create_prorata_invoices(plan, pendulum.date(2012, 1, 1), admin=as_login("t"))
+    invoicing.cancel_invoice(invoice_id, as_login("t"))
     assert Service.get_by_id(service.id).next_due_date == pendulum.date(2012, 1, 1)
 
 
@@ -79,5 +80,5 @@ def test_one_invoice_per_client(db):
              make.service(one, next_due_date=pendulum.date(2012, 1, 2)),
              make.service(two, next_due_date=pendulum.date(2012, 1, 3))]
     plan = plan_prorata([("service", s.id, NEW) for s in items], Settings())
-    ids = create_prorata_invoices(plan, pendulum.date(2012, 1, 1), admin_login="t")
+    ids = create_prorata_invoices(plan, pendulum.date(2012, 1, 1), admin=as_login("t"))
     assert sorted(Invoice.get_by_id(i).client_id for i in ids) == sorted([one.id, two.id])

@@ -18,7 +18,7 @@ from hostdesk.automation.provisioning.webhook import WebhookModule
 from hostdesk.models import secrets
 from hostdesk.models.clock import Clock
 from hostdesk.models.errors import PermissionDenied, RuleViolation, ValidationError
-from hostdesk.models.permissions import find_admin, system_admin
+from hostdesk.models.permissions import SYSTEM_ADMIN, find_admin
 from hostdesk.models.schema import (
     ConfigOption,
     ConfigOptionChoice,
@@ -275,7 +275,7 @@ def test_module_commands_need_the_server_operations_permission(db, test_modules)
 
 def test_the_daily_run_acts_without_an_admin_row(db, test_modules):
     service = make_service(product=make_product(module="recording"))
-    result = run_command(service.id, "create", admin=system_admin(), clock=CLOCK,
+    result = run_command(service.id, "create", admin=SYSTEM_ADMIN, clock=CLOCK,
                          settings=SETTINGS, source="cron")
     assert result.success and reload(service).status == "active"
 

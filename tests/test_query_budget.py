@@ -40,6 +40,7 @@ from hostdesk.models.selection import Selection
 from hostdesk.models.service_page import load_service_view
 from hostdesk.models.upgrades import load_upgrade_start
 from tests import factories
+from tests.factories import as_login
 
 TODAY = pendulum.date(2026, 1, 1)
 PAGE = 50  # a list's first page
@@ -95,11 +96,11 @@ def _invoice(client, items: list[tuple[str, int]], payments: int = 0) -> int:
     lines = [LineSpec(LineKind.SETUP, f"line {n}", Decimal("5.00"), item_type, item_id)
              for n, (item_type, item_id) in enumerate(items)]
     invoice = invoicing.create_invoice(client.id, lines, date=TODAY, due_date=TODAY,
-                                       payment_method="banktransfer", admin_login="test",
+                                       payment_method="banktransfer", admin=as_login("test"),
                                        send_email=False)
     for n in range(payments):
         invoicing.record_payment(invoice.id, "1.00", date=TODAY, method="banktransfer",
-                                 transaction_ref=f"ref-{invoice.id}-{n}", admin_login="test",
+                                 transaction_ref=f"ref-{invoice.id}-{n}", admin=as_login("test"),
                                  today=TODAY)
     return invoice.id
 

@@ -17,6 +17,7 @@ from hostdesk.models.permissions import find_admin
 from hostdesk.models.schema import Admin, ModuleJob
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
 
 D = Decimal
 TODAY = pendulum.date(2026, 4, 19)
@@ -53,7 +54,7 @@ def test_a_payment_returns_the_jobs_it_queued_and_only_those_run(world):
     elsewhere = queue_module_job(other.id, "change_package", source="admin")  # not ours
 
     result = invoicing.record_payment(made.invoice.id, made.invoice.total, date=TODAY,
-                                      method="card", admin_login="boss", today=TODAY)
+                                      method="card", admin=as_login("boss"), today=TODAY)
     ours = ModuleJob.get((ModuleJob.service == service.id)
                          & (ModuleJob.command == "change_package"))
     assert result.module_jobs == [ours.id]
@@ -71,7 +72,7 @@ def test_without_server_operations_the_jobs_wait_for_the_daily_run(world):
     made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, Settings(),
                                    admin=find_admin("boss"))
     result = invoicing.record_payment(made.invoice.id, made.invoice.total, date=TODAY,
-                                      method="card", admin_login="seller", today=TODAY)
+                                      method="card", admin=as_login("seller"), today=TODAY)
     said = run_queued_jobs(result.module_jobs, find_admin("seller"), clock=Clock("UTC", TODAY),
                            settings=Settings())
     assert len(said) == 1 and "queued for the daily run" in said[0].said

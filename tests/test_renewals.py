@@ -12,6 +12,8 @@ from hostdesk.models.renewals import generate_due_invoices, invoice_selected_ite
 from hostdesk.models.schema import Admin, CancellationRequest, Invoice, InvoiceLine
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
+from hostdesk.models.permissions import SYSTEM_ADMIN
 
 D = Decimal
 NDD = pendulum.date(2026, 3, 15)
@@ -24,8 +26,8 @@ def templates(db):
     Admin.create(login="t", role="full")
 
 
-def run(today, settings=SETTINGS, **kw):
-    return generate_due_invoices(today, settings, **kw)
+def run(today, settings=SETTINGS, *, admin=SYSTEM_ADMIN, **kw):
+    return generate_due_invoices(today, settings, admin=admin, **kw)
 
 
 def test_invoice_is_generated_exactly_invoice_days_before_ndd_and_only_once(db):
@@ -56,7 +58,7 @@ def test_after_payment_the_next_period_is_billed(db):
     service = make.service(next_due_date=NDD)
     run(NDD.subtract(days=14))
     invoice = Invoice.get()
-    invoicing.record_payment(invoice.id, "10.00", date=NDD, method="card", admin_login="t")
+    invoicing.record_payment(invoice.id, "10.00", date=NDD, method="card", admin=as_login("t"))
     assert run(NDD).invoices == 0  # next NDD 2026-04-15 is 31 days away
     result = run(pendulum.date(2026, 4, 1))
     assert result.invoices == 1
@@ -167,13 +169,13 @@ def test_generating_a_clients_due_invoices_needs_the_permission(db):
     make.service(client, next_due_date=NDD)
     make.admin("helpdesk", role="support")
     with pytest.raises(PermissionDenied) as refused:
-        run(NDD, client_ids=[client.id], admin_login="helpdesk")
+        run(NDD, client_ids=[client.id], admin=as_login("helpdesk"))
     assert "generate due invoices" in str(refused.value)
     with pytest.raises(PermissionDenied):
-        run(NDD, client_ids=[client.id], admin_login="nobody-added-this-login")
+        run(NDD, client_ids=[client.id], admin=as_login("nobody-added-this-login"))
     assert Invoice.select().count() == 0
     make.admin("sales", role="sales")
-    assert run(NDD, client_ids=[client.id], admin_login="sales").invoices == 1
+    assert run(NDD, client_ids=[client.id], admin=as_login("sales")).invoices == 1
 
 
 def test_batches_never_split_a_clients_invoice(db):
@@ -195,13 +197,13 @@ def test_invoice_selected_items_early(db):
     c = make.addon(a, next_due_date=NDD.add(months=3), recurring_amount=D("2.00"))
     gone = make.service(client, status="terminated")
     result = invoice_selected_items([("service", a.id), ("service", b.id), ("addon", c.id),
-                                     ("service", gone.id)], NDD, SETTINGS, admin_login="t")
+                                     ("service", gone.id)], NDD, SETTINGS, admin=as_login("t"))
     assert len(result.invoice_ids) == 2
     totals = sorted(Invoice.get_by_id(i).total for i in result.invoice_ids)
     assert totals == [D("2.00"), D("30.00")]
     assert result.refused == [("service", gone.id, "is terminated; only pending, active or "
                                                    "suspended items can be invoiced")]
-    again = invoice_selected_items([("service", a.id)], NDD, SETTINGS, admin_login="t")
+    again = invoice_selected_items([("service", a.id)], NDD, SETTINGS, admin=as_login("t"))
     assert again.invoice_ids == []
     assert "already invoiced" in again.refused[0][2]
     # the daily run does not bill those periods a second time
@@ -223,7 +225,7 @@ def test_a_promotion_recurring_for_two_renewals_then_the_catalog_price(db):
         invoice = Invoice.select().order_by(Invoice.id.desc()).get()
         amounts.append(invoice.total)
         invoicing.record_payment(invoice.id, str(invoice.total), date=day, method="card",
-                                 admin_login="t")
+                                 admin=as_login("t"))
         day = Service.get_by_id(service.id).next_due_date
     assert amounts == [D("10.00"), D("10.00"), D("20.00"), D("20.00")]
     assert Service.get_by_id(service.id).promotion_uses == 2

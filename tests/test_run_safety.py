@@ -29,6 +29,7 @@ from hostdesk.models.schema import (
 )
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
 
 NDD = pendulum.date(2026, 3, 15)
 SETTINGS = Settings(smtp_port=1, admin_notice_email="")  # no mail server: nothing leaves the machine
@@ -226,13 +227,13 @@ def test_an_admin_confirms_exactly_the_held_terminations(admins):
     # a client pays meanwhile: that service is no longer due for termination
     invoice = Invoice.select().where(Invoice.client == services[0].client_id).get()
     invoicing.record_payment(invoice.id, str(invoice.total), date=NDD.add(days=30),
-                             method="card", admin_login="tester")
+                             method="card", admin=as_login("tester"))
 
     with pytest.raises(PermissionDenied):
-        confirm_terminations(report.run_id, admin_login="helpdesk", settings=SETTINGS)
+        confirm_terminations(report.run_id, admin=as_login("helpdesk"), settings=SETTINGS)
     assert HeldTermination.select().where(HeldTermination.status == "held").count() == 8
 
-    outcome = confirm_terminations(report.run_id, admin_login="ops", settings=SETTINGS)
+    outcome = confirm_terminations(report.run_id, admin=as_login("ops"), settings=SETTINGS)
 
     assert sorted(outcome.terminated) == sorted(s.id for s in services[1:8])
     assert outcome.skipped == [{"item": f"service #{services[0].id}",
@@ -240,7 +241,7 @@ def test_an_admin_confirms_exactly_the_held_terminations(admins):
     assert [Service.get_by_id(s.id).status for s in services[1:8]] == ["terminated"] * 7
     assert Service.get_by_id(services[8].id).status == "active"  # never held, untouched
     with pytest.raises(ValidationError):  # nothing twice
-        confirm_terminations(report.run_id, admin_login="ops", settings=SETTINGS)
+        confirm_terminations(report.run_id, admin=as_login("ops"), settings=SETTINGS)
 
 
 def test_fixed_term_terminations_count_too(admins):
@@ -256,7 +257,7 @@ def test_fixed_term_terminations_count_too(admins):
     roomy = Settings(smtp_port=1, terminate_guard_percent=50)
     assert run_daily(roomy, Clock("UTC", NDD.add(days=1))).tasks["fixed_term"]["done"] == 0
     assert [Service.get_by_id(s.id).status for s in ended] == ["active"] * 3
-    outcome = confirm_terminations(report.run_id, admin_login="tester", settings=SETTINGS)
+    outcome = confirm_terminations(report.run_id, admin=as_login("tester"), settings=SETTINGS)
     assert sorted(outcome.terminated) == [s.id for s in ended]
 
 

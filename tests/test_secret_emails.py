@@ -20,6 +20,8 @@ from tests.test_mail_delivery import T0, ProcessKilled, SmtpServer, settings_for
 from tests.tui.conftest import CLOCK, run, screen_text, settle
 from hostdesk.tui.app import make_app
 from hostdesk.tui.screens.email_log import HIDDEN_BODY
+from tests.factories import as_login
+from hostdesk.models.permissions import SYSTEM_ADMIN
 
 PASSWORD = "Xy7!welcome-Secret"
 MIGRATION = "0008_outbox_secret_bodies"
@@ -37,7 +39,7 @@ def activated_service(password: str = PASSWORD) -> Service:
     client = make.client(first_name="Ada", email="ada@example.org")
     service = make.service(client_row=client, product_row=make.product(type="shared"),
                            status="pending", domain="ada.example", username="ada")
-    lifecycle.activate(service.id, "system", settings=Settings(company_name="Acme Hosting"),
+    lifecycle.activate(service.id, SYSTEM_ADMIN, settings=Settings(company_name="Acme Hosting"),
                        password=password)
     return service
 
@@ -111,7 +113,7 @@ def test_after_a_failed_attempt_it_stays_encrypted_and_a_retry_sends_the_passwor
     assert encrypted and PASSWORD not in body and PASSWORD in secrets.decrypt(body)
 
     smtp.start()
-    retried = deliver_one(email.id, settings, admin_login="system", now=T0.add(minutes=1))
+    retried = deliver_one(email.id, settings, admin=SYSTEM_ADMIN, now=T0.add(minutes=1))
     assert (retried.sent, retried.failed) == (1, 0)
     [received] = smtp.received
     assert f"Password: {PASSWORD}" in received.message.get_content()
@@ -160,7 +162,7 @@ def test_without_the_key_the_email_fails_and_waits_for_it(db, smtp):
 
 def test_the_password_never_goes_into_a_subject(db):
     with pytest.raises(ValidationError) as refused:
-        save_template("welcome_shared", "Your password: {{ password }}", "Hi", "system", 0)
+        save_template("welcome_shared", "Your password: {{ password }}", "Hi", SYSTEM_ADMIN, 0)
     assert refused.value.field == "subject"
 
     # A template stored before this rule existed: the subject gets a mask, the body the password.

@@ -25,6 +25,8 @@ from hostdesk.models.schema import (
 )
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
+from hostdesk.models.permissions import SYSTEM_ADMIN
 
 D = Decimal
 TODAY = pendulum.date(2026, 5, 10)
@@ -83,7 +85,7 @@ def test_a_next_due_date_before_the_registration_is_refused(admin):
         == "next_due_date"
     unchanged(service)
     # nothing billed for 1900 and nothing terminated on the next run
-    generate_due_invoices(TODAY, SETTINGS)
+    generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN)
     assert not InvoiceLine.select().where(InvoiceLine.item_id == service.id).exists()
     assert Service.get_by_id(service.id).status == "active"
 
@@ -120,12 +122,12 @@ def test_ending_a_service_by_hand_ends_its_addons_and_future_lines(admin, status
     started = create_invoice(service.client_id, [_renewal(
         "service", service, pendulum.date(2026, 4, 20), pendulum.date(2026, 5, 20))],
         date=TODAY, due_date=pendulum.date(2026, 4, 20), payment_method="card",
-        admin_login="ada")
+        admin=as_login("ada"))
     future = create_invoice(service.client_id, [
         _renewal("service", service, pendulum.date(2026, 5, 20), pendulum.date(2026, 6, 20)),
         _renewal("addon", addon, pendulum.date(2026, 5, 20), pendulum.date(2026, 6, 20), "2.00")],
         date=TODAY, due_date=pendulum.date(2026, 5, 20), payment_method="card",
-        admin_login="ada")
+        admin=as_login("ada"))
 
     saved = save(service, admin, status=status)
 

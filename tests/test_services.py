@@ -19,6 +19,7 @@ from hostdesk.models.schema import (
     ServiceAddon,
 )
 from tests import factories as make
+from hostdesk.models.permissions import SYSTEM_ADMIN
 
 D = Decimal
 TODAY = pendulum.date(2026, 5, 10)
@@ -120,7 +121,7 @@ def test_move_to_another_client(admin):
     from hostdesk.models.renewals import generate_due_invoices
     from hostdesk.models.settings import Settings
 
-    generate_due_invoices(TODAY, Settings())
+    generate_due_invoices(TODAY, Settings(), admin=SYSTEM_ADMIN)
     old_client, new_client = service.client_id, make.client()
     closed = make.client(status="closed")
     with pytest.raises(ValidationError, match="already belongs"):
@@ -131,7 +132,7 @@ def test_move_to_another_client(admin):
     assert moved.client_id == new_client.id
     assert Invoice.get().client_id == old_client and Invoice.get().status == "cancelled"
     # the period can now be invoiced to the new owner
-    generate_due_invoices(TODAY, Settings())
+    generate_due_invoices(TODAY, Settings(), admin=SYSTEM_ADMIN)
     assert Invoice.select().where(Invoice.client == new_client.id).count() == 1
 
 

@@ -15,6 +15,7 @@ from hostdesk.models.db import database
 from hostdesk.models.schema import ActivityLog, Client, Product, ProductPrice, Promotion
 from hostdesk.tui import cli
 from hostdesk.tui.cli import main
+from tests.factories import as_login
 
 
 # The OS account that runs these commands: the database's first admin, with the full role.
@@ -84,19 +85,19 @@ def _catalog(url, capsys):
     database.connect(reuse_if_open=True)
     catalog.add_server({"name": "web1", "hostname": "web1.example.net",
                         "settings": "user=root\npassword=hunter2"},
-                       admin_login="boss", modules=("none",))
+                       admin=as_login("boss"), modules=("none",))
     product = products.add_product(
         {"name": "Starter", "module": "none", "server": "web1", "welcome_email": "welcome_shared",
          "prices": {"monthly": ("3.99", "5.00"), "annually": "39.00"}},
-        admin_login="boss", modules=("none",))
+        admin=as_login("boss"), modules=("none",))
     products.add_config_option(product.id, product.version, {
         "name": "Disk", "choices": [{"name": "10 GB", "prices": {"monthly": "0"}},
                                     {"name": "50 GB", "prices": {"monthly": "2.00"}}]},
-        admin_login="boss")
+        admin=as_login("boss"))
     promotion_setup.add_promotion({"code": "HELLO", "type": "percentage", "value": "10",
-                                   "products": "Starter"}, admin_login="boss")
+                                   "products": "Starter"}, admin=as_login("boss"))
     tlds.add_tld({"name": ".com", "register_price": "12.00", "transfer_price": "10.00",
-                  "renew_price": "14.00"}, admin_login="boss")
+                  "renew_price": "14.00"}, admin=as_login("boss"))
     database.close()
 
 

@@ -17,6 +17,7 @@ from hostdesk.models.promotion_setup import add_promotion
 from hostdesk.models.schema import Admin, Invoice, InvoiceLine, LineKind, Service
 from hostdesk.models.settings import Settings
 from hostdesk.models.tlds import add_tld
+from tests.factories import as_login
 
 TODAY = pendulum.date(2026, 1, 10)
 SETTINGS = Settings(smtp_port=1)
@@ -26,28 +27,28 @@ MODULES = ("none",)
 def test_from_zero_to_the_first_renewal(db):
     admin = Admin.create(login="owner", role="full")
     group = clients.add_client_group({"name": "Agencies", "separate_invoices": "no"},
-                                     admin_login="owner")
-    add_payment_method({"name": "wire", "sort_order": "0"}, admin_login="owner")
+                                     admin=as_login("owner"))
+    add_payment_method({"name": "wire", "sort_order": "0"}, admin=as_login("owner"))
     client = clients.add_client({"first_name": "Ada", "last_name": "Lovelace",
                                  "email": "ada@example.com", "country": "GB",
                                  "group": "Agencies", "default_payment_method": "wire"},
-                                admin_login="owner")
+                                admin=as_login("owner"))
     assert client.group_id == group.id
     product = products.add_product(
         {"name": "Cloud S", "type": "vps", "module": "none", "auto_setup": "never",
          "welcome_email": "welcome_vps",
          "prices": {"monthly": ("10.00", "5.00"), "quarterly": ("27.00", "2.50"),
                     "annually": ("100.00", "0.00")}},
-        admin_login="owner", modules=MODULES)
+        admin=as_login("owner"), modules=MODULES)
     product = products.add_config_option(product.id, product.version, {
         "name": "Backups", "option_type": "yesno",
-        "choices": [{"name": "Daily", "prices": {"monthly": "3.00"}}]}, admin_login="owner")
+        "choices": [{"name": "Daily", "prices": {"monthly": "3.00"}}]}, admin=as_login("owner"))
     addon = add_catalog_addon({"name": "Monitoring", "prices": {"monthly": "1.50"},
-                               "products": ["Cloud S"]}, admin_login="owner", modules=MODULES)
+                               "products": ["Cloud S"]}, admin=as_login("owner"), modules=MODULES)
     add_promotion({"code": "HELLO", "type": "percentage", "value": "20", "recurring": "1",
-                   "products": "Cloud S", "cycles": "monthly"}, admin_login="owner")
+                   "products": "Cloud S", "cycles": "monthly"}, admin=as_login("owner"))
     add_tld({"name": ".dev", "register_price": "15.00", "transfer_price": "15.00",
-             "renew_price": "16.00"}, admin_login="owner")
+             "renew_price": "16.00"}, admin=as_login("owner"))
 
     result = place_order(OrderRequest(
         client_id=client.id, promo_code="hello", status="active",
@@ -59,7 +60,7 @@ def test_from_zero_to_the_first_renewal(db):
     service_id = result.service_ids[0]
     services.add_addon(service_id, admin, TODAY, catalog_addon_id=addon.id)
     assert record_payment(result.invoice.id, "28.00", date=TODAY, method="wire",
-                          admin_login="owner").invoice.status == "paid"
+                          admin=as_login("owner")).invoice.status == "paid"
 
     renewal_day = pendulum.date(2026, 2, 10)
     run_daily(SETTINGS, Clock("UTC", renewal_day.subtract(days=14)), send_emails=False)

@@ -15,6 +15,7 @@ from hostdesk.models.errors import PermissionDenied, RuleViolation, ValidationEr
 from hostdesk.models.schema import ActivityLog, Admin, EmailOutbox, EmailTemplate, Invoice
 from hostdesk.models.settings import Settings
 from tests import factories as make
+from tests.factories import as_login
 
 NDD = pendulum.date(2026, 3, 15)
 SETTINGS = Settings(smtp_port=1)
@@ -59,7 +60,7 @@ def test_a_costly_template_fails_its_email_quickly_with_the_reason(admins, body)
 def test_saving_a_costly_template_is_refused(admins, body):
     started = time.monotonic()
     with pytest.raises(ValidationError) as caught:
-        save_template("admin_notice", "Notice", body, "tester", 0)
+        save_template("admin_notice", "Notice", body, as_login("tester"), 0)
     assert time.monotonic() - started < 4
     assert caught.value.field == "body" and ATTACKS[body] in caught.value.message
     assert EmailTemplate.select().count() == 0
@@ -67,15 +68,15 @@ def test_saving_a_costly_template_is_refused(admins, body):
 
 def test_saving_a_template_needs_manage_catalog(admins):
     with pytest.raises(PermissionDenied) as caught:
-        save_template("admin_notice", "Notice", "{{ message }}", "helpdesk", 0)
+        save_template("admin_notice", "Notice", "{{ message }}", as_login("helpdesk"), 0)
     assert "manage catalog" in str(caught.value)
     assert EmailTemplate.select().count() == 0
-    assert save_template("admin_notice", "Notice", "{{ message }}", "tester", 0).version == 1
+    assert save_template("admin_notice", "Notice", "{{ message }}", as_login("tester"), 0).version == 1
 
 
 def test_an_oversized_template_text_is_refused(admins):
     with pytest.raises(ValidationError, match="longer than 100000 characters"):
-        save_template("admin_notice", "Notice", "x" * 100_001, "tester", 0)
+        save_template("admin_notice", "Notice", "x" * 100_001, as_login("tester"), 0)
 
 
 def test_a_broken_invoice_template_never_stops_the_runs_invoicing(admins):

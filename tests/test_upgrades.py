@@ -10,7 +10,7 @@ import pytest
 from hostdesk.models import invoicing, upgrades
 from hostdesk.models.cycles import DayBasis
 from hostdesk.models.errors import PermissionDenied, RuleViolation, ValidationError
-from hostdesk.models.permissions import find_admin
+from hostdesk.models.permissions import SYSTEM_ADMIN, find_admin
 from hostdesk.models.renewals import generate_due_invoices
 from hostdesk.models.schema import (
     ActivityLog,
@@ -34,6 +34,7 @@ from hostdesk.models.schema import (
 from hostdesk.models.settings import Settings
 from hostdesk.models.upgrades import OptionChoice
 from tests import factories as make
+from tests.factories import as_login
 
 D = Decimal
 d = pendulum.date
@@ -65,7 +66,7 @@ def on_small(plans, **kw):
 def pay(invoice, amount=None, ref="TX1", date=TODAY):
     invoice = Invoice.get_by_id(invoice.id)
     return invoicing.record_payment(invoice.id, amount or str(invoice.total), date=date,
-                                    method="card", transaction_ref=ref, admin_login=BOSS)
+                                    method="card", transaction_ref=ref, admin=as_login(BOSS))
 
 
 def figures(quote):
@@ -214,7 +215,7 @@ def test_cancelling_the_upgrade_invoice_cancels_the_upgrade_and_frees_the_servic
     small, big = plans
     service = on_small(plans)
     made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
-    invoicing.cancel_invoice(made.invoice.id, BOSS)  # closes the upgrade it bills
+    invoicing.cancel_invoice(made.invoice.id, as_login(BOSS))  # closes the upgrade it bills
     assert upgrades.cancel_upgrades_of_invoice(made.invoice.id, BOSS) == []
     assert (Upgrade.get().status, Order.get().status) == ("cancelled", "cancelled")
     assert Service.get_by_id(service.id).product_id == small.id
@@ -227,7 +228,7 @@ def test_an_upgrade_whose_lines_were_cancelled_elsewhere_does_not_block_a_new_on
     service = on_small(plans)
     made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     # e.g. a cancellation request cancels the service's unpaid lines
-    invoicing.cancel_lines(invoicing.unpaid_lines_of_item("service", service.id), BOSS, "cancel")
+    invoicing.cancel_lines(invoicing.unpaid_lines_of_item("service", service.id), as_login(BOSS), "cancel")
     second = upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin=find_admin(BOSS))
     assert Upgrade.get_by_id(made.upgrade.id).status == "cancelled"
     assert second.upgrade.status == "pending"
@@ -237,9 +238,9 @@ def test_reopened_upgrade_invoice_waits_again_and_applies_on_payment(plans):
     small, big = plans
     service = on_small(plans)
     made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
-    invoicing.cancel_invoice(made.invoice.id, BOSS)
+    invoicing.cancel_invoice(made.invoice.id, as_login(BOSS))
     assert Upgrade.get().status == "cancelled"
-    invoicing.reopen_invoice(made.invoice.id, BOSS)  # reinstates the upgrade it bills
+    invoicing.reopen_invoice(made.invoice.id, as_login(BOSS))  # reinstates the upgrade it bills
     assert (Upgrade.get().status, Order.get().status) == ("pending", "pending")
     pay(made.invoice)
     assert Service.get_by_id(service.id).product_id == big.id
@@ -249,10 +250,10 @@ def test_reopening_an_old_upgrade_invoice_after_a_newer_upgrade_is_refused(plans
     small, big = plans
     service = on_small(plans)
     old = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
-    invoicing.cancel_invoice(old.invoice.id, BOSS)
+    invoicing.cancel_invoice(old.invoice.id, as_login(BOSS))
     upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin=find_admin(BOSS))
     with pytest.raises(RuleViolation, match="later upgrade of service"):
-        invoicing.reopen_invoice(old.invoice.id, BOSS)
+        invoicing.reopen_invoice(old.invoice.id, as_login(BOSS))
     assert Invoice.get_by_id(old.invoice.id).status == "cancelled"  # nothing reopened
     assert Service.get_by_id(service.id).product_id == small.id
 
@@ -315,7 +316,7 @@ def test_month_end_anchor_on_the_31st_keeps_the_ndd(plans):
     pay(made.invoice, date=today)
     fresh = Service.get_by_id(service.id)
     assert (fresh.next_due_date, fresh.anchor_day) == (d(2026, 3, 31), 31)
-    generate_due_invoices(today, SETTINGS)  # the next renewal bills the new price
+    generate_due_invoices(today, SETTINGS, admin=SYSTEM_ADMIN)  # the next renewal bills the new price
     line = InvoiceLine.select().where(InvoiceLine.kind == "renewal").get()
     assert (line.amount, line.period_start, line.period_end) == (D("25.00"), d(2026, 3, 31), d(2026, 4, 30))
 
@@ -348,7 +349,7 @@ def test_monthly_to_annually_then_the_renewal_bills_a_year(plans):
     fresh = Service.get_by_id(service.id)
     assert (fresh.billing_cycle, fresh.recurring_amount, fresh.next_due_date) == (
         "annually", D("150.00"), NDD)
-    generate_due_invoices(TODAY, SETTINGS)
+    generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN)
     line = InvoiceLine.select().where(InvoiceLine.kind == "renewal").get()
     assert (line.amount, line.period_start, line.period_end) == (D("150.00"), NDD, d(2027, 5, 1))
 
@@ -570,7 +571,7 @@ def test_permission_and_a_changed_quote_are_refused(plans):
 def test_quote_warns_about_an_unpaid_renewal(plans):
     small, big = plans
     service = on_small(plans)
-    generate_due_invoices(TODAY, SETTINGS)
+    generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN)
     renewal = Invoice.get()
     quote = upgrades.quote_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS)
     assert quote.warnings and f"#{renewal.id}" in quote.warnings[0]

@@ -24,7 +24,7 @@ from hostdesk.automation.provisioning.runner import run_command
 from hostdesk.automation.provisioning.webhook import WebhookModule
 from hostdesk.models import secrets
 from hostdesk.models.clock import Clock
-from hostdesk.models.permissions import find_admin, system_admin
+from hostdesk.models.permissions import SYSTEM_ADMIN, find_admin
 from tests.test_lifecycle import (  # noqa: F401 - secret_key is an autouse fixture
     PASSWORD,
     SETTINGS,
@@ -309,11 +309,11 @@ def test_the_webhook_id_is_the_same_on_every_retry_of_a_queued_job(alice, endpoi
 
     service = webhook_service(endpoint.url, status="active")
     endpoint.reply(500, b"down")
-    first = run_command(service.id, "suspend", admin=system_admin(), clock=Clock("UTC", TODAY),
+    first = run_command(service.id, "suspend", admin=SYSTEM_ADMIN, clock=Clock("UTC", TODAY),
                         settings=SETTINGS, source="cron")
     assert not first.success
     [job] = ModuleJob.select()
-    again = run_command(service.id, "suspend", admin=system_admin(), clock=Clock("UTC", TODAY),
+    again = run_command(service.id, "suspend", admin=SYSTEM_ADMIN, clock=Clock("UTC", TODAY),
                         settings=SETTINGS, source="cron")  # the next run selects it again
     assert not again.success
     endpoint.reply(body=b'{"success": true}')
@@ -497,7 +497,7 @@ def test_a_server_that_drips_its_reply_is_cut_off_at_the_total_deadline(alice):
         url = f"http://127.0.0.1:{drip.port}/hook"
         service = webhook_service(url, status="active", timeout=1)
         started = time.monotonic()
-        result = run_command(service.id, "suspend", admin=system_admin(),
+        result = run_command(service.id, "suspend", admin=SYSTEM_ADMIN,
                              clock=Clock("UTC", TODAY), settings=SETTINGS, source="cron")
         elapsed = time.monotonic() - started
     finally:
@@ -527,7 +527,7 @@ def test_escape_sequences_and_markup_from_a_reply_never_reach_log_queue_or_run_r
     endpoint.reply(body=json.dumps({"success": False, "error": HOSTILE}).encode())
 
     manual = run(service, "suspend")
-    cron = run_command(service.id, "suspend", admin=system_admin(), clock=Clock("UTC", TODAY),
+    cron = run_command(service.id, "suspend", admin=SYSTEM_ADMIN, clock=Clock("UTC", TODAY),
                        settings=SETTINGS, source="cron")
 
     clean = "disk full details second line"

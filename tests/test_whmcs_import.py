@@ -37,6 +37,8 @@ from hostdesk.models.schema import (
 from hostdesk.models.settings import Settings
 from tests.whmcs_host import CYCLES, HostSpec, build_whmcs, insert
 from hostdesk.tui.cli import main
+from tests.factories import as_login
+from hostdesk.models.permissions import SYSTEM_ADMIN
 
 ADMIN = "boss"
 AS_ADMIN = OsAccount(uid=os.getuid(), login=ADMIN)  # the OS account running the CLI
@@ -76,7 +78,7 @@ def _mapped(table: str) -> dict[int, int]:
 
 def test_import_matches_whmcs_to_the_cent_and_a_rerun_adds_nothing(whmcs, hostdesk):
     url, host = whmcs
-    report = import_whmcs(url, admin_login=ADMIN)
+    report = import_whmcs(url, admin=as_login(ADMIN))
 
     assert report.ok, report.text()
     assert report.currency == "USD"
@@ -150,7 +152,7 @@ def test_import_matches_whmcs_to_the_cent_and_a_rerun_adds_nothing(whmcs, hostde
     assert {i.id: int(i.total * 100) for i in Invoice.select()} == {k: int(v) for k, v in sums.items()}
 
     counts = {model: model.select().count() for model in ALL_TABLES + [ImportMap]}
-    again = import_whmcs(url, admin_login=ADMIN)
+    again = import_whmcs(url, admin=as_login(ADMIN))
     assert again.ok, again.text()
     assert all(c.imported == 0 and c.updated == 0 for c in again.tables.values()), again.text()
     after = {model: model.select().count() for model in ALL_TABLES + [ImportMap]}
@@ -159,7 +161,7 @@ def test_import_matches_whmcs_to_the_cent_and_a_rerun_adds_nothing(whmcs, hostde
 
 def test_every_whmcs_renewal_is_a_renewal_line_for_the_period_it_billed(whmcs, hostdesk):
     url, host = whmcs
-    assert import_whmcs(url, admin_login=ADMIN).ok
+    assert import_whmcs(url, admin=as_login(ADMIN)).ok
     services = {s["id"]: s for s in host.rows("tblhosting")}
     invoices = {i["id"]: i for i in host.rows("tblinvoices")}
     service_ids = _mapped("tblhosting")
@@ -234,7 +236,7 @@ def _expected_bills(host, horizon: str) -> set:
 
 def test_next_daily_runs_bill_only_periods_whmcs_had_not_invoiced(whmcs, hostdesk):
     url, host = whmcs
-    assert import_whmcs(url, admin_login=ADMIN).ok
+    assert import_whmcs(url, admin=as_login(ADMIN)).ok
     today = pendulum.Date(*host.builder.today.timetuple()[:3])
     before = Invoice.select().count()
     last_line = InvoiceLine.select().order_by(InvoiceLine.id.desc()).first().id
@@ -243,7 +245,7 @@ def test_next_daily_runs_bill_only_periods_whmcs_had_not_invoiced(whmcs, hostdes
     # daily one does (each looks 14 days ahead), and nothing is paid in between
     settings = Settings(invoice_days=14)
     for offset in (0, 7, 14, 21, 28, 35, 42, 46):
-        result = generate_due_invoices(today.add(days=offset), settings, send_emails=False)
+        result = generate_due_invoices(today.add(days=offset), settings, send_emails=False, admin=SYSTEM_ADMIN)
         assert not result.failures
 
     maps = {"service": _mapped("tblhosting"), "addon": _mapped("tblhostingaddons"),
@@ -269,7 +271,7 @@ def test_next_daily_runs_bill_only_periods_whmcs_had_not_invoiced(whmcs, hostdes
 def test_dry_run_writes_nothing(whmcs, hostdesk):
     url, _ = whmcs
     counts = {model: model.select().count() for model in ALL_TABLES + [ImportMap]}
-    report = import_whmcs(url, admin_login=ADMIN, dry_run=True)
+    report = import_whmcs(url, admin=as_login(ADMIN), dry_run=True)
     assert report.ok and report.dry_run
     assert report.tables["tblhosting"].imported > 200
     assert {model: model.select().count() for model in ALL_TABLES + [ImportMap]} == counts
@@ -277,7 +279,7 @@ def test_dry_run_writes_nothing(whmcs, hostdesk):
 
 def test_delta_run_picks_up_a_new_payment_and_a_new_service(mariadb_server, hostdesk):
     url, host = _whmcs(mariadb_server, HostSpec(clients=40, seed=11, odd_rows=False))
-    assert import_whmcs(url, admin_login=ADMIN).ok
+    assert import_whmcs(url, admin=as_login(ADMIN)).ok
     unpaid = next(i for i in host.rows("tblinvoices") if i["status"] == "Unpaid" and not any(
         a["invoiceid"] == i["id"] for a in host.rows("tblaccounts")))
     item = next(it for it in host.rows("tblinvoiceitems") if it["invoiceid"] == unpaid["id"])
@@ -297,7 +299,7 @@ def test_delta_run_picks_up_a_new_payment_and_a_new_service(mariadb_server, host
         insert(cur, "tblhosting", [new_service])
     conn.close()
 
-    report = import_whmcs(url, admin_login=ADMIN)
+    report = import_whmcs(url, admin=as_login(ADMIN))
     assert report.ok, report.text()
     assert report.tables["tblaccounts"].imported == 1
     assert report.tables["tblhosting"].imported == 1
@@ -358,7 +360,7 @@ def test_only_a_full_admin_may_import(whmcs, hostdesk):
 
     add_admin(Admin.get(Admin.login == ADMIN), "clerk", "sales")
     with pytest.raises(PermissionDenied):
-        import_whmcs(whmcs[0], admin_login="clerk")
+        import_whmcs(whmcs[0], admin=as_login("clerk"))
     assert Client.select().count() == 0
 
 
@@ -382,7 +384,7 @@ def test_a_refused_batch_is_rolled_back_and_the_import_fails(whmcs, hostdesk):
     from hostdesk.models.schema import ClientGroup
 
     ClientGroup.create(name="VIP")
-    report = import_whmcs(whmcs[0], admin_login=ADMIN)
+    report = import_whmcs(whmcs[0], admin=as_login(ADMIN))
     assert not report.ok
     assert "refused a row" in report.error and "rolled back" in report.error
     assert [g.name for g in ClientGroup.select()] == ["VIP"]
@@ -406,7 +408,7 @@ def test_an_unpaid_whmcs_order_is_a_first_payment_that_provisions(whmcs, hostdes
     from hostdesk.models.schema import ModuleJob
 
     url, host = whmcs
-    assert import_whmcs(url, admin_login=ADMIN).ok
+    assert import_whmcs(url, admin=as_login(ADMIN)).ok
     invoices = {i["id"]: i for i in host.rows("tblinvoices")}
     pending = next(
         (s, item) for s in host.rows("tblhosting") for item in host.rows("tblinvoiceitems")
@@ -422,7 +424,7 @@ def test_an_unpaid_whmcs_order_is_a_first_payment_that_provisions(whmcs, hostdes
 
     invoice = Invoice.get_by_id(line.invoice_id)
     record_payment(invoice.id, invoice.total - invoice.amount_paid, date=line.period_start,
-                   method="paypal", transaction_ref="TX-FIRST", admin_login=ADMIN)
+                   method="paypal", transaction_ref="TX-FIRST", admin=as_login(ADMIN))
     assert ModuleJob.select().where((ModuleJob.service == service.id)
                                     & (ModuleJob.command == "create")).count() == 1
     assert Service.get_by_id(service.id).next_due_date == line.period_end  # billed once
@@ -461,8 +463,8 @@ def test_the_writer_thread_reaches_the_same_end_state_as_writing_inline(
                 writer.close()
                 assert isinstance(writer, ThreadWriter)  # the fast path is the one measured
             ensure_first_admin(ADMIN)
-            first = import_whmcs(url, admin_login=ADMIN, write_thread=write_thread)
-            again = import_whmcs(url, admin_login=ADMIN, write_thread=write_thread)
+            first = import_whmcs(url, admin=as_login(ADMIN), write_thread=write_thread)
+            again = import_whmcs(url, admin=as_login(ADMIN), write_thread=write_thread)
             assert first.ok and again.ok, (first.text(), again.text())
             assert first.tables["tblinvoiceitems"].imported > 500
             assert sum(c.imported + c.updated for c in again.tables.values()) == 0
@@ -487,7 +489,7 @@ def test_a_batch_refused_on_the_writer_thread_stops_the_import_there(whmcs, host
     client = Client.create(first_name="Ada", last_name="Old", email="ada@example.com")
     taken = str(host.rows("tblorders")[0]["ordernum"])[:10]
     Order.create(number=taken, client=client, payment_method="banktransfer")
-    report = import_whmcs(url, admin_login=ADMIN)
+    report = import_whmcs(url, admin=as_login(ADMIN))
     assert not report.ok
     assert "refused a row" in report.error and "rolled back" in report.error
     assert Client.select().count() > 100  # the clients' batch was written before

@@ -1,6 +1,7 @@
 """Functions run in separate processes by the concurrency tests (each binds its own connection)."""
 
 import time
+from tests.factories import as_login
 
 
 def record_payment(url: str, invoice_id: int, ref: str, start_at: float) -> str:
@@ -16,7 +17,7 @@ def record_payment(url: str, invoice_id: int, ref: str, start_at: float) -> str:
         time.sleep(0.001)
     try:
         result = invoicing.record_payment(invoice_id, "10.00", date=pendulum.date(2026, 1, 1),
-                                          method="card", transaction_ref=ref, admin_login=ref)
+                                          method="card", transaction_ref=ref, admin=as_login(ref))
         if result.duplicate:
             return "duplicate"
         return "credited" if result.credited and not result.applied_lines else "paid"
@@ -65,7 +66,7 @@ def admin_session(url: str, seed: int, seconds: float, login: str) -> dict:
                 result = invoicing.record_payment(
                     invoice.id, str(invoice.total - invoice.amount_paid),
                     date=pendulum.date(2026, 6, 1), method="card", transaction_ref=ref,
-                    admin_login=login)
+                    admin=as_login(login))
                 counts["duplicate_payments" if result.duplicate else "payments"] += 1
             elif action < 0.8:
                 service = Service.get_by_id(rng.randrange(1, 201))

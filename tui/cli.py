@@ -457,6 +457,13 @@ def _identity(args, account):
     return identity
 
 
+def _acting_admin(args, account):
+    """The acting Admin the models' functions take (see `_identity`)."""
+    from hostdesk.models.admins import acting_admin
+
+    return acting_admin(_identity(args, account))
+
+
 def _require_secret_key(config) -> None:
     from hostdesk.models import secrets
 
@@ -535,11 +542,11 @@ def cmd_key_rotate(args, config, account) -> int:
     from hostdesk.automation.config import check_trusted_file, write_private_file
     from hostdesk.models import keyring, runlock, secrets
     from hostdesk.models.errors import RunInProgress
-    from hostdesk.models.permissions import BACKUP_RESTORE, require_login
+    from hostdesk.models.permissions import BACKUP_RESTORE, require
 
     _require_secret_key(config)
     db = _open_database(config, check_key=False)
-    require_login(_identity(args, account).login, BACKUP_RESTORE)
+    require(_acting_admin(args, account), BACKUP_RESTORE)
     path = Path(args.new_key_file).expanduser()
     if path.exists():
         check_trusted_file(path, private=True)
@@ -616,7 +623,7 @@ def _confirm_terminations(args, config, db, account) -> int:
 
     try:
         outcome = confirm_terminations(args.confirm_terminations,
-                                       admin_login=_identity(args, account).login,
+                                       admin=_acting_admin(args, account),
                                        settings=config.settings)
     except RunInProgress as exc:
         return _fail(str(exc), EXIT_BUSY)
@@ -760,7 +767,7 @@ def _caller(args, account):
     from hostdesk.models.portal import caller
 
     client = args.record_id if getattr(args, "command", "") == "client" else args.client
-    return caller(_identity(args, account).login, client, args.via)
+    return caller(_acting_admin(args, account), client, args.via)
 
 
 def _today(config, date_text):
@@ -870,7 +877,7 @@ def cmd_backup(args, config, account) -> int:
 
     db = _open_database(config)
     try:
-        path = backup(config.database_url, args.file, admin_login=_identity(args, account).login)
+        path = backup(config.database_url, args.file, admin=_acting_admin(args, account))
     finally:
         db.close()
     print(f"backup written to {path}")
@@ -894,7 +901,7 @@ def cmd_restore(args, config, account) -> int:
     db = _open_database(config, check_key=False)
     try:
         done = restore(config.database_url, args.file,
-                       admin_login=_identity(args, account).login)
+                       admin=_acting_admin(args, account))
     finally:
         db.close()
     print(f"restored {done.database} from {args.file}; the database before it was saved as "
@@ -909,7 +916,7 @@ def cmd_import_whmcs(args, config, account) -> int:
     db = _open_database(config)
     progress = _terminal_progress() if sys.stderr.isatty() and not args.json else None
     try:
-        report = import_whmcs(args.source_url, admin_login=_identity(args, account).login,
+        report = import_whmcs(args.source_url, admin=_acting_admin(args, account),
                               dry_run=args.dry_run, currency=args.currency,
                               hostdesk_currency=config.settings.currency, progress=progress)
     except ValidationError as exc:
@@ -946,17 +953,17 @@ def cmd_client(args, config, account) -> int:
 
     db = _open_database(config)
     try:
-        login = _identity(args, account).login
+        admin = _acting_admin(args, account)
         values = {name: getattr(args, f"field_{name}") for name in CLIENT_FIELDS
                   if getattr(args, f"field_{name}") is not None}
         if args.action == "add":
-            detail = clients.add_client(values, admin_login=login,
+            detail = clients.add_client(values, admin=admin,
                                         allow_duplicate_email=args.allow_duplicate_email)
         else:
             client_id = parse_int_id(args.record_id, "CLIENT_ID")
             version = args.version if args.version is not None \
                 else clients.client_detail(client_id).version
-            detail = clients.edit_client(client_id, version, values, admin_login=login,
+            detail = clients.edit_client(client_id, version, values, admin=admin,
                                          allow_duplicate_email=args.allow_duplicate_email)
     except clients.DuplicateEmail as exc:
         return _fail(f"{exc} (add --allow-duplicate-email)")
@@ -1001,7 +1008,7 @@ def cmd_import(args, config, account) -> int:
     text = _read_file(args.file)
     db = _open_database(config)
     try:
-        report = clients.import_clients(text, admin_login=_identity(args, account).login,
+        report = clients.import_clients(text, admin=_acting_admin(args, account),
                                         dry_run=args.dry_run,
                                         allow_duplicate_email=args.allow_duplicate_email)
     except ValidationError as exc:
@@ -1031,7 +1038,7 @@ def cmd_catalog(args, config, account) -> int:
             return EXIT_OK
         text = _read_file(args.file)
         report = catalog_file.apply_catalog(
-            text, path=args.file, admin_login=_identity(args, account).login,
+            text, path=args.file, admin=_acting_admin(args, account),
             modules=available_modules(), dry_run=args.dry_run)
     except catalog_file.CatalogFileError as exc:
         return _fail(str(exc))
@@ -1052,7 +1059,7 @@ def cmd_export(args, config, account) -> int:
 
     db = _open_database(config, check_key=False)
     try:
-        source = source_for(args.list, _identity(args, account).login,
+        source = source_for(args.list, _acting_admin(args, account),
                             config.settings.timezone)
         progress = None
         if args.output and sys.stderr.isatty():
@@ -1076,7 +1083,7 @@ def cmd_demo(args, config, account) -> int:
     config = _ensure_secret_key(config)
     summary = build_demo(seed=args.seed, clients=args.clients,
                          today=pendulum.today(config.settings.timezone).date(),
-                         admin_login=_identity(args, account).login)
+                         owner_login=_identity(args, account).login)
     print(summary)
     db.close()
     if args.no_open:

@@ -39,7 +39,7 @@ from hostdesk.models.errors import HostdeskError, RuleViolation, StaleRecordErro
 from hostdesk.models.parsing import clean_outside_text, refuse_control_characters
 from hostdesk.models.permissions import (
     SERVER_OPERATIONS,
-    SYSTEM_LOGIN,
+    SYSTEM_ADMIN,
     has_permission,
     require,
 )
@@ -67,7 +67,7 @@ log = logging.getLogger("hostdesk.modules")
 class _Context:
     """Who runs the command, and the installation's today and settings."""
 
-    admin_login: str
+    admin: Admin
     clock: Clock
     settings: Settings
 
@@ -86,15 +86,16 @@ def run_command(service_id: int, command: str, *, admin: Admin, clock: Clock,
     if source == "admin":
         require(admin, SERVER_OPERATIONS)
     with connection():
-        return _run(service_id, command, arguments, _Context(admin.login, clock, settings),
+        return _run(service_id, command, arguments, _Context(admin, clock, settings),
                     source=source, send_email=send_email, queue_failure=(source == "cron"))
 
 
-def command_availability(service: Service, admin=None) -> dict[str, tuple[bool, str]]:
+def command_availability(service: Service,
+                         admin: Admin | None = None) -> dict[str, tuple[bool, str]]:
     """For the command bar: every command of the service's module -> (available, why not).
 
     Built-in commands first in their usual order, then the module's custom commands. With
-    `admin`, a missing permission greys every command.
+    `admin`, a missing permission greys every command; None: by the service's state alone.
     """
     try:
         module = registry.get_module(service.product.module)
@@ -122,8 +123,8 @@ def retry_job(job_id: int, *, admin: Admin, clock: Clock,
     """An admin retries a queued job now. The job is done on success, or keeps the new error."""
     require(admin, SERVER_OPERATIONS)
     with connection():
-        execute = _job_executor(_Context(admin.login, clock, settings), source="admin")
-        return modulequeue.retry(job_id, execute, admin_login=admin.login)
+        execute = _job_executor(_Context(admin, clock, settings), source="admin")
+        return modulequeue.retry(job_id, execute, admin=admin)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def outcome_lines(outcomes: list[JobOutcome]) -> list[str]:
     return [o.said for o in outcomes]
 
 
-def run_queued_jobs(job_ids, admin: Admin | None, *, clock: Clock,
+def run_queued_jobs(job_ids, admin: Admin, *, clock: Clock,
                     settings: Settings) -> list[JobOutcome]:
     """Run now the module jobs an action has just queued (`record_payment`, `apply_credit`,
     `create_upgrade`, `place_order`, `accept_order` return their ids), for the screens and the
@@ -214,7 +215,7 @@ def retry_jobs(job_ids: list[int], *, admin: Admin, clock: Clock,
 
 def module_queue_task(ctx: RunContext) -> TaskResult:
     """The daily run's "retry the module queue" task (rules §11)."""
-    context = _Context(SYSTEM_LOGIN, Clock(ctx.settings.timezone, ctx.today), ctx.settings)
+    context = _Context(SYSTEM_ADMIN, Clock(ctx.settings.timezone, ctx.today), ctx.settings)
     outcome = modulequeue.retry_due(ctx, _job_executor(context, source="cron",
                                                        send_email=ctx.send_emails))
     return TaskResult(done=outcome.done, failures=outcome.failures, details=outcome.details,
@@ -224,7 +225,6 @@ def module_queue_task(ctx: RunContext) -> TaskResult:
 def check_server_connection(server_id: int, *, admin: Admin) -> CommandResult:
     """Ask the server's module whether it can reach the server; logged either way."""
     require(admin, SERVER_OPERATIONS)
-    admin_login = admin.login
     with connection():
         server = Server.get_or_none(Server.id == server_id)
         if server is None:
@@ -235,7 +235,7 @@ def check_server_connection(server_id: int, *, admin: Admin) -> CommandResult:
         result = _call(module, lambda: module.test_connection(_server_info(server)))
         outcome = "succeeded" if result.success else "failed"
         with database.atomic():
-            audit.record(admin_login, "server.test_connection", "server", server.id,
+            audit.record(admin.login, "server.test_connection", "server", server.id,
                          description=f"Test Connection {outcome} for server {server.name}: "
                                      f"{result.message}",
                          after={"success": result.success, "message": result.message})
@@ -264,16 +264,16 @@ def _run(service_id: int, command: str, arguments: dict, context: _Context, *,
             module.display_name, source, "succeeded" if result.success else result.message,
             extra={"service_id": service_id, "command": command, "source": source,
                    "success": result.success})
-    admin_login = context.admin_login
+    admin = context.admin
     with database.atomic():
-        _log_attempt(service, module, command, result, admin_login, source)
+        _log_attempt(service, module, command, result, admin, source)
         if result.success:
             result = _apply_success(params, command, arguments, result, context, send_email)
-            modulequeue.record_success(service.id, command, admin_login)
+            modulequeue.record_success(service.id, command, admin)
         elif queue_failure and command != CHANGE_PASSWORD:  # a password is never queued
             queued = {**arguments, "send_email": send_email, "delivery_id": delivery_id}
             modulequeue.enqueue_failure(service.id, command, queued, result.message,
-                                        source=source, admin_login=admin_login)
+                                        source=source, admin=admin)
     return result
 
 
@@ -367,36 +367,36 @@ def _call(module: ProvisioningModule, call) -> CommandResult:
 def _apply_success(params: ServiceParams, command: str, arguments: dict,
                    result: CommandResult, context: _Context, send_email: bool) -> CommandResult:
     """The state change the module's success calls for (rules §8)."""
-    service_id, login = params.service_id, context.admin_login
+    service_id, admin = params.service_id, context.admin
     email = {"settings": context.settings, "send_email": send_email}
     try:
         if command == CREATE:
-            lifecycle.activate(service_id, login, password=params.password, **email)
+            lifecycle.activate(service_id, admin, password=params.password, **email)
         elif command == SUSPEND:
-            lifecycle.suspend(service_id, arguments["reason"], login, **email)
+            lifecycle.suspend(service_id, arguments["reason"], admin, **email)
         elif command == UNSUSPEND:
-            lifecycle.unsuspend(service_id, login, **email)
+            lifecycle.unsuspend(service_id, admin, **email)
         elif command == TERMINATE:
-            lifecycle.terminate(service_id, login, today=context.clock.today(), **email)
+            lifecycle.terminate(service_id, admin, today=context.clock.today(), **email)
         elif command == CHANGE_PACKAGE:
-            lifecycle.change_package(service_id, login)
+            lifecycle.change_package(service_id, admin)
         elif command == CHANGE_PASSWORD:
-            lifecycle.change_password(service_id, arguments["stored_password"], login)
+            lifecycle.change_password(service_id, arguments["stored_password"], admin)
     except (RuleViolation, StaleRecordError) as exc:
         # The module did act; only the record could not follow. Say both, keep the truth.
         note = (f"{result.message}; but the service changed meanwhile, so hostdesk did not "
                 f"update it ({exc})")
-        audit.record(login, "module.state_not_updated", "service", service_id,
+        audit.record(admin.login, "module.state_not_updated", "service", service_id,
                      client_id=params.client.id, description=note)
         return CommandResult(True, note, result.data)
     return result
 
 
 def _log_attempt(service: Service, module: ProvisioningModule, command: str,
-                 result: CommandResult, admin_login: str, source: str) -> None:
+                 result: CommandResult, admin: Admin, source: str) -> None:
     label = COMMAND_LABELS.get(command) or module.custom_commands().get(command, command)
     outcome = "Successful" if result.success else "Failed"
-    audit.record(admin_login, f"module.{command}", "service", service.id,
+    audit.record(admin.login, f"module.{command}", "service", service.id,
                  client_id=service.client_id,
                  description=f"Module {label} {outcome} - Service ID: {service.id}"
                              + (f" - {result.message}" if result.message else ""),

@@ -19,7 +19,8 @@ from hostdesk.automation.whmcs.writer import IdMap
 from hostdesk.models import audit
 from hostdesk.models.db import database, few_checkpoints
 from hostdesk.models.errors import ValidationError
-from hostdesk.models.permissions import MANAGE_ADMINS, require_login
+from hostdesk.models.permissions import MANAGE_ADMINS, require
+from hostdesk.models.schema import Admin
 
 __all__ = ["import_whmcs", "SourceError", "Report"]
 
@@ -35,7 +36,7 @@ class _DryRun(Exception):
     """Raised at the end of a dry run to roll every write back."""
 
 
-def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
+def import_whmcs(url: str, *, admin: Admin, dry_run: bool = False,
                  currency: str | None = None, hostdesk_currency: str | None = None,
                  progress=None, write_thread: bool = True) -> Report:
     """Import (or with `dry_run`, rehearse without writing) the WHMCS database at `url`.
@@ -44,7 +45,7 @@ def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
     cannot be read. A batch that does not reconcile is rolled back and named in
     `report.error`. `write_thread=False` writes every batch inline (the plain path the tests
     compare the writer thread with)."""
-    require_login(admin_login, MANAGE_ADMINS)  # the whole book of business: a full admin
+    require(admin, MANAGE_ADMINS)  # the whole book of business: a full admin
     started = time.monotonic()
     source = Source(url)
     report = Report(dry_run=dry_run)
@@ -66,13 +67,13 @@ def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
         if dry_run:
             try:
                 with database.atomic():
-                    _run(ctx, admin_login)
+                    _run(ctx, admin)
                     raise _DryRun()
             except _DryRun:
                 pass
         else:
             with few_checkpoints():
-                _run(ctx, admin_login)
+                _run(ctx, admin)
     except ReconciliationError as exc:
         report.error = f"did not reconcile, that batch was rolled back: {exc}"
     except IntegrityError as exc:  # e.g. a name hostdesk already has for another record
@@ -85,14 +86,14 @@ def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
     return report
 
 
-def _run(ctx: Context, admin_login: str) -> None:
+def _run(ctx: Context, admin: Admin) -> None:
     for step in STEPS:  # a step waits for the writer when it needs ids (ctx.ids)
         step(ctx)
     ctx.writer.drain()
     ctx.report.reconciliation = reconcile.figures(ctx)
     with database.atomic():
         audit.record_many([
-            dict(admin_login=admin_login, action="whmcs.import", object_type="import",
+            dict(admin_login=admin.login, action="whmcs.import", object_type="import",
                  description=f"WHMCS {table}: {c.imported} imported, {c.updated} updated, "
                              f"{len(c.skipped)} skipped",
                  after={"read": c.read, "imported": c.imported, "updated": c.updated,

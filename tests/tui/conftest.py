@@ -97,7 +97,7 @@ def demo(db):
     """The demo company (20 clients) as of TODAY, with admin `tester`."""
     from hostdesk.automation.demo import build_demo
 
-    build_demo(seed=1, clients=20, today=TODAY, admin_login="tester")
+    build_demo(seed=1, clients=20, today=TODAY, owner_login="tester")
     return db
 
 

@@ -84,6 +84,7 @@ from hostdesk.tui.widgets import order_client_picker
 from hostdesk.tui.widgets.command_bar import CommandBar
 from hostdesk.tui.widgets.dialogs import MessageDialog, PromptDialog
 from hostdesk.tui.widgets.order_client_picker import ClientPicker
+from tests.factories import as_login
 
 TODAY = pendulum.date(2026, 11, 1)
 CLOCK = Clock("UTC", TODAY)
@@ -476,7 +477,7 @@ def build_world() -> World:
     invoice = invoicing.create_invoice(
         client.id, [invoicing.renewal_line_spec("service", service, service.next_due_date,
                                                 "Hosting")],
-        date=TODAY, due_date=TODAY, payment_method="banktransfer", admin_login="boss")
+        date=TODAY, due_date=TODAY, payment_method="banktransfer", admin=as_login("boss"))
     return World(admin, client, product, service, addon, invoice, server, option)
 
 

@@ -38,6 +38,7 @@ from hostdesk.tui.screens.invoices import ConfirmDialog
 from hostdesk.tui.screens.service import ServiceScreen
 from hostdesk.tui.screens.service_dialogs import CancellationDialog
 from hostdesk.tui.widgets.dialogs import ChoiceDialog, MessageDialog
+from tests.factories import as_login
 
 TODAY = pendulum.date(2026, 3, 17)
 NDD = pendulum.date(2026, 4, 1)
@@ -89,7 +90,7 @@ def hosted(endpoint, domain: str) -> Service:
     service = make.service(client, product, server=server, domain=domain, next_due_date=NDD)
     make.addon(service, name="Backups")
     make.domain(client, name=domain, next_due_date=NDD)
-    invoice_selected_items([("service", service.id)], TODAY, SETTINGS, admin_login="boss")
+    invoice_selected_items([("service", service.id)], TODAY, SETTINGS, admin=as_login("boss"))
     return service
 
 

@@ -24,6 +24,7 @@ from hostdesk.tui.screens.invoices import InvoiceScreen
 from hostdesk.tui.screens.service import ServiceScreen
 from hostdesk.tui.widgets.biglist import BigList
 from hostdesk.tui.widgets.dialogs import MessageDialog
+from hostdesk.models.permissions import SYSTEM_ADMIN
 
 D = Decimal
 TODAY = pendulum.date(2026, 3, 17)
@@ -166,7 +167,7 @@ def test_invoicing_the_same_period_twice_is_refused_with_the_reason(db_url, worl
     from hostdesk.models.renewals import invoice_selected_items
 
     invoice_selected_items([("addon", world["addon"].id)], TODAY, Settings(),
-                           admin_login=SYSTEM_LOGIN)
+                           admin=SYSTEM_ADMIN)
 
     async def scenario():
         app = app_for(db_url)

@@ -36,6 +36,7 @@ from hostdesk.tui.screens.invoices import (
     InvoiceScreen,
     PaymentDialog,
 )
+from tests.factories import as_login
 
 D = Decimal
 TODAY = pendulum.date(2026, 4, 19)
@@ -76,7 +77,7 @@ def renewal_invoice(service, amount="10.00"):
         [LineSpec(kind=LineKind.RENEWAL, description="Hosting", amount=D(amount),
                   item_type="service", item_id=service.id, period_start=NDD,
                   period_end=pendulum.date(2026, 6, 1))],
-        date=TODAY, due_date=NDD, payment_method="banktransfer", admin_login="boss")
+        date=TODAY, due_date=NDD, payment_method="banktransfer", admin=as_login("boss"))
 
 
 def test_partial_then_over_payment_keeps_a_balance_then_credits(db, app_for):
@@ -185,7 +186,7 @@ def test_remove_a_line_and_apply_client_credit(db, app_for):
         service.client_id,
         [LineSpec(kind=LineKind.CUSTOM, description="Setup work", amount=D("30.00")),
          LineSpec(kind=LineKind.CUSTOM, description="Backup", amount=D("5.00"))],
-        date=TODAY, due_date=TODAY, payment_method="card", admin_login="boss")
+        date=TODAY, due_date=TODAY, payment_method="card", admin=as_login("boss"))
 
     async def scenario():
         app = app_for("boss", CLOCK)
@@ -310,9 +311,9 @@ def test_list_filters_by_status_client_and_due_date_and_opens_an_invoice(db, app
         invoice = invoicing.create_invoice(
             client.id, [LineSpec(kind=LineKind.CUSTOM, description="x", amount=D("1.00"))],
             date=TODAY, due_date=pendulum.parse(due).date(), payment_method="card",
-            admin_login="boss")
+            admin=as_login("boss"))
         if paid:
-            invoicing.record_payment(invoice.id, "1.00", date=TODAY, method="card", admin_login="boss")
+            invoicing.record_payment(invoice.id, "1.00", date=TODAY, method="card", admin=as_login("boss"))
         made[(client.id, due)] = invoice.id
 
     async def scenario():
@@ -352,11 +353,11 @@ def test_list_opened_for_a_client_with_a_status(db, app_for):
     ada = make.client()
     for _ in range(2):
         invoicing.create_invoice(ada.id, [LineSpec(kind=LineKind.CUSTOM, description="x", amount=D("1.00"))],
-                                 date=TODAY, due_date=TODAY, payment_method="card", admin_login="boss")
+                                 date=TODAY, due_date=TODAY, payment_method="card", admin=as_login("boss"))
     other = invoicing.create_invoice(make.client().id, [LineSpec(kind=LineKind.CUSTOM, description="x",
                                                                  amount=D("1.00"))],
-                                     date=TODAY, due_date=TODAY, payment_method="card", admin_login="boss")
-    invoicing.cancel_invoice(other.id, "boss")
+                                     date=TODAY, due_date=TODAY, payment_method="card", admin=as_login("boss"))
+    invoicing.cancel_invoice(other.id, as_login("boss"))
 
     async def scenario():
         app = app_for("boss", CLOCK)

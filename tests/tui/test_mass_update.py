@@ -33,6 +33,7 @@ from hostdesk.tui.screens.client_summary import ClientSummaryScreen
 from hostdesk.tui.screens.invoices import ConfirmDialog
 from hostdesk.tui.screens.mass_update import MassUpdateScreen, Phase
 from hostdesk.tui.widgets.mass_checklist import MassChecklist
+from tests.factories import as_login
 
 D = Decimal
 SCREENSHOTS = Path(os.environ.get("HOSTDESK_SCREENSHOTS", tempfile.gettempdir()))
@@ -155,7 +156,7 @@ def test_client_services_ndd_change_with_prorata_moves_only_when_paid(db_url, bo
     assert [len(log_of(s.id)) for s in (service_a, service_b, untouched)] == [1, 1, 0]
     assert log_of(service_a.id)[0].admin_login == "boss"
     invoicing.record_payment(invoice.id, total, date=pendulum.date(2012, 1, 2), method="card",
-                             admin_login="boss")
+                             admin=as_login("boss"))
     assert [Service.get_by_id(s.id).next_due_date for s in (service_a, service_b, untouched)] == [
         pendulum.date(2012, 1, 10), pendulum.date(2012, 1, 10), pendulum.date(2012, 1, 3)]
 

@@ -13,7 +13,7 @@ from hostdesk.automation.config import Config
 from hostdesk.automation.provisioning.runner import run_command
 from hostdesk.models import secrets
 from hostdesk.models.clock import Clock
-from hostdesk.models.permissions import system_admin
+from hostdesk.models.permissions import SYSTEM_ADMIN
 from hostdesk.models.schema import ActivityLog, Admin, ModuleJob, Service
 from hostdesk.models.settings import Settings
 from tests import factories as make
@@ -70,7 +70,7 @@ def failed_by_the_daily_run(endpoint, domain: str, command: str = "suspend") -> 
     service = make.service(product_row=product, server=server, domain=domain)
     endpoint.reply(status=503, body=b'{"error": "panel under maintenance"}')
     arguments = {"reason": ""} if command == "suspend" else {}  # blank: non-payment
-    result = run_command(service.id, command, admin=system_admin(), clock=Clock("UTC", TODAY),
+    result = run_command(service.id, command, admin=SYSTEM_ADMIN, clock=Clock("UTC", TODAY),
                          settings=Settings(), source="cron", **arguments)
     assert not result.success
     return service

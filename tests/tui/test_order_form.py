@@ -33,6 +33,7 @@ from hostdesk.tui.screens import order_form
 from hostdesk.tui.screens.order_form import OrderFormScreen, OrderResultScreen
 from hostdesk.tui.widgets import order_client_picker
 from hostdesk.tui.widgets.line_extras import LineExtrasDialog
+from tests.factories import as_login
 
 D = Decimal
 TODAY = pendulum.date(2026, 3, 15)
@@ -243,11 +244,11 @@ def test_line_options_addons_and_payment_method_chosen_by_keys(db, db_url, catal
         "name": "RAM", "option_type": "dropdown",
         "choices": [{"name": "1 GB", "prices": {"monthly": "0.00"}},
                     {"name": "4 GB", "prices": {"monthly": ("6.00", "2.00")}}]},
-        admin_login="boss")
+        admin=as_login("boss"))
     add_catalog_addon({"name": "Monitoring", "prices": {"monthly": ("1.50", "0.50")},
-                       "products": ["Hosting"]}, admin_login="boss", modules=("none",))
+                       "products": ["Hosting"]}, admin=as_login("boss"), modules=("none",))
     add_catalog_addon({"name": "Mail relay", "prices": {"monthly": "9.00"},
-                       "products": ["Mailbox"]}, admin_login="boss", modules=("none",))
+                       "products": ["Mailbox"]}, admin=as_login("boss"), modules=("none",))
 
     async def scenario():
         app = app_for(db_url)
@@ -297,7 +298,7 @@ def test_escape_leaves_a_lines_extras_as_they_were(db, db_url, catalog):
     products.add_config_option(catalog["hosting"].id, catalog["hosting"].version, {
         "name": "RAM", "option_type": "dropdown",
         "choices": [{"name": "1 GB", "prices": {"monthly": "0.00"}},
-                    {"name": "4 GB", "prices": {"monthly": "6.00"}}]}, admin_login="boss")
+                    {"name": "4 GB", "prices": {"monthly": "6.00"}}]}, admin=as_login("boss"))
 
     async def scenario():
         app = app_for(db_url)

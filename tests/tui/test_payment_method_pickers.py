@@ -24,6 +24,7 @@ from hostdesk.tui.screens.mass_update import MassUpdateScreen, Phase
 from hostdesk.tui.screens.service import ServiceScreen
 from tests import factories as make
 from tests.tui.conftest import TODAY, run, screen_text, settle, wait_for
+from tests.factories import as_login
 
 D = Decimal
 SIZE = (120, 40)
@@ -34,12 +35,12 @@ def methods(db):
     """banktransfer, crypto, card offered in that order; paypal disabled."""
     Admin.create(login="boss", role="full")
     make.ensure_template("invoice_created")
-    add_payment_method({"name": "crypto", "sort_order": "1"}, admin_login="boss")
+    add_payment_method({"name": "crypto", "sort_order": "1"}, admin=as_login("boss"))
     by_name = {m.name: m for m in list_payment_methods()}
     edit_payment_method(by_name["card"].id, by_name["card"].version, {"sort_order": "5"},
-                        admin_login="boss")
+                        admin=as_login("boss"))
     edit_payment_method(by_name["paypal"].id, by_name["paypal"].version, {"enabled": "no"},
-                        admin_login="boss")
+                        admin=as_login("boss"))
 
 
 def offered(select: Select) -> list[tuple[str, str]]:
@@ -95,7 +96,7 @@ def _invoice(method: str) -> Invoice:
         [LineSpec(kind=LineKind.RENEWAL, description="Hosting", amount=D("10.00"),
                   item_type="service", item_id=service.id, period_start=TODAY,
                   period_end=TODAY.add(months=1))],
-        date=TODAY, due_date=TODAY, payment_method=method, admin_login="boss")
+        date=TODAY, due_date=TODAY, payment_method=method, admin=as_login("boss"))
 
 
 async def _payment_dialog(app, pilot, invoice_id: int) -> PaymentDialog:

@@ -30,6 +30,7 @@ from tests.tui.conftest import screen_text, toasts
 from hostdesk.tui.app import make_app
 from hostdesk.tui.screens.service import ServiceScreen
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
+from tests.factories import as_login
 
 D = Decimal
 TODAY = pendulum.date(2026, 3, 17)
@@ -138,12 +139,12 @@ def test_setting_cancelled_by_hand_ends_addons_and_future_lines_and_says_so(db_u
         kind=LineKind.RENEWAL, description="Hosting March", amount=D("10.00"),
         item_type="service", item_id=service.id, period_start=pendulum.date(2026, 3, 1),
         period_end=NDD)], date=TODAY, due_date=pendulum.date(2026, 3, 1),
-        payment_method="card", admin_login="boss")
+        payment_method="card", admin=as_login("boss"))
     future = create_invoice(service.client_id, [LineSpec(
         kind=LineKind.RENEWAL, description="Hosting April", amount=D("10.00"),
         item_type="service", item_id=service.id, period_start=NDD,
         period_end=pendulum.date(2026, 5, 1))], date=TODAY, due_date=NDD,
-        payment_method="card", admin_login="boss")
+        payment_method="card", admin=as_login("boss"))
 
     async def scenario():
         app = app_for(db_url)

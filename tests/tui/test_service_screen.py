@@ -50,6 +50,7 @@ from hostdesk.tui.screens.service_dialogs import (
 from hostdesk.tui.screens.upgrade import UpgradeScreen
 from hostdesk.tui.widgets.command_bar import CommandBar
 from hostdesk.tui.widgets.dialogs import ConfirmDialog, MessageDialog, PromptDialog, TypedConfirmDialog
+from tests.factories import as_login
 
 D = Decimal
 TODAY = pendulum.date(2026, 3, 17)
@@ -441,7 +442,7 @@ def test_save_override_auto_terminate_promotion_and_recalculate(db_url):
     make.ensure_template("invoice_created")
     from hostdesk.models.renewals import invoice_selected_items
     invoice_selected_items([("service", service.id), ("service", unpaid.id)], TODAY, Settings(),
-                           admin_login="boss")
+                           admin=as_login("boss"))
 
     async def scenario():
         app = app_for(db_url)

@@ -43,6 +43,7 @@ from tests.tui.conftest import run, settle, wait_for
 from hostdesk.tui.app import make_app
 from hostdesk.tui.cli import main
 from hostdesk.tui.screens.order_form import OrderFormScreen, OrderResultScreen
+from tests.factories import as_login
 
 D = Decimal
 TODAY = pendulum.date(2026, 1, 10)
@@ -273,7 +274,7 @@ def test_a_host_starts_from_zero_with_keys_alone(db_url, tmp_path):
     addon = ServiceAddon.get()
     assert (addon.name, addon.recurring_amount, addon.billing_cycle, addon.status,
             addon.service_id) == ("Monitoring", D("1.50"), "monthly", "active", service.id)
-    record_payment(first.id, "31.90", date=TODAY, method="wire", admin_login="owner")
+    record_payment(first.id, "31.90", date=TODAY, method="wire", admin=as_login("owner"))
 
     # The daily run, 14 days before the first renewal of 2026-02-10.
     renewal_day = pendulum.date(2026, 2, 10)

@@ -37,6 +37,7 @@ from hostdesk.tui.screens.catalog_setup import (
 from hostdesk.tui.screens.client_setup import ClientFormScreen, ClientGroupListScreen
 from hostdesk.tui.screens.template_setup import TemplateFormScreen, TemplateListScreen
 from hostdesk.tui.widgets.dialogs import ConfirmDialog, MessageDialog
+from tests.factories import as_login
 
 D = Decimal
 SIZE = (120, 40)
@@ -122,7 +123,7 @@ def test_client_form_new_bad_input_duplicate_email_then_edit_and_close(db, app_f
 
             # A stale save: someone else saved since it was opened.
             clients.edit_client(ada.id, Client.get_by_id(ada.id).version, {"city": "London"},
-                                admin_login="boss")
+                                admin=as_login("boss"))
             await pick(pilot, "field-status", "inactive")
             await save(pilot)
             # said once, in a dialog to read; the form keeps what was typed

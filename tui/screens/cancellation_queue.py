@@ -20,7 +20,6 @@ from hostdesk.models.listing import CancellationQueueSource, RequestFilter
 from hostdesk.models.permissions import (
     MANAGE_CANCELLATIONS,
     SERVER_OPERATIONS,
-    find_admin,
     has_permission,
     require,
 )
@@ -32,13 +31,13 @@ from hostdesk.tui.screens.lists import ListScreen
 from hostdesk.tui.widgets.biglist import BigList
 from hostdesk.tui.widgets.dialogs import ChoiceDialog
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
+from hostdesk.models.schema import Admin
 
 
-def process_now(request_id: int, *, login: str, clock: Clock, settings: Settings) -> str:
+def process_now(request_id: int, *, admin: Admin, clock: Clock, settings: Settings) -> str:
     """The daily run's step for one request, now (`automation.daily_tasks.process_request`)."""
     from hostdesk.automation.daily_tasks import process_request
 
-    admin = find_admin(login)
     require(admin, MANAGE_CANCELLATIONS)
     return process_request(request_id, admin=admin, clock=clock, settings=settings,
                            source="admin")
@@ -129,7 +128,7 @@ class CancellationQueueScreen(ListScreen):
         def answered(yes: bool | None) -> None:
             if yes:
                 self._start("processing…")
-                self._run(lambda: process_now(row["id"], login=self.app.login,
+                self._run(lambda: process_now(row["id"], admin=self.app.admin,
                                               clock=self.app.clock, settings=self.app.settings))
 
         self.app.push_screen(ConfirmDialog(
@@ -157,7 +156,7 @@ class CancellationQueueScreen(ListScreen):
              ("k", "delete, keep the invoices cancelled", False)]), answered)
 
     def _delete(self, request_id: int, reopen: bool) -> str:
-        require(find_admin(self.app.login), MANAGE_CANCELLATIONS)
+        require(self.app.admin, MANAGE_CANCELLATIONS)
         cancellations.delete_request(request_id, self.app.admin, reopen_invoices=reopen)
         return f"Request #{request_id} deleted" + ("; its invoices are unpaid again" if reopen
                                                    else "")

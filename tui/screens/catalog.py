@@ -366,7 +366,7 @@ class ServerSettingsScreen(SettingsScreen):
     def save_retired(self, retire: bool, version: int) -> None:
         try:
             with connection():
-                catalog.retire_server(self.record_id, version, admin_login=self.app.login,
+                catalog.retire_server(self.record_id, version, admin=self.app.admin,
                                       retired=retire)
         except Exception as exc:  # noqa: BLE001 - said on screen
             self.post_message(self.Saved(exc))

@@ -130,7 +130,7 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
         extra = super().read_extra() | {"templates": template_names(), "paths": []}
         if self.record_id:
             try:
-                extra["paths"] = list_upgrade_paths(self.record_id, admin_login=self.app.login)
+                extra["paths"] = list_upgrade_paths(self.record_id, admin=self.app.admin)
             except PermissionDenied:
                 pass  # shown without paths; changing them says the permission
         return extra
@@ -170,10 +170,10 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
         return values
 
     def add(self, values: dict):
-        return products.add_product(values, admin_login=self.app.login, modules=self.modules)
+        return products.add_product(values, admin=self.app.admin, modules=self.modules)
 
     def edit(self, record_id: int, version: int, values: dict):
-        return products.edit_product(record_id, version, values, admin_login=self.app.login,
+        return products.edit_product(record_id, version, values, admin=self.app.admin,
                                      modules=self.modules)
 
     # --- options and paths: saved at once, each through its own function -------------------
@@ -219,13 +219,13 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
                 "It is refused while a service has it chosen.", yes="Delete"),
                 lambda yes: yes and self.run_change(
                     lambda: products.delete_config_option(option.id, self.detail.version,
-                                                          admin_login=self.app.login)))
+                                                          admin=self.app.admin)))
         elif table.id == "product-paths":
             self.app.push_screen(ConfirmDialog(
                 "Remove this upgrade path?", "Services may no longer move to that product.",
                 yes="Remove"), lambda yes: yes and self.run_change(
                     lambda: remove_upgrade_path(self.detail.id, int(key),
-                                                admin_login=self.app.login)))
+                                                admin=self.app.admin)))
 
     def action_retire(self) -> None:
         if not self._ready():
@@ -237,7 +237,7 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
             "It is hidden from new orders; its services go on." if retired else
             "It can be ordered again.", yes="Retire" if retired else "Offer again"),
             lambda yes: yes and self.run_change(lambda: products.retire_product(
-                self.detail.id, self.detail.version, admin_login=self.app.login,
+                self.detail.id, self.detail.version, admin=self.app.admin,
                 retired=retired)))
 
     def run_change(self, change) -> None:
@@ -323,9 +323,9 @@ class OptionDialog(FieldsDialog):
     def submit(self, values: dict):
         if self.option is None:
             return products.add_config_option(self.detail.id, self.detail.version, values,
-                                              admin_login=self.app.login)
+                                              admin=self.app.admin)
         return products.edit_config_option(self.option.id, self.detail.version, values,
-                                           admin_login=self.app.login)
+                                           admin=self.app.admin)
 
 
 class UpgradePathDialog(FieldsDialog):
@@ -372,7 +372,7 @@ class UpgradePathDialog(FieldsDialog):
             raise ValidationError("target", "choose the product to change to")
         return set_upgrade_path(self.product_id, int(values["target"]), cycles=values["cycles"],
                                 client_may_upgrade=values["client_may_upgrade"] == "yes",
-                                admin_login=self.app.login)
+                                admin=self.app.admin)
 
 
 # --- catalog addons ------------------------------------------------------------------------
@@ -429,10 +429,10 @@ class AddonFormScreen(SetupFormScreen):
         return values
 
     def add(self, values: dict):
-        return add_catalog_addon(values, admin_login=self.app.login, modules=self.modules)
+        return add_catalog_addon(values, admin=self.app.admin, modules=self.modules)
 
     def edit(self, record_id: int, version: int, values: dict):
-        return edit_catalog_addon(record_id, version, values, admin_login=self.app.login,
+        return edit_catalog_addon(record_id, version, values, admin=self.app.admin,
                                   modules=self.modules)
 
 
@@ -491,10 +491,10 @@ class PromotionFormScreen(SetupFormScreen):
         return state
 
     def add(self, values: dict):
-        return add_promotion(values, admin_login=self.app.login)
+        return add_promotion(values, admin=self.app.admin)
 
     def edit(self, record_id: int, version: int, values: dict):
-        return edit_promotion(record_id, version, values, admin_login=self.app.login)
+        return edit_promotion(record_id, version, values, admin=self.app.admin)
 
 
 class PromotionListScreen(SetupListScreen):
@@ -578,10 +578,10 @@ class TldFormScreen(SetupFormScreen):
         return values
 
     def add(self, values: dict):
-        return add_tld(values, admin_login=self.app.login)
+        return add_tld(values, admin=self.app.admin)
 
     def edit(self, record_id: int, version: int, values: dict):
-        return edit_tld(record_id, version, values, admin_login=self.app.login)
+        return edit_tld(record_id, version, values, admin=self.app.admin)
 
 
 class TldListScreen(SetupListScreen):
@@ -620,7 +620,7 @@ class NewServerScreen(SetupFormScreen, ServerSettingsScreen):
         return super().check_action(action, parameters)
 
     def add(self, values: dict):
-        return catalog.add_server(values, admin_login=self.app.login, modules=self.modules)
+        return catalog.add_server(values, admin=self.app.admin, modules=self.modules)
 
     def saved(self, result) -> None:
         self._as_loaded = None
@@ -652,10 +652,10 @@ class PaymentMethodFormScreen(SetupFormScreen):
                                             "sort_order": str(view.sort_order)})
 
     def add(self, values: dict):
-        return add_payment_method(values, admin_login=self.app.login)
+        return add_payment_method(values, admin=self.app.admin)
 
     def edit(self, record_id: int, version: int, values: dict):
-        return edit_payment_method(record_id, version, values, admin_login=self.app.login)
+        return edit_payment_method(record_id, version, values, admin=self.app.admin)
 
 
 class PaymentMethodListScreen(SetupListScreen):

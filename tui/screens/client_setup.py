@@ -78,11 +78,11 @@ class ClientFormScreen(SetupFormScreen):
         return state
 
     def add(self, values: dict):
-        return clients.add_client(values, admin_login=self.app.login,
+        return clients.add_client(values, admin=self.app.admin,
                                   allow_duplicate_email=self.allow_duplicate_email)
 
     def edit(self, record_id: int, version: int, values: dict):
-        return clients.edit_client(record_id, version, values, admin_login=self.app.login,
+        return clients.edit_client(record_id, version, values, admin=self.app.admin,
                                    allow_duplicate_email=self.allow_duplicate_email)
 
     def saved(self, result) -> None:
@@ -127,10 +127,10 @@ class ClientGroupFormScreen(SetupFormScreen):
                                               "yes" if group.separate_invoices else "no"})
 
     def add(self, values: dict):
-        return clients.add_client_group(values, admin_login=self.app.login)
+        return clients.add_client_group(values, admin=self.app.admin)
 
     def edit(self, record_id: int, version: int, values: dict):
-        return clients.edit_client_group(record_id, version, values, admin_login=self.app.login)
+        return clients.edit_client_group(record_id, version, values, admin=self.app.admin)
 
 
 class ClientGroupListScreen(SetupListScreen):

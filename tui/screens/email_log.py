@@ -68,7 +68,7 @@ class EmailLogScreen(ListScreen):
     def send_now(self, email_id: int) -> None:
         try:
             with connection():
-                result = deliver_one(email_id, self.app.settings, admin_login=self.app.login)
+                result = deliver_one(email_id, self.app.settings, admin=self.app.admin)
             message, severity = _describe(email_id, result), "information"
         except (HostdeskError, OSError) as exc:
             message, severity = str(exc), "error"

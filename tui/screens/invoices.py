@@ -41,11 +41,10 @@ from hostdesk.models.parsing import clean_text, parse_date, parse_int_id, parse_
 from hostdesk.models.permissions import (
     GENERATE_DUE_INVOICES,
     MANAGE_INVOICES,
-    find_admin,
     has_permission,
     require,
 )
-from hostdesk.models.schema import InvoiceLine, InvoiceStatus
+from hostdesk.models.schema import Admin, InvoiceLine, InvoiceStatus
 from hostdesk.models.settings import Settings
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import BY_KEY
@@ -200,7 +199,7 @@ class PaymentDialog(FormDialog):
     FIELDS = (("amount", "Amount"), ("date", "Date (YYYY-MM-DD)"), ("method", "Payment method"),
               ("transaction_ref", "Transaction reference"))
 
-    def __init__(self, view: InvoiceView, login: str, clock: Clock, settings: Settings) -> None:
+    def __init__(self, view: InvoiceView, admin: Admin, clock: Clock, settings: Settings) -> None:
         super().__init__({"amount": f"{view.balance:.2f}", "date": clock.today().isoformat(),
                           "method": view.invoice.payment_method, "transaction_ref": ""})
         # The managed list; the invoice's own method stays offered when since disabled.
@@ -208,45 +207,45 @@ class PaymentDialog(FormDialog):
                                                  view.invoice.payment_method)}
         self.TITLE = (f"Add payment to invoice #{view.invoice.id} (balance "
                       f"{format_money(view.balance, settings.currency)})")
-        self.view, self.login, self.clock, self.settings = view, login, clock, settings
+        self.view, self.admin, self.clock, self.settings = view, admin, clock, settings
 
     def submit(self, values: dict[str, str]) -> ActionOutcome:
-        require(find_admin(self.login), MANAGE_INVOICES)
+        require(self.admin, MANAGE_INVOICES)
         date = parse_date(values["date"], "date")
         method = values["method"]
         reference = clean_text(values["transaction_ref"], "transaction_ref", 200)
         result = invoicing.record_payment(self.view.invoice.id, values["amount"], date=date,
                                           method=method, transaction_ref=reference,
-                                          admin_login=self.login, today=self.clock.today(),
+                                          admin=self.admin, today=self.clock.today(),
                                           settings=self.settings)
         if result.duplicate:
             return ActionOutcome(f"{method} transaction “{reference}” is already recorded on "
                                  f"invoice #{self.view.invoice.id}; nothing changed", "warning")
-        return _payment_outcome(result, self.login, self.clock, self.settings)
+        return _payment_outcome(result, self.admin, self.clock, self.settings)
 
 
 class CreditDialog(FormDialog):
     TITLE = "Apply client credit"
     FIELDS = (("amount", "Amount of credit to apply"),)
 
-    def __init__(self, view: InvoiceView, login: str, clock: Clock, settings: Settings) -> None:
+    def __init__(self, view: InvoiceView, admin: Admin, clock: Clock, settings: Settings) -> None:
         usable = min(view.client.credit, view.balance)
         super().__init__({"amount": f"{usable:.2f}"})
         currency = settings.currency
         self.TITLE = (f"Apply credit to invoice #{view.invoice.id} (client credit "
                       f"{format_money(view.client.credit, currency)}, balance "
                       f"{format_money(view.balance, currency)})")
-        self.view, self.login, self.clock, self.settings = view, login, clock, settings
+        self.view, self.admin, self.clock, self.settings = view, admin, clock, settings
 
     def submit(self, values: dict[str, str]) -> ActionOutcome:
-        require(find_admin(self.login), MANAGE_INVOICES)
+        require(self.admin, MANAGE_INVOICES)
         result = invoicing.apply_credit(self.view.invoice.id, values["amount"],
-                                        admin_login=self.login, today=self.clock.today(),
+                                        admin=self.admin, today=self.clock.today(),
                                         settings=self.settings)
-        return _payment_outcome(result, self.login, self.clock, self.settings)
+        return _payment_outcome(result, self.admin, self.clock, self.settings)
 
 
-def _payment_outcome(result: invoicing.PaymentResult, login: str, clock: Clock,
+def _payment_outcome(result: invoicing.PaymentResult, admin: Admin, clock: Clock,
                      settings: Settings) -> ActionOutcome:
     currency = settings.currency
     invoice = result.invoice
@@ -259,7 +258,7 @@ def _payment_outcome(result: invoicing.PaymentResult, login: str, clock: Clock,
     if result.credited:
         text += f"; {format_money(result.credited, currency)} overpaid went to client credit"
     try:
-        jobs = run_queued_jobs(result.module_jobs, find_admin(login),
+        jobs = run_queued_jobs(result.module_jobs, admin,
                                clock=clock, settings=settings)
         notes = outcome_lines(jobs)
     except Exception as exc:  # the payment is recorded; the jobs stay queued for the daily run
@@ -499,7 +498,7 @@ class InvoiceScreen(HostdeskScreen):
     # --- actions --------------------------------------------------------------------------
 
     def _settings(self):
-        return self.app.login, self.app.clock, self.app.settings
+        return self.app.admin, self.app.clock, self.app.settings
 
     def action_add_payment(self) -> None:
         if self.view is not None:
@@ -563,7 +562,7 @@ class InvoiceScreen(HostdeskScreen):
     def _run_action(self, job) -> None:
         try:
             with connection():
-                require(find_admin(self.app.login), MANAGE_INVOICES)
+                require(self.app.admin, MANAGE_INVOICES)
                 outcome = job()
         except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck screen
             self.post_message(self.ActionDone(None, exc))
@@ -588,17 +587,17 @@ class InvoiceScreen(HostdeskScreen):
     # the jobs, run in the worker (one transaction each)
 
     def _cancel(self) -> ActionOutcome:
-        changed = invoicing.cancel_invoice(self.invoice_id, self.app.login)
+        changed = invoicing.cancel_invoice(self.invoice_id, self.app.admin)
         extra = "".join(f"; upgrade #{u} cancelled" for u in changed.upgrades_cancelled)
         return ActionOutcome(f"Invoice #{self.invoice_id} cancelled{extra}")
 
     def _reopen(self) -> ActionOutcome:
-        invoice = invoicing.reopen_invoice(self.invoice_id, self.app.login)
+        invoice = invoicing.reopen_invoice(self.invoice_id, self.app.admin)
         return ActionOutcome(f"Invoice #{self.invoice_id} is unpaid again "
                              f"({format_money(invoice.total, self.currency)})")
 
     def _remove(self, line_id: int) -> ActionOutcome:
-        invoice = invoicing.remove_line(line_id, self.app.login)
+        invoice = invoicing.remove_line(line_id, self.app.admin)
         if invoice.status == InvoiceStatus.CANCELLED:
             return ActionOutcome(f"Line removed; invoice #{invoice.id} had no line left and is "
                                  "cancelled")

@@ -86,7 +86,7 @@ class ListScreen(HostdeskScreen):
                 self.app.notify(f"Exported {outcome.rows:,} rows to {outcome.path}")
 
         self.app.push_screen(ExportDialog(self.area.key, self.area.title, self.source,
-                                          self.biglist.filter, self.app.login,
+                                          self.biglist.filter, self.app.admin,
                                           self.app.clock.today()), done)
 
     def action_mass_update(self) -> None:
@@ -316,7 +316,7 @@ class AutomationScreen(ListScreen):
         app = self.app
         try:
             with connection():
-                outcome = confirm_terminations(run_id, admin_login=app.login,
+                outcome = confirm_terminations(run_id, admin=app.admin,
                                                settings=app.settings)
         except Exception as exc:  # noqa: BLE001 - said in a dialog
             self.post_message(self.Confirmed(str(exc), False))

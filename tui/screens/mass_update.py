@@ -52,7 +52,7 @@ from hostdesk.models.lifecycle import (
 from hostdesk.models.massupdate import ItemPreview, MassChange
 from hostdesk.models.money import format_money, sum_money
 from hostdesk.models.payment_methods import enabled_methods
-from hostdesk.models.permissions import MASS_UPDATE, SERVER_OPERATIONS, find_admin, has_permission
+from hostdesk.models.permissions import MASS_UPDATE, SERVER_OPERATIONS, has_permission
 from hostdesk.models.prorata import ProrataLine
 from hostdesk.models.schema import Service, ServiceStatus
 from hostdesk.models.selection import Selection, ServiceFilter, Ticks
@@ -795,7 +795,7 @@ class MassUpdateScreen(HostdeskScreen):
         app = self.app
         try:
             with connection():
-                admin = find_admin(app.login)
+                admin = app.admin
                 result = massupdate.apply(plan.ids, plan.change, admin, app.settings,
                                           app.clock.today())
         except Exception as exc:  # noqa: BLE001 - said on screen; the transaction rolled back

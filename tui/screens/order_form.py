@@ -31,7 +31,6 @@ from hostdesk.models.errors import HostdeskError, ValidationError, ValidationErr
 from hostdesk.models.money import format_money
 from hostdesk.models.orders import DomainRequest, OrderQuote, OrderRequest, OrderResult
 from hostdesk.models.payment_methods import enabled_methods
-from hostdesk.models.permissions import find_admin
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
@@ -494,7 +493,7 @@ class OrderFormScreen(HostdeskScreen):
         app = self.app
         try:
             with connection():
-                admin = find_admin(app.login)
+                admin = app.admin
                 result = orders.place_order(request, admin, app.clock.today(), app.settings)
         except HostdeskError as exc:
             app.call_from_thread(self._refused, exc)
@@ -653,7 +652,7 @@ class OrderResultScreen(ModalScreen[str], inherit_bindings=False):
         app = self.app
         try:
             with connection():
-                admin = find_admin(app.login)
+                admin = app.admin
                 accepted = orders.accept_order(self.result.order.id, admin, today=app.clock.today())
                 notes = [f"Accepted: module create queued for {len(accepted.queued)} service(s)"]
                 jobs = run_queued_jobs(accepted.job_ids, admin,

@@ -21,7 +21,7 @@ from textual.widgets import Checkbox, DataTable, Input, Label, Select, Static
 from hostdesk.models import services
 from hostdesk.models.db import connection
 from hostdesk.models.errors import ConfirmationNeeded, HostdeskError, StaleRecordError
-from hostdesk.models.permissions import DELETE_SERVICES, EDIT_SERVICES, find_admin, has_permission
+from hostdesk.models.permissions import DELETE_SERVICES, EDIT_SERVICES, has_permission
 from hostdesk.models.schema import ServiceAddon
 from hostdesk.models.service_page import (
     ServiceView,
@@ -652,16 +652,16 @@ class ServiceScreen(HostdeskScreen):
 
     def action_move(self) -> None:
         if self.view is not None:
-            self.app.push_screen(MoveDialog(self.view, self.app.login), self._after_dialog)
+            self.app.push_screen(MoveDialog(self.view, self.app.admin), self._after_dialog)
 
     def action_add_addon(self) -> None:
         if self.view is not None:
-            self.app.push_screen(AddAddonDialog(self.view, self.app.login, self.app.clock.today()),
+            self.app.push_screen(AddAddonDialog(self.view, self.app.admin, self.app.clock.today()),
                                  self._after_dialog)
 
     def action_cancel_request(self) -> None:
         if self.view is not None:
-            self.app.push_screen(CancellationDialog(self.view, self.app.login, self.app.settings),
+            self.app.push_screen(CancellationDialog(self.view, self.app.admin, self.app.settings),
                                  self._after_dialog)
 
     def _highlighted_addon(self) -> ServiceAddon | None:
@@ -678,7 +678,7 @@ class ServiceScreen(HostdeskScreen):
         if not has_permission(self.app.admin, EDIT_SERVICES):
             self.say_status(f"Edit addon: {needs_permission(EDIT_SERVICES)}", warning=True)
             return
-        self.app.push_screen(EditAddonDialog(addon, self.app.login), self._after_dialog)
+        self.app.push_screen(EditAddonDialog(addon, self.app.admin), self._after_dialog)
 
     def action_delete_addon(self) -> None:
         addon = self._highlighted_addon()
@@ -692,14 +692,14 @@ class ServiceScreen(HostdeskScreen):
             lambda yes: yes and self._act(lambda: self._delete_addon(addon.id)))
 
     def _delete_addon(self, addon_id: int) -> str:
-        services.delete_addon(addon_id, find_admin(self.app.login))
+        services.delete_addon(addon_id, self.app.admin)
         return f"Addon #{addon_id} deleted"
 
     def action_welcome(self) -> None:
         self._act(self._welcome)
 
     def _welcome(self) -> str:
-        email = services.resend_welcome(self.service_id, find_admin(self.app.login),
+        email = services.resend_welcome(self.service_id, self.app.admin,
                                         company_name=self.app.settings.company_name)
         return f"Welcome email queued again for {email}"
 
@@ -713,7 +713,7 @@ class ServiceScreen(HostdeskScreen):
                              lambda yes: yes and self._act(self._delete, gone=True))
 
     def _delete(self) -> str:
-        services.delete_service(self.service_id, find_admin(self.app.login))
+        services.delete_service(self.service_id, self.app.admin)
         return (f"Service #{self.service_id} deleted; the server account was not touched and the "
                 "record is in the activity log")
 

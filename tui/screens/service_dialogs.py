@@ -18,8 +18,7 @@ from hostdesk.models import services
 from hostdesk.models.cancellations import request_cancellation
 from hostdesk.models.db import connection
 from hostdesk.models.parsing import parse_int_id
-from hostdesk.models.permissions import find_admin
-from hostdesk.models.schema import ServiceAddon
+from hostdesk.models.schema import Admin, ServiceAddon
 from hostdesk.models.service_page import (
     ServiceView,
     addon_invoice_id,
@@ -35,9 +34,9 @@ from hostdesk.tui.widgets.order_client_picker import ClientPicker
 class MoveDialog(FieldsDialog):
     TITLE = "Move the service to another client"
 
-    def __init__(self, view: ServiceView, login: str) -> None:
+    def __init__(self, view: ServiceView, admin: Admin) -> None:
         super().__init__()
-        self.view, self.login = view, login
+        self.view, self.admin = view, admin
         self.INTRO = (f"Service #{view.service.id} ({view.service.domain or 'no domain'}) of "
                       f"{view.client.display_name} (#{view.client.id}). Its invoices stay with "
                       "the current client.")
@@ -62,7 +61,7 @@ class MoveDialog(FieldsDialog):
 
     def submit(self, values: dict) -> str:
         target = parse_int_id(values["client"].strip().lstrip("#"), "client")
-        moved = services.move_service(self.view.service.id, target, find_admin(self.login),
+        moved = services.move_service(self.view.service.id, target, self.admin,
                                       cancel_old_unpaid=values["cancel_old_unpaid"])
         return f"Service #{moved.id} moved to {client_label(moved.client_id)}"
 
@@ -72,9 +71,9 @@ class AddAddonDialog(FieldsDialog):
     INTRO = ("Pick a catalog addon (its price and cycle; choose a cycle when it has several) "
              "or “custom” and type the name, price and cycle.")
 
-    def __init__(self, view: ServiceView, login: str, today: pendulum.Date) -> None:
+    def __init__(self, view: ServiceView, admin: Admin, today: pendulum.Date) -> None:
         super().__init__()
-        self.view, self.login, self.today = view, login, today
+        self.view, self.admin, self.today = view, admin, today
 
     def fields(self) -> ComposeResult:
         choices = [("Custom addon (name, price, cycle below)", 0), *self.view.catalog_addons]
@@ -97,7 +96,7 @@ class AddAddonDialog(FieldsDialog):
     def submit(self, values: dict) -> str:
         catalog_id = values["catalog"] or None
         addon = services.add_addon(
-            self.view.service.id, find_admin(self.login), self.today,
+            self.view.service.id, self.admin, self.today,
             catalog_addon_id=catalog_id, name=values["name"], price=values["price"],
             cycle=values["cycle"], generate_invoice=values["generate_invoice"])
         invoice_id = addon_invoice_id(addon.id)
@@ -114,9 +113,9 @@ class EditAddonDialog(FieldsDialog):
                     ("termination_date", "Termination date (only terminated/cancelled)"),
                     ("notes", "Notes"))
 
-    def __init__(self, addon: ServiceAddon, login: str) -> None:
+    def __init__(self, addon: ServiceAddon, admin: Admin) -> None:
         super().__init__()
-        self.addon, self.login = addon, login
+        self.addon, self.admin = addon, admin
         self.initial = {
             "name": addon.name, "recurring_amount": str(addon.recurring_amount),
             "billing_cycle": addon.billing_cycle, "status": addon.status,
@@ -138,16 +137,16 @@ class EditAddonDialog(FieldsDialog):
         if not changed:
             return None
         addon = services.edit_addon(self.addon.id, self.addon.version, changed,
-                                    find_admin(self.login))
+                                    self.admin)
         return f"Addon #{addon.id} “{addon.name}” saved"
 
 
 class CancellationDialog(FieldsDialog):
     TITLE = "Request cancellation"
 
-    def __init__(self, view: ServiceView, login: str, settings: Settings) -> None:
+    def __init__(self, view: ServiceView, admin: Admin, settings: Settings) -> None:
         super().__init__()
-        self.view, self.login, self.settings = view, login, settings
+        self.view, self.admin, self.settings = view, admin, settings
         service = view.service
         self.INTRO = (f"Service #{service.id} ({service.domain or 'no domain'}) of "
                       f"{view.client.display_name}. Its {view.unpaid_lines} unpaid invoice "
@@ -168,7 +167,7 @@ class CancellationDialog(FieldsDialog):
 
     def submit(self, values: dict) -> str:
         request = request_cancellation(
-            self.view.service.id, values["type"], values["reason"], admin=find_admin(self.login),
+            self.view.service.id, values["type"], values["reason"], admin=self.admin,
             disable_domain_auto_renew=values["disable_domain_auto_renew"],
             admin_notice_email=self.settings.admin_notice_email,
             company_name=self.settings.company_name)

@@ -84,7 +84,7 @@ class TemplateFormScreen(SetupFormScreen):
     def write(self, form: Form):
         values = form.values
         return save_template(self.template_name, values["subject"], values["body"],
-                             self.app.login, form.version)
+                             self.app.admin, form.version)
 
     # --- the live preview -------------------------------------------------------------------
 
@@ -153,7 +153,7 @@ class TemplateFormScreen(SetupFormScreen):
     def do_reset(self, version: int) -> None:
         try:
             with connection():
-                reset_template(self.template_name, self.app.login, version)
+                reset_template(self.template_name, self.app.admin, version)
         except Exception as exc:  # noqa: BLE001 - said on screen
             self.post_message(self.Saved(exc))
             return

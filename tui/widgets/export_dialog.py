@@ -17,6 +17,7 @@ from hostdesk.models.errors import ValidationError
 from hostdesk.models.export import FORMATS, ExportCancelled, check_format, check_may_export
 from hostdesk.models.export import default_file_name
 from hostdesk.models.listing import ListFilter, ListSource
+from hostdesk.models.schema import Admin
 from hostdesk.tui.exporting import export_to_path
 from hostdesk.tui.widgets.dialogs import FieldsDialog
 
@@ -34,10 +35,10 @@ class ExportDialog(FieldsDialog):
     TITLE = "Export the list"
 
     def __init__(self, list_name: str, title: str, source: ListSource, flt: ListFilter,
-                 login: str, today, directory: Path | None = None) -> None:
+                 admin: Admin, today, directory: Path | None = None) -> None:
         super().__init__()
         self.list_name, self.list_title = list_name, title
-        self.source, self.flt, self.login = source, flt, login
+        self.source, self.flt, self.admin = source, flt, admin
         self.today = today
         self.directory = directory or Path.cwd()
         self._stop = threading.Event()
@@ -99,7 +100,7 @@ class ExportDialog(FieldsDialog):
             raise ValidationError("path", "already exists: choose another name")
         if not path.parent.is_dir():
             raise ValidationError("path", f"there is no directory {path.parent}")
-        check_may_export(self.login, self.list_name)
+        check_may_export(self.admin, self.list_name)
         try:
             result = export_to_path(self.source, self.flt, fmt, path, progress=self._progress,
                                     cancelled=self._stop.is_set)
