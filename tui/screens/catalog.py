@@ -7,19 +7,17 @@ screens show the form, send what was typed, and show the errors under their fiel
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, TextArea
 
 from hostdesk.automation.provisioning.registry import secret_settings
 from hostdesk.automation.provisioning.runner import check_server_connection
 from hostdesk.models import catalog
-from hostdesk.models.db import connection
 from hostdesk.models.errors import ValidationError, ValidationErrors
 
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.areas import BY_KEY
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.screens.lists import ListScreen
@@ -78,16 +76,6 @@ class SettingsScreen(HostdeskScreen):
     TITLE = ""
     FIELDS: tuple[tuple[str, str], ...] = ()  # (field, label)
 
-    class Loaded(Message):
-        def __init__(self, form: catalog.Form | None, extra: dict, error: str = "") -> None:
-            super().__init__()
-            self.form, self.extra, self.error = form, extra, error
-
-    class Saved(Message):
-        def __init__(self, error: Exception | None, result=None) -> None:
-            super().__init__()
-            self.error, self.result = error, result
-
     def __init__(self, record_id: int) -> None:
         super().__init__()
         self.record_id = record_id
@@ -125,15 +113,9 @@ class SettingsScreen(HostdeskScreen):
     def on_mount(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-load")
     def load(self) -> None:
-        try:
-            with connection():
-                form, extra = self.read_form(), self.read_extra()
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.Loaded(None, {}, str(exc)))
-            return
-        self.post_message(self.Loaded(form, extra))
+        run_in_background(self, lambda: (self.read_form(), self.read_extra()), self._loaded,
+                          self._not_loaded, group="settings-load")
 
     def read_form(self) -> catalog.Form:
         raise NotImplementedError
@@ -141,25 +123,25 @@ class SettingsScreen(HostdeskScreen):
     def read_extra(self) -> dict:
         return {}
 
-    def on_settings_screen_loaded(self, message: Loaded) -> None:
-        state = self.query_one("#settings-state", Static)
-        if message.form is None:
-            state.update(f"Cannot open: {message.error}")
-            return
-        self.form = message.form
-        self.fill(message.extra)
+    def _not_loaded(self, error: Exception) -> None:
+        self.query_one("#settings-state", Static).update(f"Cannot open: {error}")
+
+    def _loaded(self, loaded: tuple[catalog.Form, dict]) -> None:
+        form, extra = loaded
+        self.form = form
+        self.fill(extra)
         for name, _ in self.FIELDS:
             widget = self.query_one(f"#field-{name}")
-            value = message.form.values.get(name, "")
+            value = form.values.get(name, "")
             if isinstance(widget, Select):
                 widget.value = value if value else widget.value
             elif isinstance(widget, TextArea):
                 widget.text = value
             else:
                 widget.value = value
-        self.show_more(message.form, message.extra)
+        self.show_more(form, extra)
         self._as_loaded = self.typed_values()
-        state.update(self.loaded_state(message.form))
+        self.query_one("#settings-state", Static).update(self.loaded_state(form))
         if self.focused is None or self.focused.id == "settings-form":
             self.query_one(f"#field-{self.FIELDS[0][0]}").focus()
 
@@ -209,17 +191,9 @@ class SettingsScreen(HostdeskScreen):
             line.update("")
             line.remove_class("-shown")
         self.query_one("#settings-state", Static).update("saving…")
-        self._store(catalog.Form(self.form.record_id, self.form.version, self.typed_values()))
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-save")
-    def _store(self, form: catalog.Form) -> None:
-        try:
-            with connection():
-                result = self.write(form)
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.Saved(exc))
-            return
-        self.post_message(self.Saved(None, result))
+        form = catalog.Form(self.form.record_id, self.form.version, self.typed_values())
+        run_in_background(self, lambda: self.write(form), self._saved, self._refused,
+                          group="settings-save")
 
     def write(self, form: catalog.Form) -> None:
         raise NotImplementedError
@@ -247,15 +221,14 @@ class SettingsScreen(HostdeskScreen):
         """A subclass's own answer to a refusal (True: handled)."""
         return False
 
-    def on_settings_screen_saved(self, message: Saved) -> None:
+    def _saved(self, result) -> None:
+        self.saved(result)
+        self.app.notify(f"{self.heading} saved")
+        self._as_loaded = None
+        self.load()
+
+    def _refused(self, error: Exception) -> None:
         state = self.query_one("#settings-state", Static)
-        error = message.error
-        if error is None:
-            self.saved(message.result)
-            self.app.notify(f"{self.heading} saved")
-            self._as_loaded = None
-            self.load()
-            return
         if self.refused(error):
             return
         if isinstance(error, ValidationError):
@@ -326,11 +299,6 @@ class ServerSettingsScreen(SettingsScreen):
     BINDINGS = [Binding("t", "test_connection", "Test connection", id="server.test"),
                 Binding("R", "retire", "Retire", id="server.retire")]
 
-    class Tested(Message):
-        def __init__(self, text: str, ok: bool) -> None:
-            super().__init__()
-            self.text, self.ok = text, ok
-
     def field_widget(self, name: str):
         if name == "module":
             return self.module_select(name)
@@ -373,31 +341,22 @@ class ServerSettingsScreen(SettingsScreen):
             "New products and services may use it again.",
             yes="Retire" if retire else "Bring back"), answered)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-save")
     def save_retired(self, retire: bool, version: int) -> None:
-        try:
-            with connection():
-                catalog.retire_server(self.record_id, version, admin_login=self.app.login,
-                                      retired=retire)
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.Saved(exc))
-            return
-        self.post_message(self.Saved(None))
+        login = self.app.login
+        run_in_background(self, lambda: catalog.retire_server(
+            self.record_id, version, admin_login=login, retired=retire),
+            lambda _: self._saved(None), self._refused, group="settings-save")
 
     def action_test_connection(self) -> None:
         self.query_one("#settings-state", Static).update("testing the connection…")
-        self.test_connection()
+        admin = self.app.admin
+        run_in_background(
+            self, lambda: check_server_connection(self.record_id, admin=admin),
+            lambda result: self._tested(
+                f"Test connection {'succeeded' if result.success else 'failed'}: "
+                f"{result.message}", result.success),
+            lambda error: self._tested(f"Cannot test: {error}", False), group="server-test")
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="server-test")
-    def test_connection(self) -> None:
-        try:
-            result = check_server_connection(self.record_id, admin=self.app.admin)
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.Tested(f"Cannot test: {exc}", False))
-            return
-        word = "succeeded" if result.success else "failed"
-        self.post_message(self.Tested(f"Test connection {word}: {result.message}", result.success))
-
-    def on_server_settings_screen_tested(self, message: Tested) -> None:
-        self.query_one("#settings-state", Static).update(message.text)
-        self.app.notify(message.text, severity="information" if message.ok else "error")
+    def _tested(self, text: str, ok: bool) -> None:
+        self.query_one("#settings-state", Static).update(text)
+        self.app.notify(text, severity="information" if ok else "error")

@@ -25,6 +25,7 @@ from hostdesk.models.promotion_setup import add_promotion, edit_promotion, promo
 from hostdesk.models.records import Form
 from hostdesk.models.tlds import PRICE_FIELDS, add_tld, edit_tld, tld_list, tld_view
 from hostdesk.models.upgrade_paths import list_upgrade_paths, remove_upgrade_path, set_upgrade_path
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
 from hostdesk.tui.screens.setup_forms import (
     YES_NO,
@@ -241,21 +242,11 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
 
     def run_change(self, change) -> None:
         """One action of the models on this product, then re-read it (errors: a dialog)."""
-        from hostdesk.models.db import connection
         from hostdesk.tui.widgets.dialogs import MessageDialog
 
-        def work() -> None:
-            try:
-                with connection():
-                    change()
-            except Exception as exc:  # noqa: BLE001 - said in a dialog
-                self.app.call_from_thread(self.app.push_screen,
-                                          MessageDialog("Not done", str(exc)))
-                return
-            self.app.call_from_thread(self._after_dialog, True)
-
-        self.run_worker(work, thread=True, exclusive=True, group="product-change",
-                        exit_on_error=False)
+        run_in_background(self, change, lambda _: self._after_dialog(True),
+                          lambda error: self.app.push_screen(MessageDialog("Not done", str(error))),
+                          group="product-change")
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action in ("add_option", "add_upgrade_path", "delete_row", "retire"):
@@ -358,16 +349,10 @@ class UpgradePathDialog(FieldsDialog):
         self.load_products()
 
     def load_products(self) -> None:
-        def work() -> None:
-            from hostdesk.models.db import connection
-
-            with connection():
-                choices = [(p.values["name"], p.id) for p in products.product_list(False)
-                           if p.id != self.product_id]
-            self.app.call_from_thread(self.query_one("#field-target", Select).set_options,
-                                      choices)
-
-        self.run_worker(work, thread=True, exit_on_error=False)
+        run_in_background(
+            self, lambda: [(p.values["name"], p.id) for p in products.product_list(False)
+                           if p.id != self.product_id],
+            self.query_one("#field-target", Select).set_options, group="upgrade-targets")
 
     def submit(self, values: dict):
         from hostdesk.models.errors import ValidationError

@@ -48,6 +48,7 @@ from hostdesk.models.permissions import (
 from hostdesk.models.schema import InvoiceLine, InvoiceStatus
 from hostdesk.models.settings import Settings
 from hostdesk.tui.screens.areas import BY_KEY
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.screens.filtered_list import FilteredListScreen
 from hostdesk.tui.widgets.biglist import BigList
@@ -157,18 +158,9 @@ class FormDialog(ModalScreen[object], inherit_bindings=False):
         self.working = True
         self._clear_errors()
         self._say_error("form-error", "working…")
-        self._run(self.values())
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="form-submit",
-          description="save the form")
-    def _run(self, values: dict[str, str]) -> None:
-        try:
-            with connection():
-                result = self.submit(values)
-        except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck form
-            self.app.call_from_thread(self._refused, exc)
-            return
-        self.app.call_from_thread(self.dismiss, result)
+        values = self.values()
+        run_in_background(self, lambda: self.submit(values), self.dismiss, self._refused,
+                          group="form-submit")
 
     def submit(self, values: dict[str, str]):  # pragma: no cover - every form overrides it
         raise NotImplementedError

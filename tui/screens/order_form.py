@@ -25,11 +25,12 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 from hostdesk.automation.provisioning.runner import outcome_lines, run_queued_jobs
 from hostdesk.models import orders, promotions
 from hostdesk.models.db import connection
-from hostdesk.models.errors import HostdeskError, ValidationError, ValidationErrors
+from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.money import format_money
 from hostdesk.models.orders import DomainRequest, OrderQuote, OrderRequest, OrderResult
 from hostdesk.models.payment_methods import enabled_methods
 from hostdesk.models.permissions import find_admin
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.screens.invoices import FORM_DIALOG_CSS
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
@@ -349,18 +350,17 @@ class OrderFormScreen(HostdeskScreen):
             self._quote_timer.stop()
         self._quote_timer = self.set_timer(QUOTE_DELAY, lambda: self._run_quote(self.request()))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="order-quote",
-          description="work out the running total")
     def _run_quote(self, request: OrderRequest) -> None:
-        try:
-            with connection():
-                quote = orders.quote_order(request, self.app.clock.today())
-                described = promotions.describe(quote.promotion, self.currency) \
-                    if quote.promotion else ""
-        except Exception as exc:  # noqa: BLE001 - the total says it, the form stays usable
-            self.app.call_from_thread(self._quote_failed, exc)
-            return
-        self.app.call_from_thread(self._show_quote, quote, described)
+        today, currency = self.app.clock.today(), self.currency
+
+        def quote() -> tuple[OrderQuote, str]:
+            quoted = orders.quote_order(request, today)
+            return quoted, (promotions.describe(quoted.promotion, currency)
+                            if quoted.promotion else "")
+
+        # A refused quote: the total line says it, the form stays usable.
+        run_in_background(self, quote, lambda quoted: self._show_quote(*quoted),
+                          self._quote_failed, group="order-quote")
 
     def _quote_failed(self, exc: Exception) -> None:
         if self.is_attached and not self.working:
@@ -451,12 +451,10 @@ class OrderFormScreen(HostdeskScreen):
             return
         self._open_line_extras(row, product)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="order-line-extras",
-          description="read the product's options and addons")
     def _open_line_extras(self, row: OrderLineRow, product_id: int) -> None:
-        with connection():
-            choices = orders.line_choices(product_id)
-        self.app.call_from_thread(self._show_line_extras, row, product_id, choices)
+        run_in_background(self, lambda: orders.line_choices(product_id),
+                          lambda choices: self._show_line_extras(row, product_id, choices),
+                          group="order-line-extras")
 
     def _show_line_extras(self, row: OrderLineRow, product_id: int,
                           choices: orders.LineChoices) -> None:
@@ -494,29 +492,24 @@ class OrderFormScreen(HostdeskScreen):
         self.query_one("#order-total", Static).update("placing the order…")
         self._place(self.request())
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="order-submit",
-          description="place the order")
     def _place(self, request: OrderRequest) -> None:
         app = self.app
-        try:
-            with connection():
-                admin = find_admin(app.login)
-                result = orders.place_order(request, admin, app.clock.today(), app.settings)
-        except HostdeskError as exc:
-            app.call_from_thread(self._refused, exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck form
-            app.call_from_thread(self._refused, exc)
-            return
-        notes = []
-        if result.job_ids:
-            try:
-                jobs = run_queued_jobs(result.job_ids, admin,
-                                       clock=app.clock, settings=app.settings)
-                notes = outcome_lines(jobs)
-            except Exception as exc:  # noqa: BLE001 - the order is placed; the jobs stay queued
-                notes = [f"module commands were not run now ({exc}); they wait in the queue"]
-        app.call_from_thread(self._placed, result, notes)
+        login, clock, settings = app.login, app.clock, app.settings
+
+        def place() -> tuple[OrderResult, list[str]]:
+            admin = find_admin(login)
+            result = orders.place_order(request, admin, clock.today(), settings)
+            notes = []
+            if result.job_ids:
+                try:
+                    jobs = run_queued_jobs(result.job_ids, admin, clock=clock, settings=settings)
+                    notes = outcome_lines(jobs)
+                except Exception as exc:  # noqa: BLE001 - the order is placed; jobs stay queued
+                    notes = [f"module commands were not run now ({exc}); they wait in the queue"]
+            return result, notes
+
+        run_in_background(self, place, lambda placed: self._placed(*placed), self._refused,
+                          group="order-submit")
 
     def _refused(self, exc: Exception) -> None:
         self.working = False
@@ -654,23 +647,20 @@ class OrderResultScreen(ModalScreen[str], inherit_bindings=False):
         self.query_one("#order-result-keys", Static).update("accepting…")
         self._accept()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="order-accept",
-          description="accept the order")
     def _accept(self) -> None:
         app = self.app
-        try:
-            with connection():
-                admin = find_admin(app.login)
-                accepted = orders.accept_order(self.result.order.id, admin, today=app.clock.today())
-                notes = [f"Accepted: module create queued for {len(accepted.queued)} service(s)"]
-                jobs = run_queued_jobs(accepted.job_ids, admin,
-                                       clock=app.clock, settings=app.settings)
-                notes += outcome_lines(jobs)
-                self.result.order = accepted.order
-        except Exception as exc:  # noqa: BLE001 - said in the dialog
-            app.call_from_thread(self._accept_failed, exc)
-            return
-        app.call_from_thread(self._accepted, notes)
+        login, clock, settings = app.login, app.clock, app.settings
+
+        def accept() -> list[str]:
+            admin = find_admin(login)
+            accepted = orders.accept_order(self.result.order.id, admin, today=clock.today())
+            notes = [f"Accepted: module create queued for {len(accepted.queued)} service(s)"]
+            jobs = run_queued_jobs(accepted.job_ids, admin, clock=clock, settings=settings)
+            self.result.order = accepted.order
+            return notes + outcome_lines(jobs)
+
+        run_in_background(self, accept, self._accepted, self._accept_failed,
+                          group="order-accept")
 
     def _accepted(self, notes: list[str]) -> None:
         self.working = False
