@@ -19,7 +19,7 @@ from hostdesk.models.errors import ValidationError, ValidationErrors
 
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.areas import BY_KEY
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.form import FormScreen, FormSection
 from hostdesk.tui.screens.lists import ListScreen
 from hostdesk.tui.widgets.key_footer import KeyFooter
 
@@ -58,7 +58,7 @@ class ServerListScreen(ListScreen):
 # --- the settings forms ------------------------------------------------------------------------
 
 
-class SettingsScreen(HostdeskScreen):
+class SettingsScreen(FormScreen):
     """One record's fields, one row each, with its error under it; ctrl+s saves."""
 
     DEFAULT_CSS = """
@@ -75,6 +75,8 @@ class SettingsScreen(HostdeskScreen):
     BINDINGS = [Binding("ctrl+s", "save", "Save", priority=True, id="settings.save")]
     TITLE = ""
     FIELDS: tuple[tuple[str, str], ...] = ()  # (field, label)
+    # (title, field names): a long form in titled sections; a field in none goes last.
+    SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __init__(self, record_id: int) -> None:
         super().__init__()
@@ -90,14 +92,30 @@ class SettingsScreen(HostdeskScreen):
     def compose(self) -> ComposeResult:
         yield self.title_bar(self.heading)
         with VerticalScroll(id="settings-form"):
-            for name, label in self.FIELDS:
-                with Horizontal(classes="settings-row"):
-                    yield Label(label)
-                    yield self.field_widget(name)
-                yield Static("", id=f"error-{name}", classes="field-error")
+            labels = dict(self.FIELDS)
+            placed = set()
+            for title, names in self.SECTIONS:
+                names = [name for name in names if name in labels]
+                if names:
+                    with FormSection(title):
+                        yield from self._field_rows(names, labels)
+                    placed.update(names)
+            rest = [name for name, _ in self.FIELDS if name not in placed]
+            if rest and placed:
+                with FormSection("Other"):
+                    yield from self._field_rows(rest, labels)
+            else:
+                yield from self._field_rows(rest, labels)
             yield from self.compose_below_fields()
         yield Static("loading…", id="settings-state")
         yield KeyFooter()
+
+    def _field_rows(self, names: list[str], labels: dict[str, str]) -> ComposeResult:
+        for name in names:
+            with Horizontal(classes="settings-row"):
+                yield Label(labels[name])
+                yield self.field_widget(name)
+            yield Static("", id=f"error-{name}", classes="field-error")
 
     def compose_below_fields(self) -> ComposeResult:
         """More of the form under the one-line fields (a pricing table, a list)."""
@@ -151,23 +169,17 @@ class SettingsScreen(HostdeskScreen):
     def show_more(self, form: catalog.Form, extra: dict) -> None:
         """Fill what `compose_below_fields` added, from the loaded form."""
 
-    def unsaved(self) -> bool:
+    @property
+    def dirty(self) -> bool:
         return self._as_loaded is not None and self.typed_values() != self._as_loaded
 
-    def action_back(self) -> None:
-        if not self.unsaved():
-            super().action_back()
-            return
-        from hostdesk.tui.widgets.dialogs import ConfirmDialog
+    @property
+    def LEAVE_TEXT(self) -> str:  # noqa: N802 - the name FormScreen reads
+        return f"{self.heading} has changes that are not saved; they will be lost."
 
-        def answered(leave: bool | None) -> None:
-            if leave:
-                self._as_loaded = None
-                super(SettingsScreen, self).action_back()
-
-        self.app.push_screen(ConfirmDialog("Leave without saving?",
-                                           f"{self.heading} has changes that are not saved; "
-                                           "they will be lost.", yes="Leave"), answered)
+    def leave(self) -> None:
+        self._as_loaded = None
+        super().leave()
 
     def fill(self, extra: dict) -> None:
         """Set a Select's choices read from the database before the values go in."""

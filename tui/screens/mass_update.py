@@ -59,7 +59,7 @@ from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.mass_checklist import MassChecklist
-from hostdesk.tui.widgets.mass_fields import FieldTick
+from hostdesk.tui.widgets.tick import Tick
 
 PREVIEW_ROWS = 100  # items listed in the preview and the result list; the counts cover all
 CLIENT_ROWS = 20  # prorata totals listed per client
@@ -425,10 +425,10 @@ class MassUpdateScreen(HostdeskScreen):
     def _compose_fields(self) -> ComposeResult:
         for name, label in FIELDS:
             with Horizontal(classes="field-row"):
-                yield FieldTick(label, id=f"tick-{name}", classes="field-tick", compact=True)
+                yield Tick(label, id=f"tick-{name}", classes="field-tick", compact=True)
                 yield self._value_widget(name)
                 if name == "next_due_date":
-                    yield FieldTick("create prorata invoice", id="prorata", compact=True)
+                    yield Tick("create prorata invoice", id="prorata", compact=True)
             yield self._error_line(name)
         with Horizontal(classes="field-row"):
             yield Label("Or module command", classes="command-label")

@@ -31,13 +31,14 @@ from hostdesk.models.orders import DomainRequest, OrderQuote, OrderRequest, Orde
 from hostdesk.models.payment_methods import enabled_methods
 from hostdesk.models.permissions import find_admin
 from hostdesk.tui.background import run_in_background
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.form import FormScreen, FormSection
 from hostdesk.tui.screens.invoices import FORM_DIALOG_CSS
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.order_client_picker import ClientChoice, ClientPicker, load_client
 from hostdesk.tui.widgets.line_extras import LineExtras, LineExtrasDialog
 from hostdesk.tui.widgets.order_line import OrderLineHeader, OrderLineRow, summary
+from hostdesk.tui.widgets.tick import Tick
 
 QUOTE_DELAY = 0.25  # seconds of quiet typing before the running total is recomputed
 
@@ -112,7 +113,7 @@ def total_text(quote: OrderQuote, currency: str) -> Text:
     return text
 
 
-class OrderFormScreen(HostdeskScreen):
+class OrderFormScreen(FormScreen):
     HELP = (
         "New order. Type a client's name, company, email or #id and take a match with the "
         "arrows and enter. tab / shift+tab move between fields; enter opens a list. Each "
@@ -190,63 +191,67 @@ class OrderFormScreen(HostdeskScreen):
     def compose(self) -> ComposeResult:
         yield self.title_bar("New order")
         with VerticalScroll(id="order-body"):
-            with Horizontal(id="client-row"):
-                yield Label("Client", classes="form-label")
-                yield ClientPicker(id="client")
-            yield Static("", id="error-client", classes="field-error")
-            with Horizontal(classes="form-row"):
-                yield Label("Payment method", classes="form-label")
-                yield Select([], prompt="client's default", id="payment_method", compact=True)
-                yield Label("Status", classes="form-label -short")
-                yield Select([("pending", "pending"), ("active (import)", "active")],
-                             value="pending", allow_blank=False, id="status", compact=True)
-            yield Static("", id="error-payment", classes="field-error")
-            with Horizontal(classes="form-row -tight"):
-                yield Label("Promotion code", classes="form-label")
-                yield Input(placeholder="none", id="promo_code", compact=True)
-                yield Static("", id="promo-info")
-            with Horizontal(classes="form-row"):
-                yield Checkbox("Order confirmation", True, id="send_confirmation", compact=True)
-                yield Checkbox("Generate invoice", True, id="generate_invoice", compact=True)
-                yield Checkbox("Send invoice email", True, id="send_invoice_email", compact=True)
-            with Horizontal(classes="section-row"):
-                yield Label("Lines", classes="section-title")
+            with FormSection("Client and payment", id="section-client"):
+                with Horizontal(id="client-row"):
+                    yield Label("Client", classes="form-label")
+                    yield ClientPicker(id="client")
+                yield Static("", id="error-client", classes="field-error")
+                with Horizontal(classes="form-row"):
+                    yield Label("Payment method", classes="form-label")
+                    yield Select([], prompt="client's default", id="payment_method",
+                                 compact=True)
+                    yield Label("Status", classes="form-label -short")
+                    yield Select([("pending", "pending"), ("active (import)", "active")],
+                                 value="pending", allow_blank=False, id="status", compact=True)
+                yield Static("", id="error-payment", classes="field-error")
+                with Horizontal(classes="form-row -tight"):
+                    yield Label("Promotion code", classes="form-label")
+                    yield Input(placeholder="none", id="promo_code", compact=True)
+                    yield Static("", id="promo-info")
+                with Horizontal(classes="form-row"):
+                    yield Tick("Order confirmation", True, id="send_confirmation", compact=True)
+                    yield Tick("Generate invoice", True, id="generate_invoice", compact=True)
+                    yield Tick("Send invoice email", True, id="send_invoice_email",
+                               compact=True)
+            with FormSection("Lines", id="section-lines"):
                 yield Label("ctrl+n add a line · ctrl+r remove the line you are in · "
-                            "ctrl+o its options and addons",
-                            classes="section-keys")
-            yield OrderLineHeader()
-            with Vertical(id="order-lines"):
-                yield OrderLineRow(1, self.catalog, self.currency)
-            yield Static("", id="error-lines", classes="field-error")
-            yield Static("Domain", classes="section-title")
-            with Horizontal(classes="form-row -tight"):
-                yield Label("Order a domain", classes="form-label")
-                yield Select([("none", "none"), ("register", "register"),
-                              ("transfer", "transfer")], value="none", allow_blank=False,
-                             id="domain-action", compact=True)
-            with Vertical(id="domain-details", classes="-none"):
+                            "ctrl+o its options and addons", classes="section-keys")
+                yield OrderLineHeader()
+                with Vertical(id="order-lines"):
+                    yield OrderLineRow(1, self.catalog, self.currency)
+                yield Static("", id="error-lines", classes="field-error")
+            with FormSection("Domain", id="section-domain"):
                 with Horizontal(classes="form-row -tight"):
-                    yield Label("Domain name", classes="form-label")
-                    yield Input(placeholder="example.com", id="domain-name", compact=True)
-                    yield Label("Years", classes="form-label -short")
-                    yield Input("1", id="domain-years", compact=True)
-                yield Static("", id="error-domain", classes="field-error")
-                with Horizontal(classes="form-row -tight"):
-                    yield Label("EPP code", classes="form-label")
-                    yield Input(placeholder="needed for a transfer", id="domain-epp_code",
-                                compact=True, password=True)
-                yield Static("", id="error-domain-epp", classes="field-error")
-                with Horizontal(classes="form-row -tight"):
-                    yield Checkbox("DNS management", id="domain-dns_management", compact=True)
-                    yield Checkbox("Email forwarding", id="domain-email_forwarding", compact=True)
-                    yield Checkbox("ID protection", id="domain-id_protection", compact=True)
-                with Horizontal(classes="form-row -tight"):
-                    yield Label("Price override", classes="form-label")
-                    yield Input(placeholder="TLD price", id="domain-price_override", compact=True)
-                    yield Label("Renewal override", classes="form-label -short")
-                    yield Input(placeholder="TLD price", id="domain-renew_override", compact=True)
-                yield Static("", id="error-domain-prices", classes="field-error")
-                yield Static("", id="domain-info")
+                    yield Label("Order a domain", classes="form-label")
+                    yield Select([("none", "none"), ("register", "register"),
+                                  ("transfer", "transfer")], value="none", allow_blank=False,
+                                 id="domain-action", compact=True)
+                with Vertical(id="domain-details", classes="-none"):
+                    with Horizontal(classes="form-row -tight"):
+                        yield Label("Domain name", classes="form-label")
+                        yield Input(placeholder="example.com", id="domain-name", compact=True)
+                        yield Label("Years", classes="form-label -short")
+                        yield Input("1", id="domain-years", compact=True)
+                    yield Static("", id="error-domain", classes="field-error")
+                    with Horizontal(classes="form-row -tight"):
+                        yield Label("EPP code", classes="form-label")
+                        yield Input(placeholder="needed for a transfer", id="domain-epp_code",
+                                    compact=True, password=True)
+                    yield Static("", id="error-domain-epp", classes="field-error")
+                    with Horizontal(classes="form-row -tight"):
+                        yield Tick("DNS management", id="domain-dns_management", compact=True)
+                        yield Tick("Email forwarding", id="domain-email_forwarding",
+                                   compact=True)
+                        yield Tick("ID protection", id="domain-id_protection", compact=True)
+                    with Horizontal(classes="form-row -tight"):
+                        yield Label("Price override", classes="form-label")
+                        yield Input(placeholder="TLD price", id="domain-price_override",
+                                    compact=True)
+                        yield Label("Renewal override", classes="form-label -short")
+                        yield Input(placeholder="TLD price", id="domain-renew_override",
+                                    compact=True)
+                    yield Static("", id="error-domain-prices", classes="field-error")
+                    yield Static("", id="domain-info")
         yield Static("loading the catalog…", id="order-total")
         yield KeyFooter()
 
@@ -556,21 +561,14 @@ class OrderFormScreen(HostdeskScreen):
 
     # --- leaving --------------------------------------------------------------------------
 
+    heading = "the new order"
+    LEAVE_TITLE = "Leave the order form?"
+    LEAVE_TEXT = "The order has not been placed: what you typed will be lost."
+    LEAVE_YES = "discard it"
+
     def action_back(self) -> None:
-        if self.working:
-            return
-        if not self.dirty:
-            self.app.pop_screen()
-            return
-
-        def answered(discard: bool | None) -> None:
-            if discard:
-                self.app.pop_screen()
-
-        self.app.push_screen(ConfirmDialog(
-            "Leave the order form?",
-            "The order has not been placed: what you typed will be lost.", yes="discard it"),
-            answered)
+        if not self.working:
+            super().action_back()
 
 
 class OrderResultScreen(ModalScreen[str], inherit_bindings=False):

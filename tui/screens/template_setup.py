@@ -18,6 +18,7 @@ from hostdesk.models.emails import get_template, list_templates, preview_templat
 from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.records import Form
 from hostdesk.tui.background import run_in_background
+from hostdesk.tui.screens.form import FormSection
 from hostdesk.tui.screens.setup_forms import SetupFormScreen, SetupListScreen, needs
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 
@@ -33,6 +34,7 @@ class TemplateFormScreen(SetupFormScreen):
     TITLE = "Email template"
     WHAT = "email template"
     FIELDS = (("subject", "Subject"), ("body", "Body"))
+    SECTIONS = (("Template", ("subject", "body")),)
     # Above the text fields' own ctrl+d: on this screen it always means reset.
     BINDINGS = [Binding("ctrl+d", "reset", "Reset to built-in", priority=True,
                         id="template.reset")]
@@ -57,12 +59,14 @@ class TemplateFormScreen(SetupFormScreen):
         return super().field_widget(name)
 
     def compose_below_fields(self) -> ComposeResult:
-        with Horizontal(classes="settings-row"):
-            yield Label("Preview with record #")
-            yield Input(id="preview-record", placeholder="blank: sample values", compact=True)
-        yield Static("", id="error-record_id", classes="field-error")
-        yield Static("", id="template-variables")
-        yield Static("", id="template-preview")
+        with FormSection("Preview"):
+            with Horizontal(classes="settings-row"):
+                yield Label("Preview with record #")
+                yield Input(id="preview-record", placeholder="blank: sample values",
+                            compact=True)
+            yield Static("", id="error-record_id", classes="field-error")
+            yield Static("", id="template-variables")
+            yield Static("", id="template-preview")
 
     def read_form(self) -> Form:
         self.info = get_template(self.template_name)

@@ -34,6 +34,7 @@ from hostdesk.models.upgrades import OptionChoice, OptionInfo, Quote, UpgradeSta
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.screens.invoices import InvoiceScreen
 from hostdesk.tui.widgets.key_footer import KeyFooter
+from hostdesk.tui.widgets.tick import Tick
 
 NOTHING_CHOSEN = "Choose another product, cycle or option (or a promotion code) to see the quote."
 QUOTE_DELAY = 0.25  # seconds of quiet typing before the quote is asked again
@@ -209,7 +210,7 @@ class UpgradeScreen(HostdeskScreen):
                 widget = Input(str(current.quantity), id=widget_id, classes="option-input",
                                placeholder="quantity", compact=True)
             elif option.option_type == "yesno":
-                widget = Checkbox("yes", current.choice_id is not None, id=widget_id,
+                widget = Tick("yes", current.choice_id is not None, id=widget_id,
                                   classes="option-input", compact=True)
             else:
                 widget = Select([(name, cid) for cid, name in option.choices], id=widget_id,
