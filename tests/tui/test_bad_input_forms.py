@@ -72,12 +72,12 @@ from hostdesk.tui.screens.mass_update import MassUpdateScreen, Phase
 from hostdesk.tui.screens.order_form import OrderFormScreen, OrderResultScreen
 from hostdesk.tui.screens.search import GlobalSearchScreen
 from hostdesk.tui.screens.upgrade import UpgradeScreen
-from hostdesk.tui.screens.service import (
+from hostdesk.tui.screens.service import ServiceScreen
+from hostdesk.tui.screens.service_dialogs import (
     AddAddonDialog,
     CancellationDialog,
     EditAddonDialog,
     MoveDialog,
-    ServiceScreen,
 )
 from hostdesk.tui.screens.services_list import ServiceListScreen
 from hostdesk.tui.widgets import order_client_picker

@@ -35,7 +35,8 @@ from tests.tui.conftest import screen_text, settle
 from hostdesk.tui.app import make_app
 from hostdesk.tui.screens.cancellation_queue import CancellationQueueScreen
 from hostdesk.tui.screens.invoices import ConfirmDialog
-from hostdesk.tui.screens.service import CancellationDialog, ServiceScreen
+from hostdesk.tui.screens.service import ServiceScreen
+from hostdesk.tui.screens.service_dialogs import CancellationDialog
 from hostdesk.tui.widgets.dialogs import ChoiceDialog, MessageDialog
 
 TODAY = pendulum.date(2026, 3, 17)

@@ -254,7 +254,7 @@ def test_bulk_suspend_where_one_webhook_fails_shows_and_queues_it(db_url, boss, 
             await pilot.press("ctrl+s")
             await settle(pilot)
             text = screen_text(app)
-            assert "Run Suspend on 5 service(s) of 6 ticked · 1 refused" in text
+            assert "Run Suspend on 5 service(s) of 6 ticked · 1 refused · reason: abuse report" in text
             assert "Suspend needs an active service" in text or "pending" in text
             await pilot.press("ctrl+s")
             await pilot.pause()
@@ -276,6 +276,9 @@ def test_bulk_suspend_where_one_webhook_fails_shows_and_queues_it(db_url, boss, 
             await pilot.press("escape")
             await settle(pilot)
             assert screen.phase == Phase.CHOOSE and screen.query_one(MassChecklist).ticked_count == 0
+            await pilot.press("escape")  # what was applied is done: leaving does not ask
+            await pilot.pause()
+            assert screen not in app.screen_stack and not isinstance(app.screen, ConfirmDialog)
 
     run(scenario())
     statuses = {s.id: Service.get_by_id(s.id) for s in (*good, bad, pending)}

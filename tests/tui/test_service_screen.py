@@ -40,12 +40,12 @@ from tests import factories as make
 from tests.test_webhook import Endpoint
 from tests.tui.conftest import screen_text, settle
 from hostdesk.tui.app import make_app
-from hostdesk.tui.screens.service import (
+from hostdesk.tui.screens.service import ServiceScreen
+from hostdesk.tui.screens.service_dialogs import (
     AddAddonDialog,
     EditAddonDialog,
     MoveDialog,
     PromotionPicker,
-    ServiceScreen,
 )
 from hostdesk.tui.screens.upgrade import UpgradeScreen
 from hostdesk.tui.widgets.command_bar import CommandBar

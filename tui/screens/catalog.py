@@ -61,17 +61,6 @@ class ServerListScreen(ListScreen):
 class SettingsScreen(FormScreen):
     """One record's fields, one row each, with its error under it; ctrl+s saves."""
 
-    DEFAULT_CSS = """
-    SettingsScreen #settings-form { padding: 0 1; }
-    SettingsScreen .settings-row { height: auto; }
-    SettingsScreen .settings-row > Label { width: 22; color: $text-muted; }
-    SettingsScreen .settings-row > Input, SettingsScreen .settings-row > Select { width: 1fr; }
-    SettingsScreen .settings-row > TextArea { width: 1fr; height: 6; }
-    SettingsScreen .field-error { color: $text-error; height: auto; margin-left: 22;
-                                  display: none; }
-    SettingsScreen .field-error.-shown { display: block; }
-    SettingsScreen #settings-state { height: 1; padding: 0 1; }
-    """
     BINDINGS = [Binding("ctrl+s", "save", "Save", priority=True, id="settings.save")]
     TITLE = ""
     FIELDS: tuple[tuple[str, str], ...] = ()  # (field, label)

@@ -269,11 +269,6 @@ class OptionDialog(FieldsDialog):
     TITLE = "Configurable option"
     INTRO = ("A dropdown has several choices; a quantity or yes/no option has one (its price). "
              "A choice left without a name is not saved.")
-    DEFAULT_CSS = """
-    OptionDialog > .dialog { max-width: 100; }
-    OptionDialog #option-choices { height: auto; max-height: 20; }
-    OptionDialog PricingTable { padding: 0 0 1 2; }
-    """
 
     def __init__(self, detail: products.ProductDetail, option: products.OptionView | None):
         super().__init__()

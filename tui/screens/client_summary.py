@@ -77,13 +77,6 @@ class ClientSummaryScreen(HostdeskScreen):
             "invoice; refused items are listed with the reason. o starts an order for the "
             "client.")
 
-    DEFAULT_CSS = """
-    ClientSummaryScreen #client-details { height: auto; padding: 0 1; }
-    ClientSummaryScreen TabbedContent { height: 1fr; }
-    ClientSummaryScreen TabPane { padding: 0; height: 1fr; }
-    ClientSummaryScreen #summary-status { background: $panel; color: $foreground; }
-    """
-
     BINDINGS = [
         Binding("I", "invoice_ticked", "Invoice ticked", tooltip="invoice the ticked services, "
                 "addons and domains now", id="client.invoice_ticked"),

@@ -25,14 +25,6 @@ FILTER_DELAY = 0.3  # seconds of quiet typing before the list is filtered again
 
 
 class FilteredListScreen(ListScreen):
-    DEFAULT_CSS = """
-    FilteredListScreen .filter-bar { height: 1; margin: 0 1; }
-    FilteredListScreen .filter-bar > Input { width: 1fr; }
-    FilteredListScreen .filter-bar > .filter-label { width: auto; margin: 0 1; color: $text-muted; }
-    FilteredListScreen .filter-bar > .id-filter { width: 8; }
-    FilteredListScreen #filter-status { width: 16; }
-    FilteredListScreen .field-error { color: $text-error; height: auto; padding: 0 1; }
-    """
     FILTER_TYPE: type[ListFilter] = ListFilter  # what `read_filters` returns
 
     def __init__(self, area: Area, source: ListSource, initial: ListFilter) -> None:

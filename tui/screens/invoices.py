@@ -57,7 +57,6 @@ from hostdesk.tui.widgets.dialogs import ConfirmDialog
 from hostdesk.tui.widgets.key_footer import KeyFooter
 
 
-
 # --- what the screens read ------------------------------------------------------------------
 
 
@@ -75,25 +74,6 @@ def status_part(status: str) -> tuple[str, str]:
 # --- dialogs ----------------------------------------------------------------------------------
 
 
-FORM_DIALOG_CSS = """
-    align: center middle;
-    & > .dialog {
-        width: 80%;
-        max-width: 90;
-        height: auto;
-        border: round $accent;
-        background: $surface;
-        padding: 0 1;
-    }
-    & .dialog--keys { margin-top: 1; color: $text-muted; }
-    & .dialog--row { height: 1; margin-top: 1; }
-    & .dialog--label { width: 24; color: $text-muted; }
-    & .dialog--input { width: 1fr; }
-    & .field-error { color: $text-error; height: auto; padding-left: 24; }
-    & #form-error { padding-left: 0; margin-top: 1; }
-"""
-
-
 class FormDialog(ModalScreen[object], inherit_bindings=False):
     """A small form: inputs with a message line under each; ctrl+s submits in a worker.
 
@@ -101,7 +81,6 @@ class FormDialog(ModalScreen[object], inherit_bindings=False):
     (or at the bottom). Subclasses give `FIELDS` and `submit(values) -> result`.
     """
 
-    DEFAULT_CSS = "FormDialog {" + FORM_DIALOG_CSS + "}"
     FIELDS: tuple[tuple[str, str], ...] = ()  # (field name, label)
     TITLE = ""
     BINDINGS = [
@@ -274,12 +253,6 @@ class InvoiceScreen(HostdeskScreen):
             "line. Paying a line applies it once: a renewal moves the next due date, an "
             "upgrade changes the service and runs Change Package.")
 
-    DEFAULT_CSS = """
-    InvoiceScreen #invoice-summary { height: auto; padding: 0 1; margin-bottom: 1; }
-    InvoiceScreen .section-title { padding: 0 1; margin-top: 1; text-style: bold; color: $text-muted; }
-    InvoiceScreen #invoice-lines { height: 1fr; min-height: 3; }
-    InvoiceScreen #invoice-payments { height: auto; max-height: 8; }
-    """
     AUTO_FOCUS = "#invoice-lines"
     BINDINGS = [
         Binding("p", "add_payment", "Payment", tooltip="record a payment", id="invoice.payment"),

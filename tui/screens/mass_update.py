@@ -212,7 +212,8 @@ def _items_table(rows: list[tuple[str, str, Text | str]], third: str) -> Table:
     table = Table(box=None, expand=True, pad_edge=False, show_edge=False, header_style="bold")
     table.add_column("ID", justify="right", no_wrap=True, width=7)
     table.add_column("Service", no_wrap=True, overflow="ellipsis", ratio=1, min_width=12)
-    table.add_column(third, no_wrap=True, overflow="ellipsis", ratio=3)
+    # A change is never cut off: it wraps onto as many lines as it needs.
+    table.add_column(third, overflow="fold", ratio=3)
     for row in rows:
         table.add_row(*row)
     return table
@@ -226,6 +227,8 @@ def preview_report(plan: Plan, currency: str, can_apply: str | None) -> Group:
                          f" of {len(plan.ids):,} ticked")
     if plan.refused_count:
         head.append(f" · {plan.refused_count:,} refused", style="bold red")
+    if plan.command == SUSPEND:
+        head.append(f" · reason: {plan.arguments.get('reason') or 'non-payment'}")
     parts.append(head)
     if plan.change is not None and plan.change.create_prorata_invoice:
         parts.append(Text.assemble(
@@ -322,28 +325,6 @@ class MassUpdateScreen(HostdeskScreen):
             "and why. ctrl+s again applies it (field changes all together in one "
             "transaction, refused items left out) or runs the command item by item (x stops "
             "it); escape goes back to change the choice.")
-
-    DEFAULT_CSS = """
-    MassUpdateScreen #mass-body { height: 1fr; }
-    MassUpdateScreen #mass-list { height: 1fr; min-height: 5; }
-    MassUpdateScreen #mass-form { height: auto; padding: 0 1; background: $panel; }
-    MassUpdateScreen.-wide #mass-body { layout: horizontal; }
-    MassUpdateScreen.-wide #mass-form { width: 58; height: 1fr; padding: 1 1; }
-    MassUpdateScreen .field-row { height: 1; }
-    MassUpdateScreen .field-tick { width: 22; }
-    MassUpdateScreen .field-row > Input, MassUpdateScreen .field-row > Select { width: 1fr; }
-    MassUpdateScreen #value-next_due_date { width: 14; }
-    MassUpdateScreen #prorata { width: 1fr; margin-left: 1; }
-    MassUpdateScreen #command { width: 24; }
-    MassUpdateScreen #command-reason { width: 1fr; margin-left: 1; }
-    MassUpdateScreen .command-label { width: 22; color: $text-muted; }
-    MassUpdateScreen .field-error { color: $text-error; height: auto; padding-left: 22; }
-    MassUpdateScreen #mass-report { height: 1fr; padding: 0 1; }
-    MassUpdateScreen #mass-progress { height: 1; padding: 0 1; }
-    MassUpdateScreen #mass-progress-label { width: auto; margin-right: 1; }
-    MassUpdateScreen #mass-progress ProgressBar { width: 1fr; }
-    MassUpdateScreen #mass-status { background: $panel; color: $foreground; }
-    """
 
     AUTO_FOCUS = "#mass-list"
     BINDINGS = [
@@ -635,8 +616,10 @@ class MassUpdateScreen(HostdeskScreen):
             self.plan = None
             self._show_phase(Phase.CHOOSE)
         elif self.phase == Phase.DONE:
+            # What was applied is done: the next escape leaves without asking.
             self.plan = None
             self.checklist.ticks.clear()
+            self._clear_choice()
             self._show_phase(Phase.CHOOSE)
             self.checklist.reload()
         elif self.phase == Phase.RUNNING:
@@ -649,6 +632,11 @@ class MassUpdateScreen(HostdeskScreen):
                     lambda leave: super(MassUpdateScreen, self).action_back() if leave else None)
             else:
                 super().action_back()
+
+    def _clear_choice(self) -> None:
+        for name, _ in FIELDS:
+            self.query_one(f"#tick-{name}", Checkbox).value = False
+        self.query_one("#command", Select).clear()
 
     def _has_choice(self) -> bool:
         ticked = any(self.query_one(f"#tick-{name}", Checkbox).value for name, _ in FIELDS)

@@ -33,10 +33,6 @@ class ModuleQueueScreen(ListScreen):
             "leave the queue and are never retried. o shows every job or only the waiting "
             "ones (queued or failed). enter opens the service.")
 
-    DEFAULT_CSS = """
-    ModuleQueueScreen #job-error { height: auto; max-height: 6; padding: 0 1;
-                                   background: $panel; color: $text-error; }
-    """
     BINDINGS = [
         Binding("r", "retry", "Retry now", id="module_queue.retry"),
         Binding("d", "dismiss_jobs", "Dismiss", id="module_queue.dismiss"),

@@ -32,7 +32,6 @@ from hostdesk.models.payment_methods import enabled_methods
 from hostdesk.models.permissions import find_admin
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.form import FormScreen, FormSection
-from hostdesk.tui.screens.invoices import FORM_DIALOG_CSS
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.order_client_picker import ClientChoice, ClientPicker, load_client
@@ -127,40 +126,6 @@ class OrderFormScreen(FormScreen):
         "everything you typed. escape leaves (asks first when you typed something)."
     )
     AUTO_FOCUS = "#client-search"
-    DEFAULT_CSS = """
-    OrderFormScreen #order-body { height: 1fr; padding: 0 1; }
-    OrderFormScreen .form-row { height: 1; margin-top: 1; }
-    OrderFormScreen .form-row.-tight { margin-top: 0; }
-    OrderFormScreen .form-label { width: 16; color: $text-muted; }
-    OrderFormScreen .form-label.-short { width: auto; margin: 0 1 0 2; }
-    OrderFormScreen #client-row { height: auto; margin-top: 1; }
-    OrderFormScreen #payment_method { width: 20; }
-    OrderFormScreen #status { width: 14; }
-    OrderFormScreen #promo_code { width: 16; }
-    OrderFormScreen #promo-info { width: 1fr; margin-left: 2; color: $text-success; }
-    OrderFormScreen #promo-info.-error { color: $text-error; }
-    OrderFormScreen Checkbox { margin-right: 2; }
-    OrderFormScreen .section-title { height: 1; margin-top: 1; text-style: bold; }
-    OrderFormScreen .section-row { height: 2; }
-    OrderFormScreen .section-keys { margin: 1 0 0 2; color: $text-muted; }
-    OrderFormScreen #order-lines { height: auto; }
-    OrderFormScreen #domain-action { width: 14; }
-    OrderFormScreen #domain-name { width: 1fr; }
-    OrderFormScreen #domain-years { width: 4; }
-    OrderFormScreen #domain-epp_code { width: 1fr; }
-    OrderFormScreen #domain-price_override, OrderFormScreen #domain-renew_override { width: 12; }
-    OrderFormScreen #domain-details { height: auto; }
-    OrderFormScreen #domain-details.-none { display: none; }
-    OrderFormScreen #domain-info { height: auto; color: $text-muted; }
-    OrderFormScreen .field-error {
-        height: auto; color: $text-error; padding-left: 16; display: none;
-    }
-    OrderFormScreen .field-error.-shown { display: block; }
-    OrderFormScreen #error-lines { padding-left: 3; }
-    OrderFormScreen #order-total {
-        height: auto; padding: 0 1; background: $panel; color: $foreground;
-    }
-    """
     BINDINGS = [
         Binding("ctrl+s", "submit", "Place order", id="order.submit"),
         Binding("ctrl+n", "add_line", "Add line", id="order.add_line"),
@@ -574,7 +539,6 @@ class OrderFormScreen(FormScreen):
 class OrderResultScreen(ModalScreen[str], inherit_bindings=False):
     """What the order wrote: its number, the services, the invoice and its total."""
 
-    DEFAULT_CSS = "OrderResultScreen {" + FORM_DIALOG_CSS + "}"
     BINDINGS = [
         Binding("a", "accept", "Accept order", id="order_result.accept"),
         Binding("n", "new_order", "New order", id="order_result.new"),

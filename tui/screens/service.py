@@ -10,24 +10,17 @@ refused and what was typed stays on screen.
 from __future__ import annotations
 
 
-import pendulum
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
-from textual.widgets import Checkbox, DataTable, Input, Label, OptionList, Select, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Checkbox, DataTable, Input, Label, Select, Static
 
 from hostdesk.models import services
-from hostdesk.models.cancellations import request_cancellation
-from hostdesk.models.cycles import Cycle
 from hostdesk.models.db import connection
 from hostdesk.models.errors import ConfirmationNeeded, HostdeskError, StaleRecordError
-from hostdesk.models.money import format_money
-from hostdesk.models.parsing import parse_int_id
 from hostdesk.models.permissions import (
     DELETE_SERVICES,
     EDIT_SERVICES,
@@ -36,318 +29,48 @@ from hostdesk.models.permissions import (
     find_admin,
     has_permission,
 )
-from hostdesk.models.schema import ServiceAddon, ServiceStatus
+from hostdesk.models.schema import ServiceAddon
 from hostdesk.models.service_page import (
     ServiceView,
-    addon_invoice_id,
-    client_label,
     form_values,
     load_service_view,
-    promotion_choices,
     save_service_page,
 )
-from hostdesk.models.settings import Settings
 from hostdesk.tui.screens.base import HostdeskScreen
-from hostdesk.tui.widgets.cells import fit, status_look
 from hostdesk.tui.widgets.command_bar import BarCommand, CommandBar
 from hostdesk.tui.widgets.dialogs import (
     ConfirmDialog,
-    FieldsDialog,
     MessageDialog,
     PromptDialog,
     TypedConfirmDialog,
     error_messages,
 )
 from hostdesk.tui.widgets.key_footer import KeyFooter
-from hostdesk.tui.widgets.order_client_picker import ClientPicker
-
-# Module commands and their keys (ux.md); `r` renew is the module's Renew.
-MODULE_KEYS = (("c", "create"), ("s", "suspend"), ("u", "unsuspend"), ("t", "terminate"),
-               ("p", "change_package"), ("w", "change_password"), ("r", "renew"))
-MODULE_COMMANDS = frozenset(command for _, command in MODULE_KEYS)
-CUSTOM_KEYS = tuple(str(n) for n in range(1, 10))
-SERVICE_ACTIONS = (("U", "upgrade", "Upgrade/Downgrade"), ("m", "move", "Move"),
-                   ("D", "delete", "Delete"), ("W", "welcome", "Resend welcome"),
-                   ("x", "cancel_request", "Request cancellation"), ("a", "add_addon", "Add addon"))
-
-# (name, label, widget kind); the left column, then the right one.
-LEFT_FIELDS = (
-    ("product", "Product", "select"),
-    ("server", "Server", "select"),
-    ("domain", "Domain", "input"),
-    ("dedicated_ip", "Dedicated IP", "input"),
-    ("username", "Username", "input"),
-    ("password", "Password", "password"),
-    ("status", "Status", "select"),
-    ("registration_date", "Registration date", "input"),
-    ("quantity", "Quantity", "input"),
-    ("subscription_id", "Subscription id", "input"),
-    ("admin_notes", "Admin notes", "input"),
+from hostdesk.tui.screens.service_dialogs import (
+    AddAddonDialog,
+    CancellationDialog,
+    EditAddonDialog,
+    MoveDialog,
+    PromotionPicker,
 )
-RIGHT_FIELDS = (
-    ("first_payment_amount", "First payment", "input"),
-    ("recurring_amount", "Recurring amount", "input"),
-    ("billing_cycle", "Billing cycle", "select"),
-    ("next_due_date", "Next due date", "input"),
-    ("payment_method", "Payment method", "input"),
-    ("promotion", "Promotion code", "input"),
-    ("override_suspend_until", "Override suspend until", "input"),
-    ("suspension_reason", "Suspension reason", "input"),
-    ("auto_terminate_end_of_cycle", "Auto-terminate", "checkbox"),
-    ("auto_terminate_reason", "Auto-terminate reason", "input"),
+from hostdesk.tui.screens.service_view import (
+    CUSTOM_KEYS,
+    FIELDS,
+    LEFT_FIELDS,
+    MODULE_COMMANDS,
+    MODULE_KEYS,
+    RIGHT_FIELDS,
+    SERVICE_ACTIONS,
+    AddonTable,
+    addon_row,
+    config_options_text,
+    field_widget,
+    header_text,
+    hidden_line,
 )
-FIELDS = LEFT_FIELDS + RIGHT_FIELDS
-PLACEHOLDERS = {
-    "password": "unchanged (type a new one to set it)",
-    "registration_date": "YYYY-MM-DD",
-    "next_due_date": "YYYY-MM-DD",
-    "override_suspend_until": "YYYY-MM-DD, never or 00/00/0000; empty: off",
-    "promotion": "code (ctrl+o picks one)",
-    "quantity": "1",
-}
-CYCLE_CHOICES = [(c.label, c.value) for c in Cycle]
-STATUS_CHOICES = [(s.capitalize(), s) for s in ServiceStatus.ALL]
-
-
-# --- dialogs of the service page -----------------------------------------------------------------
-
-
-class MoveDialog(FieldsDialog):
-    TITLE = "Move the service to another client"
-
-    def __init__(self, view: ServiceView, login: str) -> None:
-        super().__init__()
-        self.view, self.login = view, login
-        self.INTRO = (f"Service #{view.service.id} ({view.service.domain or 'no domain'}) of "
-                      f"{view.client.display_name} (#{view.client.id}). Its invoices stay with "
-                      "the current client.")
-
-    def fields(self) -> ComposeResult:
-        yield self.label("New owner: type a name, email or #id, then pick with ↑/↓ and enter")
-        yield ClientPicker(id="move-client")
-        yield self.error_line("client")
-        yield Checkbox(f"Cancel the current client's {self.view.unpaid_lines} unpaid invoice "
-                       "line(s) of this service and its addons", False,
-                       id="field-cancel_old_unpaid", compact=True,
-                       disabled=self.view.unpaid_lines == 0)
-
-    def on_mount(self) -> None:
-        self.query_one(ClientPicker).input.focus()
-
-    def values(self) -> dict:
-        values = super().values()
-        picker = self.query_one(ClientPicker)
-        values["client"] = str(picker.chosen.id) if picker.chosen else picker.input.value
-        return values
-
-    def submit(self, values: dict) -> str:
-        target = parse_int_id(values["client"].strip().lstrip("#"), "client")
-        moved = services.move_service(self.view.service.id, target, find_admin(self.login),
-                                      cancel_old_unpaid=values["cancel_old_unpaid"])
-        return f"Service #{moved.id} moved to {client_label(moved.client_id)}"
-
-
-class AddAddonDialog(FieldsDialog):
-    TITLE = "Add an addon"
-    INTRO = ("Pick a catalog addon (its price and cycle; choose a cycle when it has several) "
-             "or “custom” and type the name, price and cycle.")
-
-    def __init__(self, view: ServiceView, login: str, today: pendulum.Date) -> None:
-        super().__init__()
-        self.view, self.login, self.today = view, login, today
-
-    def fields(self) -> ComposeResult:
-        choices = [("Custom addon (name, price, cycle below)", 0), *self.view.catalog_addons]
-        yield self.label("Addon")
-        yield Select(choices, value=0, allow_blank=False, id="field-catalog", compact=True)
-        yield self.error_line("addon")
-        yield self.label("Name (custom)")
-        yield Input("", id="field-name", compact=True, classes="dialog--input")
-        yield self.error_line("name")
-        yield self.label("Price per cycle (custom)")
-        yield Input("", id="field-price", compact=True, classes="dialog--input",
-                    placeholder="e.g. 4.00")
-        yield self.error_line("price")
-        yield self.label("Billing cycle")
-        yield Select(CYCLE_CHOICES, id="field-cycle", allow_blank=True, compact=True,
-                     prompt="the catalog's (or choose)")
-        yield self.error_line("cycle")
-        yield Checkbox("Generate invoice", True, id="field-generate_invoice", compact=True)
-
-    def submit(self, values: dict) -> str:
-        catalog_id = values["catalog"] or None
-        addon = services.add_addon(
-            self.view.service.id, find_admin(self.login), self.today,
-            catalog_addon_id=catalog_id, name=values["name"], price=values["price"],
-            cycle=values["cycle"], generate_invoice=values["generate_invoice"])
-        invoice_id = addon_invoice_id(addon.id)
-        invoice = f"; invoice #{invoice_id}" if invoice_id else "; no invoice"
-        return (f"Addon “{addon.name}” added ({addon.recurring_amount} {addon.billing_cycle})"
-                f"{invoice}")
-
-
-class EditAddonDialog(FieldsDialog):
-    TITLE = "Edit the addon"
-    ADDON_FIELDS = (("name", "Name"), ("recurring_amount", "Recurring amount"),
-                    ("billing_cycle", "Billing cycle"), ("status", "Status"),
-                    ("next_due_date", "Next due date (YYYY-MM-DD)"),
-                    ("termination_date", "Termination date (only terminated/cancelled)"),
-                    ("notes", "Notes"))
-
-    def __init__(self, addon: ServiceAddon, login: str) -> None:
-        super().__init__()
-        self.addon, self.login = addon, login
-        self.initial = {
-            "name": addon.name, "recurring_amount": str(addon.recurring_amount),
-            "billing_cycle": addon.billing_cycle, "status": addon.status,
-            "next_due_date": addon.next_due_date.isoformat() if addon.next_due_date else "",
-            "termination_date": (addon.termination_date.isoformat()
-                                 if addon.termination_date else ""),
-            "notes": addon.notes,
-        }
-
-    def fields(self) -> ComposeResult:
-        for name, label in self.ADDON_FIELDS:
-            yield self.label(label)
-            yield Input(self.initial[name], id=f"field-{name}", compact=True,
-                        classes="dialog--input")
-            yield self.error_line(name)
-
-    def submit(self, values: dict) -> str | None:
-        changed = {k: v for k, v in values.items() if v != self.initial[k]}
-        if not changed:
-            return None
-        addon = services.edit_addon(self.addon.id, self.addon.version, changed,
-                                    find_admin(self.login))
-        return f"Addon #{addon.id} “{addon.name}” saved"
-
-
-class CancellationDialog(FieldsDialog):
-    TITLE = "Request cancellation"
-
-    def __init__(self, view: ServiceView, login: str, settings: Settings) -> None:
-        super().__init__()
-        self.view, self.login, self.settings = view, login, settings
-        service = view.service
-        self.INTRO = (f"Service #{service.id} ({service.domain or 'no domain'}) of "
-                      f"{view.client.display_name}. Its {view.unpaid_lines} unpaid invoice "
-                      "line(s) are cancelled now; the daily run cancels the service (end of "
-                      f"period: on its next due date {service.next_due_date or '—'}).")
-
-    def fields(self) -> ComposeResult:
-        yield self.label("Type")
-        yield Select([("End of billing period", "end_of_period"), ("Immediate", "immediate")],
-                     value="end_of_period", allow_blank=False, id="field-type", compact=True)
-        yield self.error_line("type")
-        yield self.label("Reason")
-        yield Input("", id="field-reason", compact=True, classes="dialog--input")
-        yield self.error_line("reason")
-        note = "" if self.view.domain_record else " (no domain record of this client matches)"
-        yield Checkbox(f"Turn off the domain's auto-renew{note}", False,
-                       id="field-disable_domain_auto_renew", compact=True)
-
-    def submit(self, values: dict) -> str:
-        request = request_cancellation(
-            self.view.service.id, values["type"], values["reason"], admin=find_admin(self.login),
-            disable_domain_auto_renew=values["disable_domain_auto_renew"],
-            admin_notice_email=self.settings.admin_notice_email,
-            company_name=self.settings.company_name)
-        return (f"Cancellation request #{request.id} ({request.type.replace('_', ' ')}) filed "
-                f"for service #{self.view.service.id}")
-
-
-class PromotionPicker(ModalScreen[str | None], inherit_bindings=False):
-    """The promotion codes (at most 200, newest first); enter takes one."""
-
-    DEFAULT_CSS = """
-    PromotionPicker { align: center middle; }
-    PromotionPicker > Vertical { width: 90%; max-width: 90; height: auto; max-height: 80%;
-                                 border: round $accent; background: $surface; padding: 0 1; }
-    PromotionPicker OptionList { height: auto; max-height: 16; border: none; }
-    """
-    BINDINGS = [Binding("escape", "close", "Cancel", id="promotion_picker.close")]
-
-    class Loaded(Message):
-        def __init__(self, rows: list[tuple[str, str]]) -> None:
-            super().__init__()
-            self.rows = rows
-
-    def __init__(self, currency: str) -> None:
-        super().__init__()
-        self.currency = currency
-        self.codes: list[str] = []
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Text("Promotion codes (enter takes one, escape closes)", style="bold"))
-            yield OptionList(Option("loading…", disabled=True), id="promotions", compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
-        self._load()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, description="read promotions")
-    def _load(self) -> None:
-        with connection():
-            rows = promotion_choices(self.currency)
-        self.post_message(self.Loaded(rows))
-
-    def on_promotion_picker_loaded(self, message: Loaded) -> None:
-        options = self.query_one(OptionList)
-        options.clear_options()
-        self.codes = [""] + [code for code, _ in message.rows]
-        options.add_option(Option("(no promotion)"))
-        options.add_options(Option(Text(label)) for _, label in message.rows)
-        options.highlighted = 0
-
-    @on(OptionList.OptionSelected)
-    def _chosen(self, event: OptionList.OptionSelected) -> None:
-        if event.option_index < len(self.codes):
-            self.dismiss(self.codes[event.option_index])
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
-class AddonTable(DataTable):
-    """The service's addons. Enter edits the highlighted one, d deletes it."""
-
-    HELP_NAME = "the addons"
-    HELP = "Enter edits the highlighted addon; d deletes it; a adds one."
-    BINDINGS = [Binding("d,delete", "screen.delete_addon", "Delete addon", id="addons.delete")]
-
-
-# --- the screen -----------------------------------------------------------------------------------
-
-
-def _status_text(status: str) -> Text:
-    look = status_look(status)
-    styles = {"active": "bold green", "pending": "bold yellow", "suspended": "bold dark_orange",
-              "closed": "dim", "fraud": "bold red"}
-    return Text(status.upper(), style=styles.get(look or "", "bold"))
-
 
 class ServiceScreen(HostdeskScreen):
     """One service: its fields (ctrl+s saves), module commands, addons and actions."""
-
-    DEFAULT_CSS = """
-    ServiceScreen #service-header { height: auto; padding: 0 1; }
-    ServiceScreen #service-body { height: 1fr; }
-    ServiceScreen #service-form { height: auto; }
-    ServiceScreen .form-column { height: auto; width: 1fr; padding: 0 1; }
-    ServiceScreen .field-row { height: 1; }
-    ServiceScreen .field-label { width: 24; color: $text-muted; }
-    ServiceScreen .field-row > Input, ServiceScreen .field-row > Select,
-    ServiceScreen .field-row > Checkbox { width: 1fr; }
-    ServiceScreen .field-error { color: $text-error; height: auto; padding-left: 24; }
-    ServiceScreen .field-how { color: $text-muted; height: auto; padding-left: 24; }
-    ServiceScreen #save-options { height: auto; padding: 0 1; }
-    ServiceScreen #save-options > Checkbox { width: auto; margin-right: 2; }
-    ServiceScreen .section-title { padding: 0 1; margin-top: 1; text-style: bold;
-                                   color: $text-muted; }
-    ServiceScreen #config-options { height: auto; padding: 0 1; color: $text-muted; }
-    ServiceScreen #addons { height: auto; max-height: 10; }
-    """
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", tooltip="write the fields in one transaction",
@@ -434,10 +157,10 @@ class ServiceScreen(HostdeskScreen):
                         for name, label, kind in fields:
                             with Horizontal(classes="field-row"):
                                 yield Label(label, classes="field-label")
-                                yield self._field_widget(name, kind)
-                            yield self._hidden_line(f"error-{name}", "field-error")
+                                yield field_widget(name, kind)
+                            yield hidden_line(f"error-{name}", "field-error")
                             if name in ("first_payment_amount", "recurring_amount"):
-                                yield self._hidden_line(f"how-{name}", "field-how")
+                                yield hidden_line(f"how-{name}", "field-how")
             with Horizontal(id="save-options"):
                 yield Checkbox("Auto recalculate on save", False, id="auto-recalculate",
                                compact=True)
@@ -448,27 +171,6 @@ class ServiceScreen(HostdeskScreen):
             yield Label("Addons (a adds · enter edits · d deletes)", classes="section-title")
             yield AddonTable(id="addons", cursor_type="row", zebra_stripes=True)
         yield KeyFooter()
-
-    @staticmethod
-    def _hidden_line(widget_id: str, classes: str) -> Static:
-        line = Static("", id=widget_id, classes=classes)
-        line.display = False
-        return line
-
-    @staticmethod
-    def _field_widget(name: str, kind: str):
-        widget_id = f"field-{name}"
-        if kind == "select":
-            choices = {"status": STATUS_CHOICES, "billing_cycle": CYCLE_CHOICES}.get(name, [])
-            # Products and servers arrive with the service; until then the list is empty.
-            return Select(choices, id=widget_id, compact=True,
-                          allow_blank=name in ("product", "server"),
-                          prompt="(none)" if name == "server" else "choose")
-        if kind == "checkbox":
-            return Checkbox("at the end of the cycle (reason below)", False, id=widget_id,
-                            compact=True)
-        return Input("", id=widget_id, compact=True, password=(kind == "password"),
-                     placeholder=PLACEHOLDERS.get(name, ""))
 
     def on_mount(self) -> None:
         table = self.query_one(AddonTable)
@@ -544,27 +246,8 @@ class ServiceScreen(HostdeskScreen):
         self.refresh_bindings()
 
     def _show_header(self, view: ServiceView) -> None:
-        service, client, currency = view.service, view.client, self.app.settings.currency
-        first = Text.assemble((f"#{service.id} ", "bold"), (service.domain or "no domain", "bold"),
-                              f" · {view.product.name} · ", _status_text(service.status),
-                              f" · {format_money(service.recurring_amount, currency)} "
-                              f"{Cycle(service.billing_cycle).label}")
-        second = Text(f"Client #{client.id} {client.display_name} · next due "
-                      f"{service.next_due_date or '—'} · module {view.product.module or 'none'}",
-                      no_wrap=True, overflow="ellipsis")
-        lines = [first, second]
-        notes = []
-        if view.open_request is not None:
-            when = view.process_on or "the next daily run"
-            notes.append(f"Cancellation request #{view.open_request.id} "
-                         f"({view.open_request.type.replace('_', ' ')}) open: processed {when}")
-        if service.auto_terminate_end_of_cycle:
-            notes.append(f"Auto-terminates on {service.next_due_date or 'the next run'}")
-        if service.status == ServiceStatus.SUSPENDED and service.suspension_reason:
-            notes.append(f"Suspended: {service.suspension_reason}")
-        if notes:
-            lines.append(Text(" · ".join(notes), style="bold yellow"))
-        self.query_one("#service-header", Static).update(Text("\n").join(lines))
+        self.query_one("#service-header", Static).update(
+            header_text(view, self.app.settings.currency))
 
     def _show_addons(self, view: ServiceView) -> None:
         table = self.query_one(AddonTable)
@@ -572,18 +255,10 @@ class ServiceScreen(HostdeskScreen):
         table.clear()
         currency = self.app.settings.currency
         for addon in view.addons:
-            table.add_row(Text(str(addon.id), justify="right"), Text(fit(addon.name, 30).rstrip()),
-                          Text(Cycle(addon.billing_cycle).label),
-                          Text(format_money(addon.recurring_amount, currency), justify="right"),
-                          _status_text(addon.status),
-                          Text(str(addon.next_due_date or "—")), key=str(addon.id))
+            table.add_row(*addon_row(addon, currency), key=str(addon.id))
         if view.addons:
             table.move_cursor(row=min(cursor, len(view.addons) - 1))
-        options = self.query_one("#config-options", Static)
-        options.update("Configurable options: " + (", ".join(f"{n}: {v}" for n, v in
-                                                             view.config_options)
-                                                   if view.config_options else "none")
-                       + " (change them with U, upgrade/downgrade)")
+        self.query_one("#config-options", Static).update(config_options_text(view))
 
     def _show_explanations(self, view: ServiceView) -> None:
         for name, how in (("recurring_amount", view.recurring_how),

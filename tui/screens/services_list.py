@@ -38,9 +38,6 @@ class ServiceListScreen(FilteredListScreen):
             "mass-updates the ticked services, or every service the filters match; `e` exports "
             "what the list shows.")
 
-    DEFAULT_CSS = """
-    ServiceListScreen #filter-cycle { width: 17; }
-    """
     BINDINGS = [Binding("f", "filters", "Filters", id="services.filters")]
     FILTER_TYPE = ServiceFilter
 

@@ -44,13 +44,6 @@ def select(name: str, options, *, blank: str | None = None) -> Select:
 class PricingTable(Vertical):
     """Every billing cycle: a price and a setup fee. A blank price: not offered."""
 
-    DEFAULT_CSS = """
-    PricingTable { height: auto; padding: 0 0 0 22; }
-    PricingTable Horizontal { height: 1; }
-    PricingTable Label { width: 14; color: $text-muted; }
-    PricingTable Input { width: 14; margin-right: 2; }
-    """
-
     def __init__(self, prefix: str = "prices", *, setup_fees: bool = True) -> None:
         super().__init__(id=f"table-{prefix}")
         self.prefix = prefix
@@ -99,14 +92,6 @@ class SetupFormScreen(SettingsScreen):
 
     PERMISSION = MANAGE_CATALOG
     WHAT = "record"  # "New client", "Client #3"
-    DEFAULT_CSS = """
-    SetupFormScreen .section-title { margin-top: 1; text-style: bold; }
-    SetupFormScreen #settings-form DataTable { height: auto; max-height: 12; margin-left: 2; }
-    SetupFormScreen .year-table { height: auto; padding-left: 22; }
-    SetupFormScreen .year-table Horizontal { height: 1; }
-    SetupFormScreen .year-table Label { width: 14; color: $text-muted; }
-    SetupFormScreen .year-table Input { width: 14; margin-right: 2; }
-    """
 
     def __init__(self, record_id: int = 0) -> None:
         super().__init__(record_id)

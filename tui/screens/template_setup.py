@@ -38,10 +38,6 @@ class TemplateFormScreen(SetupFormScreen):
     # Above the text fields' own ctrl+d: on this screen it always means reset.
     BINDINGS = [Binding("ctrl+d", "reset", "Reset to built-in", priority=True,
                         id="template.reset")]
-    DEFAULT_CSS = """
-    TemplateFormScreen #field-body { height: 12; }
-    TemplateFormScreen #template-preview { padding: 0 1; border: round $panel; height: auto; }
-    """
 
     def __init__(self, name: str) -> None:
         super().__init__(0)

@@ -60,19 +60,6 @@ class UpgradeScreen(HostdeskScreen):
             "payable; the next due date stays. ctrl+s creates the upgrade order and invoice; "
             "nothing on the service changes until that invoice is paid.")
 
-    DEFAULT_CSS = """
-    UpgradeScreen #upgrade-current { height: auto; padding: 0 1; }
-    UpgradeScreen #upgrade-body { height: 1fr; }
-    UpgradeScreen #upgrade-form { width: 1fr; height: auto; padding: 1 1 0 1; }
-    UpgradeScreen #upgrade-quote { width: 1fr; height: auto; padding: 0 1; border: round $primary; }
-    UpgradeScreen .field-row { height: 1; }
-    UpgradeScreen .field-label { width: 20; color: $text-muted; }
-    UpgradeScreen .field-row > Select, UpgradeScreen .field-row > Input,
-    UpgradeScreen .field-row > Checkbox { width: 1fr; }
-    UpgradeScreen .field-error { color: $text-error; height: auto; padding-left: 20; }
-    UpgradeScreen #upgrade-options { height: auto; }
-    """
-
     AUTO_FOCUS = "#new-product"
     BINDINGS = [
         Binding("ctrl+s", "confirm", "Confirm upgrade", id="upgrade.confirm",

@@ -28,17 +28,6 @@ class CommandBar(Widget, can_focus=True):
     HELP = ("The service's commands, one key each. Greyed commands do not apply to this "
             "service now; the list below says why. tab moves into the fields.")
 
-    DEFAULT_CSS = """
-    CommandBar {
-        height: auto;
-        padding: 0 1;
-        background: $panel;
-    }
-    CommandBar:focus {
-        background: $panel-lighten-1;
-    }
-    """
-
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.groups: list[tuple[str, list[BarCommand]]] = []

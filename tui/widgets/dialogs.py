@@ -26,27 +26,6 @@ from textual.widgets import Checkbox, Input, Select, Static
 from hostdesk.tui.background import run_in_background
 from hostdesk.models.errors import ValidationError, ValidationErrors
 
-DIALOG_CSS = """
-    align: center middle;
-    & > .dialog {
-        width: 90%;
-        max-width: 90;
-        height: auto;
-        max-height: 90%;
-        border: round $accent;
-        background: $surface;
-        padding: 0 1;
-    }
-    & .dialog--title { margin-bottom: 1; }
-    & .dialog--keys { margin-top: 1; color: $text-muted; }
-    & .dialog--input { width: 100%; }
-    & Input.-textual-compact, & Select.-textual-compact > SelectCurrent { background: $panel; }
-    & Input.-textual-compact:focus { background: $panel-lighten-1; }
-    & .dialog--label { color: $text-muted; }
-    & .field-error { color: $text-error; height: auto; }
-    & .field-row { height: auto; }
-"""
-
 
 def keys_line(*pairs: tuple[str, str]) -> Text:
     """`enter confirm   escape cancel` with the keys in bold."""
@@ -69,8 +48,6 @@ def error_messages(exc: Exception) -> list[tuple[str | None, str]]:
 
 class ConfirmDialog(ModalScreen[bool], inherit_bindings=False):
     """Says what will happen; `y` or enter does it, `n` or escape does not."""
-
-    DEFAULT_CSS = "ConfirmDialog {" + DIALOG_CSS + "}"
 
     BINDINGS = [
         Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
@@ -96,7 +73,6 @@ class ConfirmDialog(ModalScreen[bool], inherit_bindings=False):
 class MessageDialog(ModalScreen[None], inherit_bindings=False):
     """Says something that needs reading (a module's error); enter or escape closes it."""
 
-    DEFAULT_CSS = "MessageDialog {" + DIALOG_CSS + "}"
     BINDINGS = [Binding("enter,escape", "close", "Close", id="message.close")]
 
     def __init__(self, title: str, message: str, *, error: bool = True) -> None:
@@ -118,7 +94,6 @@ class MessageDialog(ModalScreen[None], inherit_bindings=False):
 class TypedConfirmDialog(ModalScreen[bool], inherit_bindings=False):
     """A destructive action: nothing happens until one of `accepted` is typed exactly."""
 
-    DEFAULT_CSS = "TypedConfirmDialog {" + DIALOG_CSS + "}"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="typed_confirm.cancel")]
 
     def __init__(self, title: str, message: str, accepted: list[str], yes: str) -> None:
@@ -156,7 +131,6 @@ class TypedConfirmDialog(ModalScreen[bool], inherit_bindings=False):
 class PromptDialog(ModalScreen[str | None], inherit_bindings=False):
     """One line of text. Enter gives it (blank allowed unless `required`), escape gives None."""
 
-    DEFAULT_CSS = "PromptDialog {" + DIALOG_CSS + "}"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
     def __init__(self, title: str, message: str, label: str, *, yes: str = "go ahead",
@@ -196,7 +170,6 @@ class PromptDialog(ModalScreen[str | None], inherit_bindings=False):
 class ChoiceDialog(ModalScreen[Any], inherit_bindings=False):
     """A question with a few answers: (key, what it does, value). Escape gives None."""
 
-    DEFAULT_CSS = "ChoiceDialog {" + DIALOG_CSS + "}"
     BINDINGS = [Binding("escape", "choose(-1)", "Cancel", id="choice.cancel")]
 
     def __init__(self, title: str, message: str, choices: list[tuple[str, str, Any]]) -> None:
@@ -223,7 +196,6 @@ class FieldsDialog(ModalScreen[object], inherit_bindings=False):
     dialog gives back. ctrl+s (or enter in the last field) submits, escape cancels.
     """
 
-    DEFAULT_CSS = "FieldsDialog {" + DIALOG_CSS + "}"
     TITLE = ""
     INTRO = ""
     BINDINGS = [

@@ -13,7 +13,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Label, Select, Static
 
 from hostdesk.models.orders import LineChoices
-from hostdesk.tui.screens.invoices import FORM_DIALOG_CSS
 from hostdesk.tui.widgets.tick import Tick
 
 
@@ -27,7 +26,6 @@ class LineExtras:
 
 
 class LineExtrasDialog(ModalScreen[LineExtras | None], inherit_bindings=False):
-    DEFAULT_CSS = "LineExtrasDialog {" + FORM_DIALOG_CSS + "}"
     BINDINGS = [
         Binding("ctrl+s", "keep", "Keep", id="line_extras.keep"),
         Binding("escape", "cancel", "Cancel", id="line_extras.cancel"),

@@ -52,11 +52,6 @@ def load_client(client_id: int) -> ClientChoice | None:
 class ClientPicker(Vertical):
     """An input with a list of matches under it. `chosen` is the picked client (or None)."""
 
-    DEFAULT_CSS = """
-    ClientPicker { height: auto; width: 1fr; }
-    ClientPicker > #client-matches { height: auto; max-height: 6; display: none; border: none; }
-    ClientPicker.-searching > #client-matches { display: block; }
-    """
     BINDINGS = [
         Binding("down", "move(1)", "Next match", show=False, id="client_picker.down"),
         Binding("up", "move(-1)", "Previous match", show=False, id="client_picker.up"),

@@ -25,22 +25,8 @@ def cycle_option(price) -> str:
     return text
 
 
-# Column widths shared by the header and the lines.
-COLUMNS_CSS = """
-    .col-number { width: 3; color: $text-muted; }
-    .col-product { width: 2fr; margin-right: 1; }
-    .col-cycle { width: 26; margin-right: 1; }
-    .col-quantity { width: 5; margin-right: 1; }
-    .col-price_override { width: 10; margin-right: 1; }
-    .col-domain { width: 1fr; }
-"""
-
-
 class OrderLineHeader(Horizontal):
     """The column titles above the lines."""
-
-    DEFAULT_CSS = "OrderLineHeader { height: 1; color: $text-muted; } OrderLineHeader {" \
-        + COLUMNS_CSS + "}"
 
     def compose(self) -> ComposeResult:
         for title, column in (("#", "number"), ("Product", "product"), ("Cycle", "cycle"),
@@ -51,17 +37,6 @@ class OrderLineHeader(Horizontal):
 
 class OrderLineRow(Vertical):
     """A line of the order. Its inputs carry the class `line-<field>` (see `FIELDS`)."""
-
-    DEFAULT_CSS = """
-    OrderLineRow { height: auto; }
-    OrderLineRow > Horizontal { height: 1; }
-    OrderLineRow {""" + COLUMNS_CSS + """}
-    OrderLineRow .line-message { height: auto; padding-left: 3; color: $text-muted; display: none; }
-    OrderLineRow .line-message.-shown { display: block; }
-    OrderLineRow .line-message.-error { color: $text-error; }
-    OrderLineRow .line-extras { height: auto; padding-left: 3; display: none; }
-    OrderLineRow .line-extras.-shown { display: block; }
-    """
 
     def __init__(self, number: int, catalog: list[CatalogProduct], currency: str) -> None:
         super().__init__(classes="order-line")

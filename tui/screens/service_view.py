@@ -1,0 +1,138 @@
+"""What the service page shows, as data and drawing helpers: the module-command and action
+keys, the field layout, and the text of the header, the addon rows and the options line.
+The screen (`service.py`) composes these; the dialogs are in `service_dialogs.py`."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
+
+from hostdesk.models.cycles import Cycle
+from hostdesk.models.money import format_money
+from hostdesk.models.schema import ServiceStatus
+from hostdesk.models.service_page import ServiceView
+from hostdesk.tui.widgets.cells import fit, status_look
+
+# Module commands and their keys (ux.md); `r` renew is the module's Renew.
+MODULE_KEYS = (("c", "create"), ("s", "suspend"), ("u", "unsuspend"), ("t", "terminate"),
+               ("p", "change_package"), ("w", "change_password"), ("r", "renew"))
+MODULE_COMMANDS = frozenset(command for _, command in MODULE_KEYS)
+CUSTOM_KEYS = tuple(str(n) for n in range(1, 10))
+SERVICE_ACTIONS = (("U", "upgrade", "Upgrade/Downgrade"), ("m", "move", "Move"),
+                   ("D", "delete", "Delete"), ("W", "welcome", "Resend welcome"),
+                   ("x", "cancel_request", "Request cancellation"), ("a", "add_addon", "Add addon"))
+
+# (name, label, widget kind); the left column, then the right one.
+LEFT_FIELDS = (
+    ("product", "Product", "select"),
+    ("server", "Server", "select"),
+    ("domain", "Domain", "input"),
+    ("dedicated_ip", "Dedicated IP", "input"),
+    ("username", "Username", "input"),
+    ("password", "Password", "password"),
+    ("status", "Status", "select"),
+    ("registration_date", "Registration date", "input"),
+    ("quantity", "Quantity", "input"),
+    ("subscription_id", "Subscription id", "input"),
+    ("admin_notes", "Admin notes", "input"),
+)
+RIGHT_FIELDS = (
+    ("first_payment_amount", "First payment", "input"),
+    ("recurring_amount", "Recurring amount", "input"),
+    ("billing_cycle", "Billing cycle", "select"),
+    ("next_due_date", "Next due date", "input"),
+    ("payment_method", "Payment method", "input"),
+    ("promotion", "Promotion code", "input"),
+    ("override_suspend_until", "Override suspend until", "input"),
+    ("suspension_reason", "Suspension reason", "input"),
+    ("auto_terminate_end_of_cycle", "Auto-terminate", "checkbox"),
+    ("auto_terminate_reason", "Auto-terminate reason", "input"),
+)
+FIELDS = LEFT_FIELDS + RIGHT_FIELDS
+PLACEHOLDERS = {
+    "password": "unchanged (type a new one to set it)",
+    "registration_date": "YYYY-MM-DD",
+    "next_due_date": "YYYY-MM-DD",
+    "override_suspend_until": "YYYY-MM-DD, never or 00/00/0000; empty: off",
+    "promotion": "code (ctrl+o picks one)",
+    "quantity": "1",
+}
+CYCLE_CHOICES = [(c.label, c.value) for c in Cycle]
+STATUS_CHOICES = [(s.capitalize(), s) for s in ServiceStatus.ALL]
+
+
+
+class AddonTable(DataTable):
+    """The service's addons. Enter edits the highlighted one, d deletes it."""
+
+    HELP_NAME = "the addons"
+    HELP = "Enter edits the highlighted addon; d deletes it; a adds one."
+    BINDINGS = [Binding("d,delete", "screen.delete_addon", "Delete addon", id="addons.delete")]
+
+
+
+def status_text(status: str) -> Text:
+    look = status_look(status)
+    styles = {"active": "bold green", "pending": "bold yellow", "suspended": "bold dark_orange",
+              "closed": "dim", "fraud": "bold red"}
+    return Text(status.upper(), style=styles.get(look or "", "bold"))
+
+
+def hidden_line(widget_id: str, classes: str) -> Static:
+    line = Static("", id=widget_id, classes=classes)
+    line.display = False
+    return line
+
+
+def field_widget(name: str, kind: str):
+    widget_id = f"field-{name}"
+    if kind == "select":
+        choices = {"status": STATUS_CHOICES, "billing_cycle": CYCLE_CHOICES}.get(name, [])
+        # Products and servers arrive with the service; until then the list is empty.
+        return Select(choices, id=widget_id, compact=True,
+                      allow_blank=name in ("product", "server"),
+                      prompt="(none)" if name == "server" else "choose")
+    if kind == "checkbox":
+        return Checkbox("at the end of the cycle (reason below)", False, id=widget_id,
+                        compact=True)
+    return Input("", id=widget_id, compact=True, password=(kind == "password"),
+                 placeholder=PLACEHOLDERS.get(name, ""))
+
+
+def header_text(view: ServiceView, currency: str) -> Text:
+    """Two lines (three with a notice): what the service is, whose, when due, which module."""
+    service, client = view.service, view.client
+    first = Text.assemble((f"#{service.id} ", "bold"), (service.domain or "no domain", "bold"),
+                          f" · {view.product.name} · ", status_text(service.status),
+                          f" · {format_money(service.recurring_amount, currency)} "
+                          f"{Cycle(service.billing_cycle).label}")
+    second = Text(f"Client #{client.id} {client.display_name} · next due "
+                  f"{service.next_due_date or '—'} · module {view.product.module or 'none'}",
+                  no_wrap=True, overflow="ellipsis")
+    lines = [first, second]
+    notes = []
+    if view.open_request is not None:
+        when = view.process_on or "the next daily run"
+        notes.append(f"Cancellation request #{view.open_request.id} "
+                     f"({view.open_request.type.replace('_', ' ')}) open: processed {when}")
+    if service.auto_terminate_end_of_cycle:
+        notes.append(f"Auto-terminates on {service.next_due_date or 'the next run'}")
+    if service.status == ServiceStatus.SUSPENDED and service.suspension_reason:
+        notes.append(f"Suspended: {service.suspension_reason}")
+    if notes:
+        lines.append(Text(" · ".join(notes), style="bold yellow"))
+    return Text("\n").join(lines)
+
+
+def addon_row(addon, currency: str) -> tuple[Text, ...]:
+    return (Text(str(addon.id), justify="right"), Text(fit(addon.name, 30).rstrip()),
+            Text(Cycle(addon.billing_cycle).label),
+            Text(format_money(addon.recurring_amount, currency), justify="right"),
+            status_text(addon.status), Text(str(addon.next_due_date or "—")))
+
+
+def config_options_text(view: ServiceView) -> str:
+    listed = (", ".join(f"{n}: {v}" for n, v in view.config_options)
+              if view.config_options else "none")
+    return f"Configurable options: {listed} (change them with U, upgrade/downgrade)"
