@@ -3,7 +3,9 @@
 What it gives each form, so that they all behave alike (ux.md, forms):
 - escape never leaves unsaved changes without asking (`dirty` says whether there are any);
 - `ctrl+f` finds a field or a section by name (`tui.widgets.field_finder`);
-- titled sections (`FormSection`), numbered in screen order, `alt+1`…`alt+9` jump to one.
+- titled sections (`FormSection`), each with its own key, `alt` and a letter of its title
+  (`alt+b` Billing), shown in the title (alt and a digit does not reach the screen in every
+  terminal: textual reads ESC 3 as `£`).
 
 Focus is drawn by the stylesheet (the focused field and its label stand out) and ticks are
 `tui.widgets.tick.Tick` (an empty box or a ✓, never told apart by colour alone).
@@ -12,18 +14,16 @@ Focus is drawn by the stylesheet (the focused field and its label stand out) and
 from __future__ import annotations
 
 from textual.binding import Binding
-from textual.containers import ScrollableContainer, Vertical
+from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Checkbox, Label
 
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.widgets.field_finder import FieldFinder, FinderEntry
 
-SECTION_KEYS = 9
-
 
 class FormSection(Vertical):
-    """A titled part of a form; its number (and key, `alt+N`) is its place on the screen."""
+    """A titled part of a form; `alt` and a letter of its title go to its first field."""
 
     def __init__(self, title: str, *children: Widget, id: str | None = None,
                  classes: str = "") -> None:
@@ -31,26 +31,34 @@ class FormSection(Vertical):
         super().__init__(*children, id=id or f"section-{slug}",
                          classes=f"form-section {classes}".strip())
         self.title = title
-        self.number = 0
+        self.key = ""  # `alt+b`, given by the screen
 
     def on_mount(self) -> None:
-        self.screen.call_after_refresh(self.screen_numbered)
-
-    def screen_numbered(self) -> None:
+        # The whole form is in the DOM by now: every section takes its key at once.
         screen = self.screen
         if isinstance(screen, FormScreen):
-            screen.number_sections()
+            screen.key_sections()
 
-    def show_number(self, number: int) -> None:
-        self.number = number
-        key = f" · alt+{number}" if number <= SECTION_KEYS else ""
-        self.border_title = f" {number} {self.title}{key} "
+    def show_key(self, key: str) -> None:
+        self.key = key
+        self.border_title = f" {self.title} · {key} " if key else f" {self.title} "
+
+
+SMALL_WORDS = frozenset({"a", "and", "by", "for", "in", "of", "on", "per", "the", "to"})
+
+
+def section_letter(title: str, taken: set[str]) -> str:
+    """The first letter of a word of the title that no other section has, else any letter
+    of it, else none."""
+    words = [word for word in title.lower().split() if word not in SMALL_WORDS]
+    for letter in [word[0] for word in words] + [c for c in title.lower()]:
+        if letter.isascii() and letter.isalpha() and letter not in taken:
+            return letter
+    return ""
 
 
 def field_label(widget: Widget) -> str:
-    """What a field is called on screen: a tick's own text, or the label in front of it."""
-    if isinstance(widget, Checkbox):
-        return str(widget.label)
+    """What a field is called on screen: the label in front of it, or a tick's own text."""
     node = widget
     for _ in range(2):  # the field's row, or the row of the widget the field is part of
         parent = node.parent
@@ -65,6 +73,8 @@ def field_label(widget: Widget) -> str:
         if label:
             return label
         node = parent
+    if isinstance(widget, Checkbox):
+        return str(widget.label)
     tooltip = widget.tooltip
     if isinstance(tooltip, str) and tooltip:
         return tooltip
@@ -78,9 +88,7 @@ class FormScreen(HostdeskScreen):
     BINDINGS = [
         # Above the fields' own ctrl+f (delete a word): on a form it always finds a field.
         Binding("ctrl+f", "find_field", "Find field", priority=True, id="form.find_field"),
-        *(Binding(f"alt+{n}", f"go_section({n})", f"Section {n}", show=False,
-                  id=f"form.section_{n}") for n in range(1, SECTION_KEYS + 1)),
-    ]
+    ]  # and alt+letter per section, bound as the sections mount (`key_sections`)
     LEAVE_TITLE = "Leave without saving?"
     LEAVE_TEXT = "The changes are not saved: they will be lost."
     LEAVE_YES = "Leave"
@@ -118,16 +126,28 @@ class FormScreen(HostdeskScreen):
     def sections(self) -> list[FormSection]:
         return [section for section in self.query(FormSection) if section.display]
 
-    def number_sections(self) -> None:
-        for number, section in enumerate(self.sections(), start=1):
-            section.show_number(number)
+    def key_sections(self) -> None:
+        """Give each section a key not taken by an earlier one, and bind it."""
+        keys = getattr(self, "_section_keys", None)
+        if keys is None:
+            keys = self._section_keys = {}  # letter -> section id
+        for section in self.sections():
+            if section.key:
+                continue
+            letter = section_letter(section.title, set(keys))
+            if not letter:
+                section.show_key("")
+                continue
+            keys[letter] = section.id
+            self._bindings._add_binding(Binding(
+                f"alt+{letter}", f"go_section('{section.id}')", section.title, show=False,
+                id=f"form.section_{letter}"))
+            section.show_key(f"alt+{letter}")
 
-    def action_go_section(self, number: int) -> None:
-        sections = self.sections()
-        if not 1 <= number <= len(sections):
-            self.notify(f"This form has {len(sections)} section(s).", severity="warning")
-            return
-        self.go_to(sections[number - 1])
+    def action_go_section(self, section_id: str) -> None:
+        found = self.query(f"#{section_id}")
+        if found:
+            self.go_to(found.first())
 
     def go_to(self, target: Widget) -> None:
         """Focus a field, or the first field of a section, and bring it into view."""
@@ -145,14 +165,15 @@ class FormScreen(HostdeskScreen):
 
     def finder_fields(self) -> list[Widget]:
         """The fields the finder lists: every one that can take focus, in screen order."""
-        return [widget for widget in self.focus_chain
-                if widget.id and not isinstance(widget, ScrollableContainer)]
+        chain = self.focus_chain
+        holders = {id(node) for widget in chain for node in widget.ancestors}
+        # Not the scrolling body of the form: it takes focus, but holds the fields.
+        return [widget for widget in chain if widget.id and id(widget) not in holders]
 
     def finder_entries(self) -> list[FinderEntry]:
         entries = []
         for section in self.sections():
-            key = f" · alt+{section.number}" if section.number <= SECTION_KEYS else ""
-            entries.append(FinderEntry(section.title, f"section {section.number}{key}",
+            entries.append(FinderEntry(section.title, f"section · {section.key}".rstrip(" ·"),
                                        section.id, is_section=True))
         for widget in self.finder_fields():
             section = next((a for a in widget.ancestors if isinstance(a, FormSection)), None)

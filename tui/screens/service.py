@@ -36,7 +36,7 @@ from hostdesk.models.service_page import (
     load_service_view,
     save_service_page,
 )
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.form import FormScreen, FormSection
 from hostdesk.tui.widgets.command_bar import BarCommand, CommandBar
 from hostdesk.tui.widgets.dialogs import (
     ConfirmDialog,
@@ -46,6 +46,7 @@ from hostdesk.tui.widgets.dialogs import (
     error_messages,
 )
 from hostdesk.tui.widgets.key_footer import KeyFooter
+from hostdesk.tui.widgets.tick import Tick
 from hostdesk.tui.screens.service_dialogs import (
     AddAddonDialog,
     CancellationDialog,
@@ -54,12 +55,12 @@ from hostdesk.tui.screens.service_dialogs import (
     PromotionPicker,
 )
 from hostdesk.tui.screens.service_view import (
+    COLUMNS,
     CUSTOM_KEYS,
     FIELDS,
-    LEFT_FIELDS,
     MODULE_COMMANDS,
     MODULE_KEYS,
-    RIGHT_FIELDS,
+    SAVE_TICKS,
     SERVICE_ACTIONS,
     AddonTable,
     addon_row,
@@ -69,7 +70,7 @@ from hostdesk.tui.screens.service_view import (
     hidden_line,
 )
 
-class ServiceScreen(HostdeskScreen):
+class ServiceScreen(FormScreen):
     """One service: its fields (ctrl+s saves), module commands, addons and actions."""
 
     BINDINGS = [
@@ -152,24 +153,26 @@ class ServiceScreen(HostdeskScreen):
         yield Static("", id="service-state", classes="status-line")
         with VerticalScroll(id="service-body"):
             with Horizontal(id="service-form"):
-                for column, fields in (("form-left", LEFT_FIELDS), ("form-right", RIGHT_FIELDS)):
+                for column, sections in COLUMNS:
                     with Vertical(id=column, classes="form-column"):
-                        for name, label, kind in fields:
-                            with Horizontal(classes="field-row"):
-                                yield Label(label, classes="field-label")
-                                yield field_widget(name, kind)
-                            yield hidden_line(f"error-{name}", "field-error")
-                            if name in ("first_payment_amount", "recurring_amount"):
-                                yield hidden_line(f"how-{name}", "field-how")
-            with Horizontal(id="save-options"):
-                yield Checkbox("Auto recalculate on save", False, id="auto-recalculate",
-                               compact=True)
-                yield Checkbox("Create prorata invoice for a new next due date", False,
-                               id="create-prorata", compact=True)
+                        for title, fields in sections:
+                            with FormSection(title):
+                                if fields is SAVE_TICKS:
+                                    for tick_id, label in SAVE_TICKS:
+                                        yield Tick(label, False, id=tick_id, compact=True)
+                                    continue
+                                for name, label, kind in fields:
+                                    with Horizontal(classes="field-row"):
+                                        yield Label(label, classes="field-label")
+                                        yield field_widget(name, kind)
+                                    yield hidden_line(f"error-{name}", "field-error")
+                                    if name in ("first_payment_amount", "recurring_amount"):
+                                        yield hidden_line(f"how-{name}", "field-how")
             yield Static("", id="form-error", classes="field-error")
             yield Static("", id="config-options")
-            yield Label("Addons (a adds · enter edits · d deletes)", classes="section-title")
-            yield AddonTable(id="addons", cursor_type="row", zebra_stripes=True)
+            with FormSection("Addons", id="section-addons"):
+                yield Label("a adds · enter edits · d deletes", classes="section-keys")
+                yield AddonTable(id="addons", cursor_type="row", zebra_stripes=True)
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -412,21 +415,16 @@ class ServiceScreen(HostdeskScreen):
 
         self.app.push_screen(PromotionPicker(self.app.settings.currency), chosen)
 
+    LEAVE_TITLE = "Leave the service page?"
+    LEAVE_TEXT = "Your edits are not saved: they will be lost."
+    LEAVE_YES = "discard them"
+
     def action_back(self) -> None:
         focused = self.focused
-        if focused is not None and focused.id and focused.id.startswith("field-"):
+        if focused is not None and any(node.id == "service-form" for node in focused.ancestors):
             self.query_one(CommandBar).focus()  # out of the fields first, keeping what was typed
             return
-        if self.dirty:
-            def answered(discard: bool | None) -> None:
-                if discard:
-                    self.app.action_back()
-
-            self.app.push_screen(ConfirmDialog(
-                "Leave the service page?", "Your edits are not saved: they will be lost.",
-                yes="discard them"), answered)
-            return
-        super().action_back()
+        super().action_back()  # asks first when an edit is not saved
 
     # --- which commands apply ------------------------------------------------------------------
 

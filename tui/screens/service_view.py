@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import Checkbox, DataTable, Input, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 from hostdesk.models.cycles import Cycle
 from hostdesk.models.money import format_money
 from hostdesk.models.schema import ServiceStatus
 from hostdesk.models.service_page import ServiceView
 from hostdesk.tui.widgets.cells import fit, status_look
+from hostdesk.tui.widgets.tick import Tick
 
 # Module commands and their keys (ux.md); `r` renew is the module's Renew.
 MODULE_KEYS = (("c", "create"), ("s", "suspend"), ("u", "unsuspend"), ("t", "terminate"),
@@ -23,8 +24,9 @@ SERVICE_ACTIONS = (("U", "upgrade", "Upgrade/Downgrade"), ("m", "move", "Move"),
                    ("D", "delete", "Delete"), ("W", "welcome", "Resend welcome"),
                    ("x", "cancel_request", "Request cancellation"), ("a", "add_addon", "Add addon"))
 
-# (name, label, widget kind); the left column, then the right one.
-LEFT_FIELDS = (
+# The form in titled sections (name, label, widget kind), in two columns on a wide terminal
+# (one under the other on a narrow one); tab goes down the left column, then the right.
+SERVICE_FIELDS = (
     ("product", "Product", "select"),
     ("server", "Server", "select"),
     ("domain", "Domain", "input"),
@@ -37,19 +39,29 @@ LEFT_FIELDS = (
     ("subscription_id", "Subscription id", "input"),
     ("admin_notes", "Admin notes", "input"),
 )
-RIGHT_FIELDS = (
+BILLING_FIELDS = (
     ("first_payment_amount", "First payment", "input"),
     ("recurring_amount", "Recurring amount", "input"),
     ("billing_cycle", "Billing cycle", "select"),
     ("next_due_date", "Next due date", "input"),
     ("payment_method", "Payment method", "input"),
     ("promotion", "Promotion code", "input"),
+)
+# Not fields of the service: how the save treats the amounts and a new next due date.
+SAVE_TICKS = (("auto-recalculate", "Auto recalculate on save"),
+              ("create-prorata", "Create prorata invoice for a new next due date"))
+SUSPENSION_FIELDS = (
     ("override_suspend_until", "Override suspend until", "input"),
     ("suspension_reason", "Suspension reason", "input"),
     ("auto_terminate_end_of_cycle", "Auto-terminate", "checkbox"),
     ("auto_terminate_reason", "Auto-terminate reason", "input"),
 )
-FIELDS = LEFT_FIELDS + RIGHT_FIELDS
+COLUMNS = (
+    ("form-left", (("Service", SERVICE_FIELDS),)),
+    ("form-right", (("Billing", BILLING_FIELDS), ("On save", SAVE_TICKS),
+                    ("Suspension and termination", SUSPENSION_FIELDS))),
+)
+FIELDS = SERVICE_FIELDS + BILLING_FIELDS + SUSPENSION_FIELDS
 PLACEHOLDERS = {
     "password": "unchanged (type a new one to set it)",
     "registration_date": "YYYY-MM-DD",
@@ -94,8 +106,8 @@ def field_widget(name: str, kind: str):
                       allow_blank=name in ("product", "server"),
                       prompt="(none)" if name == "server" else "choose")
     if kind == "checkbox":
-        return Checkbox("at the end of the cycle (reason below)", False, id=widget_id,
-                        compact=True)
+        return Tick("at the end of the cycle (reason below)", False, id=widget_id,
+                    compact=True)
     return Input("", id=widget_id, compact=True, password=(kind == "password"),
                  placeholder=PLACEHOLDERS.get(name, ""))
 
