@@ -98,9 +98,7 @@ class FormScreen(HostdeskScreen):
         """Whether leaving now would lose something typed."""
         return False
 
-    @property
-    def heading(self) -> str:
-        return self.TITLE or "this form"
+    heading = ""  # what the form is about ("Service #12"), for the finder and the questions
 
     # --- leaving ---------------------------------------------------------------------------
 
@@ -139,9 +137,11 @@ class FormScreen(HostdeskScreen):
                 section.show_key("")
                 continue
             keys[letter] = section.id
+            # Above the fields: a terminal sends alt+b with the character "b", which an
+            # input would otherwise type.
             self._bindings._add_binding(Binding(
                 f"alt+{letter}", f"go_section('{section.id}')", section.title, show=False,
-                id=f"form.section_{letter}"))
+                priority=True, id=f"form.section_{letter}"))
             section.show_key(f"alt+{letter}")
 
     def action_go_section(self, section_id: str) -> None:
@@ -188,5 +188,6 @@ class FormScreen(HostdeskScreen):
                 if found:
                     self.go_to(found.first())
 
-        self.app.push_screen(FieldFinder(self.heading, self.finder_entries()), chosen)
+        self.app.push_screen(FieldFinder(self.heading or self.TITLE or "this form",
+                                         self.finder_entries()), chosen)
 

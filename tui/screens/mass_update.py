@@ -55,7 +55,7 @@ from hostdesk.models.permissions import MASS_UPDATE, SERVER_OPERATIONS, find_adm
 from hostdesk.models.prorata import ProrataLine
 from hostdesk.models.schema import Service, ServiceStatus
 from hostdesk.models.selection import Selection, ServiceFilter, Ticks
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.form import FormScreen
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.mass_checklist import MassChecklist
@@ -315,7 +315,7 @@ def field_error_id(name: str) -> str:
 # --- the screen -----------------------------------------------------------------------------
 
 
-class MassUpdateScreen(HostdeskScreen):
+class MassUpdateScreen(FormScreen):
     """Tick services, choose field changes or a module command, preview, apply."""
 
     HELP = ("Mass update. Tick the services in the list (space, a on screen, A every matching "

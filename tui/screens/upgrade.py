@@ -31,7 +31,7 @@ from hostdesk.models.money import format_money
 from hostdesk.models.parsing import parse_whole_number
 from hostdesk.models.permissions import UPGRADE_ORDERS, has_permission
 from hostdesk.models.upgrades import OptionChoice, OptionInfo, Quote, UpgradeStart, load_upgrade_start
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.form import FormScreen
 from hostdesk.tui.screens.invoices import InvoiceScreen
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.tick import Tick
@@ -50,7 +50,7 @@ def error_id(field_name: str) -> str:
     return "error-" + re.sub(r"[^A-Za-z0-9_-]", "-", field_name)
 
 
-class UpgradeScreen(HostdeskScreen):
+class UpgradeScreen(FormScreen):
     """Upgrade or downgrade one service, seeing the quote before confirming."""
 
     HELP = ("Choose the new product and billing cycle (any product, not only the configured "

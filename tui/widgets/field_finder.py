@@ -22,7 +22,7 @@ from textual.widgets.option_list import Option
 @dataclass(frozen=True)
 class FinderEntry:
     name: str          # what the admin reads: "Auto recalculate on save", "Billing"
-    section: str       # the section it is in, or for a section "section 2 · alt+2"
+    section: str       # the section it is in, or for a section "section · alt+b"
     target: str        # the id of the widget to focus
     also: str = ""     # other words it answers to (the field's id)
     is_section: bool = False
