@@ -36,6 +36,7 @@ from hostdesk.models.service_page import (
     load_service_view,
     save_service_page,
 )
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.form import FormScreen, FormSection
 from hostdesk.tui.widgets.command_bar import BarCommand, CommandBar
 from hostdesk.tui.widgets.dialogs import (
@@ -95,27 +96,6 @@ class ServiceScreen(FormScreen):
             self.view = view
             self.error = error
             self.refill = refill
-
-    class Saved(Message):
-        def __init__(self, text: str, error: Exception | None, request: tuple = ()) -> None:
-            super().__init__()
-            self.text = text
-            self.error = error
-            self.request = request  # what was sent, to send again once confirmed
-
-    class CommandDone(Message):
-        def __init__(self, command: str, result, error: Exception | None) -> None:
-            super().__init__()
-            self.command = command
-            self.result = result
-            self.error = error
-
-    class ActionDone(Message):
-        def __init__(self, text: str, error: Exception | None, *, gone: bool = False) -> None:
-            super().__init__()
-            self.text = text
-            self.error = error
-            self.gone = gone
 
     def __init__(self, service_id: int) -> None:
         super().__init__()
@@ -357,24 +337,21 @@ class ServiceScreen(FormScreen):
         self.refresh_bindings()
         self._save(changed, self.version, recalc, prorata, confirmed)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="service-save",
-          description="save the service")
     def _save(self, changed: dict[str, str], version: int, recalc: bool, prorata: bool,
               confirmed: bool) -> None:
-        app = self.app
-        try:
-            with connection():
-                saved = save_service_page(self.service_id, version, changed, app.admin,
-                                          clock=app.clock, settings=app.settings,
-                                          auto_recalculate=recalc, create_prorata=prorata,
-                                          confirm_far_ndd=confirmed)
-        except Exception as exc:  # noqa: BLE001 - every refusal is shown
-            self.post_message(self.Saved("", exc, (changed, recalc, prorata)))
-            return
-        self.post_message(self.Saved(saved.text, None))
+        admin, clock, settings = self.app.admin, self.app.clock, self.app.settings
+        run_in_background(
+            self, lambda: save_service_page(self.service_id, version, changed, admin,
+                                            clock=clock, settings=settings,
+                                            auto_recalculate=recalc, create_prorata=prorata,
+                                            confirm_far_ndd=confirmed),
+            lambda saved: self._saved(saved.text, None),
+            # the request goes with a refusal: sent again once a far date is confirmed
+            lambda error: self._saved("", error, (changed, recalc, prorata)),
+            group="service-save")
 
-    def _ask_confirmation(self, message: Saved) -> None:
-        changed, recalc, prorata = message.request
+    def _ask_confirmation(self, error: ConfirmationNeeded, request: tuple) -> None:
+        changed, recalc, prorata = request
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -382,30 +359,30 @@ class ServiceScreen(FormScreen):
             else:
                 self.query_one("#service-state", Static).update(
                     Text("Not saved: the next due date was not confirmed", style="bold red"))
-                self._show_errors(message.error)
+                self._show_errors(error)
 
-        self.app.push_screen(ConfirmDialog("Save this next due date?", message.error.message,
+        self.app.push_screen(ConfirmDialog("Save this next due date?", error.message,
                                            yes="save it"), answered)
 
-    def on_service_screen_saved(self, message: Saved) -> None:
+    def _saved(self, text: str, error: Exception | None, request: tuple = ()) -> None:
         self.busy = False
         state = self.query_one("#service-state", Static)
-        if isinstance(message.error, ConfirmationNeeded):
-            self._ask_confirmation(message)
-        elif message.error is None:
-            state.update(Text(message.text))
-            self.app.notify(message.text)
+        if isinstance(error, ConfirmationNeeded):
+            self._ask_confirmation(error, request)
+        elif error is None:
+            state.update(Text(text))
+            self.app.notify(text)
             self._load(refill=True)
-        elif isinstance(message.error, StaleRecordError):
-            state.update(Text("Not saved: " + str(message.error), style="bold red"))
-            self.app.push_screen(MessageDialog("Not saved", f"{message.error}. Your edits are "
+        elif isinstance(error, StaleRecordError):
+            state.update(Text("Not saved: " + str(error), style="bold red"))
+            self.app.push_screen(MessageDialog("Not saved", f"{error}. Your edits are "
                                                "still on the page; ctrl+r shows the stored "
                                                "values (and drops your edits)."))
         else:
             state.update(Text("Not saved: see the messages under the fields", style="bold red")
-                         if isinstance(message.error, HostdeskError) else
-                         Text(f"Not saved: {message.error}", style="bold red"))
-            self._show_errors(message.error)
+                         if isinstance(error, HostdeskError) else
+                         Text(f"Not saved: {error}", style="bold red"))
+            self._show_errors(error)
         self.refresh_bindings()
 
     def action_pick_promotion(self) -> None:
@@ -553,39 +530,32 @@ class ServiceScreen(FormScreen):
         self.refresh_bindings()
         self._module_worker(command, arguments)
 
-    @work(thread=True, exit_on_error=False, group="module-command",
-          description="run a module command")
     def _module_worker(self, command: str, arguments: dict) -> None:
         from hostdesk.automation.provisioning.runner import run_command
 
-        app = self.app
-        try:
-            with connection():
-                result = run_command(self.service_id, command, admin=app.admin,
-                                     clock=app.clock, settings=app.settings, source="admin",
-                                     **arguments)
-        except Exception as exc:  # noqa: BLE001 - a refusal is shown, never swallowed
-            self.post_message(self.CommandDone(command, None, exc))
-            return
-        self.post_message(self.CommandDone(command, result, None))
+        admin, clock, settings = self.app.admin, self.app.clock, self.app.settings
+        run_in_background(
+            self, lambda: run_command(self.service_id, command, admin=admin, clock=clock,
+                                      settings=settings, source="admin", **arguments),
+            lambda result: self._command_done(command, result, None),
+            lambda error: self._command_done(command, None, error),
+            group="module-command", exclusive=False)
 
-    def on_service_screen_command_done(self, message: CommandDone) -> None:
+    def _command_done(self, command: str, result, error: Exception | None) -> None:
         self.running = None
-        label = self.view.labels.get(message.command, message.command) if self.view else \
-            message.command
+        label = self.view.labels.get(command, command) if self.view else command
         state = self.query_one("#service-state", Static)
-        if message.error is not None:
-            state.update(Text(f"{label} refused: {message.error}", style="bold red"))
-            self.app.push_screen(MessageDialog(f"{label} refused", str(message.error)))
-        elif message.result.success:
-            text = f"{label} succeeded" + (f": {message.result.message}"
-                                           if message.result.message else "")
+        if error is not None:
+            state.update(Text(f"{label} refused: {error}", style="bold red"))
+            self.app.push_screen(MessageDialog(f"{label} refused", str(error)))
+        elif result.success:
+            text = f"{label} succeeded" + (f": {result.message}" if result.message else "")
             state.update(Text(text))
             self.app.notify(text)
         else:
-            state.update(Text(f"{label} failed: {message.result.message}", style="bold red"))
+            state.update(Text(f"{label} failed: {result.message}", style="bold red"))
             self.app.push_screen(MessageDialog(
-                f"{label} failed", f"{message.result.message}\n\nThe service was not changed."))
+                f"{label} failed", f"{result.message}\n\nThe service was not changed."))
         self._show_bar()
         self.refresh_bindings()
         self.load()
@@ -683,27 +653,21 @@ class ServiceScreen(FormScreen):
         self.refresh_bindings()
         self._action_worker(job, gone)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="service-action",
-          description="change the service")
     def _action_worker(self, job, gone: bool) -> None:
-        try:
-            with connection():
-                text = job()
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.ActionDone("", exc))
-            return
-        self.post_message(self.ActionDone(text, None, gone=gone))
+        run_in_background(self, job, lambda text: self._action_done(text, None, gone),
+                          lambda error: self._action_done("", error, False),
+                          group="service-action")
 
-    def on_service_screen_action_done(self, message: ActionDone) -> None:
+    def _action_done(self, text: str, error: Exception | None, gone: bool) -> None:
         self.busy = False
-        if message.error is not None:
+        if error is not None:
             self.query_one("#service-state", Static).update(
-                Text(f"Refused: {message.error}", style="bold red"))
-            self.app.push_screen(MessageDialog("Refused", str(message.error)))
+                Text(f"Refused: {error}", style="bold red"))
+            self.app.push_screen(MessageDialog("Refused", str(error)))
         else:
-            self.query_one("#service-state", Static).update(Text(message.text))
-            self.app.notify(message.text)
-            if message.gone:
+            self.query_one("#service-state", Static).update(Text(text))
+            self.app.notify(text)
+            if gone:
                 self.loaded_form = {}
                 self.app.action_back()
                 return
