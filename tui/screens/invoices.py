@@ -272,12 +272,6 @@ class InvoiceScreen(HostdeskScreen):
             super().__init__()
             self.view = view
 
-    class ActionDone(Message):
-        def __init__(self, outcome: ActionOutcome | None, error: Exception | None = None) -> None:
-            super().__init__()
-            self.outcome = outcome
-            self.error = error
-
     def __init__(self, invoice_id: int) -> None:
         super().__init__()
         self.invoice_id = invoice_id
@@ -500,24 +494,22 @@ class InvoiceScreen(HostdeskScreen):
         self.query_one("#invoice-state", Static).update("working…")
         self._run_action(job)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="invoice-action",
-          description="change the invoice")
     def _run_action(self, job) -> None:
-        try:
-            with connection():
-                require(find_admin(self.app.login), MANAGE_INVOICES)
-                outcome = job()
-        except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck screen
-            self.post_message(self.ActionDone(None, exc))
-            return
-        self.post_message(self.ActionDone(outcome))
+        login = self.app.login
 
-    def on_invoice_screen_action_done(self, message: ActionDone) -> None:
+        def act() -> ActionOutcome:
+            require(find_admin(login), MANAGE_INVOICES)
+            return job()
+
+        run_in_background(self, act, lambda outcome: self._action_done(outcome, None),
+                          lambda error: self._action_done(None, error), group="invoice-action")
+
+    def _action_done(self, outcome: ActionOutcome | None, error: Exception | None) -> None:
         self.busy = False
-        if message.error is not None:
-            self.app.notify(str(message.error), title="Refused", severity="error", timeout=10)
-        elif message.outcome is not None:
-            self._say(message.outcome)
+        if error is not None:
+            self.app.notify(str(error), title="Refused", severity="error", timeout=10)
+        elif outcome is not None:
+            self._say(outcome)
         self.reload()
 
     def _say(self, outcome: ActionOutcome) -> None:
@@ -563,12 +555,6 @@ class InvoiceListScreen(FilteredListScreen):
         Binding("G", "generate_due", "Generate due invoices", id="invoices.generate"),
     ]
     FILTER_TYPE = InvoiceFilter
-
-    class Generated(Message):
-        def __init__(self, text: str, error: str | None = None) -> None:
-            super().__init__()
-            self.text = text
-            self.error = error
 
     def __init__(self, client_id: int | None = None, status: str = "") -> None:
         super().__init__(BY_KEY["invoices"], FilteredInvoiceSource(),
@@ -627,32 +613,29 @@ class InvoiceListScreen(FilteredListScreen):
         self.refresh_bindings()
         self._generate(client_id)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="invoices-generate",
-          description="generate due invoices")
     def _generate(self, client_id: int) -> None:
-        app = self.app
-        try:
-            with connection():
-                result = generate_due_for_client(client_id, app.clock.today(), app.settings,
-                                                 admin=app.admin)
-        except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck key
-            self.post_message(self.Generated("", str(exc)))
-            return
+        today, settings, admin = self.app.clock.today(), self.app.settings, self.app.admin
+        run_in_background(self, lambda: generate_due_for_client(client_id, today, settings,
+                                                                admin=admin),
+                          lambda result: self._generated(client_id, result),
+                          lambda error: self._said("", str(error)), group="invoices-generate")
+
+    def _generated(self, client_id: int, result) -> None:
         if result.failures:
             errors = "; ".join(f["error"] for f in result.failures)
-            self.post_message(self.Generated("", f"could not generate: {errors}"))
+            self._said("", f"could not generate: {errors}")
         elif result.invoices:
-            self.post_message(self.Generated(
-                f"{result.invoices} invoice(s) with {result.lines} line(s) generated for client "
-                f"#{client_id}, {format_money(result.amount, app.settings.currency)}"))
+            self._said(f"{result.invoices} invoice(s) with {result.lines} line(s) generated for "
+                       f"client #{client_id}, "
+                       f"{format_money(result.amount, self.app.settings.currency)}")
         else:
-            self.post_message(self.Generated(f"Nothing is due for client #{client_id}"))
+            self._said(f"Nothing is due for client #{client_id}")
 
-    def on_invoice_list_screen_generated(self, message: Generated) -> None:
+    def _said(self, text: str, error: str | None = None) -> None:
         self.generating = False
         self.refresh_bindings()
-        if message.error:
-            self.app.notify(message.error, title="Refused", severity="error", timeout=10)
+        if error:
+            self.app.notify(error, title="Refused", severity="error", timeout=10)
         else:
-            self.app.notify(message.text)
+            self.app.notify(text)
         self.biglist.reload()
