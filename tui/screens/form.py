@@ -93,6 +93,10 @@ class FormScreen(HostdeskScreen):
     LEAVE_TEXT = "The changes are not saved: they will be lost."
     LEAVE_YES = "Leave"
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._section_keys: dict[str, str] = {}  # letter -> section id
+
     @property
     def dirty(self) -> bool:
         """Whether leaving now would lose something typed."""
@@ -126,9 +130,7 @@ class FormScreen(HostdeskScreen):
 
     def key_sections(self) -> None:
         """Give each section a key not taken by an earlier one, and bind it."""
-        keys = getattr(self, "_section_keys", None)
-        if keys is None:
-            keys = self._section_keys = {}  # letter -> section id
+        keys = self._section_keys
         for section in self.sections():
             if section.key:
                 continue
@@ -137,11 +139,11 @@ class FormScreen(HostdeskScreen):
                 section.show_key("")
                 continue
             keys[letter] = section.id
-            # Above the fields: a terminal sends alt+b with the character "b", which an
-            # input would otherwise type.
+            # Bound on this screen only (each form has its own sections), above the fields:
+            # a terminal sends alt+b with the character "b", which an input would type.
             self._bindings._add_binding(Binding(
-                f"alt+{letter}", f"go_section('{section.id}')", section.title, show=False,
-                priority=True, id=f"form.section_{letter}"))
+                f"alt+{letter}", f"go_section('{section.id}')", f"Go to {section.title}",
+                show=False, priority=True, id=f"form.section_{letter}"))
             section.show_key(f"alt+{letter}")
 
     def action_go_section(self, section_id: str) -> None:
