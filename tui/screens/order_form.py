@@ -123,7 +123,8 @@ class OrderFormScreen(FormScreen):
         "order may be only a domain. Status `active` imports existing services without "
         "setting them up. The running total at the bottom follows what you type. ctrl+s "
         "places the order; a refused order says what is wrong under each field and keeps "
-        "everything you typed. escape leaves (asks first when you typed something)."
+        "everything you typed. escape leaves (asks first when you typed something). "
+        "alt and the letter in a section's title go to it; ctrl+f finds a field by name."
     )
     AUTO_FOCUS = "#client-search"
     BINDINGS = [

@@ -116,7 +116,9 @@ class ServiceScreen(FormScreen):
     @property
     def HELP(self) -> str:  # noqa: N802 - read by the help screen like the class attribute
         text = ("The service page. Letters run the commands on the bar while the bar or the "
-                "addons have focus (tab moves into the fields, escape back out). ctrl+s saves "
+                "addons have focus (tab moves into the fields, escape back out); alt and the "
+                "letter in a section's title go to it (alt+o: the save options), ctrl+f finds "
+                "any field by name. ctrl+s saves "
                 "every field in one transaction; if someone else saved this service since you "
                 "opened it, the save is refused and your typing stays. Override suspend until "
                 "takes a date, `never` or `00/00/0000`. Tick “create prorata invoice” to "
