@@ -352,10 +352,10 @@ def test_two_apps_edit_the_same_service_and_the_second_save_is_refused(db_url):
             await type_into(pilot_a, screen_a, "admin_notes", "first admin")
             await type_into(pilot_b, screen_b, "recurring_amount", "30.00")
             await pilot_a.press("ctrl+s")
-            await settle(first, pilot_a)
+            await settle(pilot_a)
             assert "Service #%d saved" % service.id in state_line(screen_a)
             await pilot_b.press("ctrl+s")
-            await settle(second, pilot_b)
+            await settle(pilot_b)
             message = await close_dialog(second, pilot_b)
             assert "was changed by someone else since you opened it; nothing was saved" in message
             assert screen_b.query_one("#field-recurring_amount").value == "30.00"  # kept
