@@ -23,8 +23,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Select, Static
 
-from hostdesk.tui.background import run_in_background
 from hostdesk.models.errors import ValidationError, ValidationErrors
+from hostdesk.tui.background import run_in_background
 
 
 def keys_line(*pairs: tuple[str, str]) -> Text:

@@ -18,8 +18,8 @@ from textual.timer import Timer
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from hostdesk.tui.background import run_in_background
 from hostdesk.models.listing import client_matches
+from hostdesk.tui.background import run_in_background
 
 SEARCH_DELAY = 0.2  # seconds of quiet typing before the search runs
 MAX_MATCHES = 6
