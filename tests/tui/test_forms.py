@@ -147,3 +147,33 @@ def test_order_form_sections_have_keys(db, app_for):
             assert app.focused.id == "client-search"
 
     run(scenario())
+
+
+def test_leaving_an_upgrade_with_a_change_chosen_asks_first(db, app_for):
+    from hostdesk.tui.screens.upgrade import UpgradeScreen
+
+    Admin.create(login="tester", role="full")
+    small = make.product(name="Small", prices={"monthly": "10.00"})
+    big = make.product(name="Big", prices={"monthly": "25.00"})
+    service = make.service(product_row=small, next_due_date=pendulum.date(2026, 12, 1))
+
+    async def scenario():
+        app = app_for("tester", CLOCK)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await app.push_screen(UpgradeScreen(service.id))
+            await settle(pilot, until=lambda: app.screen.start is not None)
+            screen = app.screen
+            await pilot.press("escape")  # nothing chosen: leaves at once
+            await settle(pilot, until=lambda: app.screen is not screen)
+            await app.push_screen(UpgradeScreen(service.id))
+            await settle(pilot, until=lambda: app.screen.start is not None)
+            screen = app.screen
+            screen.query_one("#new-product").value = big.id
+            await settle(pilot)
+            await pilot.press("escape")
+            await settle(pilot, until=lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("escape")  # stay: the choice is still there
+            await settle(pilot, until=lambda: app.screen is screen)
+            assert screen.query_one("#new-product").value == big.id
+
+    run(scenario())

@@ -246,6 +246,20 @@ class UpgradeScreen(FormScreen):
         current = self.start.current_choices
         return all(changes[o.id] == current.get(o.id, o.default()) for o in self.options)
 
+    LEAVE_TITLE = "Leave the upgrade?"
+    LEAVE_TEXT = "The change you chose is not confirmed: it will be lost."
+    LEAVE_YES = "discard it"
+
+    @property
+    def dirty(self) -> bool:
+        """A change chosen and not confirmed yet."""
+        if self.start is None or self.busy:
+            return False
+        try:
+            return not self.unchanged(self.read_form())
+        except ValidationError:
+            return True  # something typed that is not even a number yet
+
     def action_requote(self) -> None:
         self.request_quote()
 
