@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from textual.widgets import Input
 
 from hostdesk.automation.config import load_config
 from hostdesk.models.db import bind, database
@@ -73,6 +74,8 @@ def open_screen(make_screen):
         await pilot.app.push_screen(make_screen())
         await settle(pilot)
         await pilot.pause(0.5)  # the debounced work a screen starts once drawn (a total)
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False  # a blinking cursor is in the picture or not by chance
         await settle(pilot)
 
     return run_before
