@@ -197,7 +197,13 @@ class CatalogProduct:
 
     @property
     def label(self) -> str:
-        return f"{self.group_name} · {self.name}" if self.group_name else self.name
+        return product_label(self.name, self.group_name)
+
+
+def product_label(name: str, group_name: str) -> str:
+    """How a product is offered in a list: its own name first, so that a narrow list that
+    cuts the end still tells "Dedicated EPYC 7443P" from "Dedicated E-2388G"."""
+    return f"{name} · {group_name}" if group_name else name
 
 
 def order_catalog() -> list[CatalogProduct]:

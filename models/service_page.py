@@ -18,7 +18,7 @@ from hostdesk.models.cycles import Cycle
 from hostdesk.models.db import database
 from hostdesk.models.errors import StaleRecordError, ValidationError
 from hostdesk.models.money import format_money
-from hostdesk.models.orders import orderable_products
+from hostdesk.models.orders import orderable_products, product_label
 from hostdesk.models.payment_methods import enabled_methods
 from hostdesk.models.permissions import EDIT_SERVICES, require
 from hostdesk.models.prorata import create_prorata_invoices, plan_prorata
@@ -214,7 +214,7 @@ def load_service_view(service_id: int, currency: str) -> ServiceView | None:
     return ServiceView(
         service=service, product=product, client=client,
         promotion_code=promotion.code if promotion else "",
-        products=[(f"{p.group_name} / {p.name}" if p.group_name else p.name, p.id)
+        products=[(product_label(p.name, p.group_name), p.id)
                   for p in products],
         servers=[(f"{s.name} ({s.module})", s.id)
                  for s in Server.select().order_by(Server.name).limit(500)],

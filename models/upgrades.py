@@ -127,7 +127,7 @@ def load_upgrade_start(service_id: int) -> UpgradeStart | None:
             cycles[product_id].append(known[cycle])
     for product_id in cycles:
         cycles[product_id].sort(key=CYCLE_ORDER.index)
-    labels = [(f"{p.group_name} / {p.name}" if p.group_name else p.name, p.id) for p in products]
+    labels = [(orders.product_label(p.name, p.group_name), p.id) for p in products]
     return UpgradeStart(service=service, product_name=current.name,
                         client_name=service.client.display_name,
                         products=labels, cycles=cycles,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from decimal import Decimal
 
 import pendulum
@@ -45,21 +46,23 @@ def run(coro):
     return asyncio.run(coro)
 
 
-async def settle(pilot, rounds: int = 2) -> None:
-    """Wait until the database workers are done and their answers are on screen."""
-    for _ in range(rounds):
+async def settle(pilot, until=None, *, seconds: float = 10.0, rounds: int = 3) -> None:
+    """The one wait of the screen tests: until the screen is ready.
+
+    Without `until`: until the database workers are done and their answers are on screen.
+    With `until`: until `until()` holds (a dialog on top, a worker's answer shown), failing
+    after `seconds`; workers are not waited for then, as a test may hold one on purpose.
+    """
+    if until is None:
+        for _ in range(rounds):
+            await pilot.pause(0.05)
+            await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def wait_for(pilot, condition, seconds: float = 5.0) -> None:
-    """Until `condition()` holds (the screen caught up with the database), or fail."""
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
+        return
+    deadline = time.monotonic() + seconds
+    while not until():
+        assert time.monotonic() < deadline, f"not ready after {seconds} s"
         await pilot.pause(0.05)
-    assert condition()
 
 
 def toasts(app) -> str:

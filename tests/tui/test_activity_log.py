@@ -9,7 +9,7 @@ from hostdesk.models import audit
 from hostdesk.models.schema import ActivityLog, Admin
 from hostdesk.tui.screens.lists import SEARCH_DELAY
 from hostdesk.tui.widgets.biglist import BigList
-from tests.tui.conftest import run, screen_text, settle, wait_for
+from tests.tui.conftest import run, screen_text, settle
 
 ROWS = (  # admin, action, object, description, when (UTC)
     ("alice", "service.suspend", ("service", 42), "suspended overdue: invoice #900 unpaid",
@@ -56,7 +56,7 @@ def test_search_the_log_by_words_and_prefixes_and_see_why_a_prefix_is_wrong(db, 
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(pilot)
             await pilot.press("g", "l")
-            await wait_for(pilot, lambda: shown_ids(app) == every)
+            await settle(pilot, until=lambda: shown_ids(app) == every)
             assert "hostdesk · Activity log" in screen_text(app)
 
             await pilot.press("slash")
@@ -65,17 +65,17 @@ def test_search_the_log_by_words_and_prefixes_and_see_why_a_prefix_is_wrong(db, 
                     in screen_text(app))
 
             await type_search(pilot, "suspended overdue")
-            await wait_for(pilot, lambda: shown_ids(app) == [ids["service.suspend"]])
+            await settle(pilot, until=lambda: shown_ids(app) == [ids["service.suspend"]])
             text = screen_text(app)
             assert "suspended overdue: invoice #900" in text
             assert "renewal invoice" not in text and "promotion SPRING" not in text
             assert "1–1 of 1" in text and "search “suspended overdue”" in text
 
             await pilot.press("escape")  # clears the search: every row again
-            await wait_for(pilot, lambda: shown_ids(app) == every)
+            await settle(pilot, until=lambda: shown_ids(app) == every)
             await pilot.press("slash")
             await type_search(pilot, "admin:alice since:2026-11-01")
-            await wait_for(pilot, lambda: shown_ids(app) == [ids["service.edit"]])
+            await settle(pilot, until=lambda: shown_ids(app) == [ids["service.edit"]])
             assert "edited the admin notes" in screen_text(app)
 
             # Fix the date to one that does not exist: the list keeps the last search it
@@ -83,7 +83,7 @@ def test_search_the_log_by_words_and_prefixes_and_see_why_a_prefix_is_wrong(db, 
             await pilot.press(*["backspace"] * 2, "3", "1")
             await pilot.pause(SEARCH_DELAY + 0.1)
             await settle(pilot)
-            await wait_for(pilot, lambda: "since: 2026-11-31 is not a date" in status_line(app))
+            await settle(pilot, until=lambda: "since: 2026-11-31 is not a date" in status_line(app))
             assert "⚠ since: 2026-11-31 is not a date" in screen_text(app)
             assert shown_ids(app) == [ids["service.edit"]]
             await pilot.press("enter")  # a search that cannot be read stays open to fix
@@ -92,7 +92,7 @@ def test_search_the_log_by_words_and_prefixes_and_see_why_a_prefix_is_wrong(db, 
 
             await pilot.press("ctrl+u")  # the whole line
             await type_search(pilot, "alice until:2026-10-30")
-            await wait_for(pilot, lambda: shown_ids(app) == [ids["service.suspend"]])
+            await settle(pilot, until=lambda: shown_ids(app) == [ids["service.suspend"]])
             text = screen_text(app)
             assert "is not a date" not in text and "search “alice until:2026-10-30”" in text
             await pilot.press("enter")

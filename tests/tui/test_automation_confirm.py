@@ -10,7 +10,7 @@ from hostdesk.models.clock import Clock
 from hostdesk.models.schema import Admin, HeldTermination, Service
 from hostdesk.models.settings import Settings
 from tests import factories as make
-from tests.tui.conftest import run, screen_text, settle, wait_for
+from tests.tui.conftest import run, screen_text, settle
 from hostdesk.tui.screens.lists import AutomationScreen
 from hostdesk.tui.widgets.dialogs import TypedConfirmDialog
 
@@ -44,7 +44,7 @@ def test_a_full_admin_confirms_the_held_terminations(app_for):
             app.go("automation")
             await settle(pilot, rounds=4)
             assert isinstance(app.screen, AutomationScreen)
-            await wait_for(pilot, lambda: f"Daily run #{run_id}" in screen_text(app))
+            await settle(pilot, until=lambda: f"Daily run #{run_id}" in screen_text(app))
             assert "held 4 terminations for an admin to confirm" in screen_text(app)
             await pilot.press("T")
             await settle(pilot)
@@ -56,7 +56,7 @@ def test_a_full_admin_confirms_the_held_terminations(app_for):
             field = app.screen.query_one("#typed")
             field.value = ""
             await pilot.press(*str(run_id), "enter")
-            await wait_for(pilot, lambda: statuses(services[:4]) == ["terminated"] * 4)
+            await settle(pilot, until=lambda: statuses(services[:4]) == ["terminated"] * 4)
             await settle(pilot, rounds=3)
             assert "held 4 terminations" not in screen_text(app)
 
@@ -77,7 +77,7 @@ def test_without_run_daily_tasks_the_key_does_nothing(app_for):
             app.go("automation")
             await settle(pilot, rounds=4)
             assert isinstance(app.screen, AutomationScreen)
-            await wait_for(pilot, lambda: f"Daily run #{run_id}" in screen_text(app))
+            await settle(pilot, until=lambda: f"Daily run #{run_id}" in screen_text(app))
             await pilot.press("T")
             await settle(pilot)
             assert not isinstance(app.screen, TypedConfirmDialog)

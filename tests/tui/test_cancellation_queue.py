@@ -31,7 +31,7 @@ from hostdesk.models.schema import (
 from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.test_webhook import Endpoint
-from tests.tui.conftest import screen_text, toasts, wait_for
+from tests.tui.conftest import screen_text, settle, toasts
 from hostdesk.tui.app import make_app
 from hostdesk.tui.screens.cancellation_queue import CancellationQueueScreen
 from hostdesk.tui.screens.invoices import ConfirmDialog
@@ -73,12 +73,6 @@ def app_for(db_url, login="boss", today=TODAY):
     return make_app(config, login, Clock("UTC", today))
 
 
-async def settle(app, pilot, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await pilot.pause(0.05)
-        await app.workers.wait_for_complete()
-    await pilot.pause()
-
 
 def hosted(endpoint, domain: str) -> Service:
     """An active service on the webhook module, its addon, its domain and an unpaid invoice."""
@@ -106,10 +100,10 @@ def test_end_of_period_request_from_the_service_page_to_the_daily_run(db_url, en
         app = app_for(db_url)
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(ServiceScreen(service.id))
-            await settle(app, pilot)
+            await settle(pilot)
             page = app.screen
             await pilot.press("x")
-            await wait_for(pilot, lambda: isinstance(app.screen, CancellationDialog)
+            await settle(pilot, until=lambda: isinstance(app.screen, CancellationDialog)
                            and app.screen.focused is not None)
             dialog = app.screen
             assert dialog.query_one("#field-type").value == "end_of_period"
@@ -117,7 +111,7 @@ def test_end_of_period_request_from_the_service_page_to_the_daily_run(db_url, en
             await pilot.press(*"moving to another host")
             dialog.query_one("#field-disable_domain_auto_renew").value = True
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             assert app.screen is page
             assert "Cancellation request #1 (end of period) filed" in toasts(app)
             assert "Cancellation request #1 (end of period) open: processed 2026-04-01" in \
@@ -125,7 +119,7 @@ def test_end_of_period_request_from_the_service_page_to_the_daily_run(db_url, en
             assert page.check_action("cancel_request", ()) is None  # one open request
 
             await app.push_screen(CancellationQueueScreen())
-            await settle(app, pilot)
+            await settle(pilot)
             queue = app.screen
             row = row_of(queue, 1)
             assert (row["domain"], row["client"], row["type"], row["reason"], row["status"],
@@ -140,7 +134,7 @@ def test_end_of_period_request_from_the_service_page_to_the_daily_run(db_url, en
             report = run_daily(SETTINGS, Clock("UTC", NDD), send_emails=False)
             assert report.tasks["cancellations"]["details"]["requests"] == 1
             await pilot.press("ctrl+r")
-            await settle(app, pilot)
+            await settle(pilot)
             row = row_of(queue, 1)
             assert (row["status"], len(row["when"])) == ("completed", 10)
             assert "completed" in screen_text(app)
@@ -162,14 +156,14 @@ def test_process_an_immediate_request_now(db_url, endpoint):
         app = app_for(db_url)
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(CancellationQueueScreen())
-            await settle(app, pilot)
+            await settle(pilot)
             queue = app.screen
             assert row_of(queue, 1)["when"] == "next run"
             await pilot.press("p")
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await settle(pilot, until=lambda: isinstance(app.screen, ConfirmDialog))
             assert "the module's Terminate runs on the server" in screen_text(app)
             await pilot.press("y")
-            await settle(app, pilot)
+            await settle(pilot)
             assert row_of(queue, 1)["status"] == "completed"
             assert queue.check_action("process", ()) is None
 
@@ -187,11 +181,11 @@ def test_a_failing_terminate_keeps_the_request_open(db_url, endpoint):
         app = app_for(db_url)
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(CancellationQueueScreen())
-            await settle(app, pilot)
+            await settle(pilot)
             await pilot.press("p")
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await settle(pilot, until=lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("y")
-            await wait_for(pilot, lambda: isinstance(app.screen, MessageDialog))
+            await settle(pilot, until=lambda: isinstance(app.screen, MessageDialog))
             body = str(app.screen.query_one("#message-body").render())
             assert body == ("the module's Terminate failed: webhook %s: HTTP 500 "
                             "Internal Server Error: server down; the request stays open"
@@ -213,16 +207,16 @@ def test_delete_an_open_request_offering_to_reopen_its_invoices(db_url, endpoint
         app = app_for(db_url)
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(CancellationQueueScreen())
-            await settle(app, pilot)
+            await settle(pilot)
             queue = app.screen
             await pilot.press("d")
-            await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog))
+            await settle(pilot, until=lambda: isinstance(app.screen, ChoiceDialog))
             assert "reopen the invoices" in screen_text(app)
             await pilot.press(key)
-            await settle(app, pilot)
+            await settle(pilot)
             assert row_of(queue, 1)["status"] == "deleted"
             await pilot.press("o")  # open requests only
-            await settle(app, pilot)
+            await settle(pilot)
             assert queue.biglist.total == 0
 
     asyncio.run(scenario())

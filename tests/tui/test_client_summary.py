@@ -17,7 +17,7 @@ from hostdesk.models.clock import Clock
 from hostdesk.models.schema import Admin, Invoice, InvoiceLine
 from hostdesk.models.settings import Settings
 from tests import factories as make
-from tests.tui.conftest import screen_text, wait_for
+from tests.tui.conftest import screen_text, settle
 from hostdesk.tui.app import make_app
 from hostdesk.tui.screens.client_summary import ClientSummaryScreen
 from hostdesk.tui.screens.invoices import InvoiceScreen
@@ -45,16 +45,10 @@ def app_for(db_url, login="boss"):
     return make_app(config, login, Clock("UTC", TODAY))
 
 
-async def settle(app, pilot, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await pilot.pause(0.05)
-        await app.workers.wait_for_complete()
-    await pilot.pause()
-
 
 async def open_summary(app, pilot, client_id) -> ClientSummaryScreen:
     await app.push_screen(ClientSummaryScreen(client_id))
-    await settle(app, pilot)
+    await settle(pilot)
     return app.screen
 
 
@@ -100,30 +94,30 @@ def test_details_and_lists_are_the_clients_own(db_url, world):
                 "gone.example", "three.example", "two.example", "one.example"]
             assert "1–4 of 4" in text
             await pilot.press("2")
-            await settle(app, pilot)
+            await settle(pilot)
             assert [r["name"] for r in screen.biglist("addons").visible_rows()] == ["Backups"]
             assert screen.biglist("addons").visible_rows()[0]["service"] == \
                 f"#{world['third'].id} three.example"
             await pilot.press("3")
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.biglist("domains").total == 1
             await pilot.press("4")
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.biglist("invoices").total == 1
             await pilot.press("enter")
-            await settle(app, pilot)
+            await settle(pilot)
             assert isinstance(app.screen, InvoiceScreen)
             await pilot.press("escape", "1")
-            await settle(app, pilot)
+            await settle(pilot)
             await pilot.press("down", "enter")  # three.example
-            await settle(app, pilot)
+            await settle(pilot)
             assert isinstance(app.screen, ServiceScreen)
             assert app.screen.service_id == world["third"].id
             await pilot.press("escape")
-            await settle(app, pilot)
+            await settle(pilot)
             assert app.screen is screen
             await pilot.press("2", "enter")  # an addon opens its service
-            await settle(app, pilot)
+            await settle(pilot)
             assert app.screen.service_id == world["third"].id
 
     asyncio.run(scenario())
@@ -142,11 +136,11 @@ def test_tick_three_items_with_two_due_dates_and_press_I(db_url, world):
             assert "ticked: 3 services, 1 domains (I invoices them)" in screen_text(app)
             app.save_screenshot("client_summary_ticked.svg", str(SCREENSHOTS))
             await pilot.press("I")
-            await wait_for(pilot, lambda: isinstance(app.screen, MessageDialog))
+            await settle(pilot, until=lambda: isinstance(app.screen, MessageDialog))
             body = str(app.screen.query_one("#message-body").render())
             app.save_screenshot("client_summary_invoiced.svg", str(SCREENSHOTS))
             await pilot.press("enter")
-            await settle(app, pilot)
+            await settle(pilot)
             assert not screen.ticked_items()
             return body
 
@@ -174,7 +168,7 @@ def test_invoicing_the_same_period_twice_is_refused_with_the_reason(db_url, worl
         async with app.run_test(size=SIZE) as pilot:
             await open_summary(app, pilot, world["ada"].id)
             await pilot.press("2", "space", "I")
-            await wait_for(pilot, lambda: isinstance(app.screen, MessageDialog))
+            await settle(pilot, until=lambda: isinstance(app.screen, MessageDialog))
             return str(app.screen.query_one("#message-body").render())
 
     body = asyncio.run(scenario())

@@ -9,7 +9,7 @@ from rich.color import ColorSystem
 from hostdesk.automation.config import load_config
 from hostdesk.models.schema import ActivityLog, Admin
 from tests.test_dashboard import NOW, TODAY, small_world
-from tests.tui.conftest import CLOCK, FrozenClock, run, screen_text, settle, wait_for
+from tests.tui.conftest import CLOCK, FrozenClock, run, screen_text, settle
 from hostdesk.tui.app import make_app
 from hostdesk.tui.screens.lists import SEARCH_DELAY
 from hostdesk.tui.widgets.biglist import BigList
@@ -28,7 +28,7 @@ def test_the_main_screen_shows_revenue_due_mrr_overdue_and_the_last_run(db, db_u
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: "counting" not in screen_text(app))
+            await settle(pilot, until=lambda: "counting" not in screen_text(app))
             await settle(pilot)
             text = screen_text(app)
             assert "Due in the next 30 days: $168.32" in text

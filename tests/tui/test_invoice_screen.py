@@ -28,7 +28,7 @@ from hostdesk.models.schema import (
 )
 from hostdesk.models.settings import Settings
 from tests import factories as make
-from tests.tui.conftest import run, wait_for
+from tests.tui.conftest import run, settle
 from hostdesk.tui.screens.invoices import (
     ConfirmDialog,
     CreditDialog,
@@ -53,15 +53,6 @@ def setup(db):
     Admin.create(login="boss", role="full")
     Admin.create(login="seller", role="sales")
 
-
-async def settle(app, pilot):
-    """Until the workers a key started, and the workers their answers started, are done."""
-    await pilot.pause()
-    for _ in range(5):
-        if not any(w.is_running for w in app.workers):
-            break
-        await app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def type_into(pilot, field_id, text):
@@ -88,11 +79,11 @@ def test_partial_then_over_payment_keeps_a_balance_then_credits(db, app_for):
         app = app_for("boss", CLOCK)
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(InvoiceScreen(invoice.id))
-            await settle(app, pilot)
+            await settle(pilot)
             summary = str(app.screen.query_one("#invoice-summary").render())
             assert "UNPAID" in summary and "Balance $10.00" in summary
             await pilot.press("p")
-            await settle(app, pilot)
+            await settle(pilot)
             dialog = app.screen
             assert isinstance(dialog, PaymentDialog)
             assert dialog.query_one("#field-amount").value == "10.00"
@@ -100,15 +91,15 @@ def test_partial_then_over_payment_keeps_a_balance_then_credits(db, app_for):
             await type_into(pilot, "field-amount", "4.00")
             await type_into(pilot, "field-transaction_ref", "TX-1")
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             assert isinstance(app.screen, InvoiceScreen)
             assert "Balance $6.00" in str(app.screen.query_one("#invoice-summary").render())
             await pilot.press("p")
-            await settle(app, pilot)
+            await settle(pilot)
             await type_into(pilot, "field-amount", "7.50")
             await type_into(pilot, "field-transaction_ref", "TX-2")
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             summary = str(app.screen.query_one("#invoice-summary").render())
             assert "  PAID" in summary and "Balance $0.00" in summary
             assert "$1.50 overpaid, added to client credit" in summary
@@ -130,16 +121,16 @@ def test_bad_payments_are_shown_under_the_field_and_nothing_is_written(db, app_f
         app = app_for("boss", CLOCK)
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(InvoiceScreen(invoice.id))
-            await settle(app, pilot)
+            await settle(pilot)
             await pilot.press("p")
-            await settle(app, pilot)
+            await settle(pilot)
             dialog = app.screen
             for field, typed, message in cases:
                 await type_into(pilot, "field-amount", "10.00")
                 await type_into(pilot, "field-date", "2026-04-19")
                 await type_into(pilot, f"field-{field}", typed)
                 await pilot.press("ctrl+s")
-                await settle(app, pilot)
+                await settle(pilot)
                 assert app.screen is dialog  # still open, the value kept
                 assert dialog.query_one(f"#field-{field}").value == typed
                 assert message in str(dialog.query_one(f"#error-{field}").render())
@@ -155,23 +146,23 @@ def test_cancel_refuses_payment_and_reopen_makes_it_payable(db, app_for):
         app = app_for("boss", CLOCK)
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(InvoiceScreen(invoice.id))
-            await settle(app, pilot)
+            await settle(pilot)
             await pilot.press("x")
-            await settle(app, pilot)
+            await settle(pilot)
             assert isinstance(app.screen, ConfirmDialog)
             await pilot.press("y")
-            await settle(app, pilot)
+            await settle(pilot)
             screen = app.screen
             assert "CANCELLED" in str(screen.query_one("#invoice-summary").render())
             # a cancelled invoice takes no payment: the key is greyed, does nothing, says why
             assert screen.check_action("add_payment", ()) is None
             await pilot.press("p")
-            await settle(app, pilot)
+            await settle(pilot)
             assert app.screen is screen
             assert str(screen.query_one("#invoice-state").render()) == (
                 "Payment: the invoice is cancelled")
             await pilot.press("u")
-            await settle(app, pilot)
+            await settle(pilot)
             assert "UNPAID" in str(screen.query_one("#invoice-summary").render())
 
     run(scenario())
@@ -192,20 +183,20 @@ def test_remove_a_line_and_apply_client_credit(db, app_for):
         app = app_for("boss", CLOCK)
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(InvoiceScreen(invoice.id))
-            await settle(app, pilot)
+            await settle(pilot)
             await pilot.press("d")  # the first line is highlighted
-            await settle(app, pilot)
+            await settle(pilot)
             assert "Setup work" in str(app.screen.query_one(".dialog--body").render())
             await pilot.press("enter")
-            await settle(app, pilot)
-            await wait_for(pilot, lambda: "Total $5.00" in str(
+            await settle(pilot)
+            await settle(pilot, until=lambda: "Total $5.00" in str(
                 app.screen.query_one("#invoice-summary").render()))
             await pilot.press("c")
-            await settle(app, pilot)
+            await settle(pilot)
             assert isinstance(app.screen, CreditDialog)
             assert app.screen.query_one("#field-amount").value == "5.00"
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             assert "  PAID" in str(app.screen.query_one("#invoice-summary").render())
 
     run(scenario())
@@ -223,12 +214,12 @@ def test_an_admin_without_manage_invoices_sees_the_actions_greyed(db, app_for):
         app = app_for("helper", CLOCK)
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(InvoiceScreen(invoice.id))
-            await settle(app, pilot)
+            await settle(pilot)
             screen = app.screen
             for action in ("add_payment", "cancel_invoice", "remove_line"):
                 assert screen.check_action(action, ()) is None
             await pilot.press("x")
-            await settle(app, pilot)
+            await settle(pilot)
             assert app.screen is screen
             assert str(screen.query_one("#invoice-state").render()) == (
                 f"Cancel: needs the permission “{MANAGE_INVOICES}”")
@@ -257,14 +248,14 @@ def test_paying_the_upgrade_invoice_changes_the_service_and_calls_the_module(db,
         app = app_for("boss", CLOCK)
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(InvoiceScreen(made.invoice.id))
-            await settle(app, pilot)
+            await settle(pilot)
             assert f"upgrade #{made.upgrade.id} pending" in str(app.screen.query_one("#invoice-summary").render())
             await pilot.press("p")
-            await settle(app, pilot)
+            await settle(pilot)
             assert app.screen.query_one("#field-amount").value == "6.00"
             await type_into(pilot, "field-transaction_ref", "UP-1")
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             app.save_screenshot("invoice_paid.svg", str(SCREENSHOTS))
 
     run(scenario())
@@ -287,11 +278,11 @@ def test_a_sales_admin_pays_but_the_module_command_waits_for_the_daily_run(db, a
         app = app_for("seller", CLOCK)
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(InvoiceScreen(made.invoice.id))
-            await settle(app, pilot)
+            await settle(pilot)
             await pilot.press("p")
-            await settle(app, pilot)
+            await settle(pilot)
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
 
     run(scenario())
     assert Service.get_by_id(service.id).product_id == big.id
@@ -321,27 +312,27 @@ def test_list_filters_by_status_client_and_due_date_and_opens_an_invoice(db, app
         async with app.run_test(size=SIZE) as pilot:
             screen = InvoiceListScreen()
             await app.push_screen(screen)
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.biglist.total == 3
             await pilot.press("f")
             await pilot.press("tab")
             await pilot.press(*str(ada.id))
             await pilot.press("enter")
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.biglist.total == 2
             assert f"client #{ada.id}" in str(screen.query_one("#list-status").render())
             due_to = screen.query_one("#filter-due-to")
             due_to.focus()
             await pilot.press(*"2026-05-15", "enter")
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.biglist.total == 1
             assert screen.biglist.cursor_row["id"] == made[(ada.id, "2026-05-01")]
             await pilot.press("enter")
-            await settle(app, pilot)
+            await settle(pilot)
             assert isinstance(app.screen, InvoiceScreen)
             assert app.screen.invoice_id == made[(ada.id, "2026-05-01")]
             await pilot.press("escape")
-            await settle(app, pilot)
+            await settle(pilot)
             screen.query_one("#filter-due-to").value = "2026-13-01"
             screen.apply_filters()
             assert "is not a date" in str(screen.query_one("#filter-error").render())
@@ -364,11 +355,11 @@ def test_list_opened_for_a_client_with_a_status(db, app_for):
         async with app.run_test(size=SIZE) as pilot:
             screen = InvoiceListScreen(client_id=ada.id, status="unpaid")
             await app.push_screen(screen)
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.biglist.total == 2
             screen.query_one("#filter-client").value = ""
             screen.apply_filters()
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.biglist.total == 2  # still unpaid only: the cancelled one is hidden
 
     run(scenario())
@@ -383,18 +374,18 @@ def test_generate_due_invoices_for_the_filtered_client(db, app_for):
         async with app.run_test(size=SIZE) as pilot:
             screen = InvoiceListScreen()
             await app.push_screen(screen)
-            await settle(app, pilot)
+            await settle(pilot)
             await pilot.press("G")  # no client filter yet: refused, nothing billed
-            await settle(app, pilot)
+            await settle(pilot)
             assert Invoice.select().count() == 0
             screen.query_one("#filter-client").value = str(due_soon.client_id)
             screen.apply_filters()
-            await settle(app, pilot)
+            await settle(pilot)
             await pilot.press("G")
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.biglist.total == 1
             await pilot.press("G")  # the same day again: nothing new
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.biglist.total == 1
 
     run(scenario())
@@ -412,10 +403,10 @@ def test_generate_needs_the_permission(db, app_for):
         async with app.run_test(size=SIZE) as pilot:
             screen = InvoiceListScreen(client_id=service.client_id)
             await app.push_screen(screen)
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.check_action("generate_due", ()) is None
             await pilot.press("G")
-            await settle(app, pilot)
+            await settle(pilot)
 
     run(scenario())
     assert Invoice.select().count() == 0
@@ -441,11 +432,11 @@ def test_upgrade_email_sent_on_payment_from_the_screen_names_the_company(db, app
         app.settings = Settings(company_name="Hostmaster Ltd")
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(InvoiceScreen(made.invoice.id))
-            await settle(app, pilot)
+            await settle(pilot)
             await pilot.press("p")
-            await settle(app, pilot)
+            await settle(pilot)
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             assert "change package of service" in notices(app)
 
     run(scenario())
@@ -464,12 +455,12 @@ def test_cancelling_an_upgrade_invoice_says_the_upgrade_was_cancelled(db, app_fo
         app = app_for("boss", CLOCK)
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(InvoiceScreen(made.invoice.id))
-            await settle(app, pilot)
+            await settle(pilot)
             await pilot.press("x")
-            await settle(app, pilot)
+            await settle(pilot)
             assert isinstance(app.screen, ConfirmDialog)
             await pilot.press("y")
-            await settle(app, pilot)
+            await settle(pilot)
             assert f"Invoice #{made.invoice.id} cancelled; upgrade #{made.upgrade.id} " \
                    "cancelled" in notices(app)
 
@@ -495,13 +486,13 @@ def test_an_invoice_is_shown_in_its_own_currency_after_the_setting_changes(db, a
         app = app_for("boss", CLOCK)
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(InvoiceScreen(euro.id))
-            await settle(app, pilot)
+            await settle(pilot)
             summary = str(app.screen.query_one("#invoice-summary").render())
             assert "Total €3.99" in summary and "Balance €3.99" in summary
             app.pop_screen()
             screen = InvoiceListScreen()
             await app.push_screen(screen)
-            await settle(app, pilot)
+            await settle(pilot)
             text = screen_text(app)
             assert "€3.99" in text and "$5.00" in text and "$3.99" not in text
 

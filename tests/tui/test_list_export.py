@@ -10,7 +10,7 @@ import pytest
 
 from hostdesk.models.export import plain
 from hostdesk.models.listing import ListFilter, ServiceSource
-from tests.tui.conftest import run, settle, wait_for
+from tests.tui.conftest import run, settle
 from hostdesk.tui.screens.lists import SEARCH_DELAY
 from hostdesk.tui.widgets.export_dialog import ExportDialog
 
@@ -50,7 +50,7 @@ def test_e_writes_a_csv_whose_rows_equal_the_searched_lists_rows(catalog, app_fo
             path = dialog.query_one("#field-path").value
             assert path == str(in_tmp / "hostdesk-services-2026-11-01.csv")
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: not isinstance(app.screen, ExportDialog))
+            await settle(pilot, until=lambda: not isinstance(app.screen, ExportDialog))
             await settle(pilot)
             return shown, path
 
@@ -80,11 +80,11 @@ def test_e_as_json_and_a_refused_path_keeps_the_dialog(catalog, app_for, in_tmp)
             assert dialog.query_one("#field-path").value.endswith("clients-2026-11-01.json")
             dialog.query_one("#field-path").value = "taken.json"
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: not dialog.working)
+            await settle(pilot, until=lambda: not dialog.working)
             assert "already exists" in str(dialog.query_one("#error-path").render())
             dialog.query_one("#field-path").value = "clients.json"
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: not isinstance(app.screen, ExportDialog))
+            await settle(pilot, until=lambda: not isinstance(app.screen, ExportDialog))
 
     run(scenario())
     assert (in_tmp / "taken.json").read_text() == "keep me"
@@ -114,7 +114,7 @@ def test_escape_stops_an_export_under_way_and_leaves_no_file(catalog, app_for, i
             assert app.screen is dialog and dialog._stop.is_set()
             dialog.working = False
             await pilot.press("ctrl+s")  # the export sees the stop at its first page
-            await wait_for(pilot, lambda: not isinstance(app.screen, ExportDialog))
+            await settle(pilot, until=lambda: not isinstance(app.screen, ExportDialog))
             await settle(pilot)
 
     run(scenario())

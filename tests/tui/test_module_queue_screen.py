@@ -18,7 +18,7 @@ from hostdesk.models.schema import ActivityLog, Admin, ModuleJob, Service
 from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.test_webhook import Endpoint
-from tests.tui.conftest import screen_text, wait_for
+from tests.tui.conftest import screen_text, settle
 from hostdesk.tui.app import make_app
 from hostdesk.tui.screens.invoices import ConfirmDialog
 from hostdesk.tui.screens.module_queue import ModuleQueueScreen
@@ -54,12 +54,6 @@ def app_for(db_url, login="boss"):
     return make_app(config, login, Clock("UTC", TODAY))
 
 
-async def settle(app, pilot, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await pilot.pause(0.05)
-        await app.workers.wait_for_complete()
-    await pilot.pause()
-
 
 def failed_by_the_daily_run(endpoint, domain: str, command: str = "suspend") -> Service:
     """A service whose automated command failed: the runner queued it with the error."""
@@ -78,7 +72,7 @@ def failed_by_the_daily_run(endpoint, domain: str, command: str = "suspend") -> 
 
 async def open_queue(app, pilot) -> ModuleQueueScreen:
     await app.push_screen(ModuleQueueScreen())
-    await settle(app, pilot)
+    await settle(pilot)
     return app.screen
 
 
@@ -90,7 +84,7 @@ def test_retry_a_failed_job_after_the_endpoint_recovers(db_url, endpoint):
         async with app.run_test(size=SIZE) as pilot:
             screen = await open_queue(app, pilot)
             await pilot.press("o")  # waiting jobs only
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.biglist.total == 1
             text = screen_text(app)
             assert "retry.example" in text and "1–1 of 1" in text
@@ -99,10 +93,10 @@ def test_retry_a_failed_job_after_the_endpoint_recovers(db_url, endpoint):
                     % endpoint.url) in text
             endpoint.reply(status=200, body=b'{"success": true, "message": "suspended"}')
             await pilot.press("r")
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.biglist.total == 0  # nothing waits any more
             await pilot.press("o")  # every job
-            await settle(app, pilot)
+            await settle(pilot)
             assert "all jobs (o: waiting only)" in screen_text(app)
             assert screen.biglist.visible_rows()[0]["status"] == "done"
 
@@ -125,12 +119,12 @@ def test_a_retry_that_fails_again_says_so_and_keeps_the_job(db_url, endpoint):
             screen = await open_queue(app, pilot)
             endpoint.reply(status=200, body=b"not json")
             await pilot.press("r")
-            await wait_for(pilot, lambda: isinstance(app.screen, MessageDialog))
+            await settle(pilot, until=lambda: isinstance(app.screen, MessageDialog))
             body = str(app.screen.query_one("#message-body").render())
             assert f"of service #{service.id}: failed again: webhook" in body
             assert "is not valid JSON" in body
             await pilot.press("enter")
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.biglist.total == 1
             assert screen.biglist.visible_rows()[0]["attempts"] == 2
 
@@ -149,14 +143,14 @@ def test_dismiss_ticked_jobs_after_confirming(db_url, endpoint):
             screen = await open_queue(app, pilot)
             assert screen.biglist.total == 2
             await pilot.press("space", "space", "d")
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await settle(pilot, until=lambda: isinstance(app.screen, ConfirmDialog))
             assert "Dismiss 2 module job(s)?" in screen_text(app)
             await pilot.press("y")
-            await settle(app, pilot)
+            await settle(pilot)
             assert [row["status"] for row in screen.biglist.visible_rows()] == [
                 "dismissed", "dismissed"]
             await pilot.press("o")
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.biglist.total == 0
 
     asyncio.run(scenario())
@@ -178,7 +172,7 @@ def test_without_server_operations_retry_and_dismiss_are_greyed(db_url, endpoint
             await pilot.pause()
             assert app.screen is screen
             await pilot.press("enter")  # the service page of the job
-            await settle(app, pilot)
+            await settle(pilot)
             assert isinstance(app.screen, ServiceScreen) and app.screen.service_id == service.id
 
     asyncio.run(scenario())

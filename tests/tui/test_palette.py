@@ -25,7 +25,6 @@ from tests.tui.test_service_screen import (  # noqa: F401 - fixtures of the serv
     setup,
     state_line,
     stored,
-    wait_for,
     webhook_service,
 )
 
@@ -44,14 +43,14 @@ def test_the_palette_runs_terminate_on_a_service_page(db_url, endpoint):  # noqa
             assert commands["Create"].startswith("c · greyed: ")  # already active
 
             await pilot.press("ctrl+p")
-            await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+            await settle(pilot, until=lambda: isinstance(app.screen, CommandPalette))
             await pilot.press(*"term")
             await settle(app, pilot)
             await pilot.press("enter")
             confirm = await dialog(app, pilot, TypedConfirmDialog)
             assert confirm is app.screen
             await pilot.press(*str(service.id), "enter")
-            await wait_for(pilot, lambda: stored(service).status == "terminated", 5)
+            await settle(pilot, until=lambda: stored(service).status == "terminated", seconds=5)
             await settle(app, pilot)
             assert app.screen is screen
 

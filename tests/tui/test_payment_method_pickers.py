@@ -23,7 +23,7 @@ from hostdesk.tui.screens.invoices import InvoiceScreen, PaymentDialog
 from hostdesk.tui.screens.mass_update import MassUpdateScreen, Phase
 from hostdesk.tui.screens.service import ServiceScreen
 from tests import factories as make
-from tests.tui.conftest import TODAY, run, screen_text, settle, wait_for
+from tests.tui.conftest import TODAY, run, screen_text, settle
 from tests.factories import as_login
 
 D = Decimal
@@ -66,7 +66,7 @@ def test_mass_update_picks_an_enabled_method_by_typing(methods, app_for):
             app.push_screen(screen)
             await settle(pilot)
             picker = screen.query_one("#value-payment_method", Select)
-            await wait_for(pilot, lambda: offered(picker))
+            await settle(pilot, until=lambda: offered(picker))
             assert offered(picker) == [("banktransfer", "banktransfer"), ("crypto", "crypto"),
                                        ("card", "card")]  # paypal is disabled: not offered
             await pick(pilot, picker, "cry")
@@ -80,10 +80,10 @@ def test_mass_update_picks_an_enabled_method_by_typing(methods, app_for):
             assert (picker.value, tick.value) == ("crypto", False)
             await pilot.press("space")
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: screen.phase == Phase.PREVIEW)
+            await settle(pilot, until=lambda: screen.phase == Phase.PREVIEW)
             assert "crypto" in screen_text(app)
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: screen.note == "applied: 3 changed")
+            await settle(pilot, until=lambda: screen.note == "applied: 3 changed")
 
     run(scenario())
     assert [s.payment_method for s in Service.select().order_by(Service.id)] == ["crypto"] * 3
@@ -101,9 +101,9 @@ def _invoice(method: str) -> Invoice:
 
 async def _payment_dialog(app, pilot, invoice_id: int) -> PaymentDialog:
     app.push_screen(InvoiceScreen(invoice_id))
-    await wait_for(pilot, lambda: getattr(app.screen, "view", None) is not None)
+    await settle(pilot, until=lambda: getattr(app.screen, "view", None) is not None)
     await pilot.press("p")
-    await wait_for(pilot, lambda: isinstance(app.screen, PaymentDialog))
+    await settle(pilot, until=lambda: isinstance(app.screen, PaymentDialog))
     return app.screen
 
 
@@ -123,7 +123,7 @@ def test_payment_dialog_offers_the_list_and_keeps_the_invoice_method_marked_disa
             dialog.query_one("#field-amount").value = "4.00"
             dialog.query_one("#field-transaction_ref").value = "TX-1"
             await pilot.press("ctrl+s")  # the invoice's own method, disabled since: accepted
-            await wait_for(pilot, lambda: isinstance(app.screen, InvoiceScreen))
+            await settle(pilot, until=lambda: isinstance(app.screen, InvoiceScreen))
             await settle(pilot)
             dialog = await _payment_dialog(app, pilot, invoice.id)
             picker = dialog.query_one("#field-method", Select)
@@ -131,7 +131,7 @@ def test_payment_dialog_offers_the_list_and_keeps_the_invoice_method_marked_disa
             await pick(pilot, picker, "car")
             assert picker.value == "card"
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: isinstance(app.screen, InvoiceScreen))
+            await settle(pilot, until=lambda: isinstance(app.screen, InvoiceScreen))
             await settle(pilot)
 
     run(scenario())
@@ -149,7 +149,7 @@ def test_service_page_keeps_its_disabled_method_marked_and_picks_another_by_typi
         app = app_for("boss")
         async with app.run_test(size=SIZE) as pilot:
             app.push_screen(ServiceScreen(service.id))
-            await wait_for(pilot, lambda: isinstance(app.screen, ServiceScreen)
+            await settle(pilot, until=lambda: isinstance(app.screen, ServiceScreen)
                            and app.screen.view is not None)
             screen = app.screen
             picker = screen.query_one("#field-payment_method", Select)
@@ -161,16 +161,16 @@ def test_service_page_keeps_its_disabled_method_marked_and_picks_another_by_typi
             notes.focus()
             await pilot.press(*"kept")
             await pilot.press("ctrl+s")  # another field saved: the disabled method stays
-            await wait_for(pilot, lambda: Service.get_by_id(service.id).admin_notes == "kept")
+            await settle(pilot, until=lambda: Service.get_by_id(service.id).admin_notes == "kept")
             await settle(pilot)
             await pick(pilot, picker, "cry")
             assert picker.value == "crypto"
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: Service.get_by_id(service.id).payment_method
+            await settle(pilot, until=lambda: Service.get_by_id(service.id).payment_method
                            == "crypto")
             await settle(pilot)
             # Shown again from the database: paypal is no longer this service's, so not offered.
-            await wait_for(pilot, lambda: ("paypal (disabled)", "paypal") not in offered(picker))
+            await settle(pilot, until=lambda: ("paypal (disabled)", "paypal") not in offered(picker))
             assert offered(picker) == [("banktransfer", "banktransfer"), ("crypto", "crypto"),
                                        ("card", "card")]
             assert picker.value == "crypto"

@@ -11,7 +11,7 @@ from hostdesk.models.listing import ActivitySource, record_fields
 from hostdesk.models.schema import ActivityLog, CronRun, Service
 from hostdesk.models.services import delete_service
 from hostdesk.models.permissions import find_admin
-from tests.tui.conftest import run, screen_text, settle, wait_for
+from tests.tui.conftest import run, screen_text, settle
 from hostdesk.tui.screens.detail import DetailScreen
 from hostdesk.tui.screens.run_report import RunReportScreen
 
@@ -43,7 +43,7 @@ def test_enter_on_a_run_shows_its_report_as_tables(catalog, app_for):
             await settle(pilot)
             assert app.screen.biglist.cursor_row["id"] == run_row.id
             await pilot.press("enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, RunReportScreen)
+            await settle(pilot, until=lambda: isinstance(app.screen, RunReportScreen)
                            and app.screen.query_one("#run-tasks").row_count == 3)
             tasks = app.screen.query_one("#run-tasks")
             rows = [[str(cell) for cell in tasks.get_row_at(i)] for i in range(3)]
@@ -83,7 +83,7 @@ def test_a_deleted_services_record_reads_as_fields_and_values(catalog, app_for):
             await pilot.press("g", "l")
             await settle(pilot)
             await pilot.press("enter")  # the newest entry: the deletion
-            await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen)
+            await settle(pilot, until=lambda: isinstance(app.screen, DetailScreen)
                            and app.screen.query_one("DataTable").row_count > 10)
             text = screen_text(app)
             assert "before.service.domain" in text and "site-007.example" in text
@@ -114,7 +114,7 @@ def test_a_dry_runs_report_lists_what_each_task_would_act_on(catalog, app_for):
             app.open_record("automation", run_row.id)
             await settle(pilot)
             assert isinstance(app.screen, RunReportScreen)
-            await wait_for(pilot, lambda: app.screen.query_one("#run-items").row_count == 1)
+            await settle(pilot, until=lambda: app.screen.query_one("#run-items").row_count == 1)
             task, shown = (str(cell) for cell in app.screen.query_one("#run-items").get_row_at(0))
             assert task == "suspensions"
             assert shown.startswith("service #1, service #2,") and shown.endswith("and 5 more")

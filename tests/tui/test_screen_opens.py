@@ -13,7 +13,7 @@ from hostdesk.tui.screens.invoices import InvoiceScreen
 from hostdesk.tui.screens.order_form import OrderFormScreen
 from hostdesk.tui.screens.service import ServiceScreen
 from hostdesk.tui.screens.upgrade import UpgradeScreen
-from tests.tui.conftest import run, screen_text, settle, wait_for
+from tests.tui.conftest import run, screen_text, settle
 
 SIZE = (120, 40)
 
@@ -117,6 +117,6 @@ def test_the_upgrade_screen_and_the_order_form_open_with_the_catalog(catalog, ap
             assert [p.name for p in form.catalog] == ["Shared Basic"]
             assert "loading" not in str(form.query_one("#order-total").render())
             await settle(pilot)
-            await wait_for(pilot, lambda: form._pristine is not None)
+            await settle(pilot, until=lambda: form._pristine is not None)
 
     run(scenario())

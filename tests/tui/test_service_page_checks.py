@@ -26,7 +26,7 @@ from hostdesk.models.schema import (
 )
 from hostdesk.models.settings import Settings
 from tests import factories as make
-from tests.tui.conftest import screen_text, toasts
+from tests.tui.conftest import screen_text, settle, toasts
 from hostdesk.tui.app import make_app
 from hostdesk.tui.screens.service import ServiceScreen
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
@@ -53,24 +53,11 @@ def app_for(db_url):
     return make_app(config, "boss", Clock("UTC", TODAY))
 
 
-async def settle(app, pilot, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await pilot.pause(0.05)
-        await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def wait_for(pilot, condition, seconds: float = 3.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    assert condition()
 
 
 async def open_service(app, pilot, service_id) -> ServiceScreen:
     await app.push_screen(ServiceScreen(service_id))
-    await settle(app, pilot)
+    await settle(pilot)
     return app.screen
 
 
@@ -85,7 +72,7 @@ async def type_into(pilot, screen, name: str, text: str) -> None:
 
 async def save(app, pilot) -> None:
     await pilot.press("ctrl+s")
-    await settle(app, pilot)
+    await settle(pilot)
 
 
 def error_under(screen, name: str) -> str:
@@ -114,18 +101,18 @@ def test_an_empty_or_early_next_due_date_is_refused_and_a_far_one_is_asked(db_ur
             assert Service.get_by_id(service.id).next_due_date == NDD
             await type_into(pilot, screen, "next_due_date", "2027-04-01")
             await save(app, pilot)
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await settle(pilot, until=lambda: isinstance(app.screen, ConfirmDialog))
             assert "more than 3 Monthly cycles from today" in screen_text(app)
             await pilot.press("n")  # not this one
-            await wait_for(pilot, lambda: app.screen is screen)
+            await settle(pilot, until=lambda: app.screen is screen)
             assert Service.get_by_id(service.id).next_due_date == NDD
             assert "more than 3 Monthly cycles from today" in error_under(screen, "next_due_date")
             assert state(screen) == ""  # said once: under the field
             assert screen.query_one("#field-next_due_date").value == "2027-04-01"  # kept
             await save(app, pilot)
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await settle(pilot, until=lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("y")
-            await settle(app, pilot)
+            await settle(pilot)
             assert f"Service #{service.id} saved" in toasts(app)
 
     asyncio.run(scenario())

@@ -38,7 +38,7 @@ from hostdesk.models.schema import (
 from hostdesk.models.settings import Settings
 from tests import factories as make
 from tests.test_webhook import Endpoint
-from tests.tui.conftest import screen_text, toasts
+from tests.tui.conftest import screen_text, settle, toasts
 from hostdesk.tui.app import make_app
 from hostdesk.tui.screens.service import ServiceScreen
 from hostdesk.tui.screens.service_dialogs import (
@@ -118,31 +118,17 @@ def stored(service) -> Service:
     return Service.get_by_id(service.id)
 
 
-async def settle(app, pilot, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await pilot.pause(0.05)
-        await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def wait_for(pilot, condition, seconds: float = 3.0) -> None:
-    """Let the app run until `condition()` holds (a dialog mounted, a worker answered)."""
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    assert condition()
 
 
 async def dialog(app, pilot, kind):
     """The dialog of `kind` once it is on top and has focus (keys typed before are lost)."""
-    await wait_for(pilot, lambda: isinstance(app.screen, kind) and app.screen.focused is not None)
+    await settle(pilot, until=lambda: isinstance(app.screen, kind) and app.screen.focused is not None)
     return app.screen
 
 
 async def open_service(app, pilot, service_id) -> ServiceScreen:
     await app.push_screen(ServiceScreen(service_id))
-    await settle(app, pilot)
+    await settle(pilot)
     assert isinstance(app.screen, ServiceScreen)
     return app.screen
 
@@ -176,7 +162,7 @@ def test_every_module_command_from_the_keyboard(db_url, endpoint):
             assert "Suspend: Suspend applies to active services; this one is pending" in screen.HELP
 
             await pilot.press("c")  # create
-            await settle(app, pilot)
+            await settle(pilot)
             payload = received(endpoint)
             assert payload["command"] == "create" and payload["service"]["id"] == service.id
             assert payload["service"]["password"] == PASSWORD
@@ -187,7 +173,7 @@ def test_every_module_command_from_the_keyboard(db_url, endpoint):
             await pilot.press("s")  # suspend asks a reason
             await dialog(app, pilot, PromptDialog)
             await pilot.press(*"abuse report", "enter")
-            await settle(app, pilot)
+            await settle(pilot)
             payload = received(endpoint)
             assert (payload["command"], payload["params"]) == ("suspend", {"reason": "abuse report"})
             assert (stored(service).status, stored(service).suspension_reason) == (
@@ -199,25 +185,25 @@ def test_every_module_command_from_the_keyboard(db_url, endpoint):
                     "is suspended") in bar.reasons()
             requests = len(endpoint.requests)
             await pilot.press("w")
-            await settle(app, pilot)
+            await settle(pilot)
             assert app.screen is screen and len(endpoint.requests) == requests
 
             await pilot.press("u")  # unsuspend
-            await settle(app, pilot)
+            await settle(pilot)
             assert received(endpoint)["command"] == "unsuspend"
             assert stored(service).status == "active"
 
             await pilot.press("w")  # change password asks the new one
             await dialog(app, pilot, PromptDialog)
             await pilot.press(*"N3w-pass!", "enter")
-            await settle(app, pilot)
+            await settle(pilot)
             payload = received(endpoint)
             assert (payload["command"], payload["params"]) == (
                 "change_password", {"new_password": "N3w-pass!"})
             assert secrets.decrypt(stored(service).password) == "N3w-pass!"
 
             await pilot.press("p")  # change package
-            await settle(app, pilot)
+            await settle(pilot)
             assert received(endpoint)["command"] == "change_package"
 
             await pilot.press("t")  # terminate: type the id or the domain
@@ -228,7 +214,7 @@ def test_every_module_command_from_the_keyboard(db_url, endpoint):
             assert isinstance(app.screen, TypedConfirmDialog)
             assert "nothing was done" in screen_text(app)
             await pilot.press(*["backspace"] * 5, *"example.com", "enter")
-            await settle(app, pilot)
+            await settle(pilot)
             assert received(endpoint)["command"] == "terminate"
             assert stored(service).status == "terminated"
             assert ServiceAddon.get_by_id(addon.id).status == "cancelled"
@@ -258,9 +244,9 @@ def test_a_failing_endpoint_leaves_the_service_as_it_was(db_url, endpoint):
             for reply, says in FAILURES:
                 endpoint.reply(**reply)
                 await pilot.press("s")
-                await wait_for(pilot, lambda: isinstance(app.screen, PromptDialog))
+                await settle(pilot, until=lambda: isinstance(app.screen, PromptDialog))
                 await pilot.press("enter")  # blank reason: non-payment
-                await settle(app, pilot)
+                await settle(pilot)
                 assert received(endpoint)["params"] == {"reason": "Overdue on payment"}
                 message = await close_dialog(app, pilot)
                 assert says in message and "The service was not changed." in message
@@ -285,10 +271,10 @@ def test_a_running_command_shows_it_and_ignores_its_key(db_url, endpoint):
         async with app.run_test(size=SIZE) as pilot:
             screen = await open_service(app, pilot, service.id)
             await pilot.press("t")
-            await wait_for(pilot, lambda: isinstance(app.screen, TypedConfirmDialog)
+            await settle(pilot, until=lambda: isinstance(app.screen, TypedConfirmDialog)
                            and app.screen.focused is not None)
             await pilot.press(*str(service.id), "enter")
-            await wait_for(pilot, lambda: screen.running == "terminate")
+            await settle(pilot, until=lambda: screen.running == "terminate")
 
             bar = screen.query_one(CommandBar)
             assert "t Terminate (running…)" in bar.plain()
@@ -298,7 +284,7 @@ def test_a_running_command_shows_it_and_ignores_its_key(db_url, endpoint):
             await pilot.press("t")  # ignored while it runs: no second confirmation
             await pilot.pause()
             assert app.screen is screen
-            await settle(app, pilot)
+            await settle(pilot)
             assert "(running…)" not in bar.plain()
 
     asyncio.run(scenario())
@@ -326,7 +312,7 @@ def test_custom_commands_get_number_keys_and_permissions_grey_everything(db, db_
             assert "1 Reboot" in screen.query_one(CommandBar).plain()
             assert screen.check_action("custom", (1,)) is False  # no second custom command
             await pilot.press("1")
-            await settle(app, pilot)
+            await settle(pilot)
             assert "Reboot succeeded: custom.example rebooted" in toasts(app)
         sales = app_for(db_url, "sid")
         async with sales.run_test(size=SIZE) as pilot:
@@ -369,12 +355,12 @@ def test_two_apps_edit_the_same_service_and_the_second_save_is_refused(db_url):
             await type_into(pilot_a, screen_a, "admin_notes", "first admin")
             await type_into(pilot_b, screen_b, "recurring_amount", "30.00")
             await pilot_a.press("ctrl+s")
-            await settle(first, pilot_a)
+            await settle(pilot_a)
             # (Two apps in one event loop: a screen's toast may land in the other app, so the
             # first save is checked in the database.)
             assert stored(service).recurring_amount == D("20.00")
             await pilot_b.press("ctrl+s")
-            await settle(second, pilot_b)
+            await settle(pilot_b)
             message = await close_dialog(second, pilot_b)
             assert "was changed by someone else since you opened it; nothing was saved" in message
             assert screen_b.query_one("#field-recurring_amount").value == "30.00"  # kept
@@ -400,7 +386,7 @@ def test_bad_input_is_said_under_each_field_and_nothing_is_written(db_url):
             await type_into(pilot, screen, "promotion", "NOPE")
             await type_into(pilot, screen, "override_suspend_until", "tomorrow")
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             errors = {name: str(screen.query_one(f"#error-{name}").render()) for name in (
                 "next_due_date", "recurring_amount", "first_payment_amount", "promotion",
                 "override_suspend_until")}
@@ -416,17 +402,17 @@ def test_bad_input_is_said_under_each_field_and_nothing_is_written(db_url):
             app.save_screenshot("service_bad_input.svg", str(SCREENSHOTS))
             await type_into(pilot, screen, "recurring_amount", "abc")
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             assert str(screen.query_one("#error-recurring_amount").render()) == \
                 "'abc' is not an amount (write it like 1234.50)"
             # escape leaves the field first, then asks before dropping the typing
             await pilot.press("escape")
             assert isinstance(screen.focused, CommandBar)
             await pilot.press("escape")
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await settle(pilot, until=lambda: isinstance(app.screen, ConfirmDialog))
             assert "Your edits are not saved" in screen_text(app)
             await pilot.press("n")
-            await wait_for(pilot, lambda: app.screen is screen)
+            await settle(pilot, until=lambda: app.screen is screen)
             assert screen.query_one("#field-recurring_amount").value == "abc"
 
     asyncio.run(scenario())
@@ -454,7 +440,7 @@ def test_save_override_auto_terminate_promotion_and_recalculate(db_url):
             screen.query_one("#field-promotion").focus()
             await pilot.press("ctrl+o")  # the promotion picker
             picker = await dialog(app, pilot, PromotionPicker)
-            await wait_for(pilot, lambda: picker.codes == ["", "HALF"])
+            await settle(pilot, until=lambda: picker.codes == ["", "HALF"])
             await pilot.press("down", "enter")
             await pilot.pause()
             assert screen.query_one("#field-promotion").value == "HALF"
@@ -463,7 +449,7 @@ def test_save_override_auto_terminate_promotion_and_recalculate(db_url):
             await type_into(pilot, screen, "auto_terminate_reason", "closing the shop")
             screen.query_one("#auto-recalculate").value = True
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             assert screen.query_one("#field-recurring_amount").value == "40.00"  # re-read
             assert screen.query_one("#field-override_suspend_until").value == "never"
             assert "Auto-terminates on 2026-01-01" in screen_text(app)
@@ -495,13 +481,13 @@ def test_a_new_due_date_with_prorata_ticked_becomes_an_invoice(db_url):
             await type_into(pilot, screen, "next_due_date", "2026-01-11")
             screen.query_one("#create-prorata").value = True
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             assert "prorata invoice #" in toasts(app)
             assert screen.query_one("#field-next_due_date").value == "2026-01-01"  # until paid
             await type_into(pilot, screen, "next_due_date", "2025-12-01")
             screen.query_one("#create-prorata").value = True
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             assert "is not after the current 2026-01-01" in str(
                 screen.query_one("#error-next_due_date").render())
 
@@ -531,11 +517,11 @@ def test_addons_add_custom_and_predefined_edit_and_delete(db_url):
             form.query_one("#field-price").value = "-2"
             form.query_one("#field-cycle").value = "annually"
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             assert str(form.query_one("#error-price").render()) == "must not be negative"
             form.query_one("#field-price").value = "2.50"
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             assert app.screen is screen
             assert "Addon “Extra IP” added (2.50 annually); invoice #" in toasts(app)
 
@@ -544,7 +530,7 @@ def test_addons_add_custom_and_predefined_edit_and_delete(db_url):
             app.screen.query_one("#field-catalog").value = catalog.id
             app.screen.query_one("#field-generate_invoice").value = False
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             assert "Addon “Daily backups” added (3.00 monthly); no invoice" in toasts(app)
 
             table = screen.query_one("#addons")
@@ -555,11 +541,11 @@ def test_addons_add_custom_and_predefined_edit_and_delete(db_url):
             await dialog(app, pilot, EditAddonDialog)
             app.screen.query_one("#field-recurring_amount").value = "2.75"
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             assert "saved" in toasts(app)
             table.move_cursor(row=1)
             await pilot.press("d", "y")  # delete, confirmed
-            await settle(app, pilot)
+            await settle(pilot)
             assert table.row_count == 1
 
     asyncio.run(scenario())
@@ -584,18 +570,18 @@ def test_move_refuses_the_same_and_a_closed_client_then_moves(db_url):
                 move = await dialog(app, pilot, MoveDialog)
                 await pilot.press(*str(client_id))
                 await pilot.press("ctrl+s")
-                await settle(app, pilot)
+                await settle(pilot)
                 assert says in str(move.query_one("#error-client").render())
                 await pilot.press("escape")
-                await wait_for(pilot, lambda: app.screen is screen)
+                await settle(pilot, until=lambda: app.screen is screen)
             await pilot.press("m")
             await dialog(app, pilot, MoveDialog)
             await pilot.press(*"#", *str(target.id))
-            await settle(app, pilot, rounds=4)
+            await settle(pilot, rounds=4)
             await pilot.press("enter")  # take the match
             await pilot.pause()
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot)
             assert app.screen is screen
             assert f"moved to Grace Hopper (#{target.id})" in toasts(app)
             assert f"Client #{target.id} Grace Hopper" in screen_text(app)
@@ -617,7 +603,7 @@ def test_delete_says_the_server_is_untouched_and_keeps_the_record(db_url, endpoi
             text = screen_text(app)
             assert "The server account is NOT touched" in text
             await pilot.press(*str(service.id), "enter")
-            await settle(app, pilot)
+            await settle(pilot)
             assert app.screen is not screen  # the page is gone with the service
 
     asyncio.run(scenario())
@@ -635,10 +621,10 @@ def test_resend_welcome_queues_the_email(db_url):
         async with app.run_test(size=SIZE) as pilot:
             screen = await open_service(app, pilot, service.id)
             await pilot.press("W")
-            await settle(app, pilot)
+            await settle(pilot)
             assert "Welcome email queued again for" in toasts(app)
             await pilot.press("U")
-            await wait_for(pilot, lambda: isinstance(app.screen, UpgradeScreen))
+            await settle(pilot, until=lambda: isinstance(app.screen, UpgradeScreen))
             assert app.screen.service_id == service.id
 
     asyncio.run(scenario())

@@ -39,7 +39,7 @@ from hostdesk.models.schema import (
     Tld,
 )
 from hostdesk.models.settings import Settings
-from tests.tui.conftest import run, settle, wait_for
+from tests.tui.conftest import run, settle
 from hostdesk.tui.app import make_app
 from hostdesk.tui.cli import main
 from hostdesk.tui.screens.order_form import OrderFormScreen, OrderResultScreen
@@ -103,7 +103,7 @@ async def save_and_leave(pilot, check) -> None:
     """ctrl+s, wait until the database has it, then escape leaves without a question."""
     await pilot.press("ctrl+s")
     await settle(pilot)
-    await wait_for(pilot, check)
+    await settle(pilot, until=check)
     await settle(pilot)
     await pilot.press("escape")
     await settle(pilot)
@@ -157,7 +157,7 @@ def test_a_host_starts_from_zero_with_keys_alone(db_url, tmp_path):
                     await type_in(pilot, f"prices-setup-{cycle}", setup)
             await pilot.press("ctrl+s")
             await settle(pilot)
-            await wait_for(pilot, lambda: Product.select().exists())
+            await settle(pilot, until=lambda: Product.select().exists())
             await settle(pilot)
             await tab_to(pilot, "product-options")
             await pilot.press("o")  # add a configurable option (a dialog)
@@ -168,7 +168,7 @@ def test_a_host_starts_from_zero_with_keys_alone(db_url, tmp_path):
             await type_in(pilot, "choice1-price-monthly", "3.00")
             await pilot.press("ctrl+s")
             await settle(pilot)
-            await wait_for(pilot, lambda: ConfigOption.select().exists())
+            await settle(pilot, until=lambda: ConfigOption.select().exists())
             await settle(pilot)
             await pilot.press("escape")
             await settle(pilot)
@@ -208,10 +208,10 @@ def test_a_host_starts_from_zero_with_keys_alone(db_url, tmp_path):
             assert isinstance(app.screen, OrderFormScreen)
             await pilot.press(*"Ada")
             # the search runs after a typing pause, off the UI thread: wait for its match
-            await wait_for(pilot, lambda: app.screen.query_one("#client-matches").option_count,
+            await settle(pilot, until=lambda: app.screen.query_one("#client-matches").option_count,
                            seconds=15)
             await pilot.press("enter")
-            await wait_for(pilot, lambda: app.screen.query_one("#payment_method").value == "wire",
+            await settle(pilot, until=lambda: app.screen.query_one("#payment_method").value == "wire",
                            seconds=15)
             await pick(pilot, "status", "active")
             await type_in(pilot, "promo_code", "hello")
@@ -227,10 +227,10 @@ def test_a_host_starts_from_zero_with_keys_alone(db_url, tmp_path):
             assert isinstance(app.screen, OrderFormScreen)
             await pick(pilot, "domain-action", "reg")
             await type_in(pilot, "domain-name", "ada.dev")
-            await settle(pilot, 3)
+            await settle(pilot)
             await pilot.press("ctrl+s")
             await settle(pilot)
-            await wait_for(pilot, lambda: isinstance(app.screen, OrderResultScreen))
+            await settle(pilot, until=lambda: isinstance(app.screen, OrderResultScreen))
             await pilot.press("enter")
             await settle(pilot)
 

@@ -24,7 +24,7 @@ from hostdesk.models.schema import (
     TldPrice,
 )
 from tests import factories as make
-from tests.tui.conftest import CLOCK, run, screen_text, settle, wait_for
+from tests.tui.conftest import CLOCK, run, screen_text, settle
 from hostdesk.tui.screens.catalog_setup import (
     AddonListScreen,
     OptionDialog,
@@ -77,7 +77,7 @@ def state(app) -> str:
 
 async def save(pilot) -> None:
     await pilot.press("ctrl+s")
-    await settle(pilot, 3)
+    await settle(pilot)
 
 
 def test_client_form_new_bad_input_duplicate_email_then_edit_and_close(db, app_for):
@@ -107,8 +107,8 @@ def test_client_form_new_bad_input_duplicate_email_then_edit_and_close(db, app_f
             assert isinstance(app.screen, ConfirmDialog)  # another client has this email
             assert "add anyway" in screen_text(app)
             await pilot.press("y")
-            await settle(pilot, 3)
-            await wait_for(pilot, lambda: Client.select().count() == 2)
+            await settle(pilot)
+            await settle(pilot, until=lambda: Client.select().count() == 2)
             ada = Client.get(Client.first_name == "Ada")
             assert (ada.email, ada.country) == ("same@example.com", "GB")
             assert app.screen.record_id == ada.id  # the form now edits the client it added
@@ -151,7 +151,7 @@ def test_client_summary_e_edits_the_client(db, app_for):
             assert isinstance(app.screen, ClientFormScreen)
             await type_in(pilot, "field-company", "Analytical Ltd")
             await save(pilot)
-            await wait_for(pilot, lambda: Client.get_by_id(client.id).company != "")
+            await settle(pilot, until=lambda: Client.get_by_id(client.id).company != "")
 
     run(scenario())
     saved = Client.get_by_id(client.id)
@@ -256,28 +256,28 @@ def test_product_option_and_upgrade_path_by_keys(db, app_for):
             await type_in(pilot, "choice2-name", "100 GB")
             await type_in(pilot, "choice2-price-monthly", "4.00")
             await pilot.press("ctrl+s")
-            await settle(pilot, 3)
-            await wait_for(pilot, lambda: ConfigOption.select().exists())
+            await settle(pilot)
+            await settle(pilot, until=lambda: ConfigOption.select().exists())
             assert sorted(c.name for c in ConfigOptionChoice.select()) == ["100 GB", "50 GB"]
 
             await tab_to(pilot, "product-options")
             await pilot.press("u")
-            await settle(pilot, 3)
+            await settle(pilot)
             assert isinstance(app.screen, UpgradePathDialog)
             await pick(pilot, "field-target", "Cloud M")
             await type_in(pilot, "field-cycles", "annually")
             await pick(pilot, "field-client_may_upgrade", "yes")
             await pilot.press("ctrl+s")
-            await settle(pilot, 3)
-            await wait_for(pilot, lambda: ProductUpgradePath.select().exists())
-            await wait_for(pilot, lambda: app.screen.query_one("#product-paths").row_count == 1)
+            await settle(pilot)
+            await settle(pilot, until=lambda: ProductUpgradePath.select().exists())
+            await settle(pilot, until=lambda: app.screen.query_one("#product-paths").row_count == 1)
             paths = app.screen.query_one("#product-paths")
             assert str(paths.get_row_at(0)[0]) == "Cloud M"
 
             await tab_to(pilot, "product-options")
             await pilot.press("d", "y")
-            await settle(pilot, 3)
-            await wait_for(pilot, lambda: not ConfigOption.select().exists())
+            await settle(pilot)
+            await settle(pilot, until=lambda: not ConfigOption.select().exists())
 
     run(scenario())
     path = ProductUpgradePath.get()
@@ -308,7 +308,7 @@ def test_promotion_and_tld_bad_input_then_saved(db, app_for):
             assert not Promotion.select().exists()
             await type_in(pilot, "field-expiry_date", "2027-01-01", clear=True)
             await save(pilot)
-            await wait_for(pilot, lambda: Promotion.select().exists())
+            await settle(pilot, until=lambda: Promotion.select().exists())
             await pilot.press("escape")
             await settle(pilot)
             assert "SPRING" in screen_text(app)
@@ -329,7 +329,7 @@ def test_promotion_and_tld_bad_input_then_saved(db, app_for):
             await type_in(pilot, "field-renew_price", "11.00", clear=True)
             await type_in(pilot, "years-2-register", "18.00")
             await save(pilot)
-            await wait_for(pilot, lambda: Tld.select().exists())
+            await settle(pilot, until=lambda: Tld.select().exists())
 
     run(scenario())
     promotion = Promotion.get()
@@ -397,7 +397,7 @@ def test_new_server_is_added_and_opens_in_its_settings(db, app_for):
             assert error_under(app, "ip_address")
             await type_in(pilot, "field-ip_address", "192.0.2.10", clear=True)
             await save(pilot)
-            await wait_for(pilot, lambda: Server.select().exists())
+            await settle(pilot, until=lambda: Server.select().exists())
             await settle(pilot)
             assert "Server #" in screen_text(app)
 
@@ -432,10 +432,10 @@ def test_email_template_live_preview_against_a_record_save_and_reset(db, app_for
             preview = str(app.screen.query_one("#template-preview").render())
             assert "for Ada" in preview
             await save(pilot)
-            await wait_for(pilot, lambda: EmailTemplate.select().exists())
+            await settle(pilot, until=lambda: EmailTemplate.select().exists())
             await pilot.press("ctrl+d", "y")
-            await settle(pilot, 3)
-            await wait_for(pilot, lambda: not EmailTemplate.select().exists())
+            await settle(pilot)
+            await settle(pilot, until=lambda: not EmailTemplate.select().exists())
 
     run(scenario())
     actions = [a.action for a in ActivityLog.select().order_by(ActivityLog.id)]
@@ -458,8 +458,8 @@ def test_server_retired_with_R_after_a_question(db, app_for):
             await settle(pilot)
             assert isinstance(app.screen, ConfirmDialog)
             await pilot.press("y")
-            await settle(pilot, 3)
-            await wait_for(pilot, lambda: not Server.get_by_id(server.id).active)
+            await settle(pilot)
+            await settle(pilot, until=lambda: not Server.get_by_id(server.id).active)
 
     run(scenario())
     assert ActivityLog.get(ActivityLog.action == "server.retire").admin_login == "boss"

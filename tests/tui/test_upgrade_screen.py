@@ -32,6 +32,7 @@ from tests.tui.conftest import run
 from hostdesk.tui.screens import upgrade as upgrade_screen
 from hostdesk.tui.screens.invoices import InvoiceScreen, PaymentDialog
 from hostdesk.tui.screens.upgrade import UpgradeScreen
+from hostdesk.tui.widgets.dialogs import ConfirmDialog
 
 D = Decimal
 TODAY = pendulum.date(2026, 4, 19)  # 12 days before the NDD, in April (30 days)
@@ -256,8 +257,12 @@ def test_refusals_are_said_in_the_quote_panel(db, app_for, plans):
                 await pilot.press("ctrl+s")
                 await settle(app, pilot)
                 assert app.screen is screen
-                await pilot.press("escape")
+                await pilot.press("escape")  # the chosen change is not confirmed: asks
                 await settle(app, pilot)
+                assert isinstance(app.screen, ConfirmDialog)
+                await pilot.press("y")
+                await settle(app, pilot)
+                assert screen not in app.screen_stack
 
     run(scenario())
     assert (Order.select().count(), Invoice.select().count()) == before

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from textual import on, work
+from textual import on
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import Static
 
 from hostdesk.models import cancellations
 from hostdesk.models.clock import Clock
-from hostdesk.models.db import connection
 from hostdesk.models.listing import CancellationQueueSource, RequestFilter
 from hostdesk.models.permissions import (
     MANAGE_CANCELLATIONS,
@@ -25,6 +23,7 @@ from hostdesk.models.permissions import (
 )
 from hostdesk.models.settings import Settings
 from hostdesk.tui.keys import bind
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.areas import BY_KEY
 from hostdesk.tui.screens.base import needs_permission
 from hostdesk.tui.screens.lists import ListScreen
@@ -56,12 +55,6 @@ class CancellationQueueScreen(ListScreen):
         bind("delete", "delete_request", "Delete request", id="cancellations.delete"),
         Binding("o", "toggle_open", "Open/all", id="cancellations.toggle"),
     ]
-
-    class Done(Message):
-        def __init__(self, text: str, error: Exception | None) -> None:
-            super().__init__()
-            self.text = text
-            self.error = error
 
     def __init__(self) -> None:
         super().__init__(BY_KEY["cancellations"], CancellationQueueSource())
@@ -166,22 +159,15 @@ class CancellationQueueScreen(ListScreen):
         self.refresh_bindings()
         self.query_one("#list-status", Static).update(text)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="cancellation-queue",
-          description="change a cancellation request")
     def _run(self, job) -> None:
-        try:
-            with connection():
-                text = job()
-        except Exception as exc:  # noqa: BLE001 - said in a dialog
-            self.post_message(self.Done("", exc))
-            return
-        self.post_message(self.Done(text, None))
+        run_in_background(self, job, lambda text: self._done(text, None),
+                          lambda error: self._done("", error), group="cancellation-queue")
 
-    def on_cancellation_queue_screen_done(self, message: Done) -> None:
+    def _done(self, text: str, error: Exception | None) -> None:
         self.working = False
-        if message.error is not None:
-            self.say_error("Refused", message.error)
+        if error is not None:
+            self.say_error("Refused", error)
         else:
-            self.say_done(message.text)
+            self.say_done(text)
         self.biglist.reload()
         self.refresh_bindings()

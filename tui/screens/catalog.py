@@ -7,22 +7,20 @@ screens show the form, send what was typed, and show the errors under their fiel
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, TextArea
 
 from hostdesk.automation.provisioning.registry import secret_settings
 from hostdesk.automation.provisioning.runner import check_server_connection
 from hostdesk.models import catalog
-from hostdesk.models.db import connection
 from hostdesk.models.errors import ValidationError, ValidationErrors
 
 from hostdesk.tui.keys import bind
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.areas import BY_KEY
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.form import FormScreen, FormSection
 from hostdesk.tui.screens.lists import ListScreen
 from hostdesk.tui.widgets.key_footer import KeyFooter
 
@@ -61,22 +59,14 @@ class ServerListScreen(ListScreen):
 # --- the settings forms ------------------------------------------------------------------------
 
 
-class SettingsScreen(HostdeskScreen):
+class SettingsScreen(FormScreen):
     """One record's fields, one row each, with its error under it; ctrl+s saves."""
 
     BINDINGS = [bind("save", "save", "Save", priority=True, id="settings.save")]
     TITLE = ""
     FIELDS: tuple[tuple[str, str], ...] = ()  # (field, label)
-
-    class Loaded(Message):
-        def __init__(self, form: catalog.Form | None, extra: dict, error: str = "") -> None:
-            super().__init__()
-            self.form, self.extra, self.error = form, extra, error
-
-    class Saved(Message):
-        def __init__(self, error: Exception | None, result=None) -> None:
-            super().__init__()
-            self.error, self.result = error, result
+    # (title, field names): a long form in titled sections; a field in none goes last.
+    SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __init__(self, record_id: int) -> None:
         super().__init__()
@@ -92,14 +82,30 @@ class SettingsScreen(HostdeskScreen):
     def compose(self) -> ComposeResult:
         yield self.title_bar(self.heading)
         with VerticalScroll(id="settings-form"):
-            for name, label in self.FIELDS:
-                with Horizontal(classes="settings-row"):
-                    yield Label(label)
-                    yield self.field_widget(name)
-                yield Static("", id=f"error-{name}", classes="field-error")
+            labels = dict(self.FIELDS)
+            placed = set()
+            for title, names in self.SECTIONS:
+                names = [name for name in names if name in labels]
+                if names:
+                    with FormSection(title):
+                        yield from self._field_rows(names, labels)
+                    placed.update(names)
+            rest = [name for name, _ in self.FIELDS if name not in placed]
+            if rest and placed:
+                with FormSection("Other"):
+                    yield from self._field_rows(rest, labels)
+            else:
+                yield from self._field_rows(rest, labels)
             yield from self.compose_below_fields()
         yield Static("loading…", id="settings-state", classes="status-line")
         yield KeyFooter()
+
+    def _field_rows(self, names: list[str], labels: dict[str, str]) -> ComposeResult:
+        for name in names:
+            with Horizontal(classes="settings-row"):
+                yield Label(labels[name])
+                yield self.field_widget(name)
+            yield Static("", id=f"error-{name}", classes="field-error")
 
     def compose_below_fields(self) -> ComposeResult:
         """More of the form under the one-line fields (a pricing table, a list)."""
@@ -115,15 +121,9 @@ class SettingsScreen(HostdeskScreen):
     def on_mount(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-load")
     def load(self) -> None:
-        try:
-            with connection():
-                form, extra = self.read_form(), self.read_extra()
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.Loaded(None, {}, str(exc)))
-            return
-        self.post_message(self.Loaded(form, extra))
+        run_in_background(self, lambda: (self.read_form(), self.read_extra()), self._loaded,
+                          self._not_loaded, group="settings-load")
 
     def read_form(self) -> catalog.Form:
         raise NotImplementedError
@@ -131,25 +131,25 @@ class SettingsScreen(HostdeskScreen):
     def read_extra(self) -> dict:
         return {}
 
-    def on_settings_screen_loaded(self, message: Loaded) -> None:
-        state = self.query_one("#settings-state", Static)
-        if message.form is None:
-            state.update(f"Cannot open: {message.error}")
-            return
-        self.form = message.form
-        self.fill(message.extra)
+    def _not_loaded(self, error: Exception) -> None:
+        self.query_one("#settings-state", Static).update(f"Cannot open: {error}")
+
+    def _loaded(self, loaded: tuple[catalog.Form, dict]) -> None:
+        form, extra = loaded
+        self.form = form
+        self.fill(extra)
         for name, _ in self.FIELDS:
             widget = self.query_one(f"#field-{name}")
-            value = message.form.values.get(name, "")
+            value = form.values.get(name, "")
             if isinstance(widget, Select):
                 widget.value = value if value else widget.value
             elif isinstance(widget, TextArea):
                 widget.text = value
             else:
                 widget.value = value
-        self.show_more(message.form, message.extra)
+        self.show_more(form, extra)
         self._as_loaded = self.typed_values()
-        state.update(self.loaded_state(message.form))
+        self.query_one("#settings-state", Static).update(self.loaded_state(form))
         if self.focused is None or self.focused.id == "settings-form":
             self.query_one(f"#field-{self.FIELDS[0][0]}").focus()
 
@@ -159,23 +159,17 @@ class SettingsScreen(HostdeskScreen):
     def show_more(self, form: catalog.Form, extra: dict) -> None:
         """Fill what `compose_below_fields` added, from the loaded form."""
 
-    def unsaved(self) -> bool:
+    @property
+    def dirty(self) -> bool:
         return self._as_loaded is not None and self.typed_values() != self._as_loaded
 
-    def action_back(self) -> None:
-        if not self.unsaved():
-            super().action_back()
-            return
-        from hostdesk.tui.widgets.dialogs import ConfirmDialog
+    @property
+    def LEAVE_TEXT(self) -> str:  # noqa: N802 - the name FormScreen reads
+        return f"{self.heading} has changes that are not saved; they will be lost."
 
-        def answered(leave: bool | None) -> None:
-            if leave:
-                self._as_loaded = None
-                super(SettingsScreen, self).action_back()
-
-        self.app.push_screen(ConfirmDialog("Leave without saving?",
-                                           f"{self.heading} has changes that are not saved; "
-                                           "they will be lost.", yes="Leave"), answered)
+    def leave(self) -> None:
+        self._as_loaded = None
+        super().leave()
 
     def fill(self, extra: dict) -> None:
         """Set a Select's choices read from the database before the values go in."""
@@ -199,17 +193,9 @@ class SettingsScreen(HostdeskScreen):
             line.update("")
             line.remove_class("-shown")
         self.query_one("#settings-state", Static).update("saving…")
-        self._store(catalog.Form(self.form.record_id, self.form.version, self.typed_values()))
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-save")
-    def _store(self, form: catalog.Form) -> None:
-        try:
-            with connection():
-                result = self.write(form)
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.Saved(exc))
-            return
-        self.post_message(self.Saved(None, result))
+        form = catalog.Form(self.form.record_id, self.form.version, self.typed_values())
+        run_in_background(self, lambda: self.write(form), self._saved, self._refused,
+                          group="settings-save")
 
     def write(self, form: catalog.Form) -> None:
         raise NotImplementedError
@@ -237,15 +223,14 @@ class SettingsScreen(HostdeskScreen):
         """A subclass's own answer to a refusal (True: handled)."""
         return False
 
-    def on_settings_screen_saved(self, message: Saved) -> None:
+    def _saved(self, result) -> None:
+        self.saved(result)
+        self.say_done(f"{self.heading} saved")
+        self._as_loaded = None
+        self.load()
+
+    def _refused(self, error: Exception) -> None:
         state = self.query_one("#settings-state", Static)
-        error = message.error
-        if error is None:
-            self.saved(message.result)
-            self.say_done(f"{self.heading} saved")
-            self._as_loaded = None
-            self.load()
-            return
         if self.refused(error):
             return
         if isinstance(error, ValidationError):
@@ -315,11 +300,6 @@ class ServerSettingsScreen(SettingsScreen):
     BINDINGS = [Binding("t", "test_connection", "Test connection", id="server.test"),
                 Binding("R", "retire", "Retire", id="server.retire")]
 
-    class Tested(Message):
-        def __init__(self, text: str, ok: bool) -> None:
-            super().__init__()
-            self.text, self.ok = text, ok
-
     def field_widget(self, name: str):
         if name == "module":
             return self.module_select(name)
@@ -362,33 +342,25 @@ class ServerSettingsScreen(SettingsScreen):
             "New products and services may use it again.",
             yes="Retire" if retire else "Bring back"), answered)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="settings-save")
     def save_retired(self, retire: bool, version: int) -> None:
-        try:
-            with connection():
-                catalog.retire_server(self.record_id, version, admin=self.app.admin,
-                                      retired=retire)
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.Saved(exc))
-            return
-        self.post_message(self.Saved(None))
+        admin = self.app.admin
+        run_in_background(self, lambda: catalog.retire_server(
+            self.record_id, version, admin=admin, retired=retire),
+            lambda _: self._saved(None), self._refused, group="settings-save")
 
     def action_test_connection(self) -> None:
         self.query_one("#settings-state", Static).update("testing the connection…")
-        self.test_connection()
+        admin = self.app.admin
+        run_in_background(
+            self, lambda: check_server_connection(self.record_id, admin=admin),
+            lambda result: self._tested(
+                f"Test connection {'succeeded' if result.success else 'failed'}: "
+                f"{result.message}", result.success),
+            lambda error: self._tested(f"Cannot test: {error}", False), group="server-test")
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="server-test")
-    def test_connection(self) -> None:
-        try:
-            result = check_server_connection(self.record_id, admin=self.app.admin)
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.Tested(f"Cannot test: {exc}", False))
-            return
-        word = "succeeded" if result.success else "failed"
-        self.post_message(self.Tested(f"Test connection {word}: {result.message}", result.success))
-
-    def on_server_settings_screen_tested(self, message: Tested) -> None:
-        if message.ok:
-            self.say_done(message.text)
+    def _tested(self, text: str, ok: bool) -> None:
+        self.query_one("#settings-state", Static).update("")
+        if ok:
+            self.say_done(text)
         else:
-            self.say_error("Test connection", message.text)
+            self.say_error("Test connection", text)

@@ -26,6 +26,8 @@ from hostdesk.models.records import Form
 from hostdesk.models.tlds import PRICE_FIELDS, add_tld, edit_tld, tld_list, tld_view
 from hostdesk.models.upgrade_paths import list_upgrade_paths, remove_upgrade_path, set_upgrade_path
 from hostdesk.tui.keys import bind
+from hostdesk.tui.background import run_in_background
+from hostdesk.tui.screens.form import FormSection
 from hostdesk.tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
 from hostdesk.tui.screens.setup_forms import (
     YES_NO,
@@ -75,6 +77,10 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
               ("auto_terminate_days", "Auto terminate days"),
               ("allows_quantity", "Allows quantity"), ("hidden", "Hidden"),
               ("description", "Description"), ("module_settings", "Module settings"))
+    SECTIONS = (("Product", ("name", "group_name", "type", "hidden", "description")),
+                ("Provisioning", ("module", "server", "auto_setup", "auto_terminate_days",
+                                  "allows_quantity", "module_settings")),
+                ("Emails", ("welcome_email", "upgrade_email", "termination_email")))
     BINDINGS = [
         Binding("o", "add_option", "Add option", id="product.add_option"),
         Binding("u", "add_upgrade_path", "Add upgrade path", id="product.add_path"),
@@ -96,15 +102,16 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
         return super().field_widget(name)
 
     def compose_below_fields(self) -> ComposeResult:
-        yield Label("Pricing", classes="section-title")
-        yield PricingTable("prices")
-        yield Static("", id="error-prices", classes="field-error")
-        yield Label("Configurable options  (o add · enter edit · d delete)",
-                    classes="section-title")
-        yield DataTable(id="product-options", cursor_type="row")
-        yield Static("", id="error-option", classes="field-error")
-        yield Label("Upgrade paths  (u add · d remove)", classes="section-title")
-        yield DataTable(id="product-paths", cursor_type="row")
+        with FormSection("Pricing"):
+            yield PricingTable("prices")
+            yield Static("", id="error-prices", classes="field-error")
+        with FormSection("Configurable options", id="section-options"):
+            yield Label("o add · enter edit · d delete", classes="section-keys")
+            yield DataTable(id="product-options", cursor_type="row")
+            yield Static("", id="error-option", classes="field-error")
+        with FormSection("Upgrade paths", id="section-paths"):
+            yield Label("u add · d remove", classes="section-keys")
+            yield DataTable(id="product-paths", cursor_type="row")
 
     def on_mount(self) -> None:
         self.query_one("#product-options", DataTable).add_columns("Option", "Type", "Choices")
@@ -182,7 +189,7 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
         if self.detail is None:
             self.app.notify("Save the product first (ctrl+s).", severity="warning")
             return False
-        if self.unsaved():
+        if self.dirty:
             self.app.notify("Save or undo the product's changes first: the options and "
                             "upgrade paths are saved on their own.", severity="warning")
             return False
@@ -242,21 +249,11 @@ class ProductFormScreen(SetupFormScreen, ProductSettingsScreen):
 
     def run_change(self, change) -> None:
         """One action of the models on this product, then re-read it (errors: a dialog)."""
-        from hostdesk.models.db import connection
         from hostdesk.tui.widgets.dialogs import MessageDialog
 
-        def work() -> None:
-            try:
-                with connection():
-                    change()
-            except Exception as exc:  # noqa: BLE001 - said in a dialog
-                self.app.call_from_thread(self.app.push_screen,
-                                          MessageDialog("Not done", str(exc)))
-                return
-            self.app.call_from_thread(self._after_dialog, True)
-
-        self.run_worker(work, thread=True, exclusive=True, group="product-change",
-                        exit_on_error=False)
+        run_in_background(self, change, lambda _: self._after_dialog(True),
+                          lambda error: self.app.push_screen(MessageDialog("Not done", str(error))),
+                          group="product-change")
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action in ("add_option", "add_upgrade_path", "delete_row", "retire"):
@@ -354,16 +351,10 @@ class UpgradePathDialog(FieldsDialog):
         self.load_products()
 
     def load_products(self) -> None:
-        def work() -> None:
-            from hostdesk.models.db import connection
-
-            with connection():
-                choices = [(p.values["name"], p.id) for p in products.product_list(False)
-                           if p.id != self.product_id]
-            self.app.call_from_thread(self.query_one("#field-target", Select).set_options,
-                                      choices)
-
-        self.run_worker(work, thread=True, exit_on_error=False)
+        run_in_background(
+            self, lambda: [(p.values["name"], p.id) for p in products.product_list(False)
+                           if p.id != self.product_id],
+            self.query_one("#field-target", Select).set_options, group="upgrade-targets")
 
     def submit(self, values: dict):
         from hostdesk.models.errors import ValidationError
@@ -396,10 +387,13 @@ class AddonFormScreen(SetupFormScreen):
             return select(name, [], blank="none")
         return super().field_widget(name)
 
+    SECTIONS = (("Addon", ("name", "description", "products")),
+                ("Provisioning", ("auto_setup", "module", "welcome_email")))
+
     def compose_below_fields(self) -> ComposeResult:
-        yield Label("Pricing", classes="section-title")
-        yield PricingTable("prices")
-        yield Static("", id="error-prices", classes="field-error")
+        with FormSection("Pricing"):
+            yield PricingTable("prices")
+            yield Static("", id="error-prices", classes="field-error")
 
     def read_form(self) -> Form:
         self.view = addon_view(self.record_id) if self.record_id else None
@@ -465,6 +459,10 @@ class PromotionFormScreen(SetupFormScreen):
               ("recurring", "Recurring"), ("products", "Products"), ("cycles", "Cycles"),
               ("start_date", "Starts"), ("expiry_date", "Expires"), ("max_uses", "Maximum uses"),
               ("once_per_client", "Once per client"), ("notes", "Notes"))
+    SECTIONS = (("Discount", ("code", "type", "value", "recurring")),
+                ("Applies to", ("products", "cycles", "start_date", "expiry_date", "max_uses",
+                                "once_per_client")),
+                ("Notes", ("notes",)))
 
     def field_widget(self, name: str):
         if name == "type":
@@ -530,6 +528,10 @@ class TldFormScreen(SetupFormScreen):
               ("dns_management_price", "DNS management"),
               ("email_forwarding_price", "Email forwarding"),
               ("id_protection_price", "ID protection"))
+    SECTIONS = (("TLD", ("name", "min_years", "max_years", "epp_required")),
+                ("Prices for one year", ("register_price", "transfer_price", "renew_price")),
+                ("Domain addons, per year", ("dns_management_price", "email_forwarding_price",
+                                             "id_protection_price")))
 
     def field_widget(self, name: str):
         if name == "epp_required":
@@ -537,18 +539,19 @@ class TldFormScreen(SetupFormScreen):
         return super().field_widget(name)
 
     def compose_below_fields(self) -> ComposeResult:
-        yield Label("Prices per number of years (blank: N x one year)", classes="section-title")
-        with Vertical(id="tld-years", classes="year-table"):
-            with Horizontal():
-                yield Label("years")
-                for action in ACTIONS:
-                    yield Label(action)
-            for years in YEARS:
+        with FormSection("Prices per number of years", id="section-years"):
+            yield Label("blank: N x one year", classes="section-keys")
+            with Vertical(id="tld-years", classes="year-table"):
                 with Horizontal():
-                    yield Label(str(years))
+                    yield Label("years")
                     for action in ACTIONS:
-                        yield Input(id=f"years-{years}-{action}", compact=True)
-        yield Static("", id="error-years", classes="field-error")
+                        yield Label(action)
+                for years in YEARS:
+                    with Horizontal():
+                        yield Label(str(years))
+                        for action in ACTIONS:
+                            yield Input(id=f"years-{years}-{action}", compact=True)
+            yield Static("", id="error-years", classes="field-error")
 
     def read_form(self) -> Form:
         if not self.record_id:

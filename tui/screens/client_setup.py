@@ -34,6 +34,11 @@ class ClientFormScreen(SetupFormScreen):
               ("group", "Client group"), ("separate_invoices", "Separate invoices"),
               ("default_payment_method", "Payment method"), ("status", "Status"),
               ("notes", "Admin notes"))
+    SECTIONS = (("Name and contact", ("first_name", "last_name", "company", "email", "phone")),
+                ("Address", ("address", "address2", "city", "region", "postcode", "country",
+                             "tax_id")),
+                ("Billing", ("group", "separate_invoices", "default_payment_method", "status")),
+                ("Notes", ("notes",)))
 
     def __init__(self, record_id: int = 0) -> None:
         super().__init__(record_id)

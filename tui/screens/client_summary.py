@@ -30,6 +30,7 @@ from hostdesk.models.invoice_view import FilteredInvoiceSource, InvoiceFilter
 from hostdesk.models.money import format_money
 from hostdesk.models.permissions import GENERATE_DUE_INVOICES, has_permission
 from hostdesk.models.schema import ItemType
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
 from hostdesk.tui.widgets.biglist import BigList
@@ -95,12 +96,6 @@ class ClientSummaryScreen(HostdeskScreen):
         def __init__(self, details: ClientDetails | None) -> None:
             super().__init__()
             self.details = details
-
-    class Invoiced(Message):
-        def __init__(self, text: str, error: Exception | None) -> None:
-            super().__init__()
-            self.text = text
-            self.error = error
 
     def action_edit_client(self) -> None:
         from hostdesk.models.permissions import MANAGE_CLIENTS
@@ -266,29 +261,23 @@ class ClientSummaryScreen(HostdeskScreen):
         self.query_one("#summary-status", Static).update(f"invoicing {len(items)} item(s)…")
         self._invoice(items)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="client-invoice",
-          description="invoice the ticked items")
     def _invoice(self, items: list[tuple[str, int]]) -> None:
-        app = self.app
-        try:
-            with connection():
-                text = invoice_ticked(items, admin=app.admin, today=app.clock.today(),
-                                      settings=app.settings)
-        except Exception as exc:  # noqa: BLE001 - said in a dialog
-            self.post_message(self.Invoiced("", exc))
-            return
-        self.post_message(self.Invoiced(text, None))
+        admin, today, settings = self.app.admin, self.app.clock.today(), self.app.settings
+        run_in_background(self, lambda: invoice_ticked(items, admin=admin, today=today,
+                                                       settings=settings),
+                          lambda text: self._invoiced(text, None),
+                          lambda error: self._invoiced("", error), group="client-invoice")
 
-    def on_client_summary_screen_invoiced(self, message: Invoiced) -> None:
+    def _invoiced(self, text: str, error: Exception | None) -> None:
         self.invoicing = False
-        if message.error is not None:
-            self.say_error("Not invoiced", message.error)
+        if error is not None:
+            self.say_error("Not invoiced", error)
         else:
             for key in ITEM_TABS:
                 self.biglist(key).action_tick_none()
             # Refusals are there to read (which item, why): a dialog; a clean run: a toast.
-            if "refused:" in message.text or message.text.startswith("No invoice"):
-                self.say_error("Invoice ticked items", message.text)
+            if "refused:" in text or text.startswith("No invoice"):
+                self.say_error("Invoice ticked items", text)
             else:
-                self.say_done(message.text)
+                self.say_done(text)
         self.action_reload()

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.content import Content
-from textual.message import Message
 from textual.widgets import OptionList, Sparkline, Static
 from textual.widgets.option_list import Option
 
 from hostdesk.models.dashboard import DUE_DAYS, DashboardView, dashboard_view
-from hostdesk.models.db import connection
 from hostdesk.models.listing import DashboardCounts
 from hostdesk.models.money import format_money, to_cents
 from hostdesk.models.schema import CronRun, ServiceStatus
 from hostdesk.tui.screens.areas import AREAS, Area
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.widgets.cells import format_datetime
 from hostdesk.tui.widgets.key_footer import KeyFooter
@@ -92,14 +91,6 @@ class DashboardScreen(HostdeskScreen):
 
     AUTO_FOCUS = "#areas"
 
-    class Loaded(Message):
-        def __init__(self, view: DashboardView) -> None:
-            super().__init__()
-            self.view = view
-            self.counts = view.counts
-            self.runs = view.runs
-            self.warning = view.warning
-
     def __init__(self) -> None:
         super().__init__(name="dashboard")
 
@@ -121,20 +112,17 @@ class DashboardScreen(HostdeskScreen):
     def reread(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, description="count for the main screen")
     def load(self) -> None:
         clock = self.app.clock
-        with connection():
-            view = dashboard_view(clock.today(), clock.now())
-        self.post_message(self.Loaded(view))
+        run_in_background(self, lambda: dashboard_view(clock.today(), clock.now()),
+                          self._loaded, group="dashboard")
 
-    def on_dashboard_screen_loaded(self, message: Loaded) -> None:
+    def _loaded(self, view: DashboardView) -> None:
         areas = self.query_one("#areas", OptionList)
         for area in AREAS:
             areas.replace_option_prompt(area.key,
-                                        area_prompt(area, area_figures(area, message.counts,
-                                                                       message.runs)))
-        view = message.view
+                                        area_prompt(area, area_figures(area, view.counts,
+                                                                       view.runs)))
         due, money = money_lines(view, self.app.settings.currency)
         self.query_one("#revenue-due", Static).update(due)
         # The bars' heights only: the figures themselves are the Decimal text above.
@@ -142,9 +130,9 @@ class DashboardScreen(HostdeskScreen):
             to_cents(amount) for _, amount in view.due_by_day]
         self.query_one("#revenue-figures", Static).update(money)
         status = self.query_one("#automation-status", Static)
-        status.set_class(message.warning is not None, "-warning")
+        status.set_class(view.warning is not None, "-warning")
         line = run_line(view, self.app.settings.timezone)
-        status.update(f"⚠ {message.warning}\n{line}" if message.warning else line)
+        status.update(f"⚠ {view.warning}\n{line}" if view.warning else line)
 
     @on(OptionList.OptionSelected, "#areas")
     def open_area(self, event: OptionList.OptionSelected) -> None:

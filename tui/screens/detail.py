@@ -7,13 +7,11 @@ from typing import Any
 
 import pendulum
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
-from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from hostdesk.models.db import connection
 from hostdesk.models.listing import DATE, DATETIME, MONEY, TEXT, ListSource
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.widgets.cells import format_value
 from hostdesk.tui.widgets.key_footer import KeyFooter
@@ -33,11 +31,6 @@ class DetailScreen(HostdeskScreen):
     HELP = "Every stored field of the record, read-only. Escape goes back to where you were."
 
     AUTO_FOCUS = "DataTable"
-
-    class Loaded(Message):
-        def __init__(self, fields: list[tuple[str, Any]] | None) -> None:
-            super().__init__()
-            self.fields = fields
 
     def __init__(self, source: ListSource, row_id: int) -> None:
         super().__init__()
@@ -61,21 +54,19 @@ class DetailScreen(HostdeskScreen):
         table.focus()
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, description="read one record")
     def load(self) -> None:
-        with connection():
-            fields = self.source.detail(self.row_id)
-        self.post_message(self.Loaded(fields))
+        run_in_background(self, lambda: self.source.detail(self.row_id), self._loaded,
+                          group="detail")
 
-    def on_detail_screen_loaded(self, message: Loaded) -> None:
+    def _loaded(self, fields: list[tuple[str, Any]] | None) -> None:
         state = self.query_one("#detail-state", Static)
-        if message.fields is None:
+        if fields is None:
             state.update(f"{self.heading} no longer exists.")
             return
-        state.update(f"{self.heading} · {len(message.fields)} fields")
+        state.update(f"{self.heading} · {len(fields)} fields")
         table = self.query_one(DataTable)
         currency = self.app.settings.currency
-        for name, value in message.fields:
+        for name, value in fields:
             # Text, not str: a stored value is never read as markup.
             table.add_row(Text(name.replace("_", " ")),
                           Text(format_value(value, kind_of(value), currency,

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.binding import Binding
 
 from hostdesk.automation.mail import deliver_one
-from hostdesk.models.db import connection
-from hostdesk.models.errors import HostdeskError
 from hostdesk.models.listing import EmailSource
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.areas import BY_KEY
 from hostdesk.tui.screens.detail import DetailScreen
 from hostdesk.tui.screens.lists import ListScreen
@@ -64,15 +63,11 @@ class EmailLogScreen(ListScreen):
             self.say_status(f"sending email #{row['id']}…")
             self.send_now(row["id"])
 
-    @work(thread=True, exclusive=True, exit_on_error=False, description="send an email now")
     def send_now(self, email_id: int) -> None:
-        try:
-            with connection():
-                result = deliver_one(email_id, self.app.settings, admin=self.app.admin)
-            message, severity = _describe(email_id, result), "information"
-        except (HostdeskError, OSError) as exc:
-            message, severity = str(exc), "error"
-        self.app.call_from_thread(self._done, message, severity)
+        settings, admin = self.app.settings, self.app.admin
+        run_in_background(self, lambda: deliver_one(email_id, settings, admin=admin),
+                          lambda result: self._done(_describe(email_id, result), "information"),
+                          lambda error: self._done(str(error), "error"), group="send-email")
 
     def _done(self, message: str, severity: str) -> None:
         if severity == "error":

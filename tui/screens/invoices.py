@@ -48,6 +48,7 @@ from hostdesk.models.schema import Admin, InvoiceLine, InvoiceStatus
 from hostdesk.models.settings import Settings
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import BY_KEY
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
 from hostdesk.tui.screens.filtered_list import FilteredListScreen
 from hostdesk.tui.widgets.biglist import BigList
@@ -152,18 +153,9 @@ class FormDialog(ModalScreen[object], inherit_bindings=False):
         self.working = True
         self._clear_errors()
         self._say_error("form-error", "working…")
-        self._run(self.values())
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="form-submit",
-          description="save the form")
-    def _run(self, values: dict[str, str]) -> None:
-        try:
-            with connection():
-                result = self.submit(values)
-        except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck form
-            self.app.call_from_thread(self._refused, exc)
-            return
-        self.app.call_from_thread(self.dismiss, result)
+        values = self.values()
+        run_in_background(self, lambda: self.submit(values), self.dismiss, self._refused,
+                          group="form-submit")
 
     def submit(self, values: dict[str, str]):  # pragma: no cover - every form overrides it
         raise NotImplementedError
@@ -298,12 +290,6 @@ class InvoiceScreen(HostdeskScreen):
         def __init__(self, view: InvoiceView | None) -> None:
             super().__init__()
             self.view = view
-
-    class ActionDone(Message):
-        def __init__(self, outcome: ActionOutcome | None, error: Exception | None = None) -> None:
-            super().__init__()
-            self.outcome = outcome
-            self.error = error
 
     def __init__(self, invoice_id: int, data: InvoiceView | None = None) -> None:
         super().__init__()
@@ -557,24 +543,22 @@ class InvoiceScreen(HostdeskScreen):
         self.query_one("#invoice-state", Static).update("working…")
         self._run_action(job)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="invoice-action",
-          description="change the invoice")
     def _run_action(self, job) -> None:
-        try:
-            with connection():
-                require(self.app.admin, MANAGE_INVOICES)
-                outcome = job()
-        except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck screen
-            self.post_message(self.ActionDone(None, exc))
-            return
-        self.post_message(self.ActionDone(outcome))
+        admin = self.app.admin
 
-    def on_invoice_screen_action_done(self, message: ActionDone) -> None:
+        def act() -> ActionOutcome:
+            require(admin, MANAGE_INVOICES)
+            return job()
+
+        run_in_background(self, act, lambda outcome: self._action_done(outcome, None),
+                          lambda error: self._action_done(None, error), group="invoice-action")
+
+    def _action_done(self, outcome: ActionOutcome | None, error: Exception | None) -> None:
         self.busy = False
-        if message.error is not None:
-            self.say_error("Refused", message.error)
-        elif message.outcome is not None:
-            self._say(message.outcome)
+        if error is not None:
+            self.say_error("Refused", error)
+        elif outcome is not None:
+            self._say(outcome)
         self.reload()
 
     def _say(self, outcome: ActionOutcome) -> None:
@@ -623,12 +607,6 @@ class InvoiceListScreen(FilteredListScreen):
         Binding("G", "generate_due", "Generate due invoices", id="invoices.generate"),
     ]
     FILTER_TYPE = InvoiceFilter
-
-    class Generated(Message):
-        def __init__(self, text: str, error: str | None = None) -> None:
-            super().__init__()
-            self.text = text
-            self.error = error
 
     def __init__(self, client_id: int | None = None, status: str = "") -> None:
         super().__init__(BY_KEY["invoices"], FilteredInvoiceSource(),
@@ -687,32 +665,29 @@ class InvoiceListScreen(FilteredListScreen):
         self.refresh_bindings()
         self._generate(client_id)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="invoices-generate",
-          description="generate due invoices")
     def _generate(self, client_id: int) -> None:
-        app = self.app
-        try:
-            with connection():
-                result = generate_due_for_client(client_id, app.clock.today(), app.settings,
-                                                 admin=app.admin)
-        except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck key
-            self.post_message(self.Generated("", str(exc)))
-            return
+        today, settings, admin = self.app.clock.today(), self.app.settings, self.app.admin
+        run_in_background(self, lambda: generate_due_for_client(client_id, today, settings,
+                                                                admin=admin),
+                          lambda result: self._generated(client_id, result),
+                          lambda error: self._said("", str(error)), group="invoices-generate")
+
+    def _generated(self, client_id: int, result) -> None:
         if result.failures:
             errors = "; ".join(f["error"] for f in result.failures)
-            self.post_message(self.Generated("", f"could not generate: {errors}"))
+            self._said("", f"could not generate: {errors}")
         elif result.invoices:
-            self.post_message(self.Generated(
-                f"{result.invoices} invoice(s) with {result.lines} line(s) generated for client "
-                f"#{client_id}, {format_money(result.amount, app.settings.currency)}"))
+            self._said(f"{result.invoices} invoice(s) with {result.lines} line(s) generated for "
+                       f"client #{client_id}, "
+                       f"{format_money(result.amount, self.app.settings.currency)}")
         else:
-            self.post_message(self.Generated(f"Nothing is due for client #{client_id}"))
+            self._said(f"Nothing is due for client #{client_id}")
 
-    def on_invoice_list_screen_generated(self, message: Generated) -> None:
+    def _said(self, text: str, error: str | None = None) -> None:
         self.generating = False
         self.refresh_bindings()
-        if message.error:
-            self.say_error("Refused", message.error)
+        if error:
+            self.say_error("Refused", error)
         else:
-            self.say_done(message.text)
+            self.say_done(text)
         self.biglist.reload()

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from hostdesk.automation.cron import last_runs
-from hostdesk.models.db import connection
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.listing import ListSource, automation_warning
 from hostdesk.tui.keys import bind
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.areas import Area
 from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
 from hostdesk.tui.widgets.biglist import BigList
@@ -237,31 +236,18 @@ class AutomationScreen(ListScreen):
         super().reread()
         self.check_runs()
 
-    class RunsChecked(Message):
-        def __init__(self, warning: str | None, waiting: list) -> None:
-            super().__init__()
-            self.warning = warning
-            self.waiting = waiting
-
-    class Confirmed(Message):
-        def __init__(self, text: str, ok: bool) -> None:
-            super().__init__()
-            self.text, self.ok = text, ok
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="automation-check",
-          description="check the daily runs")
     def check_runs(self) -> None:
         from hostdesk.models.terminationguard import runs_waiting
 
-        with connection():
-            warning = automation_warning(last_runs(20), self.app.clock.now())
-            waiting = runs_waiting()
-        self.post_message(self.RunsChecked(warning, waiting))
+        now = self.app.clock.now()
+        run_in_background(self, lambda: (automation_warning(last_runs(20), now), runs_waiting()),
+                          lambda checked: self._runs_checked(*checked),
+                          group="automation-check")
 
-    def on_automation_screen_runs_checked(self, message: RunsChecked) -> None:
-        self.waiting = message.waiting
-        lines = [f"⚠ {message.warning}"] if message.warning else []
-        for run, count in message.waiting:
+    def _runs_checked(self, warning: str | None, waiting: list) -> None:
+        self.waiting = waiting
+        lines = [f"⚠ {warning}"] if warning else []
+        for run, count in waiting:
             lines.append(f"⚠ Daily run #{run.id} ({run.run_date.isoformat()}) held {count} "
                          "terminations for an admin to confirm: T to review")
         banner = self.query_one("#automation-warning", Static)
@@ -308,28 +294,26 @@ class AutomationScreen(ListScreen):
             "customer's data from the server; services paid since are skipped.",
             [str(run.id)], f"terminate the services held by run #{run.id}"), answered)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="automation-confirm",
-          description="confirm held terminations")
     def _confirm(self, run_id: int) -> None:
         from hostdesk.automation.cron import confirm_terminations
 
-        app = self.app
-        try:
-            with connection():
-                outcome = confirm_terminations(run_id, admin=app.admin,
-                                               settings=app.settings)
-        except Exception as exc:  # noqa: BLE001 - said in a dialog
-            self.post_message(self.Confirmed(str(exc), False))
-            return
-        lines = [f"Daily run #{run_id}: {len(outcome.terminated)} terminated, "
-                 f"{len(outcome.failed)} failed, {len(outcome.skipped)} no longer due"]
-        lines += [f"{f['item']}: {f['error']}" for f in outcome.failed[:20]]
-        self.post_message(self.Confirmed("\n".join(lines), outcome.ok))
+        admin, settings = self.app.admin, self.app.settings
 
-    def on_automation_screen_confirmed(self, message: Confirmed) -> None:
+        def confirm() -> tuple[str, bool]:
+            outcome = confirm_terminations(run_id, admin=admin, settings=settings)
+            lines = [f"Daily run #{run_id}: {len(outcome.terminated)} terminated, "
+                     f"{len(outcome.failed)} failed, {len(outcome.skipped)} no longer due"]
+            lines += [f"{f['item']}: {f['error']}" for f in outcome.failed[:20]]
+            return "\n".join(lines), outcome.ok
+
+        run_in_background(self, confirm, lambda done: self._confirmed(*done),
+                          lambda error: self._confirmed(str(error), False),
+                          group="automation-confirm")
+
+    def _confirmed(self, text: str, ok: bool) -> None:
         self.working = False
-        if message.ok:
-            self.say_done(message.text)
+        if ok:
+            self.say_done(text)
         else:
-            self.say_error("Held terminations: not everything worked", message.text)
+            self.say_error("Held terminations: not everything worked", text)
         self.reread()

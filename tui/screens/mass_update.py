@@ -26,7 +26,7 @@ from rich.console import Group
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -38,7 +38,6 @@ from hostdesk.automation.bulk import BulkResult, run_bulk_command, unsupported
 from hostdesk.automation.provisioning.base import COMMAND_LABELS
 from hostdesk.models import massupdate
 from hostdesk.models.cycles import Cycle
-from hostdesk.models.db import connection
 from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.lifecycle import (
     CHANGE_PACKAGE,
@@ -56,13 +55,14 @@ from hostdesk.models.permissions import MASS_UPDATE, SERVER_OPERATIONS, has_perm
 from hostdesk.models.prorata import ProrataLine
 from hostdesk.models.schema import Service, ServiceStatus
 from hostdesk.models.selection import Selection, ServiceFilter, Ticks
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.form import FormScreen
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.mass_checklist import MassChecklist
-from hostdesk.tui.widgets.mass_fields import FieldTick
 from hostdesk.tui.widgets.payment_methods import method_choices
+from hostdesk.tui.widgets.tick import Tick
 
 PREVIEW_ROWS = 100  # items listed in the preview and the result list; the counts cover all
 CLIENT_ROWS = 20  # prorata totals listed per client
@@ -318,7 +318,7 @@ def field_error_id(name: str) -> str:
 # --- the screen -----------------------------------------------------------------------------
 
 
-class MassUpdateScreen(HostdeskScreen):
+class MassUpdateScreen(FormScreen):
     """Tick services, choose field changes or a module command, preview, apply."""
 
     HELP = ("Mass update. Tick the services in the list (space, a on screen, A every matching "
@@ -344,24 +344,6 @@ class MassUpdateScreen(HostdeskScreen):
         def __init__(self, done: int, total: int) -> None:
             super().__init__()
             self.done, self.total = done, total
-
-    class Previewed(Message):
-        def __init__(self, request: int, plan: Plan | None,
-                     error: Exception | None = None) -> None:
-            super().__init__()
-            self.request, self.plan, self.error = request, plan, error
-
-    class Applied(Message):
-        def __init__(self, result: massupdate.ApplyResult | None,
-                     error: Exception | None = None) -> None:
-            super().__init__()
-            self.result, self.error = result, error
-
-    class Ran(Message):
-        def __init__(self, result: BulkResult | None, titles: dict[int, str],
-                     error: Exception | None = None) -> None:
-            super().__init__()
-            self.result, self.titles, self.error = result, titles, error
 
     def __init__(self, items: Selection | Sequence[int], *, ticked: Sequence[int] | Ticks = (),
                  label: str = "") -> None:
@@ -409,10 +391,10 @@ class MassUpdateScreen(HostdeskScreen):
     def _compose_fields(self) -> ComposeResult:
         for name, label in FIELDS:
             with Horizontal(classes="field-row"):
-                yield FieldTick(label, id=f"tick-{name}", classes="field-tick", compact=True)
+                yield Tick(label, id=f"tick-{name}", classes="field-tick", compact=True)
                 yield self._value_widget(name)
                 if name == "next_due_date":
-                    yield FieldTick("create prorata invoice", id="prorata", compact=True)
+                    yield Tick("create prorata invoice", id="prorata", compact=True)
             yield self._error_line(name)
         with Horizontal(classes="field-row"):
             yield Label("Or module command", classes="command-label")
@@ -453,12 +435,8 @@ class MassUpdateScreen(HostdeskScreen):
         self._show_phase(Phase.CHOOSE)
         self._load_methods()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="mass-methods",
-          description="read the payment methods")
     def _load_methods(self) -> None:
-        with connection():
-            methods = enabled_methods()
-        self.app.call_from_thread(self._methods_loaded, methods)
+        run_in_background(self, enabled_methods, self._methods_loaded, group="mass-methods")
 
     def _methods_loaded(self, methods: list[str]) -> None:
         if not self.is_attached:  # left before the list was read
@@ -744,41 +722,37 @@ class MassUpdateScreen(HostdeskScreen):
 
     # --- workers ------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="mass-preview",
-          description="build the mass-update preview")
     def _build_preview(self, request: int, ticks: Ticks, change: MassChange | None,
                        command: str | None, arguments: dict) -> None:
-        worker = get_current_worker()
         settings = self.app.settings
-        try:
-            with connection():
-                ids = self.selection.resolve(ticks)
 
-                def progress(done: int, total: int) -> None:
-                    self.post_message(self.Progress(done, total))
+        def preview() -> Plan | None:
+            worker = get_current_worker()
+            ids = self.selection.resolve(ticks)
 
-                def stopped() -> bool:
-                    return worker.is_cancelled
+            def progress(done: int, total: int) -> None:
+                self.post_message(self.Progress(done, total))
 
-                if command is not None:
-                    plan = command_plan(ids, command, arguments, progress, stopped)
-                else:
-                    plan = field_plan(ids, change, settings, progress, stopped)
-        except Exception as exc:  # noqa: BLE001 - every refusal is shown, never swallowed
-            if not worker.is_cancelled:
-                self.post_message(self.Previewed(request, None, exc))
-            return
-        if plan is not None and not worker.is_cancelled:
-            self.post_message(self.Previewed(request, plan))
+            def stopped() -> bool:
+                return worker.is_cancelled
 
-    def on_mass_update_screen_previewed(self, message: Previewed) -> None:
-        if self.phase != Phase.PREVIEWING or message.request != self._request:
+            if command is not None:
+                return command_plan(ids, command, arguments, progress, stopped)
+            return field_plan(ids, change, settings, progress, stopped)
+
+        run_in_background(self, preview, lambda plan: self._previewed(request, plan, None),
+                          lambda error: self._previewed(request, None, error),
+                          group="mass-preview")
+
+    def _previewed(self, request: int, plan: Plan | None, error: Exception | None) -> None:
+        if self.phase != Phase.PREVIEWING or request != self._request:
             return  # an answer to a preview that was stopped
-        if message.error is not None:
+        if error is not None:
             self._show_phase(Phase.CHOOSE)
-            self._refused(message.error, "Preview failed")
+            self._refused(error, "Preview failed")
             return
-        plan = message.plan
+        if plan is None:
+            return  # stopped before it was built
         if not plan.ids:
             self.note = "none of the ticked services matches any more"
             self._show_phase(Phase.CHOOSE)
@@ -789,26 +763,17 @@ class MassUpdateScreen(HostdeskScreen):
         self.query_one("#mass-report", VerticalScroll).scroll_home(animate=False)
         self._show_phase(Phase.PREVIEW)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="mass-apply",
-          description="apply the mass update")
     def _apply(self, plan: Plan) -> None:
-        app = self.app
-        try:
-            with connection():
-                admin = app.admin
-                result = massupdate.apply(plan.ids, plan.change, admin, app.settings,
-                                          app.clock.today())
-        except Exception as exc:  # noqa: BLE001 - said on screen; the transaction rolled back
-            self.post_message(self.Applied(None, exc))
-            return
-        self.post_message(self.Applied(result))
+        admin, settings, today = self.app.admin, self.app.settings, self.app.clock.today()
+        run_in_background(self, lambda: massupdate.apply(plan.ids, plan.change, admin, settings,
+                                                         today),
+                          self._applied, self._not_applied, group="mass-apply")
 
-    def on_mass_update_screen_applied(self, message: Applied) -> None:
-        if message.error is not None:
-            self._show_phase(Phase.PREVIEW)
-            self._refused(message.error, "Mass update refused; nothing was changed")
-            return
-        result = message.result
+    def _not_applied(self, error: Exception) -> None:
+        self._show_phase(Phase.PREVIEW)
+        self._refused(error, "Mass update refused; nothing was changed")  # rolled back
+
+    def _applied(self, result: massupdate.ApplyResult) -> None:
         text = f"Mass update applied: {result.updated:,} service(s) changed"
         note = f"applied: {result.updated:,} changed"
         if result.refused:
@@ -836,34 +801,30 @@ class MassUpdateScreen(HostdeskScreen):
         self._show_phase(Phase.RUNNING)
         self._run(plan)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="mass-run",
-          description="run a module command on many services")
     def _run(self, plan: Plan) -> None:
-        worker = get_current_worker()
-        app = self.app
-        try:
+        admin, clock, settings = self.app.admin, self.app.clock, self.app.settings
+
+        def run() -> tuple[BulkResult, dict[int, str]]:
+            worker = get_current_worker()
             result = run_bulk_command(
-                plan.accepted_ids, plan.command, admin=app.admin, clock=app.clock,
-                settings=app.settings, arguments=plan.arguments,
+                plan.accepted_ids, plan.command, admin=admin, clock=clock, settings=settings,
+                arguments=plan.arguments,
                 progress=lambda done, total: self.post_message(self.Progress(done, total)),
                 should_stop=lambda: self._stop.is_set() or worker.is_cancelled)
             shown = result.failed[:PREVIEW_ROWS] + result.succeeded[:PREVIEW_ROWS]
-            with connection():
-                titles = service_titles([o.service_id for o in shown])
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.Ran(None, {}, exc))
-            return
-        self.post_message(self.Ran(result, titles))
+            return result, service_titles([o.service_id for o in shown])
 
-    def on_mass_update_screen_ran(self, message: Ran) -> None:
+        run_in_background(self, run, lambda ran: self._ran(*ran), self._not_run,
+                          group="mass-run")
+
+    def _not_run(self, error: Exception) -> None:
+        self._show_phase(Phase.PREVIEW)
+        self._refused(error, "Module command refused")
+
+    def _ran(self, result: BulkResult, titles: dict[int, str]) -> None:
         plan = self.plan
-        if message.error is not None:
-            self._show_phase(Phase.PREVIEW)
-            self._refused(message.error, "Module command refused")
-            return
-        result = message.result
         self.query_one("#mass-report-text", Static).update(
-            result_report(plan.command, result, plan.accepted, message.titles))
+            result_report(plan.command, result, plan.accepted, titles))
         self.query_one("#mass-report", VerticalScroll).scroll_home(animate=False)
         self._show_phase(Phase.DONE)
         label = COMMAND_LABELS[plan.command]

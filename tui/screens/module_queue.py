@@ -8,18 +8,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import Static
 
 from hostdesk.automation.provisioning.runner import retry_jobs
 from hostdesk.models import modulequeue
-from hostdesk.models.db import connection
 from hostdesk.models.listing import ModuleQueueSource, QueueFilter
 from hostdesk.models.permissions import SERVER_OPERATIONS, has_permission
 from hostdesk.tui.keys import bind
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.areas import BY_KEY
 from hostdesk.tui.screens.base import needs_permission
 from hostdesk.tui.screens.invoices import ConfirmDialog
@@ -40,13 +39,6 @@ class ModuleQueueScreen(ListScreen):
         Binding("o", "toggle_open", "Open/all", tooltip="only waiting jobs, or every job",
                 id="module_queue.toggle"),
     ]
-
-    class Done(Message):
-        def __init__(self, title: str, lines: list[str], failing: bool) -> None:
-            super().__init__()
-            self.title = title
-            self.lines = lines
-            self.failing = failing
 
     def __init__(self) -> None:
         super().__init__(BY_KEY["module_queue"], ModuleQueueSource())
@@ -142,36 +134,27 @@ class ModuleQueueScreen(ListScreen):
         self.refresh_bindings()
         self.query_one("#list-status", Static).update(text)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="module-queue",
-          description="retry module jobs")
     def _retry(self, jobs: list[int]) -> None:
-        app = self.app
-        try:
-            with connection():
-                lines, failing = retry_jobs(jobs, admin=app.admin, clock=app.clock,
-                                            settings=app.settings)
-        except Exception as exc:  # noqa: BLE001 - said in a dialog
-            self.post_message(self.Done("Retry", [str(exc)], True))
-            return
-        self.post_message(self.Done("Retry", lines, failing))
+        admin, clock, settings = self.app.admin, self.app.clock, self.app.settings
+        run_in_background(self, lambda: retry_jobs(jobs, admin=admin, clock=clock,
+                                                   settings=settings),
+                          lambda done: self._done("Retry", *done),
+                          lambda error: self._done("Retry", [str(error)], True),
+                          group="module-queue")
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="module-queue",
-          description="dismiss module jobs")
     def _dismiss(self, jobs: list[int]) -> None:
-        try:
-            with connection():
-                lines = modulequeue.dismiss_jobs(jobs, self.app.admin)
-        except Exception as exc:  # noqa: BLE001 - said in a dialog
-            self.post_message(self.Done("Dismiss", [str(exc)], True))
-            return
-        self.post_message(self.Done("Dismiss", lines, False))
+        admin = self.app.admin
+        run_in_background(self, lambda: modulequeue.dismiss_jobs(jobs, admin),
+                          lambda lines: self._done("Dismiss", lines, False),
+                          lambda error: self._done("Dismiss", [str(error)], True),
+                          group="module-queue")
 
-    def on_module_queue_screen_done(self, message: Done) -> None:
+    def _done(self, title: str, lines: list[str], failing: bool) -> None:
         self.working = False
         self.biglist.action_tick_none()
-        text = "\n".join(message.lines)
-        if message.failing:
-            self.say_error(f"{message.title}: not everything worked", text)
+        text = "\n".join(lines)
+        if failing:
+            self.say_error(f"{title}: not everything worked", text)
         else:
             self.say_done(text)
         self.biglist.reload()

@@ -27,17 +27,18 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 from hostdesk.automation.provisioning.runner import outcome_lines, run_queued_jobs
 from hostdesk.models import orders, promotions
 from hostdesk.models.db import connection
-from hostdesk.models.errors import HostdeskError, ValidationError, ValidationErrors
+from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.money import format_money
 from hostdesk.models.orders import DomainRequest, OrderQuote, OrderRequest, OrderResult
 from hostdesk.models.payment_methods import enabled_methods
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
-from hostdesk.tui.screens.base import HostdeskScreen
-from hostdesk.tui.widgets.dialogs import ConfirmDialog
+from hostdesk.tui.screens.form import FormScreen, FormSection
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.order_client_picker import ClientChoice, ClientPicker, load_client
 from hostdesk.tui.widgets.line_extras import LineExtras, LineExtrasDialog
 from hostdesk.tui.widgets.order_line import OrderLineHeader, OrderLineRow, summary
+from hostdesk.tui.widgets.tick import Tick
 
 QUOTE_DELAY = 0.25  # seconds of quiet typing before the running total is recomputed
 
@@ -121,7 +122,7 @@ class OrderStart:
     client: ClientChoice | None
 
 
-class OrderFormScreen(HostdeskScreen):
+class OrderFormScreen(FormScreen):
     HELP = (
         "New order. Type a client's name, company, email or #id and take a match with the "
         "arrows and enter. tab / shift+tab move between fields; enter opens a list. Each "
@@ -132,7 +133,8 @@ class OrderFormScreen(HostdeskScreen):
         "order may be only a domain. Status `active` imports existing services without "
         "setting them up. The running total at the bottom follows what you type. ctrl+s "
         "places the order; a refused order says what is wrong under each field and keeps "
-        "everything you typed. escape leaves (asks first when you typed something)."
+        "everything you typed. escape leaves (asks first when you typed something). "
+        "alt and the letter in a section's title go to it; ctrl+f finds a field by name."
     )
     AUTO_FOCUS = "#client-search"
     BINDINGS = [
@@ -168,65 +170,68 @@ class OrderFormScreen(HostdeskScreen):
     def compose(self) -> ComposeResult:
         yield self.title_bar("New order")
         with VerticalScroll(id="order-body"):
-            with Horizontal(id="client-row"):
-                yield Label("Client", classes="form-label")
-                yield ClientPicker(id="client")
-            yield Static("", id="error-client", classes="field-error")
-            with Horizontal(classes="form-row"):
-                yield Label("Payment method", classes="form-label")
-                methods = self.preloaded.methods if self.preloaded is not None else []
-                yield Select([(m, m) for m in methods], prompt="client's default",
-                             id="payment_method", compact=True)
-                yield Label("Status", classes="form-label -short")
-                yield Select([("pending", "pending"), ("active (import)", "active")],
-                             value="pending", allow_blank=False, id="status", compact=True)
-            yield Static("", id="error-payment", classes="field-error")
-            with Horizontal(classes="form-row -tight"):
-                yield Label("Promotion code", classes="form-label")
-                yield Input(placeholder="none", id="promo_code", compact=True)
-                yield Static("", id="promo-info")
-            with Horizontal(classes="form-row"):
-                yield Checkbox("Order confirmation", True, id="send_confirmation", compact=True)
-                yield Checkbox("Generate invoice", True, id="generate_invoice", compact=True)
-                yield Checkbox("Send invoice email", True, id="send_invoice_email", compact=True)
-            with Horizontal(classes="section-row"):
-                yield Label("Lines", classes="section-title")
+            with FormSection("Client and payment", id="section-client"):
+                with Horizontal(id="client-row"):
+                    yield Label("Client", classes="form-label")
+                    yield ClientPicker(id="client")
+                yield Static("", id="error-client", classes="field-error")
+                with Horizontal(classes="form-row"):
+                    yield Label("Payment method", classes="form-label")
+                    methods = self.preloaded.methods if self.preloaded is not None else []
+                    yield Select([(m, m) for m in methods], prompt="client's default",
+                                 id="payment_method", compact=True)
+                    yield Label("Status", classes="form-label -short")
+                    yield Select([("pending", "pending"), ("active (import)", "active")],
+                                 value="pending", allow_blank=False, id="status", compact=True)
+                yield Static("", id="error-payment", classes="field-error")
+                with Horizontal(classes="form-row -tight"):
+                    yield Label("Promotion code", classes="form-label")
+                    yield Input(placeholder="none", id="promo_code", compact=True)
+                    yield Static("", id="promo-info")
+                with Horizontal(classes="form-row"):
+                    yield Tick("Order confirmation", True, id="send_confirmation", compact=True)
+                    yield Tick("Generate invoice", True, id="generate_invoice", compact=True)
+                    yield Tick("Send invoice email", True, id="send_invoice_email",
+                               compact=True)
+            with FormSection("Lines", id="section-lines"):
                 yield Label("ctrl+n add a line · ctrl+d remove the line you are in · "
-                            "ctrl+o its options and addons",
-                            classes="section-keys")
-            yield OrderLineHeader()
-            with Vertical(id="order-lines"):
-                yield OrderLineRow(1, self.catalog, self.currency)
-            yield Static("", id="error-lines", classes="field-error")
-            yield Static("Domain", classes="section-title")
-            with Horizontal(classes="form-row -tight"):
-                yield Label("Order a domain", classes="form-label")
-                yield Select([("none", "none"), ("register", "register"),
-                              ("transfer", "transfer")], value="none", allow_blank=False,
-                             id="domain-action", compact=True)
-            with Vertical(id="domain-details", classes="-none"):
+                            "ctrl+o its options and addons", classes="section-keys")
+                yield OrderLineHeader()
+                with Vertical(id="order-lines"):
+                    yield OrderLineRow(1, self.catalog, self.currency)
+                yield Static("", id="error-lines", classes="field-error")
+            with FormSection("Domain", id="section-domain"):
                 with Horizontal(classes="form-row -tight"):
-                    yield Label("Domain name", classes="form-label")
-                    yield Input(placeholder="example.com", id="domain-name", compact=True)
-                    yield Label("Years", classes="form-label -short")
-                    yield Input("1", id="domain-years", compact=True)
-                yield Static("", id="error-domain", classes="field-error")
-                with Horizontal(classes="form-row -tight"):
-                    yield Label("EPP code", classes="form-label")
-                    yield Input(placeholder="needed for a transfer", id="domain-epp_code",
-                                compact=True, password=True)
-                yield Static("", id="error-domain-epp", classes="field-error")
-                with Horizontal(classes="form-row -tight"):
-                    yield Checkbox("DNS management", id="domain-dns_management", compact=True)
-                    yield Checkbox("Email forwarding", id="domain-email_forwarding", compact=True)
-                    yield Checkbox("ID protection", id="domain-id_protection", compact=True)
-                with Horizontal(classes="form-row -tight"):
-                    yield Label("Price override", classes="form-label")
-                    yield Input(placeholder="TLD price", id="domain-price_override", compact=True)
-                    yield Label("Renewal override", classes="form-label -short")
-                    yield Input(placeholder="TLD price", id="domain-renew_override", compact=True)
-                yield Static("", id="error-domain-prices", classes="field-error")
-                yield Static("", id="domain-info")
+                    yield Label("Order a domain", classes="form-label")
+                    yield Select([("none", "none"), ("register", "register"),
+                                  ("transfer", "transfer")], value="none", allow_blank=False,
+                                 id="domain-action", compact=True)
+                with Vertical(id="domain-details", classes="-none"):
+                    with Horizontal(classes="form-row -tight"):
+                        yield Label("Domain name", classes="form-label")
+                        yield Input(placeholder="example.com", id="domain-name", compact=True)
+                        yield Label("Years", classes="form-label -short")
+                        yield Input("1", id="domain-years", compact=True)
+                    yield Static("", id="error-domain", classes="field-error")
+                    with Horizontal(classes="form-row -tight"):
+                        yield Label("EPP code", classes="form-label")
+                        yield Input(placeholder="needed for a transfer", id="domain-epp_code",
+                                    compact=True, password=True)
+                    yield Static("", id="error-domain-epp", classes="field-error")
+                    with Horizontal(classes="form-row -tight"):
+                        yield Tick("DNS management", id="domain-dns_management", compact=True)
+                        yield Tick("Email forwarding", id="domain-email_forwarding",
+                                   compact=True)
+                        yield Tick("ID protection", id="domain-id_protection", compact=True)
+                    with Horizontal(classes="form-row -tight"):
+                        yield Label("Price override", classes="form-label")
+                        yield Input(placeholder="TLD price", id="domain-price_override",
+                                    compact=True)
+                        yield Label("Renewal override", classes="form-label -short")
+                        yield Input(placeholder="TLD price", id="domain-renew_override",
+                                    compact=True)
+                    yield Static("", id="error-domain-prices", classes="field-error")
+                    yield Static("", id="domain-info")
         yield Static("" if self.preloaded is not None else "loading the catalog…",
                      id="order-total")
         yield KeyFooter()
@@ -342,18 +347,17 @@ class OrderFormScreen(HostdeskScreen):
             self._quote_timer.stop()
         self._quote_timer = self.set_timer(QUOTE_DELAY, lambda: self._run_quote(self.request()))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="order-quote",
-          description="work out the running total")
     def _run_quote(self, request: OrderRequest) -> None:
-        try:
-            with connection():
-                quote = orders.quote_order(request, self.app.clock.today())
-                described = promotions.describe(quote.promotion, self.currency) \
-                    if quote.promotion else ""
-        except Exception as exc:  # noqa: BLE001 - the total says it, the form stays usable
-            self.app.call_from_thread(self._quote_failed, exc)
-            return
-        self.app.call_from_thread(self._show_quote, quote, described)
+        today, currency = self.app.clock.today(), self.currency
+
+        def quote() -> tuple[OrderQuote, str]:
+            quoted = orders.quote_order(request, today)
+            return quoted, (promotions.describe(quoted.promotion, currency)
+                            if quoted.promotion else "")
+
+        # A refused quote: the total line says it, the form stays usable.
+        run_in_background(self, quote, lambda quoted: self._show_quote(*quoted),
+                          self._quote_failed, group="order-quote")
 
     def _quote_failed(self, exc: Exception) -> None:
         if self.is_attached and not self.working:
@@ -444,12 +448,10 @@ class OrderFormScreen(HostdeskScreen):
             return
         self._open_line_extras(row, product)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="order-line-extras",
-          description="read the product's options and addons")
     def _open_line_extras(self, row: OrderLineRow, product_id: int) -> None:
-        with connection():
-            choices = orders.line_choices(product_id)
-        self.app.call_from_thread(self._show_line_extras, row, product_id, choices)
+        run_in_background(self, lambda: orders.line_choices(product_id),
+                          lambda choices: self._show_line_extras(row, product_id, choices),
+                          group="order-line-extras")
 
     def _show_line_extras(self, row: OrderLineRow, product_id: int,
                           choices: orders.LineChoices) -> None:
@@ -487,29 +489,23 @@ class OrderFormScreen(HostdeskScreen):
         self.query_one("#order-total", Static).update("placing the order…")
         self._place(self.request())
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="order-submit",
-          description="place the order")
     def _place(self, request: OrderRequest) -> None:
         app = self.app
-        try:
-            with connection():
-                admin = app.admin
-                result = orders.place_order(request, admin, app.clock.today(), app.settings)
-        except HostdeskError as exc:
-            app.call_from_thread(self._refused, exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - said on screen, never a silent stuck form
-            app.call_from_thread(self._refused, exc)
-            return
-        notes = []
-        if result.job_ids:
-            try:
-                jobs = run_queued_jobs(result.job_ids, admin,
-                                       clock=app.clock, settings=app.settings)
-                notes = outcome_lines(jobs)
-            except Exception as exc:  # noqa: BLE001 - the order is placed; the jobs stay queued
-                notes = [f"module commands were not run now ({exc}); they wait in the queue"]
-        app.call_from_thread(self._placed, result, notes)
+        admin, clock, settings = app.admin, app.clock, app.settings
+
+        def place() -> tuple[OrderResult, list[str]]:
+            result = orders.place_order(request, admin, clock.today(), settings)
+            notes = []
+            if result.job_ids:
+                try:
+                    jobs = run_queued_jobs(result.job_ids, admin, clock=clock, settings=settings)
+                    notes = outcome_lines(jobs)
+                except Exception as exc:  # noqa: BLE001 - the order is placed; jobs stay queued
+                    notes = [f"module commands were not run now ({exc}); they wait in the queue"]
+            return result, notes
+
+        run_in_background(self, place, lambda placed: self._placed(*placed), self._refused,
+                          group="order-submit")
 
     def _refused(self, exc: Exception) -> None:
         self.working = False
@@ -556,21 +552,14 @@ class OrderFormScreen(HostdeskScreen):
 
     # --- leaving --------------------------------------------------------------------------
 
+    heading = "the new order"
+    LEAVE_TITLE = "Leave the order form?"
+    LEAVE_TEXT = "The order has not been placed: what you typed will be lost."
+    LEAVE_YES = "discard it"
+
     def action_back(self) -> None:
-        if self.working:
-            return
-        if not self.dirty:
-            self.app.pop_screen()
-            return
-
-        def answered(discard: bool | None) -> None:
-            if discard:
-                self.app.pop_screen()
-
-        self.app.push_screen(ConfirmDialog(
-            "Leave the order form?",
-            "The order has not been placed: what you typed will be lost.", yes="discard it"),
-            answered)
+        if not self.working:
+            super().action_back()
 
 
 class OrderResultScreen(ModalScreen[str], inherit_bindings=False):
@@ -646,23 +635,19 @@ class OrderResultScreen(ModalScreen[str], inherit_bindings=False):
         self.query_one("#order-result-keys", Static).update("accepting…")
         self._accept()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="order-accept",
-          description="accept the order")
     def _accept(self) -> None:
         app = self.app
-        try:
-            with connection():
-                admin = app.admin
-                accepted = orders.accept_order(self.result.order.id, admin, today=app.clock.today())
-                notes = [f"Accepted: module create queued for {len(accepted.queued)} service(s)"]
-                jobs = run_queued_jobs(accepted.job_ids, admin,
-                                       clock=app.clock, settings=app.settings)
-                notes += outcome_lines(jobs)
-                self.result.order = accepted.order
-        except Exception as exc:  # noqa: BLE001 - said in the dialog
-            app.call_from_thread(self._accept_failed, exc)
-            return
-        app.call_from_thread(self._accepted, notes)
+        admin, clock, settings = app.admin, app.clock, app.settings
+
+        def accept() -> list[str]:
+            accepted = orders.accept_order(self.result.order.id, admin, today=clock.today())
+            notes = [f"Accepted: module create queued for {len(accepted.queued)} service(s)"]
+            jobs = run_queued_jobs(accepted.job_ids, admin, clock=clock, settings=settings)
+            self.result.order = accepted.order
+            return notes + outcome_lines(jobs)
+
+        run_in_background(self, accept, self._accepted, self._accept_failed,
+                          group="order-accept")
 
     def _accepted(self, notes: list[str]) -> None:
         self.working = False

@@ -6,14 +6,12 @@ from __future__ import annotations
 import textwrap
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 
-from hostdesk.models.db import connection
 from hostdesk.models.listing import RunReportView, run_report
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.widgets.cells import format_datetime
 from hostdesk.tui.widgets.key_footer import KeyFooter
@@ -27,11 +25,6 @@ class RunReportScreen(HostdeskScreen):
             "each task would act on. Tab moves between the tables; escape goes back.")
 
     AUTO_FOCUS = "#run-tasks"
-
-    class Loaded(Message):
-        def __init__(self, view: RunReportView | None) -> None:
-            super().__init__()
-            self.view = view
 
     def __init__(self, run_id: int) -> None:
         super().__init__()
@@ -62,14 +55,11 @@ class RunReportScreen(HostdeskScreen):
         item_width = max((len(item) for t in view.tasks for item, _ in t.failures), default=4)
         return max(20, self.size.width - task_width - item_width - 12)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, description="read a run's report")
     def load(self) -> None:
-        with connection():
-            view = run_report(self.run_id)
-        self.post_message(self.Loaded(view))
+        run_in_background(self, lambda: run_report(self.run_id), self._loaded,
+                          group="run-report")
 
-    def on_run_report_screen_loaded(self, message: Loaded) -> None:
-        view = message.view
+    def _loaded(self, view: RunReportView | None) -> None:
         state = self.query_one("#run-state", Static)
         if view is None:
             state.update(f"Daily run #{self.run_id} no longer exists.")

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from hostdesk.models.db import connection
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.parsing import clean_search_text
 from hostdesk.models.search import SearchHit, hint
 from hostdesk.models.search import search as search_everything
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.widgets.cells import fit, status_look
 
 SEARCH_DELAY = 0.2
@@ -51,13 +50,6 @@ class GlobalSearchScreen(ModalScreen[SearchHit | None], inherit_bindings=False):
         Binding("escape", "close", "Close", id="search.close"),
         Binding("down", "to_results", "Results", show=False, id="search.results"),
     ]
-
-    class Results(Message):
-        def __init__(self, term: str, hits: list[SearchHit], error: str = "") -> None:
-            super().__init__()
-            self.term = term
-            self.hits = hits
-            self.error = error
 
     def __init__(self) -> None:
         super().__init__()
@@ -105,22 +97,19 @@ class GlobalSearchScreen(ModalScreen[SearchHit | None], inherit_bindings=False):
         state.update("searching…")
         self.search(term)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, description="global search")
     def search(self, term: str) -> None:
-        try:
-            with connection():
-                hits = search_everything(term, limit=20)
-        except Exception as exc:  # noqa: BLE001 - said in the state line, never "searching…"
-            self.post_message(self.Results(term, [], f"the search failed: {exc}"))
-            return
-        self.post_message(self.Results(term, hits))
+        run_in_background(self, lambda: search_everything(term, limit=20),
+                          lambda hits: self._results(term, hits),
+                          # said in the state line, never a stuck "searching…"
+                          lambda error: self._results(term, [], f"the search failed: {error}"),
+                          group="global-search")
 
-    def on_global_search_screen_results(self, message: Results) -> None:
-        if message.term != self.query_one("#search-input", Input).value.strip():
+    def _results(self, term: str, hits: list[SearchHit], error: str = "") -> None:
+        if term != self.query_one("#search-input", Input).value.strip():
             return  # an answer to older typing
-        self._show(message.term, message.hits)
-        if message.error:
-            self.query_one("#search-state", Static).update(Text(message.error))
+        self._show(term, hits)
+        if error:
+            self.query_one("#search-state", Static).update(Text(error))
 
     def _show(self, term: str, hits: list[SearchHit]) -> None:
         self.term, self.hits = term, hits

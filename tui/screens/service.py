@@ -29,8 +29,10 @@ from hostdesk.models.service_page import (
     load_service_view,
     save_service_page,
 )
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
-from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
+from hostdesk.tui.screens.base import needs_permission
+from hostdesk.tui.screens.form import FormScreen, FormSection
 from hostdesk.tui.widgets.command_bar import BarCommand, CommandBar
 from hostdesk.tui.widgets.dialogs import (
     ConfirmDialog,
@@ -40,6 +42,7 @@ from hostdesk.tui.widgets.dialogs import (
 )
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.payment_methods import method_choices
+from hostdesk.tui.widgets.tick import Tick
 from hostdesk.tui.screens.service_dialogs import (
     AddAddonDialog,
     CancellationDialog,
@@ -59,8 +62,8 @@ from hostdesk.tui.screens.service_commands import (
 )
 from hostdesk.tui.screens.service_view import (
     FIELDS,
-    LEFT_FIELDS,
-    RIGHT_FIELDS,
+    COLUMNS,
+    SAVE_TICKS,
     AddonTable,
     addon_row,
     config_options_text,
@@ -69,7 +72,7 @@ from hostdesk.tui.screens.service_view import (
     hidden_line,
 )
 
-class ServiceScreen(HostdeskScreen):
+class ServiceScreen(FormScreen):
     """One service: its fields (ctrl+s saves), module commands, addons and actions."""
 
     BINDINGS = [
@@ -98,27 +101,6 @@ class ServiceScreen(HostdeskScreen):
             self.error = error
             self.refill = refill
 
-    class Saved(Message):
-        def __init__(self, text: str, error: Exception | None, request: tuple = ()) -> None:
-            super().__init__()
-            self.text = text
-            self.error = error
-            self.request = request  # what was sent, to send again once confirmed
-
-    class CommandDone(Message):
-        def __init__(self, command: str, result, error: Exception | None) -> None:
-            super().__init__()
-            self.command = command
-            self.result = result
-            self.error = error
-
-    class ActionDone(Message):
-        def __init__(self, text: str, error: Exception | None, *, gone: bool = False) -> None:
-            super().__init__()
-            self.text = text
-            self.error = error
-            self.gone = gone
-
     def __init__(self, service_id: int, data: ServiceView | None = None) -> None:
         super().__init__()
         self.service_id = service_id
@@ -139,7 +121,9 @@ class ServiceScreen(HostdeskScreen):
     @property
     def HELP(self) -> str:  # noqa: N802 - read by the help screen like the class attribute
         text = ("The service page. Letters run the commands on the bar while the bar or the "
-                "addons have focus (tab moves into the fields, escape back out). ctrl+s saves "
+                "addons have focus (tab moves into the fields, escape back out); alt and the "
+                "letter in a section's title go to it (alt+o: the save options), ctrl+f finds "
+                "any field by name. ctrl+s saves "
                 "every field in one transaction; if someone else saved this service since you "
                 "opened it, the save is refused and your typing stays. Override suspend until "
                 "takes a date, `never` or `00/00/0000`. Tick “create prorata invoice” to "
@@ -159,30 +143,33 @@ class ServiceScreen(HostdeskScreen):
         yield Static("", id="service-state", classes="status-line")
         with VerticalScroll(id="service-body"):
             with Horizontal(id="service-form"):
-                for column, fields in (("form-left", LEFT_FIELDS), ("form-right", RIGHT_FIELDS)):
+                for column, sections in COLUMNS:
                     with Vertical(id=column, classes="form-column"):
-                        for name, label, kind in fields:
-                            with Horizontal(classes="field-row"):
-                                yield Label(label, classes="field-label")
-                                yield field_widget(name, kind, values, view)
-                            yield hidden_line(f"error-{name}", "field-error")
-                            if name in ("first_payment_amount", "recurring_amount"):
-                                if view is None:
-                                    yield hidden_line(f"how-{name}", "field-how")
-                                else:
-                                    how = (view.recurring_how if name == "recurring_amount"
-                                           else view.first_how)
-                                    yield Static(Text(how), id=f"how-{name}",
-                                                 classes="field-how")
-            with Horizontal(id="save-options"):
-                yield Checkbox("Auto recalculate on save", False, id="auto-recalculate",
-                               compact=True)
-                yield Checkbox("Create prorata invoice for a new next due date", False,
-                               id="create-prorata", compact=True)
+                        for title, fields in sections:
+                            with FormSection(title):
+                                if fields is SAVE_TICKS:
+                                    for tick_id, label in SAVE_TICKS:
+                                        yield Tick(label, False, id=tick_id, compact=True)
+                                    continue
+                                for name, label, kind in fields:
+                                    with Horizontal(classes="field-row"):
+                                        yield Label(label, classes="field-label")
+                                        yield field_widget(name, kind, values, view)
+                                    yield hidden_line(f"error-{name}", "field-error")
+                                    if name not in ("first_payment_amount", "recurring_amount"):
+                                        continue
+                                    if view is None:
+                                        yield hidden_line(f"how-{name}", "field-how")
+                                    else:
+                                        how = (view.recurring_how if name == "recurring_amount"
+                                               else view.first_how)
+                                        yield Static(Text(how), id=f"how-{name}",
+                                                     classes="field-how")
             yield Static("", id="form-error", classes="field-error")
             yield Static("", id="config-options")
-            yield Label("Addons (a adds · enter edits · d deletes)", classes="section-title")
-            yield AddonTable(id="addons", cursor_type="row", zebra_stripes=True)
+            with FormSection("Addons", id="section-addons"):
+                yield Label("a adds · enter edits · d deletes", classes="section-keys")
+                yield AddonTable(id="addons", cursor_type="row", zebra_stripes=True)
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -389,50 +376,47 @@ class ServiceScreen(HostdeskScreen):
         self.refresh_bindings()
         self._save(changed, self.version, recalc, prorata, confirmed)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="service-save",
-          description="save the service")
     def _save(self, changed: dict[str, str], version: int, recalc: bool, prorata: bool,
               confirmed: bool) -> None:
-        app = self.app
-        try:
-            with connection():
-                saved = save_service_page(self.service_id, version, changed, app.admin,
-                                          clock=app.clock, settings=app.settings,
-                                          auto_recalculate=recalc, create_prorata=prorata,
-                                          confirm_far_ndd=confirmed)
-        except Exception as exc:  # noqa: BLE001 - every refusal is shown
-            self.post_message(self.Saved("", exc, (changed, recalc, prorata)))
-            return
-        self.post_message(self.Saved(saved.text, None))
+        admin, clock, settings = self.app.admin, self.app.clock, self.app.settings
+        run_in_background(
+            self, lambda: save_service_page(self.service_id, version, changed, admin,
+                                            clock=clock, settings=settings,
+                                            auto_recalculate=recalc, create_prorata=prorata,
+                                            confirm_far_ndd=confirmed),
+            lambda saved: self._saved(saved.text, None),
+            # the request goes with a refusal: sent again once a far date is confirmed
+            lambda error: self._saved("", error, (changed, recalc, prorata)),
+            group="service-save")
 
-    def _ask_confirmation(self, message: Saved) -> None:
-        changed, recalc, prorata = message.request
+    def _ask_confirmation(self, error: ConfirmationNeeded, request: tuple) -> None:
+        changed, recalc, prorata = request
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self._start_save(changed, recalc, prorata, confirmed=True)
             else:
                 self.clear_status()
-                self._show_errors(message.error)
+                self._show_errors(error)
 
-        self.app.push_screen(ConfirmDialog("Save this next due date?", message.error.message,
+        self.app.push_screen(ConfirmDialog("Save this next due date?", error.message,
                                            yes="save it"), answered)
 
-    def on_service_screen_saved(self, message: Saved) -> None:
+    def _saved(self, text: str, error: Exception | None, request: tuple = ()) -> None:
         self.busy = False
-        if isinstance(message.error, ConfirmationNeeded):
-            self._ask_confirmation(message)
-        elif message.error is None:
-            self.say_done(message.text)
+        if isinstance(error, ConfirmationNeeded):
+            self._ask_confirmation(error, request)
+        elif error is None:
+            self.say_done(text)
             self._load(refill=True)
-        elif isinstance(message.error, StaleRecordError):
-            self.say_error("Not saved", f"{message.error}. Your edits are still on the page; "
+        elif isinstance(error, StaleRecordError):
+            self.say_error("Not saved", f"{error}. Your edits are still on the page; "
                                         "ctrl+r shows the stored values (and drops your edits).")
-        elif isinstance(message.error, HostdeskError):
+        elif isinstance(error, HostdeskError):
             self.clear_status()  # bad input: said under each field it names
-            self._show_errors(message.error)
+            self._show_errors(error)
         else:
-            self.say_error("Not saved", message.error)
+            self.say_error("Not saved", error)
         self.refresh_bindings()
 
     def action_pick_promotion(self) -> None:
@@ -442,21 +426,16 @@ class ServiceScreen(HostdeskScreen):
 
         self.app.push_screen(PromotionPicker(self.app.settings.currency), chosen)
 
+    LEAVE_TITLE = "Leave the service page?"
+    LEAVE_TEXT = "Your edits are not saved: they will be lost."
+    LEAVE_YES = "discard them"
+
     def action_back(self) -> None:
         focused = self.focused
-        if focused is not None and focused.id and focused.id.startswith("field-"):
+        if focused is not None and any(node.id == "service-form" for node in focused.ancestors):
             self.query_one(CommandBar).focus()  # out of the fields first, keeping what was typed
             return
-        if self.dirty:
-            def answered(discard: bool | None) -> None:
-                if discard:
-                    self.app.action_back()
-
-            self.app.push_screen(ConfirmDialog(
-                "Leave the service page?", "Your edits are not saved: they will be lost.",
-                yes="discard them"), answered)
-            return
-        super().action_back()
+        super().action_back()  # asks first when an edit is not saved
 
     # --- which commands apply ------------------------------------------------------------------
 
@@ -605,34 +584,28 @@ class ServiceScreen(HostdeskScreen):
         self.refresh_bindings()
         self._module_worker(command, arguments)
 
-    @work(thread=True, exit_on_error=False, group="module-command",
-          description="run a module command")
     def _module_worker(self, command: str, arguments: dict) -> None:
         from hostdesk.automation.provisioning.runner import run_command
 
-        app = self.app
-        try:
-            with connection():
-                result = run_command(self.service_id, command, admin=app.admin,
-                                     clock=app.clock, settings=app.settings, source="admin",
-                                     **arguments)
-        except Exception as exc:  # noqa: BLE001 - a refusal is shown, never swallowed
-            self.post_message(self.CommandDone(command, None, exc))
-            return
-        self.post_message(self.CommandDone(command, result, None))
+        admin, clock, settings = self.app.admin, self.app.clock, self.app.settings
+        run_in_background(
+            self, lambda: run_command(self.service_id, command, admin=admin, clock=clock,
+                                      settings=settings, source="admin", **arguments),
+            lambda result: self._command_done(command, result, None),
+            lambda error: self._command_done(command, None, error),
+            group="module-command", exclusive=False)
 
-    def on_service_screen_command_done(self, message: CommandDone) -> None:
+    def _command_done(self, command: str, result, error: Exception | None) -> None:
         self.running = None
-        label = self.view.labels.get(message.command, message.command) if self.view else \
-            message.command
-        if message.error is not None:
-            self.say_error(f"{label} refused", message.error)
-        elif message.result.success:
-            self.say_done(f"{label} succeeded" + (f": {message.result.message}"
-                                                  if message.result.message else ""))
+        label = self.view.labels.get(command, command) if self.view else command
+        if error is not None:
+            self.say_error(f"{label} refused", error)
+        elif result.success:
+            self.say_done(f"{label} succeeded" + (f": {result.message}"
+                                                  if result.message else ""))
         else:
             self.say_error(f"{label} failed",
-                           f"{message.result.message}\n\nThe service was not changed.")
+                           f"{result.message}\n\nThe service was not changed.")
         self._show_bar()
         self.refresh_bindings()
         self.load()
@@ -725,24 +698,18 @@ class ServiceScreen(HostdeskScreen):
         self.refresh_bindings()
         self._action_worker(job, gone)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="service-action",
-          description="change the service")
     def _action_worker(self, job, gone: bool) -> None:
-        try:
-            with connection():
-                text = job()
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.ActionDone("", exc))
-            return
-        self.post_message(self.ActionDone(text, None, gone=gone))
+        run_in_background(self, job, lambda text: self._action_done(text, None, gone),
+                          lambda error: self._action_done("", error, False),
+                          group="service-action")
 
-    def on_service_screen_action_done(self, message: ActionDone) -> None:
+    def _action_done(self, text: str, error: Exception | None, gone: bool) -> None:
         self.busy = False
-        if message.error is not None:
-            self.say_error("Refused", message.error)
+        if error is not None:
+            self.say_error("Refused", error)
         else:
-            self.say_done(message.text)
-            if message.gone:
+            self.say_done(text)
+            if gone:
                 self.loaded_form = {}
                 self.app.action_back()
                 return

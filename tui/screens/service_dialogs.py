@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import pendulum
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Input, OptionList, Select, Static
+from textual.widgets import Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from hostdesk.models import services
 from hostdesk.models.cancellations import request_cancellation
-from hostdesk.models.db import connection
 from hostdesk.models.parsing import parse_int_id
 from hostdesk.models.schema import Admin, ServiceAddon
 from hostdesk.models.service_page import (
@@ -26,9 +24,11 @@ from hostdesk.models.service_page import (
     promotion_choices,
 )
 from hostdesk.models.settings import Settings
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.service_view import CYCLE_CHOICES
 from hostdesk.tui.widgets.dialogs import FieldsDialog
 from hostdesk.tui.widgets.order_client_picker import ClientPicker
+from hostdesk.tui.widgets.tick import Tick
 
 
 class MoveDialog(FieldsDialog):
@@ -45,7 +45,7 @@ class MoveDialog(FieldsDialog):
         yield self.label("New owner: type a name, email or #id, then pick with ↑/↓ and enter")
         yield ClientPicker(id="move-client")
         yield self.error_line("client")
-        yield Checkbox(f"Cancel the current client's {self.view.unpaid_lines} unpaid invoice "
+        yield Tick(f"Cancel the current client's {self.view.unpaid_lines} unpaid invoice "
                        "line(s) of this service and its addons", False,
                        id="field-cancel_old_unpaid", compact=True,
                        disabled=self.view.unpaid_lines == 0)
@@ -91,7 +91,7 @@ class AddAddonDialog(FieldsDialog):
         yield Select(CYCLE_CHOICES, id="field-cycle", allow_blank=True, compact=True,
                      prompt="the catalog's (or choose)")
         yield self.error_line("cycle")
-        yield Checkbox("Generate invoice", True, id="field-generate_invoice", compact=True)
+        yield Tick("Generate invoice", True, id="field-generate_invoice", compact=True)
 
     def submit(self, values: dict) -> str:
         catalog_id = values["catalog"] or None
@@ -162,7 +162,7 @@ class CancellationDialog(FieldsDialog):
         yield Input("", id="field-reason", compact=True, classes="dialog--input")
         yield self.error_line("reason")
         note = "" if self.view.domain_record else " (no domain record of this client matches)"
-        yield Checkbox(f"Turn off the domain's auto-renew{note}", False,
+        yield Tick(f"Turn off the domain's auto-renew{note}", False,
                        id="field-disable_domain_auto_renew", compact=True)
 
     def submit(self, values: dict) -> str:
@@ -180,11 +180,6 @@ class PromotionPicker(ModalScreen[str | None], inherit_bindings=False):
 
     BINDINGS = [Binding("escape", "close", "Cancel", id="promotion_picker.close")]
 
-    class Loaded(Message):
-        def __init__(self, rows: list[tuple[str, str]]) -> None:
-            super().__init__()
-            self.rows = rows
-
     def __init__(self, currency: str) -> None:
         super().__init__()
         self.currency = currency
@@ -199,18 +194,16 @@ class PromotionPicker(ModalScreen[str | None], inherit_bindings=False):
         self.query_one(OptionList).focus()
         self._load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, description="read promotions")
     def _load(self) -> None:
-        with connection():
-            rows = promotion_choices(self.currency)
-        self.post_message(self.Loaded(rows))
+        run_in_background(self, lambda: promotion_choices(self.currency), self._loaded,
+                          group="promotion-picker")
 
-    def on_promotion_picker_loaded(self, message: Loaded) -> None:
+    def _loaded(self, rows: list[tuple[str, str]]) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
-        self.codes = [""] + [code for code, _ in message.rows]
+        self.codes = [""] + [code for code, _ in rows]
         options.add_option(Option("(no promotion)"))
-        options.add_options(Option(Text(label)) for _, label in message.rows)
+        options.add_options(Option(Text(label)) for _, label in rows)
         options.highlighted = 0
 
     @on(OptionList.OptionSelected)

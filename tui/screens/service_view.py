@@ -5,7 +5,7 @@ The screen (`service.py`) composes these; the dialogs are in `service_dialogs.py
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Checkbox, DataTable, Input, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 from hostdesk.models.cycles import Cycle
 from hostdesk.models.money import format_money
@@ -14,11 +14,13 @@ from hostdesk.models.service_page import ServiceView
 from hostdesk.tui.keys import bind
 from hostdesk.tui.widgets.cells import fit, status_look
 from hostdesk.tui.widgets.payment_methods import method_choices
+from hostdesk.tui.widgets.tick import Tick
 
 # The command bar's commands, keys and questions: service_commands.py.
 
-# (name, label, widget kind); the left column, then the right one.
-LEFT_FIELDS = (
+# The form in titled sections (name, label, widget kind), in two columns on a wide terminal
+# (one under the other on a narrow one); tab goes down the left column, then the right.
+SERVICE_FIELDS = (
     ("product", "Product", "select"),
     ("server", "Server", "select"),
     ("domain", "Domain", "input"),
@@ -31,19 +33,29 @@ LEFT_FIELDS = (
     ("subscription_id", "Subscription id", "input"),
     ("admin_notes", "Admin notes", "input"),
 )
-RIGHT_FIELDS = (
+BILLING_FIELDS = (
     ("first_payment_amount", "First payment", "input"),
     ("recurring_amount", "Recurring amount", "input"),
     ("billing_cycle", "Billing cycle", "select"),
     ("next_due_date", "Next due date", "input"),
     ("payment_method", "Payment method", "select"),
     ("promotion", "Promotion code", "input"),
+)
+# Not fields of the service: how the save treats the amounts and a new next due date.
+SAVE_TICKS = (("auto-recalculate", "Auto recalculate on save"),
+              ("create-prorata", "Create prorata invoice for a new next due date"))
+SUSPENSION_FIELDS = (
     ("override_suspend_until", "Override suspend until", "input"),
     ("suspension_reason", "Suspension reason", "input"),
     ("auto_terminate_end_of_cycle", "Auto-terminate", "checkbox"),
     ("auto_terminate_reason", "Auto-terminate reason", "input"),
 )
-FIELDS = LEFT_FIELDS + RIGHT_FIELDS
+COLUMNS = (
+    ("form-left", (("Service", SERVICE_FIELDS),)),
+    ("form-right", (("Billing", BILLING_FIELDS), ("On save", SAVE_TICKS),
+                    ("Suspension and termination", SUSPENSION_FIELDS))),
+)
+FIELDS = SERVICE_FIELDS + BILLING_FIELDS + SUSPENSION_FIELDS
 PLACEHOLDERS = {
     "password": "unchanged (type a new one to set it)",
     "registration_date": "YYYY-MM-DD",
@@ -103,8 +115,8 @@ def field_widget(name: str, kind: str, values: dict[str, str] | None = None,
                       or chosen is Select.NULL,
                       prompt="(none)" if name == "server" else "choose")
     if kind == "checkbox":
-        return Checkbox("at the end of the cycle (reason below)", value == "yes", id=widget_id,
-                        compact=True)
+        return Tick("at the end of the cycle (reason below)", value == "yes", id=widget_id,
+                    compact=True)
     return Input(value, id=widget_id, compact=True, password=(kind == "password"),
                  placeholder=PLACEHOLDERS.get(name, ""))
 

@@ -9,17 +9,15 @@ function; the rules, the checks and the transaction are there.
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Select, Static
 
-from hostdesk.models.db import connection
 from hostdesk.models.permissions import MANAGE_CATALOG, has_permission
 from hostdesk.models.pricing_table import ORDER as CYCLES
 from hostdesk.models.records import Form
 from hostdesk.tui.keys import bind
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.base import HostdeskScreen
 from hostdesk.tui.screens.catalog import SettingsScreen
 from hostdesk.tui.widgets.key_footer import KeyFooter
@@ -142,11 +140,6 @@ class SetupListScreen(HostdeskScreen):
         bind("reload", "reload", "Reload", show=False, id="setup-list.reload"),
     ]
 
-    class Loaded(Message):
-        def __init__(self, rows: list | None, error: str = "") -> None:
-            super().__init__()
-            self.rows, self.error = rows, error
-
     def compose(self) -> ComposeResult:
         yield self.title_bar(self.TITLE)
         yield DataTable(id="setup-list", cursor_type="row", zebra_stripes=True)
@@ -164,34 +157,28 @@ class SetupListScreen(HostdeskScreen):
     def action_reload(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="setup-list")
     def load(self) -> None:
-        try:
-            with connection():
-                rows = [(row_id, [Text(str(cell)) for cell in cells])
-                        for row_id, cells in self.rows()]
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.Loaded(None, str(exc)))
-            return
-        self.post_message(self.Loaded(rows))
+        run_in_background(self, lambda: [(row_id, [Text(str(cell)) for cell in cells])
+                                         for row_id, cells in self.rows()],
+                          self._loaded, self._not_loaded, group="setup-list")
 
     def rows(self) -> list[tuple[object, list]]:
         """(key, cells) of every record, read from a view function of models/."""
         raise NotImplementedError
 
-    def on_setup_list_screen_loaded(self, message: Loaded) -> None:
+    def _not_loaded(self, error: Exception) -> None:
+        self.query_one("#list-status", Static).update(f"Cannot read the list: {error}")
+
+    def _loaded(self, rows: list) -> None:
         status = self.query_one("#list-status", Static)
-        if message.rows is None:
-            status.update(f"Cannot read the list: {message.error}")
-            return
         table = self.query_one(DataTable)
         where = table.cursor_row
         table.clear()
-        for key, cells in message.rows:
+        for key, cells in rows:
             table.add_row(*cells, key=str(key))
-        if message.rows:
-            table.move_cursor(row=min(where, len(message.rows) - 1))
-        count = len(message.rows)
+        if rows:
+            table.move_cursor(row=min(where, len(rows) - 1))
+        count = len(rows)
         status.update(f"{count:,} {(self.MANY or self.TITLE.lower()) if count != 1 else self.ONE}"
                       "   ·   enter edits   ·   n new")
 

@@ -7,18 +7,18 @@ Rendering, the checks (syntax, unknown variables) and the save are `models.email
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Label, Static, TextArea
 
-from hostdesk.models.db import connection
 from hostdesk.models.emails import get_template, list_templates, preview_template, reset_template, save_template
 from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.records import Form
 from hostdesk.tui.keys import bind
+from hostdesk.tui.background import run_in_background
+from hostdesk.tui.screens.form import FormSection
 from hostdesk.tui.screens.setup_forms import SetupFormScreen, SetupListScreen, needs
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 
@@ -34,14 +34,10 @@ class TemplateFormScreen(SetupFormScreen):
     TITLE = "Email template"
     WHAT = "email template"
     FIELDS = (("subject", "Subject"), ("body", "Body"))
+    SECTIONS = (("Template", ("subject", "body")),)
     # Above the text fields' own ctrl+d: on this screen it always means reset.
     BINDINGS = [bind("delete", "reset", "Reset to built-in", form=True, priority=True,
                      id="template.reset")]
-
-    class Previewed(Message):
-        def __init__(self, text: Text, error: ValidationError | None) -> None:
-            super().__init__()
-            self.text, self.error = text, error
 
     def __init__(self, name: str) -> None:
         super().__init__(0)
@@ -59,12 +55,14 @@ class TemplateFormScreen(SetupFormScreen):
         return super().field_widget(name)
 
     def compose_below_fields(self) -> ComposeResult:
-        with Horizontal(classes="settings-row"):
-            yield Label("Preview with record #")
-            yield Input(id="preview-record", placeholder="blank: sample values", compact=True)
-        yield Static("", id="error-record_id", classes="field-error")
-        yield Static("", id="template-variables")
-        yield Static("", id="template-preview")
+        with FormSection("Preview"):
+            with Horizontal(classes="settings-row"):
+                yield Label("Preview with record #")
+                yield Input(id="preview-record", placeholder="blank: sample values",
+                            compact=True)
+            yield Static("", id="error-record_id", classes="field-error")
+            yield Static("", id="template-variables")
+            yield Static("", id="template-preview")
 
     def read_form(self) -> Form:
         self.info = get_template(self.template_name)
@@ -102,35 +100,37 @@ class TemplateFormScreen(SetupFormScreen):
         record = self.query_one("#preview-record", Input).value.strip()
         self.render_preview(typed["subject"], typed["body"], record)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="template-preview")
     def render_preview(self, subject: str, body: str, record: str) -> None:
-        try:
+        def render() -> Text:
             if record and not record.isdigit():
                 raise ValidationError("record_id", "is the id of a record (a number)")
-            with connection():
-                rendered = preview_template(self.template_name, subject, body,
-                                            int(record) if record else None)
-        except ValidationErrors as exc:
-            self.post_message(self.Previewed(Text(str(exc)), exc.errors[0]))
-            return
-        except ValidationError as exc:
-            self.post_message(self.Previewed(Text(f"{exc.field}: {exc.message}"), exc))
-            return
-        text = Text()
-        text.append("Subject: ", style="bold").append(rendered[0]).append("\n\n")
-        text.append(rendered[1])
-        self.post_message(self.Previewed(text, None))
+            rendered = preview_template(self.template_name, subject, body,
+                                        int(record) if record else None)
+            text = Text()
+            text.append("Subject: ", style="bold").append(rendered[0]).append("\n\n")
+            return text.append(rendered[1])
 
-    def on_template_form_screen_previewed(self, message: Previewed) -> None:
+        run_in_background(self, render, lambda text: self._previewed(text, None),
+                          self._not_previewed, group="template-preview")
+
+    def _not_previewed(self, error: Exception) -> None:
+        if isinstance(error, ValidationErrors):
+            self._previewed(Text(str(error)), error.errors[0])
+        elif isinstance(error, ValidationError):
+            self._previewed(Text(f"{error.field}: {error.message}"), error)
+        else:
+            self._previewed(Text(f"The preview cannot be rendered: {error}"), None)
+
+    def _previewed(self, text: Text, error: ValidationError | None) -> None:
         for name in ("subject", "body", "record_id"):
             self._say(name, "")
-        if message.error is not None:
-            self._say(message.error.field, message.error.message)
+        if error is not None:
+            self._say(error.field, error.message)
             self.query_one("#template-preview", Static).update(
                 Text("The preview cannot be rendered: fix the field marked above.",
                      style="bold"))
             return
-        self.query_one("#template-preview", Static).update(message.text)
+        self.query_one("#template-preview", Static).update(text)
 
     # --- reset ------------------------------------------------------------------------------
 
@@ -149,15 +149,10 @@ class TemplateFormScreen(SetupFormScreen):
             f"Reset {self.template_name} to the built-in?",
             "Your version is deleted (it stays in the activity log).", yes="Reset"), answered)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="template-reset")
     def do_reset(self, version: int) -> None:
-        try:
-            with connection():
-                reset_template(self.template_name, self.app.admin, version)
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.Saved(exc))
-            return
-        self.post_message(self.Saved(None))
+        admin = self.app.admin
+        run_in_background(self, lambda: reset_template(self.template_name, admin, version),
+                          lambda _: self._saved(None), self._refused, group="template-reset")
 
 
 class TemplateListScreen(SetupListScreen):

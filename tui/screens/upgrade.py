@@ -30,10 +30,13 @@ from hostdesk.models.money import format_money
 from hostdesk.models.parsing import parse_whole_number
 from hostdesk.models.permissions import UPGRADE_ORDERS, has_permission
 from hostdesk.models.upgrades import OptionChoice, OptionInfo, Quote, UpgradeStart, load_upgrade_start
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
-from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
+from hostdesk.tui.screens.base import needs_permission
+from hostdesk.tui.screens.form import FormScreen
 from hostdesk.tui.screens.invoices import InvoiceScreen
 from hostdesk.tui.widgets.key_footer import KeyFooter
+from hostdesk.tui.widgets.tick import Tick
 
 NOTHING_CHOSEN = "Choose another product, cycle or option (or a promotion code) to see the quote."
 QUOTE_DELAY = 0.25  # seconds of quiet typing before the quote is asked again
@@ -49,7 +52,7 @@ def error_id(field_name: str) -> str:
     return "error-" + re.sub(r"[^A-Za-z0-9_-]", "-", field_name)
 
 
-class UpgradeScreen(HostdeskScreen):
+class UpgradeScreen(FormScreen):
     """Upgrade or downgrade one service, seeing the quote before confirming."""
 
     HELP = ("Choose the new product and billing cycle (any product, not only the configured "
@@ -71,26 +74,6 @@ class UpgradeScreen(HostdeskScreen):
             super().__init__()
             self.start = start
 
-    class OptionsLoaded(Message):
-        def __init__(self, product_id: int, options: list[OptionInfo]) -> None:
-            super().__init__()
-            self.product_id = product_id
-            self.options = options
-
-    class Quoted(Message):
-        def __init__(self, request: tuple, quote: Quote | None, error: Exception | None) -> None:
-            super().__init__()
-            self.request = request
-            self.quote = quote
-            self.error = error
-
-    class Confirmed(Message):
-        def __init__(self, made: upgrades.UpgradeOrder | None, notes: list[str],
-                     error: Exception | None) -> None:
-            super().__init__()
-            self.made = made
-            self.notes = notes
-            self.error = error
 
     def __init__(self, service_id: int, data: UpgradeStart | None = None) -> None:
         super().__init__()
@@ -227,7 +210,7 @@ class UpgradeScreen(HostdeskScreen):
                 widget = Input(str(current.quantity), id=widget_id, classes="option-input",
                                placeholder="quantity", compact=True)
             elif option.option_type == "yesno":
-                widget = Checkbox("yes", current.choice_id is not None, id=widget_id,
+                widget = Tick("yes", current.choice_id is not None, id=widget_id,
                                   classes="option-input", compact=True)
             else:
                 widget = Select([(name, cid) for cid, name in option.choices], id=widget_id,
@@ -255,19 +238,17 @@ class UpgradeScreen(HostdeskScreen):
         self._set_cycles(event.value, keep)
         self._load_options(event.value)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="upgrade-options",
-          description="read the product's options")
     def _load_options(self, product_id: int) -> None:
-        with connection():
-            options = upgrades.product_options(product_id)
-        self.post_message(self.OptionsLoaded(product_id, options))
+        run_in_background(self, lambda: upgrades.product_options(product_id),
+                          lambda options: self._options_loaded(product_id, options),
+                          group="upgrade-options")
 
-    def on_upgrade_screen_options_loaded(self, message: OptionsLoaded) -> None:
-        if self.query_one("#new-product", Select).value != message.product_id:
+    def _options_loaded(self, product_id: int, options: list[OptionInfo]) -> None:
+        if self.query_one("#new-product", Select).value != product_id:
             return  # the admin moved on to another product
-        same = self.start is not None and message.product_id == self.start.service.product_id
+        same = self.start is not None and product_id == self.start.service.product_id
         chosen = self.start.current_choices if same else {}
-        self._show_options(message.product_id, message.options, chosen)
+        self._show_options(product_id, options, chosen)
         self.call_after_refresh(self.request_quote)
 
     @on(Select.Changed, "#new-cycle, .option-input")
@@ -296,6 +277,20 @@ class UpgradeScreen(HostdeskScreen):
             return False
         current = self.start.current_choices
         return all(changes[o.id] == current.get(o.id, o.default()) for o in self.options)
+
+    LEAVE_TITLE = "Leave the upgrade?"
+    LEAVE_TEXT = "The change you chose is not confirmed: it will be lost."
+    LEAVE_YES = "discard it"
+
+    @property
+    def dirty(self) -> bool:
+        """A change chosen and not confirmed yet."""
+        if self.start is None or self.busy:
+            return False
+        try:
+            return not self.unchanged(self.read_form())
+        except ValidationError:
+            return True  # something typed that is not even a number yet
 
     def action_requote(self) -> None:
         self.request_quote()
@@ -348,33 +343,28 @@ class UpgradeScreen(HostdeskScreen):
         self.query_one("#upgrade-state", Static).update("quoting…")
         self._quote(request)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="upgrade-quote",
-          description="quote the upgrade")
     def _quote(self, request: tuple) -> None:
         product, cycle, changes, promo = request
-        app = self.app
-        try:
-            with connection():
-                quote = upgrades.quote_upgrade(self.service_id, product, cycle, app.clock.today(),
-                                               app.settings, changes, promo)
-        except Exception as exc:  # noqa: BLE001 - every refusal is shown, never swallowed
-            self.post_message(self.Quoted(request, None, exc))
-            return
-        self.post_message(self.Quoted(request, quote, None))
+        today, settings = self.app.clock.today(), self.app.settings
+        run_in_background(
+            self, lambda: upgrades.quote_upgrade(self.service_id, product, cycle, today,
+                                                 settings, changes, promo),
+            lambda quote: self._quoted(request, quote, None),
+            lambda error: self._quoted(request, None, error), group="upgrade-quote")
 
-    def on_upgrade_screen_quoted(self, message: Quoted) -> None:
-        if message.request is not self.quote_request:
+    def _quoted(self, request: tuple, quote: Quote | None, error: Exception | None) -> None:
+        if request is not self.quote_request:
             return  # an answer to an older form
         self.query_one("#upgrade-state", Static).update("")
         panel = self.query_one("#upgrade-quote", Static)
-        if message.error is not None:
+        if error is not None:
             self.quote = None
-            shown_under_field = self._show_error(message.error)
+            shown_under_field = self._show_error(error)
             panel.update(Text.assemble(("No quote: ", "bold"),
-                                       "see the field" if shown_under_field else str(message.error)))
+                                       "see the field" if shown_under_field else str(error)))
         else:
-            self.quote = message.quote
-            panel.update(quote_text(message.quote, self.app.settings.currency))
+            self.quote = quote
+            panel.update(quote_text(quote, self.app.settings.currency))
         self.refresh_bindings()
 
     def _clear_errors(self) -> None:
@@ -421,36 +411,31 @@ class UpgradeScreen(HostdeskScreen):
         self.query_one("#upgrade-state", Static).update("creating the upgrade order…")
         self._confirm(self.quote_request, self.quote.payable)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="upgrade-confirm",
-          description="create the upgrade order")
     def _confirm(self, request: tuple, payable) -> None:
         product, cycle, changes, promo = request
-        app = self.app
-        try:
-            with connection():
-                made = upgrades.create_upgrade(
-                    self.service_id, product, cycle, app.clock.today(), app.settings,
-                    admin=app.admin, config_changes=changes, promo_code=promo,
-                    expected_payable=payable)
-            # a downgrade is applied at once: its Change Package runs now
-            jobs = run_queued_jobs(made.module_jobs, app.admin,
-                                   clock=app.clock, settings=app.settings)
-            notes = outcome_lines(jobs)
-        except Exception as exc:  # noqa: BLE001 - every refusal is shown, never swallowed
-            self.post_message(self.Confirmed(None, [], exc))
-            return
-        self.post_message(self.Confirmed(made, notes, None))
+        admin, clock, settings = self.app.admin, self.app.clock, self.app.settings
 
-    def on_upgrade_screen_confirmed(self, message: Confirmed) -> None:
+        def confirm() -> tuple[upgrades.UpgradeOrder, list[str]]:
+            made = upgrades.create_upgrade(
+                self.service_id, product, cycle, clock.today(), settings, admin=admin,
+                config_changes=changes, promo_code=promo, expected_payable=payable)
+            # a downgrade is applied at once: its Change Package runs now
+            jobs = run_queued_jobs(made.module_jobs, admin, clock=clock, settings=settings)
+            return made, outcome_lines(jobs)
+
+        run_in_background(self, confirm, lambda done: self._confirmed(*done),
+                          self._refused, group="upgrade-confirm")
+
+    def _refused(self, error: Exception) -> None:
         self.busy = False
-        if message.error is not None:
-            if self._show_error(message.error):  # bad input: under its field, nowhere else
-                self.clear_status()
-            else:
-                self.say_error("Upgrade refused", message.error)
-            self.refresh_bindings()
-            return
-        made = message.made
+        if self._show_error(error):  # bad input: under its field, nowhere else
+            self.clear_status()
+        else:
+            self.say_error("Upgrade refused", error)
+        self.refresh_bindings()
+
+    def _confirmed(self, made: upgrades.UpgradeOrder, notes: list[str]) -> None:
+        self.busy = False
         currency = self.app.settings.currency
         if made.invoice.status == "paid":
             text = (f"Upgrade order {made.order.number} applied at once (nothing to pay)"
@@ -460,7 +445,7 @@ class UpgradeScreen(HostdeskScreen):
             text = (f"Upgrade order {made.order.number}: invoice #{made.invoice.id} for "
                     f"{format_money(made.invoice.total, currency)}; the service changes when "
                     "it is paid")
-        self.say_done(text + "".join(f"\n• {note}" for note in message.notes))
+        self.say_done(text + "".join(f"\n• {note}" for note in notes))
         self.app.switch_screen(InvoiceScreen(made.invoice.id))
 
 

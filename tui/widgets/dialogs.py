@@ -16,16 +16,16 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Select, Static
 
-from hostdesk.models.db import connection
 from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.tui.keys import bind
+from hostdesk.tui.background import run_in_background
 
 
 def keys_line(*pairs: tuple[str, str]) -> Text:
@@ -271,18 +271,9 @@ class FieldsDialog(ModalScreen[object], inherit_bindings=False):
         for widget in self.query(".field-error"):
             widget.update("")
         self.query_one("#form-error", Static).update("working…")
-        self._run(self.values())
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="fields-dialog",
-          description="submit the dialog")
-    def _run(self, values: dict[str, Any]) -> None:
-        try:
-            with connection():
-                result = self.submit(values)
-        except Exception as exc:  # noqa: BLE001 - said in the dialog, never a stuck form
-            self.app.call_from_thread(self.refused, exc)
-            return
-        self.app.call_from_thread(self.dismiss, result)
+        values = self.values()
+        run_in_background(self, lambda: self.submit(values), self.dismiss, self.refused,
+                          group="fields-dialog")
 
     def submit(self, values: dict[str, Any]):  # pragma: no cover - every dialog overrides it
         raise NotImplementedError

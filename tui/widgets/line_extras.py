@@ -14,6 +14,7 @@ from textual.widgets import Checkbox, Label, Select, Static
 
 from hostdesk.models.orders import LineChoices
 from hostdesk.tui.keys import bind
+from hostdesk.tui.widgets.tick import Tick
 
 
 @dataclass
@@ -52,7 +53,7 @@ class LineExtrasDialog(ModalScreen[LineExtras | None], inherit_bindings=False):
                                  prompt="no", compact=True, id=f"option-{option.id}",
                                  classes="dialog--input")
             for label, addon_id in self.choices.addons:
-                yield Checkbox(f"Addon: {label}", addon_id in self.current.addons,
+                yield Tick(f"Addon: {label}", addon_id in self.current.addons,
                                id=f"addon-{addon_id}", compact=True)
             if not self.choices.options and not self.choices.addons:
                 yield Static("This product has no configurable options and no addons.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -18,8 +18,8 @@ from textual.timer import Timer
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from hostdesk.models.db import connection
 from hostdesk.models.listing import client_matches
+from hostdesk.tui.background import run_in_background
 
 SEARCH_DELAY = 0.2  # seconds of quiet typing before the search runs
 MAX_MATCHES = 6
@@ -123,12 +123,9 @@ class ClientPicker(Vertical):
         current = matches.highlighted if matches.highlighted is not None else -step
         matches.highlighted = max(0, min(len(self._matches) - 1, current + step))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="client-search",
-          description="search clients")
     def _search(self, term: str) -> None:
-        with connection():
-            found = search_clients(term)
-        self.app.call_from_thread(self._show_matches, term, found)
+        run_in_background(self, lambda: search_clients(term),
+                          lambda found: self._show_matches(term, found), group="client-search")
 
     def _show_matches(self, term: str, found: list[ClientChoice]) -> None:
         if term != self.input.value or self.chosen is not None:
