@@ -45,13 +45,13 @@ def test_the_palette_runs_terminate_on_a_service_page(db_url, endpoint):  # noqa
             await pilot.press("ctrl+p")
             await settle(pilot, until=lambda: isinstance(app.screen, CommandPalette))
             await pilot.press(*"term")
-            await settle(app, pilot)
+            await settle(pilot)
             await pilot.press("enter")
             confirm = await dialog(app, pilot, TypedConfirmDialog)
             assert confirm is app.screen
             await pilot.press(*str(service.id), "enter")
             await settle(pilot, until=lambda: stored(service).status == "terminated", seconds=5)
-            await settle(app, pilot)
+            await settle(pilot)
             assert app.screen is screen
 
     asyncio.run(scenario())
@@ -75,7 +75,7 @@ def test_a_greyed_command_in_the_palette_says_why_and_areas_and_quit_are_listed(
 
             # The key says the same in the status line, and nothing runs.
             await pilot.press("t")
-            await settle(app, pilot)
+            await settle(pilot)
             assert app.screen is screen
             assert state_line(screen) == f"Terminate: {terminate.help.split('greyed: ')[1]}"
 
