@@ -26,6 +26,7 @@ class Context:
     currency_id: int
     client_ids: set
     progress: object = None
+    admin_login: str = ""  # the acting admin (what the import adds is theirs in the log)
     now: str = ""
     # writes the large tables' batches (on its own thread, see pipeline.py)
     writer: object = field(default_factory=InlineWriter)
@@ -116,20 +117,24 @@ def prefetch(ctx: Context) -> None:
 
 
 def write_rows(ctx: Context, table: str, model, columns, rows, **options) -> dict:
-    """sync() in transactions of BATCH rows, now, on this thread; returns source id ->
-    hostdesk id."""
-    ctx.writer.drain()  # one writer at a time, in order
+    """sync() in transactions of BATCH rows, now, through the writer (after every batch given
+    to it so far); returns source id -> hostdesk id."""
     counts = ctx.report.table(table)
     if options.get("delete_missing"):  # small catalog tables: one batch sees every row
-        with database.atomic():
-            return sync(ctx.idmap, counts, table, model, columns, rows, **options)
+        return ctx.writer.call(lambda: _sync_batch(ctx, counts, table, model, columns, rows,
+                                                   options))
     result = {}
     for start in range(0, len(rows), BATCH):
-        with database.atomic():
-            result.update(sync(ctx.idmap, counts, table, model, columns, rows[start:start + BATCH],
-                               **options))
+        chunk = rows[start:start + BATCH]
+        result.update(ctx.writer.call(lambda chunk=chunk: _sync_batch(
+            ctx, counts, table, model, columns, chunk, options)))
         ctx.show(table, min(start + BATCH, len(rows)), len(rows))
     return result
+
+
+def _sync_batch(ctx: Context, counts, table: str, model, columns, rows, options) -> dict:
+    with database.atomic():
+        return sync(ctx.idmap, counts, table, model, columns, rows, **options)
 
 
 def stream_rows(ctx: Context, table: str, model, columns, rows, total: int) -> None:

@@ -25,11 +25,14 @@ def digest(values: tuple) -> str:
 class IdMap:
     """(WHMCS table, id) -> (hostdesk id, digest of the values last written)."""
 
-    def __init__(self):
+    def __init__(self, *, empty: bool = False):
         self.tables: dict[str, dict[str, tuple[int, str]]] = {}
+        self.empty = empty  # known to hold no row yet: nothing to read
 
     def of(self, table: str) -> dict[str, tuple[int, str]]:
-        if table not in self.tables:
+        if table not in self.tables and self.empty:
+            self.tables[table] = {}
+        elif table not in self.tables:
             rows = (ImportMap.select(ImportMap.source_id, ImportMap.target_id, ImportMap.digest)
                     .where((ImportMap.source == SOURCE) & (ImportMap.source_table == table))
                     .tuples())
