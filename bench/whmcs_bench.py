@@ -49,6 +49,7 @@ def measure(dbs, size: int) -> dict:
         db = open_database(target)
         try:
             ensure_first_admin(ADMIN)
+            load = os.getloadavg()[0]  # other work on the machine slows the figure down
             cpu, started = os.times(), time.perf_counter()
             report = import_whmcs(url, admin_login=ADMIN)
             seconds = time.perf_counter() - started
@@ -64,6 +65,7 @@ def measure(dbs, size: int) -> dict:
             "services_per_second": round(imported / seconds) if seconds else None,
             "importer_cpu_seconds": round((cpu_after.user - cpu.user)
                                           + (cpu_after.system - cpu.system), 3),
+            "load_average_before": round(load, 2), "first_import": report.bulk,
             "reconciled": report.ok, "rows": rows, "whmcs_build_seconds": round(built, 1),
             "whmcs_rows": {table: len(rows) for table, rows in host.tables.items()},
             "note": (f"measured at {services:,} services" if services != size else "")}
