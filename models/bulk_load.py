@@ -92,10 +92,10 @@ def resume(paused: Paused) -> None:
     """Check and rebuild what `pause` took off, in the same transaction. Raises
     IntegrityError (a duplicate for a unique index, an overlapping renewal period): the
     caller rolls the whole load back."""
-    if any(OVERLAP_TRIGGER in sql for sql in paused.triggers):
-        _refuse_overlaps()
     for sql in paused.indexes:
         database.execute_sql(sql)
+    if any(OVERLAP_TRIGGER in sql for sql in paused.triggers):
+        _refuse_overlaps()  # read in the order of the renewal index just made
     if paused.searched:
         search.rebuild_index()
     for sql in paused.triggers:

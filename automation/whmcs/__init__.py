@@ -65,14 +65,13 @@ def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
         # The first import into an empty hostdesk: one transaction, loaded in bulk.
         report.bulk = not dry_run and bulk_load.applies(LOADED_TABLES)
         writer = writer_for(dry_run or not write_thread, one_transaction=report.bulk)
-        ctx = Context(source=source, report=report, idmap=IdMap(empty=report.bulk),
+        ctx = Context(source=source, report=report, idmap=IdMap(numbered=LOADED_TABLES if report.bulk else ()),
                       writer=writer, currency_id=currency_id, progress=progress,
                       admin_login=admin_login,
                       client_ids={c["id"] for c in clients if c["currency"] == currency_id},
                       now=pendulum.now("UTC").strftime("%Y-%m-%d %H:%M:%S.%f"))
         prefetch(ctx)
         ctx.other_clients = {c["id"] for c in clients} - ctx.client_ids
-        ctx.all_services = {r["id"] for r in source.select("tblhosting", "id:i")}
         if dry_run:
             try:
                 with database.atomic():

@@ -38,7 +38,6 @@ class Context:
     net_paid: dict = field(default_factory=dict)  # whmcs invoice id -> cents received - refunded
     accounts: list = field(default_factory=list)
     other_clients: set = field(default_factory=set)  # clients of other currencies: left out
-    all_services: set = field(default_factory=set)  # every tblhosting id, any currency
     skipped_invoices: set = field(default_factory=set)
     skipped_clients: set = field(default_factory=set)  # of the chosen currency, not imported
     invoice_dates: dict = field(default_factory=dict)  # whmcs invoice id -> ISO date
@@ -51,7 +50,8 @@ class Context:
     def ids(self, table: str) -> dict[str, int]:
         """source id -> hostdesk id of `table`, once the writer has written all of it (a step
         asks after its own preparation, which so goes on while the writer finishes)."""
-        self.writer.drain()
+        if not self.idmap.next_id:  # else numbered when mapped: known before written
+            self.writer.drain()
         return self.idmap.ids(table)
 
     def show(self, task: str, done: int, total: int) -> None:
@@ -67,7 +67,7 @@ READS = {
                    "separateinvoices defaultgateway notes cardlastfour created_at datecreated",
                    "WHERE currency = %s", "id"),
     "tblorders": ("tblorders", "id:i ordernum userid:i status paymentmethod promocode amount "
-                  "notes date", "", "id"),
+                  "notes date invoiceid:i", "", "id"),
     "tblhosting": ("tblhosting", "id:i userid:i orderid:i packageid:i server:i regdate "
                    "created_at updated_at domain dedicatedip username "
                    "has_password=(password<>''):i domainstatus qty:i firstpaymentamount amount "
@@ -83,7 +83,6 @@ READS = {
                    "firstpaymentamount recurringamount registrationperiod:i expirydate status "
                    "nextduedate paymentmethod dnsmanagement emailforwarding idprotection "
                    "donotrenew promoid:i additionalnotes", "", "id"),
-    "tblhosting.status": ("tblhosting", "id:i domainstatus", "", "id"),
     "tblaccounts": ("tblaccounts a JOIN tblinvoices i ON i.id = a.invoiceid "
                     "JOIN tblclients c ON c.id = i.userid",
                     "a.id:i a.invoiceid:i a.amountin a.amountout a.fees a.gateway a.transid a.date",
@@ -146,7 +145,7 @@ def stream_rows(ctx: Context, table: str, model, columns, rows, total: int) -> N
     rows, done = iter(rows), 0
     while batch := list(islice(rows, BATCH)):
         # planned here (digests, import map look-ups): the writer thread only writes
-        planned = plan(ctx.idmap, counts, table, columns, batch)
+        planned = plan(ctx.idmap, counts, table, model, columns, batch)
         ctx.writer.submit(lambda planned=planned: _write_batch(ctx, counts, table, model,
                                                                 columns, planned))
         done += len(batch)
