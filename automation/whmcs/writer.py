@@ -13,15 +13,15 @@ BATCH = 5000
 MAP_COLUMNS = ("source", "source_table", "source_id", "target_id", "digest")
 
 
-def digest(values: tuple) -> str:
+def digest(values: tuple, _dumps=marshal.dumps, _hash=hashlib.blake2b) -> str:
     """A short fingerprint of a row's values (text, numbers, booleans, None)."""
     try:
         # version 2: no back-references or interned-string marks, so equal values always give
         # equal bytes (C speed; repr() cost a tenth of an import)
-        data = marshal.dumps(values, 2)
+        data = _dumps(values, 2)
     except ValueError:
         data = repr(values).encode()
-    return hashlib.blake2b(data, digest_size=12).hexdigest()
+    return _hash(data, digest_size=12).hexdigest()
 
 
 class IdMap:
@@ -36,6 +36,7 @@ class IdMap:
         self.tables: dict[str, dict[str, tuple[int, str]]] = {}
         self.empty = bool(numbered)  # the import map holds no row yet: nothing to read
         self.next_id = {table: 1 for table in numbered}
+        self._ids: dict[str, dict[str, int]] = {}  # ids() as last built (a row keeps its id)
 
     def of(self, table: str) -> dict[str, tuple[int, str]]:
         if table not in self.tables and self.empty:
@@ -48,7 +49,12 @@ class IdMap:
         return self.tables[table]
 
     def ids(self, table: str) -> dict[str, int]:
-        return {key: target for key, (target, _) in self.of(table).items()}
+        """source id -> hostdesk id (read only: shared by the steps that ask)."""
+        known = self.of(table)
+        built = self._ids.get(table)
+        if built is None or len(built) != len(known):  # rows are only ever added
+            built = self._ids[table] = {key: target for key, (target, _) in known.items()}
+        return built
 
     def target(self, table: str, source_id) -> int | None:
         found = self.of(table).get(str(source_id))
@@ -90,11 +96,13 @@ def plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
     new, changed, result = [], [], {}
     # created_at is set once (and may fall back to the import's own time): not compared
     stamp = columns.index("created_at") if "created_at" in columns else None
+    found, add = None, new.append
     for source_id, values in rows:
         dig = digest(values if stamp is None else values[:stamp] + values[stamp + 1:])
-        found = known.get(source_id)
+        if known:
+            found = known.get(source_id)
         if found is None:
-            new.append((source_id, values, dig))
+            add((source_id, values, dig))
         else:
             result[source_id] = found[0]
             if found[1] != dig:
