@@ -3,6 +3,10 @@
 `import_whmcs` reads the WHMCS database over a read-only connection and writes, in
 dependency order and batched transactions, every record the daily run needs; a second run
 updates what changed and adds what is new (the import map), never a row twice.
+
+The first import into an empty hostdesk (SQLite) is one transaction, all or nothing, loaded in
+bulk (`hostdesk.models.bulk_load`: indexes, search and overlap checks made good at its end),
+its rows numbered as they are mapped: a host rehearsing starts again from an empty hostdesk.
 """
 
 import time
@@ -23,7 +27,6 @@ from hostdesk.models.permissions import MANAGE_ADMINS, require_login
 
 __all__ = ["import_whmcs", "SourceError", "Report"]
 
-# In dependency order: what a step points at is written by an earlier one.
 # The tables a first import fills: when every one is empty it is loaded in bulk.
 LOADED_TABLES = ("client", "order", "service", "service_config_option", "service_addon",
                  "domain", "cancellation_request", "invoice", "invoice_line", "payment",
@@ -31,6 +34,7 @@ LOADED_TABLES = ("client", "order", "service", "service_config_option", "service
 # Read by each invoice batch's check (billing._check_batch); its keys come in load order, so
 # keeping it in step costs little.
 KEPT_INDEXES = ("invoiceline_invoice_id_sort_order",)
+# In dependency order: what a step points at is written by an earlier one.
 STEPS = (catalog.client_groups, catalog.clients, catalog.payment_gateways, catalog.servers,
          catalog.products, catalog.config_options, catalog.catalog_addons, catalog.promotions,
          catalog.tlds, items.orders, items.services, items.service_config_options,
@@ -65,9 +69,9 @@ def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
         # The first import into an empty hostdesk: one transaction, loaded in bulk.
         report.bulk = not dry_run and bulk_load.applies(LOADED_TABLES)
         writer = writer_for(dry_run or not write_thread, one_transaction=report.bulk)
-        ctx = Context(source=source, report=report, idmap=IdMap(numbered=LOADED_TABLES if report.bulk else ()),
-                      writer=writer, currency_id=currency_id, progress=progress,
-                      admin_login=admin_login,
+        idmap = IdMap(numbered=LOADED_TABLES if report.bulk else ())
+        ctx = Context(source=source, report=report, idmap=idmap, writer=writer,
+                      currency_id=currency_id, progress=progress, admin_login=admin_login,
                       client_ids={c["id"] for c in clients if c["currency"] == currency_id},
                       now=pendulum.now("UTC").strftime("%Y-%m-%d %H:%M:%S.%f"))
         prefetch(ctx)
@@ -101,7 +105,8 @@ def import_whmcs(url: str, *, admin_login: str, dry_run: bool = False,
 
 def _rolled_back(report: Report) -> str:
     if report.bulk:
-        return "that batch was rolled back, and with it the whole first import (hostdesk is as before)"
+        return ("that batch was rolled back, and with it the whole first import (hostdesk is "
+                "as before)")
     return "that batch was rolled back"
 
 
