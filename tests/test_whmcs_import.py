@@ -582,3 +582,24 @@ def test_a_first_import_is_all_or_nothing_and_leaves_indexes_and_search_whole(wh
     assert {login for login, _ in added} == {ADMIN}
     assert gateways - set(methods) <= {m.name for m in PaymentMethod.select()}
     assert len(added) == len(set(enabled_methods()) - set(methods))
+
+
+def test_a_gateway_the_payment_method_list_refuses_is_named_not_added(mariadb_server, hostdesk):
+    """Gateways become payment methods through the list's own function, which checks the
+    name: one it refuses is named in the report for the admin to add by hand."""
+    from hostdesk.models.schema import PaymentMethod
+
+    url, host = _whmcs(mariadb_server, HostSpec(clients=20, seed=3, odd_rows=False))
+    service = host.rows("tblhosting")[0]
+    conn = mariadb_server.connect(host.name)
+    with conn.cursor() as cur:
+        cur.execute("UPDATE tblhosting SET paymentmethod = 'Pay Later' WHERE id = %s",
+                    (service["id"],))
+    conn.close()
+    report = import_whmcs(url, admin_login=ADMIN)
+    assert report.ok, report.text()
+    (skipped,) = report.tables["tblpaymentgateways"].skipped
+    assert skipped["id"] == "pay later" and skipped["reason"].startswith("name: use lowercase")
+    assert "pay later" not in {m.name for m in PaymentMethod.select()}
+    assert Service.get_by_id(_invert(_mapped("tblhosting"))[service["id"]]).payment_method \
+        == "pay later"

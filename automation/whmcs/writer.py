@@ -116,11 +116,10 @@ def plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
         idmap.next_id[name] = first + len(new)
         extra, defaults = _defaults(model, columns)
         planned.columns = ("id",) + columns + extra
-        planned.rows = [(target, *values, *defaults)
-                        for target, (_, values, _) in enumerate(new, start=first)]
-        planned.maps = [(SOURCE, table, source_id, target, dig)
-                        for target, (source_id, _, dig) in enumerate(new, start=first)]
-        for target, (source_id, _, dig) in enumerate(new, start=first):
+        planned.rows, planned.maps = rows_, maps = [], []
+        for target, (source_id, values, dig) in enumerate(new, start=first):
+            rows_.append((target, *values, *defaults))
+            maps.append((SOURCE, table, source_id, target, dig))
             known[source_id] = (target, dig)
             result[source_id] = target
     return planned
