@@ -52,7 +52,8 @@ class Limit:
     limit: float
     unit: str
     below: bool = True  # the value must be at most the limit
-    engines: tuple = ("sqlite",)  # the engines the limit is checked on (at LIMIT_SIZE)
+    engines: tuple = ("sqlite",)  # the engines the limit is checked on
+    size: int = LIMIT_SIZE  # checked on each engine's smallest run of at least this size
 
 
 LIMITS = (
@@ -68,8 +69,9 @@ LIMITS = (
     Limit("mass update of 10,000 services", ("mass", "seconds"), 2.0, "s"),
     Limit("headless commands: slowest p95 (process included)", ("headless", "p95_max_ms"),
           300.0, "ms"),
+    # issue 16: measured at 100,000 services (a larger run imports 100,000 too)
     Limit("WHMCS import (100,000 services)", ("whmcs", "services_per_second"), 5000.0,
-          " services/s", below=False),
+          " services/s", below=False, size=100_000),
 )
 
 
@@ -251,9 +253,21 @@ def measure_headless(dbs, size: int, workdir: Path, options: Options) -> dict:
     finally:
         dbs.drop(url)
 def measure_whmcs(dbs, size: int, workdir: Path, options: Options) -> dict:
-    from bench.whmcs_bench import measure
+    from bench.whmcs_bench import WHMCS_MAX_SIZE, measure
 
-    return measure(dbs, size)
+    figure = measure(dbs, size)
+    limit = next(lim for lim in LIMITS if lim.path == ("whmcs", "services_per_second"))
+    rate = figure["services_per_second"] or 0
+    figure["limit_services_per_second"] = limit.limit
+    # the limit is for 100,000 services: a smaller run's figure is not judged by it
+    figure["meets_limit"] = rate >= limit.limit if size >= WHMCS_MAX_SIZE else None
+    verdict = {True: "ok", False: "FAIL", None: f"not judged below {WHMCS_MAX_SIZE:,}"}[
+        figure["meets_limit"]]
+    _say(options, f"    whmcs import: {figure['services']:,} services in {figure['seconds']} s, "
+                  f"{rate:,} services/s (limit: at least {limit.limit:,.0f}): {verdict}; "
+                  f"importer CPU {figure['importer_cpu_seconds']} s, load average "
+                  f"{figure['load_average_before']} before")
+    return figure
 
 
 def measure_mass(dbs, size: int, workdir: Path, options: Options) -> dict:
@@ -363,26 +377,28 @@ def _value(figures: dict, path: tuple):
 
 def check_limits(runs: list[dict]) -> list[dict]:
     checks = []
-    for run in runs:
-        if run["size"] != LIMIT_SIZE:
-            continue
-        for limit in LIMITS:
-            if run["engine"] not in limit.engines:
-                continue
-            entry = run["figures"].get(limit.path[0])
-            if entry is None:
-                continue
-            value = _value(run["figures"], limit.path)
-            # A run stopped at the timeout gives a lower bound: it can prove "over", not "ok".
-            lower_bound = bool(entry.get("timed_out") or (limit.path[0] == "memory"
-                                                          and entry.get("note")))
-            ok = None if value is None else (value <= limit.limit if limit.below
-                                             else value >= limit.limit)
-            if lower_bound and ok:
-                ok = None
-            checks.append({"figure": limit.figure, "engine": run["engine"], "value": value, "limit": limit.limit,
-                           "unit": limit.unit, "ok": ok, "lower_bound": lower_bound,
-                           "note": entry.get("not_measured") or entry.get("note", "")})
+    for limit in LIMITS:
+        for engine in limit.engines:
+            sizes = [run["size"] for run in runs if run["engine"] == engine
+                     and run["size"] >= limit.size and limit.path[0] in run["figures"]]
+            for run in runs:
+                if run["engine"] != engine or not sizes or run["size"] != min(sizes):
+                    continue
+                entry = run["figures"][limit.path[0]]
+                value = _value(run["figures"], limit.path)
+                # A run stopped at the timeout gives a lower bound: it can prove "over", not
+                # "ok".
+                lower_bound = bool(entry.get("timed_out") or (limit.path[0] == "memory"
+                                                              and entry.get("note")))
+                ok = None if value is None else (value <= limit.limit if limit.below
+                                                 else value >= limit.limit)
+                if lower_bound and ok:
+                    ok = None
+                checks.append({"figure": limit.figure, "engine": run["engine"], "value": value,
+                               "limit": limit.limit, "unit": limit.unit, "ok": ok,
+                               "lower_bound": lower_bound, "below": limit.below,
+                               "size": run["size"],
+                               "note": entry.get("not_measured") or entry.get("note", "")})
     return checks
 
 
@@ -490,13 +506,18 @@ def format_table(results: dict) -> str:
         lines.extend(f"  {line}" for line in opened)
     if results["limits"]:
         lines.append("")
-        lines.append(f"limits ({LIMIT_SIZE:,} services):")
+        lines.append("limits (each checked on its engine's smallest run of at least the size "
+                     "it names):")
         for check in results["limits"]:
-            state = {True: "ok  ", False: "OVER", None: "n/a "}[check["ok"]]
+            below = check.get("below", True)
+            state = {True: "ok  ", False: "OVER" if below else "FAIL", None: "n/a "}[check["ok"]]
             value = ("not measured" if check["value"] is None else
-                     f"{'at least ' if check.get('lower_bound') else ''}{check['value']}{check['unit']}")
+                     f"{'at least ' if check.get('lower_bound') else ''}{check['value']:,}"
+                     f"{check['unit']}")
+            bound = "at most" if below else "at least"
             lines.append(f"  {state} {check.get('engine', 'sqlite')}: {check['figure']}: {value} "
-                         f"(limit {check['limit']}{check['unit']})")
+                         f"(limit: {bound} {check['limit']:,g}{check['unit']}; run of "
+                         f"{check.get('size', LIMIT_SIZE):,})")
     if notes:
         lines.append("")
         lines.extend(notes)

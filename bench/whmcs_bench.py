@@ -51,6 +51,7 @@ def measure(dbs, size: int) -> dict:
         try:
             ensure_first_admin(ADMIN)
             admin = find_admin(ADMIN)
+            load = os.getloadavg()[0]  # other work on the machine slows the figure down
             cpu, started = os.times(), time.perf_counter()
             report = import_whmcs(url, admin=admin)
             seconds = time.perf_counter() - started
@@ -66,6 +67,7 @@ def measure(dbs, size: int) -> dict:
             "services_per_second": round(imported / seconds) if seconds else None,
             "importer_cpu_seconds": round((cpu_after.user - cpu.user)
                                           + (cpu_after.system - cpu.system), 3),
+            "load_average_before": round(load, 2), "first_import": report.bulk,
             "reconciled": report.ok, "rows": rows, "whmcs_build_seconds": round(built, 1),
             "whmcs_rows": {table: len(rows) for table, rows in host.tables.items()},
             "note": (f"measured at {services:,} services" if services != size else "")}

@@ -526,3 +526,82 @@ def test_a_batch_whose_lines_do_not_add_up_to_its_invoices_is_refused(hostdesk):
     with pytest.raises(ReconciliationError,
                        match=f"invoice {wrong.id}'s lines add up to 9.99, its total is 10.00"):
         _check_batch([right.id, wrong.id, empty.id], 2250, "batch")
+
+
+def _schema() -> list[tuple]:
+    return database_sql("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+
+
+def database_sql(sql: str) -> list[tuple]:
+    from hostdesk.models.db import database
+
+    return database.execute_sql(sql).fetchall()
+
+
+def test_a_first_import_is_all_or_nothing_and_leaves_indexes_and_search_whole(whmcs, hostdesk):
+    """Into an empty hostdesk (SQLite) the import is one transaction loaded with the indexes
+    and checks paused: a batch refused late, after the clients were written, leaves hostdesk
+    exactly as it was; once fixed, the import's rows are found by search and guarded by the
+    overlap check as any other row."""
+    from hostdesk.models import search
+    from hostdesk.models.db import is_sqlite
+    from hostdesk.models.schema import ActivityLog, PaymentMethod, Tld
+
+    url, host = whmcs
+    schema = _schema() if is_sqlite() else None
+    methods = [m.name for m in PaymentMethod.select()]
+    taken = Tld.create(name="com", register_price=1, transfer_price=1, renew_price=1)
+    report = import_whmcs(url, admin_login=ADMIN)
+    assert not report.ok and "refused a row" in report.error
+    assert report.bulk == is_sqlite()
+    if report.bulk:  # the clients' batches went before the TLDs' in the same transaction
+        assert "whole first import" in report.error and "as before" in report.error
+        assert Client.select().count() == 0 and ImportMap.select().count() == 0
+        assert [m.name for m in PaymentMethod.select()] == methods
+        assert ActivityLog.select().where(ActivityLog.action != "admin.create").count() == 0
+        assert _schema() == schema
+    else:  # PostgreSQL imports in batches: what came before the refused one stays
+        assert Client.select().count() > 100
+
+    taken.delete_instance()
+    report = import_whmcs(url, admin_login=ADMIN)
+    assert report.ok, report.text()
+    if is_sqlite():
+        assert _schema() == schema
+    service = Service.select().where(Service.domain != "").order_by(Service.id.desc()).first()
+    assert service.id in [h.id for h in search.search(service.domain) if h.kind == "service"]
+    line = InvoiceLine.select().where((InvoiceLine.kind == LineKind.RENEWAL)
+                                      & ~InvoiceLine.cancelled).first()
+    with pytest.raises(Exception, match="overlap"):
+        InvoiceLine.create(invoice=line.invoice_id, kind=LineKind.RENEWAL,
+                           item_type=line.item_type, item_id=line.item_id,
+                           period_start=line.period_start.add(days=1),
+                           period_end=line.period_end.add(days=1), description="Again", amount=0)
+    # the gateways came in through the payment-method list's own function, logged as the admin
+    added = {(row.admin_login, row.description) for row in
+             ActivityLog.select().where(ActivityLog.action == "payment_method.add")}
+    gateways = {g["gateway"] for g in host.rows("tblpaymentgateways")}
+    assert {login for login, _ in added} == {ADMIN}
+    assert gateways - set(methods) <= {m.name for m in PaymentMethod.select()}
+    assert len(added) == len(set(enabled_methods()) - set(methods))
+
+
+def test_a_gateway_the_payment_method_list_refuses_is_named_not_added(mariadb_server, hostdesk):
+    """Gateways become payment methods through the list's own function, which checks the
+    name: one it refuses is named in the report for the admin to add by hand."""
+    from hostdesk.models.schema import PaymentMethod
+
+    url, host = _whmcs(mariadb_server, HostSpec(clients=20, seed=3, odd_rows=False))
+    service = host.rows("tblhosting")[0]
+    conn = mariadb_server.connect(host.name)
+    with conn.cursor() as cur:
+        cur.execute("UPDATE tblhosting SET paymentmethod = 'Pay Later' WHERE id = %s",
+                    (service["id"],))
+    conn.close()
+    report = import_whmcs(url, admin_login=ADMIN)
+    assert report.ok, report.text()
+    (skipped,) = report.tables["tblpaymentgateways"].skipped
+    assert skipped["id"] == "pay later" and skipped["reason"].startswith("name: use lowercase")
+    assert "pay later" not in {m.name for m in PaymentMethod.select()}
+    assert Service.get_by_id(_invert(_mapped("tblhosting"))[service["id"]]).payment_method \
+        == "pay later"

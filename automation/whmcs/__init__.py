@@ -3,6 +3,10 @@
 `import_whmcs` reads the WHMCS database over a read-only connection and writes, in
 dependency order and batched transactions, every record the daily run needs; a second run
 updates what changed and adds what is new (the import map), never a row twice.
+
+The first import into an empty hostdesk (SQLite) is one transaction, all or nothing, loaded in
+bulk (`hostdesk.models.bulk_load`: indexes, search and overlap checks made good at its end),
+its rows numbered as they are mapped: a host rehearsing starts again from an empty hostdesk.
 """
 
 import time
@@ -16,7 +20,7 @@ from hostdesk.automation.whmcs.source import Source, SourceError
 from hostdesk.automation.whmcs.context import Context, ReconciliationError, prefetch
 from hostdesk.automation.whmcs.pipeline import writer_for
 from hostdesk.automation.whmcs.writer import IdMap
-from hostdesk.models import audit
+from hostdesk.models import audit, bulk_load
 from hostdesk.models.db import database, few_checkpoints
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.permissions import MANAGE_ADMINS, require
@@ -24,6 +28,13 @@ from hostdesk.models.schema import Admin
 
 __all__ = ["import_whmcs", "SourceError", "Report"]
 
+# The tables a first import fills: when every one is empty it is loaded in bulk.
+LOADED_TABLES = ("client", "order", "service", "service_config_option", "service_addon",
+                 "domain", "cancellation_request", "invoice", "invoice_line", "payment",
+                 "credit_entry", "import_map")
+# Read by each invoice batch's check (billing._check_batch); its keys come in load order, so
+# keeping it in step costs little.
+KEPT_INDEXES = ("invoiceline_invoice_id_sort_order",)
 # In dependency order: what a step points at is written by an earlier one.
 STEPS = (catalog.client_groups, catalog.clients, catalog.payment_gateways, catalog.servers,
          catalog.products, catalog.config_options, catalog.catalog_addons, catalog.promotions,
@@ -56,14 +67,16 @@ def import_whmcs(url: str, *, admin: Admin, dry_run: bool = False,
             report.note(f"hostdesk's currency setting is {hostdesk_currency}: set "
                         f"currency = \"{report.currency}\" in hostdesk.toml before the first run")
         clients = source.select("tblclients", "id:i currency:i")
-        writer = writer_for(dry_run or not write_thread)
-        ctx = Context(source=source, report=report, idmap=IdMap(), writer=writer,
-                      currency_id=currency_id, progress=progress,
+        # The first import into an empty hostdesk: one transaction, loaded in bulk.
+        report.bulk = not dry_run and bulk_load.applies(LOADED_TABLES)
+        writer = writer_for(dry_run or not write_thread, one_transaction=report.bulk)
+        idmap = IdMap(numbered=LOADED_TABLES if report.bulk else ())
+        ctx = Context(source=source, report=report, idmap=idmap, writer=writer,
+                      currency_id=currency_id, progress=progress, admin=admin,
                       client_ids={c["id"] for c in clients if c["currency"] == currency_id},
                       now=pendulum.now("UTC").strftime("%Y-%m-%d %H:%M:%S.%f"))
         prefetch(ctx)
         ctx.other_clients = {c["id"] for c in clients} - ctx.client_ids
-        ctx.all_services = {r["id"] for r in source.select("tblhosting", "id:i")}
         if dry_run:
             try:
                 with database.atomic():
@@ -71,26 +84,48 @@ def import_whmcs(url: str, *, admin: Admin, dry_run: bool = False,
                     raise _DryRun()
             except _DryRun:
                 pass
+        elif report.bulk:
+            paused = writer.call(lambda: bulk_load.pause(LOADED_TABLES, keep=KEPT_INDEXES))
+            _run(ctx, admin, finish=lambda: bulk_load.resume(paused))
+            if report.ok:  # a first import that does not reconcile leaves hostdesk empty
+                writer.commit()
         else:
             with few_checkpoints():
                 _run(ctx, admin)
     except ReconciliationError as exc:
-        report.error = f"did not reconcile, that batch was rolled back: {exc}"
+        report.error = f"did not reconcile, {_rolled_back(report)}: {exc}"
     except IntegrityError as exc:  # e.g. a name hostdesk already has for another record
-        report.error = f"hostdesk refused a row, that batch was rolled back: {exc}"
+        report.error = f"hostdesk refused a row, {_rolled_back(report)}: {exc}"
     finally:
         if writer is not None:
-            writer.close()
+            writer.close()  # rolls back what a one-transaction writer has not committed
         source.close()
         report.seconds = time.monotonic() - started
     return report
 
 
-def _run(ctx: Context, admin: Admin) -> None:
+def _rolled_back(report: Report) -> str:
+    if report.bulk:
+        return ("that batch was rolled back, and with it the whole first import (hostdesk is "
+                "as before)")
+    return "that batch was rolled back"
+
+
+def _run(ctx: Context, admin: Admin, finish=None) -> None:
     for step in STEPS:  # a step waits for the writer when it needs ids (ctx.ids)
         step(ctx)
-    ctx.writer.drain()
-    ctx.report.reconciliation = reconcile.figures(ctx)
+    if finish is not None:
+        ctx.writer.call(finish)
+    ctx.report.reconciliation = ctx.writer.call(lambda: reconcile.figures(ctx))
+    ctx.writer.call(lambda: _log(ctx.report, admin))
+    if not ctx.report.reconciled:
+        different = [r["figure"] for r in ctx.report.reconciliation if not r["equal"]]
+        ctx.report.error = "did not reconcile: " + ", ".join(different)
+        if ctx.report.bulk:
+            ctx.report.error += " (the first import was rolled back: hostdesk is as before)"
+
+
+def _log(report: Report, admin: Admin) -> None:
     with database.atomic():
         audit.record_many([
             dict(admin_login=admin.login, action="whmcs.import", object_type="import",
@@ -98,10 +133,7 @@ def _run(ctx: Context, admin: Admin) -> None:
                              f"{len(c.skipped)} skipped",
                  after={"read": c.read, "imported": c.imported, "updated": c.updated,
                         "skipped": len(c.skipped)})
-            for table, c in ctx.report.tables.items() if c.imported or c.updated])
-    if not ctx.report.reconciled:
-        different = [r["figure"] for r in ctx.report.reconciliation if not r["equal"]]
-        ctx.report.error = "did not reconcile: " + ", ".join(different)
+            for table, c in report.tables.items() if c.imported or c.updated])
 
 
 def _choose_currency(source: Source, wanted: str | None, report: Report) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from hostdesk.automation.whmcs.context import (
     stream_rows,
 )
 from hostdesk.automation.whmcs.values import Unmappable
-from hostdesk.automation.whmcs.writer import BATCH, sync
+from hostdesk.automation.whmcs.writer import BATCH, plan, write_plan
 from hostdesk.models.cycles import add_months_anchored
 from hostdesk.models.db import database
 from hostdesk.models.schema import (
@@ -120,8 +120,8 @@ def invoices(ctx: Context) -> None:
     items_of = defaultdict(list)
     for item in items:
         items_of[item["invoiceid"]].append(item)
-    order_of = {row["invoiceid"]: row["id"] for row in ctx.source.rows(
-        "SELECT id, invoiceid FROM tblorders WHERE invoiceid > 0")}
+    order_of = {row["invoiceid"]: row["id"] for row in read(ctx, "tblorders")
+                if row["invoiceid"] > 0}
     accepted, statuses = [], {}
     for row in rows:
         try:
@@ -158,7 +158,8 @@ def invoices(ctx: Context) -> None:
     done = 0
     for start in range(0, len(accepted), BATCH // 2):
         batch = accepted[start:start + BATCH // 2]
-        job = _invoice_batch(ctx, batch, items_of, periods, clients, orders_, order_of, item_maps)
+        job = _plan_invoice_batch(ctx, *_invoice_batch(ctx, batch, items_of, periods, clients,
+                                                       orders_, order_of, item_maps))
         ctx.writer.submit(lambda job=job: _write_invoice_batch(ctx, *job))
         done += len(batch)
         ctx.show("tblinvoices", done, len(accepted))
@@ -210,15 +211,34 @@ def _invoice_batch(ctx, batch, items_of, periods, clients, orders_, order_of, it
     return invoice_rows, line_rows, extra_rows, expected_total, what
 
 
-def _write_invoice_batch(ctx, invoice_rows, line_rows, extra_rows, expected_total, what):
+def _plan_invoice_batch(ctx, invoice_rows, line_rows, extra_rows, expected_total, what):
+    """The batch planned here, while the writer writes the one before: the invoices, and
+    their lines too when every invoice's hostdesk id is known already (numbered by a first
+    import, or imported before)."""
+    invoices = plan(ctx.idmap, ctx.report.table("tblinvoices"), "tblinvoices", Invoice,
+                    INVOICE_COLUMNS, invoice_rows)
+    lines = None
+    if len(invoices.result) == len(invoice_rows):
+        lines = _plan_lines(ctx, invoices.result, line_rows, extra_rows)
+    return invoices, lines, line_rows, extra_rows, expected_total, what
+
+
+def _plan_lines(ctx, ids: dict, line_rows, extra_rows) -> list:
+    """A line names its invoice by WHMCS id: `ids` gives the hostdesk one."""
+    return [(table, plan(ctx.idmap, ctx.report.table(table), table, InvoiceLine, LINE_COLUMNS,
+                         [(line, (ids[invoice],) + values) for line, invoice, values in rows]))
+            for table, rows in (("tblinvoiceitems", line_rows),
+                                ("tblinvoices.tax_credit", extra_rows))]
+
+
+def _write_invoice_batch(ctx, invoices, lines, line_rows, extra_rows, expected_total, what):
     """One transaction: the invoices, their lines, and the check that they add up."""
     with database.atomic():
-        ids = sync(ctx.idmap, ctx.report.table("tblinvoices"), "tblinvoices", Invoice,
-                   INVOICE_COLUMNS, invoice_rows)
-        for table, rows in (("tblinvoiceitems", line_rows),
-                            ("tblinvoices.tax_credit", extra_rows)):
-            sync(ctx.idmap, ctx.report.table(table), table, InvoiceLine, LINE_COLUMNS,
-                 [(line, (ids[invoice],) + values) for line, invoice, values in rows])
+        ids = write_plan(ctx.idmap, ctx.report.table("tblinvoices"), "tblinvoices", Invoice,
+                         INVOICE_COLUMNS, invoices)
+        for table, planned in lines or _plan_lines(ctx, ids, line_rows, extra_rows):
+            write_plan(ctx.idmap, ctx.report.table(table), table, InvoiceLine, LINE_COLUMNS,
+                       planned)
         _check_batch(list(ids.values()), expected_total, what)
 
 

@@ -7,7 +7,8 @@ from hostdesk.automation.whmcs import values as v
 from hostdesk.automation.whmcs.context import Context, read, stream_rows, write_rows
 from hostdesk.automation.whmcs.values import Unmappable
 from hostdesk.models.cycles import Cycle
-from hostdesk.models.db import database
+from hostdesk.models.errors import ValidationError
+from hostdesk.models.payment_methods import add_payment_method
 from hostdesk.models.schema import (
     CatalogAddon,
     CatalogAddonPrice,
@@ -92,7 +93,8 @@ def clients(ctx: Context) -> None:
 
 
 def payment_gateways(ctx: Context) -> list[str]:
-    """The gateways in use (clients, services, invoices, payments) as hostdesk payment methods."""
+    """The gateways in use (clients, services, invoices, payments) as hostdesk payment methods,
+    added to the managed list by the one function that adds a method (checked and logged)."""
     used = ctx.source.rows(
         "SELECT gateway AS g FROM tblaccounts UNION SELECT paymentmethod FROM tblhosting "
         "UNION SELECT paymentmethod FROM tblinvoices UNION SELECT defaultgateway FROM tblclients "
@@ -101,14 +103,27 @@ def payment_gateways(ctx: Context) -> list[str]:
     names = sorted({v.payment_method(row["g"]) for row in used + configured if v.text(row["g"])})
     counts = ctx.report.table("tblpaymentgateways")
     counts.read = len(names)
-    known = {name.lower() for (name,) in PaymentMethod.select(PaymentMethod.name).tuples()}
-    new = [name for name in names if name.lower() not in known]
-    with database.atomic():  # the managed list orders, services and invoices pick from
-        for order, name in enumerate(new, start=len(known)):
-            PaymentMethod.create(name=name, enabled=True, sort_order=order)
-    counts.imported = len(new)
-    counts.unchanged = len(names) - len(new)
+    ctx.writer.call(lambda: _add_payment_methods(ctx, counts, names))
     return names
+
+
+def _add_payment_methods(ctx: Context, counts, names: list[str]) -> None:
+    known = {name.lower() for (name,) in PaymentMethod.select(PaymentMethod.name).tuples()}
+    order = len(known)
+    for name in names:
+        if name.lower() in known:
+            counts.unchanged += 1
+            continue
+        try:
+            add_payment_method({"name": name, "enabled": "yes", "sort_order": str(order)},
+                               admin=ctx.admin)
+        except ValidationError as exc:
+            ctx.report.skip("tblpaymentgateways", name, f"{exc.field}: {exc.message}; add the "
+                                                        "method by hand under another name")
+            continue
+        known.add(name.lower())
+        counts.imported += 1
+        order += 1
 
 
 # --- catalog -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from hostdesk.automation.whmcs.source import Source
 from hostdesk.automation.whmcs.values import Unmappable
 from hostdesk.automation.whmcs.writer import BATCH, IdMap, plan, sync, write_plan
 from hostdesk.models.db import database
+from hostdesk.models.schema import Admin
 
 
 class ReconciliationError(Exception):
@@ -26,6 +27,7 @@ class Context:
     currency_id: int
     client_ids: set
     progress: object = None
+    admin: Admin | None = None  # the acting admin (what the import adds is theirs in the log)
     now: str = ""
     # writes the large tables' batches (on its own thread, see pipeline.py)
     writer: object = field(default_factory=InlineWriter)
@@ -37,7 +39,6 @@ class Context:
     net_paid: dict = field(default_factory=dict)  # whmcs invoice id -> cents received - refunded
     accounts: list = field(default_factory=list)
     other_clients: set = field(default_factory=set)  # clients of other currencies: left out
-    all_services: set = field(default_factory=set)  # every tblhosting id, any currency
     skipped_invoices: set = field(default_factory=set)
     skipped_clients: set = field(default_factory=set)  # of the chosen currency, not imported
     invoice_dates: dict = field(default_factory=dict)  # whmcs invoice id -> ISO date
@@ -50,7 +51,8 @@ class Context:
     def ids(self, table: str) -> dict[str, int]:
         """source id -> hostdesk id of `table`, once the writer has written all of it (a step
         asks after its own preparation, which so goes on while the writer finishes)."""
-        self.writer.drain()
+        if not self.idmap.next_id:  # else numbered when mapped: known before written
+            self.writer.drain()
         return self.idmap.ids(table)
 
     def show(self, task: str, done: int, total: int) -> None:
@@ -66,7 +68,7 @@ READS = {
                    "separateinvoices defaultgateway notes cardlastfour created_at datecreated",
                    "WHERE currency = %s", "id"),
     "tblorders": ("tblorders", "id:i ordernum userid:i status paymentmethod promocode amount "
-                  "notes date", "", "id"),
+                  "notes date invoiceid:i", "", "id"),
     "tblhosting": ("tblhosting", "id:i userid:i orderid:i packageid:i server:i regdate "
                    "created_at updated_at domain dedicatedip username "
                    "has_password=(password<>''):i domainstatus qty:i firstpaymentamount amount "
@@ -82,7 +84,6 @@ READS = {
                    "firstpaymentamount recurringamount registrationperiod:i expirydate status "
                    "nextduedate paymentmethod dnsmanagement emailforwarding idprotection "
                    "donotrenew promoid:i additionalnotes", "", "id"),
-    "tblhosting.status": ("tblhosting", "id:i domainstatus", "", "id"),
     "tblaccounts": ("tblaccounts a JOIN tblinvoices i ON i.id = a.invoiceid "
                     "JOIN tblclients c ON c.id = i.userid",
                     "a.id:i a.invoiceid:i a.amountin a.amountout a.fees a.gateway a.transid a.date",
@@ -116,20 +117,24 @@ def prefetch(ctx: Context) -> None:
 
 
 def write_rows(ctx: Context, table: str, model, columns, rows, **options) -> dict:
-    """sync() in transactions of BATCH rows, now, on this thread; returns source id ->
-    hostdesk id."""
-    ctx.writer.drain()  # one writer at a time, in order
+    """sync() in transactions of BATCH rows, now, through the writer (after every batch given
+    to it so far); returns source id -> hostdesk id."""
     counts = ctx.report.table(table)
     if options.get("delete_missing"):  # small catalog tables: one batch sees every row
-        with database.atomic():
-            return sync(ctx.idmap, counts, table, model, columns, rows, **options)
+        return ctx.writer.call(lambda: _sync_batch(ctx, counts, table, model, columns, rows,
+                                                   options))
     result = {}
     for start in range(0, len(rows), BATCH):
-        with database.atomic():
-            result.update(sync(ctx.idmap, counts, table, model, columns, rows[start:start + BATCH],
-                               **options))
+        chunk = rows[start:start + BATCH]
+        result.update(ctx.writer.call(lambda chunk=chunk: _sync_batch(
+            ctx, counts, table, model, columns, chunk, options)))
         ctx.show(table, min(start + BATCH, len(rows)), len(rows))
     return result
+
+
+def _sync_batch(ctx: Context, counts, table: str, model, columns, rows, options) -> dict:
+    with database.atomic():
+        return sync(ctx.idmap, counts, table, model, columns, rows, **options)
 
 
 def stream_rows(ctx: Context, table: str, model, columns, rows, total: int) -> None:
@@ -141,7 +146,7 @@ def stream_rows(ctx: Context, table: str, model, columns, rows, total: int) -> N
     rows, done = iter(rows), 0
     while batch := list(islice(rows, BATCH)):
         # planned here (digests, import map look-ups): the writer thread only writes
-        planned = plan(ctx.idmap, counts, table, columns, batch)
+        planned = plan(ctx.idmap, counts, table, model, columns, batch)
         ctx.writer.submit(lambda planned=planned: _write_batch(ctx, counts, table, model,
                                                                 columns, planned))
         done += len(batch)

@@ -158,16 +158,17 @@ def service_addons(ctx: Context) -> None:
     services_, catalog = ctx.ids("tblhosting"), ctx.ids("tbladdons")
     names = {row["id"]: v.text(row["name"]) for row in ctx.source.table("tbladdons", "id, name")}
     skipped_services = {s["id"] for s in ctx.report.table("tblhosting").skipped}
+    all_services = {row["id"] for row in read(ctx, "tblhosting")}  # any currency
 
     def mapped():  # rows mapped batch by batch, as the writer takes them
         for row in rows:
             service = services_.get(str(row["hostingid"]))
-            if row["hostingid"] in ctx.all_services and row["hostingid"] not in skipped_services \
+            if row["hostingid"] in all_services and row["hostingid"] not in skipped_services \
                     and row["hostingid"] not in ctx.service_products:
                 continue  # another currency's service: left out with it
             counts.read += 1
             try:
-                if row["hostingid"] not in ctx.all_services:
+                if row["hostingid"] not in all_services:
                     raise Unmappable(f"orphan: service #{row['hostingid']} does not exist")
                 if service is None:
                     raise Unmappable(f"orphan: service #{row['hostingid']} was skipped")
@@ -249,8 +250,7 @@ def cancellation_requests(ctx: Context) -> None:
     rows = ctx.source.table("tblcancelrequests")
     counts = ctx.report.table("tblcancelrequests")
     services_ = ctx.ids("tblhosting")
-    statuses = {row["id"]: v._squash(row["domainstatus"])
-                for row in read(ctx, "tblhosting.status")}
+    statuses = {row["id"]: v._squash(row["domainstatus"]) for row in read(ctx, "tblhosting")}
     latest = {}
     for row in rows:  # one open request per service: the latest
         latest[row["relid"]] = row["id"]

@@ -41,6 +41,7 @@ class Report:
     reconciliation: list = field(default_factory=list)  # {"figure", "source", "hostdesk", "equal"}
     error: str = ""
     seconds: float = 0.0
+    bulk: bool = False  # a first import into an empty hostdesk: one transaction, all or nothing
 
     def table(self, name: str) -> TableCounts:
         if name not in self.tables:
@@ -63,7 +64,8 @@ class Report:
         return not self.error and self.reconciled
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "dry_run": self.dry_run, "currency": self.currency,
+        return {"ok": self.ok, "dry_run": self.dry_run, "first_import": self.bulk,
+                "currency": self.currency,
                 "error": self.error, "seconds": round(self.seconds, 3),
                 "tables": {name: counts.as_dict() for name, counts in self.tables.items()},
                 "left_out": self.left_out, "notes": self.notes,
@@ -76,7 +78,8 @@ class Report:
         return json.dumps(self.as_dict(), indent=2, sort_keys=True)
 
     def text(self) -> str:
-        mode = " (dry run: nothing was written)" if self.dry_run else ""
+        mode = (" (dry run: nothing was written)" if self.dry_run else
+                " (first import: all or nothing)" if self.bulk else "")
         lines = [f"WHMCS import{mode}, currency {self.currency or '?'}, {self.seconds:.1f} s", "",
                  f"  {'table':<26}{'read':>9}{'imported':>10}{'updated':>9}{'unchanged':>11}"
                  f"{'skipped':>9}"]

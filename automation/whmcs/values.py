@@ -196,8 +196,8 @@ def text(value, limit: int | None = None) -> str:
 def payment_method(gateway) -> str:
     """The hostdesk payment method a WHMCS gateway (module name: `paypal`, `banktransfer`,
     `stripe`, ...) becomes: its name in the managed list (`catalog.payment_gateways` adds the
-    ones the list lacks)."""
-    return text(gateway, 50) or "banktransfer"
+    ones the list lacks; the list keeps names in lower case)."""
+    return text(gateway, 50).lower() or "banktransfer"
 
 
 def anchor_day(next_due: datetime.date | None, registered: datetime.date | None) -> int:

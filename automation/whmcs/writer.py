@@ -3,33 +3,45 @@ each remembered in the import map so a rerun never adds a row twice."""
 
 import hashlib
 import marshal
+from dataclasses import dataclass
 
 from hostdesk.models.db import database, ids_in, insert_rows
 from hostdesk.models.schema import ImportMap
 
 SOURCE = "whmcs"
 BATCH = 5000
+MAP_COLUMNS = ("source", "source_table", "source_id", "target_id", "digest")
 
 
-def digest(values: tuple) -> str:
+def digest(values: tuple, _dumps=marshal.dumps, _hash=hashlib.blake2b) -> str:
     """A short fingerprint of a row's values (text, numbers, booleans, None)."""
     try:
         # version 2: no back-references or interned-string marks, so equal values always give
         # equal bytes (C speed; repr() cost a tenth of an import)
-        data = marshal.dumps(values, 2)
+        data = _dumps(values, 2)
     except ValueError:
         data = repr(values).encode()
-    return hashlib.blake2b(data, digest_size=12).hexdigest()
+    return _hash(data, digest_size=12).hexdigest()
 
 
 class IdMap:
-    """(WHMCS table, id) -> (hostdesk id, digest of the values last written)."""
+    """(WHMCS table, id) -> (hostdesk id, digest of the values last written).
 
-    def __init__(self):
+    `numbered`: hostdesk tables known to be empty (a first import loaded in bulk, one
+    transaction) whose ids the import gives itself, 1, 2, 3... in the order it writes them,
+    as SQLite would: a row's id is known as soon as it is mapped, so the rows that point at it
+    are mapped without waiting for the writer, and the writer only inserts."""
+
+    def __init__(self, *, numbered: tuple[str, ...] = ()):
         self.tables: dict[str, dict[str, tuple[int, str]]] = {}
+        self.empty = bool(numbered)  # the import map holds no row yet: nothing to read
+        self.next_id = {table: 1 for table in numbered}
+        self._ids: dict[str, dict[str, int]] = {}  # ids() as last built (a row keeps its id)
 
     def of(self, table: str) -> dict[str, tuple[int, str]]:
-        if table not in self.tables:
+        if table not in self.tables and self.empty:
+            self.tables[table] = {}
+        elif table not in self.tables:
             rows = (ImportMap.select(ImportMap.source_id, ImportMap.target_id, ImportMap.digest)
                     .where((ImportMap.source == SOURCE) & (ImportMap.source_table == table))
                     .tuples())
@@ -37,11 +49,28 @@ class IdMap:
         return self.tables[table]
 
     def ids(self, table: str) -> dict[str, int]:
-        return {key: target for key, (target, _) in self.of(table).items()}
+        """source id -> hostdesk id (read only: shared by the steps that ask)."""
+        known = self.of(table)
+        built = self._ids.get(table)
+        if built is None or len(built) != len(known):  # rows are only ever added
+            built = self._ids[table] = {key: target for key, (target, _) in known.items()}
+        return built
 
     def target(self, table: str, source_id) -> int | None:
         found = self.of(table).get(str(source_id))
         return found[0] if found else None
+
+
+@dataclass
+class Plan:
+    """What a batch of rows needs written (see `plan`)."""
+
+    new: list  # (source id, values, digest) of rows to insert
+    changed: list  # (source id, hostdesk id, values, digest) of rows to update
+    result: dict  # source id -> hostdesk id, of every row known or numbered
+    rows: list | None = None  # numbered: the new rows as inserted, id first
+    columns: tuple = ()  # numbered: the columns of `rows`
+    maps: list | None = None  # numbered: their import-map rows
 
 
 def sync(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
@@ -50,15 +79,16 @@ def sync(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
 
     Inside the caller's transaction. Returns source id -> hostdesk id for every row given."""
     result = write_plan(idmap, counts, table, model, columns,
-                        plan(idmap, counts, table, columns, rows))
+                        plan(idmap, counts, table, model, columns, rows))
     if delete_missing:
         _delete_missing(idmap, table, model, {source_id for source_id, _ in rows})
     return result
 
 
-def plan(idmap: IdMap, counts, table: str, columns: tuple[str, ...],
-         rows: list[tuple[str, tuple]]) -> tuple[list, list, dict]:
-    """What `rows` need: (new rows, changed rows, source id -> hostdesk id of the known ones).
+def plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
+         rows: list[tuple[str, tuple]]) -> Plan:
+    """What `rows` need: the new rows, the changed ones, and source id -> hostdesk id of the
+    known ones (and of the new ones, where the import numbers `model`'s rows itself).
 
     Reads the import map only, so it may run while the writer writes an earlier batch of
     the same table (other source ids)."""
@@ -66,36 +96,54 @@ def plan(idmap: IdMap, counts, table: str, columns: tuple[str, ...],
     new, changed, result = [], [], {}
     # created_at is set once (and may fall back to the import's own time): not compared
     stamp = columns.index("created_at") if "created_at" in columns else None
+    found, add = None, new.append
     for source_id, values in rows:
         dig = digest(values if stamp is None else values[:stamp] + values[stamp + 1:])
-        found = known.get(source_id)
+        if known:
+            found = known.get(source_id)
         if found is None:
-            new.append((source_id, values, dig))
+            add((source_id, values, dig))
         else:
             result[source_id] = found[0]
             if found[1] != dig:
                 changed.append((source_id, found[0], values, dig))
             else:
                 counts.unchanged += 1
-    return new, changed, result
+    planned = Plan(new, changed, result)
+    name = model._meta.table_name
+    if new and name in idmap.next_id:  # numbered: the writer gets its rows ready to insert
+        first = idmap.next_id[name]
+        idmap.next_id[name] = first + len(new)
+        extra, defaults = _defaults(model, columns)
+        planned.columns = ("id",) + columns + extra
+        planned.rows, planned.maps = rows_, maps = [], []
+        for target, (source_id, values, dig) in enumerate(new, start=first):
+            rows_.append((target, *values, *defaults))
+            maps.append((SOURCE, table, source_id, target, dig))
+            known[source_id] = (target, dig)
+            result[source_id] = target
+    return planned
 
 
 def write_plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
-               planned: tuple[list, list, dict]) -> dict[str, int]:
+               planned: Plan) -> dict[str, int]:
     """Insert the new rows and update the changed ones of a `plan`; returns its id map."""
-    new, changed, result = planned
+    new, changed, result = planned.new, planned.changed, planned.result
     known = idmap.of(table)
-    if new:
+    batch = max(1, min(500, 30000 // (len(columns) + 1)))
+    if planned.rows is not None:
+        insert_rows(model, planned.columns, planned.rows, batch=batch)
+        insert_rows(ImportMap, MAP_COLUMNS, planned.maps)
+    elif new:
         extra, defaults = _defaults(model, columns)
         ids = insert_rows(model, columns + extra, [values + defaults for _, values, _ in new],
-                          returning=True, batch=max(1, min(500, 30000 // len(columns))))
-        insert_rows(ImportMap, ("source", "source_table", "source_id", "target_id", "digest"),
-                    [(SOURCE, table, source_id, target, dig)
-                     for (source_id, _, dig), target in zip(new, ids)])
+                          returning=True, batch=batch)
+        insert_rows(ImportMap, MAP_COLUMNS, [(SOURCE, table, source_id, target, dig)
+                                             for (source_id, _, dig), target in zip(new, ids)])
         for (source_id, _, dig), target in zip(new, ids):
             known[source_id] = (target, dig)
             result[source_id] = target
-        counts.imported += len(new)
+    counts.imported += len(new)
     if changed:
         _update(model, columns, changed, table)
         for source_id, target, _, dig in changed:

@@ -1,0 +1,103 @@
+"""`models/bulk_load.py`: rows loaded into empty SQLite tables with their indexes and insert
+triggers paused, made good at the end of the same transaction."""
+
+import pytest
+from peewee import IntegrityError
+
+from hostdesk.models import bulk_load, search
+from hostdesk.models.db import database, insert_rows, is_sqlite
+from hostdesk.models.schema import Client, Invoice, InvoiceLine, LineKind, Order, Product, Service
+
+TABLES = ("client", "service", "invoice", "invoice_line")
+
+
+@pytest.fixture
+def sqlite_db(db):
+    if not is_sqlite():
+        pytest.skip("bulk loading pauses SQLite's indexes and triggers; PostgreSQL imports in "
+                    "batches")
+    return db
+
+
+def _schema() -> list[tuple]:
+    return database.execute_sql("SELECT type, name, tbl_name, sql FROM sqlite_master "
+                                "ORDER BY type, name").fetchall()
+
+
+def _client_and_invoice() -> tuple[int, int]:
+    client = Client.create(first_name="Ada", last_name="Bulk", email="ada@example.com")
+    invoice = Invoice.create(client=client, date="2026-06-01", due_date="2026-06-01", total=0,
+                             payment_method="banktransfer")
+    return client.id, invoice.id
+
+
+def _renewal(invoice_id: int, start: str, end: str) -> tuple:
+    return (invoice_id, LineKind.RENEWAL, "service", 7, start, end, "Renewal", 0, False, 0)
+
+
+LINE_COLUMNS = ("invoice", "kind", "item_type", "item_id", "period_start", "period_end",
+                "description", "amount", "cancelled", "sort_order")
+
+
+def test_applies_only_to_empty_sqlite_tables(db):
+    assert bulk_load.applies(TABLES) == is_sqlite()  # PostgreSQL imports in batches
+    Client.create(first_name="Ada", last_name="One", email="ada@example.com")
+    assert not bulk_load.applies(TABLES)
+
+
+def test_a_load_rebuilds_the_indexes_search_and_checks_it_paused(sqlite_db):
+    before = _schema()
+    with database.atomic():
+        paused = bulk_load.pause(TABLES, keep=("invoiceline_invoice_id_sort_order",))
+        during = {name for _, name, _, _ in _schema()}
+        assert "service_search_insert" not in during and "service_domain" not in during
+        assert "invoice_line_no_overlap_insert" not in during
+        assert "invoiceline_invoice_id_sort_order" in during  # kept: the load reads it
+        client_id, invoice_id = _client_and_invoice()
+        product = Product.create(name="Starter").id
+        Service.insert_many([dict(client=client_id, product=product, domain=f"bulk{n}.example",
+                                  status="active", billing_cycle="monthly",
+                                  registration_date="2026-01-01", recurring_amount=1,
+                                  payment_method="banktransfer") for n in range(50)]).execute()
+        insert_rows(InvoiceLine, LINE_COLUMNS, [_renewal(invoice_id, "2026-06-01", "2026-07-01"),
+                                                _renewal(invoice_id, "2026-07-01", "2026-08-01")])
+        bulk_load.resume(paused)
+    assert _schema() == before
+    hits = search.search("bulk17.example")
+    assert [h.title for h in hits if h.kind == "service"] == ["bulk17.example"]
+    assert [h.kind for h in search.search("Bulk")][:1] == ["client"]  # the client's search row
+    with pytest.raises(IntegrityError, match="overlapping"):  # the trigger is back
+        insert_rows(InvoiceLine, LINE_COLUMNS, [_renewal(invoice_id, "2026-07-15", "2026-08-15")])
+
+
+def test_a_load_with_an_overlapping_renewal_is_refused_and_rolled_back(sqlite_db):
+    before = _schema()
+    with pytest.raises(IntegrityError, match="overlapping renewal period: line #2"):
+        with database.atomic():
+            paused = bulk_load.pause(TABLES)
+            _, invoice_id = _client_and_invoice()
+            insert_rows(InvoiceLine, LINE_COLUMNS, [
+                _renewal(invoice_id, "2026-06-01", "2026-07-01"),
+                _renewal(invoice_id, "2026-06-15", "2026-07-15")])
+            bulk_load.resume(paused)
+    assert _schema() == before
+    assert Client.select().count() == 0 and InvoiceLine.select().count() == 0
+
+
+def test_a_duplicate_for_a_unique_index_fails_the_load(sqlite_db):
+    with pytest.raises(IntegrityError, match="UNIQUE constraint failed: order.number"):
+        with database.atomic():
+            paused = bulk_load.pause(TABLES + ("order",))
+            client_id, _ = _client_and_invoice()
+            Order.insert_many([dict(client=client_id, number="1001", payment_method="paypal")
+                               for _ in range(2)]).execute()
+            bulk_load.resume(paused)
+    assert Order.select().count() == 0 and Client.select().count() == 0
+
+
+def test_pause_needs_a_transaction_and_the_indexes_it_keeps(sqlite_db):
+    with pytest.raises(RuntimeError):
+        bulk_load.pause(TABLES)
+    with pytest.raises(ValueError, match="no_such_index"), database.atomic():
+        bulk_load.pause(TABLES, keep=("no_such_index",))
+    assert bulk_load.applies(TABLES) and len(_schema()) > 10
