@@ -551,7 +551,7 @@ def test_a_first_import_is_all_or_nothing_and_leaves_indexes_and_search_whole(wh
     schema = _schema() if is_sqlite() else None
     methods = [m.name for m in PaymentMethod.select()]
     taken = Tld.create(name="com", register_price=1, transfer_price=1, renew_price=1)
-    report = import_whmcs(url, admin_login=ADMIN)
+    report = import_whmcs(url, admin=as_login(ADMIN))
     assert not report.ok and "refused a row" in report.error
     assert report.bulk == is_sqlite()
     if report.bulk:  # the clients' batches went before the TLDs' in the same transaction
@@ -564,7 +564,7 @@ def test_a_first_import_is_all_or_nothing_and_leaves_indexes_and_search_whole(wh
         assert Client.select().count() > 100
 
     taken.delete_instance()
-    report = import_whmcs(url, admin_login=ADMIN)
+    report = import_whmcs(url, admin=as_login(ADMIN))
     assert report.ok, report.text()
     if is_sqlite():
         assert _schema() == schema
@@ -598,7 +598,7 @@ def test_a_gateway_the_payment_method_list_refuses_is_named_not_added(mariadb_se
         cur.execute("UPDATE tblhosting SET paymentmethod = 'Pay Later' WHERE id = %s",
                     (service["id"],))
     conn.close()
-    report = import_whmcs(url, admin_login=ADMIN)
+    report = import_whmcs(url, admin=as_login(ADMIN))
     assert report.ok, report.text()
     (skipped,) = report.tables["tblpaymentgateways"].skipped
     assert skipped["id"] == "pay later" and skipped["reason"].startswith("name: use lowercase")
