@@ -17,7 +17,8 @@ from hostdesk.models.errors import ValidationError, ValidationErrors
 _PACKAGES = ("hostdesk.tui.screens", "hostdesk.tui.widgets")
 
 
-def _every_class(root: type) -> set[type]:
+def every_subclass(root: type) -> set[type]:
+    """Every class below `root`, however deep."""
     found, todo = set(), [root]
     while todo:
         for sub in todo.pop().__subclasses__():
@@ -37,7 +38,7 @@ def binding_ids() -> dict[str, Binding]:
         for module in pkgutil.iter_modules(package.__path__):
             importlib.import_module(f"{package_name}.{module.name}")
     ids: dict[str, Binding] = {}
-    for cls in _every_class(DOMNode):
+    for cls in every_subclass(DOMNode):
         for binding in cls.__dict__.get("BINDINGS", []):
             if isinstance(binding, Binding) and binding.id:
                 ids.setdefault(binding.id, binding)

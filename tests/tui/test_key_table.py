@@ -13,6 +13,7 @@ from textual.widget import Widget
 import hostdesk.tui.screens as screens_package
 import hostdesk.tui.widgets as widgets_package
 from hostdesk.tui.app import HostdeskApp
+from hostdesk.tui.keymap import every_subclass
 from hostdesk.tui.keys import ALSO, APP_KEYS, BOUND, KEYS, table_keys
 
 
@@ -21,22 +22,12 @@ def _import_all(package) -> None:
         importlib.import_module(f"{package.__name__}.{module.name}")
 
 
-def _subclasses(root: type) -> set[type]:
-    found, todo = set(), [root]
-    while todo:
-        for sub in todo.pop().__subclasses__():
-            if sub not in found:
-                found.add(sub)
-                todo.append(sub)
-    return found
-
-
 def our_classes() -> list[type]:
     """Every Screen of tui/screens and tui/widgets, and every widget of tui/widgets and
     tui/screens (a widget's keys work on the screen that shows it)."""
     _import_all(screens_package)
     _import_all(widgets_package)
-    ours = [cls for cls in _subclasses(Widget) | _subclasses(Screen)
+    ours = [cls for cls in every_subclass(Widget) | every_subclass(Screen)
             if cls.__module__.startswith(("hostdesk.tui.screens", "hostdesk.tui.widgets"))]
     assert len([cls for cls in ours if issubclass(cls, Screen)]) > 30  # every screen was found
     return [HostdeskApp, *sorted(ours, key=lambda cls: (cls.__module__, cls.__qualname__))]
