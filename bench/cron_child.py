@@ -90,8 +90,9 @@ sys.exit(os.waitstatus_to_exitcode(status) % 256)
 
 
 def run_cron(url: str, run_date, workdir: Path, *, emails: bool,
-             timeout: float | None = None) -> CronRun:
-    """`hostdesk --db URL cron --date D --json [--no-email]`, timed, with its peak RSS.
+             timeout: float | None = None, workers: int = 1) -> CronRun:
+    """`hostdesk --db URL cron --date D --json [--no-email] [--workers N]`, timed, with its
+    peak RSS (the run's own process: helper workers are not counted).
 
     A run still going after `timeout` seconds is killed: `timed_out` is set and `seconds`
     is then a lower bound."""
@@ -100,6 +101,8 @@ def run_cron(url: str, run_date, workdir: Path, *, emails: bool,
                "--allow-far-date", "--json"]
     if not emails:
         command.append("--no-email")
+    if workers > 1:
+        command += ["--workers", str(workers)]
     out_path, err_path = workdir / "cron.out", workdir / "cron.err"
     rss_path = workdir / "cron.maxrss"
     rss_path.unlink(missing_ok=True)

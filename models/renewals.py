@@ -27,7 +27,7 @@ from hostdesk.models.billable import (
 )
 from hostdesk.models.cycles import Cycle, day_before
 from hostdesk.models.db import database, database_error_text, ids_in, insert_rows, is_postgres, is_sqlite
-from hostdesk.models.emails import client_vars, invoice_vars, line_vars, queue_emails
+from hostdesk.models.emails import invoice_email_contexts, queue_emails
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.fields import MoneyField, PendulumDateField
 from hostdesk.models.invoicing import LineSpec, renewal_line_spec
@@ -421,17 +421,12 @@ def _queue_invoice_emails(emails: list[tuple], company_name: str, currency: str)
     clients = {row.id: row for row in Client.select(
         Client.id, Client.first_name, Client.last_name, Client.company, Client.email)
         .where(ids_in(Client.id, {client_id for client_id, _, _ in emails})).namedtuples()}
-    messages = []
-    for client_id, invoice, lines in emails:
-        client = clients[client_id]
-        messages.append(dict(to=client.email, client_id=client_id, related_type="invoice",
-                             related_id=invoice.id,
-                             context={"client": client_vars(client),
-                                      "invoice": invoice_vars(invoice),
-                                      "lines": [line_vars(line) for line in lines],
-                                      "total": invoice.total, "currency": currency,
-                                      "company_name": company_name}))
-    queue_emails("invoice_created", messages)
+    contexts = invoice_email_contexts(clients, emails, company_name=company_name,
+                                      currency=currency)
+    queue_emails("invoice_created", [
+        dict(to=clients[client_id].email, client_id=client_id, related_type="invoice",
+             related_id=invoice.id, context=context)
+        for (client_id, invoice, _), context in zip(emails, contexts)])
 
 
 def _max_horizon(today, settings: Settings):
