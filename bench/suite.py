@@ -145,6 +145,7 @@ def _floor(dbs, spec: BuildSpec, workdir: Path, *, emails: bool) -> tuple[dict, 
                "select_seconds": _round(result.seconds["select"]),
                "plan_seconds": _round(result.seconds["plan"]),
                "write_seconds": _round(result.seconds["write"]),
+               "cpu_seconds": _round(result.seconds["cpu"]),
                "invoices": result.invoices, "lines": result.lines}
     return figures, state
 
@@ -168,6 +169,13 @@ def _cron(dbs, spec: BuildSpec, workdir: Path, *, emails: bool, fingerprint: boo
     return run, state
 
 
+def _cpu_ratio(run, floor: dict):
+    """CPU against CPU: steadier than wall time on a machine shared with other work. On
+    SQLite both do all their work in their own process; on PostgreSQL the server's share of
+    the work is in neither figure."""
+    return _round(run.cpu_seconds / floor["cpu_seconds"], 2) if floor.get("cpu_seconds") else None
+
+
 def _cron_figures(run) -> dict:
     if run.timed_out:
         return {"seconds": _round(run.seconds), "timed_out": True, "peak_mb": _round(run.peak_mb, 1),
@@ -177,7 +185,8 @@ def _cron_figures(run) -> dict:
         raise RuntimeError(f"hostdesk cron printed no report (exit {run.exit_code}): "
                            f"{run.stderr.strip()[-300:]}")
     figures = {"seconds": _round(run.seconds), "peak_mb": _round(run.peak_mb, 1),
-               "invoices": run.invoices, "lines": run.lines, "exit_code": run.exit_code}
+               "cpu_seconds": _round(run.cpu_seconds), "invoices": run.invoices,
+               "lines": run.lines, "exit_code": run.exit_code}
     failures = run.failures()
     if failures:
         figures["task_failures"] = failures[:5]
@@ -195,12 +204,14 @@ def measure_daily(dbs, size: int, workdir: Path, options: Options) -> dict:
         figures = _cron_figures(run)
         figures["floor"] = floor
         figures["ratio"] = _round(run.seconds / floor["seconds"], 2) if floor["seconds"] else None
+        figures["cpu_ratio"] = _cpu_ratio(run, floor)
         figures["same_end_state"] = None if run.timed_out else floor_state == run_state
         figures["end_state"] = {"run": run_state, "floor": floor_state}
         result[name] = figures
         _say(options, f"    daily {name}: {run.seconds:.2f} s{' (stopped: timeout)' if run.timed_out else ''}"
                       f" vs floor {floor['seconds']:.2f} s (×{figures['ratio']}), "
-                      f"same end state: {figures['same_end_state']}")
+                      f"same end state: {figures['same_end_state']}; CPU {run.cpu_seconds:.2f} s vs "
+                      f"{floor['cpu_seconds']:.2f} s (×{figures['cpu_ratio']})")
     main = result["no_email"]
     result.update(seconds=main["seconds"], floor_seconds=main["floor"]["seconds"],
                   ratio=main["ratio"], timed_out=bool(main.get("timed_out")),
@@ -237,12 +248,14 @@ def measure_normal(dbs, size: int, workdir: Path, options: Options) -> dict:
         figures["samples_seconds"] = [_round(r.seconds) for r in runs]
         figures["floor"] = {**floor, "samples_seconds": [f["seconds"] for f in floors]}
         figures["ratio"] = _round(run.seconds / floor["seconds"], 2) if floor["seconds"] else None
+        figures["cpu_ratio"] = _cpu_ratio(run, floor)
         figures["same_end_state"] = None if run_state is None else run_state == floor_state
         figures["end_state"] = {"run": run_state, "floor": floor_state}
         _say(options, f"    normal {name}: {run.seconds:.2f} s (median of "
                       f"{', '.join(f'{r.seconds:.2f}' for r in runs)}), {run.invoices} invoices; "
                       f"floor {floor['seconds']:.2f} s (×{figures['ratio']}), "
-                      f"same end state: {figures['same_end_state']}")
+                      f"same end state: {figures['same_end_state']}; CPU {run.cpu_seconds:.2f} s "
+                      f"vs {floor['cpu_seconds']:.2f} s (×{figures['cpu_ratio']})")
     result.update(seconds=result["with_email"]["seconds"],
                   floor_seconds=result["with_email"]["floor"]["seconds"],
                   ratio=result["with_email"]["ratio"],
@@ -508,11 +521,13 @@ TABLE_COLUMNS = (
     ("daily s", "daily", ("seconds",), "{:.2f}"),
     ("floor s", "daily", ("floor_seconds",), "{:.2f}"),
     ("ratio", "daily", ("ratio",), "×{:.1f}"),
+    ("CPU ratio", "daily", ("no_email", "cpu_ratio"), "×{:.1f}"),
     ("+email s", "daily", ("with_email", "seconds"), "{:.2f}"),
     ("+email ratio", "daily", ("with_email", "ratio"), "×{:.1f}"),
     ("normal s", "normal", ("seconds",), "{:.2f}"),
     ("normal floor s", "normal", ("floor_seconds",), "{:.2f}"),
     ("normal ratio", "normal", ("ratio",), "×{:.1f}"),
+    ("normal CPU s", "normal", ("with_email", "cpu_seconds"), "{:.2f}"),
     ("page p50/p95 ms", "tui", ("first_page_ms", "p95"), "{:.0f}"),
     ("search p95 ms", "tui", ("search_ms", "p95"), "{:.0f}"),
     ("mass s", "mass", ("seconds",), "{:.2f}"),
