@@ -434,6 +434,12 @@ def _max_horizon(today, settings: Settings):
     return today.add(days=int(days))
 
 
+# At most this many clients a chunk, whatever `batch_size` says: a chunk's items, lines and
+# emails are all in memory at once (5,000 clients took the run's peak to 190 MB), while the
+# cost per chunk (a few queries and a commit) is small next to billing 2,000 clients.
+CHUNK_CLIENTS = 2000
+
+
 @dataclass(frozen=True)
 class _BillingJob:
     """What every chunk of one invoicing pass shares."""
@@ -449,7 +455,7 @@ class _BillingJob:
 
     @property
     def chunk_size(self) -> int:
-        return max(1, self.settings.batch_size)
+        return max(1, min(self.settings.batch_size, CHUNK_CLIENTS))
 
 
 def generate_due_invoices(today, settings: Settings, *, admin_login: str = SYSTEM_LOGIN,
