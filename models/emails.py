@@ -408,6 +408,8 @@ def _shown(context, value):
 def _money_filter(context, value, currency: str | None = None) -> str:
     """`{{ amount|money }}`: the amount by the `locale` setting in the email's currency (an
     invoice's own), or in the one named: `|money('EUR')`."""
+    if type(value) is Decimal:  # nearly always: skip the checks below
+        return format_money(value, currency or context.get("currency") or DEFAULT_CURRENCY)
     if isinstance(value, str):
         value = Decimal(value)  # raises for text that is no number: the template failed
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
@@ -439,12 +441,12 @@ def _render_compiled(compiled, context: dict) -> str:
     token = _budget.set(budget)
     try:
         pieces, size = [], 0
-        for piece in template.root_render_func(context):
+        for count, piece in enumerate(template.root_render_func(context), start=1):
             size += len(piece)
             if size > RENDER_MAX_CHARS:
                 raise _OverBudget(f"it renders more than {RENDER_MAX_CHARS} characters")
             pieces.append(piece)
-            if not len(pieces) % 32:  # the clock every few pieces: loops and calls check it too
+            if not count % 32:  # the clock every few pieces: loops and calls check it too
                 budget.check_time()
         budget.check_time()
         return _env.concat(pieces)
@@ -728,8 +730,13 @@ def invoice_email_contexts(clients: dict, invoices: list[tuple], *, company_name
     and lines as `line_vars` does. The values are already plain (Decimal amounts, dates,
     text), so each is converted by its type once instead of walked key by key; the result
     is what `template_context` makes of the same invoice (tests/test_renewals.py)."""
-    def day(value) -> str:  # as `_plain` shows a date, or a missing one
-        return "" if value is None else value.isoformat()
+    texts = {None: ""}  # as `_plain` shows a date (or none): a batch has few distinct dates
+
+    def day(value) -> str:
+        text = texts.get(value)
+        if text is None:
+            text = texts[value] = value.isoformat()
+        return text
 
     client_views = {}
     contexts = []
