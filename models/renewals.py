@@ -172,9 +172,10 @@ def _rows(query, row_type, **convert):
 
 
 def _due_by(next_due_date: Field, horizon):
-    """`next_due_date <= horizon`, checked on each row the client index finds. On SQLite the
-    column is written `+next_due_date` so the planner cannot pick the due-date index (see
-    `_candidates`); PostgreSQL's planner does not make that mistake."""
+    """`next_due_date <= horizon`, checked on each entry the (client, next_due_date) index
+    finds (migration 0021), before its row is read. On SQLite the column is written
+    `+next_due_date` so the planner cannot pick the due-date index (see `_candidates`);
+    PostgreSQL's planner does not make that mistake."""
     if not is_sqlite():
         return next_due_date <= horizon
     return NodeList((SQL("+"), next_due_date), glue="") <= next_due_date.db_value(horizon)
