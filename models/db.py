@@ -216,7 +216,7 @@ def bounded_page_cache(kib: int):
     """SQLite: keep at most `kib` KiB of database pages in this connection's cache meanwhile.
 
     For the daily run: it reads and writes far more than any cache holds, so a big cache
-    only raised its memory peak (64 MB of the 190 MB), not its speed (the pages it reads
+    only raised its memory peak (64 MB of the 207 MB), not its speed (the pages it reads
     again are still in the operating system's cache)."""
     if not is_sqlite():
         yield
