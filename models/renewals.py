@@ -243,7 +243,7 @@ def _client_ids_with_candidates(horizon, only: Iterable[int] | None) -> list[int
     for query in (_service_query(horizon, only).select(Service.client).distinct(),
                   _addon_query(horizon, only).select(Service.client).distinct(),
                   _domain_query(horizon, only).select(Domain.client).distinct()):
-        ids.update(row[0] for row in query.tuples())
+        ids.update(row[0] for row in database.execute(query))  # raw: peewee would keep every row
     return sorted(ids)
 
 
