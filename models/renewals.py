@@ -437,8 +437,8 @@ def _max_horizon(today, settings: Settings):
 
 # At most this many clients a chunk, whatever `batch_size` says: a chunk's items, lines and
 # emails are all in memory at once (5,000 clients took the run's peak to 190 MB), while the
-# cost per chunk (a few queries and a commit) is small next to billing 2,000 clients.
-CHUNK_CLIENTS = 2000
+# cost per chunk (a few queries and a commit) is small next to billing 1,500 clients.
+CHUNK_CLIENTS = 1500
 
 
 @dataclass(frozen=True)
