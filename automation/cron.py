@@ -18,7 +18,7 @@ from peewee import OperationalError
 from hostdesk.automation.run_context import RunContext, RunStopped, TaskResult
 from hostdesk.models import runlock
 from hostdesk.models.clock import Clock
-from hostdesk.models.db import database, database_error_text, is_postgres
+from hostdesk.models.db import bounded_page_cache, database, database_error_text, is_postgres
 from hostdesk.models.errors import RuleViolation, RunInProgress, ValidationError
 from hostdesk.models.schema import Admin, CronRun
 from hostdesk.models.settings import Settings
@@ -26,6 +26,7 @@ from hostdesk.models.settings import Settings
 log = logging.getLogger("hostdesk.cron")
 LOGGED_FAILURES = 100  # per task: the report keeps them all, the log the first ones
 HEARTBEAT_SECONDS = 5.0  # the lock is refreshed (and checked) at most this often
+RUN_PAGE_CACHE_KIB = 16_000  # SQLite's page cache during the tasks (memory: models.db)
 
 
 class _RunGuard:
@@ -132,7 +133,8 @@ def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
             log.info("task %s started", name, extra={"task": name, "run_id": ctx.run_id})
             try:
                 ctx.heartbeat()
-                result = task(ctx)
+                with bounded_page_cache(RUN_PAGE_CACHE_KIB):
+                    result = task(ctx)
             except RunStopped as exc:
                 stopped = str(exc)
                 result = TaskResult(failures=[{"item": name, "error": f"stopped: {exc}"}])

@@ -29,6 +29,7 @@ class CronRun:
     report: dict | None
     stderr: str
     timed_out: bool = False
+    cpu_seconds: float = 0.0  # the run process's own CPU (user + system), helpers excluded
 
     @property
     def invoices(self) -> int:
@@ -84,14 +85,15 @@ while True:
     except InterruptedError:
         continue
 with open(out, "w") as f:
-    f.write(str(usage.ru_maxrss))
+    f.write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
 sys.exit(os.waitstatus_to_exitcode(status) % 256)
 """
 
 
 def run_cron(url: str, run_date, workdir: Path, *, emails: bool,
-             timeout: float | None = None) -> CronRun:
-    """`hostdesk --db URL cron --date D --json [--no-email]`, timed, with its peak RSS.
+             timeout: float | None = None, workers: int = 1) -> CronRun:
+    """`hostdesk --db URL cron --date D --json [--no-email] [--workers N]`, timed, with its
+    peak RSS (the run's own process: helper workers are not counted).
 
     A run still going after `timeout` seconds is killed: `timed_out` is set and `seconds`
     is then a lower bound."""
@@ -100,6 +102,8 @@ def run_cron(url: str, run_date, workdir: Path, *, emails: bool,
                "--allow-far-date", "--json"]
     if not emails:
         command.append("--no-email")
+    if workers > 1:
+        command += ["--workers", str(workers)]
     out_path, err_path = workdir / "cron.out", workdir / "cron.err"
     rss_path = workdir / "cron.maxrss"
     rss_path.unlink(missing_ok=True)
@@ -117,10 +121,11 @@ def run_cron(url: str, run_date, workdir: Path, *, emails: bool,
             child.wait()
         seconds = time.perf_counter() - started
     text = out_path.read_text()
-    peak_kb = int(rss_path.read_text()) if rss_path.exists() else 0
+    peak_kb, cpu = rss_path.read_text().split() if rss_path.exists() else ("0", "0")
     try:
         report = json.loads(text) if text.strip() else None
     except json.JSONDecodeError:
         report = None
-    return CronRun(seconds=seconds, peak_mb=peak_kb / 1024, exit_code=child.returncode,
-                   report=report, stderr=err_path.read_text(), timed_out=timed_out)
+    return CronRun(seconds=seconds, peak_mb=int(peak_kb) / 1024, exit_code=child.returncode,
+                   report=report, stderr=err_path.read_text(), timed_out=timed_out,
+                   cpu_seconds=float(cpu))

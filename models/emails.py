@@ -495,6 +495,47 @@ def template_context(template: str, context: dict) -> TemplateVars:
     return TemplateVars(plain, "")
 
 
+def invoice_email_contexts(clients: dict, invoices: list[tuple], *, company_name: str,
+                           currency: str) -> list[TemplateVars]:
+    """`template_context` of each "invoice created" email of a batch, built in one pass:
+    `clients` maps id -> a row with `client_vars`'s columns (read once for the batch),
+    `invoices` holds (client id, invoice, lines) with the invoice as `invoice_vars` reads it
+    and lines as `line_vars` does. The values are already plain (Decimal amounts, dates,
+    text), so each is converted by its type once instead of walked key by key; the result
+    is what `template_context` makes of the same invoice (tests/test_renewals.py)."""
+    texts = {None: ""}  # as `_plain` shows a date (or none): a batch has few distinct dates
+
+    def day(value) -> str:
+        text = texts.get(value)
+        if text is None:
+            text = texts[value] = value.isoformat()
+        return text
+
+    client_views = {}
+    contexts = []
+    for client_id, invoice, lines in invoices:
+        client = client_views.get(client_id)
+        if client is None:
+            client = client_views[client_id] = _plain_dict(client_vars(clients[client_id]),
+                                                           "client", currency)
+        contexts.append(TemplateVars({
+            "client": client,
+            "invoice": TemplateVars({
+                "id": invoice.id, "number": invoice.number, "date": day(invoice.date),
+                "due_date": day(invoice.due_date), "paid_date": day(invoice.paid_date),
+                "status": invoice.status, "payment_method": invoice.payment_method,
+                "total": invoice.total, "amount_paid": invoice.amount_paid,
+                "balance": invoice.total - invoice.amount_paid, "currency": invoice.currency},
+                "invoice"),
+            "lines": [TemplateVars({"description": line.description, "amount": line.amount,
+                             "period_start": day(line.period_start),
+                             "period_end": day(line.period_end)}, f"lines[{number}]")
+                      for number, line in enumerate(lines)],
+            "total": invoice.total, "currency": invoice.currency or currency,
+            "company_name": company_name}, ""))
+    return contexts
+
+
 # --- templates: defaults, admin overrides ----------------------------------------------
 
 
@@ -832,7 +873,8 @@ def _stored_body(body: str, context: dict) -> tuple[str, bool]:
 def queue_emails(template: str, messages: list[dict]) -> int:
     """`queue_email` for many messages of one template (the daily run's invoice emails): the
     template is read and checked once and the outbox rows go in as multi-row INSERTs. Each
-    message is a dict of `queue_email`'s keyword arguments."""
+    message is a dict of `queue_email`'s keyword arguments; its context may also be one
+    `invoice_email_contexts` built."""
     from hostdesk.models.email_sandbox import check_source
 
     subject, body = template_for(template)
@@ -849,8 +891,10 @@ def queue_emails(template: str, messages: list[dict]) -> int:
         error = broken
         if error is None:
             try:
-                rendered_subject, rendered_body = _render_text(
-                    template, subject, body, template_context(template, message["context"]))
+                context = message["context"]
+                if type(context) is not TemplateVars:  # else already as the template sees it
+                    context = template_context(template, context)
+                rendered_subject, rendered_body = _render_text(template, subject, body, context)
             except ValidationError as exc:
                 if exc.field not in _TEMPLATE_PARTS:
                     raise

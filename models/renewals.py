@@ -27,7 +27,7 @@ from hostdesk.models.billable import (
 )
 from hostdesk.models.cycles import Cycle, day_before
 from hostdesk.models.db import database, database_error_text, ids_in, insert_rows, is_postgres, is_sqlite
-from hostdesk.models.emails import client_vars, invoice_vars, line_vars, queue_emails
+from hostdesk.models.emails import invoice_email_contexts, queue_emails
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.fields import MoneyField, PendulumDateField
 from hostdesk.models.invoicing import LineSpec, renewal_line_spec
@@ -173,9 +173,10 @@ def _rows(query, row_type, **convert):
 
 
 def _due_by(next_due_date: Field, horizon):
-    """`next_due_date <= horizon`, checked on each row the client index finds. On SQLite the
-    column is written `+next_due_date` so the planner cannot pick the due-date index (see
-    `_candidates`); PostgreSQL's planner does not make that mistake."""
+    """`next_due_date <= horizon`, checked on each entry the (client, next_due_date) index
+    finds (migration 0021), before its row is read. On SQLite the column is written
+    `+next_due_date` so the planner cannot pick the due-date index (see `_candidates`);
+    PostgreSQL's planner does not make that mistake."""
     if not is_sqlite():
         return next_due_date <= horizon
     return NodeList((SQL("+"), next_due_date), glue="") <= next_due_date.db_value(horizon)
@@ -243,7 +244,7 @@ def _client_ids_with_candidates(horizon, only: Iterable[int] | None) -> list[int
     for query in (_service_query(horizon, only).select(Service.client).distinct(),
                   _addon_query(horizon, only).select(Service.client).distinct(),
                   _domain_query(horizon, only).select(Domain.client).distinct()):
-        ids.update(row[0] for row in query.tuples())
+        ids.update(row[0] for row in database.execute(query))  # raw: peewee would keep every row
     return sorted(ids)
 
 
@@ -422,22 +423,23 @@ def _queue_invoice_emails(emails: list[tuple], company_name: str, currency: str)
     clients = {row.id: row for row in Client.select(
         Client.id, Client.first_name, Client.last_name, Client.company, Client.email)
         .where(ids_in(Client.id, {client_id for client_id, _, _ in emails})).namedtuples()}
-    messages = []
-    for client_id, invoice, lines in emails:
-        client = clients[client_id]
-        messages.append(dict(to=client.email, client_id=client_id, related_type="invoice",
-                             related_id=invoice.id,
-                             context={"client": client_vars(client),
-                                      "invoice": invoice_vars(invoice),
-                                      "lines": [line_vars(line) for line in lines],
-                                      "total": invoice.total, "currency": currency,
-                                      "company_name": company_name}))
-    queue_emails("invoice_created", messages)
+    contexts = invoice_email_contexts(clients, emails, company_name=company_name,
+                                      currency=currency)
+    queue_emails("invoice_created", [
+        dict(to=clients[client_id].email, client_id=client_id, related_type="invoice",
+             related_id=invoice.id, context=context)
+        for (client_id, invoice, _), context in zip(emails, contexts)])
 
 
 def _max_horizon(today, settings: Settings):
     days = max([settings.invoice_days, *settings.invoice_days_per_cycle.values()] or [0])
     return today.add(days=int(days))
+
+
+# At most this many clients a chunk, whatever `batch_size` says: a chunk's items, lines and
+# emails are all in memory at once (5,000 clients took the run's peak to 190 MB), while the
+# cost per chunk (a few queries and a commit) is small next to billing 1,500 clients.
+CHUNK_CLIENTS = 1500
 
 
 @dataclass(frozen=True)
@@ -455,7 +457,7 @@ class _BillingJob:
 
     @property
     def chunk_size(self) -> int:
-        return max(1, self.settings.batch_size)
+        return max(1, min(self.settings.batch_size, CHUNK_CLIENTS))
 
 
 def generate_due_invoices(today, settings: Settings, *, admin: Admin,

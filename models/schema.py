@@ -389,6 +389,7 @@ class Service(BaseModel):
         indexes = (
             (("status", "next_due_date", "id"), False),
             (("client", "id"), False),
+            (("client", "next_due_date"), False),  # the daily run's candidates (0021)
             (("product", "status", "id"), False),
             (("next_due_date", "id"), False),
             (("server", "id"), False),
@@ -417,7 +418,8 @@ class ServiceAddon(BaseModel):
 
 
 class Domain(BaseModel):
-    client = ForeignKeyField(Client, backref="domains", on_delete="RESTRICT")
+    # indexed by (client, next_due_date) below (migration 0021)
+    client = ForeignKeyField(Client, backref="domains", on_delete="RESTRICT", index=False)
     order = ForeignKeyField(Order, null=True, backref="domains", on_delete="SET NULL")
     name = CharField(max_length=253, index=True)
     kind = CharField(max_length=10, default="register",
@@ -442,7 +444,8 @@ class Domain(BaseModel):
     version = IntegerField(default=1)
 
     class Meta:
-        indexes = ((("status", "next_due_date", "id"), False),)
+        indexes = ((("status", "next_due_date", "id"), False),
+                   (("client", "next_due_date"), False))
 
 
 class ServiceConfigOption(BaseModel):

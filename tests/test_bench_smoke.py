@@ -120,6 +120,39 @@ def test_the_daily_run_and_the_floor_end_in_the_same_state(suite_results):
     assert with_email["invoice_emails"] == with_email["invoices"]
 
 
+def test_a_normal_day_and_its_floor_end_in_the_same_state(suite_results):
+    """The normal day has its own floor: the first run of each variant is fingerprinted and
+    must match it, so the normal day's ratio also compares like with like."""
+    _, written = suite_results
+    normal = written["runs"][0]["figures"]["normal"]
+    assert normal["same_end_state"] is True
+    for variant in ("with_email", "no_email"):
+        figures = normal[variant]
+        states = figures["end_state"]
+        assert states["run"] == states["floor"] and figures["same_end_state"] is True
+        assert 0 < states["run"]["invoices"] == figures["invoices"]
+        assert figures["ratio"] == pytest.approx(figures["seconds"] / figures["floor"]["seconds"],
+                                                 rel=0.01)
+        assert figures["cpu_seconds"] > 0 and figures["floor"]["cpu_seconds"] > 0
+    assert normal["with_email"]["end_state"]["run"]["invoice_emails"] == normal["invoices"]
+    assert normal["no_email"]["end_state"]["run"]["invoice_emails"] == 0
+
+
+def test_two_workers_end_as_one_does(suite_results, engine):
+    """`--workers 2` is measured on PostgreSQL only, and must bill exactly what one worker
+    bills; SQLite says why it is not measured."""
+    _, written = suite_results
+    workers = written["runs"][0]["figures"]["workers"]
+    if engine == "sqlite":
+        assert "PostgreSQL" in workers["not_measured"]
+        return
+    assert workers["same_end_state"] is True
+    assert workers["two_workers"]["invoices"] == workers["one_worker"]["invoices"] > 0
+    assert workers["speedup"] == pytest.approx(
+        workers["one_worker"]["seconds"] / workers["two_workers"]["seconds"], rel=0.01)
+    assert workers["limited_by"]
+
+
 def test_the_end_state_fingerprint_sees_a_missing_line_and_a_moved_due_date(db):
     spec = BuildSpec(SIZE, spread_days=1)
     build(db, spec)
@@ -163,3 +196,37 @@ def test_the_builder_is_deterministic(tmp_path):
     first = content(tmp_path / "one.db")
     assert first[1] and first[5]  # services and invoice lines were built
     assert content(tmp_path / "two.db") == first
+
+
+def test_each_limit_is_checked_on_its_engine_and_printed_with_it():
+    """Issue 21's limits: the all-due ratio is held to 2.0 on SQLite and 2.5 on PostgreSQL,
+    the normal day to 5 s and 8 s; figures without a limit are printed as reported."""
+    from bench.suite import LIMIT_SIZE, check_limits
+
+    def run(engine, ratio, normal_seconds):
+        return {"engine": engine, "size": LIMIT_SIZE, "figures": {
+            "daily": {"no_email": {"ratio": ratio}, "with_email": {"ratio": ratio}},
+            "normal": {"seconds": normal_seconds, "with_email": {"ratio": 1.4},
+                       "no_email": {"ratio": 1.2}},
+            "memory": {"peak_mb": 149.0},
+            "workers": {"speedup": 1.3}}}
+
+    checks = check_limits([run("sqlite", 2.2, 4.0), run("postgres", 2.2, 7.5),
+                           {**run("sqlite", 9.0, 99.0), "size": 1000}])  # not at 1M: unchecked
+    found = {(c["engine"], c["figure"]): c for c in checks}
+    ratio = "daily run, all due: ratio to the plain-SQL floor"
+    normal = "normal day's run, invoice emails"
+    assert (found["sqlite", ratio]["limit"], found["sqlite", ratio]["ok"]) == (2.0, False)
+    assert (found["postgres", ratio]["limit"], found["postgres", ratio]["ok"]) == (2.5, True)
+    assert (found["sqlite", normal]["ok"], found["postgres", normal]["ok"]) == (True, True)
+    assert found["postgres", "daily run, all due: peak memory"]["ok"] is True
+    speedup = found["postgres", "daily run, all due: --workers 2 speed-up over one worker"]
+    assert (speedup["value"], speedup["limit"], speedup["ok"]) == (1.3, None, None)
+    assert ("sqlite", "daily run, all due: --workers 2 speed-up over one worker") not in found
+    assert len(checks) == len({(c["engine"], c["figure"]) for c in checks})
+
+    table = format_table({"runs": [], "limits": checks})
+    assert "OVER sqlite   daily run, all due: ratio to the plain-SQL floor: 2.2× (limit 2.0×)" in table
+    assert "ok   postgres daily run, all due: ratio to the plain-SQL floor: 2.2× (limit 2.5×)" in table
+    assert "info postgres daily run, all due: --workers 2 speed-up over one worker: 1.3× " \
+           "(no limit: reported)" in table

@@ -214,7 +214,7 @@ def test_maintenance_tidies_the_search_index_on_sundays(db):
         assert saturday_run["details"]["search_index_steps"] == 0
         assert sunday_run["details"]["search_index_steps"] > 0
     else:
-        assert sunday_run["details"] == {"analyzed": True}
+        assert "invoice" in sunday_run["details"]["analyzed"]
 
 
 def test_maintenance_keeps_planner_statistics_from_a_sample(db):
@@ -223,8 +223,7 @@ def test_maintenance_keeps_planner_statistics_from_a_sample(db):
     from hostdesk.models.db import database, is_sqlite
 
     if not is_sqlite(db):
-        assert run_daily(SETTINGS, Clock("UTC", NDD)).tasks["maintenance"]["details"] == {
-            "analyzed": True}
+        _postgres_analyses_only_what_was_written()
         return
     for _ in range(30):
         make.service(next_due_date=NDD)
@@ -232,3 +231,25 @@ def test_maintenance_keeps_planner_statistics_from_a_sample(db):
     analysed = {table for table, in database.execute_sql("SELECT tbl FROM sqlite_stat1")}
     assert {"service", "invoice", "invoice_line"} <= analysed
     assert database.execute_sql("PRAGMA analysis_limit").fetchone()[0] == 1000
+
+
+def _postgres_analyses_only_what_was_written():
+    """PostgreSQL: ANALYZE of the tables the run (or anyone) changed since their last
+    analysis, not of the whole database: an untouched large table is not sampled again."""
+    from hostdesk.models.db import database
+
+    for _ in range(30):
+        make.service(next_due_date=NDD)
+    # The server learns of a session's writes when it next idles: first make it learn of
+    # these, then analyse, so that from here on only what changes needs analysing.
+    database.execute_sql("SELECT pg_stat_force_next_flush()")
+    database.execute_sql("SELECT 1")
+    database.execute_sql("ANALYZE")
+    analysed = run_daily(SETTINGS, Clock("UTC", NDD.subtract(days=14))).tasks[
+        "maintenance"]["details"]["analyzed"]
+    assert {"invoice", "invoice_line", "activity_log"} <= set(analysed)
+    assert "service" not in analysed and "product" not in analysed  # read, not written
+    last = dict(database.execute_sql(
+        "SELECT relname, last_analyze FROM pg_stat_user_tables WHERE relname IN "
+        "('invoice', 'product')").fetchall())
+    assert last["invoice"] is not None and last["invoice"] > last["product"]

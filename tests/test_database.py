@@ -151,3 +151,61 @@ def test_every_foreign_key_is_indexed_and_no_index_repeats_the_head_of_another(d
                       if other != name and len(other_columns) > len(columns)
                       and other_columns[:len(columns)] == columns]
             assert unique or not longer, f"{table}: {name} {columns} is the head of {longer}"
+
+
+def _bulk_rows(client_id: int, count: int) -> list[tuple]:
+    """Email outbox rows whose text holds what COPY's text format must escape."""
+    awkward = ["tab\there", "two\nlines", "back\\slash \\N", "carriage\rreturn", "Zoë – ünïcode",
+               "", "\\.", "plain"]
+    return [(f"c{n}@example.com", awkward[n % len(awkward)], f"body {n}\n\t{awkward[-n % 8]}",
+             n % 3 == 0, "invoice_created", client_id if n % 2 else None, "invoice", n,
+             "queued", n % 4, "", "2026-01-01 00:00:00.000000", None, False)
+            for n in range(count)]
+
+
+def test_bulk_insert_by_copy_stores_exactly_what_insert_stores(db, monkeypatch):
+    """PostgreSQL writes big batches with COPY (`copy_rows`), small ones with INSERT: both
+    store the same values (escaped text, NULL, booleans), hand back new ids in row order, and
+    a duplicate is the same IntegrityError. On SQLite both batches are INSERTs."""
+    from hostdesk.models import db as dbmodule
+    from hostdesk.models.emails import OUTBOX_COLUMNS
+    from hostdesk.models.schema import EmailOutbox
+
+    client = make_client()
+    count = dbmodule.COPY_ROWS + 7
+    columns = ("to_address", "subject", "body", "body_encrypted", "template", "client_id",
+               "related_type", "related_id", "status", "attempts", "last_error", "sent_at")
+    stored = []
+    for copy_from in (dbmodule.COPY_ROWS, count + 1):  # COPY on PostgreSQL, then INSERT
+        monkeypatch.setattr(dbmodule, "COPY_ROWS", copy_from)
+        with dbmodule.database.atomic():
+            ids = dbmodule.insert_rows(EmailOutbox, OUTBOX_COLUMNS, _bulk_rows(client.id, count),
+                                       returning=True)
+        assert len(ids) == count and ids == sorted(ids) and len(set(ids)) == count
+        rows = list(EmailOutbox.select().where(EmailOutbox.id.in_(ids)).order_by(EmailOutbox.id)
+                    .tuples())
+        assert [row[0] for row in rows] == ids  # the ids name the rows in the order given
+        stored.append([tuple(getattr(e, name) for name in columns)
+                       for e in EmailOutbox.select().where(EmailOutbox.id.in_(ids))
+                       .order_by(EmailOutbox.id)])
+    assert stored[0] == stored[1]
+    first = stored[0]
+    assert first[1][1] == "two\nlines" and first[2][1] == "back\\slash \\N"
+    assert first[0][3] is True and first[1][3] is False and first[0][5] is None
+    assert first[1][5] == client.id
+
+    # The same unique violation, whichever way the rows go in.
+    line_columns = ("invoice", "kind", "item_type", "item_id", "period_start", "period_end",
+                    "description", "amount", "cancelled", "applied_at", "upgrade", "sort_order")
+    invoice = Invoice.create(client=client, date=pendulum.date(2026, 1, 1),
+                             due_date=pendulum.date(2026, 1, 1), payment_method="banktransfer")
+    lines = [(invoice.id, "renewal", "service", 1000 + n, "2026-01-01", "2026-02-01", "x", 100,
+              False, None, None, n) for n in range(count)]
+    with dbmodule.database.atomic():
+        dbmodule.insert_rows(InvoiceLine, line_columns, lines)
+    for copy_from in (dbmodule.COPY_ROWS, count + 1):
+        monkeypatch.setattr(dbmodule, "COPY_ROWS", copy_from)
+        with pytest.raises(peewee.IntegrityError):
+            with dbmodule.database.atomic():
+                dbmodule.insert_rows(InvoiceLine, line_columns, lines)
+    assert InvoiceLine.select().where(InvoiceLine.invoice == invoice.id).count() == count

@@ -252,3 +252,37 @@ def test_invoice_email_shows_the_invoice_as_stored(db):
             "invoice": invoice, "total": invoice.total, "company_name": "Acme"})
         assert (email.subject, email.body) == (subject, body)
     assert "Total: $1,244.49" in emails[0].body and "Dear Grace" in emails[0].body
+
+
+def test_an_edited_invoice_email_sees_every_variable_as_a_single_email_would(db):
+    """The daily run builds its invoice emails' contexts per batch (`invoice_email_contexts`);
+    an admin's template that prints every variable must read exactly as the one-email path
+    (`template_context` of the stored invoice) renders it."""
+    from hostdesk.models.emails import render, save_template
+    from hostdesk.models.schema import EmailOutbox
+
+    make.admin("boss")
+    body = ("{{ client.id }} {{ client.first_name }} {{ client.last_name }} "
+            "{{ client.full_name }} [{{ client.company }}] {{ client.email }}\n"
+            "{{ invoice.id }} {{ invoice.number }} {{ invoice.date }} {{ invoice.due_date }} "
+            "[{{ invoice.paid_date }}] {{ invoice.status }} {{ invoice.payment_method }} "
+            "{{ invoice.total }} {{ invoice.amount_paid }} {{ invoice.balance }}\n"
+            "{% for line in lines %}{{ loop.index }} {{ line.description }} {{ line.amount }} "
+            "{{ line.amount|money('EUR') }} {{ line.period_start }} {{ line.period_end }}\n"
+            "{% endfor %}{{ currency }} {{ company_name }}\n")
+    save_template("invoice_created", "#{{ invoice.number }} {{ invoice.due_date }}", body,
+                  "boss", 0)
+    client = make.client(first_name="Grace", last_name="Hopper", company="")
+    service = make.service(client, next_due_date=NDD, recurring_amount=D("1234.50"),
+                           domain="grace.example.org")
+    make.addon(service, recurring_amount=D("9.99"))
+    make.service(next_due_date=NDD, recurring_amount=D("7.00"))
+    assert run(NDD.subtract(days=14), replace(SETTINGS, company_name="Acme")).invoices == 2
+    emails = list(EmailOutbox.select().order_by(EmailOutbox.related_id))
+    assert len(emails) == 2 and all(e.status == "queued" for e in emails)
+    for email in emails:
+        invoice = Invoice.get_by_id(email.related_id)
+        assert (email.subject, email.body) == render("invoice_created", {
+            "invoice": invoice, "total": invoice.total, "company_name": "Acme"})
+    assert "Grace Hopper []" in emails[0].body and "€" in emails[0].body
+    assert "[] unpaid" in emails[0].body  # no paid date yet: shown empty
