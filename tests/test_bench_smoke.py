@@ -226,7 +226,9 @@ def test_each_limit_is_checked_on_its_engine_and_printed_with_it():
     assert len(checks) == len({(c["engine"], c["figure"]) for c in checks})
 
     table = format_table({"runs": [], "limits": checks})
-    assert "OVER sqlite   daily run, all due: ratio to the plain-SQL floor: 2.2× (limit 2.0×)" in table
-    assert "ok   postgres daily run, all due: ratio to the plain-SQL floor: 2.2× (limit 2.5×)" in table
-    assert "info postgres daily run, all due: --workers 2 speed-up over one worker: 1.3× " \
-           "(no limit: reported)" in table
+    assert ("OVER sqlite   daily run, all due: ratio to the plain-SQL floor: 2.2× (limit: at most "
+            "2×; run of 1,000,000)") in table
+    assert ("ok   postgres daily run, all due: ratio to the plain-SQL floor: 2.2× (limit: at most "
+            "2.5×; run of 1,000,000)") in table
+    assert ("info postgres daily run, all due: --workers 2 speed-up over one worker: 1.3× "
+            "(no limit: reported; run of 1,000,000)") in table

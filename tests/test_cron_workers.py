@@ -9,6 +9,7 @@ import pendulum
 import pytest
 
 from hostdesk.automation.cron import run_daily
+from hostdesk.models.permissions import SYSTEM_ADMIN
 from hostdesk.models import renewals
 from hostdesk.models.clock import Clock
 from hostdesk.models.db import bind, database
@@ -79,7 +80,7 @@ def test_a_claimed_chunk_is_skipped_and_a_dead_workers_chunk_is_billed_later(pg_
             with database.atomic():
                 chunk = renewals._claim_chunk(run.id)
                 renewals._bill_with_retries(json.loads(chunk.client_ids),
-                                            renewals._BillingJob(DUE, settings, "system", False))
+                                            renewals._BillingJob(DUE, settings, SYSTEM_ADMIN, False))
                 claimed.set()
                 release.wait(30)
                 raise RuntimeError("killed")

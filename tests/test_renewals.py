@@ -261,7 +261,7 @@ def test_an_edited_invoice_email_sees_every_variable_as_a_single_email_would(db)
     from hostdesk.models.emails import render, save_template
     from hostdesk.models.schema import EmailOutbox
 
-    make.admin("boss")
+    boss = make.admin("boss")
     body = ("{{ client.id }} {{ client.first_name }} {{ client.last_name }} "
             "{{ client.full_name }} [{{ client.company }}] {{ client.email }}\n"
             "{{ invoice.id }} {{ invoice.number }} {{ invoice.date }} {{ invoice.due_date }} "
@@ -271,7 +271,7 @@ def test_an_edited_invoice_email_sees_every_variable_as_a_single_email_would(db)
             "{{ line.amount|money('EUR') }} {{ line.period_start }} {{ line.period_end }}\n"
             "{% endfor %}{{ currency }} {{ company_name }}\n")
     save_template("invoice_created", "#{{ invoice.number }} {{ invoice.due_date }}", body,
-                  "boss", 0)
+                  boss, 0)
     client = make.client(first_name="Grace", last_name="Hopper", company="")
     service = make.service(client, next_due_date=NDD, recurring_amount=D("1234.50"),
                            domain="grace.example.org")
