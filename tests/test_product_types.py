@@ -103,7 +103,7 @@ def test_migration_0020_keeps_the_products_and_what_points_at_them(engine, reque
                 for n, kind in enumerate(("vps", "dedicated", "other"))]
         for product in kept:
             ProductPrice.create(product=product, cycle="monthly", price="5.00", setup_fee="1.00")
-        assert migrate(old) == ["0020_product_type_server"]
+        assert migrate(old)[0] == "0020_product_type_server"  # then any later migration
         assert [(p.id, p.name, p.type, p.server_id) for p in Product.select().order_by(Product.id)] \
             == [(p.id, p.name, p.type, rack.id) for p in kept]
         assert ProductPrice.select().where(ProductPrice.product.in_(kept)).count() == 3
