@@ -42,7 +42,21 @@ from hostdesk.models.schema import (
 # --- the client's lists ------------------------------------------------------------------------
 
 
-class ClientServiceSource(ListSource):
+class ClientListSource(ListSource):
+    """A list of one client's records: the list's filter, within that client (`mine`)."""
+
+    def __init__(self, client_id: int) -> None:
+        self.client_id = client_id
+
+    def mine(self):
+        raise NotImplementedError
+
+    def _condition(self, flt: ListFilter):
+        mine, condition = self.mine(), super()._condition(flt)
+        return mine if condition is None else (mine & condition)
+
+
+class ClientServiceSource(ClientListSource):
     """One client's services, newest first (index `service (client, id)`)."""
 
     name, title, model = "client_services", "Services", Service
@@ -58,9 +72,6 @@ class ClientServiceSource(ListSource):
         Column("next_due", "Next due", 10, DATE),
     )
 
-    def __init__(self, client_id: int) -> None:
-        self.client_id = client_id
-
     def select(self):
         return (Service.select(Service.id, Service.domain, Service.status,
                                Service.billing_cycle.alias("cycle"),
@@ -74,13 +85,11 @@ class ClientServiceSource(ListSource):
         return Service.id == row_id if row_id is not None else prefix_of(Service.domain,
                                                                          term.lower())
 
-    def _condition(self, flt: ListFilter):
-        mine = Service.client == self.client_id
-        condition = super()._condition(flt)
-        return mine if condition is None else (mine & condition)
+    def mine(self):
+        return Service.client == self.client_id
 
 
-class ClientAddonSource(ListSource):
+class ClientAddonSource(ClientListSource):
     """The addons of one client's services, newest first."""
 
     name, title, model = "client_addons", "Addons", ServiceAddon
@@ -95,9 +104,6 @@ class ClientAddonSource(ListSource):
         Column("next_due", "Next due", 10, DATE),
     )
 
-    def __init__(self, client_id: int) -> None:
-        self.client_id = client_id
-
     def select(self):
         return (ServiceAddon.select(ServiceAddon.id, ServiceAddon.name, ServiceAddon.status,
                                     ServiceAddon.billing_cycle.alias("cycle"),
@@ -111,14 +117,12 @@ class ClientAddonSource(ListSource):
         d["service"] = f"#{d['service_id']} {d.pop('domain') or ''}".strip()
         return d
 
-    def _condition(self, flt: ListFilter):
-        mine = ServiceAddon.service.in_(Service.select(Service.id)
+    def mine(self):
+        return ServiceAddon.service.in_(Service.select(Service.id)
                                         .where(Service.client == self.client_id))
-        condition = super()._condition(flt)
-        return mine if condition is None else (mine & condition)
 
 
-class ClientDomainSource(ListSource):
+class ClientDomainSource(ClientListSource):
     """One client's domains, newest first."""
 
     name, title, model = "client_domains", "Domains", Domain
@@ -132,9 +136,6 @@ class ClientDomainSource(ListSource):
         Column("next_due", "Next due", 10, DATE),
     )
 
-    def __init__(self, client_id: int) -> None:
-        self.client_id = client_id
-
     def select(self):
         return Domain.select(Domain.id, Domain.name, Domain.status, Domain.auto_renew,
                              Domain.recurring_amount.alias("amount"),
@@ -144,10 +145,8 @@ class ClientDomainSource(ListSource):
         d["auto_renew"] = "on" if d["auto_renew"] else "off"
         return d
 
-    def _condition(self, flt: ListFilter):
-        mine = Domain.client == self.client_id
-        condition = super()._condition(flt)
-        return mine if condition is None else (mine & condition)
+    def mine(self):
+        return Domain.client == self.client_id
 
 
 # --- the details ---------------------------------------------------------------------------------
