@@ -16,7 +16,7 @@ from hostdesk.models.cycles import Cycle
 from hostdesk.models.db import database
 from hostdesk.models.emails import queue_email
 from hostdesk.models.errors import RuleViolation, ValidationError
-from hostdesk.models.invoicing import cancel_lines, reopen_lines, unpaid_lines_of_item
+from hostdesk.models.invoicing import cancel_lines, reopen_lines, unpaid_lines_of_service
 from hostdesk.models.parsing import clean_text
 from hostdesk.models.permissions import EDIT_SERVICES, MANAGE_CANCELLATIONS, require
 from hostdesk.models.schema import (
@@ -25,7 +25,6 @@ from hostdesk.models.schema import (
     Client,
     Domain,
     InvoiceLine,
-    ItemType,
     Product,
     Service,
     ServiceAddon,
@@ -44,10 +43,7 @@ def _service_or_error(service_id: int) -> Service:
 
 
 def _cancel_unpaid_lines(service: Service, admin: Admin, reason: str) -> list[int]:
-    line_ids = unpaid_lines_of_item(ItemType.SERVICE, service.id)
-    for addon in ServiceAddon.select(ServiceAddon.id).where(ServiceAddon.service == service.id):
-        line_ids += unpaid_lines_of_item(ItemType.ADDON, addon.id)
-    return cancel_lines(line_ids, admin, reason)
+    return cancel_lines(unpaid_lines_of_service(service.id), admin, reason)
 
 
 def request_cancellation(service_id: int, cancel_type: str, reason: str, *, admin: Admin,

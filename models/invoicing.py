@@ -510,6 +510,20 @@ def unpaid_lines_of_item(item_type: str, item_id: int) -> list[int]:
                    & (Invoice.status == InvoiceStatus.UNPAID))]
 
 
+def unpaid_lines_of_service(service_id: int) -> list[int]:
+    """Live lines on unpaid invoices of the service and of its addons, in one query: the
+    service's first, then each addon's."""
+    addon_ids = ServiceAddon.select(ServiceAddon.id).where(ServiceAddon.service == service_id)
+    return [line.id for line in InvoiceLine.select(InvoiceLine.id).join(Invoice)
+            .where((((InvoiceLine.item_type == ItemType.SERVICE)
+                     & (InvoiceLine.item_id == service_id))
+                    | ((InvoiceLine.item_type == ItemType.ADDON)
+                       & InvoiceLine.item_id.in_(addon_ids)))
+                   & (InvoiceLine.cancelled == False)  # noqa: E712
+                   & (Invoice.status == InvoiceStatus.UNPAID))
+            .order_by(InvoiceLine.item_type.desc(), InvoiceLine.item_id, InvoiceLine.id)]
+
+
 def future_unpaid_lines(items: list[tuple[str, int]], today: pendulum.Date) -> list[InvoiceLine]:
     """Live lines on unpaid invoices billing a period of these items that has not started."""
     if not items:

@@ -17,6 +17,7 @@ from hostdesk.models.clock import Clock
 from hostdesk.models.cycles import Cycle
 from hostdesk.models.db import database
 from hostdesk.models.errors import StaleRecordError, ValidationError
+from hostdesk.models.invoicing import unpaid_lines_of_service
 from hostdesk.models.money import format_money
 from hostdesk.models.orders import orderable_products, product_label
 from hostdesk.models.payment_methods import enabled_methods
@@ -29,9 +30,7 @@ from hostdesk.models.schema import (
     ConfigOption,
     ConfigOptionChoice,
     Domain,
-    Invoice,
     InvoiceLine,
-    InvoiceStatus,
     ItemType,
     Product,
     Promotion,
@@ -168,19 +167,6 @@ def _config_options(service_id: int) -> list[tuple[str, str]]:
              else (r["choice"] or "—")) for r in rows]
 
 
-def _unpaid_lines(service_id: int) -> int:
-    """Live lines on unpaid invoices of the service and of its addons, in one query."""
-    addon_ids = ServiceAddon.select(ServiceAddon.id).where(ServiceAddon.service == service_id)
-    return (InvoiceLine.select(InvoiceLine.id).join(Invoice)
-            .where((((InvoiceLine.item_type == ItemType.SERVICE)
-                     & (InvoiceLine.item_id == service_id))
-                    | ((InvoiceLine.item_type == ItemType.ADDON)
-                       & InvoiceLine.item_id.in_(addon_ids)))
-                   & (InvoiceLine.cancelled == False)  # noqa: E712
-                   & (Invoice.status == InvoiceStatus.UNPAID))
-            .count())
-
-
 def _service_with_parts(service_id: int) -> Service | None:
     """The service with its product, client and promotion, in one query."""
     return (Service.select(Service, Product, Client, Promotion)
@@ -222,7 +208,7 @@ def load_service_view(service_id: int, currency: str) -> ServiceView | None:
         open_request=open_request,
         process_on=process_date(open_request) if open_request else None,
         recurring_how=recurring_how, first_how=first_how,
-        config_options=_config_options(service.id), unpaid_lines=_unpaid_lines(service.id),
+        config_options=_config_options(service.id), unpaid_lines=len(unpaid_lines_of_service(service.id)),
         domain_record=bool(service.domain) and Domain.select().where(
             (Domain.client == service.client_id) & (Domain.name == service.domain)).exists(),
         payment_methods=enabled_methods())

@@ -21,7 +21,7 @@ from hostdesk.models.invoicing import (
     cancel_lines,
     create_invoice,
     future_unpaid_lines,
-    unpaid_lines_of_item,
+    unpaid_lines_of_service,
 )
 from hostdesk.models.orders import check_quantity_allowed
 from hostdesk.models.parsing import (
@@ -321,10 +321,8 @@ def move_service(service_id: int, target_client_id: int, admin: Admin, *,
             raise ValidationError("client", f"client #{target.id} is closed")
         cancelled = []
         if cancel_old_unpaid:
-            line_ids = unpaid_lines_of_item(ItemType.SERVICE, service.id)
-            for addon in ServiceAddon.select(ServiceAddon.id).where(ServiceAddon.service == service.id):
-                line_ids += unpaid_lines_of_item(ItemType.ADDON, addon.id)
-            cancelled = cancel_lines(line_ids, admin, f"service #{service.id} moved")
+            cancelled = cancel_lines(unpaid_lines_of_service(service.id), admin,
+                                     f"service #{service.id} moved")
         Service.update(client=target.id, version=Service.version + 1).where(
             Service.id == service.id).execute()
         audit.record(admin.login, "service.move", "service", service.id, client_id=target.id,
