@@ -13,7 +13,7 @@ sleeps), which is test synchronisation, not what the admin waits for; the keys b
 are typed with Pilot.
 
 - screen opens: from the key that opens a screen (enter on a list row, `p` on an invoice,
-  `U` on a service, `N` on the clients list, `M` on the services list) to the screen drawn
+  `U` on a service, `n` on the orders list, `M` on the services list) to the screen drawn
   with its data: the service page, client summary, invoice page, payment dialog, upgrade
   screen, order form and mass update (`SCREENS`), each against `SCREEN_LIMIT_MS`.
 
@@ -104,7 +104,7 @@ def measure(url: str, today, *, samples: int = 30) -> dict:
     result["screens_how"] = ("keystroke to the screen drawn with its data; the service page, "
                              "client summary and invoice page by enter on the list's next row, "
                              "the payment dialog by `p` on an unpaid invoice, the upgrade screen "
-                             "by `U` on an active service, the order form by `N` on the clients "
+                             "by `U` on an active service, the order form by `n` on the orders "
                              "list, mass update by `M` on the services list; the floor is "
                              "pushing a screen with only a title and a footer, measured in the "
                              "same run (what any screen costs on this machine under its load)")
@@ -146,8 +146,8 @@ async def _wait_drawn(app, ready) -> None:
     deadline = time.perf_counter() + WAIT_LIMIT_SECONDS
     while not ready():
         if time.perf_counter() > deadline:
-            raise TimeoutError("the services list did not show its rows within "
-                               f"{WAIT_LIMIT_SECONDS:.0f} s")
+            raise TimeoutError(f"the awaited screen was not drawn within {WAIT_LIMIT_SECONDS:.0f} s"
+                               f" ({type(app.screen).__name__} is on top)")
         await asyncio.sleep(POLL_SECONDS)
     app.screen._on_timer_update()  # paint now, as the screen's update timer would
 
@@ -343,7 +343,7 @@ async def _drive_screens(app, records: dict, samples: int) -> dict:
                 timings[name].append(await _timed_open(app, "enter", name))
                 await _back_to(app, pilot, lambda: _list_ready(app, area))
         # From a list, a key that opens a screen for what the list shows.
-        for name, area, key in (("order_form", "clients", "N"),
+        for name, area, key in (("order_form", "orders", "n"),
                                 ("mass_update", "services", "M")):
             app.go(area)
             await _wait_drawn(app, lambda: _list_ready(app, area))
