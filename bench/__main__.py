@@ -25,7 +25,7 @@ def parse_args(argv=None) -> Options:
     parser.add_argument("--out", default="bench-results/results.json", type=Path,
                         help="where to write the JSON results (default %(default)s)")
     parser.add_argument("--cache", default="bench-results/cache", type=Path,
-                        help="where built SQLite databases are kept between runs")
+                        help="where built databases (SQLite files, a PostgreSQL data directory) are kept between runs")
     parser.add_argument("--rebuild", action="store_true", help="rebuild cached databases")
     parser.add_argument("--tui-samples", type=int, default=30,
                         help="samples per TUI timing (default %(default)s)")

@@ -139,9 +139,15 @@ class SqliteDatabases:
 class PostgresDatabases:
     engine = "postgres"
 
-    def __init__(self, server, *, own_server: bool):
+    # Written on a base once its build finished: a base without it is built again.
+    COMPLETE = "hostdesk bench base, build complete"
+
+    def __init__(self, server, *, own_server: bool, keep_bases: bool = False,
+                 rebuild: bool = False):
         self.server = server
         self.own_server = own_server
+        self.keep_bases = keep_bases  # the server's data is kept: bases are reused next time
+        self.rebuild = rebuild
         self.built: dict[BuildSpec, dict] = {}
         self._copies = 0
 
@@ -149,7 +155,22 @@ class PostgresDatabases:
         if spec in self.built:
             return self.built[spec]
         name = f"bench_{spec_name(spec)}".lower()
-        self.server.admin_sql(f"DROP DATABASE IF EXISTS {name}")
+        if self.keep_bases and not self.rebuild and self._complete(name):
+            started = time.perf_counter()
+            db = _open(self.server.url(name))
+            try:
+                applied = migrate(db)
+                megabytes = db.execute_sql(
+                    "SELECT pg_database_size(current_database())").fetchone()[0]
+            finally:
+                _close(db)
+            info = {"cached": True, "database": name, "megabytes": round(megabytes / 1e6, 1)}
+            if applied:
+                info.update(migrated=applied,
+                            migrate_seconds=round(time.perf_counter() - started, 2))
+            self.built[spec] = info
+            return info
+        self.server.admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         self.server.admin_sql(f"CREATE DATABASE {name}")
         db = _open(self.server.url(name))
         try:
@@ -159,10 +180,17 @@ class PostgresDatabases:
             megabytes = db.execute_sql("SELECT pg_database_size(current_database())").fetchone()[0]
         finally:
             _close(db)
+        self.server.admin_sql(f"COMMENT ON DATABASE {name} IS '{self.COMPLETE}'")
         info = {"cached": False, "seconds": round(summary.seconds, 2), "rows": summary.rows,
                 "database": name, "megabytes": round(megabytes / 1e6, 1)}
         self.built[spec] = info
         return info
+
+    def _complete(self, name: str) -> bool:
+        rows = self.server.admin_sql(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (name,))
+        return bool(rows) and rows[0][0] == self.COMPLETE
 
     def copy(self, spec: BuildSpec, label: str) -> str:
         base = self.base(spec)["database"]
@@ -203,8 +231,9 @@ class PostgresDatabases:
         return self.server.url(name)
 
     def close(self) -> None:
-        for info in self.built.values():
-            self.server.admin_sql(f"DROP DATABASE IF EXISTS {info['database']} WITH (FORCE)")
+        if not self.keep_bases:
+            for info in self.built.values():
+                self.server.admin_sql(f"DROP DATABASE IF EXISTS {info['database']} WITH (FORCE)")
         if self.own_server:
             self.server.stop()
 

@@ -370,8 +370,10 @@ def _engine_databases(engine: str, workdir: Path, options: Options):
         if own:
             from tests.pgserver import PostgresServer
 
-            server = PostgresServer().start()
-        return PostgresDatabases(server, own_server=own)
+            # The server's data lives beside the SQLite bases, so a 1M base is built once.
+            server = PostgresServer(keep_in=options.cache_dir / "postgres").start()
+        return PostgresDatabases(server, own_server=own, keep_bases=own,
+                                 rebuild=options.rebuild)
     raise ValueError(f"unknown engine {engine!r}: use sqlite or postgres")
 
 

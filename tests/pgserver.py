@@ -29,9 +29,16 @@ def _find_binary(name: str) -> str:
 
 
 class PostgresServer:
-    def __init__(self):
+    def __init__(self, keep_in: Path | None = None):
+        """A server in a temporary directory, removed by `stop`; or, with `keep_in`, one whose
+        data stays in that directory and is found there again by the next start."""
         self.port = _free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="hostdesk-pg-"))
+        self.kept = keep_in is not None
+        if self.kept:
+            keep_in.mkdir(parents=True, exist_ok=True)
+            self.root = keep_in
+        else:
+            self.root = Path(tempfile.mkdtemp(prefix="hostdesk-pg-"))
         self.data = self.root / "data"
         self.as_root = os.geteuid() == 0
         self.user = "postgres" if self.as_root else os.environ.get("USER", "postgres")
@@ -45,8 +52,10 @@ class PostgresServer:
     def start(self) -> "PostgresServer":
         if self.as_root:
             shutil.chown(self.root, user="postgres")
-        self._run(_find_binary("initdb"), "-D", str(self.data), "-U", self.user,
-                  "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8")
+        if not (self.data / "PG_VERSION").exists():
+            shutil.rmtree(self.data, ignore_errors=True)  # an initdb that did not finish
+            self._run(_find_binary("initdb"), "-D", str(self.data), "-U", self.user,
+                      "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8")
         self._run(
             _find_binary("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w",
             "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
@@ -69,18 +78,22 @@ class PostgresServer:
     def url(self, dbname: str) -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{dbname}"
 
-    def admin_sql(self, sql: str) -> None:
+    def admin_sql(self, sql: str, params: tuple = ()) -> list[tuple]:
         import psycopg2
 
         conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="postgres")
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
-                cur.execute(sql)
+                cur.execute(sql, params or None)
+                return cur.fetchall() if cur.description else []
         finally:
             conn.close()
 
     def stop(self) -> None:
+        if self.kept:  # a clean shutdown: the data is used again
+            self._run(_find_binary("pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+            return
         try:
             self._run(_find_binary("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
         finally:
