@@ -277,9 +277,6 @@ SPECS: dict[str, TemplateSpec] = {
 DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
     name: (spec.subject, spec.body) for name, spec in SPECS.items()}
 
-WELCOME_BY_PRODUCT_TYPE = {kind: f"welcome_{kind}" for kind in
-                           ("shared", "reseller", "vps", "dedicated", "other")}
-
 # --- the sandbox: models/email_sandbox.py (Jinja2, imported when an email is rendered) ---
 
 _NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,99}$")

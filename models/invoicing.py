@@ -503,13 +503,6 @@ def remove_line(line_id: int, admin: Admin) -> Invoice:
     return Invoice.get_by_id(line.invoice_id)
 
 
-def unpaid_lines_of_item(item_type: str, item_id: int) -> list[int]:
-    return [line.id for line in InvoiceLine.select(InvoiceLine.id).join(Invoice)
-            .where((InvoiceLine.item_type == item_type) & (InvoiceLine.item_id == item_id)
-                   & (InvoiceLine.cancelled == False)  # noqa: E712
-                   & (Invoice.status == InvoiceStatus.UNPAID))]
-
-
 def unpaid_lines_of_service(service_id: int) -> list[int]:
     """Live lines on unpaid invoices of the service and of its addons, in one query: the
     service's first, then each addon's."""

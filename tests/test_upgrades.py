@@ -228,7 +228,7 @@ def test_an_upgrade_whose_lines_were_cancelled_elsewhere_does_not_block_a_new_on
     service = on_small(plans)
     made = upgrades.create_upgrade(service.id, big.id, "monthly", TODAY, SETTINGS, admin=find_admin(BOSS))
     # e.g. a cancellation request cancels the service's unpaid lines
-    invoicing.cancel_lines(invoicing.unpaid_lines_of_item("service", service.id), as_login(BOSS), "cancel")
+    invoicing.cancel_lines(invoicing.unpaid_lines_of_service(service.id), as_login(BOSS), "cancel")
     second = upgrades.create_upgrade(service.id, big.id, "annually", TODAY, SETTINGS, admin=find_admin(BOSS))
     assert Upgrade.get_by_id(made.upgrade.id).status == "cancelled"
     assert second.upgrade.status == "pending"
