@@ -36,7 +36,7 @@ class PostgresServer:
         self.kept = keep_in is not None
         if self.kept:
             keep_in.mkdir(parents=True, exist_ok=True)
-            self.root = keep_in
+            self.root = keep_in.resolve()  # pg_ctl runs the server from its own directory
         else:
             self.root = Path(tempfile.mkdtemp(prefix="hostdesk-pg-"))
         self.data = self.root / "data"
