@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pendulum
-from peewee import IntegrityError, fn
+from peewee import SQL, IntegrityError, fn
 
 from hostdesk.models import audit
 from hostdesk.models.credit import add_client_credit as _add_credit
@@ -505,16 +505,22 @@ def remove_line(line_id: int, admin: Admin) -> Invoice:
 
 def unpaid_lines_of_service(service_id: int) -> list[int]:
     """Live lines on unpaid invoices of the service and of its addons, in one query: the
-    service's first, then each addon's."""
+    service's first, then each addon's.
+
+    Two parts joined by UNION ALL, each reaching its lines through the (item_type, item_id)
+    index: with one OR, PostgreSQL read every addon line of the installation (100 ms at 1M)."""
+    live_unpaid = (InvoiceLine.cancelled == False) & (Invoice.status == InvoiceStatus.UNPAID)  # noqa: E712
+    own = (InvoiceLine.select(InvoiceLine.id, InvoiceLine.item_type, InvoiceLine.item_id)
+           .join(Invoice)
+           .where((InvoiceLine.item_type == ItemType.SERVICE)
+                  & (InvoiceLine.item_id == service_id) & live_unpaid))
     addon_ids = ServiceAddon.select(ServiceAddon.id).where(ServiceAddon.service == service_id)
-    return [line.id for line in InvoiceLine.select(InvoiceLine.id).join(Invoice)
-            .where((((InvoiceLine.item_type == ItemType.SERVICE)
-                     & (InvoiceLine.item_id == service_id))
-                    | ((InvoiceLine.item_type == ItemType.ADDON)
-                       & InvoiceLine.item_id.in_(addon_ids)))
-                   & (InvoiceLine.cancelled == False)  # noqa: E712
-                   & (Invoice.status == InvoiceStatus.UNPAID))
-            .order_by(InvoiceLine.item_type.desc(), InvoiceLine.item_id, InvoiceLine.id)]
+    addons = (InvoiceLine.select(InvoiceLine.id, InvoiceLine.item_type, InvoiceLine.item_id)
+              .join(Invoice)
+              .where((InvoiceLine.item_type == ItemType.ADDON)
+                     & InvoiceLine.item_id.in_(addon_ids) & live_unpaid))
+    ordered = own.union_all(addons).order_by(SQL("2 DESC, 3, 1"))  # type desc, item, line
+    return [row[0] for row in ordered.tuples()]
 
 
 def future_unpaid_lines(items: list[tuple[str, int]], today: pendulum.Date) -> list[InvoiceLine]:

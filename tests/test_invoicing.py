@@ -232,3 +232,35 @@ def test_paying_withdraws_a_failed_suspension_from_the_module_queue(db):
     invoicing.record_payment(invoice.id, "10.00", date=JAN1, method="card", admin=as_login("t"))
     job = ModuleJob.get(ModuleJob.command == "suspend")
     assert job.status == "dismissed" and "paid" in job.last_error
+
+
+def test_a_services_unpaid_lines_are_its_own_then_each_addons_live_unpaid_ones(db):
+    service = make.service()
+    other = make.service(client_row=service.client)
+    first, second = make.addon(service), make.addon(service)
+    stranger_addon = make.addon(other)
+
+    def line(item_type, item_id, start, amount="5.00"):
+        return LineSpec(kind=LineKind.RENEWAL, description="r", amount=D(amount),
+                        item_type=item_type, item_id=item_id, period_start=start,
+                        period_end=start.add(months=1))
+
+    unpaid = invoicing.create_invoice(
+        service.client_id,
+        [line("addon", second.id, JAN1), line("service", service.id, JAN1),
+         line("addon", first.id, JAN1), line("addon", stranger_addon.id, JAN1),
+         line("service", other.id, JAN1), line("addon", first.id, FEB1)],
+        date=JAN1, due_date=JAN1, payment_method="card", admin=as_login("t"))
+    lines = {(l.item_type, l.item_id, l.period_start): l.id for l in invoicing.live_lines(unpaid.id)}
+    cancelled = invoicing.create_invoice(
+        service.client_id, [line("service", service.id, FEB1)],
+        date=JAN1, due_date=JAN1, payment_method="card", admin=as_login("t"))
+    invoicing.cancel_invoice(cancelled.id, as_login("t"))
+    removed = lines[("addon", first.id, FEB1)]
+    invoicing.remove_line(removed, as_login("t"))
+
+    assert invoicing.unpaid_lines_of_service(service.id) == [
+        lines[("service", service.id, JAN1)], lines[("addon", first.id, JAN1)],
+        lines[("addon", second.id, JAN1)]]
+    assert invoicing.unpaid_lines_of_service(other.id) == [
+        lines[("service", other.id, JAN1)], lines[("addon", stranger_addon.id, JAN1)]]
