@@ -98,6 +98,27 @@ READS = {
 }
 
 
+# The payment gateways in use (catalog.payment_gateways), read early too: on the one
+# connection, a query waits for the large read in progress.
+GATEWAYS_USED = (
+    "SELECT gateway AS g FROM tblaccounts UNION SELECT paymentmethod FROM tblhosting "
+    "UNION SELECT paymentmethod FROM tblinvoices UNION SELECT defaultgateway FROM tblclients "
+    "UNION SELECT paymentmethod FROM tbldomains")
+GATEWAYS_CONFIGURED = "SELECT DISTINCT gateway AS g FROM tblpaymentgateways"
+# The Hosting items on unpaid invoices (a pending service's first period): status and type
+# compared squashed, as values._squash does (lower case, letters and digits only).
+UNPAID_HOSTING_ITEMS = (
+    "SELECT it.relid AS relid, DATE_FORMAT(it.duedate, '%Y-%m-%d') AS duedate "
+    "FROM tblinvoiceitems it JOIN tblinvoices i ON i.id = it.invoiceid "
+    "WHERE REGEXP_REPLACE(LOWER(i.status), '[^a-z0-9]', '') "
+    "IN ('unpaid', 'draft', 'collections', 'paymentpending') "
+    "AND REGEXP_REPLACE(LOWER(it.type), '[^a-z0-9]', '') = 'hosting'")
+# The order of the reads: as the steps first need them.
+READ_ORDER = ("tblclients", GATEWAYS_USED, GATEWAYS_CONFIGURED, "tblorders", "tblhosting",
+              UNPAID_HOSTING_ITEMS, "tblhostingconfigoptions", "tblhostingaddons", "tbldomains",
+              "tblaccounts", "tblinvoices", "tblinvoiceitems", "tblcredit")
+
+
 def _read_call(ctx: Context, name: str) -> tuple:
     source, columns, where, order = READS[name]
     return source, columns, where, (ctx.currency_id,) if "%s" in where else None, order
@@ -113,7 +134,8 @@ def read(ctx: Context, name: str) -> list[dict]:
 def prefetch(ctx: Context) -> None:
     """Read the large tables on a second thread while the steps write (the database driver
     waits on the network and SQLite writes without holding Python's lock)."""
-    ctx.source.prefetch([_read_call(ctx, name) for name in READS])
+    ctx.source.prefetch([_read_call(ctx, name) if name in READS else ("rows", name, None)
+                         for name in READ_ORDER])
 
 
 def write_rows(ctx: Context, table: str, model, columns, rows, **options) -> dict:
