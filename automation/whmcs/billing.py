@@ -6,6 +6,7 @@ from collections import defaultdict, namedtuple
 
 from hostdesk.automation.whmcs import values as v
 from hostdesk.automation.whmcs.context import (
+    LOOSE_PAYMENTS,
     Context,
     ReconciliationError,
     exclude_invoice,
@@ -42,9 +43,7 @@ def read_accounts(ctx: Context) -> None:
     """tblaccounts of the chosen currency's invoices: read before invoices, whose amount paid
     is the money received less refunds."""
     rows = read(ctx, "tblaccounts")
-    loose = ctx.source.rows("SELECT a.id, a.amountin FROM tblaccounts a LEFT JOIN tblclients c "
-                            "ON c.id = a.userid WHERE a.invoiceid = 0 AND c.currency = %s",
-                            (ctx.currency_id,))
+    loose = ctx.source.rows(LOOSE_PAYMENTS, (ctx.currency_id,))
     seen = set()
     for row in rows:
         received = v.cents(row["amountin"])

@@ -113,10 +113,13 @@ UNPAID_HOSTING_ITEMS = (
     "WHERE REGEXP_REPLACE(LOWER(i.status), '[^a-z0-9]', '') "
     "IN ('unpaid', 'draft', 'collections', 'paymentpending') "
     "AND REGEXP_REPLACE(LOWER(it.type), '[^a-z0-9]', '') = 'hosting'")
+# Payments of the chosen currency attached to no invoice (deposits: skipped, named).
+LOOSE_PAYMENTS = ("SELECT a.id, a.amountin FROM tblaccounts a LEFT JOIN tblclients c "
+                  "ON c.id = a.userid WHERE a.invoiceid = 0 AND c.currency = %s")
 # The order of the reads: as the steps first need them.
 READ_ORDER = ("tblclients", GATEWAYS_USED, GATEWAYS_CONFIGURED, "tblorders", "tblhosting",
               UNPAID_HOSTING_ITEMS, "tblhostingconfigoptions", "tblhostingaddons", "tbldomains",
-              "tblaccounts", "tblinvoices", "tblinvoiceitems", "tblcredit")
+              "tblaccounts", LOOSE_PAYMENTS, "tblinvoices", "tblinvoiceitems", "tblcredit")
 
 
 def _read_call(ctx: Context, name: str) -> tuple:
@@ -134,8 +137,10 @@ def read(ctx: Context, name: str) -> list[dict]:
 def prefetch(ctx: Context) -> None:
     """Read the large tables on a second thread while the steps write (the database driver
     waits on the network and SQLite writes without holding Python's lock)."""
-    ctx.source.prefetch([_read_call(ctx, name) if name in READS else ("rows", name, None)
-                         for name in READ_ORDER])
+    ctx.source.prefetch([
+        _read_call(ctx, name) if name in READS
+        else ("rows", name, (ctx.currency_id,) if "%s" in name else None)
+        for name in READ_ORDER])
 
 
 def write_rows(ctx: Context, table: str, model, columns, rows, **options) -> dict:
