@@ -250,11 +250,12 @@ def _line(ctx, item, order, cancelled, applied, periods, item_maps) -> tuple:
     renewal_kind = RENEWAL_TYPES.get(squashed)
     if renewal_kind is not None:
         item_type, item_id = renewal_kind, item_maps[renewal_kind].get(str(item["relid"]))
+        first = _first_period(ctx, renewal_kind, item) if item_id is not None else None
         if item_id is None:
             item_type = None
-        elif _first_period(ctx, renewal_kind, item) is not None:
+        elif first is not None:
             kind = LineKind.FIRST
-            start, end = _first_period(ctx, renewal_kind, item)
+            start, end = first
         elif item["id"] in periods:
             kind = LineKind.RENEWAL
             start, end = periods[item["id"]]

@@ -106,13 +106,12 @@ GATEWAYS_USED = (
     "UNION SELECT paymentmethod FROM tbldomains")
 GATEWAYS_CONFIGURED = "SELECT DISTINCT gateway AS g FROM tblpaymentgateways"
 # The Hosting items on unpaid invoices (a pending service's first period): status and type
-# compared squashed, as values._squash does (lower case, letters and digits only).
+# compared as values._squash does (WHMCS's own names; the columns compare without case).
 UNPAID_HOSTING_ITEMS = (
     "SELECT it.relid AS relid, DATE_FORMAT(it.duedate, '%Y-%m-%d') AS duedate "
     "FROM tblinvoiceitems it JOIN tblinvoices i ON i.id = it.invoiceid "
-    "WHERE REGEXP_REPLACE(LOWER(i.status), '[^a-z0-9]', '') "
-    "IN ('unpaid', 'draft', 'collections', 'paymentpending') "
-    "AND REGEXP_REPLACE(LOWER(it.type), '[^a-z0-9]', '') = 'hosting'")
+    "WHERE LOWER(REPLACE(i.status, ' ', '')) IN ('unpaid', 'draft', 'collections', "
+    "'paymentpending') AND LOWER(it.type) = 'hosting'")
 # Payments of the chosen currency attached to no invoice (deposits: skipped, named).
 LOOSE_PAYMENTS = ("SELECT a.id, a.amountin FROM tblaccounts a LEFT JOIN tblclients c "
                   "ON c.id = a.userid WHERE a.invoiceid = 0 AND c.currency = %s")
@@ -134,13 +133,14 @@ def read(ctx: Context, name: str) -> list[dict]:
     return ctx.read_cache[name]
 
 
-def prefetch(ctx: Context) -> None:
+def prefetch(ctx: Context, then: tuple[str, ...] = ()) -> None:
     """Read the large tables on a second thread while the steps write (the database driver
-    waits on the network and SQLite writes without holding Python's lock)."""
+    waits on the network and SQLite writes without holding Python's lock), and `then` the
+    queries given (rows() queries whose one argument, if any, is the chosen currency)."""
     ctx.source.prefetch([
         _read_call(ctx, name) if name in READS
         else ("rows", name, (ctx.currency_id,) if "%s" in name else None)
-        for name in READ_ORDER])
+        for name in READ_ORDER + tuple(then)])
 
 
 def write_rows(ctx: Context, table: str, model, columns, rows, **options) -> dict:
