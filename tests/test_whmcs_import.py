@@ -407,6 +407,8 @@ def test_a_first_import_numbers_rows_as_sqlite_does_and_checks_it(hostdesk):
     """A first import gives new rows their ids itself (1, 2, 3... as SQLite would): the rows
     and their import map are written with those ids and the digests a rerun compares; a
     table that does not number as planned fails the load instead of mixing ids up."""
+    from peewee import IntegrityError
+
     from hostdesk.automation.whmcs.report import TableCounts
     from hostdesk.automation.whmcs.writer import IdMap, digest, plan, write_plan
     from hostdesk.models.db import database, is_sqlite
@@ -430,7 +432,7 @@ def test_a_first_import_numbers_rows_as_sqlite_does_and_checks_it(hostdesk):
     assert idmap.ids("tblclientgroups") == {"7": 1, "9": 2} and counts.imported == 2
 
     fresh = IdMap(numbered=("client_group",))  # believes the table is empty: it is not
-    with pytest.raises(RuntimeError, match="numbered from 1"), database.atomic():
+    with pytest.raises(IntegrityError, match="numbered from 1"), database.atomic():
         write_plan(fresh, counts, "tblclientgroups", ClientGroup, columns,
                    plan(fresh, counts, "tblclientgroups", ClientGroup, columns,
                         [("8", ("Partners", False, 1))]))

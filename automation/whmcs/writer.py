@@ -4,10 +4,11 @@ each remembered in the import map so a rerun never adds a row twice."""
 import hashlib
 import marshal
 from dataclasses import dataclass
-from itertools import chain
 from functools import partial
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter, methodcaller
+
+from peewee import IntegrityError
 
 from hostdesk.models.db import database, ids_in, insert_rows
 from hostdesk.models.schema import ImportMap
@@ -166,7 +167,7 @@ def write_plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...]
     if planned.first is not None:
         _insert_numbered(model, columns, new, planned.first, batch)
         _insert_numbered(ImportMap, MAP_COLUMNS[2:], planned.maps, None, 500,
-                         literal=(SOURCE, table))
+                         literal={"source": SOURCE, "source_table": table})
     elif new:
         extra, defaults = _defaults(model, columns)
         ids = insert_rows(model, columns + extra, [values + defaults for _, values, _ in new],
@@ -201,19 +202,18 @@ def _delete_missing(idmap: IdMap, table: str, model, given: set) -> None:
 
 
 def _insert_numbered(model, columns: tuple[str, ...], rows, first: int | None, batch: int,
-                     literal: tuple = ()) -> None:
+                     literal: dict | None = None) -> None:
     """Insert `rows` (values in `columns` order) into an empty table of a first import as
     they are, letting SQLite give them the ids `plan` numbered them with (its next rowid is
     one more than the largest: 1, 2, 3... in the order written); the ids are checked.
 
-    The model's defaults for the other columns, and `literal` values for its first columns
-    (the import map's source and table), are written into the statement, not with each row:
+    The model's defaults for the other columns, and the `literal` column -> value (the
+    import map's source and table), are written into the statement, not with each row:
     nothing per row is built for the database."""
+    literal = literal or {}
     extra, defaults = _defaults(model, columns)
-    names = [model._meta.fields[c].column_name for c in
-             MAP_COLUMNS[:len(literal)] + columns + extra] if literal else \
-        [model._meta.fields[c].column_name for c in columns + extra]
-    fixed = [_sql_literal(x) for x in (*literal, *defaults)]
+    names = [model._meta.fields[c].column_name for c in (*literal, *columns, *extra)]
+    fixed = [_sql_literal(x) for x in (*literal.values(), *defaults)]
     head = (f'INSERT INTO "{model._meta.table_name}" ('
             + ", ".join(f'"{n}"' for n in names) + ") VALUES ")
     marks = ["?"] * len(columns)
@@ -227,7 +227,8 @@ def _insert_numbered(model, columns: tuple[str, ...], rows, first: int | None, b
             sql = statements[len(chunk)] = head + ", ".join([one_row] * len(chunk))
         cursor = database.execute_sql(sql, list(chain.from_iterable(chunk)))
     if first is not None and cursor is not None and cursor.lastrowid != first + len(rows) - 1:
-        raise RuntimeError(f"{model._meta.table_name}: rows were numbered from {first} but "
+        # the load is refused (and rolled back) like any row the database refuses
+        raise IntegrityError(f"{model._meta.table_name}: rows were numbered from {first} but "
                            f"SQLite gave the last one id {cursor.lastrowid}")
 
 
