@@ -45,6 +45,7 @@ class Paused:
     indexes: list[str] = field(default_factory=list)  # their CREATE statements
     triggers: list[str] = field(default_factory=list)
     searched: bool = False  # a search table's trigger is among them
+    tables: dict = field(default_factory=dict)  # CREATE statement -> the table it is on
 
 
 def applies(tables: tuple[str, ...]) -> bool:
@@ -64,42 +65,63 @@ def pause(tables: tuple[str, ...], keep: tuple[str, ...] = ()) -> Paused:
         raise RuntimeError("bulk_load.pause needs the caller's transaction")
     marks = ", ".join("?" for _ in tables)
     indexes = database.execute_sql(
-        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-        f"AND tbl_name IN ({marks}) ORDER BY name", list(tables)).fetchall()
-    missing = set(keep) - {name for name, _ in indexes}
+        f"SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' "
+        f"AND sql IS NOT NULL AND tbl_name IN ({marks}) ORDER BY name", list(tables)).fetchall()
+    missing = set(keep) - {name for name, _, _ in indexes}
     if missing:  # renamed by a migration: the load would scan where it meant to seek
         raise ValueError(f"bulk_load.pause: no index {', '.join(sorted(missing))} to keep")
     paused = Paused()
-    for name, sql in indexes:
+    for name, table, sql in indexes:
         if name in keep:
             continue
         database.execute_sql(f'DROP INDEX "{name}"')
         paused.indexes.append(sql)
+        paused.tables[sql] = table
     triggers = {f"{table}_search_insert" for table in SEARCHED_TEXT if table in tables}
     if "invoice_line" in tables:
         triggers.add(OVERLAP_TRIGGER)
-    for name, sql in database.execute_sql(
-            f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+    for name, table, sql in database.execute_sql(
+            f"SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' "
             f"AND name IN ({', '.join('?' for _ in triggers)}) ORDER BY name",
             sorted(triggers)).fetchall():
         database.execute_sql(f'DROP TRIGGER "{name}"')
         paused.triggers.append(sql)
+        paused.tables[sql] = table
         paused.searched = paused.searched or name.endswith("_search_insert")
     return paused
 
 
-def resume(paused: Paused) -> None:
+def resume(paused: Paused, tables: tuple[str, ...] | None = None) -> None:
     """Check and rebuild what `pause` took off, in the same transaction. Raises
     IntegrityError (a duplicate for a unique index, an overlapping renewal period): the
-    caller rolls the whole load back."""
-    for sql in paused.indexes:
+    caller rolls the whole load back.
+
+    `tables`: only what was taken off these tables (a load that has finished writing them
+    makes them good while it writes the others); the rest stays paused for a later call.
+    The search tables are rebuilt together: name all of them, or none."""
+    def done(sql: str) -> bool:
+        return tables is None or paused.tables.get(sql) in tables
+
+    indexes = [sql for sql in paused.indexes if done(sql)]
+    triggers = [sql for sql in paused.triggers if done(sql)]
+    searched_now = {paused.tables.get(sql) for sql in triggers if "_search_insert" in sql}
+    searched_later = {paused.tables.get(sql) for sql in paused.triggers
+                      if "_search_insert" in sql and not done(sql)}
+    if searched_now and searched_later:  # one rebuild refills every search table
+        raise ValueError("bulk_load.resume: the search tables are made good together: name "
+                         + ", ".join(sorted(searched_now | searched_later)))
+    searched = paused.searched and not searched_later
+    for sql in indexes:
         database.execute_sql(sql)
-    if any(OVERLAP_TRIGGER in sql for sql in paused.triggers):
+    if any(OVERLAP_TRIGGER in sql for sql in triggers):
         _refuse_overlaps()  # read in the order of the renewal index just made
-    if paused.searched:
+    if searched:
         search.rebuild_index()
-    for sql in paused.triggers:
+        paused.searched = False
+    for sql in triggers:
         database.execute_sql(sql)
+    paused.indexes = [sql for sql in paused.indexes if sql not in indexes]
+    paused.triggers = [sql for sql in paused.triggers if sql not in triggers]
 
 
 def _refuse_overlaps() -> None:

@@ -70,6 +70,31 @@ def test_a_load_rebuilds_the_indexes_search_and_checks_it_paused(sqlite_db):
         insert_rows(InvoiceLine, LINE_COLUMNS, [_renewal(invoice_id, "2026-07-15", "2026-08-15")])
 
 
+def test_tables_written_in_full_are_made_good_while_the_others_load(sqlite_db):
+    before = _schema()
+    with pytest.raises(IntegrityError, match="overlapping renewal period: line #2"), \
+            database.atomic():
+        paused = bulk_load.pause(TABLES)
+        client_id, invoice_id = _client_and_invoice()
+        product = Product.create(name="Starter").id
+        Service.create(client=client_id, product=product, domain="early.example",
+                       status="active", billing_cycle="monthly", registration_date="2026-01-01",
+                       recurring_amount=1, payment_method="banktransfer")
+        with pytest.raises(ValueError, match="client, service"):  # one search rebuild: both
+            bulk_load.resume(paused, ("client",))
+        bulk_load.resume(paused, ("client", "service"))
+        now = {name for _, name, _, _ in _schema()}
+        assert {"service_search_insert", "service_domain", "client_search_insert"} <= now
+        assert "invoice_line_no_overlap_insert" not in now  # invoice lines: still loading
+        assert [h.title for h in search.search("early.example") if h.kind == "service"] == \
+            ["early.example"]
+        insert_rows(InvoiceLine, LINE_COLUMNS, [_renewal(invoice_id, "2026-06-01", "2026-07-01"),
+                                                _renewal(invoice_id, "2026-06-15", "2026-07-15")])
+        bulk_load.resume(paused)  # what is left is still checked
+    assert _schema() == before  # the caller's transaction rolled it all back
+    assert Client.select().count() == 0 and Service.select().count() == 0
+
+
 def test_a_load_with_an_overlapping_renewal_is_refused_and_rolled_back(sqlite_db):
     before = _schema()
     with pytest.raises(IntegrityError, match="overlapping renewal period: line #2"):

@@ -403,6 +403,42 @@ def test_equal_rows_have_equal_digests_whatever_their_string_objects():
     assert digest(("a", 1)) != digest(("a", 2))
 
 
+def test_a_first_import_numbers_rows_as_sqlite_does_and_checks_it(hostdesk):
+    """A first import gives new rows their ids itself (1, 2, 3... as SQLite would): the rows
+    and their import map are written with those ids and the digests a rerun compares; a
+    table that does not number as planned fails the load instead of mixing ids up."""
+    from peewee import IntegrityError
+
+    from hostdesk.automation.whmcs.report import TableCounts
+    from hostdesk.automation.whmcs.writer import IdMap, digest, plan, write_plan
+    from hostdesk.models.db import database, is_sqlite
+    from hostdesk.models.schema import ClientGroup, ImportMap
+
+    if not is_sqlite():
+        pytest.skip("a first import is numbered on SQLite only (loaded in bulk)")
+    columns = ("name", "separate_invoices", "version")
+    rows = [("7", ("Resellers", True, 1)), ("9", ("Staff", False, 1))]
+    idmap, counts = IdMap(numbered=("client_group",)), TableCounts()
+    with database.atomic():
+        planned = plan(idmap, counts, "tblclientgroups", ClientGroup, columns, rows)
+        assert write_plan(idmap, counts, "tblclientgroups", ClientGroup, columns,
+                          planned) == {"7": 1, "9": 2}
+    assert [(g.id, g.name, g.separate_invoices) for g in ClientGroup.select().order_by(
+        ClientGroup.id)] == [(1, "Resellers", True), (2, "Staff", False)]
+    assert sorted(ImportMap.select(ImportMap.source, ImportMap.source_table, ImportMap.source_id,
+                                   ImportMap.target_id, ImportMap.digest).tuples()) == [
+        ("whmcs", "tblclientgroups", "7", 1, digest(rows[0][1])),
+        ("whmcs", "tblclientgroups", "9", 2, digest(rows[1][1]))]
+    assert idmap.ids("tblclientgroups") == {"7": 1, "9": 2} and counts.imported == 2
+
+    fresh = IdMap(numbered=("client_group",))  # believes the table is empty: it is not
+    with pytest.raises(IntegrityError, match="numbered from 1"), database.atomic():
+        write_plan(fresh, counts, "tblclientgroups", ClientGroup, columns,
+                   plan(fresh, counts, "tblclientgroups", ClientGroup, columns,
+                        [("8", ("Partners", False, 1))]))
+    assert ClientGroup.select().count() == 2  # the batch was rolled back
+
+
 def test_an_unpaid_whmcs_order_is_a_first_payment_that_provisions(whmcs, hostdesk):
     from hostdesk.models.invoicing import record_payment
     from hostdesk.models.schema import ModuleJob

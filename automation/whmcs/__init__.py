@@ -35,6 +35,10 @@ LOADED_TABLES = ("client", "order", "service", "service_config_option", "service
 # Read by each invoice batch's check (billing._check_batch); its keys come in load order, so
 # keeping it in step costs little.
 KEPT_INDEXES = ("invoiceline_invoice_id_sort_order",)
+# The tables a first import has written in full once the items steps are done: their
+# indexes and search are made good then, by the writer while the invoices are mapped.
+WRITTEN_BEFORE_BILLING = ("client", "order", "service", "service_config_option",
+                          "service_addon", "domain", "cancellation_request")
 # In dependency order: what a step points at is written by an earlier one.
 STEPS = (catalog.client_groups, catalog.clients, catalog.payment_gateways, catalog.servers,
          catalog.products, catalog.config_options, catalog.catalog_addons, catalog.promotions,
@@ -75,7 +79,7 @@ def import_whmcs(url: str, *, admin: Admin, dry_run: bool = False,
                       currency_id=currency_id, progress=progress, admin=admin,
                       client_ids={c["id"] for c in clients if c["currency"] == currency_id},
                       now=pendulum.now("UTC").strftime("%Y-%m-%d %H:%M:%S.%f"))
-        prefetch(ctx)
+        prefetch(ctx, then=reconcile.SOURCE_QUERIES)
         ctx.other_clients = {c["id"] for c in clients} - ctx.client_ids
         if dry_run:
             try:
@@ -86,7 +90,8 @@ def import_whmcs(url: str, *, admin: Admin, dry_run: bool = False,
                 pass
         elif report.bulk:
             paused = writer.call(lambda: bulk_load.pause(LOADED_TABLES, keep=KEPT_INDEXES))
-            _run(ctx, admin, finish=lambda: bulk_load.resume(paused))
+            _run(ctx, admin, finish=lambda: bulk_load.resume(paused),
+                 items_done=lambda: bulk_load.resume(paused, WRITTEN_BEFORE_BILLING))
             if report.ok:  # a first import that does not reconcile leaves hostdesk empty
                 writer.commit()
         else:
@@ -111,9 +116,11 @@ def _rolled_back(report: Report) -> str:
     return "that batch was rolled back"
 
 
-def _run(ctx: Context, admin: Admin, finish=None) -> None:
+def _run(ctx: Context, admin: Admin, finish=None, items_done=None) -> None:
     for step in STEPS:  # a step waits for the writer when it needs ids (ctx.ids)
         step(ctx)
+        if step is items.cancellation_requests and items_done is not None:
+            ctx.writer.submit(items_done)
     if finish is not None:
         ctx.writer.call(finish)
     ctx.report.reconciliation = ctx.writer.call(lambda: reconcile.figures(ctx))

@@ -6,6 +6,7 @@ from collections import defaultdict, namedtuple
 
 from hostdesk.automation.whmcs import values as v
 from hostdesk.automation.whmcs.context import (
+    LOOSE_PAYMENTS,
     Context,
     ReconciliationError,
     exclude_invoice,
@@ -42,9 +43,7 @@ def read_accounts(ctx: Context) -> None:
     """tblaccounts of the chosen currency's invoices: read before invoices, whose amount paid
     is the money received less refunds."""
     rows = read(ctx, "tblaccounts")
-    loose = ctx.source.rows("SELECT a.id, a.amountin FROM tblaccounts a LEFT JOIN tblclients c "
-                            "ON c.id = a.userid WHERE a.invoiceid = 0 AND c.currency = %s",
-                            (ctx.currency_id,))
+    loose = ctx.source.rows(LOOSE_PAYMENTS, (ctx.currency_id,))
     seen = set()
     for row in rows:
         received = v.cents(row["amountin"])
@@ -251,11 +250,12 @@ def _line(ctx, item, order, cancelled, applied, periods, item_maps) -> tuple:
     renewal_kind = RENEWAL_TYPES.get(squashed)
     if renewal_kind is not None:
         item_type, item_id = renewal_kind, item_maps[renewal_kind].get(str(item["relid"]))
+        first = _first_period(ctx, renewal_kind, item) if item_id is not None else None
         if item_id is None:
             item_type = None
-        elif _first_period(ctx, renewal_kind, item) is not None:
+        elif first is not None:
             kind = LineKind.FIRST
-            start, end = _first_period(ctx, renewal_kind, item)
+            start, end = first
         elif item["id"] in periods:
             kind = LineKind.RENEWAL
             start, end = periods[item["id"]]

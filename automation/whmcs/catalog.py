@@ -4,7 +4,14 @@ servers, products and their prices, configurable options, catalog addons, promot
 from collections import defaultdict
 
 from hostdesk.automation.whmcs import values as v
-from hostdesk.automation.whmcs.context import Context, read, stream_rows, write_rows
+from hostdesk.automation.whmcs.context import (
+    GATEWAYS_CONFIGURED,
+    GATEWAYS_USED,
+    Context,
+    read,
+    stream_rows,
+    write_rows,
+)
 from hostdesk.automation.whmcs.values import Unmappable
 from hostdesk.models.cycles import Cycle
 from hostdesk.models.errors import ValidationError
@@ -95,11 +102,8 @@ def clients(ctx: Context) -> None:
 def payment_gateways(ctx: Context) -> list[str]:
     """The gateways in use (clients, services, invoices, payments) as hostdesk payment methods,
     added to the managed list by the one function that adds a method (checked and logged)."""
-    used = ctx.source.rows(
-        "SELECT gateway AS g FROM tblaccounts UNION SELECT paymentmethod FROM tblhosting "
-        "UNION SELECT paymentmethod FROM tblinvoices UNION SELECT defaultgateway FROM tblclients "
-        "UNION SELECT paymentmethod FROM tbldomains")
-    configured = ctx.source.rows("SELECT DISTINCT gateway AS g FROM tblpaymentgateways")
+    used = ctx.source.rows(GATEWAYS_USED)
+    configured = ctx.source.rows(GATEWAYS_CONFIGURED)
     names = sorted({v.payment_method(row["g"]) for row in used + configured if v.text(row["g"])})
     counts = ctx.report.table("tblpaymentgateways")
     counts.read = len(names)

@@ -98,6 +98,29 @@ READS = {
 }
 
 
+# The payment gateways in use (catalog.payment_gateways), read early too: on the one
+# connection, a query waits for the large read in progress.
+GATEWAYS_USED = (
+    "SELECT gateway AS g FROM tblaccounts UNION SELECT paymentmethod FROM tblhosting "
+    "UNION SELECT paymentmethod FROM tblinvoices UNION SELECT defaultgateway FROM tblclients "
+    "UNION SELECT paymentmethod FROM tbldomains")
+GATEWAYS_CONFIGURED = "SELECT DISTINCT gateway AS g FROM tblpaymentgateways"
+# The Hosting items on unpaid invoices (a pending service's first period): status and type
+# compared as values._squash does (WHMCS's own names; the columns compare without case).
+UNPAID_HOSTING_ITEMS = (
+    "SELECT it.relid AS relid, DATE_FORMAT(it.duedate, '%Y-%m-%d') AS duedate "
+    "FROM tblinvoiceitems it JOIN tblinvoices i ON i.id = it.invoiceid "
+    "WHERE LOWER(REPLACE(i.status, ' ', '')) IN ('unpaid', 'draft', 'collections', "
+    "'paymentpending') AND LOWER(it.type) = 'hosting'")
+# Payments of the chosen currency attached to no invoice (deposits: skipped, named).
+LOOSE_PAYMENTS = ("SELECT a.id, a.amountin FROM tblaccounts a LEFT JOIN tblclients c "
+                  "ON c.id = a.userid WHERE a.invoiceid = 0 AND c.currency = %s")
+# The order of the reads: as the steps first need them.
+READ_ORDER = ("tblclients", GATEWAYS_USED, GATEWAYS_CONFIGURED, "tblorders", "tblhosting",
+              UNPAID_HOSTING_ITEMS, "tblhostingconfigoptions", "tblhostingaddons", "tbldomains",
+              "tblaccounts", LOOSE_PAYMENTS, "tblinvoices", "tblinvoiceitems", "tblcredit")
+
+
 def _read_call(ctx: Context, name: str) -> tuple:
     source, columns, where, order = READS[name]
     return source, columns, where, (ctx.currency_id,) if "%s" in where else None, order
@@ -110,10 +133,14 @@ def read(ctx: Context, name: str) -> list[dict]:
     return ctx.read_cache[name]
 
 
-def prefetch(ctx: Context) -> None:
+def prefetch(ctx: Context, then: tuple[str, ...] = ()) -> None:
     """Read the large tables on a second thread while the steps write (the database driver
-    waits on the network and SQLite writes without holding Python's lock)."""
-    ctx.source.prefetch([_read_call(ctx, name) for name in READS])
+    waits on the network and SQLite writes without holding Python's lock), and `then` the
+    queries given (rows() queries whose one argument, if any, is the chosen currency)."""
+    ctx.source.prefetch([
+        _read_call(ctx, name) if name in READS
+        else ("rows", name, (ctx.currency_id,) if "%s" in name else None)
+        for name in READ_ORDER + tuple(then)])
 
 
 def write_rows(ctx: Context, table: str, model, columns, rows, **options) -> dict:

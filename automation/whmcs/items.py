@@ -2,7 +2,14 @@
 service addons, domains and cancellation requests."""
 
 from hostdesk.automation.whmcs import values as v
-from hostdesk.automation.whmcs.context import Context, in_scope, read, stream_rows, write_rows
+from hostdesk.automation.whmcs.context import (
+    UNPAID_HOSTING_ITEMS,
+    Context,
+    in_scope,
+    read,
+    stream_rows,
+    write_rows,
+)
 from hostdesk.automation.whmcs.values import Unmappable
 from hostdesk.models.cycles import add_months_anchored
 from hostdesk.models.schema import (
@@ -117,11 +124,9 @@ def services(ctx: Context) -> None:
 
 
 def _unpaid_hosting_items(ctx: Context) -> set:
-    """(service id, due date) of the Hosting items on unpaid WHMCS invoices."""
-    unpaid = {row["id"] for row in read(ctx, "tblinvoices")
-              if v._squash(row["status"]) in ("unpaid", "draft", "collections", "paymentpending")}
-    return {(item["relid"], item["duedate"]) for item in read(ctx, "tblinvoiceitems")
-            if item["invoiceid"] in unpaid and v._squash(item["type"]) == "hosting"}
+    """(service id, due date) of the Hosting items on unpaid WHMCS invoices (read by the
+    server, early: the services need not wait for the invoices to be read)."""
+    return {(row["relid"], row["duedate"]) for row in ctx.source.rows(UNPAID_HOSTING_ITEMS)}
 
 
 def service_config_options(ctx: Context) -> None:

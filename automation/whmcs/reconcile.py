@@ -9,6 +9,19 @@ IMPORTED = ("SELECT target_id FROM import_map WHERE source = 'whmcs' AND source_
 IN_CURRENCY = "JOIN tblclients c ON c.id = {owner} WHERE c.currency = %s"
 
 
+# The source's figures (each with the chosen currency as its one argument): read early, on
+# the reading thread, so the reconciliation at the end waits for hostdesk's sums only.
+INVOICES = ("SELECT i.status AS status, COUNT(*) AS n, SUM(i.total) AS total FROM tblinvoices i "
+            + IN_CURRENCY.format(owner="i.userid") + " GROUP BY i.status")
+PAID = ("SELECT SUM(CASE WHEN a.amountin > 0 THEN a.amountin ELSE 0 END) AS received, "
+        "SUM(a.amountin - a.amountout) AS net FROM tblaccounts a "
+        "JOIN tblinvoices i ON i.id = a.invoiceid " + IN_CURRENCY.format(owner="i.userid"))
+CREDIT = "SELECT SUM(credit) AS s FROM tblclients WHERE currency = %s"
+MOVES = "SELECT SUM(k.amount) AS s FROM tblcredit k " + IN_CURRENCY.format(owner="k.clientid")
+SERVICES = "SELECT COUNT(*) AS n FROM tblhosting h " + IN_CURRENCY.format(owner="h.userid")
+SOURCE_QUERIES = (INVOICES, PAID, CREDIT, MOVES, SERVICES)
+
+
 def _one(sql: str) -> int:
     value = database.execute_sql(sql).fetchone()[0]
     return int(value or 0)
@@ -27,9 +40,7 @@ def figures(ctx: Context) -> list[dict]:
                        "equal": source == hostdesk, "count": count})
 
     source_invoices = {}
-    for row in ctx.source.rows("SELECT i.status AS status, COUNT(*) AS n, SUM(i.total) AS total "
-                               "FROM tblinvoices i " + IN_CURRENCY.format(owner="i.userid")
-                               + " GROUP BY i.status", (ctx.currency_id,)):
+    for row in ctx.source.rows(INVOICES, (ctx.currency_id,)):
         status = status_or_text(row["status"])
         n, total = source_invoices.get(status, (0, 0))
         source_invoices[status] = (n + row["n"], total + _cents(row["total"]))
@@ -43,29 +54,22 @@ def figures(ctx: Context) -> list[dict]:
         add(f"invoices {status} count", source_n, mine_n, count=True)
         add(f"invoices {status}", source_total, mine_total)
 
-    paid = ctx.source.rows(
-        "SELECT SUM(CASE WHEN a.amountin > 0 THEN a.amountin ELSE 0 END) AS received, "
-        "SUM(a.amountin - a.amountout) AS net FROM tblaccounts a "
-        "JOIN tblinvoices i ON i.id = a.invoiceid " + IN_CURRENCY.format(owner="i.userid"),
-        (ctx.currency_id,))[0]
+    paid = ctx.source.rows(PAID, (ctx.currency_id,))[0]
     add("payments", _cents(paid["received"]),
         _one("SELECT SUM(amount) FROM payment WHERE id IN ("
              + IMPORTED.format(table="tblaccounts") + ")"))
     add("net amount paid", _cents(paid["net"]),
         _one("SELECT SUM(amount_paid) FROM invoice WHERE id IN ("
              + IMPORTED.format(table="tblinvoices") + ")"))
-    credit = ctx.source.rows("SELECT SUM(credit) AS s FROM tblclients WHERE currency = %s",
-                             (ctx.currency_id,))[0]["s"]
+    credit = ctx.source.rows(CREDIT, (ctx.currency_id,))[0]["s"]
     add("client credit", _cents(credit),
         _one("SELECT SUM(credit) FROM client WHERE id IN ("
              + IMPORTED.format(table="tblclients") + ")"))
-    moves = ctx.source.rows("SELECT SUM(k.amount) AS s FROM tblcredit k "
-                            + IN_CURRENCY.format(owner="k.clientid"), (ctx.currency_id,))[0]["s"]
+    moves = ctx.source.rows(MOVES, (ctx.currency_id,))[0]["s"]
     add("credit movements", _cents(moves),
         _one("SELECT SUM(amount) FROM credit_entry WHERE id IN ("
              + IMPORTED.format(table="tblcredit") + ")"))
-    services = ctx.source.rows("SELECT COUNT(*) AS n FROM tblhosting h "
-                               + IN_CURRENCY.format(owner="h.userid"), (ctx.currency_id,))[0]["n"]
+    services = ctx.source.rows(SERVICES, (ctx.currency_id,))[0]["n"]
     skipped = sum(1 for s in ctx.report.table("tblhosting").skipped
                   if not s["reason"].startswith("orphan: client #") or "skipped" in s["reason"])
     result.append({"figure": "services count", "source": int(services) - skipped,

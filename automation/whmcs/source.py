@@ -57,19 +57,33 @@ class Source:
         self._pending = {}  # select() arguments -> Future of its rows (prefetch)
 
     def prefetch(self, calls: list[tuple]) -> None:
-        """Start reading these select() calls on a background thread, in order."""
+        """Start reading these select() calls on a background thread, in order; a call given
+        as ("rows", sql, args) prefetches that rows() query instead."""
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whmcs-read")
         for call in calls:
-            key = self._key(*call)
+            if call[0] == "rows":
+                key, read, args = self._rows_key(*call[1:]), self._rows, call[1:]
+            else:
+                key, read, args = self._key(*call), self._select, call
             if key not in self._pending:
-                self._pending[key] = pool.submit(self._select, *call)
+                self._pending[key] = pool.submit(read, *args)
         pool.shutdown(wait=False)
 
     @staticmethod
     def _key(source, columns, where="", args=None, order="id") -> tuple:
         return source, columns, where, tuple(args or ()), order
 
+    @staticmethod
+    def _rows_key(sql: str, args=None) -> tuple:
+        return "rows", sql, tuple(args or ())
+
     def rows(self, sql: str, args=None) -> list[dict]:
+        future = self._pending.pop(self._rows_key(sql, args), None)
+        if future is not None:
+            return future.result()
+        return self._rows(sql, args)
+
+    def _rows(self, sql: str, args=None) -> list[dict]:
         try:
             with self._lock, self.conn.cursor(self._pymysql.cursors.DictCursor) as cur:
                 cur.execute(sql, args)

@@ -193,6 +193,7 @@ def text(value, limit: int | None = None) -> str:
     return result[:limit] if limit else result
 
 
+@lru_cache(maxsize=1024)  # a host uses a handful of gateways, named on most of its rows
 def payment_method(gateway) -> str:
     """The hostdesk payment method a WHMCS gateway (module name: `paypal`, `banktransfer`,
     `stripe`, ...) becomes: its name in the managed list (`catalog.payment_gateways` adds the

@@ -4,6 +4,11 @@ each remembered in the import map so a rerun never adds a row twice."""
 import hashlib
 import marshal
 from dataclasses import dataclass
+from functools import partial
+from itertools import chain, repeat
+from operator import itemgetter, methodcaller
+
+from peewee import IntegrityError
 
 from hostdesk.models.db import database, ids_in, insert_rows
 from hostdesk.models.schema import ImportMap
@@ -11,6 +16,10 @@ from hostdesk.models.schema import ImportMap
 SOURCE = "whmcs"
 BATCH = 5000
 MAP_COLUMNS = ("source", "source_table", "source_id", "target_id", "digest")
+
+
+_hash12 = partial(hashlib.blake2b, digest_size=12)
+_hexdigest = methodcaller("hexdigest")
 
 
 def digest(values: tuple, _dumps=marshal.dumps, _hash=hashlib.blake2b) -> str:
@@ -22,6 +31,20 @@ def digest(values: tuple, _dumps=marshal.dumps, _hash=hashlib.blake2b) -> str:
     except ValueError:
         data = repr(values).encode()
     return _hash(data, digest_size=12).hexdigest()
+
+
+def digest_all(rows, columns: tuple[str, ...]) -> list[str]:
+    """`digest` of each of `rows` (created_at left out, as `plan` compares), at C speed: no
+    Python call per row."""
+    if "created_at" in columns:
+        stamp = columns.index("created_at")
+        kept = [i for i in range(len(columns)) if i != stamp]
+        rows = list(map(itemgetter(*kept), rows)) if len(kept) > 1 else \
+            [(row[kept[0]],) for row in rows]
+    try:
+        return list(map(_hexdigest, map(_hash12, map(marshal.dumps, rows, repeat(2)))))
+    except ValueError:  # a value marshal cannot write: digest() takes each row in turn
+        return [digest(row) for row in rows]
 
 
 class IdMap:
@@ -65,12 +88,12 @@ class IdMap:
 class Plan:
     """What a batch of rows needs written (see `plan`)."""
 
-    new: list  # (source id, values, digest) of rows to insert
+    new: list  # (source id, values, digest) of rows to insert; numbered: values only
     changed: list  # (source id, hostdesk id, values, digest) of rows to update
     result: dict  # source id -> hostdesk id, of every row known or numbered
-    rows: list | None = None  # numbered: the new rows as inserted, id first
-    columns: tuple = ()  # numbered: the columns of `rows`
-    maps: list | None = None  # numbered: their import-map rows
+    first: int | None = None  # numbered: the id of the first new row (then 2nd, 3rd...)
+    columns: tuple = ()  # numbered: the columns of the values
+    maps: list | None = None  # numbered: (source id, hostdesk id, digest) of each new row
 
 
 def sync(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
@@ -92,6 +115,9 @@ def plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
 
     Reads the import map only, so it may run while the writer writes an earlier batch of
     the same table (other source ids)."""
+    name = model._meta.table_name
+    if idmap.empty and name in idmap.next_id:
+        return _plan_numbered(idmap, table, name, model, columns, rows)
     known = idmap.of(table)
     new, changed, result = [], [], {}
     # created_at is set once (and may fall back to the import's own time): not compared
@@ -109,20 +135,27 @@ def plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
                 changed.append((source_id, found[0], values, dig))
             else:
                 counts.unchanged += 1
-    planned = Plan(new, changed, result)
-    name = model._meta.table_name
-    if new and name in idmap.next_id:  # numbered: the writer gets its rows ready to insert
-        first = idmap.next_id[name]
-        idmap.next_id[name] = first + len(new)
-        extra, defaults = _defaults(model, columns)
-        planned.columns = ("id",) + columns + extra
-        planned.rows, planned.maps = rows_, maps = [], []
-        for target, (source_id, values, dig) in enumerate(new, start=first):
-            rows_.append((target, *values, *defaults))
-            maps.append((SOURCE, table, source_id, target, dig))
-            known[source_id] = (target, dig)
-            result[source_id] = target
-    return planned
+    return Plan(new, changed, result)
+
+
+def _plan_numbered(idmap: IdMap, table: str, name: str, model, columns: tuple[str, ...],
+                   rows: list[tuple[str, tuple]]) -> Plan:
+    """A first import's batch: every row is new (the import map was empty and a source id
+    comes once), numbered here, in bulk operations rather than row by row (this ran for every
+    row of an import). A source id given twice is refused at the end of the load by the
+    import map's unique index."""
+    if not rows:
+        return Plan([], [], {})
+    source_ids, values = zip(*rows)
+    first = idmap.next_id[name]
+    idmap.next_id[name] = first + len(rows)
+    targets = range(first, first + len(rows))
+    digests = digest_all(values, columns)
+    ids = idmap.ids(table)  # kept in step with the import map below: never built again
+    idmap.of(table).update(zip(source_ids, zip(targets, digests)))
+    ids.update(zip(source_ids, targets))
+    return Plan(values, [], dict(zip(source_ids, targets)), first=first, columns=columns,
+                maps=list(zip(source_ids, targets, digests)))
 
 
 def write_plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
@@ -131,9 +164,10 @@ def write_plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...]
     new, changed, result = planned.new, planned.changed, planned.result
     known = idmap.of(table)
     batch = max(1, min(500, 30000 // (len(columns) + 1)))
-    if planned.rows is not None:
-        insert_rows(model, planned.columns, planned.rows, batch=batch)
-        insert_rows(ImportMap, MAP_COLUMNS, planned.maps)
+    if planned.first is not None:
+        _insert_numbered(model, columns, new, planned.first, batch)
+        _insert_numbered(ImportMap, MAP_COLUMNS[2:], planned.maps, None, 500,
+                         literal={"source": SOURCE, "source_table": table})
     elif new:
         extra, defaults = _defaults(model, columns)
         ids = insert_rows(model, columns + extra, [values + defaults for _, values, _ in new],
@@ -165,6 +199,47 @@ def _delete_missing(idmap: IdMap, table: str, model, given: set) -> None:
             & ImportMap.source_id.in_([s for s, _ in chunk])).execute()
     for source_id, _ in gone:
         del known[source_id]
+
+
+def _insert_numbered(model, columns: tuple[str, ...], rows, first: int | None, batch: int,
+                     literal: dict | None = None) -> None:
+    """Insert `rows` (values in `columns` order) into an empty table of a first import as
+    they are, letting SQLite give them the ids `plan` numbered them with (its next rowid is
+    one more than the largest: 1, 2, 3... in the order written); the ids are checked.
+
+    The model's defaults for the other columns, and the `literal` column -> value (the
+    import map's source and table), are written into the statement, not with each row:
+    nothing per row is built for the database."""
+    literal = literal or {}
+    extra, defaults = _defaults(model, columns)
+    names = [model._meta.fields[c].column_name for c in (*literal, *columns, *extra)]
+    fixed = [_sql_literal(x) for x in (*literal.values(), *defaults)]
+    head = (f'INSERT INTO "{model._meta.table_name}" ('
+            + ", ".join(f'"{n}"' for n in names) + ") VALUES ")
+    marks = ["?"] * len(columns)
+    one_row = "(" + ", ".join(fixed[:len(literal)] + marks + fixed[len(literal):]) + ")"
+    statements: dict[int, str] = {}
+    cursor = None
+    for start in range(0, len(rows), batch):
+        chunk = rows[start:start + batch]
+        sql = statements.get(len(chunk))
+        if sql is None:
+            sql = statements[len(chunk)] = head + ", ".join([one_row] * len(chunk))
+        cursor = database.execute_sql(sql, list(chain.from_iterable(chunk)))
+    if first is not None and cursor is not None and cursor.lastrowid != first + len(rows) - 1:
+        # the load is refused (and rolled back) like any row the database refuses
+        raise IntegrityError(f"{model._meta.table_name}: rows were numbered from {first} but "
+                           f"SQLite gave the last one id {cursor.lastrowid}")
+
+
+def _sql_literal(value) -> str:
+    if value is True or value is False:
+        return "1" if value else "0"
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQL literal for {value!r}")
 
 
 def _defaults(model, columns) -> tuple[tuple, tuple]:
