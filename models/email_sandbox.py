@@ -224,33 +224,38 @@ class _NotPlain(Exception):
     """The fast path cannot print this email exactly as Jinja would: Jinja renders it."""
 
 
+def _path(node) -> tuple | None:
+    """("client", "first_name") for `client.first_name`; None for any other expression."""
+    names = []
+    while isinstance(node, nodes.Getattr) and node.ctx == "load":
+        names.append(node.attr)
+        node = node.node
+    if not (isinstance(node, nodes.Name) and node.ctx == "load"):
+        return None
+    return (node.name, *reversed(names))
+
+
 def _getter(node, local_names: frozenset):
     """A function (context, locals) -> value for a variable or a chain of attributes, or
-    None for any other expression."""
-    if isinstance(node, nodes.Name) and node.ctx == "load":
-        name = node.name
-        if name in local_names:
-            return lambda context, local: local[name]
+    None for any other expression. An attribute is only read from a TemplateVars (as the
+    sandbox's `getattr` does): anything else goes to Jinja."""
+    path = _path(node)
+    if path is None:
+        return None
+    root, attributes = path[0], path[1:]
+    local = root in local_names
 
-        def get_name(context, local):
-            try:
-                return context[name]
-            except KeyError:
-                raise _NotPlain from None
-        return get_name
-    if isinstance(node, nodes.Getattr) and node.ctx == "load":
-        inner = _getter(node.node, local_names)
-        if inner is None:
-            return None
-        attribute = node.attr
-
-        def get_attribute(context, local):
-            value = inner(context, local)
-            if type(value) is not TemplateVars or attribute not in value:
-                raise _NotPlain
-            return value[attribute]
-        return get_attribute
-    return None
+    def get(context, locals_):
+        try:
+            value = locals_[root] if local else context[root]
+            for attribute in attributes:
+                if type(value) is not TemplateVars:
+                    raise _NotPlain
+                value = value[attribute]
+        except KeyError:
+            raise _NotPlain from None
+        return value
+    return get
 
 
 def _printer(node, local_names: frozenset):

@@ -401,8 +401,7 @@ def write_invoices(groups: dict, today, *, admin: Admin, send_emails: bool,
         activity.append(dict(admin_login=admin.login, action="invoice.create",
                              object_type="invoice", object_id=invoice_id, client_id=client_id,
                              description=f"renewal invoice #{invoice_id} for {format_money(total, currency)}",
-                             after={"total": str(total), "due_date": due.isoformat(),
-                                    "lines": len(specs)}))
+                             after=_invoice_after(total, due, len(specs))))
         emails.append((client_id, _NewInvoice(invoice_id, str(invoice_id), today, due, None,
                                               InvoiceStatus.UNPAID, method, total,
                                               Decimal("0.00"), currency), email_lines))
@@ -413,6 +412,13 @@ def write_invoices(groups: dict, today, *, admin: Admin, send_emails: bool,
         _queue_invoice_emails(emails, company_name, currency)
     result.invoices, result.lines, result.invoice_ids = len(ids), len(lines), ids
     return result
+
+
+def _invoice_after(total: Decimal, due, lines: int) -> str:
+    """The activity row's `after` of a new renewal invoice: the text `audit.record` writes for
+    {"total": str(total), "due_date": due, "lines": lines} (sorted keys), without json.dumps
+    per invoice."""
+    return f'{{"due_date": "{_DAY_TEXT(due)}", "lines": {int(lines)}, "total": "{total}"}}'
 
 
 INVOICE_COLUMNS = ("client", "order", "status", "date", "due_date", "paid_date", "payment_method",
