@@ -396,15 +396,17 @@ def write_invoices(groups: dict, today, *, admin: Admin, send_emails: bool,
             lines.append((invoice_id, spec.kind, spec.item_type, spec.item_id,
                           day(spec.period_start), day(spec.period_end), description,
                           money(spec.amount), False, None, spec.upgrade, order))
-            email_lines.append(_EmailLine(description, spec.amount, spec.period_start,
-                                          spec.period_end))
+            if send_emails:
+                email_lines.append(_EmailLine(description, spec.amount, spec.period_start,
+                                              spec.period_end))
         activity.append(dict(admin_login=admin.login, action="invoice.create",
                              object_type="invoice", object_id=invoice_id, client_id=client_id,
                              description=f"renewal invoice #{invoice_id} for {format_money(total, currency)}",
                              after=_invoice_after(total, due, len(specs))))
-        emails.append((client_id, _NewInvoice(invoice_id, str(invoice_id), today, due, None,
-                                              InvoiceStatus.UNPAID, method, total,
-                                              Decimal("0.00"), currency), email_lines))
+        if send_emails:
+            emails.append((client_id, _NewInvoice(invoice_id, str(invoice_id), today, due, None,
+                                                  InvoiceStatus.UNPAID, method, total,
+                                                  _NOTHING_PAID, currency), email_lines))
         result.amount += total
     insert_rows(InvoiceLine, LINE_COLUMNS, lines)
     audit.record_many(activity)
@@ -432,6 +434,7 @@ LINE_COLUMNS = ("invoice", "kind", "item_type", "item_id", "period_start", "peri
 _NewInvoice = namedtuple("_NewInvoice", "id number date due_date paid_date status payment_method "
                                         "total amount_paid currency")
 _EmailLine = namedtuple("_EmailLine", "description amount period_start period_end")
+_NOTHING_PAID = Decimal("0.00")
 _EmailClient = namedtuple("_EmailClient", "id first_name last_name company email")
 
 
