@@ -321,10 +321,15 @@ def _loop(node, local_names: frozenset):
 
     def loop(context, local):
         items = get(context, local)
-        if type(items) is not list or len(items) > RENDER_MAX_ITERATIONS:
-            raise _NotPlain
+        steps = local[_STEPS]  # every loop of the email together, as Jinja's budget counts
+        steps[0] += len(items) if type(items) is list else RENDER_MAX_ITERATIONS + 1
+        if steps[0] > RENDER_MAX_ITERATIONS:
+            raise _NotPlain  # Jinja renders it, and refuses it over its budget
         return "".join([_join(body, context, {**local, target: item}) for item in items])
     return loop
+
+
+_STEPS = 0  # the key of the loop-step count among a render's local names (never a str)
 
 
 def _join(pieces, context, local) -> str:
@@ -342,7 +347,7 @@ def _render_plain(source: str, context) -> str | None:
     if pieces is None or type(context) is not TemplateVars:
         return None
     try:
-        text = _join(pieces, context, {})
+        text = _join(pieces, context, {_STEPS: [0]})
     except _NotPlain:
         return None
     return text if len(text) <= RENDER_MAX_CHARS else None

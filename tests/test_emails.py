@@ -471,3 +471,19 @@ def test_what_the_fast_path_cannot_print_is_left_to_jinja():
     with pytest.raises(ValidationError) as caught:
         render_part("Dear {{ client.frist_name }}", context, "body", "invoice_created")
     assert "client.frist_name" in caught.value.message
+
+
+def test_the_fast_path_keeps_jinjas_loop_budget():
+    """Loops within loops: the steps of all loops of one email count together, as Jinja's
+    budget counts them, so an email over it is refused the same way."""
+    from hostdesk.models.email_sandbox import RENDER_MAX_ITERATIONS, _plain_pieces
+
+    source = "{% for a in rows %}{% for b in rows %}.{% endfor %}{% endfor %}"
+    assert _plain_pieces(source) is not None
+    side = int(RENDER_MAX_ITERATIONS ** 0.5) + 1  # each list is short, together they are not
+    context = TemplateVars({"rows": list(range(side))}, "")
+    with pytest.raises(ValidationError) as caught:
+        render_part(source, context, "body", "invoice_created")
+    assert "too costly" in caught.value.message
+    small = TemplateVars({"rows": [TemplateVars({}, "r")] * 3}, "")
+    assert render_part(source, small, "body", "t") == "." * 9 == _jinja(source, small)
