@@ -56,6 +56,9 @@ def _generate_invoices_in_chunks(ctx: RunContext) -> TaskResult:
         if helpers:
             mine.failures.extend(bill_what_is_left().failures)
     total = renewals.billing_totals(ctx.run_id)
+    emails = total.invoices if ctx.send_emails and ctx.settings.send_invoice_emails else 0
+    ctx.written = {"invoice": total.invoices, "invoice_line": total.lines,
+                   "activity_log": total.invoices, "email_outbox": emails, "billing_chunk": chunks}
     failures = total.failures + [f for f in mine.failures + helper_failures
                                  if f not in total.failures]
     return TaskResult(done=total.invoices, failures=failures,
@@ -242,7 +245,7 @@ def maintenance(ctx: RunContext) -> TaskResult:
     from hostdesk.models.db import database, is_postgres
 
     if is_postgres():
-        tables = _tables_written_since_analyze()
+        tables = _tables_to_analyze(ctx.written)
         for table in tables:  # names from the catalogue, quoted: nothing typed reaches the SQL
             database.execute_sql(f'ANALYZE "{table}"')
         return TaskResult(done=1, details={"analyzed": tables})
@@ -256,20 +259,27 @@ def maintenance(ctx: RunContext) -> TaskResult:
     return TaskResult(done=1, details={"search_index_steps": merged})
 
 
-# What the invoicing writes, analysed even before the server's statistics (sent at the end of
-# each transaction, with a delay) show the changes of this run.
-BILLING_TABLES = ("invoice", "invoice_line", "activity_log", "email_outbox", "billing_chunk")
+ANALYZE_SHARE = 0.1  # autovacuum's own default (autovacuum_analyze_scale_factor)
 
 
-def _tables_written_since_analyze() -> list[str]:
-    """PostgreSQL: the tables changed since their last analysis, plus the invoicing's own.
-    Analysing the whole database re-sampled every large table the run never touched."""
+def _tables_to_analyze(written: dict[str, int]) -> list[str]:
+    """PostgreSQL: the tables in which what changed since their last analysis is at least a
+    tenth of their rows (autovacuum's rule, applied at once rather than whenever it comes
+    round). What the invoicing wrote is counted too: the server's counts of this run's
+    writes may lag. A normal day's invoices are a few percent of a large invoice table, which
+    sampling again would cost more than the day's invoicing; a new or small table is
+    analysed as soon as it changes. Analysing the whole database re-sampled every large
+    table the run never touched."""
     from hostdesk.models.db import database
 
-    changed = {row[0] for row in database.execute_sql(
-        "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
-        "AND n_mod_since_analyze > 0")}
-    return sorted(changed | set(BILLING_TABLES))
+    chosen = []
+    for table, changed, rows in database.execute_sql(
+            "SELECT s.relname, s.n_mod_since_analyze, c.reltuples FROM pg_stat_user_tables s "
+            "JOIN pg_class c ON c.oid = s.relid WHERE s.schemaname = current_schema()"):
+        changed = (changed or 0) + written.get(table, 0)
+        if changed > 0 and (rows is None or rows < 0 or changed >= ANALYZE_SHARE * rows):
+            chosen.append(table)  # rows < 0: never analysed
+    return sorted(chosen)
 
 
 TASKS = [

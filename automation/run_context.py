@@ -44,6 +44,7 @@ class RunContext:
     database_url: str = ""  # for the extra workers to connect to
     terminations_held: int | None = None  # decided by the termination guard, once per run
     guard_details: dict = field(default_factory=dict)
+    written: dict = field(default_factory=dict)  # table -> rows the run's invoicing wrote
 
     @property
     def batch_size(self) -> int:

@@ -86,7 +86,10 @@ def terms_of(services: Iterable[tuple]) -> dict[int, ServiceTerms]:
     for service_id, auto_terminate, registration_date, product_id in services:
         days = days_by_product.get(product_id)
         end = registration_date.add(days=days) if days and registration_date else None
-        terms[service_id] = ServiceTerms(bool(auto_terminate), service_id in cancelling, end)
+        cancelled = service_id in cancelling
+        terms[service_id] = (ServiceTerms(bool(auto_terminate), cancelled, end)
+                             if auto_terminate or cancelled or end is not None
+                             else NO_TERMS)  # most services: one shared value, not one each
     return terms
 
 

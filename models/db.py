@@ -271,7 +271,6 @@ def insert_rows(model, columns: tuple[str, ...], rows: list[tuple], *, returning
 
 
 COPY_ROWS = 50  # below this many rows an INSERT costs no more than a COPY
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _copy_value(value) -> str:
@@ -279,7 +278,14 @@ def _copy_value(value) -> str:
         return "\\N"
     if value is True or value is False:
         return "t" if value else "f"
-    return str(value).translate(_COPY_ESCAPES)
+    text = str(value)
+    # COPY's escapes, by str.replace (C speed; str.translate with a dict looks up every
+    # character in Python: 40 µs for an email body). The backslash goes first.
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    if "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
 
 
 def copy_rows(table: str, columns: list[str], rows: list[tuple], *,

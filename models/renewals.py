@@ -10,6 +10,7 @@ lines), so a rerun, a crash or a concurrent biller never bills a period twice.
 import json
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
+from functools import lru_cache
 from decimal import Decimal
 from typing import Callable, Iterable
 
@@ -158,18 +159,24 @@ AddonRow = namedtuple("AddonRow", [c.name for c in ADDON_COLUMNS] + ["client_id_
                                                                     "ending_", "registered_",
                                                                     "product_"])
 DomainRow = namedtuple("DomainRow", [c.name for c in DOMAIN_COLUMNS])
-_DATE, _MONEY = PendulumDateField().python_value, MoneyField().python_value
+# Rows read in bulk share a few thousand distinct dates and amounts: each is converted once
+# (one cache look-up a value instead of a chain of calls).
+_DATE = lru_cache(maxsize=65536, typed=True)(PendulumDateField().python_value)
+_MONEY = lru_cache(maxsize=65536, typed=True)(MoneyField().python_value)
+_DAY_TEXT = lru_cache(maxsize=65536, typed=True)(PendulumDateField().db_value)
+_CENTS = lru_cache(maxsize=65536, typed=True)(MoneyField().db_value)
 
 
 def _rows(query, row_type, **convert):
     """The query's rows as `row_type` tuples, converting only the named columns: peewee's
     per-row conversion of every column cost more than reading the rows at a million items."""
     positions = [(row_type._fields.index(name), function) for name, function in convert.items()]
+    make = row_type._make
     for raw in database.execute(query):
         row = list(raw)
         for position, function in positions:
             row[position] = function(row[position])
-        yield row_type._make(row)
+        yield make(row)
 
 
 def _due_by(next_due_date: Field, horizon):
@@ -271,14 +278,17 @@ def _billing_history(candidates: list[Candidate]) -> BillingHistory:
                            & ids_in(InvoiceLine.item_id, ids[start:start + 500])
                            & (InvoiceLine.kind == LineKind.RENEWAL)
                            & (InvoiceLine.cancelled == False)))  # noqa: E712
+            billed, latest_end, unpaid = history.billed, history.latest_end, history.unpaid
             for item_id, period_start, end, status in database.execute(rows):  # raw: see _rows
                 key = (item_type, item_id)
-                history.billed.add((item_type, item_id, _DATE(period_start)))
+                billed.add((item_type, item_id, _DATE(period_start)))
                 end = _DATE(end)
-                if end is not None and (key not in history.latest_end or end > history.latest_end[key]):
-                    history.latest_end[key] = end
+                if end is not None:
+                    latest = latest_end.get(key)
+                    if latest is None or end > latest:
+                        latest_end[key] = end
                 if status == InvoiceStatus.UNPAID:
-                    history.unpaid.add(key)
+                    unpaid.add(key)
     return history
 
 
@@ -370,7 +380,7 @@ def write_invoices(groups: dict, today, *, admin: Admin, send_emails: bool,
     planned = list(groups.values())
     if not planned:
         return result
-    money, day = Invoice.total.db_value, Invoice.date.db_value
+    money, day = _CENTS, _DAY_TEXT
     now = Invoice.created_at.db_value(pendulum.now("UTC"))
     totals = [sum_money(s.amount for s in specs) for _, _, _, specs in planned]
     ids = insert_rows(Invoice, INVOICE_COLUMNS,
@@ -386,16 +396,17 @@ def write_invoices(groups: dict, today, *, admin: Admin, send_emails: bool,
             lines.append((invoice_id, spec.kind, spec.item_type, spec.item_id,
                           day(spec.period_start), day(spec.period_end), description,
                           money(spec.amount), False, None, spec.upgrade, order))
-            email_lines.append(_EmailLine(description, spec.amount, spec.period_start,
-                                          spec.period_end))
+            if send_emails:
+                email_lines.append(_EmailLine(description, spec.amount, spec.period_start,
+                                              spec.period_end))
         activity.append(dict(admin_login=admin.login, action="invoice.create",
                              object_type="invoice", object_id=invoice_id, client_id=client_id,
                              description=f"renewal invoice #{invoice_id} for {format_money(total, currency)}",
-                             after={"total": str(total), "due_date": due.isoformat(),
-                                    "lines": len(specs)}))
-        emails.append((client_id, _NewInvoice(invoice_id, str(invoice_id), today, due, None,
-                                              InvoiceStatus.UNPAID, method, total,
-                                              Decimal("0.00"), currency), email_lines))
+                             after=_invoice_after(total, due, len(specs))))
+        if send_emails:
+            emails.append((client_id, _NewInvoice(invoice_id, str(invoice_id), today, due, None,
+                                                  InvoiceStatus.UNPAID, method, total,
+                                                  _NOTHING_PAID, currency), email_lines))
         result.amount += total
     insert_rows(InvoiceLine, LINE_COLUMNS, lines)
     audit.record_many(activity)
@@ -403,6 +414,13 @@ def write_invoices(groups: dict, today, *, admin: Admin, send_emails: bool,
         _queue_invoice_emails(emails, company_name, currency)
     result.invoices, result.lines, result.invoice_ids = len(ids), len(lines), ids
     return result
+
+
+def _invoice_after(total: Decimal, due, lines: int) -> str:
+    """The activity row's `after` of a new renewal invoice: the text `audit.record` writes for
+    {"total": str(total), "due_date": due, "lines": lines} (sorted keys), without json.dumps
+    per invoice."""
+    return f'{{"due_date": "{_DAY_TEXT(due)}", "lines": {int(lines)}, "total": "{total}"}}'
 
 
 INVOICE_COLUMNS = ("client", "order", "status", "date", "due_date", "paid_date", "payment_method",
@@ -416,13 +434,16 @@ LINE_COLUMNS = ("invoice", "kind", "item_type", "item_id", "period_start", "peri
 _NewInvoice = namedtuple("_NewInvoice", "id number date due_date paid_date status payment_method "
                                         "total amount_paid currency")
 _EmailLine = namedtuple("_EmailLine", "description amount period_start period_end")
+_NOTHING_PAID = Decimal("0.00")
+_EmailClient = namedtuple("_EmailClient", "id first_name last_name company email")
 
 
 def _queue_invoice_emails(emails: list[tuple], company_name: str, currency: str) -> None:
     """Queue "invoice created" for each (client id, invoice, lines) just written."""
-    clients = {row.id: row for row in Client.select(
-        Client.id, Client.first_name, Client.last_name, Client.company, Client.email)
-        .where(ids_in(Client.id, {client_id for client_id, _, _ in emails})).namedtuples()}
+    query = (Client.select(Client.id, Client.first_name, Client.last_name, Client.company,
+                           Client.email)
+             .where(ids_in(Client.id, {client_id for client_id, _, _ in emails})))
+    clients = {row[0]: _EmailClient._make(row) for row in database.execute(query)}  # raw: see _rows
     contexts = invoice_email_contexts(clients, emails, company_name=company_name,
                                       currency=currency)
     queue_emails("invoice_created", [
@@ -613,7 +634,10 @@ def _count_promotion_renewals(groups: dict, admin: Admin) -> None:
                 billed[spec.item_id] += 1
     if not billed:
         return
-    limited = (Service.select(Service, Promotion).join(Promotion)
+    limited = (Service.select(Service.id, Service.client, Service.product, Service.billing_cycle,
+                              Service.recurring_amount, Service.promotion_uses,
+                              Promotion.id, Promotion.code, Promotion.recur_for)
+               .join(Promotion)
                .where(ids_in(Service.id, billed) & (Promotion.recurring == True)  # noqa: E712
                       & (Promotion.recur_for > 0) & (Service.promotion_uses < Promotion.recur_for)))
     for service in limited:

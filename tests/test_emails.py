@@ -420,3 +420,70 @@ def test_templates_keep_jinja_globals_and_a_key_wins_over_a_dict_method():
     # A context key named like a dict method is the value, not the method.
     assert render_part("{{ invoice.items }}", TemplateVars(
         {"invoice": TemplateVars({"items": "3 items"}, "invoice")}, ""), "body", "t") == "3 items"
+
+
+def _jinja(source: str, context) -> str:
+    from hostdesk.models.email_sandbox import _compiled, _render_compiled
+
+    return _render_compiled(_compiled(source), context)
+
+
+def test_the_fast_path_prints_exactly_what_jinja_prints():
+    """Templates that only print values and loop over lines skip Jinja's render (the daily
+    run's invoice emails); the text must be Jinja's to the character."""
+    from hostdesk.models.email_sandbox import _plain_pieces
+
+    subject, body = emails.DEFAULT_TEMPLATES["invoice_created"]
+    assert _plain_pieces(subject) is not None and _plain_pieces(body) is not None
+    for name, (subject, body) in emails.DEFAULT_TEMPLATES.items():
+        context = emails.template_context(name, sample_context(name))
+        for source in (subject, body):
+            assert render_part(source, context, "body", name) == _jinja(source, context), name
+    # several lines, no line, amounts in another currency, whole numbers and text
+    context = emails.template_context("invoice_created", {
+        **sample_context("invoice_created"), "currency": "EUR",
+        "lines": [{"description": f"Line {n}", "amount": Decimal(f"{n}.50"),
+                   "period_start": pendulum.date(2026, 3, n), "period_end": None}
+                  for n in range(1, 4)]})
+    source = ("{{ invoice.id }} {{ currency }}{% for line in lines %}\n{{ line.description }}"
+              " {{ line.amount }} {{ line.amount|money }} {{ line.period_start }}"
+              "[{{ line.period_end }}]{% endfor %}\n{{ invoice.total }}")
+    assert _plain_pieces(source) is not None
+    assert render_part(source, context, "body", "t") == _jinja(source, context)
+    assert "Line 3 €3.50 €3.50 2026-03-03[]" in render_part(source, context, "body", "t")
+    invoice_body = emails.DEFAULT_TEMPLATES["invoice_created"][1]
+    empty = TemplateVars({**context, "lines": []}, "")
+    assert render_part(invoice_body, empty, "body", "t") == _jinja(invoice_body, empty)
+
+
+def test_what_the_fast_path_cannot_print_is_left_to_jinja():
+    from hostdesk.models.email_sandbox import _plain_pieces
+
+    context = TemplateVars({"flag": True, "text": "12.5", "when": [1, 2], "client": TemplateVars(
+        {"first_name": "Ada"}, "client")}, "")
+    for source, expected in (("{{ flag }}", "True"), ("{{ text|money }}", "$12.50"),
+                             ("{% if flag %}yes{% endif %}", "yes"), ("{{ when }}", "[1, 2]"),
+                             ("{{ client.first_name|upper }}", "ADA"),
+                             ("{% for n in when %}{{ loop.index }}{% endfor %}", "12")):
+        assert render_part(source, context, "body", "t") == expected, source
+    assert _plain_pieces("{% if flag %}yes{% endif %}") is None
+    # a missing variable is still Jinja's error, naming it
+    with pytest.raises(ValidationError) as caught:
+        render_part("Dear {{ client.frist_name }}", context, "body", "invoice_created")
+    assert "client.frist_name" in caught.value.message
+
+
+def test_the_fast_path_keeps_jinjas_loop_budget():
+    """Loops within loops: the steps of all loops of one email count together, as Jinja's
+    budget counts them, so an email over it is refused the same way."""
+    from hostdesk.models.email_sandbox import RENDER_MAX_ITERATIONS, _plain_pieces
+
+    source = "{% for a in rows %}{% for b in rows %}.{% endfor %}{% endfor %}"
+    assert _plain_pieces(source) is not None
+    side = int(RENDER_MAX_ITERATIONS ** 0.5) + 1  # each list is short, together they are not
+    context = TemplateVars({"rows": list(range(side))}, "")
+    with pytest.raises(ValidationError) as caught:
+        render_part(source, context, "body", "invoice_created")
+    assert "too costly" in caught.value.message
+    small = TemplateVars({"rows": [TemplateVars({}, "r")] * 3}, "")
+    assert render_part(source, small, "body", "t") == "." * 9 == _jinja(source, small)

@@ -286,3 +286,30 @@ def test_an_edited_invoice_email_sees_every_variable_as_a_single_email_would(db)
             "invoice": invoice, "total": invoice.total, "company_name": "Acme"})
     assert "Grace Hopper []" in emails[0].body and "€" in emails[0].body
     assert "[] unpaid" in emails[0].body  # no paid date yet: shown empty
+
+
+def test_each_new_invoice_is_in_the_activity_log_as_audit_writes_it(db):
+    """The daily run writes each invoice's activity row in bulk, its `after` text built
+    directly: it must be the text `audit.record` writes for the same values."""
+    import json
+
+    from hostdesk.models import audit
+    from hostdesk.models.schema import ActivityLog
+
+    client = make.client()
+    service = make.service(client, next_due_date=NDD, recurring_amount=D("1234.50"))
+    make.addon(service, recurring_amount=D("9.99"))
+    make.service(next_due_date=NDD, recurring_amount=D("7.00"))
+    assert run(NDD.subtract(days=14), SETTINGS).invoices == 2
+    rows = list(ActivityLog.select().where(ActivityLog.action == "invoice.create")
+                .order_by(ActivityLog.object_id))
+    invoices = list(Invoice.select().order_by(Invoice.id))
+    assert [row.object_id for row in rows] == [invoice.id for invoice in invoices]
+    for row, invoice in zip(rows, invoices):
+        lines = InvoiceLine.select().where(InvoiceLine.invoice == invoice.id).count()
+        expected = {"total": str(invoice.total), "due_date": invoice.due_date.isoformat(),
+                    "lines": lines}
+        assert row.after == json.dumps(expected, default=audit._plain, sort_keys=True)
+        assert row.client_id == invoice.client_id and row.admin_login == "system"
+    assert json.loads(rows[0].after) == {"due_date": NDD.isoformat(), "lines": 2,
+                                         "total": "1244.49"}
