@@ -3,7 +3,7 @@
 `bill_due_with_plain_sql` writes what `hostdesk cron` writes when it bills (rules §4, standard
 mode): one invoice per client, due date and payment method, one renewal line per due item,
 one activity-log row per invoice and, with emails, one outbox row per invoice. It selects
-with three set-based queries and writes with `executemany` (SQLite) or `COPY` (PostgreSQL)
+with three set-based queries and writes with multi-row INSERTs (SQLite) or `COPY` (PostgreSQL)
 in one transaction, ids assigned up front. Next due dates are not written: the daily run
 does not move them either (they advance when a line is paid, rules §5).
 
