@@ -56,13 +56,19 @@ class PostgresServer:
             shutil.rmtree(self.data, ignore_errors=True)  # an initdb that did not finish
             self._run(_find_binary("initdb"), "-D", str(self.data), "-U", self.user,
                       "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8")
-        self._run(
-            _find_binary("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w",
-            "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                  "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                  "-c max_connections=200",
-            "start",
-        )
+        try:
+            self._run(
+                _find_binary("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w",
+                "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                      "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                      "-c max_connections=200",
+                "start",
+            )
+        except subprocess.CalledProcessError as exc:
+            log = self.root / "log"
+            last = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []
+            raise RuntimeError(f"PostgreSQL did not start in {self.data} (a server already "
+                               f"running there?): {exc.stderr.strip()} {' '.join(last)}") from None
         self._wait_ready()
         return self
 
