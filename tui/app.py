@@ -128,6 +128,14 @@ class HostdeskApp(App[int], inherit_bindings=False):
             return False  # without access: only help and quit
         return True
 
+    def update_styles(self, node, animate: bool = True) -> None:
+        # A widget not in the DOM yet (a class set in its constructor, such as `compact`) is
+        # styled when it is mounted: restyling it and its children now is wasted work, a
+        # good part of opening a form (issue 17).
+        if node is not self and not node.is_attached:
+            return
+        super().update_styles(node, animate=animate)
+
     # --- going places -----------------------------------------------------------------
 
     def go(self, area_key: str) -> None:

@@ -54,7 +54,19 @@ class HostdeskScreen(Screen, inherit_bindings=False):
         # By the time this runs, the screen now on top is on the stack.
         self._covered_by_a_glance = getattr(self.app.screen, "CHANGES_NOTHING", False)
 
-    def on_screen_resume(self) -> None:
+    _shown_once = False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual restyles the whole screen each time it comes on top. The first time, every
+        # widget was styled as it was mounted a moment ago: doing it again is a third of the
+        # cost of opening a form (issue 17). Textual's own handler runs after this one.
+        if not self._shown_once:
+            self._shown_once = True
+            event.refresh_styles = False
+        self._resumed()
+
+    def _resumed(self) -> None:
+        # (Textual calls one handler per class: `_on_screen_resume` hides `on_screen_resume`.)
         # Shown first, or come back to: the database's truth. Not after a glance at a screen
         # that changes nothing (the `g` chord, help): re-reading then is a wasted query, and
         # on a big list it competes with the list the chord is about to open.

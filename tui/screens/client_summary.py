@@ -78,6 +78,10 @@ class ClientSummaryScreen(HostdeskScreen):
             "invoice; refused items are listed with the reason. o starts an order for the "
             "client.")
 
+    # Focused as the screen is composed (the tabs never take focus first: each change of
+    # focus restyles the widgets under it).
+    AUTO_FOCUS = "#list-services"
+
     BINDINGS = [
         Binding("I", "invoice_ticked", "Invoice ticked", tooltip="invoice the ticked services, "
                 "addons and domains now", id="client.invoice_ticked"),
@@ -109,8 +113,13 @@ class ClientSummaryScreen(HostdeskScreen):
         super().__init__()
         self.client_id = client_id
         self.preloaded = data  # read before the screen was pushed (`HostdeskApp.open_read`)
-        self.details: ClientDetails | None = None
+        # Known from the start when read before the push: the footer is drawn once, with
+        # the keys that need the client (n) enabled.
+        self.details: ClientDetails | None = data
         self.invoicing = False
+        # The lists read so far: a tab's list is read the first time it is shown (opening the
+        # summary reads only the services), then again with the others on a reload.
+        self.read_tabs = {"services"}
 
     @staticmethod
     def read(app, client_id: int) -> ClientDetails | None:
@@ -147,8 +156,6 @@ class ClientSummaryScreen(HostdeskScreen):
     def on_mount(self) -> None:
         self.biglist("invoices").filter = InvoiceFilter(client_id=self.client_id)
         self.biglist("services").focus()
-        if self.preloaded is not None:
-            self.details = self.preloaded
 
     def reread(self) -> None:
         # Shown first or come back to: the database's truth, each list at its place (the
@@ -158,7 +165,8 @@ class ClientSummaryScreen(HostdeskScreen):
 
     def action_reload(self, details: bool = True) -> None:
         for key, _ in TABS:
-            self.biglist(key).reload()
+            if key in self.read_tabs:
+                self.biglist(key).reload()
         if details:
             self._load_details()
 
@@ -186,6 +194,10 @@ class ClientSummaryScreen(HostdeskScreen):
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
+        key = self.active_key
+        if key not in self.read_tabs:
+            self.read_tabs.add(key)
+            self.biglist(key).reload()
         self.show_status()
 
     def ticked_items(self) -> list[tuple[str, int]]:

@@ -155,7 +155,6 @@ class ServiceScreen(FormScreen):
                                     with Horizontal(classes="field-row"):
                                         yield Label(label, classes="field-label")
                                         yield field_widget(name, kind, values, view)
-                                    yield hidden_line(f"error-{name}", "field-error")
                                     if name not in ("first_payment_amount", "recurring_amount"):
                                         continue
                                     if view is None:
@@ -345,9 +344,8 @@ class ServiceScreen(FormScreen):
     def _show_errors(self, exc: Exception) -> None:
         general, focused = [], False
         for field_name, message in error_messages(exc):
-            target = self.query(f"#error-{field_name}") if field_name else None
-            if target:
-                line = target.first()
+            line = self._error_line(field_name) if field_name else None
+            if line is not None:
                 line.update(Text(message))
                 line.display = True
                 if not focused:
@@ -356,6 +354,20 @@ class ServiceScreen(FormScreen):
             else:
                 general.append(message if not field_name else f"{field_name}: {message}")
         self.query_one("#form-error", Static).update(Text("\n".join(general)))
+
+    def _error_line(self, field_name: str) -> Static | None:
+        """The line under a field that says what is wrong with it, mounted the first time it
+        is needed (a page of hidden lines costs a fifth of the opening)."""
+        found = self.query(f"#error-{field_name}")
+        if found:
+            return found.first()
+        field = self.query(f"#field-{field_name}")
+        if not field:
+            return None
+        row = field.first().parent
+        line = Static("", id=f"error-{field_name}", classes="field-error")
+        row.parent.mount(line, after=row)
+        return line
 
     def action_save(self) -> None:
         if self.view is None or self.busy:
