@@ -232,6 +232,9 @@ class HostdeskApp(App[int], inherit_bindings=False):
     # --- the terminal going away (dropped SSH connection) ------------------------------
 
     def on_mount(self) -> None:
+        if self.admin is not None:
+            self.run_worker(load_record_screens, thread=True, group="load-screens",
+                            exit_on_error=False, description="load the record screens")
         if self.is_headless:
             return
         try:
@@ -253,6 +256,13 @@ class HostdeskApp(App[int], inherit_bindings=False):
             self._exit_timer.daemon = True
             self._exit_timer.start()
         self.exit(return_code=EXIT_TERMINAL_LOST)
+
+
+def load_record_screens() -> None:
+    """Import the record screens' modules (off the UI thread, once the app is up): the
+    first service page opened then costs what every later one does (issue 17)."""
+    for where in RECORD_SCREENS.values():
+        screen_class(where)
 
 
 def terminal_alive() -> bool:

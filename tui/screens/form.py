@@ -36,7 +36,7 @@ class FormSection(Vertical):
     def on_mount(self) -> None:
         # The whole form is in the DOM by now: every section takes its key at once.
         screen = self.screen
-        if isinstance(screen, FormScreen):
+        if isinstance(screen, FormScreen) and not self.key:  # (not keyed with an earlier one)
             screen.key_sections()
 
     def show_key(self, key: str) -> None:
