@@ -32,7 +32,7 @@ from hostdesk.models.service_page import (
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.base import needs_permission
-from hostdesk.tui.screens.form import FormScreen, FormSection
+from hostdesk.tui.screens.form import FieldRow, FormScreen, FormSection
 from hostdesk.tui.widgets.command_bar import BarCommand, CommandBar
 from hostdesk.tui.widgets.dialogs import (
     ConfirmDialog,
@@ -142,7 +142,11 @@ class ServiceScreen(FormScreen):
         yield CommandBar(id="command-bar")
         yield Static("", id="service-state", classes="status-line")
         with VerticalScroll(id="service-body"):
-            with Horizontal(id="service-form"):
+            form = Horizontal(id="service-form")
+            # Laid out for the terminal's width from the start (a change of layout after
+            # the first frame left the fields drawn at their old width).
+            form.styles.layout = self._form_layout(self.app.size.width)
+            with form:
                 for column, sections in COLUMNS:
                     with Vertical(id=column, classes="form-column"):
                         for title, fields in sections:
@@ -152,9 +156,7 @@ class ServiceScreen(FormScreen):
                                         yield Tick(label, False, id=tick_id, compact=True)
                                     continue
                                 for name, label, kind in fields:
-                                    with Horizontal(classes="field-row"):
-                                        yield Label(label, classes="field-label")
-                                        yield field_widget(name, kind, values, view)
+                                    yield FieldRow(label, field_widget(name, kind, values, view))
                                     if name not in ("first_payment_amount", "recurring_amount"):
                                         continue
                                     if view is None:
@@ -183,9 +185,15 @@ class ServiceScreen(FormScreen):
         else:
             self.load()
 
+    @staticmethod
+    def _form_layout(width: int) -> str:
+        return "horizontal" if width >= 110 else "vertical"  # two columns, or one
+
     def on_resize(self) -> None:
-        wide = self.size.width >= 110
-        self.query_one("#service-form").styles.layout = "horizontal" if wide else "vertical"
+        form = self.query_one("#service-form")
+        layout = self._form_layout(self.size.width)
+        if form.styles.layout.name != layout:
+            form.styles.layout = layout
 
     def reread(self) -> None:
         if self.preloaded is not None:
