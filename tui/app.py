@@ -14,12 +14,10 @@ import sys
 import threading
 from typing import Iterable
 
-from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.worker import get_current_worker
 
 from hostdesk.automation.config import Config
 from hostdesk.models.admins import manager_logins
@@ -29,6 +27,7 @@ from hostdesk.models.listing import SOURCES
 from hostdesk.models.permissions import find_admin, has_permission
 from hostdesk.models.schema import Admin
 from hostdesk.models.search import SearchHit
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.palette import HostdeskCommands
 from hostdesk.tui.screens.areas import BY_KEY, DASHBOARD, Area
 from hostdesk.tui.screens.chord import GoChordScreen
@@ -181,19 +180,12 @@ class HostdeskApp(App[int], inherit_bindings=False):
         been read in a thread worker: the screen is composed and drawn once, with its data
         (no placeholder first). A failed read pushes it without data: it reads again and
         says why. A second open before the first is read replaces it."""
-        self._read_then_push(screen_class, record_id)
+        def push(data) -> None:
+            self.push_screen(screen_class(record_id, data))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="open-screen",
-          description="read a screen's data")
-    def _read_then_push(self, screen_class, record_id: int | None) -> None:
-        worker = get_current_worker()
-        try:
-            with connection():
-                data = screen_class.read(self, record_id)
-        except Exception:  # noqa: BLE001 - the screen reads again and shows the error
-            data = None
-        if not worker.is_cancelled:
-            self.call_from_thread(self.push_screen, screen_class(record_id, data))
+        run_in_background(self, lambda: screen_class.read(self, record_id), push,
+                          lambda _error: push(None), group="open-screen",
+                          description="read a screen's data")
 
     def action_new_order(self, client_id: int | None = None) -> None:
         from hostdesk.models.permissions import ADD_ORDER

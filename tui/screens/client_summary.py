@@ -11,10 +11,9 @@ from __future__ import annotations
 
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 
 from hostdesk.models.client_summary import (
@@ -25,7 +24,6 @@ from hostdesk.models.client_summary import (
     invoice_ticked,
     load_client_details,
 )
-from hostdesk.models.db import connection
 from hostdesk.models.invoice_view import FilteredInvoiceSource, InvoiceFilter
 from hostdesk.models.money import format_money
 from hostdesk.models.permissions import GENERATE_DUE_INVOICES, has_permission
@@ -96,11 +94,6 @@ class ClientSummaryScreen(HostdeskScreen):
         bind("reload", "reload", "Reload", show=False, id="client.reload"),
     ]
 
-    class DetailsLoaded(Message):
-        def __init__(self, details: ClientDetails | None) -> None:
-            super().__init__()
-            self.details = details
-
     def action_edit_client(self) -> None:
         from hostdesk.models.permissions import MANAGE_CLIENTS
         from hostdesk.tui.screens.client_setup import ClientFormScreen
@@ -170,20 +163,19 @@ class ClientSummaryScreen(HostdeskScreen):
         if details:
             self._load_details()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="client-details",
-          description="read the client")
     def _load_details(self) -> None:
-        with connection():
-            details = load_client_details(self.client_id, self.app.clock.today())
-        self.post_message(self.DetailsLoaded(details))
+        client_id, today = self.client_id, self.app.clock.today()
+        run_in_background(self, lambda: load_client_details(client_id, today),
+                          self._show_details, group="client-details",
+                          description="read the client")
 
-    def on_client_summary_screen_details_loaded(self, message: DetailsLoaded) -> None:
-        self.details = message.details
+    def _show_details(self, details: ClientDetails | None) -> None:
+        self.details = details
         panel = self.query_one("#client-details", Static)
-        if message.details is None:
+        if details is None:
             panel.update(f"Client #{self.client_id} does not exist.")
         else:
-            panel.update(details_text(message.details, self.app.settings.currency))
+            panel.update(details_text(details, self.app.settings.currency))
         self.refresh_bindings()
 
     # --- lists -------------------------------------------------------------------------------

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.widgets import Checkbox, DataTable, Input, Label, Select, Static
 
 from hostdesk.models import services
-from hostdesk.models.db import connection
 from hostdesk.models.errors import ConfirmationNeeded, HostdeskError, StaleRecordError
 from hostdesk.models.permissions import DELETE_SERVICES, EDIT_SERVICES, has_permission
 from hostdesk.models.schema import ServiceAddon
@@ -92,14 +90,6 @@ class ServiceScreen(FormScreen):
           Binding(command.key, command.name, command.label, show=False,
                   id=f"service.{command.name}") for command in ACTIONS),
     ]
-
-    class Loaded(Message):
-        def __init__(self, view: ServiceView | None, error: Exception | None = None, *,
-                     refill: bool = False) -> None:
-            super().__init__()
-            self.view = view
-            self.error = error
-            self.refill = refill
 
     def __init__(self, service_id: int, data: ServiceView | None = None) -> None:
         super().__init__()
@@ -222,23 +212,16 @@ class ServiceScreen(FormScreen):
             view.labels = command_labels(view.service)
         return view
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="service-load",
-          description="read the service")
     def _load(self, refill: bool = False) -> None:
-        try:
-            with connection():
-                view = self.read(self.app, self.service_id)
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.Loaded(None, exc))
-            return
-        self.post_message(self.Loaded(view, refill=refill))
+        app, service_id = self.app, self.service_id
+        run_in_background(self, lambda: self.read(app, service_id),
+                          lambda view: self._show_loaded(view, refill=refill),
+                          self._load_failed, group="service-load",
+                          description="read the service")
 
-    def on_service_screen_loaded(self, message: Loaded) -> None:
-        if message.error is not None:
-            self.query_one("#service-header", Static).update(
-                Text(f"Could not read service #{self.service_id}: {message.error}"))
-            return
-        self._show_loaded(message.view, refill=message.refill)
+    def _load_failed(self, error: Exception) -> None:
+        self.query_one("#service-header", Static).update(
+            Text(f"Could not read service #{self.service_id}: {error}"))
 
     def _show_loaded(self, view: ServiceView | None, *, refill: bool = False) -> None:
         if view is None:
