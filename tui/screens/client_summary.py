@@ -208,7 +208,9 @@ class ClientSummaryScreen(HostdeskScreen):
                   if self.biglist(key).ticked]
         if counts:
             parts.append("ticked: " + ", ".join(counts) + " (I invoices them)")
-        self.query_one("#summary-status", Static).update("   ·   ".join(parts))
+        # One line whatever it says: redrawn without laying the screen out again (each list
+        # movement and load says it).
+        self.query_one("#summary-status", Static).update("   ·   ".join(parts), layout=False)
         self.refresh_bindings()
 
     @on(BigList.Opened)

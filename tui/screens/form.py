@@ -49,7 +49,8 @@ class FieldRow(Horizontal):
     """One line of a form: the field's label, drawn by the row itself (in the accent colour
     while the field has focus), then the field, placed after the label by the stylesheet.
 
-    A Label widget per field is a fifth of the cost of opening a long form (issue 17)."""
+    (A Label widget per field is one more widget per field to style and lay out when a long
+    form opens, issue 17.)"""
 
     def __init__(self, label: str, *children: Widget, id: str | None = None) -> None:
         super().__init__(*children, id=id, classes="field-row")

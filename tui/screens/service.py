@@ -157,7 +157,8 @@ class ServiceScreen(FormScreen):
                                         yield Static(Text(how), id=f"how-{name}",
                                                      classes="field-how")
             yield Static("", id="form-error", classes="field-error")
-            yield Static("", id="config-options")
+            yield Static(config_options_text(view) if view is not None else "",
+                         id="config-options")
             with FormSection("Addons", id="section-addons"):
                 yield Label("a adds · enter edits · d deletes", classes="section-keys")
                 yield AddonTable(id="addons", cursor_type="row", zebra_stripes=True)
@@ -235,9 +236,10 @@ class ServiceScreen(FormScreen):
         keep_typing = not first and self.dirty and not refill
         composed_with_it = first and view is self.preloaded  # the fields hold it already
         self.view = view
-        self._show_header(view)
+        if not composed_with_it:  # (composed with the header and the explanations)
+            self._show_header(view)
+            self._show_explanations(view)
         self._show_addons(view)
-        self._show_explanations(view)
         if keep_typing:
             # What was typed stays, with the version it was typed against: if the service
             # changed meanwhile, saving is refused rather than overwriting the change.
@@ -264,7 +266,9 @@ class ServiceScreen(FormScreen):
             table.add_row(*addon_row(addon, currency), key=str(addon.id))
         if view.addons:
             table.move_cursor(row=min(cursor, len(view.addons) - 1))
-        self.query_one("#config-options", Static).update(config_options_text(view))
+        options = self.query_one("#config-options", Static)
+        if str(options.content) != (text := config_options_text(view)):
+            options.update(text)
 
     def _show_explanations(self, view: ServiceView) -> None:
         for name, how in (("recurring_amount", view.recurring_how),

@@ -2,8 +2,8 @@
 
 Textual's Select adds a class to two of its parts once they are mounted (`-has-value` when a
 choice is shown, `-textual-compact` on the list of choices); each added class restyles the
-part and everything in it. Built with those classes, there is nothing left to restyle: on
-the service page this is a sixth of the styling done to open it.
+part and everything in it. Built with those classes, there is nothing left to restyle (on
+the service page, 45 of the 389 stylings done to open it).
 """
 
 from __future__ import annotations
