@@ -8,18 +8,17 @@ from looking up the admin once before the app starts.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sys
 import threading
 from typing import Iterable
 
-from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.worker import get_current_worker
 
 from hostdesk.automation.config import Config
 from hostdesk.models.admins import manager_logins
@@ -29,6 +28,7 @@ from hostdesk.models.listing import SOURCES
 from hostdesk.models.permissions import find_admin, has_permission
 from hostdesk.models.schema import Admin
 from hostdesk.models.search import SearchHit
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.palette import HostdeskCommands
 from hostdesk.tui.screens.areas import BY_KEY, DASHBOARD, Area
 from hostdesk.tui.screens.chord import GoChordScreen
@@ -128,6 +128,14 @@ class HostdeskApp(App[int], inherit_bindings=False):
             return False  # without access: only help and quit
         return True
 
+    def update_styles(self, node, animate: bool = True) -> None:
+        # A widget not in the DOM yet (a class set in its constructor, such as `compact`) is
+        # styled when it is mounted: restyling it and its children now is wasted work (on
+        # the service page, 124 of the 389 stylings done to open it; issue 17).
+        if node is not self and not node.is_attached:
+            return
+        super().update_styles(node, animate=animate)
+
     # --- going places -----------------------------------------------------------------
 
     def go(self, area_key: str) -> None:
@@ -173,19 +181,12 @@ class HostdeskApp(App[int], inherit_bindings=False):
         been read in a thread worker: the screen is composed and drawn once, with its data
         (no placeholder first). A failed read pushes it without data: it reads again and
         says why. A second open before the first is read replaces it."""
-        self._read_then_push(screen_class, record_id)
+        def push(data) -> None:
+            self.push_screen(screen_class(record_id, data))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="open-screen",
-          description="read a screen's data")
-    def _read_then_push(self, screen_class, record_id: int | None) -> None:
-        worker = get_current_worker()
-        try:
-            with connection():
-                data = screen_class.read(self, record_id)
-        except Exception:  # noqa: BLE001 - the screen reads again and shows the error
-            data = None
-        if not worker.is_cancelled:
-            self.call_from_thread(self.push_screen, screen_class(record_id, data))
+        run_in_background(self, lambda: screen_class.read(self, record_id), push,
+                          lambda _error: push(None), group="open-screen",
+                          description="read a screen's data")
 
     def action_new_order(self, client_id: int | None = None) -> None:
         from hostdesk.models.permissions import ADD_ORDER
@@ -224,6 +225,10 @@ class HostdeskApp(App[int], inherit_bindings=False):
     # --- the terminal going away (dropped SSH connection) ------------------------------
 
     def on_mount(self) -> None:
+        keep_out_of_collections()
+        if self.admin is not None:
+            self.run_worker(load_record_screens, thread=True, group="load-screens",
+                            exit_on_error=False, description="load the record screens")
         if self.is_headless:
             return
         try:
@@ -245,6 +250,28 @@ class HostdeskApp(App[int], inherit_bindings=False):
             self._exit_timer.daemon = True
             self._exit_timer.start()
         self.exit(return_code=EXIT_TERMINAL_LOST)
+
+
+_frozen = False
+
+
+def keep_out_of_collections() -> None:
+    """Once per process, when the app is up: what is alive now (modules, stylesheet, the
+    app) lives until the end, so Python's collector stops going through it. A full collection
+    otherwise walks every object and costs 100-200 ms, paid by whichever screen is opening
+    when it falls (issue 17). The garbage of the start is collected first."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+
+
+def load_record_screens() -> None:
+    """Import the record screens' modules (off the UI thread, once the app is up): the
+    first service page opened then costs what every later one does (issue 17)."""
+    for where in RECORD_SCREENS.values():
+        screen_class(where)
 
 
 def terminal_alive() -> bool:

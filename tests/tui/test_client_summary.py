@@ -123,6 +123,34 @@ def test_details_and_lists_are_the_clients_own(db_url, world):
     asyncio.run(scenario())
 
 
+def test_a_tab_is_read_when_first_shown_then_with_the_others(db_url, world):
+    """Opening the summary reads the services only; the addons are read when their tab is
+    first shown, and from then on again with the services when the summary is shown again."""
+    ada = world["ada"]
+
+    async def scenario():
+        app = app_for(db_url)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_summary(app, pilot, ada.id)
+            assert screen.biglist("services").total == 4
+            assert [screen.biglist(key).total for key in ("addons", "domains", "invoices")] \
+                == [None, None, None]
+            await pilot.press("2")
+            await settle(pilot)
+            assert [r["name"] for r in screen.biglist("addons").visible_rows()] == ["Backups"]
+            make.addon(world["first"], name="Mail")  # meanwhile, someone adds one
+            await pilot.press("1", "enter")
+            await settle(pilot)
+            assert isinstance(app.screen, ServiceScreen)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is screen
+            assert screen.biglist("addons").total == 2  # read again, though not shown
+            assert screen.biglist("domains").total is None  # still never shown
+
+    asyncio.run(scenario())
+
+
 def test_tick_three_items_with_two_due_dates_and_press_I(db_url, world):
     async def scenario():
         app = app_for(db_url)

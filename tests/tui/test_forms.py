@@ -79,6 +79,31 @@ def test_the_field_finder_goes_to_the_tick_by_name(db, app_for):
     run(scenario())
 
 
+def test_a_service_field_is_found_by_its_label_and_its_label_shows_the_focus(db, app_for):
+    """The service page's labels are drawn by their rows: the finder still names each field
+    by its label, and the focused field's label stands out (bold, in the accent colour)."""
+    service = priced_service()
+
+    async def scenario():
+        app = app_for("tester", CLOCK)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_service(app, pilot, service.id)
+            labels = {entry.target: entry.name for entry in screen.finder_entries()}
+            assert labels["field-next_due_date"] == "Next due date"
+            assert labels["field-auto_terminate_end_of_cycle"] == "Auto-terminate"
+            row = screen.query_one("#field-next_due_date").parent
+            assert not row.render().spans  # muted like every other label
+            await pilot.press("ctrl+f")
+            await settle(pilot, until=lambda: finder_ready(app))
+            await pilot.press(*"next due", "enter")
+            await settle(pilot, until=lambda: app.screen is screen)
+            assert app.focused is screen.query_one("#field-next_due_date")
+            await pilot.pause()
+            assert [str(span.style) for span in row.render().spans] == ["bold $accent"]
+
+    run(scenario())
+
+
 def test_the_product_list_shows_each_product_by_its_own_name_first(db, app_for):
     service = priced_service()
     make.product(name="Dedicated EPYC 7443P", group_name="Dedicated Servers")

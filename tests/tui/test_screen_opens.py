@@ -39,11 +39,12 @@ async def _open_list(app, pilot, keys: str) -> None:
 def test_the_service_page_is_composed_with_the_service(catalog, app_for):
     """Its fields are built holding the service's values: each field takes its value once
     (none is shown empty, then filled)."""
-    filled_later = []
+    changes = {}  # each change of a field's value, once (the hook sees it at every node
+    # it bubbles through: the field, its row, its section... up to the app)
 
     def watch(message) -> None:
         if isinstance(message, Input.Changed) and (message.input.id or "").startswith("field-"):
-            filled_later.append(message.input.id)
+            changes[id(message)] = (message.input.id, message.value, message)
 
     async def scenario():
         app = app_for()
@@ -63,7 +64,10 @@ def test_the_service_page_is_composed_with_the_service(catalog, app_for):
             assert service.domain in text and "loading" not in text
             # Nothing was typed: a save has nothing to write.
             assert screen.changed_fields() == {}
-            assert len(filled_later) == len(set(filled_later)), filled_later
+            filled = [field for field, _value, _message in changes.values()]
+            assert len(filled) == len(set(filled)), sorted(filled)
+            # and each with the service's value, never empty first
+            assert ("field-domain", service.domain) in [c[:2] for c in changes.values()]
 
     run(scenario())
 

@@ -4,6 +4,8 @@ success, a dialog for an error to read, the field for bad input)."""
 
 from __future__ import annotations
 
+import gc
+
 from textual import events
 from textual.actions import parse as parse_action
 from textual.app import ComposeResult
@@ -17,6 +19,7 @@ from textual.widgets import Label, Static
 from hostdesk.tui.widgets.dialogs import MessageDialog
 
 NOT_NOW = "does not apply here now"
+COLLECT_AFTER_SECONDS = 0.05  # the closed screen's own last messages are handled by then
 
 
 def needs_permission(permission: str) -> str:
@@ -54,7 +57,25 @@ class HostdeskScreen(Screen, inherit_bindings=False):
         # By the time this runs, the screen now on top is on the stack.
         self._covered_by_a_glance = getattr(self.app.screen, "CHANGES_NOTHING", False)
 
-    def on_screen_resume(self) -> None:
+    _shown_once = False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual restyles the whole screen each time it comes on top. The first time, every
+        # widget was styled as it was mounted a moment ago: doing it again doubles the styling
+        # work of opening a screen (issue 17). Textual's own handler runs after this one.
+        if not self._shown_once:
+            self._shown_once = True
+            event.refresh_styles = False
+        else:
+            # Come back to: the screen closed above is garbage in reference cycles (Textual's
+            # widgets and timers point at each other) that only a full collection frees, 100
+            # to 200 ms otherwise paid by whichever screen is opening when it falls. Collected
+            # now, while the admin reads this one (issue 17).
+            self.set_timer(COLLECT_AFTER_SECONDS, gc.collect)
+        self._resumed()
+
+    def _resumed(self) -> None:
+        # (Textual calls one handler per class: `_on_screen_resume` hides `on_screen_resume`.)
         # Shown first, or come back to: the database's truth. Not after a glance at a screen
         # that changes nothing (the `g` chord, help): re-reading then is a wasted query, and
         # on a big list it competes with the list the chord is about to open.

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 
 from hostdesk.models.client_summary import (
@@ -25,7 +24,6 @@ from hostdesk.models.client_summary import (
     invoice_ticked,
     load_client_details,
 )
-from hostdesk.models.db import connection
 from hostdesk.models.invoice_view import FilteredInvoiceSource, InvoiceFilter
 from hostdesk.models.money import format_money
 from hostdesk.models.permissions import GENERATE_DUE_INVOICES, has_permission
@@ -78,6 +76,10 @@ class ClientSummaryScreen(HostdeskScreen):
             "invoice; refused items are listed with the reason. o starts an order for the "
             "client.")
 
+    # Focused as the screen is composed (the tabs never take focus first: each change of
+    # focus restyles the widgets under it).
+    AUTO_FOCUS = "#list-services"
+
     BINDINGS = [
         Binding("I", "invoice_ticked", "Invoice ticked", tooltip="invoice the ticked services, "
                 "addons and domains now", id="client.invoice_ticked"),
@@ -92,11 +94,6 @@ class ClientSummaryScreen(HostdeskScreen):
         bind("reload", "reload", "Reload", show=False, id="client.reload"),
     ]
 
-    class DetailsLoaded(Message):
-        def __init__(self, details: ClientDetails | None) -> None:
-            super().__init__()
-            self.details = details
-
     def action_edit_client(self) -> None:
         from hostdesk.models.permissions import MANAGE_CLIENTS
         from hostdesk.tui.screens.client_setup import ClientFormScreen
@@ -109,8 +106,13 @@ class ClientSummaryScreen(HostdeskScreen):
         super().__init__()
         self.client_id = client_id
         self.preloaded = data  # read before the screen was pushed (`HostdeskApp.open_read`)
-        self.details: ClientDetails | None = None
+        # Known from the start when read before the push: the footer is drawn once, with
+        # the keys that need the client (n) enabled.
+        self.details: ClientDetails | None = data
         self.invoicing = False
+        # The lists read so far: a tab's list is read the first time it is shown (opening the
+        # summary reads only the services), then again with the others on a reload.
+        self.read_tabs = {"services"}
 
     @staticmethod
     def read(app, client_id: int) -> ClientDetails | None:
@@ -147,8 +149,6 @@ class ClientSummaryScreen(HostdeskScreen):
     def on_mount(self) -> None:
         self.biglist("invoices").filter = InvoiceFilter(client_id=self.client_id)
         self.biglist("services").focus()
-        if self.preloaded is not None:
-            self.details = self.preloaded
 
     def reread(self) -> None:
         # Shown first or come back to: the database's truth, each list at its place (the
@@ -158,24 +158,24 @@ class ClientSummaryScreen(HostdeskScreen):
 
     def action_reload(self, details: bool = True) -> None:
         for key, _ in TABS:
-            self.biglist(key).reload()
+            if key in self.read_tabs:
+                self.biglist(key).reload()
         if details:
             self._load_details()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="client-details",
-          description="read the client")
     def _load_details(self) -> None:
-        with connection():
-            details = load_client_details(self.client_id, self.app.clock.today())
-        self.post_message(self.DetailsLoaded(details))
+        client_id, today = self.client_id, self.app.clock.today()
+        run_in_background(self, lambda: load_client_details(client_id, today),
+                          self._show_details, group="client-details",
+                          description="read the client")
 
-    def on_client_summary_screen_details_loaded(self, message: DetailsLoaded) -> None:
-        self.details = message.details
+    def _show_details(self, details: ClientDetails | None) -> None:
+        self.details = details
         panel = self.query_one("#client-details", Static)
-        if message.details is None:
+        if details is None:
             panel.update(f"Client #{self.client_id} does not exist.")
         else:
-            panel.update(details_text(message.details, self.app.settings.currency))
+            panel.update(details_text(details, self.app.settings.currency))
         self.refresh_bindings()
 
     # --- lists -------------------------------------------------------------------------------
@@ -186,6 +186,10 @@ class ClientSummaryScreen(HostdeskScreen):
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
+        key = self.active_key
+        if key not in self.read_tabs:
+            self.read_tabs.add(key)
+            self.biglist(key).reload()
         self.show_status()
 
     def ticked_items(self) -> list[tuple[str, int]]:
@@ -204,7 +208,9 @@ class ClientSummaryScreen(HostdeskScreen):
                   if self.biglist(key).ticked]
         if counts:
             parts.append("ticked: " + ", ".join(counts) + " (I invoices them)")
-        self.query_one("#summary-status", Static).update("   ·   ".join(parts))
+        # One line whatever it says: redrawn without laying the screen out again (each list
+        # movement and load says it).
+        self.query_one("#summary-status", Static).update("   ·   ".join(parts), layout=False)
         self.refresh_bindings()
 
     @on(BigList.Opened)

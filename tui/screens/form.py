@@ -14,7 +14,8 @@ Focus is drawn by the stylesheet (the focused field and its label stand out) and
 from __future__ import annotations
 
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Checkbox, Label
 
@@ -36,12 +37,35 @@ class FormSection(Vertical):
     def on_mount(self) -> None:
         # The whole form is in the DOM by now: every section takes its key at once.
         screen = self.screen
-        if isinstance(screen, FormScreen):
+        if isinstance(screen, FormScreen) and not self.key:  # (not keyed with an earlier one)
             screen.key_sections()
 
     def show_key(self, key: str) -> None:
         self.key = key
         self.border_title = f" {self.title} · {key} " if key else f" {self.title} "
+
+
+class FieldRow(Horizontal):
+    """One line of a form: the field's label, drawn by the row itself (in the accent colour
+    while the field has focus), then the field, placed after the label by the stylesheet.
+
+    (A Label widget per field is one more widget per field to style and lay out when a long
+    form opens, issue 17.)"""
+
+    def __init__(self, label: str, *children: Widget, id: str | None = None) -> None:
+        super().__init__(*children, id=id, classes="field-row")
+        self.label = label
+
+    def render(self) -> Content:
+        # Otherwise in the row's colour (the stylesheet's `.field-row`: muted).
+        return (Content.styled(self.label, "bold $accent") if self.has_focus_within
+                else Content(self.label))
+
+    def on_descendant_focus(self) -> None:
+        self.refresh()
+
+    def on_descendant_blur(self) -> None:
+        self.refresh()
 
 
 SMALL_WORDS = frozenset({"a", "and", "by", "for", "in", "of", "on", "per", "the", "to"})
@@ -64,6 +88,8 @@ def field_label(widget: Widget) -> str:
         parent = node.parent
         if parent is None or isinstance(parent, FormSection):
             break
+        if isinstance(parent, FieldRow):
+            return parent.label
         label = ""
         for sibling in parent.children:
             if sibling is node:

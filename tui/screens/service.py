@@ -11,15 +11,13 @@ from __future__ import annotations
 
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.widgets import Checkbox, DataTable, Input, Label, Select, Static
 
 from hostdesk.models import services
-from hostdesk.models.db import connection
 from hostdesk.models.errors import ConfirmationNeeded, HostdeskError, StaleRecordError
 from hostdesk.models.permissions import DELETE_SERVICES, EDIT_SERVICES, has_permission
 from hostdesk.models.schema import ServiceAddon
@@ -32,7 +30,7 @@ from hostdesk.models.service_page import (
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.base import needs_permission
-from hostdesk.tui.screens.form import FormScreen, FormSection
+from hostdesk.tui.screens.form import FieldRow, FormScreen, FormSection
 from hostdesk.tui.widgets.command_bar import BarCommand, CommandBar
 from hostdesk.tui.widgets.dialogs import (
     ConfirmDialog,
@@ -93,14 +91,6 @@ class ServiceScreen(FormScreen):
                   id=f"service.{command.name}") for command in ACTIONS),
     ]
 
-    class Loaded(Message):
-        def __init__(self, view: ServiceView | None, error: Exception | None = None, *,
-                     refill: bool = False) -> None:
-            super().__init__()
-            self.view = view
-            self.error = error
-            self.refill = refill
-
     def __init__(self, service_id: int, data: ServiceView | None = None) -> None:
         super().__init__()
         self.service_id = service_id
@@ -142,7 +132,11 @@ class ServiceScreen(FormScreen):
         yield CommandBar(id="command-bar")
         yield Static("", id="service-state", classes="status-line")
         with VerticalScroll(id="service-body"):
-            with Horizontal(id="service-form"):
+            form = Horizontal(id="service-form")
+            # Laid out for the terminal's width from the start (a change of layout after
+            # the first frame left the fields drawn at their old width).
+            form.styles.layout = self._form_layout(self.app.size.width)
+            with form:
                 for column, sections in COLUMNS:
                     with Vertical(id=column, classes="form-column"):
                         for title, fields in sections:
@@ -152,10 +146,7 @@ class ServiceScreen(FormScreen):
                                         yield Tick(label, False, id=tick_id, compact=True)
                                     continue
                                 for name, label, kind in fields:
-                                    with Horizontal(classes="field-row"):
-                                        yield Label(label, classes="field-label")
-                                        yield field_widget(name, kind, values, view)
-                                    yield hidden_line(f"error-{name}", "field-error")
+                                    yield FieldRow(label, field_widget(name, kind, values, view))
                                     if name not in ("first_payment_amount", "recurring_amount"):
                                         continue
                                     if view is None:
@@ -166,7 +157,8 @@ class ServiceScreen(FormScreen):
                                         yield Static(Text(how), id=f"how-{name}",
                                                      classes="field-how")
             yield Static("", id="form-error", classes="field-error")
-            yield Static("", id="config-options")
+            yield Static(config_options_text(view) if view is not None else "",
+                         id="config-options")
             with FormSection("Addons", id="section-addons"):
                 yield Label("a adds · enter edits · d deletes", classes="section-keys")
                 yield AddonTable(id="addons", cursor_type="row", zebra_stripes=True)
@@ -184,9 +176,15 @@ class ServiceScreen(FormScreen):
         else:
             self.load()
 
+    @staticmethod
+    def _form_layout(width: int) -> str:
+        return "horizontal" if width >= 110 else "vertical"  # two columns, or one
+
     def on_resize(self) -> None:
-        wide = self.size.width >= 110
-        self.query_one("#service-form").styles.layout = "horizontal" if wide else "vertical"
+        form = self.query_one("#service-form")
+        layout = self._form_layout(self.size.width)
+        if form.styles.layout.name != layout:
+            form.styles.layout = layout
 
     def reread(self) -> None:
         if self.preloaded is not None:
@@ -215,23 +213,16 @@ class ServiceScreen(FormScreen):
             view.labels = command_labels(view.service)
         return view
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="service-load",
-          description="read the service")
     def _load(self, refill: bool = False) -> None:
-        try:
-            with connection():
-                view = self.read(self.app, self.service_id)
-        except Exception as exc:  # noqa: BLE001 - said on screen
-            self.post_message(self.Loaded(None, exc))
-            return
-        self.post_message(self.Loaded(view, refill=refill))
+        app, service_id = self.app, self.service_id
+        run_in_background(self, lambda: self.read(app, service_id),
+                          lambda view: self._show_loaded(view, refill=refill),
+                          self._load_failed, group="service-load",
+                          description="read the service")
 
-    def on_service_screen_loaded(self, message: Loaded) -> None:
-        if message.error is not None:
-            self.query_one("#service-header", Static).update(
-                Text(f"Could not read service #{self.service_id}: {message.error}"))
-            return
-        self._show_loaded(message.view, refill=message.refill)
+    def _load_failed(self, error: Exception) -> None:
+        self.query_one("#service-header", Static).update(
+            Text(f"Could not read service #{self.service_id}: {error}"))
 
     def _show_loaded(self, view: ServiceView | None, *, refill: bool = False) -> None:
         if view is None:
@@ -245,9 +236,10 @@ class ServiceScreen(FormScreen):
         keep_typing = not first and self.dirty and not refill
         composed_with_it = first and view is self.preloaded  # the fields hold it already
         self.view = view
-        self._show_header(view)
+        if not composed_with_it:  # (composed with the header and the explanations)
+            self._show_header(view)
+            self._show_explanations(view)
         self._show_addons(view)
-        self._show_explanations(view)
         if keep_typing:
             # What was typed stays, with the version it was typed against: if the service
             # changed meanwhile, saving is refused rather than overwriting the change.
@@ -274,7 +266,9 @@ class ServiceScreen(FormScreen):
             table.add_row(*addon_row(addon, currency), key=str(addon.id))
         if view.addons:
             table.move_cursor(row=min(cursor, len(view.addons) - 1))
-        self.query_one("#config-options", Static).update(config_options_text(view))
+        options = self.query_one("#config-options", Static)
+        if str(options.content) != (text := config_options_text(view)):
+            options.update(text)
 
     def _show_explanations(self, view: ServiceView) -> None:
         for name, how in (("recurring_amount", view.recurring_how),
@@ -345,9 +339,8 @@ class ServiceScreen(FormScreen):
     def _show_errors(self, exc: Exception) -> None:
         general, focused = [], False
         for field_name, message in error_messages(exc):
-            target = self.query(f"#error-{field_name}") if field_name else None
-            if target:
-                line = target.first()
+            line = self._error_line(field_name) if field_name else None
+            if line is not None:
                 line.update(Text(message))
                 line.display = True
                 if not focused:
@@ -356,6 +349,20 @@ class ServiceScreen(FormScreen):
             else:
                 general.append(message if not field_name else f"{field_name}: {message}")
         self.query_one("#form-error", Static).update(Text("\n".join(general)))
+
+    def _error_line(self, field_name: str) -> Static | None:
+        """The line under a field that says what is wrong with it, mounted the first time it
+        is needed (a page of hidden lines costs a fifth of the opening)."""
+        found = self.query(f"#error-{field_name}")
+        if found:
+            return found.first()
+        field = self.query(f"#field-{field_name}")
+        if not field:
+            return None
+        row = field.first().parent
+        line = Static("", id=f"error-{field_name}", classes="field-error")
+        row.parent.mount(line, after=row)
+        return line
 
     def action_save(self) -> None:
         if self.view is None or self.busy:
