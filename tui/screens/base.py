@@ -49,12 +49,18 @@ class HostdeskScreen(Screen, inherit_bindings=False):
     ]
 
     _covered_by_a_glance = False
+    _shown_before = False
 
     def on_screen_suspend(self) -> None:
         # By the time this runs, the screen now on top is on the stack.
         self._covered_by_a_glance = getattr(self.app.screen, "CHANGES_NOTHING", False)
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        if not self._shown_before:
+            # Shown first: every widget was styled as it mounted. Textual would style the
+            # whole screen once more (a third of the time a big form takes to open).
+            self._shown_before = True
+            event.refresh_styles = False
         # Shown first, or come back to: the database's truth. Not after a glance at a screen
         # that changes nothing (the `g` chord, help): re-reading then is a wasted query, and
         # on a big list it competes with the list the chord is about to open.
