@@ -59,6 +59,7 @@ from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.form import FormScreen
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
+from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.mass_checklist import MassChecklist
 from hostdesk.tui.widgets.payment_methods import method_choices
@@ -398,7 +399,7 @@ class MassUpdateScreen(FormScreen):
             yield self._error_line(name)
         with Horizontal(classes="field-row"):
             yield Label("Or module command", classes="command-label")
-            yield Select([(COMMAND_LABELS[c], c) for c in COMMANDS], id="command",
+            yield Dropdown([(COMMAND_LABELS[c], c) for c in COMMANDS], id="command",
                          prompt="none", compact=True)
             yield Input("", id="command-reason", placeholder="suspend reason (blank: non-payment)",
                         compact=True, disabled=True)
@@ -409,13 +410,13 @@ class MassUpdateScreen(FormScreen):
     def _value_widget(name: str):
         widget_id = f"value-{name}"
         if name == "billing_cycle":
-            return Select([(c.label, c.value) for c in Cycle], id=widget_id, prompt="choose",
+            return Dropdown([(c.label, c.value) for c in Cycle], id=widget_id, prompt="choose",
                           compact=True)
         if name == "status":
-            return Select([(s.capitalize(), s) for s in ServiceStatus.ALL], id=widget_id,
+            return Dropdown([(s.capitalize(), s) for s in ServiceStatus.ALL], id=widget_id,
                           prompt="choose", compact=True)
         if name == "payment_method":  # the managed list, filled once read (_load_methods)
-            return Select([], id=widget_id, prompt="choose", compact=True)
+            return Dropdown([], id=widget_id, prompt="choose", compact=True)
         placeholder = {"recurring_amount": "0.00", "next_due_date": "YYYY-MM-DD",
                        "override_suspend_until": "YYYY-MM-DD, never, or empty to clear"}[name]
         return Input("", id=widget_id, placeholder=placeholder, compact=True)

@@ -32,6 +32,7 @@ from hostdesk.models.money import format_money
 from hostdesk.models.orders import DomainRequest, OrderQuote, OrderRequest, OrderResult
 from hostdesk.models.payment_methods import enabled_methods
 from hostdesk.tui.background import run_in_background
+from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.form import FormScreen, FormSection
 from hostdesk.tui.widgets.key_footer import KeyFooter
@@ -178,10 +179,10 @@ class OrderFormScreen(FormScreen):
                 with Horizontal(classes="form-row"):
                     yield Label("Payment method", classes="form-label")
                     methods = self.preloaded.methods if self.preloaded is not None else []
-                    yield Select([(m, m) for m in methods], prompt="client's default",
+                    yield Dropdown([(m, m) for m in methods], prompt="client's default",
                                  id="payment_method", compact=True)
                     yield Label("Status", classes="form-label -short")
-                    yield Select([("pending", "pending"), ("active (import)", "active")],
+                    yield Dropdown([("pending", "pending"), ("active (import)", "active")],
                                  value="pending", allow_blank=False, id="status", compact=True)
                 yield Static("", id="error-payment", classes="field-error")
                 with Horizontal(classes="form-row -tight"):
@@ -203,7 +204,7 @@ class OrderFormScreen(FormScreen):
             with FormSection("Domain", id="section-domain"):
                 with Horizontal(classes="form-row -tight"):
                     yield Label("Order a domain", classes="form-label")
-                    yield Select([("none", "none"), ("register", "register"),
+                    yield Dropdown([("none", "none"), ("register", "register"),
                                   ("transfer", "transfer")], value="none", allow_blank=False,
                                  id="domain-action", compact=True)
                 with Vertical(id="domain-details", classes="-none"):
