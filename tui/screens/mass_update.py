@@ -68,6 +68,7 @@ from hostdesk.tui.widgets.tick import Tick
 PREVIEW_ROWS = 100  # items listed in the preview and the result list; the counts cover all
 CLIENT_ROWS = 20  # prorata totals listed per client
 CHUNK = 2_000  # services per preview step: progress and cancel between steps
+WIDE = 110  # columns from which the fields stand beside the list
 
 FIELDS = (
     ("recurring_amount", "Recurring amount"),
@@ -373,6 +374,9 @@ class MassUpdateScreen(FormScreen):
     # --- layout -----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # Wide or not before the widgets mount: set on the first resize, it would style and
+        # lay out the whole screen a second time.
+        self.set_class(self.app.size.width >= WIDE, "-wide", update=False)
         yield self.title_bar(self.heading)
         yield Static("", id="mass-banner", classes="warning-banner -hidden")
         with Vertical(id="mass-body"):
@@ -450,7 +454,7 @@ class MassUpdateScreen(FormScreen):
                 picker.value = chosen
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width >= 110, "-wide")
+        self.set_class(self.size.width >= WIDE, "-wide")
 
     def reread(self) -> None:
         if self.phase == Phase.CHOOSE:
