@@ -463,7 +463,10 @@ class MassUpdateScreen(FormScreen):
                               f"“{MASS_UPDATE}”: you can preview, but not apply.",
                               id="mass-banner", classes="warning-banner"), before="#mass-body")
         self._show_phase(Phase.CHOOSE)
+        # Read now, while the screen is laid out, not once it is shown (`reread`).
+        self.checklist.reload()
         self._load_methods()
+        self._read_at_mount = True
 
     def _load_methods(self) -> None:
         run_in_background(self, enabled_methods, self._methods_loaded, group="mass-methods")
@@ -481,7 +484,12 @@ class MassUpdateScreen(FormScreen):
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
 
+    _read_at_mount = False
+
     def reread(self) -> None:
+        if self._read_at_mount:  # shown first: what it shows was just read
+            self._read_at_mount = False
+            return
         if self.phase == Phase.CHOOSE:
             self.checklist.reload()  # coming back shows the database's truth
             self._load_methods()
