@@ -123,6 +123,13 @@ class HostdeskApp(App[int], inherit_bindings=False):
             return
         yield from super().get_system_commands(screen)
 
+    def update_styles(self, node, animate: bool = True) -> None:
+        if node.parent is None and node is not self:
+            # Not in the app yet (a widget's `compact=True` as it is built): it is styled as
+            # it mounts; styling it now too costs a form a fifth of its opening time.
+            return
+        super().update_styles(node, animate=animate)
+
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if self.admin is None and action in ("go_chord", "global_search", "command_palette"):
             return False  # without access: only help and quit
@@ -227,8 +234,9 @@ class HostdeskApp(App[int], inherit_bindings=False):
     def on_mount(self) -> None:
         keep_out_of_collections()
         if self.admin is not None:
-            self.run_worker(load_record_screens, thread=True, group="load-screens",
-                            exit_on_error=False, description="load the record screens")
+            # On the UI thread, once the first screen is drawn: an import racing the same
+            # import on another thread can fail (a circular import seen half-done).
+            self.set_timer(LOAD_SCREENS_AFTER_SECONDS, load_record_screens)
         if self.is_headless:
             return
         try:
@@ -267,9 +275,12 @@ def keep_out_of_collections() -> None:
         gc.freeze()
 
 
+LOAD_SCREENS_AFTER_SECONDS = 0.5
+
+
 def load_record_screens() -> None:
-    """Import the record screens' modules (off the UI thread, once the app is up): the
-    first service page opened then costs what every later one does (issue 17)."""
+    """Import the record screens' modules once the app is up: the first service page
+    opened then costs what every later one does (issue 17)."""
     for where in RECORD_SCREENS.values():
         screen_class(where)
 

@@ -84,6 +84,13 @@ class HostdeskScreen(Screen, inherit_bindings=False):
             return
         self.reread()
 
+    def _screen_resized(self, size) -> None:
+        # Textual sends a screen just laid out a Resize to the size it was laid out at, and
+        # lays it out again (twice on a first showing): a change since asks for its own layout.
+        if size == self._compositor.size:
+            return
+        super()._screen_resized(size)
+
     def reread(self) -> None:
         """Re-read what the screen shows from the database (when it comes back on top)."""
 

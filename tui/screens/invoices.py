@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -22,12 +22,10 @@ from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Select, Static
-from textual.worker import Worker, WorkerState
 
 from hostdesk.automation.provisioning.runner import outcome_lines, run_queued_jobs
 from hostdesk.models import invoicing, upgrades
 from hostdesk.models.clock import Clock
-from hostdesk.models.db import connection
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.invoice_view import (
     FilteredInvoiceSource,
@@ -350,17 +348,16 @@ class InvoiceScreen(HostdeskScreen):
     def action_reload(self) -> None:
         self.reload()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="invoice-load",
-          description="read the invoice")
     def _load(self) -> None:
-        with connection():
-            view = load_invoice_view(self.invoice_id)
-        self.post_message(self.Loaded(view))
+        invoice_id = self.invoice_id
+        run_in_background(self, lambda: load_invoice_view(invoice_id),
+                          lambda view: self.on_invoice_screen_loaded(self.Loaded(view)),
+                          self._read_failed, group="invoice-load",
+                          description="read the invoice")
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.group == "invoice-load":
-            self.query_one("#invoice-summary", Static).update(
-                Text(f"Could not read invoice #{self.invoice_id}: {event.worker.error}"))
+    def _read_failed(self, error: Exception) -> None:
+        self.query_one("#invoice-summary", Static).update(
+            Text(f"Could not read invoice #{self.invoice_id}: {error}"))
 
     def on_invoice_screen_loaded(self, message: Loaded) -> None:
         self.view = message.view

@@ -69,7 +69,11 @@ class ListScreen(HostdeskScreen):
         from hostdesk.tui.screens.setup_forms import needs
 
         form, permission = self.new_record_form()
-        if needs(self, permission):
+        if not needs(self, permission):
+            return
+        if hasattr(form, "read"):  # read first, then drawn once with what it starts with
+            self.app.open_read(form, None)
+        else:
             self.app.push_screen(form())
 
     def action_export(self) -> None:

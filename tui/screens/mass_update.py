@@ -59,6 +59,7 @@ from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.form import FormScreen
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
+from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.mass_checklist import MassChecklist
 from hostdesk.tui.widgets.payment_methods import method_choices
@@ -67,6 +68,7 @@ from hostdesk.tui.widgets.tick import Tick
 PREVIEW_ROWS = 100  # items listed in the preview and the result list; the counts cover all
 CLIENT_ROWS = 20  # prorata totals listed per client
 CHUNK = 2_000  # services per preview step: progress and cancel between steps
+WIDE = 110  # columns from which the fields stand beside the list
 
 FIELDS = (
     ("recurring_amount", "Recurring amount"),
@@ -372,19 +374,18 @@ class MassUpdateScreen(FormScreen):
     # --- layout -----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # Wide or not before the widgets mount: set on the first resize, it would style and
+        # lay out the whole screen a second time.
+        self.set_class(self.app.size.width >= WIDE, "-wide", update=False)
         yield self.title_bar(self.heading)
-        yield Static("", id="mass-banner", classes="warning-banner -hidden")
         with Vertical(id="mass-body"):
             yield MassChecklist(self.selection, self.initial_ticks,
                                 currency=self.app.settings.currency, today=self.app.clock.today,
                                 id="mass-list")
             with Vertical(id="mass-form"):
                 yield from self._compose_fields()
-        with VerticalScroll(id="mass-report", classes="-hidden"):
-            yield Static("", id="mass-report-text")
-        with Horizontal(id="mass-progress", classes="-hidden"):
-            yield Label("", id="mass-progress-label")
-            yield ProgressBar(show_eta=False, id="mass-progress-bar")
+        # The report, the progress bar and the messages under the fields are made when
+        # first needed (`_report`, `_progress`, `_error_widget`): the screen opens faster.
         yield Static("", id="mass-status", classes="status-line")
         yield KeyFooter()
 
@@ -395,45 +396,77 @@ class MassUpdateScreen(FormScreen):
                 yield self._value_widget(name)
                 if name == "next_due_date":
                     yield Tick("create prorata invoice", id="prorata", compact=True)
-            yield self._error_line(name)
         with Horizontal(classes="field-row"):
             yield Label("Or module command", classes="command-label")
-            yield Select([(COMMAND_LABELS[c], c) for c in COMMANDS], id="command",
+            yield Dropdown([(COMMAND_LABELS[c], c) for c in COMMANDS], id="command",
                          prompt="none", compact=True)
             yield Input("", id="command-reason", placeholder="suspend reason (blank: non-payment)",
                         compact=True, disabled=True)
-        yield self._error_line("command")
-        yield self._error_line("fields")
 
     @staticmethod
     def _value_widget(name: str):
         widget_id = f"value-{name}"
         if name == "billing_cycle":
-            return Select([(c.label, c.value) for c in Cycle], id=widget_id, prompt="choose",
+            return Dropdown([(c.label, c.value) for c in Cycle], id=widget_id, prompt="choose",
                           compact=True)
         if name == "status":
-            return Select([(s.capitalize(), s) for s in ServiceStatus.ALL], id=widget_id,
+            return Dropdown([(s.capitalize(), s) for s in ServiceStatus.ALL], id=widget_id,
                           prompt="choose", compact=True)
         if name == "payment_method":  # the managed list, filled once read (_load_methods)
-            return Select([], id=widget_id, prompt="choose", compact=True)
+            return Dropdown([], id=widget_id, prompt="choose", compact=True)
         placeholder = {"recurring_amount": "0.00", "next_due_date": "YYYY-MM-DD",
                        "override_suspend_until": "YYYY-MM-DD, never, or empty to clear"}[name]
         return Input("", id=widget_id, placeholder=placeholder, compact=True)
 
-    @staticmethod
-    def _error_line(name: str) -> Static:
+    def _error_widget(self, name: str) -> Static:
+        """The message line under a field (`fields`: under them all), made the first time."""
+        found = self.query(f"#{field_error_id(name)}")
+        if found:
+            return found.first(Static)
         line = Static("", id=field_error_id(name), classes="field-error")
-        line.display = False
+        form = self.query_one("#mass-form")
+        if name == "command":
+            form.mount(line, after=self.query_one("#command").parent)
+        elif name in dict(FIELDS):
+            form.mount(line, after=self.query_one(f"#tick-{name}").parent)
+        else:
+            form.mount(line)
         return line
+
+    def _report(self) -> VerticalScroll:
+        """Where the preview and the results are shown, made the first time."""
+        found = self.query("#mass-report")
+        if found:
+            return found.first(VerticalScroll)
+        report = VerticalScroll(id="mass-report", classes="-hidden")
+        self.mount(report, after="#mass-body")
+        report.mount(Static("", id="mass-report-text"))  # in the DOM at once, unlike children
+        return report
+
+    def _report_text(self, text) -> None:
+        self._report().query_one("#mass-report-text", Static).update(text)
+
+    def _progress(self) -> Horizontal:
+        """The progress line of a preview or a run, made the first time."""
+        found = self.query("#mass-progress")
+        if found:
+            return found.first(Horizontal)
+        progress = Horizontal(id="mass-progress", classes="-hidden")
+        self.mount(progress, before="#mass-status")
+        progress.mount(Label("", id="mass-progress-label"),
+                       ProgressBar(show_eta=False, id="mass-progress-bar"))
+        return progress
 
     def on_mount(self) -> None:
         if not has_permission(self.app.admin, MASS_UPDATE):
-            banner = self.query_one("#mass-banner", Static)
-            banner.update(f"⚠ Your role ({self.app.admin.role}) lacks the permission "
-                          f"“{MASS_UPDATE}”: you can preview, but not apply.")
-            banner.remove_class("-hidden")
+            self.mount(Static(f"⚠ Your role ({self.app.admin.role}) lacks the permission "
+                              f"“{MASS_UPDATE}”: you can preview, but not apply.",
+                              id="mass-banner", classes="warning-banner"), before="#mass-body")
         self._show_phase(Phase.CHOOSE)
+        # Read now, while the screen is laid out, not once it is shown (`reread`).
+        self.checklist.reload()
         self._load_methods()
+        self._read_at_mount = True
 
     def _load_methods(self) -> None:
         run_in_background(self, enabled_methods, self._methods_loaded, group="mass-methods")
@@ -449,9 +482,14 @@ class MassUpdateScreen(FormScreen):
                 picker.value = chosen
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width >= 110, "-wide")
+        self.set_class(self.size.width >= WIDE, "-wide")
+
+    _read_at_mount = False
 
     def reread(self) -> None:
+        if self._read_at_mount:  # shown first: what it shows was just read
+            self._read_at_mount = False
+            return
         if self.phase == Phase.CHOOSE:
             self.checklist.reload()  # coming back shows the database's truth
             self._load_methods()
@@ -464,13 +502,15 @@ class MassUpdateScreen(FormScreen):
         self.phase = phase
         choosing = phase == Phase.CHOOSE
         self.query_one("#mass-body").display = choosing
-        self.query_one("#mass-report").set_class(choosing, "-hidden")
+        if not choosing or self.query("#mass-report"):
+            self._report().set_class(choosing, "-hidden")
         working = phase in (Phase.PREVIEWING, Phase.APPLYING, Phase.RUNNING)
-        self.query_one("#mass-progress").set_class(not working, "-hidden")
+        if working or self.query("#mass-progress"):
+            self._progress().set_class(not working, "-hidden")
         if choosing:
             self.checklist.focus()
         elif phase in (Phase.PREVIEW, Phase.DONE):
-            self.query_one("#mass-report").focus()
+            self._report().focus()
         self.refresh_bindings()
         self._say_status()
 
@@ -574,7 +614,7 @@ class MassUpdateScreen(FormScreen):
             else:
                 by_line.setdefault("fields", []).append(str(error))
         for name, messages in by_line.items():
-            line = self.query_one(f"#{field_error_id(name)}", Static)
+            line = self._error_widget(name)
             line.update(Text("; ".join(messages)))
             line.display = True
         first = next(iter(by_line), None)
@@ -671,8 +711,7 @@ class MassUpdateScreen(FormScreen):
         self.plan = None
         self.note = ""
         ticked = self.checklist.ticked_count
-        self.query_one("#mass-report-text", Static).update(
-            Text(f"Building the preview of {ticked:,} ticked service(s)…"))
+        self._report_text(Text(f"Building the preview of {ticked:,} ticked service(s)…"))
         self._start_progress("reading the ticked services…", None)
         self._show_phase(Phase.PREVIEWING)
         self._request += 1
@@ -703,22 +742,25 @@ class MassUpdateScreen(FormScreen):
     def action_stop(self) -> None:
         if self.phase == Phase.RUNNING:
             self._stop.set()
-            self.query_one("#mass-progress-label", Label).update("stopping after this item…")
+            self._progress().query_one("#mass-progress-label", Label).update(
+                "stopping after this item…")
 
     # --- progress -----------------------------------------------------------------------
 
     def _start_progress(self, text: str, total: int | None) -> None:
-        self.query_one("#mass-progress-label", Label).update(text)
-        bar = self.query_one("#mass-progress-bar", ProgressBar)
+        progress = self._progress()
+        progress.query_one("#mass-progress-label", Label).update(text)
+        bar = progress.query_one("#mass-progress-bar", ProgressBar)
         bar.update(total=total, progress=0)
 
     def on_mass_update_screen_progress(self, message: Progress) -> None:
         what = {Phase.PREVIEWING: "previewing", Phase.RUNNING: COMMAND_LABELS.get(
             self.plan.command if self.plan else "", "running")}.get(self.phase, "working")
-        self.query_one("#mass-progress-label", Label).update(
+        progress = self._progress()
+        progress.query_one("#mass-progress-label", Label).update(
             f"{what} {message.done:,} of {message.total:,}")
-        self.query_one("#mass-progress-bar", ProgressBar).update(total=message.total,
-                                                                progress=message.done)
+        progress.query_one("#mass-progress-bar", ProgressBar).update(total=message.total,
+                                                                    progress=message.done)
 
     # --- workers ------------------------------------------------------------------------
 
@@ -758,9 +800,9 @@ class MassUpdateScreen(FormScreen):
             self._show_phase(Phase.CHOOSE)
             return
         self.plan = plan
-        self.query_one("#mass-report-text", Static).update(
-            preview_report(plan, self.app.settings.currency, self._cannot_apply(plan)))
-        self.query_one("#mass-report", VerticalScroll).scroll_home(animate=False)
+        self._report_text(preview_report(plan, self.app.settings.currency,
+                                         self._cannot_apply(plan)))
+        self._report().scroll_home(animate=False)
         self._show_phase(Phase.PREVIEW)
 
     def _apply(self, plan: Plan) -> None:
@@ -823,9 +865,8 @@ class MassUpdateScreen(FormScreen):
 
     def _ran(self, result: BulkResult, titles: dict[int, str]) -> None:
         plan = self.plan
-        self.query_one("#mass-report-text", Static).update(
-            result_report(plan.command, result, plan.accepted, titles))
-        self.query_one("#mass-report", VerticalScroll).scroll_home(animate=False)
+        self._report_text(result_report(plan.command, result, plan.accepted, titles))
+        self._report().scroll_home(animate=False)
         self._show_phase(Phase.DONE)
         label = COMMAND_LABELS[plan.command]
         severity = "warning" if result.failed or result.cancelled else "information"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -26,12 +26,12 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from hostdesk.automation.provisioning.runner import outcome_lines, run_queued_jobs
 from hostdesk.models import orders, promotions
-from hostdesk.models.db import connection
 from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.money import format_money
 from hostdesk.models.orders import DomainRequest, OrderQuote, OrderRequest, OrderResult
 from hostdesk.models.payment_methods import enabled_methods
 from hostdesk.tui.background import run_in_background
+from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.form import FormScreen, FormSection
 from hostdesk.tui.widgets.key_footer import KeyFooter
@@ -178,10 +178,10 @@ class OrderFormScreen(FormScreen):
                 with Horizontal(classes="form-row"):
                     yield Label("Payment method", classes="form-label")
                     methods = self.preloaded.methods if self.preloaded is not None else []
-                    yield Select([(m, m) for m in methods], prompt="client's default",
+                    yield Dropdown([(m, m) for m in methods], prompt="client's default",
                                  id="payment_method", compact=True)
                     yield Label("Status", classes="form-label -short")
-                    yield Select([("pending", "pending"), ("active (import)", "active")],
+                    yield Dropdown([("pending", "pending"), ("active (import)", "active")],
                                  value="pending", allow_blank=False, id="status", compact=True)
                 yield Static("", id="error-payment", classes="field-error")
                 with Horizontal(classes="form-row -tight"):
@@ -203,38 +203,46 @@ class OrderFormScreen(FormScreen):
             with FormSection("Domain", id="section-domain"):
                 with Horizontal(classes="form-row -tight"):
                     yield Label("Order a domain", classes="form-label")
-                    yield Select([("none", "none"), ("register", "register"),
+                    yield Dropdown([("none", "none"), ("register", "register"),
                                   ("transfer", "transfer")], value="none", allow_blank=False,
                                  id="domain-action", compact=True)
-                with Vertical(id="domain-details", classes="-none"):
-                    with Horizontal(classes="form-row -tight"):
-                        yield Label("Domain name", classes="form-label")
-                        yield Input(placeholder="example.com", id="domain-name", compact=True)
-                        yield Label("Years", classes="form-label -short")
-                        yield Input("1", id="domain-years", compact=True)
-                    yield Static("", id="error-domain", classes="field-error")
-                    with Horizontal(classes="form-row -tight"):
-                        yield Label("EPP code", classes="form-label")
-                        yield Input(placeholder="needed for a transfer", id="domain-epp_code",
-                                    compact=True, password=True)
-                    yield Static("", id="error-domain-epp", classes="field-error")
-                    with Horizontal(classes="form-row -tight"):
-                        yield Tick("DNS management", id="domain-dns_management", compact=True)
-                        yield Tick("Email forwarding", id="domain-email_forwarding",
-                                   compact=True)
-                        yield Tick("ID protection", id="domain-id_protection", compact=True)
-                    with Horizontal(classes="form-row -tight"):
-                        yield Label("Price override", classes="form-label")
-                        yield Input(placeholder="TLD price", id="domain-price_override",
-                                    compact=True)
-                        yield Label("Renewal override", classes="form-label -short")
-                        yield Input(placeholder="TLD price", id="domain-renew_override",
-                                    compact=True)
-                    yield Static("", id="error-domain-prices", classes="field-error")
-                    yield Static("", id="domain-info")
+                # Its fields are made when a domain is first ordered (`_domain_fields`).
+                yield Vertical(id="domain-details", classes="-none")
         yield Static("" if self.preloaded is not None else "loading the catalog…",
                      id="order-total")
         yield KeyFooter()
+
+    @staticmethod
+    def _domain_fields() -> list:
+        """The domain's fields, under "Order a domain" once it is not `none`: most orders
+        have no domain, and the form opens faster without them."""
+        def row(*widgets) -> Horizontal:
+            return Horizontal(*widgets, classes="form-row -tight")
+
+        return [
+            row(Label("Domain name", classes="form-label"),
+                Input(placeholder="example.com", id="domain-name", compact=True),
+                Label("Years", classes="form-label -short"),
+                Input("1", id="domain-years", compact=True)),
+            Static("", id="error-domain", classes="field-error"),
+            row(Label("EPP code", classes="form-label"),
+                Input(placeholder="needed for a transfer", id="domain-epp_code", compact=True,
+                      password=True)),
+            Static("", id="error-domain-epp", classes="field-error"),
+            row(Tick("DNS management", id="domain-dns_management", compact=True),
+                Tick("Email forwarding", id="domain-email_forwarding", compact=True),
+                Tick("ID protection", id="domain-id_protection", compact=True)),
+            row(Label("Price override", classes="form-label"),
+                Input(placeholder="TLD price", id="domain-price_override", compact=True),
+                Label("Renewal override", classes="form-label -short"),
+                Input(placeholder="TLD price", id="domain-renew_override", compact=True)),
+            Static("", id="error-domain-prices", classes="field-error"),
+            Static("", id="domain-info"),
+        ]
+
+    @property
+    def _domain_made(self) -> bool:
+        return bool(self.query_one("#domain-details").children)
 
     def on_mount(self) -> None:
         if self.preloaded is not None:  # composed with the catalog: drawn once with it
@@ -249,13 +257,17 @@ class OrderFormScreen(FormScreen):
         return OrderStart(orders.order_catalog(), enabled_methods(),
                           load_client(client_id) if client_id else None)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="order-catalog",
-          description="load the product catalog")
     def _load_catalog(self) -> None:
-        with connection():
-            start = self.read(self.app, self.preset_client_id)
-        self.app.call_from_thread(self._catalog_loaded, start.catalog, start.methods,
-                                  start.client)
+        """Read what the form starts with, when it was pushed without it (or its read failed)."""
+        app, client_id = self.app, self.preset_client_id
+        run_in_background(self, lambda: self.read(app, client_id),
+                          lambda start: self._catalog_loaded(start.catalog, start.methods,
+                                                             start.client),
+                          self._catalog_failed, group="order-catalog")
+
+    def _catalog_failed(self, exc: Exception) -> None:
+        self.query_one("#order-total", Static).update(
+            Text(f"The catalog could not be read: {exc}", style="bold"))
 
     def _catalog_loaded(self, catalog: list[orders.CatalogProduct], methods: list[str],
                         client: ClientChoice | None, *, composed: bool = False) -> None:
@@ -274,15 +286,17 @@ class OrderFormScreen(FormScreen):
 
     # --- what the form says --------------------------------------------------------------
 
-    def _value(self, selector: str) -> str:
-        return self.query_one(selector, Input).value
+    def _value(self, selector: str, unmade: str = "") -> str:
+        found = self.query(selector)
+        return found.first(Input).value if found else unmade  # a domain field not made yet
 
     def _selected(self, selector: str) -> str:
         value = self.query_one(selector, Select).value
         return "" if value == Select.NULL else str(value)
 
     def _ticked(self, selector: str) -> bool:
-        return self.query_one(selector, Checkbox).value
+        found = self.query(selector)
+        return found.first(Checkbox).value if found else False
 
     def request(self) -> OrderRequest:
         """The order as typed (parsed and judged by `models.orders`)."""
@@ -299,7 +313,7 @@ class OrderFormScreen(FormScreen):
             lines=[row.request() for row in self.query(OrderLineRow)],
             domain=DomainRequest(
                 action=str(self.query_one("#domain-action", Select).value),
-                name=self._value("#domain-name"), years=self._value("#domain-years"),
+                name=self._value("#domain-name"), years=self._value("#domain-years", "1"),
                 dns_management=self._ticked("#domain-dns_management"),
                 email_forwarding=self._ticked("#domain-email_forwarding"),
                 id_protection=self._ticked("#domain-id_protection"),
@@ -320,10 +334,13 @@ class OrderFormScreen(FormScreen):
     @on(Input.Changed)
     @on(Select.Changed)
     @on(Checkbox.Changed)
-    def _changed(self, event) -> None:
+    async def _changed(self, event) -> None:
         control_id = getattr(event.control, "id", None)
         if control_id == "domain-action":
-            self.query_one("#domain-details").set_class(event.value == "none", "-none")
+            details = self.query_one("#domain-details")
+            if event.value != "none" and not details.children:
+                await details.mount_all(self._domain_fields())
+            details.set_class(event.value == "none", "-none")
         elif control_id == "generate_invoice":
             self.query_one("#send_invoice_email", Checkbox).disabled = not event.value
         self._schedule_quote()
@@ -381,11 +398,12 @@ class OrderFormScreen(FormScreen):
             else:
                 row.show("")
         domain = quote.domain
-        self.query_one("#domain-info", Static).update(
-            "" if domain is None else
-            f"{domain.kind} {domain.name.shown} for {domain.years} year(s): "
-            f"{format_money(domain.price.first, self.currency)} now, "
-            f"{format_money(domain.price.recurring, self.currency)} each renewal")
+        if self._domain_made:
+            self.query_one("#domain-info", Static).update(
+                "" if domain is None else
+                f"{domain.kind} {domain.name.shown} for {domain.years} year(s): "
+                f"{format_money(domain.price.first, self.currency)} now, "
+                f"{format_money(domain.price.recurring, self.currency)} each renewal")
         if self.show_errors:
             self._show_field_errors(quote.errors)
 
@@ -420,7 +438,10 @@ class OrderFormScreen(FormScreen):
                 slots.setdefault(slot, []).append(prefix + error.message)
         for slot in set(ERROR_SLOTS.values()) - {"promo-info"}:
             message = "\n".join(slots.get(slot, []))
-            widget = self.query_one(f"#{slot}", Static)
+            found = self.query(f"#{slot}")
+            if not found:
+                continue  # a domain field not made: no domain ordered, nothing to say
+            widget = found.first(Static)
             widget.update(Text(message))
             widget.set_class(bool(message), "-shown")
 

@@ -13,7 +13,7 @@ from hostdesk.models.schema import ServiceStatus
 from hostdesk.models.service_page import ServiceView
 from hostdesk.tui.keys import bind
 from hostdesk.tui.widgets.cells import fit, status_look
-from hostdesk.tui.widgets.field_select import FieldSelect
+from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.widgets.payment_methods import method_choices
 from hostdesk.tui.widgets.tick import Tick
 
@@ -111,10 +111,10 @@ def field_widget(name: str, kind: str, values: dict[str, str] | None = None,
             chosen = typed if typed in {v for _, v in choices} else Select.NULL
         # Without the service (products, servers and payment methods arrive with it) the
         # lists start empty.
-        return FieldSelect(choices, id=widget_id, compact=True, value=chosen,
-                      allow_blank=name in ("product", "server", "payment_method")
-                      or chosen is Select.NULL,
-                      prompt="(none)" if name == "server" else "choose")
+        return Dropdown(choices, id=widget_id, compact=True, value=chosen,
+                        allow_blank=name in ("product", "server", "payment_method")
+                        or chosen is Select.NULL,
+                        prompt="(none)" if name == "server" else "choose")
     if kind == "checkbox":
         return Tick("at the end of the cycle (reason below)", value == "yes", id=widget_id,
                     compact=True)

@@ -19,6 +19,7 @@ from hostdesk.models.schema import ServiceStatus
 from hostdesk.models.selection import FilteredServiceSource, ServiceFilter
 from hostdesk.tui.screens.areas import BY_KEY
 from hostdesk.tui.screens.filtered_list import FilteredListScreen
+from hostdesk.tui.widgets.dropdown import Dropdown
 
 STATUS_CHOICES = [("Any status", ""), *((s.capitalize(), s) for s in ServiceStatus.ALL)]
 CYCLE_CHOICES = [("Any cycle", ""), *((c.label, c.value) for c in Cycle)]
@@ -49,9 +50,9 @@ class ServiceListScreen(FilteredListScreen):
     def compose_above_list(self) -> ComposeResult:
         start = self.initial
         with Horizontal(classes="filter-bar", id="service-filters-1"):
-            yield Select(STATUS_CHOICES, value=start.status, allow_blank=False,
+            yield Dropdown(STATUS_CHOICES, value=start.status, allow_blank=False,
                          id="filter-status", classes="filter-field", compact=True)
-            yield Select(CYCLE_CHOICES, value="", allow_blank=False, id="filter-cycle",
+            yield Dropdown(CYCLE_CHOICES, value="", allow_blank=False, id="filter-cycle",
                          classes="filter-field", compact=True)
             yield Label("product", classes="filter-label")
             yield Input(_id_text(start.product_id), placeholder="name or #id",

@@ -12,19 +12,16 @@ from __future__ import annotations
 import re
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, Select, Static
-from textual.worker import Worker, WorkerState
 
 from hostdesk.automation.provisioning.runner import outcome_lines, run_queued_jobs
 from hostdesk.models import upgrades
 from hostdesk.models.cycles import Cycle
-from hostdesk.models.db import connection
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.money import format_money
 from hostdesk.models.parsing import parse_whole_number
@@ -68,12 +65,6 @@ class UpgradeScreen(FormScreen):
                 tooltip="create the upgrade order and its invoice"),
         bind("reload", "requote", "Quote again", show=False, id="upgrade.requote"),
     ]
-
-    class Started(Message):
-        def __init__(self, start: UpgradeStart | None) -> None:
-            super().__init__()
-            self.start = start
-
 
     def __init__(self, service_id: int, data: UpgradeStart | None = None) -> None:
         super().__init__()
@@ -143,21 +134,16 @@ class UpgradeScreen(FormScreen):
 
     # --- loading -------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="upgrade-start",
-          description="read the service and the catalog")
     def _load_start(self) -> None:
-        with connection():
-            start = load_upgrade_start(self.service_id)
-        self.post_message(self.Started(start))
+        """Read the service and the catalog, when pushed without them (or their read failed)."""
+        service_id = self.service_id
+        run_in_background(self, lambda: load_upgrade_start(service_id), self._show_start,
+                          self._read_failed, group="upgrade-start",
+                          description="read the service and the catalog")
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.group in ("upgrade-start",
-                                                                        "upgrade-options"):
-            self.query_one("#upgrade-state", Static).update(
-                Text(f"Could not read the service or the catalog: {event.worker.error}"))
-
-    def on_upgrade_screen_started(self, message: Started) -> None:
-        self._show_start(message.start)
+    def _read_failed(self, error: Exception) -> None:
+        self.query_one("#upgrade-state", Static).update(
+            Text(f"Could not read the service or the catalog: {error}"))
 
     def _current_text(self, start: UpgradeStart) -> Text:
         service = start.service
@@ -241,7 +227,7 @@ class UpgradeScreen(FormScreen):
     def _load_options(self, product_id: int) -> None:
         run_in_background(self, lambda: upgrades.product_options(product_id),
                           lambda options: self._options_loaded(product_id, options),
-                          group="upgrade-options")
+                          self._read_failed, group="upgrade-options")
 
     def _options_loaded(self, product_id: int, options: list[OptionInfo]) -> None:
         if self.query_one("#new-product", Select).value != product_id:

@@ -17,16 +17,15 @@ from typing import Callable
 import pendulum
 from rich.segment import Segment
 from rich.style import Style
-from textual import events, work
+from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.worker import Worker, WorkerState, get_current_worker
 
-from hostdesk.models.db import connection
 from hostdesk.models.listing import NO_FILTER, STATUS, ListFilter, ListSource, Row
+from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
 from hostdesk.tui.widgets.cells import (
     GUTTER,
@@ -138,17 +137,6 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
         def control(self) -> BigList:
             return self.biglist
 
-    class Loaded(Message):
-        """Rows (and maybe a count) from the worker; handled by the list itself."""
-
-        bubble = False
-
-        def __init__(self, request: LoadRequest, total: int | None, rows: list[Row]) -> None:
-            super().__init__()
-            self.request = request
-            self.total = total
-            self.rows = rows
-
     def __init__(self, source: ListSource, *, currency: str = "",
                  today: Callable[[], pendulum.Date] | None = None, timezone: str = "UTC",
                  name: str | None = None, id: str | None = None,
@@ -244,15 +232,14 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
 
     # --- loading ------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="biglist-load",
-          description="read list rows")
     def _load(self, request: LoadRequest) -> None:
-        worker = get_current_worker()
-        with connection():
+        def read() -> tuple[int | None, list[Row]]:
             rows = request.plan.run(self.source, request.flt)
-            total = self._count(request, rows) if request.count else None
-        if not worker.is_cancelled:
-            self.post_message(self.Loaded(request, total, rows))
+            return (self._count(request, rows) if request.count else None), rows
+
+        run_in_background(self, read, lambda read_: self._loaded(request, *read_),
+                          self._load_failed, group="biglist-load",
+                          description="read list rows")
 
     def _count(self, request: LoadRequest, rows: list[Row]) -> int:
         """How many rows match: a short first page is all of them (most searches), so only
@@ -262,24 +249,23 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
             return len(rows)
         return self.source.count(request.flt)
 
-    def on_big_list_loaded(self, message: Loaded) -> None:
-        request = message.request
+    def _loaded(self, request: LoadRequest, total: int | None, rows: list[Row]) -> None:
         if request.generation != self._generation:
             return  # an answer for an older filter or reload
         if request.count:
             self._reloading = False
-            self.total = message.total
+            self.total = total
             self.virtual_size = Size(0, self.total + 1)
             self.cursor = min(self.cursor, max(0, self.total - 1))
         else:
             self._fetching = None
-        first = request.plan.first_index(message.rows)
-        for offset, row in enumerate(message.rows):
+        first = request.plan.first_index(rows)
+        for offset, row in enumerate(rows):
             self._rows[first + offset] = row
-        self._follow_cursor_row(first, message.rows)
+        self._follow_cursor_row(first, rows)
         self._prune_cache()
         expected = max(0, min(request.plan.end, self.total) - request.plan.start)
-        if len(message.rows) < expected and self._auto_reloads < MAX_AUTO_RELOADS:
+        if len(rows) < expected and self._auto_reloads < MAX_AUTO_RELOADS:
             self._auto_reloads += 1  # rows vanished since we counted: count again
             self.call_later(self.reload)
         elif not request.count:
@@ -287,12 +273,10 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
         self.refresh()
         self._post_changed()
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "biglist-load" or event.state != WorkerState.ERROR:
-            return
+    def _load_failed(self, error: Exception) -> None:
         self._reloading = False
         self._fetching = None
-        self.error = str(event.worker.error)
+        self.error = str(error)
         self.notify(f"Could not read {self.source.title.lower()}: {self.error}",
                     severity="error", timeout=8)
         self.refresh()

@@ -78,9 +78,16 @@ class ClientPicker(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="name, company, email or #id", id="client-search", compact=True)
+        # The list of matches is made on the first search (`_match_list`).
+
+    def _match_list(self) -> OptionList:
+        found = self.query_children("#client-matches")
+        if found:
+            return found.first(OptionList)
         matches = OptionList(id="client-matches", compact=True)
         matches.can_focus = False  # tab goes on to the next field; arrows move from the input
-        yield matches
+        self.mount(matches)
+        return matches
 
     @property
     def input(self) -> Input:
@@ -112,14 +119,16 @@ class ClientPicker(Vertical):
     @on(Input.Submitted, "#client-search")
     def _take_highlighted(self, event: Input.Submitted) -> None:
         event.stop()
-        matches = self.query_one("#client-matches", OptionList)
-        if self._matches and matches.highlighted is not None:
+        if not self._matches:
+            return
+        matches = self._match_list()
+        if matches.highlighted is not None:
             self.choose(self._matches[matches.highlighted])
 
     def action_move(self, step: int) -> None:
-        matches = self.query_one("#client-matches", OptionList)
         if not self._matches:
             return
+        matches = self._match_list()
         current = matches.highlighted if matches.highlighted is not None else -step
         matches.highlighted = max(0, min(len(self._matches) - 1, current + step))
 
@@ -131,7 +140,7 @@ class ClientPicker(Vertical):
         if term != self.input.value or self.chosen is not None:
             return  # the admin typed on, or picked one, meanwhile
         self._matches = found
-        matches = self.query_one("#client-matches", OptionList)
+        matches = self._match_list()
         matches.clear_options()
         if not term.strip():
             self._hide_matches()

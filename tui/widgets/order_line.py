@@ -12,6 +12,7 @@ from textual.widgets import Input, Label, Select, Static
 from hostdesk.models.cycles import Cycle
 from hostdesk.models.money import format_money
 from hostdesk.models.orders import CatalogProduct, LineRequest
+from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.widgets.line_extras import LineExtras
 
 FIELDS = ("product", "cycle", "quantity", "price_override", "domain")
@@ -48,9 +49,9 @@ class OrderLineRow(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Label(f"{self.number:>2}", classes="col-number line-number")
-            yield Select(self._product_options(), prompt="choose a product", compact=True,
+            yield Dropdown(self._product_options(), prompt="choose a product", compact=True,
                          classes="col-product line-product")
-            yield Select([], prompt="shortest priced", compact=True,
+            yield Dropdown([], prompt="shortest priced", compact=True,
                          classes="col-cycle line-cycle")
             yield Input("1", placeholder="qty", compact=True,
                         classes="col-quantity line-quantity")
