@@ -161,10 +161,11 @@ AddonRow = namedtuple("AddonRow", [c.name for c in ADDON_COLUMNS] + ["client_id_
 DomainRow = namedtuple("DomainRow", [c.name for c in DOMAIN_COLUMNS])
 # Rows read in bulk share a few thousand distinct dates and amounts: each is converted once
 # (one cache look-up a value instead of a chain of calls).
-_DATE = lru_cache(maxsize=65536, typed=True)(PendulumDateField().python_value)
-_MONEY = lru_cache(maxsize=65536, typed=True)(MoneyField().python_value)
-_DAY_TEXT = lru_cache(maxsize=65536, typed=True)(PendulumDateField().db_value)
-_CENTS = lru_cache(maxsize=65536, typed=True)(MoneyField().db_value)
+CONVERSIONS_KEPT = 4096  # per cache: bounded, the run's peak memory has a limit (issue 21)
+_DATE = lru_cache(maxsize=CONVERSIONS_KEPT, typed=True)(PendulumDateField().python_value)
+_MONEY = lru_cache(maxsize=CONVERSIONS_KEPT, typed=True)(MoneyField().python_value)
+_DAY_TEXT = lru_cache(maxsize=CONVERSIONS_KEPT, typed=True)(PendulumDateField().db_value)
+_CENTS = lru_cache(maxsize=CONVERSIONS_KEPT, typed=True)(MoneyField().db_value)
 
 
 def _rows(query, row_type, **convert):
