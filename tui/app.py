@@ -123,13 +123,6 @@ class HostdeskApp(App[int], inherit_bindings=False):
             return
         yield from super().get_system_commands(screen)
 
-    def update_styles(self, node, animate: bool = True) -> None:
-        if node.parent is None and node is not self:
-            # Not in the app yet (a widget's `compact=True` as it is built): it is styled as
-            # it mounts; styling it now too costs a form a fifth of its opening time.
-            return
-        super().update_styles(node, animate=animate)
-
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if self.admin is None and action in ("go_chord", "global_search", "command_palette"):
             return False  # without access: only help and quit
