@@ -1,5 +1,7 @@
 """Rules §1: Decimal money, ROUND_HALF_UP to 2 places, exact sums."""
 
+import subprocess
+import sys
 from decimal import Decimal
 from fractions import Fraction
 
@@ -195,3 +197,24 @@ def test_format_money_is_by_value_whatever_the_scale_or_the_order_asked():
     assert [format_money(Decimal("-0.004")), format_money(Decimal("-0.005"))] == [
         "$0.00", "-$0.01"]
     assert format_money(Decimal("1.5"), "") == "1.50" and format_money(Decimal("1.5")) == "$1.50"
+
+
+def test_the_default_reading_is_babels_text():
+    from babel.numbers import format_currency, format_decimal
+
+    # (-0.00 is one value with 0.00: both read "$0.00", see the test above)
+    amounts = [Decimal(sign + digits) for sign in ("", "-") for digits in (
+        "0.01", "0.99", "9.99", "999.99", "1000.00", "12345.60", "999999.99",
+        "1000000.00", "123456789012.34")] + [Decimal("0.00")]
+    for amount in amounts:
+        assert format_money(amount, "USD", "en_US") == format_currency(
+            amount, "USD", locale="en_US", currency_digits=False)
+        assert format_money(amount, "", "en_US") == format_decimal(
+            amount, format="#,##0.00", locale="en_US")
+
+
+def test_the_default_reading_loads_no_locale_data():
+    code = ("import sys; from decimal import Decimal; from hostdesk.models.money import format_money;"
+            "print(format_money(Decimal('-1234.5')), 'babel' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["-$1,234.50", "False"]
