@@ -49,6 +49,7 @@ class Endpoint:
     def __init__(self, tls_files=None):
         self.requests: list[dict] = []
         self.status, self.body, self.delay = 200, OK_REPLY, 0.0
+        self.gate: threading.Event | None = None  # when set up, a reply waits until it opens
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,6 +58,8 @@ class Endpoint:
                 endpoint.requests.append({"path": self.path, "headers": dict(self.headers),
                                           "body": self.rfile.read(length)})
                 time.sleep(endpoint.delay)
+                if endpoint.gate is not None:
+                    endpoint.gate.wait(30)
                 self.send_response(endpoint.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(endpoint.body)))
@@ -90,6 +93,11 @@ class Endpoint:
 
     def reply(self, status=200, body=OK_REPLY, delay=0.0):
         self.status, self.body, self.delay = status, body, delay
+
+    def hold(self) -> threading.Event:
+        """Replies wait until the returned event is set (a command seen while it runs)."""
+        self.gate = threading.Event()
+        return self.gate
 
     def last_payload(self) -> dict:
         return json.loads(self.requests[-1]["body"])

@@ -264,7 +264,7 @@ def test_a_failing_endpoint_leaves_the_service_as_it_was(db_url, endpoint):
 
 def test_a_running_command_shows_it_and_ignores_its_key(db_url, endpoint):
     service = webhook_service(endpoint.url, status="active")
-    endpoint.reply(delay=0.6)
+    gate = endpoint.hold()
 
     async def scenario():
         app = app_for(db_url)
@@ -284,6 +284,8 @@ def test_a_running_command_shows_it_and_ignores_its_key(db_url, endpoint):
             await pilot.press("t")  # ignored while it runs: no second confirmation
             await pilot.pause()
             assert app.screen is screen
+            gate.set()  # the module answers
+            await settle(pilot, until=lambda: screen.running is None)
             await settle(pilot)
             assert "(running…)" not in bar.plain()
 
