@@ -127,27 +127,45 @@ class ClientSummaryScreen(HostdeskScreen):
         details = self.preloaded
         yield Static(details_text(details, self.app.settings.currency) if details is not None
                      else "loading…", id="client-details")
-        sources = {"services": ClientServiceSource(self.client_id),
-                   "addons": ClientAddonSource(self.client_id),
-                   "domains": ClientDomainSource(self.client_id),
-                   "invoices": FilteredInvoiceSource()}
+        # Only the services' list is made with the page: another tab's list is made when
+        # the tab is first shown (each list is a widget to style and lay out, issue 17).
         with TabbedContent(initial="tab-services", id="client-tabs"):
             for key, title in TABS:
                 with TabPane(f"{title}", id=f"tab-{key}"):
-                    yield BigList(sources[key], currency=self.app.settings.currency,
-                                  today=self.app.clock.today, id=f"list-{key}")
+                    if key == "services":
+                        yield self._make_list(key)
         yield Static("", id="summary-status", classes="status-line")
         yield KeyFooter()
 
+    def _make_list(self, key: str) -> BigList:
+        source = {"services": lambda: ClientServiceSource(self.client_id),
+                  "addons": lambda: ClientAddonSource(self.client_id),
+                  "domains": lambda: ClientDomainSource(self.client_id),
+                  "invoices": FilteredInvoiceSource}[key]()
+        biglist = BigList(source, currency=self.app.settings.currency,
+                          today=self.app.clock.today, id=f"list-{key}")
+        if key == "invoices":
+            biglist.filter = InvoiceFilter(client_id=self.client_id)
+        return biglist
+
+    def made_list(self, key: str) -> BigList | None:
+        """The tab's list, if its tab was ever shown."""
+        found = self.query(f"#list-{key}")
+        return found.first(BigList) if found else None
+
     def biglist(self, key: str) -> BigList:
-        return self.query_one(f"#list-{key}", BigList)
+        """The tab's list, made now if its tab was never shown."""
+        biglist = self.made_list(key)
+        if biglist is None:
+            biglist = self._make_list(key)
+            self.query_one(f"#tab-{key}", TabPane).mount(biglist)
+        return biglist
 
     @property
     def active_key(self) -> str:
         return self.query_one(TabbedContent).active.removeprefix("tab-")
 
     def on_mount(self) -> None:
-        self.biglist("invoices").filter = InvoiceFilter(client_id=self.client_id)
         self.biglist("services").focus()
 
     def reread(self) -> None:
@@ -194,7 +212,8 @@ class ClientSummaryScreen(HostdeskScreen):
 
     def ticked_items(self) -> list[tuple[str, int]]:
         return [(item_type, row_id) for key, item_type in ITEM_TABS.items()
-                for row_id in sorted(self.biglist(key).ticked)]
+                if (biglist := self.made_list(key)) is not None
+                for row_id in sorted(biglist.ticked)]
 
     def clear_status(self) -> None:
         self.show_status()
@@ -204,8 +223,9 @@ class ClientSummaryScreen(HostdeskScreen):
         if not self.is_mounted:
             return
         parts = [self.biglist(self.active_key).range_text]
-        counts = [f"{len(self.biglist(key).ticked)} {key}" for key in ITEM_TABS
-                  if self.biglist(key).ticked]
+        made = {key: biglist for key in ITEM_TABS if (biglist := self.made_list(key))}
+        counts = [f"{len(biglist.ticked)} {key}" for key, biglist in made.items()
+                  if biglist.ticked]
         if counts:
             parts.append("ticked: " + ", ".join(counts) + " (I invoices them)")
         # One line whatever it says: redrawn without laying the screen out again (each list
@@ -280,7 +300,8 @@ class ClientSummaryScreen(HostdeskScreen):
             self.say_error("Not invoiced", error)
         else:
             for key in ITEM_TABS:
-                self.biglist(key).action_tick_none()
+                if (biglist := self.made_list(key)) is not None:
+                    biglist.action_tick_none()
             # Refusals are there to read (which item, why): a dialog; a clean run: a toast.
             if "refused:" in text or text.startswith("No invoice"):
                 self.say_error("Invoice ticked items", text)
