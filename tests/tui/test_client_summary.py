@@ -242,3 +242,18 @@ def test_a_long_list_is_paged_not_loaded(db_url, world):
             app.save_screenshot("client_summary_80x24.svg", str(SCREENSHOTS))
 
     asyncio.run(scenario())
+
+
+def test_a_click_on_a_tab_title_shows_its_list(db_url, world):
+    async def scenario():
+        app = app_for(db_url)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_summary(app, pilot, world["ada"].id)
+            await pilot.click("#client-tabs", offset=(12, 0))  # " Services " then " Addons "
+            await settle(pilot)
+            assert screen.active_key == "addons"
+            assert screen.biglist("addons").has_focus
+            assert [r["name"] for r in screen.biglist("addons").visible_rows()] == ["Backups"]
+            assert "Addons" in str(screen.query_one("#client-tabs").render()).split("\n")[0]
+
+    asyncio.run(scenario())

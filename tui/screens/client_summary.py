@@ -11,10 +11,12 @@ from __future__ import annotations
 
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, Static
 
 from hostdesk.models.client_summary import (
     ClientAddonSource,
@@ -63,6 +65,46 @@ def details_text(details: ClientDetails, currency: str) -> Text:
 
 TABS = (("services", "Services"), ("addons", "Addons"), ("domains", "Domains"),
         ("invoices", "Invoices"))
+
+
+MUTED_TAB = "$foreground 50%"  # the look of Textual's tabs
+QUIET_BAR = "$foreground 10%"
+
+
+class SummaryTabs(Widget):
+    """The tab titles and the line under them, the shown tab's in the accent colour: one
+    widget (Textual's tabbed container is a dozen widgets to open, issue 17). 1–4 switch
+    tabs (the screen's keys); a click on a title too."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.active = TABS[0][0]
+
+    def show(self, key: str) -> None:
+        self.active = key
+        self.refresh()
+
+    def _spans(self) -> list[tuple[int, int, str, str]]:
+        """(first column, width, key, title) of each tab."""
+        spans, column = [], 0
+        for key, title in TABS:
+            spans.append((column, len(title) + 2, key, title))
+            column += len(title) + 2
+        return spans
+
+    def render(self) -> Content:
+        titles, bar = [], []
+        for _column, width, key, title in self._spans():
+            shown = key == self.active
+            titles.append((f" {title} ", "$foreground" if shown else MUTED_TAB))
+            bar.append(("━" * width, "$primary" if shown else QUIET_BAR))
+        rest = max(0, self.size.width - sum(width for _, width, _, _ in self._spans()))
+        return Content.assemble(*titles, "\n", *bar, ("━" * rest, QUIET_BAR))
+
+    def on_click(self, event: events.Click) -> None:
+        for column, width, key, _title in self._spans():
+            if column <= event.x < column + width:
+                self.screen.action_tab(key)
 ITEM_TABS = {"services": ItemType.SERVICE, "addons": ItemType.ADDON, "domains": ItemType.DOMAIN}
 
 
@@ -129,11 +171,9 @@ class ClientSummaryScreen(HostdeskScreen):
                      else "loading…", id="client-details")
         # Only the services' list is made with the page: another tab's list is made when
         # the tab is first shown (each list is a widget to style and lay out, issue 17).
-        with TabbedContent(initial="tab-services", id="client-tabs"):
-            for key, title in TABS:
-                with TabPane(f"{title}", id=f"tab-{key}"):
-                    if key == "services":
-                        yield self._make_list(key)
+        yield SummaryTabs(id="client-tabs")
+        with ContentSwitcher(initial="list-services", id="client-lists"):
+            yield self._make_list("services")
         yield Static("", id="summary-status", classes="status-line")
         yield KeyFooter()
 
@@ -158,12 +198,12 @@ class ClientSummaryScreen(HostdeskScreen):
         biglist = self.made_list(key)
         if biglist is None:
             biglist = self._make_list(key)
-            self.query_one(f"#tab-{key}", TabPane).mount(biglist)
+            self.query_one(ContentSwitcher).mount(biglist)
         return biglist
 
     @property
     def active_key(self) -> str:
-        return self.query_one(TabbedContent).active.removeprefix("tab-")
+        return self.query_one(SummaryTabs).active
 
     def on_mount(self) -> None:
         self.biglist("services").focus()
@@ -199,15 +239,13 @@ class ClientSummaryScreen(HostdeskScreen):
     # --- lists -------------------------------------------------------------------------------
 
     def action_tab(self, key: str) -> None:
-        self.query_one(TabbedContent).active = f"tab-{key}"
-        self.biglist(key).focus()
-
-    @on(TabbedContent.TabActivated)
-    def _tab_changed(self) -> None:
-        key = self.active_key
+        biglist = self.biglist(key)  # made the first time its tab is shown
+        self.query_one(SummaryTabs).show(key)
+        self.query_one(ContentSwitcher).current = biglist.id
         if key not in self.read_tabs:
             self.read_tabs.add(key)
-            self.biglist(key).reload()
+            biglist.reload()
+        biglist.focus()
         self.show_status()
 
     def ticked_items(self) -> list[tuple[str, int]]:
