@@ -133,7 +133,8 @@ def test_a_tab_is_read_when_first_shown_then_with_the_others(db_url, world):
         async with app.run_test(size=SIZE) as pilot:
             screen = await open_summary(app, pilot, ada.id)
             assert screen.biglist("services").total == 4
-            assert [screen.biglist(key).total for key in ("addons", "domains", "invoices")] \
+            # The other tabs' lists are not even made until their tab is shown.
+            assert [screen.made_list(key) for key in ("addons", "domains", "invoices")] \
                 == [None, None, None]
             await pilot.press("2")
             await settle(pilot)
@@ -146,7 +147,7 @@ def test_a_tab_is_read_when_first_shown_then_with_the_others(db_url, world):
             await settle(pilot)
             assert app.screen is screen
             assert screen.biglist("addons").total == 2  # read again, though not shown
-            assert screen.biglist("domains").total is None  # still never shown
+            assert screen.made_list("domains") is None  # still never shown
 
     asyncio.run(scenario())
 
@@ -239,5 +240,20 @@ def test_a_long_list_is_paged_not_loaded(db_url, world):
             assert services.cached_rows < 200
             assert "of 1,504" in screen_text(app)
             app.save_screenshot("client_summary_80x24.svg", str(SCREENSHOTS))
+
+    asyncio.run(scenario())
+
+
+def test_a_click_on_a_tab_title_shows_its_list(db_url, world):
+    async def scenario():
+        app = app_for(db_url)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_summary(app, pilot, world["ada"].id)
+            await pilot.click("#client-tabs", offset=(12, 0))  # " Services " then " Addons "
+            await settle(pilot)
+            assert screen.active_key == "addons"
+            assert screen.biglist("addons").has_focus
+            assert [r["name"] for r in screen.biglist("addons").visible_rows()] == ["Backups"]
+            assert "Addons" in str(screen.query_one("#client-tabs").render()).split("\n")[0]
 
     asyncio.run(scenario())

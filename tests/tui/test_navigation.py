@@ -135,33 +135,49 @@ def test_a_glance_at_the_chord_or_help_does_not_re_read_the_screen_below(demo, a
     run(scenario())
 
 
-def test_the_footer_is_rebuilt_only_when_its_keys_change(demo, app_for):
-    from textual.widgets._footer import FooterKey
-
+def test_the_footer_is_one_widget_redrawn_only_when_its_keys_change(demo, app_for):
     from hostdesk.tui.widgets.key_footer import KeyFooter
 
     app = app_for()
-
-    def footer_keys(screen) -> list:
-        return list(screen.query_one(KeyFooter).query(FooterKey))
 
     async def scenario():
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(pilot)
             await pilot.press("g", "s")
             await settle(pilot)
-            screen = app.screen
-            shown = footer_keys(screen)
-            assert "Tick" in [key.description for key in shown]
+            footer = app.screen.query_one(KeyFooter)
+            assert not footer.children  # drawn by itself, not a widget per key
+            shown = footer.shown
+            assert "space Tick" in footer.plain()
             for keys in (("g", "escape"), ("f1", "escape"), ("j",)):
                 await pilot.press(*keys)
                 await settle(pilot)
-                assert footer_keys(screen) == shown  # the same widgets: not rebuilt
+                assert footer.shown is shown  # the same keys: not drawn again
             await pilot.press("f")  # into the filter bar: the list's keys are gone
             await settle(pilot)
-            assert "Tick" not in [key.description for key in footer_keys(screen)]
+            assert footer.shown is not shown and "Tick" not in footer.plain()
             await pilot.press("escape")
             await settle(pilot)
+
+    run(scenario())
+
+
+def test_a_click_on_a_footer_key_presses_it(demo, app_for):
+    from hostdesk.tui.screens.help import HelpScreen
+    from hostdesk.tui.widgets.key_footer import KeyFooter
+
+    app = app_for()
+
+    async def scenario():
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("g", "s")
+            await settle(pilot)
+            footer = app.screen.query_one(KeyFooter)
+            column = next(x for x, entry in footer._placed() if entry.key == "f1")
+            await pilot.click(KeyFooter, offset=(column + 1, 0))
+            await settle(pilot)
+            assert isinstance(app.screen, HelpScreen)
 
     run(scenario())
 

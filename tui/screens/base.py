@@ -8,13 +8,12 @@ import gc
 
 from textual import events
 from textual.actions import parse as parse_action
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
 from textual.content import Content
 from textual.dom import DOMNode
 from textual.screen import Screen
-from textual.widgets import Label, Static
+from textual.widget import Widget
+from textual.widgets import Static
 
 from hostdesk.tui.widgets.dialogs import MessageDialog
 
@@ -27,17 +26,29 @@ def needs_permission(permission: str) -> str:
     return f"needs the permission “{permission}”"
 
 
-class TitleBar(Horizontal):
-    """One line: where you are on the left, who you are on the right."""
+class TitleBar(Widget):
+    """One line: where you are on the left, who you are on the right. Drawn by one widget
+    (every screen has one: two labels in a row were three widgets to open, issue 17)."""
 
     def __init__(self, title: str, who: str = "") -> None:
         super().__init__(classes="title-bar")
         self._title = title
         self._who = who
 
-    def compose(self) -> ComposeResult:
-        yield Label(f"hostdesk · {self._title}", classes="title-bar--title")
-        yield Label(self._who, classes="title-bar--who")
+    @property
+    def title(self) -> str:
+        return f"hostdesk · {self._title}"
+
+    def set_title(self, title: str) -> None:
+        self._title = title
+        self.refresh()
+
+    def render(self) -> Content:
+        who = f" {self._who} " if self._who else ""
+        room = max(0, self.size.width - len(who))
+        left = Content.styled(f" {self.title} ", "bold $foreground").truncate(
+            room, ellipsis=True, pad=True)
+        return Content.assemble(left, who)  # (in the bar's colour: muted)
 
 
 class HostdeskScreen(Screen, inherit_bindings=False):

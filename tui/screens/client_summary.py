@@ -11,10 +11,12 @@ from __future__ import annotations
 
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, Static
 
 from hostdesk.models.client_summary import (
     ClientAddonSource,
@@ -63,6 +65,46 @@ def details_text(details: ClientDetails, currency: str) -> Text:
 
 TABS = (("services", "Services"), ("addons", "Addons"), ("domains", "Domains"),
         ("invoices", "Invoices"))
+
+
+MUTED_TAB = "$foreground 50%"  # the look of Textual's tabs
+QUIET_BAR = "$foreground 10%"
+
+
+class SummaryTabs(Widget):
+    """The tab titles and the line under them, the shown tab's in the accent colour: one
+    widget (Textual's tabbed container is a dozen widgets to open, issue 17). 1–4 switch
+    tabs (the screen's keys); a click on a title too."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.active = TABS[0][0]
+
+    def show(self, key: str) -> None:
+        self.active = key
+        self.refresh()
+
+    def _spans(self) -> list[tuple[int, int, str, str]]:
+        """(first column, width, key, title) of each tab."""
+        spans, column = [], 0
+        for key, title in TABS:
+            spans.append((column, len(title) + 2, key, title))
+            column += len(title) + 2
+        return spans
+
+    def render(self) -> Content:
+        titles, bar = [], []
+        for _column, width, key, title in self._spans():
+            shown = key == self.active
+            titles.append((f" {title} ", "$foreground" if shown else MUTED_TAB))
+            bar.append(("━" * width, "$primary" if shown else QUIET_BAR))
+        rest = max(0, self.size.width - sum(width for _, width, _, _ in self._spans()))
+        return Content.assemble(*titles, "\n", *bar, ("━" * rest, QUIET_BAR))
+
+    def on_click(self, event: events.Click) -> None:
+        for column, width, key, _title in self._spans():
+            if column <= event.x < column + width:
+                self.screen.action_tab(key)
 ITEM_TABS = {"services": ItemType.SERVICE, "addons": ItemType.ADDON, "domains": ItemType.DOMAIN}
 
 
@@ -127,27 +169,43 @@ class ClientSummaryScreen(HostdeskScreen):
         details = self.preloaded
         yield Static(details_text(details, self.app.settings.currency) if details is not None
                      else "loading…", id="client-details")
-        sources = {"services": ClientServiceSource(self.client_id),
-                   "addons": ClientAddonSource(self.client_id),
-                   "domains": ClientDomainSource(self.client_id),
-                   "invoices": FilteredInvoiceSource()}
-        with TabbedContent(initial="tab-services", id="client-tabs"):
-            for key, title in TABS:
-                with TabPane(f"{title}", id=f"tab-{key}"):
-                    yield BigList(sources[key], currency=self.app.settings.currency,
-                                  today=self.app.clock.today, id=f"list-{key}")
+        # Only the services' list is made with the page: another tab's list is made when
+        # the tab is first shown (each list is a widget to style and lay out, issue 17).
+        yield SummaryTabs(id="client-tabs")
+        with ContentSwitcher(initial="list-services", id="client-lists"):
+            yield self._make_list("services")
         yield Static("", id="summary-status", classes="status-line")
         yield KeyFooter()
 
+    def _make_list(self, key: str) -> BigList:
+        source = {"services": lambda: ClientServiceSource(self.client_id),
+                  "addons": lambda: ClientAddonSource(self.client_id),
+                  "domains": lambda: ClientDomainSource(self.client_id),
+                  "invoices": FilteredInvoiceSource}[key]()
+        biglist = BigList(source, currency=self.app.settings.currency,
+                          today=self.app.clock.today, id=f"list-{key}")
+        if key == "invoices":
+            biglist.filter = InvoiceFilter(client_id=self.client_id)
+        return biglist
+
+    def made_list(self, key: str) -> BigList | None:
+        """The tab's list, if its tab was ever shown."""
+        found = self.query(f"#list-{key}")
+        return found.first(BigList) if found else None
+
     def biglist(self, key: str) -> BigList:
-        return self.query_one(f"#list-{key}", BigList)
+        """The tab's list, made now if its tab was never shown."""
+        biglist = self.made_list(key)
+        if biglist is None:
+            biglist = self._make_list(key)
+            self.query_one(ContentSwitcher).mount(biglist)
+        return biglist
 
     @property
     def active_key(self) -> str:
-        return self.query_one(TabbedContent).active.removeprefix("tab-")
+        return self.query_one(SummaryTabs).active
 
     def on_mount(self) -> None:
-        self.biglist("invoices").filter = InvoiceFilter(client_id=self.client_id)
         self.biglist("services").focus()
 
     def reread(self) -> None:
@@ -181,20 +239,19 @@ class ClientSummaryScreen(HostdeskScreen):
     # --- lists -------------------------------------------------------------------------------
 
     def action_tab(self, key: str) -> None:
-        self.query_one(TabbedContent).active = f"tab-{key}"
-        self.biglist(key).focus()
-
-    @on(TabbedContent.TabActivated)
-    def _tab_changed(self) -> None:
-        key = self.active_key
+        biglist = self.biglist(key)  # made the first time its tab is shown
+        self.query_one(SummaryTabs).show(key)
+        self.query_one(ContentSwitcher).current = biglist.id
         if key not in self.read_tabs:
             self.read_tabs.add(key)
-            self.biglist(key).reload()
+            biglist.reload()
+        biglist.focus()
         self.show_status()
 
     def ticked_items(self) -> list[tuple[str, int]]:
         return [(item_type, row_id) for key, item_type in ITEM_TABS.items()
-                for row_id in sorted(self.biglist(key).ticked)]
+                if (biglist := self.made_list(key)) is not None
+                for row_id in sorted(biglist.ticked)]
 
     def clear_status(self) -> None:
         self.show_status()
@@ -204,8 +261,9 @@ class ClientSummaryScreen(HostdeskScreen):
         if not self.is_mounted:
             return
         parts = [self.biglist(self.active_key).range_text]
-        counts = [f"{len(self.biglist(key).ticked)} {key}" for key in ITEM_TABS
-                  if self.biglist(key).ticked]
+        made = {key: biglist for key in ITEM_TABS if (biglist := self.made_list(key))}
+        counts = [f"{len(biglist.ticked)} {key}" for key, biglist in made.items()
+                  if biglist.ticked]
         if counts:
             parts.append("ticked: " + ", ".join(counts) + " (I invoices them)")
         # One line whatever it says: redrawn without laying the screen out again (each list
@@ -280,7 +338,8 @@ class ClientSummaryScreen(HostdeskScreen):
             self.say_error("Not invoiced", error)
         else:
             for key in ITEM_TABS:
-                self.biglist(key).action_tick_none()
+                if (biglist := self.made_list(key)) is not None:
+                    biglist.action_tick_none()
             # Refusals are there to read (which item, why): a dialog; a clean run: a toast.
             if "refused:" in text or text.startswith("No invoice"):
                 self.say_error("Invoice ticked items", text)

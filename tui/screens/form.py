@@ -40,6 +40,10 @@ class FormSection(Vertical):
         if isinstance(screen, FormScreen) and not self.key:  # (not keyed with an earlier one)
             screen.key_sections()
 
+    def label_of(self, widget: Widget) -> str:
+        """The label this section draws for `widget` (none: each field has its own row)."""
+        return ""
+
     def show_key(self, key: str) -> None:
         self.key = key
         self.border_title = f" {self.title} · {key} " if key else f" {self.title} "
@@ -86,6 +90,8 @@ def field_label(widget: Widget) -> str:
     node = widget
     for _ in range(2):  # the field's row, or the row of the widget the field is part of
         parent = node.parent
+        if isinstance(parent, FormSection) and (label := parent.label_of(node)):
+            return label  # a section that draws its fields' labels itself
         if parent is None or isinstance(parent, FormSection):
             break
         if isinstance(parent, FieldRow):

@@ -49,9 +49,11 @@ from hostdesk.tui.screens.areas import BY_KEY
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
 from hostdesk.tui.screens.filtered_list import FilteredListScreen
+from hostdesk.tui.screens.form import FieldRow
 from hostdesk.tui.widgets.biglist import BigList
 from hostdesk.tui.widgets.cells import fit, status_look
-from hostdesk.tui.widgets.dialogs import ConfirmDialog
+from hostdesk.tui.widgets.dialogs import ConfirmDialog, StyledOnce
+from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.payment_methods import method_choices
 
@@ -73,7 +75,7 @@ def status_part(status: str) -> tuple[str, str]:
 # --- dialogs ----------------------------------------------------------------------------------
 
 
-class FormDialog(ModalScreen[object], inherit_bindings=False):
+class FormDialog(StyledOnce, ModalScreen[object], inherit_bindings=False):
     """A small form: inputs (or pickers) with a message line under each; ctrl+s submits in a
     worker.
 
@@ -101,9 +103,7 @@ class FormDialog(ModalScreen[object], inherit_bindings=False):
         with Vertical(classes="dialog"):
             yield Static(Text(self.TITLE, style="bold"), classes="dialog--title")
             for name, label in self.FIELDS:
-                with Horizontal(classes="dialog--row"):
-                    yield Label(label, classes="dialog--label")
-                    yield self._field(name)
+                yield FieldRow(label, self._field(name))  # (the row draws the label)
                 yield self._error_line(f"error-{name}")
             yield self._error_line("form-error")
             yield Static(Text.assemble(("ctrl+s", "bold"), " save   ", ("escape", "bold"),
@@ -115,9 +115,9 @@ class FormDialog(ModalScreen[object], inherit_bindings=False):
         if name in self.CHOICES:
             choices = self.CHOICES[name]
             chosen = value if value in {v for _, v in choices} else Select.NULL
-            return Select(choices, value=chosen, allow_blank=chosen == Select.NULL or not choices,
-                          prompt="choose", id=f"field-{name}", classes="dialog--input",
-                          compact=True)
+            return Dropdown(choices, value=chosen,
+                            allow_blank=chosen == Select.NULL or not choices, prompt="choose",
+                            id=f"field-{name}", classes="dialog--input", compact=True)
         return Input(value, id=f"field-{name}", classes="dialog--input", compact=True)
 
     def on_mount(self) -> None:

@@ -30,7 +30,7 @@ from hostdesk.models.service_page import (
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.base import needs_permission
-from hostdesk.tui.screens.form import FieldRow, FormScreen, FormSection
+from hostdesk.tui.screens.form import FormScreen, FormSection
 from hostdesk.tui.widgets.command_bar import BarCommand, CommandBar
 from hostdesk.tui.widgets.dialogs import (
     ConfirmDialog,
@@ -63,6 +63,7 @@ from hostdesk.tui.screens.service_view import (
     COLUMNS,
     SAVE_TICKS,
     AddonTable,
+    LabelledSection,
     addon_row,
     config_options_text,
     field_widget,
@@ -140,13 +141,15 @@ class ServiceScreen(FormScreen):
                 for column, sections in COLUMNS:
                     with Vertical(id=column, classes="form-column"):
                         for title, fields in sections:
-                            with FormSection(title):
-                                if fields is SAVE_TICKS:
+                            if fields is SAVE_TICKS:
+                                with FormSection(title):
                                     for tick_id, label in SAVE_TICKS:
                                         yield Tick(label, False, id=tick_id, compact=True)
-                                    continue
+                                continue
+                            with LabelledSection(title, {f"field-{name}": label
+                                                         for name, label, _kind in fields}):
                                 for name, label, kind in fields:
-                                    yield FieldRow(label, field_widget(name, kind, values, view))
+                                    yield field_widget(name, kind, values, view)
                                     if name not in ("first_payment_amount", "recurring_amount"):
                                         continue
                                     if view is None:

@@ -5,6 +5,7 @@ The screen (`service.py`) composes these; the dialogs are in `service_dialogs.py
 from __future__ import annotations
 
 from rich.text import Text
+from textual.content import Content
 from textual.widgets import DataTable, Input, Select, Static
 
 from hostdesk.models.cycles import Cycle
@@ -12,6 +13,7 @@ from hostdesk.models.money import format_money
 from hostdesk.models.schema import ServiceStatus
 from hostdesk.models.service_page import ServiceView
 from hostdesk.tui.keys import bind
+from hostdesk.tui.screens.form import FormSection
 from hostdesk.tui.widgets.cells import fit, status_look
 from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.widgets.payment_methods import method_choices
@@ -80,6 +82,42 @@ class AddonTable(DataTable):
 
 
 
+LABEL_WIDTH = 24  # the columns left of the fields (the stylesheet's `.form-field` margin)
+
+
+class LabelledSection(FormSection):
+    """A section of the service page that draws its fields' labels itself, left of the
+    fields, in the accent colour while the field has focus: no widget per label or per row
+    (each widget costs its styling, layout and drawing when the page opens, issue 17)."""
+
+    def __init__(self, title: str, labels: dict[str, str], *, id: str | None = None) -> None:
+        super().__init__(title, id=id)
+        self.labels = labels  # field widget id -> label
+
+    def label_of(self, widget) -> str:
+        return self.labels.get(widget.id or "", "")
+
+    def render(self) -> Content:
+        focused = self.screen.focused
+        lines = []
+        for child in self.children:
+            if not child.display:
+                continue
+            label = self.labels.get(child.id or "", "")
+            label = label[:LABEL_WIDTH - 1]  # (in the section's colour: muted)
+            lines.append(Content.styled(label, "bold $accent") if child is focused
+                         else Content(label))
+            # A field is one line; an explanation under it may wrap.
+            lines.extend([Content("")] * (max(1, child.outer_size.height) - 1))
+        return Content("\n").join(lines)
+
+    def on_descendant_focus(self) -> None:
+        self.refresh()
+
+    def on_descendant_blur(self) -> None:
+        self.refresh()
+
+
 def status_text(status: str) -> Text:
     look = status_look(status)
     styles = {"active": "bold green", "pending": "bold yellow", "suspended": "bold dark_orange",
@@ -111,14 +149,15 @@ def field_widget(name: str, kind: str, values: dict[str, str] | None = None,
             chosen = typed if typed in {v for _, v in choices} else Select.NULL
         # Without the service (products, servers and payment methods arrive with it) the
         # lists start empty.
-        return Dropdown(choices, id=widget_id, compact=True, value=chosen,
+        return Dropdown(choices, id=widget_id, classes="form-field", compact=True, value=chosen,
                         allow_blank=name in ("product", "server", "payment_method")
                         or chosen is Select.NULL,
                         prompt="(none)" if name == "server" else "choose")
     if kind == "checkbox":
         return Tick("at the end of the cycle (reason below)", value == "yes", id=widget_id,
-                    compact=True)
-    return Input(value, id=widget_id, compact=True, password=(kind == "password"),
+                    classes="form-field", compact=True)
+    return Input(value, id=widget_id, classes="form-field", compact=True,
+                 password=(kind == "password"),
                  placeholder=PLACEHOLDERS.get(name, ""))
 
 

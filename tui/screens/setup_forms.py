@@ -18,7 +18,7 @@ from hostdesk.models.pricing_table import ORDER as CYCLES
 from hostdesk.models.records import Form
 from hostdesk.tui.keys import bind
 from hostdesk.tui.background import run_in_background
-from hostdesk.tui.screens.base import HostdeskScreen
+from hostdesk.tui.screens.base import HostdeskScreen, TitleBar
 from hostdesk.tui.screens.catalog import SettingsScreen
 from hostdesk.tui.widgets.key_footer import KeyFooter
 
@@ -125,7 +125,7 @@ class SetupFormScreen(SettingsScreen):
         new_id = getattr(result, "id", None)
         if not self.record_id and new_id:
             self.record_id = new_id
-            self.query_one(".title-bar--title", Label).update(f"hostdesk · {self.heading}")
+            self.query_one(TitleBar).set_title(self.heading)
 
 
 class SetupListScreen(HostdeskScreen):

@@ -14,10 +14,10 @@ import re
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.timer import Timer
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Select, Static
 
 from hostdesk.automation.provisioning.runner import outcome_lines, run_queued_jobs
 from hostdesk.models import upgrades
@@ -30,8 +30,9 @@ from hostdesk.models.upgrades import OptionChoice, OptionInfo, Quote, UpgradeSta
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.base import needs_permission
-from hostdesk.tui.screens.form import FormScreen
+from hostdesk.tui.screens.form import FieldRow, FormScreen
 from hostdesk.tui.screens.invoices import InvoiceScreen
+from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.tick import Tick
 
@@ -39,9 +40,9 @@ NOTHING_CHOSEN = "Choose another product, cycle or option (or a promotion code) 
 QUOTE_DELAY = 0.25  # seconds of quiet typing before the quote is asked again
 
 
-def field_row(label: str, widget) -> Horizontal:
-    """One line of the form: the label, then the field."""
-    return Horizontal(Label(label, classes="field-label"), widget, classes="field-row")
+def field_row(label: str, widget) -> FieldRow:
+    """One line of the form: the label (drawn by the row), then the field."""
+    return FieldRow(label, widget)
 
 
 def error_id(field_name: str) -> str:
@@ -92,21 +93,25 @@ class UpgradeScreen(FormScreen):
             cycles = self._cycle_choices(start, service.product_id)
             current_cycle = (service.billing_cycle if service.billing_cycle in
                              {value for _, value in cycles} else cycles[0][1])
-            product = Select(start.products, id="new-product", value=service.product_id,
-                             allow_blank=False, compact=True)
-            cycle = Select(cycles, id="new-cycle", value=current_cycle, allow_blank=False,
-                           compact=True)
-        else:  # placeholders until the catalog is read; never blank afterwards
-            product = Select([("loading…", 0)], id="new-product", allow_blank=False,
+            product = Dropdown(start.products, id="new-product", value=service.product_id,
+                               allow_blank=False, compact=True)
+            cycle = Dropdown(cycles, id="new-cycle", value=current_cycle, allow_blank=False,
                              compact=True)
-            cycle = Select([("loading…", "")], id="new-cycle", allow_blank=False, compact=True)
+        else:  # placeholders until the catalog is read; never blank afterwards
+            product = Dropdown([("loading…", 0)], id="new-product", allow_blank=False,
+                               compact=True)
+            cycle = Dropdown([("loading…", "")], id="new-cycle", allow_blank=False,
+                             compact=True)
         with VerticalScroll(id="upgrade-body"):
             with Vertical(id="upgrade-form"):
                 yield field_row("Product", product)
                 yield self._error_line("new_product")
                 yield field_row("Billing cycle", cycle)
                 yield self._error_line("new_cycle")
-                yield Vertical(id="upgrade-options")
+                # The options of the service's product are drawn with the page (the
+                # first frame); another product's replace them once read.
+                yield Vertical(*(self._option_rows(start.options, start.current_choices)
+                                 if start is not None else ()), id="upgrade-options")
                 yield self._error_line("config_options")
                 yield field_row("Promotion code", Input("", id="promo-code",
                                                         placeholder="optional", compact=True))
@@ -165,13 +170,15 @@ class UpgradeScreen(FormScreen):
             return
         self.start = start
         service = start.service
-        if not composed:  # the selects were composed with the placeholders
+        if composed:  # (with the choices and the options)
+            self.options, self.options_product = start.options, service.product_id
+        else:  # the selects were composed with the placeholders
             self.query_one("#upgrade-current", Static).update(self._current_text(start))
             products = self.query_one("#new-product", Select)
             products.set_options(start.products)
             products.value = service.product_id
             self._set_cycles(service.product_id, Cycle(service.billing_cycle))
-        self._show_options(service.product_id, start.options, start.current_choices)
+            self._show_options(service.product_id, start.options, start.current_choices)
         self.query_one("#upgrade-quote", Static).update(NOTHING_CHOSEN)
 
     def _set_cycles(self, product_id: int, keep: Cycle | None) -> None:
@@ -188,6 +195,13 @@ class UpgradeScreen(FormScreen):
         self.options, self.options_product = options, product_id
         box = self.query_one("#upgrade-options", Vertical)
         box.remove_children()
+        widgets = self._option_rows(options, chosen)
+        if widgets:
+            box.mount(*widgets)
+
+    def _option_rows(self, options: list[OptionInfo], chosen: dict[int, OptionChoice]) -> list:
+        """A row per configurable option, holding `chosen` (else the option's default), each
+        with its error line."""
         widgets = []
         for option in options:
             current = chosen.get(option.id, option.default())
@@ -197,16 +211,15 @@ class UpgradeScreen(FormScreen):
                                placeholder="quantity", compact=True)
             elif option.option_type == "yesno":
                 widget = Tick("yes", current.choice_id is not None, id=widget_id,
-                                  classes="option-input", compact=True)
+                              classes="option-input", compact=True)
             else:
-                widget = Select([(name, cid) for cid, name in option.choices], id=widget_id,
-                                value=current.choice_id if current.choice_id else Select.NULL,
-                                allow_blank=not option.choices, classes="option-input",
-                                compact=True)
+                widget = Dropdown([(name, cid) for cid, name in option.choices], id=widget_id,
+                                  value=current.choice_id if current.choice_id else Select.NULL,
+                                  allow_blank=not option.choices, classes="option-input",
+                                  compact=True)
             widgets.append(field_row(option.name, widget))
             widgets.append(self._error_line(f"option:{option.id}"))
-        if widgets:
-            box.mount(*widgets)
+        return widgets
 
     # --- asking for the quote --------------------------------------------------------------
 

@@ -50,8 +50,14 @@ class CommandBar(Widget, can_focus=True):
     def render(self) -> Content:
         return self._content(max(20, self.content_region.width or self.size.width or 80))
 
+    def get_content_height(self, container, viewport, width: int) -> int:
+        # Wrapped for the width it is laid out at (the first layout comes before the bar
+        # knows its size: measured at another width, it was laid out a second time).
+        return len(self._content(max(20, width)).split("\n"))
+
     def on_resize(self) -> None:
-        self.refresh(layout=True)
+        if len(self.render().split("\n")) != self.content_region.height:
+            self.refresh(layout=True)
 
     def _chunks(self, command: BarCommand) -> tuple[list, int]:
         """The pieces of one command and how many cells they take."""

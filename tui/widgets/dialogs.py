@@ -47,7 +47,21 @@ def error_messages(exc: Exception) -> list[tuple[str | None, str]]:
     return [(None, str(exc))]
 
 
-class ConfirmDialog(ModalScreen[bool], inherit_bindings=False):
+class StyledOnce:
+    """For a dialog (a ModalScreen): Textual restyles a whole screen each time it comes on
+    top; the first time, every widget was styled as it was mounted a moment ago, and doing it
+    again doubles the styling work of opening it (issue 17; `HostdeskScreen` does the same)."""
+
+    _shown_once = False
+
+    def _on_screen_resume(self, event) -> None:
+        # (Textual's own handler, in ModalScreen's bases, runs after this one.)
+        if not self._shown_once:
+            self._shown_once = True
+            event.refresh_styles = False
+
+
+class ConfirmDialog(StyledOnce, ModalScreen[bool], inherit_bindings=False):
     """Says what will happen; `y` or enter does it, `n` or escape does not."""
 
     KEYS_ANSWER_A_QUESTION = True  # y/n answer it, whatever `n` means on screens
@@ -73,7 +87,7 @@ class ConfirmDialog(ModalScreen[bool], inherit_bindings=False):
         self.dismiss(yes)
 
 
-class MessageDialog(ModalScreen[None], inherit_bindings=False):
+class MessageDialog(StyledOnce, ModalScreen[None], inherit_bindings=False):
     """Says something that needs reading (a module's error); enter or escape closes it."""
 
     BINDINGS = [Binding("enter,escape", "close", "Close", id="message.close")]
@@ -94,7 +108,7 @@ class MessageDialog(ModalScreen[None], inherit_bindings=False):
         self.dismiss(None)
 
 
-class TypedConfirmDialog(ModalScreen[bool], inherit_bindings=False):
+class TypedConfirmDialog(StyledOnce, ModalScreen[bool], inherit_bindings=False):
     """A destructive action: nothing happens until one of `accepted` is typed exactly."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="typed_confirm.cancel")]
@@ -131,7 +145,7 @@ class TypedConfirmDialog(ModalScreen[bool], inherit_bindings=False):
         self.dismiss(False)
 
 
-class PromptDialog(ModalScreen[str | None], inherit_bindings=False):
+class PromptDialog(StyledOnce, ModalScreen[str | None], inherit_bindings=False):
     """One line of text. Enter gives it (blank allowed unless `required`), escape gives None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
@@ -170,7 +184,7 @@ class PromptDialog(ModalScreen[str | None], inherit_bindings=False):
         self.dismiss(None)
 
 
-class ChoiceDialog(ModalScreen[Any], inherit_bindings=False):
+class ChoiceDialog(StyledOnce, ModalScreen[Any], inherit_bindings=False):
     """A question with a few answers: (key, what it does, value). Escape gives None."""
 
     BINDINGS = [Binding("escape", "choose(-1)", "Cancel", id="choice.cancel")]
@@ -192,7 +206,7 @@ class ChoiceDialog(ModalScreen[Any], inherit_bindings=False):
         self.dismiss(self.choices[index][2] if index >= 0 else None)
 
 
-class FieldsDialog(ModalScreen[object], inherit_bindings=False):
+class FieldsDialog(StyledOnce, ModalScreen[object], inherit_bindings=False):
     """A small form. Subclasses yield their fields from `fields()` (each widget with the id
     `field-NAME`, followed by `self.error_line(NAME)`) and do the work in `submit(values)`,
     which runs in a thread worker with a database connection; its return value is what the
