@@ -38,8 +38,8 @@ def orders(ctx: Context) -> None:
             seen.add(number)
             yield (str(row["id"]), (
                 number, clients[str(row["userid"])], v.order_status(row["status"]),
-                v.payment_method(row["paymentmethod"]), v.text(row["promocode"], 50),
-                v.cents(row["amount"]), v.text(row["notes"]), v.moment(row["date"]) or ctx.now, 1))
+                v.payment_method(row["paymentmethod"]), row["promocode"][:50],
+                v.read_cents(row["amount"]), row["notes"], v.moment(row["date"]) or ctx.now, 1))
 
     stream_rows(ctx, "tblorders", Order,
                 ("number", "client", "status", "payment_method", "promo_code", "amount", "notes",
@@ -80,7 +80,8 @@ def services(ctx: Context) -> None:
                     raise Unmappable(f"product #{row['packageid']} does not exist")
                 status = v.service_status(row["domainstatus"])
                 cycle = v.cycle(row["billingcycle"])
-                amount, first = v.cents(row["amount"]), v.cents(row["firstpaymentamount"])
+                amount = v.read_cents(row["amount"])
+                first = v.read_cents(row["firstpaymentamount"])
                 if amount < 0 or first < 0:
                     raise Unmappable(f"negative amount {min(amount, first) / 100:.2f}")
                 next_due = v.date(row["nextduedate"]) if cycle.is_recurring else None
@@ -106,15 +107,15 @@ def services(ctx: Context) -> None:
             created = v.moment(row.get("created_at")) or f"{registered.isoformat()} 00:00:00.000000"
             yield (str(row["id"]), (
                 clients[str(row["userid"])], orders_.get(str(row["orderid"])), product,
-                servers_.get(str(row["server"])), v.text(row["domain"], 253),
-                v.text(row["dedicatedip"], 45), v.text(row["username"], 100), "", status,
+                servers_.get(str(row["server"])), row["domain"][:253],
+                row["dedicatedip"][:45], row["username"][:100], "", status,
                 registered.isoformat(), max(1, int(row["qty"] or 1)), first, amount, cycle.value,
                 next_due.isoformat() if next_due else None, anchor,
                 v.payment_method(row["paymentmethod"]), promos.get(str(row["promoid"])),
-                int(row.get("promocount") or 0), v.text(row["subscriptionid"], 100), override,
+                row["promocount"], row["subscriptionid"][:100], override,
                 v.iso(row["overidesuspenduntil"]) if override else None, False, "",
-                v.text(row["suspendreason"], 500), v.iso(row["termination_date"]),
-                v.text(row["notes"]), created, v.moment(row.get("updated_at")) or created, 1))
+                row["suspendreason"][:500], v.iso(row["termination_date"]),
+                row["notes"], created, v.moment(row["updated_at"]) or created, 1))
 
     stream_rows(ctx, "tblhosting", Service, SERVICE_COLUMNS, mapped(), len(rows))
     if any(row["has_password"] for row in rows):
@@ -179,7 +180,7 @@ def service_addons(ctx: Context) -> None:
                     raise Unmappable(f"orphan: service #{row['hostingid']} was skipped")
                 status = v.service_status(row["status"])
                 cycle = v.cycle(row["billingcycle"])
-                recurring, setup = v.cents(row["recurring"]), v.cents(row["setupfee"])
+                recurring, setup = v.read_cents(row["recurring"]), v.read_cents(row["setupfee"])
                 if recurring < 0 or setup < 0:
                     raise Unmappable(f"negative amount {min(recurring, setup) / 100:.2f}")
                 next_due = v.date(row["nextduedate"]) if cycle.is_recurring else None
@@ -192,12 +193,12 @@ def service_addons(ctx: Context) -> None:
             anchor = v.anchor_day(next_due, registered)
             if cycle.is_recurring:
                 ctx.items[(ItemType.ADDON, row["id"])] = (cycle.months, anchor, next_due)
-            name = v.text(row["name"], 200) or names.get(row["addonid"], "") or f"Addon {row['id']}"
+            name = row["name"][:200] or names.get(row["addonid"], "") or f"Addon {row['id']}"
             yield (str(row["id"]), (
                 service, catalog.get(str(row["addonid"])), name[:200], setup, recurring,
                 cycle.value, status, registered.isoformat(),
                 next_due.isoformat() if next_due else None, anchor,
-                v.iso(row["termination_date"]), v.text(row["notes"]), 1))
+                v.iso(row["termination_date"]), row["notes"], 1))
 
     stream_rows(ctx, "tblhostingaddons", ServiceAddon,
                 ("service", "catalog_addon", "name", "setup_fee", "recurring_amount",
@@ -216,11 +217,11 @@ def domains(ctx: Context) -> None:
         for row in rows:
             try:
                 status = v.domain_status(row["status"])
-                recurring = v.cents(row["recurringamount"])
-                first = v.cents(row["firstpaymentamount"])
+                recurring = v.read_cents(row["recurringamount"])
+                first = v.read_cents(row["firstpaymentamount"])
                 if recurring < 0:
                     raise Unmappable(f"negative amount {recurring / 100:.2f}")
-                if not v.text(row["domain"]):
+                if not row["domain"]:
                     raise Unmappable("domain without a name")
                 next_due = v.date(row["nextduedate"])
                 registered = _registered(row, "registrationdate", "created_at") or next_due
@@ -234,14 +235,14 @@ def domains(ctx: Context) -> None:
             ctx.items[(ItemType.DOMAIN, row["id"])] = (12 * years, anchor, next_due)
             yield (str(row["id"]), (
                 clients[str(row["userid"])], orders_.get(str(row["orderid"])),
-                v.text(row["domain"], 253).lower(),
+                row["domain"][:253].lower(),
                 "transfer" if v._squash(row["type"]) == "transfer" else "register", status,
                 registered.isoformat(), years, first, recurring,
                 next_due.isoformat() if next_due else None, anchor, v.iso(row["expirydate"]),
                 v.payment_method(row["paymentmethod"]), not v.flag(row["donotrenew"]), "",
                 v.flag(row["dnsmanagement"]), v.flag(row["emailforwarding"]),
                 v.flag(row["idprotection"]), promos.get(str(row["promoid"])),
-                v.text(row["additionalnotes"]), 1))
+                row["additionalnotes"], 1))
 
     stream_rows(ctx, "tbldomains", Domain,
                 ("client", "order", "name", "kind", "status", "registration_date", "years",

@@ -165,6 +165,24 @@ def _text_cents(value: str) -> int:
     return _decimal_cents(value)
 
 
+@lru_cache(maxsize=65536)  # amounts repeat: a column is mapped at C speed (cache hits)
+def cents_or_text(value) -> int | str:
+    """`cents(value)`, or the value as it was when it is not an amount (`cents` then names
+    it where the row is mapped)."""
+    try:
+        return cents(value)
+    except Unmappable:
+        return value
+    except ArithmeticError:  # decimal.InvalidOperation: not a number at all
+        return value
+
+
+def read_cents(value) -> int:
+    """An amount read as cents (a `:c` column, see `Source._select`); a value the reader
+    could not turn into cents is refused here, as `cents` refuses it."""
+    return value if type(value) is int else cents(value)
+
+
 def _decimal_cents(value) -> int:
     amount = value if isinstance(value, Decimal) else Decimal(str(value))
     scaled = amount.scaleb(2)
