@@ -74,19 +74,28 @@ def _periods(ctx: Context, items_of: dict, statuses: dict) -> dict:
     next daily run starts where WHMCS stopped. A second live line for the same period (WHMCS
     billed it twice) stays a plain line."""
     by_item = defaultdict(list)
-    billable, squash, date = ctx.items, v._squash, v.date
+    billable, first_periods, squash, date = ctx.items, ctx.first_periods, v._squash, v.date
     for invoice, status in statuses.items():
         rank = 9 if status == "cancelled" else LIVE_ORDER.get(status, 5)
         for item in items_of.get(invoice, ()):
             start = date(item["duedate"])
             kind = RENEWAL_TYPES.get(squash(item["type"]))
-            if kind is None or start is None or (kind, item["relid"]) not in billable \
-                    or _first_period(ctx, kind, item) is not None:
+            key = (kind, item["relid"])
+            if kind is None or start is None or key not in billable or (
+                    item["relid"] in first_periods
+                    and _first_period(ctx, kind, item) is not None):
                 continue
-            by_item[(kind, item["relid"])].append((start, rank, item["id"]))
+            by_item[key].append((start, rank, item["id"]))
     periods = {}
     for key, lines in by_item.items():
         months, anchor, next_due = billable[key]
+        if len(lines) == 1:  # most items: one period, ended early only by the next due date
+            ((start, rank, item_id),) = lines
+            end = add_months_anchored(start, months, anchor)
+            if rank != 9 and next_due is not None and start < next_due < end:
+                end = next_due
+            periods[item_id] = (start.isoformat(), end.isoformat())
+            continue
         live = sorted(line for line in lines if line[1] != 9)
         starts, kept = [], set()
         for start, _, item_id in live:
@@ -279,7 +288,7 @@ def _line(ctx, item, order, cancelled, applied, periods, item_maps) -> tuple:
 
 
 def _first_period(ctx: Context, kind: str, item) -> tuple | None:
-    if kind != ItemType.SERVICE:
+    if kind != ItemType.SERVICE or not ctx.first_periods:
         return None
     found = ctx.first_periods.get(item["relid"])
     return found if found is not None and found[0] == v.iso(item["duedate"]) else None

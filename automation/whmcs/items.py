@@ -73,19 +73,21 @@ def services(ctx: Context) -> None:
     unpaid_first = _unpaid_hosting_items(ctx)
 
     def mapped():  # rows mapped batch by batch, as the writer takes them
+        date, moment, iso = v.date, v.moment, v.iso
+        billable, first_periods = ctx.items, ctx.first_periods
         for row in rows:
             try:
                 product = products.get(str(row["packageid"]))
                 if product is None:
                     raise Unmappable(f"product #{row['packageid']} does not exist")
                 status = v.service_status(row["domainstatus"])
-                cycle = v.cycle(row["billingcycle"])
+                _, months, cycle_value = v.cycle_terms(row["billingcycle"])
                 amount = v.read_cents(row["amount"])
                 first = v.read_cents(row["firstpaymentamount"])
                 if amount < 0 or first < 0:
                     raise Unmappable(f"negative amount {min(amount, first) / 100:.2f}")
-                next_due = v.date(row["nextduedate"]) if cycle.is_recurring else None
-                registered = _registered(row, "regdate", "created_at") or next_due
+                next_due = date(row["nextduedate"]) if months is not None else None
+                registered = date(row["regdate"]) or date(row["created_at"]) or next_due
                 if registered is None:
                     raise Unmappable("no registration date")
             except Unmappable as exc:
@@ -97,25 +99,26 @@ def services(ctx: Context) -> None:
                 # An order WHMCS has not been paid for yet: as hostdesk's own orders, the order
                 # invoice's line is the first payment (provisions on payment) and the next due
                 # date is the end of the first period.
-                first_end = add_months_anchored(next_due, cycle.months, anchor)
-                ctx.first_periods[row["id"]] = (next_due.isoformat(), first_end.isoformat())
+                first_end = add_months_anchored(next_due, months, anchor)
+                first_periods[row["id"]] = (next_due.isoformat(), first_end.isoformat())
                 next_due = first_end
-            if cycle.is_recurring:
-                ctx.items[(ItemType.SERVICE, row["id"])] = (cycle.months, anchor, next_due)
+            if months is not None:
+                billable[(ItemType.SERVICE, row["id"])] = (months, anchor, next_due)
             ctx.service_products[row["id"]] = row["packageid"]
             override = v.flag(row["overideautosuspend"])
-            created = v.moment(row.get("created_at")) or f"{registered.isoformat()} 00:00:00.000000"
+            registered = registered.isoformat()
+            created = moment(row["created_at"]) or f"{registered} 00:00:00.000000"
             yield (str(row["id"]), (
                 clients[str(row["userid"])], orders_.get(str(row["orderid"])), product,
                 servers_.get(str(row["server"])), row["domain"][:253],
                 row["dedicatedip"][:45], row["username"][:100], "", status,
-                registered.isoformat(), max(1, int(row["qty"] or 1)), first, amount, cycle.value,
+                registered, row["qty"] if row["qty"] > 1 else 1, first, amount, cycle_value,
                 next_due.isoformat() if next_due else None, anchor,
                 v.payment_method(row["paymentmethod"]), promos.get(str(row["promoid"])),
                 row["promocount"], row["subscriptionid"][:100], override,
-                v.iso(row["overidesuspenduntil"]) if override else None, False, "",
-                row["suspendreason"][:500], v.iso(row["termination_date"]),
-                row["notes"], created, v.moment(row["updated_at"]) or created, 1))
+                iso(row["overidesuspenduntil"]) if override else None, False, "",
+                row["suspendreason"][:500], iso(row["termination_date"]),
+                row["notes"], created, moment(row["updated_at"]) or created, 1))
 
     stream_rows(ctx, "tblhosting", Service, SERVICE_COLUMNS, mapped(), len(rows))
     if any(row["has_password"] for row in rows):
