@@ -61,37 +61,37 @@ def clients(ctx: Context) -> None:
         now, client_status, payment_method = ctx.now, v.client_status, v.payment_method
         for row in rows:  # text columns come stripped (read as :t), amounts as cents
             try:
-                status = client_status(row["status"])
+                status = client_status(row.status)
             except Unmappable as exc:
-                ctx.report.skip("tblclients", row["id"], str(exc))
-                ctx.client_ids.discard(row["id"])
-                ctx.skipped_clients.add(row["id"])
-                ctx.excluded["client credit"] += v.read_cents(row["credit"])
+                ctx.report.skip("tblclients", row.id, str(exc))
+                ctx.client_ids.discard(row.id)
+                ctx.skipped_clients.add(row.id)
+                ctx.excluded["client credit"] += v.read_cents(row.credit)
                 continue
-            credit = v.read_cents(row["credit"])
+            credit = v.read_cents(row.credit)
             if credit < 0:
-                ctx.report.skip("tblclients.credit", row["id"],
+                ctx.report.skip("tblclients.credit", row.id,
                                 f"negative amount: credit {credit / 100:.2f} imported as 0.00")
                 ctx.excluded["client credit"] += credit
                 credit = 0
-            created = v.moment(row["created_at"]) or v.moment(row["datecreated"]) or now
-            address = ", ".join(p for p in (row["address1"], row["address2"], row["state"]) if p)
-            notes = row["notes"]
-            if row["cardlastfour"]:
+            created = v.moment(row.created_at) or v.moment(row.datecreated) or now
+            address = ", ".join(p for p in (row.address1, row.address2, row.state) if p)
+            notes = row.notes
+            if row.cardlastfour:
                 notes = (notes + "\n" if notes else "") + \
-                    f"WHMCS stored card ending {row['cardlastfour']}: not imported"
-            yield (str(row["id"]), (
-                row["firstname"][:100], row["lastname"][:100], row["companyname"][:200],
-                row["email"][:254], row["phonenumber"][:50], address.strip()[:300],
-                row["city"][:100], row["postcode"][:20], row["country"][:2].upper(), status,
-                groups.get(str(row["groupid"])), v.flag(row["separateinvoices"]), credit,
-                payment_method(row["defaultgateway"]), notes, created, 1))
+                    f"WHMCS stored card ending {row.cardlastfour}: not imported"
+            yield (str(row.id), (
+                row.firstname[:100], row.lastname[:100], row.companyname[:200],
+                row.email[:254], row.phonenumber[:50], address.strip()[:300],
+                row.city[:100], row.postcode[:20], row.country[:2].upper(), status,
+                groups.get(str(row.groupid)), v.flag(row.separateinvoices), credit,
+                payment_method(row.defaultgateway), notes, created, 1))
 
     stream_rows(ctx, "tblclients", Client,
                 ("first_name", "last_name", "company", "email", "phone", "address", "city",
                  "postcode", "country", "status", "group", "separate_invoices", "credit",
                  "default_payment_method", "notes", "created_at", "version"), mapped(), len(rows))
-    cards = sum(1 for row in rows if row["cardlastfour"])
+    cards = sum(1 for row in rows if row.cardlastfour)
     if cards:
         ctx.report.note(f"{cards} clients had a card stored in WHMCS: cards are not imported "
                         "(WHMCS encrypts them with its own key); ask those clients to add their "

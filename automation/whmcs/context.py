@@ -188,29 +188,29 @@ def _write_batch(ctx: Context, counts, table: str, model, columns, planned) -> N
         write_plan(ctx.idmap, counts, table, model, columns, planned)
 
 
-def in_scope(ctx: Context, table: str, rows: list[dict], column: str) -> list[dict]:
+def in_scope(ctx: Context, table: str, rows: list, column: str) -> list:
     """The rows of the chosen currency's clients; others are skipped as orphans."""
     kept = []
     for row in rows:
-        owner = row[column]
+        owner = getattr(row, column)
         if owner in ctx.client_ids:
             kept.append(row)
         elif owner in ctx.skipped_clients:
-            ctx.report.skip(table, row["id"], f"orphan: client #{owner} was skipped")
+            ctx.report.skip(table, row.id, f"orphan: client #{owner} was skipped")
             if table == "tblinvoices":
                 exclude_invoice(ctx, row)
             elif table == "tblcredit":
-                ctx.excluded["credit movements"] += v.read_cents(row["amount"])
+                ctx.excluded["credit movements"] += v.read_cents(row.amount)
         elif owner not in ctx.other_clients:
-            ctx.report.skip(table, row["id"], f"orphan: client #{owner} does not exist")
+            ctx.report.skip(table, row.id, f"orphan: client #{owner} does not exist")
     return kept
 
 def exclude_invoice(ctx: Context, row) -> None:
-    status = status_or_text(row["status"])
-    ctx.excluded[f"invoices {status}"] += v.read_cents(row["total"])
+    status = status_or_text(row.status)
+    ctx.excluded[f"invoices {status}"] += v.read_cents(row.total)
     ctx.excluded[f"invoices {status} count"] += 1
-    ctx.excluded["net amount paid"] += ctx.net_paid.get(row["id"], 0)
-    ctx.skipped_invoices.add(row["id"])
+    ctx.excluded["net amount paid"] += ctx.net_paid.get(row.id, 0)
+    ctx.skipped_invoices.add(row.id)
 
 
 def status_or_text(value) -> str:

@@ -1,4 +1,5 @@
-"""Reading a WHMCS database: a read-only MySQL/MariaDB session, rows as dicts.
+"""Reading a WHMCS database: a read-only MySQL/MariaDB session, rows as dicts (the large
+tables as named tuples, `Source.select`).
 
 The connection never writes: the session is READ ONLY (the server refuses any write), and
 only SELECTs are sent. Hosts are told to give the importer a user with SELECT only, too.
@@ -6,7 +7,8 @@ only SELECTs are sent. Hosts are told to give the importer a user with SELECT on
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from itertools import repeat
+from collections import namedtuple
+from functools import lru_cache, partial
 from operator import methodcaller
 from urllib.parse import unquote, urlparse
 
@@ -16,6 +18,11 @@ from hostdesk.models.errors import ValidationError
 
 ROWS_PER_PACKET = 200
 _NULL = "\x1e"  # what the server sends for NULL (see Source._select)
+
+
+@lru_cache(maxsize=64)
+def _row_type(names: tuple[str, ...]):
+    return namedtuple("Row", names)
 
 
 def _column(column: tuple, kind: str, nulls: bool):
@@ -121,7 +128,7 @@ class Source:
 
     def _select(self, source: str, columns: str, where: str = "", args=None,
                 order: str = "id") -> list[dict]:
-        """Rows of `columns` as dicts: the fast path for large tables.
+        """Rows of `columns` as named tuples (`row.name`): the fast path for large tables.
 
         `columns` is space separated: `name`, `alias.name`, `name=EXPRESSION` (without
         spaces), each with an optional kind: `:i` an integer (0 for NULL or empty), `:t` text
@@ -153,6 +160,7 @@ class Source:
         except self._pymysql.MySQLError as exc:
             raise SourceError(f"reading WHMCS failed: {exc.args[-1]}") from None
         width, result = len(names), []
+        make_row = partial(tuple.__new__, _row_type(tuple(names)))  # C speed, as _make
         split_fields = methodcaller("split", "\x1f")
         for (packet,) in packets:
             rows = list(map(split_fields, packet.split("\x1d")))
@@ -162,7 +170,7 @@ class Source:
             table = list(zip(*rows))
             for i, kind in enumerate(kinds):
                 table[i] = _column(table[i], kind, "\x1e" in packet)
-            result.extend(map(dict, map(zip, repeat(names), zip(*table))))
+            result.extend(map(make_row, zip(*table)))
         return result
 
     def table(self, name: str, columns: str = "*", where: str = "", args=None) -> list[dict]:
