@@ -6,8 +6,8 @@ only SELECTs are sent. Hosts are told to give the importer a user with SELECT on
 """
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache, partial
 from operator import methodcaller
 from urllib.parse import unquote, urlparse
@@ -167,9 +167,9 @@ class Source:
             if set(map(len, rows)) != {width}:
                 raise SourceError(f"{source}: a row holds the character U+001D or U+001F; "
                                   "remove it in WHMCS and import again")
-            table = list(zip(*rows))
+            table, nulls = list(zip(*rows)), _NULL in packet
             for i, kind in enumerate(kinds):
-                table[i] = _column(table[i], kind, "\x1e" in packet)
+                table[i] = _column(table[i], kind, nulls)
             result.extend(map(make_row, zip(*table)))
         return result
 
