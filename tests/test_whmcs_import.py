@@ -354,6 +354,39 @@ def test_the_whmcs_session_is_read_only(mariadb_server, whmcs):
         Source(f"mysql://nobody:wrong@127.0.0.1:{mariadb_server.port}/{host.name}")
 
 
+def test_the_large_tables_are_read_as_the_steps_would_convert_each_value(mariadb_server):
+    """`Source.select` converts a column at a time: `:t` text as values.text gives it, `:c`
+    cents as values.cents gives them, `:i` integers; an amount it cannot read stays as it
+    was, and the step that maps its row names it (values.read_cents raises as cents does)."""
+    from hostdesk.automation.whmcs import values
+    from hostdesk.automation.whmcs.values import Unmappable
+
+    name = f"whmcs_{next(_names)}"
+    url = mariadb_server.create_database(name, "whmcs_reader", "s3cret")
+    rows = [(1, "  Ann\t", "12.30", "7"), (2, None, None, None), (3, "Bob", "1.234", ""),
+            (4, "\u00a0Zoë ", "-0.05", "12")]
+    conn = mariadb_server.connect(name)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20) NULL, "
+                        "amount VARCHAR(20) NULL, qty VARCHAR(5) NULL)")
+            cur.executemany("INSERT INTO t VALUES (%s, %s, %s, %s)", rows)
+    finally:
+        conn.close()
+    source = Source(url)
+    try:
+        read = source.select("t", "id:i name:t amount:c qty:i raw=name")
+    finally:
+        source.close()
+    assert [(r.id, r.name, r.amount, r.qty, r.raw) for r in read] == [
+        (1, "Ann", 1230, 7, "  Ann\t"), (2, "", 0, 0, None), (3, "Bob", "1.234", 0, "Bob"),
+        (4, "Zoë", -5, 12, "\u00a0Zoë ")]
+    assert [r.name for r in read] == [values.text(raw) for _, raw, _, _ in rows]
+    assert [values.read_cents(r.amount) for r in read if r.id != 3] == [1230, 0, -5]
+    with pytest.raises(Unmappable, match="more than two decimal places"):
+        values.read_cents(read[2].amount)
+
+
 def test_only_a_full_admin_may_import(whmcs, hostdesk):
     from hostdesk.models.admins import add_admin
     from hostdesk.models.schema import Admin

@@ -3,6 +3,7 @@ refunds), invoices and their items (renewal lines for the periods WHMCS billed, 
 per batch against the source), payments and credit movements."""
 
 from collections import defaultdict, namedtuple
+from operator import attrgetter
 
 from hostdesk.automation.whmcs import values as v
 from hostdesk.automation.whmcs.context import (
@@ -46,16 +47,16 @@ def read_accounts(ctx: Context) -> None:
     loose = ctx.source.rows(LOOSE_PAYMENTS, (ctx.currency_id,))
     seen = set()
     for row in rows:
-        received = v.cents(row["amountin"])
-        ref = v.text(row["transid"], 200)
-        key = (row["invoiceid"], v.payment_method(row["gateway"]), ref)
+        received = v.read_cents(row.amountin)
+        ref = row.transid[:200]
+        key = (row.invoiceid, v.payment_method(row.gateway), ref)
         if received > 0 and ref and key in seen:  # one gateway transaction recorded twice:
-            ctx.duplicate_accounts.add(row["id"])  # stored once (rules §5)
+            ctx.duplicate_accounts.add(row.id)  # stored once (rules §5)
             ctx.excluded["net amount paid"] += received
             received = 0
         seen.add(key)
-        ctx.net_paid[row["invoiceid"]] = ctx.net_paid.get(row["invoiceid"], 0) + \
-            received - v.cents(row["amountout"])
+        ctx.net_paid[row.invoiceid] = ctx.net_paid.get(row.invoiceid, 0) + \
+            received - v.read_cents(row.amountout)
     ctx.accounts = rows
     counts = ctx.report.table("tblaccounts")
     counts.read = len(rows) + len(loose)
@@ -65,7 +66,7 @@ def read_accounts(ctx: Context) -> None:
                         "balance is imported from tblclients)")
 
 
-def _periods(ctx: Context, items: list[dict], statuses: dict) -> dict:
+def _periods(ctx: Context, items_of: dict, statuses: dict) -> dict:
     """item id -> (period start, period end) for the WHMCS items that become renewal lines.
 
     Each renews (item, due date) for one cycle, ended early where the item's next billed
@@ -73,20 +74,28 @@ def _periods(ctx: Context, items: list[dict], statuses: dict) -> dict:
     next daily run starts where WHMCS stopped. A second live line for the same period (WHMCS
     billed it twice) stays a plain line."""
     by_item = defaultdict(list)
-    for item in items:
-        kind = RENEWAL_TYPES.get(v._squash(item["type"]))
-        start = v.date(item["duedate"])
-        if kind is None or start is None or (kind, item["relid"]) not in ctx.items \
-                or _first_period(ctx, kind, item) is not None:
-            continue
-        status = statuses[item["invoiceid"]]
-        if status == "cancelled":
-            by_item[(kind, item["relid"])].append((start, 9, item["id"]))
-        else:
-            by_item[(kind, item["relid"])].append((start, LIVE_ORDER.get(status, 5), item["id"]))
+    billable, first_periods, squash, date = ctx.items, ctx.first_periods, v._squash, v.date
+    for invoice, status in statuses.items():
+        rank = 9 if status == "cancelled" else LIVE_ORDER.get(status, 5)
+        for item in items_of.get(invoice, ()):
+            start = date(item.duedate)
+            kind = RENEWAL_TYPES.get(squash(item.type))
+            key = (kind, item.relid)
+            if kind is None or start is None or key not in billable or (
+                    item.relid in first_periods
+                    and _first_period(ctx, kind, item) is not None):
+                continue
+            by_item[key].append((start, rank, item.id))
     periods = {}
     for key, lines in by_item.items():
-        months, anchor, next_due = ctx.items[key]
+        months, anchor, next_due = billable[key]
+        if len(lines) == 1:  # most items: one period, ended early only by the next due date
+            ((start, rank, item_id),) = lines
+            end = add_months_anchored(start, months, anchor)
+            if rank != 9 and next_due is not None and start < next_due < end:
+                end = next_due
+            periods[item_id] = (start.isoformat(), end.isoformat())
+            continue
         live = sorted(line for line in lines if line[1] != 9)
         starts, kept = [], set()
         for start, _, item_id in live:
@@ -116,37 +125,47 @@ def invoices(ctx: Context) -> None:
     items = read(ctx, "tblinvoiceitems")
     item_counts = ctx.report.table("tblinvoiceitems")
     item_counts.read = len(items)
-    items_of = defaultdict(list)
+    # each invoice's items, and what they add up to (amounts read as cents; an amount that
+    # is not one is named when its invoice is mapped)
+    items_of, lines_sums, not_amounts = defaultdict(list), defaultdict(int), {}
     for item in items:
-        items_of[item["invoiceid"]].append(item)
-    order_of = {row["invoiceid"]: row["id"] for row in read(ctx, "tblorders")
-                if row["invoiceid"] > 0}
+        invoice, amount = item.invoiceid, item.amount
+        items_of[invoice].append(item)
+        if type(amount) is int:
+            lines_sums[invoice] += amount
+        else:
+            not_amounts.setdefault(invoice, amount)
+    order_of = {row.invoiceid: row.id for row in read(ctx, "tblorders")
+                if row.invoiceid > 0}
     accepted, statuses = [], {}
+    iso, read_cents = v.iso, v.read_cents
     for row in rows:
         try:
-            status = v.invoice_status(row["status"])
-            day = v.iso(row["date"]) or v.iso(row["duedate"])
+            status = v.invoice_status(row.status)
+            day = iso(row.date) or iso(row.duedate)
             if day is None:
                 raise Unmappable("invoice without a date")
-            total, tax, tax2, credit = (v.cents(row["total"]), v.cents(row["tax"]),
-                                        v.cents(row["tax2"]), v.cents(row["credit"]))
-            lines_sum = sum(v.cents(i["amount"]) for i in items_of[row["id"]])
+            total, tax, tax2, credit = (read_cents(row.total), read_cents(row.tax),
+                                        read_cents(row.tax2), read_cents(row.credit))
+            if row.id in not_amounts:
+                v.cents(not_amounts[row.id])  # raises: the item's amount is named
+            lines_sum = lines_sums.get(row.id, 0)
             if lines_sum + tax + tax2 - credit != total:
                 raise Unmappable(f"broken invoice: items {lines_sum / 100:.2f} + tax - credit = "
                                  f"{(lines_sum + tax + tax2 - credit) / 100:.2f}, but its "
                                  f"total is {total / 100:.2f}")
         except Unmappable as exc:
-            ctx.report.skip("tblinvoices", row["id"], str(exc))
+            ctx.report.skip("tblinvoices", row.id, str(exc))
             exclude_invoice(ctx, row)
             continue
-        statuses[row["id"]] = status
-        ctx.invoice_dates[row["id"]] = day
+        statuses[row.id] = status
+        ctx.invoice_dates[row.id] = day
         paid = status in ("paid", "refunded")
         accepted.append(_Accepted(
-            row, status, day, v.iso(row["duedate"]) or day, total, tax, tax2, credit,
-            v.iso(row["datepaid"]) if paid else None,
-            (v.moment(row["datepaid"]) or f"{day} 00:00:00.000000") if paid else None))
-    periods = _periods(ctx, [i for i in items if i["invoiceid"] in statuses], statuses)
+            row, status, day, iso(row.duedate) or day, total, tax, tax2, credit,
+            iso(row.datepaid) if paid else None,
+            (v.moment(row.datepaid) or f"{day} 00:00:00.000000") if paid else None))
+    periods = _periods(ctx, items_of, statuses)
     if item_counts.duplicates:
         ctx.report.note(f"{item_counts.duplicates} WHMCS invoice items renewed a period already "
                         "on another live invoice: kept as plain lines, so no period is billed "
@@ -172,41 +191,39 @@ def _invoice_batch(ctx, batch, items_of, periods, clients, orders_, order_of, it
 
     A line names its invoice by WHMCS id: the hostdesk id is known once the invoice is
     written, in the same transaction."""
-    invoice_rows, expected_total = [], 0
+    invoice_rows, line_rows, extra_rows, expected_total = [], [], [], 0
+    add_invoice, add_line = invoice_rows.append, line_rows.append
     for a in batch:
         row = a.row
         expected_total += a.total
-        number = v.text(row["invoicenum"])
-        notes = f"WHMCS invoice #{row['id']}" + (f" ({number})" if number else "")
-        if row["notes"]:
-            notes = "\n".join(p for p in (notes, v.text(row["notes"])) if p)
-        invoice_rows.append((str(row["id"]), (
-            clients[str(row["userid"])], orders_.get(str(order_of.get(row["id"])), None),
-            a.status, a.day, a.due, a.paid, v.payment_method(row["paymentmethod"]), a.total,
-            ctx.net_paid.get(row["id"], 0), notes,
-            v.moment(row.get("created_at")) or f"{a.day} 00:00:00.000000", 1)))
-    line_rows, extra_rows = [], []
-    for a in batch:
-        row, applied = a.row, a.applied
-        invoice = str(row["id"])
+        number = row.invoicenum
+        notes = f"WHMCS invoice #{row.id}" + (f" ({number})" if number else "")
+        if row.notes:
+            notes = f"{notes}\n{row.notes}"
+        add_invoice((str(row.id), (
+            clients[str(row.userid)], orders_.get(str(order_of.get(row.id)), None),
+            a.status, a.day, a.due, a.paid, v.payment_method(row.paymentmethod), a.total,
+            ctx.net_paid.get(row.id, 0), notes,
+            v.moment(row.created_at) or f"{a.day} 00:00:00.000000", 1)))
+        applied, invoice = a.applied, str(row.id)
         cancelled = a.status == "cancelled"
         order = 0
-        for item in items_of[row["id"]]:
-            line_rows.append((str(item["id"]), invoice, _line(ctx, item, order, cancelled,
-                                                              applied, periods, item_maps)))
+        for item in items_of.get(row.id, ()):
+            add_line((str(item.id), invoice, _line(ctx, item, order, cancelled, applied,
+                                                      periods, item_maps)))
             order += 1
         if not (a.tax or a.tax2 or a.credit):
             continue
         for key, amount, label, kind in (
-                ("tax", a.tax, f"Tax {row['taxrate']}%", LineKind.CUSTOM),
-                ("tax2", a.tax2, f"Tax {row['taxrate2']}%", LineKind.CUSTOM),
+                ("tax", a.tax, f"Tax {row.taxrate}%", LineKind.CUSTOM),
+                ("tax2", a.tax2, f"Tax {row.taxrate2}%", LineKind.CUSTOM),
                 ("credit", -a.credit, "Credit applied", LineKind.CREDIT)):
             if amount:
-                extra_rows.append((f"{row['id']}:{key}", invoice,
+                extra_rows.append((f"{row.id}:{key}", invoice,
                                    (kind, None, None, None, None, label, amount, cancelled,
                                     applied, None, order)))
                 order += 1
-    what = f"invoices #{batch[0].row['id']}–#{batch[-1].row['id']}"
+    what = f"invoices #{batch[0].row.id}–#{batch[-1].row.id}"
     return invoice_rows, line_rows, extra_rows, expected_total, what
 
 
@@ -225,7 +242,7 @@ def _plan_invoice_batch(ctx, invoice_rows, line_rows, extra_rows, expected_total
 def _plan_lines(ctx, ids: dict, line_rows, extra_rows) -> list:
     """A line names its invoice by WHMCS id: `ids` gives the hostdesk one."""
     return [(table, plan(ctx.idmap, ctx.report.table(table), table, InvoiceLine, LINE_COLUMNS,
-                         [(line, (ids[invoice],) + values) for line, invoice, values in rows]))
+                         [(line, (ids[invoice], *values)) for line, invoice, values in rows]))
             for table, rows in (("tblinvoiceitems", line_rows),
                                 ("tblinvoices.tax_credit", extra_rows))]
 
@@ -242,23 +259,23 @@ def _write_invoice_batch(ctx, invoices, lines, line_rows, extra_rows, expected_t
 
 
 def _line(ctx, item, order, cancelled, applied, periods, item_maps) -> tuple:
-    """A line's values but its invoice."""
-    squashed = v._squash(item["type"])
-    amount = v.cents(item["amount"])
-    description = v.text(item["description"], 500) or v.text(item["type"]) or "Item"
+    """A line's values but its invoice (the item's text read stripped, its amount as cents)."""
+    squashed = v._squash(item.type)
+    amount = v.read_cents(item.amount)
+    description = item.description[:500] or v.text(item.type) or "Item"
     kind, item_type, item_id, start, end = LineKind.CUSTOM, None, None, None, None
     renewal_kind = RENEWAL_TYPES.get(squashed)
     if renewal_kind is not None:
-        item_type, item_id = renewal_kind, item_maps[renewal_kind].get(str(item["relid"]))
+        item_type, item_id = renewal_kind, item_maps[renewal_kind].get(str(item.relid))
         first = _first_period(ctx, renewal_kind, item) if item_id is not None else None
         if item_id is None:
             item_type = None
         elif first is not None:
             kind = LineKind.FIRST
             start, end = first
-        elif item["id"] in periods:
+        elif item.id in periods:
             kind = LineKind.RENEWAL
-            start, end = periods[item["id"]]
+            start, end = periods[item.id]
     elif squashed == "setup":
         kind = LineKind.SETUP
     elif squashed.startswith("promo"):
@@ -271,10 +288,10 @@ def _line(ctx, item, order, cancelled, applied, periods, item_maps) -> tuple:
 
 
 def _first_period(ctx: Context, kind: str, item) -> tuple | None:
-    if kind != ItemType.SERVICE:
+    if kind != ItemType.SERVICE or not ctx.first_periods:
         return None
-    found = ctx.first_periods.get(item["relid"])
-    return found if found is not None and found[0] == v.iso(item["duedate"]) else None
+    found = ctx.first_periods.get(item.relid)
+    return found if found is not None and found[0] == v.iso(item.duedate) else None
 
 
 def _check_batch(invoice_ids: list[int], expected_total: int, what: str) -> None:
@@ -302,30 +319,30 @@ def _check_batch(invoice_ids: list[int], expected_total: int, what: str) -> None
 
 def payments(ctx: Context) -> None:
     invoices_ = ctx.ids("tblinvoices")
-    fees = sum(v.cents(row["fees"]) for row in ctx.accounts)
-    refunds = sum(1 for row in ctx.accounts if v.cents(row["amountout"]) > 0)
+    fees = sum(map(v.read_cents, map(attrgetter("fees"), ctx.accounts)))
+    refunds = sum(1 for row in ctx.accounts if v.read_cents(row.amountout) > 0)
 
     def mapped():  # rows mapped batch by batch, as the writer takes them
         for row in ctx.accounts:
-            amount = v.cents(row["amountin"])
+            amount = v.read_cents(row.amountin)
             if amount <= 0:
                 continue  # a refund: the invoice's amount paid is net of it
-            invoice = invoices_.get(str(row["invoiceid"]))
+            invoice = invoices_.get(str(row.invoiceid))
             if invoice is None:
-                ctx.report.skip("tblaccounts", row["id"],
-                                f"invoice #{row['invoiceid']} was not imported")
+                ctx.report.skip("tblaccounts", row.id,
+                                f"invoice #{row.invoiceid} was not imported")
                 ctx.excluded["payments"] += amount
                 continue
-            method, ref = v.payment_method(row["gateway"]), v.text(row["transid"], 200)
-            if row["id"] in ctx.duplicate_accounts:
-                ctx.report.skip("tblaccounts", row["id"],
+            method, ref = v.payment_method(row.gateway), row.transid[:200]
+            if row.id in ctx.duplicate_accounts:
+                ctx.report.skip("tblaccounts", row.id,
                                 f"duplicate: transaction {ref} recorded twice on invoice "
-                                f"#{row['invoiceid']}")
+                                f"#{row.invoiceid}")
                 ctx.excluded["payments"] += amount
                 continue
-            day = v.iso(row["date"]) or ctx.invoice_dates.get(row["invoiceid"]) or ctx.now[:10]
-            yield (str(row["id"]), (invoice, amount, day, method, ref, "whmcs",
-                                    v.moment(row["date"]) or ctx.now))
+            day = v.iso(row.date) or ctx.invoice_dates.get(row.invoiceid) or ctx.now[:10]
+            yield (str(row.id), (invoice, amount, day, method, ref, "whmcs",
+                                    v.moment(row.date) or ctx.now))
 
     stream_rows(ctx, "tblaccounts", Payment, ("invoice", "amount", "date", "method",
                                               "transaction_ref", "admin_login", "created_at"),
@@ -346,10 +363,10 @@ def credit_movements(ctx: Context) -> None:
 
     def mapped():  # rows mapped batch by batch, as the writer takes them
         for row in rows:
-            when = v.moment(row["date"]) or ctx.now
-            yield (str(row["id"]), (clients[str(row["clientid"])], v.cents(row["amount"]),
-                                         v.text(row["description"], 500) or "WHMCS credit",
-                                         invoices_.get(str(row["relid"])), when))
+            when = v.moment(row.date) or ctx.now
+            yield (str(row.id), (clients[str(row.clientid)], v.read_cents(row.amount),
+                                         row.description[:500] or "WHMCS credit",
+                                         invoices_.get(str(row.relid)), when))
 
     stream_rows(ctx, "tblcredit", CreditEntry,
                 ("client", "amount", "description", "invoice", "created_at"), mapped(), len(rows))

@@ -58,41 +58,40 @@ def clients(ctx: Context) -> None:
     groups = ctx.ids("tblclientgroups")
 
     def mapped():  # rows mapped batch by batch, as the writer takes them
-        for row in rows:
+        now, client_status, payment_method = ctx.now, v.client_status, v.payment_method
+        for row in rows:  # text columns come stripped (read as :t), amounts as cents
             try:
-                status = v.client_status(row["status"])
+                status = client_status(row.status)
             except Unmappable as exc:
-                ctx.report.skip("tblclients", row["id"], str(exc))
-                ctx.client_ids.discard(row["id"])
-                ctx.skipped_clients.add(row["id"])
-                ctx.excluded["client credit"] += v.cents(row["credit"])
+                ctx.report.skip("tblclients", row.id, str(exc))
+                ctx.client_ids.discard(row.id)
+                ctx.skipped_clients.add(row.id)
+                ctx.excluded["client credit"] += v.read_cents(row.credit)
                 continue
-            credit = v.cents(row["credit"])
+            credit = v.read_cents(row.credit)
             if credit < 0:
-                ctx.report.skip("tblclients.credit", row["id"],
+                ctx.report.skip("tblclients.credit", row.id,
                                 f"negative amount: credit {credit / 100:.2f} imported as 0.00")
                 ctx.excluded["client credit"] += credit
                 credit = 0
-            created = v.moment(row.get("created_at")) or v.moment(row["datecreated"]) or ctx.now
-            address = ", ".join(p for p in (v.text(row["address1"]), v.text(row["address2"]),
-                                            v.text(row["state"])) if p)
-            notes = v.text(row["notes"])
-            if v.text(row.get("cardlastfour")):
+            created = v.moment(row.created_at) or v.moment(row.datecreated) or now
+            address = ", ".join(p for p in (row.address1, row.address2, row.state) if p)
+            notes = row.notes
+            if row.cardlastfour:
                 notes = (notes + "\n" if notes else "") + \
-                    f"WHMCS stored card ending {v.text(row['cardlastfour'])}: not imported"
-            yield (str(row["id"]), (
-                v.text(row["firstname"], 100), v.text(row["lastname"], 100),
-                v.text(row["companyname"], 200), v.text(row["email"], 254),
-                v.text(row["phonenumber"], 50), v.text(address, 300), v.text(row["city"], 100),
-                v.text(row["postcode"], 20), v.text(row["country"], 2).upper(), status,
-                groups.get(str(row["groupid"])), v.flag(row["separateinvoices"]), credit,
-                v.payment_method(row["defaultgateway"]), notes, created, 1))
+                    f"WHMCS stored card ending {row.cardlastfour}: not imported"
+            yield (str(row.id), (
+                row.firstname[:100], row.lastname[:100], row.companyname[:200],
+                row.email[:254], row.phonenumber[:50], address.strip()[:300],
+                row.city[:100], row.postcode[:20], row.country[:2].upper(), status,
+                groups.get(str(row.groupid)), v.flag(row.separateinvoices), credit,
+                payment_method(row.defaultgateway), notes, created, 1))
 
     stream_rows(ctx, "tblclients", Client,
                 ("first_name", "last_name", "company", "email", "phone", "address", "city",
                  "postcode", "country", "status", "group", "separate_invoices", "credit",
                  "default_payment_method", "notes", "created_at", "version"), mapped(), len(rows))
-    cards = sum(1 for row in rows if v.text(row.get("cardlastfour")))
+    cards = sum(1 for row in rows if row.cardlastfour)
     if cards:
         ctx.report.note(f"{cards} clients had a card stored in WHMCS: cards are not imported "
                         "(WHMCS encrypts them with its own key); ask those clients to add their "

@@ -61,40 +61,43 @@ class Context:
 
 
 # The large tables, read through `Source.select` (name -> source, columns, where, order);
-# `prefetch` reads them all in the background while the first steps write.
+# `prefetch` reads them all in the background while the first steps write. A column read as
+# `:t` is text as `values.text` gives it, `:c` cents (take them with `values.read_cents`).
 READS = {
-    "tblclients": ("tblclients", "id:i firstname lastname companyname email phonenumber "
-                   "address1 address2 state city postcode country status credit groupid:i "
-                   "separateinvoices defaultgateway notes cardlastfour created_at datecreated",
+    "tblclients": ("tblclients", "id:i firstname:t lastname:t companyname:t email:t "
+                   "phonenumber:t address1:t address2:t state:t city:t postcode:t country:t "
+                   "status credit:c groupid:i separateinvoices defaultgateway notes:t "
+                   "cardlastfour:t created_at datecreated",
                    "WHERE currency = %s", "id"),
-    "tblorders": ("tblorders", "id:i ordernum userid:i status paymentmethod promocode amount "
-                  "notes date invoiceid:i", "", "id"),
+    "tblorders": ("tblorders", "id:i ordernum userid:i status paymentmethod promocode:t amount:c "
+                  "notes:t date invoiceid:i", "", "id"),
     "tblhosting": ("tblhosting", "id:i userid:i orderid:i packageid:i server:i regdate "
-                   "created_at updated_at domain dedicatedip username "
-                   "has_password=(password<>''):i domainstatus qty:i firstpaymentamount amount "
-                   "billingcycle nextduedate paymentmethod promoid:i promocount:i subscriptionid "
-                   "overideautosuspend overidesuspenduntil suspendreason termination_date notes",
-                   "", "id"),
+                   "created_at updated_at domain:t dedicatedip:t username:t "
+                   "has_password=(password<>''):i domainstatus qty:i firstpaymentamount:c "
+                   "amount:c billingcycle nextduedate paymentmethod promoid:i promocount:i "
+                   "subscriptionid:t overideautosuspend overidesuspenduntil suspendreason:t "
+                   "termination_date notes:t", "", "id"),
     "tblhostingconfigoptions": ("tblhostingconfigoptions", "id:i relid:i configid:i optionid:i "
                                 "qty:i", "", "id"),
-    "tblhostingaddons": ("tblhostingaddons", "id:i hostingid:i addonid:i name setupfee recurring "
-                         "billingcycle status regdate created_at nextduedate termination_date "
-                         "notes", "", "id"),
-    "tbldomains": ("tbldomains", "id:i userid:i orderid:i type registrationdate created_at domain "
-                   "firstpaymentamount recurringamount registrationperiod:i expirydate status "
-                   "nextduedate paymentmethod dnsmanagement emailforwarding idprotection "
-                   "donotrenew promoid:i additionalnotes", "", "id"),
+    "tblhostingaddons": ("tblhostingaddons", "id:i hostingid:i addonid:i name:t setupfee:c "
+                         "recurring:c billingcycle status regdate created_at nextduedate "
+                         "termination_date notes:t", "", "id"),
+    "tbldomains": ("tbldomains", "id:i userid:i orderid:i type registrationdate created_at "
+                   "domain:t firstpaymentamount:c recurringamount:c registrationperiod:i "
+                   "expirydate status nextduedate paymentmethod dnsmanagement emailforwarding "
+                   "idprotection donotrenew promoid:i additionalnotes:t", "", "id"),
     "tblaccounts": ("tblaccounts a JOIN tblinvoices i ON i.id = a.invoiceid "
                     "JOIN tblclients c ON c.id = i.userid",
-                    "a.id:i a.invoiceid:i a.amountin a.amountout a.fees a.gateway a.transid a.date",
-                    "WHERE c.currency = %s", "a.id"),
-    "tblinvoices": ("tblinvoices", "id:i userid:i invoicenum date duedate datepaid total tax tax2 "
-                    "credit taxrate taxrate2 status paymentmethod notes created_at", "", "id"),
+                    "a.id:i a.invoiceid:i a.amountin:c a.amountout:c a.fees:c a.gateway "
+                    "a.transid:t a.date", "WHERE c.currency = %s", "a.id"),
+    "tblinvoices": ("tblinvoices", "id:i userid:i invoicenum:t date duedate datepaid total:c "
+                    "tax:c tax2:c credit:c taxrate taxrate2 status paymentmethod notes:t "
+                    "created_at", "", "id"),
     "tblinvoiceitems": ("tblinvoiceitems it JOIN tblinvoices i ON i.id = it.invoiceid "
                         "JOIN tblclients c ON c.id = i.userid",
-                        "it.id:i it.invoiceid:i it.type it.relid:i it.description it.amount "
+                        "it.id:i it.invoiceid:i it.type it.relid:i it.description:t it.amount:c "
                         "it.duedate", "WHERE c.currency = %s", "it.id"),
-    "tblcredit": ("tblcredit", "id:i clientid:i amount description relid:i date", "", "id"),
+    "tblcredit": ("tblcredit", "id:i clientid:i amount:c description:t relid:i date", "", "id"),
 }
 
 
@@ -185,29 +188,29 @@ def _write_batch(ctx: Context, counts, table: str, model, columns, planned) -> N
         write_plan(ctx.idmap, counts, table, model, columns, planned)
 
 
-def in_scope(ctx: Context, table: str, rows: list[dict], column: str) -> list[dict]:
+def in_scope(ctx: Context, table: str, rows: list, column: str) -> list:
     """The rows of the chosen currency's clients; others are skipped as orphans."""
     kept = []
     for row in rows:
-        owner = row[column]
+        owner = getattr(row, column)
         if owner in ctx.client_ids:
             kept.append(row)
         elif owner in ctx.skipped_clients:
-            ctx.report.skip(table, row["id"], f"orphan: client #{owner} was skipped")
+            ctx.report.skip(table, row.id, f"orphan: client #{owner} was skipped")
             if table == "tblinvoices":
                 exclude_invoice(ctx, row)
             elif table == "tblcredit":
-                ctx.excluded["credit movements"] += v.cents(row["amount"])
+                ctx.excluded["credit movements"] += v.read_cents(row.amount)
         elif owner not in ctx.other_clients:
-            ctx.report.skip(table, row["id"], f"orphan: client #{owner} does not exist")
+            ctx.report.skip(table, row.id, f"orphan: client #{owner} does not exist")
     return kept
 
 def exclude_invoice(ctx: Context, row) -> None:
-    status = status_or_text(row["status"])
-    ctx.excluded[f"invoices {status}"] += v.cents(row["total"])
+    status = status_or_text(row.status)
+    ctx.excluded[f"invoices {status}"] += v.read_cents(row.total)
     ctx.excluded[f"invoices {status} count"] += 1
-    ctx.excluded["net amount paid"] += ctx.net_paid.get(row["id"], 0)
-    ctx.skipped_invoices.add(row["id"])
+    ctx.excluded["net amount paid"] += ctx.net_paid.get(row.id, 0)
+    ctx.skipped_invoices.add(row.id)
 
 
 def status_or_text(value) -> str:

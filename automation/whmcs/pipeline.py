@@ -24,7 +24,7 @@ import queue
 import sys
 import threading
 
-from hostdesk.models.db import database, few_checkpoints
+from hostdesk.models.db import bounded_page_cache, database, few_checkpoints
 
 # Batches mapped ahead of the writer at most: bounds memory, keeps the two threads in step.
 AHEAD = 4
@@ -34,6 +34,8 @@ AHEAD = 4
 # mapping thread, had the writer (the import's critical path) idle for seconds.
 SWITCH_INTERVAL = 0.0005
 _COMMIT = object()  # the job that ends a one-transaction writer by committing
+# SQLite page cache of a one-transaction writer: a 100,000-service import writes ~250 MB.
+ONE_TRANSACTION_CACHE_KIB = 262_144
 
 
 class _RollBack(Exception):
@@ -129,16 +131,22 @@ class ThreadWriter:
                 if not self._one_transaction:
                     self._run_jobs()
                     return
-                try:
-                    with database.atomic():
-                        if not self._run_jobs():
-                            raise _RollBack()
-                except _RollBack:
-                    pass
-                except BaseException as exc:  # the commit itself failed
-                    self._failed, self._error = True, self._error or exc
+                self._run_one_transaction()
         finally:
             database.close()  # this thread's connection
+
+    def _run_one_transaction(self) -> None:
+        # The pages a bulk load writes stay in the cache until it commits: with the usual
+        # 64 MB, pages spilled to the log mid-load were written again as the load changed them.
+        with bounded_page_cache(ONE_TRANSACTION_CACHE_KIB):
+            try:
+                with database.atomic():
+                    if not self._run_jobs():
+                        raise _RollBack()
+            except _RollBack:
+                pass
+            except BaseException as exc:  # the commit itself failed
+                self._failed, self._error = True, self._error or exc
 
     def _run_jobs(self) -> bool:
         """Run jobs until told to end; True when told to commit and no job failed."""

@@ -53,13 +53,16 @@ class IdMap:
     `numbered`: hostdesk tables known to be empty (a first import loaded in bulk, one
     transaction) whose ids the import gives itself, 1, 2, 3... in the order it writes them,
     as SQLite would: a row's id is known as soon as it is mapped, so the rows that point at it
-    are mapped without waiting for the writer, and the writer only inserts."""
+    are mapped without waiting for the writer, and the writer only inserts. Those tables'
+    rows are kept as source id -> hostdesk id only (`numbered_ids`): the digests are written
+    to the import map and compared by the next run, never by this one."""
 
     def __init__(self, *, numbered: tuple[str, ...] = ()):
         self.tables: dict[str, dict[str, tuple[int, str]]] = {}
         self.empty = bool(numbered)  # the import map holds no row yet: nothing to read
         self.next_id = {table: 1 for table in numbered}
         self._ids: dict[str, dict[str, int]] = {}  # ids() as last built (a row keeps its id)
+        self._numbered: set[str] = set()  # source tables whose rows were numbered
 
     def of(self, table: str) -> dict[str, tuple[int, str]]:
         if table not in self.tables and self.empty:
@@ -73,15 +76,23 @@ class IdMap:
 
     def ids(self, table: str) -> dict[str, int]:
         """source id -> hostdesk id (read only: shared by the steps that ask)."""
+        if table in self._numbered:
+            return self._ids[table]
         known = self.of(table)
         built = self._ids.get(table)
         if built is None or len(built) != len(known):  # rows are only ever added
             built = self._ids[table] = {key: target for key, (target, _) in known.items()}
         return built
 
-    def target(self, table: str, source_id) -> int | None:
-        found = self.of(table).get(str(source_id))
-        return found[0] if found else None
+    def numbered_ids(self, table: str) -> dict[str, int]:
+        """source id -> hostdesk id of a table whose rows a first import numbers, for
+        `_plan_numbered` to add to."""
+        if table not in self._numbered:
+            if self.of(table):
+                raise ValueError(f"{table}: rows are numbered in a first import only")
+            self._numbered.add(table)
+            self._ids[table] = {}
+        return self._ids[table]
 
 
 @dataclass
@@ -151,9 +162,7 @@ def _plan_numbered(idmap: IdMap, table: str, name: str, model, columns: tuple[st
     idmap.next_id[name] = first + len(rows)
     targets = range(first, first + len(rows))
     digests = digest_all(values, columns)
-    ids = idmap.ids(table)  # kept in step with the import map below: never built again
-    idmap.of(table).update(zip(source_ids, zip(targets, digests)))
-    ids.update(zip(source_ids, targets))
+    idmap.numbered_ids(table).update(zip(source_ids, targets))
     return Plan(values, [], dict(zip(source_ids, targets)), first=first, columns=columns,
                 maps=list(zip(source_ids, targets, digests)))
 
