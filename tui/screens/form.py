@@ -156,6 +156,8 @@ def field_label(widget: Widget) -> str:
             break
         if isinstance(parent, FieldRow):
             return parent.label_of(node)
+        if isinstance(parent, Checkbox):  # the field a tick enables (`TickRow`)
+            return str(parent.label)
         label = ""
         for sibling in parent.children:
             if sibling is node:
