@@ -160,6 +160,7 @@ class OrderFormScreen(FormScreen):
         self._offered_method = ""
         self._methods: list[str] = []
         self._client_method = ""  # the chosen client's default payment method
+        self._found: dict | None = None  # `#id` -> widget (`_find`); None: to be made
 
     @property
     def currency(self) -> str:
@@ -257,7 +258,7 @@ class OrderFormScreen(FormScreen):
 
     @property
     def _domain_made(self) -> bool:
-        return bool(self.query("#domain-details"))
+        return self._find("#domain-details") is not None
 
     def on_mount(self) -> None:
         if self.preloaded is not None:  # composed with the catalog: drawn once with it
@@ -301,33 +302,45 @@ class OrderFormScreen(FormScreen):
 
     # --- what the form says --------------------------------------------------------------
 
+    def _find(self, selector: str):
+        """The field of `selector` (`#id`), or None while it is not made (the domain's).
+        From a map of the form's ids, made in one walk: the form reads every field after each
+        key, and a query matches its selector against every widget of the form."""
+        if self._found is None:
+            self._found = {f"#{widget.id}": widget for widget in self.walk_children()
+                           if widget.id}
+        return self._found.get(selector)
+
     def _value(self, selector: str, unmade: str = "") -> str:
-        found = self.query(selector)
-        return found.first(Input).value if found else unmade  # a domain field not made yet
+        found = self._find(selector)
+        return found.value if found is not None else unmade  # a domain field not made yet
 
     def _selected(self, selector: str) -> str:
-        value = self.query_one(selector, Select).value
+        value = self._find(selector).value
         return "" if value == Select.NULL else str(value)
 
     def _ticked(self, selector: str) -> bool:
-        found = self.query(selector)
-        return found.first(Checkbox).value if found else False
+        found = self._find(selector)
+        return found.value if found is not None else False
+
+    def _lines(self) -> list[OrderLineRow]:
+        return list(self._find("#order-lines").children)
 
     def request(self) -> OrderRequest:
         """The order as typed (parsed and judged by `models.orders`)."""
-        picker = self.query_one(ClientPicker)
+        picker = self._find("#client")
         client_id = picker.chosen.id if picker.chosen else typed_client_id(picker.input.value)
         return OrderRequest(
             client_id=client_id,
             payment_method=self._selected("#payment_method"),
             promo_code=self._value("#promo_code"),
-            status=str(self.query_one("#status", Select).value),
+            status=str(self._find("#status").value),
             send_confirmation=self._ticked("#send_confirmation"),
             generate_invoice=self._ticked("#generate_invoice"),
             send_invoice_email=self._ticked("#send_invoice_email"),
-            lines=[row.request() for row in self.query(OrderLineRow)],
+            lines=[row.request() for row in self._lines()],
             domain=DomainRequest(
-                action=str(self.query_one("#domain-action", Select).value),
+                action=str(self._find("#domain-action").value),
                 name=self._value("#domain-name"), years=self._value("#domain-years", "1"),
                 dns_management=self._ticked("#domain-dns_management"),
                 email_forwarding=self._ticked("#domain-email_forwarding"),
@@ -337,7 +350,7 @@ class OrderFormScreen(FormScreen):
                 epp_code=self._value("#domain-epp_code")))
 
     def _snapshot(self) -> tuple[OrderRequest, str]:
-        return self.request(), self.query_one(ClientPicker).input.value
+        return self.request(), self._find("#client").input.value
 
     @property
     def dirty(self) -> bool:
@@ -354,6 +367,7 @@ class OrderFormScreen(FormScreen):
         if control_id == "domain-action":
             if event.value != "none" and not self._domain_made:
                 await self.query_one("#section-domain").mount_all(self._domain_fields())
+                self._found = None  # the domain's fields are there now
             if self._domain_made:
                 self.query_one("#domain-details").set_class(event.value == "none", "-none")
         elif control_id == "generate_invoice":

@@ -87,15 +87,18 @@ class OrderLineRow(Vertical):
         self.extras = LineExtras()
 
     def compose(self) -> ComposeResult:
-        yield LineFields(
-            self.number,
-            Dropdown(self._product_options(), prompt="choose a product", compact=True,
-                     classes="col-product line-product"),
-            Dropdown([], prompt="shortest priced", compact=True, classes="col-cycle line-cycle"),
-            Input("1", placeholder="qty", compact=True, classes="col-quantity line-quantity"),
-            Input(placeholder="price", compact=True,
-                  classes="col-price_override line-price_override"),
-            Input(placeholder="hostname", compact=True, classes="col-domain line-domain"))
+        self._fields = {
+            "product": Dropdown(self._product_options(), prompt="choose a product", compact=True,
+                                classes="col-product line-product"),
+            "cycle": Dropdown([], prompt="shortest priced", compact=True,
+                              classes="col-cycle line-cycle"),
+            "quantity": Input("1", placeholder="qty", compact=True,
+                              classes="col-quantity line-quantity"),
+            "price_override": Input(placeholder="price", compact=True,
+                                    classes="col-price_override line-price_override"),
+            "domain": Input(placeholder="hostname", compact=True,
+                            classes="col-domain line-domain")}
+        yield LineFields(self.number, *self._fields.values())
 
     def _note(self, name: str, needed: bool) -> Static | None:
         """The line's `line-extras` or `line-message` under its fields, made when `needed`."""
@@ -113,7 +116,7 @@ class OrderLineRow(Vertical):
         return [(product.label, product.id) for product in self.catalog.values()]
 
     def field(self, name: str):
-        return self.query_one(f".line-{name}")
+        return self._fields[name]
 
     def set_number(self, number: int) -> None:
         self.number = number
