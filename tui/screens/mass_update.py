@@ -58,6 +58,7 @@ from hostdesk.models.selection import Selection, ServiceFilter, Ticks
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.form import FieldRow, FormScreen
+from hostdesk.tui.widgets.biglist import BigList
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
 from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.widgets.key_footer import KeyFooter
@@ -348,8 +349,10 @@ class MassUpdateScreen(FormScreen):
             self.done, self.total = done, total
 
     def __init__(self, items: Selection | Sequence[int], *, ticked: Sequence[int] | Ticks = (),
-                 label: str = "") -> None:
+                 label: str = "", shown: BigList | None = None) -> None:
+        """`shown`: the list of `items` it is opened from, whose rows it starts with."""
         super().__init__()
+        self.shown = shown
         self.selection = items if isinstance(items, Selection) else Selection.of_services(items)
         if self.selection.model is not Service:
             raise ValueError("mass update works on services")
@@ -464,9 +467,16 @@ class MassUpdateScreen(FormScreen):
             self.mount(Static(f"⚠ Your role ({self.app.admin.role}) lacks the permission "
                               f"“{MASS_UPDATE}”: you can preview, but not apply.",
                               id="mass-banner", classes="warning-banner"), before="#mass-body")
+        checklist = self.checklist
+        # Drawn at once with the rows of the list it was opened from, read again meanwhile;
+        # else read now, while the screen is laid out, not once it is shown (`reread`).
+        started = self.shown is not None and checklist.start_from(self.shown)
+        self.shown = None  # (not kept: the list may change while this screen is open)
         self._show_phase(Phase.CHOOSE)
-        # Read now, while the screen is laid out, not once it is shown (`reread`).
-        self.checklist.reload()
+        if started:
+            checklist.reread_quietly()
+        else:
+            checklist.reload()
         self._load_methods()
         self._read_at_mount = True
 
