@@ -474,11 +474,16 @@ class MassUpdateScreen(FormScreen):
         self.shown = None  # (not kept: the list may change while this screen is open)
         self._show_phase(Phase.CHOOSE)
         if started:
-            checklist.reread_quietly()
+            # Once it is drawn: a thread reading meanwhile would slow the drawing down.
+            self.call_after_refresh(self._read_after_drawn)
         else:
             checklist.reload()
-        self._load_methods()
+            self._load_methods()
         self._read_at_mount = True
+
+    def _read_after_drawn(self) -> None:
+        self.checklist.reread_quietly()
+        self._load_methods()
 
     def _load_methods(self) -> None:
         run_in_background(self, enabled_methods, self._methods_loaded, group="mass-methods")
