@@ -11,7 +11,6 @@ from typing import Callable
 
 import pendulum
 from textual.binding import Binding
-
 from textual.geometry import Size
 
 from hostdesk.models.selection import Selection, Ticks
