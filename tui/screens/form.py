@@ -157,7 +157,7 @@ def field_label(widget: Widget) -> str:
         if isinstance(parent, FieldRow):
             return parent.label_of(node)
         if isinstance(parent, Checkbox):  # the field a tick enables (`TickRow`)
-            return str(parent.label)
+            return str(node.label) if isinstance(node, Checkbox) else str(parent.label)
         label = ""
         for sibling in parent.children:
             if sibling is node:
