@@ -13,7 +13,8 @@ otherwise the daily run does them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from weakref import WeakKeyDictionary
 
 from rich.text import Text
 from textual import on
@@ -120,6 +121,7 @@ class OrderStart:
     catalog: list[orders.CatalogProduct]
     methods: list[str]
     client: ClientChoice | None
+    kept: bool = False  # what the form read at its last open: read again once drawn
 
 
 class OrderFormScreen(FormScreen):
@@ -264,8 +266,44 @@ class OrderFormScreen(FormScreen):
         if self.preloaded is not None:  # composed with the catalog: drawn once with it
             start = self.preloaded
             self._catalog_loaded(start.catalog, start.methods, start.client, composed=True)
+            if start.kept:  # read again once drawn (a thread meanwhile slows the drawing)
+                self.call_after_refresh(self._reread_start)
         else:
             self._load_catalog()
+
+    # The catalog and the payment methods each app's order form read last (`kept`).
+    _last_start: WeakKeyDictionary = WeakKeyDictionary()
+
+    @classmethod
+    def kept(cls, app, client_id: int | None) -> OrderStart | None:
+        """What a new order (no preset client) started with at the last open in this app:
+        `HostdeskApp.open_read` opens the form with it at once, and the form reads it again
+        (`_reread_start`), so that a product added meanwhile is offered a moment later."""
+        start = cls._last_start.get(app) if client_id is None else None
+        return replace(start, kept=True) if start is not None else None
+
+    def _reread_start(self) -> None:
+        app = self.app
+        run_in_background(self, lambda: self.read(app, None), self._start_reread,
+                          group="order-catalog")
+
+    def _start_reread(self, start: OrderStart) -> None:
+        if not self.is_attached:
+            return
+        OrderFormScreen._last_start[self.app] = start
+        if start.methods != self._methods:
+            self._methods = start.methods
+            picker = self._find("#payment_method")
+            chosen = picker.value
+            with picker.prevent(Select.Changed):  # what was chosen stays chosen
+                picker.set_options([(m, m) for m in start.methods])
+                if chosen in start.methods:
+                    picker.value = chosen
+            self._offer_method()
+        if start.catalog != self.catalog:
+            self.catalog = start.catalog
+            for row in self._lines():
+                row.set_catalog(start.catalog)
 
     @staticmethod
     def read(app, client_id: int | None) -> OrderStart:
@@ -289,6 +327,7 @@ class OrderFormScreen(FormScreen):
                         client: ClientChoice | None, *, composed: bool = False) -> None:
         self.catalog = catalog
         self._methods = methods
+        OrderFormScreen._last_start[self.app] = OrderStart(catalog, methods, None)
         if not composed:
             self.query_one("#payment_method", Select).set_options([(m, m) for m in methods])
         self._offer_method()

@@ -128,9 +128,12 @@ class OrderLineRow(Vertical):
         chosen = self.field("product").value
         self.catalog = {product.id: product for product in catalog}
         product_select: Select = self.field("product")
-        product_select.set_options(self._product_options())
-        if chosen in self.catalog:
-            product_select.value = chosen
+        with product_select.prevent(Select.Changed):  # a product still offered stays as it is
+            product_select.set_options(self._product_options())
+            if chosen in self.catalog:
+                product_select.value = chosen
+        if chosen != Select.NULL and chosen not in self.catalog:  # gone: its cycles go too
+            product_select.post_message(Select.Changed(product_select, Select.NULL))
 
     def set_extras(self, extras: LineExtras) -> None:
         self.extras = extras
