@@ -184,6 +184,14 @@ class HostdeskApp(App[int], inherit_bindings=False):
         def push(data) -> None:
             self.push_screen(screen_class(record_id, data))
 
+        # A screen may keep what it read at its last open (`kept`, the order form's catalog):
+        # drawn at once with it, the screen reads it again itself.
+        kept = getattr(screen_class, "kept", None)
+        data = kept(self, record_id) if kept is not None else None
+        if data is not None:
+            self.workers.cancel_group(self, "open-screen")  # an earlier open not read yet
+            push(data)
+            return
         run_in_background(self, lambda: screen_class.read(self, record_id), push,
                           lambda _error: push(None), group="open-screen",
                           description="read a screen's data")

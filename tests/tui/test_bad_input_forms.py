@@ -1073,7 +1073,10 @@ class OrderForm(Driver):
 
     def message(self, case: Case) -> tuple[str, bool]:
         selector, words = self.SLOTS[case.field]
-        slot = self.page.query_one(selector)
+        found = self.page.query(selector)
+        if not found:
+            return "", False  # a message line is made when it first has something to say
+        slot = found.first()
         text = text_of(slot)
         if selector in ("#promo-info", ".line-message") and not slot.has_class("-error"):
             return "", False  # a price or a promotion, not a problem

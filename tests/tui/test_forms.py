@@ -174,6 +174,50 @@ def test_order_form_sections_have_keys(db, app_for):
     run(scenario())
 
 
+def test_a_row_with_two_fields_names_and_lights_each_by_its_own_label(db, app_for):
+    """The order form's "Payment method … Status" row draws both labels itself (no Label
+    widgets, issue 17): the finder names each field by its own label, only the focused one's
+    label is lit, and the mass update's fields are named by the tick that enables them."""
+    from hostdesk.tui.screens.mass_update import MassUpdateScreen
+
+    Admin.create(login="tester", role="full")
+    make.product(name="Starter", prices={"monthly": "5.00"})
+    service = make.service()
+
+    async def scenario():
+        app = app_for("tester", CLOCK)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await app.push_screen(OrderFormScreen())
+            await settle(pilot)
+            screen = app.screen
+            labels = {entry.target: entry.name for entry in screen.finder_entries()}
+            assert (labels["payment_method"], labels["status"]) == ("Payment method", "Status")
+            line = next(text for text in screen_text(app).splitlines() if "Status" in text)
+            assert line.index("Payment method") < line.index("client's default") \
+                < line.index("Status") < line.index("pending")
+            row = screen.query_one("#payment-row")
+            assert not row.render().spans
+            await pilot.press("ctrl+f")
+            await settle(pilot, until=lambda: finder_ready(app))
+            await pilot.press(*"status", "enter")
+            await settle(pilot, until=lambda: app.screen is screen)
+            assert app.focused is screen.query_one("#status")
+            await pilot.pause()
+            lit = [(span.start, span.end) for span in row.render().spans]
+            plain = row.render().plain
+            assert [plain[start:end] for start, end in lit] == ["Status"]
+
+            app.pop_screen()
+            await app.push_screen(MassUpdateScreen([service.id]))
+            await settle(pilot)
+            names = {entry.target: entry.name for entry in app.screen.finder_entries()}
+            assert names["value-recurring_amount"] == "Recurring amount"
+            assert names["prorata"] == "create prorata invoice"
+            assert names["command"] == "Or module command"
+
+    run(scenario())
+
+
 def test_leaving_an_upgrade_with_a_change_chosen_asks_first(db, app_for):
     from hostdesk.tui.screens.upgrade import UpgradeScreen
 

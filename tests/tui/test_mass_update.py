@@ -225,6 +225,40 @@ def test_all_matching_3000_services_of_a_product_change_amount_with_one_log_row_
             for log in logs} == {("10.00", "42.50")}
 
 
+def test_opened_from_the_services_list_it_shows_the_lists_rows_at_once_then_rereads(db_url,
+                                                                                    boss):
+    """`M` on the services list: the checklist is drawn with the rows the list holds, no read
+    first (issue 17), and reads them again meanwhile: a service added since the list was read
+    is counted once that read is in."""
+    owner = make.client()
+    clone_services(make.service(owner, domain="listed.example"), 59)
+    app = app_for(db_url)
+
+    async def scenario():
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause()
+            await pilot.press("g", "s")
+            await settle(pilot)
+            listed = app.screen.biglist
+            before = Service.select().count()
+            assert listed.total == before > listed.rows_height  # more than a screenful
+            make.service(owner, domain="added-later.example")  # the list does not know yet
+            screen = MassUpdateScreen(Selection(listed.source, listed.filter),
+                                      ticked=[listed.source.key_of(listed.cursor_row)],
+                                      shown=listed)
+            await app.push_screen(screen)  # mounted: no worker answer handled yet
+            checklist = screen.checklist
+            assert checklist.total == before
+            assert [checklist.row_at(i) for i in range(5)] == [listed.row_at(i)
+                                                               for i in range(5)]
+            await settle(pilot)
+            assert checklist.total == before + 1  # read again: the database's truth
+            assert "added-later.example" in screen_text(app)
+            assert checklist.ticked_count == 1
+
+    run(scenario())
+
+
 # --- a module command on many services -------------------------------------------------
 
 

@@ -470,3 +470,44 @@ def test_accepting_from_the_result_provisions_with_the_none_module(db, db_url, c
     assert Service.get().status == "active"
     assert [(j.command, j.source, j.status) for j in ModuleJob.select()] == [("create", "accept", "done")]
     assert Invoice.select().count() == 0
+
+
+def test_a_second_new_order_opens_at_once_with_the_catalog_and_offers_a_product_added_since(
+        db, db_url, catalog):
+    """The first new order of a session reads the catalog before it is drawn; the next ones
+    are drawn at once with the catalog read then (issue 17), and read it again once drawn:
+    a product added meanwhile is offered a moment later, what was chosen stays chosen."""
+    app = app_for(db_url)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            app.action_new_order()
+            await settle(app, pilot)
+            first = app.screen
+            assert isinstance(first, OrderFormScreen) and not first.preloaded.kept
+            await pilot.press("escape")
+            await settle(app, pilot)
+            make.product(name="Backup", prices={"monthly": "3.00"})
+            app.action_new_order()
+            screen = app.screen  # pushed at once: no read first
+            assert isinstance(screen, OrderFormScreen) and screen.preloaded.kept
+            assert "Backup" not in [product.name for product in screen.preloaded.catalog]
+            await settle(app, pilot)
+            product = screen.query_one(".line-product")
+            assert "Backup" in [str(label) for label, _ in product._options]  # read again
+            await tab_to(pilot, line_field(1, "product"))
+            await pick(pilot, "Hos")
+            await settle(app, pilot)
+            await tab_to(pilot, line_field(1, "cycle"))
+            await pick(pilot, "Ann")
+            await settle(app, pilot)
+            cycle = screen.query_one(".line-cycle")
+            assert cycle.value == "annually"
+            make.product(name="Domain Privacy", prices={"annually": "8.00"})
+            screen._reread_start()
+            await settle(app, pilot)
+            assert "Domain Privacy" in [str(label) for label, _ in product._options]
+            assert product.value == catalog["hosting"].id  # what was chosen stays chosen
+            assert cycle.value == "annually"  # and its cycle
+
+    run(scenario())

@@ -24,7 +24,13 @@ from hostdesk.tui.widgets.field_finder import FieldFinder, FinderEntry
 
 
 class FormSection(Vertical):
-    """A titled part of a form; `alt` and a letter of its title go to its first field."""
+    """A titled part of a form; `alt` and a letter of its title go to its first field.
+
+    While focus is inside it, its top rule and title take the accent colour (the stylesheet's
+    `form-section--focused`), set on the section alone: a `:focus-within` rule would restyle
+    every widget of the section at each focus move (issue 17)."""
+
+    COMPONENT_CLASSES = {"form-section--focused"}
 
     def __init__(self, title: str, *children: Widget, id: str | None = None,
                  classes: str = "") -> None:
@@ -33,6 +39,7 @@ class FormSection(Vertical):
                          classes=f"form-section {classes}".strip())
         self.title = title
         self.key = ""  # `alt+b`, given by the screen
+        self._lit = False
 
     def on_mount(self) -> None:
         # The whole form is in the DOM by now: every section takes its key at once.
@@ -48,28 +55,87 @@ class FormSection(Vertical):
         self.key = key
         self.border_title = f" {self.title} · {key} " if key else f" {self.title} "
 
+    def on_descendant_focus(self) -> None:
+        self._light(True)
+
+    def on_descendant_blur(self) -> None:
+        self._light(self.has_focus_within)
+
+    def _light(self, lit: bool) -> None:
+        if lit == self._lit:
+            return
+        self._lit = lit
+        styles = self.styles
+        if lit:
+            color = self.get_component_styles("form-section--focused").color
+            styles.border_top = ("solid", color)
+            styles.border_title_color = color
+        else:
+            styles.clear_rule("border_top")
+            styles.clear_rule("border_title_color")
+            self.refresh()
+
 
 class FieldRow(Horizontal):
     """One line of a form: the field's label, drawn by the row itself (in the accent colour
     while the field has focus), then the field, placed after the label by the stylesheet.
 
+    A row may hold more fields, each with its own label (`labelled`): the row draws that label
+    just before the field, in the gap the stylesheet leaves there (a margin).
+
     (A Label widget per field is one more widget per field to style and lay out when a long
     form opens, issue 17.)"""
 
-    def __init__(self, label: str, *children: Widget, id: str | None = None) -> None:
-        super().__init__(*children, id=id, classes="field-row")
+    def __init__(self, label: str, *children: Widget, id: str | None = None,
+                 classes: str = "") -> None:
+        super().__init__(*children, id=id, classes=f"field-row {classes}".strip())
         self.label = label
 
+    def label_of(self, child: Widget) -> str:
+        """The label a field of this row is shown with."""
+        return getattr(child, "row_label", "") or self.label
+
     def render(self) -> Content:
-        # Otherwise in the row's colour (the stylesheet's `.field-row`: muted).
-        return (Content.styled(self.label, "bold $accent") if self.has_focus_within
-                else Content(self.label))
+        focused = self.screen.focused if self.has_focus_within else None
+        owner = None  # the child of this row holding the focus
+        while focused is not None and focused is not self:
+            owner, focused = focused, focused.parent
+        lit = getattr(owner, "row_label", "") if owner is not None else None
+
+        def shown(label: str, is_lit: bool) -> Content:
+            # Otherwise in the row's colour (the stylesheet's `.field-row`: muted).
+            return Content.styled(label, "bold $accent") if is_lit else Content(label)
+
+        inner = []
+        for child in self.children:
+            label = getattr(child, "row_label", "")
+            if label and child.display:
+                try:  # it ends one column before the field, which is laid out by now
+                    end = child.region.x - self.content_region.x - 1
+                except Exception:  # noqa: BLE001 - not laid out yet: drawn at the next render
+                    continue
+                inner.append((max(0, end - len(label)), shown(label, lit == label)))
+        if not inner:
+            return shown(self.label, lit == "")
+        parts, at = [shown(self.label, lit == "")], len(self.label)
+        for start, content in sorted(inner, key=lambda item: item[0]):
+            if start > at:
+                parts.append(" " * (start - at))
+            parts.append(content)
+            at = max(at, start) + len(content)
+        return Content.assemble(*parts)
 
     def on_descendant_focus(self) -> None:
         self.refresh()
 
     def on_descendant_blur(self) -> None:
         self.refresh()
+
+
+def labelled(widget: Widget, label: str) -> Widget:
+    """`widget` with its own label in a `FieldRow` (drawn before it by the row)."""
+    widget.row_label = label
+    return widget
 
 
 SMALL_WORDS = frozenset({"a", "and", "by", "for", "in", "of", "on", "per", "the", "to"})
@@ -95,7 +161,9 @@ def field_label(widget: Widget) -> str:
         if parent is None or isinstance(parent, FormSection):
             break
         if isinstance(parent, FieldRow):
-            return parent.label
+            return parent.label_of(node)
+        if isinstance(parent, Checkbox):  # the field a tick enables (`TickRow`)
+            return str(node.label) if isinstance(node, Checkbox) else str(parent.label)
         label = ""
         for sibling in parent.children:
             if sibling is node:

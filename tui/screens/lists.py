@@ -97,7 +97,8 @@ class ListScreen(HostdeskScreen):
         from hostdesk.tui.screens.mass_update import MassUpdateScreen
 
         self.app.push_screen(MassUpdateScreen(Selection(self.source, self.biglist.filter),
-                                              ticked=sorted(self.biglist.ticked)))
+                                              ticked=sorted(self.biglist.ticked),
+                                              shown=self.biglist))
 
     def __init__(self, area: Area, source: ListSource) -> None:
         super().__init__(name=area.key)

@@ -13,7 +13,8 @@ otherwise the daily run does them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from weakref import WeakKeyDictionary
 
 from rich.text import Text
 from textual import on
@@ -22,7 +23,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Select, Static
 
 from hostdesk.automation.provisioning.runner import outcome_lines, run_queued_jobs
 from hostdesk.models import orders, promotions
@@ -33,7 +34,7 @@ from hostdesk.models.payment_methods import enabled_methods
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.keys import bind
-from hostdesk.tui.screens.form import FormScreen, FormSection
+from hostdesk.tui.screens.form import FieldRow, FormScreen, FormSection, labelled
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.order_client_picker import ClientChoice, ClientPicker, load_client
 from hostdesk.tui.widgets.line_extras import LineExtras, LineExtrasDialog
@@ -120,6 +121,7 @@ class OrderStart:
     catalog: list[orders.CatalogProduct]
     methods: list[str]
     client: ClientChoice | None
+    kept: bool = False  # what the form read at its last open: read again once drawn
 
 
 class OrderFormScreen(FormScreen):
@@ -160,6 +162,7 @@ class OrderFormScreen(FormScreen):
         self._offered_method = ""
         self._methods: list[str] = []
         self._client_method = ""  # the chosen client's default payment method
+        self._found: dict | None = None  # `#id` -> widget (`_find`); None: to be made
 
     @property
     def currency(self) -> str:
@@ -168,88 +171,139 @@ class OrderFormScreen(FormScreen):
     # --- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # As few widgets as the form needs to show (each costs 1-3 ms to open, issue 17):
+        # labels are drawn by their rows, and the lines that say something (errors, the
+        # promotion, the domain's fields) are made when they first have something to say.
         yield self.title_bar("New order")
         with VerticalScroll(id="order-body"):
             with FormSection("Client and payment", id="section-client"):
-                with Horizontal(id="client-row"):
-                    yield Label("Client", classes="form-label")
-                    yield ClientPicker(id="client")
-                yield Static("", id="error-client", classes="field-error")
-                with Horizontal(classes="form-row"):
-                    yield Label("Payment method", classes="form-label")
-                    methods = self.preloaded.methods if self.preloaded is not None else []
-                    yield Dropdown([(m, m) for m in methods], prompt="client's default",
-                                 id="payment_method", compact=True)
-                    yield Label("Status", classes="form-label -short")
-                    yield Dropdown([("pending", "pending"), ("active (import)", "active")],
-                                 value="pending", allow_blank=False, id="status", compact=True)
-                yield Static("", id="error-payment", classes="field-error")
-                with Horizontal(classes="form-row -tight"):
-                    yield Label("Promotion code", classes="form-label")
-                    yield Input(placeholder="none", id="promo_code", compact=True)
-                    yield Static("", id="promo-info")
+                yield FieldRow("Client", ClientPicker(id="client"), id="client-row")
+                methods = self.preloaded.methods if self.preloaded is not None else []
+                yield FieldRow(
+                    "Payment method",
+                    Dropdown([(m, m) for m in methods], prompt="client's default",
+                             id="payment_method", compact=True),
+                    labelled(Dropdown([("pending", "pending"), ("active (import)", "active")],
+                                      value="pending", allow_blank=False, id="status",
+                                      compact=True), "Status"),
+                    id="payment-row", classes="-spaced")
+                yield FieldRow("Promotion code", Input(placeholder="none", id="promo_code",
+                                                       compact=True), id="promo-row")
                 with Horizontal(classes="form-row"):
                     yield Tick("Order confirmation", True, id="send_confirmation", compact=True)
                     yield Tick("Generate invoice", True, id="generate_invoice", compact=True)
                     yield Tick("Send invoice email", True, id="send_invoice_email",
                                compact=True)
             with FormSection("Lines", id="section-lines"):
-                yield Label("ctrl+n add a line · ctrl+d remove the line you are in · "
-                            "ctrl+o its options and addons", classes="section-keys")
                 yield OrderLineHeader()
                 with Vertical(id="order-lines"):
                     yield OrderLineRow(1, self.catalog, self.currency)
-                yield Static("", id="error-lines", classes="field-error")
             with FormSection("Domain", id="section-domain"):
-                with Horizontal(classes="form-row -tight"):
-                    yield Label("Order a domain", classes="form-label")
-                    yield Dropdown([("none", "none"), ("register", "register"),
-                                  ("transfer", "transfer")], value="none", allow_blank=False,
-                                 id="domain-action", compact=True)
+                yield FieldRow("Order a domain",
+                               Dropdown([("none", "none"), ("register", "register"),
+                                         ("transfer", "transfer")], value="none",
+                                        allow_blank=False, id="domain-action", compact=True),
+                               id="domain-row")
                 # Its fields are made when a domain is first ordered (`_domain_fields`).
-                yield Vertical(id="domain-details", classes="-none")
         yield Static("" if self.preloaded is not None else "loading the catalog…",
                      id="order-total")
         yield KeyFooter()
 
-    @staticmethod
-    def _domain_fields() -> list:
+    # Where each message line is made, the first time it has something to say: after the
+    # widget of that selector.
+    SLOT_PLACES = {"error-client": "#client-row", "error-payment": "#payment-row",
+                   "error-lines": "#order-lines"}
+
+    def _slot(self, slot: str, needed: bool) -> Static | None:
+        """The message line `slot`, made when `needed` (None: not made, nothing to say)."""
+        found = self.query(f"#{slot}")
+        if found:
+            return found.first(Static)
+        if not needed or slot not in self.SLOT_PLACES:
+            return None  # (the domain's lines are made with its fields)
+        line = Static("", id=slot, classes="field-error")
+        place = self.query_one(self.SLOT_PLACES[slot])
+        place.parent.mount(line, after=place)
+        return line
+
+    def _promo_info(self, needed: bool) -> Static | None:
+        """What the promotion code gives (or why it is refused), beside the code."""
+        found = self.query("#promo-info")
+        if found or not needed:
+            return found.first(Static) if found else None
+        info = Static("", id="promo-info")
+        self.query_one("#promo-row").mount(info)
+        return info
+
+    def _domain_fields(self) -> list:
         """The domain's fields, under "Order a domain" once it is not `none`: most orders
         have no domain, and the form opens faster without them."""
-        def row(*widgets) -> Horizontal:
-            return Horizontal(*widgets, classes="form-row -tight")
-
-        return [
-            row(Label("Domain name", classes="form-label"),
-                Input(placeholder="example.com", id="domain-name", compact=True),
-                Label("Years", classes="form-label -short"),
-                Input("1", id="domain-years", compact=True)),
+        return [Vertical(
+            FieldRow("Domain name", Input(placeholder="example.com", id="domain-name",
+                                          compact=True),
+                     labelled(Input("1", id="domain-years", compact=True), "Years")),
             Static("", id="error-domain", classes="field-error"),
-            row(Label("EPP code", classes="form-label"),
-                Input(placeholder="needed for a transfer", id="domain-epp_code", compact=True,
-                      password=True)),
+            FieldRow("EPP code", Input(placeholder="needed for a transfer",
+                                       id="domain-epp_code", compact=True, password=True)),
             Static("", id="error-domain-epp", classes="field-error"),
-            row(Tick("DNS management", id="domain-dns_management", compact=True),
-                Tick("Email forwarding", id="domain-email_forwarding", compact=True),
-                Tick("ID protection", id="domain-id_protection", compact=True)),
-            row(Label("Price override", classes="form-label"),
-                Input(placeholder="TLD price", id="domain-price_override", compact=True),
-                Label("Renewal override", classes="form-label -short"),
-                Input(placeholder="TLD price", id="domain-renew_override", compact=True)),
+            Horizontal(Tick("DNS management", id="domain-dns_management", compact=True),
+                       Tick("Email forwarding", id="domain-email_forwarding", compact=True),
+                       Tick("ID protection", id="domain-id_protection", compact=True),
+                       classes="form-row -tight"),
+            FieldRow("Price override", Input(placeholder="TLD price",
+                                             id="domain-price_override", compact=True),
+                     labelled(Input(placeholder="TLD price", id="domain-renew_override",
+                                    compact=True), "Renewal override")),
             Static("", id="error-domain-prices", classes="field-error"),
             Static("", id="domain-info"),
-        ]
+            id="domain-details")]
 
     @property
     def _domain_made(self) -> bool:
-        return bool(self.query_one("#domain-details").children)
+        return self._find("#domain-details") is not None
 
     def on_mount(self) -> None:
         if self.preloaded is not None:  # composed with the catalog: drawn once with it
             start = self.preloaded
             self._catalog_loaded(start.catalog, start.methods, start.client, composed=True)
+            if start.kept:  # read again once drawn (a thread meanwhile slows the drawing)
+                self.call_after_refresh(self._reread_start)
         else:
             self._load_catalog()
+
+    # The catalog and the payment methods each app's order form read last (`kept`).
+    _last_start: WeakKeyDictionary = WeakKeyDictionary()
+
+    @classmethod
+    def kept(cls, app, client_id: int | None) -> OrderStart | None:
+        """What a new order (no preset client) started with at the last open in this app:
+        `HostdeskApp.open_read` opens the form with it at once, and the form reads it again
+        (`_reread_start`), so that a product added meanwhile is offered a moment later."""
+        start = cls._last_start.get(app) if client_id is None else None
+        return replace(start, kept=True) if start is not None else None
+
+    def _reread_start(self) -> None:
+        app = self.app
+        run_in_background(self, lambda: self.read(app, None), self._start_reread,
+                          group="order-catalog")
+
+    def _start_reread(self, start: OrderStart) -> None:
+        if not self.is_attached:
+            return
+        OrderFormScreen._last_start[self.app] = start
+        if start.methods != self._methods:
+            self._methods = start.methods
+            picker = self._find("#payment_method")
+            chosen = picker.value
+            with picker.prevent(Select.Changed):  # what was chosen stays chosen
+                picker.set_options([(m, m) for m in start.methods])
+                if chosen in start.methods:
+                    picker.value = chosen
+            self._offer_method()
+        if start.catalog != self.catalog:
+            self.catalog = start.catalog
+            for row in self._lines():
+                row.set_catalog(start.catalog)
 
     @staticmethod
     def read(app, client_id: int | None) -> OrderStart:
@@ -273,6 +327,7 @@ class OrderFormScreen(FormScreen):
                         client: ClientChoice | None, *, composed: bool = False) -> None:
         self.catalog = catalog
         self._methods = methods
+        OrderFormScreen._last_start[self.app] = OrderStart(catalog, methods, None)
         if not composed:
             self.query_one("#payment_method", Select).set_options([(m, m) for m in methods])
         self._offer_method()
@@ -286,33 +341,45 @@ class OrderFormScreen(FormScreen):
 
     # --- what the form says --------------------------------------------------------------
 
+    def _find(self, selector: str):
+        """The field of `selector` (`#id`), or None while it is not made (the domain's).
+        From a map of the form's ids, made in one walk: the form reads every field after each
+        key, and a query matches its selector against every widget of the form."""
+        if self._found is None:
+            self._found = {f"#{widget.id}": widget for widget in self.walk_children()
+                           if widget.id}
+        return self._found.get(selector)
+
     def _value(self, selector: str, unmade: str = "") -> str:
-        found = self.query(selector)
-        return found.first(Input).value if found else unmade  # a domain field not made yet
+        found = self._find(selector)
+        return found.value if found is not None else unmade  # a domain field not made yet
 
     def _selected(self, selector: str) -> str:
-        value = self.query_one(selector, Select).value
+        value = self._find(selector).value
         return "" if value == Select.NULL else str(value)
 
     def _ticked(self, selector: str) -> bool:
-        found = self.query(selector)
-        return found.first(Checkbox).value if found else False
+        found = self._find(selector)
+        return found.value if found is not None else False
+
+    def _lines(self) -> list[OrderLineRow]:
+        return list(self._find("#order-lines").children)
 
     def request(self) -> OrderRequest:
         """The order as typed (parsed and judged by `models.orders`)."""
-        picker = self.query_one(ClientPicker)
+        picker = self._find("#client")
         client_id = picker.chosen.id if picker.chosen else typed_client_id(picker.input.value)
         return OrderRequest(
             client_id=client_id,
             payment_method=self._selected("#payment_method"),
             promo_code=self._value("#promo_code"),
-            status=str(self.query_one("#status", Select).value),
+            status=str(self._find("#status").value),
             send_confirmation=self._ticked("#send_confirmation"),
             generate_invoice=self._ticked("#generate_invoice"),
             send_invoice_email=self._ticked("#send_invoice_email"),
-            lines=[row.request() for row in self.query(OrderLineRow)],
+            lines=[row.request() for row in self._lines()],
             domain=DomainRequest(
-                action=str(self.query_one("#domain-action", Select).value),
+                action=str(self._find("#domain-action").value),
                 name=self._value("#domain-name"), years=self._value("#domain-years", "1"),
                 dns_management=self._ticked("#domain-dns_management"),
                 email_forwarding=self._ticked("#domain-email_forwarding"),
@@ -322,7 +389,7 @@ class OrderFormScreen(FormScreen):
                 epp_code=self._value("#domain-epp_code")))
 
     def _snapshot(self) -> tuple[OrderRequest, str]:
-        return self.request(), self.query_one(ClientPicker).input.value
+        return self.request(), self._find("#client").input.value
 
     @property
     def dirty(self) -> bool:
@@ -337,10 +404,11 @@ class OrderFormScreen(FormScreen):
     async def _changed(self, event) -> None:
         control_id = getattr(event.control, "id", None)
         if control_id == "domain-action":
-            details = self.query_one("#domain-details")
-            if event.value != "none" and not details.children:
-                await details.mount_all(self._domain_fields())
-            details.set_class(event.value == "none", "-none")
+            if event.value != "none" and not self._domain_made:
+                await self.query_one("#section-domain").mount_all(self._domain_fields())
+                self._found = None  # the domain's fields are there now
+            if self._domain_made:
+                self.query_one("#domain-details").set_class(event.value == "none", "-none")
         elif control_id == "generate_invoice":
             self.query_one("#send_invoice_email", Checkbox).disabled = not event.value
         self._schedule_quote()
@@ -408,7 +476,9 @@ class OrderFormScreen(FormScreen):
             self._show_field_errors(quote.errors)
 
     def _show_promotion(self, quote: OrderQuote, text: str, error: str | None) -> None:
-        info = self.query_one("#promo-info", Static)
+        info = self._promo_info(bool(error) or quote.promotion is not None)
+        if info is None:
+            return
         if error:
             info.update(Text(error))
         elif quote.promotion is not None:
@@ -438,10 +508,9 @@ class OrderFormScreen(FormScreen):
                 slots.setdefault(slot, []).append(prefix + error.message)
         for slot in set(ERROR_SLOTS.values()) - {"promo-info"}:
             message = "\n".join(slots.get(slot, []))
-            found = self.query(f"#{slot}")
-            if not found:
-                continue  # a domain field not made: no domain ordered, nothing to say
-            widget = found.first(Static)
+            widget = self._slot(slot, bool(message))
+            if widget is None:
+                continue  # nothing to say, or a domain field not made (no domain ordered)
             widget.update(Text(message))
             widget.set_class(bool(message), "-shown")
 

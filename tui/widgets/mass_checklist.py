@@ -11,10 +11,11 @@ from typing import Callable
 
 import pendulum
 from textual.binding import Binding
+from textual.geometry import Size
 
 from hostdesk.models.selection import Selection, Ticks
 from hostdesk.tui.keys import bind
-from hostdesk.tui.widgets.biglist import BigList
+from hostdesk.tui.widgets.biglist import PAGE_SIZE, BigList, FetchPlan, LoadRequest
 
 
 class MassChecklist(BigList):
@@ -40,6 +41,30 @@ class MassChecklist(BigList):
         self.filter = selection.flt
         # BigList draws a tick for `row_id in self.ticked`; Ticks answers that for both modes.
         self.ticked = ticks if ticks is not None else Ticks()  # type: ignore[assignment]
+
+    def start_from(self, shown: BigList) -> bool:
+        """Start with the rows `shown` (the list of the same selection the mass update was
+        opened from) holds from its top: drawn at once, with them, while `reread_quietly`
+        reads them again. False (and nothing taken) when it does not hold them all."""
+        total = shown.total
+        if total is None or shown.error or shown.filter != self.filter \
+                or shown.source is not self.source:
+            return False
+        rows = shown._rows
+        if any(index not in rows for index in range(min(total, shown.rows_height))):
+            return False  # (its screenful: this list is no taller)
+        self._rows = {index: rows[index] for index in range(shown.rows_height + PAGE_SIZE)
+                      if index in rows}
+        self.total = total
+        self.set_reactive(BigList.virtual_size, Size(0, total + 1))
+        return True
+
+    def reread_quietly(self) -> None:
+        """Count and read the top rows again, showing the ones it has until they are in (a
+        reload would show empty rows meanwhile)."""
+        self._generation += 1
+        plan = FetchPlan("after", None, 0, self.rows_height + PAGE_SIZE)
+        self._load(LoadRequest(self._generation, self.filter, plan, count=True))
 
     @property
     def ticks(self) -> Ticks:

@@ -77,7 +77,9 @@ class ClientPicker(Vertical):
         self._showing_choice = False
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="name, company, email or #id", id="client-search", compact=True)
+        self._input = Input(placeholder="name, company, email or #id", id="client-search",
+                            compact=True)
+        yield self._input
         # The list of matches is made on the first search (`_match_list`).
 
     def _match_list(self) -> OptionList:
@@ -91,7 +93,7 @@ class ClientPicker(Vertical):
 
     @property
     def input(self) -> Input:
-        return self.query_one("#client-search", Input)
+        return self._input
 
     def choose(self, client: ClientChoice | None) -> None:
         """Show `client` as the pick (from a search, or preset by the screen)."""
