@@ -275,8 +275,8 @@ class ListSource:
             exact = known if known is not None else (
                 len(rows) if len(rows) < limit else self.count(flt))
             return FirstPage(rows, exact, True)
-        ids = [row_id for (row_id,) in self._ids([condition], cap + 1, searching=bool(flt.term))
-               .tuples()]
+        ids_query = self._ids([condition], cap + 1, searching=bool(flt.term))
+        ids = [row_id for (row_id,) in database.execute(ids_query)]
         rows = self._read(ids[:limit], descending=True)
         return FirstPage(rows, min(len(ids), cap), len(ids) <= cap)
 
