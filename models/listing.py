@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -72,6 +74,46 @@ class ListFilter:
 NO_FILTER = ListFilter()
 
 COUNT_CAP = 1_000  # a list's first page counts its matches up to this many (`first_page`)
+
+
+class Stopped(Exception):
+    """A list read was stopped before it began: a newer one replaced it."""
+
+
+class Interruptible:
+    """Lets the screen stop the statement a list read is running on another thread, when a
+    newer search replaces it: a common word's search on PostgreSQL can run for a second,
+    and the admin's next keystroke should not wait behind it on a shared machine.
+
+    `running()` wraps the read (in its own thread, connection open); `stop()` may be called
+    from any thread, before, during or after it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connection = None
+        self.stopped = False
+
+    @contextmanager
+    def running(self):
+        with self._lock:
+            if self.stopped:
+                raise Stopped
+            self._connection = database.connection()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._connection = None
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            if self._connection is not None:  # only while the read runs: never a later one
+                # PostgreSQL: a cancel request for the backend (ignored once it is idle);
+                # SQLite: interrupts the statements of this connection that are running.
+                stop = self._connection.cancel if is_postgres() else self._connection.interrupt
+                stop()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@ status changes, a parallel daily run and an upgrade, and never a lock between wr
 
 import os
 import subprocess
+import threading
+import time
 
 import pendulum
 import psycopg2
@@ -181,3 +183,39 @@ def test_the_totals_are_exact_after_a_parallel_daily_run(pg_server):
     finally:
         real.close()
         database.initialize(None)
+
+
+def test_a_list_read_stopped_by_a_newer_one_ends_at_once(db_url):
+    """What a newer search replaces is stopped mid-statement, on both engines; a stop after
+    the read ended touches nothing that runs later on the same connection."""
+    from hostdesk.models.db import connection
+    from hostdesk.models.listing import Interruptible, Stopped
+
+    real = bind(db_url)
+    real.close()
+    slow = ("SELECT pg_sleep(20)" if db_url.startswith("postgres") else
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1e9) "
+            "SELECT COUNT(*) FROM n")
+    reads = Interruptible()
+    outcome = {}
+
+    def read():
+        with connection():
+            try:
+                with reads.running():
+                    database.execute_sql(slow)
+            except Exception as error:  # noqa: BLE001 - what the screen would be told
+                outcome["error"] = error
+            outcome["after"] = database.execute_sql("SELECT 1").fetchone()[0]
+
+    worker = threading.Thread(target=read)
+    started = time.monotonic()
+    worker.start()
+    time.sleep(0.5)
+    reads.stop()
+    worker.join(10)
+    assert not worker.is_alive() and time.monotonic() - started < 5
+    assert "error" in outcome and outcome["after"] == 1  # stopped; the connection still works
+    with pytest.raises(Stopped), connection(), reads.running():
+        pass  # a read that had not begun does not begin
+    database.initialize(None)

@@ -28,7 +28,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from hostdesk.models.listing import NO_FILTER, STATUS, ListFilter, ListSource, Row
+from hostdesk.models.listing import NO_FILTER, STATUS, Interruptible, ListFilter, ListSource, Row
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
 from hostdesk.tui.widgets.cells import (
@@ -165,6 +165,7 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
         self.error: str | None = None
         self._rows: dict[int, Row] = {}
         self._generation = 0
+        self._reads = Interruptible()  # the running reads of this generation, to stop them
         self._reloading = False
         self._fetching: FetchPlan | None = None
         self._fetch_scheduled = False
@@ -227,6 +228,8 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
 
     def reload(self) -> None:
         """Recount and re-read the rows around the current place (the database's truth)."""
+        self._reads.stop()  # what an older filter still reads is not wanted any more
+        self._reads = Interruptible()
         self._generation += 1
         self._rows.clear()
         self._fetching = None
@@ -244,27 +247,39 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
     # --- loading ------------------------------------------------------------------------
 
     def _load(self, request: LoadRequest) -> None:
+        reads = self._reads
+
         def read() -> tuple[int | None, bool, list[Row]]:
-            if request.cap is not None:
-                first = self.source.first_page(request.plan.end, request.flt, cap=request.cap)
-                return first.total, first.exact, first.rows
-            rows = request.plan.run(self.source, request.flt)
-            return (self._count(request, rows) if request.count else None), True, rows
+            with reads.running():
+                if request.cap is not None:
+                    first = self.source.first_page(request.plan.end, request.flt,
+                                                   cap=request.cap)
+                    return first.total, first.exact, first.rows
+                rows = request.plan.run(self.source, request.flt)
+                return (self._count(request, rows) if request.count else None), True, rows
 
         run_in_background(self, read, lambda read_: self._loaded(request, *read_),
-                          self._load_failed, group="biglist-load",
-                          description="read list rows")
+                          lambda error: self._read_failed(request.generation, error),
+                          group="biglist-load", description="read list rows")
 
     def _count_exactly(self) -> None:
         """Count a capped total exactly (the list is scrolled near its end, or `end`)."""
         if self.exact or self._counting:
             return
         self._counting = True
-        generation, flt = self._generation, self.filter
-        run_in_background(self, lambda: self.source.count(flt),
-                          lambda total: self._counted(generation, total),
-                          self._load_failed, group="biglist-count",
-                          description="count list rows")
+        generation, flt, reads = self._generation, self.filter, self._reads
+
+        def count() -> int:
+            with reads.running():
+                return self.source.count(flt)
+
+        run_in_background(self, count, lambda total: self._counted(generation, total),
+                          lambda error: self._read_failed(generation, error),
+                          group="biglist-count", description="count list rows")
+
+    def _read_failed(self, generation: int, error: Exception) -> None:
+        if generation == self._generation:  # else stopped on purpose, or no longer wanted
+            self._load_failed(error)
 
     def _counted(self, generation: int, total: int) -> None:
         if generation != self._generation:
