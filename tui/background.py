@@ -41,6 +41,8 @@ def run_in_background(node: DOMNode, work: Callable[[], Any],
     answer: Future = Future()
 
     def read() -> None:
+        if not answer.set_running_or_notify_cancel():  # running now: it cannot be cancelled
+            return
         try:
             with connection():
                 answer.set_result(work())
