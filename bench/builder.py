@@ -32,7 +32,7 @@ from itertools import chain
 
 from peewee import AutoField
 
-from hostdesk.models import search
+from hostdesk.models import listing, search
 from hostdesk.models.db import is_postgres
 from hostdesk.models.schema import (
     Admin,
@@ -309,6 +309,7 @@ def build(db, spec: BuildSpec) -> BuildSummary:
         with db.atomic():
             _Build(spec, writer).run()
         _end_load(db, indexes)
+        listing.recount_services()  # its triggers were off for the load on PostgreSQL
         if is_postgres(db):
             # What autovacuum does to freshly inserted tables: statistics, and the visibility
             # map that lets counts and id lookups read the indexes alone.

@@ -11,7 +11,7 @@ n`), one batch at a time, and checks the ids against the filter again at that mo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
 import pendulum
@@ -19,7 +19,14 @@ from peewee import Expression
 
 from hostdesk.models.cycles import parse_cycle
 from hostdesk.models.errors import ValidationError, ValidationErrors
-from hostdesk.models.listing import NO_FILTER, ListFilter, ListSource, ServiceSource, client_ids_matching
+from hostdesk.models.listing import (
+    NO_FILTER,
+    ListFilter,
+    ListSource,
+    ServiceSource,
+    client_ids_matching,
+    service_totals,
+)
 from hostdesk.models.parsing import has_control_characters, parse_int_id, parse_optional_date
 from hostdesk.models.schema import Product, Server, Service, ServiceStatus
 
@@ -123,6 +130,15 @@ class FilteredServiceSource(ServiceSource):
     """The services list with `ServiceFilter`'s conditions; each is answered by an index of
     `service` ((client, id), (product, status, id), (status, next_due_date, id),
     (next_due_date, id), and migration 0006's (server, id) and (billing_cycle, id))."""
+
+    def known_count(self, flt: ListFilter) -> int | None:
+        """Every service, or every service of one status: kept by the database."""
+        if not isinstance(flt, ServiceFilter):
+            return super().known_count(flt)
+        if replace(flt, status="") != ServiceFilter():
+            return None
+        totals = service_totals()
+        return totals.get(flt.status, 0) if flt.status else sum(totals.values())
 
     def _condition(self, flt: ListFilter) -> Expression | None:
         condition = super()._condition(flt)

@@ -9,10 +9,13 @@ slow old answer never overwrites a newer one.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from concurrent.futures import Future
 from typing import Any, Callable
 
 from textual.dom import DOMNode
-from textual.worker import Worker, get_current_worker
+from textual.worker import Worker, active_worker, get_current_worker
 
 from hostdesk.models.db import connection
 
@@ -35,11 +38,23 @@ def run_in_background(node: DOMNode, work: Callable[[], Any],
         # screen's own message handler.
         callback(value)
 
-    def body() -> None:
-        worker = get_current_worker()
+    answer: Future = Future()
+
+    def read() -> None:
+        active_worker.set(worker)  # `get_current_worker()` in `work` answers as in a worker
+        if not answer.set_running_or_notify_cancel():  # running now: it cannot be cancelled
+            return
         try:
             with connection():
-                result = work()
+                answer.set_result(work())
+        except Exception as error:  # noqa: BLE001 - reported to the screen, never raised
+            answer.set_exception(error)
+
+
+    async def body() -> None:
+        worker = get_current_worker()
+        try:
+            result = await asyncio.wrap_future(answer)
         except Exception as error:  # noqa: BLE001 - reported to the screen, never raised
             callback, value = failed or said, error
         else:
@@ -47,5 +62,11 @@ def run_in_background(node: DOMNode, work: Callable[[], Any],
         if callback is not None and not worker.is_cancelled:
             node.call_later(deliver, callback, value)
 
-    return node.run_worker(body, thread=True, exclusive=exclusive, group=group,
-                           exit_on_error=False, description=description or group)
+    worker = node.run_worker(body, exclusive=exclusive, group=group,
+                             exit_on_error=False, description=description or group)
+    # The thread starts now, not when the event loop next gets to the worker: a screen
+    # coming on top is restyled and laid out first, and its read waited 40-250 ms for that
+    # on a busy machine; now the two run side by side (the read mostly waits on the
+    # database, without the GIL).
+    threading.Thread(target=read, name=f"hostdesk {description or group}", daemon=True).start()
+    return worker

@@ -141,42 +141,46 @@ def test_search_narrows_the_list_as_the_database_does(catalog, app_for):
     run(scenario())
 
 
-def test_a_search_that_fits_the_first_page_is_counted_from_its_rows(catalog, app_for):
-    """A COUNT over a big table is the slow part of a search; when the matches fit the first
-    page the rows are the count. A longer result is still counted by the database."""
+def test_a_search_is_counted_up_to_the_cap_and_exactly_only_at_its_end(catalog, app_for):
+    """A COUNT over a big table is the slow part of a search: the first page's query counts
+    the matches up to the list's cap; a longer result says "100+" until the admin goes to
+    its end. The whole list's total is kept by the database (migration 0022): no COUNT."""
     app = app_for()
 
     async def scenario():
         async with app.run_test(size=(80, 24)) as pilot:
             biglist = await open_services(pilot)
+            biglist.count_cap = 100
             counted = []
             count = biglist.source.count
             biglist.source.count = lambda *a, **k: counted.append(a) or count(*a, **k)
-            await search(pilot, *"site-0")  # 99 matches: counted as each key was typed
-            counted.clear()
+            await search(pilot, *"site-0")  # 99 matches: under the cap
+            assert biglist.total == 99 and biglist.exact and counted == []
             await pilot.press("0")
             await pilot.pause(SEARCH_DELAY + 0.1)
             await settle(pilot)
             assert biglist.total == 9 and counted == []
             assert "1–9 of 9" in screen_text(app)
-            await pilot.press("ctrl+u")  # the whole list again: counted
+            await pilot.press("ctrl+u")  # the whole list again: the database's own total
             await pilot.pause(SEARCH_DELAY + 0.1)
             await settle(pilot)
-            assert biglist.total == 230 and len(counted) == 1
-            counted.clear()
+            assert biglist.total == 230 and biglist.exact and counted == []
             await pilot.press(*"zzz")
             await pilot.pause(SEARCH_DELAY + 0.1)
             await settle(pilot)
             assert biglist.total == 0 and counted == []
-            await pilot.press("ctrl+u", *"site")
+            await pilot.press("ctrl+u", *"site-")  # all 230 match: more than the cap
             await pilot.pause(SEARCH_DELAY + 0.1)
             await settle(pilot)
-            counted.clear()
-            await pilot.press("-")  # all 230 match: more than the first page
-            await pilot.pause(SEARCH_DELAY + 0.1)
+            assert (biglist.total, biglist.exact, counted) == (100, False, [])
+            assert f"1–{biglist.rows_height} of 100+" in screen_text(app)
+            assert shown_ids(biglist) == service_ids()[:biglist.rows_height]
+
+            await pilot.press("enter", "end")  # to the last match: counted exactly now
             await settle(pilot)
-            assert biglist.total == 230 and len(counted) == 1
-            assert f"1–{biglist.rows_height} of 230" in screen_text(app)
+            assert (biglist.total, biglist.exact, len(counted)) == (230, True, 1)
+            assert biglist.cursor == 229 and biglist.cursor_row["id"] == service_ids()[-1]
+            assert "of 230" in screen_text(app) and "230+" not in screen_text(app)
 
     run(scenario())
 

@@ -40,7 +40,9 @@ class FilteredListScreen(ListScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.biglist.set_filter(self.initial)
+        # Read once, by the `reread` of the screen coming on top (a load here was a second
+        # read of the first page, stopped at once).
+        self.biglist.filter = self.initial
 
     @property
     def current_filter(self) -> ListFilter:

@@ -13,7 +13,7 @@ from textual.widgets import Input, Static
 
 from hostdesk.automation.cron import last_runs
 from hostdesk.models.errors import ValidationError
-from hostdesk.models.listing import ListSource, automation_warning
+from hostdesk.models.listing import COUNT_CAP, ListSource, automation_warning
 from hostdesk.tui.keys import bind
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.areas import Area
@@ -123,7 +123,7 @@ class ListScreen(HostdeskScreen):
                                 f"escape clears it)", id="list-search", classes="-hidden")
         yield BigList(self.source, currency=self.app.settings.currency,
                       today=self.app.clock.today, timezone=self.app.settings.timezone,
-                      id="list")
+                      count_cap=COUNT_CAP, id="list")
         yield Static("", id="list-status", classes="status-line")
         yield KeyFooter()
 

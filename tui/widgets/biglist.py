@@ -7,6 +7,10 @@ known (`id < last id`), from the end of the list, or, after a far jump, by offse
 
 Ticked rows are kept as a set of ids (`ticked`), so code acting on a selection does not
 depend on what is on screen.
+
+With `count_cap`, a search or filter is counted up to that many when it is first drawn
+(`ListSource.first_page`): a bigger result shows "1,000+" and is counted exactly only when
+the list is scrolled near that many rows or `end` is pressed.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from hostdesk.models.listing import NO_FILTER, STATUS, ListFilter, ListSource, Row
+from hostdesk.models.listing import NO_FILTER, STATUS, Interruptible, ListFilter, ListSource, Row
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
 from hostdesk.tui.widgets.cells import (
@@ -84,6 +88,7 @@ class LoadRequest:
     flt: ListFilter
     plan: FetchPlan
     count: bool  # recount the matching rows first (a reload)
+    cap: int | None = None  # count a first page's matches up to this many (None: exactly)
 
 
 class BigList(ScrollView, can_focus=True, inherit_bindings=False):
@@ -139,10 +144,11 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
 
     def __init__(self, source: ListSource, *, currency: str = "",
                  today: Callable[[], pendulum.Date] | None = None, timezone: str = "UTC",
-                 name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+                 count_cap: int | None = None, name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.source = source
+        self.count_cap = count_cap
         self.currency = currency
         self.timezone = timezone  # moments are shown as this zone's clock reads them
         # On a 16-colour terminal the status colours come close to the cursor's background:
@@ -151,11 +157,15 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
         self._today = today or (lambda: pendulum.today("UTC").date())
         self.filter: ListFilter = NO_FILTER
         self.total: int | None = None
+        self.exact = True  # False: `total` is a lower bound (more rows than the cap match)
+        self._counting = False  # an exact count of a capped total is on its way
+        self._last_when_counted = False  # `end` was pressed before the exact count came
         self.cursor = 0
         self.ticked: set[int] = set()
         self.error: str | None = None
         self._rows: dict[int, Row] = {}
         self._generation = 0
+        self._reads = Interruptible()  # the running reads of this generation, to stop them
         self._reloading = False
         self._fetching: FetchPlan | None = None
         self._fetch_scheduled = False
@@ -204,7 +214,7 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
             return "0 of 0"
         first = min(self.top + 1, self.total)
         last = min(self.top + self.rows_height, self.total)
-        return f"{first:,}–{last:,} of {self.total:,}"
+        return f"{first:,}–{last:,} of {self.total:,}{'' if self.exact else '+'}"
 
     def set_filter(self, flt: ListFilter) -> None:
         """Show only rows matching `flt`, from the top. Ticks are kept."""
@@ -218,28 +228,71 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
 
     def reload(self) -> None:
         """Recount and re-read the rows around the current place (the database's truth)."""
+        self._reads.stop()  # what an older filter still reads is not wanted any more
+        self._reads = Interruptible()
         self._generation += 1
         self._rows.clear()
         self._fetching = None
         self._reloading = True
+        self._counting = self._last_when_counted = False
         self.error = None
         top = self.top
         plan = (FetchPlan("after", None, 0, top + self.rows_height + PAGE_SIZE) if top == 0
                 else FetchPlan("offset", None, top, top + self.rows_height + PAGE_SIZE))
-        self._load(LoadRequest(self._generation, self.filter, plan, count=True))
+        self._load(LoadRequest(self._generation, self.filter, plan, count=True,
+                               cap=self.count_cap if top == 0 else None))
         self.refresh()
         self._post_changed()
 
     # --- loading ------------------------------------------------------------------------
 
     def _load(self, request: LoadRequest) -> None:
-        def read() -> tuple[int | None, list[Row]]:
-            rows = request.plan.run(self.source, request.flt)
-            return (self._count(request, rows) if request.count else None), rows
+        reads = self._reads
+
+        def read() -> tuple[int | None, bool, list[Row]]:
+            with reads.running():
+                if request.cap is not None:
+                    first = self.source.first_page(request.plan.end, request.flt,
+                                                   cap=request.cap)
+                    return first.total, first.exact, first.rows
+                rows = request.plan.run(self.source, request.flt)
+                return (self._count(request, rows) if request.count else None), True, rows
 
         run_in_background(self, read, lambda read_: self._loaded(request, *read_),
-                          self._load_failed, group="biglist-load",
-                          description="read list rows")
+                          lambda error: self._read_failed(request.generation, error),
+                          group="biglist-load", description="read list rows")
+
+    def _count_exactly(self) -> None:
+        """Count a capped total exactly (the list is scrolled near its end, or `end`)."""
+        if self.exact or self._counting:
+            return
+        self._counting = True
+        generation, flt, reads = self._generation, self.filter, self._reads
+
+        def count() -> int:
+            with reads.running():
+                return self.source.count(flt)
+
+        run_in_background(self, count, lambda total: self._counted(generation, total),
+                          lambda error: self._read_failed(generation, error),
+                          group="biglist-count", description="count list rows")
+
+    def _read_failed(self, generation: int, error: Exception) -> None:
+        if generation == self._generation:  # else stopped on purpose, or no longer wanted
+            self._load_failed(error)
+
+    def _counted(self, generation: int, total: int) -> None:
+        if generation != self._generation:
+            return
+        self._counting = False
+        self.exact = True
+        self.total = max(total, 0)
+        self.virtual_size = Size(0, self.total + 1)
+        if self._last_when_counted:
+            self._last_when_counted = False
+            self.action_last()
+        self.refresh()
+        self._post_changed()
 
     def _count(self, request: LoadRequest, rows: list[Row]) -> int:
         """How many rows match: a short first page is all of them (most searches), so only
@@ -249,12 +302,14 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
             return len(rows)
         return self.source.count(request.flt)
 
-    def _loaded(self, request: LoadRequest, total: int | None, rows: list[Row]) -> None:
+    def _loaded(self, request: LoadRequest, total: int | None, exact: bool,
+                rows: list[Row]) -> None:
         if request.generation != self._generation:
             return  # an answer for an older filter or reload
         if request.count:
             self._reloading = False
             self.total = total
+            self.exact = exact
             self.virtual_size = Size(0, self.total + 1)
             self.cursor = min(self.cursor, max(0, self.total - 1))
         else:
@@ -274,7 +329,7 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
         self._post_changed()
 
     def _load_failed(self, error: Exception) -> None:
-        self._reloading = False
+        self._reloading = self._counting = False
         self._fetching = None
         self.error = str(error)
         self.notify(f"Could not read {self.source.title.lower()}: {self.error}",
@@ -313,6 +368,8 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
             return
         start = max(0, self.top - PAGE_SIZE // 5)
         end = min(self.total, self.top + self.rows_height + PAGE_SIZE)
+        if end >= self.total:
+            self._count_exactly()  # near the end of a capped count: how far does it go?
         missing = [i for i in range(start, end) if i not in self._rows]
         if not missing:
             return
@@ -441,6 +498,10 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
         self._move_cursor(0)
 
     def action_last(self) -> None:
+        if not self.exact:
+            self._last_when_counted = True
+            self._count_exactly()
+            return
         self._move_cursor((self.total or 1) - 1)
 
     def action_open(self) -> None:
