@@ -50,7 +50,6 @@ def run_in_background(node: DOMNode, work: Callable[[], Any],
         except Exception as error:  # noqa: BLE001 - reported to the screen, never raised
             answer.set_exception(error)
 
-
     async def body() -> None:
         worker = get_current_worker()
         try:
@@ -68,5 +67,7 @@ def run_in_background(node: DOMNode, work: Callable[[], Any],
     # coming on top is restyled and laid out first, and its read waited 40-250 ms for that
     # on a busy machine; now the two run side by side (the read mostly waits on the
     # database, without the GIL).
-    threading.Thread(target=read, name=f"hostdesk {description or group}", daemon=True).start()
+    # Not a daemon: a command still writing when the admin quits finishes before the process
+    # ends, as it did in Textual's own worker threads.
+    threading.Thread(target=read, name=f"hostdesk {description or group}").start()
     return worker
