@@ -28,14 +28,14 @@ DUE = pendulum.date(2026, 6, 1)
 CLIENTS, SERVICES_PER_CLIENT = 600, 5
 
 
-def build_host(db_url):
-    """3,000 services of 600 clients, all due on DUE (a host that bills on the 1st)."""
+def build_host(db_url, clients: int = CLIENTS):
+    """3,000 services of 600 clients (by default), all due on DUE (a host that bills on the 1st)."""
     db = bind(db_url)
     with db.atomic():
         product = Product.create(name="Shared", type="shared")
         ProductPrice.create(product=product, cycle="monthly", price=Decimal("9.99"))
         Client.insert_many([dict(first_name="C", last_name=str(i), email=f"c{i}@example.com")
-                            for i in range(CLIENTS)]).execute()
+                            for i in range(clients)]).execute()
         ids = [c.id for c in Client.select(Client.id).order_by(Client.id)]
         rows = [dict(client=cid, product=product.id, status="active", billing_cycle="monthly",
                      registration_date=pendulum.date(2025, 6, 1), next_due_date=DUE, anchor_day=1,
