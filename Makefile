@@ -33,7 +33,7 @@ demo: $(DEMO_STAMP)
 	$(BIN)/hostdesk --db sqlite:///$(DEMO_DB) demo
 
 test: $(STAMP) mariadb-server
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile --durations=15
 
 # The WHMCS import tests start a throw-away MariaDB server: install it when it is missing
 # (as root, like CI; otherwise say how).
