@@ -124,3 +124,39 @@ def test_the_upgrade_screen_and_the_order_form_open_with_the_catalog(catalog, ap
             await settle(pilot, until=lambda: form._pristine is not None)
 
     run(scenario())
+
+
+def test_a_screen_or_dialog_just_opened_is_not_restyled_whole(catalog, app_for, monkeypatch):
+    """Every widget of a screen or dialog just pushed was styled as it mounted: the restyle of
+    the whole screen Textual asks for on a push is skipped then (issue 17)."""
+    from textual.screen import Screen
+
+    from hostdesk.tui.widgets.dialogs import TypedConfirmDialog
+
+    resumed = []
+    textuals = Screen._on_screen_resume
+
+    def seen(screen, event):
+        resumed.append((type(screen).__name__, event.refresh_styles))
+        return textuals(screen, event)
+
+    monkeypatch.setattr(Screen, "_on_screen_resume", seen)
+
+    async def scenario():
+        app = app_for()
+        async with app.run_test(size=SIZE) as pilot:
+            await _open_list(app, pilot, "s")
+            await pilot.press("enter")
+            await settle(pilot, until=lambda: isinstance(app.screen, ServiceScreen))
+            await settle(pilot)
+            await pilot.press("d")
+            await settle(pilot, until=lambda: isinstance(app.screen, TypedConfirmDialog))
+            await pilot.press("escape")
+            await settle(pilot, until=lambda: isinstance(app.screen, ServiceScreen))
+            await settle(pilot)
+
+    run(scenario())
+    shown = [(name, restyled) for name, restyled in resumed
+             if name in ("ServiceScreen", "TypedConfirmDialog")]
+    assert shown[:2] == [("ServiceScreen", False), ("TypedConfirmDialog", False)]
+    assert len(shown) == 3  # and the service page came back on top

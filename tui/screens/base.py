@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
-from hostdesk.tui.widgets.dialogs import MessageDialog
+from hostdesk.tui.widgets.dialogs import MessageDialog, StyledOnce
 
 NOT_NOW = "does not apply here now"
 COLLECT_AFTER_SECONDS = 0.05  # the closed screen's own last messages are handled by then
@@ -51,7 +51,7 @@ class TitleBar(Widget):
         return Content.assemble(left, who)  # (in the bar's colour: muted)
 
 
-class HostdeskScreen(Screen, inherit_bindings=False):
+class HostdeskScreen(StyledOnce, Screen, inherit_bindings=False):
     """Base of the full screens. `HELP` is shown first by F1."""
 
     HELP = ""
@@ -68,16 +68,10 @@ class HostdeskScreen(Screen, inherit_bindings=False):
         # By the time this runs, the screen now on top is on the stack.
         self._covered_by_a_glance = getattr(self.app.screen, "CHANGES_NOTHING", False)
 
-    _shown_once = False
-
     def _on_screen_resume(self, event: events.ScreenResume) -> None:
-        # Textual restyles the whole screen each time it comes on top. The first time, every
-        # widget was styled as it was mounted a moment ago: doing it again doubles the styling
-        # work of opening a screen (issue 17). Textual's own handler runs after this one.
-        if not self._shown_once:
-            self._shown_once = True
-            event.refresh_styles = False
-        else:
+        # (`StyledOnce`'s handler, next in the class order, skips the first restyle; Textual's
+        # own handler runs after both.)
+        if self._shown_once:
             # Come back to: the screen closed above is garbage in reference cycles (Textual's
             # widgets and timers point at each other) that only a full collection frees, 100
             # to 200 ms otherwise paid by whichever screen is opening when it falls. Collected

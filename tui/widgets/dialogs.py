@@ -48,9 +48,9 @@ def error_messages(exc: Exception) -> list[tuple[str | None, str]]:
 
 
 class StyledOnce:
-    """For a dialog (a ModalScreen): Textual restyles a whole screen each time it comes on
-    top; the first time, every widget was styled as it was mounted a moment ago, and doing it
-    again doubles the styling work of opening it (issue 17; `HostdeskScreen` does the same)."""
+    """For a screen or a dialog: Textual restyles a whole screen each time it comes on top;
+    the first time, every widget was styled as it was mounted a moment ago, and doing it
+    again doubles the styling work of opening it (issue 17)."""
 
     _shown_once = False
 
