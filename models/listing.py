@@ -301,6 +301,11 @@ class ListSource:
         """The exact count of `flt`'s rows when the database keeps it (no scan), else None."""
         return None
 
+    def count_after_first_page(self, rows: list[Row], limit: int, flt: ListFilter) -> int:
+        """How many rows match, given the first page of at most `limit` rows: a short first
+        page is all of them (most searches), so only a full page costs a COUNT."""
+        return len(rows) if len(rows) < limit else self.count(flt)
+
     def first_page(self, limit: int = 50, flt: ListFilter = NO_FILTER, *,
                    cap: int = COUNT_CAP) -> FirstPage:
         """The first `limit` rows and how many match, counted up to `cap`.
@@ -314,8 +319,7 @@ class ListSource:
         condition = self._condition(flt)
         if known is not None or condition is None:
             rows = self.page(None, limit, flt)
-            exact = known if known is not None else (
-                len(rows) if len(rows) < limit else self.count(flt))
+            exact = known if known is not None else self.count_after_first_page(rows, limit, flt)
             return FirstPage(rows, exact, True)
         ids_query = self._ids([condition], cap + 1, searching=bool(flt.term))
         ids = [row_id for (row_id,) in database.execute(ids_query)]
@@ -916,7 +920,7 @@ class ActivitySource(ListSource):
                    cap: int = COUNT_CAP) -> FirstPage:
         # Counted exactly, as before: the count tells `_sparse` how to read the pages.
         rows = self.page(None, limit, flt)
-        return FirstPage(rows, len(rows) if len(rows) < limit else self.count(flt), True)
+        return FirstPage(rows, self.count_after_first_page(rows, limit, flt), True)
 
     def page(self, after_key: int | None = None, limit: int = 50,
              flt: ListFilter = NO_FILTER, *, backward: bool = False) -> list[Row]:

@@ -295,11 +295,10 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
         self._post_changed()
 
     def _count(self, request: LoadRequest, rows: list[Row]) -> int:
-        """How many rows match: a short first page is all of them (most searches), so only
-        a full page costs a COUNT."""
+        """How many rows match (after a read from the top: without a COUNT when it is short)."""
         plan = request.plan
-        if plan.start == 0 and plan.mode == "after" and len(rows) < plan.end:
-            return len(rows)
+        if plan.start == 0 and plan.mode == "after":
+            return self.source.count_after_first_page(rows, plan.end, request.flt)
         return self.source.count(request.flt)
 
     def _loaded(self, request: LoadRequest, total: int | None, exact: bool,
