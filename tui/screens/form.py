@@ -76,6 +76,12 @@ class FormSection(Vertical):
             self.refresh()
 
 
+def label_content(label: str, lit: bool) -> Content:
+    """A field's label as its row or section draws it: in the accent colour while the field
+    has focus, otherwise in the row's own colour (the stylesheet's: muted)."""
+    return Content.styled(label, "bold $accent") if lit else Content(label)
+
+
 class FieldRow(Horizontal):
     """One line of a form: the field's label, drawn by the row itself (in the accent colour
     while the field has focus), then the field, placed after the label by the stylesheet.
@@ -101,11 +107,6 @@ class FieldRow(Horizontal):
         while focused is not None and focused is not self:
             owner, focused = focused, focused.parent
         lit = getattr(owner, "row_label", "") if owner is not None else None
-
-        def shown(label: str, is_lit: bool) -> Content:
-            # Otherwise in the row's colour (the stylesheet's `.field-row`: muted).
-            return Content.styled(label, "bold $accent") if is_lit else Content(label)
-
         inner = []
         for child in self.children:
             label = getattr(child, "row_label", "")
@@ -114,10 +115,10 @@ class FieldRow(Horizontal):
                     end = child.region.x - self.content_region.x - 1
                 except Exception:  # noqa: BLE001 - not laid out yet: drawn at the next render
                     continue
-                inner.append((max(0, end - len(label)), shown(label, lit == label)))
+                inner.append((max(0, end - len(label)), label_content(label, lit == label)))
         if not inner:
-            return shown(self.label, lit == "")
-        parts, at = [shown(self.label, lit == "")], len(self.label)
+            return label_content(self.label, lit == "")
+        parts, at = [label_content(self.label, lit == "")], len(self.label)
         for start, content in sorted(inner, key=lambda item: item[0]):
             if start > at:
                 parts.append(" " * (start - at))

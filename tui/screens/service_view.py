@@ -13,7 +13,7 @@ from hostdesk.models.money import format_money
 from hostdesk.models.schema import ServiceStatus
 from hostdesk.models.service_page import ServiceView
 from hostdesk.tui.keys import bind
-from hostdesk.tui.screens.form import FormSection
+from hostdesk.tui.screens.form import FormSection, label_content
 from hostdesk.tui.widgets.cells import fit, status_look
 from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.widgets.payment_methods import method_choices
@@ -104,9 +104,7 @@ class LabelledSection(FormSection):
             if not child.display:
                 continue
             label = self.labels.get(child.id or "", "")
-            label = label[:LABEL_WIDTH - 1]  # (in the section's colour: muted)
-            lines.append(Content.styled(label, "bold $accent") if child is focused
-                         else Content(label))
+            lines.append(label_content(label[:LABEL_WIDTH - 1], child is focused))
             # A field is one line; an explanation under it may wrap.
             lines.extend([Content("")] * (max(1, child.outer_size.height) - 1))
         return Content("\n").join(lines)
