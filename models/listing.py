@@ -321,7 +321,7 @@ class ListSource:
             rows = self.page(None, limit, flt)
             exact = known if known is not None else self.count_after_first_page(rows, limit, flt)
             return FirstPage(rows, exact, True)
-        ids_query = self._ids([condition], cap + 1, searching=bool(flt.term))
+        ids_query = self._ids(flt, cap + 1)
         ids = [row_id for (row_id,) in database.execute(ids_query)]
         rows = self._read(ids[:limit], descending=True)
         return FirstPage(rows, min(len(ids), cap), len(ids) <= cap)
@@ -333,44 +333,56 @@ class ListSource:
         `backward=True` gives the rows just before `after_key` instead (or the last rows of
         the list when `after_key` is None), still in list order.
         """
-        key = self.model.id
-        conditions = [c for c in (self._condition(flt),) if c is not None]
-        if after_key is not None:
-            conditions.append(key > after_key if backward else key < after_key)
-        rows = self._rows(conditions, limit, descending=not backward, searching=bool(flt.term))
+        rows = self._rows(flt, limit, after_key=after_key, descending=not backward)
         return rows[::-1] if backward else rows
 
     def page_at(self, offset: int, limit: int = 50, flt: ListFilter = NO_FILTER) -> list[Row]:
         """Rows from a position, for a jump far from any row already shown (scrollbar, end)."""
-        conditions = [c for c in (self._condition(flt),) if c is not None]
-        return self._rows(conditions, limit, offset=offset, searching=bool(flt.term))
+        return self._rows(flt, limit, offset=offset)
 
-    def _rows(self, conditions: list, limit: int, *, offset: int = 0, descending: bool = True,
-              searching: bool = False) -> list[Row]:
+    def _rows(self, flt: ListFilter, limit: int, *, after_key: int | None = None, offset: int = 0,
+              descending: bool = True) -> list[Row]:
         """One page: its ids picked from the model's own table first (through an index, no
         join), then only those rows joined. Joining every match before the LIMIT cost
         25-160 ms for a common search term at a million services, and an OFFSET joined
         every row it skipped."""
-        ids = self._ids(conditions, limit, offset=offset, descending=descending,
-                        searching=searching)
+        ids = self._ids(flt, limit, after_key=after_key, offset=offset, descending=descending)
         return self._read(ids, descending=descending)
 
-    def _ids(self, conditions: list, limit: int, *, offset: int = 0, descending: bool = True,
-             searching: bool = False) -> Select:
-        """The query of the ids of a page, in list order, from the model's own table."""
+    def _ids(self, flt: ListFilter, limit: int, *, after_key: int | None = None, offset: int = 0,
+             descending: bool = True) -> Select:
+        """The query of the ids of a page in list order (after `after_key` when given), from
+        the model's own table."""
         key = self.model.id
+        condition = self._condition(flt)
         matching = self.model.select(key)
-        if conditions:
-            matching = matching.where(*conditions)
-        if searching and is_postgres():
+        if condition is not None:
+            matching = matching.where(condition)
+        if flt.term and is_postgres():
             # PostgreSQL expects a term's matches spread evenly over the ids and walks the
             # primary key backwards, filtering every row (300 ms at 1M services when the
             # matches are old); behind OFFSET 0 it collects them through their index first.
-            fenced = matching.offset(0).alias("matching")
+            # A term whose matches are one id query is read from it alone: looking each match
+            # up again in the table cost half of a common word's search.
+            term_ids = self._search_alone_ids(flt)
+            fenced = (term_ids if term_ids is not None else matching.offset(0)).alias("matching")
             key = fenced.c.id
             matching = Select(from_list=[fenced], columns=[key])
+        if after_key is not None:
+            matching = matching.where(key < after_key if descending else key > after_key)
         return (matching.order_by(key.desc() if descending else key.asc())
                 .limit(limit).offset(offset or None))
+
+    def _search_alone_ids(self, flt: ListFilter) -> Select | None:
+        """`term_ids` of `flt`'s term, when the term is all `flt` asks (no other filter)."""
+        if flt != type(flt)(text=flt.text) or has_control_characters(flt.term):
+            return None
+        return self.term_ids(flt.term)
+
+    def term_ids(self, term: str) -> Select | None:
+        """The ids `term` matches as one query of an `id` column, when `search` is
+        `id IN` that query; else None."""
+        return None
 
     def _read(self, ids, *, descending: bool) -> list[Row]:
         """The rows shown for `ids` (a list or an id query), in list order."""
@@ -462,7 +474,10 @@ class ServiceSource(ListSource):
             return Service.id == row_id
         if not searches_text(term):
             return service_prefix(term)
-        return Service.id.in_(services_matching(term))
+        return Service.id.in_(self.term_ids(term))
+
+    def term_ids(self, term):
+        return services_matching(term) if searches_text(term) and as_id(term) is None else None
 
     def to_row(self, d):
         d["client"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))
@@ -500,8 +515,13 @@ class DomainSource(ListSource):
             return Domain.id == row_id
         if not searches_text(term):
             return prefix_of(Domain.name, term.lower())
+        return Domain.id.in_(self.term_ids(term))
+
+    def term_ids(self, term):
+        if not searches_text(term) or as_id(term) is not None:
+            return None
         by_client = Domain.select(Domain.id).where(Domain.client.in_(ids_containing(Client, term)))
-        return Domain.id.in_(ids_containing(Domain, term).union(by_client))
+        return ids_containing(Domain, term).union(by_client)
 
     def to_row(self, d):
         d["client"] = person_name(d.pop("first_name"), d.pop("last_name"), d.pop("company"))

@@ -324,6 +324,11 @@ def test_a_services_list_page_joins_only_its_own_rows(big, monkeypatch):
         plan = "\n".join(row[0] for row in big.execute_sql("EXPLAIN " + sql, params))
         assert "service_search_trgm" in plan and not re.search(
             r"Backward using service_pkey on service \w+\s+Filter: .*domain", plan), plan
+        # a search alone takes its page's ids from its own matches, without looking each one
+        # up again in the table (half of a common word's search at 1M services)
+        ids_sql, ids_params = source._ids(flt, 50).sql()
+        ids_plan = _plan(big, ids_sql.replace("?", "%s"), ids_params)
+        assert "service_search_trgm" in ids_plan and "service_pkey" not in ids_plan, ids_plan
 
 
 # --- the lists' `/` search (hostdesk.models.listing) through the same indexes ------------------------
