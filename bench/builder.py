@@ -247,7 +247,9 @@ def _secondary_indexes(db) -> list[tuple[str, str]]:
 
 def _overlap_checks(db) -> list[tuple[str, str, str]]:
     """The overlapping-renewal checks on invoice lines (migration 0011) as (name, drop,
-    create): dropped for the load like the indexes they read, and made again after it."""
+    create): dropped for the load like the indexes they read, and made again after it.
+    PostgreSQL checks with statement triggers since migration 0026 (none is listed here):
+    `DISABLE TRIGGER ALL` holds them off during the load."""
     if is_postgres(db):
         rows = db.execute_sql("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
                               "WHERE contype = 'x' AND conrelid = 'invoice_line'::regclass")
