@@ -241,13 +241,15 @@ def maintenance(ctx: RunContext) -> TaskResult:
     """Keep searches and query plans fast: planner statistics daily, the search index weekly."""
     if ctx.dry_run:
         return TaskResult()
-    from hostdesk.models import search
+    from hostdesk.models import listing, search
     from hostdesk.models.db import database, is_postgres
 
     if is_postgres():
         tables = _tables_to_analyze(ctx.written)
         for table in tables:  # names from the catalogue, quoted: nothing typed reaches the SQL
             database.execute_sql(f'ANALYZE "{table}"')
+        # the day's status changes left counter rows: folded here, not by the next list read
+        listing.fold_service_counts()
         return TaskResult(done=1, details={"analyzed": tables})
     # Planner statistics from a sample of each index (SQLite's advice for optimize): a full
     # ANALYZE of a million-row table after the day's inserts costs seconds, the sample ms.

@@ -85,6 +85,20 @@ def test_a_read_folds_many_counter_rows_into_one_per_status(db, monkeypatch):
     assert counter_rows() <= 2
 
 
+def test_the_daily_run_folds_the_days_counter_rows(db):
+    from hostdesk.automation.cron import run_daily
+    from hostdesk.models.clock import Clock
+    from hostdesk.models.settings import Settings
+
+    services = [make.service() for _ in range(3)]
+    for service in services:  # a statement each: a counter row each on PostgreSQL
+        Service.update(status="suspended").where(Service.id == service.id).execute()
+    Service.update(status="active").where(Service.id == services[0].id).execute()
+    run_daily(Settings(smtp_port=1), Clock("UTC", pendulum.date(2026, 1, 1)), send_emails=False)
+    assert counter_rows() == 2  # one per status
+    assert service_totals() == counted() == {"active": 1, "suspended": 2}
+
+
 def test_the_first_page_counts_up_to_the_cap_then_says_more(db):
     client = make.client()
     product = make.product()
