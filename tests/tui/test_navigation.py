@@ -301,6 +301,45 @@ def test_global_search_by_id_and_by_domain_then_escape(catalog, app_for):
     run(scenario())
 
 
+def test_a_global_search_replaced_by_newer_typing_is_stopped_mid_statement(catalog, app_for,
+                                                                           monkeypatch):
+    import time
+
+    import hostdesk.tui.screens.search as search_screen
+    from hostdesk.models.db import database
+
+    real_search, slow = search_screen.search_everything, {}
+
+    def search_everything(term, *, limit):
+        if term == "site":  # the first term runs a statement that would last minutes
+            started = time.monotonic()
+            try:
+                database.execute_sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                                     "FROM n WHERE i < 1e10) SELECT COUNT(*) FROM n")
+            finally:
+                slow["seconds"] = time.monotonic() - started
+        return real_search(term, limit=limit)
+
+    monkeypatch.setattr(search_screen, "search_everything", search_everything)
+    app = app_for()
+
+    async def scenario():
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            await pilot.press("ctrl+k", *"site")
+            await pilot.pause(0.6)  # the typing pause is over: "site" is being read
+            assert "seconds" not in slow
+            await pilot.press(*"-12")
+            await pilot.pause(0.3)
+            await settle(pilot, until=lambda: "seconds" in slow and app.screen.hits)
+            assert slow["seconds"] < 5  # stopped, not left to run behind the newer search
+            assert app.screen.term == "site-12"
+            assert app.screen.hits[0].title == "site-129.example"
+            assert "search failed" not in screen_text(app)
+
+    run(scenario())
+
+
 @pytest.mark.parametrize("login,why", [("nobody", "is not an admin"), ("gone", "is deactivated")])
 def test_a_login_without_access_sees_who_can_add_it_and_nothing_else(catalog, app_for,
                                                                      login, why):

@@ -14,6 +14,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from hostdesk.models.errors import ValidationError
+from hostdesk.models.listing import Interruptible
 from hostdesk.models.parsing import clean_search_text
 from hostdesk.models.search import SearchHit, hint
 from hostdesk.models.search import search as search_everything
@@ -54,6 +55,7 @@ class GlobalSearchScreen(ModalScreen[SearchHit | None], inherit_bindings=False):
     def __init__(self) -> None:
         super().__init__()
         self._timer: Timer | None = None
+        self._reads = Interruptible()  # the running search, stopped by a newer one
         self.hits: list[SearchHit] = []
         self.term = ""
 
@@ -98,10 +100,18 @@ class GlobalSearchScreen(ModalScreen[SearchHit | None], inherit_bindings=False):
         self.search(term)
 
     def search(self, term: str) -> None:
-        run_in_background(self, lambda: search_everything(term, limit=20),
-                          lambda hits: self._results(term, hits),
-                          # said in the state line, never a stuck "searching…"
-                          lambda error: self._results(term, [], f"the search failed: {error}"),
+        self._reads.stop()  # what older typing still reads is not wanted any more
+        reads = self._reads = Interruptible()
+
+        def read() -> list[SearchHit]:
+            with reads.running():
+                return search_everything(term, limit=20)
+
+        def failed(error: Exception) -> None:
+            if not reads.stopped:  # said in the state line, never a stuck "searching…"
+                self._results(term, [], f"the search failed: {error}")
+
+        run_in_background(self, read, lambda hits: self._results(term, hits), failed,
                           group="global-search")
 
     def _results(self, term: str, hits: list[SearchHit], error: str = "") -> None:
