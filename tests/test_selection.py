@@ -140,3 +140,17 @@ def test_all_matching_100_000_services_resolve_by_keyset_without_the_rows(db):
     assert resolved == expected[:10] + expected[13:]
     batches = list(selection.id_batches(batch=5_000))
     assert [len(b) for b in batches] == [5_000] * 20
+
+
+def test_a_status_filter_reads_its_newest_services_in_order_without_sorting(world):
+    """A status's first page is read in id order from (status, id) on SQLite (migration
+    0027): sorting all 860,000 active services of a million took 150 ms."""
+    from hostdesk.models.db import database, is_sqlite
+
+    source, flt = FilteredServiceSource(), ServiceFilter(status="active")
+    assert [row["id"] for row in source.page(None, 3, flt)] == \
+        ids_where(Service.status == "active")[::-1][:3]
+    if is_sqlite():
+        sql, params = source._ids(flt, 50).sql()
+        plan = " ".join(row[3] for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
+        assert "service_status_id" in plan and "TEMP B-TREE" not in plan, plan
