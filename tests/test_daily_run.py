@@ -160,6 +160,26 @@ def test_admin_auto_terminate_at_end_of_cycle(db):
     assert status(service) == "terminated"
 
 
+def test_the_services_to_auto_terminate_are_found_through_their_own_index(db, monkeypatch):
+    """A few ticked services of a million are found through (auto_terminate_end_of_cycle,
+    id) (migration 0028), not by reading every service due by today."""
+    from hostdesk.models.db import is_sqlite
+    from hostdesk.models.schema import Service
+
+    ticked = make.service(next_due_date=NDD)
+    make.service(next_due_date=NDD)
+    Service.update(auto_terminate_end_of_cycle=True).where(Service.id == ticked.id).execute()
+    statements, execute = [], type(db).execute_sql
+    monkeypatch.setattr(type(db), "execute_sql", lambda self, sql, params=None, *a, **k: (
+        statements.append((sql, params)), execute(self, sql, params, *a, **k))[1])
+    assert [s.id for s in cancellations.due_auto_terminations(NDD)] == [ticked.id]
+    monkeypatch.undo()
+    if is_sqlite(db):  # PostgreSQL rightly reads a table this small whole
+        (sql, params), = statements
+        plan = " ".join(row[3] for row in db.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
+        assert "service_auto_terminate_id" in plan and "TEMP B-TREE" not in plan, plan
+
+
 def test_fixed_term_product_terminates_after_its_days(db):
     trial = make.product(auto_terminate_days=30)
     service = make.service(product_row=trial, registration_date=pendulum.date(2026, 3, 1),
