@@ -26,6 +26,7 @@ from hostdesk.models.schema import (
     CreditEntry,
     Domain,
     ImportMap,
+    ImportTable,
     Invoice,
     InvoiceLine,
     LineKind,
@@ -72,8 +73,8 @@ def hostdesk(db):
 
 def _mapped(table: str) -> dict[int, int]:
     """hostdesk id -> WHMCS id of the rows imported from `table`."""
-    return {row.target_id: int(row.source_id) for row in ImportMap.select().where(
-        (ImportMap.source == "whmcs") & (ImportMap.source_table == table))}
+    return {row.target_id: int(row.source_id) for row in ImportMap.select().join(ImportTable)
+            .where((ImportTable.source == "whmcs") & (ImportTable.name == table))}
 
 
 def test_import_matches_whmcs_to_the_cent_and_a_rerun_adds_nothing(whmcs, hostdesk):
@@ -458,8 +459,10 @@ def test_a_first_import_numbers_rows_as_sqlite_does_and_checks_it(hostdesk):
                           planned) == {"7": 1, "9": 2}
     assert [(g.id, g.name, g.separate_invoices) for g in ClientGroup.select().order_by(
         ClientGroup.id)] == [(1, "Resellers", True), (2, "Staff", False)]
-    assert sorted(ImportMap.select(ImportMap.source, ImportMap.source_table, ImportMap.source_id,
-                                   ImportMap.target_id, ImportMap.digest).tuples()) == [
+    assert sorted((source, name, source_id, target, bytes(dig)) for source, name, source_id,
+                  target, dig in ImportMap.select(
+                      ImportTable.source, ImportTable.name, ImportMap.source_id,
+                      ImportMap.target_id, ImportMap.digest).join(ImportTable).tuples()) == [
         ("whmcs", "tblclientgroups", "7", 1, digest(rows[0][1])),
         ("whmcs", "tblclientgroups", "9", 2, digest(rows[1][1]))]
     assert idmap.ids("tblclientgroups") == {"7": 1, "9": 2} and counts.imported == 2
@@ -504,11 +507,11 @@ def _every_row(exclude: dict) -> dict:
     from hostdesk.models.schema import ActivityLog  # noqa: F401  (in ALL_TABLES; named for clarity)
 
     rows = {}
-    for model in ALL_TABLES + [ImportMap]:
+    for model in ALL_TABLES + [ImportTable, ImportMap]:
         fields = [f for f in model._meta.sorted_fields
                   if f.name not in exclude.get(model._meta.table_name, ())]
         rows[model._meta.table_name] = list(
-            model.select(*fields).order_by(model._meta.primary_key).tuples())
+            model.select(*fields).order_by(*model._meta.get_primary_keys()).tuples())
     return rows
 
 
