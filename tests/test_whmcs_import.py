@@ -511,7 +511,7 @@ def _every_row(exclude: dict) -> dict:
         fields = [f for f in model._meta.sorted_fields
                   if f.name not in exclude.get(model._meta.table_name, ())]
         rows[model._meta.table_name] = list(
-            model.select(*fields).order_by(*model._meta.get_primary_keys()).tuples())
+            model.select(*fields).order_by(model._meta.primary_key).tuples())
     return rows
 
 
@@ -681,7 +681,7 @@ def test_a_gateway_the_payment_method_list_refuses_is_named_not_added(mariadb_se
 
 def test_the_compact_import_map_maps_every_row_once_and_refuses_a_second_mapping(
         whmcs, hostdesk):
-    """The import map holds one row per imported record, keyed by (table, source id) itself:
+    """The import map holds one row per imported record, (table, source id) unique:
     the database refuses a second mapping of the same WHMCS row."""
     from peewee import IntegrityError
 
