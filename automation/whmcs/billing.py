@@ -3,7 +3,6 @@ refunds), invoices and their items (renewal lines for the periods WHMCS billed, 
 per batch against the source), payments and credit movements."""
 
 from collections import defaultdict, namedtuple
-from functools import lru_cache
 from operator import attrgetter
 
 from hostdesk.automation.whmcs import values as v
@@ -35,9 +34,6 @@ RENEWAL_TYPES = {"hosting": ItemType.SERVICE, "addon": ItemType.ADDON, "domain":
 ITEM_TABLES = {ItemType.SERVICE: "tblhosting", ItemType.ADDON: "tblhostingaddons",
                ItemType.DOMAIN: "tbldomains"}
 LIVE_ORDER = {"paid": 0, "refunded": 1, "unpaid": 2, "draft": 3}
-# A period's end from its start, months and anchor day: a host's items share a few thousand
-# (due date, cycle, anchor) triples, so most of the 150,000 periods of a large host are hits.
-_period_end = lru_cache(maxsize=65536)(add_months_anchored)
 INVOICE_COLUMNS = ("client", "order", "status", "date", "due_date", "paid_date", "payment_method",
                    "total", "amount_paid", "notes", "created_at", "version")
 LINE_COLUMNS = ("invoice", "kind", "item_type", "item_id", "period_start", "period_end",
@@ -95,7 +91,7 @@ def _periods(ctx: Context, items_of: dict, statuses: dict) -> dict:
         months, anchor, next_due = billable[key]
         if len(lines) == 1:  # most items: one period, ended early only by the next due date
             ((start, rank, item_id),) = lines
-            end = _period_end(start, months, anchor)
+            end = add_months_anchored(start, months, anchor)
             if rank != 9 and next_due is not None and start < next_due < end:
                 end = next_due
             periods[item_id] = (start.isoformat(), end.isoformat())
@@ -109,7 +105,7 @@ def _periods(ctx: Context, items_of: dict, statuses: dict) -> dict:
             starts.append(start)
             kept.add(item_id)
         for start, rank, item_id in lines:
-            end = _period_end(start, months, anchor)
+            end = add_months_anchored(start, months, anchor)
             if item_id in kept:
                 later = [s for s in starts if s > start]
                 if later and later[0] < end:
