@@ -13,7 +13,9 @@ What is paused and how it is made good at the end:
 - the search tables' insert triggers (migration 0004): the search tables are refilled from
   the rows (`search.rebuild_index`);
 - the overlapping-renewal insert trigger (migration 0011): every live renewal line is checked
-  against the item's previous one in one query, and a load with an overlap fails.
+  against the item's previous one in one query, and a load with an overlap fails;
+- the services' count trigger (migration 0022: one counter update per service inserted):
+  the services are counted again once (`listing.recount_services`).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from peewee import IntegrityError
 
 from hostdesk.models import search
 from hostdesk.models.db import database, is_sqlite
-from hostdesk.models.listing import SEARCHED_TEXT
+from hostdesk.models.listing import SEARCHED_TEXT, recount_services
 
 OVERLAP_TRIGGER = "invoice_line_no_overlap_insert"
+COUNT_TRIGGER = "service_count_insert"
 # Each live renewal line whose period starts before the item's previous live line ends.
 _OVERLAPS = """
 SELECT id, invoice_id, item_type, item_id, period_start, previous_id FROM (
@@ -80,6 +83,8 @@ def pause(tables: tuple[str, ...], keep: tuple[str, ...] = ()) -> Paused:
     triggers = {f"{table}_search_insert" for table in SEARCHED_TEXT if table in tables}
     if "invoice_line" in tables:
         triggers.add(OVERLAP_TRIGGER)
+    if "service" in tables:
+        triggers.add(COUNT_TRIGGER)
     for name, table, sql in database.execute_sql(
             f"SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' "
             f"AND name IN ({', '.join('?' for _ in triggers)}) ORDER BY name",
@@ -118,6 +123,8 @@ def resume(paused: Paused, tables: tuple[str, ...] | None = None) -> None:
     if searched:
         search.rebuild_index()
         paused.searched = False
+    if any(COUNT_TRIGGER in sql for sql in triggers):
+        recount_services()
     for sql in triggers:
         database.execute_sql(sql)
     paused.indexes = [sql for sql in paused.indexes if sql not in indexes]

@@ -278,6 +278,8 @@ def _copy_value(value) -> str:
         return "\\N"
     if value is True or value is False:
         return "t" if value else "f"
+    if type(value) is bytes:  # BYTEA's hex form, its backslash escaped for COPY
+        return "\\\\x" + value.hex()
     text = str(value)
     # COPY's escapes, by str.replace (C speed; str.translate with a dict looks up every
     # character in Python: 40 µs for an email body). The backslash goes first.

@@ -6,6 +6,7 @@ from peewee import IntegrityError
 
 from hostdesk.models import bulk_load, search
 from hostdesk.models.db import database, insert_rows, is_sqlite
+from hostdesk.models.listing import service_totals
 from hostdesk.models.schema import Client, Invoice, InvoiceLine, LineKind, Order, Product, Service
 
 TABLES = ("client", "service", "invoice", "invoice_line")
@@ -52,6 +53,7 @@ def test_a_load_rebuilds_the_indexes_search_and_checks_it_paused(sqlite_db):
         during = {name for _, name, _, _ in _schema()}
         assert "service_search_insert" not in during and "service_domain" not in during
         assert "invoice_line_no_overlap_insert" not in during
+        assert "service_count_insert" not in during  # one counter update per service: off
         assert "invoiceline_invoice_id_sort_order" in during  # kept: the load reads it
         client_id, invoice_id = _client_and_invoice()
         product = Product.create(name="Starter").id
@@ -59,10 +61,16 @@ def test_a_load_rebuilds_the_indexes_search_and_checks_it_paused(sqlite_db):
                                   status="active", billing_cycle="monthly",
                                   registration_date="2026-01-01", recurring_amount=1,
                                   payment_method="banktransfer") for n in range(50)]).execute()
+        Service.update(status="suspended").where(Service.id <= 3).execute()
         insert_rows(InvoiceLine, LINE_COLUMNS, [_renewal(invoice_id, "2026-06-01", "2026-07-01"),
                                                 _renewal(invoice_id, "2026-07-01", "2026-08-01")])
         bulk_load.resume(paused)
     assert _schema() == before
+    assert service_totals() == {"active": 47, "suspended": 3}  # counted once, at the end
+    Service.create(client=client_id, product=product, domain="after.example", status="active",
+                   billing_cycle="monthly", registration_date="2026-01-01", recurring_amount=1,
+                   payment_method="banktransfer")
+    assert service_totals() == {"active": 48, "suspended": 3}  # the trigger is back
     hits = search.search("bulk17.example")
     assert [h.title for h in hits if h.kind == "service"] == ["bulk17.example"]
     assert [h.kind for h in search.search("Bulk")][:1] == ["client"]  # the client's search row

@@ -26,6 +26,7 @@ from hostdesk.models.schema import (
     CreditEntry,
     Domain,
     ImportMap,
+    ImportTable,
     Invoice,
     InvoiceLine,
     LineKind,
@@ -72,8 +73,8 @@ def hostdesk(db):
 
 def _mapped(table: str) -> dict[int, int]:
     """hostdesk id -> WHMCS id of the rows imported from `table`."""
-    return {row.target_id: int(row.source_id) for row in ImportMap.select().where(
-        (ImportMap.source == "whmcs") & (ImportMap.source_table == table))}
+    return {row.target_id: int(row.source_id) for row in ImportMap.select().join(ImportTable)
+            .where((ImportTable.source == "whmcs") & (ImportTable.name == table))}
 
 
 def test_import_matches_whmcs_to_the_cent_and_a_rerun_adds_nothing(whmcs, hostdesk):
@@ -458,8 +459,10 @@ def test_a_first_import_numbers_rows_as_sqlite_does_and_checks_it(hostdesk):
                           planned) == {"7": 1, "9": 2}
     assert [(g.id, g.name, g.separate_invoices) for g in ClientGroup.select().order_by(
         ClientGroup.id)] == [(1, "Resellers", True), (2, "Staff", False)]
-    assert sorted(ImportMap.select(ImportMap.source, ImportMap.source_table, ImportMap.source_id,
-                                   ImportMap.target_id, ImportMap.digest).tuples()) == [
+    assert sorted((source, name, source_id, target, bytes(dig)) for source, name, source_id,
+                  target, dig in ImportMap.select(
+                      ImportTable.source, ImportTable.name, ImportMap.source_id,
+                      ImportMap.target_id, ImportMap.digest).join(ImportTable).tuples()) == [
         ("whmcs", "tblclientgroups", "7", 1, digest(rows[0][1])),
         ("whmcs", "tblclientgroups", "9", 2, digest(rows[1][1]))]
     assert idmap.ids("tblclientgroups") == {"7": 1, "9": 2} and counts.imported == 2
@@ -504,7 +507,7 @@ def _every_row(exclude: dict) -> dict:
     from hostdesk.models.schema import ActivityLog  # noqa: F401  (in ALL_TABLES; named for clarity)
 
     rows = {}
-    for model in ALL_TABLES + [ImportMap]:
+    for model in ALL_TABLES + [ImportTable, ImportMap]:
         fields = [f for f in model._meta.sorted_fields
                   if f.name not in exclude.get(model._meta.table_name, ())]
         rows[model._meta.table_name] = list(
@@ -674,3 +677,54 @@ def test_a_gateway_the_payment_method_list_refuses_is_named_not_added(mariadb_se
     assert "pay later" not in {m.name for m in PaymentMethod.select()}
     assert Service.get_by_id(_invert(_mapped("tblhosting"))[service["id"]]).payment_method \
         == "pay later"
+
+
+def test_the_compact_import_map_maps_every_row_once_and_refuses_a_second_mapping(
+        whmcs, hostdesk):
+    """The import map holds one row per imported record, (table, source id) unique:
+    the database refuses a second mapping of the same WHMCS row."""
+    from peewee import IntegrityError
+
+    from hostdesk.models.db import database
+
+    url, host = whmcs
+    report = import_whmcs(url, admin=as_login(ADMIN))
+    assert report.ok, report.text()
+    services = _mapped("tblhosting")
+    assert sorted(services) == [s.id for s in Service.select().order_by(Service.id)]
+    assert len(services) == report.tables["tblhosting"].imported
+    assert sorted(_mapped("tblinvoices")) == [i.id for i in Invoice.select().order_by(Invoice.id)]
+    for table in ("tblclients", "tblorders", "tbldomains", "tblinvoiceitems", "tblaccounts"):
+        assert len(_mapped(table)) == report.tables[table].imported > 0, table
+    taken = ImportMap.select().join(ImportTable).where(ImportTable.name == "tblhosting").get()
+    with pytest.raises(IntegrityError), database.atomic():
+        ImportMap.insert(source_table=taken.source_table, source_id=taken.source_id,
+                         target_id=taken.target_id + 1, digest=b"x").execute()
+
+
+def test_migration_0023_carries_the_import_map_over_and_a_rerun_finds_every_row(
+        whmcs, hostdesk):
+    """A host that imported before the compact map (0017's wide one, hex digests) upgrades:
+    every mapped row is carried over, and the next run updates nothing and adds nothing."""
+    from playhouse.migrations import Runner
+
+    from hostdesk.models.db import MIGRATIONS_DIR, migrate
+
+    url, _ = whmcs
+    assert import_whmcs(url, admin=as_login(ADMIN)).ok
+    mapped = {table: _mapped(table) for table in ("tblclients", "tblhosting", "tblinvoices",
+                                                  "tblinvoiceitems", "tblaccounts")}
+    count = ImportMap.select().count()
+    assert Runner(hostdesk, directory=str(MIGRATIONS_DIR)).down() == ["0023_compact_import_map"]
+    wide = hostdesk.execute_sql(
+        "SELECT source, source_table, digest FROM import_map WHERE source_table = 'tblhosting' "
+        "ORDER BY id LIMIT 1").fetchone()
+    assert wide[:2] == ("whmcs", "tblhosting") and len(wide[2]) == 24  # as 0017 kept it
+    assert migrate(hostdesk) == ["0023_compact_import_map"]
+    assert ImportMap.select().count() == count
+    assert {table: _mapped(table) for table in mapped} == mapped
+    counts = {model: model.select().count() for model in ALL_TABLES}
+    again = import_whmcs(url, admin=as_login(ADMIN))
+    assert again.ok, again.text()
+    assert all(c.imported == 0 and c.updated == 0 for c in again.tables.values()), again.text()
+    assert {model: model.select().count() for model in ALL_TABLES} == counts

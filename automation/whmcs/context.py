@@ -5,6 +5,7 @@ reconciliation leaves out."""
 from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import attrgetter
 
 from hostdesk.automation.whmcs import values as v
 from hostdesk.automation.whmcs.pipeline import InlineWriter
@@ -190,6 +191,8 @@ def _write_batch(ctx: Context, counts, table: str, model, columns, planned) -> N
 
 def in_scope(ctx: Context, table: str, rows: list, column: str) -> list:
     """The rows of the chosen currency's clients; others are skipped as orphans."""
+    if ctx.client_ids.issuperset(map(attrgetter(column), rows)):
+        return rows  # the usual case, checked at C speed: every row is in scope
     kept = []
     for row in rows:
         owner = getattr(row, column)

@@ -5,7 +5,8 @@ skipped are left out."""
 from hostdesk.automation.whmcs.context import Context, status_or_text
 from hostdesk.models.db import database
 
-IMPORTED = ("SELECT target_id FROM import_map WHERE source = 'whmcs' AND source_table = '{table}'")
+IMPORTED = ("SELECT m.target_id FROM import_map m JOIN import_table t ON t.id = m.table_id "
+            "WHERE t.source = 'whmcs' AND t.name = '{table}'")
 IN_CURRENCY = "JOIN tblclients c ON c.id = {owner} WHERE c.currency = %s"
 
 

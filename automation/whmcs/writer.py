@@ -11,29 +11,29 @@ from operator import itemgetter, methodcaller
 from peewee import IntegrityError
 
 from hostdesk.models.db import database, ids_in, insert_rows
-from hostdesk.models.schema import ImportMap
+from hostdesk.models.schema import ImportMap, ImportTable
 
 SOURCE = "whmcs"
 BATCH = 5000
-MAP_COLUMNS = ("source", "source_table", "source_id", "target_id", "digest")
+MAP_COLUMNS = ("source_table", "source_id", "target_id", "digest")
 
 
 _hash12 = partial(hashlib.blake2b, digest_size=12)
-_hexdigest = methodcaller("hexdigest")
+_digest = methodcaller("digest")
 
 
-def digest(values: tuple, _dumps=marshal.dumps, _hash=hashlib.blake2b) -> str:
-    """A short fingerprint of a row's values (text, numbers, booleans, None)."""
+def digest(values: tuple, _dumps=marshal.dumps, _hash=hashlib.blake2b) -> bytes:
+    """A short fingerprint of a row's values (text, numbers, booleans, None): 12 bytes."""
     try:
         # version 2: no back-references or interned-string marks, so equal values always give
         # equal bytes (C speed; repr() cost a tenth of an import)
         data = _dumps(values, 2)
     except ValueError:
         data = repr(values).encode()
-    return _hash(data, digest_size=12).hexdigest()
+    return _hash(data, digest_size=12).digest()
 
 
-def digest_all(rows, columns: tuple[str, ...]) -> list[str]:
+def digest_all(rows, columns: tuple[str, ...]) -> list[bytes]:
     """`digest` of each of `rows` (created_at left out, as `plan` compares), at C speed: no
     Python call per row."""
     if "created_at" in columns:
@@ -42,7 +42,7 @@ def digest_all(rows, columns: tuple[str, ...]) -> list[str]:
         rows = list(map(itemgetter(*kept), rows)) if len(kept) > 1 else \
             [(row[kept[0]],) for row in rows]
     try:
-        return list(map(_hexdigest, map(_hash12, map(marshal.dumps, rows, repeat(2)))))
+        return list(map(_digest, map(_hash12, map(marshal.dumps, rows, repeat(2)))))
     except ValueError:  # a value marshal cannot write: digest() takes each row in turn
         return [digest(row) for row in rows]
 
@@ -63,15 +63,34 @@ class IdMap:
         self.next_id = {table: 1 for table in numbered}
         self._ids: dict[str, dict[str, int]] = {}  # ids() as last built (a row keeps its id)
         self._numbered: set[str] = set()  # source tables whose rows were numbered
+        self._codes: dict[str, int] = {}  # source table -> its number in import_table
 
-    def of(self, table: str) -> dict[str, tuple[int, str]]:
+    def code(self, table: str, *, create: bool = False) -> int | None:
+        """The number the import map names `table` by; None when it has none yet (then
+        nothing of it is mapped), or with `create`, a new one (inside the caller's
+        transaction: the writer's)."""
+        found = self._codes.get(table)
+        if found is None:
+            row = ImportTable.get_or_none((ImportTable.source == SOURCE)
+                                          & (ImportTable.name == table))
+            if row is None and not create:
+                return None
+            if row is None:
+                row = ImportTable.create(source=SOURCE, name=table)
+            found = self._codes[table] = row.id
+        return found
+
+    def of(self, table: str) -> dict[str, tuple[int, bytes]]:
         if table not in self.tables and self.empty:
             self.tables[table] = {}
         elif table not in self.tables:
-            rows = (ImportMap.select(ImportMap.source_id, ImportMap.target_id, ImportMap.digest)
-                    .where((ImportMap.source == SOURCE) & (ImportMap.source_table == table))
-                    .tuples())
-            self.tables[table] = {source_id: (target, dig) for source_id, target, dig in rows}
+            code = self.code(table)
+            rows = () if code is None else (
+                ImportMap.select(ImportMap.source_id, ImportMap.target_id, ImportMap.digest)
+                .where(ImportMap.source_table == code).tuples())
+            # bytes(): PostgreSQL's driver hands a BYTEA back as a memoryview
+            self.tables[table] = {source_id: (target, bytes(dig))
+                                  for source_id, target, dig in rows}
         return self.tables[table]
 
     def ids(self, table: str) -> dict[str, int]:
@@ -175,20 +194,21 @@ def write_plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...]
     batch = max(1, min(500, 30000 // (len(columns) + 1)))
     if planned.first is not None:
         _insert_numbered(model, columns, new, planned.first, batch)
-        _insert_numbered(ImportMap, MAP_COLUMNS[2:], planned.maps, None, 500,
-                         literal={"source": SOURCE, "source_table": table})
+        _insert_numbered(ImportMap, MAP_COLUMNS[1:], planned.maps, None, 500,
+                         literal={"source_table": idmap.code(table, create=True)})
     elif new:
         extra, defaults = _defaults(model, columns)
         ids = insert_rows(model, columns + extra, [values + defaults for _, values, _ in new],
                           returning=True, batch=batch)
-        insert_rows(ImportMap, MAP_COLUMNS, [(SOURCE, table, source_id, target, dig)
+        code = idmap.code(table, create=True)
+        insert_rows(ImportMap, MAP_COLUMNS, [(code, source_id, target, dig)
                                              for (source_id, _, dig), target in zip(new, ids)])
         for (source_id, _, dig), target in zip(new, ids):
             known[source_id] = (target, dig)
             result[source_id] = target
     counts.imported += len(new)
     if changed:
-        _update(model, columns, changed, table)
+        _update(model, columns, changed, idmap.code(table))
         for source_id, target, _, dig in changed:
             known[source_id] = (target, dig)
         counts.updated += len(changed)
@@ -204,7 +224,7 @@ def _delete_missing(idmap: IdMap, table: str, model, given: set) -> None:
         chunk = gone[start:start + 500]
         model.delete().where(ids_in(model.id, [t for _, t in chunk])).execute()
         ImportMap.delete().where(
-            (ImportMap.source == SOURCE) & (ImportMap.source_table == table)
+            (ImportMap.source_table == idmap.code(table))
             & ImportMap.source_id.in_([s for s, _ in chunk])).execute()
     for source_id, _ in gone:
         del known[source_id]
@@ -263,7 +283,7 @@ def _defaults(model, columns) -> tuple[tuple, tuple]:
     return tuple(names), tuple(values)
 
 
-def _update(model, columns, changed, table: str) -> None:
+def _update(model, columns, changed, table_code: int) -> None:
     fields = model._meta.fields
     kept = [i for i, c in enumerate(columns) if c not in ("version", "created_at")]
     names = [fields[columns[i]].column_name for i in kept]
@@ -272,8 +292,8 @@ def _update(model, columns, changed, table: str) -> None:
     if "version" in fields:  # an edit open on the screen is refused as stale, not overwritten
         sets += ', "version" = "version" + 1'
     sql = f'UPDATE "{model._meta.table_name}" SET {sets} WHERE "id" = {mark}'
-    map_sql = (f'UPDATE "import_map" SET "digest" = {mark} WHERE "source" = {mark} '
-               f'AND "source_table" = {mark} AND "source_id" = {mark}')
+    map_sql = (f'UPDATE "import_map" SET "digest" = {mark} WHERE "table_id" = {mark} '
+               f'AND "source_id" = {mark}')
     for source_id, target, values, dig in changed:
         database.execute_sql(sql, [*(values[i] for i in kept), target])
-        database.execute_sql(map_sql, [dig, SOURCE, table, source_id])
+        database.execute_sql(map_sql, [dig, table_code, source_id])
