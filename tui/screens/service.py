@@ -253,9 +253,9 @@ class ServiceScreen(FormScreen):
     def _load(self, refill: bool = False) -> None:
         app, service_id = self.app, self.service_id
         self._in_background(lambda: self.read(app, service_id),
-                          lambda view: self._show_loaded(view, refill=refill),
-                          self._load_failed, group="service-load",
-                          description="read the service")
+                            lambda view: self._show_loaded(view, refill=refill),
+                            self._load_failed, group="service-load",
+                            description="read the service")
 
     def _load_failed(self, error: Exception) -> None:
         self.query_one("#service-header", Static).update(
@@ -637,7 +637,7 @@ class ServiceScreen(FormScreen):
         service_id = self.service_id
         self._in_background(
             lambda: run_command(service_id, command, admin=admin, clock=clock,
-                                      settings=settings, source="admin", **arguments),
+                                settings=settings, source="admin", **arguments),
             lambda result: self._command_done(command, result, None),
             lambda error: self._command_done(command, None, error),
             group="module-command", exclusive=False)
@@ -749,8 +749,8 @@ class ServiceScreen(FormScreen):
 
     def _action_worker(self, job, gone: bool) -> None:
         self._in_background(job, lambda text: self._action_done(text, None, gone),
-                          lambda error: self._action_done("", error, False),
-                          group="service-action")
+                            lambda error: self._action_done("", error, False),
+                            group="service-action")
 
     def _action_done(self, text: str, error: Exception | None, gone: bool) -> None:
         self.busy = False
