@@ -178,8 +178,8 @@ class HostdeskApp(App[int], inherit_bindings=False):
 
     def open_read(self, screen_class, record_id: int | None) -> None:
         """Push `screen_class(record_id, data)` once `screen_class.read(app, record_id)` has
-        been read in a thread worker: the screen is composed and drawn once, with its data
-        (no placeholder first). A failed read pushes it without data: it reads again and
+        been read in a thread worker (or the kept one refilled with it, `_screen_for`): the
+        screen is composed and drawn once, with its data (no placeholder first). A failed read pushes it without data: it reads again and
         says why. A second open before the first is read replaces it."""
         def push(data) -> None:
             self.push_screen(self._screen_for(screen_class, record_id, data))
