@@ -178,11 +178,11 @@ class HostdeskApp(App[int], inherit_bindings=False):
 
     def open_read(self, screen_class, record_id: int | None) -> None:
         """Push `screen_class(record_id, data)` once `screen_class.read(app, record_id)` has
-        been read in a thread worker: the screen is composed and drawn once, with its data
-        (no placeholder first). A failed read pushes it without data: it reads again and
+        been read in a thread worker (or the kept one refilled with it, `_screen_for`): the
+        screen is composed and drawn once, with its data (no placeholder first). A failed read pushes it without data: it reads again and
         says why. A second open before the first is read replaces it."""
         def push(data) -> None:
-            self.push_screen(screen_class(record_id, data))
+            self.push_screen(self._screen_for(screen_class, record_id, data))
 
         # A screen may keep what it read at its last open (`kept`, the order form's catalog):
         # drawn at once with it, the screen reads it again itself.
@@ -195,6 +195,24 @@ class HostdeskApp(App[int], inherit_bindings=False):
         run_in_background(self, lambda: screen_class.read(self, record_id), push,
                           lambda _error: push(None), group="open-screen",
                           description="read a screen's data")
+
+    def _screen_for(self, screen_class, record_id: int | None, data):
+        """A new `screen_class(record_id, data)`; for a screen class with `refill`, the one
+        kept from its last open, refilled with `data`: opening service after service from a
+        list then costs no building, styling or mounting of its widgets (issue 17). A new one
+        when the kept one is still open further back or the read failed (it reads again)."""
+        if not hasattr(screen_class, "refill"):
+            return screen_class(record_id, data)
+        name = f"kept {screen_class.__name__}"
+        if not self.is_screen_installed(name):
+            screen = screen_class(record_id, data)
+            self.install_screen(screen, name)  # not removed when it is closed
+            return screen
+        kept = self.get_screen(name)
+        if data is None or kept in self.screen_stack or not kept.is_mounted:
+            return screen_class(record_id, data)
+        kept.refill(record_id, data)
+        return kept
 
     def action_new_order(self, client_id: int | None = None) -> None:
         from hostdesk.models.permissions import ADD_ORDER

@@ -63,6 +63,8 @@ class HostdeskScreen(StyledOnce, Screen, inherit_bindings=False):
     ]
 
     _covered_by_a_glance = False
+    _refilled = False  # built before, refilled with another record just now (`refill`)
+    _styled_for = -1  # the app's stylesheet generation its widgets were last styled for
 
     def on_screen_suspend(self) -> None:
         # By the time this runs, the screen now on top is on the stack.
@@ -71,12 +73,21 @@ class HostdeskScreen(StyledOnce, Screen, inherit_bindings=False):
     def _on_screen_resume(self, event: events.ScreenResume) -> None:
         # (`StyledOnce`'s handler, next in the class order, skips the first restyle; Textual's
         # own handler runs after both.)
-        if self._shown_once:
+        app = self.app
+        if self._refilled:
+            # Shown again with another record, its widgets styled when it was built: restyled
+            # whole only if the stylesheet changed since (a new theme). Nothing was closed
+            # above it, so there is nothing to collect.
+            self._refilled = False
+            if self._styled_for == app._css_update_count:
+                event.refresh_styles = False
+        elif self._shown_once:
             # Come back to: the screen closed above is garbage in reference cycles (Textual's
             # widgets and timers point at each other) that only a full collection frees, 100
             # to 200 ms otherwise paid by whichever screen is opening when it falls. Collected
             # now, while the admin reads this one (issue 17).
             self.set_timer(COLLECT_AFTER_SECONDS, gc.collect)
+        self._styled_for = app._css_update_count  # (styled now, or restyled by Textual next)
         self._resumed()
 
     def _resumed(self) -> None:
@@ -98,6 +109,12 @@ class HostdeskScreen(StyledOnce, Screen, inherit_bindings=False):
 
     def reread(self) -> None:
         """Re-read what the screen shows from the database (when it comes back on top)."""
+
+    def refilled(self) -> None:
+        """Say that the screen, built before, now shows another record: pushed again, it is
+        not restyled and does not re-read (its `refill` filled it with what was just read)."""
+        self._refilled = True
+        self._covered_by_a_glance = False
 
     def title_bar(self, title: str) -> TitleBar:
         return TitleBar(title, self.app.who)

@@ -29,7 +29,7 @@ from hostdesk.models.service_page import (
 )
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
-from hostdesk.tui.screens.base import needs_permission
+from hostdesk.tui.screens.base import TitleBar, needs_permission
 from hostdesk.tui.screens.form import FormScreen, FormSection
 from hostdesk.tui.widgets.command_bar import BarCommand, CommandBar
 from hostdesk.tui.widgets.dialogs import (
@@ -102,6 +102,8 @@ class ServiceScreen(FormScreen):
         self.running: str | None = None  # the module command on its way
         self.busy = False  # a save or another action on its way
         self._filling = False
+        self._composed_with = data  # the fields hold its values from the start
+        self._generation = 0  # which record's answers are wanted (`refill` moves it on)
 
     # --- layout ------------------------------------------------------------------------------
 
@@ -196,6 +198,27 @@ class ServiceScreen(FormScreen):
         if self.view is not None:
             self.load()
 
+    def refill(self, service_id: int, view: ServiceView) -> None:
+        """Show `view`, just read, on this page built for another service before
+        (`HostdeskApp.open_read` keeps it): as a page just opened, with nothing left of the
+        service before (typing, errors, focus, scroll, answers still on their way)."""
+        self._generation += 1
+        self.workers.cancel_node(self)
+        self.service_id = service_id
+        self.preloaded = view  # (not read again as it is pushed)
+        self.view = None
+        self.loaded_form = {}
+        self.version = None
+        self.running = None
+        self.busy = False
+        self.query_one(TitleBar).set_title(self.heading)
+        self.query_one("#service-state", Static).update("")
+        self.query_one("#service-body", VerticalScroll).scroll_home(animate=False)
+        self.query_one(AddonTable).move_cursor(row=0, animate=False)
+        self.set_focus(self.query_one(CommandBar), scroll_visible=False)
+        self._show_loaded(view)
+        self.refilled()
+
     # --- reading -------------------------------------------------------------------------------
 
     def load(self) -> None:
@@ -216,12 +239,23 @@ class ServiceScreen(FormScreen):
             view.labels = command_labels(view.service)
         return view
 
+    def _in_background(self, work, done, failed, **options) -> None:
+        """`run_in_background` for the service shown now: an answer about the service shown
+        before the page was refilled (a read, a save, a module command) is dropped, as it is
+        for a page closed."""
+        generation = self._generation
+
+        def current(callback):
+            return lambda value: callback(value) if generation == self._generation else None
+
+        run_in_background(self, work, current(done), current(failed), **options)
+
     def _load(self, refill: bool = False) -> None:
         app, service_id = self.app, self.service_id
-        run_in_background(self, lambda: self.read(app, service_id),
-                          lambda view: self._show_loaded(view, refill=refill),
-                          self._load_failed, group="service-load",
-                          description="read the service")
+        self._in_background(lambda: self.read(app, service_id),
+                            lambda view: self._show_loaded(view, refill=refill),
+                            self._load_failed, group="service-load",
+                            description="read the service")
 
     def _load_failed(self, error: Exception) -> None:
         self.query_one("#service-header", Static).update(
@@ -237,7 +271,8 @@ class ServiceScreen(FormScreen):
             return
         first = self.view is None
         keep_typing = not first and self.dirty and not refill
-        composed_with_it = first and view is self.preloaded  # the fields hold it already
+        composed_with_it = first and view is self._composed_with  # the fields hold it already
+        self._composed_with = None
         self.view = view
         if not composed_with_it:  # (composed with the header and the explanations)
             self._show_header(view)
@@ -388,12 +423,13 @@ class ServiceScreen(FormScreen):
 
     def _save(self, changed: dict[str, str], version: int, recalc: bool, prorata: bool,
               confirmed: bool) -> None:
-        admin, clock, settings = self.app.admin, self.app.clock, self.app.settings
-        run_in_background(
-            self, lambda: save_service_page(self.service_id, version, changed, admin,
-                                            clock=clock, settings=settings,
-                                            auto_recalculate=recalc, create_prorata=prorata,
-                                            confirm_far_ndd=confirmed),
+        service_id, admin = self.service_id, self.app.admin
+        clock, settings = self.app.clock, self.app.settings
+        self._in_background(
+            lambda: save_service_page(service_id, version, changed, admin,
+                                      clock=clock, settings=settings,
+                                      auto_recalculate=recalc, create_prorata=prorata,
+                                      confirm_far_ndd=confirmed),
             lambda saved: self._saved(saved.text, None),
             # the request goes with a refusal: sent again once a far date is confirmed
             lambda error: self._saved("", error, (changed, recalc, prorata)),
@@ -598,9 +634,10 @@ class ServiceScreen(FormScreen):
         from hostdesk.automation.provisioning.runner import run_command
 
         admin, clock, settings = self.app.admin, self.app.clock, self.app.settings
-        run_in_background(
-            self, lambda: run_command(self.service_id, command, admin=admin, clock=clock,
-                                      settings=settings, source="admin", **arguments),
+        service_id = self.service_id
+        self._in_background(
+            lambda: run_command(service_id, command, admin=admin, clock=clock,
+                                settings=settings, source="admin", **arguments),
             lambda result: self._command_done(command, result, None),
             lambda error: self._command_done(command, None, error),
             group="module-command", exclusive=False)
@@ -679,10 +716,11 @@ class ServiceScreen(FormScreen):
         return f"Addon #{addon_id} deleted"
 
     def action_welcome(self) -> None:
-        self._act(self._welcome)
+        service_id = self.service_id  # (the job runs in a thread: named now)
+        self._act(lambda: self._welcome(service_id))
 
-    def _welcome(self) -> str:
-        email = services.resend_welcome(self.service_id, self.app.admin,
+    def _welcome(self, service_id: int) -> str:
+        email = services.resend_welcome(service_id, self.app.admin,
                                         company_name=self.app.settings.company_name)
         return f"Welcome email queued again for {email}"
 
@@ -693,11 +731,12 @@ class ServiceScreen(FormScreen):
         entry = BY_NAME["delete"]
         title, text = entry.question(**self._facts())
         self.app.push_screen(TypedConfirmDialog(title, text, self._typed_answers(), entry.answer),
-                             lambda yes: yes and self._act(self._delete, gone=True))
+                             lambda yes: yes and self._act(lambda: self._delete(view.service.id),
+                                                           gone=True))
 
-    def _delete(self) -> str:
-        services.delete_service(self.service_id, self.app.admin)
-        return (f"Service #{self.service_id} deleted; the server account was not touched and the "
+    def _delete(self, service_id: int) -> str:
+        services.delete_service(service_id, self.app.admin)
+        return (f"Service #{service_id} deleted; the server account was not touched and the "
                 "record is in the activity log")
 
     def _act(self, job, *, gone: bool = False) -> None:
@@ -709,9 +748,9 @@ class ServiceScreen(FormScreen):
         self._action_worker(job, gone)
 
     def _action_worker(self, job, gone: bool) -> None:
-        run_in_background(self, job, lambda text: self._action_done(text, None, gone),
-                          lambda error: self._action_done("", error, False),
-                          group="service-action")
+        self._in_background(job, lambda text: self._action_done(text, None, gone),
+                            lambda error: self._action_done("", error, False),
+                            group="service-action")
 
     def _action_done(self, text: str, error: Exception | None, gone: bool) -> None:
         self.busy = False
