@@ -13,6 +13,8 @@ Focus is drawn by the stylesheet (the focused field and its label stand out) and
 
 from __future__ import annotations
 
+from textual import messages
+from textual._time import get_time
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -197,6 +199,47 @@ class FormScreen(HostdeskScreen):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._section_keys: dict[str, str] = {}  # letter -> section id
+
+    _laid_out_at: float | None = None  # when the first layout of the screen was done
+
+    def _refresh_layout(self, size=None, scroll: bool = False) -> None:
+        # Laid out once (issue 17): Textual's first layout of a screen places every widget
+        # from scratch, yet each widget, as it mounted, asked for a layout of its own, and
+        # the sizes that layout gives mark each one for another: a second layout and drawing
+        # of the whole screen that finds what the first one found. Only a scrollbar the first
+        # layout showed or hid changes a widget's room: those widgets keep their mark.
+        if self._laid_out_at is not None:
+            super()._refresh_layout(size, scroll)
+            return
+        widgets = list(self.walk_children(Widget))
+        bars = {widget: (widget.show_vertical_scrollbar, widget.show_horizontal_scrollbar)
+                for widget in widgets}
+        super()._refresh_layout(size, scroll)
+        if not self._compositor.size:
+            return  # not laid out (no size yet)
+        self._laid_out_at = get_time()
+        self._layout_required = False  # (asked as it mounted; Textual clears it on its timer)
+        self._laid_out_children = list(self.children)
+        for widget in widgets:
+            if bars[widget] == (widget.show_vertical_scrollbar, widget.show_horizontal_scrollbar):
+                widget._layout_required = False
+
+    _laid_out_children: list | None = None
+
+    def refresh(self, *regions, repaint: bool = True, layout: bool = False,
+                recompose: bool = False):
+        # Textual, having pushed the screen, asks for its layout once more when its mount is
+        # over, which was before the first layout: with the same widgets, that one holds.
+        if layout and self._laid_out_children is not None:
+            if list(self.children) == self._laid_out_children:
+                layout = False
+            self._laid_out_children = None
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    async def _on_layout(self, message: messages.Layout) -> None:
+        if self._laid_out_at is not None and message.time <= self._laid_out_at:
+            message.stop()
+            message.prevent_default()  # asked before the first layout, which did it
 
     @property
     def dirty(self) -> bool:
