@@ -214,3 +214,21 @@ def test_the_order_form_and_mass_update_are_laid_out_once(catalog, app_for, monk
             assert second.region.height >= 1 and second.field("product").region.width > 0
 
     run(scenario())
+
+
+def test_the_first_new_order_of_a_session_opens_with_what_was_read_ahead(catalog, app_for):
+    """Once the app is up, what a new order starts with (catalog, payment methods) is read in
+    the background: the first order form of the session opens with it at once, as every later
+    one does, and reads it again once drawn (issue 17)."""
+    async def scenario():
+        app = app_for()
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, until=lambda: OrderFormScreen.kept(app, None) is not None)
+            await _open_list(app, pilot, "o")
+            await pilot.press("n")
+            form = await _first_moment_on_top(app, OrderFormScreen)
+            assert form.preloaded is not None and form.preloaded.kept
+            assert [p.name for p in form.catalog] == ["Shared Basic"]
+            assert "loading" not in str(form.query_one("#order-total").render())
+
+    run(scenario())
