@@ -255,7 +255,7 @@ class HostdeskApp(App[int], inherit_bindings=False):
         if self.admin is not None:
             # On the UI thread, once the first screen is drawn: an import racing the same
             # import on another thread can fail (a circular import seen half-done).
-            self.set_timer(LOAD_SCREENS_AFTER_SECONDS, load_record_screens)
+            self.set_timer(LOAD_SCREENS_AFTER_SECONDS, self._load_ahead)
         if self.is_headless:
             return
         try:
@@ -263,6 +263,16 @@ class HostdeskApp(App[int], inherit_bindings=False):
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread or no signals here: the periodic check still runs
         self.set_interval(TERMINAL_CHECK_SECONDS, self.check_terminal, name="terminal-check")
+
+    def _load_ahead(self) -> None:
+        """Once the app is up: the record screens' modules, and what a new order starts with
+        (the first order form of the session then opens at once, as every later one does)."""
+        from hostdesk.models.permissions import ADD_ORDER
+        from hostdesk.tui.screens.order_form import OrderFormScreen
+
+        load_record_screens()
+        if has_permission(self.admin, ADD_ORDER):
+            OrderFormScreen.read_ahead(self)
 
     def check_terminal(self) -> None:
         if not terminal_alive():

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pendulum
 import pytest
 from rich.console import Console
+from textual._wait import wait_for_idle
 
 from hostdesk.automation.config import load_config
 from hostdesk.models.clock import Clock
@@ -46,23 +47,40 @@ def run(coro):
     return asyncio.run(coro)
 
 
-async def settle(pilot, until=None, *, seconds: float = 10.0, rounds: int = 3) -> None:
+async def settle(pilot, until=None, *, seconds: float = 10.0, rounds: int = 3,
+                 workers: bool = False, required: bool = True) -> bool:
     """The one wait of the screen tests: until the screen is ready.
 
-    Without `until`: until the database workers are done and their answers are on screen.
+    Without `until`: until the database workers are done and their answers are on screen
+    (`rounds` turns of 50 ms each, so that the timers that wait for typing to stop, a search
+    or a running total, fire and their workers are waited for too).
     With `until`: until `until()` holds (a dialog on top, a worker's answer shown), failing
     after `seconds`; workers are not waited for then, as a test may hold one on purpose.
+    `workers`: until no worker runs either (with `until`, or alone), their answers shown.
+    `required=False`: after `seconds`, returns False instead of failing (the case is then
+    judged on what the screen shows). Returns whether the screen got ready.
     """
-    if until is None:
+    app = pilot.app
+    if until is None and not workers:
         for _ in range(rounds):
             await pilot.pause(0.05)
-            await pilot.app.workers.wait_for_complete()
+            await app.workers.wait_for_complete()
         await pilot.pause()
-        return
+        return True
+    ready = until or (lambda: True)
     deadline = time.monotonic() + seconds
-    while not until():
-        assert time.monotonic() < deadline, f"not ready after {seconds} s"
-        await pilot.pause(0.05)
+    while not (ready() and not (workers and any(w.is_running for w in app.workers))):
+        if time.monotonic() >= deadline:
+            assert not required, f"not ready after {seconds} s"
+            return False
+        if workers:  # the app did what it was asked, the workers what they were given
+            await wait_for_idle(0)
+            await app.workers.wait_for_complete()
+        else:
+            await pilot.pause(0.05)
+    if workers:
+        await pilot.pause()  # the layout caught up (a message shown, scrolled into view)
+    return True
 
 
 def toasts(app) -> str:

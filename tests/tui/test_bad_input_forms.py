@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import traceback
 import unicodedata
 from contextlib import ExitStack, contextmanager
@@ -64,7 +63,7 @@ from hostdesk.models.schema import (
     Upgrade,
 )
 from tests import factories as make
-from tests.tui.conftest import screen_text, toasts
+from tests.tui.conftest import screen_text, settle, toasts
 from hostdesk.tui.screens import order_form, upgrade
 from hostdesk.tui.screens.catalog import ProductSettingsScreen, ServerSettingsScreen
 from hostdesk.tui.screens.invoices import FormDialog, InvoiceListScreen, InvoiceScreen
@@ -104,6 +103,10 @@ SUPERSCRIPT = "²"  # str.isdigit() says yes, int() says no
 UNKNOWN_ID = "999999"
 BAD_DATES = ["2026-02-30", "2026-13-01", "tomorrow"]
 BAD_NUMBERS = ["-5", "NaN", "Infinity", "1e309", "99999999999999999", "1,000.00.0"]
+
+# How these cases use the screen tests' one wait (tests/tui/conftest.settle): each waits for the
+# workers too, and a case whose screen never gets ready is judged on what the screen shows.
+AND_WORKERS = {"workers": True, "required": False}
 
 
 @dataclass(frozen=True)
@@ -383,9 +386,9 @@ async def pick(pilot, select: Select, text) -> None:
     """Open the list, type to find the option, take it."""
     select.focus()
     await pilot.press("enter")
-    await settle(pilot, lambda: select.expanded)
+    await settle(pilot, lambda: select.expanded, **AND_WORKERS)
     await pilot.press(*text, "enter")
-    await settle(pilot, lambda: not select.expanded)
+    await settle(pilot, lambda: not select.expanded, **AND_WORKERS)
 
 
 async def pick_blank(pilot, select: Select) -> None:
@@ -393,24 +396,10 @@ async def pick_blank(pilot, select: Select) -> None:
     await pick(pilot, select, ["home"])
 
 
-async def settle(pilot, until=lambda: True, seconds: float = 10.0) -> bool:
-    """Until the workers are done, their answers shown, and `until()` holds (False if it
-    never does within `seconds`: the case is then judged on what the screen shows)."""
-    app = pilot.app
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if until() and not any(worker.is_running for worker in app.workers):
-            await pilot.pause()  # the layout caught up (a message shown, scrolled into view)
-            return True
-        await textual._wait.wait_for_idle(0)  # the app did what it was asked
-        await app.workers.wait_for_complete()
-    return False
-
-
 async def on_top(pilot, kind):
     """The dialog of `kind` once it is on top and has focus."""
     await settle(pilot, lambda: isinstance(pilot.app.screen, kind)
-                 and pilot.app.screen.focused is not None)
+                 and pilot.app.screen.focused is not None, **AND_WORKERS)
     assert isinstance(pilot.app.screen, kind), f"{kind.__name__} did not open"
     return pilot.app.screen
 
@@ -538,7 +527,7 @@ class ServicePage(Driver):
     async def open(self) -> None:
         await self.app.push_screen(ServiceScreen(self.world.service.id))
         self.page = self.app.screen
-        await settle(self.pilot, lambda: bool(self.page.loaded_form))
+        await settle(self.pilot, lambda: bool(self.page.loaded_form), **AND_WORKERS)
 
     def record(self, case: Case) -> tuple:
         return Service, self.world.service.id
@@ -550,7 +539,7 @@ class ServicePage(Driver):
             await self.pilot.press("ctrl+r")  # reload: the stored values again
         else:
             await fill(self.pilot, widget, page.loaded_form[case.field])
-        await settle(self.pilot, lambda: not page.changed_fields())
+        await settle(self.pilot, lambda: not page.changed_fields(), **AND_WORKERS)
 
     async def feed(self, case: Case) -> Seen:
         page, pilot = self.page, self.pilot
@@ -562,10 +551,11 @@ class ServicePage(Driver):
         else:
             await fill(pilot, widget, case.value)
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: not page.busy)
+        await settle(pilot, lambda: not page.busy, **AND_WORKERS)
         self.said(seen, case, page.query_one(f"#error-{case.field}"))
         if case.outcome == VERBATIM:
-            await settle(pilot, lambda: not page.changed_fields())  # re-read after the save
+            # re-read after the save
+            await settle(pilot, lambda: not page.changed_fields(), **AND_WORKERS)
             service = Service.get_by_id(self.world.service.id)
             if case.field == "password":  # never shown again: the field is empty after a save
                 seen.stored = secrets.decrypt(service.password)
@@ -582,7 +572,7 @@ class ServiceDialogs(Driver):
     async def open(self) -> None:
         await self.app.push_screen(ServiceScreen(self.world.service.id))
         self.page = self.app.screen
-        await settle(self.pilot, lambda: self.page.view is not None)
+        await settle(self.pilot, lambda: self.page.view is not None, **AND_WORKERS)
         self.dialog = None
 
     def record(self, case: Case) -> tuple:
@@ -602,9 +592,9 @@ class ServiceDialogs(Driver):
     async def back_to_page(self) -> None:
         await settle(self.pilot, lambda: self.app.screen is self.page
                      and self.page.view is not None and not self.page.busy
-                     and self.page.running is None)
+                     and self.page.running is None, **AND_WORKERS)
         self.page.load()
-        await settle(self.pilot)
+        await settle(self.pilot, **AND_WORKERS)
 
     async def submit(self, case: Case, value: str | None = None) -> Seen:
         """Type the case into the open dialog, ctrl+s; the message under the field."""
@@ -616,7 +606,7 @@ class ServiceDialogs(Driver):
         else:
             await fill(pilot, widget, case.value if value is None else value)
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: answered(dialog))
+        await settle(pilot, lambda: answered(dialog), **AND_WORKERS)
         if dialog.is_attached:
             return self.said(seen, case, dialog.query_one(f"#error-{case.field}"))
         self.dialog = None
@@ -698,9 +688,9 @@ class Move(ServiceDialogs):
         seen = self.begin(case)
         value = str(self.world.client.id) if case.value == "own client" else case.value
         await fill(self.pilot, self.dialog.query_one("#client-search"), value)
-        await settle(self.pilot)  # the picker's search has answered
+        await settle(self.pilot, **AND_WORKERS)  # the picker's search has answered
         await self.pilot.press("ctrl+s")
-        await settle(self.pilot, lambda: answered(self.dialog))
+        await settle(self.pilot, lambda: answered(self.dialog), **AND_WORKERS)
         return self.said(seen, case, self.dialog.query_one("#error-client"))
 
 
@@ -724,7 +714,7 @@ class ModulePrompt(ServiceDialogs):
             return isinstance(self.app.screen, MessageDialog) or (
                 self.page.running is None and counts()["ActivityLog"] != seen.before["ActivityLog"])
 
-        await settle(pilot, answered_)
+        await settle(pilot, answered_, **AND_WORKERS)
         if self.app.screen is prompt:  # refused in the prompt itself
             self.said(seen, case, error, text_of(error).startswith("New password"))
             await pilot.press("escape")
@@ -757,7 +747,7 @@ class PaymentForm(Driver):
     async def open(self) -> None:
         await self.app.push_screen(InvoiceScreen(self.world.invoice.id))
         self.page = self.app.screen
-        await settle(self.pilot, lambda: self.page.view is not None)
+        await settle(self.pilot, lambda: self.page.view is not None, **AND_WORKERS)
         self.dialog = None
 
     def record(self, case: Case) -> tuple:
@@ -783,7 +773,7 @@ class PaymentForm(Driver):
         seen = self.begin(case)
         await fill(pilot, dialog.query_one(f"#field-{case.field}"), case.value)
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: answered(dialog))
+        await settle(pilot, lambda: answered(dialog), **AND_WORKERS)
         if dialog.is_attached:
             line = dialog.query_one(f"#error-{case.field}")
             if text_of(line):
@@ -792,7 +782,8 @@ class PaymentForm(Driver):
             return self.said(seen, case, line, text_of(line).startswith(f"{case.field}:"))
         self.end(seen, case, "", False)
         self.dialog, self.touched = None, None  # the dialog closed with it
-        await settle(pilot, lambda: self.app.screen is self.page and not self.page.busy)
+        await settle(pilot, lambda: self.app.screen is self.page and not self.page.busy,
+                     **AND_WORKERS)
         payment = Payment.select().order_by(Payment.id.desc()).get()
         seen.stored = getattr(payment, case.field)
         seen.shown = case.value in screen_text(self.app)  # in the payments table
@@ -810,7 +801,7 @@ class FilterBar(Driver):
         kind = InvoiceListScreen if self.form == "invoice_filters" else ServiceListScreen
         await self.app.push_screen(kind())
         self.page = self.app.screen
-        await settle(self.pilot, lambda: not self.page.biglist.loading)
+        await settle(self.pilot, lambda: not self.page.biglist.loading, **AND_WORKERS)
 
     def widget(self, case: Case):
         return self.page.query_one("#filter-" + case.field.replace(" ", "-"))
@@ -818,7 +809,7 @@ class FilterBar(Driver):
     async def apply(self, case: Case, value: str) -> None:
         await fill(self.pilot, self.widget(case), value)
         await self.pilot.press("enter")
-        await settle(self.pilot, lambda: not self.page.biglist.loading)
+        await settle(self.pilot, lambda: not self.page.biglist.loading, **AND_WORKERS)
 
     async def put_back(self, case: Case) -> None:
         await self.apply(case, "")
@@ -856,7 +847,7 @@ class ListSearch(Driver):
     async def open(self) -> None:
         await self.app.push_screen(ServiceListScreen())
         self.page = self.app.screen
-        await settle(self.pilot, lambda: self.page.biglist.total is not None)
+        await settle(self.pilot, lambda: self.page.biglist.total is not None, **AND_WORKERS)
 
     async def search(self, text: str) -> None:
         page, pilot = self.page, self.pilot
@@ -864,7 +855,8 @@ class ListSearch(Driver):
         await pilot.press("slash")
         await fill(pilot, page.search_input, text)
         await pilot.press("enter")
-        await settle(pilot, lambda: page.biglist.total is not None or bool(page.biglist.error))
+        await settle(pilot, lambda: page.biglist.total is not None or bool(page.biglist.error),
+                     **AND_WORKERS)
 
     async def feed(self, case: Case) -> Seen:
         seen = self.begin(case)
@@ -885,7 +877,7 @@ class GlobalSearch(Driver):
         return Service, self.world.service.id
 
     async def open(self) -> None:
-        await settle(self.pilot)
+        await settle(self.pilot, **AND_WORKERS)
 
     async def feed(self, case: Case) -> Seen:
         pilot = self.pilot
@@ -895,14 +887,15 @@ class GlobalSearch(Driver):
         await fill(pilot, search.query_one("#search-input"), case.value)
         await pilot.press("enter")
         state = search.query_one("#search-state")
-        await settle(pilot, lambda: "searching" not in text_of(state))
+        await settle(pilot, lambda: "searching" not in text_of(state), **AND_WORKERS)
         said = text_of(state).startswith(f"{case.field}:")
         self.end(seen, case, text_of(state) if said else "", said, state)
         self.touched = None
         seen.shown = not search.hits and ("nothing found for" in text_of(state)
                                           or "type at least" in text_of(state))
         await pilot.press("escape")
-        await settle(pilot, lambda: not isinstance(self.app.screen, GlobalSearchScreen))
+        await settle(pilot, lambda: not isinstance(self.app.screen, GlobalSearchScreen),
+                     **AND_WORKERS)
         return seen
 
 
@@ -912,7 +905,8 @@ class MassUpdate(Driver):
     async def open(self) -> None:
         service_id = self.world.service.id
         self.app.push_screen(MassUpdateScreen([service_id], ticked=[service_id]))
-        await settle(self.pilot, lambda: isinstance(self.app.screen, MassUpdateScreen))
+        await settle(self.pilot, lambda: isinstance(self.app.screen, MassUpdateScreen),
+                     **AND_WORKERS)
         self.page = self.app.screen
 
     def record(self, case: Case) -> tuple:
@@ -951,17 +945,17 @@ class MassUpdate(Driver):
         else:
             await fill(pilot, page.query_one(f"#value-{case.field}"), case.value)
         await pilot.press("ctrl+s")
-        await settle(pilot, lambda: page.phase in (Phase.CHOOSE, Phase.PREVIEW))
+        await settle(pilot, lambda: page.phase in (Phase.CHOOSE, Phase.PREVIEW), **AND_WORKERS)
         if case.outcome == VERBATIM and page.phase == Phase.PREVIEW:
             seen.shown = case.value in screen_text(self.app)  # "payment … → value"
             await pilot.press("ctrl+s")  # apply
-            await settle(pilot, lambda: page.phase == Phase.CHOOSE)
+            await settle(pilot, lambda: page.phase == Phase.CHOOSE, **AND_WORKERS)
             seen.stored = getattr(Service.get_by_id(self.world.service.id), case.field)
             page.checklist.focus()
             await pilot.press("a")  # tick the service again
         if page.phase == Phase.PREVIEW:  # not refused: back to the choice
             await pilot.press("escape")
-            await settle(pilot, lambda: page.phase == Phase.CHOOSE)
+            await settle(pilot, lambda: page.phase == Phase.CHOOSE, **AND_WORKERS)
         self.said(seen, case, page.query_one(f"#error-{case.field}"))
         if case.outcome != REFUSED:
             await self.put_back(case)
@@ -976,10 +970,10 @@ class UpgradeForm(Driver):
         await self.app.push_screen(UpgradeScreen(self.world.service.id))
         self.page = self.app.screen
         await settle(self.pilot, lambda: self.page.start is not None
-                     and bool(self.page.query(".option-input")))
+                     and bool(self.page.query(".option-input")), **AND_WORKERS)
         # Another cycle, so that there is a quote for the promotion code to apply to.
         await pick(self.pilot, self.page.query_one("#new-cycle"), "Ann")
-        await settle(self.pilot, lambda: self.page.quote is not None)
+        await settle(self.pilot, lambda: self.page.quote is not None, **AND_WORKERS)
         self.original = {"option": self.widget("option").value, "promo_code": ""}
 
     def record(self, case: Case) -> tuple:
@@ -997,7 +991,7 @@ class UpgradeForm(Driver):
 
     async def put_back(self, case: Case) -> None:
         await fill(self.pilot, self.widget(case.field), self.original[case.field])
-        await settle(self.pilot, lambda: self.page.quote is not None)
+        await settle(self.pilot, lambda: self.page.quote is not None, **AND_WORKERS)
 
     async def feed(self, case: Case) -> Seen:
         pilot, page = self.pilot, self.page
@@ -1005,9 +999,9 @@ class UpgradeForm(Driver):
         seen = self.begin(case)
         line = self.line(case.field)
         await fill(pilot, self.widget(case.field), case.value)
-        await settle(pilot, lambda: bool(text_of(line)) or page.quote is not None)
+        await settle(pilot, lambda: bool(text_of(line)) or page.quote is not None, **AND_WORKERS)
         await pilot.press("ctrl+s")  # refused quote: nothing to confirm
-        await settle(pilot)
+        await settle(pilot, **AND_WORKERS)
         return self.said(seen, case, line)
 
 
@@ -1046,7 +1040,7 @@ class OrderForm(Driver):
         if not isinstance(self.app.screen, OrderFormScreen):
             await self.app.push_screen(OrderFormScreen())
         self.page = self.app.screen
-        await settle(self.pilot, lambda: bool(self.page.catalog))
+        await settle(self.pilot, lambda: bool(self.page.catalog), **AND_WORKERS)
         await self.choose_client()
         await pick(self.pilot, self.page.query_one(".line-product"), "Mai")
         self.action = "none"
@@ -1054,9 +1048,9 @@ class OrderForm(Driver):
     async def choose_client(self) -> None:
         picker = self.page.query_one(ClientPicker)
         await fill(self.pilot, picker.input, "Ada")
-        await settle(self.pilot, lambda: bool(picker._matches))
+        await settle(self.pilot, lambda: bool(picker._matches), **AND_WORKERS)
         await self.pilot.press("enter")
-        await settle(self.pilot, lambda: picker.chosen is not None)
+        await settle(self.pilot, lambda: picker.chosen is not None, **AND_WORKERS)
 
     async def domain_action(self, action: str) -> None:
         if self.action != action:
@@ -1096,7 +1090,7 @@ class OrderForm(Driver):
         await fill(pilot, page.query_one(self.WIDGETS[case.field]), case.value)
         await pilot.press("ctrl+s")
         await settle(pilot, lambda: isinstance(self.app.screen, OrderResultScreen)
-                     or not page.working and bool(self.message(case)[0]))
+                     or not page.working and bool(self.message(case)[0]), **AND_WORKERS)
         if not isinstance(self.app.screen, OrderResultScreen):
             return self.end(seen, case, *self.message(case),
                             page.query_one(self.SLOTS[case.field][0]))
@@ -1113,7 +1107,7 @@ class OrderForm(Driver):
             body = secrets.decrypt(email.body) if email.body_encrypted else email.body
             seen.shown &= f"Payment method: {case.value}\n" in body  # the template's text
         await pilot.press("n")  # a new order form
-        await settle(pilot, lambda: self.app.screen is not page)
+        await settle(pilot, lambda: self.app.screen is not page, **AND_WORKERS)
         await self.new_form()
         return seen
 
@@ -1133,7 +1127,7 @@ class SettingsForm(Driver):
         kind = ProductSettingsScreen if case.form == "product" else ServerSettingsScreen
         await self.app.push_screen(kind(self.record(case)[1]))
         self.page = self.app.screen
-        await settle(self.pilot, lambda: self.page.form is not None)
+        await settle(self.pilot, lambda: self.page.form is not None, **AND_WORKERS)
 
     def typed(self, case: Case) -> str:
         widget = self.page.query_one(f"#field-{case.field}")
@@ -1153,7 +1147,7 @@ class SettingsForm(Driver):
         await fill(pilot, page.query_one(f"#field-{case.field}"), case.value)
         await pilot.press("ctrl+s")
         await settle(pilot, lambda: "saving" not in text_of(page.query_one("#settings-state"))
-                     and (case.outcome == REFUSED or page.form.version != version))
+                     and (case.outcome == REFUSED or page.form.version != version), **AND_WORKERS)
         self.said(seen, case, page.query_one(f"#error-{case.field}"))
         if case.outcome == VERBATIM:
             model, record_id = self.record(case)

@@ -26,7 +26,7 @@ from hostdesk.models.schema import (
 )
 from hostdesk.models.settings import Settings
 from tests import factories as make
-from tests.tui.conftest import screen_text
+from tests.tui.conftest import screen_text, settle
 from hostdesk.tui.app import make_app
 from hostdesk.tui.screens.invoices import ConfirmDialog
 from hostdesk.tui.screens import order_form
@@ -39,12 +39,16 @@ D = Decimal
 TODAY = pendulum.date(2026, 3, 15)
 SIZE = (100, 34)
 SCREENSHOTS = Path(__file__).with_name("screenshots")
+QUOTE_DELAY = 0.15
+# Rounds of 50 ms of the screen tests' wait (`settle`) that outlast the running total's pause
+# after the last key, so that it has run and shows.
+TYPING = 4
 
 
 @pytest.fixture(autouse=True)
 def setup(db, monkeypatch):
     # Short pauses before the search and the running total: the tests wait for them anyway.
-    monkeypatch.setattr(order_form, "QUOTE_DELAY", 0.15)
+    monkeypatch.setattr(order_form, "QUOTE_DELAY", QUOTE_DELAY)
     monkeypatch.setattr(order_client_picker, "SEARCH_DELAY", 0.05)
     secrets.configure("order-form-test-key")
     Admin.create(login="boss", role="full")
@@ -77,18 +81,9 @@ def run(coro):
     asyncio.run(coro)
 
 
-async def settle(app, pilot, delay=0.2):
-    """Let the debounced searches and the running total run, and their answers show."""
-    await pilot.pause(delay)
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 async def open_form(app, pilot):
     await app.push_screen(OrderFormScreen())
-    await settle(app, pilot)
+    await settle(pilot, rounds=TYPING)
     assert isinstance(app.screen, OrderFormScreen)
 
 
@@ -121,9 +116,9 @@ async def pick(pilot, text):
 
 async def choose_client(app, pilot, text="Ada"):
     await pilot.press(*text)
-    await settle(app, pilot)
+    await settle(pilot, rounds=TYPING)
     await pilot.press("enter")
-    await settle(app, pilot)
+    await settle(pilot, rounds=TYPING)
 
 
 def total_line(app) -> str:
@@ -146,7 +141,7 @@ def test_two_products_quantity_3_and_a_domain_transfer_by_keyboard(db, db_url, c
             await tab_to(pilot, line_field(1, "product"))
             await pick(pilot, "Ho")
             await pilot.press("ctrl+n")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert line_field(2, "product")(app.focused)
             await pick(pilot, "Ma")
             await tab_to(pilot, line_field(2, "quantity"))
@@ -159,13 +154,13 @@ def test_two_products_quantity_3_and_a_domain_transfer_by_keyboard(db, db_url, c
             await pilot.press(*"EPP-123")
             await tab_to(pilot, by_id("domain-id_protection"))
             await pilot.press("space")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert "First payment $34.25" in total_line(app)
             assert "recurring $17.50 monthly, $16.25 every 1 year" in total_line(app)
             assert "4 services" in total_line(app)
 
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert isinstance(app.screen, OrderResultScreen)
             text = screen_text(app)
             order = Order.get()
@@ -177,7 +172,7 @@ def test_two_products_quantity_3_and_a_domain_transfer_by_keyboard(db, db_url, c
             SCREENSHOTS.mkdir(exist_ok=True)
             app.save_screenshot("order_placed.svg", str(SCREENSHOTS))
             await pilot.press("enter")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert not isinstance(app.screen, (OrderFormScreen, OrderResultScreen))
 
     run(scenario())
@@ -214,17 +209,17 @@ def test_domain_only_order_by_keyboard(db, db_url, catalog):
             await choose_client(app, pilot, "ada@")
             await tab_to(pilot, line_field(1, "product"))
             await pilot.press("ctrl+d")  # a domain-only order has no product lines
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert not app.screen.query("OrderLineRow")
             assert by_id("domain-action")(app.focused)
             await pick(pilot, "r")
             await pilot.press("tab", *"Example.com", "tab", "backspace", "2")
             await tab_to(pilot, by_id("domain-dns_management"))
             await pilot.press("space")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert "First payment $26.00" in total_line(app)  # 2 × 12.00 + 2 × 1.00
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert isinstance(app.screen, OrderResultScreen)
             assert "Services created: 0" in screen_text(app)
 
@@ -261,21 +256,21 @@ def test_line_options_addons_and_payment_method_chosen_by_keys(db, db_url, catal
             await tab_to(pilot, line_field(1, "product"))
             await pick(pilot, "Ho")
             await pilot.press("ctrl+o")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert isinstance(app.screen, LineExtrasDialog)
             text = screen_text(app)
             assert "Monitoring" in text and "Mail relay" not in text  # Mailbox's addon
             await pick(pilot, "4")  # the RAM choice
             await tab_to(pilot, lambda w: w is not None and w.id and w.id.startswith("addon-"))
             await pilot.press("space", "ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert isinstance(app.screen, OrderFormScreen)
             assert "RAM: 4 GB · addon Monitoring" in screen_text(app)
             # 10.00 + 6.00 RAM, setup 5.00 + 2.00, Monitoring 1.50 + 0.50 setup
             assert "First payment $25.00" in total_line(app)
             assert "recurring $17.50 monthly" in total_line(app)
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert isinstance(app.screen, OrderResultScreen)
 
     run(scenario())
@@ -306,18 +301,18 @@ def test_escape_leaves_a_lines_extras_as_they_were(db, db_url, catalog):
             await open_form(app, pilot)
             await choose_client(app, pilot)
             await pilot.press("ctrl+o")  # no product yet: nothing opens
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert isinstance(app.screen, OrderFormScreen)
             await tab_to(pilot, line_field(1, "product"))
             await pick(pilot, "Ho")
             await pilot.press("ctrl+o")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             await pick(pilot, "4")
             await pilot.press("escape")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert "First payment $15.00" in total_line(app)
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
 
     run(scenario())
     assert ServiceConfigOption.get().choice.name == "1 GB"  # the option's default
@@ -342,7 +337,7 @@ def test_refused_order_shows_each_message_under_its_field_keeps_the_values_and_w
             await pick(pilot, "t")
             await pilot.press("tab", *"example.com")  # no EPP code
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             screen = app.screen
             assert isinstance(screen, OrderFormScreen)
             assert str(screen.query_one("#error-domain-epp").render()) == (
@@ -360,10 +355,10 @@ def test_refused_order_shows_each_message_under_its_field_keeps_the_values_and_w
             await pilot.press("backspace", "1")
             await tab_to(pilot, by_id("domain-epp_code"))
             await pilot.press(*"AUTH")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert not screen.query_one("#error-domain-epp").has_class("-shown")
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert isinstance(app.screen, OrderResultScreen)
 
     run(scenario())
@@ -376,7 +371,7 @@ def test_no_client_and_no_lines_are_said_under_their_fields(db, db_url, catalog)
         async with app.run_test(size=SIZE) as pilot:
             await open_form(app, pilot)
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert str(app.screen.query_one("#error-client").render()) == "choose a client"
             assert str(app.screen.query_one("#error-lines").render()) == (
                 "the order has no lines: add a product or a domain")
@@ -396,16 +391,16 @@ def test_promotion_code_is_checked_and_its_discount_shown_while_typing(db, db_ur
             await choose_client(app, pilot)
             await tab_to(pilot, line_field(1, "product"))
             await pick(pilot, "Ho")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert "First payment $15.00" in total_line(app)
             await tab_to(pilot, by_id("promo_code"))
             await pilot.press(*"SAVE1")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             info = app.screen.query_one("#promo-info")
             assert str(info.render()) == "there is no promotion with the code 'SAVE1'"
             assert info.has_class("-error")
             await pilot.press("0")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert str(info.render()) == ("SAVE10: 10.00% off, first invoice only; −$1.00 "
                                           "on this order")
             assert "First payment $14.00 (promotion −1.00)" in total_line(app)
@@ -421,20 +416,20 @@ def test_escape_asks_before_losing_what_was_typed(db, db_url, catalog):
         async with app.run_test(size=SIZE) as pilot:
             await open_form(app, pilot)
             await pilot.press("escape")  # nothing typed: leaves at once
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert not isinstance(app.screen, OrderFormScreen)
             await open_form(app, pilot)
             await pilot.press(*"Ad")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             await pilot.press("escape")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert isinstance(app.screen, ConfirmDialog)
             await pilot.press("n")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert isinstance(app.screen, OrderFormScreen)
             assert app.screen.query_one("#client-search").value == "Ad"
             await pilot.press("escape", "y")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert not isinstance(app.screen, (OrderFormScreen, ConfirmDialog))
 
     run(scenario())
@@ -454,12 +449,12 @@ def test_accepting_from_the_result_provisions_with_the_none_module(db, db_url, c
             await tab_to(pilot, by_id("generate_invoice"))
             await pilot.press("space")  # no invoice
             await pilot.press("ctrl+s")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert isinstance(app.screen, OrderResultScreen)
             assert "No invoice (first payment $120.00)" in screen_text(app)
             assert Service.get().status == "pending" and ModuleJob.select().count() == 0
             await pilot.press("a")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             text = screen_text(app)
             assert "Accepted: module create queued for 1 service(s)" in text
             assert f"create of service #{Service.get().id} done" in text
@@ -482,30 +477,30 @@ def test_a_second_new_order_opens_at_once_with_the_catalog_and_offers_a_product_
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
             app.action_new_order()
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             first = app.screen
             assert isinstance(first, OrderFormScreen) and not first.preloaded.kept
             await pilot.press("escape")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             make.product(name="Backup", prices={"monthly": "3.00"})
             app.action_new_order()
             screen = app.screen  # pushed at once: no read first
             assert isinstance(screen, OrderFormScreen) and screen.preloaded.kept
             assert "Backup" not in [product.name for product in screen.preloaded.catalog]
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             product = screen.query_one(".line-product")
             assert "Backup" in [str(label) for label, _ in product._options]  # read again
             await tab_to(pilot, line_field(1, "product"))
             await pick(pilot, "Hos")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             await tab_to(pilot, line_field(1, "cycle"))
             await pick(pilot, "Ann")
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             cycle = screen.query_one(".line-cycle")
             assert cycle.value == "annually"
             make.product(name="Domain Privacy", prices={"annually": "8.00"})
             screen._reread_start()
-            await settle(app, pilot)
+            await settle(pilot, rounds=TYPING)
             assert "Domain Privacy" in [str(label) for label, _ in product._options]
             assert product.value == catalog["hosting"].id  # what was chosen stays chosen
             assert cycle.value == "annually"  # and its cycle

@@ -160,3 +160,75 @@ def test_a_screen_or_dialog_just_opened_is_not_restyled_whole(catalog, app_for, 
              if name in ("ServiceScreen", "TypedConfirmDialog")]
     assert shown[:2] == [("ServiceScreen", False), ("TypedConfirmDialog", False)]
     assert len(shown) == 3  # and the service page came back on top
+
+
+
+def test_the_order_form_and_mass_update_are_laid_out_once(catalog, app_for, monkeypatch):
+    """Opening a form lays it out once: the layouts Textual asks for as its widgets mount and
+    take their size are the one it just did (issue 17). The mass update's checklist, longer
+    than it shows, has its scrollbar before that layout (found by it, it would ask for
+    another). A change after it (a line added) is laid out as before."""
+    from textual.screen import Screen
+
+    from hostdesk.tui.screens.mass_update import MassUpdateScreen
+    from hostdesk.tui.widgets.order_line import OrderLineRow
+
+    layouts = []
+    scrollbars = []  # the checklist's scrollbar before and after each layout of its screen
+    textuals = Screen._refresh_layout
+
+    def counted(screen, size=None, scroll=False):
+        if scroll:
+            return textuals(screen, size, scroll)
+        layouts.append(type(screen).__name__)
+        if isinstance(screen, MassUpdateScreen):
+            before = screen.checklist.show_vertical_scrollbar
+            textuals(screen, size, scroll)
+            scrollbars.append((before, screen.checklist.show_vertical_scrollbar))
+            return None
+        return textuals(screen, size, scroll)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+
+    async def scenario():
+        app = app_for()
+        async with app.run_test(size=SIZE) as pilot:
+            await _open_list(app, pilot, "s")
+            await pilot.press("M")
+            mass = await _first_moment_on_top(app, MassUpdateScreen)
+            await settle(pilot)
+            assert scrollbars[0] == (True, True)
+            assert mass.checklist.visible_rows()  # drawn with its rows
+            await pilot.press("escape")
+            await _open_list(app, pilot, "o")
+            await pilot.press("n")
+            form = await _first_moment_on_top(app, OrderFormScreen)
+            # Everything the opening asked for is done (the running total, which changes
+            # what the form shows, waits QUOTE_DELAY of quiet first).
+            await pilot.pause(0.1)
+            assert layouts.count("OrderFormScreen") == 1
+            await settle(pilot)
+            await pilot.press("ctrl+n")  # a second line
+            await settle(pilot)
+            second = list(form.query(OrderLineRow))[1]
+            assert second.region.height >= 1 and second.field("product").region.width > 0
+
+    run(scenario())
+
+
+def test_the_first_new_order_of_a_session_opens_with_what_was_read_ahead(catalog, app_for):
+    """Once the app is up, what a new order starts with (catalog, payment methods) is read in
+    the background: the first order form of the session opens with it at once, as every later
+    one does, and reads it again once drawn (issue 17)."""
+    async def scenario():
+        app = app_for()
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, until=lambda: OrderFormScreen.kept(app, None) is not None)
+            await _open_list(app, pilot, "o")
+            await pilot.press("n")
+            form = await _first_moment_on_top(app, OrderFormScreen)
+            assert form.preloaded is not None and form.preloaded.kept
+            assert [p.name for p in form.catalog] == ["Shared Basic"]
+            assert "loading" not in str(form.query_one("#order-total").render())
+
+    run(scenario())

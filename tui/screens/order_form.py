@@ -162,7 +162,7 @@ class OrderFormScreen(FormScreen):
         self._offered_method = ""
         self._methods: list[str] = []
         self._client_method = ""  # the chosen client's default payment method
-        self._found: dict | None = None  # `#id` -> widget (`_find`); None: to be made
+        self._found: tuple[int, dict] = (-1, {})  # (DOM stamp, `#id` -> widget): `_find`
 
     @property
     def currency(self) -> str:
@@ -282,6 +282,17 @@ class OrderFormScreen(FormScreen):
         start = cls._last_start.get(app) if client_id is None else None
         return replace(start, kept=True) if start is not None else None
 
+    @classmethod
+    def read_ahead(cls, app) -> None:
+        """Read what a new order starts with before the first one is opened (in a worker of
+        the app): that first form is then drawn at once with it (`kept`) and reads it again."""
+        if app in cls._last_start:
+            return
+        run_in_background(app, lambda: cls.read(app, None),
+                          lambda start: cls._last_start.setdefault(app, start),
+                          lambda _error: None,  # the form reads it itself then, and says why
+                          group="order-read-ahead", description="read the order catalog")
+
     def _reread_start(self) -> None:
         app = self.app
         run_in_background(self, lambda: self.read(app, None), self._start_reread,
@@ -344,11 +355,14 @@ class OrderFormScreen(FormScreen):
     def _find(self, selector: str):
         """The field of `selector` (`#id`), or None while it is not made (the domain's).
         From a map of the form's ids, made in one walk: the form reads every field after each
-        key, and a query matches its selector against every widget of the form."""
-        if self._found is None:
-            self._found = {f"#{widget.id}": widget for widget in self.walk_children()
-                           if widget.id}
-        return self._found.get(selector)
+        key, and a query matches its selector against every widget of the form. The map is
+        made again whenever a widget is mounted or removed anywhere on the form: Textual
+        counts those changes on each ancestor (as its own `query_one` cache does)."""
+        stamp = self._nodes._updates
+        if self._found[0] != stamp:
+            self._found = (stamp, {f"#{widget.id}": widget for widget in self.walk_children()
+                                   if widget.id})
+        return self._found[1].get(selector)
 
     def _value(self, selector: str, unmade: str = "") -> str:
         found = self._find(selector)
@@ -406,7 +420,6 @@ class OrderFormScreen(FormScreen):
         if control_id == "domain-action":
             if event.value != "none" and not self._domain_made:
                 await self.query_one("#section-domain").mount_all(self._domain_fields())
-                self._found = None  # the domain's fields are there now
             if self._domain_made:
                 self.query_one("#domain-details").set_class(event.value == "none", "-none")
         elif control_id == "generate_invoice":

@@ -543,9 +543,15 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
         if int(old_value) != int(new_value):
             self._post_changed()
 
+    _resized_once = False
+
     def on_resize(self, event: events.Resize) -> None:
         self._columns_cache = None
-        self.refresh()
+        # The first one comes from the layout that has just drawn the list at this size:
+        # drawing it again would double the cost of opening its screen (issue 17).
+        if self._resized_once:
+            self.refresh()
+        self._resized_once = True
         self._post_changed()
 
     def on_click(self, event: events.Click) -> None:

@@ -57,6 +57,10 @@ class MassChecklist(BigList):
                       if index in rows}
         self.total = total
         self.set_reactive(BigList.virtual_size, Size(0, total + 1))
+        if total + 1 > shown.size.height:  # more rows than it holds: no taller than `shown`
+            # Its scrollbar is there at the first layout: found missing by it, the screen
+            # would be laid out and every row drawn a second time, one column narrower.
+            self.set_reactive(BigList.show_vertical_scrollbar, True)
         return True
 
     def reread_quietly(self) -> None:
