@@ -129,7 +129,8 @@ def _services_list(app, list_screen):
     screen = app.screen
     if isinstance(screen, list_screen) and getattr(screen, "area", None) is not None \
             and screen.area.key == "services":
-        return screen.biglist
+        # None until the screen just pushed has mounted its list
+        return next(iter(screen.query("BigList")), None)
     return None
 
 
