@@ -98,9 +98,10 @@ def measure(url: str, today, *, samples: int = 30) -> dict:
               "screen": f"{SCREEN_SIZE[0]}x{SCREEN_SIZE[1]}",
               "search_terms": list(SEARCH_TERMS)}
     result["screen_floor_ms"] = summary(screens.pop("floor"))
-    result["screens_ms"] = {name: {**summary(values), "limit": SCREEN_LIMIT_MS,
-                                   "ok": percentile(values, 0.95) <= SCREEN_LIMIT_MS}
-                            for name, values in screens.items()}
+    # judged on the p95 as written (rounded), so that the figure and its verdict agree
+    result["screens_ms"] = {name: {**figure, "limit": SCREEN_LIMIT_MS,
+                                   "ok": figure["p95"] <= SCREEN_LIMIT_MS}
+                            for name, figure in ((n, summary(v)) for n, v in screens.items())}
     result["screens_how"] = ("keystroke to the screen drawn with its data; the service page, "
                              "client summary and invoice page by enter on the list's next row, "
                              "the payment dialog by `p` on an unpaid invoice, the upgrade screen "
