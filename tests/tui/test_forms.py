@@ -34,6 +34,15 @@ def finder_ready(app) -> bool:
     return isinstance(app.screen, FieldFinder) and getattr(app.focused, "id", "") == "finder-input"
 
 
+async def go_to_field(app, pilot, name: str) -> None:
+    """ctrl+f, type `name`, enter: the field finder's pick, back on the form."""
+    form = app.screen
+    await pilot.press("ctrl+f")
+    await settle(pilot, until=lambda: finder_ready(app))
+    await pilot.press(*name, "enter")
+    await settle(pilot, until=lambda: app.screen is form)
+
+
 async def open_service(app, pilot, service_id: int) -> ServiceScreen:
     await app.push_screen(ServiceScreen(service_id))
     await settle(pilot, until=lambda: app.screen.view is not None)
@@ -70,10 +79,7 @@ def test_the_field_finder_goes_to_the_tick_by_name(db, app_for):
         app = app_for("tester", CLOCK)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_service(app, pilot, service.id)
-            await pilot.press("ctrl+f")
-            await settle(pilot, until=lambda: finder_ready(app))
-            await pilot.press(*"auto", "enter")
-            await settle(pilot, until=lambda: app.screen is screen)
+            await go_to_field(app, pilot, "auto")
             assert app.focused is screen.query_one("#auto-recalculate")
 
     run(scenario())
@@ -93,10 +99,7 @@ def test_a_service_field_is_found_by_its_label_and_its_label_shows_the_focus(db,
             assert labels["field-auto_terminate_end_of_cycle"] == "Auto-terminate"
             row = screen.query_one("#field-next_due_date").parent
             assert not row.render().spans  # muted like every other label
-            await pilot.press("ctrl+f")
-            await settle(pilot, until=lambda: finder_ready(app))
-            await pilot.press(*"next due", "enter")
-            await settle(pilot, until=lambda: app.screen is screen)
+            await go_to_field(app, pilot, "next due")
             assert app.focused is screen.query_one("#field-next_due_date")
             await pilot.pause()
             assert [str(span.style) for span in row.render().spans] == ["bold $accent"]
@@ -136,10 +139,7 @@ def test_client_form_sections_finder_and_escape(db, app_for):
             assert "Name and contact · alt+n" in text and "Address · alt+a" in text
             await pilot.press("alt+b")
             assert app.focused.id == "field-group"  # the Billing section's first field
-            await pilot.press("ctrl+f")
-            await settle(pilot, until=lambda: finder_ready(app))
-            await pilot.press(*"post", "enter")
-            await settle(pilot, until=lambda: app.screen is form)
+            await go_to_field(app, pilot, "post")
             assert app.focused.id == "field-postcode"
             await pilot.press(*"EC1")
             await pilot.press("escape")  # typed, not saved: asks
@@ -197,10 +197,7 @@ def test_a_row_with_two_fields_names_and_lights_each_by_its_own_label(db, app_fo
                 < line.index("Status") < line.index("pending")
             row = screen.query_one("#payment-row")
             assert not row.render().spans
-            await pilot.press("ctrl+f")
-            await settle(pilot, until=lambda: finder_ready(app))
-            await pilot.press(*"status", "enter")
-            await settle(pilot, until=lambda: app.screen is screen)
+            await go_to_field(app, pilot, "status")
             assert app.focused is screen.query_one("#status")
             await pilot.pause()
             lit = [(span.start, span.end) for span in row.render().spans]

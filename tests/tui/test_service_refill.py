@@ -7,26 +7,23 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from textual.screen import Screen
 from textual.widgets import Input
 
-from hostdesk.models import secrets
-from hostdesk.models.schema import Admin, Service
+from hostdesk.models.schema import Service
 from hostdesk.tui.screens.service import ServiceScreen
 from hostdesk.tui.widgets.command_bar import CommandBar
 from hostdesk.tui.widgets.dialogs import ConfirmDialog, TypedConfirmDialog
 from tests import factories as make
 from tests.tui.conftest import settle, toasts
-from tests.tui.test_service_screen import SIZE, app_for, endpoint, webhook_service  # noqa: F401
-
-
-@pytest.fixture(autouse=True)
-def setup(db):
-    secrets.configure("service-refill-tests")
-    Admin.create(login="boss", role="full")
-    yield
-    secrets.configure("")
+# `setup` (autouse): the service screen tests' key and admin, used here as there
+from tests.tui.test_service_screen import (  # noqa: F401
+    SIZE,
+    app_for,
+    endpoint,
+    setup,
+    webhook_service,
+)
 
 
 async def open_page(app, pilot, service_id: int) -> ServiceScreen:
