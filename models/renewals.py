@@ -190,6 +190,28 @@ def _due_by(next_due_date: Field, horizon):
     return NodeList((SQL("+"), next_due_date), glue="") <= next_due_date.db_value(horizon)
 
 
+def _addons_query(horizon, client_ids):
+    """The addons of a chunk's clients due by `horizon`, with what billing reads of their
+    service (an `AddonRow`).
+
+    PostgreSQL's planner joined the chunk's few thousand services to a scan of every addon
+    (a hash join, 30-100 ms a chunk at 200,000 addons). There, each service's addons are
+    looked up through their index in a LATERAL subquery, which OFFSET 0 keeps the planner
+    from flattening back into that join."""
+    parent = (Service.client.alias("client_id_"), Service.payment_method.alias("payment_method_"),
+              Service.auto_terminate_end_of_cycle.alias("ending_"),
+              Service.registration_date.alias("registered_"), Service.product.alias("product_"))
+    if is_sqlite():
+        return (ServiceAddon.select(*ADDON_COLUMNS, *parent).join(Service)
+                .where(ids_in(Service.client, client_ids)
+                       & _due_by(ServiceAddon.next_due_date, horizon)))
+    due = (ServiceAddon.select(*ADDON_COLUMNS)
+           .where((ServiceAddon.service == Service.id) & (ServiceAddon.next_due_date <= horizon))
+           .offset(0).alias("due_addon"))
+    return (Service.select(*(due.c[column.column_name] for column in ADDON_COLUMNS), *parent)
+            .join(due, JOIN.LATERAL, on=SQL("TRUE")).where(ids_in(Service.client, client_ids)))
+
+
 def _candidates(horizon, client_ids) -> list[Candidate]:
     """A chunk's billable items, read through the client index only.
 
@@ -204,15 +226,9 @@ def _candidates(horizon, client_ids) -> list[Candidate]:
     services = [s for s in _rows(services, ServiceRow, next_due_date=_DATE, recurring_amount=_MONEY,
                                  auto_terminate_end_of_cycle=bool, registration_date=_DATE)
                 if _due(s, horizon)]
-    addons = (ServiceAddon.select(*ADDON_COLUMNS, Service.client.alias("client_id_"),
-                                  Service.payment_method.alias("payment_method_"),
-                                  Service.auto_terminate_end_of_cycle.alias("ending_"),
-                                  Service.registration_date.alias("registered_"),
-                                  Service.product.alias("product_"))
-              .join(Service).where(ids_in(Service.client, client_ids)
-                                   & _due_by(ServiceAddon.next_due_date, horizon)))
-    addons = [a for a in _rows(addons, AddonRow, next_due_date=_DATE, recurring_amount=_MONEY,
-                               ending_=bool, registered_=_DATE) if _due(a, horizon)]
+    addons = [a for a in _rows(_addons_query(horizon, client_ids), AddonRow, next_due_date=_DATE,
+                               recurring_amount=_MONEY, ending_=bool, registered_=_DATE)
+              if _due(a, horizon)]
     terms = terms_of([(s.id, s.auto_terminate_end_of_cycle, s.registration_date, s.product)
                       for s in services]
                      + [(a.service, a.ending_, a.registered_, a.product_) for a in addons])

@@ -180,6 +180,29 @@ def test_the_services_to_auto_terminate_are_found_through_their_own_index(db, mo
         assert "service_auto_terminate_id" in plan and "TEMP B-TREE" not in plan, plan
 
 
+def test_a_chunks_addons_are_found_through_its_services_not_a_scan_of_every_addon(db):
+    """The billing candidates' addons: each due addon of the chunk's clients comes back with
+    its service's client, and nothing else. On PostgreSQL each service's addons are looked
+    up (a nested loop): even when the planner is told to avoid nested loops, it must not
+    turn the query into a join over every addon of the table."""
+    from hostdesk.models.db import is_postgres
+    from hostdesk.models.renewals import AddonRow, _addons_query
+
+    service, other = make.service(next_due_date=NDD), make.service(next_due_date=NDD)
+    due, later = make.addon(service, next_due_date=NDD), make.addon(service, next_due_date=NDD.add(months=1))
+    make.addon(other, next_due_date=NDD)  # another client's
+    rows = [AddonRow._make(row) for row in db.execute(_addons_query(NDD, [service.client_id]))]
+    assert [(row.id, row.service, row.client_id_) for row in rows] == [(due.id, service.id,
+                                                                       service.client_id)]
+    assert later.id not in [row.id for row in rows]
+    if is_postgres(db):
+        with db.atomic():
+            db.execute_sql("SET LOCAL enable_nestloop = off")
+            sql, params = _addons_query(NDD, [service.client_id]).sql()
+            plan = " ".join(row[0] for row in db.execute_sql("EXPLAIN " + sql, params))
+        assert "Nested Loop" in plan and "Hash Join" not in plan and "Merge Join" not in plan, plan
+
+
 def test_fixed_term_product_terminates_after_its_days(db):
     trial = make.product(auto_terminate_days=30)
     service = make.service(product_row=trial, registration_date=pendulum.date(2026, 3, 1),
