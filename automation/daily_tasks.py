@@ -69,13 +69,13 @@ def _generate_invoices_in_chunks(ctx: RunContext) -> TaskResult:
 def send_reminders(ctx: RunContext) -> TaskResult:
     if not ctx.send_emails:
         return TaskResult(details={"skipped": "emails are off for this run"})
-    total, after, items = 0, 0, []
+    total, after, items = 0, None, []
     while True:
         queued, after = overdue.queue_reminders(ctx.today, ctx.settings, dry_run=ctx.dry_run,
-                                                after_id=after, limit=ctx.batch_size,
+                                                after=after, limit=ctx.batch_size,
                                                 found=items if ctx.dry_run else None)
         total += queued
-        if not after:
+        if after is None:
             return TaskResult(done=total, items=items)
         ctx.heartbeat()
 

@@ -5,7 +5,7 @@ pending), so running the same day again finds nothing new.
 """
 
 import pendulum
-from peewee import fn
+from peewee import Tuple, fn
 
 from hostdesk.models.db import database, ids_in
 from hostdesk.models.emails import queue_email
@@ -101,20 +101,26 @@ def reminder_level(invoice_due: pendulum.Date, today: pendulum.Date, settings: S
 
 
 def queue_reminders(today: pendulum.Date, settings: Settings, *, dry_run: bool = False,
-                    after_id: int = 0, limit: int = 500,
-                    found: list | None = None) -> tuple[int, int]:
-    """Queue today's reminders for one page of unpaid invoices. Returns (queued, last id seen).
+                    after: tuple | None = None, limit: int = 500,
+                    found: list | None = None) -> tuple[int, tuple | None]:
+    """Queue today's reminders for one page of unpaid invoices. Returns (queued, the page's
+    last (due date, id)), to pass as `after` for the next page; None after the last page.
     `found`, when given, gets "invoice #ID (template)" for each reminder due.
 
     Each level is sent at most once per invoice: an outbox row for it means it was sent.
+    Pages follow the (status, due_date, id) index: in id order, each page walked the primary
+    key over every paid invoice ever written.
     """
     horizon = today.add(days=settings.reminder_days_before)
-    invoices = list(Invoice.select(Invoice, Client).join(Client)
-                    .where((Invoice.status == InvoiceStatus.UNPAID) & (Invoice.due_date <= horizon)
-                           & (Invoice.id > after_id))
-                    .order_by(Invoice.id).limit(limit))
+    query = (Invoice.select(Invoice, Client).join(Client)
+             .where((Invoice.status == InvoiceStatus.UNPAID) & (Invoice.due_date <= horizon)))
+    if after is not None:
+        due, invoice_id = after
+        query = query.where(Tuple(Invoice.due_date, Invoice.id)
+                            > Tuple(Invoice.due_date.db_value(due), invoice_id))
+    invoices = list(query.order_by(Invoice.due_date, Invoice.id).limit(limit))
     if not invoices:
-        return 0, 0
+        return 0, None
     sent = {(row.related_id, row.template) for row in EmailOutbox.select(
         EmailOutbox.related_id, EmailOutbox.template).where(
         (EmailOutbox.related_type == "invoice")
@@ -138,4 +144,4 @@ def queue_reminders(today: pendulum.Date, settings: Settings, *, dry_run: bool =
                                  "days_overdue": (today - invoice.due_date).days,
                                  "company_name": settings.company_name,
                                  "currency": settings.currency})
-    return queued, invoices[-1].id
+    return queued, (invoices[-1].due_date, invoices[-1].id)

@@ -229,6 +229,43 @@ def test_reminders_sent_once_each(db):
     assert templates() == ["invoice_reminder", "overdue_reminder_1", "overdue_reminder_3"]
 
 
+def test_reminders_page_through_unpaid_invoices_by_due_date_from_an_index(db, monkeypatch):
+    """The reminders read unpaid invoices a page at a time in (due date, id) order from the
+    (status, due_date, id) index, not by walking every invoice ever written; a paid invoice
+    gets no reminder and every unpaid one gets one, across pages."""
+    from hostdesk.models import overdue
+    from hostdesk.models.db import is_sqlite
+
+    unpaid = [make.service(next_due_date=NDD.add(days=n % 3)) for n in range(5)]
+    paid = make.service(next_due_date=NDD)
+    day(NDD.subtract(days=12))
+    pay(Invoice.get(Invoice.client == paid.client_id), NDD.subtract(days=10))
+    statements, execute = [], type(db).execute_sql
+    monkeypatch.setattr(type(db), "execute_sql", lambda self, sql, params=None, *a, **k: (
+        statements.append((sql, params)), execute(self, sql, params, *a, **k))[1])
+    found, after, pages = [], None, 0
+    while True:
+        queued, after = overdue.queue_reminders(NDD.subtract(days=1), SETTINGS, dry_run=True,
+                                                after=after, limit=2, found=found)
+        if after is None:
+            break
+        pages += 1
+    monkeypatch.undo()
+    expected = sorted((Invoice.get(Invoice.client == s.client_id).due_date,
+                       Invoice.get(Invoice.client == s.client_id).id) for s in unpaid)
+    assert pages == 3
+    assert [int(f.split("#")[1].split(" ")[0]) for f in found] == [i for _, i in expected]
+    sql, params = next((sql, params) for sql, params in statements if 'FROM "invoice"' in sql)
+    if is_sqlite(db):
+        plan = " ".join(row[3] for row in db.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
+    else:
+        with db.atomic():
+            db.execute_sql("SET LOCAL enable_seqscan = off")
+            plan = " ".join(row[0] for row in db.execute_sql("EXPLAIN " + sql, params))
+    assert "invoice_status_due_date_id" in plan and "TEMP B-TREE" not in plan, plan
+    assert "Sort" not in plan, plan
+
+
 def test_dry_run_reports_the_counts_of_the_real_run_and_changes_nothing(db):
     for i in range(4):
         make.service(next_due_date=NDD)
