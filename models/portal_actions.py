@@ -68,9 +68,10 @@ def request_upgrade(service_text, product_text, cycle_text, who: Caller, *,
         return UpgradeRequest(_checked_quote(service_id, product_id, cycle_text, who, today,
                                              settings), None)
     with database.atomic():
-        quote = _checked_quote(service_id, product_id, cycle_text, who, today, settings)
-        order = create_upgrade(service_id, product_id, quote.new_cycle, today, settings,
-                               admin=who.admin, expected_payable=quote.payable)
+        cycle = _checked_request(service_id, product_id, cycle_text, who)
+        # quoted once, by create_upgrade, with the service locked
+        order = create_upgrade(service_id, product_id, cycle, today, settings, admin=who.admin)
+        quote = order.quote
         audit.record(who.admin.login, "portal.upgrade", "service", service_id,
                      client_id=who.client_id,
                      description=f"self-service upgrade {who.note}: {quote.summary()}, "
@@ -80,16 +81,23 @@ def request_upgrade(service_text, product_text, cycle_text, who: Caller, *,
         return UpgradeRequest(quote, order)
 
 
-def _checked_quote(service_id: int, product_id: int, cycle_text, who: Caller,
-                   today: pendulum.Date, settings: Settings) -> upgrades.Quote:
+def _checked_request(service_id: int, product_id: int, cycle_text, who: Caller):
+    """The cycle asked for, once the service is the client's own and active and a
+    self-service path allows the product and cycle."""
     service = owned_service(service_id, who.client_id)
     cycle = check_self_service(service.product_id, product_id, cycle_text)
     if service.status != ServiceStatus.ACTIVE:
         raise RuleViolation(f"service #{service.id} is {service.status}; a client may upgrade "
                             "only an active service", field="service")
+    return cycle
+
+
+def _checked_quote(service_id: int, product_id: int, cycle_text, who: Caller,
+                   today: pendulum.Date, settings: Settings) -> upgrades.Quote:
+    cycle = _checked_request(service_id, product_id, cycle_text, who)
     from hostdesk.models.upgrades import quote_upgrade
 
-    return quote_upgrade(service.id, product_id, cycle, today, settings)
+    return quote_upgrade(service_id, product_id, cycle, today, settings)
 
 
 # --- payment received ----------------------------------------------------------------------
