@@ -2,6 +2,7 @@
 servers, products and their prices, configurable options, catalog addons, promotions, TLDs."""
 
 from collections import defaultdict
+from functools import partial
 
 from hostdesk.automation.whmcs import values as v
 from hostdesk.automation.whmcs.context import (
@@ -106,27 +107,34 @@ def payment_gateways(ctx: Context) -> list[str]:
     names = sorted({v.payment_method(row["g"]) for row in used + configured if v.text(row["g"])})
     counts = ctx.report.table("tblpaymentgateways")
     counts.read = len(names)
-    ctx.writer.call(lambda: _add_payment_methods(ctx, counts, names))
+    added, refused = ctx.writer.call(partial(_add_payment_methods, ctx.admin, names))
+    counts.imported += len(added)
+    counts.unchanged += len(names) - len(added) - len(refused)
+    for name, reason in refused:
+        ctx.report.skip("tblpaymentgateways", name, reason)
     return names
 
 
-def _add_payment_methods(ctx: Context, counts, names: list[str]) -> None:
+def _add_payment_methods(admin, names: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """A writer job: the methods hostdesk lacks added; returns those added and those the
+    list refused (name, reason)."""
     known = {name.lower() for (name,) in PaymentMethod.select(PaymentMethod.name).tuples()}
     order = len(known)
+    added, refused = [], []
     for name in names:
         if name.lower() in known:
-            counts.unchanged += 1
             continue
         try:
             add_payment_method({"name": name, "enabled": "yes", "sort_order": str(order)},
-                               admin=ctx.admin)
+                               admin=admin)
         except ValidationError as exc:
-            ctx.report.skip("tblpaymentgateways", name, f"{exc.field}: {exc.message}; add the "
-                                                        "method by hand under another name")
+            refused.append((name, f"{exc.field}: {exc.message}; add the method by hand under "
+                                  "another name"))
             continue
         known.add(name.lower())
-        counts.imported += 1
+        added.append(name)
         order += 1
+    return added, refused
 
 
 # --- catalog -------------------------------------------------------------------------------
