@@ -735,3 +735,96 @@ def test_migration_0023_carries_the_import_map_over_and_a_rerun_finds_every_row(
     assert again.ok, again.text()
     assert all(c.imported == 0 and c.updated == 0 for c in again.tables.values()), again.text()
     assert {model: model.select().count() for model in ALL_TABLES} == counts
+
+
+def _first_import_on_sqlite() -> None:
+    from hostdesk.models.db import is_sqlite
+
+    if not is_sqlite():
+        pytest.skip("a first import is written by a process of its own on SQLite only")
+
+
+def _writer_processes() -> list:
+    import multiprocessing
+
+    return [p for p in multiprocessing.active_children() if p.name == "whmcs-write"]
+
+
+def test_a_batch_refused_in_the_writer_process_is_named_and_rolls_the_first_import_back(
+        whmcs, hostdesk):
+    """A first import's batches are written by a process of its own. One that does not add
+    up there (hostdesk's database changes an invoice's total as it is written: a trigger)
+    stops the import with that batch named; the process rolls back everything it wrote, and
+    ends."""
+    from hostdesk.models.db import database
+
+    _first_import_on_sqlite()
+    url, host = whmcs
+    invoice = host.rows("tblinvoices")[len(host.rows("tblinvoices")) // 2]["id"]
+    database.execute_sql(
+        "CREATE TRIGGER test_skews_a_total AFTER INSERT ON invoice "
+        f"WHEN NEW.notes LIKE 'WHMCS invoice #{invoice}%' BEGIN "
+        "UPDATE invoice SET total = total + 1 WHERE id = NEW.id; END")
+    schema = _schema()
+    report = import_whmcs(url, admin=as_login(ADMIN))
+    assert report.bulk and not report.ok
+    assert report.error.startswith("did not reconcile, that batch was rolled back, and with it "
+                                   "the whole first import (hostdesk is as before): invoices #")
+    assert "hostdesk totals" in report.error and "import FAILED" in report.text()
+    assert _schema() == schema  # indexes and triggers as before
+    assert Client.select().count() == 0 and Invoice.select().count() == 0
+    assert ImportMap.select().count() == 0
+    assert _writer_processes() == []
+
+
+def test_ctrl_c_ends_the_writer_process_and_keeps_no_half_batch(whmcs, hostdesk):
+    """Ctrl+c reaches the whole terminal's process group: the writer process ignores it and
+    keeps writing, the importing process stops, ends the writer, and nothing of the first
+    import stays, not even the batches written before."""
+    import signal
+
+    _first_import_on_sqlite()
+    url, _ = whmcs
+    schema = _schema()
+    seen = []
+
+    def progress(task, done, total):
+        seen.append(task)
+        if task == "tblhosting":  # ctrl+c as the writer works: it must shrug it off
+            for process in _writer_processes():
+                os.kill(process.pid, signal.SIGINT)
+        if task == "tblinvoices":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_whmcs(url, admin=as_login(ADMIN), progress=progress)
+    assert "tblhosting" in seen  # the clients' and services' batches had gone to the writer
+    assert _writer_processes() == []
+    assert _schema() == schema
+    for model in (Client, Order, Service, Invoice, InvoiceLine, ImportMap):
+        assert model.select().count() == 0, model
+    # the database is free: the next import runs, as a first import again
+    report = import_whmcs(url, admin=as_login(ADMIN))
+    assert report.ok and report.bulk, report.text()
+
+
+def test_a_writer_process_that_dies_fails_the_import_with_a_clear_report(whmcs, hostdesk):
+    """The writer process killed mid-import (out of memory, an operator): the import says so in
+    its report instead of waiting for ever or showing a traceback, and nothing of it stays."""
+    import signal
+
+    _first_import_on_sqlite()
+    url, _ = whmcs
+
+    def progress(task, done, total):
+        if task == "tblhosting":
+            for process in _writer_processes():
+                os.kill(process.pid, signal.SIGKILL)
+                process.join()
+
+    report = import_whmcs(url, admin=as_login(ADMIN), progress=progress)
+    assert not report.ok
+    assert report.error.startswith("the writer process stopped (exit code -9): nothing of the "
+                                   "import was kept")
+    assert Client.select().count() == 0 and ImportMap.select().count() == 0
+    assert _writer_processes() == []

@@ -237,7 +237,9 @@ def _invoice_job(ctx, invoice_rows, line_rows, extra_rows, expected_total, what)
         return (lambda: _write_invoice_batch(ctx, invoices, line_rows, extra_rows,
                                              expected_total, what)), None
     lines = _plan_lines(ctx, invoices.result, line_rows, extra_rows)
-    return (partial(_write_planned_invoices, invoices, lines, expected_total, what),
+    return (partial(_write_planned_invoices, invoices.to_write(), list(invoices.result.values()),
+                    [(table, planned.to_write()) for table, planned in lines], expected_total,
+                    what),
             partial(_record_invoices, ctx, invoices, lines))
 
 
@@ -249,14 +251,14 @@ def _plan_lines(ctx, ids: dict, line_rows, extra_rows) -> list:
                                 ("tblinvoices.tax_credit", extra_rows))]
 
 
-def _write_planned_invoices(invoices, lines, expected_total, what) -> tuple:
-    """A writer job, one transaction: the invoices, their lines (planned), and the check
-    that they add up; the ids the database gave the new rows."""
+def _write_planned_invoices(invoices, ids, lines, expected_total, what) -> tuple:
+    """A writer job, one transaction: the invoices (`ids`: theirs), their lines (planned),
+    and the check that they add up; the ids the database gave the new rows."""
     with database.atomic():
         invoice_ids = write_planned("tblinvoices", Invoice, INVOICE_COLUMNS, invoices)
         line_ids = [write_planned(table, InvoiceLine, LINE_COLUMNS, planned)
                     for table, planned in lines]
-        _check_batch(list(invoices.result.values()), expected_total, what)
+        _check_batch(ids, expected_total, what)
     return invoice_ids, line_ids
 
 

@@ -160,7 +160,7 @@ def write_rows(ctx: Context, table: str, model, columns, rows, *,
     for chunk in chunks:
         planned = plan(ctx.idmap, counts, table, model, columns, chunk,
                        delete_missing=delete_missing)
-        ids = ctx.writer.call(partial(write_batch, table, model, columns, planned))
+        ids = ctx.writer.call(partial(write_batch, table, model, columns, planned.to_write()))
         result.update(record(ctx.idmap, counts, table, planned, ids))
         done += len(chunk)
         ctx.show(table, done, len(rows))
@@ -183,7 +183,7 @@ def stream_rows(ctx: Context, table: str, model, columns, rows, total: int) -> N
     while batch := list(islice(rows, BATCH)):
         # planned here (digests, import map look-ups): the writer only writes
         planned = plan(ctx.idmap, counts, table, model, columns, batch)
-        ctx.writer.submit(partial(write_batch, table, model, columns, planned),
+        ctx.writer.submit(partial(write_batch, table, model, columns, planned.to_write()),
                           then=partial(record, ctx.idmap, counts, table, planned))
         done += len(batch)
         ctx.show(table, min(done, total), total)

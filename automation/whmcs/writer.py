@@ -3,7 +3,7 @@ each remembered in the import map so a rerun never adds a row twice."""
 
 import hashlib
 import marshal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import chain, repeat
 from operator import itemgetter, methodcaller
@@ -124,6 +124,10 @@ class Plan:
     columns: tuple = ()  # numbered: the columns of the values
     source_ids: tuple = ()  # numbered: the source id of each new row
     gone: list = field(default_factory=list)  # (source id, hostdesk id) of rows to delete
+
+    def to_write(self) -> "Plan":
+        """What the writer needs of it (`write_planned`): the id map stays on this side."""
+        return replace(self, result={})
 
 
 def sync(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
