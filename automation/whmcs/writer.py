@@ -106,10 +106,12 @@ def table_code(table: str, *, create: bool = False) -> int | None:
     of it is mapped), or with `create`, a new one (inside the caller's transaction: the
     writer's). One query per batch: cheaper than a cache that a rolled-back import leaves
     wrong."""
-    row = ImportTable.get_or_none((ImportTable.source == SOURCE) & (ImportTable.name == table))
+    mark = database.obj.param
+    row = database.execute_sql(f'SELECT "id" FROM "import_table" WHERE "source" = {mark} '
+                               f'AND "name" = {mark}', (SOURCE, table)).fetchone()
     if row is None and create:
-        row = ImportTable.create(source=SOURCE, name=table)
-    return None if row is None else row.id
+        return ImportTable.create(source=SOURCE, name=table).id
+    return None if row is None else row[0]
 
 
 @dataclass
