@@ -67,14 +67,15 @@ def import_whmcs(url: str, *, admin: Admin, dry_run: bool = False,
     report = Report(dry_run=dry_run)
     writer = None
     try:
+        # The first import into an empty hostdesk: one transaction, loaded in bulk. The
+        # writer (a process, then) starts while WHMCS's currencies are looked at.
+        report.bulk = not dry_run and bulk_load.applies(LOADED_TABLES)
+        writer = writer_for(dry_run or not write_thread, bulk=report.bulk)
         currency_id, report.currency = _choose_currency(source, currency, report)
         if hostdesk_currency and hostdesk_currency.upper() != report.currency.upper():
             report.note(f"hostdesk's currency setting is {hostdesk_currency}: set "
                         f"currency = \"{report.currency}\" in hostdesk.toml before the first run")
         clients = source.select("tblclients", "id:i currency:i")
-        # The first import into an empty hostdesk: one transaction, loaded in bulk.
-        report.bulk = not dry_run and bulk_load.applies(LOADED_TABLES)
-        writer = writer_for(dry_run or not write_thread, bulk=report.bulk)
         idmap = IdMap(numbered=LOADED_TABLES if report.bulk else ())
         ctx = Context(source=source, report=report, idmap=idmap, writer=writer,
                       currency_id=currency_id, progress=progress, admin=admin,

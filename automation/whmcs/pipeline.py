@@ -214,11 +214,15 @@ class ProcessWriter:
         if not self._ended:
             try:
                 self._send(_STOP)
-                deadline = time.monotonic() + STOP_SECONDS
+            except WriterError:
+                pass  # it is gone already
+            self._jobs.close()  # a job cut short by ctrl+c ends at the pipe's end, not later
+            deadline = time.monotonic() + STOP_SECONDS
+            try:
                 while self._answers.poll(max(0.0, deadline - time.monotonic())):
                     if self._answers.recv()[0] == _ENDED:
                         break
-            except (OSError, EOFError, WriterError):
+            except (OSError, EOFError):
                 pass  # it is gone already
             self._end()
 
@@ -312,11 +316,18 @@ def _serve(path: str, jobs, answers) -> None:
             except _RollBack:
                 pass
     except Exception as exc:  # the commit itself failed
-        answers.send((_FAILED, _portable(exc)))
+        _answer(answers, (_FAILED, _portable(exc)))
         return
     finally:
         database.close()
-    answers.send((_ENDED, committed))
+    _answer(answers, (_ENDED, committed))
+
+
+def _answer(answers, message) -> None:
+    try:
+        answers.send(message)
+    except OSError:
+        pass  # the importing process is gone: nobody is left to tell
 
 
 def _receive_jobs(jobs, received: queue.Queue) -> None:
