@@ -189,10 +189,9 @@ def _plan_numbered(idmap: IdMap, table: str, name: str, model, columns: tuple[st
     source_ids, values = zip(*rows)
     first = idmap.next_id[name]
     idmap.next_id[name] = first + len(rows)
-    targets = range(first, first + len(rows))
-    idmap.numbered_ids(table).update(zip(source_ids, targets))
-    return Plan(values, [], dict(zip(source_ids, targets)), first=first, columns=columns,
-                source_ids=source_ids)
+    result = dict(zip(source_ids, range(first, first + len(rows))))
+    idmap.numbered_ids(table).update(result)
+    return Plan(values, [], result, first=first, columns=columns, source_ids=source_ids)
 
 
 def write_plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
