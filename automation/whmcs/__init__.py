@@ -81,7 +81,7 @@ def import_whmcs(url: str, *, admin: Admin, dry_run: bool = False,
                       currency_id=currency_id, progress=progress, admin=admin,
                       client_ids={c.id for c in clients if c.currency == currency_id},
                       now=pendulum.now("UTC").strftime("%Y-%m-%d %H:%M:%S.%f"))
-        prefetch(ctx, then=reconcile.SOURCE_QUERIES)
+        prefetch(ctx, first=catalog.reads(ctx), then=reconcile.SOURCE_QUERIES)
         ctx.other_clients = {c.id for c in clients} - ctx.client_ids
         if dry_run:
             try:

@@ -13,6 +13,7 @@ from hostdesk.automation.whmcs.context import (
     stream_rows,
     write_rows,
 )
+from hostdesk.automation.whmcs.source import Source
 from hostdesk.automation.whmcs.values import Unmappable
 from hostdesk.models.cycles import Cycle
 from hostdesk.models.errors import ValidationError
@@ -163,9 +164,26 @@ def servers(ctx: Context) -> None:
     ctx.report.servers_to_rekey = rekey
 
 
+# What the import reads of the small tables (catalog, cancellation requests), read ahead of
+# the large tables (`reads`).
+SMALL_TABLES = ("tblclientgroups", "tblservers", "tblproductgroups", "tblproducts",
+                "tblproductconfiglinks", "tblproductconfigoptions", "tblproductconfigoptionssub",
+                "tbladdons", "tblpromotions", "tbldomainpricing", "tblcancelrequests")
+ADDON_NAMES = ("tbladdons", "id, name")
+PRICING = "SELECT * FROM tblpricing WHERE type = %s AND currency = %s ORDER BY id"
+PRICING_TYPES = ("product", "configoptions", "addon", "domainregister", "domaintransfer",
+                 "domainrenew")
+
+
+def reads(ctx: Context) -> list[tuple]:
+    """(sql, args) of the small tables' queries, for the prefetch to read first."""
+    return ([(Source.table_sql(name), None) for name in SMALL_TABLES]
+            + [(Source.table_sql(*ADDON_NAMES), None)]
+            + [(PRICING, (kind, ctx.currency_id)) for kind in PRICING_TYPES])
+
+
 def _pricing(ctx: Context, kind: str) -> dict[int, dict]:
-    rows = ctx.source.rows("SELECT * FROM tblpricing WHERE type = %s AND currency = %s ORDER BY id",
-                           (kind, ctx.currency_id))
+    rows = ctx.source.rows(PRICING, (kind, ctx.currency_id))
     ctx.report.table("tblpricing").read += len(rows)
     return {row["relid"]: row for row in rows}
 

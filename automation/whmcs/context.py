@@ -138,11 +138,13 @@ def read(ctx: Context, name: str) -> list[dict]:
     return ctx.read_cache[name]
 
 
-def prefetch(ctx: Context, then: tuple[str, ...] = ()) -> None:
+def prefetch(ctx: Context, first: list[tuple] = (), then: tuple[str, ...] = ()) -> None:
     """Read the large tables on a second thread while the steps write (the database driver
-    waits on the network and SQLite writes without holding Python's lock), and `then` the
-    queries given (rows() queries whose one argument, if any, is the chosen currency)."""
-    ctx.source.prefetch([
+    waits on the network and SQLite writes without holding Python's lock): after the small
+    queries `first` ((sql, args) of rows() queries: the steps would wait for a large read
+    to end before each), and before the queries `then` (rows() queries whose one argument, if
+    any, is the chosen currency)."""
+    ctx.source.prefetch([("rows", sql, args) for sql, args in first] + [
         _read_call(ctx, name) if name in READS
         else ("rows", name, (ctx.currency_id,) if "%s" in name else None)
         for name in READ_ORDER + tuple(then)])
