@@ -36,10 +36,13 @@ LOADED_TABLES = ("client", "order", "service", "service_config_option", "service
 # Read by each invoice batch's check (billing._check_batch); its keys come in load order, so
 # keeping it in step costs little.
 KEPT_INDEXES = ("invoiceline_invoice_id_sort_order",)
-# The tables a first import has written in full once the items steps are done: their
-# indexes and search are made good then, by the writer while the invoices are mapped.
-WRITTEN_BEFORE_BILLING = ("client", "order", "service", "service_config_option",
-                          "service_addon", "domain", "cancellation_request")
+# The tables a first import has written in full once a step is done: their indexes, search
+# and checks are made good then, by the writer while the next steps are mapped.
+WRITTEN_AFTER = {
+    items.cancellation_requests: ("client", "order", "service", "service_config_option",
+                                  "service_addon", "domain", "cancellation_request"),
+    billing.invoices: ("invoice", "invoice_line"),
+}
 # In dependency order: what a step points at is written by an earlier one.
 STEPS = (catalog.client_groups, catalog.clients, catalog.payment_gateways, catalog.servers,
          catalog.products, catalog.config_options, catalog.catalog_addons, catalog.promotions,
@@ -92,8 +95,9 @@ def import_whmcs(url: str, *, admin: Admin, dry_run: bool = False,
                 pass
         elif report.bulk:
             paused = writer.call(partial(bulk_load.pause, LOADED_TABLES, keep=KEPT_INDEXES))
-            items_done = partial(bulk_load.resume, paused.split(WRITTEN_BEFORE_BILLING))
-            _run(ctx, admin, finish=partial(bulk_load.resume, paused), items_done=items_done)
+            written = {step: partial(bulk_load.resume, paused.split(tables))
+                       for step, tables in WRITTEN_AFTER.items()}
+            _run(ctx, admin, finish=partial(bulk_load.resume, paused), written=written)
             if report.ok:  # a first import that does not reconcile leaves hostdesk empty
                 writer.commit()
         else:
@@ -120,11 +124,11 @@ def _rolled_back(report: Report) -> str:
     return "that batch was rolled back"
 
 
-def _run(ctx: Context, admin: Admin, finish=None, items_done=None) -> None:
+def _run(ctx: Context, admin: Admin, finish=None, written=None) -> None:
     for step in STEPS:  # a step waits for the writer when it needs ids (ctx.ids)
         step(ctx)
-        if step is items.cancellation_requests and items_done is not None:
-            ctx.writer.submit(items_done)
+        if written and step in written:
+            ctx.writer.submit(written[step])
     if finish is not None:
         ctx.writer.call(finish)
     ctx.report.reconciliation = reconcile.figures(ctx, ctx.writer.call(reconcile.hostdesk_sums))
