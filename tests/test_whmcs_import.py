@@ -828,3 +828,28 @@ def test_a_writer_process_that_dies_fails_the_import_with_a_clear_report(whmcs, 
                                    "import was kept")
     assert Client.select().count() == 0 and ImportMap.select().count() == 0
     assert _writer_processes() == []
+
+
+def test_a_writer_process_that_stops_answering_fails_the_import_at_its_deadline(
+        whmcs, hostdesk, monkeypatch):
+    """A writer stuck in one batch (here a statement that would run for hours): the import
+    waits for an answer until its deadline, then says so, stops the writer, and keeps
+    nothing."""
+    from hostdesk.automation.whmcs import pipeline
+    from hostdesk.models.db import database
+
+    _first_import_on_sqlite()
+    monkeypatch.setattr(pipeline, "WAIT_SECONDS", 2.0)
+    monkeypatch.setattr(pipeline, "STOP_SECONDS", 0.5)
+    url, host = whmcs
+    invoice = host.rows("tblinvoices")[0]["id"]
+    database.execute_sql(
+        "CREATE TRIGGER test_never_ends AFTER INSERT ON invoice "
+        f"WHEN NEW.notes LIKE 'WHMCS invoice #{invoice}%' BEGIN SELECT count(*) FROM "
+        "sqlite_master a, sqlite_master b, sqlite_master c, sqlite_master d, "
+        "sqlite_master e; END")
+    report = import_whmcs(url, admin=as_login(ADMIN))
+    assert report.error == ("the writer process answered nothing for 2 s: the import was "
+                            "stopped and nothing of it was kept")
+    assert _writer_processes() == []
+    assert Client.select().count() == 0 and ImportMap.select().count() == 0

@@ -53,7 +53,7 @@ WAIT_SECONDS = 600.0
 STOP_SECONDS = 30.0
 
 # What the importing process sends besides jobs, and what the writer process answers.
-_COMMIT, _STOP = "commit", "stop"
+_COMMIT, _STOP = "commit", "stop"  # _STOP: when the importing process ends the pipe
 _DONE, _FAILED, _SKIPPED, _ENDED = "done", "failed", "skipped", "ended"
 
 
@@ -172,8 +172,11 @@ class ProcessWriter:
         self._answers, answers_end = spawn.Pipe(duplex=False)
         self._process = spawn.Process(target=_serve, args=(path, jobs_end, answers_end),
                                       name="whmcs-write", daemon=True)
-        with _no_ctrl_c():  # inherited: ctrl+c never interrupts the writer, even as it starts
-            self._process.start()
+        try:
+            with _no_ctrl_c():  # inherited: ctrl+c never interrupts the writer as it starts
+                self._process.start()
+        except OSError as exc:
+            raise WriterError(f"the writer process could not start: {exc}") from None
         jobs_end.close()
         answers_end.close()
         self._waiting = deque()  # the `then` of each job sent and not answered yet
@@ -182,6 +185,9 @@ class ProcessWriter:
 
     def submit(self, job, then=None) -> None:
         self._take_answers(wait=False)
+        while len(self._waiting) >= AHEAD:  # so the writer has room for it: a send does not
+            # wait on a busy (or stuck) writer, only answers do, with a deadline
+            self._take_answer()
         self._raise_failure()  # stop mapping as soon as a batch has failed
         self._send(job)
         self._waiting.append(then)
@@ -212,11 +218,9 @@ class ProcessWriter:
     def close(self) -> None:
         """End the writer; without `commit()` everything it wrote is rolled back."""
         if not self._ended:
-            try:
-                self._send(_STOP)
-            except WriterError:
-                pass  # it is gone already
-            self._jobs.close()  # a job cut short by ctrl+c ends at the pipe's end, not later
+            # the end of the pipe is the writer's cue to roll back and end (nothing is sent:
+            # a job cut short by ctrl+c, or a writer stuck, cannot hold this up)
+            self._jobs.close()
             deadline = time.monotonic() + STOP_SECONDS
             try:
                 while self._answers.poll(max(0.0, deadline - time.monotonic())):
@@ -245,12 +249,15 @@ class ProcessWriter:
         """The writer's answers to the jobs sent: every one (waiting for each), or those
         already there."""
         while self._waiting and (wait or self._answers.poll()):
-            kind, value = self._receive()
-            then = self._waiting.popleft()
-            if kind == _DONE and then is not None:
-                then(value)
-            elif kind == _FAILED and self._error is None:
-                self._error = value
+            self._take_answer()
+
+    def _take_answer(self) -> None:
+        kind, value = self._receive()
+        then = self._waiting.popleft()
+        if kind == _DONE and then is not None:
+            then(value)
+        elif kind == _FAILED and self._error is None:
+            self._error = value
 
     def _receive(self) -> tuple:
         deadline = time.monotonic() + WAIT_SECONDS
