@@ -345,7 +345,9 @@ def measure_whmcs(dbs, size: int, workdir: Path, options: Options) -> dict:
         figure["meets_limit"]]
     _say(options, f"    whmcs import: {figure['services']:,} services in {figure['seconds']} s, "
                   f"{rate:,} services/s (limit: at least {limit.limit:,.0f}): {verdict}; "
-                  f"importer CPU {figure['importer_cpu_seconds']} s, load average "
+                  f"importer CPU {figure['importer_cpu_seconds']} s (mapping "
+                  f"{figure['mapping_cpu_seconds']} s, writer {figure['writer_cpu_seconds']} s), "
+                  f"load average "
                   f"{figure['load_average_before']} before")
     return figure
 

@@ -50,6 +50,29 @@ class Paused:
     searched: bool = False  # a search table's trigger is among them
     tables: dict = field(default_factory=dict)  # CREATE statement -> the table it is on
 
+    def split(self, tables: tuple[str, ...]) -> Paused:
+        """Move what was taken off `tables` out of this into the Paused returned, for a load
+        that has finished writing them to make good while it writes the others (a plain
+        value: it may be resumed by another process). The search tables are rebuilt
+        together: name all of them, or none."""
+        def on(sql: str) -> bool:
+            return self.tables.get(sql) in tables
+
+        searched = [sql for sql in self.triggers if "_search_insert" in sql]
+        now = {self.tables[sql] for sql in searched if on(sql)}
+        later = {self.tables[sql] for sql in searched if not on(sql)}
+        if now and later:  # one rebuild refills every search table
+            raise ValueError("bulk_load.resume: the search tables are made good together: "
+                             "name " + ", ".join(sorted(now | later)))
+        part = Paused([sql for sql in self.indexes if on(sql)],
+                      [sql for sql in self.triggers if on(sql)], self.searched and bool(now),
+                      {sql: table for sql, table in self.tables.items() if on(sql)})
+        self.indexes = [sql for sql in self.indexes if not on(sql)]
+        self.triggers = [sql for sql in self.triggers if not on(sql)]
+        self.searched = self.searched and not now
+        self.tables = {sql: table for sql, table in self.tables.items() if not on(sql)}
+        return part
+
 
 def applies(tables: tuple[str, ...]) -> bool:
     """True on SQLite when every one of `tables` is empty (nothing for a rebuilt index to
@@ -101,34 +124,20 @@ def resume(paused: Paused, tables: tuple[str, ...] | None = None) -> None:
     IntegrityError (a duplicate for a unique index, an overlapping renewal period): the
     caller rolls the whole load back.
 
-    `tables`: only what was taken off these tables (a load that has finished writing them
-    makes them good while it writes the others); the rest stays paused for a later call.
-    The search tables are rebuilt together: name all of them, or none."""
-    def done(sql: str) -> bool:
-        return tables is None or paused.tables.get(sql) in tables
-
-    indexes = [sql for sql in paused.indexes if done(sql)]
-    triggers = [sql for sql in paused.triggers if done(sql)]
-    searched_now = {paused.tables.get(sql) for sql in triggers if "_search_insert" in sql}
-    searched_later = {paused.tables.get(sql) for sql in paused.triggers
-                      if "_search_insert" in sql and not done(sql)}
-    if searched_now and searched_later:  # one rebuild refills every search table
-        raise ValueError("bulk_load.resume: the search tables are made good together: name "
-                         + ", ".join(sorted(searched_now | searched_later)))
-    searched = paused.searched and not searched_later
-    for sql in indexes:
+    `tables`: only what was taken off these tables (`Paused.split`); the rest stays paused
+    for a later call."""
+    part = paused if tables is None else paused.split(tables)
+    for sql in part.indexes:
         database.execute_sql(sql)
-    if any(OVERLAP_TRIGGER in sql for sql in triggers):
+    if any(OVERLAP_TRIGGER in sql for sql in part.triggers):
         _refuse_overlaps()  # read in the order of the renewal index just made
-    if searched:
+    if part.searched:
         search.rebuild_index()
-        paused.searched = False
-    if any(COUNT_TRIGGER in sql for sql in triggers):
+    if any(COUNT_TRIGGER in sql for sql in part.triggers):
         recount_services()
-    for sql in triggers:
+    for sql in part.triggers:
         database.execute_sql(sql)
-    paused.indexes = [sql for sql in paused.indexes if sql not in indexes]
-    paused.triggers = [sql for sql in paused.triggers if sql not in triggers]
+    part.indexes, part.triggers, part.searched, part.tables = [], [], False, {}
 
 
 def _refuse_overlaps() -> None:

@@ -515,32 +515,37 @@ def _every_row(exclude: dict) -> dict:
     return rows
 
 
-def test_the_writer_thread_reaches_the_same_end_state_as_writing_inline(
+def test_the_writer_process_and_thread_reach_the_same_end_state_as_writing_inline(
         whmcs, new_database_url, monkeypatch):
-    """The fast path (batches written on a thread of their own while the next is mapped) and
-    the plain one (every batch written inline) leave identical databases, row for row, on a
-    first import and on a rerun."""
-    from hostdesk.automation.whmcs.pipeline import ThreadWriter, writer_for
-    from hostdesk.models.db import bind, database
+    """The fast paths (a first import written by a process of its own, a rerun by a thread,
+    while the next batch is mapped) and the plain one (every batch written inline) leave
+    identical databases, row for row, on a first import and on a rerun."""
+    from hostdesk.automation.whmcs import pipeline
+    from hostdesk.models.db import bind, database, is_sqlite
 
     url, _ = whmcs
     # rows WHMCS left without a date take the import's own time: the same for both runs
     monkeypatch.setattr(pendulum, "now", lambda tz=None: pendulum.datetime(2026, 6, 20, 8))
+    used = []
+    for name in ("ProcessWriter", "ThreadWriter", "InlineWriter"):
+        real = getattr(pipeline, name)
+        monkeypatch.setattr(pipeline, name, lambda *a, real=real, **k: used.append(real.__name__)
+                            or real(*a, **k))
     ends = {}
     for write_thread in (True, False):
         real = bind(new_database_url())
         try:
-            if write_thread:
-                writer = writer_for(dry_run=False)
-                writer.close()
-                assert isinstance(writer, ThreadWriter)  # the fast path is the one measured
             ensure_first_admin(ADMIN)
+            used.clear()
             first = import_whmcs(url, admin=as_login(ADMIN), write_thread=write_thread)
             again = import_whmcs(url, admin=as_login(ADMIN), write_thread=write_thread)
+            # the fast path is the one measured: a process for a first import on SQLite
+            assert used == ([("ProcessWriter" if is_sqlite() else "ThreadWriter"),
+                             "ThreadWriter"] if write_thread else ["InlineWriter"] * 2)
             assert first.ok and again.ok, (first.text(), again.text())
             assert first.tables["tblinvoiceitems"].imported > 500
             assert sum(c.imported + c.updated for c in again.tables.values()) == 0
-            ends[write_thread] = (_every_row({"activity_log": ("created_at",)}),
+            ends[write_thread] = (_every_row({"activity_log": ("at",)}),  # clock times
                                   {t: (c.read, c.imported, c.updated, len(c.skipped))
                                    for t, c in first.tables.items()})
         finally:
@@ -730,3 +735,121 @@ def test_migration_0023_carries_the_import_map_over_and_a_rerun_finds_every_row(
     assert again.ok, again.text()
     assert all(c.imported == 0 and c.updated == 0 for c in again.tables.values()), again.text()
     assert {model: model.select().count() for model in ALL_TABLES} == counts
+
+
+def _first_import_on_sqlite() -> None:
+    from hostdesk.models.db import is_sqlite
+
+    if not is_sqlite():
+        pytest.skip("a first import is written by a process of its own on SQLite only")
+
+
+def _writer_processes() -> list:
+    import multiprocessing
+
+    return [p for p in multiprocessing.active_children() if p.name == "whmcs-write"]
+
+
+def test_a_batch_refused_in_the_writer_process_is_named_and_rolls_the_first_import_back(
+        whmcs, hostdesk):
+    """A first import's batches are written by a process of its own. One that does not add
+    up there (hostdesk's database changes an invoice's total as it is written: a trigger)
+    stops the import with that batch named; the process rolls back everything it wrote, and
+    ends."""
+    from hostdesk.models.db import database
+
+    _first_import_on_sqlite()
+    url, host = whmcs
+    invoice = host.rows("tblinvoices")[len(host.rows("tblinvoices")) // 2]["id"]
+    database.execute_sql(
+        "CREATE TRIGGER test_skews_a_total AFTER INSERT ON invoice "
+        f"WHEN NEW.notes LIKE 'WHMCS invoice #{invoice}%' BEGIN "
+        "UPDATE invoice SET total = total + 1 WHERE id = NEW.id; END")
+    schema = _schema()
+    report = import_whmcs(url, admin=as_login(ADMIN))
+    assert report.bulk and not report.ok
+    assert report.error.startswith("did not reconcile, that batch was rolled back, and with it "
+                                   "the whole first import (hostdesk is as before): invoices #")
+    assert "hostdesk totals" in report.error and "import FAILED" in report.text()
+    assert _schema() == schema  # indexes and triggers as before
+    assert Client.select().count() == 0 and Invoice.select().count() == 0
+    assert ImportMap.select().count() == 0
+    assert _writer_processes() == []
+
+
+def test_ctrl_c_ends_the_writer_process_and_keeps_no_half_batch(whmcs, hostdesk):
+    """Ctrl+c reaches the whole terminal's process group: the writer process ignores it and
+    keeps writing, the importing process stops, ends the writer, and nothing of the first
+    import stays, not even the batches written before."""
+    import signal
+
+    _first_import_on_sqlite()
+    url, _ = whmcs
+    schema = _schema()
+    seen = []
+
+    def progress(task, done, total):
+        seen.append(task)
+        if task == "tblhosting":  # ctrl+c as the writer works: it must shrug it off
+            for process in _writer_processes():
+                os.kill(process.pid, signal.SIGINT)
+        if task == "tblinvoices":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_whmcs(url, admin=as_login(ADMIN), progress=progress)
+    assert "tblhosting" in seen  # the clients' and services' batches had gone to the writer
+    assert _writer_processes() == []
+    assert _schema() == schema
+    for model in (Client, Order, Service, Invoice, InvoiceLine, ImportMap):
+        assert model.select().count() == 0, model
+    # the database is free: the next import runs, as a first import again
+    report = import_whmcs(url, admin=as_login(ADMIN))
+    assert report.ok and report.bulk, report.text()
+
+
+def test_a_writer_process_that_dies_fails_the_import_with_a_clear_report(whmcs, hostdesk):
+    """The writer process killed mid-import (out of memory, an operator): the import says so in
+    its report instead of waiting for ever or showing a traceback, and nothing of it stays."""
+    import signal
+
+    _first_import_on_sqlite()
+    url, _ = whmcs
+
+    def progress(task, done, total):
+        if task == "tblhosting":
+            for process in _writer_processes():
+                os.kill(process.pid, signal.SIGKILL)
+                process.join()
+
+    report = import_whmcs(url, admin=as_login(ADMIN), progress=progress)
+    assert not report.ok
+    assert report.error.startswith("the writer process stopped (exit code -9): nothing of the "
+                                   "import was kept")
+    assert Client.select().count() == 0 and ImportMap.select().count() == 0
+    assert _writer_processes() == []
+
+
+def test_a_writer_process_that_stops_answering_fails_the_import_at_its_deadline(
+        whmcs, hostdesk, monkeypatch):
+    """A writer stuck in one batch (here a statement that would run for hours): the import
+    waits for an answer until its deadline, then says so, stops the writer, and keeps
+    nothing."""
+    from hostdesk.automation.whmcs import pipeline
+    from hostdesk.models.db import database
+
+    _first_import_on_sqlite()
+    monkeypatch.setattr(pipeline, "WAIT_SECONDS", 2.0)
+    monkeypatch.setattr(pipeline, "STOP_SECONDS", 0.5)
+    url, host = whmcs
+    invoice = host.rows("tblinvoices")[0]["id"]
+    database.execute_sql(
+        "CREATE TRIGGER test_never_ends AFTER INSERT ON invoice "
+        f"WHEN NEW.notes LIKE 'WHMCS invoice #{invoice}%' BEGIN SELECT count(*) FROM "
+        "sqlite_master a, sqlite_master b, sqlite_master c, sqlite_master d, "
+        "sqlite_master e; END")
+    report = import_whmcs(url, admin=as_login(ADMIN))
+    assert report.error == ("the writer process answered nothing for 2 s: the import was "
+                            "stopped and nothing of it was kept")
+    assert _writer_processes() == []
+    assert Client.select().count() == 0 and ImportMap.select().count() == 0

@@ -923,6 +923,9 @@ def cmd_import_whmcs(args, config, account) -> int:
         return _fail(str(exc))
     except (SourceError, HostdeskError) as exc:
         return _fail(str(exc), EXIT_FAILED)
+    except KeyboardInterrupt:  # ctrl+c: the import ended its writer, which rolled back
+        return _fail("import cancelled: the batch being written was rolled back (a first "
+                     "import keeps nothing: hostdesk is as before)", EXIT_FAILED)
     finally:
         db.close()
     print(report.to_json() if args.json else report.text())

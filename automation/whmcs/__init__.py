@@ -10,6 +10,7 @@ its rows numbered as they are mapped: a host rehearsing starts again from an emp
 """
 
 import time
+from functools import partial
 
 import pendulum
 from peewee import IntegrityError
@@ -18,7 +19,7 @@ from hostdesk.automation.whmcs import billing, catalog, items, reconcile
 from hostdesk.automation.whmcs.report import Report
 from hostdesk.automation.whmcs.source import Source, SourceError
 from hostdesk.automation.whmcs.context import Context, ReconciliationError, prefetch
-from hostdesk.automation.whmcs.pipeline import writer_for
+from hostdesk.automation.whmcs.pipeline import WriterError, writer_for
 from hostdesk.automation.whmcs.writer import IdMap
 from hostdesk.models import audit, bulk_load
 from hostdesk.models.db import database, few_checkpoints
@@ -35,10 +36,13 @@ LOADED_TABLES = ("client", "order", "service", "service_config_option", "service
 # Read by each invoice batch's check (billing._check_batch); its keys come in load order, so
 # keeping it in step costs little.
 KEPT_INDEXES = ("invoiceline_invoice_id_sort_order",)
-# The tables a first import has written in full once the items steps are done: their
-# indexes and search are made good then, by the writer while the invoices are mapped.
-WRITTEN_BEFORE_BILLING = ("client", "order", "service", "service_config_option",
-                          "service_addon", "domain", "cancellation_request")
+# The tables a first import has written in full once a step is done: their indexes, search
+# and checks are made good then, by the writer while the next steps are mapped.
+WRITTEN_AFTER = {
+    items.cancellation_requests: ("client", "order", "service", "service_config_option",
+                                  "service_addon", "domain", "cancellation_request"),
+    billing.invoices: ("invoice", "invoice_line"),
+}
 # In dependency order: what a step points at is written by an earlier one.
 STEPS = (catalog.client_groups, catalog.clients, catalog.payment_gateways, catalog.servers,
          catalog.products, catalog.config_options, catalog.catalog_addons, catalog.promotions,
@@ -59,27 +63,28 @@ def import_whmcs(url: str, *, admin: Admin, dry_run: bool = False,
     Raises ValidationError for a bad URL or a currency to choose, SourceError when WHMCS
     cannot be read. A batch that does not reconcile is rolled back and named in
     `report.error`. `write_thread=False` writes every batch inline (the plain path the tests
-    compare the writer thread with)."""
+    compare the writer thread and process with)."""
     require(admin, MANAGE_ADMINS)  # the whole book of business: a full admin
     started = time.monotonic()
     source = Source(url)
     report = Report(dry_run=dry_run)
     writer = None
     try:
+        # The first import into an empty hostdesk: one transaction, loaded in bulk. The
+        # writer (a process, then) starts while WHMCS's currencies are looked at.
+        report.bulk = not dry_run and bulk_load.applies(LOADED_TABLES)
+        writer = writer_for(dry_run or not write_thread, bulk=report.bulk)
         currency_id, report.currency = _choose_currency(source, currency, report)
         if hostdesk_currency and hostdesk_currency.upper() != report.currency.upper():
             report.note(f"hostdesk's currency setting is {hostdesk_currency}: set "
                         f"currency = \"{report.currency}\" in hostdesk.toml before the first run")
         clients = source.select("tblclients", "id:i currency:i")
-        # The first import into an empty hostdesk: one transaction, loaded in bulk.
-        report.bulk = not dry_run and bulk_load.applies(LOADED_TABLES)
-        writer = writer_for(dry_run or not write_thread, one_transaction=report.bulk)
         idmap = IdMap(numbered=LOADED_TABLES if report.bulk else ())
         ctx = Context(source=source, report=report, idmap=idmap, writer=writer,
                       currency_id=currency_id, progress=progress, admin=admin,
                       client_ids={c.id for c in clients if c.currency == currency_id},
                       now=pendulum.now("UTC").strftime("%Y-%m-%d %H:%M:%S.%f"))
-        prefetch(ctx, then=reconcile.SOURCE_QUERIES)
+        prefetch(ctx, first=catalog.reads(ctx), then=reconcile.SOURCE_QUERIES)
         ctx.other_clients = {c.id for c in clients} - ctx.client_ids
         if dry_run:
             try:
@@ -89,9 +94,10 @@ def import_whmcs(url: str, *, admin: Admin, dry_run: bool = False,
             except _DryRun:
                 pass
         elif report.bulk:
-            paused = writer.call(lambda: bulk_load.pause(LOADED_TABLES, keep=KEPT_INDEXES))
-            _run(ctx, admin, finish=lambda: bulk_load.resume(paused),
-                 items_done=lambda: bulk_load.resume(paused, WRITTEN_BEFORE_BILLING))
+            paused = writer.call(partial(bulk_load.pause, LOADED_TABLES, keep=KEPT_INDEXES))
+            written = {step: partial(bulk_load.resume, paused.split(tables))
+                       for step, tables in WRITTEN_AFTER.items()}
+            _run(ctx, admin, finish=partial(bulk_load.resume, paused), written=written)
             if report.ok:  # a first import that does not reconcile leaves hostdesk empty
                 writer.commit()
         else:
@@ -101,6 +107,8 @@ def import_whmcs(url: str, *, admin: Admin, dry_run: bool = False,
         report.error = f"did not reconcile, {_rolled_back(report)}: {exc}"
     except IntegrityError as exc:  # e.g. a name hostdesk already has for another record
         report.error = f"hostdesk refused a row, {_rolled_back(report)}: {exc}"
+    except WriterError as exc:
+        report.error = str(exc)
     finally:
         if writer is not None:
             writer.close()  # rolls back what a one-transaction writer has not committed
@@ -116,15 +124,15 @@ def _rolled_back(report: Report) -> str:
     return "that batch was rolled back"
 
 
-def _run(ctx: Context, admin: Admin, finish=None, items_done=None) -> None:
+def _run(ctx: Context, admin: Admin, finish=None, written=None) -> None:
     for step in STEPS:  # a step waits for the writer when it needs ids (ctx.ids)
         step(ctx)
-        if step is items.cancellation_requests and items_done is not None:
-            ctx.writer.submit(items_done)
+        if written and step in written:
+            ctx.writer.submit(written[step])
     if finish is not None:
         ctx.writer.call(finish)
-    ctx.report.reconciliation = ctx.writer.call(lambda: reconcile.figures(ctx))
-    ctx.writer.call(lambda: _log(ctx.report, admin))
+    ctx.report.reconciliation = reconcile.figures(ctx, ctx.writer.call(reconcile.hostdesk_sums))
+    ctx.writer.call(partial(_log, _log_entries(ctx.report, admin)))
     if not ctx.report.reconciled:
         different = [r["figure"] for r in ctx.report.reconciliation if not r["equal"]]
         ctx.report.error = "did not reconcile: " + ", ".join(different)
@@ -132,15 +140,18 @@ def _run(ctx: Context, admin: Admin, finish=None, items_done=None) -> None:
             ctx.report.error += " (the first import was rolled back: hostdesk is as before)"
 
 
-def _log(report: Report, admin: Admin) -> None:
-    with database.atomic():
-        audit.record_many([
-            dict(admin_login=admin.login, action="whmcs.import", object_type="import",
+def _log_entries(report: Report, admin: Admin) -> list[dict]:
+    return [dict(admin_login=admin.login, action="whmcs.import", object_type="import",
                  description=f"WHMCS {table}: {c.imported} imported, {c.updated} updated, "
                              f"{len(c.skipped)} skipped",
                  after={"read": c.read, "imported": c.imported, "updated": c.updated,
                         "skipped": len(c.skipped)})
-            for table, c in report.tables.items() if c.imported or c.updated])
+            for table, c in report.tables.items() if c.imported or c.updated]
+
+
+def _log(entries: list[dict]) -> None:
+    with database.atomic():
+        audit.record_many(entries)
 
 
 def _choose_currency(source: Source, wanted: str | None, report: Report) -> tuple[int, str]:

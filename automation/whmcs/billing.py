@@ -3,6 +3,7 @@ refunds), invoices and their items (renewal lines for the periods WHMCS billed, 
 per batch against the source), payments and credit movements."""
 
 from collections import defaultdict, namedtuple
+from functools import partial
 from operator import attrgetter
 
 from hostdesk.automation.whmcs import values as v
@@ -16,7 +17,7 @@ from hostdesk.automation.whmcs.context import (
     stream_rows,
 )
 from hostdesk.automation.whmcs.values import Unmappable
-from hostdesk.automation.whmcs.writer import BATCH, plan, write_plan
+from hostdesk.automation.whmcs.writer import BATCH, plan, record, write_plan, write_planned
 from hostdesk.models.cycles import add_months_anchored
 from hostdesk.models.db import database
 from hostdesk.models.schema import (
@@ -139,6 +140,7 @@ def invoices(ctx: Context) -> None:
                 if row.invoiceid > 0}
     accepted, statuses = [], {}
     iso, read_cents = v.iso, v.read_cents
+    make_accepted = partial(tuple.__new__, _Accepted)  # as _Accepted(...), at C speed
     for row in rows:
         try:
             status = v.invoice_status(row.status)
@@ -161,10 +163,10 @@ def invoices(ctx: Context) -> None:
         statuses[row.id] = status
         ctx.invoice_dates[row.id] = day
         paid = status in ("paid", "refunded")
-        accepted.append(_Accepted(
+        accepted.append(make_accepted((
             row, status, day, iso(row.duedate) or day, total, tax, tax2, credit,
             iso(row.datepaid) if paid else None,
-            (v.moment(row.datepaid) or f"{day} 00:00:00.000000") if paid else None))
+            (v.moment(row.datepaid) or f"{day} 00:00:00.000000") if paid else None)))
     periods = _periods(ctx, items_of, statuses)
     if item_counts.duplicates:
         ctx.report.note(f"{item_counts.duplicates} WHMCS invoice items renewed a period already "
@@ -176,9 +178,8 @@ def invoices(ctx: Context) -> None:
     done = 0
     for start in range(0, len(accepted), BATCH // 2):
         batch = accepted[start:start + BATCH // 2]
-        job = _plan_invoice_batch(ctx, *_invoice_batch(ctx, batch, items_of, periods, clients,
-                                                       orders_, order_of, item_maps))
-        ctx.writer.submit(lambda job=job: _write_invoice_batch(ctx, *job))
+        ctx.writer.submit(*_invoice_job(ctx, *_invoice_batch(
+            ctx, batch, items_of, periods, clients, orders_, order_of, item_maps)))
         done += len(batch)
         ctx.show("tblinvoices", done, len(accepted))
 
@@ -227,16 +228,20 @@ def _invoice_batch(ctx, batch, items_of, periods, clients, orders_, order_of, it
     return invoice_rows, line_rows, extra_rows, expected_total, what
 
 
-def _plan_invoice_batch(ctx, invoice_rows, line_rows, extra_rows, expected_total, what):
+def _invoice_job(ctx, invoice_rows, line_rows, extra_rows, expected_total, what) -> tuple:
     """The batch planned here, while the writer writes the one before: the invoices, and
     their lines too when every invoice's hostdesk id is known already (numbered by a first
-    import, or imported before)."""
+    import, or imported before); the writer's job and its `then`."""
     invoices = plan(ctx.idmap, ctx.report.table("tblinvoices"), "tblinvoices", Invoice,
                     INVOICE_COLUMNS, invoice_rows)
-    lines = None
-    if len(invoices.result) == len(invoice_rows):
-        lines = _plan_lines(ctx, invoices.result, line_rows, extra_rows)
-    return invoices, lines, line_rows, extra_rows, expected_total, what
+    if len(invoices.result) < len(invoice_rows):  # new invoices: their lines wait for ids
+        return (lambda: _write_invoice_batch(ctx, invoices, line_rows, extra_rows,
+                                             expected_total, what)), None
+    lines = _plan_lines(ctx, invoices.result, line_rows, extra_rows)
+    return (partial(_write_planned_invoices, invoices.to_write(), list(invoices.result.values()),
+                    [(table, planned.to_write()) for table, planned in lines], expected_total,
+                    what),
+            partial(_record_invoices, ctx, invoices, lines))
 
 
 def _plan_lines(ctx, ids: dict, line_rows, extra_rows) -> list:
@@ -247,12 +252,31 @@ def _plan_lines(ctx, ids: dict, line_rows, extra_rows) -> list:
                                 ("tblinvoices.tax_credit", extra_rows))]
 
 
-def _write_invoice_batch(ctx, invoices, lines, line_rows, extra_rows, expected_total, what):
-    """One transaction: the invoices, their lines, and the check that they add up."""
+def _write_planned_invoices(invoices, ids, lines, expected_total, what) -> tuple:
+    """A writer job, one transaction: the invoices (`ids`: theirs), their lines (planned),
+    and the check that they add up; the ids the database gave the new rows."""
+    with database.atomic():
+        invoice_ids = write_planned("tblinvoices", Invoice, INVOICE_COLUMNS, invoices)
+        line_ids = [write_planned(table, InvoiceLine, LINE_COLUMNS, planned)
+                    for table, planned in lines]
+        _check_batch(ids, expected_total, what)
+    return invoice_ids, line_ids
+
+
+def _record_invoices(ctx, invoices, lines, ids) -> None:
+    invoice_ids, line_ids = ids
+    record(ctx.idmap, ctx.report.table("tblinvoices"), "tblinvoices", invoices, invoice_ids)
+    for (table, planned), new_ids in zip(lines, line_ids):
+        record(ctx.idmap, ctx.report.table(table), table, planned, new_ids)
+
+
+def _write_invoice_batch(ctx, invoices, line_rows, extra_rows, expected_total, what):
+    """A writer job of a rerun (on the writer's thread), one transaction: the new invoices,
+    then their lines (planned once the invoices have ids), and the check that they add up."""
     with database.atomic():
         ids = write_plan(ctx.idmap, ctx.report.table("tblinvoices"), "tblinvoices", Invoice,
                          INVOICE_COLUMNS, invoices)
-        for table, planned in lines or _plan_lines(ctx, ids, line_rows, extra_rows):
+        for table, planned in _plan_lines(ctx, ids, line_rows, extra_rows):
             write_plan(ctx.idmap, ctx.report.table(table), table, InvoiceLine, LINE_COLUMNS,
                        planned)
         _check_batch(list(ids.values()), expected_total, what)

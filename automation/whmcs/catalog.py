@@ -2,6 +2,7 @@
 servers, products and their prices, configurable options, catalog addons, promotions, TLDs."""
 
 from collections import defaultdict
+from functools import partial
 
 from hostdesk.automation.whmcs import values as v
 from hostdesk.automation.whmcs.context import (
@@ -12,6 +13,7 @@ from hostdesk.automation.whmcs.context import (
     stream_rows,
     write_rows,
 )
+from hostdesk.automation.whmcs.source import Source
 from hostdesk.automation.whmcs.values import Unmappable
 from hostdesk.models.cycles import Cycle
 from hostdesk.models.errors import ValidationError
@@ -106,27 +108,34 @@ def payment_gateways(ctx: Context) -> list[str]:
     names = sorted({v.payment_method(row["g"]) for row in used + configured if v.text(row["g"])})
     counts = ctx.report.table("tblpaymentgateways")
     counts.read = len(names)
-    ctx.writer.call(lambda: _add_payment_methods(ctx, counts, names))
+    added, refused = ctx.writer.call(partial(_add_payment_methods, ctx.admin, names))
+    counts.imported += len(added)
+    counts.unchanged += len(names) - len(added) - len(refused)
+    for name, reason in refused:
+        ctx.report.skip("tblpaymentgateways", name, reason)
     return names
 
 
-def _add_payment_methods(ctx: Context, counts, names: list[str]) -> None:
+def _add_payment_methods(admin, names: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """A writer job: the methods hostdesk lacks added; returns those added and those the
+    list refused (name, reason)."""
     known = {name.lower() for (name,) in PaymentMethod.select(PaymentMethod.name).tuples()}
     order = len(known)
+    added, refused = [], []
     for name in names:
         if name.lower() in known:
-            counts.unchanged += 1
             continue
         try:
             add_payment_method({"name": name, "enabled": "yes", "sort_order": str(order)},
-                               admin=ctx.admin)
+                               admin=admin)
         except ValidationError as exc:
-            ctx.report.skip("tblpaymentgateways", name, f"{exc.field}: {exc.message}; add the "
-                                                        "method by hand under another name")
+            refused.append((name, f"{exc.field}: {exc.message}; add the method by hand under "
+                                  "another name"))
             continue
         known.add(name.lower())
-        counts.imported += 1
+        added.append(name)
         order += 1
+    return added, refused
 
 
 # --- catalog -------------------------------------------------------------------------------
@@ -155,9 +164,26 @@ def servers(ctx: Context) -> None:
     ctx.report.servers_to_rekey = rekey
 
 
+# What the import reads of the small tables (catalog, cancellation requests), read ahead of
+# the large tables (`reads`).
+SMALL_TABLES = ("tblclientgroups", "tblservers", "tblproductgroups", "tblproducts",
+                "tblproductconfiglinks", "tblproductconfigoptions", "tblproductconfigoptionssub",
+                "tbladdons", "tblpromotions", "tbldomainpricing", "tblcancelrequests")
+ADDON_NAMES = ("tbladdons", "id, name")
+PRICING = "SELECT * FROM tblpricing WHERE type = %s AND currency = %s ORDER BY id"
+PRICING_TYPES = ("product", "configoptions", "addon", "domainregister", "domaintransfer",
+                 "domainrenew")
+
+
+def reads(ctx: Context) -> list[tuple]:
+    """(sql, args) of the small tables' queries, for the prefetch to read first."""
+    return ([(Source.table_sql(name), None) for name in SMALL_TABLES]
+            + [(Source.table_sql(*ADDON_NAMES), None)]
+            + [(PRICING, (kind, ctx.currency_id)) for kind in PRICING_TYPES])
+
+
 def _pricing(ctx: Context, kind: str) -> dict[int, dict]:
-    rows = ctx.source.rows("SELECT * FROM tblpricing WHERE type = %s AND currency = %s ORDER BY id",
-                           (kind, ctx.currency_id))
+    rows = ctx.source.rows(PRICING, (kind, ctx.currency_id))
     ctx.report.table("tblpricing").read += len(rows)
     return {row["relid"]: row for row in rows}
 

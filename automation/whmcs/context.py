@@ -4,6 +4,7 @@ reconciliation leaves out."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from operator import attrgetter
 
@@ -11,7 +12,7 @@ from hostdesk.automation.whmcs import values as v
 from hostdesk.automation.whmcs.pipeline import InlineWriter
 from hostdesk.automation.whmcs.source import Source
 from hostdesk.automation.whmcs.values import Unmappable
-from hostdesk.automation.whmcs.writer import BATCH, IdMap, plan, sync, write_plan
+from hostdesk.automation.whmcs.writer import BATCH, IdMap, plan, record, write_planned
 from hostdesk.models.db import database
 from hostdesk.models.schema import Admin
 
@@ -137,35 +138,41 @@ def read(ctx: Context, name: str) -> list[dict]:
     return ctx.read_cache[name]
 
 
-def prefetch(ctx: Context, then: tuple[str, ...] = ()) -> None:
+def prefetch(ctx: Context, first: list[tuple] = (), then: tuple[str, ...] = ()) -> None:
     """Read the large tables on a second thread while the steps write (the database driver
-    waits on the network and SQLite writes without holding Python's lock), and `then` the
-    queries given (rows() queries whose one argument, if any, is the chosen currency)."""
-    ctx.source.prefetch([
+    waits on the network and SQLite writes without holding Python's lock): after the small
+    queries `first` ((sql, args) of rows() queries: the steps would wait for a large read
+    to end before each), and before the queries `then` (rows() queries whose one argument, if
+    any, is the chosen currency)."""
+    ctx.source.prefetch([("rows", sql, args) for sql, args in first] + [
         _read_call(ctx, name) if name in READS
         else ("rows", name, (ctx.currency_id,) if "%s" in name else None)
         for name in READ_ORDER + tuple(then)])
 
 
-def write_rows(ctx: Context, table: str, model, columns, rows, **options) -> dict:
-    """sync() in transactions of BATCH rows, now, through the writer (after every batch given
-    to it so far); returns source id -> hostdesk id."""
+def write_rows(ctx: Context, table: str, model, columns, rows, *,
+               delete_missing: bool = False) -> dict:
+    """Write `rows` now, in transactions of BATCH rows (one for the small catalog tables that
+    `delete_missing`: it must see every row), through the writer (after every batch given to
+    it so far); returns source id -> hostdesk id."""
     counts = ctx.report.table(table)
-    if options.get("delete_missing"):  # small catalog tables: one batch sees every row
-        return ctx.writer.call(lambda: _sync_batch(ctx, counts, table, model, columns, rows,
-                                                   options))
-    result = {}
-    for start in range(0, len(rows), BATCH):
-        chunk = rows[start:start + BATCH]
-        result.update(ctx.writer.call(lambda chunk=chunk: _sync_batch(
-            ctx, counts, table, model, columns, chunk, options)))
-        ctx.show(table, min(start + BATCH, len(rows)), len(rows))
+    chunks = [rows] if delete_missing else [rows[start:start + BATCH]
+                                            for start in range(0, len(rows), BATCH)]
+    result, done = {}, 0
+    for chunk in chunks:
+        planned = plan(ctx.idmap, counts, table, model, columns, chunk,
+                       delete_missing=delete_missing)
+        ids = ctx.writer.call(partial(write_batch, table, model, columns, planned.to_write()))
+        result.update(record(ctx.idmap, counts, table, planned, ids))
+        done += len(chunk)
+        ctx.show(table, done, len(rows))
     return result
 
 
-def _sync_batch(ctx: Context, counts, table: str, model, columns, rows, options) -> dict:
+def write_batch(table: str, model, columns, planned) -> list[int]:
+    """A writer job: one planned batch in its own transaction (`write_planned`)."""
     with database.atomic():
-        return sync(ctx.idmap, counts, table, model, columns, rows, **options)
+        return write_planned(table, model, columns, planned)
 
 
 def stream_rows(ctx: Context, table: str, model, columns, rows, total: int) -> None:
@@ -176,17 +183,12 @@ def stream_rows(ctx: Context, table: str, model, columns, rows, total: int) -> N
     counts = ctx.report.table(table)
     rows, done = iter(rows), 0
     while batch := list(islice(rows, BATCH)):
-        # planned here (digests, import map look-ups): the writer thread only writes
+        # planned here (digests, import map look-ups): the writer only writes
         planned = plan(ctx.idmap, counts, table, model, columns, batch)
-        ctx.writer.submit(lambda planned=planned: _write_batch(ctx, counts, table, model,
-                                                                columns, planned))
+        ctx.writer.submit(partial(write_batch, table, model, columns, planned.to_write()),
+                          then=partial(record, ctx.idmap, counts, table, planned))
         done += len(batch)
         ctx.show(table, min(done, total), total)
-
-
-def _write_batch(ctx: Context, counts, table: str, model, columns, planned) -> None:
-    with database.atomic():
-        write_plan(ctx.idmap, counts, table, model, columns, planned)
 
 
 def in_scope(ctx: Context, table: str, rows: list, column: str) -> list:

@@ -2,6 +2,7 @@
 service addons, domains and cancellation requests."""
 
 from hostdesk.automation.whmcs import values as v
+from hostdesk.automation.whmcs.catalog import ADDON_NAMES
 from hostdesk.automation.whmcs.context import (
     UNPAID_HOSTING_ITEMS,
     Context,
@@ -165,7 +166,7 @@ def service_addons(ctx: Context) -> None:
     rows = read(ctx, "tblhostingaddons")
     counts = ctx.report.table("tblhostingaddons")
     services_, catalog = ctx.ids("tblhosting"), ctx.ids("tbladdons")
-    names = {row["id"]: v.text(row["name"]) for row in ctx.source.table("tbladdons", "id, name")}
+    names = {row["id"]: v.text(row["name"]) for row in ctx.source.table(*ADDON_NAMES)}
     skipped_services = {s["id"] for s in ctx.report.table("tblhosting").skipped}
     all_services = {row.id for row in read(ctx, "tblhosting")}  # any currency
 

@@ -1,41 +1,64 @@
-"""The import's writer: batches written on a thread of their own while the steps map the next.
-
-Why a thread: about 40% of an import is SQLite (or PostgreSQL) inserting rows, index entries
-and search-index terms. The database driver lets go of Python's lock while the database
-works, so those writes run alongside the mapping of the next batch on the second core.
+"""The import's writer: batches written by a thread or a process of their own while the steps
+map the next.
 
 Every write of an import goes through its writer (`submit` for a batch, `call` for a write
-whose result the importing thread needs), on the writer's own connection, in the order
-given. Each job is one batch in its own transaction: the same batches and transactions as
-writing inline. The first job that fails is rolled back (its transaction) and no later job
-runs; `drain()` raises its error in the importing thread, so a failed batch stops the import
-exactly as it does inline.
+whose result the importing side needs), on the writer's own connection, in the order given.
+A job is a callable (a module-level function with its arguments bound by
+`functools.partial`, so that it may be sent to another process) and its optional `then` is
+given its result on the importing side's terms (`ThreadWriter`: on the writer's thread, as
+before; `ProcessWriter`: in the importing process, as the answers come back). Each job is one
+batch in its own transaction: the same batches and transactions as writing inline. The first
+job that fails is rolled back (its transaction) and no later job runs; `drain()` raises its
+error on the importing side, so a failed batch stops the import exactly as it does inline.
 
-`one_transaction`: the writer also holds one outer transaction around every job (each
-batch's own is then a savepoint inside it), committed by `commit()`; `close()` without it,
-or after a failure, rolls every job back. The first import into an empty hostdesk is loaded
-this way (`hostdesk.models.bulk_load`).
+- `InlineWriter`: each job at once (dry runs, in-memory databases, and the plain path the
+  tests compare with); `one_transaction` holds one outer transaction, committed by
+  `commit()`, rolled back by `close()` without it.
+- `ProcessWriter`: the first import into an empty SQLite hostdesk (`bulk_load`), one outer
+  transaction in a process of its own. Mapping a row is Python and so is most of writing it:
+  as two threads they took turns on one core (Python's lock); as two processes they use both.
+  Its jobs are plain values: the import numbers the rows itself, so the writer only inserts.
+- `ThreadWriter`: every other import (a rerun, PostgreSQL), whose jobs need ids that only the
+  writer learns (closures over the import's state): the database driver lets go of Python's
+  lock while the database works, so those writes still overlap the mapping.
 
 A dry run writes inline: its single outer transaction (rolled back at the end) lives on the
 importing thread's connection, which a second connection could not see into.
 """
 
+import multiprocessing
+import pickle
 import queue
+import signal
 import sys
 import threading
+import time
+from collections import deque
 
-from hostdesk.models.db import bounded_page_cache, database, few_checkpoints
+from hostdesk.models.db import bind, bounded_page_cache, database, few_checkpoints
 
-# Batches mapped ahead of the writer at most: bounds memory, keeps the two threads in step.
+# Batches mapped ahead of the writer at most: bounds memory, keeps the two sides in step.
 AHEAD = 4
 # How long a thread waits for Python's lock before asking the holder for it, while a writer
-# runs (Python's default: 5 ms). The writer takes the lock back after each statement SQLite
-# ran without it: thousands of statements, each waiting up to the interval on the busy
+# thread runs (Python's default: 5 ms). The writer takes the lock back after each statement
+# SQLite ran without it: thousands of statements, each waiting up to the interval on the busy
 # mapping thread, had the writer (the import's critical path) idle for seconds.
 SWITCH_INTERVAL = 0.0005
-_COMMIT = object()  # the job that ends a one-transaction writer by committing
 # SQLite page cache of a one-transaction writer: a 100,000-service import writes ~250 MB.
 ONE_TRANSACTION_CACHE_KIB = 262_144
+# The longest wait for one answer of the writer process (its last job, the indexes and search
+# rebuilt at the end of a large load, takes a minute at most): past it the import fails.
+WAIT_SECONDS = 600.0
+# How long a writer process told to stop (cancel, failure) may take to roll back and end.
+STOP_SECONDS = 30.0
+
+# What the importing process sends besides jobs, and what the writer process answers.
+_COMMIT, _STOP = "commit", "stop"  # _STOP: when the importing process ends the pipe
+_DONE, _FAILED, _SKIPPED, _ENDED = "done", "failed", "skipped", "ended"
+
+
+class WriterError(RuntimeError):
+    """The writer process stopped or stopped answering: nothing of the import is kept."""
 
 
 class _RollBack(Exception):
@@ -45,15 +68,15 @@ class _RollBack(Exception):
 class InlineWriter:
     """Runs each job at once on the calling thread (dry runs, and the plain path)."""
 
-    threaded = False
-
     def __init__(self, one_transaction: bool = False):
         self._outer = database.atomic() if one_transaction else None
         if self._outer is not None:
             self._outer.__enter__()
 
-    def submit(self, job) -> None:
-        job()
+    def submit(self, job, then=None) -> None:
+        result = job()
+        if then is not None:
+            then(result)
 
     def call(self, job):
         return job()
@@ -73,28 +96,24 @@ class InlineWriter:
 
 
 class ThreadWriter:
-    """Runs jobs in order on one thread with its own database connection."""
+    """Runs jobs in order on one thread with its own database connection, each committed."""
 
-    threaded = True
-
-    def __init__(self, one_transaction: bool = False):
+    def __init__(self):
         self._jobs = queue.Queue(maxsize=AHEAD)
         self._error = None
-        self._failed = False  # a job failed: nothing after it ran, nothing will be committed
-        self._one_transaction = one_transaction
         self._interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
         self._thread = threading.Thread(target=self._work, name="whmcs-write", daemon=True)
         self._thread.start()
 
-    def submit(self, job) -> None:
+    def submit(self, job, then=None) -> None:
         self._raise_failure()  # stop mapping as soon as a batch has failed
-        self._jobs.put(job)
+        self._jobs.put((job, then))
 
     def call(self, job):
         """Run `job` on the writer after every job given so far; its result, or its error."""
         result = []
-        self.submit(lambda: result.append(job()))
+        self.submit(job, then=result.append)
         self.drain()
         return result[0]
 
@@ -104,17 +123,9 @@ class ThreadWriter:
         self._raise_failure()
 
     def commit(self) -> None:
-        """Commit the outer transaction of a one-transaction writer and end it; raises the
-        first failure (then everything was rolled back)."""
-        if self._thread.is_alive():
-            self._jobs.put(_COMMIT)
-            self._thread.join()
-        self._raise_failure()
-        if self._failed:
-            raise RuntimeError("a batch failed: the import's writes were rolled back")
+        self.drain()  # each job committed its own transaction
 
     def close(self) -> None:
-        """End the writer; a one-transaction writer not committed rolls everything back."""
         if self._thread.is_alive():
             self._jobs.put(None)
             self._thread.join()
@@ -126,46 +137,243 @@ class ThreadWriter:
             raise error
 
     def _work(self) -> None:
+        failed = False
         try:
             with few_checkpoints():  # a pragma of this thread's own connection
-                if not self._one_transaction:
-                    self._run_jobs()
-                    return
-                self._run_one_transaction()
+                while (item := self._jobs.get()) is not None:
+                    try:
+                        if not failed:
+                            job, then = item
+                            result = job()
+                            if then is not None:
+                                then(result)
+                    except BaseException as exc:  # handed to the importing thread by drain()
+                        failed, self._error = True, exc
+                    finally:
+                        self._jobs.task_done()
+                self._jobs.task_done()
         finally:
             database.close()  # this thread's connection
 
-    def _run_one_transaction(self) -> None:
-        # The pages a bulk load writes stay in the cache until it commits: with the usual
-        # 64 MB, pages spilled to the log mid-load were written again as the load changed them.
-        with bounded_page_cache(ONE_TRANSACTION_CACHE_KIB):
+
+class ProcessWriter:
+    """Runs jobs in order in a process of its own, in one transaction on the SQLite file at
+    `path`, committed by `commit()`; `close()` without it (a failure, ctrl+c) rolls it all
+    back. The process ignores ctrl+c: the importing process, which gets it, ends the writer.
+
+    Jobs and their results travel pickled through two pipes; answers are taken as they come
+    (`then` of each job, in order) whenever the importing side submits or waits. Every wait
+    has a deadline and notices a writer that died."""
+
+    def __init__(self, path: str):
+        spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no lock or
+        # connection of this process's other threads is copied into it
+        jobs_end, self._jobs = spawn.Pipe(duplex=False)
+        self._answers, answers_end = spawn.Pipe(duplex=False)
+        self._process = spawn.Process(target=_serve, args=(path, jobs_end, answers_end),
+                                      name="whmcs-write", daemon=True)
+        try:
+            with _no_ctrl_c():  # inherited: ctrl+c never interrupts the writer as it starts
+                self._process.start()
+        except OSError as exc:
+            raise WriterError(f"the writer process could not start: {exc}") from None
+        jobs_end.close()
+        answers_end.close()
+        self._waiting = deque()  # the `then` of each job sent and not answered yet
+        self._error = None
+        self._ended = False
+
+    def submit(self, job, then=None) -> None:
+        self._take_answers(wait=False)
+        while len(self._waiting) >= AHEAD:  # so the writer has room for it: a send does not
+            # wait on a busy (or stuck) writer, only answers do, with a deadline
+            self._take_answer()
+        self._raise_failure()  # stop mapping as soon as a batch has failed
+        self._send(job)
+        self._waiting.append(then)
+
+    def call(self, job):
+        result = []
+        self.submit(job, then=result.append)
+        self.drain()
+        return result[0]
+
+    def drain(self) -> None:
+        self._take_answers(wait=True)
+        self._raise_failure()
+
+    def commit(self) -> None:
+        """Commit the one transaction and end the writer; raises the first failure (then
+        everything was rolled back)."""
+        self._send(_COMMIT)
+        self._take_answers(wait=True)
+        kind, value = self._receive()
+        self._end()
+        self._raise_failure()
+        if kind == _FAILED:
+            raise value
+        if not value:
+            raise RuntimeError("a batch failed: the import's writes were rolled back")
+
+    def close(self) -> None:
+        """End the writer; without `commit()` everything it wrote is rolled back."""
+        if not self._ended:
+            # the end of the pipe is the writer's cue to roll back and end (nothing is sent:
+            # a job cut short by ctrl+c, or a writer stuck, cannot hold this up)
+            self._jobs.close()
+            deadline = time.monotonic() + STOP_SECONDS
+            try:
+                while self._answers.poll(max(0.0, deadline - time.monotonic())):
+                    if self._answers.recv()[0] == _ENDED:
+                        break
+            except (OSError, EOFError):
+                pass  # it is gone already
+            self._end()
+
+    def _end(self) -> None:
+        self._ended = True
+        self._process.join(STOP_SECONDS)
+        if self._process.is_alive():  # its transaction was never committed: nothing is kept
+            self._process.kill()
+            self._process.join()
+        self._jobs.close()
+        self._answers.close()
+
+    def _send(self, message) -> None:
+        try:
+            self._jobs.send(message)
+        except (OSError, EOFError):
+            raise self._gone() from None
+
+    def _take_answers(self, *, wait: bool) -> None:
+        """The writer's answers to the jobs sent: every one (waiting for each), or those
+        already there."""
+        while self._waiting and (wait or self._answers.poll()):
+            self._take_answer()
+
+    def _take_answer(self) -> None:
+        kind, value = self._receive()
+        then = self._waiting.popleft()
+        if kind == _DONE and then is not None:
+            then(value)
+        elif kind == _FAILED and self._error is None:
+            self._error = value
+
+    def _receive(self) -> tuple:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not self._answers.poll(1.0):
+            if not self._process.is_alive():
+                raise self._gone()
+            if time.monotonic() > deadline:
+                raise WriterError(f"the writer process answered nothing for {WAIT_SECONDS:.0f} s: "
+                                  "the import was stopped and nothing of it was kept")
+        try:
+            return self._answers.recv()
+        except (OSError, EOFError):
+            raise self._gone() from None
+
+    def _gone(self) -> WriterError:
+        self._process.join(1.0)
+        return WriterError(f"the writer process stopped (exit code {self._process.exitcode}): "
+                           "nothing of the import was kept")
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
+class _no_ctrl_c:
+    """Ctrl+c ignored meanwhile (on the main thread: the only one that may set it)."""
+
+    def __enter__(self):
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _serve(path: str, jobs, answers) -> None:
+    """The writer process: run the jobs received, in order, in one transaction; answer each
+    (its result, its error, or skipped after a failure) and at the end whether it committed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    bind(path)
+    received = queue.Queue(maxsize=AHEAD)  # read (unpickled) while the job before is written
+    threading.Thread(target=_receive_jobs, args=(jobs, received), daemon=True).start()
+    failed, committed = False, False
+    try:
+        with few_checkpoints(), bounded_page_cache(ONE_TRANSACTION_CACHE_KIB):
             try:
                 with database.atomic():
-                    if not self._run_jobs():
+                    while (job := received.get()) not in (_COMMIT, _STOP):
+                        if failed:
+                            answers.send((_SKIPPED, None))
+                            continue
+                        try:
+                            answers.send((_DONE, job()))
+                        except Exception as exc:  # its batch's own transaction rolled back
+                            failed = True
+                            answers.send((_FAILED, _portable(exc)))
+                    if job != _COMMIT or failed:
                         raise _RollBack()
+                committed = True
             except _RollBack:
                 pass
-            except BaseException as exc:  # the commit itself failed
-                self._failed, self._error = True, self._error or exc
-
-    def _run_jobs(self) -> bool:
-        """Run jobs until told to end; True when told to commit and no job failed."""
-        failed = False
-        while True:
-            job = self._jobs.get()
-            try:
-                if job is None or job is _COMMIT:
-                    return job is _COMMIT and not failed
-                if not failed:
-                    job()
-            except BaseException as exc:  # handed to the importing thread by drain()
-                failed, self._failed, self._error = True, True, exc
-            finally:
-                self._jobs.task_done()
+    except Exception as exc:  # the commit itself failed
+        _answer(answers, (_FAILED, _portable(exc)))
+        return
+    finally:
+        database.close()
+    _answer(answers, (_ENDED, committed))
 
 
-def writer_for(dry_run: bool, *, one_transaction: bool = False):
-    """The thread writer where a second connection sees the same database; else inline."""
-    if dry_run or getattr(database.obj, "database", None) in (":memory:", ""):
-        return InlineWriter(one_transaction)
-    return ThreadWriter(one_transaction)
+def _answer(answers, message) -> None:
+    try:
+        answers.send(message)
+    except OSError:
+        pass  # the importing process is gone: nobody is left to tell
+
+
+def _receive_jobs(jobs, received: queue.Queue) -> None:
+    while True:
+        try:
+            job = jobs.recv()
+        except (OSError, EOFError):  # the importing process is gone: roll back
+            job = _STOP
+        except Exception as exc:  # noqa: BLE001 - a job that could not be read fails as one
+            job = _failing(WriterError(f"the writer could not read a job: {exc}"))
+        received.put(job)
+        if job in (_COMMIT, _STOP):
+            return
+
+
+class _failing:
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def __call__(self):
+        raise self.error
+
+
+def _portable(exc: Exception) -> Exception:
+    """`exc` as the importing process can be given it (its type and message kept)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
+        return WriterError(f"{type(exc).__name__}: {exc}")
+
+
+def writer_for(inline: bool, *, bulk: bool = False):
+    """The writer of an import: inline when asked (a dry run) or where a second connection
+    would not see the same database (in memory); a process for a first import loaded in
+    bulk; else a thread."""
+    path = getattr(database.obj, "database", None)
+    if inline or path in (":memory:", "", None):
+        return InlineWriter(one_transaction=bulk)
+    if bulk:
+        return ProcessWriter(path)
+    return ThreadWriter()

@@ -42,6 +42,27 @@ def _column(column: tuple, kind: str, nulls: bool):
     return column
 
 
+class _FairLock:
+    """A lock given in the order asked. threading.Lock is not: the prefetch's reader, asking
+    again at once for its next large read, kept a step's small query waiting behind all of
+    them."""
+
+    def __init__(self):
+        self._turns = threading.Condition()
+        self._asked = 0  # tickets given
+        self._served = 0  # the ticket whose turn it is
+
+    def __enter__(self):
+        with self._turns:
+            ticket, self._asked = self._asked, self._asked + 1
+            self._turns.wait_for(lambda: self._served == ticket)
+
+    def __exit__(self, *exc):
+        with self._turns:
+            self._served += 1
+            self._turns.notify_all()
+
+
 class SourceError(Exception):
     """The WHMCS database cannot be read (driver missing, connection refused, not WHMCS)."""
 
@@ -81,21 +102,31 @@ class Source:
             # the same database as rows read first, even while WHMCS keeps working.
             cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         self._pymysql = pymysql
-        self._lock = threading.Lock()  # one query at a time on the connection
+        self._lock = _FairLock()  # one query at a time on the connection
         self._pending = {}  # select() arguments -> Future of its rows (prefetch)
+        self._fetching = []  # Futures of the prefetch's reads (each split by a pending one)
 
     def prefetch(self, calls: list[tuple]) -> None:
         """Start reading these select() calls on a background thread, in order; a call given
-        as ("rows", sql, args) prefetches that rows() query instead."""
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whmcs-read")
+        as ("rows", sql, args) prefetches that rows() query instead.
+
+        A select() is fetched on one thread and its text split into rows on another, so the
+        server works on the next query while this process converts the last one."""
+        fetching = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whmcs-read")
+        splitting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whmcs-split")
         for call in calls:
             if call[0] == "rows":
-                key, read, args = self._rows_key(*call[1:]), self._rows, call[1:]
-            else:
-                key, read, args = self._key(*call), self._select, call
+                key = self._rows_key(*call[1:])
+                if key not in self._pending:
+                    self._pending[key] = fetching.submit(self._rows, *call[1:])
+                continue
+            key = self._key(*call)
             if key not in self._pending:
-                self._pending[key] = pool.submit(read, *args)
-        pool.shutdown(wait=False)
+                fetched = fetching.submit(self._fetch, *call)
+                self._fetching.append(fetched)
+                self._pending[key] = splitting.submit(lambda f=fetched: self._split(*f.result()))
+        fetching.shutdown(wait=False)
+        splitting.shutdown(wait=False)
 
     @staticmethod
     def _key(source, columns, where="", args=None, order="id") -> tuple:
@@ -128,7 +159,12 @@ class Source:
 
     def _select(self, source: str, columns: str, where: str = "", args=None,
                 order: str = "id") -> list[dict]:
-        """Rows of `columns` as named tuples (`row.name`): the fast path for large tables.
+        return self._split(*self._fetch(source, columns, where, args, order))
+
+    def _fetch(self, source: str, columns: str, where: str = "", args=None,
+               order: str = "id") -> tuple:
+        """Read rows of `columns` for `_split` to make named tuples of (`row.name`): the fast
+        path for large tables.
 
         `columns` is space separated: `name`, `alias.name`, `name=EXPRESSION` (without
         spaces), each with an optional kind: `:i` an integer (0 for NULL or empty), `:t` text
@@ -159,6 +195,11 @@ class Source:
                 packets = cur.fetchall()
         except self._pymysql.MySQLError as exc:
             raise SourceError(f"reading WHMCS failed: {exc.args[-1]}") from None
+        return source, names, kinds, packets
+
+    @staticmethod
+    def _split(source: str, names: list, kinds: list, packets) -> list:
+        """The rows of `_fetch`'s packets, as named tuples."""
         width, result = len(names), []
         make_row = partial(tuple.__new__, _row_type(tuple(names)))  # C speed, as _make
         split_fields = methodcaller("split", "\x1f")
@@ -174,19 +215,25 @@ class Source:
         return result
 
     def table(self, name: str, columns: str = "*", where: str = "", args=None) -> list[dict]:
-        return self.rows(f"SELECT {columns} FROM `{name}` {where} ORDER BY id", args)
+        return self.rows(self.table_sql(name, columns, where), args)
+
+    @staticmethod
+    def table_sql(name: str, columns: str = "*", where: str = "") -> str:
+        return f"SELECT {columns} FROM `{name}` {where} ORDER BY id"
 
     def has_table(self, name: str) -> bool:
         return bool(self.rows("SELECT 1 AS x FROM information_schema.tables "
                               "WHERE table_schema = DATABASE() AND table_name = %s", (name,)))
 
     def close(self) -> None:
-        for future in self._pending.values():  # a step failed before using them
+        futures = [*self._pending.values(), *self._fetching]
+        for future in futures:  # a step failed before using them
             future.cancel()
-        for future in self._pending.values():
+        for future in futures:  # the connection is closed once none is reading
             if not future.cancelled():
                 future.exception()
         self._pending.clear()
+        self._fetching.clear()
         try:
             self.conn.rollback()
         finally:

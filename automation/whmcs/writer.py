@@ -3,7 +3,7 @@ each remembered in the import map so a rerun never adds a row twice."""
 
 import hashlib
 import marshal
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import chain, repeat
 from operator import itemgetter, methodcaller
@@ -55,7 +55,10 @@ class IdMap:
     as SQLite would: a row's id is known as soon as it is mapped, so the rows that point at it
     are mapped without waiting for the writer, and the writer only inserts. Those tables'
     rows are kept as source id -> hostdesk id only (`numbered_ids`): the digests are written
-    to the import map and compared by the next run, never by this one."""
+    to the import map and compared by the next run, never by this one.
+
+    Read and kept by the importing side only: the writer (another thread or process) answers
+    the ids of the rows it inserted, and `record` adds them here."""
 
     def __init__(self, *, numbered: tuple[str, ...] = ()):
         self.tables: dict[str, dict[str, tuple[int, str]]] = {}
@@ -63,28 +66,12 @@ class IdMap:
         self.next_id = {table: 1 for table in numbered}
         self._ids: dict[str, dict[str, int]] = {}  # ids() as last built (a row keeps its id)
         self._numbered: set[str] = set()  # source tables whose rows were numbered
-        self._codes: dict[str, int] = {}  # source table -> its number in import_table
-
-    def code(self, table: str, *, create: bool = False) -> int | None:
-        """The number the import map names `table` by; None when it has none yet (then
-        nothing of it is mapped), or with `create`, a new one (inside the caller's
-        transaction: the writer's)."""
-        found = self._codes.get(table)
-        if found is None:
-            row = ImportTable.get_or_none((ImportTable.source == SOURCE)
-                                          & (ImportTable.name == table))
-            if row is None and not create:
-                return None
-            if row is None:
-                row = ImportTable.create(source=SOURCE, name=table)
-            found = self._codes[table] = row.id
-        return found
 
     def of(self, table: str) -> dict[str, tuple[int, bytes]]:
         if table not in self.tables and self.empty:
             self.tables[table] = {}
         elif table not in self.tables:
-            code = self.code(table)
+            code = table_code(table)
             rows = () if code is None else (
                 ImportMap.select(ImportMap.source_id, ImportMap.target_id, ImportMap.digest)
                 .where(ImportMap.source_table == code).tuples())
@@ -114,34 +101,52 @@ class IdMap:
         return self._ids[table]
 
 
+def table_code(table: str, *, create: bool = False) -> int | None:
+    """The number the import map names `table` by; None when it has none yet (then nothing
+    of it is mapped), or with `create`, a new one (inside the caller's transaction: the
+    writer's). One query per batch: cheaper than a cache that a rolled-back import leaves
+    wrong."""
+    mark = database.obj.param
+    row = database.execute_sql(f'SELECT "id" FROM "import_table" WHERE "source" = {mark} '
+                               f'AND "name" = {mark}', (SOURCE, table)).fetchone()
+    if row is None and create:
+        return ImportTable.create(source=SOURCE, name=table).id
+    return None if row is None else row[0]
+
+
 @dataclass
 class Plan:
-    """What a batch of rows needs written (see `plan`)."""
+    """What a batch of rows needs written (see `plan`): plain values, so that it may be
+    handed to a writer in another process."""
 
     new: list  # (source id, values, digest) of rows to insert; numbered: values only
     changed: list  # (source id, hostdesk id, values, digest) of rows to update
     result: dict  # source id -> hostdesk id, of every row known or numbered
     first: int | None = None  # numbered: the id of the first new row (then 2nd, 3rd...)
     columns: tuple = ()  # numbered: the columns of the values
-    maps: list | None = None  # numbered: (source id, hostdesk id, digest) of each new row
+    source_ids: tuple = ()  # numbered: the source id of each new row
+    gone: list = field(default_factory=list)  # (source id, hostdesk id) of rows to delete
+
+    def to_write(self) -> "Plan":
+        """What the writer needs of it (`write_planned`): the id map stays on this side."""
+        return replace(self, result={})
 
 
 def sync(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
          rows: list[tuple[str, tuple]], *, delete_missing: bool = False) -> dict[str, int]:
-    """Write `rows` — (source id, values in `columns` order, database form) — into `model`.
-
-    Inside the caller's transaction. Returns source id -> hostdesk id for every row given."""
-    result = write_plan(idmap, counts, table, model, columns,
-                        plan(idmap, counts, table, model, columns, rows))
-    if delete_missing:
-        _delete_missing(idmap, table, model, {source_id for source_id, _ in rows})
-    return result
+    """Write `rows` — (source id, values in `columns` order, database form) — into `model`,
+    here and now (inside the caller's transaction). Returns source id -> hostdesk id for
+    every row given."""
+    return write_plan(idmap, counts, table, model, columns,
+                      plan(idmap, counts, table, model, columns, rows,
+                           delete_missing=delete_missing))
 
 
 def plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
-         rows: list[tuple[str, tuple]]) -> Plan:
+         rows: list[tuple[str, tuple]], *, delete_missing: bool = False) -> Plan:
     """What `rows` need: the new rows, the changed ones, and source id -> hostdesk id of the
-    known ones (and of the new ones, where the import numbers `model`'s rows itself).
+    known ones (and of the new ones, where the import numbers `model`'s rows itself); with
+    `delete_missing`, the rows imported before that `rows` no longer has.
 
     Reads the import map only, so it may run while the writer writes an earlier batch of
     the same table (other source ids)."""
@@ -165,7 +170,12 @@ def plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
                 changed.append((source_id, found[0], values, dig))
             else:
                 counts.unchanged += 1
-    return Plan(new, changed, result)
+    gone = []
+    if delete_missing:
+        given = {source_id for source_id, _ in rows}
+        gone = [(source_id, target) for source_id, (target, _) in known.items()
+                if source_id not in given]
+    return Plan(new, changed, result, gone=gone)
 
 
 def _plan_numbered(idmap: IdMap, table: str, name: str, model, columns: tuple[str, ...],
@@ -173,61 +183,79 @@ def _plan_numbered(idmap: IdMap, table: str, name: str, model, columns: tuple[st
     """A first import's batch: every row is new (the import map was empty and a source id
     comes once), numbered here, in bulk operations rather than row by row (this ran for every
     row of an import). A source id given twice is refused at the end of the load by the
-    import map's unique index."""
+    import map's unique index. The digests are the writer's to make (`write_planned`)."""
     if not rows:
         return Plan([], [], {})
     source_ids, values = zip(*rows)
     first = idmap.next_id[name]
     idmap.next_id[name] = first + len(rows)
-    targets = range(first, first + len(rows))
-    digests = digest_all(values, columns)
-    idmap.numbered_ids(table).update(zip(source_ids, targets))
-    return Plan(values, [], dict(zip(source_ids, targets)), first=first, columns=columns,
-                maps=list(zip(source_ids, targets, digests)))
+    result = dict(zip(source_ids, range(first, first + len(rows))))
+    idmap.numbered_ids(table).update(result)
+    return Plan(values, [], result, first=first, columns=columns, source_ids=source_ids)
 
 
 def write_plan(idmap: IdMap, counts, table: str, model, columns: tuple[str, ...],
                planned: Plan) -> dict[str, int]:
-    """Insert the new rows and update the changed ones of a `plan`; returns its id map."""
-    new, changed, result = planned.new, planned.changed, planned.result
-    known = idmap.of(table)
+    """Write a `plan` here and now and `record` it; returns its id map."""
+    return record(idmap, counts, table, planned,
+                  write_planned(table, model, columns, planned))
+
+
+def write_planned(table: str, model, columns: tuple[str, ...], planned: Plan) -> list[int]:
+    """The writer's part of a `plan`, in the caller's transaction: insert the new rows and
+    their import map, update the changed ones, delete the gone ones. Returns the ids the
+    database gave the new rows (none when the plan numbered them)."""
+    new, changed = planned.new, planned.changed
     batch = max(1, min(500, 30000 // (len(columns) + 1)))
+    ids = []
     if planned.first is not None:
+        code = table_code(table, create=True)
         _insert_numbered(model, columns, new, planned.first, batch)
-        _insert_numbered(ImportMap, MAP_COLUMNS[1:], planned.maps, None, 500,
-                         literal={"source_table": idmap.code(table, create=True)})
+        targets = range(planned.first, planned.first + len(new))
+        maps = list(zip(planned.source_ids, targets, digest_all(new, columns)))
+        _insert_numbered(ImportMap, MAP_COLUMNS[1:], maps, None, 500,
+                         literal={"source_table": code})
     elif new:
         extra, defaults = _defaults(model, columns)
         ids = insert_rows(model, columns + extra, [values + defaults for _, values, _ in new],
                           returning=True, batch=batch)
-        code = idmap.code(table, create=True)
+        code = table_code(table, create=True)
         insert_rows(ImportMap, MAP_COLUMNS, [(code, source_id, target, dig)
                                              for (source_id, _, dig), target in zip(new, ids)])
-        for (source_id, _, dig), target in zip(new, ids):
-            known[source_id] = (target, dig)
-            result[source_id] = target
-    counts.imported += len(new)
     if changed:
-        _update(model, columns, changed, idmap.code(table))
-        for source_id, target, _, dig in changed:
-            known[source_id] = (target, dig)
-        counts.updated += len(changed)
+        _update(model, columns, changed, table_code(table))
+    if planned.gone:
+        _delete(table, model, planned.gone)
+    return ids
+
+
+def record(idmap: IdMap, counts, table: str, planned: Plan, ids: list[int]) -> dict[str, int]:
+    """What the writer wrote of a `plan` (`ids`: of its new rows), added to the import map
+    as the importing side keeps it and to the report's counts; returns the plan's id map."""
+    counts.imported += len(planned.new)
+    counts.updated += len(planned.changed)
+    if planned.first is not None:
+        return planned.result
+    known, result = idmap.of(table), planned.result
+    for (source_id, _, dig), target in zip(planned.new, ids):
+        known[source_id] = (target, dig)
+        result[source_id] = target
+    for source_id, target, _, dig in planned.changed:
+        known[source_id] = (target, dig)
+    for source_id, _ in planned.gone:
+        del known[source_id]
     return result
 
 
-def _delete_missing(idmap: IdMap, table: str, model, given: set) -> None:
+def _delete(table: str, model, gone: list) -> None:
     """Delete the rows imported from `table` that the source no longer has."""
-    known = idmap.of(table)
-    gone = [(source_id, target) for source_id, (target, _) in known.items()
-            if source_id not in given]
+    code = table_code(table)
     for start in range(0, len(gone), 500):
         chunk = gone[start:start + 500]
         model.delete().where(ids_in(model.id, [t for _, t in chunk])).execute()
         ImportMap.delete().where(
-            (ImportMap.source_table == idmap.code(table))
+            (ImportMap.source_table == code)
             & ImportMap.source_id.in_([s for s, _ in chunk])).execute()
-    for source_id, _ in gone:
-        del known[source_id]
 
 
 def _insert_numbered(model, columns: tuple[str, ...], rows, first: int | None, batch: int,
