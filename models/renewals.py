@@ -462,10 +462,10 @@ def _queue_invoice_emails(emails: list[tuple], company_name: str, currency: str)
     clients = {row[0]: _EmailClient._make(row) for row in database.execute(query)}  # raw: see _rows
     contexts = invoice_email_contexts(clients, emails, company_name=company_name,
                                       currency=currency)
-    queue_emails("invoice_created", [
+    queue_emails("invoice_created", (  # one at a time: a context lives until its row is made
         dict(to=clients[client_id].email, client_id=client_id, related_type="invoice",
              related_id=invoice.id, context=context)
-        for (client_id, invoice, _), context in zip(emails, contexts)])
+        for (client_id, invoice, _), context in zip(emails, contexts)))
 
 
 def _max_horizon(today, settings: Settings):

@@ -383,6 +383,25 @@ def test_queue_email_is_part_of_the_callers_transaction(world, db):
     assert EmailOutbox.select().count() == 1
 
 
+def test_queue_emails_writes_a_generators_messages_in_several_inserts_in_order(world, db,
+                                                                              monkeypatch):
+    monkeypatch.setattr(emails, "ROWS_AT_ONCE", 2)
+    context = _context_for("invoice_created", world)
+
+    def messages():
+        for number in range(5):
+            yield dict(to=f"n{number}@example.org", context=context, related_type="invoice",
+                       related_id=number)
+
+    with db.atomic():
+        assert emails.queue_emails("invoice_created", messages()) == 5
+    rows = list(EmailOutbox.select().order_by(EmailOutbox.id))
+    assert [(r.to_address, r.related_id, r.status) for r in rows] == [
+        (f"n{n}@example.org", n, "queued") for n in range(5)]
+    single = queue_email("invoice_created", to="n0@example.org", context=context)
+    assert {(r.subject, r.body) for r in rows} == {(single.subject, single.body)}
+
+
 def test_list_templates_and_extensions(db):
     listed = {info.name: info for info in list_templates()}
     assert set(listed) == set(SPECS)
