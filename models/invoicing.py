@@ -62,7 +62,7 @@ NON_PAYMENT_REASONS = ("", OVERDUE_REASON)
 CREDIT_METHOD = "credit"
 
 
-@dataclass
+@dataclass(slots=True)  # thousands per chunk of the daily run
 class LineSpec:
     """A line to put on a new invoice."""
 

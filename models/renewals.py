@@ -60,7 +60,7 @@ NON_RECURRING = (Cycle.FREE.value, Cycle.ONE_TIME.value)
 DOMAIN_CYCLES = {1: Cycle.ANNUALLY, 2: Cycle.BIENNIALLY, 3: Cycle.TRIENNIALLY}
 
 
-@dataclass
+@dataclass(slots=True)  # thousands per chunk of the daily run
 class Candidate:
     """One item whose next period(s) may be billed."""
 
