@@ -323,7 +323,8 @@ def _plain_renderer(source: str):
             " add = out.append",
             " currency = context.get('currency') or DEFAULT_CURRENCY",
             " steps = 0",
-            " try:"]
+            " try:",
+            "  pass"]  # a template of nothing but comments prints nothing
     _emit(plan, {}, code, 2)
     code += [" except KeyError:", "  raise _NotPlain from None", " return ''.join(out)"]
     namespace = {"TemplateVars": TemplateVars, "Decimal": Decimal, "format_money": format_money,

@@ -473,6 +473,13 @@ def test_the_fast_path_prints_exactly_what_jinja_prints():
     invoice_body = emails.DEFAULT_TEMPLATES["invoice_created"][1]
     empty = TemplateVars({**context, "lines": []}, "")
     assert render_part(invoice_body, empty, "body", "t") == _jinja(invoice_body, empty)
+    # nothing to print, a comment only, a loop printing nothing, loops within loops
+    nested = TemplateVars({**context, "rows": [context["lines"], [], context["lines"][:1]]}, "")
+    for source in ("", "{# a note #}", "{% for line in lines %}{% endfor %}.",
+                   "{% for row in rows %}[{% for line in row %}{{ line.description }} "
+                   "{{ invoice.id }};{% endfor %}]{% endfor %}"):
+        assert _plain_renderer(source) is not None, source
+        assert render_part(source, nested, "body", "t") == _jinja(source, nested), source
 
 
 def test_what_the_fast_path_cannot_print_is_left_to_jinja():
