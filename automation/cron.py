@@ -26,7 +26,7 @@ from hostdesk.models.settings import Settings
 log = logging.getLogger("hostdesk.cron")
 LOGGED_FAILURES = 100  # per task: the report keeps them all, the log the first ones
 HEARTBEAT_SECONDS = 5.0  # the lock is refreshed (and checked) at most this often
-RUN_PAGE_CACHE_KIB = 16_000  # SQLite's page cache during the tasks (memory: models.db)
+RUN_PAGE_CACHE_KIB = 32_000  # SQLite's page cache during the tasks (memory: models.db)
 
 
 class _RunGuard:

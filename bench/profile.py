@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.builder import BuildSpec
 from bench.databases import SqliteDatabases, close_database, open_database
 
-RENEWAL_STEPS = ("_client_ids_with_candidates", "_candidates", "_separate_clients",
+RENEWAL_STEPS = ("_client_chunks", "_candidates", "_separate_clients",
                  "_latest_billed_ends", "_billed_starts", "plan_invoices", "write_invoices",
                  "_queue_invoice_emails")
 

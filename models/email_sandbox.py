@@ -213,11 +213,14 @@ def check_source(source: str, part: str, template: str) -> None:
 
 # --- the fast path: templates that only print values ------------------------------------
 # The default invoice email (and most edited ones) only prints context values, formats
-# amounts and loops over the lines. Such a template is turned once into a list of text
-# pieces and value getters, which prints an email about twenty times faster than Jinja's
-# render (the daily run queues one per invoice). Whenever a value is not one it prints the
-# way Jinja does (a missing key, a type other than text, whole number or amount), the email
-# is rendered by Jinja instead, so the text and the errors are Jinja's.
+# amounts and loops over the lines. Such a template is turned once into a Python function
+# that prints it (the daily run queues one email per invoice, and Jinja's render of the
+# same text costs several times more). Whenever a value is not one it prints the way Jinja
+# does (a missing key, a type other than text, whole number or amount), the email is
+# rendered by Jinja instead, so the text and the errors are Jinja's.
+#
+# The function's source is made from the template's parse tree: text and names go into it
+# only as Python literals (repr), so no template text can become code.
 
 
 class _NotPlain(Exception):
@@ -235,119 +238,109 @@ def _path(node) -> tuple | None:
     return (node.name, *reversed(names))
 
 
-def _getter(node, local_names: frozenset):
-    """A function (context, locals) -> value for a variable or a chain of attributes, or
-    None for any other expression. An attribute is only read from a TemplateVars (as the
-    sandbox's `getattr` does): anything else goes to Jinja."""
-    path = _path(node)
-    if path is None:
-        return None
-    root, attributes = path[0], path[1:]
-    local = root in local_names
-
-    def get(context, locals_):
-        try:
-            value = locals_[root] if local else context[root]
-            for attribute in attributes:
-                if type(value) is not TemplateVars:
-                    raise _NotPlain
-                value = value[attribute]
-        except KeyError:
-            raise _NotPlain from None
-        return value
-    return get
-
-
-def _printer(node, local_names: frozenset):
-    """What `{{ node }}` prints (`_shown`, or the `money` filter without arguments)."""
-    money = (isinstance(node, nodes.Filter) and node.name == "money" and not node.args
-             and not node.kwargs and node.dyn_args is None and node.dyn_kwargs is None)
-    get = _getter(node.node if money else node, local_names)
-    if get is None:
-        return None
-
-    def show(context, local):
-        value = get(context, local)
-        kind = type(value)
-        if kind is Decimal:
-            return format_money(value, context.get("currency") or DEFAULT_CURRENCY)
-        if money:
-            raise _NotPlain
-        if kind is str:
-            return value
-        if kind is int:
-            return str(value)
-        raise _NotPlain
-    return show
-
-
-def _pieces(body, local_names: frozenset):
-    """The nodes as a list of text pieces and functions (context, locals) -> text, or None
-    when one of them does more than print values and loop over a list."""
-    pieces = []
+def _plan(body) -> list | None:
+    """The nodes as ("text", str) | ("show", path, money) | ("loop", path, target, plan),
+    or None when one of them does more than print values and loop over a list."""
+    plan = []
     for node in body:
         if isinstance(node, nodes.Output):
             for child in node.nodes:
                 if isinstance(child, nodes.TemplateData):
-                    pieces.append(child.data)
+                    plan.append(("text", child.data))
                     continue
-                show = _printer(child, local_names)
-                if show is None:
+                money = (isinstance(child, nodes.Filter) and child.name == "money"
+                         and not child.args and not child.kwargs and child.dyn_args is None
+                         and child.dyn_kwargs is None)
+                path = _path(child.node if money else child)
+                if path is None:
                     return None
-                pieces.append(show)
+                plan.append(("show", path, money))
         elif isinstance(node, nodes.For):
-            loop = _loop(node, local_names)
-            if loop is None:
+            iterable = node.iter
+            if isinstance(iterable, nodes.Filter) and iterable.name == "hostdesk_budgeted":
+                iterable = iterable.node
+            if (node.else_ or node.test is not None or node.recursive
+                    or not isinstance(node.target, nodes.Name)
+                    or any(name.name == "loop" for name in node.find_all(nodes.Name))):
                 return None
-            pieces.append(loop)
+            path, body_plan = _path(iterable), _plan(node.body)
+            if path is None or body_plan is None:
+                return None
+            plan.append(("loop", path, node.target.name, body_plan))
         else:
             return None
-    return pieces
+    return plan
 
 
-def _loop(node, local_names: frozenset):
-    iterable = node.iter
-    if isinstance(iterable, nodes.Filter) and iterable.name == "hostdesk_budgeted":
-        iterable = iterable.node
-    if (node.else_ or node.test is not None or node.recursive
-            or not isinstance(node.target, nodes.Name)
-            or any(name.name == "loop" for name in node.find_all(nodes.Name))):
-        return None
-    get = _getter(iterable, local_names)
-    target = node.target.name
-    body = _pieces(node.body, local_names | {target})
-    if get is None or body is None:
-        return None
+def _emit(plan, local_names: dict, code: list, depth: int) -> None:
+    """Append the Python lines printing `plan`; `local_names` maps loop variables to the
+    Python names holding them."""
+    pad = " " * depth
 
-    def loop(context, local):
-        items = get(context, local)
-        steps = local[_STEPS]  # every loop of the email together, as Jinja's budget counts
-        steps[0] += len(items) if type(items) is list else RENDER_MAX_ITERATIONS + 1
-        if steps[0] > RENDER_MAX_ITERATIONS:
-            raise _NotPlain  # Jinja renders it, and refuses it over its budget
-        return "".join([_join(body, context, {**local, target: item}) for item in items])
-    return loop
+    def fetch(path) -> None:  # the value at `path` into `value`, as the sandbox reads it
+        root, attributes = path[0], path[1:]
+        code.append(f"{pad}value = {local_names[root]}" if root in local_names
+                    else f"{pad}value = context[{root!r}]")
+        for attribute in attributes:  # only from a TemplateVars, as the sandbox's getattr
+            code.append(f"{pad}if type(value) is not TemplateVars: raise _NotPlain")
+            code.append(f"{pad}value = value[{attribute!r}]")
 
-
-_STEPS = 0  # the key of the loop-step count among a render's local names (never a str)
-
-
-def _join(pieces, context, local) -> str:
-    return "".join([piece if type(piece) is str else piece(context, local) for piece in pieces])
+    for step in plan:
+        if step[0] == "text":
+            code.append(f"{pad}add({step[1]!r})")
+        elif step[0] == "show":
+            _, path, money = step
+            fetch(path)
+            code.append(f"{pad}kind = type(value)")
+            code.append(f"{pad}if kind is Decimal: add(format_money(value, currency))")
+            if money:
+                code.append(f"{pad}else: raise _NotPlain")
+            else:
+                code += [f"{pad}elif kind is str: add(value)",
+                         f"{pad}elif kind is int: add(str(value))",
+                         f"{pad}else: raise _NotPlain"]
+        else:
+            _, path, target, body = step
+            fetch(path)
+            # every loop of the email together, as Jinja's budget counts them
+            code.append(f"{pad}steps += len(value) if type(value) is list else MAX_STEPS + 1")
+            code.append(f"{pad}if steps > MAX_STEPS: raise _NotPlain")
+            name = f"item{depth}"
+            code.append(f"{pad}for {name} in value:")
+            _emit(body, {**local_names, target: name}, code, depth + 1)
+            code.append(f"{pad} pass")
 
 
 @lru_cache(maxsize=512)
-def _plain_pieces(source: str):
-    return _pieces(_env.parse(source).body, frozenset())
+def _plain_renderer(source: str):
+    """A function (context) -> text printing the template as Jinja would, raising _NotPlain
+    when it cannot; None when the template does more than print values and loop."""
+    plan = _plan(_env.parse(source).body)
+    if plan is None:
+        return None
+    code = ["def render(context):",
+            " out = []",
+            " add = out.append",
+            " currency = context.get('currency') or DEFAULT_CURRENCY",
+            " steps = 0",
+            " try:",
+            "  pass"]  # a template of nothing but comments prints nothing
+    _emit(plan, {}, code, 2)
+    code += [" except KeyError:", "  raise _NotPlain from None", " return ''.join(out)"]
+    namespace = {"TemplateVars": TemplateVars, "Decimal": Decimal, "format_money": format_money,
+                 "_NotPlain": _NotPlain, "DEFAULT_CURRENCY": DEFAULT_CURRENCY,
+                 "MAX_STEPS": RENDER_MAX_ITERATIONS}
+    exec(compile("\n".join(code), "<plain email template>", "exec"), namespace)  # noqa: S102
+    return namespace["render"]
 
 
 def _render_plain(source: str, context) -> str | None:
     """The email by the fast path, or None when Jinja must render it."""
-    pieces = _plain_pieces(source)
-    if pieces is None or type(context) is not TemplateVars:
+    render = _plain_renderer(source)
+    if render is None or type(context) is not TemplateVars:
         return None
     try:
-        text = _join(pieces, context, {_STEPS: [0]})
+        text = render(context)
     except _NotPlain:
         return None
     return text if len(text) <= RENDER_MAX_CHARS else None

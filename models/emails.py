@@ -23,6 +23,7 @@ the filter (`{{ invoice.total }}`, in templates written before it) is shown the 
 """
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -492,9 +493,9 @@ def template_context(template: str, context: dict) -> TemplateVars:
     return TemplateVars(plain, "")
 
 
-def invoice_email_contexts(clients: dict, invoices: list[tuple], *, company_name: str,
-                           currency: str) -> list[TemplateVars]:
-    """`template_context` of each "invoice created" email of a batch, built in one pass:
+def invoice_email_contexts(clients: dict, invoices: Iterable[tuple], *, company_name: str,
+                           currency: str) -> Iterator[TemplateVars]:
+    """`template_context` of each "invoice created" email of a batch, one at a time:
     `clients` maps id -> a row with `client_vars`'s columns (read once for the batch),
     `invoices` holds (client id, invoice, lines) with the invoice as `invoice_vars` reads it
     and lines as `line_vars` does. The values are already plain (Decimal amounts, dates,
@@ -509,13 +510,12 @@ def invoice_email_contexts(clients: dict, invoices: list[tuple], *, company_name
         return text
 
     client_views = {}
-    contexts = []
     for client_id, invoice, lines in invoices:
         client = client_views.get(client_id)
         if client is None:
             client = client_views[client_id] = _plain_dict(client_vars(clients[client_id]),
                                                            "client", currency)
-        contexts.append(TemplateVars({
+        yield TemplateVars({
             "client": client,
             "invoice": TemplateVars({
                 "id": invoice.id, "number": invoice.number, "date": day(invoice.date),
@@ -529,8 +529,7 @@ def invoice_email_contexts(clients: dict, invoices: list[tuple], *, company_name
                              "period_end": day(line.period_end)}, f"lines[{number}]")
                       for number, line in enumerate(lines)],
             "total": invoice.total, "currency": invoice.currency or currency,
-            "company_name": company_name}, ""))
-    return contexts
+            "company_name": company_name}, "")
 
 
 # --- templates: defaults, admin overrides ----------------------------------------------
@@ -867,11 +866,15 @@ def _stored_body(body: str, context: dict) -> tuple[str, bool]:
     return body, False
 
 
-def queue_emails(template: str, messages: list[dict]) -> int:
+ROWS_AT_ONCE = 2048  # outbox rows kept before they are written: the run's peak memory
+
+
+def queue_emails(template: str, messages: Iterable[dict]) -> int:
     """`queue_email` for many messages of one template (the daily run's invoice emails): the
     template is read and checked once and the outbox rows go in as multi-row INSERTs. Each
     message is a dict of `queue_email`'s keyword arguments; its context may also be one
-    `invoice_email_contexts` built."""
+    `invoice_email_contexts` built. `messages` is read once, so it may be a generator: a
+    message and its context need not outlive its row."""
     from hostdesk.models.email_sandbox import check_source
 
     subject, body = template_for(template)
@@ -881,9 +884,13 @@ def queue_emails(template: str, messages: list[dict]) -> int:
             check_source(source, part, template)
     except ValidationError as exc:
         broken = exc
-    rows, failures = [], []
+    rows, failures, queued = [], [], 0
     now = EmailOutbox.created_at.db_value(pendulum.now("UTC"))
     for message in messages:
+        if len(rows) >= ROWS_AT_ONCE:
+            insert_rows(EmailOutbox, OUTBOX_COLUMNS, rows)
+            queued += len(rows)
+            rows = []
         to = check_address(message["to"])
         error = broken
         if error is None:
@@ -910,7 +917,7 @@ def queue_emails(template: str, messages: list[dict]) -> int:
     insert_rows(EmailOutbox, OUTBOX_COLUMNS, rows)
     if failures:
         _log_unrenderable(template, len(failures), failures[0])
-    return len(rows)
+    return queued + len(rows)
 
 
 OUTBOX_COLUMNS = ("to_address", "subject", "body", "body_encrypted", "template", "client",

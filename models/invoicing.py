@@ -15,6 +15,7 @@ downgrade's credit) and `reopen_lines` (deleting a cancellation request).
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 import pendulum
 from peewee import SQL, IntegrityError, fn
@@ -61,7 +62,7 @@ NON_PAYMENT_REASONS = ("", OVERDUE_REASON)
 CREDIT_METHOD = "credit"
 
 
-@dataclass
+@dataclass(slots=True)  # thousands per chunk of the daily run
 class LineSpec:
     """A line to put on a new invoice."""
 
@@ -559,4 +560,9 @@ def renewal_line_spec(item_type: str, item, start: pendulum.Date, label: str,
                                        item.anchor_day, basis)
     return LineSpec(kind=LineKind.RENEWAL, item_type=item_type, item_id=item.id,
                     period_start=start, period_end=end, amount=amount,
-                    description=f"{label} ({start.isoformat()} - {day_before(end).isoformat()})")
+                    description=label + _period_text(start, end))
+
+
+@lru_cache(maxsize=4096)  # a daily run writes the same few periods on thousands of lines
+def _period_text(start: pendulum.Date, end: pendulum.Date) -> str:
+    return f" ({start.isoformat()} - {day_before(end).isoformat()})"

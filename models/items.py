@@ -5,6 +5,7 @@ cancel items use these helpers so they treat the three kinds the same way.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pendulum
 
@@ -35,9 +36,15 @@ _MONTHS = {cycle.value: cycle.months for cycle in Cycle}  # a dict lookup: calle
 def period_end(item_type: str, item, start: pendulum.Date) -> pendulum.Date:
     """The end of the period billed from `start`: one cycle on from a due date of the item's
     anchor; from any other day (after the admin moved the anchor), the next due date."""
-    if start.day == item.anchor_day or is_anchored(start, item.anchor_day):
-        return add_months_anchored(start, cycle_months(item_type, item), item.anchor_day)
-    return next_anchored(start, item.anchor_day)
+    anchor = item.anchor_day
+    if start.day == anchor or is_anchored(start, anchor):
+        return _cycle_on(start, cycle_months(item_type, item), anchor)
+    return next_anchored(start, anchor)
+
+
+# A daily run bills thousands of items from the same few (start, months, anchor day): each
+# end is worked out once. Bounded: the run's peak memory has a limit.
+_cycle_on = lru_cache(maxsize=4096)(add_months_anchored)
 
 
 def cycle_of(item_type: str, item) -> Cycle:

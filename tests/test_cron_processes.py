@@ -11,7 +11,7 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from hostdesk.models.db import bind
+from hostdesk.models.db import bind, migrate
 from hostdesk.models.schema import (
     Client,
     CronRun,
@@ -146,3 +146,23 @@ def test_killed_run_rerun_equals_a_clean_run(host, kill_after_invoices, new_data
     db = bind(host)
     assert CronRun.select().where(CronRun.status == "succeeded").count() == 1
     db.close()
+
+
+def test_the_daily_run_on_sqlite_loads_no_postgresql_or_mysql_driver(tmp_path):
+    """peewee imports every database driver it finds; the daily run on SQLite keeps them out
+    (16 MB of its peak memory at a million services) and still bills."""
+    url = f"sqlite:///{tmp_path / 'host.db'}"
+    migrate(bind(url))
+    build_host(url, clients=3)
+    code = ("import sys\nfrom hostdesk.tui.cli import main\n"
+            f"rc = main(['--db', {url!r}, 'cron', '--date', {DUE.isoformat()!r}, "
+            "'--allow-far-date', '--no-email', '--json'])\n"
+            "loaded = {m.split('.')[0] for m in sys.modules if sys.modules[m] is not None}\n"
+            "print('RC', rc, 'DRIVERS', ','.join(sorted(loaded & {'psycopg2', 'psycopg', "
+            "'pymysql', 'MySQLdb'})) or '-')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    last = done.stdout.strip().splitlines()[-1].split()
+    assert last[:4] == ["RC", "0", "DRIVERS", "-"], (done.stdout[-500:], done.stderr[-500:])
+    invoices, _ = state(url)
+    assert len(invoices) == 3

@@ -209,3 +209,25 @@ def test_bulk_insert_by_copy_stores_exactly_what_insert_stores(db, monkeypatch):
             with dbmodule.database.atomic():
                 dbmodule.insert_rows(InvoiceLine, line_columns, lines)
     assert InvoiceLine.select().where(InvoiceLine.invoice == invoice.id).count() == count
+
+
+def test_bulk_insert_uses_a_few_statement_sizes_and_keeps_row_order(db, monkeypatch):
+    """Rows go in 512 at a time, the rest in powers of two, so the few statements the driver
+    keeps prepared are used again; the ids still come back in row order."""
+    from hostdesk.models import db as dbmodule
+    from hostdesk.models.emails import OUTBOX_COLUMNS
+    from hostdesk.models.schema import EmailOutbox
+
+    for count in (0, 1, 5, 511, 512, 513, 1500):
+        sizes = list(dbmodule._batch_sizes(count, 512))
+        assert sum(sizes) == count and set(sizes) <= {512, 256, 128, 64, 32, 16, 8, 4, 2, 1}
+        assert all(sizes.count(size) == 1 for size in set(sizes) - {512})
+    monkeypatch.setattr(dbmodule, "COPY_ROWS", 10_000)  # INSERTs on PostgreSQL too
+    client = make_client()
+    with dbmodule.database.atomic():
+        ids = dbmodule.insert_rows(EmailOutbox, OUTBOX_COLUMNS, _bulk_rows(client.id, 700),
+                                   returning=True)
+    assert len(ids) == 700 and ids == sorted(ids)
+    related = [row[0] for row in EmailOutbox.select(EmailOutbox.related_id)
+               .where(EmailOutbox.id.in_(ids)).order_by(EmailOutbox.id).tuples()]
+    assert related == list(range(700))  # the n-th id names the n-th row given

@@ -383,6 +383,25 @@ def test_queue_email_is_part_of_the_callers_transaction(world, db):
     assert EmailOutbox.select().count() == 1
 
 
+def test_queue_emails_writes_a_generators_messages_in_several_inserts_in_order(world, db,
+                                                                              monkeypatch):
+    monkeypatch.setattr(emails, "ROWS_AT_ONCE", 2)
+    context = _context_for("invoice_created", world)
+
+    def messages():
+        for number in range(5):
+            yield dict(to=f"n{number}@example.org", context=context, related_type="invoice",
+                       related_id=number)
+
+    with db.atomic():
+        assert emails.queue_emails("invoice_created", messages()) == 5
+    rows = list(EmailOutbox.select().order_by(EmailOutbox.id))
+    assert [(r.to_address, r.related_id, r.status) for r in rows] == [
+        (f"n{n}@example.org", n, "queued") for n in range(5)]
+    single = queue_email("invoice_created", to="n0@example.org", context=context)
+    assert {(r.subject, r.body) for r in rows} == {(single.subject, single.body)}
+
+
 def test_list_templates_and_extensions(db):
     listed = {info.name: info for info in list_templates()}
     assert set(listed) == set(SPECS)
@@ -431,10 +450,10 @@ def _jinja(source: str, context) -> str:
 def test_the_fast_path_prints_exactly_what_jinja_prints():
     """Templates that only print values and loop over lines skip Jinja's render (the daily
     run's invoice emails); the text must be Jinja's to the character."""
-    from hostdesk.models.email_sandbox import _plain_pieces
+    from hostdesk.models.email_sandbox import _plain_renderer
 
     subject, body = emails.DEFAULT_TEMPLATES["invoice_created"]
-    assert _plain_pieces(subject) is not None and _plain_pieces(body) is not None
+    assert _plain_renderer(subject) is not None and _plain_renderer(body) is not None
     for name, (subject, body) in emails.DEFAULT_TEMPLATES.items():
         context = emails.template_context(name, sample_context(name))
         for source in (subject, body):
@@ -448,16 +467,23 @@ def test_the_fast_path_prints_exactly_what_jinja_prints():
     source = ("{{ invoice.id }} {{ currency }}{% for line in lines %}\n{{ line.description }}"
               " {{ line.amount }} {{ line.amount|money }} {{ line.period_start }}"
               "[{{ line.period_end }}]{% endfor %}\n{{ invoice.total }}")
-    assert _plain_pieces(source) is not None
+    assert _plain_renderer(source) is not None
     assert render_part(source, context, "body", "t") == _jinja(source, context)
     assert "Line 3 €3.50 €3.50 2026-03-03[]" in render_part(source, context, "body", "t")
     invoice_body = emails.DEFAULT_TEMPLATES["invoice_created"][1]
     empty = TemplateVars({**context, "lines": []}, "")
     assert render_part(invoice_body, empty, "body", "t") == _jinja(invoice_body, empty)
+    # nothing to print, a comment only, a loop printing nothing, loops within loops
+    nested = TemplateVars({**context, "rows": [context["lines"], [], context["lines"][:1]]}, "")
+    for source in ("", "{# a note #}", "{% for line in lines %}{% endfor %}.",
+                   "{% for row in rows %}[{% for line in row %}{{ line.description }} "
+                   "{{ invoice.id }};{% endfor %}]{% endfor %}"):
+        assert _plain_renderer(source) is not None, source
+        assert render_part(source, nested, "body", "t") == _jinja(source, nested), source
 
 
 def test_what_the_fast_path_cannot_print_is_left_to_jinja():
-    from hostdesk.models.email_sandbox import _plain_pieces
+    from hostdesk.models.email_sandbox import _plain_renderer
 
     context = TemplateVars({"flag": True, "text": "12.5", "when": [1, 2], "client": TemplateVars(
         {"first_name": "Ada"}, "client")}, "")
@@ -466,7 +492,7 @@ def test_what_the_fast_path_cannot_print_is_left_to_jinja():
                              ("{{ client.first_name|upper }}", "ADA"),
                              ("{% for n in when %}{{ loop.index }}{% endfor %}", "12")):
         assert render_part(source, context, "body", "t") == expected, source
-    assert _plain_pieces("{% if flag %}yes{% endif %}") is None
+    assert _plain_renderer("{% if flag %}yes{% endif %}") is None
     # a missing variable is still Jinja's error, naming it
     with pytest.raises(ValidationError) as caught:
         render_part("Dear {{ client.frist_name }}", context, "body", "invoice_created")
@@ -476,10 +502,10 @@ def test_what_the_fast_path_cannot_print_is_left_to_jinja():
 def test_the_fast_path_keeps_jinjas_loop_budget():
     """Loops within loops: the steps of all loops of one email count together, as Jinja's
     budget counts them, so an email over it is refused the same way."""
-    from hostdesk.models.email_sandbox import RENDER_MAX_ITERATIONS, _plain_pieces
+    from hostdesk.models.email_sandbox import RENDER_MAX_ITERATIONS, _plain_renderer
 
     source = "{% for a in rows %}{% for b in rows %}.{% endfor %}{% endfor %}"
-    assert _plain_pieces(source) is not None
+    assert _plain_renderer(source) is not None
     side = int(RENDER_MAX_ITERATIONS ** 0.5) + 1  # each list is short, together they are not
     context = TemplateVars({"rows": list(range(side))}, "")
     with pytest.raises(ValidationError) as caught:

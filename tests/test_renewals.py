@@ -190,6 +190,32 @@ def test_batches_never_split_a_clients_invoice(db):
     assert seen[-1] == (5, 5)
 
 
+def test_chunks_are_sized_by_items_and_never_split_a_client(db, monkeypatch):
+    from hostdesk.models import renewals
+
+    monkeypatch.setattr(renewals, "CHUNK_ITEMS", 4)
+    # items due per client: 1, 2 (a service and its addon), 3, 5 (more than a chunk), 1, 1
+    shapes = [(1, 0, 0), (1, 1, 0), (2, 0, 1), (3, 1, 1), (1, 0, 0), (0, 0, 1)]
+    clients = []
+    for services, addons, domains in shapes:
+        client = make.client()
+        clients.append(client.id)
+        rows = [make.service(client, next_due_date=NDD) for _ in range(services)]
+        for _ in range(addons):
+            make.addon(rows[0], next_due_date=NDD)
+        for _ in range(domains):
+            make.domain(client, next_due_date=NDD)
+    make.service(make.client(), next_due_date=NDD.add(months=2))  # nothing due: in no chunk
+    job = renewals._BillingJob(NDD, SETTINGS, SYSTEM_ADMIN, False)
+    assert job.chunks() == [clients[0:2], clients[2:3], clients[3:4], clients[4:6]]
+    fewer_clients = renewals._BillingJob(NDD, replace(SETTINGS, batch_size=1), SYSTEM_ADMIN, False)
+    assert fewer_clients.chunks() == [[client] for client in clients]
+    seen = []
+    result = run(NDD, progress=lambda done, total: seen.append((done, total)))
+    assert (result.invoices, result.lines) == (6, 13)
+    assert seen == [(2, 6), (3, 6), (4, 6), (6, 6)]
+
+
 def test_invoice_selected_items_early(db):
     client = make.client(separate_invoices=True)
     a = make.service(client, next_due_date=NDD.add(months=2), recurring_amount=D("10.00"))
