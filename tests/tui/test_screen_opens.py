@@ -216,19 +216,72 @@ def test_the_order_form_and_mass_update_are_laid_out_once(catalog, app_for, monk
     run(scenario())
 
 
-def test_the_first_new_order_of_a_session_opens_with_what_was_read_ahead(catalog, app_for):
-    """Once the app is up, what a new order starts with (catalog, payment methods) is read in
-    the background: the first order form of the session opens with it at once, as every later
-    one does, and reads it again once drawn (issue 17)."""
+def _counting_composes(monkeypatch, screen_class) -> list:
+    """The screens of `screen_class` composed from now on."""
+    composed = []
+    compose = screen_class.compose
+
+    def counted(screen):
+        composed.append(screen)
+        return compose(screen)
+
+    monkeypatch.setattr(screen_class, "compose", counted)
+    return composed
+
+
+def test_the_first_new_order_of_a_session_is_built_ahead(catalog, app_for, monkeypatch):
+    """Once the app is up, what a new order starts with (catalog, payment methods) is read and
+    the form built with it, off the stack: the first order form of the session opens without
+    being composed, as every later one does; a form is built again for the next order while
+    the admin is back on the list; an opened form reads the catalog again once drawn, so a
+    product added since the form was built is offered (issue 17)."""
+    from tests import factories as make
+
+    composed = _counting_composes(monkeypatch, OrderFormScreen)
+
     async def scenario():
         app = app_for()
         async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot, until=lambda: OrderFormScreen.kept(app, None) is not None)
+            await settle(pilot, until=lambda: len(composed) == 1 and composed[0].is_mounted)
+            built = composed[0]
+            assert built not in app.screen_stack  # off the stack, not shown
             await _open_list(app, pilot, "o")
+            make.product(name="Added since")
             await pilot.press("n")
             form = await _first_moment_on_top(app, OrderFormScreen)
-            assert form.preloaded is not None and form.preloaded.kept
-            assert [p.name for p in form.catalog] == ["Shared Basic"]
+            assert form is built and len(composed) == 1  # pushed as it was built
             assert "loading" not in str(form.query_one("#order-total").render())
+            await settle(pilot, until=lambda: "Added since" in [p.name for p in form.catalog])
+            await pilot.press("escape")
+            await settle(pilot, until=lambda: len(composed) == 2 and composed[1].is_mounted)
+            await pilot.press("n")
+            second = await _first_moment_on_top(app, OrderFormScreen)
+            assert second is composed[1] and second is not form and len(composed) == 2
+            assert sorted(p.name for p in second.catalog) == ["Added since", "Shared Basic"]
+
+    run(scenario())
+
+
+def test_the_first_service_page_of_a_session_is_a_refill(catalog, app_for, monkeypatch):
+    """Once the app is idle after start-up, the service page is built off the stack with a
+    service read for it and kept: the first service opened in the session refills it, as
+    every later one does, instead of composing the page (issue 17)."""
+    composed = _counting_composes(monkeypatch, ServiceScreen)
+    other = Service.get(Service.domain == "site-229.example")  # the list's second row
+
+    async def scenario():
+        app = app_for()
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, until=lambda: len(composed) == 1 and composed[0].is_mounted)
+            built = composed[0]
+            assert built not in app.screen_stack
+            await _open_list(app, pilot, "s")
+            await pilot.press("j", "enter")  # not the service it was built with (the newest)
+            page = await _first_moment_on_top(app, ServiceScreen)
+            assert page is built and len(composed) == 1
+            await settle(pilot, until=lambda: page.view is not None)
+            assert page.service_id == other.id and page.view.service.id == other.id
+            assert page.query_one("#field-domain", Input).value == other.domain
+            assert other.domain in screen_text(app)
 
     run(scenario())

@@ -87,6 +87,10 @@ class HostdeskScreen(StyledOnce, Screen, inherit_bindings=False):
             # to 200 ms otherwise paid by whichever screen is opening when it falls. Collected
             # now, while the admin reads this one (issue 17).
             self.set_timer(COLLECT_AFTER_SECONDS, gc.collect)
+            # The screen opened from here may have been the one built ahead for it: the next
+            # is built now, while the admin reads this one.
+            if build := getattr(app, "build_screens_ahead", None):
+                self.call_after_refresh(build)
         self._styled_for = app._css_update_count  # (styled now, or restyled by Textual next)
         self._resumed()
 
