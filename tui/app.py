@@ -213,11 +213,7 @@ class HostdeskApp(App[int], inherit_bindings=False):
         costs no building, styling or mounting of its widgets (issue 17). A new one when the
         kept one is still open further back or the read failed (it reads again)."""
         if not hasattr(screen_class, "refill"):
-            built = self._built_ahead.get((screen_class, record_id))
-            if built is not None and built.is_mounted:
-                del self._built_ahead[screen_class, record_id]
-                return built
-            return screen_class(record_id, data)
+            return self.take_built_ahead(screen_class, record_id) or screen_class(record_id, data)
         name = kept_name(screen_class)
         if not self.is_screen_installed(name):
             screen = screen_class(record_id, data)
@@ -242,6 +238,15 @@ class HostdeskApp(App[int], inherit_bindings=False):
         else:
             self._built_ahead[type(screen), record_id] = screen
         self._get_screen(screen)  # Textual's own first step of a push: composed and mounted
+
+    def take_built_ahead(self, screen_class, record_id: int | None = None) -> Screen | None:
+        """The screen built ahead for this open, once mounted (then the next is built when
+        the screen below comes back on top); None when there is none yet."""
+        built = self._built_ahead.get((screen_class, record_id))
+        if built is None or not built.is_mounted:
+            return None
+        del self._built_ahead[screen_class, record_id]
+        return built
 
     def is_built_ahead(self, screen_class, record_id: int | None = None) -> bool:
         """Whether a screen for this open is built (or being built) ahead, or kept."""

@@ -285,3 +285,43 @@ def test_the_first_service_page_of_a_session_is_a_refill(catalog, app_for, monke
             assert other.domain in screen_text(app)
 
     run(scenario())
+
+
+def test_the_mass_update_is_built_ahead_and_opened_for_what_the_list_shows(
+        catalog, app_for, monkeypatch):
+    """Once the services list is there, its mass update is built off the stack: `M` opens it
+    without composing it, for the list's search and ticks, with the list's rows; back on the
+    list, the next one is built (issue 17)."""
+    from hostdesk.tui.screens.lists import ListScreen
+    from hostdesk.tui.screens.mass_update import MassUpdateScreen
+
+    composed = _counting_composes(monkeypatch, MassUpdateScreen)
+
+    async def scenario():
+        app = app_for()
+        async with app.run_test(size=SIZE) as pilot:
+            await _open_list(app, pilot, "s")
+            listed = app.screen
+            assert isinstance(listed, ListScreen)
+            await settle(pilot, until=lambda: len(composed) == 1 and composed[0].is_mounted)
+            assert composed[0] not in app.screen_stack
+            await pilot.press("slash", *"site-22", "enter")
+            await settle(pilot)
+            await pilot.press("space")
+            [ticked] = listed.biglist.ticked
+            await pilot.press("M")
+            mass = await _first_moment_on_top(app, MassUpdateScreen)
+            assert mass is composed[0] and len(composed) == 1
+            checklist = mass.checklist
+            assert checklist.filter == listed.biglist.filter and checklist.filter.text == "site-22"
+            assert ticked in checklist.ticks and checklist.ticked_count == 1
+            assert "site-22" in mass.query_one("TitleBar").title
+            await settle(pilot)
+            shown = [row["domain"] for row in checklist.visible_rows()]
+            assert shown == [row["domain"] for row in listed.biglist.visible_rows()]
+            assert len(shown) == 10 and all(d.startswith("site-22") for d in shown)
+            assert "1 ticked" in str(mass.query_one("#mass-status").render())
+            await pilot.press("escape")
+            await settle(pilot, until=lambda: len(composed) == 2 and composed[1].is_mounted)
+
+    run(scenario())

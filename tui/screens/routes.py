@@ -44,7 +44,7 @@ RECORD_SCREENS = {
 
 # Screens built ahead, off the stack, while the admin reads another
 # (`HostdeskApp.build_screens_ahead`): each class has a `build_ahead(app)` class method.
-AHEAD = ("order_form:OrderFormScreen", "service:ServiceScreen")
+AHEAD = ("order_form:OrderFormScreen", "service:ServiceScreen", "mass_update:MassUpdateScreen")
 
 
 def screen_class(where: str) -> type[Screen]:
