@@ -325,3 +325,51 @@ def test_the_mass_update_is_built_ahead_and_opened_for_what_the_list_shows(
             await settle(pilot, until=lambda: len(composed) == 2 and composed[1].is_mounted)
 
     run(scenario())
+
+
+def test_every_screen_opened_with_its_data_is_laid_out_once(catalog, app_for, monkeypatch):
+    """A screen drawn with what it read before it was pushed (the service page, the upgrade
+    screen, the invoice page) or shown again (a list) is laid out once as it opens: the layouts Textual asks for as its widgets mount and take their
+    size are the one it just did (`HostdeskScreen`, issue 17)."""
+    from textual.screen import Screen
+
+    from hostdesk.models.schema import ProductPrice
+    from hostdesk.tui.screens.lists import ListScreen
+
+    # priced for the services' cycle: the upgrade screen opens with nothing to quote
+    ProductPrice.create(product=catalog["product"], cycle="monthly", price="12.50")
+    layouts: dict[int, int] = {}
+    textuals = Screen._refresh_layout
+
+    def counted(screen, size=None, scroll=False):
+        if not scroll:
+            layouts[id(screen)] = layouts.get(id(screen), 0) + 1
+        return textuals(screen, size, scroll)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+
+    async def laid_out(app, pilot, screen_class, *keys) -> int:
+        """How many times the screen `keys` open is laid out until it is settled."""
+        await settle(pilot)
+        layouts.clear()  # (a kept screen, or one built ahead: from this open on)
+        await pilot.press(*keys)
+        screen = await _first_moment_on_top(app, screen_class)
+        await settle(pilot)
+        await pilot.pause(0.1)
+        return layouts.get(id(screen), 0)
+
+    async def scenario():
+        app = app_for()
+        async with app.run_test(size=SIZE) as pilot:
+            await _open_list(app, pilot, "s")
+            counts = {"service page": await laid_out(app, pilot, ServiceScreen, "enter"),
+                      "upgrade screen": await laid_out(app, pilot, UpgradeScreen, "U")}
+            await pilot.press("escape")
+            counts["service page again"] = await laid_out(app, pilot, ServiceScreen,
+                                                          "escape", "j", "enter")
+            assert await laid_out(app, pilot, ListScreen, "escape") <= 1  # the list again
+            await _open_list(app, pilot, "i")
+            counts["invoice page"] = await laid_out(app, pilot, InvoiceScreen, "enter")
+            assert counts == {name: 1 for name in counts}, counts
+
+    run(scenario())
