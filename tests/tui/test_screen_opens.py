@@ -329,7 +329,8 @@ def test_the_mass_update_is_built_ahead_and_opened_for_what_the_list_shows(
 
 def test_every_screen_opened_with_its_data_is_laid_out_once(catalog, app_for, monkeypatch):
     """A screen drawn with what it read before it was pushed (the service page, the upgrade
-    screen, the invoice page) or shown again (a list) is laid out once as it opens: the layouts Textual asks for as its widgets mount and take their
+    screen, the invoice page, the client summary with its services) or shown again (a list)
+    is laid out once as it opens: the layouts Textual asks for as its widgets mount and take their
     size are the one it just did (`HostdeskScreen`, issue 17)."""
     from textual.screen import Screen
 
@@ -370,6 +371,10 @@ def test_every_screen_opened_with_its_data_is_laid_out_once(catalog, app_for, mo
             assert await laid_out(app, pilot, ListScreen, "escape") <= 1  # the list again
             await _open_list(app, pilot, "i")
             counts["invoice page"] = await laid_out(app, pilot, InvoiceScreen, "enter")
+            await _open_list(app, pilot, "c")
+            counts["client summary"] = await laid_out(app, pilot, ClientSummaryScreen, "enter")
+            summary = app.screen
+            assert summary.biglist("services").visible_rows()  # drawn with its services
             assert counts == {name: 1 for name in counts}, counts
 
     run(scenario())

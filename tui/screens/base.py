@@ -141,6 +141,11 @@ class HostdeskScreen(StyledOnce, Screen, inherit_bindings=False):
         for widget in widgets:
             if bars[widget] == (widget.show_vertical_scrollbar, widget.show_horizontal_scrollbar):
                 widget._layout_required = False
+                # (and its scrollbars, shown as they were before: made by this layout)
+                for bar in (widget._vertical_scrollbar, widget._horizontal_scrollbar,
+                            widget._scrollbar_corner):
+                    if bar is not None:
+                        bar._layout_required = False
             if drawn:
                 widget._repaint_required = False
 
