@@ -495,7 +495,9 @@ class MassUpdateScreen(FormScreen):
                               f"“{MASS_UPDATE}”: you can preview, but not apply.",
                               id="mass-banner", classes="warning-banner"), before="#mass-body")
         self._read_at_mount = True
-        if not self.ahead:
+        if self.ahead:
+            self._load_methods()  # (off the stack: read now, not as it opens)
+        else:
             self._start()
 
     def _start(self) -> None:
@@ -506,15 +508,23 @@ class MassUpdateScreen(FormScreen):
         self.shown = None  # (not kept: the list may change while this screen is open)
         self._show_phase(Phase.CHOOSE)
         if started:
-            # Once it is drawn: a thread reading meanwhile would slow the drawing down.
-            self.call_after_refresh(self._read_after_drawn)
+            # Once it is drawn and the admin pauses: a thread reading meanwhile would slow
+            # the drawing down (on PostgreSQL its new connection costs the server a process).
+            # The rows shown are the list's, just read.
+            self.call_after_refresh(self.app.when_idle, self._read_after_drawn)
         else:
             checklist.reload()
-            self._load_methods()
+        if not self._methods_read:
+            if started:
+                self.call_after_refresh(self._load_methods)
+            else:
+                self._load_methods()
 
     def _read_after_drawn(self) -> None:
-        self.checklist.reread_quietly()
-        self._load_methods()
+        if self.is_attached and self.phase == Phase.CHOOSE:  # (not left, nothing started)
+            self.checklist.reread_quietly()
+
+    _methods_read = False  # the payment methods were read (built ahead: before it opened)
 
     def _load_methods(self) -> None:
         run_in_background(self, enabled_methods, self._methods_loaded, group="mass-methods")
@@ -522,6 +532,7 @@ class MassUpdateScreen(FormScreen):
     def _methods_loaded(self, methods: list[str]) -> None:
         if not self.is_attached:  # left before the list was read
             return
+        self._methods_read = True
         picker = self.query_one("#value-payment_method", Select)
         chosen = picker.value
         with picker.prevent(Select.Changed):  # a reload neither ticks nor unticks the field

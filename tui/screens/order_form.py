@@ -272,10 +272,11 @@ class OrderFormScreen(FormScreen):
 
     def reread(self) -> None:
         # Shown first with what the last form read (`kept`, maybe built ahead a while ago):
-        # read again once drawn (a thread meanwhile slows the drawing).
+        # read again once drawn and the admin pauses (a thread reading meanwhile slows the
+        # drawing, and on PostgreSQL its new connection costs the server a process).
         if self.preloaded is not None and self.preloaded.kept:
             self.preloaded = replace(self.preloaded, kept=False)
-            self.call_after_refresh(self._reread_start)
+            self.call_after_refresh(self.app.when_idle, self._reread_start)
 
     # The catalog and the payment methods each app's order form read last (`kept`).
     _last_start: WeakKeyDictionary = WeakKeyDictionary()
@@ -311,6 +312,8 @@ class OrderFormScreen(FormScreen):
                           group="order-read-ahead", description="read the order catalog")
 
     def _reread_start(self) -> None:
+        if not self.is_attached:  # left before the admin paused
+            return
         app = self.app
         run_in_background(self, lambda: self.read(app, None), self._start_reread,
                           group="order-catalog")
