@@ -28,6 +28,7 @@ from tests.test_lifecycle import secret_key  # noqa: F401 - autouse: passwords a
 from tests.test_selection import clone_services
 from tests.test_webhook import endpoint, webhook_service  # noqa: F401 - a fixture
 from tests.tui.conftest import run, screen_text
+from tests.tui.conftest import settle as wait_until
 from hostdesk.tui.app import make_app
 from hostdesk.tui.screens.client_summary import ClientSummaryScreen
 from hostdesk.tui.screens.invoices import ConfirmDialog
@@ -252,7 +253,7 @@ def test_opened_from_the_services_list_it_shows_the_lists_rows_at_once_then_rere
             assert [checklist.row_at(i) for i in range(5)] == [listed.row_at(i)
                                                                for i in range(5)]
             # read again once the admin pauses: the database's truth
-            await settle(pilot, until=lambda: checklist.total == before + 1)
+            await wait_until(pilot, lambda: checklist.total == before + 1)
             await settle(pilot)
             assert "added-later.example" in screen_text(app)
             assert checklist.ticked_count == 1
