@@ -268,12 +268,14 @@ class HostdeskApp(App[int], inherit_bindings=False):
             self.last_key_at = time.monotonic()
         await super().on_event(event)
 
-    def when_idle(self, callback) -> None:
-        """Call `callback` once no key has come for `IDLE_SECONDS` and no worker runs: work
-        that holds the UI thread for a while (building a big screen ahead) then does not
-        delay what the admin is doing."""
+    def when_idle(self, callback, seconds: float | None = None) -> None:
+        """Call `callback` once no key has come for `seconds` and no worker runs: work that
+        holds the UI thread or the database for a while (building a big screen ahead, a read
+        after a screen is drawn) then does not delay what the admin is doing."""
+        seconds = IDLE_SECONDS if seconds is None else seconds
+
         def check() -> None:
-            quiet = time.monotonic() - self.last_key_at >= IDLE_SECONDS
+            quiet = time.monotonic() - self.last_key_at >= seconds
             if quiet and not any(worker.is_running for worker in self.workers):
                 callback()
             else:
