@@ -254,14 +254,15 @@ class HostdeskApp(App[int], inherit_bindings=False):
             return self.is_screen_installed(kept_name(screen_class))
         return (screen_class, record_id) in self._built_ahead
 
-    def build_screens_ahead(self) -> None:
+    def build_screens_ahead(self, back_on: Screen | None = None) -> None:
         """Build ahead, off the stack, the screens opened next that are not built (`AHEAD`):
-        once the app is up, and each time a screen is come back to (the one built for the
-        last open was used). Each class's `build_ahead(app)` says what it needs."""
+        once the app is up, and when `back_on`, the screen they open from, is come back to
+        (the one built for the last open was used). Each class's `build_ahead(app, back_on)`
+        says what it needs and from where it opens."""
         if self.admin is None or self._exit_timer is not None:
             return
         for where in AHEAD:
-            screen_class(where).build_ahead(self)
+            screen_class(where).build_ahead(self, back_on)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):

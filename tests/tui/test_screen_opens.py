@@ -289,9 +289,9 @@ def test_the_first_service_page_of_a_session_is_a_refill(catalog, app_for, monke
 
 def test_the_mass_update_is_built_ahead_and_opened_for_what_the_list_shows(
         catalog, app_for, monkeypatch):
-    """Once the services list is there, its mass update is built off the stack: `M` opens it
-    without composing it, for the list's search and ticks, with the list's rows; back on the
-    list, the next one is built (issue 17)."""
+    """Back on the services list, its mass update is built off the stack: `M` opens it without
+    composing it, for the list's search and ticks, with the list's rows; back on the list,
+    the next one is built (issue 17)."""
     from hostdesk.tui.screens.lists import ListScreen
     from hostdesk.tui.screens.mass_update import MassUpdateScreen
 
@@ -303,6 +303,11 @@ def test_the_mass_update_is_built_ahead_and_opened_for_what_the_list_shows(
             await _open_list(app, pilot, "s")
             listed = app.screen
             assert isinstance(listed, ListScreen)
+            await pilot.press("enter")
+            await _first_moment_on_top(app, ServiceScreen)
+            await settle(pilot)
+            assert not composed  # (not while the list opens: it would delay it)
+            await pilot.press("escape")  # back on the list: its mass update is built
             await settle(pilot, until=lambda: len(composed) == 1 and composed[0].is_mounted)
             assert composed[0] not in app.screen_stack
             await pilot.press("slash", *"site-22", "enter")

@@ -377,13 +377,13 @@ class MassUpdateScreen(FormScreen):
         self.heading = f"Mass update · {self.label}"  # the help screen's title
 
     @classmethod
-    def build_ahead(cls, app) -> None:
-        """Build the mass update of the services list off the stack, once that list is there
-        (`HostdeskApp.build_ahead`): `M` on it then aims it at its selection (`aim`) and
-        pushes it, without composing it (issue 17)."""
-        if app.is_built_ahead(cls) or not app.is_screen_installed("services"):
+    def build_ahead(cls, app, back_on=None) -> None:
+        """Build the mass update of the services list off the stack, when that list is come
+        back to (`HostdeskApp.build_ahead`): `M` on it then aims it at its selection (`aim`)
+        and pushes it, without composing it (issue 17)."""
+        if app.is_built_ahead(cls) or getattr(back_on, "name", None) != "services":
             return
-        app.build_ahead(cls(Selection(app.get_screen("services").source), ahead=True))
+        app.build_ahead(cls(Selection(back_on.source), ahead=True))
 
     def aim(self, items: Selection, *, ticked: Sequence[int] | Ticks = (),
             shown: BigList | None = None) -> MassUpdateScreen:

@@ -290,12 +290,15 @@ class OrderFormScreen(FormScreen):
         return replace(start, kept=True) if start is not None else None
 
     @classmethod
-    def build_ahead(cls, app) -> None:
+    def build_ahead(cls, app, back_on=None) -> None:
         """Build the next new order's form (no preset client) off the stack, with what the
-        last one read (`HostdeskApp.build_ahead`); before the first of a session, read that
-        first (in a worker of the app). Opened, the form is drawn at once and reads it again."""
+        last one read (`HostdeskApp.build_ahead`): once the app is up (read first, in a
+        worker of the app), and back on the orders list. Opened, the form is drawn at once
+        and reads it again."""
         if not has_permission(app.admin, ADD_ORDER) or app.is_built_ahead(cls, None):
             return
+        if back_on is not None and getattr(back_on, "name", None) != "orders":
+            return  # (built where it opens from: elsewhere it would delay another screen)
         start = cls.kept(app, None)
         if start is not None:
             app.build_ahead(cls(None, start), None)

@@ -43,7 +43,8 @@ RECORD_SCREENS = {
 }
 
 # Screens built ahead, off the stack, while the admin reads another
-# (`HostdeskApp.build_screens_ahead`): each class has a `build_ahead(app)` class method.
+# (`HostdeskApp.build_screens_ahead`): each class has a `build_ahead(app, back_on)` class
+# method.
 AHEAD = ("order_form:OrderFormScreen", "service:ServiceScreen", "mass_update:MassUpdateScreen")
 
 

@@ -252,7 +252,7 @@ class ServiceScreen(FormScreen):
         return view
 
     @classmethod
-    def build_ahead(cls, app) -> None:
+    def build_ahead(cls, app, back_on=None) -> None:
         """Build the page once the app is idle after start-up, off the stack, with a service
         read for it (the newest), and keep it (`HostdeskApp.build_ahead`): the first service
         opened in a session then refills it, as every later one does (issue 17)."""
