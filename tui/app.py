@@ -335,11 +335,11 @@ class HostdeskApp(App[int], inherit_bindings=False):
         self.set_interval(TERMINAL_CHECK_SECONDS, self.check_terminal, name="terminal-check")
 
     def _load_ahead(self) -> None:
-        """Once the app is up: the record screens' modules, and the screens built ahead (the
-        order form, the service page): the first of a session then opens as every later
-        one does."""
+        """Once the app is up: the record screens' modules, and, once the admin pauses, the
+        screens built ahead (the order form, the service page): the first of a session then
+        opens as every later one does."""
         load_record_screens()
-        self.build_screens_ahead()
+        self.when_idle(self.build_screens_ahead)  # (not while the admin opens a list)
 
     def check_terminal(self) -> None:
         if not terminal_alive():

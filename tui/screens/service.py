@@ -78,8 +78,8 @@ from hostdesk.tui.screens.service_view import (
     hidden_line,
 )
 
-# Building the page ahead holds the UI thread for 150-200 ms (a key pressed then waits for
-# it): done once the admin has stopped for this long.
+# Reading and building the page ahead holds the UI thread for 150-200 ms (a key pressed then
+# waits for it): done once the admin has stopped for this long.
 BUILD_AHEAD_IDLE_SECONDS = 1.0
 
 
@@ -269,10 +269,13 @@ class ServiceScreen(FormScreen):
             if view is not None and app.is_running and not app.is_built_ahead(cls):
                 app.build_ahead(cls(view.service.id, view), keep=True)
 
-        run_in_background(app, read, lambda view: app.when_idle(lambda: build(view),
-                                                                BUILD_AHEAD_IDLE_SECONDS),
-                          lambda _error: None,  # the first open then builds it, as before
-                          group="service-ahead", description="read a service ahead")
+        def start() -> None:
+            if app.is_running and not app.is_built_ahead(cls):
+                run_in_background(app, read, build,
+                                  lambda _error: None,  # the first open then builds it
+                                  group="service-ahead", description="read a service ahead")
+
+        app.when_idle(start, BUILD_AHEAD_IDLE_SECONDS)
 
     _building_ahead: WeakKeyDictionary = WeakKeyDictionary()  # app -> started
 
