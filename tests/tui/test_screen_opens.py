@@ -216,19 +216,170 @@ def test_the_order_form_and_mass_update_are_laid_out_once(catalog, app_for, monk
     run(scenario())
 
 
-def test_the_first_new_order_of_a_session_opens_with_what_was_read_ahead(catalog, app_for):
-    """Once the app is up, what a new order starts with (catalog, payment methods) is read in
-    the background: the first order form of the session opens with it at once, as every later
-    one does, and reads it again once drawn (issue 17)."""
+def _counting_composes(monkeypatch, screen_class) -> list:
+    """The screens of `screen_class` composed from now on."""
+    composed = []
+    compose = screen_class.compose
+
+    def counted(screen):
+        composed.append(screen)
+        return compose(screen)
+
+    monkeypatch.setattr(screen_class, "compose", counted)
+    return composed
+
+
+def test_the_first_new_order_of_a_session_is_built_ahead(catalog, app_for, monkeypatch):
+    """Once the app is up, what a new order starts with (catalog, payment methods) is read and
+    the form built with it, off the stack: the first order form of the session opens without
+    being composed, as every later one does; a form is built again for the next order while
+    the admin is back on the list; an opened form reads the catalog again once drawn, so a
+    product added since the form was built is offered (issue 17)."""
+    from tests import factories as make
+
+    composed = _counting_composes(monkeypatch, OrderFormScreen)
+
     async def scenario():
         app = app_for()
         async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot, until=lambda: OrderFormScreen.kept(app, None) is not None)
+            await settle(pilot, until=lambda: len(composed) == 1 and composed[0].is_mounted)
+            built = composed[0]
+            assert built not in app.screen_stack  # off the stack, not shown
             await _open_list(app, pilot, "o")
+            make.product(name="Added since")
             await pilot.press("n")
             form = await _first_moment_on_top(app, OrderFormScreen)
-            assert form.preloaded is not None and form.preloaded.kept
-            assert [p.name for p in form.catalog] == ["Shared Basic"]
+            assert form is built and len(composed) == 1  # pushed as it was built
             assert "loading" not in str(form.query_one("#order-total").render())
+            await settle(pilot, until=lambda: "Added since" in [p.name for p in form.catalog])
+            await pilot.press("escape")
+            await settle(pilot, until=lambda: len(composed) == 2 and composed[1].is_mounted)
+            await pilot.press("n")
+            second = await _first_moment_on_top(app, OrderFormScreen)
+            assert second is composed[1] and second is not form and len(composed) == 2
+            assert sorted(p.name for p in second.catalog) == ["Added since", "Shared Basic"]
+
+    run(scenario())
+
+
+def test_the_first_service_page_of_a_session_is_a_refill(catalog, app_for, monkeypatch):
+    """Once the app is idle after start-up, the service page is built off the stack with a
+    service read for it and kept: the first service opened in the session refills it, as
+    every later one does, instead of composing the page (issue 17)."""
+    composed = _counting_composes(monkeypatch, ServiceScreen)
+    other = Service.get(Service.domain == "site-229.example")  # the list's second row
+
+    async def scenario():
+        app = app_for()
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, until=lambda: len(composed) == 1 and composed[0].is_mounted)
+            built = composed[0]
+            assert built not in app.screen_stack
+            await _open_list(app, pilot, "s")
+            await pilot.press("j", "enter")  # not the service it was built with (the newest)
+            page = await _first_moment_on_top(app, ServiceScreen)
+            assert page is built and len(composed) == 1
+            await settle(pilot, until=lambda: page.view is not None)
+            assert page.service_id == other.id and page.view.service.id == other.id
+            assert page.query_one("#field-domain", Input).value == other.domain
+            assert other.domain in screen_text(app)
+
+    run(scenario())
+
+
+def test_the_mass_update_is_built_ahead_and_opened_for_what_the_list_shows(
+        catalog, app_for, monkeypatch):
+    """Back on the services list, its mass update is built off the stack: `M` opens it without
+    composing it, for the list's search and ticks, with the list's rows; back on the list,
+    the next one is built (issue 17)."""
+    from hostdesk.tui.screens.lists import ListScreen
+    from hostdesk.tui.screens.mass_update import MassUpdateScreen
+
+    composed = _counting_composes(monkeypatch, MassUpdateScreen)
+
+    async def scenario():
+        app = app_for()
+        async with app.run_test(size=SIZE) as pilot:
+            await _open_list(app, pilot, "s")
+            listed = app.screen
+            assert isinstance(listed, ListScreen)
+            await pilot.press("enter")
+            await _first_moment_on_top(app, ServiceScreen)
+            await settle(pilot)
+            assert not composed  # (not while the list opens: it would delay it)
+            await pilot.press("escape")  # back on the list: its mass update is built
+            await settle(pilot, until=lambda: len(composed) == 1 and composed[0].is_mounted)
+            assert composed[0] not in app.screen_stack
+            await pilot.press("slash", *"site-22", "enter")
+            await settle(pilot)
+            await pilot.press("space")
+            [ticked] = listed.biglist.ticked
+            await pilot.press("M")
+            mass = await _first_moment_on_top(app, MassUpdateScreen)
+            assert mass is composed[0] and len(composed) == 1
+            checklist = mass.checklist
+            assert checklist.filter == listed.biglist.filter and checklist.filter.text == "site-22"
+            assert ticked in checklist.ticks and checklist.ticked_count == 1
+            assert "site-22" in mass.query_one("TitleBar").title
+            await settle(pilot)
+            shown = [row["domain"] for row in checklist.visible_rows()]
+            assert shown == [row["domain"] for row in listed.biglist.visible_rows()]
+            assert len(shown) == 10 and all(d.startswith("site-22") for d in shown)
+            assert "1 ticked" in str(mass.query_one("#mass-status").render())
+            await pilot.press("escape")
+            await settle(pilot, until=lambda: len(composed) == 2 and composed[1].is_mounted)
+
+    run(scenario())
+
+
+def test_every_screen_opened_with_its_data_is_laid_out_once(catalog, app_for, monkeypatch):
+    """A screen drawn with what it read before it was pushed (the service page, the upgrade
+    screen, the invoice page, the client summary with its services) or shown again (a list)
+    is laid out once as it opens: the layouts Textual asks for as its widgets mount and take their
+    size are the one it just did (`HostdeskScreen`, issue 17)."""
+    from textual.screen import Screen
+
+    from hostdesk.models.schema import ProductPrice
+    from hostdesk.tui.screens.lists import ListScreen
+
+    # priced for the services' cycle: the upgrade screen opens with nothing to quote
+    ProductPrice.create(product=catalog["product"], cycle="monthly", price="12.50")
+    layouts: dict[int, int] = {}
+    textuals = Screen._refresh_layout
+
+    def counted(screen, size=None, scroll=False):
+        if not scroll:
+            layouts[id(screen)] = layouts.get(id(screen), 0) + 1
+        return textuals(screen, size, scroll)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+
+    async def laid_out(app, pilot, screen_class, *keys) -> int:
+        """How many times the screen `keys` open is laid out until it is settled."""
+        await settle(pilot)
+        layouts.clear()  # (a kept screen, or one built ahead: from this open on)
+        await pilot.press(*keys)
+        screen = await _first_moment_on_top(app, screen_class)
+        await settle(pilot)
+        await pilot.pause(0.1)
+        return layouts.get(id(screen), 0)
+
+    async def scenario():
+        app = app_for()
+        async with app.run_test(size=SIZE) as pilot:
+            await _open_list(app, pilot, "s")
+            counts = {"service page": await laid_out(app, pilot, ServiceScreen, "enter"),
+                      "upgrade screen": await laid_out(app, pilot, UpgradeScreen, "U")}
+            await pilot.press("escape")
+            counts["service page again"] = await laid_out(app, pilot, ServiceScreen,
+                                                          "escape", "j", "enter")
+            assert await laid_out(app, pilot, ListScreen, "escape") <= 1  # the list again
+            await _open_list(app, pilot, "i")
+            counts["invoice page"] = await laid_out(app, pilot, InvoiceScreen, "enter")
+            await _open_list(app, pilot, "c")
+            counts["client summary"] = await laid_out(app, pilot, ClientSummaryScreen, "enter")
+            summary = app.screen
+            assert summary.biglist("services").visible_rows()  # drawn with its services
+            assert counts == {name: 1 for name in counts}, counts
 
     run(scenario())

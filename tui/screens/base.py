@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import gc
 
-from textual import events
+from textual import events, messages
+from textual._time import get_time
 from textual.actions import parse as parse_action
 from textual.binding import Binding
 from textual.content import Content
@@ -87,6 +88,10 @@ class HostdeskScreen(StyledOnce, Screen, inherit_bindings=False):
             # to 200 ms otherwise paid by whichever screen is opening when it falls. Collected
             # now, while the admin reads this one (issue 17).
             self.set_timer(COLLECT_AFTER_SECONDS, gc.collect)
+            # The screen opened from here may have been the one built ahead for it: the next
+            # is built now, while the admin reads this one.
+            if build := getattr(app, "build_screens_ahead", None):
+                self.call_after_refresh(build, self)
         self._styled_for = app._css_update_count  # (styled now, or restyled by Textual next)
         self._resumed()
 
@@ -106,6 +111,79 @@ class HostdeskScreen(StyledOnce, Screen, inherit_bindings=False):
         if size == self._compositor.size:
             return
         super()._screen_resized(size)
+
+    # --- laid out and drawn once when it opens (issue 17) ----------------------------
+
+    _laid_out_at: float | None = None  # when the first layout of the screen was done
+
+    def _refresh_layout(self, size=None, scroll: bool = False) -> None:
+        # Laid out once (issue 17): Textual's first layout of a screen places every widget
+        # from scratch, yet each widget, as it mounted, asked for a layout of its own, and
+        # the sizes that layout gives mark each one for another: a second layout and drawing
+        # of the whole screen that finds what the first one found. Only a scrollbar the first
+        # layout showed or hid changes a widget's room: those widgets keep their mark.
+        if self._laid_out_at is not None:
+            super()._refresh_layout(size, scroll)
+            return
+        widgets = list(self.walk_children(Widget))
+        bars = {widget: (widget.show_vertical_scrollbar, widget.show_horizontal_scrollbar)
+                for widget in widgets}
+        super()._refresh_layout(size, scroll)
+        if not self._compositor.size:
+            return  # not laid out (no size yet)
+        self._laid_out_at = get_time()
+        self._layout_required = False  # (asked as it mounted; Textual clears it on its timer)
+        self._laid_out_as = (list(self.children), set(self.classes))
+        drawn = self.is_current  # then the layout drew all of it, as it is now
+        if drawn:
+            self._repaint_required = False
+            self._drawn_by_layout = self._drawn_at_first_layout = True
+        for widget in widgets:
+            if bars[widget] == (widget.show_vertical_scrollbar, widget.show_horizontal_scrollbar):
+                widget._layout_required = False
+                # (and its scrollbars, shown as they were before: made by this layout)
+                for bar in (widget._vertical_scrollbar, widget._horizontal_scrollbar,
+                            widget._scrollbar_corner):
+                    if bar is not None:
+                        bar._layout_required = False
+            if drawn:
+                widget._repaint_required = False
+
+    _laid_out_as: tuple[list, set] | None = None  # children and classes at the first layout
+    _drawn_by_layout = False  # the next repaint of all of it asked for is the first layout's
+    _drawn_at_first_layout = False
+
+    def refresh(self, *regions, repaint: bool = True, layout: bool = False,
+                recompose: bool = False):
+        # Coming on top, Textual lays the screen out, which draws all of it, then asks for
+        # all of it to be drawn again: the first time, that is drawing it twice.
+        if self._drawn_by_layout:
+            self._drawn_by_layout = False
+            if not (regions or layout or recompose):
+                return self
+        # Textual, having pushed the screen, asks for its layout once more when its mount is
+        # over, which was before the first layout (whichever comes first): with the same
+        # widgets and classes, that layout holds.
+        if layout and self._laid_out_as is not None:
+            held = (list(self.children), set(self.classes)) == self._laid_out_as
+            self._laid_out_as = None
+            if held and not (regions or recompose):
+                return self if self._drawn_at_first_layout else super().refresh()
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def _asked_before_first_layout(self, message: messages.Layout | messages.Update) -> bool:
+        if self._laid_out_at is None or message.time > self._laid_out_at:
+            return False
+        message.stop()
+        message.prevent_default()  # done by the first layout, which drew all it laid out
+        return True
+
+    async def _on_layout(self, message: messages.Layout) -> None:
+        self._asked_before_first_layout(message)
+
+    def _on_update(self, message: messages.Update) -> None:
+        if self._drawn_at_first_layout:
+            self._asked_before_first_layout(message)
 
     def reread(self) -> None:
         """Re-read what the screen shows from the database (when it comes back on top)."""

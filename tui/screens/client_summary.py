@@ -9,6 +9,7 @@ with the reason.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import events, on
@@ -27,13 +28,14 @@ from hostdesk.models.client_summary import (
     load_client_details,
 )
 from hostdesk.models.invoice_view import FilteredInvoiceSource, InvoiceFilter
+from hostdesk.models.listing import NO_FILTER, Row
 from hostdesk.models.money import format_money
 from hostdesk.models.permissions import GENERATE_DUE_INVOICES, has_permission
 from hostdesk.models.schema import ItemType
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.base import HostdeskScreen, needs_permission
-from hostdesk.tui.widgets.biglist import BigList
+from hostdesk.tui.widgets.biglist import PAGE_SIZE, BigList
 from hostdesk.tui.widgets.key_footer import KeyFooter
 
 def details_text(details: ClientDetails, currency: str) -> Text:
@@ -108,6 +110,16 @@ class SummaryTabs(Widget):
 ITEM_TABS = {"services": ItemType.SERVICE, "addons": ItemType.ADDON, "domains": ItemType.DOMAIN}
 
 
+@dataclass(frozen=True)
+class SummaryStart:
+    """What the summary is opened with (`ClientSummaryScreen.read`): the client, and the first
+    rows of their services with how many there are."""
+
+    details: ClientDetails
+    services: list[Row]
+    service_count: int
+
+
 class ClientSummaryScreen(HostdeskScreen):
     """One client: details, and their services, addons, domains and invoices."""
 
@@ -144,21 +156,30 @@ class ClientSummaryScreen(HostdeskScreen):
         if needs(self, MANAGE_CLIENTS):
             self.app.push_screen(ClientFormScreen(self.client_id))
 
-    def __init__(self, client_id: int, data: ClientDetails | None = None) -> None:
+    def __init__(self, client_id: int, data: SummaryStart | None = None) -> None:
         super().__init__()
         self.client_id = client_id
         self.preloaded = data  # read before the screen was pushed (`HostdeskApp.open_read`)
         # Known from the start when read before the push: the footer is drawn once, with
         # the keys that need the client (n) enabled.
-        self.details: ClientDetails | None = data
+        self.details: ClientDetails | None = data.details if data is not None else None
         self.invoicing = False
         # The lists read so far: a tab's list is read the first time it is shown (opening the
         # summary reads only the services), then again with the others on a reload.
         self.read_tabs = {"services"}
 
     @staticmethod
-    def read(app, client_id: int) -> ClientDetails | None:
-        return load_client_details(client_id, app.clock.today())
+    def read(app, client_id: int) -> SummaryStart | None:
+        """The client and the first rows of their services: the page is drawn once with both
+        (the services read after it was shown were a second layout and drawing of it)."""
+        details = load_client_details(client_id, app.clock.today())
+        if details is None:
+            return None
+        services = ClientServiceSource(client_id)
+        limit = app.size.height + PAGE_SIZE  # (as a reload reads: the rows shown and a page)
+        rows = services.page(None, limit)
+        return SummaryStart(details, rows, services.count_after_first_page(rows, limit,
+                                                                           NO_FILTER))
 
     @property
     def heading(self) -> str:
@@ -166,14 +187,18 @@ class ClientSummaryScreen(HostdeskScreen):
 
     def compose(self) -> ComposeResult:
         yield self.title_bar(self.heading)
-        details = self.preloaded
-        yield Static(details_text(details, self.app.settings.currency) if details is not None
-                     else "loading…", id="client-details")
+        start = self.preloaded
+        yield Static(details_text(start.details, self.app.settings.currency)
+                     if start is not None else "loading…", id="client-details")
         # Only the services' list is made with the page: another tab's list is made when
         # the tab is first shown (each list is a widget to style and lay out, issue 17).
         yield SummaryTabs(id="client-tabs")
         with ContentSwitcher(initial="list-services", id="client-lists"):
-            yield self._make_list("services")
+            services = self._make_list("services")
+            if start is not None:
+                services.start_with(start.services, start.service_count,
+                                    height=self.app.size.height)
+            yield services
         yield Static("", id="summary-status", classes="status-line")
         yield KeyFooter()
 
@@ -211,8 +236,10 @@ class ClientSummaryScreen(HostdeskScreen):
     def reread(self) -> None:
         # Shown first or come back to: the database's truth, each list at its place (the
         # details too, unless they were just read to open the screen).
-        fresh, self.preloaded = self.preloaded is not None, None
-        self.action_reload(details=not fresh)
+        if self.preloaded is not None:  # shown first: all it shows was just read
+            self.preloaded = None
+            return
+        self.action_reload()
 
     def action_reload(self, details: bool = True) -> None:
         for key, _ in TABS:

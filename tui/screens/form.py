@@ -13,8 +13,6 @@ Focus is drawn by the stylesheet (the focused field and its label stand out) and
 
 from __future__ import annotations
 
-from textual import messages
-from textual._time import get_time
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -199,72 +197,6 @@ class FormScreen(HostdeskScreen):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._section_keys: dict[str, str] = {}  # letter -> section id
-
-    _laid_out_at: float | None = None  # when the first layout of the screen was done
-
-    def _refresh_layout(self, size=None, scroll: bool = False) -> None:
-        # Laid out once (issue 17): Textual's first layout of a screen places every widget
-        # from scratch, yet each widget, as it mounted, asked for a layout of its own, and
-        # the sizes that layout gives mark each one for another: a second layout and drawing
-        # of the whole screen that finds what the first one found. Only a scrollbar the first
-        # layout showed or hid changes a widget's room: those widgets keep their mark.
-        if self._laid_out_at is not None:
-            super()._refresh_layout(size, scroll)
-            return
-        widgets = list(self.walk_children(Widget))
-        bars = {widget: (widget.show_vertical_scrollbar, widget.show_horizontal_scrollbar)
-                for widget in widgets}
-        super()._refresh_layout(size, scroll)
-        if not self._compositor.size:
-            return  # not laid out (no size yet)
-        self._laid_out_at = get_time()
-        self._layout_required = False  # (asked as it mounted; Textual clears it on its timer)
-        self._laid_out_as = (list(self.children), set(self.classes))
-        drawn = self.is_current  # then the layout drew all of it, as it is now
-        if drawn:
-            self._repaint_required = False
-            self._drawn_by_layout = self._drawn_at_first_layout = True
-        for widget in widgets:
-            if bars[widget] == (widget.show_vertical_scrollbar, widget.show_horizontal_scrollbar):
-                widget._layout_required = False
-            if drawn:
-                widget._repaint_required = False
-
-    _laid_out_as: tuple[list, set] | None = None  # children and classes at the first layout
-    _drawn_by_layout = False  # the next repaint of all of it asked for is the first layout's
-    _drawn_at_first_layout = False
-
-    def refresh(self, *regions, repaint: bool = True, layout: bool = False,
-                recompose: bool = False):
-        # Coming on top, Textual lays the screen out, which draws all of it, then asks for
-        # all of it to be drawn again: the first time, that is drawing it twice.
-        if self._drawn_by_layout:
-            self._drawn_by_layout = False
-            if not (regions or layout or recompose):
-                return self
-        # Textual, having pushed the screen, asks for its layout once more when its mount is
-        # over, which was before the first layout (whichever comes first): with the same
-        # widgets and classes, that layout holds.
-        if layout and self._laid_out_as is not None:
-            held = (list(self.children), set(self.classes)) == self._laid_out_as
-            self._laid_out_as = None
-            if held and not (regions or recompose):
-                return self if self._drawn_at_first_layout else super().refresh()
-        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
-
-    def _asked_before_first_layout(self, message: messages.Layout | messages.Update) -> bool:
-        if self._laid_out_at is None or message.time > self._laid_out_at:
-            return False
-        message.stop()
-        message.prevent_default()  # done by the first layout, which drew all it laid out
-        return True
-
-    async def _on_layout(self, message: messages.Layout) -> None:
-        self._asked_before_first_layout(message)
-
-    def _on_update(self, message: messages.Update) -> None:
-        if self._drawn_at_first_layout:
-            self._asked_before_first_layout(message)
 
     @property
     def dirty(self) -> bool:

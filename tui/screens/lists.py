@@ -96,9 +96,12 @@ class ListScreen(HostdeskScreen):
         from hostdesk.models.selection import Selection
         from hostdesk.tui.screens.mass_update import MassUpdateScreen
 
-        self.app.push_screen(MassUpdateScreen(Selection(self.source, self.biglist.filter),
-                                              ticked=sorted(self.biglist.ticked),
-                                              shown=self.biglist))
+        selection = Selection(self.source, self.biglist.filter)
+        ticked = sorted(self.biglist.ticked)
+        built = self.app.take_built_ahead(MassUpdateScreen)
+        self.app.push_screen(built.aim(selection, ticked=ticked, shown=self.biglist)
+                             if built is not None else
+                             MassUpdateScreen(selection, ticked=ticked, shown=self.biglist))
 
     def __init__(self, area: Area, source: ListSource) -> None:
         super().__init__(name=area.key)

@@ -57,6 +57,7 @@ from hostdesk.models.schema import Service, ServiceStatus
 from hostdesk.models.selection import Selection, ServiceFilter, Ticks
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.keys import bind
+from hostdesk.tui.screens.base import TitleBar
 from hostdesk.tui.screens.form import FieldRow, FormScreen
 from hostdesk.tui.widgets.biglist import BigList
 from hostdesk.tui.widgets.dialogs import ConfirmDialog
@@ -349,9 +350,21 @@ class MassUpdateScreen(FormScreen):
             self.done, self.total = done, total
 
     def __init__(self, items: Selection | Sequence[int], *, ticked: Sequence[int] | Ticks = (),
-                 label: str = "", shown: BigList | None = None) -> None:
-        """`shown`: the list of `items` it is opened from, whose rows it starts with."""
+                 label: str = "", shown: BigList | None = None, ahead: bool = False) -> None:
+        """`shown`: the list of `items` it is opened from, whose rows it starts with.
+        `ahead`: built ahead, off the stack (`build_ahead`); `aim` gives it what it is
+        opened for."""
         super().__init__()
+        self.ahead = ahead
+        self._take(items, ticked, label, shown)
+        self.phase = Phase.CHOOSE
+        self.plan: Plan | None = None
+        self.note = ""  # the last result, kept on the status line until the next preview
+        self._request = 0  # which preview the screen waits for (a stopped one is ignored)
+        self._stop = threading.Event()
+
+    def _take(self, items: Selection | Sequence[int], ticked: Sequence[int] | Ticks,
+              label: str, shown: BigList | None) -> None:
         self.shown = shown
         self.selection = items if isinstance(items, Selection) else Selection.of_services(items)
         if self.selection.model is not Service:
@@ -362,11 +375,25 @@ class MassUpdateScreen(FormScreen):
             self.initial_ticks = Ticks(marked=set(ticked))
         self.label = label or self._describe()
         self.heading = f"Mass update · {self.label}"  # the help screen's title
-        self.phase = Phase.CHOOSE
-        self.plan: Plan | None = None
-        self.note = ""  # the last result, kept on the status line until the next preview
-        self._request = 0  # which preview the screen waits for (a stopped one is ignored)
-        self._stop = threading.Event()
+
+    @classmethod
+    def build_ahead(cls, app, back_on=None) -> None:
+        """Build the mass update of the services list off the stack, when that list is come
+        back to (`HostdeskApp.build_ahead`): `M` on it then aims it at its selection (`aim`)
+        and pushes it, without composing it (issue 17)."""
+        if app.is_built_ahead(cls) or getattr(back_on, "name", None) != "services":
+            return
+        app.build_ahead(cls(Selection(back_on.source), ahead=True))
+
+    def aim(self, items: Selection, *, ticked: Sequence[int] | Ticks = (),
+            shown: BigList | None = None) -> MassUpdateScreen:
+        """What this screen, built ahead, is opened for (as the constructor takes it)."""
+        self._take(items, ticked, "", shown)
+        self.ahead = False
+        self.query_one(TitleBar).set_title(self.heading)
+        self.checklist.aim(self.selection, self.initial_ticks)
+        self._start()
+        return self
 
     def _describe(self) -> str:
         flt = self.selection.flt
@@ -467,6 +494,13 @@ class MassUpdateScreen(FormScreen):
             self.mount(Static(f"⚠ Your role ({self.app.admin.role}) lacks the permission "
                               f"“{MASS_UPDATE}”: you can preview, but not apply.",
                               id="mass-banner", classes="warning-banner"), before="#mass-body")
+        self._read_at_mount = True
+        if self.ahead:
+            self._load_methods()  # (off the stack: read now, not as it opens)
+        else:
+            self._start()
+
+    def _start(self) -> None:
         checklist = self.checklist
         # Drawn at once with the rows of the list it was opened from, read again meanwhile;
         # else read now, while the screen is laid out, not once it is shown (`reread`).
@@ -474,16 +508,23 @@ class MassUpdateScreen(FormScreen):
         self.shown = None  # (not kept: the list may change while this screen is open)
         self._show_phase(Phase.CHOOSE)
         if started:
-            # Once it is drawn: a thread reading meanwhile would slow the drawing down.
-            self.call_after_refresh(self._read_after_drawn)
+            # Once it is drawn and the admin pauses: a thread reading meanwhile would slow
+            # the drawing down (on PostgreSQL its new connection costs the server a process).
+            # The rows shown are the list's, just read.
+            self.call_after_refresh(self.app.when_idle, self._read_after_drawn)
         else:
             checklist.reload()
-            self._load_methods()
-        self._read_at_mount = True
+        if not self._methods_read:
+            if started:
+                self.call_after_refresh(self._load_methods)
+            else:
+                self._load_methods()
 
     def _read_after_drawn(self) -> None:
-        self.checklist.reread_quietly()
-        self._load_methods()
+        if self.is_attached and self.phase == Phase.CHOOSE:  # (not left, nothing started)
+            self.checklist.reread_quietly()
+
+    _methods_read = False  # the payment methods were read (built ahead: before it opened)
 
     def _load_methods(self) -> None:
         run_in_background(self, enabled_methods, self._methods_loaded, group="mass-methods")
@@ -491,6 +532,7 @@ class MassUpdateScreen(FormScreen):
     def _methods_loaded(self, methods: list[str]) -> None:
         if not self.is_attached:  # left before the list was read
             return
+        self._methods_read = True
         picker = self.query_one("#value-payment_method", Select)
         chosen = picker.value
         with picker.prevent(Select.Changed):  # a reload neither ticks nor unticks the field

@@ -31,6 +31,7 @@ from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.money import format_money
 from hostdesk.models.orders import DomainRequest, OrderQuote, OrderRequest, OrderResult
 from hostdesk.models.payment_methods import enabled_methods
+from hostdesk.models.permissions import ADD_ORDER, has_permission
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.keys import bind
@@ -266,10 +267,16 @@ class OrderFormScreen(FormScreen):
         if self.preloaded is not None:  # composed with the catalog: drawn once with it
             start = self.preloaded
             self._catalog_loaded(start.catalog, start.methods, start.client, composed=True)
-            if start.kept:  # read again once drawn (a thread meanwhile slows the drawing)
-                self.call_after_refresh(self._reread_start)
         else:
             self._load_catalog()
+
+    def reread(self) -> None:
+        # Shown first with what the last form read (`kept`, maybe built ahead a while ago):
+        # read again once drawn and the admin pauses (a thread reading meanwhile slows the
+        # drawing, and on PostgreSQL its new connection costs the server a process).
+        if self.preloaded is not None and self.preloaded.kept:
+            self.preloaded = replace(self.preloaded, kept=False)
+            self.call_after_refresh(self.app.when_idle, self._reread_start)
 
     # The catalog and the payment methods each app's order form read last (`kept`).
     _last_start: WeakKeyDictionary = WeakKeyDictionary()
@@ -283,17 +290,33 @@ class OrderFormScreen(FormScreen):
         return replace(start, kept=True) if start is not None else None
 
     @classmethod
-    def read_ahead(cls, app) -> None:
-        """Read what a new order starts with before the first one is opened (in a worker of
-        the app): that first form is then drawn at once with it (`kept`) and reads it again."""
-        if app in cls._last_start:
+    def build_ahead(cls, app, back_on=None) -> None:
+        """Build the next new order's form (no preset client) off the stack, with what the
+        last one read (`HostdeskApp.build_ahead`): once the app is up (read first, in a
+        worker of the app), and back on the orders list. Opened, the form is drawn at once
+        and reads it again."""
+        if not has_permission(app.admin, ADD_ORDER) or app.is_built_ahead(cls, None):
             return
-        run_in_background(app, lambda: cls.read(app, None),
-                          lambda start: cls._last_start.setdefault(app, start),
+        if back_on is not None and getattr(back_on, "name", None) != "orders":
+            return  # (built where it opens from: elsewhere it would delay another screen)
+        start = cls.kept(app, None)
+        if start is not None:
+            app.build_ahead(cls(None, start), None)
+            return
+
+        def read(start: OrderStart) -> None:
+            if not app.is_running:
+                return
+            cls._last_start.setdefault(app, start)
+            cls.build_ahead(app)
+
+        run_in_background(app, lambda: cls.read(app, None), read,
                           lambda _error: None,  # the form reads it itself then, and says why
                           group="order-read-ahead", description="read the order catalog")
 
     def _reread_start(self) -> None:
+        if not self.is_attached:  # left before the admin paused
+            return
         app = self.app
         run_in_background(self, lambda: self.read(app, None), self._start_reread,
                           group="order-catalog")

@@ -42,6 +42,11 @@ RECORD_SCREENS = {
     "servers": "catalog:ServerSettingsScreen",
 }
 
+# Screens built ahead, off the stack, while the admin reads another
+# (`HostdeskApp.build_screens_ahead`): each class has a `build_ahead(app, back_on)` class
+# method.
+AHEAD = ("order_form:OrderFormScreen", "service:ServiceScreen", "mass_update:MassUpdateScreen")
+
 
 def screen_class(where: str) -> type[Screen]:
     """The class a table entry names (`module:Class` below hostdesk.tui.screens)."""

@@ -9,6 +9,7 @@ refused and what was typed stays on screen.
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
 
 from rich.text import Text
 from textual import on
@@ -19,7 +20,13 @@ from textual.widgets import Checkbox, DataTable, Input, Label, Select, Static
 
 from hostdesk.models import services
 from hostdesk.models.errors import ConfirmationNeeded, HostdeskError, StaleRecordError
-from hostdesk.models.permissions import DELETE_SERVICES, EDIT_SERVICES, has_permission
+from hostdesk.models.listing import SOURCES
+from hostdesk.models.permissions import (
+    DELETE_SERVICES,
+    EDIT_SERVICES,
+    VIEW_SERVICES,
+    has_permission,
+)
 from hostdesk.models.schema import ServiceAddon
 from hostdesk.models.service_page import (
     ServiceView,
@@ -70,6 +77,11 @@ from hostdesk.tui.screens.service_view import (
     header_text,
     hidden_line,
 )
+
+# Reading and building the page ahead holds the UI thread for 150-200 ms (a key pressed then
+# waits for it): done once the admin has stopped for this long.
+BUILD_AHEAD_IDLE_SECONDS = 1.0
+
 
 class ServiceScreen(FormScreen):
     """One service: its fields (ctrl+s saves), module commands, addons and actions."""
@@ -238,6 +250,34 @@ class ServiceScreen(FormScreen):
             view.availability = command_availability(view.service, app.admin)
             view.labels = command_labels(view.service)
         return view
+
+    @classmethod
+    def build_ahead(cls, app, back_on=None) -> None:
+        """Build the page once the app is idle after start-up, off the stack, with a service
+        read for it (the newest), and keep it (`HostdeskApp.build_ahead`): the first service
+        opened in a session then refills it, as every later one does (issue 17)."""
+        if app.is_built_ahead(cls) or cls._building_ahead.get(app) \
+                or not has_permission(app.admin, VIEW_SERVICES):
+            return
+        cls._building_ahead[app] = True
+
+        def read() -> ServiceView | None:
+            newest = SOURCES["services"](timezone=app.settings.timezone).page(None, 1)
+            return cls.read(app, newest[0]["id"]) if newest else None
+
+        def build(view: ServiceView | None) -> None:
+            if view is not None and app.is_running and not app.is_built_ahead(cls):
+                app.build_ahead(cls(view.service.id, view), keep=True)
+
+        def start() -> None:
+            if app.is_running and not app.is_built_ahead(cls):
+                run_in_background(app, read, build,
+                                  lambda _error: None,  # the first open then builds it
+                                  group="service-ahead", description="read a service ahead")
+
+        app.when_idle(start, BUILD_AHEAD_IDLE_SECONDS)
+
+    _building_ahead: WeakKeyDictionary = WeakKeyDictionary()  # app -> started
 
     def _in_background(self, work, done, failed, **options) -> None:
         """`run_in_background` for the service shown now: an answer about the service shown

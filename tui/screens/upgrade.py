@@ -102,7 +102,11 @@ class UpgradeScreen(FormScreen):
                                compact=True)
             cycle = Dropdown([("loading…", "")], id="new-cycle", allow_blank=False,
                              compact=True)
-        with VerticalScroll(id="upgrade-body"):
+        body = VerticalScroll(id="upgrade-body")
+        # Laid out for the terminal's width from the start: set on the first resize, the
+        # screen would be laid out a second time (issue 17).
+        body.styles.layout = self._body_layout(self.app.size.width)
+        with body:
             with Vertical(id="upgrade-form"):
                 yield field_row("Product", product)
                 yield self._error_line("new_product")
@@ -132,10 +136,16 @@ class UpgradeScreen(FormScreen):
         line.display = False  # shown only while it has something to say
         return line
 
-    def on_resize(self) -> None:
+    @staticmethod
+    def _body_layout(width: int) -> str:
         # Below 110 columns the quote goes under the form instead of beside it.
-        wide = self.size.width >= 110
-        self.query_one("#upgrade-body").styles.layout = "horizontal" if wide else "vertical"
+        return "horizontal" if width >= 110 else "vertical"
+
+    def on_resize(self) -> None:
+        body = self.query_one("#upgrade-body")
+        layout = self._body_layout(self.size.width)
+        if body.styles.layout.name != layout:
+            body.styles.layout = layout
 
     # --- loading -------------------------------------------------------------------------
 
@@ -332,8 +342,9 @@ class UpgradeScreen(FormScreen):
         if request[0] is not None and request[0] != self.options_product:
             return  # the new product's options are still loading; they ask again
         if self.unchanged(request):
+            if self.quote_request is not None:  # (else it says so already)
+                self.query_one("#upgrade-quote", Static).update(NOTHING_CHOSEN)
             self.quote, self.quote_request = None, None
-            self.query_one("#upgrade-quote", Static).update(NOTHING_CHOSEN)
             self.refresh_bindings()
             return
         self.quote_request = request
@@ -368,8 +379,9 @@ class UpgradeScreen(FormScreen):
 
     def _clear_errors(self) -> None:
         for widget in self.query(".field-error"):
-            widget.update("")
-            widget.display = False
+            if widget.display:  # (a hidden one says nothing: left alone, no layout asked)
+                widget.update("")
+                widget.display = False
 
     def _show_error(self, exc: Exception) -> bool:
         """Show a refusal under the field it names; False when it names no field here."""

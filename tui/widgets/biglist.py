@@ -216,6 +216,17 @@ class BigList(ScrollView, can_focus=True, inherit_bindings=False):
         last = min(self.top + self.rows_height, self.total)
         return f"{first:,}–{last:,} of {self.total:,}{'' if self.exact else '+'}"
 
+    def start_with(self, rows: list[Row], total: int, *, height: int) -> None:
+        """Show `rows`, the first of `total` matching rows read before the list was mounted:
+        drawn with them at its first frame. `height`: more than the list can be tall (the
+        terminal's), so that a list longer than that has its scrollbar at the first layout
+        (found missing by it, the screen would be laid out a second time)."""
+        self._rows = dict(enumerate(rows))
+        self.total, self.exact = total, True
+        self.set_reactive(BigList.virtual_size, Size(0, total + 1))
+        if total + 1 > height:
+            self.set_reactive(BigList.show_vertical_scrollbar, True)
+
     def set_filter(self, flt: ListFilter) -> None:
         """Show only rows matching `flt`, from the top. Ticks are kept."""
         if flt == self.filter and self.total is not None:

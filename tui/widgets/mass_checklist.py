@@ -42,6 +42,15 @@ class MassChecklist(BigList):
         # BigList draws a tick for `row_id in self.ticked`; Ticks answers that for both modes.
         self.ticked = ticks if ticks is not None else Ticks()  # type: ignore[assignment]
 
+    def aim(self, selection: Selection, ticks: Ticks) -> None:
+        """List `selection` instead, with `ticks` (its screen was built ahead, before it was
+        known); nothing of it is read yet."""
+        self.selection = selection
+        self.source = selection.source
+        self.filter = selection.flt
+        self.ticked = ticks  # type: ignore[assignment]
+        self._columns_cache = None
+
     def start_from(self, shown: BigList) -> bool:
         """Start with the rows `shown` (the list of the same selection the mass update was
         opened from) holds from its top: drawn at once, with them, while `reread_quietly`
