@@ -91,7 +91,7 @@ class HostdeskScreen(StyledOnce, Screen, inherit_bindings=False):
             # The screen opened from here may have been the one built ahead for it: the next
             # is built now, while the admin reads this one.
             if build := getattr(app, "build_screens_ahead", None):
-                self.call_after_refresh(build, self)
+                app.when_idle(lambda: build(self) if self.is_current else None)
         self._styled_for = app._css_update_count  # (styled now, or restyled by Textual next)
         self._resumed()
 
