@@ -95,7 +95,18 @@ class InlineWriter:
             outer.__exit__(_RollBack, _RollBack(), None)
 
 
-class ThreadWriter:
+class _BackgroundWriter:
+    """What the thread and the process writers share: `submit` and `drain` are theirs."""
+
+    def call(self, job):
+        """Run `job` on the writer after every job given so far; its result, or its error."""
+        result = []
+        self.submit(job, then=result.append)
+        self.drain()
+        return result[0]
+
+
+class ThreadWriter(_BackgroundWriter):
     """Runs jobs in order on one thread with its own database connection, each committed."""
 
     def __init__(self):
@@ -109,13 +120,6 @@ class ThreadWriter:
     def submit(self, job, then=None) -> None:
         self._raise_failure()  # stop mapping as soon as a batch has failed
         self._jobs.put((job, then))
-
-    def call(self, job):
-        """Run `job` on the writer after every job given so far; its result, or its error."""
-        result = []
-        self.submit(job, then=result.append)
-        self.drain()
-        return result[0]
 
     def drain(self) -> None:
         """Wait until every job given so far is written; raise the first failure."""
@@ -156,7 +160,7 @@ class ThreadWriter:
             database.close()  # this thread's connection
 
 
-class ProcessWriter:
+class ProcessWriter(_BackgroundWriter):
     """Runs jobs in order in a process of its own, in one transaction on the SQLite file at
     `path`, committed by `commit()`; `close()` without it (a failure, ctrl+c) rolls it all
     back. The process ignores ctrl+c: the importing process, which gets it, ends the writer.
@@ -191,12 +195,6 @@ class ProcessWriter:
         self._raise_failure()  # stop mapping as soon as a batch has failed
         self._send(job)
         self._waiting.append(then)
-
-    def call(self, job):
-        result = []
-        self.submit(job, then=result.append)
-        self.drain()
-        return result[0]
 
     def drain(self) -> None:
         self._take_answers(wait=True)
