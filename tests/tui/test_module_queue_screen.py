@@ -93,10 +93,13 @@ def test_retry_a_failed_job_after_the_endpoint_recovers(db_url, endpoint):
                     % endpoint.url) in text
             endpoint.reply(status=200, body=b'{"success": true, "message": "suspended"}')
             await pilot.press("r")
-            await settle(pilot)
+            # the retry calls the endpoint in a worker, then the list reads itself again
+            await settle(pilot, until=lambda: screen.biglist.total == 0, workers=True,
+                         required=False)
             assert screen.biglist.total == 0  # nothing waits any more
             await pilot.press("o")  # every job
-            await settle(pilot)
+            await settle(pilot, until=lambda: "all jobs (o: waiting only)" in screen_text(app),
+                         workers=True, required=False)
             assert "all jobs (o: waiting only)" in screen_text(app)
             assert screen.biglist.visible_rows()[0]["status"] == "done"
 
