@@ -70,6 +70,31 @@ def test_export_command_never_imports_textual(tmp_path):
     assert out.stdout.strip().splitlines()[-1] == "IMPORTED:"
 
 
+def test_a_headless_command_leaves_dateutils_parser_unloaded_until_pendulum_needs_it(tmp_path):
+    """pendulum imports dateutil's parser for text that is not ISO 8601; a `hostdesk` process
+    loads it (and dateutil.tz, tempfile, ctypes) only when such text is parsed."""
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    code = (
+        "import sys\n"
+        "from hostdesk.tui.cli import main\n"
+        f"main(['--db', {url!r}, 'init'])\n"
+        f"assert main(['--db', {url!r}, 'cron', '--dry-run', '--date', '2026-01-01',"
+        " '--allow-far-date', '--json']) == 0\n"
+        "print('BEFORE', 'dateutil.tz' in sys.modules)\n"
+        "import pendulum\n"
+        "print('ISO', pendulum.parse('2026-01-02').date(), 'dateutil.tz' in sys.modules)\n"
+        "print('TEXT', pendulum.parse('Jan 3 2026', strict=False).date(),"
+        " 'dateutil.tz' in sys.modules)\n"
+        "from dateutil import parser\n"
+        "print('AGAIN', parser.parse('5 Mar 2026').date(), pendulum.parse('Feb 4 2026', strict=False).date())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-4:] == [
+        "BEFORE False", "ISO 2026-01-02 False", "TEXT 2026-01-03 True",
+        "AGAIN 2026-03-05 2026-02-04"]
+
+
 def run_cli(*args, env=None, timeout=60):
     return subprocess.run([HOSTDESK, *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})

@@ -14,6 +14,7 @@ import os
 import sys
 import textwrap
 
+import hostdesk.models  # noqa: F401 - before pendulum: see models/__init__.py
 import pendulum
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4, 5
