@@ -9,6 +9,7 @@ import datetime
 import itertools
 import json
 import os
+import time
 
 import pendulum
 import pytest
@@ -744,10 +745,31 @@ def _first_import_on_sqlite() -> None:
         pytest.skip("a first import is written by a process of its own on SQLite only")
 
 
-def _writer_processes() -> list:
-    import multiprocessing
+def _writer_processes() -> list[int]:
+    """The pids of this process's living writer processes (`python -m` WRITER_MODULE)."""
+    from hostdesk.automation.whmcs.pipeline import WRITER_MODULE
 
-    return [p for p in multiprocessing.active_children() if p.name == "whmcs-write"]
+    found = []
+    for entry in os.scandir("/proc"):
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                _, _, after = stat.read().rpartition(")")
+            state, parent = after.split()[:2]
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                command = cmdline.read().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if int(parent) == os.getpid() and state != "Z" and WRITER_MODULE.encode() in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _stopped(pid: int) -> None:
+    """Wait until `pid` has ended (left for its parent to reap: the writer reads its code)."""
+    deadline = time.monotonic() + 10
+    while pid in _writer_processes():
+        assert time.monotonic() < deadline, f"process {pid} did not end"
+        time.sleep(0.01)
 
 
 def test_a_batch_refused_in_the_writer_process_is_named_and_rolls_the_first_import_back(
@@ -791,8 +813,8 @@ def test_ctrl_c_ends_the_writer_process_and_keeps_no_half_batch(whmcs, hostdesk)
     def progress(task, done, total):
         seen.append(task)
         if task == "tblhosting":  # ctrl+c as the writer works: it must shrug it off
-            for process in _writer_processes():
-                os.kill(process.pid, signal.SIGINT)
+            for pid in _writer_processes():
+                os.kill(pid, signal.SIGINT)
         if task == "tblinvoices":
             raise KeyboardInterrupt
 
@@ -818,9 +840,9 @@ def test_a_writer_process_that_dies_fails_the_import_with_a_clear_report(whmcs, 
 
     def progress(task, done, total):
         if task == "tblhosting":
-            for process in _writer_processes():
-                os.kill(process.pid, signal.SIGKILL)
-                process.join()
+            for pid in _writer_processes():
+                os.kill(pid, signal.SIGKILL)
+                _stopped(pid)
 
     report = import_whmcs(url, admin=as_login(ADMIN), progress=progress)
     assert not report.ok
