@@ -37,7 +37,14 @@ LOADED_TABLES = ("client", "order", "service", "service_config_option", "service
 # keeping it in step costs little.
 KEPT_INDEXES = ("invoiceline_invoice_id_sort_order",)
 # The tables a first import has written in full once a step is done: their indexes, search
-# and checks are made good then, by the writer while the next steps are mapped.
+# and checks are made good then, by the writer while the next steps are mapped. A table
+# whose search is rebuilt later with the others has its indexes made at once
+# (INDEXED_AFTER): the writer builds each while the import maps the next step, instead of
+# all of them in a row while the import waits.
+INDEXED_AFTER = {catalog.clients: ("client",), items.orders: ("order",),
+                 items.services: ("service",),
+                 items.service_config_options: ("service_config_option",),
+                 items.service_addons: ("service_addon",), items.domains: ("domain",)}
 WRITTEN_AFTER = {
     items.cancellation_requests: ("client", "order", "service", "service_config_option",
                                   "service_addon", "domain", "cancellation_request"),
@@ -95,8 +102,10 @@ def import_whmcs(url: str, *, admin: Admin, dry_run: bool = False,
                 pass
         elif report.bulk:
             paused = writer.call(partial(bulk_load.pause, LOADED_TABLES, keep=KEPT_INDEXES))
-            written = {step: partial(bulk_load.resume, paused.split(tables))
-                       for step, tables in WRITTEN_AFTER.items()}
+            written = {step: partial(bulk_load.resume, paused.split_indexes(tables))
+                       for step, tables in INDEXED_AFTER.items()}
+            written.update((step, partial(bulk_load.resume, paused.split(tables)))
+                           for step, tables in WRITTEN_AFTER.items())
             _run(ctx, admin, finish=partial(bulk_load.resume, paused), written=written)
             if report.ok:  # a first import that does not reconcile leaves hostdesk empty
                 writer.commit()
