@@ -389,6 +389,44 @@ def test_the_large_tables_are_read_as_the_steps_would_convert_each_value(mariadb
         values.read_cents(read[2].amount)
 
 
+def test_the_large_tables_come_in_packets_and_a_separator_in_a_value_is_named(
+        mariadb_server, monkeypatch):
+    """A packet holds ROWS_PER_PACKET rows' fields, split once: every row keeps its own values
+    across packets, and a value holding the separator (U+001F) is refused by name rather
+    than shifting the fields of the rows after it."""
+    from hostdesk.automation.whmcs import source as source_module
+
+    monkeypatch.setattr(source_module, "ROWS_PER_PACKET", 3)
+    name = f"whmcs_{next(_names)}"
+    url = mariadb_server.create_database(name, "whmcs_reader", "s3cret")
+    rows = [(n, f"name {n}" if n % 4 else None, f"{n}.05") for n in range(1, 11)]
+    conn = mariadb_server.connect(name)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20) NULL, "
+                        "amount VARCHAR(20) NULL)")
+            cur.executemany("INSERT INTO t VALUES (%s, %s, %s)", rows)
+        conn.commit()
+        source = Source(url)
+        try:
+            read = source.select("t", "id:i name amount:c")
+            assert [(r.id, r.name, r.amount) for r in read] == [
+                (n, text, n * 100 + 5) for n, text, _ in rows]
+        finally:
+            source.close()
+        with conn.cursor() as cur:
+            cur.execute("UPDATE t SET name = 'A\x1fB' WHERE id = 5")
+        conn.commit()
+        source = Source(url)
+        try:
+            with pytest.raises(SourceError, match="t: a row holds the character U\\+001F"):
+                source.select("t", "id:i name amount:c")
+        finally:
+            source.close()
+    finally:
+        conn.close()
+
+
 def test_only_a_full_admin_may_import(whmcs, hostdesk):
     from hostdesk.models.admins import add_admin
     from hostdesk.models.schema import Admin

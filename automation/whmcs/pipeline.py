@@ -41,7 +41,7 @@ from multiprocessing.connection import Connection
 from hostdesk.models.db import database, few_checkpoints
 
 # Batches mapped ahead of the writer at most: bounds memory, keeps the two sides in step.
-AHEAD = 4
+AHEAD = 8
 # How long a thread waits for Python's lock before asking the holder for it, while a writer
 # thread runs (Python's default: 5 ms). The writer takes the lock back after each statement
 # SQLite ran without it: thousands of statements, each waiting up to the interval on the busy
