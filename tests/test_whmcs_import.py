@@ -913,3 +913,30 @@ def test_a_writer_process_that_stops_answering_fails_the_import_at_its_deadline(
                             "stopped and nothing of it was kept")
     assert _writer_processes() == []
     assert Client.select().count() == 0 and ImportMap.select().count() == 0
+
+
+def test_a_script_of_ones_own_imports_without_a_main_guard(whmcs, hostdesk, new_database_url,
+                                                           tmp_path):
+    """The writer process is started as `python -m` and fed over its standard input: a plain
+    script (no `if __name__ == "__main__":`) runs a first import, and is run once."""
+    import subprocess
+    import sys
+
+    _first_import_on_sqlite()
+    url, _ = whmcs
+    target = new_database_url()
+    script = tmp_path / "move_to_hostdesk.py"
+    script.write_text(
+        "from hostdesk.automation.whmcs import import_whmcs\n"
+        "from hostdesk.models.admins import ensure_first_admin\n"
+        "from hostdesk.models.db import bind\n"
+        "from hostdesk.models.permissions import find_admin\n"
+        f"bind({target!r})\n"
+        "ensure_first_admin('mover')\n"
+        f"report = import_whmcs({url!r}, admin=find_admin('mover'))\n"
+        "print('RAN', report.ok, report.bulk, report.tables['tblhosting'].imported)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    ran = [line.split() for line in done.stdout.splitlines() if line.startswith("RAN")]
+    assert len(ran) == 1 and ran[0][1:3] == ["True", "True"] and int(ran[0][3]) > 200, done.stdout
