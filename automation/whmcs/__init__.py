@@ -44,7 +44,8 @@ KEPT_INDEXES = ("invoiceline_invoice_id_sort_order",)
 INDEXED_AFTER = {catalog.clients: ("client",), items.orders: ("order",),
                  items.services: ("service",),
                  items.service_config_options: ("service_config_option",),
-                 items.service_addons: ("service_addon",), items.domains: ("domain",)}
+                 items.service_addons: ("service_addon",), items.domains: ("domain",),
+                 billing.payments: ("payment",)}
 WRITTEN_AFTER = {
     items.cancellation_requests: ("client", "order", "service", "service_config_option",
                                   "service_addon", "domain", "cancellation_request"),
