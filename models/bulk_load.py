@@ -74,6 +74,16 @@ class Paused:
         return part
 
 
+    def split_indexes(self, tables: tuple[str, ...]) -> Paused:
+        """Move only the indexes taken off `tables` into the Paused returned (their triggers,
+        the search tables' among them, stay for a later `split`): for a load that has
+        finished writing a table before the others that share its search rebuild."""
+        part = Paused([sql for sql in self.indexes if self.tables.get(sql) in tables])
+        part.tables = {sql: self.tables[sql] for sql in part.indexes}
+        self.indexes = [sql for sql in self.indexes if sql not in part.tables]
+        self.tables = {sql: table for sql, table in self.tables.items() if sql not in part.tables}
+        return part
+
 def applies(tables: tuple[str, ...]) -> bool:
     """True on SQLite when every one of `tables` is empty (nothing for a rebuilt index to
     find twice, nothing an update could change)."""

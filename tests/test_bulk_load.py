@@ -134,3 +134,28 @@ def test_pause_needs_a_transaction_and_the_indexes_it_keeps(sqlite_db):
     with pytest.raises(ValueError, match="no_such_index"), database.atomic():
         bulk_load.pause(TABLES, keep=("no_such_index",))
     assert bulk_load.applies(TABLES) and len(_schema()) > 10
+
+
+def test_a_table_written_in_full_gets_its_indexes_before_the_search_it_shares(sqlite_db):
+    """`split_indexes`: the client table's indexes are made while the services still load;
+    its search trigger waits for the one rebuild of every search table."""
+    before = _schema()
+    with database.atomic():
+        paused = bulk_load.pause(TABLES)
+        client_id, _ = _client_and_invoice()
+        bulk_load.resume(paused.split_indexes(("client",)))
+        now = {name for _, name, _, _ in _schema()}
+        assert {"client_email", "client_email_lower"} <= now  # made
+        assert "client_search_insert" not in now and "service_domain" not in now  # still off
+        plan = database.execute_sql("EXPLAIN QUERY PLAN SELECT id FROM client "
+                                    "WHERE lower(email) = 'ada@example.com'").fetchall()
+        assert "client_email_lower" in str(plan)  # in use at once
+        product = Product.create(name="Starter").id
+        Service.create(client=client_id, product=product, domain="late.example",
+                       status="active", billing_cycle="monthly", registration_date="2026-01-01",
+                       recurring_amount=1, payment_method="banktransfer")
+        bulk_load.resume(paused)
+        assert [h.title for h in search.search("Bulk") if h.kind == "client"]  # rebuilt
+        assert [h.title for h in search.search("late.example") if h.kind == "service"]
+        assert sorted(_schema()) == sorted(before)
+    assert Client.select().count() == 1

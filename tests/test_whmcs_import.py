@@ -9,6 +9,7 @@ import datetime
 import itertools
 import json
 import os
+import time
 
 import pendulum
 import pytest
@@ -388,6 +389,44 @@ def test_the_large_tables_are_read_as_the_steps_would_convert_each_value(mariadb
         values.read_cents(read[2].amount)
 
 
+def test_the_large_tables_come_in_packets_and_a_separator_in_a_value_is_named(
+        mariadb_server, monkeypatch):
+    """A packet holds ROWS_PER_PACKET rows' fields, split once: every row keeps its own values
+    across packets, and a value holding the separator (U+001F) is refused by name rather
+    than shifting the fields of the rows after it."""
+    from hostdesk.automation.whmcs import source as source_module
+
+    monkeypatch.setattr(source_module, "ROWS_PER_PACKET", 3)
+    name = f"whmcs_{next(_names)}"
+    url = mariadb_server.create_database(name, "whmcs_reader", "s3cret")
+    rows = [(n, f"name {n}" if n % 4 else None, f"{n}.05") for n in range(1, 11)]
+    conn = mariadb_server.connect(name)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20) NULL, "
+                        "amount VARCHAR(20) NULL)")
+            cur.executemany("INSERT INTO t VALUES (%s, %s, %s)", rows)
+        conn.commit()
+        source = Source(url)
+        try:
+            read = source.select("t", "id:i name amount:c")
+            assert [(r.id, r.name, r.amount) for r in read] == [
+                (n, text, n * 100 + 5) for n, text, _ in rows]
+        finally:
+            source.close()
+        with conn.cursor() as cur:
+            cur.execute("UPDATE t SET name = 'A\x1fB' WHERE id = 5")
+        conn.commit()
+        source = Source(url)
+        try:
+            with pytest.raises(SourceError, match="t: a row holds the character U\\+001F"):
+                source.select("t", "id:i name amount:c")
+        finally:
+            source.close()
+    finally:
+        conn.close()
+
+
 def test_only_a_full_admin_may_import(whmcs, hostdesk):
     from hostdesk.models.admins import add_admin
     from hostdesk.models.schema import Admin
@@ -744,10 +783,31 @@ def _first_import_on_sqlite() -> None:
         pytest.skip("a first import is written by a process of its own on SQLite only")
 
 
-def _writer_processes() -> list:
-    import multiprocessing
+def _writer_processes() -> list[int]:
+    """The pids of this process's living writer processes (`python -m` WRITER_MODULE)."""
+    from hostdesk.automation.whmcs.pipeline import WRITER_MODULE
 
-    return [p for p in multiprocessing.active_children() if p.name == "whmcs-write"]
+    found = []
+    for entry in os.scandir("/proc"):
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                _, _, after = stat.read().rpartition(")")
+            state, parent = after.split()[:2]
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                command = cmdline.read().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if int(parent) == os.getpid() and state != "Z" and WRITER_MODULE.encode() in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _stopped(pid: int) -> None:
+    """Wait until `pid` has ended (left for its parent to reap: the writer reads its code)."""
+    deadline = time.monotonic() + 10
+    while pid in _writer_processes():
+        assert time.monotonic() < deadline, f"process {pid} did not end"
+        time.sleep(0.01)
 
 
 def test_a_batch_refused_in_the_writer_process_is_named_and_rolls_the_first_import_back(
@@ -791,8 +851,8 @@ def test_ctrl_c_ends_the_writer_process_and_keeps_no_half_batch(whmcs, hostdesk)
     def progress(task, done, total):
         seen.append(task)
         if task == "tblhosting":  # ctrl+c as the writer works: it must shrug it off
-            for process in _writer_processes():
-                os.kill(process.pid, signal.SIGINT)
+            for pid in _writer_processes():
+                os.kill(pid, signal.SIGINT)
         if task == "tblinvoices":
             raise KeyboardInterrupt
 
@@ -818,9 +878,9 @@ def test_a_writer_process_that_dies_fails_the_import_with_a_clear_report(whmcs, 
 
     def progress(task, done, total):
         if task == "tblhosting":
-            for process in _writer_processes():
-                os.kill(process.pid, signal.SIGKILL)
-                process.join()
+            for pid in _writer_processes():
+                os.kill(pid, signal.SIGKILL)
+                _stopped(pid)
 
     report = import_whmcs(url, admin=as_login(ADMIN), progress=progress)
     assert not report.ok
@@ -853,3 +913,30 @@ def test_a_writer_process_that_stops_answering_fails_the_import_at_its_deadline(
                             "stopped and nothing of it was kept")
     assert _writer_processes() == []
     assert Client.select().count() == 0 and ImportMap.select().count() == 0
+
+
+def test_a_script_of_ones_own_imports_without_a_main_guard(whmcs, hostdesk, new_database_url,
+                                                           tmp_path):
+    """The writer process is started as `python -m` and fed over its standard input: a plain
+    script (no `if __name__ == "__main__":`) runs a first import, and is run once."""
+    import subprocess
+    import sys
+
+    _first_import_on_sqlite()
+    url, _ = whmcs
+    target = new_database_url()
+    script = tmp_path / "move_to_hostdesk.py"
+    script.write_text(
+        "from hostdesk.automation.whmcs import import_whmcs\n"
+        "from hostdesk.models.admins import ensure_first_admin\n"
+        "from hostdesk.models.db import bind\n"
+        "from hostdesk.models.permissions import find_admin\n"
+        f"bind({target!r})\n"
+        "ensure_first_admin('mover')\n"
+        f"report = import_whmcs({url!r}, admin=find_admin('mover'))\n"
+        "print('RAN', report.ok, report.bulk, report.tables['tblhosting'].imported)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    ran = [line.split() for line in done.stdout.splitlines() if line.startswith("RAN")]
+    assert len(ran) == 1 and ran[0][1:3] == ["True", "True"] and int(ran[0][3]) > 200, done.stdout

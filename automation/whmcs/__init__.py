@@ -37,18 +37,28 @@ LOADED_TABLES = ("client", "order", "service", "service_config_option", "service
 # keeping it in step costs little.
 KEPT_INDEXES = ("invoiceline_invoice_id_sort_order",)
 # The tables a first import has written in full once a step is done: their indexes, search
-# and checks are made good then, by the writer while the next steps are mapped.
+# and checks are made good then, by the writer while the next steps are mapped. A table
+# whose search is rebuilt later with the others has its indexes made at once
+# (INDEXED_AFTER): the writer builds each while the import maps the next step, instead of
+# all of them in a row while the import waits.
+INDEXED_AFTER = {catalog.clients: ("client",), items.orders: ("order",),
+                 items.services: ("service",),
+                 items.service_config_options: ("service_config_option",),
+                 items.service_addons: ("service_addon",), items.domains: ("domain",),
+                 billing.payments: ("payment",)}
 WRITTEN_AFTER = {
     items.cancellation_requests: ("client", "order", "service", "service_config_option",
                                   "service_addon", "domain", "cancellation_request"),
     billing.invoices: ("invoice", "invoice_line"),
 }
-# In dependency order: what a step points at is written by an earlier one.
-STEPS = (catalog.client_groups, catalog.clients, catalog.payment_gateways, catalog.servers,
-         catalog.products, catalog.config_options, catalog.catalog_addons, catalog.promotions,
-         catalog.tlds, items.orders, items.services, items.service_config_options,
-         items.service_addons, items.domains, items.cancellation_requests,
-         billing.read_accounts, billing.invoices, billing.payments, billing.credit_movements)
+# In dependency order: what a step points at is written by an earlier one. The payment
+# gateways last: rows name a method by text (no row points at it), and the query that lists
+# them is read last.
+STEPS = (catalog.client_groups, catalog.clients, catalog.servers, catalog.products,
+         catalog.config_options, catalog.catalog_addons, catalog.promotions, catalog.tlds,
+         items.orders, items.services, items.service_config_options, items.service_addons,
+         items.domains, items.cancellation_requests, billing.read_accounts, billing.invoices,
+         billing.payments, billing.credit_movements, catalog.payment_gateways)
 
 
 class _DryRun(Exception):
@@ -95,8 +105,10 @@ def import_whmcs(url: str, *, admin: Admin, dry_run: bool = False,
                 pass
         elif report.bulk:
             paused = writer.call(partial(bulk_load.pause, LOADED_TABLES, keep=KEPT_INDEXES))
-            written = {step: partial(bulk_load.resume, paused.split(tables))
-                       for step, tables in WRITTEN_AFTER.items()}
+            written = {step: partial(bulk_load.resume, paused.split_indexes(tables))
+                       for step, tables in INDEXED_AFTER.items()}
+            written.update((step, partial(bulk_load.resume, paused.split(tables)))
+                           for step, tables in WRITTEN_AFTER.items())
             _run(ctx, admin, finish=partial(bulk_load.resume, paused), written=written)
             if report.ok:  # a first import that does not reconcile leaves hostdesk empty
                 writer.commit()

@@ -15,9 +15,11 @@ error on the importing side, so a failed batch stops the import exactly as it do
   tests compare with); `one_transaction` holds one outer transaction, committed by
   `commit()`, rolled back by `close()` without it.
 - `ProcessWriter`: the first import into an empty SQLite hostdesk (`bulk_load`), one outer
-  transaction in a process of its own. Mapping a row is Python and so is most of writing it:
-  as two threads they took turns on one core (Python's lock); as two processes they use both.
-  Its jobs are plain values: the import numbers the rows itself, so the writer only inserts.
+  transaction in a process of its own (`write_process`, started as `python -m`, fed over its
+  standard input: as the billing workers are). Mapping a row is Python and so is most of
+  writing it: as two threads they took turns on one core (Python's lock); as two processes
+  they use both. Its jobs are plain values: the import numbers the rows itself, so the
+  writer only inserts.
 - `ThreadWriter`: every other import (a rerun, PostgreSQL), whose jobs need ids that only the
   writer learns (closures over the import's state): the database driver lets go of Python's
   lock while the database works, so those writes still overlap the mapping.
@@ -26,35 +28,36 @@ A dry run writes inline: its single outer transaction (rolled back at the end) l
 importing thread's connection, which a second connection could not see into.
 """
 
-import multiprocessing
-import pickle
+import os
 import queue
 import signal
+import subprocess
 import sys
 import threading
 import time
 from collections import deque
+from multiprocessing.connection import Connection
 
-from hostdesk.models.db import bind, bounded_page_cache, database, few_checkpoints
+from hostdesk.models.db import database, few_checkpoints
 
 # Batches mapped ahead of the writer at most: bounds memory, keeps the two sides in step.
-AHEAD = 4
+AHEAD = 8
 # How long a thread waits for Python's lock before asking the holder for it, while a writer
 # thread runs (Python's default: 5 ms). The writer takes the lock back after each statement
 # SQLite ran without it: thousands of statements, each waiting up to the interval on the busy
 # mapping thread, had the writer (the import's critical path) idle for seconds.
 SWITCH_INTERVAL = 0.0005
-# SQLite page cache of a one-transaction writer: a 100,000-service import writes ~250 MB.
-ONE_TRANSACTION_CACHE_KIB = 262_144
 # The longest wait for one answer of the writer process (its last job, the indexes and search
 # rebuilt at the end of a large load, takes a minute at most): past it the import fails.
 WAIT_SECONDS = 600.0
 # How long a writer process told to stop (cancel, failure) may take to roll back and end.
 STOP_SECONDS = 30.0
 
-# What the importing process sends besides jobs, and what the writer process answers.
-_COMMIT, _STOP = "commit", "stop"  # _STOP: when the importing process ends the pipe
-_DONE, _FAILED, _SKIPPED, _ENDED = "done", "failed", "skipped", "ended"
+# The writer process's module (`python -m`), what the importing process sends it besides
+# jobs, and what it answers.
+WRITER_MODULE = "hostdesk.automation.whmcs.write_process"
+COMMIT, STOP = "commit", "stop"  # STOP: when the importing process ends the pipe
+DONE, FAILED, SKIPPED, ENDED = "done", "failed", "skipped", "ended"
 
 
 class WriterError(RuntimeError):
@@ -161,31 +164,35 @@ class ThreadWriter(_BackgroundWriter):
 
 
 class ProcessWriter(_BackgroundWriter):
-    """Runs jobs in order in a process of its own, in one transaction on the SQLite file at
-    `path`, committed by `commit()`; `close()` without it (a failure, ctrl+c) rolls it all
-    back. The process ignores ctrl+c: the importing process, which gets it, ends the writer.
+    """Runs jobs in order in a process of its own (`python -m` WRITER_MODULE, as the billing
+    workers run), in one transaction on the SQLite file at `path`, committed by `commit()`;
+    `close()` without it (a failure, ctrl+c) rolls it all back. The process ignores ctrl+c:
+    the importing process, which gets it, ends the writer.
 
-    Jobs and their results travel pickled through two pipes; answers are taken as they come
-    (`then` of each job, in order) whenever the importing side submits or waits. Every wait
-    has a deadline and notices a writer that died."""
+    Jobs go pickled down the child's standard input and its answers come back on its standard
+    output (length-prefixed messages: `multiprocessing.connection.Connection` over the two
+    pipes); answers are taken as they come (`then` of each job, in order) whenever the
+    importing side submits or waits. Every wait has a deadline and notices a writer that
+    died."""
 
     def __init__(self, path: str):
-        spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no lock or
-        # connection of this process's other threads is copied into it
-        jobs_end, self._jobs = spawn.Pipe(duplex=False)
-        self._answers, answers_end = spawn.Pipe(duplex=False)
-        self._process = spawn.Process(target=_serve, args=(path, jobs_end, answers_end),
-                                      name="whmcs-write", daemon=True)
         try:
             with _no_ctrl_c():  # inherited: ctrl+c never interrupts the writer as it starts
-                self._process.start()
+                self._process = subprocess.Popen([sys.executable, "-m", WRITER_MODULE, path],
+                                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         except OSError as exc:
             raise WriterError(f"the writer process could not start: {exc}") from None
-        jobs_end.close()
-        answers_end.close()
+        self._jobs = Connection(os.dup(self._process.stdin.fileno()), readable=False)
+        self._answers = Connection(os.dup(self._process.stdout.fileno()), writable=False)
+        self._process.stdin.close()  # the Connections hold the pipes now
+        self._process.stdout.close()
         self._waiting = deque()  # the `then` of each job sent and not answered yet
         self._error = None
         self._ended = False
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
 
     def submit(self, job, then=None) -> None:
         self._take_answers(wait=False)
@@ -203,12 +210,12 @@ class ProcessWriter(_BackgroundWriter):
     def commit(self) -> None:
         """Commit the one transaction and end the writer; raises the first failure (then
         everything was rolled back)."""
-        self._send(_COMMIT)
+        self._send(COMMIT)
         self._take_answers(wait=True)
         kind, value = self._receive()
         self._end()
         self._raise_failure()
-        if kind == _FAILED:
+        if kind == FAILED:
             raise value
         if not value:
             raise RuntimeError("a batch failed: the import's writes were rolled back")
@@ -222,7 +229,7 @@ class ProcessWriter(_BackgroundWriter):
             deadline = time.monotonic() + STOP_SECONDS
             try:
                 while self._answers.poll(max(0.0, deadline - time.monotonic())):
-                    if self._answers.recv()[0] == _ENDED:
+                    if self._answers.recv()[0] == ENDED:
                         break
             except (OSError, EOFError):
                 pass  # it is gone already
@@ -230,10 +237,11 @@ class ProcessWriter(_BackgroundWriter):
 
     def _end(self) -> None:
         self._ended = True
-        self._process.join(STOP_SECONDS)
-        if self._process.is_alive():  # its transaction was never committed: nothing is kept
+        try:
+            self._process.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:  # its transaction was never committed: nothing is kept
             self._process.kill()
-            self._process.join()
+            self._process.wait()
         self._jobs.close()
         self._answers.close()
 
@@ -252,15 +260,15 @@ class ProcessWriter(_BackgroundWriter):
     def _take_answer(self) -> None:
         kind, value = self._receive()
         then = self._waiting.popleft()
-        if kind == _DONE and then is not None:
+        if kind == DONE and then is not None:
             then(value)
-        elif kind == _FAILED and self._error is None:
+        elif kind == FAILED and self._error is None:
             self._error = value
 
     def _receive(self) -> tuple:
         deadline = time.monotonic() + WAIT_SECONDS
         while not self._answers.poll(1.0):
-            if not self._process.is_alive():
+            if self._process.poll() is not None:
                 raise self._gone()
             if time.monotonic() > deadline:
                 raise WriterError(f"the writer process answered nothing for {WAIT_SECONDS:.0f} s: "
@@ -271,8 +279,11 @@ class ProcessWriter(_BackgroundWriter):
             raise self._gone() from None
 
     def _gone(self) -> WriterError:
-        self._process.join(1.0)
-        return WriterError(f"the writer process stopped (exit code {self._process.exitcode}): "
+        try:
+            self._process.wait(1.0)
+        except subprocess.TimeoutExpired:
+            pass
+        return WriterError(f"the writer process stopped (exit code {self._process.returncode}): "
                            "nothing of the import was kept")
 
     def _raise_failure(self) -> None:
@@ -292,77 +303,6 @@ class _no_ctrl_c:
     def __exit__(self, *exc):
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
-
-
-def _serve(path: str, jobs, answers) -> None:
-    """The writer process: run the jobs received, in order, in one transaction; answer each
-    (its result, its error, or skipped after a failure) and at the end whether it committed."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    bind(path)
-    received = queue.Queue(maxsize=AHEAD)  # read (unpickled) while the job before is written
-    threading.Thread(target=_receive_jobs, args=(jobs, received), daemon=True).start()
-    failed, committed = False, False
-    try:
-        with few_checkpoints(), bounded_page_cache(ONE_TRANSACTION_CACHE_KIB):
-            try:
-                with database.atomic():
-                    while (job := received.get()) not in (_COMMIT, _STOP):
-                        if failed:
-                            answers.send((_SKIPPED, None))
-                            continue
-                        try:
-                            answers.send((_DONE, job()))
-                        except Exception as exc:  # its batch's own transaction rolled back
-                            failed = True
-                            answers.send((_FAILED, _portable(exc)))
-                    if job != _COMMIT or failed:
-                        raise _RollBack()
-                committed = True
-            except _RollBack:
-                pass
-    except Exception as exc:  # the commit itself failed
-        _answer(answers, (_FAILED, _portable(exc)))
-        return
-    finally:
-        database.close()
-    _answer(answers, (_ENDED, committed))
-
-
-def _answer(answers, message) -> None:
-    try:
-        answers.send(message)
-    except OSError:
-        pass  # the importing process is gone: nobody is left to tell
-
-
-def _receive_jobs(jobs, received: queue.Queue) -> None:
-    while True:
-        try:
-            job = jobs.recv()
-        except (OSError, EOFError):  # the importing process is gone: roll back
-            job = _STOP
-        except Exception as exc:  # noqa: BLE001 - a job that could not be read fails as one
-            job = _failing(WriterError(f"the writer could not read a job: {exc}"))
-        received.put(job)
-        if job in (_COMMIT, _STOP):
-            return
-
-
-class _failing:
-    def __init__(self, error: Exception):
-        self.error = error
-
-    def __call__(self):
-        raise self.error
-
-
-def _portable(exc: Exception) -> Exception:
-    """`exc` as the importing process can be given it (its type and message kept)."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
-        return WriterError(f"{type(exc).__name__}: {exc}")
 
 
 def writer_for(inline: bool, *, bulk: bool = False):
