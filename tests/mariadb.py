@@ -45,13 +45,16 @@ class MariaDBServer:
         self.root = Path(tempfile.mkdtemp(prefix="hostdesk-mariadb-"))
         self.data = self.root / "data"
         self.socket = self.root / "mysqld.sock"
+        self.tmp = self.root / "tmp"  # its own: anything that tidies /tmp cannot break a query
         self.user = _service_user() if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
         self.process = None
 
     def start(self) -> "MariaDBServer":
         os.chmod(self.root, 0o755)
+        self.tmp.mkdir()
         if os.geteuid() == 0:
             shutil.chown(self.root, user=self.user)
+            shutil.chown(self.tmp, user=self.user)
         subprocess.run(
             [_binary("mariadb-install-db", "mysql_install_db"), f"--datadir={self.data}",
              f"--user={self.user}", "--auth-root-authentication-method=normal",
@@ -62,7 +65,7 @@ class MariaDBServer:
             [_binary("mariadbd", "mysqld"), "--no-defaults", f"--datadir={self.data}",
              f"--user={self.user}", f"--port={self.port}", "--bind-address=127.0.0.1",
              f"--socket={self.socket}", f"--pid-file={self.root / 'mysqld.pid'}",
-             "--skip-name-resolve", "--skip-log-bin", "--innodb-flush-log-at-trx-commit=0",
+             f"--tmpdir={self.tmp}", "--skip-name-resolve", "--skip-log-bin", "--innodb-flush-log-at-trx-commit=0",
              "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=32M",
              "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"],
             stdout=log, stderr=subprocess.STDOUT)
