@@ -122,7 +122,8 @@ def main(argv=None) -> int:
                                             with_email=args.email)
             floor_state = end_state(floor_db, base_max)
             close_database(floor_db)
-            print(f"floor: {floor.seconds['total']:.2f} s; same end state as the floor: "
+            print(f"floor: {floor.seconds['total']:.2f} s, CPU {floor.seconds['cpu']:.2f} s; "
+                  f"same end state as the floor: "
                   f"{state == floor_state}")
             if state != floor_state:
                 print("  run:  ", state, "\n  floor:", floor_state)
