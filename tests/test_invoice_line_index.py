@@ -2,6 +2,7 @@
 line for a period (migration 0029): the daily run writes each line into one index by item,
 not two."""
 
+import importlib.util
 from decimal import Decimal
 
 import peewee
@@ -9,7 +10,7 @@ import pendulum
 import pytest
 
 from hostdesk.models import invoicing, renewals, service_page, upgrade_effects
-from hostdesk.models.db import is_sqlite
+from hostdesk.models.db import MIGRATIONS_DIR, is_sqlite
 from hostdesk.models.schema import Invoice, InvoiceLine, LineKind
 from tests import factories as make
 
@@ -112,12 +113,23 @@ def test_lookups_by_item_find_every_kind_of_line_through_the_item_index(db, monk
         assert "SCAN t1" not in plan and "Seq Scan on invoice_line" not in plan, (sql, plan)
 
 
-def test_the_sqlite_overlap_trigger_looks_up_the_items_last_line_in_the_item_index(db):
-    """Each renewal line the daily run inserts is checked against the item's last live line
-    (migration 0011's trigger): one search of the item index, whose page the insert then
-    writes."""
+def test_the_overlap_check_looks_up_the_items_lines_in_the_item_index(db):
+    """Each renewal line the daily run inserts is checked against the item's live lines
+    (migration 0011's row trigger on SQLite, 0026's statement trigger on PostgreSQL): a
+    search of the item index, whose page the insert then writes."""
     if not is_sqlite(db):
-        pytest.skip("PostgreSQL checks overlaps per statement (migration 0026)")
+        path = MIGRATIONS_DIR / "0026_overlap_check_by_trigger.py"
+        spec = importlib.util.spec_from_file_location("overlap_check", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        check = module.FUNCTION[module.FUNCTION.index("SELECT n.id"):module.FUNCTION.index("LIMIT 1;")]
+        sql = check.replace(" INTO clash", "").replace(
+            "changed_lines n", "(VALUES (0, 'renewal', 'service', 1, DATE '2026-01-15', "
+            "DATE '2026-02-15', false)) AS n (id, kind, item_type, item_id, period_start, "
+            "period_end, cancelled)")
+        plan = _plan(db, sql, None)
+        assert "Index Scan using invoice_line_item on invoice_line l" in plan, plan
+        return
     (trigger,) = db.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'trigger' "
                                 "AND name = 'invoice_line_no_overlap_insert'").fetchone()
     lookup = trigger[trigger.index("(\n") + 1:trigger.rindex(") >")]
