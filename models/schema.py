@@ -509,20 +509,21 @@ class InvoiceLine(BaseModel):
 
     class Meta:
         indexes = (
-            (("item_type", "item_id", "period_start"), False),
             (("invoice", "sort_order"), False),
         )
 
 
-# One live renewal line per item and period start: the database refuses a second bill.
+# Every line by item, and one live renewal line per item and period start: the database
+# refuses a second bill. `live` is 0 for a live renewal line and NULL for any other, which a
+# unique index tells apart (migration 0029).
 InvoiceLine.add_index(
     InvoiceLine.index(
         InvoiceLine.item_type,
         InvoiceLine.item_id,
         InvoiceLine.period_start,
+        SQL("(CASE WHEN kind = 'renewal' AND NOT cancelled THEN 0 END)"),
         unique=True,
-        name="invoice_line_one_live_renewal",
-        where=(InvoiceLine.kind == LineKind.RENEWAL) & (InvoiceLine.cancelled == False),  # noqa: E712
+        name="invoice_line_item",
     )
 )
 
