@@ -10,12 +10,12 @@ lines), so a rerun, a crash or a concurrent biller never bills a period twice.
 import json
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from decimal import Decimal
 from typing import Callable, Iterable
 
 import pendulum
-from peewee import JOIN, SQL, Field, IntegrityError, NodeList, OperationalError, fn
+from peewee import JOIN, SQL, Case, Field, IntegrityError, NodeList, OperationalError, fn
 
 from hostdesk.models import audit
 from hostdesk.models.billable import (
@@ -55,6 +55,7 @@ from hostdesk.models.schema import (
     ServiceStatus,
 )
 from hostdesk.models.settings import Settings
+from hostdesk.models.work_ahead import Ahead, WorkAhead, can_work_ahead
 
 NON_RECURRING = (Cycle.FREE.value, Cycle.ONE_TIME.value)
 DOMAIN_CYCLES = {1: Cycle.ANNUALLY, 2: Cycle.BIENNIALLY, 3: Cycle.TRIENNIALLY}
@@ -524,17 +525,26 @@ def generate_due_invoices(today, settings: Settings, *, admin: Admin,
     chunks = job.chunks(client_ids)
     clients, done = sum(len(chunk) for chunk in chunks), 0
     total = RenewalResult()
-    for chunk in chunks:
-        try:
-            with database.atomic():
-                total.add(_bill_with_retries(chunk, job, dry_run))
-        except OperationalError as exc:  # full disk, read-only file: this chunk is not billed
-            total.failures.append(_chunk_failure(chunk, database_error_text(exc)))
-        done += len(chunk)
-        if progress:
-            progress(done, clients)
-        if heartbeat:
-            heartbeat()
+    # The next chunk is read and planned on a second thread while this one is written; one
+    # client on demand (a single chunk) needs no thread.
+    ahead_ok = client_ids is None and len(chunks) > 1 and can_work_ahead()
+    with WorkAhead(partial(_plan_chunk, job=job)) as planner:
+        for number, chunk in enumerate(chunks):
+            ahead = planner.take(number)
+            if ahead is not None:
+                ahead.wait()  # before the write transaction: the lock is held for writing only
+            if ahead_ok and number + 1 < len(chunks):
+                planner.start(number + 1, chunks[number + 1])
+            try:
+                with database.atomic():
+                    total.add(_bill_with_retries(chunk, job, dry_run, ahead))
+            except OperationalError as exc:  # full disk, read-only file: this chunk is not billed
+                total.failures.append(_chunk_failure(chunk, database_error_text(exc)))
+            done += len(chunk)
+            if progress:
+                progress(done, clients)
+            if heartbeat:
+                heartbeat()
     return total
 
 
@@ -542,23 +552,39 @@ def _chunk_failure(client_ids, error) -> dict:
     return {"item": f"clients {client_ids[0]}–{client_ids[-1]}", "error": f"could not bill: {error}"}
 
 
-def _bill_with_retries(client_ids, job: _BillingJob, dry_run: bool = False) -> RenewalResult:
-    """Bill a chunk of clients inside the caller's transaction, each try in a savepoint."""
+def _bill_with_retries(client_ids, job: _BillingJob, dry_run: bool = False,
+                       ahead: Ahead | None = None) -> RenewalResult:
+    """Bill a chunk of clients inside the caller's transaction, each try in a savepoint; the
+    first try uses the chunk's plan made ahead (`models.work_ahead`) if it is still current."""
+    if ahead is not None:
+        try:
+            ahead.result()
+        except Exception as exc:  # noqa: BLE001 - a chunk that cannot be planned fails alone
+            return RenewalResult(failures=[_chunk_failure(client_ids, exc)])
     for _ in range(3):
         try:
             with database.atomic():
-                return _bill_clients(client_ids, job, dry_run)
+                groups = ahead.result() if ahead is not None and ahead.current() else None
+                ahead = None  # a retry plans again: the plan missed what refused it
+                return _bill_clients(client_ids, job, dry_run, groups)
         except IntegrityError as exc:
             # Someone billed one of these periods meanwhile; the next selection excludes it.
             last_error = exc
     return RenewalResult(failures=[_chunk_failure(client_ids, last_error)])
 
 
-def _bill_clients(client_ids, job: _BillingJob, dry_run: bool) -> RenewalResult:
+def _plan_chunk(client_ids, job: _BillingJob) -> dict:
+    """The chunk's invoices to write (`plan_invoices`): reads only, so it may run ahead."""
     candidates = _candidates(job.horizon, client_ids)
-    groups = plan_invoices(candidates, job.today, job.settings,
-                           continuous=job.settings.continuous_invoicing,
-                           separate_clients=_separate_clients(client_ids))
+    return plan_invoices(candidates, job.today, job.settings,
+                         continuous=job.settings.continuous_invoicing,
+                         separate_clients=_separate_clients(client_ids))
+
+
+def _bill_clients(client_ids, job: _BillingJob, dry_run: bool, groups: dict | None = None
+                  ) -> RenewalResult:
+    if groups is None:
+        groups = _plan_chunk(client_ids, job)
     if dry_run:
         items = dict.fromkeys(f"{s.item_type} #{s.item_id}" for g in groups.values() for s in g[3]
                               if s.item_type)  # once each, in invoice order
@@ -601,37 +627,56 @@ def bill_pending_chunks(run_id: int, today, settings: Settings, *, worker: str,
     another worker or the next run, and the error is this worker's failure."""
     job = _BillingJob(today, settings, SYSTEM_ADMIN, send_emails and settings.send_invoice_emails)
     mine = RenewalResult()
-    while True:
-        try:
-            with database.atomic():
-                chunk = _claim_chunk(run_id)
-                if chunk is None:
-                    return mine
-                client_ids = json.loads(chunk.client_ids)
-                result = _bill_with_retries(client_ids, job)
-                (BillingChunk.update(status="failed" if result.failures else "done",
-                                     worker=worker[:200], invoices=result.invoices,
-                                     lines=result.lines, amount=result.amount,
-                                     failures=json.dumps(result.failures, default=str))
-                 .where(BillingChunk.id == chunk.id).execute())
-        except OperationalError as exc:
-            mine.failures.append({"item": f"worker {worker}",
-                                  "error": f"stopped billing: {database_error_text(exc)}"})
-            return mine
-        mine.add(result)
-        if progress:
-            progress(*_chunks_done(run_id))
-        if heartbeat:
-            heartbeat()
+    ahead_ok = can_work_ahead()
+    with WorkAhead(partial(_plan_chunk, job=job)) as planner:
+        while True:
+            planner.wait()  # the plan ahead is made before the write lock is taken
+            try:
+                with database.atomic():
+                    chunk = _claim_chunk(run_id, prefer=planner.key)
+                    if chunk is None:
+                        return mine
+                    client_ids = json.loads(chunk.client_ids)
+                    ahead = planner.take(chunk.id)
+                    if ahead_ok:
+                        following = _next_pending_chunk(run_id, chunk.id)
+                        if following is not None:
+                            planner.start(following.id, json.loads(following.client_ids))
+                    result = _bill_with_retries(client_ids, job, ahead=ahead)
+                    (BillingChunk.update(status="failed" if result.failures else "done",
+                                         worker=worker[:200], invoices=result.invoices,
+                                         lines=result.lines, amount=result.amount,
+                                         failures=json.dumps(result.failures, default=str))
+                     .where(BillingChunk.id == chunk.id).execute())
+            except OperationalError as exc:
+                mine.failures.append({"item": f"worker {worker}",
+                                      "error": f"stopped billing: {database_error_text(exc)}"})
+                return mine
+            mine.add(result)
+            if progress:
+                progress(*_chunks_done(run_id))
+            if heartbeat:
+                heartbeat()
 
 
-def _claim_chunk(run_id: int):
+def _claim_chunk(run_id: int, prefer: int | None = None):
+    """The run's first pending chunk, or chunk `prefer` (planned ahead) while it is pending."""
     query = (BillingChunk.select(BillingChunk.id, BillingChunk.client_ids)
              .where((BillingChunk.run == run_id) & (BillingChunk.status == "pending"))
              .order_by(BillingChunk.id).limit(1))
+    if prefer is not None:
+        query = query.order_by(Case(None, [(BillingChunk.id == prefer, 0)], 1), BillingChunk.id)
     if is_postgres():  # SQLite's write transaction already admits one worker at a time
         query = query.for_update(skip_locked=True)
     return query.first()
+
+
+def _next_pending_chunk(run_id: int, after: int):
+    """The pending chunk a worker will most likely claim next (to plan it ahead)."""
+    return (BillingChunk.select(BillingChunk.id, BillingChunk.client_ids)
+            .where((BillingChunk.run == run_id) & (BillingChunk.status == "pending")
+                   & (BillingChunk.id > after))
+            .order_by(BillingChunk.id).first())
 
 
 def _chunks_done(run_id: int) -> tuple[int, int]:
