@@ -27,7 +27,8 @@ from hostdesk.models.billable import (
     terms_of,
 )
 from hostdesk.models.cycles import Cycle, day_before
-from hostdesk.models.db import database, database_error_text, ids_in, insert_rows, is_postgres, is_sqlite
+from hostdesk.models.db import (DATABASE_ERRORS, database, database_error_text, ids_in, insert_rows,
+                                is_postgres, is_sqlite)
 from hostdesk.models.emails import invoice_email_contexts, queue_emails
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.fields import MoneyField, PendulumDateField
@@ -555,18 +556,23 @@ def _chunk_failure(client_ids, error) -> dict:
 def _bill_with_retries(client_ids, job: _BillingJob, dry_run: bool = False,
                        ahead: Ahead | None = None) -> RenewalResult:
     """Bill a chunk of clients inside the caller's transaction, each try in a savepoint; the
-    first try uses the chunk's plan made ahead (`models.work_ahead`) if it is still current."""
-    if ahead is not None:
-        try:
-            ahead.result()
-        except Exception as exc:  # noqa: BLE001 - a chunk that cannot be planned fails alone
-            return RenewalResult(failures=[_chunk_failure(client_ids, exc)])
+    first try uses the chunk's plan made ahead (`models.work_ahead`) if it is still current.
+    A chunk that cannot be planned (bad data: a rule raised) fails alone, as one that cannot
+    be written does; database errors go to the caller."""
     for _ in range(3):
         try:
             with database.atomic():
-                groups = ahead.result() if ahead is not None and ahead.current() else None
+                try:
+                    if ahead is not None and ahead.current():
+                        groups = ahead.result()
+                    else:
+                        groups = _plan_chunk(client_ids, job)
+                except DATABASE_ERRORS:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - reported as the chunk's failure
+                    return RenewalResult(failures=[_chunk_failure(client_ids, exc)])
                 ahead = None  # a retry plans again: the plan missed what refused it
-                return _bill_clients(client_ids, job, dry_run, groups)
+                return _write_chunk(groups, job, dry_run)
         except IntegrityError as exc:
             # Someone billed one of these periods meanwhile; the next selection excludes it.
             last_error = exc
@@ -581,10 +587,7 @@ def _plan_chunk(client_ids, job: _BillingJob) -> dict:
                          separate_clients=_separate_clients(client_ids))
 
 
-def _bill_clients(client_ids, job: _BillingJob, dry_run: bool, groups: dict | None = None
-                  ) -> RenewalResult:
-    if groups is None:
-        groups = _plan_chunk(client_ids, job)
+def _write_chunk(groups: dict, job: _BillingJob, dry_run: bool) -> RenewalResult:
     if dry_run:
         items = dict.fromkeys(f"{s.item_type} #{s.item_id}" for g in groups.values() for s in g[3]
                               if s.item_type)  # once each, in invoice order

@@ -29,7 +29,7 @@ SWITCH_INTERVAL = 0.0005
 # SQLite page cache of the planning thread's connection. A piece reads rows of its own (one
 # chunk's clients), which the next piece does not read again: SQLite's default 64 MB only
 # added to the run's peak memory.
-PAGE_CACHE_KIB = 8_000
+PAGE_CACHE_KIB = 1_000
 
 
 def change_marker():
