@@ -298,12 +298,24 @@ class BillingHistory:
 
 
 def _billing_history(candidates: list[Candidate]) -> BillingHistory:
+    """What billing the candidates from their next due dates on must know of their lines.
+
+    A line ending by the earliest next due date of the chunk can neither be a period billing
+    would write nor push a start further: it matters only on an unpaid invoice. Those lines
+    (most of an item's history) are left in the database rather than converted here."""
     history = BillingHistory()
     by_type = defaultdict(list)
+    since = {}
     for c in candidates:
         by_type[c.item_type].append(c.item.id)
+        earliest = since.get(c.item_type)
+        if earliest is None or c.item.next_due_date < earliest:
+            since[c.item_type] = c.item.next_due_date
     for item_type, ids in by_type.items():
         ids.sort()  # in index order: each page of the line index and table is read once
+        ending = InvoiceLine.period_end
+        relevant = (ending.is_null() | (ending > since[item_type])
+                    | (Invoice.status == InvoiceStatus.UNPAID))
         for start in range(0, len(ids), 500):
             rows = (InvoiceLine.select(InvoiceLine.item_id, InvoiceLine.period_start,
                                        InvoiceLine.period_end, Invoice.status)
@@ -311,7 +323,8 @@ def _billing_history(candidates: list[Candidate]) -> BillingHistory:
                     .where((InvoiceLine.item_type == item_type)
                            & ids_in(InvoiceLine.item_id, ids[start:start + 500])
                            & (InvoiceLine.kind == LineKind.RENEWAL)
-                           & (InvoiceLine.cancelled == False)))  # noqa: E712
+                           & (InvoiceLine.cancelled == False)  # noqa: E712
+                           & relevant))
             billed, latest_end, unpaid = history.billed, history.latest_end, history.unpaid
             for item_id, period_start, end, status in database.execute(rows):  # raw: see _rows
                 key = (item_type, item_id)
