@@ -24,7 +24,7 @@ from bench.databases import SqliteDatabases, close_database, open_database
 
 RENEWAL_STEPS = ("_client_chunks", "_candidates", "_separate_clients",
                  "_latest_billed_ends", "_billed_starts", "plan_invoices", "write_invoices",
-                 "_queue_invoice_emails")
+                 "_queue_invoice_emails", "prepare_invoices")
 
 
 def _wrap(owner, name: str, totals: dict, label: str) -> None:

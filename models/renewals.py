@@ -11,6 +11,7 @@ import json
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
+from itertools import repeat
 from decimal import Decimal
 from typing import Callable, Iterable
 
@@ -418,47 +419,85 @@ def plan_invoices(candidates: list[Candidate], today, settings: Settings, *,
 # --- writing -----------------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class PreparedInvoices:
+    """A chunk's invoices as `write_invoices` writes them, all but their ids: the Python work
+    of the write, done before its transaction (on the planning thread when the run plans the
+    chunk ahead, `models.work_ahead`)."""
+
+    planned: list  # (client id, due date, payment method, [LineSpec]) per invoice
+    totals: list  # per invoice
+    lines: list  # per invoice: its rows of LINE_COLUMNS but the first (the invoice id)
+    activity: list  # per invoice: (the total as shown, the activity row's `after`)
+    email_lines: list | None  # per invoice: [_EmailLine], when emails are sent
+    clients: dict | None  # client id -> _EmailClient, when emails are sent
+
+
+def prepare_invoices(groups: dict, *, send_emails: bool, currency: str = "") -> PreparedInvoices:
+    currency = currency or installation_currency()
+    money, day = _CENTS, _DAY_TEXT
+    planned = list(groups.values())
+    prepared = PreparedInvoices(planned, [], [], [], [] if send_emails else None, None)
+    for client_id, due, method, specs in planned:
+        total = sum_money(s.amount for s in specs)
+        rows, email_lines = [], []
+        for order, spec in enumerate(specs):
+            description = spec.description[:500]
+            rows.append((spec.kind, spec.item_type, spec.item_id, day(spec.period_start),
+                         day(spec.period_end), description, money(spec.amount), False, None,
+                         spec.upgrade, order))
+            if send_emails:
+                email_lines.append(_EmailLine(description, spec.amount, spec.period_start,
+                                              spec.period_end))
+        prepared.totals.append(total)
+        prepared.lines.append(rows)
+        prepared.activity.append((format_money(total, currency),
+                                  _invoice_after(total, due, len(specs))))
+        if send_emails:
+            prepared.email_lines.append(email_lines)
+    if send_emails and planned:
+        prepared.clients = _email_clients({client_id for client_id, _, _, _ in planned})
+    return prepared
+
+
 def write_invoices(groups: dict, today, *, admin: Admin, send_emails: bool,
-                   company_name: str = "", currency: str = "") -> RenewalResult:
+                   company_name: str = "", currency: str = "",
+                   prepared: PreparedInvoices | None = None) -> RenewalResult:
     """Insert the planned invoices and their lines in bulk (inside the caller's transaction),
-    in `currency` (the setting; by default the one configured at start-up)."""
+    in `currency` (the setting; by default the one configured at start-up); `prepared`: the
+    same groups already through `prepare_invoices`."""
     result = RenewalResult()
     currency = currency or installation_currency()
-    planned = list(groups.values())
+    if prepared is None:
+        prepared = prepare_invoices(groups, send_emails=send_emails, currency=currency)
+    planned, totals = prepared.planned, prepared.totals
     if not planned:
         return result
     money, day = _CENTS, _DAY_TEXT
     now = Invoice.created_at.db_value(pendulum.now("UTC"))
-    totals = [sum_money(s.amount for s in specs) for _, _, _, specs in planned]
     ids = insert_rows(Invoice, INVOICE_COLUMNS,
                       [(client_id, None, InvoiceStatus.UNPAID, day(today), day(due), None, method,
                         money(total), 0, "", now, 1, currency)
                        for (client_id, due, method, _), total in zip(planned, totals)],
                       returning=True)
     lines, activity, emails = [], [], []
-    for invoice_id, (client_id, due, method, specs), total in zip(ids, planned, totals):
-        email_lines = []
-        for order, spec in enumerate(specs):
-            description = spec.description[:500]
-            lines.append((invoice_id, spec.kind, spec.item_type, spec.item_id,
-                          day(spec.period_start), day(spec.period_end), description,
-                          money(spec.amount), False, None, spec.upgrade, order))
-            if send_emails:
-                email_lines.append(_EmailLine(description, spec.amount, spec.period_start,
-                                              spec.period_end))
+    email_lines = prepared.email_lines if send_emails else repeat(None)
+    for invoice_id, (client_id, due, method, _), total, rows, (shown, after), its_lines in zip(
+            ids, planned, totals, prepared.lines, prepared.activity, email_lines):
+        lines += [(invoice_id, *row) for row in rows]
         activity.append(dict(admin_login=admin.login, action="invoice.create",
                              object_type="invoice", object_id=invoice_id, client_id=client_id,
-                             description=f"renewal invoice #{invoice_id} for {format_money(total, currency)}",
-                             after=_invoice_after(total, due, len(specs))))
+                             description=f"renewal invoice #{invoice_id} for {shown}",
+                             after=after))
         if send_emails:
             emails.append((client_id, _NewInvoice(invoice_id, str(invoice_id), today, due, None,
                                                   InvoiceStatus.UNPAID, method, total,
-                                                  _NOTHING_PAID, currency), email_lines))
+                                                  _NOTHING_PAID, currency), its_lines))
         result.amount += total
     insert_rows(InvoiceLine, LINE_COLUMNS, lines)
     audit.record_many(activity)
     if send_emails:
-        _queue_invoice_emails(emails, company_name, currency)
+        _queue_invoice_emails(emails, prepared.clients, company_name, currency)
     result.invoices, result.lines, result.invoice_ids = len(ids), len(lines), ids
     return result
 
@@ -485,12 +524,17 @@ _NOTHING_PAID = Decimal("0.00")
 _EmailClient = namedtuple("_EmailClient", "id first_name last_name company email")
 
 
-def _queue_invoice_emails(emails: list[tuple], company_name: str, currency: str) -> None:
-    """Queue "invoice created" for each (client id, invoice, lines) just written."""
+def _email_clients(client_ids) -> dict:
+    """What an invoice email shows of each client: id -> _EmailClient."""
     query = (Client.select(Client.id, Client.first_name, Client.last_name, Client.company,
                            Client.email)
-             .where(ids_in(Client.id, {client_id for client_id, _, _ in emails})))
-    clients = {row[0]: _EmailClient._make(row) for row in database.execute(query)}  # raw: see _rows
+             .where(ids_in(Client.id, client_ids)))
+    return {row[0]: _EmailClient._make(row) for row in database.execute(query)}  # raw: see _rows
+
+
+def _queue_invoice_emails(emails: list[tuple], clients: dict, company_name: str,
+                          currency: str) -> None:
+    """Queue "invoice created" for each (client id, invoice, lines) just written."""
     contexts = invoice_email_contexts(clients, emails, company_name=company_name,
                                       currency=currency)
     queue_emails("invoice_created", (  # one at a time: a context lives until its row is made
@@ -542,7 +586,7 @@ def generate_due_invoices(today, settings: Settings, *, admin: Admin,
     # The next chunk is read and planned on a second thread while this one is written; one
     # client on demand (a single chunk) needs no thread.
     ahead_ok = client_ids is None and len(chunks) > 1 and can_work_ahead()
-    with WorkAhead(partial(_plan_chunk, job=job)) as planner:
+    with WorkAhead(partial(_plan_chunk, job=job, write=not dry_run)) as planner:
         for number, chunk in enumerate(chunks):
             ahead = planner.take(number)
             if ahead is not None:
@@ -577,30 +621,40 @@ def _bill_with_retries(client_ids, job: _BillingJob, dry_run: bool = False,
             with database.atomic():
                 try:
                     if ahead is not None and ahead.current():
-                        groups = ahead.result()
+                        plan = ahead.result()
                     else:
-                        groups = _plan_chunk(client_ids, job)
+                        plan = _plan_chunk(client_ids, job, write=not dry_run)
                 except DATABASE_ERRORS:
                     raise
                 except Exception as exc:  # noqa: BLE001 - reported as the chunk's failure
                     return RenewalResult(failures=[_chunk_failure(client_ids, exc)])
                 ahead = None  # a retry plans again: the plan missed what refused it
-                return _write_chunk(groups, job, dry_run)
+                return _write_chunk(plan, job, dry_run)
         except IntegrityError as exc:
             # Someone billed one of these periods meanwhile; the next selection excludes it.
             last_error = exc
     return RenewalResult(failures=[_chunk_failure(client_ids, last_error)])
 
 
-def _plan_chunk(client_ids, job: _BillingJob) -> dict:
-    """The chunk's invoices to write (`plan_invoices`): reads only, so it may run ahead."""
+@dataclass(slots=True)
+class _ChunkPlan:
+    groups: dict  # plan_invoices'
+    prepared: PreparedInvoices | None  # None in a dry run: nothing is written
+
+
+def _plan_chunk(client_ids, job: _BillingJob, write: bool = True) -> _ChunkPlan:
+    """The chunk's invoices to write: reads only, so it may run ahead (`models.work_ahead`)."""
     candidates = _candidates(job.horizon, client_ids)
-    return plan_invoices(candidates, job.today, job.settings,
-                         continuous=job.settings.continuous_invoicing,
-                         separate_clients=_separate_clients(client_ids))
+    groups = plan_invoices(candidates, job.today, job.settings,
+                           continuous=job.settings.continuous_invoicing,
+                           separate_clients=_separate_clients(client_ids))
+    prepared = (prepare_invoices(groups, send_emails=job.send_emails,
+                                 currency=job.settings.currency) if write else None)
+    return _ChunkPlan(groups, prepared)
 
 
-def _write_chunk(groups: dict, job: _BillingJob, dry_run: bool) -> RenewalResult:
+def _write_chunk(plan: _ChunkPlan, job: _BillingJob, dry_run: bool) -> RenewalResult:
+    groups = plan.groups
     if dry_run:
         items = dict.fromkeys(f"{s.item_type} #{s.item_id}" for g in groups.values() for s in g[3]
                               if s.item_type)  # once each, in invoice order
@@ -610,7 +664,7 @@ def _write_chunk(groups: dict, job: _BillingJob, dry_run: bool) -> RenewalResult
     written = write_invoices(groups, job.today, admin=job.admin,
                              send_emails=job.send_emails,
                              company_name=job.settings.company_name,
-                             currency=job.settings.currency)
+                             currency=job.settings.currency, prepared=plan.prepared)
     _count_promotion_renewals(groups, job.admin)
     return written
 
