@@ -30,7 +30,8 @@ from hostdesk.models.billable import (
 from hostdesk.models.cycles import Cycle, day_before
 from hostdesk.models.db import (DATABASE_ERRORS, database, database_error_text, ids_in, insert_rows,
                                 is_postgres, is_sqlite)
-from hostdesk.models.emails import invoice_email_contexts, queue_emails
+from hostdesk.models.emails import (invoice_email_clients, invoice_email_contexts,
+                                    invoice_email_lines, queue_emails)
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.fields import MoneyField, PendulumDateField
 from hostdesk.models.invoicing import LineSpec, renewal_line_spec
@@ -429,8 +430,8 @@ class PreparedInvoices:
     totals: list  # per invoice
     lines: list  # per invoice: its rows of LINE_COLUMNS but the first (the invoice id)
     activity: list  # per invoice: (the total as shown, the activity row's `after`)
-    email_lines: list | None  # per invoice: [_EmailLine], when emails are sent
-    clients: dict | None  # client id -> _EmailClient, when emails are sent
+    email_lines: list | None  # per invoice: its lines as its email shows them, when sent
+    clients: dict | None  # client id -> (email address, the client as its emails show it)
 
 
 def prepare_invoices(groups: dict, *, send_emails: bool, currency: str = "") -> PreparedInvoices:
@@ -454,9 +455,9 @@ def prepare_invoices(groups: dict, *, send_emails: bool, currency: str = "") -> 
         prepared.activity.append((format_money(total, currency),
                                   _invoice_after(total, due, len(specs))))
         if send_emails:
-            prepared.email_lines.append(email_lines)
+            prepared.email_lines.append(invoice_email_lines(email_lines))
     if send_emails and planned:
-        prepared.clients = _email_clients({client_id for client_id, _, _, _ in planned})
+        prepared.clients = _email_clients({client_id for client_id, _, _, _ in planned}, currency)
     return prepared
 
 
@@ -524,21 +525,24 @@ _NOTHING_PAID = Decimal("0.00")
 _EmailClient = namedtuple("_EmailClient", "id first_name last_name company email")
 
 
-def _email_clients(client_ids) -> dict:
-    """What an invoice email shows of each client: id -> _EmailClient."""
+def _email_clients(client_ids, currency: str) -> dict:
+    """Each client's address and view for its invoice emails: id -> (email, view)."""
     query = (Client.select(Client.id, Client.first_name, Client.last_name, Client.company,
                            Client.email)
              .where(ids_in(Client.id, client_ids)))
-    return {row[0]: _EmailClient._make(row) for row in database.execute(query)}  # raw: see _rows
+    rows = {row[0]: _EmailClient._make(row) for row in database.execute(query)}  # raw: see _rows
+    views = invoice_email_clients(rows, currency)
+    return {client_id: (row.email, views[client_id]) for client_id, row in rows.items()}
 
 
 def _queue_invoice_emails(emails: list[tuple], clients: dict, company_name: str,
                           currency: str) -> None:
-    """Queue "invoice created" for each (client id, invoice, lines) just written."""
-    contexts = invoice_email_contexts(clients, emails, company_name=company_name,
-                                      currency=currency)
+    """Queue "invoice created" for each (client id, invoice, lines) just written; `clients`
+    from `_email_clients`."""
+    contexts = invoice_email_contexts({client_id: view for client_id, (_, view) in clients.items()},
+                                      emails, company_name=company_name, currency=currency)
     queue_emails("invoice_created", (  # one at a time: a context lives until its row is made
-        dict(to=clients[client_id].email, client_id=client_id, related_type="invoice",
+        dict(to=clients[client_id][0], client_id=client_id, related_type="invoice",
              related_id=invoice.id, context=context)
         for (client_id, invoice, _), context in zip(emails, contexts)))
 
