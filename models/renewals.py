@@ -435,6 +435,7 @@ class PreparedInvoices:
 
 
 def prepare_invoices(groups: dict, *, send_emails: bool, currency: str = "") -> PreparedInvoices:
+    """`plan_invoices`' groups made ready for `write_invoices` (reads the email clients only)."""
     currency = currency or installation_currency()
     money, day = _CENTS, _DAY_TEXT
     planned = list(groups.values())
