@@ -194,3 +194,15 @@ def test_a_commit_of_another_connection_sends_the_plan_back(db, engine, db_url, 
     assert not InvoiceLine.select().where((InvoiceLine.item_type == "service")
                                           & (InvoiceLine.item_id == cancelled)).exists()
     assert Invoice.select().where(Invoice.client == clients[8]).exists()
+
+
+def test_a_run_inside_the_callers_transaction_plans_inline(db, monkeypatch):
+    """A second connection would not see the caller's uncommitted rows."""
+    with database.atomic():
+        clients = build(monkeypatch)
+        seen = []
+        result = renewals.generate_due_invoices(
+            TODAY, SETTINGS, admin=SYSTEM_ADMIN,
+            progress=lambda done, total: seen.append(ahead_threads()))
+    assert result.failures == [] and len(seen) == 5 and max(seen) == 0
+    assert {row[0] for row in Invoice.select(Invoice.client).tuples()} == set(clients)
