@@ -1,9 +1,10 @@
 """Reading and planning the next piece of a long write while the current one is written.
 
-`WorkAhead(work)` runs `work(key)` for one key ahead, on a thread of its own with its own
+`WorkAhead(work)` runs `work(*args)` for one piece ahead, on a thread of its own with its own
 database connection: while the caller's thread writes a piece, the database driver lets go of
 Python's lock (SQLite's steps, PostgreSQL's COPY), and the next piece is read and planned
-meanwhile. At most one piece is planned ahead: memory stays one piece's plan.
+meanwhile. At most one piece is planned ahead: two pieces' plans are in memory at most, the
+one written and the next.
 
 A plan is read outside the writer's transaction, so before using it the writer asks
 `Ahead.current()` inside its transaction: on SQLite, whether another connection committed
@@ -74,7 +75,7 @@ class WorkAhead:
     """`start(key, *args)` plans `work(*args)` on the thread; `take(key)` hands it back (or
     None when the piece planned ahead is another one)."""
 
-    def __init__(self, work: Callable[[Any], Any]):
+    def __init__(self, work: Callable[..., Any]):
         self._work = work
         self._executor: ThreadPoolExecutor | None = None
         self._ahead: Ahead | None = None
