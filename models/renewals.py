@@ -594,7 +594,7 @@ def generate_due_invoices(today, settings: Settings, *, admin: Admin,
     # The next chunk is read and planned on a second thread while this one is written; one
     # client on demand (a single chunk) needs no thread.
     ahead_ok = client_ids is None and len(chunks) > 1 and can_work_ahead()
-    with WorkAhead(partial(_plan_chunk, job=job, write=not dry_run)) as planner:
+    with WorkAhead(_planning_ahead(job, write=not dry_run)) as planner:
         for number, chunk in enumerate(chunks):
             ahead = planner.take(number)
             if ahead is not None:
@@ -661,6 +661,18 @@ def _plan_chunk(client_ids, job: _BillingJob, write: bool = True) -> _ChunkPlan:
     return _ChunkPlan(groups, prepared)
 
 
+def _planning_ahead(job: _BillingJob, write: bool):
+    """`_plan_chunk` as the planning process runs it (`models.work_ahead`): what it is given
+    crosses by pickle, so the job goes as its parts (planning never acts as an admin)."""
+    return partial(_plan_in_process, today=job.today, settings=job.settings,
+                   send_emails=job.send_emails, write=write)
+
+
+def _plan_in_process(client_ids, *, today, settings: Settings, send_emails: bool,
+                     write: bool) -> _ChunkPlan:
+    return _plan_chunk(client_ids, _BillingJob(today, settings, SYSTEM_ADMIN, send_emails), write)
+
+
 def _write_chunk(plan: _ChunkPlan, job: _BillingJob, dry_run: bool) -> RenewalResult:
     groups = plan.groups
     if dry_run:
@@ -706,7 +718,7 @@ def bill_pending_chunks(run_id: int, today, settings: Settings, *, worker: str,
     job = _BillingJob(today, settings, SYSTEM_ADMIN, send_emails and settings.send_invoice_emails)
     mine = RenewalResult()
     ahead_ok = can_work_ahead()
-    with WorkAhead(partial(_plan_chunk, job=job)) as planner:
+    with WorkAhead(_planning_ahead(job, write=True)) as planner:
         while True:
             planner.wait()  # the plan ahead is made before the write lock is taken
             try:

@@ -1,10 +1,11 @@
 """Reading and planning the next piece of a long write while the current one is written.
 
-`WorkAhead(work)` runs `work(*args)` for one piece ahead, on a thread of its own with its own
-database connection: while the caller's thread writes a piece, the database driver lets go of
-Python's lock (SQLite's steps, PostgreSQL's COPY), and the next piece is read and planned
-meanwhile. At most one piece is planned ahead: two pieces' plans are in memory at most, the
-one written and the next.
+`WorkAhead(work)` runs `work(*args)` for one piece ahead, in a process of its own with its own
+database connection, while the caller writes a piece. A process, not a thread: planning and
+writing are both mostly Python, which two threads of one process run one at a time (Python's
+lock), and each statement of the writer waited to take the lock back. `work` and its arguments and result cross by
+pickle (a module-level function; `functools.partial` binds the rest). At most one piece is
+planned ahead: two pieces' plans are in memory at most, the one written and the next.
 
 A plan is read outside the writer's transaction, so before using it the writer asks
 `Ahead.current()` inside its transaction: on SQLite, whether another connection committed
@@ -15,19 +16,14 @@ there could already miss a change committed between its reads and its writes: th
 own checks (the renewal overlap triggers) are what refuse a period billed twice, ahead or not.
 """
 
-import sys
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import BrokenExecutor, Future, wait
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from hostdesk.models.db import database, is_sqlite
+from hostdesk.models import money
+from hostdesk.models.db import bind, connect_url, database, is_sqlite
 
-# How long a thread waits for Python's lock before asking the holder for it (Python's
-# default: 5 ms). The writer takes the lock back after each statement the database ran
-# without it; waiting up to 5 ms each time on the planning thread idled the writer, the
-# critical path, for most of the overlap.
-SWITCH_INTERVAL = 0.0005
-# SQLite page cache of the planning thread's connection. A piece reads rows of its own (one
+# SQLite page cache of the planning process's connection. A piece reads rows of its own (one
 # chunk's clients), which the next piece does not read again: SQLite's default 64 MB only
 # added to the run's peak memory.
 PAGE_CACHE_KIB = 1_000
@@ -59,7 +55,10 @@ class Ahead:
 
     def current(self) -> bool:
         """Inside the writer's transaction: nothing committed by another connection since
-        the plan began."""
+        the plan began, and the planning process did not die (Ctrl-C, killed) before it
+        answered. A plan that is not current is made again by the caller."""
+        if self.future.done() and isinstance(self.future.exception(), BrokenExecutor):
+            return False
         return self.marker == change_marker()
 
     def result(self):
@@ -72,14 +71,13 @@ class Ahead:
 
 
 class WorkAhead:
-    """`start(key, *args)` plans `work(*args)` on the thread; `take(key)` hands it back (or
-    None when the piece planned ahead is another one)."""
+    """`start(key, *args)` plans `work(*args)` in the planning process; `take(key)` hands it
+    back (or None when the piece planned ahead is another one)."""
 
     def __init__(self, work: Callable[..., Any]):
         self._work = work
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor = None  # a ProcessPoolExecutor once a piece is planned ahead
         self._ahead: Ahead | None = None
-        self._interval = sys.getswitchinterval()
 
     @property
     def key(self):
@@ -87,10 +85,19 @@ class WorkAhead:
         return None if self._ahead is None else self._ahead.key
 
     def start(self, key, *args) -> None:
-        if self._executor is None:  # only a run of more than one piece starts the thread
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hostdesk-ahead")
-            sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
-        self._ahead = Ahead(key, change_marker(), self._executor.submit(self._run, *args))
+        if self._executor is None:  # only a run of more than one piece starts the process
+            # Imported here: a command that plans nothing ahead never loads multiprocessing.
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._executor = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_open_in_child, initargs=(_database_spec(), dict(money._installation)))
+        try:
+            future = self._executor.submit(self._work, *args)
+        except BrokenExecutor:  # the planning process died: the caller plans inline from now
+            return
+        self._ahead = Ahead(key, change_marker(), future)
 
     def wait(self) -> None:
         """Until the piece planned ahead, if any, is planned (or has failed)."""
@@ -105,12 +112,9 @@ class WorkAhead:
         return ahead
 
     def close(self) -> None:
-        if self._executor is None:
-            return
-        self._executor.submit(database.close)  # the thread's connection, after its last plan
-        self._executor.shutdown(wait=True, cancel_futures=False)
-        self._executor = None
-        sys.setswitchinterval(self._interval)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
 
     def __enter__(self) -> "WorkAhead":
         return self
@@ -118,7 +122,21 @@ class WorkAhead:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _run(self, *args):
-        if database.connect(reuse_if_open=True) and is_sqlite():  # kept for the next piece
-            database.execute_sql(f"PRAGMA cache_size = {-int(PAGE_CACHE_KIB)}")
-        return self._work(*args)
+
+
+def _database_spec() -> tuple:
+    """What the planning process needs to open the caller's database."""
+    real = database.obj
+    if is_sqlite():
+        return ("sqlite", real.database, {})
+    return (type(real), real.database, dict(real.connect_params))
+
+
+def _open_in_child(spec: tuple, installation: dict) -> None:
+    kind, name, params = spec
+    db = bind(connect_url(f"sqlite:///{name}", create=False) if kind == "sqlite"
+              else kind(name, **params))
+    db.connect()
+    if kind == "sqlite":
+        db.execute_sql(f"PRAGMA cache_size = {-int(PAGE_CACHE_KIB)}")
+    money.configure(**installation)  # amounts shown as the caller shows them

@@ -4,7 +4,7 @@ on both engines and both paths (one process, claimed chunks); a chunk that canno
 or planned fails alone; a plan another connection's commit may have missed is made again."""
 
 import sqlite3
-import threading
+import multiprocessing
 from decimal import Decimal as D
 from itertools import count
 
@@ -72,7 +72,8 @@ def state() -> dict:
 
 
 def ahead_threads() -> int:
-    return sum(t.name.startswith("hostdesk-ahead") for t in threading.enumerate())
+    """The planning processes running."""
+    return len(multiprocessing.active_children())
 
 
 def bill_two_days(path: str) -> tuple[list, list]:
@@ -168,14 +169,14 @@ def test_a_commit_of_another_connection_sends_the_plan_back(db, engine, db_url, 
         other.execute(sql)
         other.commit()
 
-    with WorkAhead(lambda: Service.select().count()) as planner:
-        planner.start("a")
+    with WorkAhead(len) as planner:
+        planner.start("a", "four")
         ahead = planner.take("a")
         ahead.wait()
         with database.atomic():
             Service.update(version=Service.version + 1).execute()  # this connection's commits change nothing
         with database.atomic():
-            assert ahead.current() and ahead.result() == Service.select().count()
+            assert ahead.current() and ahead.result() == 4
         other_commits("UPDATE service SET version = version + 1")
         with database.atomic():
             assert not ahead.current()
@@ -205,4 +206,19 @@ def test_a_run_inside_the_callers_transaction_plans_inline(db, monkeypatch):
             TODAY, SETTINGS, admin=SYSTEM_ADMIN,
             progress=lambda done, total: seen.append(ahead_threads()))
     assert result.failures == [] and len(seen) == 5 and max(seen) == 0
+    assert {row[0] for row in Invoice.select(Invoice.client).tuples()} == set(clients)
+
+
+def test_a_planning_process_that_dies_leaves_its_chunks_to_be_planned_inline(db, monkeypatch):
+    clients = build(monkeypatch)
+
+    def kill_the_planner(done, total):
+        if done == 3:
+            for child in multiprocessing.active_children():
+                child.kill()
+                child.join()
+
+    result = renewals.generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN,
+                                            progress=kill_the_planner)
+    assert result.failures == []
     assert {row[0] for row in Invoice.select(Invoice.client).tuples()} == set(clients)
