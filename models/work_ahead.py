@@ -3,9 +3,10 @@
 `WorkAhead(work)` runs `work(*args)` for one piece ahead, in a process of its own with its own
 database connection, while the caller writes a piece. A process, not a thread: planning and
 writing are both mostly Python, which two threads of one process run one at a time (Python's
-lock), and each statement of the writer waited to take the lock back. `work` and its arguments and result cross by
-pickle (a module-level function; `functools.partial` binds the rest). At most one piece is
-planned ahead: two pieces' plans are in memory at most, the one written and the next.
+lock). `work`, its arguments and its result cross by pickle (a module-level function;
+`functools.partial` binds the rest). At most one piece is planned ahead: two pieces' plans are in memory at most, the one written and the next.
+The gain needs a free core: where other sessions keep every core busy, the kernel's share
+per session (autogroup) gives the two processes together no more CPU than one had.
 
 A plan is read outside the writer's transaction, so before using it the writer asks
 `Ahead.current()` inside its transaction: on SQLite, whether another connection committed
