@@ -23,7 +23,8 @@ from bench.builder import BuildSpec
 from bench.databases import SqliteDatabases, close_database, open_database
 
 RENEWAL_STEPS = ("_client_chunks", "_candidates", "_separate_clients", "_billing_history",
-                 "plan_invoices", "write_invoices", "insert_rows", "_queue_invoice_emails")
+                 "plan_invoices", "prepare_invoices", "write_invoices", "insert_rows",
+                 "_queue_invoice_emails")
 
 
 def _wrap(owner, name: str, totals: dict, label: str) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 
 import pendulum
 from peewee import IntegrityError, Model, SelectBase
@@ -493,30 +494,40 @@ def template_context(template: str, context: dict) -> TemplateVars:
     return TemplateVars(plain, "")
 
 
-def invoice_email_contexts(clients: dict, invoices: Iterable[tuple], *, company_name: str,
+def invoice_email_clients(clients: dict, currency: str) -> dict:
+    """Each client of a batch of "invoice created" emails as its template sees `client`:
+    `clients` maps id -> a row with `client_vars`'s columns; the result maps id -> its view."""
+    return {client_id: _plain_dict(client_vars(row), "client", currency)
+            for client_id, row in clients.items()}
+
+
+@lru_cache(maxsize=4096)  # as `_plain` shows a date (or none): a batch has few distinct dates
+def _day_text(value) -> str:
+    return "" if value is None else value.isoformat()
+
+
+def invoice_email_lines(lines: Iterable) -> list:
+    """An invoice's lines as its "invoice created" template sees `lines`: each line has
+    `line_vars`'s values (description, amount, period_start, period_end)."""
+    return [TemplateVars({"description": line.description, "amount": line.amount,
+                          "period_start": _day_text(line.period_start),
+                          "period_end": _day_text(line.period_end)}, f"lines[{number}]")
+            for number, line in enumerate(lines)]
+
+
+def invoice_email_contexts(client_views: dict, invoices: Iterable[tuple], *, company_name: str,
                            currency: str) -> Iterator[TemplateVars]:
     """`template_context` of each "invoice created" email of a batch, one at a time:
-    `clients` maps id -> a row with `client_vars`'s columns (read once for the batch),
-    `invoices` holds (client id, invoice, lines) with the invoice as `invoice_vars` reads it
-    and lines as `line_vars` does. The values are already plain (Decimal amounts, dates,
-    text), so each is converted by its type once instead of walked key by key; the result
-    is what `template_context` makes of the same invoice (tests/test_renewals.py)."""
-    texts = {None: ""}  # as `_plain` shows a date (or none): a batch has few distinct dates
-
-    def day(value) -> str:
-        text = texts.get(value)
-        if text is None:
-            text = texts[value] = value.isoformat()
-        return text
-
-    client_views = {}
+    `client_views` from `invoice_email_clients`, `invoices` holds (client id, invoice, lines)
+    with the invoice as `invoice_vars` reads it and its lines from `invoice_email_lines`.
+    The values are already plain (Decimal amounts, dates, text), so each is converted by its
+    type once instead of walked key by key; the result is what `template_context` makes of
+    the same invoice (tests/test_renewals.py). The clients and lines need no invoice id: the
+    daily run makes them before the invoices are written."""
+    day = _day_text
     for client_id, invoice, lines in invoices:
-        client = client_views.get(client_id)
-        if client is None:
-            client = client_views[client_id] = _plain_dict(client_vars(clients[client_id]),
-                                                           "client", currency)
         yield TemplateVars({
-            "client": client,
+            "client": client_views[client_id],
             "invoice": TemplateVars({
                 "id": invoice.id, "number": invoice.number, "date": day(invoice.date),
                 "due_date": day(invoice.due_date), "paid_date": day(invoice.paid_date),
@@ -524,10 +535,7 @@ def invoice_email_contexts(clients: dict, invoices: Iterable[tuple], *, company_
                 "total": invoice.total, "amount_paid": invoice.amount_paid,
                 "balance": invoice.total - invoice.amount_paid, "currency": invoice.currency},
                 "invoice"),
-            "lines": [TemplateVars({"description": line.description, "amount": line.amount,
-                             "period_start": day(line.period_start),
-                             "period_end": day(line.period_end)}, f"lines[{number}]")
-                      for number, line in enumerate(lines)],
+            "lines": lines,
             "total": invoice.total, "currency": invoice.currency or currency,
             "company_name": company_name}, "")
 

@@ -179,15 +179,21 @@ def _transition(service_id: int, command: str, admin: Admin, *, action: str,
     with database.atomic():
         service = _load_for(service_id, command)
         before = audit.snapshot(service, changes)
-        updated = (Service
-                   .update(**changes, version=Service.version + 1,
-                           updated_at=pendulum.now("UTC"))
-                   .where(Service.id == service.id, Service.status == service.status)
-                   .execute())
-        if updated != 1:
+        # The row as written comes back with the UPDATE (no second read of the service and
+        # its joins: the daily run ends services this way by the hundred).
+        updated = list(Service
+                       .update(**changes, version=Service.version + 1,
+                               updated_at=pendulum.now("UTC"))
+                       .where(Service.id == service.id, Service.status == service.status)
+                       .returning(Service)
+                       .execute())
+        if len(updated) != 1:
             raise StaleRecordError(f"service #{service.id} changed status while the command ran; "
                                    "reload it and check its status")
-        fresh = _load(service.id)
+        fresh = updated[0]
+        fresh.product, fresh.client = service.product, service.client  # an update keeps them
+        if service.server_id is not None:
+            fresh.server = service.server
         after = audit.snapshot(fresh, changes)
         audit.record(admin.login, action, "service", fresh.id, client_id=fresh.client_id,
                      description=f"{COMMAND_LABELS[command]} succeeded for service #{fresh.id}",

@@ -284,3 +284,16 @@ def test_change_package_only_records_the_package_now_on_the_server(db):
     [row] = log_rows("service.change_package", service.id)
     assert json.loads(row.after) == {"product": service.product_id, "billing_cycle": "monthly",
                                      "recurring_amount": "10.00"}
+
+
+@pytest.mark.parametrize("server", [True, False])
+def test_a_state_change_returns_the_service_as_stored_with_its_product_client_and_server(db, server):
+    """The row comes back with the UPDATE instead of a second read: the same values."""
+    product = make_product(module="webhook", server=make_server() if server else None)
+    service = make_service(status=ServiceStatus.ACTIVE, product=product)
+    returned = lifecycle.terminate(service.id, as_login("alice"), today=TODAY, settings=SETTINGS)
+    stored = reload(service)
+    assert returned.__data__ == stored.__data__ and returned.version == service.version + 1
+    assert (returned.product.name, returned.client.email) == (product.name, stored.client.email)
+    assert (returned.server.name if returned.server_id else None) == (
+        stored.server.name if stored.server_id else None)

@@ -1,0 +1,224 @@
+"""The daily run's invoicing with each next chunk of clients read and planned on a second thread
+while the current one is written (`models.work_ahead`): the same end state as planning inline,
+on both engines and both paths (one process, claimed chunks); a chunk that cannot be written
+or planned fails alone; a plan another connection's commit may have missed is made again."""
+
+import sqlite3
+import multiprocessing
+from decimal import Decimal as D
+from itertools import count
+
+import pendulum
+import pytest
+from peewee import DateTimeField
+
+from hostdesk.models import renewals
+from hostdesk.models.db import bind, database, sqlite_path_from_url
+from hostdesk.models.permissions import SYSTEM_ADMIN
+from hostdesk.models.schema import (
+    ActivityLog,
+    CronRun,
+    EmailOutbox,
+    Invoice,
+    InvoiceLine,
+    Promotion,
+    Service,
+)
+from hostdesk.models.settings import Settings
+from hostdesk.models.work_ahead import WorkAhead
+from tests import factories as make
+
+TODAY = pendulum.date(2026, 3, 1)
+NEXT_MONTH = TODAY.add(months=1)
+SETTINGS = Settings(batch_size=3)  # three clients a chunk: five chunks
+CLIENTS = 13
+
+
+def build(monkeypatch) -> list[int]:
+    """The same clients, services, addons, domains and promotion in every database."""
+    monkeypatch.setattr(make, "_seq", count(1))
+    plan = make.product(prices={"monthly": "10.00", "annually": "100.00"})
+    promotion = Promotion.create(code="TWICE", type="percentage", value=D("10"), recurring=True,
+                                 recur_for=1)
+    ids = []
+    for number in range(CLIENTS):
+        client = make.client(separate_invoices=number == 4)
+        ids.append(client.id)
+        due = TODAY.add(days=number % 5)
+        service = make.service(client, plan, next_due_date=due,
+                               recurring_amount=D("10.00") + number,
+                               promotion=promotion if number == 7 else None)
+        if number % 3 == 0:
+            make.addon(service, recurring_amount=D("2.50"))
+        if number % 4 == 0:
+            make.domain(client, next_due_date=due, name=service.domain)
+        if number == 9:  # a period that starts off its anchor day: prorated
+            make.service(client, plan, next_due_date=due, anchor_day=20)
+        if number == 10:
+            make.service(client, plan, next_due_date=due, billing_cycle="annually",
+                         recurring_amount=D("100.00"))
+    return ids
+
+
+def state() -> dict:
+    """Every row the invoicing writes, timestamps left out."""
+    def rows(model):
+        fields = [f for f in model._meta.sorted_fields if not isinstance(f, DateTimeField)
+                  and f.name not in ("created_at", "at", "sent_at")]
+        return list(model.select(*fields).order_by(model.id).tuples())
+
+    return {"invoices": rows(Invoice), "lines": rows(InvoiceLine), "emails": rows(EmailOutbox),
+            "activity": rows(ActivityLog), "services": rows(Service)}
+
+
+def ahead_threads() -> int:
+    """The planning processes running."""
+    return len(multiprocessing.active_children())
+
+
+def bill_two_days(path: str) -> tuple[list, list]:
+    """Bill today and a month later (history: billed and unpaid periods) by `path`; the number
+    of planning threads seen after each chunk, and the failures."""
+    seen, failures = [], []
+    for day in (TODAY, NEXT_MONTH):
+        if path == "one process":
+            result = renewals.generate_due_invoices(
+                day, SETTINGS, admin=SYSTEM_ADMIN,
+                progress=lambda done, total: seen.append(ahead_threads()))
+        else:
+            with database.atomic():
+                run = CronRun.create(run_date=day, holder="test")
+            assert renewals.plan_billing_chunks(run.id, day, SETTINGS) == 5
+            result = renewals.bill_pending_chunks(
+                run.id, day, SETTINGS, worker="test",
+                progress=lambda done, total: seen.append(ahead_threads()))
+        failures += result.failures
+        # Half the invoices paid: those items bill on, the others wait (standard mode).
+        even = [row[0] for row in Invoice.select(Invoice.id).tuples() if row[0] % 2 == 0]
+        Invoice.update(status="paid", amount_paid=Invoice.total).where(Invoice.id.in_(even)).execute()
+    return seen, failures
+
+
+@pytest.mark.parametrize("path", ["one process", "claimed chunks"])
+def test_planning_ahead_reaches_the_same_end_state_as_planning_inline(
+        db, new_database_url, monkeypatch, path):
+    build(monkeypatch)
+    seen, failures = bill_two_days(path)
+    ahead = state()
+    assert failures == [] and max(seen) == 1, "the chunks were not planned on a second thread"
+    assert len(ahead["invoices"]) > CLIENTS + 3 and ahead["emails"] and ahead["activity"]
+
+    plain = bind(new_database_url())
+    try:
+        plain.connect()
+        monkeypatch.setattr(renewals, "can_work_ahead", lambda: False)
+        build(monkeypatch)
+        seen, failures = bill_two_days(path)
+        assert failures == [] and max(seen) == 0
+        assert state() == ahead
+    finally:
+        plain.close()
+
+
+def refuse_invoices_of(engine: str, client_id: int) -> None:
+    """A database trigger that refuses this client's invoices (an integrity error)."""
+    if engine == "sqlite":
+        database.execute_sql(f"CREATE TRIGGER refuse_one BEFORE INSERT ON invoice "
+                             f"WHEN NEW.client_id = {client_id} "
+                             "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+        return
+    database.execute_sql(f"""CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN
+        IF NEW.client_id = {client_id} THEN
+            RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation';
+        END IF; RETURN NEW; END $$ LANGUAGE plpgsql""")
+    database.execute_sql("CREATE TRIGGER refuse_one BEFORE INSERT ON invoice "
+                         "FOR EACH ROW EXECUTE FUNCTION refuse_one()")
+
+
+def test_a_chunk_that_cannot_be_written_fails_alone(db, engine, monkeypatch):
+    clients = build(monkeypatch)
+    refuse_invoices_of(engine, clients[7])  # in the third chunk, planned ahead
+    result = renewals.generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN)
+    assert [f["item"] for f in result.failures] == [f"clients {clients[6]}–{clients[8]}"]
+    assert "refused by the test" in result.failures[0]["error"]
+    billed = {row[0] for row in Invoice.select(Invoice.client).tuples()}
+    assert billed == set(clients) - set(clients[6:9])
+
+
+@pytest.mark.parametrize("chunk", [0, 3])  # planned inline, planned ahead
+def test_a_chunk_that_cannot_be_planned_is_that_chunks_failure(db, monkeypatch, chunk):
+    clients = build(monkeypatch)
+    broken = clients[3 * chunk + 1]
+    Service.update(billing_cycle="fortnightly").where(Service.client == broken).execute()
+    result = renewals.generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN)
+    chunk_clients = clients[3 * chunk:3 * chunk + 3]
+    assert [f["item"] for f in result.failures] == [f"clients {chunk_clients[0]}–{chunk_clients[-1]}"]
+    assert "fortnightly" in result.failures[0]["error"]
+    billed = {row[0] for row in Invoice.select(Invoice.client).tuples()}
+    assert billed == set(clients) - set(chunk_clients)
+    assert ahead_threads() == 0  # the planning thread ended with the run
+
+
+def test_a_commit_of_another_connection_sends_the_plan_back(db, engine, db_url, monkeypatch):
+    if engine != "sqlite":
+        pytest.skip("PostgreSQL plans at READ COMMITTED, ahead or inline (models.work_ahead)")
+    clients = build(monkeypatch)
+    other = sqlite3.connect(sqlite_path_from_url(db_url))
+
+    def other_commits(sql: str) -> None:
+        other.execute(sql)
+        other.commit()
+
+    with WorkAhead(len) as planner:
+        planner.start("a", "four")
+        ahead = planner.take("a")
+        ahead.wait()
+        with database.atomic():
+            Service.update(version=Service.version + 1).execute()  # this connection's commits change nothing
+        with database.atomic():
+            assert ahead.current() and ahead.result() == 4
+        other_commits("UPDATE service SET version = version + 1")
+        with database.atomic():
+            assert not ahead.current()
+
+    # Cancelled by an admin after the third chunk was planned: that plan is made again.
+    cancelled = Service.get(Service.client == clients[7]).id
+
+    def after_chunk(done, total):
+        if done == 6:  # the third chunk was planned while the second was written
+            other_commits(f"UPDATE service SET status = 'cancelled' WHERE id = {cancelled}")
+
+    result = renewals.generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN,
+                                            progress=after_chunk)
+    other.close()
+    assert result.failures == []
+    assert not InvoiceLine.select().where((InvoiceLine.item_type == "service")
+                                          & (InvoiceLine.item_id == cancelled)).exists()
+    assert Invoice.select().where(Invoice.client == clients[8]).exists()
+
+
+def test_a_run_inside_the_callers_transaction_plans_inline(db, monkeypatch):
+    """A second connection would not see the caller's uncommitted rows."""
+    with database.atomic():
+        clients = build(monkeypatch)
+        seen = []
+        result = renewals.generate_due_invoices(
+            TODAY, SETTINGS, admin=SYSTEM_ADMIN,
+            progress=lambda done, total: seen.append(ahead_threads()))
+    assert result.failures == [] and len(seen) == 5 and max(seen) == 0
+    assert {row[0] for row in Invoice.select(Invoice.client).tuples()} == set(clients)
+
+
+def test_a_planning_process_that_dies_leaves_its_chunks_to_be_planned_inline(db, monkeypatch):
+    clients = build(monkeypatch)
+
+    def kill_the_planner(done, total):
+        if done == 3:
+            for child in multiprocessing.active_children():
+                child.kill()
+                child.join()
+
+    result = renewals.generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN,
+                                            progress=kill_the_planner)
+    assert result.failures == []
+    assert {row[0] for row in Invoice.select(Invoice.client).tuples()} == set(clients)
