@@ -591,8 +591,8 @@ def generate_due_invoices(today, settings: Settings, *, admin: Admin,
     chunks = job.chunks(client_ids)
     clients, done = sum(len(chunk) for chunk in chunks), 0
     total = RenewalResult()
-    # The next chunk is read and planned on a second thread while this one is written; one
-    # client on demand (a single chunk) needs no thread.
+    # The next chunk is read and planned in a planning process while this one is written; one
+    # client on demand (a single chunk) needs none.
     ahead_ok = client_ids is None and len(chunks) > 1 and can_work_ahead()
     with WorkAhead(_planning_ahead(job, write=not dry_run)) as planner:
         for number, chunk in enumerate(chunks):

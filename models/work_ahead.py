@@ -3,7 +3,9 @@
 `WorkAhead(work)` runs `work(*args)` for one piece ahead, in a process of its own with its own
 database connection, while the caller writes a piece. A process, not a thread: planning and
 writing are both mostly Python, which two threads of one process run one at a time (Python's
-lock). `work`, its arguments and its result cross by pickle (a module-level function;
+lock). The process is `python -m hostdesk.models.work_ahead`, as every child of hostdesk is
+started (DEVELOPERS.md): it never imports the caller's main script. `work`, its arguments and
+its result cross its standard input and output by pickle (a module-level function;
 `functools.partial` binds the rest). At most one piece is planned ahead: two pieces' plans are in memory at most, the one written and the next.
 The gain needs a free core: where other sessions keep every core busy, the kernel's share
 per session (autogroup) gives the two processes together no more CPU than one had.
@@ -17,6 +19,13 @@ there could already miss a change committed between its reads and its writes: th
 own checks (the renewal overlap triggers) are what refuse a period billed twice, ahead or not.
 """
 
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
 from concurrent.futures import BrokenExecutor, Future, wait
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -24,10 +33,16 @@ from typing import Any, Callable
 from hostdesk.models import money
 from hostdesk.models.db import bind, connect_url, database, is_sqlite
 
+PLANNER_MODULE = "hostdesk.models.work_ahead"
 # SQLite page cache of the planning process's connection. A piece reads rows of its own (one
 # chunk's clients), which the next piece does not read again: SQLite's default 64 MB only
 # added to the run's peak memory.
 PAGE_CACHE_KIB = 1_000
+# A piece is planned in about a second; one not planned in this time is planned inline and
+# the planning process is ended (a stuck planner never holds up the nightly run).
+PLAN_SECONDS = 300
+# How long closing waits for the planning process to end before it is killed.
+CLOSE_SECONDS = 10
 
 
 def change_marker():
@@ -48,17 +63,18 @@ def can_work_ahead() -> bool:
 
 @dataclass
 class Ahead:
-    """One piece planned (or being planned) on the thread."""
+    """One piece planned (or being planned) in the planning process."""
 
     key: Any
     marker: Any
     future: Future
+    planner: "WorkAhead"
 
     def current(self) -> bool:
         """Inside the writer's transaction: nothing committed by another connection since
-        the plan began, and the planning process did not die (Ctrl-C, killed) before it
-        answered. A plan that is not current is made again by the caller."""
-        if self.future.done() and isinstance(self.future.exception(), BrokenExecutor):
+        the plan began, and the planning process answered (it did not die, Ctrl-C or killed,
+        nor run out of time). A plan that is not current is made again by the caller."""
+        if not self.future.done() or isinstance(self.future.exception(), BrokenExecutor):
             return False
         return self.marker == change_marker()
 
@@ -67,8 +83,10 @@ class Ahead:
         return self.future.result()
 
     def wait(self) -> None:
-        """Until the plan is made or has failed (`result` says which)."""
-        wait([self.future])
+        """Until the plan is made or has failed (`result` says which), for `PLAN_SECONDS` at
+        most: then the planning process is ended and the piece is not current."""
+        if not wait([self.future], timeout=PLAN_SECONDS).done:
+            self.planner.stop()
 
 
 class WorkAhead:
@@ -77,7 +95,10 @@ class WorkAhead:
 
     def __init__(self, work: Callable[..., Any]):
         self._work = work
-        self._executor = None  # a ProcessPoolExecutor once a piece is planned ahead
+        self._process = None  # the planning process, once a piece is planned ahead
+        self._asked: deque[Future] = deque()  # answered in the order asked
+        self._lock = threading.Lock()
+        self._broken = False
         self._ahead: Ahead | None = None
 
     @property
@@ -86,19 +107,20 @@ class WorkAhead:
         return None if self._ahead is None else self._ahead.key
 
     def start(self, key, *args) -> None:
-        if self._executor is None:  # only a run of more than one piece starts the process
-            # Imported here: a command that plans nothing ahead never loads multiprocessing.
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            self._executor = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_open_in_child, initargs=(_database_spec(), dict(money._installation)))
-        try:
-            future = self._executor.submit(self._work, *args)
-        except BrokenExecutor:  # the planning process died: the caller plans inline from now
+        if self._broken:  # the planning process died: the caller plans inline from now
             return
-        self._ahead = Ahead(key, change_marker(), future)
+        future = Future()
+        future.set_running_or_notify_cancel()
+        try:
+            with self._lock:
+                if self._process is None:  # only a run of more than one piece starts it
+                    self._start_process()
+                self._asked.append(future)
+                _send(self._process.stdin, (self._work, args))
+        except OSError:
+            self._break()
+            return
+        self._ahead = Ahead(key, change_marker(), future, self)
 
     def wait(self) -> None:
         """Until the piece planned ahead, if any, is planned (or has failed)."""
@@ -108,14 +130,26 @@ class WorkAhead:
     def take(self, key) -> Ahead | None:
         ahead, self._ahead = self._ahead, None
         if ahead is not None and ahead.key != key:
-            ahead.future.cancel()
-            return None
+            return None  # its answer is read and dropped
         return ahead
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.stdin.close()  # the end of its input is the planning process's cue to end
+        try:
+            process.wait(CLOSE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop(self) -> None:
+        """End the planning process now; what it was asked is planned inline."""
+        if self._process is not None:
+            self._process.kill()
+        self._break()
+        self.close()
 
     def __enter__(self) -> "WorkAhead":
         return self
@@ -123,6 +157,47 @@ class WorkAhead:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _start_process(self) -> None:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
+        try:  # started ignoring ctrl+c: the caller, which gets it, ends the planner
+            self._process = subprocess.Popen([sys.executable, "-m", PLANNER_MODULE],
+                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        _send(self._process.stdin, (_database_spec(), dict(money._installation)))
+        threading.Thread(target=self._read_answers, args=(self._process.stdout,),
+                         daemon=True).start()
+
+    def _read_answers(self, answers) -> None:
+        try:
+            while True:
+                failed, value = pickle.load(answers)
+                with self._lock:
+                    future = self._asked.popleft()
+                if failed:
+                    future.set_exception(value)
+                else:
+                    future.set_result(value)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            self._break()
+
+    def _break(self) -> None:
+        with self._lock:
+            self._broken = True
+            asked, self._asked = self._asked, deque()
+        for future in asked:
+            future.set_exception(BrokenExecutor("the planning process ended"))
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _send(stream, message) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)  # whole, or nothing sent
+    stream.write(data)
+    stream.flush()
 
 
 def _database_spec() -> tuple:
@@ -133,7 +208,7 @@ def _database_spec() -> tuple:
     return (type(real), real.database, dict(real.connect_params))
 
 
-def _open_in_child(spec: tuple, installation: dict) -> None:
+def _open_database(spec: tuple, installation: dict) -> None:
     kind, name, params = spec
     db = bind(connect_url(f"sqlite:///{name}", create=False) if kind == "sqlite"
               else kind(name, **params))
@@ -141,3 +216,29 @@ def _open_in_child(spec: tuple, installation: dict) -> None:
     if kind == "sqlite":
         db.execute_sql(f"PRAGMA cache_size = {-int(PAGE_CACHE_KIB)}")
     money.configure(**installation)  # amounts shown as the caller shows them
+
+
+def serve(requests, answers) -> None:
+    """The planning process: open the caller's database, then answer each piece asked, in
+    order (its plan, or the exception planning raised), until its input ends."""
+    _open_database(*pickle.load(requests))
+    while True:
+        try:
+            work, args = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            answer = (False, work(*args))
+        except Exception as exc:  # the caller raises it as that piece's failure
+            answer = (True, exc)
+        try:
+            _send(answers, answer)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:  # said as text
+            _send(answers, (True, RuntimeError(f"{answer[1]!r} (not sendable: {exc})")))
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout = sys.stderr  # anything printed goes to standard error, not into the answers
+    serve(sys.stdin.buffer, answers)

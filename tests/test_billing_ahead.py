@@ -4,7 +4,10 @@ on both engines and both paths (one process, claimed chunks); a chunk that canno
 or planned fails alone; a plan another connection's commit may have missed is made again."""
 
 import sqlite3
-import multiprocessing
+import os
+import signal
+import subprocess
+import sys
 from decimal import Decimal as D
 from itertools import count
 
@@ -25,7 +28,7 @@ from hostdesk.models.schema import (
     Service,
 )
 from hostdesk.models.settings import Settings
-from hostdesk.models.work_ahead import WorkAhead
+from hostdesk.models.work_ahead import PLANNER_MODULE, WorkAhead
 from tests import factories as make
 
 TODAY = pendulum.date(2026, 3, 1)
@@ -71,9 +74,26 @@ def state() -> dict:
             "activity": rows(ActivityLog), "services": rows(Service)}
 
 
+def planning_processes() -> list[int]:
+    """The pids of this process's living planning processes (`python -m` PLANNER_MODULE)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                _, _, after = stat.read().rpartition(")")
+            state, parent = after.split()[:2]
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                command = cmdline.read().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if int(parent) == os.getpid() and state != "Z" and PLANNER_MODULE.encode() in command:
+            found.append(int(entry.name))
+    return found
+
+
 def ahead_threads() -> int:
     """The planning processes running."""
-    return len(multiprocessing.active_children())
+    return len(planning_processes())
 
 
 def bill_two_days(path: str) -> tuple[list, list]:
@@ -214,11 +234,37 @@ def test_a_planning_process_that_dies_leaves_its_chunks_to_be_planned_inline(db,
 
     def kill_the_planner(done, total):
         if done == 3:
-            for child in multiprocessing.active_children():
-                child.kill()
-                child.join()
+            for pid in planning_processes():
+                os.kill(pid, signal.SIGKILL)
 
     result = renewals.generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN,
                                             progress=kill_the_planner)
     assert result.failures == []
+    assert {row[0] for row in Invoice.select(Invoice.client).tuples()} == set(clients)
+
+
+def test_a_script_of_ones_own_bills_ahead_without_a_main_guard(db, db_url, monkeypatch, tmp_path):
+    """The planning process is `python -m` PLANNER_MODULE: it never runs the caller's main
+    script again (a script without `if __name__ == "__main__":` would bill twice or fail)."""
+    clients = build(monkeypatch)
+    runs = tmp_path / "runs.txt"
+    script = tmp_path / "nightly.py"
+    script.write_text(
+        "import pendulum\n"
+        "from hostdesk.models import renewals\n"
+        "from hostdesk.models.db import bind\n"
+        "from hostdesk.models.permissions import SYSTEM_ADMIN\n"
+        "from hostdesk.models.settings import Settings\n"
+        f"open({str(runs)!r}, 'a').write('started\\n')\n"
+        f"bind({db_url!r})\n"
+        f"result = renewals.generate_due_invoices(pendulum.date({TODAY.year}, {TODAY.month}, {TODAY.day}),"
+        f" Settings(batch_size={SETTINGS.batch_size}), admin=SYSTEM_ADMIN,\n"
+        f"    progress=lambda done, total: open({str(runs)!r}, 'a').write(f'chunk {{done}}\\n'))\n"
+        "print('FAILURES', result.failures)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "FAILURES []"
+    lines = runs.read_text().splitlines()
+    assert lines.count("started") == 1 and len(lines) > 2  # one run, several chunks
     assert {row[0] for row in Invoice.select(Invoice.client).tuples()} == set(clients)
