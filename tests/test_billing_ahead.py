@@ -30,6 +30,7 @@ from hostdesk.models.schema import (
 from hostdesk.models.settings import Settings
 from hostdesk.models.work_ahead import PLANNER_MODULE, WorkAhead
 from tests import factories as make
+from tests.children import living_children
 
 TODAY = pendulum.date(2026, 3, 1)
 NEXT_MONTH = TODAY.add(months=1)
@@ -76,19 +77,7 @@ def state() -> dict:
 
 def planning_processes() -> list[int]:
     """The pids of this process's living planning processes (`python -m` PLANNER_MODULE)."""
-    found = []
-    for entry in os.scandir("/proc"):
-        try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                _, _, after = stat.read().rpartition(")")
-            state, parent = after.split()[:2]
-            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
-                command = cmdline.read().split(b"\0")
-        except (OSError, ValueError):
-            continue
-        if int(parent) == os.getpid() and state != "Z" and PLANNER_MODULE.encode() in command:
-            found.append(int(entry.name))
-    return found
+    return living_children(PLANNER_MODULE)
 
 
 def ahead_threads() -> int:

@@ -39,6 +39,7 @@ from hostdesk.models.schema import (
 from hostdesk.models.settings import Settings
 from tests.whmcs_host import CYCLES, HostSpec, build_whmcs, insert
 from hostdesk.tui.cli import main
+from tests.children import living_children
 from tests.factories import as_login
 from hostdesk.models.permissions import SYSTEM_ADMIN
 
@@ -787,19 +788,7 @@ def _writer_processes() -> list[int]:
     """The pids of this process's living writer processes (`python -m` WRITER_MODULE)."""
     from hostdesk.automation.whmcs.pipeline import WRITER_MODULE
 
-    found = []
-    for entry in os.scandir("/proc"):
-        try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                _, _, after = stat.read().rpartition(")")
-            state, parent = after.split()[:2]
-            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
-                command = cmdline.read().split(b"\0")
-        except (OSError, ValueError):
-            continue
-        if int(parent) == os.getpid() and state != "Z" and WRITER_MODULE.encode() in command:
-            found.append(int(entry.name))
-    return found
+    return living_children(WRITER_MODULE)
 
 
 def _stopped(pid: int) -> None:
