@@ -3,10 +3,10 @@
 `WorkAhead(work)` runs `work(*args)` for one piece ahead, in a process of its own with its own
 database connection, while the caller writes a piece. A process, not a thread: planning and
 writing are both mostly Python, which two threads of one process run one at a time (Python's
-lock). The process is `python -m hostdesk.models.work_ahead`, as every child of hostdesk is
-started (DEVELOPERS.md): it never imports the caller's main script. `work`, its arguments and
-its result cross its standard input and output by pickle (a module-level function;
-`functools.partial` binds the rest). At most one piece is planned ahead: two pieces' plans are in memory at most, the one written and the next.
+lock). The process is `python -m hostdesk.models.work_ahead`, started as every child of
+hostdesk is (`models.child_process`): it never imports the caller's main script. `work`, its
+arguments and its result cross by pickle (a module-level function; `functools.partial` binds
+the rest). At most one piece is planned ahead: two pieces' plans are in memory at most, the one written and the next.
 The gain needs a free core: where other sessions keep every core busy, the kernel's share
 per session (autogroup) gives the two processes together no more CPU than one had.
 
@@ -19,11 +19,7 @@ there could already miss a change committed between its reads and its writes: th
 own checks (the renewal overlap triggers) are what refuse a period billed twice, ahead or not.
 """
 
-import os
-import pickle
-import signal
 import subprocess
-import sys
 import threading
 from collections import deque
 from concurrent.futures import BrokenExecutor, Future, wait
@@ -31,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from hostdesk.models import money
+from hostdesk.models.child_process import child_connections, portable, start_child
 from hostdesk.models.db import bind, connect_url, database, is_sqlite
 
 PLANNER_MODULE = "hostdesk.models.work_ahead"
@@ -96,6 +93,7 @@ class WorkAhead:
     def __init__(self, work: Callable[..., Any]):
         self._work = work
         self._process = None  # the planning process, once a piece is planned ahead
+        self._sending = None  # the connection its pieces go down
         self._asked: deque[Future] = deque()  # answered in the order asked
         self._lock = threading.Lock()
         self._broken = False
@@ -116,7 +114,7 @@ class WorkAhead:
                 if self._process is None:  # only a run of more than one piece starts it
                     self._start_process()
                 self._asked.append(future)
-                _send(self._process.stdin, (self._work, args))
+                self._sending.send((self._work, args))
         except OSError:
             self._break()
             return
@@ -137,7 +135,7 @@ class WorkAhead:
         process, self._process = self._process, None
         if process is None:
             return
-        process.stdin.close()  # the end of its input is the planning process's cue to end
+        self._sending.close()  # the end of its input is the planning process's cue to end
         try:
             process.wait(CLOSE_SECONDS)
         except subprocess.TimeoutExpired:
@@ -158,28 +156,21 @@ class WorkAhead:
         self.close()
 
     def _start_process(self) -> None:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
-        try:  # started ignoring ctrl+c: the caller, which gets it, ends the planner
-            self._process = subprocess.Popen([sys.executable, "-m", PLANNER_MODULE],
-                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
-        _send(self._process.stdin, (_database_spec(), dict(money._installation)))
-        threading.Thread(target=self._read_answers, args=(self._process.stdout,),
-                         daemon=True).start()
+        self._process, self._sending, answers = start_child(PLANNER_MODULE)
+        self._sending.send((_database_spec(), dict(money._installation)))
+        threading.Thread(target=self._read_answers, args=(answers,), daemon=True).start()
 
     def _read_answers(self, answers) -> None:
         try:
             while True:
-                failed, value = pickle.load(answers)
+                failed, value = answers.recv()
                 with self._lock:
                     future = self._asked.popleft()
                 if failed:
                     future.set_exception(value)
                 else:
                     future.set_result(value)
-        except (EOFError, OSError, pickle.UnpicklingError):
+        except Exception:  # noqa: BLE001 - the planner died or garbled: plan inline from now
             self._break()
 
     def _break(self) -> None:
@@ -188,16 +179,6 @@ class WorkAhead:
             asked, self._asked = self._asked, deque()
         for future in asked:
             future.set_exception(BrokenExecutor("the planning process ended"))
-
-
-def _main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
-def _send(stream, message) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)  # whole, or nothing sent
-    stream.write(data)
-    stream.flush()
 
 
 def _database_spec() -> tuple:
@@ -221,24 +202,17 @@ def _open_database(spec: tuple, installation: dict) -> None:
 def serve(requests, answers) -> None:
     """The planning process: open the caller's database, then answer each piece asked, in
     order (its plan, or the exception planning raised), until its input ends."""
-    _open_database(*pickle.load(requests))
+    _open_database(*requests.recv())
     while True:
         try:
-            work, args = pickle.load(requests)
+            work, args = requests.recv()
         except EOFError:
             return
         try:
-            answer = (False, work(*args))
+            answers.send((False, work(*args)))
         except Exception as exc:  # the caller raises it as that piece's failure
-            answer = (True, exc)
-        try:
-            _send(answers, answer)
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:  # said as text
-            _send(answers, (True, RuntimeError(f"{answer[1]!r} (not sendable: {exc})")))
+            answers.send((True, portable(exc)))
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    sys.stdout = sys.stderr  # anything printed goes to standard error, not into the answers
-    serve(sys.stdin.buffer, answers)
+    serve(*child_connections())

@@ -28,16 +28,14 @@ A dry run writes inline: its single outer transaction (rolled back at the end) l
 importing thread's connection, which a second connection could not see into.
 """
 
-import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
-from multiprocessing.connection import Connection
 
+from hostdesk.models.child_process import start_child
 from hostdesk.models.db import database, few_checkpoints
 
 # Batches mapped ahead of the writer at most: bounds memory, keeps the two sides in step.
@@ -177,15 +175,9 @@ class ProcessWriter(_BackgroundWriter):
 
     def __init__(self, path: str):
         try:
-            with _no_ctrl_c():  # inherited: ctrl+c never interrupts the writer as it starts
-                self._process = subprocess.Popen([sys.executable, "-m", WRITER_MODULE, path],
-                                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self._process, self._jobs, self._answers = start_child(WRITER_MODULE, path)
         except OSError as exc:
             raise WriterError(f"the writer process could not start: {exc}") from None
-        self._jobs = Connection(os.dup(self._process.stdin.fileno()), readable=False)
-        self._answers = Connection(os.dup(self._process.stdout.fileno()), writable=False)
-        self._process.stdin.close()  # the Connections hold the pipes now
-        self._process.stdout.close()
         self._waiting = deque()  # the `then` of each job sent and not answered yet
         self._error = None
         self._ended = False
@@ -290,19 +282,6 @@ class ProcessWriter(_BackgroundWriter):
         if self._error is not None:
             error, self._error = self._error, None
             raise error
-
-
-class _no_ctrl_c:
-    """Ctrl+c ignored meanwhile (on the main thread: the only one that may set it)."""
-
-    def __enter__(self):
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 def writer_for(inline: bool, *, bulk: bool = False):

@@ -9,10 +9,7 @@ The end of standard input without a commit (the importing process closed it, or 
 everything back. Ctrl+c is ignored: the importing process, which gets it, ends the writer.
 """
 
-import os
-import pickle
 import queue
-import signal
 import sys
 import threading
 from multiprocessing.connection import Connection
@@ -27,6 +24,7 @@ from hostdesk.automation.whmcs.pipeline import (
     STOP,
     WriterError,
 )
+from hostdesk.models.child_process import child_connections, portable
 from hostdesk.models.db import bind, bounded_page_cache, database, few_checkpoints
 
 # SQLite page cache of a one-transaction writer: a 100,000-service import writes ~250 MB.
@@ -56,14 +54,14 @@ def serve(path: str, jobs: Connection, answers: Connection) -> None:
                             answers.send((DONE, job()))
                         except Exception as exc:  # its batch's own transaction rolled back
                             failed = True
-                            answers.send((FAILED, _portable(exc)))
+                            answers.send((FAILED, portable(exc, WriterError)))
                     if job != COMMIT or failed:
                         raise _RollBack()
                 committed = True
             except _RollBack:
                 pass
     except Exception as exc:  # the commit itself failed
-        _answer(answers, (FAILED, _portable(exc)))
+        _answer(answers, (FAILED, portable(exc, WriterError)))
         return
     finally:
         database.close()
@@ -98,20 +96,8 @@ class _failing:
         raise self.error
 
 
-def _portable(exc: Exception) -> Exception:
-    """`exc` as the importing process can be given it (its type and message kept)."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
-        return WriterError(f"{type(exc).__name__}: {exc}")
-
-
 def main() -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited ignored too; a direct one also
-    jobs = Connection(os.dup(0), writable=False)
-    answers = Connection(os.dup(1), readable=False)
-    os.dup2(2, 1)  # whatever prints goes to standard error, not into the answers
+    jobs, answers = child_connections()
     serve(sys.argv[1], jobs, answers)
     return 0
 
