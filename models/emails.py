@@ -883,6 +883,20 @@ def queue_emails(template: str, messages: Iterable[dict]) -> int:
     message is a dict of `queue_email`'s keyword arguments; its context may also be one
     `invoice_email_contexts` built. `messages` is read once, so it may be a generator: a
     message and its context need not outlive its row."""
+    failures, rows, queued = [], [], 0
+    for row in outbox_rows(template, messages, failures):
+        rows.append(row)
+        if len(rows) >= ROWS_AT_ONCE:
+            queued += write_outbox_rows(template, rows, [])
+            rows = []
+    return queued + write_outbox_rows(template, rows, failures)
+
+
+def outbox_rows(template: str, messages: Iterable[dict], failures: list) -> Iterator[tuple]:
+    """Each message rendered as its outbox row (OUTBOX_COLUMNS), one at a time; a message its
+    template cannot render gets a failed row, and its error is added to `failures` for
+    `write_outbox_rows` to log. Reads the template only: the daily run renders ahead of its
+    writes in another process (`models.renewals`)."""
     from hostdesk.models.email_sandbox import check_source
 
     subject, body = template_for(template)
@@ -892,13 +906,8 @@ def queue_emails(template: str, messages: Iterable[dict]) -> int:
             check_source(source, part, template)
     except ValidationError as exc:
         broken = exc
-    rows, failures, queued = [], [], 0
     now = EmailOutbox.created_at.db_value(pendulum.now("UTC"))
     for message in messages:
-        if len(rows) >= ROWS_AT_ONCE:
-            insert_rows(EmailOutbox, OUTBOX_COLUMNS, rows)
-            queued += len(rows)
-            rows = []
         to = check_address(message["to"])
         error = broken
         if error is None:
@@ -914,18 +923,22 @@ def queue_emails(template: str, messages: Iterable[dict]) -> int:
         if error is not None:
             failures.append(error)
             failed = _unrenderable(template, error)
-            rows.append((to, failed["subject"], "", False, template, message.get("client_id"),
-                         message.get("related_type", ""), message.get("related_id"), "failed",
-                         0, failed["last_error"], now, None, True))
+            yield (to, failed["subject"], "", False, template, message.get("client_id"),
+                   message.get("related_type", ""), message.get("related_id"), "failed",
+                   0, failed["last_error"], now, None, True)
             continue
         stored_body, encrypted = _stored_body(rendered_body, message["context"])
-        rows.append((to, rendered_subject, stored_body, encrypted, template,
-                     message.get("client_id"), message.get("related_type", ""),
-                     message.get("related_id"), "queued", 0, "", now, None, False))
+        yield (to, rendered_subject, stored_body, encrypted, template,
+               message.get("client_id"), message.get("related_type", ""),
+               message.get("related_id"), "queued", 0, "", now, None, False)
+
+
+def write_outbox_rows(template: str, rows: list[tuple], failures: list) -> int:
+    """Insert rows `outbox_rows` rendered and log its `failures`; returns the rows written."""
     insert_rows(EmailOutbox, OUTBOX_COLUMNS, rows)
     if failures:
         _log_unrenderable(template, len(failures), failures[0])
-    return queued + len(rows)
+    return len(rows)
 
 
 OUTBOX_COLUMNS = ("to_address", "subject", "body", "body_encrypted", "template", "client",

@@ -11,7 +11,6 @@ import json
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from itertools import repeat
 from decimal import Decimal
 from typing import Callable, Iterable
 
@@ -29,9 +28,10 @@ from hostdesk.models.billable import (
 )
 from hostdesk.models.cycles import Cycle, day_before
 from hostdesk.models.db import (DATABASE_ERRORS, database, database_error_text, ids_in, insert_rows,
+                                next_id,
                                 is_postgres, is_sqlite)
 from hostdesk.models.emails import (invoice_email_clients, invoice_email_contexts,
-                                    invoice_email_lines, queue_emails)
+                                    invoice_email_lines, outbox_rows, write_outbox_rows)
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.fields import MoneyField, PendulumDateField
 from hostdesk.models.invoicing import LineSpec, renewal_line_spec
@@ -423,42 +423,56 @@ def plan_invoices(candidates: list[Candidate], today, settings: Settings, *,
 @dataclass(slots=True)
 class PreparedInvoices:
     """A chunk's invoices as `write_invoices` writes them, all but their ids: the Python work
-    of the write, done before its transaction (on the planning thread when the run plans the
-    chunk ahead, `models.work_ahead`)."""
+    of the write, done before its transaction (in the planning process when the run plans the
+    chunk ahead, `models.work_ahead`). Plain values only: they cross a pipe by pickle."""
 
-    planned: list  # (client id, due date, payment method, [LineSpec]) per invoice
-    totals: list  # per invoice
+    invoices: list  # per invoice: (client id, due date as text, payment method, total)
     lines: list  # per invoice: its rows of LINE_COLUMNS but the first (the invoice id)
     activity: list  # per invoice: (the total as shown, the activity row's `after`)
-    email_lines: list | None  # per invoice: its lines as its email shows them, when sent
-    clients: dict | None  # client id -> (email address, the client as its emails show it)
+    services_billed: dict  # service id -> its renewal lines (for recurring promotions)
+    emails: "RenderedEmails | None" = None  # rendered ahead, for the ids the writer expects
 
 
-def prepare_invoices(groups: dict, *, send_emails: bool, currency: str = "") -> PreparedInvoices:
-    """`plan_invoices`' groups made ready for `write_invoices` (reads the email clients only)."""
+@dataclass(slots=True)
+class RenderedEmails:
+    """A chunk's "invoice created" outbox rows, rendered for invoice ids `first_id` on."""
+
+    first_id: int
+    rows: list
+    failures: list  # the template's errors, logged when the rows are written
+
+    def fit(self, ids: list[int]) -> bool:
+        """Whether the invoices were written with the ids these emails name."""
+        return ids == list(range(self.first_id, self.first_id + len(ids)))
+
+
+def prepare_invoices(groups: dict, *, send_emails: bool, currency: str = "",
+                     first_id: int | None = None, today=None,
+                     company_name: str = "") -> PreparedInvoices:
+    """`plan_invoices`' groups made ready for `write_invoices`. With `first_id`, the id the
+    writer expects its first invoice to get, their emails are rendered too (for invoices dated
+    `today`; reads the clients and the template)."""
     currency = currency or installation_currency()
     money, day = _CENTS, _DAY_TEXT
-    planned = list(groups.values())
-    prepared = PreparedInvoices(planned, [], [], [], [] if send_emails else None, None)
-    for client_id, due, method, specs in planned:
+    prepared = PreparedInvoices([], [], [], defaultdict(int))
+    services_billed = prepared.services_billed
+    for client_id, due, method, specs in groups.values():
         total = sum_money(s.amount for s in specs)
-        rows, email_lines = [], []
+        rows = []
         for order, spec in enumerate(specs):
-            description = spec.description[:500]
             rows.append((spec.kind, spec.item_type, spec.item_id, day(spec.period_start),
-                         day(spec.period_end), description, money(spec.amount), False, None,
-                         spec.upgrade, order))
-            if send_emails:
-                email_lines.append(_EmailLine(description, spec.amount, spec.period_start,
-                                              spec.period_end))
-        prepared.totals.append(total)
+                         day(spec.period_end), spec.description[:500], money(spec.amount), False,
+                         None, spec.upgrade, order))
+            if spec.item_type == ItemType.SERVICE:
+                services_billed[spec.item_id] += 1
+        prepared.invoices.append((client_id, day(due), method, total))
         prepared.lines.append(rows)
         prepared.activity.append((format_money(total, currency),
                                   _invoice_after(total, due, len(specs))))
-        if send_emails:
-            prepared.email_lines.append(invoice_email_lines(email_lines))
-    if send_emails and planned:
-        prepared.clients = _email_clients({client_id for client_id, _, _, _ in planned}, currency)
+    prepared.services_billed = dict(services_billed)
+    if send_emails and first_id is not None and prepared.invoices:
+        ids = list(range(first_id, first_id + len(prepared.invoices)))
+        prepared.emails = _render_invoice_emails(prepared, ids, today, company_name, currency)
     return prepared
 
 
@@ -472,34 +486,31 @@ def write_invoices(groups: dict, today, *, admin: Admin, send_emails: bool,
     currency = currency or installation_currency()
     if prepared is None:
         prepared = prepare_invoices(groups, send_emails=send_emails, currency=currency)
-    planned, totals = prepared.planned, prepared.totals
-    if not planned:
+    if not prepared.invoices:
         return result
     money, day = _CENTS, _DAY_TEXT
     now = Invoice.created_at.db_value(pendulum.now("UTC"))
     ids = insert_rows(Invoice, INVOICE_COLUMNS,
-                      [(client_id, None, InvoiceStatus.UNPAID, day(today), day(due), None, method,
+                      [(client_id, None, InvoiceStatus.UNPAID, day(today), due, None, method,
                         money(total), 0, "", now, 1, currency)
-                       for (client_id, due, method, _), total in zip(planned, totals)],
+                       for client_id, due, method, total in prepared.invoices],
                       returning=True)
-    lines, activity, emails = [], [], []
-    email_lines = prepared.email_lines if send_emails else repeat(None)
-    for invoice_id, (client_id, due, method, _), total, rows, (shown, after), its_lines in zip(
-            ids, planned, totals, prepared.lines, prepared.activity, email_lines):
+    lines, activity = [], []
+    for invoice_id, (client_id, _, _, total), rows, (shown, after) in zip(
+            ids, prepared.invoices, prepared.lines, prepared.activity):
         lines += [(invoice_id, *row) for row in rows]
         activity.append(dict(admin_login=admin.login, action="invoice.create",
                              object_type="invoice", object_id=invoice_id, client_id=client_id,
                              description=f"renewal invoice #{invoice_id} for {shown}",
                              after=after))
-        if send_emails:
-            emails.append((client_id, _NewInvoice(invoice_id, str(invoice_id), today, due, None,
-                                                  InvoiceStatus.UNPAID, method, total,
-                                                  _NOTHING_PAID, currency), its_lines))
         result.amount += total
     insert_rows(InvoiceLine, LINE_COLUMNS, lines)
     audit.record_many(activity)
     if send_emails:
-        _queue_invoice_emails(emails, prepared.clients, company_name, currency)
+        emails = prepared.emails
+        if emails is None or not emails.fit(ids):  # not rendered ahead, or for other ids
+            emails = _render_invoice_emails(prepared, ids, today, company_name, currency)
+        write_outbox_rows(INVOICE_CREATED, emails.rows, emails.failures)
     result.invoices, result.lines, result.invoice_ids = len(ids), len(lines), ids
     return result
 
@@ -536,16 +547,33 @@ def _email_clients(client_ids, currency: str) -> dict:
     return {client_id: (row.email, views[client_id]) for client_id, row in rows.items()}
 
 
-def _queue_invoice_emails(emails: list[tuple], clients: dict, company_name: str,
-                          currency: str) -> None:
-    """Queue "invoice created" for each (client id, invoice, lines) just written; `clients`
-    from `_email_clients`."""
+INVOICE_CREATED = "invoice_created"
+
+
+def _render_invoice_emails(prepared: PreparedInvoices, ids: list[int], today, company_name: str,
+                           currency: str) -> RenderedEmails:
+    """The "invoice created" email of each prepared invoice, its invoice written with the id
+    at the same place in `ids` (reads the clients and the template)."""
+    clients = _email_clients({invoice[0] for invoice in prepared.invoices}, currency)
+    emails = [(client_id, _NewInvoice(invoice_id, str(invoice_id), today, _DATE(due), None,
+                                      InvoiceStatus.UNPAID, method, total, _NOTHING_PAID,
+                                      currency), _email_lines(rows))
+              for invoice_id, (client_id, due, method, total), rows
+              in zip(ids, prepared.invoices, prepared.lines)]
     contexts = invoice_email_contexts({client_id: view for client_id, (_, view) in clients.items()},
                                       emails, company_name=company_name, currency=currency)
-    queue_emails("invoice_created", (  # one at a time: a context lives until its row is made
+    failures = []
+    rows = list(outbox_rows(INVOICE_CREATED, (
         dict(to=clients[client_id][0], client_id=client_id, related_type="invoice",
              related_id=invoice.id, context=context)
-        for (client_id, invoice, _), context in zip(emails, contexts)))
+        for (client_id, invoice, _), context in zip(emails, contexts)), failures))
+    return RenderedEmails(ids[0], rows, failures)
+
+
+def _email_lines(rows: list[tuple]) -> list:
+    """An invoice's lines as its email shows them, from their rows as written."""
+    return invoice_email_lines(_EmailLine(description, _MONEY(cents), _DATE(start), _DATE(end))
+                               for _, _, _, start, end, description, cents, *_ in rows)
 
 
 def _max_horizon(today, settings: Settings):
@@ -599,11 +627,12 @@ def generate_due_invoices(today, settings: Settings, *, admin: Admin,
             ahead = planner.take(number)
             if ahead is not None:
                 ahead.wait()  # before the write transaction: the lock is held for writing only
+            plan_next = None
             if ahead_ok and number + 1 < len(chunks):
-                planner.start(number + 1, chunks[number + 1])
+                plan_next = partial(planner.start, number + 1, chunks[number + 1])
             try:
                 with database.atomic():
-                    total.add(_bill_with_retries(chunk, job, dry_run, ahead))
+                    total.add(_bill_with_retries(chunk, job, dry_run, ahead, plan_next))
             except OperationalError as exc:  # full disk, read-only file: this chunk is not billed
                 total.failures.append(_chunk_failure(chunk, database_error_text(exc)))
             done += len(chunk)
@@ -619,14 +648,18 @@ def _chunk_failure(client_ids, error) -> dict:
 
 
 def _bill_with_retries(client_ids, job: _BillingJob, dry_run: bool = False,
-                       ahead: Ahead | None = None) -> RenewalResult:
+                       ahead: Ahead | None = None,
+                       plan_next: Callable[[int | None], None] | None = None) -> RenewalResult:
     """Bill a chunk of clients inside the caller's transaction, each try in a savepoint; the
     first try uses the chunk's plan made ahead (`models.work_ahead`) if it is still current.
-    A chunk that cannot be planned (bad data: a rule raised) fails alone, as one that cannot
-    be written does; database errors go to the caller."""
+    Once the chunk's plan is known, `plan_next(first_id)` starts planning the next chunk
+    ahead, with the id its first invoice will most likely get (its emails are rendered
+    for it). A chunk that cannot be planned (bad data: a rule raised) fails alone, as one that
+    cannot be written does; database errors go to the caller."""
     for _ in range(3):
         try:
             with database.atomic():
+                plan = None
                 try:
                     if ahead is not None and ahead.current():
                         plan = ahead.result()
@@ -636,6 +669,10 @@ def _bill_with_retries(client_ids, job: _BillingJob, dry_run: bool = False,
                     raise
                 except Exception as exc:  # noqa: BLE001 - reported as the chunk's failure
                     return RenewalResult(failures=[_chunk_failure(client_ids, exc)])
+                finally:
+                    if plan_next is not None:  # once, whatever became of this plan
+                        plan_next(_next_first_id(plan, job, dry_run))
+                        plan_next = None
                 ahead = None  # a retry plans again: the plan missed what refused it
                 return _write_chunk(plan, job, dry_run)
         except IntegrityError as exc:
@@ -644,21 +681,33 @@ def _bill_with_retries(client_ids, job: _BillingJob, dry_run: bool = False,
     return RenewalResult(failures=[_chunk_failure(client_ids, last_error)])
 
 
+def _next_first_id(plan: "_ChunkPlan | None", job: _BillingJob, dry_run: bool) -> int | None:
+    """The id the first invoice of the chunk after `plan`'s will most likely get (None when
+    it writes no email, or the plan failed)."""
+    if plan is None or dry_run or not job.send_emails:
+        return None
+    return next_id(Invoice) + len(plan.prepared.invoices)
+
+
 @dataclass(slots=True)
 class _ChunkPlan:
-    groups: dict  # plan_invoices'
-    prepared: PreparedInvoices | None  # None in a dry run: nothing is written
+    groups: dict | None  # plan_invoices', for a dry run (it counts them)
+    prepared: PreparedInvoices | None  # what is written; None in a dry run
 
 
-def _plan_chunk(client_ids, job: _BillingJob, write: bool = True) -> _ChunkPlan:
-    """The chunk's invoices to write: reads only, so it may run ahead (`models.work_ahead`)."""
+def _plan_chunk(client_ids, job: _BillingJob, write: bool = True,
+                first_id: int | None = None) -> _ChunkPlan:
+    """The chunk's invoices to write: reads only, so it may run ahead (`models.work_ahead`);
+    with `first_id`, their emails rendered for invoice ids from it on."""
     candidates = _candidates(job.horizon, client_ids)
     groups = plan_invoices(candidates, job.today, job.settings,
                            continuous=job.settings.continuous_invoicing,
                            separate_clients=_separate_clients(client_ids))
     prepared = (prepare_invoices(groups, send_emails=job.send_emails,
-                                 currency=job.settings.currency) if write else None)
-    return _ChunkPlan(groups, prepared)
+                                 currency=job.settings.currency, first_id=first_id,
+                                 today=job.today, company_name=job.settings.company_name)
+                if write else None)
+    return _ChunkPlan(None, prepared) if write else _ChunkPlan(groups, None)
 
 
 def _planning_ahead(job: _BillingJob, write: bool):
@@ -668,9 +717,10 @@ def _planning_ahead(job: _BillingJob, write: bool):
                    send_emails=job.send_emails, write=write)
 
 
-def _plan_in_process(client_ids, *, today, settings: Settings, send_emails: bool,
+def _plan_in_process(client_ids, first_id, *, today, settings: Settings, send_emails: bool,
                      write: bool) -> _ChunkPlan:
-    return _plan_chunk(client_ids, _BillingJob(today, settings, SYSTEM_ADMIN, send_emails), write)
+    return _plan_chunk(client_ids, _BillingJob(today, settings, SYSTEM_ADMIN, send_emails), write,
+                       first_id)
 
 
 def _write_chunk(plan: _ChunkPlan, job: _BillingJob, dry_run: bool) -> RenewalResult:
@@ -681,11 +731,11 @@ def _write_chunk(plan: _ChunkPlan, job: _BillingJob, dry_run: bool) -> RenewalRe
         return RenewalResult(invoices=len(groups), lines=sum(len(g[3]) for g in groups.values()),
                              amount=sum_money(s.amount for g in groups.values() for s in g[3]),
                              items=list(items))
-    written = write_invoices(groups, job.today, admin=job.admin,
+    written = write_invoices({}, job.today, admin=job.admin,
                              send_emails=job.send_emails,
                              company_name=job.settings.company_name,
                              currency=job.settings.currency, prepared=plan.prepared)
-    _count_promotion_renewals(groups, job.admin)
+    _count_promotion_renewals(plan.prepared.services_billed, job.admin)
     return written
 
 
@@ -728,11 +778,13 @@ def bill_pending_chunks(run_id: int, today, settings: Settings, *, worker: str,
                         return mine
                     client_ids = json.loads(chunk.client_ids)
                     ahead = planner.take(chunk.id)
+                    plan_next = None
                     if ahead_ok:
                         following = _next_pending_chunk(run_id, chunk.id)
                         if following is not None:
-                            planner.start(following.id, json.loads(following.client_ids))
-                    result = _bill_with_retries(client_ids, job, ahead=ahead)
+                            plan_next = partial(planner.start, following.id,
+                                                json.loads(following.client_ids))
+                    result = _bill_with_retries(client_ids, job, ahead=ahead, plan_next=plan_next)
                     (BillingChunk.update(status="failed" if result.failures else "done",
                                          worker=worker[:200], invoices=result.invoices,
                                          lines=result.lines, amount=result.amount,
@@ -790,14 +842,10 @@ def billing_totals(run_id: int) -> RenewalResult:
     return total
 
 
-def _count_promotion_renewals(groups: dict, admin: Admin) -> None:
-    """A promotion that recurs for N renewals: count the discounted renewals just billed, and
-    after the N-th put the service back on the catalog price for its cycle."""
-    billed = defaultdict(int)
-    for _, _, _, specs in groups.values():
-        for spec in specs:
-            if spec.item_type == ItemType.SERVICE:
-                billed[spec.item_id] += 1
+def _count_promotion_renewals(billed: dict, admin: Admin) -> None:
+    """A promotion that recurs for N renewals: count the discounted renewals just billed
+    (`billed`: service id -> its renewal lines), and after the N-th put the service back on
+    the catalog price for its cycle."""
     if not billed:
         return
     promotions = [row[0] for row in Promotion.select(Promotion.id).where(

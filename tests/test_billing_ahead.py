@@ -3,15 +3,16 @@ while the current one is written (`models.work_ahead`): the same end state as pl
 on both engines and both paths (one process, claimed chunks); a chunk that cannot be written
 or planned fails alone; a plan another connection's commit may have missed is made again."""
 
-import sqlite3
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from decimal import Decimal as D
 from itertools import count
 
 import pendulum
+import psycopg2
 import pytest
 from peewee import DateTimeField
 
@@ -257,3 +258,64 @@ def test_a_script_of_ones_own_bills_ahead_without_a_main_guard(db, db_url, monke
     lines = runs.read_text().splitlines()
     assert lines.count("started") == 1 and len(lines) > 2  # one run, several chunks
     assert {row[0] for row in Invoice.select(Invoice.client).tuples()} == set(clients)
+
+
+def count_renders_here(monkeypatch) -> list:
+    """The invoice emails rendered in this (the writing) process, one entry per chunk."""
+    rendered = []
+    render = renewals._render_invoice_emails
+
+    def counted(prepared, ids, *args):
+        rendered.append(ids[0])
+        return render(prepared, ids, *args)
+
+    monkeypatch.setattr(renewals, "_render_invoice_emails", counted)
+    return rendered
+
+
+def invoice_emails_name_their_invoices() -> None:
+    emails = list(EmailOutbox.select().where(EmailOutbox.template == "invoice_created"))
+    invoices = {i.id: i for i in Invoice.select()}
+    assert emails and len(emails) == sum(1 for i in invoices.values() if i.notes != "by hand")
+    for email in emails:
+        invoice = invoices[email.related_id]
+        assert email.client_id == invoice.client_id
+        assert email.subject == f"Invoice #{invoice.id} created"
+        assert f"#{invoice.id}" in email.body and str(invoice.total) in email.body
+
+
+def test_the_emails_of_a_chunk_planned_ahead_are_rendered_ahead(db, monkeypatch):
+    build(monkeypatch)
+    rendered = count_renders_here(monkeypatch)
+    result = renewals.generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN)
+    assert result.failures == [] and len(result.invoice_ids) > 5
+    assert rendered == [min(result.invoice_ids)]  # the first chunk's, planned here
+    invoice_emails_name_their_invoices()
+
+
+def test_an_invoice_made_meanwhile_elsewhere_leaves_every_email_naming_its_invoice(
+        db, engine, db_url, monkeypatch):
+    """Another connection's invoice takes the id the third chunk's emails were rendered for
+    (PostgreSQL keeps that plan: its emails are rendered again; SQLite plans the chunk again)."""
+    clients = build(monkeypatch)
+    rendered = count_renders_here(monkeypatch)
+    if engine == "sqlite":
+        other = sqlite3.connect(sqlite_path_from_url(db_url))
+    else:
+        other = psycopg2.connect(db_url)
+
+    def invoice_by_hand(done, total):
+        if done == 6:  # the third chunk is planned, its first invoice id counted
+            other.cursor().execute(
+                "INSERT INTO invoice (client_id, status, date, due_date, payment_method, total, "
+                "amount_paid, notes, created_at, version, currency) VALUES "
+                f"({clients[0]}, 'unpaid', '2026-03-01', '2026-03-01', 'banktransfer', 500, 0, "
+                f"'by hand', '2026-03-01 00:00:00', 1, 'USD')")
+            other.commit()
+
+    result = renewals.generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN,
+                                            progress=invoice_by_hand)
+    other.close()
+    assert result.failures == []
+    assert len(rendered) == 2  # the first chunk's and the third's, again
+    invoice_emails_name_their_invoices()
