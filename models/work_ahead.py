@@ -35,11 +35,6 @@ PLANNER_MODULE = "hostdesk.models.work_ahead"
 # chunk's clients), which the next piece does not read again: SQLite's default 64 MB only
 # added to the run's peak memory.
 PAGE_CACHE_KIB = 1_000
-# The planning process reads the SQLite file through a memory map: a page it reads costs no
-# system call and no copy (a quarter of its reading time at a million services). Only this
-# read-only process: an I/O error on a mapped file ends the process by a signal, and a
-# planning process that ends leaves its pieces to be planned inline.
-MAP_BYTES = 2**31 - 2**16  # SQLite's largest by default
 # A piece is planned in about a second; one not planned in this time is planned inline and
 # the planning process is ended (a stuck planner never holds up the nightly run).
 PLAN_SECONDS = 300
@@ -201,7 +196,6 @@ def _open_database(spec: tuple, installation: dict) -> None:
     db.connect()
     if kind == "sqlite":
         db.execute_sql(f"PRAGMA cache_size = {-int(PAGE_CACHE_KIB)}")
-        db.execute_sql(f"PRAGMA mmap_size = {int(MAP_BYTES)}")
     money.configure(**installation)  # amounts shown as the caller shows them
 
 
