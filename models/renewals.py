@@ -623,13 +623,15 @@ def generate_due_invoices(today, settings: Settings, *, admin: Admin,
     # client on demand (a single chunk) needs none.
     ahead_ok = client_ids is None and len(chunks) > 1 and can_work_ahead()
     with WorkAhead(_planning_ahead(job, write=not dry_run)) as planner:
+        if ahead_ok:
+            planner.warm()
         for number, chunk in enumerate(chunks):
             ahead = planner.take(number)
-            if ahead is not None:
-                ahead.wait()  # before the write transaction: the lock is held for writing only
+            # before the write transaction: the lock is held for writing only
+            waited = ahead is not None and ahead.wait()
             plan_next = None
             if ahead_ok and number + 1 < len(chunks):
-                plan_next = partial(planner.start, number + 1, chunks[number + 1])
+                plan_next = _planning_next(planner, number + 1, chunks[number + 1], waited)
             try:
                 with database.atomic():
                     total.add(_bill_with_retries(chunk, job, dry_run, ahead, plan_next))
@@ -679,6 +681,16 @@ def _bill_with_retries(client_ids, job: _BillingJob, dry_run: bool = False,
             # Someone billed one of these periods meanwhile; the next selection excludes it.
             last_error = exc
     return RenewalResult(failures=[_chunk_failure(client_ids, last_error)])
+
+
+def _planning_next(planner: WorkAhead, key, client_ids, waited: bool):
+    """`plan_next` for `_bill_with_retries`: plan chunk `key` ahead. Its emails are rendered
+    ahead too unless the writer `waited` for the plan it writes now: then the planning
+    process is the slower, and the writer renders them (the two share the work)."""
+    def plan_next(first_id: int | None) -> None:
+        planner.start(key, client_ids, None if waited else first_id)
+
+    return plan_next
 
 
 def _next_first_id(plan: "_ChunkPlan | None", job: _BillingJob, dry_run: bool) -> int | None:
@@ -769,8 +781,10 @@ def bill_pending_chunks(run_id: int, today, settings: Settings, *, worker: str,
     mine = RenewalResult()
     ahead_ok = can_work_ahead()
     with WorkAhead(_planning_ahead(job, write=True)) as planner:
+        if ahead_ok and _pending_chunks(run_id, at_most=2) > 1:
+            planner.warm()
         while True:
-            planner.wait()  # the plan ahead is made before the write lock is taken
+            waited = planner.wait()  # the plan ahead is made before the write lock is taken
             try:
                 with database.atomic():
                     chunk = _claim_chunk(run_id, prefer=planner.key)
@@ -782,8 +796,8 @@ def bill_pending_chunks(run_id: int, today, settings: Settings, *, worker: str,
                     if ahead_ok:
                         following = _next_pending_chunk(run_id, chunk.id)
                         if following is not None:
-                            plan_next = partial(planner.start, following.id,
-                                                json.loads(following.client_ids))
+                            plan_next = _planning_next(planner, following.id,
+                                                       json.loads(following.client_ids), waited)
                     result = _bill_with_retries(client_ids, job, ahead=ahead, plan_next=plan_next)
                     (BillingChunk.update(status="failed" if result.failures else "done",
                                          worker=worker[:200], invoices=result.invoices,
@@ -811,6 +825,12 @@ def _claim_chunk(run_id: int, prefer: int | None = None):
     if is_postgres():  # SQLite's write transaction already admits one worker at a time
         query = query.for_update(skip_locked=True)
     return query.first()
+
+
+def _pending_chunks(run_id: int, at_most: int) -> int:
+    return (BillingChunk.select(BillingChunk.id)
+            .where((BillingChunk.run == run_id) & (BillingChunk.status == "pending"))
+            .limit(at_most).count())
 
 
 def _next_pending_chunk(run_id: int, after: int):

@@ -79,11 +79,15 @@ class Ahead:
         """The plan (waits for it); raises what planning raised."""
         return self.future.result()
 
-    def wait(self) -> None:
+    def wait(self) -> bool:
         """Until the plan is made or has failed (`result` says which), for `PLAN_SECONDS` at
-        most: then the planning process is ended and the piece is not current."""
+        most: then the planning process is ended and the piece is not current. Whether the
+        caller had to wait: the planning process is the slower of the two."""
+        if self.future.done():
+            return False
         if not wait([self.future], timeout=PLAN_SECONDS).done:
             self.planner.stop()
+        return True
 
 
 class WorkAhead:
@@ -104,15 +108,27 @@ class WorkAhead:
         """The piece planned ahead, if any."""
         return None if self._ahead is None else self._ahead.key
 
+    def warm(self) -> None:
+        """Start the planning process now: it takes a moment to start, which the caller's
+        first piece hides when it is started before that piece (only a run of more than one
+        piece needs it)."""
+        if self._broken:
+            return
+        try:
+            with self._lock:
+                if self._process is None:
+                    self._start_process()
+        except OSError:
+            self._break()
+
     def start(self, key, *args) -> None:
+        self.warm()
         if self._broken:  # the planning process died: the caller plans inline from now
             return
         future = Future()
         future.set_running_or_notify_cancel()
         try:
             with self._lock:
-                if self._process is None:  # only a run of more than one piece starts it
-                    self._start_process()
                 self._asked.append(future)
                 self._sending.send((self._work, args))
         except OSError:
@@ -120,10 +136,10 @@ class WorkAhead:
             return
         self._ahead = Ahead(key, change_marker(), future, self)
 
-    def wait(self) -> None:
-        """Until the piece planned ahead, if any, is planned (or has failed)."""
-        if self._ahead is not None:
-            self._ahead.wait()
+    def wait(self) -> bool:
+        """Until the piece planned ahead, if any, is planned (or has failed); whether the
+        caller had to wait."""
+        return self._ahead is not None and self._ahead.wait()
 
     def take(self, key) -> Ahead | None:
         ahead, self._ahead = self._ahead, None

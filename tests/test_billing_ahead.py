@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from decimal import Decimal as D
 from itertools import count
 
@@ -261,7 +262,11 @@ def test_a_script_of_ones_own_bills_ahead_without_a_main_guard(db, db_url, monke
 
 
 def count_renders_here(monkeypatch) -> list:
-    """The invoice emails rendered in this (the writing) process, one entry per chunk."""
+    """The invoice emails rendered in this (the writing) process, one entry per chunk, while
+    the planning process is asked to render every chunk's (however long the writer waits)."""
+    planning_next = renewals._planning_next
+    monkeypatch.setattr(renewals, "_planning_next",
+                        lambda planner, key, ids, waited: planning_next(planner, key, ids, False))
     rendered = []
     render = renewals._render_invoice_emails
 
@@ -319,3 +324,21 @@ def test_an_invoice_made_meanwhile_elsewhere_leaves_every_email_naming_its_invoi
     assert result.failures == []
     assert len(rendered) == 2  # the first chunk's and the third's, again
     invoice_emails_name_their_invoices()
+
+
+def test_the_writer_renders_the_next_chunks_emails_when_it_waited_for_this_chunks_plan(db):
+    """The planning process renders a chunk's emails only while it keeps ahead of the writer:
+    when the writer had to wait for a plan, it renders the next chunk's emails itself."""
+    with WorkAhead(time.sleep) as planner:
+        planner.start("slow", 0.3)
+        assert planner.wait() is True  # the plan was not made yet
+        planner.take("slow")
+        planner.start("quick", 0)
+        planner._ahead.result()
+        assert planner.wait() is False
+
+    with WorkAhead("{}|{}".format) as planner:
+        renewals._planning_next(planner, "after a wait", [1, 2], waited=True)(41)
+        assert planner.take("after a wait").result() == "[1, 2]|None"
+        renewals._planning_next(planner, "no wait", [3], waited=False)(42)
+        assert planner.take("no wait").result() == "[3]|42"
