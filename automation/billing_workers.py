@@ -94,7 +94,7 @@ def start(count: int, *, database_url: str, run_id: int, today: pendulum.Date,
 def run_job(job: dict) -> dict:
     """Bill the run's pending chunks in this process; returns this worker's share."""
     from hostdesk.models import runlock
-    from hostdesk.models.db import bind
+    from hostdesk.models.db import bind, run_costs
     from hostdesk.models.emails import configure_defaults
     from hostdesk.models.renewals import bill_pending_chunks
 
@@ -102,9 +102,10 @@ def run_job(job: dict) -> dict:
     configure_defaults(settings)
     db = bind(job["database_url"])
     try:
-        result = bill_pending_chunks(job["run_id"], pendulum.parse(job["today"]).date(), settings,
-                                     worker=runlock.this_holder(),
-                                     send_emails=job["send_emails"])
+        with run_costs():
+            result = bill_pending_chunks(job["run_id"], pendulum.parse(job["today"]).date(),
+                                         settings, worker=runlock.this_holder(),
+                                         send_emails=job["send_emails"])
     finally:
         db.close()
     return {"invoices": result.invoices, "lines": result.lines, "amount": str(result.amount),

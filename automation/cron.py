@@ -18,7 +18,8 @@ from peewee import OperationalError
 from hostdesk.automation.run_context import RunContext, RunStopped, TaskResult
 from hostdesk.models import runlock
 from hostdesk.models.clock import Clock
-from hostdesk.models.db import bounded_page_cache, database, database_error_text, is_postgres
+from hostdesk.models.db import (bounded_page_cache, database, database_error_text, is_postgres,
+                                run_costs)
 from hostdesk.models.errors import RuleViolation, RunInProgress, ValidationError
 from hostdesk.models.schema import Admin, CronRun
 from hostdesk.models.settings import Settings
@@ -133,7 +134,7 @@ def run_daily(settings: Settings, clock: Clock, *, dry_run: bool = False,
             log.info("task %s started", name, extra={"task": name, "run_id": ctx.run_id})
             try:
                 ctx.heartbeat()
-                with bounded_page_cache(RUN_PAGE_CACHE_KIB):
+                with bounded_page_cache(RUN_PAGE_CACHE_KIB), run_costs():
                     result = task(ctx)
             except RunStopped as exc:
                 stopped = str(exc)

@@ -198,11 +198,15 @@ class WorkAhead:
 
 
 def _database_spec() -> tuple:
-    """What the planning process needs to open the caller's database."""
+    """What the planning process needs to open the caller's database (on PostgreSQL, with the
+    caller's planner costs: it plans the same queries)."""
     real = database.obj
     if is_sqlite():
         return ("sqlite", real.database, {})
-    return (type(real), real.database, dict(real.connect_params))
+    params = dict(real.connect_params)
+    cost = database.execute_sql("SHOW random_page_cost").fetchone()[0]
+    params["options"] = f"{params.get('options', '')} -c random_page_cost={cost}".strip()
+    return (type(real), real.database, params)
 
 
 def _open_database(spec: tuple, installation: dict) -> None:

@@ -17,8 +17,11 @@ import psycopg2
 import pytest
 from peewee import DateTimeField
 
-from hostdesk.models import renewals
-from hostdesk.models.db import bind, database, sqlite_path_from_url
+from hostdesk.automation import daily_tasks
+from hostdesk.automation.cron import run_daily
+from hostdesk.models import renewals, work_ahead
+from hostdesk.models.clock import Clock
+from hostdesk.models.db import RUN_RANDOM_PAGE_COST, bind, database, sqlite_path_from_url
 from hostdesk.models.permissions import SYSTEM_ADMIN
 from hostdesk.models.schema import (
     ActivityLog,
@@ -342,3 +345,33 @@ def test_the_writer_renders_the_next_chunks_emails_when_it_waited_for_this_chunk
         assert planner.take("after a wait").result() == "[1, 2]|None"
         renewals._planning_next(planner, "no wait", [3], waited=False)(42)
         assert planner.take("no wait").result() == "[3]|42"
+
+
+def random_page_cost() -> str:
+    """The PostgreSQL planner cost of a random page read on this connection."""
+    return database.execute_sql("SHOW random_page_cost").fetchone()[0]
+
+
+def planners_random_page_cost() -> str:
+    """The same on a connection opened as the planning process opens its own."""
+    _, name, params = work_ahead._database_spec()
+    with psycopg2.connect(dbname=name, **params) as connection, connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        return cursor.fetchone()[0]
+
+
+def test_the_daily_run_prices_random_reads_for_its_index_reads_in_every_process(
+        db, engine, monkeypatch):
+    if engine != "postgres":
+        pytest.skip("a PostgreSQL planner cost")
+    default = random_page_cost()
+    seen = {}
+
+    def probe(ctx):
+        seen["run"], seen["planner"] = random_page_cost(), planners_random_page_cost()
+        return daily_tasks.TaskResult()
+
+    monkeypatch.setattr(daily_tasks, "TASKS", [("probe", probe)])
+    run_daily(SETTINGS, Clock("UTC", TODAY), send_emails=False)
+    assert seen == {"run": str(RUN_RANDOM_PAGE_COST), "planner": str(RUN_RANDOM_PAGE_COST)}
+    assert random_page_cost() == default != str(RUN_RANDOM_PAGE_COST)
