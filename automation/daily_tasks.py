@@ -50,7 +50,7 @@ def _generate_invoices_in_chunks(ctx: RunContext) -> TaskResult:
             progress=lambda done, total: ctx.progress("invoices", done, total),
             heartbeat=ctx.heartbeat)
 
-    with few_checkpoints():
+    with few_checkpoints(copy_back_meanwhile=True):
         mine = bill_what_is_left()
         helper_failures = helpers.wait(heartbeat=ctx.heartbeat) if helpers else []
         if helpers:

@@ -10,6 +10,7 @@ import io
 import os
 import sqlite3
 import stat
+import threading
 import time
 from itertools import chain
 from pathlib import Path
@@ -191,9 +192,11 @@ def schema_is_current(db=None) -> bool:
 
 
 @contextlib.contextmanager
-def few_checkpoints(pages: int = 262_144):
+def few_checkpoints(pages: int = 262_144, *, copy_back_meanwhile: bool = False):
     """Let SQLite's write-ahead log grow to `pages` (1 GiB) before copying it back into the
-    database file, and copy it once at the end.
+    database file, and copy it once at the end; `copy_back_meanwhile`: on a connection of its
+    own while the caller goes on (the daily run's next tasks), the process waiting for it
+    before it exits.
 
     For a bulk job of many short transactions: each checkpoint rewrote the same hot index
     pages, which cost the daily run at a million services more than its own inserts."""
@@ -205,10 +208,23 @@ def few_checkpoints(pages: int = 262_144):
         yield
     finally:
         database.execute_sql(f"PRAGMA wal_autocheckpoint = {SQLITE_PRAGMAS['wal_autocheckpoint']}")
-        try:
-            database.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")
-        except OperationalError:
-            pass  # e.g. a full disk: the log stays whole and a later checkpoint copies it
+        if copy_back_meanwhile:
+            threading.Thread(target=_copy_back, args=(database.obj.database,),
+                             name="hostdesk-checkpoint").start()
+        else:
+            _copy_back(database)
+
+
+def _copy_back(db) -> None:
+    """A passive checkpoint of `db` (a connection, or a file's path to open one)."""
+    try:
+        if isinstance(db, str):
+            with contextlib.closing(sqlite3.connect(db, timeout=BUSY_TIMEOUT_SECONDS)) as own:
+                own.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        else:
+            db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    except (OperationalError, sqlite3.Error):
+        pass  # e.g. a full disk: the log stays whole and a later checkpoint copies it
 
 
 @contextlib.contextmanager
