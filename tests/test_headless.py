@@ -95,6 +95,28 @@ def test_a_headless_command_leaves_dateutils_parser_unloaded_until_pendulum_need
         "AGAIN 2026-03-05 2026-02-04"]
 
 
+def test_pymysql_is_loaded_only_when_the_whmcs_import_reaches_for_it(tmp_path):
+    """peewee imports PyMySQL for MySQL databases hostdesk never opens: a `hostdesk` process
+    (the daily run here) loads it only when the WHMCS import uses it."""
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    code = (
+        "import sys\n"
+        "import hostdesk.automation.cron\n"  # as a billing worker starts: automation first
+        "from hostdesk.tui.cli import main\n"
+        f"main(['--db', {url!r}, 'init'])\n"
+        f"assert main(['--db', {url!r}, 'cron', '--date', '2026-01-01',"
+        " '--allow-far-date', '--json']) == 0\n"
+        "print('AFTER THE RUN', 'pymysql.connections' in sys.modules)\n"
+        "import pymysql.cursors\n"
+        "print('USED', pymysql.connect.__name__, pymysql.cursors.SSCursor.__name__,"
+        " 'pymysql.connections' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-2:] == [
+        "AFTER THE RUN False", "USED Connection SSCursor True"]
+
+
 def run_cli(*args, env=None, timeout=60):
     return subprocess.run([HOSTDESK, *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
