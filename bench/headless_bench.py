@@ -17,7 +17,6 @@ The package's bytecode is compiled first, as an installation from a wheel has it
 
 from __future__ import annotations
 
-import compileall
 import os
 import resource
 import statistics
@@ -104,18 +103,6 @@ def _arguments(command: str, case: dict, today: str) -> list[str]:
     }[command]
 
 
-def _compile_package() -> None:
-    """Write the bytecode of hostdesk's packages (pip does at install; an editable checkout
-    run with PYTHONDONTWRITEBYTECODE would otherwise compile every module on every request)."""
-    import hostdesk.automation
-    import hostdesk.models
-    import hostdesk.tui
-
-    for package in (hostdesk.models, hostdesk.automation, hostdesk.tui):
-        for directory in package.__path__:
-            compileall.compile_dir(directory, quiet=1)
-
-
 def _timed(argv: list[str], environment: dict) -> tuple[subprocess.CompletedProcess, float, float]:
     """The finished process, its wall time and its CPU time (user + system), in ms."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -130,7 +117,6 @@ def _timed(argv: list[str], environment: dict) -> tuple[subprocess.CompletedProc
 def measure(url: str, today, *, samples: int = 20, log=sys.stderr) -> dict:
     from bench.tui_bench import summary
 
-    _compile_package()
     cases = _prepare(url, today, samples)
     environment = {**os.environ, "HOSTDESK_SECRET_KEY": BENCH_SECRET_KEY}
     timings: dict[str, list[float]] = {name: [] for name in COMMANDS}
