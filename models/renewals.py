@@ -28,8 +28,7 @@ from hostdesk.models.billable import (
 )
 from hostdesk.models.cycles import Cycle, day_before
 from hostdesk.models.db import (DATABASE_ERRORS, database, database_error_text, ids_in, insert_rows,
-                                next_id,
-                                is_postgres, is_sqlite)
+                                is_postgres, is_sqlite, next_id)
 from hostdesk.models.emails import (invoice_email_clients, invoice_email_contexts,
                                     invoice_email_lines, outbox_rows, write_outbox_rows)
 from hostdesk.models.errors import ValidationError
