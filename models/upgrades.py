@@ -36,6 +36,7 @@ from hostdesk.models.cycles import Cycle, UpgradeQuote, parse_cycle, upgrade_quo
 from hostdesk.models.db import database
 from hostdesk.models.errors import RuleViolation, ValidationError
 from hostdesk.models.money import format_money
+from hostdesk.models.order_numbers import new_order_number
 from hostdesk.models.permissions import UPGRADE_ORDERS, require
 from hostdesk.models.pricing import (
     OptionChoice,
@@ -79,8 +80,8 @@ from hostdesk.models.upgrade_effects import (
 if TYPE_CHECKING:
     from hostdesk.models.invoicing import LineSpec
 
-# What only the upgrade screen and the upgrade order use (orders, invoicing) is imported where
-# it is used: a headless quote is a new process per request and loads only what quoting needs.
+# What only the upgrade screen (orders) and the upgrade order (invoicing) use is imported where
+# it is used: a headless quote or order is a new process per request and loads only what it needs.
 
 UPGRADABLE_STATUSES = (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED)
 ZERO = Decimal("0.00")
@@ -374,12 +375,10 @@ def _refuse_second_upgrade(service_id: int, admin: Admin) -> None:
 
 
 def _create_order(client_id: int, **fields) -> Order:
-    from hostdesk.models import orders
-
     for _ in range(5):
         try:
             with database.atomic():
-                return Order.create(number=orders.new_order_number(), client=client_id, **fields)
+                return Order.create(number=new_order_number(), client=client_id, **fields)
         except IntegrityError:
             continue  # that random number was taken; draw another
     raise RuleViolation("could not draw a free order number; try again")
