@@ -8,11 +8,14 @@ by a rule or a permission, 5 the database is unavailable.
 """
 
 import argparse
+import atexit
+import gc
 import json
 import logging
 import os
 import sys
 import textwrap
+import threading
 
 import hostdesk.models  # noqa: F401 - before pendulum: see models/__init__.py
 import pendulum
@@ -1256,16 +1259,43 @@ def _without_password(text: str, url: str) -> str:
     return text
 
 
-def main(argv=None, *, os_account=None) -> int:
+def main(argv=None, *, os_account=None, program: bool = False) -> int:
     """`os_account` (tests only) stands for the OS account otherwise found by the process's
-    uid; nothing a user sets (flag, environment) can change who is acting."""
+    uid; nothing a user sets (flag, environment) can change who is acting. `program`: run as
+    the `hostdesk` program (tui/program.py), which starts with the garbage collector off:
+    back on for anything but a headless command, whose process then ends without the
+    interpreter's teardown (`_end_now`)."""
+    args = parse_args(argv)
+    one_request = args.command in HEADLESS_COMMANDS and getattr(args, "action", "show") == "show"
+    if program and not one_request:
+        gc.enable()
+    code = _main(args, one_request, os_account)
+    if program and one_request:
+        _end_now(code)
+    return code
+
+
+def _end_now(code: int) -> None:
+    """End the process now: what it printed flushed and the exit handlers run (logging's),
+    but not the interpreter's teardown, which freed every module again (a headless command
+    is over by then). Only when no other thread runs, which a normal exit would wait for."""
+    if threading.active_count() > 1:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass  # the reader went away: nothing left to say
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
+def _main(args, one_request: bool, os_account) -> int:
     from hostdesk.models.errors import ValidationError, ValidationErrors
 
-    args = parse_args(argv)
     if args.command == "completion":
         return cmd_completion(args)
-    if args.command == "cron" or (args.command in HEADLESS_COMMANDS
-                                  and getattr(args, "action", "show") == "show"):
+    if args.command == "cron" or one_request:
         _without_unused_drivers(args.db or os.environ.get("HOSTDESK_DB", ""))
     _configure_logging(args)
     try:
