@@ -32,7 +32,8 @@ def test_the_default_templates_jinja_reads_as_plain_are_read_without_jinja():
 def test_whitespace_around_block_tags_is_jinjas():
     for source in ("a\n  {% for x in xs %}\n    {{ x.name }}\n  {% endfor %}\nb",
                    "{% for x in xs %}  {% endfor %}", "  {% for x in xs %}{% endfor %}",
-                   "{{ a }}  {% for x in xs %}{% endfor %}\n", "\t{% for x in xs %}\n\n{% endfor %}",
+                   "{{ a }}  {% for x in xs %}{% endfor %}\n",
+                   "\t{% for x in xs %}\n\n{% endfor %}",
                    "{% for x in xs %}{{ x|money }}{% endfor %}{{ total | money }}"):
         assert quick_plan(source) is not None, source
         assert quick_plan(source) == _jinja_plan(source), source
