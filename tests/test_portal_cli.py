@@ -436,9 +436,15 @@ def test_the_command_line_reads_the_same_with_only_the_named_command_built():
             ("cron", ["--log-level", "debug", "cron", "--dry-run"])):
         assert _named_command(argv) == command, argv
         assert vars(_parser(command).parse_args(argv)) == vars(_parser().parse_args(argv)), argv
+        if command in ("client", "service", "invoice"):  # only the action named built
+            assert _named_command(argv, skip=1) == "show", argv
+            assert (vars(_parser(command, "show").parse_args(argv))
+                    == vars(_parser().parse_args(argv))), argv
     assert _named_command(["--help", "client"]) is None
     assert _named_command(["--version"]) is None and _named_command([]) is None
-    assert _parser("clinet") is None
+    assert _parser("clinet") is None and _parser("client", "shwo") is None
+    added = parse_args(["client", "add", "--first-name", "Ada", "--json"])  # add's parser built
+    assert (added.action, added.field_first_name, added.json) == ("add", "Ada", True)
     with pytest.raises(SystemExit):
         parse_args(["clinet", "show", "1"])  # argparse's "invalid choice", from the whole parser
     done = subprocess.run([HOSTDESK, "--version"], capture_output=True, text=True, timeout=60)
