@@ -1291,10 +1291,11 @@ def _end_now(code: int) -> None:
     if threading.active_count() > 1:
         return
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:
-        pass  # the reader went away: nothing left to say
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None when the process started with it closed
+                stream.flush()
+    except OSError:
+        return  # the usual exit reports it as Python does (a reader gone, a full disk)
     atexit._run_exitfuncs()
     os._exit(code)
 
