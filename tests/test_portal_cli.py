@@ -392,8 +392,9 @@ def test_the_headless_commands_import_neither_textual_nor_more_than_they_need(tm
         ([*upgrade, "--quote-only"], light | {"hostdesk.models.invoicing",
                                              "hostdesk.models.payment_methods"}),
         (upgrade, light),  # the order and its invoice email
-        (payment, light | {"hostdesk.models.upgrades", "hostdesk.models.upgrade_paths"}),
-        (payment, light),  # the gateway's retry: a duplicate, nothing written
+        (payment, light | {"hostdesk.models.upgrades", "hostdesk.models.upgrade_paths",
+                           "hostdesk.models.pricing"}),
+        (payment, light | {"hostdesk.models.pricing"}),  # the retry: a duplicate, nothing written
     ]
     for args, unwanted in commands:
         code = ("import sys\nfrom hostdesk.tui.cli import main\n"
