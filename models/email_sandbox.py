@@ -3,7 +3,8 @@ to Python internals, within a budget of time, size and loop steps, so an admin w
 template can neither run code nor stall the daily run.
 
 A module of its own so that Jinja2 is imported only when an email is rendered or a template
-checked: a command that sends no email (a look-up, a quote) never loads it.
+checked: a command that sends no email (a look-up, a quote), or only emails whose templates
+`models.email_plain` prints without Jinja (an upgrade order's invoice), never loads it.
 """
 
 import contextvars
@@ -15,19 +16,22 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes, 
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from hostdesk.models.email_plain import (
+    DEFAULT_CURRENCY,
+    RENDER_MAX_CHARS,
+    RENDER_MAX_ITERATIONS,
+    print_plain,
+    printer,
+    quick_printer,
+)
 from hostdesk.models.errors import ValidationError
 from hostdesk.models.money import format_money
-from hostdesk.models.settings import Settings
 from hostdesk.models.template_values import TemplateVars
-
-DEFAULT_CURRENCY = Settings().currency
 
 _MAX_REPEAT = 100_000  # longest string/list a template may build with * or **
 # What one email may cost to render: an admin's template runs in the daily run, thousands of
 # times, so a loop that never ends or a body of gigabytes must fail that email, not the run.
-RENDER_SECONDS = 2.0
-RENDER_MAX_CHARS = 1_000_000
-RENDER_MAX_ITERATIONS = 100_000  # loop steps, all loops of one email together
+RENDER_SECONDS = 2.0  # RENDER_MAX_CHARS and RENDER_MAX_ITERATIONS: models/email_plain.py
 TEMPLATE_MAX_CHARS = 100_000  # a template's own text
 
 
@@ -211,36 +215,12 @@ def check_source(source: str, part: str, template: str) -> None:
         raise ValidationError(part, f"email template '{template}'{problem}")
 
 
-# --- the fast path: templates that only print values ------------------------------------
-# The default invoice email (and most edited ones) only prints context values, formats
-# amounts and loops over the lines. Such a template is turned once into a Python function
-# that prints it (the daily run queues one email per invoice, and Jinja's render of the
-# same text costs several times more). Whenever a value is not one it prints the way Jinja
-# does (a missing key, a type other than text, whole number or amount), the email is
-# rendered by Jinja instead, so the text and the errors are Jinja's.
-#
-# The function's source is made from the template's parse tree: text and names go into it
-# only as Python literals (repr), so no template text can become code.
-
-
-class _NotPlain(Exception):
-    """The fast path cannot print this email exactly as Jinja would: Jinja renders it."""
-
-
-def _path(node) -> tuple | None:
-    """("client", "first_name") for `client.first_name`; None for any other expression."""
-    names = []
-    while isinstance(node, nodes.Getattr) and node.ctx == "load":
-        names.append(node.attr)
-        node = node.node
-    if not (isinstance(node, nodes.Name) and node.ctx == "load"):
-        return None
-    return (node.name, *reversed(names))
+# --- the fast path (models/email_plain.py): templates that only print values ---------------
 
 
 def _plan(body) -> list | None:
-    """The nodes as ("text", str) | ("show", path, money) | ("loop", path, target, plan),
-    or None when one of them does more than print values and loop over a list."""
+    """The nodes as email_plain's plan, or None when one of them does more than print values
+    and loop over a list."""
     plan = []
     for node in body:
         if isinstance(node, nodes.Output):
@@ -272,78 +252,31 @@ def _plan(body) -> list | None:
     return plan
 
 
-def _emit(plan, local_names: dict, code: list, depth: int) -> None:
-    """Append the Python lines printing `plan`; `local_names` maps loop variables to the
-    Python names holding them."""
-    pad = " " * depth
-
-    def fetch(path) -> None:  # the value at `path` into `value`, as the sandbox reads it
-        root, attributes = path[0], path[1:]
-        code.append(f"{pad}value = {local_names[root]}" if root in local_names
-                    else f"{pad}value = context[{root!r}]")
-        for attribute in attributes:  # only from a TemplateVars, as the sandbox's getattr
-            code.append(f"{pad}if type(value) is not TemplateVars: raise _NotPlain")
-            code.append(f"{pad}value = value[{attribute!r}]")
-
-    for step in plan:
-        if step[0] == "text":
-            code.append(f"{pad}add({step[1]!r})")
-        elif step[0] == "show":
-            _, path, money = step
-            fetch(path)
-            code.append(f"{pad}kind = type(value)")
-            code.append(f"{pad}if kind is Decimal: add(format_money(value, currency))")
-            if money:
-                code.append(f"{pad}else: raise _NotPlain")
-            else:
-                code += [f"{pad}elif kind is str: add(value)",
-                         f"{pad}elif kind is int: add(str(value))",
-                         f"{pad}else: raise _NotPlain"]
-        else:
-            _, path, target, body = step
-            fetch(path)
-            # every loop of the email together, as Jinja's budget counts them
-            code.append(f"{pad}steps += len(value) if type(value) is list else MAX_STEPS + 1")
-            code.append(f"{pad}if steps > MAX_STEPS: raise _NotPlain")
-            name = f"item{depth}"
-            code.append(f"{pad}for {name} in value:")
-            _emit(body, {**local_names, target: name}, code, depth + 1)
-            code.append(f"{pad} pass")
+def _path(node) -> tuple | None:
+    """("client", "first_name") for `client.first_name`; None for any other expression."""
+    names = []
+    while isinstance(node, nodes.Getattr) and node.ctx == "load":
+        names.append(node.attr)
+        node = node.node
+    if not (isinstance(node, nodes.Name) and node.ctx == "load"):
+        return None
+    return (node.name, *reversed(names))
 
 
 @lru_cache(maxsize=512)
 def _plain_renderer(source: str):
-    """A function (context) -> text printing the template as Jinja would, raising _NotPlain
-    when it cannot; None when the template does more than print values and loop."""
+    """The fast path's function printing the template, None when the template does more
+    than print values and loop (the simplest are read without Jinja's parser)."""
+    render = quick_printer(source)
+    if render is not None:
+        return render
     plan = _plan(_env.parse(source).body)
-    if plan is None:
-        return None
-    code = ["def render(context):",
-            " out = []",
-            " add = out.append",
-            " currency = context.get('currency') or DEFAULT_CURRENCY",
-            " steps = 0",
-            " try:",
-            "  pass"]  # a template of nothing but comments prints nothing
-    _emit(plan, {}, code, 2)
-    code += [" except KeyError:", "  raise _NotPlain from None", " return ''.join(out)"]
-    namespace = {"TemplateVars": TemplateVars, "Decimal": Decimal, "format_money": format_money,
-                 "_NotPlain": _NotPlain, "DEFAULT_CURRENCY": DEFAULT_CURRENCY,
-                 "MAX_STEPS": RENDER_MAX_ITERATIONS}
-    exec(compile("\n".join(code), "<plain email template>", "exec"), namespace)  # noqa: S102
-    return namespace["render"]
+    return None if plan is None else printer(plan)
 
 
 def _render_plain(source: str, context) -> str | None:
     """The email by the fast path, or None when Jinja must render it."""
-    render = _plain_renderer(source)
-    if render is None or type(context) is not TemplateVars:
-        return None
-    try:
-        text = render(context)
-    except _NotPlain:
-        return None
-    return text if len(text) <= RENDER_MAX_CHARS else None
+    return print_plain(_plain_renderer(source), context)
 
 
 def render_part(source: str, context: dict, part: str, template: str) -> str:

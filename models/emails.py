@@ -36,6 +36,7 @@ from peewee import IntegrityError, Model, SelectBase
 from hostdesk.models import audit, money, secrets
 from hostdesk.models.cycles import Cycle
 from hostdesk.models.db import database, insert_rows
+from hostdesk.models.email_plain import print_plain, quick_printer
 from hostdesk.models.errors import StaleRecordError, ValidationError
 from hostdesk.models.permissions import MANAGE_CATALOG, require
 from hostdesk.models.schema import (
@@ -563,24 +564,33 @@ def template_for(name: str) -> tuple[str, str]:
 
 
 def _render_text(name: str, subject: str, body: str, context) -> tuple[str, str]:
-    from hostdesk.models.email_sandbox import render_part
-
     # The subject is listed in clear in the email log: it never sees the password.
     subject_context = context
     if context.get("password"):
         subject_context = TemplateVars({**context, "password": _MASKED_PASSWORD}, "")
-    rendered_subject = " ".join(render_part(subject, subject_context, "subject", name).split())
+    rendered_subject = " ".join(_render_part(subject, subject_context, "subject", name).split())
     if len(rendered_subject) > SUBJECT_MAX:
         rendered_subject = rendered_subject[:SUBJECT_MAX - 1] + "…"
-    return rendered_subject, render_part(body, context, "body", name)
+    return rendered_subject, _render_part(body, context, "body", name)
+
+
+def _render_part(source: str, context, part: str, name: str) -> str:
+    """One part by the fast path when `email_plain` reads the template without Jinja, else
+    in the sandbox (which imports Jinja: a headless command avoids it where it can)."""
+    text = print_plain(quick_printer(source), context)
+    if text is not None:
+        return text
+    from hostdesk.models.email_sandbox import render_part
+
+    return render_part(source, context, part, name)
 
 
 def render(name: str, context: dict) -> tuple[str, str]:
     """(subject, body) of template `name` (the admin's version if edited) for `context`."""
-    from hostdesk.models.email_sandbox import check_source
-
     subject, body = template_for(name)
     if (subject, body) != DEFAULT_TEMPLATES.get(name):  # an admin's text (the defaults are ours)
+        from hostdesk.models.email_sandbox import check_source
+
         for source, part in ((subject, "subject"), (body, "body")):
             check_source(source, part, name)
     return _render_text(name, subject, body, template_context(name, context))

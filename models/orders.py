@@ -40,7 +40,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from secrets import randbelow
 
 import pendulum
 from peewee import IntegrityError
@@ -53,6 +52,7 @@ from hostdesk.models.emails import queue_email
 from hostdesk.models.errors import ValidationError, ValidationErrors
 from hostdesk.models.invoicing import LineSpec, collect_module_jobs, create_invoice, queue_module_job
 from hostdesk.models.money import format_money, sum_money
+from hostdesk.models.order_numbers import new_order_number
 from hostdesk.models.parsing import clean_text, parse_amount, parse_int_id, parse_quantity
 from hostdesk.models.payment_methods import check_method
 from hostdesk.models.permissions import ADD_ORDER, require
@@ -633,11 +633,6 @@ class OrderResult:
     @property
     def invoice_total(self) -> Decimal | None:
         return self.invoice.total if self.invoice is not None else None
-
-
-def new_order_number() -> str:
-    """A random 10-digit number (no leading zero)."""
-    return str(10**9 + randbelow(9 * 10**9))
 
 
 def _create_order_row(**fields) -> Order:

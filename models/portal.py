@@ -30,7 +30,6 @@ from hostdesk.models.schema import (
     ServiceAddon,
     Upgrade,
 )
-from hostdesk.models.upgrade_paths import self_service_options
 
 _VIA = re.compile(r"[a-z0-9][a-z0-9_.-]{0,49}")
 
@@ -111,6 +110,8 @@ def client_view(who: Caller, currency: str) -> dict:
 def service_view(service_text, who: Caller, currency: str) -> dict:
     """A service of the client: what it is, what it costs, when it renews, its addons and
     the moves the client may make itself. Never a password."""
+    from hostdesk.models.upgrade_paths import self_service_options  # only this look-up lists them
+
     service_id = parse_int_id(service_text, "service")
     require(who.admin, VIEW_SERVICES)
     service = owned_service(service_id, who.client_id)

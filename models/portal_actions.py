@@ -21,7 +21,6 @@ from hostdesk.models import audit
 from hostdesk.models.db import database
 from hostdesk.models.errors import RuleViolation, ValidationError
 from hostdesk.models.parsing import clean_text, parse_amount, parse_date, parse_int_id
-from hostdesk.models.payment_methods import check_method
 from hostdesk.models.permissions import (
     require,
     MANAGE_CANCELLATIONS,
@@ -32,14 +31,14 @@ from hostdesk.models.permissions import (
 from hostdesk.models.portal import Caller, money, owned_invoice, owned_service
 from hostdesk.models.schema import CancellationRequest, Payment, ServiceStatus
 from hostdesk.models.settings import Settings
-from hostdesk.models.upgrade_paths import check_self_service
 
 if TYPE_CHECKING:
     from hostdesk.models import upgrades
     from hostdesk.models.invoicing import PaymentResult
 
-# Each action imports the rule it calls (upgrades, invoicing, cancellations) when it runs: a
-# headless command is a new process per request and loads only what its one action needs.
+# Each action imports the rules it calls (upgrade paths, upgrades, payment methods, invoicing,
+# cancellations) when it runs: a headless command is a new process per request and loads only
+# what its one action needs.
 
 
 # --- self-service upgrade ------------------------------------------------------------------
@@ -84,6 +83,8 @@ def request_upgrade(service_text, product_text, cycle_text, who: Caller, *,
 def _checked_request(service_id: int, product_id: int, cycle_text, who: Caller):
     """The cycle asked for, once the service is the client's own and active and a
     self-service path allows the product and cycle."""
+    from hostdesk.models.upgrade_paths import check_self_service
+
     service = owned_service(service_id, who.client_id)
     cycle = check_self_service(service.product_id, product_id, cycle_text)
     if service.status != ServiceStatus.ACTIVE:
@@ -129,6 +130,7 @@ def parse_payment(amount_text, method_text, ref_text, date_text, fee_text, *,
     decimals, a known payment method, a transaction reference (what makes a retried callback
     a duplicate), a real date (default today) and an optional fee not above the amount."""
     from hostdesk.models.invoicing import CREDIT_METHOD
+    from hostdesk.models.payment_methods import check_method
 
     amount = parse_amount(amount_text, "amount", allow_zero=False)
     method = check_method(method_text, "method")

@@ -18,7 +18,6 @@ from hostdesk.models.cycles import Cycle
 from hostdesk.models.db import database, is_postgres
 from hostdesk.models.errors import RuleViolation, ValidationError
 from hostdesk.models.modulequeue import queue_module_job
-from hostdesk.models.pricing import OptionChoice
 from hostdesk.models.schema import (
     Admin,
     Client,
@@ -133,6 +132,10 @@ def _service_changes(upgrade: Upgrade, service: Service) -> dict:
 
 
 def _apply_options(service_id: int, upgrade: Upgrade) -> None:
+    # Only applying an upgrade reads options: a payment or a cancellation (invoicing imports
+    # this module) does not load the pricing rules for it.
+    from hostdesk.models.pricing import OptionChoice
+
     stored = {int(k): OptionChoice.from_json(v)
               for k, v in json.loads(upgrade.config_changes or "{}").items()}
     if upgrade.new_product_id != upgrade.old_product_id:

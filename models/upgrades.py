@@ -26,16 +26,17 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import pendulum
 from peewee import IntegrityError
 
-from hostdesk.models import audit, invoicing, orders, promotions
+from hostdesk.models import audit, promotions
 from hostdesk.models.cycles import Cycle, UpgradeQuote, parse_cycle, upgrade_quote
 from hostdesk.models.db import database
 from hostdesk.models.errors import RuleViolation, ValidationError
-from hostdesk.models.invoicing import LineSpec
 from hostdesk.models.money import format_money
+from hostdesk.models.order_numbers import new_order_number
 from hostdesk.models.permissions import UPGRADE_ORDERS, require
 from hostdesk.models.pricing import (
     OptionChoice,
@@ -76,6 +77,12 @@ from hostdesk.models.upgrade_effects import (
     upgrade_of_invoice,
 )
 
+if TYPE_CHECKING:
+    from hostdesk.models.invoicing import LineSpec
+
+# What only the upgrade screen (orders) and the upgrade order (invoicing) use is imported where
+# it is used: a headless quote or order is a new process per request and loads only what it needs.
+
 UPGRADABLE_STATUSES = (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED)
 ZERO = Decimal("0.00")
 
@@ -108,6 +115,8 @@ class UpgradeStart:
 
 def load_upgrade_start(service_id: int) -> UpgradeStart | None:
     """What the upgrade screen shows before the first quote (one read)."""
+    from hostdesk.models import orders
+
     service = (Service.select(Service, Product, Client)
                .join(Product, on=(Service.product == Product.id)).switch(Service)
                .join(Client, on=(Service.client == Client.id))
@@ -369,7 +378,7 @@ def _create_order(client_id: int, **fields) -> Order:
     for _ in range(5):
         try:
             with database.atomic():
-                return Order.create(number=orders.new_order_number(), client=client_id, **fields)
+                return Order.create(number=new_order_number(), client=client_id, **fields)
         except IntegrityError:
             continue  # that random number was taken; draw another
     raise RuleViolation("could not draw a free order number; try again")
@@ -392,6 +401,8 @@ def _line_description(quote: Quote, domain: str) -> str:
 
 
 def _invoice_lines(quote: Quote, upgrade_id: int, domain: str) -> list[LineSpec]:
+    from hostdesk.models.invoicing import LineSpec
+
     period_end = quote.figures.new_ndd or quote.today
     lines = [LineSpec(kind=LineKind.UPGRADE, description=_line_description(quote, domain),
                       amount=quote.upgrade_line_amount, item_type=ItemType.SERVICE,
@@ -414,6 +425,8 @@ def create_upgrade(service_id: int, new_product_id: int, new_cycle, today: pendu
     transaction. The quote is computed again inside it; `expected_payable` (what the admin
     saw) must still match, or nothing is written. A zero invoice (a downgrade) is paid at
     once, which applies the upgrade."""
+    from hostdesk.models import invoicing
+
     require(admin, UPGRADE_ORDERS)
     try:
         with invoicing.collect_module_jobs() as jobs, database.atomic():
@@ -436,6 +449,8 @@ def create_upgrade(service_id: int, new_product_id: int, new_cycle, today: pendu
 
 def _write_upgrade(service: Service, quote: Quote, settings: Settings, admin: Admin,
                    send_email: bool) -> UpgradeOrder:
+    from hostdesk.models import invoicing
+
     order = _create_order(service.client_id, status="pending",
                           payment_method=service.payment_method, promotion=quote.promotion_id,
                           promo_code=quote.promo_code, amount=quote.payable,

@@ -114,6 +114,37 @@ def test_pymysql_is_loaded_only_when_the_whmcs_import_reaches_for_it(tmp_path):
     assert printed[-2:] == ["AFTER THE RUN False", "USED Connection SSCursor True"]
 
 
+def test_the_program_ends_a_headless_command_without_the_teardown_and_collects_otherwise(
+        tmp_path):
+    """The `hostdesk` program starts with the garbage collector off. A headless command keeps
+    it off and its process ends without the interpreter's teardown, its answer and exit
+    status whole and the exit handlers run; any other command turns it back on (the TUI and
+    the daily run last) and exits as usual."""
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    assert run_cli("--db", url, "init").returncode == 0
+    code = ("import atexit, gc, sys\n"
+            "from hostdesk.tui.program import run\n"
+            "class Torn:\n"
+            "    def __del__(self):\n"
+            "        print('TORN DOWN', flush=True)\n"
+            "kept = Torn()  # freed by the teardown, with this module\n"
+            "atexit.register(lambda: print('EXIT HANDLER, collector on:', gc.isenabled()))\n"
+            "sys.argv = ['hostdesk', *sys.argv[1:]]\n"
+            "run()\n")
+    looked = subprocess.run([sys.executable, "-c", code, "--db", url, "client", "show", "999",
+                             "--json"], capture_output=True, text=True, timeout=60)
+    assert looked.returncode == 2, looked.stderr  # no client 999: bad input
+    assert looked.stdout.splitlines() == [
+        json.dumps({"error": {"kind": "bad_input", "field": "client",
+                              "message": "there is no client #999"}}),
+        "EXIT HANDLER, collector on: False"]
+    status = subprocess.run([sys.executable, "-c", code, "--db", url, "db", "status", "--json"],
+                            capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines()[-2:] == ["EXIT HANDLER, collector on: True", "TORN DOWN"]
+    assert json.loads("\n".join(status.stdout.splitlines()[:-2]))["pending_migrations"] == []
+
+
 def run_cli(*args, env=None, timeout=60):
     return subprocess.run([HOSTDESK, *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pendulum
 import pytest
 
-from hostdesk.models import invoicing, orders, secrets
+from hostdesk.models import invoicing, order_numbers, orders, secrets
 from hostdesk.models.errors import PermissionDenied, ValidationError, ValidationErrors
 from hostdesk.models.orders import DomainRequest, LineRequest, OrderRequest, place_order, quote_order
 from hostdesk.models.schema import (
@@ -384,7 +384,7 @@ def test_accepting_an_unknown_order_is_refused(db, admin):
 def test_order_numbers_are_random_ten_digits_and_redrawn_on_collision(db, admin, client, hosting,
                                                                      monkeypatch):
     draws = iter([0, 0, 123456789])
-    monkeypatch.setattr(orders, "randbelow", lambda n: next(draws))
+    monkeypatch.setattr(order_numbers, "randbelow", lambda n: next(draws))
     request = OrderRequest(client_id=client.id, lines=[LineRequest(product=hosting.id)])
     assert place(request, admin).number == "1000000000"
     assert place(request, admin).number == "1123456789"

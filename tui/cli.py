@@ -8,11 +8,14 @@ by a rule or a permission, 5 the database is unavailable.
 """
 
 import argparse
+import atexit
+import gc
 import json
 import logging
 import os
 import sys
 import textwrap
+import threading
 
 import hostdesk.models  # noqa: F401 - before pendulum: see models/__init__.py
 import pendulum
@@ -124,9 +127,11 @@ class _OneCommand:
         return self.sub.add_parser(name, **kwargs)
 
 
-def _parser(only: str | None = None) -> argparse.ArgumentParser | None:
-    """The whole command line, or with `only` the parser of that one command (returned with
-    None when `only` is not a command)."""
+def _parser(only: str | None = None,
+            action: str | None = None) -> argparse.ArgumentParser | None:
+    """The whole command line, or with `only` the parser of that one command, and with
+    `action` of that one action of a look-up (`client show`: not `client add` and `edit`'s
+    every field); None when `only` or `action` is not one."""
     common = [_global_options()]
     parser = argparse.ArgumentParser(
         prog="hostdesk", parents=common,
@@ -137,6 +142,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser | None:
         formatter_class=_HelpFormatter)
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    one_action = None
     if only is not None:
         sub = _OneCommand(sub, only)
 
@@ -231,6 +237,8 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser | None:
                          f"hostdesk {noun} show 17" + ("" if noun == "client" else
                                                        " --client 17") + " --json", common)
         actions = group.add_subparsers(dest="action", metavar="ACTION")
+        if noun == only and action is not None:
+            actions = one_action = _OneCommand(actions, action)
         show = _command(actions, "show", f"show {helptext}",
                         f"Show {helptext} for a client portal: read-only, never a password.",
                         f"hostdesk {noun} show 17 --json", common)
@@ -347,7 +355,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser | None:
                           "  hostdesk completion fish > ~/.config/fish/completions/hostdesk.fish",
                           common)
     completion.add_argument("shell", choices=("bash", "zsh", "fish"))
-    if only is not None and not sub.found:
+    if only is not None and not sub.found or one_action is not None and not one_action.found:
         return None
     return parser
 
@@ -389,9 +397,10 @@ def _client_arguments(parser, *, client_required: bool = True) -> None:
 _VALUE_OPTIONS = ("--db", "--config", "--login", "--log-level", "--log-file", "--log-format")
 
 
-def _named_command(argv: list[str]) -> str | None:
-    """The first word of `argv` that is not an option or an option's value, when no -h,
-    --help or --version comes before it (those need the whole command line)."""
+def _named_command(argv: list[str], skip: int = 0) -> str | None:
+    """The first word of `argv` that is not an option or an option's value (after `skip`
+    such words: 1 for a look-up's action), when no -h, --help or --version comes before it
+    (those need the whole command line)."""
     words = iter(argv)
     for word in words:
         if word in ("-h", "--help", "--version", "--"):
@@ -401,14 +410,17 @@ def _named_command(argv: list[str]) -> str | None:
                 next(words, None)
             continue
         if not word.startswith("-"):
-            return word
+            if not skip:
+                return word
+            skip -= 1
     return None
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     argv = sys.argv[1:] if argv is None else list(argv)
     named = _named_command(argv)
-    parser = (_parser(named) if named else None) or _parser()
+    action = _named_command(argv, skip=1) if named in LOOKUP_COMMANDS else None
+    parser = (_parser(named, action) if named else None) or _parser()
     args = parser.parse_args(argv)
     for name, default in GLOBAL_DEFAULTS.items():
         if not hasattr(args, name):
@@ -1256,16 +1268,44 @@ def _without_password(text: str, url: str) -> str:
     return text
 
 
-def main(argv=None, *, os_account=None) -> int:
+def main(argv=None, *, os_account=None, program: bool = False) -> int:
     """`os_account` (tests only) stands for the OS account otherwise found by the process's
-    uid; nothing a user sets (flag, environment) can change who is acting."""
+    uid; nothing a user sets (flag, environment) can change who is acting. `program`: run as
+    the `hostdesk` program (tui/program.py), which starts with the garbage collector off:
+    back on for anything but a headless command, whose process then ends without the
+    interpreter's teardown (`_end_now`)."""
+    args = parse_args(argv)
+    one_request = args.command in HEADLESS_COMMANDS and getattr(args, "action", "show") == "show"
+    if program and not one_request:
+        gc.enable()
+    code = _main(args, one_request, os_account)
+    if program and one_request:
+        _end_now(code)
+    return code
+
+
+def _end_now(code: int) -> None:
+    """End the process now: what it printed flushed and the exit handlers run (logging's),
+    but not the interpreter's teardown, which freed every module again (a headless command
+    is over by then). Only when no other thread runs, which a normal exit would wait for."""
+    if threading.active_count() > 1:
+        return
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None when the process started with it closed
+                stream.flush()
+    except OSError:
+        return  # the usual exit reports it as Python does (a reader gone, a full disk)
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
+def _main(args, one_request: bool, os_account) -> int:
     from hostdesk.models.errors import ValidationError, ValidationErrors
 
-    args = parse_args(argv)
     if args.command == "completion":
         return cmd_completion(args)
-    if args.command == "cron" or (args.command in HEADLESS_COMMANDS
-                                  and getattr(args, "action", "show") == "show"):
+    if args.command == "cron" or one_request:
         _without_unused_drivers(args.db or os.environ.get("HOSTDESK_DB", ""))
     _configure_logging(args)
     try:
