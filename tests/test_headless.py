@@ -70,48 +70,29 @@ def test_export_command_never_imports_textual(tmp_path):
     assert out.stdout.strip().splitlines()[-1] == "IMPORTED:"
 
 
-def after_a_daily_run(tmp_path, then: str, *, first: str = "", dry_run: bool = False) -> list:
-    """The lines printed by `then`, Python run in a process that imported `first` and ran
-    `hostdesk init` and `hostdesk cron` (as the program does: `main`)."""
-    url = f"sqlite:///{tmp_path / 'h.db'}"
-    dry = " '--dry-run'," if dry_run else ""
-    code = (
-        f"import sys\n{first}"
-        "from hostdesk.tui.cli import main\n"
-        f"main(['--db', {url!r}, 'init'])\n"
-        f"assert main(['--db', {url!r}, 'cron',{dry} '--date', '2026-01-01',"
-        " '--allow-far-date', '--json']) == 0\n" + then)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout.strip().splitlines()
-
-
 def test_a_headless_command_leaves_dateutils_parser_unloaded_until_pendulum_needs_it(tmp_path):
     """pendulum imports dateutil's parser for text that is not ISO 8601; a `hostdesk` process
     loads it (and dateutil.tz, tempfile, ctypes) only when such text is parsed."""
-    printed = after_a_daily_run(tmp_path, (
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    code = (
+        "import sys\n"
+        "from hostdesk.tui.cli import main\n"
+        f"main(['--db', {url!r}, 'init'])\n"
+        f"assert main(['--db', {url!r}, 'cron', '--dry-run', '--date', '2026-01-01',"
+        " '--allow-far-date', '--json']) == 0\n"
         "print('BEFORE', 'dateutil.tz' in sys.modules)\n"
         "import pendulum\n"
         "print('ISO', pendulum.parse('2026-01-02').date(), 'dateutil.tz' in sys.modules)\n"
         "print('TEXT', pendulum.parse('Jan 3 2026', strict=False).date(),"
         " 'dateutil.tz' in sys.modules)\n"
         "from dateutil import parser\n"
-        "print('AGAIN', parser.parse('5 Mar 2026').date(), pendulum.parse('Feb 4 2026', strict=False).date())\n"),
-        dry_run=True)
-    assert printed[-4:] == ["BEFORE False", "ISO 2026-01-02 False", "TEXT 2026-01-03 True",
-                            "AGAIN 2026-03-05 2026-02-04"]
-
-
-def test_pymysql_is_loaded_only_when_the_whmcs_import_reaches_for_it(tmp_path):
-    """peewee imports PyMySQL for MySQL databases hostdesk never opens: a `hostdesk` process
-    (the daily run here) loads it only when the WHMCS import uses it."""
-    printed = after_a_daily_run(tmp_path, (
-        "print('AFTER THE RUN', 'pymysql.connections' in sys.modules)\n"
-        "import pymysql.cursors\n"
-        "print('USED', pymysql.connect.__name__, pymysql.cursors.SSCursor.__name__,"
-        " 'pymysql.connections' in sys.modules)\n"),
-        first="import hostdesk.automation.cron\n")  # as a billing worker starts: automation first
-    assert printed[-2:] == ["AFTER THE RUN False", "USED Connection SSCursor True"]
+        "print('AGAIN', parser.parse('5 Mar 2026').date(), pendulum.parse('Feb 4 2026', strict=False).date())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-4:] == [
+        "BEFORE False", "ISO 2026-01-02 False", "TEXT 2026-01-03 True",
+        "AGAIN 2026-03-05 2026-02-04"]
 
 
 def test_the_program_ends_a_headless_command_without_the_teardown_and_collects_otherwise(
