@@ -35,22 +35,24 @@ def _generate_invoices_in_chunks(ctx: RunContext) -> TaskResult:
     helpers; whatever a crashed helper left pending is billed here before the totals."""
     from hostdesk.automation import billing_workers
 
-    chunks = renewals.plan_billing_chunks(ctx.run_id, ctx.today, ctx.settings)
-    helpers = None
-    if ctx.workers > 1 and chunks > 1:
-        helpers = billing_workers.start(min(ctx.workers, chunks) - 1,
-                                        database_url=ctx.database_url, run_id=ctx.run_id,
-                                        today=ctx.today, settings=ctx.settings,
-                                        send_emails=ctx.send_emails)
-    worker = f"{runlock.this_holder()} (run)"
+    # The planning process starts before the chunks are counted: it is ready sooner.
+    with few_checkpoints(copy_back_meanwhile=True), renewals.billing_planner(
+            ctx.today, ctx.settings, send_emails=ctx.send_emails) as planner:
+        chunks = renewals.plan_billing_chunks(ctx.run_id, ctx.today, ctx.settings)
+        helpers = None
+        if ctx.workers > 1 and chunks > 1:
+            helpers = billing_workers.start(min(ctx.workers, chunks) - 1,
+                                            database_url=ctx.database_url, run_id=ctx.run_id,
+                                            today=ctx.today, settings=ctx.settings,
+                                            send_emails=ctx.send_emails)
+        worker = f"{runlock.this_holder()} (run)"
 
-    def bill_what_is_left():
-        return renewals.bill_pending_chunks(
-            ctx.run_id, ctx.today, ctx.settings, worker=worker, send_emails=ctx.send_emails,
-            progress=lambda done, total: ctx.progress("invoices", done, total),
-            heartbeat=ctx.heartbeat)
+        def bill_what_is_left():
+            return renewals.bill_pending_chunks(
+                ctx.run_id, ctx.today, ctx.settings, worker=worker, send_emails=ctx.send_emails,
+                progress=lambda done, total: ctx.progress("invoices", done, total),
+                heartbeat=ctx.heartbeat, planner=planner)
 
-    with few_checkpoints(copy_back_meanwhile=True):
         mine = bill_what_is_left()
         helper_failures = helpers.wait(heartbeat=ctx.heartbeat) if helpers else []
         if helpers:

@@ -9,6 +9,7 @@ lines), so a rerun, a crash or a concurrent biller never bills a period twice.
 
 import json
 from collections import defaultdict, namedtuple
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from decimal import Decimal
@@ -768,18 +769,40 @@ def plan_billing_chunks(run_id: int, today, settings: Settings) -> int:
     return len(chunks)
 
 
+def billing_planner(today, settings: Settings, *, send_emails: bool = True) -> WorkAhead:
+    """The planning process of a run's chunks, for `bill_pending_chunks` (a context manager).
+    Started at once when more items are due than one chunk holds: it takes a moment to start,
+    which then passes while the run counts its chunks (`plan_billing_chunks`)."""
+    job = _BillingJob(today, settings, SYSTEM_ADMIN, send_emails and settings.send_invoice_emails)
+    planner = WorkAhead(_planning_ahead(job, write=True))
+    if can_work_ahead() and _more_due_than(CHUNK_ITEMS, job.horizon):
+        planner.warm()
+    return planner
+
+
+def _more_due_than(items: int, horizon) -> bool:
+    """Whether more than `items` services are due by `horizon` (a walk of that many entries of
+    the due-date index at most)."""
+    return (Service.select(Service.id)
+            .where(Service.status.in_(ServiceStatus.BILLABLE) & (Service.next_due_date <= horizon))
+            .offset(items).limit(1).exists())
+
+
 def bill_pending_chunks(run_id: int, today, settings: Settings, *, worker: str,
                         send_emails: bool = True,
                         progress: Callable[[int, int], None] | None = None,
-                        heartbeat: Callable[[], None] | None = None) -> RenewalResult:
+                        heartbeat: Callable[[], None] | None = None,
+                        planner: WorkAhead | None = None) -> RenewalResult:
     """Claim and bill the run's pending chunks until none is left; returns this worker's share.
 
     Stops at the first database error (full disk, lost server): the chunk stays pending for
-    another worker or the next run, and the error is this worker's failure."""
+    another worker or the next run, and the error is this worker's failure. `planner`: one
+    from `billing_planner` for the same day, left open for the caller to close."""
     job = _BillingJob(today, settings, SYSTEM_ADMIN, send_emails and settings.send_invoice_emails)
     mine = RenewalResult()
     ahead_ok = can_work_ahead()
-    with WorkAhead(_planning_ahead(job, write=True)) as planner:
+    with nullcontext(planner) if planner else billing_planner(today, settings,
+                                                              send_emails=send_emails) as planner:
         if ahead_ok and _pending_chunks(run_id, at_most=2) > 1:
             planner.warm()
         while True:

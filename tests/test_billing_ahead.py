@@ -375,3 +375,26 @@ def test_the_daily_run_prices_random_reads_for_its_index_reads_in_every_process(
     run_daily(SETTINGS, Clock("UTC", TODAY), send_emails=False)
     assert seen == {"run": str(RUN_RANDOM_PAGE_COST), "planner": str(RUN_RANDOM_PAGE_COST)}
     assert random_page_cost() == default != str(RUN_RANDOM_PAGE_COST)
+
+
+@pytest.mark.parametrize("items_a_chunk, started_early", [(4, True), (3000, False)])
+def test_the_planning_process_starts_before_the_run_counts_its_chunks_when_many_are_due(
+        db, monkeypatch, items_a_chunk, started_early):
+    """More services due than one chunk holds: the planning process is started before the
+    chunks are counted (it then is ready sooner); a day of fewer starts it only once it has
+    more than one chunk to plan."""
+    build(monkeypatch)
+    monkeypatch.setattr(renewals, "CHUNK_ITEMS", items_a_chunk)
+    seen = []
+    plan_billing_chunks = renewals.plan_billing_chunks
+
+    def counting(*args):
+        seen.append(ahead_threads())
+        return plan_billing_chunks(*args)
+
+    monkeypatch.setattr(renewals, "plan_billing_chunks", counting)
+    report = run_daily(SETTINGS, Clock("UTC", TODAY), send_emails=True)
+    assert seen == [1 if started_early else 0]
+    assert report.tasks["invoices"]["failures"] == [] and report.tasks["invoices"]["done"] > 5
+    assert ahead_threads() == 0  # ended with the invoicing
+    invoice_emails_name_their_invoices()
