@@ -313,22 +313,20 @@ def insert_rows(model, columns: tuple[str, ...], rows: list[tuple], *, returning
     return ids
 
 
-def next_id(model) -> int:
+def next_id(model) -> int | None:
     """The id the next row inserted into `model`'s table will most likely get: certain on
     SQLite inside a write transaction (the largest id plus one), a guess on PostgreSQL (the
-    sequence's next value, which another connection may take first)."""
+    sequence's next value, which another connection may take first; None without one)."""
     table = model._meta.table_name
     if is_postgres():
-        sql = (f"SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END "
-               f"FROM {_sequence_name(table)}")
+        sequence = database.execute_sql("SELECT pg_get_serial_sequence(%s, 'id')",
+                                        (f'"{table}"',)).fetchone()[0]
+        if sequence is None:
+            return None
+        sql = f"SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM {sequence}"
     else:
         sql = f'SELECT COALESCE(MAX("id"), 0) + 1 FROM "{table}"'
     return database.execute_sql(sql).fetchone()[0]
-
-
-def _sequence_name(table: str) -> str:
-    return database.execute_sql("SELECT pg_get_serial_sequence(%s, 'id')",
-                                (f'"{table}"',)).fetchone()[0]
 
 
 def _batch_sizes(count: int, batch: int):

@@ -698,7 +698,8 @@ def _next_first_id(plan: "_ChunkPlan | None", job: _BillingJob, dry_run: bool) -
     it writes no email, or the plan failed)."""
     if plan is None or dry_run or not job.send_emails:
         return None
-    return next_id(Invoice) + len(plan.prepared.invoices)
+    first = next_id(Invoice)
+    return None if first is None else first + len(plan.prepared.invoices)
 
 
 @dataclass(slots=True)
