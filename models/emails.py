@@ -884,29 +884,14 @@ def _stored_body(body: str, context: dict) -> tuple[str, bool]:
     return body, False
 
 
-ROWS_AT_ONCE = 2048  # outbox rows kept before they are written: the run's peak memory
-
-
-def queue_emails(template: str, messages: Iterable[dict]) -> int:
-    """`queue_email` for many messages of one template (the daily run's invoice emails): the
-    template is read and checked once and the outbox rows go in as multi-row INSERTs. Each
-    message is a dict of `queue_email`'s keyword arguments; its context may also be one
-    `invoice_email_contexts` built. `messages` is read once, so it may be a generator: a
-    message and its context need not outlive its row."""
-    failures, rows, queued = [], [], 0
-    for row in outbox_rows(template, messages, failures):
-        rows.append(row)
-        if len(rows) >= ROWS_AT_ONCE:
-            queued += write_outbox_rows(template, rows, [])
-            rows = []
-    return queued + write_outbox_rows(template, rows, failures)
-
-
 def outbox_rows(template: str, messages: Iterable[dict], failures: list) -> Iterator[tuple]:
-    """Each message rendered as its outbox row (OUTBOX_COLUMNS), one at a time; a message its
-    template cannot render gets a failed row, and its error is added to `failures` for
-    `write_outbox_rows` to log. Reads the template only: the daily run renders ahead of its
-    writes in another process (`models.renewals`)."""
+    """`queue_email` for many messages of one template (the daily run's invoice emails), each
+    rendered as its outbox row (OUTBOX_COLUMNS), one at a time: the template is read and
+    checked once. Each message is a dict of `queue_email`'s keyword arguments; its context may
+    also be one `invoice_email_contexts` built. A message its template cannot render gets a
+    failed row, and its error is added to `failures` for `write_outbox_rows` to log. Reads
+    the template only: the daily run renders ahead of its writes in another process
+    (`models.renewals`)."""
     from hostdesk.models.email_sandbox import check_source
 
     subject, body = template_for(template)

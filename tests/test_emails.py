@@ -383,18 +383,23 @@ def test_queue_email_is_part_of_the_callers_transaction(world, db):
     assert EmailOutbox.select().count() == 1
 
 
-def test_queue_emails_writes_a_generators_messages_in_several_inserts_in_order(world, db,
-                                                                              monkeypatch):
-    monkeypatch.setattr(emails, "ROWS_AT_ONCE", 2)
+def test_outbox_rows_render_a_generators_messages_one_at_a_time_in_order(world, db):
     context = _context_for("invoice_created", world)
+    read = []
 
     def messages():
         for number in range(5):
+            read.append(number)
             yield dict(to=f"n{number}@example.org", context=context, related_type="invoice",
                        related_id=number)
 
+    failures = []
+    rendered = emails.outbox_rows("invoice_created", messages(), failures)
+    first = next(rendered)
+    assert read == [0]  # a message and its context need not outlive its row
     with db.atomic():
-        assert emails.queue_emails("invoice_created", messages()) == 5
+        assert emails.write_outbox_rows("invoice_created", [first, *rendered], failures) == 5
+    assert failures == []
     rows = list(EmailOutbox.select().order_by(EmailOutbox.id))
     assert [(r.to_address, r.related_id, r.status) for r in rows] == [
         (f"n{n}@example.org", n, "queued") for n in range(5)]
