@@ -446,9 +446,8 @@ class RenderedEmails:
         return ids == list(range(self.first_id, self.first_id + len(ids)))
 
 
-def prepare_invoices(groups: dict, *, send_emails: bool, currency: str = "",
-                     first_id: int | None = None, today=None,
-                     company_name: str = "") -> PreparedInvoices:
+def prepare_invoices(groups: dict, *, currency: str = "", first_id: int | None = None,
+                     today=None, company_name: str = "") -> PreparedInvoices:
     """`plan_invoices`' groups made ready for `write_invoices`. With `first_id`, the id the
     writer expects its first invoice to get, their emails are rendered too (for invoices dated
     `today`; reads the clients and the template)."""
@@ -470,22 +469,19 @@ def prepare_invoices(groups: dict, *, send_emails: bool, currency: str = "",
         prepared.activity.append((format_money(total, currency),
                                   _invoice_after(total, due, len(specs))))
     prepared.services_billed = dict(services_billed)
-    if send_emails and first_id is not None and prepared.invoices:
+    if first_id is not None and prepared.invoices:
         ids = list(range(first_id, first_id + len(prepared.invoices)))
         prepared.emails = _render_invoice_emails(prepared, ids, today, company_name, currency)
     return prepared
 
 
-def write_invoices(groups: dict, today, *, admin: Admin, send_emails: bool,
-                   company_name: str = "", currency: str = "",
-                   prepared: PreparedInvoices | None = None) -> RenewalResult:
-    """Insert the planned invoices and their lines in bulk (inside the caller's transaction),
-    in `currency` (the setting; by default the one configured at start-up); `prepared`: the
-    same groups already through `prepare_invoices`."""
+def write_invoices(prepared: PreparedInvoices, today, *, admin: Admin, send_emails: bool,
+                   company_name: str = "", currency: str = "") -> RenewalResult:
+    """Insert the invoices `prepare_invoices` made ready and their lines in bulk (inside the
+    caller's transaction), in `currency` (the setting; by default the one configured at
+    start-up)."""
     result = RenewalResult()
     currency = currency or installation_currency()
-    if prepared is None:
-        prepared = prepare_invoices(groups, send_emails=send_emails, currency=currency)
     if not prepared.invoices:
         return result
     money, day = _CENTS, _DAY_TEXT
@@ -716,8 +712,7 @@ def _plan_chunk(client_ids, job: _BillingJob, write: bool = True,
     groups = plan_invoices(candidates, job.today, job.settings,
                            continuous=job.settings.continuous_invoicing,
                            separate_clients=_separate_clients(client_ids))
-    prepared = (prepare_invoices(groups, send_emails=job.send_emails,
-                                 currency=job.settings.currency, first_id=first_id,
+    prepared = (prepare_invoices(groups, currency=job.settings.currency, first_id=first_id,
                                  today=job.today, company_name=job.settings.company_name)
                 if write else None)
     return _ChunkPlan(None, prepared) if write else _ChunkPlan(groups, None)
@@ -744,10 +739,10 @@ def _write_chunk(plan: _ChunkPlan, job: _BillingJob, dry_run: bool) -> RenewalRe
         return RenewalResult(invoices=len(groups), lines=sum(len(g[3]) for g in groups.values()),
                              amount=sum_money(s.amount for g in groups.values() for s in g[3]),
                              items=list(items))
-    written = write_invoices({}, job.today, admin=job.admin,
+    written = write_invoices(plan.prepared, job.today, admin=job.admin,
                              send_emails=job.send_emails,
                              company_name=job.settings.company_name,
-                             currency=job.settings.currency, prepared=plan.prepared)
+                             currency=job.settings.currency)
     _count_promotion_renewals(plan.prepared.services_billed, job.admin)
     return written
 
@@ -958,7 +953,8 @@ def invoice_selected_items(items: list[tuple[str, int]], today, settings: Settin
                 continue
             key = (candidate.client_id, start, candidate.payment_method)
             groups.setdefault(key, (candidate.client_id, start, candidate.payment_method, []))[3].append(spec)
-        written = write_invoices(groups, today, admin=admin, send_emails=send_email,
+        written = write_invoices(prepare_invoices(groups, currency=settings.currency), today,
+                                 admin=admin, send_emails=send_email,
                                  company_name=settings.company_name, currency=settings.currency)
         result.invoice_ids = written.invoice_ids
     return result
