@@ -509,10 +509,11 @@ def _day_text(value) -> str:
 
 def invoice_email_lines(lines: Iterable) -> list:
     """An invoice's lines as its "invoice created" template sees `lines`: each line has
-    `line_vars`'s values (description, amount, period_start, period_end)."""
+    `line_vars`'s values (description, amount, period_start, period_end), its period's days
+    given as the line row holds them (ISO text, or None)."""
     return [TemplateVars({"description": line.description, "amount": line.amount,
-                          "period_start": _day_text(line.period_start),
-                          "period_end": _day_text(line.period_end)}, f"lines[{number}]")
+                          "period_start": line.period_start or "",
+                          "period_end": line.period_end or ""}, f"lines[{number}]")
             for number, line in enumerate(lines)]
 
 

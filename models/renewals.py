@@ -568,7 +568,7 @@ def _render_invoice_emails(prepared: PreparedInvoices, ids: list[int], today, co
 
 def _email_lines(rows: list[tuple]) -> list:
     """An invoice's lines as its email shows them, from their rows as written."""
-    return invoice_email_lines(_EmailLine(description, _MONEY(cents), _DATE(start), _DATE(end))
+    return invoice_email_lines(_EmailLine(description, _MONEY(cents), start, end)
                                for _, _, _, start, end, description, cents, *_ in rows)
 
 
