@@ -797,8 +797,8 @@ def bill_pending_chunks(run_id: int, today, settings: Settings, *, worker: str,
     job = _BillingJob(today, settings, SYSTEM_ADMIN, send_emails and settings.send_invoice_emails)
     mine = RenewalResult()
     ahead_ok = can_work_ahead()
-    with nullcontext(planner) if planner else billing_planner(today, settings,
-                                                              send_emails=send_emails) as planner:
+    with nullcontext(planner) if planner else WorkAhead(
+            _planning_ahead(job, write=True)) as planner:
         if ahead_ok and _pending_chunks(run_id, at_most=2) > 1:
             planner.warm()
         while True:

@@ -6,7 +6,8 @@ writing are both mostly Python, which two threads of one process run one at a ti
 lock). The process is `python -m hostdesk.models.work_ahead`, started as every child of
 hostdesk is (`models.child_process`): it never imports the caller's main script. `work`, its
 arguments and its result cross by pickle (a module-level function; `functools.partial` binds
-the rest). At most one piece is planned ahead: two pieces' plans are in memory at most, the one written and the next.
+the rest). At most one piece is planned ahead: two pieces' plans are in memory at most, the
+one written and the next.
 The gain needs a free core: where other sessions keep every core busy, the kernel's share
 per session (autogroup) gives the two processes together no more CPU than one had.
 
