@@ -212,18 +212,15 @@ def few_checkpoints(pages: int = 262_144, *, copy_back_meanwhile: bool = False):
             threading.Thread(target=_copy_back, args=(database.obj.database,),
                              name="hostdesk-checkpoint").start()
         else:
-            _copy_back(database)
+            _copy_back(database.obj.database)
 
 
-def _copy_back(db) -> None:
-    """A passive checkpoint of `db` (a connection, or a file's path to open one)."""
+def _copy_back(path: str) -> None:
+    """A passive checkpoint of the database file at `path`, on a connection of its own."""
     try:
-        if isinstance(db, str):
-            with contextlib.closing(sqlite3.connect(db, timeout=BUSY_TIMEOUT_SECONDS)) as own:
-                own.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        else:
-            db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")
-    except (OperationalError, sqlite3.Error):
+        with contextlib.closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS)) as own:
+            own.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.Error:
         pass  # e.g. a full disk: the log stays whole and a later checkpoint copies it
 
 
