@@ -146,8 +146,10 @@ def test_two_workers_end_as_one_does(suite_results, engine):
         return
     assert workers["same_end_state"] is True
     assert workers["two_workers"]["invoices"] == workers["one_worker"]["invoices"] > 0
+    # The speed-up is printed to two places, so it may differ from the ratio of the
+    # printed seconds by half a hundredth.
     assert workers["speedup"] == pytest.approx(
-        workers["one_worker"]["seconds"] / workers["two_workers"]["seconds"], rel=0.01)
+        workers["one_worker"]["seconds"] / workers["two_workers"]["seconds"], abs=0.006)
     assert workers["limited_by"]
 
 
