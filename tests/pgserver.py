@@ -29,10 +29,12 @@ def _find_binary(name: str) -> str:
 
 
 class PostgresServer:
-    def __init__(self, keep_in: Path | None = None):
+    def __init__(self, keep_in: Path | None = None, settings: dict[str, str] | None = None):
         """A server in a temporary directory, removed by `stop`; or, with `keep_in`, one whose
-        data stays in that directory and is found there again by the next start."""
+        data stays in that directory and is found there again by the next start. `settings`
+        are server settings given at each start, over the test suite's own."""
         self.port = _free_port()
+        self.settings = dict(settings or {})
         self.kept = keep_in is not None
         if self.kept:
             keep_in.mkdir(parents=True, exist_ok=True)
@@ -61,7 +63,8 @@ class PostgresServer:
                 _find_binary("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w",
                 "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
                       "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                      "-c max_connections=200",
+                      "-c max_connections=200"
+                      + "".join(f" -c {name}={value}" for name, value in self.settings.items()),
                 "start",
             )
         except subprocess.CalledProcessError as exc:

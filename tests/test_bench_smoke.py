@@ -11,9 +11,10 @@ import pytest
 
 from bench.builder import BuildSpec, build
 from bench.floor import bill_due_with_plain_sql, end_state
-from bench.suite import FIGURES, Options, format_table, run_suite
+from bench.suite import FIGURES, POSTGRES_SETTINGS, Options, format_table, run_suite
 from hostdesk.models.db import bind, database, migrate
 from hostdesk.models.settings import Settings
+from tests.pgserver import PostgresServer
 
 SIZE = 300
 
@@ -232,3 +233,18 @@ def test_each_limit_is_checked_on_its_engine_and_printed_with_it():
             "2.5×; run of 1,000,000)") in table
     assert ("info postgres daily run, all due: --workers 2 speed-up over one worker: 1.3× "
             "(no limit: reported; run of 1,000,000)") in table
+
+
+def test_a_server_started_with_settings_runs_with_them(suite_results, engine):
+    """The bench's own PostgreSQL server is tuned as a host would tune it; the settings reach
+    the server and are written beside the figures."""
+    _, written = suite_results
+    assert written["postgres_settings"] == POSTGRES_SETTINGS
+    if engine == "sqlite":
+        return
+    server = PostgresServer(settings={"shared_buffers": "48MB", "work_mem": "7MB"}).start()
+    try:
+        assert server.admin_sql("SELECT current_setting('shared_buffers'), "
+                                "current_setting('work_mem')") == [("48MB", "7MB")]
+    finally:
+        server.stop()
