@@ -203,17 +203,20 @@ def _transition(service_id: int, command: str, admin: Admin, *, action: str,
         return fresh
 
 
-def _load(service_id: int) -> Service | None:
-    return (Service.select(Service, Product, Client, Server)
-            .join(Product).switch(Service).join(Client).switch(Service)
-            .join(Server, JOIN.LEFT_OUTER)
-            .where(Service.id == service_id).get_or_none())
+def load_service(service_id: int) -> Service:
+    """The service with its product, client and server, read in one query: what a module
+    command needs of it."""
+    service = (Service.select(Service, Product, Client, Server)
+               .join(Product).switch(Service).join(Client).switch(Service)
+               .join(Server, JOIN.LEFT_OUTER)
+               .where(Service.id == service_id).get_or_none())
+    if service is None:
+        raise ValidationError("service", f"there is no service #{service_id}")
+    return service
 
 
 def _load_for(service_id: int, command: str) -> Service:
-    service = _load(service_id)
-    if service is None:
-        raise ValidationError("service", f"there is no service #{service_id}")
+    service = load_service(service_id)
     allowed, why = command_allowed(command, service.status)
     if not allowed:
         raise RuleViolation(f"service #{service_id}: {why}")

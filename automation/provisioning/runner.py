@@ -45,11 +45,9 @@ from hostdesk.models.permissions import (
 )
 from hostdesk.models.schema import (
     Admin,
-    Client,
     ConfigOption,
     ConfigOptionChoice,
     ModuleJob,
-    Product,
     Server,
     Service,
     ServiceConfigOption,
@@ -248,7 +246,7 @@ def check_server_connection(server_id: int, *, admin: Admin) -> CommandResult:
 def _run(service_id: int, command: str, arguments: dict, context: _Context, *,
          source: str, send_email: bool, queue_failure: bool,
          delivery_id: str = "") -> CommandResult:
-    service = _load_service(service_id)
+    service = lifecycle.load_service(service_id)
     module = registry.get_module(service.product.module)
     available, why = _availability(module, command, service.status)
     if not available:
@@ -405,17 +403,6 @@ def _log_attempt(service: Service, module: ProvisioningModule, command: str,
 
 
 # --- what a module gets -------------------------------------------------------------------
-
-
-def _load_service(service_id: int) -> Service:
-    service = (Service.select(Service, Product, Client, Server)
-               .join(Product).switch(Service)
-               .join(Client).switch(Service)
-               .join(Server, JOIN.LEFT_OUTER)
-               .where(Service.id == service_id).get_or_none())
-    if service is None:
-        raise ValidationError("service", f"there is no service #{service_id}")
-    return service
 
 
 def _service_params(service: Service, *, with_password: bool) -> ServiceParams:

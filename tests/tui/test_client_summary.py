@@ -161,7 +161,7 @@ def test_tick_three_items_with_two_due_dates_and_press_I(db_url, world):
             # Services, newest first: gone, three, two, one. Tick gone, skip three, tick two, one.
             await pilot.press("space", "down", "space", "space")
             await pilot.press("3", "space")  # the domain
-            await pilot.pause()
+            await settle(pilot, until=lambda: "ticked: 3 services, 1 domains" in screen_text(app))
             assert "ticked: 3 services, 1 domains (I invoices them)" in screen_text(app)
             app.save_screenshot("client_summary_ticked.svg", str(SCREENSHOTS))
             await pilot.press("I")
