@@ -108,7 +108,8 @@ class UpgradeStart:
     product_name: str
     client_name: str
     products: list[tuple[str, int]]  # (label, id) for the picker
-    cycles: dict[int, list[Cycle]]  # product id -> cycles it has a price for
+    cycles: dict[int, list[Cycle]]  # product id -> cycles it has a price for (and, first
+    # for the service's own product, the service's cycle when that product has no price for it)
     options: list[OptionInfo]  # of the service's product
     current_choices: dict[int, OptionChoice]
 
@@ -136,6 +137,11 @@ def load_upgrade_start(service_id: int) -> UpgradeStart | None:
             cycles[product_id].append(known[cycle])
     for product_id in cycles:
         cycles[product_id].sort(key=CYCLE_ORDER.index)
+    own = next((c for c in Cycle if c.value == service.billing_cycle), None)
+    if own is not None and own not in cycles[current.id]:
+        # A free or one-time service, or a price removed since: the form still opens on what
+        # the service is, so that nothing looks chosen before the admin chooses.
+        cycles[current.id].insert(0, own)
     labels = [(orders.product_label(p.name, p.group_name), p.id) for p in products]
     return UpgradeStart(service=service, product_name=current.name,
                         client_name=service.client.display_name,

@@ -313,3 +313,28 @@ def test_the_screen_opens_with_the_cycles_of_the_services_product(db, app_for):
             assert "Choose another product" in quote_panel(app)
 
     run(scenario())
+
+
+@pytest.mark.parametrize("cycle", ["free", "one_time"])
+def test_a_service_on_a_cycle_its_product_has_no_price_for_opens_unchanged(db, app_for, plans,
+                                                                           cycle):
+    """A free or one-time service opens the form on its own cycle: escape leaves at once, as
+    nothing was chosen (it used to show the first priced cycle and ask to discard it)."""
+    small, _ = plans
+    service = make.service(product_row=small, billing_cycle=cycle, recurring_amount=D("0.00"),
+                           next_due_date=NDD)
+
+    async def scenario():
+        app = app_for("boss", CLOCK)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_upgrade(app, pilot, service.id)
+            cycles = screen.query_one("#new-cycle")
+            assert [value for _, value in cycles._options if value] == [
+                cycle, "monthly", "annually"]
+            assert cycles.value == cycle
+            await pilot.press("escape")
+            await settle(app, pilot)
+            assert not isinstance(app.screen, (UpgradeScreen, ConfirmDialog))
+
+    run(scenario())
+    assert Order.select().count() == 0
