@@ -7,6 +7,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import ModalScreen
+
+from hostdesk.tui.widgets.dialogs import AnswersOnce
 from textual.widgets import Static
 
 from hostdesk.tui.screens.areas import BY_LETTER, EVERY_PLACE
@@ -20,7 +22,7 @@ def chord_prompt() -> Content:
     return Content.assemble(*parts)
 
 
-class GoChordScreen(ModalScreen[str | None], inherit_bindings=False):
+class GoChordScreen(AnswersOnce, ModalScreen[str | None], inherit_bindings=False):
     """Waits for the second key of `g <letter>` and returns the area's key (None: cancelled)."""
 
     HELP = "`g` was pressed: the next letter goes to an area, escape cancels."

@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.areas import DASHBOARD, EVERY_PLACE
+from hostdesk.tui.widgets.dialogs import AnswersOnce
 
 
 def _group_of(node, screen: Screen) -> str:
@@ -59,7 +60,7 @@ def help_content(screen: Screen) -> Content:
     return Content.assemble(*parts)
 
 
-class HelpScreen(ModalScreen[None], inherit_bindings=False):
+class HelpScreen(AnswersOnce, ModalScreen[None], inherit_bindings=False):
     """The keys of `for_screen`, grouped by where they work."""
 
     CHANGES_NOTHING = True  # the screen below need not re-read when this goes

@@ -52,7 +52,7 @@ from hostdesk.tui.screens.filtered_list import FilteredListScreen
 from hostdesk.tui.screens.form import FieldRow
 from hostdesk.tui.widgets.biglist import BigList
 from hostdesk.tui.widgets.cells import fit, status_look
-from hostdesk.tui.widgets.dialogs import ConfirmDialog, StyledOnce
+from hostdesk.tui.widgets.dialogs import AnswersOnce, ConfirmDialog, StyledOnce
 from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.payment_methods import method_choices
@@ -75,7 +75,7 @@ def status_part(status: str) -> tuple[str, str]:
 # --- dialogs ----------------------------------------------------------------------------------
 
 
-class FormDialog(StyledOnce, ModalScreen[object], inherit_bindings=False):
+class FormDialog(AnswersOnce, StyledOnce, ModalScreen[object], inherit_bindings=False):
     """A small form: inputs (or pickers) with a message line under each; ctrl+s submits in a
     worker.
 

@@ -22,6 +22,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+
+from hostdesk.tui.widgets.dialogs import AnswersOnce
 from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Select, Static
 
@@ -688,7 +690,7 @@ class OrderFormScreen(FormScreen):
             super().action_back()
 
 
-class OrderResultScreen(ModalScreen[str], inherit_bindings=False):
+class OrderResultScreen(AnswersOnce, ModalScreen[str], inherit_bindings=False):
     """What the order wrote: its number, the services, the invoice and its total."""
 
     BINDINGS = [

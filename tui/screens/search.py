@@ -9,6 +9,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
+
+from hostdesk.tui.widgets.dialogs import AnswersOnce
 from textual.timer import Timer
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -39,7 +41,7 @@ def hit_prompt(hit: SearchHit, width: int = 100) -> Content:
     return Content.assemble(*parts)
 
 
-class GlobalSearchScreen(ModalScreen[SearchHit | None], inherit_bindings=False):
+class GlobalSearchScreen(AnswersOnce, ModalScreen[SearchHit | None], inherit_bindings=False):
     """Type a name, email, domain, username or #id; enter opens the highlighted hit."""
 
     HELP = ("Names, emails, phones, domains, usernames and IPs match anywhere from 3 "

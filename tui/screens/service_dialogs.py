@@ -26,7 +26,7 @@ from hostdesk.models.service_page import (
 from hostdesk.models.settings import Settings
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.screens.service_view import CYCLE_CHOICES
-from hostdesk.tui.widgets.dialogs import FieldsDialog, StyledOnce
+from hostdesk.tui.widgets.dialogs import AnswersOnce, FieldsDialog, StyledOnce
 from hostdesk.tui.widgets.order_client_picker import ClientPicker
 from hostdesk.tui.widgets.tick import Tick
 
@@ -175,7 +175,7 @@ class CancellationDialog(FieldsDialog):
                 f"for service #{self.view.service.id}")
 
 
-class PromotionPicker(StyledOnce, ModalScreen[str | None], inherit_bindings=False):
+class PromotionPicker(AnswersOnce, StyledOnce, ModalScreen[str | None], inherit_bindings=False):
     """The promotion codes (at most 200, newest first); enter takes one."""
 
     BINDINGS = [Binding("escape", "close", "Cancel", id="promotion_picker.close")]

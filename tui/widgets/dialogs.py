@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import on
+from textual.await_complete import AwaitComplete
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -47,6 +48,18 @@ def error_messages(exc: Exception) -> list[tuple[str | None, str]]:
     return [(None, str(exc))]
 
 
+class AnswersOnce:
+    """For a modal screen: only a screen still on the stack answers. Keys typed together (a
+    paste, a fast hand over a slow SSH link) reach a dialog before it is gone; Textual's
+    `dismiss` pops whatever screen is on top, so a second answer closed the screen beneath
+    it, or ended the app with an error when nothing was beneath."""
+
+    def dismiss(self, result=None):
+        if self not in self.app.screen_stack:  # answered already
+            return AwaitComplete()
+        return super().dismiss(result)
+
+
 class StyledOnce:
     """For a screen or a dialog: Textual restyles a whole screen each time it comes on top;
     the first time, every widget was styled as it was mounted a moment ago, and doing it
@@ -61,7 +74,7 @@ class StyledOnce:
             event.refresh_styles = False
 
 
-class ConfirmDialog(StyledOnce, ModalScreen[bool], inherit_bindings=False):
+class ConfirmDialog(AnswersOnce, StyledOnce, ModalScreen[bool], inherit_bindings=False):
     """Says what will happen; `y` or enter does it, `n` or escape does not."""
 
     KEYS_ANSWER_A_QUESTION = True  # y/n answer it, whatever `n` means on screens
@@ -87,7 +100,7 @@ class ConfirmDialog(StyledOnce, ModalScreen[bool], inherit_bindings=False):
         self.dismiss(yes)
 
 
-class MessageDialog(StyledOnce, ModalScreen[None], inherit_bindings=False):
+class MessageDialog(AnswersOnce, StyledOnce, ModalScreen[None], inherit_bindings=False):
     """Says something that needs reading (a module's error); enter or escape closes it."""
 
     BINDINGS = [Binding("enter,escape", "close", "Close", id="message.close")]
@@ -108,7 +121,7 @@ class MessageDialog(StyledOnce, ModalScreen[None], inherit_bindings=False):
         self.dismiss(None)
 
 
-class TypedConfirmDialog(StyledOnce, ModalScreen[bool], inherit_bindings=False):
+class TypedConfirmDialog(AnswersOnce, StyledOnce, ModalScreen[bool], inherit_bindings=False):
     """A destructive action: nothing happens until one of `accepted` is typed exactly."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="typed_confirm.cancel")]
@@ -145,7 +158,7 @@ class TypedConfirmDialog(StyledOnce, ModalScreen[bool], inherit_bindings=False):
         self.dismiss(False)
 
 
-class PromptDialog(StyledOnce, ModalScreen[str | None], inherit_bindings=False):
+class PromptDialog(AnswersOnce, StyledOnce, ModalScreen[str | None], inherit_bindings=False):
     """One line of text. Enter gives it (blank allowed unless `required`), escape gives None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
@@ -184,7 +197,7 @@ class PromptDialog(StyledOnce, ModalScreen[str | None], inherit_bindings=False):
         self.dismiss(None)
 
 
-class ChoiceDialog(StyledOnce, ModalScreen[Any], inherit_bindings=False):
+class ChoiceDialog(AnswersOnce, StyledOnce, ModalScreen[Any], inherit_bindings=False):
     """A question with a few answers: (key, what it does, value). Escape gives None."""
 
     BINDINGS = [Binding("escape", "choose(-1)", "Cancel", id="choice.cancel")]
@@ -206,7 +219,7 @@ class ChoiceDialog(StyledOnce, ModalScreen[Any], inherit_bindings=False):
         self.dismiss(self.choices[index][2] if index >= 0 else None)
 
 
-class FieldsDialog(StyledOnce, ModalScreen[object], inherit_bindings=False):
+class FieldsDialog(AnswersOnce, StyledOnce, ModalScreen[object], inherit_bindings=False):
     """A small form. Subclasses yield their fields from `fields()` (each widget with the id
     `field-NAME`, followed by `self.error_line(NAME)`) and do the work in `submit(values)`,
     which runs in a thread worker with a database connection; its return value is what the

@@ -15,6 +15,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
+
+from hostdesk.tui.widgets.dialogs import AnswersOnce
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -36,7 +38,7 @@ class FinderEntry:
         return all(word in self.name.lower() for word in words)
 
 
-class FieldFinder(ModalScreen[str | None], inherit_bindings=False):
+class FieldFinder(AnswersOnce, ModalScreen[str | None], inherit_bindings=False):
     """Returns the id of the chosen widget, or None."""
 
     BINDINGS = [

@@ -10,6 +10,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+
+from hostdesk.tui.widgets.dialogs import AnswersOnce
 from textual.widgets import Checkbox, Label, Select, Static
 
 from hostdesk.models.orders import LineChoices
@@ -26,7 +28,7 @@ class LineExtras:
     text: str = ""
 
 
-class LineExtrasDialog(ModalScreen[LineExtras | None], inherit_bindings=False):
+class LineExtrasDialog(AnswersOnce, ModalScreen[LineExtras | None], inherit_bindings=False):
     BINDINGS = [
         bind("save", "keep", "Keep", id="line_extras.keep"),
         Binding("escape", "cancel", "Cancel", id="line_extras.cancel"),
