@@ -58,3 +58,26 @@ def test_enter_twice_on_a_prompt_answers_once_and_keeps_the_screen_beneath(demo,
             assert answers == ["ok"]
 
     run(scenario())
+
+
+def test_every_modal_screen_answers_once():
+    """A new dialog that forgets `AnswersOnce` fails here, not in an admin's hands."""
+    import importlib
+    import pkgutil
+
+    from textual.screen import ModalScreen
+
+    import hostdesk.tui
+    from hostdesk.tui.widgets.dialogs import AnswersOnce
+
+    for module in pkgutil.walk_packages(hostdesk.tui.__path__, "hostdesk.tui."):
+        importlib.import_module(module.name)
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    ours = {cls for cls in subclasses(ModalScreen) if cls.__module__.startswith("hostdesk.tui.")}
+    assert len(ours) >= 14
+    assert sorted(cls.__name__ for cls in ours if not issubclass(cls, AnswersOnce)) == []
