@@ -300,6 +300,7 @@ def test_overdue_invoice_dates_are_marked(catalog, app_for):
             await settle(pilot)
             biglist = app.screen.query_one(BigList)
             await pilot.press("j")  # the cursor off the paid invoice (newest, first row)
+            await settle(pilot)
             overdue = row_segments(biglist, unpaid.id)[unpaid.due_date.format("YYYY-MM-DD")]
             assert overdue.color.get_truecolor().hex == colour(app, "status-fraud")
             assert overdue.bold
