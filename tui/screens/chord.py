@@ -7,11 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import ModalScreen
-
-from hostdesk.tui.widgets.dialogs import AnswersOnce
 from textual.widgets import Static
 
 from hostdesk.tui.screens.areas import BY_LETTER, EVERY_PLACE
+from hostdesk.tui.widgets.dialogs import AnswersOnce
 
 
 def chord_prompt() -> Content:

@@ -22,8 +22,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-
-from hostdesk.tui.widgets.dialogs import AnswersOnce
 from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Select, Static
 
@@ -38,6 +36,7 @@ from hostdesk.tui.background import run_in_background
 from hostdesk.tui.widgets.dropdown import Dropdown
 from hostdesk.tui.keys import bind
 from hostdesk.tui.screens.form import FieldRow, FormScreen, FormSection, labelled
+from hostdesk.tui.widgets.dialogs import AnswersOnce
 from hostdesk.tui.widgets.key_footer import KeyFooter
 from hostdesk.tui.widgets.order_client_picker import ClientChoice, ClientPicker, load_client
 from hostdesk.tui.widgets.line_extras import LineExtras, LineExtrasDialog

@@ -9,8 +9,6 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-
-from hostdesk.tui.widgets.dialogs import AnswersOnce
 from textual.timer import Timer
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -22,6 +20,7 @@ from hostdesk.models.search import SearchHit, hint
 from hostdesk.models.search import search as search_everything
 from hostdesk.tui.background import run_in_background
 from hostdesk.tui.widgets.cells import fit, status_look
+from hostdesk.tui.widgets.dialogs import AnswersOnce
 
 SEARCH_DELAY = 0.2
 

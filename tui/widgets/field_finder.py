@@ -15,10 +15,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-
-from hostdesk.tui.widgets.dialogs import AnswersOnce
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+
+from hostdesk.tui.widgets.dialogs import AnswersOnce
 
 
 @dataclass(frozen=True)

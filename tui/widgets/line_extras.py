@@ -10,12 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-
-from hostdesk.tui.widgets.dialogs import AnswersOnce
 from textual.widgets import Checkbox, Label, Select, Static
 
 from hostdesk.models.orders import LineChoices
 from hostdesk.tui.keys import bind
+from hostdesk.tui.widgets.dialogs import AnswersOnce
 from hostdesk.tui.widgets.tick import Tick
 
 
