@@ -12,7 +12,8 @@ Each command's p95 is judged against the limit (`ok`). Beside the wall time, eac
 carries the process's CPU time (user + system, median) and the run carries the same
 interpreter's bare start (`python -c pass`) measured between the requests: on a shared machine
 the wall time moves with the load, the CPU time and the distance to the bare start much less.
-The package's bytecode is compiled first, as an installation from a wheel has it.
+The suite compiles the package's bytecode before its figures (`bench.suite.compile_package`),
+as an installation from a wheel has it.
 """
 
 from __future__ import annotations

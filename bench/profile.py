@@ -134,7 +134,8 @@ def main(argv=None) -> int:
             close_database(db)
     invoices = report.tasks["invoices"]
     print(f"daily run, {args.size:,} services, spread {args.spread}: {seconds:.2f} s, "
-          f"CPU {cpu:.2f} s (its children {children_cpu:.2f} s), {invoices['done']} invoices, {invoices['details'].get('lines')} lines, "
+          f"CPU {cpu:.2f} s (its children {children_cpu:.2f} s), {invoices['done']} invoices, "
+          f"{invoices['details'].get('lines')} lines, "
           f"peak RSS {peak_mb:.0f} MB (this process, copy included)")
     if profiler:
         pstats.Stats(profiler, stream=sys.stdout).sort_stats(args.sort).print_stats(args.top)
