@@ -10,9 +10,13 @@ import json
 import pytest
 
 from bench.builder import BuildSpec, build
+from bench.cron_child import BENCH_SECRET_KEY
+from bench.databases import SqliteDatabases, close_database, open_database
 from bench.floor import bill_due_with_plain_sql, end_state
 from bench.suite import FIGURES, POSTGRES_SETTINGS, Options, format_table, run_suite
+from hostdesk.models import keyring, secrets
 from hostdesk.models.db import bind, database, migrate
+from hostdesk.models.schema import Setting
 from hostdesk.models.settings import Settings
 from tests.pgserver import PostgresServer
 
@@ -248,3 +252,25 @@ def test_a_server_started_with_settings_runs_with_them(suite_results, engine):
                                 "current_setting('work_mem')") == [("48MB", "7MB")]
     finally:
         server.stop()
+
+
+def test_a_bench_copy_holds_the_bench_key_as_a_hosts_database_does(tmp_path):
+    """A measured command finds its key recorded, as on a database any command has opened
+    before; a base cached without it gets it on its next copy."""
+    def recorded_key(url):
+        db = open_database(url)
+        try:
+            return keyring.stored_fingerprint()
+        finally:
+            close_database(db)
+
+    (tmp_path / "work").mkdir()
+    dbs = SqliteDatabases(tmp_path / "work", tmp_path / "cache")
+    spec = BuildSpec(SIZE, seed=3)
+    assert recorded_key(dbs.copy(spec, "first")) == secrets.fingerprint(BENCH_SECRET_KEY)
+    base = open_database(f"sqlite:///{dbs.base(spec)['path']}")
+    try:
+        Setting.delete().where(Setting.key == keyring.FINGERPRINT).execute()
+    finally:
+        close_database(base)
+    assert recorded_key(dbs.copy(spec, "second")) == secrets.fingerprint(BENCH_SECRET_KEY)
