@@ -15,7 +15,7 @@ from itertools import count
 import pendulum
 import psycopg2
 import pytest
-from peewee import DateTimeField
+from peewee import DateTimeField, OperationalError
 
 from hostdesk.automation import daily_tasks
 from hostdesk.automation.cron import run_daily
@@ -25,6 +25,7 @@ from hostdesk.models.db import RUN_RANDOM_PAGE_COST, bind, database, sqlite_path
 from hostdesk.models.permissions import SYSTEM_ADMIN
 from hostdesk.models.schema import (
     ActivityLog,
+    BillingChunk,
     CronRun,
     EmailOutbox,
     Invoice,
@@ -209,6 +210,37 @@ def test_a_commit_of_another_connection_sends_the_plan_back(db, engine, db_url, 
     assert not InvoiceLine.select().where((InvoiceLine.item_type == "service")
                                           & (InvoiceLine.item_id == cancelled)).exists()
     assert Invoice.select().where(Invoice.client == clients[8]).exists()
+
+
+def claimed_run(day=TODAY) -> int:
+    with database.atomic():
+        run = CronRun.create(run_date=day, holder="test")
+    assert renewals.plan_billing_chunks(run.id, day, SETTINGS) == 5
+    return run.id
+
+
+def chunk_statuses(run_id: int) -> list[str]:
+    return [row[0] for row in BillingChunk.select(BillingChunk.status)
+            .where(BillingChunk.run == run_id).order_by(BillingChunk.id).tuples()]
+
+
+def test_a_database_error_keeps_the_chunks_billed_before_it_and_leaves_the_rest_pending(
+        db, monkeypatch):
+    clients = build(monkeypatch)
+    run_id = claimed_run()
+    bill = renewals._bill_with_retries
+    chunks = count(1)
+
+    def the_disk_fills_on_the_third(client_ids, *args, **kwargs):
+        if next(chunks) == 3:
+            raise OperationalError("database or disk is full")
+        return bill(client_ids, *args, **kwargs)
+
+    monkeypatch.setattr(renewals, "_bill_with_retries", the_disk_fills_on_the_third)
+    result = renewals.bill_pending_chunks(run_id, TODAY, SETTINGS, worker="test")
+    assert [f["error"] for f in result.failures] == ["stopped billing: database or disk is full"]
+    assert chunk_statuses(run_id) == ["done", "done", "pending", "pending", "pending"]
+    assert {row[0] for row in Invoice.select(Invoice.client).tuples()} == set(clients[:6])
 
 
 def test_a_run_inside_the_callers_transaction_plans_inline(db, monkeypatch):
