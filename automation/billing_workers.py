@@ -105,7 +105,7 @@ def run_job(job: dict) -> dict:
         with run_costs():
             result = bill_pending_chunks(job["run_id"], pendulum.parse(job["today"]).date(),
                                          settings, worker=runlock.this_holder(),
-                                         send_emails=job["send_emails"])
+                                         send_emails=job["send_emails"], shared=True)
     finally:
         db.close()
     return {"invoices": result.invoices, "lines": result.lines, "amount": str(result.amount),

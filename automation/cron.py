@@ -277,7 +277,7 @@ def join_run(settings: Settings, *, send_emails: bool = True) -> tuple[int | Non
     if run is None:
         return None, TaskResult()
     result = bill_pending_chunks(run.id, run.run_date, settings, worker=runlock.this_holder(),
-                                 send_emails=send_emails)
+                                 send_emails=send_emails, shared=True)
     return run.id, TaskResult(done=result.invoices, failures=result.failures,
                               details={"lines": result.lines, "amount": str(result.amount)})
 

@@ -51,7 +51,7 @@ def _generate_invoices_in_chunks(ctx: RunContext) -> TaskResult:
             return renewals.bill_pending_chunks(
                 ctx.run_id, ctx.today, ctx.settings, worker=worker, send_emails=ctx.send_emails,
                 progress=lambda done, total: ctx.progress("invoices", done, total),
-                heartbeat=ctx.heartbeat, planner=planner)
+                heartbeat=ctx.heartbeat, planner=planner, shared=helpers is not None)
 
         mine = bill_what_is_left()
         helper_failures = helpers.wait(heartbeat=ctx.heartbeat) if helpers else []

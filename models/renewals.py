@@ -627,7 +627,8 @@ def generate_due_invoices(today, settings: Settings, *, admin: Admin,
             waited = ahead is not None and ahead.wait()
             plan_next = None
             if ahead_ok and number + 1 < len(chunks):
-                plan_next = _planning_next(planner, number + 1, chunks[number + 1], waited)
+                plan_next = _planning_next(planner, number + 1, chunks[number + 1],
+                                           writer_renders=waited)
             try:
                 with database.atomic():
                     total.add(_bill_with_retries(chunk, job, dry_run, ahead, plan_next))
@@ -679,12 +680,13 @@ def _bill_with_retries(client_ids, job: _BillingJob, dry_run: bool = False,
     return RenewalResult(failures=[_chunk_failure(client_ids, last_error)])
 
 
-def _planning_next(planner: WorkAhead, key, client_ids, waited: bool):
+def _planning_next(planner: WorkAhead, key, client_ids, writer_renders: bool):
     """`plan_next` for `_bill_with_retries`: plan chunk `key` ahead. Its emails are rendered
-    ahead too unless the writer `waited` for the plan it writes now: then the planning
-    process is the slower, and the writer renders them (the two share the work)."""
+    ahead too unless the `writer_renders` them: when it waited for the plan it writes now
+    (the planning process is the slower: the two share the work), or when other workers
+    share the run."""
     def plan_next(first_id: int | None) -> None:
-        planner.start(key, client_ids, None if waited else first_id)
+        planner.start(key, client_ids, None if writer_renders else first_id)
 
     return plan_next
 
@@ -788,12 +790,14 @@ def bill_pending_chunks(run_id: int, today, settings: Settings, *, worker: str,
                         send_emails: bool = True,
                         progress: Callable[[int, int], None] | None = None,
                         heartbeat: Callable[[], None] | None = None,
-                        planner: WorkAhead | None = None) -> RenewalResult:
+                        planner: WorkAhead | None = None, shared: bool = False) -> RenewalResult:
     """Claim and bill the run's pending chunks until none is left; returns this worker's share.
 
     Stops at the first database error (full disk, lost server): the chunk stays pending for
     another worker or the next run, and the error is this worker's failure. `planner`: one
-    from `billing_planner` for the same day, left open for the caller to close."""
+    from `billing_planner` for the same day, left open for the caller to close. `shared`:
+    other workers bill the run too, so the invoice ids a chunk will get cannot be foreseen:
+    its emails are rendered when it is written, not ahead (they would be rendered twice)."""
     job = _BillingJob(today, settings, SYSTEM_ADMIN, send_emails and settings.send_invoice_emails)
     mine = RenewalResult()
     ahead_ok = can_work_ahead()
@@ -815,7 +819,8 @@ def bill_pending_chunks(run_id: int, today, settings: Settings, *, worker: str,
                         following = _next_pending_chunk(run_id, chunk.id)
                         if following is not None:
                             plan_next = _planning_next(planner, following.id,
-                                                       json.loads(following.client_ids), waited)
+                                                       json.loads(following.client_ids),
+                                                       writer_renders=waited or shared)
                     result = _bill_with_retries(client_ids, job, ahead=ahead, plan_next=plan_next)
                     (BillingChunk.update(status="failed" if result.failures else "done",
                                          worker=worker[:200], invoices=result.invoices,

@@ -301,7 +301,8 @@ def count_renders_here(monkeypatch) -> list:
     the planning process is asked to render every chunk's (however long the writer waits)."""
     planning_next = renewals._planning_next
     monkeypatch.setattr(renewals, "_planning_next",
-                        lambda planner, key, ids, waited: planning_next(planner, key, ids, False))
+                        lambda planner, key, ids, writer_renders: planning_next(
+                            planner, key, ids, writer_renders=False))
     rendered = []
     render = renewals._render_invoice_emails
 
@@ -330,6 +331,30 @@ def test_the_emails_of_a_chunk_planned_ahead_are_rendered_ahead(db, monkeypatch)
     result = renewals.generate_due_invoices(TODAY, SETTINGS, admin=SYSTEM_ADMIN)
     assert result.failures == [] and len(result.invoice_ids) > 5
     assert rendered == [min(result.invoice_ids)]  # the first chunk's, planned here
+    invoice_emails_name_their_invoices()
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_run_shared_with_other_workers_renders_no_email_ahead(db, monkeypatch, shared):
+    """Other workers take invoice ids the planning process cannot foresee: emails rendered
+    ahead for the ids this worker expects would be rendered again when it writes them."""
+    build(monkeypatch)
+    run_id = claimed_run()
+    asked = []
+    start, wait = WorkAhead.start, WorkAhead.wait
+
+    def recorded(planner, key, client_ids, first_id):
+        asked.append(first_id)
+        return start(planner, key, client_ids, first_id)
+
+    monkeypatch.setattr(WorkAhead, "start", recorded)
+    monkeypatch.setattr(WorkAhead, "wait", lambda planner: wait(planner) and False)  # never slow
+    result = renewals.bill_pending_chunks(run_id, TODAY, SETTINGS, worker="test", shared=shared)
+    assert result.failures == [] and len(asked) == 4  # each chunk after the first planned ahead
+    if shared:
+        assert asked == [None] * 4
+    else:
+        assert None not in asked
     invoice_emails_name_their_invoices()
 
 
@@ -373,9 +398,9 @@ def test_the_writer_renders_the_next_chunks_emails_when_it_waited_for_this_chunk
         assert planner.wait() is False
 
     with WorkAhead("{}|{}".format) as planner:
-        renewals._planning_next(planner, "after a wait", [1, 2], waited=True)(41)
+        renewals._planning_next(planner, "after a wait", [1, 2], writer_renders=True)(41)
         assert planner.take("after a wait").result() == "[1, 2]|None"
-        renewals._planning_next(planner, "no wait", [3], waited=False)(42)
+        renewals._planning_next(planner, "no wait", [3], writer_renders=False)(42)
         assert planner.take("no wait").result() == "[3]|42"
 
 
