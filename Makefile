@@ -37,8 +37,8 @@ demo: $(DEMO_STAMP)
 test: $(STAMP) mariadb-server
 	$(BIN)/python -m pytest -q -n 4 --dist loadfile --durations=15
 
-# The WHMCS import tests start a throw-away MariaDB server: install it when it is missing
-# (as root, like CI; otherwise say how).
+# The WHMCS import tests and its bench figure start a throw-away MariaDB server: install it
+# when it is missing (as root, like CI; otherwise say how).
 mariadb-server:
 	@if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
@@ -47,7 +47,7 @@ mariadb-server:
 		else echo "the WHMCS import tests need MariaDB: sudo apt-get install mariadb-server"; \
 			exit 1; fi; fi
 
-bench: $(STAMP) stress
+bench: $(STAMP) mariadb-server stress
 	$(BIN)/python -m bench
 
 # The concurrency stress test at full length: admins and the daily run on one database,
