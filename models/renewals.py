@@ -682,9 +682,9 @@ def _bill_with_retries(client_ids, job: _BillingJob, dry_run: bool = False,
 
 def _planning_next(planner: WorkAhead, key, client_ids, writer_renders: bool):
     """`plan_next` for `_bill_with_retries`: plan chunk `key` ahead. Its emails are rendered
-    ahead too unless the `writer_renders` them: when it waited for the plan it writes now
-    (the planning process is the slower: the two share the work), or when other workers
-    share the run."""
+    ahead too, unless `writer_renders` them: the writer does when it waited for the plan it
+    writes now (the planning process is the slower: the two share the work), or when other
+    workers share the run."""
     def plan_next(first_id: int | None) -> None:
         planner.start(key, client_ids, None if writer_renders else first_id)
 
