@@ -59,6 +59,22 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept within
 
 
+RERUN_TRACE_LINES = 25
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What each rerun test failed with the first time: the rerun passes, but its cause would
+    otherwise be lost, and a flaky test is fixed from it (a CI log is all there is)."""
+    reruns = terminalreporter.stats.get("rerun", [])
+    if not reruns:
+        return
+    terminalreporter.section("why tests were rerun")
+    for report in reruns:
+        terminalreporter.line(f"{report.nodeid} ({report.when}):")
+        for line in report.longreprtext.splitlines()[-RERUN_TRACE_LINES:]:
+            terminalreporter.line(f"    {line}")
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path, monkeypatch):
     """Tests never see the developer's config, data dir or database."""
