@@ -91,6 +91,14 @@ def ahead_threads() -> int:
     return len(planning_processes())
 
 
+def claimed_run(day=TODAY) -> int:
+    """A daily run of `day` with its five chunks of clients, pending."""
+    with database.atomic():
+        run = CronRun.create(run_date=day, holder="test")
+    assert renewals.plan_billing_chunks(run.id, day, SETTINGS) == 5
+    return run.id
+
+
 def bill_two_days(path: str) -> tuple[list, list]:
     """Bill today and a month later (history: billed and unpaid periods) by `path`; the number
     of planning threads seen after each chunk, and the failures."""
@@ -101,11 +109,8 @@ def bill_two_days(path: str) -> tuple[list, list]:
                 day, SETTINGS, admin=SYSTEM_ADMIN,
                 progress=lambda done, total: seen.append(ahead_threads()))
         else:
-            with database.atomic():
-                run = CronRun.create(run_date=day, holder="test")
-            assert renewals.plan_billing_chunks(run.id, day, SETTINGS) == 5
             result = renewals.bill_pending_chunks(
-                run.id, day, SETTINGS, worker="test",
+                claimed_run(day), day, SETTINGS, worker="test",
                 progress=lambda done, total: seen.append(ahead_threads()))
         failures += result.failures
         # Half the invoices paid: those items bill on, the others wait (standard mode).
@@ -210,13 +215,6 @@ def test_a_commit_of_another_connection_sends_the_plan_back(db, engine, db_url, 
     assert not InvoiceLine.select().where((InvoiceLine.item_type == "service")
                                           & (InvoiceLine.item_id == cancelled)).exists()
     assert Invoice.select().where(Invoice.client == clients[8]).exists()
-
-
-def claimed_run(day=TODAY) -> int:
-    with database.atomic():
-        run = CronRun.create(run_date=day, holder="test")
-    assert renewals.plan_billing_chunks(run.id, day, SETTINGS) == 5
-    return run.id
 
 
 def chunk_statuses(run_id: int) -> list[str]:
