@@ -262,7 +262,13 @@ def _candidates(horizon, client_ids) -> list[Candidate]:
                                f"Domain renewal - {domain.name} - {years} year{'s' if years > 1 else ''}",
                                DOMAIN_CYCLES.get(years, Cycle.ANNUALLY).value,
                                domain_name=domain.name))
+    # In client order, each client's services, addons and domains by id: the invoices and
+    # their lines come out the same whatever order the database returned the rows in.
+    found.sort(key=lambda c: (c.client_id, _ITEM_ORDER[c.item_type], c.item.id))
     return found
+
+
+_ITEM_ORDER = {item_type: place for place, item_type in enumerate(ItemType.ALL)}
 
 
 def _client_chunks(horizon, only: Iterable[int] | None, max_clients: int) -> list[list[int]]:

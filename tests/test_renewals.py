@@ -47,6 +47,26 @@ def test_invoice_is_generated_exactly_invoice_days_before_ndd_and_only_once(db):
     assert InvoiceLine.select().count() == 1
 
 
+def test_invoices_follow_client_order_and_lines_item_order_whatever_the_database_returns(db):
+    """An updated row moves: PostgreSQL then returns it after rows written later (a heap
+    scan, and an index's equal keys, follow where rows lie). The invoices still come in
+    client order and each invoice's lines by item."""
+    first, second = make.client(), make.client()
+    older = make.service(first, next_due_date=NDD, recurring_amount=D("1.00"))
+    newer = make.service(first, next_due_date=NDD, recurring_amount=D("2.00"))
+    make.service(second, next_due_date=NDD, recurring_amount=D("3.00"))
+    addon = make.addon(older, recurring_amount=D("4.00"))
+    domain = make.domain(first, next_due_date=NDD)
+    type(older).update(admin_notes="moved").where(type(older).id == older.id).execute()
+    assert run(NDD.subtract(days=14)).invoices == 2
+    invoices = list(Invoice.select().order_by(Invoice.id))
+    assert [i.client_id for i in invoices] == [first.id, second.id]
+    lines = (InvoiceLine.select().where(InvoiceLine.invoice == invoices[0])
+             .order_by(InvoiceLine.sort_order))
+    assert [(line.item_type, line.item_id) for line in lines] == [
+        ("service", older.id), ("service", newer.id), ("addon", addon.id), ("domain", domain.id)]
+
+
 def test_per_cycle_invoice_days(db):
     make.service(next_due_date=NDD, billing_cycle="annually", recurring_amount=D("100.00"))
     settings = replace(SETTINGS, invoice_days_per_cycle={"annually": 30})
