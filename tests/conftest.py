@@ -12,6 +12,7 @@ import pytest
 from hostdesk.models import secrets
 from hostdesk.models.db import bind, database, migrate
 from tests.mariadb import MariaDBServer
+from tests.pg_databases import TestDatabases
 from tests.pgserver import PostgresServer
 
 ENGINES = ("sqlite", "postgres")
@@ -101,6 +102,13 @@ def pg_server():
 
 
 @pytest.fixture(scope="session")
+def pg_databases(pg_server):
+    """This worker's fresh PostgreSQL databases, each emptied after its test and used again
+    (`tests.pg_databases`)."""
+    return TestDatabases(pg_server, "hostdesk_template")
+
+
+@pytest.fixture(scope="session")
 def mariadb_server():
     """A MariaDB server for the WHMCS import tests, started once per session."""
     server = MariaDBServer().start()
@@ -131,13 +139,10 @@ def new_database_url(engine, request, tmp_path):
             path = tmp_path / f"hostdesk-{number}.db"
             shutil.copy(request.getfixturevalue("sqlite_template"), path)
             return f"sqlite:///{path}"
-        server = request.getfixturevalue("pg_server")
-        name = f"test_{os.getpid()}_{number}"
-        # Dropped after the test: a session creates hundreds of 10 MB databases per worker,
-        # and deleting them all at the end took the last test's teardown 20 s and more.
-        server.admin_sql(f"CREATE DATABASE {name} TEMPLATE hostdesk_template")
-        request.addfinalizer(lambda: server.admin_sql(f"DROP DATABASE {name} WITH (FORCE)"))
-        return server.url(name)
+        databases = request.getfixturevalue("pg_databases")
+        name = databases.take()
+        request.addfinalizer(lambda: databases.give_back(name))
+        return databases.server.url(name)
 
     return make
 
