@@ -34,7 +34,7 @@ demo: $(DEMO_STAMP)
 
 # Five workers on two cores: the screen and process tests spend much of their time waiting
 # (same hour: three workers 633 s, four 549 s; another: four 662 s, five 555 s; every test
-# passing).
+# passing). Since the PostgreSQL tests reuse their databases (tests/pg_databases.py): 399 s.
 test: $(STAMP) mariadb-server
 	$(BIN)/python -m pytest -q -n 5 --dist loadfile --durations=15
 
