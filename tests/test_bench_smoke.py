@@ -274,3 +274,13 @@ def test_a_bench_copy_holds_the_bench_key_as_a_hosts_database_does(tmp_path):
     finally:
         close_database(base)
     assert recorded_key(dbs.copy(spec, "second")) == secrets.fingerprint(BENCH_SECRET_KEY)
+
+
+def test_the_whmcs_rate_is_judged_on_the_engine_and_size_its_limit_is_for():
+    from bench.suite import LIMITS, whmcs_verdict
+
+    limit = next(lim for lim in LIMITS if lim.path == ("whmcs", "services_per_second"))
+    assert whmcs_verdict(5500, 100_000, "sqlite", limit) == (True, "ok")
+    assert whmcs_verdict(4900, 100_000, "sqlite", limit) == (False, "FAIL")
+    assert whmcs_verdict(2200, 100_000, "postgres", limit) == (None, "no limit on postgres")
+    assert whmcs_verdict(900, 300, "sqlite", limit) == (None, "not judged below 100,000")
