@@ -506,3 +506,21 @@ def test_a_second_new_order_opens_at_once_with_the_catalog_and_offers_a_product_
             assert cycle.value == "annually"  # and its cycle
 
     run(scenario())
+
+
+def test_a_running_total_due_while_the_form_is_taken_down_does_nothing(db, db_url, catalog):
+    """The total is recomputed a moment after the last key: the form may be on its way out
+    by then, its fields gone. Nothing is quoted and nothing breaks."""
+    async def scenario():
+        app = app_for(db_url)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_form(app, pilot)
+            form = app.screen
+            await tab_to(pilot, by_id("promo_code"))
+            await pilot.press("a")  # a key: the total is due in a moment
+            await form.query_one("#payment_method").remove()
+            await pilot.pause(order_form.QUOTE_DELAY * 3)
+            await settle(pilot)
+            assert app.screen is form and app.return_value is None
+
+    run(scenario())

@@ -467,7 +467,12 @@ class OrderFormScreen(FormScreen):
     def _schedule_quote(self) -> None:
         if self._quote_timer is not None:
             self._quote_timer.stop()
-        self._quote_timer = self.set_timer(QUOTE_DELAY, lambda: self._run_quote(self.request()))
+        self._quote_timer = self.set_timer(QUOTE_DELAY, self._quote_when_quiet)
+
+    def _quote_when_quiet(self) -> None:
+        # The timer may fire while the form is being taken down (its fields already gone).
+        if self._find("#payment_method") is not None:
+            self._run_quote(self.request())
 
     def _run_quote(self, request: OrderRequest) -> None:
         today, currency = self.app.clock.today(), self.currency
