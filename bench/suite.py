@@ -333,6 +333,8 @@ def measure_headless(dbs, size: int, workdir: Path, options: Options) -> dict:
         return measure(url, spec.run_date, samples=options.headless_samples, log=options.log)
     finally:
         dbs.drop(url)
+
+
 def whmcs_verdict(rate: float, size: int, engine: str, limit: Limit) -> tuple:
     """(meets the limit, what the progress line says): None when the limit does not judge
     this run: another engine's, or fewer services than the limit is for."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from contextlib import closing
 
 import psycopg2
 
@@ -86,7 +87,7 @@ class TestDatabases:
         self.server = server
         self.template = template
         self.idle: list[str] = []
-        with self._connect(template) as conn, conn.cursor() as cur:
+        with closing(server.connect(template)) as conn, conn.cursor() as cur:
             self.shape = _one(cur, SHAPE_SQL)
             cur.execute("SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'")
             self.tables = [name for (name,) in cur.fetchall()]
@@ -125,14 +126,8 @@ class TestDatabases:
             pass
         self.server.admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
-    def _connect(self, name: str):
-        conn = psycopg2.connect(host="127.0.0.1", port=self.server.port, user=self.server.user,
-                                dbname=name)
-        conn.autocommit = True
-        return conn
-
     def _emptied(self, name: str) -> bool:
-        conn = self._connect(name)
+        conn = self.server.connect(name)
         try:
             with conn.cursor() as cur:
                 if not _sessions_ended(cur) or _one(cur, SHAPE_SQL) != self.shape:

@@ -87,11 +87,16 @@ class PostgresServer:
     def url(self, dbname: str) -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{dbname}"
 
-    def admin_sql(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def connect(self, dbname: str = "postgres"):
+        """A psycopg2 connection to `dbname` as the server's superuser, in autocommit."""
         import psycopg2
 
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="postgres")
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, dbname=dbname)
         conn.autocommit = True
+        return conn
+
+    def admin_sql(self, sql: str, params: tuple = (), dbname: str = "postgres") -> list[tuple]:
+        conn = self.connect(dbname)
         try:
             with conn.cursor() as cur:
                 cur.execute(sql, params or None)

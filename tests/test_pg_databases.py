@@ -16,15 +16,8 @@ def databases(pg_server):
         pg_server.admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def _sql(server, name, sql, params=None):
-    conn = psycopg2.connect(server.url(name))
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
+def _sql(server, name, sql):
+    return server.admin_sql(sql, dbname=name)
 
 
 def _state(server, name):
